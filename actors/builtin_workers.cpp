@@ -1,0 +1,204 @@
+#include "actors/builtin_workers.hpp"
+
+#include "fleet/error.hpp"
+#include "fleet/subprocess.hpp"
+
+#include <caf/actor_system.hpp>
+#include <caf/stateful_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <thread>
+
+namespace fleet {
+
+namespace {
+
+using json = nlohmann::json;
+
+caf::error invalid(const std::string& text) {
+  return caf::make_error(errc::invalid_task, text);
+}
+
+/// Replies once and quits: every worker lives for exactly one attempt.
+template <class Self>
+caf::result<task_outcome> reply_and_quit(Self* self, task_outcome outcome) {
+  auto rp = self->template make_response_promise<task_outcome>();
+  rp.deliver(std::move(outcome));
+  self->quit();
+  return rp;
+}
+
+json parse(const task& t) {
+  return json::parse(t.data, nullptr, false);
+}
+
+// -- sleep ---------------------------------------------------------------------
+
+using sleep_worker_actor = worker_actor::extend<caf::reacts_to<wakeup_atom>>;
+
+struct sleep_state {
+  caf::typed_response_promise<task_outcome> promise;
+  int64_t ms = 0;
+};
+
+sleep_worker_actor::behavior_type
+sleep_worker(sleep_worker_actor::stateful_pointer<sleep_state> self) {
+  return {
+    [self](execute_atom, const task& t, int32_t) -> caf::result<task_outcome> {
+      auto data = parse(t);
+      self->state.ms = data.value("ms", int64_t{0});
+      self->state.promise = self->make_response_promise<task_outcome>();
+      self->delayed_send(self, std::chrono::milliseconds(self->state.ms), wakeup_atom::value);
+      return self->state.promise;
+    },
+    [self](wakeup_atom) {
+      self->state.promise.deliver(success(json{{"slept_ms", self->state.ms}}.dump()));
+      self->quit();
+    },
+  };
+}
+
+caf::error check_sleep(const json& data) {
+  if (!data.is_object() || !data.contains("ms") || !data["ms"].is_number_integer()
+      || data["ms"].get<int64_t>() < 0)
+    return invalid("sleep needs {\"ms\": N} with N >= 0");
+  return caf::none;
+}
+
+// -- fail ----------------------------------------------------------------------
+
+caf::error check_fail(const json& data) {
+  if (!data.is_object())
+    return invalid("fail needs an object, e.g. {\"times\": 2}");
+  if (data.contains("times") && (!data["times"].is_number_integer() || data["times"].get<int64_t>() < 0))
+    return invalid("fail: \"times\" must be an integer >= 0");
+  if (data.contains("error") && !data["error"].is_string())
+    return invalid("fail: \"error\" must be a string");
+  return caf::none;
+}
+
+// -- exec ----------------------------------------------------------------------
+
+using exec_worker_actor = worker_actor::extend<caf::reacts_to<result_atom, task_outcome>>;
+
+struct exec_state {
+  std::shared_ptr<child_process> child;
+  caf::typed_response_promise<task_outcome> promise;
+  ~exec_state() {
+    // The worker stops (timeout, cancel, shutdown): the program must not outlive it.
+    if (child)
+      child->kill();
+  }
+};
+
+subprocess_spec exec_spec(const json& data) {
+  subprocess_spec spec;
+  for (const auto& arg : data["argv"])
+    spec.argv.push_back(arg.get<std::string>());
+  spec.timeout_ms = data.value("timeout_ms", int64_t{0});
+  if (data.contains("env"))
+    for (const auto& [name, value] : data["env"].items())
+      spec.env[name] = value.get<std::string>();
+  return spec;
+}
+
+task_outcome exec_outcome(const subprocess_spec& spec, const subprocess_result& r) {
+  json result{{"exit_code", r.exit_code}, {"stdout", r.stdout_tail}, {"stderr", r.stderr_tail}};
+  if (r.timed_out)
+    return failure(fmt::format("{} timed out after {} ms", spec.argv[0], spec.timeout_ms));
+  if (r.signal != 0)
+    return failure(fmt::format("{} was killed by signal {}", spec.argv[0], r.signal));
+  if (r.exit_code != 0) {
+    auto tail = r.stderr_tail.size() > 512 ? r.stderr_tail.substr(r.stderr_tail.size() - 512)
+                                           : r.stderr_tail;
+    return failure(fmt::format("{} exited with code {}: {}", spec.argv[0], r.exit_code, tail));
+  }
+  return success(result.dump());
+}
+
+exec_worker_actor::behavior_type
+exec_worker(exec_worker_actor::stateful_pointer<exec_state> self) {
+  return {
+    [self](execute_atom, const task& t, int32_t) -> caf::result<task_outcome> {
+      auto spec = exec_spec(parse(t));
+      auto child = child_process::start(spec);
+      if (!child)
+        return reply_and_quit(self, failure(error_text(child.error())));
+      self->state.child = *child;
+      self->state.promise = self->make_response_promise<task_outcome>();
+      // Waiting blocks, so it runs on a thread of its own, never on the scheduler's.
+      std::thread{[proc = *child, spec, handle = caf::actor_cast<caf::actor>(self)] {
+        auto outcome = exec_outcome(spec, proc->wait());
+        caf::anon_send(handle, result_atom::value, std::move(outcome));
+      }}.detach();
+      return self->state.promise;
+    },
+    [self](result_atom, task_outcome& outcome) {
+      self->state.promise.deliver(std::move(outcome));
+      self->state.child.reset();
+      self->quit();
+    },
+  };
+}
+
+caf::error check_exec(const json& data) {
+  if (!data.is_object() || !data.contains("argv") || !data["argv"].is_array()
+      || data["argv"].empty())
+    return invalid("exec needs {\"argv\": [\"program\", \"arg\", ...]}");
+  for (const auto& arg : data["argv"])
+    if (!arg.is_string())
+      return invalid("exec: every argv element must be a string");
+  if (data["argv"][0].get<std::string>().empty())
+    return invalid("exec: argv[0] must name a program");
+  if (data.contains("timeout_ms")
+      && (!data["timeout_ms"].is_number_integer() || data["timeout_ms"].get<int64_t>() < 0))
+    return invalid("exec: \"timeout_ms\" must be an integer >= 0");
+  if (data.contains("env")) {
+    if (!data["env"].is_object())
+      return invalid("exec: \"env\" must be an object of strings");
+    for (const auto& [name, value] : data["env"].items())
+      if (name.empty() || name.find('=') != std::string::npos || !value.is_string())
+        return invalid("exec: \"env\" must map variable names to strings");
+  }
+  return caf::none;
+}
+
+} // namespace
+
+worker_actor::behavior_type echo_worker(worker_actor::pointer self) {
+  return {
+    [self](execute_atom, const task& t, int32_t) -> caf::result<task_outcome> {
+      return reply_and_quit(self, success(t.data));
+    },
+  };
+}
+
+worker_actor::behavior_type fail_worker(worker_actor::pointer self) {
+  return {
+    [self](execute_atom, const task& t, int32_t attempt) -> caf::result<task_outcome> {
+      auto data = parse(t);
+      auto message = data.value("error", std::string{"task failed on purpose"});
+      if (!data.contains("times") || attempt <= data["times"].get<int64_t>())
+        return reply_and_quit(self, failure(fmt::format("{} (attempt {})", message, attempt)));
+      return reply_and_quit(self, success(t.data));
+    },
+  };
+}
+
+void add_builtin_workers(worker_registry& registry) {
+  registry.add("echo", [](caf::actor_system& sys) { return sys.spawn(echo_worker); });
+  registry.add(
+    "sleep",
+    [](caf::actor_system& sys) { return caf::actor_cast<worker_actor>(sys.spawn(sleep_worker)); },
+    check_sleep);
+  registry.add("fail", [](caf::actor_system& sys) { return sys.spawn(fail_worker); }, check_fail);
+  registry.add(
+    "exec",
+    [](caf::actor_system& sys) { return caf::actor_cast<worker_actor>(sys.spawn(exec_worker)); },
+    check_exec);
+}
+
+} // namespace fleet

@@ -1,0 +1,20 @@
+#pragma once
+
+#include "actors/interfaces.hpp"
+#include "actors/worker.hpp"
+
+namespace fleet {
+
+/// Registers the built-in task types:
+/// - `echo`: the result is the task's data.
+/// - `sleep`: {"ms": N}, waits N ms on a timer (no thread blocked), result {"slept_ms": N}.
+/// - `fail`: {"times": N, "error": "..."} fails its first N attempts, then succeeds with its data;
+///   without "times" it always fails.
+/// - `exec`: {"argv": [...], "timeout_ms": N, "env": {...}} runs a program without a shell, off the
+///   scheduler's threads; result {"exit_code", "stdout", "stderr"} (tails); a non-zero exit fails.
+void add_builtin_workers(worker_registry& registry);
+
+worker_actor::behavior_type echo_worker(worker_actor::pointer self);
+worker_actor::behavior_type fail_worker(worker_actor::pointer self);
+
+} // namespace fleet

@@ -1,0 +1,506 @@
+#include "actors/fleet_manager.hpp"
+
+#include "actors/coordinator.hpp"
+#include "fleet/error.hpp"
+#include "fleet/ids.hpp"
+#include "fleet/log.hpp"
+#include "fleet/retry_policy.hpp"
+
+#include <caf/actor_system.hpp>
+#include <caf/exit_reason.hpp>
+#include <caf/sec.hpp>
+#include <caf/send.hpp>
+#include <caf/spawn_options.hpp>
+#include <caf/typed_event_based_actor.hpp>
+#include <fmt/format.h>
+
+#include <chrono>
+
+namespace fleet {
+
+namespace {
+
+int64_t wall_clock_ms() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+bool is_terminal(task_disposition x) {
+  return x == task_disposition::succeeded || x == task_disposition::failed
+         || x == task_disposition::cancelled;
+}
+
+} // namespace
+
+// -- set-up and tear-down -------------------------------------------------------
+
+caf::error fleet_manager_state::init(self_pointer self, fleet_manager_options opts) {
+  self_ = self;
+  opts_ = std::move(opts);
+  store_ = opts_.store;
+  if (!store_ || !opts_.registry || !opts_.hooks)
+    return caf::make_error(errc::invalid_config, "fleet manager needs a store, a registry and hooks");
+  rng_.seed(opts_.random_seed != 0 ? opts_.random_seed : std::random_device{}());
+  // Wall time anchors stored timestamps; the actor clock measures from there, so that the
+  // deterministic test clock drives both timers and stored times.
+  epoch_ms_ = wall_clock_ms();
+  clock_origin_ = self->clock().now();
+  auto stored = store_->load_config();
+  if (!stored)
+    return stored.error();
+  auto now = now_ms();
+  if (*stored) {
+    cfg_ = **stored;
+    if (!(cfg_ == opts_.initial_config))
+      spdlog::info("using the configuration persisted in the database (it overrides the start-up values)");
+  } else {
+    if (auto err = validate(opts_.initial_config))
+      return err;
+    cfg_ = opts_.initial_config;
+    if (auto err = flush([&] { return store_->save_config(cfg_, now); }))
+      return err;
+  }
+  int64_t interrupted = 0;
+  auto err = flush([&]() -> caf::error {
+    auto n = store_->recover_interrupted(now);
+    if (!n)
+      return n.error();
+    interrupted = *n;
+    return caf::none;
+  });
+  if (err)
+    return err;
+  auto unfinished = store_->unfinished_tasks();
+  if (!unfinished)
+    return unfinished.error();
+  if (interrupted > 0)
+    spdlog::warn("{} attempts were interrupted by the last shutdown and will run again", interrupted);
+  spdlog::info("fleet manager ready: {} unfinished tasks to resume, max {} workers", *unfinished,
+               cfg_.max_concurrent_workers);
+  auto totals = store_->result_totals();
+  if (!totals)
+    return totals.error();
+  coordinator_ = self->spawn<caf::linked>(fleet::coordinator, *totals);
+  // Promotes due retries and starts work once the behaviour is in place.
+  self->send(self, wakeup_atom::value);
+  return caf::none;
+}
+
+fleet_manager_state::~fleet_manager_state() {
+  if (self_ == nullptr)
+    return;
+  // Outcomes already reported are kept; attempts still running are recovered on the next start.
+  if (auto err = flush())
+    spdlog::error("final commit failed: {}", error_text(err));
+  for (auto& [seq, r] : running_)
+    if (r.worker)
+      caf::anon_send_exit(r.worker, caf::exit_reason::user_shutdown);
+}
+
+int64_t fleet_manager_state::now_ms() const {
+  auto elapsed = self_->clock().now() - clock_origin_;
+  return epoch_ms_ + std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count();
+}
+
+// -- group commit ---------------------------------------------------------------
+
+caf::error fleet_manager_state::flush(const std::function<caf::error()>& extra) {
+  if (pending_.empty() && !extra)
+    return caf::none;
+  auto tx = store_->transaction();
+  if (auto err = tx.begin())
+    return err;
+  for (const auto& change : pending_)
+    if (auto err = store_->record(change))
+      return err;
+  if (extra)
+    if (auto err = extra())
+      return err;
+  if (auto err = tx.commit())
+    return err;
+  pending_.clear();
+  auto actions = std::move(after_commit_);
+  after_commit_.clear();
+  for (auto& action : actions)
+    action();
+  return caf::none;
+}
+
+void fleet_manager_state::schedule_flush() {
+  if (pending_.size() >= opts_.max_pending_transitions) {
+    if (auto err = flush())
+      spdlog::error("commit failed, will retry: {}", error_text(err));
+    return;
+  }
+  if (!flush_scheduled_) {
+    flush_scheduled_ = true;
+    // Lands behind every message already queued: their changes share this commit.
+    self_->send(self_, flush_atom::value);
+  }
+}
+
+void fleet_manager_state::after_commit(std::function<void()> action) {
+  after_commit_.push_back(std::move(action));
+}
+
+void fleet_manager_state::on_flush_message() {
+  flush_scheduled_ = false;
+  flush_retry_scheduled_ = false;
+  if (auto err = flush()) {
+    spdlog::error("commit failed, will retry in 1 s: {}", error_text(err));
+    if (!flush_retry_scheduled_) {
+      flush_retry_scheduled_ = true;
+      self_->delayed_send(self_, std::chrono::seconds(1), flush_atom::value);
+    }
+    return;
+  }
+  dispatch();
+}
+
+// -- dispatch -------------------------------------------------------------------
+
+void fleet_manager_state::invalidate_ready() {
+  ready_.clear();
+  ready_exhausted_ = false;
+}
+
+bool fleet_manager_state::refill() {
+  // Started attempts must be committed as running before the index is read again.
+  if (auto err = flush()) {
+    spdlog::error("commit failed, will retry: {}", error_text(err));
+    schedule_flush();
+    return false;
+  }
+  auto window = std::max<size_t>(64, 2 * static_cast<size_t>(cfg_.max_concurrent_workers));
+  auto rows = store_->next_runnable(window);
+  if (!rows) {
+    spdlog::error("cannot read runnable tasks: {}", error_text(rows.error()));
+    return false;
+  }
+  ready_exhausted_ = rows->size() < window;
+  for (auto& row : *rows)
+    ready_.push_back(std::move(row));
+  return true;
+}
+
+void fleet_manager_state::dispatch() {
+  while (running_.size() < static_cast<size_t>(cfg_.max_concurrent_workers)) {
+    if (ready_.empty() && (ready_exhausted_ || !refill() || ready_.empty()))
+      return;
+    auto next = std::move(ready_.front());
+    ready_.pop_front();
+    start_attempt(std::move(next));
+  }
+}
+
+void fleet_manager_state::start_attempt(runnable_task next) {
+  auto now = now_ms();
+  running_attempt r;
+  r.seq = next.seq;
+  r.batch_id = next.batch_id;
+  r.task_id = next.spec.id;
+  r.attempt = next.attempts + 1;
+  r.counted_before = next.attempts - next.interruptions;
+  r.worker_id = make_worker_id(epoch_ms_, ++worker_seq_);
+  r.spawned_at = now;
+  pending_.push_back(attempt_started{r.seq, r.batch_id, r.task_id, r.attempt, r.worker_id, now});
+  after_commit([this, seq = r.seq, attempt = r.attempt] {
+    if (auto i = running_.find(seq); i != running_.end() && i->second.attempt == attempt)
+      i->second.start_committed = true;
+  });
+  auto worker = opts_.hooks->get_worker_instance(self_->home_system(), *opts_.registry,
+                                                 r.worker_id, next.spec);
+  auto seq = r.seq;
+  auto attempt = r.attempt;
+  if (worker)
+    r.worker = *worker;
+  running_.emplace(seq, std::move(r));
+  schedule_flush();
+  if (!worker) {
+    on_outcome(seq, attempt, worker.error());
+    return;
+  }
+  self_->monitor(*worker);
+  auto timeout = std::chrono::milliseconds(cfg_.worker_timeout_ms);
+  opts_.hooks->execute_task_on_worker(self_, *worker, next.spec, attempt, timeout,
+                                      [this, seq, attempt](caf::expected<task_outcome> outcome) {
+                                        on_outcome(seq, attempt, std::move(outcome));
+                                      });
+}
+
+void fleet_manager_state::on_outcome(int64_t seq, int32_t attempt,
+                                     caf::expected<task_outcome> outcome) {
+  auto i = running_.find(seq);
+  if (i == running_.end() || i->second.attempt != attempt)
+    return; // cancelled or already decided: a late reply changes nothing
+  auto r = std::move(i->second);
+  running_.erase(i);
+  auto now = now_ms();
+  attempt_ended end;
+  end.seq = seq;
+  end.batch_id = r.batch_id;
+  end.task_id = r.task_id;
+  end.attempt = attempt;
+  end.at = now;
+  end.duration_ms = now - r.spawned_at;
+  auto succeeded = outcome && outcome->success;
+  if (succeeded) {
+    end.outcome = attempt_outcome::succeeded;
+    end.result = std::move(outcome->result);
+    end.next = task_disposition::succeeded;
+  } else {
+    if (!outcome && outcome.error() == caf::sec::request_timeout) {
+      end.outcome = attempt_outcome::timed_out;
+      end.error = fmt::format("worker timed out after {} ms", cfg_.worker_timeout_ms);
+    } else {
+      end.outcome = attempt_outcome::failed;
+      end.error = outcome ? outcome->error : error_text(outcome.error());
+      if (end.error.empty())
+        end.error = "task failed";
+    }
+    auto counted = r.counted_before + 1;
+    if (should_retry(cfg_, counted)) {
+      std::uniform_real_distribution<double> unit{0.0, 1.0};
+      end.next = task_disposition::retry;
+      end.not_before = now + backoff_delay_ms(cfg_, counted, unit(rng_));
+    } else {
+      end.next = task_disposition::failed;
+    }
+    // A worker that timed out or failed may still be busy (an exec child): stop it.
+    if (r.worker)
+      self_->send_exit(r.worker, caf::exit_reason::user_shutdown);
+  }
+  remember_finished(r, succeeded, now);
+  if (is_terminal(end.next)) {
+    task_result result{r.task_id, succeeded, end.result, end.error, attempt, end.duration_ms};
+    after_commit([this, worker_id = r.worker_id, result = std::move(result)] {
+      self_->send(coordinator_, result_atom::value, worker_id, result);
+    });
+  } else if (end.next == task_disposition::retry) {
+    after_commit([this, due = end.not_before] { schedule_wakeup(due); });
+  }
+  pending_.push_back(std::move(end));
+  schedule_flush();
+  dispatch();
+}
+
+void fleet_manager_state::on_down(const caf::down_msg& msg) {
+  for (auto& [seq, r] : running_) {
+    if (r.worker && r.worker.address() == msg.source) {
+      auto reason = msg.reason ? error_text(msg.reason) : std::string{"normal exit"};
+      on_outcome(seq, r.attempt,
+                 caf::make_error(errc::worker_failed,
+                                 fmt::format("worker exited without a result ({})", reason)));
+      return;
+    }
+  }
+}
+
+void fleet_manager_state::remember_finished(const running_attempt& r, bool success, int64_t at) {
+  worker_info info{r.worker_id, r.batch_id, r.task_id, r.attempt,
+                   success ? worker_status::completed : worker_status::failed, r.spawned_at, at};
+  recent_.push_front(std::move(info));
+  while (recent_.size() > opts_.recent_workers_kept)
+    recent_.pop_back();
+}
+
+// -- retries --------------------------------------------------------------------
+
+void fleet_manager_state::schedule_wakeup(int64_t due_ms) {
+  if (wakeup_at_ && *wakeup_at_ <= due_ms)
+    return; // an earlier wake-up will look again
+  wakeup_at_ = due_ms;
+  auto delay = std::max<int64_t>(0, due_ms - now_ms());
+  self_->delayed_send(self_, std::chrono::milliseconds(delay), wakeup_atom::value);
+}
+
+void fleet_manager_state::on_wakeup() {
+  wakeup_at_ = caf::none;
+  int64_t promoted = 0;
+  auto err = flush([&]() -> caf::error {
+    auto n = store_->promote_due_retries(now_ms());
+    if (!n)
+      return n.error();
+    promoted = *n;
+    return caf::none;
+  });
+  if (err) {
+    spdlog::error("cannot promote due retries, will retry in 1 s: {}", error_text(err));
+    schedule_wakeup(now_ms() + 1000);
+    return;
+  }
+  if (promoted > 0)
+    invalidate_ready();
+  if (auto next = store_->next_retry_due(); next && *next)
+    schedule_wakeup(**next);
+  dispatch();
+}
+
+// -- the API --------------------------------------------------------------------
+
+caf::result<std::string> fleet_manager_state::submit(std::vector<task>& tasks) {
+  if (auto err = validate_batch(tasks, opts_.registry->checker(), opts_.limits))
+    return err;
+  auto now = now_ms();
+  auto id = make_batch_id(now, rng_);
+  if (auto err = flush([&] { return store_->insert_batch(id, tasks, now); }))
+    return err;
+  spdlog::info("batch {} submitted with {} tasks", id, tasks.size());
+  // New tasks may outrank the ones in the window.
+  invalidate_ready();
+  dispatch();
+  return id;
+}
+
+caf::result<batch_status> fleet_manager_state::status(const std::string& batch_id) {
+  if (auto err = flush())
+    return err;
+  auto st = store_->status(batch_id);
+  if (!st)
+    return st.error();
+  return std::move(*st);
+}
+
+caf::result<std::vector<task_result>> fleet_manager_state::results(const std::string& batch_id) {
+  if (auto err = flush())
+    return err;
+  auto rs = store_->results(batch_id);
+  if (!rs)
+    return rs.error();
+  return std::move(*rs);
+}
+
+caf::result<bool> fleet_manager_state::cancel(const std::string& batch_id) {
+  auto now = now_ms();
+  bool cancelled = false;
+  std::vector<int64_t> stopped;
+  auto err = flush([&]() -> caf::error {
+    auto ok = store_->cancel_batch(batch_id, now);
+    if (!ok)
+      return ok.error();
+    cancelled = *ok;
+    if (!cancelled)
+      return caf::none;
+    for (const auto& [seq, r] : running_) {
+      if (r.batch_id != batch_id)
+        continue;
+      attempt_ended end;
+      end.seq = seq;
+      end.batch_id = r.batch_id;
+      end.task_id = r.task_id;
+      end.attempt = r.attempt;
+      end.at = now;
+      end.outcome = attempt_outcome::cancelled;
+      end.error = "cancelled";
+      end.next = task_disposition::cancelled;
+      end.duration_ms = now - r.spawned_at;
+      if (auto err = store_->record(end))
+        return err;
+      stopped.push_back(seq);
+    }
+    return caf::none;
+  });
+  if (err)
+    return err;
+  for (auto seq : stopped) {
+    auto i = running_.find(seq);
+    if (i->second.worker)
+      self_->send_exit(i->second.worker, caf::exit_reason::user_shutdown);
+    remember_finished(i->second, false, now);
+    running_.erase(i);
+  }
+  if (cancelled) {
+    spdlog::info("batch {} cancelled ({} running attempts stopped)", batch_id, stopped.size());
+    invalidate_ready();
+    dispatch();
+  }
+  return cancelled;
+}
+
+caf::result<fleet_config> fleet_manager_state::reconfigure(const config_update& update) {
+  auto next = apply(cfg_, update);
+  if (!next)
+    return next.error();
+  if (auto err = flush([&] { return store_->save_config(*next, now_ms()); }))
+    return err;
+  cfg_ = *next;
+  spdlog::info("configuration updated: max {} workers, timeout {} ms, retries {} (max {})",
+               cfg_.max_concurrent_workers, cfg_.worker_timeout_ms,
+               cfg_.retry_failed_tasks ? "on" : "off", cfg_.max_retries);
+  dispatch();
+  return cfg_;
+}
+
+caf::result<fleet_stats> fleet_manager_state::stats() {
+  if (auto err = flush())
+    return err;
+  auto st = store_->stats();
+  if (!st)
+    return st.error();
+  st->active_workers = static_cast<int32_t>(running_.size());
+  st->max_concurrent_workers = cfg_.max_concurrent_workers;
+  return std::move(*st);
+}
+
+std::vector<worker_info> fleet_manager_state::workers() const {
+  std::vector<worker_info> out;
+  out.reserve(running_.size() + recent_.size());
+  for (const auto& [seq, r] : running_)
+    out.push_back(worker_info{r.worker_id, r.batch_id, r.task_id, r.attempt,
+                              r.start_committed ? worker_status::active : worker_status::spawning,
+                              r.spawned_at, 0});
+  std::sort(out.begin(), out.end(),
+            [](const worker_info& x, const worker_info& y) { return x.spawned_at < y.spawned_at; });
+  out.insert(out.end(), recent_.begin(), recent_.end());
+  return out;
+}
+
+// -- behaviour ------------------------------------------------------------------
+
+fleet_manager_actor::behavior_type
+fleet_manager(fleet_manager_state::self_pointer self, fleet_manager_options opts) {
+  if (auto err = self->state.init(self, std::move(opts))) {
+    spdlog::error("fleet manager cannot start: {}", error_text(err));
+    self->quit(std::move(err));
+    return fleet_manager_actor::behavior_type::make_empty_behavior();
+  }
+  self->set_down_handler([self](caf::down_msg& msg) { self->state.on_down(msg); });
+  auto from_self = [self] { return self->current_sender() == self->ctrl(); };
+  return {
+    [self](submit_atom, std::vector<task>& tasks) { return self->state.submit(tasks); },
+    [self](status_atom, const std::string& id) { return self->state.status(id); },
+    [self](results_atom, const std::string& id) { return self->state.results(id); },
+    [self](cancel_atom, const std::string& id) { return self->state.cancel(id); },
+    [self](scale_atom, int32_t n) -> caf::result<fleet_config> {
+      if (auto err = validate_worker_count(n))
+        return err;
+      config_update update;
+      update.max_concurrent_workers = n;
+      return self->state.reconfigure(update);
+    },
+    [self](stats_atom) { return self->state.stats(); },
+    [self](workers_atom) { return self->state.workers(); },
+    [self](update_config_atom, const config_update& update) {
+      return self->state.reconfigure(update);
+    },
+    [self](get_config_atom) { return self->state.config(); },
+    [self](coordinator_atom) { return self->state.coordinator(); },
+    [self, from_self](wakeup_atom) {
+      if (from_self())
+        self->state.on_wakeup();
+    },
+    [self, from_self](flush_atom) {
+      if (from_self())
+        self->state.on_flush_message();
+    },
+  };
+}
+
+fleet_manager_actor spawn_fleet_manager(caf::actor_system& sys, fleet_manager_options opts,
+                                        bool detached) {
+  if (detached)
+    return sys.spawn<caf::detached>(fleet_manager, std::move(opts));
+  return sys.spawn(fleet_manager, std::move(opts));
+}
+
+} // namespace fleet

@@ -1,0 +1,122 @@
+#pragma once
+
+#include "actors/interfaces.hpp"
+#include "actors/worker.hpp"
+#include "fleet/fleet_config.hpp"
+#include "fleet/store.hpp"
+#include "fleet/transitions.hpp"
+#include "fleet/validation.hpp"
+
+#include <caf/stateful_actor.hpp>
+
+#include <deque>
+#include <functional>
+#include <memory>
+#include <random>
+#include <unordered_map>
+#include <vector>
+
+namespace fleet {
+
+/// What the fleet manager is started with.
+struct fleet_manager_options {
+  /// Opened and migrated by the caller; from now on used by the manager alone.
+  std::shared_ptr<fleet_store> store;
+  /// The configuration to use when the database holds none (a persisted one wins).
+  fleet_config initial_config;
+  std::shared_ptr<const worker_registry> registry;
+  std::shared_ptr<execution_hooks> hooks = std::make_shared<execution_hooks>();
+  submit_limits limits;
+  /// Group commit: state changes wait for the next flush, which runs once the mailbox has no
+  /// earlier messages, or at once when this many are waiting.
+  size_t max_pending_transitions = 512;
+  /// How many finished workers active_workers() still lists.
+  size_t recent_workers_kept = 32;
+  /// Seeds batch ids and backoff jitter; 0 draws from std::random_device.
+  uint64_t random_seed = 0;
+};
+
+class fleet_manager_state {
+public:
+  using self_pointer = fleet_manager_actor::stateful_pointer<fleet_manager_state>;
+
+  static inline const char* name = "fleet.manager";
+
+  ~fleet_manager_state();
+
+  caf::error init(self_pointer self, fleet_manager_options opts);
+
+  caf::result<std::string> submit(std::vector<task>& tasks);
+  caf::result<batch_status> status(const std::string& batch_id);
+  caf::result<std::vector<task_result>> results(const std::string& batch_id);
+  caf::result<bool> cancel(const std::string& batch_id);
+  caf::result<fleet_config> reconfigure(const config_update& update);
+  caf::result<fleet_stats> stats();
+  std::vector<worker_info> workers() const;
+  const fleet_config& config() const { return cfg_; }
+  coordinator_actor coordinator() const { return coordinator_; }
+
+  void on_flush_message();
+  void on_wakeup();
+  void on_down(const caf::down_msg& msg);
+
+private:
+  struct running_attempt {
+    int64_t seq = 0;
+    std::string batch_id;
+    std::string task_id;
+    int32_t attempt = 0;
+    int32_t counted_before = 0; ///< attempts that count towards max_retries before this one
+    std::string worker_id;
+    worker_actor worker;
+    int64_t spawned_at = 0;
+    bool start_committed = false;
+  };
+
+  int64_t now_ms() const;
+
+  /// Commits the pending transitions, plus `extra` in the same transaction, then runs the
+  /// after-commit actions. On error nothing is committed and the transitions stay pending.
+  caf::error flush(const std::function<caf::error()>& extra = {});
+  void schedule_flush();
+  void after_commit(std::function<void()> action);
+
+  void dispatch();
+  bool refill();
+  void invalidate_ready();
+  void start_attempt(runnable_task next);
+  void on_outcome(int64_t seq, int32_t attempt, caf::expected<task_outcome> outcome);
+  void remember_finished(const running_attempt& r, bool success, int64_t at);
+  void schedule_wakeup(int64_t due_ms);
+
+  self_pointer self_ = nullptr;
+  fleet_manager_options opts_;
+  fleet_config cfg_;
+  std::shared_ptr<fleet_store> store_;
+  coordinator_actor coordinator_;
+  std::mt19937_64 rng_;
+  int64_t epoch_ms_ = 0;
+  caf::actor_clock::time_point clock_origin_;
+  uint64_t worker_seq_ = 0;
+
+  std::vector<transition> pending_;
+  std::vector<std::function<void()>> after_commit_;
+  bool flush_scheduled_ = false;
+  bool flush_retry_scheduled_ = false;
+
+  std::deque<runnable_task> ready_; ///< a window of the runnable index, in run order
+  bool ready_exhausted_ = false;    ///< the last refill found everything: no need to ask again
+  std::unordered_map<int64_t, running_attempt> running_; ///< by task seq
+  std::deque<worker_info> recent_;                       ///< finished workers, newest first
+  caf::optional<int64_t> wakeup_at_;
+};
+
+/// The permanent fleet manager. Quits with an error if the store cannot be read at start.
+fleet_manager_actor::behavior_type
+fleet_manager(fleet_manager_state::self_pointer self, fleet_manager_options opts);
+
+/// Spawns the manager; `detached` gives it a thread of its own, since SQLite I/O blocks.
+fleet_manager_actor spawn_fleet_manager(caf::actor_system& sys, fleet_manager_options opts,
+                                        bool detached = true);
+
+} // namespace fleet

@@ -1,0 +1,25 @@
+#include "actors/interfaces.hpp"
+
+#include "fleet/error.hpp"
+
+#include <caf/actor_system_config.hpp>
+
+namespace fleet {
+
+void register_fleet_types(caf::actor_system_config& cfg) {
+  cfg.add_message_type<task>("fleet.task");
+  cfg.add_message_type<task_outcome>("fleet.task_outcome");
+  cfg.add_message_type<task_result>("fleet.task_result");
+  cfg.add_message_type<batch_status>("fleet.batch_status");
+  cfg.add_message_type<fleet_config>("fleet.fleet_config");
+  cfg.add_message_type<config_update>("fleet.config_update");
+  cfg.add_message_type<fleet_stats>("fleet.fleet_stats");
+  cfg.add_message_type<worker_info>("fleet.worker_info");
+  cfg.add_message_type<result_summary>("fleet.result_summary");
+  cfg.add_message_type<worker_actor>("fleet.worker_actor");
+  cfg.add_message_type<coordinator_actor>("fleet.coordinator_actor");
+  cfg.add_message_type<fleet_manager_actor>("fleet.fleet_manager_actor");
+  cfg.add_error_category(error_category, render_error);
+}
+
+} // namespace fleet

@@ -1,0 +1,80 @@
+#pragma once
+
+// Every typed interface of fleetd, one line of comment per message.
+
+#include "fleet/batch_state.hpp"
+#include "fleet/fleet_config.hpp"
+#include "fleet/fleet_stats.hpp"
+#include "fleet/task.hpp"
+
+#include <caf/atom.hpp>
+#include <caf/fwd.hpp>
+#include <caf/replies_to.hpp>
+#include <caf/typed_actor.hpp>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace fleet {
+
+using submit_atom = caf::atom_constant<caf::atom("submit")>;
+using status_atom = caf::atom_constant<caf::atom("status")>;
+using results_atom = caf::atom_constant<caf::atom("results")>;
+using cancel_atom = caf::atom_constant<caf::atom("cancel")>;
+using scale_atom = caf::atom_constant<caf::atom("scale")>;
+using stats_atom = caf::atom_constant<caf::atom("stats")>;
+using workers_atom = caf::atom_constant<caf::atom("workers")>;
+using update_config_atom = caf::atom_constant<caf::atom("setconfig")>;
+using get_config_atom = caf::atom_constant<caf::atom("getconfig")>;
+using coordinator_atom = caf::atom_constant<caf::atom("coord")>;
+using wakeup_atom = caf::atom_constant<caf::atom("wakeup")>;
+using flush_atom = caf::atom_constant<caf::atom("flush")>;
+using execute_atom = caf::atom_constant<caf::atom("execute")>;
+using result_atom = caf::atom_constant<caf::atom("result")>;
+using summary_atom = caf::atom_constant<caf::atom("summary")>;
+
+/// A short-lived worker: runs one attempt of one task, replies, and quits.
+using worker_actor = caf::typed_actor<
+  // Runs attempt N (1-based) of the task.
+  caf::replies_to<execute_atom, task, int32_t>::with<task_outcome>>;
+
+/// Aggregates finished results (the seed's coordinator).
+using coordinator_actor = caf::typed_actor<
+  // A worker's final result for a task.
+  caf::reacts_to<result_atom, std::string, task_result>,
+  // Totals, success rate and average duration so far.
+  caf::replies_to<summary_atom>::with<result_summary>>;
+
+/// The permanent fleet manager: the whole public API.
+using fleet_manager_actor = caf::typed_actor<
+  // submit_batch(tasks): validates, stores in one transaction, replies the batch id.
+  caf::replies_to<submit_atom, std::vector<task>>::with<std::string>,
+  // batch_status(id); errc::unknown_batch if there is no such batch.
+  caf::replies_to<status_atom, std::string>::with<batch_status>,
+  // batch_results(id): every finished task, in submission order.
+  caf::replies_to<results_atom, std::string>::with<std::vector<task_result>>,
+  // cancel_batch(id): true if the batch existed and was not finished.
+  caf::replies_to<cancel_atom, std::string>::with<bool>,
+  // scale_workers(n >= 1): the new configuration, persisted.
+  caf::replies_to<scale_atom, int32_t>::with<fleet_config>,
+  // stats(): fleet-wide figures.
+  caf::replies_to<stats_atom>::with<fleet_stats>,
+  // active_workers(): running workers, then the most recently finished ones.
+  caf::replies_to<workers_atom>::with<std::vector<worker_info>>,
+  // update_config(partial config): the new configuration, validated and persisted.
+  caf::replies_to<update_config_atom, config_update>::with<fleet_config>,
+  // get_config(): the configuration in force.
+  caf::replies_to<get_config_atom>::with<fleet_config>,
+  // The coordinator that aggregates this fleet's results.
+  caf::replies_to<coordinator_atom>::with<coordinator_actor>,
+  // Internal (honoured only from the manager itself): retries may be due.
+  caf::reacts_to<wakeup_atom>,
+  // Internal (honoured only from the manager itself): commit the pending state changes.
+  caf::reacts_to<flush_atom>>;
+
+/// Registers every fleetd message type and error category with a CAF config. Both ends of a
+/// remote connection must call it, so that type names match.
+void register_fleet_types(caf::actor_system_config& cfg);
+
+} // namespace fleet

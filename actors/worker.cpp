@@ -1,0 +1,63 @@
+#include "actors/worker.hpp"
+
+#include "fleet/error.hpp"
+
+#include <caf/actor_system.hpp>
+#include <caf/typed_event_based_actor.hpp>
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+namespace fleet {
+
+void worker_registry::add(std::string type, worker_factory spawn, data_check check) {
+  kinds_[std::move(type)] = kind{std::move(spawn), std::move(check)};
+}
+
+const worker_factory* worker_registry::find(const std::string& type) const {
+  auto i = kinds_.find(type);
+  return i == kinds_.end() ? nullptr : &i->second.spawn;
+}
+
+task_type_check worker_registry::checker() const {
+  return [this](const task& t, const nlohmann::json& data) -> caf::error {
+    auto i = kinds_.find(t.type);
+    if (i == kinds_.end())
+      return caf::make_error(errc::unknown_task_type,
+                             fmt::format("unknown task type \"{}\" (known: {})", t.type,
+                                         fmt::join(types(), ", ")));
+    if (i->second.check)
+      return i->second.check(data);
+    return caf::none;
+  };
+}
+
+std::vector<std::string> worker_registry::types() const {
+  std::vector<std::string> out;
+  for (const auto& entry : kinds_)
+    out.push_back(entry.first);
+  return out;
+}
+
+execution_hooks::~execution_hooks() = default;
+
+caf::expected<worker_actor> execution_hooks::get_worker_instance(caf::actor_system& sys,
+                                                                 const worker_registry& registry,
+                                                                 const std::string&,
+                                                                 const task& t) {
+  auto factory = registry.find(t.type);
+  if (factory == nullptr)
+    return caf::make_error(errc::unknown_task_type,
+                           fmt::format("no worker for task type \"{}\"", t.type));
+  return (*factory)(sys);
+}
+
+void execution_hooks::execute_task_on_worker(fleet_manager_actor::pointer self,
+                                             const worker_actor& worker, const task& t,
+                                             int32_t attempt, caf::timespan timeout,
+                                             outcome_handler done) {
+  self->request(worker, timeout, execute_atom::value, t, attempt)
+    .then([done](task_outcome& outcome) { done(std::move(outcome)); },
+          [done](caf::error& err) { done(std::move(err)); });
+}
+
+} // namespace fleet

@@ -1,0 +1,70 @@
+#pragma once
+
+#include "actors/interfaces.hpp"
+#include "fleet/validation.hpp"
+
+#include <caf/expected.hpp>
+#include <caf/timespan.hpp>
+#include <nlohmann/json_fwd.hpp>
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace fleet {
+
+/// Spawns a fresh worker for one attempt of a task.
+using worker_factory = std::function<worker_actor(caf::actor_system& sys)>;
+
+/// Checks a task's data for one worker kind at submit time; `errc::invalid_task` if it does not fit.
+using data_check = std::function<caf::error(const nlohmann::json& data)>;
+
+/// Maps a task `type` to the worker implementation that runs it.
+class worker_registry {
+public:
+  /// Registers (or replaces) the implementation of `type`.
+  void add(std::string type, worker_factory spawn, data_check check = {});
+
+  /// The factory for `type`, or null.
+  const worker_factory* find(const std::string& type) const;
+
+  /// The submit-time check for every task: known type, data accepted by its kind.
+  task_type_check checker() const;
+
+  std::vector<std::string> types() const;
+
+private:
+  struct kind {
+    worker_factory spawn;
+    data_check check;
+  };
+  std::map<std::string, kind> kinds_;
+};
+
+/// Called exactly once with the outcome of an attempt, or the error that kept it from one
+/// (`caf::sec::request_timeout` when it ran out of time).
+using outcome_handler = std::function<void(caf::expected<task_outcome>)>;
+
+/// How the fleet gets a worker and runs an attempt on it: the seed's getWorkerInstance and
+/// executeTaskOnWorker. Subclass and override either to change it; the defaults spawn the
+/// registered kind and send it `execute` with the worker timeout as deadline.
+class execution_hooks {
+public:
+  virtual ~execution_hooks();
+
+  /// The worker for one attempt (getWorkerInstance).
+  virtual caf::expected<worker_actor> get_worker_instance(caf::actor_system& sys,
+                                                          const worker_registry& registry,
+                                                          const std::string& worker_id,
+                                                          const task& t);
+
+  /// Runs the attempt on `worker` and calls `done` once (executeTaskOnWorker). An override
+  /// must keep the deadline: the fleet stops the worker once `done` is called.
+  virtual void execute_task_on_worker(fleet_manager_actor::pointer self, const worker_actor& worker,
+                                      const task& t, int32_t attempt, caf::timespan timeout,
+                                      outcome_handler done);
+};
+
+} // namespace fleet

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Installs every Debian package fleetd needs (idempotent), then configures and builds it.
+# Usage: scripts/setup.sh [Debug|Release]   (run as root on Debian 12)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(build-essential cmake ninja-build pkg-config libcaf-dev libsqlite3-dev sqlite3
+          libfmt-dev doctest-dev nlohmann-json3-dev libspdlog-dev)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "setup: installing ${missing[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+build_type=${1:-${FLEETD_BUILD_TYPE:-RelWithDebInfo}}
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE="$build_type" >/dev/null
+cmake --build build -j"$(nproc)"

@@ -1,0 +1,52 @@
+#include "fleet/error.hpp"
+
+#include <caf/message.hpp>
+
+namespace fleet {
+
+std::string to_string(errc x) {
+  switch (x) {
+    case errc::none: return "none";
+    case errc::invalid_batch: return "invalid_batch";
+    case errc::invalid_task: return "invalid_task";
+    case errc::duplicate_task_id: return "duplicate_task_id";
+    case errc::unknown_task_type: return "unknown_task_type";
+    case errc::oversize_data: return "oversize_data";
+    case errc::unknown_batch: return "unknown_batch";
+    case errc::invalid_config: return "invalid_config";
+    case errc::database_error: return "database_error";
+    case errc::schema_too_new: return "schema_too_new";
+    case errc::not_a_fleet_db: return "not_a_fleet_db";
+    case errc::worker_failed: return "worker_failed";
+    case errc::shutting_down: return "shutting_down";
+  }
+  return "unknown_error";
+}
+
+namespace {
+
+std::string context_text(const caf::message& context) {
+  if (context.size() == 1 && context.match_element<std::string>(0))
+    return context.get_as<std::string>(0);
+  return context.empty() ? std::string{} : to_string(context);
+}
+
+} // namespace
+
+std::string error_text(const caf::error& err) {
+  if (!err)
+    return "no error";
+  if (err.category() == error_category) {
+    auto text = context_text(err.context());
+    return text.empty() ? to_string(static_cast<errc>(err.code())) : text;
+  }
+  return to_string(err);
+}
+
+std::string render_error(uint8_t code, caf::atom_value, const caf::message& context) {
+  auto text = context_text(context);
+  auto name = to_string(static_cast<errc>(code));
+  return text.empty() ? name : name + ": " + text;
+}
+
+} // namespace fleet

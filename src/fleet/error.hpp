@@ -1,0 +1,43 @@
+#pragma once
+
+#include <caf/make_message.hpp> // must precede CAF_ERROR_CODE_ENUM
+#include <caf/atom.hpp>
+#include <caf/error.hpp>
+#include <caf/fwd.hpp>
+
+#include <cstdint>
+#include <string>
+
+namespace fleet {
+
+/// Everything that can go wrong in fleetd, as seen by a caller.
+enum class errc : uint8_t {
+  none = 0,
+  invalid_batch,       ///< The batch as a whole is unacceptable (e.g. empty).
+  invalid_task,        ///< A task is malformed (empty id or type, bad JSON data, bad fields for its type).
+  duplicate_task_id,   ///< Two tasks of one batch share an id.
+  unknown_task_type,   ///< No worker implementation is registered for a task type.
+  oversize_data,       ///< A task's data exceeds the size limit.
+  unknown_batch,       ///< No batch has the given id.
+  invalid_config,      ///< A configuration value is out of range.
+  database_error,      ///< SQLite reported an error.
+  schema_too_new,      ///< The database was written by a newer fleetd.
+  not_a_fleet_db,      ///< The file is not a fleetd database.
+  worker_failed,       ///< A worker could not run its task.
+  shutting_down,       ///< The fleet no longer takes work.
+};
+
+/// The category under which fleetd errors travel between CAF nodes.
+inline constexpr caf::atom_value error_category = caf::atom("fleet");
+
+std::string to_string(errc x);
+
+/// The human-readable text of any error: the context message for fleetd errors, CAF's rendering otherwise.
+std::string error_text(const caf::error& err);
+
+/// Renders fleetd errors for `actor_system_config::add_error_category`.
+std::string render_error(uint8_t code, caf::atom_value category, const caf::message& context);
+
+} // namespace fleet
+
+CAF_ERROR_CODE_ENUM(fleet::errc, "fleet")

@@ -1,0 +1,59 @@
+#pragma once
+
+#include <caf/expected.hpp>
+#include <caf/meta/type_name.hpp>
+#include <caf/optional.hpp>
+
+#include <cstdint>
+#include <string>
+
+namespace fleet {
+
+/// The live, persisted configuration of the fleet. Defaults are the seed's.
+struct fleet_config {
+  int32_t max_concurrent_workers = 10; ///< fleet-wide, across all batches
+  int64_t worker_timeout_ms = 300000;
+  bool retry_failed_tasks = true;
+  int32_t max_retries = 3;
+  int64_t backoff_base_ms = 1000;
+  double backoff_factor = 2.0;
+  int64_t backoff_cap_ms = 30000;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, fleet_config& x) {
+  return f(caf::meta::type_name("fleet.fleet_config"), x.max_concurrent_workers,
+           x.worker_timeout_ms, x.retry_failed_tasks, x.max_retries, x.backoff_base_ms,
+           x.backoff_factor, x.backoff_cap_ms);
+}
+
+bool operator==(const fleet_config& x, const fleet_config& y);
+
+/// A partial change of the configuration: unset fields keep their value (the seed's Partial<Config>).
+struct config_update {
+  caf::optional<int32_t> max_concurrent_workers;
+  caf::optional<int64_t> worker_timeout_ms;
+  caf::optional<bool> retry_failed_tasks;
+  caf::optional<int32_t> max_retries;
+  caf::optional<int64_t> backoff_base_ms;
+  caf::optional<double> backoff_factor;
+  caf::optional<int64_t> backoff_cap_ms;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, config_update& x) {
+  return f(caf::meta::type_name("fleet.config_update"), x.max_concurrent_workers,
+           x.worker_timeout_ms, x.retry_failed_tasks, x.max_retries, x.backoff_base_ms,
+           x.backoff_factor, x.backoff_cap_ms);
+}
+
+/// Checks every field's range; the error names the first bad field and its value.
+caf::error validate(const fleet_config& cfg);
+
+/// `cfg` with `update` applied, or an error (and no change) if the result is invalid.
+caf::expected<fleet_config> apply(fleet_config cfg, const config_update& update);
+
+/// The error scale_workers gives for n < 1.
+caf::error validate_worker_count(int64_t n);
+
+} // namespace fleet

@@ -1,0 +1,55 @@
+#include "fleet/migrations.hpp"
+
+#include "fleet/error.hpp"
+
+#include <fmt/format.h>
+
+namespace fleet {
+
+int latest_schema_version() {
+  return migrations().empty() ? 0 : migrations().back().version;
+}
+
+caf::error migrate(sqlite::database& db, const std::vector<migration>& steps) {
+  auto latest = steps.empty() ? 0 : steps.back().version;
+  // Reading the header is the first access: a file that is not SQLite fails here.
+  auto app_id = db.query_int("PRAGMA application_id");
+  if (!app_id)
+    return app_id.error();
+  auto version = db.query_int("PRAGMA user_version");
+  if (!version)
+    return version.error();
+  if (*app_id != 0 && *app_id != application_id)
+    return caf::make_error(errc::not_a_fleet_db, "the database file belongs to another application");
+  if (*app_id == 0) {
+    auto objects = db.query_int("SELECT count(*) FROM sqlite_schema");
+    if (!objects)
+      return objects.error();
+    if (*objects > 0)
+      return caf::make_error(errc::not_a_fleet_db,
+                             "the database file holds tables but is not a fleetd database");
+  }
+  if (*version > latest)
+    return caf::make_error(errc::schema_too_new,
+                           fmt::format("database schema version {} is newer than this fleetd "
+                                       "(supports up to {}): upgrade fleetd",
+                                       *version, latest));
+  if (*version == latest)
+    return caf::none;
+  sqlite::transaction tx{db};
+  if (auto err = tx.begin())
+    return err;
+  for (const auto& step : steps) {
+    if (step.version <= *version)
+      continue;
+    if (auto err = db.exec(step.sql))
+      return caf::make_error(errc::database_error,
+                             fmt::format("migration {} failed: {}", step.name, error_text(err)));
+  }
+  if (auto err = db.exec(fmt::format("PRAGMA application_id = {}; PRAGMA user_version = {}",
+                                     application_id, latest)))
+    return err;
+  return tx.commit();
+}
+
+} // namespace fleet

@@ -1,0 +1,192 @@
+#include "fleet/sqlite.hpp"
+
+#include "fleet/error.hpp"
+
+#include <fmt/format.h>
+#include <sqlite3.h>
+
+namespace fleet::sqlite {
+
+namespace {
+
+caf::error make_db_error(sqlite3* db, int rc, std::string_view what) {
+  auto code = (rc == SQLITE_NOTADB || rc == SQLITE_CORRUPT) ? errc::not_a_fleet_db
+                                                            : errc::database_error;
+  auto message = db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+  return caf::make_error(code, fmt::format("{}: {}", what, message));
+}
+
+} // namespace
+
+caf::expected<database> database::open(const std::string& path, bool create) {
+  sqlite3* db = nullptr;
+  int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (create ? SQLITE_OPEN_CREATE : 0);
+  auto rc = sqlite3_open_v2(path.c_str(), &db, flags, nullptr);
+  if (rc != SQLITE_OK) {
+    auto err = make_db_error(db, rc, fmt::format("cannot open database {}", path));
+    sqlite3_close(db);
+    return err;
+  }
+  sqlite3_extended_result_codes(db, 1);
+  return database{db};
+}
+
+database& database::operator=(database&& other) noexcept {
+  if (this != &other) {
+    sqlite3_close(db_);
+    db_ = std::exchange(other.db_, nullptr);
+  }
+  return *this;
+}
+
+database::~database() {
+  // All statements are finalized before their database (they are owned by objects destroyed first).
+  sqlite3_close(db_);
+}
+
+caf::error database::exec(std::string_view sql) {
+  std::string text{sql};
+  char* message = nullptr;
+  auto rc = sqlite3_exec(db_, text.c_str(), nullptr, nullptr, &message);
+  if (rc == SQLITE_OK)
+    return caf::none;
+  auto code = (rc & 0xff) == SQLITE_NOTADB || (rc & 0xff) == SQLITE_CORRUPT ? errc::not_a_fleet_db
+                                                                            : errc::database_error;
+  auto err = caf::make_error(code, fmt::format("sqlite: {}", message ? message : sqlite3_errstr(rc)));
+  sqlite3_free(message);
+  return err;
+}
+
+caf::expected<statement> database::prepare(std::string_view sql) {
+  sqlite3_stmt* stmt = nullptr;
+  auto rc = sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()),
+                               SQLITE_PREPARE_PERSISTENT, &stmt, nullptr);
+  if (rc != SQLITE_OK)
+    return make_db_error(db_, rc, fmt::format("cannot prepare \"{}\"", sql));
+  return statement{db_, stmt};
+}
+
+caf::expected<int64_t> database::query_int(std::string_view sql) {
+  auto stmt = prepare(sql);
+  if (!stmt)
+    return stmt.error();
+  auto row = stmt->step();
+  if (!row)
+    return row.error();
+  if (!*row)
+    return caf::make_error(errc::database_error, fmt::format("no result for \"{}\"", sql));
+  return stmt->column_int64(0);
+}
+
+int64_t database::changes() const {
+  return sqlite3_changes64(db_);
+}
+
+int64_t database::last_insert_rowid() const {
+  return sqlite3_last_insert_rowid(db_);
+}
+
+caf::error database::last_error(std::string_view what) const {
+  return make_db_error(db_, sqlite3_errcode(db_), what);
+}
+
+statement& statement::operator=(statement&& other) noexcept {
+  if (this != &other) {
+    sqlite3_finalize(stmt_);
+    db_ = other.db_;
+    stmt_ = std::exchange(other.stmt_, nullptr);
+  }
+  return *this;
+}
+
+statement::~statement() {
+  sqlite3_finalize(stmt_);
+}
+
+// Bind errors (index out of range, out of memory) resurface as the error of the next step.
+void statement::bind(int index, int64_t value) {
+  sqlite3_bind_int64(stmt_, index, value);
+}
+
+void statement::bind(int index, double value) {
+  sqlite3_bind_double(stmt_, index, value);
+}
+
+void statement::bind(int index, std::string_view value) {
+  sqlite3_bind_text64(stmt_, index, value.data(), value.size(), SQLITE_TRANSIENT, SQLITE_UTF8);
+}
+
+void statement::bind(int index, std::nullptr_t) {
+  sqlite3_bind_null(stmt_, index);
+}
+
+caf::expected<bool> statement::step() {
+  auto rc = sqlite3_step(stmt_);
+  if (rc == SQLITE_ROW)
+    return true;
+  if (rc == SQLITE_DONE)
+    return false;
+  auto err = make_db_error(db_, rc, fmt::format("cannot run \"{}\"", sqlite3_sql(stmt_)));
+  sqlite3_reset(stmt_);
+  return err;
+}
+
+caf::error statement::run() {
+  auto row = step();
+  reset();
+  if (!row)
+    return row.error();
+  return caf::none;
+}
+
+void statement::reset() {
+  sqlite3_reset(stmt_);
+  sqlite3_clear_bindings(stmt_);
+}
+
+int64_t statement::column_int64(int column) const {
+  return sqlite3_column_int64(stmt_, column);
+}
+
+double statement::column_double(int column) const {
+  return sqlite3_column_double(stmt_, column);
+}
+
+std::string statement::column_text(int column) const {
+  auto text = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, column));
+  if (text == nullptr)
+    return {};
+  return std::string(text, static_cast<size_t>(sqlite3_column_bytes(stmt_, column)));
+}
+
+bool statement::column_is_null(int column) const {
+  return sqlite3_column_type(stmt_, column) == SQLITE_NULL;
+}
+
+transaction::~transaction() {
+  rollback();
+}
+
+caf::error transaction::begin() {
+  if (auto err = db_.exec("BEGIN IMMEDIATE"))
+    return err;
+  active_ = true;
+  return caf::none;
+}
+
+caf::error transaction::commit() {
+  if (auto err = db_.exec("COMMIT"))
+    return err; // still active: the destructor rolls back
+  active_ = false;
+  return caf::none;
+}
+
+void transaction::rollback() {
+  if (active_) {
+    active_ = false;
+    // A failed COMMIT may already have rolled back; ROLLBACK then fails harmlessly.
+    db_.exec("ROLLBACK");
+  }
+}
+
+} // namespace fleet::sqlite

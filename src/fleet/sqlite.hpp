@@ -1,0 +1,124 @@
+#pragma once
+
+#include <caf/error.hpp>
+#include <caf/expected.hpp>
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <utility>
+
+struct sqlite3;
+struct sqlite3_stmt;
+
+/// A small RAII layer over the SQLite C API. Errors come back as `errc::database_error`
+/// (or `errc::not_a_fleet_db` for files SQLite cannot read) with SQLite's message.
+namespace fleet::sqlite {
+
+class statement;
+
+/// An open connection. Move-only; closes on destruction.
+class database {
+public:
+  /// Opens (and creates, unless `create` is false) the database file at `path`.
+  static caf::expected<database> open(const std::string& path, bool create = true);
+
+  database(database&& other) noexcept : db_(std::exchange(other.db_, nullptr)) {}
+  database& operator=(database&& other) noexcept;
+  database(const database&) = delete;
+  database& operator=(const database&) = delete;
+  ~database();
+
+  /// Runs one or more statements without results.
+  caf::error exec(std::string_view sql);
+
+  /// Compiles one statement.
+  caf::expected<statement> prepare(std::string_view sql);
+
+  /// Runs a statement that yields one integer (e.g. a PRAGMA).
+  caf::expected<int64_t> query_int(std::string_view sql);
+
+  int64_t changes() const;
+  int64_t last_insert_rowid() const;
+
+  /// An error carrying SQLite's current message, prefixed by `what`.
+  caf::error last_error(std::string_view what) const;
+
+  sqlite3* handle() const { return db_; }
+
+private:
+  explicit database(sqlite3* db) : db_(db) {}
+  sqlite3* db_ = nullptr;
+};
+
+/// A prepared statement. Move-only; finalized on destruction. Parameters are 1-based.
+class statement {
+public:
+  statement(statement&& other) noexcept
+    : db_(other.db_), stmt_(std::exchange(other.stmt_, nullptr)) {}
+  statement& operator=(statement&& other) noexcept;
+  statement(const statement&) = delete;
+  statement& operator=(const statement&) = delete;
+  ~statement();
+
+  void bind(int index, int64_t value);
+  void bind(int index, int32_t value) { bind(index, static_cast<int64_t>(value)); }
+  void bind(int index, bool value) { bind(index, static_cast<int64_t>(value)); }
+  void bind(int index, double value);
+  void bind(int index, std::string_view value);
+  void bind(int index, const std::string& value) { bind(index, std::string_view{value}); }
+  void bind(int index, const char* value) { bind(index, std::string_view{value}); }
+  void bind(int index, std::nullptr_t);
+
+  /// Resets the statement and binds `xs` to parameters 1..n.
+  template <class... Ts>
+  void rebind(Ts&&... xs) {
+    reset();
+    int index = 0;
+    (bind(++index, std::forward<Ts>(xs)), ...);
+  }
+
+  /// Advances: true if a row is available, false when done.
+  caf::expected<bool> step();
+
+  /// Rebinds, runs to completion and resets: for statements without results.
+  template <class... Ts>
+  caf::error execute(Ts&&... xs) {
+    rebind(std::forward<Ts>(xs)...);
+    return run();
+  }
+
+  caf::error run();
+
+  void reset();
+
+  int64_t column_int64(int column) const;
+  double column_double(int column) const;
+  std::string column_text(int column) const;
+  bool column_is_null(int column) const;
+
+private:
+  friend class database;
+  statement(sqlite3* db, sqlite3_stmt* stmt) : db_(db), stmt_(stmt) {}
+  sqlite3* db_;
+  sqlite3_stmt* stmt_;
+};
+
+/// BEGIN IMMEDIATE on construction via `begin`; rolls back on destruction unless committed.
+class transaction {
+public:
+  explicit transaction(database& db) : db_(db) {}
+  transaction(const transaction&) = delete;
+  transaction& operator=(const transaction&) = delete;
+  ~transaction();
+
+  caf::error begin();
+  caf::error commit();
+  void rollback();
+
+private:
+  database& db_;
+  bool active_ = false;
+};
+
+} // namespace fleet::sqlite

@@ -1,0 +1,550 @@
+#include "fleet/store.hpp"
+
+#include "fleet/error.hpp"
+#include "fleet/migrations.hpp"
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+namespace fleet {
+
+std::string to_string(attempt_outcome x) {
+  switch (x) {
+    case attempt_outcome::succeeded: return "succeeded";
+    case attempt_outcome::failed: return "failed";
+    case attempt_outcome::timed_out: return "timed_out";
+    case attempt_outcome::cancelled: return "cancelled";
+    case attempt_outcome::interrupted: return "interrupted";
+  }
+  return "unknown";
+}
+
+namespace {
+
+const char* state_name(task_disposition x) {
+  switch (x) {
+    case task_disposition::succeeded: return "succeeded";
+    case task_disposition::failed: return "failed";
+    case task_disposition::retry: return "retry_wait";
+    case task_disposition::cancelled: return "cancelled";
+    case task_disposition::requeue: return "pending";
+  }
+  return "failed";
+}
+
+const char* event_kind(task_disposition x) {
+  switch (x) {
+    case task_disposition::succeeded: return "task_succeeded";
+    case task_disposition::failed: return "task_failed";
+    case task_disposition::retry: return "task_retry_scheduled";
+    case task_disposition::cancelled: return "task_cancelled";
+    case task_disposition::requeue: return "attempt_interrupted";
+  }
+  return "task_failed";
+}
+
+caf::error unknown_batch(const std::string& id) {
+  return caf::make_error(errc::unknown_batch, fmt::format("batch {} not found", id));
+}
+
+} // namespace
+
+caf::error validate_synchronous(const std::string& mode) {
+  if (mode == "off" || mode == "normal" || mode == "full")
+    return caf::none;
+  return caf::make_error(errc::invalid_config,
+                         fmt::format("synchronous must be off, normal or full (got \"{}\")", mode));
+}
+
+struct fleet_store::statements {
+  sqlite::statement load_config;
+  sqlite::statement save_config;
+  sqlite::statement insert_batch;
+  sqlite::statement insert_task;
+  sqlite::statement next_runnable;
+  sqlite::statement log_due_retries;
+  sqlite::statement promote_due_retries;
+  sqlite::statement next_retry_due;
+  sqlite::statement insert_attempt;
+  sqlite::statement start_task;
+  sqlite::statement start_batch;
+  sqlite::statement end_attempt;
+  sqlite::statement end_task;
+  sqlite::statement count_batch;
+  sqlite::statement finish_batch;
+  sqlite::statement insert_event;
+  sqlite::statement batch_row;
+  sqlite::statement batch_results;
+  sqlite::statement log_cancelled;
+  sqlite::statement cancel_waiting;
+  sqlite::statement cancel_batch;
+  sqlite::statement totals;
+  sqlite::statement running_count;
+};
+
+namespace {
+
+caf::expected<sqlite::statement> prep(sqlite::database& db, std::string_view sql) {
+  return db.prepare(sql);
+}
+
+} // namespace
+
+caf::expected<std::unique_ptr<fleet_store>> fleet_store::open(const store_options& opts) {
+  if (auto err = validate_synchronous(opts.synchronous))
+    return err;
+  auto db = sqlite::database::open(opts.path);
+  if (!db)
+    return db.error();
+  auto pragmas = fmt::format("PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON; "
+                             "PRAGMA synchronous = {};",
+                             opts.synchronous);
+  if (auto err = db->exec(pragmas))
+    return err;
+  if (auto err = migrate(*db))
+    return err;
+  if (auto err = db->exec("PRAGMA journal_mode = WAL"))
+    return err;
+  std::unique_ptr<statements> s;
+  try {
+  s = std::make_unique<statements>(statements{
+#define FLEET_PREPARE(sql)                                                                         \
+  [&]() -> sqlite::statement {                                                                     \
+    auto st = prep(*db, sql);                                                                      \
+    if (!st)                                                                                       \
+      throw st.error();                                                                            \
+    return std::move(*st);                                                                         \
+  }()
+    // load_config
+    FLEET_PREPARE("SELECT max_concurrent_workers, worker_timeout_ms, retry_failed_tasks, max_retries,"
+                  " backoff_base_ms, backoff_factor, backoff_cap_ms FROM fleet_config WHERE id = 1"),
+    // save_config
+    FLEET_PREPARE("INSERT INTO fleet_config (id, max_concurrent_workers, worker_timeout_ms,"
+                  " retry_failed_tasks, max_retries, backoff_base_ms, backoff_factor, backoff_cap_ms,"
+                  " updated_at) VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
+                  " ON CONFLICT (id) DO UPDATE SET max_concurrent_workers = ?1,"
+                  " worker_timeout_ms = ?2, retry_failed_tasks = ?3, max_retries = ?4,"
+                  " backoff_base_ms = ?5, backoff_factor = ?6, backoff_cap_ms = ?7, updated_at = ?8"),
+    // insert_batch
+    FLEET_PREPARE("INSERT INTO batches (id, created_at, total) VALUES (?1, ?2, ?3)"),
+    // insert_task
+    FLEET_PREPARE("INSERT INTO tasks (batch_id, task_id, type, data, priority) VALUES (?1, ?2, ?3, ?4, ?5)"),
+    // next_runnable
+    FLEET_PREPARE("SELECT seq, batch_id, task_id, type, data, priority, attempts, interruptions"
+                  " FROM tasks WHERE state = 'pending' ORDER BY priority DESC, seq LIMIT ?1"),
+    // log_due_retries
+    FLEET_PREPARE("INSERT INTO events (at, kind, batch_id, task_id)"
+                  " SELECT ?1, 'task_retry_due', batch_id, task_id FROM tasks"
+                  " WHERE state = 'retry_wait' AND not_before <= ?1"),
+    // promote_due_retries
+    FLEET_PREPARE("UPDATE tasks SET state = 'pending' WHERE state = 'retry_wait' AND not_before <= ?1"),
+    // next_retry_due
+    FLEET_PREPARE("SELECT min(not_before) FROM tasks WHERE state = 'retry_wait'"),
+    // insert_attempt
+    FLEET_PREPARE("INSERT INTO attempts (task_seq, attempt, worker_id, started_at) VALUES (?1, ?2, ?3, ?4)"),
+    // start_task
+    FLEET_PREPARE("UPDATE tasks SET state = 'running', attempts = ?2,"
+                  " started_at = coalesce(started_at, ?3) WHERE seq = ?1"),
+    // start_batch
+    FLEET_PREPARE("UPDATE batches SET started_at = ?2 WHERE id = ?1 AND started_at IS NULL"),
+    // end_attempt
+    FLEET_PREPARE("UPDATE attempts SET finished_at = ?3, outcome = ?4, error = ?5"
+                  " WHERE task_seq = ?1 AND attempt = ?2"),
+    // end_task
+    FLEET_PREPARE("UPDATE tasks SET state = ?2, result = ?3, error = ?4, not_before = ?5,"
+                  " finished_at = ?6, duration_ms = ?7, interruptions = interruptions + ?8"
+                  " WHERE seq = ?1"),
+    // count_batch
+    FLEET_PREPARE("UPDATE batches SET succeeded = succeeded + ?2, failed = failed + ?3,"
+                  " cancelled = cancelled + ?4, retries = retries + ?5, duration_ms = duration_ms + ?6"
+                  " WHERE id = ?1"),
+    // finish_batch
+    FLEET_PREPARE("UPDATE batches SET finished_at = ?2 WHERE id = ?1 AND finished_at IS NULL"
+                  " AND succeeded + failed + cancelled >= total"),
+    // insert_event
+    FLEET_PREPARE("INSERT INTO events (at, kind, batch_id, task_id, detail) VALUES (?1, ?2, ?3, ?4, ?5)"),
+    // batch_row
+    FLEET_PREPARE("SELECT total, succeeded, failed, cancelled, created_at, started_at, finished_at,"
+                  " cancelled_at FROM batches WHERE id = ?1"),
+    // batch_results
+    FLEET_PREPARE("SELECT task_id, state, result, error, attempts, duration_ms FROM tasks"
+                  " WHERE batch_id = ?1 AND state IN ('succeeded', 'failed', 'cancelled') ORDER BY seq"),
+    // log_cancelled
+    FLEET_PREPARE("INSERT INTO events (at, kind, batch_id, task_id)"
+                  " SELECT ?2, 'task_cancelled', batch_id, task_id FROM tasks"
+                  " WHERE batch_id = ?1 AND state IN ('pending', 'retry_wait')"),
+    // cancel_waiting
+    FLEET_PREPARE("UPDATE tasks SET state = 'cancelled', error = 'cancelled', finished_at = ?2"
+                  " WHERE batch_id = ?1 AND state IN ('pending', 'retry_wait')"),
+    // cancel_batch
+    FLEET_PREPARE("UPDATE batches SET cancelled = cancelled + ?2, cancelled_at = ?3 WHERE id = ?1"),
+    // totals
+    FLEET_PREPARE("SELECT count(*), coalesce(sum(total), 0), coalesce(sum(succeeded), 0),"
+                  " coalesce(sum(failed), 0), coalesce(sum(cancelled), 0), coalesce(sum(retries), 0),"
+                  " coalesce(sum(duration_ms), 0) FROM batches"),
+    // running_count
+    FLEET_PREPARE("SELECT count(*) FROM tasks WHERE state = 'running'"),
+#undef FLEET_PREPARE
+  });
+  } catch (caf::error& err) {
+    return std::move(err);
+  }
+  return std::unique_ptr<fleet_store>(new fleet_store(std::move(*db), std::move(s)));
+}
+
+fleet_store::fleet_store(sqlite::database db, std::unique_ptr<statements> stmts)
+  : db_(std::move(db)), stmts_(std::move(stmts)) {
+}
+
+fleet_store::~fleet_store() {
+  stmts_.reset(); // statements before the connection
+}
+
+caf::expected<caf::optional<fleet_config>> fleet_store::load_config() {
+  auto& st = stmts_->load_config;
+  st.rebind();
+  auto row = st.step();
+  if (!row)
+    return row.error();
+  if (!*row) {
+    st.reset();
+    return caf::optional<fleet_config>{};
+  }
+  fleet_config cfg;
+  cfg.max_concurrent_workers = static_cast<int32_t>(st.column_int64(0));
+  cfg.worker_timeout_ms = st.column_int64(1);
+  cfg.retry_failed_tasks = st.column_int64(2) != 0;
+  cfg.max_retries = static_cast<int32_t>(st.column_int64(3));
+  cfg.backoff_base_ms = st.column_int64(4);
+  cfg.backoff_factor = st.column_double(5);
+  cfg.backoff_cap_ms = st.column_int64(6);
+  st.reset();
+  if (auto err = validate(cfg))
+    return caf::make_error(errc::invalid_config,
+                           "the configuration stored in the database is invalid: " + error_text(err));
+  return caf::optional<fleet_config>{cfg};
+}
+
+caf::error fleet_store::save_config(const fleet_config& cfg, int64_t now) {
+  if (auto err = stmts_->save_config.execute(cfg.max_concurrent_workers, cfg.worker_timeout_ms,
+                                             cfg.retry_failed_tasks, cfg.max_retries,
+                                             cfg.backoff_base_ms, cfg.backoff_factor,
+                                             cfg.backoff_cap_ms, now))
+    return err;
+  nlohmann::json detail{{"max_concurrent_workers", cfg.max_concurrent_workers},
+                        {"worker_timeout_ms", cfg.worker_timeout_ms},
+                        {"retry_failed_tasks", cfg.retry_failed_tasks},
+                        {"max_retries", cfg.max_retries},
+                        {"backoff_base_ms", cfg.backoff_base_ms},
+                        {"backoff_factor", cfg.backoff_factor},
+                        {"backoff_cap_ms", cfg.backoff_cap_ms}};
+  return log_event(now, "config_updated", {}, {}, detail.dump());
+}
+
+caf::error fleet_store::insert_batch(const std::string& batch_id, const std::vector<task>& tasks,
+                                     int64_t now) {
+  if (auto err = stmts_->insert_batch.execute(batch_id, now, static_cast<int64_t>(tasks.size())))
+    return err;
+  for (const auto& t : tasks)
+    if (auto err = stmts_->insert_task.execute(batch_id, t.id, t.type, t.data, t.priority))
+      return err;
+  return log_event(now, "batch_submitted", batch_id, {},
+                   nlohmann::json{{"tasks", tasks.size()}}.dump());
+}
+
+caf::expected<std::vector<runnable_task>> fleet_store::next_runnable(size_t limit) {
+  auto& st = stmts_->next_runnable;
+  st.rebind(static_cast<int64_t>(limit));
+  std::vector<runnable_task> out;
+  out.reserve(limit);
+  for (;;) {
+    auto row = st.step();
+    if (!row)
+      return row.error();
+    if (!*row)
+      break;
+    runnable_task r;
+    r.seq = st.column_int64(0);
+    r.batch_id = st.column_text(1);
+    r.spec.id = st.column_text(2);
+    r.spec.type = st.column_text(3);
+    r.spec.data = st.column_text(4);
+    r.spec.priority = static_cast<int32_t>(st.column_int64(5));
+    r.attempts = static_cast<int32_t>(st.column_int64(6));
+    r.interruptions = static_cast<int32_t>(st.column_int64(7));
+    out.push_back(std::move(r));
+  }
+  st.reset();
+  return out;
+}
+
+caf::expected<int64_t> fleet_store::promote_due_retries(int64_t now) {
+  if (auto err = stmts_->log_due_retries.execute(now))
+    return err;
+  if (auto err = stmts_->promote_due_retries.execute(now))
+    return err;
+  return db_.changes();
+}
+
+caf::expected<caf::optional<int64_t>> fleet_store::next_retry_due() {
+  auto& st = stmts_->next_retry_due;
+  st.rebind();
+  auto row = st.step();
+  if (!row)
+    return row.error();
+  caf::optional<int64_t> due;
+  if (*row && !st.column_is_null(0))
+    due = st.column_int64(0);
+  st.reset();
+  return due;
+}
+
+caf::error fleet_store::record(const attempt_started& x) {
+  if (auto err = stmts_->insert_attempt.execute(x.seq, x.attempt, x.worker_id, x.at))
+    return err;
+  if (auto err = stmts_->start_task.execute(x.seq, x.attempt, x.at))
+    return err;
+  if (auto err = stmts_->start_batch.execute(x.batch_id, x.at))
+    return err;
+  return log_event(x.at, "task_started", x.batch_id, x.task_id,
+                   nlohmann::json{{"attempt", x.attempt}, {"worker_id", x.worker_id}}.dump());
+}
+
+caf::error fleet_store::record(const attempt_ended& x) {
+  auto error_or_null = [&](auto& st, int index) {
+    if (x.error.empty())
+      st.bind(index, nullptr);
+    else
+      st.bind(index, x.error);
+  };
+  auto& ea = stmts_->end_attempt;
+  ea.rebind(x.seq, x.attempt, x.at, to_string(x.outcome));
+  error_or_null(ea, 5);
+  if (auto err = ea.run())
+    return err;
+  auto terminal = x.next == task_disposition::succeeded || x.next == task_disposition::failed
+                  || x.next == task_disposition::cancelled;
+  auto& et = stmts_->end_task;
+  et.rebind(x.seq, state_name(x.next));
+  if (x.next == task_disposition::succeeded)
+    et.bind(3, x.result);
+  else
+    et.bind(3, nullptr);
+  error_or_null(et, 4);
+  et.bind(5, x.next == task_disposition::retry ? x.not_before : int64_t{0});
+  if (terminal) {
+    et.bind(6, x.at);
+    et.bind(7, x.duration_ms);
+  } else {
+    et.bind(6, nullptr);
+    et.bind(7, nullptr);
+  }
+  et.bind(8, int64_t{x.next == task_disposition::requeue ? 1 : 0});
+  if (auto err = et.run())
+    return err;
+  auto one = [](bool b) { return int64_t{b ? 1 : 0}; };
+  auto finished_attempt = x.next == task_disposition::succeeded || x.next == task_disposition::failed;
+  if (auto err = stmts_->count_batch.execute(x.batch_id, one(x.next == task_disposition::succeeded),
+                                             one(x.next == task_disposition::failed),
+                                             one(x.next == task_disposition::cancelled),
+                                             one(x.next == task_disposition::retry),
+                                             finished_attempt ? x.duration_ms : int64_t{0}))
+    return err;
+  nlohmann::json detail{{"attempt", x.attempt}, {"outcome", to_string(x.outcome)}};
+  if (!x.error.empty())
+    detail["error"] = x.error;
+  if (x.next == task_disposition::retry)
+    detail["not_before"] = x.not_before;
+  if (auto err = log_event(x.at, event_kind(x.next), x.batch_id, x.task_id, detail.dump()))
+    return err;
+  if (!terminal)
+    return caf::none;
+  if (auto err = stmts_->finish_batch.execute(x.batch_id, x.at))
+    return err;
+  if (db_.changes() > 0)
+    return log_event(x.at, "batch_finished", x.batch_id, {}, {});
+  return caf::none;
+}
+
+caf::error fleet_store::record(const transition& x) {
+  return std::visit([this](const auto& change) { return record(change); }, x);
+}
+
+caf::expected<bool> fleet_store::cancel_batch(const std::string& batch_id, int64_t now) {
+  auto st = status(batch_id);
+  if (!st) {
+    if (st.error() == errc::unknown_batch)
+      return false;
+    return st.error();
+  }
+  if (st->status == batch_state::cancelled || st->finished_at != 0)
+    return false;
+  if (auto err = stmts_->log_cancelled.execute(batch_id, now))
+    return err;
+  if (auto err = stmts_->cancel_waiting.execute(batch_id, now))
+    return err;
+  auto n = db_.changes();
+  if (auto err = stmts_->cancel_batch.execute(batch_id, n, now))
+    return err;
+  if (auto err = log_event(now, "batch_cancelled", batch_id, {},
+                           nlohmann::json{{"waiting_tasks_cancelled", n}}.dump()))
+    return err;
+  if (auto err = stmts_->finish_batch.execute(batch_id, now))
+    return err;
+  if (db_.changes() > 0)
+    if (auto err = log_event(now, "batch_finished", batch_id, {}, {}))
+      return err;
+  return true;
+}
+
+caf::expected<int64_t> fleet_store::recover_interrupted(int64_t now) {
+  auto err = db_.exec(fmt::format(
+    "INSERT INTO events (at, kind, batch_id, task_id, detail)"
+    " SELECT {0}, 'attempt_interrupted', batch_id, task_id,"
+    " json_object('attempt', attempts, 'reason', 'fleetd stopped during the attempt')"
+    " FROM tasks WHERE state = 'running';"
+    "UPDATE attempts SET finished_at = {0}, outcome = 'interrupted',"
+    " error = 'fleetd stopped during the attempt'"
+    " WHERE finished_at IS NULL AND task_seq IN (SELECT seq FROM tasks WHERE state = 'running');",
+    now));
+  if (err)
+    return err;
+  if (auto err = db_.exec("UPDATE tasks SET state = 'pending', interruptions = interruptions + 1"
+                          " WHERE state = 'running'"))
+    return err;
+  return db_.changes();
+}
+
+caf::error fleet_store::log_event(int64_t at, const std::string& kind, const std::string& batch_id,
+                                  const std::string& task_id, const std::string& detail_json) {
+  auto& st = stmts_->insert_event;
+  st.rebind(at, kind);
+  auto text_or_null = [&](int index, const std::string& value) {
+    if (value.empty())
+      st.bind(index, nullptr);
+    else
+      st.bind(index, value);
+  };
+  text_or_null(3, batch_id);
+  text_or_null(4, task_id);
+  text_or_null(5, detail_json);
+  return st.run();
+}
+
+caf::expected<batch_status> fleet_store::status(const std::string& batch_id) {
+  auto& st = stmts_->batch_row;
+  st.rebind(batch_id);
+  auto row = st.step();
+  if (!row)
+    return row.error();
+  if (!*row) {
+    st.reset();
+    return unknown_batch(batch_id);
+  }
+  batch_counts counts;
+  counts.total = st.column_int64(0);
+  counts.succeeded = st.column_int64(1);
+  counts.failed = st.column_int64(2);
+  counts.cancelled = st.column_int64(3);
+  counts.started = !st.column_is_null(5);
+  counts.cancel_requested = !st.column_is_null(7);
+  batch_status out;
+  out.batch_id = batch_id;
+  out.status = derive_state(counts);
+  out.total = counts.total;
+  out.completed = counts.succeeded;
+  out.failed = counts.failed;
+  out.cancelled = counts.cancelled;
+  out.progress = progress(counts);
+  out.created_at = st.column_int64(4);
+  out.started_at = st.column_int64(5);
+  out.finished_at = st.column_int64(6);
+  st.reset();
+  return out;
+}
+
+caf::expected<bool> fleet_store::batch_finished(const std::string& batch_id) {
+  auto st = status(batch_id);
+  if (!st)
+    return st.error();
+  return st->finished_at != 0;
+}
+
+caf::expected<std::vector<task_result>> fleet_store::results(const std::string& batch_id) {
+  if (auto st = status(batch_id); !st)
+    return st.error();
+  auto& st = stmts_->batch_results;
+  st.rebind(batch_id);
+  std::vector<task_result> out;
+  for (;;) {
+    auto row = st.step();
+    if (!row)
+      return row.error();
+    if (!*row)
+      break;
+    task_result r;
+    r.task_id = st.column_text(0);
+    r.success = st.column_text(1) == "succeeded";
+    r.result = st.column_text(2);
+    r.error = st.column_text(3);
+    r.attempts = static_cast<int32_t>(st.column_int64(4));
+    r.duration_ms = st.column_int64(5);
+    out.push_back(std::move(r));
+  }
+  st.reset();
+  return out;
+}
+
+caf::expected<fleet_stats> fleet_store::stats() {
+  auto& st = stmts_->totals;
+  st.rebind();
+  auto row = st.step();
+  if (!row)
+    return row.error();
+  fleet_stats out;
+  out.total_batches = st.column_int64(0);
+  out.total_tasks = st.column_int64(1);
+  out.completed_tasks = st.column_int64(2);
+  out.failed_tasks = st.column_int64(3);
+  out.cancelled_tasks = st.column_int64(4);
+  out.retries = st.column_int64(5);
+  st.reset();
+  auto& rc = stmts_->running_count;
+  rc.rebind();
+  auto running = rc.step();
+  if (!running)
+    return running.error();
+  out.running_tasks = rc.column_int64(0);
+  rc.reset();
+  out.pending_tasks = out.total_tasks - out.completed_tasks - out.failed_tasks
+                      - out.cancelled_tasks - out.running_tasks;
+  return out;
+}
+
+caf::expected<int64_t> fleet_store::unfinished_tasks() {
+  auto st = stats();
+  if (!st)
+    return st.error();
+  return st->total_tasks - st->completed_tasks - st->failed_tasks - st->cancelled_tasks;
+}
+
+caf::expected<result_summary> fleet_store::result_totals() {
+  auto& st = stmts_->totals;
+  st.rebind();
+  auto row = st.step();
+  if (!row)
+    return row.error();
+  result_summary out;
+  out.success_count = st.column_int64(2);
+  out.failure_count = st.column_int64(3);
+  out.total_results = out.success_count + out.failure_count;
+  auto duration_total = st.column_int64(6);
+  st.reset();
+  if (out.total_results > 0) {
+    out.success_rate = static_cast<double>(out.success_count) / static_cast<double>(out.total_results);
+    out.average_duration_ms = static_cast<double>(duration_total) / static_cast<double>(out.total_results);
+  }
+  return out;
+}
+
+} // namespace fleet

@@ -1,0 +1,98 @@
+#pragma once
+
+#include "fleet/batch_state.hpp"
+#include "fleet/fleet_config.hpp"
+#include "fleet/fleet_stats.hpp"
+#include "fleet/sqlite.hpp"
+#include "fleet/task.hpp"
+#include "fleet/transitions.hpp"
+
+#include <caf/expected.hpp>
+#include <caf/optional.hpp>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace fleet {
+
+/// How the database file is opened.
+struct store_options {
+  std::string path = "var/fleet.db";
+  std::string synchronous = "full"; ///< off | normal | full
+};
+
+/// Parses a synchronous mode name; error for anything else.
+caf::error validate_synchronous(const std::string& mode);
+
+/// Everything fleetd keeps in SQLite. Owned by exactly one actor; not thread-safe.
+/// Mutating calls expect the caller to hold a transaction (`begin`), so that
+/// many changes can share one COMMIT (group commit).
+class fleet_store {
+public:
+  /// Opens or creates the file, sets WAL, foreign keys, busy timeout and `synchronous`,
+  /// and migrates the schema.
+  static caf::expected<std::unique_ptr<fleet_store>> open(const store_options& opts);
+
+  ~fleet_store();
+
+  /// A transaction to wrap mutating calls in (BEGIN IMMEDIATE on `begin()`).
+  sqlite::transaction transaction() { return sqlite::transaction{db_}; }
+
+  // -- configuration ---------------------------------------------------------
+
+  /// The persisted configuration, if one was ever saved.
+  caf::expected<caf::optional<fleet_config>> load_config();
+  caf::error save_config(const fleet_config& cfg, int64_t now);
+
+  // -- submission and dispatch -----------------------------------------------
+
+  /// Stores a batch and its tasks (caller validated them).
+  caf::error insert_batch(const std::string& batch_id, const std::vector<task>& tasks, int64_t now);
+
+  /// Up to `limit` pending tasks in run order: priority descending, then submission order.
+  caf::expected<std::vector<runnable_task>> next_runnable(size_t limit);
+
+  /// Moves retries whose time has come back to pending; returns how many.
+  caf::expected<int64_t> promote_due_retries(int64_t now);
+
+  /// When the earliest waiting retry is due, if any.
+  caf::expected<caf::optional<int64_t>> next_retry_due();
+
+  caf::error record(const attempt_started& x);
+  caf::error record(const attempt_ended& x);
+  caf::error record(const transition& x);
+
+  /// Marks a batch's pending and waiting tasks cancelled. Running attempts are recorded by the
+  /// caller (as `attempt_ended` with `cancelled`) in the same transaction.
+  /// Returns false if the batch is unknown, already finished or already cancelled.
+  caf::expected<bool> cancel_batch(const std::string& batch_id, int64_t now);
+
+  /// Finds attempts left open by a process that died: records them as interrupted and makes
+  /// their tasks pending again. Returns how many.
+  caf::expected<int64_t> recover_interrupted(int64_t now);
+
+  /// Records a plain audit event.
+  caf::error log_event(int64_t at, const std::string& kind, const std::string& batch_id,
+                       const std::string& task_id, const std::string& detail_json);
+
+  // -- queries ---------------------------------------------------------------
+
+  caf::expected<batch_status> status(const std::string& batch_id);
+  caf::expected<std::vector<task_result>> results(const std::string& batch_id);
+  caf::expected<fleet_stats> stats();
+  /// Tasks not yet terminal (pending, waiting, running).
+  caf::expected<int64_t> unfinished_tasks();
+  /// Totals of finished results, to seed the coordinator after a restart.
+  caf::expected<result_summary> result_totals();
+  /// Whether the batch is fully finished (every task terminal).
+  caf::expected<bool> batch_finished(const std::string& batch_id);
+
+private:
+  struct statements;
+  fleet_store(sqlite::database db, std::unique_ptr<statements> stmts);
+  sqlite::database db_;
+  std::unique_ptr<statements> stmts_;
+};
+
+} // namespace fleet

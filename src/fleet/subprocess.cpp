@@ -1,0 +1,193 @@
+#include "fleet/subprocess.hpp"
+
+#include "fleet/error.hpp"
+
+#include <fmt/format.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+extern char** environ;
+
+namespace fleet {
+
+namespace {
+
+struct spawn_resources {
+  posix_spawn_file_actions_t actions;
+  posix_spawnattr_t attr;
+  int out[2] = {-1, -1};
+  int err[2] = {-1, -1};
+  spawn_resources() {
+    posix_spawn_file_actions_init(&actions);
+    posix_spawnattr_init(&attr);
+  }
+  ~spawn_resources() {
+    posix_spawn_file_actions_destroy(&actions);
+    posix_spawnattr_destroy(&attr);
+    for (int fd : {out[0], out[1], err[0], err[1]})
+      if (fd >= 0)
+        ::close(fd);
+  }
+};
+
+std::vector<std::string> merged_environment(const std::map<std::string, std::string>& extra) {
+  std::vector<std::string> out;
+  for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
+    std::string entry{*e};
+    auto name = entry.substr(0, entry.find('='));
+    if (extra.count(name) == 0)
+      out.push_back(std::move(entry));
+  }
+  for (const auto& [name, value] : extra)
+    out.push_back(name + "=" + value);
+  return out;
+}
+
+std::vector<char*> c_strings(std::vector<std::string>& xs) {
+  std::vector<char*> out;
+  for (auto& x : xs)
+    out.push_back(x.data());
+  out.push_back(nullptr);
+  return out;
+}
+
+void append_tail(std::string& tail, const char* data, size_t n, size_t limit) {
+  tail.append(data, n);
+  if (tail.size() > limit)
+    tail.erase(0, tail.size() - limit);
+}
+
+} // namespace
+
+caf::expected<std::shared_ptr<child_process>> child_process::start(const subprocess_spec& spec) {
+  if (spec.argv.empty() || spec.argv[0].empty())
+    return caf::make_error(errc::invalid_task, "exec: argv must name a program");
+  spawn_resources res;
+  if (::pipe2(res.out, O_CLOEXEC) != 0 || ::pipe2(res.err, O_CLOEXEC) != 0)
+    return caf::make_error(errc::worker_failed, fmt::format("exec: pipe: {}", std::strerror(errno)));
+  posix_spawn_file_actions_addopen(&res.actions, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_adddup2(&res.actions, res.out[1], 1);
+  posix_spawn_file_actions_adddup2(&res.actions, res.err[1], 2);
+  // Own process group, so that a timeout or cancel kills everything the program started;
+  // default signal mask and dispositions, whatever the daemon blocked for itself.
+  sigset_t empty, defaults;
+  sigemptyset(&empty);
+  sigemptyset(&defaults);
+  for (int sig : {SIGPIPE, SIGINT, SIGTERM, SIGHUP, SIGCHLD})
+    sigaddset(&defaults, sig);
+  posix_spawnattr_setpgroup(&res.attr, 0);
+  posix_spawnattr_setsigmask(&res.attr, &empty);
+  posix_spawnattr_setsigdefault(&res.attr, &defaults);
+  posix_spawnattr_setflags(&res.attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK
+                                        | POSIX_SPAWN_SETSIGDEF);
+  auto args = spec.argv;
+  auto env = merged_environment(spec.env);
+  auto argv = c_strings(args);
+  auto envp = c_strings(env);
+  pid_t pid = 0;
+  auto rc = posix_spawnp(&pid, argv[0], &res.actions, &res.attr, argv.data(), envp.data());
+  if (rc != 0)
+    return caf::make_error(errc::worker_failed,
+                           fmt::format("exec: cannot start {}: {}", spec.argv[0], std::strerror(rc)));
+  ::close(std::exchange(res.out[1], -1));
+  ::close(std::exchange(res.err[1], -1));
+  auto child = new child_process(pid, std::exchange(res.out[0], -1), std::exchange(res.err[0], -1),
+                                 spec.timeout_ms, spec.tail_bytes);
+  return std::shared_ptr<child_process>(child);
+}
+
+child_process::child_process(pid_t pid, int out_fd, int err_fd, int64_t timeout_ms,
+                             size_t tail_bytes)
+  : pid_(pid), out_fd_(out_fd), err_fd_(err_fd), timeout_ms_(timeout_ms), tail_bytes_(tail_bytes) {
+}
+
+child_process::~child_process() {
+  kill();
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    if (!reaped_) {
+      ::waitpid(pid_, nullptr, 0);
+      reaped_ = true;
+    }
+  }
+  if (out_fd_ >= 0)
+    ::close(out_fd_);
+  if (err_fd_ >= 0)
+    ::close(err_fd_);
+}
+
+void child_process::kill() {
+  std::lock_guard<std::mutex> guard{mtx_};
+  if (!reaped_) {
+    killed_ = true;
+    ::kill(-pid_, SIGKILL);
+  }
+}
+
+subprocess_result child_process::wait() {
+  using clock = std::chrono::steady_clock;
+  subprocess_result result;
+  auto deadline = clock::now() + std::chrono::milliseconds(timeout_ms_);
+  pollfd fds[2] = {{out_fd_, POLLIN, 0}, {err_fd_, POLLIN, 0}};
+  std::string* tails[2] = {&result.stdout_tail, &result.stderr_tail};
+  char buf[8192];
+  while (fds[0].fd >= 0 || fds[1].fd >= 0) {
+    int wait_ms = -1;
+    if (timeout_ms_ > 0) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock::now());
+      if (left.count() <= 0) {
+        result.timed_out = true;
+        kill();
+        break;
+      }
+      wait_ms = static_cast<int>(std::min<int64_t>(left.count(), 1000 * 60));
+    }
+    auto n = ::poll(fds, 2, wait_ms);
+    if (n < 0 && errno != EINTR)
+      break;
+    for (int i = 0; i < 2; ++i) {
+      if (fds[i].fd < 0 || fds[i].revents == 0)
+        continue;
+      auto got = ::read(fds[i].fd, buf, sizeof(buf));
+      if (got > 0) {
+        append_tail(*tails[i], buf, static_cast<size_t>(got), tail_bytes_);
+      } else if (got == 0 || (errno != EINTR && errno != EAGAIN)) {
+        fds[i].fd = -1; // EOF: the child (and every holder of the pipe) closed it
+      }
+    }
+  }
+  // Wait without reaping first, so that kill() never signals a recycled pid.
+  siginfo_t info{};
+  while (::waitid(P_PID, static_cast<id_t>(pid_), &info, WEXITED | WNOWAIT) != 0 && errno == EINTR)
+    ;
+  int status = 0;
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    ::waitpid(pid_, &status, 0);
+    reaped_ = true;
+    result.killed = killed_ && !result.timed_out;
+  }
+  if (WIFEXITED(status)) {
+    result.exit_code = WEXITSTATUS(status);
+  } else if (WIFSIGNALED(status)) {
+    result.signal = WTERMSIG(status);
+  }
+  return result;
+}
+
+caf::expected<subprocess_result> run_subprocess(const subprocess_spec& spec) {
+  auto child = child_process::start(spec);
+  if (!child)
+    return child.error();
+  return (*child)->wait();
+}
+
+} // namespace fleet

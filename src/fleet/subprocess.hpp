@@ -1,0 +1,67 @@
+#pragma once
+
+#include <caf/expected.hpp>
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace fleet {
+
+/// A program to run without a shell.
+struct subprocess_spec {
+  std::vector<std::string> argv;            ///< argv[0] is looked up in PATH
+  std::map<std::string, std::string> env;   ///< added to (or replacing) the inherited environment
+  int64_t timeout_ms = 0;                   ///< 0: no limit of its own
+  size_t tail_bytes = 4096;                 ///< how much of the end of stdout/stderr to keep
+};
+
+/// How a child process ended.
+struct subprocess_result {
+  int exit_code = -1; ///< -1 if killed by a signal
+  int signal = 0;     ///< the terminating signal, 0 if it exited
+  bool timed_out = false;
+  bool killed = false; ///< stopped by `kill()` from outside
+  std::string stdout_tail;
+  std::string stderr_tail;
+};
+
+/// A running child in its own process group, with stdin from /dev/null and stdout/stderr piped.
+/// `wait` blocks (call it off CAF's scheduler threads); `kill` may be called from any thread.
+class child_process {
+public:
+  static caf::expected<std::shared_ptr<child_process>> start(const subprocess_spec& spec);
+
+  child_process(const child_process&) = delete;
+  child_process& operator=(const child_process&) = delete;
+  ~child_process();
+
+  pid_t pid() const { return pid_; }
+
+  /// Reads output until the child ends or its timeout passes (then kills the group), and reaps it.
+  subprocess_result wait();
+
+  /// Kills the whole process group unless the child was already reaped.
+  void kill();
+
+private:
+  child_process(pid_t pid, int out_fd, int err_fd, int64_t timeout_ms, size_t tail_bytes);
+  pid_t pid_;
+  int out_fd_;
+  int err_fd_;
+  int64_t timeout_ms_;
+  size_t tail_bytes_;
+  std::mutex mtx_;
+  bool reaped_ = false;
+  bool killed_ = false;
+};
+
+/// Starts `spec` and waits for it: the blocking convenience for tests and tools.
+caf::expected<subprocess_result> run_subprocess(const subprocess_spec& spec);
+
+} // namespace fleet

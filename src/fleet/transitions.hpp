@@ -1,0 +1,56 @@
+#pragma once
+
+#include "fleet/task.hpp"
+
+#include <cstdint>
+#include <string>
+#include <variant>
+
+namespace fleet {
+
+/// A task ready to start, as read from the runnable index.
+struct runnable_task {
+  int64_t seq = 0; ///< the task's row, unique across batches
+  std::string batch_id;
+  task spec;
+  int32_t attempts = 0;      ///< attempts started so far
+  int32_t interruptions = 0; ///< of those, cut short by a crash or shutdown
+};
+
+/// How an attempt ended.
+enum class attempt_outcome : uint8_t { succeeded, failed, timed_out, cancelled, interrupted };
+
+std::string to_string(attempt_outcome x);
+
+/// Where a task goes after an attempt.
+enum class task_disposition : uint8_t { succeeded, failed, retry, cancelled, requeue };
+
+/// An attempt began on a worker.
+struct attempt_started {
+  int64_t seq = 0;
+  std::string batch_id;
+  std::string task_id;
+  int32_t attempt = 0; ///< 1-based
+  std::string worker_id;
+  int64_t at = 0;
+};
+
+/// An attempt ended, and the task moves on.
+struct attempt_ended {
+  int64_t seq = 0;
+  std::string batch_id;
+  std::string task_id;
+  int32_t attempt = 0;
+  int64_t at = 0;
+  attempt_outcome outcome = attempt_outcome::failed;
+  std::string result; ///< JSON, on success
+  std::string error;
+  task_disposition next = task_disposition::failed;
+  int64_t not_before = 0; ///< for retry
+  int64_t duration_ms = 0;
+};
+
+/// A state change waiting for the next group commit.
+using transition = std::variant<attempt_started, attempt_ended>;
+
+} // namespace fleet

@@ -1,0 +1,60 @@
+#include "fleet/validation.hpp"
+
+#include "fleet/error.hpp"
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include <string_view>
+#include <unordered_set>
+
+namespace fleet {
+
+namespace {
+
+caf::error task_error(errc code, size_t index, const task& t, std::string_view what) {
+  return caf::make_error(code, fmt::format("task {} (id \"{}\"): {}", index, t.id, what));
+}
+
+} // namespace
+
+caf::error validate_batch(const std::vector<task>& tasks, const task_type_check& check,
+                          const submit_limits& limits) {
+  if (tasks.empty())
+    return caf::make_error(errc::invalid_batch, "batch is empty: submit at least one task");
+  if (tasks.size() > limits.max_tasks_per_batch)
+    return caf::make_error(errc::invalid_batch,
+                           fmt::format("batch has {} tasks, more than the limit of {}",
+                                       tasks.size(), limits.max_tasks_per_batch));
+  std::unordered_set<std::string_view> ids;
+  ids.reserve(tasks.size());
+  for (size_t i = 0; i < tasks.size(); ++i) {
+    const auto& t = tasks[i];
+    if (t.id.empty())
+      return task_error(errc::invalid_task, i, t, "id is empty");
+    if (t.id.size() > limits.max_id_bytes)
+      return task_error(errc::invalid_task, i, t,
+                        fmt::format("id is longer than {} bytes", limits.max_id_bytes));
+    if (!ids.insert(t.id).second)
+      return task_error(errc::duplicate_task_id, i, t, "duplicate task id in this batch");
+    if (t.type.empty())
+      return task_error(errc::invalid_task, i, t, "type is empty");
+    if (t.type.size() > limits.max_type_bytes)
+      return task_error(errc::invalid_task, i, t,
+                        fmt::format("type is longer than {} bytes", limits.max_type_bytes));
+    if (t.data.size() > limits.max_data_bytes)
+      return task_error(errc::oversize_data, i, t,
+                        fmt::format("data is {} bytes, more than the limit of {}", t.data.size(),
+                                    limits.max_data_bytes));
+    auto data = nlohmann::json::parse(t.data, nullptr, false);
+    if (data.is_discarded())
+      return task_error(errc::invalid_task, i, t, "data is not valid JSON");
+    if (check) {
+      if (auto err = check(t, data))
+        return task_error(static_cast<errc>(err.code()), i, t, error_text(err));
+    }
+  }
+  return caf::none;
+}
+
+} // namespace fleet

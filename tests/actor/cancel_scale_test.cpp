@@ -1,0 +1,88 @@
+#include "fleet_fixture.hpp"
+
+using namespace fleet;
+using namespace fleet::test;
+
+namespace {
+
+std::vector<task> sleepers(int n, int ms) {
+  std::vector<task> out;
+  for (int i = 0; i < n; ++i)
+    out.push_back(make_task("s" + std::to_string(i), "sleep", "{\"ms\": " + std::to_string(ms) + "}"));
+  return out;
+}
+
+} // namespace
+
+TEST_CASE("cancel_batch stops running attempts and cancels waiting tasks") {
+  fleet_fixture f; // 2 workers
+  f.start();
+  auto id = f.submit_ok(sleepers(5, 1000));
+  auto other = f.submit_ok(sleepers(1, 10));
+  CHECK(f.stats().active_workers == 2);
+  auto ok = f.ask<bool>(cancel_atom::value, id);
+  REQUIRE(ok);
+  CHECK(*ok);
+  auto st = f.status_of(id);
+  CHECK(st.status == batch_state::cancelled);
+  CHECK(st.cancelled == 5);
+  CHECK(st.progress == doctest::Approx(1.0));
+  CHECK(st.finished_at != 0);
+  auto rs = f.results_of(id);
+  REQUIRE(rs.size() == 5);
+  for (auto& r : rs) {
+    CHECK_FALSE(r.success);
+    CHECK(r.error == "cancelled");
+  }
+  CHECK(f.query_int("SELECT count(*) FROM attempts WHERE outcome = 'cancelled'") == 2);
+  // The other batch gets the freed workers and finishes.
+  REQUIRE(f.advance_until([&] { return f.finished(other); }));
+  CHECK(f.status_of(other).status == batch_state::completed);
+  // Time passing does not resurrect anything of the cancelled batch.
+  f.advance(5000);
+  CHECK(f.status_of(id).cancelled == 5);
+  CHECK(f.query_int("SELECT count(*) FROM attempts") == 3);
+  // Cancelling again, or a finished batch, answers false.
+  CHECK_FALSE(*f.ask<bool>(cancel_atom::value, id));
+  CHECK_FALSE(*f.ask<bool>(cancel_atom::value, other));
+}
+
+TEST_CASE("cancel_batch also cancels tasks waiting for a retry") {
+  fleet_fixture f;
+  f.start();
+  auto id = f.submit_ok({make_task("flaky", "fail", R"({"times": 5})")});
+  CHECK(f.query_int("SELECT count(*) FROM tasks WHERE state = 'retry_wait'") == 1);
+  auto ok = f.ask<bool>(cancel_atom::value, id);
+  REQUIRE_MESSAGE(ok, (ok ? "" : error_text(ok.error())));
+  REQUIRE(*ok);
+  f.advance(5000);
+  CHECK(f.query_int("SELECT attempts FROM tasks") == 1);
+  CHECK(f.status_of(id).status == batch_state::cancelled);
+}
+
+TEST_CASE("scale_workers refuses n < 1 and takes effect at once") {
+  auto cfg = fleet_fixture::small_config();
+  cfg.max_concurrent_workers = 1;
+  fleet_fixture f{cfg};
+  f.start();
+  auto zero = f.ask<fleet_config>(scale_atom::value, int32_t{0});
+  REQUIRE_FALSE(zero);
+  CHECK(zero.error() == errc::invalid_config);
+  CHECK(error_text(zero.error()) == "worker count must be at least 1 (got 0)");
+  CHECK_FALSE(f.ask<fleet_config>(scale_atom::value, int32_t{-3}));
+  auto id = f.submit_ok(sleepers(10, 1000));
+  CHECK(f.stats().active_workers == 1);
+  auto up = f.ask<fleet_config>(scale_atom::value, int32_t{4});
+  REQUIRE(up);
+  CHECK(up->max_concurrent_workers == 4);
+  CHECK(f.stats().active_workers == 4);
+  CHECK(f.query_int("SELECT max_concurrent_workers FROM fleet_config") == 4);
+  // Scaling down lets the running attempts finish; no new ones start until below the limit.
+  REQUIRE(f.ask<fleet_config>(scale_atom::value, int32_t{2}));
+  CHECK(f.stats().active_workers == 4);
+  f.advance(1000);
+  CHECK(f.stats().active_workers == 2);
+  CHECK(f.query_int("SELECT count(*) FROM attempts WHERE outcome = 'cancelled'") == 0);
+  REQUIRE(f.advance_until([&] { return f.finished(id); }));
+  CHECK(f.status_of(id).completed == 10);
+}

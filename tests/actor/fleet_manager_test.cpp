@@ -1,0 +1,230 @@
+#include "fleet_fixture.hpp"
+
+#include <algorithm>
+#include <set>
+
+using namespace fleet;
+using namespace fleet::test;
+
+TEST_CASE("a batch of echo tasks completes and lists every result in submission order") {
+  fleet_fixture f;
+  f.start();
+  auto id = f.submit_ok(echo_tasks(5));
+  CHECK(id.rfind("batch-", 0) == 0);
+  REQUIRE(f.advance_until([&] { return f.finished(id); }));
+  auto st = f.status_of(id);
+  CHECK(st.status == batch_state::completed);
+  CHECK(st.total == 5);
+  CHECK(st.completed == 5);
+  CHECK(st.failed == 0);
+  CHECK(st.progress == doctest::Approx(1.0));
+  auto rs = f.results_of(id);
+  REQUIRE(rs.size() == 5);
+  for (size_t i = 0; i < rs.size(); ++i) {
+    CHECK(rs[i].task_id == "t" + std::to_string(i));
+    CHECK(rs[i].success);
+    CHECK(rs[i].result == "{\"n\":" + std::to_string(i) + "}");
+    CHECK(rs[i].attempts == 1);
+  }
+}
+
+TEST_CASE("submit_batch returns once the batch is stored, before it runs") {
+  fleet_fixture f;
+  f.start();
+  auto id = f.submit_ok({make_task("a", "sleep", R"({"ms": 500})")});
+  auto st = f.status_of(id);
+  CHECK(st.status == batch_state::processing);
+  CHECK(st.progress == doctest::Approx(0.0));
+  CHECK(f.query_int("SELECT count(*) FROM tasks") == 1);
+  REQUIRE(f.advance_until([&] { return f.finished(id); }));
+  CHECK(f.status_of(id).status == batch_state::completed);
+}
+
+TEST_CASE("a batch waiting for workers is pending") {
+  auto cfg = fleet_fixture::small_config();
+  cfg.max_concurrent_workers = 1;
+  fleet_fixture f{cfg};
+  f.start();
+  auto busy = f.submit_ok({make_task("a", "sleep", R"({"ms": 1000})")});
+  auto waiting = f.submit_ok({make_task("b", "echo")});
+  CHECK(f.status_of(busy).status == batch_state::processing);
+  CHECK(f.status_of(waiting).status == batch_state::pending);
+  REQUIRE(f.advance_until([&] { return f.finished(waiting); }));
+}
+
+TEST_CASE("invalid batches are refused with a clear error and nothing is stored") {
+  fleet_fixture f;
+  f.start();
+  struct bad_case {
+    const char* name;
+    std::vector<task> tasks;
+    errc code;
+    const char* text;
+  };
+  std::vector<bad_case> cases{
+    {"empty", {}, errc::invalid_batch, "batch is empty"},
+    {"duplicate id", {make_task("a", "echo"), make_task("a", "echo")}, errc::duplicate_task_id,
+     "duplicate task id"},
+    {"empty type", {make_task("a", "")}, errc::invalid_task, "type is empty"},
+    {"unknown type", {make_task("a", "resize")}, errc::unknown_task_type, "unknown task type \"resize\""},
+    {"bad json", {make_task("a", "echo", "{nope")}, errc::invalid_task, "not valid JSON"},
+    {"bad sleep data", {make_task("a", "sleep", R"({"ms": "soon"})")}, errc::invalid_task, "sleep needs"},
+    {"bad exec data", {make_task("a", "exec", R"({"argv": []})")}, errc::invalid_task, "exec needs"},
+    {"oversize", {make_task("a", "echo", "\"" + std::string(2 << 20, 'x') + "\"")},
+     errc::oversize_data, "more than the limit"},
+  };
+  for (auto& c : cases) {
+    CAPTURE(c.name);
+    auto id = f.ask<std::string>(submit_atom::value, c.tasks);
+    REQUIRE_FALSE(id);
+    CHECK(id.error() == c.code);
+    CHECK(error_text(id.error()).find(c.text) != std::string::npos);
+  }
+  CHECK(f.query_int("SELECT count(*) FROM batches") == 0);
+  CHECK(f.query_int("SELECT count(*) FROM tasks") == 0);
+  CHECK(f.stats().total_batches == 0);
+}
+
+TEST_CASE("unknown batch ids get a not-found error") {
+  fleet_fixture f;
+  f.start();
+  auto st = f.ask<batch_status>(status_atom::value, std::string{"batch-nope"});
+  REQUIRE_FALSE(st);
+  CHECK(st.error() == errc::unknown_batch);
+  CHECK(error_text(st.error()) == "batch batch-nope not found");
+  auto rs = f.ask<std::vector<task_result>>(results_atom::value, std::string{"batch-nope"});
+  REQUIRE_FALSE(rs);
+  CHECK(rs.error() == errc::unknown_batch);
+  auto cancelled = f.ask<bool>(cancel_atom::value, std::string{"batch-nope"});
+  REQUIRE(cancelled);
+  CHECK_FALSE(*cancelled);
+}
+
+TEST_CASE("tasks run by priority across batches, FIFO within a priority") {
+  auto cfg = fleet_fixture::small_config();
+  cfg.max_concurrent_workers = 1;
+  fleet_fixture f{cfg};
+  f.start();
+  // Keeps the only worker busy while the rest is queued.
+  auto blocker = f.submit_ok({make_task("blocker", "sleep", R"({"ms": 100})", 100)});
+  auto low = f.submit_ok({make_task("low-1", "echo", "{}", 1), make_task("low-2", "echo", "{}", 1),
+                          make_task("mid-1", "echo", "{}", 5)});
+  auto high = f.submit_ok({make_task("high-1", "echo", "{}", 9), make_task("mid-2", "echo", "{}", 5)});
+  REQUIRE(f.advance_until([&] { return f.finished(low) && f.finished(high); }));
+  auto order = std::vector<std::string>{};
+  {
+    auto db = sqlite::database::open(f.db_path(), false);
+    REQUIRE(db);
+    auto ev = db->prepare("SELECT task_id FROM events WHERE kind = 'task_started' ORDER BY id");
+    REQUIRE(ev);
+    while (*ev->step())
+      order.push_back(ev->column_text(0));
+  }
+  std::vector<std::string> expected{"blocker", "high-1", "mid-1", "mid-2", "low-1", "low-2"};
+  CHECK(order == expected);
+  (void) blocker;
+}
+
+TEST_CASE("never more than max_concurrent_workers workers at once") {
+  auto cfg = fleet_fixture::small_config();
+  cfg.max_concurrent_workers = 3;
+  fleet_fixture f{cfg};
+  f.start();
+  std::vector<task> tasks;
+  for (int i = 0; i < 20; ++i)
+    tasks.push_back(make_task("s" + std::to_string(i), "sleep", "{\"ms\": " + std::to_string(10 + i % 7 * 10) + "}"));
+  auto id = f.submit_ok(tasks);
+  size_t peak = 0;
+  REQUIRE(f.advance_until([&] {
+    auto st = f.stats();
+    peak = std::max(peak, static_cast<size_t>(st.active_workers));
+    CHECK(st.active_workers <= 3);
+    CHECK(f.query_int("SELECT count(*) FROM tasks WHERE state = 'running'") <= 3);
+    return f.finished(id);
+  }, 60'000, 5));
+  CHECK(peak == 3);
+  CHECK(f.status_of(id).completed == 20);
+}
+
+TEST_CASE("stats counts batches, tasks, outcomes and active workers") {
+  auto cfg = fleet_fixture::small_config();
+  cfg.retry_failed_tasks = false;
+  fleet_fixture f{cfg};
+  f.start();
+  auto a = f.submit_ok(echo_tasks(3));
+  auto b = f.submit_ok({make_task("ok", "echo"), make_task("bad", "fail")});
+  REQUIRE(f.advance_until([&] { return f.finished(a) && f.finished(b); }));
+  auto st = f.stats();
+  CHECK(st.total_batches == 2);
+  CHECK(st.total_tasks == 5);
+  CHECK(st.completed_tasks == 4);
+  CHECK(st.failed_tasks == 1);
+  CHECK(st.pending_tasks == 0);
+  CHECK(st.active_workers == 0);
+  CHECK(st.max_concurrent_workers == 2);
+  CHECK(f.status_of(b).status == batch_state::partial);
+}
+
+TEST_CASE("active_workers shows spawning, active, then completed and failed workers") {
+  auto cfg = fleet_fixture::small_config();
+  cfg.retry_failed_tasks = false;
+  fleet_fixture f{cfg};
+  f.start();
+  auto id = f.submit_ok({make_task("slow", "sleep", R"({"ms": 1000})"), make_task("bad", "fail")});
+  auto ws = f.ask<std::vector<worker_info>>(workers_atom::value);
+  REQUIRE(ws);
+  auto find = [&](const std::string& task_id) {
+    return std::find_if(ws->begin(), ws->end(), [&](auto& w) { return w.task_id == task_id; });
+  };
+  REQUIRE(find("slow") != ws->end());
+  CHECK(find("slow")->status == worker_status::active);
+  CHECK(find("slow")->completed_at == 0);
+  CHECK(find("slow")->worker_id.rfind("worker-", 0) == 0);
+  REQUIRE(find("bad") != ws->end());
+  CHECK(find("bad")->status == worker_status::failed);
+  CHECK(find("bad")->completed_at >= find("bad")->spawned_at);
+  REQUIRE(f.advance_until([&] { return f.finished(id); }));
+  ws = f.ask<std::vector<worker_info>>(workers_atom::value);
+  REQUIRE(ws);
+  CHECK(find("slow")->status == worker_status::completed);
+  CHECK(find("slow")->completed_at - find("slow")->spawned_at >= 1000);
+}
+
+TEST_CASE("the coordinator aggregates finished results") {
+  auto cfg = fleet_fixture::small_config();
+  cfg.retry_failed_tasks = false;
+  fleet_fixture f{cfg};
+  f.start();
+  auto id = f.submit_ok({make_task("a", "sleep", R"({"ms": 100})"), make_task("b", "sleep", R"({"ms": 300})"),
+                         make_task("c", "fail")});
+  REQUIRE(f.advance_until([&] { return f.finished(id); }));
+  auto coord = f.ask<coordinator_actor>(coordinator_atom::value);
+  REQUIRE(coord);
+  caf::scoped_actor self{f.sys()};
+  std::optional<result_summary> summary;
+  auto rh = self->request(*coord, caf::infinite, summary_atom::value);
+  f.run();
+  rh.receive([&](result_summary& s) { summary = s; }, [&](caf::error& err) { FAIL(error_text(err)); });
+  REQUIRE(summary);
+  CHECK(summary->total_results == 3);
+  CHECK(summary->success_count == 2);
+  CHECK(summary->failure_count == 1);
+  CHECK(summary->success_rate == doctest::Approx(2.0 / 3.0));
+  CHECK(summary->average_duration_ms >= 100.0);
+}
+
+TEST_CASE("every state change lands in the append-only event log") {
+  fleet_fixture f;
+  f.start();
+  auto id = f.submit_ok(echo_tasks(2));
+  REQUIRE(f.advance_until([&] { return f.finished(id); }));
+  CHECK(f.query_int("SELECT count(*) FROM events WHERE kind = 'batch_submitted'") == 1);
+  CHECK(f.query_int("SELECT count(*) FROM events WHERE kind = 'task_started'") == 2);
+  CHECK(f.query_int("SELECT count(*) FROM events WHERE kind = 'task_succeeded'") == 2);
+  CHECK(f.query_int("SELECT count(*) FROM events WHERE kind = 'batch_finished'") == 1);
+  auto db = sqlite::database::open(f.db_path(), false);
+  REQUIRE(db);
+  auto err = db->exec("DELETE FROM events");
+  REQUIRE(err);
+  CHECK(error_text(err).find("append-only") != std::string::npos);
+}

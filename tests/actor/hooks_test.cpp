@@ -1,0 +1,122 @@
+#include "fleet_fixture.hpp"
+
+#include <caf/typed_event_based_actor.hpp>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+
+using namespace fleet;
+using namespace fleet::test;
+
+namespace {
+
+worker_actor::behavior_type reverse_worker(worker_actor::pointer self) {
+  return {
+    [self](execute_atom, const task& t, int32_t) -> task_outcome {
+      auto text = nlohmann::json::parse(t.data).at("text").get<std::string>();
+      std::reverse(text.begin(), text.end());
+      self->quit();
+      return success(nlohmann::json(text).dump());
+    },
+  };
+}
+
+worker_actor::behavior_type throwing_worker(worker_actor::pointer) {
+  return {
+    [](execute_atom, const task&, int32_t) -> task_outcome {
+      throw std::runtime_error("worker blew up");
+    },
+  };
+}
+
+worker_actor::behavior_type vanishing_worker(worker_actor::pointer self) {
+  return {
+    [self](execute_atom, const task&, int32_t) -> caf::result<task_outcome> {
+      auto never_delivered = self->make_response_promise<task_outcome>();
+      self->quit(caf::make_error(errc::worker_failed, "worker vanished"));
+      return never_delivered;
+    },
+  };
+}
+
+/// Overrides both hooks: picks the worker by a field of the data and wraps every outcome.
+class tagging_hooks : public execution_hooks {
+public:
+  int instances = 0;
+  std::vector<std::string> executed;
+
+  caf::expected<worker_actor> get_worker_instance(caf::actor_system& sys, const worker_registry& reg,
+                                                  const std::string& worker_id, const task& t) override {
+    ++instances;
+    if (t.id == "no-worker")
+      return caf::make_error(errc::worker_failed, "no capacity for " + t.id);
+    return execution_hooks::get_worker_instance(sys, reg, worker_id, t);
+  }
+
+  void execute_task_on_worker(fleet_manager_actor::pointer self, const worker_actor& worker,
+                              const task& t, int32_t attempt, caf::timespan timeout,
+                              outcome_handler done) override {
+    executed.push_back(t.id);
+    execution_hooks::execute_task_on_worker(
+      self, worker, t, attempt, timeout, [done](caf::expected<task_outcome> outcome) {
+        if (outcome && outcome->success)
+          outcome->result = "{\"wrapped\":" + outcome->result + "}";
+        done(std::move(outcome));
+      });
+  }
+};
+
+} // namespace
+
+TEST_CASE("a registered task type runs on its own worker implementation") {
+  fleet_fixture f;
+  f.registry().add("reverse", [](caf::actor_system& sys) { return sys.spawn(reverse_worker); });
+  f.start();
+  auto id = f.submit_ok({make_task("r", "reverse", R"({"text": "fleet"})")});
+  REQUIRE(f.advance_until([&] { return f.finished(id); }));
+  auto rs = f.results_of(id);
+  REQUIRE(rs.size() == 1);
+  CHECK(rs[0].result == "\"teelf\"");
+}
+
+TEST_CASE("overridden hooks decide how tasks get workers and run on them") {
+  auto cfg = fleet_fixture::small_config();
+  cfg.retry_failed_tasks = false;
+  fleet_fixture f{cfg};
+  auto hooks = std::make_shared<tagging_hooks>();
+  f.set_hooks(hooks);
+  f.start();
+  auto id = f.submit_ok({make_task("a", "echo", R"({"x": 1})"), make_task("no-worker", "echo")});
+  REQUIRE(f.advance_until([&] { return f.finished(id); }));
+  auto rs = f.results_of(id);
+  REQUIRE(rs.size() == 2);
+  CHECK(rs[0].result == R"({"wrapped":{"x": 1}})");
+  CHECK_FALSE(rs[1].success);
+  CHECK(rs[1].error == "no capacity for no-worker");
+  CHECK(hooks->instances == 2);
+  CHECK(hooks->executed == std::vector<std::string>{"a"});
+}
+
+TEST_CASE("a worker that throws or quits without replying fails the attempt, which is retried") {
+  auto cfg = fleet_fixture::small_config();
+  cfg.max_retries = 1;
+  fleet_fixture f{cfg};
+  f.registry().add("throw", [](caf::actor_system& sys) { return sys.spawn(throwing_worker); });
+  f.registry().add("vanish", [](caf::actor_system& sys) { return sys.spawn(vanishing_worker); });
+  f.start();
+  auto id = f.submit_ok({make_task("t", "throw"), make_task("v", "vanish"), make_task("ok", "echo")});
+  REQUIRE(f.advance_until([&] { return f.finished(id); }));
+  auto rs = f.results_of(id);
+  REQUIRE(rs.size() == 3);
+  CHECK_FALSE(rs[0].success);
+  CHECK(rs[0].attempts == 2);
+  CAPTURE(rs[0].error);
+  CHECK_FALSE(rs[0].error.empty());
+  CHECK_FALSE(rs[1].success);
+  CHECK(rs[1].attempts == 2);
+  CAPTURE(rs[1].error);
+  CHECK(rs[1].error.find("worker vanished") != std::string::npos);
+  CHECK(rs[2].success);
+  CHECK(f.status_of(id).status == batch_state::partial);
+  CHECK(f.stats().active_workers == 0);
+}

@@ -1,0 +1,126 @@
+#include "fleet_fixture.hpp"
+
+#include <map>
+
+using namespace fleet;
+using namespace fleet::test;
+
+namespace {
+
+std::vector<task> mixed_sleepers(int n) {
+  std::vector<task> out;
+  for (int i = 0; i < n; ++i)
+    out.push_back(make_task("s" + std::to_string(i), "sleep", "{\"ms\": " + std::to_string(100 * (1 + i % 3)) + "}"));
+  return out;
+}
+
+void check_exactly_once(const std::vector<task_result>& rs, int n) {
+  std::map<std::string, int> seen;
+  for (auto& r : rs)
+    ++seen[r.task_id];
+  CHECK(rs.size() == static_cast<size_t>(n));
+  for (int i = 0; i < n; ++i)
+    CHECK(seen["s" + std::to_string(i)] == 1);
+}
+
+} // namespace
+
+TEST_CASE("stopped with work running, restarted on the same file, everything finishes once") {
+  temp_dir dir;
+  auto db = dir.file("fleet.db");
+  std::string id;
+  {
+    fleet_fixture first{fleet_fixture::small_config(), db};
+    first.start();
+    id = first.submit_ok(mixed_sleepers(8));
+    first.advance(150); // some done, two running, the rest pending
+    auto st = first.status_of(id);
+    REQUIRE(st.completed > 0);
+    REQUIRE(st.completed < 8);
+    CHECK(first.stats().active_workers == 2);
+    first.stop();
+  }
+  auto running = 0;
+  {
+    auto raw = sqlite::database::open(db, false);
+    REQUIRE(raw);
+    running = static_cast<int>(*raw->query_int("SELECT count(*) FROM tasks WHERE state = 'running'"));
+  }
+  CHECK(running == 2);
+  fleet_fixture second{fleet_fixture::small_config(), db};
+  second.start();
+  CHECK(second.query_int("SELECT count(*) FROM attempts WHERE outcome = 'interrupted'") == 2);
+  CHECK(second.query_int("SELECT count(*) FROM events WHERE kind = 'attempt_interrupted'") == 2);
+  REQUIRE(second.advance_until([&] { return second.finished(id); }));
+  auto st = second.status_of(id);
+  CHECK(st.status == batch_state::completed);
+  CHECK(st.completed == 8);
+  check_exactly_once(second.results_of(id), 8);
+  // Interrupted attempts do not count against max_retries and the task ran again.
+  CHECK(second.query_int("SELECT count(*) FROM tasks WHERE interruptions = 1 AND attempts = 2") == 2);
+}
+
+TEST_CASE("a crash mid-attempt (no clean shutdown) is recovered from the file alone") {
+  temp_dir dir;
+  auto db = dir.file("fleet.db");
+  std::string id;
+  {
+    fleet_fixture first{fleet_fixture::small_config(), db};
+    first.start();
+    id = first.submit_ok(mixed_sleepers(4));
+    first.stop();
+  }
+  {
+    // What a kill -9 leaves behind: tasks marked running with open attempts, and a retry waiting.
+    auto raw = sqlite::database::open(db, false);
+    REQUIRE(raw);
+    REQUIRE_FALSE(raw->exec("UPDATE tasks SET state = 'running', attempts = 1 WHERE task_id IN ('s0', 's1');"
+                            "DELETE FROM attempts;"
+                            "INSERT INTO attempts (task_seq, attempt, worker_id, started_at)"
+                            " SELECT seq, 1, 'worker-dead', 0 FROM tasks WHERE task_id IN ('s0', 's1');"));
+  }
+  fleet_fixture second{fleet_fixture::small_config(), db};
+  second.start();
+  REQUIRE(second.advance_until([&] { return second.finished(id); }));
+  check_exactly_once(second.results_of(id), 4);
+  CHECK(second.query_int("SELECT count(*) FROM attempts WHERE worker_id = 'worker-dead'"
+                         " AND outcome = 'interrupted'") == 2);
+}
+
+TEST_CASE("waiting retries keep their time across a restart") {
+  temp_dir dir;
+  auto db = dir.file("fleet.db");
+  auto cfg = fleet_fixture::small_config();
+  cfg.backoff_base_ms = 10'000;
+  cfg.backoff_cap_ms = 10'000;
+  std::string id;
+  int64_t due = 0;
+  {
+    fleet_fixture first{cfg, db};
+    first.start();
+    id = first.submit_ok({make_task("flaky", "fail", R"({"times": 1})")});
+    due = first.query_int("SELECT not_before FROM tasks");
+    first.stop();
+  }
+  fleet_fixture second{cfg, db};
+  second.start();
+  CHECK(second.query_int("SELECT not_before FROM tasks") == due);
+  CHECK(second.query_int("SELECT state = 'retry_wait' FROM tasks") == 1);
+  REQUIRE(second.advance_until([&] { return second.finished(id); }, 60'000, 100));
+  CHECK(second.results_of(id)[0].attempts == 2);
+}
+
+TEST_CASE("configuration persisted by scale_workers wins over the start-up values") {
+  temp_dir dir;
+  auto db = dir.file("fleet.db");
+  {
+    fleet_fixture first{fleet_fixture::small_config(), db};
+    first.start();
+    REQUIRE(first.ask<fleet_config>(scale_atom::value, int32_t{7}));
+  }
+  fleet_fixture second{fleet_fixture::small_config(), db};
+  second.start();
+  auto cfg = second.ask<fleet_config>(get_config_atom::value);
+  REQUIRE(cfg);
+  CHECK(cfg->max_concurrent_workers == 7);
+}

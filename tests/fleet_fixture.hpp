@@ -1,0 +1,188 @@
+#pragma once
+
+// Deterministic actor tests: CAF's test coordinator runs every job on the test thread and
+// only moves time when a test says so. No sleeps, no wall clock.
+
+#include "actors/builtin_workers.hpp"
+#include "actors/fleet_manager.hpp"
+#include "actors/interfaces.hpp"
+#include "fleet/error.hpp"
+#include "fleet/sqlite.hpp"
+#include "temp_dir.hpp"
+
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/scheduler/test_coordinator.hpp>
+#include <caf/scoped_actor.hpp>
+#include <caf/send.hpp>
+#include <doctest/doctest.h>
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace fleet::test {
+
+struct deterministic_config : caf::actor_system_config {
+  deterministic_config() {
+    set("scheduler.policy", caf::atom("testing"));
+    register_fleet_types(*this);
+  }
+};
+
+/// An actor system on the test coordinator with one fleet manager on a temporary database.
+class fleet_fixture {
+public:
+  explicit fleet_fixture(fleet_config cfg = small_config(), std::string db_path = {})
+    : sys_(config_),
+      sched_(dynamic_cast<caf::scheduler::test_coordinator&>(sys_.scheduler())),
+      self_(sys_),
+      db_path_(db_path.empty() ? dir_.file("fleet.db") : std::move(db_path)) {
+    registry_ = std::make_shared<worker_registry>();
+    add_builtin_workers(*registry_);
+    initial_ = cfg;
+  }
+
+  ~fleet_fixture() {
+    stop();
+  }
+
+  /// The defaults of the tests: small and fast, short backoff.
+  static fleet_config small_config() {
+    fleet_config cfg;
+    cfg.max_concurrent_workers = 2;
+    cfg.worker_timeout_ms = 10'000;
+    cfg.backoff_base_ms = 100;
+    cfg.backoff_cap_ms = 1000;
+    return cfg;
+  }
+
+  /// Opens the store and spawns the manager (call after adjusting registry/hooks).
+  void start() {
+    auto store = fleet_store::open({db_path_, "normal"});
+    REQUIRE_MESSAGE(store, (store ? "" : error_text(store.error())));
+    fleet_manager_options opts;
+    opts.store = std::move(*store);
+    opts.initial_config = initial_;
+    opts.registry = registry_;
+    if (hooks_)
+      opts.hooks = hooks_;
+    opts.random_seed = 42;
+    manager_ = spawn_fleet_manager(sys_, std::move(opts), false);
+    run();
+  }
+
+  /// Stops the manager as a shutdown would (its state flushes and is destroyed).
+  void stop() {
+    if (manager_) {
+      caf::anon_send_exit(manager_, caf::exit_reason::user_shutdown);
+      run();
+      manager_ = nullptr;
+    }
+  }
+
+  /// Runs every job that is ready, without moving time.
+  void run() {
+    while (sched_.has_job())
+      sched_.run();
+  }
+
+  /// Moves time forward by `ms` (firing due timers), then runs what became ready.
+  void advance(int64_t ms) {
+    sched_.advance_time(std::chrono::milliseconds(ms));
+    run();
+  }
+
+  /// Moves time in steps until `done()` or `max_ms` have passed; true if done.
+  template <class Predicate>
+  bool advance_until(Predicate done, int64_t max_ms = 600'000, int64_t step_ms = 10) {
+    run();
+    for (int64_t t = 0; t <= max_ms; t += step_ms) {
+      if (done())
+        return true;
+      advance(step_ms);
+    }
+    return done();
+  }
+
+  /// Sends a request to the manager, runs the system, and returns the reply or the error.
+  template <class T, class... Ts>
+  caf::expected<T> ask(Ts&&... xs) {
+    std::optional<caf::expected<T>> out;
+    auto rh = self_->request(manager_, caf::infinite, std::forward<Ts>(xs)...);
+    run();
+    rh.receive([&](T& value) { out = std::move(value); },
+               [&](caf::error& err) { out = std::move(err); });
+    return std::move(*out);
+  }
+
+  std::string submit_ok(std::vector<task> tasks) {
+    auto id = ask<std::string>(submit_atom::value, std::move(tasks));
+    REQUIRE_MESSAGE(id, (id ? "" : error_text(id.error())));
+    return *id;
+  }
+
+  batch_status status_of(const std::string& id) {
+    auto st = ask<batch_status>(status_atom::value, id);
+    REQUIRE_MESSAGE(st, (st ? "" : error_text(st.error())));
+    return *st;
+  }
+
+  bool finished(const std::string& id) {
+    return status_of(id).finished_at != 0;
+  }
+
+  std::vector<task_result> results_of(const std::string& id) {
+    auto rs = ask<std::vector<task_result>>(results_atom::value, id);
+    REQUIRE_MESSAGE(rs, (rs ? "" : error_text(rs.error())));
+    return *rs;
+  }
+
+  fleet_stats stats() {
+    auto st = ask<fleet_stats>(stats_atom::value);
+    REQUIRE(st);
+    return *st;
+  }
+
+  /// A read-only look at the database file, as an operator would take.
+  int64_t query_int(const std::string& sql) {
+    auto db = sqlite::database::open(db_path_, false);
+    REQUIRE(db);
+    auto value = db->query_int(sql);
+    REQUIRE_MESSAGE(value, (value ? "" : error_text(value.error())));
+    return *value;
+  }
+
+  caf::actor_system& sys() { return sys_; }
+  worker_registry& registry() { return *registry_; }
+  void set_hooks(std::shared_ptr<execution_hooks> hooks) { hooks_ = std::move(hooks); }
+  fleet_manager_actor& manager() { return manager_; }
+  const std::string& db_path() const { return db_path_; }
+  fleet_config& initial_config() { return initial_; }
+
+private:
+  temp_dir dir_;
+  deterministic_config config_;
+  caf::actor_system sys_;
+  caf::scheduler::test_coordinator& sched_;
+  caf::scoped_actor self_;
+  std::string db_path_;
+  std::shared_ptr<worker_registry> registry_;
+  std::shared_ptr<execution_hooks> hooks_;
+  fleet_config initial_;
+  fleet_manager_actor manager_;
+};
+
+inline task make_task(std::string id, std::string type, std::string data = "{}", int32_t priority = 0) {
+  return task{std::move(id), std::move(type), std::move(data), priority};
+}
+
+inline std::vector<task> echo_tasks(int n, int32_t priority = 0) {
+  std::vector<task> out;
+  for (int i = 0; i < n; ++i)
+    out.push_back(make_task("t" + std::to_string(i), "echo", "{\"n\":" + std::to_string(i) + "}", priority));
+  return out;
+}
+
+} // namespace fleet::test

@@ -1,0 +1,55 @@
+#include "fleet/error.hpp"
+#include "fleet/fleet_config.hpp"
+
+#include <doctest/doctest.h>
+
+using namespace fleet;
+
+TEST_CASE("the defaults are the seed's and valid") {
+  fleet_config cfg;
+  CHECK(cfg.max_concurrent_workers == 10);
+  CHECK(cfg.worker_timeout_ms == 300000);
+  CHECK(cfg.retry_failed_tasks);
+  CHECK(cfg.max_retries == 3);
+  CHECK(cfg.backoff_base_ms == 1000);
+  CHECK(cfg.backoff_factor == 2.0);
+  CHECK(cfg.backoff_cap_ms == 30000);
+  CHECK_FALSE(validate(cfg));
+}
+
+TEST_CASE("every field is range-checked and the error names it") {
+  auto refused = [](config_update u, const char* field) {
+    auto r = apply(fleet_config{}, u);
+    REQUIRE_FALSE(r);
+    CHECK(r.error() == errc::invalid_config);
+    CHECK(error_text(r.error()).find(field) != std::string::npos);
+  };
+  config_update u;
+  u.max_concurrent_workers = 0;
+  refused(u, "worker count must be at least 1");
+  u = {};
+  u.worker_timeout_ms = -5;
+  refused(u, "worker_timeout");
+  u = {};
+  u.max_retries = -1;
+  refused(u, "max_retries");
+  u = {};
+  u.backoff_factor = 0.5;
+  refused(u, "backoff_factor");
+  u = {};
+  u.backoff_cap_ms = 10;
+  refused(u, "backoff_cap");
+  CHECK(error_text(validate_worker_count(0)) == "worker count must be at least 1 (got 0)");
+}
+
+TEST_CASE("a partial update changes only the fields it sets") {
+  config_update u;
+  u.max_retries = 2;
+  u.retry_failed_tasks = false;
+  auto r = apply(fleet_config{}, u);
+  REQUIRE(r);
+  CHECK(r->max_retries == 2);
+  CHECK_FALSE(r->retry_failed_tasks);
+  CHECK(r->max_concurrent_workers == 10);
+  CHECK(r->worker_timeout_ms == 300000);
+}

@@ -1,0 +1,114 @@
+#include "fleet/error.hpp"
+#include "fleet/migrations.hpp"
+#include "fleet/store.hpp"
+#include "temp_dir.hpp"
+
+#include <doctest/doctest.h>
+
+#include <fstream>
+
+using namespace fleet;
+using fleet::test::temp_dir;
+
+namespace {
+
+int64_t user_version(const std::string& path) {
+  auto db = sqlite::database::open(path, false);
+  REQUIRE(db);
+  return *db->query_int("PRAGMA user_version");
+}
+
+std::string file_bytes(const std::string& path) {
+  std::ifstream in{path, std::ios::binary};
+  return {std::istreambuf_iterator<char>{in}, {}};
+}
+
+} // namespace
+
+TEST_CASE("the embedded migrations are numbered 1..n without gaps") {
+  REQUIRE_FALSE(migrations().empty());
+  for (size_t i = 0; i < migrations().size(); ++i)
+    CHECK(migrations()[i].version == static_cast<int>(i + 1));
+  CHECK(latest_schema_version() == migrations().back().version);
+}
+
+TEST_CASE("a new database is created at the latest version, and migrating again changes nothing") {
+  temp_dir dir;
+  auto path = dir.file("fleet.db");
+  {
+    auto store = fleet_store::open({path, "full"});
+    REQUIRE(store);
+  }
+  CHECK(user_version(path) == latest_schema_version());
+  auto db = sqlite::database::open(path, false);
+  REQUIRE(db);
+  CHECK_FALSE(migrate(*db));
+  CHECK(*db->query_int("PRAGMA application_id") == application_id);
+}
+
+TEST_CASE("every older version migrates to the latest with its data kept") {
+  for (int from = 0; from < latest_schema_version(); ++from) {
+    CAPTURE(from);
+    temp_dir dir;
+    auto path = dir.file("fleet.db");
+    auto db = sqlite::database::open(path);
+    REQUIRE(db);
+    std::vector<migration> prefix(migrations().begin(), migrations().begin() + from);
+    REQUIRE_FALSE(migrate(*db, prefix));
+    if (from >= 1)
+      REQUIRE_FALSE(db->exec("INSERT INTO batches (id, created_at, total) VALUES ('b-old', 1, 1)"));
+    REQUIRE_FALSE(migrate(*db));
+    CHECK(*db->query_int("PRAGMA user_version") == latest_schema_version());
+    if (from >= 1)
+      CHECK(*db->query_int("SELECT count(*) FROM batches WHERE id = 'b-old'") == 1);
+  }
+}
+
+TEST_CASE("a database from a newer fleetd is refused and left untouched") {
+  temp_dir dir;
+  auto path = dir.file("fleet.db");
+  {
+    auto store = fleet_store::open({path, "full"});
+    REQUIRE(store);
+  }
+  {
+    auto db = sqlite::database::open(path, false);
+    REQUIRE(db);
+    REQUIRE_FALSE(db->exec("PRAGMA user_version = 999; PRAGMA journal_mode = DELETE"));
+  }
+  auto before = file_bytes(path);
+  auto store = fleet_store::open({path, "full"});
+  REQUIRE_FALSE(store);
+  CHECK(store.error() == errc::schema_too_new);
+  CHECK(error_text(store.error()).find("version 999 is newer than this fleetd") != std::string::npos);
+  CHECK(file_bytes(path) == before);
+}
+
+TEST_CASE("foreign and corrupt files are refused with a clear error") {
+  temp_dir dir;
+  auto foreign = dir.file("other.db");
+  {
+    auto db = sqlite::database::open(foreign);
+    REQUIRE(db);
+    REQUIRE_FALSE(db->exec("CREATE TABLE customers (id INTEGER)"));
+  }
+  auto a = fleet_store::open({foreign, "full"});
+  REQUIRE_FALSE(a);
+  CHECK(a.error() == errc::not_a_fleet_db);
+  auto garbage = dir.file("garbage.db");
+  {
+    std::ofstream out{garbage};
+    out << std::string(8192, 'x');
+  }
+  auto before = file_bytes(garbage);
+  auto b = fleet_store::open({garbage, "full"});
+  REQUIRE_FALSE(b);
+  CHECK(b.error() == errc::not_a_fleet_db);
+  CHECK(file_bytes(garbage) == before);
+  auto c = fleet_store::open({dir.file("no/such/dir/fleet.db"), "full"});
+  REQUIRE_FALSE(c);
+  CHECK(error_text(c.error()).find("cannot open database") != std::string::npos);
+  auto d = fleet_store::open({dir.file("x.db"), "sometimes"});
+  REQUIRE_FALSE(d);
+  CHECK(d.error() == errc::invalid_config);
+}

@@ -1,0 +1,129 @@
+#include "fleet/error.hpp"
+#include "fleet/store.hpp"
+#include "temp_dir.hpp"
+
+#include <doctest/doctest.h>
+
+using namespace fleet;
+using fleet::test::temp_dir;
+
+namespace {
+
+struct store_fixture {
+  temp_dir dir;
+  std::unique_ptr<fleet_store> store;
+  store_fixture() {
+    auto s = fleet_store::open({dir.file("fleet.db"), "normal"});
+    REQUIRE(s);
+    store = std::move(*s);
+  }
+  void insert(const std::string& id, std::vector<task> tasks) {
+    auto tx = store->transaction();
+    REQUIRE_FALSE(tx.begin());
+    REQUIRE_FALSE(store->insert_batch(id, tasks, 1000));
+    REQUIRE_FALSE(tx.commit());
+  }
+};
+
+std::string query_plan(const std::string& path, const std::string& sql) {
+  auto db = sqlite::database::open(path, false);
+  REQUIRE(db);
+  auto st = db->prepare("EXPLAIN QUERY PLAN " + sql);
+  REQUIRE(st);
+  std::string plan;
+  while (*st->step())
+    plan += st->column_text(3) + "\n";
+  return plan;
+}
+
+} // namespace
+
+TEST_CASE("runnable tasks come by priority, then submission order, across batches") {
+  store_fixture f;
+  f.insert("b1", {{"a", "echo", "{}", 1}, {"b", "echo", "{}", 5}, {"c", "echo", "{}", 1}});
+  f.insert("b2", {{"d", "echo", "{}", 5}, {"e", "echo", "{}", 9}});
+  auto next = f.store->next_runnable(10);
+  REQUIRE(next);
+  std::vector<std::string> order;
+  for (auto& r : *next)
+    order.push_back(r.spec.id);
+  CHECK(order == std::vector<std::string>{"e", "b", "d", "a", "c"});
+  auto two = f.store->next_runnable(2);
+  REQUIRE(two);
+  CHECK(two->size() == 2);
+}
+
+TEST_CASE("hot queries use their indexes, not a table scan") {
+  store_fixture f;
+  auto path = f.dir.file("fleet.db");
+  auto runnable = query_plan(path, "SELECT seq FROM tasks WHERE state = 'pending'"
+                                   " ORDER BY priority DESC, seq LIMIT 10");
+  CHECK(runnable.find("USING INDEX tasks_runnable") != std::string::npos);
+  CHECK(runnable.find("TEMP B-TREE") == std::string::npos);
+  auto due = query_plan(path, "SELECT min(not_before) FROM tasks WHERE state = 'retry_wait'");
+  CHECK(due.find("tasks_retry_due") != std::string::npos);
+  auto of_batch = query_plan(path, "SELECT task_id FROM tasks WHERE batch_id = 'b'"
+                                   " AND state IN ('pending', 'retry_wait')");
+  CHECK(of_batch.find("SCAN tasks") == std::string::npos);
+}
+
+TEST_CASE("a rolled-back transaction leaves nothing behind") {
+  store_fixture f;
+  {
+    auto tx = f.store->transaction();
+    REQUIRE_FALSE(tx.begin());
+    REQUIRE_FALSE(f.store->insert_batch("b1", {{"a", "echo", "{}", 0}}, 1));
+  } // no commit
+  auto st = f.store->status("b1");
+  REQUIRE_FALSE(st);
+  CHECK(st.error() == errc::unknown_batch);
+}
+
+TEST_CASE("attempt transitions update task, batch counters and events together") {
+  store_fixture f;
+  f.insert("b1", {{"a", "echo", "{}", 0}, {"b", "echo", "{}", 0}});
+  auto next = f.store->next_runnable(10);
+  REQUIRE(next);
+  REQUIRE(next->size() == 2);
+  auto tx = f.store->transaction();
+  REQUIRE_FALSE(tx.begin());
+  auto a = (*next)[0];
+  REQUIRE_FALSE(f.store->record(attempt_started{a.seq, "b1", "a", 1, "w1", 2000}));
+  attempt_ended end;
+  end.seq = a.seq;
+  end.batch_id = "b1";
+  end.task_id = "a";
+  end.attempt = 1;
+  end.at = 2500;
+  end.outcome = attempt_outcome::succeeded;
+  end.result = "{}";
+  end.next = task_disposition::succeeded;
+  end.duration_ms = 500;
+  REQUIRE_FALSE(f.store->record(end));
+  REQUIRE_FALSE(tx.commit());
+  auto st = f.store->status("b1");
+  REQUIRE(st);
+  CHECK(st->status == batch_state::processing);
+  CHECK(st->completed == 1);
+  CHECK(st->started_at == 2000);
+  CHECK(st->progress == doctest::Approx(0.5));
+  auto totals = f.store->result_totals();
+  REQUIRE(totals);
+  CHECK(totals->total_results == 1);
+  CHECK(totals->average_duration_ms == doctest::Approx(500.0));
+}
+
+TEST_CASE("the configuration round-trips through the database") {
+  store_fixture f;
+  auto none = f.store->load_config();
+  REQUIRE(none);
+  CHECK_FALSE(*none);
+  fleet_config cfg;
+  cfg.max_concurrent_workers = 17;
+  cfg.backoff_factor = 1.5;
+  REQUIRE_FALSE(f.store->save_config(cfg, 1));
+  auto back = f.store->load_config();
+  REQUIRE(back);
+  REQUIRE(*back);
+  CHECK(**back == cfg);
+}
