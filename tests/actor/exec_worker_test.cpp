@@ -65,3 +65,68 @@ TEST_CASE("exec fails on a non-zero exit, a missing program, and its own timeout
   CHECK_FALSE(slow.success);
   CHECK(slow.error == "sleep timed out after 100 ms");
 }
+
+#include "actors/fleet_manager.hpp"
+#include "fleet/error.hpp"
+#include "temp_dir.hpp"
+
+#include <csignal>
+#include <fstream>
+#include <thread>
+
+namespace {
+
+bool process_alive(pid_t pid) {
+  return ::kill(pid, 0) == 0;
+}
+
+/// Polls `done` for up to 30 s: only a hang makes this slow, never a pass.
+template <class Predicate>
+bool eventually(Predicate done) {
+  for (int i = 0; i < 3000; ++i) {
+    if (done())
+      return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return done();
+}
+
+} // namespace
+
+TEST_CASE("worker_timeout stops an exec attempt and kills its program") {
+  fleet::test::temp_dir dir;
+  caf::actor_system_config cfg;
+  register_fleet_types(cfg);
+  caf::actor_system sys{cfg};
+  auto store = fleet_store::open({dir.file("fleet.db"), "normal"});
+  REQUIRE(store);
+  auto registry = std::make_shared<worker_registry>();
+  add_builtin_workers(*registry);
+  fleet_manager_options opts;
+  opts.store = std::move(*store);
+  opts.registry = registry;
+  opts.initial_config.worker_timeout_ms = 300;
+  opts.initial_config.retry_failed_tasks = false;
+  auto manager = spawn_fleet_manager(sys, std::move(opts));
+  auto pid_file = dir.file("child.pid");
+  task t{"slow", "exec",
+         nlohmann::json{{"argv", {"sh", "-c", "echo $$ > " + pid_file + "; exec sleep 30"}}}.dump(), 0};
+  caf::scoped_actor self{sys};
+  std::string id;
+  self->request(manager, std::chrono::seconds(30), submit_atom::value, std::vector<task>{t})
+    .receive([&](std::string& x) { id = x; }, [&](caf::error& err) { FAIL(error_text(err)); });
+  REQUIRE(eventually([&] { return std::ifstream{pid_file}.peek() != EOF; }));
+  pid_t pid = 0;
+  std::ifstream{pid_file} >> pid;
+  REQUIRE(pid > 0);
+  std::vector<task_result> results;
+  REQUIRE(eventually([&] {
+    self->request(manager, std::chrono::seconds(30), results_atom::value, id)
+      .receive([&](std::vector<task_result>& rs) { results = rs; }, [&](caf::error&) {});
+    return !results.empty();
+  }));
+  CHECK_FALSE(results[0].success);
+  CHECK(results[0].error == "worker timed out after 300 ms");
+  CHECK(eventually([&] { return !process_alive(pid); }));
+  caf::anon_send_exit(manager, caf::exit_reason::user_shutdown);
+}

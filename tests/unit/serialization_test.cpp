@@ -1,0 +1,68 @@
+// Every message type must survive CAF's binary serialization, or it cannot cross to a remote node.
+
+#include "actors/interfaces.hpp"
+#include "fleet/error.hpp"
+
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/binary_deserializer.hpp>
+#include <caf/binary_serializer.hpp>
+#include <doctest/doctest.h>
+
+using namespace fleet;
+
+namespace {
+
+template <class T>
+T round_trip(caf::actor_system& sys, T value) {
+  std::vector<char> buf;
+  caf::binary_serializer sink{sys, buf};
+  REQUIRE_FALSE(sink(value));
+  T copy;
+  caf::binary_deserializer source{sys, buf};
+  REQUIRE_FALSE(source(copy));
+  return copy;
+}
+
+} // namespace
+
+TEST_CASE("message types round-trip through CAF's serializer") {
+  caf::actor_system_config cfg;
+  register_fleet_types(cfg);
+  caf::actor_system sys{cfg};
+  auto t = round_trip(sys, task{"id-1", "echo", R"({"a":[1,2]})", -7});
+  CHECK(t.id == "id-1");
+  CHECK(t.type == "echo");
+  CHECK(t.data == R"({"a":[1,2]})");
+  CHECK(t.priority == -7);
+  auto st = round_trip(sys, batch_status{"b", batch_state::partial, 4, 2, 1, 1, 1.0, 10, 20, 30});
+  CHECK(st.status == batch_state::partial);
+  CHECK(st.cancelled == 1);
+  CHECK(st.finished_at == 30);
+  auto r = round_trip(sys, task_result{"t", false, "", "boom", 3, 42});
+  CHECK(r.error == "boom");
+  CHECK(r.attempts == 3);
+  config_update u;
+  u.max_retries = 5;
+  u.backoff_factor = 1.5;
+  auto u2 = round_trip(sys, u);
+  REQUIRE(u2.max_retries);
+  CHECK(*u2.max_retries == 5);
+  CHECK(*u2.backoff_factor == 1.5);
+  CHECK_FALSE(u2.max_concurrent_workers);
+  fleet_config c;
+  c.max_concurrent_workers = 99;
+  CHECK(round_trip(sys, c) == c);
+  auto w = round_trip(sys, worker_info{"w", "b", "t", 2, worker_status::failed, 5, 6});
+  CHECK(w.status == worker_status::failed);
+  CHECK(round_trip(sys, fleet_stats{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}).max_concurrent_workers == 10);
+  CHECK(round_trip(sys, result_summary{3, 2, 1, 0.5, 12.5}).average_duration_ms == 12.5);
+}
+
+TEST_CASE("fleet errors render with their code and text for remote peers") {
+  caf::actor_system_config cfg;
+  register_fleet_types(cfg);
+  caf::actor_system sys{cfg};
+  auto err = caf::make_error(errc::unknown_batch, std::string{"batch b-1 not found"});
+  CHECK(sys.render(err) == "unknown_batch: batch b-1 not found");
+}
