@@ -5,15 +5,7 @@
 namespace fleet {
 
 result_summary coordinator_state::summary() const {
-  result_summary out;
-  out.total_results = total_results;
-  out.success_count = success_count;
-  out.failure_count = total_results - success_count;
-  if (total_results > 0) {
-    out.success_rate = static_cast<double>(success_count) / static_cast<double>(total_results);
-    out.average_duration_ms = duration_sum_ms / static_cast<double>(total_results);
-  }
-  return out;
+  return make_summary(total_results, success_count, duration_sum_ms);
 }
 
 coordinator_actor::behavior_type

@@ -73,4 +73,18 @@ typename Inspector::result_type inspect(Inspector& f, result_summary& x) {
            x.failure_count, x.success_rate, x.average_duration_ms);
 }
 
+/// The summary of `total` finished results, `successes` of them successful, lasting
+/// `duration_sum_ms` together.
+inline result_summary make_summary(int64_t total, int64_t successes, double duration_sum_ms) {
+  result_summary out;
+  out.total_results = total;
+  out.success_count = successes;
+  out.failure_count = total - successes;
+  if (total > 0) {
+    out.success_rate = static_cast<double>(successes) / static_cast<double>(total);
+    out.average_duration_ms = duration_sum_ms / static_cast<double>(total);
+  }
+  return out;
+}
+
 } // namespace fleet

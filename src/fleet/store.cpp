@@ -495,56 +495,59 @@ caf::expected<std::vector<task_result>> fleet_store::results(const std::string& 
   return out;
 }
 
-caf::expected<fleet_stats> fleet_store::stats() {
+caf::expected<fleet_store::totals> fleet_store::read_totals() {
   auto& st = stmts_->totals;
   st.rebind();
   auto row = st.step();
   if (!row)
     return row.error();
-  fleet_stats out;
-  out.total_batches = st.column_int64(0);
-  out.total_tasks = st.column_int64(1);
-  out.completed_tasks = st.column_int64(2);
-  out.failed_tasks = st.column_int64(3);
-  out.cancelled_tasks = st.column_int64(4);
+  totals out;
+  out.batches = st.column_int64(0);
+  out.tasks = st.column_int64(1);
+  out.succeeded = st.column_int64(2);
+  out.failed = st.column_int64(3);
+  out.cancelled = st.column_int64(4);
   out.retries = st.column_int64(5);
+  out.duration_ms = st.column_int64(6);
   st.reset();
+  return out;
+}
+
+caf::expected<fleet_stats> fleet_store::stats() {
+  auto sums = read_totals();
+  if (!sums)
+    return sums.error();
   auto& rc = stmts_->running_count;
   rc.rebind();
   auto running = rc.step();
   if (!running)
     return running.error();
+  fleet_stats out;
+  out.total_batches = sums->batches;
+  out.total_tasks = sums->tasks;
+  out.completed_tasks = sums->succeeded;
+  out.failed_tasks = sums->failed;
+  out.cancelled_tasks = sums->cancelled;
+  out.retries = sums->retries;
   out.running_tasks = rc.column_int64(0);
   rc.reset();
-  out.pending_tasks = out.total_tasks - out.completed_tasks - out.failed_tasks
-                      - out.cancelled_tasks - out.running_tasks;
+  out.pending_tasks = sums->unfinished() - out.running_tasks;
   return out;
 }
 
 caf::expected<int64_t> fleet_store::unfinished_tasks() {
-  auto st = stats();
-  if (!st)
-    return st.error();
-  return st->total_tasks - st->completed_tasks - st->failed_tasks - st->cancelled_tasks;
+  auto sums = read_totals();
+  if (!sums)
+    return sums.error();
+  return sums->unfinished();
 }
 
 caf::expected<result_summary> fleet_store::result_totals() {
-  auto& st = stmts_->totals;
-  st.rebind();
-  auto row = st.step();
-  if (!row)
-    return row.error();
-  result_summary out;
-  out.success_count = st.column_int64(2);
-  out.failure_count = st.column_int64(3);
-  out.total_results = out.success_count + out.failure_count;
-  auto duration_total = st.column_int64(6);
-  st.reset();
-  if (out.total_results > 0) {
-    out.success_rate = static_cast<double>(out.success_count) / static_cast<double>(out.total_results);
-    out.average_duration_ms = static_cast<double>(duration_total) / static_cast<double>(out.total_results);
-  }
-  return out;
+  auto sums = read_totals();
+  if (!sums)
+    return sums.error();
+  return make_summary(sums->succeeded + sums->failed, sums->succeeded,
+                      static_cast<double>(sums->duration_ms));
 }
 
 } // namespace fleet

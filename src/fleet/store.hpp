@@ -89,6 +89,14 @@ public:
   caf::expected<bool> batch_finished(const std::string& batch_id);
 
 private:
+  /// Sums over all batches (one row read through a prepared statement).
+  struct totals {
+    int64_t batches = 0, tasks = 0, succeeded = 0, failed = 0, cancelled = 0, retries = 0,
+            duration_ms = 0;
+    int64_t unfinished() const { return tasks - succeeded - failed - cancelled; }
+  };
+  caf::expected<totals> read_totals();
+
   struct statements;
   fleet_store(sqlite::database db, std::unique_ptr<statements> stmts);
   sqlite::database db_;
