@@ -7,6 +7,7 @@
 #include "fleet/retry_policy.hpp"
 
 #include <caf/actor_system.hpp>
+#include <caf/detail/scope_guard.hpp>
 #include <caf/exit_reason.hpp>
 #include <caf/sec.hpp>
 #include <caf/send.hpp>
@@ -184,6 +185,12 @@ bool fleet_manager_state::refill() {
 }
 
 void fleet_manager_state::dispatch() {
+  // An attempt that fails at once (no worker) reports back into dispatch: the running loop
+  // picks up the freed slot, so re-entry is refused rather than recursing once per task.
+  if (dispatching_)
+    return;
+  dispatching_ = true;
+  auto guard = caf::detail::make_scope_guard([this] { dispatching_ = false; });
   while (running_.size() < static_cast<size_t>(cfg_.max_concurrent_workers)) {
     if (ready_.empty() && (ready_exhausted_ || !refill() || ready_.empty()))
       return;

@@ -106,6 +106,7 @@ private:
 
   std::deque<runnable_task> ready_; ///< a window of the runnable index, in run order
   bool ready_exhausted_ = false;    ///< the last refill found everything: no need to ask again
+  bool dispatching_ = false;
   std::unordered_map<int64_t, running_attempt> running_; ///< by task seq
   std::deque<worker_info> recent_;                       ///< finished workers, newest first
   caf::optional<int64_t> wakeup_at_;

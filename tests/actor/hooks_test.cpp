@@ -120,3 +120,23 @@ TEST_CASE("a worker that throws or quits without replying fails the attempt, whi
   CHECK(f.status_of(id).status == batch_state::partial);
   CHECK(f.stats().active_workers == 0);
 }
+
+TEST_CASE("thousands of tasks whose worker cannot be had fail one by one without recursion") {
+  class no_workers : public execution_hooks {
+    caf::expected<worker_actor> get_worker_instance(caf::actor_system&, const worker_registry&,
+                                                    const std::string&, const task&) override {
+      return caf::make_error(errc::worker_failed, "pool exhausted");
+    }
+  };
+  auto cfg = fleet_fixture::small_config();
+  cfg.retry_failed_tasks = false;
+  fleet_fixture f{cfg};
+  f.set_hooks(std::make_shared<no_workers>());
+  f.start();
+  auto id = f.submit_ok(echo_tasks(3000));
+  REQUIRE(f.advance_until([&] { return f.finished(id); }));
+  auto st = f.status_of(id);
+  CHECK(st.status == batch_state::failed);
+  CHECK(st.failed == 3000);
+  CHECK(f.results_of(id).back().error == "pool exhausted");
+}
