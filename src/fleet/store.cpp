@@ -82,14 +82,6 @@ struct fleet_store::statements {
   sqlite::statement running_count;
 };
 
-namespace {
-
-caf::expected<sqlite::statement> prep(sqlite::database& db, std::string_view sql) {
-  return db.prepare(sql);
-}
-
-} // namespace
-
 caf::expected<std::unique_ptr<fleet_store>> fleet_store::open(const store_options& opts) {
   if (auto err = validate_synchronous(opts.synchronous))
     return err;
@@ -110,7 +102,7 @@ caf::expected<std::unique_ptr<fleet_store>> fleet_store::open(const store_option
   s = std::make_unique<statements>(statements{
 #define FLEET_PREPARE(sql)                                                                         \
   [&]() -> sqlite::statement {                                                                     \
-    auto st = prep(*db, sql);                                                                      \
+    auto st = db->prepare(sql);                                                                    \
     if (!st)                                                                                       \
       throw st.error();                                                                            \
     return std::move(*st);                                                                         \
@@ -461,13 +453,6 @@ caf::expected<batch_status> fleet_store::status(const std::string& batch_id) {
   out.finished_at = st.column_int64(6);
   st.reset();
   return out;
-}
-
-caf::expected<bool> fleet_store::batch_finished(const std::string& batch_id) {
-  auto st = status(batch_id);
-  if (!st)
-    return st.error();
-  return st->finished_at != 0;
 }
 
 caf::expected<std::vector<task_result>> fleet_store::results(const std::string& batch_id) {

@@ -85,8 +85,6 @@ public:
   caf::expected<int64_t> unfinished_tasks();
   /// Totals of finished results, to seed the coordinator after a restart.
   caf::expected<result_summary> result_totals();
-  /// Whether the batch is fully finished (every task terminal).
-  caf::expected<bool> batch_finished(const std::string& batch_id);
 
 private:
   /// Sums over all batches (one row read through a prepared statement).

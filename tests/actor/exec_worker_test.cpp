@@ -2,7 +2,10 @@
 // (with generous deadlines that only matter if something hangs).
 
 #include "actors/builtin_workers.hpp"
+#include "actors/fleet_manager.hpp"
 #include "actors/interfaces.hpp"
+#include "fleet/error.hpp"
+#include "temp_dir.hpp"
 
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
@@ -11,7 +14,10 @@
 #include <nlohmann/json.hpp>
 
 #include <chrono>
+#include <csignal>
+#include <fstream>
 #include <optional>
+#include <thread>
 
 using namespace fleet;
 
@@ -65,14 +71,6 @@ TEST_CASE("exec fails on a non-zero exit, a missing program, and its own timeout
   CHECK_FALSE(slow.success);
   CHECK(slow.error == "sleep timed out after 100 ms");
 }
-
-#include "actors/fleet_manager.hpp"
-#include "fleet/error.hpp"
-#include "temp_dir.hpp"
-
-#include <csignal>
-#include <fstream>
-#include <thread>
 
 namespace {
 
