@@ -46,20 +46,24 @@ caf::error fleet_manager_state::init(self_pointer self, fleet_manager_options op
   // deterministic test clock drives both timers and stored times.
   epoch_ms_ = wall_clock_ms();
   clock_origin_ = self->clock().now();
-  auto stored = store_->load_config();
-  if (!stored)
-    return stored.error();
   auto now = now_ms();
-  if (*stored) {
-    cfg_ = **stored;
-    if (!(cfg_ == opts_.initial_config))
-      spdlog::info("using the configuration persisted in the database (it overrides the start-up values)");
-  } else {
-    if (auto err = validate(opts_.initial_config))
-      return err;
-    cfg_ = opts_.initial_config;
-    if (auto err = flush([&] { return store_->save_config(cfg_, now); }))
-      return err;
+  if (auto err = validate(opts_.initial_config))
+    return err;
+  auto overrides = store_->load_config_overrides();
+  if (!overrides)
+    return overrides.error();
+  auto merged = apply(opts_.initial_config, *overrides);
+  if (!merged)
+    return caf::make_error(errc::invalid_config,
+                           "the settings changed at runtime (stored in the database) do not fit the "
+                           "start-up configuration: " + error_text(merged.error()));
+  cfg_ = *merged;
+  for (const auto& [field, value] : set_fields(*overrides)) {
+    auto from_start = get_field(opts_.initial_config, field.name);
+    if (from_start && *from_start != value)
+      spdlog::info("{} = {} was set at runtime and is stored in the database: it overrides {} "
+                   "from the start-up configuration",
+                   field.option, to_string(value), to_string(*from_start));
   }
   int64_t interrupted = 0;
   auto err = flush([&]() -> caf::error {
@@ -93,6 +97,8 @@ fleet_manager_state::~fleet_manager_state() {
   // Outcomes already reported are kept; attempts still running are recovered on the next start.
   if (auto err = flush())
     spdlog::error("final commit failed: {}", error_text(err));
+  if (drain_pending_)
+    drain_promise_.deliver(static_cast<int32_t>(running_.size()));
   for (auto& [seq, r] : running_)
     if (r.worker)
       caf::anon_send_exit(r.worker, caf::exit_reason::user_shutdown);
@@ -108,23 +114,49 @@ int64_t fleet_manager_state::now_ms() const {
 caf::error fleet_manager_state::flush(const std::function<caf::error()>& extra) {
   if (pending_.empty() && !extra)
     return caf::none;
-  auto tx = store_->transaction();
-  if (auto err = tx.begin())
-    return err;
-  for (const auto& change : pending_)
-    if (auto err = store_->record(change))
+  auto write = [&]() -> caf::error {
+    auto tx = store_->transaction();
+    if (auto err = tx.begin())
       return err;
-  if (extra)
-    if (auto err = extra())
-      return err;
-  if (auto err = tx.commit())
+    for (const auto& change : pending_)
+      if (auto err = store_->record(change))
+        return err;
+    if (extra)
+      if (auto err = extra())
+        return err;
+    return tx.commit();
+  };
+  auto err = write();
+  auto milestones = store_->take_milestones(); // dropped with a rolled-back transaction
+  if (err)
     return err;
   pending_.clear();
   auto actions = std::move(after_commit_);
   after_commit_.clear();
   for (auto& action : actions)
     action();
+  log_milestones(milestones);
   return caf::none;
+}
+
+void fleet_manager_state::log_milestones(
+  const std::vector<fleet_store::batch_milestone>& milestones) {
+  for (const auto& m : milestones) {
+    auto st = store_->status(m.batch_id);
+    if (!st)
+      continue;
+    if (!m.finished) {
+      spdlog::info("batch {} started: {} tasks", m.batch_id, st->total);
+      continue;
+    }
+    auto line = fmt::format("batch {} finished {}: {} completed, {} failed, {} cancelled of {} in {} ms",
+                            m.batch_id, to_string(st->status), st->completed, st->failed,
+                            st->cancelled, st->total, st->finished_at - st->created_at);
+    if (st->status == batch_state::completed)
+      spdlog::info("{}", line);
+    else
+      spdlog::warn("{}", line);
+  }
 }
 
 void fleet_manager_state::schedule_flush() {
@@ -185,6 +217,8 @@ bool fleet_manager_state::refill() {
 }
 
 void fleet_manager_state::dispatch() {
+  if (draining_)
+    return;
   // An attempt that fails at once (no worker) reports back into dispatch: the running loop
   // picks up the freed slot, so re-entry is refused rather than recursing once per task.
   if (dispatching_)
@@ -287,6 +321,8 @@ void fleet_manager_state::on_outcome(int64_t seq, int32_t attempt,
     after_commit([this, due = end.not_before] { schedule_wakeup(due); });
   }
   pending_.push_back(std::move(end));
+  if (draining_ && running_.empty() && drain_pending_)
+    after_commit([this] { finish_drain(0); });
   schedule_flush();
   dispatch();
 }
@@ -346,6 +382,8 @@ void fleet_manager_state::on_wakeup() {
 // -- the API --------------------------------------------------------------------
 
 caf::result<std::string> fleet_manager_state::submit(std::vector<task>& tasks) {
+  if (draining_)
+    return caf::make_error(errc::shutting_down, "fleetd is shutting down and takes no new batches");
   if (auto err = validate_batch(tasks, opts_.registry->checker(), opts_.limits))
     return err;
   auto now = now_ms();
@@ -428,7 +466,7 @@ caf::result<fleet_config> fleet_manager_state::reconfigure(const config_update& 
   auto next = apply(cfg_, update);
   if (!next)
     return next.error();
-  if (auto err = flush([&] { return store_->save_config(*next, now_ms()); }))
+  if (auto err = flush([&] { return store_->save_config_overrides(update, now_ms()); }))
     return err;
   cfg_ = *next;
   spdlog::info("configuration updated: max {} workers, timeout {} ms, retries {} (max {})",
@@ -462,6 +500,64 @@ std::vector<worker_info> fleet_manager_state::workers() const {
   return out;
 }
 
+// -- shutdown -------------------------------------------------------------------
+
+caf::result<int32_t> fleet_manager_state::drain(int64_t timeout_ms) {
+  if (!draining_)
+    spdlog::info("draining: no new work; waiting up to {} ms for {} running attempts", timeout_ms,
+                 running_.size());
+  draining_ = true;
+  if (drain_pending_)
+    return caf::make_error(errc::shutting_down, "a drain is already in progress");
+  if (running_.empty()) {
+    if (auto err = flush())
+      return err;
+    return int32_t{0};
+  }
+  drain_pending_ = true;
+  drain_promise_ = self_->make_response_promise<int32_t>();
+  self_->delayed_send(self_, std::chrono::milliseconds(std::max<int64_t>(0, timeout_ms)),
+                      drain_atom::value);
+  return drain_promise_;
+}
+
+void fleet_manager_state::on_drain_deadline() {
+  if (!drain_pending_)
+    return;
+  auto now = now_ms();
+  auto stopped = static_cast<int32_t>(running_.size());
+  for (auto& [seq, r] : running_) {
+    attempt_ended end;
+    end.seq = seq;
+    end.batch_id = r.batch_id;
+    end.task_id = r.task_id;
+    end.attempt = r.attempt;
+    end.at = now;
+    end.outcome = attempt_outcome::interrupted;
+    end.error = "fleetd stopped during the attempt";
+    end.next = task_disposition::requeue;
+    end.duration_ms = now - r.spawned_at;
+    pending_.push_back(std::move(end));
+  }
+  if (auto err = flush()) {
+    // Left open, the attempts are recovered as interrupted on the next start all the same.
+    spdlog::error("cannot record the interrupted attempts: {}", error_text(err));
+  }
+  for (auto& [seq, r] : running_)
+    if (r.worker)
+      self_->send_exit(r.worker, caf::exit_reason::user_shutdown);
+  running_.clear();
+  spdlog::warn("drain timeout: {} attempts interrupted; they run again on the next start", stopped);
+  finish_drain(stopped);
+}
+
+void fleet_manager_state::finish_drain(int32_t interrupted) {
+  if (!drain_pending_)
+    return;
+  drain_pending_ = false;
+  drain_promise_.deliver(interrupted);
+}
+
 // -- behaviour ------------------------------------------------------------------
 
 fleet_manager_actor::behavior_type
@@ -473,6 +569,10 @@ fleet_manager(fleet_manager_state::self_pointer self, fleet_manager_options opts
   }
   self->set_down_handler([self](caf::down_msg& msg) { self->state.on_down(msg); });
   auto from_self = [self] { return self->current_sender() == self->ctrl(); };
+  auto from_local_node = [self] {
+    auto& sender = self->current_sender();
+    return sender != nullptr && sender->node() == self->node();
+  };
   return {
     [self](submit_atom, std::vector<task>& tasks) { return self->state.submit(tasks); },
     [self](status_atom, const std::string& id) { return self->state.status(id); },
@@ -499,6 +599,15 @@ fleet_manager(fleet_manager_state::self_pointer self, fleet_manager_options opts
     [self, from_self](flush_atom) {
       if (from_self())
         self->state.on_flush_message();
+    },
+    [self, from_local_node](drain_atom, int64_t timeout_ms) -> caf::result<int32_t> {
+      if (!from_local_node())
+        return caf::make_error(errc::shutting_down, "only fleetd itself may drain the fleet");
+      return self->state.drain(timeout_ms);
+    },
+    [self, from_self](drain_atom) {
+      if (from_self())
+        self->state.on_drain_deadline();
     },
   };
 }

@@ -8,6 +8,7 @@
 #include "fleet/validation.hpp"
 
 #include <caf/stateful_actor.hpp>
+#include <caf/typed_response_promise.hpp>
 
 #include <deque>
 #include <functional>
@@ -22,7 +23,8 @@ namespace fleet {
 struct fleet_manager_options {
   /// Opened and migrated by the caller; from now on used by the manager alone.
   std::shared_ptr<fleet_store> store;
-  /// The configuration to use when the database holds none (a persisted one wins).
+  /// The start-up configuration (the config file's). Fields changed at runtime and stored in the
+  /// database win over it.
   fleet_config initial_config;
   std::shared_ptr<const worker_registry> registry;
   std::shared_ptr<execution_hooks> hooks = std::make_shared<execution_hooks>();
@@ -56,6 +58,9 @@ public:
   const fleet_config& config() const { return cfg_; }
   coordinator_actor coordinator() const { return coordinator_; }
 
+  caf::result<int32_t> drain(int64_t timeout_ms);
+  void on_drain_deadline();
+
   void on_flush_message();
   void on_wakeup();
   void on_down(const caf::down_msg& msg);
@@ -88,6 +93,8 @@ private:
   void on_outcome(int64_t seq, int32_t attempt, caf::expected<task_outcome> outcome);
   void remember_finished(const running_attempt& r, bool success, int64_t at);
   void schedule_wakeup(int64_t due_ms);
+  void log_milestones(const std::vector<fleet_store::batch_milestone>& milestones);
+  void finish_drain(int32_t interrupted);
 
   self_pointer self_ = nullptr;
   fleet_manager_options opts_;
@@ -110,6 +117,10 @@ private:
   std::unordered_map<int64_t, running_attempt> running_; ///< by task seq
   std::deque<worker_info> recent_;                       ///< finished workers, newest first
   caf::optional<int64_t> wakeup_at_;
+
+  bool draining_ = false; ///< no new batches, no new attempts
+  caf::typed_response_promise<int32_t> drain_promise_;
+  bool drain_pending_ = false;
 };
 
 /// The permanent fleet manager. Quits with an error if the store cannot be read at start.

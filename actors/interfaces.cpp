@@ -18,7 +18,7 @@ void register_fleet_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<result_summary>("fleet.result_summary");
   cfg.add_message_type<worker_actor>("fleet.worker_actor");
   cfg.add_message_type<coordinator_actor>("fleet.coordinator_actor");
-  cfg.add_message_type<fleet_manager_actor>("fleet.fleet_manager_actor");
+  cfg.add_message_type<fleet_api_actor>("fleet.fleet_api_actor");
   cfg.add_error_category(error_category, render_error);
 }
 

@@ -33,6 +33,7 @@ using flush_atom = caf::atom_constant<caf::atom("flush")>;
 using execute_atom = caf::atom_constant<caf::atom("execute")>;
 using result_atom = caf::atom_constant<caf::atom("result")>;
 using summary_atom = caf::atom_constant<caf::atom("summary")>;
+using drain_atom = caf::atom_constant<caf::atom("drain")>;
 
 /// A short-lived worker: runs one attempt of one task, replies, and quits.
 using worker_actor = caf::typed_actor<
@@ -46,8 +47,8 @@ using coordinator_actor = caf::typed_actor<
   // Totals, success rate and average duration so far.
   caf::replies_to<summary_atom>::with<result_summary>>;
 
-/// The permanent fleet manager: the whole public API.
-using fleet_manager_actor = caf::typed_actor<
+/// The public API of the fleet manager: what fleetd publishes for other CAF nodes.
+using fleet_api_actor = caf::typed_actor<
   // submit_batch(tasks): validates, stores in one transaction, replies the batch id.
   caf::replies_to<submit_atom, std::vector<task>>::with<std::string>,
   // batch_status(id); errc::unknown_batch if there is no such batch.
@@ -67,11 +68,21 @@ using fleet_manager_actor = caf::typed_actor<
   // get_config(): the configuration in force.
   caf::replies_to<get_config_atom>::with<fleet_config>,
   // The coordinator that aggregates this fleet's results.
-  caf::replies_to<coordinator_atom>::with<coordinator_actor>,
-  // Internal (honoured only from the manager itself): retries may be due.
+  caf::replies_to<coordinator_atom>::with<coordinator_actor>>;
+
+/// The fleet manager itself: the public API plus messages that only its own process may send.
+/// A remote node can still address them (CAF delivers any message to a remote actor), so the
+/// manager checks where each one comes from.
+using fleet_manager_actor = fleet_api_actor::extend<
+  // From the manager itself: retries may be due.
   caf::reacts_to<wakeup_atom>,
-  // Internal (honoured only from the manager itself): commit the pending state changes.
-  caf::reacts_to<flush_atom>>;
+  // From the manager itself: commit the pending state changes.
+  caf::reacts_to<flush_atom>,
+  // From the local node (fleetd on SIGTERM): take no new work, let running attempts finish for
+  // up to the given ms, record the rest as interrupted. Replies how many were interrupted.
+  caf::replies_to<drain_atom, int64_t>::with<int32_t>,
+  // From the manager itself: the drain deadline passed.
+  caf::reacts_to<drain_atom>>;
 
 /// Registers every fleetd message type and error category with a CAF config. Both ends of a
 /// remote connection must call it, so that type names match.

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Quick start: installs what is needed, builds, and runs fleetd's demo on var/demo.db.
-# (Once the daemon lands, this starts fleetd on config/fleetd.ini instead.)
+# Quick start: installs what is needed, builds, and runs fleetd in the foreground on the default
+# config (config/fleetd.ini: database var/fleet.db, 127.0.0.1:4242). Extra arguments go to fleetd,
+# e.g. scripts/start.sh --fleet.port=5000. Stop it with Ctrl-C (it drains, then exits 0).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
-exec build/bin/fleet-demo "${1:-var/demo.db}"
+exec build/bin/fleetd --config-file=config/fleetd.ini "$@"

@@ -117,6 +117,12 @@ public:
     return std::move(*out);
   }
 
+  /// Sends a request whose reply may come only after time moves; `receive` on the handle later.
+  template <class... Ts>
+  auto request(Ts&&... xs) {
+    return self_->request(manager_, caf::infinite, std::forward<Ts>(xs)...);
+  }
+
   std::string submit_ok(std::vector<task> tasks) {
     auto id = ask<std::string>(submit_atom::value, std::move(tasks));
     REQUIRE_MESSAGE(id, (id ? "" : error_text(id.error())));

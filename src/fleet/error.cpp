@@ -19,6 +19,7 @@ std::string to_string(errc x) {
     case errc::not_a_fleet_db: return "not_a_fleet_db";
     case errc::worker_failed: return "worker_failed";
     case errc::shutting_down: return "shutting_down";
+    case errc::unreachable: return "unreachable";
   }
   return "unknown_error";
 }

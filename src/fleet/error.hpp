@@ -25,6 +25,7 @@ enum class errc : uint8_t {
   not_a_fleet_db,      ///< The file is not a fleetd database.
   worker_failed,       ///< A worker could not run its task.
   shutting_down,       ///< The fleet no longer takes work.
+  unreachable,         ///< A client cannot reach fleetd, or fleetd did not answer in time.
 };
 
 /// The category under which fleetd errors travel between CAF nodes.

@@ -6,6 +6,8 @@
 
 #include <cstdint>
 #include <string>
+#include <variant>
+#include <vector>
 
 namespace fleet {
 
@@ -52,6 +54,34 @@ caf::error validate(const fleet_config& cfg);
 
 /// `cfg` with `update` applied, or an error (and no change) if the result is invalid.
 caf::expected<fleet_config> apply(fleet_config cfg, const config_update& update);
+
+/// One field of the configuration by name, for storage, logs and `fleetctl config set`.
+/// Every field has a name (`max_concurrent_workers`, as in update_config) and the option name of
+/// fleetd's config file (`max-workers`); both are accepted wherever a name is read.
+using config_value = std::variant<int64_t, double, bool>;
+
+struct config_field {
+  const char* name;   ///< update_config's name, e.g. "worker_timeout_ms"
+  const char* option; ///< the config file option, e.g. "worker-timeout"
+};
+
+/// The fields in declaration order.
+const std::vector<config_field>& config_fields();
+
+/// The fields that `update` sets, with their values, in declaration order.
+std::vector<std::pair<config_field, config_value>> set_fields(const config_update& update);
+
+/// The value of field `name` (either spelling) in `cfg`.
+caf::expected<config_value> get_field(const fleet_config& cfg, const std::string& name);
+
+/// Sets field `name` (either spelling) of `update`; an error for an unknown name or a value of the
+/// wrong kind (an integer is accepted for a real).
+caf::error set_field(config_update& update, const std::string& name, const config_value& value);
+
+/// Parses `NAME=VALUE` as typed by a person: integers, reals, true/false.
+caf::error set_field_from_text(config_update& update, const std::string& assignment);
+
+std::string to_string(const config_value& x);
 
 /// The error scale_workers gives for n < 1.
 caf::error validate_worker_count(int64_t n);

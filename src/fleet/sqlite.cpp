@@ -163,6 +163,16 @@ bool statement::column_is_null(int column) const {
   return sqlite3_column_type(stmt_, column) == SQLITE_NULL;
 }
 
+statement::kind statement::column_type(int column) const {
+  switch (sqlite3_column_type(stmt_, column)) {
+    case SQLITE_INTEGER: return kind::integer;
+    case SQLITE_FLOAT: return kind::real;
+    case SQLITE_TEXT: return kind::text;
+    case SQLITE_BLOB: return kind::blob;
+    default: return kind::null;
+  }
+}
+
 transaction::~transaction() {
   rollback();
 }

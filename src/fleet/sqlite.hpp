@@ -96,6 +96,8 @@ public:
   double column_double(int column) const;
   std::string column_text(int column) const;
   bool column_is_null(int column) const;
+  enum class kind { null, integer, real, text, blob };
+  kind column_type(int column) const;
 
 private:
   friend class database;

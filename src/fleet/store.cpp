@@ -6,6 +6,8 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include <utility>
+
 namespace fleet {
 
 std::string to_string(attempt_outcome x) {
@@ -108,15 +110,10 @@ caf::expected<std::unique_ptr<fleet_store>> fleet_store::open(const store_option
     return std::move(*st);                                                                         \
   }()
     // load_config
-    FLEET_PREPARE("SELECT max_concurrent_workers, worker_timeout_ms, retry_failed_tasks, max_retries,"
-                  " backoff_base_ms, backoff_factor, backoff_cap_ms FROM fleet_config WHERE id = 1"),
+    FLEET_PREPARE("SELECT name, value FROM config_overrides ORDER BY name"),
     // save_config
-    FLEET_PREPARE("INSERT INTO fleet_config (id, max_concurrent_workers, worker_timeout_ms,"
-                  " retry_failed_tasks, max_retries, backoff_base_ms, backoff_factor, backoff_cap_ms,"
-                  " updated_at) VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
-                  " ON CONFLICT (id) DO UPDATE SET max_concurrent_workers = ?1,"
-                  " worker_timeout_ms = ?2, retry_failed_tasks = ?3, max_retries = ?4,"
-                  " backoff_base_ms = ?5, backoff_factor = ?6, backoff_cap_ms = ?7, updated_at = ?8"),
+    FLEET_PREPARE("INSERT INTO config_overrides (name, value, updated_at) VALUES (?1, ?2, ?3)"
+                  " ON CONFLICT (name) DO UPDATE SET value = ?2, updated_at = ?3"),
     // insert_batch
     FLEET_PREPARE("INSERT INTO batches (id, created_at, total) VALUES (?1, ?2, ?3)"),
     // insert_task
@@ -192,44 +189,55 @@ fleet_store::~fleet_store() {
   stmts_.reset(); // statements before the connection
 }
 
-caf::expected<caf::optional<fleet_config>> fleet_store::load_config() {
+caf::expected<config_update> fleet_store::load_config_overrides() {
   auto& st = stmts_->load_config;
   st.rebind();
-  auto row = st.step();
-  if (!row)
-    return row.error();
-  if (!*row) {
-    st.reset();
-    return caf::optional<fleet_config>{};
+  config_update out;
+  for (;;) {
+    auto row = st.step();
+    if (!row)
+      return row.error();
+    if (!*row)
+      break;
+    auto name = st.column_text(0);
+    config_value value;
+    switch (st.column_type(1)) {
+      case sqlite::statement::kind::integer:
+        value = st.column_int64(1);
+        break;
+      case sqlite::statement::kind::real:
+        value = st.column_double(1);
+        break;
+      default:
+        st.reset();
+        return caf::make_error(errc::invalid_config,
+                               fmt::format("the stored setting {} is not a number", name));
+    }
+    // Booleans are stored as 0/1.
+    if (name == "retry_failed_tasks")
+      if (auto i = std::get_if<int64_t>(&value))
+        value = *i != 0;
+    if (auto err = set_field(out, name, value)) {
+      st.reset();
+      return caf::make_error(errc::invalid_config,
+                             "the configuration stored in the database is invalid: " + error_text(err));
+    }
   }
-  fleet_config cfg;
-  cfg.max_concurrent_workers = static_cast<int32_t>(st.column_int64(0));
-  cfg.worker_timeout_ms = st.column_int64(1);
-  cfg.retry_failed_tasks = st.column_int64(2) != 0;
-  cfg.max_retries = static_cast<int32_t>(st.column_int64(3));
-  cfg.backoff_base_ms = st.column_int64(4);
-  cfg.backoff_factor = st.column_double(5);
-  cfg.backoff_cap_ms = st.column_int64(6);
   st.reset();
-  if (auto err = validate(cfg))
-    return caf::make_error(errc::invalid_config,
-                           "the configuration stored in the database is invalid: " + error_text(err));
-  return caf::optional<fleet_config>{cfg};
+  return out;
 }
 
-caf::error fleet_store::save_config(const fleet_config& cfg, int64_t now) {
-  if (auto err = stmts_->save_config.execute(cfg.max_concurrent_workers, cfg.worker_timeout_ms,
-                                             cfg.retry_failed_tasks, cfg.max_retries,
-                                             cfg.backoff_base_ms, cfg.backoff_factor,
-                                             cfg.backoff_cap_ms, now))
-    return err;
-  nlohmann::json detail{{"max_concurrent_workers", cfg.max_concurrent_workers},
-                        {"worker_timeout_ms", cfg.worker_timeout_ms},
-                        {"retry_failed_tasks", cfg.retry_failed_tasks},
-                        {"max_retries", cfg.max_retries},
-                        {"backoff_base_ms", cfg.backoff_base_ms},
-                        {"backoff_factor", cfg.backoff_factor},
-                        {"backoff_cap_ms", cfg.backoff_cap_ms}};
+caf::error fleet_store::save_config_overrides(const config_update& update, int64_t now) {
+  nlohmann::json detail = nlohmann::json::object();
+  for (const auto& [field, value] : set_fields(update)) {
+    auto& st = stmts_->save_config;
+    st.rebind(std::string{field.name});
+    std::visit([&](auto x) { st.bind(2, x); }, value);
+    st.bind(3, now);
+    if (auto err = st.run())
+      return err;
+    std::visit([&](auto x) { detail[field.name] = x; }, value);
+  }
   return log_event(now, "config_updated", {}, {}, detail.dump());
 }
 
@@ -298,6 +306,8 @@ caf::error fleet_store::record(const attempt_started& x) {
     return err;
   if (auto err = stmts_->start_batch.execute(x.batch_id, x.at))
     return err;
+  if (db_.changes() > 0)
+    milestones_.push_back({x.batch_id, false});
   return log_event(x.at, "task_started", x.batch_id, x.task_id,
                    nlohmann::json{{"attempt", x.attempt}, {"worker_id", x.worker_id}}.dump());
 }
@@ -353,9 +363,14 @@ caf::error fleet_store::record(const attempt_ended& x) {
     return caf::none;
   if (auto err = stmts_->finish_batch.execute(x.batch_id, x.at))
     return err;
-  if (db_.changes() > 0)
-    return log_event(x.at, "batch_finished", x.batch_id, {}, {});
-  return caf::none;
+  if (db_.changes() == 0)
+    return caf::none;
+  milestones_.push_back({x.batch_id, true});
+  return log_event(x.at, "batch_finished", x.batch_id, {}, {});
+}
+
+std::vector<fleet_store::batch_milestone> fleet_store::take_milestones() {
+  return std::exchange(milestones_, {});
 }
 
 caf::error fleet_store::record(const transition& x) {
@@ -383,9 +398,11 @@ caf::expected<bool> fleet_store::cancel_batch(const std::string& batch_id, int64
     return err;
   if (auto err = stmts_->finish_batch.execute(batch_id, now))
     return err;
-  if (db_.changes() > 0)
+  if (db_.changes() > 0) {
+    milestones_.push_back({batch_id, true});
     if (auto err = log_event(now, "batch_finished", batch_id, {}, {}))
       return err;
+  }
   return true;
 }
 

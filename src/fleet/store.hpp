@@ -41,9 +41,11 @@ public:
 
   // -- configuration ---------------------------------------------------------
 
-  /// The persisted configuration, if one was ever saved.
-  caf::expected<caf::optional<fleet_config>> load_config();
-  caf::error save_config(const fleet_config& cfg, int64_t now);
+  /// The fields changed at runtime (update_config, scale_workers): they win over the start-up
+  /// configuration on restart.
+  caf::expected<config_update> load_config_overrides();
+  /// Stores the fields `update` sets, next to those stored before.
+  caf::error save_config_overrides(const config_update& update, int64_t now);
 
   // -- submission and dispatch -----------------------------------------------
 
@@ -72,6 +74,14 @@ public:
   /// their tasks pending again. Returns how many.
   caf::expected<int64_t> recover_interrupted(int64_t now);
 
+  /// A batch whose first attempt started, or that finished, in the writes since the last call.
+  struct batch_milestone {
+    std::string batch_id;
+    bool finished = false; ///< false: started
+  };
+  /// Hands over the milestones written so far; after a rollback the caller drops them.
+  std::vector<batch_milestone> take_milestones();
+
   /// Records a plain audit event.
   caf::error log_event(int64_t at, const std::string& kind, const std::string& batch_id,
                        const std::string& task_id, const std::string& detail_json);
@@ -99,6 +109,7 @@ private:
   fleet_store(sqlite::database db, std::unique_ptr<statements> stmts);
   sqlite::database db_;
   std::unique_ptr<statements> stmts_;
+  std::vector<batch_milestone> milestones_;
 };
 
 } // namespace fleet

@@ -76,7 +76,7 @@ TEST_CASE("scale_workers refuses n < 1 and takes effect at once") {
   REQUIRE(up);
   CHECK(up->max_concurrent_workers == 4);
   CHECK(f.stats().active_workers == 4);
-  CHECK(f.query_int("SELECT max_concurrent_workers FROM fleet_config") == 4);
+  CHECK(f.query_int("SELECT value FROM config_overrides WHERE name = 'max_concurrent_workers'") == 4);
   // Scaling down lets the running attempts finish; no new ones start until below the limit.
   REQUIRE(f.ask<fleet_config>(scale_atom::value, int32_t{2}));
   CHECK(f.stats().active_workers == 4);

@@ -118,9 +118,77 @@ TEST_CASE("configuration persisted by scale_workers wins over the start-up value
     first.start();
     REQUIRE(first.ask<fleet_config>(scale_atom::value, int32_t{7}));
   }
-  fleet_fixture second{fleet_fixture::small_config(), db};
+  // The operator edits the start-up configuration: fields not changed at runtime follow it.
+  auto edited = fleet_fixture::small_config();
+  edited.max_concurrent_workers = 3;
+  edited.max_retries = 9;
+  fleet_fixture second{edited, db};
   second.start();
   auto cfg = second.ask<fleet_config>(get_config_atom::value);
   REQUIRE(cfg);
   CHECK(cfg->max_concurrent_workers == 7);
+  CHECK(cfg->max_retries == 9);
+}
+
+TEST_CASE("a drain takes no new work and waits for running attempts to finish") {
+  temp_dir dir;
+  auto db = dir.file("fleet.db");
+  std::string id;
+  {
+    fleet_fixture first{fleet_fixture::small_config(), db};
+    first.start();
+    id = first.submit_ok(mixed_sleepers(6));
+    first.advance(50); // s0 (100 ms) and s1 (200 ms) are running
+    auto rh = first.request(drain_atom::value, int64_t{10'000});
+    first.run();
+    auto refused = first.ask<std::string>(submit_atom::value, echo_tasks(1));
+    REQUIRE_FALSE(refused);
+    CHECK(refused.error() == errc::shutting_down);
+    first.advance(200);
+    std::optional<int32_t> interrupted;
+    rh.receive([&](int32_t n) { interrupted = n; }, [&](caf::error& err) { FAIL(error_text(err)); });
+    REQUIRE(interrupted);
+    CHECK(*interrupted == 0);
+    auto st = first.status_of(id);
+    CHECK(st.completed == 2); // the two that were running; nothing new started
+    CHECK(first.stats().active_workers == 0);
+    CHECK(first.query_int("SELECT count(*) FROM tasks WHERE state = 'pending'") == 4);
+    first.stop();
+  }
+  fleet_fixture second{fleet_fixture::small_config(), db};
+  second.start();
+  CHECK(second.query_int("SELECT count(*) FROM attempts WHERE outcome = 'interrupted'") == 0);
+  REQUIRE(second.advance_until([&] { return second.finished(id); }));
+  check_exactly_once(second.results_of(id), 6);
+}
+
+TEST_CASE("a drain that times out records the running attempts as interrupted, and they run again") {
+  temp_dir dir;
+  auto db = dir.file("fleet.db");
+  std::string id;
+  {
+    fleet_fixture first{fleet_fixture::small_config(), db};
+    first.start();
+    id = first.submit_ok(mixed_sleepers(6));
+    first.advance(50);
+    auto rh = first.request(drain_atom::value, int64_t{20});
+    first.run();
+    first.advance(30);
+    std::optional<int32_t> interrupted;
+    rh.receive([&](int32_t n) { interrupted = n; }, [&](caf::error& err) { FAIL(error_text(err)); });
+    REQUIRE(interrupted);
+    CHECK(*interrupted == 2);
+    CHECK(first.query_int("SELECT count(*) FROM attempts WHERE outcome = 'interrupted'") == 2);
+    CHECK(first.query_int("SELECT count(*) FROM tasks WHERE state = 'running'") == 0);
+    CHECK(first.query_int("SELECT count(*) FROM tasks WHERE state = 'pending'") == 6);
+    first.advance(1000); // late worker replies change nothing
+    CHECK(first.query_int("SELECT count(*) FROM tasks WHERE state = 'succeeded'") == 0);
+    first.stop();
+  }
+  fleet_fixture second{fleet_fixture::small_config(), db};
+  second.start();
+  REQUIRE(second.advance_until([&] { return second.finished(id); }));
+  check_exactly_once(second.results_of(id), 6);
+  CHECK(second.query_int("SELECT count(*) FROM tasks WHERE interruptions = 1 AND attempts = 2") == 2);
+  CHECK(second.status_of(id).status == batch_state::completed);
 }

@@ -108,8 +108,8 @@ TEST_CASE("update_config changes retries for later failures and is validated") {
   CHECK_FALSE(after->retry_failed_tasks);
   CHECK(after->worker_timeout_ms == 600000);
   CHECK(after->max_concurrent_workers == before->max_concurrent_workers);
-  CHECK(f.query_int("SELECT retry_failed_tasks FROM fleet_config") == 0);
-  CHECK(f.query_int("SELECT worker_timeout_ms FROM fleet_config") == 600000);
+  CHECK(f.query_int("SELECT value FROM config_overrides WHERE name = 'retry_failed_tasks'") == 0);
+  CHECK(f.query_int("SELECT value FROM config_overrides WHERE name = 'worker_timeout_ms'") == 600000);
   auto id = f.submit_ok({make_task("once", "fail")});
   REQUIRE(f.advance_until([&] { return f.finished(id); }));
   CHECK(f.results_of(id)[0].attempts == 1);

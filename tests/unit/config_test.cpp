@@ -53,3 +53,28 @@ TEST_CASE("a partial update changes only the fields it sets") {
   CHECK(r->max_concurrent_workers == 10);
   CHECK(r->worker_timeout_ms == 300000);
 }
+
+TEST_CASE("settings are named by field or by config file option, with typed values") {
+  config_update u;
+  CHECK_FALSE(set_field_from_text(u, "max-workers=20"));
+  CHECK_FALSE(set_field_from_text(u, "worker_timeout_ms=1500"));
+  CHECK_FALSE(set_field_from_text(u, "retry-failed-tasks=false"));
+  CHECK_FALSE(set_field_from_text(u, "backoff-factor=3"));
+  CHECK(u.max_concurrent_workers == 20);
+  CHECK(u.worker_timeout_ms == int64_t{1500});
+  CHECK(u.retry_failed_tasks == false);
+  CHECK(u.backoff_factor == 3.0);
+  auto fields = set_fields(u);
+  REQUIRE(fields.size() == 4);
+  CHECK(std::string{fields[0].first.option} == "max-workers");
+  auto unknown = set_field_from_text(u, "warp=1");
+  CHECK(error_text(unknown).find("unknown setting \"warp\"") != std::string::npos);
+  CHECK(set_field_from_text(u, "max-workers=lots"));
+  CHECK(set_field_from_text(u, "max-workers=1.5"));
+  CHECK(set_field_from_text(u, "retry-failed-tasks=1"));
+  CHECK(set_field_from_text(u, "max-workers"));
+  CHECK(set_field_from_text(u, "max-workers=99999999999"));
+  auto value = get_field(fleet_config{}, "backoff-cap");
+  REQUIRE(value);
+  CHECK(to_string(*value) == "30000");
+}

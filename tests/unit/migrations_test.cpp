@@ -64,6 +64,29 @@ TEST_CASE("every older version migrates to the latest with its data kept") {
   }
 }
 
+TEST_CASE("schema 2 keeps the whole configuration a schema 1 database stored, as runtime settings") {
+  temp_dir dir;
+  auto path = dir.file("fleet.db");
+  {
+    auto db = sqlite::database::open(path);
+    REQUIRE(db);
+    std::vector<migration> first(migrations().begin(), migrations().begin() + 1);
+    REQUIRE_FALSE(migrate(*db, first));
+    REQUIRE_FALSE(db->exec("INSERT INTO fleet_config VALUES (1, 12, 5000, 0, 4, 250, 1.5, 8000, 7)"));
+  }
+  auto store = fleet_store::open({path, "full"});
+  REQUIRE(store);
+  auto kept = (*store)->load_config_overrides();
+  REQUIRE(kept);
+  CHECK(kept->max_concurrent_workers == 12);
+  CHECK(kept->worker_timeout_ms == int64_t{5000});
+  CHECK(kept->retry_failed_tasks == false);
+  CHECK(kept->max_retries == 4);
+  CHECK(kept->backoff_base_ms == int64_t{250});
+  CHECK(kept->backoff_factor == 1.5);
+  CHECK(kept->backoff_cap_ms == int64_t{8000});
+}
+
 TEST_CASE("a database from a newer fleetd is refused and left untouched") {
   temp_dir dir;
   auto path = dir.file("fleet.db");

@@ -11,9 +11,10 @@ namespace {
 
 struct store_fixture {
   temp_dir dir;
+  std::string path = dir.file("fleet.db");
   std::unique_ptr<fleet_store> store;
   store_fixture() {
-    auto s = fleet_store::open({dir.file("fleet.db"), "normal"});
+    auto s = fleet_store::open({path, "normal"});
     REQUIRE(s);
     store = std::move(*s);
   }
@@ -113,17 +114,34 @@ TEST_CASE("attempt transitions update task, batch counters and events together")
   CHECK(totals->average_duration_ms == doctest::Approx(500.0));
 }
 
-TEST_CASE("the configuration round-trips through the database") {
+TEST_CASE("settings changed at runtime round-trip through the database, field by field") {
   store_fixture f;
-  auto none = f.store->load_config();
+  auto none = f.store->load_config_overrides();
   REQUIRE(none);
-  CHECK_FALSE(*none);
-  fleet_config cfg;
-  cfg.max_concurrent_workers = 17;
-  cfg.backoff_factor = 1.5;
-  REQUIRE_FALSE(f.store->save_config(cfg, 1));
-  auto back = f.store->load_config();
+  CHECK(set_fields(*none).empty());
+  config_update first;
+  first.max_concurrent_workers = 17;
+  first.backoff_factor = 1.5;
+  REQUIRE_FALSE(f.store->save_config_overrides(first, 1));
+  config_update second;
+  second.retry_failed_tasks = false;
+  second.max_concurrent_workers = 3;
+  REQUIRE_FALSE(f.store->save_config_overrides(second, 2));
+  auto back = f.store->load_config_overrides();
   REQUIRE(back);
-  REQUIRE(*back);
-  CHECK(**back == cfg);
+  CHECK(back->max_concurrent_workers == 3);
+  CHECK(back->backoff_factor == 1.5);
+  CHECK(back->retry_failed_tasks == false);
+  CHECK_FALSE(back->worker_timeout_ms);
+  CHECK_FALSE(back->max_retries);
+}
+
+TEST_CASE("a stored setting the program does not know is refused with its name") {
+  store_fixture f;
+  auto db = sqlite::database::open(f.path);
+  REQUIRE(db);
+  REQUIRE_FALSE(db->exec("INSERT INTO config_overrides VALUES ('warp_speed', 9, 1)"));
+  auto back = f.store->load_config_overrides();
+  REQUIRE_FALSE(back);
+  CHECK(error_text(back.error()).find("warp_speed") != std::string::npos);
 }

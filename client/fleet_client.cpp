@@ -1,0 +1,124 @@
+#include "client/fleet_client.hpp"
+
+#include "fleet/error.hpp"
+
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/io/middleman.hpp>
+#include <caf/scoped_actor.hpp>
+#include <fmt/format.h>
+
+namespace fleet {
+
+void configure_client(caf::actor_system_config& cfg) {
+  cfg.load<caf::io::middleman>();
+  register_fleet_types(cfg);
+}
+
+caf::expected<fleet_api_actor> connect_fleet(caf::actor_system& sys, const std::string& host,
+                                             uint16_t port) {
+  auto manager = sys.middleman().remote_actor<fleet_api_actor>(host, port);
+  if (manager)
+    return std::move(*manager);
+  const auto& err = manager.error();
+  if (err == caf::sec::unexpected_actor_messaging_interface)
+    return caf::make_error(errc::unreachable,
+                           fmt::format("{}:{} is not a compatible fleetd (its interface differs)", host, port));
+  return caf::make_error(errc::unreachable, fmt::format("cannot reach fleetd at {}:{} (is it running?): {}",
+                                                        host, port, caf::to_string(err)));
+}
+
+struct fleet_client::impl {
+  impl(caf::actor_system& sys, fleet_api_actor manager, duration timeout)
+    : self(sys), manager(std::move(manager)), timeout(timeout) {
+  }
+
+  template <class T, class... Ts>
+  caf::expected<T> ask(Ts&&... xs) {
+    caf::expected<T> out{caf::make_error(errc::unreachable, "no reply")};
+    self->request(manager, timeout, std::forward<Ts>(xs)...)
+      .receive([&](T& value) { out = std::move(value); },
+               [&](caf::error& err) {
+                 if (err == caf::sec::request_timeout)
+                   out = caf::make_error(errc::unreachable,
+                                         fmt::format("fleetd did not answer within {} ms", timeout.count()));
+                 else if (err == caf::sec::request_receiver_down)
+                   out = caf::make_error(errc::unreachable, "fleetd went away before answering");
+                 else
+                   out = std::move(err);
+               });
+    return out;
+  }
+
+  caf::scoped_actor self;
+  fleet_api_actor manager;
+  duration timeout;
+};
+
+caf::expected<fleet_client> fleet_client::connect(caf::actor_system& sys, const std::string& host,
+                                                  uint16_t port, duration timeout) {
+  auto manager = connect_fleet(sys, host, port);
+  if (!manager)
+    return manager.error();
+  return fleet_client{sys, std::move(*manager), timeout};
+}
+
+fleet_client::fleet_client(caf::actor_system& sys, fleet_api_actor manager, duration timeout)
+  : impl_(std::make_unique<impl>(sys, std::move(manager), timeout)) {
+}
+
+fleet_client::fleet_client(fleet_client&&) noexcept = default;
+fleet_client& fleet_client::operator=(fleet_client&&) noexcept = default;
+fleet_client::~fleet_client() = default;
+
+caf::expected<std::string> fleet_client::submit_batch(std::vector<task> tasks) {
+  return impl_->ask<std::string>(submit_atom::value, std::move(tasks));
+}
+
+caf::expected<batch_status> fleet_client::batch_status(const std::string& batch_id) {
+  return impl_->ask<::fleet::batch_status>(status_atom::value, batch_id);
+}
+
+caf::expected<std::vector<task_result>> fleet_client::batch_results(const std::string& batch_id) {
+  return impl_->ask<std::vector<task_result>>(results_atom::value, batch_id);
+}
+
+caf::expected<bool> fleet_client::cancel_batch(const std::string& batch_id) {
+  return impl_->ask<bool>(cancel_atom::value, batch_id);
+}
+
+caf::expected<fleet_config> fleet_client::scale_workers(int32_t n) {
+  return impl_->ask<fleet_config>(scale_atom::value, n);
+}
+
+caf::expected<fleet_stats> fleet_client::stats() {
+  return impl_->ask<fleet_stats>(stats_atom::value);
+}
+
+caf::expected<std::vector<worker_info>> fleet_client::active_workers() {
+  return impl_->ask<std::vector<worker_info>>(workers_atom::value);
+}
+
+caf::expected<fleet_config> fleet_client::update_config(const config_update& update) {
+  return impl_->ask<fleet_config>(update_config_atom::value, update);
+}
+
+caf::expected<fleet_config> fleet_client::get_config() {
+  return impl_->ask<fleet_config>(get_config_atom::value);
+}
+
+caf::expected<result_summary> fleet_client::summary() {
+  auto coordinator = impl_->ask<coordinator_actor>(coordinator_atom::value);
+  if (!coordinator)
+    return coordinator.error();
+  caf::expected<result_summary> out{caf::make_error(errc::unreachable, "no reply")};
+  impl_->self->request(*coordinator, impl_->timeout, summary_atom::value)
+    .receive([&](result_summary& s) { out = s; }, [&](caf::error& err) { out = std::move(err); });
+  return out;
+}
+
+const fleet_api_actor& fleet_client::manager() const {
+  return impl_->manager;
+}
+
+} // namespace fleet

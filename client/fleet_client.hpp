@@ -1,0 +1,67 @@
+#pragma once
+
+// Talking to fleetd from another CAF program. Link the `fleet_client` library, then:
+//
+//   caf::actor_system_config cfg;
+//   fleet::configure_client(cfg);            // message types + CAF's middleman
+//   caf::actor_system sys{cfg};
+//   auto fleet = fleet::fleet_client::connect(sys, "127.0.0.1", 4242);
+//   auto id = fleet->submit_batch({{"t1", "echo", R"({"x": 1})", 0}});
+//
+// Actors that prefer asynchronous requests use `connect_fleet` and send the messages of
+// `fleet_api_actor` (actors/interfaces.hpp) themselves.
+
+#include "actors/interfaces.hpp"
+
+#include <caf/expected.hpp>
+#include <caf/fwd.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace fleet {
+
+/// Registers fleetd's message types and error category and loads CAF's middleman. Call it on the
+/// config before constructing the actor system.
+void configure_client(caf::actor_system_config& cfg);
+
+/// The fleet manager published by fleetd at host:port; errc::unreachable if nothing answers there.
+caf::expected<fleet_api_actor> connect_fleet(caf::actor_system& sys, const std::string& host,
+                                             uint16_t port);
+
+/// Blocking calls to fleetd, one per public operation, each with a deadline. Not thread-safe.
+class fleet_client {
+public:
+  using duration = std::chrono::milliseconds;
+
+  static caf::expected<fleet_client> connect(caf::actor_system& sys, const std::string& host,
+                                             uint16_t port, duration timeout = std::chrono::seconds(30));
+
+  fleet_client(caf::actor_system& sys, fleet_api_actor manager, duration timeout);
+  fleet_client(fleet_client&&) noexcept;
+  fleet_client& operator=(fleet_client&&) noexcept;
+  ~fleet_client();
+
+  caf::expected<std::string> submit_batch(std::vector<task> tasks);
+  caf::expected<::fleet::batch_status> batch_status(const std::string& batch_id);
+  caf::expected<std::vector<task_result>> batch_results(const std::string& batch_id);
+  caf::expected<bool> cancel_batch(const std::string& batch_id);
+  caf::expected<fleet_config> scale_workers(int32_t n);
+  caf::expected<fleet_stats> stats();
+  caf::expected<std::vector<worker_info>> active_workers();
+  caf::expected<fleet_config> update_config(const config_update& update);
+  caf::expected<fleet_config> get_config();
+  /// The coordinator's aggregate: totals, success rate, average duration.
+  caf::expected<result_summary> summary();
+
+  const fleet_api_actor& manager() const;
+
+private:
+  struct impl;
+  std::unique_ptr<impl> impl_;
+};
+
+} // namespace fleet

@@ -1,0 +1,403 @@
+#include "commands.hpp"
+
+#include "render.hpp"
+
+#include "fleet/error.hpp"
+#include "fleet/json_codec.hpp"
+#include "fleet/task_file.hpp"
+
+#include <caf/actor_system_config.hpp>
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <iterator>
+#include <map>
+#include <sstream>
+#include <thread>
+#include <unistd.h>
+
+using fleet::error_text;
+using fleet::fleet_client;
+
+namespace fleetctl {
+
+namespace {
+
+struct command_spec {
+  const char* name;
+  const char* synopsis;
+  const char* help;
+  size_t min_args;
+  size_t max_args; // SIZE_MAX: any
+};
+
+const std::vector<command_spec>& commands() {
+  static const std::vector<command_spec> specs{
+    {"submit", "submit [--wait] FILE|-",
+     "Reads tasks from FILE (or stdin for -) as a JSON array or JSON Lines, one object per task:\n"
+     "  {\"id\": \"t1\", \"type\": \"echo\", \"data\": {...}, \"priority\": 0}\n"
+     "type is required; id defaults to task-N, data to {}, priority to 0. Prints the batch id.\n"
+     "--wait then waits like `wait` and exits like it.",
+     1, 1},
+    {"status", "status BATCH", "Shows a batch's status, counts and progress.", 1, 1},
+    {"results", "results BATCH", "Lists every finished task of a batch with its result or error.", 1, 1},
+    {"wait", "wait BATCH",
+     "Waits until the batch finishes, with a live progress bar on a terminal (plain lines\n"
+     "otherwise). Exit 0 if it completed, 1 if it ended failed, partial or cancelled, 2 on error.",
+     1, 1},
+    {"cancel", "cancel BATCH",
+     "Cancels a batch: waiting tasks are dropped, running attempts stopped. Exit 1 if the batch\n"
+     "had already finished.",
+     1, 1},
+    {"scale", "scale N", "Sets max_concurrent_workers to N (at least 1); stored, survives restarts.", 1, 1},
+    {"stats", "stats", "Fleet-wide figures and the coordinator's summary.", 0, 0},
+    {"workers", "workers", "Running workers, then the most recently finished.", 0, 0},
+    {"config", "config [set NAME=VALUE...]",
+     "Shows the configuration in force, or changes fields at runtime (stored, they win over the\n"
+     "config file on restart). NAME is the config file option (max-workers, worker-timeout,\n"
+     "retry-failed-tasks, max-retries, backoff-base, backoff-factor, backoff-cap) or the field\n"
+     "name (max_concurrent_workers, ...).",
+     0, SIZE_MAX},
+  };
+  return specs;
+}
+
+const command_spec* find_command(const std::string& name) {
+  for (const auto& c : commands())
+    if (name == c.name)
+      return &c;
+  return nullptr;
+}
+
+void print_json(const nlohmann::json& x) {
+  fmt::print("{}\n", x.dump());
+}
+
+std::string compact(const std::string& json_text, size_t max = 60) {
+  auto text = json_text;
+  for (auto& c : text)
+    if (c == '\n' || c == '\t')
+      c = ' ';
+  if (text.size() > max)
+    text = text.substr(0, max - 3) + "...";
+  return text;
+}
+
+caf::expected<std::string> read_input(const std::string& path) {
+  if (path == "-")
+    return std::string{std::istreambuf_iterator<char>{std::cin}, {}};
+  std::ifstream in{path, std::ios::binary};
+  if (!in)
+    return caf::make_error(fleet::errc::invalid_batch, fmt::format("cannot read {}", path));
+  return std::string{std::istreambuf_iterator<char>{in}, {}};
+}
+
+/// A connection to fleetd that `wait` can re-establish when fleetd restarts.
+struct session {
+  caf::actor_system& sys;
+  const invocation& inv;
+  std::optional<fleet_client> client;
+
+  caf::error connect() {
+    auto c = fleet_client::connect(sys, inv.host, inv.port, std::chrono::milliseconds(inv.timeout_ms));
+    if (!c)
+      return c.error();
+    client.emplace(std::move(*c));
+    return caf::none;
+  }
+};
+
+int print_status(const fleet::batch_status& st, bool json) {
+  if (json) {
+    print_json(fleet::to_json(st));
+    return exit_ok;
+  }
+  print_table({"FIELD", "VALUE"},
+              {{"batch", st.batch_id},
+               {"status", to_string(st.status)},
+               {"total", std::to_string(st.total)},
+               {"completed", std::to_string(st.completed)},
+               {"failed", std::to_string(st.failed)},
+               {"cancelled", std::to_string(st.cancelled)},
+               {"progress", fmt::format("{:.1f}%", st.progress * 100)},
+               {"created", format_time(st.created_at)},
+               {"started", format_time(st.started_at)},
+               {"finished", format_time(st.finished_at)}});
+  return exit_ok;
+}
+
+int exit_for(const fleet::batch_status& st) {
+  return st.status == fleet::batch_state::completed ? exit_ok : exit_batch_failed;
+}
+
+int wait_for(session& s, const std::string& batch_id) {
+  const bool tty = isatty(STDOUT_FILENO) != 0 && !s.inv.json;
+  std::string last;
+  auto reconnect_deadline = std::chrono::steady_clock::time_point::max();
+  for (;;) {
+    auto st = s.client->batch_status(batch_id);
+    if (!st) {
+      // fleetd restarting (a deploy, a crash) is not the batch's failure: reconnect for a while.
+      if (st.error() != fleet::errc::unreachable)
+        return error(error_text(st.error()));
+      auto now = std::chrono::steady_clock::now();
+      if (reconnect_deadline == std::chrono::steady_clock::time_point::max())
+        reconnect_deadline = now + std::chrono::milliseconds(s.inv.timeout_ms);
+      if (now > reconnect_deadline)
+        return error(error_text(st.error()));
+      std::this_thread::sleep_for(std::chrono::milliseconds(s.inv.poll_ms));
+      s.connect(); // failure shows up as the next status error
+      continue;
+    }
+    reconnect_deadline = std::chrono::steady_clock::time_point::max();
+    auto line = s.inv.json ? fleet::to_json(*st).dump() : progress_line(*st);
+    if (line != last) {
+      if (tty)
+        fmt::print("\r{}\x1b[K", line);
+      else
+        fmt::print("{}\n", line);
+      std::fflush(stdout);
+      last = line;
+    }
+    if (st->finished_at != 0) {
+      if (tty)
+        fmt::print("\n");
+      return exit_for(*st);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(s.inv.poll_ms));
+  }
+}
+
+int cmd_submit(session& s, std::vector<fleet::task> tasks) {
+  auto id = s.client->submit_batch(std::move(tasks));
+  if (!id)
+    return error(error_text(id.error()));
+  if (s.inv.json)
+    print_json({{"batch_id", *id}});
+  else
+    fmt::print("{}\n", *id);
+  std::fflush(stdout);
+  return s.inv.wait ? wait_for(s, *id) : exit_ok;
+}
+
+int cmd_results(session& s, const std::string& id) {
+  auto rs = s.client->batch_results(id);
+  if (!rs)
+    return error(error_text(rs.error()));
+  if (s.inv.json) {
+    print_json(fleet::to_json(*rs));
+    return exit_ok;
+  }
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& r : *rs)
+    rows.push_back({r.task_id, r.success ? "ok" : "FAILED", std::to_string(r.attempts),
+                    format_duration(r.duration_ms), compact(r.success ? r.result : r.error)});
+  print_table({"TASK", "RESULT", "ATTEMPTS", "DURATION", "OUTPUT"}, rows);
+  return exit_ok;
+}
+
+int cmd_cancel(session& s, const std::string& id) {
+  auto ok = s.client->cancel_batch(id);
+  if (!ok)
+    return error(error_text(ok.error()));
+  if (*ok) {
+    if (s.inv.json)
+      print_json({{"batch_id", id}, {"cancelled", true}});
+    else
+      fmt::print("batch {} cancelled\n", id);
+    return exit_ok;
+  }
+  // false means unknown or already finished: tell them apart.
+  auto st = s.client->batch_status(id);
+  if (!st)
+    return error(error_text(st.error()));
+  if (s.inv.json)
+    print_json({{"batch_id", id}, {"cancelled", false}, {"status", to_string(st->status)}});
+  else
+    fmt::print(stderr, "fleetctl: batch {} already finished ({}): nothing to cancel\n", id,
+               to_string(st->status));
+  return exit_batch_failed;
+}
+
+int print_config(const fleet::fleet_config& cfg, bool json) {
+  if (json) {
+    print_json(fleet::to_json(cfg));
+    return exit_ok;
+  }
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& field : fleet::config_fields()) {
+    auto value = fleet::get_field(cfg, field.name);
+    rows.push_back({field.option, field.name, value ? fleet::to_string(*value) : "?"});
+  }
+  print_table({"OPTION", "FIELD", "VALUE"}, rows);
+  return exit_ok;
+}
+
+int cmd_config(session& s) {
+  const auto& args = s.inv.args;
+  if (args.empty()) {
+    auto cfg = s.client->get_config();
+    if (!cfg)
+      return error(error_text(cfg.error()));
+    return print_config(*cfg, s.inv.json);
+  }
+  fleet::config_update update;
+  for (size_t i = 1; i < args.size(); ++i)
+    if (auto err = fleet::set_field_from_text(update, args[i]))
+      return error(error_text(err));
+  auto cfg = s.client->update_config(update);
+  if (!cfg)
+    return error(error_text(cfg.error()));
+  return print_config(*cfg, s.inv.json);
+}
+
+int cmd_stats(session& s) {
+  auto st = s.client->stats();
+  if (!st)
+    return error(error_text(st.error()));
+  auto summary = s.client->summary();
+  if (!summary)
+    return error(error_text(summary.error()));
+  if (s.inv.json) {
+    auto out = fleet::to_json(*st);
+    out["summary"] = fleet::to_json(*summary);
+    print_json(out);
+    return exit_ok;
+  }
+  print_table({"FIGURE", "VALUE"},
+              {{"total_batches", std::to_string(st->total_batches)},
+               {"total_tasks", std::to_string(st->total_tasks)},
+               {"completed_tasks", std::to_string(st->completed_tasks)},
+               {"failed_tasks", std::to_string(st->failed_tasks)},
+               {"cancelled_tasks", std::to_string(st->cancelled_tasks)},
+               {"pending_tasks", std::to_string(st->pending_tasks)},
+               {"running_tasks", std::to_string(st->running_tasks)},
+               {"retries", std::to_string(st->retries)},
+               {"active_workers", fmt::format("{} of {}", st->active_workers, st->max_concurrent_workers)},
+               {"success_rate", fmt::format("{:.1f}%", summary->success_rate * 100)},
+               {"average_duration", format_duration(static_cast<int64_t>(summary->average_duration_ms))}});
+  return exit_ok;
+}
+
+int cmd_workers(session& s) {
+  auto ws = s.client->active_workers();
+  if (!ws)
+    return error(error_text(ws.error()));
+  if (s.inv.json) {
+    print_json(fleet::to_json(*ws));
+    return exit_ok;
+  }
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& w : *ws)
+    rows.push_back({w.worker_id, w.task_id, w.batch_id, std::to_string(w.attempt), to_string(w.status),
+                    format_time(w.spawned_at), format_time(w.completed_at)});
+  print_table({"WORKER", "TASK", "BATCH", "ATTEMPT", "STATUS", "SPAWNED", "COMPLETED"}, rows);
+  return exit_ok;
+}
+
+caf::expected<int32_t> parse_worker_count(const std::string& text) {
+  errno = 0;
+  char* end = nullptr;
+  auto n = std::strtoll(text.c_str(), &end, 10);
+  if (text.empty() || *end != '\0' || errno != 0 || n < INT32_MIN || n > INT32_MAX)
+    return caf::make_error(fleet::errc::invalid_config,
+                           fmt::format("scale needs a whole number of workers (got \"{}\")", text));
+  return static_cast<int32_t>(n);
+}
+
+} // namespace
+
+int error(const std::string& text) {
+  fmt::print(stderr, "fleetctl: {}\n", text);
+  return exit_error;
+}
+
+bool is_command(const std::string& command) {
+  return find_command(command) != nullptr;
+}
+
+std::string usage(const std::string& command) {
+  if (auto c = find_command(command))
+    return fmt::format("usage: fleetctl [--host H] [--port P] [--json] {}\n\n{}\n", c->synopsis, c->help);
+  std::string out = "usage: fleetctl [--host H] [--port P] [--json] [--timeout MS] COMMAND [ARGS]\n\n"
+                    "Drives a running fleetd (default 127.0.0.1:4242) as a CAF node.\n\nCommands:\n";
+  for (const auto& c : commands())
+    out += fmt::format("  {:<28} {}\n", c.synopsis, std::string{c.help}.substr(0, std::string{c.help}.find('\n')));
+  out += "\nOptions:\n"
+         "  --host H       fleetd's address (default 127.0.0.1)\n"
+         "  --port P       fleetd's port (default 4242)\n"
+         "  --json         machine-readable output (one JSON document; JSON Lines for wait)\n"
+         "  --timeout MS   how long to wait for each answer (default 30000)\n"
+         "  --help         this text; `fleetctl COMMAND --help` for one command\n"
+         "\nExit status: 0 success, 1 batch ended failed/partial/cancelled (wait, submit --wait)\n"
+         "or was not cancelled, 2 error.\n";
+  return out;
+}
+
+int run_command(const invocation& inv) {
+  auto spec = find_command(inv.command);
+  if (!spec)
+    return error(fmt::format("unknown command \"{}\" (see fleetctl --help)", inv.command));
+  if (inv.args.size() < spec->min_args || inv.args.size() > spec->max_args)
+    return error(fmt::format("usage: fleetctl {}", spec->synopsis));
+  if (inv.command == "config" && !inv.args.empty() && (inv.args[0] != "set" || inv.args.size() < 2))
+    return error("usage: fleetctl config [set NAME=VALUE...]");
+  if (inv.wait && inv.command != "submit")
+    return error("--wait belongs to submit (use `fleetctl wait BATCH`)");
+  // Bad input is reported before any connection is made.
+  std::vector<fleet::task> tasks;
+  if (inv.command == "submit") {
+    auto text = read_input(inv.args[0]);
+    if (!text)
+      return error(error_text(text.error()));
+    auto parsed = fleet::parse_task_file(*text, inv.args[0] == "-" ? "stdin" : inv.args[0]);
+    if (!parsed)
+      return error(error_text(parsed.error()));
+    tasks = std::move(*parsed);
+  }
+  caf::expected<int32_t> workers{0};
+  if (inv.command == "scale") {
+    workers = parse_worker_count(inv.args[0]);
+    if (!workers)
+      return error(error_text(workers.error()));
+  }
+  caf::actor_system_config cfg;
+  fleet::configure_client(cfg);
+  caf::actor_system sys{cfg};
+  session s{sys, inv, {}};
+  if (auto err = s.connect())
+    return error(error_text(err));
+  const auto& cmd = inv.command;
+  if (cmd == "submit")
+    return cmd_submit(s, std::move(tasks));
+  if (cmd == "status") {
+    auto st = s.client->batch_status(inv.args[0]);
+    return st ? print_status(*st, inv.json) : error(error_text(st.error()));
+  }
+  if (cmd == "results")
+    return cmd_results(s, inv.args[0]);
+  if (cmd == "wait")
+    return wait_for(s, inv.args[0]);
+  if (cmd == "cancel")
+    return cmd_cancel(s, inv.args[0]);
+  if (cmd == "scale") {
+    auto cfg2 = s.client->scale_workers(*workers);
+    if (!cfg2)
+      return error(error_text(cfg2.error()));
+    if (inv.json)
+      return print_config(*cfg2, true);
+    fmt::print("max_concurrent_workers = {}\n", cfg2->max_concurrent_workers);
+    return exit_ok;
+  }
+  if (cmd == "stats")
+    return cmd_stats(s);
+  if (cmd == "workers")
+    return cmd_workers(s);
+  return cmd_config(s);
+}
+
+} // namespace fleetctl

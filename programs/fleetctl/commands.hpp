@@ -1,0 +1,45 @@
+#pragma once
+
+// fleetctl's commands. Each returns the process exit code: 0 success, 1 the batch ended failed or
+// partial (or was not cancelled), 2 an error (printed as one line on stderr).
+
+#include "client/fleet_client.hpp"
+
+#include <caf/actor_system.hpp>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace fleetctl {
+
+inline constexpr int exit_ok = 0;
+inline constexpr int exit_batch_failed = 1;
+inline constexpr int exit_error = 2;
+
+/// The parsed command line.
+struct invocation {
+  std::string host = "127.0.0.1";
+  uint16_t port = 4242;
+  bool json = false;
+  int64_t timeout_ms = 30000;
+  bool wait = false;   ///< submit --wait
+  int64_t poll_ms = 250; ///< how often wait asks for the status
+  std::string command;
+  std::vector<std::string> args;
+};
+
+/// Prints "fleetctl: TEXT" on stderr and returns exit_error.
+int error(const std::string& text);
+
+/// Everything that can be done without a daemon first (reading the task file), then the call.
+int run_command(const invocation& inv);
+
+/// The usage text of the program, or of one command.
+std::string usage(const std::string& command = {});
+
+/// True if `command` names a command.
+bool is_command(const std::string& command);
+
+} // namespace fleetctl

@@ -1,0 +1,86 @@
+// fleetctl: the command line for fleetd, itself a CAF node. `fleetctl --help` lists the commands.
+
+#include "commands.hpp"
+
+#include <fmt/format.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <string>
+
+using namespace fleetctl;
+
+namespace {
+
+bool parse_number(const std::string& text, int64_t lo, int64_t hi, int64_t& out) {
+  errno = 0;
+  char* end = nullptr;
+  auto x = std::strtoll(text.c_str(), &end, 10);
+  if (text.empty() || *end != '\0' || errno != 0 || x < lo || x > hi)
+    return false;
+  out = x;
+  return true;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  invocation inv;
+  bool help = false;
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    // --name=value and --name value are both accepted for options with a value.
+    auto value_of = [&](const std::string& name, std::string& out) {
+      if (arg == name) {
+        if (i + 1 >= argc)
+          return false;
+        out = argv[++i];
+        return true;
+      }
+      if (arg.rfind(name + "=", 0) == 0) {
+        out = arg.substr(name.size() + 1);
+        return true;
+      }
+      return false;
+    };
+    std::string value;
+    if (arg == "--help" || arg == "-h") {
+      help = true;
+    } else if (arg == "--json") {
+      inv.json = true;
+    } else if (arg == "--wait") {
+      inv.wait = true;
+    } else if (value_of("--host", value)) {
+      if (value.empty())
+        return error("--host needs an address");
+      inv.host = value;
+    } else if (value_of("--port", value)) {
+      int64_t port = 0;
+      if (!parse_number(value, 1, 65535, port))
+        return error(fmt::format("--port must be between 1 and 65535 (got \"{}\")", value));
+      inv.port = static_cast<uint16_t>(port);
+    } else if (value_of("--timeout", value)) {
+      if (!parse_number(value, 1, 86'400'000, inv.timeout_ms))
+        return error(fmt::format("--timeout must be a number of ms between 1 and 86400000 (got \"{}\")", value));
+    } else if (arg.size() > 1 && arg[0] == '-' && arg != "-" && !(arg.size() > 1 && std::isdigit(arg[1]))) {
+      return error(fmt::format("unknown option {} (see fleetctl --help)", arg));
+    } else if (inv.command.empty()) {
+      inv.command = arg;
+    } else {
+      inv.args.push_back(arg);
+    }
+  }
+  if (inv.command == "help") {
+    fmt::print("{}", usage(inv.args.empty() ? std::string{} : inv.args[0]));
+    return exit_ok;
+  }
+  if (help) {
+    fmt::print("{}", usage(inv.command));
+    return exit_ok;
+  }
+  if (inv.command.empty()) {
+    fmt::print(stderr, "{}", usage());
+    return exit_error;
+  }
+  return run_command(inv);
+}

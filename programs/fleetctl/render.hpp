@@ -1,0 +1,25 @@
+#pragma once
+
+// How fleetctl shows things to people: aligned tables, times, a progress bar.
+
+#include "fleet/batch_state.hpp"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace fleetctl {
+
+/// Prints rows under a header with columns padded to their widest cell.
+void print_table(const std::vector<std::string>& header, const std::vector<std::vector<std::string>>& rows);
+
+/// Local time with milliseconds, "-" for 0.
+std::string format_time(int64_t ms_since_epoch);
+
+/// "1.5 s", "250 ms".
+std::string format_duration(int64_t ms);
+
+/// One line: "[#########-----------]  45.0%  9/20  completed 8  failed 1  processing".
+std::string progress_line(const fleet::batch_status& st, int width = 30);
+
+} // namespace fleetctl

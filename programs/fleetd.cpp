@@ -1,0 +1,151 @@
+// fleetd: the fleet manager daemon. Opens the SQLite store, resumes unfinished work, publishes the
+// fleet manager for CAF nodes and fleetctl, and drains on SIGTERM/SIGINT.
+// Usage: fleetd [--config-file=config/fleetd.ini] [--fleet.NAME=VALUE]...   (--help for all)
+
+#include "actors/builtin_workers.hpp"
+#include "actors/fleet_manager.hpp"
+#include "actors/interfaces.hpp"
+#include "fleet/daemon_config.hpp"
+#include "fleet/error.hpp"
+#include "fleet/instance_lock.hpp"
+#include "fleet/log.hpp"
+
+#include <caf/actor_system.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/io/middleman.hpp>
+#include <caf/scoped_actor.hpp>
+#include <caf/send.hpp>
+#include <fmt/format.h>
+
+#include <csignal>
+#include <cstring>
+#include <filesystem>
+#include <pthread.h>
+#include <unistd.h>
+
+using namespace fleet;
+
+namespace {
+
+// Sent by the watcher when the manager ends on its own (it should not): fleetd then exits 1.
+constexpr int manager_died_signal = SIGUSR1;
+
+sigset_t handled_signals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, manager_died_signal);
+  return set;
+}
+
+int fail(int code, const std::string& line) {
+  fmt::print(stderr, "fleetd: {}\n", line);
+  return code;
+}
+
+caf::error prepare_db_directory(const std::string& db) {
+  auto dir = std::filesystem::path(db).parent_path();
+  if (dir.empty())
+    return caf::none;
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec)
+    return caf::make_error(errc::invalid_config,
+                           fmt::format("cannot create the database directory {}: {}", dir.string(), ec.message()));
+  return caf::none;
+}
+
+/// Asks the manager for its configuration: it answers once its start-up (recovery) succeeded.
+caf::expected<fleet_config> wait_until_ready(caf::actor_system& sys, const fleet_manager_actor& manager) {
+  caf::expected<fleet_config> out{caf::make_error(errc::worker_failed, "no answer")};
+  caf::scoped_actor self{sys};
+  self->request(manager, caf::infinite, get_config_atom::value)
+    .receive([&](fleet_config& cfg) { out = cfg; }, [&](caf::error& err) { out = std::move(err); });
+  return out;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  // Before any thread exists: CAF's threads inherit the mask, and only sigwait below sees them.
+  auto signals = handled_signals();
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  daemon_config cfg;
+  cfg.load<caf::io::middleman>();
+  register_fleet_types(cfg);
+  if (auto err = cfg.load_options(argc, argv))
+    return fail(2, error_text(err));
+  if (cfg.help_requested) {
+    fmt::print("{}", cfg.help_text());
+    return 0;
+  }
+  const auto& o = cfg.options;
+  if (auto err = init_logging(o.log_level))
+    return fail(2, error_text(err));
+  spdlog::info("fleetd {} starting (configuration: {})", FLEETD_VERSION, cfg.source);
+
+  if (auto err = prepare_db_directory(o.db))
+    return fail(1, error_text(err));
+  auto lock = instance_lock::acquire(o.db);
+  if (!lock)
+    return fail(1, error_text(lock.error()));
+  auto store = fleet_store::open({o.db, o.synchronous});
+  if (!store)
+    return fail(1, fmt::format("database {}: {}", o.db, error_text(store.error())));
+  spdlog::info("database {} (synchronous={})", o.db, o.synchronous);
+
+  caf::actor_system sys{cfg};
+  auto registry = std::make_shared<worker_registry>();
+  add_builtin_workers(*registry);
+  fleet_manager_options opts;
+  opts.store = std::move(*store);
+  opts.initial_config = o.fleet;
+  opts.registry = registry;
+  auto manager = spawn_fleet_manager(sys, std::move(opts));
+  auto ready = wait_until_ready(sys, manager);
+  if (!ready)
+    return fail(1, fmt::format("cannot start the fleet manager: {}", error_text(ready.error())));
+
+  auto port = sys.middleman().publish(fleet_api_actor{manager}, static_cast<uint16_t>(o.port),
+                                      o.host.c_str(), true);
+  if (!port) {
+    caf::anon_send_exit(manager, caf::exit_reason::user_shutdown);
+    return fail(1, fmt::format("cannot listen on {}:{} (port in use, or not an address of this "
+                               "machine): {}",
+                               o.host, o.port, error_text(port.error())));
+  }
+  spdlog::info("listening on {}:{}; {} workers at most, worker timeout {} ms", o.host, *port,
+               ready->max_concurrent_workers, ready->worker_timeout_ms);
+
+  auto watcher = sys.spawn([manager](caf::event_based_actor* self) {
+    self->monitor(manager);
+    self->set_down_handler([](caf::down_msg&) { kill(getpid(), manager_died_signal); });
+    return caf::behavior{[](int) {}};
+  });
+
+  int sig = 0;
+  sigwait(&signals, &sig);
+  caf::anon_send_exit(watcher, caf::exit_reason::user_shutdown);
+  if (sig == manager_died_signal) {
+    sys.middleman().unpublish(manager, *port);
+    return fail(1, "the fleet manager stopped unexpectedly; see the log above");
+  }
+  spdlog::info("{} received: taking no new work, giving running attempts up to {} ms", strsignal(sig),
+               o.drain_timeout_ms);
+  {
+    caf::scoped_actor self{sys};
+    self->request(manager, caf::infinite, drain_atom::value, o.drain_timeout_ms)
+      .receive([](int32_t interrupted) {
+                 if (interrupted == 0)
+                   spdlog::info("drained: no attempt left running");
+               },
+               [](caf::error& err) { spdlog::error("drain failed: {}", error_text(err)); });
+  }
+  sys.middleman().unpublish(manager, *port);
+  caf::anon_send_exit(manager, caf::exit_reason::user_shutdown);
+  sys.await_all_actors_done();
+  spdlog::info("fleetd stopped; database closed");
+  return 0;
+}

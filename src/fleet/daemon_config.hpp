@@ -1,0 +1,55 @@
+#pragma once
+
+#include "fleet/fleet_config.hpp"
+
+#include <caf/actor_system_config.hpp>
+#include <caf/error.hpp>
+
+#include <cstdint>
+#include <string>
+
+namespace fleet {
+
+/// What fleetd runs with, from `[fleet]` in its config file and `--fleet.NAME=` on the command line.
+struct daemon_options {
+  std::string db = "var/fleet.db";
+  std::string host = "127.0.0.1";
+  int64_t port = 4242; ///< 0 picks a free port (logged)
+  std::string synchronous = "full";
+  int64_t drain_timeout_ms = 30000;
+  std::string log_level = "info";
+  fleet_config fleet; ///< max-workers, worker-timeout, retries, backoff
+};
+
+/// fleetd's CAF configuration: CAF's own options plus the `fleet` group. `load_options` adds the checks
+/// CAF 0.17 leaves out: unknown keys and wrongly typed values in the file, ranges, and
+/// `--fleet.retry-failed-tasks=false` on the command line (CAF only knows bare flags).
+class daemon_config : public caf::actor_system_config {
+public:
+  daemon_config();
+
+  /// Parses the command line and the file given by `--config-file` (none: built-in defaults).
+  /// Errors are one line naming the option, file and line where possible.
+  caf::error load_options(int argc, char** argv);
+
+  /// The text of `--help`: every fleet option with its default.
+  std::string help_text() const;
+
+  daemon_options options;
+  bool help_requested = false;
+  /// Where the configuration came from, for the start-up log.
+  std::string source = "built-in defaults";
+
+private:
+  caf::error check_file(const std::string& path) const;
+  caf::error check_ranges() const;
+  int64_t max_workers_ = 10;
+  int64_t max_retries_ = 3;
+  int64_t worker_timeout_ms_ = 300000;
+  bool retry_failed_tasks_ = true;
+  int64_t backoff_base_ms_ = 1000;
+  double backoff_factor_ = 2.0;
+  int64_t backoff_cap_ms_ = 30000;
+};
+
+} // namespace fleet

@@ -1,0 +1,84 @@
+#include "fleet/json_codec.hpp"
+
+#include <nlohmann/json.hpp>
+
+namespace fleet {
+
+namespace {
+
+/// Task data and results are JSON text: embed them as JSON, or as a string if they are not.
+nlohmann::json embedded(const std::string& text) {
+  if (text.empty())
+    return nullptr;
+  auto parsed = nlohmann::json::parse(text, nullptr, false);
+  return parsed.is_discarded() ? nlohmann::json(text) : parsed;
+}
+
+nlohmann::json time_or_null(int64_t ms) {
+  return ms == 0 ? nlohmann::json(nullptr) : nlohmann::json(ms);
+}
+
+} // namespace
+
+nlohmann::json to_json(const batch_status& x) {
+  return {{"batch_id", x.batch_id},       {"status", to_string(x.status)},
+          {"total", x.total},             {"completed", x.completed},
+          {"failed", x.failed},           {"cancelled", x.cancelled},
+          {"progress", x.progress},       {"created_at", x.created_at},
+          {"started_at", time_or_null(x.started_at)}, {"finished_at", time_or_null(x.finished_at)}};
+}
+
+nlohmann::json to_json(const task_result& x) {
+  nlohmann::json out{{"task_id", x.task_id}, {"success", x.success}, {"attempts", x.attempts},
+                     {"duration_ms", x.duration_ms}};
+  out["result"] = x.success ? embedded(x.result) : nlohmann::json(nullptr);
+  out["error"] = x.success ? nlohmann::json(nullptr) : nlohmann::json(x.error);
+  return out;
+}
+
+nlohmann::json to_json(const std::vector<task_result>& xs) {
+  auto out = nlohmann::json::array();
+  for (const auto& x : xs)
+    out.push_back(to_json(x));
+  return out;
+}
+
+nlohmann::json to_json(const fleet_stats& x) {
+  return {{"total_batches", x.total_batches},   {"total_tasks", x.total_tasks},
+          {"completed_tasks", x.completed_tasks}, {"failed_tasks", x.failed_tasks},
+          {"cancelled_tasks", x.cancelled_tasks}, {"pending_tasks", x.pending_tasks},
+          {"running_tasks", x.running_tasks},   {"retries", x.retries},
+          {"active_workers", x.active_workers}, {"max_concurrent_workers", x.max_concurrent_workers}};
+}
+
+nlohmann::json to_json(const worker_info& x) {
+  return {{"worker_id", x.worker_id},   {"batch_id", x.batch_id},
+          {"task_id", x.task_id},       {"attempt", x.attempt},
+          {"status", to_string(x.status)}, {"spawned_at", x.spawned_at},
+          {"completed_at", time_or_null(x.completed_at)}};
+}
+
+nlohmann::json to_json(const std::vector<worker_info>& xs) {
+  auto out = nlohmann::json::array();
+  for (const auto& x : xs)
+    out.push_back(to_json(x));
+  return out;
+}
+
+nlohmann::json to_json(const fleet_config& x) {
+  return {{"max_concurrent_workers", x.max_concurrent_workers},
+          {"worker_timeout_ms", x.worker_timeout_ms},
+          {"retry_failed_tasks", x.retry_failed_tasks},
+          {"max_retries", x.max_retries},
+          {"backoff_base_ms", x.backoff_base_ms},
+          {"backoff_factor", x.backoff_factor},
+          {"backoff_cap_ms", x.backoff_cap_ms}};
+}
+
+nlohmann::json to_json(const result_summary& x) {
+  return {{"total_results", x.total_results}, {"success_count", x.success_count},
+          {"failure_count", x.failure_count}, {"success_rate", x.success_rate},
+          {"average_duration_ms", x.average_duration_ms}};
+}
+
+} // namespace fleet
