@@ -1,0 +1,84 @@
+#include "fleetd_process.hpp"
+
+using namespace fleet::test;
+
+namespace {
+
+/// fleetd with `config` as its file: the exit code and the one line it printed.
+run_result fleetd_with(const std::string& config, std::vector<std::string> args = {}) {
+  temp_dir dir;
+  auto path = dir.file("fleetd.ini");
+  write_file(path, config);
+  std::vector<std::string> argv{bin("fleetd"), "--config-file=" + path};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return run(argv);
+}
+
+void check_refused(const std::string& config, const std::string& expected,
+                   std::vector<std::string> args = {}) {
+  CAPTURE(config);
+  auto r = fleetd_with(config, args);
+  CHECK(r.exit_code != 0);
+  CHECK_MESSAGE(r.err.find(expected) != std::string::npos, r.err);
+  auto last = r.err.substr(r.err.rfind('\n', r.err.size() - 2) + 1);
+  CHECK(last.rfind("fleetd: ", 0) == 0);
+}
+
+} // namespace
+
+TEST_CASE("bad config files and options are refused with one line naming the problem") {
+  check_refused("[fleet]\nport=\"abc\"\n", "fleet.port must be an integer (got \"abc\")");
+  check_refused("[fleet]\nbogus=1\n", "unknown option fleet.bogus");
+  check_refused("[fleet]\nmax-workers=0\n", "fleet.max-workers must be between 1 and 100000 (got 0)");
+  check_refused("[fleet]\nport=70000\n", "fleet.port must be between 0 and 65535 (got 70000)");
+  check_refused("[fleet]\nsynchronous=\"sometimes\"\n", "synchronous must be off, normal or full");
+  check_refused("[fleet]\nbackoff-base=500\nbackoff-cap=100\n", "fleet.backoff-cap must be between 500");
+  check_refused("[fleet]\nretry-failed-tasks=\"yes\"\n", "fleet.retry-failed-tasks must be true or false");
+  check_refused("[fleet]\ndb=unquoted\n", "line 2, column 5: unexpected character (strings must be quoted)");
+  check_refused("[fleet]\n", "unknown option --fleet.nope", {"--fleet.nope=1"});
+  check_refused("[fleet]\n", "--fleet.max-retries must be an integer", {"--fleet.max-retries=many"});
+  check_refused("[fleet]\n", "--fleet.retry-failed-tasks must be true or false", {"--fleet.retry-failed-tasks=maybe"});
+  check_refused("[fleet]\ndb=\"/proc/fleetd-test/x.db\"\n", "cannot create the database directory /proc/fleetd-test");
+  auto missing = run({bin("fleetd"), "--config-file=/nonexistent/fleetd.ini"});
+  CHECK(missing.exit_code == 2);
+  CHECK(missing.err == "fleetd: cannot read config file /nonexistent/fleetd.ini\n");
+}
+
+TEST_CASE("fleetd refuses a database from a newer fleetd, a foreign file, a used port and a second instance") {
+  fleetd_process d;
+  REQUIRE_MESSAGE(d.start(), d.log());
+  CHECK(d.ctl({"stats"}).exit_code == 0);
+
+  SUBCASE("a second fleetd on the same database") {
+    auto r = run({bin("fleetd"), "--config-file=" + d.config_file(), "--fleet.port=0"});
+    CHECK(r.exit_code == 1);
+    CHECK(r.err.find("another fleetd (pid") != std::string::npos);
+  }
+  SUBCASE("the port is in use") {
+    temp_dir other;
+    auto r = run({bin("fleetd"), "--fleet.db=" + other.file("x.db"), "--fleet.port=" + std::to_string(d.port())});
+    CHECK(r.exit_code == 1);
+    CHECK(r.err.find("cannot listen on 127.0.0.1:" + std::to_string(d.port())) != std::string::npos);
+  }
+  SUBCASE("a newer schema, left untouched") {
+    CHECK(d.terminate() == 0);
+    {
+      auto db = fleet::sqlite::database::open(d.db(), false);
+      REQUIRE(db);
+      REQUIRE_FALSE(db->exec("PRAGMA user_version = 999"));
+    }
+    auto r = run({bin("fleetd"), "--config-file=" + d.config_file()});
+    CHECK(r.exit_code == 1);
+    CHECK(r.err.find("is newer than this fleetd") != std::string::npos);
+    CHECK(d.query_int("PRAGMA user_version") == 999);
+  }
+  SUBCASE("a file that is not a fleetd database") {
+    temp_dir other;
+    auto path = other.file("notes.db");
+    write_file(path, "these are not the tables you are looking for");
+    auto r = run({bin("fleetd"), "--fleet.db=" + path, "--fleet.port=0"});
+    CHECK(r.exit_code == 1);
+    CHECK(r.err.find("database " + path) != std::string::npos);
+    CHECK(read_file(path) == "these are not the tables you are looking for");
+  }
+}

@@ -1,0 +1,186 @@
+#include "fleetd_process.hpp"
+
+#include <set>
+
+using namespace fleet::test;
+
+TEST_CASE("fleetctl submits a task file, waits, and reads status, results, stats and workers") {
+  fleetd_process d{"max-workers=3\n"};
+  REQUIRE_MESSAGE(d.start(), d.log());
+  auto tasks = d.file("tasks.jsonl");
+  write_file(tasks, R"({"id": "hello", "type": "echo", "data": {"greeting": "hi"}, "priority": 2}
+{"type": "sleep", "data": {"ms": 50}}
+{"id": "flaky", "type": "fail", "data": {"times": 1, "error": "glitch"}}
+{"id": "doomed", "type": "fail", "data": {"error": "always"}}
+{"id": "uname", "type": "exec", "data": {"argv": ["uname", "-s"]}}
+)");
+  auto submitted = d.ctl({"--json", "submit", "--wait", tasks});
+  CHECK(submitted.exit_code == 1); // "doomed" fails: the batch ends partial
+  auto lines = submitted.out;
+  auto first = nlohmann::json::parse(lines.substr(0, lines.find('\n')));
+  auto id = first.at("batch_id").get<std::string>();
+  auto last_line = lines.substr(lines.rfind('\n', lines.size() - 2) + 1);
+  CHECK(nlohmann::json::parse(last_line).at("status") == "partial");
+
+  auto status = d.ctl_json({"status", id});
+  CHECK(status["status"] == "partial");
+  CHECK(status["total"] == 5);
+  CHECK(status["completed"] == 4);
+  CHECK(status["failed"] == 1);
+  CHECK(status["progress"] == 1.0);
+
+  auto results = d.ctl_json({"results", id});
+  REQUIRE(results.size() == 5);
+  std::set<std::string> ids;
+  for (auto& r : results)
+    ids.insert(r["task_id"].get<std::string>());
+  CHECK(ids == std::set<std::string>{"hello", "task-2", "flaky", "doomed", "uname"});
+  for (auto& r : results) {
+    if (r["task_id"] == "hello")
+      CHECK(r["result"]["greeting"] == "hi");
+    if (r["task_id"] == "flaky") {
+      CHECK(r["success"] == true);
+      CHECK(r["attempts"] == 2);
+    }
+    if (r["task_id"] == "doomed") {
+      CHECK(r["success"] == false);
+      CHECK(r["error"].get<std::string>().rfind("always", 0) == 0);
+      CHECK(r["attempts"] == 4); // max-retries 3
+    }
+    if (r["task_id"] == "uname")
+      CHECK(r["result"]["stdout"].get<std::string>().find("Linux") == 0);
+  }
+
+  auto table = d.ctl({"results", id});
+  CHECK(table.exit_code == 0);
+  CHECK(table.out.find("TASK") == 0);
+  CHECK(table.out.find("doomed  FAILED") != std::string::npos);
+
+  auto stats = d.ctl_json({"stats"});
+  CHECK(stats["total_batches"] == 1);
+  CHECK(stats["total_tasks"] == 5);
+  CHECK(stats["completed_tasks"] == 4);
+  CHECK(stats["failed_tasks"] == 1);
+  CHECK(stats["max_concurrent_workers"] == 3);
+  CHECK(stats["summary"]["total_results"] == 5);
+
+  auto workers = d.ctl_json({"workers"});
+  REQUIRE(workers.is_array());
+  CHECK(workers.size() >= 5);
+  CHECK(workers[0].contains("worker_id"));
+
+  // What the log says about the batch.
+  CHECK(d.count_in_log("batch " + id + " started") == 1);
+  CHECK(d.count_in_log("batch " + id + " finished partial") == 1);
+  CHECK(d.terminate() == 0);
+  CHECK(d.count_in_log("fleetd stopped; database closed") == 1);
+}
+
+TEST_CASE("fleetctl reports bad input on one line with a non-zero exit, and changes nothing") {
+  fleetd_process d;
+  REQUIRE_MESSAGE(d.start(), d.log());
+  auto bad = d.file("bad.jsonl");
+  write_file(bad, "{\"type\": \"echo\"}\n{\"type\": \"echo\", oops}\n");
+  auto r = d.ctl({"submit", bad});
+  CHECK(r.exit_code == 2);
+  CHECK(r.err.find("bad.jsonl line 2: invalid JSON") != std::string::npos);
+  CHECK(r.err.find('\n') == r.err.size() - 1);
+
+  auto unknown_type = d.file("unknown.json");
+  write_file(unknown_type, R"([{"type": "teleport"}])");
+  r = d.ctl({"submit", unknown_type});
+  CHECK(r.exit_code == 2);
+  CHECK(r.err.find("teleport") != std::string::npos);
+
+  auto dup = d.file("dup.json");
+  write_file(dup, R"([{"id": "a", "type": "echo"}, {"id": "a", "type": "echo"}])");
+  r = d.ctl({"submit", dup});
+  CHECK(r.exit_code == 2);
+  CHECK(r.err.find("duplicate task id") != std::string::npos);
+
+  for (auto cmd : {"status", "results", "wait", "cancel"}) {
+    CAPTURE(cmd);
+    r = d.ctl({cmd, "batch-nope"});
+    CHECK(r.exit_code == 2);
+    CHECK(r.err == "fleetctl: batch batch-nope not found\n");
+  }
+  r = d.ctl({"scale", "0"});
+  CHECK(r.exit_code == 2);
+  CHECK(r.err.find("at least 1") != std::string::npos);
+  r = d.ctl({"config", "set", "warp=9"});
+  CHECK(r.exit_code == 2);
+  CHECK(r.err.find("unknown setting \"warp\"") != std::string::npos);
+  r = d.ctl({"config", "set", "backoff-cap=1"});
+  CHECK(r.exit_code == 2);
+  r = d.ctl({"frobnicate"});
+  CHECK(r.exit_code == 2);
+  CHECK(r.err.find("unknown command") != std::string::npos);
+  CHECK(d.query_int("SELECT count(*) FROM batches") == 0);
+  CHECK(d.query_int("SELECT count(*) FROM config_overrides") == 0);
+  CHECK(d.alive());
+}
+
+TEST_CASE("fleetctl without a daemon says so and --help works for the program and each command") {
+  auto port = std::to_string(free_port());
+  auto r = run({bin("fleetctl"), "--port", port, "stats"});
+  CHECK(r.exit_code == 2);
+  CHECK(r.err.find("cannot reach fleetd at 127.0.0.1:" + port) != std::string::npos);
+  r = run({bin("fleetctl"), "--help"});
+  CHECK(r.exit_code == 0);
+  for (auto cmd : {"submit", "status", "results", "wait", "cancel", "scale", "stats", "workers", "config"}) {
+    CAPTURE(cmd);
+    CHECK(r.out.find(std::string{"  "} + cmd) != std::string::npos);
+    auto one = run({bin("fleetctl"), cmd, "--help"});
+    CHECK(one.exit_code == 0);
+    CHECK(one.out.find(std::string{"usage: fleetctl [--host H] [--port P] [--json] "} + cmd) == 0);
+  }
+  r = run({bin("fleetd"), "--help"});
+  CHECK(r.exit_code == 0);
+  CHECK(r.out.find("--fleet.drain-timeout") != std::string::npos);
+}
+
+TEST_CASE("tasks from stdin, cancel, scale and config set, which survive a restart") {
+  fleetd_process d{"max-workers=1\n"};
+  REQUIRE_MESSAGE(d.start(), d.log());
+  auto tasks = d.file("slow.json");
+  write_file(tasks, R"([{"type": "sleep", "data": {"ms": 5000}}, {"type": "sleep", "data": {"ms": 5000}}])");
+  auto r = d.ctl({"submit", "-"}, tasks);
+  REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+  auto id = r.out.substr(0, r.out.find('\n'));
+  REQUIRE(eventually([&] { return d.ctl_json({"status", id})["status"] == "processing"; }));
+  r = d.ctl({"cancel", id});
+  CHECK(r.exit_code == 0);
+  CHECK(r.out == "batch " + id + " cancelled\n");
+  auto st = d.ctl_json({"status", id});
+  CHECK(st["status"] == "cancelled");
+  CHECK(st["cancelled"] == 2);
+  r = d.ctl({"cancel", id});
+  CHECK(r.exit_code == 1);
+  CHECK(r.err.find("already finished") != std::string::npos);
+  CHECK(d.ctl({"wait", id}).exit_code == 1);
+
+  CHECK(d.ctl_json({"scale", "6"})["max_concurrent_workers"] == 6);
+  auto cfg = d.ctl_json({"config", "set", "max-retries=7", "retry-failed-tasks=false"});
+  CHECK(cfg["max_retries"] == 7);
+  CHECK(cfg["retry_failed_tasks"] == false);
+  CHECK(d.terminate() == 0);
+  REQUIRE_MESSAGE(d.start(), d.log());
+  cfg = d.ctl_json({"config"});
+  CHECK(cfg["max_concurrent_workers"] == 6);
+  CHECK(cfg["max_retries"] == 7);
+  CHECK(cfg["retry_failed_tasks"] == false);
+  CHECK(cfg["backoff_base_ms"] == 50); // from the file
+  CHECK(d.count_in_log("max-workers = 6 was set at runtime") == 1);
+}
+
+TEST_CASE("the C++ example client runs the seed's usage example against fleetd") {
+  fleetd_process d;
+  REQUIRE_MESSAGE(d.start(), d.log());
+  auto r = run({bin("fleet-client-example"), "127.0.0.1", std::to_string(d.port())});
+  REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+  CHECK(r.out.find("Batch submitted: batch-") == 0);
+  CHECK(r.out.find("Progress: 100% (completed)") != std::string::npos);
+  CHECK(r.out.find("Result: task-2 ok {\"value\": 2}") != std::string::npos);
+  CHECK(r.out.find("Result: task-4 ok") != std::string::npos);
+  CHECK(r.out.find("success rate 100.0%") != std::string::npos);
+}

@@ -1,0 +1,201 @@
+#pragma once
+
+// End-to-end helpers: run the real fleetd, fleetctl and example binaries on a free loopback port
+// with a temporary database. Every wait polls with a generous deadline, never a fixed sleep, so
+// that a loaded machine only makes the tests slower.
+
+#include "fleet/error.hpp"
+#include "fleet/sqlite.hpp"
+#include "fleet/subprocess.hpp"
+#include "temp_dir.hpp"
+
+#include <doctest/doctest.h>
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <csignal>
+#include <fstream>
+#include <functional>
+#include <memory>
+#include <netinet/in.h>
+#include <string>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <thread>
+#include <unistd.h>
+#include <vector>
+
+namespace fleet::test {
+
+inline std::string bin(const std::string& name) {
+  return std::string{FLEET_BIN_DIR} + "/" + name;
+}
+
+/// A port nobody listens on right now (the kernel's pick for an ephemeral bind).
+inline uint16_t free_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  REQUIRE(fd >= 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  socklen_t len = sizeof addr;
+  REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
+  ::close(fd);
+  return ntohs(addr.sin_port);
+}
+
+inline std::string read_file(const std::string& path) {
+  std::ifstream in{path, std::ios::binary};
+  return {std::istreambuf_iterator<char>{in}, {}};
+}
+
+inline void write_file(const std::string& path, const std::string& text) {
+  std::ofstream out{path, std::ios::binary};
+  out << text;
+}
+
+/// Polls `done` every 50 ms for up to `seconds`.
+inline bool eventually(const std::function<bool()>& done, int seconds = 60) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (done())
+      return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return done();
+}
+
+/// What a finished program printed.
+struct run_result {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+
+inline run_result run(std::vector<std::string> argv, const std::string& stdin_file = {}) {
+  subprocess_spec spec;
+  if (!stdin_file.empty()) {
+    // child_process reads stdin from /dev/null; a shell redirect feeds a file instead.
+    std::vector<std::string> shell{"sh", "-c", "exec \"$@\" < \"$FLEET_STDIN\"", "sh"};
+    shell.insert(shell.end(), argv.begin(), argv.end());
+    argv = std::move(shell);
+    spec.env["FLEET_STDIN"] = stdin_file;
+  }
+  spec.argv = std::move(argv);
+  spec.timeout_ms = 120'000;
+  spec.tail_bytes = 8 << 20;
+  auto r = run_subprocess(spec);
+  REQUIRE_MESSAGE(r, (r ? "" : error_text(r.error())));
+  return {r->exit_code, r->stdout_tail, r->stderr_tail};
+}
+
+/// One fleetd process on a temporary directory: database, config file and log live there.
+class fleetd_process {
+public:
+  explicit fleetd_process(std::string extra_config = {})
+    : port_(free_port()), db_(dir_.file("fleet.db")), log_(dir_.file("fleetd.log")),
+      config_(dir_.file("fleetd.ini")) {
+    write_file(config_, "[fleet]\ndb=\"" + db_ + "\"\nhost=\"127.0.0.1\"\nport=" + std::to_string(port_)
+                          + "\nbackoff-base=50\nbackoff-cap=200\n" + extra_config);
+  }
+
+  ~fleetd_process() {
+    if (child_)
+      child_->kill();
+    if (child_)
+      child_->wait();
+  }
+
+  /// Starts fleetd and waits until it listens; false (with the log) if it exited instead.
+  bool start(std::vector<std::string> extra_args = {}) {
+    std::vector<std::string> argv{"sh", "-c", "exec \"$@\" 2>>\"$FLEETD_LOG\"", "sh", bin("fleetd"),
+                                  "--config-file=" + config_};
+    argv.insert(argv.end(), extra_args.begin(), extra_args.end());
+    subprocess_spec spec;
+    spec.argv = std::move(argv);
+    spec.env["FLEETD_LOG"] = log_;
+    auto c = child_process::start(spec);
+    REQUIRE(c);
+    child_ = *c;
+    ++starts_;
+    auto marker = "listening on 127.0.0.1:" + std::to_string(port_);
+    return eventually([&] { return count_in_log(marker) >= starts_ || !alive(); }) && alive();
+  }
+
+  /// kill -9: no drain, no final commit.
+  void kill_hard() {
+    REQUIRE(child_);
+    ::kill(child_->pid(), SIGKILL);
+    child_->wait();
+    child_.reset();
+  }
+
+  /// SIGTERM, then the exit code.
+  int terminate() {
+    REQUIRE(child_);
+    ::kill(child_->pid(), SIGTERM);
+    auto r = child_->wait();
+    child_.reset();
+    return r.exit_code;
+  }
+
+  bool alive() {
+    return child_ && ::kill(child_->pid(), 0) == 0 && !zombie();
+  }
+
+  /// fleetctl against this daemon.
+  run_result ctl(std::vector<std::string> args, const std::string& stdin_file = {}) {
+    std::vector<std::string> argv{bin("fleetctl"), "--port", std::to_string(port_)};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return run(std::move(argv), stdin_file);
+  }
+
+  nlohmann::json ctl_json(std::vector<std::string> args) {
+    args.insert(args.begin(), "--json");
+    auto r = ctl(args);
+    REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+    return nlohmann::json::parse(r.out);
+  }
+
+  int64_t query_int(const std::string& sql) {
+    auto db = sqlite::database::open(db_, false);
+    REQUIRE(db);
+    auto value = db->query_int(sql);
+    REQUIRE_MESSAGE(value, (value ? "" : error_text(value.error())));
+    return *value;
+  }
+
+  int count_in_log(const std::string& needle) {
+    auto text = read_file(log_);
+    int n = 0;
+    for (auto pos = text.find(needle); pos != std::string::npos; pos = text.find(needle, pos + 1))
+      ++n;
+    return n;
+  }
+
+  std::string log() { return read_file(log_); }
+  uint16_t port() const { return port_; }
+  const std::string& db() const { return db_; }
+  const std::string& config_file() const { return config_; }
+  std::string file(const std::string& name) const { return dir_.file(name); }
+
+private:
+  bool zombie() {
+    // The child is ours: a zombie means it exited and nobody reaped it yet.
+    auto stat = read_file("/proc/" + std::to_string(child_->pid()) + "/stat");
+    auto close_paren = stat.rfind(')');
+    return close_paren != std::string::npos && close_paren + 2 < stat.size() && stat[close_paren + 2] == 'Z';
+  }
+
+  temp_dir dir_;
+  uint16_t port_;
+  std::string db_;
+  std::string log_;
+  std::string config_;
+  std::shared_ptr<child_process> child_;
+  int starts_ = 0;
+};
+
+} // namespace fleet::test

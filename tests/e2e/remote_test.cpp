@@ -1,0 +1,121 @@
+#include "fleetd_process.hpp"
+
+#include "client/fleet_client.hpp"
+
+#include <caf/actor_cast.hpp>
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/scoped_actor.hpp>
+#include <caf/send.hpp>
+
+using namespace fleet;
+using namespace fleet::test;
+
+namespace {
+
+/// A CAF node that talks to fleetd over the middleman, as other programs do.
+struct remote_node {
+  remote_node() : sys(configure()) {}
+  static caf::actor_system_config& configure() {
+    static thread_local caf::actor_system_config* last = nullptr;
+    last = new caf::actor_system_config; // lives as long as the test binary: CAF keeps a reference
+    configure_client(*last);
+    return *last;
+  }
+  caf::actor_system sys;
+};
+
+/// The error a raw request gets, or none if it got a (string) reply.
+template <class... Ts>
+caf::error error_reply(caf::scoped_actor& self, const caf::actor& dest, Ts&&... xs) {
+  caf::error out;
+  self->request(dest, std::chrono::seconds(30), std::forward<Ts>(xs)...)
+    .receive([](std::string&) {}, [&](caf::error& err) { out = std::move(err); });
+  return out;
+}
+
+} // namespace
+
+TEST_CASE("every public operation works across the middleman through the client library") {
+  fleetd_process d;
+  REQUIRE_MESSAGE(d.start(), d.log());
+  remote_node node;
+  auto client = fleet_client::connect(node.sys, "127.0.0.1", d.port());
+  REQUIRE_MESSAGE(client, error_text(client.error()));
+  auto id = client->submit_batch({{"a", "echo", R"({"n": 1})", 0}, {"b", "fail", R"({"error": "no"})", 0}});
+  REQUIRE(id);
+  REQUIRE(eventually([&] { auto st = client->batch_status(*id); return st && st->finished_at != 0; }));
+  auto st = client->batch_status(*id);
+  REQUIRE(st);
+  CHECK(st->status == batch_state::partial);
+  auto rs = client->batch_results(*id);
+  REQUIRE(rs);
+  CHECK(rs->size() == 2);
+  auto cfg = client->scale_workers(5);
+  REQUIRE(cfg);
+  CHECK(cfg->max_concurrent_workers == 5);
+  config_update u;
+  u.max_retries = 1;
+  cfg = client->update_config(u);
+  REQUIRE(cfg);
+  CHECK(cfg->max_retries == 1);
+  auto stats = client->stats();
+  REQUIRE(stats);
+  CHECK(stats->total_tasks == 2);
+  auto ws = client->active_workers();
+  REQUIRE(ws);
+  CHECK(ws->size() >= 2);
+  auto summary = client->summary();
+  REQUIRE(summary);
+  CHECK(summary->total_results == 2);
+  auto cancelled = client->cancel_batch(*id);
+  REQUIRE(cancelled);
+  CHECK_FALSE(*cancelled);
+  auto unknown = client->batch_status("batch-none");
+  REQUIRE_FALSE(unknown);
+  CHECK(unknown.error() == errc::unknown_batch);
+  CHECK(error_text(unknown.error()) == "batch batch-none not found");
+  auto empty = client->submit_batch({});
+  REQUIRE_FALSE(empty);
+  CHECK(empty.error() == errc::invalid_batch);
+}
+
+TEST_CASE("a remote peer sending wrong or internal messages gets errors while fleetd runs on with its data untouched") {
+  fleetd_process d;
+  REQUIRE_MESSAGE(d.start(), d.log());
+  auto tasks = d.file("tasks.json");
+  write_file(tasks, R"([{"id": "x", "type": "echo"}])");
+  REQUIRE(d.ctl({"submit", "--wait", tasks}).exit_code == 0);
+  auto events_before = d.query_int("SELECT count(*) FROM events");
+
+  remote_node node;
+  auto typed = connect_fleet(node.sys, "127.0.0.1", d.port());
+  REQUIRE(typed);
+  auto raw = caf::actor_cast<caf::actor>(*typed);
+  caf::scoped_actor self{node.sys};
+  // Wrong shapes of public messages.
+  CHECK(error_reply(self, raw, submit_atom::value, int32_t{42}) == caf::sec::unexpected_message);
+  CHECK(error_reply(self, raw, status_atom::value) == caf::sec::unexpected_message);
+  CHECK(error_reply(self, raw, std::string{"hello"}) == caf::sec::unexpected_message);
+  CHECK(error_reply(self, raw, scale_atom::value, int32_t{0}) == errc::invalid_config);
+  // Internal messages are not for other nodes.
+  auto drain = error_reply(self, raw, drain_atom::value, int64_t{0});
+  CHECK(drain == errc::shutting_down);
+  CHECK(error_text(drain) == "only fleetd itself may drain the fleet");
+  caf::anon_send(raw, drain_atom::value);
+  caf::anon_send(raw, flush_atom::value);
+  caf::anon_send(raw, wakeup_atom::value);
+
+  // Still serving, still taking work, nothing changed by the above.
+  auto client = fleet_client::connect(node.sys, "127.0.0.1", d.port());
+  REQUIRE(client);
+  auto stats = client->stats();
+  REQUIRE(stats);
+  CHECK(stats->total_batches == 1);
+  CHECK(stats->max_concurrent_workers == 10);
+  CHECK(d.query_int("SELECT count(*) FROM events") == events_before);
+  auto id = client->submit_batch({{"y", "echo", "{}", 0}});
+  REQUIRE(id);
+  CHECK(d.ctl({"wait", *id}).exit_code == 0);
+  CHECK(d.alive());
+}
