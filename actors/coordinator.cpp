@@ -15,6 +15,10 @@ coordinator(coordinator_actor::stateful_pointer<coordinator_state> self, result_
   self->state.duration_sum_ms = initial.average_duration_ms * static_cast<double>(initial.total_results);
   return {
     [self](result_atom, const std::string&, const task_result& r) {
+      // Its handle reaches other nodes (coordinator_atom): only local results count.
+      auto& sender = self->current_sender();
+      if (sender == nullptr || sender->node() != self->node())
+        return;
       ++self->state.total_results;
       if (r.success)
         ++self->state.success_count;

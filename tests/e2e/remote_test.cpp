@@ -5,6 +5,7 @@
 #include <caf/actor_cast.hpp>
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
+#include <caf/meta/type_name.hpp>
 #include <caf/scoped_actor.hpp>
 #include <caf/send.hpp>
 
@@ -13,15 +14,25 @@ using namespace fleet::test;
 
 namespace {
 
+/// A type fleetd has never heard of.
+struct alien {
+  int32_t tentacles = 7;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, alien& x) {
+  return f(caf::meta::type_name("test.alien"), x.tentacles);
+}
+
 /// A CAF node that talks to fleetd over the middleman, as other programs do.
 struct remote_node {
-  remote_node() : sys(configure()) {}
-  static caf::actor_system_config& configure() {
-    static thread_local caf::actor_system_config* last = nullptr;
-    last = new caf::actor_system_config; // lives as long as the test binary: CAF keeps a reference
-    configure_client(*last);
-    return *last;
+  remote_node() : sys(prepared(cfg)) {}
+  static caf::actor_system_config& prepared(caf::actor_system_config& c) {
+    configure_client(c);
+    c.add_message_type<alien>("test.alien");
+    return c;
   }
+  caf::actor_system_config cfg; // outlives the system, which keeps a reference
   caf::actor_system sys;
 };
 
@@ -97,11 +108,18 @@ TEST_CASE("a remote peer sending wrong or internal messages gets errors while fl
   CHECK(error_reply(self, raw, submit_atom::value, int32_t{42}) == caf::sec::unexpected_message);
   CHECK(error_reply(self, raw, status_atom::value) == caf::sec::unexpected_message);
   CHECK(error_reply(self, raw, std::string{"hello"}) == caf::sec::unexpected_message);
+  CHECK(error_reply(self, raw, alien{}) == caf::sec::unexpected_message);
+  CHECK(error_reply(self, raw, submit_atom::value, alien{}) == caf::sec::unexpected_message);
   CHECK(error_reply(self, raw, scale_atom::value, int32_t{0}) == errc::invalid_config);
   // Internal messages are not for other nodes.
   auto drain = error_reply(self, raw, drain_atom::value, int64_t{0});
   CHECK(drain == errc::shutting_down);
   CHECK(error_text(drain) == "only fleetd itself may drain the fleet");
+  caf::expected<coordinator_actor> coord{caf::sec::none};
+  self->request(*typed, std::chrono::seconds(30), coordinator_atom::value)
+    .receive([&](coordinator_actor& c) { coord = c; }, [&](caf::error& err) { coord = err; });
+  REQUIRE(coord);
+  caf::anon_send(*coord, result_atom::value, std::string{"forged"}, task_result{"z", false, "", "forged", 1, 5});
   caf::anon_send(raw, drain_atom::value);
   caf::anon_send(raw, flush_atom::value);
   caf::anon_send(raw, wakeup_atom::value);
@@ -114,6 +132,9 @@ TEST_CASE("a remote peer sending wrong or internal messages gets errors while fl
   CHECK(stats->total_batches == 1);
   CHECK(stats->max_concurrent_workers == 10);
   CHECK(d.query_int("SELECT count(*) FROM events") == events_before);
+  auto summary = client->summary();
+  REQUIRE(summary);
+  CHECK(summary->total_results == 1); // the forged result did not count
   auto id = client->submit_batch({{"y", "echo", "{}", 0}});
   REQUIRE(id);
   CHECK(d.ctl({"wait", *id}).exit_code == 0);
