@@ -327,6 +327,22 @@ void fleet_manager_state::on_outcome(int64_t seq, int32_t attempt,
   dispatch();
 }
 
+attempt_ended fleet_manager_state::stopped_attempt(const running_attempt& r, int64_t now,
+                                                   attempt_outcome outcome, std::string error,
+                                                   task_disposition next) {
+  attempt_ended end;
+  end.seq = r.seq;
+  end.batch_id = r.batch_id;
+  end.task_id = r.task_id;
+  end.attempt = r.attempt;
+  end.at = now;
+  end.outcome = outcome;
+  end.error = std::move(error);
+  end.next = next;
+  end.duration_ms = now - r.spawned_at;
+  return end;
+}
+
 void fleet_manager_state::on_down(const caf::down_msg& msg) {
   for (auto& [seq, r] : running_) {
     if (r.worker && r.worker.address() == msg.source) {
@@ -429,16 +445,8 @@ caf::result<bool> fleet_manager_state::cancel(const std::string& batch_id) {
     for (const auto& [seq, r] : running_) {
       if (r.batch_id != batch_id)
         continue;
-      attempt_ended end;
-      end.seq = seq;
-      end.batch_id = r.batch_id;
-      end.task_id = r.task_id;
-      end.attempt = r.attempt;
-      end.at = now;
-      end.outcome = attempt_outcome::cancelled;
-      end.error = "cancelled";
-      end.next = task_disposition::cancelled;
-      end.duration_ms = now - r.spawned_at;
+      auto end = stopped_attempt(r, now, attempt_outcome::cancelled, "cancelled",
+                                 task_disposition::cancelled);
       if (auto err = store_->record(end))
         return err;
       stopped.push_back(seq);
@@ -527,17 +535,9 @@ void fleet_manager_state::on_drain_deadline() {
   auto now = now_ms();
   auto stopped = static_cast<int32_t>(running_.size());
   for (auto& [seq, r] : running_) {
-    attempt_ended end;
-    end.seq = seq;
-    end.batch_id = r.batch_id;
-    end.task_id = r.task_id;
-    end.attempt = r.attempt;
-    end.at = now;
-    end.outcome = attempt_outcome::interrupted;
-    end.error = "fleetd stopped during the attempt";
-    end.next = task_disposition::requeue;
-    end.duration_ms = now - r.spawned_at;
-    pending_.push_back(std::move(end));
+    pending_.push_back(stopped_attempt(r, now, attempt_outcome::interrupted,
+                                       "fleetd stopped during the attempt",
+                                       task_disposition::requeue));
   }
   if (auto err = flush()) {
     // Left open, the attempts are recovered as interrupted on the next start all the same.

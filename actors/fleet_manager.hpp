@@ -92,6 +92,9 @@ private:
   void start_attempt(runnable_task next);
   void on_outcome(int64_t seq, int32_t attempt, caf::expected<task_outcome> outcome);
   void remember_finished(const running_attempt& r, bool success, int64_t at);
+  /// The end of an attempt stopped by the manager (cancel, drain), without a worker's outcome.
+  static attempt_ended stopped_attempt(const running_attempt& r, int64_t now, attempt_outcome outcome,
+                                       std::string error, task_disposition next);
   void schedule_wakeup(int64_t due_ms);
   void log_milestones(const std::vector<fleet_store::batch_milestone>& milestones);
   void finish_drain(int32_t interrupted);
