@@ -118,9 +118,8 @@ caf::error fleet_manager_state::flush(const std::function<caf::error()>& extra) 
     auto tx = store_->transaction();
     if (auto err = tx.begin())
       return err;
-    for (const auto& change : pending_)
-      if (auto err = store_->record(change))
-        return err;
+    if (auto err = store_->record(pending_))
+      return err;
     if (extra)
       if (auto err = extra())
         return err;

@@ -6,6 +6,9 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+#include <map>
+#include <set>
 #include <utility>
 
 namespace fleet {
@@ -68,6 +71,7 @@ struct fleet_store::statements {
   sqlite::statement promote_due_retries;
   sqlite::statement next_retry_due;
   sqlite::statement insert_attempt;
+  sqlite::statement insert_whole_attempt;
   sqlite::statement start_task;
   sqlite::statement start_batch;
   sqlite::statement end_attempt;
@@ -131,6 +135,9 @@ caf::expected<std::unique_ptr<fleet_store>> fleet_store::open(const store_option
     FLEET_PREPARE("SELECT min(not_before) FROM tasks WHERE state = 'retry_wait'"),
     // insert_attempt
     FLEET_PREPARE("INSERT INTO attempts (task_seq, attempt, worker_id, started_at) VALUES (?1, ?2, ?3, ?4)"),
+    // insert_whole_attempt
+    FLEET_PREPARE("INSERT INTO attempts (task_seq, attempt, worker_id, started_at, finished_at, outcome,"
+                  " error) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"),
     // start_task
     FLEET_PREPARE("UPDATE tasks SET state = 'running', attempts = ?2,"
                   " started_at = coalesce(started_at, ?3) WHERE seq = ?1"),
@@ -141,7 +148,8 @@ caf::expected<std::unique_ptr<fleet_store>> fleet_store::open(const store_option
                   " WHERE task_seq = ?1 AND attempt = ?2"),
     // end_task
     FLEET_PREPARE("UPDATE tasks SET state = ?2, result = ?3, error = ?4, not_before = ?5,"
-                  " finished_at = ?6, duration_ms = ?7, interruptions = interruptions + ?8"
+                  " finished_at = ?6, duration_ms = ?7, interruptions = interruptions + ?8,"
+                  " attempts = max(attempts, ?9), started_at = coalesce(started_at, ?10)"
                   " WHERE seq = ?1"),
     // count_batch
     FLEET_PREPARE("UPDATE batches SET succeeded = succeeded + ?2, failed = failed + ?3,"
@@ -299,31 +307,46 @@ caf::expected<caf::optional<int64_t>> fleet_store::next_retry_due() {
   return due;
 }
 
-caf::error fleet_store::record(const attempt_started& x) {
+caf::error fleet_store::record_start(const attempt_started& x) {
   if (auto err = stmts_->insert_attempt.execute(x.seq, x.attempt, x.worker_id, x.at))
     return err;
   if (auto err = stmts_->start_task.execute(x.seq, x.attempt, x.at))
     return err;
-  if (auto err = stmts_->start_batch.execute(x.batch_id, x.at))
-    return err;
-  if (db_.changes() > 0)
-    milestones_.push_back({x.batch_id, false});
-  return log_event(x.at, "task_started", x.batch_id, x.task_id,
-                   nlohmann::json{{"attempt", x.attempt}, {"worker_id", x.worker_id}}.dump());
+  return mark_batch_started(x.batch_id, x.at);
 }
 
-caf::error fleet_store::record(const attempt_ended& x) {
-  auto error_or_null = [&](auto& st, int index) {
+caf::error fleet_store::mark_batch_started(const std::string& batch_id, int64_t at) {
+  if (auto err = stmts_->start_batch.execute(batch_id, at))
+    return err;
+  if (db_.changes() > 0)
+    milestones_.push_back({batch_id, false});
+  return caf::none;
+}
+
+caf::error fleet_store::record_end(const attempt_ended& x, const attempt_started* start,
+                                   std::map<std::string, batch_delta>& deltas) {
+  auto bind_error = [&](auto& st, int index) {
     if (x.error.empty())
       st.bind(index, nullptr);
     else
       st.bind(index, x.error);
   };
-  auto& ea = stmts_->end_attempt;
-  ea.rebind(x.seq, x.attempt, x.at, to_string(x.outcome));
-  error_or_null(ea, 5);
-  if (auto err = ea.run())
-    return err;
+  if (start != nullptr) {
+    // Started and ended within one group commit: one complete row instead of insert + update.
+    auto& wa = stmts_->insert_whole_attempt;
+    wa.rebind(x.seq, x.attempt, start->worker_id, start->at, x.at, to_string(x.outcome));
+    bind_error(wa, 7);
+    if (auto err = wa.run())
+      return err;
+    if (auto err = mark_batch_started(x.batch_id, start->at))
+      return err;
+  } else {
+    auto& ea = stmts_->end_attempt;
+    ea.rebind(x.seq, x.attempt, x.at, to_string(x.outcome));
+    bind_error(ea, 5);
+    if (auto err = ea.run())
+      return err;
+  }
   auto terminal = x.next == task_disposition::succeeded || x.next == task_disposition::failed
                   || x.next == task_disposition::cancelled;
   auto& et = stmts_->end_task;
@@ -332,7 +355,7 @@ caf::error fleet_store::record(const attempt_ended& x) {
     et.bind(3, x.result);
   else
     et.bind(3, nullptr);
-  error_or_null(et, 4);
+  bind_error(et, 4);
   et.bind(5, x.next == task_disposition::retry ? x.not_before : int64_t{0});
   if (terminal) {
     et.bind(6, x.at);
@@ -342,40 +365,92 @@ caf::error fleet_store::record(const attempt_ended& x) {
     et.bind(7, nullptr);
   }
   et.bind(8, int64_t{x.next == task_disposition::requeue ? 1 : 0});
+  et.bind(9, x.attempt);
+  if (start != nullptr)
+    et.bind(10, start->at);
+  else
+    et.bind(10, nullptr);
   if (auto err = et.run())
     return err;
-  auto one = [](bool b) { return int64_t{b ? 1 : 0}; };
-  auto finished_attempt = x.next == task_disposition::succeeded || x.next == task_disposition::failed;
-  if (auto err = stmts_->count_batch.execute(x.batch_id, one(x.next == task_disposition::succeeded),
-                                             one(x.next == task_disposition::failed),
-                                             one(x.next == task_disposition::cancelled),
-                                             one(x.next == task_disposition::retry),
-                                             finished_attempt ? x.duration_ms : int64_t{0}))
-    return err;
+  auto& delta = deltas[x.batch_id];
+  delta.at = std::max(delta.at, x.at);
+  switch (x.next) {
+    case task_disposition::succeeded: ++delta.succeeded; break;
+    case task_disposition::failed: ++delta.failed; break;
+    case task_disposition::cancelled: ++delta.cancelled; break;
+    case task_disposition::retry: ++delta.retries; break;
+    case task_disposition::requeue: break;
+  }
+  if (x.next == task_disposition::succeeded || x.next == task_disposition::failed)
+    delta.duration_ms += x.duration_ms;
+  delta.terminal = delta.terminal || terminal;
+  // Successful attempts are audited by their `attempts` row; the event log keeps the rest.
+  if (x.next == task_disposition::succeeded)
+    return caf::none;
   nlohmann::json detail{{"attempt", x.attempt}, {"outcome", to_string(x.outcome)}};
   if (!x.error.empty())
     detail["error"] = x.error;
   if (x.next == task_disposition::retry)
     detail["not_before"] = x.not_before;
-  if (auto err = log_event(x.at, event_kind(x.next), x.batch_id, x.task_id, detail.dump()))
-    return err;
-  if (!terminal)
-    return caf::none;
-  if (auto err = stmts_->finish_batch.execute(x.batch_id, x.at))
-    return err;
-  if (db_.changes() == 0)
-    return caf::none;
-  milestones_.push_back({x.batch_id, true});
-  return log_event(x.at, "batch_finished", x.batch_id, {}, {});
+  return log_event(x.at, event_kind(x.next), x.batch_id, x.task_id, detail.dump());
+}
+
+caf::error fleet_store::apply_deltas(const std::map<std::string, batch_delta>& deltas) {
+  for (const auto& [batch_id, d] : deltas) {
+    if (auto err = stmts_->count_batch.execute(batch_id, d.succeeded, d.failed, d.cancelled, d.retries,
+                                               d.duration_ms))
+      return err;
+    if (!d.terminal)
+      continue;
+    if (auto err = stmts_->finish_batch.execute(batch_id, d.at))
+      return err;
+    if (db_.changes() == 0)
+      continue;
+    milestones_.push_back({batch_id, true});
+    if (auto err = log_event(d.at, "batch_finished", batch_id, {}, {}))
+      return err;
+  }
+  return caf::none;
+}
+
+caf::error fleet_store::record(const std::vector<transition>& changes) {
+  // Attempts whose start and end share this commit are written once.
+  std::set<std::pair<int64_t, int32_t>> ended;
+  for (const auto& change : changes)
+    if (auto x = std::get_if<attempt_ended>(&change))
+      ended.emplace(x->seq, x->attempt);
+  std::map<std::pair<int64_t, int32_t>, const attempt_started*> deferred;
+  std::map<std::string, batch_delta> deltas;
+  for (const auto& change : changes) {
+    if (auto x = std::get_if<attempt_started>(&change)) {
+      if (ended.count({x->seq, x->attempt}) > 0) {
+        deferred.emplace(std::make_pair(x->seq, x->attempt), x);
+        continue;
+      }
+      if (auto err = record_start(*x))
+        return err;
+      continue;
+    }
+    const auto& end = std::get<attempt_ended>(change);
+    auto i = deferred.find({end.seq, end.attempt});
+    if (auto err = record_end(end, i == deferred.end() ? nullptr : i->second, deltas))
+      return err;
+  }
+  return apply_deltas(deltas);
+}
+
+caf::error fleet_store::record(const attempt_started& x) {
+  return record(std::vector<transition>{x});
+}
+
+caf::error fleet_store::record(const attempt_ended& x) {
+  return record(std::vector<transition>{x});
 }
 
 std::vector<fleet_store::batch_milestone> fleet_store::take_milestones() {
   return std::exchange(milestones_, {});
 }
 
-caf::error fleet_store::record(const transition& x) {
-  return std::visit([this](const auto& change) { return record(change); }, x);
-}
 
 caf::expected<bool> fleet_store::cancel_batch(const std::string& batch_id, int64_t now) {
   auto st = status(batch_id);

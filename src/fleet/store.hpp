@@ -10,6 +10,7 @@
 #include <caf/expected.hpp>
 #include <caf/optional.hpp>
 
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -61,9 +62,11 @@ public:
   /// When the earliest waiting retry is due, if any.
   caf::expected<caf::optional<int64_t>> next_retry_due();
 
+  /// Writes a group of state changes in order. An attempt that starts and ends within one group
+  /// is written as one complete row, and batch counters are updated once per batch.
+  caf::error record(const std::vector<transition>& changes);
   caf::error record(const attempt_started& x);
   caf::error record(const attempt_ended& x);
-  caf::error record(const transition& x);
 
   /// Marks a batch's pending and waiting tasks cancelled. Running attempts are recorded by the
   /// caller (as `attempt_ended` with `cancelled`) in the same transaction.
@@ -104,6 +107,17 @@ private:
     int64_t unfinished() const { return tasks - succeeded - failed - cancelled; }
   };
   caf::expected<totals> read_totals();
+
+  /// What one group of changes adds to a batch's counters.
+  struct batch_delta {
+    int64_t succeeded = 0, failed = 0, cancelled = 0, retries = 0, duration_ms = 0, at = 0;
+    bool terminal = false; ///< some task finished: the batch may have too
+  };
+  caf::error record_start(const attempt_started& x);
+  caf::error record_end(const attempt_ended& x, const attempt_started* start,
+                        std::map<std::string, batch_delta>& deltas);
+  caf::error apply_deltas(const std::map<std::string, batch_delta>& deltas);
+  caf::error mark_batch_started(const std::string& batch_id, int64_t at);
 
   struct statements;
   fleet_store(sqlite::database db, std::unique_ptr<statements> stmts);

@@ -114,6 +114,61 @@ TEST_CASE("attempt transitions update task, batch counters and events together")
   CHECK(totals->average_duration_ms == doctest::Approx(500.0));
 }
 
+TEST_CASE("a group commit writes a started-and-ended attempt once and counts each batch once") {
+  store_fixture f;
+  f.insert("b1", {{"a", "echo", "{}", 0}, {"b", "fail", "{}", 0}, {"c", "sleep", "{}", 0}});
+  auto next = f.store->next_runnable(10);
+  REQUIRE(next);
+  REQUIRE(next->size() == 3);
+  auto ended = [](const runnable_task& t, attempt_outcome outcome, task_disposition disposition) {
+    attempt_ended end;
+    end.seq = t.seq;
+    end.batch_id = t.batch_id;
+    end.task_id = t.spec.id;
+    end.attempt = 1;
+    end.at = 3000;
+    end.outcome = outcome;
+    end.result = outcome == attempt_outcome::succeeded ? "{\"ok\":1}" : "";
+    end.error = outcome == attempt_outcome::succeeded ? "" : "boom";
+    end.next = disposition;
+    end.not_before = disposition == task_disposition::retry ? 9000 : 0;
+    end.duration_ms = 1000;
+    return end;
+  };
+  const auto& a = (*next)[0];
+  const auto& b = (*next)[1];
+  const auto& c = (*next)[2];
+  std::vector<transition> group{
+    attempt_started{a.seq, "b1", "a", 1, "w1", 2000},
+    attempt_started{b.seq, "b1", "b", 1, "w2", 2000},
+    attempt_started{c.seq, "b1", "c", 1, "w3", 2000},
+    ended(a, attempt_outcome::succeeded, task_disposition::succeeded),
+    ended(b, attempt_outcome::failed, task_disposition::retry),
+  };
+  auto tx = f.store->transaction();
+  REQUIRE_FALSE(tx.begin());
+  REQUIRE_FALSE(f.store->record(group));
+  REQUIRE_FALSE(tx.commit());
+  auto db = sqlite::database::open(f.path, false);
+  REQUIRE(db);
+  auto q = [&](const std::string& sql) { return *db->query_int(sql); };
+  CHECK(q("SELECT count(*) FROM attempts") == 3);
+  CHECK(q("SELECT count(*) FROM attempts WHERE started_at = 2000 AND finished_at = 3000") == 2);
+  CHECK(q("SELECT count(*) FROM attempts WHERE worker_id = 'w3' AND finished_at IS NULL") == 1);
+  CHECK(q("SELECT attempts FROM tasks WHERE task_id = 'a'") == 1);
+  CHECK(q("SELECT started_at FROM tasks WHERE task_id = 'a'") == 2000);
+  CHECK(q("SELECT count(*) FROM tasks WHERE task_id = 'b' AND state = 'retry_wait' AND not_before = 9000") == 1);
+  CHECK(q("SELECT count(*) FROM tasks WHERE task_id = 'c' AND state = 'running'") == 1);
+  CHECK(q("SELECT succeeded FROM batches") == 1);
+  CHECK(q("SELECT retries FROM batches") == 1);
+  CHECK(q("SELECT duration_ms FROM batches") == 1000);
+  CHECK(q("SELECT started_at FROM batches") == 2000);
+  CHECK(q("SELECT count(*) FROM events WHERE kind = 'task_retry_scheduled'") == 1);
+  auto milestones = f.store->take_milestones();
+  REQUIRE(milestones.size() == 1);
+  CHECK_FALSE(milestones[0].finished);
+}
+
 TEST_CASE("settings changed at runtime round-trip through the database, field by field") {
   store_fixture f;
   auto none = f.store->load_config_overrides();

@@ -1,0 +1,167 @@
+// fleet-bench: drives a running fleetd through the client library and prints one line per
+// measurement, in the format of ../shared/peers (system=... workload=... n=... c=... tasks_per_s=...).
+//
+//   fleet-bench run   --port P --pid PID --n N --c C --workload noop|sleep1ms|flaky
+//   fleet-bench first-dispatch --port P --since-ms T   (ms since epoch when fleetd was started)
+//   fleet-bench submit --port P --n N --workload sleep1s   (submits and returns: for kill -9 runs)
+
+#include "client/fleet_client.hpp"
+#include "fleet/error.hpp"
+
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdlib>
+#include <fstream>
+#include <map>
+#include <string>
+#include <thread>
+#include <vector>
+
+using namespace fleet;
+using clock_type = std::chrono::steady_clock;
+
+namespace {
+
+std::map<std::string, std::string> parse_args(int argc, char** argv) {
+  std::map<std::string, std::string> out;
+  for (int i = 2; i + 1 < argc; i += 2)
+    out[std::string{argv[i]}.substr(2)] = argv[i + 1];
+  return out;
+}
+
+std::vector<task> make_tasks(const std::string& workload, int64_t n) {
+  std::vector<task> tasks;
+  tasks.reserve(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) {
+    auto id = std::to_string(i);
+    if (workload == "noop")
+      tasks.push_back({id, "echo", "{}", 0});
+    else if (workload == "sleep1ms")
+      tasks.push_back({id, "sleep", R"({"ms":1})", 0});
+    else if (workload == "sleep1s")
+      tasks.push_back({id, "sleep", R"({"ms":1000})", 0});
+    else if (workload == "flaky")
+      tasks.push_back(i % 10 == 0 ? task{id, "fail", R"({"times":1})", 0} : task{id, "echo", "{}", 0});
+  }
+  return tasks;
+}
+
+double peak_rss_mb(const std::string& pid) {
+  std::ifstream in{"/proc/" + pid + "/status"};
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind("VmHWM:", 0) == 0)
+      return std::strtod(line.c_str() + 6, nullptr) / 1024.0;
+  return -1;
+}
+
+double ms_since(clock_type::time_point t0) {
+  return std::chrono::duration<double, std::milli>(clock_type::now() - t0).count();
+}
+
+int64_t wall_ms() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    fmt::print(stderr, "usage: fleet-bench run|first-dispatch|submit --port P ...\n");
+    return 2;
+  }
+  std::string mode = argv[1];
+  auto args = parse_args(argc, argv);
+  auto arg = [&](const std::string& k, const std::string& dflt) {
+    auto i = args.find(k);
+    return i == args.end() ? dflt : i->second;
+  };
+  caf::actor_system_config cfg;
+  configure_client(cfg);
+  caf::actor_system sys{cfg};
+  auto port = static_cast<uint16_t>(std::stoi(arg("port", "4242")));
+
+  if (mode == "first-dispatch") {
+    // Polls until fleetd answers and reports a running worker; prints ms since fleetd started.
+    auto since = std::stoll(arg("since-ms", "0"));
+    for (;;) {
+      auto client = fleet_client::connect(sys, "127.0.0.1", port, std::chrono::seconds(60));
+      if (client) {
+        for (;;) {
+          auto ws = client->active_workers();
+          if (ws && std::any_of(ws->begin(), ws->end(), [](const worker_info& w) {
+                return w.status == worker_status::active || w.status == worker_status::spawning
+                       || w.completed_at != 0;
+              })) {
+            fmt::print("system=fleetd workload=restart-first-dispatch first_dispatch_ms={}\n", wall_ms() - since);
+            return 0;
+          }
+          std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        }
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+  }
+
+  auto client = fleet_client::connect(sys, "127.0.0.1", port, std::chrono::minutes(10));
+  if (!client) {
+    fmt::print(stderr, "fleet-bench: {}\n", error_text(client.error()));
+    return 2;
+  }
+  auto n = std::stoll(arg("n", "100000"));
+  auto c = std::stoi(arg("c", "16"));
+  auto workload = arg("workload", "noop");
+  if (auto scaled = client->scale_workers(c); !scaled) {
+    fmt::print(stderr, "fleet-bench: {}\n", error_text(scaled.error()));
+    return 2;
+  }
+  auto tasks = make_tasks(workload, n);
+  auto t0 = clock_type::now();
+  auto id = client->submit_batch(std::move(tasks));
+  if (!id) {
+    fmt::print(stderr, "fleet-bench: {}\n", error_text(id.error()));
+    return 2;
+  }
+  auto submit_ms = ms_since(t0);
+  if (mode == "submit") {
+    fmt::print("system=fleetd workload=submit n={} submit_s={:.2f} batch={}\n", n, submit_ms / 1000, *id);
+    return 0;
+  }
+  // While it runs: how long status, stats and active_workers take to answer.
+  double status_max = 0, stats_max = 0, workers_max = 0;
+  std::vector<double> status_ms;
+  for (;;) {
+    auto q0 = clock_type::now();
+    auto st = client->batch_status(*id);
+    auto q1 = ms_since(q0);
+    if (!st) {
+      fmt::print(stderr, "fleet-bench: {}\n", error_text(st.error()));
+      return 2;
+    }
+    if (st->finished_at != 0)
+      break;
+    status_ms.push_back(q1);
+    status_max = std::max(status_max, q1);
+    q0 = clock_type::now();
+    client->stats();
+    stats_max = std::max(stats_max, ms_since(q0));
+    q0 = clock_type::now();
+    client->active_workers();
+    workers_max = std::max(workers_max, ms_since(q0));
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  auto total_ms = ms_since(t0);
+  std::sort(status_ms.begin(), status_ms.end());
+  auto p50 = status_ms.empty() ? 0.0 : status_ms[status_ms.size() / 2];
+  fmt::print("system=fleetd workload={} n={} c={} tasks_per_s={:.0f} submit_s={:.2f} total_s={:.2f} "
+             "peak_rss_mb={:.1f} status_ms_p50={:.2f} status_ms_max={:.2f} stats_ms_max={:.2f} "
+             "workers_ms_max={:.2f}\n",
+             workload, n, c, static_cast<double>(n) / (total_ms / 1000.0), submit_ms / 1000,
+             total_ms / 1000, peak_rss_mb(arg("pid", "0")), p50, status_max, stats_max, workers_max);
+  return 0;
+}
