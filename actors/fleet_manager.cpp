@@ -130,6 +130,7 @@ caf::error fleet_manager_state::flush(const std::function<caf::error()>& extra) 
   if (err)
     return err;
   pending_.clear();
+  uncommitted_.clear();
   auto actions = std::move(after_commit_);
   after_commit_.clear();
   for (auto& action : actions)
@@ -166,9 +167,19 @@ void fleet_manager_state::schedule_flush() {
   }
   if (!flush_scheduled_) {
     flush_scheduled_ = true;
-    // Lands behind every message already queued: their changes share this commit.
-    self_->send(self_, flush_atom::value);
+    if (opts_.commit_delay_ms <= 0) {
+      // Lands behind every message already queued: their changes share this commit.
+      self_->send(self_, flush_atom::value);
+    } else {
+      // Meanwhile outcomes keep arriving and attempts keep starting: a bigger group per fsync.
+      self_->delayed_send(self_, std::chrono::milliseconds(opts_.commit_delay_ms), flush_atom::value);
+    }
   }
+}
+
+void fleet_manager_state::queue(transition change) {
+  std::visit([this](const auto& x) { uncommitted_.insert(x.seq); }, change);
+  pending_.push_back(std::move(change));
 }
 
 void fleet_manager_state::after_commit(std::function<void()> action) {
@@ -197,21 +208,19 @@ void fleet_manager_state::invalidate_ready() {
 }
 
 bool fleet_manager_state::refill() {
-  // Started attempts must be committed as running before the index is read again.
-  if (auto err = flush()) {
-    spdlog::error("commit failed, will retry: {}", error_text(err));
-    schedule_flush();
-    return false;
-  }
+  // Tasks with uncommitted changes still read as pending in the database: skip them rather
+  // than commit first, so that a refill does not cut the group commit short.
   auto window = std::max<size_t>(64, 2 * static_cast<size_t>(cfg_.max_concurrent_workers));
-  auto rows = store_->next_runnable(window);
+  auto limit = window + uncommitted_.size();
+  auto rows = store_->next_runnable(limit);
   if (!rows) {
     spdlog::error("cannot read runnable tasks: {}", error_text(rows.error()));
     return false;
   }
-  ready_exhausted_ = rows->size() < window;
+  ready_exhausted_ = rows->size() < limit;
   for (auto& row : *rows)
-    ready_.push_back(std::move(row));
+    if (uncommitted_.count(row.seq) == 0 && running_.count(row.seq) == 0)
+      ready_.push_back(std::move(row));
   return true;
 }
 
@@ -243,7 +252,7 @@ void fleet_manager_state::start_attempt(runnable_task next) {
   r.counted_before = next.attempts - next.interruptions;
   r.worker_id = make_worker_id(epoch_ms_, ++worker_seq_);
   r.spawned_at = now;
-  pending_.push_back(attempt_started{r.seq, r.batch_id, r.task_id, r.attempt, r.worker_id, now});
+  queue(attempt_started{r.seq, r.batch_id, r.task_id, r.attempt, r.worker_id, now});
   after_commit([this, seq = r.seq, attempt = r.attempt] {
     if (auto i = running_.find(seq); i != running_.end() && i->second.attempt == attempt)
       i->second.start_committed = true;
@@ -319,7 +328,7 @@ void fleet_manager_state::on_outcome(int64_t seq, int32_t attempt,
   } else if (end.next == task_disposition::retry) {
     after_commit([this, due = end.not_before] { schedule_wakeup(due); });
   }
-  pending_.push_back(std::move(end));
+  queue(std::move(end));
   if (draining_ && running_.empty() && drain_pending_)
     after_commit([this] { finish_drain(0); });
   schedule_flush();
@@ -534,9 +543,8 @@ void fleet_manager_state::on_drain_deadline() {
   auto now = now_ms();
   auto stopped = static_cast<int32_t>(running_.size());
   for (auto& [seq, r] : running_) {
-    pending_.push_back(stopped_attempt(r, now, attempt_outcome::interrupted,
-                                       "fleetd stopped during the attempt",
-                                       task_disposition::requeue));
+    queue(stopped_attempt(r, now, attempt_outcome::interrupted, "fleetd stopped during the attempt",
+                          task_disposition::requeue));
   }
   if (auto err = flush()) {
     // Left open, the attempts are recovered as interrupted on the next start all the same.

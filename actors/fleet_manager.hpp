@@ -15,6 +15,7 @@
 #include <memory>
 #include <random>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 namespace fleet {
@@ -32,6 +33,9 @@ struct fleet_manager_options {
   /// Group commit: state changes wait for the next flush, which runs once the mailbox has no
   /// earlier messages, or at once when this many are waiting.
   size_t max_pending_transitions = 512;
+  /// Group commit: how long the first queued change waits for others before the commit; 0 commits
+  /// once the mailbox holds no earlier message. Replies that depend on a change still wait for it.
+  int64_t commit_delay_ms = 0;
   /// How many finished workers active_workers() still lists.
   size_t recent_workers_kept = 32;
   /// Seeds batch ids and backoff jitter; 0 draws from std::random_device.
@@ -84,6 +88,7 @@ private:
   /// after-commit actions. On error nothing is committed and the transitions stay pending.
   caf::error flush(const std::function<caf::error()>& extra = {});
   void schedule_flush();
+  void queue(transition change);
   void after_commit(std::function<void()> action);
 
   void dispatch();
@@ -110,6 +115,7 @@ private:
   uint64_t worker_seq_ = 0;
 
   std::vector<transition> pending_;
+  std::unordered_set<int64_t> uncommitted_; ///< seqs of the tasks that pending_ changes
   std::vector<std::function<void()>> after_commit_;
   bool flush_scheduled_ = false;
   bool flush_retry_scheduled_ = false;

@@ -107,6 +107,8 @@ int main(int argc, char** argv) {
   std::weak_ptr<fleet_store> store_alive = opts.store;
   opts.initial_config = o.fleet;
   opts.registry = registry;
+  opts.max_pending_transitions = static_cast<size_t>(o.commit_batch);
+  opts.commit_delay_ms = o.commit_delay_ms;
   auto manager = spawn_fleet_manager(sys, std::move(opts));
   auto ready = wait_until_ready(sys, manager);
   if (!ready)

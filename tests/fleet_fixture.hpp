@@ -69,6 +69,7 @@ public:
     if (hooks_)
       opts.hooks = hooks_;
     opts.random_seed = 42;
+    opts.commit_delay_ms = commit_delay_ms_;
     manager_ = spawn_fleet_manager(sys_, std::move(opts), false);
     run();
   }
@@ -163,6 +164,7 @@ public:
   caf::actor_system& sys() { return sys_; }
   worker_registry& registry() { return *registry_; }
   void set_hooks(std::shared_ptr<execution_hooks> hooks) { hooks_ = std::move(hooks); }
+  void set_commit_delay(int64_t ms) { commit_delay_ms_ = ms; }
   fleet_manager_actor& manager() { return manager_; }
   const std::string& db_path() const { return db_path_; }
   fleet_config& initial_config() { return initial_; }
@@ -177,6 +179,7 @@ private:
   std::shared_ptr<worker_registry> registry_;
   std::shared_ptr<execution_hooks> hooks_;
   fleet_config initial_;
+  int64_t commit_delay_ms_ = 0;
   fleet_manager_actor manager_;
 };
 

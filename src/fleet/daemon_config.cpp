@@ -45,6 +45,8 @@ const std::vector<option_spec>& fleet_options() {
     {"synchronous", value_kind::text, "SQLite synchronous mode: off|normal|full (default full)"},
     {"drain-timeout", value_kind::integer, "ms that running attempts get to finish on SIGTERM (default 30000)"},
     {"log-level", value_kind::text, "trace|debug|info|warn|error|off (default info)"},
+    {"commit-batch", value_kind::integer, "group commit: commit at once when this many changes wait (default 512)"},
+    {"commit-delay", value_kind::integer, "group commit: ms a change waits for others; 0 commits when the mailbox is empty (default 0)"},
   };
   return specs;
 }
@@ -304,6 +306,8 @@ caf::error daemon_config::load_options(int argc, char** argv) {
   integer("port", options.port);
   text("synchronous", options.synchronous);
   integer("drain-timeout", options.drain_timeout_ms);
+  integer("commit-batch", options.commit_batch);
+  integer("commit-delay", options.commit_delay_ms);
   text("log-level", options.log_level);
   integer("max-workers", max_workers_);
   integer("worker-timeout", worker_timeout_ms_);
@@ -345,6 +349,10 @@ caf::error daemon_config::check_ranges() const {
   if (auto err = range("port", options.port, 0, 65535))
     return err;
   if (auto err = range("drain-timeout", options.drain_timeout_ms, 0, week_ms, " ms"))
+    return err;
+  if (auto err = range("commit-batch", options.commit_batch, 1, 1'000'000))
+    return err;
+  if (auto err = range("commit-delay", options.commit_delay_ms, 0, 1000, " ms"))
     return err;
   if (auto err = range("max-workers", max_workers_, 1, 100000))
     return err;

@@ -230,3 +230,18 @@ TEST_CASE("every state change lands in the attempts table or the append-only eve
   REQUIRE(err);
   CHECK(error_text(err).find("append-only") != std::string::npos);
 }
+
+TEST_CASE("with a commit delay, groups grow but no task starts twice and replies wait for commits") {
+  auto cfg = fleet_fixture::small_config();
+  cfg.max_concurrent_workers = 4;
+  fleet_fixture f{cfg};
+  f.set_commit_delay(5);
+  f.start();
+  // More tasks than a refill window: refills happen while starts are still uncommitted.
+  auto id = f.submit_ok(echo_tasks(500));
+  REQUIRE(f.advance_until([&] { return f.finished(id); }, 60'000, 1));
+  CHECK(f.status_of(id).completed == 500);
+  CHECK(f.query_int("SELECT count(*) FROM attempts") == 500);
+  CHECK(f.query_int("SELECT max(attempts) FROM tasks") == 1);
+  CHECK(f.results_of(id).size() == 500);
+}
