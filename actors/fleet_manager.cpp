@@ -433,10 +433,31 @@ caf::result<batch_status> fleet_manager_state::status(const std::string& batch_i
 caf::result<std::vector<task_result>> fleet_manager_state::results(const std::string& batch_id) {
   if (auto err = flush())
     return err;
+  auto finished = store_->finished_count(batch_id);
+  if (!finished)
+    return finished.error();
+  if (*finished > opts_.max_unpaged_results)
+    return caf::make_error(errc::invalid_batch,
+                           fmt::format("batch {} has {} results, more than one answer carries ({}): "
+                                       "page through them (batch_results with cursor and limit)",
+                                       batch_id, *finished, opts_.max_unpaged_results));
   auto rs = store_->results(batch_id);
   if (!rs)
     return rs.error();
   return std::move(*rs);
+}
+
+caf::result<results_page> fleet_manager_state::results(const std::string& batch_id, int64_t cursor,
+                                                      int32_t limit) {
+  if (limit < 1 || limit > 10'000)
+    return caf::make_error(errc::invalid_batch,
+                           fmt::format("a results page holds 1 to 10000 tasks (got {})", limit));
+  if (auto err = flush())
+    return err;
+  auto page = store_->results(batch_id, cursor, limit);
+  if (!page)
+    return page.error();
+  return std::move(*page);
 }
 
 caf::result<bool> fleet_manager_state::cancel(const std::string& batch_id) {
@@ -584,6 +605,9 @@ fleet_manager(fleet_manager_state::self_pointer self, fleet_manager_options opts
     [self](submit_atom, std::vector<task>& tasks) { return self->state.submit(tasks); },
     [self](status_atom, const std::string& id) { return self->state.status(id); },
     [self](results_atom, const std::string& id) { return self->state.results(id); },
+    [self](results_atom, const std::string& id, int64_t cursor, int32_t limit) {
+      return self->state.results(id, cursor, limit);
+    },
     [self](cancel_atom, const std::string& id) { return self->state.cancel(id); },
     [self](scale_atom, int32_t n) -> caf::result<fleet_config> {
       if (auto err = validate_worker_count(n))

@@ -36,6 +36,8 @@ struct fleet_manager_options {
   /// Group commit: how long the first queued change waits for others before the commit; 0 commits
   /// once the mailbox holds no earlier message. Replies that depend on a change still wait for it.
   int64_t commit_delay_ms = 0;
+  /// The most results one unpaged batch_results answer carries; bigger batches are paged.
+  int64_t max_unpaged_results = 100'000;
   /// How many finished workers active_workers() still lists.
   size_t recent_workers_kept = 32;
   /// Seeds batch ids and backoff jitter; 0 draws from std::random_device.
@@ -55,6 +57,7 @@ public:
   caf::result<std::string> submit(std::vector<task>& tasks);
   caf::result<batch_status> status(const std::string& batch_id);
   caf::result<std::vector<task_result>> results(const std::string& batch_id);
+  caf::result<results_page> results(const std::string& batch_id, int64_t cursor, int32_t limit);
   caf::result<bool> cancel(const std::string& batch_id);
   caf::result<fleet_config> reconfigure(const config_update& update);
   caf::result<fleet_stats> stats();

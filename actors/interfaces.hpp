@@ -53,8 +53,10 @@ using fleet_api_actor = caf::typed_actor<
   caf::replies_to<submit_atom, std::vector<task>>::with<std::string>,
   // batch_status(id); errc::unknown_batch if there is no such batch.
   caf::replies_to<status_atom, std::string>::with<batch_status>,
-  // batch_results(id): every finished task, in submission order.
+  // batch_results(id): every finished task, in submission order (refused above 100,000: page).
   caf::replies_to<results_atom, std::string>::with<std::vector<task_result>>,
+  // batch_results(id, cursor, limit): a page of finished tasks after cursor (0 at first).
+  caf::replies_to<results_atom, std::string, int64_t, int32_t>::with<results_page>,
   // cancel_batch(id): true if the batch existed and was not finished.
   caf::replies_to<cancel_atom, std::string>::with<bool>,
   // scale_workers(n >= 1): the new configuration, persisted.

@@ -4,6 +4,7 @@
 //   fleet-bench run   --port P --pid PID --n N --c C --workload noop|sleep1ms|flaky
 //   fleet-bench first-dispatch --port P --since-ms T   (ms since epoch when fleetd was started)
 //   fleet-bench submit --port P --n N --workload sleep1s   (submits and returns: for kill -9 runs)
+//   fleet-bench ping --port P                              (exit 0 once fleetd answers)
 
 #include "client/fleet_client.hpp"
 #include "fleet/error.hpp"
@@ -85,6 +86,11 @@ int main(int argc, char** argv) {
   configure_client(cfg);
   caf::actor_system sys{cfg};
   auto port = static_cast<uint16_t>(std::stoi(arg("port", "4242")));
+
+  if (mode == "ping") {
+    auto client = fleet_client::connect(sys, "127.0.0.1", port, std::chrono::seconds(5));
+    return client && client->stats() ? 0 : 1;
+  }
 
   if (mode == "first-dispatch") {
     // Polls until fleetd answers and reports a running worker; prints ms since fleetd started.

@@ -83,6 +83,11 @@ caf::expected<std::vector<task_result>> fleet_client::batch_results(const std::s
   return impl_->ask<std::vector<task_result>>(results_atom::value, batch_id);
 }
 
+caf::expected<results_page> fleet_client::batch_results(const std::string& batch_id, int64_t cursor,
+                                                        int32_t limit) {
+  return impl_->ask<results_page>(results_atom::value, batch_id, cursor, limit);
+}
+
 caf::expected<bool> fleet_client::cancel_batch(const std::string& batch_id) {
   return impl_->ask<bool>(cancel_atom::value, batch_id);
 }

@@ -48,6 +48,8 @@ public:
   caf::expected<std::string> submit_batch(std::vector<task> tasks);
   caf::expected<::fleet::batch_status> batch_status(const std::string& batch_id);
   caf::expected<std::vector<task_result>> batch_results(const std::string& batch_id);
+  /// A page of results after `cursor` (0 at first); continue with `next_cursor` until `done`.
+  caf::expected<results_page> batch_results(const std::string& batch_id, int64_t cursor, int32_t limit);
   caf::expected<bool> cancel_batch(const std::string& batch_id);
   caf::expected<fleet_config> scale_workers(int32_t n);
   caf::expected<fleet_stats> stats();

@@ -185,18 +185,41 @@ int cmd_submit(session& s, std::vector<fleet::task> tasks) {
 }
 
 int cmd_results(session& s, const std::string& id) {
-  auto rs = s.client->batch_results(id);
-  if (!rs)
-    return error(error_text(rs.error()));
-  if (s.inv.json) {
-    print_json(fleet::to_json(*rs));
-    return exit_ok;
+  // Paged, and printed as it arrives: a million results never sit in memory at once.
+  constexpr int32_t page_size = 1000;
+  int64_t cursor = 0;
+  bool first = true;
+  if (s.inv.json)
+    fmt::print("[");
+  for (;;) {
+    auto page = s.client->batch_results(id, cursor, page_size);
+    if (!page) {
+      if (s.inv.json && !first)
+        fmt::print("]\n");
+      return error(error_text(page.error()));
+    }
+    if (s.inv.json) {
+      for (const auto& r : page->items) {
+        fmt::print("{}{}", first ? "" : ",", fleet::to_json(r).dump());
+        first = false;
+      }
+    } else {
+      std::vector<std::vector<std::string>> rows;
+      for (const auto& r : page->items)
+        rows.push_back({r.task_id, r.success ? "ok" : "FAILED", std::to_string(r.attempts),
+                        format_duration(r.duration_ms), compact(r.success ? r.result : r.error)});
+      if (first || !rows.empty())
+        print_table(first ? std::vector<std::string>{"TASK", "RESULT", "ATTEMPTS", "DURATION", "OUTPUT"}
+                          : std::vector<std::string>{},
+                    rows);
+      first = false;
+    }
+    cursor = page->next_cursor;
+    if (page->done)
+      break;
   }
-  std::vector<std::vector<std::string>> rows;
-  for (const auto& r : *rs)
-    rows.push_back({r.task_id, r.success ? "ok" : "FAILED", std::to_string(r.attempts),
-                    format_duration(r.duration_ms), compact(r.success ? r.result : r.error)});
-  print_table({"TASK", "RESULT", "ATTEMPTS", "DURATION", "OUTPUT"}, rows);
+  if (s.inv.json)
+    fmt::print("]\n");
   return exit_ok;
 }
 

@@ -8,7 +8,7 @@
 namespace fleetctl {
 
 void print_table(const std::vector<std::string>& header, const std::vector<std::vector<std::string>>& rows) {
-  std::vector<size_t> width(header.size(), 0);
+  std::vector<size_t> width(header.empty() && !rows.empty() ? rows[0].size() : header.size(), 0);
   auto measure = [&](const std::vector<std::string>& row) {
     for (size_t i = 0; i < row.size() && i < width.size(); ++i)
       width[i] = std::max(width[i], row[i].size());
@@ -25,7 +25,8 @@ void print_table(const std::vector<std::string>& header, const std::vector<std::
     }
     fmt::print("{}\n", line);
   };
-  print_row(header);
+  if (!header.empty())
+    print_row(header);
   for (const auto& row : rows)
     print_row(row);
 }

@@ -10,7 +10,7 @@
 
 namespace fleetctl {
 
-/// Prints rows under a header with columns padded to their widest cell.
+/// Prints rows under a header (none if empty) with columns padded to their widest cell.
 void print_table(const std::vector<std::string>& header, const std::vector<std::vector<std::string>>& rows);
 
 /// Local time with milliseconds, "-" for 0.

@@ -46,7 +46,7 @@ const std::vector<option_spec>& fleet_options() {
     {"drain-timeout", value_kind::integer, "ms that running attempts get to finish on SIGTERM (default 30000)"},
     {"log-level", value_kind::text, "trace|debug|info|warn|error|off (default info)"},
     {"commit-batch", value_kind::integer, "group commit: commit at once when this many changes wait (default 512)"},
-    {"commit-delay", value_kind::integer, "group commit: ms a change waits for others; 0 commits when the mailbox is empty (default 0)"},
+    {"commit-delay", value_kind::integer, "group commit: ms a change waits for others; 0 commits when the mailbox is empty (default 1)"},
   };
   return specs;
 }

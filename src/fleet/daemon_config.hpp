@@ -19,7 +19,7 @@ struct daemon_options {
   int64_t drain_timeout_ms = 30000;
   std::string log_level = "info";
   int64_t commit_batch = 512;  ///< group commit: commit at once when this many changes wait
-  int64_t commit_delay_ms = 0; ///< group commit: wait this long for more changes (0: mailbox drained)
+  int64_t commit_delay_ms = 1; ///< group commit: wait this long for more changes (0: mailbox drained)
   fleet_config fleet; ///< max-workers, worker-timeout, retries, backoff
 };
 

@@ -66,6 +66,8 @@ struct fleet_store::statements {
   sqlite::statement save_config;
   sqlite::statement insert_batch;
   sqlite::statement insert_task;
+  sqlite::statement set_batch_range;
+  sqlite::statement batch_range;
   sqlite::statement next_runnable;
   sqlite::statement log_due_retries;
   sqlite::statement promote_due_retries;
@@ -122,6 +124,10 @@ caf::expected<std::unique_ptr<fleet_store>> fleet_store::open(const store_option
     FLEET_PREPARE("INSERT INTO batches (id, created_at, total) VALUES (?1, ?2, ?3)"),
     // insert_task
     FLEET_PREPARE("INSERT INTO tasks (batch_id, task_id, type, data, priority) VALUES (?1, ?2, ?3, ?4, ?5)"),
+    // set_batch_range
+    FLEET_PREPARE("UPDATE batches SET first_seq = ?2, last_seq = ?3 WHERE id = ?1"),
+    // batch_range
+    FLEET_PREPARE("SELECT first_seq, last_seq, succeeded + failed + cancelled FROM batches WHERE id = ?1"),
     // next_runnable
     FLEET_PREPARE("SELECT seq, batch_id, task_id, type, data, priority, attempts, interruptions"
                   " FROM tasks WHERE state = 'pending' ORDER BY priority DESC, seq LIMIT ?1"),
@@ -164,8 +170,9 @@ caf::expected<std::unique_ptr<fleet_store>> fleet_store::open(const store_option
     FLEET_PREPARE("SELECT total, succeeded, failed, cancelled, created_at, started_at, finished_at,"
                   " cancelled_at FROM batches WHERE id = ?1"),
     // batch_results
-    FLEET_PREPARE("SELECT task_id, state, result, error, attempts, duration_ms FROM tasks"
-                  " WHERE batch_id = ?1 AND state IN ('succeeded', 'failed', 'cancelled') ORDER BY seq"),
+    FLEET_PREPARE("SELECT seq, task_id, state, result, error, attempts, duration_ms FROM tasks"
+                  " WHERE seq > ?2 AND seq <= ?3 AND +batch_id = ?1" // + : walk the seq range, not the id index
+                  " AND state IN ('succeeded', 'failed', 'cancelled') ORDER BY seq LIMIT ?4"),
     // log_cancelled
     FLEET_PREPARE("INSERT INTO events (at, kind, batch_id, task_id)"
                   " SELECT ?2, 'task_cancelled', batch_id, task_id FROM tasks"
@@ -253,9 +260,15 @@ caf::error fleet_store::insert_batch(const std::string& batch_id, const std::vec
                                      int64_t now) {
   if (auto err = stmts_->insert_batch.execute(batch_id, now, static_cast<int64_t>(tasks.size())))
     return err;
-  for (const auto& t : tasks)
+  int64_t first_seq = 0;
+  for (const auto& t : tasks) {
     if (auto err = stmts_->insert_task.execute(batch_id, t.id, t.type, t.data, t.priority))
       return err;
+    if (first_seq == 0)
+      first_seq = db_.last_insert_rowid();
+  }
+  if (auto err = stmts_->set_batch_range.execute(batch_id, first_seq, db_.last_insert_rowid()))
+    return err;
   return log_event(now, "batch_submitted", batch_id, {},
                    nlohmann::json{{"tasks", tasks.size()}}.dump());
 }
@@ -547,12 +560,24 @@ caf::expected<batch_status> fleet_store::status(const std::string& batch_id) {
   return out;
 }
 
-caf::expected<std::vector<task_result>> fleet_store::results(const std::string& batch_id) {
-  if (auto st = status(batch_id); !st)
-    return st.error();
+caf::expected<results_page> fleet_store::results(const std::string& batch_id, int64_t cursor,
+                                                 int64_t limit) {
+  auto& range = stmts_->batch_range;
+  range.rebind(batch_id);
+  auto found = range.step();
+  if (!found)
+    return found.error();
+  if (!*found) {
+    range.reset();
+    return unknown_batch(batch_id);
+  }
+  auto first = range.column_int64(0);
+  auto last = range.column_int64(1);
+  range.reset();
   auto& st = stmts_->batch_results;
-  st.rebind(batch_id);
-  std::vector<task_result> out;
+  st.rebind(batch_id, std::max(cursor, first - 1), last, limit);
+  results_page out;
+  out.next_cursor = cursor;
   for (;;) {
     auto row = st.step();
     if (!row)
@@ -560,16 +585,40 @@ caf::expected<std::vector<task_result>> fleet_store::results(const std::string& 
     if (!*row)
       break;
     task_result r;
-    r.task_id = st.column_text(0);
-    r.success = st.column_text(1) == "succeeded";
-    r.result = st.column_text(2);
-    r.error = st.column_text(3);
-    r.attempts = static_cast<int32_t>(st.column_int64(4));
-    r.duration_ms = st.column_int64(5);
-    out.push_back(std::move(r));
+    out.next_cursor = st.column_int64(0);
+    r.task_id = st.column_text(1);
+    r.success = st.column_text(2) == "succeeded";
+    r.result = st.column_text(3);
+    r.error = st.column_text(4);
+    r.attempts = static_cast<int32_t>(st.column_int64(5));
+    r.duration_ms = st.column_int64(6);
+    out.items.push_back(std::move(r));
   }
   st.reset();
+  out.done = limit < 0 || static_cast<int64_t>(out.items.size()) < limit;
   return out;
+}
+
+caf::expected<std::vector<task_result>> fleet_store::results(const std::string& batch_id) {
+  auto page = results(batch_id, 0, -1);
+  if (!page)
+    return page.error();
+  return std::move(page->items);
+}
+
+caf::expected<int64_t> fleet_store::finished_count(const std::string& batch_id) {
+  auto& range = stmts_->batch_range;
+  range.rebind(batch_id);
+  auto found = range.step();
+  if (!found)
+    return found.error();
+  if (!*found) {
+    range.reset();
+    return unknown_batch(batch_id);
+  }
+  auto n = range.column_int64(2);
+  range.reset();
+  return n;
 }
 
 caf::expected<fleet_store::totals> fleet_store::read_totals() {

@@ -93,6 +93,10 @@ public:
 
   caf::expected<batch_status> status(const std::string& batch_id);
   caf::expected<std::vector<task_result>> results(const std::string& batch_id);
+  /// Up to `limit` (negative: all) finished tasks after `cursor` (0: from the start), in order.
+  caf::expected<results_page> results(const std::string& batch_id, int64_t cursor, int64_t limit);
+  /// How many tasks of the batch have finished (from its counters).
+  caf::expected<int64_t> finished_count(const std::string& batch_id);
   caf::expected<fleet_stats> stats();
   /// Tasks not yet terminal (pending, waiting, running).
   caf::expected<int64_t> unfinished_tasks();

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace fleet {
 
@@ -54,6 +55,18 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, task_result& x) {
   return f(caf::meta::type_name("fleet.task_result"), x.task_id, x.success, x.result, x.error,
            x.attempts, x.duration_ms);
+}
+
+/// One page of batch_results: finished tasks in submission order after a cursor.
+struct results_page {
+  std::vector<task_result> items;
+  int64_t next_cursor = 0; ///< pass it back to get the next page
+  bool done = false;       ///< the end of the batch was reached (a running batch may add more later)
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, results_page& x) {
+  return f(caf::meta::type_name("fleet.results_page"), x.items, x.next_cursor, x.done);
 }
 
 } // namespace fleet

@@ -245,3 +245,35 @@ TEST_CASE("with a commit delay, groups grow but no task starts twice and replies
   CHECK(f.query_int("SELECT max(attempts) FROM tasks") == 1);
   CHECK(f.results_of(id).size() == 500);
 }
+
+TEST_CASE("results are paged by cursor, and too big a batch is refused unpaged") {
+  fleet_fixture f;
+  f.set_max_unpaged_results(5);
+  f.start();
+  auto id = f.submit_ok(echo_tasks(8));
+  REQUIRE(f.advance_until([&] { return f.finished(id); }));
+  auto whole = f.ask<std::vector<task_result>>(results_atom::value, id);
+  REQUIRE_FALSE(whole);
+  CHECK(whole.error() == errc::invalid_batch);
+  CHECK(error_text(whole.error()).find("has 8 results") != std::string::npos);
+  std::vector<std::string> ids;
+  int64_t cursor = 0;
+  for (int pages = 1;; ++pages) {
+    auto page = f.ask<results_page>(results_atom::value, id, cursor, int32_t{3});
+    REQUIRE(page);
+    for (auto& r : page->items)
+      ids.push_back(r.task_id);
+    cursor = page->next_cursor;
+    if (page->done) {
+      CHECK(pages == 3);
+      break;
+    }
+  }
+  CHECK(ids == std::vector<std::string>{"t0", "t1", "t2", "t3", "t4", "t5", "t6", "t7"});
+  auto bad = f.ask<results_page>(results_atom::value, id, int64_t{0}, int32_t{0});
+  REQUIRE_FALSE(bad);
+  CHECK(error_text(bad.error()) == "a results page holds 1 to 10000 tasks (got 0)");
+  auto unknown = f.ask<results_page>(results_atom::value, std::string{"nope"}, int64_t{0}, int32_t{10});
+  REQUIRE_FALSE(unknown);
+  CHECK(unknown.error() == errc::unknown_batch);
+}

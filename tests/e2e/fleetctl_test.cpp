@@ -1,5 +1,6 @@
 #include "fleetd_process.hpp"
 
+#include <algorithm>
 #include <set>
 
 using namespace fleet::test;
@@ -171,6 +172,29 @@ TEST_CASE("tasks from stdin, cancel, scale and config set, which survive a resta
   CHECK(cfg["retry_failed_tasks"] == false);
   CHECK(cfg["backoff_base_ms"] == 50); // from the file
   CHECK(d.count_in_log("max-workers = 6 was set at runtime") == 1);
+}
+
+TEST_CASE("fleetctl results pages through a batch bigger than a page") {
+  fleetd_process d{"max-workers=8\n"};
+  REQUIRE_MESSAGE(d.start(), d.log());
+  std::string lines;
+  for (int i = 0; i < 2500; ++i)
+    lines += R"({"type": "echo", "data": {"i": )" + std::to_string(i) + "}}\n";
+  auto tasks = d.file("many.jsonl");
+  write_file(tasks, lines);
+  auto r = d.ctl({"submit", "--wait", tasks});
+  REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+  auto id = r.out.substr(0, r.out.find('\n'));
+  auto results = d.ctl_json({"results", id});
+  REQUIRE(results.size() == 2500);
+  std::set<std::string> ids;
+  for (auto& x : results)
+    ids.insert(x["task_id"].get<std::string>());
+  CHECK(ids.size() == 2500);
+  CHECK(results[2499]["result"]["i"] == 2499);
+  auto table = d.ctl({"results", id});
+  CHECK(table.exit_code == 0);
+  CHECK(std::count(table.out.begin(), table.out.end(), '\n') == 2501);
 }
 
 TEST_CASE("the C++ example client runs the seed's usage example against fleetd") {

@@ -66,6 +66,45 @@ TEST_CASE("hot queries use their indexes, not a table scan") {
   auto of_batch = query_plan(path, "SELECT task_id FROM tasks WHERE batch_id = 'b'"
                                    " AND state IN ('pending', 'retry_wait')");
   CHECK(of_batch.find("SCAN tasks") == std::string::npos);
+  auto page = query_plan(path, "SELECT seq FROM tasks WHERE seq > 10 AND seq <= 20 AND +batch_id = 'b'"
+                               " AND state IN ('succeeded', 'failed', 'cancelled') ORDER BY seq LIMIT 5");
+  CHECK(page.find("USING INTEGER PRIMARY KEY") != std::string::npos);
+  CHECK(page.find("TEMP B-TREE") == std::string::npos);
+}
+
+TEST_CASE("results page through one batch by cursor, never into the next") {
+  store_fixture f;
+  std::vector<task> a, b;
+  for (int i = 0; i < 7; ++i)
+    a.push_back({"a" + std::to_string(i), "echo", "{}", 0});
+  for (int i = 0; i < 3; ++i)
+    b.push_back({"b" + std::to_string(i), "echo", "{}", 0});
+  f.insert("A", a);
+  f.insert("B", b);
+  auto db = sqlite::database::open(f.path, false);
+  REQUIRE(db);
+  REQUIRE_FALSE(db->exec("UPDATE tasks SET state = 'succeeded', result = '{}' WHERE task_id != 'a3'"));
+  std::vector<std::string> seen;
+  int64_t cursor = 0;
+  int pages = 0;
+  for (;;) {
+    auto page = f.store->results("A", cursor, 2);
+    REQUIRE(page);
+    ++pages;
+    for (auto& r : page->items)
+      seen.push_back(r.task_id);
+    cursor = page->next_cursor;
+    if (page->done)
+      break;
+  }
+  CHECK(seen == std::vector<std::string>{"a0", "a1", "a2", "a4", "a5", "a6"}); // a3 unfinished
+  CHECK(pages == 4);
+  auto all_b = f.store->results("B");
+  REQUIRE(all_b);
+  CHECK(all_b->size() == 3);
+  auto none = f.store->results("C", 0, 10);
+  REQUIRE_FALSE(none);
+  CHECK(none.error() == errc::unknown_batch);
 }
 
 TEST_CASE("a rolled-back transaction leaves nothing behind") {
