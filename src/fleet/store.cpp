@@ -183,9 +183,8 @@ caf::expected<std::unique_ptr<fleet_store>> fleet_store::open(const store_option
     // cancel_batch
     FLEET_PREPARE("UPDATE batches SET cancelled = cancelled + ?2, cancelled_at = ?3 WHERE id = ?1"),
     // totals
-    FLEET_PREPARE("SELECT count(*), coalesce(sum(total), 0), coalesce(sum(succeeded), 0),"
-                  " coalesce(sum(failed), 0), coalesce(sum(cancelled), 0), coalesce(sum(retries), 0),"
-                  " coalesce(sum(duration_ms), 0) FROM batches"),
+    FLEET_PREPARE("SELECT batches, tasks, succeeded, failed, cancelled, retries, duration_ms"
+                  " FROM fleet_totals WHERE id = 1"),
     // running_count
     FLEET_PREPARE("SELECT count(*) FROM tasks WHERE state = 'running'"),
 #undef FLEET_PREPARE

@@ -59,8 +59,10 @@ TEST_CASE("every older version migrates to the latest with its data kept") {
       REQUIRE_FALSE(db->exec("INSERT INTO batches (id, created_at, total) VALUES ('b-old', 1, 1)"));
     REQUIRE_FALSE(migrate(*db));
     CHECK(*db->query_int("PRAGMA user_version") == latest_schema_version());
-    if (from >= 1)
+    if (from >= 1) {
       CHECK(*db->query_int("SELECT count(*) FROM batches WHERE id = 'b-old'") == 1);
+      CHECK(*db->query_int("SELECT tasks FROM fleet_totals") == 1);
+    }
   }
 }
 

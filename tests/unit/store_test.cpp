@@ -203,6 +203,12 @@ TEST_CASE("a group commit writes a started-and-ended attempt once and counts eac
   CHECK(q("SELECT duration_ms FROM batches") == 1000);
   CHECK(q("SELECT started_at FROM batches") == 2000);
   CHECK(q("SELECT count(*) FROM events WHERE kind = 'task_retry_scheduled'") == 1);
+  // The fleet-wide sums follow the batch counters.
+  CHECK(q("SELECT batches FROM fleet_totals") == 1);
+  CHECK(q("SELECT tasks FROM fleet_totals") == 3);
+  CHECK(q("SELECT succeeded FROM fleet_totals") == 1);
+  CHECK(q("SELECT retries FROM fleet_totals") == 1);
+  CHECK(q("SELECT duration_ms FROM fleet_totals") == 1000);
   auto milestones = f.store->take_milestones();
   REQUIRE(milestones.size() == 1);
   CHECK_FALSE(milestones[0].finished);
