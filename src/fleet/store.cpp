@@ -559,22 +559,28 @@ caf::expected<batch_status> fleet_store::status(const std::string& batch_id) {
   return out;
 }
 
-caf::expected<results_page> fleet_store::results(const std::string& batch_id, int64_t cursor,
-                                                 int64_t limit) {
-  auto& range = stmts_->batch_range;
-  range.rebind(batch_id);
-  auto found = range.step();
+caf::expected<fleet_store::batch_range_row> fleet_store::read_batch_range(const std::string& batch_id) {
+  auto& st = stmts_->batch_range;
+  st.rebind(batch_id);
+  auto found = st.step();
   if (!found)
     return found.error();
   if (!*found) {
-    range.reset();
+    st.reset();
     return unknown_batch(batch_id);
   }
-  auto first = range.column_int64(0);
-  auto last = range.column_int64(1);
-  range.reset();
+  batch_range_row out{st.column_int64(0), st.column_int64(1), st.column_int64(2)};
+  st.reset();
+  return out;
+}
+
+caf::expected<results_page> fleet_store::results(const std::string& batch_id, int64_t cursor,
+                                                 int64_t limit) {
+  auto range = read_batch_range(batch_id);
+  if (!range)
+    return range.error();
   auto& st = stmts_->batch_results;
-  st.rebind(batch_id, std::max(cursor, first - 1), last, limit);
+  st.rebind(batch_id, std::max(cursor, range->first_seq - 1), range->last_seq, limit);
   results_page out;
   out.next_cursor = cursor;
   for (;;) {
@@ -606,18 +612,10 @@ caf::expected<std::vector<task_result>> fleet_store::results(const std::string& 
 }
 
 caf::expected<int64_t> fleet_store::finished_count(const std::string& batch_id) {
-  auto& range = stmts_->batch_range;
-  range.rebind(batch_id);
-  auto found = range.step();
-  if (!found)
-    return found.error();
-  if (!*found) {
-    range.reset();
-    return unknown_batch(batch_id);
-  }
-  auto n = range.column_int64(2);
-  range.reset();
-  return n;
+  auto range = read_batch_range(batch_id);
+  if (!range)
+    return range.error();
+  return range->finished;
 }
 
 caf::expected<fleet_store::totals> fleet_store::read_totals() {

@@ -112,6 +112,11 @@ private:
   };
   caf::expected<totals> read_totals();
 
+  struct batch_range_row {
+    int64_t first_seq = 0, last_seq = 0, finished = 0;
+  };
+  caf::expected<batch_range_row> read_batch_range(const std::string& batch_id);
+
   /// What one group of changes adds to a batch's counters.
   struct batch_delta {
     int64_t succeeded = 0, failed = 0, cancelled = 0, retries = 0, duration_ms = 0, at = 0;

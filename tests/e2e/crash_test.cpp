@@ -37,9 +37,7 @@ TEST_CASE("kill -9 in the middle of a batch: after a restart every task ends exa
   REQUIRE_MESSAGE(d.start(), d.log());
   auto tasks = d.file("tasks.jsonl");
   write_file(tasks, sleepers(n, 300));
-  auto r = d.ctl({"submit", tasks});
-  REQUIRE_MESSAGE(r.exit_code == 0, r.err);
-  auto id = r.out.substr(0, r.out.find('\n'));
+  auto id = d.submit(tasks);
   REQUIRE(eventually([&] { return d.ctl_json({"status", id})["completed"] >= 4; }));
   d.kill_hard();
   auto done_before = d.query_int("SELECT count(*) FROM tasks WHERE state = 'succeeded'");
@@ -49,8 +47,7 @@ TEST_CASE("kill -9 in the middle of a batch: after a restart every task ends exa
 
   REQUIRE_MESSAGE(d.start(), d.log());
   CHECK(d.count_in_log("attempts were interrupted by the last shutdown") == 1);
-  r = d.ctl({"wait", id});
-  CHECK(r.exit_code == 0);
+  CHECK(d.ctl({"wait", id}).exit_code == 0);
   check_every_task_once(d, id, n);
   CHECK(d.query_int("SELECT count(*) FROM attempts WHERE outcome = 'interrupted'") == open_attempts);
   // Tasks finished before the kill were not run again.
@@ -64,9 +61,7 @@ TEST_CASE("SIGTERM drains: running attempts past the drain timeout are interrupt
   REQUIRE_MESSAGE(d.start(), d.log());
   auto tasks = d.file("tasks.jsonl");
   write_file(tasks, sleepers(n, 3000));
-  auto r = d.ctl({"submit", tasks});
-  REQUIRE_MESSAGE(r.exit_code == 0, r.err);
-  auto id = r.out.substr(0, r.out.find('\n'));
+  auto id = d.submit(tasks);
   REQUIRE(eventually([&] { return d.ctl_json({"stats"})["running_tasks"] == 2; }));
   CHECK(d.terminate() == 0);
   CHECK(d.count_in_log("drain timeout: 2 attempts interrupted") == 1);
@@ -77,8 +72,7 @@ TEST_CASE("SIGTERM drains: running attempts past the drain timeout are interrupt
 
   REQUIRE_MESSAGE(d.start(), d.log());
   CHECK(d.count_in_log("attempts were interrupted by the last shutdown") == 0);
-  r = d.ctl({"scale", "6"});
-  CHECK(r.exit_code == 0);
+  CHECK(d.ctl({"scale", "6"}).exit_code == 0);
   CHECK(d.ctl({"wait", id}).exit_code == 0);
   check_every_task_once(d, id, n);
 }
@@ -88,8 +82,7 @@ TEST_CASE("SIGTERM with a long enough drain lets running attempts finish") {
   REQUIRE_MESSAGE(d.start(), d.log());
   auto tasks = d.file("tasks.jsonl");
   write_file(tasks, sleepers(4, 500));
-  auto r = d.ctl({"submit", tasks});
-  REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+  d.submit(tasks);
   REQUIRE(eventually([&] { return d.ctl_json({"stats"})["running_tasks"] == 2; }));
   CHECK(d.terminate() == 0);
   CHECK(d.query_int("SELECT count(*) FROM attempts WHERE outcome = 'interrupted'") == 0);

@@ -152,6 +152,13 @@ public:
     return run(std::move(argv), stdin_file);
   }
 
+  /// `fleetctl submit FILE`, which must succeed: the batch id.
+  std::string submit(const std::string& task_file) {
+    auto r = ctl({"submit", task_file});
+    REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+    return r.out.substr(0, r.out.find('\n'));
+  }
+
   nlohmann::json ctl_json(std::vector<std::string> args) {
     args.insert(args.begin(), "--json");
     auto r = ctl(args);
