@@ -421,9 +421,10 @@ caf::result<std::string> fleet_manager_state::submit(std::vector<task>& tasks) {
   return id;
 }
 
+// Queries read committed state only (changes waiting for the group commit are not durable yet),
+// so they never force an fsync of their own.
+
 caf::result<batch_status> fleet_manager_state::status(const std::string& batch_id) {
-  if (auto err = flush())
-    return err;
   auto st = store_->status(batch_id);
   if (!st)
     return st.error();
@@ -431,8 +432,6 @@ caf::result<batch_status> fleet_manager_state::status(const std::string& batch_i
 }
 
 caf::result<std::vector<task_result>> fleet_manager_state::results(const std::string& batch_id) {
-  if (auto err = flush())
-    return err;
   auto finished = store_->finished_count(batch_id);
   if (!finished)
     return finished.error();
@@ -452,8 +451,6 @@ caf::result<results_page> fleet_manager_state::results(const std::string& batch_
   if (limit < 1 || limit > 10'000)
     return caf::make_error(errc::invalid_batch,
                            fmt::format("a results page holds 1 to 10000 tasks (got {})", limit));
-  if (auto err = flush())
-    return err;
   auto page = store_->results(batch_id, cursor, limit);
   if (!page)
     return page.error();
@@ -514,8 +511,6 @@ caf::result<fleet_config> fleet_manager_state::reconfigure(const config_update& 
 }
 
 caf::result<fleet_stats> fleet_manager_state::stats() {
-  if (auto err = flush())
-    return err;
   auto st = store_->stats();
   if (!st)
     return st.error();
