@@ -15,6 +15,7 @@
 #include <caf/typed_event_based_actor.hpp>
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <chrono>
 
 namespace fleet {
@@ -71,6 +72,11 @@ caf::error fleet_manager_state::init(self_pointer self, fleet_manager_options op
     if (!n)
       return n.error();
     interrupted = *n;
+    auto expired = store_->expire_uploads(now - opts_.upload_expiry_ms);
+    if (!expired)
+      return expired.error();
+    if (*expired > 0)
+      spdlog::warn("dropped {} uploads that were never sealed", *expired);
     return caf::none;
   });
   if (err)
@@ -252,6 +258,7 @@ void fleet_manager_state::start_attempt(runnable_task next) {
   r.counted_before = next.attempts - next.interruptions;
   r.worker_id = make_worker_id(epoch_ms_, ++worker_seq_);
   r.spawned_at = now;
+  r.deadline = now + cfg_.worker_timeout_ms;
   queue(attempt_started{r.seq, r.batch_id, r.task_id, r.attempt, r.worker_id, now});
   after_commit([this, seq = r.seq, attempt = r.attempt] {
     if (auto i = running_.find(seq); i != running_.end() && i->second.attempt == attempt)
@@ -270,6 +277,7 @@ void fleet_manager_state::start_attempt(runnable_task next) {
     return;
   }
   self_->monitor(*worker);
+  schedule_tick();
   auto timeout = std::chrono::milliseconds(cfg_.worker_timeout_ms);
   opts_.hooks->execute_task_on_worker(self_, *worker, next.spec, attempt, timeout,
                                       [this, seq, attempt](caf::expected<task_outcome> outcome) {
@@ -371,6 +379,30 @@ void fleet_manager_state::remember_finished(const running_attempt& r, bool succe
     recent_.pop_back();
 }
 
+// -- timeouts -------------------------------------------------------------------
+
+void fleet_manager_state::schedule_tick() {
+  if (tick_scheduled_ || running_.empty())
+    return;
+  tick_scheduled_ = true;
+  // One sweep instead of one timer per attempt; a timeout fires at most a quarter of
+  // worker_timeout (and never more than 1 s) late.
+  auto interval = std::clamp<int64_t>(cfg_.worker_timeout_ms / 4, 1, 1000);
+  self_->delayed_send(self_, std::chrono::milliseconds(interval), tick_atom::value);
+}
+
+void fleet_manager_state::on_tick() {
+  tick_scheduled_ = false;
+  auto now = now_ms();
+  std::vector<std::pair<int64_t, int32_t>> late;
+  for (const auto& [seq, r] : running_)
+    if (r.deadline <= now)
+      late.emplace_back(seq, r.attempt);
+  for (auto [seq, attempt] : late)
+    on_outcome(seq, attempt, caf::make_error(caf::sec::request_timeout));
+  schedule_tick();
+}
+
 // -- retries --------------------------------------------------------------------
 
 void fleet_manager_state::schedule_wakeup(int64_t due_ms) {
@@ -416,6 +448,60 @@ caf::result<std::string> fleet_manager_state::submit(std::vector<task>& tasks) {
     return err;
   spdlog::info("batch {} submitted with {} tasks", id, tasks.size());
   // New tasks may outrank the ones in the window.
+  invalidate_ready();
+  dispatch();
+  return id;
+}
+
+caf::result<std::string> fleet_manager_state::open_upload() {
+  if (draining_)
+    return caf::make_error(errc::shutting_down, "fleetd is shutting down and takes no new batches");
+  auto now = now_ms();
+  auto id = "upload" + make_batch_id(now, rng_).substr(5); // "upload-<time>-<random>"
+  if (auto err = flush([&] { return store_->open_upload(id, now); }))
+    return err;
+  return id;
+}
+
+caf::result<int64_t> fleet_manager_state::upload_chunk(const std::string& upload_id,
+                                                       std::vector<task>& tasks) {
+  if (draining_)
+    return caf::make_error(errc::shutting_down, "fleetd is shutting down and takes no new batches");
+  if (auto err = validate_batch(tasks, opts_.registry->checker(), opts_.limits))
+    return err;
+  int64_t total = 0;
+  auto err = flush([&]() -> caf::error {
+    auto n = store_->stage_tasks(upload_id, tasks);
+    if (!n)
+      return n.error();
+    total = *n;
+    if (static_cast<size_t>(total) > opts_.limits.max_tasks_per_batch)
+      return caf::make_error(errc::invalid_batch,
+                             fmt::format("batch has {} tasks, more than the limit of {}", total,
+                                         opts_.limits.max_tasks_per_batch));
+    return caf::none;
+  });
+  if (err)
+    return err;
+  return total;
+}
+
+caf::result<std::string> fleet_manager_state::seal_upload(const std::string& upload_id) {
+  if (draining_)
+    return caf::make_error(errc::shutting_down, "fleetd is shutting down and takes no new batches");
+  auto now = now_ms();
+  auto id = make_batch_id(now, rng_);
+  int64_t n = 0;
+  auto err = flush([&]() -> caf::error {
+    auto sealed = store_->seal_upload(upload_id, id, now);
+    if (!sealed)
+      return sealed.error();
+    n = *sealed;
+    return caf::none;
+  });
+  if (err)
+    return err;
+  spdlog::info("batch {} submitted with {} tasks (uploaded in chunks as {})", id, n, upload_id);
   invalidate_ready();
   dispatch();
   return id;
@@ -598,6 +684,11 @@ fleet_manager(fleet_manager_state::self_pointer self, fleet_manager_options opts
   };
   return {
     [self](submit_atom, std::vector<task>& tasks) { return self->state.submit(tasks); },
+    [self](upload_open_atom) { return self->state.open_upload(); },
+    [self](upload_chunk_atom, const std::string& id, std::vector<task>& tasks) {
+      return self->state.upload_chunk(id, tasks);
+    },
+    [self](upload_seal_atom, const std::string& id) { return self->state.seal_upload(id); },
     [self](status_atom, const std::string& id) { return self->state.status(id); },
     [self](results_atom, const std::string& id) { return self->state.results(id); },
     [self](results_atom, const std::string& id, int64_t cursor, int32_t limit) {
@@ -634,6 +725,10 @@ fleet_manager(fleet_manager_state::self_pointer self, fleet_manager_options opts
     [self, from_self](drain_atom) {
       if (from_self())
         self->state.on_drain_deadline();
+    },
+    [self, from_self](tick_atom) {
+      if (from_self())
+        self->state.on_tick();
     },
   };
 }

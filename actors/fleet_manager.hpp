@@ -38,6 +38,8 @@ struct fleet_manager_options {
   int64_t commit_delay_ms = 0;
   /// The most results one unpaged batch_results answer carries; bigger batches are paged.
   int64_t max_unpaged_results = 100'000;
+  /// Uploads (batches sent in chunks) not sealed within this long are dropped at start-up.
+  int64_t upload_expiry_ms = int64_t{24} * 3600 * 1000;
   /// How many finished workers active_workers() still lists.
   size_t recent_workers_kept = 32;
   /// Seeds batch ids and backoff jitter; 0 draws from std::random_device.
@@ -55,6 +57,9 @@ public:
   caf::error init(self_pointer self, fleet_manager_options opts);
 
   caf::result<std::string> submit(std::vector<task>& tasks);
+  caf::result<std::string> open_upload();
+  caf::result<int64_t> upload_chunk(const std::string& upload_id, std::vector<task>& tasks);
+  caf::result<std::string> seal_upload(const std::string& upload_id);
   caf::result<batch_status> status(const std::string& batch_id);
   caf::result<std::vector<task_result>> results(const std::string& batch_id);
   caf::result<results_page> results(const std::string& batch_id, int64_t cursor, int32_t limit);
@@ -69,6 +74,7 @@ public:
   void on_drain_deadline();
 
   void on_flush_message();
+  void on_tick();
   void on_wakeup();
   void on_down(const caf::down_msg& msg);
 
@@ -82,6 +88,7 @@ private:
     std::string worker_id;
     worker_actor worker;
     int64_t spawned_at = 0;
+    int64_t deadline = 0; ///< worker_timeout, as it was when the attempt started
     bool start_committed = false;
   };
 
@@ -104,6 +111,7 @@ private:
   static attempt_ended stopped_attempt(const running_attempt& r, int64_t now, attempt_outcome outcome,
                                        std::string error, task_disposition next);
   void schedule_wakeup(int64_t due_ms);
+  void schedule_tick();
   void log_milestones(const std::vector<fleet_store::batch_milestone>& milestones);
   void finish_drain(int32_t interrupted);
 
@@ -129,6 +137,7 @@ private:
   std::unordered_map<int64_t, running_attempt> running_; ///< by task seq
   std::deque<worker_info> recent_;                       ///< finished workers, newest first
   caf::optional<int64_t> wakeup_at_;
+  bool tick_scheduled_ = false;
 
   bool draining_ = false; ///< no new batches, no new attempts
   caf::typed_response_promise<int32_t> drain_promise_;

@@ -34,6 +34,10 @@ using execute_atom = caf::atom_constant<caf::atom("execute")>;
 using result_atom = caf::atom_constant<caf::atom("result")>;
 using summary_atom = caf::atom_constant<caf::atom("summary")>;
 using drain_atom = caf::atom_constant<caf::atom("drain")>;
+using tick_atom = caf::atom_constant<caf::atom("tick")>;
+using upload_open_atom = caf::atom_constant<caf::atom("upopen")>;
+using upload_chunk_atom = caf::atom_constant<caf::atom("upchunk")>;
+using upload_seal_atom = caf::atom_constant<caf::atom("upseal")>;
 
 /// A short-lived worker: runs one attempt of one task, replies, and quits.
 using worker_actor = caf::typed_actor<
@@ -51,6 +55,12 @@ using coordinator_actor = caf::typed_actor<
 using fleet_api_actor = caf::typed_actor<
   // submit_batch(tasks): validates, stores in one transaction, replies the batch id.
   caf::replies_to<submit_atom, std::vector<task>>::with<std::string>,
+  // submit_batch in chunks, for batches too big for one message: open an upload, send chunks
+  // (each validated and stored, duplicates across chunks refused), then seal it: the batch id.
+  // Nothing runs and nothing is visible before the seal, which stores the batch at once.
+  caf::replies_to<upload_open_atom>::with<std::string>,
+  caf::replies_to<upload_chunk_atom, std::string, std::vector<task>>::with<int64_t>,
+  caf::replies_to<upload_seal_atom, std::string>::with<std::string>,
   // batch_status(id); errc::unknown_batch if there is no such batch.
   caf::replies_to<status_atom, std::string>::with<batch_status>,
   // batch_results(id): every finished task, in submission order (refused above 100,000: page).
@@ -84,7 +94,9 @@ using fleet_manager_actor = fleet_api_actor::extend<
   // up to the given ms, record the rest as interrupted. Replies how many were interrupted.
   caf::replies_to<drain_atom, int64_t>::with<int32_t>,
   // From the manager itself: the drain deadline passed.
-  caf::reacts_to<drain_atom>>;
+  caf::reacts_to<drain_atom>,
+  // From the manager itself: look for attempts past their worker_timeout.
+  caf::reacts_to<tick_atom>>;
 
 /// Registers every fleetd message type and error category with a CAF config. Both ends of a
 /// remote connection must call it, so that type names match.

@@ -55,7 +55,10 @@ void execution_hooks::execute_task_on_worker(fleet_manager_actor::pointer self,
                                              const worker_actor& worker, const task& t,
                                              int32_t attempt, caf::timespan timeout,
                                              outcome_handler done) {
-  self->request(worker, timeout, execute_atom::value, t, attempt)
+  // No request timeout: CAF 0.17 keeps every pending timeout in its clock until it fires, which
+  // with thousands of attempts per second and a 5-minute worker_timeout holds hundreds of MB.
+  // The manager enforces `timeout` itself with one periodic sweep.
+  self->request(worker, caf::infinite, execute_atom::value, t, attempt)
     .then([done](task_outcome& outcome) { done(std::move(outcome)); },
           [done](caf::error& err) { done(std::move(err)); });
 }

@@ -60,8 +60,10 @@ public:
                                                           const std::string& worker_id,
                                                           const task& t);
 
-  /// Runs the attempt on `worker` and calls `done` once (executeTaskOnWorker). An override
-  /// must keep the deadline: the fleet stops the worker once `done` is called.
+  /// Runs the attempt on `worker` and calls `done` once (executeTaskOnWorker). The manager
+  /// enforces `timeout` itself (the attempt fails as timed out and the worker is stopped); an
+  /// override may use it for its own deadlines. Avoid per-request CAF timeouts: CAF 0.17 holds
+  /// each one in memory until it expires.
   virtual void execute_task_on_worker(fleet_manager_actor::pointer self, const worker_actor& worker,
                                       const task& t, int32_t attempt, caf::timespan timeout,
                                       outcome_handler done);

@@ -8,6 +8,9 @@
 #include <caf/scoped_actor.hpp>
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <iterator>
+
 namespace fleet {
 
 void configure_client(caf::actor_system_config& cfg) {
@@ -71,8 +74,27 @@ fleet_client::fleet_client(fleet_client&&) noexcept = default;
 fleet_client& fleet_client::operator=(fleet_client&&) noexcept = default;
 fleet_client::~fleet_client() = default;
 
-caf::expected<std::string> fleet_client::submit_batch(std::vector<task> tasks) {
-  return impl_->ask<std::string>(submit_atom::value, std::move(tasks));
+caf::expected<std::string> fleet_client::submit_batch(std::vector<task> tasks, size_t chunk_size) {
+  if (chunk_size == 0 || tasks.size() <= chunk_size)
+    return impl_->ask<std::string>(submit_atom::value, std::move(tasks));
+  auto upload = impl_->ask<std::string>(upload_open_atom::value);
+  if (!upload)
+    return upload.error();
+  for (size_t first = 0; first < tasks.size(); first += chunk_size) {
+    auto last = std::min(tasks.size(), first + chunk_size);
+    std::vector<task> chunk(std::make_move_iterator(tasks.begin() + static_cast<ptrdiff_t>(first)),
+                            std::make_move_iterator(tasks.begin() + static_cast<ptrdiff_t>(last)));
+    auto staged = impl_->ask<int64_t>(upload_chunk_atom::value, *upload, std::move(chunk));
+    if (!staged) {
+      // Validation counts tasks within the chunk: say where the chunk starts.
+      if (staged.error().category() == error_category)
+        return caf::make_error(static_cast<errc>(staged.error().code()),
+                               fmt::format("in the chunk starting at task {}: {}", first,
+                                           error_text(staged.error())));
+      return staged.error();
+    }
+  }
+  return impl_->ask<std::string>(upload_seal_atom::value, *upload);
 }
 
 caf::expected<batch_status> fleet_client::batch_status(const std::string& batch_id) {

@@ -45,7 +45,9 @@ public:
   fleet_client& operator=(fleet_client&&) noexcept;
   ~fleet_client();
 
-  caf::expected<std::string> submit_batch(std::vector<task> tasks);
+  /// One message up to `chunk_size` tasks; bigger batches go up in chunks of that size (an
+  /// upload, sealed at the end), so that neither side holds one giant message.
+  caf::expected<std::string> submit_batch(std::vector<task> tasks, size_t chunk_size = 10'000);
   caf::expected<::fleet::batch_status> batch_status(const std::string& batch_id);
   caf::expected<std::vector<task_result>> batch_results(const std::string& batch_id);
   /// A page of results after `cursor` (0 at first); continue with `next_cursor` until `done`.

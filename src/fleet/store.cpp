@@ -67,6 +67,14 @@ struct fleet_store::statements {
   sqlite::statement insert_batch;
   sqlite::statement insert_task;
   sqlite::statement set_batch_range;
+  sqlite::statement open_upload;
+  sqlite::statement upload_size;
+  sqlite::statement stage_task;
+  sqlite::statement count_upload;
+  sqlite::statement max_seq;
+  sqlite::statement move_upload;
+  sqlite::statement drop_upload_tasks;
+  sqlite::statement drop_upload;
   sqlite::statement batch_range;
   sqlite::statement next_runnable;
   sqlite::statement log_due_retries;
@@ -126,6 +134,25 @@ caf::expected<std::unique_ptr<fleet_store>> fleet_store::open(const store_option
     FLEET_PREPARE("INSERT INTO tasks (batch_id, task_id, type, data, priority) VALUES (?1, ?2, ?3, ?4, ?5)"),
     // set_batch_range
     FLEET_PREPARE("UPDATE batches SET first_seq = ?2, last_seq = ?3 WHERE id = ?1"),
+    // open_upload
+    FLEET_PREPARE("INSERT INTO uploads (id, created_at) VALUES (?1, ?2)"),
+    // upload_size
+    FLEET_PREPARE("SELECT tasks FROM uploads WHERE id = ?1"),
+    // stage_task
+    FLEET_PREPARE("INSERT INTO upload_tasks (upload_id, task_id, type, data, priority)"
+                  " VALUES (?1, ?2, ?3, ?4, ?5)"),
+    // count_upload
+    FLEET_PREPARE("UPDATE uploads SET tasks = tasks + ?2 WHERE id = ?1"),
+    // max_seq
+    FLEET_PREPARE("SELECT coalesce(max(seq), 0) FROM tasks"),
+    // move_upload
+    FLEET_PREPARE("INSERT INTO tasks (batch_id, task_id, type, data, priority)"
+                  " SELECT ?2, task_id, type, data, priority FROM upload_tasks"
+                  " WHERE upload_id = ?1 ORDER BY seq"),
+    // drop_upload_tasks
+    FLEET_PREPARE("DELETE FROM upload_tasks WHERE upload_id = ?1"),
+    // drop_upload
+    FLEET_PREPARE("DELETE FROM uploads WHERE id = ?1"),
     // batch_range
     FLEET_PREPARE("SELECT first_seq, last_seq, succeeded + failed + cancelled FROM batches WHERE id = ?1"),
     // next_runnable
@@ -457,6 +484,86 @@ caf::error fleet_store::record(const attempt_started& x) {
 
 caf::error fleet_store::record(const attempt_ended& x) {
   return record(std::vector<transition>{x});
+}
+
+caf::error fleet_store::open_upload(const std::string& upload_id, int64_t now) {
+  return stmts_->open_upload.execute(upload_id, now);
+}
+
+caf::expected<int64_t> fleet_store::upload_size(const std::string& upload_id) {
+  auto& st = stmts_->upload_size;
+  st.rebind(upload_id);
+  auto row = st.step();
+  if (!row)
+    return row.error();
+  if (!*row) {
+    st.reset();
+    return caf::make_error(errc::unknown_batch, fmt::format("upload {} not found", upload_id));
+  }
+  auto n = st.column_int64(0);
+  st.reset();
+  return n;
+}
+
+caf::expected<int64_t> fleet_store::stage_tasks(const std::string& upload_id,
+                                                const std::vector<task>& tasks) {
+  auto before = upload_size(upload_id);
+  if (!before)
+    return before.error();
+  for (size_t i = 0; i < tasks.size(); ++i) {
+    const auto& t = tasks[i];
+    if (auto err = stmts_->stage_task.execute(upload_id, t.id, t.type, t.data, t.priority)) {
+      if (error_text(err).find("UNIQUE") != std::string::npos)
+        return caf::make_error(errc::duplicate_task_id,
+                               fmt::format("task {} (id \"{}\"): duplicate task id in this batch",
+                                           *before + static_cast<int64_t>(i), t.id));
+      return err;
+    }
+  }
+  auto n = static_cast<int64_t>(tasks.size());
+  if (auto err = stmts_->count_upload.execute(upload_id, n))
+    return err;
+  return *before + n;
+}
+
+caf::expected<int64_t> fleet_store::seal_upload(const std::string& upload_id,
+                                                const std::string& batch_id, int64_t now) {
+  auto n = upload_size(upload_id);
+  if (!n)
+    return n.error();
+  if (*n == 0)
+    return caf::make_error(errc::invalid_batch, "batch is empty: submit at least one task");
+  auto& ms = stmts_->max_seq;
+  ms.rebind();
+  auto row = ms.step();
+  if (!row)
+    return row.error();
+  auto max_seq = ms.column_int64(0);
+  ms.reset();
+  if (auto err = stmts_->insert_batch.execute(batch_id, now, *n))
+    return err;
+  if (auto err = stmts_->move_upload.execute(upload_id, batch_id))
+    return err;
+  if (auto err = stmts_->set_batch_range.execute(batch_id, max_seq + 1, db_.last_insert_rowid()))
+    return err;
+  if (auto err = stmts_->drop_upload_tasks.execute(upload_id))
+    return err;
+  if (auto err = stmts_->drop_upload.execute(upload_id))
+    return err;
+  if (auto err = log_event(now, "batch_submitted", batch_id, {},
+                           nlohmann::json{{"tasks", *n}, {"upload", upload_id}}.dump()))
+    return err;
+  return *n;
+}
+
+caf::expected<int64_t> fleet_store::expire_uploads(int64_t older_than) {
+  auto err = db_.exec(fmt::format("DELETE FROM upload_tasks WHERE upload_id IN"
+                                  " (SELECT id FROM uploads WHERE created_at < {0});"
+                                  "DELETE FROM uploads WHERE created_at < {0};",
+                                  older_than));
+  if (err)
+    return err;
+  return db_.changes();
 }
 
 std::vector<fleet_store::batch_milestone> fleet_store::take_milestones() {

@@ -53,6 +53,21 @@ public:
   /// Stores a batch and its tasks (caller validated them).
   caf::error insert_batch(const std::string& batch_id, const std::vector<task>& tasks, int64_t now);
 
+  // -- uploads: batches submitted in chunks ------------------------------------
+
+  caf::error open_upload(const std::string& upload_id, int64_t now);
+  /// Tasks staged so far; errc::unknown_batch for an unknown upload.
+  caf::expected<int64_t> upload_size(const std::string& upload_id);
+  /// Stages a validated chunk; duplicates across chunks are refused. Returns the new total.
+  caf::expected<int64_t> stage_tasks(const std::string& upload_id, const std::vector<task>& tasks);
+  /// Turns the upload into batch `batch_id` (all its tasks at once) and drops it. Returns the size.
+  caf::expected<int64_t> seal_upload(const std::string& upload_id, const std::string& batch_id,
+                                     int64_t now);
+
+  /// Drops uploads opened before `older_than` and never sealed (their client gave up). Returns
+  /// how many.
+  caf::expected<int64_t> expire_uploads(int64_t older_than);
+
   /// Up to `limit` pending tasks in run order: priority descending, then submission order.
   caf::expected<std::vector<runnable_task>> next_runnable(size_t limit);
 

@@ -140,3 +140,33 @@ TEST_CASE("thousands of tasks whose worker cannot be had fail one by one without
   CHECK(st.failed == 3000);
   CHECK(f.results_of(id).back().error == "pool exhausted");
 }
+
+namespace {
+
+/// A hook that sends nothing and never reports: only the manager's own deadline ends the attempt.
+struct silent_hooks : execution_hooks {
+  void execute_task_on_worker(fleet_manager_actor::pointer, const worker_actor&, const task&, int32_t,
+                              caf::timespan, outcome_handler) override {
+  }
+};
+
+} // namespace
+
+TEST_CASE("the manager enforces worker_timeout even when a custom hook never reports") {
+  auto cfg = fleet_fixture::small_config();
+  cfg.worker_timeout_ms = 200;
+  cfg.retry_failed_tasks = false;
+  fleet_fixture f{cfg};
+  f.set_hooks(std::make_shared<silent_hooks>());
+  f.start();
+  auto id = f.submit_ok({make_task("quiet", "echo")});
+  f.advance(150);
+  CHECK_FALSE(f.finished(id));
+  REQUIRE(f.advance_until([&] { return f.finished(id); }, 1000));
+  auto rs = f.results_of(id);
+  REQUIRE(rs.size() == 1);
+  CHECK_FALSE(rs[0].success);
+  CHECK(rs[0].error == "worker timed out after 200 ms");
+  CHECK(f.query_int("SELECT count(*) FROM attempts WHERE outcome = 'timed_out'") == 1);
+  CHECK(f.stats().active_workers == 0);
+}

@@ -192,3 +192,60 @@ TEST_CASE("a drain that times out records the running attempts as interrupted, a
   CHECK(second.query_int("SELECT count(*) FROM tasks WHERE interruptions = 1 AND attempts = 2") == 2);
   CHECK(second.status_of(id).status == batch_state::completed);
 }
+
+TEST_CASE("a batch uploaded in chunks appears at once when sealed, even across a restart") {
+  temp_dir dir;
+  auto db = dir.file("fleet.db");
+  auto chunk = [](int from, int n) {
+    std::vector<task> out;
+    for (int i = from; i < from + n; ++i)
+      out.push_back(make_task("t" + std::to_string(i), "echo", "{}"));
+    return out;
+  };
+  std::string upload;
+  {
+    fleet_fixture first{fleet_fixture::small_config(), db};
+    first.start();
+    auto opened = first.ask<std::string>(upload_open_atom::value);
+    REQUIRE(opened);
+    upload = *opened;
+    auto staged = first.ask<int64_t>(upload_chunk_atom::value, upload, chunk(0, 3));
+    REQUIRE(staged);
+    CHECK(*staged == 3);
+    // A duplicate across chunks is refused and the chunk is not stored.
+    auto dup = first.ask<int64_t>(upload_chunk_atom::value, upload, chunk(2, 2));
+    REQUIRE_FALSE(dup);
+    CHECK(dup.error() == errc::duplicate_task_id);
+    CHECK(error_text(dup.error()) == "task 3 (id \"t2\"): duplicate task id in this batch");
+    // Nothing is visible or runs before the seal.
+    CHECK(first.stats().total_tasks == 0);
+    CHECK(first.query_int("SELECT count(*) FROM tasks") == 0);
+    first.stop();
+  }
+  fleet_fixture second{fleet_fixture::small_config(), db};
+  second.start();
+  auto staged = second.ask<int64_t>(upload_chunk_atom::value, upload, chunk(3, 4));
+  REQUIRE(staged);
+  CHECK(*staged == 7);
+  auto id = second.ask<std::string>(upload_seal_atom::value, upload);
+  REQUIRE(id);
+  REQUIRE(second.advance_until([&] { return second.finished(*id); }));
+  auto rs = second.results_of(*id);
+  REQUIRE(rs.size() == 7);
+  for (int i = 0; i < 7; ++i)
+    CHECK(rs[static_cast<size_t>(i)].task_id == "t" + std::to_string(i));
+  CHECK(second.query_int("SELECT count(*) FROM upload_tasks") == 0);
+  CHECK(second.query_int("SELECT count(*) FROM uploads") == 0);
+  auto again = second.ask<std::string>(upload_seal_atom::value, upload);
+  REQUIRE_FALSE(again);
+  CHECK(again.error() == errc::unknown_batch);
+  auto opened = second.ask<std::string>(upload_open_atom::value);
+  REQUIRE(opened);
+  auto empty = second.ask<std::string>(upload_seal_atom::value, *opened);
+  REQUIRE_FALSE(empty);
+  CHECK(empty.error() == errc::invalid_batch);
+  auto bad = second.ask<int64_t>(upload_chunk_atom::value, *opened,
+                                 std::vector<task>{make_task("x", "teleport")});
+  REQUIRE_FALSE(bad);
+  CHECK(bad.error() == errc::unknown_task_type);
+}

@@ -86,6 +86,22 @@ TEST_CASE("every public operation works across the middleman through the client 
   REQUIRE_FALSE(unknown);
   CHECK(unknown.error() == errc::unknown_batch);
   CHECK(error_text(unknown.error()) == "batch batch-none not found");
+  // A batch bigger than a chunk goes up in chunks and comes back whole, in order.
+  std::vector<task> many;
+  for (int i = 0; i < 95; ++i)
+    many.push_back({"m" + std::to_string(i), "echo", "{}", 0});
+  auto big = client->submit_batch(many, 20);
+  REQUIRE_MESSAGE(big, error_text(big.error()));
+  REQUIRE(eventually([&] { auto s = client->batch_status(*big); return s && s->finished_at != 0; }));
+  auto big_results = client->batch_results(*big);
+  REQUIRE(big_results);
+  REQUIRE(big_results->size() == 95);
+  CHECK((*big_results)[94].task_id == "m94");
+  many.push_back({"m3", "echo", "{}", 0});
+  auto dup = client->submit_batch(many, 20);
+  REQUIRE_FALSE(dup);
+  CHECK(dup.error() == errc::duplicate_task_id);
+  CHECK(error_text(dup.error()).find("in the chunk starting at task 80") != std::string::npos);
   auto empty = client->submit_batch({});
   REQUIRE_FALSE(empty);
   CHECK(empty.error() == errc::invalid_batch);

@@ -245,3 +245,20 @@ TEST_CASE("a stored setting the program does not know is refused with its name")
   REQUIRE_FALSE(back);
   CHECK(error_text(back.error()).find("warp_speed") != std::string::npos);
 }
+
+TEST_CASE("uploads never sealed expire, sealed batches and fresh uploads stay") {
+  store_fixture f;
+  auto tx = f.store->transaction();
+  REQUIRE_FALSE(tx.begin());
+  REQUIRE_FALSE(f.store->open_upload("old", 1000));
+  REQUIRE(f.store->stage_tasks("old", {{"a", "echo", "{}", 0}}));
+  REQUIRE_FALSE(f.store->open_upload("new", 9000));
+  REQUIRE(f.store->stage_tasks("new", {{"a", "echo", "{}", 0}}));
+  auto dropped = f.store->expire_uploads(5000);
+  REQUIRE(dropped);
+  REQUIRE_FALSE(tx.commit());
+  CHECK_FALSE(f.store->upload_size("old"));
+  auto kept = f.store->upload_size("new");
+  REQUIRE(kept);
+  CHECK(*kept == 1);
+}
