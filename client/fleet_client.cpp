@@ -77,14 +77,14 @@ fleet_client::~fleet_client() = default;
 caf::expected<std::string> fleet_client::submit_batch(std::vector<task> tasks, size_t chunk_size) {
   if (chunk_size == 0 || tasks.size() <= chunk_size)
     return impl_->ask<std::string>(submit_atom::value, std::move(tasks));
-  auto upload = impl_->ask<std::string>(upload_open_atom::value);
+  auto upload = open_upload();
   if (!upload)
     return upload.error();
   for (size_t first = 0; first < tasks.size(); first += chunk_size) {
     auto last = std::min(tasks.size(), first + chunk_size);
     std::vector<task> chunk(std::make_move_iterator(tasks.begin() + static_cast<ptrdiff_t>(first)),
                             std::make_move_iterator(tasks.begin() + static_cast<ptrdiff_t>(last)));
-    auto staged = impl_->ask<int64_t>(upload_chunk_atom::value, *upload, std::move(chunk));
+    auto staged = upload_chunk(*upload, std::move(chunk));
     if (!staged) {
       // Validation counts tasks within the chunk: say where the chunk starts.
       if (staged.error().category() == error_category)
@@ -94,7 +94,19 @@ caf::expected<std::string> fleet_client::submit_batch(std::vector<task> tasks, s
       return staged.error();
     }
   }
-  return impl_->ask<std::string>(upload_seal_atom::value, *upload);
+  return seal_upload(*upload);
+}
+
+caf::expected<std::string> fleet_client::open_upload() {
+  return impl_->ask<std::string>(upload_open_atom::value);
+}
+
+caf::expected<int64_t> fleet_client::upload_chunk(const std::string& upload_id, std::vector<task> tasks) {
+  return impl_->ask<int64_t>(upload_chunk_atom::value, upload_id, std::move(tasks));
+}
+
+caf::expected<std::string> fleet_client::seal_upload(const std::string& upload_id) {
+  return impl_->ask<std::string>(upload_seal_atom::value, upload_id);
 }
 
 caf::expected<batch_status> fleet_client::batch_status(const std::string& batch_id) {

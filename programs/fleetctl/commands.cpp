@@ -87,14 +87,8 @@ std::string compact(const std::string& json_text, size_t max = 60) {
   return text;
 }
 
-caf::expected<std::string> read_input(const std::string& path) {
-  if (path == "-")
-    return std::string{std::istreambuf_iterator<char>{std::cin}, {}};
-  std::ifstream in{path, std::ios::binary};
-  if (!in)
-    return caf::make_error(fleet::errc::invalid_batch, fmt::format("cannot read {}", path));
-  return std::string{std::istreambuf_iterator<char>{in}, {}};
-}
+/// Tasks per message when submitting.
+constexpr size_t submit_chunk = 10'000;
 
 /// A connection to fleetd that `wait` can re-establish when fleetd restarts.
 struct session {
@@ -172,8 +166,31 @@ int wait_for(session& s, const std::string& batch_id) {
   }
 }
 
-int cmd_submit(session& s, std::vector<fleet::task> tasks) {
-  auto id = s.client->submit_batch(std::move(tasks));
+/// Sends what `first` and the rest of `stream` hold: one message if it fits, else an upload in
+/// chunks read as they are sent, so that a huge file is never in memory at once.
+caf::expected<std::string> send_tasks(session& s, std::vector<fleet::task> first, fleet::task_stream& stream) {
+  if (stream.done())
+    return s.client->submit_batch(std::move(first), 0);
+  auto upload = s.client->open_upload();
+  if (!upload)
+    return upload.error();
+  auto chunk = std::move(first);
+  for (;;) {
+    if (!chunk.empty())
+      if (auto staged = s.client->upload_chunk(*upload, std::move(chunk)); !staged)
+        return staged.error();
+    if (stream.done())
+      break;
+    auto next = stream.next(submit_chunk);
+    if (!next)
+      return next.error(); // the upload is never sealed: nothing of it becomes visible
+    chunk = std::move(*next);
+  }
+  return s.client->seal_upload(*upload);
+}
+
+int cmd_submit(session& s, std::vector<fleet::task> first, fleet::task_stream& stream) {
+  auto id = send_tasks(s, std::move(first), stream);
   if (!id)
     return error(error_text(id.error()));
   if (s.inv.json)
@@ -371,16 +388,23 @@ int run_command(const invocation& inv) {
     return error("usage: fleetctl config [set NAME=VALUE...]");
   if (inv.wait && inv.command != "submit")
     return error("--wait belongs to submit (use `fleetctl wait BATCH`)");
-  // Bad input is reported before any connection is made.
-  std::vector<fleet::task> tasks;
+  // Bad input is reported before any connection is made (for a file bigger than one chunk: as far
+  // as its first chunk; a later error abandons the upload, and nothing of it becomes visible).
+  std::ifstream file;
+  std::istream* input = &std::cin;
+  if (inv.command == "submit" && inv.args[0] != "-") {
+    file.open(inv.args[0], std::ios::binary);
+    if (!file)
+      return error(fmt::format("cannot read {}", inv.args[0]));
+    input = &file;
+  }
+  fleet::task_stream stream{*input, inv.args.empty() || inv.args[0] == "-" ? "stdin" : inv.args[0]};
+  std::vector<fleet::task> first_chunk;
   if (inv.command == "submit") {
-    auto text = read_input(inv.args[0]);
-    if (!text)
-      return error(error_text(text.error()));
-    auto parsed = fleet::parse_task_file(*text, inv.args[0] == "-" ? "stdin" : inv.args[0]);
-    if (!parsed)
-      return error(error_text(parsed.error()));
-    tasks = std::move(*parsed);
+    auto chunk = stream.next(submit_chunk);
+    if (!chunk)
+      return error(error_text(chunk.error()));
+    first_chunk = std::move(*chunk);
   }
   caf::expected<int32_t> workers{0};
   if (inv.command == "scale") {
@@ -396,7 +420,7 @@ int run_command(const invocation& inv) {
     return error(error_text(err));
   const auto& cmd = inv.command;
   if (cmd == "submit")
-    return cmd_submit(s, std::move(tasks));
+    return cmd_submit(s, std::move(first_chunk), stream);
   if (cmd == "status") {
     auto st = s.client->batch_status(inv.args[0]);
     return st ? print_status(*st, inv.json) : error(error_text(st.error()));

@@ -5,9 +5,13 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+#include <cctype>
 #include <climits>
+#include <cstdint>
+#include <iterator>
+#include <sstream>
 #include <optional>
-#include <unordered_set>
 
 namespace fleet {
 
@@ -78,69 +82,98 @@ std::string syntax_error(const json::parse_error& e, std::string_view text, int6
 
 } // namespace
 
-caf::expected<std::vector<task>> parse_task_file(std::string_view text, const std::string& source) {
-  std::vector<parsed_task> parsed;
-  auto first = text.find_first_not_of(" \t\r\n");
-  if (first == std::string_view::npos)
-    return caf::make_error(errc::invalid_batch, fmt::format("{}: no tasks", source));
-  if (text[first] == '[') {
-    json doc;
-    try {
-      doc = json::parse(text.begin(), text.end());
-    } catch (const json::parse_error& e) {
-      return caf::make_error(errc::invalid_task, fmt::format("{} {}", source, syntax_error(e, text, 1)));
-    }
-    size_t index = 0;
-    for (const auto& element : doc) {
-      ++index;
-      auto t = to_task(element, fmt::format("{} task {} of the array", source, index));
-      if (!t)
-        return t.error();
-      parsed.push_back(std::move(*t));
-    }
+task_stream::task_stream(std::istream& in, std::string source)
+  : in_(in), source_(std::move(source)) {
+}
+
+caf::error task_stream::start() {
+  started_ = true;
+  // Skip leading blank space to tell a JSON array from JSON Lines.
+  int c;
+  while ((c = in_.peek()) != EOF && std::isspace(c)) {
+    if (c == '\n')
+      ++line_;
+    in_.get();
+  }
+  if (c == EOF)
+    return caf::make_error(errc::invalid_batch, fmt::format("{}: no tasks", source_));
+  if (c != '[')
+    return caf::none;
+  // A JSON array is one document: read it whole, then hand it out in chunks.
+  std::string text{std::istreambuf_iterator<char>{in_}, {}};
+  json doc;
+  try {
+    doc = json::parse(text);
+  } catch (const json::parse_error& e) {
+    return caf::make_error(errc::invalid_task, fmt::format("{} {}", source_, syntax_error(e, text, line_ + 1)));
+  }
+  array_ = std::make_unique<std::vector<task>>();
+  array_->reserve(doc.size());
+  for (const auto& element : doc) {
+    auto t = to_task(element, fmt::format("{} task {} of the array", source_, count_ + 1));
+    if (!t)
+      return t.error();
+    array_->push_back(name(std::move(t->spec), t->has_id));
+  }
+  return caf::none;
+}
+
+task task_stream::name(task spec, bool has_id) {
+  ++count_;
+  if (!has_id)
+    spec.id = fmt::format("task-{}", count_);
+  return spec;
+}
+
+caf::expected<std::vector<task>> task_stream::next(size_t max) {
+  if (!started_)
+    if (auto err = start())
+      return err;
+  std::vector<task> out;
+  if (array_) {
+    auto n = std::min(max, array_->size() - array_pos_);
+    out.assign(std::make_move_iterator(array_->begin() + static_cast<ptrdiff_t>(array_pos_)),
+               std::make_move_iterator(array_->begin() + static_cast<ptrdiff_t>(array_pos_ + n)));
+    array_pos_ += n;
+    done_ = array_pos_ == array_->size();
   } else {
-    int64_t line = 0;
-    size_t pos = 0;
-    while (pos <= text.size()) {
-      auto end = text.find('\n', pos);
-      auto row = text.substr(pos, end == std::string_view::npos ? std::string_view::npos : end - pos);
-      ++line;
-      pos = end == std::string_view::npos ? text.size() + 1 : end + 1;
-      if (row.find_first_not_of(" \t\r") == std::string_view::npos)
+    std::string row;
+    while (out.size() < max) {
+      if (!std::getline(in_, row)) {
+        done_ = true;
+        break;
+      }
+      ++line_;
+      if (row.find_first_not_of(" \t\r") == std::string::npos)
         continue;
       json doc;
       try {
-        doc = json::parse(row.begin(), row.end());
+        doc = json::parse(row);
       } catch (const json::parse_error& e) {
-        return caf::make_error(errc::invalid_task, fmt::format("{} {}", source, syntax_error(e, row, line)));
+        return caf::make_error(errc::invalid_task, fmt::format("{} {}", source_, syntax_error(e, row, line_)));
       }
-      auto t = to_task(doc, fmt::format("{} line {}", source, line));
+      auto t = to_task(doc, fmt::format("{} line {}", source_, line_));
       if (!t)
         return t.error();
-      parsed.push_back(std::move(*t));
+      out.push_back(name(std::move(t->spec), t->has_id));
     }
   }
-  if (parsed.empty())
-    return caf::make_error(errc::invalid_batch, fmt::format("{}: no tasks", source));
-  std::unordered_set<std::string> taken;
-  for (const auto& p : parsed)
-    if (p.has_id)
-      taken.insert(p.spec.id);
-  std::vector<task> out;
-  out.reserve(parsed.size());
-  size_t n = 0;
-  for (auto& p : parsed) {
-    ++n;
-    if (!p.has_id) {
-      auto id = fmt::format("task-{}", n);
-      while (taken.count(id) > 0)
-        id += "'";
-      taken.insert(id);
-      p.spec.id = std::move(id);
-    }
-    out.push_back(std::move(p.spec));
-  }
+  if (done_ && count_ == 0)
+    return caf::make_error(errc::invalid_batch, fmt::format("{}: no tasks", source_));
   return out;
+}
+
+caf::expected<std::vector<task>> parse_task_file(std::string_view text, const std::string& source) {
+  std::istringstream in{std::string{text}};
+  task_stream stream{in, source};
+  std::vector<task> all;
+  while (!stream.done()) {
+    auto chunk = stream.next(SIZE_MAX);
+    if (!chunk)
+      return chunk.error();
+    all.insert(all.end(), std::make_move_iterator(chunk->begin()), std::make_move_iterator(chunk->end()));
+  }
+  return all;
 }
 
 } // namespace fleet

@@ -4,6 +4,8 @@
 
 #include <caf/expected.hpp>
 
+#include <istream>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -12,10 +14,38 @@ namespace fleet {
 
 /// Reads tasks as written by people: a JSON array of task objects, or JSON Lines (one object per
 /// line, blank lines skipped). A task object is {"id", "type", "data", "priority"}: `type` is
-/// required; `id` defaults to "task-N" (N its position, skipping ids the file uses); `data`
-/// (any JSON) to {}; `priority` (an integer) to 0. Unknown fields are refused, so that a typo
-/// does not go unnoticed. Errors (errc::invalid_task) name `source` and the line, e.g.
-/// "tasks.jsonl line 3: ...".
+/// required; `id` defaults to "task-N" (N its position in the file; if the file also uses that id
+/// explicitly, fleetd refuses the batch as a duplicate); `data` (any JSON) to {}; `priority` (an
+/// integer) to 0. Unknown fields are refused, so that a typo does not go unnoticed. Errors
+/// (errc::invalid_task) name `source` and the line, e.g. "tasks.jsonl line 3: ...".
+///
+/// JSON Lines are read chunk by chunk, so that a file of millions of tasks is never in memory at
+/// once; a JSON array is one document and is read whole.
+class task_stream {
+public:
+  task_stream(std::istream& in, std::string source);
+
+  /// Up to `max` more tasks; empty once done. errc::invalid_batch if the input holds no task.
+  caf::expected<std::vector<task>> next(size_t max);
+
+  /// True once the input is exhausted.
+  bool done() const { return done_; }
+
+private:
+  caf::error start();
+  task name(task spec, bool has_id);
+
+  std::istream& in_;
+  std::string source_;
+  bool started_ = false;
+  bool done_ = false;
+  int64_t line_ = 0;
+  int64_t count_ = 0;
+  std::unique_ptr<std::vector<task>> array_; ///< a JSON array, read whole
+  size_t array_pos_ = 0;
+};
+
+/// All tasks of `text` at once (see task_stream).
 caf::expected<std::vector<task>> parse_task_file(std::string_view text, const std::string& source);
 
 } // namespace fleet

@@ -197,6 +197,28 @@ TEST_CASE("fleetctl results pages through a batch bigger than a page") {
   CHECK(std::count(table.out.begin(), table.out.end(), '\n') == 2501);
 }
 
+TEST_CASE("fleetctl streams a file bigger than a chunk as an upload, and a bad line far in stores nothing") {
+  fleetd_process d{"max-workers=16\n"};
+  REQUIRE_MESSAGE(d.start(), d.log());
+  std::string lines;
+  for (int i = 0; i < 25'000; ++i)
+    lines += R"({"type": "echo"})" "\n";
+  auto big = d.file("big.jsonl");
+  write_file(big, lines);
+  auto id = d.submit(big);
+  CHECK(d.ctl_json({"status", id})["total"] == 25'000);
+  CHECK(d.query_int("SELECT count(*) FROM uploads") == 0);
+  CHECK(d.ctl({"wait", id}).exit_code == 0);
+
+  auto bad = d.file("bad-late.jsonl");
+  write_file(bad, lines + "{\"type\": \"echo\", \"oops\": 1}\n");
+  auto r = d.ctl({"submit", bad});
+  CHECK(r.exit_code == 2);
+  CHECK(r.err.find("bad-late.jsonl line 25001: unknown field \"oops\"") != std::string::npos);
+  CHECK(d.query_int("SELECT count(*) FROM batches") == 1); // only the first batch
+  CHECK(d.query_int("SELECT count(*) FROM uploads") == 1); // abandoned, expires after 24 h
+}
+
 TEST_CASE("the C++ example client runs the seed's usage example against fleetd") {
   fleetd_process d;
   REQUIRE_MESSAGE(d.start(), d.log());

@@ -3,6 +3,8 @@
 
 #include <doctest/doctest.h>
 
+#include <sstream>
+
 using namespace fleet;
 
 namespace {
@@ -39,11 +41,45 @@ TEST_CASE("JSON Lines are read line by line, blank lines skipped") {
   CHECK((*parsed)[1].id == "b");
 }
 
-TEST_CASE("generated ids never collide with ids the file uses") {
+TEST_CASE("generated ids are task-N by position, whatever ids the file uses") {
   auto parsed = parse_task_file(R"([{"type":"echo"},{"id":"task-1","type":"echo"}])", "x");
   REQUIRE(parsed);
-  CHECK((*parsed)[0].id != "task-1");
+  CHECK((*parsed)[0].id == "task-1"); // fleetd refuses the pair as duplicates
   CHECK((*parsed)[1].id == "task-1");
+}
+
+TEST_CASE("JSON Lines stream in chunks with line numbers counted across chunks") {
+  std::string text;
+  for (int i = 0; i < 25; ++i)
+    text += "{\"type\": \"echo\"}\n" + std::string(i == 10 ? "\n" : "");
+  text += "{\"type\": 7}\n";
+  std::istringstream in{text};
+  task_stream stream{in, "big.jsonl"};
+  auto first = stream.next(10);
+  REQUIRE(first);
+  CHECK(first->size() == 10);
+  CHECK(first->back().id == "task-10");
+  auto second = stream.next(10);
+  REQUIRE(second);
+  CHECK(second->size() == 10);
+  CHECK(second->front().id == "task-11");
+  CHECK_FALSE(stream.done());
+  auto third = stream.next(10);
+  REQUIRE_FALSE(third);
+  CHECK(error_text(third.error()) == "big.jsonl line 27: \"type\" must be a string");
+}
+
+TEST_CASE("a JSON array is handed out in chunks too") {
+  std::istringstream in{R"([{"type":"echo"},{"type":"echo"},{"type":"echo"}])"};
+  task_stream stream{in, "a.json"};
+  auto first = stream.next(2);
+  REQUIRE(first);
+  CHECK(first->size() == 2);
+  auto rest = stream.next(2);
+  REQUIRE(rest);
+  CHECK(rest->size() == 1);
+  CHECK(rest->front().id == "task-3");
+  CHECK(stream.done());
 }
 
 TEST_CASE("malformed task files name the line and the problem") {
