@@ -48,6 +48,19 @@ const char* event_kind(task_disposition x) {
   return "task_failed";
 }
 
+/// Steps a statement that yields at most one row: none once the row is ready to read (the caller
+/// resets after reading), else `if_none` (or SQLite's error), with the statement reset.
+caf::error step_to_row(sqlite::statement& st, caf::error if_none) {
+  auto row = st.step();
+  if (!row)
+    return row.error();
+  if (!*row) {
+    st.reset();
+    return if_none;
+  }
+  return caf::none;
+}
+
 caf::error unknown_batch(const std::string& id) {
   return caf::make_error(errc::unknown_batch, fmt::format("batch {} not found", id));
 }
@@ -493,13 +506,9 @@ caf::error fleet_store::open_upload(const std::string& upload_id, int64_t now) {
 caf::expected<int64_t> fleet_store::upload_size(const std::string& upload_id) {
   auto& st = stmts_->upload_size;
   st.rebind(upload_id);
-  auto row = st.step();
-  if (!row)
-    return row.error();
-  if (!*row) {
-    st.reset();
-    return caf::make_error(errc::unknown_batch, fmt::format("upload {} not found", upload_id));
-  }
+  if (auto err = step_to_row(st, caf::make_error(errc::unknown_batch,
+                                                 fmt::format("upload {} not found", upload_id))))
+    return err;
   auto n = st.column_int64(0);
   st.reset();
   return n;
@@ -637,13 +646,8 @@ caf::error fleet_store::log_event(int64_t at, const std::string& kind, const std
 caf::expected<batch_status> fleet_store::status(const std::string& batch_id) {
   auto& st = stmts_->batch_row;
   st.rebind(batch_id);
-  auto row = st.step();
-  if (!row)
-    return row.error();
-  if (!*row) {
-    st.reset();
-    return unknown_batch(batch_id);
-  }
+  if (auto err = step_to_row(st, unknown_batch(batch_id)))
+    return err;
   batch_counts counts;
   counts.total = st.column_int64(0);
   counts.succeeded = st.column_int64(1);
@@ -669,13 +673,8 @@ caf::expected<batch_status> fleet_store::status(const std::string& batch_id) {
 caf::expected<fleet_store::batch_range_row> fleet_store::read_batch_range(const std::string& batch_id) {
   auto& st = stmts_->batch_range;
   st.rebind(batch_id);
-  auto found = st.step();
-  if (!found)
-    return found.error();
-  if (!*found) {
-    st.reset();
-    return unknown_batch(batch_id);
-  }
+  if (auto err = step_to_row(st, unknown_batch(batch_id)))
+    return err;
   batch_range_row out{st.column_int64(0), st.column_int64(1), st.column_int64(2)};
   st.reset();
   return out;
