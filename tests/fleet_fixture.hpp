@@ -8,6 +8,7 @@
 #include "actors/interfaces.hpp"
 #include "fleet/error.hpp"
 #include "fleet/sqlite.hpp"
+#include "query_db.hpp"
 #include "temp_dir.hpp"
 
 #include <caf/actor_system.hpp>
@@ -155,11 +156,7 @@ public:
 
   /// A read-only look at the database file, as an operator would take.
   int64_t query_int(const std::string& sql) {
-    auto db = sqlite::database::open(db_path_, false);
-    REQUIRE(db);
-    auto value = db->query_int(sql);
-    REQUIRE_MESSAGE(value, (value ? "" : error_text(value.error())));
-    return *value;
+    return query_db_int(db_path_, sql);
   }
 
   caf::actor_system& sys() { return sys_; }

@@ -7,6 +7,7 @@
 #include "fleet/error.hpp"
 #include "fleet/sqlite.hpp"
 #include "fleet/subprocess.hpp"
+#include "query_db.hpp"
 #include "temp_dir.hpp"
 
 #include <doctest/doctest.h>
@@ -167,11 +168,7 @@ public:
   }
 
   int64_t query_int(const std::string& sql) {
-    auto db = sqlite::database::open(db_, false);
-    REQUIRE(db);
-    auto value = db->query_int(sql);
-    REQUIRE_MESSAGE(value, (value ? "" : error_text(value.error())));
-    return *value;
+    return query_db_int(db_, sql);
   }
 
   int count_in_log(const std::string& needle) {

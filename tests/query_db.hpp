@@ -1,0 +1,22 @@
+#pragma once
+
+#include "fleet/error.hpp"
+#include "fleet/sqlite.hpp"
+
+#include <doctest/doctest.h>
+
+#include <cstdint>
+#include <string>
+
+namespace fleet::test {
+
+/// A read-only look at a database file, as an operator would take: one integer from `sql`.
+inline int64_t query_db_int(const std::string& path, const std::string& sql) {
+  auto db = sqlite::database::open(path, false);
+  REQUIRE(db);
+  auto value = db->query_int(sql);
+  REQUIRE_MESSAGE(value, (value ? "" : error_text(value.error())));
+  return *value;
+}
+
+} // namespace fleet::test
