@@ -1,5 +1,7 @@
 #include "actors/coordinator.hpp"
 
+#include "actors/origin.hpp"
+
 #include <caf/typed_event_based_actor.hpp>
 
 namespace fleet {
@@ -16,8 +18,7 @@ coordinator(coordinator_actor::stateful_pointer<coordinator_state> self, result_
   return {
     [self](result_atom, const std::string&, const task_result& r) {
       // Its handle reaches other nodes (coordinator_atom): only local results count.
-      auto& sender = self->current_sender();
-      if (sender == nullptr || sender->node() != self->node())
+      if (!sent_from_local_node(self))
         return;
       ++self->state.total_results;
       if (r.success)

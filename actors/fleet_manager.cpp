@@ -1,6 +1,7 @@
 #include "actors/fleet_manager.hpp"
 
 #include "actors/coordinator.hpp"
+#include "actors/origin.hpp"
 #include "fleet/error.hpp"
 #include "fleet/ids.hpp"
 #include "fleet/log.hpp"
@@ -437,9 +438,15 @@ void fleet_manager_state::on_wakeup() {
 
 // -- the API --------------------------------------------------------------------
 
-caf::result<std::string> fleet_manager_state::submit(std::vector<task>& tasks) {
+caf::error fleet_manager_state::refuse_when_draining() const {
   if (draining_)
     return caf::make_error(errc::shutting_down, "fleetd is shutting down and takes no new batches");
+  return caf::none;
+}
+
+caf::result<std::string> fleet_manager_state::submit(std::vector<task>& tasks) {
+  if (auto err = refuse_when_draining())
+    return err;
   if (auto err = validate_batch(tasks, opts_.registry->checker(), opts_.limits))
     return err;
   auto now = now_ms();
@@ -454,8 +461,8 @@ caf::result<std::string> fleet_manager_state::submit(std::vector<task>& tasks) {
 }
 
 caf::result<std::string> fleet_manager_state::open_upload() {
-  if (draining_)
-    return caf::make_error(errc::shutting_down, "fleetd is shutting down and takes no new batches");
+  if (auto err = refuse_when_draining())
+    return err;
   auto now = now_ms();
   auto id = "upload" + make_batch_id(now, rng_).substr(5); // "upload-<time>-<random>"
   if (auto err = flush([&] { return store_->open_upload(id, now); }))
@@ -465,8 +472,8 @@ caf::result<std::string> fleet_manager_state::open_upload() {
 
 caf::result<int64_t> fleet_manager_state::upload_chunk(const std::string& upload_id,
                                                        std::vector<task>& tasks) {
-  if (draining_)
-    return caf::make_error(errc::shutting_down, "fleetd is shutting down and takes no new batches");
+  if (auto err = refuse_when_draining())
+    return err;
   if (auto err = validate_batch(tasks, opts_.registry->checker(), opts_.limits))
     return err;
   int64_t total = 0;
@@ -475,11 +482,7 @@ caf::result<int64_t> fleet_manager_state::upload_chunk(const std::string& upload
     if (!n)
       return n.error();
     total = *n;
-    if (static_cast<size_t>(total) > opts_.limits.max_tasks_per_batch)
-      return caf::make_error(errc::invalid_batch,
-                             fmt::format("batch has {} tasks, more than the limit of {}", total,
-                                         opts_.limits.max_tasks_per_batch));
-    return caf::none;
+    return validate_batch_size(static_cast<size_t>(total), opts_.limits);
   });
   if (err)
     return err;
@@ -487,8 +490,8 @@ caf::result<int64_t> fleet_manager_state::upload_chunk(const std::string& upload
 }
 
 caf::result<std::string> fleet_manager_state::seal_upload(const std::string& upload_id) {
-  if (draining_)
-    return caf::make_error(errc::shutting_down, "fleetd is shutting down and takes no new batches");
+  if (auto err = refuse_when_draining())
+    return err;
   auto now = now_ms();
   auto id = make_batch_id(now, rng_);
   int64_t n = 0;
@@ -678,10 +681,6 @@ fleet_manager(fleet_manager_state::self_pointer self, fleet_manager_options opts
   }
   self->set_down_handler([self](caf::down_msg& msg) { self->state.on_down(msg); });
   auto from_self = [self] { return self->current_sender() == self->ctrl(); };
-  auto from_local_node = [self] {
-    auto& sender = self->current_sender();
-    return sender != nullptr && sender->node() == self->node();
-  };
   return {
     [self](submit_atom, std::vector<task>& tasks) { return self->state.submit(tasks); },
     [self](upload_open_atom) { return self->state.open_upload(); },
@@ -717,8 +716,8 @@ fleet_manager(fleet_manager_state::self_pointer self, fleet_manager_options opts
       if (from_self())
         self->state.on_flush_message();
     },
-    [self, from_local_node](drain_atom, int64_t timeout_ms) -> caf::result<int32_t> {
-      if (!from_local_node())
+    [self](drain_atom, int64_t timeout_ms) -> caf::result<int32_t> {
+      if (!sent_from_local_node(self))
         return caf::make_error(errc::shutting_down, "only fleetd itself may drain the fleet");
       return self->state.drain(timeout_ms);
     },

@@ -112,6 +112,8 @@ private:
                                        std::string error, task_disposition next);
   void schedule_wakeup(int64_t due_ms);
   void schedule_tick();
+  /// shutting_down while a drain is on: submits and uploads are refused.
+  caf::error refuse_when_draining() const;
   void log_milestones(const std::vector<fleet_store::batch_milestone>& milestones);
   void finish_drain(int32_t interrupted);
 

@@ -4,6 +4,7 @@
 
 #include "fleet/error.hpp"
 #include "fleet/json_codec.hpp"
+#include "fleet/parse_number.hpp"
 #include "fleet/task_file.hpp"
 
 #include <caf/actor_system_config.hpp>
@@ -340,13 +341,11 @@ int cmd_workers(session& s) {
 }
 
 caf::expected<int32_t> parse_worker_count(const std::string& text) {
-  errno = 0;
-  char* end = nullptr;
-  auto n = std::strtoll(text.c_str(), &end, 10);
-  if (text.empty() || *end != '\0' || errno != 0 || n < INT32_MIN || n > INT32_MAX)
+  auto n = fleet::parse_integer(text);
+  if (!n || *n < INT32_MIN || *n > INT32_MAX)
     return caf::make_error(fleet::errc::invalid_config,
                            fmt::format("scale needs a whole number of workers (got \"{}\")", text));
-  return static_cast<int32_t>(n);
+  return static_cast<int32_t>(*n);
 }
 
 } // namespace

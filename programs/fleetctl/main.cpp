@@ -2,10 +2,11 @@
 
 #include "commands.hpp"
 
+#include "fleet/parse_number.hpp"
+
 #include <fmt/format.h>
 
-#include <cerrno>
-#include <cstdlib>
+#include <cctype>
 #include <string>
 
 using namespace fleetctl;
@@ -13,12 +14,10 @@ using namespace fleetctl;
 namespace {
 
 bool parse_number(const std::string& text, int64_t lo, int64_t hi, int64_t& out) {
-  errno = 0;
-  char* end = nullptr;
-  auto x = std::strtoll(text.c_str(), &end, 10);
-  if (text.empty() || *end != '\0' || errno != 0 || x < lo || x > hi)
+  auto x = fleet::parse_integer(text);
+  if (!x || *x < lo || *x > hi)
     return false;
-  out = x;
+  out = *x;
   return true;
 }
 
@@ -62,7 +61,7 @@ int main(int argc, char** argv) {
     } else if (value_of("--timeout", value)) {
       if (!parse_number(value, 1, 86'400'000, inv.timeout_ms))
         return error(fmt::format("--timeout must be a number of ms between 1 and 86400000 (got \"{}\")", value));
-    } else if (arg.size() > 1 && arg[0] == '-' && arg != "-" && !(arg.size() > 1 && std::isdigit(arg[1]))) {
+    } else if (arg.size() > 1 && arg[0] == '-' && !std::isdigit(static_cast<unsigned char>(arg[1]))) {
       return error(fmt::format("unknown option {} (see fleetctl --help)", arg));
     } else if (inv.command.empty()) {
       inv.command = arg;

@@ -1,6 +1,7 @@
 #include "fleet/daemon_config.hpp"
 
 #include "fleet/error.hpp"
+#include "fleet/parse_number.hpp"
 #include "fleet/store.hpp"
 
 #include <caf/config_option_adder.hpp>
@@ -9,8 +10,6 @@
 #include <fmt/format.h>
 #include <spdlog/common.h>
 
-#include <cerrno>
-#include <cstdlib>
 #include <algorithm>
 #include <map>
 #include <regex>
@@ -94,22 +93,14 @@ caf::expected<caf::config_value> parse_cli_value(const option_spec& spec, const 
       if (text == "false")
         return caf::config_value{false};
       return bad();
-    case value_kind::integer: {
-      errno = 0;
-      char* end = nullptr;
-      auto x = std::strtoll(text.c_str(), &end, 10);
-      if (text.empty() || *end != '\0' || errno != 0)
-        return bad();
-      return caf::config_value{static_cast<int64_t>(x)};
-    }
-    case value_kind::real: {
-      errno = 0;
-      char* end = nullptr;
-      auto x = std::strtod(text.c_str(), &end);
-      if (text.empty() || *end != '\0' || errno != 0)
-        return bad();
-      return caf::config_value{x};
-    }
+    case value_kind::integer:
+      if (auto x = parse_integer(text))
+        return caf::config_value{*x};
+      return bad();
+    case value_kind::real:
+      if (auto x = parse_real(text))
+        return caf::config_value{*x};
+      return bad();
   }
   return bad();
 }
@@ -174,6 +165,39 @@ caf::error range(const char* option, int64_t value, int64_t lo, int64_t hi, cons
   return config_error(fmt::format("fleet.{} must be between {} and {}{} (got {})", option, lo, hi, unit, value));
 }
 
+/// Reads `path` once: every section's keys and types are checked (CAF 0.17 would silently keep
+/// defaults for unknown keys and wrong types), and the `[fleet]` values are collected into `out`.
+caf::error read_config_file(const std::string& path, const caf::config_option_set& caf_options,
+                            fleet_values& out) {
+  auto raw = caf::actor_system_config::parse_config_file(path.c_str());
+  if (!raw) {
+    if (raw.error() == caf::sec::cannot_open_file)
+      return config_error(fmt::format("cannot read config file {}", path));
+    return config_error(fmt::format("{} {} (strings must be quoted)", path,
+                                    render_caf_error(raw.error())));
+  }
+  for (const auto& [section, content] : *raw) {
+    auto entries = caf::get_if<caf::settings>(&content);
+    if (!entries)
+      return config_error(fmt::format("{}: {} is outside of a [section]", path, section));
+    for (const auto& [key, value] : *entries) {
+      if (section == "fleet") {
+        if (auto err = out.take(key, value, path))
+          return err;
+        continue;
+      }
+      auto opt = caf_options.qualified_name_lookup(section, key);
+      if (!opt)
+        return config_error(fmt::format("{}: unknown option {}.{}", path, section, key));
+      if (auto err = opt->check(value))
+        return config_error(fmt::format("{}: {}.{} must be of type {} (got {})", path, section, key,
+                                        std::string{opt->type_name().data(), opt->type_name().size()},
+                                        caf::to_string(value)));
+    }
+  }
+  return caf::none;
+}
+
 } // namespace
 
 daemon_config::daemon_config() {
@@ -199,36 +223,6 @@ std::string daemon_config::help_text() const {
   out += "\nCAF's own options: --long-help. Settings changed at runtime (fleetctl scale, config set)\n"
          "are stored in the database and win over these on restart.\n";
   return out;
-}
-
-caf::error daemon_config::check_file(const std::string& path) const {
-  auto raw = parse_config_file(path.c_str());
-  if (!raw) {
-    if (raw.error() == caf::sec::cannot_open_file)
-      return config_error(fmt::format("cannot read config file {}", path));
-    return config_error(fmt::format("{} {} (strings must be quoted)", path,
-                                    render_caf_error(raw.error())));
-  }
-  for (const auto& [section, content] : *raw) {
-    auto entries = caf::get_if<caf::settings>(&content);
-    if (!entries)
-      return config_error(fmt::format("{}: {} is outside of a [section]", path, section));
-    for (const auto& [key, value] : *entries) {
-      if (section == "fleet") {
-        fleet_values scratch;
-        if (auto err = scratch.take(key, value, path))
-          return err;
-        continue;
-      }
-      auto opt = custom_options_.qualified_name_lookup(section, key);
-      if (!opt)
-        return config_error(fmt::format("{}: unknown option {}.{}", path, section, key));
-      if (auto err = opt->check(value))
-        return config_error(fmt::format("{}: {}.{} must be of type {} (got {})", path, section, key,
-                                        std::string{opt->type_name().data(), opt->type_name().size()}, caf::to_string(value)));
-    }
-  }
-  return caf::none;
 }
 
 caf::error daemon_config::load_options(int argc, char** argv) {
@@ -265,13 +259,8 @@ caf::error daemon_config::load_options(int argc, char** argv) {
   }
   fleet_values values;
   if (!file.empty()) {
-    if (auto err = check_file(file))
+    if (auto err = read_config_file(file, custom_options_, values))
       return err;
-    auto raw = parse_config_file(file.c_str());
-    if (auto section = raw ? caf::get_if<caf::settings>(&(*raw)["fleet"]) : nullptr)
-      for (const auto& [key, value] : *section)
-        if (auto err = values.take(key, value, file))
-          return err;
     source = file;
   }
   for (const auto& [name, text] : overrides) {
@@ -336,7 +325,7 @@ caf::error daemon_config::load_options(int argc, char** argv) {
 }
 
 caf::error daemon_config::check_ranges() const {
-  constexpr int64_t week_ms = int64_t{7} * 24 * 3600 * 1000;
+  constexpr auto week_ms = config_bounds::max_duration_ms;
   if (options.db.empty())
     return config_error("fleet.db must name a file");
   if (options.host.empty())
@@ -354,18 +343,21 @@ caf::error daemon_config::check_ranges() const {
     return err;
   if (auto err = range("commit-delay", options.commit_delay_ms, 0, 1000, " ms"))
     return err;
-  if (auto err = range("max-workers", max_workers_, 1, 100000))
+  if (auto err = range("max-workers", max_workers_, 1, config_bounds::max_workers))
     return err;
   if (auto err = range("worker-timeout", worker_timeout_ms_, 1, week_ms, " ms"))
     return err;
-  if (auto err = range("max-retries", max_retries_, 0, 1000))
+  if (auto err = range("max-retries", max_retries_, 0, config_bounds::max_retries))
     return err;
   if (auto err = range("backoff-base", backoff_base_ms_, 0, week_ms, " ms"))
     return err;
   if (auto err = range("backoff-cap", backoff_cap_ms_, backoff_base_ms_, week_ms, " ms (at least backoff-base)"))
     return err;
-  if (!(backoff_factor_ >= 1.0 && backoff_factor_ <= 100.0))
-    return config_error(fmt::format("fleet.backoff-factor must be between 1 and 100 (got {})", backoff_factor_));
+  if (!(backoff_factor_ >= config_bounds::min_backoff_factor
+        && backoff_factor_ <= config_bounds::max_backoff_factor))
+    return config_error(fmt::format("fleet.backoff-factor must be between {} and {} (got {})",
+                                    config_bounds::min_backoff_factor,
+                                    config_bounds::max_backoff_factor, backoff_factor_));
   return caf::none;
 }
 

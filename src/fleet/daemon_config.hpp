@@ -43,7 +43,6 @@ public:
   std::string source = "built-in defaults";
 
 private:
-  caf::error check_file(const std::string& path) const;
   caf::error check_ranges() const;
   int64_t max_workers_ = 10;
   int64_t max_retries_ = 3;

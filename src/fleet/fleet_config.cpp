@@ -1,22 +1,20 @@
 #include "fleet/fleet_config.hpp"
 
 #include "fleet/error.hpp"
+#include "fleet/parse_number.hpp"
 
 #include <fmt/format.h>
 
-#include <cerrno>
 #include <climits>
 #include <cmath>
-#include <cstdlib>
 
 namespace fleet {
 
 namespace {
 
-// Upper bounds that keep arithmetic far from overflow and catch unit mistakes (seconds vs ms).
-constexpr int64_t max_workers = 100000;
-constexpr int64_t max_timeout_ms = int64_t{7} * 24 * 3600 * 1000;
-constexpr int64_t max_retry_count = 1000;
+using config_bounds::max_workers;
+constexpr auto max_timeout_ms = config_bounds::max_duration_ms;
+constexpr auto max_retry_count = config_bounds::max_retries;
 
 caf::error out_of_range(const char* field, auto value, const char* rule) {
   return caf::make_error(errc::invalid_config, fmt::format("{} must be {} (got {})", field, rule, value));
@@ -51,7 +49,8 @@ caf::error validate(const fleet_config& cfg) {
     return out_of_range("max_retries", cfg.max_retries, "between 0 and 1000");
   if (cfg.backoff_base_ms < 0 || cfg.backoff_base_ms > max_timeout_ms)
     return out_of_range("backoff_base", cfg.backoff_base_ms, "between 0 and 604800000 ms");
-  if (!std::isfinite(cfg.backoff_factor) || cfg.backoff_factor < 1.0 || cfg.backoff_factor > 100.0)
+  if (!std::isfinite(cfg.backoff_factor) || cfg.backoff_factor < config_bounds::min_backoff_factor
+      || cfg.backoff_factor > config_bounds::max_backoff_factor)
     return out_of_range("backoff_factor", cfg.backoff_factor, "between 1 and 100");
   if (cfg.backoff_cap_ms < cfg.backoff_base_ms || cfg.backoff_cap_ms > max_timeout_ms)
     return out_of_range("backoff_cap", cfg.backoff_cap_ms, "at least backoff_base and at most 604800000 ms");
@@ -242,20 +241,13 @@ caf::error set_field_from_text(config_update& update, const std::string& assignm
   config_value value;
   if (text == "true" || text == "false") {
     value = text == "true";
+  } else if (auto i = parse_integer(text)) {
+    value = *i;
+  } else if (auto r = parse_real(text)) {
+    value = *r;
   } else {
-    errno = 0;
-    char* end = nullptr;
-    auto i = std::strtoll(text.c_str(), &end, 10);
-    if (!text.empty() && *end == '\0' && errno == 0) {
-      value = static_cast<int64_t>(i);
-    } else {
-      errno = 0;
-      auto r = std::strtod(text.c_str(), &end);
-      if (text.empty() || *end != '\0' || errno != 0)
-        return caf::make_error(errc::invalid_config,
-                               fmt::format("{}: \"{}\" is not a number or true/false", name, text));
-      value = r;
-    }
+    return caf::make_error(errc::invalid_config,
+                           fmt::format("{}: \"{}\" is not a number or true/false", name, text));
   }
   return set_field(update, name, value);
 }

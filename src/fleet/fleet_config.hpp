@@ -11,6 +11,16 @@
 
 namespace fleet {
 
+/// The bounds `validate` enforces: far from overflow, and catching unit mistakes (s vs ms). fleetd's
+/// config checks use them too, to name the offending option.
+namespace config_bounds {
+inline constexpr int64_t max_workers = 100000;
+inline constexpr int64_t max_duration_ms = int64_t{7} * 24 * 3600 * 1000;
+inline constexpr int64_t max_retries = 1000;
+inline constexpr double min_backoff_factor = 1.0;
+inline constexpr double max_backoff_factor = 100.0;
+} // namespace config_bounds
+
 /// The live, persisted configuration of the fleet. Defaults are the seed's.
 struct fleet_config {
   int32_t max_concurrent_workers = 10; ///< fleet-wide, across all batches

@@ -153,7 +153,7 @@ caf::expected<std::unique_ptr<fleet_store>> fleet_store::open(const store_option
     FLEET_PREPARE("SELECT tasks FROM uploads WHERE id = ?1"),
     // stage_task
     FLEET_PREPARE("INSERT INTO upload_tasks (upload_id, task_id, type, data, priority)"
-                  " VALUES (?1, ?2, ?3, ?4, ?5)"),
+                  " VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (upload_id, task_id) DO NOTHING"),
     // count_upload
     FLEET_PREPARE("UPDATE uploads SET tasks = tasks + ?2 WHERE id = ?1"),
     // max_seq
@@ -521,13 +521,12 @@ caf::expected<int64_t> fleet_store::stage_tasks(const std::string& upload_id,
     return before.error();
   for (size_t i = 0; i < tasks.size(); ++i) {
     const auto& t = tasks[i];
-    if (auto err = stmts_->stage_task.execute(upload_id, t.id, t.type, t.data, t.priority)) {
-      if (error_text(err).find("UNIQUE") != std::string::npos)
-        return caf::make_error(errc::duplicate_task_id,
-                               fmt::format("task {} (id \"{}\"): duplicate task id in this batch",
-                                           *before + static_cast<int64_t>(i), t.id));
+    if (auto err = stmts_->stage_task.execute(upload_id, t.id, t.type, t.data, t.priority))
       return err;
-    }
+    if (db_.changes() == 0) // the id is already staged; the caller's rollback drops this chunk
+      return caf::make_error(errc::duplicate_task_id,
+                             fmt::format("task {} (id \"{}\"): duplicate task id in this batch",
+                                         *before + static_cast<int64_t>(i), t.id));
   }
   auto n = static_cast<int64_t>(tasks.size());
   if (auto err = stmts_->count_upload.execute(upload_id, n))
@@ -578,7 +577,6 @@ caf::expected<int64_t> fleet_store::expire_uploads(int64_t older_than) {
 std::vector<fleet_store::batch_milestone> fleet_store::take_milestones() {
   return std::exchange(milestones_, {});
 }
-
 
 caf::expected<bool> fleet_store::cancel_batch(const std::string& batch_id, int64_t now) {
   auto st = status(batch_id);

@@ -18,14 +18,20 @@ caf::error task_error(errc code, size_t index, const task& t, std::string_view w
 
 } // namespace
 
+caf::error validate_batch_size(size_t n, const submit_limits& limits) {
+  if (n > limits.max_tasks_per_batch)
+    return caf::make_error(errc::invalid_batch,
+                           fmt::format("batch has {} tasks, more than the limit of {}", n,
+                                       limits.max_tasks_per_batch));
+  return caf::none;
+}
+
 caf::error validate_batch(const std::vector<task>& tasks, const task_type_check& check,
                           const submit_limits& limits) {
   if (tasks.empty())
     return caf::make_error(errc::invalid_batch, "batch is empty: submit at least one task");
-  if (tasks.size() > limits.max_tasks_per_batch)
-    return caf::make_error(errc::invalid_batch,
-                           fmt::format("batch has {} tasks, more than the limit of {}",
-                                       tasks.size(), limits.max_tasks_per_batch));
+  if (auto err = validate_batch_size(tasks.size(), limits))
+    return err;
   std::unordered_set<std::string_view> ids;
   ids.reserve(tasks.size());
   for (size_t i = 0; i < tasks.size(); ++i) {

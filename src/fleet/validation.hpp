@@ -23,6 +23,9 @@ struct submit_limits {
 /// `errc::invalid_task` if the data does not fit it, none otherwise.
 using task_type_check = std::function<caf::error(const task&, const nlohmann::json& data)>;
 
+/// The error for a batch of `n` tasks above the limit, none otherwise (also for uploads in chunks).
+caf::error validate_batch_size(size_t n, const submit_limits& limits);
+
 /// Validates a whole batch before anything is stored: not empty, every id and type present and
 /// within limits, ids unique, data valid JSON within the size limit, accepted by `check`.
 /// The error names the offending task by index and id.

@@ -1,5 +1,6 @@
 #include "fleet/error.hpp"
 #include "fleet/fleet_config.hpp"
+#include "fleet/parse_number.hpp"
 
 #include <doctest/doctest.h>
 
@@ -77,4 +78,17 @@ TEST_CASE("settings are named by field or by config file option, with typed valu
   auto value = get_field(fleet_config{}, "backoff-cap");
   REQUIRE(value);
   CHECK(to_string(*value) == "30000");
+}
+
+TEST_CASE("numbers typed by people parse whole or not at all") {
+  CHECK(parse_integer("42") == int64_t{42});
+  CHECK(parse_integer("-7") == int64_t{-7});
+  CHECK_FALSE(parse_integer(""));
+  CHECK_FALSE(parse_integer("12abc"));
+  CHECK_FALSE(parse_integer("1.5"));
+  CHECK_FALSE(parse_integer("99999999999999999999"));
+  CHECK(parse_real("2.5") == 2.5);
+  CHECK(parse_real("3") == 3.0);
+  CHECK_FALSE(parse_real("x"));
+  CHECK_FALSE(parse_real("1e999"));
 }
