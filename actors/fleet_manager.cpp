@@ -68,7 +68,10 @@ caf::error fleet_manager_state::init(self_pointer self, fleet_manager_options op
                    field.option, to_string(value), to_string(*from_start));
   }
   int64_t interrupted = 0;
-  auto err = flush([&]() -> caf::error {
+  auto recover = [&]() -> caf::error {
+    auto tx = store_->transaction();
+    if (auto err = tx.begin())
+      return err;
     auto n = store_->recover_interrupted(now);
     if (!n)
       return n.error();
@@ -78,9 +81,9 @@ caf::error fleet_manager_state::init(self_pointer self, fleet_manager_options op
       return expired.error();
     if (*expired > 0)
       spdlog::warn("dropped {} uploads that were never sealed", *expired);
-    return caf::none;
-  });
-  if (err)
+    return tx.commit();
+  };
+  if (auto err = recover())
     return err;
   auto unfinished = store_->unfinished_tasks();
   if (!unfinished)
@@ -92,6 +95,22 @@ caf::error fleet_manager_state::init(self_pointer self, fleet_manager_options op
   auto totals = store_->result_totals();
   if (!totals)
     return totals.error();
+  auto reader = store_->open_reader();
+  if (!reader)
+    return reader.error();
+  reader_ = std::move(*reader);
+  // From here on the writer alone touches the writing connection.
+  if (opts_.writer_thread) {
+    caf::weak_actor_ptr weak_self = self->ctrl();
+    writer_ = make_threaded_pipeline(std::move(store_), [weak_self] {
+      if (auto strong = weak_self.lock())
+        caf::anon_send(caf::actor_cast<fleet_manager_actor>(strong), committed_atom::value);
+    });
+  } else {
+    writer_ = make_inline_pipeline(std::move(store_), [self] { self->send(self, committed_atom::value); });
+  }
+  store_.reset();
+  opts_.store.reset();
   coordinator_ = self->spawn<caf::linked>(fleet::coordinator, *totals);
   // Promotes due retries and starts work once the behaviour is in place.
   self->send(self, wakeup_atom::value);
@@ -102,8 +121,11 @@ fleet_manager_state::~fleet_manager_state() {
   if (self_ == nullptr)
     return;
   // Outcomes already reported are kept; attempts still running are recovered on the next start.
-  if (auto err = flush())
-    spdlog::error("final commit failed: {}", error_text(err));
+  stopping_ = true;
+  if (writer_) {
+    commit_group();
+    writer_.reset(); // finishes every posted write
+  }
   if (drain_pending_)
     drain_promise_.deliver(static_cast<int32_t>(running_.size()));
   for (auto& [seq, r] : running_)
@@ -118,38 +140,71 @@ int64_t fleet_manager_state::now_ms() const {
 
 // -- group commit ---------------------------------------------------------------
 
-caf::error fleet_manager_state::flush(const std::function<caf::error()>& extra) {
-  if (pending_.empty() && !extra)
-    return caf::none;
-  auto write = [&]() -> caf::error {
-    auto tx = store_->transaction();
-    if (auto err = tx.begin())
-      return err;
-    if (auto err = store_->record(pending_))
-      return err;
-    if (extra)
-      if (auto err = extra())
-        return err;
-    return tx.commit();
-  };
-  auto err = write();
-  auto milestones = store_->take_milestones(); // dropped with a rolled-back transaction
-  if (err)
-    return err;
+void fleet_manager_state::post(write_pipeline::job job, continuation then) {
+  continuations_.push_back(std::move(then));
+  writer_->post(std::move(job));
+}
+
+void fleet_manager_state::write(write_pipeline::job job, continuation then) {
+  // In order: a cancel must see the retries and ends queued before it.
+  commit_group();
+  post(std::move(job), std::move(then));
+}
+
+void fleet_manager_state::on_committed() {
+  for (auto& err : writer_->take_outcomes()) {
+    auto then = std::move(continuations_.front());
+    continuations_.pop_front();
+    then(std::move(err));
+  }
+}
+
+void fleet_manager_state::commit_group() {
+  flush_wanted_ = false;
+  if (pending_.empty())
+    return;
+  auto changes = std::make_shared<std::vector<transition>>(std::move(pending_));
   pending_.clear();
-  uncommitted_.clear();
   auto actions = std::move(after_commit_);
   after_commit_.clear();
-  for (auto& action : actions)
-    action();
-  log_milestones(milestones);
-  return caf::none;
+  auto milestones = std::make_shared<std::vector<fleet_store::batch_milestone>>();
+  ++groups_in_flight_;
+  auto job = [changes, milestones](fleet_store& store) {
+    auto err = store.record(*changes);
+    *milestones = store.take_milestones();
+    return err;
+  };
+  auto then = [this, changes, actions = std::move(actions), milestones](caf::error err) mutable {
+    --groups_in_flight_;
+    if (err) {
+      // Nothing of the group is stored: it goes first into the next one, its actions wait too.
+      spdlog::error("commit failed, will retry in 1 s: {}", error_text(err));
+      pending_.insert(pending_.begin(), std::make_move_iterator(changes->begin()),
+                      std::make_move_iterator(changes->end()));
+      after_commit_.insert(after_commit_.begin(), std::make_move_iterator(actions.begin()),
+                           std::make_move_iterator(actions.end()));
+      if (!flush_retry_scheduled_) {
+        flush_retry_scheduled_ = true;
+        self_->delayed_send(self_, std::chrono::seconds(1), flush_atom::value);
+      }
+      return;
+    }
+    for (const auto& change : *changes)
+      uncommit(change);
+    for (auto& action : actions)
+      action();
+    log_milestones(*milestones);
+    if (flush_wanted_ || pending_.size() >= opts_.max_pending_transitions)
+      commit_group();
+    dispatch();
+  };
+  post(std::move(job), std::move(then));
 }
 
 void fleet_manager_state::log_milestones(
   const std::vector<fleet_store::batch_milestone>& milestones) {
   for (const auto& m : milestones) {
-    auto st = store_->status(m.batch_id);
+    auto st = reader_->status(m.batch_id);
     if (!st)
       continue;
     if (!m.finished) {
@@ -168,8 +223,7 @@ void fleet_manager_state::log_milestones(
 
 void fleet_manager_state::schedule_flush() {
   if (pending_.size() >= opts_.max_pending_transitions) {
-    if (auto err = flush())
-      spdlog::error("commit failed, will retry: {}", error_text(err));
+    commit_group();
     return;
   }
   if (!flush_scheduled_) {
@@ -185,8 +239,17 @@ void fleet_manager_state::schedule_flush() {
 }
 
 void fleet_manager_state::queue(transition change) {
-  std::visit([this](const auto& x) { uncommitted_.insert(x.seq); }, change);
+  std::visit([this](const auto& x) { ++uncommitted_[x.seq]; }, change);
   pending_.push_back(std::move(change));
+}
+
+void fleet_manager_state::uncommit(const transition& change) {
+  std::visit(
+    [this](const auto& x) {
+      if (auto i = uncommitted_.find(x.seq); i != uncommitted_.end() && --i->second <= 0)
+        uncommitted_.erase(i);
+    },
+    change);
 }
 
 void fleet_manager_state::after_commit(std::function<void()> action) {
@@ -196,15 +259,12 @@ void fleet_manager_state::after_commit(std::function<void()> action) {
 void fleet_manager_state::on_flush_message() {
   flush_scheduled_ = false;
   flush_retry_scheduled_ = false;
-  if (auto err = flush()) {
-    spdlog::error("commit failed, will retry in 1 s: {}", error_text(err));
-    if (!flush_retry_scheduled_) {
-      flush_retry_scheduled_ = true;
-      self_->delayed_send(self_, std::chrono::seconds(1), flush_atom::value);
-    }
+  if (groups_in_flight_ > 0) {
+    // The writer is busy: changes keep collecting and go as one group when it is done.
+    flush_wanted_ = true;
     return;
   }
-  dispatch();
+  commit_group();
 }
 
 // -- dispatch -------------------------------------------------------------------
@@ -219,20 +279,21 @@ bool fleet_manager_state::refill() {
   // than commit first, so that a refill does not cut the group commit short.
   auto window = std::max<size_t>(64, 2 * static_cast<size_t>(cfg_.max_concurrent_workers));
   auto limit = window + uncommitted_.size();
-  auto rows = store_->next_runnable(limit);
+  auto rows = reader_->next_runnable(limit);
   if (!rows) {
     spdlog::error("cannot read runnable tasks: {}", error_text(rows.error()));
     return false;
   }
   ready_exhausted_ = rows->size() < limit;
   for (auto& row : *rows)
-    if (uncommitted_.count(row.seq) == 0 && running_.count(row.seq) == 0)
+    if (uncommitted_.count(row.seq) == 0 && running_.count(row.seq) == 0
+        && cancelling_.count(row.batch_id) == 0)
       ready_.push_back(std::move(row));
   return true;
 }
 
 void fleet_manager_state::dispatch() {
-  if (draining_)
+  if (draining_ || stopping_)
     return;
   // An attempt that fails at once (no worker) reports back into dispatch: the running loop
   // picks up the freed slot, so re-entry is refused rather than recursing once per task.
@@ -240,7 +301,8 @@ void fleet_manager_state::dispatch() {
     return;
   dispatching_ = true;
   auto guard = caf::detail::make_scope_guard([this] { dispatching_ = false; });
-  while (running_.size() < static_cast<size_t>(cfg_.max_concurrent_workers)) {
+  while (running_.size() < static_cast<size_t>(cfg_.max_concurrent_workers)
+         && groups_in_flight_ < opts_.max_groups_in_flight) {
     if (ready_.empty() && (ready_exhausted_ || !refill() || ready_.empty()))
       return;
     auto next = std::move(ready_.front());
@@ -416,24 +478,27 @@ void fleet_manager_state::schedule_wakeup(int64_t due_ms) {
 
 void fleet_manager_state::on_wakeup() {
   wakeup_at_ = caf::none;
-  int64_t promoted = 0;
-  auto err = flush([&]() -> caf::error {
-    auto n = store_->promote_due_retries(now_ms());
+  auto now = now_ms();
+  auto promoted = std::make_shared<int64_t>(0);
+  auto job = [now, promoted](fleet_store& store) -> caf::error {
+    auto n = store.promote_due_retries(now);
     if (!n)
       return n.error();
-    promoted = *n;
+    *promoted = *n;
     return caf::none;
+  };
+  write(std::move(job), [this, promoted](caf::error err) {
+    if (err) {
+      spdlog::error("cannot promote due retries, will retry in 1 s: {}", error_text(err));
+      schedule_wakeup(now_ms() + 1000);
+      return;
+    }
+    if (*promoted > 0)
+      invalidate_ready();
+    if (auto next = reader_->next_retry_due(); next && *next)
+      schedule_wakeup(**next);
+    dispatch();
   });
-  if (err) {
-    spdlog::error("cannot promote due retries, will retry in 1 s: {}", error_text(err));
-    schedule_wakeup(now_ms() + 1000);
-    return;
-  }
-  if (promoted > 0)
-    invalidate_ready();
-  if (auto next = store_->next_retry_due(); next && *next)
-    schedule_wakeup(**next);
-  dispatch();
 }
 
 // -- the API --------------------------------------------------------------------
@@ -451,13 +516,21 @@ caf::result<std::string> fleet_manager_state::submit(std::vector<task>& tasks) {
     return err;
   auto now = now_ms();
   auto id = make_batch_id(now, rng_);
-  if (auto err = flush([&] { return store_->insert_batch(id, tasks, now); }))
-    return err;
-  spdlog::info("batch {} submitted with {} tasks", id, tasks.size());
-  // New tasks may outrank the ones in the window.
-  invalidate_ready();
-  dispatch();
-  return id;
+  auto n = tasks.size();
+  auto rp = self_->make_response_promise<std::string>();
+  write([id, now, tasks = std::move(tasks)](fleet_store& store) { return store.insert_batch(id, tasks, now); },
+        [this, rp, id, n](caf::error err) mutable {
+          if (err) {
+            rp.deliver(std::move(err));
+            return;
+          }
+          spdlog::info("batch {} submitted with {} tasks", id, n);
+          // New tasks may outrank the ones in the window.
+          invalidate_ready();
+          dispatch();
+          rp.deliver(id);
+        });
+  return rp;
 }
 
 caf::result<std::string> fleet_manager_state::open_upload() {
@@ -465,9 +538,15 @@ caf::result<std::string> fleet_manager_state::open_upload() {
     return err;
   auto now = now_ms();
   auto id = "upload" + make_batch_id(now, rng_).substr(5); // "upload-<time>-<random>"
-  if (auto err = flush([&] { return store_->open_upload(id, now); }))
-    return err;
-  return id;
+  auto rp = self_->make_response_promise<std::string>();
+  write([id, now](fleet_store& store) { return store.open_upload(id, now); },
+        [rp, id](caf::error err) mutable {
+          if (err)
+            rp.deliver(std::move(err));
+          else
+            rp.deliver(id);
+        });
+  return rp;
 }
 
 caf::result<int64_t> fleet_manager_state::upload_chunk(const std::string& upload_id,
@@ -476,17 +555,22 @@ caf::result<int64_t> fleet_manager_state::upload_chunk(const std::string& upload
     return err;
   if (auto err = validate_batch(tasks, opts_.registry->checker(), opts_.limits))
     return err;
-  int64_t total = 0;
-  auto err = flush([&]() -> caf::error {
-    auto n = store_->stage_tasks(upload_id, tasks);
+  auto total = std::make_shared<int64_t>(0);
+  auto job = [upload_id, tasks = std::move(tasks), total, limits = opts_.limits](fleet_store& store) -> caf::error {
+    auto n = store.stage_tasks(upload_id, tasks);
     if (!n)
       return n.error();
-    total = *n;
-    return validate_batch_size(static_cast<size_t>(total), opts_.limits);
+    *total = *n;
+    return validate_batch_size(static_cast<size_t>(*n), limits);
+  };
+  auto rp = self_->make_response_promise<int64_t>();
+  write(std::move(job), [rp, total](caf::error err) mutable {
+    if (err)
+      rp.deliver(std::move(err));
+    else
+      rp.deliver(*total);
   });
-  if (err)
-    return err;
-  return total;
+  return rp;
 }
 
 caf::result<std::string> fleet_manager_state::seal_upload(const std::string& upload_id) {
@@ -494,34 +578,41 @@ caf::result<std::string> fleet_manager_state::seal_upload(const std::string& upl
     return err;
   auto now = now_ms();
   auto id = make_batch_id(now, rng_);
-  int64_t n = 0;
-  auto err = flush([&]() -> caf::error {
-    auto sealed = store_->seal_upload(upload_id, id, now);
+  auto sealed_tasks = std::make_shared<int64_t>(0);
+  auto job = [upload_id, id, now, sealed_tasks](fleet_store& store) -> caf::error {
+    auto sealed = store.seal_upload(upload_id, id, now);
     if (!sealed)
       return sealed.error();
-    n = *sealed;
+    *sealed_tasks = *sealed;
     return caf::none;
+  };
+  auto rp = self_->make_response_promise<std::string>();
+  write(std::move(job), [this, rp, id, upload_id, sealed_tasks](caf::error err) mutable {
+    if (err) {
+      rp.deliver(std::move(err));
+      return;
+    }
+    spdlog::info("batch {} submitted with {} tasks (uploaded in chunks as {})", id, *sealed_tasks,
+                 upload_id);
+    invalidate_ready();
+    dispatch();
+    rp.deliver(id);
   });
-  if (err)
-    return err;
-  spdlog::info("batch {} submitted with {} tasks (uploaded in chunks as {})", id, n, upload_id);
-  invalidate_ready();
-  dispatch();
-  return id;
+  return rp;
 }
 
 // Queries read committed state only (changes waiting for the group commit are not durable yet),
 // so they never force an fsync of their own.
 
 caf::result<batch_status> fleet_manager_state::status(const std::string& batch_id) {
-  auto st = store_->status(batch_id);
+  auto st = reader_->status(batch_id);
   if (!st)
     return st.error();
   return std::move(*st);
 }
 
 caf::result<std::vector<task_result>> fleet_manager_state::results(const std::string& batch_id) {
-  auto finished = store_->finished_count(batch_id);
+  auto finished = reader_->finished_count(batch_id);
   if (!finished)
     return finished.error();
   if (*finished > opts_.max_unpaged_results)
@@ -529,7 +620,7 @@ caf::result<std::vector<task_result>> fleet_manager_state::results(const std::st
                            fmt::format("batch {} has {} results, more than one answer carries ({}): "
                                        "page through them (batch_results with cursor and limit)",
                                        batch_id, *finished, opts_.max_unpaged_results));
-  auto rs = store_->results(batch_id);
+  auto rs = reader_->results(batch_id);
   if (!rs)
     return rs.error();
   return std::move(*rs);
@@ -540,7 +631,7 @@ caf::result<results_page> fleet_manager_state::results(const std::string& batch_
   if (limit < 1 || limit > 10'000)
     return caf::make_error(errc::invalid_batch,
                            fmt::format("a results page holds 1 to 10000 tasks (got {})", limit));
-  auto page = store_->results(batch_id, cursor, limit);
+  auto page = reader_->results(batch_id, cursor, limit);
   if (!page)
     return page.error();
   return std::move(*page);
@@ -548,59 +639,79 @@ caf::result<results_page> fleet_manager_state::results(const std::string& batch_
 
 caf::result<bool> fleet_manager_state::cancel(const std::string& batch_id) {
   auto now = now_ms();
-  bool cancelled = false;
-  std::vector<int64_t> stopped;
-  auto err = flush([&]() -> caf::error {
-    auto ok = store_->cancel_batch(batch_id, now);
+  // Running attempts stop now: taken out of running_, a late outcome records nothing.
+  std::vector<transition> ends;
+  for (auto i = running_.begin(); i != running_.end();) {
+    if (i->second.batch_id != batch_id) {
+      ++i;
+      continue;
+    }
+    auto& r = i->second;
+    ends.emplace_back(stopped_attempt(r, now, attempt_outcome::cancelled, "cancelled",
+                                      task_disposition::cancelled));
+    if (r.worker)
+      self_->send_exit(r.worker, caf::exit_reason::user_shutdown);
+    remember_finished(r, false, now);
+    i = running_.erase(i);
+  }
+  auto stopped = ends.size();
+  // Until the cancel commits its tasks still read as pending: none may start meanwhile.
+  cancelling_.insert(batch_id);
+  invalidate_ready();
+  auto cancelled = std::make_shared<bool>(false);
+  auto job = [batch_id, now, ends = std::move(ends), cancelled](fleet_store& store) -> caf::error {
+    auto ok = store.cancel_batch(batch_id, now);
     if (!ok)
       return ok.error();
-    cancelled = *ok;
-    if (!cancelled)
-      return caf::none;
-    for (const auto& [seq, r] : running_) {
-      if (r.batch_id != batch_id)
-        continue;
-      auto end = stopped_attempt(r, now, attempt_outcome::cancelled, "cancelled",
-                                 task_disposition::cancelled);
-      if (auto err = store_->record(end))
-        return err;
-      stopped.push_back(seq);
-    }
-    return caf::none;
-  });
-  if (err)
-    return err;
-  for (auto seq : stopped) {
-    auto i = running_.find(seq);
-    if (i->second.worker)
-      self_->send_exit(i->second.worker, caf::exit_reason::user_shutdown);
-    remember_finished(i->second, false, now);
-    running_.erase(i);
-  }
-  if (cancelled) {
-    spdlog::info("batch {} cancelled ({} running attempts stopped)", batch_id, stopped.size());
+    *cancelled = *ok;
+    // A batch with running attempts is neither finished nor cancelled: `ends` is empty otherwise.
+    return *ok ? store.record(ends) : caf::none;
+  };
+  auto rp = self_->make_response_promise<bool>();
+  write(std::move(job), [this, rp, batch_id, stopped, cancelled](caf::error err) mutable {
+    cancelling_.erase(batch_id);
     invalidate_ready();
+    if (err) {
+      rp.deliver(std::move(err));
+    } else {
+      if (*cancelled)
+        spdlog::info("batch {} cancelled ({} running attempts stopped)", batch_id, stopped);
+      rp.deliver(*cancelled);
+    }
     dispatch();
-  }
-  return cancelled;
+  });
+  return rp;
 }
 
 caf::result<fleet_config> fleet_manager_state::reconfigure(const config_update& update) {
-  auto next = apply(cfg_, update);
-  if (!next)
+  if (auto next = apply(cfg_, update); !next)
     return next.error();
-  if (auto err = flush([&] { return store_->save_config_overrides(update, now_ms()); }))
-    return err;
-  cfg_ = *next;
-  spdlog::info("configuration updated: max {} workers, timeout {} ms, retries {} (max {})",
-               cfg_.max_concurrent_workers, cfg_.worker_timeout_ms,
-               cfg_.retry_failed_tasks ? "on" : "off", cfg_.max_retries);
-  dispatch();
-  return cfg_;
+  auto rp = self_->make_response_promise<fleet_config>();
+  write([update, now = now_ms()](fleet_store& store) { return store.save_config_overrides(update, now); },
+        [this, rp, update](caf::error err) mutable {
+          if (err) {
+            rp.deliver(std::move(err));
+            return;
+          }
+          // Applied once stored, in the order updates came: each field is checked on its own, so
+          // an update that was valid when it came is valid now.
+          auto next = apply(cfg_, update);
+          if (!next) {
+            rp.deliver(next.error());
+            return;
+          }
+          cfg_ = *next;
+          spdlog::info("configuration updated: max {} workers, timeout {} ms, retries {} (max {})",
+                       cfg_.max_concurrent_workers, cfg_.worker_timeout_ms,
+                       cfg_.retry_failed_tasks ? "on" : "off", cfg_.max_retries);
+          dispatch();
+          rp.deliver(cfg_);
+        });
+  return rp;
 }
 
 caf::result<fleet_stats> fleet_manager_state::stats() {
-  auto st = store_->stats();
+  auto st = reader_->stats();
   if (!st)
     return st.error();
   st->active_workers = static_cast<int32_t>(running_.size());
@@ -631,9 +742,14 @@ caf::result<int32_t> fleet_manager_state::drain(int64_t timeout_ms) {
   if (drain_pending_)
     return caf::make_error(errc::shutting_down, "a drain is already in progress");
   if (running_.empty()) {
-    if (auto err = flush())
-      return err;
-    return int32_t{0};
+    auto rp = self_->make_response_promise<int32_t>();
+    write([](fleet_store&) { return caf::none; }, [rp](caf::error err) mutable {
+      if (err)
+        rp.deliver(std::move(err));
+      else
+        rp.deliver(int32_t{0});
+    });
+    return rp;
   }
   drain_pending_ = true;
   drain_promise_ = self_->make_response_promise<int32_t>();
@@ -651,16 +767,17 @@ void fleet_manager_state::on_drain_deadline() {
     queue(stopped_attempt(r, now, attempt_outcome::interrupted, "fleetd stopped during the attempt",
                           task_disposition::requeue));
   }
-  if (auto err = flush()) {
-    // Left open, the attempts are recovered as interrupted on the next start all the same.
-    spdlog::error("cannot record the interrupted attempts: {}", error_text(err));
-  }
   for (auto& [seq, r] : running_)
     if (r.worker)
       self_->send_exit(r.worker, caf::exit_reason::user_shutdown);
   running_.clear();
   spdlog::warn("drain timeout: {} attempts interrupted; they run again on the next start", stopped);
-  finish_drain(stopped);
+  // Should the commit fail, the attempts are recovered as interrupted on the next start all the same.
+  write([](fleet_store&) { return caf::none; }, [this, stopped](caf::error err) {
+    if (err)
+      spdlog::error("cannot record the interrupted attempts: {}", error_text(err));
+    finish_drain(stopped);
+  });
 }
 
 void fleet_manager_state::finish_drain(int32_t interrupted) {
@@ -729,6 +846,7 @@ fleet_manager(fleet_manager_state::self_pointer self, fleet_manager_options opts
       if (from_self())
         self->state.on_tick();
     },
+    [self](committed_atom) { self->state.on_committed(); },
   };
 }
 

@@ -6,6 +6,7 @@
 #include "fleet/store.hpp"
 #include "fleet/transitions.hpp"
 #include "fleet/validation.hpp"
+#include "fleet/write_pipeline.hpp"
 
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_response_promise.hpp>
@@ -22,8 +23,12 @@ namespace fleet {
 
 /// What the fleet manager is started with.
 struct fleet_manager_options {
-  /// Opened and migrated by the caller; from now on used by the manager alone.
+  /// Opened and migrated by the caller; from now on used by the manager alone (its writer, plus a
+  /// read-only second connection to the same file for queries).
   std::shared_ptr<fleet_store> store;
+  /// Writes on a thread of their own (fleetd), or at once on the manager's (deterministic tests).
+  /// Either way a reply waits for the commit that makes it true.
+  bool writer_thread = false;
   /// The start-up configuration (the config file's). Fields changed at runtime and stored in the
   /// database win over it.
   fleet_config initial_config;
@@ -33,6 +38,9 @@ struct fleet_manager_options {
   /// Group commit: state changes wait for the next flush, which runs once the mailbox has no
   /// earlier messages, or at once when this many are waiting.
   size_t max_pending_transitions = 512;
+  /// Group commits handed to the writer and not yet committed; at this many, no new attempts
+  /// start until one commits (the writer sets the pace).
+  size_t max_groups_in_flight = 4;
   /// Group commit: how long the first queued change waits for others before the commit; 0 commits
   /// once the mailbox holds no earlier message. Replies that depend on a change still wait for it.
   int64_t commit_delay_ms = 0;
@@ -74,6 +82,8 @@ public:
   void on_drain_deadline();
 
   void on_flush_message();
+  /// The writer finished jobs: runs their continuations.
+  void on_committed();
   void on_tick();
   void on_wakeup();
   void on_down(const caf::down_msg& msg);
@@ -94,11 +104,17 @@ private:
 
   int64_t now_ms() const;
 
-  /// Commits the pending transitions, plus `extra` in the same transaction, then runs the
-  /// after-commit actions. On error nothing is committed and the transitions stay pending.
-  caf::error flush(const std::function<caf::error()>& extra = {});
+  /// What runs on the manager once a write committed (`caf::none`) or failed.
+  using continuation = std::function<void(caf::error)>;
+  /// Hands the pending transitions to the writer as one group commit.
+  void commit_group();
+  /// Commits the pending transitions, then `job` in a transaction of its own; `then` runs on the
+  /// manager after that.
+  void write(write_pipeline::job job, continuation then);
+  void post(write_pipeline::job job, continuation then);
   void schedule_flush();
   void queue(transition change);
+  void uncommit(const transition& change);
   void after_commit(std::function<void()> action);
 
   void dispatch();
@@ -120,7 +136,13 @@ private:
   self_pointer self_ = nullptr;
   fleet_manager_options opts_;
   fleet_config cfg_;
-  std::shared_ptr<fleet_store> store_;
+  std::shared_ptr<fleet_store> store_;        ///< until the writer owns it (init)
+  std::unique_ptr<fleet_store> reader_;       ///< queries and the runnable window
+  std::unique_ptr<write_pipeline> writer_;
+  std::deque<continuation> continuations_;    ///< one per posted job, in order
+  size_t groups_in_flight_ = 0;
+  bool flush_wanted_ = false;                 ///< a flush came while a group was in flight
+  bool stopping_ = false;                     ///< the state is being destroyed
   coordinator_actor coordinator_;
   std::mt19937_64 rng_;
   int64_t epoch_ms_ = 0;
@@ -128,7 +150,10 @@ private:
   uint64_t worker_seq_ = 0;
 
   std::vector<transition> pending_;
-  std::unordered_set<int64_t> uncommitted_; ///< seqs of the tasks that pending_ changes
+  /// Seqs of the tasks with changes not committed yet (pending or in flight), with their counts.
+  std::unordered_map<int64_t, int> uncommitted_;
+  /// Batches whose cancel is not committed yet: their tasks still read as pending.
+  std::unordered_set<std::string> cancelling_;
   std::vector<std::function<void()>> after_commit_;
   bool flush_scheduled_ = false;
   bool flush_retry_scheduled_ = false;
@@ -150,7 +175,7 @@ private:
 fleet_manager_actor::behavior_type
 fleet_manager(fleet_manager_state::self_pointer self, fleet_manager_options opts);
 
-/// Spawns the manager; `detached` gives it a thread of its own, since SQLite I/O blocks.
+/// Spawns the manager; `detached` gives it a thread of its own.
 fleet_manager_actor spawn_fleet_manager(caf::actor_system& sys, fleet_manager_options opts,
                                         bool detached = true);
 

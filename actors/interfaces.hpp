@@ -38,6 +38,7 @@ using tick_atom = caf::atom_constant<caf::atom("tick")>;
 using upload_open_atom = caf::atom_constant<caf::atom("upopen")>;
 using upload_chunk_atom = caf::atom_constant<caf::atom("upchunk")>;
 using upload_seal_atom = caf::atom_constant<caf::atom("upseal")>;
+using committed_atom = caf::atom_constant<caf::atom("committed")>;
 
 /// A short-lived worker: runs one attempt of one task, replies, and quits.
 using worker_actor = caf::typed_actor<
@@ -96,7 +97,10 @@ using fleet_manager_actor = fleet_api_actor::extend<
   // From the manager itself: the drain deadline passed.
   caf::reacts_to<drain_atom>,
   // From the manager itself: look for attempts past their worker_timeout.
-  caf::reacts_to<tick_atom>>;
+  caf::reacts_to<tick_atom>,
+  // From the store's writer: writes finished. Carries nothing, so a forged one only makes the
+  // manager look for outcomes that are not there.
+  caf::reacts_to<committed_atom>>;
 
 /// Registers every fleetd message type and error category with a CAF config. Both ends of a
 /// remote connection must call it, so that type names match.

@@ -109,6 +109,7 @@ int main(int argc, char** argv) {
   opts.registry = registry;
   opts.max_pending_transitions = static_cast<size_t>(o.commit_batch);
   opts.commit_delay_ms = o.commit_delay_ms;
+  opts.writer_thread = true;
   auto manager = spawn_fleet_manager(sys, std::move(opts));
   auto ready = wait_until_ready(sys, manager);
   if (!ready)

@@ -5,6 +5,8 @@
 #include <fmt/format.h>
 #include <sqlite3.h>
 
+#include <mutex>
+
 namespace fleet::sqlite {
 
 namespace {
@@ -19,6 +21,11 @@ caf::error make_db_error(sqlite3* db, int rc, std::string_view what) {
 } // namespace
 
 caf::expected<database> database::open(const std::string& path, bool create) {
+  static std::once_flag configured;
+  std::call_once(configured, [] {
+    // Memory statistics take a global mutex on every allocation; fleetd never reads them.
+    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+  });
   sqlite3* db = nullptr;
   int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (create ? SQLITE_OPEN_CREATE : 0);
   auto rc = sqlite3_open_v2(path.c_str(), &db, flags, nullptr);
@@ -29,6 +36,11 @@ caf::expected<database> database::open(const std::string& path, bool create) {
   }
   sqlite3_extended_result_codes(db, 1);
   return database{db};
+}
+
+std::string database::filename() const {
+  const char* name = sqlite3_db_filename(db_, "main");
+  return name != nullptr ? name : "";
 }
 
 database& database::operator=(database&& other) noexcept {

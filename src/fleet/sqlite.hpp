@@ -39,6 +39,8 @@ public:
   caf::expected<int64_t> query_int(std::string_view sql);
 
   int64_t changes() const;
+  /// The file this connection opened.
+  std::string filename() const;
   int64_t last_insert_rowid() const;
 
   /// An error carrying SQLite's current message, prefixed by `what`.

@@ -117,6 +117,7 @@ caf::expected<std::unique_ptr<fleet_store>> fleet_store::open(const store_option
   auto db = sqlite::database::open(opts.path);
   if (!db)
     return db.error();
+  // A 32 MiB page cache: the tasks table's indexes of a million-task batch stay in memory.
   auto pragmas = fmt::format("PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON; "
                              "PRAGMA synchronous = {};",
                              opts.synchronous);
@@ -126,12 +127,26 @@ caf::expected<std::unique_ptr<fleet_store>> fleet_store::open(const store_option
     return err;
   if (auto err = db->exec("PRAGMA journal_mode = WAL"))
     return err;
+  return with_statements(std::move(*db));
+}
+
+caf::expected<std::unique_ptr<fleet_store>> fleet_store::open_reader() const {
+  auto db = sqlite::database::open(db_.filename(), false);
+  if (!db)
+    return db.error();
+  // WAL: this connection reads the last commit while the writer's connection writes the next.
+  if (auto err = db->exec("PRAGMA busy_timeout = 5000; PRAGMA query_only = ON;"))
+    return err;
+  return with_statements(std::move(*db));
+}
+
+caf::expected<std::unique_ptr<fleet_store>> fleet_store::with_statements(sqlite::database db) {
   std::unique_ptr<statements> s;
   try {
   s = std::make_unique<statements>(statements{
 #define FLEET_PREPARE(sql)                                                                         \
   [&]() -> sqlite::statement {                                                                     \
-    auto st = db->prepare(sql);                                                                    \
+    auto st = db.prepare(sql);                                                                     \
     if (!st)                                                                                       \
       throw st.error();                                                                            \
     return std::move(*st);                                                                         \
@@ -232,7 +247,7 @@ caf::expected<std::unique_ptr<fleet_store>> fleet_store::open(const store_option
   } catch (caf::error& err) {
     return std::move(err);
   }
-  return std::unique_ptr<fleet_store>(new fleet_store(std::move(*db), std::move(s)));
+  return std::unique_ptr<fleet_store>(new fleet_store(std::move(db), std::move(s)));
 }
 
 fleet_store::fleet_store(sqlite::database db, std::unique_ptr<statements> stmts)

@@ -26,7 +26,7 @@ struct store_options {
 /// Parses a synchronous mode name; error for anything else.
 caf::error validate_synchronous(const std::string& mode);
 
-/// Everything fleetd keeps in SQLite. Owned by exactly one actor; not thread-safe.
+/// Everything fleetd keeps in SQLite. One connection, used by one thread at a time.
 /// Mutating calls expect the caller to hold a transaction (`begin`), so that
 /// many changes can share one COMMIT (group commit).
 class fleet_store {
@@ -34,6 +34,10 @@ public:
   /// Opens or creates the file, sets WAL, foreign keys, busy timeout and `synchronous`,
   /// and migrates the schema.
   static caf::expected<std::unique_ptr<fleet_store>> open(const store_options& opts);
+
+  /// A second, read-only connection to the same file, for queries that must not wait for the
+  /// writer: with WAL it reads the last commit while this one writes.
+  caf::expected<std::unique_ptr<fleet_store>> open_reader() const;
 
   ~fleet_store();
 
@@ -119,6 +123,8 @@ public:
   caf::expected<result_summary> result_totals();
 
 private:
+  static caf::expected<std::unique_ptr<fleet_store>> with_statements(sqlite::database db);
+
   /// Sums over all batches (one row read through a prepared statement).
   struct totals {
     int64_t batches = 0, tasks = 0, succeeded = 0, failed = 0, cancelled = 0, retries = 0,

@@ -1,0 +1,159 @@
+#include "fleet/error.hpp"
+#include "fleet/store.hpp"
+#include "fleet/write_pipeline.hpp"
+#include "temp_dir.hpp"
+
+#include <doctest/doctest.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
+using namespace fleet;
+using fleet::test::temp_dir;
+
+namespace {
+
+std::vector<task> two_tasks() {
+  return {task{"a", "echo", "{}", 0}, task{"b", "echo", "{}", 0}};
+}
+
+std::shared_ptr<fleet_store> open_store(const std::string& path) {
+  auto s = fleet_store::open({path, "normal"});
+  REQUIRE(s);
+  return std::shared_ptr<fleet_store>(std::move(*s));
+}
+
+/// Counts notifications and lets the test wait for outcomes of the threaded pipeline.
+struct outcome_waiter {
+  std::mutex mtx;
+  std::condition_variable cv;
+  int notified = 0;
+
+  std::function<void()> notifier() {
+    return [this] {
+      std::lock_guard<std::mutex> guard{mtx};
+      ++notified;
+      cv.notify_all();
+    };
+  }
+
+  /// Collects outcomes until `n` arrived (each notification may carry several).
+  std::vector<caf::error> take(write_pipeline& p, size_t n) {
+    std::vector<caf::error> out;
+    while (out.size() < n) {
+      for (auto& err : p.take_outcomes())
+        out.push_back(std::move(err));
+      if (out.size() >= n)
+        break;
+      std::unique_lock<std::mutex> lock{mtx};
+      cv.wait_for(lock, std::chrono::milliseconds(50));
+    }
+    return out;
+  }
+};
+
+} // namespace
+
+TEST_CASE("the threaded writer runs jobs in order, each in its own transaction") {
+  temp_dir dir;
+  auto path = dir.file("fleet.db");
+  auto store = open_store(path);
+  auto reader = store->open_reader();
+  REQUIRE(reader);
+  outcome_waiter waiter;
+  auto pipeline = make_threaded_pipeline(store, waiter.notifier());
+  std::vector<std::thread::id> threads;
+  pipeline->post([&](fleet_store& s) {
+    threads.push_back(std::this_thread::get_id());
+    return s.insert_batch("b1", two_tasks(), 1000);
+  });
+  // A duplicate batch id fails inside its transaction; the jobs around it are unaffected.
+  pipeline->post([](fleet_store& s) { return s.insert_batch("b1", two_tasks(), 1000); });
+  pipeline->post([&](fleet_store& s) {
+    threads.push_back(std::this_thread::get_id());
+    return s.insert_batch("b2", two_tasks(), 1000);
+  });
+  auto outcomes = waiter.take(*pipeline, 3);
+  REQUIRE(outcomes.size() == 3);
+  CHECK_FALSE(outcomes[0]);
+  CHECK(outcomes[1]);
+  CHECK_FALSE(outcomes[2]);
+  CHECK(waiter.notified >= 1);
+  REQUIRE(threads.size() == 2);
+  CHECK(threads[0] != std::this_thread::get_id());
+  // The read-only connection sees both committed batches.
+  auto st = (*reader)->status("b2");
+  REQUIRE(st);
+  CHECK(st->total == 2);
+  auto stats = (*reader)->stats();
+  REQUIRE(stats);
+  CHECK(stats->total_batches == 2);
+  CHECK(stats->total_tasks == 4);
+}
+
+TEST_CASE("the threaded writer finishes every posted job before its destructor returns") {
+  temp_dir dir;
+  auto path = dir.file("fleet.db");
+  auto store = open_store(path);
+  std::atomic<int> ran{0};
+  {
+    auto pipeline = make_threaded_pipeline(store, [] {});
+    for (int i = 0; i < 20; ++i)
+      pipeline->post([&, i](fleet_store& s) {
+        ++ran;
+        return s.insert_batch("b" + std::to_string(i), two_tasks(), 1000);
+      });
+  }
+  CHECK(ran == 20);
+  auto reader = store->open_reader();
+  REQUIRE(reader);
+  auto stats = (*reader)->stats();
+  REQUIRE(stats);
+  CHECK(stats->total_batches == 20);
+}
+
+TEST_CASE("the inline writer commits before post returns and notifies once per job") {
+  temp_dir dir;
+  auto store = open_store(dir.file("fleet.db"));
+  int notified = 0;
+  auto pipeline = make_inline_pipeline(store, [&] { ++notified; });
+  pipeline->post([](fleet_store& s) { return s.insert_batch("b1", two_tasks(), 1000); });
+  pipeline->post([](fleet_store&) { return caf::make_error(errc::database_error, "injected"); });
+  CHECK(notified == 2);
+  auto outcomes = pipeline->take_outcomes();
+  REQUIRE(outcomes.size() == 2);
+  CHECK_FALSE(outcomes[0]);
+  CHECK(error_text(outcomes[1]).find("injected") != std::string::npos);
+  CHECK(pipeline->take_outcomes().empty());
+}
+
+TEST_CASE("a failed job leaves nothing of its own writes behind") {
+  temp_dir dir;
+  auto store = open_store(dir.file("fleet.db"));
+  auto pipeline = make_inline_pipeline(store, [] {});
+  pipeline->post([](fleet_store& s) -> caf::error {
+    if (auto err = s.insert_batch("b1", two_tasks(), 1000))
+      return err;
+    return caf::make_error(errc::database_error, "injected after the insert");
+  });
+  REQUIRE(pipeline->take_outcomes().size() == 1);
+  auto reader = store->open_reader();
+  REQUIRE(reader);
+  auto st = (*reader)->status("b1");
+  CHECK_FALSE(st);
+}
+
+TEST_CASE("the reader connection refuses writes") {
+  temp_dir dir;
+  auto store = open_store(dir.file("fleet.db"));
+  auto reader = store->open_reader();
+  REQUIRE(reader);
+  auto tx = (*reader)->transaction();
+  auto err = tx.begin();
+  if (!err)
+    err = (*reader)->insert_batch("b1", two_tasks(), 1000);
+  CHECK(err);
+}
