@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <deque>
 #include <iterator>
 
 namespace fleet {
@@ -41,16 +42,18 @@ struct fleet_client::impl {
     caf::expected<T> out{caf::make_error(errc::unreachable, "no reply")};
     self->request(manager, timeout, std::forward<Ts>(xs)...)
       .receive([&](T& value) { out = std::move(value); },
-               [&](caf::error& err) {
-                 if (err == caf::sec::request_timeout)
-                   out = caf::make_error(errc::unreachable,
-                                         fmt::format("fleetd did not answer within {} ms", timeout.count()));
-                 else if (err == caf::sec::request_receiver_down)
-                   out = caf::make_error(errc::unreachable, "fleetd went away before answering");
-                 else
-                   out = std::move(err);
-               });
+               [&](caf::error& err) { out = explain(std::move(err)); });
     return out;
+  }
+
+  /// CAF's transport errors in words a fleet user understands; fleet errors unchanged.
+  caf::error explain(caf::error err) const {
+    if (err == caf::sec::request_timeout)
+      return caf::make_error(errc::unreachable,
+                             fmt::format("fleetd did not answer within {} ms", timeout.count()));
+    if (err == caf::sec::request_receiver_down)
+      return caf::make_error(errc::unreachable, "fleetd went away before answering");
+    return err;
   }
 
   caf::scoped_actor self;
@@ -80,20 +83,41 @@ caf::expected<std::string> fleet_client::submit_batch(std::vector<task> tasks, s
   auto upload = open_upload();
   if (!upload)
     return upload.error();
-  for (size_t first = 0; first < tasks.size(); first += chunk_size) {
+  // Two chunks in flight: fleetd stores one while the next crosses the wire and is checked.
+  constexpr size_t window = 2;
+  using handle = decltype(impl_->self->request(impl_->manager, impl_->timeout, upload_chunk_atom::value,
+                                               std::string{}, std::vector<task>{}));
+  std::deque<std::pair<size_t, handle>> in_flight;
+  caf::error failure;
+  auto await_oldest = [&] {
+    auto [first, rh] = std::move(in_flight.front());
+    in_flight.pop_front();
+    std::move(rh).receive([](int64_t) {},
+                          [&](caf::error& err) {
+                            if (failure)
+                              return;
+                            // Validation counts tasks within the chunk: say where the chunk starts.
+                            if (err.category() == error_category)
+                              failure = caf::make_error(static_cast<errc>(err.code()),
+                                                        fmt::format("in the chunk starting at task {}: {}",
+                                                                    first, error_text(err)));
+                            else
+                              failure = impl_->explain(std::move(err));
+                          });
+  };
+  for (size_t first = 0; first < tasks.size() && !failure; first += chunk_size) {
     auto last = std::min(tasks.size(), first + chunk_size);
     std::vector<task> chunk(std::make_move_iterator(tasks.begin() + static_cast<ptrdiff_t>(first)),
                             std::make_move_iterator(tasks.begin() + static_cast<ptrdiff_t>(last)));
-    auto staged = upload_chunk(*upload, std::move(chunk));
-    if (!staged) {
-      // Validation counts tasks within the chunk: say where the chunk starts.
-      if (staged.error().category() == error_category)
-        return caf::make_error(static_cast<errc>(staged.error().code()),
-                               fmt::format("in the chunk starting at task {}: {}", first,
-                                           error_text(staged.error())));
-      return staged.error();
-    }
+    in_flight.emplace_back(first, impl_->self->request(impl_->manager, impl_->timeout, upload_chunk_atom::value,
+                                                      *upload, std::move(chunk)));
+    if (in_flight.size() >= window)
+      await_oldest();
   }
+  while (!in_flight.empty())
+    await_oldest();
+  if (failure)
+    return failure;
   return seal_upload(*upload);
 }
 
