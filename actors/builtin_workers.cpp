@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <thread>
 
@@ -188,7 +189,7 @@ worker_actor::behavior_type fail_worker(worker_actor::pointer self) {
   };
 }
 
-void add_builtin_workers(worker_registry& registry) {
+void add_builtin_workers(worker_registry& registry, std::optional<std::vector<std::string>> exec_allow) {
   registry.add("echo", [](caf::actor_system& sys) { return sys.spawn(echo_worker); });
   registry.add(
     "sleep",
@@ -198,7 +199,18 @@ void add_builtin_workers(worker_registry& registry) {
   registry.add(
     "exec",
     [](caf::actor_system& sys) { return caf::actor_cast<worker_actor>(sys.spawn(exec_worker)); },
-    check_exec);
+    [allow = std::move(exec_allow)](const json& data) -> caf::error {
+      if (auto err = check_exec(data))
+        return err;
+      if (!allow)
+        return caf::none;
+      auto program = data["argv"][0].get<std::string>();
+      if (std::find(allow->begin(), allow->end(), program) != allow->end())
+        return caf::none;
+      if (allow->empty())
+        return invalid("exec is off: fleetd's fleet.exec-allow names no program");
+      return invalid(fmt::format("exec: {} is not in fleetd's fleet.exec-allow", program));
+    });
 }
 
 } // namespace fleet

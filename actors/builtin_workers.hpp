@@ -3,6 +3,10 @@
 #include "actors/interfaces.hpp"
 #include "actors/worker.hpp"
 
+#include <optional>
+#include <string>
+#include <vector>
+
 namespace fleet {
 
 /// Registers the built-in task types:
@@ -12,7 +16,12 @@ namespace fleet {
 ///   without "times" it always fails.
 /// - `exec`: {"argv": [...], "timeout_ms": N, "env": {...}} runs a program without a shell, off the
 ///   scheduler's threads; result {"exit_code", "stdout", "stderr"} (tails); a non-zero exit fails.
-void add_builtin_workers(worker_registry& registry);
+///
+/// `exec_allow` limits `exec` to the programs it names (argv[0] exactly as written, e.g. "sh" or
+/// "/usr/bin/convert"); empty means no `exec` at all; `std::nullopt` allows any program (tests and
+/// embedding programs; fleetd always passes its fleet.exec-allow).
+void add_builtin_workers(worker_registry& registry,
+                         std::optional<std::vector<std::string>> exec_allow = std::nullopt);
 
 worker_actor::behavior_type echo_worker(worker_actor::pointer self);
 worker_actor::behavior_type fail_worker(worker_actor::pointer self);

@@ -518,7 +518,16 @@ caf::result<std::string> fleet_manager_state::submit(std::vector<task>& tasks) {
   auto id = make_batch_id(now, rng_);
   auto n = tasks.size();
   auto rp = self_->make_response_promise<std::string>();
-  write([id, now, tasks = std::move(tasks)](fleet_store& store) { return store.insert_batch(id, tasks, now); },
+  auto job = [id, now, tasks = std::move(tasks), limits = opts_.limits](fleet_store& store) -> caf::error {
+    // Counted in the transaction that adds the batch: submits in flight count too.
+    auto unfinished = store.unfinished_batches();
+    if (!unfinished)
+      return unfinished.error();
+    if (auto err = validate_pending_batches(*unfinished, limits))
+      return err;
+    return store.insert_batch(id, tasks, now);
+  };
+  write(std::move(job),
         [this, rp, id, n](caf::error err) mutable {
           if (err) {
             rp.deliver(std::move(err));
@@ -579,7 +588,12 @@ caf::result<std::string> fleet_manager_state::seal_upload(const std::string& upl
   auto now = now_ms();
   auto id = make_batch_id(now, rng_);
   auto sealed_tasks = std::make_shared<int64_t>(0);
-  auto job = [upload_id, id, now, sealed_tasks](fleet_store& store) -> caf::error {
+  auto job = [upload_id, id, now, sealed_tasks, limits = opts_.limits](fleet_store& store) -> caf::error {
+    auto unfinished = store.unfinished_batches();
+    if (!unfinished)
+      return unfinished.error();
+    if (auto err = validate_pending_batches(*unfinished, limits))
+      return err;
     auto sealed = store.seal_upload(upload_id, id, now);
     if (!sealed)
       return sealed.error();

@@ -101,7 +101,7 @@ int main(int argc, char** argv) {
 
   caf::actor_system sys{cfg};
   auto registry = std::make_shared<worker_registry>();
-  add_builtin_workers(*registry);
+  add_builtin_workers(*registry, o.exec_allow);
   fleet_manager_options opts;
   opts.store = std::move(*store);
   std::weak_ptr<fleet_store> store_alive = opts.store;
@@ -110,6 +110,7 @@ int main(int argc, char** argv) {
   opts.max_pending_transitions = static_cast<size_t>(o.commit_batch);
   opts.commit_delay_ms = o.commit_delay_ms;
   opts.writer_thread = true;
+  opts.limits = o.limits;
   auto manager = spawn_fleet_manager(sys, std::move(opts));
   auto ready = wait_until_ready(sys, manager);
   if (!ready)

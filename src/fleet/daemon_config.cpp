@@ -46,6 +46,11 @@ const std::vector<option_spec>& fleet_options() {
     {"log-level", value_kind::text, "trace|debug|info|warn|error|off (default info)"},
     {"commit-batch", value_kind::integer, "group commit: commit at once when this many changes wait (default 512)"},
     {"commit-delay", value_kind::integer, "group commit: ms a change waits for others; 0 commits when the mailbox is empty (default 1)"},
+    {"max-batch-tasks", value_kind::integer, "most tasks in one batch (default 10000000)"},
+    {"max-task-data", value_kind::integer, "most bytes of JSON data in one task (default 1048576)"},
+    {"max-id-length", value_kind::integer, "most bytes in a task id (default 256)"},
+    {"max-pending-batches", value_kind::integer, "most unfinished batches; further submits are refused (default 10000)"},
+    {"exec-allow", value_kind::text, "programs `exec` tasks may run, comma-separated argv[0] values; empty: no exec (default \"\")"},
   };
   return specs;
 }
@@ -69,6 +74,24 @@ const char* kind_name(value_kind k) {
 
 caf::error config_error(std::string text) {
   return caf::make_error(errc::invalid_config, std::move(text));
+}
+
+/// "a, b,,c " -> {"a", "b", "c"}.
+std::vector<std::string> split_list(const std::string& text) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start <= text.size()) {
+    auto end = text.find(',', start);
+    if (end == std::string::npos)
+      end = text.size();
+    auto item = text.substr(start, end - start);
+    auto first = item.find_first_not_of(" \t");
+    auto last = item.find_last_not_of(" \t");
+    if (first != std::string::npos)
+      out.push_back(item.substr(first, last - first + 1));
+    start = end + 1;
+  }
+  return out;
 }
 
 std::string known_options() {
@@ -298,6 +321,13 @@ caf::error daemon_config::load_options(int argc, char** argv) {
   integer("commit-batch", options.commit_batch);
   integer("commit-delay", options.commit_delay_ms);
   text("log-level", options.log_level);
+  integer("max-batch-tasks", max_batch_tasks_);
+  integer("max-task-data", max_task_data_);
+  integer("max-id-length", max_id_length_);
+  integer("max-pending-batches", options.limits.max_pending_batches);
+  std::string exec_allow;
+  text("exec-allow", exec_allow);
+  options.exec_allow = split_list(exec_allow);
   integer("max-workers", max_workers_);
   integer("worker-timeout", worker_timeout_ms_);
   integer("max-retries", max_retries_);
@@ -311,6 +341,9 @@ caf::error daemon_config::load_options(int argc, char** argv) {
                         : static_cast<double>(caf::get<int64_t>(i->second));
   if (auto err = check_ranges())
     return err;
+  options.limits.max_tasks_per_batch = static_cast<size_t>(max_batch_tasks_);
+  options.limits.max_data_bytes = static_cast<size_t>(max_task_data_);
+  options.limits.max_id_bytes = static_cast<size_t>(max_id_length_);
   auto& f = options.fleet;
   f.max_concurrent_workers = static_cast<int32_t>(max_workers_);
   f.worker_timeout_ms = worker_timeout_ms_;
@@ -343,6 +376,18 @@ caf::error daemon_config::check_ranges() const {
     return err;
   if (auto err = range("commit-delay", options.commit_delay_ms, 0, 1000, " ms"))
     return err;
+  if (auto err = range("max-batch-tasks", max_batch_tasks_, 1, 100'000'000))
+    return err;
+  if (auto err = range("max-task-data", max_task_data_, 2, int64_t{64} << 20, " bytes"))
+    return err;
+  if (auto err = range("max-id-length", max_id_length_, 1, 4096, " bytes"))
+    return err;
+  if (auto err = range("max-pending-batches", options.limits.max_pending_batches, 1, 10'000'000))
+    return err;
+  for (const auto& program : options.exec_allow)
+    if (program.find_first_of(" \t") != std::string::npos)
+      return config_error(fmt::format("fleet.exec-allow names programs separated by commas, without "
+                                      "arguments (got \"{}\")", program));
   if (auto err = range("max-workers", max_workers_, 1, config_bounds::max_workers))
     return err;
   if (auto err = range("worker-timeout", worker_timeout_ms_, 1, week_ms, " ms"))

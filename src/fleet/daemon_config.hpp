@@ -1,12 +1,14 @@
 #pragma once
 
 #include "fleet/fleet_config.hpp"
+#include "fleet/validation.hpp"
 
 #include <caf/actor_system_config.hpp>
 #include <caf/error.hpp>
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace fleet {
 
@@ -21,6 +23,8 @@ struct daemon_options {
   int64_t commit_batch = 512;  ///< group commit: commit at once when this many changes wait
   int64_t commit_delay_ms = 1; ///< group commit: wait this long for more changes (0: mailbox drained)
   fleet_config fleet; ///< max-workers, worker-timeout, retries, backoff
+  submit_limits limits; ///< max-batch-tasks, max-task-data, max-id-length, max-pending-batches
+  std::vector<std::string> exec_allow; ///< programs `exec` tasks may run; empty: none
 };
 
 /// fleetd's CAF configuration: CAF's own options plus the `fleet` group. `load_options` adds the checks
@@ -51,6 +55,9 @@ private:
   int64_t backoff_base_ms_ = 1000;
   double backoff_factor_ = 2.0;
   int64_t backoff_cap_ms_ = 30000;
+  int64_t max_batch_tasks_ = 10'000'000;
+  int64_t max_task_data_ = 1 << 20;
+  int64_t max_id_length_ = 256;
 };
 
 } // namespace fleet

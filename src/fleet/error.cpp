@@ -20,6 +20,8 @@ std::string to_string(errc x) {
     case errc::worker_failed: return "worker_failed";
     case errc::shutting_down: return "shutting_down";
     case errc::unreachable: return "unreachable";
+    case errc::limit_exceeded: return "limit_exceeded";
+    case errc::storage_unavailable: return "storage_unavailable";
   }
   return "unknown_error";
 }

@@ -26,6 +26,8 @@ enum class errc : uint8_t {
   worker_failed,       ///< A worker could not run its task.
   shutting_down,       ///< The fleet no longer takes work.
   unreachable,         ///< A client cannot reach fleetd, or fleetd did not answer in time.
+  limit_exceeded,      ///< A configured limit (e.g. fleet.max-pending-batches) refuses the request.
+  storage_unavailable, ///< The database cannot take writes (disk full, read-only, I/O error).
 };
 
 /// The category under which fleetd errors travel between CAF nodes.

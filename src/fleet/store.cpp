@@ -109,6 +109,7 @@ struct fleet_store::statements {
   sqlite::statement cancel_batch;
   sqlite::statement totals;
   sqlite::statement running_count;
+  sqlite::statement unfinished_batches;
 };
 
 caf::expected<std::unique_ptr<fleet_store>> fleet_store::open(const store_options& opts) {
@@ -242,6 +243,8 @@ caf::expected<std::unique_ptr<fleet_store>> fleet_store::with_statements(sqlite:
                   " FROM fleet_totals WHERE id = 1"),
     // running_count
     FLEET_PREPARE("SELECT count(*) FROM tasks WHERE state = 'running'"),
+    // unfinished_batches (walks the partial index batches_unfinished)
+    FLEET_PREPARE("SELECT count(*) FROM batches WHERE finished_at IS NULL"),
 #undef FLEET_PREPARE
   });
   } catch (caf::error& err) {
@@ -308,6 +311,16 @@ caf::error fleet_store::save_config_overrides(const config_update& update, int64
     std::visit([&](auto x) { detail[field.name] = x; }, value);
   }
   return log_event(now, "config_updated", {}, {}, detail.dump());
+}
+
+caf::expected<int64_t> fleet_store::unfinished_batches() {
+  auto& st = stmts_->unfinished_batches;
+  st.rebind();
+  if (auto err = step_to_row(st, caf::make_error(errc::database_error, "count(*) gave no row")))
+    return err;
+  auto n = st.column_int64(0);
+  st.reset();
+  return n;
 }
 
 caf::error fleet_store::insert_batch(const std::string& batch_id, const std::vector<task>& tasks,

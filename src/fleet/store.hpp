@@ -54,6 +54,9 @@ public:
 
   // -- submission and dispatch -----------------------------------------------
 
+  /// Batches not finished yet (pending or running), for fleet.max-pending-batches.
+  caf::expected<int64_t> unfinished_batches();
+
   /// Stores a batch and its tasks (caller validated them).
   caf::error insert_batch(const std::string& batch_id, const std::vector<task>& tasks, int64_t now);
 

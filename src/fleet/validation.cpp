@@ -21,8 +21,17 @@ caf::error task_error(errc code, size_t index, const task& t, std::string_view w
 caf::error validate_batch_size(size_t n, const submit_limits& limits) {
   if (n > limits.max_tasks_per_batch)
     return caf::make_error(errc::invalid_batch,
-                           fmt::format("batch has {} tasks, more than the limit of {}", n,
-                                       limits.max_tasks_per_batch));
+                           fmt::format("batch has {} tasks, more than the limit of {} (fleet.max-batch-tasks)",
+                                       n, limits.max_tasks_per_batch));
+  return caf::none;
+}
+
+caf::error validate_pending_batches(int64_t unfinished, const submit_limits& limits) {
+  if (unfinished >= limits.max_pending_batches)
+    return caf::make_error(errc::limit_exceeded,
+                           fmt::format("{} batches are unfinished, the limit (fleet.max-pending-batches) "
+                                       "is {}: wait for some to finish or cancel them",
+                                       unfinished, limits.max_pending_batches));
   return caf::none;
 }
 
@@ -40,7 +49,7 @@ caf::error validate_batch(const std::vector<task>& tasks, const task_type_check&
       return task_error(errc::invalid_task, i, t, "id is empty");
     if (t.id.size() > limits.max_id_bytes)
       return task_error(errc::invalid_task, i, t,
-                        fmt::format("id is longer than {} bytes", limits.max_id_bytes));
+                        fmt::format("id is longer than {} bytes (fleet.max-id-length)", limits.max_id_bytes));
     if (!ids.insert(t.id).second)
       return task_error(errc::duplicate_task_id, i, t, "duplicate task id in this batch");
     if (t.type.empty())
@@ -50,8 +59,8 @@ caf::error validate_batch(const std::vector<task>& tasks, const task_type_check&
                         fmt::format("type is longer than {} bytes", limits.max_type_bytes));
     if (t.data.size() > limits.max_data_bytes)
       return task_error(errc::oversize_data, i, t,
-                        fmt::format("data is {} bytes, more than the limit of {}", t.data.size(),
-                                    limits.max_data_bytes));
+                        fmt::format("data is {} bytes, more than the limit of {} (fleet.max-task-data)",
+                                    t.data.size(), limits.max_data_bytes));
     auto data = nlohmann::json::parse(t.data, nullptr, false);
     if (data.is_discarded())
       return task_error(errc::invalid_task, i, t, "data is not valid JSON");

@@ -11,13 +11,18 @@
 
 namespace fleet {
 
-/// Size limits for submitted work.
+/// Limits for submitted work (fleetd's `fleet.max-*` options). A client that exceeds one is told
+/// which, by option name.
 struct submit_limits {
-  size_t max_tasks_per_batch = 10'000'000;
-  size_t max_data_bytes = 1 << 20;
-  size_t max_id_bytes = 256;
+  size_t max_tasks_per_batch = 10'000'000; ///< fleet.max-batch-tasks
+  size_t max_data_bytes = 1 << 20;         ///< fleet.max-task-data
+  size_t max_id_bytes = 256;               ///< fleet.max-id-length
   size_t max_type_bytes = 64;
+  int64_t max_pending_batches = 10'000;    ///< fleet.max-pending-batches: unfinished batches
 };
+
+/// The error for a submit when `unfinished` batches already wait or run, none otherwise.
+caf::error validate_pending_batches(int64_t unfinished, const submit_limits& limits);
 
 /// Checks the data of one task for its type: `errc::unknown_task_type` if nothing runs that type,
 /// `errc::invalid_task` if the data does not fit it, none otherwise.

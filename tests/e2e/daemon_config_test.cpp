@@ -38,6 +38,11 @@ TEST_CASE("bad config files and options are refused with one line naming the pro
   check_refused("[fleet]\n", "unknown option --fleet.nope", {"--fleet.nope=1"});
   check_refused("[fleet]\n", "--fleet.max-retries must be an integer", {"--fleet.max-retries=many"});
   check_refused("[fleet]\n", "--fleet.retry-failed-tasks must be true or false", {"--fleet.retry-failed-tasks=maybe"});
+  check_refused("[fleet]\nmax-task-data=1\n", "fleet.max-task-data must be between 2 and 67108864 bytes (got 1)");
+  check_refused("[fleet]\nmax-pending-batches=0\n", "fleet.max-pending-batches must be between 1 and");
+  check_refused("[fleet]\nmax-id-length=5000\n", "fleet.max-id-length must be between 1 and 4096 bytes");
+  check_refused("[fleet]\nmax-batch-tasks=-1\n", "fleet.max-batch-tasks must be between 1 and");
+  check_refused("[fleet]\nexec-allow=\"sh -c\"\n", "fleet.exec-allow names programs separated by commas");
   check_refused("[fleet]\ndb=\"/proc/fleetd-test/x.db\"\n", "cannot create the database directory /proc/fleetd-test");
   auto missing = run({bin("fleetd"), "--config-file=/nonexistent/fleetd.ini"});
   CHECK(missing.exit_code == 2);
@@ -81,4 +86,46 @@ TEST_CASE("fleetd refuses a database from a newer fleetd, a foreign file, a used
     CHECK(r.err.find("database " + path) != std::string::npos);
     CHECK(read_file(path) == "these are not the tables you are looking for");
   }
+}
+
+TEST_CASE("a client over a configured limit is told which one, and nothing is stored") {
+  fleetd_process d("max-batch-tasks=3\nmax-task-data=24\nmax-id-length=4\nmax-pending-batches=1\n"
+                   "max-workers=1\n");
+  REQUIRE_MESSAGE(d.start(), d.log());
+  auto refused = [&](const std::string& jsonl, const std::string& expected) {
+    auto file = d.file("tasks.jsonl");
+    write_file(file, jsonl);
+    auto r = d.ctl({"submit", file});
+    CHECK(r.exit_code == 2);
+    CHECK_MESSAGE(r.err.find(expected) != std::string::npos, r.err);
+  };
+  refused("{\"id\":\"a\",\"type\":\"echo\"}\n{\"id\":\"b\",\"type\":\"echo\"}\n{\"id\":\"c\",\"type\":\"echo\"}\n"
+          "{\"id\":\"d\",\"type\":\"echo\"}\n",
+          "more than the limit of 3 (fleet.max-batch-tasks)");
+  refused("{\"id\":\"a\",\"type\":\"echo\",\"data\":{\"text\":\"far too long for the limit\"}}\n",
+          "more than the limit of 24 (fleet.max-task-data)");
+  refused("{\"id\":\"abcde\",\"type\":\"echo\"}\n", "longer than 4 bytes (fleet.max-id-length)");
+  refused("{\"id\":\"x\",\"type\":\"exec\",\"data\":{\"argv\":[\"ls\"]}}\n", "ls is not in fleetd's fleet.exec-allow");
+  CHECK(d.query_int("SELECT count(*) FROM batches") == 0);
+  // One unfinished batch is the limit: a long sleep holds it open, the next submit is refused.
+  auto file = d.file("one.jsonl");
+  write_file(file, "{\"id\":\"s\",\"type\":\"sleep\",\"data\":{\"ms\":60000}}\n");
+  auto first = d.submit(file);
+  refused("{\"id\":\"e\",\"type\":\"echo\"}\n", "the limit (fleet.max-pending-batches) is 1");
+  CHECK(d.query_int("SELECT count(*) FROM batches") == 1);
+  // Once it is cancelled (finished), there is room again.
+  CHECK(d.ctl({"cancel", first}).exit_code == 0);
+  write_file(file, "{\"id\":\"e\",\"type\":\"echo\"}\n");
+  d.submit(file);
+  CHECK(d.query_int("SELECT count(*) FROM batches") == 2);
+}
+
+TEST_CASE("with exec-allow empty, exec is off") {
+  fleetd_process d("");
+  REQUIRE_MESSAGE(d.start({"--fleet.exec-allow="}), d.log());
+  auto file = d.file("tasks.jsonl");
+  write_file(file, "{\"id\":\"x\",\"type\":\"exec\",\"data\":{\"argv\":[\"uname\"]}}\n");
+  auto r = d.ctl({"submit", file});
+  CHECK(r.exit_code == 2);
+  CHECK_MESSAGE(r.err.find("exec is off") != std::string::npos, r.err);
 }

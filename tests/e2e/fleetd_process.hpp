@@ -99,7 +99,8 @@ public:
     : port_(free_port()), db_(dir_.file("fleet.db")), log_(dir_.file("fleetd.log")),
       config_(dir_.file("fleetd.ini")) {
     write_file(config_, "[fleet]\ndb=\"" + db_ + "\"\nhost=\"127.0.0.1\"\nport=" + std::to_string(port_)
-                          + "\nbackoff-base=50\nbackoff-cap=200\n" + extra_config);
+                          + "\nbackoff-base=50\nbackoff-cap=200\nexec-allow=\"uname,sh,true,false,sleep\"\n"
+                          + extra_config);
   }
 
   ~fleetd_process() {
@@ -141,6 +142,16 @@ public:
     child_.reset();
     return r.exit_code;
   }
+
+  /// Waits for fleetd to exit (after a signal sent elsewhere), then its exit code.
+  int wait_exit() {
+    REQUIRE(child_);
+    auto r = child_->wait();
+    child_.reset();
+    return r.exit_code;
+  }
+
+  pid_t pid() const { return child_ ? child_->pid() : -1; }
 
   bool alive() {
     return child_ && ::kill(child_->pid(), 0) == 0 && !zombie();

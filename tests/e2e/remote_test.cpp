@@ -156,3 +156,37 @@ TEST_CASE("a remote peer sending wrong or internal messages gets errors while fl
   CHECK(d.ctl({"wait", *id}).exit_code == 0);
   CHECK(d.alive());
 }
+
+TEST_CASE("a client killed in the middle of a chunked submit leaves fleetd running and no partial batch") {
+  fleetd_process d;
+  REQUIRE_MESSAGE(d.start(), d.log());
+  auto file = d.file("big.jsonl");
+  {
+    std::ofstream out{file};
+    for (int i = 0; i < 200'000; ++i)
+      out << "{\"id\":\"t" << i << "\",\"type\":\"echo\",\"data\":{\"n\":" << i << "}}\n";
+  }
+  subprocess_spec spec;
+  spec.argv = {bin("fleetctl"), "--port", std::to_string(d.port()), "submit", file};
+  auto client = child_process::start(spec);
+  REQUIRE(client);
+  // Killed once fleetd has staged part of the upload, before the seal.
+  auto staged = [&] { return d.query_int("SELECT count(*) FROM upload_tasks") > 0; };
+  CHECK(eventually(staged, 60));
+  ::kill((*client)->pid(), SIGKILL);
+  (*client)->wait();
+  auto st = d.ctl_json({"stats"});
+  CHECK(st["total_batches"].get<int64_t>() == d.query_int("SELECT count(*) FROM batches"));
+  // Either the seal made it before the kill (a whole batch) or there is no batch at all.
+  auto batches = d.query_int("SELECT count(*) FROM batches");
+  CHECK(batches <= 1);
+  if (batches == 1)
+    CHECK(d.query_int("SELECT count(*) FROM tasks") == 200'000);
+  else
+    CHECK(d.query_int("SELECT count(*) FROM tasks") == 0);
+  // fleetd goes on serving other clients.
+  auto small = d.file("small.jsonl");
+  write_file(small, "{\"id\":\"a\",\"type\":\"echo\"}\n");
+  auto id = d.submit(small);
+  CHECK(d.ctl({"wait", id}).exit_code == 0);
+}

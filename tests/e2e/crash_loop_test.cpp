@@ -1,0 +1,198 @@
+// The crash loop (issue 5): a mixed workload across several batches while fleetd is killed at
+// random moments (kill -9, sometimes SIGTERM), restarted, and killed again; then every invariant
+// of the promise "an acknowledged task is never lost and a finished result is never recorded
+// twice" is checked straight from the SQLite file.
+//
+// CI runs the short form. The long form: scripts/crash-loop.sh CYCLES SEED (or the environment
+// variables FLEET_CRASHLOOP_CYCLES and FLEET_CRASHLOOP_SEED for this test).
+
+#include "fleetd_process.hpp"
+
+#include "client/fleet_client.hpp"
+
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <fmt/format.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <map>
+#include <random>
+
+using namespace fleet;
+using namespace fleet::test;
+
+namespace {
+
+constexpr int max_retries = 2;
+
+int env_int(const char* name, int fallback) {
+  auto value = std::getenv(name);
+  return value != nullptr && *value != '\0' ? std::atoi(value) : fallback;
+}
+
+struct client_node {
+  client_node() : sys(prepared(cfg)) {}
+  static caf::actor_system_config& prepared(caf::actor_system_config& c) {
+    configure_client(c);
+    return c;
+  }
+  caf::actor_system_config cfg;
+  caf::actor_system sys;
+};
+
+/// One task of the mix: echo, sleep (now and then past worker_timeout), fail (some recover on a
+/// retry, some never do) and exec (a real program, some exiting non-zero).
+task random_task(std::mt19937& rng, const std::string& id) {
+  auto pick = std::uniform_int_distribution<int>{0, 99}(rng);
+  auto priority = std::uniform_int_distribution<int>{0, 3}(rng);
+  if (pick < 40)
+    return {id, "echo", fmt::format(R"({{"n": {}}})", pick), priority};
+  if (pick < 65) {
+    auto ms = std::uniform_int_distribution<int>{0, 100}(rng) < 2 ? 2500 : pick % 30;
+    return {id, "sleep", fmt::format(R"({{"ms": {}}})", ms), priority};
+  }
+  if (pick < 85)
+    return {id, "fail", fmt::format(R"({{"times": {}}})", pick % 4), priority};
+  if (pick < 95)
+    return {id, "exec", R"({"argv": ["sh", "-c", "sleep 0.02"]})", priority};
+  return {id, "exec", R"({"argv": ["sh", "-c", "exit 3"]})", priority};
+}
+
+struct loop_figures {
+  int cycles = 0, kills = 0, terms = 0, submits_acked = 0, submits_lost = 0, cancels = 0, scales = 0;
+  int64_t tasks_acked = 0;
+};
+
+/// Checks one invariant: `sql` counts the rows that break it.
+void check_none(const std::string& db, const char* what, const std::string& sql) {
+  auto n = query_db_int(db, sql);
+  CHECK_MESSAGE(n == 0, std::string{what} << ": " << n << " rows break it");
+}
+
+} // namespace
+
+TEST_CASE("crash loop: fleetd killed at random moments loses no acknowledged task and records no result twice") {
+  auto cycles = env_int("FLEET_CRASHLOOP_CYCLES", 12);
+  auto seed = env_int("FLEET_CRASHLOOP_SEED", 1);
+  fleetd_process d(fmt::format("max-workers=4\nworker-timeout=2000\nretry-failed-tasks=true\n"
+                               "max-retries={}\ndrain-timeout=300\nbackoff-base=10\nbackoff-cap=100\n",
+                               max_retries));
+  client_node node;
+  std::mt19937 rng(static_cast<uint32_t>(seed));
+  std::map<std::string, size_t> acked; // batch id -> tasks, for every submit fleetd acknowledged
+  std::vector<std::string> batch_ids;
+  loop_figures fig;
+  int task_counter = 0;
+  for (int cycle = 0; cycle < cycles; ++cycle) {
+    REQUIRE_MESSAGE(d.start(), d.log());
+    ++fig.cycles;
+    auto client = fleet_client::connect(node.sys, "127.0.0.1", d.port(), std::chrono::seconds(3));
+    REQUIRE_MESSAGE(client, error_text(client.error()));
+    // The signal lands wherever fleetd happens to be: in a submit, a group commit, a cancel, a scale.
+    auto delay_ms = std::uniform_int_distribution<int>{20, 800}(rng);
+    auto terminate = std::uniform_int_distribution<int>{0, 4}(rng) == 0;
+    std::atomic<bool> signalled{false};
+    std::thread killer{[&, pid = d.pid()] {
+      std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
+      ::kill(pid, terminate ? SIGTERM : SIGKILL);
+      signalled = true;
+    }};
+    while (!signalled) {
+      auto op = std::uniform_int_distribution<int>{0, 9}(rng);
+      if (op < 6 || batch_ids.empty()) {
+        std::vector<task> tasks;
+        auto n = std::uniform_int_distribution<int>{1, 60}(rng);
+        for (int i = 0; i < n; ++i)
+          tasks.push_back(random_task(rng, "t" + std::to_string(++task_counter)));
+        // Small chunks: big submits go through the upload path (open, chunks, seal).
+        auto chunk = std::uniform_int_distribution<int>{0, 1}(rng) == 0 ? size_t{16} : size_t{10'000};
+        auto id = client->submit_batch(std::move(tasks), chunk);
+        if (id) {
+          acked[*id] = static_cast<size_t>(n);
+          batch_ids.push_back(*id);
+          ++fig.submits_acked;
+          fig.tasks_acked += n;
+        } else {
+          ++fig.submits_lost;
+        }
+      } else if (op < 8) {
+        auto& id = batch_ids[std::uniform_int_distribution<size_t>{0, batch_ids.size() - 1}(rng)];
+        if (client->cancel_batch(id))
+          ++fig.cancels;
+      } else {
+        if (client->scale_workers(std::uniform_int_distribution<int>{1, 6}(rng)))
+          ++fig.scales;
+      }
+      // A client's pace, not a flood: the loop is about where the signal lands.
+      std::this_thread::sleep_for(std::chrono::milliseconds(std::uniform_int_distribution<int>{5, 40}(rng)));
+    }
+    killer.join();
+    d.wait_exit();
+    ++(terminate ? fig.terms : fig.kills);
+  }
+  // The last start runs everything to the end, then a clean stop.
+  REQUIRE_MESSAGE(d.start(), d.log());
+  {
+    auto client = fleet_client::connect(node.sys, "127.0.0.1", d.port(), std::chrono::seconds(30));
+    REQUIRE(client);
+    REQUIRE(client->scale_workers(8));
+    for (const auto& [id, n] : acked) {
+      REQUIRE_MESSAGE(eventually([&] {
+                        auto st = client->batch_status(id);
+                        return st && st->finished_at != 0;
+                      }, 300),
+                      "batch " << id << " never finished");
+    }
+  }
+  CHECK(d.terminate() == 0);
+  MESSAGE(fmt::format("crash loop: seed {}, {} cycles, {} kill -9, {} SIGTERM, {} submits acknowledged "
+                      "({} tasks), {} submits cut off, {} cancels, {} scales",
+                      seed, fig.cycles, fig.kills, fig.terms, fig.submits_acked, fig.tasks_acked,
+                      fig.submits_lost, fig.cancels, fig.scales));
+
+  const auto& db = d.db();
+  auto integrity = sqlite::database::open(db, false);
+  REQUIRE(integrity);
+  auto st = integrity->prepare("PRAGMA integrity_check");
+  REQUIRE(st);
+  REQUIRE(*st->step());
+  CHECK(st->column_text(0) == "ok");
+  // Every acknowledged batch is there, whole.
+  for (const auto& [id, n] : acked)
+    CHECK_MESSAGE(query_db_int(db, fmt::format("SELECT count(*) FROM tasks WHERE batch_id = '{}'", id))
+                    == static_cast<int64_t>(n),
+                  "acknowledged batch " << id);
+  check_none(db, "every stored batch has all its tasks",
+             "SELECT count(*) FROM batches b WHERE total != (SELECT count(*) FROM tasks t WHERE t.batch_id = b.id)");
+  check_none(db, "every task ended",
+             "SELECT count(*) FROM tasks WHERE state NOT IN ('succeeded', 'failed', 'cancelled')");
+  check_none(db, "no attempt left open", "SELECT count(*) FROM attempts WHERE outcome IS NULL");
+  check_none(db, "no result recorded twice",
+             "SELECT count(*) FROM (SELECT task_seq FROM attempts WHERE outcome = 'succeeded'"
+             " GROUP BY task_seq HAVING count(*) > 1)");
+  check_none(db, "a task succeeded exactly when one attempt did, and then has a result",
+             "SELECT count(*) FROM tasks t WHERE (t.state = 'succeeded') != (SELECT count(*) = 1 FROM attempts a"
+             " WHERE a.task_seq = t.seq AND a.outcome = 'succeeded') OR (t.state = 'succeeded') != (t.result IS NOT NULL)");
+  check_none(db, "attempts never exceed max_retries + 1 plus interrupted ones",
+             fmt::format("SELECT count(*) FROM tasks t WHERE (SELECT count(*) FROM attempts a WHERE a.task_seq = t.seq"
+                         " AND a.outcome != 'interrupted') > {}", max_retries + 1));
+  check_none(db, "a task's attempt and interruption counts match its attempts rows",
+             "SELECT count(*) FROM tasks t WHERE t.attempts != (SELECT count(*) FROM attempts a WHERE a.task_seq = t.seq)"
+             " OR t.interruptions != (SELECT count(*) FROM attempts a WHERE a.task_seq = t.seq"
+             " AND a.outcome = 'interrupted')");
+  check_none(db, "batch counters equal the counts of their tasks",
+             "SELECT count(*) FROM batches b WHERE"
+             " succeeded != (SELECT count(*) FROM tasks WHERE batch_id = b.id AND state = 'succeeded')"
+             " OR failed != (SELECT count(*) FROM tasks WHERE batch_id = b.id AND state = 'failed')"
+             " OR cancelled != (SELECT count(*) FROM tasks WHERE batch_id = b.id AND state = 'cancelled')");
+  check_none(db, "a batch is finished exactly when all its tasks are",
+             "SELECT count(*) FROM batches WHERE (finished_at IS NOT NULL) != (succeeded + failed + cancelled = total)");
+  check_none(db, "the fleet totals equal the sums over batches",
+             "SELECT count(*) FROM fleet_totals f WHERE f.batches != (SELECT count(*) FROM batches)"
+             " OR f.tasks != (SELECT coalesce(sum(total), 0) FROM batches)"
+             " OR f.succeeded != (SELECT coalesce(sum(succeeded), 0) FROM batches)"
+             " OR f.failed != (SELECT coalesce(sum(failed), 0) FROM batches)"
+             " OR f.cancelled != (SELECT coalesce(sum(cancelled), 0) FROM batches)");
+  CHECK(query_db_int(db, "SELECT count(*) FROM batches") >= static_cast<int64_t>(acked.size()));
+}
