@@ -18,7 +18,7 @@ cleanup() { [ -n "$pid" ] && kill -9 "$pid" 2>/dev/null; rm -rf "$work"; }
 trap cleanup EXIT
 
 start_fleetd() { # extra fleetd options...
-  "$bin/fleetd" --fleet.db="$work/fleet.db" --fleet.port=$port --fleet.log-level=warn "$@" 2>>"$work/fleetd.log" &
+  "$bin/fleetd" --fleet.db="$work/fleet.db" --fleet.port=$port --fleet.log-level=warn --fleet.plaintext-loopback=true "$@" 2>>"$work/fleetd.log" &
   pid=$!
   for _ in $(seq 200); do "$bin/fleet-bench" ping --port $port >/dev/null 2>&1 && return; sleep 0.05; done
   echo "fleetd did not start: $(tail -3 "$work/fleetd.log")" >&2; exit 1
@@ -52,7 +52,7 @@ start_fleetd --fleet.max-workers=1
 "$bin/fleet-bench" submit --port $port --n "$big" --workload sleep1s --c 1
 kill -9 "$pid"; wait "$pid" 2>/dev/null || true
 since=$(date +%s%3N)
-"$bin/fleetd" --fleet.db="$work/fleet.db" --fleet.port=$port --fleet.log-level=warn 2>>"$work/fleetd.log" &
+"$bin/fleetd" --fleet.db="$work/fleet.db" --fleet.port=$port --fleet.log-level=warn --fleet.plaintext-loopback=true 2>>"$work/fleetd.log" &
 pid=$!
 "$bin/fleet-bench" first-dispatch --port $port --since-ms "$since" | sed "s/\$/ n=$big/"
 stop_fleetd

@@ -5,6 +5,7 @@
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
 #include <caf/io/middleman.hpp>
+#include <caf/openssl/remote_actor.hpp>
 #include <caf/scoped_actor.hpp>
 #include <fmt/format.h>
 
@@ -21,10 +22,19 @@ void configure_client(caf::actor_system_config& cfg) {
 
 caf::expected<fleet_api_actor> connect_fleet(caf::actor_system& sys, const std::string& host,
                                              uint16_t port) {
-  auto manager = sys.middleman().remote_actor<fleet_api_actor>(host, port);
+  auto manager = sys.has_openssl_manager()
+                   ? caf::openssl::remote_actor<fleet_api_actor>(sys, host, port)
+                   : sys.middleman().remote_actor<fleet_api_actor>(host, port);
   if (manager)
     return std::move(*manager);
   const auto& err = manager.error();
+  if (err == caf::sec::disconnect_during_handshake)
+    return caf::make_error(errc::unreachable,
+                           fmt::format("{}:{} closed the connection during the handshake: fleetd there may "
+                                       "require TLS with a client certificate signed by its CA "
+                                       "(fleetctl --tls-cert/--tls-key/--tls-ca), or it does not trust "
+                                       "the certificate given, or it is not fleetd",
+                                       host, port));
   if (err == caf::sec::unexpected_actor_messaging_interface)
     return caf::make_error(errc::unreachable,
                            fmt::format("{}:{} is not a compatible fleetd (its interface differs)", host, port));

@@ -5,6 +5,7 @@
 #include "actors/builtin_workers.hpp"
 #include "actors/fleet_manager.hpp"
 #include "actors/interfaces.hpp"
+#include "client/tls.hpp"
 #include "fleet/daemon_config.hpp"
 #include "fleet/error.hpp"
 #include "fleet/instance_lock.hpp"
@@ -13,6 +14,8 @@
 #include <caf/actor_system.hpp>
 #include <caf/event_based_actor.hpp>
 #include <caf/io/middleman.hpp>
+#include <caf/openssl/publish.hpp>
+#include <caf/openssl/manager.hpp>
 #include <caf/scoped_actor.hpp>
 #include <caf/send.hpp>
 #include <fmt/format.h>
@@ -85,6 +88,17 @@ int main(int argc, char** argv) {
     return 0;
   }
   const auto& o = cfg.options;
+  tls_files tls{o.tls_cert, o.tls_key, o.tls_ca};
+  if (auto err = check_tls_files(tls, "fleet.tls-"))
+    return fail(2, error_text(err));
+  if (!tls.any() && !is_loopback(o.host))
+    return fail(2, fmt::format("fleet.host {} is not a loopback address: remote connections need TLS "
+                               "(set fleet.tls-cert, fleet.tls-key and fleet.tls-ca)", o.host));
+  if (!tls.any() && !o.plaintext_loopback)
+    return fail(2, "no TLS configured: set fleet.tls-cert, fleet.tls-key and fleet.tls-ca, or "
+                   "fleet.plaintext-loopback=true to accept plain TCP on the loopback address");
+  if (tls.any())
+    enable_tls(cfg, tls);
   if (auto err = init_logging(o.log_level))
     return fail(2, error_text(err));
   spdlog::info("fleetd {} starting (configuration: {})", FLEETD_VERSION, cfg.source);
@@ -116,15 +130,18 @@ int main(int argc, char** argv) {
   if (!ready)
     return fail(1, fmt::format("cannot start the fleet manager: {}", error_text(ready.error())));
 
-  auto port = sys.middleman().publish(fleet_api_actor{manager}, static_cast<uint16_t>(o.port),
-                                      o.host.c_str(), true);
+  auto port = tls.any() ? caf::openssl::publish(fleet_api_actor{manager}, static_cast<uint16_t>(o.port),
+                                                o.host.c_str(), true)
+                        : sys.middleman().publish(fleet_api_actor{manager}, static_cast<uint16_t>(o.port),
+                                                  o.host.c_str(), true);
   if (!port) {
     caf::anon_send_exit(manager, caf::exit_reason::user_shutdown);
     return fail(1, fmt::format("cannot listen on {}:{} (port in use, or not an address of this "
                                "machine): {}",
                                o.host, o.port, error_text(port.error())));
   }
-  spdlog::info("listening on {}:{}; {} workers at most, worker timeout {} ms", o.host, *port,
+  spdlog::info("listening on {}:{} ({}); {} workers at most, worker timeout {} ms", o.host, *port,
+               tls.any() ? "TLS, client certificates signed by " + o.tls_ca + " required" : "plain TCP, loopback",
                ready->max_concurrent_workers, ready->worker_timeout_ms);
 
   auto watcher = sys.spawn([manager](caf::event_based_actor* self) {
@@ -136,8 +153,18 @@ int main(int argc, char** argv) {
   int sig = 0;
   sigwait(&signals, &sig);
   caf::anon_send_exit(watcher, caf::exit_reason::user_shutdown);
+  auto unpublish = [&] {
+    if (tls.any()) {
+      // caf::openssl::unpublish does not compile in CAF 0.17.6: ask the TLS middleman directly.
+      caf::scoped_actor self{sys};
+      self->request(sys.openssl_manager().actor_handle(), caf::infinite, caf::unpublish_atom::value,
+                    manager.address(), *port)
+        .receive([] {}, [](caf::error& err) { spdlog::warn("unpublish: {}", error_text(err)); });
+    } else
+      sys.middleman().unpublish(manager, *port);
+  };
   if (sig == manager_died_signal) {
-    sys.middleman().unpublish(manager, *port);
+    unpublish();
     return fail(1, "the fleet manager stopped unexpectedly; see the log above");
   }
   spdlog::info("{} received: taking no new work, giving running attempts up to {} ms", strsignal(sig),
@@ -151,7 +178,7 @@ int main(int argc, char** argv) {
                },
                [](caf::error& err) { spdlog::error("drain failed: {}", error_text(err)); });
   }
-  sys.middleman().unpublish(manager, *port);
+  unpublish();
   caf::anon_send_exit(manager, caf::exit_reason::user_shutdown);
   sys.await_all_actors_done();
   if (!store_alive.expired()) {

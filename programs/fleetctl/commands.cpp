@@ -371,6 +371,9 @@ std::string usage(const std::string& command) {
          "  --port P       fleetd's port (default 4242)\n"
          "  --json         machine-readable output (one JSON document; JSON Lines for wait)\n"
          "  --timeout MS   how long to wait for each answer (default 30000)\n"
+         "  --tls-cert F --tls-key F --tls-ca F\n"
+         "                 TLS with mutual authentication: this client's PEM certificate and key,\n"
+         "                 and the CA that signed fleetd's (or FLEETCTL_TLS_CERT/_KEY/_CA)\n"
          "  --help         this text; `fleetctl COMMAND --help` for one command\n"
          "\nExit status: 0 success, 1 batch ended failed/partial/cancelled (wait, submit --wait)\n"
          "or was not cancelled, 2 error.\n";
@@ -411,8 +414,12 @@ int run_command(const invocation& inv) {
     if (!workers)
       return error(error_text(workers.error()));
   }
+  if (auto err = fleet::check_tls_files(inv.tls, "--tls-"))
+    return error(error_text(err));
   caf::actor_system_config cfg;
   fleet::configure_client(cfg);
+  if (inv.tls.any())
+    fleet::enable_tls(cfg, inv.tls);
   caf::actor_system sys{cfg};
   session s{sys, inv, {}};
   if (auto err = s.connect())

@@ -1,5 +1,7 @@
 #pragma once
 
+#include "client/tls.hpp"
+
 // fleetctl's commands. Each returns the process exit code: 0 success, 1 the batch ended failed or
 // partial (or was not cancelled), 2 an error (printed as one line on stderr).
 
@@ -28,6 +30,7 @@ struct invocation {
   int64_t poll_ms = 250; ///< how often wait asks for the status
   std::string command;
   std::vector<std::string> args;
+  fleet::tls_files tls; ///< --tls-cert/--tls-key/--tls-ca (or FLEETCTL_TLS_CERT, ...)
 };
 
 /// Prints "fleetctl: TEXT" on stderr and returns exit_error.

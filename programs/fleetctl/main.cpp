@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include <cctype>
+#include <cstdlib>
 #include <string>
 
 using namespace fleetctl;
@@ -25,6 +26,11 @@ bool parse_number(const std::string& text, int64_t lo, int64_t hi, int64_t& out)
 
 int main(int argc, char** argv) {
   invocation inv;
+  auto from_env = [](const char* name) {
+    auto value = std::getenv(name);
+    return value != nullptr ? std::string{value} : std::string{};
+  };
+  inv.tls = {from_env("FLEETCTL_TLS_CERT"), from_env("FLEETCTL_TLS_KEY"), from_env("FLEETCTL_TLS_CA")};
   bool help = false;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
@@ -58,6 +64,12 @@ int main(int argc, char** argv) {
       if (!parse_number(value, 1, 65535, port))
         return error(fmt::format("--port must be between 1 and 65535 (got \"{}\")", value));
       inv.port = static_cast<uint16_t>(port);
+    } else if (value_of("--tls-cert", value)) {
+      inv.tls.cert = value;
+    } else if (value_of("--tls-key", value)) {
+      inv.tls.key = value;
+    } else if (value_of("--tls-ca", value)) {
+      inv.tls.ca = value;
     } else if (value_of("--timeout", value)) {
       if (!parse_number(value, 1, 86'400'000, inv.timeout_ms))
         return error(fmt::format("--timeout must be a number of ms between 1 and 86400000 (got \"{}\")", value));

@@ -50,6 +50,10 @@ const std::vector<option_spec>& fleet_options() {
     {"max-task-data", value_kind::integer, "most bytes of JSON data in one task (default 1048576)"},
     {"max-id-length", value_kind::integer, "most bytes in a task id (default 256)"},
     {"max-pending-batches", value_kind::integer, "most unfinished batches; further submits are refused (default 10000)"},
+    {"tls-cert", value_kind::text, "PEM certificate (chain) fleetd presents to clients; with tls-key and tls-ca: TLS with mutual authentication"},
+    {"tls-key", value_kind::text, "PEM private key of tls-cert (no passphrase)"},
+    {"tls-ca", value_kind::text, "PEM certificate of the CA that signs the clients fleetd accepts"},
+    {"plaintext-loopback", value_kind::boolean, "accept plain TCP when host is a loopback address and no TLS is set (default false)"},
     {"exec-allow", value_kind::text, "programs `exec` tasks may run, comma-separated argv[0] values; empty: no exec (default \"\")"},
   };
   return specs;
@@ -325,6 +329,11 @@ caf::error daemon_config::load_options(int argc, char** argv) {
   integer("max-task-data", max_task_data_);
   integer("max-id-length", max_id_length_);
   integer("max-pending-batches", options.limits.max_pending_batches);
+  text("tls-cert", options.tls_cert);
+  text("tls-key", options.tls_key);
+  text("tls-ca", options.tls_ca);
+  if (auto i = v.find("plaintext-loopback"); i != v.end())
+    options.plaintext_loopback = caf::get<bool>(i->second);
   std::string exec_allow;
   text("exec-allow", exec_allow);
   options.exec_allow = split_list(exec_allow);

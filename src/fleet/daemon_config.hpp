@@ -25,6 +25,10 @@ struct daemon_options {
   fleet_config fleet; ///< max-workers, worker-timeout, retries, backoff
   submit_limits limits; ///< max-batch-tasks, max-task-data, max-id-length, max-pending-batches
   std::vector<std::string> exec_allow; ///< programs `exec` tasks may run; empty: none
+  std::string tls_cert; ///< TLS with mutual authentication: all three, or none
+  std::string tls_key;
+  std::string tls_ca;
+  bool plaintext_loopback = false; ///< without TLS, accept plain TCP on a loopback host
 };
 
 /// fleetd's CAF configuration: CAF's own options plus the `fleet` group. `load_options` adds the checks

@@ -9,7 +9,7 @@ run_result fleetd_with(const std::string& config, std::vector<std::string> args 
   temp_dir dir;
   auto path = dir.file("fleetd.ini");
   write_file(path, config);
-  std::vector<std::string> argv{bin("fleetd"), "--config-file=" + path};
+  std::vector<std::string> argv{bin("fleetd"), "--config-file=" + path, "--fleet.plaintext-loopback=true"};
   argv.insert(argv.end(), args.begin(), args.end());
   return run(argv);
 }
@@ -61,7 +61,7 @@ TEST_CASE("fleetd refuses a database from a newer fleetd, a foreign file, a used
   }
   SUBCASE("the port is in use") {
     temp_dir other;
-    auto r = run({bin("fleetd"), "--fleet.db=" + other.file("x.db"), "--fleet.port=" + std::to_string(d.port())});
+    auto r = run({bin("fleetd"), "--fleet.plaintext-loopback=true", "--fleet.db=" + other.file("x.db"), "--fleet.port=" + std::to_string(d.port())});
     CHECK(r.exit_code == 1);
     CHECK(r.err.find("cannot listen on 127.0.0.1:" + std::to_string(d.port())) != std::string::npos);
   }
@@ -81,7 +81,7 @@ TEST_CASE("fleetd refuses a database from a newer fleetd, a foreign file, a used
     temp_dir other;
     auto path = other.file("notes.db");
     write_file(path, "these are not the tables you are looking for");
-    auto r = run({bin("fleetd"), "--fleet.db=" + path, "--fleet.port=0"});
+    auto r = run({bin("fleetd"), "--fleet.plaintext-loopback=true", "--fleet.db=" + path, "--fleet.port=0"});
     CHECK(r.exit_code == 1);
     CHECK(r.err.find("database " + path) != std::string::npos);
     CHECK(read_file(path) == "these are not the tables you are looking for");

@@ -99,7 +99,7 @@ public:
     : port_(free_port()), db_(dir_.file("fleet.db")), log_(dir_.file("fleetd.log")),
       config_(dir_.file("fleetd.ini")) {
     write_file(config_, "[fleet]\ndb=\"" + db_ + "\"\nhost=\"127.0.0.1\"\nport=" + std::to_string(port_)
-                          + "\nbackoff-base=50\nbackoff-cap=200\nexec-allow=\"uname,sh,true,false,sleep\"\n"
+                          + "\nbackoff-base=50\nbackoff-cap=200\nexec-allow=\"uname,sh,true,false,sleep\"\nplaintext-loopback=true\n"
                           + extra_config);
   }
 

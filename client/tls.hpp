@@ -1,0 +1,37 @@
+#pragma once
+
+// TLS with mutual authentication between fleetd and its clients (CAF's openssl module): each side
+// presents a certificate signed by the private CA the other trusts; a peer without one is refused
+// during the handshake, before any message reaches an actor.
+
+#include <caf/error.hpp>
+#include <caf/fwd.hpp>
+
+#include <string>
+
+namespace fleet {
+
+/// PEM files: this node's certificate (chain) and private key, and the CA certificate that signs
+/// the peers this node accepts.
+struct tls_files {
+  std::string cert;
+  std::string key;
+  std::string ca;
+
+  bool any() const { return !cert.empty() || !key.empty() || !ca.empty(); }
+};
+
+/// All three files or none; each readable and valid, and the key belongs to the certificate.
+/// `prefix` names the options in the error ("fleet.tls-" for fleetd, "--tls-" for fleetctl).
+/// CAF would otherwise find a bad file only at the first connection, and abort there.
+caf::error check_tls_files(const tls_files& files, const std::string& prefix);
+
+/// Loads CAF's openssl module with `files` (checked before). Call on the config before the actor
+/// system exists, after `configure_client` (or fleetd's middleman). From then on `connect_fleet`
+/// connects over TLS.
+void enable_tls(caf::actor_system_config& cfg, const tls_files& files);
+
+/// Whether `host` is a loopback address (127.0.0.0/8, ::1, "localhost").
+bool is_loopback(const std::string& host);
+
+} // namespace fleet

@@ -1,0 +1,118 @@
+// TLS with mutual authentication (issue 5): certificates from scripts/make-certs.sh, fleetd and
+// fleetctl over CAF's openssl module, and the peers that must be refused.
+
+#include "fleetd_process.hpp"
+
+#include "client/fleet_client.hpp"
+#include "client/tls.hpp"
+
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+
+using namespace fleet;
+using namespace fleet::test;
+
+namespace {
+
+/// A private CA with certificates for fleetd and fleetctl, and a second CA with an intruder.
+struct test_pki {
+  temp_dir dir;
+  std::string ours = dir.file("pki");
+  std::string theirs = dir.file("other-pki");
+  test_pki() {
+    auto script = std::string{FLEET_SOURCE_DIR} + "/scripts/make-certs.sh";
+    auto a = run({script, ours, "fleetd", "fleetctl"});
+    REQUIRE_MESSAGE(a.exit_code == 0, a.err);
+    auto b = run({script, theirs, "intruder"});
+    REQUIRE_MESSAGE(b.exit_code == 0, b.err);
+  }
+  std::string file(const std::string& name) const { return ours + "/" + name; }
+  std::vector<std::string> client_args() const {
+    return {"--tls-cert", file("fleetctl.pem"), "--tls-key", file("fleetctl.key"), "--tls-ca", file("ca.pem")};
+  }
+  std::string fleetd_config() const {
+    return "tls-cert=\"" + file("fleetd.pem") + "\"\ntls-key=\"" + file("fleetd.key") + "\"\ntls-ca=\""
+           + file("ca.pem") + "\"\n";
+  }
+};
+
+std::vector<std::string> with(std::vector<std::string> head, const std::vector<std::string>& tail) {
+  head.insert(head.end(), tail.begin(), tail.end());
+  return head;
+}
+
+} // namespace
+
+TEST_CASE("over TLS a client with a certificate from the CA drives fleetd, others cannot connect") {
+  test_pki pki;
+  fleetd_process d(pki.fleetd_config());
+  REQUIRE_MESSAGE(d.start(), d.log());
+  CHECK(d.count_in_log("(TLS, client certificates signed by") == 1);
+  auto tasks = d.file("tasks.jsonl");
+  write_file(tasks, "{\"id\":\"a\",\"type\":\"echo\",\"data\":{\"x\":1}}\n");
+  auto submitted = d.ctl(with(pki.client_args(), {"submit", "--wait", tasks}));
+  CHECK_MESSAGE(submitted.exit_code == 0, submitted.err);
+  CHECK(d.query_int("SELECT count(*) FROM tasks WHERE state = 'succeeded'") == 1);
+
+  // The client library over TLS, as another CAF program would use it.
+  {
+    caf::actor_system_config cfg;
+    configure_client(cfg);
+    enable_tls(cfg, {pki.file("fleetctl.pem"), pki.file("fleetctl.key"), pki.file("ca.pem")});
+    caf::actor_system sys{cfg};
+    auto client = fleet_client::connect(sys, "127.0.0.1", d.port());
+    REQUIRE_MESSAGE(client, error_text(client.error()));
+    auto st = client->stats();
+    REQUIRE(st);
+    CHECK(st->total_tasks == 1);
+  }
+
+  // No certificate: plain TCP is refused at the handshake.
+  auto plain = d.ctl({"--timeout", "5000", "stats"});
+  CHECK(plain.exit_code == 2);
+  CHECK_MESSAGE(plain.err.find("during the handshake") != std::string::npos, plain.err);
+  // A certificate from another CA, whichever CA the client trusts itself.
+  auto theirs = [&](const std::string& ca) {
+    return std::vector<std::string>{"--tls-cert", pki.theirs + "/intruder.pem", "--tls-key",
+                                    pki.theirs + "/intruder.key", "--tls-ca", ca};
+  };
+  for (const auto& ca : {pki.theirs + "/ca.pem", pki.file("ca.pem")}) {
+    auto intruder = d.ctl(with(theirs(ca), {"submit", tasks}));
+    CHECK(intruder.exit_code == 2);
+    CHECK_MESSAGE(intruder.err.find("during the handshake") != std::string::npos, intruder.err);
+  }
+  // None of them changed anything, and fleetd still serves its clients.
+  CHECK(d.query_int("SELECT count(*) FROM batches") == 1);
+  CHECK(d.ctl(with(pki.client_args(), {"stats"})).exit_code == 0);
+  CHECK(d.terminate() == 0);
+}
+
+TEST_CASE("fleetd refuses plain TCP off loopback, plain TCP unless configured, and bad TLS files") {
+  test_pki pki;
+  temp_dir dir;
+  auto refused = [&](std::vector<std::string> args, const std::string& expected) {
+    CAPTURE(expected);
+    auto r = run(with({bin("fleetd"), "--fleet.db=" + dir.file("fleet.db"), "--fleet.port=0"}, args));
+    CHECK(r.exit_code == 2);
+    CHECK_MESSAGE(r.err.find(expected) != std::string::npos, r.err);
+  };
+  refused({"--fleet.host=0.0.0.0", "--fleet.plaintext-loopback=true"},
+          "fleet.host 0.0.0.0 is not a loopback address: remote connections need TLS");
+  refused({}, "no TLS configured: set fleet.tls-cert, fleet.tls-key and fleet.tls-ca, or fleet.plaintext-loopback=true");
+  refused({"--fleet.tls-cert=" + pki.file("fleetd.pem")}, "TLS needs all of fleet.tls-cert, fleet.tls-key and fleet.tls-ca");
+  refused({"--fleet.tls-cert=" + pki.file("fleetd.pem"), "--fleet.tls-key=" + pki.file("fleetctl.key"),
+           "--fleet.tls-ca=" + pki.file("ca.pem")},
+          "does not belong to the certificate");
+  refused({"--fleet.tls-cert=" + pki.file("missing.pem"), "--fleet.tls-key=" + pki.file("fleetd.key"),
+           "--fleet.tls-ca=" + pki.file("ca.pem")},
+          "fleet.tls-cert " + pki.file("missing.pem") + ": not a readable PEM certificate");
+  refused({"--fleet.tls-cert=" + pki.file("fleetd.pem"), "--fleet.tls-key=" + pki.file("fleetd.key"),
+           "--fleet.tls-ca=" + pki.file("fleetd.key")},
+          "fleet.tls-ca " + pki.file("fleetd.key") + ": not a readable PEM CA certificate");
+  // Nothing was created: the checks come before the database.
+  CHECK_FALSE(std::ifstream{dir.file("fleet.db")}.good());
+  // fleetctl checks its files the same way before connecting.
+  auto r = run({bin("fleetctl"), "--tls-cert", pki.file("fleetctl.pem"), "stats"});
+  CHECK(r.exit_code == 2);
+  CHECK_MESSAGE(r.err.find("TLS needs all of --tls-cert, --tls-key and --tls-ca") != std::string::npos, r.err);
+}
