@@ -151,8 +151,26 @@ void fleet_manager_state::write(write_pipeline::job job, continuation then) {
   post(std::move(job), std::move(then));
 }
 
+void fleet_manager_state::note_write_outcome(const caf::error& err) {
+  if (err == errc::storage_unavailable) {
+    if (storage_error_.empty())
+      spdlog::error("the database cannot take writes ({}): no new batches and no new attempts until a "
+                    "write succeeds; trying again every second. Nothing committed is lost.",
+                    error_text(err));
+    storage_error_ = error_text(err);
+    if (!flush_retry_scheduled_) {
+      flush_retry_scheduled_ = true;
+      self_->delayed_send(self_, std::chrono::seconds(1), flush_atom::value);
+    }
+  } else if (!err && !storage_error_.empty()) {
+    spdlog::info("the database takes writes again: resuming");
+    storage_error_.clear();
+  }
+}
+
 void fleet_manager_state::on_committed() {
   for (auto& err : writer_->take_outcomes()) {
+    note_write_outcome(err);
     auto then = std::move(continuations_.front());
     continuations_.pop_front();
     then(std::move(err));
@@ -264,6 +282,11 @@ void fleet_manager_state::on_flush_message() {
     flush_wanted_ = true;
     return;
   }
+  if (pending_.empty() && !storage_error_.empty()) {
+    // Nothing waits to be written, so an empty transaction tells whether the file takes writes.
+    write([](fleet_store&) { return caf::none; }, [this](caf::error) { dispatch(); });
+    return;
+  }
   commit_group();
 }
 
@@ -293,7 +316,7 @@ bool fleet_manager_state::refill() {
 }
 
 void fleet_manager_state::dispatch() {
-  if (draining_ || stopping_)
+  if (draining_ || stopping_ || !storage_error_.empty())
     return;
   // An attempt that fails at once (no worker) reports back into dispatch: the running loop
   // picks up the freed slot, so re-entry is refused rather than recursing once per task.
@@ -503,14 +526,19 @@ void fleet_manager_state::on_wakeup() {
 
 // -- the API --------------------------------------------------------------------
 
-caf::error fleet_manager_state::refuse_when_draining() const {
+caf::error fleet_manager_state::refuse_new_work() const {
   if (draining_)
     return caf::make_error(errc::shutting_down, "fleetd is shutting down and takes no new batches");
+  if (!storage_error_.empty())
+    return caf::make_error(errc::storage_unavailable,
+                           fmt::format("the database cannot take writes ({}): fleetd takes no new batches "
+                                       "until a write succeeds again",
+                                       storage_error_));
   return caf::none;
 }
 
 caf::result<std::string> fleet_manager_state::submit(std::vector<task>& tasks) {
-  if (auto err = refuse_when_draining())
+  if (auto err = refuse_new_work())
     return err;
   if (auto err = validate_batch(tasks, opts_.registry->checker(), opts_.limits))
     return err;
@@ -543,7 +571,7 @@ caf::result<std::string> fleet_manager_state::submit(std::vector<task>& tasks) {
 }
 
 caf::result<std::string> fleet_manager_state::open_upload() {
-  if (auto err = refuse_when_draining())
+  if (auto err = refuse_new_work())
     return err;
   auto now = now_ms();
   auto id = "upload" + make_batch_id(now, rng_).substr(5); // "upload-<time>-<random>"
@@ -560,7 +588,7 @@ caf::result<std::string> fleet_manager_state::open_upload() {
 
 caf::result<int64_t> fleet_manager_state::upload_chunk(const std::string& upload_id,
                                                        std::vector<task>& tasks) {
-  if (auto err = refuse_when_draining())
+  if (auto err = refuse_new_work())
     return err;
   if (auto err = validate_batch(tasks, opts_.registry->checker(), opts_.limits))
     return err;
@@ -583,7 +611,7 @@ caf::result<int64_t> fleet_manager_state::upload_chunk(const std::string& upload
 }
 
 caf::result<std::string> fleet_manager_state::seal_upload(const std::string& upload_id) {
-  if (auto err = refuse_when_draining())
+  if (auto err = refuse_new_work())
     return err;
   auto now = now_ms();
   auto id = make_batch_id(now, rng_);

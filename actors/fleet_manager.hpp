@@ -115,6 +115,8 @@ private:
   void schedule_flush();
   void queue(transition change);
   void uncommit(const transition& change);
+  /// Tracks whether the database takes writes (see storage_error_).
+  void note_write_outcome(const caf::error& err);
   void after_commit(std::function<void()> action);
 
   void dispatch();
@@ -128,8 +130,9 @@ private:
                                        std::string error, task_disposition next);
   void schedule_wakeup(int64_t due_ms);
   void schedule_tick();
-  /// shutting_down while a drain is on: submits and uploads are refused.
-  caf::error refuse_when_draining() const;
+  /// shutting_down while a drain is on, storage_unavailable while the database takes no writes:
+  /// submits and uploads are refused.
+  caf::error refuse_new_work() const;
   void log_milestones(const std::vector<fleet_store::batch_milestone>& milestones);
   void finish_drain(int32_t interrupted);
 
@@ -143,6 +146,9 @@ private:
   size_t groups_in_flight_ = 0;
   bool flush_wanted_ = false;                 ///< a flush came while a group was in flight
   bool stopping_ = false;                     ///< the state is being destroyed
+  /// Why the last write failed for lack of storage (disk full, read-only, I/O error); empty once a
+  /// write succeeds. While set, no new batches and no new attempts.
+  std::string storage_error_;
   coordinator_actor coordinator_;
   std::mt19937_64 rng_;
   int64_t epoch_ms_ = 0;

@@ -108,7 +108,7 @@ int main(int argc, char** argv) {
   auto lock = instance_lock::acquire(o.db);
   if (!lock)
     return fail(1, error_text(lock.error()));
-  auto store = fleet_store::open({o.db, o.synchronous});
+  auto store = fleet_store::open({o.db, o.synchronous, o.max_db_size_mib});
   if (!store)
     return fail(1, fmt::format("database {}: {}", o.db, error_text(store.error())));
   spdlog::info("database {} (synchronous={})", o.db, o.synchronous);

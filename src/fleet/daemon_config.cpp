@@ -42,6 +42,7 @@ const std::vector<option_spec>& fleet_options() {
     {"backoff-factor", value_kind::real, "delay multiplier per retry (default 2)"},
     {"backoff-cap", value_kind::integer, "longest retry delay in ms (default 30000)"},
     {"synchronous", value_kind::text, "SQLite synchronous mode: off|normal|full (default full)"},
+    {"max-db-size", value_kind::integer, "largest database file in MiB; beyond it fleetd reports the database full and takes no new work (default 0: no limit)"},
     {"drain-timeout", value_kind::integer, "ms that running attempts get to finish on SIGTERM (default 30000)"},
     {"log-level", value_kind::text, "trace|debug|info|warn|error|off (default info)"},
     {"commit-batch", value_kind::integer, "group commit: commit at once when this many changes wait (default 512)"},
@@ -322,6 +323,7 @@ caf::error daemon_config::load_options(int argc, char** argv) {
   integer("port", options.port);
   text("synchronous", options.synchronous);
   integer("drain-timeout", options.drain_timeout_ms);
+  integer("max-db-size", options.max_db_size_mib);
   integer("commit-batch", options.commit_batch);
   integer("commit-delay", options.commit_delay_ms);
   text("log-level", options.log_level);
@@ -378,6 +380,8 @@ caf::error daemon_config::check_ranges() const {
     return config_error(fmt::format("fleet.log-level must be trace, debug, info, warn, error or off (got \"{}\")",
                                     options.log_level));
   if (auto err = range("port", options.port, 0, 65535))
+    return err;
+  if (auto err = range("max-db-size", options.max_db_size_mib, 0, int64_t{1} << 24, " MiB"))
     return err;
   if (auto err = range("drain-timeout", options.drain_timeout_ms, 0, week_ms, " ms"))
     return err;

@@ -11,9 +11,26 @@ namespace fleet::sqlite {
 
 namespace {
 
+/// Which fleet error a SQLite result code is (extended codes included).
+errc classify(int rc) {
+  switch (rc & 0xff) {
+    case SQLITE_NOTADB:
+    case SQLITE_CORRUPT:
+      return errc::not_a_fleet_db;
+    // The file cannot take writes now: the disk is full, the file or its directory became
+    // read-only, or the device fails. Nothing of the failed transaction is stored.
+    case SQLITE_FULL:
+    case SQLITE_READONLY:
+    case SQLITE_IOERR:
+    case SQLITE_CANTOPEN:
+      return errc::storage_unavailable;
+    default:
+      return errc::database_error;
+  }
+}
+
 caf::error make_db_error(sqlite3* db, int rc, std::string_view what) {
-  auto code = (rc == SQLITE_NOTADB || rc == SQLITE_CORRUPT) ? errc::not_a_fleet_db
-                                                            : errc::database_error;
+  auto code = classify(rc);
   auto message = db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
   return caf::make_error(code, fmt::format("{}: {}", what, message));
 }
@@ -62,8 +79,7 @@ caf::error database::exec(std::string_view sql) {
   auto rc = sqlite3_exec(db_, text.c_str(), nullptr, nullptr, &message);
   if (rc == SQLITE_OK)
     return caf::none;
-  auto code = (rc & 0xff) == SQLITE_NOTADB || (rc & 0xff) == SQLITE_CORRUPT ? errc::not_a_fleet_db
-                                                                            : errc::database_error;
+  auto code = classify(rc);
   auto err = caf::make_error(code, fmt::format("sqlite: {}", message ? message : sqlite3_errstr(rc)));
   sqlite3_free(message);
   return err;

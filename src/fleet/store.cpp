@@ -128,6 +128,14 @@ caf::expected<std::unique_ptr<fleet_store>> fleet_store::open(const store_option
     return err;
   if (auto err = db->exec("PRAGMA journal_mode = WAL"))
     return err;
+  if (opts.max_size_mib > 0) {
+    auto page_size = db->query_int("PRAGMA page_size");
+    if (!page_size)
+      return page_size.error();
+    auto pages = opts.max_size_mib * (int64_t{1} << 20) / *page_size;
+    if (auto err = db->exec(fmt::format("PRAGMA max_page_count = {}", pages)))
+      return err;
+  }
   return with_statements(std::move(*db));
 }
 

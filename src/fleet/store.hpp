@@ -21,6 +21,9 @@ namespace fleet {
 struct store_options {
   std::string path = "var/fleet.db";
   std::string synchronous = "full"; ///< off | normal | full
+  /// Largest size of the database file in MiB (SQLite's max_page_count); 0: no limit. Beyond it
+  /// writes fail with errc::storage_unavailable, as on a full disk.
+  int64_t max_size_mib = 0;
 };
 
 /// Parses a synchronous mode name; error for anything else.
