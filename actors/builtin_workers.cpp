@@ -1,5 +1,6 @@
 #include "actors/builtin_workers.hpp"
 
+#include "fleet/builtin_checks.hpp"
 #include "fleet/error.hpp"
 #include "fleet/subprocess.hpp"
 
@@ -18,10 +19,6 @@ namespace fleet {
 namespace {
 
 using json = nlohmann::json;
-
-caf::error invalid(const std::string& text) {
-  return caf::make_error(errc::invalid_task, text);
-}
 
 /// Replies once and quits: every worker lives for exactly one attempt.
 template <class Self>
@@ -62,24 +59,7 @@ sleep_worker(sleep_worker_actor::stateful_pointer<sleep_state> self) {
   };
 }
 
-caf::error check_sleep(const json& data) {
-  if (!data.is_object() || !data.contains("ms") || !data["ms"].is_number_integer()
-      || data["ms"].get<int64_t>() < 0)
-    return invalid("sleep needs {\"ms\": N} with N >= 0");
-  return caf::none;
-}
-
 // -- fail ----------------------------------------------------------------------
-
-caf::error check_fail(const json& data) {
-  if (!data.is_object())
-    return invalid("fail needs an object, e.g. {\"times\": 2}");
-  if (data.contains("times") && (!data["times"].is_number_integer() || data["times"].get<int64_t>() < 0))
-    return invalid("fail: \"times\" must be an integer >= 0");
-  if (data.contains("error") && !data["error"].is_string())
-    return invalid("fail: \"error\" must be a string");
-  return caf::none;
-}
 
 // -- exec ----------------------------------------------------------------------
 
@@ -145,28 +125,6 @@ exec_worker(exec_worker_actor::stateful_pointer<exec_state> self) {
   };
 }
 
-caf::error check_exec(const json& data) {
-  if (!data.is_object() || !data.contains("argv") || !data["argv"].is_array()
-      || data["argv"].empty())
-    return invalid("exec needs {\"argv\": [\"program\", \"arg\", ...]}");
-  for (const auto& arg : data["argv"])
-    if (!arg.is_string())
-      return invalid("exec: every argv element must be a string");
-  if (data["argv"][0].get<std::string>().empty())
-    return invalid("exec: argv[0] must name a program");
-  if (data.contains("timeout_ms")
-      && (!data["timeout_ms"].is_number_integer() || data["timeout_ms"].get<int64_t>() < 0))
-    return invalid("exec: \"timeout_ms\" must be an integer >= 0");
-  if (data.contains("env")) {
-    if (!data["env"].is_object())
-      return invalid("exec: \"env\" must be an object of strings");
-    for (const auto& [name, value] : data["env"].items())
-      if (name.empty() || name.find('=') != std::string::npos || !value.is_string())
-        return invalid("exec: \"env\" must map variable names to strings");
-  }
-  return caf::none;
-}
-
 } // namespace
 
 worker_actor::behavior_type echo_worker(worker_actor::pointer self) {
@@ -194,23 +152,12 @@ void add_builtin_workers(worker_registry& registry, std::optional<std::vector<st
   registry.add(
     "sleep",
     [](caf::actor_system& sys) { return caf::actor_cast<worker_actor>(sys.spawn(sleep_worker)); },
-    check_sleep);
-  registry.add("fail", [](caf::actor_system& sys) { return sys.spawn(fail_worker); }, check_fail);
+    check_sleep_data);
+  registry.add("fail", [](caf::actor_system& sys) { return sys.spawn(fail_worker); }, check_fail_data);
   registry.add(
     "exec",
     [](caf::actor_system& sys) { return caf::actor_cast<worker_actor>(sys.spawn(exec_worker)); },
-    [allow = std::move(exec_allow)](const json& data) -> caf::error {
-      if (auto err = check_exec(data))
-        return err;
-      if (!allow)
-        return caf::none;
-      auto program = data["argv"][0].get<std::string>();
-      if (std::find(allow->begin(), allow->end(), program) != allow->end())
-        return caf::none;
-      if (allow->empty())
-        return invalid("exec is off: fleetd's fleet.exec-allow names no program");
-      return invalid(fmt::format("exec: {} is not in fleetd's fleet.exec-allow", program));
-    });
+    [allow = std::move(exec_allow)](const json& data) { return check_exec_data(data, allow); });
 }
 
 } // namespace fleet

@@ -66,7 +66,7 @@ TEST_CASE("JSON Lines stream in chunks with line numbers counted across chunks")
   CHECK_FALSE(stream.done());
   auto third = stream.next(10);
   REQUIRE_FALSE(third);
-  CHECK(error_text(third.error()) == "big.jsonl line 27: \"type\" must be a string");
+  CHECK(error_text(third.error()) == "big.jsonl line 27: \"type\" must be a non-empty string");
 }
 
 TEST_CASE("a JSON array is handed out in chunks too") {
@@ -89,7 +89,15 @@ TEST_CASE("malformed task files name the line and the problem") {
   CHECK(error_of("{\"type\":\"echo\",\"prio\":1}").find("tasks.json line 1: unknown field \"prio\"") == 0);
   CHECK(error_of("{\"type\":\"echo\",\"priority\":1.5}") == "tasks.json line 1: \"priority\" must be an integer");
   CHECK(error_of("{\"type\":\"echo\",\"priority\":99999999999}").find("out of range") != std::string::npos);
-  CHECK(error_of("{\"type\":\"echo\",\"id\":7}") == "tasks.json line 1: \"id\" must be a string");
+  CHECK(error_of("{\"type\":\"echo\",\"id\":7}") == "tasks.json line 1: \"id\" must be a non-empty string");
+  // Found by fuzz/task_file_fuzzer: an empty type (or id) used to pass the reader.
+  CHECK(error_of("{\"type\":\"\"}") == "tasks.json line 1: \"type\" must be a non-empty string");
+  CHECK(error_of("{\"type\":\"echo\",\"id\":\"\"}") == "tasks.json line 1: \"id\" must be a non-empty string");
+  // Found by fuzz/task_file_fuzzer: a number beyond a double threw past the reader.
+  CHECK(error_of("{\"type\":\"echo\"}\n{\"type\":\"echo\",\"data\":1e999}") == "tasks.json line 2: invalid JSON: a number is out of range");
+  CHECK(error_of("[{\"type\":\"echo\",\"data\":-1e999}]") == "tasks.json: invalid JSON: a number is out of range");
+  // Above INT64_MAX nlohmann keeps an unsigned integer, which must not wrap into range.
+  CHECK(error_of("{\"type\":\"echo\",\"priority\":18446744073709551615}").find("out of range") != std::string::npos);
   CHECK(error_of("[1]") == "tasks.json task 1 of the array: a task must be a JSON object, not number");
   CHECK(error_of("  \n ") == "tasks.json: no tasks");
   CHECK(error_of("[]") == "tasks.json: no tasks");
