@@ -179,22 +179,33 @@ void fleet_manager_state::on_committed() {
 
 void fleet_manager_state::commit_group() {
   flush_wanted_ = false;
-  if (pending_.empty())
+  if (pending_.empty() && !promote_wanted_)
     return;
+  auto promote = std::exchange(promote_wanted_, false);
+  auto promote_at = now_ms();
+  auto promoted = std::make_shared<int64_t>(0);
   auto changes = std::make_shared<std::vector<transition>>(std::move(pending_));
   pending_.clear();
   auto actions = std::move(after_commit_);
   after_commit_.clear();
   auto milestones = std::make_shared<std::vector<fleet_store::batch_milestone>>();
   ++groups_in_flight_;
-  auto job = [changes, milestones](fleet_store& store) {
+  auto job = [changes, milestones, promote, promote_at, promoted](fleet_store& store) -> caf::error {
     auto err = store.record(*changes);
     *milestones = store.take_milestones();
-    return err;
+    if (err || !promote)
+      return err;
+    auto n = store.promote_due_retries(promote_at);
+    if (!n)
+      return n.error();
+    *promoted = *n;
+    return caf::none;
   };
-  auto then = [this, changes, actions = std::move(actions), milestones](caf::error err) mutable {
+  auto then = [this, changes, actions = std::move(actions), milestones, promote,
+               promoted](caf::error err) mutable {
     --groups_in_flight_;
     if (err) {
+      promote_wanted_ = promote_wanted_ || promote;
       // Nothing of the group is stored: it goes first into the next one, its actions wait too.
       spdlog::error("commit failed, will retry in 1 s: {}", error_text(err));
       pending_.insert(pending_.begin(), std::make_move_iterator(changes->begin()),
@@ -212,6 +223,8 @@ void fleet_manager_state::commit_group() {
     for (auto& action : actions)
       action();
     log_milestones(*milestones);
+    if (promote)
+      after_promotion(*promoted);
     if (flush_wanted_ || pending_.size() >= opts_.max_pending_transitions)
       commit_group();
     dispatch();
@@ -282,7 +295,7 @@ void fleet_manager_state::on_flush_message() {
     flush_wanted_ = true;
     return;
   }
-  if (pending_.empty() && !storage_error_.empty()) {
+  if (pending_.empty() && !promote_wanted_ && !storage_error_.empty()) {
     // Nothing waits to be written, so an empty transaction tells whether the file takes writes.
     write([](fleet_store&) { return caf::none; }, [this](caf::error) { dispatch(); });
     return;
@@ -501,27 +514,16 @@ void fleet_manager_state::schedule_wakeup(int64_t due_ms) {
 
 void fleet_manager_state::on_wakeup() {
   wakeup_at_ = caf::none;
-  auto now = now_ms();
-  auto promoted = std::make_shared<int64_t>(0);
-  auto job = [now, promoted](fleet_store& store) -> caf::error {
-    auto n = store.promote_due_retries(now);
-    if (!n)
-      return n.error();
-    *promoted = *n;
-    return caf::none;
-  };
-  write(std::move(job), [this, promoted](caf::error err) {
-    if (err) {
-      spdlog::error("cannot promote due retries, will retry in 1 s: {}", error_text(err));
-      schedule_wakeup(now_ms() + 1000);
-      return;
-    }
-    if (*promoted > 0)
-      invalidate_ready();
-    if (auto next = reader_->next_retry_due(); next && *next)
-      schedule_wakeup(**next);
-    dispatch();
-  });
+  // Promoting due retries rides with the next group commit: one fsync, not two.
+  promote_wanted_ = true;
+  schedule_flush();
+}
+
+void fleet_manager_state::after_promotion(int64_t promoted) {
+  if (promoted > 0)
+    invalidate_ready();
+  if (auto next = reader_->next_retry_due(); next && *next)
+    schedule_wakeup(**next);
 }
 
 // -- the API --------------------------------------------------------------------

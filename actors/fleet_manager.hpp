@@ -129,6 +129,8 @@ private:
   static attempt_ended stopped_attempt(const running_attempt& r, int64_t now, attempt_outcome outcome,
                                        std::string error, task_disposition next);
   void schedule_wakeup(int64_t due_ms);
+  /// After a group that promoted due retries committed: refresh the window, set the next wake-up.
+  void after_promotion(int64_t promoted);
   void schedule_tick();
   /// shutting_down while a drain is on, storage_unavailable while the database takes no writes:
   /// submits and uploads are refused.
@@ -145,6 +147,7 @@ private:
   std::deque<continuation> continuations_;    ///< one per posted job, in order
   size_t groups_in_flight_ = 0;
   bool flush_wanted_ = false;                 ///< a flush came while a group was in flight
+  bool promote_wanted_ = false;               ///< the next group also promotes due retries
   bool stopping_ = false;                     ///< the state is being destroyed
   /// Why the last write failed for lack of storage (disk full, read-only, I/O error); empty once a
   /// write succeeds. While set, no new batches and no new attempts.

@@ -19,4 +19,16 @@ inline int64_t query_db_int(const std::string& path, const std::string& sql) {
   return *value;
 }
 
+/// SQLite's verdict on the file: "ok" or the first problems it found.
+inline std::string integrity_check(const std::string& path) {
+  auto db = sqlite::database::open(path, false);
+  REQUIRE(db);
+  auto st = db->prepare("PRAGMA integrity_check");
+  REQUIRE(st);
+  auto row = st->step();
+  REQUIRE(row);
+  REQUIRE(*row);
+  return st->column_text(0);
+}
+
 } // namespace fleet::test

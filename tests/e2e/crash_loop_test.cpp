@@ -152,12 +152,7 @@ TEST_CASE("crash loop: fleetd killed at random moments loses no acknowledged tas
                       fig.submits_lost, fig.cancels, fig.scales));
 
   const auto& db = d.db();
-  auto integrity = sqlite::database::open(db, false);
-  REQUIRE(integrity);
-  auto st = integrity->prepare("PRAGMA integrity_check");
-  REQUIRE(st);
-  REQUIRE(*st->step());
-  CHECK(st->column_text(0) == "ok");
+  CHECK(integrity_check(db) == "ok");
   // Every acknowledged batch is there, whole.
   for (const auto& [id, n] : acked)
     CHECK_MESSAGE(query_db_int(db, fmt::format("SELECT count(*) FROM tasks WHERE batch_id = '{}'", id))

@@ -66,10 +66,5 @@ TEST_CASE("a full database is reported, refuses new work, loses nothing committe
   auto id = d.submit(file);
   CHECK(d.ctl({"wait", id}).exit_code == 0);
   CHECK(d.terminate() == 0);
-  auto db = fleet::sqlite::database::open(d.db(), false);
-  REQUIRE(db);
-  auto st = db->prepare("PRAGMA integrity_check");
-  REQUIRE(st);
-  REQUIRE(*st->step());
-  CHECK(st->column_text(0) == "ok");
+  CHECK(integrity_check(d.db()) == "ok");
 }
