@@ -51,6 +51,9 @@ caf::error fleet_manager_state::init(self_pointer self, fleet_manager_options op
   auto now = now_ms();
   if (auto err = validate(opts_.initial_config))
     return err;
+  if (opts_.autoscale.enabled)
+    if (auto err = validate(opts_.autoscale))
+      return err;
   auto overrides = store_->load_config_overrides();
   if (!overrides)
     return overrides.error();
@@ -114,6 +117,10 @@ caf::error fleet_manager_state::init(self_pointer self, fleet_manager_options op
   coordinator_ = self->spawn<caf::linked>(fleet::coordinator, *totals);
   // Promotes due retries and starts work once the behaviour is in place.
   self->send(self, wakeup_atom::value);
+  if (opts_.autoscale.enabled) {
+    idle_since_ms_ = now;
+    self->delayed_send(self, std::chrono::milliseconds(opts_.autoscale.interval_ms), autoscale_atom::value);
+  }
   return caf::none;
 }
 
@@ -519,6 +526,37 @@ void fleet_manager_state::on_wakeup() {
   schedule_flush();
 }
 
+void fleet_manager_state::on_autoscale() {
+  const auto& policy = opts_.autoscale;
+  self_->delayed_send(self_, std::chrono::milliseconds(policy.interval_ms), autoscale_atom::value);
+  auto st = reader_->stats();
+  if (!st) {
+    spdlog::error("autoscaling: cannot read the backlog: {}", error_text(st.error()));
+    return;
+  }
+  auto now = now_ms();
+  auto from = cfg_.max_concurrent_workers;
+  auto running = static_cast<int64_t>(running_.size());
+  // Idle: nothing waits and some of the limit goes unused.
+  if (st->pending_tasks > 0 || running >= from)
+    idle_since_ms_ = now;
+  auto to = autoscale_target(policy, {st->pending_tasks, running, from, now - idle_since_ms_});
+  if (to == from)
+    return;
+  cfg_.max_concurrent_workers = to;
+  idle_since_ms_ = now; // one halving per idle period
+  spdlog::info("autoscaling: max_concurrent_workers {} -> {} ({} tasks waiting, {} running)", from, to,
+               st->pending_tasks, running);
+  auto detail = fmt::format(R"({{"from":{},"to":{},"waiting":{},"running":{}}})", from, to,
+                            st->pending_tasks, running);
+  write([now, detail](fleet_store& store) { return store.log_event(now, "workers_autoscaled", {}, {}, detail); },
+        [](caf::error err) {
+          if (err)
+            spdlog::error("autoscaling: cannot record the change: {}", error_text(err));
+        });
+  dispatch();
+}
+
 void fleet_manager_state::after_promotion(int64_t promoted) {
   if (promoted > 0)
     invalidate_ready();
@@ -891,6 +929,10 @@ fleet_manager(fleet_manager_state::self_pointer self, fleet_manager_options opts
         self->state.on_tick();
     },
     [self](committed_atom) { self->state.on_committed(); },
+    [self, from_self](autoscale_atom) {
+      if (from_self())
+        self->state.on_autoscale();
+    },
   };
 }
 

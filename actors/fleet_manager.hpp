@@ -2,6 +2,7 @@
 
 #include "actors/interfaces.hpp"
 #include "actors/worker.hpp"
+#include "fleet/autoscale.hpp"
 #include "fleet/fleet_config.hpp"
 #include "fleet/store.hpp"
 #include "fleet/transitions.hpp"
@@ -48,6 +49,8 @@ struct fleet_manager_options {
   int64_t max_unpaged_results = 100'000;
   /// Uploads (batches sent in chunks) not sealed within this long are dropped at start-up.
   int64_t upload_expiry_ms = int64_t{24} * 3600 * 1000;
+  /// Moves max_concurrent_workers with the backlog (off by default).
+  autoscale_policy autoscale;
   /// How many finished workers active_workers() still lists.
   size_t recent_workers_kept = 32;
   /// Seeds batch ids and backoff jitter; 0 draws from std::random_device.
@@ -84,6 +87,7 @@ public:
   void on_flush_message();
   /// The writer finished jobs: runs their continuations.
   void on_committed();
+  void on_autoscale();
   void on_tick();
   void on_wakeup();
   void on_down(const caf::down_msg& msg);
@@ -148,6 +152,7 @@ private:
   size_t groups_in_flight_ = 0;
   bool flush_wanted_ = false;                 ///< a flush came while a group was in flight
   bool promote_wanted_ = false;               ///< the next group also promotes due retries
+  int64_t idle_since_ms_ = 0;                 ///< since when no task waited (autoscaling)
   bool stopping_ = false;                     ///< the state is being destroyed
   /// Why the last write failed for lack of storage (disk full, read-only, I/O error); empty once a
   /// write succeeds. While set, no new batches and no new attempts.

@@ -39,6 +39,7 @@ using upload_open_atom = caf::atom_constant<caf::atom("upopen")>;
 using upload_chunk_atom = caf::atom_constant<caf::atom("upchunk")>;
 using upload_seal_atom = caf::atom_constant<caf::atom("upseal")>;
 using committed_atom = caf::atom_constant<caf::atom("committed")>;
+using autoscale_atom = caf::atom_constant<caf::atom("autoscale")>;
 
 /// A short-lived worker: runs one attempt of one task, replies, and quits.
 using worker_actor = caf::typed_actor<
@@ -100,7 +101,9 @@ using fleet_manager_actor = fleet_api_actor::extend<
   caf::reacts_to<tick_atom>,
   // From the store's writer: writes finished. Carries nothing, so a forged one only makes the
   // manager look for outcomes that are not there.
-  caf::reacts_to<committed_atom>>;
+  caf::reacts_to<committed_atom>,
+  // From the manager itself: time to ask the auto-scaling policy.
+  caf::reacts_to<autoscale_atom>>;
 
 /// Registers every fleetd message type and error category with a CAF config. Both ends of a
 /// remote connection must call it, so that type names match.

@@ -125,6 +125,7 @@ int main(int argc, char** argv) {
   opts.commit_delay_ms = o.commit_delay_ms;
   opts.writer_thread = true;
   opts.limits = o.limits;
+  opts.autoscale = o.autoscale;
   auto manager = spawn_fleet_manager(sys, std::move(opts));
   auto ready = wait_until_ready(sys, manager);
   if (!ready)

@@ -72,6 +72,7 @@ public:
     opts.random_seed = 42;
     opts.commit_delay_ms = commit_delay_ms_;
     opts.max_unpaged_results = max_unpaged_results_;
+    opts.autoscale = autoscale_;
     manager_ = spawn_fleet_manager(sys_, std::move(opts), false);
     run();
   }
@@ -164,6 +165,7 @@ public:
   void set_hooks(std::shared_ptr<execution_hooks> hooks) { hooks_ = std::move(hooks); }
   void set_commit_delay(int64_t ms) { commit_delay_ms_ = ms; }
   void set_max_unpaged_results(int64_t n) { max_unpaged_results_ = n; }
+  void set_autoscale(autoscale_policy policy) { autoscale_ = policy; }
   fleet_manager_actor& manager() { return manager_; }
   const std::string& db_path() const { return db_path_; }
   fleet_config& initial_config() { return initial_; }
@@ -180,6 +182,7 @@ private:
   fleet_config initial_;
   int64_t commit_delay_ms_ = 0;
   int64_t max_unpaged_results_ = 100'000;
+  autoscale_policy autoscale_;
   fleet_manager_actor manager_;
 };
 

@@ -1,5 +1,6 @@
 #include "fleet/daemon_config.hpp"
 
+#include "fleet/autoscale.hpp"
 #include "fleet/error.hpp"
 #include "fleet/parse_number.hpp"
 #include "fleet/store.hpp"
@@ -55,6 +56,11 @@ const std::vector<option_spec>& fleet_options() {
     {"tls-key", value_kind::text, "PEM private key of tls-cert (no passphrase)"},
     {"tls-ca", value_kind::text, "PEM certificate of the CA that signs the clients fleetd accepts"},
     {"plaintext-loopback", value_kind::boolean, "accept plain TCP when host is a loopback address and no TLS is set (default false)"},
+    {"autoscale", value_kind::boolean, "move max-workers with the backlog, between autoscale-min and autoscale-max (default false)"},
+    {"autoscale-min", value_kind::integer, "autoscaling: fewest workers (default 1)"},
+    {"autoscale-max", value_kind::integer, "autoscaling: most workers (default 100)"},
+    {"autoscale-up-ratio", value_kind::real, "autoscaling: double the limit while more than this many tasks wait per running one (default 2)"},
+    {"autoscale-idle", value_kind::integer, "autoscaling: halve the limit after this many ms idle (default 60000)"},
     {"exec-allow", value_kind::text, "programs `exec` tasks may run, comma-separated argv[0] values; empty: no exec (default \"\")"},
   };
   return specs;
@@ -336,6 +342,25 @@ caf::error daemon_config::load_options(int argc, char** argv) {
   text("tls-ca", options.tls_ca);
   if (auto i = v.find("plaintext-loopback"); i != v.end())
     options.plaintext_loopback = caf::get<bool>(i->second);
+  auto& scaling = options.autoscale;
+  if (auto i = v.find("autoscale"); i != v.end())
+    scaling.enabled = caf::get<bool>(i->second);
+  int64_t scale_min = scaling.min_workers, scale_max = scaling.max_workers;
+  integer("autoscale-min", scale_min);
+  integer("autoscale-max", scale_max);
+  integer("autoscale-idle", scaling.idle_ms);
+  if (auto i = v.find("autoscale-up-ratio"); i != v.end())
+    scaling.up_ratio = caf::holds_alternative<double>(i->second)
+                         ? caf::get<double>(i->second)
+                         : static_cast<double>(caf::get<int64_t>(i->second));
+  if (auto err = range("autoscale-min", scale_min, 1, config_bounds::max_workers))
+    return err;
+  if (auto err = range("autoscale-max", scale_max, scale_min, config_bounds::max_workers, " (at least autoscale-min)"))
+    return err;
+  scaling.min_workers = static_cast<int32_t>(scale_min);
+  scaling.max_workers = static_cast<int32_t>(scale_max);
+  if (auto err = validate(scaling))
+    return config_error("fleet." + error_text(err));
   std::string exec_allow;
   text("exec-allow", exec_allow);
   options.exec_allow = split_list(exec_allow);

@@ -1,5 +1,6 @@
 #pragma once
 
+#include "fleet/autoscale.hpp"
 #include "fleet/fleet_config.hpp"
 #include "fleet/validation.hpp"
 
@@ -30,6 +31,7 @@ struct daemon_options {
   std::string tls_key;
   std::string tls_ca;
   bool plaintext_loopback = false; ///< without TLS, accept plain TCP on a loopback host
+  autoscale_policy autoscale; ///< autoscale, autoscale-min/-max/-up-ratio/-idle
 };
 
 /// fleetd's CAF configuration: CAF's own options plus the `fleet` group. `load_options` adds the checks

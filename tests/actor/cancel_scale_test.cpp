@@ -86,3 +86,33 @@ TEST_CASE("scale_workers refuses n < 1 and takes effect at once") {
   REQUIRE(f.advance_until([&] { return f.finished(id); }));
   CHECK(f.status_of(id).completed == 10);
 }
+
+TEST_CASE("the autoscaling policy grows the worker limit under a backlog and shrinks it when idle") {
+  fleet_fixture f; // max_concurrent_workers = 2
+  autoscale_policy policy;
+  policy.enabled = true;
+  policy.min_workers = 1;
+  policy.max_workers = 8;
+  policy.up_ratio = 1.0;
+  policy.idle_ms = 2000;
+  policy.interval_ms = 1000;
+  f.set_autoscale(policy);
+  f.start();
+  auto id = f.submit_ok(sleepers(40, 5000));
+  CHECK(f.stats().max_concurrent_workers == 2);
+  f.advance(1000);
+  CHECK(f.stats().max_concurrent_workers == 4);
+  CHECK(f.stats().active_workers == 4);
+  f.advance(1000);
+  CHECK(f.stats().max_concurrent_workers == 8);
+  f.advance(1000);
+  CHECK(f.stats().max_concurrent_workers == 8); // the configured bound
+  CHECK(f.query_int("SELECT count(*) FROM events WHERE kind = 'workers_autoscaled'") == 2);
+  CHECK(f.query_int("SELECT count(*) FROM events WHERE kind = 'workers_autoscaled'"
+                    " AND json_extract(detail, '$.from') = 4 AND json_extract(detail, '$.to') = 8") == 1);
+  REQUIRE(f.advance_until([&] { return f.finished(id); }, 120'000, 500));
+  // Idle: halved once per idle period, down to the minimum.
+  REQUIRE(f.advance_until([&] { return f.stats().max_concurrent_workers == 1; }, 60'000, 500));
+  CHECK(f.query_int("SELECT count(*) FROM events WHERE kind = 'workers_autoscaled'") == 5); // 2,4,8 and 4,2,1
+  CHECK(f.status_of(id).completed == 40);
+}
