@@ -33,6 +33,31 @@ bool is_terminal(task_disposition x) {
          || x == task_disposition::cancelled;
 }
 
+/// A write job that writes nothing: its commit tells that everything posted before it is stored.
+caf::error nothing_to_write(fleet_store&) {
+  return caf::none;
+}
+
+/// fleet.max-pending-batches, counted in the transaction that adds the batch, so that submits in
+/// flight count too.
+caf::error room_for_a_batch(fleet_store& store, const submit_limits& limits) {
+  auto unfinished = store.unfinished_batches();
+  if (!unfinished)
+    return unfinished.error();
+  return validate_pending_batches(*unfinished, limits);
+}
+
+/// A continuation that answers `rp` with `value()` once the write committed, or with its error.
+template <class T, class Value>
+auto reply_when_stored(caf::typed_response_promise<T> rp, Value value) {
+  return [rp, value](caf::error err) mutable {
+    if (err)
+      rp.deliver(std::move(err));
+    else
+      rp.deliver(value());
+  };
+}
+
 } // namespace
 
 // -- set-up and tear-down -------------------------------------------------------
@@ -165,14 +190,18 @@ void fleet_manager_state::note_write_outcome(const caf::error& err) {
                     "write succeeds; trying again every second. Nothing committed is lost.",
                     error_text(err));
     storage_error_ = error_text(err);
-    if (!flush_retry_scheduled_) {
-      flush_retry_scheduled_ = true;
-      self_->delayed_send(self_, std::chrono::seconds(1), flush_atom::value);
-    }
+    schedule_flush_retry();
   } else if (!err && !storage_error_.empty()) {
     spdlog::info("the database takes writes again: resuming");
     storage_error_.clear();
   }
+}
+
+void fleet_manager_state::schedule_flush_retry() {
+  if (flush_retry_scheduled_)
+    return;
+  flush_retry_scheduled_ = true;
+  self_->delayed_send(self_, std::chrono::seconds(1), flush_atom::value);
 }
 
 void fleet_manager_state::on_committed() {
@@ -219,10 +248,7 @@ void fleet_manager_state::commit_group() {
                       std::make_move_iterator(changes->end()));
       after_commit_.insert(after_commit_.begin(), std::make_move_iterator(actions.begin()),
                            std::make_move_iterator(actions.end()));
-      if (!flush_retry_scheduled_) {
-        flush_retry_scheduled_ = true;
-        self_->delayed_send(self_, std::chrono::seconds(1), flush_atom::value);
-      }
+      schedule_flush_retry();
       return;
     }
     for (const auto& change : *changes)
@@ -304,7 +330,7 @@ void fleet_manager_state::on_flush_message() {
   }
   if (pending_.empty() && !promote_wanted_ && !storage_error_.empty()) {
     // Nothing waits to be written, so an empty transaction tells whether the file takes writes.
-    write([](fleet_store&) { return caf::none; }, [this](caf::error) { dispatch(); });
+    write(nothing_to_write, [this](caf::error) { dispatch(); });
     return;
   }
   commit_group();
@@ -587,11 +613,7 @@ caf::result<std::string> fleet_manager_state::submit(std::vector<task>& tasks) {
   auto n = tasks.size();
   auto rp = self_->make_response_promise<std::string>();
   auto job = [id, now, tasks = std::move(tasks), limits = opts_.limits](fleet_store& store) -> caf::error {
-    // Counted in the transaction that adds the batch: submits in flight count too.
-    auto unfinished = store.unfinished_batches();
-    if (!unfinished)
-      return unfinished.error();
-    if (auto err = validate_pending_batches(*unfinished, limits))
+    if (auto err = room_for_a_batch(store, limits))
       return err;
     return store.insert_batch(id, tasks, now);
   };
@@ -617,12 +639,7 @@ caf::result<std::string> fleet_manager_state::open_upload() {
   auto id = "upload" + make_batch_id(now, rng_).substr(5); // "upload-<time>-<random>"
   auto rp = self_->make_response_promise<std::string>();
   write([id, now](fleet_store& store) { return store.open_upload(id, now); },
-        [rp, id](caf::error err) mutable {
-          if (err)
-            rp.deliver(std::move(err));
-          else
-            rp.deliver(id);
-        });
+        reply_when_stored(rp, [id] { return id; }));
   return rp;
 }
 
@@ -641,12 +658,7 @@ caf::result<int64_t> fleet_manager_state::upload_chunk(const std::string& upload
     return validate_batch_size(static_cast<size_t>(*n), limits);
   };
   auto rp = self_->make_response_promise<int64_t>();
-  write(std::move(job), [rp, total](caf::error err) mutable {
-    if (err)
-      rp.deliver(std::move(err));
-    else
-      rp.deliver(*total);
-  });
+  write(std::move(job), reply_when_stored(rp, [total] { return *total; }));
   return rp;
 }
 
@@ -657,10 +669,7 @@ caf::result<std::string> fleet_manager_state::seal_upload(const std::string& upl
   auto id = make_batch_id(now, rng_);
   auto sealed_tasks = std::make_shared<int64_t>(0);
   auto job = [upload_id, id, now, sealed_tasks, limits = opts_.limits](fleet_store& store) -> caf::error {
-    auto unfinished = store.unfinished_batches();
-    if (!unfinished)
-      return unfinished.error();
-    if (auto err = validate_pending_batches(*unfinished, limits))
+    if (auto err = room_for_a_batch(store, limits))
       return err;
     auto sealed = store.seal_upload(upload_id, id, now);
     if (!sealed)
@@ -825,12 +834,7 @@ caf::result<int32_t> fleet_manager_state::drain(int64_t timeout_ms) {
     return caf::make_error(errc::shutting_down, "a drain is already in progress");
   if (running_.empty()) {
     auto rp = self_->make_response_promise<int32_t>();
-    write([](fleet_store&) { return caf::none; }, [rp](caf::error err) mutable {
-      if (err)
-        rp.deliver(std::move(err));
-      else
-        rp.deliver(int32_t{0});
-    });
+    write(nothing_to_write, reply_when_stored(rp, [] { return int32_t{0}; }));
     return rp;
   }
   drain_pending_ = true;
@@ -855,7 +859,7 @@ void fleet_manager_state::on_drain_deadline() {
   running_.clear();
   spdlog::warn("drain timeout: {} attempts interrupted; they run again on the next start", stopped);
   // Should the commit fail, the attempts are recovered as interrupted on the next start all the same.
-  write([](fleet_store&) { return caf::none; }, [this, stopped](caf::error err) {
+  write(nothing_to_write, [this, stopped](caf::error err) {
     if (err)
       spdlog::error("cannot record the interrupted attempts: {}", error_text(err));
     finish_drain(stopped);

@@ -117,6 +117,8 @@ private:
   void write(write_pipeline::job job, continuation then);
   void post(write_pipeline::job job, continuation then);
   void schedule_flush();
+  /// One flush a second from now, unless one is already on its way (after a failed write).
+  void schedule_flush_retry();
   void queue(transition change);
   void uncommit(const transition& change);
   /// Tracks whether the database takes writes (see storage_error_).

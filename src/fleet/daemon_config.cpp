@@ -324,6 +324,15 @@ caf::error daemon_config::load_options(int argc, char** argv) {
     if (auto i = v.find(n); i != v.end())
       out = caf::get<int64_t>(i->second);
   };
+  auto boolean = [&](const char* n, bool& out) {
+    if (auto i = v.find(n); i != v.end())
+      out = caf::get<bool>(i->second);
+  };
+  auto real = [&](const char* n, double& out) { // an integer is a real too
+    if (auto i = v.find(n); i != v.end())
+      out = caf::holds_alternative<double>(i->second) ? caf::get<double>(i->second)
+                                                      : static_cast<double>(caf::get<int64_t>(i->second));
+  };
   text("db", options.db);
   text("host", options.host);
   integer("port", options.port);
@@ -340,27 +349,13 @@ caf::error daemon_config::load_options(int argc, char** argv) {
   text("tls-cert", options.tls_cert);
   text("tls-key", options.tls_key);
   text("tls-ca", options.tls_ca);
-  if (auto i = v.find("plaintext-loopback"); i != v.end())
-    options.plaintext_loopback = caf::get<bool>(i->second);
+  boolean("plaintext-loopback", options.plaintext_loopback);
   auto& scaling = options.autoscale;
-  if (auto i = v.find("autoscale"); i != v.end())
-    scaling.enabled = caf::get<bool>(i->second);
-  int64_t scale_min = scaling.min_workers, scale_max = scaling.max_workers;
-  integer("autoscale-min", scale_min);
-  integer("autoscale-max", scale_max);
+  boolean("autoscale", scaling.enabled);
+  integer("autoscale-min", autoscale_min_);
+  integer("autoscale-max", autoscale_max_);
   integer("autoscale-idle", scaling.idle_ms);
-  if (auto i = v.find("autoscale-up-ratio"); i != v.end())
-    scaling.up_ratio = caf::holds_alternative<double>(i->second)
-                         ? caf::get<double>(i->second)
-                         : static_cast<double>(caf::get<int64_t>(i->second));
-  if (auto err = range("autoscale-min", scale_min, 1, config_bounds::max_workers))
-    return err;
-  if (auto err = range("autoscale-max", scale_max, scale_min, config_bounds::max_workers, " (at least autoscale-min)"))
-    return err;
-  scaling.min_workers = static_cast<int32_t>(scale_min);
-  scaling.max_workers = static_cast<int32_t>(scale_max);
-  if (auto err = validate(scaling))
-    return config_error("fleet." + error_text(err));
+  real("autoscale-up-ratio", scaling.up_ratio);
   std::string exec_allow;
   text("exec-allow", exec_allow);
   options.exec_allow = split_list(exec_allow);
@@ -369,14 +364,14 @@ caf::error daemon_config::load_options(int argc, char** argv) {
   integer("max-retries", max_retries_);
   integer("backoff-base", backoff_base_ms_);
   integer("backoff-cap", backoff_cap_ms_);
-  if (auto i = v.find("retry-failed-tasks"); i != v.end())
-    retry_failed_tasks_ = caf::get<bool>(i->second);
-  if (auto i = v.find("backoff-factor"); i != v.end())
-    backoff_factor_ = caf::holds_alternative<double>(i->second)
-                        ? caf::get<double>(i->second)
-                        : static_cast<double>(caf::get<int64_t>(i->second));
+  boolean("retry-failed-tasks", retry_failed_tasks_);
+  real("backoff-factor", backoff_factor_);
   if (auto err = check_ranges())
     return err;
+  scaling.min_workers = static_cast<int32_t>(autoscale_min_);
+  scaling.max_workers = static_cast<int32_t>(autoscale_max_);
+  if (auto err = validate(scaling))
+    return config_error("fleet." + error_text(err));
   options.limits.max_tasks_per_batch = static_cast<size_t>(max_batch_tasks_);
   options.limits.max_data_bytes = static_cast<size_t>(max_task_data_);
   options.limits.max_id_bytes = static_cast<size_t>(max_id_length_);
@@ -426,6 +421,11 @@ caf::error daemon_config::check_ranges() const {
     if (program.find_first_of(" \t") != std::string::npos)
       return config_error(fmt::format("fleet.exec-allow names programs separated by commas, without "
                                       "arguments (got \"{}\")", program));
+  if (auto err = range("autoscale-min", autoscale_min_, 1, config_bounds::max_workers))
+    return err;
+  if (auto err = range("autoscale-max", autoscale_max_, autoscale_min_, config_bounds::max_workers,
+                       " (at least autoscale-min)"))
+    return err;
   if (auto err = range("max-workers", max_workers_, 1, config_bounds::max_workers))
     return err;
   if (auto err = range("worker-timeout", worker_timeout_ms_, 1, week_ms, " ms"))

@@ -65,6 +65,8 @@ private:
   int64_t max_batch_tasks_ = 10'000'000;
   int64_t max_task_data_ = 1 << 20;
   int64_t max_id_length_ = 256;
+  int64_t autoscale_min_ = autoscale_policy{}.min_workers;
+  int64_t autoscale_max_ = autoscale_policy{}.max_workers;
 };
 
 } // namespace fleet
