@@ -4,6 +4,7 @@
 #include "actors/origin.hpp"
 #include "fleet/error.hpp"
 #include "fleet/ids.hpp"
+#include "fleet/json_codec.hpp"
 #include "fleet/log.hpp"
 #include "fleet/retry_policy.hpp"
 
@@ -139,6 +140,7 @@ caf::error fleet_manager_state::init(self_pointer self, fleet_manager_options op
   }
   store_.reset();
   opts_.store.reset();
+  nodes_ = node_table(opts_.registry->types(), opts_.local_capacity);
   coordinator_ = self->spawn<caf::linked>(fleet::coordinator, *totals);
   // Promotes due retries and starts work once the behaviour is in place.
   self->send(self, wakeup_atom::value);
@@ -160,6 +162,7 @@ fleet_manager_state::~fleet_manager_state() {
   }
   if (drain_pending_)
     drain_promise_.deliver(static_cast<int32_t>(running_.size()));
+  // Attempts on fleet-nodes stop there when the nodes lose fleetd.
   for (auto& [seq, r] : running_)
     if (r.worker)
       caf::anon_send_exit(r.worker, caf::exit_reason::user_shutdown);
@@ -374,13 +377,28 @@ void fleet_manager_state::dispatch() {
          && groups_in_flight_ < opts_.max_groups_in_flight) {
     if (ready_.empty() && (ready_exhausted_ || !refill() || ready_.empty()))
       return;
-    auto next = std::move(ready_.front());
-    ready_.pop_front();
-    start_attempt(std::move(next));
+    // The first task of the window that some node can take now: a task whose nodes are all busy
+    // (or gone) lets the ones behind it pass.
+    auto limit = cfg_.max_concurrent_workers;
+    auto next = ready_.begin();
+    std::optional<std::string> node;
+    for (; next != ready_.end(); ++next)
+      if ((node = nodes_.place(next->spec.type, limit)))
+        break;
+    if (next == ready_.end())
+      return;
+    auto task = std::move(*next);
+    ready_.erase(next);
+    start_attempt(std::move(task), *node);
   }
 }
 
-void fleet_manager_state::start_attempt(runnable_task next) {
+void fleet_manager_state::start_attempt(runnable_task next, const std::string& node) {
+  if (node != local_node_name) {
+    start_remote_attempt(next, node);
+    return;
+  }
+  nodes_.started(node);
   auto now = now_ms();
   running_attempt r;
   r.seq = next.seq;
@@ -391,7 +409,7 @@ void fleet_manager_state::start_attempt(runnable_task next) {
   r.worker_id = make_worker_id(epoch_ms_, ++worker_seq_);
   r.spawned_at = now;
   r.deadline = now + cfg_.worker_timeout_ms;
-  queue(attempt_started{r.seq, r.batch_id, r.task_id, r.attempt, r.worker_id, now});
+  queue(attempt_started{r.seq, r.batch_id, r.task_id, r.attempt, r.worker_id, now, {}});
   after_commit([this, seq = r.seq, attempt = r.attempt] {
     if (auto i = running_.find(seq); i != running_.end() && i->second.attempt == attempt)
       i->second.start_committed = true;
@@ -415,6 +433,57 @@ void fleet_manager_state::start_attempt(runnable_task next) {
                                       [this, seq, attempt](caf::expected<task_outcome> outcome) {
                                         on_outcome(seq, attempt, std::move(outcome));
                                       });
+}
+
+void fleet_manager_state::start_remote_attempt(const runnable_task& next, const std::string& node) {
+  auto now = now_ms();
+  running_attempt r;
+  r.seq = next.seq;
+  r.batch_id = next.batch_id;
+  r.task_id = next.spec.id;
+  r.attempt = next.attempts + 1;
+  r.counted_before = next.attempts - next.interruptions;
+  r.worker_id = make_worker_id(epoch_ms_, ++worker_seq_);
+  r.node = node;
+  r.spawned_at = now;
+  r.deadline = now + cfg_.worker_timeout_ms;
+  queue(attempt_started{r.seq, r.batch_id, r.task_id, r.attempt, r.worker_id, now, node});
+  after_commit([this, seq = r.seq, attempt = r.attempt] {
+    if (auto i = running_.find(seq); i != running_.end() && i->second.attempt == attempt)
+      i->second.start_committed = true;
+  });
+  nodes_.started(node);
+  auto seq = r.seq;
+  auto attempt = r.attempt;
+  auto worker_id = r.worker_id;
+  running_.emplace(seq, std::move(r));
+  schedule_flush();
+  schedule_tick();
+  auto generation = nodes_.generation(node);
+  self_->request(node_handles_.at(node), caf::infinite, execute_atom::value, worker_id, next.spec, attempt)
+    .then([this, seq, attempt](task_outcome& outcome) { on_outcome(seq, attempt, std::move(outcome)); },
+          [this, seq, attempt, node, generation](caf::error& err) {
+            // CAF's own errors mean the node went away under the attempt (the node reports a
+            // worker's end as a fleet error): that is the node's failure, not the task's.
+            auto i = running_.find(seq);
+            auto current = i != running_.end() && i->second.attempt == attempt;
+            if (current && err.category() == caf::atom("system") && nodes_.generation(node) == generation) {
+              drop_node(node, error_text(err));
+              return;
+            }
+            on_outcome(seq, attempt, std::move(err));
+          });
+}
+
+void fleet_manager_state::release(const running_attempt& r, bool stop) {
+  nodes_.finished(r.node);
+  if (!stop)
+    return;
+  if (r.worker) {
+    self_->send_exit(r.worker, caf::exit_reason::user_shutdown);
+  } else if (auto h = node_handles_.find(r.node); h != node_handles_.end()) {
+    self_->send(h->second, stop_atom::value, r.worker_id);
+  }
 }
 
 void fleet_manager_state::on_outcome(int64_t seq, int32_t attempt,
@@ -455,10 +524,9 @@ void fleet_manager_state::on_outcome(int64_t seq, int32_t attempt,
     } else {
       end.next = task_disposition::failed;
     }
-    // A worker that timed out or failed may still be busy (an exec child): stop it.
-    if (r.worker)
-      self_->send_exit(r.worker, caf::exit_reason::user_shutdown);
   }
+  // A worker that timed out or failed may still be busy (an exec child): stop it.
+  release(r, !succeeded);
   remember_finished(r, succeeded, now);
   if (is_terminal(end.next)) {
     task_result result{r.task_id, succeeded, end.result, end.error, attempt, end.duration_ms};
@@ -492,6 +560,12 @@ attempt_ended fleet_manager_state::stopped_attempt(const running_attempt& r, int
 }
 
 void fleet_manager_state::on_down(const caf::down_msg& msg) {
+  for (const auto& [name, handle] : node_handles_) {
+    if (handle.address() == msg.source) {
+      drop_node(name, fmt::format("connection lost ({})", msg.reason ? error_text(msg.reason) : "normal exit"));
+      return;
+    }
+  }
   for (auto& [seq, r] : running_) {
     if (r.worker && r.worker.address() == msg.source) {
       auto reason = msg.reason ? error_text(msg.reason) : std::string{"normal exit"};
@@ -505,7 +579,7 @@ void fleet_manager_state::on_down(const caf::down_msg& msg) {
 
 void fleet_manager_state::remember_finished(const running_attempt& r, bool success, int64_t at) {
   worker_info info{r.worker_id, r.batch_id, r.task_id, r.attempt,
-                   success ? worker_status::completed : worker_status::failed, r.spawned_at, at};
+                   success ? worker_status::completed : worker_status::failed, r.spawned_at, at, r.node};
   recent_.push_front(std::move(info));
   while (recent_.size() > opts_.recent_workers_kept)
     recent_.pop_back();
@@ -590,6 +664,126 @@ void fleet_manager_state::after_promotion(int64_t promoted) {
     schedule_wakeup(**next);
 }
 
+// -- fleet-nodes ----------------------------------------------------------------
+
+task_type_check fleet_manager_state::type_check() const {
+  return [this, local = opts_.registry->checker()](const task& t, const nlohmann::json& data) -> caf::error {
+    if (opts_.registry->find(t.type) != nullptr || !nodes_.runs(t.type))
+      return local(t, data);
+    return caf::none; // a type only fleet-nodes run: the node checks the data
+  };
+}
+
+caf::result<node_welcome> fleet_manager_state::join_node(const node_announcement& a,
+                                                         const node_actor& handle) {
+  if (!handle)
+    return caf::make_error(errc::invalid_node, "a node joins with the handle of its node actor");
+  if (auto err = node_table::validate(a))
+    return err;
+  if (draining_)
+    return caf::make_error(errc::shutting_down, "fleetd is shutting down and takes no nodes");
+  if (auto h = node_handles_.find(a.name); h != node_handles_.end()) {
+    // The same process joins again after losing fleetd; another process may not take the name:
+    // two of them would keep dropping each other.
+    if (h->second.node() != handle.node())
+      return caf::make_error(errc::node_name_taken,
+                             fmt::format("another fleet-node process is joined as {}: choose another "
+                                         "node.name, or wait until fleetd drops that one ({} ms "
+                                         "without an answer to heartbeats)",
+                                         a.name, opts_.node_timeout_ms));
+    drop_node(a.name, "it joined again");
+  }
+  auto now = now_ms();
+  nodes_.add(a, now);
+  node_handles_.emplace(a.name, handle);
+  self_->monitor(handle);
+  spdlog::info("node {} joined: capacity {}, types {}", a.name, a.capacity, fmt::join(a.types, ","));
+  schedule_node_tick();
+  auto rp = self_->make_response_promise<node_welcome>();
+  node_welcome welcome{opts_.node_heartbeat_ms, opts_.node_timeout_ms};
+  write([now, detail = node_joined_detail(a)](fleet_store& store) {
+          return store.log_event(now, "node_joined", {}, {}, detail);
+        },
+        [this, rp, welcome](caf::error err) mutable {
+          if (err)
+            rp.deliver(std::move(err));
+          else
+            rp.deliver(welcome);
+          dispatch();
+        });
+  return rp;
+}
+
+std::vector<node_info> fleet_manager_state::nodes() const {
+  return nodes_.list(now_ms());
+}
+
+void fleet_manager_state::drop_node(std::string name, const std::string& reason) {
+  auto h = node_handles_.find(name);
+  if (h == node_handles_.end())
+    return;
+  self_->demonitor(h->second.address());
+  // A node that merely paused (stopped, slow network) learns it at once when it resumes.
+  self_->send(h->second, dropped_atom::value, reason);
+  node_handles_.erase(h);
+  nodes_.remove(name);
+  auto now = now_ms();
+  int32_t interrupted = 0;
+  for (auto i = running_.begin(); i != running_.end();) {
+    auto& r = i->second;
+    if (r.node != name) {
+      ++i;
+      continue;
+    }
+    queue(stopped_attempt(r, now, attempt_outcome::interrupted,
+                          fmt::format("node {} was dropped: {}", name, reason), task_disposition::requeue));
+    remember_finished(r, false, now);
+    i = running_.erase(i);
+    ++interrupted;
+  }
+  spdlog::warn("node {} dropped ({}): {} running attempts run again", name, reason, interrupted);
+  auto detail = node_dropped_detail(name, reason, interrupted);
+  write([now, detail](fleet_store& store) { return store.log_event(now, "node_dropped", {}, {}, detail); },
+        [this](caf::error err) {
+          if (err)
+            spdlog::error("cannot record the dropped node: {}", error_text(err));
+          // The interrupted attempts' tasks are pending again.
+          invalidate_ready();
+          dispatch();
+        });
+}
+
+void fleet_manager_state::schedule_node_tick() {
+  if (node_tick_scheduled_ || node_handles_.empty())
+    return;
+  node_tick_scheduled_ = true;
+  self_->delayed_send(self_, std::chrono::milliseconds(opts_.node_heartbeat_ms), node_tick_atom::value);
+}
+
+void fleet_manager_state::on_node_tick() {
+  node_tick_scheduled_ = false;
+  auto timeout = std::chrono::milliseconds(opts_.node_timeout_ms);
+  for (const auto& [name, handle] : node_handles_) {
+    // A late answer or failure for a node that has since been dropped (or replaced) changes nothing.
+    auto stale = [this, name = name, generation = nodes_.generation(name)] {
+      return nodes_.generation(name) != generation;
+    };
+    self_->request(handle, timeout, heartbeat_atom::value)
+      .then(
+        [this, name = name, stale](int32_t) {
+          if (!stale())
+            nodes_.heartbeat(name, now_ms());
+        },
+        [this, name = name, stale](caf::error& err) {
+          if (!stale())
+            drop_node(name, err == caf::sec::request_timeout
+                              ? fmt::format("no answer to a heartbeat within {} ms", opts_.node_timeout_ms)
+                              : error_text(err));
+        });
+  }
+  schedule_node_tick();
+}
+
 // -- the API --------------------------------------------------------------------
 
 caf::error fleet_manager_state::refuse_new_work() const {
@@ -606,7 +800,7 @@ caf::error fleet_manager_state::refuse_new_work() const {
 caf::result<std::string> fleet_manager_state::submit(std::vector<task>& tasks) {
   if (auto err = refuse_new_work())
     return err;
-  if (auto err = validate_batch(tasks, opts_.registry->checker(), opts_.limits))
+  if (auto err = validate_batch(tasks, type_check(), opts_.limits))
     return err;
   auto now = now_ms();
   auto id = make_batch_id(now, rng_);
@@ -647,7 +841,7 @@ caf::result<int64_t> fleet_manager_state::upload_chunk(const std::string& upload
                                                        std::vector<task>& tasks) {
   if (auto err = refuse_new_work())
     return err;
-  if (auto err = validate_batch(tasks, opts_.registry->checker(), opts_.limits))
+  if (auto err = validate_batch(tasks, type_check(), opts_.limits))
     return err;
   auto total = std::make_shared<int64_t>(0);
   auto job = [upload_id, tasks = std::move(tasks), total, limits = opts_.limits](fleet_store& store) -> caf::error {
@@ -740,8 +934,7 @@ caf::result<bool> fleet_manager_state::cancel(const std::string& batch_id) {
     auto& r = i->second;
     ends.emplace_back(stopped_attempt(r, now, attempt_outcome::cancelled, "cancelled",
                                       task_disposition::cancelled));
-    if (r.worker)
-      self_->send_exit(r.worker, caf::exit_reason::user_shutdown);
+    release(r, true);
     remember_finished(r, false, now);
     i = running_.erase(i);
   }
@@ -816,7 +1009,7 @@ std::vector<worker_info> fleet_manager_state::workers() const {
   for (const auto& [seq, r] : running_)
     out.push_back(worker_info{r.worker_id, r.batch_id, r.task_id, r.attempt,
                               r.start_committed ? worker_status::active : worker_status::spawning,
-                              r.spawned_at, 0});
+                              r.spawned_at, 0, r.node});
   std::sort(out.begin(), out.end(),
             [](const worker_info& x, const worker_info& y) { return x.spawned_at < y.spawned_at; });
   out.insert(out.end(), recent_.begin(), recent_.end());
@@ -854,8 +1047,7 @@ void fleet_manager_state::on_drain_deadline() {
                           task_disposition::requeue));
   }
   for (auto& [seq, r] : running_)
-    if (r.worker)
-      self_->send_exit(r.worker, caf::exit_reason::user_shutdown);
+    release(r, true);
   running_.clear();
   spdlog::warn("drain timeout: {} attempts interrupted; they run again on the next start", stopped);
   // Should the commit fail, the attempts are recovered as interrupted on the next start all the same.
@@ -911,6 +1103,14 @@ fleet_manager(fleet_manager_state::self_pointer self, fleet_manager_options opts
     },
     [self](get_config_atom) { return self->state.config(); },
     [self](coordinator_atom) { return self->state.coordinator(); },
+    [self](node_join_atom, const node_announcement& a, const node_actor& handle) {
+      return self->state.join_node(a, handle);
+    },
+    [self](nodes_atom) { return self->state.nodes(); },
+    [self, from_self](node_tick_atom) {
+      if (from_self())
+        self->state.on_node_tick();
+    },
     [self, from_self](wakeup_atom) {
       if (from_self())
         self->state.on_wakeup();

@@ -4,6 +4,7 @@
 #include "actors/worker.hpp"
 #include "fleet/autoscale.hpp"
 #include "fleet/fleet_config.hpp"
+#include "fleet/node_table.hpp"
 #include "fleet/store.hpp"
 #include "fleet/transitions.hpp"
 #include "fleet/validation.hpp"
@@ -51,6 +52,13 @@ struct fleet_manager_options {
   int64_t upload_expiry_ms = int64_t{24} * 3600 * 1000;
   /// Moves max_concurrent_workers with the backlog (off by default).
   autoscale_policy autoscale;
+  /// The most attempts fleetd's own workers run at once (fleet.local-workers); the rest go to
+  /// fleet-node processes. -1: up to max_concurrent_workers, which bounds the whole fleet.
+  int32_t local_capacity = -1;
+  /// How often each fleet-node gets a heartbeat, and how long it has to answer before it is
+  /// dropped and its running attempts run again.
+  int64_t node_heartbeat_ms = 1000;
+  int64_t node_timeout_ms = 5000;
   /// How many finished workers active_workers() still lists.
   size_t recent_workers_kept = 32;
   /// Seeds batch ids and backoff jitter; 0 draws from std::random_device.
@@ -80,6 +88,8 @@ public:
   std::vector<worker_info> workers() const;
   const fleet_config& config() const { return cfg_; }
   coordinator_actor coordinator() const { return coordinator_; }
+  caf::result<node_welcome> join_node(const node_announcement& a, const node_actor& handle);
+  std::vector<node_info> nodes() const;
 
   caf::result<int32_t> drain(int64_t timeout_ms);
   void on_drain_deadline();
@@ -88,6 +98,7 @@ public:
   /// The writer finished jobs: runs their continuations.
   void on_committed();
   void on_autoscale();
+  void on_node_tick();
   void on_tick();
   void on_wakeup();
   void on_down(const caf::down_msg& msg);
@@ -100,7 +111,8 @@ private:
     int32_t attempt = 0;
     int32_t counted_before = 0; ///< attempts that count towards max_retries before this one
     std::string worker_id;
-    worker_actor worker;
+    std::string node = local_node_name; ///< where it runs
+    worker_actor worker;                ///< fleetd's own worker; null on a fleet-node
     int64_t spawned_at = 0;
     int64_t deadline = 0; ///< worker_timeout, as it was when the attempt started
     bool start_committed = false;
@@ -128,7 +140,16 @@ private:
   void dispatch();
   bool refill();
   void invalidate_ready();
-  void start_attempt(runnable_task next);
+  void start_attempt(runnable_task next, const std::string& node);
+  /// Runs the attempt on a fleet-node rather than a local worker.
+  void start_remote_attempt(const runnable_task& next, const std::string& node);
+  /// Bookkeeping for an attempt leaving running_; `stop` also stops its worker, wherever it runs.
+  void release(const running_attempt& r, bool stop);
+  /// Forgets a node; its running attempts are recorded as interrupted and run again.
+  void drop_node(std::string name, const std::string& reason); // name by value: it may live in node_handles_
+  void schedule_node_tick();
+  /// What submit accepts: a type of fleetd's registry (data checked) or one a node runs.
+  task_type_check type_check() const;
   void on_outcome(int64_t seq, int32_t attempt, caf::expected<task_outcome> outcome);
   void remember_finished(const running_attempt& r, bool success, int64_t at);
   /// The end of an attempt stopped by the manager (cancel, drain), without a worker's outcome.
@@ -181,6 +202,10 @@ private:
   std::deque<worker_info> recent_;                       ///< finished workers, newest first
   caf::optional<int64_t> wakeup_at_;
   bool tick_scheduled_ = false;
+
+  node_table nodes_{{}, -1};                               ///< fleetd itself and the fleet-nodes
+  std::unordered_map<std::string, node_actor> node_handles_; ///< the fleet-nodes, by name
+  bool node_tick_scheduled_ = false;
 
   bool draining_ = false; ///< no new batches, no new attempts
   caf::typed_response_promise<int32_t> drain_promise_;

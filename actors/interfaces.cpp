@@ -17,7 +17,11 @@ void register_fleet_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<fleet_stats>("fleet.fleet_stats");
   cfg.add_message_type<worker_info>("fleet.worker_info");
   cfg.add_message_type<result_summary>("fleet.result_summary");
+  cfg.add_message_type<node_announcement>("fleet.node_announcement");
+  cfg.add_message_type<node_welcome>("fleet.node_welcome");
+  cfg.add_message_type<node_info>("fleet.node_info");
   cfg.add_message_type<worker_actor>("fleet.worker_actor");
+  cfg.add_message_type<node_actor>("fleet.node_actor");
   cfg.add_message_type<coordinator_actor>("fleet.coordinator_actor");
   cfg.add_message_type<fleet_api_actor>("fleet.fleet_api_actor");
   cfg.add_error_category(error_category, render_error);

@@ -5,6 +5,7 @@
 #include "fleet/batch_state.hpp"
 #include "fleet/fleet_config.hpp"
 #include "fleet/fleet_stats.hpp"
+#include "fleet/node_info.hpp"
 #include "fleet/task.hpp"
 
 #include <caf/atom.hpp>
@@ -40,11 +41,28 @@ using upload_chunk_atom = caf::atom_constant<caf::atom("upchunk")>;
 using upload_seal_atom = caf::atom_constant<caf::atom("upseal")>;
 using committed_atom = caf::atom_constant<caf::atom("committed")>;
 using autoscale_atom = caf::atom_constant<caf::atom("autoscale")>;
+using node_join_atom = caf::atom_constant<caf::atom("nodejoin")>;
+using nodes_atom = caf::atom_constant<caf::atom("nodes")>;
+using heartbeat_atom = caf::atom_constant<caf::atom("heartbeat")>;
+using stop_atom = caf::atom_constant<caf::atom("stop")>;
+using node_tick_atom = caf::atom_constant<caf::atom("nodetick")>;
+using dropped_atom = caf::atom_constant<caf::atom("dropped")>;
 
 /// A short-lived worker: runs one attempt of one task, replies, and quits.
 using worker_actor = caf::typed_actor<
   // Runs attempt N (1-based) of the task.
   caf::replies_to<execute_atom, task, int32_t>::with<task_outcome>>;
+
+/// A fleet-node process as fleetd sees it: it runs attempts on workers of its own.
+using node_actor = caf::typed_actor<
+  // Runs attempt N of the task on a fresh worker, known to fleetd as worker_id.
+  caf::replies_to<execute_atom, std::string, task, int32_t>::with<task_outcome>,
+  // Stops the worker of an attempt fleetd gave up on (cancelled, timed out).
+  caf::reacts_to<stop_atom, std::string>,
+  // fleetd checks that the node still answers: the attempts it runs.
+  caf::replies_to<heartbeat_atom>::with<int32_t>,
+  // fleetd dropped the node (the reason): its attempts run elsewhere; it should join again.
+  caf::reacts_to<dropped_atom, std::string>>;
 
 /// Aggregates finished results (the seed's coordinator).
 using coordinator_actor = caf::typed_actor<
@@ -82,7 +100,12 @@ using fleet_api_actor = caf::typed_actor<
   // get_config(): the configuration in force.
   caf::replies_to<get_config_atom>::with<fleet_config>,
   // The coordinator that aggregates this fleet's results.
-  caf::replies_to<coordinator_atom>::with<coordinator_actor>>;
+  caf::replies_to<coordinator_atom>::with<coordinator_actor>,
+  // A fleet-node joins: from now on fleetd places attempts of the announced types on it, checks
+  // on it with heartbeats, and drops it (running attempts run again) when it stops answering.
+  caf::replies_to<node_join_atom, node_announcement, node_actor>::with<node_welcome>,
+  // The nodes of the fleet, fleetd's own workers ("local") first.
+  caf::replies_to<nodes_atom>::with<std::vector<node_info>>>;
 
 /// The fleet manager itself: the public API plus messages that only its own process may send.
 /// A remote node can still address them (CAF delivers any message to a remote actor), so the
@@ -103,7 +126,9 @@ using fleet_manager_actor = fleet_api_actor::extend<
   // manager look for outcomes that are not there.
   caf::reacts_to<committed_atom>,
   // From the manager itself: time to ask the auto-scaling policy.
-  caf::reacts_to<autoscale_atom>>;
+  caf::reacts_to<autoscale_atom>,
+  // From the manager itself: time to send heartbeats to the nodes.
+  caf::reacts_to<node_tick_atom>>;
 
 /// Registers every fleetd message type and error category with a CAF config. Both ends of a
 /// remote connection must call it, so that type names match.

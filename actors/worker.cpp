@@ -7,6 +7,8 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+
 namespace fleet {
 
 void worker_registry::add(std::string type, worker_factory spawn, data_check check) {
@@ -36,6 +38,17 @@ std::vector<std::string> worker_registry::types() const {
   for (const auto& entry : kinds_)
     out.push_back(entry.first);
   return out;
+}
+
+caf::error worker_registry::keep_only(const std::vector<std::string>& types) {
+  for (const auto& type : types)
+    if (kinds_.count(type) == 0)
+      return caf::make_error(errc::unknown_task_type, fmt::format("unknown task type \"{}\" (known: {})",
+                                                                  type, fmt::join(this->types(), ", ")));
+  std::erase_if(kinds_, [&](const auto& entry) {
+    return std::find(types.begin(), types.end(), entry.first) == types.end();
+  });
+  return caf::none;
 }
 
 execution_hooks::~execution_hooks() = default;

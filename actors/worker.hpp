@@ -35,6 +35,9 @@ public:
 
   std::vector<std::string> types() const;
 
+  /// Forgets every kind but `types`; the error names a type that was not registered.
+  caf::error keep_only(const std::vector<std::string>& types);
+
 private:
   struct kind {
     worker_factory spawn;

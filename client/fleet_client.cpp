@@ -172,6 +172,10 @@ caf::expected<std::vector<worker_info>> fleet_client::active_workers() {
   return impl_->ask<std::vector<worker_info>>(workers_atom::value);
 }
 
+caf::expected<std::vector<node_info>> fleet_client::nodes() {
+  return impl_->ask<std::vector<node_info>>(nodes_atom::value);
+}
+
 caf::expected<fleet_config> fleet_client::update_config(const config_update& update) {
   return impl_->ask<fleet_config>(update_config_atom::value, update);
 }

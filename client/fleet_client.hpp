@@ -62,6 +62,8 @@ public:
   caf::expected<fleet_config> scale_workers(int32_t n);
   caf::expected<fleet_stats> stats();
   caf::expected<std::vector<worker_info>> active_workers();
+  /// The nodes of the fleet: fleetd's own workers ("local") first, then each fleet-node.
+  caf::expected<std::vector<node_info>> nodes();
   caf::expected<fleet_config> update_config(const config_update& update);
   caf::expected<fleet_config> get_config();
   /// The coordinator's aggregate: totals, success rate, average duration.

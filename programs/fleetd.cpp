@@ -126,6 +126,9 @@ int main(int argc, char** argv) {
   opts.writer_thread = true;
   opts.limits = o.limits;
   opts.autoscale = o.autoscale;
+  opts.local_capacity = static_cast<int32_t>(o.local_workers);
+  opts.node_heartbeat_ms = o.node_heartbeat_ms;
+  opts.node_timeout_ms = o.node_timeout_ms;
   auto manager = spawn_fleet_manager(sys, std::move(opts));
   auto ready = wait_until_ready(sys, manager);
   if (!ready)

@@ -73,6 +73,9 @@ public:
     opts.commit_delay_ms = commit_delay_ms_;
     opts.max_unpaged_results = max_unpaged_results_;
     opts.autoscale = autoscale_;
+    opts.local_capacity = local_capacity_;
+    opts.node_heartbeat_ms = node_heartbeat_ms_;
+    opts.node_timeout_ms = node_timeout_ms_;
     manager_ = spawn_fleet_manager(sys_, std::move(opts), false);
     run();
   }
@@ -166,6 +169,12 @@ public:
   void set_commit_delay(int64_t ms) { commit_delay_ms_ = ms; }
   void set_max_unpaged_results(int64_t n) { max_unpaged_results_ = n; }
   void set_autoscale(autoscale_policy policy) { autoscale_ = policy; }
+  /// fleet.local-workers, node-heartbeat and node-timeout.
+  void set_nodes(int32_t local_capacity, int64_t heartbeat_ms = 1000, int64_t timeout_ms = 5000) {
+    local_capacity_ = local_capacity;
+    node_heartbeat_ms_ = heartbeat_ms;
+    node_timeout_ms_ = timeout_ms;
+  }
   fleet_manager_actor& manager() { return manager_; }
   const std::string& db_path() const { return db_path_; }
   fleet_config& initial_config() { return initial_; }
@@ -183,6 +192,9 @@ private:
   int64_t commit_delay_ms_ = 0;
   int64_t max_unpaged_results_ = 100'000;
   autoscale_policy autoscale_;
+  int32_t local_capacity_ = -1;
+  int64_t node_heartbeat_ms_ = 1000;
+  int64_t node_timeout_ms_ = 5000;
   fleet_manager_actor manager_;
 };
 

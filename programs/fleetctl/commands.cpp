@@ -56,7 +56,11 @@ const std::vector<command_spec>& commands() {
      1, 1},
     {"scale", "scale N", "Sets max_concurrent_workers to N (at least 1); stored, survives restarts.", 1, 1},
     {"stats", "stats", "Fleet-wide figures and the coordinator's summary.", 0, 0},
-    {"workers", "workers", "Running workers, then the most recently finished.", 0, 0},
+    {"workers", "workers", "Running workers, then the most recently finished, with the node each runs on.", 0, 0},
+    {"nodes", "nodes",
+     "The nodes of the fleet: fleetd's own workers (local) and each fleet-node, with its task\n"
+     "types, capacity, running attempts and last heartbeat.",
+     0, 0},
     {"config", "config [set NAME=VALUE...]",
      "Shows the configuration in force, or changes fields at runtime (stored, they win over the\n"
      "config file on restart). NAME is the config file option (max-workers, worker-timeout,\n"
@@ -335,8 +339,25 @@ int cmd_workers(session& s) {
   std::vector<std::vector<std::string>> rows;
   for (const auto& w : *ws)
     rows.push_back({w.worker_id, w.task_id, w.batch_id, std::to_string(w.attempt), to_string(w.status),
-                    format_time(w.spawned_at), format_time(w.completed_at)});
-  print_table({"WORKER", "TASK", "BATCH", "ATTEMPT", "STATUS", "SPAWNED", "COMPLETED"}, rows);
+                    w.node, format_time(w.spawned_at), format_time(w.completed_at)});
+  print_table({"WORKER", "TASK", "BATCH", "ATTEMPT", "STATUS", "NODE", "SPAWNED", "COMPLETED"}, rows);
+  return exit_ok;
+}
+
+int cmd_nodes(session& s) {
+  auto ns = s.client->nodes();
+  if (!ns)
+    return error(error_text(ns.error()));
+  if (s.inv.json) {
+    print_json(fleet::to_json(*ns));
+    return exit_ok;
+  }
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& n : *ns)
+    rows.push_back({n.name, fmt::format("{}", fmt::join(n.types, ",")),
+                    n.capacity < 0 ? "max-workers" : std::to_string(n.capacity), std::to_string(n.running),
+                    format_time(n.joined_at), format_time(n.last_heartbeat)});
+  print_table({"NODE", "TYPES", "CAPACITY", "RUNNING", "JOINED", "LAST HEARTBEAT"}, rows);
   return exit_ok;
 }
 
@@ -450,6 +471,8 @@ int run_command(const invocation& inv) {
     return cmd_stats(s);
   if (cmd == "workers")
     return cmd_workers(s);
+  if (cmd == "nodes")
+    return cmd_nodes(s);
   return cmd_config(s);
 }
 

@@ -2,10 +2,8 @@
 
 #include "fleet/autoscale.hpp"
 #include "fleet/fleet_config.hpp"
+#include "fleet/strict_config.hpp"
 #include "fleet/validation.hpp"
-
-#include <caf/actor_system_config.hpp>
-#include <caf/error.hpp>
 
 #include <cstdint>
 #include <string>
@@ -32,28 +30,20 @@ struct daemon_options {
   std::string tls_ca;
   bool plaintext_loopback = false; ///< without TLS, accept plain TCP on a loopback host
   autoscale_policy autoscale; ///< autoscale, autoscale-min/-max/-up-ratio/-idle
+  int64_t local_workers = -1;       ///< attempts fleetd runs itself; -1: up to max-workers
+  int64_t node_heartbeat_ms = 1000; ///< between heartbeats to each fleet-node
+  int64_t node_timeout_ms = 5000;   ///< a node silent this long is dropped
 };
 
-/// fleetd's CAF configuration: CAF's own options plus the `fleet` group. `load_options` adds the checks
-/// CAF 0.17 leaves out: unknown keys and wrongly typed values in the file, ranges, and
-/// `--fleet.retry-failed-tasks=false` on the command line (CAF only knows bare flags).
-class daemon_config : public caf::actor_system_config {
+/// fleetd's CAF configuration: CAF's own options plus the `fleet` group, checked strictly.
+class daemon_config : public strict_config {
 public:
   daemon_config();
 
-  /// Parses the command line and the file given by `--config-file` (none: built-in defaults).
-  /// Errors are one line naming the option, file and line where possible.
-  caf::error load_options(int argc, char** argv);
-
-  /// The text of `--help`: every fleet option with its default.
-  std::string help_text() const;
-
   daemon_options options;
-  bool help_requested = false;
-  /// Where the configuration came from, for the start-up log.
-  std::string source = "built-in defaults";
 
 private:
+  caf::error apply() override;
   caf::error check_ranges() const;
   int64_t max_workers_ = 10;
   int64_t max_retries_ = 3;

@@ -22,6 +22,8 @@ std::string to_string(errc x) {
     case errc::unreachable: return "unreachable";
     case errc::limit_exceeded: return "limit_exceeded";
     case errc::storage_unavailable: return "storage_unavailable";
+    case errc::invalid_node: return "invalid_node";
+    case errc::node_name_taken: return "node_name_taken";
   }
   return "unknown_error";
 }

@@ -28,6 +28,8 @@ enum class errc : uint8_t {
   unreachable,         ///< A client cannot reach fleetd, or fleetd did not answer in time.
   limit_exceeded,      ///< A configured limit (e.g. fleet.max-pending-batches) refuses the request.
   storage_unavailable, ///< The database cannot take writes (disk full, read-only, I/O error).
+  invalid_node,        ///< A fleet-node's announcement is unacceptable, or the node is unknown.
+  node_name_taken,     ///< Another fleet-node process is joined under that name.
 };
 
 /// The category under which fleetd errors travel between CAF nodes.

@@ -55,7 +55,31 @@ nlohmann::json to_json(const worker_info& x) {
   return {{"worker_id", x.worker_id},   {"batch_id", x.batch_id},
           {"task_id", x.task_id},       {"attempt", x.attempt},
           {"status", to_string(x.status)}, {"spawned_at", x.spawned_at},
-          {"completed_at", time_or_null(x.completed_at)}};
+          {"completed_at", time_or_null(x.completed_at)}, {"node", x.node}};
+}
+
+nlohmann::json to_json(const node_info& x) {
+  return {{"name", x.name},
+          {"types", x.types},
+          {"capacity", x.capacity < 0 ? nlohmann::json(nullptr) : nlohmann::json(x.capacity)},
+          {"running", x.running},
+          {"joined_at", time_or_null(x.joined_at)},
+          {"last_heartbeat", x.last_heartbeat}};
+}
+
+nlohmann::json to_json(const std::vector<node_info>& xs) {
+  auto out = nlohmann::json::array();
+  for (const auto& x : xs)
+    out.push_back(to_json(x));
+  return out;
+}
+
+std::string node_joined_detail(const node_announcement& a) {
+  return nlohmann::json{{"node", a.name}, {"types", a.types}, {"capacity", a.capacity}}.dump();
+}
+
+std::string node_dropped_detail(const std::string& name, const std::string& reason, int32_t interrupted) {
+  return nlohmann::json{{"node", name}, {"reason", reason}, {"interrupted", interrupted}}.dump();
 }
 
 nlohmann::json to_json(const std::vector<worker_info>& xs) {

@@ -6,10 +6,12 @@
 #include "fleet/batch_state.hpp"
 #include "fleet/fleet_config.hpp"
 #include "fleet/fleet_stats.hpp"
+#include "fleet/node_info.hpp"
 #include "fleet/task.hpp"
 
 #include <nlohmann/json_fwd.hpp>
 
+#include <string>
 #include <vector>
 
 namespace fleet {
@@ -22,5 +24,11 @@ nlohmann::json to_json(const worker_info& x);
 nlohmann::json to_json(const std::vector<worker_info>& xs);
 nlohmann::json to_json(const fleet_config& x);
 nlohmann::json to_json(const result_summary& x);
+nlohmann::json to_json(const node_info& x);
+nlohmann::json to_json(const std::vector<node_info>& xs);
+
+/// The `detail` of the node_joined and node_dropped events.
+std::string node_joined_detail(const node_announcement& a);
+std::string node_dropped_detail(const std::string& name, const std::string& reason, int32_t interrupted);
 
 } // namespace fleet

@@ -26,6 +26,14 @@ std::string to_string(attempt_outcome x) {
 
 namespace {
 
+/// attempts.node: NULL for fleetd's own workers, which run nearly every attempt of a local fleet.
+void bind_node(sqlite::statement& st, int index, const std::string& node) {
+  if (node.empty())
+    st.bind(index, nullptr);
+  else
+    st.bind(index, node);
+}
+
 const char* state_name(task_disposition x) {
   switch (x) {
     case task_disposition::succeeded: return "succeeded";
@@ -204,10 +212,10 @@ caf::expected<std::unique_ptr<fleet_store>> fleet_store::with_statements(sqlite:
     // next_retry_due
     FLEET_PREPARE("SELECT min(not_before) FROM tasks WHERE state = 'retry_wait'"),
     // insert_attempt
-    FLEET_PREPARE("INSERT INTO attempts (task_seq, attempt, worker_id, started_at) VALUES (?1, ?2, ?3, ?4)"),
+    FLEET_PREPARE("INSERT INTO attempts (task_seq, attempt, worker_id, started_at, node) VALUES (?1, ?2, ?3, ?4, ?5)"),
     // insert_whole_attempt
     FLEET_PREPARE("INSERT INTO attempts (task_seq, attempt, worker_id, started_at, finished_at, outcome,"
-                  " error) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"),
+                  " error, node) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"),
     // start_task
     FLEET_PREPARE("UPDATE tasks SET state = 'running', attempts = ?2,"
                   " started_at = coalesce(started_at, ?3) WHERE seq = ?1"),
@@ -396,7 +404,10 @@ caf::expected<caf::optional<int64_t>> fleet_store::next_retry_due() {
 }
 
 caf::error fleet_store::record_start(const attempt_started& x) {
-  if (auto err = stmts_->insert_attempt.execute(x.seq, x.attempt, x.worker_id, x.at))
+  auto& ia = stmts_->insert_attempt;
+  ia.rebind(x.seq, x.attempt, x.worker_id, x.at);
+  bind_node(ia, 5, x.node);
+  if (auto err = ia.run())
     return err;
   if (auto err = stmts_->start_task.execute(x.seq, x.attempt, x.at))
     return err;
@@ -424,6 +435,7 @@ caf::error fleet_store::record_end(const attempt_ended& x, const attempt_started
     auto& wa = stmts_->insert_whole_attempt;
     wa.rebind(x.seq, x.attempt, start->worker_id, start->at, x.at, to_string(x.outcome));
     bind_error(wa, 7);
+    bind_node(wa, 8, start->node);
     if (auto err = wa.run())
       return err;
     if (auto err = mark_batch_started(x.batch_id, start->at))

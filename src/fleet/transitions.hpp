@@ -33,6 +33,7 @@ struct attempt_started {
   int32_t attempt = 0; ///< 1-based
   std::string worker_id;
   int64_t at = 0;
+  std::string node; ///< the fleet-node it runs on; empty: fleetd's own worker
 };
 
 /// An attempt ended, and the task moves on.

@@ -213,4 +213,67 @@ private:
   int starts_ = 0;
 };
 
+/// One fleet-node process joined to a fleetd on loopback; its log in its own temporary directory.
+class node_process {
+public:
+  node_process(uint16_t fleetd_port, std::string name, std::string types, int capacity)
+    : name_(std::move(name)), log_(dir_.file("node.log")) {
+    args_ = {"--node.fleetd-port=" + std::to_string(fleetd_port), "--node.name=" + name_,
+             "--node.types=" + types, "--node.capacity=" + std::to_string(capacity), "--node.reconnect=200"};
+  }
+
+  ~node_process() {
+    if (child_) {
+      ::kill(child_->pid(), SIGCONT);
+      child_->kill();
+      child_->wait();
+    }
+  }
+
+  /// More options for the next start.
+  void add_args(const std::vector<std::string>& args) { args_.insert(args_.end(), args.begin(), args.end()); }
+
+  void start() {
+    std::vector<std::string> argv{"sh", "-c", "exec \"$@\" 2>>\"$NODE_LOG\"", "sh", bin("fleet-node")};
+    argv.insert(argv.end(), args_.begin(), args_.end());
+    subprocess_spec spec;
+    spec.argv = std::move(argv);
+    spec.env["NODE_LOG"] = log_;
+    auto c = child_process::start(spec);
+    REQUIRE(c);
+    child_ = *c;
+  }
+
+  void kill_hard() {
+    REQUIRE(child_);
+    ::kill(child_->pid(), SIGKILL);
+    child_->wait();
+    child_.reset();
+  }
+
+  void signal(int sig) {
+    REQUIRE(child_);
+    ::kill(child_->pid(), sig);
+  }
+
+  /// SIGTERM, then the exit code.
+  int terminate() {
+    REQUIRE(child_);
+    ::kill(child_->pid(), SIGTERM);
+    auto r = child_->wait();
+    child_.reset();
+    return r.exit_code;
+  }
+
+  std::string log() { return read_file(log_); }
+  const std::string& name() const { return name_; }
+
+private:
+  temp_dir dir_;
+  std::string name_;
+  std::string log_;
+  std::vector<std::string> args_;
+  std::shared_ptr<child_process> child_;
+};
+
 } // namespace fleet::test

@@ -21,7 +21,7 @@ struct test_pki {
   std::string theirs = dir.file("other-pki");
   test_pki() {
     auto script = std::string{FLEET_SOURCE_DIR} + "/scripts/make-certs.sh";
-    auto a = run({script, ours, "fleetd", "fleetctl"});
+    auto a = run({script, ours, "fleetd", "fleetctl", "node-1"});
     REQUIRE_MESSAGE(a.exit_code == 0, a.err);
     auto b = run({script, theirs, "intruder"});
     REQUIRE_MESSAGE(b.exit_code == 0, b.err);
@@ -115,4 +115,26 @@ TEST_CASE("fleetd refuses plain TCP off loopback, plain TCP unless configured, a
   auto r = run({bin("fleetctl"), "--tls-cert", pki.file("fleetctl.pem"), "stats"});
   CHECK(r.exit_code == 2);
   CHECK_MESSAGE(r.err.find("TLS needs all of --tls-cert, --tls-key and --tls-ca") != std::string::npos, r.err);
+}
+
+TEST_CASE("a fleet-node with a certificate from the CA joins a TLS fleetd; one without cannot") {
+  test_pki pki;
+  fleetd_process d(pki.fleetd_config() + "local-workers=0\n");
+  REQUIRE_MESSAGE(d.start(), d.log());
+  node_process plain{d.port(), "plain", "echo", 1};
+  plain.start();
+  REQUIRE_MESSAGE(eventually([&] { return plain.log().find("during the handshake") != std::string::npos; }),
+                  plain.log());
+  node_process node{d.port(), "node-1", "echo", 2};
+  node.add_args({"--node.tls-cert=" + pki.file("node-1.pem"), "--node.tls-key=" + pki.file("node-1.key"),
+                 "--node.tls-ca=" + pki.file("ca.pem")});
+  node.start();
+  REQUIRE_MESSAGE(eventually([&] { return node.log().find("joined fleetd as node node-1") != std::string::npos; }),
+                  node.log());
+  auto tasks = d.file("tasks.jsonl");
+  write_file(tasks, "{\"id\":\"a\",\"type\":\"echo\",\"data\":{\"x\":1}}\n");
+  auto submitted = d.ctl(with(pki.client_args(), {"submit", "--wait", tasks}));
+  CHECK_MESSAGE(submitted.exit_code == 0, submitted.err);
+  CHECK(d.query_int("SELECT count(*) FROM attempts WHERE node = 'node-1' AND outcome = 'succeeded'") == 1);
+  CHECK(d.count_in_log("node plain joined") == 0);
 }

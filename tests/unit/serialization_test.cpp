@@ -53,10 +53,22 @@ TEST_CASE("message types round-trip through CAF's serializer") {
   fleet_config c;
   c.max_concurrent_workers = 99;
   CHECK(round_trip(sys, c) == c);
-  auto w = round_trip(sys, worker_info{"w", "b", "t", 2, worker_status::failed, 5, 6});
+  auto w = round_trip(sys, worker_info{"w", "b", "t", 2, worker_status::failed, 5, 6, "node-7"});
+  CHECK(w.node == "node-7");
   CHECK(w.status == worker_status::failed);
   CHECK(round_trip(sys, fleet_stats{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}).max_concurrent_workers == 10);
   CHECK(round_trip(sys, result_summary{3, 2, 1, 0.5, 12.5}).average_duration_ms == 12.5);
+  auto a = round_trip(sys, node_announcement{"gpu-1", {"echo", "sleep"}, 16});
+  CHECK(a.name == "gpu-1");
+  CHECK(a.types == std::vector<std::string>{"echo", "sleep"});
+  CHECK(a.capacity == 16);
+  auto welcome = round_trip(sys, node_welcome{250, 4000});
+  CHECK(welcome.heartbeat_ms == 250);
+  CHECK(welcome.timeout_ms == 4000);
+  auto n = round_trip(sys, node_info{"gpu-1", {"echo"}, -1, 3, 11, 12});
+  CHECK(n.capacity == -1);
+  CHECK(n.running == 3);
+  CHECK(n.last_heartbeat == 12);
 }
 
 TEST_CASE("fleet errors render with their code and text for remote peers") {

@@ -128,7 +128,7 @@ TEST_CASE("attempt transitions update task, batch counters and events together")
   auto tx = f.store->transaction();
   REQUIRE_FALSE(tx.begin());
   auto a = (*next)[0];
-  REQUIRE_FALSE(f.store->record(attempt_started{a.seq, "b1", "a", 1, "w1", 2000}));
+  REQUIRE_FALSE(f.store->record(attempt_started{a.seq, "b1", "a", 1, "w1", 2000, {}}));
   attempt_ended end;
   end.seq = a.seq;
   end.batch_id = "b1";
@@ -178,9 +178,9 @@ TEST_CASE("a group commit writes a started-and-ended attempt once and counts eac
   const auto& b = (*next)[1];
   const auto& c = (*next)[2];
   std::vector<transition> group{
-    attempt_started{a.seq, "b1", "a", 1, "w1", 2000},
-    attempt_started{b.seq, "b1", "b", 1, "w2", 2000},
-    attempt_started{c.seq, "b1", "c", 1, "w3", 2000},
+    attempt_started{a.seq, "b1", "a", 1, "w1", 2000, "node-a"},
+    attempt_started{b.seq, "b1", "b", 1, "w2", 2000, {}},
+    attempt_started{c.seq, "b1", "c", 1, "w3", 2000, {}},
     ended(a, attempt_outcome::succeeded, task_disposition::succeeded),
     ended(b, attempt_outcome::failed, task_disposition::retry),
   };
@@ -194,6 +194,9 @@ TEST_CASE("a group commit writes a started-and-ended attempt once and counts eac
   CHECK(q("SELECT count(*) FROM attempts") == 3);
   CHECK(q("SELECT count(*) FROM attempts WHERE started_at = 2000 AND finished_at = 3000") == 2);
   CHECK(q("SELECT count(*) FROM attempts WHERE worker_id = 'w3' AND finished_at IS NULL") == 1);
+  // Where each attempt ran: a fleet-node's name, NULL for fleetd's own workers.
+  CHECK(q("SELECT count(*) FROM attempts WHERE worker_id = 'w1' AND node = 'node-a'") == 1);
+  CHECK(q("SELECT count(*) FROM attempts WHERE node IS NULL") == 2);
   CHECK(q("SELECT attempts FROM tasks WHERE task_id = 'a'") == 1);
   CHECK(q("SELECT started_at FROM tasks WHERE task_id = 'a'") == 2000);
   CHECK(q("SELECT count(*) FROM tasks WHERE task_id = 'b' AND state = 'retry_wait' AND not_before = 9000") == 1);

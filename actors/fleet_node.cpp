@@ -1,0 +1,136 @@
+#include "actors/fleet_node.hpp"
+
+#include "fleet/error.hpp"
+#include "fleet/log.hpp"
+
+#include <caf/actor_system.hpp>
+#include <caf/exit_reason.hpp>
+#include <caf/send.hpp>
+#include <caf/typed_event_based_actor.hpp>
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+
+namespace fleet {
+
+namespace {
+
+/// The task's data as its kind expects it, or the error that keeps it from running here.
+caf::error check_here(const worker_registry& registry, const std::string& node, const task& t) {
+  if (registry.find(t.type) == nullptr)
+    return caf::make_error(errc::unknown_task_type,
+                           fmt::format("node {} does not run tasks of type \"{}\"", node, t.type));
+  auto data = nlohmann::json::parse(t.data, nullptr, false);
+  if (data.is_discarded())
+    return caf::make_error(errc::invalid_task, fmt::format("task {}: data is not valid JSON", t.id));
+  return registry.checker()(t, data);
+}
+
+} // namespace
+
+fleet_node_state::~fleet_node_state() {
+  for (auto& [id, worker] : workers)
+    caf::anon_send_exit(worker, caf::exit_reason::user_shutdown);
+}
+
+fleet_node_actor::behavior_type fleet_node(fleet_node_actor::stateful_pointer<fleet_node_state> self,
+                                           fleet_node_options opts) {
+  auto& st = self->state;
+  st.opts = std::move(opts);
+  auto manager = st.opts.manager;
+  self->monitor(manager);
+  self->set_down_handler([self](caf::down_msg& msg) {
+    spdlog::warn("lost fleetd ({}): stopping {} running attempts", error_text(msg.reason),
+                 self->state.workers.size());
+    self->quit(caf::make_error(errc::unreachable, "lost fleetd"));
+  });
+  auto from_manager = [self, manager] {
+    const auto& sender = self->current_sender();
+    return sender != nullptr && sender->id() == manager.id() && sender->node() == manager.node();
+  };
+  self->request(manager, std::chrono::seconds(30), node_join_atom::value, st.opts.announcement,
+                node_actor{self})
+    .then(
+      [self](node_welcome& welcome) {
+        auto& st = self->state;
+        st.welcome = welcome;
+        st.joined = true;
+        st.last_heartbeat = self->clock().now();
+        spdlog::info("joined fleetd as node {} (capacity {}, types {}); heartbeats every {} ms",
+                     st.opts.announcement.name, st.opts.announcement.capacity,
+                     fmt::join(st.opts.announcement.types, ","), welcome.heartbeat_ms);
+        self->delayed_send(self, std::chrono::milliseconds(welcome.heartbeat_ms), node_tick_atom::value);
+      },
+      [self](caf::error& err) {
+        spdlog::error("fleetd refused the join: {}", error_text(err));
+        self->quit(std::move(err));
+      });
+  return {
+    [self, from_manager](execute_atom, const std::string& worker_id, task& t,
+                         int32_t attempt) -> caf::result<task_outcome> {
+      auto& st = self->state;
+      if (!from_manager())
+        return caf::make_error(errc::invalid_node, "only fleetd gives this node work");
+      if (auto err = check_here(*st.opts.registry, st.opts.announcement.name, t))
+        return err;
+      auto worker = (*st.opts.registry->find(t.type))(self->home_system());
+      st.workers[worker_id] = worker;
+      auto rp = self->make_response_promise<task_outcome>();
+      // Not delegated: a worker that ends without an outcome is the task's failure, reported as a
+      // fleet error; CAF's own errors then mean that the node itself is gone.
+      self->request(worker, caf::infinite, execute_atom::value, std::move(t), attempt)
+        .then(
+          [self, rp, worker_id](task_outcome& outcome) mutable {
+            self->state.workers.erase(worker_id);
+            rp.deliver(std::move(outcome));
+          },
+          [self, rp, worker_id](caf::error& err) mutable {
+            self->state.workers.erase(worker_id);
+            rp.deliver(caf::make_error(errc::worker_failed,
+                                       fmt::format("worker on node {} ended without a result ({})",
+                                                   self->state.opts.announcement.name, error_text(err))));
+          });
+      return rp;
+    },
+    [self, from_manager](stop_atom, const std::string& worker_id) {
+      if (!from_manager())
+        return;
+      auto& workers = self->state.workers;
+      if (auto i = workers.find(worker_id); i != workers.end()) {
+        self->send_exit(i->second, caf::exit_reason::user_shutdown);
+        workers.erase(i);
+      }
+    },
+    [self, from_manager](heartbeat_atom) -> caf::result<int32_t> {
+      if (!from_manager())
+        return caf::make_error(errc::invalid_node, "only fleetd checks on this node");
+      self->state.last_heartbeat = self->clock().now();
+      return static_cast<int32_t>(self->state.workers.size());
+    },
+    [self, from_manager](dropped_atom, const std::string& reason) {
+      if (!from_manager())
+        return;
+      spdlog::warn("fleetd dropped this node ({}): stopping {} attempts and joining again", reason,
+                   self->state.workers.size());
+      self->quit(caf::make_error(errc::unreachable, "dropped by fleetd"));
+    },
+    [self](node_tick_atom) {
+      auto& st = self->state;
+      if (self->current_sender() != self->ctrl() || !st.joined)
+        return;
+      auto silent = self->clock().now() - st.last_heartbeat;
+      if (silent > std::chrono::milliseconds(st.welcome.timeout_ms)) {
+        // fleetd has dropped this node by now: its attempts run elsewhere.
+        spdlog::warn("no heartbeat from fleetd for {} ms: stopping {} attempts and joining again",
+                     std::chrono::duration_cast<std::chrono::milliseconds>(silent).count(),
+                     st.workers.size());
+        self->quit(caf::make_error(errc::unreachable, "no heartbeat from fleetd"));
+        return;
+      }
+      self->delayed_send(self, std::chrono::milliseconds(st.welcome.heartbeat_ms), node_tick_atom::value);
+    },
+  };
+}
+
+} // namespace fleet

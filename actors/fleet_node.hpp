@@ -1,0 +1,46 @@
+#pragma once
+
+#include "actors/interfaces.hpp"
+#include "actors/worker.hpp"
+
+#include <caf/stateful_actor.hpp>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <unordered_map>
+
+namespace fleet {
+
+/// The node actor of a fleet-node process, plus what only the node itself may send it.
+using fleet_node_actor = node_actor::extend<
+  // From the node itself: has fleetd checked on the node lately?
+  caf::reacts_to<node_tick_atom>>;
+
+struct fleet_node_options {
+  fleet_api_actor manager;
+  node_announcement announcement;
+  /// The kinds this node runs (its own workers; fleetd's execution hooks do not apply here).
+  std::shared_ptr<const worker_registry> registry;
+};
+
+struct fleet_node_state {
+  static inline const char* name = "fleet.node";
+
+  ~fleet_node_state();
+
+  fleet_node_options opts;
+  /// The worker of each attempt fleetd gave this node, by fleetd's worker id.
+  std::unordered_map<std::string, worker_actor> workers;
+  node_welcome welcome;
+  bool joined = false;
+  caf::actor_clock::time_point last_heartbeat;
+};
+
+/// Joins fleetd, then runs the attempts fleetd places here, each on a fresh worker. Quits when it
+/// loses fleetd (the connection drops, or no heartbeat came within fleetd's node timeout) or when
+/// the join is refused; its workers stop with it. fleet-node then connects and joins again.
+fleet_node_actor::behavior_type fleet_node(fleet_node_actor::stateful_pointer<fleet_node_state> self,
+                                           fleet_node_options opts);
+
+} // namespace fleet

@@ -1,0 +1,37 @@
+#pragma once
+
+#include "fleet/strict_config.hpp"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace fleet {
+
+/// What fleet-node runs with, from `[node]` in its config file and `--node.NAME=` on the command line.
+struct node_options {
+  std::string fleetd_host = "127.0.0.1";
+  int64_t fleetd_port = 4242;
+  std::string name; ///< empty: the host name
+  std::vector<std::string> types{"echo", "sleep", "fail"};
+  int64_t capacity = 8;
+  std::vector<std::string> exec_allow; ///< programs `exec` tasks may run; empty: none
+  std::string tls_cert;
+  std::string tls_key;
+  std::string tls_ca;
+  std::string log_level = "info";
+  int64_t reconnect_ms = 1000; ///< pause between attempts to reach fleetd
+};
+
+/// fleet-node's CAF configuration: CAF's own options plus the `node` group, checked strictly.
+class node_config : public strict_config {
+public:
+  node_config();
+
+  node_options options;
+
+private:
+  caf::error apply() override;
+};
+
+} // namespace fleet

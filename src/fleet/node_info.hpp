@@ -1,0 +1,55 @@
+#pragma once
+
+// What fleetd and its fleet-node processes tell each other, and what `fleetctl nodes` shows.
+
+#include <caf/meta/type_name.hpp>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace fleet {
+
+/// The name of the node that stands for fleetd's own workers.
+inline const std::string local_node_name = "local";
+
+/// What a fleet-node announces when it joins.
+struct node_announcement {
+  std::string name;               ///< unique in the fleet; a second join under it replaces the first
+  std::vector<std::string> types; ///< task types it runs
+  int32_t capacity = 0;           ///< attempts it runs at once
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, node_announcement& x) {
+  return f(caf::meta::type_name("fleet.node_announcement"), x.name, x.types, x.capacity);
+}
+
+/// fleetd's answer to a join: how often it checks on the node.
+struct node_welcome {
+  int64_t heartbeat_ms = 0; ///< fleetd asks this often
+  int64_t timeout_ms = 0;   ///< and drops the node after this long without an answer
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, node_welcome& x) {
+  return f(caf::meta::type_name("fleet.node_welcome"), x.heartbeat_ms, x.timeout_ms);
+}
+
+/// One line of `fleetctl nodes`.
+struct node_info {
+  std::string name;
+  std::vector<std::string> types;
+  int32_t capacity = 0; ///< -1: the local node without a limit of its own (max-workers bounds it)
+  int32_t running = 0;
+  int64_t joined_at = 0;      ///< ms since epoch
+  int64_t last_heartbeat = 0; ///< ms since epoch; the local node: now
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, node_info& x) {
+  return f(caf::meta::type_name("fleet.node_info"), x.name, x.types, x.capacity, x.running,
+           x.joined_at, x.last_heartbeat);
+}
+
+} // namespace fleet

@@ -1,0 +1,266 @@
+// fleet-nodes inside the test process: the same node actor as fleet-node runs, joined to the
+// manager, on the deterministic scheduler.
+
+#include "actors/fleet_node.hpp"
+#include "fleet_fixture.hpp"
+
+#include <caf/typed_event_based_actor.hpp>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <memory>
+
+using namespace fleet;
+using namespace fleet::test;
+
+namespace {
+
+std::shared_ptr<worker_registry> builtin_registry(const std::vector<std::string>& types) {
+  auto reg = std::make_shared<worker_registry>();
+  add_builtin_workers(*reg);
+  REQUIRE_FALSE(reg->keep_only(types));
+  return reg;
+}
+
+fleet_node_actor join_node(fleet_fixture& f, std::string name, std::vector<std::string> types, int32_t capacity,
+                           std::shared_ptr<worker_registry> reg = nullptr) {
+  fleet_node_options opts;
+  opts.manager = f.manager();
+  opts.announcement = node_announcement{std::move(name), types, capacity};
+  opts.registry = reg ? reg : builtin_registry(types);
+  auto node = f.sys().spawn(fleet_node, opts);
+  f.run();
+  return node;
+}
+
+std::vector<task> sleepers(int n, int ms, const std::string& prefix = "s") {
+  std::vector<task> out;
+  for (int i = 0; i < n; ++i)
+    out.push_back(make_task(prefix + std::to_string(i), "sleep", "{\"ms\": " + std::to_string(ms) + "}"));
+  return out;
+}
+
+node_info node_named(fleet_fixture& f, const std::string& name) {
+  auto nodes = f.ask<std::vector<node_info>>(nodes_atom::value);
+  REQUIRE(nodes);
+  for (const auto& n : *nodes)
+    if (n.name == name)
+      return n;
+  return {};
+}
+
+/// Each task of the database succeeded exactly once.
+void check_each_task_succeeded_once(fleet_fixture& f, int64_t tasks) {
+  CHECK(f.query_int("SELECT count(*) FROM tasks WHERE state = 'succeeded'") == tasks);
+  CHECK(f.query_int("SELECT count(*) FROM attempts WHERE outcome = 'succeeded'") == tasks);
+  CHECK(f.query_int("SELECT count(DISTINCT task_seq) FROM attempts WHERE outcome = 'succeeded'") == tasks);
+}
+
+struct silent_node_state {
+  std::vector<caf::typed_response_promise<int32_t>> heartbeats;
+  std::vector<caf::typed_response_promise<task_outcome>> attempts;
+};
+
+/// Joins, then answers nothing: a node on the far side of a cut cable.
+node_actor::behavior_type silent_node(node_actor::stateful_pointer<silent_node_state> self,
+                                      std::shared_ptr<std::string> dropped_reason) {
+  return {
+    [self](execute_atom, const std::string&, const task&, int32_t) -> caf::result<task_outcome> {
+      self->state.attempts.push_back(self->make_response_promise<task_outcome>());
+      return self->state.attempts.back();
+    },
+    [](stop_atom, const std::string&) {},
+    [self](heartbeat_atom) -> caf::result<int32_t> {
+      self->state.heartbeats.push_back(self->make_response_promise<int32_t>());
+      return self->state.heartbeats.back();
+    },
+    [dropped_reason](dropped_atom, const std::string& reason) { *dropped_reason = reason; },
+  };
+}
+
+} // namespace
+
+TEST_CASE("attempts go only to nodes that run their type, within each node's capacity") {
+  auto cfg = fleet_fixture::small_config();
+  cfg.max_concurrent_workers = 8;
+  fleet_fixture f{cfg};
+  f.set_nodes(0); // fleetd itself runs nothing
+  f.start();
+  auto a = join_node(f, "a", {"echo"}, 4);
+  auto b = join_node(f, "b", {"sleep"}, 1);
+  auto nodes = f.ask<std::vector<node_info>>(nodes_atom::value);
+  REQUIRE(nodes);
+  REQUIRE(nodes->size() == 3);
+  CHECK((*nodes)[0].name == "local");
+  CHECK((*nodes)[0].capacity == 0);
+  CHECK((*nodes)[1].name == "a");
+  CHECK((*nodes)[2].name == "b");
+  CHECK(f.query_int("SELECT count(*) FROM events WHERE kind = 'node_joined'") == 2);
+  auto tasks = echo_tasks(10);
+  for (auto& t : sleepers(3, 100))
+    tasks.push_back(t);
+  auto id = f.submit_ok(tasks);
+  int most_on_b = 0;
+  bool saw_node_in_workers = false;
+  REQUIRE(f.advance_until([&] {
+    most_on_b = std::max(most_on_b, node_named(f, "b").running);
+    auto ws = f.ask<std::vector<worker_info>>(workers_atom::value);
+    REQUIRE(ws);
+    for (const auto& w : *ws)
+      saw_node_in_workers = saw_node_in_workers || (w.task_id[0] == 's' && w.node == "b");
+    return f.finished(id);
+  }));
+  CHECK(most_on_b == 1);
+  CHECK(saw_node_in_workers);
+  CHECK(f.status_of(id).completed == 13);
+  CHECK(f.query_int("SELECT count(*) FROM attempts a JOIN tasks t ON t.seq = a.task_seq "
+                    "WHERE t.type = 'echo' AND a.node = 'a'") == 10);
+  CHECK(f.query_int("SELECT count(*) FROM attempts a JOIN tasks t ON t.seq = a.task_seq "
+                    "WHERE t.type = 'sleep' AND a.node = 'b'") == 3);
+  CHECK(f.query_int("SELECT count(*) FROM attempts WHERE node IS NULL") == 0);
+  // The echo results came back from node a intact.
+  auto rs = f.results_of(id);
+  REQUIRE(rs.size() == 13);
+  CHECK(rs[3].result == R"({"n":3})");
+}
+
+TEST_CASE("a type only a node runs is accepted once the node joined, and the node checks its data") {
+  auto cfg = fleet_fixture::small_config();
+  cfg.retry_failed_tasks = false;
+  fleet_fixture f{cfg};
+  f.start();
+  auto gpu_task = [](std::string id, std::string data) { return make_task(std::move(id), "gpu", std::move(data)); };
+  auto before = f.ask<std::string>(submit_atom::value, std::vector<task>{gpu_task("g0", R"({"model":"m"})")});
+  REQUIRE_FALSE(before);
+  CHECK(before.error() == errc::unknown_task_type);
+  auto reg = std::make_shared<worker_registry>();
+  reg->add(
+    "gpu", [](caf::actor_system& sys) { return sys.spawn(echo_worker); },
+    [](const nlohmann::json& data) -> caf::error {
+      if (!data.contains("model"))
+        return caf::make_error(errc::invalid_task, "gpu tasks need a model");
+      return caf::none;
+    });
+  auto node = join_node(f, "gpu-1", {"gpu"}, 2, reg);
+  auto id = f.submit_ok({gpu_task("good", R"({"model":"m"})"), gpu_task("bad", R"({"weights":1})")});
+  REQUIRE(f.advance_until([&] { return f.finished(id); }));
+  auto rs = f.results_of(id);
+  REQUIRE(rs.size() == 2);
+  CHECK(rs[0].success);
+  CHECK(rs[0].result == R"({"model":"m"})");
+  CHECK_FALSE(rs[1].success);
+  CHECK_MESSAGE(rs[1].error.find("gpu tasks need a model") != std::string::npos, rs[1].error);
+  CHECK(f.query_int("SELECT count(*) FROM attempts WHERE node = 'gpu-1'") == 2);
+}
+
+TEST_CASE("a node that goes away mid-attempt: its attempts are interrupted and run again, each task succeeds once") {
+  auto cfg = fleet_fixture::small_config();
+  cfg.max_concurrent_workers = 6;
+  fleet_fixture f{cfg};
+  f.start();
+  auto a = join_node(f, "a", {"sleep"}, 4);
+  auto id = f.submit_ok(sleepers(6, 1000));
+  auto on_a = node_named(f, "a").running;
+  REQUIRE(on_a > 0);
+  CHECK(node_named(f, "local").running == 6 - on_a);
+  caf::anon_send_exit(a, caf::exit_reason::kill);
+  f.run();
+  CHECK(node_named(f, "a").name.empty());
+  REQUIRE(f.advance_until([&] { return f.finished(id); }));
+  CHECK(f.status_of(id).completed == 6);
+  check_each_task_succeeded_once(f, 6);
+  CHECK(f.query_int("SELECT count(*) FROM attempts WHERE node = 'a' AND outcome = 'interrupted'") == on_a);
+  CHECK(f.query_int("SELECT count(*) FROM attempts WHERE node = 'a' AND outcome <> 'interrupted'") == 0);
+  // Interruptions are not failures: they do not use up retries.
+  CHECK(f.query_int("SELECT sum(interruptions) FROM tasks") == on_a);
+  CHECK(f.query_int("SELECT retries FROM batches") == 0);
+  CHECK(f.query_int("SELECT count(*) FROM events WHERE kind = 'node_dropped' AND detail LIKE '%\"node\":\"a\"%'") == 1);
+}
+
+TEST_CASE("a node that stops answering heartbeats is dropped, told so, and its work waits for another node") {
+  fleet_fixture f;
+  f.set_nodes(0, 1000, 3000);
+  f.start();
+  auto dropped_reason = std::make_shared<std::string>();
+  auto silent = f.sys().spawn(silent_node, dropped_reason);
+  auto welcome = f.ask<node_welcome>(node_join_atom::value, node_announcement{"mute", {"echo"}, 2},
+                                     node_actor{silent});
+  REQUIRE(welcome);
+  CHECK(welcome->heartbeat_ms == 1000);
+  CHECK(welcome->timeout_ms == 3000);
+  auto id = f.submit_ok(echo_tasks(3));
+  CHECK(node_named(f, "mute").running == 2);
+  // The first heartbeat goes out after 1 s and times out 3 s later.
+  auto advance_in_steps = [&](int64_t ms) {
+    for (int64_t t = 0; t < ms; t += 100)
+      f.advance(100);
+  };
+  advance_in_steps(3900);
+  CHECK_FALSE(node_named(f, "mute").name.empty());
+  advance_in_steps(200);
+  CHECK(node_named(f, "mute").name.empty());
+  CHECK_MESSAGE(dropped_reason->find("no answer to a heartbeat within 3000 ms") != std::string::npos, *dropped_reason);
+  CHECK(f.query_int("SELECT count(*) FROM attempts WHERE node = 'mute' AND outcome = 'interrupted'") == 2);
+  CHECK(f.status_of(id).completed == 0);
+  // Nothing else runs echo (fleetd's own workers are off): the tasks wait, then a new node runs them.
+  f.advance(5000);
+  CHECK(f.query_int("SELECT count(*) FROM tasks WHERE state = 'pending'") == 3);
+  auto b = join_node(f, "b", {"echo"}, 2);
+  REQUIRE(f.advance_until([&] { return f.finished(id); }));
+  check_each_task_succeeded_once(f, 3);
+  CHECK(f.query_int("SELECT count(*) FROM attempts WHERE node = 'b' AND outcome = 'succeeded'") == 3);
+  caf::anon_send_exit(silent, caf::exit_reason::kill);
+}
+
+TEST_CASE("a remote attempt past worker_timeout is stopped on its node") {
+  auto cfg = fleet_fixture::small_config();
+  cfg.worker_timeout_ms = 500;
+  cfg.retry_failed_tasks = false;
+  fleet_fixture f{cfg};
+  f.set_nodes(0);
+  f.start();
+  auto a = join_node(f, "a", {"sleep"}, 1);
+  auto id = f.submit_ok(sleepers(1, 60'000));
+  REQUIRE(f.advance_until([&] { return f.finished(id); }, 5000));
+  auto rs = f.results_of(id);
+  REQUIRE(rs.size() == 1);
+  CHECK_MESSAGE(rs[0].error.find("timed out after 500 ms") != std::string::npos, rs[0].error);
+  CHECK(node_named(f, "a").running == 0);
+  CHECK(f.query_int("SELECT count(*) FROM attempts WHERE node = 'a' AND outcome = 'timed_out'") == 1);
+  // The node is still in the fleet and takes the next task.
+  auto next = f.submit_ok(sleepers(1, 10, "n"));
+  REQUIRE(f.advance_until([&] { return f.finished(next); }, 5000));
+  CHECK(f.status_of(next).completed == 1);
+}
+
+TEST_CASE("bad joins are refused and change nothing; a node takes work from fleetd alone") {
+  fleet_fixture f;
+  f.start();
+  auto refused = [&](node_announcement a, node_actor handle, const std::string& expected) {
+    auto r = f.ask<node_welcome>(node_join_atom::value, std::move(a), std::move(handle));
+    REQUIRE_FALSE(r);
+    CHECK(r.error() == errc::invalid_node);
+    CHECK_MESSAGE(error_text(r.error()).find(expected) != std::string::npos, error_text(r.error()));
+  };
+  auto dropped = std::make_shared<std::string>();
+  auto silent = f.sys().spawn(silent_node, dropped);
+  refused({"x", {"echo"}, 1}, node_actor{}, "handle of its node actor");
+  refused({"local", {"echo"}, 1}, silent, "stands for fleetd's own workers");
+  refused({"x y", {"echo"}, 1}, silent, "a node name has 1 to 64 characters");
+  refused({"x", {}, 1}, silent, "1 to 100 task types");
+  refused({"x", {"echo"}, 0}, silent, "capacity of 1 to 10000");
+  auto nodes = f.ask<std::vector<node_info>>(nodes_atom::value);
+  REQUIRE(nodes);
+  CHECK(nodes->size() == 1);
+  CHECK(f.query_int("SELECT count(*) FROM events WHERE kind LIKE 'node%'") == 0);
+  // The node actor refuses attempts and heartbeats from anyone but the fleetd it joined.
+  auto node = join_node(f, "a", {"echo"}, 1);
+  caf::scoped_actor stranger{f.sys()};
+  auto rh = stranger->request(node, caf::infinite, execute_atom::value, std::string{"w"}, make_task("t", "echo"), 1);
+  f.run();
+  bool refused_work = false;
+  rh.receive([](task_outcome&) {}, [&](caf::error& err) { refused_work = err == errc::invalid_node; });
+  CHECK(refused_work);
+  CHECK(node_named(f, "a").running == 0);
+  caf::anon_send_exit(silent, caf::exit_reason::kill);
+}
