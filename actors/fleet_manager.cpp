@@ -393,12 +393,8 @@ void fleet_manager_state::dispatch() {
   }
 }
 
-void fleet_manager_state::start_attempt(runnable_task next, const std::string& node) {
-  if (node != local_node_name) {
-    start_remote_attempt(next, node);
-    return;
-  }
-  nodes_.started(node);
+fleet_manager_state::running_attempt fleet_manager_state::begin_attempt(const runnable_task& next,
+                                                                        const std::string& node) {
   auto now = now_ms();
   running_attempt r;
   r.seq = next.seq;
@@ -407,13 +403,25 @@ void fleet_manager_state::start_attempt(runnable_task next, const std::string& n
   r.attempt = next.attempts + 1;
   r.counted_before = next.attempts - next.interruptions;
   r.worker_id = make_worker_id(epoch_ms_, ++worker_seq_);
+  r.node = node;
   r.spawned_at = now;
   r.deadline = now + cfg_.worker_timeout_ms;
-  queue(attempt_started{r.seq, r.batch_id, r.task_id, r.attempt, r.worker_id, now, {}});
+  queue(attempt_started{r.seq, r.batch_id, r.task_id, r.attempt, r.worker_id, now,
+                        node == local_node_name ? std::string{} : node});
   after_commit([this, seq = r.seq, attempt = r.attempt] {
     if (auto i = running_.find(seq); i != running_.end() && i->second.attempt == attempt)
       i->second.start_committed = true;
   });
+  nodes_.started(node);
+  return r;
+}
+
+void fleet_manager_state::start_attempt(runnable_task next, const std::string& node) {
+  if (node != local_node_name) {
+    start_remote_attempt(next, node);
+    return;
+  }
+  auto r = begin_attempt(next, node);
   auto worker = opts_.hooks->get_worker_instance(self_->home_system(), *opts_.registry,
                                                  r.worker_id, next.spec);
   auto seq = r.seq;
@@ -436,23 +444,7 @@ void fleet_manager_state::start_attempt(runnable_task next, const std::string& n
 }
 
 void fleet_manager_state::start_remote_attempt(const runnable_task& next, const std::string& node) {
-  auto now = now_ms();
-  running_attempt r;
-  r.seq = next.seq;
-  r.batch_id = next.batch_id;
-  r.task_id = next.spec.id;
-  r.attempt = next.attempts + 1;
-  r.counted_before = next.attempts - next.interruptions;
-  r.worker_id = make_worker_id(epoch_ms_, ++worker_seq_);
-  r.node = node;
-  r.spawned_at = now;
-  r.deadline = now + cfg_.worker_timeout_ms;
-  queue(attempt_started{r.seq, r.batch_id, r.task_id, r.attempt, r.worker_id, now, node});
-  after_commit([this, seq = r.seq, attempt = r.attempt] {
-    if (auto i = running_.find(seq); i != running_.end() && i->second.attempt == attempt)
-      i->second.start_committed = true;
-  });
-  nodes_.started(node);
+  auto r = begin_attempt(next, node);
   auto seq = r.seq;
   auto attempt = r.attempt;
   auto worker_id = r.worker_id;

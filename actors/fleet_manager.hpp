@@ -140,6 +140,8 @@ private:
   void dispatch();
   bool refill();
   void invalidate_ready();
+  /// The bookkeeping every attempt starts with: its record, the queued start, the node's count.
+  running_attempt begin_attempt(const runnable_task& next, const std::string& node);
   void start_attempt(runnable_task next, const std::string& node);
   /// Runs the attempt on a fleet-node rather than a local worker.
   void start_remote_attempt(const runnable_task& next, const std::string& node);

@@ -42,15 +42,23 @@ caf::expected<fleet_api_actor> connect_fleet(caf::actor_system& sys, const std::
                                                         host, port, caf::to_string(err)));
 }
 
+namespace {
+
+constexpr auto query = caf::message_priority::high;
+
+} // namespace
+
 struct fleet_client::impl {
   impl(caf::actor_system& sys, fleet_api_actor manager, duration timeout)
     : self(sys), manager(std::move(manager)), timeout(timeout) {
   }
 
-  template <class T, class... Ts>
+  /// Queries go `high`: CAF serves a mailbox's urgent messages first, so a status does not wait
+  /// behind the hundreds of worker outcomes a busy manager has queued.
+  template <class T, caf::message_priority Priority = caf::message_priority::normal, class... Ts>
   caf::expected<T> ask(Ts&&... xs) {
     caf::expected<T> out{caf::make_error(errc::unreachable, "no reply")};
-    self->request(manager, timeout, std::forward<Ts>(xs)...)
+    self->template request<Priority>(manager, timeout, std::forward<Ts>(xs)...)
       .receive([&](T& value) { out = std::move(value); },
                [&](caf::error& err) { out = explain(std::move(err)); });
     return out;
@@ -144,16 +152,16 @@ caf::expected<std::string> fleet_client::seal_upload(const std::string& upload_i
 }
 
 caf::expected<batch_status> fleet_client::batch_status(const std::string& batch_id) {
-  return impl_->ask<::fleet::batch_status>(status_atom::value, batch_id);
+  return impl_->ask<::fleet::batch_status, query>(status_atom::value, batch_id);
 }
 
 caf::expected<std::vector<task_result>> fleet_client::batch_results(const std::string& batch_id) {
-  return impl_->ask<std::vector<task_result>>(results_atom::value, batch_id);
+  return impl_->ask<std::vector<task_result>, query>(results_atom::value, batch_id);
 }
 
 caf::expected<results_page> fleet_client::batch_results(const std::string& batch_id, int64_t cursor,
                                                         int32_t limit) {
-  return impl_->ask<results_page>(results_atom::value, batch_id, cursor, limit);
+  return impl_->ask<results_page, query>(results_atom::value, batch_id, cursor, limit);
 }
 
 caf::expected<bool> fleet_client::cancel_batch(const std::string& batch_id) {
@@ -165,15 +173,15 @@ caf::expected<fleet_config> fleet_client::scale_workers(int32_t n) {
 }
 
 caf::expected<fleet_stats> fleet_client::stats() {
-  return impl_->ask<fleet_stats>(stats_atom::value);
+  return impl_->ask<fleet_stats, query>(stats_atom::value);
 }
 
 caf::expected<std::vector<worker_info>> fleet_client::active_workers() {
-  return impl_->ask<std::vector<worker_info>>(workers_atom::value);
+  return impl_->ask<std::vector<worker_info>, query>(workers_atom::value);
 }
 
 caf::expected<std::vector<node_info>> fleet_client::nodes() {
-  return impl_->ask<std::vector<node_info>>(nodes_atom::value);
+  return impl_->ask<std::vector<node_info>, query>(nodes_atom::value);
 }
 
 caf::expected<fleet_config> fleet_client::update_config(const config_update& update) {
@@ -181,7 +189,7 @@ caf::expected<fleet_config> fleet_client::update_config(const config_update& upd
 }
 
 caf::expected<fleet_config> fleet_client::get_config() {
-  return impl_->ask<fleet_config>(get_config_atom::value);
+  return impl_->ask<fleet_config, query>(get_config_atom::value);
 }
 
 caf::expected<result_summary> fleet_client::summary() {

@@ -92,6 +92,18 @@ inline run_result run(std::vector<std::string> argv, const std::string& stdin_fi
   return {r->exit_code, r->stdout_tail, r->stderr_tail};
 }
 
+/// Starts `argv` in the background with its stderr appended to `log`.
+inline std::shared_ptr<child_process> start_logged(std::vector<std::string> argv, const std::string& log) {
+  std::vector<std::string> shell{"sh", "-c", "exec \"$@\" 2>>\"$FLEET_LOG\"", "sh"};
+  shell.insert(shell.end(), argv.begin(), argv.end());
+  subprocess_spec spec;
+  spec.argv = std::move(shell);
+  spec.env["FLEET_LOG"] = log;
+  auto c = child_process::start(spec);
+  REQUIRE(c);
+  return *c;
+}
+
 /// One fleetd process on a temporary directory: database, config file and log live there.
 class fleetd_process {
 public:
@@ -112,15 +124,9 @@ public:
 
   /// Starts fleetd and waits until it listens; false (with the log) if it exited instead.
   bool start(std::vector<std::string> extra_args = {}) {
-    std::vector<std::string> argv{"sh", "-c", "exec \"$@\" 2>>\"$FLEETD_LOG\"", "sh", bin("fleetd"),
-                                  "--config-file=" + config_};
+    std::vector<std::string> argv{bin("fleetd"), "--config-file=" + config_};
     argv.insert(argv.end(), extra_args.begin(), extra_args.end());
-    subprocess_spec spec;
-    spec.argv = std::move(argv);
-    spec.env["FLEETD_LOG"] = log_;
-    auto c = child_process::start(spec);
-    REQUIRE(c);
-    child_ = *c;
+    child_ = start_logged(std::move(argv), log_);
     ++starts_;
     auto marker = "listening on 127.0.0.1:" + std::to_string(port_);
     return eventually([&] { return count_in_log(marker) >= starts_ || !alive(); }) && alive();
@@ -234,14 +240,9 @@ public:
   void add_args(const std::vector<std::string>& args) { args_.insert(args_.end(), args.begin(), args.end()); }
 
   void start() {
-    std::vector<std::string> argv{"sh", "-c", "exec \"$@\" 2>>\"$NODE_LOG\"", "sh", bin("fleet-node")};
+    std::vector<std::string> argv{bin("fleet-node")};
     argv.insert(argv.end(), args_.begin(), args_.end());
-    subprocess_spec spec;
-    spec.argv = std::move(argv);
-    spec.env["NODE_LOG"] = log_;
-    auto c = child_process::start(spec);
-    REQUIRE(c);
-    child_ = *c;
+    child_ = start_logged(std::move(argv), log_);
   }
 
   void kill_hard() {
