@@ -19,6 +19,18 @@ inline int64_t query_db_int(const std::string& path, const std::string& sql) {
   return *value;
 }
 
+/// One text value from `sql` (NULL reads as empty).
+inline std::string query_db_text(const std::string& path, const std::string& sql) {
+  auto db = sqlite::database::open(path, false);
+  REQUIRE(db);
+  auto st = db->prepare(sql);
+  REQUIRE_MESSAGE(st, (st ? "" : error_text(st.error())));
+  auto row = st->step();
+  REQUIRE(row);
+  REQUIRE(*row);
+  return st->column_text(0);
+}
+
 /// SQLite's verdict on the file: "ok" or the first problems it found.
 inline std::string integrity_check(const std::string& path) {
   auto db = sqlite::database::open(path, false);

@@ -233,7 +233,7 @@ TEST_CASE("a remote attempt past worker_timeout is stopped on its node") {
   CHECK(f.status_of(next).completed == 1);
 }
 
-TEST_CASE("bad joins are refused and change nothing; a node takes work from fleetd alone") {
+TEST_CASE("bad joins are refused and change nothing, and a node takes work from fleetd alone") {
   fleet_fixture f;
   f.start();
   auto refused = [&](node_announcement a, node_actor handle, const std::string& expected) {

@@ -117,7 +117,7 @@ TEST_CASE("fleetd refuses plain TCP off loopback, plain TCP unless configured, a
   CHECK_MESSAGE(r.err.find("TLS needs all of --tls-cert, --tls-key and --tls-ca") != std::string::npos, r.err);
 }
 
-TEST_CASE("a fleet-node with a certificate from the CA joins a TLS fleetd; one without cannot") {
+TEST_CASE("a fleet-node with a certificate from the CA joins a TLS fleetd, and one without cannot") {
   test_pki pki;
   fleetd_process d(pki.fleetd_config() + "local-workers=0\n");
   REQUIRE_MESSAGE(d.start(), d.log());

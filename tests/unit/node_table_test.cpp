@@ -80,7 +80,7 @@ TEST_CASE("placement: only nodes that run the type and have room, the least load
   CHECK(t.all_types() == std::vector<std::string>{"echo", "gpu", "sleep"});
 }
 
-TEST_CASE("a local node without a limit of its own shares max_concurrent_workers; capacity 0 runs nothing") {
+TEST_CASE("a local node without a limit of its own shares max_concurrent_workers, and capacity 0 runs nothing") {
   node_table unlimited{{"echo"}, -1};
   for (int i = 0; i < 9; ++i)
     unlimited.started("local");
@@ -94,7 +94,7 @@ TEST_CASE("a local node without a limit of its own shares max_concurrent_workers
   CHECK(none.place("echo", 10) == "n");
 }
 
-TEST_CASE("a node that joins again gets a new generation; a removed one is forgotten") {
+TEST_CASE("a node that joins again gets a new generation, and a removed one is forgotten") {
   node_table t{{"echo"}, -1};
   auto first = t.add(node("a", {"echo"}, 1), 0);
   CHECK(t.generation("a") == first);
