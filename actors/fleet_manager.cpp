@@ -789,33 +789,59 @@ caf::error fleet_manager_state::refuse_new_work() const {
   return caf::none;
 }
 
-caf::result<std::string> fleet_manager_state::submit(std::vector<task>& tasks) {
+caf::result<std::string> fleet_manager_state::submit(std::vector<task>& tasks, const std::string& key) {
   if (auto err = refuse_new_work())
+    return err;
+  if (auto err = validate_client_key(key, opts_.limits))
     return err;
   if (auto err = validate_batch(tasks, type_check(), opts_.limits))
     return err;
   auto now = now_ms();
   auto id = make_batch_id(now, rng_);
-  auto n = tasks.size();
+  auto what = fmt::format("{} tasks", tasks.size());
+  auto existing = std::make_shared<std::string>();
   auto rp = self_->make_response_promise<std::string>();
-  auto job = [id, now, tasks = std::move(tasks), limits = opts_.limits](fleet_store& store) -> caf::error {
+  // The key is looked up inside the transaction that would store the batch: two submits with one
+  // key, however close, store one batch.
+  auto job = [id, now, key, existing, tasks = std::move(tasks), limits = opts_.limits](fleet_store& store) -> caf::error {
+    if (!key.empty()) {
+      auto found = store.batch_for_key(key);
+      if (!found)
+        return found.error();
+      if (!found->empty()) {
+        *existing = *found;
+        return caf::none;
+      }
+    }
     if (auto err = room_for_a_batch(store, limits))
       return err;
-    return store.insert_batch(id, tasks, now);
+    if (auto err = store.insert_batch(id, tasks, now))
+      return err;
+    return key.empty() ? caf::none : store.set_batch_key(id, key);
   };
-  write(std::move(job),
-        [this, rp, id, n](caf::error err) mutable {
-          if (err) {
-            rp.deliver(std::move(err));
-            return;
-          }
-          spdlog::info("batch {} submitted with {} tasks", id, n);
-          // New tasks may outrank the ones in the window.
-          invalidate_ready();
-          dispatch();
-          rp.deliver(id);
-        });
+  write(std::move(job), [this, rp, id, existing, key, what](caf::error err) mutable {
+    after_submit(rp, std::move(err), id, *existing, key, what);
+  });
   return rp;
+}
+
+void fleet_manager_state::after_submit(caf::typed_response_promise<std::string> rp, caf::error err,
+                                       const std::string& id, const std::string& existing,
+                                       const std::string& key, const std::string& what) {
+  if (err) {
+    rp.deliver(std::move(err));
+    return;
+  }
+  if (!existing.empty()) {
+    spdlog::info("submit with key \"{}\": batch {} has it already; nothing stored", key, existing);
+    rp.deliver(existing);
+    return;
+  }
+  spdlog::info("batch {} submitted with {}{}", id, what, key.empty() ? "" : fmt::format(" (key \"{}\")", key));
+  // New tasks may outrank the ones in the window.
+  invalidate_ready();
+  dispatch();
+  rp.deliver(id);
 }
 
 caf::result<std::string> fleet_manager_state::open_upload() {
@@ -848,32 +874,39 @@ caf::result<int64_t> fleet_manager_state::upload_chunk(const std::string& upload
   return rp;
 }
 
-caf::result<std::string> fleet_manager_state::seal_upload(const std::string& upload_id) {
+caf::result<std::string> fleet_manager_state::seal_upload(const std::string& upload_id,
+                                                         const std::string& key) {
   if (auto err = refuse_new_work())
+    return err;
+  if (auto err = validate_client_key(key, opts_.limits))
     return err;
   auto now = now_ms();
   auto id = make_batch_id(now, rng_);
   auto sealed_tasks = std::make_shared<int64_t>(0);
-  auto job = [upload_id, id, now, sealed_tasks, limits = opts_.limits](fleet_store& store) -> caf::error {
+  auto existing = std::make_shared<std::string>();
+  auto job = [upload_id, id, now, key, sealed_tasks, existing, limits = opts_.limits](fleet_store& store) -> caf::error {
+    if (!key.empty()) {
+      auto found = store.batch_for_key(key);
+      if (!found)
+        return found.error();
+      if (!found->empty()) {
+        // Also the answer to a seal retried after its reply was lost: the upload is gone by now.
+        *existing = *found;
+        return store.discard_upload(upload_id);
+      }
+    }
     if (auto err = room_for_a_batch(store, limits))
       return err;
     auto sealed = store.seal_upload(upload_id, id, now);
     if (!sealed)
       return sealed.error();
     *sealed_tasks = *sealed;
-    return caf::none;
+    return key.empty() ? caf::none : store.set_batch_key(id, key);
   };
   auto rp = self_->make_response_promise<std::string>();
-  write(std::move(job), [this, rp, id, upload_id, sealed_tasks](caf::error err) mutable {
-    if (err) {
-      rp.deliver(std::move(err));
-      return;
-    }
-    spdlog::info("batch {} submitted with {} tasks (uploaded in chunks as {})", id, *sealed_tasks,
-                 upload_id);
-    invalidate_ready();
-    dispatch();
-    rp.deliver(id);
+  write(std::move(job), [this, rp, id, upload_id, key, sealed_tasks, existing](caf::error err) mutable {
+    after_submit(rp, std::move(err), id, *existing, key,
+                 fmt::format("{} tasks (uploaded in chunks as {})", *sealed_tasks, upload_id));
   });
   return rp;
 }
@@ -1070,11 +1103,17 @@ fleet_manager(fleet_manager_state::self_pointer self, fleet_manager_options opts
   auto from_self = [self] { return self->current_sender() == self->ctrl(); };
   return {
     [self](submit_atom, std::vector<task>& tasks) { return self->state.submit(tasks); },
+    [self](submit_atom, std::vector<task>& tasks, const std::string& key) {
+      return self->state.submit(tasks, key);
+    },
     [self](upload_open_atom) { return self->state.open_upload(); },
     [self](upload_chunk_atom, const std::string& id, std::vector<task>& tasks) {
       return self->state.upload_chunk(id, tasks);
     },
     [self](upload_seal_atom, const std::string& id) { return self->state.seal_upload(id); },
+    [self](upload_seal_atom, const std::string& id, const std::string& key) {
+      return self->state.seal_upload(id, key);
+    },
     [self](status_atom, const std::string& id) { return self->state.status(id); },
     [self](results_atom, const std::string& id) { return self->state.results(id); },
     [self](results_atom, const std::string& id, int64_t cursor, int32_t limit) {

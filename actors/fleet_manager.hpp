@@ -75,10 +75,11 @@ public:
 
   caf::error init(self_pointer self, fleet_manager_options opts);
 
-  caf::result<std::string> submit(std::vector<task>& tasks);
+  /// `key`: see fleet_api_actor's idempotent submit; empty for none.
+  caf::result<std::string> submit(std::vector<task>& tasks, const std::string& key = {});
   caf::result<std::string> open_upload();
   caf::result<int64_t> upload_chunk(const std::string& upload_id, std::vector<task>& tasks);
-  caf::result<std::string> seal_upload(const std::string& upload_id);
+  caf::result<std::string> seal_upload(const std::string& upload_id, const std::string& key = {});
   caf::result<batch_status> status(const std::string& batch_id);
   caf::result<std::vector<task_result>> results(const std::string& batch_id);
   caf::result<results_page> results(const std::string& batch_id, int64_t cursor, int32_t limit);
@@ -164,6 +165,10 @@ private:
   /// shutting_down while a drain is on, storage_unavailable while the database takes no writes:
   /// submits and uploads are refused.
   caf::error refuse_new_work() const;
+  /// The answer to a submit or seal once its write committed: the new batch (`id`), or the batch
+  /// that already had the key (`existing`).
+  void after_submit(caf::typed_response_promise<std::string> rp, caf::error err, const std::string& id,
+                    const std::string& existing, const std::string& key, const std::string& what);
   void log_milestones(const std::vector<fleet_store::batch_milestone>& milestones);
   void finish_drain(int32_t interrupted);
 

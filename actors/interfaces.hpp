@@ -75,12 +75,18 @@ using coordinator_actor = caf::typed_actor<
 using fleet_api_actor = caf::typed_actor<
   // submit_batch(tasks): validates, stores in one transaction, replies the batch id.
   caf::replies_to<submit_atom, std::vector<task>>::with<std::string>,
+  // submit_batch(tasks, key): idempotent submit. The first submit with a key stores the batch;
+  // every later one with the same key (also after a restart) returns that batch's id and stores
+  // nothing, whatever its tasks. An empty key is no key.
+  caf::replies_to<submit_atom, std::vector<task>, std::string>::with<std::string>,
   // submit_batch in chunks, for batches too big for one message: open an upload, send chunks
   // (each validated and stored, duplicates across chunks refused), then seal it: the batch id.
   // Nothing runs and nothing is visible before the seal, which stores the batch at once.
   caf::replies_to<upload_open_atom>::with<std::string>,
   caf::replies_to<upload_chunk_atom, std::string, std::vector<task>>::with<int64_t>,
   caf::replies_to<upload_seal_atom, std::string>::with<std::string>,
+  // Seals an upload under a client key: as submit with a key (a known key drops the upload).
+  caf::replies_to<upload_seal_atom, std::string, std::string>::with<std::string>,
   // batch_status(id); errc::unknown_batch if there is no such batch.
   caf::replies_to<status_atom, std::string>::with<batch_status>,
   // batch_results(id): every finished task, in submission order (refused above 100,000: page).

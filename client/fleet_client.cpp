@@ -96,8 +96,13 @@ fleet_client& fleet_client::operator=(fleet_client&&) noexcept = default;
 fleet_client::~fleet_client() = default;
 
 caf::expected<std::string> fleet_client::submit_batch(std::vector<task> tasks, size_t chunk_size) {
+  return submit_batch(std::string{}, std::move(tasks), chunk_size);
+}
+
+caf::expected<std::string> fleet_client::submit_batch(const std::string& key, std::vector<task> tasks,
+                                                      size_t chunk_size) {
   if (chunk_size == 0 || tasks.size() <= chunk_size)
-    return impl_->ask<std::string>(submit_atom::value, std::move(tasks));
+    return impl_->ask<std::string>(submit_atom::value, std::move(tasks), key);
   auto upload = open_upload();
   if (!upload)
     return upload.error();
@@ -136,7 +141,7 @@ caf::expected<std::string> fleet_client::submit_batch(std::vector<task> tasks, s
     await_oldest();
   if (failure)
     return failure;
-  return seal_upload(*upload);
+  return seal_upload(*upload, key);
 }
 
 caf::expected<std::string> fleet_client::open_upload() {
@@ -147,8 +152,8 @@ caf::expected<int64_t> fleet_client::upload_chunk(const std::string& upload_id, 
   return impl_->ask<int64_t>(upload_chunk_atom::value, upload_id, std::move(tasks));
 }
 
-caf::expected<std::string> fleet_client::seal_upload(const std::string& upload_id) {
-  return impl_->ask<std::string>(upload_seal_atom::value, upload_id);
+caf::expected<std::string> fleet_client::seal_upload(const std::string& upload_id, const std::string& key) {
+  return impl_->ask<std::string>(upload_seal_atom::value, upload_id, key);
 }
 
 caf::expected<batch_status> fleet_client::batch_status(const std::string& batch_id) {

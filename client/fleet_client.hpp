@@ -48,11 +48,16 @@ public:
   /// One message up to `chunk_size` tasks; bigger batches go up in chunks of that size (an
   /// upload, sealed at the end), so that neither side holds one giant message.
   caf::expected<std::string> submit_batch(std::vector<task> tasks, size_t chunk_size = 10'000);
+  /// Idempotent submit: the first call with `key` stores the batch, every later one (also after a
+  /// restart of either side, e.g. a retry after a lost reply) returns that batch's id and stores
+  /// nothing. An empty key is no key.
+  caf::expected<std::string> submit_batch(const std::string& key, std::vector<task> tasks,
+                                          size_t chunk_size = 10'000);
   /// The steps of a chunked submit, for callers that produce tasks as they go (fleetctl reading a
   /// file): open, add chunks, seal. Nothing is visible before the seal.
   caf::expected<std::string> open_upload();
   caf::expected<int64_t> upload_chunk(const std::string& upload_id, std::vector<task> tasks);
-  caf::expected<std::string> seal_upload(const std::string& upload_id);
+  caf::expected<std::string> seal_upload(const std::string& upload_id, const std::string& key = {});
 
   caf::expected<::fleet::batch_status> batch_status(const std::string& batch_id);
   caf::expected<std::vector<task_result>> batch_results(const std::string& batch_id);

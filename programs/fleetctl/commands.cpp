@@ -38,11 +38,13 @@ struct command_spec {
 
 const std::vector<command_spec>& commands() {
   static const std::vector<command_spec> specs{
-    {"submit", "submit [--wait] FILE|-",
+    {"submit", "submit [--wait] [--key KEY] FILE|-",
      "Reads tasks from FILE (or stdin for -) as a JSON array or JSON Lines, one object per task:\n"
      "  {\"id\": \"t1\", \"type\": \"echo\", \"data\": {...}, \"priority\": 0}\n"
      "type is required; id defaults to task-N, data to {}, priority to 0. Prints the batch id.\n"
-     "--wait then waits like `wait` and exits like it.",
+     "--wait then waits like `wait` and exits like it. --key makes the submit idempotent: the\n"
+     "first submit with KEY stores the batch, any later one prints that batch's id and stores\n"
+     "nothing (also after restarts), so a submit whose answer was lost can simply be repeated.",
      1, 1},
     {"status", "status BATCH", "Shows a batch's status, counts and progress.", 1, 1},
     {"results", "results BATCH", "Lists every finished task of a batch with its result or error.", 1, 1},
@@ -175,7 +177,7 @@ int wait_for(session& s, const std::string& batch_id) {
 /// chunks read as they are sent, so that a huge file is never in memory at once.
 caf::expected<std::string> send_tasks(session& s, std::vector<fleet::task> first, fleet::task_stream& stream) {
   if (stream.done())
-    return s.client->submit_batch(std::move(first), 0);
+    return s.client->submit_batch(s.inv.key, std::move(first), 0);
   auto upload = s.client->open_upload();
   if (!upload)
     return upload.error();
@@ -191,7 +193,7 @@ caf::expected<std::string> send_tasks(session& s, std::vector<fleet::task> first
       return next.error(); // the upload is never sealed: nothing of it becomes visible
     chunk = std::move(*next);
   }
-  return s.client->seal_upload(*upload);
+  return s.client->seal_upload(*upload, s.inv.key);
 }
 
 int cmd_submit(session& s, std::vector<fleet::task> first, fleet::task_stream& stream) {
@@ -411,6 +413,8 @@ int run_command(const invocation& inv) {
     return error("usage: fleetctl config [set NAME=VALUE...]");
   if (inv.wait && inv.command != "submit")
     return error("--wait belongs to submit (use `fleetctl wait BATCH`)");
+  if (!inv.key.empty() && inv.command != "submit")
+    return error("--key belongs to submit");
   // Bad input is reported before any connection is made (for a file bigger than one chunk: as far
   // as its first chunk; a later error abandons the upload, and nothing of it becomes visible).
   std::ifstream file;

@@ -27,6 +27,7 @@ struct invocation {
   bool json = false;
   int64_t timeout_ms = 30000;
   bool wait = false;   ///< submit --wait
+  std::string key;     ///< submit --key: idempotent submit
   int64_t poll_ms = 250; ///< how often wait asks for the status
   std::string command;
   std::vector<std::string> args;

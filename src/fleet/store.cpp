@@ -118,6 +118,8 @@ struct fleet_store::statements {
   sqlite::statement totals;
   sqlite::statement running_count;
   sqlite::statement unfinished_batches;
+  sqlite::statement batch_for_key;
+  sqlite::statement set_batch_key;
 };
 
 caf::expected<std::unique_ptr<fleet_store>> fleet_store::open(const store_options& opts) {
@@ -261,6 +263,10 @@ caf::expected<std::unique_ptr<fleet_store>> fleet_store::with_statements(sqlite:
     FLEET_PREPARE("SELECT count(*) FROM tasks WHERE state = 'running'"),
     // unfinished_batches (walks the partial index batches_unfinished)
     FLEET_PREPARE("SELECT count(*) FROM batches WHERE finished_at IS NULL"),
+    // batch_for_key
+    FLEET_PREPARE("SELECT id FROM batches WHERE client_key = ?1"),
+    // set_batch_key
+    FLEET_PREPARE("UPDATE batches SET client_key = ?2 WHERE id = ?1"),
 #undef FLEET_PREPARE
   });
   } catch (caf::error& err) {
@@ -620,6 +626,27 @@ caf::expected<int64_t> fleet_store::expire_uploads(int64_t older_than) {
   if (err)
     return err;
   return db_.changes();
+}
+
+caf::expected<std::string> fleet_store::batch_for_key(const std::string& key) {
+  auto& st = stmts_->batch_for_key;
+  st.rebind(key);
+  auto row = st.step();
+  if (!row)
+    return row.error();
+  std::string id = *row ? st.column_text(0) : std::string{};
+  st.reset();
+  return id;
+}
+
+caf::error fleet_store::set_batch_key(const std::string& batch_id, const std::string& key) {
+  return stmts_->set_batch_key.execute(batch_id, key);
+}
+
+caf::error fleet_store::discard_upload(const std::string& upload_id) {
+  if (auto err = stmts_->drop_upload_tasks.execute(upload_id))
+    return err;
+  return stmts_->drop_upload.execute(upload_id);
 }
 
 std::vector<fleet_store::batch_milestone> fleet_store::take_milestones() {

@@ -74,6 +74,13 @@ public:
   caf::expected<int64_t> seal_upload(const std::string& upload_id, const std::string& batch_id,
                                      int64_t now);
 
+  /// The batch submitted with client key `key`, or empty.
+  caf::expected<std::string> batch_for_key(const std::string& key);
+  /// Gives a batch its client key (unique: a second batch with the key is refused).
+  caf::error set_batch_key(const std::string& batch_id, const std::string& key);
+  /// Drops an upload and its staged tasks (a sealed key that already names a batch).
+  caf::error discard_upload(const std::string& upload_id);
+
   /// Drops uploads opened before `older_than` and never sealed (their client gave up). Returns
   /// how many.
   caf::expected<int64_t> expire_uploads(int64_t older_than);

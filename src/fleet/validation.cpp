@@ -72,4 +72,15 @@ caf::error validate_batch(const std::vector<task>& tasks, const task_type_check&
   return caf::none;
 }
 
+caf::error validate_client_key(const std::string& key, const submit_limits& limits) {
+  if (key.size() > limits.max_id_bytes)
+    return caf::make_error(errc::invalid_batch,
+                           fmt::format("the batch key has {} bytes, more than fleet.max-id-length ({})",
+                                       key.size(), limits.max_id_bytes));
+  for (unsigned char c : key)
+    if (c < 0x20 || c == 0x7f)
+      return caf::make_error(errc::invalid_batch, "the batch key contains a control character");
+  return caf::none;
+}
+
 } // namespace fleet

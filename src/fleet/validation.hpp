@@ -31,6 +31,10 @@ using task_type_check = std::function<caf::error(const task&, const nlohmann::js
 /// The error for a batch of `n` tasks above the limit, none otherwise (also for uploads in chunks).
 caf::error validate_batch_size(size_t n, const submit_limits& limits);
 
+/// A client key for an idempotent submit: empty (no key), or up to max_id_bytes without control
+/// characters. `errc::invalid_batch` otherwise.
+caf::error validate_client_key(const std::string& key, const submit_limits& limits = {});
+
 /// Validates a whole batch before anything is stored: not empty, every id and type present and
 /// within limits, ids unique, data valid JSON within the size limit, accepted by `check`.
 /// The error names the offending task by index and id.

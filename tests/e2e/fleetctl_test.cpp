@@ -219,6 +219,37 @@ TEST_CASE("fleetctl streams a file bigger than a chunk as an upload, and a bad l
   CHECK(d.query_int("SELECT count(*) FROM uploads") == 1); // abandoned, expires after 24 h
 }
 
+TEST_CASE("fleetctl submit --key is idempotent, for one message and for an upload, across a restart") {
+  fleetd_process d;
+  REQUIRE_MESSAGE(d.start(), d.log());
+  auto small = d.file("small.jsonl");
+  write_file(small, "{\"type\": \"echo\"}\n{\"type\": \"echo\"}\n");
+  auto first = d.ctl({"submit", "--key", "job-1", small});
+  REQUIRE_MESSAGE(first.exit_code == 0, first.err);
+  auto again = d.ctl({"submit", "--key=job-1", small});
+  REQUIRE_MESSAGE(again.exit_code == 0, again.err);
+  CHECK(again.out == first.out);
+  std::string lines;
+  for (int i = 0; i < 12'000; ++i)
+    lines += R"({"type": "echo"})" "\n";
+  auto big = d.file("big.jsonl");
+  write_file(big, lines);
+  auto uploaded = d.ctl({"submit", "--key", "job-2", big});
+  REQUIRE_MESSAGE(uploaded.exit_code == 0, uploaded.err);
+  CHECK(d.terminate() == 0);
+  REQUIRE(d.start());
+  auto reuploaded = d.ctl({"submit", "--key", "job-2", big});
+  REQUIRE_MESSAGE(reuploaded.exit_code == 0, reuploaded.err);
+  CHECK(reuploaded.out == uploaded.out);
+  CHECK(d.query_int("SELECT count(*) FROM batches") == 2);
+  CHECK(d.query_int("SELECT count(*) FROM tasks") == 12'002);
+  CHECK(d.query_int("SELECT count(*) FROM uploads") == 0);
+  CHECK(d.count_in_log("submit with key \"job-2\": batch") == 1);
+  auto misplaced = d.ctl({"status", "--key", "x", "batch-1"});
+  CHECK(misplaced.exit_code == 2);
+  CHECK(misplaced.err.find("--key belongs to submit") != std::string::npos);
+}
+
 TEST_CASE("the C++ example client runs the seed's usage example against fleetd") {
   fleetd_process d;
   REQUIRE_MESSAGE(d.start(), d.log());
