@@ -401,7 +401,7 @@ fleet_manager_state::running_attempt fleet_manager_state::begin_attempt(const ru
   r.batch_id = next.batch_id;
   r.task_id = next.spec.id;
   r.attempt = next.attempts + 1;
-  r.counted_before = next.attempts - next.interruptions;
+  r.counted_before = next.attempts - next.interruptions - next.replay_base;
   r.worker_id = make_worker_id(epoch_ms_, ++worker_seq_);
   r.node = node;
   r.spawned_at = now;
@@ -947,6 +947,50 @@ caf::result<results_page> fleet_manager_state::results(const std::string& batch_
   return std::move(*page);
 }
 
+caf::result<dead_letter_page> fleet_manager_state::dead_letters(const std::string& batch_id, int64_t cursor,
+                                                               int32_t limit) {
+  if (limit < 1 || limit > 10'000)
+    return caf::make_error(errc::invalid_batch,
+                           fmt::format("a page of failed tasks holds 1 to 10000 (got {})", limit));
+  if (!batch_id.empty())
+    if (auto st = reader_->status(batch_id); !st)
+      return st.error();
+  auto page = reader_->dead_letters(batch_id, cursor, limit);
+  if (!page)
+    return page.error();
+  return std::move(*page);
+}
+
+caf::result<int64_t> fleet_manager_state::replay(const std::string& batch_id, std::vector<std::string>& task_ids) {
+  if (auto err = refuse_new_work())
+    return err;
+  if (task_ids.size() > opts_.limits.max_tasks_per_batch)
+    return caf::make_error(errc::limit_exceeded, "more task ids than fleet.max-batch-tasks");
+  auto now = now_ms();
+  auto replayed = std::make_shared<int64_t>(0);
+  auto job = [batch_id, ids = std::move(task_ids), now, replayed](fleet_store& store) -> caf::error {
+    auto n = store.replay(batch_id, ids, now);
+    if (!n)
+      return n.error();
+    *replayed = *n;
+    return caf::none;
+  };
+  auto rp = self_->make_response_promise<int64_t>();
+  write(std::move(job), [this, rp, batch_id, replayed](caf::error err) mutable {
+    if (err) {
+      rp.deliver(std::move(err));
+      return;
+    }
+    if (*replayed > 0) {
+      spdlog::info("batch {}: {} failed tasks replayed", batch_id, *replayed);
+      invalidate_ready();
+      dispatch();
+    }
+    rp.deliver(*replayed);
+  });
+  return rp;
+}
+
 caf::result<bool> fleet_manager_state::cancel(const std::string& batch_id) {
   auto now = now_ms();
   // Running attempts stop now: taken out of running_, a late outcome records nothing.
@@ -1120,6 +1164,12 @@ fleet_manager(fleet_manager_state::self_pointer self, fleet_manager_options opts
       return self->state.results(id, cursor, limit);
     },
     [self](cancel_atom, const std::string& id) { return self->state.cancel(id); },
+    [self](failed_atom, const std::string& id, int64_t cursor, int32_t limit) {
+      return self->state.dead_letters(id, cursor, limit);
+    },
+    [self](replay_atom, const std::string& id, std::vector<std::string>& task_ids) {
+      return self->state.replay(id, task_ids);
+    },
     [self](scale_atom, int32_t n) -> caf::result<fleet_config> {
       if (auto err = validate_worker_count(n))
         return err;

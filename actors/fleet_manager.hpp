@@ -84,6 +84,8 @@ public:
   caf::result<std::vector<task_result>> results(const std::string& batch_id);
   caf::result<results_page> results(const std::string& batch_id, int64_t cursor, int32_t limit);
   caf::result<bool> cancel(const std::string& batch_id);
+  caf::result<dead_letter_page> dead_letters(const std::string& batch_id, int64_t cursor, int32_t limit);
+  caf::result<int64_t> replay(const std::string& batch_id, std::vector<std::string>& task_ids);
   caf::result<fleet_config> reconfigure(const config_update& update);
   caf::result<fleet_stats> stats();
   std::vector<worker_info> workers() const;

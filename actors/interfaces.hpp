@@ -47,6 +47,8 @@ using heartbeat_atom = caf::atom_constant<caf::atom("heartbeat")>;
 using stop_atom = caf::atom_constant<caf::atom("stop")>;
 using node_tick_atom = caf::atom_constant<caf::atom("nodetick")>;
 using dropped_atom = caf::atom_constant<caf::atom("dropped")>;
+using failed_atom = caf::atom_constant<caf::atom("failed")>;
+using replay_atom = caf::atom_constant<caf::atom("replay")>;
 
 /// A short-lived worker: runs one attempt of one task, replies, and quits.
 using worker_actor = caf::typed_actor<
@@ -93,6 +95,12 @@ using fleet_api_actor = caf::typed_actor<
   caf::replies_to<results_atom, std::string>::with<std::vector<task_result>>,
   // batch_results(id, cursor, limit): a page of finished tasks after cursor (0 at first).
   caf::replies_to<results_atom, std::string, int64_t, int32_t>::with<results_page>,
+  // Dead letters: failed tasks of one batch (or of all: empty id) after cursor (0 at first),
+  // oldest first, up to limit (1..10000).
+  caf::replies_to<failed_atom, std::string, int64_t, int32_t>::with<dead_letter_page>,
+  // Replays failed tasks of a batch (all of them: no ids): pending again with a fresh retry budget,
+  // their attempts kept. All or nothing; replies how many.
+  caf::replies_to<replay_atom, std::string, std::vector<std::string>>::with<int64_t>,
   // cancel_batch(id): true if the batch existed and was not finished.
   caf::replies_to<cancel_atom, std::string>::with<bool>,
   // scale_workers(n >= 1): the new configuration, persisted.

@@ -169,6 +169,15 @@ caf::expected<results_page> fleet_client::batch_results(const std::string& batch
   return impl_->ask<results_page, query>(results_atom::value, batch_id, cursor, limit);
 }
 
+caf::expected<dead_letter_page> fleet_client::dead_letters(const std::string& batch_id, int64_t cursor,
+                                                           int32_t limit) {
+  return impl_->ask<dead_letter_page, query>(failed_atom::value, batch_id, cursor, limit);
+}
+
+caf::expected<int64_t> fleet_client::replay(const std::string& batch_id, std::vector<std::string> task_ids) {
+  return impl_->ask<int64_t>(replay_atom::value, batch_id, std::move(task_ids));
+}
+
 caf::expected<bool> fleet_client::cancel_batch(const std::string& batch_id) {
   return impl_->ask<bool>(cancel_atom::value, batch_id);
 }

@@ -64,6 +64,11 @@ public:
   /// A page of results after `cursor` (0 at first); continue with `next_cursor` until `done`.
   caf::expected<results_page> batch_results(const std::string& batch_id, int64_t cursor, int32_t limit);
   caf::expected<bool> cancel_batch(const std::string& batch_id);
+  /// Failed tasks (dead letters) of one batch, or of all with an empty id, after `cursor` (0 at
+  /// first); continue with `next_cursor` until `done`.
+  caf::expected<dead_letter_page> dead_letters(const std::string& batch_id, int64_t cursor, int32_t limit);
+  /// Replays failed tasks of a batch (all of them without ids); how many were replayed.
+  caf::expected<int64_t> replay(const std::string& batch_id, std::vector<std::string> task_ids = {});
   caf::expected<fleet_config> scale_workers(int32_t n);
   caf::expected<fleet_stats> stats();
   caf::expected<std::vector<worker_info>> active_workers();

@@ -56,6 +56,15 @@ const std::vector<command_spec>& commands() {
      "Cancels a batch: waiting tasks are dropped, running attempts stopped. Exit 1 if the batch\n"
      "had already finished.",
      1, 1},
+    {"failed", "failed [BATCH]",
+     "Lists the dead letters: tasks that failed for good (retries exhausted), of one batch or of\n"
+     "all, with their attempts and last error; fetched and printed 1000 at a time.",
+     0, 1},
+    {"retry", "retry --batch BATCH [TASK...]",
+     "Replays failed tasks of BATCH: the TASKs named, or every failed one. Each runs again with a\n"
+     "fresh retry budget; its earlier attempts stay in the history. All or nothing: a task that\n"
+     "is unknown or did not fail refuses the whole request. Prints how many were replayed.",
+     0, SIZE_MAX},
     {"scale", "scale N", "Sets max_concurrent_workers to N (at least 1); stored, survives restarts.", 1, 1},
     {"stats", "stats", "Fleet-wide figures and the coordinator's summary.", 0, 0},
     {"workers", "workers", "Running workers, then the most recently finished, with the node each runs on.", 0, 0},
@@ -247,6 +256,55 @@ int cmd_results(session& s, const std::string& id) {
   return exit_ok;
 }
 
+int cmd_failed(session& s, const std::string& batch) {
+  constexpr int32_t page_size = 1000;
+  int64_t cursor = 0;
+  bool first = true;
+  if (s.inv.json)
+    fmt::print("[");
+  for (;;) {
+    auto page = s.client->dead_letters(batch, cursor, page_size);
+    if (!page) {
+      if (s.inv.json)
+        fmt::print("]\n");
+      return error(error_text(page.error()));
+    }
+    if (s.inv.json) {
+      for (const auto& d : page->items) {
+        fmt::print("{}{}", first ? "" : ",", fleet::to_json(d).dump());
+        first = false;
+      }
+    } else {
+      std::vector<std::vector<std::string>> rows;
+      for (const auto& d : page->items)
+        rows.push_back({d.batch_id, d.task_id, d.type, std::to_string(d.attempts), format_time(d.failed_at),
+                        compact(d.error)});
+      if (first || !rows.empty())
+        print_table(first ? std::vector<std::string>{"BATCH", "TASK", "TYPE", "ATTEMPTS", "FAILED", "ERROR"}
+                          : std::vector<std::string>{},
+                    rows);
+      first = false;
+    }
+    cursor = page->next_cursor;
+    if (page->done)
+      break;
+  }
+  if (s.inv.json)
+    fmt::print("]\n");
+  return exit_ok;
+}
+
+int cmd_retry(session& s) {
+  auto n = s.client->replay(s.inv.batch, s.inv.args);
+  if (!n)
+    return error(error_text(n.error()));
+  if (s.inv.json)
+    print_json({{"batch_id", s.inv.batch}, {"replayed", *n}});
+  else
+    fmt::print("{} failed tasks of {} replayed\n", *n, s.inv.batch);
+  return exit_ok;
+}
+
 int cmd_cancel(session& s, const std::string& id) {
   auto ok = s.client->cancel_batch(id);
   if (!ok)
@@ -415,6 +473,10 @@ int run_command(const invocation& inv) {
     return error("--wait belongs to submit (use `fleetctl wait BATCH`)");
   if (!inv.key.empty() && inv.command != "submit")
     return error("--key belongs to submit");
+  if (!inv.batch.empty() && inv.command != "retry")
+    return error("--batch belongs to retry");
+  if (inv.command == "retry" && inv.batch.empty())
+    return error("retry needs --batch BATCH (task ids are unique only within their batch)");
   // Bad input is reported before any connection is made (for a file bigger than one chunk: as far
   // as its first chunk; a later error abandons the upload, and nothing of it becomes visible).
   std::ifstream file;
@@ -462,6 +524,10 @@ int run_command(const invocation& inv) {
     return wait_for(s, inv.args[0]);
   if (cmd == "cancel")
     return cmd_cancel(s, inv.args[0]);
+  if (cmd == "failed")
+    return cmd_failed(s, inv.args.empty() ? std::string{} : inv.args[0]);
+  if (cmd == "retry")
+    return cmd_retry(s);
   if (cmd == "scale") {
     auto cfg2 = s.client->scale_workers(*workers);
     if (!cfg2)

@@ -28,6 +28,7 @@ struct invocation {
   int64_t timeout_ms = 30000;
   bool wait = false;   ///< submit --wait
   std::string key;     ///< submit --key: idempotent submit
+  std::string batch;   ///< retry --batch
   int64_t poll_ms = 250; ///< how often wait asks for the status
   std::string command;
   std::vector<std::string> args;

@@ -55,6 +55,10 @@ int main(int argc, char** argv) {
       inv.json = true;
     } else if (arg == "--wait") {
       inv.wait = true;
+    } else if (value_of("--batch", value)) {
+      if (value.empty())
+        return error("--batch needs a batch id");
+      inv.batch = value;
     } else if (value_of("--key", value)) {
       if (value.empty())
         return error("--key needs a value");

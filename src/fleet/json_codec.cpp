@@ -67,6 +67,11 @@ nlohmann::json to_json(const node_info& x) {
           {"last_heartbeat", x.last_heartbeat}};
 }
 
+nlohmann::json to_json(const dead_letter& x) {
+  return {{"batch_id", x.batch_id}, {"task_id", x.task_id}, {"type", x.type},
+          {"attempts", x.attempts}, {"error", x.error}, {"failed_at", time_or_null(x.failed_at)}};
+}
+
 nlohmann::json to_json(const std::vector<node_info>& xs) {
   auto out = nlohmann::json::array();
   for (const auto& x : xs)

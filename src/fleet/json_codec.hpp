@@ -25,6 +25,7 @@ nlohmann::json to_json(const std::vector<worker_info>& xs);
 nlohmann::json to_json(const fleet_config& x);
 nlohmann::json to_json(const result_summary& x);
 nlohmann::json to_json(const node_info& x);
+nlohmann::json to_json(const dead_letter& x);
 nlohmann::json to_json(const std::vector<node_info>& xs);
 
 /// The `detail` of the node_joined and node_dropped events.

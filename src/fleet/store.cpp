@@ -120,6 +120,11 @@ struct fleet_store::statements {
   sqlite::statement unfinished_batches;
   sqlite::statement batch_for_key;
   sqlite::statement set_batch_key;
+  sqlite::statement dead_letters;
+  sqlite::statement task_state;
+  sqlite::statement log_replayed;
+  sqlite::statement replay_tasks;
+  sqlite::statement reopen_batch;
 };
 
 caf::expected<std::unique_ptr<fleet_store>> fleet_store::open(const store_options& opts) {
@@ -203,7 +208,7 @@ caf::expected<std::unique_ptr<fleet_store>> fleet_store::with_statements(sqlite:
     // batch_range
     FLEET_PREPARE("SELECT first_seq, last_seq, succeeded + failed + cancelled FROM batches WHERE id = ?1"),
     // next_runnable
-    FLEET_PREPARE("SELECT seq, batch_id, task_id, type, data, priority, attempts, interruptions"
+    FLEET_PREPARE("SELECT seq, batch_id, task_id, type, data, priority, attempts, interruptions, replay_base"
                   " FROM tasks WHERE state = 'pending' ORDER BY priority DESC, seq LIMIT ?1"),
     // log_due_retries
     FLEET_PREPARE("INSERT INTO events (at, kind, batch_id, task_id)"
@@ -267,6 +272,20 @@ caf::expected<std::unique_ptr<fleet_store>> fleet_store::with_statements(sqlite:
     FLEET_PREPARE("SELECT id FROM batches WHERE client_key = ?1"),
     // set_batch_key
     FLEET_PREPARE("UPDATE batches SET client_key = ?2 WHERE id = ?1"),
+    // dead_letters: through tasks_failed, whatever the batch
+    FLEET_PREPARE("SELECT seq, batch_id, task_id, type, attempts, error, finished_at FROM tasks"
+                  " WHERE state = 'failed' AND seq > ?1 AND (?2 = '' OR batch_id = ?2) ORDER BY seq LIMIT ?3"),
+    // task_state
+    FLEET_PREPARE("SELECT state FROM tasks WHERE batch_id = ?1 AND task_id = ?2"),
+    // log_replayed: ?3 '' for every failed task of the batch
+    FLEET_PREPARE("INSERT INTO events (at, kind, batch_id, task_id) SELECT ?3, 'task_replayed', batch_id, task_id"
+                  " FROM tasks WHERE batch_id = ?1 AND state = 'failed' AND (?2 = '' OR task_id = ?2)"),
+    // replay_tasks
+    FLEET_PREPARE("UPDATE tasks SET state = 'pending', replay_base = attempts - interruptions, not_before = 0,"
+                  " finished_at = NULL, duration_ms = NULL"
+                  " WHERE batch_id = ?1 AND state = 'failed' AND (?2 = '' OR task_id = ?2)"),
+    // reopen_batch
+    FLEET_PREPARE("UPDATE batches SET failed = failed - ?2, finished_at = NULL WHERE id = ?1"),
 #undef FLEET_PREPARE
   });
   } catch (caf::error& err) {
@@ -382,6 +401,7 @@ caf::expected<std::vector<runnable_task>> fleet_store::next_runnable(size_t limi
     r.spec.priority = static_cast<int32_t>(st.column_int64(5));
     r.attempts = static_cast<int32_t>(st.column_int64(6));
     r.interruptions = static_cast<int32_t>(st.column_int64(7));
+    r.replay_base = static_cast<int32_t>(st.column_int64(8));
     out.push_back(std::move(r));
   }
   st.reset();
@@ -647,6 +667,78 @@ caf::error fleet_store::discard_upload(const std::string& upload_id) {
   if (auto err = stmts_->drop_upload_tasks.execute(upload_id))
     return err;
   return stmts_->drop_upload.execute(upload_id);
+}
+
+caf::expected<dead_letter_page> fleet_store::dead_letters(const std::string& batch_id, int64_t cursor,
+                                                          int64_t limit) {
+  auto& st = stmts_->dead_letters;
+  st.rebind(cursor, batch_id, limit);
+  dead_letter_page out;
+  out.next_cursor = cursor;
+  for (;;) {
+    auto row = st.step();
+    if (!row)
+      return row.error();
+    if (!*row)
+      break;
+    out.next_cursor = st.column_int64(0);
+    dead_letter d;
+    d.batch_id = st.column_text(1);
+    d.task_id = st.column_text(2);
+    d.type = st.column_text(3);
+    d.attempts = static_cast<int32_t>(st.column_int64(4));
+    d.error = st.column_text(5);
+    d.failed_at = st.column_int64(6);
+    out.items.push_back(std::move(d));
+  }
+  st.reset();
+  out.done = static_cast<int64_t>(out.items.size()) < limit;
+  return out;
+}
+
+caf::expected<int64_t> fleet_store::replay(const std::string& batch_id, const std::vector<std::string>& task_ids,
+                                           int64_t now) {
+  auto st = status(batch_id);
+  if (!st)
+    return st.error();
+  if (st->status == batch_state::cancelled)
+    return caf::make_error(errc::invalid_batch, fmt::format("batch {} was cancelled: nothing to replay", batch_id));
+  auto& ts = stmts_->task_state;
+  for (const auto& id : task_ids) {
+    ts.rebind(batch_id, id);
+    auto row = ts.step();
+    if (!row)
+      return row.error();
+    auto state = *row ? ts.column_text(0) : std::string{};
+    ts.reset();
+    if (state.empty())
+      return caf::make_error(errc::invalid_task, fmt::format("batch {} has no task \"{}\"", batch_id, id));
+    if (state != "failed")
+      return caf::make_error(errc::invalid_task,
+                             fmt::format("task \"{}\" of batch {} is {}, not failed: only failed tasks are replayed",
+                                         id, batch_id, state));
+  }
+  int64_t replayed = 0;
+  auto replay_one = [&](const std::string& task_id) -> caf::error {
+    if (auto err = stmts_->log_replayed.execute(batch_id, task_id, now))
+      return err;
+    if (auto err = stmts_->replay_tasks.execute(batch_id, task_id))
+      return err;
+    replayed += db_.changes();
+    return caf::none;
+  };
+  if (task_ids.empty()) {
+    if (auto err = replay_one({}))
+      return err;
+  } else {
+    for (const auto& id : task_ids)
+      if (auto err = replay_one(id))
+        return err;
+  }
+  if (replayed > 0)
+    if (auto err = stmts_->reopen_batch.execute(batch_id, replayed))
+      return err;
+  return replayed;
 }
 
 std::vector<fleet_store::batch_milestone> fleet_store::take_milestones() {

@@ -81,6 +81,16 @@ public:
   /// Drops an upload and its staged tasks (a sealed key that already names a batch).
   caf::error discard_upload(const std::string& upload_id);
 
+  // -- dead letters ----------------------------------------------------------------
+
+  /// Failed tasks after `cursor` (0 first), of one batch or (empty id) of all, oldest first.
+  caf::expected<dead_letter_page> dead_letters(const std::string& batch_id, int64_t cursor, int64_t limit);
+  /// Makes failed tasks pending again with a fresh retry budget; their history stays. `task_ids`
+  /// empty: every failed task of the batch. All or nothing: an unknown or unfailed task is an
+  /// error. Returns how many were replayed.
+  caf::expected<int64_t> replay(const std::string& batch_id, const std::vector<std::string>& task_ids,
+                                int64_t now);
+
   /// Drops uploads opened before `older_than` and never sealed (their client gave up). Returns
   /// how many.
   caf::expected<int64_t> expire_uploads(int64_t older_than);

@@ -69,4 +69,32 @@ typename Inspector::result_type inspect(Inspector& f, results_page& x) {
   return f(caf::meta::type_name("fleet.results_page"), x.items, x.next_cursor, x.done);
 }
 
+/// A task that exhausted its retries (a dead letter), as `fleetctl failed` lists it.
+struct dead_letter {
+  std::string batch_id;
+  std::string task_id;
+  std::string type;
+  int32_t attempts = 0;
+  std::string error; ///< of the last attempt
+  int64_t failed_at = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, dead_letter& x) {
+  return f(caf::meta::type_name("fleet.dead_letter"), x.batch_id, x.task_id, x.type, x.attempts, x.error,
+           x.failed_at);
+}
+
+/// One page of dead letters, oldest task first.
+struct dead_letter_page {
+  std::vector<dead_letter> items;
+  int64_t next_cursor = 0;
+  bool done = false;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, dead_letter_page& x) {
+  return f(caf::meta::type_name("fleet.dead_letter_page"), x.items, x.next_cursor, x.done);
+}
+
 } // namespace fleet

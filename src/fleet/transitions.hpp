@@ -15,6 +15,7 @@ struct runnable_task {
   task spec;
   int32_t attempts = 0;      ///< attempts started so far
   int32_t interruptions = 0; ///< of those, cut short by a crash or shutdown
+  int32_t replay_base = 0;   ///< attempts counted against max_retries before the last replay
 };
 
 /// How an attempt ended.

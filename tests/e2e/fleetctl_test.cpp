@@ -250,6 +250,37 @@ TEST_CASE("fleetctl submit --key is idempotent, for one message and for an uploa
   CHECK(misplaced.err.find("--key belongs to submit") != std::string::npos);
 }
 
+TEST_CASE("fleetctl failed lists the dead letters and retry --batch replays them") {
+  fleetd_process d{"max-retries=0\n"};
+  REQUIRE_MESSAGE(d.start(), d.log());
+  auto tasks = d.file("tasks.jsonl");
+  write_file(tasks, "{\"id\": \"ok\", \"type\": \"echo\"}\n"
+                    "{\"id\": \"flaky\", \"type\": \"fail\", \"data\": {\"times\": 1, \"error\": \"transient\"}}\n");
+  auto submitted = d.ctl({"submit", "--wait", tasks});
+  CHECK(submitted.exit_code == 1); // partial
+  auto id = submitted.out.substr(0, submitted.out.find('\n'));
+  auto listed = d.ctl({"failed"});
+  REQUIRE_MESSAGE(listed.exit_code == 0, listed.err);
+  CHECK(listed.out.find("flaky") != std::string::npos);
+  CHECK(listed.out.find("transient") != std::string::npos);
+  auto letters = d.ctl_json({"failed", id});
+  REQUIRE(letters.size() == 1);
+  CHECK(letters[0]["task_id"] == "flaky");
+  CHECK(letters[0]["attempts"] == 1);
+  auto no_batch = d.ctl({"retry", "flaky"});
+  CHECK(no_batch.exit_code == 2);
+  CHECK(no_batch.err.find("retry needs --batch BATCH") != std::string::npos);
+  auto not_failed = d.ctl({"retry", "--batch", id, "ok"});
+  CHECK(not_failed.exit_code == 2);
+  CHECK(not_failed.err.find("not failed") != std::string::npos);
+  auto retried = d.ctl({"retry", "--batch", id});
+  REQUIRE_MESSAGE(retried.exit_code == 0, retried.err);
+  CHECK(retried.out == "1 failed tasks of " + id + " replayed\n");
+  CHECK(d.ctl({"wait", id}).exit_code == 0);
+  CHECK(d.ctl_json({"failed", id}).empty());
+  CHECK(d.query_int("SELECT count(*) FROM task_history WHERE task_id = 'flaky'") == 2);
+}
+
 TEST_CASE("the C++ example client runs the seed's usage example against fleetd") {
   fleetd_process d;
   REQUIRE_MESSAGE(d.start(), d.log());

@@ -62,6 +62,11 @@ TEST_CASE("message types round-trip through CAF's serializer") {
   CHECK(a.name == "gpu-1");
   CHECK(a.types == std::vector<std::string>{"echo", "sleep"});
   CHECK(a.capacity == 16);
+  auto letters = round_trip(sys, dead_letter_page{{dead_letter{"b", "t", "fail", 4, "boom", 99}}, 17, true});
+  REQUIRE(letters.items.size() == 1);
+  CHECK(letters.items[0].error == "boom");
+  CHECK(letters.items[0].failed_at == 99);
+  CHECK(letters.next_cursor == 17);
   auto welcome = round_trip(sys, node_welcome{250, 4000});
   CHECK(welcome.heartbeat_ms == 250);
   CHECK(welcome.timeout_ms == 4000);
