@@ -285,6 +285,7 @@ void fleet_manager_state::log_milestones(
       spdlog::info("{}", line);
     else
       spdlog::warn("{}", line);
+    notify_finished(*st);
   }
 }
 
@@ -552,6 +553,8 @@ attempt_ended fleet_manager_state::stopped_attempt(const running_attempt& r, int
 }
 
 void fleet_manager_state::on_down(const caf::down_msg& msg) {
+  if (unsubscribe(msg.source))
+    return;
   for (const auto& [name, handle] : node_handles_) {
     if (handle.address() == msg.source) {
       drop_node(name, fmt::format("connection lost ({})", msg.reason ? error_text(msg.reason) : "normal exit"));
@@ -991,6 +994,58 @@ caf::result<int64_t> fleet_manager_state::replay(const std::string& batch_id, st
   return rp;
 }
 
+caf::result<batch_status> fleet_manager_state::subscribe(const std::string& batch_id) {
+  auto who = caf::actor_cast<caf::actor>(self_->current_sender());
+  if (!who)
+    return caf::make_error(errc::invalid_batch, "only an actor can subscribe (it receives the notification)");
+  constexpr size_t max_subscriptions = 10'000;
+  if (subscriptions_ >= max_subscriptions)
+    return caf::make_error(errc::limit_exceeded,
+                           fmt::format("fleetd holds {} subscriptions already", max_subscriptions));
+  batch_status now;
+  if (!batch_id.empty()) {
+    auto st = reader_->status(batch_id);
+    if (!st)
+      return st.error();
+    // Finished already: the reply says so. A finish committed after this read is notified by the
+    // continuation of its commit, which runs after this handler.
+    if (st->finished_at != 0)
+      return std::move(*st);
+    now = std::move(*st);
+    batch_subscribers_[batch_id].push_back(who);
+  } else {
+    all_subscribers_.push_back(who);
+  }
+  ++subscriptions_;
+  self_->monitor(who);
+  return now;
+}
+
+void fleet_manager_state::notify_finished(const batch_status& st) {
+  if (auto i = batch_subscribers_.find(st.batch_id); i != batch_subscribers_.end()) {
+    for (auto& who : i->second)
+      caf::anon_send(who, batch_done_atom::value, st);
+    subscriptions_ -= i->second.size();
+    batch_subscribers_.erase(i);
+  }
+  for (auto& who : all_subscribers_)
+    caf::anon_send(who, batch_done_atom::value, st);
+}
+
+bool fleet_manager_state::unsubscribe(const caf::actor_addr& who) {
+  auto before = subscriptions_;
+  auto drop = [&](std::vector<caf::actor>& xs) {
+    auto n = std::erase_if(xs, [&](const caf::actor& x) { return x.address() == who; });
+    subscriptions_ -= n;
+  };
+  drop(all_subscribers_);
+  for (auto i = batch_subscribers_.begin(); i != batch_subscribers_.end();) {
+    drop(i->second);
+    i = i->second.empty() ? batch_subscribers_.erase(i) : std::next(i);
+  }
+  return subscriptions_ != before;
+}
+
 caf::result<bool> fleet_manager_state::cancel(const std::string& batch_id) {
   auto now = now_ms();
   // Running attempts stop now: taken out of running_, a late outcome records nothing.
@@ -1012,16 +1067,19 @@ caf::result<bool> fleet_manager_state::cancel(const std::string& batch_id) {
   cancelling_.insert(batch_id);
   invalidate_ready();
   auto cancelled = std::make_shared<bool>(false);
-  auto job = [batch_id, now, ends = std::move(ends), cancelled](fleet_store& store) -> caf::error {
+  auto milestones = std::make_shared<std::vector<fleet_store::batch_milestone>>();
+  auto job = [batch_id, now, ends = std::move(ends), cancelled, milestones](fleet_store& store) -> caf::error {
     auto ok = store.cancel_batch(batch_id, now);
     if (!ok)
       return ok.error();
     *cancelled = *ok;
     // A batch with running attempts is neither finished nor cancelled: `ends` is empty otherwise.
-    return *ok ? store.record(ends) : caf::none;
+    auto err = *ok ? store.record(ends) : caf::none;
+    *milestones = store.take_milestones();
+    return err;
   };
   auto rp = self_->make_response_promise<bool>();
-  write(std::move(job), [this, rp, batch_id, stopped, cancelled](caf::error err) mutable {
+  write(std::move(job), [this, rp, batch_id, stopped, cancelled, milestones](caf::error err) mutable {
     cancelling_.erase(batch_id);
     invalidate_ready();
     if (err) {
@@ -1029,6 +1087,7 @@ caf::result<bool> fleet_manager_state::cancel(const std::string& batch_id) {
     } else {
       if (*cancelled)
         spdlog::info("batch {} cancelled ({} running attempts stopped)", batch_id, stopped);
+      log_milestones(*milestones);
       rp.deliver(*cancelled);
     }
     dispatch();
@@ -1164,6 +1223,7 @@ fleet_manager(fleet_manager_state::self_pointer self, fleet_manager_options opts
       return self->state.results(id, cursor, limit);
     },
     [self](cancel_atom, const std::string& id) { return self->state.cancel(id); },
+    [self](subscribe_atom, const std::string& id) { return self->state.subscribe(id); },
     [self](failed_atom, const std::string& id, int64_t cursor, int32_t limit) {
       return self->state.dead_letters(id, cursor, limit);
     },

@@ -84,6 +84,7 @@ public:
   caf::result<std::vector<task_result>> results(const std::string& batch_id);
   caf::result<results_page> results(const std::string& batch_id, int64_t cursor, int32_t limit);
   caf::result<bool> cancel(const std::string& batch_id);
+  caf::result<batch_status> subscribe(const std::string& batch_id);
   caf::result<dead_letter_page> dead_letters(const std::string& batch_id, int64_t cursor, int32_t limit);
   caf::result<int64_t> replay(const std::string& batch_id, std::vector<std::string>& task_ids);
   caf::result<fleet_config> reconfigure(const config_update& update);
@@ -171,6 +172,10 @@ private:
   /// that already had the key (`existing`).
   void after_submit(caf::typed_response_promise<std::string> rp, caf::error err, const std::string& id,
                     const std::string& existing, const std::string& key, const std::string& what);
+  /// Tells the subscribers of a finished batch.
+  void notify_finished(const batch_status& st);
+  /// Forgets the subscriptions of an actor that went away; true if it had any.
+  bool unsubscribe(const caf::actor_addr& who);
   void log_milestones(const std::vector<fleet_store::batch_milestone>& milestones);
   void finish_drain(int32_t interrupted);
 
@@ -211,6 +216,11 @@ private:
   std::deque<worker_info> recent_;                       ///< finished workers, newest first
   caf::optional<int64_t> wakeup_at_;
   bool tick_scheduled_ = false;
+
+  /// Completion notifications: one-shot per batch, and standing ones for every batch.
+  std::unordered_map<std::string, std::vector<caf::actor>> batch_subscribers_;
+  std::vector<caf::actor> all_subscribers_;
+  size_t subscriptions_ = 0;
 
   node_table nodes_{{}, -1};                               ///< fleetd itself and the fleet-nodes
   std::unordered_map<std::string, node_actor> node_handles_; ///< the fleet-nodes, by name

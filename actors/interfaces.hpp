@@ -49,6 +49,8 @@ using node_tick_atom = caf::atom_constant<caf::atom("nodetick")>;
 using dropped_atom = caf::atom_constant<caf::atom("dropped")>;
 using failed_atom = caf::atom_constant<caf::atom("failed")>;
 using replay_atom = caf::atom_constant<caf::atom("replay")>;
+using subscribe_atom = caf::atom_constant<caf::atom("subscribe")>;
+using batch_done_atom = caf::atom_constant<caf::atom("batchdone")>;
 
 /// A short-lived worker: runs one attempt of one task, replies, and quits.
 using worker_actor = caf::typed_actor<
@@ -101,6 +103,11 @@ using fleet_api_actor = caf::typed_actor<
   // Replays failed tasks of a batch (all of them: no ids): pending again with a fresh retry budget,
   // their attempts kept. All or nothing; replies how many.
   caf::replies_to<replay_atom, std::string, std::vector<std::string>>::with<int64_t>,
+  // Completion notifications: the sender gets `batch_done_atom, batch_status` when the batch
+  // finishes (once), or, with an empty id, whenever any batch finishes (until it goes away). The
+  // reply is the batch's status now (a batch that has finished already is not registered), or an
+  // empty status for all batches.
+  caf::replies_to<subscribe_atom, std::string>::with<batch_status>,
   // cancel_batch(id): true if the batch existed and was not finished.
   caf::replies_to<cancel_atom, std::string>::with<bool>,
   // scale_workers(n >= 1): the new configuration, persisted.

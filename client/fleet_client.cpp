@@ -169,6 +169,17 @@ caf::expected<results_page> fleet_client::batch_results(const std::string& batch
   return impl_->ask<results_page, query>(results_atom::value, batch_id, cursor, limit);
 }
 
+caf::expected<::fleet::batch_status> fleet_client::subscribe(const std::string& batch_id) {
+  return impl_->ask<::fleet::batch_status, query>(subscribe_atom::value, batch_id);
+}
+
+caf::optional<::fleet::batch_status> fleet_client::next_notification(duration timeout) {
+  caf::optional<::fleet::batch_status> out;
+  impl_->self->receive([&](batch_done_atom, ::fleet::batch_status& st) { out = std::move(st); },
+                       caf::after(timeout) >> [] {});
+  return out;
+}
+
 caf::expected<dead_letter_page> fleet_client::dead_letters(const std::string& batch_id, int64_t cursor,
                                                            int32_t limit) {
   return impl_->ask<dead_letter_page, query>(failed_atom::value, batch_id, cursor, limit);

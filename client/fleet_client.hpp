@@ -14,6 +14,7 @@
 #include "actors/interfaces.hpp"
 
 #include <caf/expected.hpp>
+#include <caf/optional.hpp>
 #include <caf/fwd.hpp>
 
 #include <chrono>
@@ -64,6 +65,11 @@ public:
   /// A page of results after `cursor` (0 at first); continue with `next_cursor` until `done`.
   caf::expected<results_page> batch_results(const std::string& batch_id, int64_t cursor, int32_t limit);
   caf::expected<bool> cancel_batch(const std::string& batch_id);
+  /// Asks to be told when the batch finishes (all batches: empty id); the batch's status now.
+  /// The notification then comes through `next_notification`.
+  caf::expected<::fleet::batch_status> subscribe(const std::string& batch_id);
+  /// Waits up to `timeout` for a batch a subscription names to finish: its final status, or none.
+  caf::optional<::fleet::batch_status> next_notification(duration timeout);
   /// Failed tasks (dead letters) of one batch, or of all with an empty id, after `cursor` (0 at
   /// first); continue with `next_cursor` until `done`.
   caf::expected<dead_letter_page> dead_letters(const std::string& batch_id, int64_t cursor, int32_t limit);

@@ -148,7 +148,11 @@ int wait_for(session& s, const std::string& batch_id) {
   const bool tty = isatty(STDOUT_FILENO) != 0 && !s.inv.json;
   std::string last;
   auto reconnect_deadline = std::chrono::steady_clock::time_point::max();
+  bool subscribed = false;
   for (;;) {
+    // fleetd tells when the batch finishes; the status polls only draw the progress.
+    if (!subscribed)
+      subscribed = static_cast<bool>(s.client->subscribe(batch_id));
     auto st = s.client->batch_status(batch_id);
     if (!st) {
       // fleetd restarting (a deploy, a crash) is not the batch's failure: reconnect for a while.
@@ -161,6 +165,7 @@ int wait_for(session& s, const std::string& batch_id) {
         return error(error_text(st.error()));
       std::this_thread::sleep_for(std::chrono::milliseconds(s.inv.poll_ms));
       s.connect(); // failure shows up as the next status error
+      subscribed = false;
       continue;
     }
     reconnect_deadline = std::chrono::steady_clock::time_point::max();
@@ -178,7 +183,19 @@ int wait_for(session& s, const std::string& batch_id) {
         fmt::print("\n");
       return exit_for(*st);
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(s.inv.poll_ms));
+    if (!subscribed) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(s.inv.poll_ms));
+      continue;
+    }
+    // Progress changes are drawn every poll; the end comes as a notification at once.
+    if (auto done = s.client->next_notification(std::chrono::milliseconds(tty ? s.inv.poll_ms : 1000))) {
+      auto line_done = s.inv.json ? fleet::to_json(*done).dump() : progress_line(*done);
+      if (tty)
+        fmt::print("\r{}\x1b[K\n", line_done);
+      else if (line_done != last)
+        fmt::print("{}\n", line_done);
+      return exit_for(*done);
+    }
   }
 }
 

@@ -105,6 +105,20 @@ TEST_CASE("every public operation works across the middleman through the client 
   auto empty = client->submit_batch({});
   REQUIRE_FALSE(empty);
   CHECK(empty.error() == errc::invalid_batch);
+  // Completion notifications across the middleman: a sleeping batch tells when it is done.
+  auto slow = client->submit_batch({{"z", "sleep", R"({"ms": 300})", 0}});
+  REQUIRE(slow);
+  auto now = client->subscribe(*slow);
+  REQUIRE(now);
+  CHECK(now->finished_at == 0);
+  caf::optional<batch_status> done;
+  REQUIRE(eventually([&] { return static_cast<bool>(done = client->next_notification(std::chrono::milliseconds(100))); }));
+  CHECK(done->batch_id == *slow);
+  CHECK(done->status == batch_state::completed);
+  auto finished_already = client->subscribe(*slow);
+  REQUIRE(finished_already);
+  CHECK(finished_already->finished_at != 0);
+  CHECK_FALSE(client->next_notification(std::chrono::milliseconds(200)));
 }
 
 TEST_CASE("a remote peer sending wrong or internal messages gets errors while fleetd runs on with its data untouched") {

@@ -1,0 +1,73 @@
+// Completion notifications (issue 7): subscribers hear of finished batches without polling.
+
+#include "fleet_fixture.hpp"
+
+using namespace fleet;
+using namespace fleet::test;
+
+namespace {
+
+caf::expected<batch_status> subscribe(fleet_fixture& f, caf::scoped_actor& who, const std::string& id) {
+  caf::expected<batch_status> out{caf::make_error(errc::unreachable, "no reply")};
+  auto rh = who->request(f.manager(), caf::infinite, subscribe_atom::value, id);
+  f.run();
+  rh.receive([&](batch_status& st) { out = std::move(st); }, [&](caf::error& err) { out = std::move(err); });
+  return out;
+}
+
+/// The notifications waiting in `who`'s mailbox.
+std::vector<batch_status> notifications(caf::scoped_actor& who) {
+  std::vector<batch_status> out;
+  bool more = true;
+  while (more)
+    who->receive([&](batch_done_atom, batch_status& st) { out.push_back(std::move(st)); },
+                 caf::after(std::chrono::seconds(0)) >> [&] { more = false; });
+  return out;
+}
+
+} // namespace
+
+TEST_CASE("a subscriber hears once when its batch finishes, and at once if it had finished") {
+  fleet_fixture f;
+  f.start();
+  caf::scoped_actor who{f.sys()};
+  auto id = f.submit_ok({make_task("s", "sleep", R"({"ms":500})")});
+  auto now = subscribe(f, who, id);
+  REQUIRE(now);
+  CHECK(now->finished_at == 0);
+  CHECK(notifications(who).empty());
+  REQUIRE(f.advance_until([&] { return f.finished(id); }));
+  auto heard = notifications(who);
+  REQUIRE(heard.size() == 1);
+  CHECK(heard[0].batch_id == id);
+  CHECK(heard[0].status == batch_state::completed);
+  CHECK(heard[0].completed == 1);
+  // Finished already: the reply says so, and nothing more comes.
+  auto later = subscribe(f, who, id);
+  REQUIRE(later);
+  CHECK(later->finished_at != 0);
+  auto other = f.submit_ok(echo_tasks(1));
+  REQUIRE(f.advance_until([&] { return f.finished(other); }));
+  CHECK(notifications(who).empty());
+  auto unknown = subscribe(f, who, "batch-nope");
+  REQUIRE_FALSE(unknown);
+  CHECK(unknown.error() == errc::unknown_batch);
+}
+
+TEST_CASE("a subscriber to every batch hears each one finish, cancelled ones too") {
+  fleet_fixture f;
+  f.start();
+  caf::scoped_actor who{f.sys()};
+  REQUIRE(subscribe(f, who, ""));
+  auto done = f.submit_ok(echo_tasks(2));
+  auto stopped = f.submit_ok({make_task("s", "sleep", R"({"ms":60000})")});
+  REQUIRE(f.advance_until([&] { return f.finished(done); }));
+  REQUIRE(f.ask<bool>(cancel_atom::value, stopped));
+  f.run();
+  auto heard = notifications(who);
+  REQUIRE(heard.size() == 2);
+  CHECK(heard[0].batch_id == done);
+  CHECK(heard[0].status == batch_state::completed);
+  CHECK(heard[1].batch_id == stopped);
+  CHECK(heard[1].status == batch_state::cancelled);
+}
