@@ -121,6 +121,12 @@ caf::error fleet_manager_state::init(self_pointer self, fleet_manager_options op
     spdlog::warn("{} attempts were interrupted by the last shutdown and will run again", interrupted);
   spdlog::info("fleet manager ready: {} unfinished tasks to resume, max {} workers", *unfinished,
                cfg_.max_concurrent_workers);
+  auto paused = store_->fleet_paused();
+  if (!paused)
+    return paused.error();
+  fleet_paused_ = *paused;
+  if (fleet_paused_)
+    spdlog::warn("the fleet is paused (fleetctl resume): no attempt starts");
   auto totals = store_->result_totals();
   if (!totals)
     return totals.error();
@@ -366,7 +372,7 @@ bool fleet_manager_state::refill() {
 }
 
 void fleet_manager_state::dispatch() {
-  if (draining_ || stopping_ || !storage_error_.empty())
+  if (draining_ || stopping_ || fleet_paused_ || !storage_error_.empty())
     return;
   // An attempt that fails at once (no worker) reports back into dispatch: the running loop
   // picks up the freed slot, so re-entry is refused rather than recursing once per task.
@@ -994,6 +1000,35 @@ caf::result<int64_t> fleet_manager_state::replay(const std::string& batch_id, st
   return rp;
 }
 
+caf::result<bool> fleet_manager_state::set_paused(const std::string& batch_id, bool paused) {
+  auto now = now_ms();
+  auto changed = std::make_shared<bool>(false);
+  auto job = [batch_id, paused, now, changed](fleet_store& store) -> caf::error {
+    auto done = batch_id.empty() ? store.set_fleet_paused(paused, now) : store.set_batch_paused(batch_id, paused, now);
+    if (!done)
+      return done.error();
+    *changed = *done;
+    return caf::none;
+  };
+  auto rp = self_->make_response_promise<bool>();
+  write(std::move(job), [this, rp, batch_id, paused, changed](caf::error err) mutable {
+    if (err) {
+      rp.deliver(std::move(err));
+      return;
+    }
+    if (*changed) {
+      auto what = batch_id.empty() ? std::string{"the fleet"} : "batch " + batch_id;
+      spdlog::info("{} {}", what, paused ? "paused: running attempts finish, no new ones start" : "resumed");
+      if (batch_id.empty())
+        fleet_paused_ = paused;
+      invalidate_ready();
+      dispatch();
+    }
+    rp.deliver(*changed);
+  });
+  return rp;
+}
+
 caf::result<batch_status> fleet_manager_state::subscribe(const std::string& batch_id) {
   auto who = caf::actor_cast<caf::actor>(self_->current_sender());
   if (!who)
@@ -1128,6 +1163,7 @@ caf::result<fleet_stats> fleet_manager_state::stats() {
     return st.error();
   st->active_workers = static_cast<int32_t>(running_.size());
   st->max_concurrent_workers = cfg_.max_concurrent_workers;
+  st->paused = fleet_paused_;
   return std::move(*st);
 }
 
@@ -1224,6 +1260,8 @@ fleet_manager(fleet_manager_state::self_pointer self, fleet_manager_options opts
     },
     [self](cancel_atom, const std::string& id) { return self->state.cancel(id); },
     [self](subscribe_atom, const std::string& id) { return self->state.subscribe(id); },
+    [self](pause_atom, const std::string& id) { return self->state.set_paused(id, true); },
+    [self](resume_atom, const std::string& id) { return self->state.set_paused(id, false); },
     [self](failed_atom, const std::string& id, int64_t cursor, int32_t limit) {
       return self->state.dead_letters(id, cursor, limit);
     },

@@ -85,6 +85,7 @@ public:
   caf::result<results_page> results(const std::string& batch_id, int64_t cursor, int32_t limit);
   caf::result<bool> cancel(const std::string& batch_id);
   caf::result<batch_status> subscribe(const std::string& batch_id);
+  caf::result<bool> set_paused(const std::string& batch_id, bool paused);
   caf::result<dead_letter_page> dead_letters(const std::string& batch_id, int64_t cursor, int32_t limit);
   caf::result<int64_t> replay(const std::string& batch_id, std::vector<std::string>& task_ids);
   caf::result<fleet_config> reconfigure(const config_update& update);
@@ -227,6 +228,7 @@ private:
   bool node_tick_scheduled_ = false;
 
   bool draining_ = false; ///< no new batches, no new attempts
+  bool fleet_paused_ = false; ///< no new attempts (stored: survives restarts)
   caf::typed_response_promise<int32_t> drain_promise_;
   bool drain_pending_ = false;
 };

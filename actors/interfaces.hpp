@@ -51,6 +51,8 @@ using failed_atom = caf::atom_constant<caf::atom("failed")>;
 using replay_atom = caf::atom_constant<caf::atom("replay")>;
 using subscribe_atom = caf::atom_constant<caf::atom("subscribe")>;
 using batch_done_atom = caf::atom_constant<caf::atom("batchdone")>;
+using pause_atom = caf::atom_constant<caf::atom("pause")>;
+using resume_atom = caf::atom_constant<caf::atom("resume")>;
 
 /// A short-lived worker: runs one attempt of one task, replies, and quits.
 using worker_actor = caf::typed_actor<
@@ -103,6 +105,11 @@ using fleet_api_actor = caf::typed_actor<
   // Replays failed tasks of a batch (all of them: no ids): pending again with a fresh retry budget,
   // their attempts kept. All or nothing; replies how many.
   caf::replies_to<replay_atom, std::string, std::vector<std::string>>::with<int64_t>,
+  // Pauses a batch, or the whole fleet (empty id): waiting work stays queued, running attempts
+  // finish, no new attempt starts until resumed; survives restarts. True if it was not paused.
+  caf::replies_to<pause_atom, std::string>::with<bool>,
+  // Resumes a batch or the fleet (empty id). True if it was paused.
+  caf::replies_to<resume_atom, std::string>::with<bool>,
   // Completion notifications: the sender gets `batch_done_atom, batch_status` when the batch
   // finishes (once), or, with an empty id, whenever any batch finishes (until it goes away). The
   // reply is the batch's status now (a batch that has finished already is not registered), or an

@@ -169,6 +169,14 @@ caf::expected<results_page> fleet_client::batch_results(const std::string& batch
   return impl_->ask<results_page, query>(results_atom::value, batch_id, cursor, limit);
 }
 
+caf::expected<bool> fleet_client::pause(const std::string& batch_id) {
+  return impl_->ask<bool>(pause_atom::value, batch_id);
+}
+
+caf::expected<bool> fleet_client::resume(const std::string& batch_id) {
+  return impl_->ask<bool>(resume_atom::value, batch_id);
+}
+
 caf::expected<::fleet::batch_status> fleet_client::subscribe(const std::string& batch_id) {
   return impl_->ask<::fleet::batch_status, query>(subscribe_atom::value, batch_id);
 }

@@ -65,6 +65,9 @@ public:
   /// A page of results after `cursor` (0 at first); continue with `next_cursor` until `done`.
   caf::expected<results_page> batch_results(const std::string& batch_id, int64_t cursor, int32_t limit);
   caf::expected<bool> cancel_batch(const std::string& batch_id);
+  /// Pauses / resumes a batch, or the whole fleet with an empty id; true if that changed anything.
+  caf::expected<bool> pause(const std::string& batch_id = {});
+  caf::expected<bool> resume(const std::string& batch_id = {});
   /// Asks to be told when the batch finishes (all batches: empty id); the batch's status now.
   /// The notification then comes through `next_notification`.
   caf::expected<::fleet::batch_status> subscribe(const std::string& batch_id);

@@ -65,6 +65,11 @@ const std::vector<command_spec>& commands() {
      "fresh retry budget; its earlier attempts stay in the history. All or nothing: a task that\n"
      "is unknown or did not fail refuses the whole request. Prints how many were replayed.",
      0, SIZE_MAX},
+    {"pause", "pause [BATCH]",
+     "Pauses BATCH, or the whole fleet: waiting tasks stay queued, running attempts finish, no\n"
+     "new attempt starts until `resume`. Survives restarts.",
+     0, 1},
+    {"resume", "resume [BATCH]", "Resumes a paused BATCH, or the whole fleet.", 0, 1},
     {"scale", "scale N", "Sets max_concurrent_workers to N (at least 1); stored, survives restarts.", 1, 1},
     {"stats", "stats", "Fleet-wide figures and the coordinator's summary.", 0, 0},
     {"workers", "workers", "Running workers, then the most recently finished, with the node each runs on.", 0, 0},
@@ -128,7 +133,7 @@ int print_status(const fleet::batch_status& st, bool json) {
   }
   print_table({"FIELD", "VALUE"},
               {{"batch", st.batch_id},
-               {"status", to_string(st.status)},
+               {"status", to_string(st.status) + (st.paused ? " (paused)" : "")},
                {"total", std::to_string(st.total)},
                {"completed", std::to_string(st.completed)},
                {"failed", std::to_string(st.failed)},
@@ -400,6 +405,7 @@ int cmd_stats(session& s) {
                {"running_tasks", std::to_string(st->running_tasks)},
                {"retries", std::to_string(st->retries)},
                {"active_workers", fmt::format("{} of {}", st->active_workers, st->max_concurrent_workers)},
+               {"paused", st->paused ? "yes (fleetctl resume)" : "no"},
                {"success_rate", fmt::format("{:.1f}%", summary->success_rate * 100)},
                {"average_duration", format_duration(static_cast<int64_t>(summary->average_duration_ms))}});
   return exit_ok;
@@ -545,6 +551,20 @@ int run_command(const invocation& inv) {
     return cmd_failed(s, inv.args.empty() ? std::string{} : inv.args[0]);
   if (cmd == "retry")
     return cmd_retry(s);
+  if (cmd == "pause" || cmd == "resume") {
+    auto batch = inv.args.empty() ? std::string{} : inv.args[0];
+    auto changed = cmd == "pause" ? s.client->pause(batch) : s.client->resume(batch);
+    if (!changed)
+      return error(error_text(changed.error()));
+    auto what = batch.empty() ? std::string{"the fleet"} : "batch " + batch;
+    if (inv.json)
+      print_json({{"target", batch}, {"changed", *changed}});
+    else if (*changed)
+      fmt::print("{} {}\n", what, cmd == "pause" ? "paused" : "resumed");
+    else
+      fmt::print("{} was already {}\n", what, cmd == "pause" ? "paused" : "running");
+    return exit_ok;
+  }
   if (cmd == "scale") {
     auto cfg2 = s.client->scale_workers(*workers);
     if (!cfg2)

@@ -57,7 +57,7 @@ std::string progress_line(const fleet::batch_status& st, int width) {
                           st.completed, st.failed);
   if (st.cancelled > 0)
     line += fmt::format("  cancelled {}", st.cancelled);
-  return line + "  " + to_string(st.status);
+  return line + "  " + to_string(st.status) + (st.paused ? " (paused)" : "");
 }
 
 } // namespace fleetctl

@@ -19,13 +19,14 @@ struct fleet_stats {
   int64_t retries = 0; ///< failed attempts that were scheduled again
   int32_t active_workers = 0;
   int32_t max_concurrent_workers = 0;
+  bool paused = false; ///< the whole fleet: no attempt starts
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, fleet_stats& x) {
   return f(caf::meta::type_name("fleet.fleet_stats"), x.total_batches, x.total_tasks,
            x.completed_tasks, x.failed_tasks, x.cancelled_tasks, x.pending_tasks, x.running_tasks,
-           x.retries, x.active_workers, x.max_concurrent_workers);
+           x.retries, x.active_workers, x.max_concurrent_workers, x.paused);
 }
 
 /// Where a worker is in its short life.

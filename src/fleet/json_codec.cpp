@@ -25,7 +25,8 @@ nlohmann::json to_json(const batch_status& x) {
           {"total", x.total},             {"completed", x.completed},
           {"failed", x.failed},           {"cancelled", x.cancelled},
           {"progress", x.progress},       {"created_at", x.created_at},
-          {"started_at", time_or_null(x.started_at)}, {"finished_at", time_or_null(x.finished_at)}};
+          {"started_at", time_or_null(x.started_at)}, {"finished_at", time_or_null(x.finished_at)},
+          {"paused", x.paused}};
 }
 
 nlohmann::json to_json(const task_result& x) {
@@ -48,7 +49,8 @@ nlohmann::json to_json(const fleet_stats& x) {
           {"completed_tasks", x.completed_tasks}, {"failed_tasks", x.failed_tasks},
           {"cancelled_tasks", x.cancelled_tasks}, {"pending_tasks", x.pending_tasks},
           {"running_tasks", x.running_tasks},   {"retries", x.retries},
-          {"active_workers", x.active_workers}, {"max_concurrent_workers", x.max_concurrent_workers}};
+          {"active_workers", x.active_workers}, {"max_concurrent_workers", x.max_concurrent_workers},
+          {"paused", x.paused}};
 }
 
 nlohmann::json to_json(const worker_info& x) {

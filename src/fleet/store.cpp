@@ -125,6 +125,11 @@ struct fleet_store::statements {
   sqlite::statement log_replayed;
   sqlite::statement replay_tasks;
   sqlite::statement reopen_batch;
+  sqlite::statement pause_tasks;
+  sqlite::statement pause_batch;
+  sqlite::statement fleet_paused;
+  sqlite::statement pause_fleet;
+  sqlite::statement resume_fleet;
 };
 
 caf::expected<std::unique_ptr<fleet_store>> fleet_store::open(const store_options& opts) {
@@ -209,7 +214,7 @@ caf::expected<std::unique_ptr<fleet_store>> fleet_store::with_statements(sqlite:
     FLEET_PREPARE("SELECT first_seq, last_seq, succeeded + failed + cancelled FROM batches WHERE id = ?1"),
     // next_runnable
     FLEET_PREPARE("SELECT seq, batch_id, task_id, type, data, priority, attempts, interruptions, replay_base"
-                  " FROM tasks WHERE state = 'pending' ORDER BY priority DESC, seq LIMIT ?1"),
+                  " FROM tasks WHERE state = 'pending' AND paused = 0 ORDER BY priority DESC, seq LIMIT ?1"),
     // log_due_retries
     FLEET_PREPARE("INSERT INTO events (at, kind, batch_id, task_id)"
                   " SELECT ?1, 'task_retry_due', batch_id, task_id FROM tasks"
@@ -247,7 +252,7 @@ caf::expected<std::unique_ptr<fleet_store>> fleet_store::with_statements(sqlite:
     FLEET_PREPARE("INSERT INTO events (at, kind, batch_id, task_id, detail) VALUES (?1, ?2, ?3, ?4, ?5)"),
     // batch_row
     FLEET_PREPARE("SELECT total, succeeded, failed, cancelled, created_at, started_at, finished_at,"
-                  " cancelled_at FROM batches WHERE id = ?1"),
+                  " cancelled_at, paused_at FROM batches WHERE id = ?1"),
     // batch_results
     FLEET_PREPARE("SELECT seq, task_id, state, result, error, attempts, duration_ms FROM tasks"
                   " WHERE seq > ?2 AND seq <= ?3 AND +batch_id = ?1" // + : walk the seq range, not the id index
@@ -286,6 +291,16 @@ caf::expected<std::unique_ptr<fleet_store>> fleet_store::with_statements(sqlite:
                   " WHERE batch_id = ?1 AND state = 'failed' AND (?2 = '' OR task_id = ?2)"),
     // reopen_batch
     FLEET_PREPARE("UPDATE batches SET failed = failed - ?2, finished_at = NULL WHERE id = ?1"),
+    // pause_tasks: every task of the batch, so that retries and requeued ones stay out too
+    FLEET_PREPARE("UPDATE tasks SET paused = ?2 WHERE batch_id = ?1"),
+    // pause_batch
+    FLEET_PREPARE("UPDATE batches SET paused_at = ?2 WHERE id = ?1"),
+    // fleet_paused
+    FLEET_PREPARE("SELECT count(*) FROM fleet_pause"),
+    // pause_fleet
+    FLEET_PREPARE("INSERT OR IGNORE INTO fleet_pause (id, paused_at) VALUES (1, ?1)"),
+    // resume_fleet
+    FLEET_PREPARE("DELETE FROM fleet_pause"),
 #undef FLEET_PREPARE
   });
   } catch (caf::error& err) {
@@ -741,6 +756,53 @@ caf::expected<int64_t> fleet_store::replay(const std::string& batch_id, const st
   return replayed;
 }
 
+caf::expected<bool> fleet_store::set_batch_paused(const std::string& batch_id, bool paused, int64_t now) {
+  auto st = status(batch_id);
+  if (!st)
+    return st.error();
+  if (st->status == batch_state::cancelled || st->finished_at != 0)
+    return caf::make_error(errc::invalid_batch,
+                           fmt::format("batch {} has finished ({}): nothing to {}", batch_id,
+                                       to_string(st->status), paused ? "pause" : "resume"));
+  if (st->paused == paused)
+    return false;
+  if (auto err = stmts_->pause_tasks.execute(batch_id, paused))
+    return err;
+  auto& pb = stmts_->pause_batch;
+  pb.rebind(batch_id);
+  if (paused)
+    pb.bind(2, now);
+  else
+    pb.bind(2, nullptr);
+  if (auto err = pb.run())
+    return err;
+  if (auto err = log_event(now, paused ? "batch_paused" : "batch_resumed", batch_id, {}, {}))
+    return err;
+  return true;
+}
+
+caf::expected<bool> fleet_store::fleet_paused() {
+  auto& st = stmts_->fleet_paused;
+  st.rebind();
+  auto row = st.step();
+  if (!row)
+    return row.error();
+  auto paused = st.column_int64(0) > 0;
+  st.reset();
+  return paused;
+}
+
+caf::expected<bool> fleet_store::set_fleet_paused(bool paused, int64_t now) {
+  auto err = paused ? stmts_->pause_fleet.execute(now) : stmts_->resume_fleet.execute();
+  if (err)
+    return err;
+  if (db_.changes() == 0)
+    return false;
+  if (auto err = log_event(now, paused ? "fleet_paused" : "fleet_resumed", {}, {}, {}))
+    return err;
+  return true;
+}
+
 std::vector<fleet_store::batch_milestone> fleet_store::take_milestones() {
   return std::exchange(milestones_, {});
 }
@@ -831,6 +893,7 @@ caf::expected<batch_status> fleet_store::status(const std::string& batch_id) {
   out.created_at = st.column_int64(4);
   out.started_at = st.column_int64(5);
   out.finished_at = st.column_int64(6);
+  out.paused = !st.column_is_null(8);
   st.reset();
   return out;
 }

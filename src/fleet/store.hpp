@@ -81,6 +81,15 @@ public:
   /// Drops an upload and its staged tasks (a sealed key that already names a batch).
   caf::error discard_upload(const std::string& upload_id);
 
+  // -- pause and resume -------------------------------------------------------------
+
+  /// Pauses (or resumes) a batch: its tasks leave (or rejoin) the runnable index. False if it was
+  /// so already; an error for an unknown or finished batch.
+  caf::expected<bool> set_batch_paused(const std::string& batch_id, bool paused, int64_t now);
+  /// Whether the whole fleet is paused, and pausing or resuming it (false: it was so already).
+  caf::expected<bool> fleet_paused();
+  caf::expected<bool> set_fleet_paused(bool paused, int64_t now);
+
   // -- dead letters ----------------------------------------------------------------
 
   /// Failed tasks after `cursor` (0 first), of one batch or (empty id) of all, oldest first.

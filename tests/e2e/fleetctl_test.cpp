@@ -281,6 +281,27 @@ TEST_CASE("fleetctl failed lists the dead letters and retry --batch replays them
   CHECK(d.query_int("SELECT count(*) FROM task_history WHERE task_id = 'flaky'") == 2);
 }
 
+TEST_CASE("fleetctl pause and resume, of the fleet and of a batch") {
+  fleetd_process d;
+  REQUIRE_MESSAGE(d.start(), d.log());
+  auto paused = d.ctl({"pause"});
+  REQUIRE_MESSAGE(paused.exit_code == 0, paused.err);
+  CHECK(paused.out == "the fleet paused\n");
+  CHECK(d.ctl({"pause"}).out == "the fleet was already paused\n");
+  CHECK(d.ctl_json({"stats"})["paused"] == true);
+  auto tasks = d.file("tasks.jsonl");
+  write_file(tasks, "{\"type\": \"echo\"}\n");
+  auto id = d.submit(tasks);
+  CHECK(d.ctl({"pause", id}).exit_code == 0);
+  CHECK(d.ctl_json({"status", id})["paused"] == true);
+  CHECK(d.ctl({"status", id}).out.find("(paused)") != std::string::npos);
+  CHECK(d.ctl({"resume"}).out == "the fleet resumed\n");
+  CHECK(d.ctl({"resume", id}).out == "batch " + id + " resumed\n");
+  CHECK(d.ctl({"wait", id}).exit_code == 0);
+  auto unknown = d.ctl({"pause", "batch-nope"});
+  CHECK(unknown.exit_code == 2);
+}
+
 TEST_CASE("the C++ example client runs the seed's usage example against fleetd") {
   fleetd_process d;
   REQUIRE_MESSAGE(d.start(), d.log());
