@@ -239,34 +239,33 @@ int cmd_submit(session& s, std::vector<fleet::task> first, fleet::task_stream& s
   return s.inv.wait ? wait_for(s, *id) : exit_ok;
 }
 
-int cmd_results(session& s, const std::string& id) {
-  // Paged, and printed as it arrives: a million results never sit in memory at once.
+/// Prints a paged listing as it arrives (a million rows never sit in memory at once): one table,
+/// or one JSON array.
+template <class Fetch, class ToRow>
+int print_pages(session& s, const std::vector<std::string>& header, Fetch fetch, ToRow to_row) {
   constexpr int32_t page_size = 1000;
   int64_t cursor = 0;
   bool first = true;
   if (s.inv.json)
     fmt::print("[");
   for (;;) {
-    auto page = s.client->batch_results(id, cursor, page_size);
+    auto page = fetch(cursor, page_size);
     if (!page) {
-      if (s.inv.json && !first)
+      if (s.inv.json)
         fmt::print("]\n");
       return error(error_text(page.error()));
     }
     if (s.inv.json) {
-      for (const auto& r : page->items) {
-        fmt::print("{}{}", first ? "" : ",", fleet::to_json(r).dump());
+      for (const auto& x : page->items) {
+        fmt::print("{}{}", first ? "" : ",", fleet::to_json(x).dump());
         first = false;
       }
     } else {
       std::vector<std::vector<std::string>> rows;
-      for (const auto& r : page->items)
-        rows.push_back({r.task_id, r.success ? "ok" : "FAILED", std::to_string(r.attempts),
-                        format_duration(r.duration_ms), compact(r.success ? r.result : r.error)});
+      for (const auto& x : page->items)
+        rows.push_back(to_row(x));
       if (first || !rows.empty())
-        print_table(first ? std::vector<std::string>{"TASK", "RESULT", "ATTEMPTS", "DURATION", "OUTPUT"}
-                          : std::vector<std::string>{},
-                    rows);
+        print_table(first ? header : std::vector<std::string>{}, rows);
       first = false;
     }
     cursor = page->next_cursor;
@@ -278,42 +277,23 @@ int cmd_results(session& s, const std::string& id) {
   return exit_ok;
 }
 
+int cmd_results(session& s, const std::string& id) {
+  return print_pages(
+    s, {"TASK", "RESULT", "ATTEMPTS", "DURATION", "OUTPUT"},
+    [&](int64_t cursor, int32_t limit) { return s.client->batch_results(id, cursor, limit); },
+    [](const fleet::task_result& r) -> std::vector<std::string> {
+      return {r.task_id, r.success ? "ok" : "FAILED", std::to_string(r.attempts), format_duration(r.duration_ms),
+              compact(r.success ? r.result : r.error)};
+    });
+}
+
 int cmd_failed(session& s, const std::string& batch) {
-  constexpr int32_t page_size = 1000;
-  int64_t cursor = 0;
-  bool first = true;
-  if (s.inv.json)
-    fmt::print("[");
-  for (;;) {
-    auto page = s.client->dead_letters(batch, cursor, page_size);
-    if (!page) {
-      if (s.inv.json)
-        fmt::print("]\n");
-      return error(error_text(page.error()));
-    }
-    if (s.inv.json) {
-      for (const auto& d : page->items) {
-        fmt::print("{}{}", first ? "" : ",", fleet::to_json(d).dump());
-        first = false;
-      }
-    } else {
-      std::vector<std::vector<std::string>> rows;
-      for (const auto& d : page->items)
-        rows.push_back({d.batch_id, d.task_id, d.type, std::to_string(d.attempts), format_time(d.failed_at),
-                        compact(d.error)});
-      if (first || !rows.empty())
-        print_table(first ? std::vector<std::string>{"BATCH", "TASK", "TYPE", "ATTEMPTS", "FAILED", "ERROR"}
-                          : std::vector<std::string>{},
-                    rows);
-      first = false;
-    }
-    cursor = page->next_cursor;
-    if (page->done)
-      break;
-  }
-  if (s.inv.json)
-    fmt::print("]\n");
-  return exit_ok;
+  return print_pages(
+    s, {"BATCH", "TASK", "TYPE", "ATTEMPTS", "FAILED", "ERROR"},
+    [&](int64_t cursor, int32_t limit) { return s.client->dead_letters(batch, cursor, limit); },
+    [](const fleet::dead_letter& d) -> std::vector<std::string> {
+      return {d.batch_id, d.task_id, d.type, std::to_string(d.attempts), format_time(d.failed_at), compact(d.error)};
+    });
 }
 
 int cmd_retry(session& s) {
