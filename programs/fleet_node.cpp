@@ -64,8 +64,7 @@ std::string host_name() {
 enum class membership_end { signal, lost, refused };
 
 /// Runs the node actor until it ends (fleetd lost or refusing) or a signal comes.
-membership_end serve(caf::actor_system& sys, const fleet_api_actor& manager, const fleet_node_options& opts,
-                     caf::error& reason) {
+membership_end serve(caf::actor_system& sys, const fleet_node_options& opts, caf::error& reason) {
   auto node = sys.spawn(fleet_node, opts);
   caf::scoped_actor self{sys};
   self->monitor(node);
@@ -143,7 +142,7 @@ int main(int argc, char** argv) {
       unreachable_logged = false;
       opts.manager = *manager;
       caf::error reason;
-      auto end = serve(sys, *manager, opts, reason);
+      auto end = serve(sys, opts, reason);
       if (end == membership_end::signal)
         break;
       if (end == membership_end::refused) {

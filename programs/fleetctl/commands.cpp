@@ -391,37 +391,39 @@ int cmd_stats(session& s) {
   return exit_ok;
 }
 
-int cmd_workers(session& s) {
-  auto ws = s.client->active_workers();
-  if (!ws)
-    return error(error_text(ws.error()));
+/// Prints a list fetched whole: a table, or its JSON array.
+template <class T, class ToRow>
+int print_list(session& s, const caf::expected<std::vector<T>>& xs, const std::vector<std::string>& header,
+               ToRow to_row) {
+  if (!xs)
+    return error(error_text(xs.error()));
   if (s.inv.json) {
-    print_json(fleet::to_json(*ws));
+    print_json(fleet::to_json(*xs));
     return exit_ok;
   }
   std::vector<std::vector<std::string>> rows;
-  for (const auto& w : *ws)
-    rows.push_back({w.worker_id, w.task_id, w.batch_id, std::to_string(w.attempt), to_string(w.status),
-                    w.node, format_time(w.spawned_at), format_time(w.completed_at)});
-  print_table({"WORKER", "TASK", "BATCH", "ATTEMPT", "STATUS", "NODE", "SPAWNED", "COMPLETED"}, rows);
+  for (const auto& x : *xs)
+    rows.push_back(to_row(x));
+  print_table(header, rows);
   return exit_ok;
 }
 
+int cmd_workers(session& s) {
+  return print_list(s, s.client->active_workers(),
+                    {"WORKER", "TASK", "BATCH", "ATTEMPT", "STATUS", "NODE", "SPAWNED", "COMPLETED"},
+                    [](const fleet::worker_info& w) -> std::vector<std::string> {
+                      return {w.worker_id, w.task_id, w.batch_id, std::to_string(w.attempt), to_string(w.status),
+                              w.node, format_time(w.spawned_at), format_time(w.completed_at)};
+                    });
+}
+
 int cmd_nodes(session& s) {
-  auto ns = s.client->nodes();
-  if (!ns)
-    return error(error_text(ns.error()));
-  if (s.inv.json) {
-    print_json(fleet::to_json(*ns));
-    return exit_ok;
-  }
-  std::vector<std::vector<std::string>> rows;
-  for (const auto& n : *ns)
-    rows.push_back({n.name, fmt::format("{}", fmt::join(n.types, ",")),
-                    n.capacity < 0 ? "max-workers" : std::to_string(n.capacity), std::to_string(n.running),
-                    format_time(n.joined_at), format_time(n.last_heartbeat)});
-  print_table({"NODE", "TYPES", "CAPACITY", "RUNNING", "JOINED", "LAST HEARTBEAT"}, rows);
-  return exit_ok;
+  return print_list(s, s.client->nodes(), {"NODE", "TYPES", "CAPACITY", "RUNNING", "JOINED", "LAST HEARTBEAT"},
+                    [](const fleet::node_info& n) -> std::vector<std::string> {
+                      return {n.name, fmt::format("{}", fmt::join(n.types, ",")),
+                              n.capacity < 0 ? "max-workers" : std::to_string(n.capacity),
+                              std::to_string(n.running), format_time(n.joined_at), format_time(n.last_heartbeat)};
+                    });
 }
 
 caf::expected<int32_t> parse_worker_count(const std::string& text) {

@@ -83,6 +83,23 @@ public:
   /// Advances: true if a row is available, false when done.
   caf::expected<bool> step();
 
+  /// Calls `on_row()` for every row (read it with column_*), then resets.
+  template <class OnRow>
+  caf::error each_row(OnRow&& on_row) {
+    for (;;) {
+      auto row = step();
+      if (!row) {
+        reset();
+        return row.error();
+      }
+      if (!*row)
+        break;
+      on_row();
+    }
+    reset();
+    return caf::none;
+  }
+
   /// Rebinds, runs to completion and resets: for statements without results.
   template <class... Ts>
   caf::error execute(Ts&&... xs) {

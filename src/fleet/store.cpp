@@ -401,12 +401,7 @@ caf::expected<std::vector<runnable_task>> fleet_store::next_runnable(size_t limi
   st.rebind(static_cast<int64_t>(limit));
   std::vector<runnable_task> out;
   out.reserve(limit);
-  for (;;) {
-    auto row = st.step();
-    if (!row)
-      return row.error();
-    if (!*row)
-      break;
+  auto read = st.each_row([&] {
     runnable_task r;
     r.seq = st.column_int64(0);
     r.batch_id = st.column_text(1);
@@ -418,8 +413,9 @@ caf::expected<std::vector<runnable_task>> fleet_store::next_runnable(size_t limi
     r.interruptions = static_cast<int32_t>(st.column_int64(7));
     r.replay_base = static_cast<int32_t>(st.column_int64(8));
     out.push_back(std::move(r));
-  }
-  st.reset();
+  });
+  if (read)
+    return read;
   return out;
 }
 
@@ -690,12 +686,7 @@ caf::expected<dead_letter_page> fleet_store::dead_letters(const std::string& bat
   st.rebind(cursor, batch_id, limit);
   dead_letter_page out;
   out.next_cursor = cursor;
-  for (;;) {
-    auto row = st.step();
-    if (!row)
-      return row.error();
-    if (!*row)
-      break;
+  auto read = st.each_row([&] {
     out.next_cursor = st.column_int64(0);
     dead_letter d;
     d.batch_id = st.column_text(1);
@@ -705,8 +696,9 @@ caf::expected<dead_letter_page> fleet_store::dead_letters(const std::string& bat
     d.error = st.column_text(5);
     d.failed_at = st.column_int64(6);
     out.items.push_back(std::move(d));
-  }
-  st.reset();
+  });
+  if (read)
+    return read;
   out.done = static_cast<int64_t>(out.items.size()) < limit;
   return out;
 }
@@ -917,12 +909,7 @@ caf::expected<results_page> fleet_store::results(const std::string& batch_id, in
   st.rebind(batch_id, std::max(cursor, range->first_seq - 1), range->last_seq, limit);
   results_page out;
   out.next_cursor = cursor;
-  for (;;) {
-    auto row = st.step();
-    if (!row)
-      return row.error();
-    if (!*row)
-      break;
+  auto read = st.each_row([&] {
     task_result r;
     out.next_cursor = st.column_int64(0);
     r.task_id = st.column_text(1);
@@ -932,8 +919,9 @@ caf::expected<results_page> fleet_store::results(const std::string& batch_id, in
     r.attempts = static_cast<int32_t>(st.column_int64(5));
     r.duration_ms = st.column_int64(6);
     out.items.push_back(std::move(r));
-  }
-  st.reset();
+  });
+  if (read)
+    return read;
   out.done = limit < 0 || static_cast<int64_t>(out.items.size()) < limit;
   return out;
 }

@@ -92,17 +92,63 @@ inline run_result run(std::vector<std::string> argv, const std::string& stdin_fi
   return {r->exit_code, r->stdout_tail, r->stderr_tail};
 }
 
-/// Starts `argv` in the background with its stderr appended to `log`.
-inline std::shared_ptr<child_process> start_logged(std::vector<std::string> argv, const std::string& log) {
-  std::vector<std::string> shell{"sh", "-c", "exec \"$@\" 2>>\"$FLEET_LOG\"", "sh"};
-  shell.insert(shell.end(), argv.begin(), argv.end());
-  subprocess_spec spec;
-  spec.argv = std::move(shell);
-  spec.env["FLEET_LOG"] = log;
-  auto c = child_process::start(spec);
-  REQUIRE(c);
-  return *c;
-}
+/// A program in the background with its stderr appended to a log file; stopped (even when
+/// paused with SIGSTOP) and reaped when destroyed.
+class logged_process {
+public:
+  logged_process() = default;
+  logged_process(const logged_process&) = delete;
+  logged_process& operator=(const logged_process&) = delete;
+
+  ~logged_process() {
+    if (child_) {
+      ::kill(child_->pid(), SIGCONT);
+      child_->kill();
+      child_->wait();
+    }
+  }
+
+  void launch(std::vector<std::string> argv, const std::string& log) {
+    std::vector<std::string> shell{"sh", "-c", "exec \"$@\" 2>>\"$FLEET_LOG\"", "sh"};
+    shell.insert(shell.end(), argv.begin(), argv.end());
+    subprocess_spec spec;
+    spec.argv = std::move(shell);
+    spec.env["FLEET_LOG"] = log;
+    auto c = child_process::start(spec);
+    REQUIRE(c);
+    child_ = *c;
+  }
+
+  /// kill -9, and reap.
+  void kill_hard() {
+    signal(SIGKILL);
+    wait_exit();
+  }
+
+  void signal(int sig) {
+    REQUIRE(child_);
+    ::kill(child_->pid(), sig);
+  }
+
+  /// SIGTERM, then the exit code.
+  int terminate() {
+    signal(SIGTERM);
+    return wait_exit();
+  }
+
+  /// Waits for the exit (after a signal sent elsewhere), then the exit code.
+  int wait_exit() {
+    REQUIRE(child_);
+    auto r = child_->wait();
+    child_.reset();
+    return r.exit_code;
+  }
+
+  pid_t pid() const { return child_ ? child_->pid() : -1; }
+
+private:
+  std::shared_ptr<child_process> child_;
+};
 
 /// One fleetd process on a temporary directory: database, config file and log live there.
 class fleetd_process {
@@ -115,52 +161,26 @@ public:
                           + extra_config);
   }
 
-  ~fleetd_process() {
-    if (child_)
-      child_->kill();
-    if (child_)
-      child_->wait();
-  }
-
   /// Starts fleetd and waits until it listens; false (with the log) if it exited instead.
   bool start(std::vector<std::string> extra_args = {}) {
     std::vector<std::string> argv{bin("fleetd"), "--config-file=" + config_};
     argv.insert(argv.end(), extra_args.begin(), extra_args.end());
-    child_ = start_logged(std::move(argv), log_);
+    proc_.launch(std::move(argv), log_);
     ++starts_;
     auto marker = "listening on 127.0.0.1:" + std::to_string(port_);
     return eventually([&] { return count_in_log(marker) >= starts_ || !alive(); }) && alive();
   }
 
   /// kill -9: no drain, no final commit.
-  void kill_hard() {
-    REQUIRE(child_);
-    ::kill(child_->pid(), SIGKILL);
-    child_->wait();
-    child_.reset();
-  }
-
+  void kill_hard() { proc_.kill_hard(); }
   /// SIGTERM, then the exit code.
-  int terminate() {
-    REQUIRE(child_);
-    ::kill(child_->pid(), SIGTERM);
-    auto r = child_->wait();
-    child_.reset();
-    return r.exit_code;
-  }
-
+  int terminate() { return proc_.terminate(); }
   /// Waits for fleetd to exit (after a signal sent elsewhere), then its exit code.
-  int wait_exit() {
-    REQUIRE(child_);
-    auto r = child_->wait();
-    child_.reset();
-    return r.exit_code;
-  }
-
-  pid_t pid() const { return child_ ? child_->pid() : -1; }
+  int wait_exit() { return proc_.wait_exit(); }
+  pid_t pid() const { return proc_.pid(); }
 
   bool alive() {
-    return child_ && ::kill(child_->pid(), 0) == 0 && !zombie();
+    return pid() > 0 && ::kill(pid(), 0) == 0 && !zombie();
   }
 
   /// fleetctl against this daemon.
@@ -205,7 +225,7 @@ public:
 private:
   bool zombie() {
     // The child is ours: a zombie means it exited and nobody reaped it yet.
-    auto stat = read_file("/proc/" + std::to_string(child_->pid()) + "/stat");
+    auto stat = read_file("/proc/" + std::to_string(pid()) + "/stat");
     auto close_paren = stat.rfind(')');
     return close_paren != std::string::npos && close_paren + 2 < stat.size() && stat[close_paren + 2] == 'Z';
   }
@@ -215,7 +235,7 @@ private:
   std::string db_;
   std::string log_;
   std::string config_;
-  std::shared_ptr<child_process> child_;
+  logged_process proc_; // after dir_: stopped before the directory goes
   int starts_ = 0;
 };
 
@@ -228,43 +248,19 @@ public:
              "--node.types=" + types, "--node.capacity=" + std::to_string(capacity), "--node.reconnect=200"};
   }
 
-  ~node_process() {
-    if (child_) {
-      ::kill(child_->pid(), SIGCONT);
-      child_->kill();
-      child_->wait();
-    }
-  }
-
   /// More options for the next start.
   void add_args(const std::vector<std::string>& args) { args_.insert(args_.end(), args.begin(), args.end()); }
 
   void start() {
     std::vector<std::string> argv{bin("fleet-node")};
     argv.insert(argv.end(), args_.begin(), args_.end());
-    child_ = start_logged(std::move(argv), log_);
+    proc_.launch(std::move(argv), log_);
   }
 
-  void kill_hard() {
-    REQUIRE(child_);
-    ::kill(child_->pid(), SIGKILL);
-    child_->wait();
-    child_.reset();
-  }
-
-  void signal(int sig) {
-    REQUIRE(child_);
-    ::kill(child_->pid(), sig);
-  }
-
+  void kill_hard() { proc_.kill_hard(); }
+  void signal(int sig) { proc_.signal(sig); }
   /// SIGTERM, then the exit code.
-  int terminate() {
-    REQUIRE(child_);
-    ::kill(child_->pid(), SIGTERM);
-    auto r = child_->wait();
-    child_.reset();
-    return r.exit_code;
-  }
+  int terminate() { return proc_.terminate(); }
 
   std::string log() { return read_file(log_); }
   const std::string& name() const { return name_; }
@@ -274,7 +270,7 @@ private:
   std::string name_;
   std::string log_;
   std::vector<std::string> args_;
-  std::shared_ptr<child_process> child_;
+  logged_process proc_; // after dir_: stopped before the directory goes
 };
 
 } // namespace fleet::test
