@@ -67,8 +67,8 @@ caf::error fleet_manager_state::init(self_pointer self, fleet_manager_options op
   self_ = self;
   opts_ = std::move(opts);
   store_ = opts_.store;
-  if (!store_ || !opts_.registry || !opts_.hooks)
-    return caf::make_error(errc::invalid_config, "fleet manager needs a store, a registry and hooks");
+  if (!store_ || !opts_.registry || !opts_.hooks || !opts_.metrics)
+    return caf::make_error(errc::invalid_config, "fleet manager needs a store, a registry, hooks and metrics");
   rng_.seed(opts_.random_seed != 0 ? opts_.random_seed : std::random_device{}());
   // Wall time anchors stored timestamps; the actor clock measures from there, so that the
   // deterministic test clock drives both timers and stored times.
@@ -119,6 +119,8 @@ caf::error fleet_manager_state::init(self_pointer self, fleet_manager_options op
     return unfinished.error();
   if (interrupted > 0)
     spdlog::warn("{} attempts were interrupted by the last shutdown and will run again", interrupted);
+  opts_.metrics->tasks_interrupted.add(static_cast<uint64_t>(interrupted));
+  opts_.metrics->storage_writable.set(1);
   spdlog::info("fleet manager ready: {} unfinished tasks to resume, max {} workers", *unfinished,
                cfg_.max_concurrent_workers);
   auto paused = store_->fleet_paused();
@@ -137,16 +139,21 @@ caf::error fleet_manager_state::init(self_pointer self, fleet_manager_options op
   // From here on the writer alone touches the writing connection.
   if (opts_.writer_thread) {
     caf::weak_actor_ptr weak_self = self->ctrl();
-    writer_ = make_threaded_pipeline(std::move(store_), [weak_self] {
-      if (auto strong = weak_self.lock())
-        caf::anon_send(caf::actor_cast<fleet_manager_actor>(strong), committed_atom::value);
-    });
+    writer_ = make_threaded_pipeline(
+      std::move(store_),
+      [weak_self] {
+        if (auto strong = weak_self.lock())
+          caf::anon_send(caf::actor_cast<fleet_manager_actor>(strong), committed_atom::value);
+      },
+      &opts_.metrics->sqlite_commit);
   } else {
-    writer_ = make_inline_pipeline(std::move(store_), [self] { self->send(self, committed_atom::value); });
+    writer_ = make_inline_pipeline(
+      std::move(store_), [self] { self->send(self, committed_atom::value); }, &opts_.metrics->sqlite_commit);
   }
   store_.reset();
   opts_.store.reset();
   nodes_ = node_table(opts_.registry->types(), opts_.local_capacity);
+  opts_.metrics->nodes.set(1);
   coordinator_ = self->spawn<caf::linked>(fleet::coordinator, *totals);
   // Promotes due retries and starts work once the behaviour is in place.
   self->send(self, wakeup_atom::value);
@@ -199,10 +206,12 @@ void fleet_manager_state::note_write_outcome(const caf::error& err) {
                     "write succeeds; trying again every second. Nothing committed is lost.",
                     error_text(err));
     storage_error_ = error_text(err);
+    opts_.metrics->storage_writable.set(0);
     schedule_flush_retry();
   } else if (!err && !storage_error_.empty()) {
     spdlog::info("the database takes writes again: resuming");
     storage_error_.clear();
+    opts_.metrics->storage_writable.set(1);
   }
 }
 
@@ -260,8 +269,11 @@ void fleet_manager_state::commit_group() {
       schedule_flush_retry();
       return;
     }
-    for (const auto& change : *changes)
+    for (const auto& change : *changes) {
       uncommit(change);
+      if (auto end = std::get_if<attempt_ended>(&change))
+        opts_.metrics->count(*end);
+    }
     for (auto& action : actions)
       action();
     log_milestones(*milestones);
@@ -413,6 +425,8 @@ fleet_manager_state::running_attempt fleet_manager_state::begin_attempt(const ru
   r.node = node;
   r.spawned_at = now;
   r.deadline = now + cfg_.worker_timeout_ms;
+  if (next.ready_at > 0)
+    opts_.metrics->queue_wait.observe_ms(now - next.ready_at);
   queue(attempt_started{r.seq, r.batch_id, r.task_id, r.attempt, r.worker_id, now,
                         node == local_node_name ? std::string{} : node});
   after_commit([this, seq = r.seq, attempt = r.attempt] {
@@ -696,6 +710,7 @@ caf::result<node_welcome> fleet_manager_state::join_node(const node_announcement
   }
   auto now = now_ms();
   nodes_.add(a, now);
+  opts_.metrics->nodes.set(static_cast<int64_t>(nodes_.remote_count()) + 1);
   node_handles_.emplace(a.name, handle);
   self_->monitor(handle);
   spdlog::info("node {} joined: capacity {}, types {}", a.name, a.capacity, fmt::join(a.types, ","));
@@ -728,6 +743,7 @@ void fleet_manager_state::drop_node(std::string name, const std::string& reason)
   self_->send(h->second, dropped_atom::value, reason);
   node_handles_.erase(h);
   nodes_.remove(name);
+  opts_.metrics->nodes.set(static_cast<int64_t>(nodes_.remote_count()) + 1);
   auto now = now_ms();
   int32_t interrupted = 0;
   for (auto i = running_.begin(); i != running_.end();) {
@@ -807,7 +823,8 @@ caf::result<std::string> fleet_manager_state::submit(std::vector<task>& tasks, c
     return err;
   auto now = now_ms();
   auto id = make_batch_id(now, rng_);
-  auto what = fmt::format("{} tasks", tasks.size());
+  auto n_tasks = static_cast<int64_t>(tasks.size());
+  auto what = fmt::format("{} tasks", n_tasks);
   auto existing = std::make_shared<std::string>();
   auto rp = self_->make_response_promise<std::string>();
   // The key is looked up inside the transaction that would store the batch: two submits with one
@@ -828,15 +845,15 @@ caf::result<std::string> fleet_manager_state::submit(std::vector<task>& tasks, c
       return err;
     return key.empty() ? caf::none : store.set_batch_key(id, key);
   };
-  write(std::move(job), [this, rp, id, existing, key, what](caf::error err) mutable {
-    after_submit(rp, std::move(err), id, *existing, key, what);
+  write(std::move(job), [this, rp, id, existing, key, n_tasks, what](caf::error err) mutable {
+    after_submit(rp, std::move(err), id, *existing, key, n_tasks, what);
   });
   return rp;
 }
 
 void fleet_manager_state::after_submit(caf::typed_response_promise<std::string> rp, caf::error err,
                                        const std::string& id, const std::string& existing,
-                                       const std::string& key, const std::string& what) {
+                                       const std::string& key, int64_t n_tasks, const std::string& what) {
   if (err) {
     rp.deliver(std::move(err));
     return;
@@ -847,6 +864,8 @@ void fleet_manager_state::after_submit(caf::typed_response_promise<std::string> 
     return;
   }
   spdlog::info("batch {} submitted with {}{}", id, what, key.empty() ? "" : fmt::format(" (key \"{}\")", key));
+  opts_.metrics->batches_submitted.add();
+  opts_.metrics->tasks_submitted.add(static_cast<uint64_t>(n_tasks));
   // New tasks may outrank the ones in the window.
   invalidate_ready();
   dispatch();
@@ -914,7 +933,7 @@ caf::result<std::string> fleet_manager_state::seal_upload(const std::string& upl
   };
   auto rp = self_->make_response_promise<std::string>();
   write(std::move(job), [this, rp, id, upload_id, key, sealed_tasks, existing](caf::error err) mutable {
-    after_submit(rp, std::move(err), id, *existing, key,
+    after_submit(rp, std::move(err), id, *existing, key, *sealed_tasks,
                  fmt::format("{} tasks (uploaded in chunks as {})", *sealed_tasks, upload_id));
   });
   return rp;
@@ -992,6 +1011,7 @@ caf::result<int64_t> fleet_manager_state::replay(const std::string& batch_id, st
     }
     if (*replayed > 0) {
       spdlog::info("batch {}: {} failed tasks replayed", batch_id, *replayed);
+      opts_.metrics->tasks_replayed.add(static_cast<uint64_t>(*replayed));
       invalidate_ready();
       dispatch();
     }
@@ -1101,15 +1121,15 @@ caf::result<bool> fleet_manager_state::cancel(const std::string& batch_id) {
   // Until the cancel commits its tasks still read as pending: none may start meanwhile.
   cancelling_.insert(batch_id);
   invalidate_ready();
-  auto cancelled = std::make_shared<bool>(false);
+  auto cancelled = std::make_shared<std::optional<int64_t>>();
   auto milestones = std::make_shared<std::vector<fleet_store::batch_milestone>>();
   auto job = [batch_id, now, ends = std::move(ends), cancelled, milestones](fleet_store& store) -> caf::error {
-    auto ok = store.cancel_batch(batch_id, now);
-    if (!ok)
-      return ok.error();
-    *cancelled = *ok;
+    auto waiting = store.cancel_batch(batch_id, now);
+    if (!waiting)
+      return waiting.error();
+    *cancelled = *waiting;
     // A batch with running attempts is neither finished nor cancelled: `ends` is empty otherwise.
-    auto err = *ok ? store.record(ends) : caf::none;
+    auto err = *waiting ? store.record(ends) : caf::none;
     *milestones = store.take_milestones();
     return err;
   };
@@ -1120,10 +1140,12 @@ caf::result<bool> fleet_manager_state::cancel(const std::string& batch_id) {
     if (err) {
       rp.deliver(std::move(err));
     } else {
-      if (*cancelled)
+      if (*cancelled) {
         spdlog::info("batch {} cancelled ({} running attempts stopped)", batch_id, stopped);
+        opts_.metrics->tasks_cancelled.add(static_cast<uint64_t>(**cancelled) + stopped);
+      }
       log_milestones(*milestones);
-      rp.deliver(*cancelled);
+      rp.deliver(cancelled->has_value());
     }
     dispatch();
   });
@@ -1157,14 +1179,46 @@ caf::result<fleet_config> fleet_manager_state::reconfigure(const config_update& 
   return rp;
 }
 
-caf::result<fleet_stats> fleet_manager_state::stats() {
+caf::expected<fleet_stats> fleet_manager_state::current_stats() {
   auto st = reader_->stats();
   if (!st)
     return st.error();
   st->active_workers = static_cast<int32_t>(running_.size());
   st->max_concurrent_workers = cfg_.max_concurrent_workers;
   st->paused = fleet_paused_;
+  return st;
+}
+
+caf::result<fleet_stats> fleet_manager_state::stats() {
+  auto st = current_stats();
+  if (!st)
+    return st.error();
   return std::move(*st);
+}
+
+caf::result<fleet_overview> fleet_manager_state::overview(int32_t batches, int32_t failures) {
+  if (batches < 0 || batches > 1000 || failures < 0 || failures > 1000)
+    return caf::make_error(errc::invalid_batch,
+                           fmt::format("an overview lists 0 to 1000 batches and failures (got {} and {})",
+                                       batches, failures));
+  fleet_overview out;
+  auto st = current_stats();
+  if (!st)
+    return st.error();
+  auto recent = reader_->recent_batches(batches);
+  if (!recent)
+    return recent.error();
+  auto failed = reader_->recent_failures(failures);
+  if (!failed)
+    return failed.error();
+  out.stats = std::move(*st);
+  out.batches = std::move(*recent);
+  out.workers = workers();
+  out.failures = std::move(*failed);
+  out.nodes = nodes();
+  out.storage_error = storage_error_;
+  out.at = now_ms();
+  return out;
 }
 
 std::vector<worker_info> fleet_manager_state::workers() const {
@@ -1277,6 +1331,7 @@ fleet_manager(fleet_manager_state::self_pointer self, fleet_manager_options opts
     },
     [self](stats_atom) { return self->state.stats(); },
     [self](workers_atom) { return self->state.workers(); },
+    [self](overview_atom, int32_t batches, int32_t failures) { return self->state.overview(batches, failures); },
     [self](update_config_atom, const config_update& update) {
       return self->state.reconfigure(update);
     },

@@ -4,6 +4,7 @@
 #include "actors/worker.hpp"
 #include "fleet/autoscale.hpp"
 #include "fleet/fleet_config.hpp"
+#include "fleet/metrics.hpp"
 #include "fleet/node_table.hpp"
 #include "fleet/store.hpp"
 #include "fleet/transitions.hpp"
@@ -61,6 +62,8 @@ struct fleet_manager_options {
   int64_t node_timeout_ms = 5000;
   /// How many finished workers active_workers() still lists.
   size_t recent_workers_kept = 32;
+  /// Counted as changes commit; fleetd's HTTP server renders them for Prometheus.
+  std::shared_ptr<fleet_metrics> metrics = std::make_shared<fleet_metrics>();
   /// Seeds batch ids and backoff jitter; 0 draws from std::random_device.
   uint64_t random_seed = 0;
 };
@@ -90,6 +93,7 @@ public:
   caf::result<int64_t> replay(const std::string& batch_id, std::vector<std::string>& task_ids);
   caf::result<fleet_config> reconfigure(const config_update& update);
   caf::result<fleet_stats> stats();
+  caf::result<fleet_overview> overview(int32_t batches, int32_t failures);
   std::vector<worker_info> workers() const;
   const fleet_config& config() const { return cfg_; }
   coordinator_actor coordinator() const { return coordinator_; }
@@ -109,6 +113,7 @@ public:
   void on_down(const caf::down_msg& msg);
 
 private:
+  caf::expected<fleet_stats> current_stats();
   struct running_attempt {
     int64_t seq = 0;
     std::string batch_id;
@@ -170,9 +175,10 @@ private:
   /// submits and uploads are refused.
   caf::error refuse_new_work() const;
   /// The answer to a submit or seal once its write committed: the new batch (`id`), or the batch
-  /// that already had the key (`existing`).
+  /// that already had the key (`existing`). `n_tasks`: how many the new batch holds.
   void after_submit(caf::typed_response_promise<std::string> rp, caf::error err, const std::string& id,
-                    const std::string& existing, const std::string& key, const std::string& what);
+                    const std::string& existing, const std::string& key, int64_t n_tasks,
+                    const std::string& what);
   /// Tells the subscribers of a finished batch.
   void notify_finished(const batch_status& st);
   /// Forgets the subscriptions of an actor that went away; true if it had any.

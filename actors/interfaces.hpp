@@ -6,6 +6,7 @@
 #include "fleet/fleet_config.hpp"
 #include "fleet/fleet_stats.hpp"
 #include "fleet/node_info.hpp"
+#include "fleet/overview.hpp"
 #include "fleet/task.hpp"
 
 #include <caf/atom.hpp>
@@ -53,6 +54,7 @@ using subscribe_atom = caf::atom_constant<caf::atom("subscribe")>;
 using batch_done_atom = caf::atom_constant<caf::atom("batchdone")>;
 using pause_atom = caf::atom_constant<caf::atom("pause")>;
 using resume_atom = caf::atom_constant<caf::atom("resume")>;
+using overview_atom = caf::atom_constant<caf::atom("overview")>;
 
 /// A short-lived worker: runs one attempt of one task, replies, and quits.
 using worker_actor = caf::typed_actor<
@@ -133,7 +135,10 @@ using fleet_api_actor = caf::typed_actor<
   // on it with heartbeats, and drops it (running attempts run again) when it stops answering.
   caf::replies_to<node_join_atom, node_announcement, node_actor>::with<node_welcome>,
   // The nodes of the fleet, fleetd's own workers ("local") first.
-  caf::replies_to<nodes_atom>::with<std::vector<node_info>>>;
+  caf::replies_to<nodes_atom>::with<std::vector<node_info>>,
+  // One snapshot for a status page: stats, the newest `batches` batches, workers, the latest
+  // `failures` failed tasks, nodes (each limit 0..1000).
+  caf::replies_to<overview_atom, int32_t, int32_t>::with<fleet_overview>>;
 
 /// The fleet manager itself: the public API plus messages that only its own process may send.
 /// A remote node can still address them (CAF delivers any message to a remote actor), so the

@@ -217,6 +217,10 @@ caf::expected<std::vector<node_info>> fleet_client::nodes() {
   return impl_->ask<std::vector<node_info>, query>(nodes_atom::value);
 }
 
+caf::expected<fleet_overview> fleet_client::overview(int32_t batches, int32_t failures) {
+  return impl_->ask<fleet_overview, query>(overview_atom::value, batches, failures);
+}
+
 caf::expected<fleet_config> fleet_client::update_config(const config_update& update) {
   return impl_->ask<fleet_config>(update_config_atom::value, update);
 }

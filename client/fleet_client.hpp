@@ -83,6 +83,9 @@ public:
   caf::expected<std::vector<worker_info>> active_workers();
   /// The nodes of the fleet: fleetd's own workers ("local") first, then each fleet-node.
   caf::expected<std::vector<node_info>> nodes();
+  /// One snapshot for a status page: stats, the newest `batches` batches, workers, the latest
+  /// `failures` failed tasks, nodes, and whether the database takes writes.
+  caf::expected<fleet_overview> overview(int32_t batches = 20, int32_t failures = 20);
   caf::expected<fleet_config> update_config(const config_update& update);
   caf::expected<fleet_config> get_config();
   /// The coordinator's aggregate: totals, success rate, average duration.

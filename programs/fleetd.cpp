@@ -10,6 +10,7 @@
 #include "fleet/error.hpp"
 #include "fleet/instance_lock.hpp"
 #include "fleet/log.hpp"
+#include "web/http_server.hpp"
 
 #include <caf/actor_system.hpp>
 #include <caf/event_based_actor.hpp>
@@ -97,6 +98,10 @@ int main(int argc, char** argv) {
   if (!tls.any() && !o.plaintext_loopback)
     return fail(2, "no TLS configured: set fleet.tls-cert, fleet.tls-key and fleet.tls-ca, or "
                    "fleet.plaintext-loopback=true to accept plain TCP on the loopback address");
+  if (o.http_port >= 0 && o.http_actions && !is_loopback(o.http_host))
+    return fail(2, fmt::format("fleet.http-actions needs a loopback fleet.http-host (got {}): the status "
+                               "page has no authentication, so whoever reaches it could cancel batches",
+                               o.http_host));
   if (tls.any())
     enable_tls(cfg, tls);
   if (auto err = init_logging(o.log_level))
@@ -129,6 +134,7 @@ int main(int argc, char** argv) {
   opts.local_capacity = static_cast<int32_t>(o.local_workers);
   opts.node_heartbeat_ms = o.node_heartbeat_ms;
   opts.node_timeout_ms = o.node_timeout_ms;
+  auto metrics = opts.metrics;
   auto manager = spawn_fleet_manager(sys, std::move(opts));
   auto ready = wait_until_ready(sys, manager);
   if (!ready)
@@ -147,6 +153,23 @@ int main(int argc, char** argv) {
   spdlog::info("listening on {}:{} ({}); {} workers at most, worker timeout {} ms", o.host, *port,
                tls.any() ? "TLS, client certificates signed by " + o.tls_ca + " required" : "plain TCP, loopback",
                ready->max_concurrent_workers, ready->worker_timeout_ms);
+
+  std::unique_ptr<http_server> http;
+  if (o.http_port >= 0) {
+    auto started = http_server::start(sys, fleet_api_actor{manager}, metrics,
+                                      http_options{o.http_host, static_cast<uint16_t>(o.http_port), o.http_actions});
+    if (!started) {
+      caf::anon_send_exit(manager, caf::exit_reason::user_shutdown);
+      return fail(1, error_text(started.error()));
+    }
+    http = std::move(*started);
+    spdlog::info("http on {}:{}: status page /, metrics /metrics ({})", o.http_host, http->port(),
+                 o.http_actions ? "actions on: the page may cancel, pause and resume" : "read-only");
+    if (!is_loopback(o.http_host))
+      spdlog::warn("fleet.http-host {} is not loopback: whoever reaches it reads batch ids, task ids and "
+                   "errors over plain HTTP",
+                   o.http_host);
+  }
 
   auto watcher = sys.spawn([manager](caf::event_based_actor* self) {
     self->monitor(manager);
@@ -168,6 +191,7 @@ int main(int argc, char** argv) {
       sys.middleman().unpublish(manager, *port);
   };
   if (sig == manager_died_signal) {
+    http.reset();
     unpublish();
     return fail(1, "the fleet manager stopped unexpectedly; see the log above");
   }
@@ -182,6 +206,8 @@ int main(int argc, char** argv) {
                },
                [](caf::error& err) { spdlog::error("drain failed: {}", error_text(err)); });
   }
+  // The page keeps showing the drain; it goes before the manager does.
+  http.reset();
   unpublish();
   caf::anon_send_exit(manager, caf::exit_reason::user_shutdown);
   sys.await_all_actors_done();

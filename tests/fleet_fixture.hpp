@@ -76,6 +76,7 @@ public:
     opts.local_capacity = local_capacity_;
     opts.node_heartbeat_ms = node_heartbeat_ms_;
     opts.node_timeout_ms = node_timeout_ms_;
+    opts.metrics = metrics_;
     manager_ = spawn_fleet_manager(sys_, std::move(opts), false);
     run();
   }
@@ -176,6 +177,9 @@ public:
     node_timeout_ms_ = timeout_ms;
   }
   fleet_manager_actor& manager() { return manager_; }
+  /// What the manager counted (reset_metrics() gives the next start a fresh set).
+  const fleet_metrics& metrics() const { return *metrics_; }
+  void reset_metrics() { metrics_ = std::make_shared<fleet_metrics>(); }
   const std::string& db_path() const { return db_path_; }
   fleet_config& initial_config() { return initial_; }
 
@@ -195,6 +199,7 @@ private:
   int32_t local_capacity_ = -1;
   int64_t node_heartbeat_ms_ = 1000;
   int64_t node_timeout_ms_ = 5000;
+  std::shared_ptr<fleet_metrics> metrics_ = std::make_shared<fleet_metrics>();
   fleet_manager_actor manager_;
 };
 

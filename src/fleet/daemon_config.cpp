@@ -49,6 +49,9 @@ const std::vector<option_spec>& fleet_options() {
     {"local-workers", value_kind::integer, "most attempts fleetd runs itself; the rest go to fleet-node processes; -1: up to max-workers (default -1)"},
     {"node-heartbeat", value_kind::integer, "ms between heartbeats to each fleet-node (default 1000)"},
     {"node-timeout", value_kind::integer, "a fleet-node that does not answer a heartbeat within this many ms is dropped and its attempts run again (default 5000)"},
+    {"http-port", value_kind::integer, "HTTP port for Prometheus metrics (/metrics) and the web status page (/); 0 picks a free one, -1 turns HTTP off (default -1; config/fleetd.ini: 4280)"},
+    {"http-host", value_kind::text, "address the HTTP port listens on (default 127.0.0.1)"},
+    {"http-actions", value_kind::boolean, "the status page may cancel, pause and resume (loopback http-host only; default false: read-only)"},
     {"exec-allow", value_kind::text, "programs `exec` tasks may run, comma-separated argv[0] values; empty: no exec (default \"\")"},
   };
   return specs;
@@ -93,6 +96,9 @@ caf::error daemon_config::apply() {
   integer("local-workers", options.local_workers);
   integer("node-heartbeat", options.node_heartbeat_ms);
   integer("node-timeout", options.node_timeout_ms);
+  integer("http-port", options.http_port);
+  text("http-host", options.http_host);
+  boolean("http-actions", options.http_actions);
   std::string exec_allow;
   text("exec-allow", exec_allow);
   options.exec_allow = split_list(exec_allow);
@@ -138,6 +144,10 @@ caf::error daemon_config::check_ranges() const {
                                     options.log_level));
   if (auto err = range("port", options.port, 0, 65535))
     return err;
+  if (auto err = range("http-port", options.http_port, -1, 65535))
+    return err;
+  if (options.http_host.empty())
+    return config_error("fleet.http-host must name an address, e.g. 127.0.0.1");
   if (auto err = range("max-db-size", options.max_db_size_mib, 0, int64_t{1} << 24, " MiB"))
     return err;
   if (auto err = range("drain-timeout", options.drain_timeout_ms, 0, week_ms, " ms"))

@@ -81,6 +81,22 @@ nlohmann::json to_json(const std::vector<node_info>& xs) {
   return out;
 }
 
+nlohmann::json to_json(const fleet_overview& x) {
+  auto batches = nlohmann::json::array();
+  for (const auto& b : x.batches)
+    batches.push_back(to_json(b));
+  auto failures = nlohmann::json::array();
+  for (const auto& f : x.failures)
+    failures.push_back(to_json(f));
+  return {{"at", x.at},
+          {"stats", to_json(x.stats)},
+          {"batches", std::move(batches)},
+          {"workers", to_json(x.workers)},
+          {"failures", std::move(failures)},
+          {"nodes", to_json(x.nodes)},
+          {"storage_error", x.storage_error.empty() ? nlohmann::json(nullptr) : nlohmann::json(x.storage_error)}};
+}
+
 std::string node_joined_detail(const node_announcement& a) {
   return nlohmann::json{{"node", a.name}, {"types", a.types}, {"capacity", a.capacity}}.dump();
 }

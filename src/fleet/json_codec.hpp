@@ -7,6 +7,7 @@
 #include "fleet/fleet_config.hpp"
 #include "fleet/fleet_stats.hpp"
 #include "fleet/node_info.hpp"
+#include "fleet/overview.hpp"
 #include "fleet/task.hpp"
 
 #include <nlohmann/json_fwd.hpp>
@@ -27,6 +28,8 @@ nlohmann::json to_json(const result_summary& x);
 nlohmann::json to_json(const node_info& x);
 nlohmann::json to_json(const dead_letter& x);
 nlohmann::json to_json(const std::vector<node_info>& xs);
+/// What the web status page reads (GET /api/overview).
+nlohmann::json to_json(const fleet_overview& x);
 
 /// The `detail` of the node_joined and node_dropped events.
 std::string node_joined_detail(const node_announcement& a);

@@ -130,6 +130,8 @@ struct fleet_store::statements {
   sqlite::statement fleet_paused;
   sqlite::statement pause_fleet;
   sqlite::statement resume_fleet;
+  sqlite::statement recent_batches;
+  sqlite::statement recent_failures;
 };
 
 caf::expected<std::unique_ptr<fleet_store>> fleet_store::open(const store_options& opts) {
@@ -188,7 +190,8 @@ caf::expected<std::unique_ptr<fleet_store>> fleet_store::with_statements(sqlite:
     // insert_batch
     FLEET_PREPARE("INSERT INTO batches (id, created_at, total) VALUES (?1, ?2, ?3)"),
     // insert_task
-    FLEET_PREPARE("INSERT INTO tasks (batch_id, task_id, type, data, priority) VALUES (?1, ?2, ?3, ?4, ?5)"),
+    FLEET_PREPARE("INSERT INTO tasks (batch_id, task_id, type, data, priority, not_before)"
+                  " VALUES (?1, ?2, ?3, ?4, ?5, ?6)"),
     // set_batch_range
     FLEET_PREPARE("UPDATE batches SET first_seq = ?2, last_seq = ?3 WHERE id = ?1"),
     // open_upload
@@ -203,8 +206,8 @@ caf::expected<std::unique_ptr<fleet_store>> fleet_store::with_statements(sqlite:
     // max_seq
     FLEET_PREPARE("SELECT coalesce(max(seq), 0) FROM tasks"),
     // move_upload
-    FLEET_PREPARE("INSERT INTO tasks (batch_id, task_id, type, data, priority)"
-                  " SELECT ?2, task_id, type, data, priority FROM upload_tasks"
+    FLEET_PREPARE("INSERT INTO tasks (batch_id, task_id, type, data, priority, not_before)"
+                  " SELECT ?2, task_id, type, data, priority, ?3 FROM upload_tasks"
                   " WHERE upload_id = ?1 ORDER BY seq"),
     // drop_upload_tasks
     FLEET_PREPARE("DELETE FROM upload_tasks WHERE upload_id = ?1"),
@@ -213,7 +216,8 @@ caf::expected<std::unique_ptr<fleet_store>> fleet_store::with_statements(sqlite:
     // batch_range
     FLEET_PREPARE("SELECT first_seq, last_seq, succeeded + failed + cancelled FROM batches WHERE id = ?1"),
     // next_runnable
-    FLEET_PREPARE("SELECT seq, batch_id, task_id, type, data, priority, attempts, interruptions, replay_base"
+    FLEET_PREPARE("SELECT seq, batch_id, task_id, type, data, priority, attempts, interruptions, replay_base,"
+                  " not_before"
                   " FROM tasks WHERE state = 'pending' AND paused = 0 ORDER BY priority DESC, seq LIMIT ?1"),
     // log_due_retries
     FLEET_PREPARE("INSERT INTO events (at, kind, batch_id, task_id)"
@@ -286,7 +290,7 @@ caf::expected<std::unique_ptr<fleet_store>> fleet_store::with_statements(sqlite:
     FLEET_PREPARE("INSERT INTO events (at, kind, batch_id, task_id) SELECT ?3, 'task_replayed', batch_id, task_id"
                   " FROM tasks WHERE batch_id = ?1 AND state = 'failed' AND (?2 = '' OR task_id = ?2)"),
     // replay_tasks
-    FLEET_PREPARE("UPDATE tasks SET state = 'pending', replay_base = attempts - interruptions, not_before = 0,"
+    FLEET_PREPARE("UPDATE tasks SET state = 'pending', replay_base = attempts - interruptions, not_before = ?3,"
                   " finished_at = NULL, duration_ms = NULL"
                   " WHERE batch_id = ?1 AND state = 'failed' AND (?2 = '' OR task_id = ?2)"),
     // reopen_batch
@@ -301,6 +305,12 @@ caf::expected<std::unique_ptr<fleet_store>> fleet_store::with_statements(sqlite:
     FLEET_PREPARE("INSERT OR IGNORE INTO fleet_pause (id, paused_at) VALUES (1, ?1)"),
     // resume_fleet
     FLEET_PREPARE("DELETE FROM fleet_pause"),
+    // recent_batches: the columns of batch_row, then the id
+    FLEET_PREPARE("SELECT total, succeeded, failed, cancelled, created_at, started_at, finished_at,"
+                  " cancelled_at, paused_at, id FROM batches ORDER BY rowid DESC LIMIT ?1"),
+    // recent_failures: the columns of dead_letters
+    FLEET_PREPARE("SELECT seq, batch_id, task_id, type, attempts, error, finished_at FROM tasks"
+                  " WHERE state = 'failed' ORDER BY seq DESC LIMIT ?1"),
 #undef FLEET_PREPARE
   });
   } catch (caf::error& err) {
@@ -385,7 +395,7 @@ caf::error fleet_store::insert_batch(const std::string& batch_id, const std::vec
     return err;
   int64_t first_seq = 0;
   for (const auto& t : tasks) {
-    if (auto err = stmts_->insert_task.execute(batch_id, t.id, t.type, t.data, t.priority))
+    if (auto err = stmts_->insert_task.execute(batch_id, t.id, t.type, t.data, t.priority, now))
       return err;
     if (first_seq == 0)
       first_seq = db_.last_insert_rowid();
@@ -412,6 +422,7 @@ caf::expected<std::vector<runnable_task>> fleet_store::next_runnable(size_t limi
     r.attempts = static_cast<int32_t>(st.column_int64(6));
     r.interruptions = static_cast<int32_t>(st.column_int64(7));
     r.replay_base = static_cast<int32_t>(st.column_int64(8));
+    r.ready_at = st.column_int64(9);
     out.push_back(std::move(r));
   });
   if (read)
@@ -493,7 +504,11 @@ caf::error fleet_store::record_end(const attempt_ended& x, const attempt_started
   else
     et.bind(3, nullptr);
   bind_error(et, 4);
-  et.bind(5, x.next == task_disposition::retry ? x.not_before : int64_t{0});
+  // A waiting task's not_before is when it may (retry) or could (requeue) start: its queue wait
+  // is measured from there.
+  et.bind(5, x.next == task_disposition::retry     ? x.not_before
+             : x.next == task_disposition::requeue ? x.at
+                                                   : int64_t{0});
   if (terminal) {
     et.bind(6, x.at);
     et.bind(7, x.duration_ms);
@@ -635,7 +650,7 @@ caf::expected<int64_t> fleet_store::seal_upload(const std::string& upload_id,
   ms.reset();
   if (auto err = stmts_->insert_batch.execute(batch_id, now, *n))
     return err;
-  if (auto err = stmts_->move_upload.execute(upload_id, batch_id))
+  if (auto err = stmts_->move_upload.execute(upload_id, batch_id, now))
     return err;
   if (auto err = stmts_->set_batch_range.execute(batch_id, max_seq + 1, db_.last_insert_rowid()))
     return err;
@@ -680,6 +695,45 @@ caf::error fleet_store::discard_upload(const std::string& upload_id) {
   return stmts_->drop_upload.execute(upload_id);
 }
 
+namespace {
+
+/// A batch_status from the current row of a statement that selects batch_row's columns.
+batch_status read_batch_status(sqlite::statement& st, std::string batch_id) {
+  batch_counts counts;
+  counts.total = st.column_int64(0);
+  counts.succeeded = st.column_int64(1);
+  counts.failed = st.column_int64(2);
+  counts.cancelled = st.column_int64(3);
+  counts.started = !st.column_is_null(5);
+  counts.cancel_requested = !st.column_is_null(7);
+  batch_status out;
+  out.batch_id = std::move(batch_id);
+  out.status = derive_state(counts);
+  out.total = counts.total;
+  out.completed = counts.succeeded;
+  out.failed = counts.failed;
+  out.cancelled = counts.cancelled;
+  out.progress = progress(counts);
+  out.created_at = st.column_int64(4);
+  out.started_at = st.column_int64(5);
+  out.finished_at = st.column_int64(6);
+  out.paused = !st.column_is_null(8);
+  return out;
+}
+
+dead_letter read_dead_letter(sqlite::statement& st) {
+  dead_letter d;
+  d.batch_id = st.column_text(1);
+  d.task_id = st.column_text(2);
+  d.type = st.column_text(3);
+  d.attempts = static_cast<int32_t>(st.column_int64(4));
+  d.error = st.column_text(5);
+  d.failed_at = st.column_int64(6);
+  return d;
+}
+
+} // namespace
+
 caf::expected<dead_letter_page> fleet_store::dead_letters(const std::string& batch_id, int64_t cursor,
                                                           int64_t limit) {
   auto& st = stmts_->dead_letters;
@@ -688,14 +742,7 @@ caf::expected<dead_letter_page> fleet_store::dead_letters(const std::string& bat
   out.next_cursor = cursor;
   auto read = st.each_row([&] {
     out.next_cursor = st.column_int64(0);
-    dead_letter d;
-    d.batch_id = st.column_text(1);
-    d.task_id = st.column_text(2);
-    d.type = st.column_text(3);
-    d.attempts = static_cast<int32_t>(st.column_int64(4));
-    d.error = st.column_text(5);
-    d.failed_at = st.column_int64(6);
-    out.items.push_back(std::move(d));
+    out.items.push_back(read_dead_letter(st));
   });
   if (read)
     return read;
@@ -729,7 +776,7 @@ caf::expected<int64_t> fleet_store::replay(const std::string& batch_id, const st
   auto replay_one = [&](const std::string& task_id) -> caf::error {
     if (auto err = stmts_->log_replayed.execute(batch_id, task_id, now))
       return err;
-    if (auto err = stmts_->replay_tasks.execute(batch_id, task_id))
+    if (auto err = stmts_->replay_tasks.execute(batch_id, task_id, now))
       return err;
     replayed += db_.changes();
     return caf::none;
@@ -799,15 +846,15 @@ std::vector<fleet_store::batch_milestone> fleet_store::take_milestones() {
   return std::exchange(milestones_, {});
 }
 
-caf::expected<bool> fleet_store::cancel_batch(const std::string& batch_id, int64_t now) {
+caf::expected<std::optional<int64_t>> fleet_store::cancel_batch(const std::string& batch_id, int64_t now) {
   auto st = status(batch_id);
   if (!st) {
     if (st.error() == errc::unknown_batch)
-      return false;
+      return std::nullopt;
     return st.error();
   }
   if (st->status == batch_state::cancelled || st->finished_at != 0)
-    return false;
+    return std::nullopt;
   if (auto err = stmts_->log_cancelled.execute(batch_id, now))
     return err;
   if (auto err = stmts_->cancel_waiting.execute(batch_id, now))
@@ -825,7 +872,7 @@ caf::expected<bool> fleet_store::cancel_batch(const std::string& batch_id, int64
     if (auto err = log_event(now, "batch_finished", batch_id, {}, {}))
       return err;
   }
-  return true;
+  return n;
 }
 
 caf::expected<int64_t> fleet_store::recover_interrupted(int64_t now) {
@@ -840,8 +887,9 @@ caf::expected<int64_t> fleet_store::recover_interrupted(int64_t now) {
     now));
   if (err)
     return err;
-  if (auto err = db_.exec("UPDATE tasks SET state = 'pending', interruptions = interruptions + 1"
-                          " WHERE state = 'running'"))
+  if (auto err = db_.exec(fmt::format("UPDATE tasks SET state = 'pending', interruptions = interruptions + 1,"
+                                      " not_before = {} WHERE state = 'running'",
+                                      now)))
     return err;
   return db_.changes();
 }
@@ -867,26 +915,26 @@ caf::expected<batch_status> fleet_store::status(const std::string& batch_id) {
   st.rebind(batch_id);
   if (auto err = step_to_row(st, unknown_batch(batch_id)))
     return err;
-  batch_counts counts;
-  counts.total = st.column_int64(0);
-  counts.succeeded = st.column_int64(1);
-  counts.failed = st.column_int64(2);
-  counts.cancelled = st.column_int64(3);
-  counts.started = !st.column_is_null(5);
-  counts.cancel_requested = !st.column_is_null(7);
-  batch_status out;
-  out.batch_id = batch_id;
-  out.status = derive_state(counts);
-  out.total = counts.total;
-  out.completed = counts.succeeded;
-  out.failed = counts.failed;
-  out.cancelled = counts.cancelled;
-  out.progress = progress(counts);
-  out.created_at = st.column_int64(4);
-  out.started_at = st.column_int64(5);
-  out.finished_at = st.column_int64(6);
-  out.paused = !st.column_is_null(8);
+  auto out = read_batch_status(st, batch_id);
   st.reset();
+  return out;
+}
+
+caf::expected<std::vector<batch_status>> fleet_store::recent_batches(int64_t limit) {
+  auto& st = stmts_->recent_batches;
+  st.rebind(limit);
+  std::vector<batch_status> out;
+  if (auto err = st.each_row([&] { out.push_back(read_batch_status(st, st.column_text(9))); }))
+    return err;
+  return out;
+}
+
+caf::expected<std::vector<dead_letter>> fleet_store::recent_failures(int64_t limit) {
+  auto& st = stmts_->recent_failures;
+  st.rebind(limit);
+  std::vector<dead_letter> out;
+  if (auto err = st.each_row([&] { out.push_back(read_dead_letter(st)); }))
+    return err;
   return out;
 }
 

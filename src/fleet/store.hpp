@@ -12,6 +12,7 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -121,8 +122,9 @@ public:
 
   /// Marks a batch's pending and waiting tasks cancelled. Running attempts are recorded by the
   /// caller (as `attempt_ended` with `cancelled`) in the same transaction.
-  /// Returns false if the batch is unknown, already finished or already cancelled.
-  caf::expected<bool> cancel_batch(const std::string& batch_id, int64_t now);
+  /// Returns how many waiting tasks it cancelled, or nothing if the batch is unknown, already
+  /// finished or already cancelled.
+  caf::expected<std::optional<int64_t>> cancel_batch(const std::string& batch_id, int64_t now);
 
   /// Finds attempts left open by a process that died: records them as interrupted and makes
   /// their tasks pending again. Returns how many.
@@ -143,6 +145,10 @@ public:
   // -- queries ---------------------------------------------------------------
 
   caf::expected<batch_status> status(const std::string& batch_id);
+  /// The newest `limit` batches, newest first (walks the table backwards: no sort).
+  caf::expected<std::vector<batch_status>> recent_batches(int64_t limit);
+  /// The failed tasks (no retry left) submitted last, the latest first, through tasks_failed.
+  caf::expected<std::vector<dead_letter>> recent_failures(int64_t limit);
   caf::expected<std::vector<task_result>> results(const std::string& batch_id);
   /// Up to `limit` (negative: all) finished tasks after `cursor` (0: from the start), in order.
   caf::expected<results_page> results(const std::string& batch_id, int64_t cursor, int64_t limit);

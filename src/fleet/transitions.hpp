@@ -16,6 +16,7 @@ struct runnable_task {
   int32_t attempts = 0;      ///< attempts started so far
   int32_t interruptions = 0; ///< of those, cut short by a crash or shutdown
   int32_t replay_base = 0;   ///< attempts counted against max_retries before the last replay
+  int64_t ready_at = 0;      ///< since when it waits to start (ms; 0: not known, a row older than the measure)
 };
 
 /// How an attempt ended.

@@ -1,5 +1,6 @@
 #include "fleet/write_pipeline.hpp"
 
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <mutex>
@@ -19,13 +20,25 @@ caf::error run_in_transaction(fleet_store& store, const write_pipeline::job& j) 
   return tx.commit();
 }
 
+caf::error run_timed(fleet_store& store, const write_pipeline::job& j, histogram* latency) {
+  if (!latency)
+    return run_in_transaction(store, j);
+  auto start = std::chrono::steady_clock::now();
+  auto err = run_in_transaction(store, j);
+  if (!err)
+    latency->observe_us(std::chrono::duration_cast<std::chrono::microseconds>(
+                          std::chrono::steady_clock::now() - start)
+                          .count());
+  return err;
+}
+
 class inline_pipeline final : public write_pipeline {
 public:
-  inline_pipeline(std::shared_ptr<fleet_store> store, std::function<void()> notify)
-    : store_(std::move(store)), notify_(std::move(notify)) {}
+  inline_pipeline(std::shared_ptr<fleet_store> store, std::function<void()> notify, histogram* latency)
+    : store_(std::move(store)), notify_(std::move(notify)), latency_(latency) {}
 
   void post(job j) override {
-    outcomes_.push_back(run_in_transaction(*store_, j));
+    outcomes_.push_back(run_timed(*store_, j, latency_));
     notify_();
   }
 
@@ -36,13 +49,14 @@ public:
 private:
   std::shared_ptr<fleet_store> store_;
   std::function<void()> notify_;
+  histogram* latency_;
   std::vector<caf::error> outcomes_;
 };
 
 class threaded_pipeline final : public write_pipeline {
 public:
-  threaded_pipeline(std::shared_ptr<fleet_store> store, std::function<void()> notify)
-    : store_(std::move(store)), notify_(std::move(notify)), thread_([this] { loop(); }) {}
+  threaded_pipeline(std::shared_ptr<fleet_store> store, std::function<void()> notify, histogram* latency)
+    : store_(std::move(store)), notify_(std::move(notify)), latency_(latency), thread_([this] { loop(); }) {}
 
   ~threaded_pipeline() override {
     {
@@ -77,7 +91,7 @@ private:
       auto j = std::move(jobs_.front());
       jobs_.pop_front();
       lock.unlock();
-      auto err = run_in_transaction(*store_, j);
+      auto err = run_timed(*store_, j, latency_);
       j = nullptr; // what the job holds is released on this thread, before the outcome is seen
       lock.lock();
       auto first = outcomes_.empty();
@@ -93,6 +107,7 @@ private:
 
   std::shared_ptr<fleet_store> store_;
   std::function<void()> notify_;
+  histogram* latency_;
   std::mutex mtx_;
   std::condition_variable jobs_ready_;
   std::deque<job> jobs_;
@@ -104,13 +119,13 @@ private:
 } // namespace
 
 std::unique_ptr<write_pipeline> make_inline_pipeline(std::shared_ptr<fleet_store> store,
-                                                     std::function<void()> notify) {
-  return std::make_unique<inline_pipeline>(std::move(store), std::move(notify));
+                                                     std::function<void()> notify, histogram* latency) {
+  return std::make_unique<inline_pipeline>(std::move(store), std::move(notify), latency);
 }
 
 std::unique_ptr<write_pipeline> make_threaded_pipeline(std::shared_ptr<fleet_store> store,
-                                                       std::function<void()> notify) {
-  return std::make_unique<threaded_pipeline>(std::move(store), std::move(notify));
+                                                       std::function<void()> notify, histogram* latency) {
+  return std::make_unique<threaded_pipeline>(std::move(store), std::move(notify), latency);
 }
 
 } // namespace fleet

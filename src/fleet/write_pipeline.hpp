@@ -1,5 +1,6 @@
 #pragma once
 
+#include "fleet/metrics.hpp"
 #include "fleet/store.hpp"
 
 #include <caf/error.hpp>
@@ -29,12 +30,15 @@ public:
 
 /// Runs each job at once, on the caller's thread (deterministic tests); `notify` is called after
 /// every job, from within `post`.
+/// `latency`, when given, observes each successful transaction, BEGIN to COMMIT.
 std::unique_ptr<write_pipeline> make_inline_pipeline(std::shared_ptr<fleet_store> store,
-                                                     std::function<void()> notify);
+                                                     std::function<void()> notify,
+                                                     histogram* latency = nullptr);
 
 /// Runs jobs on a thread of its own; `notify` is called on that thread whenever outcomes become
 /// ready after none were. The destructor finishes every posted job, then joins.
 std::unique_ptr<write_pipeline> make_threaded_pipeline(std::shared_ptr<fleet_store> store,
-                                                       std::function<void()> notify);
+                                                       std::function<void()> notify,
+                                                       histogram* latency = nullptr);
 
 } // namespace fleet

@@ -1,0 +1,130 @@
+#include "fleet/metrics.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <iterator>
+#include <stdexcept>
+
+namespace fleet {
+
+histogram::histogram(std::vector<double> bounds_s) : bounds_s_(std::move(bounds_s)) {
+  if (bounds_s_.size() > max_buckets || !std::is_sorted(bounds_s_.begin(), bounds_s_.end()))
+    throw std::invalid_argument("histogram bounds must be ascending, at most max_buckets");
+  for (auto b : bounds_s_)
+    bounds_us_.push_back(std::llround(b * 1e6));
+}
+
+void histogram::observe_us(int64_t us) {
+  us = std::max<int64_t>(us, 0);
+  auto i = std::lower_bound(bounds_us_.begin(), bounds_us_.end(), us) - bounds_us_.begin();
+  counts_[static_cast<size_t>(i)].fetch_add(1, std::memory_order_relaxed);
+  sum_us_.fetch_add(static_cast<uint64_t>(us), std::memory_order_relaxed);
+}
+
+histogram::snapshot histogram::read() const {
+  snapshot out;
+  out.bounds_s = bounds_s_;
+  uint64_t running = 0;
+  for (size_t i = 0; i <= bounds_s_.size(); ++i) {
+    running += counts_[i].load(std::memory_order_relaxed);
+    out.cumulative.push_back(running);
+  }
+  out.sum_s = static_cast<double>(sum_us_.load(std::memory_order_relaxed)) / 1e6;
+  return out;
+}
+
+void fleet_metrics::count(const attempt_ended& end) {
+  switch (end.next) {
+    case task_disposition::succeeded: tasks_succeeded.add(); break;
+    case task_disposition::failed: tasks_failed.add(); break;
+    case task_disposition::retry: tasks_retried.add(); break;
+    case task_disposition::cancelled: tasks_cancelled.add(); break;
+    case task_disposition::requeue: tasks_interrupted.add(); break;
+  }
+  // Only attempts that ran their course: a cancelled or interrupted one says nothing of the task.
+  if (end.outcome == attempt_outcome::succeeded || end.outcome == attempt_outcome::failed
+      || end.outcome == attempt_outcome::timed_out)
+    attempt_duration.observe_ms(end.duration_ms);
+}
+
+namespace {
+
+using out_it = std::back_insert_iterator<std::string>;
+
+void header(out_it out, const char* name, const char* type, const char* help) {
+  fmt::format_to(out, "# HELP {} {}\n# TYPE {} {}\n", name, help, name, type);
+}
+
+void write_counter(out_it out, const char* name, const char* help, uint64_t value) {
+  header(out, name, "counter", help);
+  fmt::format_to(out, "{} {}\n", name, value);
+}
+
+void write_gauge(out_it out, const char* name, const char* help, int64_t value) {
+  header(out, name, "gauge", help);
+  fmt::format_to(out, "{} {}\n", name, value);
+}
+
+void write_histogram(out_it out, const char* name, const char* help, const histogram& h) {
+  header(out, name, "histogram", help);
+  auto s = h.read();
+  for (size_t i = 0; i < s.bounds_s.size(); ++i)
+    fmt::format_to(out, "{}_bucket{{le=\"{}\"}} {}\n", name, s.bounds_s[i], s.cumulative[i]);
+  fmt::format_to(out, "{}_bucket{{le=\"+Inf\"}} {}\n", name, s.cumulative.back());
+  fmt::format_to(out, "{}_sum {}\n", name, s.sum_s);
+  fmt::format_to(out, "{}_count {}\n", name, s.cumulative.back());
+}
+
+} // namespace
+
+std::string render_prometheus(const fleet_metrics& m, const fleet_stats* stats) {
+  std::string text;
+  auto out = std::back_inserter(text);
+  header(out, "fleetd_build_info", "gauge", "fleetd's version, as a label.");
+  fmt::format_to(out, "fleetd_build_info{{version=\"{}\"}} 1\n", FLEETD_VERSION);
+  write_counter(out, "fleetd_batches_submitted_total", "Batches accepted since fleetd started.",
+                m.batches_submitted.value());
+  write_counter(out, "fleetd_tasks_submitted_total", "Tasks accepted since fleetd started.",
+                m.tasks_submitted.value());
+  write_counter(out, "fleetd_tasks_succeeded_total", "Tasks that succeeded since fleetd started.",
+                m.tasks_succeeded.value());
+  write_counter(out, "fleetd_tasks_failed_total",
+                "Tasks that failed with no retry left since fleetd started.", m.tasks_failed.value());
+  write_counter(out, "fleetd_tasks_retried_total",
+                "Failed attempts scheduled to run again since fleetd started.", m.tasks_retried.value());
+  write_counter(out, "fleetd_tasks_cancelled_total", "Tasks cancelled since fleetd started.",
+                m.tasks_cancelled.value());
+  write_counter(out, "fleetd_tasks_interrupted_total",
+                "Attempts cut short by a shutdown, a crash or a lost node, to run again, since fleetd "
+                "started (a crash's are counted at the next start).",
+                m.tasks_interrupted.value());
+  write_counter(out, "fleetd_tasks_replayed_total", "Failed tasks replayed since fleetd started.",
+                m.tasks_replayed.value());
+  if (stats) {
+    write_gauge(out, "fleetd_tasks_pending",
+                "Tasks not yet finished and not running (waiting retries included).", stats->pending_tasks);
+    write_gauge(out, "fleetd_tasks_running", "Attempts running now.", stats->running_tasks);
+    write_gauge(out, "fleetd_workers_limit", "max_concurrent_workers: attempts that may run at once.",
+                stats->max_concurrent_workers);
+    write_gauge(out, "fleetd_workers_active", "Workers running an attempt now.", stats->active_workers);
+    write_gauge(out, "fleetd_fleet_paused", "1 while the whole fleet is paused.", stats->paused ? 1 : 0);
+    write_gauge(out, "fleetd_batches", "Batches in the database.", stats->total_batches);
+  }
+  write_gauge(out, "fleetd_nodes", "fleetd's own workers plus the joined fleet-nodes.", m.nodes.value());
+  write_gauge(out, "fleetd_storage_writable",
+              "1 while the database takes writes; 0 while fleetd refuses new work for want of room or rights.",
+              m.storage_writable.value());
+  write_histogram(out, "fleetd_attempt_duration_seconds",
+                  "Attempts that succeeded, failed or timed out, by duration.", m.attempt_duration);
+  write_histogram(out, "fleetd_queue_wait_seconds",
+                  "From a task becoming runnable (submitted, retry due, requeued) to its attempt's start.",
+                  m.queue_wait);
+  write_histogram(out, "fleetd_sqlite_commit_seconds",
+                  "Each write transaction of fleetd's writer, BEGIN to COMMIT (fsync included).",
+                  m.sqlite_commit);
+  return text;
+}
+
+} // namespace fleet

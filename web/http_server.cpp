@@ -1,0 +1,298 @@
+#include "web/http_server.hpp"
+
+#include "client/fleet_client.hpp"
+#include "fleet/error.hpp"
+#include "fleet/json_codec.hpp"
+#include "fleet/log.hpp"
+#include "fleet/parse_number.hpp"
+#include "web/assets.hpp"
+
+#include <caf/sec.hpp>
+#include <fmt/format.h>
+#include <httplib.h>
+#include <nlohmann/json.hpp>
+#include <pthread.h>
+#include <sys/socket.h>
+
+#include <atomic>
+#include <chrono>
+#include <set>
+#include <thread>
+
+namespace fleet {
+
+namespace {
+
+// A page refreshes every second; a manager that has not answered within this long is stuck or
+// drowning, and the page says so rather than piling up requests.
+constexpr auto manager_timeout = std::chrono::seconds(5);
+
+// Actions must carry this header: a form or a plain link from another site cannot set it, and a
+// script from another origin may not without a CORS preflight, which fleetd never grants.
+constexpr const char* action_header = "X-Fleetd-Action";
+
+int http_status(const caf::error& err) {
+  if (err.category() == error_category) {
+    switch (static_cast<errc>(err.code())) {
+      case errc::unknown_batch: return 404;
+      case errc::invalid_batch:
+      case errc::invalid_task:
+      case errc::invalid_config: return 400;
+      case errc::limit_exceeded: return 429;
+      default: return 503;
+    }
+  }
+  return 503;
+}
+
+void send_json(httplib::Response& res, int status, const nlohmann::json& body) {
+  res.status = status;
+  res.set_content(body.dump(), "application/json");
+}
+
+void send_error(httplib::Response& res, const caf::error& err) {
+  send_json(res, http_status(err), {{"error", error_text(err)}});
+}
+
+void send_error(httplib::Response& res, int status, const std::string& text) {
+  send_json(res, status, {{"error", text}});
+}
+
+/// A query parameter in [lo, hi], `fallback` when absent; none when malformed.
+std::optional<int32_t> int_param(const httplib::Request& req, const char* name, int32_t fallback,
+                                 int32_t lo, int32_t hi) {
+  if (!req.has_param(name))
+    return fallback;
+  auto x = parse_integer(req.get_param_value(name));
+  if (!x || *x < lo || *x > hi)
+    return std::nullopt;
+  return static_cast<int32_t>(*x);
+}
+
+} // namespace
+
+struct http_server::impl {
+  impl(caf::actor_system& sys, fleet_api_actor manager, std::shared_ptr<const fleet_metrics> metrics,
+       http_options opts)
+    : sys(sys), manager(std::move(manager)), metrics(std::move(metrics)), opts(std::move(opts)) {}
+
+  caf::actor_system& sys;
+  fleet_api_actor manager;
+  std::shared_ptr<const fleet_metrics> metrics;
+  http_options opts;
+  httplib::Server server;
+  std::set<std::string> hosts; ///< accepted Host header values
+  uint16_t port = 0;
+  std::atomic<bool> listen_returned{false};
+  std::thread thread;
+
+  /// One per request: fleet_client is not thread-safe, and requests run on the pool's threads.
+  fleet_client client() {
+    return fleet_client{sys, manager, std::chrono::duration_cast<fleet_client::duration>(manager_timeout)};
+  }
+
+  void accept_hosts() {
+    for (const auto& name : opts.extra_host_names) {
+      hosts.insert(name);
+      hosts.insert(fmt::format("{}:{}", name, port));
+    }
+    auto host = opts.host.find(':') != std::string::npos ? "[" + opts.host + "]" : opts.host;
+    hosts.insert(host);
+    hosts.insert(fmt::format("{}:{}", host, port));
+  }
+
+  void routes();
+  void serve_assets();
+  void serve_metrics();
+  void serve_queries();
+  void serve_actions();
+};
+
+void http_server::impl::routes() {
+  server.set_default_headers({
+    {"X-Content-Type-Options", "nosniff"},
+    {"X-Frame-Options", "DENY"},
+    {"Content-Security-Policy", "default-src 'self'; frame-ancestors 'none'; form-action 'none'"},
+    {"Referrer-Policy", "no-referrer"},
+    {"Cache-Control", "no-store"},
+  });
+  server.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+    if (hosts.count(req.get_header_value("Host")) == 0) {
+      send_error(res, 421,
+                 fmt::format("unexpected Host header \"{}\": fleetd answers to {}:{} and localhost only",
+                             req.get_header_value("Host"), opts.host, port));
+      return httplib::Server::HandlerResponse::Handled;
+    }
+    return httplib::Server::HandlerResponse::Unhandled;
+  });
+  server.set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
+    std::string what = "internal error";
+    try {
+      std::rethrow_exception(ep);
+    } catch (const std::exception& e) {
+      what = e.what();
+    } catch (...) {
+    }
+    spdlog::error("http: {}", what);
+    send_error(res, 500, what);
+  });
+  serve_assets();
+  serve_metrics();
+  serve_queries();
+  serve_actions();
+}
+
+void http_server::impl::serve_assets() {
+  for (const auto& asset : web_assets()) {
+    auto handler = [&asset](const httplib::Request&, httplib::Response& res) {
+      res.set_content(asset.body.data(), asset.body.size(), std::string{asset.content_type}.c_str());
+    };
+    server.Get("/" + std::string{asset.name}, handler);
+    if (asset.name == "status.html")
+      server.Get("/", handler);
+  }
+}
+
+void http_server::impl::serve_metrics() {
+  server.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
+    // Counters come from memory; the gauges need the manager. Without its answer the counters
+    // still go out, and fleetd_manager_up says why the gauges are missing.
+    auto st = client().stats();
+    auto text = render_prometheus(*metrics, st ? &*st : nullptr);
+    text += "# HELP fleetd_manager_up 1 if the fleet manager answered this scrape in time.\n"
+            "# TYPE fleetd_manager_up gauge\n";
+    text += fmt::format("fleetd_manager_up {}\n", st ? 1 : 0);
+    res.set_content(text, "text/plain; version=0.0.4; charset=utf-8");
+  });
+  server.Get("/healthz", [this](const httplib::Request&, httplib::Response& res) {
+    if (auto cfg = client().get_config(); !cfg)
+      send_error(res, 503, "the fleet manager does not answer: " + error_text(cfg.error()));
+    else
+      res.set_content("ok\n", "text/plain");
+  });
+}
+
+void http_server::impl::serve_queries() {
+  server.Get("/api/overview", [this](const httplib::Request& req, httplib::Response& res) {
+    auto batches = int_param(req, "batches", 20, 0, 1000);
+    auto failures = int_param(req, "failures", 20, 0, 1000);
+    if (!batches || !failures) {
+      send_error(res, 400, "batches and failures are whole numbers from 0 to 1000");
+      return;
+    }
+    auto ov = client().overview(*batches, *failures);
+    if (!ov) {
+      send_error(res, ov.error());
+      return;
+    }
+    auto body = to_json(*ov);
+    body["actions"] = opts.actions;
+    body["version"] = FLEETD_VERSION;
+    send_json(res, 200, body);
+  });
+  server.Get(R"(/api/batches/([^/]+))", [this](const httplib::Request& req, httplib::Response& res) {
+    auto st = client().batch_status(req.matches[1].str());
+    if (!st)
+      send_error(res, st.error());
+    else
+      send_json(res, 200, to_json(*st));
+  });
+}
+
+void http_server::impl::serve_actions() {
+  auto refuse = [this](const httplib::Request& req, httplib::Response& res) {
+    if (!opts.actions) {
+      send_error(res, 403, "actions are off: set fleet.http-actions=true to cancel, pause and resume from the page");
+      return true;
+    }
+    if (req.get_header_value(action_header) != "1") {
+      send_error(res, 403, fmt::format("an action needs the header {}: 1", action_header));
+      return true;
+    }
+    return false;
+  };
+  server.Post(R"(/api/batches/([^/]+)/(cancel|pause|resume))",
+              [this, refuse](const httplib::Request& req, httplib::Response& res) {
+                if (refuse(req, res))
+                  return;
+                auto id = req.matches[1].str();
+                auto verb = req.matches[2].str();
+                auto c = client();
+                auto changed = verb == "cancel" ? c.cancel_batch(id) : verb == "pause" ? c.pause(id) : c.resume(id);
+                if (!changed) {
+                  send_error(res, changed.error());
+                  return;
+                }
+                spdlog::info("http: {} batch {} from the status page ({})", verb, id,
+                             *changed ? "done" : "nothing to change");
+                send_json(res, 200, {{"batch_id", id}, {"action", verb}, {"changed", *changed}});
+              });
+  server.Post(R"(/api/fleet/(pause|resume))", [this, refuse](const httplib::Request& req, httplib::Response& res) {
+    if (refuse(req, res))
+      return;
+    auto verb = req.matches[1].str();
+    auto c = client();
+    auto changed = verb == "pause" ? c.pause() : c.resume();
+    if (!changed) {
+      send_error(res, changed.error());
+      return;
+    }
+    spdlog::info("http: {} the fleet from the status page ({})", verb, *changed ? "done" : "nothing to change");
+    send_json(res, 200, {{"action", verb}, {"changed", *changed}});
+  });
+}
+
+caf::expected<std::unique_ptr<http_server>> http_server::start(caf::actor_system& sys, fleet_api_actor manager,
+                                                               std::shared_ptr<const fleet_metrics> metrics,
+                                                               http_options opts) {
+  auto p = std::make_unique<impl>(sys, std::move(manager), std::move(metrics), std::move(opts));
+  // A status page and a scraper need few threads; the default pool would start eight.
+  p->server.new_task_queue = [] { return new httplib::ThreadPool(4); };
+  p->server.set_payload_max_length(64 * 1024);
+  // httplib's default adds SO_REUSEPORT, with which a second fleetd would bind the same port and
+  // silently take half of the requests: a port in use must be an error.
+  p->server.set_socket_options([](int sock) {
+    int yes = 1;
+    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+  });
+  p->server.set_read_timeout(std::chrono::seconds(10));
+  int port = 0;
+  if (p->opts.port == 0)
+    port = p->server.bind_to_any_port(p->opts.host);
+  else if (p->server.bind_to_port(p->opts.host, p->opts.port))
+    port = p->opts.port;
+  if (port <= 0)
+    return caf::make_error(errc::invalid_config,
+                           fmt::format("cannot listen for HTTP on {}:{} (port in use, or not an address of "
+                                       "this machine)",
+                                       p->opts.host, p->opts.port));
+  p->port = static_cast<uint16_t>(port);
+  p->accept_hosts();
+  p->routes();
+  auto* raw = p.get();
+  p->thread = std::thread([raw] {
+    pthread_setname_np(pthread_self(), "fleet.http");
+    if (!raw->server.listen_after_bind())
+      spdlog::error("http: the server on port {} stopped with an error", raw->port);
+    raw->listen_returned = true;
+  });
+  // stop() does nothing until the server runs: wait, so that a quick shutdown cannot hang.
+  while (!p->server.is_running() && !p->listen_returned)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  return std::unique_ptr<http_server>(new http_server(std::move(p)));
+}
+
+http_server::http_server(std::unique_ptr<impl> p) : impl_(std::move(p)) {
+}
+
+http_server::~http_server() {
+  impl_->server.stop();
+  if (impl_->thread.joinable())
+    impl_->thread.join();
+}
+
+uint16_t http_server::port() const {
+  return impl_->port;
+}
+
+} // namespace fleet

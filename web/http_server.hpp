@@ -1,0 +1,47 @@
+#pragma once
+
+// fleetd's HTTP side: Prometheus metrics (GET /metrics), the web status page (GET /) and the JSON
+// it reads (GET /api/overview), and, only when enabled, the page's actions (cancel, pause and
+// resume). Runs on threads of its own (cpp-httplib); asks the fleet manager like any client.
+
+#include "actors/interfaces.hpp"
+#include "fleet/metrics.hpp"
+
+#include <caf/expected.hpp>
+#include <caf/fwd.hpp>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+namespace fleet {
+
+struct http_options {
+  std::string host = "127.0.0.1";
+  uint16_t port = 0;    ///< 0 picks a free port
+  bool actions = false; ///< POST /api/... may cancel, pause and resume
+  /// Host header values accepted besides host:port (DNS rebinding: a page from elsewhere that
+  /// resolves its own name to this address must not read the fleet).
+  std::vector<std::string> extra_host_names = {"localhost", "127.0.0.1", "[::1]"};
+};
+
+class http_server {
+public:
+  /// Binds and starts serving; fails when the address cannot be bound.
+  static caf::expected<std::unique_ptr<http_server>> start(caf::actor_system& sys, fleet_api_actor manager,
+                                                           std::shared_ptr<const fleet_metrics> metrics,
+                                                           http_options opts);
+
+  /// Stops accepting, finishes the requests in progress, joins.
+  ~http_server();
+
+  uint16_t port() const;
+
+  struct impl;
+
+private:
+  explicit http_server(std::unique_ptr<impl> p);
+  std::unique_ptr<impl> impl_;
+};
+
+} // namespace fleet
