@@ -207,6 +207,14 @@ inline task make_task(std::string id, std::string type, std::string data = "{}",
   return task{std::move(id), std::move(type), std::move(data), priority};
 }
 
+/// n sleep tasks of `ms` each, ids prefix0, prefix1, ...
+inline std::vector<task> sleep_tasks(int n, int ms, const std::string& prefix = "s") {
+  std::vector<task> out;
+  for (int i = 0; i < n; ++i)
+    out.push_back(make_task(prefix + std::to_string(i), "sleep", "{\"ms\": " + std::to_string(ms) + "}"));
+  return out;
+}
+
 inline std::vector<task> echo_tasks(int n, int32_t priority = 0) {
   std::vector<task> out;
   for (int i = 0; i < n; ++i)

@@ -156,13 +156,9 @@ void http_server::impl::serve_assets() {
 void http_server::impl::serve_metrics() {
   server.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
     // Counters come from memory; the gauges need the manager. Without its answer the counters
-    // still go out, and fleetd_manager_up says why the gauges are missing.
+    // still go out, and fleetd_manager_up (0) says why the gauges are missing.
     auto st = client().stats();
-    auto text = render_prometheus(*metrics, st ? &*st : nullptr);
-    text += "# HELP fleetd_manager_up 1 if the fleet manager answered this scrape in time.\n"
-            "# TYPE fleetd_manager_up gauge\n";
-    text += fmt::format("fleetd_manager_up {}\n", st ? 1 : 0);
-    res.set_content(text, "text/plain; version=0.0.4; charset=utf-8");
+    res.set_content(render_prometheus(*metrics, st ? &*st : nullptr), "text/plain; version=0.0.4; charset=utf-8");
   });
   server.Get("/healthz", [this](const httplib::Request&, httplib::Response& res) {
     if (auto cfg = client().get_config(); !cfg)

@@ -86,7 +86,7 @@ struct fleet_metrics {
 };
 
 /// The Prometheus text exposition (version 0.0.4) of `m`, with the gauges of `stats` (the
-/// manager's answer at scrape time) when given.
+/// manager's answer at scrape time) when given; fleetd_manager_up says whether they were.
 std::string render_prometheus(const fleet_metrics& m, const fleet_stats* stats);
 
 } // namespace fleet

@@ -3,22 +3,11 @@
 using namespace fleet;
 using namespace fleet::test;
 
-namespace {
-
-std::vector<task> sleepers(int n, int ms) {
-  std::vector<task> out;
-  for (int i = 0; i < n; ++i)
-    out.push_back(make_task("s" + std::to_string(i), "sleep", "{\"ms\": " + std::to_string(ms) + "}"));
-  return out;
-}
-
-} // namespace
-
 TEST_CASE("cancel_batch stops running attempts and cancels waiting tasks") {
   fleet_fixture f; // 2 workers
   f.start();
-  auto id = f.submit_ok(sleepers(5, 1000));
-  auto other = f.submit_ok(sleepers(1, 10));
+  auto id = f.submit_ok(sleep_tasks(5, 1000));
+  auto other = f.submit_ok(sleep_tasks(1, 10));
   CHECK(f.stats().active_workers == 2);
   auto ok = f.ask<bool>(cancel_atom::value, id);
   REQUIRE(ok);
@@ -70,7 +59,7 @@ TEST_CASE("scale_workers refuses n < 1 and takes effect at once") {
   CHECK(zero.error() == errc::invalid_config);
   CHECK(error_text(zero.error()) == "worker count must be at least 1 (got 0)");
   CHECK_FALSE(f.ask<fleet_config>(scale_atom::value, int32_t{-3}));
-  auto id = f.submit_ok(sleepers(10, 1000));
+  auto id = f.submit_ok(sleep_tasks(10, 1000));
   CHECK(f.stats().active_workers == 1);
   auto up = f.ask<fleet_config>(scale_atom::value, int32_t{4});
   REQUIRE(up);
@@ -98,7 +87,7 @@ TEST_CASE("the autoscaling policy grows the worker limit under a backlog and shr
   policy.interval_ms = 1000;
   f.set_autoscale(policy);
   f.start();
-  auto id = f.submit_ok(sleepers(40, 5000));
+  auto id = f.submit_ok(sleep_tasks(40, 5000));
   CHECK(f.stats().max_concurrent_workers == 2);
   f.advance(1000);
   CHECK(f.stats().max_concurrent_workers == 4);

@@ -8,13 +8,6 @@ using namespace fleet::test;
 
 namespace {
 
-std::vector<task> sleepers(int n, int ms, const std::string& prefix) {
-  std::vector<task> out;
-  for (int i = 0; i < n; ++i)
-    out.push_back(make_task(prefix + std::to_string(i), "sleep", "{\"ms\": " + std::to_string(ms) + "}"));
-  return out;
-}
-
 uint64_t observations(const histogram& h) {
   return h.read().cumulative.back();
 }
@@ -45,7 +38,7 @@ TEST_CASE("the manager counts submitted, succeeded, failed, retried, cancelled a
   CHECK(observations(m.sqlite_commit) > 0);
 
   // Cancelling a batch with two running and two waiting tasks counts all four.
-  auto slow = f.submit_ok(sleepers(4, 10'000, "s"));
+  auto slow = f.submit_ok(sleep_tasks(4, 10'000, "s"));
   f.advance(10);
   REQUIRE(f.stats().active_workers == 2);
   REQUIRE(*f.ask<bool>(cancel_atom::value, slow));
@@ -66,7 +59,7 @@ TEST_CASE("queue wait runs from submission to each attempt's start") {
   fleet_fixture f{cfg};
   f.start();
   // One worker, four 100 ms tasks: they wait 0, 100, 200 and 300 ms.
-  auto id = f.submit_ok(sleepers(4, 100, "q"));
+  auto id = f.submit_ok(sleep_tasks(4, 100, "q"));
   REQUIRE(f.advance_until([&] { return f.finished(id); }, 10'000, 10));
   auto wait = f.metrics().queue_wait.read();
   CHECK(wait.cumulative.back() == 4);
@@ -85,7 +78,7 @@ TEST_CASE("attempts cut short by a stop are counted as interrupted at the next s
   {
     fleet_fixture first{fleet_fixture::small_config(), db};
     first.start();
-    first.submit_ok(sleepers(3, 10'000, "i"));
+    first.submit_ok(sleep_tasks(3, 10'000, "i"));
     first.advance(10);
     REQUIRE(first.stats().active_workers == 2);
     CHECK(first.metrics().tasks_interrupted.value() == 0);
@@ -106,7 +99,7 @@ TEST_CASE("the overview holds stats, the newest batches first, workers, failures
   tasks.push_back(make_task("bad", "fail"));
   auto second = f.submit_ok(tasks);
   REQUIRE(f.advance_until([&] { return f.finished(first) && f.finished(second); }));
-  auto third = f.submit_ok(sleepers(3, 10'000, "r"));
+  auto third = f.submit_ok(sleep_tasks(3, 10'000, "r"));
   f.advance(10);
   auto ov = f.ask<fleet_overview>(overview_atom::value, int32_t{2}, int32_t{10});
   REQUIRE_MESSAGE(ov, (ov ? "" : error_text(ov.error())));

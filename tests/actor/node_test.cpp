@@ -33,13 +33,6 @@ fleet_node_actor join_node(fleet_fixture& f, std::string name, std::vector<std::
   return node;
 }
 
-std::vector<task> sleepers(int n, int ms, const std::string& prefix = "s") {
-  std::vector<task> out;
-  for (int i = 0; i < n; ++i)
-    out.push_back(make_task(prefix + std::to_string(i), "sleep", "{\"ms\": " + std::to_string(ms) + "}"));
-  return out;
-}
-
 node_info node_named(fleet_fixture& f, const std::string& name) {
   auto nodes = f.ask<std::vector<node_info>>(nodes_atom::value);
   REQUIRE(nodes);
@@ -97,7 +90,7 @@ TEST_CASE("attempts go only to nodes that run their type, within each node's cap
   CHECK((*nodes)[2].name == "b");
   CHECK(f.query_int("SELECT count(*) FROM events WHERE kind = 'node_joined'") == 2);
   auto tasks = echo_tasks(10);
-  for (auto& t : sleepers(3, 100))
+  for (auto& t : sleep_tasks(3, 100))
     tasks.push_back(t);
   auto id = f.submit_ok(tasks);
   int most_on_b = 0;
@@ -159,7 +152,7 @@ TEST_CASE("a node that goes away mid-attempt: its attempts are interrupted and r
   fleet_fixture f{cfg};
   f.start();
   auto a = join_node(f, "a", {"sleep"}, 4);
-  auto id = f.submit_ok(sleepers(6, 1000));
+  auto id = f.submit_ok(sleep_tasks(6, 1000));
   auto on_a = node_named(f, "a").running;
   REQUIRE(on_a > 0);
   CHECK(node_named(f, "local").running == 6 - on_a);
@@ -220,7 +213,7 @@ TEST_CASE("a remote attempt past worker_timeout is stopped on its node") {
   f.set_nodes(0);
   f.start();
   auto a = join_node(f, "a", {"sleep"}, 1);
-  auto id = f.submit_ok(sleepers(1, 60'000));
+  auto id = f.submit_ok(sleep_tasks(1, 60'000));
   REQUIRE(f.advance_until([&] { return f.finished(id); }, 5000));
   auto rs = f.results_of(id);
   REQUIRE(rs.size() == 1);
@@ -228,7 +221,7 @@ TEST_CASE("a remote attempt past worker_timeout is stopped on its node") {
   CHECK(node_named(f, "a").running == 0);
   CHECK(f.query_int("SELECT count(*) FROM attempts WHERE node = 'a' AND outcome = 'timed_out'") == 1);
   // The node is still in the fleet and takes the next task.
-  auto next = f.submit_ok(sleepers(1, 10, "n"));
+  auto next = f.submit_ok(sleep_tasks(1, 10, "n"));
   REQUIRE(f.advance_until([&] { return f.finished(next); }, 5000));
   CHECK(f.status_of(next).completed == 1);
 }

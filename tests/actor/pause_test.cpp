@@ -14,24 +14,17 @@ bool set_paused(fleet_fixture& f, const std::string& id, bool paused) {
   return *changed;
 }
 
-std::vector<task> sleepers(int n, int ms, const std::string& prefix) {
-  std::vector<task> out;
-  for (int i = 0; i < n; ++i)
-    out.push_back(make_task(prefix + std::to_string(i), "sleep", "{\"ms\": " + std::to_string(ms) + "}"));
-  return out;
-}
-
 } // namespace
 
 TEST_CASE("a paused batch lets its running attempts finish, starts no new ones, and lets other batches pass") {
   fleet_fixture f; // 2 workers
   f.start();
-  auto paused = f.submit_ok(sleepers(6, 100, "p"));
+  auto paused = f.submit_ok(sleep_tasks(6, 100, "p"));
   f.run();
   CHECK(set_paused(f, paused, true));
   CHECK_FALSE(set_paused(f, paused, true)); // already
   CHECK(f.status_of(paused).paused);
-  auto other = f.submit_ok(sleepers(3, 100, "o"));
+  auto other = f.submit_ok(sleep_tasks(3, 100, "o"));
   REQUIRE(f.advance_until([&] { return f.finished(other); }));
   f.advance(1000);
   // The two attempts that were running finished; nothing else of the batch started.

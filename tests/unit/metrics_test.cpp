@@ -108,6 +108,8 @@ TEST_CASE("the exposition is Prometheus text format, with gauges only when the m
   auto without = samples(render_prometheus(m, nullptr));
   CHECK(without.count("fleetd_tasks_pending") == 0);
   CHECK(without.at("fleetd_tasks_submitted_total") == "7");
+  CHECK(without.at("fleetd_manager_up") == "0");
+  CHECK(with.at("fleetd_manager_up") == "1");
   // Each metric has its TYPE line once.
   auto text = render_prometheus(m, &st);
   CHECK(text.find("# TYPE fleetd_queue_wait_seconds histogram\n") != std::string::npos);
