@@ -7,6 +7,7 @@
 #include "fleet/json_codec.hpp"
 #include "fleet/log.hpp"
 #include "fleet/retry_policy.hpp"
+#include "fleet/upload_chunk.hpp"
 
 #include <caf/actor_system.hpp>
 #include <caf/detail/scope_guard.hpp>
@@ -890,8 +891,10 @@ caf::result<int64_t> fleet_manager_state::upload_chunk(const std::string& upload
   if (auto err = validate_batch(tasks, type_check(), opts_.limits))
     return err;
   auto total = std::make_shared<int64_t>(0);
-  auto job = [upload_id, tasks = std::move(tasks), total, limits = opts_.limits](fleet_store& store) -> caf::error {
-    auto n = store.stage_tasks(upload_id, tasks);
+  // Encoded here, not on the writer's thread: the writer is the busier of the two.
+  auto job = [upload_id, chunk = encode_upload_chunk(tasks), total,
+              limits = opts_.limits](fleet_store& store) -> caf::error {
+    auto n = store.stage_chunk(upload_id, chunk);
     if (!n)
       return n.error();
     *total = *n;

@@ -6,10 +6,12 @@
 #include "fleet/sqlite.hpp"
 #include "fleet/task.hpp"
 #include "fleet/transitions.hpp"
+#include "fleet/upload_chunk.hpp"
 
 #include <caf/expected.hpp>
 #include <caf/optional.hpp>
 
+#include <algorithm>
 #include <map>
 #include <memory>
 #include <optional>
@@ -69,9 +71,10 @@ public:
   caf::error open_upload(const std::string& upload_id, int64_t now);
   /// Tasks staged so far; errc::unknown_batch for an unknown upload.
   caf::expected<int64_t> upload_size(const std::string& upload_id);
-  /// Stages a validated chunk; duplicates across chunks are refused. Returns the new total.
-  caf::expected<int64_t> stage_tasks(const std::string& upload_id, const std::vector<task>& tasks);
+  /// Stages a validated chunk, encoded by encode_upload_chunk. Returns the new total.
+  caf::expected<int64_t> stage_chunk(const std::string& upload_id, const std::vector<upload_part>& chunk);
   /// Turns the upload into batch `batch_id` (all its tasks at once) and drops it. Returns the size.
+  /// A task id staged twice fails with errc::duplicate_task_id and the task's position.
   caf::expected<int64_t> seal_upload(const std::string& upload_id, const std::string& batch_id,
                                      int64_t now);
 
@@ -180,12 +183,18 @@ private:
   struct batch_delta {
     int64_t succeeded = 0, failed = 0, cancelled = 0, retries = 0, duration_ms = 0, at = 0;
     bool terminal = false; ///< some task finished: the batch may have too
+    int64_t first_start = 0; ///< earliest attempt start in the group, 0 for none
+    void note_start(int64_t at) {
+      first_start = first_start == 0 ? at : std::min(first_start, at);
+    }
   };
-  caf::error record_start(const attempt_started& x);
+  caf::error record_start(const attempt_started& x, std::map<std::string, batch_delta>& deltas);
   caf::error record_end(const attempt_ended& x, const attempt_started* start,
                         std::map<std::string, batch_delta>& deltas);
   caf::error apply_deltas(const std::map<std::string, batch_delta>& deltas);
   caf::error mark_batch_started(const std::string& batch_id, int64_t at);
+  caf::error move_staged_part(const std::string& upload_id, int64_t first, const std::string& batch_id,
+                              int64_t now);
 
   struct statements;
   fleet_store(sqlite::database db, std::unique_ptr<statements> stmts);

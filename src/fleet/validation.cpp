@@ -16,6 +16,29 @@ caf::error task_error(errc code, size_t index, const task& t, std::string_view w
   return caf::make_error(code, fmt::format("task {} (id \"{}\"): {}", index, t.id, what));
 }
 
+// Ids and types end up in JSON (results, the status page, stored uploads), which must be UTF-8.
+bool is_utf8(std::string_view s) {
+  size_t i = 0;
+  while (i < s.size()) {
+    auto c = static_cast<unsigned char>(s[i]);
+    size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
+    if (len == 0 || i + len > s.size())
+      return false;
+    uint32_t cp = len == 1 ? c : c & (0x7F >> len);
+    for (size_t k = 1; k < len; ++k) {
+      auto cc = static_cast<unsigned char>(s[i + k]);
+      if ((cc >> 6) != 0x2)
+        return false;
+      cp = (cp << 6) | (cc & 0x3F);
+    }
+    static constexpr uint32_t shortest[] = {0, 0, 0x80, 0x800, 0x10000};
+    if (cp < shortest[len] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+      return false; // overlong, beyond Unicode, or a surrogate
+    i += len;
+  }
+  return true;
+}
+
 } // namespace
 
 caf::error validate_batch_size(size_t n, const submit_limits& limits) {
@@ -50,6 +73,8 @@ caf::error validate_batch(const std::vector<task>& tasks, const task_type_check&
     if (t.id.size() > limits.max_id_bytes)
       return task_error(errc::invalid_task, i, t,
                         fmt::format("id is longer than {} bytes (fleet.max-id-length)", limits.max_id_bytes));
+    if (!is_utf8(t.id)) // not echoed: the message may end up in JSON too
+      return caf::make_error(errc::invalid_task, fmt::format("task {}: id is not valid UTF-8", i));
     if (!ids.insert(t.id).second)
       return task_error(errc::duplicate_task_id, i, t, "duplicate task id in this batch");
     if (t.type.empty())
@@ -57,6 +82,8 @@ caf::error validate_batch(const std::vector<task>& tasks, const task_type_check&
     if (t.type.size() > limits.max_type_bytes)
       return task_error(errc::invalid_task, i, t,
                         fmt::format("type is longer than {} bytes", limits.max_type_bytes));
+    if (!is_utf8(t.type))
+      return task_error(errc::invalid_task, i, t, "type is not valid UTF-8");
     if (t.data.size() > limits.max_data_bytes)
       return task_error(errc::oversize_data, i, t,
                         fmt::format("data is {} bytes, more than the limit of {} (fleet.max-task-data)",

@@ -89,6 +89,44 @@ TEST_CASE("schema 2 keeps the whole configuration a schema 1 database stored, as
   CHECK(kept->backoff_cap_ms == int64_t{8000});
 }
 
+TEST_CASE("an upload staged by schema 11 (a row per task) is sealed whole and in order after 12") {
+  temp_dir dir;
+  auto path = dir.file("fleet.db");
+  {
+    auto db = sqlite::database::open(path);
+    REQUIRE(db);
+    std::vector<migration> up_to_11(migrations().begin(), migrations().begin() + 11);
+    REQUIRE_FALSE(migrate(*db, up_to_11));
+    // Staged out of id order, with data that needs escaping, and one upload without tasks.
+    REQUIRE_FALSE(db->exec(
+      "INSERT INTO uploads (id, created_at, tasks) VALUES ('u', 1, 3), ('empty', 1, 0);"
+      "INSERT INTO upload_tasks (upload_id, task_id, type, data, priority) VALUES"
+      " ('u', 'z', 'echo', '{\"q\":\"a \\\"b\\\"\"}', 2),"
+      " ('u', 'a', 'sleep', '{\"ms\":1}', 0),"
+      " ('u', 'm', 'echo', '[\"\u00e9\"]', -1);"));
+  }
+  auto store = fleet_store::open({path, "full"});
+  REQUIRE(store);
+  auto& s = **store;
+  auto tx = s.transaction();
+  REQUIRE_FALSE(tx.begin());
+  auto sealed = s.seal_upload("u", "B", 5);
+  REQUIRE(sealed);
+  CHECK(*sealed == 3);
+  auto empty = s.seal_upload("empty", "E", 5);
+  REQUIRE_FALSE(empty);
+  CHECK(empty.error() == errc::invalid_batch);
+  REQUIRE_FALSE(tx.commit());
+  auto db = sqlite::database::open(path, false);
+  REQUIRE(db);
+  auto st = db->prepare("SELECT group_concat(task_id || ':' || type || ':' || data || ':' || priority, ' | ')"
+                        " FROM (SELECT * FROM tasks ORDER BY seq)");
+  REQUIRE(st);
+  REQUIRE(*st->step());
+  CHECK(st->column_text(0) == "z:echo:{\"q\":\"a \\\"b\\\"\"}:2 | a:sleep:{\"ms\":1}:0 | m:echo:[\"\u00e9\"]:-1");
+  CHECK(*db->query_int("SELECT count(*) FROM sqlite_master WHERE name = 'upload_tasks'") == 0);
+}
+
 TEST_CASE("a database from a newer fleetd is refused and left untouched") {
   temp_dir dir;
   auto path = dir.file("fleet.db");

@@ -1,43 +1,11 @@
 #include "fleet/error.hpp"
 #include "fleet/store.hpp"
-#include "temp_dir.hpp"
+#include "store_fixture.hpp"
 
 #include <doctest/doctest.h>
 
 using namespace fleet;
-using fleet::test::temp_dir;
-
-namespace {
-
-struct store_fixture {
-  temp_dir dir;
-  std::string path = dir.file("fleet.db");
-  std::unique_ptr<fleet_store> store;
-  store_fixture() {
-    auto s = fleet_store::open({path, "normal"});
-    REQUIRE(s);
-    store = std::move(*s);
-  }
-  void insert(const std::string& id, std::vector<task> tasks) {
-    auto tx = store->transaction();
-    REQUIRE_FALSE(tx.begin());
-    REQUIRE_FALSE(store->insert_batch(id, tasks, 1000));
-    REQUIRE_FALSE(tx.commit());
-  }
-};
-
-std::string query_plan(const std::string& path, const std::string& sql) {
-  auto db = sqlite::database::open(path, false);
-  REQUIRE(db);
-  auto st = db->prepare("EXPLAIN QUERY PLAN " + sql);
-  REQUIRE(st);
-  std::string plan;
-  while (*st->step())
-    plan += st->column_text(3) + "\n";
-  return plan;
-}
-
-} // namespace
+using namespace fleet::test;
 
 TEST_CASE("runnable tasks come by priority, then submission order, across batches") {
   store_fixture f;
@@ -254,9 +222,9 @@ TEST_CASE("uploads never sealed expire, sealed batches and fresh uploads stay") 
   auto tx = f.store->transaction();
   REQUIRE_FALSE(tx.begin());
   REQUIRE_FALSE(f.store->open_upload("old", 1000));
-  REQUIRE(f.store->stage_tasks("old", {{"a", "echo", "{}", 0}}));
+  REQUIRE(f.store->stage_chunk("old", encode_upload_chunk({{"a", "echo", "{}", 0}})));
   REQUIRE_FALSE(f.store->open_upload("new", 9000));
-  REQUIRE(f.store->stage_tasks("new", {{"a", "echo", "{}", 0}}));
+  REQUIRE(f.store->stage_chunk("new", encode_upload_chunk({{"a", "echo", "{}", 0}})));
   auto dropped = f.store->expire_uploads(5000);
   REQUIRE(dropped);
   REQUIRE_FALSE(tx.commit());

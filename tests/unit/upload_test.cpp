@@ -1,0 +1,169 @@
+// Uploads: chunks staged as JSON rows, sealed into one batch.
+#include "fleet/error.hpp"
+#include "fleet/store.hpp"
+#include "fleet/upload_chunk.hpp"
+#include "query_db.hpp"
+#include "store_fixture.hpp"
+
+#include <doctest/doctest.h>
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include <type_traits>
+
+using namespace fleet;
+using namespace fleet::test;
+
+namespace {
+
+/// Runs `f` in one transaction, as the writer does; commits only when it succeeded.
+template <class F>
+auto in_transaction(fleet_store& store, F f) {
+  auto tx = store.transaction();
+  REQUIRE_FALSE(tx.begin());
+  auto out = f();
+  bool failed;
+  if constexpr (std::is_same_v<decltype(out), caf::error>)
+    failed = static_cast<bool>(out);
+  else
+    failed = !out;
+  if (!failed)
+    REQUIRE_FALSE(tx.commit());
+  return out;
+}
+
+std::vector<task> stored_tasks(const std::string& path, const std::string& batch_id) {
+  auto db = sqlite::database::open(path, false);
+  REQUIRE(db);
+  auto st = db->prepare("SELECT task_id, type, data, priority FROM tasks WHERE batch_id = ?1 ORDER BY seq");
+  REQUIRE(st);
+  st->rebind(batch_id);
+  std::vector<task> out;
+  while (*st->step())
+    out.push_back({st->column_text(0), st->column_text(1), st->column_text(2),
+                   static_cast<int32_t>(st->column_int64(3))});
+  return out;
+}
+
+std::vector<task> numbered(int from, int n, int32_t priority = 0) {
+  std::vector<task> out;
+  for (int i = from; i < from + n; ++i)
+    out.push_back({"t" + std::to_string(i), "echo", fmt::format("{{\"i\":{}}}", i), priority});
+  return out;
+}
+
+bool same(const std::vector<task>& a, const std::vector<task>& b) {
+  if (a.size() != b.size())
+    return false;
+  for (size_t i = 0; i < a.size(); ++i)
+    if (a[i].id != b[i].id || a[i].type != b[i].type || a[i].data != b[i].data || a[i].priority != b[i].priority)
+      return false;
+  return true;
+}
+
+} // namespace
+
+TEST_CASE("a chunk is one part unless its body passes the size bound") {
+  auto tasks = numbered(0, 10);
+  auto one = encode_upload_chunk(tasks);
+  REQUIRE(one.size() == 1);
+  CHECK(one[0].offset == 0);
+  CHECK(one[0].tasks == 10);
+  auto parsed = nlohmann::json::parse(one[0].body);
+  REQUIRE(parsed.size() == 10);
+  CHECK(parsed[3] == nlohmann::json::array({"t3", "echo", "{\"i\":3}", 0}));
+  // Each task carries 2 + 4 + 7 bytes or so: a bound of 30 closes a part every third task.
+  auto parts = encode_upload_chunk(tasks, 30);
+  REQUIRE(parts.size() == 4);
+  int64_t next = 0;
+  for (const auto& p : parts) {
+    CHECK(p.offset == next);
+    CHECK(nlohmann::json::parse(p.body).size() == static_cast<size_t>(p.tasks));
+    next += p.tasks;
+  }
+  CHECK(next == 10);
+}
+
+TEST_CASE("a sealed upload holds every staged task in order, byte for byte") {
+  store_fixture f;
+  std::vector<task> sent{
+    {"quote\"d", "echo", R"({"s":"a \"quoted\" \\ back\\slash","u":"\u00e9\u6f22 \ud83d\ude80"})", 3},
+    {"ünïcödé-🚀", "echo", "[1,2,{\"x\":null}]", -2},
+    {"control", "echo", R"({"t":"tab\there\nnewline"})", 0},
+    {"big-priority", "echo", "42", 2147483647},
+  };
+  auto more = numbered(0, 25, 1);
+  sent.insert(sent.end(), more.begin(), more.end());
+  std::vector<task> first(sent.begin(), sent.begin() + 10), second(sent.begin() + 10, sent.end());
+  REQUIRE_FALSE(in_transaction(*f.store, [&] { return f.store->open_upload("u", 1); }));
+  auto staged = in_transaction(*f.store, [&] { return f.store->stage_chunk("u", encode_upload_chunk(first)); });
+  REQUIRE(staged);
+  CHECK(*staged == 10);
+  // The second chunk goes in several parts; their order must survive.
+  auto parts = encode_upload_chunk(second, 40);
+  REQUIRE(parts.size() > 2);
+  staged = in_transaction(*f.store, [&] { return f.store->stage_chunk("u", parts); });
+  REQUIRE(staged);
+  CHECK(*staged == static_cast<int64_t>(sent.size()));
+  CHECK(query_db_int(f.path, "SELECT count(*) FROM tasks") == 0);
+  auto sealed = in_transaction(*f.store, [&] { return f.store->seal_upload("u", "B", 5); });
+  REQUIRE(sealed);
+  CHECK(*sealed == static_cast<int64_t>(sent.size()));
+  CHECK(same(stored_tasks(f.path, "B"), sent));
+  CHECK(query_db_int(f.path, "SELECT count(*) FROM upload_chunks") == 0);
+  CHECK(query_db_int(f.path, "SELECT count(*) FROM uploads") == 0);
+  CHECK(query_db_int(f.path, "SELECT total FROM batches WHERE id = 'B'") == static_cast<int64_t>(sent.size()));
+  CHECK(query_db_int(f.path, "SELECT last_seq - first_seq + 1 FROM batches WHERE id = 'B'")
+        == static_cast<int64_t>(sent.size()));
+  // The highest priority of the batch runs first, then submission order.
+  auto next = f.store->next_runnable(2);
+  REQUIRE(next);
+  REQUIRE(next->size() == 2);
+  CHECK((*next)[0].spec.id == "big-priority");
+  CHECK((*next)[1].spec.id == "quote\"d");
+}
+
+TEST_CASE("a task id repeated across chunks fails the seal with its position, and stores nothing") {
+  store_fixture f;
+  REQUIRE_FALSE(in_transaction(*f.store, [&] { return f.store->open_upload("u", 1); }));
+  REQUIRE(in_transaction(*f.store, [&] { return f.store->stage_chunk("u", encode_upload_chunk(numbered(0, 3))); }));
+  REQUIRE(in_transaction(*f.store, [&] { return f.store->stage_chunk("u", encode_upload_chunk(numbered(5, 2))); }));
+  REQUIRE(in_transaction(*f.store, [&] { return f.store->stage_chunk("u", encode_upload_chunk(numbered(1, 2))); }));
+  auto sealed = in_transaction(*f.store, [&] { return f.store->seal_upload("u", "B", 5); });
+  REQUIRE_FALSE(sealed);
+  CHECK(sealed.error() == errc::duplicate_task_id);
+  CHECK(error_text(sealed.error()) == "task 5 (id \"t1\"): duplicate task id in this batch");
+  CHECK(query_db_int(f.path, "SELECT count(*) FROM tasks") == 0);
+  CHECK(query_db_int(f.path, "SELECT count(*) FROM batches") == 0);
+  CHECK(query_db_int(f.path, "SELECT tasks FROM uploads WHERE id = 'u'") == 7); // left to expire
+}
+
+TEST_CASE("a staged chunk damaged in the file fails the seal and changes nothing") {
+  store_fixture f;
+  REQUIRE_FALSE(in_transaction(*f.store, [&] { return f.store->open_upload("u", 1); }));
+  REQUIRE(in_transaction(*f.store, [&] { return f.store->stage_chunk("u", encode_upload_chunk(numbered(0, 3))); }));
+  auto db = sqlite::database::open(f.path, false);
+  REQUIRE(db);
+  SUBCASE("not JSON") {
+    REQUIRE_FALSE(db->exec("UPDATE upload_chunks SET body = '[[\"t0\", \"echo\"' WHERE upload_id = 'u'"));
+  }
+  SUBCASE("a task without its type") {
+    REQUIRE_FALSE(db->exec("UPDATE upload_chunks SET body = '[[\"t0\"]]' WHERE upload_id = 'u'"));
+  }
+  auto sealed = in_transaction(*f.store, [&] { return f.store->seal_upload("u", "B", 5); });
+  REQUIRE_FALSE(sealed);
+  CHECK(sealed.error() == errc::database_error);
+  CHECK(query_db_int(f.path, "SELECT count(*) FROM tasks") == 0);
+  CHECK(query_db_int(f.path, "SELECT count(*) FROM batches") == 0);
+  CHECK(query_db_int(f.path, "SELECT count(*) FROM upload_chunks") == 1);
+}
+
+TEST_CASE("the seal reads each part through the primary key and finds repeats through the id index") {
+  store_fixture f;
+  auto move = query_plan(f.path, "SELECT t.value->>0 FROM upload_chunks c, json_each(c.body) t"
+                   " WHERE c.upload_id = 'u' AND c.first = 0");
+  CHECK(move.find("SEARCH c USING INDEX sqlite_autoindex_upload_chunks_1 (upload_id=? AND first=?)")
+        != std::string::npos);
+  auto dup = query_plan(f.path, "SELECT 1 FROM tasks WHERE batch_id = 'B' AND task_id = 'x'");
+  CHECK(dup.find("USING COVERING INDEX sqlite_autoindex_tasks_1") != std::string::npos);
+}
