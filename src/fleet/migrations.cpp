@@ -46,8 +46,14 @@ caf::error migrate(sqlite::database& db, const std::vector<migration>& steps) {
       return caf::make_error(errc::database_error,
                              fmt::format("migration {} failed: {}", step.name, error_text(err)));
   }
-  if (auto err = db.exec(fmt::format("PRAGMA application_id = {}; PRAGMA user_version = {}",
-                                     application_id, latest)))
+  // A migration may rewrite a CREATE statement in sqlite_schema (0013): a new schema cookie makes
+  // every connection to the file read the schema again, as the SQLite documentation asks.
+  auto cookie = db.query_int("PRAGMA schema_version");
+  if (!cookie)
+    return cookie.error();
+  if (auto err = db.exec(fmt::format("PRAGMA application_id = {}; PRAGMA user_version = {}; "
+                                     "PRAGMA schema_version = {}",
+                                     application_id, latest, *cookie + 1)))
     return err;
   return tx.commit();
 }

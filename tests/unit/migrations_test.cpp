@@ -127,6 +127,85 @@ TEST_CASE("an upload staged by schema 11 (a row per task) is sealed whole and in
   CHECK(*db->query_int("SELECT count(*) FROM sqlite_master WHERE name = 'upload_tasks'") == 0);
 }
 
+namespace {
+
+/// A database at schema 12 with a task in every state and an attempt of every outcome.
+void make_schema_12(const std::string& path) {
+  auto db = sqlite::database::open(path);
+  REQUIRE(db);
+  std::vector<migration> up_to_12(migrations().begin(), migrations().begin() + 12);
+  REQUIRE_FALSE(migrate(*db, up_to_12));
+  REQUIRE_FALSE(db->exec("INSERT INTO batches (id, created_at, total) VALUES ('b', 1, 6);"
+                         "INSERT INTO tasks (batch_id, task_id, type, data, state) VALUES"
+                         " ('b', '1', 'echo', '{}', 'pending'), ('b', '2', 'echo', '{}', 'running'),"
+                         " ('b', '3', 'echo', '{}', 'retry_wait'), ('b', '4', 'echo', '{}', 'succeeded'),"
+                         " ('b', '5', 'echo', '{}', 'failed'), ('b', '6', 'echo', '{}', 'cancelled');"
+                         "INSERT INTO attempts (task_seq, attempt, worker_id, started_at, outcome) VALUES"
+                         " (2, 1, 'w', 1, NULL), (3, 1, 'w', 1, 'timed_out'), (4, 1, 'w', 1, 'succeeded'),"
+                         " (5, 1, 'w', 1, 'failed'), (5, 2, 'w', 1, 'interrupted'), (6, 1, 'w', 1, 'cancelled');"));
+}
+
+} // namespace
+
+TEST_CASE("schema 13 states the same state and outcome rules without IN lists, and keeps every row") {
+  temp_dir dir;
+  auto path = dir.file("fleet.db");
+  make_schema_12(path);
+  int64_t cookie_before = 0;
+  {
+    auto db = sqlite::database::open(path, false);
+    REQUIRE(db);
+    cookie_before = *db->query_int("PRAGMA schema_version");
+  }
+  REQUIRE(fleet_store::open({path, "full"}));
+  auto db = sqlite::database::open(path);
+  REQUIRE(db);
+  CHECK(*db->query_int("PRAGMA user_version") == latest_schema_version());
+  CHECK(*db->query_int("PRAGMA schema_version") > cookie_before);
+  CHECK(*db->query_int("SELECT count(*) FROM sqlite_schema WHERE name IN ('tasks', 'attempts')"
+                       " AND sql LIKE '% IN (%'") == 0);
+  CHECK(*db->query_int("SELECT count(*) FROM tasks") == 6);
+  CHECK(*db->query_int("SELECT count(*) FROM attempts") == 6);
+  auto st = db->prepare("PRAGMA integrity_check");
+  REQUIRE(st);
+  REQUIRE(*st->step());
+  CHECK(st->column_text(0) == "ok");
+  st = db->prepare("PRAGMA foreign_key_check");
+  REQUIRE(st);
+  CHECK_FALSE(*st->step());
+  // The rules still hold, for new rows and for changes.
+  auto bad_state = db->exec("INSERT INTO tasks (batch_id, task_id, type, data, state) VALUES ('b', '7', 'echo', '{}', 'lost')");
+  REQUIRE(bad_state);
+  CHECK(error_text(bad_state).find("CHECK constraint failed") != std::string::npos);
+  CHECK(db->exec("UPDATE tasks SET state = 'Pending' WHERE seq = 1"));
+  CHECK(db->exec("UPDATE attempts SET outcome = 'lost' WHERE task_seq = 4"));
+  CHECK_FALSE(db->exec("UPDATE tasks SET state = 'running' WHERE seq = 1"));
+  CHECK_FALSE(db->exec("UPDATE attempts SET outcome = NULL WHERE task_seq = 3"));
+}
+
+TEST_CASE("schema 13 refuses a tasks table it does not recognise, and changes nothing") {
+  temp_dir dir;
+  auto path = dir.file("fleet.db");
+  make_schema_12(path);
+  {
+    auto db = sqlite::database::open(path, false);
+    REQUIRE(db);
+    // Someone rewrote the rule by hand: the migration must not guess.
+    REQUIRE_FALSE(db->exec("PRAGMA writable_schema = ON;"
+                           "UPDATE sqlite_schema SET sql = replace(sql, 'state IN (', 'state  IN (')"
+                           " WHERE name = 'tasks';"
+                           "PRAGMA writable_schema = RESET;"));
+  }
+  auto store = fleet_store::open({path, "full"});
+  REQUIRE_FALSE(store);
+  CHECK(error_text(store.error()).find("migration 0013_check_without_in failed") != std::string::npos);
+  CHECK(user_version(path) == 12);
+  auto db = sqlite::database::open(path, false);
+  REQUIRE(db);
+  CHECK(*db->query_int("SELECT count(*) FROM sqlite_schema WHERE name = 'tasks' AND sql LIKE '%state  IN (%'") == 1);
+  CHECK(*db->query_int("SELECT count(*) FROM sqlite_schema WHERE name = 'attempts' AND sql LIKE '%outcome IN (%'") == 1);
+}
+
 TEST_CASE("a database from a newer fleetd is refused and left untouched") {
   temp_dir dir;
   auto path = dir.file("fleet.db");
