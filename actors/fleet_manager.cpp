@@ -1074,34 +1074,61 @@ caf::result<batch_status> fleet_manager_state::subscribe(const std::string& batc
   } else {
     all_subscribers_.push_back(who);
   }
-  ++subscriptions_;
-  self_->monitor(who);
+  add_subscription(who);
   return now;
+}
+
+void fleet_manager_state::add_subscription(const caf::actor& who) {
+  ++subscriptions_;
+  // One monitor per actor, however many batches it waits for: a client that subscribes to every
+  // batch it submits must not collect a monitor per batch for as long as it lives.
+  if (subscription_holders_[who.address()]++ == 0)
+    self_->monitor(who);
+  publish_subscription_gauges();
+}
+
+void fleet_manager_state::end_subscription(const caf::actor& who) {
+  --subscriptions_;
+  auto i = subscription_holders_.find(who.address());
+  if (i != subscription_holders_.end() && --i->second == 0) {
+    self_->demonitor(who);
+    subscription_holders_.erase(i);
+  }
+}
+
+void fleet_manager_state::publish_subscription_gauges() {
+  opts_.metrics->subscriptions.set(static_cast<int64_t>(subscriptions_));
+  opts_.metrics->subscribers.set(static_cast<int64_t>(subscription_holders_.size()));
 }
 
 void fleet_manager_state::notify_finished(const batch_status& st) {
   if (auto i = batch_subscribers_.find(st.batch_id); i != batch_subscribers_.end()) {
-    for (auto& who : i->second)
-      caf::anon_send(who, batch_done_atom::value, st);
-    subscriptions_ -= i->second.size();
+    auto served = std::move(i->second);
     batch_subscribers_.erase(i);
+    for (auto& who : served) {
+      caf::anon_send(who, batch_done_atom::value, st);
+      end_subscription(who);
+    }
+    publish_subscription_gauges();
   }
   for (auto& who : all_subscribers_)
     caf::anon_send(who, batch_done_atom::value, st);
 }
 
 bool fleet_manager_state::unsubscribe(const caf::actor_addr& who) {
-  auto before = subscriptions_;
-  auto drop = [&](std::vector<caf::actor>& xs) {
-    auto n = std::erase_if(xs, [&](const caf::actor& x) { return x.address() == who; });
-    subscriptions_ -= n;
-  };
-  drop(all_subscribers_);
+  auto holder = subscription_holders_.find(who);
+  if (holder == subscription_holders_.end())
+    return false;
+  subscriptions_ -= holder->second;
+  subscription_holders_.erase(holder);
+  auto held_by_who = [&](const caf::actor& x) { return x.address() == who; };
+  std::erase_if(all_subscribers_, held_by_who);
   for (auto i = batch_subscribers_.begin(); i != batch_subscribers_.end();) {
-    drop(i->second);
+    std::erase_if(i->second, held_by_who);
     i = i->second.empty() ? batch_subscribers_.erase(i) : std::next(i);
   }
-  return subscriptions_ != before;
+  publish_subscription_gauges();
+  return true;
 }
 
 caf::result<bool> fleet_manager_state::cancel(const std::string& batch_id) {

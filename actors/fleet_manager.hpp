@@ -183,6 +183,10 @@ private:
   void notify_finished(const batch_status& st);
   /// Forgets the subscriptions of an actor that went away; true if it had any.
   bool unsubscribe(const caf::actor_addr& who);
+  void add_subscription(const caf::actor& who);
+  /// One subscription of `who` was served; the last one ends the monitor.
+  void end_subscription(const caf::actor& who);
+  void publish_subscription_gauges();
   void log_milestones(const std::vector<fleet_store::batch_milestone>& milestones);
   void finish_drain(int32_t interrupted);
 
@@ -228,6 +232,8 @@ private:
   std::unordered_map<std::string, std::vector<caf::actor>> batch_subscribers_;
   std::vector<caf::actor> all_subscribers_;
   size_t subscriptions_ = 0;
+  /// Subscriptions per subscribing actor: monitored at its first, demonitored after its last.
+  std::unordered_map<caf::actor_addr, size_t> subscription_holders_;
 
   node_table nodes_{{}, -1};                               ///< fleetd itself and the fleet-nodes
   std::unordered_map<std::string, node_actor> node_handles_; ///< the fleet-nodes, by name

@@ -147,7 +147,9 @@ void http_server::impl::serve_assets() {
     auto handler = [&asset](const httplib::Request&, httplib::Response& res) {
       res.set_content(asset.body.data(), asset.body.size(), std::string{asset.content_type}.c_str());
     };
-    server.Get("/" + std::string{asset.name}, handler);
+    std::string path = "/"; // not "/" + name: GCC 12 warns falsely (-Wrestrict) in Release
+    path += asset.name;
+    server.Get(path, handler);
     if (asset.name == "status.html")
       server.Get("/", handler);
   }

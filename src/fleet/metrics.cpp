@@ -114,6 +114,9 @@ std::string render_prometheus(const fleet_metrics& m, const fleet_stats* stats) 
   }
   write_gauge(out, "fleetd_manager_up", "1 if the fleet manager answered this scrape in time.", stats ? 1 : 0);
   write_gauge(out, "fleetd_nodes", "fleetd's own workers plus the joined fleet-nodes.", m.nodes.value());
+  write_gauge(out, "fleetd_subscriptions", "Completion notifications promised: one per batch and subscriber.",
+              m.subscriptions.value());
+  write_gauge(out, "fleetd_subscribers", "Actors (clients) holding a subscription.", m.subscribers.value());
   write_gauge(out, "fleetd_storage_writable",
               "1 while the database takes writes; 0 while fleetd refuses new work for want of room or rights.",
               m.storage_writable.value());

@@ -80,6 +80,8 @@ struct fleet_metrics {
   histogram sqlite_commit{{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1}};
   gauge storage_writable; ///< 1 while the database takes writes, 0 after a write failed for want of room or rights
   gauge nodes;            ///< fleetd's own workers plus the joined fleet-nodes
+  gauge subscriptions;    ///< completion notifications waiting to be sent (one per batch and subscriber)
+  gauge subscribers;      ///< actors holding a subscription, each monitored once
 
   /// Counts an attempt's end once its commit succeeded.
   void count(const attempt_ended& end);

@@ -71,3 +71,40 @@ TEST_CASE("a subscriber to every batch hears each one finish, cancelled ones too
   CHECK(heard[1].batch_id == stopped);
   CHECK(heard[1].status == batch_state::cancelled);
 }
+
+TEST_CASE("a subscriber is monitored once for all its subscriptions, and forgotten after the last") {
+  fleet_fixture f;
+  f.start();
+  auto subscriptions = [&] { return f.metrics().subscriptions.value(); };
+  auto subscribers = [&] { return f.metrics().subscribers.value(); };
+  std::vector<std::string> ids;
+  for (int i = 0; i < 3; ++i)
+    ids.push_back(f.submit_ok(sleep_tasks(1, 100 * (i + 1), "b" + std::to_string(i) + "-")));
+  {
+    caf::scoped_actor who{f.sys()};
+    caf::scoped_actor other{f.sys()};
+    for (const auto& id : ids)
+      REQUIRE(subscribe(f, who, id));
+    REQUIRE(subscribe(f, other, ids[2]));
+    CHECK(subscriptions() == 4);
+    CHECK(subscribers() == 2);
+    REQUIRE(f.advance_until([&] { return f.finished(ids[1]); }));
+    CHECK(subscriptions() == 2); // who still waits for ids[2], and so does other
+    CHECK(subscribers() == 2);
+    REQUIRE(f.advance_until([&] { return f.finished(ids[2]); }));
+    CHECK(subscriptions() == 0);
+    CHECK(subscribers() == 0);
+    CHECK(notifications(who).size() == 3);
+    CHECK(notifications(other).size() == 1);
+    // A subscription to every batch lasts until the subscriber goes away.
+    REQUIRE(subscribe(f, who, ""));
+    REQUIRE(subscribe(f, other, ""));
+    auto pending = f.submit_ok(sleep_tasks(1, 60'000, "long-"));
+    REQUIRE(subscribe(f, who, pending));
+    CHECK(subscriptions() == 3);
+    CHECK(subscribers() == 2);
+  } // both subscribers die here
+  f.run();
+  CHECK(subscriptions() == 0);
+  CHECK(subscribers() == 0);
+}
