@@ -143,8 +143,11 @@ caf::error fleet_manager_state::init(self_pointer self, fleet_manager_options op
     writer_ = make_threaded_pipeline(
       std::move(store_),
       [weak_self] {
+        // Urgent: ahead of the workers' outcomes in the mailbox, so that the writer gets its
+        // next group without waiting for them.
         if (auto strong = weak_self.lock())
-          caf::anon_send(caf::actor_cast<fleet_manager_actor>(strong), committed_atom::value);
+          caf::anon_send<caf::message_priority::high>(caf::actor_cast<fleet_manager_actor>(strong),
+                                                      committed_atom::value);
       },
       &opts_.metrics->sqlite_commit);
   } else {
@@ -364,19 +367,24 @@ void fleet_manager_state::on_flush_message() {
 void fleet_manager_state::invalidate_ready() {
   ready_.clear();
   ready_exhausted_ = false;
+  ready_read_up_to_.reset();
 }
 
 bool fleet_manager_state::refill() {
   // Tasks with uncommitted changes still read as pending in the database: skip them rather
-  // than commit first, so that a refill does not cut the group commit short.
+  // than commit first, so that a refill does not cut the group commit short. A read from the top
+  // meets all of them; the reads after it go on from where it stopped, past every task it handed
+  // out, so they stay the window's size however many changes wait for their commit.
   auto window = std::max<size_t>(64, 2 * static_cast<size_t>(cfg_.max_concurrent_workers));
-  auto limit = window + uncommitted_.size();
-  auto rows = reader_->next_runnable(limit);
+  auto limit = ready_read_up_to_ ? window : window + uncommitted_.size();
+  auto rows = reader_->next_runnable(limit, ready_read_up_to_);
   if (!rows) {
     spdlog::error("cannot read runnable tasks: {}", error_text(rows.error()));
     return false;
   }
   ready_exhausted_ = rows->size() < limit;
+  if (!rows->empty())
+    ready_read_up_to_ = run_position{rows->back().spec.priority, rows->back().seq};
   for (auto& row : *rows)
     if (uncommitted_.count(row.seq) == 0 && running_.count(row.seq) == 0
         && cancelling_.count(row.batch_id) == 0)
@@ -395,7 +403,10 @@ void fleet_manager_state::dispatch() {
   auto guard = caf::detail::make_scope_guard([this] { dispatching_ = false; });
   while (running_.size() < static_cast<size_t>(cfg_.max_concurrent_workers)
          && groups_in_flight_ < opts_.max_groups_in_flight) {
-    if (ready_.empty() && (ready_exhausted_ || !refill() || ready_.empty()))
+    while (ready_.empty() && !ready_exhausted_)
+      if (!refill())
+        return;
+    if (ready_.empty())
       return;
     // The first task of the window that some node can take now: a task whose nodes are all busy
     // (or gone) lets the ones behind it pass.

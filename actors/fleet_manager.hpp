@@ -18,6 +18,7 @@
 #include <functional>
 #include <memory>
 #include <random>
+#include <optional>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
@@ -222,6 +223,9 @@ private:
 
   std::deque<runnable_task> ready_; ///< a window of the runnable index, in run order
   bool ready_exhausted_ = false;    ///< the last refill found everything: no need to ask again
+  /// Where the last refill stopped; empty: the next one reads from the top. Every way a task can
+  /// become runnable again (submit, due retry, resume, replay, cancel, lost node) resets it.
+  std::optional<run_position> ready_read_up_to_;
   bool dispatching_ = false;
   std::unordered_map<int64_t, running_attempt> running_; ///< by task seq
   std::deque<worker_info> recent_;                       ///< finished workers, newest first

@@ -100,6 +100,8 @@ struct fleet_store::statements {
   sqlite::statement drop_upload;
   sqlite::statement batch_range;
   sqlite::statement next_runnable;
+  sqlite::statement runnable_same_priority;
+  sqlite::statement runnable_lower_priority;
   sqlite::statement log_due_retries;
   sqlite::statement promote_due_retries;
   sqlite::statement next_retry_due;
@@ -228,6 +230,16 @@ caf::expected<std::unique_ptr<fleet_store>> fleet_store::with_statements(sqlite:
     FLEET_PREPARE("SELECT seq, batch_id, task_id, type, data, priority, attempts, interruptions, replay_base,"
                   " not_before"
                   " FROM tasks WHERE state = 'pending' AND paused = 0 ORDER BY priority DESC, seq LIMIT ?1"),
+    // runnable_same_priority: the rest of a priority after a position
+    FLEET_PREPARE("SELECT seq, batch_id, task_id, type, data, priority, attempts, interruptions, replay_base,"
+                  " not_before"
+                  " FROM tasks WHERE state = 'pending' AND paused = 0 AND priority = ?2 AND seq > ?3"
+                  " ORDER BY priority DESC, seq LIMIT ?1"),
+    // runnable_lower_priority: then the priorities below it
+    FLEET_PREPARE("SELECT seq, batch_id, task_id, type, data, priority, attempts, interruptions, replay_base,"
+                  " not_before"
+                  " FROM tasks WHERE state = 'pending' AND paused = 0 AND priority < ?2"
+                  " ORDER BY priority DESC, seq LIMIT ?1"),
     // log_due_retries
     FLEET_PREPARE("INSERT INTO events (at, kind, batch_id, task_id)"
                   " SELECT ?1, 'task_retry_due', batch_id, task_id FROM tasks"
@@ -415,27 +427,40 @@ caf::error fleet_store::insert_batch(const std::string& batch_id, const std::vec
                    nlohmann::json{{"tasks", tasks.size()}}.dump());
 }
 
-caf::expected<std::vector<runnable_task>> fleet_store::next_runnable(size_t limit) {
-  auto& st = stmts_->next_runnable;
-  st.rebind(static_cast<int64_t>(limit));
+caf::expected<std::vector<runnable_task>> fleet_store::next_runnable(size_t limit,
+                                                                     const std::optional<run_position>& after) {
   std::vector<runnable_task> out;
   out.reserve(limit);
-  auto read = st.each_row([&] {
-    runnable_task r;
-    r.seq = st.column_int64(0);
-    r.batch_id = st.column_text(1);
-    r.spec.id = st.column_text(2);
-    r.spec.type = st.column_text(3);
-    r.spec.data = st.column_text(4);
-    r.spec.priority = static_cast<int32_t>(st.column_int64(5));
-    r.attempts = static_cast<int32_t>(st.column_int64(6));
-    r.interruptions = static_cast<int32_t>(st.column_int64(7));
-    r.replay_base = static_cast<int32_t>(st.column_int64(8));
-    r.ready_at = st.column_int64(9);
-    out.push_back(std::move(r));
-  });
-  if (read)
-    return read;
+  auto read_into = [&](sqlite::statement& st) {
+    return st.each_row([&] {
+      runnable_task r;
+      r.seq = st.column_int64(0);
+      r.batch_id = st.column_text(1);
+      r.spec.id = st.column_text(2);
+      r.spec.type = st.column_text(3);
+      r.spec.data = st.column_text(4);
+      r.spec.priority = static_cast<int32_t>(st.column_int64(5));
+      r.attempts = static_cast<int32_t>(st.column_int64(6));
+      r.interruptions = static_cast<int32_t>(st.column_int64(7));
+      r.replay_base = static_cast<int32_t>(st.column_int64(8));
+      r.ready_at = st.column_int64(9);
+      out.push_back(std::move(r));
+    });
+  };
+  if (!after) {
+    stmts_->next_runnable.rebind(static_cast<int64_t>(limit));
+    if (auto err = read_into(stmts_->next_runnable))
+      return err;
+    return out;
+  }
+  stmts_->runnable_same_priority.rebind(static_cast<int64_t>(limit), after->priority, after->seq);
+  if (auto err = read_into(stmts_->runnable_same_priority))
+    return err;
+  if (out.size() < limit) {
+    stmts_->runnable_lower_priority.rebind(static_cast<int64_t>(limit - out.size()), after->priority);
+    if (auto err = read_into(stmts_->runnable_lower_priority))
+      return err;
+  }
   return out;
 }
 

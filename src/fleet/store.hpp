@@ -108,8 +108,10 @@ public:
   /// how many.
   caf::expected<int64_t> expire_uploads(int64_t older_than);
 
-  /// Up to `limit` pending tasks in run order: priority descending, then submission order.
-  caf::expected<std::vector<runnable_task>> next_runnable(size_t limit);
+  /// Up to `limit` pending tasks in run order (priority descending, then submission order), from
+  /// the first one or from the one after `after`; each part is a seek in the runnable index.
+  caf::expected<std::vector<runnable_task>> next_runnable(size_t limit,
+                                                          const std::optional<run_position>& after = {});
 
   /// Moves retries whose time has come back to pending; returns how many.
   caf::expected<int64_t> promote_due_retries(int64_t now);

@@ -19,6 +19,13 @@ struct runnable_task {
   int64_t ready_at = 0;      ///< since when it waits to start (ms; 0: not known, a row older than the measure)
 };
 
+/// A place in run order (priority descending, then seq): where a read of the runnable index
+/// stopped.
+struct run_position {
+  int32_t priority = 0;
+  int64_t seq = 0;
+};
+
 /// How an attempt ended.
 enum class attempt_outcome : uint8_t { succeeded, failed, timed_out, cancelled, interrupted };
 

@@ -127,6 +127,50 @@ TEST_CASE("tasks run by priority across batches, FIFO within a priority") {
   (void) blocker;
 }
 
+TEST_CASE("tasks that become runnable ahead of where the manager reads run in their turn") {
+  auto cfg = fleet_fixture::small_config();
+  cfg.max_concurrent_workers = 1;
+  fleet_fixture f{cfg};
+  f.start();
+  // 300 tasks of 10 ms: the manager reads them a window at a time, each read going on from the
+  // last. A retry (due after 100 ms) and a later batch of higher priority belong ahead of it.
+  std::vector<task> tasks{make_task("flaky", "fail", R"({"times": 1})", 5)};
+  auto sleepers = sleep_tasks(300, 10);
+  for (auto& t : sleepers)
+    t.priority = 1;
+  tasks.insert(tasks.end(), sleepers.begin(), sleepers.end());
+  auto big = f.submit_ok(tasks);
+  REQUIRE(f.advance_until([&] {
+    return f.query_int("SELECT count(*) FROM tasks WHERE state = 'succeeded'") >= 150;
+  }));
+  auto urgent = f.submit_ok({make_task("urgent", "echo", "{}", 9)});
+  REQUIRE(f.advance_until([&] { return f.finished(big) && f.finished(urgent); }));
+  std::vector<std::string> order;
+  {
+    auto db = sqlite::database::open(f.db_path(), false);
+    REQUIRE(db);
+    auto ev = db->prepare("SELECT t.task_id FROM attempts a JOIN tasks t ON t.seq = a.task_seq"
+                          " ORDER BY length(a.worker_id), a.worker_id");
+    REQUIRE(ev);
+    while (*ev->step())
+      order.push_back(ev->column_text(0));
+  }
+  REQUIRE(order.size() == 303);
+  auto position = [&](const std::string& id, int nth = 1) {
+    for (size_t i = 0; i < order.size(); ++i)
+      if (order[i] == id && --nth == 0)
+        return i;
+    return order.size();
+  };
+  CHECK(position("flaky") == 0);
+  // Due 100 ms after its failure: it runs about ten sleepers later, not after all 300.
+  CHECK(position("flaky", 2) < 20);
+  auto urgent_at = position("urgent");
+  CHECK(urgent_at >= 150);
+  CHECK(urgent_at < 160); // right after the attempt that was running when it arrived
+  CHECK(f.status_of(big).status == batch_state::completed);
+}
+
 TEST_CASE("never more than max_concurrent_workers workers at once") {
   auto cfg = fleet_fixture::small_config();
   cfg.max_concurrent_workers = 3;

@@ -22,6 +22,33 @@ TEST_CASE("runnable tasks come by priority, then submission order, across batche
   CHECK(two->size() == 2);
 }
 
+TEST_CASE("reading on from a position gives every runnable task once, in run order") {
+  store_fixture f;
+  f.insert("b1", {{"a", "echo", "{}", 1}, {"b", "echo", "{}", 5}, {"c", "echo", "{}", 1}, {"f", "echo", "{}", -3}});
+  f.insert("b2", {{"d", "echo", "{}", 5}, {"e", "echo", "{}", 9}, {"g", "echo", "{}", 1}});
+  std::vector<std::string> order;
+  std::optional<run_position> at;
+  for (int reads = 0; reads < 10; ++reads) {
+    auto next = f.store->next_runnable(2, at);
+    REQUIRE(next);
+    for (auto& r : *next)
+      order.push_back(r.spec.id);
+    if (next->size() < 2)
+      break;
+    at = run_position{next->back().spec.priority, next->back().seq};
+  }
+  // Each read of two crosses into the next priority when its own runs out (5 -> 1, 1 -> -3).
+  CHECK(order == std::vector<std::string>{"e", "b", "d", "a", "c", "g", "f"});
+  // From a position, the tasks at or before it are not seen, pending as they are: that is why
+  // the manager reads from the top again whenever a task may have become runnable there.
+  auto from_d = f.store->next_runnable(10, run_position{5, 5}); // d is seq 5
+  REQUIRE(from_d);
+  std::vector<std::string> rest;
+  for (auto& r : *from_d)
+    rest.push_back(r.spec.id);
+  CHECK(rest == std::vector<std::string>{"a", "c", "g", "f"});
+}
+
 TEST_CASE("hot queries use their indexes, not a table scan") {
   store_fixture f;
   auto path = f.dir.file("fleet.db");
@@ -29,6 +56,15 @@ TEST_CASE("hot queries use their indexes, not a table scan") {
                                    " ORDER BY priority DESC, seq LIMIT 10");
   CHECK(runnable.find("USING INDEX tasks_runnable") != std::string::npos);
   CHECK(runnable.find("TEMP B-TREE") == std::string::npos);
+  // Reading on from a position seeks to it, rather than stepping over the tasks before it.
+  auto same = query_plan(path, "SELECT seq FROM tasks WHERE state = 'pending' AND paused = 0 AND priority = 3"
+                               " AND seq > 100 ORDER BY priority DESC, seq LIMIT 10");
+  CHECK(same.find("USING INDEX tasks_runnable (priority=? AND seq>?)") != std::string::npos);
+  CHECK(same.find("TEMP B-TREE") == std::string::npos);
+  auto lower = query_plan(path, "SELECT seq FROM tasks WHERE state = 'pending' AND paused = 0 AND priority < 3"
+                                " ORDER BY priority DESC, seq LIMIT 10");
+  CHECK(lower.find("USING INDEX tasks_runnable (priority<?)") != std::string::npos);
+  CHECK(lower.find("TEMP B-TREE") == std::string::npos);
   auto due = query_plan(path, "SELECT min(not_before) FROM tasks WHERE state = 'retry_wait'");
   CHECK(due.find("tasks_retry_due") != std::string::npos);
   auto of_batch = query_plan(path, "SELECT task_id FROM tasks WHERE batch_id = 'b'"
