@@ -100,6 +100,24 @@ TEST_CASE("unknown batch ids get a not-found error") {
   CHECK_FALSE(*cancelled);
 }
 
+namespace {
+
+/// The task of every attempt, in the order the attempts started.
+std::vector<std::string> attempt_order(fleet_fixture& f) {
+  auto db = sqlite::database::open(f.db_path(), false);
+  REQUIRE(db);
+  // Worker ids count up within a run: their order is the order attempts started.
+  auto ev = db->prepare("SELECT t.task_id FROM attempts a JOIN tasks t ON t.seq = a.task_seq"
+                        " ORDER BY length(a.worker_id), a.worker_id");
+  REQUIRE(ev);
+  std::vector<std::string> order;
+  while (*ev->step())
+    order.push_back(ev->column_text(0));
+  return order;
+}
+
+} // namespace
+
 TEST_CASE("tasks run by priority across batches, FIFO within a priority") {
   auto cfg = fleet_fixture::small_config();
   cfg.max_concurrent_workers = 1;
@@ -111,17 +129,7 @@ TEST_CASE("tasks run by priority across batches, FIFO within a priority") {
                           make_task("mid-1", "echo", "{}", 5)});
   auto high = f.submit_ok({make_task("high-1", "echo", "{}", 9), make_task("mid-2", "echo", "{}", 5)});
   REQUIRE(f.advance_until([&] { return f.finished(low) && f.finished(high); }));
-  auto order = std::vector<std::string>{};
-  {
-    auto db = sqlite::database::open(f.db_path(), false);
-    REQUIRE(db);
-    // Worker ids count up within a run: their order is the order attempts started.
-    auto ev = db->prepare("SELECT t.task_id FROM attempts a JOIN tasks t ON t.seq = a.task_seq"
-                          " ORDER BY length(a.worker_id), a.worker_id");
-    REQUIRE(ev);
-    while (*ev->step())
-      order.push_back(ev->column_text(0));
-  }
+  auto order = attempt_order(f);
   std::vector<std::string> expected{"blocker", "high-1", "mid-1", "mid-2", "low-1", "low-2"};
   CHECK(order == expected);
   (void) blocker;
@@ -145,16 +153,7 @@ TEST_CASE("tasks that become runnable ahead of where the manager reads run in th
   }));
   auto urgent = f.submit_ok({make_task("urgent", "echo", "{}", 9)});
   REQUIRE(f.advance_until([&] { return f.finished(big) && f.finished(urgent); }));
-  std::vector<std::string> order;
-  {
-    auto db = sqlite::database::open(f.db_path(), false);
-    REQUIRE(db);
-    auto ev = db->prepare("SELECT t.task_id FROM attempts a JOIN tasks t ON t.seq = a.task_seq"
-                          " ORDER BY length(a.worker_id), a.worker_id");
-    REQUIRE(ev);
-    while (*ev->step())
-      order.push_back(ev->column_text(0));
-  }
+  auto order = attempt_order(f);
   REQUIRE(order.size() == 303);
   auto position = [&](const std::string& id, int nth = 1) {
     for (size_t i = 0; i < order.size(); ++i)
