@@ -1,5 +1,6 @@
 #include "fleet/error.hpp"
 #include "fleet/store.hpp"
+#include "query_db.hpp"
 #include "store_fixture.hpp"
 
 #include <doctest/doctest.h>
@@ -268,4 +269,97 @@ TEST_CASE("uploads never sealed expire, sealed batches and fresh uploads stay") 
   auto kept = f.store->upload_size("new");
   REQUIRE(kept);
   CHECK(*kept == 1);
+}
+
+TEST_CASE("a group of many attempt ends writes every row as the ends written one by one do") {
+  // Two stores get the same changes: one as a single group (starts and ends of one attempt merged
+  // into one row, batch counters once), the other one change per transaction.
+  store_fixture grouped, single;
+  std::vector<task> tasks;
+  for (int i = 0; i < 75; ++i)
+    tasks.push_back({"t" + std::to_string(i), "echo", "{\"i\":" + std::to_string(i) + "}", i % 3});
+  grouped.insert("b1", tasks);
+  single.insert("b1", tasks);
+  auto next = grouped.store->next_runnable(100);
+  REQUIRE(next);
+  REQUIRE(next->size() == 75);
+  std::vector<transition> earlier, group;
+  int i = 0;
+  for (const auto& t : *next) {
+    attempt_started start{t.seq, "b1", t.spec.id, 1, "w" + std::to_string(i), 1000 + i,
+                          i % 4 == 0 ? "node-" + std::to_string(i % 3) : std::string{}};
+    attempt_ended end;
+    end.seq = t.seq;
+    end.batch_id = "b1";
+    end.task_id = t.spec.id;
+    end.attempt = 1;
+    end.at = 5000 + i;
+    end.duration_ms = 4000;
+    switch (i % 5) {
+      case 0: case 1:
+        end.outcome = attempt_outcome::succeeded;
+        end.result = "{\"r\":" + std::to_string(i) + "}";
+        end.next = task_disposition::succeeded;
+        break;
+      case 2:
+        end.outcome = attempt_outcome::failed;
+        end.error = "boom " + std::to_string(i);
+        end.next = task_disposition::retry;
+        end.not_before = 9000 + i;
+        break;
+      case 3:
+        end.outcome = attempt_outcome::timed_out;
+        end.error = "too slow";
+        end.next = task_disposition::failed;
+        break;
+      default:
+        end.outcome = attempt_outcome::interrupted;
+        end.error = "node lost";
+        end.next = task_disposition::requeue;
+    }
+    // A third of the attempts started in an earlier group: their end updates the row.
+    (i % 3 == 0 ? earlier : group).push_back(start);
+    group.push_back(end);
+    ++i;
+  }
+  auto write = [](store_fixture& s, const std::vector<transition>& changes) {
+    auto tx = s.store->transaction();
+    REQUIRE_FALSE(tx.begin());
+    REQUIRE_FALSE(s.store->record(changes));
+    REQUIRE_FALSE(tx.commit());
+  };
+  write(grouped, earlier);
+  write(grouped, group);
+  for (const auto& change : earlier)
+    write(single, {change});
+  for (const auto& change : group)
+    write(single, {change});
+  auto dump = [](const std::string& path, const std::string& sql) {
+    auto db = sqlite::database::open(path, false);
+    REQUIRE(db);
+    auto st = db->prepare(sql);
+    REQUIRE(st);
+    REQUIRE(*st->step());
+    return st->column_text(0);
+  };
+  const std::string tasks_sql = "SELECT group_concat(quote(seq) || quote(state) || quote(result) || quote(error)"
+                                " || quote(not_before) || quote(finished_at) || quote(duration_ms)"
+                                " || quote(interruptions) || quote(attempts) || quote(started_at), '|')"
+                                " FROM (SELECT * FROM tasks ORDER BY seq)";
+  const std::string attempts_sql = "SELECT group_concat(quote(task_seq) || quote(attempt) || quote(worker_id)"
+                                   " || quote(started_at) || quote(finished_at) || quote(outcome) || quote(error)"
+                                   " || quote(node), '|') FROM (SELECT * FROM attempts ORDER BY task_seq, attempt)";
+  const std::string counts_sql = "SELECT quote(succeeded) || quote(failed) || quote(retries) || quote(duration_ms)"
+                                 " || quote(started_at) || (SELECT count(*) FROM events WHERE kind LIKE 'task_%'"
+                                 " OR kind = 'attempt_interrupted') FROM batches";
+  auto grouped_tasks = dump(grouped.path, tasks_sql);
+  CHECK(grouped_tasks == dump(single.path, tasks_sql));
+  CHECK(dump(grouped.path, attempts_sql) == dump(single.path, attempts_sql));
+  CHECK(dump(grouped.path, counts_sql) == dump(single.path, counts_sql));
+  // And the rows are what the ends said, not merely alike.
+  CHECK(query_db_int(grouped.path, "SELECT count(*) FROM tasks WHERE state = 'succeeded' AND result LIKE '{\"r\":%'") == 30);
+  CHECK(query_db_int(grouped.path, "SELECT count(*) FROM tasks WHERE state = 'retry_wait' AND not_before >= 9000") == 15);
+  CHECK(query_db_int(grouped.path, "SELECT count(*) FROM tasks WHERE state = 'pending' AND interruptions = 1") == 15);
+  CHECK(query_db_int(grouped.path, "SELECT count(*) FROM attempts WHERE finished_at IS NOT NULL") == 75);
+  CHECK(query_db_int(grouped.path, "SELECT count(*) FROM attempts WHERE node IS NOT NULL") == 19);
 }
