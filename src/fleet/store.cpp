@@ -96,7 +96,7 @@ struct fleet_store::statements {
   sqlite::statement upload_parts;
   sqlite::statement move_part;
   sqlite::statement staged_duplicate;
-  sqlite::statement drop_upload_tasks;
+  sqlite::statement drop_upload_chunks;
   sqlite::statement drop_upload;
   sqlite::statement batch_range;
   sqlite::statement next_runnable;
@@ -220,7 +220,7 @@ caf::expected<std::unique_ptr<fleet_store>> fleet_store::with_statements(sqlite:
                   " WHERE c.upload_id = ?1 AND c.first = ?2"
                   " AND EXISTS (SELECT 1 FROM tasks WHERE batch_id = ?3 AND task_id = t.value->>0)"
                   " ORDER BY t.key LIMIT 1"),
-    // drop_upload_tasks
+    // drop_upload_chunks
     FLEET_PREPARE("DELETE FROM upload_chunks WHERE upload_id = ?1"),
     // drop_upload
     FLEET_PREPARE("DELETE FROM uploads WHERE id = ?1"),
@@ -722,7 +722,7 @@ caf::expected<int64_t> fleet_store::seal_upload(const std::string& upload_id,
       return err;
   if (auto err = stmts_->set_batch_range.execute(batch_id, max_seq + 1, db_.last_insert_rowid()))
     return err;
-  if (auto err = stmts_->drop_upload_tasks.execute(upload_id))
+  if (auto err = stmts_->drop_upload_chunks.execute(upload_id))
     return err;
   if (auto err = stmts_->drop_upload.execute(upload_id))
     return err;
@@ -758,7 +758,7 @@ caf::error fleet_store::set_batch_key(const std::string& batch_id, const std::st
 }
 
 caf::error fleet_store::discard_upload(const std::string& upload_id) {
-  if (auto err = stmts_->drop_upload_tasks.execute(upload_id))
+  if (auto err = stmts_->drop_upload_chunks.execute(upload_id))
     return err;
   return stmts_->drop_upload.execute(upload_id);
 }
