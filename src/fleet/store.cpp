@@ -2,6 +2,7 @@
 
 #include "fleet/error.hpp"
 #include "fleet/migrations.hpp"
+#include "fleet/validation.hpp"
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -177,6 +178,10 @@ caf::expected<std::unique_ptr<fleet_store>> fleet_store::open_reader() const {
 }
 
 caf::expected<std::unique_ptr<fleet_store>> fleet_store::with_statements(sqlite::database db) {
+  // The columns next_runnable reads, in its order, for every read of the runnable index.
+  const std::string runnable_select = "SELECT seq, batch_id, task_id, type, data, priority, attempts,"
+                                      " interruptions, replay_base, not_before"
+                                      " FROM tasks WHERE state = 'pending' AND paused = 0";
   std::unique_ptr<statements> s;
   try {
   s = std::make_unique<statements>(statements{
@@ -227,19 +232,11 @@ caf::expected<std::unique_ptr<fleet_store>> fleet_store::with_statements(sqlite:
     // batch_range
     FLEET_PREPARE("SELECT first_seq, last_seq, succeeded + failed + cancelled FROM batches WHERE id = ?1"),
     // next_runnable
-    FLEET_PREPARE("SELECT seq, batch_id, task_id, type, data, priority, attempts, interruptions, replay_base,"
-                  " not_before"
-                  " FROM tasks WHERE state = 'pending' AND paused = 0 ORDER BY priority DESC, seq LIMIT ?1"),
+    FLEET_PREPARE(runnable_select + " ORDER BY priority DESC, seq LIMIT ?1"),
     // runnable_same_priority: the rest of a priority after a position
-    FLEET_PREPARE("SELECT seq, batch_id, task_id, type, data, priority, attempts, interruptions, replay_base,"
-                  " not_before"
-                  " FROM tasks WHERE state = 'pending' AND paused = 0 AND priority = ?2 AND seq > ?3"
-                  " ORDER BY priority DESC, seq LIMIT ?1"),
+    FLEET_PREPARE(runnable_select + " AND priority = ?2 AND seq > ?3 ORDER BY priority DESC, seq LIMIT ?1"),
     // runnable_lower_priority: then the priorities below it
-    FLEET_PREPARE("SELECT seq, batch_id, task_id, type, data, priority, attempts, interruptions, replay_base,"
-                  " not_before"
-                  " FROM tasks WHERE state = 'pending' AND paused = 0 AND priority < ?2"
-                  " ORDER BY priority DESC, seq LIMIT ?1"),
+    FLEET_PREPARE(runnable_select + " AND priority < ?2 ORDER BY priority DESC, seq LIMIT ?1"),
     // log_due_retries
     FLEET_PREPARE("INSERT INTO events (at, kind, batch_id, task_id)"
                   " SELECT ?1, 'task_retry_due', batch_id, task_id FROM tasks"
@@ -682,9 +679,7 @@ caf::error fleet_store::move_staged_part(const std::string& upload_id, int64_t f
     dup.reset();
     return err;
   }
-  auto found = caf::make_error(errc::duplicate_task_id,
-                               fmt::format("task {} (id \"{}\"): duplicate task id in this batch",
-                                           dup.column_int64(0), dup.column_text(1)));
+  auto found = duplicate_task_id_error(dup.column_int64(0), dup.column_text(1));
   dup.reset();
   return found;
 }
@@ -708,15 +703,8 @@ caf::expected<int64_t> fleet_store::seal_upload(const std::string& upload_id,
   auto& parts = stmts_->upload_parts;
   parts.rebind(upload_id);
   std::vector<int64_t> firsts;
-  for (;;) {
-    auto row = parts.step();
-    if (!row)
-      return row.error();
-    if (!*row)
-      break;
-    firsts.push_back(parts.column_int64(0));
-  }
-  parts.reset();
+  if (auto err = parts.each_row([&] { firsts.push_back(parts.column_int64(0)); }))
+    return err;
   for (auto first : firsts)
     if (auto err = move_staged_part(upload_id, first, batch_id, now))
       return err;

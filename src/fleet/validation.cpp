@@ -41,6 +41,11 @@ bool is_utf8(std::string_view s) {
 
 } // namespace
 
+caf::error duplicate_task_id_error(int64_t position, std::string_view id) {
+  return caf::make_error(errc::duplicate_task_id,
+                         fmt::format("task {} (id \"{}\"): duplicate task id in this batch", position, id));
+}
+
 caf::error validate_batch_size(size_t n, const submit_limits& limits) {
   if (n > limits.max_tasks_per_batch)
     return caf::make_error(errc::invalid_batch,
@@ -76,7 +81,7 @@ caf::error validate_batch(const std::vector<task>& tasks, const task_type_check&
     if (!is_utf8(t.id)) // not echoed: the message may end up in JSON too
       return caf::make_error(errc::invalid_task, fmt::format("task {}: id is not valid UTF-8", i));
     if (!ids.insert(t.id).second)
-      return task_error(errc::duplicate_task_id, i, t, "duplicate task id in this batch");
+      return duplicate_task_id_error(static_cast<int64_t>(i), t.id);
     if (t.type.empty())
       return task_error(errc::invalid_task, i, t, "type is empty");
     if (t.type.size() > limits.max_type_bytes)

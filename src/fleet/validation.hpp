@@ -6,7 +6,9 @@
 #include <nlohmann/json_fwd.hpp>
 
 #include <cstddef>
+#include <cstdint>
 #include <functional>
+#include <string_view>
 #include <vector>
 
 namespace fleet {
@@ -30,6 +32,9 @@ using task_type_check = std::function<caf::error(const task&, const nlohmann::js
 
 /// The error for a batch of `n` tasks above the limit, none otherwise (also for uploads in chunks).
 caf::error validate_batch_size(size_t n, const submit_limits& limits);
+
+/// errc::duplicate_task_id for the task at `position` in its batch, whose id came before.
+caf::error duplicate_task_id_error(int64_t position, std::string_view id);
 
 /// A client key for an idempotent submit: empty (no key), or up to max_id_bytes without control
 /// characters. `errc::invalid_batch` otherwise.

@@ -18,6 +18,15 @@ int64_t user_version(const std::string& path) {
   return *db->query_int("PRAGMA user_version");
 }
 
+/// The file at `path`, at schema `version` (the first `version` migrations), open for writing.
+sqlite::database database_at(const std::string& path, int version) {
+  auto db = sqlite::database::open(path);
+  REQUIRE(db);
+  std::vector<migration> prefix(migrations().begin(), migrations().begin() + version);
+  REQUIRE_FALSE(migrate(*db, prefix));
+  return std::move(*db);
+}
+
 std::string file_bytes(const std::string& path) {
   std::ifstream in{path, std::ios::binary};
   return {std::istreambuf_iterator<char>{in}, {}};
@@ -51,17 +60,14 @@ TEST_CASE("every older version migrates to the latest with its data kept") {
     CAPTURE(from);
     temp_dir dir;
     auto path = dir.file("fleet.db");
-    auto db = sqlite::database::open(path);
-    REQUIRE(db);
-    std::vector<migration> prefix(migrations().begin(), migrations().begin() + from);
-    REQUIRE_FALSE(migrate(*db, prefix));
+    auto db = database_at(path, from);
     if (from >= 1)
-      REQUIRE_FALSE(db->exec("INSERT INTO batches (id, created_at, total) VALUES ('b-old', 1, 1)"));
-    REQUIRE_FALSE(migrate(*db));
-    CHECK(*db->query_int("PRAGMA user_version") == latest_schema_version());
+      REQUIRE_FALSE(db.exec("INSERT INTO batches (id, created_at, total) VALUES ('b-old', 1, 1)"));
+    REQUIRE_FALSE(migrate(db));
+    CHECK(*db.query_int("PRAGMA user_version") == latest_schema_version());
     if (from >= 1) {
-      CHECK(*db->query_int("SELECT count(*) FROM batches WHERE id = 'b-old'") == 1);
-      CHECK(*db->query_int("SELECT tasks FROM fleet_totals") == 1);
+      CHECK(*db.query_int("SELECT count(*) FROM batches WHERE id = 'b-old'") == 1);
+      CHECK(*db.query_int("SELECT tasks FROM fleet_totals") == 1);
     }
   }
 }
@@ -70,11 +76,8 @@ TEST_CASE("schema 2 keeps the whole configuration a schema 1 database stored, as
   temp_dir dir;
   auto path = dir.file("fleet.db");
   {
-    auto db = sqlite::database::open(path);
-    REQUIRE(db);
-    std::vector<migration> first(migrations().begin(), migrations().begin() + 1);
-    REQUIRE_FALSE(migrate(*db, first));
-    REQUIRE_FALSE(db->exec("INSERT INTO fleet_config VALUES (1, 12, 5000, 0, 4, 250, 1.5, 8000, 7)"));
+    auto db = database_at(path, 1);
+    REQUIRE_FALSE(db.exec("INSERT INTO fleet_config VALUES (1, 12, 5000, 0, 4, 250, 1.5, 8000, 7)"));
   }
   auto store = fleet_store::open({path, "full"});
   REQUIRE(store);
@@ -93,12 +96,9 @@ TEST_CASE("an upload staged by schema 11 (a row per task) is sealed whole and in
   temp_dir dir;
   auto path = dir.file("fleet.db");
   {
-    auto db = sqlite::database::open(path);
-    REQUIRE(db);
-    std::vector<migration> up_to_11(migrations().begin(), migrations().begin() + 11);
-    REQUIRE_FALSE(migrate(*db, up_to_11));
+    auto db = database_at(path, 11);
     // Staged out of id order, with data that needs escaping, and one upload without tasks.
-    REQUIRE_FALSE(db->exec(
+    REQUIRE_FALSE(db.exec(
       "INSERT INTO uploads (id, created_at, tasks) VALUES ('u', 1, 3), ('empty', 1, 0);"
       "INSERT INTO upload_tasks (upload_id, task_id, type, data, priority) VALUES"
       " ('u', 'z', 'echo', '{\"q\":\"a \\\"b\\\"\"}', 2),"
@@ -131,11 +131,8 @@ namespace {
 
 /// A database at schema 12 with a task in every state and an attempt of every outcome.
 void make_schema_12(const std::string& path) {
-  auto db = sqlite::database::open(path);
-  REQUIRE(db);
-  std::vector<migration> up_to_12(migrations().begin(), migrations().begin() + 12);
-  REQUIRE_FALSE(migrate(*db, up_to_12));
-  REQUIRE_FALSE(db->exec("INSERT INTO batches (id, created_at, total) VALUES ('b', 1, 6);"
+  auto db = database_at(path, 12);
+  REQUIRE_FALSE(db.exec("INSERT INTO batches (id, created_at, total) VALUES ('b', 1, 6);"
                          "INSERT INTO tasks (batch_id, task_id, type, data, state) VALUES"
                          " ('b', '1', 'echo', '{}', 'pending'), ('b', '2', 'echo', '{}', 'running'),"
                          " ('b', '3', 'echo', '{}', 'retry_wait'), ('b', '4', 'echo', '{}', 'succeeded'),"
