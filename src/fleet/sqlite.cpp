@@ -148,6 +148,10 @@ void statement::bind(int index, std::nullptr_t) {
   sqlite3_bind_null(stmt_, index);
 }
 
+void statement::bind(int index, blob_view value) {
+  sqlite3_bind_blob64(stmt_, index, value.bytes.data(), value.bytes.size(), SQLITE_TRANSIENT);
+}
+
 caf::expected<bool> statement::step() {
   auto rc = sqlite3_step(stmt_);
   if (rc == SQLITE_ROW)

@@ -17,6 +17,11 @@ namespace fleet::sqlite {
 
 class statement;
 
+/// Bytes bound as a BLOB rather than as text.
+struct blob_view {
+  std::string_view bytes;
+};
+
 /// An open connection. Move-only; closes on destruction.
 class database {
 public:
@@ -71,6 +76,7 @@ public:
   void bind(int index, const std::string& value) { bind(index, std::string_view{value}); }
   void bind(int index, const char* value) { bind(index, std::string_view{value}); }
   void bind(int index, std::nullptr_t);
+  void bind(int index, blob_view value);
 
   /// Resets the statement and binds `xs` to parameters 1..n.
   template <class... Ts>

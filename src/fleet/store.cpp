@@ -2,6 +2,7 @@
 
 #include "fleet/error.hpp"
 #include "fleet/migrations.hpp"
+#include "fleet/upload_rows.hpp"
 #include "fleet/validation.hpp"
 
 #include <fmt/format.h>
@@ -182,6 +183,8 @@ caf::expected<std::unique_ptr<fleet_store>> fleet_store::with_statements(sqlite:
   const std::string runnable_select = "SELECT seq, batch_id, task_id, type, data, priority, attempts,"
                                       " interruptions, replay_base, not_before"
                                       " FROM tasks WHERE state = 'pending' AND paused = 0";
+  if (auto err = register_upload_rows(db.handle()))
+    return err;
   std::unique_ptr<statements> s;
   try {
   s = std::make_unique<statements>(statements{
@@ -215,16 +218,16 @@ caf::expected<std::unique_ptr<fleet_store>> fleet_store::with_statements(sqlite:
     // max_seq
     FLEET_PREPARE("SELECT coalesce(max(seq), 0) FROM tasks"),
     // upload_parts
-    FLEET_PREPARE("SELECT first FROM upload_chunks WHERE upload_id = ?1 ORDER BY first"),
-    // move_part: one row, its array in order
+    FLEET_PREPARE("SELECT first, tasks FROM upload_chunks WHERE upload_id = ?1 ORDER BY first"),
+    // move_part: one row, its tasks in order
     FLEET_PREPARE("INSERT INTO tasks (batch_id, task_id, type, data, priority, not_before)"
-                  " SELECT ?3, t.value->>0, t.value->>1, t.value->>2, t.value->>3, ?4"
-                  " FROM upload_chunks c, json_each(c.body) t WHERE c.upload_id = ?1 AND c.first = ?2"),
+                  " SELECT ?3, t.id, t.type, t.data, t.priority, ?4"
+                  " FROM upload_chunks c, upload_rows(c.body) t WHERE c.upload_id = ?1 AND c.first = ?2"),
     // staged_duplicate: the part's first task whose id an earlier part of the batch has
-    FLEET_PREPARE("SELECT c.first + t.key, t.value->>0 FROM upload_chunks c, json_each(c.body) t"
+    FLEET_PREPARE("SELECT c.first + t.position, t.id FROM upload_chunks c, upload_rows(c.body) t"
                   " WHERE c.upload_id = ?1 AND c.first = ?2"
-                  " AND EXISTS (SELECT 1 FROM tasks WHERE batch_id = ?3 AND task_id = t.value->>0)"
-                  " ORDER BY t.key LIMIT 1"),
+                  " AND EXISTS (SELECT 1 FROM tasks WHERE batch_id = ?3 AND task_id = t.id)"
+                  " ORDER BY t.position LIMIT 1"),
     // drop_upload_chunks
     FLEET_PREPARE("DELETE FROM upload_chunks WHERE upload_id = ?1"),
     // drop_upload
@@ -657,7 +660,8 @@ caf::expected<int64_t> fleet_store::stage_chunk(const std::string& upload_id,
     return before.error();
   int64_t n = 0;
   for (const auto& part : chunk) {
-    if (auto err = stmts_->stage_part.execute(upload_id, *before + part.offset, part.tasks, part.body))
+    if (auto err = stmts_->stage_part.execute(upload_id, *before + part.offset, part.tasks,
+                                               sqlite::blob_view{part.body}))
       return err;
     n += part.tasks;
   }
@@ -666,11 +670,18 @@ caf::expected<int64_t> fleet_store::stage_chunk(const std::string& upload_id,
   return *before + n;
 }
 
-caf::error fleet_store::move_staged_part(const std::string& upload_id, int64_t first,
+caf::error fleet_store::move_staged_part(const std::string& upload_id, int64_t first, int64_t tasks,
                                          const std::string& batch_id, int64_t now) {
   auto err = stmts_->move_part.execute(upload_id, first, batch_id, now);
-  if (!err)
+  if (!err) {
+    // The batch's total counts what the parts' rows say they hold.
+    if (db_.changes() != tasks)
+      return caf::make_error(errc::database_error,
+                             fmt::format("a staged upload part is damaged: the part at position {} "
+                                         "holds {} tasks instead of {}",
+                                         first, db_.changes(), tasks));
     return caf::none;
+  }
   // Chunks are checked one by one when they arrive; a repeat across chunks shows here.
   auto& dup = stmts_->staged_duplicate;
   dup.rebind(upload_id, first, batch_id);
@@ -702,11 +713,13 @@ caf::expected<int64_t> fleet_store::seal_upload(const std::string& upload_id,
     return err;
   auto& parts = stmts_->upload_parts;
   parts.rebind(upload_id);
-  std::vector<int64_t> firsts;
-  if (auto err = parts.each_row([&] { firsts.push_back(parts.column_int64(0)); }))
+  std::vector<std::pair<int64_t, int64_t>> firsts_and_sizes;
+  if (auto err = parts.each_row([&] {
+        firsts_and_sizes.emplace_back(parts.column_int64(0), parts.column_int64(1));
+      }))
     return err;
-  for (auto first : firsts)
-    if (auto err = move_staged_part(upload_id, first, batch_id, now))
+  for (auto [first, tasks] : firsts_and_sizes)
+    if (auto err = move_staged_part(upload_id, first, tasks, batch_id, now))
       return err;
   if (auto err = stmts_->set_batch_range.execute(batch_id, max_seq + 1, db_.last_insert_rowid()))
     return err;

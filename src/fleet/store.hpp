@@ -195,8 +195,8 @@ private:
                         std::map<std::string, batch_delta>& deltas);
   caf::error apply_deltas(const std::map<std::string, batch_delta>& deltas);
   caf::error mark_batch_started(const std::string& batch_id, int64_t at);
-  caf::error move_staged_part(const std::string& upload_id, int64_t first, const std::string& batch_id,
-                              int64_t now);
+  caf::error move_staged_part(const std::string& upload_id, int64_t first, int64_t tasks,
+                              const std::string& batch_id, int64_t now);
 
   struct statements;
   fleet_store(sqlite::database db, std::unique_ptr<statements> stmts);

@@ -1,30 +1,125 @@
 #include "fleet/upload_chunk.hpp"
 
+#include "fleet/error.hpp"
+
 #include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <array>
+#include <cstring>
+#include <limits>
 
 namespace fleet {
 
+namespace {
+
+constexpr std::string_view part_magic = "FUP1";
+
+void put_u32(std::string& out, uint32_t x) {
+  std::array<char, 4> bytes{static_cast<char>(x & 0xff), static_cast<char>((x >> 8) & 0xff),
+                            static_cast<char>((x >> 16) & 0xff), static_cast<char>((x >> 24) & 0xff)};
+  out.append(bytes.data(), bytes.size());
+}
+
+void put_string(std::string& out, std::string_view x) {
+  put_u32(out, static_cast<uint32_t>(x.size()));
+  out.append(x);
+}
+
+void put_task(std::string& out, std::string_view id, std::string_view type, std::string_view data,
+              int32_t priority) {
+  put_string(out, id);
+  put_string(out, type);
+  put_string(out, data);
+  put_u32(out, static_cast<uint32_t>(priority));
+}
+
+} // namespace
+
 std::vector<upload_part> encode_upload_chunk(const std::vector<task>& tasks, size_t max_body_bytes) {
   std::vector<upload_part> parts;
-  auto array = nlohmann::json::array();
-  size_t bytes = 0;
-  int64_t first = 0;
+  upload_part part;
+  part.body = part_magic;
   auto close_part = [&](int64_t end) {
-    parts.push_back({first, end - first, array.dump()});
-    array = nlohmann::json::array();
-    bytes = 0;
-    first = end;
+    part.tasks = end - part.offset;
+    parts.push_back(std::move(part));
+    part = upload_part{};
+    part.offset = end;
+    part.body = part_magic;
   };
   for (size_t i = 0; i < tasks.size(); ++i) {
     const auto& t = tasks[i];
-    array.push_back({t.id, t.type, t.data, t.priority});
-    bytes += t.id.size() + t.type.size() + t.data.size();
-    if (bytes >= max_body_bytes)
+    put_task(part.body, t.id, t.type, t.data, t.priority);
+    if (part.body.size() >= max_body_bytes)
       close_part(static_cast<int64_t>(i) + 1);
   }
-  if (!array.empty())
+  if (static_cast<size_t>(part.offset) < tasks.size())
     close_part(static_cast<int64_t>(tasks.size()));
   return parts;
+}
+
+upload_part_reader::upload_part_reader(std::string_view body) {
+  if (body.substr(0, part_magic.size()) == part_magic)
+    rest_ = body.substr(part_magic.size());
+  else
+    damaged_ = true;
+}
+
+bool upload_part_reader::next(staged_task& out) {
+  if (damaged_ || rest_.empty())
+    return false;
+  auto take_u32 = [this](uint32_t& x) {
+    if (rest_.size() < 4) {
+      damaged_ = true;
+      return false;
+    }
+    const auto* p = reinterpret_cast<const unsigned char*>(rest_.data());
+    x = uint32_t{p[0]} | uint32_t{p[1]} << 8 | uint32_t{p[2]} << 16 | uint32_t{p[3]} << 24;
+    rest_.remove_prefix(4);
+    return true;
+  };
+  auto take_string = [&](std::string_view& x) {
+    uint32_t n = 0;
+    if (!take_u32(n))
+      return false;
+    if (rest_.size() < n) {
+      damaged_ = true;
+      return false;
+    }
+    x = rest_.substr(0, n);
+    rest_.remove_prefix(n);
+    return true;
+  };
+  uint32_t priority = 0;
+  if (!take_string(out.id) || !take_string(out.type) || !take_string(out.data) || !take_u32(priority))
+    return false;
+  out.priority = static_cast<int32_t>(priority);
+  return true;
+}
+
+caf::expected<std::string> upload_part_from_json(std::string_view json) {
+  auto damaged = [] {
+    return caf::make_error(errc::database_error,
+                           "a staged upload part is damaged: not a JSON array of [id, type, data, priority]");
+  };
+  auto parsed = nlohmann::json::parse(json.begin(), json.end(), nullptr, false);
+  if (!parsed.is_array())
+    return damaged();
+  std::string body{part_magic};
+  for (const auto& row : parsed) {
+    if (!row.is_array() || row.size() != 4 || !row[0].is_string() || !row[1].is_string()
+        || !row[2].is_string() || !row[3].is_number_integer())
+      return damaged();
+    // Read as unsigned when it is, so that 2^64 - 1 is not taken for -1.
+    auto priority = row[3].is_number_unsigned() ? static_cast<int64_t>(std::min<uint64_t>(
+                      row[3].get<uint64_t>(), uint64_t{std::numeric_limits<int64_t>::max()}))
+                                                : row[3].get<int64_t>();
+    if (priority < std::numeric_limits<int32_t>::min() || priority > std::numeric_limits<int32_t>::max())
+      return damaged();
+    put_task(body, row[0].get_ref<const std::string&>(), row[1].get_ref<const std::string&>(),
+             row[2].get_ref<const std::string&>(), static_cast<int32_t>(priority));
+  }
+  return body;
 }
 
 } // namespace fleet

@@ -203,6 +203,44 @@ TEST_CASE("schema 13 refuses a tasks table it does not recognise, and changes no
   CHECK(*db->query_int("SELECT count(*) FROM sqlite_schema WHERE name = 'attempts' AND sql LIKE '%outcome IN (%'") == 1);
 }
 
+TEST_CASE("an upload staged as JSON by schema 13 is kept by 14 and sealed from its JSON") {
+  temp_dir dir;
+  auto path = dir.file("fleet.db");
+  {
+    auto db = database_at(path, 13);
+    REQUIRE_FALSE(db.exec(
+      "INSERT INTO uploads (id, created_at, tasks) VALUES ('u', 1, 3);"
+      "INSERT INTO upload_chunks (upload_id, first, tasks, body) VALUES"
+      " ('u', 0, 2, '[[\"z\",\"echo\",\"{\\\"q\\\":1}\",2],[\"a\",\"sleep\",\"{}\",0]]'),"
+      " ('u', 2, 1, '[[\"m\",\"echo\",\"[]\",-1]]');"));
+  }
+  auto store = fleet_store::open({path, "full"});
+  REQUIRE(store);
+  {
+    auto db = sqlite::database::open(path, false);
+    REQUIRE(db);
+    CHECK(*db->query_int("SELECT count(*) FROM upload_chunks WHERE typeof(body) = 'text'") == 2);
+    CHECK(*db->query_int("SELECT count(*) FROM sqlite_schema WHERE name = 'upload_chunks'"
+                         " AND sql LIKE '%body      BLOB NOT NULL%'") == 1);
+    CHECK(*db->query_int("SELECT count(*) FROM sqlite_schema WHERE name LIKE 'upload_chunks_%'") == 0);
+  }
+  auto& s = **store;
+  auto tx = s.transaction();
+  REQUIRE_FALSE(tx.begin());
+  auto sealed = s.seal_upload("u", "B", 5);
+  REQUIRE(sealed);
+  CHECK(*sealed == 3);
+  REQUIRE_FALSE(tx.commit());
+  auto db = sqlite::database::open(path, false);
+  REQUIRE(db);
+  auto st = db->prepare("SELECT group_concat(task_id || ':' || type || ':' || data || ':' || priority, ' | ')"
+                        " FROM (SELECT * FROM tasks ORDER BY seq)");
+  REQUIRE(st);
+  REQUIRE(*st->step());
+  CHECK(st->column_text(0) == "z:echo:{\"q\":1}:2 | a:sleep:{}:0 | m:echo:[]:-1");
+  CHECK(*db->query_int("SELECT count(*) FROM upload_chunks") == 0);
+}
+
 TEST_CASE("a database from a newer fleetd is refused and left untouched") {
   temp_dir dir;
   auto path = dir.file("fleet.db");

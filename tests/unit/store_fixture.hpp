@@ -1,6 +1,7 @@
 #pragma once
 
 #include "fleet/store.hpp"
+#include "fleet/upload_rows.hpp"
 #include "temp_dir.hpp"
 
 #include <doctest/doctest.h>
@@ -29,10 +30,12 @@ struct store_fixture {
   }
 };
 
-/// SQLite's plan for `sql` on the file at `path`, one line per step.
+/// SQLite's plan for `sql` on the file at `path`, one line per step, on a connection that knows
+/// fleetd's functions.
 inline std::string query_plan(const std::string& path, const std::string& sql) {
   auto db = sqlite::database::open(path, false);
   REQUIRE(db);
+  REQUIRE_FALSE(register_upload_rows(db->handle()));
   auto st = db->prepare("EXPLAIN QUERY PLAN " + sql);
   REQUIRE(st);
   std::string plan;

@@ -1,4 +1,4 @@
-// Uploads: chunks staged as JSON rows, sealed into one batch.
+// Uploads: chunks staged as binary rows, sealed into one batch.
 #include "fleet/error.hpp"
 #include "fleet/store.hpp"
 #include "fleet/upload_chunk.hpp"
@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include <set>
 #include <type_traits>
 
 using namespace fleet;
@@ -52,6 +53,16 @@ std::vector<task> numbered(int from, int n, int32_t priority = 0) {
   return out;
 }
 
+std::vector<task> decoded(std::string_view body) {
+  std::vector<task> out;
+  upload_part_reader reader{body};
+  staged_task t;
+  while (reader.next(t))
+    out.push_back({std::string{t.id}, std::string{t.type}, std::string{t.data}, t.priority});
+  CHECK_FALSE(reader.damaged());
+  return out;
+}
+
 bool same(const std::vector<task>& a, const std::vector<task>& b) {
   if (a.size() != b.size())
     return false;
@@ -69,19 +80,76 @@ TEST_CASE("a chunk is one part unless its body passes the size bound") {
   REQUIRE(one.size() == 1);
   CHECK(one[0].offset == 0);
   CHECK(one[0].tasks == 10);
-  auto parsed = nlohmann::json::parse(one[0].body);
-  REQUIRE(parsed.size() == 10);
-  CHECK(parsed[3] == nlohmann::json::array({"t3", "echo", "{\"i\":3}", 0}));
-  // Each task carries 2 + 4 + 7 bytes or so: a bound of 30 closes a part every third task.
-  auto parts = encode_upload_chunk(tasks, 30);
+  CHECK(same(decoded(one[0].body), tasks));
+  // 4 bytes of header, then 29 per task ("t3", "echo", {"i":3}, their lengths, the priority):
+  // a bound of 70 closes a part every third task.
+  auto parts = encode_upload_chunk(tasks, 70);
   REQUIRE(parts.size() == 4);
   int64_t next = 0;
   for (const auto& p : parts) {
     CHECK(p.offset == next);
-    CHECK(nlohmann::json::parse(p.body).size() == static_cast<size_t>(p.tasks));
+    auto back = decoded(p.body);
+    REQUIRE(back.size() == static_cast<size_t>(p.tasks));
+    CHECK(same(back, std::vector<task>(tasks.begin() + next, tasks.begin() + next + p.tasks)));
     next += p.tasks;
   }
   CHECK(next == 10);
+}
+
+TEST_CASE("a part's body reads back byte for byte, and a damaged one is never read past its end") {
+  std::vector<task> sent{{"", "echo", "", -1}, {"id\0with\nbytes", "t", std::string(300, 'x'), 2147483647},
+                         {"\xc3\xa9", "echo", "{}", -2147483647 - 1}};
+  sent[1].id[2] = '\0';
+  auto body = encode_upload_chunk(sent).at(0).body;
+  CHECK(same(decoded(body), sent));
+  auto big = std::vector<task>{{"big", "echo", std::string(70000, 'y'), 0}};
+  CHECK(same(decoded(encode_upload_chunk(big).at(0).body), big));
+  // Cut anywhere: either inside a task (damaged) or where a task ends (fewer tasks, which the
+  // seal catches by the part's count).
+  std::set<size_t> task_ends;
+  for (size_t k = 0; k < sent.size(); ++k)
+    task_ends.insert(encode_upload_chunk({sent.begin(), sent.begin() + static_cast<long>(k)}).empty()
+                       ? 4
+                       : encode_upload_chunk({sent.begin(), sent.begin() + static_cast<long>(k)})[0].body.size());
+  for (size_t cut = 0; cut < body.size(); ++cut) {
+    upload_part_reader reader{std::string_view{body}.substr(0, cut)};
+    staged_task t;
+    size_t n = 0;
+    while (reader.next(t))
+      ++n;
+    CHECK(n < sent.size());
+    if (reader.damaged() == (task_ends.count(cut) > 0))
+      FAIL_CHECK("cut at ", cut, ": damaged ", reader.damaged());
+  }
+  SUBCASE("a length past the end") {
+    auto bad = body;
+    bad[4 + 20 + 3] = '\x7f'; // the high byte of the second task's id length (the first task is 20 bytes)
+    upload_part_reader reader{bad};
+    staged_task t;
+    CHECK(reader.next(t));
+    CHECK_FALSE(reader.next(t));
+    CHECK(reader.damaged());
+  }
+  SUBCASE("no header") {
+    upload_part_reader reader{std::string_view{body}.substr(1)};
+    staged_task t;
+    CHECK_FALSE(reader.next(t));
+    CHECK(reader.damaged());
+  }
+}
+
+TEST_CASE("a part staged as JSON by schema 12 converts to the binary encoding, or is refused") {
+  auto body = upload_part_from_json(R"([["a","echo","{\"x\":\"\u00e9\"}",3],["b","sleep","{}",-4]])");
+  REQUIRE(body);
+  CHECK(same(decoded(*body), {{"a", "echo", "{\"x\":\"\u00e9\"}", 3}, {"b", "sleep", "{}", -4}}));
+  for (auto bad : {"", "[[\"a\", \"echo\"", "{}", "[[\"a\"]]", "[[\"a\", \"echo\", {}, 0]]",
+                   "[[\"a\", \"echo\", \"{}\", 1.5]]", "[[\"a\", \"echo\", \"{}\", 2147483648]]",
+                   "[[\"a\", \"echo\", \"{}\", 18446744073709551615]]", "[[\"a\", \"echo\", \"{}\", -2147483649]]", "[7]"}) {
+    auto refused = upload_part_from_json(bad);
+    REQUIRE_FALSE(refused);
+    CHECK(refused.error() == errc::database_error);
+    CHECK(error_text(refused.error()).find("damaged") != std::string::npos);
+  }
 }
 
 TEST_CASE("a sealed upload holds every staged task in order, byte for byte") {
@@ -144,15 +212,38 @@ TEST_CASE("a staged chunk damaged in the file fails the seal and changes nothing
   REQUIRE(in_transaction(*f.store, [&] { return f.store->stage_chunk("u", encode_upload_chunk(numbered(0, 3))); }));
   auto db = sqlite::database::open(f.path, false);
   REQUIRE(db);
-  SUBCASE("not JSON") {
-    REQUIRE_FALSE(db->exec("UPDATE upload_chunks SET body = '[[\"t0\", \"echo\"' WHERE upload_id = 'u'"));
+  std::string why;
+  SUBCASE("cut inside a task") {
+    REQUIRE_FALSE(db->exec("UPDATE upload_chunks SET body = substr(body, 1, length(body) - 3) WHERE upload_id = 'u'"));
+    why = "its body ends inside a task";
   }
-  SUBCASE("a task without its type") {
+  SUBCASE("cut after a task") {
+    // One task fewer than the row says: the batch's total would not match its tasks.
+    REQUIRE_FALSE(db->exec("UPDATE upload_chunks SET body = substr(body, 1, length(body) - 29) WHERE upload_id = 'u'"));
+    why = "the part at position 0 holds 2 tasks instead of 3";
+  }
+  SUBCASE("not an upload part") {
+    REQUIRE_FALSE(db->exec("UPDATE upload_chunks SET body = x'00010203' WHERE upload_id = 'u'"));
+    why = "does not start as one";
+  }
+  SUBCASE("neither binary nor text") {
+    REQUIRE_FALSE(db->exec("UPDATE upload_chunks SET body = 42 WHERE upload_id = 'u'"));
+    why = "neither binary nor JSON";
+  }
+  SUBCASE("JSON that is not JSON") {
+    REQUIRE_FALSE(db->exec("UPDATE upload_chunks SET body = '[[\"t0\", \"echo\"' WHERE upload_id = 'u'"));
+    why = "not a JSON array";
+  }
+  SUBCASE("JSON with a task without its type") {
     REQUIRE_FALSE(db->exec("UPDATE upload_chunks SET body = '[[\"t0\"]]' WHERE upload_id = 'u'"));
+    why = "not a JSON array";
   }
   auto sealed = in_transaction(*f.store, [&] { return f.store->seal_upload("u", "B", 5); });
   REQUIRE_FALSE(sealed);
   CHECK(sealed.error() == errc::database_error);
+  CHECK_MESSAGE(error_text(sealed.error()).find("a staged upload part is damaged") != std::string::npos,
+                error_text(sealed.error()));
+  CHECK_MESSAGE(error_text(sealed.error()).find(why) != std::string::npos, error_text(sealed.error()));
   CHECK(query_db_int(f.path, "SELECT count(*) FROM tasks") == 0);
   CHECK(query_db_int(f.path, "SELECT count(*) FROM batches") == 0);
   CHECK(query_db_int(f.path, "SELECT count(*) FROM upload_chunks") == 1);
@@ -160,7 +251,7 @@ TEST_CASE("a staged chunk damaged in the file fails the seal and changes nothing
 
 TEST_CASE("the seal reads each part through the primary key and finds repeats through the id index") {
   store_fixture f;
-  auto move = query_plan(f.path, "SELECT t.value->>0 FROM upload_chunks c, json_each(c.body) t"
+  auto move = query_plan(f.path, "SELECT t.id FROM upload_chunks c, upload_rows(c.body) t"
                    " WHERE c.upload_id = 'u' AND c.first = 0");
   CHECK(move.find("SEARCH c USING INDEX sqlite_autoindex_upload_chunks_1 (upload_id=? AND first=?)")
         != std::string::npos);
