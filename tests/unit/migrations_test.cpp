@@ -1,6 +1,7 @@
 #include "fleet/error.hpp"
 #include "fleet/migrations.hpp"
 #include "fleet/store.hpp"
+#include "query_db.hpp"
 #include "temp_dir.hpp"
 
 #include <doctest/doctest.h>
@@ -8,6 +9,7 @@
 #include <fstream>
 
 using namespace fleet;
+using namespace fleet::test;
 using fleet::test::temp_dir;
 
 namespace {
@@ -25,6 +27,12 @@ sqlite::database database_at(const std::string& path, int version) {
   std::vector<migration> prefix(migrations().begin(), migrations().begin() + version);
   REQUIRE_FALSE(migrate(*db, prefix));
   return std::move(*db);
+}
+
+/// Every task in submission order as "id:type:data:priority | ...".
+std::string stored_tasks(const std::string& path) {
+  return query_db_text(path, "SELECT group_concat(task_id || ':' || type || ':' || data || ':' || priority, ' | ')"
+                             " FROM (SELECT * FROM tasks ORDER BY seq)");
 }
 
 std::string file_bytes(const std::string& path) {
@@ -117,14 +125,8 @@ TEST_CASE("an upload staged by schema 11 (a row per task) is sealed whole and in
   REQUIRE_FALSE(empty);
   CHECK(empty.error() == errc::invalid_batch);
   REQUIRE_FALSE(tx.commit());
-  auto db = sqlite::database::open(path, false);
-  REQUIRE(db);
-  auto st = db->prepare("SELECT group_concat(task_id || ':' || type || ':' || data || ':' || priority, ' | ')"
-                        " FROM (SELECT * FROM tasks ORDER BY seq)");
-  REQUIRE(st);
-  REQUIRE(*st->step());
-  CHECK(st->column_text(0) == "z:echo:{\"q\":\"a \\\"b\\\"\"}:2 | a:sleep:{\"ms\":1}:0 | m:echo:[\"\u00e9\"]:-1");
-  CHECK(*db->query_int("SELECT count(*) FROM sqlite_master WHERE name = 'upload_tasks'") == 0);
+  CHECK(stored_tasks(path) == "z:echo:{\"q\":\"a \\\"b\\\"\"}:2 | a:sleep:{\"ms\":1}:0 | m:echo:[\"\u00e9\"]:-1");
+  CHECK(query_db_int(path, "SELECT count(*) FROM sqlite_master WHERE name = 'upload_tasks'") == 0);
 }
 
 namespace {
@@ -231,14 +233,8 @@ TEST_CASE("an upload staged as JSON by schema 13 is kept by 14 and sealed from i
   REQUIRE(sealed);
   CHECK(*sealed == 3);
   REQUIRE_FALSE(tx.commit());
-  auto db = sqlite::database::open(path, false);
-  REQUIRE(db);
-  auto st = db->prepare("SELECT group_concat(task_id || ':' || type || ':' || data || ':' || priority, ' | ')"
-                        " FROM (SELECT * FROM tasks ORDER BY seq)");
-  REQUIRE(st);
-  REQUIRE(*st->step());
-  CHECK(st->column_text(0) == "z:echo:{\"q\":1}:2 | a:sleep:{}:0 | m:echo:[]:-1");
-  CHECK(*db->query_int("SELECT count(*) FROM upload_chunks") == 0);
+  CHECK(stored_tasks(path) == "z:echo:{\"q\":1}:2 | a:sleep:{}:0 | m:echo:[]:-1");
+  CHECK(query_db_int(path, "SELECT count(*) FROM upload_chunks") == 0);
 }
 
 TEST_CASE("a database from a newer fleetd is refused and left untouched") {

@@ -207,46 +207,38 @@ TEST_CASE("a task id repeated across chunks fails the seal with its position, an
 }
 
 TEST_CASE("a staged chunk damaged in the file fails the seal and changes nothing") {
-  store_fixture f;
-  REQUIRE_FALSE(in_transaction(*f.store, [&] { return f.store->open_upload("u", 1); }));
-  REQUIRE(in_transaction(*f.store, [&] { return f.store->stage_chunk("u", encode_upload_chunk(numbered(0, 3))); }));
-  auto db = sqlite::database::open(f.path, false);
-  REQUIRE(db);
-  std::string why;
-  SUBCASE("cut inside a task") {
-    REQUIRE_FALSE(db->exec("UPDATE upload_chunks SET body = substr(body, 1, length(body) - 3) WHERE upload_id = 'u'"));
-    why = "its body ends inside a task";
+  struct damage {
+    const char* body; // SQL for the part's new body
+    const char* why;  // what the error says
+  };
+  // Three tasks of 29 bytes each: cut 3 bytes and the last task is torn, cut 29 and the part
+  // holds one task fewer than its row says (the batch's total would not match its tasks).
+  std::vector<damage> cases{
+    {"substr(body, 1, length(body) - 3)", "its body ends inside a task"},
+    {"substr(body, 1, length(body) - 29)", "the part at position 0 holds 2 tasks instead of 3"},
+    {"x'00010203'", "does not start as one"},
+    {"42", "neither binary nor JSON"},
+    {"'[[\"t0\", \"echo\"'", "not a JSON array"},
+    {"'[[\"t0\"]]'", "not a JSON array"},
+  };
+  for (const auto& c : cases) {
+    CAPTURE(c.body);
+    store_fixture f;
+    REQUIRE_FALSE(in_transaction(*f.store, [&] { return f.store->open_upload("u", 1); }));
+    REQUIRE(in_transaction(*f.store, [&] { return f.store->stage_chunk("u", encode_upload_chunk(numbered(0, 3))); }));
+    auto db = sqlite::database::open(f.path, false);
+    REQUIRE(db);
+    REQUIRE_FALSE(db->exec(fmt::format("UPDATE upload_chunks SET body = {} WHERE upload_id = 'u'", c.body)));
+    auto sealed = in_transaction(*f.store, [&] { return f.store->seal_upload("u", "B", 5); });
+    REQUIRE_FALSE(sealed);
+    CHECK(sealed.error() == errc::database_error);
+    auto text = error_text(sealed.error());
+    CHECK_MESSAGE(text.find("a staged upload part is damaged") != std::string::npos, text);
+    CHECK_MESSAGE(text.find(c.why) != std::string::npos, text);
+    CHECK(query_db_int(f.path, "SELECT count(*) FROM tasks") == 0);
+    CHECK(query_db_int(f.path, "SELECT count(*) FROM batches") == 0);
+    CHECK(query_db_int(f.path, "SELECT count(*) FROM upload_chunks") == 1);
   }
-  SUBCASE("cut after a task") {
-    // One task fewer than the row says: the batch's total would not match its tasks.
-    REQUIRE_FALSE(db->exec("UPDATE upload_chunks SET body = substr(body, 1, length(body) - 29) WHERE upload_id = 'u'"));
-    why = "the part at position 0 holds 2 tasks instead of 3";
-  }
-  SUBCASE("not an upload part") {
-    REQUIRE_FALSE(db->exec("UPDATE upload_chunks SET body = x'00010203' WHERE upload_id = 'u'"));
-    why = "does not start as one";
-  }
-  SUBCASE("neither binary nor text") {
-    REQUIRE_FALSE(db->exec("UPDATE upload_chunks SET body = 42 WHERE upload_id = 'u'"));
-    why = "neither binary nor JSON";
-  }
-  SUBCASE("JSON that is not JSON") {
-    REQUIRE_FALSE(db->exec("UPDATE upload_chunks SET body = '[[\"t0\", \"echo\"' WHERE upload_id = 'u'"));
-    why = "not a JSON array";
-  }
-  SUBCASE("JSON with a task without its type") {
-    REQUIRE_FALSE(db->exec("UPDATE upload_chunks SET body = '[[\"t0\"]]' WHERE upload_id = 'u'"));
-    why = "not a JSON array";
-  }
-  auto sealed = in_transaction(*f.store, [&] { return f.store->seal_upload("u", "B", 5); });
-  REQUIRE_FALSE(sealed);
-  CHECK(sealed.error() == errc::database_error);
-  CHECK_MESSAGE(error_text(sealed.error()).find("a staged upload part is damaged") != std::string::npos,
-                error_text(sealed.error()));
-  CHECK_MESSAGE(error_text(sealed.error()).find(why) != std::string::npos, error_text(sealed.error()));
-  CHECK(query_db_int(f.path, "SELECT count(*) FROM tasks") == 0);
-  CHECK(query_db_int(f.path, "SELECT count(*) FROM batches") == 0);
-  CHECK(query_db_int(f.path, "SELECT count(*) FROM upload_chunks") == 1);
 }
 
 TEST_CASE("the seal reads each part through the primary key and finds repeats through the id index") {
