@@ -16,14 +16,16 @@ coordinator(coordinator_actor::stateful_pointer<coordinator_state> self, result_
   self->state.success_count = initial.success_count;
   self->state.duration_sum_ms = initial.average_duration_ms * static_cast<double>(initial.total_results);
   return {
-    [self](result_atom, const std::string&, const task_result& r) {
+    [self](result_atom, const std::vector<task_result>& results) {
       // Its handle reaches other nodes (coordinator_atom): only local results count.
       if (!sent_from_local_node(self))
         return;
-      ++self->state.total_results;
-      if (r.success)
-        ++self->state.success_count;
-      self->state.duration_sum_ms += static_cast<double>(r.duration_ms);
+      for (const auto& r : results) {
+        ++self->state.total_results;
+        if (r.success)
+          ++self->state.success_count;
+        self->state.duration_sum_ms += static_cast<double>(r.duration_ms);
+      }
     },
     [self](summary_atom) { return self->state.summary(); },
   };

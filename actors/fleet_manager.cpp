@@ -246,6 +246,8 @@ void fleet_manager_state::commit_group() {
   pending_.clear();
   auto actions = std::move(after_commit_);
   after_commit_.clear();
+  auto results = std::move(group_results_);
+  group_results_.clear();
   auto milestones = std::make_shared<std::vector<fleet_store::batch_milestone>>();
   ++groups_in_flight_;
   auto job = [changes, milestones, promote, promote_at, promoted](fleet_store& store) -> caf::error {
@@ -259,8 +261,8 @@ void fleet_manager_state::commit_group() {
     *promoted = *n;
     return caf::none;
   };
-  auto then = [this, changes, actions = std::move(actions), milestones, promote,
-               promoted](caf::error err) mutable {
+  auto then = [this, changes, actions = std::move(actions), results = std::move(results), milestones,
+               promote, promoted](caf::error err) mutable {
     --groups_in_flight_;
     if (err) {
       promote_wanted_ = promote_wanted_ || promote;
@@ -270,6 +272,8 @@ void fleet_manager_state::commit_group() {
                       std::make_move_iterator(changes->end()));
       after_commit_.insert(after_commit_.begin(), std::make_move_iterator(actions.begin()),
                            std::make_move_iterator(actions.end()));
+      group_results_.insert(group_results_.begin(), std::make_move_iterator(results.begin()),
+                            std::make_move_iterator(results.end()));
       schedule_flush_retry();
       return;
     }
@@ -278,6 +282,10 @@ void fleet_manager_state::commit_group() {
       if (auto end = std::get_if<attempt_ended>(&change))
         opts_.metrics->count(*end);
     }
+    // Before the actions, which tell clients that batches finished: a client that then asks the
+    // coordinator finds these results counted.
+    if (!results.empty())
+      self_->send(coordinator_, result_atom::value, std::move(results));
     for (auto& action : actions)
       action();
     log_milestones(*milestones);
@@ -554,10 +562,8 @@ void fleet_manager_state::on_outcome(int64_t seq, int32_t attempt,
   release(r, !succeeded);
   remember_finished(r, succeeded, now);
   if (is_terminal(end.next)) {
-    task_result result{r.task_id, succeeded, end.result, end.error, attempt, end.duration_ms};
-    after_commit([this, worker_id = r.worker_id, result = std::move(result)] {
-      self_->send(coordinator_, result_atom::value, worker_id, result);
-    });
+    // The coordinator gets them after the commit, all of a group in one message.
+    group_results_.push_back({r.task_id, succeeded, end.result, end.error, attempt, end.duration_ms});
   } else if (end.next == task_disposition::retry) {
     after_commit([this, due = end.not_before] { schedule_wakeup(due); });
   }

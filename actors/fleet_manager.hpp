@@ -218,6 +218,8 @@ private:
   /// Batches whose cancel is not committed yet: their tasks still read as pending.
   std::unordered_set<std::string> cancelling_;
   std::vector<std::function<void()>> after_commit_;
+  /// Final results of the attempts in pending_, for the coordinator once they are committed.
+  std::vector<task_result> group_results_;
   bool flush_scheduled_ = false;
   bool flush_retry_scheduled_ = false;
 

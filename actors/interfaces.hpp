@@ -74,8 +74,9 @@ using node_actor = caf::typed_actor<
 
 /// Aggregates finished results (the seed's coordinator).
 using coordinator_actor = caf::typed_actor<
-  // A worker's final result for a task (from the local node only; others are ignored).
-  caf::reacts_to<result_atom, std::string, task_result>,
+  // The final results of the attempts one group commit made durable, sent once per commit
+  // (from the local node only; others are ignored).
+  caf::reacts_to<result_atom, std::vector<task_result>>,
   // Totals, success rate and average duration so far.
   caf::replies_to<summary_atom>::with<result_summary>>;
 
