@@ -3,10 +3,13 @@
 # temporary database (synchronous=full, WAL), then the BullMQ peer script, and prints one line
 # per measurement plus the ratios. Run on demand, never in CI:
 #   bench/run.sh [N] [BIG_N]     (defaults: 100000 tasks per workload, 1000000 for the memory run)
+# Each workload of N tasks runs FLEETD_BENCH_REPEATS times (default 3); its figure and its ratio
+# to BullMQ are the median.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 n=${1:-100000}
 big=${2:-1000000}
+repeats=${FLEETD_BENCH_REPEATS:-3} # runs per workload of N tasks; the median counts
 port=${FLEETD_BENCH_PORT:-4490}
 scripts/setup.sh >/dev/null # packages
 cmake -S . -B build-release -G Ninja -DCMAKE_BUILD_TYPE=Release -DFLEETD_BUILD_BENCH=ON >/dev/null
@@ -26,22 +29,36 @@ start_fleetd() { # extra fleetd options...
 stop_fleetd() { kill -TERM "$pid"; wait "$pid" || true; pid=; rm -f "$work"/fleet.db*; }
 
 declare -A fleetd_rate
-run() { # workload c n [fleetd options...]
+last_line=
+run_once() { # workload c n [fleetd options...]: fleet-bench's line in last_line
   local workload=$1 c=$2 count=$3; shift 3
   start_fleetd "$@"
-  local line; line=$("$bin/fleet-bench" run --port $port --pid "$pid" --n "$count" --c "$c" --workload "$workload")
-  echo "$line"
-  # The ratios use the first run of each workload (the defaults), not the knee or memory runs.
-  [ -n "${fleetd_rate["$workload/$c"]:-}" ] ||
-    fleetd_rate["$workload/$c"]=$(sed -n 's/.*tasks_per_s=\([0-9]*\).*/\1/p' <<<"$line")
+  last_line=$("$bin/fleet-bench" run --port $port --pid "$pid" --n "$count" --c "$c" --workload "$workload")
   stop_fleetd
+}
+run() { # workload c n [fleetd options...]: one run
+  run_once "$@"
+  echo "$last_line"
+}
+run_median() { # workload c n [fleetd options...]: REPEATS runs, each printed, then their median
+  # This VM's speed drifts by 20-30% from one run to the next (docs/BENCHMARKS.md), so a
+  # workload's figure, and its ratio to BullMQ, is the median of its runs.
+  local workload=$1 c=$2 count=$3 rates=()
+  for r in $(seq "$repeats"); do
+    run_once "$@"
+    echo "$last_line run=$r"
+    rates+=("$(sed -n 's/.*tasks_per_s=\([0-9]*\).*/\1/p' <<<"$last_line")")
+  done
+  local median; median=$(printf '%s\n' "${rates[@]}" | sort -n | sed -n "$(( (repeats + 1) / 2 ))p")
+  echo "system=fleetd workload=$workload n=$count c=$c median_tasks_per_s=$median runs=$(IFS=,; echo "${rates[*]}")"
+  fleetd_rate["$workload/$c"]=$median
 }
 
 echo "# $(date -u +%FT%TZ) $(nproc) cores, $(uname -r)"
-run noop 16 "$n"
-run noop 64 "$n"
-run sleep1ms 64 "$n"
-run flaky 16 "$n" --fleet.backoff-base=0 --fleet.backoff-cap=0
+run_median noop 16 "$n"
+run_median noop 64 "$n"
+run_median sleep1ms 64 "$n"
+run_median flaky 16 "$n" --fleet.backoff-base=0 --fleet.backoff-cap=0
 for d in 0 1 2 5 10; do
   echo -n "commit-delay=$d "; run noop 16 "$n" --fleet.commit-delay=$d
 done
