@@ -953,8 +953,17 @@ caf::result<std::string> fleet_manager_state::seal_upload(const std::string& upl
   };
   auto rp = self_->make_response_promise<std::string>();
   write(std::move(job), [this, rp, id, upload_id, key, sealed_tasks, existing](caf::error err) mutable {
-    after_submit(rp, std::move(err), id, *existing, key, *sealed_tasks,
-                 fmt::format("{} tasks (uploaded in chunks as {})", *sealed_tasks, upload_id));
+    auto answer = [this, rp, id, upload_id, key, sealed_tasks, existing](caf::error err) mutable {
+      after_submit(rp, std::move(err), id, *existing, key, *sealed_tasks,
+                   fmt::format("{} tasks (uploaded in chunks as {})", *sealed_tasks, upload_id));
+    };
+    if (err != errc::duplicate_task_id) {
+      answer(std::move(err));
+      return;
+    }
+    // Such an upload can never seal: its chunks go now, not at expiry, before the client hears.
+    write([upload_id](fleet_store& store) { return store.discard_upload(upload_id); },
+          [answer, err](caf::error) mutable { answer(std::move(err)); });
   });
   return rp;
 }

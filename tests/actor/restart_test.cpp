@@ -250,7 +250,7 @@ TEST_CASE("a batch uploaded in chunks appears at once when sealed, even across a
   CHECK(bad.error() == errc::unknown_task_type);
 }
 
-TEST_CASE("a task id repeated across chunks fails the seal, and the batch never appears") {
+TEST_CASE("a task id repeated across chunks fails the seal, and neither the batch nor the upload stays") {
   fleet_fixture f{fleet_fixture::small_config()};
   f.start();
   auto opened = f.ask<std::string>(upload_open_atom::value);
@@ -265,6 +265,12 @@ TEST_CASE("a task id repeated across chunks fails the seal, and the batch never 
   CHECK(error_text(sealed.error()).find("task 3 (id \"") == 0);
   CHECK(f.stats().total_batches == 0);
   CHECK(f.query_int("SELECT count(*) FROM tasks") == 0);
+  // Such an upload can never seal: it is gone by the time the client hears why.
+  CHECK(f.query_int("SELECT count(*) FROM upload_chunks") == 0);
+  CHECK(f.query_int("SELECT count(*) FROM uploads") == 0);
+  auto again = f.ask<std::string>(upload_seal_atom::value, *opened);
+  REQUIRE_FALSE(again);
+  CHECK(again.error() == errc::unknown_batch);
   // Everything else goes on.
   auto fine = f.submit_ok(echo_tasks(2));
   REQUIRE(f.advance_until([&] { return f.finished(fine); }));
