@@ -329,9 +329,9 @@ caf::expected<std::unique_ptr<fleet_store>> fleet_store::with_statements(sqlite:
     // recent_batches: the columns of batch_row, then the id
     FLEET_PREPARE("SELECT total, succeeded, failed, cancelled, created_at, started_at, finished_at,"
                   " cancelled_at, paused_at, id FROM batches ORDER BY rowid DESC LIMIT ?1"),
-    // recent_failures: the columns of dead_letters
+    // recent_failures: the columns of dead_letters, the latest failure first
     FLEET_PREPARE("SELECT seq, batch_id, task_id, type, attempts, error, finished_at FROM tasks"
-                  " WHERE state = 'failed' ORDER BY seq DESC LIMIT ?1"),
+                  " WHERE state = 'failed' ORDER BY finished_at DESC, seq DESC LIMIT ?1"),
 #undef FLEET_PREPARE
   });
   } catch (caf::error& err) {

@@ -152,7 +152,8 @@ public:
   caf::expected<batch_status> status(const std::string& batch_id);
   /// The newest `limit` batches, newest first (walks the table backwards: no sort).
   caf::expected<std::vector<batch_status>> recent_batches(int64_t limit);
-  /// The failed tasks (no retry left) submitted last, the latest first, through tasks_failed.
+  /// The tasks that failed last (no retry left), the latest failure first, through
+  /// tasks_failed_by_time.
   caf::expected<std::vector<dead_letter>> recent_failures(int64_t limit);
   caf::expected<std::vector<task_result>> results(const std::string& batch_id);
   /// Up to `limit` (negative: all) finished tasks after `cursor` (0: from the start), in order.

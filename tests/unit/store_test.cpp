@@ -5,6 +5,8 @@
 
 #include <doctest/doctest.h>
 
+#include <map>
+
 using namespace fleet;
 using namespace fleet::test;
 
@@ -71,6 +73,10 @@ TEST_CASE("hot queries use their indexes, not a table scan") {
   auto of_batch = query_plan(path, "SELECT task_id FROM tasks WHERE batch_id = 'b'"
                                    " AND state IN ('pending', 'retry_wait')");
   CHECK(of_batch.find("SCAN tasks") == std::string::npos);
+  auto failures = query_plan(path, "SELECT seq FROM tasks WHERE state = 'failed'"
+                                   " ORDER BY finished_at DESC, seq DESC LIMIT 20");
+  CHECK(failures.find("USING INDEX tasks_failed_by_time") != std::string::npos);
+  CHECK(failures.find("TEMP B-TREE") == std::string::npos);
   auto page = query_plan(path, "SELECT seq FROM tasks WHERE seq > 10 AND seq <= 20 AND +batch_id = 'b'"
                                " AND state IN ('succeeded', 'failed', 'cancelled') ORDER BY seq LIMIT 5");
   CHECK(page.find("USING INTEGER PRIMARY KEY") != std::string::npos);
@@ -156,6 +162,46 @@ TEST_CASE("attempt transitions update task, batch counters and events together")
   REQUIRE(totals);
   CHECK(totals->total_results == 1);
   CHECK(totals->average_duration_ms == doctest::Approx(500.0));
+}
+
+TEST_CASE("recent failures come latest failure first, whatever the submission order") {
+  store_fixture f;
+  f.insert("old", {{"slow", "exec", "{}", 0}, {"ok", "echo", "{}", 0}});
+  f.insert("new", {{"quick", "fail", "{}", 0}, {"later", "fail", "{}", 0}});
+  auto next = f.store->next_runnable(10);
+  REQUIRE(next);
+  REQUIRE(next->size() == 4);
+  // Failures at 300 (new/quick), 900 (old/slow), 600 (new/later); old/ok succeeds last.
+  std::map<std::string, int64_t> fails_at{{"quick", 300}, {"slow", 900}, {"later", 600}};
+  auto tx = f.store->transaction();
+  REQUIRE_FALSE(tx.begin());
+  for (const auto& t : *next) {
+    attempt_ended end;
+    end.seq = t.seq;
+    end.batch_id = t.batch_id;
+    end.task_id = t.spec.id;
+    end.attempt = 1;
+    auto failing = fails_at.count(t.spec.id) > 0;
+    end.at = failing ? fails_at[t.spec.id] : 1000;
+    end.outcome = failing ? attempt_outcome::failed : attempt_outcome::succeeded;
+    end.error = failing ? "boom " + t.spec.id : "";
+    end.result = failing ? "" : "{}";
+    end.next = failing ? task_disposition::failed : task_disposition::succeeded;
+    REQUIRE_FALSE(f.store->record(attempt_started{t.seq, t.batch_id, t.spec.id, 1, "w-" + t.spec.id, 100, {}}));
+    REQUIRE_FALSE(f.store->record(end));
+  }
+  REQUIRE_FALSE(tx.commit());
+  auto failed = f.store->recent_failures(10);
+  REQUIRE(failed);
+  REQUIRE(failed->size() == 3);
+  CHECK((*failed)[0].task_id == "slow");
+  CHECK((*failed)[0].failed_at == 900);
+  CHECK((*failed)[1].task_id == "later");
+  CHECK((*failed)[2].task_id == "quick");
+  auto two = f.store->recent_failures(2);
+  REQUIRE(two);
+  REQUIRE(two->size() == 2);
+  CHECK((*two)[1].task_id == "later");
 }
 
 TEST_CASE("a group commit writes a started-and-ended attempt once and counts each batch once") {
