@@ -17,8 +17,8 @@
 #include <deque>
 #include <functional>
 #include <memory>
-#include <random>
 #include <optional>
+#include <random>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>

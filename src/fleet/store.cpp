@@ -676,10 +676,8 @@ caf::error fleet_store::move_staged_part(const std::string& upload_id, int64_t f
   if (!err) {
     // The batch's total counts what the parts' rows say they hold.
     if (db_.changes() != tasks)
-      return caf::make_error(errc::database_error,
-                             fmt::format("a staged upload part is damaged: the part at position {} "
-                                         "holds {} tasks instead of {}",
-                                         first, db_.changes(), tasks));
+      return damaged_part_error(fmt::format("the part at position {} holds {} tasks instead of {}",
+                                            first, db_.changes(), tasks));
     return caf::none;
   }
   // Chunks are checked one by one when they arrive; a repeat across chunks shows here.

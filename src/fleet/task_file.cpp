@@ -58,13 +58,10 @@ caf::expected<parsed_task> to_task(const json& x, const std::string& where) {
     } else if (key == "priority") {
       if (!value.is_number_integer())
         return at(where, "\"priority\" must be an integer");
-      // An unsigned integer above INT64_MAX would wrap when read as int64.
-      if (value.is_number_unsigned() && value.get<uint64_t>() > static_cast<uint64_t>(INT32_MAX))
-        return at(where, fmt::format("\"priority\" {} is out of range", value.get<uint64_t>()));
-      auto p = value.get<int64_t>();
-      if (p < INT32_MIN || p > INT32_MAX)
-        return at(where, fmt::format("\"priority\" {} is out of range", p));
-      out.spec.priority = static_cast<int32_t>(p);
+      auto p = json_priority(value);
+      if (!p)
+        return at(where, fmt::format("\"priority\" {} is out of range", value.dump()));
+      out.spec.priority = *p;
     } else {
       return at(where, fmt::format("unknown field \"{}\" (a task has id, type, data, priority)", key));
     }
@@ -177,6 +174,18 @@ caf::expected<std::vector<task>> task_stream::next(size_t max) {
   if (done_ && count_ == 0)
     return caf::make_error(errc::invalid_batch, fmt::format("{}: no tasks", source_));
   return out;
+}
+
+std::optional<int32_t> json_priority(const nlohmann::json& value) {
+  if (!value.is_number_integer())
+    return std::nullopt;
+  // An unsigned integer above INT64_MAX would wrap when read as int64.
+  if (value.is_number_unsigned() && value.get<uint64_t>() > static_cast<uint64_t>(INT32_MAX))
+    return std::nullopt;
+  auto p = value.get<int64_t>();
+  if (p < INT32_MIN || p > INT32_MAX)
+    return std::nullopt;
+  return static_cast<int32_t>(p);
 }
 
 caf::expected<std::vector<task>> parse_task_file(std::string_view text, const std::string& source) {

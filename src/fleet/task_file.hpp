@@ -3,9 +3,12 @@
 #include "fleet/task.hpp"
 
 #include <caf/expected.hpp>
+#include <nlohmann/json_fwd.hpp>
 
+#include <cstdint>
 #include <istream>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -44,6 +47,10 @@ private:
   std::unique_ptr<std::vector<task>> array_; ///< a JSON array, read whole
   size_t array_pos_ = 0;
 };
+
+/// A task's priority from JSON: an integer within int32's range (an unsigned one above int64's
+/// range included, which nlohmann would otherwise read as a negative number); none otherwise.
+std::optional<int32_t> json_priority(const nlohmann::json& value);
 
 /// All tasks of `text` at once (see task_stream).
 caf::expected<std::vector<task>> parse_task_file(std::string_view text, const std::string& source);

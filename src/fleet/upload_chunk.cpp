@@ -1,13 +1,12 @@
 #include "fleet/upload_chunk.hpp"
 
 #include "fleet/error.hpp"
+#include "fleet/task_file.hpp"
 
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include <algorithm>
 #include <array>
-#include <cstring>
-#include <limits>
 
 namespace fleet {
 
@@ -97,27 +96,25 @@ bool upload_part_reader::next(staged_task& out) {
   return true;
 }
 
+caf::error damaged_part_error(std::string_view why) {
+  return caf::make_error(errc::database_error, fmt::format("a staged upload part is damaged: {}", why));
+}
+
 caf::expected<std::string> upload_part_from_json(std::string_view json) {
-  auto damaged = [] {
-    return caf::make_error(errc::database_error,
-                           "a staged upload part is damaged: not a JSON array of [id, type, data, priority]");
-  };
+  auto damaged = [] { return damaged_part_error("not a JSON array of [id, type, data, priority]"); };
   auto parsed = nlohmann::json::parse(json.begin(), json.end(), nullptr, false);
   if (!parsed.is_array())
     return damaged();
   std::string body{part_magic};
   for (const auto& row : parsed) {
     if (!row.is_array() || row.size() != 4 || !row[0].is_string() || !row[1].is_string()
-        || !row[2].is_string() || !row[3].is_number_integer())
+        || !row[2].is_string())
       return damaged();
-    // Read as unsigned when it is, so that 2^64 - 1 is not taken for -1.
-    auto priority = row[3].is_number_unsigned() ? static_cast<int64_t>(std::min<uint64_t>(
-                      row[3].get<uint64_t>(), uint64_t{std::numeric_limits<int64_t>::max()}))
-                                                : row[3].get<int64_t>();
-    if (priority < std::numeric_limits<int32_t>::min() || priority > std::numeric_limits<int32_t>::max())
+    auto priority = json_priority(row[3]);
+    if (!priority)
       return damaged();
     put_task(body, row[0].get_ref<const std::string&>(), row[1].get_ref<const std::string&>(),
-             row[2].get_ref<const std::string&>(), static_cast<int32_t>(priority));
+             row[2].get_ref<const std::string&>(), *priority);
   }
   return body;
 }

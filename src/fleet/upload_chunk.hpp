@@ -2,6 +2,7 @@
 
 #include "fleet/task.hpp"
 
+#include <caf/error.hpp>
 #include <caf/expected.hpp>
 
 #include <cstddef>
@@ -52,6 +53,10 @@ private:
   std::string_view rest_;
   bool damaged_ = false;
 };
+
+/// The error for a staged part that cannot be read as stored: "a staged upload part is damaged:
+/// <why>" (errc::database_error), from the seal whichever layer finds it.
+caf::error damaged_part_error(std::string_view why);
 
 /// A part body staged by schema 12 (a JSON array of [id, type, data, priority]) in the binary
 /// encoding, so that uploads begun before an upgrade still seal.

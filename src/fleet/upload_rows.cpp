@@ -28,9 +28,10 @@ cursor& as_cursor(sqlite3_vtab_cursor* base) {
   return *reinterpret_cast<cursor*>(base);
 }
 
-int fail(sqlite3_vtab_cursor* base, const std::string& what) {
+/// Fails the statement with the text of `err` (damaged_part_error) as SQLite's message.
+int fail(sqlite3_vtab_cursor* base, const caf::error& err) {
   sqlite3_free(base->pVtab->zErrMsg);
-  base->pVtab->zErrMsg = sqlite3_mprintf("%s", what.c_str());
+  base->pVtab->zErrMsg = sqlite3_mprintf("%s", error_text(err).c_str());
   return SQLITE_ERROR;
 }
 
@@ -38,7 +39,7 @@ int advance(sqlite3_vtab_cursor* base) {
   auto& c = as_cursor(base);
   c.at_end = !c.reader->next(c.current);
   if (c.reader->damaged())
-    return fail(base, "a staged upload part is damaged: its body ends inside a task");
+    return fail(base, damaged_part_error("its body ends inside a task"));
   return SQLITE_OK;
 }
 
@@ -92,29 +93,28 @@ int close_cursor(sqlite3_vtab_cursor* base) {
   return SQLITE_OK;
 }
 
-int filter(sqlite3_vtab_cursor* base, int, const char*, int argc, sqlite3_value** argv) {
+int filter(sqlite3_vtab_cursor* base, int, const char*, int, sqlite3_value** argv) {
   auto& c = as_cursor(base);
   c.position = 0;
   c.at_end = true;
   c.reader.reset();
-  if (argc != 1)
-    return fail(base, "upload_rows takes one argument: a part's body");
-  auto* value = argv[0];
+  auto* value = argv[0]; // the body: best_index accepts no plan without it
+
   if (sqlite3_value_type(value) == SQLITE_TEXT) {
     auto* text = reinterpret_cast<const char*>(sqlite3_value_text(value));
     auto body = upload_part_from_json({text, static_cast<size_t>(sqlite3_value_bytes(value))});
     if (!body)
-      return fail(base, error_text(body.error()));
+      return fail(base, body.error());
     c.body = std::move(*body);
   } else if (sqlite3_value_type(value) == SQLITE_BLOB) {
     auto* bytes = static_cast<const char*>(sqlite3_value_blob(value));
     c.body.assign(bytes == nullptr ? "" : bytes, static_cast<size_t>(sqlite3_value_bytes(value)));
   } else {
-    return fail(base, "a staged upload part is damaged: its body is neither binary nor JSON");
+    return fail(base, damaged_part_error("its body is neither binary nor JSON"));
   }
   c.reader.emplace(c.body);
   if (c.reader->damaged())
-    return fail(base, "a staged upload part is damaged: its body does not start as one");
+    return fail(base, damaged_part_error("its body does not start as one"));
   return advance(base);
 }
 

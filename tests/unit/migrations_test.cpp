@@ -218,14 +218,10 @@ TEST_CASE("an upload staged as JSON by schema 13 is kept by 14 and sealed from i
   }
   auto store = fleet_store::open({path, "full"});
   REQUIRE(store);
-  {
-    auto db = sqlite::database::open(path, false);
-    REQUIRE(db);
-    CHECK(*db->query_int("SELECT count(*) FROM upload_chunks WHERE typeof(body) = 'text'") == 2);
-    CHECK(*db->query_int("SELECT count(*) FROM sqlite_schema WHERE name = 'upload_chunks'"
-                         " AND sql LIKE '%body      BLOB NOT NULL%'") == 1);
-    CHECK(*db->query_int("SELECT count(*) FROM sqlite_schema WHERE name LIKE 'upload_chunks_%'") == 0);
-  }
+  CHECK(query_db_int(path, "SELECT count(*) FROM upload_chunks WHERE typeof(body) = 'text'") == 2);
+  CHECK(query_db_int(path, "SELECT count(*) FROM sqlite_schema WHERE name = 'upload_chunks'"
+                           " AND sql LIKE '%body      BLOB NOT NULL%'") == 1);
+  CHECK(query_db_int(path, "SELECT count(*) FROM sqlite_schema WHERE name LIKE 'upload_chunks_%'") == 0);
   auto& s = **store;
   auto tx = s.transaction();
   REQUIRE_FALSE(tx.begin());
