@@ -2,6 +2,8 @@
 
 #include "fleet/builtin_checks.hpp"
 #include "fleet/error.hpp"
+#include "fleet/json_text.hpp"
+#include "fleet/text.hpp"
 #include "fleet/subprocess.hpp"
 
 #include <caf/actor_system.hpp>
@@ -44,6 +46,7 @@ struct sleep_state {
 
 sleep_worker_actor::behavior_type
 sleep_worker(sleep_worker_actor::stateful_pointer<sleep_state> self) {
+  report_exceptions(self);
   return {
     [self](execute_atom, const task& t, int32_t) -> caf::result<task_outcome> {
       auto data = parse(t);
@@ -53,7 +56,7 @@ sleep_worker(sleep_worker_actor::stateful_pointer<sleep_state> self) {
       return self->state.promise;
     },
     [self](wakeup_atom) {
-      self->state.promise.deliver(success(json{{"slept_ms", self->state.ms}}.dump()));
+      self->state.promise.deliver(success(dump_json(json{{"slept_ms", self->state.ms}})));
       self->quit();
     },
   };
@@ -86,34 +89,62 @@ subprocess_spec exec_spec(const json& data) {
   return spec;
 }
 
+/// Output for JSON: bytes that are not UTF-8 become U+FFFD, and the result says which stream had
+/// some and which was cut to its tail.
+void add_output(json& result, const char* name, const std::string& tail, bool truncated) {
+  bool replaced = false;
+  result[name] = to_utf8(tail, &replaced);
+  if (truncated)
+    result[fmt::format("{}_truncated", name)] = true;
+  if (replaced)
+    result[fmt::format("{}_invalid_utf8", name)] = true;
+}
+
 task_outcome exec_outcome(const subprocess_spec& spec, const subprocess_result& r) {
-  json result{{"exit_code", r.exit_code}, {"stdout", r.stdout_tail}, {"stderr", r.stderr_tail}};
   if (r.timed_out)
     return failure(fmt::format("{} timed out after {} ms", spec.argv[0], spec.timeout_ms));
   if (r.signal != 0)
     return failure(fmt::format("{} was killed by signal {}", spec.argv[0], r.signal));
-  if (r.exit_code != 0) {
-    auto tail = r.stderr_tail.size() > 512 ? r.stderr_tail.substr(r.stderr_tail.size() - 512)
-                                           : r.stderr_tail;
-    return failure(fmt::format("{} exited with code {}: {}", spec.argv[0], r.exit_code, tail));
+  if (r.exit_code != 0)
+    return failure(fmt::format("{} exited with code {}: {}", spec.argv[0], r.exit_code,
+                               to_utf8(utf8_tail(r.stderr_tail, 512))));
+  json result{{"exit_code", r.exit_code}};
+  add_output(result, "stdout", r.stdout_tail, r.stdout_truncated);
+  add_output(result, "stderr", r.stderr_tail, r.stderr_truncated);
+  return success(dump_json(result));
+}
+
+/// Waits for the program on the calling thread; nothing it throws leaves the thread.
+task_outcome wait_for_exec(const subprocess_spec& spec, child_process& proc) {
+  try {
+    return exec_outcome(spec, proc.wait());
+  } catch (const std::exception& e) {
+    return failure(fmt::format("exec: {}", e.what()));
   }
-  return success(result.dump());
 }
 
 exec_worker_actor::behavior_type
-exec_worker(exec_worker_actor::stateful_pointer<exec_state> self) {
+exec_worker(exec_worker_actor::stateful_pointer<exec_state> self, data_check check) {
+  report_exceptions(self);
   return {
-    [self](execute_atom, const task& t, int32_t) -> caf::result<task_outcome> {
-      auto spec = exec_spec(parse(t));
+    [self, check](execute_atom, const task& t, int32_t) -> caf::result<task_outcome> {
+      // Again at the start: the task may have been stored before the operator narrowed
+      // fleet.exec-allow or fleet.exec-env-allow.
+      auto data = parse(t);
+      if (auto err = check(data))
+        return reply_and_quit(self, permanent_failure(error_text(err)));
+      auto spec = exec_spec(data);
       auto child = child_process::start(spec);
-      if (!child)
-        return reply_and_quit(self, failure(error_text(child.error())));
+      if (!child) {
+        auto text = error_text(child.error());
+        return reply_and_quit(self, child.error() == errc::invalid_task ? permanent_failure(std::move(text))
+                                                                        : failure(std::move(text)));
+      }
       self->state.child = *child;
       self->state.promise = self->make_response_promise<task_outcome>();
       // Waiting blocks, so it runs on a thread of its own, never on the scheduler's.
       std::thread{[proc = *child, spec, handle = caf::actor_cast<caf::actor>(self)] {
-        auto outcome = exec_outcome(spec, proc->wait());
-        caf::anon_send(handle, result_atom::value, std::move(outcome));
+        caf::anon_send(handle, result_atom::value, wait_for_exec(spec, *proc));
       }}.detach();
       return self->state.promise;
     },
@@ -128,6 +159,7 @@ exec_worker(exec_worker_actor::stateful_pointer<exec_state> self) {
 } // namespace
 
 worker_actor::behavior_type echo_worker(worker_actor::pointer self) {
+  report_exceptions(self);
   return {
     [self](execute_atom, const task& t, int32_t) -> caf::result<task_outcome> {
       return reply_and_quit(self, success(t.data));
@@ -136,6 +168,7 @@ worker_actor::behavior_type echo_worker(worker_actor::pointer self) {
 }
 
 worker_actor::behavior_type fail_worker(worker_actor::pointer self) {
+  report_exceptions(self);
   return {
     [self](execute_atom, const task& t, int32_t attempt) -> caf::result<task_outcome> {
       auto data = parse(t);
@@ -147,7 +180,11 @@ worker_actor::behavior_type fail_worker(worker_actor::pointer self) {
   };
 }
 
-void add_builtin_workers(worker_registry& registry, std::optional<std::vector<std::string>> exec_allow) {
+void add_builtin_workers(worker_registry& registry, std::optional<std::vector<std::string>> exec_allow,
+                         std::vector<std::string> exec_env_allow) {
+  data_check check_exec = [allow = std::move(exec_allow), env_allow = std::move(exec_env_allow)](const json& data) {
+    return check_exec_data(data, allow, env_allow);
+  };
   registry.add("echo", [](caf::actor_system& sys) { return sys.spawn(echo_worker); });
   registry.add(
     "sleep",
@@ -156,8 +193,8 @@ void add_builtin_workers(worker_registry& registry, std::optional<std::vector<st
   registry.add("fail", [](caf::actor_system& sys) { return sys.spawn(fail_worker); }, check_fail_data);
   registry.add(
     "exec",
-    [](caf::actor_system& sys) { return caf::actor_cast<worker_actor>(sys.spawn(exec_worker)); },
-    [allow = std::move(exec_allow)](const json& data) { return check_exec_data(data, allow); });
+    [check_exec](caf::actor_system& sys) { return caf::actor_cast<worker_actor>(sys.spawn(exec_worker, check_exec)); },
+    check_exec);
 }
 
 } // namespace fleet

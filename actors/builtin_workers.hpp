@@ -19,9 +19,12 @@ namespace fleet {
 ///
 /// `exec_allow` limits `exec` to the programs it names (argv[0] exactly as written, e.g. "sh" or
 /// "/usr/bin/convert"); empty means no `exec` at all; `std::nullopt` allows any program (tests and
-/// embedding programs; fleetd always passes its fleet.exec-allow).
+/// embedding programs; fleetd always passes its fleet.exec-allow). `exec_env_allow` names the
+/// variables a task's env may set although they change what runs (fleet.exec-env-allow); the
+/// check runs at submit and again before the program starts.
 void add_builtin_workers(worker_registry& registry,
-                         std::optional<std::vector<std::string>> exec_allow = std::nullopt);
+                         std::optional<std::vector<std::string>> exec_allow = std::nullopt,
+                         std::vector<std::string> exec_env_allow = {});
 
 worker_actor::behavior_type echo_worker(worker_actor::pointer self);
 worker_actor::behavior_type fail_worker(worker_actor::pointer self);

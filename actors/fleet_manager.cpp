@@ -1,12 +1,14 @@
 #include "actors/fleet_manager.hpp"
 
 #include "actors/coordinator.hpp"
+#include "actors/exception_guard.hpp"
 #include "actors/origin.hpp"
 #include "fleet/error.hpp"
 #include "fleet/ids.hpp"
 #include "fleet/json_codec.hpp"
 #include "fleet/log.hpp"
 #include "fleet/retry_policy.hpp"
+#include "fleet/text.hpp"
 #include "fleet/upload_chunk.hpp"
 
 #include <caf/actor_system.hpp>
@@ -47,6 +49,18 @@ caf::error room_for_a_batch(fleet_store& store, const submit_limits& limits) {
   if (!unfinished)
     return unfinished.error();
   return validate_pending_batches(*unfinished, limits);
+}
+
+/// What `f` returns (an expected), or the text of what it threw as errc::worker_failed.
+template <class F>
+auto catching(F f) -> decltype(f()) {
+  try {
+    return f();
+  } catch (const std::exception& e) {
+    return caf::make_error(errc::worker_failed, fmt::format("the execution hook threw: {}", e.what()));
+  } catch (...) {
+    return caf::make_error(errc::worker_failed, "the execution hook threw something that is not a std::exception");
+  }
 }
 
 /// A continuation that answers `rp` with `value()` once the write committed, or with its error.
@@ -97,15 +111,17 @@ caf::error fleet_manager_state::init(self_pointer self, fleet_manager_options op
                    "from the start-up configuration",
                    field.option, to_string(value), to_string(*from_start));
   }
-  int64_t interrupted = 0;
+  recovery recovered;
   auto recover = [&]() -> caf::error {
     auto tx = store_->transaction();
     if (auto err = tx.begin())
       return err;
-    auto n = store_->recover_interrupted(now);
-    if (!n)
-      return n.error();
-    interrupted = *n;
+    auto r = store_->recover_interrupted(now, opts_.max_interruptions,
+                                         opts_.journal ? opts_.journal->previous_run()
+                                                       : std::vector<start_journal::entry>{});
+    if (!r)
+      return r.error();
+    recovered = std::move(*r);
     auto expired = store_->expire_uploads(now - opts_.upload_expiry_ms);
     if (!expired)
       return expired.error();
@@ -118,9 +134,17 @@ caf::error fleet_manager_state::init(self_pointer self, fleet_manager_options op
   auto unfinished = store_->unfinished_tasks();
   if (!unfinished)
     return unfinished.error();
-  if (interrupted > 0)
-    spdlog::warn("{} attempts were interrupted by the last shutdown and will run again", interrupted);
-  opts_.metrics->tasks_interrupted.add(static_cast<uint64_t>(interrupted));
+  if (recovered.requeued > 0)
+    spdlog::warn("{} attempts were interrupted by the last shutdown and will run again", recovered.requeued);
+  if (recovered.unrecorded > 0)
+    spdlog::warn("{} attempts had started, but their start was not yet recorded, when fleetd stopped: they "
+                 "are recorded as interrupted and run again",
+                 recovered.unrecorded);
+  for (const auto& poison : recovered.failed) {
+    spdlog::error("task {} of batch {} failed for good: {}", poison.task_id, poison.batch_id, poison.error);
+    opts_.metrics->count(poison);
+  }
+  opts_.metrics->tasks_interrupted.add(static_cast<uint64_t>(recovered.requeued + recovered.unrecorded));
   opts_.metrics->storage_writable.set(1);
   spdlog::info("fleet manager ready: {} unfinished tasks to resume, max {} workers", *unfinished,
                cfg_.max_concurrent_workers);
@@ -198,12 +222,28 @@ void fleet_manager_state::post(write_pipeline::job job, continuation then) {
 }
 
 void fleet_manager_state::write(write_pipeline::job job, continuation then) {
+  if (damaged_) {
+    // Writing into a malformed b-tree can spread the damage: nothing more goes to the file.
+    then(caf::make_error(errc::database_damaged, storage_error_));
+    return;
+  }
   // In order: a cancel must see the retries and ends queued before it.
   commit_group();
   post(std::move(job), std::move(then));
 }
 
 void fleet_manager_state::note_write_outcome(const caf::error& err) {
+  if (err == errc::database_damaged) {
+    if (!damaged_)
+      spdlog::error("{}: fleetd writes nothing more into it, takes no new batches and starts no attempts. "
+                    "Stop fleetd: at its next start it checks the file, refuses it and says how to recover. "
+                    "Everything committed before stays as it was.",
+                    error_text(err));
+    damaged_ = true;
+    storage_error_ = error_text(err);
+    opts_.metrics->storage_writable.set(0);
+    return;
+  }
   if (err == errc::storage_unavailable) {
     if (storage_error_.empty())
       spdlog::error("the database cannot take writes ({}): no new batches and no new attempts until a "
@@ -212,7 +252,7 @@ void fleet_manager_state::note_write_outcome(const caf::error& err) {
     storage_error_ = error_text(err);
     opts_.metrics->storage_writable.set(0);
     schedule_flush_retry();
-  } else if (!err && !storage_error_.empty()) {
+  } else if (!err && !storage_error_.empty() && !damaged_) {
     spdlog::info("the database takes writes again: resuming");
     storage_error_.clear();
     opts_.metrics->storage_writable.set(1);
@@ -231,13 +271,18 @@ void fleet_manager_state::on_committed() {
     note_write_outcome(err);
     auto then = std::move(continuations_.front());
     continuations_.pop_front();
-    then(std::move(err));
+    // One by one: an exception must not cost the continuations after it their outcomes.
+    try {
+      then(std::move(err));
+    } catch (...) {
+      report_handler_exception("the continuation of a write", std::current_exception());
+    }
   }
 }
 
 void fleet_manager_state::commit_group() {
   flush_wanted_ = false;
-  if (pending_.empty() && !promote_wanted_)
+  if ((pending_.empty() && !promote_wanted_) || damaged_)
     return;
   auto promote = std::exchange(promote_wanted_, false);
   auto promote_at = now_ms();
@@ -387,7 +432,10 @@ bool fleet_manager_state::refill() {
   auto limit = ready_read_up_to_ ? window : window + uncommitted_.size();
   auto rows = reader_->next_runnable(limit, ready_read_up_to_);
   if (!rows) {
-    spdlog::error("cannot read runnable tasks: {}", error_text(rows.error()));
+    if (rows.error() == errc::database_damaged)
+      note_write_outcome(rows.error());
+    else
+      spdlog::error("cannot read runnable tasks: {}", error_text(rows.error()));
     return false;
   }
   ready_exhausted_ = rows->size() < limit;
@@ -421,9 +469,14 @@ void fleet_manager_state::dispatch() {
     auto limit = cfg_.max_concurrent_workers;
     auto next = ready_.begin();
     std::optional<std::string> node;
-    for (; next != ready_.end(); ++next)
+    for (; next != ready_.end(); ++next) {
+      // Tasks whose attempts were lost to a crash run one at a time: should one crash fleetd
+      // again, it is the only suspect in flight, and the tasks beside it are not blamed as often.
+      if (next->orphaned > 0 && suspects_running_ > 0)
+        continue;
       if ((node = nodes_.place(next->spec.type, limit)))
         break;
+    }
     if (next == ready_.end())
       return;
     auto task = std::move(*next);
@@ -441,6 +494,9 @@ fleet_manager_state::running_attempt fleet_manager_state::begin_attempt(const ru
   r.task_id = next.spec.id;
   r.attempt = next.attempts + 1;
   r.counted_before = next.attempts - next.interruptions - next.replay_base;
+  r.orphaned_before = next.orphaned;
+  if (r.orphaned_before > 0)
+    ++suspects_running_;
   r.worker_id = make_worker_id(epoch_ms_, ++worker_seq_);
   r.node = node;
   r.spawned_at = now;
@@ -449,7 +505,13 @@ fleet_manager_state::running_attempt fleet_manager_state::begin_attempt(const ru
     opts_.metrics->queue_wait.observe_ms(now - next.ready_at);
   queue(attempt_started{r.seq, r.batch_id, r.task_id, r.attempt, r.worker_id, now,
                         node == local_node_name ? std::string{} : node});
-  after_commit([this, seq = r.seq, attempt = r.attempt] {
+  // A local attempt can take fleetd down before this start commits: the journal remembers it.
+  auto journaled = opts_.journal && node == local_node_name;
+  if (journaled)
+    r.journal_slot = opts_.journal->note(r.seq, r.attempt, now);
+  after_commit([this, seq = r.seq, attempt = r.attempt, journaled, slot = r.journal_slot] {
+    if (journaled)
+      opts_.journal->clear(slot, seq);
     if (auto i = running_.find(seq); i != running_.end() && i->second.attempt == attempt)
       i->second.start_committed = true;
   });
@@ -463,8 +525,10 @@ void fleet_manager_state::start_attempt(runnable_task next, const std::string& n
     return;
   }
   auto r = begin_attempt(next, node);
-  auto worker = opts_.hooks->get_worker_instance(self_->home_system(), *opts_.registry,
-                                                 r.worker_id, next.spec);
+  // The hooks may be a user's code: what they throw fails this attempt, not the manager's state.
+  auto worker = catching([&] {
+    return opts_.hooks->get_worker_instance(self_->home_system(), *opts_.registry, r.worker_id, next.spec);
+  });
   auto seq = r.seq;
   auto attempt = r.attempt;
   if (worker)
@@ -478,10 +542,15 @@ void fleet_manager_state::start_attempt(runnable_task next, const std::string& n
   self_->monitor(*worker);
   schedule_tick();
   auto timeout = std::chrono::milliseconds(cfg_.worker_timeout_ms);
-  opts_.hooks->execute_task_on_worker(self_, *worker, next.spec, attempt, timeout,
-                                      [this, seq, attempt](caf::expected<task_outcome> outcome) {
-                                        on_outcome(seq, attempt, std::move(outcome));
-                                      });
+  auto started = catching([&]() -> caf::expected<bool> {
+    opts_.hooks->execute_task_on_worker(self_, *worker, next.spec, attempt, timeout,
+                                        [this, seq, attempt](caf::expected<task_outcome> outcome) {
+                                          on_outcome(seq, attempt, std::move(outcome));
+                                        });
+    return true;
+  });
+  if (!started)
+    on_outcome(seq, attempt, started.error());
 }
 
 void fleet_manager_state::start_remote_attempt(const runnable_task& next, const std::string& node) {
@@ -494,8 +563,8 @@ void fleet_manager_state::start_remote_attempt(const runnable_task& next, const 
   schedule_tick();
   auto generation = nodes_.generation(node);
   self_->request(node_handles_.at(node), caf::infinite, execute_atom::value, worker_id, next.spec, attempt)
-    .then([this, seq, attempt](task_outcome& outcome) { on_outcome(seq, attempt, std::move(outcome)); },
-          [this, seq, attempt, node, generation](caf::error& err) {
+    .then(guarded([this, seq, attempt](task_outcome& outcome) { on_outcome(seq, attempt, std::move(outcome)); }),
+          guarded([this, seq, attempt, node, generation](caf::error& err) {
             // CAF's own errors mean the node went away under the attempt (the node reports a
             // worker's end as a fleet error): that is the node's failure, not the task's.
             auto i = running_.find(seq);
@@ -505,11 +574,13 @@ void fleet_manager_state::start_remote_attempt(const runnable_task& next, const 
               return;
             }
             on_outcome(seq, attempt, std::move(err));
-          });
+          }));
 }
 
 void fleet_manager_state::release(const running_attempt& r, bool stop) {
   nodes_.finished(r.node);
+  if (r.orphaned_before > 0)
+    --suspects_running_;
   if (!stop)
     return;
   if (r.worker) {
@@ -537,7 +608,8 @@ void fleet_manager_state::on_outcome(int64_t seq, int32_t attempt,
   auto succeeded = outcome && outcome->success;
   if (succeeded) {
     end.outcome = attempt_outcome::succeeded;
-    end.result = std::move(outcome->result);
+    // Whatever a worker (or a remote node) wrote, what is stored and sent on is UTF-8.
+    end.result = to_utf8(outcome->result);
     end.next = task_disposition::succeeded;
   } else {
     if (!outcome && outcome.error() == caf::sec::request_timeout) {
@@ -545,12 +617,13 @@ void fleet_manager_state::on_outcome(int64_t seq, int32_t attempt,
       end.error = fmt::format("worker timed out after {} ms", cfg_.worker_timeout_ms);
     } else {
       end.outcome = attempt_outcome::failed;
-      end.error = outcome ? outcome->error : error_text(outcome.error());
+      end.error = to_utf8(outcome ? outcome->error : error_text(outcome.error()));
       if (end.error.empty())
         end.error = "task failed";
     }
     auto counted = r.counted_before + 1;
-    if (should_retry(cfg_, counted)) {
+    auto may_retry = !outcome || outcome->retry; // a worker may know that no retry can help
+    if (may_retry && should_retry(cfg_, counted)) {
       std::uniform_real_distribution<double> unit{0.0, 1.0};
       end.next = task_disposition::retry;
       end.not_before = now + backoff_delay_ms(cfg_, counted, unit(rng_));
@@ -587,6 +660,21 @@ attempt_ended fleet_manager_state::stopped_attempt(const running_attempt& r, int
   end.error = std::move(error);
   end.next = next;
   end.duration_ms = now - r.spawned_at;
+  return end;
+}
+
+attempt_ended fleet_manager_state::lost_attempt(const running_attempt& r, int64_t now, std::string reason) {
+  auto lost = r.orphaned_before + 1;
+  if (lost < opts_.max_interruptions) {
+    auto end = stopped_attempt(r, now, attempt_outcome::interrupted, std::move(reason), task_disposition::requeue);
+    end.orphaned = true;
+    return end;
+  }
+  auto end = stopped_attempt(r, now, attempt_outcome::interrupted, poison_error(lost, reason),
+                             task_disposition::failed);
+  end.orphaned = true;
+  spdlog::error("task {} of batch {} failed for good: {}", r.task_id, r.batch_id, end.error);
+  group_results_.push_back({r.task_id, false, {}, end.error, r.attempt, end.duration_ms});
   return end;
 }
 
@@ -770,8 +858,9 @@ void fleet_manager_state::drop_node(std::string name, const std::string& reason)
       ++i;
       continue;
     }
-    queue(stopped_attempt(r, now, attempt_outcome::interrupted,
-                          fmt::format("node {} was dropped: {}", name, reason), task_disposition::requeue));
+    queue(lost_attempt(r, now, fmt::format("node {} was dropped: {}", name, reason)));
+    if (r.orphaned_before > 0)
+      --suspects_running_;
     remember_finished(r, false, now);
     i = running_.erase(i);
     ++interrupted;
@@ -805,16 +894,16 @@ void fleet_manager_state::on_node_tick() {
     };
     self_->request(handle, timeout, heartbeat_atom::value)
       .then(
-        [this, name = name, stale](int32_t) {
+        guarded([this, name = name, stale](int32_t) {
           if (!stale())
             nodes_.heartbeat(name, now_ms());
-        },
-        [this, name = name, stale](caf::error& err) {
+        }),
+        guarded([this, name = name, stale](caf::error& err) {
           if (!stale())
             drop_node(name, err == caf::sec::request_timeout
                               ? fmt::format("no answer to a heartbeat within {} ms", opts_.node_timeout_ms)
                               : error_text(err));
-        });
+        }));
   }
   schedule_node_tick();
 }
@@ -1348,85 +1437,85 @@ fleet_manager(fleet_manager_state::self_pointer self, fleet_manager_options opts
     self->quit(std::move(err));
     return fleet_manager_actor::behavior_type::make_empty_behavior();
   }
-  self->set_down_handler([self](caf::down_msg& msg) { self->state.on_down(msg); });
+  self->set_down_handler(guarded([self](caf::down_msg& msg) { self->state.on_down(msg); }));
   auto from_self = [self] { return self->current_sender() == self->ctrl(); };
   return {
-    [self](submit_atom, std::vector<task>& tasks) { return self->state.submit(tasks); },
-    [self](submit_atom, std::vector<task>& tasks, const std::string& key) {
+    guarded([self](submit_atom, std::vector<task>& tasks) { return self->state.submit(tasks); }),
+    guarded([self](submit_atom, std::vector<task>& tasks, const std::string& key) {
       return self->state.submit(tasks, key);
-    },
-    [self](upload_open_atom) { return self->state.open_upload(); },
-    [self](upload_chunk_atom, const std::string& id, std::vector<task>& tasks) {
+    }),
+    guarded([self](upload_open_atom) { return self->state.open_upload(); }),
+    guarded([self](upload_chunk_atom, const std::string& id, std::vector<task>& tasks) {
       return self->state.upload_chunk(id, tasks);
-    },
-    [self](upload_seal_atom, const std::string& id) { return self->state.seal_upload(id); },
-    [self](upload_seal_atom, const std::string& id, const std::string& key) {
+    }),
+    guarded([self](upload_seal_atom, const std::string& id) { return self->state.seal_upload(id); }),
+    guarded([self](upload_seal_atom, const std::string& id, const std::string& key) {
       return self->state.seal_upload(id, key);
-    },
-    [self](status_atom, const std::string& id) { return self->state.status(id); },
-    [self](results_atom, const std::string& id) { return self->state.results(id); },
-    [self](results_atom, const std::string& id, int64_t cursor, int32_t limit) {
+    }),
+    guarded([self](status_atom, const std::string& id) { return self->state.status(id); }),
+    guarded([self](results_atom, const std::string& id) { return self->state.results(id); }),
+    guarded([self](results_atom, const std::string& id, int64_t cursor, int32_t limit) {
       return self->state.results(id, cursor, limit);
-    },
-    [self](cancel_atom, const std::string& id) { return self->state.cancel(id); },
-    [self](subscribe_atom, const std::string& id) { return self->state.subscribe(id); },
-    [self](pause_atom, const std::string& id) { return self->state.set_paused(id, true); },
-    [self](resume_atom, const std::string& id) { return self->state.set_paused(id, false); },
-    [self](failed_atom, const std::string& id, int64_t cursor, int32_t limit) {
+    }),
+    guarded([self](cancel_atom, const std::string& id) { return self->state.cancel(id); }),
+    guarded([self](subscribe_atom, const std::string& id) { return self->state.subscribe(id); }),
+    guarded([self](pause_atom, const std::string& id) { return self->state.set_paused(id, true); }),
+    guarded([self](resume_atom, const std::string& id) { return self->state.set_paused(id, false); }),
+    guarded([self](failed_atom, const std::string& id, int64_t cursor, int32_t limit) {
       return self->state.dead_letters(id, cursor, limit);
-    },
-    [self](replay_atom, const std::string& id, std::vector<std::string>& task_ids) {
+    }),
+    guarded([self](replay_atom, const std::string& id, std::vector<std::string>& task_ids) {
       return self->state.replay(id, task_ids);
-    },
-    [self](scale_atom, int32_t n) -> caf::result<fleet_config> {
+    }),
+    guarded([self](scale_atom, int32_t n) -> caf::result<fleet_config> {
       if (auto err = validate_worker_count(n))
         return err;
       config_update update;
       update.max_concurrent_workers = n;
       return self->state.reconfigure(update);
-    },
-    [self](stats_atom) { return self->state.stats(); },
-    [self](workers_atom) { return self->state.workers(); },
-    [self](overview_atom, int32_t batches, int32_t failures) { return self->state.overview(batches, failures); },
-    [self](update_config_atom, const config_update& update) {
+    }),
+    guarded([self](stats_atom) { return self->state.stats(); }),
+    guarded([self](workers_atom) { return self->state.workers(); }),
+    guarded([self](overview_atom, int32_t batches, int32_t failures) { return self->state.overview(batches, failures); }),
+    guarded([self](update_config_atom, const config_update& update) {
       return self->state.reconfigure(update);
-    },
-    [self](get_config_atom) { return self->state.config(); },
-    [self](coordinator_atom) { return self->state.coordinator(); },
-    [self](node_join_atom, const node_announcement& a, const node_actor& handle) {
+    }),
+    guarded([self](get_config_atom) { return self->state.config(); }),
+    guarded([self](coordinator_atom) { return self->state.coordinator(); }),
+    guarded([self](node_join_atom, const node_announcement& a, const node_actor& handle) {
       return self->state.join_node(a, handle);
-    },
-    [self](nodes_atom) { return self->state.nodes(); },
-    [self, from_self](node_tick_atom) {
+    }),
+    guarded([self](nodes_atom) { return self->state.nodes(); }),
+    guarded([self, from_self](node_tick_atom) {
       if (from_self())
         self->state.on_node_tick();
-    },
-    [self, from_self](wakeup_atom) {
+    }),
+    guarded([self, from_self](wakeup_atom) {
       if (from_self())
         self->state.on_wakeup();
-    },
-    [self, from_self](flush_atom) {
+    }),
+    guarded([self, from_self](flush_atom) {
       if (from_self())
         self->state.on_flush_message();
-    },
-    [self](drain_atom, int64_t timeout_ms) -> caf::result<int32_t> {
+    }),
+    guarded([self](drain_atom, int64_t timeout_ms) -> caf::result<int32_t> {
       if (!sent_from_local_node(self))
         return caf::make_error(errc::shutting_down, "only fleetd itself may drain the fleet");
       return self->state.drain(timeout_ms);
-    },
-    [self, from_self](drain_atom) {
+    }),
+    guarded([self, from_self](drain_atom) {
       if (from_self())
         self->state.on_drain_deadline();
-    },
-    [self, from_self](tick_atom) {
+    }),
+    guarded([self, from_self](tick_atom) {
       if (from_self())
         self->state.on_tick();
-    },
-    [self](committed_atom) { self->state.on_committed(); },
-    [self, from_self](autoscale_atom) {
+    }),
+    guarded([self](committed_atom) { self->state.on_committed(); }),
+    guarded([self, from_self](autoscale_atom) {
       if (from_self())
         self->state.on_autoscale();
-    },
+    }),
   };
 }
 

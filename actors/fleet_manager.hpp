@@ -61,6 +61,12 @@ struct fleet_manager_options {
   /// dropped and its running attempts run again.
   int64_t node_heartbeat_ms = 1000;
   int64_t node_timeout_ms = 5000;
+  /// A task whose attempts were lost this many times to a crash of fleetd or of their node
+  /// (fleet.max-interruptions) fails for good instead of running again: a poison task.
+  int32_t max_interruptions = 3;
+  /// Where attempts on fleetd's own workers are noted just before they start (fleetd: `<db>-starts`),
+  /// so that one that takes the process down before its start commits is still counted. Null: none.
+  std::shared_ptr<start_journal> journal;
   /// How many finished workers active_workers() still lists.
   size_t recent_workers_kept = 32;
   /// Counted as changes commit; fleetd's HTTP server renders them for Prometheus.
@@ -121,6 +127,8 @@ private:
     std::string task_id;
     int32_t attempt = 0;
     int32_t counted_before = 0; ///< attempts that count towards max_retries before this one
+    int32_t orphaned_before = 0; ///< attempts of the task lost to crashes before this one
+    size_t journal_slot = 0;     ///< its entry in the start journal, cleared once the start commits
     std::string worker_id;
     std::string node = local_node_name; ///< where it runs
     worker_actor worker;                ///< fleetd's own worker; null on a fleet-node
@@ -168,6 +176,9 @@ private:
   /// The end of an attempt stopped by the manager (cancel, drain), without a worker's outcome.
   static attempt_ended stopped_attempt(const running_attempt& r, int64_t now, attempt_outcome outcome,
                                        std::string error, task_disposition next);
+  /// The end of an attempt lost with its node: it runs again, or, lost too often
+  /// (max_interruptions), its task fails for good.
+  attempt_ended lost_attempt(const running_attempt& r, int64_t now, std::string reason);
   void schedule_wakeup(int64_t due_ms);
   /// After a group that promoted due retries committed: refresh the window, set the next wake-up.
   void after_promotion(int64_t promoted);
@@ -206,6 +217,11 @@ private:
   /// Why the last write failed for lack of storage (disk full, read-only, I/O error); empty once a
   /// write succeeds. While set, no new batches and no new attempts.
   std::string storage_error_;
+  /// The database file turned out damaged (SQLITE_CORRUPT): for the rest of this run nothing more
+  /// is written into it, and storage_error_ stays set.
+  bool damaged_ = false;
+  /// Running attempts of tasks that lost an attempt to a crash before (orphaned > 0): at most one.
+  int suspects_running_ = 0;
   coordinator_actor coordinator_;
   std::mt19937_64 rng_;
   int64_t epoch_ms_ = 0;

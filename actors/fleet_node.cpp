@@ -1,5 +1,6 @@
 #include "actors/fleet_node.hpp"
 
+#include "actors/exception_guard.hpp"
 #include "fleet/error.hpp"
 #include "fleet/log.hpp"
 
@@ -67,8 +68,8 @@ fleet_node_actor::behavior_type fleet_node(fleet_node_actor::stateful_pointer<fl
         self->quit(std::move(err));
       });
   return {
-    [self, from_manager](execute_atom, const std::string& worker_id, task& t,
-                         int32_t attempt) -> caf::result<task_outcome> {
+    guarded([self, from_manager](execute_atom, const std::string& worker_id, task& t,
+                                 int32_t attempt) -> caf::result<task_outcome> {
       auto& st = self->state;
       if (!from_manager())
         return caf::make_error(errc::invalid_node, "only fleetd gives this node work");
@@ -92,7 +93,7 @@ fleet_node_actor::behavior_type fleet_node(fleet_node_actor::stateful_pointer<fl
                                                    self->state.opts.announcement.name, error_text(err))));
           });
       return rp;
-    },
+    }),
     [self, from_manager](stop_atom, const std::string& worker_id) {
       if (!from_manager())
         return;

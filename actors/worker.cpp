@@ -1,10 +1,13 @@
 #include "actors/worker.hpp"
 
+#include "actors/exception_guard.hpp"
 #include "fleet/error.hpp"
 
 #include <caf/actor_system.hpp>
+#include <caf/scheduled_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
@@ -51,6 +54,32 @@ caf::error worker_registry::keep_only(const std::vector<std::string>& types) {
   return caf::none;
 }
 
+void report_exceptions(caf::scheduled_actor* self) {
+  self->set_exception_handler([](caf::scheduled_actor*, std::exception_ptr& eptr) -> caf::error {
+    try {
+      std::rethrow_exception(eptr);
+    } catch (const std::exception& e) {
+      return caf::make_error(errc::worker_failed, fmt::format("the worker threw: {}", e.what()));
+    } catch (...) {
+      return caf::make_error(errc::worker_failed, "the worker threw something that is not a std::exception");
+    }
+  });
+}
+
+caf::error report_handler_exception(const std::string& message, std::exception_ptr what) {
+  std::string text = "an exception that is not a std::exception";
+  try {
+    std::rethrow_exception(what);
+  } catch (const std::exception& e) {
+    text = e.what();
+  } catch (...) {
+  }
+  spdlog::error("internal error: handling {} threw {}; fleetd goes on, and a request gets an error", message,
+                text);
+  return caf::make_error(errc::internal_error,
+                         fmt::format("fleetd failed while handling {}: {} (see its log)", message, text));
+}
+
 execution_hooks::~execution_hooks() = default;
 
 caf::expected<worker_actor> execution_hooks::get_worker_instance(caf::actor_system& sys,
@@ -72,8 +101,8 @@ void execution_hooks::execute_task_on_worker(fleet_manager_actor::pointer self,
   // with thousands of attempts per second and a 5-minute worker_timeout holds hundreds of MB.
   // The manager enforces `timeout` itself with one periodic sweep.
   self->request(worker, caf::infinite, execute_atom::value, t, attempt)
-    .then([done](task_outcome& outcome) { done(std::move(outcome)); },
-          [done](caf::error& err) { done(std::move(err)); });
+    .then(guarded([done](task_outcome& outcome) { done(std::move(outcome)); }),
+          guarded([done](caf::error& err) { done(std::move(err)); }));
 }
 
 } // namespace fleet

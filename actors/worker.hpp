@@ -46,6 +46,11 @@ private:
   std::map<std::string, kind> kinds_;
 };
 
+/// Makes an exception that escapes one of `self`'s handlers fail the attempt with the
+/// exception's text (errc::worker_failed, "the worker threw: ..."), where CAF would report only
+/// `runtime_error`. Call it first thing in a worker's behaviour; every built-in worker does.
+void report_exceptions(caf::scheduled_actor* self);
+
 /// Called exactly once with the outcome of an attempt, or the error that kept it from one
 /// (`caf::sec::request_timeout` when it ran out of time).
 using outcome_handler = std::function<void(caf::expected<task_outcome>)>;

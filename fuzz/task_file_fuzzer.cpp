@@ -4,6 +4,8 @@
 #include "fleet/task_file.hpp"
 #include "fleet/validation.hpp"
 
+#include <nlohmann/json.hpp>
+
 #include <cstdint>
 #include <cstdlib>
 #include <sstream>
@@ -25,9 +27,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (tasks->size() > chunk)
       std::abort(); // next() must respect its bound
     total += tasks->size();
-    for (const auto& t : *tasks)
+    for (const auto& t : *tasks) {
       if (t.type.empty() || t.id.empty())
         std::abort(); // the reader promised a type and an id for every task
+      if (!nlohmann::json::accept(t.data))
+        std::abort(); // data is passed on as written, and what is written must be JSON
+    }
     fleet::validate_batch(*tasks, {}); // must not crash, whatever it decides
     if (tasks->empty())
       break;

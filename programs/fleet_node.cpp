@@ -118,7 +118,7 @@ int main(int argc, char** argv) {
   if (auto err = node_table::validate(opts.announcement))
     return fail(2, error_text(err));
   auto registry = std::make_shared<worker_registry>();
-  add_builtin_workers(*registry, o.exec_allow);
+  add_builtin_workers(*registry, o.exec_allow, o.exec_env_allow);
   if (auto err = registry->keep_only(o.types))
     return fail(2, "node.types: " + error_text(err));
   opts.registry = registry;

@@ -61,7 +61,7 @@ public:
 
   /// Opens the store and spawns the manager (call after adjusting registry/hooks).
   void start() {
-    auto store = fleet_store::open({db_path_, "normal"});
+    auto store = fleet_store::open({db_path_, "normal", 0, check_integrity_});
     REQUIRE_MESSAGE(store, (store ? "" : error_text(store.error())));
     fleet_manager_options opts;
     opts.store = std::move(*store);
@@ -77,6 +77,7 @@ public:
     opts.node_heartbeat_ms = node_heartbeat_ms_;
     opts.node_timeout_ms = node_timeout_ms_;
     opts.metrics = metrics_;
+    opts.max_interruptions = max_interruptions_;
     manager_ = spawn_fleet_manager(sys_, std::move(opts), false);
     run();
   }
@@ -170,6 +171,9 @@ public:
   void set_commit_delay(int64_t ms) { commit_delay_ms_ = ms; }
   void set_max_unpaged_results(int64_t n) { max_unpaged_results_ = n; }
   void set_autoscale(autoscale_policy policy) { autoscale_ = policy; }
+  void set_max_interruptions(int32_t n) { max_interruptions_ = n; }
+  /// Whether the store checks the file at open (off: damage that appears while fleetd runs).
+  void set_check_integrity(bool on) { check_integrity_ = on; }
   /// fleet.local-workers, node-heartbeat and node-timeout.
   void set_nodes(int32_t local_capacity, int64_t heartbeat_ms = 1000, int64_t timeout_ms = 5000) {
     local_capacity_ = local_capacity;
@@ -199,6 +203,8 @@ private:
   int32_t local_capacity_ = -1;
   int64_t node_heartbeat_ms_ = 1000;
   int64_t node_timeout_ms_ = 5000;
+  int32_t max_interruptions_ = 3;
+  bool check_integrity_ = true;
   std::shared_ptr<fleet_metrics> metrics_ = std::make_shared<fleet_metrics>();
   fleet_manager_actor manager_;
 };

@@ -3,6 +3,7 @@
 #include "client/fleet_client.hpp"
 #include "fleet/error.hpp"
 #include "fleet/json_codec.hpp"
+#include "fleet/json_text.hpp"
 #include "fleet/log.hpp"
 #include "fleet/parse_number.hpp"
 #include "web/assets.hpp"
@@ -47,7 +48,7 @@ int http_status(const caf::error& err) {
 
 void send_json(httplib::Response& res, int status, const nlohmann::json& body) {
   res.status = status;
-  res.set_content(body.dump(), "application/json");
+  res.set_content(dump_json(body), "application/json");
 }
 
 void send_error(httplib::Response& res, const caf::error& err) {

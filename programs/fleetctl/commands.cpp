@@ -4,6 +4,7 @@
 
 #include "fleet/error.hpp"
 #include "fleet/json_codec.hpp"
+#include "fleet/json_text.hpp"
 #include "fleet/parse_number.hpp"
 #include "fleet/task_file.hpp"
 
@@ -56,20 +57,20 @@ const std::vector<command_spec>& commands() {
      "Cancels a batch: waiting tasks are dropped, running attempts stopped. Exit 1 if the batch\n"
      "had already finished.",
      1, 1},
-    {"failed", "failed [BATCH]",
+    {"failed", "failed BATCH|--all",
      "Lists the dead letters: tasks that failed for good (retries exhausted), of one batch or of\n"
-     "all, with their attempts and last error; fetched and printed 1000 at a time.",
+     "all (--all), with their attempts and last error; fetched and printed 1000 at a time.",
      0, 1},
     {"retry", "retry --batch BATCH [TASK...]",
      "Replays failed tasks of BATCH: the TASKs named, or every failed one. Each runs again with a\n"
      "fresh retry budget; its earlier attempts stay in the history. All or nothing: a task that\n"
      "is unknown or did not fail refuses the whole request. Prints how many were replayed.",
      0, SIZE_MAX},
-    {"pause", "pause [BATCH]",
-     "Pauses BATCH, or the whole fleet: waiting tasks stay queued, running attempts finish, no\n"
-     "new attempt starts until `resume`. Survives restarts.",
+    {"pause", "pause BATCH|--fleet",
+     "Pauses BATCH, or the whole fleet (--fleet): waiting tasks stay queued, running attempts\n"
+     "finish, no new attempt starts until `resume`. Survives restarts.",
      0, 1},
-    {"resume", "resume [BATCH]", "Resumes a paused BATCH, or the whole fleet.", 0, 1},
+    {"resume", "resume BATCH|--fleet", "Resumes a paused BATCH, or the whole fleet (--fleet).", 0, 1},
     {"scale", "scale N", "Sets max_concurrent_workers to N (at least 1); stored, survives restarts.", 1, 1},
     {"stats", "stats", "Fleet-wide figures and the coordinator's summary.", 0, 0},
     {"workers", "workers", "Running workers, then the most recently finished, with the node each runs on.", 0, 0},
@@ -95,7 +96,7 @@ const command_spec* find_command(const std::string& name) {
 }
 
 void print_json(const nlohmann::json& x) {
-  fmt::print("{}\n", x.dump());
+  fmt::print("{}\n", fleet::dump_json(x));
 }
 
 std::string compact(const std::string& json_text, size_t max = 60) {
@@ -174,7 +175,7 @@ int wait_for(session& s, const std::string& batch_id) {
       continue;
     }
     reconnect_deadline = std::chrono::steady_clock::time_point::max();
-    auto line = s.inv.json ? fleet::to_json(*st).dump() : progress_line(*st);
+    auto line = s.inv.json ? fleet::dump_json(fleet::to_json(*st)) : progress_line(*st);
     if (line != last) {
       if (tty)
         fmt::print("\r{}\x1b[K", line);
@@ -194,7 +195,7 @@ int wait_for(session& s, const std::string& batch_id) {
     }
     // Progress changes are drawn every poll; the end comes as a notification at once.
     if (auto done = s.client->next_notification(std::chrono::milliseconds(tty ? s.inv.poll_ms : 1000))) {
-      auto line_done = s.inv.json ? fleet::to_json(*done).dump() : progress_line(*done);
+      auto line_done = s.inv.json ? fleet::dump_json(fleet::to_json(*done)) : progress_line(*done);
       if (tty)
         fmt::print("\r{}\x1b[K\n", line_done);
       else if (line_done != last)
@@ -257,7 +258,7 @@ int print_pages(session& s, const std::vector<std::string>& header, Fetch fetch,
     }
     if (s.inv.json) {
       for (const auto& x : page->items) {
-        fmt::print("{}{}", first ? "" : ",", fleet::to_json(x).dump());
+        fmt::print("{}{}", first ? "" : ",", fleet::to_json_text(x));
         first = false;
       }
     } else {
@@ -482,6 +483,15 @@ int run_command(const invocation& inv) {
     return error("--batch belongs to retry");
   if (inv.command == "retry" && inv.batch.empty())
     return error("retry needs --batch BATCH (task ids are unique only within their batch)");
+  // The fleet-wide forms are asked for by name: `pause "$BATCH"` with an unset variable must not
+  // pause everything.
+  auto fleet_wide = inv.command == "pause" || inv.command == "resume" || inv.command == "failed";
+  if (inv.whole_fleet && !fleet_wide)
+    return error("--fleet (--all) belongs to pause, resume and failed");
+  if (fleet_wide && inv.whole_fleet && !inv.args.empty())
+    return error(fmt::format("{} takes a batch or --fleet (--all), not both", inv.command));
+  if (fleet_wide && !inv.whole_fleet && (inv.args.empty() || inv.args[0].empty()))
+    return error(fmt::format("{} needs a batch id; for every batch say so with --fleet (or --all)", inv.command));
   // Bad input is reported before any connection is made (for a file bigger than one chunk: as far
   // as its first chunk; a later error abandons the upload, and nothing of it becomes visible).
   std::ifstream file;

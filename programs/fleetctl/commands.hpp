@@ -29,6 +29,7 @@ struct invocation {
   bool wait = false;   ///< submit --wait
   std::string key;     ///< submit --key: idempotent submit
   std::string batch;   ///< retry --batch
+  bool whole_fleet = false; ///< --fleet (or --all): pause, resume and failed act on every batch
   int64_t poll_ms = 250; ///< how often wait asks for the status
   std::string command;
   std::vector<std::string> args;

@@ -55,6 +55,8 @@ int main(int argc, char** argv) {
       inv.json = true;
     } else if (arg == "--wait") {
       inv.wait = true;
+    } else if (arg == "--fleet" || arg == "--all") {
+      inv.whole_fleet = true;
     } else if (value_of("--batch", value)) {
       if (value.empty())
         return error("--batch needs a batch id");

@@ -2,6 +2,7 @@
 
 #include "fleet/error.hpp"
 #include "fleet/fleet_config.hpp"
+#include "fleet/text.hpp"
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -48,7 +49,31 @@ caf::error check_fail_data(const json& data) {
   return caf::none;
 }
 
-caf::error check_exec_data(const json& data, const std::optional<std::vector<std::string>>& allow) {
+bool changes_what_runs(const std::string& name) {
+  // Prefixes: the loader (LD_, DYLD_), glibc's own (GLIBC_TUNABLES, GCONV_PATH, MALLOC_*),
+  // exported shell functions (BASH_FUNC_name%%), interpreters' module paths and options.
+  static const char* const prefixes[] = {"LD_",     "DYLD_", "GLIBC_", "GCONV_", "MALLOC_", "BASH_FUNC_",
+                                         "PYTHON",  "PERL",  "RUBY",   "NODE_",  "JAVA_",   "_JAVA_",
+                                         "JDK_JAVA_", "LUA_", "GIT_"};
+  // glibc's UNSECURE_ENVVARS (what it drops for set-user-ID programs), shells' start-up files
+  // and word splitting, where programs and their configuration are looked up.
+  static const char* const names[] = {
+    "GETCONF_DIR", "HOSTALIASES", "LOCALDOMAIN", "LOCPATH",   "NIS_PATH",   "NLSPATH",   "RESOLV_HOST_CONF",
+    "RES_OPTIONS", "TMPDIR",      "TZDIR",       "PATH",      "HOME",       "BASH_ENV",  "ENV",
+    "SHELLOPTS",   "BASHOPTS",    "PS4",         "IFS",       "CDPATH",     "CLASSPATH", "OPENSSL_CONF",
+    "OPENSSL_ENGINES", "OPENSSL_MODULES", "TCLLIBPATH", "XDG_CONFIG_HOME", "XDG_CONFIG_DIRS", "EDITOR",
+    "VISUAL",      "PAGER",       "SSH_ASKPASS"};
+  for (const char* prefix : prefixes)
+    if (name.rfind(prefix, 0) == 0)
+      return true;
+  for (const char* n : names)
+    if (name == n)
+      return true;
+  return false;
+}
+
+caf::error check_exec_data(const json& data, const std::optional<std::vector<std::string>>& allow,
+                           const std::vector<std::string>& env_allow) {
   if (!data.is_object() || !data.contains("argv") || !data["argv"].is_array() || data["argv"].empty())
     return invalid("exec needs {\"argv\": [\"program\", \"arg\", ...]}");
   for (const auto& arg : data["argv"])
@@ -67,6 +92,11 @@ caf::error check_exec_data(const json& data, const std::optional<std::vector<std
       if (name.empty() || name.find('=') != std::string::npos || !c_string(name) || !value.is_string()
           || !c_string(value.get<std::string>()))
         return invalid("exec: \"env\" must map variable names to strings (no \"=\" in names, no NUL bytes)");
+    for (const auto& [name, value] : data["env"].items())
+      if (changes_what_runs(name) && std::find(env_allow.begin(), env_allow.end(), name) == env_allow.end())
+        return invalid(fmt::format("exec: a task may not set {} in \"env\": it can make an allowed program run "
+                                   "other code (an operator may allow it with fleet.exec-env-allow)",
+                                   printable(name, 64)));
   }
   if (!allow)
     return caf::none;

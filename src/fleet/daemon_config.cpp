@@ -53,6 +53,8 @@ const std::vector<option_spec>& fleet_options() {
     {"http-host", value_kind::text, "address the HTTP port listens on (default 127.0.0.1)"},
     {"http-actions", value_kind::boolean, "the status page may cancel, pause and resume (loopback http-host only; default false: read-only)"},
     {"exec-allow", value_kind::text, "programs `exec` tasks may run, comma-separated argv[0] values; empty: no exec (default \"\")"},
+    {"exec-env-allow", value_kind::text, "variables a task's exec env may set although they change what runs (LD_*, PATH, ...), comma-separated (default \"\": none)"},
+    {"max-interruptions", value_kind::integer, "a task whose attempts were lost this many times to a crash of fleetd or of their node fails for good (default 3)"},
   };
   return specs;
 }
@@ -102,6 +104,10 @@ caf::error daemon_config::apply() {
   std::string exec_allow;
   text("exec-allow", exec_allow);
   options.exec_allow = split_list(exec_allow);
+  std::string exec_env_allow;
+  text("exec-env-allow", exec_env_allow);
+  options.exec_env_allow = split_list(exec_env_allow);
+  integer("max-interruptions", options.max_interruptions);
   integer("max-workers", max_workers_);
   integer("worker-timeout", worker_timeout_ms_);
   integer("max-retries", max_retries_);
@@ -175,6 +181,12 @@ caf::error daemon_config::check_ranges() const {
     if (program.find_first_of(" \t") != std::string::npos)
       return config_error(fmt::format("fleet.exec-allow names programs separated by commas, without "
                                       "arguments (got \"{}\")", program));
+  for (const auto& name : options.exec_env_allow)
+    if (name.empty() || name.find_first_of("= \t") != std::string::npos)
+      return config_error(fmt::format("fleet.exec-env-allow names environment variables separated by commas "
+                                      "(got \"{}\")", name));
+  if (auto err = range("max-interruptions", options.max_interruptions, 1, 1000))
+    return err;
   if (auto err = range("autoscale-min", autoscale_min_, 1, config_bounds::max_workers))
     return err;
   if (auto err = range("autoscale-max", autoscale_max_, autoscale_min_, config_bounds::max_workers,

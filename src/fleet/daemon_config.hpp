@@ -25,6 +25,8 @@ struct daemon_options {
   fleet_config fleet; ///< max-workers, worker-timeout, retries, backoff
   submit_limits limits; ///< max-batch-tasks, max-task-data, max-id-length, max-pending-batches
   std::vector<std::string> exec_allow; ///< programs `exec` tasks may run; empty: none
+  std::vector<std::string> exec_env_allow; ///< variables a task's env may set although they change what runs
+  int64_t max_interruptions = 3; ///< lost attempts after which a task fails for good
   std::string tls_cert; ///< TLS with mutual authentication: all three, or none
   std::string tls_key;
   std::string tls_ca;

@@ -24,6 +24,8 @@ std::string to_string(errc x) {
     case errc::storage_unavailable: return "storage_unavailable";
     case errc::invalid_node: return "invalid_node";
     case errc::node_name_taken: return "node_name_taken";
+    case errc::internal_error: return "internal_error";
+    case errc::database_damaged: return "database_damaged";
   }
   return "unknown_error";
 }

@@ -30,6 +30,8 @@ enum class errc : uint8_t {
   storage_unavailable, ///< The database cannot take writes (disk full, read-only, I/O error).
   invalid_node,        ///< A fleet-node's announcement is unacceptable, or the node is unknown.
   node_name_taken,     ///< Another fleet-node process is joined under that name.
+  internal_error,      ///< fleetd caught an exception while handling the request (logged); it goes on.
+  database_damaged,    ///< The database file is damaged (SQLite: malformed); fleetd writes nothing more into it.
 };
 
 /// The category under which fleetd errors travel between CAF nodes.

@@ -1,15 +1,25 @@
 #include "fleet/json_codec.hpp"
 
+#include "fleet/json_text.hpp"
+
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 namespace fleet {
 
 namespace {
 
+/// Whether JSON text may be embedded as it is: valid, and shallow enough to be written again.
+bool embeddable(const std::string& text) {
+  return !text.empty() && json_nesting(text) <= max_json_nesting && nlohmann::json::accept(text);
+}
+
 /// Task data and results are JSON text: embed them as JSON, or as a string if they are not.
 nlohmann::json embedded(const std::string& text) {
   if (text.empty())
     return nullptr;
+  if (json_nesting(text) > max_json_nesting)
+    return text;
   auto parsed = nlohmann::json::parse(text, nullptr, false);
   return parsed.is_discarded() ? nlohmann::json(text) : parsed;
 }
@@ -35,6 +45,20 @@ nlohmann::json to_json(const task_result& x) {
   out["result"] = x.success ? embedded(x.result) : nlohmann::json(nullptr);
   out["error"] = x.success ? nlohmann::json(nullptr) : nlohmann::json(x.error);
   return out;
+}
+
+std::string to_json_text(const task_result& x) {
+  std::string result = "null";
+  if (x.success)
+    result = embeddable(x.result) ? json_compact(x.result) : dump_json(embedded(x.result));
+  // The keys in nlohmann's (sorted) order, as to_json writes them.
+  return fmt::format(R"({{"attempts":{},"duration_ms":{},"error":{},"result":{},"success":{},"task_id":{}}})",
+                     x.attempts, x.duration_ms, x.success ? "null" : dump_json(x.error), result,
+                     x.success ? "true" : "false", dump_json(x.task_id));
+}
+
+std::string to_json_text(const dead_letter& x) {
+  return dump_json(to_json(x));
 }
 
 nlohmann::json to_json(const std::vector<task_result>& xs) {
@@ -98,11 +122,11 @@ nlohmann::json to_json(const fleet_overview& x) {
 }
 
 std::string node_joined_detail(const node_announcement& a) {
-  return nlohmann::json{{"node", a.name}, {"types", a.types}, {"capacity", a.capacity}}.dump();
+  return dump_json({{"node", a.name}, {"types", a.types}, {"capacity", a.capacity}});
 }
 
 std::string node_dropped_detail(const std::string& name, const std::string& reason, int32_t interrupted) {
-  return nlohmann::json{{"node", name}, {"reason", reason}, {"interrupted", interrupted}}.dump();
+  return dump_json({{"node", name}, {"reason", reason}, {"interrupted", interrupted}});
 }
 
 nlohmann::json to_json(const std::vector<worker_info>& xs) {

@@ -20,6 +20,10 @@ namespace fleet {
 nlohmann::json to_json(const batch_status& x);
 nlohmann::json to_json(const task_result& x);
 nlohmann::json to_json(const std::vector<task_result>& xs);
+/// One result as JSON text, its `result` embedded exactly as the worker wrote it (compacted), so
+/// that a big integer is not rounded through a double.
+std::string to_json_text(const task_result& x);
+std::string to_json_text(const dead_letter& x);
 nlohmann::json to_json(const fleet_stats& x);
 nlohmann::json to_json(const worker_info& x);
 nlohmann::json to_json(const std::vector<worker_info>& xs);

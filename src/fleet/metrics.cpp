@@ -41,8 +41,11 @@ void fleet_metrics::count(const attempt_ended& end) {
     case task_disposition::failed: tasks_failed.add(); break;
     case task_disposition::retry: tasks_retried.add(); break;
     case task_disposition::cancelled: tasks_cancelled.add(); break;
-    case task_disposition::requeue: tasks_interrupted.add(); break;
+    case task_disposition::requeue: break;
   }
+  // A poison task's last attempt is interrupted and fails the task: it counts as both.
+  if (end.outcome == attempt_outcome::interrupted)
+    tasks_interrupted.add();
   // Only attempts that ran their course: a cancelled or interrupted one says nothing of the task.
   if (end.outcome == attempt_outcome::succeeded || end.outcome == attempt_outcome::failed
       || end.outcome == attempt_outcome::timed_out)

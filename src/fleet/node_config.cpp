@@ -17,6 +17,7 @@ const std::vector<option_spec>& node_option_specs() {
     {"types", value_kind::text, "task types this node runs, comma-separated, of echo, sleep, fail, exec (default \"echo,sleep,fail\")"},
     {"capacity", value_kind::integer, "attempts this node runs at once (default 8)"},
     {"exec-allow", value_kind::text, "programs `exec` tasks may run here, comma-separated argv[0] values (default \"\": none)"},
+    {"exec-env-allow", value_kind::text, "variables a task's exec env may set here although they change what runs (LD_*, PATH, ...), comma-separated (default \"\": none)"},
     {"tls-cert", value_kind::text, "PEM certificate (chain) this node presents to fleetd; with tls-key and tls-ca: TLS"},
     {"tls-key", value_kind::text, "PEM private key of tls-cert (no passphrase)"},
     {"tls-ca", value_kind::text, "PEM certificate of the CA that signs fleetd's certificate"},
@@ -55,6 +56,9 @@ caf::error node_config::apply() {
   std::string exec_allow;
   text("exec-allow", exec_allow);
   o.exec_allow = split_list(exec_allow);
+  std::string exec_env_allow;
+  text("exec-env-allow", exec_env_allow);
+  o.exec_env_allow = split_list(exec_env_allow);
   text("tls-cert", o.tls_cert);
   text("tls-key", o.tls_key);
   text("tls-ca", o.tls_ca);

@@ -16,6 +16,7 @@ struct node_options {
   std::vector<std::string> types{"echo", "sleep", "fail"};
   int64_t capacity = 8;
   std::vector<std::string> exec_allow; ///< programs `exec` tasks may run; empty: none
+  std::vector<std::string> exec_env_allow; ///< variables a task's env may set although they change what runs
   std::string tls_cert;
   std::string tls_key;
   std::string tls_ca;

@@ -15,8 +15,9 @@ namespace {
 errc classify(int rc) {
   switch (rc & 0xff) {
     case SQLITE_NOTADB:
-    case SQLITE_CORRUPT:
       return errc::not_a_fleet_db;
+    case SQLITE_CORRUPT:
+      return errc::database_damaged;
     // The file cannot take writes now: the disk is full, the file or its directory became
     // read-only, or the device fails. Nothing of the failed transaction is stored.
     case SQLITE_FULL:
@@ -32,6 +33,9 @@ errc classify(int rc) {
 caf::error make_db_error(sqlite3* db, int rc, std::string_view what) {
   auto code = classify(rc);
   auto message = db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+  // Which statement met the damage tells a client nothing it can act on.
+  if (code == errc::database_damaged)
+    return caf::make_error(code, fmt::format("the database file is damaged ({})", message));
   return caf::make_error(code, fmt::format("{}: {}", what, message));
 }
 

@@ -12,7 +12,8 @@ struct sqlite3;
 struct sqlite3_stmt;
 
 /// A small RAII layer over the SQLite C API. Errors come back as `errc::database_error`
-/// (or `errc::not_a_fleet_db` for files SQLite cannot read) with SQLite's message.
+/// (`errc::not_a_fleet_db` for files SQLite cannot read, `errc::database_damaged` for damaged ones,
+/// `errc::storage_unavailable` when the file takes no writes) with SQLite's message.
 namespace fleet::sqlite {
 
 class statement;

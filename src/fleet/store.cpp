@@ -1,14 +1,17 @@
 #include "fleet/store.hpp"
 
 #include "fleet/error.hpp"
+#include "fleet/json_text.hpp"
 #include "fleet/migrations.hpp"
 #include "fleet/upload_rows.hpp"
 #include "fleet/validation.hpp"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <chrono>
 #include <map>
 #include <set>
 #include <utility>
@@ -24,6 +27,12 @@ std::string to_string(attempt_outcome x) {
     case attempt_outcome::interrupted: return "interrupted";
   }
   return "unknown";
+}
+
+std::string poison_error(int64_t lost, const std::string& reason) {
+  return fmt::format("given up after {} lost attempts (fleet.max-interruptions): fleetd or the task's node "
+                     "went down during each, as a task that crashes them makes happen; the last: {}",
+                     lost, reason);
 }
 
 namespace {
@@ -69,6 +78,29 @@ caf::error step_to_row(sqlite::statement& st, caf::error if_none) {
     return if_none;
   }
   return caf::none;
+}
+
+std::string damaged_advice(const std::string& path) {
+  return fmt::format("fleetd writes nothing into a damaged file. Restore it from a backup, or keep what can "
+                     "still be read: sqlite3 {0} .recover | sqlite3 {0}.recovered, then start fleetd on the "
+                     "recovered file",
+                     path);
+}
+
+caf::error quick_check(sqlite::database& db, const std::string& path) {
+  auto st = db.prepare("PRAGMA quick_check(5)");
+  if (!st)
+    return st.error();
+  std::vector<std::string> problems;
+  if (auto err = st->each_row([&] { problems.push_back(st->column_text(0)); }))
+    return caf::make_error(errc::database_damaged,
+                           fmt::format("database {} cannot be checked ({}): {}", path, error_text(err),
+                                       damaged_advice(path)));
+  if (problems.size() == 1 && problems[0] == "ok")
+    return caf::none;
+  return caf::make_error(errc::database_damaged,
+                         fmt::format("database {} is damaged (PRAGMA quick_check: {}): {}", path,
+                                     fmt::join(problems, "; "), damaged_advice(path)));
 }
 
 caf::error unknown_batch(const std::string& id) {
@@ -153,6 +185,14 @@ caf::expected<std::unique_ptr<fleet_store>> fleet_store::open(const store_option
                              opts.synchronous);
   if (auto err = db->exec(pragmas))
     return err;
+  int64_t check_ms = -1;
+  if (opts.check_integrity) {
+    auto start = std::chrono::steady_clock::now();
+    if (auto err = quick_check(*db, opts.path))
+      return err;
+    check_ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start)
+                 .count();
+  }
   if (auto err = migrate(*db))
     return err;
   if (auto err = db->exec("PRAGMA journal_mode = WAL"))
@@ -165,7 +205,10 @@ caf::expected<std::unique_ptr<fleet_store>> fleet_store::open(const store_option
     if (auto err = db->exec(fmt::format("PRAGMA max_page_count = {}", pages)))
       return err;
   }
-  return with_statements(std::move(*db));
+  auto store = with_statements(std::move(*db));
+  if (store)
+    (*store)->integrity_check_ms_ = check_ms;
+  return store;
 }
 
 caf::expected<std::unique_ptr<fleet_store>> fleet_store::open_reader() const {
@@ -181,7 +224,7 @@ caf::expected<std::unique_ptr<fleet_store>> fleet_store::open_reader() const {
 caf::expected<std::unique_ptr<fleet_store>> fleet_store::with_statements(sqlite::database db) {
   // The columns next_runnable reads, in its order, for every read of the runnable index.
   const std::string runnable_select = "SELECT seq, batch_id, task_id, type, data, priority, attempts,"
-                                      " interruptions, replay_base, not_before"
+                                      " interruptions, replay_base, not_before, orphaned_attempts"
                                       " FROM tasks WHERE state = 'pending' AND paused = 0";
   if (auto err = register_upload_rows(db.handle()))
     return err;
@@ -264,8 +307,8 @@ caf::expected<std::unique_ptr<fleet_store>> fleet_store::with_statements(sqlite:
     // end_task
     FLEET_PREPARE("UPDATE tasks SET state = ?2, result = ?3, error = ?4, not_before = ?5,"
                   " finished_at = ?6, duration_ms = ?7, interruptions = interruptions + ?8,"
-                  " attempts = max(attempts, ?9), started_at = coalesce(started_at, ?10)"
-                  " WHERE seq = ?1"),
+                  " attempts = max(attempts, ?9), started_at = coalesce(started_at, ?10),"
+                  " orphaned_attempts = orphaned_attempts + ?11 WHERE seq = ?1"),
     // count_batch
     FLEET_PREPARE("UPDATE batches SET succeeded = succeeded + ?2, failed = failed + ?3,"
                   " cancelled = cancelled + ?4, retries = retries + ?5, duration_ms = duration_ms + ?6"
@@ -312,7 +355,7 @@ caf::expected<std::unique_ptr<fleet_store>> fleet_store::with_statements(sqlite:
                   " FROM tasks WHERE batch_id = ?1 AND state = 'failed' AND (?2 = '' OR task_id = ?2)"),
     // replay_tasks
     FLEET_PREPARE("UPDATE tasks SET state = 'pending', replay_base = attempts - interruptions, not_before = ?3,"
-                  " finished_at = NULL, duration_ms = NULL"
+                  " finished_at = NULL, duration_ms = NULL, orphaned_attempts = 0"
                   " WHERE batch_id = ?1 AND state = 'failed' AND (?2 = '' OR task_id = ?2)"),
     // reopen_batch
     FLEET_PREPARE("UPDATE batches SET failed = failed - ?2, finished_at = NULL WHERE id = ?1"),
@@ -397,7 +440,7 @@ caf::error fleet_store::save_config_overrides(const config_update& update, int64
       return err;
     std::visit([&](auto x) { detail[field.name] = x; }, value);
   }
-  return log_event(now, "config_updated", {}, {}, detail.dump());
+  return log_event(now, "config_updated", {}, {}, dump_json(detail));
 }
 
 caf::expected<int64_t> fleet_store::unfinished_batches() {
@@ -424,7 +467,7 @@ caf::error fleet_store::insert_batch(const std::string& batch_id, const std::vec
   if (auto err = stmts_->set_batch_range.execute(batch_id, first_seq, db_.last_insert_rowid()))
     return err;
   return log_event(now, "batch_submitted", batch_id, {},
-                   nlohmann::json{{"tasks", tasks.size()}}.dump());
+                   dump_json({{"tasks", tasks.size()}}));
 }
 
 caf::expected<std::vector<runnable_task>> fleet_store::next_runnable(size_t limit,
@@ -444,6 +487,7 @@ caf::expected<std::vector<runnable_task>> fleet_store::next_runnable(size_t limi
       r.interruptions = static_cast<int32_t>(st.column_int64(7));
       r.replay_base = static_cast<int32_t>(st.column_int64(8));
       r.ready_at = st.column_int64(9);
+      r.orphaned = static_cast<int32_t>(st.column_int64(10));
       out.push_back(std::move(r));
     });
   };
@@ -550,12 +594,13 @@ caf::error fleet_store::record_end(const attempt_ended& x, const attempt_started
     et.bind(6, nullptr);
     et.bind(7, nullptr);
   }
-  et.bind(8, int64_t{x.next == task_disposition::requeue ? 1 : 0});
+  et.bind(8, int64_t{x.outcome == attempt_outcome::interrupted ? 1 : 0});
   et.bind(9, x.attempt);
   if (start != nullptr)
     et.bind(10, start->at);
   else
     et.bind(10, nullptr);
+  et.bind(11, int64_t{x.orphaned ? 1 : 0});
   if (auto err = et.run())
     return err;
   auto& delta = deltas[x.batch_id];
@@ -578,7 +623,7 @@ caf::error fleet_store::record_end(const attempt_ended& x, const attempt_started
     detail["error"] = x.error;
   if (x.next == task_disposition::retry)
     detail["not_before"] = x.not_before;
-  return log_event(x.at, event_kind(x.next), x.batch_id, x.task_id, detail.dump());
+  return log_event(x.at, event_kind(x.next), x.batch_id, x.task_id, dump_json(detail));
 }
 
 caf::error fleet_store::apply_deltas(const std::map<std::string, batch_delta>& deltas) {
@@ -726,7 +771,7 @@ caf::expected<int64_t> fleet_store::seal_upload(const std::string& upload_id,
   if (auto err = stmts_->drop_upload.execute(upload_id))
     return err;
   if (auto err = log_event(now, "batch_submitted", batch_id, {},
-                           nlohmann::json{{"tasks", *n}, {"upload", upload_id}}.dump()))
+                           dump_json({{"tasks", *n}, {"upload", upload_id}})))
     return err;
   return *n;
 }
@@ -930,7 +975,7 @@ caf::expected<std::optional<int64_t>> fleet_store::cancel_batch(const std::strin
   if (auto err = stmts_->cancel_batch.execute(batch_id, n, now))
     return err;
   if (auto err = log_event(now, "batch_cancelled", batch_id, {},
-                           nlohmann::json{{"waiting_tasks_cancelled", n}}.dump()))
+                           dump_json({{"waiting_tasks_cancelled", n}})))
     return err;
   if (auto err = stmts_->finish_batch.execute(batch_id, now))
     return err;
@@ -942,23 +987,95 @@ caf::expected<std::optional<int64_t>> fleet_store::cancel_batch(const std::strin
   return n;
 }
 
-caf::expected<int64_t> fleet_store::recover_interrupted(int64_t now) {
-  auto err = db_.exec(fmt::format(
-    "INSERT INTO events (at, kind, batch_id, task_id, detail)"
-    " SELECT {0}, 'attempt_interrupted', batch_id, task_id,"
-    " json_object('attempt', attempts, 'reason', 'fleetd stopped during the attempt')"
-    " FROM tasks WHERE state = 'running';"
-    "UPDATE attempts SET finished_at = {0}, outcome = 'interrupted',"
-    " error = 'fleetd stopped during the attempt'"
-    " WHERE finished_at IS NULL AND task_seq IN (SELECT seq FROM tasks WHERE state = 'running');",
-    now));
-  if (err)
+caf::error fleet_store::record_unrecorded_starts(const std::vector<start_journal::entry>& starts, int64_t now,
+                                                 int32_t max_interruptions, recovery& out) {
+  auto task = db_.prepare("SELECT batch_id, task_id, state, attempts, orphaned_attempts FROM tasks WHERE seq = ?1");
+  if (!task)
+    return task.error();
+  std::set<std::pair<int64_t, int32_t>> seen;
+  std::vector<transition> lost;
+  for (const auto& e : starts) {
+    if (!seen.emplace(e.seq, e.attempt).second)
+      continue;
+    task->rebind(e.seq);
+    auto row = task->step();
+    if (!row)
+      return row.error();
+    // Only a start that never reached the database: the task still waits, at an earlier attempt.
+    if (!*row || task->column_text(2) != "pending" || task->column_int64(3) >= e.attempt) {
+      task->reset();
+      continue;
+    }
+    attempt_started start{e.seq, task->column_text(0), task->column_text(1), e.attempt, "unrecorded",
+                          std::min(e.started_at, now), {}};
+    auto lost_count = task->column_int64(4) + 1;
+    task->reset();
+    attempt_ended end;
+    end.seq = e.seq;
+    end.batch_id = start.batch_id;
+    end.task_id = start.task_id;
+    end.attempt = e.attempt;
+    end.at = now;
+    end.duration_ms = now - start.at;
+    end.outcome = attempt_outcome::interrupted;
+    end.orphaned = true;
+    end.error = "fleetd stopped during the attempt, before its start was recorded";
+    if (lost_count >= max_interruptions) {
+      end.next = task_disposition::failed;
+      end.error = poison_error(lost_count, end.error);
+      out.failed.push_back(end);
+    } else {
+      end.next = task_disposition::requeue;
+      ++out.unrecorded;
+    }
+    lost.emplace_back(std::move(start));
+    lost.emplace_back(std::move(end));
+  }
+  return record(lost);
+}
+
+caf::expected<recovery> fleet_store::recover_interrupted(int64_t now, int32_t max_interruptions,
+                                                         const std::vector<start_journal::entry>& starts) {
+  recovery out;
+  if (auto err = record_unrecorded_starts(starts, now, max_interruptions, out))
     return err;
-  if (auto err = db_.exec(fmt::format("UPDATE tasks SET state = 'pending', interruptions = interruptions + 1,"
-                                      " not_before = {} WHERE state = 'running'",
-                                      now)))
+  // Few rows (at most the attempts that were running), through the partial index tasks_running.
+  auto running = db_.prepare("SELECT t.seq, t.batch_id, t.task_id, t.attempts, t.orphaned_attempts,"
+                             " coalesce(a.started_at, ?1) FROM tasks t"
+                             " LEFT JOIN attempts a ON a.task_seq = t.seq AND a.attempt = t.attempts"
+                             " WHERE t.state = 'running'");
+  if (!running)
+    return running.error();
+  running->rebind(now);
+  std::vector<transition> ends;
+  auto read = running->each_row([&] {
+    attempt_ended end;
+    end.seq = running->column_int64(0);
+    end.batch_id = running->column_text(1);
+    end.task_id = running->column_text(2);
+    end.attempt = static_cast<int32_t>(running->column_int64(3));
+    auto lost = running->column_int64(4) + 1;
+    end.at = now;
+    end.duration_ms = std::max<int64_t>(0, now - running->column_int64(5));
+    end.outcome = attempt_outcome::interrupted;
+    end.orphaned = true;
+    end.error = "fleetd stopped during the attempt";
+    if (lost >= max_interruptions) {
+      end.next = task_disposition::failed;
+      end.error = poison_error(lost, end.error);
+      out.failed.push_back(end);
+    } else {
+      end.next = task_disposition::requeue;
+      ++out.requeued;
+    }
+    ends.emplace_back(std::move(end));
+  });
+  if (read)
+    return read;
+  if (auto err = record(ends))
     return err;
-  return db_.changes();
+  take_milestones(); // the manager is not running yet: nobody waits for these batches
+  return out;
 }
 
 caf::error fleet_store::log_event(int64_t at, const std::string& kind, const std::string& batch_id,

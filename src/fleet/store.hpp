@@ -4,6 +4,7 @@
 #include "fleet/fleet_config.hpp"
 #include "fleet/fleet_stats.hpp"
 #include "fleet/sqlite.hpp"
+#include "fleet/start_journal.hpp"
 #include "fleet/task.hpp"
 #include "fleet/transitions.hpp"
 #include "fleet/upload_chunk.hpp"
@@ -27,6 +28,16 @@ struct store_options {
   /// Largest size of the database file in MiB (SQLite's max_page_count); 0: no limit. Beyond it
   /// writes fail with errc::storage_unavailable, as on a full disk.
   int64_t max_size_mib = 0;
+  /// PRAGMA quick_check before anything is written: a damaged file is refused
+  /// (errc::database_damaged), since writing into a malformed b-tree can spread the damage.
+  bool check_integrity = true;
+};
+
+/// What the start-up recovery did with the attempts a dead process left open.
+struct recovery {
+  int64_t requeued = 0;   ///< tasks whose recorded attempt was interrupted, pending again
+  int64_t unrecorded = 0; ///< of the journal's starts that never reached the database, pending again
+  std::vector<attempt_ended> failed; ///< poison tasks: lost too often, failed for good
 };
 
 /// Parses a synchronous mode name; error for anything else.
@@ -46,6 +57,9 @@ public:
   caf::expected<std::unique_ptr<fleet_store>> open_reader() const;
 
   ~fleet_store();
+
+  /// How long the start-up integrity check took (ms), -1 if it did not run.
+  int64_t integrity_check_ms() const { return integrity_check_ms_; }
 
   /// A transaction to wrap mutating calls in (BEGIN IMMEDIATE on `begin()`).
   sqlite::transaction transaction() { return sqlite::transaction{db_}; }
@@ -131,9 +145,13 @@ public:
   /// finished or already cancelled.
   caf::expected<std::optional<int64_t>> cancel_batch(const std::string& batch_id, int64_t now);
 
-  /// Finds attempts left open by a process that died: records them as interrupted and makes
-  /// their tasks pending again. Returns how many.
-  caf::expected<int64_t> recover_interrupted(int64_t now);
+  /// Finds attempts left open by a process that died and records them as interrupted: their
+  /// tasks are pending again, except those whose attempts were lost `max_interruptions` times
+  /// (fleet.max-interruptions), which fail for good (poison tasks). `starts` are the attempts the
+  /// start journal saw begin: those whose start never reached the database are recorded (as
+  /// interrupted attempts of worker "unrecorded") and counted the same way.
+  caf::expected<recovery> recover_interrupted(int64_t now, int32_t max_interruptions,
+                                              const std::vector<start_journal::entry>& starts = {});
 
   /// A batch whose first attempt started, or that finished, in the writes since the last call.
   struct batch_milestone {
@@ -195,6 +213,8 @@ private:
   caf::error record_end(const attempt_ended& x, const attempt_started* start,
                         std::map<std::string, batch_delta>& deltas);
   caf::error apply_deltas(const std::map<std::string, batch_delta>& deltas);
+  caf::error record_unrecorded_starts(const std::vector<start_journal::entry>& starts, int64_t now,
+                                      int32_t max_interruptions, recovery& out);
   caf::error mark_batch_started(const std::string& batch_id, int64_t at);
   caf::error move_staged_part(const std::string& upload_id, int64_t first, int64_t tasks,
                               const std::string& batch_id, int64_t now);
@@ -204,6 +224,7 @@ private:
   sqlite::database db_;
   std::unique_ptr<statements> stmts_;
   std::vector<batch_milestone> milestones_;
+  int64_t integrity_check_ms_ = -1;
 };
 
 } // namespace fleet

@@ -59,10 +59,36 @@ std::vector<char*> c_strings(std::vector<std::string>& xs) {
   return out;
 }
 
-void append_tail(std::string& tail, const char* data, size_t n, size_t limit) {
+/// Keeps the last `limit` bytes of a stream. A cut never splits a UTF-8 character: the part of a
+/// character left before the cut (up to three continuation bytes) goes too.
+void append_tail(std::string& tail, bool& truncated, const char* data, size_t n, size_t limit) {
   tail.append(data, n);
-  if (tail.size() > limit)
-    tail.erase(0, tail.size() - limit);
+  if (tail.size() <= limit)
+    return;
+  auto cut = tail.size() - limit;
+  for (int k = 0; k < 3 && cut < tail.size() && (static_cast<unsigned char>(tail[cut]) >> 6) == 0x2; ++k)
+    ++cut;
+  tail.erase(0, cut);
+  truncated = true;
+}
+
+/// Whether a failed spawn would fail the same way every time.
+bool deterministic_spawn_error(int code) {
+  switch (code) {
+    case E2BIG:
+    case ENOENT:
+    case ENOTDIR:
+    case EACCES:
+    case EPERM:
+    case ENOEXEC:
+    case ENAMETOOLONG:
+    case ELOOP:
+    case EISDIR:
+    case EINVAL:
+      return true;
+    default:
+      return false; // EAGAIN, ENOMEM, EMFILE, ENFILE, ...: the next attempt may find room
+  }
 }
 
 } // namespace
@@ -95,7 +121,7 @@ caf::expected<std::shared_ptr<child_process>> child_process::start(const subproc
   pid_t pid = 0;
   auto rc = posix_spawnp(&pid, argv[0], &res.actions, &res.attr, argv.data(), envp.data());
   if (rc != 0)
-    return caf::make_error(errc::worker_failed,
+    return caf::make_error(deterministic_spawn_error(rc) ? errc::invalid_task : errc::worker_failed,
                            fmt::format("exec: cannot start {}: {}", spec.argv[0], std::strerror(rc)));
   ::close(std::exchange(res.out[1], -1));
   ::close(std::exchange(res.err[1], -1));
@@ -138,6 +164,7 @@ subprocess_result child_process::wait() {
   auto deadline = clock::now() + std::chrono::milliseconds(timeout_ms_);
   pollfd fds[2] = {{out_fd_, POLLIN, 0}, {err_fd_, POLLIN, 0}};
   std::string* tails[2] = {&result.stdout_tail, &result.stderr_tail};
+  bool* truncated[2] = {&result.stdout_truncated, &result.stderr_truncated};
   char buf[8192];
   while (fds[0].fd >= 0 || fds[1].fd >= 0) {
     int wait_ms = -1;
@@ -158,7 +185,7 @@ subprocess_result child_process::wait() {
         continue;
       auto got = ::read(fds[i].fd, buf, sizeof(buf));
       if (got > 0) {
-        append_tail(*tails[i], buf, static_cast<size_t>(got), tail_bytes_);
+        append_tail(*tails[i], *truncated[i], buf, static_cast<size_t>(got), tail_bytes_);
       } else if (got == 0 || (errno != EINTR && errno != EAGAIN)) {
         fds[i].fd = -1; // EOF: the child (and every holder of the pipe) closed it
       }

@@ -27,14 +27,19 @@ struct subprocess_result {
   int signal = 0;     ///< the terminating signal, 0 if it exited
   bool timed_out = false;
   bool killed = false; ///< stopped by `kill()` from outside
-  std::string stdout_tail;
+  std::string stdout_tail; ///< raw bytes; starts at a UTF-8 character boundary when cut
   std::string stderr_tail;
+  bool stdout_truncated = false; ///< earlier output was dropped: only the tail is kept
+  bool stderr_truncated = false;
 };
 
 /// A running child in its own process group, with stdin from /dev/null and stdout/stderr piped.
 /// `wait` blocks (call it off CAF's scheduler threads); `kill` may be called from any thread.
 class child_process {
 public:
+  /// Starts the program. A program that can never start as asked (not found, not executable,
+  /// arguments too long) fails with errc::invalid_task; a lack of resources that may pass
+  /// (processes, memory, descriptors) with errc::worker_failed.
   static caf::expected<std::shared_ptr<child_process>> start(const subprocess_spec& spec);
 
   child_process(const child_process&) = delete;

@@ -26,19 +26,28 @@ struct task_outcome {
   bool success = false;
   std::string result; // JSON, empty on failure
   std::string error;  // empty on success
+  /// On failure: whether another attempt may succeed. False for a task that can never run as
+  /// submitted (a program that does not exist): it fails at once, whatever retries are left.
+  bool retry = true;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, task_outcome& x) {
-  return f(caf::meta::type_name("fleet.task_outcome"), x.success, x.result, x.error);
+  return f(caf::meta::type_name("fleet.task_outcome"), x.success, x.result, x.error, x.retry);
 }
 
 inline task_outcome success(std::string result_json) {
-  return {true, std::move(result_json), {}};
+  return {true, std::move(result_json), {}, true};
 }
 
+/// A failed attempt; the task is retried by the fleet's rules.
 inline task_outcome failure(std::string error) {
-  return {false, {}, std::move(error)};
+  return {false, {}, std::move(error), true};
+}
+
+/// A failed attempt that no retry can mend: the task fails at once.
+inline task_outcome permanent_failure(std::string error) {
+  return {false, {}, std::move(error), false};
 }
 
 /// The final result of a finished task, as listed by batch_results.

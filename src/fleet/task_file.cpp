@@ -1,6 +1,8 @@
 #include "fleet/task_file.hpp"
 
 #include "fleet/error.hpp"
+#include "fleet/json_text.hpp"
+#include "fleet/text.hpp"
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -23,12 +25,16 @@ caf::error at(const std::string& where, const std::string& what) {
   return caf::make_error(errc::invalid_task, fmt::format("{}: {}", where, what));
 }
 
-int64_t line_of(std::string_view text, size_t byte_offset) {
+/// The 1-based line and column of a byte offset.
+std::pair<int64_t, int64_t> position_of(std::string_view text, size_t byte_offset) {
   int64_t line = 1;
+  size_t line_start = 0;
   for (size_t i = 0; i < byte_offset && i < text.size(); ++i)
-    if (text[i] == '\n')
+    if (text[i] == '\n') {
       ++line;
-  return line;
+      line_start = i + 1;
+    }
+  return {line, static_cast<int64_t>(byte_offset - line_start) + 1};
 }
 
 /// A task whose id may still have to be generated.
@@ -37,7 +43,9 @@ struct parsed_task {
   bool has_id = false;
 };
 
-caf::expected<parsed_task> to_task(const json& x, const std::string& where) {
+/// `x` is the parsed task object, `raw` its text as written.
+caf::expected<parsed_task> to_task(const json& x, std::string_view raw, const std::string& where,
+                                   const submit_limits& limits) {
   if (!x.is_object())
     return at(where, fmt::format("a task must be a JSON object, not {}", x.type_name()));
   parsed_task out;
@@ -47,14 +55,21 @@ caf::expected<parsed_task> to_task(const json& x, const std::string& where) {
       if (!value.is_string() || value.get<std::string>().empty())
         return at(where, "\"id\" must be a non-empty string");
       out.spec.id = value.get<std::string>();
+      if (out.spec.id.size() > limits.max_id_bytes)
+        return at(where, fmt::format("id {} is longer than {} bytes (fleet.max-id-length)", quoted_input(out.spec.id),
+                                     limits.max_id_bytes));
       out.has_id = true;
     } else if (key == "type") {
       if (!value.is_string() || value.get<std::string>().empty())
         return at(where, "\"type\" must be a non-empty string");
       out.spec.type = value.get<std::string>();
-      has_type = true;
     } else if (key == "data") {
-      out.spec.data = value.dump();
+      // As written: parsing and writing it again would round integers beyond a double's precision.
+      auto text = json_member_text(raw, "data");
+      out.spec.data = text ? std::string{*text} : dump_json(value);
+      if (out.spec.data.size() > limits.max_data_bytes)
+        return at(where, fmt::format("data is {} bytes, more than the limit of {} (fleet.max-task-data)",
+                                     out.spec.data.size(), limits.max_data_bytes));
     } else if (key == "priority") {
       if (!value.is_number_integer())
         return at(where, "\"priority\" must be an integer");
@@ -63,21 +78,21 @@ caf::expected<parsed_task> to_task(const json& x, const std::string& where) {
         return at(where, fmt::format("\"priority\" {} is out of range", value.dump()));
       out.spec.priority = *p;
     } else {
-      return at(where, fmt::format("unknown field \"{}\" (a task has id, type, data, priority)", key));
+      return at(where, fmt::format("unknown field {} (a task has id, type, data, priority)", quoted_input(key)));
     }
+    has_type = has_type || key == "type";
   }
   if (!has_type)
     return at(where, "the task has no \"type\"");
   return out;
 }
 
+/// "line L, column C: invalid JSON: what went wrong near '...'", counted from `base_line`.
 std::string syntax_error(const json::parse_error& e, std::string_view text, int64_t base_line) {
   // nlohmann's byte offset is 1-based and points just past the offending character.
-  auto offset = e.byte > 0 ? e.byte - 1 : 0;
-  auto what = std::string{e.what()};
-  if (auto colon = what.rfind(": "); colon != std::string::npos)
-    what = what.substr(colon + 2);
-  return fmt::format("line {}: invalid JSON: {}", base_line + line_of(text, offset) - 1, what);
+  auto [line, column] = position_of(text, e.byte > 0 ? e.byte - 1 : 0);
+  return fmt::format("line {}, column {}: invalid JSON: {}", base_line + line - 1, column,
+                     json_syntax_reason(e.what()));
 }
 
 /// Errors the parser raises besides syntax errors: found by fuzz/task_file_fuzzer, a number too
@@ -85,13 +100,28 @@ std::string syntax_error(const json::parse_error& e, std::string_view text, int6
 std::string other_json_error(const json::exception& e) {
   if (e.id == 406)
     return "invalid JSON: a number is out of range";
-  return fmt::format("invalid JSON: {}", e.what());
+  return fmt::format("invalid JSON: {}", printable(e.what(), 200));
+}
+
+/// Nesting is checked before parsing: writing a deep document again overflows the stack.
+caf::error check_nesting(std::string_view text, const std::string& where) {
+  // The task object itself is one level around its data.
+  if (json_nesting(text, max_json_nesting + 1) > max_json_nesting + 1)
+    return at(where, fmt::format("JSON nested deeper than {} levels (task data may nest up to {})",
+                                 max_json_nesting + 1, max_json_nesting));
+  return caf::none;
+}
+
+/// The longest line that can hold a task within `limits`: its data, its id and type written
+/// with every character escaped, and room for the field names and the priority.
+size_t max_line_bytes(const submit_limits& limits) {
+  return limits.max_data_bytes + 6 * (limits.max_id_bytes + limits.max_type_bytes) + 4096;
 }
 
 } // namespace
 
-task_stream::task_stream(std::istream& in, std::string source)
-  : in_(in), source_(std::move(source)) {
+task_stream::task_stream(std::istream& in, std::string source, submit_limits limits)
+  : in_(in), source_(std::move(source)), limits_(limits) {
 }
 
 caf::error task_stream::start() {
@@ -109,6 +139,8 @@ caf::error task_stream::start() {
     return caf::none;
   // A JSON array is one document: read it whole, then hand it out in chunks.
   std::string text{std::istreambuf_iterator<char>{in_}, {}};
+  if (auto err = check_nesting(text, source_))
+    return err;
   json doc;
   try {
     doc = json::parse(text);
@@ -117,10 +149,12 @@ caf::error task_stream::start() {
   } catch (const json::exception& e) {
     return caf::make_error(errc::invalid_task, fmt::format("{}: {}", source_, other_json_error(e)));
   }
+  auto raw = json_array_items(text);
   array_ = std::make_unique<std::vector<task>>();
   array_->reserve(doc.size());
-  for (const auto& element : doc) {
-    auto t = to_task(element, fmt::format("{} task {} of the array", source_, count_ + 1));
+  for (size_t i = 0; i < doc.size(); ++i) {
+    auto where = fmt::format("{} task {} of the array", source_, count_ + 1);
+    auto t = to_task(doc[i], i < raw.size() ? raw[i] : std::string_view{}, where, limits_);
     if (!t)
       return t.error();
     array_->push_back(name(std::move(t->spec), t->has_id));
@@ -133,6 +167,25 @@ task task_stream::name(task spec, bool has_id) {
   if (!has_id)
     spec.id = fmt::format("task-{}", count_);
   return spec;
+}
+
+bool task_stream::read_line(std::string& row, bool& too_long) {
+  row.clear();
+  too_long = false;
+  auto limit = max_line_bytes(limits_);
+  auto* buf = in_.rdbuf();
+  for (;;) {
+    auto c = buf->sbumpc();
+    if (c == std::char_traits<char>::eof())
+      return !row.empty();
+    if (c == '\n')
+      return true;
+    if (row.size() >= limit) {
+      too_long = true; // the rest of the line is never read
+      return true;
+    }
+    row.push_back(static_cast<char>(c));
+  }
 }
 
 caf::expected<std::vector<task>> task_stream::next(size_t max) {
@@ -148,24 +201,31 @@ caf::expected<std::vector<task>> task_stream::next(size_t max) {
     done_ = array_pos_ == array_->size();
   } else {
     std::string row;
+    bool too_long = false;
     while (out.size() < max) {
-      if (!std::getline(in_, row)) {
+      if (!read_line(row, too_long)) {
         done_ = true;
         break;
       }
       ++line_;
+      auto where = fmt::format("{} line {}", source_, line_);
+      if (too_long)
+        return at(where, fmt::format("the line is longer than {} bytes, more than a task within fleetd's "
+                                     "limits can take (fleet.max-task-data is {})",
+                                     max_line_bytes(limits_), limits_.max_data_bytes));
       if (row.find_first_not_of(" \t\r") == std::string::npos)
         continue;
+      if (auto err = check_nesting(row, where))
+        return err;
       json doc;
       try {
         doc = json::parse(row);
       } catch (const json::parse_error& e) {
         return caf::make_error(errc::invalid_task, fmt::format("{} {}", source_, syntax_error(e, row, line_)));
       } catch (const json::exception& e) {
-        return caf::make_error(errc::invalid_task,
-                               fmt::format("{} line {}: {}", source_, line_, other_json_error(e)));
+        return at(where, other_json_error(e));
       }
-      auto t = to_task(doc, fmt::format("{} line {}", source_, line_));
+      auto t = to_task(doc, row, where, limits_);
       if (!t)
         return t.error();
       out.push_back(name(std::move(t->spec), t->has_id));

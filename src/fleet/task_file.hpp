@@ -1,6 +1,7 @@
 #pragma once
 
 #include "fleet/task.hpp"
+#include "fleet/validation.hpp"
 
 #include <caf/expected.hpp>
 #include <nlohmann/json_fwd.hpp>
@@ -22,11 +23,15 @@ namespace fleet {
 /// integer) to 0. Unknown fields are refused, so that a typo does not go unnoticed. Errors
 /// (errc::invalid_task) name `source` and the line, e.g. "tasks.jsonl line 3: ...".
 ///
+/// `data` is passed on exactly as written (a big integer is not rounded through a double). The
+/// limits fleetd will apply (id length, data size, nesting) are checked as the file is read, and a
+/// line too long to hold a task within them is refused before it is read whole.
+///
 /// JSON Lines are read chunk by chunk, so that a file of millions of tasks is never in memory at
 /// once; a JSON array is one document and is read whole.
 class task_stream {
 public:
-  task_stream(std::istream& in, std::string source);
+  task_stream(std::istream& in, std::string source, submit_limits limits = {});
 
   /// Up to `max` more tasks; empty once done. errc::invalid_batch if the input holds no task.
   caf::expected<std::vector<task>> next(size_t max);
@@ -37,9 +42,12 @@ public:
 private:
   caf::error start();
   task name(task spec, bool has_id);
+  /// The next line into `row`; false at the end of the input.
+  bool read_line(std::string& row, bool& too_long);
 
   std::istream& in_;
   std::string source_;
+  submit_limits limits_;
   bool started_ = false;
   bool done_ = false;
   int64_t line_ = 0;

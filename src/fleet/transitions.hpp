@@ -16,6 +16,7 @@ struct runnable_task {
   int32_t attempts = 0;      ///< attempts started so far
   int32_t interruptions = 0; ///< of those, cut short by a crash or shutdown
   int32_t replay_base = 0;   ///< attempts counted against max_retries before the last replay
+  int32_t orphaned = 0;      ///< attempts lost to a crash of fleetd or of their node
   int64_t ready_at = 0;      ///< since when it waits to start (ms; 0: not known, a row older than the measure)
 };
 
@@ -58,7 +59,14 @@ struct attempt_ended {
   task_disposition next = task_disposition::failed;
   int64_t not_before = 0; ///< for retry
   int64_t duration_ms = 0;
+  /// Lost to a crash of fleetd or of its node (not stopped in order): counts against
+  /// fleet.max-interruptions.
+  bool orphaned = false;
 };
+
+/// The error of a task given up after `lost` attempts were lost to crashes (a poison task), the
+/// last one for `reason`.
+std::string poison_error(int64_t lost, const std::string& reason);
 
 /// A state change waiting for the next group commit.
 using transition = std::variant<attempt_started, attempt_ended>;

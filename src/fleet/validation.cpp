@@ -1,6 +1,8 @@
 #include "fleet/validation.hpp"
 
 #include "fleet/error.hpp"
+#include "fleet/json_text.hpp"
+#include "fleet/text.hpp"
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -13,37 +15,14 @@ namespace fleet {
 namespace {
 
 caf::error task_error(errc code, size_t index, const task& t, std::string_view what) {
-  return caf::make_error(code, fmt::format("task {} (id \"{}\"): {}", index, t.id, what));
-}
-
-// Ids and types end up in JSON (results, the status page, stored uploads), which must be UTF-8.
-bool is_utf8(std::string_view s) {
-  size_t i = 0;
-  while (i < s.size()) {
-    auto c = static_cast<unsigned char>(s[i]);
-    size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
-    if (len == 0 || i + len > s.size())
-      return false;
-    uint32_t cp = len == 1 ? c : c & (0x7F >> len);
-    for (size_t k = 1; k < len; ++k) {
-      auto cc = static_cast<unsigned char>(s[i + k]);
-      if ((cc >> 6) != 0x2)
-        return false;
-      cp = (cp << 6) | (cc & 0x3F);
-    }
-    static constexpr uint32_t shortest[] = {0, 0, 0x80, 0x800, 0x10000};
-    if (cp < shortest[len] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-      return false; // overlong, beyond Unicode, or a surrogate
-    i += len;
-  }
-  return true;
+  return caf::make_error(code, fmt::format("task {} (id {}): {}", index, quoted_input(t.id), what));
 }
 
 } // namespace
 
 caf::error duplicate_task_id_error(int64_t position, std::string_view id) {
   return caf::make_error(errc::duplicate_task_id,
-                         fmt::format("task {} (id \"{}\"): duplicate task id in this batch", position, id));
+                         fmt::format("task {} (id {}): duplicate task id in this batch", position, quoted_input(id)));
 }
 
 caf::error validate_batch_size(size_t n, const submit_limits& limits) {
@@ -93,6 +72,9 @@ caf::error validate_batch(const std::vector<task>& tasks, const task_type_check&
       return task_error(errc::oversize_data, i, t,
                         fmt::format("data is {} bytes, more than the limit of {} (fleet.max-task-data)",
                                     t.data.size(), limits.max_data_bytes));
+    if (json_nesting(t.data) > max_json_nesting)
+      return task_error(errc::invalid_task, i, t,
+                        fmt::format("data nests arrays and objects deeper than {} levels", max_json_nesting));
     auto data = nlohmann::json::parse(t.data, nullptr, false);
     if (data.is_discarded())
       return task_error(errc::invalid_task, i, t, "data is not valid JSON");

@@ -1,5 +1,9 @@
 #include "fleet/write_pipeline.hpp"
 
+#include "fleet/error.hpp"
+
+#include <fmt/format.h>
+
 #include <chrono>
 #include <condition_variable>
 #include <deque>
@@ -20,11 +24,23 @@ caf::error run_in_transaction(fleet_store& store, const write_pipeline::job& j) 
   return tx.commit();
 }
 
+/// No exception may leave the writer (on its own thread, one would end fleetd): a job that throws
+/// fails like a write the disk refused, and its changes are written again with the next group.
+caf::error run_guarded(fleet_store& store, const write_pipeline::job& j) {
+  try {
+    return run_in_transaction(store, j);
+  } catch (const std::exception& e) {
+    return caf::make_error(errc::storage_unavailable, fmt::format("the write threw: {}", e.what()));
+  } catch (...) {
+    return caf::make_error(errc::storage_unavailable, "the write threw something that is not a std::exception");
+  }
+}
+
 caf::error run_timed(fleet_store& store, const write_pipeline::job& j, histogram* latency) {
   if (!latency)
-    return run_in_transaction(store, j);
+    return run_guarded(store, j);
   auto start = std::chrono::steady_clock::now();
-  auto err = run_in_transaction(store, j);
+  auto err = run_guarded(store, j);
   if (!err)
     latency->observe_us(std::chrono::duration_cast<std::chrono::microseconds>(
                           std::chrono::steady_clock::now() - start)

@@ -1,5 +1,7 @@
 #include "fleetd_process.hpp"
 
+#include <filesystem>
+
 using namespace fleet::test;
 
 namespace {
@@ -60,6 +62,20 @@ TEST_CASE("fleetd refuses a database from a newer fleetd, a foreign file, a used
     auto r = run({bin("fleetd"), "--config-file=" + d.config_file(), "--fleet.port=0"});
     CHECK(r.exit_code == 1);
     CHECK(r.err.find("another fleetd (pid") != std::string::npos);
+  }
+  SUBCASE("a second fleetd through a symlink or a hard link to the database") {
+    auto expected = "fleetd: another fleetd (pid " + std::to_string(d.pid()) + ") is running on ";
+    temp_dir other;
+    auto symlink = other.file("alias.db");
+    auto hard_link = d.file("hard.db");
+    std::filesystem::create_symlink(d.db(), symlink);
+    std::filesystem::create_hard_link(d.db(), hard_link);
+    for (const auto& alias : {symlink, hard_link}) {
+      auto r = run({bin("fleetd"), "--config-file=" + d.config_file(), "--fleet.port=0", "--fleet.db=" + alias});
+      CHECK(r.exit_code == 1);
+      CHECK_MESSAGE(r.err.find(expected) != std::string::npos, r.err);
+    }
+    CHECK(d.ctl({"stats"}).exit_code == 0);
   }
   SUBCASE("the port is in use") {
     temp_dir other;

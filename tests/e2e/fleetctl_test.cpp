@@ -84,7 +84,7 @@ TEST_CASE("fleetctl reports bad input on one line with a non-zero exit, and chan
   write_file(bad, "{\"type\": \"echo\"}\n{\"type\": \"echo\", oops}\n");
   auto r = d.ctl({"submit", bad});
   CHECK(r.exit_code == 2);
-  CHECK(r.err.find("bad.jsonl line 2: invalid JSON") != std::string::npos);
+  CHECK(r.err.find("bad.jsonl line 2, column 18: invalid JSON: syntax error while parsing object key - invalid literal; expected string literal near") != std::string::npos);
   CHECK(r.err.find('\n') == r.err.size() - 1);
 
   auto unknown_type = d.file("unknown.json");
@@ -259,7 +259,7 @@ TEST_CASE("fleetctl failed lists the dead letters and retry --batch replays them
   auto submitted = d.ctl({"submit", "--wait", tasks});
   CHECK(submitted.exit_code == 1); // partial
   auto id = submitted.out.substr(0, submitted.out.find('\n'));
-  auto listed = d.ctl({"failed"});
+  auto listed = d.ctl({"failed", "--all"});
   REQUIRE_MESSAGE(listed.exit_code == 0, listed.err);
   CHECK(listed.out.find("flaky") != std::string::npos);
   CHECK(listed.out.find("transient") != std::string::npos);
@@ -284,10 +284,20 @@ TEST_CASE("fleetctl failed lists the dead letters and retry --batch replays them
 TEST_CASE("fleetctl pause and resume, of the fleet and of a batch") {
   fleetd_process d;
   REQUIRE_MESSAGE(d.start(), d.log());
-  auto paused = d.ctl({"pause"});
+  // An empty or missing batch id is not the whole fleet: `pause "$BATCH"` with BATCH unset.
+  for (auto args : {std::vector<std::string>{"pause"}, {"pause", ""}, {"resume", ""}, {"failed", ""}, {"failed"}}) {
+    auto refused = d.ctl(args);
+    CHECK(refused.exit_code == 2);
+    CHECK_MESSAGE(refused.err.find("needs a batch id; for every batch say so with --fleet (or --all)")
+                    != std::string::npos, refused.err);
+  }
+  CHECK(d.ctl({"pause", "--fleet", "batch-x"}).exit_code == 2);
+  CHECK(d.ctl({"stats", "--fleet"}).exit_code == 2);
+  CHECK(d.ctl_json({"stats"})["paused"] == false);
+  auto paused = d.ctl({"pause", "--fleet"});
   REQUIRE_MESSAGE(paused.exit_code == 0, paused.err);
   CHECK(paused.out == "the fleet paused\n");
-  CHECK(d.ctl({"pause"}).out == "the fleet was already paused\n");
+  CHECK(d.ctl({"pause", "--all"}).out == "the fleet was already paused\n");
   CHECK(d.ctl_json({"stats"})["paused"] == true);
   auto tasks = d.file("tasks.jsonl");
   write_file(tasks, "{\"type\": \"echo\"}\n");
@@ -295,7 +305,7 @@ TEST_CASE("fleetctl pause and resume, of the fleet and of a batch") {
   CHECK(d.ctl({"pause", id}).exit_code == 0);
   CHECK(d.ctl_json({"status", id})["paused"] == true);
   CHECK(d.ctl({"status", id}).out.find("(paused)") != std::string::npos);
-  CHECK(d.ctl({"resume"}).out == "the fleet resumed\n");
+  CHECK(d.ctl({"resume", "--fleet"}).out == "the fleet resumed\n");
   CHECK(d.ctl({"resume", id}).out == "batch " + id + " resumed\n");
   CHECK(d.ctl({"wait", id}).exit_code == 0);
   auto unknown = d.ctl({"pause", "batch-nope"});

@@ -161,9 +161,12 @@ public:
                           + extra_config);
   }
 
+  /// Runs another build of fleetd from now on (e.g. "fleetd-crashtest").
+  void use_binary(std::string name) { binary_ = std::move(name); }
+
   /// Starts fleetd and waits until it listens; false (with the log) if it exited instead.
   bool start(std::vector<std::string> extra_args = {}) {
-    std::vector<std::string> argv{bin("fleetd"), "--config-file=" + config_};
+    std::vector<std::string> argv{bin(binary_), "--config-file=" + config_};
     argv.insert(argv.end(), extra_args.begin(), extra_args.end());
     proc_.launch(std::move(argv), log_);
     ++starts_;
@@ -237,6 +240,7 @@ private:
   std::string config_;
   logged_process proc_; // after dir_: stopped before the directory goes
   int starts_ = 0;
+  std::string binary_ = "fleetd";
 };
 
 /// One fleet-node process joined to a fleetd on loopback; its log in its own temporary directory.

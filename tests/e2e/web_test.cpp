@@ -153,7 +153,7 @@ TEST_CASE("GET /metrics counts a finished batch in Prometheus text format") {
 TEST_CASE("the HTTP API answers only to its own host names, refuses bad input, and is read-only by default") {
   http_fleetd f;
   REQUIRE_MESSAGE(f.d.start(), f.d.log());
-  f.d.ctl({"pause"});
+  f.d.ctl({"pause", "--fleet"});
   auto id = f.d.submit(write_tasks(f.d, "echo.jsonl", 3, "echo", "{}"));
   auto c = f.client();
 
@@ -200,7 +200,7 @@ TEST_CASE("the HTTP API answers only to its own host names, refuses bad input, a
 TEST_CASE("with http-actions on, an action needs its header, then cancels, pauses and resumes") {
   http_fleetd f{"http-actions=true\n"};
   REQUIRE_MESSAGE(f.d.start(), f.d.log());
-  f.d.ctl({"pause"});
+  f.d.ctl({"pause", "--fleet"});
   auto id = f.d.submit(write_tasks(f.d, "echo.jsonl", 3, "echo", "{}"));
   auto c = f.client();
   // A cross-site form post carries no custom header.
@@ -245,7 +245,7 @@ TEST_CASE("the status page in headless Chromium shows a submitted batch and its 
   http_fleetd f;
   REQUIRE_MESSAGE(f.d.start(), f.d.log());
   // Paused first: the page must see the batch at 0% before a single task has run.
-  f.d.ctl({"pause"});
+  f.d.ctl({"pause", "--fleet"});
   auto id = f.d.submit(write_tasks(f.d, "sleepy.jsonl", 12, "sleep", R"({"ms": 150})"));
   browser b;
   b.open(f.url("/?refresh=200"));
@@ -257,7 +257,7 @@ TEST_CASE("the status page in headless Chromium shows a submitted batch and its 
   CHECK(b.run("return document.getElementById('connection').dataset.state;") == "ok");
   // Marks this page: if the last check still finds the mark, the page refreshed itself, live.
   b.run("window.fleetdTestMark = 42; return null;");
-  f.d.ctl({"resume"});
+  f.d.ctl({"resume", "--fleet"});
   REQUIRE_MESSAGE(eventually([&] { row = batch_row(b, id); return row["progress"] == "1"; }, 120),
                   "last row seen: ", row.dump());
   CHECK(row["label"] == "100%");
@@ -273,7 +273,7 @@ TEST_CASE("the status page in headless Chromium shows a submitted batch and its 
 TEST_CASE("with http-actions on, the page's Cancel button cancels a batch") {
   http_fleetd f{"http-actions=true\n"};
   REQUIRE_MESSAGE(f.d.start(), f.d.log());
-  f.d.ctl({"pause"});
+  f.d.ctl({"pause", "--fleet"});
   auto id = f.d.submit(write_tasks(f.d, "echo.jsonl", 4, "echo", "{}"));
   browser b;
   b.open(f.url("/?refresh=200"));

@@ -54,3 +54,23 @@ TEST_CASE("exec needs a program, strings without NUL bytes, and a program on the
   CHECK(message_of(check_exec_data(json{{"argv", {"uname"}}}, std::vector<std::string>{})).find("exec is off")
         != std::string::npos);
 }
+
+TEST_CASE("exec env may not set what changes the program that runs, unless the operator allows it") {
+  auto any = std::optional<std::vector<std::string>>{};
+  auto with_env = [](const std::string& name) { return json{{"argv", {"uname"}}, {"env", {{name, "/tmp/x"}}}}; };
+  for (const char* name : {"LD_PRELOAD", "LD_LIBRARY_PATH", "LD_AUDIT", "LD_ANYTHING", "DYLD_INSERT_LIBRARIES",
+                           "GCONV_PATH", "GLIBC_TUNABLES", "MALLOC_CHECK_", "PATH", "HOME", "BASH_ENV", "ENV",
+                           "BASH_FUNC_ls%%", "IFS", "PYTHONPATH", "PYTHONSTARTUP", "PERL5OPT", "RUBYOPT",
+                           "NODE_OPTIONS", "JAVA_TOOL_OPTIONS", "GIT_SSH_COMMAND", "TMPDIR", "OPENSSL_CONF"}) {
+    CAPTURE(name);
+    CHECK(changes_what_runs(name));
+    auto err = check_exec_data(with_env(name), any);
+    REQUIRE(err);
+    CHECK(message_of(err).find(std::string{"exec: a task may not set "} + name + " in \"env\"") == 0);
+    CHECK_FALSE(check_exec_data(with_env(name), any, {name}));
+  }
+  for (const char* name : {"API_TOKEN", "LANG", "FLEET_GREETING", "XLD_PRELOAD"})
+    CHECK_FALSE(check_exec_data(with_env(name), any));
+  // The refusal echoes a name made printable.
+  CHECK(message_of(check_exec_data(with_env("LD_\x1b[2J"), any)).find("LD_\\x1b[2J") != std::string::npos);
+}

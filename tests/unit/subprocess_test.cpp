@@ -49,3 +49,32 @@ TEST_CASE("an empty argv or a missing program is an error, not a crash") {
   REQUIRE_FALSE(r);
   CHECK(error_text(r.error()).find("No such file") != std::string::npos);
 }
+
+TEST_CASE("an output tail never begins inside a character, and says it was cut") {
+  subprocess_spec spec;
+  // 5 bytes of output, one write: keeping the last 4 would split the first é.
+  spec.argv = {"sh", "-c", "printf 'a\\303\\251\\303\\251'"};
+  spec.tail_bytes = 3;
+  auto r = run_subprocess(spec);
+  REQUIRE(r);
+  CHECK(r->stdout_tail == "\xc3\xa9");
+  CHECK(r->stdout_truncated);
+  CHECK_FALSE(r->stderr_truncated);
+  spec.tail_bytes = 16;
+  r = run_subprocess(spec);
+  REQUIRE(r);
+  CHECK(r->stdout_tail == "a\xc3\xa9\xc3\xa9");
+  CHECK_FALSE(r->stdout_truncated);
+}
+
+TEST_CASE("a spawn that can never succeed is told apart from one that may succeed later") {
+  subprocess_spec missing;
+  missing.argv = {"/definitely/not/here"};
+  CHECK(run_subprocess(missing).error() == errc::invalid_task);
+  subprocess_spec too_long;
+  too_long.argv = {"true", std::string(200'000, 'x')}; // longer than MAX_ARG_STRLEN
+  auto r = run_subprocess(too_long);
+  REQUIRE_FALSE(r);
+  CHECK(r.error() == errc::invalid_task);
+  CHECK(error_text(r.error()) == "exec: cannot start true: Argument list too long");
+}

@@ -1,5 +1,7 @@
 #include "fleet/error.hpp"
+#include "fleet/json_text.hpp"
 #include "fleet/task_file.hpp"
+#include "fleet/validation.hpp"
 
 #include <doctest/doctest.h>
 
@@ -26,7 +28,7 @@ TEST_CASE("a JSON array of tasks is read with defaults for the optional fields")
   REQUIRE(parsed);
   REQUIRE(parsed->size() == 3);
   CHECK((*parsed)[0].id == "a");
-  CHECK((*parsed)[0].data == R"({"x":[1,2]})");
+  CHECK((*parsed)[0].data == R"({"x": [1, 2]})"); // as written
   CHECK((*parsed)[0].priority == 5);
   CHECK((*parsed)[1].id == "task-2");
   CHECK((*parsed)[1].priority == 0);
@@ -83,8 +85,10 @@ TEST_CASE("a JSON array is handed out in chunks too") {
 }
 
 TEST_CASE("malformed task files name the line and the problem") {
-  CHECK(error_of("{\"type\":\"echo\"}\n{\"type\": \"echo\",}\n").find("tasks.json line 2: invalid JSON") == 0);
-  CHECK(error_of("[\n{\"type\":\"echo\"},\n{\"type\" \"echo\"}\n]").find("tasks.json line 3: invalid JSON") == 0);
+  CHECK(error_of("{\"type\":\"echo\"}\n{\"type\": \"echo\",}\n")
+        == "tasks.json line 2, column 17: invalid JSON: syntax error while parsing object key - unexpected '}'; "
+           "expected string literal");
+  CHECK(error_of("[\n{\"type\":\"echo\"},\n{\"type\" \"echo\"}\n]").find("tasks.json line 3, column ") == 0);
   CHECK(error_of("{\"type\":\"echo\"}\n{\"id\":\"x\"}\n") == "tasks.json line 2: the task has no \"type\"");
   CHECK(error_of("{\"type\":\"echo\",\"prio\":1}").find("tasks.json line 1: unknown field \"prio\"") == 0);
   CHECK(error_of("{\"type\":\"echo\",\"priority\":1.5}") == "tasks.json line 1: \"priority\" must be an integer");
@@ -101,4 +105,78 @@ TEST_CASE("malformed task files name the line and the problem") {
   CHECK(error_of("[1]") == "tasks.json task 1 of the array: a task must be a JSON object, not number");
   CHECK(error_of("  \n ") == "tasks.json: no tasks");
   CHECK(error_of("[]") == "tasks.json: no tasks");
+}
+
+TEST_CASE("a JSON syntax error keeps its reason and position, and echoes only a short printable excerpt") {
+  // The reason used to be cut down to nlohmann's echo of the input ("invalid JSON: e'").
+  CHECK(error_of("[{\"type\":\"echo\"},\n {\"type\": echo}]")
+        == "tasks.json line 2, column 11: invalid JSON: syntax error while parsing value - invalid literal "
+           "near '\"type\": e'");
+  // Not UTF-8: the reason says so, and the byte is shown escaped, not raw.
+  CHECK(error_of("{\"id\":\"a\xff\",\"type\":\"echo\"}")
+        == "tasks.json line 1, column 9: invalid JSON: syntax error while parsing value - invalid string: "
+           "ill-formed UTF-8 byte near '\"a\\xff'");
+  // An unterminated string of 1 MB is not echoed back whole.
+  auto huge = error_of("{\"type\":\"echo\",\"data\":\"" + std::string(1'000'000, 'x'));
+  CHECK(huge.size() < 300);
+  CHECK(huge.find("invalid JSON: syntax error while parsing value - invalid string: missing closing quote")
+        != std::string::npos);
+}
+
+TEST_CASE("data is passed on as written: integers beyond a double's precision are not rounded") {
+  auto parsed = parse_task_file(
+    "{\"id\":\"big\",\"type\":\"echo\",\"data\":123456789012345678901234567890}\n"
+    "{\"type\":\"echo\",\"data\" : {\"n\": 1.000000000000000000001, \"s\": \"a\\\"}\"} , \"priority\":1}\n"
+    "[{\"type\":\"echo\",\"data\":[18446744073709551616]}]", "t.jsonl");
+  REQUIRE_FALSE(parsed); // the third line is an array inside JSON Lines
+  auto lines = parse_task_file(
+    "{\"id\":\"big\",\"type\":\"echo\",\"data\":123456789012345678901234567890}\n"
+    "{\"type\":\"echo\",\"data\" : {\"n\": 1.000000000000000000001, \"s\": \"a\\\"}\"} , \"priority\":1}\n", "t.jsonl");
+  REQUIRE(lines);
+  CHECK((*lines)[0].data == "123456789012345678901234567890");
+  CHECK((*lines)[1].data == R"({"n": 1.000000000000000000001, "s": "a\"}"})");
+  CHECK((*lines)[1].priority == 1);
+  auto array = parse_task_file("[{\"type\":\"echo\",\"data\":[18446744073709551616, {\"a\":[]}]}, {\"type\":\"echo\"}]", "a.json");
+  REQUIRE(array);
+  CHECK((*array)[0].data == R"([18446744073709551616, {"a":[]}])");
+  CHECK((*array)[1].data == "{}");
+  // A repeated key: the last one, as nlohmann reads it.
+  auto repeated = parse_task_file(R"({"type":"echo","data":1,"data":2})", "r.jsonl");
+  REQUIRE(repeated);
+  CHECK((*repeated)[0].data == "2");
+}
+
+TEST_CASE("the limits fleetd will apply are checked while reading, before a huge line is read whole") {
+  submit_limits limits;
+  limits.max_data_bytes = 100;
+  limits.max_id_bytes = 8;
+  auto read = [&](const std::string& text) {
+    std::istringstream in{text};
+    task_stream stream{in, "l.jsonl", limits};
+    auto chunk = stream.next(100);
+    REQUIRE_FALSE(chunk);
+    return error_text(chunk.error());
+  };
+  CHECK(read("{\"type\":\"echo\",\"data\":\"" + std::string(200, 'x') + "\"}")
+        == "l.jsonl line 1: data is 202 bytes, more than the limit of 100 (fleet.max-task-data)");
+  CHECK(read("{\"type\":\"echo\",\"id\":\"" + std::string(20, 'i') + "\"}")
+        == "l.jsonl line 1: id \"iiiiiiiiiiiiiiiiiiii\" is longer than 8 bytes (fleet.max-id-length)");
+  // A line that cannot hold a task within the limits is refused after the limit, not read on.
+  auto long_line = read("{\"type\":\"echo\"}\n{\"type\":\"echo\",\"data\":\"" + std::string(50'000, 'x') + "\"}\n");
+  CHECK(long_line.find("l.jsonl line 2: the line is longer than") == 0);
+}
+
+TEST_CASE("nesting deeper than fleetd takes is refused before parsing, on both sides") {
+  auto deep = [](size_t n) { return std::string(n, '[') + std::string(n, ']'); };
+  auto ok = parse_task_file("{\"type\":\"echo\",\"data\":" + deep(max_json_nesting) + "}", "d.jsonl");
+  CHECK(ok);
+  CHECK(error_of("{\"type\":\"echo\",\"data\":" + deep(100'000) + "}")
+        == "tasks.json line 1: JSON nested deeper than 1001 levels (task data may nest up to 1000)");
+  CHECK(error_of("[{\"type\":\"echo\",\"data\":" + deep(100'000) + "}]")
+        == "tasks.json: JSON nested deeper than 1001 levels (task data may nest up to 1000)");
+  // fleetd's own check, for clients that are not fleetctl.
+  std::vector<task> tasks{{"t", "echo", deep(max_json_nesting + 1), 0}};
+  auto err = validate_batch(tasks, {});
+  REQUIRE(err);
+  CHECK(error_text(err) == "task 0 (id \"t\"): data nests arrays and objects deeper than 1000 levels");
 }

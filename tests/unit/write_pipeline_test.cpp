@@ -157,3 +157,39 @@ TEST_CASE("the reader connection refuses writes") {
     err = (*reader)->insert_batch("b1", two_tasks(), 1000);
   CHECK(err);
 }
+
+TEST_CASE("a job that throws fails like a refused write, rolls back, and the writer goes on") {
+  temp_dir dir;
+  auto store = open_store(dir.file("fleet.db"));
+  std::mutex mtx;
+  std::condition_variable cv;
+  size_t ready = 0;
+  auto pipeline = make_threaded_pipeline(store, [&] {
+    std::lock_guard<std::mutex> guard{mtx};
+    ++ready;
+    cv.notify_one();
+  });
+  pipeline->post([](fleet_store& s) -> caf::error {
+    if (auto err = s.insert_batch("b1", two_tasks(), 1000))
+      return err;
+    throw std::runtime_error("boom");
+  });
+  pipeline->post([](fleet_store& s) { return s.insert_batch("b2", two_tasks(), 1000); });
+  std::vector<caf::error> outcomes;
+  while (outcomes.size() < 2) {
+    std::unique_lock<std::mutex> lock{mtx};
+    cv.wait(lock, [&] { return ready > 0; });
+    ready = 0;
+    lock.unlock();
+    for (auto& err : pipeline->take_outcomes())
+      outcomes.push_back(std::move(err));
+  }
+  CHECK(outcomes[0] == errc::storage_unavailable);
+  CHECK(error_text(outcomes[0]) == "the write threw: boom");
+  CHECK_FALSE(outcomes[1]);
+  pipeline.reset();
+  auto reader = store->open_reader();
+  REQUIRE(reader);
+  CHECK_FALSE((*reader)->status("b1"));
+  CHECK((*reader)->status("b2"));
+}
