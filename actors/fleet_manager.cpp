@@ -1076,7 +1076,7 @@ caf::result<std::vector<task_result>> fleet_manager_state::results(const std::st
                            fmt::format("batch {} has {} results, more than one answer carries ({}): "
                                        "page through them (batch_results with cursor and limit)",
                                        batch_id, *finished, opts_.max_unpaged_results));
-  auto rs = reader_->results(batch_id);
+  auto rs = reader_->results(batch_id, answer_bytes());
   if (!rs)
     return rs.error();
   return std::move(*rs);
@@ -1087,7 +1087,7 @@ caf::result<results_page> fleet_manager_state::results(const std::string& batch_
   if (limit < 1 || limit > 10'000)
     return caf::make_error(errc::invalid_batch,
                            fmt::format("a results page holds 1 to 10000 tasks (got {})", limit));
-  auto page = reader_->results(batch_id, cursor, limit);
+  auto page = reader_->results(batch_id, cursor, limit, answer_bytes());
   if (!page)
     return page.error();
   return std::move(*page);
@@ -1481,6 +1481,7 @@ fleet_manager(fleet_manager_state::self_pointer self, fleet_manager_options opts
       return self->state.reconfigure(update);
     }),
     guarded([self](get_config_atom) { return self->state.config(); }),
+    guarded([self](limits_atom) { return self->state.limits(); }),
     guarded([self](coordinator_atom) { return self->state.coordinator(); }),
     guarded([self](node_join_atom, const node_announcement& a, const node_actor& handle) {
       return self->state.join_node(a, handle);

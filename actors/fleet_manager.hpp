@@ -103,6 +103,10 @@ public:
   caf::result<fleet_overview> overview(int32_t batches, int32_t failures);
   std::vector<worker_info> workers() const;
   const fleet_config& config() const { return cfg_; }
+  const submit_limits& limits() const { return opts_.limits; }
+  /// How many bytes of results one answer carries: a quarter of the largest message, and at most
+  /// 16 MiB, so that clients with CAF's default bounds take it too.
+  size_t answer_bytes() const { return std::min(opts_.limits.max_message_bytes / 4, size_t{16} << 20); }
   coordinator_actor coordinator() const { return coordinator_; }
   caf::result<node_welcome> join_node(const node_announcement& a, const node_actor& handle);
   std::vector<node_info> nodes() const;

@@ -8,6 +8,7 @@
 #include "fleet/node_info.hpp"
 #include "fleet/overview.hpp"
 #include "fleet/task.hpp"
+#include "fleet/validation.hpp"
 
 #include <caf/atom.hpp>
 #include <caf/fwd.hpp>
@@ -55,6 +56,7 @@ using batch_done_atom = caf::atom_constant<caf::atom("batchdone")>;
 using pause_atom = caf::atom_constant<caf::atom("pause")>;
 using resume_atom = caf::atom_constant<caf::atom("resume")>;
 using overview_atom = caf::atom_constant<caf::atom("overview")>;
+using limits_atom = caf::atom_constant<caf::atom("limits")>;
 
 /// A short-lived worker: runs one attempt of one task, replies, and quits.
 using worker_actor = caf::typed_actor<
@@ -139,7 +141,9 @@ using fleet_api_actor = caf::typed_actor<
   caf::replies_to<nodes_atom>::with<std::vector<node_info>>,
   // One snapshot for a status page: stats, the newest `batches` batches, workers, the latest
   // `failures` failed tasks, nodes (each limit 0..1000).
-  caf::replies_to<overview_atom, int32_t, int32_t>::with<fleet_overview>>;
+  caf::replies_to<overview_atom, int32_t, int32_t>::with<fleet_overview>,
+  // What fleetd accepts (fleet.max-*): a client checks its input and sizes its messages by it.
+  caf::replies_to<limits_atom>::with<submit_limits>>;
 
 /// The fleet manager itself: the public API plus messages that only its own process may send.
 /// A remote node can still address them (CAF delivers any message to a remote actor), so the

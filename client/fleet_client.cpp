@@ -1,39 +1,44 @@
 #include "client/fleet_client.hpp"
 
+#include "client/transport.hpp"
 #include "fleet/error.hpp"
 
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
 #include <caf/io/middleman.hpp>
-#include <caf/openssl/remote_actor.hpp>
 #include <caf/scoped_actor.hpp>
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <deque>
 #include <iterator>
+#include <optional>
 
 namespace fleet {
 
 void configure_client(caf::actor_system_config& cfg) {
-  cfg.load<caf::io::middleman>();
+  load_guarded_middleman(cfg);
   register_fleet_types(cfg);
 }
 
-caf::expected<fleet_api_actor> connect_fleet(caf::actor_system& sys, const std::string& host,
-                                             uint16_t port) {
-  auto manager = sys.has_openssl_manager()
-                   ? caf::openssl::remote_actor<fleet_api_actor>(sys, host, port)
-                   : sys.middleman().remote_actor<fleet_api_actor>(host, port);
+caf::expected<fleet_api_actor> connect_fleet(caf::actor_system& sys, const std::string& host, uint16_t port,
+                                             std::chrono::milliseconds timeout) {
+  auto manager = connect_actor(sys, host, port, sys.message_types<fleet_api_actor>(), timeout);
   if (manager)
-    return std::move(*manager);
+    return caf::actor_cast<fleet_api_actor>(std::move(*manager));
   const auto& err = manager.error();
+  if (err == caf::sec::request_timeout)
+    return caf::make_error(errc::unreachable,
+                           fmt::format("no fleetd answered at {}:{} within {} ms (connection and handshake): is "
+                                       "fleetd listening there, and does it speak TLS if this client does?",
+                                       host, port, timeout.count()));
   if (err == caf::sec::disconnect_during_handshake)
     return caf::make_error(errc::unreachable,
                            fmt::format("{}:{} closed the connection during the handshake: fleetd there may "
+                                       "be refusing connections (fleet.max-connections, see its log), or "
                                        "require TLS with a client certificate signed by its CA "
-                                       "(fleetctl --tls-cert/--tls-key/--tls-ca), or it does not trust "
-                                       "the certificate given, or it is not fleetd",
+                                       "(fleetctl --tls-cert/--tls-key/--tls-ca), or not trust the "
+                                       "certificate given; or it is not fleetd",
                                        host, port));
   if (err == caf::sec::unexpected_actor_messaging_interface)
     return caf::make_error(errc::unreachable,
@@ -45,6 +50,27 @@ caf::expected<fleet_api_actor> connect_fleet(caf::actor_system& sys, const std::
 namespace {
 
 constexpr auto query = caf::message_priority::high;
+
+/// What a task adds to a message, about: its strings and a little framing.
+size_t task_bytes(const task& t) {
+  return t.id.size() + t.type.size() + t.data.size() + 32;
+}
+
+/// `tasks` cut into runs of at most `max_tasks` tasks and `max_bytes` bytes (a bigger task alone).
+std::vector<std::vector<task>> split_tasks(std::vector<task> tasks, size_t max_tasks, size_t max_bytes) {
+  std::vector<std::vector<task>> out;
+  size_t bytes = 0;
+  for (auto& t : tasks) {
+    auto size = task_bytes(t);
+    if (out.empty() || out.back().size() >= max_tasks || (bytes + size > max_bytes && !out.back().empty())) {
+      out.emplace_back();
+      bytes = 0;
+    }
+    bytes += size;
+    out.back().push_back(std::move(t));
+  }
+  return out;
+}
 
 } // namespace
 
@@ -77,11 +103,12 @@ struct fleet_client::impl {
   caf::scoped_actor self;
   fleet_api_actor manager;
   duration timeout;
+  std::optional<submit_limits> limits; ///< fleetd's, once asked
 };
 
 caf::expected<fleet_client> fleet_client::connect(caf::actor_system& sys, const std::string& host,
                                                   uint16_t port, duration timeout) {
-  auto manager = connect_fleet(sys, host, port);
+  auto manager = connect_fleet(sys, host, port, timeout);
   if (!manager)
     return manager.error();
   return fleet_client{sys, std::move(*manager), timeout};
@@ -99,10 +126,27 @@ caf::expected<std::string> fleet_client::submit_batch(std::vector<task> tasks, s
   return submit_batch(std::string{}, std::move(tasks), chunk_size);
 }
 
+caf::expected<submit_limits> fleet_client::limits() {
+  if (!impl_->limits) {
+    auto answer = impl_->ask<submit_limits, query>(limits_atom::value);
+    if (!answer)
+      return answer.error();
+    impl_->limits = *answer;
+  }
+  return *impl_->limits;
+}
+
 caf::expected<std::string> fleet_client::submit_batch(const std::string& key, std::vector<task> tasks,
                                                       size_t chunk_size) {
-  if (chunk_size == 0 || tasks.size() <= chunk_size)
-    return impl_->ask<std::string>(submit_atom::value, std::move(tasks), key);
+  auto fleet_limits = limits();
+  if (!fleet_limits)
+    return fleet_limits.error();
+  if (chunk_size == 0)
+    chunk_size = tasks.size();
+  auto chunks = split_tasks(std::move(tasks), std::max<size_t>(chunk_size, 1), fleet_limits->max_message_bytes / 4);
+  if (chunks.size() <= 1)
+    return impl_->ask<std::string>(submit_atom::value, chunks.empty() ? std::vector<task>{} : std::move(chunks[0]),
+                                   key);
   auto upload = open_upload();
   if (!upload)
     return upload.error();
@@ -128,12 +172,14 @@ caf::expected<std::string> fleet_client::submit_batch(const std::string& key, st
                               failure = impl_->explain(std::move(err));
                           });
   };
-  for (size_t first = 0; first < tasks.size() && !failure; first += chunk_size) {
-    auto last = std::min(tasks.size(), first + chunk_size);
-    std::vector<task> chunk(std::make_move_iterator(tasks.begin() + static_cast<ptrdiff_t>(first)),
-                            std::make_move_iterator(tasks.begin() + static_cast<ptrdiff_t>(last)));
+  size_t first = 0;
+  for (auto& chunk : chunks) {
+    if (failure)
+      break;
+    auto n = chunk.size();
     in_flight.emplace_back(first, impl_->self->request(impl_->manager, impl_->timeout, upload_chunk_atom::value,
                                                       *upload, std::move(chunk)));
+    first += n;
     if (in_flight.size() >= window)
       await_oldest();
   }
@@ -149,7 +195,14 @@ caf::expected<std::string> fleet_client::open_upload() {
 }
 
 caf::expected<int64_t> fleet_client::upload_chunk(const std::string& upload_id, std::vector<task> tasks) {
-  return impl_->ask<int64_t>(upload_chunk_atom::value, upload_id, std::move(tasks));
+  auto fleet_limits = limits();
+  if (!fleet_limits)
+    return fleet_limits.error();
+  caf::expected<int64_t> staged{int64_t{0}};
+  for (auto& part : split_tasks(std::move(tasks), SIZE_MAX, fleet_limits->max_message_bytes / 4))
+    if (!(staged = impl_->ask<int64_t>(upload_chunk_atom::value, upload_id, std::move(part))))
+      break;
+  return staged;
 }
 
 caf::expected<std::string> fleet_client::seal_upload(const std::string& upload_id, const std::string& key) {
@@ -170,11 +223,23 @@ caf::expected<results_page> fleet_client::batch_results(const std::string& batch
 }
 
 caf::expected<bool> fleet_client::pause(const std::string& batch_id) {
+  if (batch_id.empty())
+    return caf::make_error(errc::invalid_batch, "an empty batch id: pause the whole fleet with pause_fleet()");
   return impl_->ask<bool>(pause_atom::value, batch_id);
 }
 
 caf::expected<bool> fleet_client::resume(const std::string& batch_id) {
+  if (batch_id.empty())
+    return caf::make_error(errc::invalid_batch, "an empty batch id: resume the whole fleet with resume_fleet()");
   return impl_->ask<bool>(resume_atom::value, batch_id);
+}
+
+caf::expected<bool> fleet_client::pause_fleet() {
+  return impl_->ask<bool>(pause_atom::value, std::string{});
+}
+
+caf::expected<bool> fleet_client::resume_fleet() {
+  return impl_->ask<bool>(resume_atom::value, std::string{});
 }
 
 caf::expected<::fleet::batch_status> fleet_client::subscribe(const std::string& batch_id) {

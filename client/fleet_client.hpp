@@ -29,9 +29,10 @@ namespace fleet {
 /// config before constructing the actor system.
 void configure_client(caf::actor_system_config& cfg);
 
-/// The fleet manager published by fleetd at host:port; errc::unreachable if nothing answers there.
-caf::expected<fleet_api_actor> connect_fleet(caf::actor_system& sys, const std::string& host,
-                                             uint16_t port);
+/// The fleet manager published by fleetd at host:port; errc::unreachable if nothing answers there
+/// or if connecting and the handshake take longer than `timeout`.
+caf::expected<fleet_api_actor> connect_fleet(caf::actor_system& sys, const std::string& host, uint16_t port,
+                                             std::chrono::milliseconds timeout = std::chrono::seconds(30));
 
 /// Blocking calls to fleetd, one per public operation, each with a deadline. Not thread-safe.
 class fleet_client {
@@ -46,8 +47,12 @@ public:
   fleet_client& operator=(fleet_client&&) noexcept;
   ~fleet_client();
 
-  /// One message up to `chunk_size` tasks; bigger batches go up in chunks of that size (an
-  /// upload, sealed at the end), so that neither side holds one giant message.
+  /// What fleetd accepts (asked once, then kept): tasks per batch, bytes of data and id, and the
+  /// largest message, by which submits are split.
+  caf::expected<submit_limits> limits();
+  /// One message up to `chunk_size` tasks and a quarter of fleetd's largest message; bigger
+  /// batches go up in chunks within both (an upload, sealed at the end), so that neither side
+  /// holds one giant message.
   caf::expected<std::string> submit_batch(std::vector<task> tasks, size_t chunk_size = 10'000);
   /// Idempotent submit: the first call with `key` stores the batch, every later one (also after a
   /// restart of either side, e.g. a retry after a lost reply) returns that batch's id and stores
@@ -57,6 +62,8 @@ public:
   /// The steps of a chunked submit, for callers that produce tasks as they go (fleetctl reading a
   /// file): open, add chunks, seal. Nothing is visible before the seal.
   caf::expected<std::string> open_upload();
+  /// Stages tasks in an upload, in as many messages as fleetd's message size needs; the tasks
+  /// staged so far.
   caf::expected<int64_t> upload_chunk(const std::string& upload_id, std::vector<task> tasks);
   caf::expected<std::string> seal_upload(const std::string& upload_id, const std::string& key = {});
 
@@ -65,9 +72,12 @@ public:
   /// A page of results after `cursor` (0 at first); continue with `next_cursor` until `done`.
   caf::expected<results_page> batch_results(const std::string& batch_id, int64_t cursor, int32_t limit);
   caf::expected<bool> cancel_batch(const std::string& batch_id);
-  /// Pauses / resumes a batch, or the whole fleet with an empty id; true if that changed anything.
-  caf::expected<bool> pause(const std::string& batch_id = {});
-  caf::expected<bool> resume(const std::string& batch_id = {});
+  /// Pauses / resumes a batch; true if that changed anything. An empty id is refused: the whole
+  /// fleet is paused by name, with pause_fleet (a variable left unset must not pause everything).
+  caf::expected<bool> pause(const std::string& batch_id);
+  caf::expected<bool> resume(const std::string& batch_id);
+  caf::expected<bool> pause_fleet();
+  caf::expected<bool> resume_fleet();
   /// Asks to be told when the batch finishes (all batches: empty id); the batch's status now.
   /// The notification then comes through `next_notification`.
   caf::expected<::fleet::batch_status> subscribe(const std::string& batch_id);

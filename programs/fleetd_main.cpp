@@ -8,8 +8,10 @@
 #include "actors/fleet_manager.hpp"
 #include "actors/interfaces.hpp"
 #include "client/tls.hpp"
+#include "client/transport.hpp"
 #include "fleet/daemon_config.hpp"
 #include "fleet/error.hpp"
+#include "fleet/fd_limit.hpp"
 #include "fleet/instance_lock.hpp"
 #include "fleet/log.hpp"
 #include "web/http_server.hpp"
@@ -17,8 +19,6 @@
 #include <caf/actor_system.hpp>
 #include <caf/event_based_actor.hpp>
 #include <caf/io/middleman.hpp>
-#include <caf/openssl/publish.hpp>
-#include <caf/openssl/manager.hpp>
 #include <caf/scoped_actor.hpp>
 #include <caf/send.hpp>
 #include <fmt/format.h>
@@ -81,6 +81,22 @@ caf::expected<fleet_config> wait_until_ready(caf::actor_system& sys, const fleet
   return out;
 }
 
+/// The guard's limits with max-connections kept within the descriptors the process has: half of
+/// them, the rest being for the database, programs' pipes and the HTTP port.
+connection_limits connection_limits_for(connection_limits wanted, descriptor_limit fds) {
+  if (fds.now > fds.before)
+    spdlog::info("file descriptor limit raised from {} to {}", fds.before, fds.now);
+  auto room = fds.now / 2;
+  if (room > 0 && wanted.max_connections > room) {
+    spdlog::warn("fleet.max-connections {} is more than half the file descriptor limit ({}): {} connections at "
+                 "most",
+                 wanted.max_connections, fds.now, room);
+    wanted.max_connections = room;
+    wanted.max_connections_per_peer = std::min(wanted.max_connections_per_peer, room);
+  }
+  return wanted;
+}
+
 /// What fleetd found on disk before SQLite opened the file.
 void log_file_state(const std::string& db, const instance_lock::file_state& state) {
   if (state.created)
@@ -103,7 +119,7 @@ int fleet::fleetd_main(int argc, char** argv, const std::function<void(worker_re
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   daemon_config cfg;
-  cfg.load<caf::io::middleman>();
+  load_guarded_middleman(cfg);
   register_fleet_types(cfg);
   if (auto err = cfg.load_options(argc, argv))
     return fail(2, error_text(err));
@@ -130,6 +146,7 @@ int fleet::fleetd_main(int argc, char** argv, const std::function<void(worker_re
   if (auto err = init_logging(o.log_level))
     return fail(2, error_text(err));
   spdlog::info("fleetd {} starting (configuration: {})", FLEETD_VERSION, cfg.source);
+  auto connections = connection_limits_for(o.connections, raise_descriptor_limit());
 
   if (auto err = prepare_db_directory(o.db))
     return fail(1, error_text(err));
@@ -147,6 +164,7 @@ int fleet::fleetd_main(int argc, char** argv, const std::function<void(worker_re
                static_cast<double>(lock->state().size) / (1 << 20), (*store)->integrity_check_ms());
 
   caf::actor_system sys{cfg};
+  configure_connections(sys, connections, [](const std::string& line) { spdlog::warn("{}", line); });
   auto registry = std::make_shared<worker_registry>();
   add_builtin_workers(*registry, o.exec_allow, o.exec_env_allow);
   if (add_task_types)
@@ -160,6 +178,7 @@ int fleet::fleetd_main(int argc, char** argv, const std::function<void(worker_re
   opts.commit_delay_ms = o.commit_delay_ms;
   opts.writer_thread = true;
   opts.limits = o.limits;
+  opts.limits.max_message_bytes = connections.max_message_bytes;
   opts.autoscale = o.autoscale;
   opts.local_capacity = static_cast<int32_t>(o.local_workers);
   opts.node_heartbeat_ms = o.node_heartbeat_ms;
@@ -172,10 +191,9 @@ int fleet::fleetd_main(int argc, char** argv, const std::function<void(worker_re
   if (!ready)
     return fail(1, fmt::format("cannot start the fleet manager: {}", error_text(ready.error())));
 
-  auto port = tls.any() ? caf::openssl::publish(fleet_api_actor{manager}, static_cast<uint16_t>(o.port),
-                                                o.host.c_str(), true)
-                        : sys.middleman().publish(fleet_api_actor{manager}, static_cast<uint16_t>(o.port),
-                                                  o.host.c_str(), true);
+  fleet_api_actor api{manager};
+  auto port = publish_actor(sys, caf::actor_cast<caf::strong_actor_ptr>(api), sys.message_types(api), o.host,
+                            static_cast<uint16_t>(o.port));
   if (!port) {
     caf::anon_send_exit(manager, caf::exit_reason::user_shutdown);
     return fail(1, fmt::format("cannot listen on {}:{} (port in use, or not an address of this "
@@ -213,14 +231,8 @@ int fleet::fleetd_main(int argc, char** argv, const std::function<void(worker_re
   sigwait(&signals, &sig);
   caf::anon_send_exit(watcher, caf::exit_reason::user_shutdown);
   auto unpublish = [&] {
-    if (tls.any()) {
-      // caf::openssl::unpublish does not compile in CAF 0.17.6: ask the TLS middleman directly.
-      caf::scoped_actor self{sys};
-      self->request(sys.openssl_manager().actor_handle(), caf::infinite, caf::unpublish_atom::value,
-                    manager.address(), *port)
-        .receive([] {}, [](caf::error& err) { spdlog::warn("unpublish: {}", error_text(err)); });
-    } else
-      sys.middleman().unpublish(manager, *port);
+    if (auto err = unpublish_actor(sys, manager.address(), *port))
+      spdlog::warn("unpublish: {}", error_text(err));
   };
   if (sig == manager_died_signal) {
     http.reset();

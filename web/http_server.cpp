@@ -7,6 +7,8 @@
 #include "fleet/log.hpp"
 #include "fleet/parse_number.hpp"
 #include "web/assets.hpp"
+#include "web/gated_server.hpp"
+#include "fleet/text.hpp"
 
 #include <caf/sec.hpp>
 #include <fmt/format.h>
@@ -16,6 +18,8 @@
 #include <sys/socket.h>
 
 #include <atomic>
+#include <cctype>
+#include <mutex>
 #include <chrono>
 #include <set>
 #include <thread>
@@ -81,7 +85,11 @@ struct http_server::impl {
   fleet_api_actor manager;
   std::shared_ptr<const fleet_metrics> metrics;
   http_options opts;
-  httplib::Server server;
+  // Before the server: its gate's threads report through them until the server is gone.
+  std::mutex warn_mtx;
+  std::chrono::steady_clock::time_point last_warning;
+  size_t suppressed = 0;
+  gated_server server{[this](const std::string& why) { warn_refused(why); }};
   std::set<std::string> hosts; ///< accepted Host header values
   uint16_t port = 0;
   std::atomic<bool> listen_returned{false};
@@ -94,14 +102,32 @@ struct http_server::impl {
 
   void accept_hosts() {
     for (const auto& name : opts.extra_host_names) {
-      hosts.insert(name);
-      hosts.insert(fmt::format("{}:{}", name, port));
+      hosts.insert(lowercase(name));
+      hosts.insert(lowercase(fmt::format("{}:{}", name, port)));
     }
     auto host = opts.host.find(':') != std::string::npos ? "[" + opts.host + "]" : opts.host;
-    hosts.insert(host);
-    hosts.insert(fmt::format("{}:{}", host, port));
+    hosts.insert(lowercase(host));
+    hosts.insert(lowercase(fmt::format("{}:{}", host, port)));
   }
 
+  /// Host names compare without case (RFC 9110).
+  static std::string lowercase(std::string x) {
+    for (auto& c : x)
+      c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return x;
+  }
+
+  /// The gate's drops, one line a second at most.
+  void warn_refused(const std::string& why) {
+    std::lock_guard<std::mutex> guard{warn_mtx};
+    auto now = std::chrono::steady_clock::now();
+    if (now - last_warning < std::chrono::seconds(1)) {
+      ++suppressed;
+      return;
+    }
+    last_warning = now;
+    spdlog::warn("http: {}{}", why, suppressed == 0 ? "" : fmt::format(" (and {} more)", std::exchange(suppressed, 0)));
+  }
   void routes();
   void serve_assets();
   void serve_metrics();
@@ -118,10 +144,11 @@ void http_server::impl::routes() {
     {"Cache-Control", "no-store"},
   });
   server.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
-    if (hosts.count(req.get_header_value("Host")) == 0) {
+    // Exactly one Host: a second one could say something else to a proxy in front.
+    if (req.get_header_value_count("Host") != 1 || hosts.count(lowercase(req.get_header_value("Host"))) == 0) {
       send_error(res, 421,
-                 fmt::format("unexpected Host header \"{}\": fleetd answers to {}:{} and localhost only",
-                             req.get_header_value("Host"), opts.host, port));
+                 fmt::format("unexpected Host header {}: fleetd answers to {}:{} and localhost only",
+                             quoted_input(req.get_header_value("Host")), opts.host, port));
       return httplib::Server::HandlerResponse::Handled;
     }
     return httplib::Server::HandlerResponse::Unhandled;
@@ -190,7 +217,12 @@ void http_server::impl::serve_queries() {
     send_json(res, 200, body);
   });
   server.Get(R"(/api/batches/([^/]+))", [this](const httplib::Request& req, httplib::Response& res) {
-    auto st = client().batch_status(req.matches[1].str());
+    auto id = req.matches[1].str();
+    if (!is_utf8(id)) {
+      send_error(res, 404, fmt::format("batch {} not found (batch ids are UTF-8)", quoted_input(id)));
+      return;
+    }
+    auto st = client().batch_status(id);
     if (!st)
       send_error(res, st.error());
     else
@@ -231,7 +263,7 @@ void http_server::impl::serve_actions() {
       return;
     auto verb = req.matches[1].str();
     auto c = client();
-    auto changed = verb == "pause" ? c.pause() : c.resume();
+    auto changed = verb == "pause" ? c.pause_fleet() : c.resume_fleet();
     if (!changed) {
       send_error(res, changed.error());
       return;
@@ -245,8 +277,6 @@ caf::expected<std::unique_ptr<http_server>> http_server::start(caf::actor_system
                                                                std::shared_ptr<const fleet_metrics> metrics,
                                                                http_options opts) {
   auto p = std::make_unique<impl>(sys, std::move(manager), std::move(metrics), std::move(opts));
-  // A status page and a scraper need few threads; the default pool would start eight.
-  p->server.new_task_queue = [] { return new httplib::ThreadPool(4); };
   p->server.set_payload_max_length(64 * 1024);
   // httplib's default adds SO_REUSEPORT, with which a second fleetd would bind the same port and
   // silently take half of the requests: a port in use must be an error.
@@ -254,7 +284,9 @@ caf::expected<std::unique_ptr<http_server>> http_server::start(caf::actor_system
     int yes = 1;
     setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
   });
-  p->server.set_read_timeout(std::chrono::seconds(10));
+  // Each request's total deadline is the gate's (web/http_gate.hpp); these bound single waits.
+  p->server.set_read_timeout(std::chrono::seconds(5));
+  p->server.set_write_timeout(std::chrono::seconds(5));
   int port = 0;
   if (p->opts.port == 0)
     port = p->server.bind_to_any_port(p->opts.host);

@@ -7,6 +7,7 @@
 #include "fleet/json_text.hpp"
 #include "fleet/parse_number.hpp"
 #include "fleet/task_file.hpp"
+#include "fleet/text.hpp"
 
 #include <caf/actor_system_config.hpp>
 #include <fmt/format.h>
@@ -304,7 +305,7 @@ int cmd_retry(session& s) {
   if (s.inv.json)
     print_json({{"batch_id", s.inv.batch}, {"replayed", *n}});
   else
-    fmt::print("{} failed tasks of {} replayed\n", *n, s.inv.batch);
+    fmt::print("{} failed tasks of {} replayed\n", *n, fleet::printable(s.inv.batch));
   return exit_ok;
 }
 
@@ -316,7 +317,7 @@ int cmd_cancel(session& s, const std::string& id) {
     if (s.inv.json)
       print_json({{"batch_id", id}, {"cancelled", true}});
     else
-      fmt::print("batch {} cancelled\n", id);
+      fmt::print("batch {} cancelled\n", fleet::printable(id));
     return exit_ok;
   }
   // false means unknown or already finished: tell them apart.
@@ -326,7 +327,7 @@ int cmd_cancel(session& s, const std::string& id) {
   if (s.inv.json)
     print_json({{"batch_id", id}, {"cancelled", false}, {"status", to_string(st->status)}});
   else
-    fmt::print(stderr, "fleetctl: batch {} already finished ({}): nothing to cancel\n", id,
+    fmt::print(stderr, "fleetctl: batch {} already finished ({}): nothing to cancel\n", fleet::printable(id),
                to_string(st->status));
   return exit_batch_failed;
 }
@@ -345,18 +346,22 @@ int print_config(const fleet::fleet_config& cfg, bool json) {
   return exit_ok;
 }
 
-int cmd_config(session& s) {
-  const auto& args = s.inv.args;
-  if (args.empty()) {
+/// `config set NAME=VALUE...` as an update; checked before fleetd is asked.
+caf::expected<fleet::config_update> parse_config_set(const std::vector<std::string>& args) {
+  fleet::config_update update;
+  for (size_t i = 1; i < args.size(); ++i)
+    if (auto err = fleet::set_field_from_text(update, args[i]))
+      return err;
+  return update;
+}
+
+int cmd_config(session& s, const fleet::config_update& update) {
+  if (s.inv.args.empty()) {
     auto cfg = s.client->get_config();
     if (!cfg)
       return error(error_text(cfg.error()));
     return print_config(*cfg, s.inv.json);
   }
-  fleet::config_update update;
-  for (size_t i = 1; i < args.size(); ++i)
-    if (auto err = fleet::set_field_from_text(update, args[i]))
-      return error(error_text(err));
   auto cfg = s.client->update_config(update);
   if (!cfg)
     return error(error_text(cfg.error()));
@@ -431,14 +436,15 @@ caf::expected<int32_t> parse_worker_count(const std::string& text) {
   auto n = fleet::parse_integer(text);
   if (!n || *n < INT32_MIN || *n > INT32_MAX)
     return caf::make_error(fleet::errc::invalid_config,
-                           fmt::format("scale needs a whole number of workers (got \"{}\")", text));
+                           fmt::format("scale needs a whole number of workers (got {})", fleet::quoted_input(text)));
   return static_cast<int32_t>(*n);
 }
 
 } // namespace
 
 int error(const std::string& text) {
-  fmt::print(stderr, "fleetctl: {}\n", text);
+  // One line, whatever fleetd or the input put into the text.
+  fmt::print(stderr, "fleetctl: {}\n", fleet::printable(text, 4096));
   return exit_error;
 }
 
@@ -492,8 +498,6 @@ int run_command(const invocation& inv) {
     return error(fmt::format("{} takes a batch or --fleet (--all), not both", inv.command));
   if (fleet_wide && !inv.whole_fleet && (inv.args.empty() || inv.args[0].empty()))
     return error(fmt::format("{} needs a batch id; for every batch say so with --fleet (or --all)", inv.command));
-  // Bad input is reported before any connection is made (for a file bigger than one chunk: as far
-  // as its first chunk; a later error abandons the upload, and nothing of it becomes visible).
   std::ifstream file;
   std::istream* input = &std::cin;
   if (inv.command == "submit" && inv.args[0] != "-") {
@@ -502,20 +506,15 @@ int run_command(const invocation& inv) {
       return error(fmt::format("cannot read {}", inv.args[0]));
     input = &file;
   }
-  fleet::task_stream stream{*input, inv.args.empty() || inv.args[0] == "-" ? "stdin" : inv.args[0]};
-  std::vector<fleet::task> first_chunk;
-  if (inv.command == "submit") {
-    auto chunk = stream.next(submit_chunk);
-    if (!chunk)
-      return error(error_text(chunk.error()));
-    first_chunk = std::move(*chunk);
-  }
   caf::expected<int32_t> workers{0};
   if (inv.command == "scale") {
     workers = parse_worker_count(inv.args[0]);
     if (!workers)
       return error(error_text(workers.error()));
   }
+  auto update = parse_config_set(inv.command == "config" ? inv.args : std::vector<std::string>{});
+  if (!update)
+    return error(error_text(update.error()));
   if (auto err = fleet::check_tls_files(inv.tls, "--tls-"))
     return error(error_text(err));
   caf::actor_system_config cfg;
@@ -527,8 +526,19 @@ int run_command(const invocation& inv) {
   if (auto err = s.connect())
     return error(error_text(err));
   const auto& cmd = inv.command;
-  if (cmd == "submit")
-    return cmd_submit(s, std::move(first_chunk), stream);
+  if (cmd == "submit") {
+    // The file is read with fleetd's limits, so that what it would refuse is refused here, before
+    // anything is sent (for a file bigger than one chunk: as far as its first chunk; a later error
+    // abandons the upload, and nothing of it becomes visible).
+    auto limits = s.client->limits();
+    if (!limits)
+      return error(error_text(limits.error()));
+    fleet::task_stream stream{*input, inv.args[0] == "-" ? "stdin" : inv.args[0], *limits};
+    auto first_chunk = stream.next(submit_chunk);
+    if (!first_chunk)
+      return error(error_text(first_chunk.error()));
+    return cmd_submit(s, std::move(*first_chunk), stream);
+  }
   if (cmd == "status") {
     auto st = s.client->batch_status(inv.args[0]);
     return st ? print_status(*st, inv.json) : error(error_text(st.error()));
@@ -544,11 +554,12 @@ int run_command(const invocation& inv) {
   if (cmd == "retry")
     return cmd_retry(s);
   if (cmd == "pause" || cmd == "resume") {
-    auto batch = inv.args.empty() ? std::string{} : inv.args[0];
-    auto changed = cmd == "pause" ? s.client->pause(batch) : s.client->resume(batch);
+    auto batch = inv.whole_fleet ? std::string{} : inv.args[0];
+    auto changed = inv.whole_fleet ? (cmd == "pause" ? s.client->pause_fleet() : s.client->resume_fleet())
+                                   : (cmd == "pause" ? s.client->pause(batch) : s.client->resume(batch));
     if (!changed)
       return error(error_text(changed.error()));
-    auto what = batch.empty() ? std::string{"the fleet"} : "batch " + batch;
+    auto what = batch.empty() ? std::string{"the fleet"} : "batch " + fleet::printable(batch);
     if (inv.json)
       print_json({{"target", batch}, {"changed", *changed}});
     else if (*changed)
@@ -572,7 +583,7 @@ int run_command(const invocation& inv) {
     return cmd_workers(s);
   if (cmd == "nodes")
     return cmd_nodes(s);
-  return cmd_config(s);
+  return cmd_config(s, *update);
 }
 
 } // namespace fleetctl

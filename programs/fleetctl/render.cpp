@@ -1,5 +1,7 @@
 #include "render.hpp"
 
+#include "fleet/text.hpp"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -7,7 +9,15 @@
 
 namespace fleetctl {
 
-void print_table(const std::vector<std::string>& header, const std::vector<std::vector<std::string>>& rows) {
+void print_table(const std::vector<std::string>& header, const std::vector<std::vector<std::string>>& raw_rows) {
+  // Ids, errors and output come from clients and programs: nothing in them may drive the terminal.
+  std::vector<std::vector<std::string>> rows;
+  rows.reserve(raw_rows.size());
+  for (const auto& raw : raw_rows) {
+    rows.emplace_back();
+    for (const auto& cell : raw)
+      rows.back().push_back(fleet::printable(cell));
+  }
   std::vector<size_t> width(header.empty() && !rows.empty() ? rows[0].size() : header.size(), 0);
   auto measure = [&](const std::vector<std::string>& row) {
     for (size_t i = 0; i < row.size() && i < width.size(); ++i)

@@ -54,6 +54,10 @@ const std::vector<option_spec>& fleet_options() {
     {"http-actions", value_kind::boolean, "the status page may cancel, pause and resume (loopback http-host only; default false: read-only)"},
     {"exec-allow", value_kind::text, "programs `exec` tasks may run, comma-separated argv[0] values; empty: no exec (default \"\")"},
     {"exec-env-allow", value_kind::text, "variables a task's exec env may set although they change what runs (LD_*, PATH, ...), comma-separated (default \"\": none)"},
+    {"max-connections", value_kind::integer, "connections fleetd accepts at once on its CAF port; more are closed at once (default 1024, at most half the descriptor limit)"},
+    {"max-connections-per-peer", value_kind::integer, "connections from one address at once (default 256)"},
+    {"handshake-timeout", value_kind::integer, "ms a connection has to complete CAF's handshake (and TLS's) before it is closed (default 5000)"},
+    {"max-message-size", value_kind::integer, "MiB a message from a client or node may hold; more closes its connection (default 256)"},
     {"max-interruptions", value_kind::integer, "a task whose attempts were lost this many times to a crash of fleetd or of their node fails for good (default 3)"},
   };
   return specs;
@@ -108,6 +112,10 @@ caf::error daemon_config::apply() {
   text("exec-env-allow", exec_env_allow);
   options.exec_env_allow = split_list(exec_env_allow);
   integer("max-interruptions", options.max_interruptions);
+  integer("max-connections", max_connections_);
+  integer("max-connections-per-peer", max_connections_per_peer_);
+  integer("handshake-timeout", handshake_timeout_ms_);
+  integer("max-message-size", max_message_mib_);
   integer("max-workers", max_workers_);
   integer("worker-timeout", worker_timeout_ms_);
   integer("max-retries", max_retries_);
@@ -121,6 +129,10 @@ caf::error daemon_config::apply() {
   scaling.max_workers = static_cast<int32_t>(autoscale_max_);
   if (auto err = validate(scaling))
     return config_error("fleet." + error_text(err));
+  options.connections.max_connections = static_cast<size_t>(max_connections_);
+  options.connections.max_connections_per_peer = static_cast<size_t>(max_connections_per_peer_);
+  options.connections.handshake_timeout_ms = handshake_timeout_ms_;
+  options.connections.max_message_bytes = static_cast<size_t>(max_message_mib_) << 20;
   options.limits.max_tasks_per_batch = static_cast<size_t>(max_batch_tasks_);
   options.limits.max_data_bytes = static_cast<size_t>(max_task_data_);
   options.limits.max_id_bytes = static_cast<size_t>(max_id_length_);
@@ -186,6 +198,18 @@ caf::error daemon_config::check_ranges() const {
       return config_error(fmt::format("fleet.exec-env-allow names environment variables separated by commas "
                                       "(got \"{}\")", name));
   if (auto err = range("max-interruptions", options.max_interruptions, 1, 1000))
+    return err;
+  if (auto err = range("max-connections", max_connections_, 1, 1'000'000))
+    return err;
+  if (auto err = range("max-connections-per-peer", max_connections_per_peer_, 1, max_connections_,
+                       " (at most max-connections)"))
+    return err;
+  if (auto err = range("handshake-timeout", handshake_timeout_ms_, 100, 600'000, " ms"))
+    return err;
+  // A message must hold one task of the largest data allowed, with room for the rest of it.
+  auto least_mib = (max_task_data_ >> 20) + 2;
+  if (auto err = range("max-message-size", max_message_mib_, least_mib, 4095,
+                       " MiB (at least max-task-data + 2 MiB)"))
     return err;
   if (auto err = range("autoscale-min", autoscale_min_, 1, config_bounds::max_workers))
     return err;

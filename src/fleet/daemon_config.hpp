@@ -1,5 +1,6 @@
 #pragma once
 
+#include "fleet/connection_limits.hpp"
 #include "fleet/autoscale.hpp"
 #include "fleet/fleet_config.hpp"
 #include "fleet/strict_config.hpp"
@@ -27,6 +28,7 @@ struct daemon_options {
   std::vector<std::string> exec_allow; ///< programs `exec` tasks may run; empty: none
   std::vector<std::string> exec_env_allow; ///< variables a task's env may set although they change what runs
   int64_t max_interruptions = 3; ///< lost attempts after which a task fails for good
+  connection_limits connections; ///< max-connections, -per-peer, handshake-timeout, max-message-size
   std::string tls_cert; ///< TLS with mutual authentication: all three, or none
   std::string tls_key;
   std::string tls_ca;
@@ -60,6 +62,10 @@ private:
   int64_t max_batch_tasks_ = 10'000'000;
   int64_t max_task_data_ = 1 << 20;
   int64_t max_id_length_ = 256;
+  int64_t max_connections_ = 1024;
+  int64_t max_connections_per_peer_ = 256;
+  int64_t handshake_timeout_ms_ = 5000;
+  int64_t max_message_mib_ = 256;
   int64_t autoscale_min_ = autoscale_policy{}.min_workers;
   int64_t autoscale_max_ = autoscale_policy{}.max_workers;
 };

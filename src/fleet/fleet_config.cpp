@@ -2,6 +2,7 @@
 
 #include "fleet/error.hpp"
 #include "fleet/parse_number.hpp"
+#include "fleet/text.hpp"
 
 #include <fmt/format.h>
 
@@ -214,8 +215,11 @@ caf::error set_field(config_update& update, const std::string& name, const confi
       return caf::none;
     }
     case field_kind::real:
-      if (auto x = std::get_if<double>(&value))
+      if (auto x = std::get_if<double>(&value)) {
+        if (!std::isfinite(*x)) // from a remote peer: fleetctl never sends one
+          return wrong_kind("a finite number");
         update.*d->u_real = *x;
+      }
       else if (auto i = std::get_if<int64_t>(&value))
         update.*d->u_real = static_cast<double>(*i);
       else
@@ -235,19 +239,37 @@ caf::error set_field_from_text(config_update& update, const std::string& assignm
   auto eq = assignment.find('=');
   if (eq == std::string::npos || eq == 0)
     return caf::make_error(errc::invalid_config,
-                           fmt::format("expected NAME=VALUE (got \"{}\")", assignment));
+                           fmt::format("expected NAME=VALUE (got {})", quoted_input(assignment)));
   auto name = assignment.substr(0, eq);
   auto text = assignment.substr(eq + 1);
-  config_value value;
-  if (text == "true" || text == "false") {
-    value = text == "true";
-  } else if (auto i = parse_integer(text)) {
-    value = *i;
-  } else if (auto r = parse_real(text)) {
-    value = *r;
-  } else {
+  auto d = find_field(name);
+  if (!d)
+    return unknown_field(name);
+  // Read as the field's kind, so that an error quotes what was typed ("1e9", "inf"), not a
+  // number made of it.
+  auto wrong = [&](const char* expected) {
     return caf::make_error(errc::invalid_config,
-                           fmt::format("{}: \"{}\" is not a number or true/false", name, text));
+                           fmt::format("{} must be {} (got {})", d->names.option, expected, quoted_input(text)));
+  };
+  config_value value;
+  switch (d->kind) {
+    case field_kind::integer:
+      if (auto i = parse_integer(text))
+        value = *i;
+      else
+        return wrong("a whole number");
+      break;
+    case field_kind::real:
+      if (auto r = parse_real(text))
+        value = *r;
+      else
+        return wrong("a finite decimal number");
+      break;
+    case field_kind::boolean:
+      if (text != "true" && text != "false")
+        return wrong("true or false");
+      value = text == "true";
+      break;
   }
   return set_field(update, name, value);
 }

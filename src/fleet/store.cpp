@@ -1132,8 +1132,8 @@ caf::expected<fleet_store::batch_range_row> fleet_store::read_batch_range(const 
   return out;
 }
 
-caf::expected<results_page> fleet_store::results(const std::string& batch_id, int64_t cursor,
-                                                 int64_t limit) {
+caf::expected<results_page> fleet_store::results(const std::string& batch_id, int64_t cursor, int64_t limit,
+                                                 size_t max_bytes) {
   auto range = read_batch_range(batch_id);
   if (!range)
     return range.error();
@@ -1141,27 +1141,42 @@ caf::expected<results_page> fleet_store::results(const std::string& batch_id, in
   st.rebind(batch_id, std::max(cursor, range->first_seq - 1), range->last_seq, limit);
   results_page out;
   out.next_cursor = cursor;
+  size_t bytes = 0;
+  bool full = false;
   auto read = st.each_row([&] {
+    if (full)
+      return;
     task_result r;
-    out.next_cursor = st.column_int64(0);
     r.task_id = st.column_text(1);
     r.success = st.column_text(2) == "succeeded";
     r.result = st.column_text(3);
     r.error = st.column_text(4);
     r.attempts = static_cast<int32_t>(st.column_int64(5));
     r.duration_ms = st.column_int64(6);
+    bytes += r.task_id.size() + r.result.size() + r.error.size() + 32;
+    // A page holds at least one result, and stops once it holds max_bytes of them.
+    if (bytes > max_bytes && !out.items.empty()) {
+      full = true;
+      return;
+    }
+    out.next_cursor = st.column_int64(0);
     out.items.push_back(std::move(r));
   });
   if (read)
     return read;
-  out.done = limit < 0 || static_cast<int64_t>(out.items.size()) < limit;
+  out.done = !full && (limit < 0 || static_cast<int64_t>(out.items.size()) < limit);
   return out;
 }
 
-caf::expected<std::vector<task_result>> fleet_store::results(const std::string& batch_id) {
-  auto page = results(batch_id, 0, -1);
+caf::expected<std::vector<task_result>> fleet_store::results(const std::string& batch_id, size_t max_bytes) {
+  auto page = results(batch_id, 0, -1, max_bytes);
   if (!page)
     return page.error();
+  if (!page->done)
+    return caf::make_error(errc::invalid_batch,
+                           fmt::format("the results of batch {} are more than one answer carries ({} bytes): page "
+                                       "through them (batch_results with cursor and limit)",
+                                       batch_id, max_bytes));
   return std::move(page->items);
 }
 

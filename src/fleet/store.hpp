@@ -173,9 +173,12 @@ public:
   /// The tasks that failed last (no retry left), the latest failure first, through
   /// tasks_failed_by_time.
   caf::expected<std::vector<dead_letter>> recent_failures(int64_t limit);
-  caf::expected<std::vector<task_result>> results(const std::string& batch_id);
-  /// Up to `limit` (negative: all) finished tasks after `cursor` (0: from the start), in order.
-  caf::expected<results_page> results(const std::string& batch_id, int64_t cursor, int64_t limit);
+  /// Every finished task; errc::invalid_batch if they hold more than `max_bytes`.
+  caf::expected<std::vector<task_result>> results(const std::string& batch_id, size_t max_bytes = SIZE_MAX);
+  /// Up to `limit` (negative: all) finished tasks after `cursor` (0: from the start), in order, and
+  /// no more than about `max_bytes` of them (always at least one): a page fits in a message.
+  caf::expected<results_page> results(const std::string& batch_id, int64_t cursor, int64_t limit,
+                                      size_t max_bytes = SIZE_MAX);
   /// How many tasks of the batch have finished (from its counters).
   caf::expected<int64_t> finished_count(const std::string& batch_id);
   caf::expected<fleet_stats> stats();

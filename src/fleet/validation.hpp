@@ -3,6 +3,7 @@
 #include "fleet/task.hpp"
 
 #include <caf/error.hpp>
+#include <caf/meta/type_name.hpp>
 #include <nlohmann/json_fwd.hpp>
 
 #include <cstddef>
@@ -21,7 +22,16 @@ struct submit_limits {
   size_t max_id_bytes = 256;               ///< fleet.max-id-length
   size_t max_type_bytes = 64;
   int64_t max_pending_batches = 10'000;    ///< fleet.max-pending-batches: unfinished batches
+  /// fleet.max-message-size: the most one message to fleetd may hold. Clients split what they
+  /// send to fit (fleet_client, fleetctl).
+  size_t max_message_bytes = size_t{256} << 20;
 };
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, submit_limits& x) {
+  return f(caf::meta::type_name("fleet.submit_limits"), x.max_tasks_per_batch, x.max_data_bytes, x.max_id_bytes,
+           x.max_type_bytes, x.max_pending_batches, x.max_message_bytes);
+}
 
 /// The error for a submit when `unfinished` batches already wait or run, none otherwise.
 caf::error validate_pending_batches(int64_t unfinished, const submit_limits& limits);

@@ -409,3 +409,51 @@ TEST_CASE("a group of many attempt ends writes every row as the ends written one
   CHECK(query_db_int(grouped.path, "SELECT count(*) FROM attempts WHERE finished_at IS NOT NULL") == 75);
   CHECK(query_db_int(grouped.path, "SELECT count(*) FROM attempts WHERE node IS NOT NULL") == 19);
 }
+
+TEST_CASE("a results page stops at its byte budget, holds at least one result, and the next goes on") {
+  store_fixture f;
+  std::vector<task> tasks;
+  for (int i = 0; i < 5; ++i)
+    tasks.push_back({"t" + std::to_string(i), "echo", "{}", 0});
+  f.insert("b1", tasks);
+  auto next = f.store->next_runnable(10);
+  REQUIRE(next);
+  std::vector<transition> changes;
+  for (const auto& t : *next) {
+    changes.emplace_back(attempt_started{t.seq, "b1", t.spec.id, 1, "w", 2000, {}});
+    attempt_ended end;
+    end.seq = t.seq;
+    end.batch_id = "b1";
+    end.task_id = t.spec.id;
+    end.attempt = 1;
+    end.at = 2100;
+    end.outcome = attempt_outcome::succeeded;
+    end.result = "\"" + std::string(1000, 'r') + "\"";
+    end.next = task_disposition::succeeded;
+    changes.emplace_back(std::move(end));
+  }
+  auto tx = f.store->transaction();
+  REQUIRE_FALSE(tx.begin());
+  REQUIRE_FALSE(f.store->record(changes));
+  REQUIRE_FALSE(tx.commit());
+  std::vector<std::string> seen;
+  int64_t cursor = 0;
+  for (;;) {
+    auto page = f.store->results("b1", cursor, 100, 2500);
+    REQUIRE(page);
+    CHECK(page->items.size() <= 2);
+    for (const auto& r : page->items)
+      seen.push_back(r.task_id);
+    cursor = page->next_cursor;
+    if (page->done)
+      break;
+  }
+  CHECK(seen == std::vector<std::string>{"t0", "t1", "t2", "t3", "t4"});
+  auto tiny = f.store->results("b1", 0, 100, 10);
+  REQUIRE(tiny);
+  CHECK(tiny->items.size() == 1);
+  auto whole = f.store->results("b1", 2500);
+  REQUIRE_FALSE(whole);
+  CHECK(error_text(whole.error()).find("page through them") != std::string::npos);
+  CHECK(f.store->results("b1", 100'000));
+}
