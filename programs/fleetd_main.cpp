@@ -157,11 +157,16 @@ int fleet::fleetd_main(int argc, char** argv, const std::function<void(worker_re
   auto journal = start_journal::open(o.db + "-starts");
   if (!journal)
     return fail(1, error_text(journal.error()));
-  auto store = fleet_store::open({o.db, o.synchronous, o.max_db_size_mib});
+  auto store = fleet_store::open({o.db, o.synchronous, o.max_db_size_mib, o.start_check == "quick"});
   if (!store)
     return fail(1, fmt::format("database {}: {}", o.db, error_text(store.error())));
-  spdlog::info("database {} (synchronous={}, {:.1f} MiB): PRAGMA quick_check ok in {} ms", o.db, o.synchronous,
-               static_cast<double>(lock->state().size) / (1 << 20), (*store)->integrity_check_ms());
+  auto size_mib = static_cast<double>(lock->state().size) / (1 << 20);
+  if ((*store)->integrity_check_ms() >= 0)
+    spdlog::info("database {} (synchronous={}, {:.1f} MiB): PRAGMA quick_check ok in {} ms", o.db, o.synchronous,
+                 size_mib, (*store)->integrity_check_ms());
+  else
+    spdlog::info("database {} (synchronous={}, {:.1f} MiB): not checked (fleet.start-check=off)", o.db,
+                 o.synchronous, size_mib);
 
   caf::actor_system sys{cfg};
   configure_connections(sys, connections, [](const std::string& line) { spdlog::warn("{}", line); });

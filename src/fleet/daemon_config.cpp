@@ -58,6 +58,7 @@ const std::vector<option_spec>& fleet_options() {
     {"max-connections-per-peer", value_kind::integer, "connections from one address at once (default 256)"},
     {"handshake-timeout", value_kind::integer, "ms a connection has to complete CAF's handshake (and TLS's) before it is closed (default 5000)"},
     {"max-message-size", value_kind::integer, "MiB a message from a client or node may hold; more closes its connection (default 256)"},
+    {"start-check", value_kind::text, "quick: PRAGMA quick_check refuses a damaged database before anything is written (about 2 s per GiB cached, 20 s per GiB cold); off: skip it (default quick)"},
     {"max-interruptions", value_kind::integer, "a task whose attempts were lost this many times to a crash of fleetd or of their node fails for good (default 3)"},
   };
   return specs;
@@ -112,6 +113,7 @@ caf::error daemon_config::apply() {
   text("exec-env-allow", exec_env_allow);
   options.exec_env_allow = split_list(exec_env_allow);
   integer("max-interruptions", options.max_interruptions);
+  text("start-check", options.start_check);
   integer("max-connections", max_connections_);
   integer("max-connections-per-peer", max_connections_per_peer_);
   integer("handshake-timeout", handshake_timeout_ms_);
@@ -199,6 +201,8 @@ caf::error daemon_config::check_ranges() const {
                                       "(got \"{}\")", name));
   if (auto err = range("max-interruptions", options.max_interruptions, 1, 1000))
     return err;
+  if (options.start_check != "quick" && options.start_check != "off")
+    return config_error(fmt::format("fleet.start-check must be quick or off (got \"{}\")", options.start_check));
   if (auto err = range("max-connections", max_connections_, 1, 1'000'000))
     return err;
   if (auto err = range("max-connections-per-peer", max_connections_per_peer_, 1, max_connections_,

@@ -28,6 +28,7 @@ struct daemon_options {
   std::vector<std::string> exec_allow; ///< programs `exec` tasks may run; empty: none
   std::vector<std::string> exec_env_allow; ///< variables a task's env may set although they change what runs
   int64_t max_interruptions = 3; ///< lost attempts after which a task fails for good
+  std::string start_check = "quick"; ///< quick | off: PRAGMA quick_check before anything is written
   connection_limits connections; ///< max-connections, -per-peer, handshake-timeout, max-message-size
   std::string tls_cert; ///< TLS with mutual authentication: all three, or none
   std::string tls_key;
