@@ -9,7 +9,9 @@
 #include <caf/io/middleman_actor_impl.hpp>
 #include <caf/openssl/manager.hpp>
 #include <caf/openssl/session.hpp>
+#include <caf/exit_reason.hpp>
 #include <caf/sec.hpp>
+#include <caf/send.hpp>
 
 namespace fleet::net {
 
@@ -49,10 +51,14 @@ public:
 
   behavior_type make_behavior() override {
     // CAF's own TLS middleman is stopped when the actor system shuts down: this one goes with it.
-    monitor(lifetime_);
+    // (Not a monitor: the base class's down handler evicts its cache of connected peers.)
+    caf::weak_actor_ptr self{ctrl()};
+    lifetime_->attach_functor([self] {
+      if (auto strong = self.lock())
+        caf::anon_send_exit(strong, caf::exit_reason::kill);
+    });
     // A strong handle would keep that actor from being destroyed, and its thread from ending.
     lifetime_ = nullptr;
-    set_down_handler([this](caf::down_msg&) { quit(); });
     return caf::io::middleman_actor_impl::make_behavior();
   }
 

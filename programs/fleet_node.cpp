@@ -9,6 +9,7 @@
 #include "actors/interfaces.hpp"
 #include "client/fleet_client.hpp"
 #include "client/tls.hpp"
+#include "client/transport.hpp"
 #include "fleet/error.hpp"
 #include "fleet/log.hpp"
 #include "fleet/node_config.hpp"
@@ -128,6 +129,7 @@ int main(int argc, char** argv) {
   int code = 0;
   {
     caf::actor_system sys{cfg};
+    configure_connections(sys, connection_limits{}, [](const std::string& line) { spdlog::warn("{}", line); });
     bool unreachable_logged = false;
     for (;;) {
       auto manager = connect_fleet(sys, o.fleetd_host, static_cast<uint16_t>(o.fleetd_port));

@@ -134,7 +134,7 @@ TEST_CASE("a fleet-node with a certificate from the CA joins a TLS fleetd, and o
   auto tasks = d.file("tasks.jsonl");
   write_file(tasks, "{\"id\":\"a\",\"type\":\"echo\",\"data\":{\"x\":1}}\n");
   auto submitted = d.ctl(with(pki.client_args(), {"submit", "--wait", tasks}));
-  CHECK_MESSAGE(submitted.exit_code == 0, submitted.err);
+  CHECK_MESSAGE(submitted.exit_code == 0, submitted.err << "\nFLEETD\n" << d.log() << "\nNODE\n" << node.log());
   CHECK(d.query_int("SELECT count(*) FROM attempts WHERE node = 'node-1' AND outcome = 'succeeded'") == 1);
   CHECK(d.count_in_log("node plain joined") == 0);
 }
