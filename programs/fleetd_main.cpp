@@ -23,6 +23,7 @@
 #include <caf/send.hpp>
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -146,7 +147,8 @@ int fleet::fleetd_main(int argc, char** argv, const std::function<void(worker_re
   if (auto err = init_logging(o.log_level))
     return fail(2, error_text(err));
   spdlog::info("fleetd {} starting (configuration: {})", FLEETD_VERSION, cfg.source);
-  auto connections = connection_limits_for(o.connections, raise_descriptor_limit());
+  auto descriptors = raise_descriptor_limit();
+  auto connections = connection_limits_for(o.connections, descriptors);
 
   if (auto err = prepare_db_directory(o.db))
     return fail(1, error_text(err));
@@ -211,8 +213,10 @@ int fleet::fleetd_main(int argc, char** argv, const std::function<void(worker_re
 
   std::unique_ptr<http_server> http;
   if (o.http_port >= 0) {
-    auto started = http_server::start(sys, fleet_api_actor{manager}, metrics,
-                                      http_options{o.http_host, static_cast<uint16_t>(o.http_port), o.http_actions});
+    http_options web{o.http_host, static_cast<uint16_t>(o.http_port), o.http_actions};
+    // Within the descriptors: a quarter for connections still sending (the CAF port has half).
+    web.max_waiting = std::clamp<size_t>(descriptors.now / 4, 16, 1024);
+    auto started = http_server::start(sys, fleet_api_actor{manager}, metrics, web);
     if (!started) {
       caf::anon_send_exit(manager, caf::exit_reason::user_shutdown);
       return fail(1, error_text(started.error()));

@@ -102,10 +102,10 @@ private:
 
 } // namespace
 
-gated_server::gated_server(std::function<void(const std::string&)> on_refused) {
+gated_server::gated_server(http_gate::options opts, std::function<void(const std::string&)> on_refused) {
   new_task_queue = [] { return new inline_queue; };
   gate_ = std::make_unique<http_gate>(
-    http_gate::options{},
+    opts,
     [this](int fd, http_gate::clock::time_point deadline, size_t bytes) { serve(fd, deadline, bytes); },
     std::move(on_refused));
 }

@@ -16,7 +16,7 @@ namespace fleet {
 class gated_server final : public httplib::Server {
 public:
   /// `on_refused` hears of each connection the gate drops (already worded).
-  explicit gated_server(std::function<void(const std::string&)> on_refused);
+  gated_server(http_gate::options opts, std::function<void(const std::string&)> on_refused);
   ~gated_server() override;
 
 private:

@@ -102,7 +102,8 @@ void http_gate::admit(int fd) {
 }
 
 http_gate::verdict http_gate::look(waiting& w) {
-  std::string buf(opts_.max_request_bytes, '\0');
+  auto& buf = peek_buffer_; // the watcher's alone
+  buf.resize(opts_.max_request_bytes);
   auto n = ::recv(w.fd, buf.data(), buf.size(), MSG_PEEK | MSG_DONTWAIT);
   if (n == 0)
     return verdict::drop; // closed before its request was whole

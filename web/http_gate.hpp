@@ -79,6 +79,7 @@ private:
   std::mutex mtx_;
   bool stopping_ = false;
   std::vector<int> admitted_; ///< handed in, not yet watched
+  std::vector<char> peek_buffer_;
   lane health_;
   lane general_;
   std::thread watcher_;

@@ -89,7 +89,13 @@ struct http_server::impl {
   std::mutex warn_mtx;
   std::chrono::steady_clock::time_point last_warning;
   size_t suppressed = 0;
-  gated_server server{[this](const std::string& why) { warn_refused(why); }};
+  gated_server server{gate_options(opts), [this](const std::string& why) { warn_refused(why); }};
+
+  static http_gate::options gate_options(const http_options& opts) {
+    http_gate::options out;
+    out.max_waiting = opts.max_waiting;
+    return out;
+  }
   std::set<std::string> hosts; ///< accepted Host header values
   uint16_t port = 0;
   std::atomic<bool> listen_returned{false};

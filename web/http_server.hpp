@@ -20,6 +20,8 @@ struct http_options {
   std::string host = "127.0.0.1";
   uint16_t port = 0;    ///< 0 picks a free port
   bool actions = false; ///< POST /api/... may cancel, pause and resume
+  /// Connections still sending their request, at most; more are closed at once (web/http_gate.hpp).
+  size_t max_waiting = 1024;
   /// Host header values accepted besides host:port (DNS rebinding: a page from elsewhere that
   /// resolves its own name to this address must not read the fleet).
   std::vector<std::string> extra_host_names = {"localhost", "127.0.0.1", "[::1]"};

@@ -58,7 +58,7 @@ task random_task(std::mt19937& rng, const std::string& id) {
     return {id, "exec", R"({"argv": ["sh", "-c", "sleep 0.02"]})", priority};
   // Output that is not UTF-8 (issue 16: it took fleetd down at every restart).
   if (pick < 95)
-    return {id, "exec", R"({"argv": ["sh", "-c", "printf 'a\377\303'"]})", priority};
+    return {id, "exec", R"({"argv": ["sh", "-c", "printf 'a\\377\\303'"]})", priority};
   return {id, "exec", R"({"argv": ["sh", "-c", "exit 3"]})", priority};
 }
 
