@@ -118,8 +118,8 @@ task_outcome exec_outcome(const subprocess_spec& spec, const subprocess_result& 
 task_outcome wait_for_exec(const subprocess_spec& spec, child_process& proc) {
   try {
     return exec_outcome(spec, proc.wait());
-  } catch (const std::exception& e) {
-    return failure(fmt::format("exec: {}", e.what()));
+  } catch (...) {
+    return failure(fmt::format("exec: {}", exception_text(std::current_exception())));
   }
 }
 

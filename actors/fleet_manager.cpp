@@ -56,10 +56,9 @@ template <class F>
 auto catching(F f) -> decltype(f()) {
   try {
     return f();
-  } catch (const std::exception& e) {
-    return caf::make_error(errc::worker_failed, fmt::format("the execution hook threw: {}", e.what()));
   } catch (...) {
-    return caf::make_error(errc::worker_failed, "the execution hook threw something that is not a std::exception");
+    return caf::make_error(errc::worker_failed,
+                           fmt::format("the execution hook threw: {}", exception_text(std::current_exception())));
   }
 }
 
@@ -664,17 +663,12 @@ attempt_ended fleet_manager_state::stopped_attempt(const running_attempt& r, int
 }
 
 attempt_ended fleet_manager_state::lost_attempt(const running_attempt& r, int64_t now, std::string reason) {
-  auto lost = r.orphaned_before + 1;
-  if (lost < opts_.max_interruptions) {
-    auto end = stopped_attempt(r, now, attempt_outcome::interrupted, std::move(reason), task_disposition::requeue);
-    end.orphaned = true;
-    return end;
+  auto end = lost_attempt_end(r.seq, r.batch_id, r.task_id, r.attempt, now, now - r.spawned_at,
+                              r.orphaned_before + 1, opts_.max_interruptions, std::move(reason));
+  if (end.next == task_disposition::failed) {
+    spdlog::error("task {} of batch {} failed for good: {}", r.task_id, r.batch_id, end.error);
+    group_results_.push_back({r.task_id, false, {}, end.error, r.attempt, end.duration_ms});
   }
-  auto end = stopped_attempt(r, now, attempt_outcome::interrupted, poison_error(lost, reason),
-                             task_disposition::failed);
-  end.orphaned = true;
-  spdlog::error("task {} of batch {} failed for good: {}", r.task_id, r.batch_id, end.error);
-  group_results_.push_back({r.task_id, false, {}, end.error, r.attempt, end.duration_ms});
   return end;
 }
 
@@ -1315,9 +1309,11 @@ caf::result<fleet_config> fleet_manager_state::reconfigure(const config_update& 
             return;
           }
           cfg_ = *next;
-          spdlog::info("configuration updated: max {} workers, timeout {} ms, retries {} (max {})",
+          spdlog::info("configuration updated: max {} workers, timeout {} ms, retries {} (max {}), backoff {} ms "
+                       "x {} up to {} ms",
                        cfg_.max_concurrent_workers, cfg_.worker_timeout_ms,
-                       cfg_.retry_failed_tasks ? "on" : "off", cfg_.max_retries);
+                       cfg_.retry_failed_tasks ? "on" : "off", cfg_.max_retries, cfg_.backoff_base_ms,
+                       cfg_.backoff_factor, cfg_.backoff_cap_ms);
           dispatch();
           rp.deliver(cfg_);
         });

@@ -7,7 +7,6 @@
 #include <caf/scheduled_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 #include <fmt/format.h>
-#include <spdlog/spdlog.h>
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
@@ -56,28 +55,8 @@ caf::error worker_registry::keep_only(const std::vector<std::string>& types) {
 
 void report_exceptions(caf::scheduled_actor* self) {
   self->set_exception_handler([](caf::scheduled_actor*, std::exception_ptr& eptr) -> caf::error {
-    try {
-      std::rethrow_exception(eptr);
-    } catch (const std::exception& e) {
-      return caf::make_error(errc::worker_failed, fmt::format("the worker threw: {}", e.what()));
-    } catch (...) {
-      return caf::make_error(errc::worker_failed, "the worker threw something that is not a std::exception");
-    }
+    return caf::make_error(errc::worker_failed, fmt::format("the worker threw: {}", exception_text(eptr)));
   });
-}
-
-caf::error report_handler_exception(const std::string& message, std::exception_ptr what) {
-  std::string text = "an exception that is not a std::exception";
-  try {
-    std::rethrow_exception(what);
-  } catch (const std::exception& e) {
-    text = e.what();
-  } catch (...) {
-  }
-  spdlog::error("internal error: handling {} threw {}; fleetd goes on, and a request gets an error", message,
-                text);
-  return caf::make_error(errc::internal_error,
-                         fmt::format("fleetd failed while handling {}: {} (see its log)", message, text));
 }
 
 execution_hooks::~execution_hooks() = default;

@@ -207,10 +207,6 @@ int fleet::fleetd_main(int argc, char** argv, const std::function<void(worker_re
                                "machine): {}",
                                o.host, o.port, error_text(port.error())));
   }
-  spdlog::info("listening on {}:{} ({}); {} workers at most, worker timeout {} ms", o.host, *port,
-               tls.any() ? "TLS, client certificates signed by " + o.tls_ca + " required" : "plain TCP, loopback",
-               ready->max_concurrent_workers, ready->worker_timeout_ms);
-
   std::unique_ptr<http_server> http;
   if (o.http_port >= 0) {
     http_options web{o.http_host, static_cast<uint16_t>(o.http_port), o.http_actions};
@@ -229,6 +225,10 @@ int fleet::fleetd_main(int argc, char** argv, const std::function<void(worker_re
                    "errors over plain HTTP",
                    o.http_host);
   }
+  // Last, once every port is up: scripts and tests take this line as "fleetd is ready".
+  spdlog::info("listening on {}:{} ({}); {} workers at most, worker timeout {} ms", o.host, *port,
+               tls.any() ? "TLS, client certificates signed by " + o.tls_ca + " required" : "plain TCP, loopback",
+               ready->max_concurrent_workers, ready->worker_timeout_ms);
 
   auto watcher = sys.spawn([manager](caf::event_based_actor* self) {
     self->monitor(manager);

@@ -50,6 +50,16 @@ std::string error_text(const caf::error& err) {
   return to_string(err);
 }
 
+std::string exception_text(std::exception_ptr what) {
+  try {
+    std::rethrow_exception(what);
+  } catch (const std::exception& e) {
+    return e.what();
+  } catch (...) {
+    return "something that is not a std::exception";
+  }
+}
+
 std::string render_error(uint8_t code, caf::atom_value, const caf::message& context) {
   auto text = context_text(context);
   auto name = to_string(static_cast<errc>(code));

@@ -6,6 +6,7 @@
 #include <caf/fwd.hpp>
 
 #include <cstdint>
+#include <exception>
 #include <string>
 
 namespace fleet {
@@ -41,6 +42,9 @@ std::string to_string(errc x);
 
 /// The human-readable text of any error: the context message for fleetd errors, CAF's rendering otherwise.
 std::string error_text(const caf::error& err);
+
+/// What an exception says: its what() for a std::exception, a fixed sentence otherwise.
+std::string exception_text(std::exception_ptr what);
 
 /// Renders fleetd errors for `actor_system_config::add_error_category`.
 std::string render_error(uint8_t code, caf::atom_value category, const caf::message& context);

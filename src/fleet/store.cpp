@@ -35,6 +35,27 @@ std::string poison_error(int64_t lost, const std::string& reason) {
                      lost, reason);
 }
 
+attempt_ended lost_attempt_end(int64_t seq, std::string batch_id, std::string task_id, int32_t attempt, int64_t at,
+                               int64_t duration_ms, int64_t lost, int32_t max_interruptions, std::string reason) {
+  attempt_ended end;
+  end.seq = seq;
+  end.batch_id = std::move(batch_id);
+  end.task_id = std::move(task_id);
+  end.attempt = attempt;
+  end.at = at;
+  end.duration_ms = std::max<int64_t>(0, duration_ms);
+  end.outcome = attempt_outcome::interrupted;
+  end.orphaned = true;
+  if (lost >= max_interruptions) {
+    end.next = task_disposition::failed;
+    end.error = poison_error(lost, reason);
+  } else {
+    end.next = task_disposition::requeue;
+    end.error = std::move(reason);
+  }
+  return end;
+}
+
 namespace {
 
 /// attempts.node: NULL for fleetd's own workers, which run nearly every attempt of a local fleet.
@@ -1008,26 +1029,14 @@ caf::error fleet_store::record_unrecorded_starts(const std::vector<start_journal
     }
     attempt_started start{e.seq, task->column_text(0), task->column_text(1), e.attempt, "unrecorded",
                           std::min(e.started_at, now), {}};
-    auto lost_count = task->column_int64(4) + 1;
+    auto end = lost_attempt_end(e.seq, start.batch_id, start.task_id, e.attempt, now, now - start.at,
+                                task->column_int64(4) + 1, max_interruptions,
+                                "fleetd stopped during the attempt, before its start was recorded");
     task->reset();
-    attempt_ended end;
-    end.seq = e.seq;
-    end.batch_id = start.batch_id;
-    end.task_id = start.task_id;
-    end.attempt = e.attempt;
-    end.at = now;
-    end.duration_ms = now - start.at;
-    end.outcome = attempt_outcome::interrupted;
-    end.orphaned = true;
-    end.error = "fleetd stopped during the attempt, before its start was recorded";
-    if (lost_count >= max_interruptions) {
-      end.next = task_disposition::failed;
-      end.error = poison_error(lost_count, end.error);
+    if (end.next == task_disposition::failed)
       out.failed.push_back(end);
-    } else {
-      end.next = task_disposition::requeue;
+    else
       ++out.unrecorded;
-    }
     lost.emplace_back(std::move(start));
     lost.emplace_back(std::move(end));
   }
@@ -1049,25 +1058,14 @@ caf::expected<recovery> fleet_store::recover_interrupted(int64_t now, int32_t ma
   running->rebind(now);
   std::vector<transition> ends;
   auto read = running->each_row([&] {
-    attempt_ended end;
-    end.seq = running->column_int64(0);
-    end.batch_id = running->column_text(1);
-    end.task_id = running->column_text(2);
-    end.attempt = static_cast<int32_t>(running->column_int64(3));
-    auto lost = running->column_int64(4) + 1;
-    end.at = now;
-    end.duration_ms = std::max<int64_t>(0, now - running->column_int64(5));
-    end.outcome = attempt_outcome::interrupted;
-    end.orphaned = true;
-    end.error = "fleetd stopped during the attempt";
-    if (lost >= max_interruptions) {
-      end.next = task_disposition::failed;
-      end.error = poison_error(lost, end.error);
+    auto end = lost_attempt_end(running->column_int64(0), running->column_text(1), running->column_text(2),
+                                static_cast<int32_t>(running->column_int64(3)), now,
+                                now - running->column_int64(5), running->column_int64(4) + 1, max_interruptions,
+                                "fleetd stopped during the attempt");
+    if (end.next == task_disposition::failed)
       out.failed.push_back(end);
-    } else {
-      end.next = task_disposition::requeue;
+    else
       ++out.requeued;
-    }
     ends.emplace_back(std::move(end));
   });
   if (read)

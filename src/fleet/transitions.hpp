@@ -68,6 +68,12 @@ struct attempt_ended {
 /// last one for `reason`.
 std::string poison_error(int64_t lost, const std::string& reason);
 
+/// How an attempt lost to a crash of fleetd or of its node ends: interrupted, its task pending
+/// again, or failed for good once this is its `lost`-th lost attempt and `lost` reaches
+/// `max_interruptions` (fleet.max-interruptions).
+attempt_ended lost_attempt_end(int64_t seq, std::string batch_id, std::string task_id, int32_t attempt, int64_t at,
+                               int64_t duration_ms, int64_t lost, int32_t max_interruptions, std::string reason);
+
 /// A state change waiting for the next group commit.
 using transition = std::variant<attempt_started, attempt_ended>;
 

@@ -29,10 +29,9 @@ caf::error run_in_transaction(fleet_store& store, const write_pipeline::job& j) 
 caf::error run_guarded(fleet_store& store, const write_pipeline::job& j) {
   try {
     return run_in_transaction(store, j);
-  } catch (const std::exception& e) {
-    return caf::make_error(errc::storage_unavailable, fmt::format("the write threw: {}", e.what()));
   } catch (...) {
-    return caf::make_error(errc::storage_unavailable, "the write threw something that is not a std::exception");
+    return caf::make_error(errc::storage_unavailable,
+                           fmt::format("the write threw: {}", exception_text(std::current_exception())));
   }
 }
 
