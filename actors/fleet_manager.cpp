@@ -9,7 +9,7 @@
 #include "fleet/log.hpp"
 #include "fleet/retry_policy.hpp"
 #include "fleet/text.hpp"
-#include "fleet/upload_chunk.hpp"
+#include "fleet/upload_part.hpp"
 
 #include <caf/actor_system.hpp>
 #include <caf/detail/scope_guard.hpp>
@@ -764,7 +764,7 @@ void fleet_manager_state::on_autoscale() {
                st->pending_tasks, running);
   auto detail = fmt::format(R"({{"from":{},"to":{},"waiting":{},"running":{}}})", from, to,
                             st->pending_tasks, running);
-  write([now, detail](fleet_store& store) { return store.log_event(now, "workers_autoscaled", {}, {}, detail); },
+  write([now, detail](fleet_store& store) { return store.log_event(now, event_kind::workers_autoscaled, {}, {}, detail); },
         [](caf::error err) {
           if (err)
             spdlog::error("autoscaling: cannot record the change: {}", error_text(err));
@@ -818,7 +818,7 @@ caf::result<node_welcome> fleet_manager_state::join_node(const node_announcement
   auto rp = self_->make_response_promise<node_welcome>();
   node_welcome welcome{opts_.node_heartbeat_ms, opts_.node_timeout_ms};
   write([now, detail = node_joined_detail(a)](fleet_store& store) {
-          return store.log_event(now, "node_joined", {}, {}, detail);
+          return store.log_event(now, event_kind::node_joined, {}, {}, detail);
         },
         [this, rp, welcome](caf::error err) mutable {
           if (err)
@@ -861,7 +861,7 @@ void fleet_manager_state::drop_node(std::string name, const std::string& reason)
   }
   spdlog::warn("node {} dropped ({}): {} running attempts run again", name, reason, interrupted);
   auto detail = node_dropped_detail(name, reason, interrupted);
-  write([now, detail](fleet_store& store) { return store.log_event(now, "node_dropped", {}, {}, detail); },
+  write([now, detail](fleet_store& store) { return store.log_event(now, event_kind::node_dropped, {}, {}, detail); },
         [this](caf::error err) {
           if (err)
             spdlog::error("cannot record the dropped node: {}", error_text(err));

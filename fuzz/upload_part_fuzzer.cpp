@@ -1,7 +1,7 @@
 // libFuzzer target: a staged upload part's body as the seal reads it from the database file, which
-// may be damaged: the binary encoding, and the JSON one staged by schema 12.
+// may be damaged.
 
-#include "fleet/upload_chunk.hpp"
+#include "fleet/upload_part.hpp"
 
 #include <cstdint>
 #include <cstdlib>
@@ -21,13 +21,5 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // A body read to its end is the encoding of what it held, byte for byte.
   if (!reader.damaged() && !tasks.empty() && fleet::encode_upload_chunk(tasks, SIZE_MAX).at(0).body != body)
     std::abort();
-  // JSON converts into a body that reads back whole, with as many tasks as the array held.
-  if (auto converted = fleet::upload_part_from_json(body)) {
-    fleet::upload_part_reader again{*converted};
-    while (again.next(t))
-      ;
-    if (again.damaged())
-      std::abort();
-  }
   return 0;
 }

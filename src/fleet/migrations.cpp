@@ -19,6 +19,10 @@ caf::error migrate(sqlite::database& db, const std::vector<migration>& steps) {
   auto version = db.query_int("PRAGMA user_version");
   if (!version)
     return version.error();
+  if (*app_id == development_application_id)
+    return caf::make_error(errc::not_a_fleet_db,
+                           "the database file was written by a development build of fleetd, before "
+                           "its first release: delete it (and its -wal and -shm files) and start again");
   if (*app_id != 0 && *app_id != application_id)
     return caf::make_error(errc::not_a_fleet_db, "the database file belongs to another application");
   if (*app_id == 0) {
@@ -36,6 +40,10 @@ caf::error migrate(sqlite::database& db, const std::vector<migration>& steps) {
                                        *version, latest));
   if (*version == latest)
     return caf::none;
+  // Only a file without tables can take it, and only outside a write transaction.
+  if (*version == 0)
+    if (auto err = db.exec("PRAGMA auto_vacuum = INCREMENTAL"))
+      return err;
   sqlite::transaction tx{db};
   if (auto err = tx.begin())
     return err;
@@ -46,14 +54,8 @@ caf::error migrate(sqlite::database& db, const std::vector<migration>& steps) {
       return caf::make_error(errc::database_error,
                              fmt::format("migration {} failed: {}", step.name, error_text(err)));
   }
-  // A migration may rewrite a CREATE statement in sqlite_schema (0013): a new schema cookie makes
-  // every connection to the file read the schema again, as the SQLite documentation asks.
-  auto cookie = db.query_int("PRAGMA schema_version");
-  if (!cookie)
-    return cookie.error();
-  if (auto err = db.exec(fmt::format("PRAGMA application_id = {}; PRAGMA user_version = {}; "
-                                     "PRAGMA schema_version = {}",
-                                     application_id, latest, *cookie + 1)))
+  if (auto err = db.exec(fmt::format("PRAGMA application_id = {}; PRAGMA user_version = {}",
+                                     application_id, latest)))
     return err;
   return tx.commit();
 }

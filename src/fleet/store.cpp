@@ -77,16 +77,6 @@ const char* state_name(task_disposition x) {
   return "failed";
 }
 
-const char* event_kind(task_disposition x) {
-  switch (x) {
-    case task_disposition::succeeded: return "task_succeeded";
-    case task_disposition::failed: return "task_failed";
-    case task_disposition::retry: return "task_retry_scheduled";
-    case task_disposition::cancelled: return "task_cancelled";
-    case task_disposition::requeue: return "attempt_interrupted";
-  }
-  return "task_failed";
-}
 
 /// Steps a statement that yields at most one row: none once the row is ready to read (the caller
 /// resets after reading), else `if_none` (or SQLite's error), with the statement reset.
@@ -151,7 +141,7 @@ struct fleet_store::statements {
   sqlite::statement upload_parts;
   sqlite::statement move_part;
   sqlite::statement staged_duplicate;
-  sqlite::statement drop_upload_chunks;
+  sqlite::statement drop_upload_parts;
   sqlite::statement drop_upload;
   sqlite::statement batch_range;
   sqlite::statement next_runnable;
@@ -276,24 +266,24 @@ caf::expected<std::unique_ptr<fleet_store>> fleet_store::with_statements(sqlite:
     // upload_size
     FLEET_PREPARE("SELECT tasks FROM uploads WHERE id = ?1"),
     // stage_part
-    FLEET_PREPARE("INSERT INTO upload_chunks (upload_id, first, tasks, body) VALUES (?1, ?2, ?3, ?4)"),
+    FLEET_PREPARE("INSERT INTO upload_parts (upload_id, first, tasks, body) VALUES (?1, ?2, ?3, ?4)"),
     // count_upload
     FLEET_PREPARE("UPDATE uploads SET tasks = tasks + ?2 WHERE id = ?1"),
     // max_seq
     FLEET_PREPARE("SELECT coalesce(max(seq), 0) FROM tasks"),
     // upload_parts
-    FLEET_PREPARE("SELECT first, tasks FROM upload_chunks WHERE upload_id = ?1 ORDER BY first"),
+    FLEET_PREPARE("SELECT first, tasks FROM upload_parts WHERE upload_id = ?1 ORDER BY first"),
     // move_part: one row, its tasks in order
     FLEET_PREPARE("INSERT INTO tasks (batch_id, task_id, type, data, priority, not_before)"
                   " SELECT ?3, t.id, t.type, t.data, t.priority, ?4"
-                  " FROM upload_chunks c, upload_rows(c.body) t WHERE c.upload_id = ?1 AND c.first = ?2"),
+                  " FROM upload_parts c, upload_rows(c.body) t WHERE c.upload_id = ?1 AND c.first = ?2"),
     // staged_duplicate: the part's first task whose id an earlier part of the batch has
-    FLEET_PREPARE("SELECT c.first + t.position, t.id FROM upload_chunks c, upload_rows(c.body) t"
+    FLEET_PREPARE("SELECT c.first + t.position, t.id FROM upload_parts c, upload_rows(c.body) t"
                   " WHERE c.upload_id = ?1 AND c.first = ?2"
                   " AND EXISTS (SELECT 1 FROM tasks WHERE batch_id = ?3 AND task_id = t.id)"
                   " ORDER BY t.position LIMIT 1"),
-    // drop_upload_chunks
-    FLEET_PREPARE("DELETE FROM upload_chunks WHERE upload_id = ?1"),
+    // drop_upload_parts
+    FLEET_PREPARE("DELETE FROM upload_parts WHERE upload_id = ?1"),
     // drop_upload
     FLEET_PREPARE("DELETE FROM uploads WHERE id = ?1"),
     // batch_range
@@ -305,9 +295,10 @@ caf::expected<std::unique_ptr<fleet_store>> fleet_store::with_statements(sqlite:
     // runnable_lower_priority: then the priorities below it
     FLEET_PREPARE(runnable_select + " AND priority < ?2 ORDER BY priority DESC, seq LIMIT ?1"),
     // log_due_retries
-    FLEET_PREPARE("INSERT INTO events (at, kind, batch_id, task_id)"
-                  " SELECT ?1, 'task_retry_due', batch_id, task_id FROM tasks"
-                  " WHERE state = 'retry_wait' AND not_before <= ?1"),
+    FLEET_PREPARE(fmt::format("INSERT INTO events (at, kind, batch_id, task_id)"
+                              " SELECT ?1, '{}', batch_id, task_id FROM tasks"
+                              " WHERE state = 'retry_wait' AND not_before <= ?1",
+                              to_string(event_kind::task_retry_due))),
     // promote_due_retries
     FLEET_PREPARE("UPDATE tasks SET state = 'pending' WHERE state = 'retry_wait' AND not_before <= ?1"),
     // next_retry_due
@@ -347,9 +338,10 @@ caf::expected<std::unique_ptr<fleet_store>> fleet_store::with_statements(sqlite:
                   " WHERE seq > ?2 AND seq <= ?3 AND +batch_id = ?1" // + : walk the seq range, not the id index
                   " AND state IN ('succeeded', 'failed', 'cancelled') ORDER BY seq LIMIT ?4"),
     // log_cancelled
-    FLEET_PREPARE("INSERT INTO events (at, kind, batch_id, task_id)"
-                  " SELECT ?2, 'task_cancelled', batch_id, task_id FROM tasks"
-                  " WHERE batch_id = ?1 AND state IN ('pending', 'retry_wait')"),
+    FLEET_PREPARE(fmt::format("INSERT INTO events (at, kind, batch_id, task_id)"
+                              " SELECT ?2, '{}', batch_id, task_id FROM tasks"
+                              " WHERE batch_id = ?1 AND state IN ('pending', 'retry_wait')",
+                              to_string(event_kind::task_cancelled))),
     // cancel_waiting
     FLEET_PREPARE("UPDATE tasks SET state = 'cancelled', error = 'cancelled', finished_at = ?2"
                   " WHERE batch_id = ?1 AND state IN ('pending', 'retry_wait')"),
@@ -372,8 +364,9 @@ caf::expected<std::unique_ptr<fleet_store>> fleet_store::with_statements(sqlite:
     // task_state
     FLEET_PREPARE("SELECT state FROM tasks WHERE batch_id = ?1 AND task_id = ?2"),
     // log_replayed: ?3 '' for every failed task of the batch
-    FLEET_PREPARE("INSERT INTO events (at, kind, batch_id, task_id) SELECT ?3, 'task_replayed', batch_id, task_id"
-                  " FROM tasks WHERE batch_id = ?1 AND state = 'failed' AND (?2 = '' OR task_id = ?2)"),
+    FLEET_PREPARE(fmt::format("INSERT INTO events (at, kind, batch_id, task_id) SELECT ?3, '{}', batch_id, task_id"
+                              " FROM tasks WHERE batch_id = ?1 AND state = 'failed' AND (?2 = '' OR task_id = ?2)",
+                              to_string(event_kind::task_replayed))),
     // replay_tasks
     FLEET_PREPARE("UPDATE tasks SET state = 'pending', replay_base = attempts - interruptions, not_before = ?3,"
                   " finished_at = NULL, duration_ms = NULL, orphaned_attempts = 0"
@@ -461,7 +454,7 @@ caf::error fleet_store::save_config_overrides(const config_update& update, int64
       return err;
     std::visit([&](auto x) { detail[field.name] = x; }, value);
   }
-  return log_event(now, "config_updated", {}, {}, dump_json(detail));
+  return log_event(now, event_kind::config_updated, {}, {}, dump_json(detail));
 }
 
 caf::expected<int64_t> fleet_store::unfinished_batches() {
@@ -487,7 +480,7 @@ caf::error fleet_store::insert_batch(const std::string& batch_id, const std::vec
   }
   if (auto err = stmts_->set_batch_range.execute(batch_id, first_seq, db_.last_insert_rowid()))
     return err;
-  return log_event(now, "batch_submitted", batch_id, {},
+  return log_event(now, event_kind::batch_submitted, batch_id, {},
                    dump_json({{"tasks", tasks.size()}}));
 }
 
@@ -644,7 +637,7 @@ caf::error fleet_store::record_end(const attempt_ended& x, const attempt_started
     detail["error"] = x.error;
   if (x.next == task_disposition::retry)
     detail["not_before"] = x.not_before;
-  return log_event(x.at, event_kind(x.next), x.batch_id, x.task_id, dump_json(detail));
+  return log_event(x.at, *event_of(x.next), x.batch_id, x.task_id, dump_json(detail));
 }
 
 caf::error fleet_store::apply_deltas(const std::map<std::string, batch_delta>& deltas) {
@@ -664,7 +657,7 @@ caf::error fleet_store::apply_deltas(const std::map<std::string, batch_delta>& d
     if (db_.changes() == 0)
       continue;
     milestones_.push_back({batch_id, true});
-    if (auto err = log_event(d.at, "batch_finished", batch_id, {}, {}))
+    if (auto err = log_event(d.at, event_kind::batch_finished, batch_id, {}, {}))
       return err;
   }
   return caf::none;
@@ -787,18 +780,18 @@ caf::expected<int64_t> fleet_store::seal_upload(const std::string& upload_id,
       return err;
   if (auto err = stmts_->set_batch_range.execute(batch_id, max_seq + 1, db_.last_insert_rowid()))
     return err;
-  if (auto err = stmts_->drop_upload_chunks.execute(upload_id))
+  if (auto err = stmts_->drop_upload_parts.execute(upload_id))
     return err;
   if (auto err = stmts_->drop_upload.execute(upload_id))
     return err;
-  if (auto err = log_event(now, "batch_submitted", batch_id, {},
+  if (auto err = log_event(now, event_kind::batch_submitted, batch_id, {},
                            dump_json({{"tasks", *n}, {"upload", upload_id}})))
     return err;
   return *n;
 }
 
 caf::expected<int64_t> fleet_store::expire_uploads(int64_t older_than) {
-  auto err = db_.exec(fmt::format("DELETE FROM upload_chunks WHERE upload_id IN"
+  auto err = db_.exec(fmt::format("DELETE FROM upload_parts WHERE upload_id IN"
                                   " (SELECT id FROM uploads WHERE created_at < {0});"
                                   "DELETE FROM uploads WHERE created_at < {0};",
                                   older_than));
@@ -823,7 +816,7 @@ caf::error fleet_store::set_batch_key(const std::string& batch_id, const std::st
 }
 
 caf::error fleet_store::discard_upload(const std::string& upload_id) {
-  if (auto err = stmts_->drop_upload_chunks.execute(upload_id))
+  if (auto err = stmts_->drop_upload_parts.execute(upload_id))
     return err;
   return stmts_->drop_upload.execute(upload_id);
 }
@@ -948,7 +941,7 @@ caf::expected<bool> fleet_store::set_batch_paused(const std::string& batch_id, b
     pb.bind(2, nullptr);
   if (auto err = pb.run())
     return err;
-  if (auto err = log_event(now, paused ? "batch_paused" : "batch_resumed", batch_id, {}, {}))
+  if (auto err = log_event(now, paused ? event_kind::batch_paused : event_kind::batch_resumed, batch_id, {}, {}))
     return err;
   return true;
 }
@@ -970,7 +963,7 @@ caf::expected<bool> fleet_store::set_fleet_paused(bool paused, int64_t now) {
     return err;
   if (db_.changes() == 0)
     return false;
-  if (auto err = log_event(now, paused ? "fleet_paused" : "fleet_resumed", {}, {}, {}))
+  if (auto err = log_event(now, paused ? event_kind::fleet_paused : event_kind::fleet_resumed, {}, {}, {}))
     return err;
   return true;
 }
@@ -995,14 +988,14 @@ caf::expected<std::optional<int64_t>> fleet_store::cancel_batch(const std::strin
   auto n = db_.changes();
   if (auto err = stmts_->cancel_batch.execute(batch_id, n, now))
     return err;
-  if (auto err = log_event(now, "batch_cancelled", batch_id, {},
+  if (auto err = log_event(now, event_kind::batch_cancelled, batch_id, {},
                            dump_json({{"waiting_tasks_cancelled", n}})))
     return err;
   if (auto err = stmts_->finish_batch.execute(batch_id, now))
     return err;
   if (db_.changes() > 0) {
     milestones_.push_back({batch_id, true});
-    if (auto err = log_event(now, "batch_finished", batch_id, {}, {}))
+    if (auto err = log_event(now, event_kind::batch_finished, batch_id, {}, {}))
       return err;
   }
   return n;
@@ -1076,10 +1069,10 @@ caf::expected<recovery> fleet_store::recover_interrupted(int64_t now, int32_t ma
   return out;
 }
 
-caf::error fleet_store::log_event(int64_t at, const std::string& kind, const std::string& batch_id,
+caf::error fleet_store::log_event(int64_t at, event_kind kind, const std::string& batch_id,
                                   const std::string& task_id, const std::string& detail_json) {
   auto& st = stmts_->insert_event;
-  st.rebind(at, kind);
+  st.rebind(at, std::string{to_string(kind)});
   auto text_or_null = [&](int index, const std::string& value) {
     if (value.empty())
       st.bind(index, nullptr);

@@ -1,13 +1,14 @@
 #pragma once
 
 #include "fleet/batch_state.hpp"
+#include "fleet/event_kind.hpp"
 #include "fleet/fleet_config.hpp"
 #include "fleet/fleet_stats.hpp"
 #include "fleet/sqlite.hpp"
 #include "fleet/start_journal.hpp"
 #include "fleet/task.hpp"
 #include "fleet/transitions.hpp"
-#include "fleet/upload_chunk.hpp"
+#include "fleet/upload_part.hpp"
 
 #include <caf/expected.hpp>
 #include <caf/optional.hpp>
@@ -162,7 +163,7 @@ public:
   std::vector<batch_milestone> take_milestones();
 
   /// Records a plain audit event.
-  caf::error log_event(int64_t at, const std::string& kind, const std::string& batch_id,
+  caf::error log_event(int64_t at, event_kind kind, const std::string& batch_id,
                        const std::string& task_id, const std::string& detail_json);
 
   // -- queries ---------------------------------------------------------------

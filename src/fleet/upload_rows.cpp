@@ -1,7 +1,7 @@
 #include "fleet/upload_rows.hpp"
 
 #include "fleet/error.hpp"
-#include "fleet/upload_chunk.hpp"
+#include "fleet/upload_part.hpp"
 
 #include <sqlite3.h>
 
@@ -100,18 +100,10 @@ int filter(sqlite3_vtab_cursor* base, int, const char*, int, sqlite3_value** arg
   c.reader.reset();
   auto* value = argv[0]; // the body: best_index accepts no plan without it
 
-  if (sqlite3_value_type(value) == SQLITE_TEXT) {
-    auto* text = reinterpret_cast<const char*>(sqlite3_value_text(value));
-    auto body = upload_part_from_json({text, static_cast<size_t>(sqlite3_value_bytes(value))});
-    if (!body)
-      return fail(base, body.error());
-    c.body = std::move(*body);
-  } else if (sqlite3_value_type(value) == SQLITE_BLOB) {
-    auto* bytes = static_cast<const char*>(sqlite3_value_blob(value));
-    c.body.assign(bytes == nullptr ? "" : bytes, static_cast<size_t>(sqlite3_value_bytes(value)));
-  } else {
-    return fail(base, damaged_part_error("its body is neither binary nor JSON"));
-  }
+  if (sqlite3_value_type(value) != SQLITE_BLOB)
+    return fail(base, damaged_part_error("its body is not binary"));
+  auto* bytes = static_cast<const char*>(sqlite3_value_blob(value));
+  c.body.assign(bytes == nullptr ? "" : bytes, static_cast<size_t>(sqlite3_value_bytes(value)));
   c.reader.emplace(c.body);
   if (c.reader->damaged())
     return fail(base, damaged_part_error("its body does not start as one"));

@@ -1,4 +1,4 @@
-// The audit views of schema 8 (docs/AUDIT.md) against what the API reports.
+// The audit views (docs/AUDIT.md) against what the API reports.
 
 #include "fleet_fixture.hpp"
 

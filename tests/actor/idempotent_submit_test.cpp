@@ -65,7 +65,7 @@ TEST_CASE("a batch uploaded in chunks under a key: a repeated upload or a retrie
   // The whole upload again (a client that never saw the answer): dropped, same id.
   CHECK(upload_with_key(f, echo_tasks(4), "import-7") == id);
   CHECK(f.query_int("SELECT count(*) FROM uploads") == 0);
-  CHECK(f.query_int("SELECT count(*) FROM upload_chunks") == 0);
+  CHECK(f.query_int("SELECT count(*) FROM upload_parts") == 0);
   // Only the seal again: the upload is gone, the key still answers.
   auto resealed = f.ask<std::string>(upload_seal_atom::value, upload, std::string{"import-7"});
   REQUIRE(resealed);

@@ -234,7 +234,7 @@ TEST_CASE("a batch uploaded in chunks appears at once when sealed, even across a
   REQUIRE(rs.size() == 7);
   for (int i = 0; i < 7; ++i)
     CHECK(rs[static_cast<size_t>(i)].task_id == "t" + std::to_string(i));
-  CHECK(second.query_int("SELECT count(*) FROM upload_chunks") == 0);
+  CHECK(second.query_int("SELECT count(*) FROM upload_parts") == 0);
   CHECK(second.query_int("SELECT count(*) FROM uploads") == 0);
   auto again = second.ask<std::string>(upload_seal_atom::value, upload);
   REQUIRE_FALSE(again);
@@ -266,7 +266,7 @@ TEST_CASE("a task id repeated across chunks fails the seal, and neither the batc
   CHECK(f.stats().total_batches == 0);
   CHECK(f.query_int("SELECT count(*) FROM tasks") == 0);
   // Such an upload can never seal: it is gone by the time the client hears why.
-  CHECK(f.query_int("SELECT count(*) FROM upload_chunks") == 0);
+  CHECK(f.query_int("SELECT count(*) FROM upload_parts") == 0);
   CHECK(f.query_int("SELECT count(*) FROM uploads") == 0);
   auto again = f.ask<std::string>(upload_seal_atom::value, *opened);
   REQUIRE_FALSE(again);

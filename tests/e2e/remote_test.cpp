@@ -186,7 +186,7 @@ TEST_CASE("a client killed in the middle of a chunked submit leaves fleetd runni
   auto client = child_process::start(spec);
   REQUIRE(client);
   // Killed once fleetd has staged part of the upload, before the seal.
-  auto staged = [&] { return d.query_int("SELECT count(*) FROM upload_chunks") > 0; };
+  auto staged = [&] { return d.query_int("SELECT count(*) FROM upload_parts") > 0; };
   CHECK(eventually(staged, 60));
   ::kill((*client)->pid(), SIGKILL);
   (*client)->wait();

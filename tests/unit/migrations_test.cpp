@@ -29,12 +29,6 @@ sqlite::database database_at(const std::string& path, int version) {
   return std::move(*db);
 }
 
-/// Every task in submission order as "id:type:data:priority | ...".
-std::string stored_tasks(const std::string& path) {
-  return query_db_text(path, "SELECT group_concat(task_id || ':' || type || ':' || data || ':' || priority, ' | ')"
-                             " FROM (SELECT * FROM tasks ORDER BY seq)");
-}
-
 std::string file_bytes(const std::string& path) {
   std::ifstream in{path, std::ios::binary};
   return {std::istreambuf_iterator<char>{in}, {}};
@@ -80,157 +74,45 @@ TEST_CASE("every older version migrates to the latest with its data kept") {
   }
 }
 
-TEST_CASE("schema 2 keeps the whole configuration a schema 1 database stored, as runtime settings") {
+TEST_CASE("a fresh database has exactly the checked-in schema, with incremental auto-vacuum") {
+  // tests/data/schema.sql is the reviewed copy: a change to schema/ that alters what a fresh
+  // database holds fails here until that copy is updated with it.
   temp_dir dir;
   auto path = dir.file("fleet.db");
   {
-    auto db = database_at(path, 1);
-    REQUIRE_FALSE(db.exec("INSERT INTO fleet_config VALUES (1, 12, 5000, 0, 4, 250, 1.5, 8000, 7)"));
+    auto store = fleet_store::open({path, "full"});
+    REQUIRE(store);
   }
-  auto store = fleet_store::open({path, "full"});
-  REQUIRE(store);
-  auto kept = (*store)->load_config_overrides();
-  REQUIRE(kept);
-  CHECK(kept->max_concurrent_workers == 12);
-  CHECK(kept->worker_timeout_ms == int64_t{5000});
-  CHECK(kept->retry_failed_tasks == false);
-  CHECK(kept->max_retries == 4);
-  CHECK(kept->backoff_base_ms == int64_t{250});
-  CHECK(kept->backoff_factor == 1.5);
-  CHECK(kept->backoff_cap_ms == int64_t{8000});
+  auto actual = query_db_text(path, "SELECT group_concat(sql, ';' || char(10)) FROM"
+                                    " (SELECT sql FROM sqlite_schema WHERE sql IS NOT NULL ORDER BY type, name)");
+  std::ifstream in{FLEET_SOURCE_DIR "/tests/data/schema.sql"};
+  REQUIRE(in);
+  std::string expected{std::istreambuf_iterator<char>{in}, {}};
+  while (!expected.empty() && expected.back() == '\n')
+    expected.pop_back();
+  CHECK(actual == expected);
+  CHECK(query_db_int(path, "PRAGMA auto_vacuum") == 2);
+  CHECK(query_db_int(path, "SELECT count(*) FROM fleet_totals WHERE batches = 0 AND tasks = 0") == 1);
 }
 
-TEST_CASE("an upload staged by schema 11 (a row per task) is sealed whole and in order after 12") {
+TEST_CASE("a database written by a development build is refused untouched, with what to do") {
   temp_dir dir;
   auto path = dir.file("fleet.db");
   {
-    auto db = database_at(path, 11);
-    // Staged out of id order, with data that needs escaping, and one upload without tasks.
-    REQUIRE_FALSE(db.exec(
-      "INSERT INTO uploads (id, created_at, tasks) VALUES ('u', 1, 3), ('empty', 1, 0);"
-      "INSERT INTO upload_tasks (upload_id, task_id, type, data, priority) VALUES"
-      " ('u', 'z', 'echo', '{\"q\":\"a \\\"b\\\"\"}', 2),"
-      " ('u', 'a', 'sleep', '{\"ms\":1}', 0),"
-      " ('u', 'm', 'echo', '[\"\u00e9\"]', -1);"));
-  }
-  auto store = fleet_store::open({path, "full"});
-  REQUIRE(store);
-  auto& s = **store;
-  auto tx = s.transaction();
-  REQUIRE_FALSE(tx.begin());
-  auto sealed = s.seal_upload("u", "B", 5);
-  REQUIRE(sealed);
-  CHECK(*sealed == 3);
-  auto empty = s.seal_upload("empty", "E", 5);
-  REQUIRE_FALSE(empty);
-  CHECK(empty.error() == errc::invalid_batch);
-  REQUIRE_FALSE(tx.commit());
-  CHECK(stored_tasks(path) == "z:echo:{\"q\":\"a \\\"b\\\"\"}:2 | a:sleep:{\"ms\":1}:0 | m:echo:[\"\u00e9\"]:-1");
-  CHECK(query_db_int(path, "SELECT count(*) FROM sqlite_master WHERE name = 'upload_tasks'") == 0);
-}
-
-namespace {
-
-/// A database at schema 12 with a task in every state and an attempt of every outcome.
-void make_schema_12(const std::string& path) {
-  auto db = database_at(path, 12);
-  REQUIRE_FALSE(db.exec("INSERT INTO batches (id, created_at, total) VALUES ('b', 1, 6);"
-                         "INSERT INTO tasks (batch_id, task_id, type, data, state) VALUES"
-                         " ('b', '1', 'echo', '{}', 'pending'), ('b', '2', 'echo', '{}', 'running'),"
-                         " ('b', '3', 'echo', '{}', 'retry_wait'), ('b', '4', 'echo', '{}', 'succeeded'),"
-                         " ('b', '5', 'echo', '{}', 'failed'), ('b', '6', 'echo', '{}', 'cancelled');"
-                         "INSERT INTO attempts (task_seq, attempt, worker_id, started_at, outcome) VALUES"
-                         " (2, 1, 'w', 1, NULL), (3, 1, 'w', 1, 'timed_out'), (4, 1, 'w', 1, 'succeeded'),"
-                         " (5, 1, 'w', 1, 'failed'), (5, 2, 'w', 1, 'interrupted'), (6, 1, 'w', 1, 'cancelled');"));
-}
-
-} // namespace
-
-TEST_CASE("schema 13 states the same state and outcome rules without IN lists, and keeps every row") {
-  temp_dir dir;
-  auto path = dir.file("fleet.db");
-  make_schema_12(path);
-  int64_t cookie_before = 0;
-  {
-    auto db = sqlite::database::open(path, false);
+    auto db = sqlite::database::open(path);
     REQUIRE(db);
-    cookie_before = *db->query_int("PRAGMA schema_version");
+    REQUIRE_FALSE(db->exec("CREATE TABLE batches (id TEXT PRIMARY KEY); PRAGMA journal_mode = DELETE;"
+                           "PRAGMA user_version = 15; PRAGMA application_id = "
+                           + std::to_string(development_application_id)));
   }
-  REQUIRE(fleet_store::open({path, "full"}));
-  auto db = sqlite::database::open(path);
-  REQUIRE(db);
-  CHECK(*db->query_int("PRAGMA user_version") == latest_schema_version());
-  CHECK(*db->query_int("PRAGMA schema_version") > cookie_before);
-  CHECK(*db->query_int("SELECT count(*) FROM sqlite_schema WHERE name IN ('tasks', 'attempts')"
-                       " AND sql LIKE '% IN (%'") == 0);
-  CHECK(*db->query_int("SELECT count(*) FROM tasks") == 6);
-  CHECK(*db->query_int("SELECT count(*) FROM attempts") == 6);
-  auto st = db->prepare("PRAGMA integrity_check");
-  REQUIRE(st);
-  REQUIRE(*st->step());
-  CHECK(st->column_text(0) == "ok");
-  st = db->prepare("PRAGMA foreign_key_check");
-  REQUIRE(st);
-  CHECK_FALSE(*st->step());
-  // The rules still hold, for new rows and for changes.
-  auto bad_state = db->exec("INSERT INTO tasks (batch_id, task_id, type, data, state) VALUES ('b', '7', 'echo', '{}', 'lost')");
-  REQUIRE(bad_state);
-  CHECK(error_text(bad_state).find("CHECK constraint failed") != std::string::npos);
-  CHECK(db->exec("UPDATE tasks SET state = 'Pending' WHERE seq = 1"));
-  CHECK(db->exec("UPDATE attempts SET outcome = 'lost' WHERE task_seq = 4"));
-  CHECK_FALSE(db->exec("UPDATE tasks SET state = 'running' WHERE seq = 1"));
-  CHECK_FALSE(db->exec("UPDATE attempts SET outcome = NULL WHERE task_seq = 3"));
-}
-
-TEST_CASE("schema 13 refuses a tasks table it does not recognise, and changes nothing") {
-  temp_dir dir;
-  auto path = dir.file("fleet.db");
-  make_schema_12(path);
-  {
-    auto db = sqlite::database::open(path, false);
-    REQUIRE(db);
-    // Someone rewrote the rule by hand: the migration must not guess.
-    REQUIRE_FALSE(db->exec("PRAGMA writable_schema = ON;"
-                           "UPDATE sqlite_schema SET sql = replace(sql, 'state IN (', 'state  IN (')"
-                           " WHERE name = 'tasks';"
-                           "PRAGMA writable_schema = RESET;"));
-  }
+  auto before = file_bytes(path);
   auto store = fleet_store::open({path, "full"});
   REQUIRE_FALSE(store);
-  CHECK(error_text(store.error()).find("migration 0013_check_without_in failed") != std::string::npos);
-  CHECK(user_version(path) == 12);
-  auto db = sqlite::database::open(path, false);
-  REQUIRE(db);
-  CHECK(*db->query_int("SELECT count(*) FROM sqlite_schema WHERE name = 'tasks' AND sql LIKE '%state  IN (%'") == 1);
-  CHECK(*db->query_int("SELECT count(*) FROM sqlite_schema WHERE name = 'attempts' AND sql LIKE '%outcome IN (%'") == 1);
-}
-
-TEST_CASE("an upload staged as JSON by schema 13 is kept by 14 and sealed from its JSON") {
-  temp_dir dir;
-  auto path = dir.file("fleet.db");
-  {
-    auto db = database_at(path, 13);
-    REQUIRE_FALSE(db.exec(
-      "INSERT INTO uploads (id, created_at, tasks) VALUES ('u', 1, 3);"
-      "INSERT INTO upload_chunks (upload_id, first, tasks, body) VALUES"
-      " ('u', 0, 2, '[[\"z\",\"echo\",\"{\\\"q\\\":1}\",2],[\"a\",\"sleep\",\"{}\",0]]'),"
-      " ('u', 2, 1, '[[\"m\",\"echo\",\"[]\",-1]]');"));
-  }
-  auto store = fleet_store::open({path, "full"});
-  REQUIRE(store);
-  CHECK(query_db_int(path, "SELECT count(*) FROM upload_chunks WHERE typeof(body) = 'text'") == 2);
-  CHECK(query_db_int(path, "SELECT count(*) FROM sqlite_schema WHERE name = 'upload_chunks'"
-                           " AND sql LIKE '%body      BLOB NOT NULL%'") == 1);
-  CHECK(query_db_int(path, "SELECT count(*) FROM sqlite_schema WHERE name LIKE 'upload_chunks_%'") == 0);
-  auto& s = **store;
-  auto tx = s.transaction();
-  REQUIRE_FALSE(tx.begin());
-  auto sealed = s.seal_upload("u", "B", 5);
-  REQUIRE(sealed);
-  CHECK(*sealed == 3);
-  REQUIRE_FALSE(tx.commit());
-  CHECK(stored_tasks(path) == "z:echo:{\"q\":1}:2 | a:sleep:{}:0 | m:echo:[]:-1");
-  CHECK(query_db_int(path, "SELECT count(*) FROM upload_chunks") == 0);
+  CHECK(store.error() == errc::not_a_fleet_db);
+  auto text = error_text(store.error());
+  CHECK_MESSAGE(text.find("development build") != std::string::npos, text);
+  CHECK_MESSAGE(text.find("delete") != std::string::npos, text);
+  CHECK(file_bytes(path) == before);
 }
 
 TEST_CASE("a database from a newer fleetd is refused and left untouched") {

@@ -1,10 +1,8 @@
-#include "fleet/upload_chunk.hpp"
+#include "fleet/upload_part.hpp"
 
 #include "fleet/error.hpp"
-#include "fleet/task_file.hpp"
 
 #include <fmt/format.h>
-#include <nlohmann/json.hpp>
 
 #include <array>
 
@@ -98,25 +96,6 @@ bool upload_part_reader::next(staged_task& out) {
 
 caf::error damaged_part_error(std::string_view why) {
   return caf::make_error(errc::database_error, fmt::format("a staged upload part is damaged: {}", why));
-}
-
-caf::expected<std::string> upload_part_from_json(std::string_view json) {
-  auto damaged = [] { return damaged_part_error("not a JSON array of [id, type, data, priority]"); };
-  auto parsed = nlohmann::json::parse(json.begin(), json.end(), nullptr, false);
-  if (!parsed.is_array())
-    return damaged();
-  std::string body{part_magic};
-  for (const auto& row : parsed) {
-    if (!row.is_array() || row.size() != 4 || !row[0].is_string() || !row[1].is_string()
-        || !row[2].is_string())
-      return damaged();
-    auto priority = json_priority(row[3]);
-    if (!priority)
-      return damaged();
-    put_task(body, row[0].get_ref<const std::string&>(), row[1].get_ref<const std::string&>(),
-             row[2].get_ref<const std::string&>(), *priority);
-  }
-  return body;
 }
 
 } // namespace fleet

@@ -13,7 +13,7 @@
 
 namespace fleet {
 
-/// Part of an upload chunk as one row of `upload_chunks`. Its body is binary, read by the seal
+/// Part of an upload chunk as one row of `upload_parts`. Its body is binary, read by the seal
 /// through the table-valued function `upload_rows` (fleet/upload_rows.hpp):
 ///   "FUP1", then per task: u32 id length, id, u32 type length, type, u32 data length, data,
 ///   i32 priority (every integer little-endian).
@@ -57,9 +57,5 @@ private:
 /// The error for a staged part that cannot be read as stored: "a staged upload part is damaged:
 /// <why>" (errc::database_error), from the seal whichever layer finds it.
 caf::error damaged_part_error(std::string_view why);
-
-/// A part body staged by schema 12 (a JSON array of [id, type, data, priority]) in the binary
-/// encoding, so that uploads begun before an upgrade still seal.
-caf::expected<std::string> upload_part_from_json(std::string_view json);
 
 } // namespace fleet

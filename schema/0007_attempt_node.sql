@@ -1,2 +1,0 @@
--- Where each attempt ran: the name of the fleet-node, NULL for fleetd's own workers.
-ALTER TABLE attempts ADD COLUMN node TEXT;

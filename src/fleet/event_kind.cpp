@@ -1,0 +1,39 @@
+#include "fleet/event_kind.hpp"
+
+namespace fleet {
+
+std::string_view to_string(event_kind x) {
+  switch (x) {
+    case event_kind::batch_submitted: return "batch_submitted";
+    case event_kind::batch_finished: return "batch_finished";
+    case event_kind::batch_cancelled: return "batch_cancelled";
+    case event_kind::batch_paused: return "batch_paused";
+    case event_kind::batch_resumed: return "batch_resumed";
+    case event_kind::task_failed: return "task_failed";
+    case event_kind::task_retry_scheduled: return "task_retry_scheduled";
+    case event_kind::task_retry_due: return "task_retry_due";
+    case event_kind::task_cancelled: return "task_cancelled";
+    case event_kind::task_replayed: return "task_replayed";
+    case event_kind::attempt_interrupted: return "attempt_interrupted";
+    case event_kind::fleet_paused: return "fleet_paused";
+    case event_kind::fleet_resumed: return "fleet_resumed";
+    case event_kind::config_updated: return "config_updated";
+    case event_kind::workers_autoscaled: return "workers_autoscaled";
+    case event_kind::node_joined: return "node_joined";
+    case event_kind::node_dropped: return "node_dropped";
+  }
+  return "unknown";
+}
+
+std::optional<event_kind> event_of(task_disposition next) {
+  switch (next) {
+    case task_disposition::succeeded: return std::nullopt;
+    case task_disposition::failed: return event_kind::task_failed;
+    case task_disposition::retry: return event_kind::task_retry_scheduled;
+    case task_disposition::cancelled: return event_kind::task_cancelled;
+    case task_disposition::requeue: return event_kind::attempt_interrupted;
+  }
+  return event_kind::task_failed;
+}
+
+} // namespace fleet
