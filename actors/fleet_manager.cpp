@@ -1262,7 +1262,7 @@ caf::result<bool> fleet_manager_state::cancel(const std::string& batch_id) {
   invalidate_ready();
   auto cancelled = std::make_shared<std::optional<int64_t>>();
   auto milestones = std::make_shared<std::vector<fleet_store::batch_milestone>>();
-  auto job = [batch_id, now, ends = std::move(ends), cancelled, milestones](fleet_store& store) -> caf::error {
+  auto job = [batch_id, now, ends, cancelled, milestones](fleet_store& store) -> caf::error {
     auto waiting = store.cancel_batch(batch_id, now);
     if (!waiting)
       return waiting.error();
@@ -1273,10 +1273,23 @@ caf::result<bool> fleet_manager_state::cancel(const std::string& batch_id) {
     return err;
   };
   auto rp = self_->make_response_promise<bool>();
-  write(std::move(job), [this, rp, batch_id, stopped, cancelled, milestones](caf::error err) mutable {
+  write(std::move(job), [this, rp, batch_id, stopped, cancelled, milestones,
+                         ends = std::move(ends)](caf::error err) mutable {
     cancelling_.erase(batch_id);
     invalidate_ready();
     if (err) {
+      // The batch is not cancelled, but its attempts were stopped: record them as interrupted (as a
+      // drain does), so that their tasks run again instead of staying `running` in the file until
+      // a restart. The group commit writes them once the store takes writes again.
+      for (const auto& change : ends) {
+        auto end = std::get<attempt_ended>(change);
+        end.outcome = attempt_outcome::interrupted;
+        end.next = task_disposition::requeue;
+        end.error = fmt::format("stopped by a cancel that could not be stored: {}", error_text(err));
+        queue(std::move(end));
+      }
+      if (!ends.empty())
+        schedule_flush();
       rp.deliver(std::move(err));
     } else {
       if (*cancelled) {

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs every Debian package fleetd needs (idempotent), then configures and builds it.
-# Usage: scripts/setup.sh [Debug|Release]   (run as root on Debian 12)
+# Usage: scripts/setup.sh [Debug|Release] [TARGET...]   (run as root on Debian 12)
+# With TARGETs (for example fleetd fleetctl) only those are built; without, everything (tests too).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,5 +20,8 @@ if ((${#missing[@]})); then
 fi
 
 build_type=${1:-${FLEETD_BUILD_TYPE:-RelWithDebInfo}}
+shift || true
+targets=()
+for t in "$@"; do targets+=(--target "$t"); done
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE="$build_type" >/dev/null
-cmake --build build -j"$(nproc)"
+cmake --build build -j"$(nproc)" "${targets[@]}"

@@ -4,5 +4,6 @@
 # e.g. scripts/start.sh --fleet.port=5000. Stop it with Ctrl-C (it drains, then exits 0).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/setup.sh
+# Only what it runs (and fleetctl to talk to it): the tests are built by scripts/test.sh.
+scripts/setup.sh "${FLEETD_BUILD_TYPE:-RelWithDebInfo}" fleetd fleetctl
 exec build/bin/fleetd --config-file=config/fleetd.ini "$@"

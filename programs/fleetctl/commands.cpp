@@ -15,6 +15,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <iostream>
 #include <iterator>
@@ -29,72 +30,6 @@ using fleet::fleet_client;
 namespace fleetctl {
 
 namespace {
-
-struct command_spec {
-  const char* name;
-  const char* synopsis;
-  const char* help;
-  size_t min_args;
-  size_t max_args; // SIZE_MAX: any
-};
-
-const std::vector<command_spec>& commands() {
-  static const std::vector<command_spec> specs{
-    {"submit", "submit [--wait] [--key KEY] FILE|-",
-     "Reads tasks from FILE (or stdin for -) as a JSON array or JSON Lines, one object per task:\n"
-     "  {\"id\": \"t1\", \"type\": \"echo\", \"data\": {...}, \"priority\": 0}\n"
-     "type is required; id defaults to task-N, data to {}, priority to 0. Prints the batch id.\n"
-     "--wait then waits like `wait` and exits like it. --key makes the submit idempotent: the\n"
-     "first submit with KEY stores the batch, any later one prints that batch's id and stores\n"
-     "nothing (also after restarts), so a submit whose answer was lost can simply be repeated.",
-     1, 1},
-    {"status", "status BATCH", "Shows a batch's status, counts and progress.", 1, 1},
-    {"results", "results BATCH", "Lists every finished task of a batch with its result or error.", 1, 1},
-    {"wait", "wait BATCH",
-     "Waits until the batch finishes, with a live progress bar on a terminal (plain lines\n"
-     "otherwise). Exit 0 if it completed, 1 if it ended failed, partial or cancelled, 2 on error.",
-     1, 1},
-    {"cancel", "cancel BATCH",
-     "Cancels a batch: waiting tasks are dropped, running attempts stopped. Exit 1 if the batch\n"
-     "had already finished.",
-     1, 1},
-    {"failed", "failed BATCH|--all",
-     "Lists the dead letters: tasks that failed for good (retries exhausted), of one batch or of\n"
-     "all (--all), with their attempts and last error; fetched and printed 1000 at a time.",
-     0, 1},
-    {"retry", "retry --batch BATCH [TASK...]",
-     "Replays failed tasks of BATCH: the TASKs named, or every failed one. Each runs again with a\n"
-     "fresh retry budget; its earlier attempts stay in the history. All or nothing: a task that\n"
-     "is unknown or did not fail refuses the whole request. Prints how many were replayed.",
-     0, SIZE_MAX},
-    {"pause", "pause BATCH|--fleet",
-     "Pauses BATCH, or the whole fleet (--fleet): waiting tasks stay queued, running attempts\n"
-     "finish, no new attempt starts until `resume`. Survives restarts.",
-     0, 1},
-    {"resume", "resume BATCH|--fleet", "Resumes a paused BATCH, or the whole fleet (--fleet).", 0, 1},
-    {"scale", "scale N", "Sets max_concurrent_workers to N (at least 1); stored, survives restarts.", 1, 1},
-    {"stats", "stats", "Fleet-wide figures and the coordinator's summary.", 0, 0},
-    {"workers", "workers", "Running workers, then the most recently finished, with the node each runs on.", 0, 0},
-    {"nodes", "nodes",
-     "The nodes of the fleet: fleetd's own workers (local) and each fleet-node, with its task\n"
-     "types, capacity, running attempts and last heartbeat.",
-     0, 0},
-    {"config", "config [set NAME=VALUE...]",
-     "Shows the configuration in force, or changes fields at runtime (stored, they win over the\n"
-     "config file on restart). NAME is the config file option (max-workers, worker-timeout,\n"
-     "retry-failed-tasks, max-retries, backoff-base, backoff-factor, backoff-cap) or the field\n"
-     "name (max_concurrent_workers, ...).",
-     0, SIZE_MAX},
-  };
-  return specs;
-}
-
-const command_spec* find_command(const std::string& name) {
-  for (const auto& c : commands())
-    if (name == c.name)
-      return &c;
-  return nullptr;
-}
 
 void print_json(const nlohmann::json& x) {
   fmt::print("{}\n", fleet::dump_json(x));
@@ -118,6 +53,9 @@ struct session {
   caf::actor_system& sys;
   const invocation& inv;
   std::optional<fleet_client> client;
+  std::istream* input = nullptr;   ///< submit: the task file, or stdin
+  int32_t workers = 0;             ///< scale
+  fleet::config_update update;     ///< config set
 
   caf::error connect() {
     auto c = fleet_client::connect(sys, inv.host, inv.port, std::chrono::milliseconds(inv.timeout_ms));
@@ -298,7 +236,7 @@ int cmd_failed(session& s, const std::string& batch) {
     });
 }
 
-int cmd_retry(session& s) {
+int cmd_replay(session& s) {
   auto n = s.client->replay(s.inv.batch, s.inv.args);
   if (!n)
     return error(error_text(n.error()));
@@ -355,7 +293,8 @@ caf::expected<fleet::config_update> parse_config_set(const std::vector<std::stri
   return update;
 }
 
-int cmd_config(session& s, const fleet::config_update& update) {
+int cmd_config(session& s) {
+  const auto& update = s.update;
   if (s.inv.args.empty()) {
     auto cfg = s.client->get_config();
     if (!cfg)
@@ -440,6 +379,135 @@ caf::expected<int32_t> parse_worker_count(const std::string& text) {
   return static_cast<int32_t>(*n);
 }
 
+int cmd_submit_file(session& s) {
+  // The file is read with fleetd's limits, so that what it would refuse is refused here, before
+  // anything is sent (for a file bigger than one chunk: as far as its first chunk; a later error
+  // abandons the upload, and nothing of it becomes visible).
+  auto limits = s.client->limits();
+  if (!limits)
+    return error(error_text(limits.error()));
+  const auto& name = s.inv.args[0];
+  fleet::task_stream stream{*s.input, name == "-" ? "stdin" : name, *limits};
+  auto first_chunk = stream.next(submit_chunk);
+  if (!first_chunk)
+    return error(error_text(first_chunk.error()));
+  return cmd_submit(s, std::move(*first_chunk), stream);
+}
+
+int cmd_status(session& s) {
+  auto st = s.client->batch_status(s.inv.args[0]);
+  return st ? print_status(*st, s.inv.json) : error(error_text(st.error()));
+}
+
+int cmd_pause_or_resume(session& s) {
+  const bool pause = s.inv.command == "pause";
+  auto batch = s.inv.whole_fleet ? std::string{} : s.inv.args[0];
+  auto changed = s.inv.whole_fleet ? (pause ? s.client->pause_fleet() : s.client->resume_fleet())
+                                   : (pause ? s.client->pause(batch) : s.client->resume(batch));
+  if (!changed)
+    return error(error_text(changed.error()));
+  auto what = batch.empty() ? std::string{"the fleet"} : "batch " + fleet::printable(batch);
+  if (s.inv.json)
+    print_json({{"target", batch}, {"changed", *changed}});
+  else if (*changed)
+    fmt::print("{} {}\n", what, pause ? "paused" : "resumed");
+  else
+    fmt::print("{} was already {}\n", what, pause ? "paused" : "running");
+  return exit_ok;
+}
+
+int cmd_scale(session& s) {
+  auto cfg = s.client->scale_workers(s.workers);
+  if (!cfg)
+    return error(error_text(cfg.error()));
+  if (s.inv.json)
+    return print_config(*cfg, true);
+  fmt::print("max_concurrent_workers = {}\n", cfg->max_concurrent_workers);
+  return exit_ok;
+}
+
+struct command_spec {
+  const char* name;
+  const char* synopsis;
+  const char* summary; ///< one line that ends, for `fleetctl --help`
+  const char* help;    ///< the rest, for `fleetctl COMMAND --help`
+  size_t min_args;
+  size_t max_args;     ///< SIZE_MAX: any
+  int (*run)(session&);
+};
+
+int cmd_results_of(session& s) {
+  return cmd_results(s, s.inv.args[0]);
+}
+int cmd_wait(session& s) {
+  return wait_for(s, s.inv.args[0]);
+}
+int cmd_cancel_batch(session& s) {
+  return cmd_cancel(s, s.inv.args[0]);
+}
+int cmd_dead_letters(session& s) {
+  return cmd_failed(s, s.inv.args.empty() ? std::string{} : s.inv.args[0]);
+}
+
+const std::vector<command_spec>& commands() {
+  static const std::vector<command_spec> specs{
+    {"submit", "submit [--wait] [--key KEY] FILE|-", "Submits the tasks of FILE (or stdin) as one batch.",
+     "Reads tasks from FILE (or stdin for -) as a JSON array or JSON Lines, one object per task:\n"
+     "  {\"id\": \"t1\", \"type\": \"echo\", \"data\": {...}, \"priority\": 0}\n"
+     "type is required; id defaults to task-N, data to {}, priority to 0. Prints the batch id.\n"
+     "--wait then waits like `wait` and exits like it. --key makes the submit idempotent: the\n"
+     "first submit with KEY stores the batch, any later one prints that batch's id and stores\n"
+     "nothing (also after restarts), so a submit whose answer was lost can simply be repeated.",
+     1, 1, cmd_submit_file},
+    {"status", "status BATCH", "Shows a batch's status, counts and progress.", "", 1, 1, cmd_status},
+    {"results", "results BATCH", "Lists every finished task of a batch with its result or error.", "", 1, 1,
+     cmd_results_of},
+    {"wait", "wait BATCH", "Waits until the batch finishes, with a live progress bar.",
+     "On a terminal the progress bar redraws in place; otherwise one line per change.\n"
+     "Exit 0 if it completed, 1 if it ended failed, partial or cancelled, 2 on error.",
+     1, 1, cmd_wait},
+    {"cancel", "cancel BATCH", "Cancels a batch: waiting tasks dropped, running attempts stopped.",
+     "Exit 1 if the batch had already finished.", 1, 1, cmd_cancel_batch},
+    {"failed", "failed BATCH|--all", "Lists the dead letters (tasks that failed for good).",
+     "Of one batch or of all (--all), with their attempts and last error; fetched and printed\n"
+     "1000 at a time. `fleetctl replay` runs them again.",
+     0, 1, cmd_dead_letters},
+    {"replay", "replay --batch BATCH [TASK...]", "Runs failed tasks of a batch again.",
+     "The TASKs named, or every failed one of BATCH. Each runs again with a fresh retry budget;\n"
+     "its earlier attempts stay in the history. All or nothing: a task that is unknown or did\n"
+     "not fail refuses the whole request. Prints how many were replayed.",
+     0, SIZE_MAX, cmd_replay},
+    {"pause", "pause BATCH|--fleet", "Pauses a batch, or the whole fleet: no new attempt starts.",
+     "Waiting tasks stay queued, running attempts finish, no new attempt starts until `resume`.\n"
+     "Survives restarts.",
+     0, 1, cmd_pause_or_resume},
+    {"resume", "resume BATCH|--fleet", "Resumes a paused batch, or the whole fleet.", "", 0, 1,
+     cmd_pause_or_resume},
+    {"scale", "scale N", "Sets max_concurrent_workers to N (at least 1), stored.",
+     "The new limit survives restarts.", 1, 1, cmd_scale},
+    {"stats", "stats", "Shows fleet-wide figures and the coordinator's summary.", "", 0, 0, cmd_stats},
+    {"workers", "workers", "Lists running workers, then the most recently finished.",
+     "With the node each runs on.", 0, 0, cmd_workers},
+    {"nodes", "nodes", "Lists the nodes of the fleet with their types and load.",
+     "fleetd's own workers (local) and each fleet-node, with its task types, capacity, running\n"
+     "attempts and last heartbeat.",
+     0, 0, cmd_nodes},
+    {"config", "config [set NAME=VALUE...]", "Shows the configuration, or changes it at runtime.",
+     "Changed fields are stored and win over the config file on restart. NAME is the config\n"
+     "file option (max-workers, worker-timeout, retry-failed-tasks, max-retries, backoff-base,\n"
+     "backoff-factor, backoff-cap) or the field name (max_concurrent_workers, ...).",
+     0, SIZE_MAX, cmd_config},
+  };
+  return specs;
+}
+
+const command_spec* find_command(const std::string& name) {
+  for (const auto& c : commands())
+    if (name == c.name)
+      return &c;
+  return nullptr;
+}
+
 } // namespace
 
 int error(const std::string& text) {
@@ -454,11 +522,13 @@ bool is_command(const std::string& command) {
 
 std::string usage(const std::string& command) {
   if (auto c = find_command(command))
-    return fmt::format("usage: fleetctl [--host H] [--port P] [--json] {}\n\n{}\n", c->synopsis, c->help);
+    return fmt::format("usage: fleetctl [--host H] [--port P] [--json] {}\n\n{}\n{}{}", c->synopsis, c->summary,
+                       c->help, *c->help != '\0' ? "\n" : "");
   std::string out = "usage: fleetctl [--host H] [--port P] [--json] [--timeout MS] COMMAND [ARGS]\n\n"
                     "Drives a running fleetd (default 127.0.0.1:4242) as a CAF node.\n\nCommands:\n";
   for (const auto& c : commands())
-    out += fmt::format("  {:<28} {}\n", c.synopsis, std::string{c.help}.substr(0, std::string{c.help}.find('\n')));
+    out += std::strlen(c.synopsis) <= 28 ? fmt::format("  {:<28} {}\n", c.synopsis, c.summary)
+                                         : fmt::format("  {}\n  {:<28} {}\n", c.synopsis, "", c.summary);
   out += "\nOptions:\n"
          "  --host H       fleetd's address (default 127.0.0.1)\n"
          "  --port P       fleetd's port (default 4242)\n"
@@ -485,10 +555,10 @@ int run_command(const invocation& inv) {
     return error("--wait belongs to submit (use `fleetctl wait BATCH`)");
   if (!inv.key.empty() && inv.command != "submit")
     return error("--key belongs to submit");
-  if (!inv.batch.empty() && inv.command != "retry")
-    return error("--batch belongs to retry");
-  if (inv.command == "retry" && inv.batch.empty())
-    return error("retry needs --batch BATCH (task ids are unique only within their batch)");
+  if (!inv.batch.empty() && inv.command != "replay")
+    return error("--batch belongs to replay");
+  if (inv.command == "replay" && inv.batch.empty())
+    return error("replay needs --batch BATCH (task ids are unique only within their batch)");
   // The fleet-wide forms are asked for by name: `pause "$BATCH"` with an unset variable must not
   // pause everything.
   auto fleet_wide = inv.command == "pause" || inv.command == "resume" || inv.command == "failed";
@@ -522,68 +592,10 @@ int run_command(const invocation& inv) {
   if (inv.tls.any())
     fleet::enable_tls(cfg, inv.tls);
   caf::actor_system sys{cfg};
-  session s{sys, inv, {}};
+  session s{sys, inv, {}, input, *workers, *update};
   if (auto err = s.connect())
     return error(error_text(err));
-  const auto& cmd = inv.command;
-  if (cmd == "submit") {
-    // The file is read with fleetd's limits, so that what it would refuse is refused here, before
-    // anything is sent (for a file bigger than one chunk: as far as its first chunk; a later error
-    // abandons the upload, and nothing of it becomes visible).
-    auto limits = s.client->limits();
-    if (!limits)
-      return error(error_text(limits.error()));
-    fleet::task_stream stream{*input, inv.args[0] == "-" ? "stdin" : inv.args[0], *limits};
-    auto first_chunk = stream.next(submit_chunk);
-    if (!first_chunk)
-      return error(error_text(first_chunk.error()));
-    return cmd_submit(s, std::move(*first_chunk), stream);
-  }
-  if (cmd == "status") {
-    auto st = s.client->batch_status(inv.args[0]);
-    return st ? print_status(*st, inv.json) : error(error_text(st.error()));
-  }
-  if (cmd == "results")
-    return cmd_results(s, inv.args[0]);
-  if (cmd == "wait")
-    return wait_for(s, inv.args[0]);
-  if (cmd == "cancel")
-    return cmd_cancel(s, inv.args[0]);
-  if (cmd == "failed")
-    return cmd_failed(s, inv.args.empty() ? std::string{} : inv.args[0]);
-  if (cmd == "retry")
-    return cmd_retry(s);
-  if (cmd == "pause" || cmd == "resume") {
-    auto batch = inv.whole_fleet ? std::string{} : inv.args[0];
-    auto changed = inv.whole_fleet ? (cmd == "pause" ? s.client->pause_fleet() : s.client->resume_fleet())
-                                   : (cmd == "pause" ? s.client->pause(batch) : s.client->resume(batch));
-    if (!changed)
-      return error(error_text(changed.error()));
-    auto what = batch.empty() ? std::string{"the fleet"} : "batch " + fleet::printable(batch);
-    if (inv.json)
-      print_json({{"target", batch}, {"changed", *changed}});
-    else if (*changed)
-      fmt::print("{} {}\n", what, cmd == "pause" ? "paused" : "resumed");
-    else
-      fmt::print("{} was already {}\n", what, cmd == "pause" ? "paused" : "running");
-    return exit_ok;
-  }
-  if (cmd == "scale") {
-    auto cfg2 = s.client->scale_workers(*workers);
-    if (!cfg2)
-      return error(error_text(cfg2.error()));
-    if (inv.json)
-      return print_config(*cfg2, true);
-    fmt::print("max_concurrent_workers = {}\n", cfg2->max_concurrent_workers);
-    return exit_ok;
-  }
-  if (cmd == "stats")
-    return cmd_stats(s);
-  if (cmd == "workers")
-    return cmd_workers(s);
-  if (cmd == "nodes")
-    return cmd_nodes(s);
-  return cmd_config(s, *update);
+  return spec->run(s);
 }
 
 } // namespace fleetctl

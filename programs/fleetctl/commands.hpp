@@ -28,7 +28,7 @@ struct invocation {
   int64_t timeout_ms = 30000;
   bool wait = false;   ///< submit --wait
   std::string key;     ///< submit --key: idempotent submit
-  std::string batch;   ///< retry --batch
+  std::string batch;   ///< replay --batch
   bool whole_fleet = false; ///< --fleet (or --all): pause, resume and failed act on every batch
   int64_t poll_ms = 250; ///< how often wait asks for the status
   std::string command;

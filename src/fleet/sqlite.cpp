@@ -199,6 +199,10 @@ bool statement::column_is_null(int column) const {
   return sqlite3_column_type(stmt_, column) == SQLITE_NULL;
 }
 
+int statement::column_count() const {
+  return sqlite3_column_count(stmt_);
+}
+
 statement::kind statement::column_type(int column) const {
   switch (sqlite3_column_type(stmt_, column)) {
     case SQLITE_INTEGER: return kind::integer;

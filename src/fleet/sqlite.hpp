@@ -122,6 +122,8 @@ public:
   double column_double(int column) const;
   std::string column_text(int column) const;
   bool column_is_null(int column) const;
+  /// Columns of the result (0 for a statement without results).
+  int column_count() const;
   enum class kind { null, integer, real, text, blob };
   kind column_type(int column) const;
 

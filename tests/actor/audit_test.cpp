@@ -65,36 +65,120 @@ TEST_CASE("the audit views agree with the API on every kind of batch") {
   CHECK(f.query_int("SELECT sum(cancelled) FROM throughput_per_minute") == 1);
 }
 
-TEST_CASE("every query of docs/AUDIT.md runs on a real database") {
-  auto cfg = fleet_fixture::small_config();
-  cfg.max_retries = 1;
-  fleet_fixture f{cfg};
-  f.start();
-  auto id = f.submit_ok({failing("flaky", 1), failing("x", -1), make_task("e", "echo")});
-  REQUIRE(f.advance_until([&] { return f.finished(id); }));
+namespace {
+
+/// The rows of `sql` as text, NULL as "NULL", one string per row with columns joined by "|".
+std::vector<std::string> rows_of(sqlite::database& db, const std::string& sql) {
+  auto st = db.prepare(sql);
+  REQUIRE_MESSAGE(st, (st ? "" : error_text(st.error())));
+  std::vector<std::string> out;
+  for (;;) {
+    auto row = st->step();
+    REQUIRE_MESSAGE(row, (row ? "" : error_text(row.error())));
+    if (!*row)
+      return out;
+    std::string line;
+    for (int c = 0; c < st->column_count(); ++c)
+      line += (c == 0 ? "" : "|") + (st->column_is_null(c) ? std::string{"NULL"} : st->column_text(c));
+    out.push_back(line);
+  }
+}
+
+/// The documented queries of docs/AUDIT.md, in order, with the ids put in.
+std::vector<std::string> audit_queries(const std::string& batch_id, const std::string& task_id) {
   std::ifstream in{std::string{FLEET_SOURCE_DIR} + "/docs/AUDIT.md"};
   REQUIRE(in);
   std::string doc{std::istreambuf_iterator<char>{in}, {}};
   static const std::regex block{"```sql\n([^`]*)```"};
+  std::vector<std::string> out;
+  for (std::sregex_iterator i{doc.begin(), doc.end(), block}, end; i != end; ++i) {
+    auto sql = std::regex_replace((*i)[1].str(), std::regex{"BATCH_ID"}, batch_id);
+    out.push_back(std::regex_replace(sql, std::regex{"TASK_ID"}, task_id));
+  }
+  return out;
+}
+
+} // namespace
+
+TEST_CASE("every query of docs/AUDIT.md gives the rows of what happened") {
+  auto cfg = fleet_fixture::small_config();
+  cfg.max_retries = 1;
+  fleet_fixture f{cfg};
+  f.start();
+  // A: flaky fails once then succeeds; x fails twice (failed for good), is replayed, fails twice again.
+  auto a = f.submit_ok({failing("flaky", 1), failing("x", -1), make_task("e", "echo")});
+  REQUIRE(f.advance_until([&] { return f.finished(a); }));
+  f.advance(1000);
+  REQUIRE(*f.ask<int64_t>(replay_atom::value, a, std::vector<std::string>{"x"}) == 1);
+  REQUIRE(f.advance_until([&] { return f.finished(a); }));
+  // B: one running attempt stopped by a cancel; then the fleet is scaled to 3.
+  f.advance(1000);
+  auto b = f.submit_ok({make_task("s", "sleep", R"({"ms": 600000})")});
+  f.advance(10);
+  REQUIRE(*f.ask<bool>(cancel_atom::value, b));
+  REQUIRE(f.ask<fleet_config>(scale_atom::value, int32_t{3}));
+  f.run();
+  // C: runs at the end.
+  auto c = f.submit_ok({make_task("long", "sleep", R"({"ms": 600000})")});
+  f.advance(10);
   auto db = sqlite::database::open(f.db_path(), false);
   REQUIRE(db);
-  int queries = 0;
-  int rows_total = 0;
-  for (std::sregex_iterator i{doc.begin(), doc.end(), block}, end; i != end; ++i) {
-    auto sql = std::regex_replace((*i)[1].str(), std::regex{"BATCH_ID"}, id);
-    sql = std::regex_replace(sql, std::regex{"TASK_ID"}, "flaky");
-    CAPTURE(sql);
-    auto st = db->prepare(sql);
-    REQUIRE_MESSAGE(st, (st ? "" : error_text(st.error())));
-    for (;;) {
-      auto row = st->step();
-      REQUIRE_MESSAGE(row, (row ? "" : error_text(row.error())));
-      if (!*row)
-        break;
-      ++rows_total;
+  // Times and ids differ from run to run: compare the rest.
+  auto shown = [&](const std::string& sql) {
+    auto rows = rows_of(*db, sql);
+    for (auto& r : rows) {
+      r = std::regex_replace(r, std::regex{"\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d(:\\d\\d)?"}, "T");
+      r = std::regex_replace(r, std::regex{"\\d{13}"}, "MS");
+      r = std::regex_replace(r, std::regex{"worker-[a-z0-9]+-\\d+"}, "W");
+      r = std::regex_replace(r, std::regex{a}, "A");
+      r = std::regex_replace(r, std::regex{b}, "B");
+      r = std::regex_replace(r, std::regex{c}, "C");
     }
-    ++queries;
-  }
-  CHECK(queries >= 15);
-  CHECK(rows_total > queries); // they found something, not just ran
+    return rows;
+  };
+  using rows = std::vector<std::string>;
+  auto queries = audit_queries(a, "x");
+  REQUIRE(queries.size() == 16);
+  // The latest batches, and those that did not complete.
+  CHECK(shown(queries[0]) == rows{"C|processing|1|0|0|0|0.0|T|NULL", "B|cancelled|1|0|0|1|100.0|T|10",
+                                  "A|partial|3|2|1|0|100.0|T|1150"});
+  CHECK(shown(queries[1]) == rows{"B|cancelled|0|1|0", "A|partial|1|0|0"});
+  // x's whole story: two attempts, failed for good, replayed, two more attempts, failed again.
+  CHECK(shown(queries[2]) == rows{
+    "T|attempt started|1|local|NULL|NULL",  "T|attempt ended|1|local|failed|always (attempt 1)",
+    "T|task_retry_scheduled|1|NULL|failed|always (attempt 1)", "T|task_retry_due|NULL|NULL|NULL|NULL",
+    "T|attempt started|2|local|NULL|NULL",  "T|attempt ended|2|local|failed|always (attempt 2)",
+    "T|task_failed|2|NULL|failed|always (attempt 2)", "T|task_replayed|NULL|NULL|NULL|NULL",
+    "T|attempt started|3|local|NULL|NULL",  "T|attempt ended|3|local|failed|always (attempt 3)",
+    "T|task_retry_scheduled|3|NULL|failed|always (attempt 3)", "T|task_retry_due|NULL|NULL|NULL|NULL",
+    "T|attempt started|4|local|NULL|NULL",  "T|attempt ended|4|local|failed|always (attempt 4)",
+    "T|task_failed|4|NULL|failed|always (attempt 4)"});
+  // The cancelled task's story ends with its cancel.
+  CHECK(shown(audit_queries(b, "s")[2]) == rows{"T|attempt started|1|local|NULL|NULL",
+                                                 "T|attempt ended|1|local|cancelled|cancelled",
+                                                 "T|task_cancelled|1|NULL|cancelled|cancelled"});
+  CHECK(shown(queries[3]) == rows{
+    "T|batch_submitted|NULL|{\"tasks\":3}",
+    "T|task_retry_scheduled|flaky|{\"attempt\":1,\"error\":\"task failed on purpose (attempt 1)\",\"not_before\":MS,\"outcome\":\"failed\"}",
+    "T|task_retry_scheduled|x|{\"attempt\":1,\"error\":\"always (attempt 1)\",\"not_before\":MS,\"outcome\":\"failed\"}",
+    "T|task_retry_due|flaky|NULL", "T|task_retry_due|x|NULL",
+    "T|task_failed|x|{\"attempt\":2,\"error\":\"always (attempt 2)\",\"outcome\":\"failed\"}",
+    "T|batch_finished|NULL|NULL", "T|task_replayed|x|NULL",
+    "T|task_retry_scheduled|x|{\"attempt\":3,\"error\":\"always (attempt 3)\",\"not_before\":MS,\"outcome\":\"failed\"}",
+    "T|task_retry_due|x|NULL",
+    "T|task_failed|x|{\"attempt\":4,\"error\":\"always (attempt 4)\",\"outcome\":\"failed\"}",
+    "T|batch_finished|NULL|NULL"});
+  CHECK(shown(queries[4]) == rows{"x|fail|4|always (attempt 4)"}); // the dead letters
+  CHECK(shown(queries[5]) == rows{"fail|1|5|0|T"});                // failures by type
+  CHECK(shown(queries[6]) == rows{"always (attempt 1)|1", "always (attempt 2)|1", "always (attempt 3)|1",
+                                  "always (attempt 4)|1", "task failed on purpose (attempt 1)|1"});
+  CHECK(shown(queries[7]) == rows{"T|4|2|1|1"});                   // throughput per minute
+  CHECK(shown(queries[8]) == rows{"A|e|echo|local|0", "A|flaky|fail|local|0"});
+  CHECK(shown(queries[9]) == rows{"C|long|sleep|1|local|W|T"});    // what runs now
+  CHECK(shown(queries[10]) == rows{"local|9|2|0"});                // attempts per node
+  CHECK(shown(queries[11]).empty());                               // no fleet-node joined here
+  CHECK(shown(queries[12]) == rows{"max_concurrent_workers|3|T"});
+  CHECK(shown(queries[13]) == rows{"T|config_updated|{\"max_concurrent_workers\":3}"});
+  CHECK(shown(queries[14]) == rows{"3|5|2|1|1|3"});                // fleet totals
+  CHECK(shown(queries[15]) == rows{"0|0"});                        // the invariant holds
 }

@@ -214,6 +214,8 @@ TEST_CASE("active_workers shows spawning, active, then completed and failed work
   auto cfg = fleet_fixture::small_config();
   cfg.retry_failed_tasks = false;
   fleet_fixture f{cfg};
+  // Starts are committed 50 ms after they happen: until then their workers are spawning.
+  f.set_commit_delay(50);
   f.start();
   auto id = f.submit_ok({make_task("slow", "sleep", R"({"ms": 1000})"), make_task("bad", "fail")});
   auto ws = f.ask<std::vector<worker_info>>(workers_atom::value);
@@ -221,6 +223,12 @@ TEST_CASE("active_workers shows spawning, active, then completed and failed work
   auto find = [&](const std::string& task_id) {
     return std::find_if(ws->begin(), ws->end(), [&](auto& w) { return w.task_id == task_id; });
   };
+  REQUIRE(find("slow") != ws->end());
+  CHECK(find("slow")->status == worker_status::spawning);
+  CHECK(find("slow")->completed_at == 0);
+  f.advance(50);
+  ws = f.ask<std::vector<worker_info>>(workers_atom::value);
+  REQUIRE(ws);
   REQUIRE(find("slow") != ws->end());
   CHECK(find("slow")->status == worker_status::active);
   CHECK(find("slow")->completed_at == 0);

@@ -195,3 +195,42 @@ TEST_CASE("a database damaged under a running fleet: nothing more is written, ne
   CHECK(std::filesystem::file_size(wal) == wal_size);
   f.stop();
 }
+
+TEST_CASE("a cancel that cannot be stored leaves its stopped attempts recorded, and a later cancel ends all") {
+  fleet_fixture f; // 2 workers
+  f.start();
+  auto id = f.submit_ok(sleep_tasks(4, 600'000, "s"));
+  f.advance(10);
+  REQUIRE(f.stats().active_workers == 2);
+  {
+    // Another connection holds the write lock: the cancel's transaction cannot begin (busy_timeout).
+    auto blocker = sqlite::database::open(f.db_path());
+    REQUIRE(blocker);
+    REQUIRE_FALSE(blocker->exec("BEGIN IMMEDIATE"));
+    auto refused = f.ask<bool>(cancel_atom::value, id);
+    REQUIRE_FALSE(refused);
+    CHECK_MESSAGE(error_text(refused.error()).find("database is locked") != std::string::npos,
+                  error_text(refused.error()));
+    REQUIRE_FALSE(blocker->exec("ROLLBACK"));
+  }
+  // Once the store takes writes again, the two stopped attempts are on record as interrupted: no
+  // task of the batch stays `running` in the file with nothing running it.
+  REQUIRE(f.advance_until([&] {
+    return f.query_int("SELECT count(*) FROM attempts WHERE outcome = 'interrupted'") == 2;
+  }));
+  CHECK(f.query_int("SELECT count(*) FROM attempts WHERE outcome = 'interrupted'"
+                    " AND error LIKE 'stopped by a cancel that could not be stored: %'")
+        == 2);
+  REQUIRE(*f.ask<bool>(cancel_atom::value, id));
+  f.run();
+  CHECK(f.finished(id));
+  CHECK(f.status_of(id).cancelled == 4);
+  CHECK(f.query_int("SELECT count(*) FROM tasks WHERE state <> 'cancelled'") == 0);
+  CHECK(f.query_int("SELECT count(*) FROM attempts WHERE finished_at IS NULL") == 0);
+  // After a restart nothing of the cancelled batch runs.
+  f.stop();
+  f.start();
+  f.advance(100);
+  CHECK(f.stats().active_workers == 0);
+  CHECK(f.query_int("SELECT count(*) FROM tasks WHERE state <> 'cancelled'") == 0);
+}

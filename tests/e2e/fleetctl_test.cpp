@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <set>
+#include <sstream>
 
 using namespace fleet::test;
 
@@ -128,7 +129,21 @@ TEST_CASE("fleetctl without a daemon says so and --help works for the program an
   CHECK(r.err.find("cannot reach fleetd at 127.0.0.1:" + port) != std::string::npos);
   r = run({bin("fleetctl"), "--help"});
   CHECK(r.exit_code == 0);
-  for (auto cmd : {"submit", "status", "results", "wait", "cancel", "scale", "stats", "workers", "config"}) {
+  // Each command's summary is one line that ends: no sentence cut at the first line break.
+  auto commands = r.out.substr(r.out.find("Commands:\n"), r.out.find("\nOptions:") - r.out.find("Commands:\n"));
+  std::istringstream lines{commands};
+  int summaries = 0;
+  for (std::string line; std::getline(lines, line);) {
+    if (line.size() > 31 && line.compare(0, 2, "  ") == 0 && line[30] == ' ' && line[31] != ' ') {
+      CAPTURE(line);
+      CHECK(line.back() == '.');
+      CHECK(line.size() <= 100);
+      ++summaries;
+    }
+  }
+  CHECK(summaries == 14);
+  for (auto cmd : {"submit", "status", "results", "wait", "cancel", "failed", "replay", "pause", "resume",
+                   "scale", "stats", "workers", "nodes", "config"}) {
     CAPTURE(cmd);
     CHECK(r.out.find(std::string{"  "} + cmd) != std::string::npos);
     auto one = run({bin("fleetctl"), cmd, "--help"});
@@ -250,7 +265,7 @@ TEST_CASE("fleetctl submit --key is idempotent, for one message and for an uploa
   CHECK(misplaced.err.find("--key belongs to submit") != std::string::npos);
 }
 
-TEST_CASE("fleetctl failed lists the dead letters and retry --batch replays them") {
+TEST_CASE("fleetctl failed lists the dead letters and replay --batch runs them again") {
   fleetd_process d{"max-retries=0\n"};
   REQUIRE_MESSAGE(d.start(), d.log());
   auto tasks = d.file("tasks.jsonl");
@@ -267,13 +282,13 @@ TEST_CASE("fleetctl failed lists the dead letters and retry --batch replays them
   REQUIRE(letters.size() == 1);
   CHECK(letters[0]["task_id"] == "flaky");
   CHECK(letters[0]["attempts"] == 1);
-  auto no_batch = d.ctl({"retry", "flaky"});
+  auto no_batch = d.ctl({"replay", "flaky"});
   CHECK(no_batch.exit_code == 2);
-  CHECK(no_batch.err.find("retry needs --batch BATCH") != std::string::npos);
-  auto not_failed = d.ctl({"retry", "--batch", id, "ok"});
+  CHECK(no_batch.err.find("replay needs --batch BATCH") != std::string::npos);
+  auto not_failed = d.ctl({"replay", "--batch", id, "ok"});
   CHECK(not_failed.exit_code == 2);
   CHECK(not_failed.err.find("not failed") != std::string::npos);
-  auto retried = d.ctl({"retry", "--batch", id});
+  auto retried = d.ctl({"replay", "--batch", id});
   REQUIRE_MESSAGE(retried.exit_code == 0, retried.err);
   CHECK(retried.out == "1 failed tasks of " + id + " replayed\n");
   CHECK(d.ctl({"wait", id}).exit_code == 0);
