@@ -42,15 +42,6 @@ caf::error nothing_to_write(fleet_store&) {
   return caf::none;
 }
 
-/// fleet.max-pending-batches, counted in the transaction that adds the batch, so that submits in
-/// flight count too.
-caf::error room_for_a_batch(fleet_store& store, const submit_limits& limits) {
-  auto unfinished = store.unfinished_batches();
-  if (!unfinished)
-    return unfinished.error();
-  return validate_pending_batches(*unfinished, limits);
-}
-
 /// What `f` returns (an expected), or the text of what it threw as errc::worker_failed.
 template <class F>
 auto catching(F f) -> decltype(f()) {
@@ -80,6 +71,7 @@ auto reply_when_stored(caf::typed_response_promise<T> rp, Value value) {
 caf::error fleet_manager_state::init(self_pointer self, fleet_manager_options opts) {
   self_ = self;
   opts_ = std::move(opts);
+  commits_ = group_commit{opts_.max_pending_transitions};
   store_ = opts_.store;
   if (!store_ || !opts_.registry || !opts_.hooks || !opts_.metrics)
     return caf::make_error(errc::invalid_config, "fleet manager needs a store, a registry, hooks and metrics");
@@ -259,10 +251,7 @@ void fleet_manager_state::note_write_outcome(const caf::error& err) {
 }
 
 void fleet_manager_state::schedule_flush_retry() {
-  if (flush_retry_scheduled_)
-    return;
-  flush_retry_scheduled_ = true;
-  self_->delayed_send(self_, std::chrono::seconds(1), flush_atom::value);
+  flush_retry_timer_.arm(self_, std::chrono::seconds(1), flush_atom::value);
 }
 
 void fleet_manager_state::on_committed() {
@@ -281,65 +270,54 @@ void fleet_manager_state::on_committed() {
 
 void fleet_manager_state::commit_group() {
   flush_wanted_ = false;
-  if ((pending_.empty() && !promote_wanted_) || damaged_)
+  if (damaged_)
     return;
-  auto promote = std::exchange(promote_wanted_, false);
-  auto promote_at = now_ms();
-  auto promoted = std::make_shared<int64_t>(0);
-  auto changes = std::make_shared<std::vector<transition>>(std::move(pending_));
-  pending_.clear();
-  auto actions = std::move(after_commit_);
-  after_commit_.clear();
-  auto results = std::move(group_results_);
-  group_results_.clear();
-  auto milestones = std::make_shared<std::vector<fleet_store::batch_milestone>>();
-  ++groups_in_flight_;
-  auto job = [changes, milestones, promote, promote_at, promoted](fleet_store& store) -> caf::error {
-    auto err = store.record(*changes);
-    *milestones = store.take_milestones();
-    if (err || !promote)
-      return err;
-    auto n = store.promote_due_retries(promote_at);
-    if (!n)
-      return n.error();
-    *promoted = *n;
-    return caf::none;
+  auto taken = commits_.take();
+  if (!taken)
+    return;
+  auto g = std::make_shared<group_commit::group>(std::move(*taken));
+  struct written {
+    std::vector<fleet_store::batch_milestone> milestones;
+    int64_t promoted = 0;
   };
-  auto then = [this, changes, actions = std::move(actions), results = std::move(results), milestones,
-               promote, promoted](caf::error err) mutable {
-    --groups_in_flight_;
-    if (err) {
-      promote_wanted_ = promote_wanted_ || promote;
-      // Nothing of the group is stored: it goes first into the next one, its actions wait too.
-      spdlog::error("commit failed, will retry in 1 s: {}", error_text(err));
-      pending_.insert(pending_.begin(), std::make_move_iterator(changes->begin()),
-                      std::make_move_iterator(changes->end()));
-      after_commit_.insert(after_commit_.begin(), std::make_move_iterator(actions.begin()),
-                           std::make_move_iterator(actions.end()));
-      group_results_.insert(group_results_.begin(), std::make_move_iterator(results.begin()),
-                            std::make_move_iterator(results.end()));
+  auto job = [g, promote_at = now_ms()](fleet_store& store) -> caf::expected<written> {
+    written out;
+    auto err = store.record(g->changes);
+    out.milestones = store.take_milestones();
+    if (err)
+      return err;
+    if (g->promote_retries) {
+      auto n = store.promote_due_retries(promote_at);
+      if (!n)
+        return n.error();
+      out.promoted = *n;
+    }
+    return out;
+  };
+  write_now<written>(std::move(job), [this, g](caf::expected<written> done) {
+    if (!done) {
+      spdlog::error("commit failed, will retry in 1 s: {}", error_text(done.error()));
+      commits_.failed(std::move(*g));
       schedule_flush_retry();
       return;
     }
-    for (const auto& change : *changes) {
-      uncommit(change);
+    commits_.committed(*g);
+    for (const auto& change : g->changes)
       if (auto end = std::get_if<attempt_ended>(&change))
         opts_.metrics->count(*end);
-    }
     // Before the actions, which tell clients that batches finished: a client that then asks the
     // coordinator finds these results counted.
-    if (!results.empty())
-      self_->send(coordinator_, result_atom::value, std::move(results));
-    for (auto& action : actions)
+    if (!g->results.empty())
+      self_->send(coordinator_, result_atom::value, std::move(g->results));
+    for (auto& action : g->actions)
       action();
-    log_milestones(*milestones);
-    if (promote)
-      after_promotion(*promoted);
-    if (flush_wanted_ || pending_.size() >= opts_.max_pending_transitions)
+    log_milestones(done->milestones);
+    if (g->promote_retries)
+      after_promotion(done->promoted);
+    if (flush_wanted_ || commits_.full())
       commit_group();
     dispatch();
-  };
-  post(std::move(job), std::move(then));
+  });
 }
 
 void fleet_manager_state::log_milestones(
@@ -364,49 +342,33 @@ void fleet_manager_state::log_milestones(
 }
 
 void fleet_manager_state::schedule_flush() {
-  if (pending_.size() >= opts_.max_pending_transitions) {
+  if (commits_.full()) {
     commit_group();
     return;
   }
-  if (!flush_scheduled_) {
-    flush_scheduled_ = true;
-    if (opts_.commit_delay_ms <= 0) {
-      // Lands behind every message already queued: their changes share this commit.
-      self_->send(self_, flush_atom::value);
-    } else {
-      // Meanwhile outcomes keep arriving and attempts keep starting: a bigger group per fsync.
-      self_->delayed_send(self_, std::chrono::milliseconds(opts_.commit_delay_ms), flush_atom::value);
-    }
-  }
+  // With no delay the flush lands behind every message already queued: their changes share this
+  // commit. With commit-delay, outcomes keep arriving and attempts keep starting meanwhile: a
+  // bigger group per fsync.
+  flush_timer_.arm(self_, std::chrono::milliseconds(opts_.commit_delay_ms), flush_atom::value);
 }
 
 void fleet_manager_state::queue(transition change) {
-  std::visit([this](const auto& x) { ++uncommitted_[x.seq]; }, change);
-  pending_.push_back(std::move(change));
-}
-
-void fleet_manager_state::uncommit(const transition& change) {
-  std::visit(
-    [this](const auto& x) {
-      if (auto i = uncommitted_.find(x.seq); i != uncommitted_.end() && --i->second <= 0)
-        uncommitted_.erase(i);
-    },
-    change);
+  commits_.queue(std::move(change));
 }
 
 void fleet_manager_state::after_commit(std::function<void()> action) {
-  after_commit_.push_back(std::move(action));
+  commits_.after_commit(std::move(action));
 }
 
 void fleet_manager_state::on_flush_message() {
-  flush_scheduled_ = false;
-  flush_retry_scheduled_ = false;
-  if (groups_in_flight_ > 0) {
+  flush_timer_.fired();
+  flush_retry_timer_.fired();
+  if (commits_.in_flight() > 0) {
     // The writer is busy: changes keep collecting and go as one group when it is done.
     flush_wanted_ = true;
     return;
   }
-  if (pending_.empty() && !promote_wanted_ && !storage_error_.empty()) {
+  if (!commits_.has_work() && !storage_error_.empty()) {
     // Nothing waits to be written, so an empty transaction tells whether the file takes writes.
     write(nothing_to_write, [this](caf::error) { dispatch(); });
     return;
@@ -428,7 +390,7 @@ bool fleet_manager_state::refill() {
   // meets all of them; the reads after it go on from where it stopped, past every task it handed
   // out, so they stay the window's size however many changes wait for their commit.
   auto window = std::max<size_t>(64, 2 * static_cast<size_t>(cfg_.max_concurrent_workers));
-  auto limit = ready_read_up_to_ ? window : window + uncommitted_.size();
+  auto limit = ready_read_up_to_ ? window : window + commits_.uncommitted();
   auto rows = reader_->next_runnable(limit, ready_read_up_to_);
   if (!rows) {
     if (rows.error() == errc::database_damaged)
@@ -441,7 +403,7 @@ bool fleet_manager_state::refill() {
   if (!rows->empty())
     ready_read_up_to_ = run_position{rows->back().spec.priority, rows->back().seq};
   for (auto& row : *rows)
-    if (uncommitted_.count(row.seq) == 0 && running_.count(row.seq) == 0
+    if (!commits_.is_uncommitted(row.seq) && running_.count(row.seq) == 0
         && cancelling_.count(row.batch_id) == 0)
       ready_.push_back(std::move(row));
   return true;
@@ -457,7 +419,7 @@ void fleet_manager_state::dispatch() {
   dispatching_ = true;
   auto guard = caf::detail::make_scope_guard([this] { dispatching_ = false; });
   while (running_.size() < static_cast<size_t>(cfg_.max_concurrent_workers)
-         && groups_in_flight_ < opts_.max_groups_in_flight) {
+         && commits_.in_flight() < opts_.max_groups_in_flight) {
     while (ready_.empty() && !ready_exhausted_)
       if (!refill())
         return;
@@ -635,7 +597,7 @@ void fleet_manager_state::on_outcome(int64_t seq, int32_t attempt,
   remember_finished(r, succeeded, now);
   if (is_terminal(end.next)) {
     // The coordinator gets them after the commit, all of a group in one message.
-    group_results_.push_back({r.task_id, succeeded, end.result, end.error, attempt, end.duration_ms});
+    commits_.add_result({r.task_id, succeeded, end.result, end.error, attempt, end.duration_ms});
   } else if (end.next == task_disposition::retry) {
     after_commit([this, due = end.not_before] { schedule_wakeup(due); });
   }
@@ -667,7 +629,7 @@ attempt_ended fleet_manager_state::lost_attempt(const running_attempt& r, int64_
                               r.orphaned_before + 1, opts_.max_interruptions, std::move(reason));
   if (end.next == task_disposition::failed) {
     spdlog::error("task {} of batch {} failed for good: {}", r.task_id, r.batch_id, end.error);
-    group_results_.push_back({r.task_id, false, {}, end.error, r.attempt, end.duration_ms});
+    commits_.add_result({r.task_id, false, {}, end.error, r.attempt, end.duration_ms});
   }
   return end;
 }
@@ -703,17 +665,16 @@ void fleet_manager_state::remember_finished(const running_attempt& r, bool succe
 // -- timeouts -------------------------------------------------------------------
 
 void fleet_manager_state::schedule_tick() {
-  if (tick_scheduled_ || running_.empty())
+  if (running_.empty())
     return;
-  tick_scheduled_ = true;
   // One sweep instead of one timer per attempt; a timeout fires at most a quarter of
   // worker_timeout (and never more than 1 s) late.
   auto interval = std::clamp<int64_t>(cfg_.worker_timeout_ms / 4, 1, 1000);
-  self_->delayed_send(self_, std::chrono::milliseconds(interval), tick_atom::value);
+  tick_timer_.arm(self_, std::chrono::milliseconds(interval), tick_atom::value);
 }
 
 void fleet_manager_state::on_tick() {
-  tick_scheduled_ = false;
+  tick_timer_.fired();
   auto now = now_ms();
   std::vector<std::pair<int64_t, int32_t>> late;
   for (const auto& [seq, r] : running_)
@@ -737,7 +698,7 @@ void fleet_manager_state::schedule_wakeup(int64_t due_ms) {
 void fleet_manager_state::on_wakeup() {
   wakeup_at_ = caf::none;
   // Promoting due retries rides with the next group commit: one fsync, not two.
-  promote_wanted_ = true;
+  commits_.want_promotion();
   schedule_flush();
 }
 
@@ -872,14 +833,13 @@ void fleet_manager_state::drop_node(std::string name, const std::string& reason)
 }
 
 void fleet_manager_state::schedule_node_tick() {
-  if (node_tick_scheduled_ || node_handles_.empty())
+  if (node_handles_.empty())
     return;
-  node_tick_scheduled_ = true;
-  self_->delayed_send(self_, std::chrono::milliseconds(opts_.node_heartbeat_ms), node_tick_atom::value);
+  node_tick_timer_.arm(self_, std::chrono::milliseconds(opts_.node_heartbeat_ms), node_tick_atom::value);
 }
 
 void fleet_manager_state::on_node_tick() {
-  node_tick_scheduled_ = false;
+  node_tick_timer_.fired();
   auto timeout = std::chrono::milliseconds(opts_.node_timeout_ms);
   for (const auto& [name, handle] : node_handles_) {
     // A late answer or failure for a node that has since been dropped (or replaced) changes nothing.
@@ -926,44 +886,35 @@ caf::result<std::string> fleet_manager_state::submit(std::vector<task>& tasks, c
   auto id = make_batch_id(now, rng_);
   auto n_tasks = static_cast<int64_t>(tasks.size());
   auto what = fmt::format("{} tasks", n_tasks);
-  auto existing = std::make_shared<std::string>();
   auto rp = self_->make_response_promise<std::string>();
-  // The key is looked up inside the transaction that would store the batch: two submits with one
-  // key, however close, store one batch.
-  auto job = [id, now, key, existing, tasks = std::move(tasks), limits = opts_.limits](fleet_store& store) -> caf::error {
-    if (!key.empty()) {
-      auto found = store.batch_for_key(key);
-      if (!found)
-        return found.error();
-      if (!found->empty()) {
-        *existing = *found;
-        return caf::none;
-      }
-    }
-    if (auto err = room_for_a_batch(store, limits))
-      return err;
+  auto insert = [id, now, tasks = std::move(tasks)](fleet_store& store) -> caf::expected<int64_t> {
     if (auto err = store.insert_batch(id, tasks, now))
       return err;
-    return key.empty() ? caf::none : store.set_batch_key(id, key);
+    return static_cast<int64_t>(tasks.size());
   };
-  write(std::move(job), [this, rp, id, existing, key, n_tasks, what](caf::error err) mutable {
-    after_submit(rp, std::move(err), id, *existing, key, n_tasks, what);
-  });
+  write<stored_batch>(
+    [id, key, limits = opts_.limits, insert = std::move(insert)](fleet_store& store) {
+      return store_new_batch(store, id, key, limits, insert);
+    },
+    [this, rp, id, key, what](caf::expected<stored_batch> stored) mutable {
+      after_submit(rp, std::move(stored), id, key, what);
+    });
   return rp;
 }
 
-void fleet_manager_state::after_submit(caf::typed_response_promise<std::string> rp, caf::error err,
-                                       const std::string& id, const std::string& existing,
-                                       const std::string& key, int64_t n_tasks, const std::string& what) {
-  if (err) {
-    rp.deliver(std::move(err));
+void fleet_manager_state::after_submit(caf::typed_response_promise<std::string> rp,
+                                       caf::expected<stored_batch> stored, const std::string& id,
+                                       const std::string& key, const std::string& what) {
+  if (!stored) {
+    rp.deliver(std::move(stored.error()));
     return;
   }
-  if (!existing.empty()) {
-    spdlog::info("submit with key \"{}\": batch {} has it already; nothing stored", key, existing);
-    rp.deliver(existing);
+  if (!stored->existing.empty()) {
+    spdlog::info("submit with key \"{}\": batch {} has it already; nothing stored", key, stored->existing);
+    rp.deliver(stored->existing);
     return;
   }
+  auto n_tasks = stored->tasks;
   spdlog::info("batch {} submitted with {}{}", id, what, key.empty() ? "" : fmt::format(" (key \"{}\")", key));
   opts_.metrics->batches_submitted.add();
   opts_.metrics->tasks_submitted.add(static_cast<uint64_t>(n_tasks));
@@ -990,18 +941,23 @@ caf::result<int64_t> fleet_manager_state::upload_chunk(const std::string& upload
     return err;
   if (auto err = validate_batch(tasks, type_check(), opts_.limits))
     return err;
-  auto total = std::make_shared<int64_t>(0);
   // Encoded here, not on the writer's thread: the writer is the busier of the two.
-  auto job = [upload_id, chunk = encode_upload_chunk(tasks), total,
-              limits = opts_.limits](fleet_store& store) -> caf::error {
+  auto job = [upload_id, chunk = encode_upload_chunk(tasks),
+              limits = opts_.limits](fleet_store& store) -> caf::expected<int64_t> {
     auto n = store.stage_chunk(upload_id, chunk);
     if (!n)
       return n.error();
-    *total = *n;
-    return validate_batch_size(static_cast<size_t>(*n), limits);
+    if (auto err = validate_batch_size(static_cast<size_t>(*n), limits))
+      return err;
+    return *n;
   };
   auto rp = self_->make_response_promise<int64_t>();
-  write(std::move(job), reply_when_stored(rp, [total] { return *total; }));
+  write<int64_t>(std::move(job), [rp](caf::expected<int64_t> total) mutable {
+    if (total)
+      rp.deliver(*total);
+    else
+      rp.deliver(std::move(total.error()));
+  });
   return rp;
 }
 
@@ -1013,41 +969,27 @@ caf::result<std::string> fleet_manager_state::seal_upload(const std::string& upl
     return err;
   auto now = now_ms();
   auto id = make_batch_id(now, rng_);
-  auto sealed_tasks = std::make_shared<int64_t>(0);
-  auto existing = std::make_shared<std::string>();
-  auto job = [upload_id, id, now, key, sealed_tasks, existing, limits = opts_.limits](fleet_store& store) -> caf::error {
-    if (!key.empty()) {
-      auto found = store.batch_for_key(key);
-      if (!found)
-        return found.error();
-      if (!found->empty()) {
-        // Also the answer to a seal retried after its reply was lost: the upload is gone by now.
-        *existing = *found;
-        return store.discard_upload(upload_id);
-      }
-    }
-    if (auto err = room_for_a_batch(store, limits))
-      return err;
-    auto sealed = store.seal_upload(upload_id, id, now);
-    if (!sealed)
-      return sealed.error();
-    *sealed_tasks = *sealed;
-    return key.empty() ? caf::none : store.set_batch_key(id, key);
-  };
+  auto insert = [upload_id, id, now](fleet_store& store) { return store.seal_upload(upload_id, id, now); };
+  // Also the answer to a seal retried after its reply was lost: the upload is gone by now.
+  auto discard = [upload_id](fleet_store& store) { return store.discard_upload(upload_id); };
   auto rp = self_->make_response_promise<std::string>();
-  write(std::move(job), [this, rp, id, upload_id, key, sealed_tasks, existing](caf::error err) mutable {
-    auto answer = [this, rp, id, upload_id, key, sealed_tasks, existing](caf::error err) mutable {
-      after_submit(rp, std::move(err), id, *existing, key, *sealed_tasks,
-                   fmt::format("{} tasks (uploaded in chunks as {})", *sealed_tasks, upload_id));
-    };
-    if (err != errc::duplicate_task_id) {
-      answer(std::move(err));
-      return;
-    }
-    // Such an upload can never seal: its chunks go now, not at expiry, before the client hears.
-    write([upload_id](fleet_store& store) { return store.discard_upload(upload_id); },
-          [answer, err](caf::error) mutable { answer(std::move(err)); });
-  });
+  write<stored_batch>(
+    [id, key, limits = opts_.limits, insert, discard](fleet_store& store) {
+      return store_new_batch(store, id, key, limits, insert, discard);
+    },
+    [this, rp, id, upload_id, key](caf::expected<stored_batch> stored) mutable {
+      auto answer = [this, rp, id, upload_id, key](caf::expected<stored_batch> stored) mutable {
+        auto what = fmt::format("{} tasks (uploaded in chunks as {})", stored ? stored->tasks : 0, upload_id);
+        after_submit(rp, std::move(stored), id, key, what);
+      };
+      if (stored || stored.error() != errc::duplicate_task_id) {
+        answer(std::move(stored));
+        return;
+      }
+      // Such an upload can never seal: its chunks go now, not at expiry, before the client hears.
+      write([upload_id](fleet_store& store) { return store.discard_upload(upload_id); },
+            [answer, err = stored.error()](caf::error) mutable { answer(std::move(err)); });
+    });
   return rp;
 }
 
@@ -1107,45 +1049,34 @@ caf::result<int64_t> fleet_manager_state::replay(const std::string& batch_id, st
   if (task_ids.size() > opts_.limits.max_tasks_per_batch)
     return caf::make_error(errc::limit_exceeded, "more task ids than fleet.max-batch-tasks");
   auto now = now_ms();
-  auto replayed = std::make_shared<int64_t>(0);
-  auto job = [batch_id, ids = std::move(task_ids), now, replayed](fleet_store& store) -> caf::error {
-    auto n = store.replay(batch_id, ids, now);
-    if (!n)
-      return n.error();
-    *replayed = *n;
-    return caf::none;
-  };
   auto rp = self_->make_response_promise<int64_t>();
-  write(std::move(job), [this, rp, batch_id, replayed](caf::error err) mutable {
-    if (err) {
-      rp.deliver(std::move(err));
-      return;
-    }
-    if (*replayed > 0) {
-      spdlog::info("batch {}: {} failed tasks replayed", batch_id, *replayed);
-      opts_.metrics->tasks_replayed.add(static_cast<uint64_t>(*replayed));
-      invalidate_ready();
-      dispatch();
-    }
-    rp.deliver(*replayed);
-  });
+  write<int64_t>(
+    [batch_id, ids = std::move(task_ids), now](fleet_store& store) { return store.replay(batch_id, ids, now); },
+    [this, rp, batch_id](caf::expected<int64_t> replayed) mutable {
+      if (!replayed) {
+        rp.deliver(std::move(replayed.error()));
+        return;
+      }
+      if (*replayed > 0) {
+        spdlog::info("batch {}: {} failed tasks replayed", batch_id, *replayed);
+        opts_.metrics->tasks_replayed.add(static_cast<uint64_t>(*replayed));
+        invalidate_ready();
+        dispatch();
+      }
+      rp.deliver(*replayed);
+    });
   return rp;
 }
 
 caf::result<bool> fleet_manager_state::set_paused(const std::string& batch_id, bool paused) {
   auto now = now_ms();
-  auto changed = std::make_shared<bool>(false);
-  auto job = [batch_id, paused, now, changed](fleet_store& store) -> caf::error {
-    auto done = batch_id.empty() ? store.set_fleet_paused(paused, now) : store.set_batch_paused(batch_id, paused, now);
-    if (!done)
-      return done.error();
-    *changed = *done;
-    return caf::none;
+  auto job = [batch_id, paused, now](fleet_store& store) {
+    return batch_id.empty() ? store.set_fleet_paused(paused, now) : store.set_batch_paused(batch_id, paused, now);
   };
   auto rp = self_->make_response_promise<bool>();
-  write(std::move(job), [this, rp, batch_id, paused, changed](caf::error err) mutable {
-    if (err) {
-      rp.deliver(std::move(err));
+  write<bool>(std::move(job), [this, rp, batch_id, paused](caf::expected<bool> changed) mutable {
+    if (!changed) {
+      rp.deliver(std::move(changed.error()));
       return;
     }
     if (*changed) {
@@ -1260,24 +1191,28 @@ caf::result<bool> fleet_manager_state::cancel(const std::string& batch_id) {
   // Until the cancel commits its tasks still read as pending: none may start meanwhile.
   cancelling_.insert(batch_id);
   invalidate_ready();
-  auto cancelled = std::make_shared<std::optional<int64_t>>();
-  auto milestones = std::make_shared<std::vector<fleet_store::batch_milestone>>();
-  auto job = [batch_id, now, ends, cancelled, milestones](fleet_store& store) -> caf::error {
+  struct cancel_written {
+    std::optional<int64_t> cancelled; ///< waiting tasks cancelled; none: unknown or finished batch
+    std::vector<fleet_store::batch_milestone> milestones;
+  };
+  auto job = [batch_id, now, ends](fleet_store& store) -> caf::expected<cancel_written> {
     auto waiting = store.cancel_batch(batch_id, now);
     if (!waiting)
       return waiting.error();
-    *cancelled = *waiting;
     // A batch with running attempts is neither finished nor cancelled: `ends` is empty otherwise.
     auto err = *waiting ? store.record(ends) : caf::none;
-    *milestones = store.take_milestones();
-    return err;
+    auto milestones = store.take_milestones();
+    if (err)
+      return err;
+    return cancel_written{*waiting, std::move(milestones)};
   };
   auto rp = self_->make_response_promise<bool>();
-  write(std::move(job), [this, rp, batch_id, stopped, cancelled, milestones,
-                         ends = std::move(ends)](caf::error err) mutable {
+  write<cancel_written>(std::move(job), [this, rp, batch_id, stopped,
+                                         ends = std::move(ends)](caf::expected<cancel_written> done) mutable {
     cancelling_.erase(batch_id);
     invalidate_ready();
-    if (err) {
+    if (!done) {
+      auto err = std::move(done.error());
       // The batch is not cancelled, but its attempts were stopped: record them as interrupted (as a
       // drain does), so that their tasks run again instead of staying `running` in the file until
       // a restart. The group commit writes them once the store takes writes again.
@@ -1292,12 +1227,12 @@ caf::result<bool> fleet_manager_state::cancel(const std::string& batch_id) {
         schedule_flush();
       rp.deliver(std::move(err));
     } else {
-      if (*cancelled) {
+      if (done->cancelled) {
         spdlog::info("batch {} cancelled ({} running attempts stopped)", batch_id, stopped);
-        opts_.metrics->tasks_cancelled.add(static_cast<uint64_t>(**cancelled) + stopped);
+        opts_.metrics->tasks_cancelled.add(static_cast<uint64_t>(*done->cancelled) + stopped);
       }
-      log_milestones(*milestones);
-      rp.deliver(cancelled->has_value());
+      log_milestones(done->milestones);
+      rp.deliver(done->cancelled.has_value());
     }
     dispatch();
   });

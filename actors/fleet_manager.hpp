@@ -9,6 +9,10 @@
 #include "fleet/store.hpp"
 #include "fleet/transitions.hpp"
 #include "fleet/validation.hpp"
+#include "actors/one_shot_timer.hpp"
+#include "fleet/error.hpp"
+#include "fleet/manager/group_commit.hpp"
+#include "fleet/manager/new_batch.hpp"
 #include "fleet/write_pipeline.hpp"
 
 #include <caf/stateful_actor.hpp>
@@ -151,11 +155,39 @@ private:
   /// manager after that.
   void write(write_pipeline::job job, continuation then);
   void post(write_pipeline::job job, continuation then);
+  /// A write whose job returns a value: `then` gets it (or the error) on the manager.
+  template <class T>
+  void write_now(std::function<caf::expected<T>(fleet_store&)> job, std::function<void(caf::expected<T>)> then) {
+    auto out = std::make_shared<std::optional<T>>(); // handed from the writer thread to the manager
+    post(
+      [job = std::move(job), out](fleet_store& store) -> caf::error {
+        auto value = job(store);
+        if (!value)
+          return value.error();
+        out->emplace(std::move(*value));
+        return caf::none;
+      },
+      [then = std::move(then), out](caf::error err) {
+        if (err)
+          then(std::move(err));
+        else
+          then(std::move(**out));
+      });
+  }
+  /// As write_now, after the pending transitions (commit_group first).
+  template <class T>
+  void write(std::function<caf::expected<T>(fleet_store&)> job, std::function<void(caf::expected<T>)> then) {
+    if (damaged_) {
+      then(caf::make_error(errc::database_damaged, storage_error_));
+      return;
+    }
+    commit_group();
+    write_now<T>(std::move(job), std::move(then));
+  }
   void schedule_flush();
   /// One flush a second from now, unless one is already on its way (after a failed write).
   void schedule_flush_retry();
   void queue(transition change);
-  void uncommit(const transition& change);
   /// Tracks whether the database takes writes (see storage_error_).
   void note_write_outcome(const caf::error& err);
   void after_commit(std::function<void()> action);
@@ -190,11 +222,10 @@ private:
   /// shutting_down while a drain is on, storage_unavailable while the database takes no writes:
   /// submits and uploads are refused.
   caf::error refuse_new_work() const;
-  /// The answer to a submit or seal once its write committed: the new batch (`id`), or the batch
-  /// that already had the key (`existing`). `n_tasks`: how many the new batch holds.
-  void after_submit(caf::typed_response_promise<std::string> rp, caf::error err, const std::string& id,
-                    const std::string& existing, const std::string& key, int64_t n_tasks,
-                    const std::string& what);
+  /// The answer to a submit or seal once its write committed: the new batch `id`, or the batch
+  /// that already had the key.
+  void after_submit(caf::typed_response_promise<std::string> rp, caf::expected<stored_batch> stored,
+                    const std::string& id, const std::string& key, const std::string& what);
   /// Tells the subscribers of a finished batch.
   void notify_finished(const batch_status& st);
   /// Forgets the subscriptions of an actor that went away; true if it had any.
@@ -213,9 +244,7 @@ private:
   std::unique_ptr<fleet_store> reader_;       ///< queries and the runnable window
   std::unique_ptr<write_pipeline> writer_;
   std::deque<continuation> continuations_;    ///< one per posted job, in order
-  size_t groups_in_flight_ = 0;
   bool flush_wanted_ = false;                 ///< a flush came while a group was in flight
-  bool promote_wanted_ = false;               ///< the next group also promotes due retries
   int64_t idle_since_ms_ = 0;                 ///< since when no task waited (autoscaling)
   bool stopping_ = false;                     ///< the state is being destroyed
   /// Why the last write failed for lack of storage (disk full, read-only, I/O error); empty once a
@@ -232,16 +261,11 @@ private:
   caf::actor_clock::time_point clock_origin_;
   uint64_t worker_seq_ = 0;
 
-  std::vector<transition> pending_;
-  /// Seqs of the tasks with changes not committed yet (pending or in flight), with their counts.
-  std::unordered_map<int64_t, int> uncommitted_;
+  group_commit commits_{0};
   /// Batches whose cancel is not committed yet: their tasks still read as pending.
   std::unordered_set<std::string> cancelling_;
-  std::vector<std::function<void()>> after_commit_;
-  /// Final results of the attempts in pending_, for the coordinator once they are committed.
-  std::vector<task_result> group_results_;
-  bool flush_scheduled_ = false;
-  bool flush_retry_scheduled_ = false;
+  one_shot_timer flush_timer_;
+  one_shot_timer flush_retry_timer_; ///< after a failed write: one flush a second later
 
   std::deque<runnable_task> ready_; ///< a window of the runnable index, in run order
   bool ready_exhausted_ = false;    ///< the last refill found everything: no need to ask again
@@ -252,7 +276,7 @@ private:
   std::unordered_map<int64_t, running_attempt> running_; ///< by task seq
   std::deque<worker_info> recent_;                       ///< finished workers, newest first
   caf::optional<int64_t> wakeup_at_;
-  bool tick_scheduled_ = false;
+  one_shot_timer tick_timer_; ///< the timeout sweep
 
   /// Completion notifications: one-shot per batch, and standing ones for every batch.
   std::unordered_map<std::string, std::vector<caf::actor>> batch_subscribers_;
@@ -263,7 +287,7 @@ private:
 
   node_table nodes_{{}, -1};                               ///< fleetd itself and the fleet-nodes
   std::unordered_map<std::string, node_actor> node_handles_; ///< the fleet-nodes, by name
-  bool node_tick_scheduled_ = false;
+  one_shot_timer node_tick_timer_; ///< heartbeats to the nodes
 
   bool draining_ = false; ///< no new batches, no new attempts
   bool fleet_paused_ = false; ///< no new attempts (stored: survives restarts)

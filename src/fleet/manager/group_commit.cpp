@@ -1,0 +1,53 @@
+#include "fleet/manager/group_commit.hpp"
+
+#include <iterator>
+#include <utility>
+
+namespace fleet {
+
+namespace {
+
+int64_t seq_of(const transition& change) {
+  return std::visit([](const auto& x) { return x.seq; }, change);
+}
+
+template <class T>
+void prepend(std::vector<T>& to, std::vector<T>& from) {
+  to.insert(to.begin(), std::make_move_iterator(from.begin()), std::make_move_iterator(from.end()));
+}
+
+} // namespace
+
+void group_commit::queue(transition change) {
+  ++uncommitted_[seq_of(change)];
+  changes_.push_back(std::move(change));
+}
+
+std::optional<group_commit::group> group_commit::take() {
+  if (!has_work())
+    return std::nullopt;
+  group g;
+  g.changes = std::exchange(changes_, {});
+  g.actions = std::exchange(actions_, {});
+  g.results = std::exchange(results_, {});
+  g.promote_retries = std::exchange(promote_, false);
+  ++in_flight_;
+  return g;
+}
+
+void group_commit::committed(const group& g) {
+  --in_flight_;
+  for (const auto& change : g.changes)
+    if (auto i = uncommitted_.find(seq_of(change)); i != uncommitted_.end() && --i->second <= 0)
+      uncommitted_.erase(i);
+}
+
+void group_commit::failed(group g) {
+  --in_flight_;
+  promote_ = promote_ || g.promote_retries;
+  prepend(changes_, g.changes);
+  prepend(actions_, g.actions);
+  prepend(results_, g.results);
+}
+
+} // namespace fleet
