@@ -35,16 +35,6 @@ void print_json(const nlohmann::json& x) {
   fmt::print("{}\n", fleet::dump_json(x));
 }
 
-std::string compact(const std::string& json_text, size_t max = 60) {
-  auto text = json_text;
-  for (auto& c : text)
-    if (c == '\n' || c == '\t')
-      c = ' ';
-  if (text.size() > max)
-    text = text.substr(0, max - 3) + "...";
-  return text;
-}
-
 /// Tasks per message when submitting.
 constexpr size_t submit_chunk = 10'000;
 

@@ -70,4 +70,14 @@ std::string progress_line(const fleet::batch_status& st, int width) {
   return line + "  " + to_string(st.status) + (st.paused ? " (paused)" : "");
 }
 
+std::string compact(const std::string& json_text, size_t max) {
+  auto text = json_text;
+  for (auto& c : text)
+    if (c == '\n' || c == '\t')
+      c = ' ';
+  if (text.size() > max)
+    text = text.substr(0, max - 3) + "...";
+  return text;
+}
+
 } // namespace fleetctl

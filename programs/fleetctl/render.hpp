@@ -22,4 +22,7 @@ std::string format_duration(int64_t ms);
 /// One line: "[#########-----------]  45.0%  9/20  completed 8  failed 1  processing".
 std::string progress_line(const fleet::batch_status& st, int width = 30);
 
+/// A result or error on one line of at most `max` characters ("..." where it was cut).
+std::string compact(const std::string& json_text, size_t max = 60);
+
 } // namespace fleetctl

@@ -1,0 +1,407 @@
+#include "actors/fleet_manager.hpp"
+#include "actors/fleet_manager_internal.hpp"
+#include "actors/exception_guard.hpp"
+#include "actors/origin.hpp"
+#include "fleet/ids.hpp"
+#include "fleet/json_codec.hpp"
+#include "fleet/log.hpp"
+#include "fleet/retry_policy.hpp"
+#include "fleet/text.hpp"
+#include "fleet/upload_part.hpp"
+
+#include <caf/actor_system.hpp>
+#include <caf/send.hpp>
+#include <caf/typed_event_based_actor.hpp>
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <algorithm>
+#include <chrono>
+
+namespace fleet {
+
+using namespace manager_detail;
+
+// -- the API --------------------------------------------------------------------
+
+caf::error fleet_manager_state::refuse_new_work() const {
+  if (draining_)
+    return caf::make_error(errc::shutting_down, "fleetd is shutting down and takes no new batches");
+  if (!storage_error_.empty())
+    return caf::make_error(errc::storage_unavailable,
+                           fmt::format("the database cannot take writes ({}): fleetd takes no new batches "
+                                       "until a write succeeds again",
+                                       storage_error_));
+  return caf::none;
+}
+
+caf::result<std::string> fleet_manager_state::submit(std::vector<task>& tasks, const std::string& key) {
+  if (auto err = refuse_new_work())
+    return err;
+  if (auto err = validate_client_key(key, opts_.limits))
+    return err;
+  if (auto err = validate_batch(tasks, type_check(), opts_.limits))
+    return err;
+  auto now = now_ms();
+  auto id = make_batch_id(now, rng_);
+  auto n_tasks = static_cast<int64_t>(tasks.size());
+  auto what = fmt::format("{} tasks", n_tasks);
+  auto rp = self_->make_response_promise<std::string>();
+  auto insert = [id, now, tasks = std::move(tasks)](fleet_store& store) -> caf::expected<int64_t> {
+    if (auto err = store.insert_batch(id, tasks, now))
+      return err;
+    return static_cast<int64_t>(tasks.size());
+  };
+  write<stored_batch>(
+    [id, key, limits = opts_.limits, insert = std::move(insert)](fleet_store& store) {
+      return store_new_batch(store, id, key, limits, insert);
+    },
+    [this, rp, id, key, what](caf::expected<stored_batch> stored) mutable {
+      after_submit(rp, std::move(stored), id, key, what);
+    });
+  return rp;
+}
+
+void fleet_manager_state::after_submit(caf::typed_response_promise<std::string> rp,
+                                       caf::expected<stored_batch> stored, const std::string& id,
+                                       const std::string& key, const std::string& what) {
+  if (!stored) {
+    rp.deliver(std::move(stored.error()));
+    return;
+  }
+  if (!stored->existing.empty()) {
+    spdlog::info("submit with key \"{}\": batch {} has it already; nothing stored", key, stored->existing);
+    rp.deliver(stored->existing);
+    return;
+  }
+  auto n_tasks = stored->tasks;
+  spdlog::info("batch {} submitted with {}{}", id, what, key.empty() ? "" : fmt::format(" (key \"{}\")", key));
+  opts_.metrics->batches_submitted.add();
+  opts_.metrics->tasks_submitted.add(static_cast<uint64_t>(n_tasks));
+  // New tasks may outrank the ones in the window.
+  invalidate_ready();
+  dispatch();
+  rp.deliver(id);
+}
+
+caf::result<std::string> fleet_manager_state::open_upload() {
+  if (auto err = refuse_new_work())
+    return err;
+  auto now = now_ms();
+  auto id = "upload" + make_batch_id(now, rng_).substr(5); // "upload-<time>-<random>"
+  auto rp = self_->make_response_promise<std::string>();
+  write([id, now](fleet_store& store) { return store.open_upload(id, now); },
+        reply_when_stored(rp, [id] { return id; }));
+  return rp;
+}
+
+caf::result<int64_t> fleet_manager_state::upload_chunk(const std::string& upload_id,
+                                                       std::vector<task>& tasks) {
+  if (auto err = refuse_new_work())
+    return err;
+  if (auto err = validate_batch(tasks, type_check(), opts_.limits))
+    return err;
+  // Encoded here, not on the writer's thread: the writer is the busier of the two.
+  auto job = [upload_id, chunk = encode_upload_chunk(tasks),
+              limits = opts_.limits](fleet_store& store) -> caf::expected<int64_t> {
+    auto n = store.stage_chunk(upload_id, chunk);
+    if (!n)
+      return n.error();
+    if (auto err = validate_batch_size(static_cast<size_t>(*n), limits))
+      return err;
+    return *n;
+  };
+  auto rp = self_->make_response_promise<int64_t>();
+  write<int64_t>(std::move(job), [rp](caf::expected<int64_t> total) mutable {
+    if (total)
+      rp.deliver(*total);
+    else
+      rp.deliver(std::move(total.error()));
+  });
+  return rp;
+}
+
+caf::result<std::string> fleet_manager_state::seal_upload(const std::string& upload_id,
+                                                         const std::string& key) {
+  if (auto err = refuse_new_work())
+    return err;
+  if (auto err = validate_client_key(key, opts_.limits))
+    return err;
+  auto now = now_ms();
+  auto id = make_batch_id(now, rng_);
+  auto insert = [upload_id, id, now](fleet_store& store) { return store.seal_upload(upload_id, id, now); };
+  // Also the answer to a seal retried after its reply was lost: the upload is gone by now.
+  auto discard = [upload_id](fleet_store& store) { return store.discard_upload(upload_id); };
+  auto rp = self_->make_response_promise<std::string>();
+  write<stored_batch>(
+    [id, key, limits = opts_.limits, insert, discard](fleet_store& store) {
+      return store_new_batch(store, id, key, limits, insert, discard);
+    },
+    [this, rp, id, upload_id, key](caf::expected<stored_batch> stored) mutable {
+      auto answer = [this, rp, id, upload_id, key](caf::expected<stored_batch> stored) mutable {
+        auto what = fmt::format("{} tasks (uploaded in chunks as {})", stored ? stored->tasks : 0, upload_id);
+        after_submit(rp, std::move(stored), id, key, what);
+      };
+      if (stored || stored.error() != errc::duplicate_task_id) {
+        answer(std::move(stored));
+        return;
+      }
+      // Such an upload can never seal: its chunks go now, not at expiry, before the client hears.
+      write([upload_id](fleet_store& store) { return store.discard_upload(upload_id); },
+            [answer, err = stored.error()](caf::error) mutable { answer(std::move(err)); });
+    });
+  return rp;
+}
+
+// Queries read committed state only (changes waiting for the group commit are not durable yet),
+// so they never force an fsync of their own.
+
+caf::result<batch_status> fleet_manager_state::status(const std::string& batch_id) {
+  auto st = reader_->status(batch_id);
+  if (!st)
+    return st.error();
+  return std::move(*st);
+}
+
+caf::result<std::vector<task_result>> fleet_manager_state::results(const std::string& batch_id) {
+  auto finished = reader_->finished_count(batch_id);
+  if (!finished)
+    return finished.error();
+  if (*finished > opts_.max_unpaged_results)
+    return caf::make_error(errc::invalid_batch,
+                           fmt::format("batch {} has {} results, more than one answer carries ({}): "
+                                       "page through them (batch_results with cursor and limit)",
+                                       batch_id, *finished, opts_.max_unpaged_results));
+  auto rs = reader_->results(batch_id, answer_bytes());
+  if (!rs)
+    return rs.error();
+  return std::move(*rs);
+}
+
+caf::result<results_page> fleet_manager_state::results(const std::string& batch_id, int64_t cursor,
+                                                      int32_t limit) {
+  if (limit < 1 || limit > 10'000)
+    return caf::make_error(errc::invalid_batch,
+                           fmt::format("a results page holds 1 to 10000 tasks (got {})", limit));
+  auto page = reader_->results(batch_id, cursor, limit, answer_bytes());
+  if (!page)
+    return page.error();
+  return std::move(*page);
+}
+
+caf::result<dead_letter_page> fleet_manager_state::dead_letters(const std::string& batch_id, int64_t cursor,
+                                                               int32_t limit) {
+  if (limit < 1 || limit > 10'000)
+    return caf::make_error(errc::invalid_batch,
+                           fmt::format("a page of failed tasks holds 1 to 10000 (got {})", limit));
+  if (!batch_id.empty())
+    if (auto st = reader_->status(batch_id); !st)
+      return st.error();
+  auto page = reader_->dead_letters(batch_id, cursor, limit);
+  if (!page)
+    return page.error();
+  return std::move(*page);
+}
+
+caf::result<int64_t> fleet_manager_state::replay(const std::string& batch_id, std::vector<std::string>& task_ids) {
+  if (auto err = refuse_new_work())
+    return err;
+  if (task_ids.size() > opts_.limits.max_tasks_per_batch)
+    return caf::make_error(errc::limit_exceeded, "more task ids than fleet.max-batch-tasks");
+  auto now = now_ms();
+  auto rp = self_->make_response_promise<int64_t>();
+  write<int64_t>(
+    [batch_id, ids = std::move(task_ids), now](fleet_store& store) { return store.replay(batch_id, ids, now); },
+    [this, rp, batch_id](caf::expected<int64_t> replayed) mutable {
+      if (!replayed) {
+        rp.deliver(std::move(replayed.error()));
+        return;
+      }
+      if (*replayed > 0) {
+        spdlog::info("batch {}: {} failed tasks replayed", batch_id, *replayed);
+        opts_.metrics->tasks_replayed.add(static_cast<uint64_t>(*replayed));
+        invalidate_ready();
+        dispatch();
+      }
+      rp.deliver(*replayed);
+    });
+  return rp;
+}
+
+caf::result<bool> fleet_manager_state::set_paused(const std::string& batch_id, bool paused) {
+  auto now = now_ms();
+  auto job = [batch_id, paused, now](fleet_store& store) {
+    return batch_id.empty() ? store.set_fleet_paused(paused, now) : store.set_batch_paused(batch_id, paused, now);
+  };
+  auto rp = self_->make_response_promise<bool>();
+  write<bool>(std::move(job), [this, rp, batch_id, paused](caf::expected<bool> changed) mutable {
+    if (!changed) {
+      rp.deliver(std::move(changed.error()));
+      return;
+    }
+    if (*changed) {
+      auto what = batch_id.empty() ? std::string{"the fleet"} : "batch " + batch_id;
+      spdlog::info("{} {}", what, paused ? "paused: running attempts finish, no new ones start" : "resumed");
+      if (batch_id.empty())
+        fleet_paused_ = paused;
+      invalidate_ready();
+      dispatch();
+    }
+    rp.deliver(*changed);
+  });
+  return rp;
+}
+
+caf::result<bool> fleet_manager_state::cancel(const std::string& batch_id) {
+  auto now = now_ms();
+  // Running attempts stop now: taken out of running_, a late outcome records nothing.
+  std::vector<transition> ends;
+  for (auto i = running_.begin(); i != running_.end();) {
+    if (i->second.batch_id != batch_id) {
+      ++i;
+      continue;
+    }
+    auto& r = i->second;
+    ends.emplace_back(stopped_attempt(r, now, attempt_outcome::cancelled, "cancelled",
+                                      task_disposition::cancelled));
+    release(r, true);
+    remember_finished(r, false, now);
+    i = running_.erase(i);
+  }
+  auto stopped = ends.size();
+  // Until the cancel commits its tasks still read as pending: none may start meanwhile.
+  cancelling_.insert(batch_id);
+  invalidate_ready();
+  struct cancel_written {
+    std::optional<int64_t> cancelled; ///< waiting tasks cancelled; none: unknown or finished batch
+    std::vector<fleet_store::batch_milestone> milestones;
+  };
+  auto job = [batch_id, now, ends](fleet_store& store) -> caf::expected<cancel_written> {
+    auto waiting = store.cancel_batch(batch_id, now);
+    if (!waiting)
+      return waiting.error();
+    // A batch with running attempts is neither finished nor cancelled: `ends` is empty otherwise.
+    auto err = *waiting ? store.record(ends) : caf::none;
+    auto milestones = store.take_milestones();
+    if (err)
+      return err;
+    return cancel_written{*waiting, std::move(milestones)};
+  };
+  auto rp = self_->make_response_promise<bool>();
+  write<cancel_written>(std::move(job), [this, rp, batch_id, stopped,
+                                         ends = std::move(ends)](caf::expected<cancel_written> done) mutable {
+    cancelling_.erase(batch_id);
+    invalidate_ready();
+    if (!done) {
+      auto err = std::move(done.error());
+      // The batch is not cancelled, but its attempts were stopped: record them as interrupted (as a
+      // drain does), so that their tasks run again instead of staying `running` in the file until
+      // a restart. The group commit writes them once the store takes writes again.
+      for (const auto& change : ends) {
+        auto end = std::get<attempt_ended>(change);
+        end.outcome = attempt_outcome::interrupted;
+        end.next = task_disposition::requeue;
+        end.error = fmt::format("stopped by a cancel that could not be stored: {}", error_text(err));
+        queue(std::move(end));
+      }
+      if (!ends.empty())
+        schedule_flush();
+      rp.deliver(std::move(err));
+    } else {
+      if (done->cancelled) {
+        spdlog::info("batch {} cancelled ({} running attempts stopped)", batch_id, stopped);
+        opts_.metrics->tasks_cancelled.add(static_cast<uint64_t>(*done->cancelled) + stopped);
+      }
+      log_milestones(done->milestones);
+      rp.deliver(done->cancelled.has_value());
+    }
+    dispatch();
+  });
+  return rp;
+}
+
+caf::result<fleet_config> fleet_manager_state::reconfigure(const config_update& update) {
+  if (auto next = apply(cfg_, update); !next)
+    return next.error();
+  auto rp = self_->make_response_promise<fleet_config>();
+  write([update, now = now_ms()](fleet_store& store) { return store.save_config_overrides(update, now); },
+        [this, rp, update](caf::error err) mutable {
+          if (err) {
+            rp.deliver(std::move(err));
+            return;
+          }
+          // Applied once stored, in the order updates came: each field is checked on its own, so
+          // an update that was valid when it came is valid now.
+          auto next = apply(cfg_, update);
+          if (!next) {
+            rp.deliver(next.error());
+            return;
+          }
+          cfg_ = *next;
+          spdlog::info("configuration updated: max {} workers, timeout {} ms, retries {} (max {}), backoff {} ms "
+                       "x {} up to {} ms",
+                       cfg_.max_concurrent_workers, cfg_.worker_timeout_ms,
+                       cfg_.retry_failed_tasks ? "on" : "off", cfg_.max_retries, cfg_.backoff_base_ms,
+                       cfg_.backoff_factor, cfg_.backoff_cap_ms);
+          dispatch();
+          rp.deliver(cfg_);
+        });
+  return rp;
+}
+
+caf::expected<fleet_stats> fleet_manager_state::current_stats() {
+  auto st = reader_->stats();
+  if (!st)
+    return st.error();
+  st->active_workers = static_cast<int32_t>(running_.size());
+  st->max_concurrent_workers = cfg_.max_concurrent_workers;
+  st->paused = fleet_paused_;
+  return st;
+}
+
+caf::result<fleet_stats> fleet_manager_state::stats() {
+  auto st = current_stats();
+  if (!st)
+    return st.error();
+  return std::move(*st);
+}
+
+caf::result<fleet_overview> fleet_manager_state::overview(int32_t batches, int32_t failures) {
+  if (batches < 0 || batches > 1000 || failures < 0 || failures > 1000)
+    return caf::make_error(errc::invalid_batch,
+                           fmt::format("an overview lists 0 to 1000 batches and failures (got {} and {})",
+                                       batches, failures));
+  fleet_overview out;
+  auto st = current_stats();
+  if (!st)
+    return st.error();
+  auto recent = reader_->recent_batches(batches);
+  if (!recent)
+    return recent.error();
+  auto failed = reader_->recent_failures(failures);
+  if (!failed)
+    return failed.error();
+  out.stats = std::move(*st);
+  out.batches = std::move(*recent);
+  out.workers = workers();
+  out.failures = std::move(*failed);
+  out.nodes = nodes();
+  out.storage_error = storage_error_;
+  out.at = now_ms();
+  return out;
+}
+
+std::vector<worker_info> fleet_manager_state::workers() const {
+  std::vector<worker_info> out;
+  out.reserve(running_.size() + recent_.size());
+  for (const auto& [seq, r] : running_)
+    out.push_back(worker_info{r.worker_id, r.batch_id, r.task_id, r.attempt,
+                              r.start_committed ? worker_status::active : worker_status::spawning,
+                              r.spawned_at, 0, r.node});
+  std::sort(out.begin(), out.end(),
+            [](const worker_info& x, const worker_info& y) { return x.spawned_at < y.spawned_at; });
+  out.insert(out.end(), recent_.begin(), recent_.end());
+  return out;
+}
+
+} // namespace fleet

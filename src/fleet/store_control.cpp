@@ -1,0 +1,146 @@
+#include "fleet/store.hpp"
+#include "fleet/store_internal.hpp"
+
+#include "fleet/error.hpp"
+#include "fleet/json_text.hpp"
+#include "fleet/validation.hpp"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <map>
+#include <set>
+#include <utility>
+
+namespace fleet {
+
+using namespace store_detail;
+
+caf::expected<int64_t> fleet_store::replay(const std::string& batch_id, const std::vector<std::string>& task_ids,
+                                           int64_t now) {
+  auto st = status(batch_id);
+  if (!st)
+    return st.error();
+  if (st->status == batch_state::cancelled)
+    return caf::make_error(errc::invalid_batch, fmt::format("batch {} was cancelled: nothing to replay", batch_id));
+  auto& ts = stmts_->task_state;
+  for (const auto& id : task_ids) {
+    ts.rebind(batch_id, id);
+    auto row = ts.step();
+    if (!row)
+      return row.error();
+    auto state = *row ? ts.column_text(0) : std::string{};
+    ts.reset();
+    if (state.empty())
+      return caf::make_error(errc::invalid_task, fmt::format("batch {} has no task \"{}\"", batch_id, id));
+    if (state != "failed")
+      return caf::make_error(errc::invalid_task,
+                             fmt::format("task \"{}\" of batch {} is {}, not failed: only failed tasks are replayed",
+                                         id, batch_id, state));
+  }
+  int64_t replayed = 0;
+  auto replay_one = [&](const std::string& task_id) -> caf::error {
+    if (auto err = stmts_->log_replayed.execute(batch_id, task_id, now))
+      return err;
+    if (auto err = stmts_->replay_tasks.execute(batch_id, task_id, now))
+      return err;
+    replayed += db_.changes();
+    return caf::none;
+  };
+  if (task_ids.empty()) {
+    if (auto err = replay_one({}))
+      return err;
+  } else {
+    for (const auto& id : task_ids)
+      if (auto err = replay_one(id))
+        return err;
+  }
+  if (replayed > 0)
+    if (auto err = stmts_->reopen_batch.execute(batch_id, replayed))
+      return err;
+  return replayed;
+}
+
+caf::expected<bool> fleet_store::set_batch_paused(const std::string& batch_id, bool paused, int64_t now) {
+  auto st = status(batch_id);
+  if (!st)
+    return st.error();
+  if (st->status == batch_state::cancelled || st->finished_at != 0)
+    return caf::make_error(errc::invalid_batch,
+                           fmt::format("batch {} has finished ({}): nothing to {}", batch_id,
+                                       to_string(st->status), paused ? "pause" : "resume"));
+  if (st->paused == paused)
+    return false;
+  if (auto err = stmts_->pause_tasks.execute(batch_id, paused))
+    return err;
+  auto& pb = stmts_->pause_batch;
+  pb.rebind(batch_id);
+  if (paused)
+    pb.bind(2, now);
+  else
+    pb.bind(2, nullptr);
+  if (auto err = pb.run())
+    return err;
+  if (auto err = log_event(now, paused ? event_kind::batch_paused : event_kind::batch_resumed, batch_id, {}, {}))
+    return err;
+  return true;
+}
+
+caf::expected<bool> fleet_store::fleet_paused() {
+  auto& st = stmts_->fleet_paused;
+  st.rebind();
+  auto row = st.step();
+  if (!row)
+    return row.error();
+  auto paused = st.column_int64(0) > 0;
+  st.reset();
+  return paused;
+}
+
+caf::expected<bool> fleet_store::set_fleet_paused(bool paused, int64_t now) {
+  auto err = paused ? stmts_->pause_fleet.execute(now) : stmts_->resume_fleet.execute();
+  if (err)
+    return err;
+  if (db_.changes() == 0)
+    return false;
+  if (auto err = log_event(now, paused ? event_kind::fleet_paused : event_kind::fleet_resumed, {}, {}, {}))
+    return err;
+  return true;
+}
+
+std::vector<fleet_store::batch_milestone> fleet_store::take_milestones() {
+  return std::exchange(milestones_, {});
+}
+
+caf::expected<std::optional<int64_t>> fleet_store::cancel_batch(const std::string& batch_id, int64_t now) {
+  auto st = status(batch_id);
+  if (!st) {
+    if (st.error() == errc::unknown_batch)
+      return std::nullopt;
+    return st.error();
+  }
+  if (st->status == batch_state::cancelled || st->finished_at != 0)
+    return std::nullopt;
+  if (auto err = stmts_->log_cancelled.execute(batch_id, now))
+    return err;
+  if (auto err = stmts_->cancel_waiting.execute(batch_id, now))
+    return err;
+  auto n = db_.changes();
+  if (auto err = stmts_->cancel_batch.execute(batch_id, n, now))
+    return err;
+  if (auto err = log_event(now, event_kind::batch_cancelled, batch_id, {},
+                           dump_json({{"waiting_tasks_cancelled", n}})))
+    return err;
+  if (auto err = stmts_->finish_batch.execute(batch_id, now))
+    return err;
+  if (db_.changes() > 0) {
+    milestones_.push_back({batch_id, true});
+    if (auto err = log_event(now, event_kind::batch_finished, batch_id, {}, {}))
+      return err;
+  }
+  return n;
+}
+
+} // namespace fleet

@@ -1,0 +1,113 @@
+#pragma once
+
+// What the files of fleet_store (store*.cpp) share: the prepared statements and row helpers. Not
+// installed, not included outside src/fleet/store*.cpp.
+
+#include "fleet/error.hpp"
+#include "fleet/sqlite.hpp"
+#include "fleet/store.hpp"
+
+#include <fmt/format.h>
+
+#include <string>
+
+namespace fleet {
+
+struct fleet_store::statements {
+  sqlite::statement load_config;
+  sqlite::statement save_config;
+  sqlite::statement insert_batch;
+  sqlite::statement insert_task;
+  sqlite::statement set_batch_range;
+  sqlite::statement open_upload;
+  sqlite::statement upload_size;
+  sqlite::statement stage_part;
+  sqlite::statement count_upload;
+  sqlite::statement max_seq;
+  sqlite::statement upload_parts;
+  sqlite::statement move_part;
+  sqlite::statement staged_duplicate;
+  sqlite::statement drop_upload_parts;
+  sqlite::statement drop_upload;
+  sqlite::statement batch_range;
+  sqlite::statement next_runnable;
+  sqlite::statement runnable_same_priority;
+  sqlite::statement runnable_lower_priority;
+  sqlite::statement log_due_retries;
+  sqlite::statement promote_due_retries;
+  sqlite::statement next_retry_due;
+  sqlite::statement insert_attempt;
+  sqlite::statement insert_whole_attempt;
+  sqlite::statement start_task;
+  sqlite::statement start_batch;
+  sqlite::statement end_attempt;
+  sqlite::statement end_task;
+  sqlite::statement count_batch;
+  sqlite::statement finish_batch;
+  sqlite::statement insert_event;
+  sqlite::statement batch_row;
+  sqlite::statement batch_results;
+  sqlite::statement log_cancelled;
+  sqlite::statement cancel_waiting;
+  sqlite::statement cancel_batch;
+  sqlite::statement totals;
+  sqlite::statement running_count;
+  sqlite::statement unfinished_batches;
+  sqlite::statement batch_for_key;
+  sqlite::statement set_batch_key;
+  sqlite::statement dead_letters;
+  sqlite::statement task_state;
+  sqlite::statement log_replayed;
+  sqlite::statement replay_tasks;
+  sqlite::statement reopen_batch;
+  sqlite::statement pause_tasks;
+  sqlite::statement pause_batch;
+  sqlite::statement fleet_paused;
+  sqlite::statement pause_fleet;
+  sqlite::statement resume_fleet;
+  sqlite::statement recent_batches;
+  sqlite::statement recent_failures;
+};
+
+namespace store_detail {
+
+/// attempts.node: NULL for fleetd's own workers, which run nearly every attempt of a local fleet.
+inline void bind_node(sqlite::statement& st, int index, const std::string& node) {
+  if (node.empty())
+    st.bind(index, nullptr);
+  else
+    st.bind(index, node);
+}
+
+inline const char* state_name(task_disposition x) {
+  switch (x) {
+    case task_disposition::succeeded: return "succeeded";
+    case task_disposition::failed: return "failed";
+    case task_disposition::retry: return "retry_wait";
+    case task_disposition::cancelled: return "cancelled";
+    case task_disposition::requeue: return "pending";
+  }
+  return "failed";
+}
+
+
+/// Steps a statement that yields at most one row: none once the row is ready to read (the caller
+/// resets after reading), else `if_none` (or SQLite's error), with the statement reset.
+inline caf::error step_to_row(sqlite::statement& st, caf::error if_none) {
+  auto row = st.step();
+  if (!row)
+    return row.error();
+  if (!*row) {
+    st.reset();
+    return if_none;
+  }
+  return caf::none;
+}
+
+inline caf::error unknown_batch(const std::string& id) {
+  return caf::make_error(errc::unknown_batch, fmt::format("batch {} not found", id));
+}
+
+} // namespace store_detail
+
+} // namespace fleet

@@ -1,0 +1,224 @@
+#include "fleet/store.hpp"
+#include "fleet/store_internal.hpp"
+
+#include "fleet/error.hpp"
+#include "fleet/json_text.hpp"
+#include "fleet/validation.hpp"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <map>
+#include <set>
+#include <utility>
+
+namespace fleet {
+
+using namespace store_detail;
+
+namespace {
+
+/// A batch_status from the current row of a statement that selects batch_row's columns.
+batch_status read_batch_status(sqlite::statement& st, std::string batch_id) {
+  batch_counts counts;
+  counts.total = st.column_int64(0);
+  counts.succeeded = st.column_int64(1);
+  counts.failed = st.column_int64(2);
+  counts.cancelled = st.column_int64(3);
+  counts.started = !st.column_is_null(5);
+  counts.cancel_requested = !st.column_is_null(7);
+  batch_status out;
+  out.batch_id = std::move(batch_id);
+  out.status = derive_state(counts);
+  out.total = counts.total;
+  out.completed = counts.succeeded;
+  out.failed = counts.failed;
+  out.cancelled = counts.cancelled;
+  out.progress = progress(counts);
+  out.created_at = st.column_int64(4);
+  out.started_at = st.column_int64(5);
+  out.finished_at = st.column_int64(6);
+  out.paused = !st.column_is_null(8);
+  return out;
+}
+
+dead_letter read_dead_letter(sqlite::statement& st) {
+  dead_letter d;
+  d.batch_id = st.column_text(1);
+  d.task_id = st.column_text(2);
+  d.type = st.column_text(3);
+  d.attempts = static_cast<int32_t>(st.column_int64(4));
+  d.error = st.column_text(5);
+  d.failed_at = st.column_int64(6);
+  return d;
+}
+
+} // namespace
+
+caf::expected<dead_letter_page> fleet_store::dead_letters(const std::string& batch_id, int64_t cursor,
+                                                          int64_t limit) {
+  auto& st = stmts_->dead_letters;
+  st.rebind(cursor, batch_id, limit);
+  dead_letter_page out;
+  out.next_cursor = cursor;
+  auto read = st.each_row([&] {
+    out.next_cursor = st.column_int64(0);
+    out.items.push_back(read_dead_letter(st));
+  });
+  if (read)
+    return read;
+  out.done = static_cast<int64_t>(out.items.size()) < limit;
+  return out;
+}
+
+caf::expected<batch_status> fleet_store::status(const std::string& batch_id) {
+  auto& st = stmts_->batch_row;
+  st.rebind(batch_id);
+  if (auto err = step_to_row(st, unknown_batch(batch_id)))
+    return err;
+  auto out = read_batch_status(st, batch_id);
+  st.reset();
+  return out;
+}
+
+caf::expected<std::vector<batch_status>> fleet_store::recent_batches(int64_t limit) {
+  auto& st = stmts_->recent_batches;
+  st.rebind(limit);
+  std::vector<batch_status> out;
+  if (auto err = st.each_row([&] { out.push_back(read_batch_status(st, st.column_text(9))); }))
+    return err;
+  return out;
+}
+
+caf::expected<std::vector<dead_letter>> fleet_store::recent_failures(int64_t limit) {
+  auto& st = stmts_->recent_failures;
+  st.rebind(limit);
+  std::vector<dead_letter> out;
+  if (auto err = st.each_row([&] { out.push_back(read_dead_letter(st)); }))
+    return err;
+  return out;
+}
+
+caf::expected<fleet_store::batch_range_row> fleet_store::read_batch_range(const std::string& batch_id) {
+  auto& st = stmts_->batch_range;
+  st.rebind(batch_id);
+  if (auto err = step_to_row(st, unknown_batch(batch_id)))
+    return err;
+  batch_range_row out{st.column_int64(0), st.column_int64(1), st.column_int64(2)};
+  st.reset();
+  return out;
+}
+
+caf::expected<results_page> fleet_store::results(const std::string& batch_id, int64_t cursor, int64_t limit,
+                                                 size_t max_bytes) {
+  auto range = read_batch_range(batch_id);
+  if (!range)
+    return range.error();
+  auto& st = stmts_->batch_results;
+  st.rebind(batch_id, std::max(cursor, range->first_seq - 1), range->last_seq, limit);
+  results_page out;
+  out.next_cursor = cursor;
+  size_t bytes = 0;
+  bool full = false;
+  auto read = st.each_row([&] {
+    if (full)
+      return;
+    task_result r;
+    r.task_id = st.column_text(1);
+    r.success = st.column_text(2) == "succeeded";
+    r.result = st.column_text(3);
+    r.error = st.column_text(4);
+    r.attempts = static_cast<int32_t>(st.column_int64(5));
+    r.duration_ms = st.column_int64(6);
+    bytes += r.task_id.size() + r.result.size() + r.error.size() + 32;
+    // A page holds at least one result, and stops once it holds max_bytes of them.
+    if (bytes > max_bytes && !out.items.empty()) {
+      full = true;
+      return;
+    }
+    out.next_cursor = st.column_int64(0);
+    out.items.push_back(std::move(r));
+  });
+  if (read)
+    return read;
+  out.done = !full && (limit < 0 || static_cast<int64_t>(out.items.size()) < limit);
+  return out;
+}
+
+caf::expected<std::vector<task_result>> fleet_store::results(const std::string& batch_id, size_t max_bytes) {
+  auto page = results(batch_id, 0, -1, max_bytes);
+  if (!page)
+    return page.error();
+  if (!page->done)
+    return caf::make_error(errc::invalid_batch,
+                           fmt::format("the results of batch {} are more than one answer carries ({} bytes): page "
+                                       "through them (batch_results with cursor and limit)",
+                                       batch_id, max_bytes));
+  return std::move(page->items);
+}
+
+caf::expected<int64_t> fleet_store::finished_count(const std::string& batch_id) {
+  auto range = read_batch_range(batch_id);
+  if (!range)
+    return range.error();
+  return range->finished;
+}
+
+caf::expected<fleet_store::totals> fleet_store::read_totals() {
+  auto& st = stmts_->totals;
+  st.rebind();
+  auto row = st.step();
+  if (!row)
+    return row.error();
+  totals out;
+  out.batches = st.column_int64(0);
+  out.tasks = st.column_int64(1);
+  out.succeeded = st.column_int64(2);
+  out.failed = st.column_int64(3);
+  out.cancelled = st.column_int64(4);
+  out.retries = st.column_int64(5);
+  out.duration_ms = st.column_int64(6);
+  st.reset();
+  return out;
+}
+
+caf::expected<fleet_stats> fleet_store::stats() {
+  auto sums = read_totals();
+  if (!sums)
+    return sums.error();
+  auto& rc = stmts_->running_count;
+  rc.rebind();
+  auto running = rc.step();
+  if (!running)
+    return running.error();
+  fleet_stats out;
+  out.total_batches = sums->batches;
+  out.total_tasks = sums->tasks;
+  out.completed_tasks = sums->succeeded;
+  out.failed_tasks = sums->failed;
+  out.cancelled_tasks = sums->cancelled;
+  out.retries = sums->retries;
+  out.running_tasks = rc.column_int64(0);
+  rc.reset();
+  out.pending_tasks = sums->unfinished() - out.running_tasks;
+  return out;
+}
+
+caf::expected<int64_t> fleet_store::unfinished_tasks() {
+  auto sums = read_totals();
+  if (!sums)
+    return sums.error();
+  return sums->unfinished();
+}
+
+caf::expected<result_summary> fleet_store::result_totals() {
+  auto sums = read_totals();
+  if (!sums)
+    return sums.error();
+  return make_summary(sums->succeeded + sums->failed, sums->succeeded,
+                      static_cast<double>(sums->duration_ms));
+}
+
+} // namespace fleet

@@ -1,0 +1,345 @@
+#include "fleet/store.hpp"
+#include "fleet/store_internal.hpp"
+
+#include "fleet/error.hpp"
+#include "fleet/json_text.hpp"
+#include "fleet/validation.hpp"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <map>
+#include <set>
+#include <utility>
+
+namespace fleet {
+
+using namespace store_detail;
+
+caf::expected<int64_t> fleet_store::unfinished_batches() {
+  auto& st = stmts_->unfinished_batches;
+  st.rebind();
+  if (auto err = step_to_row(st, caf::make_error(errc::database_error, "count(*) gave no row")))
+    return err;
+  auto n = st.column_int64(0);
+  st.reset();
+  return n;
+}
+
+caf::error fleet_store::insert_batch(const std::string& batch_id, const std::vector<task>& tasks,
+                                     int64_t now) {
+  if (auto err = stmts_->insert_batch.execute(batch_id, now, static_cast<int64_t>(tasks.size())))
+    return err;
+  int64_t first_seq = 0;
+  for (const auto& t : tasks) {
+    if (auto err = stmts_->insert_task.execute(batch_id, t.id, t.type, t.data, t.priority, now))
+      return err;
+    if (first_seq == 0)
+      first_seq = db_.last_insert_rowid();
+  }
+  if (auto err = stmts_->set_batch_range.execute(batch_id, first_seq, db_.last_insert_rowid()))
+    return err;
+  return log_event(now, event_kind::batch_submitted, batch_id, {},
+                   dump_json({{"tasks", tasks.size()}}));
+}
+
+caf::expected<std::vector<runnable_task>> fleet_store::next_runnable(size_t limit,
+                                                                     const std::optional<run_position>& after) {
+  std::vector<runnable_task> out;
+  out.reserve(limit);
+  auto read_into = [&](sqlite::statement& st) {
+    return st.each_row([&] {
+      runnable_task r;
+      r.seq = st.column_int64(0);
+      r.batch_id = st.column_text(1);
+      r.spec.id = st.column_text(2);
+      r.spec.type = st.column_text(3);
+      r.spec.data = st.column_text(4);
+      r.spec.priority = static_cast<int32_t>(st.column_int64(5));
+      r.attempts = static_cast<int32_t>(st.column_int64(6));
+      r.interruptions = static_cast<int32_t>(st.column_int64(7));
+      r.replay_base = static_cast<int32_t>(st.column_int64(8));
+      r.ready_at = st.column_int64(9);
+      r.orphaned = static_cast<int32_t>(st.column_int64(10));
+      out.push_back(std::move(r));
+    });
+  };
+  if (!after) {
+    stmts_->next_runnable.rebind(static_cast<int64_t>(limit));
+    if (auto err = read_into(stmts_->next_runnable))
+      return err;
+    return out;
+  }
+  stmts_->runnable_same_priority.rebind(static_cast<int64_t>(limit), after->priority, after->seq);
+  if (auto err = read_into(stmts_->runnable_same_priority))
+    return err;
+  if (out.size() < limit) {
+    stmts_->runnable_lower_priority.rebind(static_cast<int64_t>(limit - out.size()), after->priority);
+    if (auto err = read_into(stmts_->runnable_lower_priority))
+      return err;
+  }
+  return out;
+}
+
+caf::expected<int64_t> fleet_store::promote_due_retries(int64_t now) {
+  if (auto err = stmts_->log_due_retries.execute(now))
+    return err;
+  if (auto err = stmts_->promote_due_retries.execute(now))
+    return err;
+  return db_.changes();
+}
+
+caf::expected<caf::optional<int64_t>> fleet_store::next_retry_due() {
+  auto& st = stmts_->next_retry_due;
+  st.rebind();
+  auto row = st.step();
+  if (!row)
+    return row.error();
+  caf::optional<int64_t> due;
+  if (*row && !st.column_is_null(0))
+    due = st.column_int64(0);
+  st.reset();
+  return due;
+}
+
+caf::error fleet_store::record_start(const attempt_started& x, std::map<std::string, batch_delta>& deltas) {
+  auto& ia = stmts_->insert_attempt;
+  ia.rebind(x.seq, x.attempt, x.worker_id, x.at);
+  bind_node(ia, 5, x.node);
+  if (auto err = ia.run())
+    return err;
+  if (auto err = stmts_->start_task.execute(x.seq, x.attempt, x.at))
+    return err;
+  deltas[x.batch_id].note_start(x.at);
+  return caf::none;
+}
+
+caf::error fleet_store::mark_batch_started(const std::string& batch_id, int64_t at) {
+  if (auto err = stmts_->start_batch.execute(batch_id, at))
+    return err;
+  if (db_.changes() > 0)
+    milestones_.push_back({batch_id, false});
+  return caf::none;
+}
+
+caf::error fleet_store::record_end(const attempt_ended& x, const attempt_started* start,
+                                   std::map<std::string, batch_delta>& deltas) {
+  auto bind_error = [&](auto& st, int index) {
+    if (x.error.empty())
+      st.bind(index, nullptr);
+    else
+      st.bind(index, x.error);
+  };
+  if (start != nullptr) {
+    // Started and ended within one group commit: one complete row instead of insert + update.
+    auto& wa = stmts_->insert_whole_attempt;
+    wa.rebind(x.seq, x.attempt, start->worker_id, start->at, x.at, to_string(x.outcome));
+    bind_error(wa, 7);
+    bind_node(wa, 8, start->node);
+    if (auto err = wa.run())
+      return err;
+    deltas[x.batch_id].note_start(start->at);
+  } else {
+    auto& ea = stmts_->end_attempt;
+    ea.rebind(x.seq, x.attempt, x.at, to_string(x.outcome));
+    bind_error(ea, 5);
+    if (auto err = ea.run())
+      return err;
+  }
+  auto terminal = x.next == task_disposition::succeeded || x.next == task_disposition::failed
+                  || x.next == task_disposition::cancelled;
+  auto& et = stmts_->end_task;
+  et.rebind(x.seq, state_name(x.next));
+  if (x.next == task_disposition::succeeded)
+    et.bind(3, x.result);
+  else
+    et.bind(3, nullptr);
+  bind_error(et, 4);
+  // A waiting task's not_before is when it may (retry) or could (requeue) start: its queue wait
+  // is measured from there.
+  et.bind(5, x.next == task_disposition::retry     ? x.not_before
+             : x.next == task_disposition::requeue ? x.at
+                                                   : int64_t{0});
+  if (terminal) {
+    et.bind(6, x.at);
+    et.bind(7, x.duration_ms);
+  } else {
+    et.bind(6, nullptr);
+    et.bind(7, nullptr);
+  }
+  et.bind(8, int64_t{x.outcome == attempt_outcome::interrupted ? 1 : 0});
+  et.bind(9, x.attempt);
+  if (start != nullptr)
+    et.bind(10, start->at);
+  else
+    et.bind(10, nullptr);
+  et.bind(11, int64_t{x.orphaned ? 1 : 0});
+  if (auto err = et.run())
+    return err;
+  auto& delta = deltas[x.batch_id];
+  delta.at = std::max(delta.at, x.at);
+  switch (x.next) {
+    case task_disposition::succeeded: ++delta.succeeded; break;
+    case task_disposition::failed: ++delta.failed; break;
+    case task_disposition::cancelled: ++delta.cancelled; break;
+    case task_disposition::retry: ++delta.retries; break;
+    case task_disposition::requeue: break;
+  }
+  if (x.next == task_disposition::succeeded || x.next == task_disposition::failed)
+    delta.duration_ms += x.duration_ms;
+  delta.terminal = delta.terminal || terminal;
+  // Successful attempts are audited by their `attempts` row; the event log keeps the rest.
+  if (x.next == task_disposition::succeeded)
+    return caf::none;
+  nlohmann::json detail{{"attempt", x.attempt}, {"outcome", to_string(x.outcome)}};
+  if (!x.error.empty())
+    detail["error"] = x.error;
+  if (x.next == task_disposition::retry)
+    detail["not_before"] = x.not_before;
+  return log_event(x.at, *event_of(x.next), x.batch_id, x.task_id, dump_json(detail));
+}
+
+caf::error fleet_store::apply_deltas(const std::map<std::string, batch_delta>& deltas) {
+  for (const auto& [batch_id, d] : deltas) {
+    // Once per batch and group, not per attempt: the batch's row is read once.
+    if (d.first_start > 0)
+      if (auto err = mark_batch_started(batch_id, d.first_start))
+        return err;
+    if (d.succeeded + d.failed + d.cancelled + d.retries + d.duration_ms > 0)
+      if (auto err = stmts_->count_batch.execute(batch_id, d.succeeded, d.failed, d.cancelled, d.retries,
+                                                 d.duration_ms))
+        return err;
+    if (!d.terminal)
+      continue;
+    if (auto err = stmts_->finish_batch.execute(batch_id, d.at))
+      return err;
+    if (db_.changes() == 0)
+      continue;
+    milestones_.push_back({batch_id, true});
+    if (auto err = log_event(d.at, event_kind::batch_finished, batch_id, {}, {}))
+      return err;
+  }
+  return caf::none;
+}
+
+caf::error fleet_store::record(const std::vector<transition>& changes) {
+  // Attempts whose start and end share this commit are written once.
+  std::set<std::pair<int64_t, int32_t>> ended;
+  for (const auto& change : changes)
+    if (auto x = std::get_if<attempt_ended>(&change))
+      ended.emplace(x->seq, x->attempt);
+  std::map<std::pair<int64_t, int32_t>, const attempt_started*> deferred;
+  std::map<std::string, batch_delta> deltas;
+  for (const auto& change : changes) {
+    if (auto x = std::get_if<attempt_started>(&change)) {
+      if (ended.count({x->seq, x->attempt}) > 0) {
+        deferred.emplace(std::make_pair(x->seq, x->attempt), x);
+        continue;
+      }
+      if (auto err = record_start(*x, deltas))
+        return err;
+      continue;
+    }
+    const auto& end = std::get<attempt_ended>(change);
+    auto i = deferred.find({end.seq, end.attempt});
+    if (auto err = record_end(end, i == deferred.end() ? nullptr : i->second, deltas))
+      return err;
+  }
+  return apply_deltas(deltas);
+}
+
+caf::error fleet_store::record(const attempt_started& x) {
+  return record(std::vector<transition>{x});
+}
+
+caf::error fleet_store::record(const attempt_ended& x) {
+  return record(std::vector<transition>{x});
+}
+
+caf::error fleet_store::record_unrecorded_starts(const std::vector<start_journal::entry>& starts, int64_t now,
+                                                 int32_t max_interruptions, recovery& out) {
+  auto task = db_.prepare("SELECT batch_id, task_id, state, attempts, orphaned_attempts FROM tasks WHERE seq = ?1");
+  if (!task)
+    return task.error();
+  std::set<std::pair<int64_t, int32_t>> seen;
+  std::vector<transition> lost;
+  for (const auto& e : starts) {
+    if (!seen.emplace(e.seq, e.attempt).second)
+      continue;
+    task->rebind(e.seq);
+    auto row = task->step();
+    if (!row)
+      return row.error();
+    // Only a start that never reached the database: the task still waits, at an earlier attempt.
+    if (!*row || task->column_text(2) != "pending" || task->column_int64(3) >= e.attempt) {
+      task->reset();
+      continue;
+    }
+    attempt_started start{e.seq, task->column_text(0), task->column_text(1), e.attempt, "unrecorded",
+                          std::min(e.started_at, now), {}};
+    auto end = lost_attempt_end(e.seq, start.batch_id, start.task_id, e.attempt, now, now - start.at,
+                                task->column_int64(4) + 1, max_interruptions,
+                                "fleetd stopped during the attempt, before its start was recorded");
+    task->reset();
+    if (end.next == task_disposition::failed)
+      out.failed.push_back(end);
+    else
+      ++out.unrecorded;
+    lost.emplace_back(std::move(start));
+    lost.emplace_back(std::move(end));
+  }
+  return record(lost);
+}
+
+caf::expected<recovery> fleet_store::recover_interrupted(int64_t now, int32_t max_interruptions,
+                                                         const std::vector<start_journal::entry>& starts) {
+  recovery out;
+  if (auto err = record_unrecorded_starts(starts, now, max_interruptions, out))
+    return err;
+  // Few rows (at most the attempts that were running), through the partial index tasks_running.
+  auto running = db_.prepare("SELECT t.seq, t.batch_id, t.task_id, t.attempts, t.orphaned_attempts,"
+                             " coalesce(a.started_at, ?1) FROM tasks t"
+                             " LEFT JOIN attempts a ON a.task_seq = t.seq AND a.attempt = t.attempts"
+                             " WHERE t.state = 'running'");
+  if (!running)
+    return running.error();
+  running->rebind(now);
+  std::vector<transition> ends;
+  auto read = running->each_row([&] {
+    auto end = lost_attempt_end(running->column_int64(0), running->column_text(1), running->column_text(2),
+                                static_cast<int32_t>(running->column_int64(3)), now,
+                                now - running->column_int64(5), running->column_int64(4) + 1, max_interruptions,
+                                "fleetd stopped during the attempt");
+    if (end.next == task_disposition::failed)
+      out.failed.push_back(end);
+    else
+      ++out.requeued;
+    ends.emplace_back(std::move(end));
+  });
+  if (read)
+    return read;
+  if (auto err = record(ends))
+    return err;
+  take_milestones(); // the manager is not running yet: nobody waits for these batches
+  return out;
+}
+
+caf::error fleet_store::log_event(int64_t at, event_kind kind, const std::string& batch_id,
+                                  const std::string& task_id, const std::string& detail_json) {
+  auto& st = stmts_->insert_event;
+  st.rebind(at, std::string{to_string(kind)});
+  auto text_or_null = [&](int index, const std::string& value) {
+    if (value.empty())
+      st.bind(index, nullptr);
+    else
+      st.bind(index, value);
+  };
+  text_or_null(3, batch_id);
+  text_or_null(4, task_id);
+  text_or_null(5, detail_json);
+  return st.run();
+}
+
+} // namespace fleet

@@ -1,0 +1,145 @@
+#include "fleet/store.hpp"
+#include "fleet/store_internal.hpp"
+
+#include "fleet/error.hpp"
+#include "fleet/json_text.hpp"
+#include "fleet/validation.hpp"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <map>
+#include <set>
+#include <utility>
+
+namespace fleet {
+
+using namespace store_detail;
+
+caf::error fleet_store::open_upload(const std::string& upload_id, int64_t now) {
+  return stmts_->open_upload.execute(upload_id, now);
+}
+
+caf::expected<int64_t> fleet_store::upload_size(const std::string& upload_id) {
+  auto& st = stmts_->upload_size;
+  st.rebind(upload_id);
+  if (auto err = step_to_row(st, caf::make_error(errc::unknown_batch,
+                                                 fmt::format("upload {} not found", upload_id))))
+    return err;
+  auto n = st.column_int64(0);
+  st.reset();
+  return n;
+}
+
+caf::expected<int64_t> fleet_store::stage_chunk(const std::string& upload_id,
+                                                const std::vector<upload_part>& chunk) {
+  auto before = upload_size(upload_id);
+  if (!before)
+    return before.error();
+  int64_t n = 0;
+  for (const auto& part : chunk) {
+    if (auto err = stmts_->stage_part.execute(upload_id, *before + part.offset, part.tasks,
+                                               sqlite::blob_view{part.body}))
+      return err;
+    n += part.tasks;
+  }
+  if (auto err = stmts_->count_upload.execute(upload_id, n))
+    return err;
+  return *before + n;
+}
+
+caf::error fleet_store::move_staged_part(const std::string& upload_id, int64_t first, int64_t tasks,
+                                         const std::string& batch_id, int64_t now) {
+  auto err = stmts_->move_part.execute(upload_id, first, batch_id, now);
+  if (!err) {
+    // The batch's total counts what the parts' rows say they hold.
+    if (db_.changes() != tasks)
+      return damaged_part_error(fmt::format("the part at position {} holds {} tasks instead of {}",
+                                            first, db_.changes(), tasks));
+    return caf::none;
+  }
+  // Chunks are checked one by one when they arrive; a repeat across chunks shows here.
+  auto& dup = stmts_->staged_duplicate;
+  dup.rebind(upload_id, first, batch_id);
+  auto row = dup.step();
+  if (!row || !*row) {
+    dup.reset();
+    return err;
+  }
+  auto found = duplicate_task_id_error(dup.column_int64(0), dup.column_text(1));
+  dup.reset();
+  return found;
+}
+
+caf::expected<int64_t> fleet_store::seal_upload(const std::string& upload_id,
+                                                const std::string& batch_id, int64_t now) {
+  auto n = upload_size(upload_id);
+  if (!n)
+    return n.error();
+  if (*n == 0)
+    return caf::make_error(errc::invalid_batch, "batch is empty: submit at least one task");
+  auto& ms = stmts_->max_seq;
+  ms.rebind();
+  auto row = ms.step();
+  if (!row)
+    return row.error();
+  auto max_seq = ms.column_int64(0);
+  ms.reset();
+  if (auto err = stmts_->insert_batch.execute(batch_id, now, *n))
+    return err;
+  auto& parts = stmts_->upload_parts;
+  parts.rebind(upload_id);
+  std::vector<std::pair<int64_t, int64_t>> firsts_and_sizes;
+  if (auto err = parts.each_row([&] {
+        firsts_and_sizes.emplace_back(parts.column_int64(0), parts.column_int64(1));
+      }))
+    return err;
+  for (auto [first, tasks] : firsts_and_sizes)
+    if (auto err = move_staged_part(upload_id, first, tasks, batch_id, now))
+      return err;
+  if (auto err = stmts_->set_batch_range.execute(batch_id, max_seq + 1, db_.last_insert_rowid()))
+    return err;
+  if (auto err = stmts_->drop_upload_parts.execute(upload_id))
+    return err;
+  if (auto err = stmts_->drop_upload.execute(upload_id))
+    return err;
+  if (auto err = log_event(now, event_kind::batch_submitted, batch_id, {},
+                           dump_json({{"tasks", *n}, {"upload", upload_id}})))
+    return err;
+  return *n;
+}
+
+caf::expected<int64_t> fleet_store::expire_uploads(int64_t older_than) {
+  auto err = db_.exec(fmt::format("DELETE FROM upload_parts WHERE upload_id IN"
+                                  " (SELECT id FROM uploads WHERE created_at < {0});"
+                                  "DELETE FROM uploads WHERE created_at < {0};",
+                                  older_than));
+  if (err)
+    return err;
+  return db_.changes();
+}
+
+caf::expected<std::string> fleet_store::batch_for_key(const std::string& key) {
+  auto& st = stmts_->batch_for_key;
+  st.rebind(key);
+  auto row = st.step();
+  if (!row)
+    return row.error();
+  std::string id = *row ? st.column_text(0) : std::string{};
+  st.reset();
+  return id;
+}
+
+caf::error fleet_store::set_batch_key(const std::string& batch_id, const std::string& key) {
+  return stmts_->set_batch_key.execute(batch_id, key);
+}
+
+caf::error fleet_store::discard_upload(const std::string& upload_id) {
+  if (auto err = stmts_->drop_upload_parts.execute(upload_id))
+    return err;
+  return stmts_->drop_upload.execute(upload_id);
+}
+
+} // namespace fleet
