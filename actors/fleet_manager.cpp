@@ -516,7 +516,7 @@ fleet_manager(fleet_manager_state::self_pointer self, fleet_manager_options opts
     }),
     guarded([self](drain_atom, int64_t timeout_ms) -> caf::result<int32_t> {
       if (!sent_from_local_node(self))
-        return caf::make_error(errc::shutting_down, "only fleetd itself may drain the fleet");
+        return caf::make_error(errc::not_permitted, "only fleetd itself may drain the fleet");
       return self->state.drain(timeout_ms);
     }),
     guarded([self, from_self](drain_atom) {

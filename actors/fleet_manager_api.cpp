@@ -181,7 +181,7 @@ caf::result<std::vector<task_result>> fleet_manager_state::results(const std::st
 caf::result<results_page> fleet_manager_state::results(const std::string& batch_id, int64_t cursor,
                                                       int32_t limit) {
   if (limit < 1 || limit > 10'000)
-    return caf::make_error(errc::invalid_batch,
+    return caf::make_error(errc::invalid_argument,
                            fmt::format("a results page holds 1 to 10000 tasks (got {})", limit));
   auto page = reader_->results(batch_id, cursor, limit, answer_bytes());
   if (!page)
@@ -192,7 +192,7 @@ caf::result<results_page> fleet_manager_state::results(const std::string& batch_
 caf::result<dead_letter_page> fleet_manager_state::dead_letters(const std::string& batch_id, int64_t cursor,
                                                                int32_t limit) {
   if (limit < 1 || limit > 10'000)
-    return caf::make_error(errc::invalid_batch,
+    return caf::make_error(errc::invalid_argument,
                            fmt::format("a page of failed tasks holds 1 to 10000 (got {})", limit));
   if (!batch_id.empty())
     if (auto st = reader_->status(batch_id); !st)
@@ -368,7 +368,7 @@ caf::result<fleet_stats> fleet_manager_state::stats() {
 
 caf::result<fleet_overview> fleet_manager_state::overview(int32_t batches, int32_t failures) {
   if (batches < 0 || batches > 1000 || failures < 0 || failures > 1000)
-    return caf::make_error(errc::invalid_batch,
+    return caf::make_error(errc::invalid_argument,
                            fmt::format("an overview lists 0 to 1000 batches and failures (got {} and {})",
                                        batches, failures));
   fleet_overview out;

@@ -27,7 +27,7 @@ using namespace manager_detail;
 caf::result<batch_status> fleet_manager_state::subscribe(const std::string& batch_id) {
   auto who = caf::actor_cast<caf::actor>(self_->current_sender());
   if (!who)
-    return caf::make_error(errc::invalid_batch, "only an actor can subscribe (it receives the notification)");
+    return caf::make_error(errc::invalid_argument, "only an actor can subscribe (it receives the notification)");
   constexpr size_t max_subscriptions = 10'000;
   if (subscriptions_ >= max_subscriptions)
     return caf::make_error(errc::limit_exceeded,

@@ -72,7 +72,7 @@ fleet_node_actor::behavior_type fleet_node(fleet_node_actor::stateful_pointer<fl
                                  int32_t attempt) -> caf::result<task_outcome> {
       auto& st = self->state;
       if (!from_manager())
-        return caf::make_error(errc::invalid_node, "only fleetd gives this node work");
+        return caf::make_error(errc::not_permitted, "only fleetd gives this node work");
       if (auto err = check_here(*st.opts.registry, st.opts.announcement.name, t))
         return err;
       auto worker = (*st.opts.registry->find(t.type))(self->home_system());
@@ -105,7 +105,7 @@ fleet_node_actor::behavior_type fleet_node(fleet_node_actor::stateful_pointer<fl
     },
     [self, from_manager](heartbeat_atom) -> caf::result<int32_t> {
       if (!from_manager())
-        return caf::make_error(errc::invalid_node, "only fleetd checks on this node");
+        return caf::make_error(errc::not_permitted, "only fleetd checks on this node");
       self->state.last_heartbeat = self->clock().now();
       return static_cast<int32_t>(self->state.workers.size());
     },

@@ -26,7 +26,7 @@ constexpr auto timeout = std::chrono::seconds(10);
 
 template <class T, class Handle, class... Ts>
 caf::expected<T> ask(caf::scoped_actor& self, const Handle& dest, Ts&&... xs) {
-  caf::expected<T> out{caf::make_error(errc::worker_failed, "no reply")};
+  caf::expected<T> out{caf::make_error(errc::unreachable, "no reply")};
   self->request(dest, timeout, std::forward<Ts>(xs)...)
     .receive([&](T& value) { out = std::move(value); }, [&](caf::error& err) { out = std::move(err); });
   return out;

@@ -69,7 +69,7 @@ caf::error prepare_db_directory(const std::string& db) {
 /// Asks the manager for its configuration: it answers once its start-up (recovery) succeeded. A
 /// manager that could not start quits with the reason, which the monitor carries here.
 caf::expected<fleet_config> wait_until_ready(caf::actor_system& sys, const fleet_manager_actor& manager) {
-  caf::expected<fleet_config> out{caf::make_error(errc::worker_failed, "no answer")};
+  caf::expected<fleet_config> out{caf::make_error(errc::unreachable, "no answer")};
   caf::scoped_actor self{sys};
   self->monitor(manager);
   self->request(manager, caf::infinite, get_config_atom::value)

@@ -37,16 +37,8 @@ constexpr auto manager_timeout = std::chrono::seconds(5);
 constexpr const char* action_header = "X-Fleetd-Action";
 
 int http_status(const caf::error& err) {
-  if (err.category() == error_category) {
-    switch (static_cast<errc>(err.code())) {
-      case errc::unknown_batch: return 404;
-      case errc::invalid_batch:
-      case errc::invalid_task:
-      case errc::invalid_config: return 400;
-      case errc::limit_exceeded: return 429;
-      default: return 503;
-    }
-  }
+  if (err.category() == error_category)
+    return fleet::http_status(static_cast<errc>(err.code()));
   return 503;
 }
 

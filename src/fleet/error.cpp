@@ -26,6 +26,10 @@ std::string to_string(errc x) {
     case errc::node_name_taken: return "node_name_taken";
     case errc::internal_error: return "internal_error";
     case errc::database_damaged: return "database_damaged";
+    case errc::invalid_argument: return "invalid_argument";
+    case errc::not_permitted: return "not_permitted";
+    case errc::unknown_upload: return "unknown_upload";
+    case errc::already_running: return "already_running";
   }
   return "unknown_error";
 }
@@ -39,6 +43,23 @@ std::string context_text(const caf::message& context) {
 }
 
 } // namespace
+
+int http_status(errc x) {
+  switch (x) {
+    case errc::unknown_batch:
+    case errc::unknown_upload: return 404;
+    case errc::invalid_batch:
+    case errc::invalid_task:
+    case errc::duplicate_task_id:
+    case errc::unknown_task_type:
+    case errc::oversize_data:
+    case errc::invalid_argument:
+    case errc::invalid_config: return 400;
+    case errc::not_permitted: return 403;
+    case errc::limit_exceeded: return 429;
+    default: return 503;
+  }
+}
 
 std::string error_text(const caf::error& err) {
   if (!err)

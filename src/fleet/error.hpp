@@ -33,12 +33,23 @@ enum class errc : uint8_t {
   node_name_taken,     ///< Another fleet-node process is joined under that name.
   internal_error,      ///< fleetd caught an exception while handling the request (logged); it goes on.
   database_damaged,    ///< The database file is damaged (SQLite: malformed); fleetd writes nothing more into it.
+  invalid_argument,    ///< A request's argument is out of range (a page size, a subscriber that is no actor).
+  not_permitted,       ///< The caller may not send this request (an internal message from another node).
+  unknown_upload,      ///< No upload has the given id (never opened, sealed, discarded or expired).
+  already_running,     ///< Another fleetd holds the database.
 };
 
 /// The category under which fleetd errors travel between CAF nodes.
 inline constexpr caf::atom_value error_category = caf::atom("fleet");
 
 std::string to_string(errc x);
+
+/// The last code, for tables over every code.
+inline constexpr errc last_errc = errc::already_running;
+
+/// The HTTP status that answers a request refused with `x`: 400 bad input, 403 not permitted,
+/// 404 unknown id, 429 a limit, 503 for everything that is fleetd's or the store's state.
+int http_status(errc x);
 
 /// The human-readable text of any error: the context message for fleetd errors, CAF's rendering otherwise.
 std::string error_text(const caf::error& err);

@@ -21,7 +21,7 @@ namespace fleet {
 namespace {
 
 caf::error db_error(std::string text) {
-  return caf::make_error(errc::database_error, std::move(text));
+  return caf::make_error(errc::already_running, std::move(text));
 }
 
 std::string this_user() {

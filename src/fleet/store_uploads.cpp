@@ -25,7 +25,7 @@ caf::error fleet_store::open_upload(const std::string& upload_id, int64_t now) {
 caf::expected<int64_t> fleet_store::upload_size(const std::string& upload_id) {
   auto& st = stmts_->upload_size;
   st.rebind(upload_id);
-  if (auto err = step_to_row(st, caf::make_error(errc::unknown_batch,
+  if (auto err = step_to_row(st, caf::make_error(errc::unknown_upload,
                                                  fmt::format("upload {} not found", upload_id))))
     return err;
   auto n = st.column_int64(0);

@@ -252,7 +252,7 @@ TEST_CASE("bad joins are refused and change nothing, and a node takes work from 
   auto rh = stranger->request(node, caf::infinite, execute_atom::value, std::string{"w"}, make_task("t", "echo"), 1);
   f.run();
   bool refused_work = false;
-  rh.receive([](task_outcome&) {}, [&](caf::error& err) { refused_work = err == errc::invalid_node; });
+  rh.receive([](task_outcome&) {}, [&](caf::error& err) { refused_work = err == errc::not_permitted; });
   CHECK(refused_work);
   CHECK(node_named(f, "a").running == 0);
   caf::anon_send_exit(silent, caf::exit_reason::kill);

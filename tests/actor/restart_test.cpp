@@ -238,7 +238,7 @@ TEST_CASE("a batch uploaded in chunks appears at once when sealed, even across a
   CHECK(second.query_int("SELECT count(*) FROM uploads") == 0);
   auto again = second.ask<std::string>(upload_seal_atom::value, upload);
   REQUIRE_FALSE(again);
-  CHECK(again.error() == errc::unknown_batch);
+  CHECK(again.error() == errc::unknown_upload);
   auto opened = second.ask<std::string>(upload_open_atom::value);
   REQUIRE(opened);
   auto empty = second.ask<std::string>(upload_seal_atom::value, *opened);
@@ -270,7 +270,7 @@ TEST_CASE("a task id repeated across chunks fails the seal, and neither the batc
   CHECK(f.query_int("SELECT count(*) FROM uploads") == 0);
   auto again = f.ask<std::string>(upload_seal_atom::value, *opened);
   REQUIRE_FALSE(again);
-  CHECK(again.error() == errc::unknown_batch);
+  CHECK(again.error() == errc::unknown_upload);
   // Everything else goes on.
   auto fine = f.submit_ok(echo_tasks(2));
   REQUIRE(f.advance_until([&] { return f.finished(fine); }));

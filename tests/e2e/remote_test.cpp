@@ -144,7 +144,7 @@ TEST_CASE("a remote peer sending wrong or internal messages gets errors while fl
   CHECK(error_reply(self, raw, scale_atom::value, int32_t{0}) == errc::invalid_config);
   // Internal messages are not for other nodes.
   auto drain = error_reply(self, raw, drain_atom::value, int64_t{0});
-  CHECK(drain == errc::shutting_down);
+  CHECK(drain == errc::not_permitted);
   CHECK(error_text(drain) == "only fleetd itself may drain the fleet");
   caf::expected<coordinator_actor> coord{caf::sec::none};
   self->request(*typed, std::chrono::seconds(30), coordinator_atom::value)
