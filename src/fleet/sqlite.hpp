@@ -62,6 +62,8 @@ private:
 /// A prepared statement. Move-only; finalized on destruction. Parameters are 1-based.
 class statement {
 public:
+  /// No statement: stepping it is an error. For a catalogue whose preparation failed.
+  statement() = default;
   statement(statement&& other) noexcept
     : db_(other.db_), stmt_(std::exchange(other.stmt_, nullptr)) {}
   statement& operator=(statement&& other) noexcept;
@@ -130,8 +132,8 @@ public:
 private:
   friend class database;
   statement(sqlite3* db, sqlite3_stmt* stmt) : db_(db), stmt_(stmt) {}
-  sqlite3* db_;
-  sqlite3_stmt* stmt_;
+  sqlite3* db_ = nullptr;
+  sqlite3_stmt* stmt_ = nullptr;
 };
 
 /// BEGIN IMMEDIATE on construction via `begin`; rolls back on destruction unless committed.

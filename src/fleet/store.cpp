@@ -1,5 +1,6 @@
 #include "fleet/store.hpp"
 #include "fleet/store_internal.hpp"
+#include "fleet/store_sql.hpp"
 
 #include "fleet/error.hpp"
 #include "fleet/json_text.hpp"
@@ -145,167 +146,66 @@ caf::expected<std::unique_ptr<fleet_store>> fleet_store::open_reader() const {
 }
 
 caf::expected<std::unique_ptr<fleet_store>> fleet_store::with_statements(sqlite::database db) {
-  // The columns next_runnable reads, in its order, for every read of the runnable index.
-  const std::string runnable_select = "SELECT seq, batch_id, task_id, type, data, priority, attempts,"
-                                      " interruptions, replay_base, not_before, orphaned_attempts"
-                                      " FROM tasks WHERE state = 'pending' AND paused = 0";
   if (auto err = register_upload_rows(db.handle()))
     return err;
-  std::unique_ptr<statements> s;
-  try {
-  s = std::make_unique<statements>(statements{
-#define FLEET_PREPARE(sql)                                                                         \
-  [&]() -> sqlite::statement {                                                                     \
-    auto st = db.prepare(sql);                                                                     \
-    if (!st)                                                                                       \
-      throw st.error();                                                                            \
-    return std::move(*st);                                                                         \
-  }()
-    // load_config
-    FLEET_PREPARE("SELECT name, value FROM config_overrides ORDER BY name"),
-    // save_config
-    FLEET_PREPARE("INSERT INTO config_overrides (name, value, updated_at) VALUES (?1, ?2, ?3)"
-                  " ON CONFLICT (name) DO UPDATE SET value = ?2, updated_at = ?3"),
-    // insert_batch
-    FLEET_PREPARE("INSERT INTO batches (id, created_at, total) VALUES (?1, ?2, ?3)"),
-    // insert_task
-    FLEET_PREPARE("INSERT INTO tasks (batch_id, task_id, type, data, priority, not_before)"
-                  " VALUES (?1, ?2, ?3, ?4, ?5, ?6)"),
-    // set_batch_range
-    FLEET_PREPARE("UPDATE batches SET first_seq = ?2, last_seq = ?3 WHERE id = ?1"),
-    // open_upload
-    FLEET_PREPARE("INSERT INTO uploads (id, created_at) VALUES (?1, ?2)"),
-    // upload_size
-    FLEET_PREPARE("SELECT tasks FROM uploads WHERE id = ?1"),
-    // stage_part
-    FLEET_PREPARE("INSERT INTO upload_parts (upload_id, first, tasks, body) VALUES (?1, ?2, ?3, ?4)"),
-    // count_upload
-    FLEET_PREPARE("UPDATE uploads SET tasks = tasks + ?2 WHERE id = ?1"),
-    // max_seq
-    FLEET_PREPARE("SELECT coalesce(max(seq), 0) FROM tasks"),
-    // upload_parts
-    FLEET_PREPARE("SELECT first, tasks FROM upload_parts WHERE upload_id = ?1 ORDER BY first"),
-    // move_part: one row, its tasks in order
-    FLEET_PREPARE("INSERT INTO tasks (batch_id, task_id, type, data, priority, not_before)"
-                  " SELECT ?3, t.id, t.type, t.data, t.priority, ?4"
-                  " FROM upload_parts c, upload_rows(c.body) t WHERE c.upload_id = ?1 AND c.first = ?2"),
-    // staged_duplicate: the part's first task whose id an earlier part of the batch has
-    FLEET_PREPARE("SELECT c.first + t.position, t.id FROM upload_parts c, upload_rows(c.body) t"
-                  " WHERE c.upload_id = ?1 AND c.first = ?2"
-                  " AND EXISTS (SELECT 1 FROM tasks WHERE batch_id = ?3 AND task_id = t.id)"
-                  " ORDER BY t.position LIMIT 1"),
-    // drop_upload_parts
-    FLEET_PREPARE("DELETE FROM upload_parts WHERE upload_id = ?1"),
-    // drop_upload
-    FLEET_PREPARE("DELETE FROM uploads WHERE id = ?1"),
-    // batch_range
-    FLEET_PREPARE("SELECT first_seq, last_seq, succeeded + failed + cancelled FROM batches WHERE id = ?1"),
-    // next_runnable
-    FLEET_PREPARE(runnable_select + " ORDER BY priority DESC, seq LIMIT ?1"),
-    // runnable_same_priority: the rest of a priority after a position
-    FLEET_PREPARE(runnable_select + " AND priority = ?2 AND seq > ?3 ORDER BY priority DESC, seq LIMIT ?1"),
-    // runnable_lower_priority: then the priorities below it
-    FLEET_PREPARE(runnable_select + " AND priority < ?2 ORDER BY priority DESC, seq LIMIT ?1"),
-    // log_due_retries
-    FLEET_PREPARE(fmt::format("INSERT INTO events (at, kind, batch_id, task_id)"
-                              " SELECT ?1, '{}', batch_id, task_id FROM tasks"
-                              " WHERE state = 'retry_wait' AND not_before <= ?1",
-                              to_string(event_kind::task_retry_due))),
-    // promote_due_retries
-    FLEET_PREPARE("UPDATE tasks SET state = 'pending' WHERE state = 'retry_wait' AND not_before <= ?1"),
-    // next_retry_due
-    FLEET_PREPARE("SELECT min(not_before) FROM tasks WHERE state = 'retry_wait'"),
-    // insert_attempt
-    FLEET_PREPARE("INSERT INTO attempts (task_seq, attempt, worker_id, started_at, node) VALUES (?1, ?2, ?3, ?4, ?5)"),
-    // insert_whole_attempt
-    FLEET_PREPARE("INSERT INTO attempts (task_seq, attempt, worker_id, started_at, finished_at, outcome,"
-                  " error, node) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"),
-    // start_task
-    FLEET_PREPARE("UPDATE tasks SET state = 'running', attempts = ?2,"
-                  " started_at = coalesce(started_at, ?3) WHERE seq = ?1"),
-    // start_batch
-    FLEET_PREPARE("UPDATE batches SET started_at = ?2 WHERE id = ?1 AND started_at IS NULL"),
-    // end_attempt
-    FLEET_PREPARE("UPDATE attempts SET finished_at = ?3, outcome = ?4, error = ?5"
-                  " WHERE task_seq = ?1 AND attempt = ?2"),
-    // end_task
-    FLEET_PREPARE("UPDATE tasks SET state = ?2, result = ?3, error = ?4, not_before = ?5,"
-                  " finished_at = ?6, duration_ms = ?7, interruptions = interruptions + ?8,"
-                  " attempts = max(attempts, ?9), started_at = coalesce(started_at, ?10),"
-                  " orphaned_attempts = orphaned_attempts + ?11 WHERE seq = ?1"),
-    // count_batch
-    FLEET_PREPARE("UPDATE batches SET succeeded = succeeded + ?2, failed = failed + ?3,"
-                  " cancelled = cancelled + ?4, retries = retries + ?5, duration_ms = duration_ms + ?6"
-                  " WHERE id = ?1"),
-    // finish_batch
-    FLEET_PREPARE("UPDATE batches SET finished_at = ?2 WHERE id = ?1 AND finished_at IS NULL"
-                  " AND succeeded + failed + cancelled >= total"),
-    // insert_event
-    FLEET_PREPARE("INSERT INTO events (at, kind, batch_id, task_id, detail) VALUES (?1, ?2, ?3, ?4, ?5)"),
-    // batch_row
-    FLEET_PREPARE("SELECT total, succeeded, failed, cancelled, created_at, started_at, finished_at,"
-                  " cancelled_at, paused_at FROM batches WHERE id = ?1"),
-    // batch_results
-    FLEET_PREPARE("SELECT seq, task_id, state, result, error, attempts, duration_ms FROM tasks"
-                  " WHERE seq > ?2 AND seq <= ?3 AND +batch_id = ?1" // + : walk the seq range, not the id index
-                  " AND state IN ('succeeded', 'failed', 'cancelled') ORDER BY seq LIMIT ?4"),
-    // log_cancelled
-    FLEET_PREPARE(fmt::format("INSERT INTO events (at, kind, batch_id, task_id)"
-                              " SELECT ?2, '{}', batch_id, task_id FROM tasks"
-                              " WHERE batch_id = ?1 AND state IN ('pending', 'retry_wait')",
-                              to_string(event_kind::task_cancelled))),
-    // cancel_waiting
-    FLEET_PREPARE("UPDATE tasks SET state = 'cancelled', error = 'cancelled', finished_at = ?2"
-                  " WHERE batch_id = ?1 AND state IN ('pending', 'retry_wait')"),
-    // cancel_batch
-    FLEET_PREPARE("UPDATE batches SET cancelled = cancelled + ?2, cancelled_at = ?3 WHERE id = ?1"),
-    // totals
-    FLEET_PREPARE("SELECT batches, tasks, succeeded, failed, cancelled, retries, duration_ms"
-                  " FROM fleet_totals WHERE id = 1"),
-    // running_count
-    FLEET_PREPARE("SELECT count(*) FROM tasks WHERE state = 'running'"),
-    // unfinished_batches (walks the partial index batches_unfinished)
-    FLEET_PREPARE("SELECT count(*) FROM batches WHERE finished_at IS NULL"),
-    // batch_for_key
-    FLEET_PREPARE("SELECT id FROM batches WHERE client_key = ?1"),
-    // set_batch_key
-    FLEET_PREPARE("UPDATE batches SET client_key = ?2 WHERE id = ?1"),
-    // dead_letters: through tasks_failed, whatever the batch
-    FLEET_PREPARE("SELECT seq, batch_id, task_id, type, attempts, error, finished_at FROM tasks"
-                  " WHERE state = 'failed' AND seq > ?1 AND (?2 = '' OR batch_id = ?2) ORDER BY seq LIMIT ?3"),
-    // task_state
-    FLEET_PREPARE("SELECT state FROM tasks WHERE batch_id = ?1 AND task_id = ?2"),
-    // log_replayed: ?3 '' for every failed task of the batch
-    FLEET_PREPARE(fmt::format("INSERT INTO events (at, kind, batch_id, task_id) SELECT ?3, '{}', batch_id, task_id"
-                              " FROM tasks WHERE batch_id = ?1 AND state = 'failed' AND (?2 = '' OR task_id = ?2)",
-                              to_string(event_kind::task_replayed))),
-    // replay_tasks
-    FLEET_PREPARE("UPDATE tasks SET state = 'pending', replay_base = attempts - interruptions, not_before = ?3,"
-                  " finished_at = NULL, duration_ms = NULL, orphaned_attempts = 0"
-                  " WHERE batch_id = ?1 AND state = 'failed' AND (?2 = '' OR task_id = ?2)"),
-    // reopen_batch
-    FLEET_PREPARE("UPDATE batches SET failed = failed - ?2, finished_at = NULL WHERE id = ?1"),
-    // pause_tasks: every task of the batch, so that retries and requeued ones stay out too
-    FLEET_PREPARE("UPDATE tasks SET paused = ?2 WHERE batch_id = ?1"),
-    // pause_batch
-    FLEET_PREPARE("UPDATE batches SET paused_at = ?2 WHERE id = ?1"),
-    // fleet_paused
-    FLEET_PREPARE("SELECT count(*) FROM fleet_pause"),
-    // pause_fleet
-    FLEET_PREPARE("INSERT OR IGNORE INTO fleet_pause (id, paused_at) VALUES (1, ?1)"),
-    // resume_fleet
-    FLEET_PREPARE("DELETE FROM fleet_pause"),
-    // recent_batches: the columns of batch_row, then the id
-    FLEET_PREPARE("SELECT total, succeeded, failed, cancelled, created_at, started_at, finished_at,"
-                  " cancelled_at, paused_at, id FROM batches ORDER BY rowid DESC LIMIT ?1"),
-    // recent_failures: the columns of dead_letters, the latest failure first
-    FLEET_PREPARE("SELECT seq, batch_id, task_id, type, attempts, error, finished_at FROM tasks"
-                  " WHERE state = 'failed' ORDER BY finished_at DESC, seq DESC LIMIT ?1"),
-#undef FLEET_PREPARE
+  statement_preparer prepare{db, {}};
+  auto s = std::make_unique<statements>(statements{
+    .load_config = prepare(sql::load_config),
+    .save_config = prepare(sql::save_config),
+    .insert_batch = prepare(sql::insert_batch),
+    .insert_task = prepare(sql::insert_task),
+    .set_batch_range = prepare(sql::set_batch_range),
+    .open_upload = prepare(sql::open_upload),
+    .upload_size = prepare(sql::upload_size),
+    .stage_part = prepare(sql::stage_part),
+    .count_upload = prepare(sql::count_upload),
+    .max_seq = prepare(sql::max_seq),
+    .upload_parts = prepare(sql::upload_parts),
+    .move_part = prepare(sql::move_part),
+    .staged_duplicate = prepare(sql::staged_duplicate),
+    .drop_upload_parts = prepare(sql::drop_upload_parts),
+    .drop_upload = prepare(sql::drop_upload),
+    .batch_range = prepare(sql::batch_range),
+    .next_runnable = prepare(sql::next_runnable),
+    .runnable_same_priority = prepare(sql::runnable_same_priority),
+    .runnable_lower_priority = prepare(sql::runnable_lower_priority),
+    .log_due_retries = prepare(sql::log_due_retries),
+    .promote_due_retries = prepare(sql::promote_due_retries),
+    .next_retry_due = prepare(sql::next_retry_due),
+    .insert_attempt = prepare(sql::insert_attempt),
+    .insert_whole_attempt = prepare(sql::insert_whole_attempt),
+    .start_task = prepare(sql::start_task),
+    .start_batch = prepare(sql::start_batch),
+    .end_attempt = prepare(sql::end_attempt),
+    .end_task = prepare(sql::end_task),
+    .count_batch = prepare(sql::count_batch),
+    .finish_batch = prepare(sql::finish_batch),
+    .insert_event = prepare(sql::insert_event),
+    .batch_row = prepare(sql::batch_row),
+    .batch_results = prepare(sql::batch_results),
+    .log_cancelled = prepare(sql::log_cancelled),
+    .cancel_waiting = prepare(sql::cancel_waiting),
+    .cancel_batch = prepare(sql::cancel_batch),
+    .totals = prepare(sql::totals),
+    .running_count = prepare(sql::running_count),
+    .unfinished_batches = prepare(sql::unfinished_batches),
+    .batch_for_key = prepare(sql::batch_for_key),
+    .set_batch_key = prepare(sql::set_batch_key),
+    .dead_letters = prepare(sql::dead_letters),
+    .task_state = prepare(sql::task_state),
+    .log_replayed = prepare(sql::log_replayed),
+    .replay_tasks = prepare(sql::replay_tasks),
+    .reopen_batch = prepare(sql::reopen_batch),
+    .pause_tasks = prepare(sql::pause_tasks),
+    .pause_batch = prepare(sql::pause_batch),
+    .fleet_paused = prepare(sql::fleet_paused),
+    .pause_fleet = prepare(sql::pause_fleet),
+    .resume_fleet = prepare(sql::resume_fleet),
+    .recent_batches = prepare(sql::recent_batches),
+    .recent_failures = prepare(sql::recent_failures)
   });
-  } catch (caf::error& err) {
-    return std::move(err);
-  }
+  if (prepare.error)
+    return prepare.error;
   return std::unique_ptr<fleet_store>(new fleet_store(std::move(db), std::move(s)));
 }
 

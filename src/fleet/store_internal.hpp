@@ -71,6 +71,23 @@ struct fleet_store::statements {
 
 namespace store_detail {
 
+/// Prepares statements one after another and keeps the first error: a catalogue of statements is
+/// built in one designated initializer, then checked once.
+struct statement_preparer {
+  sqlite::database& db;
+  caf::error error;
+
+  sqlite::statement operator()(const std::string& sql) {
+    auto st = db.prepare(sql);
+    if (st)
+      return std::move(*st);
+    if (!error)
+      error = caf::make_error(errc::database_error,
+                              fmt::format("cannot prepare `{}`: {}", sql, error_text(st.error())));
+    return {};
+  }
+};
+
 /// attempts.node: NULL for fleetd's own workers, which run nearly every attempt of a local fleet.
 inline void bind_node(sqlite::statement& st, int index, const std::string& node) {
   if (node.empty())

@@ -1,5 +1,6 @@
 #include "fleet/error.hpp"
 #include "fleet/store.hpp"
+#include "fleet/store_sql.hpp"
 #include "query_db.hpp"
 #include "store_fixture.hpp"
 
@@ -53,34 +54,38 @@ TEST_CASE("reading on from a position gives every runnable task once, in run ord
 }
 
 TEST_CASE("hot queries use their indexes, not a table scan") {
+  // The statements the store prepares (src/fleet/store_sql.hpp), not copies of them.
   store_fixture f;
   auto path = f.dir.file("fleet.db");
-  auto runnable = query_plan(path, "SELECT seq FROM tasks WHERE state = 'pending' AND paused = 0"
-                                   " ORDER BY priority DESC, seq LIMIT 10");
+  auto runnable = query_plan(path, sql::next_runnable);
   CHECK(runnable.find("USING INDEX tasks_runnable") != std::string::npos);
   CHECK(runnable.find("TEMP B-TREE") == std::string::npos);
   // Reading on from a position seeks to it, rather than stepping over the tasks before it.
-  auto same = query_plan(path, "SELECT seq FROM tasks WHERE state = 'pending' AND paused = 0 AND priority = 3"
-                               " AND seq > 100 ORDER BY priority DESC, seq LIMIT 10");
+  auto same = query_plan(path, sql::runnable_same_priority);
   CHECK(same.find("USING INDEX tasks_runnable (priority=? AND seq>?)") != std::string::npos);
   CHECK(same.find("TEMP B-TREE") == std::string::npos);
-  auto lower = query_plan(path, "SELECT seq FROM tasks WHERE state = 'pending' AND paused = 0 AND priority < 3"
-                                " ORDER BY priority DESC, seq LIMIT 10");
+  auto lower = query_plan(path, sql::runnable_lower_priority);
   CHECK(lower.find("USING INDEX tasks_runnable (priority<?)") != std::string::npos);
   CHECK(lower.find("TEMP B-TREE") == std::string::npos);
-  auto due = query_plan(path, "SELECT min(not_before) FROM tasks WHERE state = 'retry_wait'");
+  auto due = query_plan(path, sql::next_retry_due);
   CHECK(due.find("tasks_retry_due") != std::string::npos);
-  auto of_batch = query_plan(path, "SELECT task_id FROM tasks WHERE batch_id = 'b'"
-                                   " AND state IN ('pending', 'retry_wait')");
+  auto promote = query_plan(path, sql::promote_due_retries);
+  CHECK(promote.find("tasks_retry_due") != std::string::npos);
+  auto of_batch = query_plan(path, sql::cancel_waiting);
   CHECK(of_batch.find("SCAN tasks") == std::string::npos);
-  auto failures = query_plan(path, "SELECT seq FROM tasks WHERE state = 'failed'"
-                                   " ORDER BY finished_at DESC, seq DESC LIMIT 20");
+  auto failures = query_plan(path, sql::recent_failures);
   CHECK(failures.find("USING INDEX tasks_failed_by_time") != std::string::npos);
   CHECK(failures.find("TEMP B-TREE") == std::string::npos);
-  auto page = query_plan(path, "SELECT seq FROM tasks WHERE seq > 10 AND seq <= 20 AND +batch_id = 'b'"
-                               " AND state IN ('succeeded', 'failed', 'cancelled') ORDER BY seq LIMIT 5");
+  auto letters = query_plan(path, sql::dead_letters);
+  CHECK(letters.find("USING INDEX tasks_failed") != std::string::npos);
+  CHECK(letters.find("TEMP B-TREE") == std::string::npos);
+  auto page = query_plan(path, sql::batch_results);
   CHECK(page.find("USING INTEGER PRIMARY KEY") != std::string::npos);
   CHECK(page.find("TEMP B-TREE") == std::string::npos);
+  auto unfinished = query_plan(path, sql::unfinished_batches);
+  CHECK(unfinished.find("batches_unfinished") != std::string::npos);
+  auto key = query_plan(path, sql::batch_for_key);
+  CHECK(key.find("batches_by_client_key") != std::string::npos);
 }
 
 TEST_CASE("results page through one batch by cursor, never into the next") {

@@ -1,6 +1,7 @@
 // Uploads: chunks staged as binary rows, sealed into one batch.
 #include "fleet/error.hpp"
 #include "fleet/store.hpp"
+#include "fleet/store_sql.hpp"
 #include "fleet/upload_part.hpp"
 #include "query_db.hpp"
 #include "store_fixture.hpp"
@@ -228,10 +229,11 @@ TEST_CASE("a staged chunk damaged in the file fails the seal and changes nothing
 
 TEST_CASE("the seal reads each part through the primary key and finds repeats through the id index") {
   store_fixture f;
-  auto move = query_plan(f.path, "SELECT t.id FROM upload_parts c, upload_rows(c.body) t"
-                   " WHERE c.upload_id = 'u' AND c.first = 0");
+  auto move = query_plan(f.path, sql::move_part);
   CHECK(move.find("SEARCH c USING INDEX sqlite_autoindex_upload_parts_1 (upload_id=? AND first=?)")
         != std::string::npos);
-  auto dup = query_plan(f.path, "SELECT 1 FROM tasks WHERE batch_id = 'B' AND task_id = 'x'");
+  auto dup = query_plan(f.path, sql::staged_duplicate);
+  CHECK(dup.find("SEARCH c USING INDEX sqlite_autoindex_upload_parts_1 (upload_id=? AND first=?)")
+        != std::string::npos);
   CHECK(dup.find("USING COVERING INDEX sqlite_autoindex_tasks_1") != std::string::npos);
 }

@@ -1,0 +1,117 @@
+#pragma once
+
+// The SQL fleetd runs, one named constant per prepared statement: the store prepares these, and the
+// query-plan tests EXPLAIN exactly these. Values are always bound as parameters (?1, ?2, ...).
+
+#include "fleet/event_kind.hpp"
+
+#include <fmt/format.h>
+
+#include <string>
+
+namespace fleet::sql {
+
+/// The columns next_runnable reads, in its order, for every read of the runnable index.
+inline const std::string runnable_select = "SELECT seq, batch_id, task_id, type, data, priority, attempts,"
+                                           " interruptions, replay_base, not_before, orphaned_attempts"
+                                           " FROM tasks WHERE state = 'pending' AND paused = 0";
+
+inline const std::string load_config = "SELECT name, value FROM config_overrides ORDER BY name";
+inline const std::string save_config = "INSERT INTO config_overrides (name, value, updated_at) VALUES (?1, ?2, ?3)"
+    " ON CONFLICT (name) DO UPDATE SET value = ?2, updated_at = ?3";
+inline const std::string insert_batch = "INSERT INTO batches (id, created_at, total) VALUES (?1, ?2, ?3)";
+inline const std::string insert_task = "INSERT INTO tasks (batch_id, task_id, type, data, priority, not_before)"
+    " VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+inline const std::string set_batch_range = "UPDATE batches SET first_seq = ?2, last_seq = ?3 WHERE id = ?1";
+inline const std::string open_upload = "INSERT INTO uploads (id, created_at) VALUES (?1, ?2)";
+inline const std::string upload_size = "SELECT tasks FROM uploads WHERE id = ?1";
+inline const std::string stage_part = "INSERT INTO upload_parts (upload_id, first, tasks, body) VALUES (?1, ?2, ?3, ?4)";
+inline const std::string count_upload = "UPDATE uploads SET tasks = tasks + ?2 WHERE id = ?1";
+inline const std::string max_seq = "SELECT coalesce(max(seq), 0) FROM tasks";
+inline const std::string upload_parts = "SELECT first, tasks FROM upload_parts WHERE upload_id = ?1 ORDER BY first";
+/// One row, its tasks in order
+inline const std::string move_part = "INSERT INTO tasks (batch_id, task_id, type, data, priority, not_before)"
+    " SELECT ?3, t.id, t.type, t.data, t.priority, ?4"
+    " FROM upload_parts c, upload_rows(c.body) t WHERE c.upload_id = ?1 AND c.first = ?2";
+/// The part's first task whose id an earlier part of the batch has
+inline const std::string staged_duplicate = "SELECT c.first + t.position, t.id FROM upload_parts c, upload_rows(c.body) t"
+    " WHERE c.upload_id = ?1 AND c.first = ?2"
+    " AND EXISTS (SELECT 1 FROM tasks WHERE batch_id = ?3 AND task_id = t.id)"
+    " ORDER BY t.position LIMIT 1";
+inline const std::string drop_upload_parts = "DELETE FROM upload_parts WHERE upload_id = ?1";
+inline const std::string drop_upload = "DELETE FROM uploads WHERE id = ?1";
+inline const std::string batch_range = "SELECT first_seq, last_seq, succeeded + failed + cancelled FROM batches WHERE id = ?1";
+inline const std::string next_runnable = runnable_select + " ORDER BY priority DESC, seq LIMIT ?1";
+/// The rest of a priority after a position
+inline const std::string runnable_same_priority = runnable_select + " AND priority = ?2 AND seq > ?3 ORDER BY priority DESC, seq LIMIT ?1";
+/// Then the priorities below it
+inline const std::string runnable_lower_priority = runnable_select + " AND priority < ?2 ORDER BY priority DESC, seq LIMIT ?1";
+inline const std::string log_due_retries = fmt::format("INSERT INTO events (at, kind, batch_id, task_id)"
+    " SELECT ?1, '{}', batch_id, task_id FROM tasks"
+    " WHERE state = 'retry_wait' AND not_before <= ?1",
+    to_string(event_kind::task_retry_due));
+inline const std::string promote_due_retries = "UPDATE tasks SET state = 'pending' WHERE state = 'retry_wait' AND not_before <= ?1";
+inline const std::string next_retry_due = "SELECT min(not_before) FROM tasks WHERE state = 'retry_wait'";
+inline const std::string insert_attempt = "INSERT INTO attempts (task_seq, attempt, worker_id, started_at, node) VALUES (?1, ?2, ?3, ?4, ?5)";
+inline const std::string insert_whole_attempt = "INSERT INTO attempts (task_seq, attempt, worker_id, started_at, finished_at, outcome,"
+    " error, node) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
+inline const std::string start_task = "UPDATE tasks SET state = 'running', attempts = ?2,"
+    " started_at = coalesce(started_at, ?3) WHERE seq = ?1";
+inline const std::string start_batch = "UPDATE batches SET started_at = ?2 WHERE id = ?1 AND started_at IS NULL";
+inline const std::string end_attempt = "UPDATE attempts SET finished_at = ?3, outcome = ?4, error = ?5"
+    " WHERE task_seq = ?1 AND attempt = ?2";
+inline const std::string end_task = "UPDATE tasks SET state = ?2, result = ?3, error = ?4, not_before = ?5,"
+    " finished_at = ?6, duration_ms = ?7, interruptions = interruptions + ?8,"
+    " attempts = max(attempts, ?9), started_at = coalesce(started_at, ?10),"
+    " orphaned_attempts = orphaned_attempts + ?11 WHERE seq = ?1";
+inline const std::string count_batch = "UPDATE batches SET succeeded = succeeded + ?2, failed = failed + ?3,"
+    " cancelled = cancelled + ?4, retries = retries + ?5, duration_ms = duration_ms + ?6"
+    " WHERE id = ?1";
+inline const std::string finish_batch = "UPDATE batches SET finished_at = ?2 WHERE id = ?1 AND finished_at IS NULL"
+    " AND succeeded + failed + cancelled >= total";
+inline const std::string insert_event = "INSERT INTO events (at, kind, batch_id, task_id, detail) VALUES (?1, ?2, ?3, ?4, ?5)";
+inline const std::string batch_row = "SELECT total, succeeded, failed, cancelled, created_at, started_at, finished_at,"
+    " cancelled_at, paused_at FROM batches WHERE id = ?1";
+inline const std::string batch_results = "SELECT seq, task_id, state, result, error, attempts, duration_ms FROM tasks"
+    " WHERE seq > ?2 AND seq <= ?3 AND +batch_id = ?1" // + : walk the seq range, not the id index
+    " AND state IN ('succeeded', 'failed', 'cancelled') ORDER BY seq LIMIT ?4";
+inline const std::string log_cancelled = fmt::format("INSERT INTO events (at, kind, batch_id, task_id)"
+    " SELECT ?2, '{}', batch_id, task_id FROM tasks"
+    " WHERE batch_id = ?1 AND state IN ('pending', 'retry_wait')",
+    to_string(event_kind::task_cancelled));
+inline const std::string cancel_waiting = "UPDATE tasks SET state = 'cancelled', error = 'cancelled', finished_at = ?2"
+    " WHERE batch_id = ?1 AND state IN ('pending', 'retry_wait')";
+inline const std::string cancel_batch = "UPDATE batches SET cancelled = cancelled + ?2, cancelled_at = ?3 WHERE id = ?1";
+inline const std::string totals = "SELECT batches, tasks, succeeded, failed, cancelled, retries, duration_ms"
+    " FROM fleet_totals WHERE id = 1";
+inline const std::string running_count = "SELECT count(*) FROM tasks WHERE state = 'running'";
+/// Walks the partial index batches_unfinished
+inline const std::string unfinished_batches = "SELECT count(*) FROM batches WHERE finished_at IS NULL";
+inline const std::string batch_for_key = "SELECT id FROM batches WHERE client_key = ?1";
+inline const std::string set_batch_key = "UPDATE batches SET client_key = ?2 WHERE id = ?1";
+/// Through tasks_failed, whatever the batch
+inline const std::string dead_letters = "SELECT seq, batch_id, task_id, type, attempts, error, finished_at FROM tasks"
+    " WHERE state = 'failed' AND seq > ?1 AND (?2 = '' OR batch_id = ?2) ORDER BY seq LIMIT ?3";
+inline const std::string task_state = "SELECT state FROM tasks WHERE batch_id = ?1 AND task_id = ?2";
+/// ?3 '' for every failed task of the batch
+inline const std::string log_replayed = fmt::format("INSERT INTO events (at, kind, batch_id, task_id) SELECT ?3, '{}', batch_id, task_id"
+    " FROM tasks WHERE batch_id = ?1 AND state = 'failed' AND (?2 = '' OR task_id = ?2)",
+    to_string(event_kind::task_replayed));
+inline const std::string replay_tasks = "UPDATE tasks SET state = 'pending', replay_base = attempts - interruptions, not_before = ?3,"
+    " finished_at = NULL, duration_ms = NULL, orphaned_attempts = 0"
+    " WHERE batch_id = ?1 AND state = 'failed' AND (?2 = '' OR task_id = ?2)";
+inline const std::string reopen_batch = "UPDATE batches SET failed = failed - ?2, finished_at = NULL WHERE id = ?1";
+/// Every task of the batch, so that retries and requeued ones stay out too
+inline const std::string pause_tasks = "UPDATE tasks SET paused = ?2 WHERE batch_id = ?1";
+inline const std::string pause_batch = "UPDATE batches SET paused_at = ?2 WHERE id = ?1";
+inline const std::string fleet_paused = "SELECT count(*) FROM fleet_pause";
+inline const std::string pause_fleet = "INSERT OR IGNORE INTO fleet_pause (id, paused_at) VALUES (1, ?1)";
+inline const std::string resume_fleet = "DELETE FROM fleet_pause";
+/// The columns of batch_row, then the id
+inline const std::string recent_batches = "SELECT total, succeeded, failed, cancelled, created_at, started_at, finished_at,"
+    " cancelled_at, paused_at, id FROM batches ORDER BY rowid DESC LIMIT ?1";
+/// The columns of dead_letters, the latest failure first
+inline const std::string recent_failures = "SELECT seq, batch_id, task_id, type, attempts, error, finished_at FROM tasks"
+    " WHERE state = 'failed' ORDER BY finished_at DESC, seq DESC LIMIT ?1";
+
+} // namespace fleet::sql
