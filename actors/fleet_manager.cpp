@@ -245,10 +245,10 @@ void fleet_manager_state::commit_group() {
   };
   auto job = [g, promote_at = now_ms()](fleet_store& store) -> caf::expected<written> {
     written out;
-    auto err = store.record(g->changes);
-    out.milestones = store.take_milestones();
-    if (err)
-      return err;
+    auto recorded = store.record(g->changes);
+    if (!recorded)
+      return recorded.error();
+    out.milestones = std::move(*recorded);
     if (g->promote_retries) {
       auto n = store.promote_due_retries(promote_at);
       if (!n)

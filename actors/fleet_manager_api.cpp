@@ -277,15 +277,21 @@ caf::result<bool> fleet_manager_state::cancel(const std::string& batch_id) {
     std::vector<fleet_store::batch_milestone> milestones;
   };
   auto job = [batch_id, now, ends](fleet_store& store) -> caf::expected<cancel_written> {
-    auto waiting = store.cancel_batch(batch_id, now);
-    if (!waiting)
-      return waiting.error();
+    auto cancelled = store.cancel_batch(batch_id, now);
+    if (!cancelled)
+      return cancelled.error();
+    cancel_written out;
+    if (!*cancelled)
+      return out;
+    out.cancelled = (*cancelled)->waiting;
+    if ((*cancelled)->finished)
+      out.milestones.push_back({batch_id, true});
     // A batch with running attempts is neither finished nor cancelled: `ends` is empty otherwise.
-    auto err = *waiting ? store.record(ends) : caf::none;
-    auto milestones = store.take_milestones();
-    if (err)
-      return err;
-    return cancel_written{*waiting, std::move(milestones)};
+    auto recorded = store.record(ends);
+    if (!recorded)
+      return recorded.error();
+    out.milestones.insert(out.milestones.end(), recorded->begin(), recorded->end());
+    return out;
   };
   auto rp = self_->make_response_promise<bool>();
   write<cancel_written>(std::move(job), [this, rp, batch_id, stopped,

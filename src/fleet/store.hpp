@@ -134,17 +134,29 @@ public:
   /// When the earliest waiting retry is due, if any.
   caf::expected<caf::optional<int64_t>> next_retry_due();
 
+  /// A batch whose first attempt started, or that finished, in a write.
+  struct batch_milestone {
+    std::string batch_id;
+    bool finished = false; ///< false: started
+  };
+  using milestones = std::vector<batch_milestone>;
+
   /// Writes a group of state changes in order. An attempt that starts and ends within one group
-  /// is written as one complete row, and batch counters are updated once per batch.
-  caf::error record(const std::vector<transition>& changes);
+  /// is written as one complete row, and batch counters are updated once per batch. Returns the
+  /// batches that started or finished in it (for the log and subscribers, after the COMMIT).
+  caf::expected<milestones> record(const std::vector<transition>& changes);
   caf::error record(const attempt_started& x);
   caf::error record(const attempt_ended& x);
 
+  /// What a cancel did to its batch.
+  struct cancelled_batch {
+    int64_t waiting = 0;   ///< pending and waiting tasks it cancelled
+    bool finished = false; ///< nothing ran: the batch finished with the cancel
+  };
   /// Marks a batch's pending and waiting tasks cancelled. Running attempts are recorded by the
-  /// caller (as `attempt_ended` with `cancelled`) in the same transaction.
-  /// Returns how many waiting tasks it cancelled, or nothing if the batch is unknown, already
-  /// finished or already cancelled.
-  caf::expected<std::optional<int64_t>> cancel_batch(const std::string& batch_id, int64_t now);
+  /// caller (as `attempt_ended` with `cancelled`) in the same transaction. Nothing if the batch is
+  /// unknown, already finished or already cancelled.
+  caf::expected<std::optional<cancelled_batch>> cancel_batch(const std::string& batch_id, int64_t now);
 
   /// Finds attempts left open by a process that died and records them as interrupted: their
   /// tasks are pending again, except those whose attempts were lost `max_interruptions` times
@@ -154,13 +166,6 @@ public:
   caf::expected<recovery> recover_interrupted(int64_t now, int32_t max_interruptions,
                                               const std::vector<start_journal::entry>& starts = {});
 
-  /// A batch whose first attempt started, or that finished, in the writes since the last call.
-  struct batch_milestone {
-    std::string batch_id;
-    bool finished = false; ///< false: started
-  };
-  /// Hands over the milestones written so far; after a rollback the caller drops them.
-  std::vector<batch_milestone> take_milestones();
 
   /// Records a plain audit event.
   caf::error log_event(int64_t at, event_kind kind, const std::string& batch_id,
@@ -216,10 +221,10 @@ private:
   caf::error record_start(const attempt_started& x, std::map<std::string, batch_delta>& deltas);
   caf::error record_end(const attempt_ended& x, const attempt_started* start,
                         std::map<std::string, batch_delta>& deltas);
-  caf::error apply_deltas(const std::map<std::string, batch_delta>& deltas);
+  caf::error apply_deltas(const std::map<std::string, batch_delta>& deltas, milestones& out);
   caf::error record_unrecorded_starts(const std::vector<start_journal::entry>& starts, int64_t now,
                                       int32_t max_interruptions, recovery& out);
-  caf::error mark_batch_started(const std::string& batch_id, int64_t at);
+  caf::error mark_batch_started(const std::string& batch_id, int64_t at, milestones& out);
   caf::error move_staged_part(const std::string& upload_id, int64_t first, int64_t tasks,
                               const std::string& batch_id, int64_t now);
 
@@ -227,7 +232,6 @@ private:
   fleet_store(sqlite::database db, std::unique_ptr<statements> stmts);
   sqlite::database db_;
   std::unique_ptr<statements> stmts_;
-  std::vector<batch_milestone> milestones_;
   int64_t integrity_check_ms_ = -1;
 };
 

@@ -110,11 +110,7 @@ caf::expected<bool> fleet_store::set_fleet_paused(bool paused, int64_t now) {
   return true;
 }
 
-std::vector<fleet_store::batch_milestone> fleet_store::take_milestones() {
-  return std::exchange(milestones_, {});
-}
-
-caf::expected<std::optional<int64_t>> fleet_store::cancel_batch(const std::string& batch_id, int64_t now) {
+caf::expected<std::optional<fleet_store::cancelled_batch>> fleet_store::cancel_batch(const std::string& batch_id, int64_t now) {
   auto st = status(batch_id);
   if (!st) {
     if (st.error() == errc::unknown_batch)
@@ -135,12 +131,11 @@ caf::expected<std::optional<int64_t>> fleet_store::cancel_batch(const std::strin
     return err;
   if (auto err = stmts_->finish_batch.execute(batch_id, now))
     return err;
-  if (db_.changes() > 0) {
-    milestones_.push_back({batch_id, true});
+  cancelled_batch out{n, db_.changes() > 0};
+  if (out.finished)
     if (auto err = log_event(now, event_kind::batch_finished, batch_id, {}, {}))
       return err;
-  }
-  return n;
+  return out;
 }
 
 } // namespace fleet

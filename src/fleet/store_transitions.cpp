@@ -116,11 +116,11 @@ caf::error fleet_store::record_start(const attempt_started& x, std::map<std::str
   return caf::none;
 }
 
-caf::error fleet_store::mark_batch_started(const std::string& batch_id, int64_t at) {
+caf::error fleet_store::mark_batch_started(const std::string& batch_id, int64_t at, milestones& out) {
   if (auto err = stmts_->start_batch.execute(batch_id, at))
     return err;
   if (db_.changes() > 0)
-    milestones_.push_back({batch_id, false});
+    out.push_back({batch_id, false});
   return caf::none;
 }
 
@@ -201,11 +201,11 @@ caf::error fleet_store::record_end(const attempt_ended& x, const attempt_started
   return log_event(x.at, *event_of(x.next), x.batch_id, x.task_id, dump_json(detail));
 }
 
-caf::error fleet_store::apply_deltas(const std::map<std::string, batch_delta>& deltas) {
+caf::error fleet_store::apply_deltas(const std::map<std::string, batch_delta>& deltas, milestones& out) {
   for (const auto& [batch_id, d] : deltas) {
     // Once per batch and group, not per attempt: the batch's row is read once.
     if (d.first_start > 0)
-      if (auto err = mark_batch_started(batch_id, d.first_start))
+      if (auto err = mark_batch_started(batch_id, d.first_start, out))
         return err;
     if (d.succeeded + d.failed + d.cancelled + d.retries + d.duration_ms > 0)
       if (auto err = stmts_->count_batch.execute(batch_id, d.succeeded, d.failed, d.cancelled, d.retries,
@@ -217,14 +217,14 @@ caf::error fleet_store::apply_deltas(const std::map<std::string, batch_delta>& d
       return err;
     if (db_.changes() == 0)
       continue;
-    milestones_.push_back({batch_id, true});
+    out.push_back({batch_id, true});
     if (auto err = log_event(d.at, event_kind::batch_finished, batch_id, {}, {}))
       return err;
   }
   return caf::none;
 }
 
-caf::error fleet_store::record(const std::vector<transition>& changes) {
+caf::expected<fleet_store::milestones> fleet_store::record(const std::vector<transition>& changes) {
   // Attempts whose start and end share this commit are written once.
   std::set<std::pair<int64_t, int32_t>> ended;
   for (const auto& change : changes)
@@ -247,15 +247,20 @@ caf::error fleet_store::record(const std::vector<transition>& changes) {
     if (auto err = record_end(end, i == deferred.end() ? nullptr : i->second, deltas))
       return err;
   }
-  return apply_deltas(deltas);
+  milestones out;
+  if (auto err = apply_deltas(deltas, out))
+    return err;
+  return out;
 }
 
 caf::error fleet_store::record(const attempt_started& x) {
-  return record(std::vector<transition>{x});
+  auto done = record(std::vector<transition>{x});
+  return done ? caf::none : done.error();
 }
 
 caf::error fleet_store::record(const attempt_ended& x) {
-  return record(std::vector<transition>{x});
+  auto done = record(std::vector<transition>{x});
+  return done ? caf::none : done.error();
 }
 
 caf::error fleet_store::record_unrecorded_starts(const std::vector<start_journal::entry>& starts, int64_t now,
@@ -290,7 +295,8 @@ caf::error fleet_store::record_unrecorded_starts(const std::vector<start_journal
     lost.emplace_back(std::move(start));
     lost.emplace_back(std::move(end));
   }
-  return record(lost);
+  auto done = record(lost);
+  return done ? caf::none : done.error();
 }
 
 caf::expected<recovery> fleet_store::recover_interrupted(int64_t now, int32_t max_interruptions,
@@ -320,9 +326,9 @@ caf::expected<recovery> fleet_store::recover_interrupted(int64_t now, int32_t ma
   });
   if (read)
     return read;
-  if (auto err = record(ends))
-    return err;
-  take_milestones(); // the manager is not running yet: nobody waits for these batches
+  // Its milestones go unused: the manager is not running yet, nobody waits for these batches.
+  if (auto done = record(ends); !done)
+    return done.error();
   return out;
 }
 
