@@ -241,7 +241,7 @@ private:
   fleet_manager_options opts_;
   fleet_config cfg_;
   std::shared_ptr<fleet_store> store_;        ///< until the writer owns it (init)
-  std::unique_ptr<fleet_store> reader_;       ///< queries and the runnable window
+  std::unique_ptr<store_reader> reader_;      ///< queries and the runnable window (read-only)
   std::unique_ptr<write_pipeline> writer_;
   std::deque<continuation> continuations_;    ///< one per posted job, in order
   bool flush_wanted_ = false;                 ///< a flush came while a group was in flight

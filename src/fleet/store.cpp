@@ -85,6 +85,7 @@ caf::error quick_check(sqlite::database& db, const std::string& path) {
                                      fmt::join(problems, "; "), damaged_advice(path)));
 }
 
+
 } // namespace
 
 
@@ -135,28 +136,32 @@ caf::expected<std::unique_ptr<fleet_store>> fleet_store::open(const store_option
   return store;
 }
 
-caf::expected<std::unique_ptr<fleet_store>> fleet_store::open_reader() const {
+caf::expected<std::unique_ptr<store_reader>> fleet_store::open_reader() const {
   auto db = sqlite::database::open(db_.filename(), false);
   if (!db)
     return db.error();
   // WAL: this connection reads the last commit while the writer's connection writes the next.
   if (auto err = db->exec("PRAGMA busy_timeout = 5000; PRAGMA query_only = ON;"))
     return err;
-  return with_statements(std::move(*db));
+  auto reads = prepare_reads(*db);
+  if (!reads)
+    return reads.error();
+  return std::unique_ptr<store_reader>(new store_reader(std::move(*db), std::move(*reads)));
 }
 
 caf::expected<std::unique_ptr<fleet_store>> fleet_store::with_statements(sqlite::database db) {
   if (auto err = register_upload_rows(db.handle()))
     return err;
+  auto reads = prepare_reads(db);
+  if (!reads)
+    return reads.error();
   statement_preparer prepare{db, {}};
-  auto s = std::make_unique<statements>(statements{
-    .load_config = prepare(sql::load_config),
+  auto writes = std::make_unique<statements>(statements{
     .save_config = prepare(sql::save_config),
     .insert_batch = prepare(sql::insert_batch),
     .insert_task = prepare(sql::insert_task),
     .set_batch_range = prepare(sql::set_batch_range),
     .open_upload = prepare(sql::open_upload),
-    .upload_size = prepare(sql::upload_size),
     .stage_part = prepare(sql::stage_part),
     .count_upload = prepare(sql::count_upload),
     .max_seq = prepare(sql::max_seq),
@@ -165,13 +170,8 @@ caf::expected<std::unique_ptr<fleet_store>> fleet_store::with_statements(sqlite:
     .staged_duplicate = prepare(sql::staged_duplicate),
     .drop_upload_parts = prepare(sql::drop_upload_parts),
     .drop_upload = prepare(sql::drop_upload),
-    .batch_range = prepare(sql::batch_range),
-    .next_runnable = prepare(sql::next_runnable),
-    .runnable_same_priority = prepare(sql::runnable_same_priority),
-    .runnable_lower_priority = prepare(sql::runnable_lower_priority),
     .log_due_retries = prepare(sql::log_due_retries),
     .promote_due_retries = prepare(sql::promote_due_retries),
-    .next_retry_due = prepare(sql::next_retry_due),
     .insert_attempt = prepare(sql::insert_attempt),
     .insert_whole_attempt = prepare(sql::insert_whole_attempt),
     .start_task = prepare(sql::start_task),
@@ -181,44 +181,69 @@ caf::expected<std::unique_ptr<fleet_store>> fleet_store::with_statements(sqlite:
     .count_batch = prepare(sql::count_batch),
     .finish_batch = prepare(sql::finish_batch),
     .insert_event = prepare(sql::insert_event),
-    .batch_row = prepare(sql::batch_row),
-    .batch_results = prepare(sql::batch_results),
     .log_cancelled = prepare(sql::log_cancelled),
     .cancel_waiting = prepare(sql::cancel_waiting),
     .cancel_batch = prepare(sql::cancel_batch),
-    .totals = prepare(sql::totals),
-    .running_count = prepare(sql::running_count),
-    .unfinished_batches = prepare(sql::unfinished_batches),
-    .batch_for_key = prepare(sql::batch_for_key),
     .set_batch_key = prepare(sql::set_batch_key),
-    .dead_letters = prepare(sql::dead_letters),
     .task_state = prepare(sql::task_state),
     .log_replayed = prepare(sql::log_replayed),
     .replay_tasks = prepare(sql::replay_tasks),
     .reopen_batch = prepare(sql::reopen_batch),
     .pause_tasks = prepare(sql::pause_tasks),
     .pause_batch = prepare(sql::pause_batch),
-    .fleet_paused = prepare(sql::fleet_paused),
     .pause_fleet = prepare(sql::pause_fleet),
-    .resume_fleet = prepare(sql::resume_fleet),
+    .resume_fleet = prepare(sql::resume_fleet)
+  });
+  if (prepare.error)
+    return prepare.error;
+  return std::unique_ptr<fleet_store>(new fleet_store(std::move(db), std::move(*reads), std::move(writes)));
+}
+
+caf::expected<std::unique_ptr<store_reader::statements>> store_reader::prepare_reads(sqlite::database& db) {
+  statement_preparer prepare{db, {}};
+  auto reads = std::make_unique<store_reader::statements>(store_reader::statements{
+    .load_config = prepare(sql::load_config),
+    .upload_size = prepare(sql::upload_size),
+    .batch_range = prepare(sql::batch_range),
+    .next_runnable = prepare(sql::next_runnable),
+    .runnable_same_priority = prepare(sql::runnable_same_priority),
+    .runnable_lower_priority = prepare(sql::runnable_lower_priority),
+    .next_retry_due = prepare(sql::next_retry_due),
+    .batch_row = prepare(sql::batch_row),
+    .batch_results = prepare(sql::batch_results),
+    .totals = prepare(sql::totals),
+    .running_count = prepare(sql::running_count),
+    .unfinished_batches = prepare(sql::unfinished_batches),
+    .batch_for_key = prepare(sql::batch_for_key),
+    .dead_letters = prepare(sql::dead_letters),
+    .fleet_paused = prepare(sql::fleet_paused),
     .recent_batches = prepare(sql::recent_batches),
     .recent_failures = prepare(sql::recent_failures)
   });
   if (prepare.error)
     return prepare.error;
-  return std::unique_ptr<fleet_store>(new fleet_store(std::move(db), std::move(s)));
+  return reads;
 }
 
-fleet_store::fleet_store(sqlite::database db, std::unique_ptr<statements> stmts)
-  : db_(std::move(db)), stmts_(std::move(stmts)) {
+store_reader::store_reader(sqlite::database db, std::unique_ptr<statements> reads)
+  : db_(std::move(db)), reads_(std::move(reads)) {
+}
+
+store_reader::~store_reader() {
+  reads_.reset(); // statements before the connection
+}
+
+fleet_store::fleet_store(sqlite::database db, std::unique_ptr<store_reader::statements> reads,
+                         std::unique_ptr<statements> stmts)
+  : store_reader(std::move(db), std::move(reads)), stmts_(std::move(stmts)) {
 }
 
 fleet_store::~fleet_store() {
-  stmts_.reset(); // statements before the connection
+  stmts_.reset(); // statements before the connection (the base closes it)
 }
 
-caf::expected<config_update> fleet_store::load_config_overrides() {
-  auto& st = stmts_->load_config;
+caf::expected<config_update> store_reader::load_config_overrides() {
+  auto& st = reads_->load_config;
   st.rebind();
   config_update out;
   for (;;) {

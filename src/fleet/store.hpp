@@ -44,10 +44,81 @@ struct recovery {
 /// Parses a synchronous mode name; error for anything else.
 caf::error validate_synchronous(const std::string& mode);
 
-/// Everything fleetd keeps in SQLite. One connection, used by one thread at a time.
-/// Mutating calls expect the caller to hold a transaction (`begin`), so that
-/// many changes can share one COMMIT (group commit).
-class fleet_store {
+/// The reads of fleetd's database, on a connection of their own: it prepares only read statements,
+/// and offers no write. fleetd's manager queries through one opened read-only (`query_only`)
+/// beside the writer, so that a status never waits for a commit; with WAL it reads the last one.
+class store_reader {
+public:
+  virtual ~store_reader();
+
+  /// The fields changed at runtime (update_config, scale_workers): they win over the start-up
+  /// configuration on restart.
+  caf::expected<config_update> load_config_overrides();
+  /// Batches not finished yet (pending or running), for fleet.max-pending-batches.
+  caf::expected<int64_t> unfinished_batches();
+  /// Tasks staged so far; errc::unknown_upload for an unknown upload.
+  caf::expected<int64_t> upload_size(const std::string& upload_id);
+  /// The batch submitted with client key `key`, or empty.
+  caf::expected<std::string> batch_for_key(const std::string& key);
+  /// Whether the whole fleet is paused.
+  caf::expected<bool> fleet_paused();
+  /// Failed tasks after `cursor` (0 first), of one batch or (empty id) of all, oldest first.
+  caf::expected<dead_letter_page> dead_letters(const std::string& batch_id, int64_t cursor, int64_t limit);
+  /// Up to `limit` pending tasks in run order (priority descending, then submission order), from
+  /// the first one or from the one after `after`; each part is a seek in the runnable index.
+  caf::expected<std::vector<runnable_task>> next_runnable(size_t limit,
+                                                          const std::optional<run_position>& after = {});
+  /// When the earliest waiting retry is due, if any.
+  caf::expected<caf::optional<int64_t>> next_retry_due();
+  caf::expected<batch_status> status(const std::string& batch_id);
+  /// The newest `limit` batches, newest first (walks the table backwards: no sort).
+  caf::expected<std::vector<batch_status>> recent_batches(int64_t limit);
+  /// The tasks that failed last (no retry left), the latest failure first, through
+  /// tasks_failed_by_time.
+  caf::expected<std::vector<dead_letter>> recent_failures(int64_t limit);
+  /// Every finished task; errc::invalid_batch if they hold more than `max_bytes`.
+  caf::expected<std::vector<task_result>> results(const std::string& batch_id, size_t max_bytes = SIZE_MAX);
+  /// Up to `limit` (negative: all) finished tasks after `cursor` (0: from the start), in order, and
+  /// no more than about `max_bytes` of them (always at least one): a page fits in a message.
+  caf::expected<results_page> results(const std::string& batch_id, int64_t cursor, int64_t limit,
+                                      size_t max_bytes = SIZE_MAX);
+  /// How many tasks of the batch have finished (from its counters).
+  caf::expected<int64_t> finished_count(const std::string& batch_id);
+  caf::expected<fleet_stats> stats();
+  /// Tasks not yet terminal (pending, waiting, running).
+  caf::expected<int64_t> unfinished_tasks();
+  /// Totals of finished results, to seed the coordinator after a restart.
+  caf::expected<result_summary> result_totals();
+
+protected:
+  friend class fleet_store; // opens readers (open_reader)
+  struct statements;
+  store_reader(sqlite::database db, std::unique_ptr<statements> reads);
+  /// The read statements on `db`; the first error if one cannot be prepared.
+  static caf::expected<std::unique_ptr<statements>> prepare_reads(sqlite::database& db);
+
+  /// Sums over all batches (one row read through a prepared statement).
+  struct totals {
+    int64_t batches = 0, tasks = 0, succeeded = 0, failed = 0, cancelled = 0, retries = 0,
+            duration_ms = 0;
+    int64_t unfinished() const { return tasks - succeeded - failed - cancelled; }
+  };
+  caf::expected<totals> read_totals();
+
+  struct batch_range_row {
+    int64_t first_seq = 0, last_seq = 0, finished = 0;
+  };
+  caf::expected<batch_range_row> read_batch_range(const std::string& batch_id);
+
+  sqlite::database db_;
+  std::unique_ptr<statements> reads_;
+};
+
+/// Everything fleetd keeps in SQLite, and the only way to change it. One connection, used by one
+/// thread at a time. Writes go through this, the writing connection, and only inside a write job
+/// (write_pipeline): mutating calls expect the caller to hold a transaction (`begin`), so that many
+/// changes share one COMMIT (group commit). It reads too, inside those transactions.
+class fleet_store : public store_reader {
 public:
   /// Opens or creates the file, sets WAL, foreign keys, busy timeout and `synchronous`,
   /// and migrates the schema.
@@ -55,9 +126,9 @@ public:
 
   /// A second, read-only connection to the same file, for queries that must not wait for the
   /// writer: with WAL it reads the last commit while this one writes.
-  caf::expected<std::unique_ptr<fleet_store>> open_reader() const;
+  caf::expected<std::unique_ptr<store_reader>> open_reader() const;
 
-  ~fleet_store();
+  ~fleet_store() override;
 
   /// How long the start-up integrity check took (ms), -1 if it did not run.
   int64_t integrity_check_ms() const { return integrity_check_ms_; }
@@ -67,16 +138,11 @@ public:
 
   // -- configuration ---------------------------------------------------------
 
-  /// The fields changed at runtime (update_config, scale_workers): they win over the start-up
-  /// configuration on restart.
-  caf::expected<config_update> load_config_overrides();
   /// Stores the fields `update` sets, next to those stored before.
   caf::error save_config_overrides(const config_update& update, int64_t now);
 
   // -- submission and dispatch -----------------------------------------------
 
-  /// Batches not finished yet (pending or running), for fleet.max-pending-batches.
-  caf::expected<int64_t> unfinished_batches();
 
   /// Stores a batch and its tasks (caller validated them).
   caf::error insert_batch(const std::string& batch_id, const std::vector<task>& tasks, int64_t now);
@@ -84,8 +150,6 @@ public:
   // -- uploads: batches submitted in chunks ------------------------------------
 
   caf::error open_upload(const std::string& upload_id, int64_t now);
-  /// Tasks staged so far; errc::unknown_batch for an unknown upload.
-  caf::expected<int64_t> upload_size(const std::string& upload_id);
   /// Stages a validated chunk, encoded by encode_upload_chunk. Returns the new total.
   caf::expected<int64_t> stage_chunk(const std::string& upload_id, const std::vector<upload_part>& chunk);
   /// Turns the upload into batch `batch_id` (all its tasks at once) and drops it. Returns the size.
@@ -93,8 +157,6 @@ public:
   caf::expected<int64_t> seal_upload(const std::string& upload_id, const std::string& batch_id,
                                      int64_t now);
 
-  /// The batch submitted with client key `key`, or empty.
-  caf::expected<std::string> batch_for_key(const std::string& key);
   /// Gives a batch its client key (unique: a second batch with the key is refused).
   caf::error set_batch_key(const std::string& batch_id, const std::string& key);
   /// Drops an upload and its staged tasks (a sealed key that already names a batch).
@@ -105,14 +167,11 @@ public:
   /// Pauses (or resumes) a batch: its tasks leave (or rejoin) the runnable index. False if it was
   /// so already; an error for an unknown or finished batch.
   caf::expected<bool> set_batch_paused(const std::string& batch_id, bool paused, int64_t now);
-  /// Whether the whole fleet is paused, and pausing or resuming it (false: it was so already).
-  caf::expected<bool> fleet_paused();
+  /// Pauses or resumes the whole fleet (false: it was so already).
   caf::expected<bool> set_fleet_paused(bool paused, int64_t now);
 
   // -- dead letters ----------------------------------------------------------------
 
-  /// Failed tasks after `cursor` (0 first), of one batch or (empty id) of all, oldest first.
-  caf::expected<dead_letter_page> dead_letters(const std::string& batch_id, int64_t cursor, int64_t limit);
   /// Makes failed tasks pending again with a fresh retry budget; their history stays. `task_ids`
   /// empty: every failed task of the batch. All or nothing: an unknown or unfailed task is an
   /// error. Returns how many were replayed.
@@ -123,16 +182,10 @@ public:
   /// how many.
   caf::expected<int64_t> expire_uploads(int64_t older_than);
 
-  /// Up to `limit` pending tasks in run order (priority descending, then submission order), from
-  /// the first one or from the one after `after`; each part is a seek in the runnable index.
-  caf::expected<std::vector<runnable_task>> next_runnable(size_t limit,
-                                                          const std::optional<run_position>& after = {});
 
   /// Moves retries whose time has come back to pending; returns how many.
   caf::expected<int64_t> promote_due_retries(int64_t now);
 
-  /// When the earliest waiting retry is due, if any.
-  caf::expected<caf::optional<int64_t>> next_retry_due();
 
   /// A batch whose first attempt started, or that finished, in a write.
   struct batch_milestone {
@@ -173,41 +226,11 @@ public:
 
   // -- queries ---------------------------------------------------------------
 
-  caf::expected<batch_status> status(const std::string& batch_id);
-  /// The newest `limit` batches, newest first (walks the table backwards: no sort).
-  caf::expected<std::vector<batch_status>> recent_batches(int64_t limit);
-  /// The tasks that failed last (no retry left), the latest failure first, through
-  /// tasks_failed_by_time.
-  caf::expected<std::vector<dead_letter>> recent_failures(int64_t limit);
-  /// Every finished task; errc::invalid_batch if they hold more than `max_bytes`.
-  caf::expected<std::vector<task_result>> results(const std::string& batch_id, size_t max_bytes = SIZE_MAX);
-  /// Up to `limit` (negative: all) finished tasks after `cursor` (0: from the start), in order, and
-  /// no more than about `max_bytes` of them (always at least one): a page fits in a message.
-  caf::expected<results_page> results(const std::string& batch_id, int64_t cursor, int64_t limit,
-                                      size_t max_bytes = SIZE_MAX);
-  /// How many tasks of the batch have finished (from its counters).
-  caf::expected<int64_t> finished_count(const std::string& batch_id);
-  caf::expected<fleet_stats> stats();
-  /// Tasks not yet terminal (pending, waiting, running).
-  caf::expected<int64_t> unfinished_tasks();
-  /// Totals of finished results, to seed the coordinator after a restart.
-  caf::expected<result_summary> result_totals();
 
 private:
   static caf::expected<std::unique_ptr<fleet_store>> with_statements(sqlite::database db);
 
-  /// Sums over all batches (one row read through a prepared statement).
-  struct totals {
-    int64_t batches = 0, tasks = 0, succeeded = 0, failed = 0, cancelled = 0, retries = 0,
-            duration_ms = 0;
-    int64_t unfinished() const { return tasks - succeeded - failed - cancelled; }
-  };
-  caf::expected<totals> read_totals();
 
-  struct batch_range_row {
-    int64_t first_seq = 0, last_seq = 0, finished = 0;
-  };
-  caf::expected<batch_range_row> read_batch_range(const std::string& batch_id);
 
   /// What one group of changes adds to a batch's counters.
   struct batch_delta {
@@ -229,8 +252,8 @@ private:
                               const std::string& batch_id, int64_t now);
 
   struct statements;
-  fleet_store(sqlite::database db, std::unique_ptr<statements> stmts);
-  sqlite::database db_;
+  fleet_store(sqlite::database db, std::unique_ptr<store_reader::statements> reads,
+              std::unique_ptr<statements> stmts);
   std::unique_ptr<statements> stmts_;
   int64_t integrity_check_ms_ = -1;
 };

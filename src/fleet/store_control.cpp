@@ -88,8 +88,8 @@ caf::expected<bool> fleet_store::set_batch_paused(const std::string& batch_id, b
   return true;
 }
 
-caf::expected<bool> fleet_store::fleet_paused() {
-  auto& st = stmts_->fleet_paused;
+caf::expected<bool> store_reader::fleet_paused() {
+  auto& st = reads_->fleet_paused;
   st.rebind();
   auto row = st.step();
   if (!row)

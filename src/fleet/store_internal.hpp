@@ -13,14 +13,32 @@
 
 namespace fleet {
 
-struct fleet_store::statements {
+struct store_reader::statements {
   sqlite::statement load_config;
+  sqlite::statement upload_size;
+  sqlite::statement batch_range;
+  sqlite::statement next_runnable;
+  sqlite::statement runnable_same_priority;
+  sqlite::statement runnable_lower_priority;
+  sqlite::statement next_retry_due;
+  sqlite::statement batch_row;
+  sqlite::statement batch_results;
+  sqlite::statement totals;
+  sqlite::statement running_count;
+  sqlite::statement unfinished_batches;
+  sqlite::statement batch_for_key;
+  sqlite::statement dead_letters;
+  sqlite::statement fleet_paused;
+  sqlite::statement recent_batches;
+  sqlite::statement recent_failures;
+};
+
+struct fleet_store::statements {
   sqlite::statement save_config;
   sqlite::statement insert_batch;
   sqlite::statement insert_task;
   sqlite::statement set_batch_range;
   sqlite::statement open_upload;
-  sqlite::statement upload_size;
   sqlite::statement stage_part;
   sqlite::statement count_upload;
   sqlite::statement max_seq;
@@ -29,13 +47,8 @@ struct fleet_store::statements {
   sqlite::statement staged_duplicate;
   sqlite::statement drop_upload_parts;
   sqlite::statement drop_upload;
-  sqlite::statement batch_range;
-  sqlite::statement next_runnable;
-  sqlite::statement runnable_same_priority;
-  sqlite::statement runnable_lower_priority;
   sqlite::statement log_due_retries;
   sqlite::statement promote_due_retries;
-  sqlite::statement next_retry_due;
   sqlite::statement insert_attempt;
   sqlite::statement insert_whole_attempt;
   sqlite::statement start_task;
@@ -45,28 +58,18 @@ struct fleet_store::statements {
   sqlite::statement count_batch;
   sqlite::statement finish_batch;
   sqlite::statement insert_event;
-  sqlite::statement batch_row;
-  sqlite::statement batch_results;
   sqlite::statement log_cancelled;
   sqlite::statement cancel_waiting;
   sqlite::statement cancel_batch;
-  sqlite::statement totals;
-  sqlite::statement running_count;
-  sqlite::statement unfinished_batches;
-  sqlite::statement batch_for_key;
   sqlite::statement set_batch_key;
-  sqlite::statement dead_letters;
   sqlite::statement task_state;
   sqlite::statement log_replayed;
   sqlite::statement replay_tasks;
   sqlite::statement reopen_batch;
   sqlite::statement pause_tasks;
   sqlite::statement pause_batch;
-  sqlite::statement fleet_paused;
   sqlite::statement pause_fleet;
   sqlite::statement resume_fleet;
-  sqlite::statement recent_batches;
-  sqlite::statement recent_failures;
 };
 
 namespace store_detail {

@@ -57,9 +57,9 @@ dead_letter read_dead_letter(sqlite::statement& st) {
 
 } // namespace
 
-caf::expected<dead_letter_page> fleet_store::dead_letters(const std::string& batch_id, int64_t cursor,
+caf::expected<dead_letter_page> store_reader::dead_letters(const std::string& batch_id, int64_t cursor,
                                                           int64_t limit) {
-  auto& st = stmts_->dead_letters;
+  auto& st = reads_->dead_letters;
   st.rebind(cursor, batch_id, limit);
   dead_letter_page out;
   out.next_cursor = cursor;
@@ -73,8 +73,8 @@ caf::expected<dead_letter_page> fleet_store::dead_letters(const std::string& bat
   return out;
 }
 
-caf::expected<batch_status> fleet_store::status(const std::string& batch_id) {
-  auto& st = stmts_->batch_row;
+caf::expected<batch_status> store_reader::status(const std::string& batch_id) {
+  auto& st = reads_->batch_row;
   st.rebind(batch_id);
   if (auto err = step_to_row(st, unknown_batch(batch_id)))
     return err;
@@ -83,8 +83,8 @@ caf::expected<batch_status> fleet_store::status(const std::string& batch_id) {
   return out;
 }
 
-caf::expected<std::vector<batch_status>> fleet_store::recent_batches(int64_t limit) {
-  auto& st = stmts_->recent_batches;
+caf::expected<std::vector<batch_status>> store_reader::recent_batches(int64_t limit) {
+  auto& st = reads_->recent_batches;
   st.rebind(limit);
   std::vector<batch_status> out;
   if (auto err = st.each_row([&] { out.push_back(read_batch_status(st, st.column_text(9))); }))
@@ -92,8 +92,8 @@ caf::expected<std::vector<batch_status>> fleet_store::recent_batches(int64_t lim
   return out;
 }
 
-caf::expected<std::vector<dead_letter>> fleet_store::recent_failures(int64_t limit) {
-  auto& st = stmts_->recent_failures;
+caf::expected<std::vector<dead_letter>> store_reader::recent_failures(int64_t limit) {
+  auto& st = reads_->recent_failures;
   st.rebind(limit);
   std::vector<dead_letter> out;
   if (auto err = st.each_row([&] { out.push_back(read_dead_letter(st)); }))
@@ -101,8 +101,8 @@ caf::expected<std::vector<dead_letter>> fleet_store::recent_failures(int64_t lim
   return out;
 }
 
-caf::expected<fleet_store::batch_range_row> fleet_store::read_batch_range(const std::string& batch_id) {
-  auto& st = stmts_->batch_range;
+caf::expected<store_reader::batch_range_row> store_reader::read_batch_range(const std::string& batch_id) {
+  auto& st = reads_->batch_range;
   st.rebind(batch_id);
   if (auto err = step_to_row(st, unknown_batch(batch_id)))
     return err;
@@ -111,12 +111,12 @@ caf::expected<fleet_store::batch_range_row> fleet_store::read_batch_range(const 
   return out;
 }
 
-caf::expected<results_page> fleet_store::results(const std::string& batch_id, int64_t cursor, int64_t limit,
+caf::expected<results_page> store_reader::results(const std::string& batch_id, int64_t cursor, int64_t limit,
                                                  size_t max_bytes) {
   auto range = read_batch_range(batch_id);
   if (!range)
     return range.error();
-  auto& st = stmts_->batch_results;
+  auto& st = reads_->batch_results;
   st.rebind(batch_id, std::max(cursor, range->first_seq - 1), range->last_seq, limit);
   results_page out;
   out.next_cursor = cursor;
@@ -147,7 +147,7 @@ caf::expected<results_page> fleet_store::results(const std::string& batch_id, in
   return out;
 }
 
-caf::expected<std::vector<task_result>> fleet_store::results(const std::string& batch_id, size_t max_bytes) {
+caf::expected<std::vector<task_result>> store_reader::results(const std::string& batch_id, size_t max_bytes) {
   auto page = results(batch_id, 0, -1, max_bytes);
   if (!page)
     return page.error();
@@ -159,15 +159,15 @@ caf::expected<std::vector<task_result>> fleet_store::results(const std::string& 
   return std::move(page->items);
 }
 
-caf::expected<int64_t> fleet_store::finished_count(const std::string& batch_id) {
+caf::expected<int64_t> store_reader::finished_count(const std::string& batch_id) {
   auto range = read_batch_range(batch_id);
   if (!range)
     return range.error();
   return range->finished;
 }
 
-caf::expected<fleet_store::totals> fleet_store::read_totals() {
-  auto& st = stmts_->totals;
+caf::expected<store_reader::totals> store_reader::read_totals() {
+  auto& st = reads_->totals;
   st.rebind();
   auto row = st.step();
   if (!row)
@@ -184,11 +184,11 @@ caf::expected<fleet_store::totals> fleet_store::read_totals() {
   return out;
 }
 
-caf::expected<fleet_stats> fleet_store::stats() {
+caf::expected<fleet_stats> store_reader::stats() {
   auto sums = read_totals();
   if (!sums)
     return sums.error();
-  auto& rc = stmts_->running_count;
+  auto& rc = reads_->running_count;
   rc.rebind();
   auto running = rc.step();
   if (!running)
@@ -206,14 +206,14 @@ caf::expected<fleet_stats> fleet_store::stats() {
   return out;
 }
 
-caf::expected<int64_t> fleet_store::unfinished_tasks() {
+caf::expected<int64_t> store_reader::unfinished_tasks() {
   auto sums = read_totals();
   if (!sums)
     return sums.error();
   return sums->unfinished();
 }
 
-caf::expected<result_summary> fleet_store::result_totals() {
+caf::expected<result_summary> store_reader::result_totals() {
   auto sums = read_totals();
   if (!sums)
     return sums.error();

@@ -18,8 +18,8 @@ namespace fleet {
 
 using namespace store_detail;
 
-caf::expected<int64_t> fleet_store::unfinished_batches() {
-  auto& st = stmts_->unfinished_batches;
+caf::expected<int64_t> store_reader::unfinished_batches() {
+  auto& st = reads_->unfinished_batches;
   st.rebind();
   if (auto err = step_to_row(st, caf::make_error(errc::database_error, "count(*) gave no row")))
     return err;
@@ -45,7 +45,7 @@ caf::error fleet_store::insert_batch(const std::string& batch_id, const std::vec
                    dump_json({{"tasks", tasks.size()}}));
 }
 
-caf::expected<std::vector<runnable_task>> fleet_store::next_runnable(size_t limit,
+caf::expected<std::vector<runnable_task>> store_reader::next_runnable(size_t limit,
                                                                      const std::optional<run_position>& after) {
   std::vector<runnable_task> out;
   out.reserve(limit);
@@ -67,17 +67,17 @@ caf::expected<std::vector<runnable_task>> fleet_store::next_runnable(size_t limi
     });
   };
   if (!after) {
-    stmts_->next_runnable.rebind(static_cast<int64_t>(limit));
-    if (auto err = read_into(stmts_->next_runnable))
+    reads_->next_runnable.rebind(static_cast<int64_t>(limit));
+    if (auto err = read_into(reads_->next_runnable))
       return err;
     return out;
   }
-  stmts_->runnable_same_priority.rebind(static_cast<int64_t>(limit), after->priority, after->seq);
-  if (auto err = read_into(stmts_->runnable_same_priority))
+  reads_->runnable_same_priority.rebind(static_cast<int64_t>(limit), after->priority, after->seq);
+  if (auto err = read_into(reads_->runnable_same_priority))
     return err;
   if (out.size() < limit) {
-    stmts_->runnable_lower_priority.rebind(static_cast<int64_t>(limit - out.size()), after->priority);
-    if (auto err = read_into(stmts_->runnable_lower_priority))
+    reads_->runnable_lower_priority.rebind(static_cast<int64_t>(limit - out.size()), after->priority);
+    if (auto err = read_into(reads_->runnable_lower_priority))
       return err;
   }
   return out;
@@ -91,8 +91,8 @@ caf::expected<int64_t> fleet_store::promote_due_retries(int64_t now) {
   return db_.changes();
 }
 
-caf::expected<caf::optional<int64_t>> fleet_store::next_retry_due() {
-  auto& st = stmts_->next_retry_due;
+caf::expected<caf::optional<int64_t>> store_reader::next_retry_due() {
+  auto& st = reads_->next_retry_due;
   st.rebind();
   auto row = st.step();
   if (!row)

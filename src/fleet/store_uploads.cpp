@@ -22,8 +22,8 @@ caf::error fleet_store::open_upload(const std::string& upload_id, int64_t now) {
   return stmts_->open_upload.execute(upload_id, now);
 }
 
-caf::expected<int64_t> fleet_store::upload_size(const std::string& upload_id) {
-  auto& st = stmts_->upload_size;
+caf::expected<int64_t> store_reader::upload_size(const std::string& upload_id) {
+  auto& st = reads_->upload_size;
   st.rebind(upload_id);
   if (auto err = step_to_row(st, caf::make_error(errc::unknown_upload,
                                                  fmt::format("upload {} not found", upload_id))))
@@ -121,8 +121,8 @@ caf::expected<int64_t> fleet_store::expire_uploads(int64_t older_than) {
   return db_.changes();
 }
 
-caf::expected<std::string> fleet_store::batch_for_key(const std::string& key) {
-  auto& st = stmts_->batch_for_key;
+caf::expected<std::string> store_reader::batch_for_key(const std::string& key) {
+  auto& st = reads_->batch_for_key;
   st.rebind(key);
   auto row = st.step();
   if (!row)

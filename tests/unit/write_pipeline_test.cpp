@@ -5,6 +5,8 @@
 
 #include <doctest/doctest.h>
 
+#include <type_traits>
+
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -146,16 +148,35 @@ TEST_CASE("a failed job leaves nothing of its own writes behind") {
   CHECK_FALSE(st);
 }
 
-TEST_CASE("the reader connection refuses writes") {
+// The reader offers reads only: no transaction, no mutating call (a build error, not a runtime one).
+template <class Store>
+constexpr bool can_write = requires(Store& s) {
+  s.transaction();
+  s.insert_batch("b1", std::vector<task>{}, 0);
+};
+template <class Store>
+constexpr bool can_cancel = requires(Store& s) { s.cancel_batch("b1", 0); };
+static_assert(can_write<fleet_store> && can_cancel<fleet_store>);
+static_assert(!can_write<store_reader> && !can_cancel<store_reader>);
+static_assert(!std::is_convertible_v<store_reader*, fleet_store*>);
+
+TEST_CASE("the reader reads what the writer committed, and only that") {
   temp_dir dir;
   auto store = open_store(dir.file("fleet.db"));
   auto reader = store->open_reader();
   REQUIRE(reader);
-  auto tx = (*reader)->transaction();
-  auto err = tx.begin();
-  if (!err)
-    err = (*reader)->insert_batch("b1", two_tasks(), 1000);
-  CHECK(err);
+  CHECK((*reader)->status("b1").error() == errc::unknown_batch);
+  {
+    auto tx = store->transaction();
+    REQUIRE_FALSE(tx.begin());
+    REQUIRE_FALSE(store->insert_batch("b1", two_tasks(), 1000));
+    // Not committed yet: the reader's connection still sees the last commit.
+    CHECK((*reader)->status("b1").error() == errc::unknown_batch);
+    REQUIRE_FALSE(tx.commit());
+  }
+  auto st = (*reader)->status("b1");
+  REQUIRE(st);
+  CHECK(st->total == 2);
 }
 
 TEST_CASE("a job that throws fails like a refused write, rolls back, and the writer goes on") {
