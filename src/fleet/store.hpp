@@ -14,6 +14,7 @@
 #include <caf/optional.hpp>
 
 #include <algorithm>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -248,6 +249,10 @@ private:
   caf::error record_unrecorded_starts(const std::vector<start_journal::entry>& starts, int64_t now,
                                       int32_t max_interruptions, recovery& out);
   caf::error mark_batch_started(const std::string& batch_id, int64_t at, milestones& out);
+  /// The one way a batch is stored, for a submit and a seal: its row, its tasks by
+  /// `insert_tasks`, their seq range, the batch_submitted event (with the upload, if any).
+  caf::error store_batch(const std::string& batch_id, int64_t total, int64_t now,
+                         const std::string& upload_id, const std::function<caf::error()>& insert_tasks);
   caf::error move_staged_part(const std::string& upload_id, int64_t first, int64_t tasks,
                               const std::string& batch_id, int64_t now);
 

@@ -30,19 +30,35 @@ caf::expected<int64_t> store_reader::unfinished_batches() {
 
 caf::error fleet_store::insert_batch(const std::string& batch_id, const std::vector<task>& tasks,
                                      int64_t now) {
-  if (auto err = stmts_->insert_batch.execute(batch_id, now, static_cast<int64_t>(tasks.size())))
+  return store_batch(batch_id, static_cast<int64_t>(tasks.size()), now, {}, [&]() -> caf::error {
+    for (const auto& t : tasks)
+      if (auto err = stmts_->insert_task.execute(batch_id, t.id, t.type, t.data, t.priority, now))
+        return err;
+    return caf::none;
+  });
+}
+
+caf::error fleet_store::store_batch(const std::string& batch_id, int64_t total, int64_t now,
+                                    const std::string& upload_id,
+                                    const std::function<caf::error()>& insert_tasks) {
+  // One writer inserts the batch's tasks in one go: their seqs follow the largest before them.
+  auto& ms = stmts_->max_seq;
+  ms.rebind();
+  auto row = ms.step();
+  if (!row)
+    return row.error();
+  auto first_seq = ms.column_int64(0) + 1;
+  ms.reset();
+  if (auto err = stmts_->insert_batch.execute(batch_id, now, total))
     return err;
-  int64_t first_seq = 0;
-  for (const auto& t : tasks) {
-    if (auto err = stmts_->insert_task.execute(batch_id, t.id, t.type, t.data, t.priority, now))
-      return err;
-    if (first_seq == 0)
-      first_seq = db_.last_insert_rowid();
-  }
+  if (auto err = insert_tasks())
+    return err;
   if (auto err = stmts_->set_batch_range.execute(batch_id, first_seq, db_.last_insert_rowid()))
     return err;
-  return log_event(now, event_kind::batch_submitted, batch_id, {},
-                   dump_json({{"tasks", tasks.size()}}));
+  nlohmann::json detail{{"tasks", total}};
+  if (!upload_id.empty())
+    detail["upload"] = upload_id;
+  return log_event(now, event_kind::batch_submitted, batch_id, {}, dump_json(detail));
 }
 
 caf::expected<std::vector<runnable_task>> store_reader::next_runnable(size_t limit,

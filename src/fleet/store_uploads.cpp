@@ -80,15 +80,6 @@ caf::expected<int64_t> fleet_store::seal_upload(const std::string& upload_id,
     return n.error();
   if (*n == 0)
     return caf::make_error(errc::invalid_batch, "batch is empty: submit at least one task");
-  auto& ms = stmts_->max_seq;
-  ms.rebind();
-  auto row = ms.step();
-  if (!row)
-    return row.error();
-  auto max_seq = ms.column_int64(0);
-  ms.reset();
-  if (auto err = stmts_->insert_batch.execute(batch_id, now, *n))
-    return err;
   auto& parts = stmts_->upload_parts;
   parts.rebind(upload_id);
   std::vector<std::pair<int64_t, int64_t>> firsts_and_sizes;
@@ -96,17 +87,17 @@ caf::expected<int64_t> fleet_store::seal_upload(const std::string& upload_id,
         firsts_and_sizes.emplace_back(parts.column_int64(0), parts.column_int64(1));
       }))
     return err;
-  for (auto [first, tasks] : firsts_and_sizes)
-    if (auto err = move_staged_part(upload_id, first, tasks, batch_id, now))
-      return err;
-  if (auto err = stmts_->set_batch_range.execute(batch_id, max_seq + 1, db_.last_insert_rowid()))
-    return err;
+  auto moved = store_batch(batch_id, *n, now, upload_id, [&]() -> caf::error {
+    for (auto [first, tasks] : firsts_and_sizes)
+      if (auto err = move_staged_part(upload_id, first, tasks, batch_id, now))
+        return err;
+    return caf::none;
+  });
+  if (moved)
+    return moved;
   if (auto err = stmts_->drop_upload_parts.execute(upload_id))
     return err;
   if (auto err = stmts_->drop_upload.execute(upload_id))
-    return err;
-  if (auto err = log_event(now, event_kind::batch_submitted, batch_id, {},
-                           dump_json({{"tasks", *n}, {"upload", upload_id}})))
     return err;
   return *n;
 }

@@ -237,3 +237,24 @@ TEST_CASE("the seal reads each part through the primary key and finds repeats th
         != std::string::npos);
   CHECK(dup.find("USING COVERING INDEX sqlite_autoindex_tasks_1") != std::string::npos);
 }
+
+TEST_CASE("a submitted batch and a sealed one are stored the same way: seq range and event") {
+  store_fixture f;
+  REQUIRE_FALSE(in_transaction(*f.store, [&] { return f.store->insert_batch("A", numbered(0, 3), 5); }));
+  REQUIRE_FALSE(in_transaction(*f.store, [&] { return f.store->open_upload("u", 5); }));
+  REQUIRE(in_transaction(*f.store, [&] { return f.store->stage_chunk("u", encode_upload_chunk(numbered(0, 4))); }));
+  REQUIRE(in_transaction(*f.store, [&] { return f.store->seal_upload("u", "B", 6); }));
+  REQUIRE_FALSE(in_transaction(*f.store, [&] { return f.store->insert_batch("C", numbered(0, 2), 7); }));
+  // Each batch's range holds exactly its tasks, in submission order, one after another.
+  for (auto [id, n] : {std::pair{"A", 3}, std::pair{"B", 4}, std::pair{"C", 2}}) {
+    CAPTURE(id);
+    auto q = [&](const std::string& sql) { return query_db_int(f.path, fmt::format(fmt::runtime(sql), id)); };
+    CHECK(q("SELECT last_seq - first_seq + 1 FROM batches WHERE id = '{}'") == n);
+    CHECK(q("SELECT count(*) FROM tasks t JOIN batches b ON t.batch_id = b.id"
+            " WHERE b.id = '{}' AND t.seq BETWEEN b.first_seq AND b.last_seq") == n);
+  }
+  CHECK(query_db_int(f.path, "SELECT first_seq FROM batches WHERE id = 'B'")
+        == query_db_int(f.path, "SELECT last_seq FROM batches WHERE id = 'A'") + 1);
+  CHECK(query_db_text(f.path, "SELECT group_concat(detail, ' ') FROM events WHERE kind = 'batch_submitted'")
+        == R"({"tasks":3} {"tasks":4,"upload":"u"} {"tasks":2})");
+}
