@@ -155,34 +155,38 @@ private:
   /// manager after that.
   void write(write_pipeline::job job, continuation then);
   void post(write_pipeline::job job, continuation then);
-  /// A write whose job returns a value: `then` gets it (or the error) on the manager.
+  /// A job that returns a value and a continuation that gets it (or the error), as the untyped
+  /// job and continuation the writer runs.
   template <class T>
-  void write_now(std::function<caf::expected<T>(fleet_store&)> job, std::function<void(caf::expected<T>)> then) {
+  static std::pair<write_pipeline::job, continuation>
+  typed_write(std::function<caf::expected<T>(fleet_store&)> job, std::function<void(caf::expected<T>)> then) {
     auto out = std::make_shared<std::optional<T>>(); // handed from the writer thread to the manager
-    post(
-      [job = std::move(job), out](fleet_store& store) -> caf::error {
-        auto value = job(store);
-        if (!value)
-          return value.error();
-        out->emplace(std::move(*value));
-        return caf::none;
-      },
-      [then = std::move(then), out](caf::error err) {
-        if (err)
-          then(std::move(err));
-        else
-          then(std::move(**out));
-      });
+    write_pipeline::job untyped_job = [job = std::move(job), out](fleet_store& store) -> caf::error {
+      auto value = job(store);
+      if (!value)
+        return value.error();
+      out->emplace(std::move(*value));
+      return caf::none;
+    };
+    continuation untyped_then = [then = std::move(then), out](caf::error err) {
+      if (err)
+        then(std::move(err));
+      else
+        then(std::move(**out));
+    };
+    return {std::move(untyped_job), std::move(untyped_then)};
   }
-  /// As write_now, after the pending transitions (commit_group first).
+  /// write() for a job that returns a value.
   template <class T>
   void write(std::function<caf::expected<T>(fleet_store&)> job, std::function<void(caf::expected<T>)> then) {
-    if (damaged_) {
-      then(caf::make_error(errc::database_damaged, storage_error_));
-      return;
-    }
-    commit_group();
-    write_now<T>(std::move(job), std::move(then));
+    auto [untyped_job, untyped_then] = typed_write<T>(std::move(job), std::move(then));
+    write(std::move(untyped_job), std::move(untyped_then));
+  }
+  /// post() for a job that returns a value: no commit_group first (the group commit itself).
+  template <class T>
+  void write_now(std::function<caf::expected<T>(fleet_store&)> job, std::function<void(caf::expected<T>)> then) {
+    auto [untyped_job, untyped_then] = typed_write<T>(std::move(job), std::move(then));
+    post(std::move(untyped_job), std::move(untyped_then));
   }
   void schedule_flush();
   /// One flush a second from now, unless one is already on its way (after a failed write).

@@ -20,11 +20,6 @@ inline int64_t wall_clock_ms() {
   return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
 }
 
-inline bool is_terminal(task_disposition x) {
-  return x == task_disposition::succeeded || x == task_disposition::failed
-         || x == task_disposition::cancelled;
-}
-
 /// A write job that writes nothing: its commit tells that everything posted before it is stored.
 inline caf::error nothing_to_write(fleet_store&) {
   return caf::none;

@@ -207,7 +207,8 @@ int print_pages(session& s, const std::vector<std::string>& header, Fetch fetch,
   return exit_ok;
 }
 
-int cmd_results(session& s, const std::string& id) {
+int cmd_results(session& s) {
+  const auto& id = s.inv.args[0];
   return print_pages(
     s, {"TASK", "RESULT", "ATTEMPTS", "DURATION", "OUTPUT"},
     [&](int64_t cursor, int32_t limit) { return s.client->batch_results(id, cursor, limit); },
@@ -217,7 +218,8 @@ int cmd_results(session& s, const std::string& id) {
     });
 }
 
-int cmd_failed(session& s, const std::string& batch) {
+int cmd_failed(session& s) {
+  auto batch = s.inv.args.empty() ? std::string{} : s.inv.args[0];
   return print_pages(
     s, {"BATCH", "TASK", "TYPE", "ATTEMPTS", "FAILED", "ERROR"},
     [&](int64_t cursor, int32_t limit) { return s.client->dead_letters(batch, cursor, limit); },
@@ -237,7 +239,8 @@ int cmd_replay(session& s) {
   return exit_ok;
 }
 
-int cmd_cancel(session& s, const std::string& id) {
+int cmd_cancel(session& s) {
+  const auto& id = s.inv.args[0];
   auto ok = s.client->cancel_batch(id);
   if (!ok)
     return error(error_text(ok.error()));
@@ -426,17 +429,8 @@ struct command_spec {
   int (*run)(session&);
 };
 
-int cmd_results_of(session& s) {
-  return cmd_results(s, s.inv.args[0]);
-}
 int cmd_wait(session& s) {
   return wait_for(s, s.inv.args[0]);
-}
-int cmd_cancel_batch(session& s) {
-  return cmd_cancel(s, s.inv.args[0]);
-}
-int cmd_dead_letters(session& s) {
-  return cmd_failed(s, s.inv.args.empty() ? std::string{} : s.inv.args[0]);
 }
 
 const std::vector<command_spec>& commands() {
@@ -451,17 +445,17 @@ const std::vector<command_spec>& commands() {
      1, 1, cmd_submit_file},
     {"status", "status BATCH", "Shows a batch's status, counts and progress.", "", 1, 1, cmd_status},
     {"results", "results BATCH", "Lists every finished task of a batch with its result or error.", "", 1, 1,
-     cmd_results_of},
+     cmd_results},
     {"wait", "wait BATCH", "Waits until the batch finishes, with a live progress bar.",
      "On a terminal the progress bar redraws in place; otherwise one line per change.\n"
      "Exit 0 if it completed, 1 if it ended failed, partial or cancelled, 2 on error.",
      1, 1, cmd_wait},
     {"cancel", "cancel BATCH", "Cancels a batch: waiting tasks dropped, running attempts stopped.",
-     "Exit 1 if the batch had already finished.", 1, 1, cmd_cancel_batch},
+     "Exit 1 if the batch had already finished.", 1, 1, cmd_cancel},
     {"failed", "failed BATCH|--all", "Lists the dead letters (tasks that failed for good).",
      "Of one batch or of all (--all), with their attempts and last error; fetched and printed\n"
      "1000 at a time. `fleetctl replay` runs them again.",
-     0, 1, cmd_dead_letters},
+     0, 1, cmd_failed},
     {"replay", "replay --batch BATCH [TASK...]", "Runs failed tasks of a batch again.",
      "The TASKs named, or every failed one of BATCH. Each runs again with a fresh retry budget;\n"
      "its earlier attempts stay in the history. All or nothing: a task that is unknown or did\n"

@@ -164,7 +164,6 @@ caf::expected<std::unique_ptr<fleet_store>> fleet_store::with_statements(sqlite:
     .open_upload = prepare(sql::open_upload),
     .stage_part = prepare(sql::stage_part),
     .count_upload = prepare(sql::count_upload),
-    .max_seq = prepare(sql::max_seq),
     .upload_parts = prepare(sql::upload_parts),
     .move_part = prepare(sql::move_part),
     .staged_duplicate = prepare(sql::staged_duplicate),

@@ -250,9 +250,10 @@ private:
                                       int32_t max_interruptions, recovery& out);
   caf::error mark_batch_started(const std::string& batch_id, int64_t at, milestones& out);
   /// The one way a batch is stored, for a submit and a seal: its row, its tasks by
-  /// `insert_tasks`, their seq range, the batch_submitted event (with the upload, if any).
-  caf::error store_batch(const std::string& batch_id, int64_t total, int64_t now,
-                         const std::string& upload_id, const std::function<caf::error()>& insert_tasks);
+  /// `insert_tasks` (which says how many it inserted), their seq range, the batch_submitted event
+  /// (with the upload, if any).
+  caf::error store_batch(const std::string& batch_id, int64_t total, int64_t now, const std::string& upload_id,
+                         const std::function<caf::expected<int64_t>()>& insert_tasks);
   caf::error move_staged_part(const std::string& upload_id, int64_t first, int64_t tasks,
                               const std::string& batch_id, int64_t now);
 

@@ -41,7 +41,6 @@ struct fleet_store::statements {
   sqlite::statement open_upload;
   sqlite::statement stage_part;
   sqlite::statement count_upload;
-  sqlite::statement max_seq;
   sqlite::statement upload_parts;
   sqlite::statement move_part;
   sqlite::statement staged_duplicate;

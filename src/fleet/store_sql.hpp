@@ -27,7 +27,6 @@ inline const std::string open_upload = "INSERT INTO uploads (id, created_at) VAL
 inline const std::string upload_size = "SELECT tasks FROM uploads WHERE id = ?1";
 inline const std::string stage_part = "INSERT INTO upload_parts (upload_id, first, tasks, body) VALUES (?1, ?2, ?3, ?4)";
 inline const std::string count_upload = "UPDATE uploads SET tasks = tasks + ?2 WHERE id = ?1";
-inline const std::string max_seq = "SELECT coalesce(max(seq), 0) FROM tasks";
 inline const std::string upload_parts = "SELECT first, tasks FROM upload_parts WHERE upload_id = ?1 ORDER BY first";
 /// One row, its tasks in order
 inline const std::string move_part = "INSERT INTO tasks (batch_id, task_id, type, data, priority, not_before)"

@@ -30,30 +30,27 @@ caf::expected<int64_t> store_reader::unfinished_batches() {
 
 caf::error fleet_store::insert_batch(const std::string& batch_id, const std::vector<task>& tasks,
                                      int64_t now) {
-  return store_batch(batch_id, static_cast<int64_t>(tasks.size()), now, {}, [&]() -> caf::error {
+  auto total = static_cast<int64_t>(tasks.size());
+  return store_batch(batch_id, total, now, {}, [&]() -> caf::expected<int64_t> {
     for (const auto& t : tasks)
       if (auto err = stmts_->insert_task.execute(batch_id, t.id, t.type, t.data, t.priority, now))
         return err;
-    return caf::none;
+    return total;
   });
 }
 
 caf::error fleet_store::store_batch(const std::string& batch_id, int64_t total, int64_t now,
                                     const std::string& upload_id,
-                                    const std::function<caf::error()>& insert_tasks) {
-  // One writer inserts the batch's tasks in one go: their seqs follow the largest before them.
-  auto& ms = stmts_->max_seq;
-  ms.rebind();
-  auto row = ms.step();
-  if (!row)
-    return row.error();
-  auto first_seq = ms.column_int64(0) + 1;
-  ms.reset();
+                                    const std::function<caf::expected<int64_t>()>& insert_tasks) {
   if (auto err = stmts_->insert_batch.execute(batch_id, now, total))
     return err;
-  if (auto err = insert_tasks())
-    return err;
-  if (auto err = stmts_->set_batch_range.execute(batch_id, first_seq, db_.last_insert_rowid()))
+  auto inserted = insert_tasks();
+  if (!inserted)
+    return inserted.error();
+  // One writer inserts the batch's tasks in one go, each seq the largest so far + 1: they are the
+  // last `inserted` seqs.
+  auto last_seq = db_.last_insert_rowid();
+  if (auto err = stmts_->set_batch_range.execute(batch_id, last_seq - *inserted + 1, last_seq))
     return err;
   nlohmann::json detail{{"tasks", total}};
   if (!upload_id.empty())
@@ -164,8 +161,7 @@ caf::error fleet_store::record_end(const attempt_ended& x, const attempt_started
     if (auto err = ea.run())
       return err;
   }
-  auto terminal = x.next == task_disposition::succeeded || x.next == task_disposition::failed
-                  || x.next == task_disposition::cancelled;
+  auto terminal = is_terminal(x.next);
   auto& et = stmts_->end_task;
   et.rebind(x.seq, state_name(x.next));
   if (x.next == task_disposition::succeeded)

@@ -87,11 +87,15 @@ caf::expected<int64_t> fleet_store::seal_upload(const std::string& upload_id,
         firsts_and_sizes.emplace_back(parts.column_int64(0), parts.column_int64(1));
       }))
     return err;
-  auto moved = store_batch(batch_id, *n, now, upload_id, [&]() -> caf::error {
-    for (auto [first, tasks] : firsts_and_sizes)
+  auto moved = store_batch(batch_id, *n, now, upload_id, [&]() -> caf::expected<int64_t> {
+    int64_t inserted = 0;
+    for (auto [first, tasks] : firsts_and_sizes) {
+      // Checks that the part inserted as many tasks as its row says.
       if (auto err = move_staged_part(upload_id, first, tasks, batch_id, now))
         return err;
-    return caf::none;
+      inserted += tasks;
+    }
+    return inserted;
   });
   if (moved)
     return moved;

@@ -35,6 +35,11 @@ std::string to_string(attempt_outcome x);
 /// Where a task goes after an attempt.
 enum class task_disposition : uint8_t { succeeded, failed, retry, cancelled, requeue };
 
+/// Whether the task is finished for good with this disposition (its batch may be too).
+inline bool is_terminal(task_disposition x) {
+  return x == task_disposition::succeeded || x == task_disposition::failed || x == task_disposition::cancelled;
+}
+
 /// An attempt began on a worker.
 struct attempt_started {
   int64_t seq = 0;
