@@ -134,7 +134,8 @@ caf::error fleet_manager_state::init(self_pointer self, fleet_manager_options op
   }
   store_.reset();
   opts_.store.reset();
-  nodes_ = node_table(opts_.registry->types(), opts_.local_capacity);
+  nodes_ = node_membership<node_actor>(opts_.registry->types(), opts_.local_capacity);
+  attempts_ = attempt_table{opts_.recent_workers_kept};
   opts_.metrics->nodes.set(1);
   coordinator_ = self->spawn<caf::linked>(fleet::coordinator, *totals);
   // Promotes due retries and starts work once the behaviour is in place.
@@ -155,12 +156,13 @@ fleet_manager_state::~fleet_manager_state() {
     commit_group();
     writer_.reset(); // finishes every posted write
   }
-  if (drain_pending_)
-    drain_promise_.deliver(static_cast<int32_t>(running_.size()));
+  if (drain_.answer())
+    drain_promise_.deliver(static_cast<int32_t>(attempts_.size()));
   // Attempts on fleet-nodes stop there when the nodes lose fleetd.
-  for (auto& [seq, r] : running_)
+  attempts_.for_each([](const running_attempt& r) {
     if (r.worker)
-      caf::anon_send_exit(r.worker, caf::exit_reason::user_shutdown);
+      caf::anon_send_exit(caf::actor_cast<caf::actor>(r.worker), caf::exit_reason::user_shutdown);
+  });
 }
 
 int64_t fleet_manager_state::now_ms() const {
@@ -366,7 +368,7 @@ void fleet_manager_state::on_autoscale() {
   }
   auto now = now_ms();
   auto from = cfg_.max_concurrent_workers;
-  auto running = static_cast<int64_t>(running_.size());
+  auto running = static_cast<int64_t>(attempts_.size());
   // Idle: nothing waits and some of the limit goes unused.
   if (st->pending_tasks > 0 || running >= from)
     idle_since_ms_ = now;
@@ -397,18 +399,20 @@ void fleet_manager_state::after_promotion(int64_t promoted) {
 // -- shutdown -------------------------------------------------------------------
 
 caf::result<int32_t> fleet_manager_state::drain(int64_t timeout_ms) {
-  if (!draining_)
+  if (!drain_.draining())
     spdlog::info("draining: no new work; waiting up to {} ms for {} running attempts", timeout_ms,
-                 running_.size());
-  draining_ = true;
-  if (drain_pending_)
-    return caf::make_error(errc::shutting_down, "a drain is already in progress");
-  if (running_.empty()) {
-    auto rp = self_->make_response_promise<int32_t>();
-    write(nothing_to_write, reply_when_stored(rp, [] { return int32_t{0}; }));
-    return rp;
+                 attempts_.size());
+  switch (drain_.begin(attempts_.size())) {
+    case drain_state::start::already_waiting:
+      return caf::make_error(errc::shutting_down, "a drain is already in progress");
+    case drain_state::start::answer_now: {
+      auto rp = self_->make_response_promise<int32_t>();
+      write(nothing_to_write, reply_when_stored(rp, [] { return int32_t{0}; }));
+      return rp;
+    }
+    case drain_state::start::wait:
+      break;
   }
-  drain_pending_ = true;
   drain_promise_ = self_->make_response_promise<int32_t>();
   self_->delayed_send(self_, std::chrono::milliseconds(std::max<int64_t>(0, timeout_ms)),
                       drain_atom::value);
@@ -416,31 +420,28 @@ caf::result<int32_t> fleet_manager_state::drain(int64_t timeout_ms) {
 }
 
 void fleet_manager_state::on_drain_deadline() {
-  if (!drain_pending_)
+  if (!drain_.waiting())
     return;
   auto now = now_ms();
-  auto stopped = static_cast<int32_t>(running_.size());
-  for (auto& [seq, r] : running_) {
-    queue(stopped_attempt(r, now, attempt_outcome::interrupted, "fleetd stopped during the attempt",
-                          task_disposition::requeue));
-  }
-  for (auto& [seq, r] : running_)
+  auto stopped = attempts_.take_if([](const running_attempt&) { return true; });
+  for (const auto& r : stopped) {
+    queue(stopped_attempt_end(r, now, attempt_outcome::interrupted, "fleetd stopped during the attempt",
+                              task_disposition::requeue));
     release(r, true);
-  running_.clear();
-  spdlog::warn("drain timeout: {} attempts interrupted; they run again on the next start", stopped);
+  }
+  auto interrupted = static_cast<int32_t>(stopped.size());
+  spdlog::warn("drain timeout: {} attempts interrupted; they run again on the next start", interrupted);
   // Should the commit fail, the attempts are recovered as interrupted on the next start all the same.
-  write(nothing_to_write, [this, stopped](caf::error err) {
+  write(nothing_to_write, [this, interrupted](caf::error err) {
     if (err)
       spdlog::error("cannot record the interrupted attempts: {}", error_text(err));
-    finish_drain(stopped);
+    finish_drain(interrupted);
   });
 }
 
 void fleet_manager_state::finish_drain(int32_t interrupted) {
-  if (!drain_pending_)
-    return;
-  drain_pending_ = false;
-  drain_promise_.deliver(interrupted);
+  if (drain_.answer())
+    drain_promise_.deliver(interrupted);
 }
 
 // -- behaviour ------------------------------------------------------------------

@@ -5,14 +5,18 @@
 #include "fleet/autoscale.hpp"
 #include "fleet/fleet_config.hpp"
 #include "fleet/metrics.hpp"
-#include "fleet/node_table.hpp"
 #include "fleet/store.hpp"
 #include "fleet/transitions.hpp"
 #include "fleet/validation.hpp"
 #include "actors/one_shot_timer.hpp"
 #include "fleet/error.hpp"
+#include "fleet/manager/attempt_table.hpp"
+#include "fleet/manager/drain.hpp"
 #include "fleet/manager/group_commit.hpp"
 #include "fleet/manager/new_batch.hpp"
+#include "fleet/manager/node_membership.hpp"
+#include "fleet/manager/ready_window.hpp"
+#include "fleet/manager/subscriptions.hpp"
 #include "fleet/write_pipeline.hpp"
 
 #include <caf/stateful_actor.hpp>
@@ -129,22 +133,6 @@ public:
 
 private:
   caf::expected<fleet_stats> current_stats();
-  struct running_attempt {
-    int64_t seq = 0;
-    std::string batch_id;
-    std::string task_id;
-    int32_t attempt = 0;
-    int32_t counted_before = 0; ///< attempts that count towards max_retries before this one
-    int32_t orphaned_before = 0; ///< attempts of the task lost to crashes before this one
-    size_t journal_slot = 0;     ///< its entry in the start journal, cleared once the start commits
-    std::string worker_id;
-    std::string node = local_node_name; ///< where it runs
-    worker_actor worker;                ///< fleetd's own worker; null on a fleet-node
-    int64_t spawned_at = 0;
-    int64_t deadline = 0; ///< worker_timeout, as it was when the attempt started
-    bool start_committed = false;
-  };
-
   int64_t now_ms() const;
 
   /// What runs on the manager once a write committed (`caf::none`) or failed.
@@ -197,27 +185,23 @@ private:
   void after_commit(std::function<void()> action);
 
   void dispatch();
-  bool refill();
-  void invalidate_ready();
+  /// Fills the window of runnable tasks; false if the index cannot be read.
+  bool fill_ready();
+  void invalidate_ready() { ready_.invalidate(); }
   /// The bookkeeping every attempt starts with: its record, the queued start, the node's count.
   running_attempt begin_attempt(const runnable_task& next, const std::string& node);
   void start_attempt(runnable_task next, const std::string& node);
   /// Runs the attempt on a fleet-node rather than a local worker.
   void start_remote_attempt(const runnable_task& next, const std::string& node);
-  /// Bookkeeping for an attempt leaving running_; `stop` also stops its worker, wherever it runs.
+  /// Bookkeeping for an attempt that left the table; `stop` also stops its worker, wherever it runs.
   void release(const running_attempt& r, bool stop);
   /// Forgets a node; its running attempts are recorded as interrupted and run again.
-  void drop_node(std::string name, const std::string& reason); // name by value: it may live in node_handles_
+  void drop_node(std::string name, const std::string& reason); // by value: it may live in nodes_
   void schedule_node_tick();
   /// What submit accepts: a type of fleetd's registry (data checked) or one a node runs.
   task_type_check type_check() const;
   void on_outcome(int64_t seq, int32_t attempt, caf::expected<task_outcome> outcome);
-  void remember_finished(const running_attempt& r, bool success, int64_t at);
-  /// The end of an attempt stopped by the manager (cancel, drain), without a worker's outcome.
-  static attempt_ended stopped_attempt(const running_attempt& r, int64_t now, attempt_outcome outcome,
-                                       std::string error, task_disposition next);
-  /// The end of an attempt lost with its node: it runs again, or, lost too often
-  /// (max_interruptions), its task fails for good.
+  /// The end of an attempt lost with its node, counted as a failure for good if it was lost too often.
   attempt_ended lost_attempt(const running_attempt& r, int64_t now, std::string reason);
   void schedule_wakeup(int64_t due_ms);
   /// After a group that promoted due retries committed: refresh the window, set the next wake-up.
@@ -232,11 +216,6 @@ private:
                     const std::string& id, const std::string& key, const std::string& what);
   /// Tells the subscribers of a finished batch.
   void notify_finished(const batch_status& st);
-  /// Forgets the subscriptions of an actor that went away; true if it had any.
-  bool unsubscribe(const caf::actor_addr& who);
-  void add_subscription(const caf::actor& who);
-  /// One subscription of `who` was served; the last one ends the monitor.
-  void end_subscription(const caf::actor& who);
   void publish_subscription_gauges();
   void log_milestones(const std::vector<fleet_store::batch_milestone>& milestones);
   void finish_drain(int32_t interrupted);
@@ -257,8 +236,6 @@ private:
   /// The database file turned out damaged (SQLITE_CORRUPT): for the rest of this run nothing more
   /// is written into it, and storage_error_ stays set.
   bool damaged_ = false;
-  /// Running attempts of tasks that lost an attempt to a crash before (orphaned > 0): at most one.
-  int suspects_running_ = 0;
   coordinator_actor coordinator_;
   std::mt19937_64 rng_;
   int64_t epoch_ms_ = 0;
@@ -271,32 +248,19 @@ private:
   one_shot_timer flush_timer_;
   one_shot_timer flush_retry_timer_; ///< after a failed write: one flush a second later
 
-  std::deque<runnable_task> ready_; ///< a window of the runnable index, in run order
-  bool ready_exhausted_ = false;    ///< the last refill found everything: no need to ask again
-  /// Where the last refill stopped; empty: the next one reads from the top. Every way a task can
-  /// become runnable again (submit, due retry, resume, replay, cancel, lost node) resets it.
-  std::optional<run_position> ready_read_up_to_;
+  ready_window ready_;
   bool dispatching_ = false;
-  std::unordered_map<int64_t, running_attempt> running_; ///< by task seq
-  std::deque<worker_info> recent_;                       ///< finished workers, newest first
+  attempt_table attempts_;
   caf::optional<int64_t> wakeup_at_;
   one_shot_timer tick_timer_; ///< the timeout sweep
 
-  /// Completion notifications: one-shot per batch, and standing ones for every batch.
-  std::unordered_map<std::string, std::vector<caf::actor>> batch_subscribers_;
-  std::vector<caf::actor> all_subscribers_;
-  size_t subscriptions_ = 0;
-  /// Subscriptions per subscribing actor: monitored at its first, demonitored after its last.
-  std::unordered_map<caf::actor_addr, size_t> subscription_holders_;
-
-  node_table nodes_{{}, -1};                               ///< fleetd itself and the fleet-nodes
-  std::unordered_map<std::string, node_actor> node_handles_; ///< the fleet-nodes, by name
-  one_shot_timer node_tick_timer_; ///< heartbeats to the nodes
-
-  bool draining_ = false; ///< no new batches, no new attempts
+  /// Completion notifications, by the subscribing actor's address (a down message names it).
+  subscription_book<caf::actor_addr, caf::actor> subscriptions_;
+  node_membership<node_actor> nodes_{{}, -1}; ///< fleetd itself and the fleet-nodes
+  one_shot_timer node_tick_timer_;            ///< heartbeats to the nodes
+  drain_state drain_;
   bool fleet_paused_ = false; ///< no new attempts (stored: survives restarts)
-  caf::typed_response_promise<int32_t> drain_promise_;
-  bool drain_pending_ = false;
+  caf::typed_response_promise<int32_t> drain_promise_; ///< while drain_.waiting()
 };
 
 /// The permanent fleet manager. Quits with an error if the store cannot be read at start.

@@ -25,7 +25,7 @@ using namespace manager_detail;
 // -- the API --------------------------------------------------------------------
 
 caf::error fleet_manager_state::refuse_new_work() const {
-  if (draining_)
+  if (drain_.draining())
     return caf::make_error(errc::shutting_down, "fleetd is shutting down and takes no new batches");
   if (!storage_error_.empty())
     return caf::make_error(errc::storage_unavailable,
@@ -254,19 +254,13 @@ caf::result<bool> fleet_manager_state::set_paused(const std::string& batch_id, b
 
 caf::result<bool> fleet_manager_state::cancel(const std::string& batch_id) {
   auto now = now_ms();
-  // Running attempts stop now: taken out of running_, a late outcome records nothing.
+  // Running attempts stop now: out of the table, a late outcome records nothing.
   std::vector<transition> ends;
-  for (auto i = running_.begin(); i != running_.end();) {
-    if (i->second.batch_id != batch_id) {
-      ++i;
-      continue;
-    }
-    auto& r = i->second;
-    ends.emplace_back(stopped_attempt(r, now, attempt_outcome::cancelled, "cancelled",
-                                      task_disposition::cancelled));
+  for (const auto& r : attempts_.take_if([&](const running_attempt& r) { return r.batch_id == batch_id; })) {
+    ends.emplace_back(
+      stopped_attempt_end(r, now, attempt_outcome::cancelled, "cancelled", task_disposition::cancelled));
     release(r, true);
-    remember_finished(r, false, now);
-    i = running_.erase(i);
+    attempts_.remember_finished(r, false, now);
   }
   auto stopped = ends.size();
   // Until the cancel commits its tasks still read as pending: none may start meanwhile.
@@ -359,7 +353,7 @@ caf::expected<fleet_stats> fleet_manager_state::current_stats() {
   auto st = reader_->stats();
   if (!st)
     return st.error();
-  st->active_workers = static_cast<int32_t>(running_.size());
+  st->active_workers = static_cast<int32_t>(attempts_.size());
   st->max_concurrent_workers = cfg_.max_concurrent_workers;
   st->paused = fleet_paused_;
   return st;
@@ -398,16 +392,7 @@ caf::result<fleet_overview> fleet_manager_state::overview(int32_t batches, int32
 }
 
 std::vector<worker_info> fleet_manager_state::workers() const {
-  std::vector<worker_info> out;
-  out.reserve(running_.size() + recent_.size());
-  for (const auto& [seq, r] : running_)
-    out.push_back(worker_info{r.worker_id, r.batch_id, r.task_id, r.attempt,
-                              r.start_committed ? worker_status::active : worker_status::spawning,
-                              r.spawned_at, 0, r.node});
-  std::sort(out.begin(), out.end(),
-            [](const worker_info& x, const worker_info& y) { return x.spawned_at < y.spawned_at; });
-  out.insert(out.end(), recent_.begin(), recent_.end());
-  return out;
+  return attempts_.workers();
 }
 
 } // namespace fleet

@@ -26,7 +26,7 @@ using namespace manager_detail;
 
 task_type_check fleet_manager_state::type_check() const {
   return [this, local = opts_.registry->checker()](const task& t, const nlohmann::json& data) -> caf::error {
-    if (opts_.registry->find(t.type) != nullptr || !nodes_.runs(t.type))
+    if (opts_.registry->find(t.type) != nullptr || !nodes_.table().runs(t.type))
       return local(t, data);
     return caf::none; // a type only fleet-nodes run: the node checks the data
   };
@@ -38,23 +38,16 @@ caf::result<node_welcome> fleet_manager_state::join_node(const node_announcement
     return caf::make_error(errc::invalid_node, "a node joins with the handle of its node actor");
   if (auto err = node_table::validate(a))
     return err;
-  if (draining_)
+  if (drain_.draining())
     return caf::make_error(errc::shutting_down, "fleetd is shutting down and takes no nodes");
-  if (auto h = node_handles_.find(a.name); h != node_handles_.end()) {
-    // The same process joins again after losing fleetd; another process may not take the name:
-    // two of them would keep dropping each other.
-    if (h->second.node() != handle.node())
-      return caf::make_error(errc::node_name_taken,
-                             fmt::format("another fleet-node process is joined as {}: choose another "
-                                         "node.name, or wait until fleetd drops that one ({} ms "
-                                         "without an answer to heartbeats)",
-                                         a.name, opts_.node_timeout_ms));
+  auto kind = nodes_.check(a, handle, opts_.node_timeout_ms);
+  if (!kind)
+    return std::move(kind.error());
+  if (*kind == decltype(nodes_)::join::again)
     drop_node(a.name, "it joined again");
-  }
   auto now = now_ms();
-  nodes_.add(a, now);
-  opts_.metrics->nodes.set(static_cast<int64_t>(nodes_.remote_count()) + 1);
-  node_handles_.emplace(a.name, handle);
+  nodes_.add(a, handle, now);
+  opts_.metrics->nodes.set(static_cast<int64_t>(nodes_.count()));
   self_->monitor(handle);
   spdlog::info("node {} joined: capacity {}, types {}", a.name, a.capacity, fmt::join(a.types, ","));
   schedule_node_tick();
@@ -74,34 +67,24 @@ caf::result<node_welcome> fleet_manager_state::join_node(const node_announcement
 }
 
 std::vector<node_info> fleet_manager_state::nodes() const {
-  return nodes_.list(now_ms());
+  return nodes_.table().list(now_ms());
 }
 
 void fleet_manager_state::drop_node(std::string name, const std::string& reason) {
-  auto h = node_handles_.find(name);
-  if (h == node_handles_.end())
+  auto handle = nodes_.remove(name);
+  if (!handle)
     return;
-  self_->demonitor(h->second.address());
+  self_->demonitor(handle->address());
   // A node that merely paused (stopped, slow network) learns it at once when it resumes.
-  self_->send(h->second, dropped_atom::value, reason);
-  node_handles_.erase(h);
-  nodes_.remove(name);
-  opts_.metrics->nodes.set(static_cast<int64_t>(nodes_.remote_count()) + 1);
+  self_->send(*handle, dropped_atom::value, reason);
+  opts_.metrics->nodes.set(static_cast<int64_t>(nodes_.count()));
   auto now = now_ms();
-  int32_t interrupted = 0;
-  for (auto i = running_.begin(); i != running_.end();) {
-    auto& r = i->second;
-    if (r.node != name) {
-      ++i;
-      continue;
-    }
+  auto lost = attempts_.take_if([&](const running_attempt& r) { return r.node == name; });
+  for (const auto& r : lost) {
     queue(lost_attempt(r, now, fmt::format("node {} was dropped: {}", name, reason)));
-    if (r.orphaned_before > 0)
-      --suspects_running_;
-    remember_finished(r, false, now);
-    i = running_.erase(i);
-    ++interrupted;
+    attempts_.remember_finished(r, false, now);
   }
+  auto interrupted = static_cast<int32_t>(lost.size());
   spdlog::warn("node {} dropped ({}): {} running attempts run again", name, reason, interrupted);
   auto detail = node_dropped_detail(name, reason, interrupted);
   write([now, detail](fleet_store& store) { return store.log_event(now, event_kind::node_dropped, {}, {}, detail); },
@@ -115,7 +98,7 @@ void fleet_manager_state::drop_node(std::string name, const std::string& reason)
 }
 
 void fleet_manager_state::schedule_node_tick() {
-  if (node_handles_.empty())
+  if (nodes_.empty())
     return;
   node_tick_timer_.arm(self_, std::chrono::milliseconds(opts_.node_heartbeat_ms), node_tick_atom::value);
 }
@@ -123,16 +106,16 @@ void fleet_manager_state::schedule_node_tick() {
 void fleet_manager_state::on_node_tick() {
   node_tick_timer_.fired();
   auto timeout = std::chrono::milliseconds(opts_.node_timeout_ms);
-  for (const auto& [name, handle] : node_handles_) {
+  for (const auto& [name, handle] : nodes_.handles()) {
     // A late answer or failure for a node that has since been dropped (or replaced) changes nothing.
-    auto stale = [this, name = name, generation = nodes_.generation(name)] {
-      return nodes_.generation(name) != generation;
+    auto stale = [this, name = name, generation = nodes_.table().generation(name)] {
+      return !nodes_.current(name, generation);
     };
     self_->request(handle, timeout, heartbeat_atom::value)
       .then(
         guarded([this, name = name, stale](int32_t) {
           if (!stale())
-            nodes_.heartbeat(name, now_ms());
+            nodes_.table().heartbeat(name, now_ms());
         }),
         guarded([this, name = name, stale](caf::error& err) {
           if (!stale())

@@ -1,0 +1,151 @@
+#include "fleet/manager/attempt_table.hpp"
+
+#include "fleet/error.hpp"
+#include "fleet/retry_policy.hpp"
+#include "fleet/text.hpp"
+
+#include <caf/sec.hpp>
+#include <fmt/format.h>
+
+#include <algorithm>
+
+namespace fleet {
+
+attempt_ended end_of_attempt(const running_attempt& r, const caf::expected<task_outcome>& outcome,
+                             const fleet_config& cfg, int64_t now,
+                             const std::function<double()>& unit_random) {
+  attempt_ended end;
+  end.seq = r.seq;
+  end.batch_id = r.batch_id;
+  end.task_id = r.task_id;
+  end.attempt = r.attempt;
+  end.at = now;
+  end.duration_ms = now - r.spawned_at;
+  if (outcome && outcome->success) {
+    end.outcome = attempt_outcome::succeeded;
+    // Whatever a worker (or a remote node) wrote, what is stored and sent on is UTF-8.
+    end.result = to_utf8(outcome->result);
+    end.next = task_disposition::succeeded;
+    return end;
+  }
+  if (!outcome && outcome.error() == caf::sec::request_timeout) {
+    end.outcome = attempt_outcome::timed_out;
+    end.error = fmt::format("worker timed out after {} ms", cfg.worker_timeout_ms);
+  } else {
+    end.outcome = attempt_outcome::failed;
+    end.error = to_utf8(outcome ? outcome->error : error_text(outcome.error()));
+    if (end.error.empty())
+      end.error = "task failed";
+  }
+  auto counted = r.counted_before + 1;
+  auto may_retry = !outcome || outcome->retry; // a worker may know that no retry can help
+  if (may_retry && should_retry(cfg, counted)) {
+    end.next = task_disposition::retry;
+    end.not_before = now + backoff_delay_ms(cfg, counted, unit_random());
+  } else {
+    end.next = task_disposition::failed;
+  }
+  return end;
+}
+
+attempt_ended stopped_attempt_end(const running_attempt& r, int64_t now, attempt_outcome outcome, std::string error,
+                                  task_disposition next) {
+  attempt_ended end;
+  end.seq = r.seq;
+  end.batch_id = r.batch_id;
+  end.task_id = r.task_id;
+  end.attempt = r.attempt;
+  end.at = now;
+  end.outcome = outcome;
+  end.error = std::move(error);
+  end.next = next;
+  end.duration_ms = now - r.spawned_at;
+  return end;
+}
+
+attempt_ended lost_with_node_end(const running_attempt& r, int64_t now, int32_t max_interruptions,
+                                 std::string reason) {
+  return lost_attempt_end(r.seq, r.batch_id, r.task_id, r.attempt, now, now - r.spawned_at, r.orphaned_before + 1,
+                          max_interruptions, std::move(reason));
+}
+
+running_attempt& attempt_table::add(running_attempt r) {
+  if (r.orphaned_before > 0)
+    ++suspects_;
+  auto seq = r.seq;
+  return running_.insert_or_assign(seq, std::move(r)).first->second;
+}
+
+running_attempt* attempt_table::find(int64_t seq, int32_t attempt) {
+  auto i = running_.find(seq);
+  return i != running_.end() && i->second.attempt == attempt ? &i->second : nullptr;
+}
+
+std::optional<std::pair<int64_t, int32_t>> attempt_table::find_worker(const caf::actor_addr& who) const {
+  for (const auto& [seq, r] : running_)
+    if (r.worker && r.worker->address() == who)
+      return std::pair{seq, r.attempt};
+  return std::nullopt;
+}
+
+std::optional<running_attempt> attempt_table::take(int64_t seq, int32_t attempt) {
+  auto i = running_.find(seq);
+  if (i == running_.end() || i->second.attempt != attempt)
+    return std::nullopt;
+  auto r = std::move(i->second);
+  running_.erase(i);
+  if (r.orphaned_before > 0)
+    --suspects_;
+  return r;
+}
+
+std::vector<running_attempt> attempt_table::take_if(const std::function<bool(const running_attempt&)>& pred) {
+  std::vector<running_attempt> out;
+  for (auto i = running_.begin(); i != running_.end();) {
+    if (!pred(i->second)) {
+      ++i;
+      continue;
+    }
+    if (i->second.orphaned_before > 0)
+      --suspects_;
+    out.push_back(std::move(i->second));
+    i = running_.erase(i);
+  }
+  return out;
+}
+
+void attempt_table::start_committed(int64_t seq, int32_t attempt) {
+  if (auto r = find(seq, attempt))
+    r->start_committed = true;
+}
+
+void attempt_table::remember_finished(const running_attempt& r, bool success, int64_t at) {
+  recent_.push_front(worker_info{r.worker_id, r.batch_id, r.task_id, r.attempt,
+                                 success ? worker_status::completed : worker_status::failed, r.spawned_at, at,
+                                 r.node});
+  while (recent_.size() > recent_kept_)
+    recent_.pop_back();
+}
+
+std::vector<std::pair<int64_t, int32_t>> attempt_table::late(int64_t now) const {
+  std::vector<std::pair<int64_t, int32_t>> out;
+  for (const auto& [seq, r] : running_)
+    if (r.deadline <= now)
+      out.emplace_back(seq, r.attempt);
+  return out;
+}
+
+std::vector<worker_info> attempt_table::workers() const {
+  std::vector<worker_info> out;
+  out.reserve(running_.size() + recent_.size());
+  for (const auto& [seq, r] : running_)
+    out.push_back(worker_info{r.worker_id, r.batch_id, r.task_id, r.attempt,
+                              r.start_committed ? worker_status::active : worker_status::spawning, r.spawned_at,
+                              0, r.node});
+  std::sort(out.begin(), out.end(),
+            [](const worker_info& x, const worker_info& y) { return x.spawned_at < y.spawned_at; });
+  out.insert(out.end(), recent_.begin(), recent_.end());
+  return out;
+}
+
+} // namespace fleet

@@ -1,0 +1,55 @@
+#pragma once
+
+#include "fleet/transitions.hpp"
+
+#include <caf/error.hpp>
+#include <caf/expected.hpp>
+
+#include <cstddef>
+#include <deque>
+#include <functional>
+#include <optional>
+#include <vector>
+
+namespace fleet {
+
+/// A window of the runnable index, in run order: the tasks the manager starts next. Reads the
+/// index in slices so that a million pending tasks cost the manager a window, not a million
+/// entries. Knows nothing of SQLite or actors: the manager hands it the read.
+///
+/// Invariant: the window never holds a task that `skip` rejected when it was read, and a read
+/// goes on where the last one stopped until `invalidate`.
+class ready_window {
+public:
+  /// Reads up to `limit` runnable tasks in run order, after `from` (from the top if none).
+  using read_fn
+    = std::function<caf::expected<std::vector<runnable_task>>(size_t limit, const std::optional<run_position>& from)>;
+  /// True for a task that must not enter the window (running, its change uncommitted, its batch
+  /// being cancelled).
+  using skip_fn = std::function<bool(const runnable_task&)>;
+
+  /// Every way a task can become runnable again (submit, due retry, resume, replay, cancel, lost
+  /// node) calls this: the next read starts from the top.
+  void invalidate();
+
+  /// Reads until the window holds a task or the index has no more. `size` is how many tasks one
+  /// read asks for; `uncommitted` how many tasks still read as pending although a change of theirs
+  /// waits for its commit (a read from the top asks for that many more, since it meets them all).
+  caf::error fill(size_t size, size_t uncommitted, const read_fn& read, const skip_fn& skip);
+
+  /// Takes the first task of the window for which `fits` is true; the tasks before it stay (a task
+  /// that cannot start now lets the ones behind it pass).
+  std::optional<runnable_task> take_first(const std::function<bool(const runnable_task&)>& fits);
+
+  bool empty() const { return ready_.empty(); }
+  size_t size() const { return ready_.size(); }
+  /// The last read found the end of the index.
+  bool exhausted() const { return exhausted_; }
+
+private:
+  std::deque<runnable_task> ready_;
+  bool exhausted_ = false;
+  std::optional<run_position> read_up_to_;
+};
+
+} // namespace fleet

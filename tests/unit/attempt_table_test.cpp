@@ -1,0 +1,195 @@
+#include "fleet/error.hpp"
+#include "fleet/manager/attempt_table.hpp"
+
+#include <caf/sec.hpp>
+#include <doctest/doctest.h>
+
+using namespace fleet;
+
+namespace {
+
+running_attempt attempt(int64_t seq, int32_t n = 1, std::string node = local_node_name) {
+  running_attempt r;
+  r.seq = seq;
+  r.batch_id = "b";
+  r.task_id = "t" + std::to_string(seq);
+  r.attempt = n;
+  r.counted_before = n - 1;
+  r.worker_id = "w" + std::to_string(seq);
+  r.node = std::move(node);
+  r.spawned_at = 1000;
+  r.deadline = 1000 + 500;
+  return r;
+}
+
+/// Jitter that counts how often it was drawn.
+struct dice {
+  int drawn = 0;
+  double value = 0.5;
+  std::function<double()> fn() {
+    return [this] {
+      ++drawn;
+      return value;
+    };
+  }
+};
+
+} // namespace
+
+TEST_CASE("how an attempt ends: success, with the result made UTF-8") {
+  fleet_config cfg;
+  dice d;
+  auto end = end_of_attempt(attempt(1), success("\"caf\xe9\""), cfg, 1200, d.fn());
+  CHECK(end.outcome == attempt_outcome::succeeded);
+  CHECK(end.next == task_disposition::succeeded);
+  CHECK(end.result == "\"caf\xef\xbf\xbd\"");
+  CHECK(end.duration_ms == 200);
+  CHECK(end.at == 1200);
+  CHECK(end.attempt == 1);
+  CHECK(d.drawn == 0);
+}
+
+TEST_CASE("how an attempt ends: a failure is retried after a backoff while retries are left") {
+  fleet_config cfg;
+  cfg.max_retries = 2;
+  cfg.backoff_base_ms = 1000;
+  cfg.backoff_factor = 2;
+  dice d;
+  d.value = 0.0; // the shortest delay: half the ceiling
+  auto first = end_of_attempt(attempt(1, 1), failure("boom"), cfg, 2000, d.fn());
+  CHECK(first.outcome == attempt_outcome::failed);
+  CHECK(first.error == "boom");
+  CHECK(first.next == task_disposition::retry);
+  CHECK(first.not_before == 2000 + 500);
+  auto second = end_of_attempt(attempt(1, 2), failure("boom"), cfg, 2000, d.fn());
+  CHECK(second.next == task_disposition::retry);
+  CHECK(second.not_before == 2000 + 1000);
+  auto third = end_of_attempt(attempt(1, 3), failure("boom"), cfg, 2000, d.fn());
+  CHECK(third.next == task_disposition::failed);
+  CHECK(d.drawn == 2); // the dice are thrown only for a retry
+}
+
+TEST_CASE("how an attempt ends: no retry when the worker says none can help, or retries are off") {
+  fleet_config cfg;
+  dice d;
+  auto end = end_of_attempt(attempt(1), permanent_failure("no such program"), cfg, 1000, d.fn());
+  CHECK(end.next == task_disposition::failed);
+  CHECK(end.error == "no such program");
+  cfg.retry_failed_tasks = false;
+  end = end_of_attempt(attempt(1), failure("boom"), cfg, 1000, d.fn());
+  CHECK(end.next == task_disposition::failed);
+  CHECK(d.drawn == 0);
+}
+
+TEST_CASE("how an attempt ends: a timeout, an error without a text, a worker that vanished") {
+  fleet_config cfg;
+  cfg.worker_timeout_ms = 250;
+  cfg.retry_failed_tasks = false;
+  dice d;
+  auto timed_out = end_of_attempt(attempt(1), caf::make_error(caf::sec::request_timeout), cfg, 1300, d.fn());
+  CHECK(timed_out.outcome == attempt_outcome::timed_out);
+  CHECK(timed_out.error == "worker timed out after 250 ms");
+  auto silent = end_of_attempt(attempt(1), failure(""), cfg, 1300, d.fn());
+  CHECK(silent.outcome == attempt_outcome::failed);
+  CHECK(silent.error == "task failed");
+  auto vanished = end_of_attempt(attempt(1), caf::make_error(errc::worker_failed, "worker exited"), cfg, 1300,
+                                 d.fn());
+  CHECK(vanished.outcome == attempt_outcome::failed);
+  CHECK(vanished.error.find("worker exited") != std::string::npos);
+  cfg.retry_failed_tasks = true;
+  vanished = end_of_attempt(attempt(1), caf::make_error(errc::worker_failed, "worker exited"), cfg, 1300, d.fn());
+  CHECK(vanished.next == task_disposition::retry); // an error is never a "no retry can help"
+}
+
+TEST_CASE("an attempt lost with its node runs again, until it was lost too often") {
+  auto r = attempt(1);
+  auto end = lost_with_node_end(r, 1100, 3, "node n1 was dropped");
+  CHECK(end.outcome == attempt_outcome::interrupted);
+  CHECK(end.next == task_disposition::requeue);
+  CHECK(end.orphaned);
+  r.orphaned_before = 2;
+  end = lost_with_node_end(r, 1100, 3, "node n1 was dropped");
+  CHECK(end.next == task_disposition::failed);
+  CHECK(end.error.find("node n1 was dropped") != std::string::npos);
+  auto stopped = stopped_attempt_end(r, 1400, attempt_outcome::cancelled, "cancelled", task_disposition::cancelled);
+  CHECK(stopped.outcome == attempt_outcome::cancelled);
+  CHECK(stopped.duration_ms == 400);
+  CHECK_FALSE(stopped.orphaned);
+}
+
+TEST_CASE("the table knows the current attempt of each task, and a late outcome finds nothing") {
+  attempt_table table;
+  table.add(attempt(1, 1));
+  table.add(attempt(2, 3));
+  CHECK(table.size() == 2);
+  CHECK(table.runs(1));
+  CHECK(table.find(1, 1));
+  CHECK_FALSE(table.find(1, 2)); // another attempt of the same task
+  CHECK_FALSE(table.take(2, 2));
+  auto taken = table.take(2, 3);
+  REQUIRE(taken);
+  CHECK(taken->task_id == "t2");
+  CHECK_FALSE(table.take(2, 3)); // decided once
+  CHECK_FALSE(table.runs(2));
+  CHECK(table.size() == 1);
+}
+
+TEST_CASE("suspects are counted while they run, however they leave") {
+  attempt_table table;
+  auto suspect = [](int64_t seq) {
+    auto r = attempt(seq);
+    r.orphaned_before = 1;
+    return r;
+  };
+  table.add(suspect(1));
+  table.add(suspect(2));
+  table.add(attempt(3, 1, "n1"));
+  CHECK(table.suspects_running() == 2);
+  REQUIRE(table.take(1, 1));
+  CHECK(table.suspects_running() == 1);
+  auto on_n1 = table.take_if([](const running_attempt& r) { return r.node == "n1"; });
+  REQUIRE(on_n1.size() == 1);
+  CHECK(on_n1[0].seq == 3);
+  CHECK(table.suspects_running() == 1);
+  auto rest = table.take_if([](const running_attempt&) { return true; });
+  CHECK(rest.size() == 1);
+  CHECK(table.suspects_running() == 0);
+  CHECK(table.empty());
+}
+
+TEST_CASE("late attempts are the ones at or past their deadline") {
+  attempt_table table;
+  auto r = attempt(1);
+  r.deadline = 100;
+  table.add(r);
+  r = attempt(2);
+  r.deadline = 200;
+  table.add(r);
+  CHECK(table.late(99).empty());
+  CHECK(table.late(100) == std::vector<std::pair<int64_t, int32_t>>{{1, 1}});
+  CHECK(table.late(500).size() == 2);
+}
+
+TEST_CASE("active workers: running by start (spawning until the start commits), then recent ones, bounded") {
+  attempt_table table{2};
+  auto later = attempt(1);
+  later.spawned_at = 2000;
+  table.add(later);
+  table.add(attempt(2)); // spawned at 1000
+  table.start_committed(2, 1);
+  table.start_committed(1, 7); // not the current attempt: nothing changes
+  for (int64_t seq = 10; seq < 13; ++seq)
+    table.remember_finished(attempt(seq), seq % 2 == 0, 3000 + seq);
+  auto workers = table.workers();
+  REQUIRE(workers.size() == 4);
+  CHECK(workers[0].task_id == "t2");
+  CHECK(workers[0].status == worker_status::active);
+  CHECK(workers[1].task_id == "t1");
+  CHECK(workers[1].status == worker_status::spawning);
+  CHECK(workers[1].completed_at == 0);
+  CHECK(workers[2].task_id == "t12"); // newest first, at most 2 kept
+  CHECK(workers[2].status == worker_status::completed);
+  CHECK(workers[2].completed_at == 3012);
+  CHECK(workers[3].task_id == "t11");
+  CHECK(workers[3].status == worker_status::failed);
+}

@@ -1,0 +1,150 @@
+#include "fleet/error.hpp"
+#include "fleet/manager/ready_window.hpp"
+
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <set>
+#include <vector>
+
+using namespace fleet;
+
+namespace {
+
+runnable_task row(int64_t seq, int32_t priority = 0, std::string type = "echo") {
+  runnable_task t;
+  t.seq = seq;
+  t.batch_id = "b";
+  t.spec.id = "t" + std::to_string(seq);
+  t.spec.type = std::move(type);
+  t.spec.priority = priority;
+  return t;
+}
+
+/// A runnable index in run order (priority descending, then seq), and a log of its reads.
+struct fake_index {
+  std::vector<runnable_task> rows;
+  std::vector<std::pair<size_t, bool>> reads; ///< (limit, from the top)
+
+  ready_window::read_fn reader() {
+    return [this](size_t limit, const std::optional<run_position>& from) {
+      reads.emplace_back(limit, !from.has_value());
+      std::vector<runnable_task> out;
+      for (const auto& r : rows) {
+        if (from && (r.spec.priority > from->priority || (r.spec.priority == from->priority && r.seq <= from->seq)))
+          continue;
+        if (out.size() == limit)
+          break;
+        out.push_back(r);
+      }
+      return caf::expected<std::vector<runnable_task>>{std::move(out)};
+    };
+  }
+};
+
+ready_window::skip_fn skip_none = [](const runnable_task&) { return false; };
+auto any = [](const runnable_task&) { return true; };
+
+} // namespace
+
+TEST_CASE("the window reads in slices and goes on where the last read stopped") {
+  fake_index index;
+  for (int64_t seq = 1; seq <= 10; ++seq)
+    index.rows.push_back(row(seq));
+  ready_window window;
+  REQUIRE_FALSE(window.fill(4, 0, index.reader(), skip_none));
+  CHECK(window.size() == 4);
+  CHECK_FALSE(window.exhausted());
+  std::vector<int64_t> taken;
+  for (int i = 0; i < 10; ++i) {
+    REQUIRE_FALSE(window.fill(4, 0, index.reader(), skip_none));
+    auto next = window.take_first(any);
+    REQUIRE(next);
+    taken.push_back(next->seq);
+  }
+  CHECK(taken == std::vector<int64_t>{1, 2, 3, 4, 5, 6, 7, 8, 9, 10});
+  // Three reads of 4 (the third short: the index is exhausted); only the first from the top.
+  REQUIRE(index.reads.size() == 3);
+  CHECK(index.reads[0] == std::pair<size_t, bool>{4, true});
+  CHECK(index.reads[1] == std::pair<size_t, bool>{4, false});
+  CHECK(window.exhausted());
+  CHECK(window.empty());
+  // Exhausted: no further reads until invalidated.
+  REQUIRE_FALSE(window.fill(4, 0, index.reader(), skip_none));
+  CHECK(index.reads.size() == 3);
+}
+
+TEST_CASE("a read from the top asks for the uncommitted tasks on top of the window, and skips them") {
+  fake_index index;
+  for (int64_t seq = 1; seq <= 6; ++seq)
+    index.rows.push_back(row(seq));
+  std::set<int64_t> uncommitted{1, 2};
+  auto skip = [&](const runnable_task& t) { return uncommitted.count(t.seq) != 0; };
+  ready_window window;
+  REQUIRE_FALSE(window.fill(3, uncommitted.size(), index.reader(), skip));
+  REQUIRE(index.reads.size() == 1);
+  CHECK(index.reads[0].first == 5); // 3 + 2 uncommitted
+  CHECK(window.size() == 3);        // 3, 4, 5
+  auto first = window.take_first(any);
+  REQUIRE(first);
+  CHECK(first->seq == 3);
+}
+
+TEST_CASE("a task that does not fit lets the ones behind it pass, and stays first") {
+  fake_index index;
+  index.rows = {row(1, 5, "gpu"), row(2, 0, "echo"), row(3, 0, "echo")};
+  ready_window window;
+  REQUIRE_FALSE(window.fill(64, 0, index.reader(), skip_none));
+  auto not_gpu = [](const runnable_task& t) { return t.spec.type != "gpu"; };
+  auto next = window.take_first(not_gpu);
+  REQUIRE(next);
+  CHECK(next->seq == 2);
+  next = window.take_first(any);
+  REQUIRE(next);
+  CHECK(next->seq == 1);
+  CHECK_FALSE(window.take_first([](const runnable_task&) { return false; }));
+  CHECK(window.size() == 1);
+}
+
+TEST_CASE("invalidate starts the next read from the top: a task that became runnable again is seen") {
+  fake_index index;
+  index.rows = {row(1), row(2)};
+  ready_window window;
+  REQUIRE_FALSE(window.fill(64, 0, index.reader(), skip_none));
+  CHECK(window.exhausted());
+  REQUIRE(window.take_first(any));
+  REQUIRE(window.take_first(any));
+  index.rows.insert(index.rows.begin(), row(0, 9)); // a higher priority task arrives
+  REQUIRE_FALSE(window.fill(64, 0, index.reader(), skip_none));
+  CHECK(window.empty()); // exhausted: not read again
+  window.invalidate();
+  REQUIRE_FALSE(window.fill(64, 0, index.reader(), skip_none));
+  auto next = window.take_first(any);
+  REQUIRE(next);
+  CHECK(next->seq == 0);
+  CHECK(index.reads.back().second); // from the top
+}
+
+TEST_CASE("a failed read is returned and leaves the window as it was") {
+  ready_window window;
+  auto broken = [](size_t, const std::optional<run_position>&) -> caf::expected<std::vector<runnable_task>> {
+    return caf::make_error(errc::database_damaged, "malformed");
+  };
+  auto err = window.fill(64, 0, broken, skip_none);
+  CHECK(err == errc::database_damaged);
+  CHECK(window.empty());
+  CHECK_FALSE(window.exhausted());
+}
+
+TEST_CASE("a slice whose tasks are all skipped is followed by the next slice, not taken as the end") {
+  fake_index index;
+  for (int64_t seq = 1; seq <= 8; ++seq)
+    index.rows.push_back(row(seq));
+  auto skip_first_four = [](const runnable_task& t) { return t.seq <= 4; };
+  ready_window window;
+  REQUIRE_FALSE(window.fill(4, 0, index.reader(), skip_first_four));
+  CHECK(index.reads.size() == 2);
+  auto next = window.take_first(any);
+  REQUIRE(next);
+  CHECK(next->seq == 5);
+}
