@@ -8,6 +8,7 @@
 #include "fleet/ids.hpp"
 #include "fleet/json_codec.hpp"
 #include "fleet/log.hpp"
+#include "fleet/manager/start_up.hpp"
 #include "fleet/retry_policy.hpp"
 #include "fleet/text.hpp"
 #include "fleet/upload_part.hpp"
@@ -65,52 +66,6 @@ caf::error fleet_manager_state::init(self_pointer self, fleet_manager_options op
                    "from the start-up configuration",
                    field.option, to_string(value), to_string(*from_start));
   }
-  recovery recovered;
-  auto recover = [&]() -> caf::error {
-    auto tx = store_->transaction();
-    if (auto err = tx.begin())
-      return err;
-    auto r = store_->recover_interrupted(now, opts_.max_interruptions,
-                                         opts_.journal ? opts_.journal->previous_run()
-                                                       : std::vector<start_journal::entry>{});
-    if (!r)
-      return r.error();
-    recovered = std::move(*r);
-    auto expired = store_->expire_uploads(now - opts_.upload_expiry_ms);
-    if (!expired)
-      return expired.error();
-    if (*expired > 0)
-      spdlog::warn("dropped {} uploads that were never sealed", *expired);
-    return tx.commit();
-  };
-  if (auto err = recover())
-    return err;
-  auto unfinished = store_->unfinished_tasks();
-  if (!unfinished)
-    return unfinished.error();
-  if (recovered.requeued > 0)
-    spdlog::warn("{} attempts were interrupted by the last shutdown and will run again", recovered.requeued);
-  if (recovered.unrecorded > 0)
-    spdlog::warn("{} attempts had started, but their start was not yet recorded, when fleetd stopped: they "
-                 "are recorded as interrupted and run again",
-                 recovered.unrecorded);
-  for (const auto& poison : recovered.failed) {
-    spdlog::error("task {} of batch {} failed for good: {}", poison.task_id, poison.batch_id, poison.error);
-    opts_.metrics->count(poison);
-  }
-  opts_.metrics->tasks_interrupted.add(static_cast<uint64_t>(recovered.requeued + recovered.unrecorded));
-  opts_.metrics->storage_writable.set(1);
-  spdlog::info("fleet manager ready: {} unfinished tasks to resume, max {} workers", *unfinished,
-               cfg_.max_concurrent_workers);
-  auto paused = store_->fleet_paused();
-  if (!paused)
-    return paused.error();
-  fleet_paused_ = *paused;
-  if (fleet_paused_)
-    spdlog::warn("the fleet is paused (fleetctl resume): no attempt starts");
-  auto totals = store_->result_totals();
-  if (!totals)
-    return totals.error();
   auto reader = store_->open_reader();
   if (!reader)
     return reader.error();
@@ -132,12 +87,44 @@ caf::error fleet_manager_state::init(self_pointer self, fleet_manager_options op
     writer_ = make_inline_pipeline(
       std::move(store_), [self] { self->send(self, committed_atom::value); }, &opts_.metrics->sqlite_commit);
   }
-  store_.reset();
+  // The first write of every start, through the same path as every other: nothing else happens
+  // before it committed.
+  start_up_state started;
+  auto journal = opts_.journal ? opts_.journal->previous_run() : std::vector<start_journal::entry>{};
+  auto err = writer_->run([&](fleet_store& store) -> caf::error {
+    auto done = start_up(store, now, opts_.max_interruptions, journal, now - opts_.upload_expiry_ms);
+    if (!done)
+      return done.error();
+    started = std::move(*done);
+    return caf::none;
+  });
+  if (err)
+    return err;
+  const auto& recovered = started.recovered;
+  if (started.expired_uploads > 0)
+    spdlog::warn("dropped {} uploads that were never sealed", started.expired_uploads);
+  if (recovered.requeued > 0)
+    spdlog::warn("{} attempts were interrupted by the last shutdown and will run again", recovered.requeued);
+  if (recovered.unrecorded > 0)
+    spdlog::warn("{} attempts had started, but their start was not yet recorded, when fleetd stopped: they "
+                 "are recorded as interrupted and run again",
+                 recovered.unrecorded);
+  for (const auto& poison : recovered.failed) {
+    spdlog::error("task {} of batch {} failed for good: {}", poison.task_id, poison.batch_id, poison.error);
+    opts_.metrics->count(poison);
+  }
+  opts_.metrics->tasks_interrupted.add(static_cast<uint64_t>(recovered.requeued + recovered.unrecorded));
+  opts_.metrics->storage_writable.set(1);
+  spdlog::info("fleet manager ready: {} unfinished tasks to resume, max {} workers", started.unfinished_tasks,
+               cfg_.max_concurrent_workers);
+  fleet_paused_ = started.fleet_paused;
+  if (fleet_paused_)
+    spdlog::warn("the fleet is paused (fleetctl resume): no attempt starts");
   opts_.store.reset();
   nodes_ = node_membership<node_actor>(opts_.registry->types(), opts_.local_capacity);
   attempts_ = attempt_table{opts_.recent_workers_kept};
   opts_.metrics->nodes.set(1);
-  coordinator_ = self->spawn<caf::linked>(fleet::coordinator, *totals);
+  coordinator_ = self->spawn<caf::linked>(fleet::coordinator, started.totals);
   // Promotes due retries and starts work once the behaviour is in place.
   self->send(self, wakeup_atom::value);
   if (opts_.autoscale.enabled) {

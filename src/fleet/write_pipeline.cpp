@@ -7,6 +7,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <deque>
+#include <future>
 #include <mutex>
 #include <pthread.h>
 #include <thread>
@@ -57,6 +58,10 @@ public:
     notify_();
   }
 
+  caf::error run(job j) override {
+    return run_timed(*store_, j, latency_);
+  }
+
   std::vector<caf::error> take_outcomes() override {
     return std::exchange(outcomes_, {});
   }
@@ -85,9 +90,20 @@ public:
   void post(job j) override {
     {
       std::lock_guard<std::mutex> guard{mtx_};
-      jobs_.push_back(std::move(j));
+      jobs_.push_back({std::move(j), nullptr});
     }
     jobs_ready_.notify_one();
+  }
+
+  caf::error run(job j) override {
+    std::promise<caf::error> outcome;
+    auto done = outcome.get_future();
+    {
+      std::lock_guard<std::mutex> guard{mtx_};
+      jobs_.push_back({std::move(j), &outcome});
+    }
+    jobs_ready_.notify_one();
+    return done.get();
   }
 
   std::vector<caf::error> take_outcomes() override {
@@ -103,11 +119,16 @@ private:
       jobs_ready_.wait(lock, [this] { return stopping_ || !jobs_.empty(); });
       if (jobs_.empty())
         return; // stopping, and every posted job is done
-      auto j = std::move(jobs_.front());
+      auto [j, waiter] = std::move(jobs_.front());
       jobs_.pop_front();
       lock.unlock();
       auto err = run_timed(*store_, j, latency_);
       j = nullptr; // what the job holds is released on this thread, before the outcome is seen
+      if (waiter) {
+        waiter->set_value(std::move(err));
+        lock.lock();
+        continue;
+      }
       lock.lock();
       auto first = outcomes_.empty();
       outcomes_.push_back(std::move(err));
@@ -125,7 +146,11 @@ private:
   histogram* latency_;
   std::mutex mtx_;
   std::condition_variable jobs_ready_;
-  std::deque<job> jobs_;
+  struct queued {
+    job j;
+    std::promise<caf::error>* waiter; ///< run(): the outcome goes here, not to outcomes_
+  };
+  std::deque<queued> jobs_;
   std::vector<caf::error> outcomes_;
   bool stopping_ = false;
   std::thread thread_; // last: starts once everything above exists

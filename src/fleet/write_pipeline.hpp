@@ -24,6 +24,10 @@ public:
   /// Queues `j`. Its outcome is ready for `take_outcomes` once `notify` (from the factory) ran.
   virtual void post(job j) = 0;
 
+  /// Runs `j` after every job posted before it and waits for it: its outcome is returned here, not
+  /// handed to `take_outcomes`. For start-up, when nothing may happen before the job committed.
+  virtual caf::error run(job j) = 0;
+
   /// The outcomes of the jobs finished since the last call, oldest first.
   virtual std::vector<caf::error> take_outcomes() = 0;
 };

@@ -3,6 +3,8 @@
 // fleet.max-interruptions lost attempts. Also the start journal itself, and the integrity check.
 
 #include "fleet/error.hpp"
+#include "fleet/manager/start_up.hpp"
+#include "fleet/write_pipeline.hpp"
 #include "fleet/start_journal.hpp"
 #include "fleet/store.hpp"
 #include "query_db.hpp"
@@ -196,4 +198,46 @@ TEST_CASE("a damaged database is refused at open, before anything is written int
   REQUIRE_FALSE(runnable);
   CHECK(runnable.error() == errc::database_damaged);
   CHECK(error_text(runnable.error()).find("the database file is damaged (") == 0);
+}
+
+TEST_CASE("the start-up job recovers, drops stale uploads and reads what the manager starts from, in one commit") {
+  store_fixture f;
+  f.insert("b1", {{"a", "echo", "{}", 0}, {"b", "echo", "{}", 0}});
+  start_all(f, 1, 1000);
+  {
+    auto tx = f.store->transaction();
+    REQUIRE_FALSE(tx.begin());
+    REQUIRE_FALSE(f.store->open_upload("old", 10));
+    REQUIRE_FALSE(f.store->open_upload("new", 1900));
+    REQUIRE(f.store->set_fleet_paused(true, 1000));
+    REQUIRE_FALSE(tx.commit());
+  }
+  auto pipeline = make_inline_pipeline(std::shared_ptr<fleet_store>(f.store.get(), [](fleet_store*) {}), [] {});
+  start_up_state started;
+  auto err = pipeline->run([&](fleet_store& store) -> caf::error {
+    auto done = start_up(store, 2000, 3, {}, 1000);
+    if (!done)
+      return done.error();
+    started = std::move(*done);
+    return caf::none;
+  });
+  REQUIRE_FALSE(err);
+  CHECK(started.recovered.requeued == 2);
+  CHECK(started.expired_uploads == 1);
+  CHECK(started.unfinished_tasks == 2);
+  CHECK(started.fleet_paused);
+  CHECK(started.totals.total_results == 0);
+  CHECK(query_db_int(f.path, "SELECT count(*) FROM tasks WHERE state = 'pending'") == 2);
+  CHECK(query_db_int(f.path, "SELECT count(*) FROM uploads") == 1);
+  // Nothing left to recover: a second start changes nothing.
+  err = pipeline->run([&](fleet_store& store) -> caf::error {
+    auto done = start_up(store, 2100, 3, {}, 1000);
+    if (!done)
+      return done.error();
+    started = std::move(*done);
+    return caf::none;
+  });
+  REQUIRE_FALSE(err);
+  CHECK(started.recovered.requeued == 0);
+  CHECK(started.expired_uploads == 0);
 }

@@ -214,3 +214,39 @@ TEST_CASE("a job that throws fails like a refused write, rolls back, and the wri
   CHECK_FALSE((*reader)->status("b1"));
   CHECK((*reader)->status("b2"));
 }
+
+TEST_CASE("run() waits for its job after the posted ones, returns its outcome, and queues none") {
+  temp_dir dir;
+  auto path = dir.file("fleet.db");
+  auto store = open_store(path);
+  for (bool threaded : {false, true}) {
+    CAPTURE(threaded);
+    outcome_waiter waiter;
+    auto pipeline = threaded ? make_threaded_pipeline(store, waiter.notifier())
+                             : make_inline_pipeline(store, waiter.notifier());
+    auto prefix = threaded ? std::string{"t"} : std::string{"i"};
+    pipeline->post([&](fleet_store& s) { return s.insert_batch(prefix + "1", two_tasks(), 1000); });
+    int64_t seen_batches = -1;
+    auto err = pipeline->run([&](fleet_store& s) -> caf::error {
+      auto st = s.stats(); // the posted job committed before this one runs
+      if (!st)
+        return st.error();
+      seen_batches = st->total_batches;
+      return s.insert_batch(prefix + "2", two_tasks(), 1000);
+    });
+    CHECK_FALSE(err);
+    CHECK(seen_batches == (threaded ? 3 : 1)); // i1, i2, t1 before the threaded run()
+    // A failing run() rolls back and says why.
+    err = pipeline->run([&](fleet_store& s) { return s.insert_batch(prefix + "2", two_tasks(), 1000); });
+    CHECK(err);
+    // Only the posted job's outcome is queued.
+    auto outcomes = waiter.take(*pipeline, 1);
+    CHECK(outcomes.size() == 1);
+    CHECK(pipeline->take_outcomes().empty());
+  }
+  auto reader = store->open_reader();
+  REQUIRE(reader);
+  auto stats = (*reader)->stats();
+  REQUIRE(stats);
+  CHECK(stats->total_batches == 4);
+}
