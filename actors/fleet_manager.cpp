@@ -282,7 +282,7 @@ void fleet_manager_state::log_milestones(
       spdlog::info("batch {} started: {} tasks", m.batch_id, st->total);
       continue;
     }
-    auto line = fmt::format("batch {} finished {}: {} completed, {} failed, {} cancelled of {} in {} ms",
+    auto line = fmt::format("batch {} finished {}: {} succeeded, {} failed, {} cancelled of {} in {} ms",
                             m.batch_id, to_string(st->status), st->completed, st->failed,
                             st->cancelled, st->total, st->finished_at - st->created_at);
     if (st->status == batch_state::completed)

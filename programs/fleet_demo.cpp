@@ -83,7 +83,7 @@ int main(int argc, char** argv) {
         rc = 1;
         break;
       }
-      fmt::print("  {:<10} {:5.1f}%  completed {}  failed {}  of {}\n", to_string(st->status),
+      fmt::print("  {:<10} {:5.1f}%  succeeded {}  failed {}  of {}\n", to_string(st->status),
                  st->progress * 100, st->completed, st->failed, st->total);
       if (st->finished_at != 0)
         break;

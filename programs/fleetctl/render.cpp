@@ -62,7 +62,7 @@ std::string progress_line(const fleet::batch_status& st, int width) {
   auto filled = static_cast<int>(st.progress * width + 0.5);
   filled = std::clamp(filled, 0, width);
   auto done = st.completed + st.failed + st.cancelled;
-  auto line = fmt::format("[{}{}] {:5.1f}%  {}/{}  completed {}  failed {}", std::string(filled, '#'),
+  auto line = fmt::format("[{}{}] {:5.1f}%  {}/{}  succeeded {}  failed {}", std::string(filled, '#'),
                           std::string(width - filled, '-'), st.progress * 100, done, st.total,
                           st.completed, st.failed);
   if (st.cancelled > 0)

@@ -19,7 +19,7 @@ std::string format_time(int64_t ms_since_epoch);
 /// "1.5 s", "250 ms".
 std::string format_duration(int64_t ms);
 
-/// One line: "[#########-----------]  45.0%  9/20  completed 8  failed 1  processing".
+/// One line: "[#########-----------]  45.0%  9/20  succeeded 8  failed 1  processing".
 std::string progress_line(const fleet::batch_status& st, int width = 30);
 
 /// A result or error on one line of at most `max` characters ("..." where it was cut).

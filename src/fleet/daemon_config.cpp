@@ -2,8 +2,8 @@
 
 #include "fleet/autoscale.hpp"
 #include "fleet/error.hpp"
+#include "fleet/store_options.hpp"
 #include "fleet/parse_number.hpp"
-#include "fleet/store.hpp"
 
 #include <fmt/format.h>
 #include <spdlog/common.h>

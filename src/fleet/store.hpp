@@ -6,6 +6,7 @@
 #include "fleet/fleet_stats.hpp"
 #include "fleet/sqlite.hpp"
 #include "fleet/start_journal.hpp"
+#include "fleet/store_options.hpp"
 #include "fleet/task.hpp"
 #include "fleet/transitions.hpp"
 #include "fleet/upload_part.hpp"
@@ -23,27 +24,12 @@
 
 namespace fleet {
 
-/// How the database file is opened.
-struct store_options {
-  std::string path = "var/fleet.db";
-  std::string synchronous = "full"; ///< off | normal | full
-  /// Largest size of the database file in MiB (SQLite's max_page_count); 0: no limit. Beyond it
-  /// writes fail with errc::storage_unavailable, as on a full disk.
-  int64_t max_size_mib = 0;
-  /// PRAGMA quick_check before anything is written: a damaged file is refused
-  /// (errc::database_damaged), since writing into a malformed b-tree can spread the damage.
-  bool check_integrity = true;
-};
-
 /// What the start-up recovery did with the attempts a dead process left open.
 struct recovery {
   int64_t requeued = 0;   ///< tasks whose recorded attempt was interrupted, pending again
   int64_t unrecorded = 0; ///< of the journal's starts that never reached the database, pending again
   std::vector<attempt_ended> failed; ///< poison tasks: lost too often, failed for good
 };
-
-/// Parses a synchronous mode name; error for anything else.
-caf::error validate_synchronous(const std::string& mode);
 
 /// The reads of fleetd's database, on a connection of their own: it prepares only read statements,
 /// and offers no write. fleetd's manager queries through one opened read-only (`query_only`)
