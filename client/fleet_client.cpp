@@ -1,4 +1,5 @@
 #include "client/fleet_client.hpp"
+#include "client/fleet_client_impl.hpp"
 
 #include "client/transport.hpp"
 #include "fleet/error.hpp"
@@ -47,64 +48,8 @@ caf::expected<fleet_api_actor> connect_fleet(caf::actor_system& sys, const std::
                                                         host, port, caf::to_string(err)));
 }
 
-namespace {
-
-constexpr auto query = caf::message_priority::high;
-
-/// What a task adds to a message, about: its strings and a little framing.
-size_t task_bytes(const task& t) {
-  return t.id.size() + t.type.size() + t.data.size() + 32;
-}
-
-/// `tasks` cut into runs of at most `max_tasks` tasks and `max_bytes` bytes (a bigger task alone).
-std::vector<std::vector<task>> split_tasks(std::vector<task> tasks, size_t max_tasks, size_t max_bytes) {
-  std::vector<std::vector<task>> out;
-  size_t bytes = 0;
-  for (auto& t : tasks) {
-    auto size = task_bytes(t);
-    if (out.empty() || out.back().size() >= max_tasks || (bytes + size > max_bytes && !out.back().empty())) {
-      out.emplace_back();
-      bytes = 0;
-    }
-    bytes += size;
-    out.back().push_back(std::move(t));
-  }
-  return out;
-}
-
-} // namespace
-
-struct fleet_client::impl {
-  impl(caf::actor_system& sys, fleet_api_actor manager, duration timeout)
-    : self(sys), manager(std::move(manager)), timeout(timeout) {
-  }
-
-  /// Queries go `high`: CAF serves a mailbox's urgent messages first, so a status does not wait
-  /// behind the hundreds of worker outcomes a busy manager has queued.
-  template <class T, caf::message_priority Priority = caf::message_priority::normal, class... Ts>
-  caf::expected<T> ask(Ts&&... xs) {
-    caf::expected<T> out{caf::make_error(errc::unreachable, "no reply")};
-    self->template request<Priority>(manager, timeout, std::forward<Ts>(xs)...)
-      .receive([&](T& value) { out = std::move(value); },
-               [&](caf::error& err) { out = explain(std::move(err)); });
-    return out;
-  }
-
-  /// CAF's transport errors in words a fleet user understands; fleet errors unchanged.
-  caf::error explain(caf::error err) const {
-    if (err == caf::sec::request_timeout)
-      return caf::make_error(errc::unreachable,
-                             fmt::format("fleetd did not answer within {} ms", timeout.count()));
-    if (err == caf::sec::request_receiver_down)
-      return caf::make_error(errc::unreachable, "fleetd went away before answering");
-    return err;
-  }
-
-  caf::scoped_actor self;
-  fleet_api_actor manager;
-  duration timeout;
-  std::optional<submit_limits> limits; ///< fleetd's, once asked
-};
+using client_detail::query;
+using client_detail::split_tasks;
 
 caf::expected<fleet_client> fleet_client::connect(caf::actor_system& sys, const std::string& host,
                                                   uint16_t port, duration timeout) {
@@ -147,66 +92,13 @@ caf::expected<std::string> fleet_client::submit_batch(const std::string& key, st
   if (chunks.size() <= 1)
     return impl_->ask<std::string>(submit_atom::value, chunks.empty() ? std::vector<task>{} : std::move(chunks[0]),
                                    key);
-  auto upload = open_upload();
-  if (!upload)
-    return upload.error();
-  // Two chunks in flight: fleetd stores one while the next crosses the wire and is checked.
-  constexpr size_t window = 2;
-  using handle = decltype(impl_->self->request(impl_->manager, impl_->timeout, upload_chunk_atom::value,
-                                               std::string{}, std::vector<task>{}));
-  std::deque<std::pair<size_t, handle>> in_flight;
-  caf::error failure;
-  auto await_oldest = [&] {
-    auto [first, rh] = std::move(in_flight.front());
-    in_flight.pop_front();
-    std::move(rh).receive([](int64_t) {},
-                          [&](caf::error& err) {
-                            if (failure)
-                              return;
-                            // Validation counts tasks within the chunk: say where the chunk starts.
-                            if (err.category() == error_category)
-                              failure = caf::make_error(static_cast<errc>(err.code()),
-                                                        fmt::format("in the chunk starting at task {}: {}",
-                                                                    first, error_text(err)));
-                            else
-                              failure = impl_->explain(std::move(err));
-                          });
-  };
-  size_t first = 0;
-  for (auto& chunk : chunks) {
-    if (failure)
-      break;
-    auto n = chunk.size();
-    in_flight.emplace_back(first, impl_->self->request(impl_->manager, impl_->timeout, upload_chunk_atom::value,
-                                                      *upload, std::move(chunk)));
-    first += n;
-    if (in_flight.size() >= window)
-      await_oldest();
-  }
-  while (!in_flight.empty())
-    await_oldest();
-  if (failure)
-    return failure;
-  return seal_upload(*upload, key);
-}
-
-caf::expected<std::string> fleet_client::open_upload() {
-  return impl_->ask<std::string>(upload_open_atom::value);
-}
-
-caf::expected<int64_t> fleet_client::upload_chunk(const std::string& upload_id, std::vector<task> tasks) {
-  auto fleet_limits = limits();
-  if (!fleet_limits)
-    return fleet_limits.error();
-  caf::expected<int64_t> staged{int64_t{0}};
-  for (auto& part : split_tasks(std::move(tasks), SIZE_MAX, fleet_limits->max_message_bytes / 4))
-    if (!(staged = impl_->ask<int64_t>(upload_chunk_atom::value, upload_id, std::move(part))))
-      break;
-  return staged;
-}
-
-caf::expected<std::string> fleet_client::seal_upload(const std::string& upload_id, const std::string& key) {
-  return impl_->ask<std::string>(upload_seal_atom::value, upload_id, key);
+  auto up = open_upload();
+  if (!up)
+    return up.error();
+  for (auto& chunk : chunks)
+    if (auto err = up->add(std::move(chunk)))
+      return err;
+  return up->seal(key);
 }
 
 caf::expected<batch_status> fleet_client::batch_status(const std::string& batch_id) {

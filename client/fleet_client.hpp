@@ -59,13 +59,10 @@ public:
   /// nothing. An empty key is no key.
   caf::expected<std::string> submit_batch(const std::string& key, std::vector<task> tasks,
                                           size_t chunk_size = 10'000);
-  /// The steps of a chunked submit, for callers that produce tasks as they go (fleetctl reading a
-  /// file): open, add chunks, seal. Nothing is visible before the seal.
-  caf::expected<std::string> open_upload();
-  /// Stages tasks in an upload, in as many messages as fleetd's message size needs; the tasks
-  /// staged so far.
-  caf::expected<int64_t> upload_chunk(const std::string& upload_id, std::vector<task> tasks);
-  caf::expected<std::string> seal_upload(const std::string& upload_id, const std::string& key = {});
+  class upload;
+  /// A chunked submit for callers that produce tasks as they go (fleetctl reading a file): add
+  /// chunks, then seal. Nothing is visible before the seal. The upload must not outlive this client.
+  caf::expected<upload> open_upload();
 
   caf::expected<::fleet::batch_status> batch_status(const std::string& batch_id);
   caf::expected<std::vector<task_result>> batch_results(const std::string& batch_id);
@@ -106,6 +103,31 @@ public:
 private:
   struct impl;
   std::unique_ptr<impl> impl_;
+};
+
+/// One chunked submit (fleet_client::open_upload): `add` sends chunks with two messages in flight,
+/// so that fleetd stores one while the next crosses the wire; `seal` waits for them and makes the
+/// batch visible. An error of any chunk names the task it starts at, counted across all chunks.
+class fleet_client::upload {
+public:
+  upload(upload&&) noexcept;
+  upload& operator=(upload&&) noexcept;
+  /// Waits for the messages still in flight (an upload never sealed is dropped by fleetd later).
+  ~upload();
+
+  /// Stages `tasks`, split by fleetd's message size; waits only while two messages are in flight.
+  /// The first error of any chunk sent so far is returned here or by `seal`, and ends the upload.
+  caf::error add(std::vector<task> tasks);
+  /// Waits for every staged chunk, then seals: the new batch's id (or, with `key`, the id of the
+  /// batch stored before under it).
+  caf::expected<std::string> seal(const std::string& key = {});
+  const std::string& id() const;
+
+private:
+  friend class fleet_client;
+  struct state;
+  explicit upload(std::unique_ptr<state> s);
+  std::unique_ptr<state> state_;
 };
 
 } // namespace fleet

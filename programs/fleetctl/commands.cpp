@@ -145,8 +145,8 @@ caf::expected<std::string> send_tasks(session& s, std::vector<fleet::task> first
   auto chunk = std::move(first);
   for (;;) {
     if (!chunk.empty())
-      if (auto staged = s.client->upload_chunk(*upload, std::move(chunk)); !staged)
-        return staged.error();
+      if (auto err = upload->add(std::move(chunk)))
+        return err;
     if (stream.done())
       break;
     auto next = stream.next(submit_chunk);
@@ -154,7 +154,7 @@ caf::expected<std::string> send_tasks(session& s, std::vector<fleet::task> first
       return next.error(); // the upload is never sealed: nothing of it becomes visible
     chunk = std::move(*next);
   }
-  return s.client->seal_upload(*upload, s.inv.key);
+  return upload->seal(s.inv.key);
 }
 
 int cmd_submit(session& s, std::vector<fleet::task> first, fleet::task_stream& stream) {

@@ -232,6 +232,18 @@ TEST_CASE("fleetctl streams a file bigger than a chunk as an upload, and a bad l
   CHECK(r.err.find("bad-late.jsonl line 25001: unknown field \"oops\"") != std::string::npos);
   CHECK(d.query_int("SELECT count(*) FROM batches") == 1); // only the first batch
   CHECK(d.query_int("SELECT count(*) FROM uploads") == 1); // abandoned, expires after 24 h
+
+  // A task only fleetd can refuse (an unknown type), far in: the error names where its chunk starts.
+  std::string mixed;
+  for (int i = 0; i < 25'000; ++i)
+    mixed += i == 15'000 ? R"({"type": "no-such-type"})" "\n" : R"({"type": "echo"})" "\n";
+  auto refused_file = d.file("unknown-type.jsonl");
+  write_file(refused_file, mixed);
+  r = d.ctl({"submit", refused_file});
+  CHECK(r.exit_code == 2);
+  CHECK_MESSAGE(r.err.find("in the chunk starting at task 10000") != std::string::npos, r.err);
+  CHECK_MESSAGE(r.err.find("no-such-type") != std::string::npos, r.err);
+  CHECK(d.query_int("SELECT count(*) FROM batches") == 1);
 }
 
 TEST_CASE("fleetctl submit --key is idempotent, for one message and for an upload, across a restart") {
