@@ -37,7 +37,12 @@ json parse(const task& t) {
 
 // -- sleep ---------------------------------------------------------------------
 
-using sleep_worker_actor = worker_actor::extend<caf::reacts_to<wakeup_atom>>;
+// The sleep worker's own timer message, and the exec worker's result from its waiting thread:
+// atoms of their own, not the protocol's.
+using slept_atom = caf::atom_constant<caf::atom("slept")>;
+using exec_done_atom = caf::atom_constant<caf::atom("execdone")>;
+
+using sleep_worker_actor = worker_actor::extend<caf::reacts_to<slept_atom>>;
 
 struct sleep_state {
   caf::typed_response_promise<task_outcome> promise;
@@ -52,10 +57,10 @@ sleep_worker(sleep_worker_actor::stateful_pointer<sleep_state> self) {
       auto data = parse(t);
       self->state.ms = data.value("ms", int64_t{0});
       self->state.promise = self->make_response_promise<task_outcome>();
-      self->delayed_send(self, std::chrono::milliseconds(self->state.ms), wakeup_atom::value);
+      self->delayed_send(self, std::chrono::milliseconds(self->state.ms), slept_atom::value);
       return self->state.promise;
     },
-    [self](wakeup_atom) {
+    [self](slept_atom) {
       self->state.promise.deliver(success(dump_json(json{{"slept_ms", self->state.ms}})));
       self->quit();
     },
@@ -66,7 +71,7 @@ sleep_worker(sleep_worker_actor::stateful_pointer<sleep_state> self) {
 
 // -- exec ----------------------------------------------------------------------
 
-using exec_worker_actor = worker_actor::extend<caf::reacts_to<result_atom, task_outcome>>;
+using exec_worker_actor = worker_actor::extend<caf::reacts_to<exec_done_atom, task_outcome>>;
 
 struct exec_state {
   std::shared_ptr<child_process> child;
@@ -144,11 +149,11 @@ exec_worker(exec_worker_actor::stateful_pointer<exec_state> self, data_check che
       self->state.promise = self->make_response_promise<task_outcome>();
       // Waiting blocks, so it runs on a thread of its own, never on the scheduler's.
       std::thread{[proc = *child, spec, handle = caf::actor_cast<caf::actor>(self)] {
-        caf::anon_send(handle, result_atom::value, wait_for_exec(spec, *proc));
+        caf::anon_send(handle, exec_done_atom::value, wait_for_exec(spec, *proc));
       }}.detach();
       return self->state.promise;
     },
-    [self](result_atom, task_outcome& outcome) {
+    [self](exec_done_atom, task_outcome& outcome) {
       self->state.promise.deliver(std::move(outcome));
       self->state.child.reset();
       self->quit();

@@ -402,7 +402,7 @@ caf::result<int32_t> fleet_manager_state::drain(int64_t timeout_ms) {
   }
   drain_promise_ = self_->make_response_promise<int32_t>();
   self_->delayed_send(self_, std::chrono::milliseconds(std::max<int64_t>(0, timeout_ms)),
-                      drain_atom::value);
+                      drain_deadline_atom::value);
   return drain_promise_;
 }
 
@@ -507,7 +507,7 @@ fleet_manager(fleet_manager_state::self_pointer self, fleet_manager_options opts
         return caf::make_error(errc::not_permitted, "only fleetd itself may drain the fleet");
       return self->state.drain(timeout_ms);
     }),
-    guarded([self, from_self](drain_atom) {
+    guarded([self, from_self](drain_deadline_atom) {
       if (from_self())
         self->state.on_drain_deadline();
     }),

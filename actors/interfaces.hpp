@@ -37,6 +37,7 @@ using execute_atom = caf::atom_constant<caf::atom("execute")>;
 using result_atom = caf::atom_constant<caf::atom("result")>;
 using summary_atom = caf::atom_constant<caf::atom("summary")>;
 using drain_atom = caf::atom_constant<caf::atom("drain")>;
+using drain_deadline_atom = caf::atom_constant<caf::atom("draindue")>;
 using tick_atom = caf::atom_constant<caf::atom("tick")>;
 using upload_open_atom = caf::atom_constant<caf::atom("upopen")>;
 using upload_chunk_atom = caf::atom_constant<caf::atom("upchunk")>;
@@ -157,7 +158,7 @@ using fleet_manager_actor = fleet_api_actor::extend<
   // up to the given ms, record the rest as interrupted. Replies how many were interrupted.
   caf::replies_to<drain_atom, int64_t>::with<int32_t>,
   // From the manager itself: the drain deadline passed.
-  caf::reacts_to<drain_atom>,
+  caf::reacts_to<drain_deadline_atom>,
   // From the manager itself: look for attempts past their worker_timeout.
   caf::reacts_to<tick_atom>,
   // From the store's writer: writes finished. Carries nothing, so a forged one only makes the

@@ -151,7 +151,7 @@ TEST_CASE("a remote peer sending wrong or internal messages gets errors while fl
     .receive([&](coordinator_actor& c) { coord = c; }, [&](caf::error& err) { coord = err; });
   REQUIRE(coord);
   caf::anon_send(*coord, result_atom::value, std::vector<task_result>{{"z", false, "", "forged", 1, 5}});
-  caf::anon_send(raw, drain_atom::value);
+  caf::anon_send(raw, drain_deadline_atom::value);
   caf::anon_send(raw, flush_atom::value);
   caf::anon_send(raw, wakeup_atom::value);
 
