@@ -165,9 +165,9 @@ void fleet_manager_state::post(write_pipeline::job job, continuation then) {
 }
 
 void fleet_manager_state::write(write_pipeline::job job, continuation then) {
-  if (damaged_) {
+  if (storage_.damaged()) {
     // Writing into a malformed b-tree can spread the damage: nothing more goes to the file.
-    then(caf::make_error(errc::database_damaged, storage_error_));
+    then(caf::make_error(errc::database_damaged, storage_.error()));
     return;
   }
   // In order: a cancel must see the retries and ends queued before it.
@@ -176,29 +176,30 @@ void fleet_manager_state::write(write_pipeline::job job, continuation then) {
 }
 
 void fleet_manager_state::note_write_outcome(const caf::error& err) {
-  if (err == errc::database_damaged) {
-    if (!damaged_)
+  switch (storage_.note(err)) {
+    case storage_health::change::none:
+      return;
+    case storage_health::change::damaged:
       spdlog::error("{}: fleetd writes nothing more into it, takes no new batches and starts no attempts. "
                     "Stop fleetd: at its next start it checks the file, refuses it and says how to recover. "
                     "Everything committed before stays as it was.",
-                    error_text(err));
-    damaged_ = true;
-    storage_error_ = error_text(err);
-    opts_.metrics->storage_writable.set(0);
-    return;
-  }
-  if (err == errc::storage_unavailable) {
-    if (storage_error_.empty())
+                    storage_.error());
+      opts_.metrics->storage_writable.set(0);
+      return;
+    case storage_health::change::unavailable:
       spdlog::error("the database cannot take writes ({}): no new batches and no new attempts until a "
                     "write succeeds; trying again every second. Nothing committed is lost.",
-                    error_text(err));
-    storage_error_ = error_text(err);
-    opts_.metrics->storage_writable.set(0);
-    schedule_flush_retry();
-  } else if (!err && !storage_error_.empty() && !damaged_) {
-    spdlog::info("the database takes writes again: resuming");
-    storage_error_.clear();
-    opts_.metrics->storage_writable.set(1);
+                    storage_.error());
+      opts_.metrics->storage_writable.set(0);
+      schedule_flush_retry();
+      return;
+    case storage_health::change::still_unavailable:
+      schedule_flush_retry();
+      return;
+    case storage_health::change::recovered:
+      spdlog::info("the database takes writes again: resuming");
+      opts_.metrics->storage_writable.set(1);
+      return;
   }
 }
 
@@ -222,7 +223,7 @@ void fleet_manager_state::on_committed() {
 
 void fleet_manager_state::commit_group() {
   flush_wanted_ = false;
-  if (damaged_)
+  if (storage_.damaged())
     return;
   auto taken = commits_.take();
   if (!taken)
@@ -320,7 +321,7 @@ void fleet_manager_state::on_flush_message() {
     flush_wanted_ = true;
     return;
   }
-  if (!commits_.has_work() && !storage_error_.empty()) {
+  if (!commits_.has_work() && !storage_.writable()) {
     // Nothing waits to be written, so an empty transaction tells whether the file takes writes.
     write(nothing_to_write, [this](caf::error) { dispatch(); });
     return;

@@ -16,6 +16,7 @@
 #include "fleet/manager/new_batch.hpp"
 #include "fleet/manager/node_membership.hpp"
 #include "fleet/manager/ready_window.hpp"
+#include "fleet/manager/storage_health.hpp"
 #include "fleet/manager/subscriptions.hpp"
 #include "fleet/write_pipeline.hpp"
 
@@ -180,7 +181,7 @@ private:
   /// One flush a second from now, unless one is already on its way (after a failed write).
   void schedule_flush_retry();
   void queue(transition change);
-  /// Tracks whether the database takes writes (see storage_error_).
+  /// Tracks whether the database takes writes (storage_), and says so in the log and the gauge.
   void note_write_outcome(const caf::error& err);
   void after_commit(std::function<void()> action);
 
@@ -230,12 +231,7 @@ private:
   bool flush_wanted_ = false;                 ///< a flush came while a group was in flight
   int64_t idle_since_ms_ = 0;                 ///< since when no task waited (autoscaling)
   bool stopping_ = false;                     ///< the state is being destroyed
-  /// Why the last write failed for lack of storage (disk full, read-only, I/O error); empty once a
-  /// write succeeds. While set, no new batches and no new attempts.
-  std::string storage_error_;
-  /// The database file turned out damaged (SQLITE_CORRUPT): for the rest of this run nothing more
-  /// is written into it, and storage_error_ stays set.
-  bool damaged_ = false;
+  storage_health storage_; ///< whether the database takes writes
   coordinator_actor coordinator_;
   std::mt19937_64 rng_;
   int64_t epoch_ms_ = 0;

@@ -27,11 +27,11 @@ using namespace manager_detail;
 caf::error fleet_manager_state::refuse_new_work() const {
   if (drain_.draining())
     return caf::make_error(errc::shutting_down, "fleetd is shutting down and takes no new batches");
-  if (!storage_error_.empty())
+  if (!storage_.writable())
     return caf::make_error(errc::storage_unavailable,
                            fmt::format("the database cannot take writes ({}): fleetd takes no new batches "
                                        "until a write succeeds again",
-                                       storage_error_));
+                                       storage_.error()));
   return caf::none;
 }
 
@@ -386,7 +386,7 @@ caf::result<fleet_overview> fleet_manager_state::overview(int32_t batches, int32
   out.workers = workers();
   out.failures = std::move(*failed);
   out.nodes = nodes();
-  out.storage_error = storage_error_;
+  out.storage_error = storage_.error();
   out.at = now_ms();
   return out;
 }

@@ -44,7 +44,7 @@ bool fleet_manager_state::fill_ready() {
 }
 
 void fleet_manager_state::dispatch() {
-  if (drain_.draining() || stopping_ || fleet_paused_ || !storage_error_.empty())
+  if (drain_.draining() || stopping_ || fleet_paused_ || !storage_.writable())
     return;
   // An attempt that fails at once (no worker) reports back into dispatch: the running loop
   // picks up the freed slot, so re-entry is refused rather than recursing once per task.
