@@ -1,7 +1,7 @@
 #include "actors/builtin_workers.hpp"
 
 #include "fleet/builtin_checks.hpp"
-#include "fleet/error.hpp"
+#include "fleetd/error.hpp"
 #include "fleet/json_text.hpp"
 #include "fleet/text.hpp"
 #include "fleet/subprocess.hpp"

@@ -1,6 +1,6 @@
 #pragma once
 
-#include "actors/interfaces.hpp"
+#include "fleetd/interfaces.hpp"
 
 #include <caf/stateful_actor.hpp>
 

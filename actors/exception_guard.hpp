@@ -5,7 +5,7 @@
 // `guarded` wraps a handler so that an exception is logged, the request (if any) is answered with
 // errc::internal_error, and the actor goes on.
 
-#include "fleet/error.hpp"
+#include "fleetd/error.hpp"
 
 #include <caf/atom.hpp>
 #include <caf/detail/type_list.hpp>

@@ -4,7 +4,7 @@
 #include "actors/exception_guard.hpp"
 #include "actors/fleet_manager_internal.hpp"
 #include "actors/origin.hpp"
-#include "fleet/error.hpp"
+#include "fleetd/error.hpp"
 #include "fleet/ids.hpp"
 #include "fleet/json_codec.hpp"
 #include "fleet/log.hpp"

@@ -1,15 +1,15 @@
 #pragma once
 
-#include "actors/interfaces.hpp"
+#include "fleetd/interfaces.hpp"
 #include "actors/worker.hpp"
 #include "fleet/autoscale.hpp"
-#include "fleet/fleet_config.hpp"
+#include "fleetd/fleet_config.hpp"
 #include "fleet/metrics.hpp"
 #include "fleet/store.hpp"
 #include "fleet/transitions.hpp"
 #include "fleet/validation.hpp"
 #include "actors/one_shot_timer.hpp"
-#include "fleet/error.hpp"
+#include "fleetd/error.hpp"
 #include "fleet/manager/attempt_table.hpp"
 #include "fleet/manager/drain.hpp"
 #include "fleet/manager/group_commit.hpp"

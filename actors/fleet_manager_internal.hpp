@@ -2,7 +2,7 @@
 
 // Helpers shared by the files of the fleet manager's state (fleet_manager*.cpp); not a public header.
 
-#include "fleet/error.hpp"
+#include "fleetd/error.hpp"
 #include "fleet/store.hpp"
 #include "fleet/transitions.hpp"
 

@@ -1,7 +1,7 @@
 #include "actors/fleet_node.hpp"
 
 #include "actors/exception_guard.hpp"
-#include "fleet/error.hpp"
+#include "fleetd/error.hpp"
 #include "fleet/log.hpp"
 
 #include <caf/actor_system.hpp>

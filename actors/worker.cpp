@@ -1,7 +1,7 @@
 #include "actors/worker.hpp"
 
 #include "actors/exception_guard.hpp"
-#include "fleet/error.hpp"
+#include "fleetd/error.hpp"
 
 #include <caf/actor_system.hpp>
 #include <caf/scheduled_actor.hpp>

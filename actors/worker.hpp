@@ -1,6 +1,6 @@
 #pragma once
 
-#include "actors/interfaces.hpp"
+#include "fleetd/interfaces.hpp"
 #include "fleet/validation.hpp"
 
 #include <caf/expected.hpp>

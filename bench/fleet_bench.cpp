@@ -6,8 +6,8 @@
 //   fleet-bench submit --port P --n N --workload sleep1s   (submits and returns: for kill -9 runs)
 //   fleet-bench ping --port P                              (exit 0 once fleetd answers)
 
-#include "client/fleet_client.hpp"
-#include "fleet/error.hpp"
+#include "fleetd/client.hpp"
+#include "fleetd/error.hpp"
 
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>

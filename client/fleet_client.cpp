@@ -1,8 +1,8 @@
-#include "client/fleet_client.hpp"
+#include "fleetd/client.hpp"
 #include "client/fleet_client_impl.hpp"
 
 #include "client/transport.hpp"
-#include "fleet/error.hpp"
+#include "fleetd/error.hpp"
 
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>

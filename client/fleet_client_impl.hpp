@@ -2,8 +2,8 @@
 
 // Inside the client library only: the state a fleet_client shares with its uploads.
 
-#include "client/fleet_client.hpp"
-#include "fleet/error.hpp"
+#include "fleetd/client.hpp"
+#include "fleetd/error.hpp"
 
 #include <caf/scoped_actor.hpp>
 #include <fmt/format.h>

@@ -1,6 +1,6 @@
 #include "client/guarded_io.hpp"
 
-#include "fleet/error.hpp"
+#include "fleetd/error.hpp"
 
 #include <caf/actor_system.hpp>
 #include <fmt/format.h>

@@ -1,6 +1,6 @@
-#include "client/tls.hpp"
+#include "fleetd/tls.hpp"
 
-#include "fleet/error.hpp"
+#include "fleetd/error.hpp"
 
 #include <caf/actor_system_config.hpp>
 #include <caf/io/middleman.hpp>

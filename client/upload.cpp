@@ -1,4 +1,4 @@
-#include "client/fleet_client.hpp"
+#include "fleetd/client.hpp"
 #include "client/fleet_client_impl.hpp"
 
 #include <deque>

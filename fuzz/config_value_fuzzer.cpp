@@ -1,7 +1,7 @@
 // libFuzzer target: configuration assignments as typed at `fleetctl config set NAME=VALUE` and
 // carried by update_config, applied to the defaults: whatever apply() accepts must be valid.
 
-#include "fleet/fleet_config.hpp"
+#include "fleetd/fleet_config.hpp"
 #include "fleet/parse_number.hpp"
 
 #include <cstdint>

@@ -2,7 +2,7 @@
 // submit-time validation with the built-in types' data checks (exec with an allow-list).
 
 #include "fleet/builtin_checks.hpp"
-#include "fleet/error.hpp"
+#include "fleetd/error.hpp"
 #include "fleet/validation.hpp"
 
 #include <nlohmann/json.hpp>

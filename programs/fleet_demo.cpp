@@ -4,8 +4,8 @@
 
 #include "actors/builtin_workers.hpp"
 #include "actors/fleet_manager.hpp"
-#include "actors/interfaces.hpp"
-#include "fleet/error.hpp"
+#include "fleetd/interfaces.hpp"
+#include "fleetd/error.hpp"
 #include "fleet/log.hpp"
 
 #include <caf/actor_system.hpp>

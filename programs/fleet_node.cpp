@@ -3,14 +3,15 @@
 // loses fleetd. Usage: fleet-node [--config-file=config/fleet-node.ini] [--node.NAME=VALUE]...
 
 #include "actors/builtin_workers.hpp"
+#include "fleetd/version.hpp"
 #include "actors/fleet_node.hpp"
 
 #include <caf/typed_event_based_actor.hpp>
-#include "actors/interfaces.hpp"
-#include "client/fleet_client.hpp"
-#include "client/tls.hpp"
+#include "fleetd/interfaces.hpp"
+#include "fleetd/client.hpp"
+#include "fleetd/tls.hpp"
 #include "client/transport.hpp"
-#include "fleet/error.hpp"
+#include "fleetd/error.hpp"
 #include "fleet/log.hpp"
 #include "fleet/node_config.hpp"
 #include "fleet/node_table.hpp"

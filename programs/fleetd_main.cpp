@@ -3,14 +3,15 @@
 // Usage: fleetd [--config-file=config/fleetd.ini] [--fleet.NAME=VALUE]...   (--help for all)
 
 #include "programs/fleetd_main.hpp"
+#include "fleetd/version.hpp"
 
 #include "actors/builtin_workers.hpp"
 #include "actors/fleet_manager.hpp"
-#include "actors/interfaces.hpp"
-#include "client/tls.hpp"
+#include "fleetd/interfaces.hpp"
+#include "fleetd/tls.hpp"
 #include "client/transport.hpp"
 #include "fleet/daemon_config.hpp"
-#include "fleet/error.hpp"
+#include "fleetd/error.hpp"
 #include "fleet/fd_limit.hpp"
 #include "fleet/instance_lock.hpp"
 #include "fleet/log.hpp"

@@ -5,8 +5,8 @@
 
 #include "actors/builtin_workers.hpp"
 #include "actors/fleet_manager.hpp"
-#include "actors/interfaces.hpp"
-#include "fleet/error.hpp"
+#include "fleetd/interfaces.hpp"
+#include "fleetd/error.hpp"
 #include "fleet/sqlite.hpp"
 #include "query_db.hpp"
 #include "temp_dir.hpp"

@@ -1,6 +1,6 @@
 #pragma once
 
-#include "fleet/error.hpp"
+#include "fleetd/error.hpp"
 #include "fleet/sqlite.hpp"
 
 #include <doctest/doctest.h>

@@ -1,7 +1,8 @@
 #include "web/http_server.hpp"
+#include "fleetd/version.hpp"
 
-#include "client/fleet_client.hpp"
-#include "fleet/error.hpp"
+#include "fleetd/client.hpp"
+#include "fleetd/error.hpp"
 #include "fleet/json_codec.hpp"
 #include "fleet/json_text.hpp"
 #include "fleet/log.hpp"

@@ -4,7 +4,7 @@
 // it reads (GET /api/overview), and, only when enabled, the page's actions (cancel, pause and
 // resume). Runs on threads of its own (cpp-httplib); asks the fleet manager like any client.
 
-#include "actors/interfaces.hpp"
+#include "fleetd/interfaces.hpp"
 #include "fleet/metrics.hpp"
 
 #include <caf/expected.hpp>

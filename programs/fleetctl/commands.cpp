@@ -2,7 +2,7 @@
 
 #include "render.hpp"
 
-#include "fleet/error.hpp"
+#include "fleetd/error.hpp"
 #include "fleet/json_codec.hpp"
 #include "fleet/json_text.hpp"
 #include "fleet/parse_number.hpp"

@@ -1,11 +1,11 @@
 #pragma once
 
-#include "client/tls.hpp"
+#include "fleetd/tls.hpp"
 
 // fleetctl's commands. Each returns the process exit code: 0 success, 1 the batch ended failed or
 // partial (or was not cancelled), 2 an error (printed as one line on stderr).
 
-#include "client/fleet_client.hpp"
+#include "fleetd/client.hpp"
 
 #include <caf/actor_system.hpp>
 

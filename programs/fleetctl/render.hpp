@@ -2,7 +2,7 @@
 
 // How fleetctl shows things to people: aligned tables, times, a progress bar.
 
-#include "fleet/batch_state.hpp"
+#include "fleetd/batch_state.hpp"
 
 #include <cstdint>
 #include <string>

@@ -1,7 +1,7 @@
 #include "fleet/autoscale.hpp"
 
-#include "fleet/error.hpp"
-#include "fleet/fleet_config.hpp"
+#include "fleetd/error.hpp"
+#include "fleetd/fleet_config.hpp"
 
 #include <fmt/format.h>
 

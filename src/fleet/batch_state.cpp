@@ -1,4 +1,4 @@
-#include "fleet/batch_state.hpp"
+#include "fleetd/batch_state.hpp"
 
 namespace fleet {
 

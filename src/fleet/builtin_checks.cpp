@@ -1,7 +1,7 @@
 #include "fleet/builtin_checks.hpp"
 
-#include "fleet/error.hpp"
-#include "fleet/fleet_config.hpp"
+#include "fleetd/error.hpp"
+#include "fleetd/fleet_config.hpp"
 #include "fleet/text.hpp"
 
 #include <fmt/format.h>

@@ -1,7 +1,7 @@
 #include "fleet/daemon_config.hpp"
 
 #include "fleet/autoscale.hpp"
-#include "fleet/error.hpp"
+#include "fleetd/error.hpp"
 #include "fleet/store_options.hpp"
 #include "fleet/parse_number.hpp"
 

@@ -2,7 +2,7 @@
 
 #include "fleet/connection_limits.hpp"
 #include "fleet/autoscale.hpp"
-#include "fleet/fleet_config.hpp"
+#include "fleetd/fleet_config.hpp"
 #include "fleet/strict_config.hpp"
 #include "fleet/validation.hpp"
 

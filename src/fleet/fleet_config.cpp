@@ -1,6 +1,6 @@
-#include "fleet/fleet_config.hpp"
+#include "fleetd/fleet_config.hpp"
 
-#include "fleet/error.hpp"
+#include "fleetd/error.hpp"
 #include "fleet/parse_number.hpp"
 #include "fleet/text.hpp"
 

@@ -3,12 +3,12 @@
 // The JSON form of fleetd's answers, as `fleetctl --json` prints them. Field names follow the
 // public operations (batch_status: status, total, completed, failed, progress, ...).
 
-#include "fleet/batch_state.hpp"
-#include "fleet/fleet_config.hpp"
-#include "fleet/fleet_stats.hpp"
-#include "fleet/node_info.hpp"
-#include "fleet/overview.hpp"
-#include "fleet/task.hpp"
+#include "fleetd/batch_state.hpp"
+#include "fleetd/fleet_config.hpp"
+#include "fleetd/fleet_stats.hpp"
+#include "fleetd/node_info.hpp"
+#include "fleetd/overview.hpp"
+#include "fleetd/task.hpp"
 
 #include <nlohmann/json_fwd.hpp>
 

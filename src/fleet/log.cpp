@@ -1,6 +1,6 @@
 #include "fleet/log.hpp"
 
-#include "fleet/error.hpp"
+#include "fleetd/error.hpp"
 #include "fleet/text.hpp"
 
 #include <spdlog/sinks/sink.h>

@@ -1,4 +1,5 @@
 #include "fleet/metrics.hpp"
+#include "fleetd/version.hpp"
 
 #include <fmt/format.h>
 

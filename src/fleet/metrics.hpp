@@ -3,7 +3,7 @@
 // fleetd's Prometheus metrics: counters and histograms that the manager and the writer thread
 // update without locks, and that the HTTP server renders in the text exposition format.
 
-#include "fleet/fleet_stats.hpp"
+#include "fleetd/fleet_stats.hpp"
 #include "fleet/transitions.hpp"
 
 #include <array>

@@ -1,6 +1,6 @@
 #pragma once
 
-#include "fleet/node_info.hpp"
+#include "fleetd/node_info.hpp"
 
 #include <caf/error.hpp>
 

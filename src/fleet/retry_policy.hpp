@@ -1,6 +1,6 @@
 #pragma once
 
-#include "fleet/fleet_config.hpp"
+#include "fleetd/fleet_config.hpp"
 
 #include <cstdint>
 

@@ -1,6 +1,6 @@
 #include "fleet/sqlite.hpp"
 
-#include "fleet/error.hpp"
+#include "fleetd/error.hpp"
 
 #include <fmt/format.h>
 #include <sqlite3.h>

@@ -1,6 +1,6 @@
 #include "fleet/start_journal.hpp"
 
-#include "fleet/error.hpp"
+#include "fleetd/error.hpp"
 
 #include <fmt/format.h>
 

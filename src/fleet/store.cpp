@@ -2,7 +2,7 @@
 #include "fleet/store_internal.hpp"
 #include "fleet/store_sql.hpp"
 
-#include "fleet/error.hpp"
+#include "fleetd/error.hpp"
 #include "fleet/json_text.hpp"
 #include "fleet/migrations.hpp"
 #include "fleet/upload_rows.hpp"

@@ -1,13 +1,13 @@
 #pragma once
 
-#include "fleet/batch_state.hpp"
+#include "fleetd/batch_state.hpp"
 #include "fleet/event_kind.hpp"
-#include "fleet/fleet_config.hpp"
-#include "fleet/fleet_stats.hpp"
+#include "fleetd/fleet_config.hpp"
+#include "fleetd/fleet_stats.hpp"
 #include "fleet/sqlite.hpp"
 #include "fleet/start_journal.hpp"
 #include "fleet/store_options.hpp"
-#include "fleet/task.hpp"
+#include "fleetd/task.hpp"
 #include "fleet/transitions.hpp"
 #include "fleet/upload_part.hpp"
 

@@ -3,7 +3,7 @@
 // What the files of fleet_store (store*.cpp) share: the prepared statements and row helpers. Not
 // installed, not included outside src/fleet/store*.cpp.
 
-#include "fleet/error.hpp"
+#include "fleetd/error.hpp"
 #include "fleet/sqlite.hpp"
 #include "fleet/store.hpp"
 

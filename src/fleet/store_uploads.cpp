@@ -1,7 +1,7 @@
 #include "fleet/store.hpp"
 #include "fleet/store_internal.hpp"
 
-#include "fleet/error.hpp"
+#include "fleetd/error.hpp"
 #include "fleet/json_text.hpp"
 #include "fleet/validation.hpp"
 

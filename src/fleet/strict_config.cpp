@@ -1,6 +1,6 @@
 #include "fleet/strict_config.hpp"
 
-#include "fleet/error.hpp"
+#include "fleetd/error.hpp"
 #include "fleet/parse_number.hpp"
 
 #include <caf/config_option_adder.hpp>

@@ -1,6 +1,6 @@
 #include "fleet/task_file.hpp"
 
-#include "fleet/error.hpp"
+#include "fleetd/error.hpp"
 #include "fleet/json_text.hpp"
 #include "fleet/text.hpp"
 

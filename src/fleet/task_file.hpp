@@ -1,6 +1,6 @@
 #pragma once
 
-#include "fleet/task.hpp"
+#include "fleetd/task.hpp"
 #include "fleet/validation.hpp"
 
 #include <caf/expected.hpp>

@@ -1,6 +1,6 @@
 #include "fleet/upload_part.hpp"
 
-#include "fleet/error.hpp"
+#include "fleetd/error.hpp"
 
 #include <fmt/format.h>
 

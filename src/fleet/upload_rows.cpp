@@ -1,6 +1,6 @@
 #include "fleet/upload_rows.hpp"
 
-#include "fleet/error.hpp"
+#include "fleetd/error.hpp"
 #include "fleet/upload_part.hpp"
 
 #include <sqlite3.h>

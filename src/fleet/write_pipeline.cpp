@@ -1,6 +1,6 @@
 #include "fleet/write_pipeline.hpp"
 
-#include "fleet/error.hpp"
+#include "fleetd/error.hpp"
 
 #include <fmt/format.h>
 

@@ -3,8 +3,8 @@
 
 #include "actors/builtin_workers.hpp"
 #include "actors/fleet_manager.hpp"
-#include "actors/interfaces.hpp"
-#include "fleet/error.hpp"
+#include "fleetd/interfaces.hpp"
+#include "fleetd/error.hpp"
 #include "temp_dir.hpp"
 
 #include <caf/actor_system.hpp>

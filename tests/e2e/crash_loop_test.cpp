@@ -8,7 +8,7 @@
 
 #include "fleetd_process.hpp"
 
-#include "client/fleet_client.hpp"
+#include "fleetd/client.hpp"
 
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>

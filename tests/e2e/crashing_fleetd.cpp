@@ -2,7 +2,7 @@
 // of the e2e tests. {"after_ms": N} waits N ms first (by then the attempt's start is committed);
 // without it the process dies at once, before group commit can record that the attempt began.
 
-#include "actors/interfaces.hpp"
+#include "fleetd/interfaces.hpp"
 #include "programs/fleetd_main.hpp"
 
 #include <caf/actor_system.hpp>

@@ -4,7 +4,7 @@
 // with a temporary database. Every wait polls with a generous deadline, never a fixed sleep, so
 // that a loaded machine only makes the tests slower.
 
-#include "fleet/error.hpp"
+#include "fleetd/error.hpp"
 #include "fleet/sqlite.hpp"
 #include "fleet/subprocess.hpp"
 #include "query_db.hpp"

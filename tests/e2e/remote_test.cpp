@@ -1,6 +1,6 @@
 #include "fleetd_process.hpp"
 
-#include "client/fleet_client.hpp"
+#include "fleetd/client.hpp"
 
 #include <caf/actor_cast.hpp>
 #include <caf/actor_system.hpp>

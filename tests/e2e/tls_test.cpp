@@ -3,8 +3,8 @@
 
 #include "fleetd_process.hpp"
 
-#include "client/fleet_client.hpp"
-#include "client/tls.hpp"
+#include "fleetd/client.hpp"
+#include "fleetd/tls.hpp"
 
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>

@@ -1,4 +1,4 @@
-#include "fleet/error.hpp"
+#include "fleetd/error.hpp"
 #include "fleet/manager/attempt_table.hpp"
 
 #include <caf/sec.hpp>

@@ -1,5 +1,5 @@
 #include "fleet/builtin_checks.hpp"
-#include "fleet/error.hpp"
+#include "fleetd/error.hpp"
 
 #include <doctest/doctest.h>
 #include <nlohmann/json.hpp>

@@ -1,5 +1,5 @@
-#include "fleet/error.hpp"
-#include "fleet/fleet_config.hpp"
+#include "fleetd/error.hpp"
+#include "fleetd/fleet_config.hpp"
 #include "fleet/parse_number.hpp"
 
 #include <doctest/doctest.h>

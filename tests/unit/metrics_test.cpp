@@ -2,6 +2,7 @@
 // exposition format.
 
 #include "fleet/metrics.hpp"
+#include "fleetd/version.hpp"
 
 #include <doctest/doctest.h>
 

@@ -1,4 +1,4 @@
-#include "fleet/error.hpp"
+#include "fleetd/error.hpp"
 #include "fleet/migrations.hpp"
 #include "fleet/store.hpp"
 #include "query_db.hpp"

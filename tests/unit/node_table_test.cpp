@@ -1,4 +1,4 @@
-#include "fleet/error.hpp"
+#include "fleetd/error.hpp"
 #include "fleet/node_config.hpp"
 #include "fleet/node_table.hpp"
 

@@ -1,4 +1,4 @@
-#include "fleet/error.hpp"
+#include "fleetd/error.hpp"
 #include "fleet/manager/ready_window.hpp"
 
 #include <doctest/doctest.h>

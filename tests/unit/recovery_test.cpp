@@ -2,7 +2,7 @@
 // attempts whose start never reached the database, and poison tasks given up after
 // fleet.max-interruptions lost attempts. Also the start journal itself, and the integrity check.
 
-#include "fleet/error.hpp"
+#include "fleetd/error.hpp"
 #include "fleet/manager/start_up.hpp"
 #include "fleet/write_pipeline.hpp"
 #include "fleet/start_journal.hpp"

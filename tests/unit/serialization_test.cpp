@@ -1,7 +1,7 @@
 // Every message type must survive CAF's binary serialization, or it cannot cross to a remote node.
 
-#include "actors/interfaces.hpp"
-#include "fleet/error.hpp"
+#include "fleetd/interfaces.hpp"
+#include "fleetd/error.hpp"
 
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>

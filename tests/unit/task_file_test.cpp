@@ -1,4 +1,4 @@
-#include "fleet/error.hpp"
+#include "fleetd/error.hpp"
 #include "fleet/json_text.hpp"
 #include "fleet/task_file.hpp"
 #include "fleet/validation.hpp"

@@ -1,5 +1,5 @@
 // Uploads: chunks staged as binary rows, sealed into one batch.
-#include "fleet/error.hpp"
+#include "fleetd/error.hpp"
 #include "fleet/store.hpp"
 #include "fleet/store_sql.hpp"
 #include "fleet/upload_part.hpp"

@@ -1,4 +1,4 @@
-#include "fleet/error.hpp"
+#include "fleetd/error.hpp"
 #include "fleet/store.hpp"
 #include "fleet/write_pipeline.hpp"
 #include "temp_dir.hpp"

@@ -1,6 +1,6 @@
 #include "fleet/manager/attempt_table.hpp"
 
-#include "fleet/error.hpp"
+#include "fleetd/error.hpp"
 #include "fleet/retry_policy.hpp"
 #include "fleet/text.hpp"
 

@@ -1,9 +1,9 @@
 #pragma once
 
-#include "fleet/fleet_config.hpp"
-#include "fleet/fleet_stats.hpp"
-#include "fleet/node_info.hpp"
-#include "fleet/task.hpp"
+#include "fleetd/fleet_config.hpp"
+#include "fleetd/fleet_stats.hpp"
+#include "fleetd/node_info.hpp"
+#include "fleetd/task.hpp"
 #include "fleet/transitions.hpp"
 
 #include <caf/actor_addr.hpp>

@@ -1,6 +1,6 @@
 #pragma once
 
-#include "fleet/error.hpp"
+#include "fleetd/error.hpp"
 #include "fleet/node_table.hpp"
 
 #include <caf/error.hpp>

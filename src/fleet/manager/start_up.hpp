@@ -1,6 +1,6 @@
 #pragma once
 
-#include "fleet/fleet_stats.hpp"
+#include "fleetd/fleet_stats.hpp"
 #include "fleet/start_journal.hpp"
 #include "fleet/store.hpp"
 

@@ -1,6 +1,6 @@
 #include "fleet/manager/storage_health.hpp"
 
-#include "fleet/error.hpp"
+#include "fleetd/error.hpp"
 
 namespace fleet {
 

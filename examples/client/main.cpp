@@ -1,10 +1,12 @@
 // A C++ program that uses fleetd from another CAF node: the seed's usage example.
-// Connects, submits a batch, polls its status until it finishes, prints results and the
-// coordinator's summary.
-// Build: part of the project (target fleet-client-example). Run: fleet-client-example [HOST] [PORT]
+// Connects, submits a batch, waits for fleetd's notification that it finished (showing progress
+// meanwhile), prints results and the coordinator's summary.
+//
+// Build out of tree against an installed fleetd (see CMakeLists.txt beside this file), or in the
+// source tree as target fleet-client-example. Run: fleet-client-example [HOST] [PORT]
 
-#include "client/fleet_client.hpp"
-#include "fleet/error.hpp"
+#include <fleetd/client.hpp>
+#include <fleetd/error.hpp>
 
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
@@ -13,7 +15,6 @@
 #include <chrono>
 #include <cstdlib>
 #include <string>
-#include <thread>
 
 int main(int argc, char** argv) {
   std::string host = argc > 1 ? argv[1] : "127.0.0.1";
@@ -42,17 +43,20 @@ int main(int argc, char** argv) {
   }
   fmt::print("Batch submitted: {}\n", *batch_id);
 
-  for (;;) {
-    auto status = fleet->batch_status(*batch_id);
-    if (!status) {
-      fmt::print(stderr, "example: {}\n", fleet::error_text(status.error()));
-      return 2;
-    }
+  // Told when it finishes; the status it had when the subscription arrived comes back at once.
+  auto status = fleet->subscribe(*batch_id);
+  while (status && status->finished_at == 0) {
     fmt::print("Progress: {:.0f}% ({})\n", status->progress * 100, to_string(status->status));
-    if (status->finished_at != 0)
-      break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    if (auto done = fleet->next_notification(std::chrono::milliseconds(500)))
+      status = std::move(*done);
+    else
+      status = fleet->batch_status(*batch_id);
   }
+  if (!status) {
+    fmt::print(stderr, "example: {}\n", fleet::error_text(status.error()));
+    return 2;
+  }
+  fmt::print("Progress: {:.0f}% ({})\n", status->progress * 100, to_string(status->status));
 
   auto results = fleet->batch_results(*batch_id);
   if (!results) {

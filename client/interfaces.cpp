@@ -1,6 +1,6 @@
-#include "actors/interfaces.hpp"
+#include "fleetd/interfaces.hpp"
 
-#include "fleet/error.hpp"
+#include "fleetd/error.hpp"
 
 #include <caf/actor_system_config.hpp>
 

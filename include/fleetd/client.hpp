@@ -11,7 +11,7 @@
 // Actors that prefer asynchronous requests use `connect_fleet` and send the messages of
 // `fleet_api_actor` (actors/interfaces.hpp) themselves.
 
-#include "actors/interfaces.hpp"
+#include "fleetd/interfaces.hpp"
 
 #include <caf/expected.hpp>
 #include <caf/optional.hpp>

@@ -2,13 +2,13 @@
 
 // Every typed interface of fleetd, one line of comment per message.
 
-#include "fleet/batch_state.hpp"
-#include "fleet/fleet_config.hpp"
-#include "fleet/fleet_stats.hpp"
-#include "fleet/node_info.hpp"
-#include "fleet/overview.hpp"
-#include "fleet/task.hpp"
-#include "fleet/validation.hpp"
+#include "fleetd/batch_state.hpp"
+#include "fleetd/fleet_config.hpp"
+#include "fleetd/fleet_stats.hpp"
+#include "fleetd/node_info.hpp"
+#include "fleetd/overview.hpp"
+#include "fleetd/task.hpp"
+#include "fleetd/submit_limits.hpp"
 
 #include <caf/atom.hpp>
 #include <caf/fwd.hpp>

@@ -2,10 +2,10 @@
 
 // One consistent snapshot of the fleet, as fleetd's web status page shows it.
 
-#include "fleet/batch_state.hpp"
-#include "fleet/fleet_stats.hpp"
-#include "fleet/node_info.hpp"
-#include "fleet/task.hpp"
+#include "fleetd/batch_state.hpp"
+#include "fleetd/fleet_stats.hpp"
+#include "fleetd/node_info.hpp"
+#include "fleetd/task.hpp"
 
 #include <caf/meta/type_name.hpp>
 

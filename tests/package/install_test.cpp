@@ -1,0 +1,85 @@
+// The installed package (issue 18): `cmake --install` into a temporary prefix, then everything a
+// user builds against that prefix alone (never the source tree): each public header on its own,
+// the example client as a CMake project with find_package(fleetd), and the same example through
+// pkg-config; both run against a real fleetd, and the results are checked in SQLite.
+
+#include "e2e/fleetd_process.hpp"
+
+#include <doctest/doctest.h>
+
+#include <filesystem>
+#include <fstream>
+
+using namespace fleet::test;
+namespace fs = std::filesystem;
+
+namespace {
+
+/// Runs a shell command line; fails the test with its output if it fails.
+run_result sh(const std::string& line) {
+  auto r = run({"sh", "-c", line});
+  REQUIRE_MESSAGE(r.exit_code == 0, line << "\n" << r.out << r.err);
+  return r;
+}
+
+std::string shell_quoted(const std::string& s) {
+  return "'" + s + "'";
+}
+
+} // namespace
+
+TEST_CASE("the installed package: public headers alone, a CMake project and pkg-config against the prefix") {
+  temp_dir dir;
+  auto prefix = dir.file("prefix");
+  sh("cmake --install " + shell_quoted(FLEET_BINARY_DIR) + " --prefix " + shell_quoted(prefix) + " > /dev/null");
+
+  // Public headers, and only those: each compiles with nothing but the prefix (and the system).
+  auto include = prefix + "/include/fleetd";
+  for (auto name : {"client.hpp", "interfaces.hpp", "task.hpp", "error.hpp", "tls.hpp", "version.hpp"})
+    CHECK_MESSAGE(fs::exists(include + "/" + name), name);
+  for (auto internal : {"store.hpp", "fleet_manager.hpp", "transport.hpp", "validation.hpp"})
+    CHECK_MESSAGE(!fs::exists(include + "/" + internal), internal);
+  CHECK_FALSE(fs::exists(prefix + "/include/fleet"));
+  std::string units;
+  for (const auto& entry : fs::directory_iterator(include)) {
+    auto unit = dir.file("check_" + entry.path().stem().string() + ".cpp");
+    std::ofstream{unit} << "#include <fleetd/" << entry.path().filename().string() << ">\n";
+    units += " " + shell_quoted(unit);
+  }
+  sh("cd " + shell_quoted(dir.file("")) + " && g++ -std=c++20 -fsyntax-only -I" + shell_quoted(prefix + "/include") + units);
+  CHECK(fs::exists(prefix + "/lib/cmake/fleetd/fleetdConfig.cmake"));
+  CHECK(fs::exists(prefix + "/lib/cmake/fleetd/fleetdConfigVersion.cmake"));
+
+  // The example client as its own project: only find_package(fleetd) tells it where fleetd is.
+  auto project = dir.file("client-build");
+  sh("cmake -S " + shell_quoted(std::string{FLEET_SOURCE_DIR} + "/examples/client") + " -B " + shell_quoted(project)
+     + " -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMAKE_PREFIX_PATH=" + shell_quoted(prefix) + " > /dev/null");
+  sh("cmake --build " + shell_quoted(project) + " > /dev/null");
+  // A version of fleetd the package is not compatible with is refused at configure time.
+  auto wrong = dir.file("wrong-version");
+  fs::create_directories(wrong);
+  std::ofstream{wrong + "/CMakeLists.txt"} << "cmake_minimum_required(VERSION 3.25)\nproject(w LANGUAGES CXX)\n"
+                                              "find_package(fleetd 9.0 CONFIG REQUIRED)\n";
+  auto refused = run({"cmake", "-S", wrong, "-B", wrong + "/build", "-DCMAKE_PREFIX_PATH=" + prefix});
+  CHECK(refused.exit_code != 0);
+  CHECK_MESSAGE(refused.err.find("fleetd") != std::string::npos, refused.err);
+
+  // The same example through pkg-config.
+  auto pc_client = dir.file("pc-client");
+  sh("PKG_CONFIG_PATH=" + shell_quoted(prefix + "/lib/pkgconfig") + " g++ -o " + shell_quoted(pc_client) + " "
+     + shell_quoted(std::string{FLEET_SOURCE_DIR} + "/examples/client/main.cpp")
+     + " $(PKG_CONFIG_PATH=" + shell_quoted(prefix + "/lib/pkgconfig") + " pkg-config --cflags --libs fleetd-client)");
+
+  fleetd_process d;
+  REQUIRE_MESSAGE(d.start(), d.log());
+  for (const auto& program : {project + "/fleet-client-example", pc_client}) {
+    CAPTURE(program);
+    auto r = run({program, "127.0.0.1", std::to_string(d.port())});
+    REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+    CHECK(r.out.find("Progress: 100% (completed)") != std::string::npos);
+    CHECK(r.out.find("Result: task-2 ok {\"value\": 2}") != std::string::npos);
+  }
+  CHECK(d.query_int("SELECT count(*) FROM batches") == 2);
+  CHECK(d.query_int("SELECT count(*) FROM tasks WHERE state = 'succeeded'") == 8);
+  CHECK(d.query_int("SELECT count(*) FROM batch_summary WHERE status = 'completed'") == 2);
+}
