@@ -444,6 +444,11 @@ fleet_manager(fleet_manager_state::self_pointer self, fleet_manager_options opts
   self->set_down_handler(guarded([self](caf::down_msg& msg) { self->state.on_down(msg); }));
   auto from_self = [self] { return self->current_sender() == self->ctrl(); };
   return {
+    guarded([](hello_atom, const peer_version& peer) -> caf::result<peer_version> {
+      if (auto err = check_peer_version(this_release(), peer, "the connecting client or node"))
+        return err;
+      return this_release();
+    }),
     guarded([self](submit_atom, std::vector<task>& tasks) { return self->state.submit(tasks); }),
     guarded([self](submit_atom, std::vector<task>& tasks, const std::string& key) {
       return self->state.submit(tasks, key);

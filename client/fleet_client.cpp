@@ -1,4 +1,5 @@
 #include "fleetd/client.hpp"
+#include "fleetd/peer_version.hpp"
 #include "client/fleet_client_impl.hpp"
 
 #include "client/transport.hpp"
@@ -22,11 +23,45 @@ void configure_client(caf::actor_system_config& cfg) {
   register_fleet_types(cfg);
 }
 
+namespace {
+
+/// The hello every connection starts with: fleetd's versions, or why the two cannot talk.
+caf::error say_hello(caf::actor_system& sys, const caf::actor& manager, const std::string& host, uint16_t port,
+                     std::chrono::milliseconds timeout) {
+  caf::error out;
+  caf::scoped_actor self{sys};
+  self->request(manager, timeout, hello_atom::value, this_release())
+    .receive([&](peer_version& theirs) { out = check_peer_version(theirs, this_release(), "this client"); },
+             [&](caf::error& err) {
+               if (err == caf::sec::unexpected_message)
+                 // A fleetd from before the hello: older than any client that sends one.
+                 out = caf::make_error(errc::incompatible_version,
+                                       fmt::format("{}:{} is a fleetd that does not know protocol versions: it is "
+                                                   "older than this client (fleetd {}, protocol version {}); "
+                                                   "use clients and nodes of fleetd's release",
+                                                   host, port, FLEETD_VERSION, interface_version));
+               else if (err == caf::sec::request_timeout)
+                 out = caf::make_error(errc::unreachable, fmt::format("{}:{} did not answer within {} ms",
+                                                                      host, port, timeout.count()));
+               else
+                 out = std::move(err);
+             });
+  return out;
+}
+
+} // namespace
+
 caf::expected<fleet_api_actor> connect_fleet(caf::actor_system& sys, const std::string& host, uint16_t port,
                                              std::chrono::milliseconds timeout) {
-  auto manager = connect_actor(sys, host, port, sys.message_types<fleet_api_actor>(), timeout);
-  if (manager)
+  // Untyped first: a fleetd of another release publishes another interface, and the hello, which
+  // every release understands, says which instead of a bare "interface differs".
+  auto manager = connect_actor(sys, host, port, {}, timeout);
+  if (manager) {
+    auto untyped = caf::actor_cast<caf::actor>(*manager);
+    if (auto err = say_hello(sys, untyped, host, port, timeout))
+      return err;
     return caf::actor_cast<fleet_api_actor>(std::move(*manager));
+  }
   const auto& err = manager.error();
   if (err == caf::sec::request_timeout)
     return caf::make_error(errc::unreachable,
@@ -41,9 +76,6 @@ caf::expected<fleet_api_actor> connect_fleet(caf::actor_system& sys, const std::
                                        "(fleetctl --tls-cert/--tls-key/--tls-ca), or not trust the "
                                        "certificate given; or it is not fleetd",
                                        host, port));
-  if (err == caf::sec::unexpected_actor_messaging_interface)
-    return caf::make_error(errc::unreachable,
-                           fmt::format("{}:{} is not a compatible fleetd (its interface differs)", host, port));
   return caf::make_error(errc::unreachable, fmt::format("cannot reach fleetd at {}:{} (is it running?): {}",
                                                         host, port, caf::to_string(err)));
 }

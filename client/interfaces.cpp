@@ -7,6 +7,7 @@
 namespace fleet {
 
 void register_fleet_types(caf::actor_system_config& cfg) {
+  cfg.add_message_type<peer_version>("fleet.peer_version");
   cfg.add_message_type<task>("fleet.task");
   cfg.add_message_type<task_outcome>("fleet.task_outcome");
   cfg.add_message_type<task_result>("fleet.task_result");

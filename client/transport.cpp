@@ -73,7 +73,7 @@ caf::expected<caf::strong_actor_ptr> connect_actor(caf::actor_system& sys, const
       [&](const caf::node_id&, caf::strong_actor_ptr& addr, std::set<std::string>& published) {
         if (!addr)
           out = caf::make_error(caf::sec::no_actor_published_at_port, "nothing is published at that port");
-        else if (!sys.assignable(published, sigs))
+        else if (!sigs.empty() && !sys.assignable(published, sigs))
           out = caf::make_error(caf::sec::unexpected_actor_messaging_interface);
         else
           out = std::move(addr);

@@ -37,6 +37,7 @@ enum class errc : uint8_t {
   not_permitted,       ///< The caller may not send this request (an internal message from another node).
   unknown_upload,      ///< No upload has the given id (never opened, sealed, discarded or expired).
   already_running,     ///< Another fleetd holds the database.
+  incompatible_version, ///< A client or node of another protocol version than fleetd's.
 };
 
 /// The category under which fleetd errors travel between CAF nodes.
@@ -45,7 +46,7 @@ inline constexpr caf::atom_value error_category = caf::atom("fleet");
 std::string to_string(errc x);
 
 /// The last code, for tables over every code.
-inline constexpr errc last_errc = errc::already_running;
+inline constexpr errc last_errc = errc::incompatible_version;
 
 /// The HTTP status that answers a request refused with `x`: 400 bad input, 403 not permitted,
 /// 404 unknown id, 429 a limit, 503 for everything that is fleetd's or the store's state.

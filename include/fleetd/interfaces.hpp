@@ -7,6 +7,7 @@
 #include "fleetd/fleet_stats.hpp"
 #include "fleetd/node_info.hpp"
 #include "fleetd/overview.hpp"
+#include "fleetd/peer_version.hpp"
 #include "fleetd/task.hpp"
 #include "fleetd/submit_limits.hpp"
 
@@ -58,6 +59,7 @@ using pause_atom = caf::atom_constant<caf::atom("pause")>;
 using resume_atom = caf::atom_constant<caf::atom("resume")>;
 using overview_atom = caf::atom_constant<caf::atom("overview")>;
 using limits_atom = caf::atom_constant<caf::atom("limits")>;
+using hello_atom = caf::atom_constant<caf::atom("hello")>;
 
 /// A short-lived worker: runs one attempt of one task, replies, and quits.
 using worker_actor = caf::typed_actor<
@@ -85,6 +87,9 @@ using coordinator_actor = caf::typed_actor<
 
 /// The public API of the fleet manager: what fleetd publishes for other CAF nodes.
 using fleet_api_actor = caf::typed_actor<
+  // The first request of every client and node: its protocol version; fleetd's own, or
+  // errc::incompatible_version naming both if they differ. connect_fleet sends it.
+  caf::replies_to<hello_atom, peer_version>::with<peer_version>,
   // submit_batch(tasks): validates, stores in one transaction, replies the batch id.
   caf::replies_to<submit_atom, std::vector<task>>::with<std::string>,
   // submit_batch(tasks, key): idempotent submit. The first submit with a key stores the batch;

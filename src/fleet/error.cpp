@@ -30,6 +30,7 @@ std::string to_string(errc x) {
     case errc::not_permitted: return "not_permitted";
     case errc::unknown_upload: return "unknown_upload";
     case errc::already_running: return "already_running";
+    case errc::incompatible_version: return "incompatible_version";
   }
   return "unknown_error";
 }
@@ -54,7 +55,8 @@ int http_status(errc x) {
     case errc::unknown_task_type:
     case errc::oversize_data:
     case errc::invalid_argument:
-    case errc::invalid_config: return 400;
+    case errc::invalid_config:
+    case errc::incompatible_version: return 400;
     case errc::not_permitted: return 403;
     case errc::limit_exceeded: return 429;
     default: return 503;

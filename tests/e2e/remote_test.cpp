@@ -1,13 +1,18 @@
 #include "fleetd_process.hpp"
 
 #include "fleetd/client.hpp"
+#include "fleetd/peer_version.hpp"
+#include "client/transport.hpp"
 
 #include <caf/actor_cast.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/exit_reason.hpp>
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
 #include <caf/meta/type_name.hpp>
 #include <caf/scoped_actor.hpp>
 #include <caf/send.hpp>
+#include <fmt/format.h>
 
 using namespace fleet;
 using namespace fleet::test;
@@ -204,4 +209,44 @@ TEST_CASE("a client killed in the middle of a chunked submit leaves fleetd runni
   write_file(small, "{\"id\":\"a\",\"type\":\"echo\"}\n");
   auto id = d.submit(small);
   CHECK(d.ctl({"wait", id}).exit_code == 0);
+}
+
+TEST_CASE("a client or node of another protocol version is told both versions, in both directions") {
+  fleetd_process d;
+  REQUIRE_MESSAGE(d.start(), d.log());
+  remote_node node;
+  // fleetd refuses a hello of another version, naming both.
+  auto raw = connect_actor(node.sys, "127.0.0.1", d.port(), {}, std::chrono::seconds(30));
+  REQUIRE_MESSAGE(raw, (raw ? "" : error_text(raw.error())));
+  caf::scoped_actor self{node.sys};
+  caf::error refused;
+  self->request(caf::actor_cast<caf::actor>(*raw), std::chrono::seconds(30), hello_atom::value,
+                peer_version{interface_version + 1, "9.9.9"})
+    .receive([](peer_version&) {}, [&](caf::error& err) { refused = std::move(err); });
+  REQUIRE(refused);
+  CHECK(refused == errc::incompatible_version);
+  CHECK_MESSAGE(error_text(refused).find(fmt::format("fleetd {} speaks protocol version {}", FLEETD_VERSION,
+                                                     interface_version))
+                  != std::string::npos,
+                error_text(refused));
+  CHECK(error_text(refused).find("(fleetd 9.9.9) speaks version") != std::string::npos);
+  // The same release is welcome, and the client library says hello on its own.
+  peer_version welcome;
+  self->request(caf::actor_cast<caf::actor>(*raw), std::chrono::seconds(30), hello_atom::value, this_release())
+    .receive([&](peer_version& v) { welcome = v; }, [](caf::error&) {});
+  CHECK(welcome.interface_version == interface_version);
+  CHECK(welcome.release == FLEETD_VERSION);
+  REQUIRE(fleet_client::connect(node.sys, "127.0.0.1", d.port()));
+
+  // A fleetd from before the hello (an actor that knows none of it) is named as older.
+  auto mute = node.sys.spawn([]() -> caf::behavior { return {[](int32_t) {}}; });
+  auto port = publish_actor(node.sys, caf::actor_cast<caf::strong_actor_ptr>(mute), {}, "127.0.0.1", 0);
+  REQUIRE(port);
+  auto old = connect_fleet(node.sys, "127.0.0.1", *port, std::chrono::seconds(30));
+  REQUIRE_FALSE(old);
+  CHECK(old.error() == errc::incompatible_version);
+  CHECK_MESSAGE(error_text(old.error()).find("does not know protocol versions: it is older than this client")
+                  != std::string::npos,
+                error_text(old.error()));
+  caf::anon_send_exit(mute, caf::exit_reason::user_shutdown);
 }

@@ -1,4 +1,5 @@
 #include "fleetd/error.hpp"
+#include "fleetd/peer_version.hpp"
 
 #include <doctest/doctest.h>
 
@@ -28,4 +29,21 @@ TEST_CASE("every error code has its own name and an HTTP status of its kind") {
   CHECK(http_status(errc::storage_unavailable) == 503);
   CHECK(http_status(errc::shutting_down) == 503);
   CHECK(http_status(errc::database_damaged) == 503);
+  CHECK(http_status(errc::incompatible_version) == 400);
+}
+
+TEST_CASE("a peer of another protocol version is refused with both versions named, and which to upgrade") {
+  peer_version ours{3, "0.3.0"};
+  CHECK_FALSE(check_peer_version(ours, {3, "0.3.7"}, "this client"));
+  auto older = check_peer_version(ours, {2, "0.2.1"}, "this client");
+  REQUIRE(older);
+  CHECK(older == errc::incompatible_version);
+  CHECK(error_text(older)
+        == "fleetd 0.3.0 speaks protocol version 3, this client (fleetd 0.2.1) speaks version 2: use clients and "
+           "nodes of fleetd's release (upgrade this client)");
+  auto newer = check_peer_version(ours, {4, "0.4.0"}, "the fleet-node n1");
+  REQUIRE(newer);
+  CHECK(error_text(newer).find("(upgrade fleetd)") != std::string::npos);
+  CHECK(this_release().interface_version == interface_version);
+  CHECK(this_release().release == FLEETD_VERSION);
 }
