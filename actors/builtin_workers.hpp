@@ -1,7 +1,7 @@
 #pragma once
 
 #include "fleetd/interfaces.hpp"
-#include "actors/worker.hpp"
+#include "fleetd/worker.hpp"
 
 #include <optional>
 #include <string>

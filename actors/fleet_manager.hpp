@@ -1,7 +1,7 @@
 #pragma once
 
 #include "fleetd/interfaces.hpp"
-#include "actors/worker.hpp"
+#include "fleetd/worker.hpp"
 #include "fleet/autoscale.hpp"
 #include "fleetd/fleet_config.hpp"
 #include "fleet/metrics.hpp"

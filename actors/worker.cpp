@@ -1,4 +1,4 @@
-#include "actors/worker.hpp"
+#include "fleetd/worker.hpp"
 
 #include "actors/exception_guard.hpp"
 #include "fleetd/error.hpp"

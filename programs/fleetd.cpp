@@ -1,7 +1,7 @@
-// fleetd: the fleet manager daemon (programs/fleetd_main.cpp).
+// fleetd: the fleet manager daemon, with the built-in task types (programs/fleetd_main.cpp).
 
-#include "programs/fleetd_main.hpp"
+#include "fleetd/daemon.hpp"
 
 int main(int argc, char** argv) {
-  return fleet::fleetd_main(argc, argv);
+  return fleet::run_daemon(argc, argv);
 }

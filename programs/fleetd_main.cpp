@@ -2,7 +2,7 @@
 // fleet manager for CAF nodes and fleetctl, and drains on SIGTERM/SIGINT.
 // Usage: fleetd [--config-file=config/fleetd.ini] [--fleet.NAME=VALUE]...   (--help for all)
 
-#include "programs/fleetd_main.hpp"
+#include "fleetd/daemon.hpp"
 #include "fleetd/version.hpp"
 
 #include "actors/builtin_workers.hpp"
@@ -115,7 +115,7 @@ void log_file_state(const std::string& db, const instance_lock::file_state& stat
 
 } // namespace
 
-int fleet::fleetd_main(int argc, char** argv, const std::function<void(worker_registry&)>& add_task_types) {
+int fleet::run_daemon(int argc, char** argv, const daemon_extensions& ext) {
   // Before any thread exists: CAF's threads inherit the mask, and only sigwait below sees them.
   auto signals = handled_signals();
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
@@ -175,13 +175,15 @@ int fleet::fleetd_main(int argc, char** argv, const std::function<void(worker_re
   configure_connections(sys, connections, [](const std::string& line) { spdlog::warn("{}", line); });
   auto registry = std::make_shared<worker_registry>();
   add_builtin_workers(*registry, o.exec_allow, o.exec_env_allow);
-  if (add_task_types)
-    add_task_types(*registry);
+  if (ext.add_task_types)
+    ext.add_task_types(*registry);
   fleet_manager_options opts;
   opts.store = std::move(*store);
   std::weak_ptr<fleet_store> store_alive = opts.store;
   opts.initial_config = o.fleet;
   opts.registry = registry;
+  if (ext.hooks)
+    opts.hooks = ext.hooks;
   opts.max_pending_transitions = static_cast<size_t>(o.commit_batch);
   opts.commit_delay_ms = o.commit_delay_ms;
   opts.writer_thread = true;

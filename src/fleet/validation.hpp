@@ -1,6 +1,7 @@
 #pragma once
 
 #include "fleetd/submit_limits.hpp"
+#include "fleetd/task_check.hpp"
 #include "fleetd/task.hpp"
 
 #include <caf/error.hpp>
@@ -17,10 +18,6 @@ namespace fleet {
 
 /// The error for a submit when `unfinished` batches already wait or run, none otherwise.
 caf::error validate_pending_batches(int64_t unfinished, const submit_limits& limits);
-
-/// Checks the data of one task for its type: `errc::unknown_task_type` if nothing runs that type,
-/// `errc::invalid_task` if the data does not fit it, none otherwise.
-using task_type_check = std::function<caf::error(const task&, const nlohmann::json& data)>;
 
 /// The error for a batch of `n` tasks above the limit, none otherwise (also for uploads in chunks).
 caf::error validate_batch_size(size_t n, const submit_limits& limits);

@@ -3,7 +3,7 @@
 // without it the process dies at once, before group commit can record that the attempt began.
 
 #include "fleetd/interfaces.hpp"
-#include "programs/fleetd_main.hpp"
+#include "fleetd/daemon.hpp"
 
 #include <caf/actor_system.hpp>
 #include <caf/typed_event_based_actor.hpp>
@@ -33,7 +33,9 @@ fleet::worker_actor::behavior_type crash_worker(fleet::worker_actor::pointer) {
 } // namespace
 
 int main(int argc, char** argv) {
-  return fleet::fleetd_main(argc, argv, [](fleet::worker_registry& registry) {
+  fleet::daemon_extensions ext;
+  ext.add_task_types = [](fleet::worker_registry& registry) {
     registry.add("crash", [](caf::actor_system& sys) { return sys.spawn(crash_worker); });
-  });
+  };
+  return fleet::run_daemon(argc, argv, ext);
 }

@@ -28,8 +28,9 @@
 
 namespace fleet::test {
 
+/// A program of this build by name, or any program by absolute path.
 inline std::string bin(const std::string& name) {
-  return std::string{FLEET_BIN_DIR} + "/" + name;
+  return name.starts_with('/') ? name : std::string{FLEET_BIN_DIR} + "/" + name;
 }
 
 /// A port nobody listens on right now (the kernel's pick for an ephemeral bind).

@@ -83,3 +83,38 @@ TEST_CASE("the installed package: public headers alone, a CMake project and pkg-
   CHECK(d.query_int("SELECT count(*) FROM tasks WHERE state = 'succeeded'") == 8);
   CHECK(d.query_int("SELECT count(*) FROM batch_summary WHERE status = 'completed'") == 2);
 }
+
+TEST_CASE("the installed package: a daemon of one's own with an in-process task type, built against the prefix") {
+  temp_dir dir;
+  auto prefix = dir.file("prefix");
+  sh("cmake --install " + shell_quoted(FLEET_BINARY_DIR) + " --prefix " + shell_quoted(prefix) + " > /dev/null");
+  auto project = dir.file("daemon-build");
+  sh("cmake -S " + shell_quoted(std::string{FLEET_SOURCE_DIR} + "/examples/daemon") + " -B " + shell_quoted(project)
+     + " -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMAKE_PREFIX_PATH=" + shell_quoted(prefix) + " > /dev/null");
+  sh("cmake --build " + shell_quoted(project) + " > /dev/null");
+
+  fleetd_process d;
+  d.use_binary(project + "/my-fleetd");
+  REQUIRE_MESSAGE(d.start(), d.log());
+  auto tasks = d.file("tasks.jsonl");
+  write_file(tasks, R"({"id": "h", "type": "checksum", "data": {"text": "hello"}})" "\n"
+                    R"({"id": "e", "type": "echo", "data": {"x": 1}})" "\n");
+  auto id = d.submit(tasks);
+  REQUIRE(d.ctl({"wait", id}).exit_code == 0);
+  // FNV-1a of "hello", computed by the user's worker inside the daemon; the built-in types stay.
+  CHECK(d.query_int("SELECT count(*) FROM tasks WHERE state = 'succeeded'") == 2);
+  auto results = d.ctl_json({"results", id});
+  std::string checksum;
+  for (const auto& r : results)
+    if (r["task_id"] == "h")
+      checksum = r["result"].dump();
+  CHECK(checksum == R"({"fnv1a":"11831194018420276491"})");
+  // The user's submit-time check refuses bad data before anything is stored.
+  auto bad = d.file("bad.jsonl");
+  write_file(bad, R"({"id": "b", "type": "checksum", "data": {"nope": 1}})" "\n");
+  auto refused = d.ctl({"submit", bad});
+  CHECK(refused.exit_code == 2);
+  CHECK(refused.err.find("checksum needs {\"text\": STRING}") != std::string::npos);
+  CHECK(d.query_int("SELECT count(*) FROM batches") == 1);
+  CHECK(d.terminate() == 0);
+}

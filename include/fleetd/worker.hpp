@@ -1,7 +1,7 @@
 #pragma once
 
 #include "fleetd/interfaces.hpp"
-#include "fleet/validation.hpp"
+#include "fleetd/task_check.hpp"
 
 #include <caf/expected.hpp>
 #include <caf/timespan.hpp>
@@ -17,9 +17,6 @@ namespace fleet {
 
 /// Spawns a fresh worker for one attempt of a task.
 using worker_factory = std::function<worker_actor(caf::actor_system& sys)>;
-
-/// Checks a task's data for one worker kind at submit time; `errc::invalid_task` if it does not fit.
-using data_check = std::function<caf::error(const nlohmann::json& data)>;
 
 /// Maps a task `type` to the worker implementation that runs it.
 class worker_registry {
