@@ -11,9 +11,10 @@
 
 namespace fleet {
 
-attempt_ended end_of_attempt(const running_attempt& r, const caf::expected<task_outcome>& outcome,
-                             const fleet_config& cfg, int64_t now,
-                             const std::function<double()>& unit_random) {
+namespace {
+
+/// What every end of `r` at `now` says, whatever the outcome.
+attempt_ended end_at(const running_attempt& r, int64_t now) {
   attempt_ended end;
   end.seq = r.seq;
   end.batch_id = r.batch_id;
@@ -21,6 +22,15 @@ attempt_ended end_of_attempt(const running_attempt& r, const caf::expected<task_
   end.attempt = r.attempt;
   end.at = now;
   end.duration_ms = now - r.spawned_at;
+  return end;
+}
+
+} // namespace
+
+attempt_ended end_of_attempt(const running_attempt& r, const caf::expected<task_outcome>& outcome,
+                             const fleet_config& cfg, int64_t now,
+                             const std::function<double()>& unit_random) {
+  auto end = end_at(r, now);
   if (outcome && outcome->success) {
     end.outcome = attempt_outcome::succeeded;
     // Whatever a worker (or a remote node) wrote, what is stored and sent on is UTF-8.
@@ -50,16 +60,10 @@ attempt_ended end_of_attempt(const running_attempt& r, const caf::expected<task_
 
 attempt_ended stopped_attempt_end(const running_attempt& r, int64_t now, attempt_outcome outcome, std::string error,
                                   task_disposition next) {
-  attempt_ended end;
-  end.seq = r.seq;
-  end.batch_id = r.batch_id;
-  end.task_id = r.task_id;
-  end.attempt = r.attempt;
-  end.at = now;
+  auto end = end_at(r, now);
   end.outcome = outcome;
   end.error = std::move(error);
   end.next = next;
-  end.duration_ms = now - r.spawned_at;
   return end;
 }
 
