@@ -55,7 +55,7 @@ caf::expected<fleet_api_actor> connect_fleet(caf::actor_system& sys, const std::
                                              std::chrono::milliseconds timeout) {
   // Untyped first: a fleetd of another release publishes another interface, and the hello, which
   // every release understands, says which instead of a bare "interface differs".
-  auto manager = connect_actor(sys, host, port, {}, timeout);
+  auto manager = connect_actor(sys, host, port, timeout);
   if (manager) {
     auto untyped = caf::actor_cast<caf::actor>(*manager);
     if (auto err = say_hello(sys, untyped, host, port, timeout))

@@ -62,7 +62,6 @@ caf::error unpublish_actor(caf::actor_system& sys, const caf::actor_addr& whom, 
 }
 
 caf::expected<caf::strong_actor_ptr> connect_actor(caf::actor_system& sys, const std::string& host, uint16_t port,
-                                                   const std::set<std::string>& sigs,
                                                    std::chrono::milliseconds timeout) {
   caf::expected<caf::strong_actor_ptr> out{caf::sec::runtime_error};
   // The guard bounds the TCP connect, the request the handshake that follows.
@@ -70,11 +69,9 @@ caf::expected<caf::strong_actor_ptr> connect_actor(caf::actor_system& sys, const
   caf::scoped_actor self{sys};
   self->request(transport(sys), timeout, caf::connect_atom::value, host, port)
     .receive(
-      [&](const caf::node_id&, caf::strong_actor_ptr& addr, std::set<std::string>& published) {
+      [&](const caf::node_id&, caf::strong_actor_ptr& addr, std::set<std::string>&) {
         if (!addr)
           out = caf::make_error(caf::sec::no_actor_published_at_port, "nothing is published at that port");
-        else if (!sigs.empty() && !sys.assignable(published, sigs))
-          out = caf::make_error(caf::sec::unexpected_actor_messaging_interface);
         else
           out = std::move(addr);
       },

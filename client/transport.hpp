@@ -30,11 +30,10 @@ caf::expected<uint16_t> publish_actor(caf::actor_system& sys, caf::strong_actor_
 /// Stops listening on `port` for `whom`.
 caf::error unpublish_actor(caf::actor_system& sys, const caf::actor_addr& whom, uint16_t port);
 
-/// The actor published at host:port, once its interface is checked against `sigs` (empty: any
-/// interface, which the caller checks otherwise, as connect_fleet does with its hello); fails with
+/// The actor published at host:port, whatever its interface: the caller checks what it talks to
+/// (connect_fleet with its hello, which every release understands). Fails with
 /// caf::sec::request_timeout when the connection and handshake take longer than `timeout`.
 caf::expected<caf::strong_actor_ptr> connect_actor(caf::actor_system& sys, const std::string& host, uint16_t port,
-                                                   const std::set<std::string>& sigs,
                                                    std::chrono::milliseconds timeout);
 
 } // namespace fleet

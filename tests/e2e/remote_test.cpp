@@ -216,7 +216,7 @@ TEST_CASE("a client or node of another protocol version is told both versions, i
   REQUIRE_MESSAGE(d.start(), d.log());
   remote_node node;
   // fleetd refuses a hello of another version, naming both.
-  auto raw = connect_actor(node.sys, "127.0.0.1", d.port(), {}, std::chrono::seconds(30));
+  auto raw = connect_actor(node.sys, "127.0.0.1", d.port(), std::chrono::seconds(30));
   REQUIRE_MESSAGE(raw, (raw ? "" : error_text(raw.error())));
   caf::scoped_actor self{node.sys};
   caf::error refused;
