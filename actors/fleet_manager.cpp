@@ -89,17 +89,11 @@ caf::error fleet_manager_state::init(self_pointer self, fleet_manager_options op
   }
   // The first write of every start, through the same path as every other: nothing else happens
   // before it committed.
-  start_up_state started;
   auto journal = opts_.journal ? opts_.journal->previous_run() : std::vector<start_journal::entry>{};
-  auto err = writer_->run([&](fleet_store& store) -> caf::error {
-    auto done = start_up(store, now, opts_.max_interruptions, journal, now - opts_.upload_expiry_ms);
-    if (!done)
-      return done.error();
-    started = std::move(*done);
-    return caf::none;
-  });
-  if (err)
-    return err;
+  auto started_up = run_start_up(*writer_, now, opts_.max_interruptions, journal, now - opts_.upload_expiry_ms);
+  if (!started_up)
+    return started_up.error();
+  const auto& started = *started_up;
   const auto& recovered = started.recovered;
   if (started.expired_uploads > 0)
     spdlog::warn("dropped {} uploads that were never sealed", started.expired_uploads);

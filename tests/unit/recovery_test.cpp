@@ -213,31 +213,18 @@ TEST_CASE("the start-up job recovers, drops stale uploads and reads what the man
     REQUIRE_FALSE(tx.commit());
   }
   auto pipeline = make_inline_pipeline(std::shared_ptr<fleet_store>(f.store.get(), [](fleet_store*) {}), [] {});
-  start_up_state started;
-  auto err = pipeline->run([&](fleet_store& store) -> caf::error {
-    auto done = start_up(store, 2000, 3, {}, 1000);
-    if (!done)
-      return done.error();
-    started = std::move(*done);
-    return caf::none;
-  });
-  REQUIRE_FALSE(err);
-  CHECK(started.recovered.requeued == 2);
-  CHECK(started.expired_uploads == 1);
-  CHECK(started.unfinished_tasks == 2);
-  CHECK(started.fleet_paused);
-  CHECK(started.totals.total_results == 0);
+  auto started = run_start_up(*pipeline, 2000, 3, {}, 1000);
+  REQUIRE(started);
+  CHECK(started->recovered.requeued == 2);
+  CHECK(started->expired_uploads == 1);
+  CHECK(started->unfinished_tasks == 2);
+  CHECK(started->fleet_paused);
+  CHECK(started->totals.total_results == 0);
   CHECK(query_db_int(f.path, "SELECT count(*) FROM tasks WHERE state = 'pending'") == 2);
   CHECK(query_db_int(f.path, "SELECT count(*) FROM uploads") == 1);
   // Nothing left to recover: a second start changes nothing.
-  err = pipeline->run([&](fleet_store& store) -> caf::error {
-    auto done = start_up(store, 2100, 3, {}, 1000);
-    if (!done)
-      return done.error();
-    started = std::move(*done);
-    return caf::none;
-  });
-  REQUIRE_FALSE(err);
-  CHECK(started.recovered.requeued == 0);
-  CHECK(started.expired_uploads == 0);
+  started = run_start_up(*pipeline, 2100, 3, {}, 1000);
+  REQUIRE(started);
+  CHECK(started->recovered.requeued == 0);
+  CHECK(started->expired_uploads == 0);
 }

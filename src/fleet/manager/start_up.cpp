@@ -29,4 +29,20 @@ caf::expected<start_up_state> start_up(fleet_store& store, int64_t now, int32_t 
   return out;
 }
 
+caf::expected<start_up_state> run_start_up(write_pipeline& writer, int64_t now, int32_t max_interruptions,
+                                           const std::vector<start_journal::entry>& starts,
+                                           int64_t upload_expiry_before) {
+  start_up_state started;
+  auto err = writer.run([&](fleet_store& store) -> caf::error {
+    auto done = start_up(store, now, max_interruptions, starts, upload_expiry_before);
+    if (!done)
+      return done.error();
+    started = std::move(*done);
+    return caf::none;
+  });
+  if (err)
+    return err;
+  return started;
+}
+
 } // namespace fleet

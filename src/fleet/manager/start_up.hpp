@@ -3,6 +3,7 @@
 #include "fleetd/fleet_stats.hpp"
 #include "fleet/start_journal.hpp"
 #include "fleet/store.hpp"
+#include "fleet/write_pipeline.hpp"
 
 #include <caf/expected.hpp>
 
@@ -26,5 +27,10 @@ struct start_up_state {
 caf::expected<start_up_state> start_up(fleet_store& store, int64_t now, int32_t max_interruptions,
                                        const std::vector<start_journal::entry>& starts,
                                        int64_t upload_expiry_before);
+
+/// `start_up` run by `writer` (write_pipeline::run: after every job posted before, waited for).
+caf::expected<start_up_state> run_start_up(write_pipeline& writer, int64_t now, int32_t max_interruptions,
+                                           const std::vector<start_journal::entry>& starts,
+                                           int64_t upload_expiry_before);
 
 } // namespace fleet
