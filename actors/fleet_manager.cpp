@@ -489,6 +489,7 @@ fleet_manager(fleet_manager_state::self_pointer self, fleet_manager_options opts
     guarded([self](node_join_atom, const node_announcement& a, const node_actor& handle) {
       return self->state.join_node(a, handle);
     }),
+    guarded([self](node_drain_atom, const std::string& name) { return self->state.drain_node(name); }),
     guarded([self](nodes_atom) { return self->state.nodes(); }),
     guarded([self, from_self](node_tick_atom) {
       if (from_self())

@@ -118,6 +118,8 @@ public:
   size_t answer_bytes() const { return std::min(opts_.limits.max_message_bytes / 4, size_t{16} << 20); }
   coordinator_actor coordinator() const { return coordinator_; }
   caf::result<node_welcome> join_node(const node_announcement& a, const node_actor& handle);
+  /// A node announced that it leaves: no more placements on it.
+  caf::result<int32_t> drain_node(const std::string& name);
   std::vector<node_info> nodes() const;
 
   caf::result<int32_t> drain(int64_t timeout_ms);

@@ -110,9 +110,10 @@ void fleet_manager_state::start_attempt(runnable_task next, const std::string& n
     return;
   }
   auto r = begin_attempt(next, node);
+  attempt_info info{r.worker_id, r.attempt, r.deadline};
   // The hooks may be a user's code: what they throw fails this attempt, not the manager's state.
   auto worker = catching([&] {
-    return opts_.hooks->get_worker_instance(self_->home_system(), *opts_.registry, r.worker_id, next.spec);
+    return opts_.hooks->get_worker_instance(self_->home_system(), *opts_.registry, info, next.spec);
   });
   auto seq = r.seq;
   auto attempt = r.attempt;
@@ -143,11 +144,12 @@ void fleet_manager_state::start_remote_attempt(const runnable_task& next, const 
   auto seq = r.seq;
   auto attempt = r.attempt;
   auto worker_id = r.worker_id;
+  auto deadline = r.deadline;
   attempts_.add(std::move(r));
   schedule_flush();
   schedule_tick();
   auto generation = nodes_.table().generation(node);
-  self_->request(*nodes_.handle(node), caf::infinite, execute_atom::value, worker_id, next.spec, attempt)
+  self_->request(*nodes_.handle(node), caf::infinite, execute_atom::value, worker_id, next.spec, attempt, deadline)
     .then(guarded([this, seq, attempt](task_outcome& outcome) { on_outcome(seq, attempt, std::move(outcome)); }),
           guarded([this, seq, attempt, node, generation](caf::error& err) {
             // CAF's own errors mean the node went away under the attempt (the node reports a
@@ -213,7 +215,8 @@ void fleet_manager_state::on_down(const caf::down_msg& msg) {
   }
   auto why = [&] { return msg.reason ? error_text(msg.reason) : std::string{"normal exit"}; };
   if (auto node = nodes_.name_of(msg.source)) {
-    drop_node(*node, fmt::format("connection lost ({})", why()));
+    drop_node(*node, nodes_.table().draining(*node) ? std::string{"it left after draining"}
+                                                    : fmt::format("connection lost ({})", why()));
     return;
   }
   if (auto running = attempts_.find_worker(msg.source))

@@ -26,7 +26,7 @@ using namespace manager_detail;
 
 task_type_check fleet_manager_state::type_check() const {
   return [this, local = opts_.registry->checker()](const task& t, const nlohmann::json& data) -> caf::error {
-    if (opts_.registry->find(t.type) != nullptr || !nodes_.table().runs(t.type))
+    if (opts_.registry->contains(t.type) || !nodes_.table().runs(t.type))
       return local(t, data);
     return caf::none; // a type only fleet-nodes run: the node checks the data
   };
@@ -64,6 +64,20 @@ caf::result<node_welcome> fleet_manager_state::join_node(const node_announcement
           dispatch();
         });
   return rp;
+}
+
+caf::result<int32_t> fleet_manager_state::drain_node(const std::string& name) {
+  auto handle = nodes_.handle(name);
+  const auto& sender = self_->current_sender();
+  if (handle == nullptr || sender == nullptr || sender->address() != handle->address())
+    return caf::make_error(errc::not_permitted, fmt::format("only node {} itself may drain it", name));
+  if (nodes_.table().set_draining(name))
+    spdlog::info("node {} drains: no more attempts go there", name);
+  int32_t running = 0;
+  for (const auto& n : nodes_.table().list(now_ms()))
+    if (n.name == name)
+      running = n.running;
+  return running;
 }
 
 std::vector<node_info> fleet_manager_state::nodes() const {

@@ -19,7 +19,7 @@ namespace {
 
 /// The task's data as its kind expects it, or the error that keeps it from running here.
 caf::error check_here(const worker_registry& registry, const std::string& node, const task& t) {
-  if (registry.find(t.type) == nullptr)
+  if (!registry.contains(t.type))
     return caf::make_error(errc::unknown_task_type,
                            fmt::format("node {} does not run tasks of type \"{}\"", node, t.type));
   auto data = nlohmann::json::parse(t.data, nullptr, false);
@@ -33,6 +33,13 @@ caf::error check_here(const worker_registry& registry, const std::string& node, 
 fleet_node_state::~fleet_node_state() {
   for (auto& [id, worker] : workers)
     caf::anon_send_exit(worker, caf::exit_reason::user_shutdown);
+}
+
+void fleet_node_state::leave_if_drained(caf::scheduled_actor* self) const {
+  if (draining && workers.empty()) {
+    spdlog::info("drained: every attempt of this node finished");
+    self->quit();
+  }
 }
 
 fleet_node_actor::behavior_type fleet_node(fleet_node_actor::stateful_pointer<fleet_node_state> self,
@@ -68,14 +75,17 @@ fleet_node_actor::behavior_type fleet_node(fleet_node_actor::stateful_pointer<fl
         self->quit(std::move(err));
       });
   return {
-    guarded([self, from_manager](execute_atom, const std::string& worker_id, task& t,
-                                 int32_t attempt) -> caf::result<task_outcome> {
+    guarded([self, from_manager](execute_atom, const std::string& worker_id, task& t, int32_t attempt,
+                                 int64_t deadline_ms) -> caf::result<task_outcome> {
       auto& st = self->state;
       if (!from_manager())
         return caf::make_error(errc::not_permitted, "only fleetd gives this node work");
       if (auto err = check_here(*st.opts.registry, st.opts.announcement.name, t))
         return err;
-      auto worker = (*st.opts.registry->find(t.type))(self->home_system());
+      auto spawned = st.opts.registry->spawn(self->home_system(), t, attempt_info{worker_id, attempt, deadline_ms});
+      if (!spawned)
+        return std::move(spawned.error());
+      auto worker = *spawned;
       st.workers[worker_id] = worker;
       auto rp = self->make_response_promise<task_outcome>();
       // Not delegated: a worker that ends without an outcome is the task's failure, reported as a
@@ -85,12 +95,14 @@ fleet_node_actor::behavior_type fleet_node(fleet_node_actor::stateful_pointer<fl
           [self, rp, worker_id](task_outcome& outcome) mutable {
             self->state.workers.erase(worker_id);
             rp.deliver(std::move(outcome));
+            self->state.leave_if_drained(self);
           },
           [self, rp, worker_id](caf::error& err) mutable {
             self->state.workers.erase(worker_id);
             rp.deliver(caf::make_error(errc::worker_failed,
                                        fmt::format("worker on node {} ended without a result ({})",
                                                    self->state.opts.announcement.name, error_text(err))));
+            self->state.leave_if_drained(self);
           });
       return rp;
     }),
@@ -102,6 +114,34 @@ fleet_node_actor::behavior_type fleet_node(fleet_node_actor::stateful_pointer<fl
         self->send_exit(i->second, caf::exit_reason::user_shutdown);
         workers.erase(i);
       }
+      self->state.leave_if_drained(self);
+    },
+    [self](drain_atom, int64_t timeout_ms) {
+      auto& st = self->state;
+      const auto& sender = self->current_sender();
+      if (sender == nullptr || sender->node() != self->node() || st.draining)
+        return;
+      st.draining = true;
+      spdlog::info("draining: no new attempts; {} running may finish within {} ms", st.workers.size(),
+                   timeout_ms);
+      self->delayed_send(self, std::chrono::milliseconds(timeout_ms), drain_deadline_atom::value);
+      if (!st.joined) {
+        self->quit();
+        return;
+      }
+      // Until fleetd answers, attempts it sent before it learnt of the drain still arrive, and run.
+      self->request(st.opts.manager, std::chrono::seconds(10), node_drain_atom::value, st.opts.announcement.name)
+        .then([self](int32_t) { self->state.leave_if_drained(self); },
+              [self](caf::error& err) {
+                spdlog::warn("fleetd did not take the drain ({}): leaving now", error_text(err));
+                self->quit();
+              });
+    },
+    [self](drain_deadline_atom) {
+      if (self->current_sender() != self->ctrl())
+        return;
+      spdlog::warn("drain timeout: stopping {} attempts, which fleetd runs again", self->state.workers.size());
+      self->quit();
     },
     [self, from_manager](heartbeat_atom) -> caf::result<int32_t> {
       if (!from_manager())

@@ -15,7 +15,12 @@ namespace fleet {
 /// The node actor of a fleet-node process, plus what only the node itself may send it.
 using fleet_node_actor = node_actor::extend<
   // From the node itself: has fleetd checked on the node lately?
-  caf::reacts_to<node_tick_atom>>;
+  caf::reacts_to<node_tick_atom>,
+  // From its own process (SIGTERM): tell fleetd, let running attempts finish for up to the
+  // given ms, then quit (normally).
+  caf::reacts_to<drain_atom, int64_t>,
+  // From the node itself: the drain's time is up.
+  caf::reacts_to<drain_deadline_atom>>;
 
 struct fleet_node_options {
   fleet_api_actor manager;
@@ -34,12 +39,18 @@ struct fleet_node_state {
   std::unordered_map<std::string, worker_actor> workers;
   node_welcome welcome;
   bool joined = false;
+  bool draining = false;
   caf::actor_clock::time_point last_heartbeat;
+
+  /// Quits once a drain has nothing left to wait for.
+  void leave_if_drained(caf::scheduled_actor* self) const;
 };
 
 /// Joins fleetd, then runs the attempts fleetd places here, each on a fresh worker. Quits when it
 /// loses fleetd (the connection drops, or no heartbeat came within fleetd's node timeout) or when
-/// the join is refused; its workers stop with it. fleet-node then connects and joins again.
+/// the join is refused; its workers stop with it. fleet-node then connects and joins again. On a
+/// drain it asks fleetd for no more work and quits normally once its attempts finished (or the
+/// drain's time is up: the rest stop, and fleetd runs them again elsewhere).
 fleet_node_actor::behavior_type fleet_node(fleet_node_actor::stateful_pointer<fleet_node_state> self,
                                            fleet_node_options opts);
 

@@ -1,6 +1,7 @@
 #include "fleetd/worker.hpp"
 
 #include "actors/exception_guard.hpp"
+#include "actors/function_worker.hpp"
 #include "fleetd/error.hpp"
 
 #include <caf/actor_system.hpp>
@@ -14,12 +15,25 @@
 namespace fleet {
 
 void worker_registry::add(std::string type, worker_factory spawn, data_check check) {
-  kinds_[std::move(type)] = kind{std::move(spawn), std::move(check)};
+  kinds_[std::move(type)] = kind{std::move(spawn), {}, std::move(check)};
 }
 
-const worker_factory* worker_registry::find(const std::string& type) const {
-  auto i = kinds_.find(type);
-  return i == kinds_.end() ? nullptr : &i->second.spawn;
+void worker_registry::add_function(std::string type, task_function run, data_check check) {
+  kinds_[std::move(type)] = kind{{}, std::move(run), std::move(check)};
+}
+
+bool worker_registry::contains(const std::string& type) const {
+  return kinds_.count(type) > 0;
+}
+
+caf::expected<worker_actor> worker_registry::spawn(caf::actor_system& sys, const task& t,
+                                                   const attempt_info& info) const {
+  auto i = kinds_.find(t.type);
+  if (i == kinds_.end())
+    return caf::make_error(errc::unknown_task_type, fmt::format("no worker for task type \"{}\"", t.type));
+  if (i->second.spawn)
+    return i->second.spawn(sys);
+  return spawn_function_worker(sys, i->second.run, info);
 }
 
 task_type_check worker_registry::checker() const {
@@ -63,13 +77,9 @@ execution_hooks::~execution_hooks() = default;
 
 caf::expected<worker_actor> execution_hooks::get_worker_instance(caf::actor_system& sys,
                                                                  const worker_registry& registry,
-                                                                 const std::string&,
+                                                                 const attempt_info& attempt,
                                                                  const task& t) {
-  auto factory = registry.find(t.type);
-  if (factory == nullptr)
-    return caf::make_error(errc::unknown_task_type,
-                           fmt::format("no worker for task type \"{}\"", t.type));
-  return (*factory)(sys);
+  return registry.spawn(sys, t, attempt);
 }
 
 void execution_hooks::execute_task_on_worker(fleet_manager_actor::pointer self,

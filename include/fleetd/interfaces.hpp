@@ -60,6 +60,7 @@ using resume_atom = caf::atom_constant<caf::atom("resume")>;
 using overview_atom = caf::atom_constant<caf::atom("overview")>;
 using limits_atom = caf::atom_constant<caf::atom("limits")>;
 using hello_atom = caf::atom_constant<caf::atom("hello")>;
+using node_drain_atom = caf::atom_constant<caf::atom("nodedrain")>;
 
 /// A short-lived worker: runs one attempt of one task, replies, and quits.
 using worker_actor = caf::typed_actor<
@@ -68,8 +69,9 @@ using worker_actor = caf::typed_actor<
 
 /// A fleet-node process as fleetd sees it: it runs attempts on workers of its own.
 using node_actor = caf::typed_actor<
-  // Runs attempt N of the task on a fresh worker, known to fleetd as worker_id.
-  caf::replies_to<execute_atom, std::string, task, int32_t>::with<task_outcome>,
+  // Runs attempt N of the task on a fresh worker, known to fleetd as worker_id, until the
+  // deadline (ms since the epoch; fleetd stops the attempt then).
+  caf::replies_to<execute_atom, std::string, task, int32_t, int64_t>::with<task_outcome>,
   // Stops the worker of an attempt fleetd gave up on (cancelled, timed out).
   caf::reacts_to<stop_atom, std::string>,
   // fleetd checks that the node still answers: the attempts it runs.
@@ -143,6 +145,10 @@ using fleet_api_actor = caf::typed_actor<
   // A fleet-node joins: from now on fleetd places attempts of the announced types on it, checks
   // on it with heartbeats, and drops it (running attempts run again) when it stops answering.
   caf::replies_to<node_join_atom, node_announcement, node_actor>::with<node_welcome>,
+  // A joined node (only the node actor itself) leaves soon: fleetd places nothing more on it;
+  // its running attempts finish there, or run again elsewhere once it is gone. Replies how many
+  // attempts fleetd counts as running there.
+  caf::replies_to<node_drain_atom, std::string>::with<int32_t>,
   // The nodes of the fleet, fleetd's own workers ("local") first.
   caf::replies_to<nodes_atom>::with<std::vector<node_info>>,
   // One snapshot for a status page: stats, the newest `batches` batches, workers, the latest

@@ -44,12 +44,13 @@ struct node_info {
   int32_t running = 0;
   int64_t joined_at = 0;      ///< ms since epoch
   int64_t last_heartbeat = 0; ///< ms since epoch; the local node: now
+  bool draining = false;      ///< the node leaves once its running attempts finish; it gets no more
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, node_info& x) {
   return f(caf::meta::type_name("fleet.node_info"), x.name, x.types, x.capacity, x.running,
-           x.joined_at, x.last_heartbeat);
+           x.joined_at, x.last_heartbeat, x.draining);
 }
 
 } // namespace fleet

@@ -2,6 +2,7 @@
 
 #include "fleetd/interfaces.hpp"
 #include "fleetd/task_check.hpp"
+#include "fleetd/task_context.hpp"
 
 #include <caf/expected.hpp>
 #include <caf/timespan.hpp>
@@ -18,14 +19,26 @@ namespace fleet {
 /// Spawns a fresh worker for one attempt of a task.
 using worker_factory = std::function<worker_actor(caf::actor_system& sys)>;
 
+/// A task type as a plain function: the task's data in, its JSON result out. It runs on a thread
+/// of its own (it may block), once per attempt. An error fails the attempt and the fleet retries
+/// it by its rules; an error of errc::invalid_task ("this data can never work") fails the task at
+/// once. An exception fails the attempt with its text. A function that outlives its deadline
+/// fails as timed out; it should watch `ctx.cancelled()` and return early, since a thread cannot
+/// be stopped from outside.
+using task_function = std::function<caf::expected<nlohmann::json>(const task_context& ctx,
+                                                                  const nlohmann::json& data)>;
+
 /// Maps a task `type` to the worker implementation that runs it.
 class worker_registry {
 public:
-  /// Registers (or replaces) the implementation of `type`.
+  /// Registers (or replaces) the implementation of `type`: an actor per attempt.
   void add(std::string type, worker_factory spawn, data_check check = {});
+  /// Registers (or replaces) `type` as a plain function (see task_function).
+  void add_function(std::string type, task_function run, data_check check = {});
 
-  /// The factory for `type`, or null.
-  const worker_factory* find(const std::string& type) const;
+  bool contains(const std::string& type) const;
+  /// A fresh worker for one attempt of `t`, or unknown_task_type.
+  caf::expected<worker_actor> spawn(caf::actor_system& sys, const task& t, const attempt_info& info) const;
 
   /// The submit-time check for every task: known type, data accepted by its kind.
   task_type_check checker() const;
@@ -37,7 +50,8 @@ public:
 
 private:
   struct kind {
-    worker_factory spawn;
+    worker_factory spawn; ///< null for a function
+    task_function run;
     data_check check;
   };
   std::map<std::string, kind> kinds_;
@@ -59,10 +73,10 @@ class execution_hooks {
 public:
   virtual ~execution_hooks();
 
-  /// The worker for one attempt (getWorkerInstance).
+  /// The worker for one attempt (getWorkerInstance); the default: `registry.spawn`.
   virtual caf::expected<worker_actor> get_worker_instance(caf::actor_system& sys,
                                                           const worker_registry& registry,
-                                                          const std::string& worker_id,
+                                                          const attempt_info& attempt,
                                                           const task& t);
 
   /// Runs the attempt on `worker` and calls `done` once (executeTaskOnWorker). The manager

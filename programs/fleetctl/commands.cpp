@@ -356,11 +356,12 @@ int cmd_workers(session& s) {
 }
 
 int cmd_nodes(session& s) {
-  return print_list(s, s.client->nodes(), {"NODE", "TYPES", "CAPACITY", "RUNNING", "JOINED", "LAST HEARTBEAT"},
+  return print_list(s, s.client->nodes(), {"NODE", "TYPES", "CAPACITY", "RUNNING", "STATE", "JOINED", "LAST HEARTBEAT"},
                     [](const fleet::node_info& n) -> std::vector<std::string> {
                       return {n.name, fmt::format("{}", fmt::join(n.types, ",")),
                               n.capacity < 0 ? "max-workers" : std::to_string(n.capacity),
-                              std::to_string(n.running), format_time(n.joined_at), format_time(n.last_heartbeat)};
+                              std::to_string(n.running), n.draining ? "draining" : "serving",
+                              format_time(n.joined_at), format_time(n.last_heartbeat)};
                     });
 }
 

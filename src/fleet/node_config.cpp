@@ -14,7 +14,7 @@ const std::vector<option_spec>& node_option_specs() {
     {"fleetd-host", value_kind::text, "address of fleetd (default 127.0.0.1)"},
     {"fleetd-port", value_kind::integer, "port of fleetd (default 4242)"},
     {"name", value_kind::text, "this node's name in the fleet: 1-64 of A-Z a-z 0-9 . _ - (default: the host name)"},
-    {"types", value_kind::text, "task types this node runs, comma-separated, of echo, sleep, fail, exec (default \"echo,sleep,fail\")"},
+    {"types", value_kind::text, "task types this node runs, comma-separated (default: every type it has; fleet-node: echo, sleep, fail, and exec when exec-allow names programs)"},
     {"capacity", value_kind::integer, "attempts this node runs at once (default 8)"},
     {"exec-allow", value_kind::text, "programs `exec` tasks may run here, comma-separated argv[0] values (default \"\": none)"},
     {"exec-env-allow", value_kind::text, "variables a task's exec env may set here although they change what runs (LD_*, PATH, ...), comma-separated (default \"\": none)"},
@@ -23,13 +23,9 @@ const std::vector<option_spec>& node_option_specs() {
     {"tls-ca", value_kind::text, "PEM certificate of the CA that signs fleetd's certificate"},
     {"log-level", value_kind::text, "trace|debug|info|warn|error|off (default info)"},
     {"reconnect", value_kind::integer, "ms between attempts to reach fleetd (default 1000)"},
+    {"drain-timeout", value_kind::integer, "on SIGTERM, ms running attempts may take to finish before the node leaves; the rest run again elsewhere (default 30000)"},
   };
   return specs;
-}
-
-const std::vector<std::string>& builtin_types() {
-  static const std::vector<std::string> types{"echo", "sleep", "fail", "exec"};
-  return types;
 }
 
 } // namespace
@@ -37,7 +33,7 @@ const std::vector<std::string>& builtin_types() {
 node_config::node_config()
   : strict_config("node", node_option_specs(),
                   "usage: fleet-node [--config-file=FILE] [--node.NAME=VALUE]...\n\n"
-                  "Joins fleetd as a worker node and runs the attempts fleetd places on it.\n"
+                  "Joins fleetd as a worker node and runs the attempts fleetd places on it; SIGTERM drains it.\n"
                   "Options (section [node] in the config file, --node.NAME=VALUE on the command line,\n"
                   "which wins over the file):\n",
                   "\nCAF's own options: --long-help.\n") {
@@ -64,6 +60,7 @@ caf::error node_config::apply() {
   text("tls-ca", o.tls_ca);
   text("log-level", o.log_level);
   integer("reconnect", o.reconnect_ms);
+  integer("drain-timeout", o.drain_timeout_ms);
   if (o.fleetd_host.empty())
     return config_error("node.fleetd-host must name an address, e.g. 127.0.0.1");
   if (auto err = range("fleetd-port", o.fleetd_port, 1, 65535))
@@ -72,15 +69,8 @@ caf::error node_config::apply() {
     return err;
   if (auto err = range("reconnect", o.reconnect_ms, 10, 3'600'000, " ms"))
     return err;
-  if (o.types.empty())
-    return config_error("node.types must name at least one task type");
-  for (const auto& type : o.types)
-    if (std::find(builtin_types().begin(), builtin_types().end(), type) == builtin_types().end())
-      return config_error(fmt::format("node.types: unknown task type \"{}\" (fleet-node runs {})", type,
-                                      fmt::join(builtin_types(), ", ")));
-  auto runs_exec = std::find(o.types.begin(), o.types.end(), "exec") != o.types.end();
-  if (runs_exec && o.exec_allow.empty())
-    return config_error("node.types includes exec, but node.exec-allow names no program it may run");
+  if (auto err = range("drain-timeout", o.drain_timeout_ms, 0, 3'600'000, " ms"))
+    return err;
   if (spdlog::level::from_str(o.log_level) == spdlog::level::off && o.log_level != "off")
     return config_error(fmt::format("node.log-level must be trace, debug, info, warn, error or off (got \"{}\")",
                                     o.log_level));

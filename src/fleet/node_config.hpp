@@ -13,7 +13,7 @@ struct node_options {
   std::string fleetd_host = "127.0.0.1";
   int64_t fleetd_port = 4242;
   std::string name; ///< empty: the host name
-  std::vector<std::string> types{"echo", "sleep", "fail"};
+  std::vector<std::string> types; ///< empty: every type the node's registry has
   int64_t capacity = 8;
   std::vector<std::string> exec_allow; ///< programs `exec` tasks may run; empty: none
   std::vector<std::string> exec_env_allow; ///< variables a task's env may set although they change what runs
@@ -22,6 +22,7 @@ struct node_options {
   std::string tls_ca;
   std::string log_level = "info";
   int64_t reconnect_ms = 1000; ///< pause between attempts to reach fleetd
+  int64_t drain_timeout_ms = 30'000; ///< on SIGTERM: how long running attempts may take
 };
 
 /// fleet-node's CAF configuration: CAF's own options plus the `node` group, checked strictly.

@@ -80,7 +80,7 @@ std::optional<std::string> node_table::place(const std::string& type, int32_t fl
   const node* best = nullptr;
   double best_share = 0;
   for (const auto& [name, n] : nodes_) {
-    if (n.types.count(type) == 0)
+    if (n.types.count(type) == 0 || n.info.draining)
       continue;
     auto capacity = n.info.capacity < 0 ? fleet_limit : n.info.capacity;
     if (n.info.running >= capacity)
@@ -111,6 +111,19 @@ void node_table::started(const std::string& name) {
 void node_table::finished(const std::string& name) {
   if (auto i = nodes_.find(name); i != nodes_.end() && i->second.info.running > 0)
     --i->second.info.running;
+}
+
+bool node_table::set_draining(const std::string& name) {
+  auto i = nodes_.find(name);
+  if (i == nodes_.end() || name == local_node_name)
+    return false;
+  i->second.info.draining = true;
+  return true;
+}
+
+bool node_table::draining(const std::string& name) const {
+  auto i = nodes_.find(name);
+  return i != nodes_.end() && i->second.info.draining;
 }
 
 void node_table::heartbeat(const std::string& name, int64_t now) {

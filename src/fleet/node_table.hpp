@@ -34,7 +34,8 @@ public:
   /// The generation of `name`, 0 if unknown.
   uint64_t generation(const std::string& name) const;
 
-  /// The node for the next attempt of `type`: among those that run it and have room, the one with
+  /// The node for the next attempt of `type`: among those that run it, have room and do not
+  /// drain, the one with
   /// the smallest share of its capacity in use (the local node first on ties). `fleet_limit` is
   /// max_concurrent_workers, the share of the local node when it has no limit of its own.
   std::optional<std::string> place(const std::string& type, int32_t fleet_limit) const;
@@ -44,6 +45,9 @@ public:
   void started(const std::string& name);
   void finished(const std::string& name);
   void heartbeat(const std::string& name, int64_t now);
+  /// The node leaves soon: nothing more is placed on it. False if there is no such remote node.
+  bool set_draining(const std::string& name);
+  bool draining(const std::string& name) const;
 
   /// Every node, the local one first.
   std::vector<node_info> list(int64_t now) const;

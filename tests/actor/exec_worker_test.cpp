@@ -33,7 +33,7 @@ struct exec_fixture {
     add_builtin_workers(registry);
   }
   task_outcome run(const std::string& data) {
-    auto worker = (*registry.find("exec"))(*sys);
+    auto worker = *registry.spawn(*sys, task{"x", "exec", data, 0}, attempt_info{"w1", 1, 0});
     caf::scoped_actor self{*sys};
     task_outcome out;
     self->request(worker, std::chrono::seconds(60), execute_atom::value, task{"x", "exec", data, 0},

@@ -46,11 +46,11 @@ public:
   std::vector<std::string> executed;
 
   caf::expected<worker_actor> get_worker_instance(caf::actor_system& sys, const worker_registry& reg,
-                                                  const std::string& worker_id, const task& t) override {
+                                                  const attempt_info& attempt, const task& t) override {
     ++instances;
     if (t.id == "no-worker")
       return caf::make_error(errc::worker_failed, "no capacity for " + t.id);
-    return execution_hooks::get_worker_instance(sys, reg, worker_id, t);
+    return execution_hooks::get_worker_instance(sys, reg, attempt, t);
   }
 
   void execute_task_on_worker(fleet_manager_actor::pointer self, const worker_actor& worker,
@@ -124,7 +124,7 @@ TEST_CASE("a worker that throws or quits without replying fails the attempt, whi
 TEST_CASE("thousands of tasks whose worker cannot be had fail one by one without recursion") {
   class no_workers : public execution_hooks {
     caf::expected<worker_actor> get_worker_instance(caf::actor_system&, const worker_registry&,
-                                                    const std::string&, const task&) override {
+                                                    const attempt_info&, const task&) override {
       return caf::make_error(errc::worker_failed, "pool exhausted");
     }
   };

@@ -58,7 +58,7 @@ struct silent_node_state {
 node_actor::behavior_type silent_node(node_actor::stateful_pointer<silent_node_state> self,
                                       std::shared_ptr<std::string> dropped_reason) {
   return {
-    [self](execute_atom, const std::string&, const task&, int32_t) -> caf::result<task_outcome> {
+    [self](execute_atom, const std::string&, const task&, int32_t, int64_t) -> caf::result<task_outcome> {
       self->state.attempts.push_back(self->make_response_promise<task_outcome>());
       return self->state.attempts.back();
     },
@@ -249,7 +249,8 @@ TEST_CASE("bad joins are refused and change nothing, and a node takes work from 
   // The node actor refuses attempts and heartbeats from anyone but the fleetd it joined.
   auto node = join_node(f, "a", {"echo"}, 1);
   caf::scoped_actor stranger{f.sys()};
-  auto rh = stranger->request(node, caf::infinite, execute_atom::value, std::string{"w"}, make_task("t", "echo"), 1);
+  auto rh = stranger->request(node, caf::infinite, execute_atom::value, std::string{"w"}, make_task("t", "echo"), 1,
+                                   int64_t{0});
   f.run();
   bool refused_work = false;
   rh.receive([](task_outcome&) {}, [&](caf::error& err) { refused_work = err == errc::not_permitted; });

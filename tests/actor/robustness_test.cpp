@@ -35,10 +35,10 @@ worker_actor::behavior_type hopeless_worker(worker_actor::pointer self) {
 /// Hooks that fail in the user's code, not in fleetd's.
 struct throwing_hooks : execution_hooks {
   caf::expected<worker_actor> get_worker_instance(caf::actor_system& sys, const worker_registry& registry,
-                                                  const std::string& worker_id, const task& t) override {
+                                                  const attempt_info& attempt, const task& t) override {
     if (t.type == "sleep")
       throw std::logic_error("no instance today");
-    return execution_hooks::get_worker_instance(sys, registry, worker_id, t);
+    return execution_hooks::get_worker_instance(sys, registry, attempt, t);
   }
 };
 

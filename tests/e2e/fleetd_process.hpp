@@ -266,6 +266,8 @@ public:
   void signal(int sig) { proc_.signal(sig); }
   /// SIGTERM, then the exit code.
   int terminate() { return proc_.terminate(); }
+  /// Waits for the exit (after a signal sent elsewhere), then the exit code.
+  int wait_exit() { return proc_.wait_exit(); }
 
   std::string log() { return read_file(log_); }
   const std::string& name() const { return name_; }

@@ -109,6 +109,76 @@ TEST_CASE("a paused fleet-node is dropped after node-timeout, its work runs else
   CHECK(b.log().find("joining again") != std::string::npos);
 }
 
+TEST_CASE("SIGTERM drains a fleet-node: its running attempts finish there, it gets no more, and it leaves") {
+  fleetd_process d{"max-workers=8\nlocal-workers=0\nnode-heartbeat=200\nnode-timeout=3000\n"};
+  REQUIRE(d.start());
+  node_process a{d.port(), "node-a", "sleep", 2};
+  a.add_args({"--node.drain-timeout=60000"});
+  a.start();
+  REQUIRE(eventually([&] { return nodes_are(d, {"local", "node-a"}); }));
+  auto batch = d.submit(write_tasks(d, 6, 3000, 0));
+  REQUIRE(eventually([&] {
+    return d.query_int("SELECT count(*) FROM attempts WHERE node = 'node-a' AND finished_at IS NULL") == 2;
+  }));
+  a.signal(SIGTERM);
+  CHECK(eventually([&] { return d.ctl({"nodes"}).out.find("draining") != std::string::npos; }));
+  CHECK(a.wait_exit() == 0); // after the drain
+  CHECK(a.log().find("drained: every attempt of this node finished") != std::string::npos);
+  CHECK(eventually([&] { return nodes_are(d, {"local"}); }));
+  CHECK(d.query_int("SELECT count(*) FROM attempts WHERE node = 'node-a'") == 2);
+  CHECK(d.query_int("SELECT count(*) FROM attempts WHERE node = 'node-a' AND outcome = 'succeeded'") == 2);
+  CHECK(eventually([&] {
+    return d.query_int("SELECT count(*) FROM events WHERE kind = 'node_dropped' AND detail LIKE '%after draining%'") == 1;
+  }));
+  node_process b{d.port(), "node-b", "sleep", 4};
+  b.start();
+  auto waited = d.ctl({"wait", batch});
+  CHECK_MESSAGE(waited.exit_code == 0, (waited.out + waited.err));
+  check_exactly_once(d, batch, 6);
+  CHECK(d.query_int("SELECT count(*) FROM attempts WHERE outcome = 'interrupted'") == 0);
+}
+
+TEST_CASE("a second SIGTERM stops a draining fleet-node at once") {
+  fleetd_process d{"max-workers=8\nlocal-workers=0\nnode-heartbeat=200\nnode-timeout=3000\n"};
+  REQUIRE(d.start());
+  node_process a{d.port(), "node-a", "sleep", 2};
+  a.add_args({"--node.drain-timeout=600000"});
+  a.start();
+  REQUIRE(eventually([&] { return nodes_are(d, {"local", "node-a"}); }));
+  auto batch = d.submit(write_tasks(d, 2, 600'000, 0));
+  REQUIRE(eventually([&] {
+    return d.query_int("SELECT count(*) FROM attempts WHERE node = 'node-a' AND finished_at IS NULL") == 2;
+  }));
+  a.signal(SIGTERM);
+  REQUIRE(eventually([&] { return a.log().find("draining: no new attempts") != std::string::npos; }));
+  CHECK(a.terminate() == 0);
+  CHECK(a.log().find("stopping at once") != std::string::npos);
+  CHECK(eventually([&] {
+    return d.query_int("SELECT count(*) FROM attempts WHERE node = 'node-a' AND outcome = 'interrupted'") == 2;
+  }));
+  CHECK(d.ctl({"cancel", batch}).exit_code == 0);
+}
+
+TEST_CASE("a drain that runs out of time stops the node's attempts, which run again elsewhere") {
+  fleetd_process d{"max-workers=8\nlocal-workers=0\nnode-heartbeat=200\nnode-timeout=3000\n"};
+  REQUIRE(d.start());
+  node_process a{d.port(), "node-a", "sleep", 2};
+  a.add_args({"--node.drain-timeout=100"});
+  a.start();
+  REQUIRE(eventually([&] { return nodes_are(d, {"local", "node-a"}); }));
+  auto batch = d.submit(write_tasks(d, 2, 60'000, 0));
+  REQUIRE(eventually([&] {
+    return d.query_int("SELECT count(*) FROM attempts WHERE node = 'node-a' AND finished_at IS NULL") == 2;
+  }));
+  CHECK(a.terminate() == 0);
+  CHECK(a.log().find("drain timeout: stopping 2 attempts") != std::string::npos);
+  CHECK(eventually([&] {
+    return d.query_int("SELECT count(*) FROM attempts WHERE node = 'node-a' AND outcome = 'interrupted'") == 2;
+  }));
+  CHECK(d.query_int("SELECT count(*) FROM tasks WHERE batch_id = '" + batch + "' AND state = 'pending'") == 2);
+  CHECK(d.ctl({"cancel", batch}).exit_code == 0);
+}
+
 TEST_CASE("a second fleet-node under a taken name waits until the first is gone, and bad node options are refused") {
   fleetd_process d{"node-heartbeat=200\nnode-timeout=2000\n"};
   REQUIRE(d.start());
@@ -143,6 +213,9 @@ TEST_CASE("a second fleet-node under a taken name waits until the first is gone,
   refused({"--node.capacity=0"}, "node.capacity must be between 1 and 10000 (got 0)");
   refused({"--node.name=local"}, "stands for fleetd's own workers");
   refused({"--node.name=has space"}, "a node name has 1 to 64 characters");
-  refused({"--node.types=video"}, "unknown task type \"video\"");
+  refused({"--node.types=video"}, "node.types: unknown task type \"video\"");
+  refused({"--node.types=echo,video"}, "unknown task type \"video\"");
+  refused({"--node.types=exec"}, "node.exec-allow names no program");
+  refused({"--node.drain-timeout=9999999"}, "node.drain-timeout must be between 0 and 3600000");
   refused({"--node.fleetd-host=10.1.2.3"}, "a remote fleetd needs TLS");
 }

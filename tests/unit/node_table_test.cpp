@@ -124,8 +124,7 @@ TEST_CASE("fleet-node's options are checked") {
     CHECK_MESSAGE(error_text(err).find(expected) != std::string::npos, error_text(err));
   };
   refused({"--node.capacity=0"}, "node.capacity must be between 1 and 10000 (got 0)");
-  refused({"--node.types=echo,video"}, "unknown task type \"video\"");
-  refused({"--node.types=exec"}, "node.exec-allow names no program");
+  refused({"--node.drain-timeout=-1"}, "node.drain-timeout must be between 0 and 3600000");
   refused({"--node.fleetd-port=0"}, "node.fleetd-port must be between 1 and 65535");
   refused({"--node.bogus=1"}, "unknown option --node.bogus");
   refused({"--node.capacity=many"}, "--node.capacity must be an integer");

@@ -1,0 +1,57 @@
+#pragma once
+
+// What a task function knows about the attempt it runs: see fleet::worker_registry::add_function.
+
+#include "fleetd/task.hpp"
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace fleet {
+
+/// One attempt as the fleet starts it: the worker's id (as `fleetctl workers` and the attempts
+/// table name it), the attempt number (1-based) and its deadline.
+struct attempt_info {
+  std::string worker_id;
+  int32_t attempt = 1;
+  int64_t deadline_ms = 0; ///< ms since the epoch after which the fleet fails the attempt; 0: none
+};
+
+/// The attempt a task function runs. Cheap to copy; every copy sees the same cancel flag.
+class task_context {
+public:
+  task_context(task t, attempt_info info, std::shared_ptr<const std::atomic<bool>> stopped);
+
+  const std::string& task_id() const { return task_.id; }
+  const std::string& type() const { return task_.type; }
+  int32_t priority() const { return task_.priority; }
+  const std::string& worker_id() const { return info_.worker_id; }
+  /// 1 for the first attempt, 2 for the first retry, ...
+  int32_t attempt() const { return info_.attempt; }
+
+  /// When the fleet gives up on this attempt (max() if it never does).
+  std::chrono::system_clock::time_point deadline() const;
+  /// Time left until the deadline (zero once it passed; max() without one).
+  std::chrono::milliseconds remaining() const;
+
+  /// True once the fleet stopped this attempt (the batch was cancelled, the deadline passed, the
+  /// node drains out of time or loses fleetd): nobody waits for the result any more, so a long
+  /// function should check it now and then and return early.
+  bool cancelled() const;
+
+  /// Log lines under the task's id and attempt, in the log of the process that runs it.
+  void info(std::string_view text) const;
+  void warn(std::string_view text) const;
+  void error(std::string_view text) const;
+
+private:
+  task task_;
+  attempt_info info_;
+  std::shared_ptr<const std::atomic<bool>> stopped_;
+};
+
+} // namespace fleet

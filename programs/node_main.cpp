@@ -1,0 +1,206 @@
+// A worker node as a library (fleetd/node.hpp): fleet-node and every node of a user's own are
+// this. Connects to fleetd (TLS where configured), joins with its name, task types and capacity,
+// runs the attempts fleetd places on it, joins again whenever it loses fleetd, and drains on
+// SIGTERM/SIGINT.
+
+#include "programs/node_main.hpp"
+
+#include "actors/fleet_node.hpp"
+#include "client/transport.hpp"
+#include "fleet/log.hpp"
+#include "fleet/node_table.hpp"
+#include "fleetd/client.hpp"
+#include "fleetd/error.hpp"
+#include "fleetd/interfaces.hpp"
+#include "fleetd/tls.hpp"
+#include "fleetd/version.hpp"
+
+#include <caf/actor_system.hpp>
+#include <caf/io/middleman.hpp>
+#include <caf/scoped_actor.hpp>
+#include <caf/send.hpp>
+#include <caf/typed_event_based_actor.hpp>
+#include <fmt/format.h>
+
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <ctime>
+#include <memory>
+#include <pthread.h>
+#include <unistd.h>
+
+namespace fleet {
+
+namespace {
+
+sigset_t handled_signals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  return set;
+}
+
+/// Waits up to `ms` for SIGINT or SIGTERM; true if one came.
+bool signalled_within(int64_t ms) {
+  auto set = handled_signals();
+  timespec wait{static_cast<time_t>(ms / 1000), static_cast<long>((ms % 1000) * 1'000'000)};
+  return sigtimedwait(&set, nullptr, &wait) > 0;
+}
+
+int fail(int code, const std::string& line) {
+  fmt::print(stderr, "fleet-node: {}\n", line);
+  return code;
+}
+
+std::string host_name() {
+  char buf[256] = {};
+  if (gethostname(buf, sizeof(buf) - 1) != 0 || buf[0] == '\0')
+    return "node";
+  return buf;
+}
+
+/// How one membership ended.
+enum class membership_end { signal, lost, refused };
+
+/// After a signal: the node drains; a second signal, or the drain's time and a margin, stop it.
+void drain(caf::scoped_actor& self, const fleet_node_actor& node, int64_t timeout_ms) {
+  self->send(node, drain_atom::value, timeout_ms);
+  auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms + 15'000);
+  for (;;) {
+    bool ended = false;
+    self->receive([&](caf::down_msg&) { ended = true; },
+                  caf::after(std::chrono::milliseconds(200)) >> [] {});
+    if (ended)
+      return;
+    if (signalled_within(0) || std::chrono::steady_clock::now() > until) {
+      spdlog::warn("stopping at once: the running attempts run again elsewhere");
+      self->send_exit(node, caf::exit_reason::user_shutdown);
+      self->receive([](caf::down_msg&) {});
+      return;
+    }
+  }
+}
+
+/// Runs the node actor until it ends (fleetd lost or refusing) or a signal comes (then drains).
+membership_end serve(caf::actor_system& sys, const fleet_node_options& opts, int64_t drain_timeout_ms,
+                     caf::error& reason) {
+  auto node = sys.spawn(fleet_node, opts);
+  caf::scoped_actor self{sys};
+  self->monitor(node);
+  for (;;) {
+    bool ended = false;
+    self->receive([&](caf::down_msg& msg) {
+                    ended = true;
+                    reason = std::move(msg.reason);
+                  },
+                  caf::after(std::chrono::milliseconds(200)) >> [] {});
+    if (ended)
+      return reason == errc::invalid_node || reason == errc::incompatible_version ? membership_end::refused
+                                                                                   : membership_end::lost;
+    if (signalled_within(0)) {
+      drain(self, node, drain_timeout_ms);
+      return membership_end::signal;
+    }
+  }
+}
+
+/// The registry the node offers: the one made for its options, narrowed to node.types.
+caf::expected<worker_registry> offered_types(const registry_maker& make_registry, const node_options& o) {
+  auto registry = make_registry(o);
+  if (!registry)
+    return registry;
+  if (!o.types.empty())
+    if (auto err = registry->keep_only(o.types))
+      return caf::make_error(errc::invalid_config, "node.types: " + error_text(err));
+  if (registry->types().empty())
+    return caf::make_error(errc::invalid_config, "the node has no task type to offer");
+  return registry;
+}
+
+} // namespace
+
+int run_node_with(int argc, char** argv, const registry_maker& make_registry) {
+  // Before any thread exists: CAF's threads inherit the mask, and only sigtimedwait sees the signals.
+  auto signals = handled_signals();
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  node_config cfg;
+  configure_client(cfg);
+  if (auto err = cfg.load_options(argc, argv))
+    return fail(2, error_text(err));
+  if (cfg.help_requested) {
+    fmt::print("{}", cfg.help_text());
+    return 0;
+  }
+  const auto& o = cfg.options;
+  tls_files tls{o.tls_cert, o.tls_key, o.tls_ca};
+  if (auto err = check_tls_files(tls, "node.tls-"))
+    return fail(2, error_text(err));
+  if (!tls.any() && !is_loopback(o.fleetd_host))
+    return fail(2, fmt::format("node.fleetd-host {} is not a loopback address: a remote fleetd needs TLS "
+                               "(set node.tls-cert, node.tls-key and node.tls-ca)", o.fleetd_host));
+  if (tls.any())
+    enable_tls(cfg, tls);
+  if (auto err = init_logging(o.log_level))
+    return fail(2, error_text(err));
+  auto registry = offered_types(make_registry, o);
+  if (!registry)
+    return fail(2, error_text(registry.error()));
+
+  fleet_node_options opts;
+  opts.announcement = node_announcement{o.name.empty() ? host_name() : o.name, registry->types(),
+                                        static_cast<int32_t>(o.capacity)};
+  if (auto err = node_table::validate(opts.announcement))
+    return fail(2, error_text(err));
+  opts.registry = std::make_shared<const worker_registry>(std::move(*registry));
+  spdlog::info("fleet-node {} starting as {} (configuration: {})", FLEETD_VERSION, opts.announcement.name,
+               cfg.source);
+
+  int code = 0;
+  caf::actor_system sys{cfg};
+  configure_connections(sys, connection_limits{}, [](const std::string& line) { spdlog::warn("{}", line); });
+  bool unreachable_logged = false;
+  for (;;) {
+    auto manager = connect_fleet(sys, o.fleetd_host, static_cast<uint16_t>(o.fleetd_port));
+    if (!manager) {
+      if (manager.error() == errc::incompatible_version) {
+        code = fail(2, error_text(manager.error()));
+        break;
+      }
+      if (!unreachable_logged)
+        spdlog::warn("{}; trying again every {} ms", error_text(manager.error()), o.reconnect_ms);
+      unreachable_logged = true;
+      if (signalled_within(o.reconnect_ms))
+        break;
+      continue;
+    }
+    unreachable_logged = false;
+    opts.manager = *manager;
+    caf::error reason;
+    auto end = serve(sys, opts, o.drain_timeout_ms, reason);
+    if (end == membership_end::signal)
+      break;
+    if (end == membership_end::refused) {
+      code = fail(2, error_text(reason));
+      break;
+    }
+    spdlog::warn("left the fleet ({}); joining again", error_text(reason));
+    if (signalled_within(o.reconnect_ms))
+      break;
+  }
+  spdlog::info("fleet-node {} stopping", opts.announcement.name);
+  // Like fleetd: CAF 0.17's ~actor_system can wait forever after remote peers talked to it, and a
+  // task function that ignores its cancel flag may still hold a thread.
+  spdlog::shutdown();
+  std::fflush(nullptr);
+  std::_Exit(code);
+}
+
+int run_node(int argc, char** argv, const worker_registry& registry) {
+  return run_node_with(argc, argv, [&](const node_options&) -> caf::expected<worker_registry> { return registry; });
+}
+
+} // namespace fleet
