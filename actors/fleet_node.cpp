@@ -17,11 +17,9 @@ namespace fleet {
 
 namespace {
 
-/// The task's data as its kind expects it, or the error that keeps it from running here.
-caf::error check_here(const worker_registry& registry, const std::string& node, const task& t) {
-  if (!registry.contains(t.type))
-    return caf::make_error(errc::unknown_task_type,
-                           fmt::format("node {} does not run tasks of type \"{}\"", node, t.type));
+/// Why the task's data is not what its kind expects, or none. fleetd checks at submit only the
+/// types it runs itself: a type only nodes run is checked here, before each attempt.
+caf::error check_data(const worker_registry& registry, const task& t) {
   auto data = nlohmann::json::parse(t.data, nullptr, false);
   if (data.is_discarded())
     return caf::make_error(errc::invalid_task, fmt::format("task {}: data is not valid JSON", t.id));
@@ -80,8 +78,12 @@ fleet_node_actor::behavior_type fleet_node(fleet_node_actor::stateful_pointer<fl
       auto& st = self->state;
       if (!from_manager())
         return caf::make_error(errc::not_permitted, "only fleetd gives this node work");
-      if (auto err = check_here(*st.opts.registry, st.opts.announcement.name, t))
-        return err;
+      if (!st.opts.registry->contains(t.type))
+        return caf::make_error(errc::unknown_task_type, fmt::format("node {} does not run tasks of type \"{}\"",
+                                                                    st.opts.announcement.name, t.type));
+      // Data no attempt can take fails the task for good, as a submit-time check would have.
+      if (auto err = check_data(*st.opts.registry, t))
+        return permanent_failure(error_text(err));
       auto spawned = st.opts.registry->spawn(self->home_system(), t, attempt_info{worker_id, attempt, deadline_ms});
       if (!spawned)
         return std::move(spawned.error());

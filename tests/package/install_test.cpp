@@ -9,6 +9,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 
 using namespace fleet::test;
 namespace fs = std::filesystem;
@@ -117,4 +118,49 @@ TEST_CASE("the installed package: a daemon of one's own with an in-process task 
   CHECK(refused.err.find("checksum needs {\"text\": STRING}") != std::string::npos);
   CHECK(d.query_int("SELECT count(*) FROM batches") == 1);
   CHECK(d.terminate() == 0);
+}
+
+TEST_CASE("the installed package: a worker node of one's own with a function type and an actor type") {
+  temp_dir dir;
+  auto prefix = dir.file("prefix");
+  sh("cmake --install " + shell_quoted(FLEET_BINARY_DIR) + " --prefix " + shell_quoted(prefix) + " > /dev/null");
+  auto project = dir.file("node-build");
+  sh("cmake -S " + shell_quoted(std::string{FLEET_SOURCE_DIR} + "/examples/node") + " -B " + shell_quoted(project)
+     + " -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMAKE_PREFIX_PATH=" + shell_quoted(prefix) + " > /dev/null");
+  sh("cmake --build " + shell_quoted(project) + " > /dev/null");
+  // fleetd::node needs no SQLite: the node links none.
+  auto ldd = run({"ldd", project + "/my-node"});
+  CHECK(ldd.out.find("sqlite") == std::string::npos);
+
+  fleetd_process d{"local-workers=0\nnode-heartbeat=200\n"};
+  REQUIRE_MESSAGE(d.start(), d.log());
+  temp_dir node_dir;
+  auto node_log = node_dir.file("node.log");
+  logged_process node;
+  node.launch({project + "/my-node", "--node.fleetd-port=" + std::to_string(d.port()), "--node.name=words",
+               "--node.capacity=4"},
+              node_log);
+  REQUIRE_MESSAGE(eventually([&] { return d.ctl({"nodes"}).out.find("reverse,wordcount") != std::string::npos; }),
+                  read_file(node_log));
+  auto tasks = d.file("tasks.jsonl");
+  write_file(tasks, R"({"id": "w", "type": "wordcount", "data": {"text": "to be or not to be, whatever"}})" "\n"
+                    R"({"id": "r", "type": "reverse", "data": {"text": "fleet"}})" "\n"
+                    R"({"id": "bad", "type": "wordcount", "data": {"words": 3}})" "\n");
+  auto id = d.submit(tasks);
+  d.ctl({"wait", id});
+  std::map<std::string, nlohmann::json> results;
+  for (const auto& r : d.ctl_json({"results", id}))
+    results[r["task_id"].get<std::string>()] = r;
+  REQUIRE(results.size() == 3);
+  CHECK(results["w"]["result"] == nlohmann::json{{"words", 7}, {"longest", "whatever"}});
+  CHECK(results["r"]["result"] == nlohmann::json{{"reversed", "teelf"}});
+  // The node's data check fails the task for good: one attempt, the check's words.
+  CHECK(results["bad"]["success"] == false);
+  CHECK(results["bad"]["error"].get<std::string>().find("needs {\"text\": STRING}") != std::string::npos);
+  CHECK(d.query_int("SELECT count(*) FROM attempts a JOIN tasks t ON t.seq = a.task_seq WHERE t.task_id = 'bad'") == 1);
+  CHECK(d.query_int("SELECT count(*) FROM attempts WHERE node = 'words'") == 3);
+  CHECK(read_file(node_log).find("[task w attempt 1] counted 7 words") != std::string::npos);
+  // SIGTERM drains the node and it leaves cleanly.
+  CHECK(node.terminate() == 0);
+  CHECK(eventually([&] { return d.ctl({"nodes"}).out.find("words") == std::string::npos; }));
 }
