@@ -11,6 +11,8 @@
 #include <fstream>
 #include <map>
 
+#include "fleetd/version.hpp"
+
 using namespace fleet::test;
 namespace fs = std::filesystem;
 
@@ -163,4 +165,111 @@ TEST_CASE("the installed package: a worker node of one's own with a function typ
   // SIGTERM drains the node and it leaves cleanly.
   CHECK(node.terminate() == 0);
   CHECK(eventually([&] { return d.ctl({"nodes"}).out.find("words") == std::string::npos; }));
+}
+
+TEST_CASE("the Debian packages: contents, control fields, the systemd units, and the packaged layout runs") {
+  temp_dir dir;
+  auto out = dir.file("dist");
+  auto built = sh(std::string{FLEET_SOURCE_DIR} + "/scripts/package.sh --fast --build-dir " + shell_quoted(FLEET_BINARY_DIR)
+                  + " --out " + shell_quoted(out));
+  std::string runtime, dev;
+  for (const auto& entry : fs::directory_iterator(out)) {
+    auto name = entry.path().filename().string();
+    if (name.rfind("fleetd_", 0) == 0)
+      runtime = entry.path().string();
+    if (name.rfind("libfleetd-dev_", 0) == 0)
+      dev = entry.path().string();
+  }
+  REQUIRE_MESSAGE(!runtime.empty(), built.out);
+  REQUIRE(!dev.empty());
+  CHECK(fs::path(runtime).filename().string().find("_" + std::string{FLEETD_VERSION} + "_") != std::string::npos);
+
+  auto contents = sh("dpkg-deb --contents " + shell_quoted(runtime)).out;
+  for (auto path : {"./usr/bin/fleetd", "./usr/bin/fleetctl", "./usr/bin/fleet-node", "./etc/fleetd/fleetd.ini",
+                    "./etc/fleetd/fleet-node.ini", "./lib/systemd/system/fleetd.service",
+                    "./lib/systemd/system/fleet-node.service"})
+    CHECK_MESSAGE(contents.find(std::string{path} + "\n") != std::string::npos, path);
+  CHECK(contents.find("./usr/include") == std::string::npos);
+  auto dev_contents = sh("dpkg-deb --contents " + shell_quoted(dev)).out;
+  for (auto path : {"./usr/include/fleetd/node.hpp", "./usr/include/fleetd/client.hpp", "./usr/include/fleetd/version.hpp",
+                    "./usr/lib/cmake/fleetd/fleetdConfig.cmake", "./usr/lib/cmake/fleetd/fleetdNodeTargets.cmake",
+                    "./usr/lib/pkgconfig/fleetd-client.pc", "./usr/lib/libfleetd_client.a"})
+    CHECK_MESSAGE(dev_contents.find(std::string{path} + "\n") != std::string::npos, path);
+  CHECK(dev_contents.find("./usr/include/fleet/") == std::string::npos); // internal headers stay home
+
+  auto depends = sh("dpkg-deb -f " + shell_quoted(runtime) + " Depends").out;
+  CHECK(depends.find("libcaf-core0.17") != std::string::npos);
+  CHECK(depends.find("libsqlite3-0") != std::string::npos);
+  CHECK(depends.find("adduser") != std::string::npos);
+  CHECK(sh("dpkg-deb -f " + shell_quoted(dev) + " Depends").out.find("libcaf-dev") != std::string::npos);
+  auto control = dir.file("control");
+  sh("dpkg-deb -e " + shell_quoted(runtime) + " " + shell_quoted(control));
+  CHECK(read_file(control + "/conffiles") == "/etc/fleetd/fleetd.ini\n/etc/fleetd/fleet-node.ini\n");
+  CHECK(read_file(control + "/postinst").find("adduser --system --group") != std::string::npos);
+
+  auto root = dir.file("root");
+  sh("dpkg-deb -x " + shell_quoted(runtime) + " " + shell_quoted(root));
+  auto unit = read_file(root + "/lib/systemd/system/fleetd.service");
+  for (auto line : {"User=fleetd", "ExecStart=/usr/bin/fleetd --config-file=/etc/fleetd/fleetd.ini",
+                    "NoNewPrivileges=yes", "ProtectSystem=strict", "ReadWritePaths=/var/lib/fleetd",
+                    "StateDirectory=fleetd", "KillSignal=SIGTERM", "TimeoutStopSec=90"})
+    CHECK_MESSAGE(unit.find(std::string{line} + "\n") != std::string::npos, line);
+  auto packaged_ini = read_file(root + "/etc/fleetd/fleetd.ini");
+  CHECK(packaged_ini.find("db=\"/var/lib/fleetd/fleet.db\"\n") != std::string::npos);
+  CHECK(packaged_ini.find("exec-allow=\"\"\n") != std::string::npos);
+  // systemd stops the service with SIGTERM; the drain must fit in TimeoutStopSec.
+  CHECK(packaged_ini.find("drain-timeout=30000\n") != std::string::npos);
+
+  // systemd's own check, where systemd-analyze exists: the units with their ExecStart pointed at
+  // the unpacked binaries; it warns (on stderr) about every key or value it does not accept.
+  if (run({"sh", "-c", "command -v systemd-analyze"}).exit_code == 0) {
+    auto verify = [&](const std::string& name, const std::string& text) {
+      auto path = dir.file(name);
+      write_file(path, text);
+      return run({"systemd-analyze", "verify", "--man=no", path});
+    };
+    for (auto name : {"fleetd.service", "fleet-node.service"}) {
+      auto text = read_file(root + "/lib/systemd/system/" + name);
+      for (auto program : {"/usr/bin/fleetd ", "/usr/bin/fleet-node "})
+        if (auto at = text.find(program); at != std::string::npos)
+          text.replace(at, 8, root + "/usr/bin/");
+      auto r = verify(name, text);
+      CHECK_MESSAGE(r.exit_code == 0, name);
+      CHECK_MESSAGE(r.err.empty(), name << ": " << r.err);
+    }
+    auto bad = verify("bad.service", "[Service]\nExecStart=" + root + "/usr/bin/fleetd\nProtectSystem=sometimes\n");
+    CHECK_FALSE(bad.err.empty()); // the check can fail
+  }
+
+  // The unpacked layout runs: fleetd on the packaged configuration (its database moved into the
+  // temporary root), fleetctl and fleet-node from the package.
+  auto port = free_port();
+  auto db = root + "/var/lib/fleetd/fleet.db";
+  logged_process daemon;
+  auto daemon_log = dir.file("fleetd.log");
+  daemon.launch({root + "/usr/bin/fleetd", "--config-file=" + root + "/etc/fleetd/fleetd.ini", "--fleet.db=" + db,
+                 "--fleet.port=" + std::to_string(port), "--fleet.http-port=0"},
+                daemon_log);
+  REQUIRE_MESSAGE(eventually([&] {
+                    return read_file(daemon_log).find("listening on 127.0.0.1:" + std::to_string(port)) != std::string::npos;
+                  }),
+                  read_file(daemon_log));
+  logged_process node;
+  auto node_log = dir.file("node.log");
+  node.launch({root + "/usr/bin/fleet-node", "--config-file=" + root + "/etc/fleetd/fleet-node.ini",
+               "--node.fleetd-port=" + std::to_string(port)},
+              node_log);
+  auto fleetctl = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), {root + "/usr/bin/fleetctl", "--port", std::to_string(port)});
+    return run(args);
+  };
+  CHECK_MESSAGE(eventually([&] { return fleetctl({"nodes"}).out.find("node-1") != std::string::npos; }),
+                read_file(node_log));
+  auto tasks = dir.file("tasks.jsonl");
+  write_file(tasks, R"({"id": "a", "type": "echo", "data": {"n": 1}})" "\n" R"({"id": "b", "type": "sleep", "data": {"ms": 10}})" "\n");
+  auto submitted = fleetctl({"submit", "--wait", tasks});
+  CHECK_MESSAGE(submitted.exit_code == 0, submitted.err);
+  CHECK(query_db_int(db, "SELECT count(*) FROM tasks WHERE state = 'succeeded'") == 2);
+  CHECK(node.terminate() == 0);
+  CHECK(daemon.terminate() == 0);
 }
