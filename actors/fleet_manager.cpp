@@ -47,6 +47,8 @@ caf::error fleet_manager_state::init(self_pointer self, fleet_manager_options op
   auto now = now_ms();
   if (auto err = validate(opts_.initial_config))
     return err;
+  if (opts_.user_autoscale)
+    opts_.autoscale.enabled = true;
   if (opts_.autoscale.enabled)
     if (auto err = validate(opts_.autoscale))
       return err;
@@ -354,16 +356,33 @@ void fleet_manager_state::on_autoscale() {
   // Idle: nothing waits and some of the limit goes unused.
   if (st->pending_tasks > 0 || running >= from)
     idle_since_ms_ = now;
-  auto to = autoscale_target(policy, {st->pending_tasks, running, from, now - idle_since_ms_});
+  autoscale_input in{st->pending_tasks, running, from, now - idle_since_ms_};
+  auto to = autoscale_target(policy, in);
+  if (opts_.user_autoscale) {
+    // The user's policy: what it throws changes nothing; its answer stays within the bounds.
+    auto wanted = catching([&]() -> caf::expected<int32_t> { return opts_.user_autoscale(in); }, "it");
+    if (!wanted) {
+      spdlog::error("autoscaling: the user's policy failed, the limit stays: {}", error_text(wanted.error()));
+      return;
+    }
+    to = std::clamp(*wanted, policy.min_workers, policy.max_workers);
+  }
   if (to == from)
     return;
   cfg_.max_concurrent_workers = to;
   idle_since_ms_ = now; // one halving per idle period
   spdlog::info("autoscaling: max_concurrent_workers {} -> {} ({} tasks waiting, {} running)", from, to,
                st->pending_tasks, running);
-  auto detail = fmt::format(R"({{"from":{},"to":{},"waiting":{},"running":{}}})", from, to,
-                            st->pending_tasks, running);
-  write([now, detail](fleet_store& store) { return store.log_event(now, event_kind::workers_autoscaled, {}, {}, detail); },
+  auto detail = fmt::format(R"({{"from":{},"to":{},"waiting":{},"running":{},"policy":"{}"}})", from, to,
+                            st->pending_tasks, running, opts_.user_autoscale ? "hook" : "built-in");
+  config_update stored;
+  stored.max_concurrent_workers = to;
+  // Stored like scale_workers, so that a restart starts from the limit in force.
+  write([now, detail, stored](fleet_store& store) -> caf::error {
+          if (auto err = store.save_config_overrides(stored, now, false))
+            return err;
+          return store.log_event(now, event_kind::workers_autoscaled, {}, {}, detail);
+        },
         [](caf::error err) {
           if (err)
             spdlog::error("autoscaling: cannot record the change: {}", error_text(err));

@@ -63,6 +63,9 @@ struct fleet_manager_options {
   int64_t upload_expiry_ms = int64_t{24} * 3600 * 1000;
   /// Moves max_concurrent_workers with the backlog (off by default).
   autoscale_policy autoscale;
+  /// A user's policy instead of the built-in one (daemon_extensions::autoscale); turns
+  /// autoscaling on. Its answer is kept within the policy's min and max.
+  autoscale_hook user_autoscale;
   /// The most attempts fleetd's own workers run at once (fleet.local-workers); the rest go to
   /// fleet-node processes. -1: up to max_concurrent_workers, which bounds the whole fleet.
   int32_t local_capacity = -1;

@@ -25,14 +25,15 @@ inline caf::error nothing_to_write(fleet_store&) {
   return caf::none;
 }
 
-/// What `f` returns (an expected), or the text of what it threw as errc::worker_failed.
+/// What `f` (a user's code: `who`) returns (an expected), or the text of what it threw as
+/// errc::worker_failed.
 template <class F>
-auto catching(F f) -> decltype(f()) {
+auto catching(F f, const char* who = "the execution hook") -> decltype(f()) {
   try {
     return f();
   } catch (...) {
     return caf::make_error(errc::worker_failed,
-                           fmt::format("the execution hook threw: {}", exception_text(std::current_exception())));
+                           fmt::format("{} threw: {}", who, exception_text(std::current_exception())));
   }
 }
 

@@ -190,6 +190,7 @@ int fleet::run_daemon(int argc, char** argv, const daemon_extensions& ext) {
   opts.limits = o.limits;
   opts.limits.max_message_bytes = connections.max_message_bytes;
   opts.autoscale = o.autoscale;
+  opts.user_autoscale = ext.autoscale;
   opts.local_capacity = static_cast<int32_t>(o.local_workers);
   opts.node_heartbeat_ms = o.node_heartbeat_ms;
   opts.node_timeout_ms = o.node_timeout_ms;

@@ -73,6 +73,7 @@ public:
     opts.commit_delay_ms = commit_delay_ms_;
     opts.max_unpaged_results = max_unpaged_results_;
     opts.autoscale = autoscale_;
+    opts.user_autoscale = autoscale_hook_;
     opts.local_capacity = local_capacity_;
     opts.node_heartbeat_ms = node_heartbeat_ms_;
     opts.node_timeout_ms = node_timeout_ms_;
@@ -171,6 +172,7 @@ public:
   void set_commit_delay(int64_t ms) { commit_delay_ms_ = ms; }
   void set_max_unpaged_results(int64_t n) { max_unpaged_results_ = n; }
   void set_autoscale(autoscale_policy policy) { autoscale_ = policy; }
+  void set_autoscale_hook(autoscale_hook hook) { autoscale_hook_ = std::move(hook); }
   void set_max_interruptions(int32_t n) { max_interruptions_ = n; }
   /// Whether the store checks the file at open (off: damage that appears while fleetd runs).
   void set_check_integrity(bool on) { check_integrity_ = on; }
@@ -200,6 +202,7 @@ private:
   int64_t commit_delay_ms_ = 0;
   int64_t max_unpaged_results_ = 100'000;
   autoscale_policy autoscale_;
+  autoscale_hook autoscale_hook_;
   int32_t local_capacity_ = -1;
   int64_t node_heartbeat_ms_ = 1000;
   int64_t node_timeout_ms_ = 5000;

@@ -10,6 +10,7 @@
 //
 // Link fleetd::server. The options and config file are fleetd's (`--fleet.*`, `--config-file`).
 
+#include "fleetd/autoscale.hpp"
 #include "fleetd/worker.hpp"
 
 #include <functional>
@@ -24,6 +25,9 @@ struct daemon_extensions {
   /// How a worker is got and an attempt run on it (the seed's getWorkerInstance and
   /// executeTaskOnWorker); null: the default, one fresh worker per attempt.
   std::shared_ptr<execution_hooks> hooks;
+  /// An auto-scaling policy of your own, asked every second (turns autoscaling on); null: the
+  /// built-in one, when fleet.autoscale is on.
+  autoscale_hook autoscale;
 };
 
 /// fleetd's whole life: options, database, recovery, the published manager, TLS, the HTTP port,

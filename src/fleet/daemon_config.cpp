@@ -46,6 +46,9 @@ const std::vector<option_spec>& fleet_options() {
     {"autoscale-max", value_kind::integer, "autoscaling: most workers (default 100)"},
     {"autoscale-up-ratio", value_kind::real, "autoscaling: double the limit while more than this many tasks wait per running one (default 2)"},
     {"autoscale-idle", value_kind::integer, "autoscaling: halve the limit after this many ms idle (default 60000)"},
+    {"autoscale-up-step", value_kind::integer, "autoscaling: grow by this many workers instead of doubling (default 0: double)"},
+    {"autoscale-down-step", value_kind::integer, "autoscaling: shrink by this many workers instead of halving (default 0: halve)"},
+    {"autoscale-down-ratio", value_kind::real, "autoscaling: shrink whenever fewer than this many tasks wait per running one, instead of after autoscale-idle (default 0: after idle)"},
     {"local-workers", value_kind::integer, "most attempts fleetd runs itself; the rest go to fleet-node processes; -1: up to max-workers (default -1)"},
     {"node-heartbeat", value_kind::integer, "ms between heartbeats to each fleet-node (default 1000)"},
     {"node-timeout", value_kind::integer, "a fleet-node that does not answer a heartbeat within this many ms is dropped and its attempts run again (default 5000)"},
@@ -100,6 +103,9 @@ caf::error daemon_config::apply() {
   integer("autoscale-max", autoscale_max_);
   integer("autoscale-idle", scaling.idle_ms);
   real("autoscale-up-ratio", scaling.up_ratio);
+  real("autoscale-down-ratio", scaling.down_ratio);
+  integer("autoscale-up-step", autoscale_up_step_);
+  integer("autoscale-down-step", autoscale_down_step_);
   integer("local-workers", options.local_workers);
   integer("node-heartbeat", options.node_heartbeat_ms);
   integer("node-timeout", options.node_timeout_ms);
@@ -129,6 +135,8 @@ caf::error daemon_config::apply() {
     return err;
   scaling.min_workers = static_cast<int32_t>(autoscale_min_);
   scaling.max_workers = static_cast<int32_t>(autoscale_max_);
+  scaling.up_step = static_cast<int32_t>(autoscale_up_step_);
+  scaling.down_step = static_cast<int32_t>(autoscale_down_step_);
   if (auto err = validate(scaling))
     return config_error("fleet." + error_text(err));
   options.connections.max_connections = static_cast<size_t>(max_connections_);
@@ -219,6 +227,10 @@ caf::error daemon_config::check_ranges() const {
     return err;
   if (auto err = range("autoscale-max", autoscale_max_, autoscale_min_, config_bounds::max_workers,
                        " (at least autoscale-min)"))
+    return err;
+  if (auto err = range("autoscale-up-step", autoscale_up_step_, 0, config_bounds::max_workers))
+    return err;
+  if (auto err = range("autoscale-down-step", autoscale_down_step_, 0, config_bounds::max_workers))
     return err;
   if (auto err = range("max-workers", max_workers_, 1, config_bounds::max_workers))
     return err;

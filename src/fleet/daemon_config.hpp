@@ -69,6 +69,8 @@ private:
   int64_t max_message_mib_ = 256;
   int64_t autoscale_min_ = autoscale_policy{}.min_workers;
   int64_t autoscale_max_ = autoscale_policy{}.max_workers;
+  int64_t autoscale_up_step_ = 0;
+  int64_t autoscale_down_step_ = 0;
 };
 
 } // namespace fleet

@@ -235,7 +235,7 @@ caf::expected<config_update> store_reader::load_config_overrides() {
   return out;
 }
 
-caf::error fleet_store::save_config_overrides(const config_update& update, int64_t now) {
+caf::error fleet_store::save_config_overrides(const config_update& update, int64_t now, bool record) {
   nlohmann::json detail = nlohmann::json::object();
   for (const auto& [field, value] : set_fields(update)) {
     auto& st = stmts_->save_config;
@@ -246,6 +246,8 @@ caf::error fleet_store::save_config_overrides(const config_update& update, int64
       return err;
     std::visit([&](auto x) { detail[field.name] = x; }, value);
   }
+  if (!record)
+    return caf::none;
   return log_event(now, event_kind::config_updated, {}, {}, dump_json(detail));
 }
 

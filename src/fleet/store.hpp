@@ -126,7 +126,8 @@ public:
   // -- configuration ---------------------------------------------------------
 
   /// Stores the fields `update` sets, next to those stored before.
-  caf::error save_config_overrides(const config_update& update, int64_t now);
+  /// `record`: also an event config_updated (the autoscaler records its own, which says why).
+  caf::error save_config_overrides(const config_update& update, int64_t now, bool record = true);
 
   // -- submission and dispatch -----------------------------------------------
 

@@ -105,3 +105,60 @@ TEST_CASE("the autoscaling policy grows the worker limit under a backlog and shr
   CHECK(f.query_int("SELECT count(*) FROM events WHERE kind = 'workers_autoscaled'") == 5); // 2,4,8 and 4,2,1
   CHECK(f.status_of(id).completed == 40);
 }
+
+TEST_CASE("a limit the autoscaler sets is stored like scale_workers, so a restart starts from it") {
+  temp_dir dir;
+  auto db = dir.file("fleet.db");
+  {
+    fleet_fixture f{fleet_fixture::small_config(), db};
+    autoscale_policy policy;
+    policy.enabled = true;
+    policy.max_workers = 8;
+    policy.up_ratio = 1.0;
+    f.set_autoscale(policy);
+    f.start();
+    f.submit_ok(sleep_tasks(40, 60'000));
+    f.advance(1000);
+    REQUIRE(f.stats().max_concurrent_workers == 4);
+    f.run();
+    CHECK(f.query_int("SELECT value FROM config_overrides WHERE name = 'max_concurrent_workers'") == 4);
+    // Recorded once, as the autoscaler's change (not as a config update).
+    CHECK(f.query_int("SELECT count(*) FROM events WHERE kind = 'config_updated'") == 0);
+  }
+  fleet_fixture again{fleet_fixture::small_config(), db};
+  again.start();
+  CHECK(again.stats().max_concurrent_workers == 4);
+}
+
+TEST_CASE("an autoscaling policy of the user's: its answer is kept within bounds, what it throws changes nothing") {
+  fleet_fixture f; // max_concurrent_workers = 2
+  autoscale_policy bounds;
+  bounds.min_workers = 1;
+  bounds.max_workers = 6;
+  f.set_autoscale(bounds); // not enabled: the hook alone turns autoscaling on
+  std::vector<autoscale_input> seen;
+  int32_t answer = 5;
+  bool throw_next = false;
+  f.set_autoscale_hook([&](const autoscale_input& in) -> int32_t {
+    if (throw_next)
+      throw std::runtime_error("policy bug");
+    seen.push_back(in);
+    return answer;
+  });
+  f.start();
+  f.submit_ok(sleep_tasks(10, 60'000));
+  f.advance(1000);
+  REQUIRE_FALSE(seen.empty());
+  CHECK(seen.back().limit == 2);
+  CHECK(seen.back().running == 2);
+  CHECK(seen.back().waiting == 8);
+  CHECK(f.stats().max_concurrent_workers == 5);
+  answer = 1000;
+  f.advance(1000);
+  CHECK(f.stats().max_concurrent_workers == 6); // autoscale-max
+  throw_next = true;
+  f.advance(1000);
+  CHECK(f.stats().max_concurrent_workers == 6);
+  CHECK(f.query_int("SELECT count(*) FROM events WHERE kind = 'workers_autoscaled' "
+                    "AND json_extract(detail, '$.policy') = 'hook'") == 2);
+}

@@ -42,6 +42,8 @@ TEST_CASE("bad config files and options are refused with one line naming the pro
   check_refused("[fleet]\n", "--fleet.retry-failed-tasks must be true or false", {"--fleet.retry-failed-tasks=maybe"});
   check_refused("[fleet]\nautoscale-min=5\nautoscale-max=4\n", "fleet.autoscale-max must be between 5 and 100000");
   check_refused("[fleet]\nautoscale=true\nautoscale-up-ratio=0\n", "fleet.autoscale-up-ratio must be between 0.1 and 1000");
+  check_refused("[fleet]\nautoscale-up-step=-5\n", "fleet.autoscale-up-step must be between 0 and 100000");
+  check_refused("[fleet]\nautoscale=true\nautoscale-down-ratio=3\n", "autoscale-down-ratio must be at least 0 and below autoscale-up-ratio");
   check_refused("[fleet]\nmax-task-data=1\n", "fleet.max-task-data must be between 2 and 67108864 bytes (got 1)");
   check_refused("[fleet]\nmax-pending-batches=0\n", "fleet.max-pending-batches must be between 1 and");
   check_refused("[fleet]\nmax-id-length=5000\n", "fleet.max-id-length must be between 1 and 4096 bytes");
