@@ -11,7 +11,8 @@ result_summary coordinator_state::summary() const {
 }
 
 coordinator_actor::behavior_type
-coordinator(coordinator_actor::stateful_pointer<coordinator_state> self, result_summary initial) {
+coordinator(coordinator_actor::stateful_pointer<coordinator_state> self, result_summary initial,
+            fleet_manager_actor manager) {
   self->state.total_results = initial.total_results;
   self->state.success_count = initial.success_count;
   self->state.duration_sum_ms = initial.average_duration_ms * static_cast<double>(initial.total_results);
@@ -28,6 +29,12 @@ coordinator(coordinator_actor::stateful_pointer<coordinator_state> self, result_
       }
     },
     [self](summary_atom) { return self->state.summary(); },
+    [self, manager](submit_result_atom, const std::string& worker_id, const task_outcome& outcome) {
+      // Counted here only once the manager stored it as the attempt's outcome, through the
+      // result message above: the worker's own report is never counted beside it. The manager
+      // sees the worker as the sender and checks that the attempt is that worker's.
+      return self->delegate(manager, submit_result_atom::value, worker_id, outcome);
+    },
   };
 }
 

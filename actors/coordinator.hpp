@@ -15,7 +15,9 @@ struct coordinator_state {
 };
 
 /// Aggregates finished results; `initial` carries the totals of earlier runs (from the store).
+/// Results that workers report themselves go on to `manager`, which decides whether they count.
 coordinator_actor::behavior_type
-coordinator(coordinator_actor::stateful_pointer<coordinator_state> self, result_summary initial);
+coordinator(coordinator_actor::stateful_pointer<coordinator_state> self, result_summary initial,
+            fleet_manager_actor manager);
 
 } // namespace fleet

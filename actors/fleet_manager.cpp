@@ -120,7 +120,7 @@ caf::error fleet_manager_state::init(self_pointer self, fleet_manager_options op
   nodes_ = node_membership<node_actor>(opts_.registry->types(), opts_.local_capacity);
   attempts_ = attempt_table{opts_.recent_workers_kept};
   opts_.metrics->nodes.set(1);
-  coordinator_ = self->spawn<caf::linked>(fleet::coordinator, started.totals);
+  coordinator_ = self->spawn<caf::linked>(fleet::coordinator, started.totals, fleet_manager_actor{self});
   // Promotes due retries and starts work once the behaviour is in place.
   self->send(self, wakeup_atom::value);
   if (opts_.autoscale.enabled) {
@@ -509,6 +509,9 @@ fleet_manager(fleet_manager_state::self_pointer self, fleet_manager_options opts
       return self->state.join_node(a, handle);
     }),
     guarded([self](node_drain_atom, const std::string& name) { return self->state.drain_node(name); }),
+    guarded([self](submit_result_atom, const std::string& worker_id, task_outcome& outcome) {
+      return self->state.submit_result(worker_id, std::move(outcome));
+    }),
     guarded([self](nodes_atom) { return self->state.nodes(); }),
     guarded([self, from_self](node_tick_atom) {
       if (from_self())

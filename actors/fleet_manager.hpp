@@ -123,6 +123,8 @@ public:
   caf::result<node_welcome> join_node(const node_announcement& a, const node_actor& handle);
   /// A node announced that it leaves: no more placements on it.
   caf::result<int32_t> drain_node(const std::string& name);
+  /// A worker reports its attempt's outcome itself (through the coordinator).
+  caf::result<bool> submit_result(const std::string& worker_id, task_outcome outcome);
   std::vector<node_info> nodes() const;
 
   caf::result<int32_t> drain(int64_t timeout_ms);
@@ -206,7 +208,9 @@ private:
   void schedule_node_tick();
   /// What submit accepts: a type of fleetd's registry (data checked) or one a node runs.
   task_type_check type_check() const;
-  void on_outcome(int64_t seq, int32_t attempt, caf::expected<task_outcome> outcome);
+  /// `stop_worker`: stop the worker even after a success (it reported through the coordinator
+  /// and may still be running).
+  void on_outcome(int64_t seq, int32_t attempt, caf::expected<task_outcome> outcome, bool stop_worker = false);
   /// The end of an attempt lost with its node, counted as a failure for good if it was lost too often.
   attempt_ended lost_attempt(const running_attempt& r, int64_t now, std::string reason);
   void schedule_wakeup(int64_t due_ms);

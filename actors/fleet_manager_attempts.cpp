@@ -110,7 +110,7 @@ void fleet_manager_state::start_attempt(runnable_task next, const std::string& n
     return;
   }
   auto r = begin_attempt(next, node);
-  attempt_info info{r.worker_id, r.attempt, r.deadline};
+  attempt_info info{r.worker_id, r.attempt, r.deadline, coordinator_};
   // The hooks may be a user's code: what they throw fails this attempt, not the manager's state.
   auto worker = catching([&] {
     return opts_.hooks->get_worker_instance(self_->home_system(), *opts_.registry, info, next.spec);
@@ -173,8 +173,8 @@ void fleet_manager_state::release(const running_attempt& r, bool stop) {
     self_->send(*node, stop_atom::value, r.worker_id);
 }
 
-void fleet_manager_state::on_outcome(int64_t seq, int32_t attempt,
-                                     caf::expected<task_outcome> outcome) {
+void fleet_manager_state::on_outcome(int64_t seq, int32_t attempt, caf::expected<task_outcome> outcome,
+                                     bool stop_worker) {
   auto r = attempts_.take(seq, attempt);
   if (!r)
     return; // cancelled or already decided: a late reply changes nothing
@@ -184,7 +184,7 @@ void fleet_manager_state::on_outcome(int64_t seq, int32_t attempt,
   });
   auto succeeded = end.next == task_disposition::succeeded;
   // A worker that timed out or failed may still be busy (an exec child): stop it.
-  release(*r, !succeeded);
+  release(*r, stop_worker || !succeeded);
   attempts_.remember_finished(*r, succeeded, now);
   if (is_terminal(end.next)) {
     // The coordinator gets them after the commit, all of a group in one message.
@@ -206,6 +206,32 @@ attempt_ended fleet_manager_state::lost_attempt(const running_attempt& r, int64_
     commits_.add_result({r.task_id, false, {}, end.error, r.attempt, end.duration_ms});
   }
   return end;
+}
+
+caf::result<bool> fleet_manager_state::submit_result(const std::string& worker_id, task_outcome outcome) {
+  std::optional<std::pair<int64_t, int32_t>> found;
+  bool from_its_worker = false;
+  const auto& sender = self_->current_sender();
+  attempts_.for_each([&](const running_attempt& r) {
+    if (found || r.worker_id != worker_id)
+      return;
+    found = std::pair{r.seq, r.attempt};
+    if (sender == nullptr)
+      return;
+    if (r.worker)
+      from_its_worker = sender->address() == r.worker->address();
+    else if (auto node = nodes_.handle(r.node))
+      from_its_worker = sender->node() == node->node(); // some actor of the node that runs it
+  });
+  if (!found)
+    return false; // ended already (or never ran here): its outcome was counted then, if at all
+  if (!from_its_worker)
+    return caf::make_error(errc::not_permitted,
+                           fmt::format("only the worker of attempt {} may report its outcome", worker_id));
+  auto rp = self_->make_response_promise<bool>();
+  on_outcome(found->first, found->second, std::move(outcome), true);
+  after_commit([rp]() mutable { rp.deliver(true); });
+  return rp;
 }
 
 void fleet_manager_state::on_down(const caf::down_msg& msg) {

@@ -67,6 +67,9 @@ fleet_node_actor::behavior_type fleet_node(fleet_node_actor::stateful_pointer<fl
                      st.opts.announcement.name, st.opts.announcement.capacity,
                      fmt::join(st.opts.announcement.types, ","), welcome.heartbeat_ms);
         self->delayed_send(self, std::chrono::milliseconds(welcome.heartbeat_ms), node_tick_atom::value);
+        self->request(st.opts.manager, std::chrono::seconds(30), coordinator_atom::value)
+          .then([self](coordinator_actor& c) { self->state.coordinator = std::move(c); },
+                [](caf::error& err) { spdlog::warn("fleetd did not name its coordinator: {}", error_text(err)); });
       },
       [self](caf::error& err) {
         spdlog::error("fleetd refused the join: {}", error_text(err));
@@ -84,7 +87,7 @@ fleet_node_actor::behavior_type fleet_node(fleet_node_actor::stateful_pointer<fl
       // Data no attempt can take fails the task for good, as a submit-time check would have.
       if (auto err = check_data(*st.opts.registry, t))
         return permanent_failure(error_text(err));
-      auto spawned = st.opts.registry->spawn(self->home_system(), t, attempt_info{worker_id, attempt, deadline_ms});
+      auto spawned = st.opts.registry->spawn(self->home_system(), t, attempt_info{worker_id, attempt, deadline_ms, st.coordinator});
       if (!spawned)
         return std::move(spawned.error());
       auto worker = *spawned;

@@ -38,6 +38,8 @@ struct fleet_node_state {
   /// The worker of each attempt fleetd gave this node, by fleetd's worker id.
   std::unordered_map<std::string, worker_actor> workers;
   node_welcome welcome;
+  /// fleetd's coordinator, for workers that report their outcome themselves.
+  coordinator_actor coordinator;
   bool joined = false;
   bool draining = false;
   caf::actor_clock::time_point last_heartbeat;

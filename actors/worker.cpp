@@ -15,6 +15,11 @@
 namespace fleet {
 
 void worker_registry::add(std::string type, worker_factory spawn, data_check check) {
+  add(std::move(type), [spawn = std::move(spawn)](caf::actor_system& sys, const attempt_info&) { return spawn(sys); },
+      std::move(check));
+}
+
+void worker_registry::add(std::string type, attempt_worker_factory spawn, data_check check) {
   kinds_[std::move(type)] = kind{std::move(spawn), {}, std::move(check)};
 }
 
@@ -32,7 +37,7 @@ caf::expected<worker_actor> worker_registry::spawn(caf::actor_system& sys, const
   if (i == kinds_.end())
     return caf::make_error(errc::unknown_task_type, fmt::format("no worker for task type \"{}\"", t.type));
   if (i->second.spawn)
-    return i->second.spawn(sys);
+    return i->second.spawn(sys, info);
   return spawn_function_worker(sys, i->second.run, info);
 }
 

@@ -61,6 +61,7 @@ using overview_atom = caf::atom_constant<caf::atom("overview")>;
 using limits_atom = caf::atom_constant<caf::atom("limits")>;
 using hello_atom = caf::atom_constant<caf::atom("hello")>;
 using node_drain_atom = caf::atom_constant<caf::atom("nodedrain")>;
+using submit_result_atom = caf::atom_constant<caf::atom("submitres")>;
 
 /// A short-lived worker: runs one attempt of one task, replies, and quits.
 using worker_actor = caf::typed_actor<
@@ -85,7 +86,13 @@ using coordinator_actor = caf::typed_actor<
   // (from the local node only; others are ignored).
   caf::reacts_to<result_atom, std::vector<task_result>>,
   // Totals, success rate and average duration so far.
-  caf::replies_to<summary_atom>::with<result_summary>>;
+  caf::replies_to<summary_atom>::with<result_summary>,
+  // The seed's submitResult(workerId, result): a worker of this fleet (fleetd's own, or one on a
+  // joined node) reports the outcome of its attempt itself. It becomes the attempt's outcome and
+  // is counted once, when its commit reports it; true once stored, false if the attempt had
+  // already ended (its outcome counted then, this one not at all). From anyone else:
+  // errc::not_permitted.
+  caf::replies_to<submit_result_atom, std::string, task_outcome>::with<bool>>;
 
 /// The public API of the fleet manager: what fleetd publishes for other CAF nodes.
 using fleet_api_actor = caf::typed_actor<
@@ -178,7 +185,9 @@ using fleet_manager_actor = fleet_api_actor::extend<
   // From the manager itself: time to ask the auto-scaling policy.
   caf::reacts_to<autoscale_atom>,
   // From the manager itself: time to send heartbeats to the nodes.
-  caf::reacts_to<node_tick_atom>>;
+  caf::reacts_to<node_tick_atom>,
+  // From the coordinator, on behalf of a worker (the sender): submit_result.
+  caf::replies_to<submit_result_atom, std::string, task_outcome>::with<bool>>;
 
 /// Registers every fleetd message type and error category with a CAF config. Both ends of a
 /// remote connection must call it, so that type names match.

@@ -18,6 +18,9 @@ namespace fleet {
 
 /// Spawns a fresh worker for one attempt of a task.
 using worker_factory = std::function<worker_actor(caf::actor_system& sys)>;
+/// The same, for a worker that needs to know its attempt (its worker id, its deadline, the
+/// coordinator it may report to).
+using attempt_worker_factory = std::function<worker_actor(caf::actor_system& sys, const attempt_info& attempt)>;
 
 /// A task type as a plain function: the task's data in, its JSON result out. It runs on a thread
 /// of its own (it may block), once per attempt. An error fails the attempt and the fleet retries
@@ -33,6 +36,7 @@ class worker_registry {
 public:
   /// Registers (or replaces) the implementation of `type`: an actor per attempt.
   void add(std::string type, worker_factory spawn, data_check check = {});
+  void add(std::string type, attempt_worker_factory spawn, data_check check = {});
   /// Registers (or replaces) `type` as a plain function (see task_function).
   void add_function(std::string type, task_function run, data_check check = {});
 
@@ -50,7 +54,7 @@ public:
 
 private:
   struct kind {
-    worker_factory spawn; ///< null for a function
+    attempt_worker_factory spawn; ///< null for a function
     task_function run;
     data_check check;
   };
