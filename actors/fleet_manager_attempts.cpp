@@ -167,9 +167,15 @@ void fleet_manager_state::release(const running_attempt& r, bool stop) {
   nodes_.table().finished(r.node);
   if (!stop)
     return;
-  if (r.worker)
-    self_->send_exit(r.worker, caf::exit_reason::user_shutdown);
-  else if (auto node = nodes_.handle(r.node))
+  if (r.worker) {
+    auto worker = caf::actor_cast<worker_actor>(r.worker);
+    auto stopped = catching([&]() -> caf::expected<bool> {
+      opts_.hooks->stop_attempt(self_, worker, r.worker_id);
+      return true;
+    });
+    if (!stopped)
+      spdlog::error("cannot stop worker {}: {}", r.worker_id, error_text(stopped.error()));
+  } else if (auto node = nodes_.handle(r.node))
     self_->send(*node, stop_atom::value, r.worker_id);
 }
 

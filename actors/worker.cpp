@@ -99,4 +99,9 @@ void execution_hooks::execute_task_on_worker(fleet_manager_actor::pointer self,
           guarded([done](caf::error& err) { done(std::move(err)); }));
 }
 
+void execution_hooks::stop_attempt(fleet_manager_actor::pointer self, const worker_actor& worker,
+                                   const std::string&) {
+  self->send_exit(worker, caf::exit_reason::user_shutdown);
+}
+
 } // namespace fleet

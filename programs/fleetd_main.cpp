@@ -25,6 +25,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -32,6 +33,7 @@
 #include <cstring>
 #include <filesystem>
 #include <pthread.h>
+#include <thread>
 #include <unistd.h>
 
 using namespace fleet;
@@ -266,8 +268,17 @@ int fleet::run_daemon(int argc, char** argv, const daemon_extensions& ext) {
   // The page keeps showing the drain; it goes before the manager does.
   http.reset();
   unpublish();
-  caf::anon_send_exit(manager, caf::exit_reason::user_shutdown);
-  sys.await_all_actors_done();
+  {
+    // Not await_all_actors_done: a daemon of a user's may keep actors of its own (a long-lived
+    // worker of its hooks) that never end; the manager's end is what closes the database.
+    caf::scoped_actor self{sys};
+    self->monitor(manager);
+    caf::anon_send_exit(manager, caf::exit_reason::user_shutdown);
+    self->receive([](caf::down_msg&) {});
+  }
+  // The manager's state (and with it the store) goes as the manager ends; give that a moment.
+  for (int i = 0; i < 500 && !store_alive.expired(); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
   if (!store_alive.expired()) {
     spdlog::error("the database is still open after shutdown");
     return 1;

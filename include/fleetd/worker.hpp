@@ -90,6 +90,13 @@ public:
   virtual void execute_task_on_worker(fleet_manager_actor::pointer self, const worker_actor& worker,
                                       const task& t, int32_t attempt, caf::timespan timeout,
                                       outcome_handler done);
+
+  /// Stops the attempt `worker_id` on `worker` after the fleet gave up on it (cancel, timeout,
+  /// drain) or after it reported its outcome through the coordinator. The default stops the
+  /// worker (`user_shutdown`): right for a worker per attempt. A hook that hands one long-lived
+  /// worker many attempts overrides it, or one cancel would stop them all.
+  virtual void stop_attempt(fleet_manager_actor::pointer self, const worker_actor& worker,
+                            const std::string& worker_id);
 };
 
 } // namespace fleet

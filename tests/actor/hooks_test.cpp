@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <map>
 
 using namespace fleet;
 using namespace fleet::test;
@@ -169,4 +170,71 @@ TEST_CASE("the manager enforces worker_timeout even when a custom hook never rep
   CHECK(rs[0].error == "worker timed out after 200 ms");
   CHECK(f.query_int("SELECT count(*) FROM attempts WHERE outcome = 'timed_out'") == 1);
   CHECK(f.stats().active_workers == 0);
+}
+
+namespace {
+
+using answer_atom = caf::atom_constant<caf::atom("answer")>;
+using slow_shared_actor = worker_actor::extend<caf::reacts_to<answer_atom, std::string>>;
+
+struct slow_shared_state {
+  std::map<std::string, caf::typed_response_promise<task_outcome>> waiting;
+  int served = 0;
+};
+
+/// A long-lived worker that answers each attempt 1 s after it came, and counts what it served.
+slow_shared_actor::behavior_type slow_shared_worker(slow_shared_actor::stateful_pointer<slow_shared_state> self) {
+  return {
+    [self](execute_atom, const task& t, int32_t) -> caf::result<task_outcome> {
+      auto rp = self->make_response_promise<task_outcome>();
+      self->state.waiting[t.id] = rp;
+      self->delayed_send(self, std::chrono::seconds(1), answer_atom::value, t.id);
+      return rp;
+    },
+    [self](answer_atom, const std::string& id) {
+      auto i = self->state.waiting.find(id);
+      i->second.deliver(success(std::to_string(++self->state.served)));
+      self->state.waiting.erase(i);
+    },
+  };
+}
+
+/// The seed's pattern: one named worker for every attempt, which a cancel must not stop.
+class one_shared_worker : public execution_hooks {
+public:
+  caf::expected<worker_actor> get_worker_instance(caf::actor_system& sys, const worker_registry&, const attempt_info&,
+                                                  const task&) override {
+    if (!worker)
+      worker = caf::actor_cast<worker_actor>(sys.spawn(slow_shared_worker));
+    return worker;
+  }
+  void stop_attempt(fleet_manager_actor::pointer, const worker_actor&, const std::string&) override {
+    ++stops;
+  }
+  worker_actor worker;
+  int stops = 0;
+};
+
+} // namespace
+
+TEST_CASE("hooks that share one long-lived worker: a cancel stops the attempt, not the worker") {
+  fleet_fixture f;
+  auto hooks = std::make_shared<one_shared_worker>();
+  f.set_hooks(hooks);
+  f.start();
+  auto first = f.submit_ok({make_task("a", "echo"), make_task("b", "echo")});
+  f.advance(500);
+  auto cancelled = f.ask<bool>(cancel_atom::value, first);
+  REQUIRE(cancelled);
+  CHECK(*cancelled);
+  CHECK(hooks->stops == 2);
+  auto second = f.submit_ok({make_task("c", "echo")});
+  REQUIRE(f.advance_until([&] { return f.finished(second); }));
+  auto rs = f.results_of(second);
+  REQUIRE(rs.size() == 1);
+  CHECK(rs[0].success);
+  // The same worker: it answered the cancelled attempts too (those answers were dropped), then this.
+  CHECK(rs[0].result == "3");
+  CHECK(f.status_of(first).status == batch_state::cancelled);
+  CHECK(f.status_of(first).completed == 0);
 }

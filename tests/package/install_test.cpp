@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <set>
 
 #include "fleetd/version.hpp"
 
@@ -101,17 +102,24 @@ TEST_CASE("the installed package: a daemon of one's own with an in-process task 
   REQUIRE_MESSAGE(d.start(), d.log());
   auto tasks = d.file("tasks.jsonl");
   write_file(tasks, R"({"id": "h", "type": "checksum", "data": {"text": "hello"}})" "\n"
+                    R"({"id": "h2", "type": "checksum", "data": {"text": "hello"}})" "\n"
+                    R"({"id": "h3", "type": "checksum", "data": {"text": ""}})" "\n"
                     R"({"id": "e", "type": "echo", "data": {"x": 1}})" "\n");
   auto id = d.submit(tasks);
   REQUIRE(d.ctl({"wait", id}).exit_code == 0);
   // FNV-1a of "hello", computed by the user's worker inside the daemon; the built-in types stay.
-  CHECK(d.query_int("SELECT count(*) FROM tasks WHERE state = 'succeeded'") == 2);
-  auto results = d.ctl_json({"results", id});
-  std::string checksum;
-  for (const auto& r : results)
-    if (r["task_id"] == "h")
-      checksum = r["result"].dump();
-  CHECK(checksum == R"({"fnv1a":"11831194018420276491"})");
+  CHECK(d.query_int("SELECT count(*) FROM tasks WHERE state = 'succeeded'") == 4);
+  std::map<std::string, nlohmann::json> results;
+  for (const auto& r : d.ctl_json({"results", id}))
+    results[r["task_id"].get<std::string>()] = r["result"];
+  CHECK(results["h"]["fnv1a"] == "11831194018420276491");
+  CHECK(results["h3"]["fnv1a"] == "14695981039346656037");
+  // The hooks ran every checksum attempt on one long-lived worker: it served 1, 2 and 3.
+  std::set<int64_t> served;
+  for (auto task : {"h", "h2", "h3"})
+    served.insert(results[task]["served"].get<int64_t>());
+  CHECK(served == std::set<int64_t>{1, 2, 3});
+  CHECK(results["e"] == nlohmann::json{{"x", 1}});
   // The user's submit-time check refuses bad data before anything is stored.
   auto bad = d.file("bad.jsonl");
   write_file(bad, R"({"id": "b", "type": "checksum", "data": {"nope": 1}})" "\n");
