@@ -1,6 +1,7 @@
 #include "fleet/node_table.hpp"
 
 #include "fleetd/error.hpp"
+#include "fleet/text.hpp"
 
 #include <fmt/format.h>
 
@@ -34,14 +35,19 @@ node_table::node_table(std::vector<std::string> local_types, int32_t local_capac
 caf::error node_table::validate(const node_announcement& a) {
   auto bad = [](std::string text) { return caf::make_error(errc::invalid_node, std::move(text)); };
   if (!valid_name(a.name))
-    return bad(fmt::format("a node name has 1 to 64 characters of A-Z a-z 0-9 . _ - (got \"{}\")", a.name));
+    return bad(fmt::format("a node name has 1 to 64 characters of A-Z a-z 0-9 . _ - (got {})", quoted_input(a.name)));
   if (a.name == local_node_name)
     return bad("the node name \"local\" stands for fleetd's own workers: choose another");
   if (a.types.empty() || a.types.size() > 100)
     return bad(fmt::format("node {} must offer 1 to 100 task types (got {})", a.name, a.types.size()));
-  for (const auto& type : a.types)
+  for (const auto& type : a.types) {
     if (type.empty() || type.size() > 64)
       return bad(fmt::format("node {} offers a task type of {} bytes: types have 1 to 64", a.name, type.size()));
+    auto control = std::any_of(type.begin(), type.end(), [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; });
+    if (!is_utf8(type) || control)
+      return bad(fmt::format("node {} offers the task type {}: types are UTF-8 text without control characters",
+                             a.name, quoted_input(type)));
+  }
   if (a.capacity < 1 || a.capacity > 10'000)
     return bad(fmt::format("node {} must have a capacity of 1 to 10000 (got {})", a.name, a.capacity));
   return caf::none;

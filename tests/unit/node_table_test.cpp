@@ -36,6 +36,9 @@ TEST_CASE("a join is checked: name, types and capacity") {
   };
   refused(node("", {"echo"}, 1), "a node name has 1 to 64 characters");
   refused(node("bad name", {"echo"}, 1), "(got \"bad name\")");
+  refused(node("n\xff", {"echo"}, 1), "a node name has 1 to 64 characters");
+  refused(node("n", {"echo", "bad\ntype"}, 1), "types are UTF-8 text without control characters");
+  refused(node("n", {"caf\xe9"}, 1), "types are UTF-8 text without control characters");
   refused(node(std::string(65, 'x'), {"echo"}, 1), "a node name has 1 to 64 characters");
   refused(node("local", {"echo"}, 1), "stands for fleetd's own workers");
   refused(node("n", {}, 1), "must offer 1 to 100 task types (got 0)");
