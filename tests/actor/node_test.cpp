@@ -256,5 +256,13 @@ TEST_CASE("bad joins are refused and change nothing, and a node takes work from 
   rh.receive([](task_outcome&) {}, [&](caf::error& err) { refused_work = err == errc::not_permitted; });
   CHECK(refused_work);
   CHECK(node_named(f, "a").running == 0);
+  // Only a node itself may say that it drains: anyone else is refused and the node keeps its work.
+  auto drain = f.ask<int32_t>(node_drain_atom::value, std::string{"a"});
+  REQUIRE_FALSE(drain);
+  CHECK(drain.error() == errc::not_permitted);
+  auto unknown = f.ask<int32_t>(node_drain_atom::value, std::string{"nobody"});
+  REQUIRE_FALSE(unknown);
+  CHECK(unknown.error() == errc::not_permitted);
+  CHECK_FALSE(node_named(f, "a").draining);
   caf::anon_send_exit(silent, caf::exit_reason::kill);
 }
