@@ -30,6 +30,18 @@ std::string shell_quoted(const std::string& s) {
   return "'" + s + "'";
 }
 
+/// Installs the build into `dir`/prefix and builds examples/`name` against that prefix alone; the
+/// project's build directory.
+std::string build_example(temp_dir& dir, const std::string& name) {
+  auto prefix = dir.file("prefix");
+  sh("cmake --install " + shell_quoted(FLEET_BINARY_DIR) + " --prefix " + shell_quoted(prefix) + " > /dev/null");
+  auto project = dir.file(name + "-build");
+  sh("cmake -S " + shell_quoted(std::string{FLEET_SOURCE_DIR} + "/examples/" + name) + " -B " + shell_quoted(project)
+     + " -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMAKE_PREFIX_PATH=" + shell_quoted(prefix) + " > /dev/null");
+  sh("cmake --build " + shell_quoted(project) + " > /dev/null");
+  return project;
+}
+
 } // namespace
 
 TEST_CASE("the installed package: public headers alone, a CMake project and pkg-config against the prefix") {
@@ -90,12 +102,7 @@ TEST_CASE("the installed package: public headers alone, a CMake project and pkg-
 
 TEST_CASE("the installed package: a daemon of one's own with an in-process task type, built against the prefix") {
   temp_dir dir;
-  auto prefix = dir.file("prefix");
-  sh("cmake --install " + shell_quoted(FLEET_BINARY_DIR) + " --prefix " + shell_quoted(prefix) + " > /dev/null");
-  auto project = dir.file("daemon-build");
-  sh("cmake -S " + shell_quoted(std::string{FLEET_SOURCE_DIR} + "/examples/daemon") + " -B " + shell_quoted(project)
-     + " -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMAKE_PREFIX_PATH=" + shell_quoted(prefix) + " > /dev/null");
-  sh("cmake --build " + shell_quoted(project) + " > /dev/null");
+  auto project = build_example(dir, "daemon");
 
   fleetd_process d;
   d.use_binary(project + "/my-fleetd");
@@ -132,12 +139,7 @@ TEST_CASE("the installed package: a daemon of one's own with an in-process task 
 
 TEST_CASE("the installed package: a worker node of one's own with a function type and an actor type") {
   temp_dir dir;
-  auto prefix = dir.file("prefix");
-  sh("cmake --install " + shell_quoted(FLEET_BINARY_DIR) + " --prefix " + shell_quoted(prefix) + " > /dev/null");
-  auto project = dir.file("node-build");
-  sh("cmake -S " + shell_quoted(std::string{FLEET_SOURCE_DIR} + "/examples/node") + " -B " + shell_quoted(project)
-     + " -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMAKE_PREFIX_PATH=" + shell_quoted(prefix) + " > /dev/null");
-  sh("cmake --build " + shell_quoted(project) + " > /dev/null");
+  auto project = build_example(dir, "node");
   // fleetd::node needs no SQLite: the node links none.
   auto ldd = run({"ldd", project + "/my-node"});
   CHECK(ldd.out.find("sqlite") == std::string::npos);
