@@ -23,6 +23,7 @@ namespace {
 struct spawn_resources {
   posix_spawn_file_actions_t actions;
   posix_spawnattr_t attr;
+  int in[2] = {-1, -1};
   int out[2] = {-1, -1};
   int err[2] = {-1, -1};
   spawn_resources() {
@@ -32,7 +33,7 @@ struct spawn_resources {
   ~spawn_resources() {
     posix_spawn_file_actions_destroy(&actions);
     posix_spawnattr_destroy(&attr);
-    for (int fd : {out[0], out[1], err[0], err[1]})
+    for (int fd : {in[0], in[1], out[0], out[1], err[0], err[1]})
       if (fd >= 0)
         ::close(fd);
   }
@@ -93,13 +94,18 @@ bool deterministic_spawn_error(int code) {
 
 } // namespace
 
-caf::expected<std::shared_ptr<child_process>> child_process::start(const subprocess_spec& spec) {
-  if (spec.argv.empty() || spec.argv[0].empty())
+caf::expected<spawned_child> spawn_child(const std::vector<std::string>& program,
+                                         const std::map<std::string, std::string>& extra_env, bool pipe_stdin) {
+  if (program.empty() || program[0].empty())
     return caf::make_error(errc::invalid_task, "exec: argv must name a program");
   spawn_resources res;
-  if (::pipe2(res.out, O_CLOEXEC) != 0 || ::pipe2(res.err, O_CLOEXEC) != 0)
+  if (::pipe2(res.out, O_CLOEXEC) != 0 || ::pipe2(res.err, O_CLOEXEC) != 0
+      || (pipe_stdin && ::pipe2(res.in, O_CLOEXEC) != 0))
     return caf::make_error(errc::worker_failed, fmt::format("exec: pipe: {}", std::strerror(errno)));
-  posix_spawn_file_actions_addopen(&res.actions, 0, "/dev/null", O_RDONLY, 0);
+  if (pipe_stdin)
+    posix_spawn_file_actions_adddup2(&res.actions, res.in[0], 0);
+  else
+    posix_spawn_file_actions_addopen(&res.actions, 0, "/dev/null", O_RDONLY, 0);
   posix_spawn_file_actions_adddup2(&res.actions, res.out[1], 1);
   posix_spawn_file_actions_adddup2(&res.actions, res.err[1], 2);
   // Own process group, so that a timeout or cancel kills everything the program started;
@@ -114,19 +120,28 @@ caf::expected<std::shared_ptr<child_process>> child_process::start(const subproc
   posix_spawnattr_setsigdefault(&res.attr, &defaults);
   posix_spawnattr_setflags(&res.attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK
                                         | POSIX_SPAWN_SETSIGDEF);
-  auto args = spec.argv;
-  auto env = merged_environment(spec.env);
+  auto args = program;
+  auto env = merged_environment(extra_env);
   auto argv = c_strings(args);
   auto envp = c_strings(env);
   pid_t pid = 0;
   auto rc = posix_spawnp(&pid, argv[0], &res.actions, &res.attr, argv.data(), envp.data());
   if (rc != 0)
     return caf::make_error(deterministic_spawn_error(rc) ? errc::invalid_task : errc::worker_failed,
-                           fmt::format("exec: cannot start {}: {}", spec.argv[0], std::strerror(rc)));
-  ::close(std::exchange(res.out[1], -1));
-  ::close(std::exchange(res.err[1], -1));
-  auto child = new child_process(pid, std::exchange(res.out[0], -1), std::exchange(res.err[0], -1),
-                                 spec.timeout_ms, spec.tail_bytes);
+                           fmt::format("exec: cannot start {}: {}", program[0], std::strerror(rc)));
+  spawned_child out;
+  out.pid = pid;
+  out.in_fd = std::exchange(res.in[1], -1);
+  out.out_fd = std::exchange(res.out[0], -1);
+  out.err_fd = std::exchange(res.err[0], -1);
+  return out;
+}
+
+caf::expected<std::shared_ptr<child_process>> child_process::start(const subprocess_spec& spec) {
+  auto spawned = spawn_child(spec.argv, spec.env, false);
+  if (!spawned)
+    return spawned.error();
+  auto child = new child_process(spawned->pid, spawned->out_fd, spawned->err_fd, spec.timeout_ms, spec.tail_bytes);
   return std::shared_ptr<child_process>(child);
 }
 

@@ -33,6 +33,20 @@ struct subprocess_result {
   bool stderr_truncated = false;
 };
 
+/// A child just started in its own process group, with the default signal mask and dispositions:
+/// the write end of its stdin pipe (-1: stdin is /dev/null) and the read ends of stdout and stderr.
+struct spawned_child {
+  pid_t pid = -1;
+  int in_fd = -1;
+  int out_fd = -1;
+  int err_fd = -1;
+};
+
+/// Starts `argv` (argv[0] looked up in PATH) with `env` added to the inherited environment. Errors
+/// as child_process::start.
+caf::expected<spawned_child> spawn_child(const std::vector<std::string>& argv,
+                                         const std::map<std::string, std::string>& env, bool pipe_stdin);
+
 /// A running child in its own process group, with stdin from /dev/null and stdout/stderr piped.
 /// `wait` blocks (call it off CAF's scheduler threads); `kill` may be called from any thread.
 class child_process {

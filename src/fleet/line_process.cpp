@@ -1,0 +1,164 @@
+#include "fleet/line_process.hpp"
+
+#include "fleetd/error.hpp"
+#include "fleet/subprocess.hpp"
+#include "fleet/text.hpp"
+
+#include <fmt/format.h>
+
+#include <cerrno>
+#include <csignal>
+#include <ctime>
+#include <poll.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+namespace fleet {
+
+caf::expected<std::unique_ptr<line_process>> line_process::start(const line_process_spec& spec,
+                                                                 line_process_events events) {
+  auto spawned = spawn_child(spec.argv, spec.env, true);
+  if (!spawned)
+    return spawned.error();
+  std::unique_ptr<line_process> out{
+    new line_process(spawned->pid, spawned->in_fd, spawned->out_fd, spawned->err_fd, spec, std::move(events))};
+  out->reader_ = std::thread{[p = out.get()] { p->read_loop(); }};
+  out->writer_ = std::thread{[p = out.get()] { p->write_loop(); }};
+  return out;
+}
+
+line_process::line_process(pid_t pid, int in_fd, int out_fd, int err_fd, line_process_spec spec,
+                           line_process_events events)
+  : pid_(pid), in_fd_(in_fd), out_fd_(out_fd), err_fd_(err_fd), spec_(std::move(spec)), events_(std::move(events)) {
+}
+
+line_process::~line_process() {
+  kill();
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    stopping_ = true;
+  }
+  wake_writer_.notify_all();
+  if (writer_.joinable())
+    writer_.join();
+  if (reader_.joinable())
+    reader_.join();
+  for (int fd : {in_fd_, out_fd_, err_fd_})
+    if (fd >= 0)
+      ::close(fd);
+}
+
+void line_process::write(std::string line) {
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    outbox_.push_back(std::move(line));
+  }
+  wake_writer_.notify_one();
+}
+
+void line_process::kill() {
+  std::lock_guard<std::mutex> guard{mtx_};
+  if (!reaped_)
+    ::kill(-pid_, SIGKILL);
+}
+
+void line_process::write_loop() {
+  // A child that closed its stdin must not kill fleetd with SIGPIPE: the write fails with EPIPE.
+  sigset_t pipe_signal;
+  sigemptyset(&pipe_signal);
+  sigaddset(&pipe_signal, SIGPIPE);
+  pthread_sigmask(SIG_BLOCK, &pipe_signal, nullptr);
+  for (;;) {
+    std::string line;
+    {
+      std::unique_lock<std::mutex> guard{mtx_};
+      wake_writer_.wait(guard, [this] { return stopping_ || !outbox_.empty(); });
+      if (stopping_)
+        return;
+      line = std::move(outbox_.front());
+      outbox_.pop_front();
+    }
+    size_t done = 0;
+    while (done < line.size()) {
+      auto n = ::write(in_fd_, line.data() + done, line.size() - done);
+      if (n > 0) {
+        done += static_cast<size_t>(n);
+      } else if (n < 0 && errno == EINTR) {
+        continue;
+      } else {
+        // EPIPE: the child is gone or stopped reading; the reader reports its end. Take the
+        // pending SIGPIPE off this thread.
+        timespec none{0, 0};
+        sigtimedwait(&pipe_signal, nullptr, &none);
+        std::lock_guard<std::mutex> guard{mtx_};
+        outbox_.clear();
+        break;
+      }
+    }
+  }
+}
+
+void line_process::read_loop() {
+  pollfd fds[2] = {{out_fd_, POLLIN, 0}, {err_fd_, POLLIN, 0}};
+  std::string pending[2];
+  bool overflowed = false;
+  char buf[65536];
+  auto deliver = [&](int i, std::string line) {
+    if (i == 0) {
+      if (!overflowed)
+        events_.on_line(std::move(line));
+    } else if (events_.on_log) {
+      if (line.size() > spec_.max_log_line)
+        line = std::string{utf8_head(line, spec_.max_log_line)} + "...";
+      events_.on_log(std::move(line));
+    }
+  };
+  while (fds[0].fd >= 0 || fds[1].fd >= 0) {
+    auto n = ::poll(fds, 2, -1);
+    if (n < 0 && errno != EINTR)
+      break;
+    for (int i = 0; i < 2; ++i) {
+      if (fds[i].fd < 0 || fds[i].revents == 0)
+        continue;
+      auto got = ::read(fds[i].fd, buf, sizeof(buf));
+      if (got == 0 || (got < 0 && errno != EINTR && errno != EAGAIN)) {
+        fds[i].fd = -1;
+        if (!pending[i].empty())
+          deliver(i, std::exchange(pending[i], {}));
+        continue;
+      }
+      if (got < 0)
+        continue;
+      auto& acc = pending[i];
+      acc.append(buf, static_cast<size_t>(got));
+      size_t start = 0;
+      for (auto nl = acc.find('\n'); nl != std::string::npos; nl = acc.find('\n', start)) {
+        deliver(i, acc.substr(start, nl - start));
+        start = nl + 1;
+      }
+      acc.erase(0, start);
+      auto limit = i == 0 ? spec_.max_line : spec_.max_log_line * 16;
+      if (acc.size() > limit) {
+        if (i == 0 && !overflowed) {
+          overflowed = true;
+          events_.on_line(caf::make_error(errc::worker_failed,
+                                          fmt::format("a line of more than {} bytes", spec_.max_line)));
+        } else if (i == 1) {
+          deliver(1, std::move(acc)); // a log line without end: shown in pieces
+        }
+        acc.clear();
+      }
+    }
+  }
+  int status = 0;
+  while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR)
+    ;
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    reaped_ = true;
+  }
+  events_.on_exit(WIFSIGNALED(status) ? fmt::format("killed by signal {}", WTERMSIG(status))
+                                      : fmt::format("exited with code {}", WEXITSTATUS(status)));
+}
+
+} // namespace fleet
