@@ -110,7 +110,7 @@ void fleet_manager_state::start_attempt(runnable_task next, const std::string& n
     return;
   }
   auto r = begin_attempt(next, node);
-  attempt_info info{r.worker_id, r.attempt, r.deadline, coordinator_};
+  attempt_info info{r.worker_id, r.attempt, r.deadline, coordinator_, r.batch_id};
   // The hooks may be a user's code: what they throw fails this attempt, not the manager's state.
   auto worker = catching([&] {
     return opts_.hooks->get_worker_instance(self_->home_system(), *opts_.registry, info, next.spec);

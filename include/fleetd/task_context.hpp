@@ -23,6 +23,8 @@ struct attempt_info {
   /// Where a worker may report its outcome itself (submit_result_atom, worker_id, outcome);
   /// invalid where there is none (a test, a node that has not learnt it yet).
   coordinator_actor coordinator;
+  /// The attempt's batch (empty where it is not known: on a fleet-node).
+  std::string batch_id;
 };
 
 /// The attempt a task function runs. Cheap to copy; every copy sees the same cancel flag.

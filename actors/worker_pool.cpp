@@ -1,0 +1,269 @@
+#include "actors/worker_pool.hpp"
+
+#include "fleetd/error.hpp"
+#include "fleet/line_process.hpp"
+#include "fleet/log.hpp"
+#include "fleet/text.hpp"
+#include "fleet/worker_protocol.hpp"
+
+#include <caf/actor_system.hpp>
+#include <caf/send.hpp>
+#include <caf/stateful_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <deque>
+#include <memory>
+#include <optional>
+
+namespace fleet {
+
+namespace {
+
+// From a process's threads to its pool, and the pool's restart timer: private to the pool.
+using pool_line_atom = caf::atom_constant<caf::atom("poolline")>;
+using pool_log_atom = caf::atom_constant<caf::atom("poollog")>;
+using pool_exit_atom = caf::atom_constant<caf::atom("poolexit")>;
+using pool_start_atom = caf::atom_constant<caf::atom("poolstart")>;
+
+using pool_actor = worker_pool_actor::extend<
+  caf::reacts_to<pool_line_atom, int32_t, uint64_t, std::string, bool>,
+  caf::reacts_to<pool_log_atom, int32_t, uint64_t, std::string>,
+  caf::reacts_to<pool_exit_atom, int32_t, uint64_t, std::string>,
+  caf::reacts_to<pool_start_atom, int32_t>>;
+
+struct pending_attempt {
+  pool_request request;
+  caf::typed_response_promise<task_outcome> promise;
+};
+
+struct slot {
+  std::unique_ptr<line_process> process;
+  uint64_t generation = 0; ///< tells the messages of a replaced process from the current one's
+  std::optional<pending_attempt> busy;
+  int64_t restart_delay_ms = 0;
+  bool starting = false;
+  bool retiring = false; ///< killed, its exit not yet seen: gets no attempt
+};
+
+struct pool_state {
+  static inline const char* name = "fleet.pool";
+  pool_spec spec;
+  std::vector<slot> slots;
+  std::deque<pending_attempt> waiting;
+  uint64_t next_generation = 1;
+};
+
+using pool_pointer = pool_actor::stateful_pointer<pool_state>;
+
+void dispatch(pool_pointer self);
+
+void start_process(pool_pointer self, int32_t index) {
+  auto& st = self->state;
+  auto& s = st.slots[index];
+  s.starting = false;
+  auto generation = st.next_generation++;
+  s.generation = generation;
+  caf::weak_actor_ptr weak{self->ctrl()};
+  auto to_pool = [weak](auto... xs) {
+    if (auto strong = weak.lock())
+      caf::anon_send(caf::actor_cast<caf::actor>(strong), xs...);
+  };
+  line_process_events events{
+    [to_pool, index, generation](caf::expected<std::string> line) {
+      if (line)
+        to_pool(pool_line_atom::value, index, generation, std::move(*line), true);
+      else
+        to_pool(pool_line_atom::value, index, generation, error_text(line.error()), false);
+    },
+    [to_pool, index, generation](std::string line) { to_pool(pool_log_atom::value, index, generation, std::move(line)); },
+    [to_pool, index, generation](std::string how) { to_pool(pool_exit_atom::value, index, generation, std::move(how)); }};
+  line_process_spec spec{st.spec.argv, st.spec.env};
+  auto process = line_process::start(spec, std::move(events));
+  if (!process) {
+    spdlog::error("pool {}: cannot start {}: {}", st.spec.name, st.spec.argv[0], error_text(process.error()));
+    self->send(self, pool_exit_atom::value, index, generation, std::string{"could not start"});
+    return;
+  }
+  spdlog::info("pool {}: process {} started (pid {})", st.spec.name, index, (*process)->pid());
+  s.process = std::move(*process);
+  dispatch(self);
+}
+
+/// Ends the attempt of slot `s` with `outcome` (if it has one).
+void finish(slot& s, task_outcome outcome) {
+  if (!s.busy)
+    return;
+  s.busy->promise.deliver(std::move(outcome));
+  s.busy.reset();
+}
+
+/// A process that broke the protocol or ran an abandoned attempt: it goes, a new one follows.
+void replace(pool_pointer self, slot& s, const std::string& why) {
+  if (s.process) {
+    spdlog::warn("pool {}: replacing pid {}: {}", self->state.spec.name, s.process->pid(), why);
+    s.retiring = true;
+    s.process->kill();
+  }
+}
+
+void dispatch(pool_pointer self) {
+  auto& st = self->state;
+  for (auto& s : st.slots) {
+    if (st.waiting.empty())
+      return;
+    if (!s.process || s.busy || s.retiring)
+      continue;
+    s.busy = std::move(st.waiting.front());
+    st.waiting.pop_front();
+    auto line = request_line(s.busy->request);
+    if (!line) {
+      finish(s, permanent_failure(error_text(line.error())));
+      continue;
+    }
+    s.process->write(std::move(*line));
+  }
+}
+
+pool_actor::behavior_type worker_pool(pool_pointer self, pool_spec spec) {
+  auto& st = self->state;
+  st.spec = std::move(spec);
+  st.slots.resize(static_cast<size_t>(std::max(st.spec.size, 1)));
+  for (int32_t i = 0; i < static_cast<int32_t>(st.slots.size()); ++i)
+    start_process(self, i);
+  auto current = [self](int32_t index, uint64_t generation) -> slot* {
+    auto& slots = self->state.slots;
+    if (self->current_sender() != nullptr || index < 0 || static_cast<size_t>(index) >= slots.size())
+      return nullptr; // only the pool's own threads send these, anonymously
+    auto& s = slots[static_cast<size_t>(index)];
+    return s.generation == generation ? &s : nullptr;
+  };
+  return {
+    [self](pool_run_atom, task& t, std::string& worker_id, std::string& batch_id, int32_t attempt,
+           int64_t deadline_ms) -> caf::result<task_outcome> {
+      auto rp = self->make_response_promise<task_outcome>();
+      pool_request request{std::move(worker_id), t.id, std::move(batch_id), t.type, std::move(t.data), attempt,
+                           deadline_ms};
+      self->state.waiting.push_back(pending_attempt{std::move(request), rp});
+      dispatch(self);
+      return rp;
+    },
+    [self](pool_abandon_atom, const std::string& attempt_id) {
+      auto& st = self->state;
+      std::erase_if(st.waiting, [&](const pending_attempt& p) { return p.request.attempt_id == attempt_id; });
+      for (auto& s : st.slots)
+        if (s.busy && s.busy->request.attempt_id == attempt_id) {
+          s.busy.reset(); // nobody waits for it any more
+          replace(self, s, fmt::format("attempt {} was stopped", attempt_id));
+        }
+    },
+    [self, current](pool_line_atom, int32_t index, uint64_t generation, std::string& line, bool complete) {
+      auto s = current(index, generation);
+      if (s == nullptr)
+        return;
+      auto reply = complete ? parse_worker_line(line)
+                            : caf::expected<worker_reply>{caf::make_error(
+                                errc::worker_failed, "the worker broke the protocol: " + line)};
+      if (!reply) {
+        auto why = error_text(reply.error());
+        finish(*s, failure(why));
+        replace(self, *s, why);
+        return;
+      }
+      if (!s->busy || reply->id != s->busy->request.attempt_id) {
+        auto why = fmt::format("the worker broke the protocol: it answered attempt {}, which it was not given",
+                               quoted_input(reply->id));
+        finish(*s, failure(why));
+        replace(self, *s, why);
+        return;
+      }
+      if (reply->what == worker_reply::kind::progress) {
+        spdlog::debug("pool {}: attempt {} at {:.0f}% {}", self->state.spec.name, reply->id, reply->progress * 100,
+                      reply->note);
+        return;
+      }
+      s->restart_delay_ms = 0; // it works: a later crash restarts it quickly again
+      finish(*s, std::move(reply->outcome));
+      dispatch(self);
+    },
+    [self, current](pool_log_atom, int32_t index, uint64_t generation, const std::string& line) {
+      auto s = current(index, generation);
+      if (s == nullptr)
+        return;
+      spdlog::info("pool {} [{}]: {}", self->state.spec.name,
+                   s->busy ? s->busy->request.attempt_id : std::string{"idle"}, printable(line, 4096));
+    },
+    [self, current](pool_exit_atom, int32_t index, uint64_t generation, const std::string& how) {
+      auto s = current(index, generation);
+      if (s == nullptr && !(self->current_sender() == self->ctrl() && index >= 0))
+        return;
+      if (s == nullptr)
+        s = &self->state.slots[static_cast<size_t>(index)];
+      auto& spec = self->state.spec;
+      finish(*s, failure(fmt::format("the worker process of pool {} {} during the attempt", spec.name, how)));
+      s->process.reset();
+      s->retiring = false;
+      s->restart_delay_ms = std::clamp<int64_t>(s->restart_delay_ms * 2, spec.restart_base_ms, spec.restart_cap_ms);
+      spdlog::warn("pool {}: process {} {}; starting another in {} ms", spec.name, index, how, s->restart_delay_ms);
+      s->starting = true;
+      self->delayed_send(self, std::chrono::milliseconds(s->restart_delay_ms), pool_start_atom::value, index);
+    },
+    [self](pool_start_atom, int32_t index) {
+      if (self->current_sender() != self->ctrl() || index < 0 || static_cast<size_t>(index) >= self->state.slots.size())
+        return;
+      start_process(self, index);
+    },
+  };
+}
+
+// -- the worker of one attempt ---------------------------------------------------
+
+struct pool_attempt_state {
+  pool_attempt_state() = default; // not an aggregate: CAF would build it from the actor's pointer
+  worker_pool_actor pool;
+  std::string worker_id;
+  bool done = false;
+  ~pool_attempt_state() {
+    if (!done && pool)
+      caf::anon_send(pool, pool_abandon_atom::value, worker_id);
+  }
+};
+
+worker_actor::behavior_type pool_attempt(worker_actor::stateful_pointer<pool_attempt_state> self,
+                                         worker_pool_actor pool, attempt_info info) {
+  self->state.pool = pool;
+  self->state.worker_id = info.worker_id;
+  return {
+    [self, info](execute_atom, task& t, int32_t attempt) -> caf::result<task_outcome> {
+      auto rp = self->make_response_promise<task_outcome>();
+      self->request(self->state.pool, caf::infinite, pool_run_atom::value, std::move(t), info.worker_id,
+                    info.batch_id, attempt, info.deadline_ms)
+        .then(
+          [self, rp](task_outcome& outcome) mutable {
+            self->state.done = true;
+            rp.deliver(std::move(outcome));
+            self->quit();
+          },
+          [self, rp](caf::error& err) mutable {
+            self->state.done = true;
+            rp.deliver(failure(fmt::format("the pool did not run the attempt: {}", error_text(err))));
+            self->quit();
+          });
+      return rp;
+    },
+  };
+}
+
+} // namespace
+
+worker_pool_actor add_pool(caf::actor_system& sys, worker_registry& registry, const pool_spec& spec) {
+  auto pool = caf::actor_cast<worker_pool_actor>(sys.spawn(worker_pool, spec));
+  for (const auto& type : spec.types)
+    registry.add(type, [pool](caf::actor_system& sys, const attempt_info& info) {
+      return sys.spawn(pool_attempt, pool, info);
+    });
+  return pool;
+}
+
+} // namespace fleet

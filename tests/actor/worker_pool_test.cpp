@@ -1,0 +1,134 @@
+// Worker pools run real processes (a protocol worker written in sh): these tests use the real
+// scheduler and wait for replies (deadlines only matter if something hangs).
+
+#include "actors/worker_pool.hpp"
+
+#include "fleetd/error.hpp"
+#include "fleetd/interfaces.hpp"
+
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/scoped_actor.hpp>
+#include <caf/send.hpp>
+#include <doctest/doctest.h>
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <optional>
+#include <set>
+#include <thread>
+
+using namespace fleet;
+using json = nlohmann::json;
+
+namespace {
+
+// Speaks docs/WORKER-PROTOCOL.md; the task type says how to behave.
+const char* protocol_worker = R"SH(
+while IFS= read -r line; do
+  id=$(printf '%s' "$line" | sed 's/.*"id":"\([^"]*\)".*/\1/')
+  case "$line" in
+    *'"type":"boom"'*) echo "about to fail" >&2; exit 7 ;;
+    *'"type":"garbage"'*) echo 'this is not json' ;;
+    *'"type":"liar"'*) printf '{"id":"w-nobody","ok":true}\n' ;;
+    *'"type":"hang"'*) sleep 600 ;;
+    *'"type":"fatal"'*) printf '{"id":"%s","ok":false,"error":"bad input","retry":false}\n' "$id" ;;
+    *) printf '{"id":"%s","progress":0.5,"note":"half"}\n{"id":"%s","ok":true,"result":{"pid":%s}}\n' "$id" "$id" $$ ;;
+  esac
+done
+)SH";
+
+struct pool_fixture {
+  caf::actor_system_config cfg;
+  std::optional<caf::actor_system> sys;
+  worker_registry registry;
+  worker_pool_actor pool;
+  int next = 0;
+
+  pool_fixture() {
+    register_fleet_types(cfg);
+    sys.emplace(cfg);
+    pool_spec spec{"test", {"sh", "-c", protocol_worker}, {"echo", "boom", "garbage", "liar", "hang", "fatal"}, 2};
+    spec.restart_base_ms = 10;
+    pool = add_pool(*sys, registry, spec);
+  }
+
+  ~pool_fixture() {
+    caf::anon_send_exit(pool, caf::exit_reason::user_shutdown);
+  }
+
+  worker_actor spawn(const std::string& type, std::string& worker_id) {
+    worker_id = "w-" + std::to_string(++next);
+    auto worker = registry.spawn(*sys, task{"t", type, "{}", 0}, attempt_info{worker_id, 1, 0, {}, "b1"});
+    REQUIRE(worker);
+    return *worker;
+  }
+
+  task_outcome run(const std::string& type) {
+    std::string id;
+    auto worker = spawn(type, id);
+    caf::scoped_actor self{*sys};
+    std::optional<task_outcome> out;
+    self->request(worker, std::chrono::seconds(60), execute_atom::value, task{"t-" + id, type, R"({"x": [1, 2]})", 0},
+                  int32_t{1})
+      .receive([&](task_outcome& o) { out = std::move(o); },
+               [&](caf::error& err) { FAIL("no outcome: " << error_text(err)); });
+    return *out;
+  }
+};
+
+} // namespace
+
+TEST_CASE("a worker pool runs attempts on its long-lived processes over JSON Lines") {
+  pool_fixture f;
+  std::set<int64_t> pids;
+  for (int i = 0; i < 6; ++i) {
+    auto out = f.run("echo");
+    REQUIRE_MESSAGE(out.success, out.error);
+    pids.insert(json::parse(out.result).at("pid").get<int64_t>());
+  }
+  CHECK(pids.size() <= 2); // the pool's two processes, reused
+  auto fatal = f.run("fatal");
+  CHECK_FALSE(fatal.success);
+  CHECK_FALSE(fatal.retry);
+  CHECK(fatal.error == "bad input");
+}
+
+TEST_CASE("a pool replaces a process that breaks the protocol or dies, and fails only that attempt") {
+  pool_fixture f;
+  auto garbage = f.run("garbage");
+  CHECK_FALSE(garbage.success);
+  CHECK(garbage.retry);
+  CHECK(garbage.error.find("the worker broke the protocol: a line that is not JSON") != std::string::npos);
+  auto liar = f.run("liar");
+  CHECK_FALSE(liar.success);
+  CHECK(liar.error.find("it answered attempt \"w-nobody\", which it was not given") != std::string::npos);
+  auto boom = f.run("boom");
+  CHECK_FALSE(boom.success);
+  CHECK(boom.error.find("exited with code 7 during the attempt") != std::string::npos);
+  // The pool goes on: every later attempt succeeds on fresh or surviving processes.
+  for (int i = 0; i < 4; ++i) {
+    auto out = f.run("echo");
+    CHECK_MESSAGE(out.success, out.error);
+  }
+}
+
+TEST_CASE("an attempt the fleet gives up on kills its process, and the pool stays whole") {
+  pool_fixture f;
+  std::string hung_id;
+  auto hung = f.spawn("hang", hung_id);
+  caf::scoped_actor self{*f.sys};
+  self->monitor(hung);
+  self->send(hung, execute_atom::value, task{"h", "hang", "{}", 0}, int32_t{1});
+  std::this_thread::sleep_for(std::chrono::milliseconds(200)); // let it reach a process
+  caf::anon_send_exit(hung, caf::exit_reason::user_shutdown); // a cancel or timeout
+  self->receive([](caf::down_msg&) {});
+  // Both processes serve again: the hung one was killed and replaced.
+  std::set<int64_t> pids;
+  for (int i = 0; i < 6; ++i) {
+    auto out = f.run("echo");
+    REQUIRE_MESSAGE(out.success, out.error);
+    pids.insert(json::parse(out.result).at("pid").get<int64_t>());
+  }
+  CHECK_FALSE(pids.empty());
+}
