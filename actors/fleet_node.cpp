@@ -33,11 +33,21 @@ fleet_node_state::~fleet_node_state() {
     caf::anon_send_exit(worker, caf::exit_reason::user_shutdown);
 }
 
-void fleet_node_state::leave_if_drained(caf::scheduled_actor* self) const {
-  if (draining && workers.empty()) {
-    spdlog::info("drained: every attempt of this node finished");
+/// Once a drain has nothing left to wait for: asks fleetd once more, and quits on its answer.
+/// Messages to fleetd arrive in order, so the answer means that fleetd has every outcome sent
+/// before; quitting at once could end the process before they left it.
+void leave_if_drained(fleet_node_actor::stateful_pointer<fleet_node_state> self) {
+  auto& st = self->state;
+  if (!st.draining || !st.workers.empty() || st.leaving)
+    return;
+  st.leaving = true;
+  spdlog::info("drained: every attempt of this node finished");
+  if (!st.joined) {
     self->quit();
+    return;
   }
+  self->request(st.opts.manager, std::chrono::seconds(10), node_drain_atom::value, st.opts.announcement.name)
+    .then([self](int32_t) { self->quit(); }, [self](caf::error&) { self->quit(); });
 }
 
 fleet_node_actor::behavior_type fleet_node(fleet_node_actor::stateful_pointer<fleet_node_state> self,
@@ -100,14 +110,14 @@ fleet_node_actor::behavior_type fleet_node(fleet_node_actor::stateful_pointer<fl
           [self, rp, worker_id](task_outcome& outcome) mutable {
             self->state.workers.erase(worker_id);
             rp.deliver(std::move(outcome));
-            self->state.leave_if_drained(self);
+            leave_if_drained(self);
           },
           [self, rp, worker_id](caf::error& err) mutable {
             self->state.workers.erase(worker_id);
             rp.deliver(caf::make_error(errc::worker_failed,
                                        fmt::format("worker on node {} ended without a result ({})",
                                                    self->state.opts.announcement.name, error_text(err))));
-            self->state.leave_if_drained(self);
+            leave_if_drained(self);
           });
       return rp;
     }),
@@ -119,7 +129,7 @@ fleet_node_actor::behavior_type fleet_node(fleet_node_actor::stateful_pointer<fl
         self->send_exit(i->second, caf::exit_reason::user_shutdown);
         workers.erase(i);
       }
-      self->state.leave_if_drained(self);
+      leave_if_drained(self);
     },
     [self](drain_atom, int64_t timeout_ms) {
       auto& st = self->state;
@@ -136,7 +146,7 @@ fleet_node_actor::behavior_type fleet_node(fleet_node_actor::stateful_pointer<fl
       }
       // Until fleetd answers, attempts it sent before it learnt of the drain still arrive, and run.
       self->request(st.opts.manager, std::chrono::seconds(10), node_drain_atom::value, st.opts.announcement.name)
-        .then([self](int32_t) { self->state.leave_if_drained(self); },
+        .then([self](int32_t) { leave_if_drained(self); },
               [self](caf::error& err) {
                 spdlog::warn("fleetd did not take the drain ({}): leaving now", error_text(err));
                 self->quit();

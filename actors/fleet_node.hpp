@@ -42,10 +42,8 @@ struct fleet_node_state {
   coordinator_actor coordinator;
   bool joined = false;
   bool draining = false;
+  bool leaving = false; ///< drained: waiting for fleetd to confirm that it has every outcome
   caf::actor_clock::time_point last_heartbeat;
-
-  /// Quits once a drain has nothing left to wait for.
-  void leave_if_drained(caf::scheduled_actor* self) const;
 };
 
 /// Joins fleetd, then runs the attempts fleetd places here, each on a fresh worker. Quits when it

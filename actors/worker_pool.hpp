@@ -5,6 +5,7 @@
 
 #include "fleetd/interfaces.hpp"
 #include "fleetd/worker.hpp"
+#include "fleet/pool_spec.hpp"
 
 #include <caf/fwd.hpp>
 
@@ -14,16 +15,6 @@
 #include <vector>
 
 namespace fleet {
-
-struct pool_spec {
-  std::string name;
-  std::vector<std::string> argv;
-  std::vector<std::string> types;
-  int32_t size = 1;
-  std::map<std::string, std::string> env;
-  int64_t restart_base_ms = 200; ///< a process that ends is started again after this, doubling
-  int64_t restart_cap_ms = 30'000; ///< up to this while it keeps ending early
-};
 
 using pool_run_atom = caf::atom_constant<caf::atom("poolrun")>;
 using pool_abandon_atom = caf::atom_constant<caf::atom("poolgone")>;

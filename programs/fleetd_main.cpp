@@ -7,6 +7,7 @@
 
 #include "actors/builtin_workers.hpp"
 #include "actors/fleet_manager.hpp"
+#include "actors/worker_pool.hpp"
 #include "fleetd/interfaces.hpp"
 #include "fleetd/tls.hpp"
 #include "client/transport.hpp"
@@ -177,6 +178,10 @@ int fleet::run_daemon(int argc, char** argv, const daemon_extensions& ext) {
   configure_connections(sys, connections, [](const std::string& line) { spdlog::warn("{}", line); });
   auto registry = std::make_shared<worker_registry>();
   add_builtin_workers(*registry, o.exec_allow, o.exec_env_allow);
+  for (const auto& pool : o.pools) {
+    add_pool(sys, *registry, pool);
+    spdlog::info("pool {}: {} processes of {} for {}", pool.name, pool.size, pool.argv[0], fmt::join(pool.types, ","));
+  }
   if (ext.add_task_types)
     ext.add_task_types(*registry);
   fleet_manager_options opts;

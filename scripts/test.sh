@@ -4,12 +4,17 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
-# The status page's end-to-end test drives Debian's headless Chromium through ChromeDriver.
-if ! dpkg-query -W -f='${Status}' chromium-driver 2>/dev/null | grep -q "install ok installed"; then
-  echo "test: installing chromium and chromium-driver for the status page test" >&2
+# The status page's end-to-end test drives Debian's headless Chromium through ChromeDriver; the
+# worker pool tests run the Python helper on Debian's python3.
+missing=()
+for p in chromium chromium-driver python3; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "test: installing ${missing[*]} for the status page and worker pool tests" >&2
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
-  apt-get install -y -qq --no-install-recommends chromium chromium-driver >/dev/null
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 ctest --test-dir build --output-on-failure -j"$(nproc)" --timeout 300
 scripts/fuzz.sh 15

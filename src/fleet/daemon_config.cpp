@@ -76,7 +76,13 @@ daemon_config::daemon_config()
                   "Options (section [fleet] in the config file, --fleet.NAME=VALUE on the command line,\n"
                   "which wins over the file):\n",
                   "\nCAF's own options: --long-help. Settings changed at runtime (fleetctl scale, config set)\n"
-                  "are stored in the database and win over these on restart.\n") {
+                  "are stored in the database and win over these on restart. Worker pools: sections\n"
+                  "[pool.NAME] with argv, types and size (docs/WORKER-PROTOCOL.md).\n") {
+  group_ = "pool";
+}
+
+caf::error daemon_config::take_group(const caf::settings& group, const std::string& where) {
+  return read_pools(group, where, options.pools);
 }
 
 caf::error daemon_config::apply() {
@@ -139,6 +145,8 @@ caf::error daemon_config::apply() {
   scaling.down_step = static_cast<int32_t>(autoscale_down_step_);
   if (auto err = validate(scaling))
     return config_error("fleet." + error_text(err));
+  if (auto err = validate(options.pools))
+    return err;
   options.connections.max_connections = static_cast<size_t>(max_connections_);
   options.connections.max_connections_per_peer = static_cast<size_t>(max_connections_per_peer_);
   options.connections.handshake_timeout_ms = handshake_timeout_ms_;

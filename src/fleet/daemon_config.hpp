@@ -3,6 +3,7 @@
 #include "fleet/connection_limits.hpp"
 #include "fleet/autoscale.hpp"
 #include "fleetd/fleet_config.hpp"
+#include "fleet/pool_spec.hpp"
 #include "fleet/strict_config.hpp"
 #include "fleet/validation.hpp"
 
@@ -14,6 +15,8 @@ namespace fleet {
 
 /// What fleetd runs with, from `[fleet]` in its config file and `--fleet.NAME=` on the command line.
 struct daemon_options {
+  /// `[pool.NAME]` sections: worker pools fleetd keeps running.
+  std::vector<pool_spec> pools;
   std::string db = "var/fleet.db";
   std::string host = "127.0.0.1";
   int64_t port = 4242; ///< 0 picks a free port (logged)
@@ -52,6 +55,7 @@ public:
 
 private:
   caf::error apply() override;
+  caf::error take_group(const caf::settings& group, const std::string& where) override;
   caf::error check_ranges() const;
   int64_t max_workers_ = 10;
   int64_t max_retries_ = 3;

@@ -175,6 +175,11 @@ caf::error strict_config::read_config_file(const std::string& path) {
     auto entries = caf::get_if<caf::settings>(&content);
     if (!entries)
       return config_error(fmt::format("{}: {} is outside of a [section]", path, section));
+    if (!group_.empty() && section == group_) {
+      if (auto err = take_group(*entries, path))
+        return err;
+      continue;
+    }
     for (const auto& [key, value] : *entries) {
       if (section == section_) {
         if (auto err = take(key, value, path))
@@ -190,6 +195,10 @@ caf::error strict_config::read_config_file(const std::string& path) {
                                         caf::to_string(value)));
     }
   }
+  return caf::none;
+}
+
+caf::error strict_config::take_group(const caf::settings&, const std::string&) {
   return caf::none;
 }
 

@@ -38,6 +38,14 @@ TEST_CASE("bad config files and options are refused with one line naming the pro
   check_refused("[fleet]\nretry-failed-tasks=\"yes\"\n", "fleet.retry-failed-tasks must be true or false");
   check_refused("[fleet]\ndb=unquoted\n", "line 2, column 5: unexpected character (strings must be quoted)");
   check_refused("[fleet]\n", "unknown option --fleet.nope", {"--fleet.nope=1"});
+  check_refused("[fleet]\n[pool.p]\nargv=\"sh\"\ntypes=[\"t\"]\n", "pool.p.argv must be a list of strings");
+  check_refused("[fleet]\n[pool.p]\nargv=[\"sh\", 3]\ntypes=[\"t\"]\n", "pool.p.argv must be a list of strings (got 3)");
+  check_refused("[fleet]\n[pool.p]\nargv=[\"sh\"]\ntypes=[\"t\"]\ncolour=1\n", "unknown option pool.p.colour");
+  check_refused("[fleet]\n[pool.p]\nargv=[\"sh\"]\ntypes=[\"t\"]\nsize=0\n", "pool.p.size must be a whole number from 1 to 1000");
+  check_refused("[fleet]\n[pool.p]\ntypes=[\"t\"]\n", "pool.p.argv must name a program");
+  check_refused("[fleet]\n[pool.p]\nargv=[\"sh\"]\n", "pool.p.types must name 1 to 100 task types");
+  check_refused("[fleet]\n[pool.p]\nargv=[\"sh\"]\ntypes=[\"t\"]\n[pool.q]\nargv=[\"sh\"]\ntypes=[\"t\"]\n",
+                "task type \"t\" belongs to another pool too");
   check_refused("[fleet]\n", "--fleet.max-retries must be an integer", {"--fleet.max-retries=many"});
   check_refused("[fleet]\n", "--fleet.retry-failed-tasks must be true or false", {"--fleet.retry-failed-tasks=maybe"});
   check_refused("[fleet]\nautoscale-min=5\nautoscale-max=4\n", "fleet.autoscale-max must be between 5 and 100000");

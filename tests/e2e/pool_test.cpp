@@ -1,0 +1,75 @@
+// Worker pools declared in fleetd's config file: real processes speaking docs/WORKER-PROTOCOL.md.
+
+#include "fleetd_process.hpp"
+
+#include <map>
+#include <set>
+
+using namespace fleet::test;
+
+namespace {
+
+const char* protocol_worker = R"SH(
+echo "worker $$ ready" >&2
+while IFS= read -r line; do
+  id=$(printf '%s' "$line" | sed 's/.*"id":"\([^"]*\)".*/\1/')
+  case "$line" in
+    *'"type":"shboom"'*) exit 7 ;;
+    *) printf '{"id":"%s","ok":true,"result":{"pid":%s}}\n' "$id" $$ ;;
+  esac
+done
+)SH";
+
+} // namespace
+
+TEST_CASE("fleetd runs a configured pool: tasks go to its long-lived processes, a crash fails only its attempt") {
+  temp_dir dir;
+  auto script = dir.file("worker.sh");
+  write_file(script, protocol_worker);
+  fleetd_process d{"max-retries=1\n[pool.shell]\nargv=[\"sh\", \"" + script + "\"]\ntypes=[\"shecho\", \"shboom\"]\nsize=2\n"};
+  REQUIRE_MESSAGE(d.start(), d.log());
+  auto tasks = d.file("tasks.jsonl");
+  std::string lines;
+  for (int i = 0; i < 30; ++i)
+    lines += R"({"id": "e)" + std::to_string(i) + R"(", "type": "shecho", "data": {"i": )" + std::to_string(i) + "}}\n";
+  lines += R"({"id": "boom", "type": "shboom"})" "\n";
+  write_file(tasks, lines);
+  auto id = d.submit(tasks);
+  d.ctl({"wait", id});
+  CHECK(d.query_int("SELECT count(*) FROM tasks WHERE state = 'succeeded'") == 30);
+  std::set<int64_t> pids;
+  for (const auto& r : d.ctl_json({"results", id}))
+    if (r["task_id"] != "boom")
+      pids.insert(r["result"]["pid"].get<int64_t>());
+  CHECK(pids.size() <= 4); // two processes, perhaps replaced once each after the crashes
+  CHECK(d.query_int("SELECT count(*) FROM attempts a JOIN tasks t ON t.seq = a.task_seq "
+                    "WHERE t.task_id = 'boom' AND a.error LIKE '%exited with code 7 during the attempt%'") == 2);
+  CHECK(d.log().find("pool shell: 2 processes of sh for shecho,shboom") != std::string::npos);
+  CHECK(d.log().find("ready") != std::string::npos); // stderr goes to fleetd's log
+  CHECK(d.terminate() == 0);
+}
+
+TEST_CASE("the Python helper: a pool of examples/workers/python/example_worker.py") {
+  if (run({"sh", "-c", "command -v python3"}).exit_code != 0) {
+    MESSAGE("python3 is not installed: skipped (scripts/test.sh installs it)");
+    return;
+  }
+  fleetd_process d{"max-retries=0\n[pool.python]\nargv=[\"python3\", \"" + std::string{FLEET_SOURCE_DIR}
+                   + "/examples/workers/python/example_worker.py\"]\ntypes=[\"wordcount\", \"shout\"]\nsize=2\n"};
+  REQUIRE_MESSAGE(d.start(), d.log());
+  auto tasks = d.file("tasks.jsonl");
+  write_file(tasks, R"({"id": "w", "type": "wordcount", "data": {"text": "to be or not to be"}})" "\n"
+                    R"({"id": "s", "type": "shout", "data": {"text": "caf\u00e9"}})" "\n"
+                    R"({"id": "bad", "type": "wordcount", "data": {"words": 1}})" "\n");
+  auto id = d.submit(tasks);
+  d.ctl({"wait", id});
+  std::map<std::string, nlohmann::json> results;
+  for (const auto& r : d.ctl_json({"results", id}))
+    results[r["task_id"].get<std::string>()] = r;
+  REQUIRE(results.size() == 3);
+  CHECK(results["w"]["result"]["words"] == 6);
+  CHECK(results["s"]["result"]["text"] == "CAF\u00c9");
+  CHECK(results["bad"]["success"] == false);
+  CHECK(results["bad"]["error"] == "needs {\"text\": STRING}");
+  CHECK(d.terminate() == 0);
+}
