@@ -49,13 +49,17 @@ TEST_CASE("fleetd runs a configured pool: tasks go to its long-lived processes, 
   CHECK(d.terminate() == 0);
 }
 
-TEST_CASE("the Python helper: a pool of examples/workers/python/example_worker.py") {
-  if (run({"sh", "-c", "command -v python3"}).exit_code != 0) {
-    MESSAGE("python3 is not installed: skipped (scripts/test.sh installs it)");
+namespace {
+
+/// A pool of one of the example workers (examples/workers/LANGUAGE/example_worker.*), with the
+/// same tasks and checks for every language.
+void check_example_worker(const std::string& interpreter, const std::string& script) {
+  if (run({"sh", "-c", "command -v " + interpreter}).exit_code != 0) {
+    MESSAGE(interpreter << " is not installed: skipped");
     return;
   }
-  fleetd_process d{"max-retries=0\n[pool.python]\nargv=[\"python3\", \"" + std::string{FLEET_SOURCE_DIR}
-                   + "/examples/workers/python/example_worker.py\"]\ntypes=[\"wordcount\", \"shout\"]\nsize=2\n"};
+  fleetd_process d{"max-retries=0\n[pool.example]\nargv=[\"" + interpreter + "\", \"" + std::string{FLEET_SOURCE_DIR}
+                   + "/examples/workers/" + script + "\"]\ntypes=[\"wordcount\", \"shout\"]\nsize=2\n"};
   REQUIRE_MESSAGE(d.start(), d.log());
   auto tasks = d.file("tasks.jsonl");
   write_file(tasks, R"({"id": "w", "type": "wordcount", "data": {"text": "to be or not to be"}})" "\n"
@@ -69,7 +73,19 @@ TEST_CASE("the Python helper: a pool of examples/workers/python/example_worker.p
   REQUIRE(results.size() == 3);
   CHECK(results["w"]["result"]["words"] == 6);
   CHECK(results["s"]["result"]["text"] == "CAF\u00c9");
+  CHECK(results["s"]["result"]["attempt"] == 1);
   CHECK(results["bad"]["success"] == false);
   CHECK(results["bad"]["error"] == "needs {\"text\": STRING}");
+  CHECK(d.query_int("SELECT count(*) FROM attempts") == 3); // the refusal was not retried
   CHECK(d.terminate() == 0);
+}
+
+} // namespace
+
+TEST_CASE("the Python helper: a pool of examples/workers/python/example_worker.py") {
+  check_example_worker("python3", "python/example_worker.py");
+}
+
+TEST_CASE("the Node.js helper: a pool of examples/workers/node/example_worker.js, where node is installed") {
+  check_example_worker("node", "node/example_worker.js");
 }
