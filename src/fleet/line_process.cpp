@@ -9,7 +9,6 @@
 #include <cerrno>
 #include <csignal>
 #include <ctime>
-#include <poll.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -99,12 +98,10 @@ void line_process::write_loop() {
 }
 
 void line_process::read_loop() {
-  pollfd fds[2] = {{out_fd_, POLLIN, 0}, {err_fd_, POLLIN, 0}};
   std::string pending[2];
   bool overflowed = false;
-  char buf[65536];
-  auto deliver = [&](int i, std::string line) {
-    if (i == 0) {
+  auto deliver = [&](int stream, std::string line) {
+    if (stream == 0) {
       if (!overflowed)
         events_.on_line(std::move(line));
     } else if (events_.on_log) {
@@ -113,50 +110,33 @@ void line_process::read_loop() {
       events_.on_log(std::move(line));
     }
   };
-  while (fds[0].fd >= 0 || fds[1].fd >= 0) {
-    auto n = ::poll(fds, 2, -1);
-    if (n < 0 && errno != EINTR)
-      break;
-    for (int i = 0; i < 2; ++i) {
-      if (fds[i].fd < 0 || fds[i].revents == 0)
-        continue;
-      auto got = ::read(fds[i].fd, buf, sizeof(buf));
-      if (got == 0 || (got < 0 && errno != EINTR && errno != EAGAIN)) {
-        fds[i].fd = -1;
-        if (!pending[i].empty())
-          deliver(i, std::exchange(pending[i], {}));
-        continue;
-      }
-      if (got < 0)
-        continue;
-      auto& acc = pending[i];
-      acc.append(buf, static_cast<size_t>(got));
-      size_t start = 0;
-      for (auto nl = acc.find('\n'); nl != std::string::npos; nl = acc.find('\n', start)) {
-        deliver(i, acc.substr(start, nl - start));
-        start = nl + 1;
-      }
-      acc.erase(0, start);
-      auto limit = i == 0 ? spec_.max_line : spec_.max_log_line * 16;
-      if (acc.size() > limit) {
-        if (i == 0 && !overflowed) {
-          overflowed = true;
-          events_.on_line(caf::make_error(errc::worker_failed,
-                                          fmt::format("a line of more than {} bytes", spec_.max_line)));
-        } else if (i == 1) {
-          deliver(1, std::move(acc)); // a log line without end: shown in pieces
-        }
-        acc.clear();
-      }
+  read_outputs(out_fd_, err_fd_, 0, [&](int stream, std::string_view chunk) {
+    auto& acc = pending[stream];
+    if (chunk.empty()) { // the stream ended: its last line may lack a line break
+      if (!acc.empty())
+        deliver(stream, std::exchange(acc, {}));
+      return;
     }
-  }
-  int status = 0;
-  while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR)
-    ;
-  {
-    std::lock_guard<std::mutex> guard{mtx_};
-    reaped_ = true;
-  }
+    acc.append(chunk);
+    size_t start = 0;
+    for (auto nl = acc.find('\n'); nl != std::string::npos; nl = acc.find('\n', start)) {
+      deliver(stream, acc.substr(start, nl - start));
+      start = nl + 1;
+    }
+    acc.erase(0, start);
+    auto limit = stream == 0 ? spec_.max_line : spec_.max_log_line * 16;
+    if (acc.size() > limit) {
+      if (stream == 0 && !overflowed) {
+        overflowed = true;
+        events_.on_line(caf::make_error(errc::worker_failed,
+                                        fmt::format("a line of more than {} bytes", spec_.max_line)));
+      } else if (stream == 1) {
+        deliver(1, std::move(acc)); // a log line without end: shown in pieces
+      }
+      acc.clear();
+    }
+  });
+  auto status = reap(pid_, mtx_, reaped_);
   events_.on_exit(WIFSIGNALED(status) ? fmt::format("killed by signal {}", WTERMSIG(status))
                                       : fmt::format("exited with code {}", WEXITSTATUS(status)));
 }

@@ -173,23 +173,17 @@ void child_process::kill() {
   }
 }
 
-subprocess_result child_process::wait() {
+bool read_outputs(int out_fd, int err_fd, int64_t timeout_ms, const output_handler& on_chunk) {
   using clock = std::chrono::steady_clock;
-  subprocess_result result;
-  auto deadline = clock::now() + std::chrono::milliseconds(timeout_ms_);
-  pollfd fds[2] = {{out_fd_, POLLIN, 0}, {err_fd_, POLLIN, 0}};
-  std::string* tails[2] = {&result.stdout_tail, &result.stderr_tail};
-  bool* truncated[2] = {&result.stdout_truncated, &result.stderr_truncated};
-  char buf[8192];
+  auto deadline = clock::now() + std::chrono::milliseconds(timeout_ms);
+  pollfd fds[2] = {{out_fd, POLLIN, 0}, {err_fd, POLLIN, 0}};
+  char buf[65536];
   while (fds[0].fd >= 0 || fds[1].fd >= 0) {
     int wait_ms = -1;
-    if (timeout_ms_ > 0) {
+    if (timeout_ms > 0) {
       auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock::now());
-      if (left.count() <= 0) {
-        result.timed_out = true;
-        kill();
-        break;
-      }
+      if (left.count() <= 0)
+        return false;
       wait_ms = static_cast<int>(std::min<int64_t>(left.count(), 1000 * 60));
     }
     auto n = ::poll(fds, 2, wait_ms);
@@ -200,21 +194,43 @@ subprocess_result child_process::wait() {
         continue;
       auto got = ::read(fds[i].fd, buf, sizeof(buf));
       if (got > 0) {
-        append_tail(*tails[i], *truncated[i], buf, static_cast<size_t>(got), tail_bytes_);
+        on_chunk(i, std::string_view{buf, static_cast<size_t>(got)});
       } else if (got == 0 || (errno != EINTR && errno != EAGAIN)) {
         fds[i].fd = -1; // EOF: the child (and every holder of the pipe) closed it
+        on_chunk(i, {});
       }
     }
   }
-  // Wait without reaping first, so that kill() never signals a recycled pid.
+  return true;
+}
+
+int reap(pid_t pid, std::mutex& mtx, bool& reaped) {
+  // Wait without reaping first, so that a kill() under `mtx` never signals a recycled pid.
   siginfo_t info{};
-  while (::waitid(P_PID, static_cast<id_t>(pid_), &info, WEXITED | WNOWAIT) != 0 && errno == EINTR)
+  while (::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOWAIT) != 0 && errno == EINTR)
     ;
   int status = 0;
+  std::lock_guard<std::mutex> guard{mtx};
+  ::waitpid(pid, &status, 0);
+  reaped = true;
+  return status;
+}
+
+subprocess_result child_process::wait() {
+  subprocess_result result;
+  std::string* tails[2] = {&result.stdout_tail, &result.stderr_tail};
+  bool* truncated[2] = {&result.stdout_truncated, &result.stderr_truncated};
+  auto in_time = read_outputs(out_fd_, err_fd_, timeout_ms_, [&](int stream, std::string_view chunk) {
+    append_tail(*tails[stream], *truncated[stream], chunk.data(), chunk.size(), tail_bytes_);
+  });
+  if (!in_time) {
+    result.timed_out = true;
+    kill();
+  }
+  auto status = reap(pid_, mtx_, reaped_);
   {
+    // Once reaped, kill() changes nothing more.
     std::lock_guard<std::mutex> guard{mtx_};
-    ::waitpid(pid_, &status, 0);
-    reaped_ = true;
     result.killed = killed_ && !result.timed_out;
   }
   if (WIFEXITED(status)) {

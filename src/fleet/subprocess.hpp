@@ -5,10 +5,12 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace fleet {
@@ -79,6 +81,18 @@ private:
   bool reaped_ = false;
   bool killed_ = false;
 };
+
+/// A chunk of a child's stdout (stream 0) or stderr (1); an empty one when that stream ended.
+using output_handler = std::function<void(int stream, std::string_view chunk)>;
+
+/// Reads `out_fd` and `err_fd` until both end, handing every chunk to `on_chunk`. With
+/// `timeout_ms` > 0 it stops after that long: false then. Blocks: call it off CAF's threads.
+bool read_outputs(int out_fd, int err_fd, int64_t timeout_ms, const output_handler& on_chunk);
+
+/// Waits for `pid` to end, then reaps it under `mtx` and sets `reaped`: a kill that checks
+/// `reaped` under the same lock never signals a pid the system has given to another process.
+/// The wait status.
+int reap(pid_t pid, std::mutex& mtx, bool& reaped);
 
 /// Starts `spec` and waits for it: the blocking convenience for tests and tools.
 caf::expected<subprocess_result> run_subprocess(const subprocess_spec& spec);
