@@ -43,7 +43,6 @@ struct slot {
   uint64_t generation = 0; ///< tells the messages of a replaced process from the current one's
   std::optional<pending_attempt> busy;
   int64_t restart_delay_ms = 0;
-  bool starting = false;
   bool retiring = false; ///< killed, its exit not yet seen: gets no attempt
 };
 
@@ -58,11 +57,11 @@ struct pool_state {
 using pool_pointer = pool_actor::stateful_pointer<pool_state>;
 
 void dispatch(pool_pointer self);
+void process_ended(pool_pointer self, int32_t index, const std::string& how);
 
 void start_process(pool_pointer self, int32_t index) {
   auto& st = self->state;
   auto& s = st.slots[index];
-  s.starting = false;
   auto generation = st.next_generation++;
   s.generation = generation;
   caf::weak_actor_ptr weak{self->ctrl()};
@@ -83,7 +82,7 @@ void start_process(pool_pointer self, int32_t index) {
   auto process = line_process::start(spec, std::move(events));
   if (!process) {
     spdlog::error("pool {}: cannot start {}: {}", st.spec.name, st.spec.argv[0], error_text(process.error()));
-    self->send(self, pool_exit_atom::value, index, generation, std::string{"could not start"});
+    process_ended(self, index, "could not start");
     return;
   }
   spdlog::info("pool {}: process {} started (pid {})", st.spec.name, index, (*process)->pid());
@@ -124,6 +123,19 @@ void dispatch(pool_pointer self) {
     }
     s.process->write(std::move(*line));
   }
+}
+
+/// A process is gone (or never started): its attempt fails, another starts after a backoff that
+/// doubles while processes keep ending early.
+void process_ended(pool_pointer self, int32_t index, const std::string& how) {
+  auto& spec = self->state.spec;
+  auto& s = self->state.slots[static_cast<size_t>(index)];
+  finish(s, failure(fmt::format("the worker process of pool {} {} during the attempt", spec.name, how)));
+  s.process.reset();
+  s.retiring = false;
+  s.restart_delay_ms = std::clamp<int64_t>(s.restart_delay_ms * 2, spec.restart_base_ms, spec.restart_cap_ms);
+  spdlog::warn("pool {}: process {} {}; starting another in {} ms", spec.name, index, how, s.restart_delay_ms);
+  self->delayed_send(self, std::chrono::milliseconds(s.restart_delay_ms), pool_start_atom::value, index);
 }
 
 pool_actor::behavior_type worker_pool(pool_pointer self, pool_spec spec) {
@@ -195,19 +207,8 @@ pool_actor::behavior_type worker_pool(pool_pointer self, pool_spec spec) {
                    s->busy ? s->busy->request.attempt_id : std::string{"idle"}, printable(line, 4096));
     },
     [self, current](pool_exit_atom, int32_t index, uint64_t generation, const std::string& how) {
-      auto s = current(index, generation);
-      if (s == nullptr && !(self->current_sender() == self->ctrl() && index >= 0))
-        return;
-      if (s == nullptr)
-        s = &self->state.slots[static_cast<size_t>(index)];
-      auto& spec = self->state.spec;
-      finish(*s, failure(fmt::format("the worker process of pool {} {} during the attempt", spec.name, how)));
-      s->process.reset();
-      s->retiring = false;
-      s->restart_delay_ms = std::clamp<int64_t>(s->restart_delay_ms * 2, spec.restart_base_ms, spec.restart_cap_ms);
-      spdlog::warn("pool {}: process {} {}; starting another in {} ms", spec.name, index, how, s->restart_delay_ms);
-      s->starting = true;
-      self->delayed_send(self, std::chrono::milliseconds(s->restart_delay_ms), pool_start_atom::value, index);
+      if (current(index, generation) != nullptr)
+        process_ended(self, index, how);
     },
     [self](pool_start_atom, int32_t index) {
       if (self->current_sender() != self->ctrl() || index < 0 || static_cast<size_t>(index) >= self->state.slots.size())
