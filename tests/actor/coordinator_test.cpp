@@ -6,11 +6,6 @@
 #include <caf/typed_event_based_actor.hpp>
 #include <nlohmann/json.hpp>
 
-#include <atomic>
-#include <chrono>
-#include <future>
-#include <thread>
-
 using namespace fleet;
 using namespace fleet::test;
 
@@ -118,35 +113,4 @@ TEST_CASE("only an attempt's own worker may report its result, and a second repo
   REQUIRE(late);
   CHECK_FALSE(*late);
   CHECK(summary_of(f).total_results == 0); // cancelled: no result; the forged and late reports count nothing
-}
-
-TEST_CASE("a task function that never returns fails as timed out, and its context says cancelled") {
-  std::promise<void> release; // after the fleet is gone: the function's thread outlives it
-  std::atomic<bool> saw_cancel{false};
-  {
-    auto cfg = fleet_fixture::small_config();
-    cfg.worker_timeout_ms = 100;
-    cfg.retry_failed_tasks = false;
-    fleet_fixture f{cfg};
-    auto released = release.get_future().share();
-    f.registry().add_function("stuck", [&saw_cancel, released](const task_context& ctx, const nlohmann::json&)
-                                         -> caf::expected<nlohmann::json> {
-      while (!ctx.cancelled())
-        std::this_thread::sleep_for(std::chrono::milliseconds(1));
-      saw_cancel = true;
-      released.wait();
-      return nlohmann::json{{"too", "late"}};
-    });
-    f.start();
-    auto id = f.submit_ok({make_task("s", "stuck")});
-    REQUIRE(f.advance_until([&] { return f.finished(id); }, 10'000, 10));
-    auto rs = f.results_of(id);
-    REQUIRE(rs.size() == 1);
-    CHECK_FALSE(rs[0].success);
-    CHECK(rs[0].error == "worker timed out after 100 ms");
-    for (int i = 0; i < 6000 && !saw_cancel; ++i)
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    CHECK(saw_cancel);
-  }
-  release.set_value();
 }

@@ -1,6 +1,7 @@
 // Task functions (worker_registry::add_function) run on threads of their own, so these tests use
 // the real scheduler and wait for replies (deadlines only matter if something hangs).
 
+#include "fleet_fixture.hpp"
 #include "fleetd/error.hpp"
 #include "fleetd/interfaces.hpp"
 #include "fleetd/worker.hpp"
@@ -159,4 +160,36 @@ TEST_CASE("a stopped worker tells its function that it was cancelled, and a late
   CHECK(wait_for([&] { return saw_cancel.load(); }));
   release.set_value(); // the stubborn one returns into a worker that is gone: nothing happens
   std::this_thread::sleep_for(std::chrono::milliseconds(50));
+}
+
+// On the deterministic scheduler: the manager's timeout, with a function that never sends anything.
+TEST_CASE("a task function that never returns fails as timed out, and its context says cancelled") {
+  std::promise<void> release; // after the fleet is gone: the function's thread outlives it
+  std::atomic<bool> saw_cancel{false};
+  {
+    auto cfg = test::fleet_fixture::small_config();
+    cfg.worker_timeout_ms = 100;
+    cfg.retry_failed_tasks = false;
+    test::fleet_fixture f{cfg};
+    auto released = release.get_future().share();
+    f.registry().add_function("stuck", [&saw_cancel, released](const task_context& ctx, const nlohmann::json&)
+                                         -> caf::expected<nlohmann::json> {
+      while (!ctx.cancelled())
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      saw_cancel = true;
+      released.wait();
+      return nlohmann::json{{"too", "late"}};
+    });
+    f.start();
+    auto id = f.submit_ok({test::make_task("s", "stuck")});
+    REQUIRE(f.advance_until([&] { return f.finished(id); }, 10'000, 10));
+    auto rs = f.results_of(id);
+    REQUIRE(rs.size() == 1);
+    CHECK_FALSE(rs[0].success);
+    CHECK(rs[0].error == "worker timed out after 100 ms");
+    for (int i = 0; i < 6000 && !saw_cancel; ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    CHECK(saw_cancel);
+  }
+  release.set_value();
 }

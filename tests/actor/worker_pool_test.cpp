@@ -2,6 +2,7 @@
 // scheduler and wait for replies (deadlines only matter if something hangs).
 
 #include "actors/worker_pool.hpp"
+#include "protocol_worker.hpp"
 
 #include "fleetd/error.hpp"
 #include "fleetd/interfaces.hpp"
@@ -23,21 +24,6 @@ using json = nlohmann::json;
 
 namespace {
 
-// Speaks docs/WORKER-PROTOCOL.md; the task type says how to behave.
-const char* protocol_worker = R"SH(
-while IFS= read -r line; do
-  id=$(printf '%s' "$line" | sed 's/.*"id":"\([^"]*\)".*/\1/')
-  case "$line" in
-    *'"type":"boom"'*) echo "about to fail" >&2; exit 7 ;;
-    *'"type":"garbage"'*) echo 'this is not json' ;;
-    *'"type":"liar"'*) printf '{"id":"w-nobody","ok":true}\n' ;;
-    *'"type":"hang"'*) sleep 600 ;;
-    *'"type":"fatal"'*) printf '{"id":"%s","ok":false,"error":"bad input","retry":false}\n' "$id" ;;
-    *) printf '{"id":"%s","progress":0.5,"note":"half"}\n{"id":"%s","ok":true,"result":{"pid":%s}}\n' "$id" "$id" $$ ;;
-  esac
-done
-)SH";
-
 struct pool_fixture {
   caf::actor_system_config cfg;
   std::optional<caf::actor_system> sys;
@@ -48,7 +34,7 @@ struct pool_fixture {
   pool_fixture() {
     register_fleet_types(cfg);
     sys.emplace(cfg);
-    pool_spec spec{"test", {"sh", "-c", protocol_worker}, {"echo", "boom", "garbage", "liar", "hang", "fatal"}, 2};
+    pool_spec spec{"test", {"sh", "-c", test::protocol_worker_sh}, {"echo", "boom", "garbage", "liar", "hang", "fatal"}, 2};
     spec.restart_base_ms = 10;
     pool = add_pool(*sys, registry, spec);
   }

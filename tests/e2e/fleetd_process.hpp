@@ -16,6 +16,7 @@
 #include <chrono>
 #include <csignal>
 #include <fstream>
+#include <map>
 #include <functional>
 #include <memory>
 #include <netinet/in.h>
@@ -206,6 +207,14 @@ public:
     auto r = ctl(args);
     REQUIRE_MESSAGE(r.exit_code == 0, r.err);
     return nlohmann::json::parse(r.out);
+  }
+
+  /// `fleetctl --json results BATCH`, each task's result object by task id.
+  std::map<std::string, nlohmann::json> results_by_task(const std::string& batch) {
+    std::map<std::string, nlohmann::json> out;
+    for (const auto& r : ctl_json({"results", batch}))
+      out[r.at("task_id").get<std::string>()] = r;
+    return out;
   }
 
   int64_t query_int(const std::string& sql) {

@@ -1,38 +1,24 @@
 // Worker pools declared in fleetd's config file: real processes speaking docs/WORKER-PROTOCOL.md.
 
 #include "fleetd_process.hpp"
+#include "protocol_worker.hpp"
 
 #include <map>
 #include <set>
 
 using namespace fleet::test;
 
-namespace {
-
-const char* protocol_worker = R"SH(
-echo "worker $$ ready" >&2
-while IFS= read -r line; do
-  id=$(printf '%s' "$line" | sed 's/.*"id":"\([^"]*\)".*/\1/')
-  case "$line" in
-    *'"type":"shboom"'*) exit 7 ;;
-    *) printf '{"id":"%s","ok":true,"result":{"pid":%s}}\n' "$id" $$ ;;
-  esac
-done
-)SH";
-
-} // namespace
-
 TEST_CASE("fleetd runs a configured pool: tasks go to its long-lived processes, a crash fails only its attempt") {
   temp_dir dir;
   auto script = dir.file("worker.sh");
-  write_file(script, protocol_worker);
-  fleetd_process d{"max-retries=1\n[pool.shell]\nargv=[\"sh\", \"" + script + "\"]\ntypes=[\"shecho\", \"shboom\"]\nsize=2\n"};
+  write_file(script, protocol_worker_sh);
+  fleetd_process d{"max-retries=1\n[pool.shell]\nargv=[\"sh\", \"" + script + "\"]\ntypes=[\"shecho\", \"boom\"]\nsize=2\n"};
   REQUIRE_MESSAGE(d.start(), d.log());
   auto tasks = d.file("tasks.jsonl");
   std::string lines;
   for (int i = 0; i < 30; ++i)
     lines += R"({"id": "e)" + std::to_string(i) + R"(", "type": "shecho", "data": {"i": )" + std::to_string(i) + "}}\n";
-  lines += R"({"id": "boom", "type": "shboom"})" "\n";
+  lines += R"({"id": "boom", "type": "boom"})" "\n";
   write_file(tasks, lines);
   auto id = d.submit(tasks);
   d.ctl({"wait", id});
@@ -44,7 +30,7 @@ TEST_CASE("fleetd runs a configured pool: tasks go to its long-lived processes, 
   CHECK(pids.size() <= 4); // two processes, perhaps replaced once each after the crashes
   CHECK(d.query_int("SELECT count(*) FROM attempts a JOIN tasks t ON t.seq = a.task_seq "
                     "WHERE t.task_id = 'boom' AND a.error LIKE '%exited with code 7 during the attempt%'") == 2);
-  CHECK(d.log().find("pool shell: 2 processes of sh for shecho,shboom") != std::string::npos);
+  CHECK(d.log().find("pool shell: 2 processes of sh for shecho,boom") != std::string::npos);
   CHECK(d.log().find("ready") != std::string::npos); // stderr goes to fleetd's log
   CHECK(d.terminate() == 0);
 }
@@ -67,9 +53,7 @@ void check_example_worker(const std::string& interpreter, const std::string& scr
                     R"({"id": "bad", "type": "wordcount", "data": {"words": 1}})" "\n");
   auto id = d.submit(tasks);
   d.ctl({"wait", id});
-  std::map<std::string, nlohmann::json> results;
-  for (const auto& r : d.ctl_json({"results", id}))
-    results[r["task_id"].get<std::string>()] = r;
+  auto results = d.results_by_task(id);
   REQUIRE(results.size() == 3);
   CHECK(results["w"]["result"]["words"] == 6);
   CHECK(results["s"]["result"]["text"] == "CAF\u00c9");

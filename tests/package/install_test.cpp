@@ -116,17 +116,15 @@ TEST_CASE("the installed package: a daemon of one's own with an in-process task 
   REQUIRE(d.ctl({"wait", id}).exit_code == 0);
   // FNV-1a of "hello", computed by the user's worker inside the daemon; the built-in types stay.
   CHECK(d.query_int("SELECT count(*) FROM tasks WHERE state = 'succeeded'") == 4);
-  std::map<std::string, nlohmann::json> results;
-  for (const auto& r : d.ctl_json({"results", id}))
-    results[r["task_id"].get<std::string>()] = r["result"];
-  CHECK(results["h"]["fnv1a"] == "11831194018420276491");
-  CHECK(results["h3"]["fnv1a"] == "14695981039346656037");
+  auto results = d.results_by_task(id);
+  CHECK(results["h"]["result"]["fnv1a"] == "11831194018420276491");
+  CHECK(results["h3"]["result"]["fnv1a"] == "14695981039346656037");
   // The hooks ran every checksum attempt on one long-lived worker: it served 1, 2 and 3.
   std::set<int64_t> served;
   for (auto task : {"h", "h2", "h3"})
-    served.insert(results[task]["served"].get<int64_t>());
+    served.insert(results[task]["result"]["served"].get<int64_t>());
   CHECK(served == std::set<int64_t>{1, 2, 3});
-  CHECK(results["e"] == nlohmann::json{{"x", 1}});
+  CHECK(results["e"]["result"] == nlohmann::json{{"x", 1}});
   // The user's submit-time check refuses bad data before anything is stored.
   auto bad = d.file("bad.jsonl");
   write_file(bad, R"({"id": "b", "type": "checksum", "data": {"nope": 1}})" "\n");
@@ -160,9 +158,7 @@ TEST_CASE("the installed package: a worker node of one's own with a function typ
                     R"({"id": "bad", "type": "wordcount", "data": {"words": 3}})" "\n");
   auto id = d.submit(tasks);
   d.ctl({"wait", id});
-  std::map<std::string, nlohmann::json> results;
-  for (const auto& r : d.ctl_json({"results", id}))
-    results[r["task_id"].get<std::string>()] = r;
+  auto results = d.results_by_task(id);
   REQUIRE(results.size() == 3);
   CHECK(results["w"]["result"] == nlohmann::json{{"words", 7}, {"longest", "whatever"}});
   CHECK(results["r"]["result"] == nlohmann::json{{"reversed", "teelf"}});
