@@ -525,6 +525,11 @@ fleet_manager(fleet_manager_state::self_pointer self, fleet_manager_options opts
       if (from_self())
         self->state.on_flush_message();
     }),
+    guarded([self](audit_atom, const std::string& batch_id, const std::string& detail) -> caf::result<bool> {
+      if (!sent_from_local_node(self))
+        return caf::make_error(errc::not_permitted, "only fleetd's own HTTP server records API requests");
+      return self->state.record_request(batch_id, detail);
+    }),
     guarded([self](drain_atom, int64_t timeout_ms) -> caf::result<int32_t> {
       if (!sent_from_local_node(self))
         return caf::make_error(errc::not_permitted, "only fleetd itself may drain the fleet");

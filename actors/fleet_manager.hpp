@@ -108,6 +108,8 @@ public:
   caf::result<bool> cancel(const std::string& batch_id);
   caf::result<batch_status> subscribe(const std::string& batch_id);
   caf::result<bool> set_paused(const std::string& batch_id, bool paused);
+  /// Writes an api_request event: who asked fleetd's HTTP API for a change, and what came of it.
+  caf::result<bool> record_request(const std::string& batch_id, const std::string& detail_json);
   caf::result<dead_letter_page> dead_letters(const std::string& batch_id, int64_t cursor, int32_t limit);
   caf::result<int64_t> replay(const std::string& batch_id, std::vector<std::string>& task_ids);
   caf::result<fleet_config> reconfigure(const config_update& update);

@@ -252,6 +252,23 @@ caf::result<bool> fleet_manager_state::set_paused(const std::string& batch_id, b
   return rp;
 }
 
+caf::result<bool> fleet_manager_state::record_request(const std::string& batch_id, const std::string& detail_json) {
+  auto now = now_ms();
+  auto job = [batch_id, detail_json, now](fleet_store& store) -> caf::expected<bool> {
+    if (auto err = store.log_event(now, event_kind::api_request, batch_id, {}, detail_json))
+      return err;
+    return true;
+  };
+  auto rp = self_->make_response_promise<bool>();
+  write<bool>(std::move(job), [rp](caf::expected<bool> stored) mutable {
+    if (stored)
+      rp.deliver(*stored);
+    else
+      rp.deliver(std::move(stored.error()));
+  });
+  return rp;
+}
+
 caf::result<bool> fleet_manager_state::cancel(const std::string& batch_id) {
   auto now = now_ms();
   // Running attempts stop now: out of the table, a late outcome records nothing.

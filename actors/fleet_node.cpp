@@ -97,7 +97,7 @@ fleet_node_actor::behavior_type fleet_node(fleet_node_actor::stateful_pointer<fl
       // Data no attempt can take fails the task for good, as a submit-time check would have.
       if (auto err = check_data(*st.opts.registry, t))
         return permanent_failure(error_text(err));
-      auto spawned = st.opts.registry->spawn(self->home_system(), t, attempt_info{worker_id, attempt, deadline_ms, st.coordinator});
+      auto spawned = st.opts.registry->spawn(self->home_system(), t, attempt_info{worker_id, attempt, deadline_ms, st.coordinator, {}});
       if (!spawned)
         return std::move(spawned.error());
       auto worker = *spawned;

@@ -146,6 +146,17 @@ int fleet::run_daemon(int argc, char** argv, const daemon_extensions& ext) {
     return fail(2, fmt::format("fleet.http-actions needs a loopback fleet.http-host (got {}): the status "
                                "page has no authentication, so whoever reaches it could cancel batches",
                                o.http_host));
+  std::shared_ptr<const api_tokens> http_tokens;
+  if (o.http_port >= 0 && !o.http_tokens_file.empty()) {
+    auto tokens = api_tokens::read_file(o.http_tokens_file);
+    if (!tokens)
+      return fail(2, error_text(tokens.error()));
+    http_tokens = std::make_shared<const api_tokens>(std::move(*tokens));
+  }
+  if (o.http_port >= 0 && !is_loopback(o.http_host) && (o.http_tls_cert.empty() || !http_tokens))
+    return fail(2, fmt::format("fleet.http-host {} is not loopback: the HTTP port then needs HTTPS and tokens "
+                               "(set fleet.http-tls-cert, fleet.http-tls-key and fleet.http-tokens-file)",
+                               o.http_host));
   if (tls.any())
     enable_tls(cfg, tls);
   if (auto err = init_logging(o.log_level))
@@ -220,21 +231,27 @@ int fleet::run_daemon(int argc, char** argv, const daemon_extensions& ext) {
   }
   std::unique_ptr<http_server> http;
   if (o.http_port >= 0) {
-    http_options web{o.http_host, static_cast<uint16_t>(o.http_port), o.http_actions};
+    http_options web;
+    web.host = o.http_host;
+    web.port = static_cast<uint16_t>(o.http_port);
+    web.actions = o.http_actions;
+    web.tokens = http_tokens;
+    web.max_body_bytes = static_cast<size_t>(o.http_max_body_mib) << 20;
+    web.max_streams = static_cast<size_t>(o.http_max_streams);
+    web.tls_cert = o.http_tls_cert;
+    web.tls_key = o.http_tls_key;
     // Within the descriptors: a quarter for connections still sending (the CAF port has half).
     web.max_waiting = std::clamp<size_t>(descriptors.now / 4, 16, 1024);
-    auto started = http_server::start(sys, fleet_api_actor{manager}, metrics, web);
+    auto started = http_server::start(sys, manager, metrics, web);
     if (!started) {
       caf::anon_send_exit(manager, caf::exit_reason::user_shutdown);
       return fail(1, error_text(started.error()));
     }
     http = std::move(*started);
-    spdlog::info("http on {}:{}: status page /, metrics /metrics ({})", o.http_host, http->port(),
+    spdlog::info("{} on {}:{}: status page /, metrics /metrics, API /api/v1 ({}; page {})",
+                 o.http_tls_cert.empty() ? "http" : "https", o.http_host, http->port(),
+                 http_tokens ? fmt::format("{} tokens", http_tokens->size()) : std::string{"read-only, no tokens"},
                  o.http_actions ? "actions on: the page may cancel, pause and resume" : "read-only");
-    if (!is_loopback(o.http_host))
-      spdlog::warn("fleet.http-host {} is not loopback: whoever reaches it reads batch ids, task ids and "
-                   "errors over plain HTTP",
-                   o.http_host);
   }
   // Last, once every port is up: scripts and tests take this line as "fleetd is ready".
   spdlog::info("listening on {}:{} ({}); {} workers at most, worker timeout {} ms", o.host, *port,

@@ -117,6 +117,8 @@ CREATE TABLE attempts (
 --   workers_autoscaled    the autoscaler changed the size    {"from", "to", "waiting", "running"}
 --   node_joined           a fleet-node joined                {"node", "types", "capacity"}
 --   node_dropped          a fleet-node left or was lost      {"node", "reason", "interrupted"}
+--   api_request           a change asked through the HTTP API, after it was made
+--                                                            {"token", "scope", "peer", "method", "path", "status", ...}
 CREATE TABLE events (
   id       INTEGER PRIMARY KEY,
   at       INTEGER NOT NULL,

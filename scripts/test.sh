@@ -5,9 +5,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 # The status page's end-to-end test drives Debian's headless Chromium through ChromeDriver; the
-# worker pool tests run the Python helper on Debian's python3.
+# worker pool tests run the Python helper on Debian's python3; the HTTP API tests use curl too.
 missing=()
-for p in chromium chromium-driver python3; do
+for p in chromium chromium-driver python3 curl; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 if ((${#missing[@]})); then

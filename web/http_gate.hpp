@@ -5,6 +5,10 @@
 // SO_RCVLOWAT, so a slow sender costs no wake-ups), and closes it when its time is up. A request
 // then runs within a total deadline, and /healthz has a thread of its own, so that a liveness
 // probe answers however many slow clients hold the port.
+//
+// With TLS the watcher also does each handshake and decrypts the request (non-blocking), so that
+// a slow HTTPS client holds no thread either; the worker gets the connection and what was
+// decrypted of it.
 
 #include <chrono>
 #include <condition_variable>
@@ -15,6 +19,9 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+struct ssl_ctx_st;
+struct ssl_st;
 
 namespace fleet {
 
@@ -31,13 +38,27 @@ public:
     /// Head and body that are waited for; bigger go on at once. Below half of a socket's receive
     /// buffer: Linux caps SO_RCVLOWAT there.
     size_t max_request_bytes = 32 * 1024;
+    /// HTTPS: connections speak TLS with this context (not owned; outlives the gate). Null: HTTP.
+    ssl_ctx_st* tls = nullptr;
   };
 
-  /// `serve(fd, deadline, bytes)` handles one complete request of `bytes` bytes (head and body;
-  /// SIZE_MAX when it was too big to wait for) on a worker thread and closes `fd`. A request
-  /// without Content-Length has no body (RFC 9112 6.3), whatever follows it.
-  /// `on_refused(why)` is told (rate-limited by the caller) when a connection is dropped.
-  using serve_function = std::function<void(int, clock::time_point, size_t)>;
+  /// A connection whose request is whole (or too big to wait for).
+  struct connection {
+    int fd = -1;
+    clock::time_point deadline;
+    size_t request_bytes = SIZE_MAX; ///< head and body; SIZE_MAX when too big to wait for
+    ssl_st* ssl = nullptr;           ///< with TLS: the session, handshake done
+    std::string decrypted;           ///< with TLS: the request's bytes read so far
+  };
+
+  /// `serve(c)` handles one complete request on a worker thread, then frees `c.ssl` and closes
+  /// `c.fd` (close_connection). A request without Content-Length has no body (RFC 9112 6.3),
+  /// whatever follows it. `on_refused(why)` is told (rate-limited by the caller) when a
+  /// connection is dropped.
+  using serve_function = std::function<void(connection&)>;
+
+  /// Ends a connection: TLS close_notify (without waiting), the session freed, the socket closed.
+  static void close_connection(connection& c);
 
   http_gate(options opts, serve_function serve,
             std::function<void(const std::string&)> on_refused);
@@ -50,18 +71,12 @@ public:
 
 private:
   struct waiting {
-    int fd;
-    clock::time_point deadline;
-    size_t seen = 0;               ///< bytes available at the last look
-    size_t request_bytes = SIZE_MAX; ///< head and body, once the head is known
-  };
-  struct queued {
-    int fd;
-    clock::time_point deadline;
-    size_t request_bytes;
+    connection c;
+    size_t seen = 0; ///< bytes available at the last look (plain HTTP)
+    bool handshaken = false;
   };
   struct lane {
-    std::deque<queued> queue;
+    std::deque<connection> queue;
     std::condition_variable ready;
     std::vector<std::thread> threads;
   };
@@ -69,7 +84,10 @@ private:
 
   void watch();
   verdict look(waiting& w);
-  void hand_over(const waiting& w, lane& to);
+  verdict look_tls(waiting& w);
+  /// Whether `seen`, the start of a request, holds all of it (or all that is waited for).
+  verdict judge(waiting& w, std::string_view seen);
+  void hand_over(waiting& w, lane& to);
   void work(lane& from);
 
   options opts_;

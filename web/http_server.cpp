@@ -3,10 +3,12 @@
 
 #include "fleetd/client.hpp"
 #include "fleetd/error.hpp"
+#include "fleetd/tls.hpp"
 #include "fleet/json_codec.hpp"
 #include "fleet/json_text.hpp"
 #include "fleet/log.hpp"
 #include "fleet/parse_number.hpp"
+#include "web/api_v1.hpp"
 #include "web/assets.hpp"
 #include "web/gated_server.hpp"
 #include "fleet/text.hpp"
@@ -15,10 +17,14 @@
 #include <fmt/format.h>
 #include <httplib.h>
 #include <nlohmann/json.hpp>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <pthread.h>
 #include <sys/socket.h>
 
 #include <atomic>
+#include <limits>
+#include <optional>
 #include <cctype>
 #include <mutex>
 #include <chrono>
@@ -56,6 +62,16 @@ void send_error(httplib::Response& res, int status, const std::string& text) {
   send_json(res, status, {{"error", text}});
 }
 
+/// An error of a check before routing, in the format of the route's family.
+void send_error(const httplib::Request& req, httplib::Response& res, int status, const std::string& text) {
+  if (req.path.rfind("/api/v1/", 0) != 0) {
+    send_error(res, status, text);
+    return;
+  }
+  auto code = status == 411 ? "length_required" : status == 413 ? "payload_too_large" : status == 415 ? "unsupported_media_type" : "misdirected_request";
+  send_json(res, status, {{"error", {{"code", code}, {"message", text}}}});
+}
+
 /// A query parameter in [lo, hi], `fallback` when absent; none when malformed.
 std::optional<int32_t> int_param(const httplib::Request& req, const char* name, int32_t fallback,
                                  int32_t lo, int32_t hi) {
@@ -67,26 +83,73 @@ std::optional<int32_t> int_param(const httplib::Request& req, const char* name, 
   return static_cast<int32_t>(*x);
 }
 
+std::string openssl_error() {
+  auto code = ERR_get_error();
+  if (code == 0)
+    return "no detail";
+  char text[256];
+  ERR_error_string_n(code, text, sizeof text);
+  ERR_clear_error();
+  return text;
+}
+
+/// The server context of fleet.http-tls-cert and -key, checked: each file readable, the key the
+/// certificate's, TLS 1.2 at least.
+caf::expected<SSL_CTX*> https_context(const std::string& cert, const std::string& key) {
+  auto bad = [](std::string text) { return caf::make_error(errc::invalid_config, std::move(text)); };
+  std::unique_ptr<SSL_CTX, decltype(&SSL_CTX_free)> ctx{SSL_CTX_new(TLS_server_method()), SSL_CTX_free};
+  if (!ctx)
+    return bad("cannot create an OpenSSL context: " + openssl_error());
+  ERR_clear_error();
+  SSL_CTX_set_min_proto_version(ctx.get(), TLS1_2_VERSION);
+  SSL_CTX_set_options(ctx.get(), SSL_OP_NO_RENEGOTIATION);
+  SSL_CTX_set_mode(ctx.get(), SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+  if (SSL_CTX_use_certificate_chain_file(ctx.get(), cert.c_str()) != 1)
+    return bad(fmt::format("fleet.http-tls-cert {}: not a readable PEM certificate ({})", cert, openssl_error()));
+  if (SSL_CTX_use_PrivateKey_file(ctx.get(), key.c_str(), SSL_FILETYPE_PEM) != 1)
+    return bad(fmt::format("fleet.http-tls-key {}: not a readable PEM private key without a passphrase, or not "
+                           "the key of {} ({})",
+                           key, cert, openssl_error()));
+  if (SSL_CTX_check_private_key(ctx.get()) != 1)
+    return bad(fmt::format("fleet.http-tls-key {} does not belong to the certificate {}", key, cert));
+  return ctx.release();
+}
+
 } // namespace
 
 struct http_server::impl {
-  impl(caf::actor_system& sys, fleet_api_actor manager, std::shared_ptr<const fleet_metrics> metrics,
-       http_options opts)
-    : sys(sys), manager(std::move(manager)), metrics(std::move(metrics)), opts(std::move(opts)) {}
+  impl(caf::actor_system& sys, fleet_manager_actor manager, std::shared_ptr<const fleet_metrics> metrics,
+       http_options opts, SSL_CTX* tls)
+    : sys(sys), manager(manager), metrics(std::move(metrics)), opts(std::move(opts)), tls(tls, SSL_CTX_free),
+      api(sys, manager, api_settings_of(this->opts), [this](const std::string& why) { warn_refused(why); }) {}
+
+  static api_settings api_settings_of(const http_options& opts) {
+    api_settings out;
+    out.tokens = opts.tokens.get();
+    out.max_body_bytes = opts.max_body_bytes;
+    out.max_streams = opts.max_streams;
+    out.manager_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(manager_timeout);
+    return out;
+  }
 
   caf::actor_system& sys;
   fleet_api_actor manager;
   std::shared_ptr<const fleet_metrics> metrics;
   http_options opts;
+  std::unique_ptr<SSL_CTX, decltype(&SSL_CTX_free)> tls; ///< before the server, whose gate uses it
+  api_v1 api;
   // Before the server: its gate's threads report through them until the server is gone.
   std::mutex warn_mtx;
   std::chrono::steady_clock::time_point last_warning;
   size_t suppressed = 0;
-  gated_server server{gate_options(opts), [this](const std::string& why) { warn_refused(why); }};
+  gated_server server{gate_options(opts, tls.get()), [this](const std::string& why) { warn_refused(why); }};
 
-  static http_gate::options gate_options(const http_options& opts) {
+  static http_gate::options gate_options(const http_options& opts, SSL_CTX* tls) {
     http_gate::options out;
+    out.tls = tls;
     out.max_waiting = opts.max_waiting;
+    // Event streams and big uploads hold a thread each: they get threads of their own.
+    out.workers += opts.max_streams;
     return out;
   }
   std::set<std::string> hosts; ///< accepted Host header values
@@ -127,6 +190,31 @@ struct http_server::impl {
     last_warning = now;
     spdlog::warn("http: {}{}", why, suppressed == 0 ? "" : fmt::format(" (and {} more)", std::exchange(suppressed, 0)));
   }
+  /// A body this server does not read: why (status, text), or none.
+  std::optional<std::pair<int, std::string>> refused_body(const httplib::Request& req) const {
+    if (req.has_header("Transfer-Encoding"))
+      return std::pair{411, std::string{"send the body with a Content-Length (chunked bodies are not read)"}};
+    auto encoding = req.get_header_value("Content-Encoding");
+    if (!encoding.empty() && encoding != "identity")
+      return std::pair{415, fmt::format("Content-Encoding {} is not accepted: send the body uncompressed",
+                                        quoted_input(encoding))};
+    auto type = req.get_header_value("Content-Type");
+    auto limit = api.max_body(req.method, req.path, type.substr(0, type.find(';')));
+    if (request_content_length(req) > limit)
+      return std::pair{413, fmt::format("the body is larger than {} bytes{}", limit,
+                                        limit > 64 * 1024 ? " (fleet.http-max-body; send big batches as application/x-ndjson)" : "")};
+    return std::nullopt;
+  }
+
+  static bool is_public(const std::string& path) {
+    if (path == "/" || path == "/healthz")
+      return true;
+    for (const auto& asset : web_assets())
+      if (path.size() == asset.name.size() + 1 && path.compare(1, std::string::npos, asset.name) == 0)
+        return true;
+    return false;
+  }
+
   void routes();
   void serve_assets();
   void serve_metrics();
@@ -145,11 +233,19 @@ void http_server::impl::routes() {
   server.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
     // Exactly one Host: a second one could say something else to a proxy in front.
     if (req.get_header_value_count("Host") != 1 || hosts.count(lowercase(req.get_header_value("Host"))) == 0) {
-      send_error(res, 421,
+      send_error(req, res, 421,
                  fmt::format("unexpected Host header {}: fleetd answers to {}:{} and localhost only",
                              quoted_input(req.get_header_value("Host")), opts.host, port));
       return httplib::Server::HandlerResponse::Handled;
     }
+    if (auto refused = refused_body(req)) {
+      send_error(req, res, refused->first, refused->second);
+      return httplib::Server::HandlerResponse::Handled;
+    }
+    // Off loopback, every route with data needs a token; the page's files and /healthz hold none.
+    if (!is_loopback(opts.host) && opts.tokens && !is_public(req.path) && req.path.rfind("/api/v1/", 0) != 0
+        && !api.allow_read(req, res))
+      return httplib::Server::HandlerResponse::Handled;
     return httplib::Server::HandlerResponse::Unhandled;
   });
   server.set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
@@ -167,6 +263,7 @@ void http_server::impl::routes() {
   serve_metrics();
   serve_queries();
   serve_actions();
+  api.serve(server);
 }
 
 void http_server::impl::serve_assets() {
@@ -272,11 +369,19 @@ void http_server::impl::serve_actions() {
   });
 }
 
-caf::expected<std::unique_ptr<http_server>> http_server::start(caf::actor_system& sys, fleet_api_actor manager,
+caf::expected<std::unique_ptr<http_server>> http_server::start(caf::actor_system& sys, fleet_manager_actor manager,
                                                                std::shared_ptr<const fleet_metrics> metrics,
                                                                http_options opts) {
-  auto p = std::make_unique<impl>(sys, std::move(manager), std::move(metrics), std::move(opts));
-  p->server.set_payload_max_length(64 * 1024);
+  SSL_CTX* tls = nullptr;
+  if (!opts.tls_cert.empty()) {
+    auto ctx = https_context(opts.tls_cert, opts.tls_key);
+    if (!ctx)
+      return ctx.error();
+    tls = *ctx;
+  }
+  auto p = std::make_unique<impl>(sys, std::move(manager), std::move(metrics), std::move(opts), tls);
+  // Bodies are bounded before routing (refused_body): by route, and for uploads as they stream.
+  p->server.set_payload_max_length(std::numeric_limits<size_t>::max());
   // httplib's default adds SO_REUSEPORT, with which a second fleetd would bind the same port and
   // silently take half of the requests: a port in use must be an error.
   p->server.set_socket_options([](int sock) {
@@ -316,6 +421,7 @@ http_server::http_server(std::unique_ptr<impl> p) : impl_(std::move(p)) {
 }
 
 http_server::~http_server() {
+  impl_->api.stop();
   impl_->server.stop();
   if (impl_->thread.joinable())
     impl_->thread.join();

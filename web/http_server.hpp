@@ -1,10 +1,12 @@
 #pragma once
 
 // fleetd's HTTP side: Prometheus metrics (GET /metrics), the web status page (GET /) and the JSON
-// it reads (GET /api/overview), and, only when enabled, the page's actions (cancel, pause and
-// resume). Runs on threads of its own (cpp-httplib); asks the fleet manager like any client.
+// it reads (GET /api/overview), only when enabled the page's actions (cancel, pause and resume),
+// and the JSON API /api/v1 (web/api_v1.hpp). Runs on threads of its own (cpp-httplib); asks the
+// fleet manager like any client.
 
 #include "fleetd/interfaces.hpp"
+#include "fleet/api_tokens.hpp"
 #include "fleet/metrics.hpp"
 
 #include <caf/expected.hpp>
@@ -25,12 +27,19 @@ struct http_options {
   /// Host header values accepted besides host:port (DNS rebinding: a page from elsewhere that
   /// resolves its own name to this address must not read the fleet).
   std::vector<std::string> extra_host_names = {"localhost", "127.0.0.1", "[::1]"};
+  /// Bearer tokens of /api/v1 (and, off loopback, of every route with data); none: read-only.
+  std::shared_ptr<const api_tokens> tokens;
+  size_t max_body_bytes = 64 << 20;
+  size_t max_streams = 16;
+  /// HTTPS with this certificate and key (PEM files); empty: plain HTTP.
+  std::string tls_cert;
+  std::string tls_key;
 };
 
 class http_server {
 public:
   /// Binds and starts serving; fails when the address cannot be bound.
-  static caf::expected<std::unique_ptr<http_server>> start(caf::actor_system& sys, fleet_api_actor manager,
+  static caf::expected<std::unique_ptr<http_server>> start(caf::actor_system& sys, fleet_manager_actor manager,
                                                            std::shared_ptr<const fleet_metrics> metrics,
                                                            http_options opts);
 

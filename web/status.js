@@ -149,12 +149,25 @@ function setConnection(state, text) {
 
 let timer = null;
 
+// Off loopback fleetd asks for a token (fleet.http-tokens-file): asked once, kept for this tab only.
+function authHeaders() {
+  const token = sessionStorage.getItem("fleetd-token");
+  return token ? { Authorization: `Bearer ${token}` } : {};
+}
+
 async function refresh() {
   clearTimeout(timer);
   try {
-    const res = await fetch("/api/overview", { cache: "no-store" });
+    let res = await fetch("/api/overview", { cache: "no-store", headers: authHeaders() });
+    if (res.status === 401) {
+      const token = window.prompt("fleetd asks for a token (a read token of fleet.http-tokens-file):");
+      if (token) {
+        sessionStorage.setItem("fleetd-token", token.trim());
+        res = await fetch("/api/overview", { cache: "no-store", headers: authHeaders() });
+      }
+    }
     const body = await res.json();
-    if (!res.ok) throw new Error(body.error || res.statusText);
+    if (!res.ok) throw new Error(typeof body.error === "object" ? body.error.message : body.error || res.statusText);
     render(body);
     setConnection("ok", "live");
   } catch (e) {

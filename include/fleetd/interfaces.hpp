@@ -62,6 +62,7 @@ using limits_atom = caf::atom_constant<caf::atom("limits")>;
 using hello_atom = caf::atom_constant<caf::atom("hello")>;
 using node_drain_atom = caf::atom_constant<caf::atom("nodedrain")>;
 using submit_result_atom = caf::atom_constant<caf::atom("submitres")>;
+using audit_atom = caf::atom_constant<caf::atom("audit")>;
 
 /// A short-lived worker: runs one attempt of one task, replies, and quits.
 using worker_actor = caf::typed_actor<
@@ -187,7 +188,10 @@ using fleet_manager_actor = fleet_api_actor::extend<
   // From the manager itself: time to send heartbeats to the nodes.
   caf::reacts_to<node_tick_atom>,
   // From the coordinator, on behalf of a worker (the sender): submit_result.
-  caf::replies_to<submit_result_atom, std::string, task_outcome>::with<bool>>;
+  caf::replies_to<submit_result_atom, std::string, task_outcome>::with<bool>,
+  // From fleetd's own HTTP server: record who asked for a change (event api_request, with the
+  // batch id and the detail JSON); replies once the event is committed.
+  caf::replies_to<audit_atom, std::string, std::string>::with<bool>>;
 
 /// Registers every fleetd message type and error category with a CAF config. Both ends of a
 /// remote connection must call it, so that type names match.

@@ -55,6 +55,11 @@ const std::vector<option_spec>& fleet_options() {
     {"http-port", value_kind::integer, "HTTP port for Prometheus metrics (/metrics) and the web status page (/); 0 picks a free one, -1 turns HTTP off (default -1; config/fleetd.ini: 4280)"},
     {"http-host", value_kind::text, "address the HTTP port listens on (default 127.0.0.1)"},
     {"http-actions", value_kind::boolean, "the status page may cancel, pause and resume (loopback http-host only; default false: read-only)"},
+    {"http-tokens-file", value_kind::text, "bearer tokens of the HTTP API /api/v1, one NAME TOKEN SCOPE (read|write) per line, not readable by others; without it the API is read-only and loopback-only (default \"\")"},
+    {"http-tls-cert", value_kind::text, "PEM certificate (chain): the HTTP port serves HTTPS (with http-tls-key)"},
+    {"http-tls-key", value_kind::text, "PEM private key of http-tls-cert (no passphrase)"},
+    {"http-max-body", value_kind::integer, "MiB an HTTP request body may hold; a submit of more goes as JSON Lines in several requests (default 64)"},
+    {"http-max-streams", value_kind::integer, "HTTP event streams and large uploads at once; more are refused with 503 (default 16)"},
     {"exec-allow", value_kind::text, "programs `exec` tasks may run, comma-separated argv[0] values; empty: no exec (default \"\")"},
     {"exec-env-allow", value_kind::text, "variables a task's exec env may set although they change what runs (LD_*, PATH, ...), comma-separated (default \"\": none)"},
     {"max-connections", value_kind::integer, "connections fleetd accepts at once on its CAF port; more are closed at once (default 1024, at most half the descriptor limit)"},
@@ -118,6 +123,11 @@ caf::error daemon_config::apply() {
   integer("http-port", options.http_port);
   text("http-host", options.http_host);
   boolean("http-actions", options.http_actions);
+  text("http-tokens-file", options.http_tokens_file);
+  text("http-tls-cert", options.http_tls_cert);
+  text("http-tls-key", options.http_tls_key);
+  integer("http-max-body", options.http_max_body_mib);
+  integer("http-max-streams", options.http_max_streams);
   std::string exec_allow;
   text("exec-allow", exec_allow);
   options.exec_allow = split_list(exec_allow);
@@ -184,6 +194,12 @@ caf::error daemon_config::check_ranges() const {
     return err;
   if (options.http_host.empty())
     return config_error("fleet.http-host must name an address, e.g. 127.0.0.1");
+  if (options.http_tls_cert.empty() != options.http_tls_key.empty())
+    return config_error("fleet.http-tls-cert and fleet.http-tls-key go together: set both, or neither");
+  if (auto err = range("http-max-body", options.http_max_body_mib, 1, 4096, " MiB"))
+    return err;
+  if (auto err = range("http-max-streams", options.http_max_streams, 1, 1024))
+    return err;
   if (auto err = range("max-db-size", options.max_db_size_mib, 0, int64_t{1} << 24, " MiB"))
     return err;
   if (auto err = range("drain-timeout", options.drain_timeout_ms, 0, week_ms, " ms"))

@@ -44,6 +44,11 @@ struct daemon_options {
   int64_t http_port = -1;              ///< metrics and status page; 0 picks a free port, -1: off
   std::string http_host = "127.0.0.1";
   bool http_actions = false;           ///< the status page may cancel, pause and resume
+  std::string http_tokens_file;        ///< bearer tokens of /api/v1 (NAME TOKEN SCOPE per line); empty: read-only, loopback
+  std::string http_tls_cert;           ///< the HTTP port serves HTTPS with this certificate and key
+  std::string http_tls_key;
+  int64_t http_max_body_mib = 64;      ///< a request body (a submit) may hold this much
+  int64_t http_max_streams = 16;       ///< event streams and large uploads at once
 };
 
 /// fleetd's CAF configuration: CAF's own options plus the `fleet` group, checked strictly.

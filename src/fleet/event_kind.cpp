@@ -21,6 +21,7 @@ std::string_view to_string(event_kind x) {
     case event_kind::workers_autoscaled: return "workers_autoscaled";
     case event_kind::node_joined: return "node_joined";
     case event_kind::node_dropped: return "node_dropped";
+    case event_kind::api_request: return "api_request";
   }
   return "unknown";
 }

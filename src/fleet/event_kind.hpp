@@ -28,6 +28,7 @@ enum class event_kind : uint8_t {
   workers_autoscaled,
   node_joined,
   node_dropped,
+  api_request,
 };
 
 /// Every kind, in declaration order (for tests and documentation checks).
@@ -37,7 +38,7 @@ inline constexpr event_kind all_event_kinds[] = {
   event_kind::task_retry_scheduled, event_kind::task_retry_due,  event_kind::task_cancelled,
   event_kind::task_replayed,       event_kind::attempt_interrupted, event_kind::fleet_paused,
   event_kind::fleet_resumed,       event_kind::config_updated,   event_kind::workers_autoscaled,
-  event_kind::node_joined,         event_kind::node_dropped,
+  event_kind::node_joined,         event_kind::node_dropped,     event_kind::api_request,
 };
 
 /// The `kind` text: the enumerator's name.

@@ -20,7 +20,7 @@ TEST_CASE("every event kind has its own text, and the schema documents each one"
     CHECK(text != "unknown");
     CHECK(schema.find("--   " + std::string{text} + " ") != std::string::npos);
   }
-  CHECK(texts.size() == static_cast<size_t>(event_kind::node_dropped) + 1);
+  CHECK(texts.size() == static_cast<size_t>(event_kind::api_request) + 1);
 }
 
 TEST_CASE("an attempt's end names its event, and a success writes none") {

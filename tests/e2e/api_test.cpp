@@ -1,0 +1,241 @@
+// fleetd's HTTP JSON API /api/v1 (issue 19), end to end: its OpenAPI document against the routes
+// it answers, bearer tokens and scopes, who did what in the audit trail, HTTPS, and a user's
+// script in Python's standard library (tests/e2e/api_client.py) and curl.
+
+#include "fleetd_process.hpp"
+
+#include "web/api_v1.hpp"
+
+#include <httplib.h>
+
+#include <fstream>
+#include <regex>
+#include <set>
+#include <sys/stat.h>
+
+using namespace fleet::test;
+using json = nlohmann::json;
+
+namespace {
+
+constexpr const char* write_token = "w-0123456789abcdef0123456789abcdef";
+constexpr const char* read_token = "r-fedcba9876543210fedcba9876543210";
+
+/// fleetd with its HTTP port and a tokens file (ci: write, dashboard: read).
+struct api_fleetd {
+  explicit api_fleetd(const std::string& extra = {}, bool tokens = true)
+    : http_port(free_port()), d(config(extra, tokens)) {}
+
+  std::string config(const std::string& extra, bool tokens) {
+    std::string text = "http-port=" + std::to_string(http_port) + "\nhttp-max-body=1\n" + extra;
+    if (tokens) {
+      write_file(dir.file("tokens"), std::string{"# name token scope\nci "} + write_token + " write\ndashboard "
+                                       + read_token + " read\n");
+      ::chmod(dir.file("tokens").c_str(), 0600);
+      text += "http-tokens-file=\"" + dir.file("tokens") + "\"\n";
+    }
+    return text;
+  }
+
+  httplib::Client client() const {
+    httplib::Client c{"127.0.0.1", http_port};
+    c.set_read_timeout(std::chrono::seconds(30));
+    return c;
+  }
+
+  std::string url(const std::string& path = {}) const {
+    return "http://127.0.0.1:" + std::to_string(http_port) + path;
+  }
+
+  /// curl with the given arguments: its status line's code and body (-w appends the code).
+  std::pair<int, std::string> curl(std::vector<std::string> args) const {
+    std::vector<std::string> argv{"curl", "-sS", "-w", "\n%{http_code}"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    auto r = run(argv);
+    REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+    auto cut = r.out.rfind('\n');
+    return {std::stoi(r.out.substr(cut + 1)), r.out.substr(0, cut)};
+  }
+
+  temp_dir dir;
+  uint16_t http_port;
+  fleetd_process d;
+};
+
+std::string bearer(const char* token) {
+  return std::string{"Authorization: Bearer "} + token;
+}
+
+std::string error_code(const std::string& body) {
+  return json::parse(body)["error"]["code"].get<std::string>();
+}
+
+} // namespace
+
+TEST_CASE("the OpenAPI document lists exactly the routes /api/v1 answers, and each answers") {
+  std::ifstream in{FLEET_SOURCE_DIR "/web/openapi.json"};
+  REQUIRE(in);
+  auto doc = json::parse(in);
+  CHECK(doc["openapi"] == "3.1.0");
+  std::set<std::pair<std::string, std::string>> documented;
+  for (const auto& [path, item] : doc["paths"].items())
+    for (const auto& [method, op] : item.items()) {
+      documented.insert({method, path});
+      CHECK_MESSAGE(op.contains("responses"), path);
+    }
+  std::set<std::pair<std::string, std::string>> served;
+  for (const auto& r : fleet::api_v1_routes())
+    served.insert({r.method, r.path});
+  CHECK(documented == served);
+
+  api_fleetd f;
+  REQUIRE_MESSAGE(f.d.start(), f.d.log());
+  auto c = f.client();
+  httplib::Headers auth{{"Authorization", std::string{"Bearer "} + write_token}};
+  auto served_doc = c.Get("/api/v1/openapi.json");
+  REQUIRE(served_doc);
+  CHECK(served_doc->status == 200);
+  CHECK(json::parse(served_doc->body) == doc);
+  // Every documented route is answered by its own handler: never the catch-all "no route".
+  for (const auto& [method, path] : documented) {
+    auto concrete = std::regex_replace(path, std::regex{"\\{id\\}"}, "batch-nope");
+    httplib::Request req;
+    req.method = method == "get" ? "GET" : method == "post" ? "POST" : "PATCH";
+    req.path = concrete;
+    req.headers = auth;
+    if (req.method != "GET") {
+      req.body = "{}";
+      req.set_header("Content-Type", "application/json");
+    }
+    auto res = c.send(req);
+    REQUIRE(res);
+    CAPTURE(method);
+    CAPTURE(concrete);
+    CAPTURE(res->body);
+    if (res->status != 200)
+      CHECK(error_code(res->body) != "not_found");
+  }
+  auto unknown = c.Get("/api/v1/nothing", auth);
+  CHECK(unknown->status == 404);
+  CHECK(error_code(unknown->body) == "not_found");
+}
+
+TEST_CASE("API tokens with curl: none, wrong, read for a write, then a write, recorded as who did what") {
+  api_fleetd f;
+  REQUIRE_MESSAGE(f.d.start(), f.d.log());
+  auto body = R"({"tasks": [{"id": "a", "type": "echo", "data": {"x": 1}}]})";
+  auto submit = [&](std::vector<std::string> extra) {
+    std::vector<std::string> args{"-X", "POST", "-H", "Content-Type: application/json", "--data-binary", body};
+    args.insert(args.end(), extra.begin(), extra.end());
+    args.push_back(f.url("/api/v1/batches"));
+    return f.curl(args);
+  };
+  auto none = submit({});
+  CHECK(none.first == 401);
+  CHECK(error_code(none.second) == "unauthorized");
+  auto wrong = submit({"-H", "Authorization: Bearer w-0123456789abcdef0123456789abcdeX"});
+  CHECK(wrong.first == 401);
+  auto basic = submit({"-u", "ci:secret"});
+  CHECK(basic.first == 401);
+  auto read_only = submit({"-H", bearer(read_token)});
+  CHECK(read_only.first == 403);
+  CHECK(error_code(read_only.second) == "forbidden");
+  CHECK(f.d.query_int("SELECT count(*) FROM batches") == 0);
+  CHECK(f.curl({"-H", bearer(read_token), f.url("/api/v1/stats")}).first == 200);
+  CHECK(f.curl({f.url("/api/v1/stats")}).first == 401);
+
+  auto made = submit({"-H", bearer(write_token)});
+  REQUIRE(made.first == 201);
+  auto batch = json::parse(made.second)["batch_id"].get<std::string>();
+  auto cancel = f.curl({"-X", "POST", "-H", bearer(write_token), f.url("/api/v1/batches/" + batch + "/cancel")});
+  CHECK(cancel.first == 200);
+  CHECK(f.d.query_int("SELECT count(*) FROM batches") == 1);
+  // Who did what: each change is an api_request event naming the token, never the token itself.
+  CHECK(f.d.query_int("SELECT count(*) FROM events WHERE kind = 'api_request' AND batch_id = '" + batch
+                      + "' AND json_extract(detail, '$.token') = 'ci' AND json_extract(detail, '$.scope') = 'write'")
+        == 2);
+  CHECK(f.d.query_int("SELECT count(*) FROM events WHERE json_extract(detail, '$.action') = 'submit'"
+                      " AND json_extract(detail, '$.status') = 201")
+        == 1);
+  CHECK(f.d.query_int("SELECT count(*) FROM events WHERE detail LIKE '%" + std::string{write_token} + "%'") == 0);
+  CHECK(f.d.count_in_log(write_token) == 0);
+  // Refusals change nothing and write no event.
+  CHECK(f.d.query_int("SELECT count(*) FROM events WHERE kind = 'api_request'") == 2);
+}
+
+TEST_CASE("a user's Python script (standard library only) drives the API, including bad input and a vanished client") {
+  api_fleetd f;
+  REQUIRE_MESSAGE(f.d.start(), f.d.log());
+  auto r = run({"python3", FLEET_SOURCE_DIR "/tests/e2e/api_client.py", f.url(), write_token, read_token});
+  CHECK_MESSAGE(r.exit_code == 0, (r.out + r.err + f.d.log()));
+  CHECK(r.out.find("all checks passed") != std::string::npos);
+  CHECK(f.d.alive());
+}
+
+TEST_CASE("without a tokens file the API reads on loopback and refuses every change") {
+  api_fleetd f{"", false};
+  REQUIRE_MESSAGE(f.d.start(), f.d.log());
+  CHECK(f.curl({f.url("/api/v1/stats")}).first == 200);
+  auto refused = f.curl({"-X", "POST", "-H", "Content-Type: application/json", "--data-binary",
+                         R"({"tasks": [{"type": "echo"}]})", f.url("/api/v1/batches")});
+  CHECK(refused.first == 403);
+  CHECK(json::parse(refused.second)["error"]["message"].get<std::string>().find("fleet.http-tokens-file")
+        != std::string::npos);
+  CHECK(f.d.query_int("SELECT count(*) FROM batches") == 0);
+}
+
+TEST_CASE("HTTPS with tokens serves the API, the page and metrics, and a slow TLS client holds no thread") {
+  temp_dir pki;
+  auto made = run({FLEET_SOURCE_DIR "/scripts/make-certs.sh", pki.path().string(), "fleetd"});
+  REQUIRE_MESSAGE(made.exit_code == 0, made.err);
+  api_fleetd f{"http-tls-cert=\"" + pki.file("fleetd.pem") + "\"\nhttp-tls-key=\"" + pki.file("fleetd.key") + "\"\n"};
+  REQUIRE_MESSAGE(f.d.start(), f.d.log());
+  CHECK(f.d.count_in_log("https on 127.0.0.1:" + std::to_string(f.http_port)) == 1);
+  auto https = "https://localhost:" + std::to_string(f.http_port);
+  auto ca = pki.file("ca.pem");
+  CHECK(f.curl({"--cacert", ca, "-H", bearer(read_token), https + "/api/v1/stats"}).first == 200);
+  CHECK(f.curl({"--cacert", ca, https + "/healthz"}).first == 200);
+  // Plain HTTP on the HTTPS port gets no answer, and fleetd goes on.
+  auto plain = run({"curl", "-sS", "-m", "10", f.url("/healthz")});
+  CHECK(plain.exit_code != 0);
+  // Sockets that never finish a handshake hold no thread: the API still answers at once.
+  std::vector<int> idle;
+  for (int i = 0; i < 40; ++i) {
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(f.http_port);
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+    idle.push_back(fd);
+  }
+  auto r = run({"python3", FLEET_SOURCE_DIR "/tests/e2e/api_client.py", https, write_token, read_token, ca});
+  CHECK_MESSAGE(r.exit_code == 0, (r.out + r.err + f.d.log()));
+  for (int fd : idle)
+    ::close(fd);
+  CHECK(f.d.alive());
+}
+
+TEST_CASE("HTTP options that would expose the fleet are refused at start, each with what to do") {
+  auto refused = [](const std::string& config, const std::string& expected) {
+    temp_dir dir;
+    auto path = dir.file("fleetd.ini");
+    write_file(dir.file("tokens"), std::string{"ci "} + write_token + " write\n");
+    ::chmod(dir.file("tokens").c_str(), 0644);
+    write_file(dir.file("bad-tokens"), "ci short write\n");
+    ::chmod(dir.file("bad-tokens").c_str(), 0600);
+    write_file(path, "[fleet]\ndb=\"" + dir.file("fleet.db") + "\"\nport=0\nplaintext-loopback=true\nhttp-port=0\n"
+                       + std::regex_replace(config, std::regex{"DIR"}, dir.path().string()));
+    auto r = run({bin("fleetd"), "--config-file=" + path});
+    CAPTURE(config);
+    CHECK(r.exit_code == 2);
+    CHECK_MESSAGE(r.err.find(expected) != std::string::npos, r.err);
+    CHECK(r.err.find(write_token) == std::string::npos);
+  };
+  refused("http-host=\"0.0.0.0\"\n", "the HTTP port then needs HTTPS and tokens");
+  refused("http-tokens-file=\"DIR/tokens\"\n", "may be read by every user of this machine: chmod o-r");
+  refused("http-tokens-file=\"DIR/bad-tokens\"\n", "line 1: the token of ci has 5 characters");
+  refused("http-tokens-file=\"DIR/none\"\n", "no such file");
+  refused("http-tls-cert=\"DIR/none.pem\"\n", "fleet.http-tls-cert and fleet.http-tls-key go together");
+  refused("http-max-body=0\n", "fleet.http-max-body must be between 1 and 4096");
+}
