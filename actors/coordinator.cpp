@@ -35,6 +35,12 @@ coordinator(coordinator_actor::stateful_pointer<coordinator_state> self, result_
       // sees the worker as the sender and checks that the attempt is that worker's.
       return self->delegate(manager, submit_result_atom::value, worker_id, outcome);
     },
+    [self, manager](progress_atom, const std::string& worker_id, double progress, const std::string& note) {
+      // Forwarded in its sender's name (delegate needs a request): the manager checks that it is
+      // the attempt's worker.
+      if (auto sender = caf::actor_cast<caf::actor>(self->current_sender()))
+        caf::send_as(sender, manager, progress_atom::value, worker_id, progress, note);
+    },
   };
 }
 

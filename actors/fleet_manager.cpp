@@ -512,6 +512,9 @@ fleet_manager(fleet_manager_state::self_pointer self, fleet_manager_options opts
     guarded([self](submit_result_atom, const std::string& worker_id, task_outcome& outcome) {
       return self->state.submit_result(worker_id, std::move(outcome));
     }),
+    guarded([self](progress_atom, const std::string& worker_id, double progress, const std::string& note) {
+      self->state.on_progress(worker_id, progress, note);
+    }),
     guarded([self](nodes_atom) { return self->state.nodes(); }),
     guarded([self, from_self](node_tick_atom) {
       if (from_self())

@@ -127,6 +127,12 @@ public:
   caf::result<int32_t> drain_node(const std::string& name);
   /// A worker reports its attempt's outcome itself (through the coordinator).
   caf::result<bool> submit_result(const std::string& worker_id, task_outcome outcome);
+  /// The running attempt of `worker_id`, and whether the current message comes from its worker
+  /// (fleetd's own) or from the node that runs it.
+  std::optional<std::pair<int64_t, int32_t>> attempt_of_worker(const std::string& worker_id,
+                                                               bool& from_its_worker) const;
+  /// A worker reports its progress (through the coordinator); kept with its running attempt.
+  void on_progress(const std::string& worker_id, double progress, const std::string& note);
   std::vector<node_info> nodes() const;
 
   caf::result<int32_t> drain(int64_t timeout_ms);

@@ -214,9 +214,17 @@ attempt_ended fleet_manager_state::lost_attempt(const running_attempt& r, int64_
   return end;
 }
 
-caf::result<bool> fleet_manager_state::submit_result(const std::string& worker_id, task_outcome outcome) {
+namespace {
+
+/// The longest progress note shown (longer ones are cut at a character).
+constexpr size_t max_progress_note = 256;
+
+} // namespace
+
+std::optional<std::pair<int64_t, int32_t>> fleet_manager_state::attempt_of_worker(const std::string& worker_id,
+                                                                                   bool& from_its_worker) const {
   std::optional<std::pair<int64_t, int32_t>> found;
-  bool from_its_worker = false;
+  from_its_worker = false;
   const auto& sender = self_->current_sender();
   attempts_.for_each([&](const running_attempt& r) {
     if (found || r.worker_id != worker_id)
@@ -229,6 +237,23 @@ caf::result<bool> fleet_manager_state::submit_result(const std::string& worker_i
     else if (auto node = nodes_.handle(r.node))
       from_its_worker = sender->node() == node->node(); // some actor of the node that runs it
   });
+  return found;
+}
+
+void fleet_manager_state::on_progress(const std::string& worker_id, double progress, const std::string& note) {
+  bool from_its_worker = false;
+  auto found = attempt_of_worker(worker_id, from_its_worker);
+  if (!found || !from_its_worker || !(progress >= 0 && progress <= 1))
+    return; // ended already, someone else's, or not a fraction (NaN included): nothing to show
+  if (auto* r = attempts_.find(found->first, found->second)) {
+    r->progress = progress;
+    r->note = std::string{utf8_head(printable(note, max_progress_note), max_progress_note)};
+  }
+}
+
+caf::result<bool> fleet_manager_state::submit_result(const std::string& worker_id, task_outcome outcome) {
+  bool from_its_worker = false;
+  auto found = attempt_of_worker(worker_id, from_its_worker);
   if (!found)
     return false; // ended already (or never ran here): its outcome was counted then, if at all
   if (!from_its_worker)

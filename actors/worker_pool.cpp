@@ -36,6 +36,8 @@ using pool_actor = worker_pool_actor::extend<
 struct pending_attempt {
   pool_request request;
   caf::typed_response_promise<task_outcome> promise;
+  caf::actor worker;             ///< the attempt's worker actor, whose progress this is
+  coordinator_actor coordinator; ///< where progress goes; invalid where there is none
 };
 
 struct slot {
@@ -153,11 +155,15 @@ pool_actor::behavior_type worker_pool(pool_pointer self, pool_spec spec) {
   };
   return {
     [self](pool_run_atom, task& t, std::string& worker_id, std::string& batch_id, int32_t attempt,
-           int64_t deadline_ms) -> caf::result<task_outcome> {
+           int64_t deadline_ms, coordinator_actor& coordinator) -> caf::result<task_outcome> {
+      // Before the promise, which takes the sender from the current message.
+      auto worker = caf::actor_cast<caf::actor>(self->current_sender());
       auto rp = self->make_response_promise<task_outcome>();
       pool_request request{std::move(worker_id), t.id, std::move(batch_id), t.type, std::move(t.data), attempt,
                            deadline_ms};
-      self->state.waiting.push_back(pending_attempt{std::move(request), rp});
+      self->state.waiting.push_back(pending_attempt{std::move(request), rp,
+                                                    std::move(worker),
+                                                    std::move(coordinator)});
       dispatch(self);
       return rp;
     },
@@ -193,6 +199,10 @@ pool_actor::behavior_type worker_pool(pool_pointer self, pool_spec spec) {
       if (reply->what == worker_reply::kind::progress) {
         spdlog::debug("pool {}: attempt {} at {:.0f}% {}", self->state.spec.name, reply->id, reply->progress * 100,
                       reply->note);
+        // In the name of the attempt's worker: the manager takes progress only from it.
+        if (s->busy->coordinator && s->busy->worker)
+          caf::send_as(s->busy->worker, s->busy->coordinator, progress_atom::value, reply->id, reply->progress,
+                       reply->note);
         return;
       }
       s->restart_delay_ms = 0; // it works: a later crash restarts it quickly again
@@ -239,7 +249,7 @@ worker_actor::behavior_type pool_attempt(worker_actor::stateful_pointer<pool_att
     [self, info](execute_atom, task& t, int32_t attempt) -> caf::result<task_outcome> {
       auto rp = self->make_response_promise<task_outcome>();
       self->request(self->state.pool, caf::infinite, pool_run_atom::value, std::move(t), info.worker_id,
-                    info.batch_id, attempt, info.deadline_ms)
+                    info.batch_id, attempt, info.deadline_ms, info.coordinator)
         .then(
           [self, rp](task_outcome& outcome) mutable {
             self->state.done = true;

@@ -22,7 +22,7 @@ using pool_abandon_atom = caf::atom_constant<caf::atom("poolgone")>;
 /// What the attempts' workers ask of a pool.
 using worker_pool_actor = caf::typed_actor<
   // Runs attempt N (worker id, batch id, deadline) on an idle process, waiting for one: its outcome.
-  caf::replies_to<pool_run_atom, task, std::string, std::string, int32_t, int64_t>::with<task_outcome>,
+  caf::replies_to<pool_run_atom, task, std::string, std::string, int32_t, int64_t, coordinator_actor>::with<task_outcome>,
   // The fleet gave up on the attempt (cancel, timeout): its process is killed and replaced.
   caf::reacts_to<pool_abandon_atom, std::string>>;
 

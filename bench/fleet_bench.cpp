@@ -1,7 +1,9 @@
 // fleet-bench: drives a running fleetd through the client library and prints one line per
 // measurement, in the format of ../shared/peers (system=... workload=... n=... c=... tasks_per_s=...).
 //
-//   fleet-bench run   --port P --pid PID --n N --c C --workload noop|sleep1ms|flaky
+//   fleet-bench run   --port P --pid PID --n N --c C --workload noop|sleep1ms|flaky|pool|execpy
+//                     [--worker FILE]   (pool: type pynoop, served by a [pool.*] of fleetd's config;
+//                                        execpy: `exec` of python3 FILE --once per task)
 //   fleet-bench first-dispatch --port P --since-ms T   (ms since epoch when fleetd was started)
 //   fleet-bench submit --port P --n N --workload sleep1s   (submits and returns: for kill -9 runs)
 //   fleet-bench ping --port P                              (exit 0 once fleetd answers)
@@ -34,7 +36,8 @@ std::map<std::string, std::string> parse_args(int argc, char** argv) {
   return out;
 }
 
-std::vector<task> make_tasks(const std::string& workload, int64_t n) {
+std::vector<task> make_tasks(const std::string& workload, int64_t n, const std::string& worker = {}) {
+  auto exec_data = fmt::format(R"({{"argv":["python3","{}","--once"]}})", worker);
   std::vector<task> tasks;
   tasks.reserve(static_cast<size_t>(n));
   for (int64_t i = 0; i < n; ++i) {
@@ -45,6 +48,10 @@ std::vector<task> make_tasks(const std::string& workload, int64_t n) {
       tasks.push_back({id, "sleep", R"({"ms":1})", 0});
     else if (workload == "sleep1s")
       tasks.push_back({id, "sleep", R"({"ms":1000})", 0});
+    else if (workload == "pool")
+      tasks.push_back({id, "pynoop", "{}", 0});
+    else if (workload == "execpy")
+      tasks.push_back({id, "exec", exec_data, 0});
     else if (workload == "flaky")
       tasks.push_back(i % 10 == 0 ? task{id, "fail", R"({"times":1})", 0} : task{id, "echo", "{}", 0});
   }
@@ -126,7 +133,7 @@ int main(int argc, char** argv) {
     fmt::print(stderr, "fleet-bench: {}\n", error_text(scaled.error()));
     return 2;
   }
-  auto tasks = make_tasks(workload, n);
+  auto tasks = make_tasks(workload, n, arg("worker", ""));
   auto t0 = clock_type::now();
   auto id = client->submit_batch(std::move(tasks));
   if (!id) {

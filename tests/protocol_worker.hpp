@@ -2,8 +2,9 @@
 
 // A worker process that speaks docs/WORKER-PROTOCOL.md, written in sh for the pool tests. The
 // task type says how it behaves: boom (exits 7), garbage (a line that is not JSON), liar (answers
-// another id), hang (never answers), fatal (fails with retry false); any other type answers a
-// progress line and {"pid": ITS_PID}.
+// another id), hang (never answers), fatal (fails with retry false), slow (reports 0.25 "half way
+// there", then waits until the file named by its data's "release" exists); any other type answers
+// a progress line and {"pid": ITS_PID}.
 
 namespace fleet::test {
 
@@ -16,6 +17,11 @@ while IFS= read -r line; do
     *'"type":"garbage"'*) echo 'this is not json' ;;
     *'"type":"liar"'*) printf '{"id":"w-nobody","ok":true}\n' ;;
     *'"type":"hang"'*) sleep 600 ;;
+    *'"type":"slow"'*)
+      file=$(printf '%s' "$line" | sed 's/.*"release":"\([^"]*\)".*/\1/')
+      printf '{"id":"%s","progress":0.25,"note":"half way there"}\n' "$id"
+      while [ ! -e "$file" ]; do sleep 0.05; done
+      printf '{"id":"%s","ok":true,"result":{"pid":%s}}\n' "$id" $$ ;;
     *'"type":"fatal"'*) printf '{"id":"%s","ok":false,"error":"bad input","retry":false}\n' "$id" ;;
     *) printf '{"id":"%s","progress":0.5,"note":"half"}\n{"id":"%s","ok":true,"result":{"pid":%s}}\n' "$id" "$id" $$ ;;
   esac

@@ -116,7 +116,9 @@ function render(o) {
     return el("tr", { "data-worker-id": w.worker_id },
       el("td", {}, w.worker_id), el("td", {}, w.batch_id), el("td", {}, w.task_id), el("td", {}, w.attempt),
       el("td", { class: `status-${w.status}` }, w.status), el("td", {}, w.node),
-      el("td", {}, formatTime(w.spawned_at)), el("td", {}, formatDuration(Math.max(0, ran))));
+      el("td", {}, formatTime(w.spawned_at)), el("td", {}, formatDuration(Math.max(0, ran))),
+      el("td", { class: "progress-note" },
+        w.progress == null ? "" : `${Math.round(w.progress * 100)}%${w.note ? " " + w.note : ""}`));
   }), "no-workers");
   fillTable("failures", o.failures.map(f =>
     el("tr", {},

@@ -52,12 +52,14 @@ struct worker_info {
   int64_t spawned_at = 0;   ///< ms since epoch
   int64_t completed_at = 0; ///< 0 while running
   std::string node = "local"; ///< where the worker runs: "local" (fleetd) or a fleet-node's name
+  double progress = -1;       ///< what the worker last reported, 0..1; -1: nothing (yet)
+  std::string note;           ///< the worker's note with its last progress
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, worker_info& x) {
   return f(caf::meta::type_name("fleet.worker_info"), x.worker_id, x.batch_id, x.task_id, x.attempt,
-           x.status, x.spawned_at, x.completed_at, x.node);
+           x.status, x.spawned_at, x.completed_at, x.node, x.progress, x.note);
 }
 
 /// The coordinator's aggregate of finished results (the seed's getSummary).

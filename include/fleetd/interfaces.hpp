@@ -63,6 +63,7 @@ using hello_atom = caf::atom_constant<caf::atom("hello")>;
 using node_drain_atom = caf::atom_constant<caf::atom("nodedrain")>;
 using submit_result_atom = caf::atom_constant<caf::atom("submitres")>;
 using audit_atom = caf::atom_constant<caf::atom("audit")>;
+using progress_atom = caf::atom_constant<caf::atom("progress")>;
 
 /// A short-lived worker: runs one attempt of one task, replies, and quits.
 using worker_actor = caf::typed_actor<
@@ -93,7 +94,10 @@ using coordinator_actor = caf::typed_actor<
   // is counted once, when its commit reports it; true once stored, false if the attempt had
   // already ended (its outcome counted then, this one not at all). From anyone else:
   // errc::not_permitted.
-  caf::replies_to<submit_result_atom, std::string, task_outcome>::with<bool>>;
+  caf::replies_to<submit_result_atom, std::string, task_outcome>::with<bool>,
+  // A worker's progress on its attempt (worker id, 0..1, a note), from that worker or its node:
+  // shown by active_workers until the attempt ends. Others are ignored.
+  caf::reacts_to<progress_atom, std::string, double, std::string>>;
 
 /// The public API of the fleet manager: what fleetd publishes for other CAF nodes.
 using fleet_api_actor = caf::typed_actor<
@@ -191,7 +195,9 @@ using fleet_manager_actor = fleet_api_actor::extend<
   caf::replies_to<submit_result_atom, std::string, task_outcome>::with<bool>,
   // From fleetd's own HTTP server: record who asked for a change (event api_request, with the
   // batch id and the detail JSON); replies once the event is committed.
-  caf::replies_to<audit_atom, std::string, std::string>::with<bool>>;
+  caf::replies_to<audit_atom, std::string, std::string>::with<bool>,
+  // From the coordinator, on behalf of a worker (the sender): its progress.
+  caf::reacts_to<progress_atom, std::string, double, std::string>>;
 
 /// Registers every fleetd message type and error category with a CAF config. Both ends of a
 /// remote connection must call it, so that type names match.

@@ -348,10 +348,13 @@ int print_list(session& s, const caf::expected<std::vector<T>>& xs, const std::v
 
 int cmd_workers(session& s) {
   return print_list(s, s.client->active_workers(),
-                    {"WORKER", "TASK", "BATCH", "ATTEMPT", "STATUS", "NODE", "SPAWNED", "COMPLETED"},
+                    {"WORKER", "TASK", "BATCH", "ATTEMPT", "STATUS", "NODE", "SPAWNED", "COMPLETED", "PROGRESS"},
                     [](const fleet::worker_info& w) -> std::vector<std::string> {
+                      auto progress = w.progress < 0 ? std::string{"-"}
+                                                     : fmt::format("{:.0f}%{}{}", w.progress * 100,
+                                                                   w.note.empty() ? "" : " ", w.note);
                       return {w.worker_id, w.task_id, w.batch_id, std::to_string(w.attempt), to_string(w.status),
-                              w.node, format_time(w.spawned_at), format_time(w.completed_at)};
+                              w.node, format_time(w.spawned_at), format_time(w.completed_at), progress};
                     });
 }
 

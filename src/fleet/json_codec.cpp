@@ -78,10 +78,13 @@ nlohmann::json to_json(const fleet_stats& x) {
 }
 
 nlohmann::json to_json(const worker_info& x) {
-  return {{"worker_id", x.worker_id},   {"batch_id", x.batch_id},
-          {"task_id", x.task_id},       {"attempt", x.attempt},
-          {"status", to_string(x.status)}, {"spawned_at", x.spawned_at},
-          {"completed_at", time_or_null(x.completed_at)}, {"node", x.node}};
+  nlohmann::json out{{"worker_id", x.worker_id},   {"batch_id", x.batch_id},
+                     {"task_id", x.task_id},       {"attempt", x.attempt},
+                     {"status", to_string(x.status)}, {"spawned_at", x.spawned_at},
+                     {"completed_at", time_or_null(x.completed_at)}, {"node", x.node}};
+  out["progress"] = x.progress < 0 ? nlohmann::json(nullptr) : nlohmann::json(x.progress);
+  out["note"] = x.progress < 0 ? nlohmann::json(nullptr) : nlohmann::json(x.note);
+  return out;
 }
 
 nlohmann::json to_json(const node_info& x) {

@@ -9,6 +9,9 @@
 #include <cerrno>
 #include <csignal>
 #include <ctime>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -21,6 +24,8 @@ caf::expected<std::unique_ptr<line_process>> line_process::start(const line_proc
     return spawned.error();
   std::unique_ptr<line_process> out{
     new line_process(spawned->pid, spawned->in_fd, spawned->out_fd, spawned->err_fd, spec, std::move(events))};
+  // Written from the caller's thread when the pipe has room (write()), by the writer thread otherwise.
+  ::fcntl(spawned->in_fd, F_SETFL, ::fcntl(spawned->in_fd, F_GETFL) | O_NONBLOCK);
   out->reader_ = std::thread{[p = out.get()] { p->read_loop(); }};
   out->writer_ = std::thread{[p = out.get()] { p->write_loop(); }};
   return out;
@@ -47,9 +52,43 @@ line_process::~line_process() {
       ::close(fd);
 }
 
+namespace {
+
+/// write() that neither blocks nor raises SIGPIPE on the calling thread: the bytes written, 0
+/// when the pipe is full, -1 when the child closed it (or another error).
+ssize_t write_now(int fd, std::string_view bytes) {
+  sigset_t pipe_signal, before;
+  sigemptyset(&pipe_signal);
+  sigaddset(&pipe_signal, SIGPIPE);
+  pthread_sigmask(SIG_BLOCK, &pipe_signal, &before);
+  ssize_t n;
+  do
+    n = ::write(fd, bytes.data(), bytes.size());
+  while (n < 0 && errno == EINTR);
+  auto error = errno;
+  if (n < 0 && error == EPIPE) {
+    timespec none{0, 0};
+    sigtimedwait(&pipe_signal, nullptr, &none); // the SIGPIPE this write raised, if still pending
+  }
+  pthread_sigmask(SIG_SETMASK, &before, nullptr);
+  if (n < 0)
+    return error == EAGAIN || error == EWOULDBLOCK ? 0 : -1;
+  return n;
+}
+
+} // namespace
+
 void line_process::write(std::string line) {
   {
     std::lock_guard<std::mutex> guard{mtx_};
+    // The common case, a pipe with room and nothing queued: written here, without waking the
+    // writer thread (a round trip to a pool worker is dominated by such hand-offs).
+    if (outbox_.empty() && !writing_) {
+      auto n = write_now(in_fd_, line);
+      if (n < 0 || static_cast<size_t>(n) == line.size())
+        return; // written, or the child is gone: its reader reports the end
+      line.erase(0, static_cast<size_t>(n));
+    }
     outbox_.push_back(std::move(line));
   }
   wake_writer_.notify_one();
@@ -76,6 +115,7 @@ void line_process::write_loop() {
         return;
       line = std::move(outbox_.front());
       outbox_.pop_front();
+      writing_ = true;
     }
     size_t done = 0;
     while (done < line.size()) {
@@ -84,6 +124,12 @@ void line_process::write_loop() {
         done += static_cast<size_t>(n);
       } else if (n < 0 && errno == EINTR) {
         continue;
+      } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        pollfd p{in_fd_, POLLOUT, 0};
+        ::poll(&p, 1, 100); // stdin is non-blocking (write() above); wait for room, or look again
+        std::lock_guard<std::mutex> guard{mtx_};
+        if (stopping_)
+          return;
       } else {
         // EPIPE: the child is gone or stopped reading; the reader reports its end. Take the
         // pending SIGPIPE off this thread.
@@ -94,6 +140,8 @@ void line_process::write_loop() {
         break;
       }
     }
+    std::lock_guard<std::mutex> guard{mtx_};
+    writing_ = false;
   }
 }
 

@@ -71,6 +71,7 @@ private:
   std::mutex mtx_;
   std::condition_variable wake_writer_;
   std::deque<std::string> outbox_;
+  bool writing_ = false; ///< the writer thread is writing a line it took from the outbox
   bool stopping_ = false;
   bool reaped_ = false;
   std::thread reader_;

@@ -138,7 +138,7 @@ TEST_CASE("every query of docs/AUDIT.md gives the rows of what happened") {
   };
   using rows = std::vector<std::string>;
   auto queries = audit_queries(a, "x");
-  REQUIRE(queries.size() == 16);
+  REQUIRE(queries.size() == 17);
   // The latest batches, and those that did not complete.
   CHECK(shown(queries[0]) == rows{"C|processing|1|0|0|0|0.0|T|NULL", "B|cancelled|1|0|0|1|100.0|T|10",
                                   "A|partial|3|2|1|0|100.0|T|1150"});
@@ -177,8 +177,9 @@ TEST_CASE("every query of docs/AUDIT.md gives the rows of what happened") {
   CHECK(shown(queries[9]) == rows{"C|long|sleep|1|local|W|T"});    // what runs now
   CHECK(shown(queries[10]) == rows{"local|9|2|0"});                // attempts per node
   CHECK(shown(queries[11]).empty());                               // no fleet-node joined here
-  CHECK(shown(queries[12]) == rows{"max_concurrent_workers|3|T"});
-  CHECK(shown(queries[13]) == rows{"T|config_updated|{\"max_concurrent_workers\":3}"});
-  CHECK(shown(queries[14]) == rows{"3|5|2|1|1|3"});                // fleet totals
-  CHECK(shown(queries[15]) == rows{"0|0"});                        // the invariant holds
+  CHECK(shown(queries[12]).empty());                               // no HTTP API here (api_test.cpp)
+  CHECK(shown(queries[13]) == rows{"max_concurrent_workers|3|T"});
+  CHECK(shown(queries[14]) == rows{"T|config_updated|{\"max_concurrent_workers\":3}"});
+  CHECK(shown(queries[15]) == rows{"3|5|2|1|1|3"});                // fleet totals
+  CHECK(shown(queries[16]) == rows{"0|0"});                        // the invariant holds
 }

@@ -114,3 +114,56 @@ TEST_CASE("only an attempt's own worker may report its result, and a second repo
   CHECK_FALSE(*late);
   CHECK(summary_of(f).total_results == 0); // cancelled: no result; the forged and late reports count nothing
 }
+
+namespace {
+
+/// Reports progress 0.5 "half way" through the coordinator, then never replies.
+worker_actor::behavior_type progress_worker(worker_actor::pointer self, attempt_info info) {
+  return {
+    [self, info](execute_atom, const task&, int32_t) -> caf::result<task_outcome> {
+      auto rp = self->make_response_promise<task_outcome>();
+      self->send(info.coordinator, progress_atom::value, info.worker_id, 0.5, std::string{"half way"});
+      return rp;
+    },
+  };
+}
+
+std::optional<worker_info> worker_of(fleet_fixture& f, const std::string& task_id) {
+  auto ws = f.ask<std::vector<worker_info>>(workers_atom::value);
+  REQUIRE(ws);
+  for (const auto& w : *ws)
+    if (w.task_id == task_id)
+      return w;
+  return std::nullopt;
+}
+
+} // namespace
+
+TEST_CASE("a worker's progress shows with its attempt, and nobody else can report it") {
+  fleet_fixture f;
+  f.registry().add("progress", [](caf::actor_system& sys, const attempt_info& info) {
+    return sys.spawn(progress_worker, info);
+  });
+  f.start();
+  auto id = f.submit_ok({make_task("p", "progress"), make_task("slow", "sleep", R"({"ms": 60000})")});
+  REQUIRE(f.advance_until([&] {
+    auto w = worker_of(f, "p");
+    return w && w->progress == 0.5;
+  }));
+  CHECK(worker_of(f, "p")->note == "half way");
+  auto coord = f.ask<coordinator_actor>(coordinator_atom::value);
+  REQUIRE(coord);
+  auto slow = worker_of(f, "slow");
+  REQUIRE(slow);
+  CHECK(slow->progress == -1);
+  // Someone else (here the test) in the name of either running attempt: neither shows.
+  caf::scoped_actor self{f.sys()};
+  self->send(*coord, progress_atom::value, slow->worker_id, 0.9, std::string{"forged"});
+  self->send(*coord, progress_atom::value, worker_of(f, "p")->worker_id, 7.0, std::string{"too far"});
+  f.run();
+  CHECK(worker_of(f, "slow")->progress == -1);
+  CHECK(worker_of(f, "p")->progress == 0.5);
+  auto cancelled = f.ask<bool>(cancel_atom::value, id);
+  REQUIRE(cancelled);
+  f.run();
+}

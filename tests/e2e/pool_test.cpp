@@ -35,6 +35,35 @@ TEST_CASE("fleetd runs a configured pool: tasks go to its long-lived processes, 
   CHECK(d.terminate() == 0);
 }
 
+TEST_CASE("a pool worker's progress shows in fleetctl workers while its attempt runs, and stays with the attempt") {
+  temp_dir dir;
+  auto script = dir.file("worker.sh");
+  write_file(script, protocol_worker_sh);
+  fleetd_process d{"[pool.shell]\nargv=[\"sh\", \"" + script + "\"]\ntypes=[\"slow\"]\nsize=1\n"};
+  REQUIRE_MESSAGE(d.start(), d.log());
+  auto release = dir.file("release");
+  auto tasks = d.file("tasks.jsonl");
+  write_file(tasks, R"({"id": "s", "type": "slow", "data": {"release": ")" + release + "\"}}\n");
+  auto id = d.submit(tasks);
+  nlohmann::json shown;
+  CHECK(eventually([&] {
+    for (const auto& w : d.ctl_json({"workers"}))
+      if (w["task_id"] == "s" && w["status"] == "active" && w["progress"] == 0.25)
+        shown = w;
+    return !shown.is_null();
+  }));
+  CHECK(shown["note"] == "half way there");
+  auto table = d.ctl({"workers"});
+  CHECK(table.out.find("25% half way there") != std::string::npos);
+  write_file(release, "");
+  d.ctl({"wait", id});
+  auto after = d.ctl_json({"workers"});
+  REQUIRE(after.size() == 1);
+  CHECK(after[0]["status"] == "completed");
+  CHECK(after[0]["progress"] == 0.25);
+  CHECK(d.terminate() == 0);
+}
+
 namespace {
 
 /// A pool of one of the example workers (examples/workers/LANGUAGE/example_worker.*), with the

@@ -53,8 +53,10 @@ TEST_CASE("message types round-trip through CAF's serializer") {
   fleet_config c;
   c.max_concurrent_workers = 99;
   CHECK(round_trip(sys, c) == c);
-  auto w = round_trip(sys, worker_info{"w", "b", "t", 2, worker_status::failed, 5, 6, "node-7"});
+  auto w = round_trip(sys, worker_info{"w", "b", "t", 2, worker_status::failed, 5, 6, "node-7", 0.75, "resizing"});
   CHECK(w.node == "node-7");
+  CHECK(w.progress == 0.75);
+  CHECK(w.note == "resizing");
   CHECK(w.status == worker_status::failed);
   CHECK(round_trip(sys, fleet_stats{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}).max_concurrent_workers == 10);
   CHECK(round_trip(sys, result_summary{3, 2, 1, 0.5, 12.5}).average_duration_ms == 12.5);

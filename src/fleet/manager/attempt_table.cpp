@@ -126,7 +126,7 @@ void attempt_table::start_committed(int64_t seq, int32_t attempt) {
 void attempt_table::remember_finished(const running_attempt& r, bool success, int64_t at) {
   recent_.push_front(worker_info{r.worker_id, r.batch_id, r.task_id, r.attempt,
                                  success ? worker_status::completed : worker_status::failed, r.spawned_at, at,
-                                 r.node});
+                                 r.node, r.progress, r.note});
   while (recent_.size() > recent_kept_)
     recent_.pop_back();
 }
@@ -145,7 +145,7 @@ std::vector<worker_info> attempt_table::workers() const {
   for (const auto& [seq, r] : running_)
     out.push_back(worker_info{r.worker_id, r.batch_id, r.task_id, r.attempt,
                               r.start_committed ? worker_status::active : worker_status::spawning, r.spawned_at,
-                              0, r.node});
+                              0, r.node, r.progress, r.note});
   std::sort(out.begin(), out.end(),
             [](const worker_info& x, const worker_info& y) { return x.spawned_at < y.spawned_at; });
   out.insert(out.end(), recent_.begin(), recent_.end());

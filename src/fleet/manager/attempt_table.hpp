@@ -37,6 +37,8 @@ struct running_attempt {
   int64_t spawned_at = 0;
   int64_t deadline = 0; ///< worker_timeout, as it was when the attempt started
   bool start_committed = false;
+  double progress = -1; ///< the worker's last report, 0..1; -1: none
+  std::string note;
 };
 
 /// How an attempt that a worker reported on ends, and where its task goes: succeeded; retried
