@@ -240,6 +240,7 @@ int fleet::run_daemon(int argc, char** argv, const daemon_extensions& ext) {
     web.max_streams = static_cast<size_t>(o.http_max_streams);
     web.tls_cert = o.http_tls_cert;
     web.tls_key = o.http_tls_key;
+    web.db_path = o.db;
     // Within the descriptors: a quarter for connections still sending (the CAF port has half).
     web.max_waiting = std::clamp<size_t>(descriptors.now / 4, 16, 1024);
     auto started = http_server::start(sys, manager, metrics, web);

@@ -10,6 +10,8 @@
 #include "fleet/parse_number.hpp"
 #include "web/api_v1.hpp"
 #include "web/assets.hpp"
+#include "web/throughput.hpp"
+#include "fleet/batch_tasks.hpp"
 #include "web/gated_server.hpp"
 #include "fleet/text.hpp"
 
@@ -152,6 +154,7 @@ struct http_server::impl {
     out.workers += opts.max_streams;
     return out;
   }
+  std::unique_ptr<throughput_history> throughput; ///< the front page's chart
   std::set<std::string> hosts; ///< accepted Host header values
   uint16_t port = 0;
   std::atomic<bool> listen_returned{false};
@@ -207,7 +210,7 @@ struct http_server::impl {
   }
 
   static bool is_public(const std::string& path) {
-    if (path == "/" || path == "/healthz")
+    if (path == "/" || path == "/healthz" || path.rfind("/batches/", 0) == 0)
       return true;
     for (const auto& asset : web_assets())
       if (path.size() == asset.name.size() + 1 && path.compare(1, std::string::npos, asset.name) == 0)
@@ -276,6 +279,8 @@ void http_server::impl::serve_assets() {
     server.Get(path, handler);
     if (asset.name == "status.html")
       server.Get("/", handler);
+    if (asset.name == "batch.html")
+      server.Get(R"(/batches/([^/]+))", handler);
   }
 }
 
@@ -311,6 +316,46 @@ void http_server::impl::serve_queries() {
     body["actions"] = opts.actions;
     body["version"] = FLEETD_VERSION;
     send_json(res, 200, body);
+  });
+  server.Get("/api/throughput", [this](const httplib::Request&, httplib::Response& res) {
+    send_json(res, 200, throughput->to_json());
+  });
+  server.Get(R"(/api/batches/([^/]+)/tasks)", [this](const httplib::Request& req, httplib::Response& res) {
+    auto id = req.matches[1].str();
+    auto cursor = int_param(req, "cursor", 0, 0, INT32_MAX);
+    auto limit = int_param(req, "limit", 50, 1, 500);
+    if (!cursor || !limit || !is_utf8(id)) {
+      send_error(res, 400, "cursor is a whole number from 0, limit from 1 to 500, the batch id UTF-8");
+      return;
+    }
+    if (opts.db_path.empty()) {
+      send_error(res, 503, "this server has no database to read the tasks from");
+      return;
+    }
+    auto page = read_batch_tasks(opts.db_path, id, *cursor, *limit);
+    if (!page) {
+      send_error(res, page.error());
+      return;
+    }
+    auto tasks = nlohmann::json::array();
+    for (const auto& t : page->tasks) {
+      auto attempts = nlohmann::json::array();
+      for (const auto& a : t.attempt_rows)
+        attempts.push_back({{"attempt", a.attempt}, {"worker_id", a.worker_id}, {"node", a.node},
+                            {"started_at", a.started_at},
+                            {"finished_at", a.finished_at == 0 ? nlohmann::json(nullptr) : nlohmann::json(a.finished_at)},
+                            {"outcome", a.outcome.empty() ? nlohmann::json(nullptr) : nlohmann::json(a.outcome)},
+                            {"error", a.error.empty() ? nlohmann::json(nullptr) : nlohmann::json(a.error)}});
+      auto result = t.result.empty() ? nlohmann::json(nullptr) : nlohmann::json::parse(t.result, nullptr, false);
+      tasks.push_back({{"task_id", t.task_id}, {"type", t.type}, {"priority", t.priority}, {"state", t.state},
+                       {"attempts", t.attempts},
+                       {"duration_ms", t.duration_ms < 0 ? nlohmann::json(nullptr) : nlohmann::json(t.duration_ms)},
+                       {"result", result.is_discarded() ? nlohmann::json(t.result) : result},
+                       {"error", t.error.empty() ? nlohmann::json(nullptr) : nlohmann::json(t.error)},
+                       {"attempt_rows", std::move(attempts)}});
+    }
+    send_json(res, 200, {{"batch_id", id}, {"tasks", std::move(tasks)}, {"next_cursor", page->next_cursor},
+                         {"done", page->done}});
   });
   server.Get(R"(/api/batches/([^/]+))", [this](const httplib::Request& req, httplib::Response& res) {
     auto id = req.matches[1].str();
@@ -354,6 +399,33 @@ void http_server::impl::serve_actions() {
                              *changed ? "done" : "nothing to change");
                 send_json(res, 200, {{"batch_id", id}, {"action", verb}, {"changed", *changed}});
               });
+  server.Post(R"(/api/batches/([^/]+)/replay)", [this, refuse](const httplib::Request& req, httplib::Response& res) {
+    if (refuse(req, res))
+      return;
+    auto id = req.matches[1].str();
+    std::vector<std::string> task_ids;
+    if (!req.body.empty()) {
+      auto body = nlohmann::json::parse(req.body, nullptr, false);
+      if (body.is_discarded() || !body.is_object() || (body.contains("task_ids") && !body["task_ids"].is_array())) {
+        send_error(res, 400, "a replay's body is {} or {\"task_ids\": [...]}");
+        return;
+      }
+      for (const auto& t : body.value("task_ids", nlohmann::json::array())) {
+        if (!t.is_string()) {
+          send_error(res, 400, "task_ids are strings");
+          return;
+        }
+        task_ids.push_back(t.get<std::string>());
+      }
+    }
+    auto replayed = client().replay(id, task_ids);
+    if (!replayed) {
+      send_error(res, replayed.error());
+      return;
+    }
+    spdlog::info("http: replay of {} failed tasks of batch {} from the status page", *replayed, id);
+    send_json(res, 200, {{"batch_id", id}, {"action", "replay"}, {"replayed", *replayed}});
+  });
   server.Post(R"(/api/fleet/(pause|resume))", [this, refuse](const httplib::Request& req, httplib::Response& res) {
     if (refuse(req, res))
       return;
@@ -402,6 +474,13 @@ caf::expected<std::unique_ptr<http_server>> http_server::start(caf::actor_system
                                        "this machine)",
                                        p->opts.host, p->opts.port));
   p->port = static_cast<uint16_t>(port);
+  auto* sampler_owner = p.get();
+  p->throughput = std::make_unique<throughput_history>(p->metrics, [sampler_owner]() -> caf::expected<int64_t> {
+    auto st = sampler_owner->client().stats();
+    if (!st)
+      return st.error();
+    return st->pending_tasks;
+  });
   p->accept_hosts();
   p->routes();
   auto* raw = p.get();
@@ -421,6 +500,7 @@ http_server::http_server(std::unique_ptr<impl> p) : impl_(std::move(p)) {
 }
 
 http_server::~http_server() {
+  impl_->throughput.reset(); // its thread asks the manager: it ends first
   impl_->api.stop();
   impl_->server.stop();
   if (impl_->thread.joinable())

@@ -34,6 +34,8 @@ struct http_options {
   /// HTTPS with this certificate and key (PEM files); empty: plain HTTP.
   std::string tls_cert;
   std::string tls_key;
+  /// The database file, read directly (read-only) for the batch page's tasks; empty: no batch page data.
+  std::string db_path;
 };
 
 class http_server {

@@ -90,7 +90,7 @@ function batchRow(b) {
     el("span", { class: "label" }, percent(b.progress)));
   const status = b.paused && b.finished_at === null ? `${b.status} (paused)` : b.status;
   const row = el("tr", { "data-batch-id": b.batch_id, "data-progress": String(b.progress), "data-status": b.status },
-    el("td", {}, b.batch_id),
+    el("td", {}, el("a", { href: `/batches/${encodeURIComponent(b.batch_id)}` }, b.batch_id)),
     el("td", { class: `status-${b.status}` }, status),
     el("td", {}, bar),
     el("td", {}, b.completed), el("td", {}, b.failed), el("td", {}, b.cancelled), el("td", {}, b.total),
@@ -151,6 +151,33 @@ function setConnection(state, text) {
 
 let timer = null;
 
+// The throughput chart: one polyline per series, hand-drawn in SVG (no library, no CDN).
+function drawSeries(svg, samples, names) {
+  const width = 900, height = 160, pad = 6;
+  const max = Math.max(1, ...samples.flatMap(s => names.map(n => s[n] ?? 0)));
+  const step = samples.length > 1 ? width / (samples.length - 1) : width;
+  for (const name of names) {
+    const points = samples.map((s, i) =>
+      `${(i * step).toFixed(1)},${(height - pad - ((s[name] ?? 0) / max) * (height - 2 * pad)).toFixed(1)}`);
+    svg.querySelector(`polyline[data-series="${name}"]`).setAttribute("points", points.join(" "));
+  }
+  return max;
+}
+
+async function refreshChart() {
+  try {
+    const res = await fetch("/api/throughput", { cache: "no-store", headers: authHeaders() });
+    if (!res.ok) return;
+    const h = await res.json();
+    const rateMax = drawSeries(document.getElementById("rate-chart"), h.samples, ["succeeded", "failed", "retried"]);
+    const queueMax = drawSeries(document.getElementById("queue-chart"), h.samples, ["queued"]);
+    document.getElementById("rate-max").textContent = `(top: ${rateMax}/s)`;
+    document.getElementById("queue-max").textContent = `(top: ${queueMax})`;
+  } catch (e) {
+    // The figures above say whether fleetd answers; the chart just stays as it was.
+  }
+}
+
 // Off loopback fleetd asks for a token (fleet.http-tokens-file): asked once, kept for this tab only.
 function authHeaders() {
   const token = sessionStorage.getItem("fleetd-token");
@@ -172,6 +199,7 @@ async function refresh() {
     if (!res.ok) throw new Error(typeof body.error === "object" ? body.error.message : body.error || res.statusText);
     render(body);
     setConnection("ok", "live");
+    refreshChart();
   } catch (e) {
     setConnection("error", `not updating: ${e.message}`);
   }

@@ -85,6 +85,16 @@ public:
 
   void open(const std::string& url) { post("/session/" + session_ + "/url", {{"url", url}}); }
 
+  /// A PNG of the element `css` selects, base64 as WebDriver sends it.
+  std::string screenshot(const std::string& css) {
+    auto found = post("/session/" + session_ + "/element", {{"using", "css selector"}, {"value", css}});
+    auto element = found.begin().value().get<std::string>();
+    auto r = client().Get(("/session/" + session_ + "/element/" + element + "/screenshot").c_str());
+    REQUIRE(r);
+    REQUIRE_MESSAGE(r->status == 200, r->body);
+    return json::parse(r->body)["value"].get<std::string>();
+  }
+
   /// Runs `script` in the page (a function body): what it returns.
   json run(const std::string& script) {
     return post("/session/" + session_ + "/execute/sync", {{"script", script}, {"args", json::array()}});
@@ -177,6 +187,20 @@ TEST_CASE("the HTTP API answers only to its own host names, refuses bad input, a
   CHECK(c.Get("/api/overview?batches=abc")->status == 400);
   CHECK(c.Get("/api/overview?failures=5000")->status == 400);
   CHECK(json::parse(c.Get(("/api/batches/" + id).c_str())->body)["total"] == 3);
+  auto tasks_page = c.Get(("/api/batches/" + id + "/tasks?limit=2").c_str());
+  REQUIRE(tasks_page);
+  CHECK(tasks_page->status == 200);
+  auto page_body = json::parse(tasks_page->body);
+  CHECK(page_body["tasks"].size() == 2);
+  CHECK(page_body["tasks"][0]["task_id"] == "t0");
+  CHECK(page_body["done"] == false);
+  auto rest = json::parse(c.Get(("/api/batches/" + id + "/tasks?cursor=" + std::to_string(page_body["next_cursor"].get<int64_t>())).c_str())->body);
+  CHECK(rest["tasks"].size() == 1);
+  CHECK(rest["tasks"][0]["task_id"] == "t2");
+  CHECK(rest["done"] == true);
+  CHECK(c.Get("/api/batches/batch-nope/tasks")->status == 404);
+  CHECK(c.Get(("/api/batches/" + id + "/tasks?limit=0").c_str())->status == 400);
+  CHECK(c.Get(("/batches/" + id).c_str())->body.find("/batch.js") != std::string::npos);
   auto unknown = c.Get("/api/batches/batch-nope");
   CHECK(unknown->status == 404);
   CHECK(json::parse(unknown->body)["error"].get<std::string>().find("batch-nope") != std::string::npos);
@@ -268,6 +292,76 @@ TEST_CASE("the status page in headless Chromium shows a submitted batch and its 
   CHECK(b.run("return document.getElementById('fleet-actions').hidden;") == true);
   CHECK(b.run("return document.querySelectorAll('tr[data-batch-id] button').length;") == 0);
   CHECK(f.d.ctl_json({"status", id})["completed"] == 12);
+}
+
+TEST_CASE("the page's throughput chart draws points, and a batch's page shows its tasks and attempts as text and replays a failure") {
+  http_fleetd f{"http-actions=true\nmax-retries=0\n"};
+  REQUIRE_MESSAGE(f.d.start(), f.d.log());
+  browser b;
+  b.open(f.url("/?refresh=300"));
+  REQUIRE(eventually([&] { return b.run("return document.getElementById('connection').dataset.state;") == "ok"; }, 60));
+  auto blank = b.screenshot("#rate-chart");
+  // Work for the chart: a few seconds of tasks, one failing for good, and text that must stay text.
+  auto tasks = f.d.file("mixed.jsonl");
+  std::string lines;
+  for (int i = 0; i < 40; ++i)
+    lines += R"({"id": "s)" + std::to_string(i) + R"(", "type": "sleep", "data": {"ms": 100}})" "\n";
+  lines += R"({"id": "<img src=x onerror=alert(1)>", "type": "echo", "data": {"html": "<b>bold</b>"}})" "\n";
+  lines += R"({"id": "bad", "type": "fail"})" "\n";
+  write_file(tasks, lines);
+  auto id = f.d.submit(tasks);
+  f.d.ctl({"wait", id});
+  // A point above the baseline in the succeeded series: the chart drew what happened.
+  auto drawn = [&] {
+    return b.run("const pts = document.querySelector('#rate-chart polyline[data-series=\"succeeded\"]')"
+                 "  .getAttribute('points').trim().split(' ').filter(p => p);"
+                 "return {n: pts.length, up: pts.some(p => Number(p.split(',')[1]) < 150)};");
+  };
+  json points;
+  REQUIRE_MESSAGE(eventually([&] { points = drawn(); return points["up"] == true; }, 60), points.dump());
+  CHECK(points["n"].get<int>() >= 2);
+  auto chart = b.screenshot("#rate-chart");
+  CHECK(chart.size() > 100);
+  CHECK(chart != blank); // the picture changed, not only the DOM
+  // Every success lands in one second of the history (the sampler may still owe the last one).
+  int64_t succeeded = 0;
+  CHECK(eventually([&] {
+    succeeded = 0;
+    auto history = json::parse(f.client().Get("/api/throughput")->body);
+    for (const auto& s : history["samples"])
+      succeeded += s["succeeded"].get<int64_t>();
+    return succeeded == 41;
+  }, 30));
+  CHECK(succeeded == 41);
+
+  // The batch page: linked from the front page, its tasks with attempts, every value as text.
+  CHECK(b.run("return document.querySelector('tr[data-batch-id=\"" + id + "\"] a').getAttribute('href');")
+        == "/batches/" + id);
+  b.open(f.url("/batches/" + id));
+  auto row_of = [&](const std::string& task) {
+    return b.run("const id = " + json(task).dump() + ";"
+                 "const row = [...document.querySelectorAll('tr[data-task-id]')].find(r => r.dataset.taskId === id);"
+                 "const attempts = [...document.querySelectorAll('tr[data-attempts-of]')]"
+                 "  .find(r => r.dataset.attemptsOf === id);"
+                 "return row ? {state: row.dataset.state, cells: [...row.cells].map(c => c.textContent),"
+                 " attempts: attempts ? attempts.textContent : null,"
+                 " buttons: row.querySelectorAll('button').length} : null;");
+  };
+  json bad;
+  REQUIRE(eventually([&] { return !(bad = row_of("bad")).is_null(); }, 60));
+  CHECK(bad["state"] == "failed");
+  CHECK(bad["cells"][5] == "task failed on purpose (attempt 1)");
+  CHECK(bad["attempts"].get<std::string>().find("#1 local") != std::string::npos);
+  CHECK(bad["buttons"] == 1);
+  auto html = row_of("<img src=x onerror=alert(1)>");
+  REQUIRE_FALSE(html.is_null());
+  CHECK(html["cells"][0] == "<img src=x onerror=alert(1)>");
+  CHECK(html["cells"][5].get<std::string>().find("<b>bold</b>") != std::string::npos);
+  CHECK(b.run("return document.querySelectorAll('#tasks img, #tasks script, #tasks b').length;") == 0);
+  CHECK(b.run("return document.querySelectorAll('#tasks tr[data-task-id]').length;") == 42);
+  // Replay the failure from its row: it runs again (and fails again, max-retries=0).
+  b.run("document.querySelector('tr[data-task-id=\"bad\"] button').click(); return null;");
+  REQUIRE(eventually([&] { return f.d.query_int("SELECT attempts FROM tasks WHERE task_id = 'bad'") == 2; }, 60));
 }
 
 TEST_CASE("with http-actions on, the page's Cancel button cancels a batch") {
