@@ -6,6 +6,7 @@
 #include "programs/node_main.hpp"
 
 #include "actors/fleet_node.hpp"
+#include "actors/worker_pool.hpp"
 #include "client/transport.hpp"
 #include "fleet/log.hpp"
 #include "fleet/node_table.hpp"
@@ -21,6 +22,7 @@
 #include <caf/send.hpp>
 #include <caf/typed_event_based_actor.hpp>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <chrono>
 #include <csignal>
@@ -107,11 +109,16 @@ membership_end serve(caf::actor_system& sys, const fleet_node_options& opts, int
   }
 }
 
-/// The registry the node offers: the one made for its options, narrowed to node.types.
-caf::expected<worker_registry> offered_types(const registry_maker& make_registry, const node_options& o) {
+/// The registry the node offers: the one made for its options with its pools, narrowed to node.types.
+caf::expected<worker_registry> offered_types(caf::actor_system& sys, const registry_maker& make_registry,
+                                             const node_options& o) {
   auto registry = make_registry(o);
   if (!registry)
     return registry;
+  for (const auto& pool : o.pools) {
+    add_pool(sys, *registry, pool);
+    spdlog::info("pool {}: {} processes of {} for {}", pool.name, pool.size, pool.argv[0], fmt::join(pool.types, ","));
+  }
   if (!o.types.empty())
     if (auto err = registry->keep_only(o.types))
       return caf::make_error(errc::invalid_config, "node.types: " + error_text(err));
@@ -146,9 +153,17 @@ int run_node_with(int argc, char** argv, const registry_maker& make_registry) {
     enable_tls(cfg, tls);
   if (auto err = init_logging(o.log_level))
     return fail(2, error_text(err));
-  auto registry = offered_types(make_registry, o);
-  if (!registry)
-    return fail(2, error_text(registry.error()));
+  // Before the registry: pools are actors of this system.
+  caf::actor_system sys{cfg};
+  configure_connections(sys, connection_limits{}, [](const std::string& line) { spdlog::warn("{}", line); });
+  auto registry = offered_types(sys, make_registry, o);
+  if (!registry) {
+    // Like the exit below: the actor system (and any pool's processes) ends with the process.
+    auto code = fail(2, error_text(registry.error()));
+    spdlog::shutdown();
+    std::fflush(nullptr);
+    std::_Exit(code);
+  }
 
   fleet_node_options opts;
   opts.announcement = node_announcement{o.name.empty() ? host_name() : o.name, registry->types(),
@@ -160,8 +175,6 @@ int run_node_with(int argc, char** argv, const registry_maker& make_registry) {
                cfg.source);
 
   int code = 0;
-  caf::actor_system sys{cfg};
-  configure_connections(sys, connection_limits{}, [](const std::string& line) { spdlog::warn("{}", line); });
   bool unreachable_logged = false;
   for (;;) {
     auto manager = connect_fleet(sys, o.fleetd_host, static_cast<uint16_t>(o.fleetd_port));

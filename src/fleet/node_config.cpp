@@ -36,7 +36,13 @@ node_config::node_config()
                   "Joins fleetd as a worker node and runs the attempts fleetd places on it; SIGTERM drains it.\n"
                   "Options (section [node] in the config file, --node.NAME=VALUE on the command line,\n"
                   "which wins over the file):\n",
-                  "\nCAF's own options: --long-help.\n") {
+                  "\nCAF's own options: --long-help. Worker pools: sections [pool.NAME] with argv, types\n"
+                  "and size, as in fleetd's config file (docs/WORKER-PROTOCOL.md).\n") {
+  group_ = "pool";
+}
+
+caf::error node_config::take_group(const caf::settings& group, const std::string& where) {
+  return read_pools(group, where, options.pools);
 }
 
 caf::error node_config::apply() {
@@ -74,6 +80,8 @@ caf::error node_config::apply() {
   if (spdlog::level::from_str(o.log_level) == spdlog::level::off && o.log_level != "off")
     return config_error(fmt::format("node.log-level must be trace, debug, info, warn, error or off (got \"{}\")",
                                     o.log_level));
+  if (auto err = validate(o.pools))
+    return err;
   return caf::none;
 }
 

@@ -1,5 +1,6 @@
 #pragma once
 
+#include "fleet/pool_spec.hpp"
 #include "fleet/strict_config.hpp"
 
 #include <cstdint>
@@ -23,6 +24,7 @@ struct node_options {
   std::string log_level = "info";
   int64_t reconnect_ms = 1000; ///< pause between attempts to reach fleetd
   int64_t drain_timeout_ms = 30'000; ///< on SIGTERM: how long running attempts may take
+  std::vector<pool_spec> pools; ///< `[pool.NAME]` sections: worker pools the node keeps running
 };
 
 /// fleet-node's CAF configuration: CAF's own options plus the `node` group, checked strictly.
@@ -34,6 +36,7 @@ public:
 
 private:
   caf::error apply() override;
+  caf::error take_group(const caf::settings& group, const std::string& where) override;
 };
 
 } // namespace fleet

@@ -265,6 +265,12 @@ public:
   /// More options for the next start.
   void add_args(const std::vector<std::string>& args) { args_.insert(args_.end(), args.begin(), args.end()); }
 
+  /// A config file with `text` (e.g. [pool.NAME] sections) for the next start.
+  void use_config(const std::string& text) {
+    write_file(dir_.file("node.ini"), text);
+    args_.push_back("--config-file=" + dir_.file("node.ini"));
+  }
+
   void start() {
     std::vector<std::string> argv{bin("fleet-node")};
     argv.insert(argv.end(), args_.begin(), args_.end());

@@ -64,6 +64,54 @@ TEST_CASE("a pool worker's progress shows in fleetctl workers while its attempt 
   CHECK(d.terminate() == 0);
 }
 
+TEST_CASE("a fleet-node runs a pool of its own: fleetd places the pool's types there, with progress") {
+  temp_dir dir;
+  auto script = dir.file("worker.sh");
+  write_file(script, protocol_worker_sh);
+  fleetd_process d{"local-workers=0\n"};
+  REQUIRE_MESSAGE(d.start(), d.log());
+  node_process node{d.port(), "pool-node", "shecho,slow", 4};
+  node.use_config("[node]\n[pool.shell]\nargv=[\"sh\", \"" + script + "\"]\ntypes=[\"shecho\", \"slow\"]\nsize=2\n");
+  node.start();
+  REQUIRE_MESSAGE(eventually([&] {
+    for (const auto& n : d.ctl_json({"nodes"}))
+      if (n["name"] == "pool-node")
+        return true;
+    return false;
+  }), node.log());
+  auto release = dir.file("release");
+  auto tasks = d.file("tasks.jsonl");
+  std::string lines = R"({"id": "slow", "type": "slow", "data": {"release": ")" + release + "\"}}\n";
+  for (int i = 0; i < 10; ++i)
+    lines += R"({"id": "e)" + std::to_string(i) + R"(", "type": "shecho"})" "\n";
+  write_file(tasks, lines);
+  auto id = d.submit(tasks);
+  nlohmann::json shown;
+  CHECK(eventually([&] {
+    for (const auto& w : d.ctl_json({"workers"}))
+      if (w["task_id"] == "slow" && w["progress"] == 0.25)
+        shown = w;
+    return !shown.is_null();
+  }));
+  CHECK(shown["node"] == "pool-node");
+  CHECK(shown["note"] == "half way there");
+  write_file(release, "");
+  d.ctl({"wait", id});
+  CHECK(d.query_int("SELECT count(*) FROM tasks WHERE state = 'succeeded'") == 11);
+  CHECK(d.query_int("SELECT count(*) FROM attempts WHERE node = 'pool-node'") == 11);
+  CHECK(node.log().find("pool shell: 2 processes of sh for shecho,slow") != std::string::npos);
+  CHECK(node.terminate() == 0);
+  CHECK(d.terminate() == 0);
+}
+
+TEST_CASE("bad pool sections of a fleet-node are refused with the key") {
+  node_process node{free_port(), "bad-pool", "shecho", 1};
+  node.use_config("[pool.shell]\nargv=\"sh\"\ntypes=[\"shecho\"]\n");
+  node.start();
+  CHECK(node.wait_exit() == 2);
+  CHECK_MESSAGE(node.log().find("pool.shell.argv") != std::string::npos, node.log());
+}
+
 namespace {
 
 /// A pool of one of the example workers (examples/workers/LANGUAGE/example_worker.*), with the
