@@ -329,6 +329,10 @@ void api_v1::serve(httplib::Server& server) {
         spdlog::info("http: a submit from {} ended before its body was whole: nothing stored", who->peer);
         return;
       }
+      if (!is_utf8(body)) {
+        send_error(res, 400, "bad_request", "the body is not UTF-8 text");
+        return;
+      }
       if (json_nesting(body, max_json_nesting + 3) > max_json_nesting + 3) {
         send_error(res, 422, "invalid_task", fmt::format("the body nests JSON deeper than task data may ({} levels)",
                                                          max_json_nesting));

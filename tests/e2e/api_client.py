@@ -116,7 +116,9 @@ expect_error(call("POST", "/api/v1/batches", {"tasks": [{"type": "echo", "priori
 expect_error(call("POST", "/api/v1/batches", {"tasks": [{"id": "x", "type": "echo"}, {"id": "x", "type": "echo"}]}),
              422, "duplicate_task_id", "a duplicate task id")
 expect_error(call("POST", "/api/v1/batches", b"\xff\xfe not utf-8\n", content_type="application/x-ndjson"), 422,
-             "invalid_task", "bytes that are not UTF-8")
+             "invalid_task", "bytes that are not UTF-8 (JSON Lines)")
+expect_error(call("POST", "/api/v1/batches", b'{"tasks": [{"type": "echo", "id": "\xc3\x28"}]}'), 400, "bad_request",
+             "bytes that are not UTF-8 (JSON)")
 expect_error(call("POST", "/api/v1/batches", {"tasks": [{"type": "echo"}]}, token=None), 401, "unauthorized",
              "no token")
 expect_error(call("GET", "/api/v1/stats", token="x" * 40), 401, "unauthorized", "a wrong token")
