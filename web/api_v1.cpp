@@ -42,22 +42,17 @@ void send_error(Response& res, int status, std::string_view code, const std::str
   res.set_content(dump_json(json{{"error", {{"code", code}, {"message", message}}}}), "application/json");
 }
 
+/// fleet::http_status, except that well-formed tasks fleetd refuses are 422 (the HTTP API tells
+/// them from malformed requests) and a caught exception is 500.
 int api_status(errc x) {
   switch (x) {
-    case errc::unknown_batch:
-    case errc::unknown_upload: return 404;
     case errc::invalid_batch:
     case errc::invalid_task:
     case errc::duplicate_task_id:
     case errc::unknown_task_type:
     case errc::oversize_data: return 422;
-    case errc::invalid_argument:
-    case errc::invalid_config:
-    case errc::incompatible_version: return 400;
-    case errc::not_permitted: return 403;
-    case errc::limit_exceeded: return 429;
     case errc::internal_error: return 500;
-    default: return 503;
+    default: return http_status(x);
   }
 }
 
@@ -73,6 +68,15 @@ void send_error(Response& res, const caf::error& err) {
 void send_json(Response& res, int status, const json& body) {
   res.status = status;
   res.set_content(dump_json(body), "application/json");
+}
+
+/// The answer of a query: its JSON, or its error.
+template <class T, class Render>
+void answer(Response& res, const caf::expected<T>& x, Render render) {
+  if (!x)
+    send_error(res, x.error());
+  else
+    send_json(res, 200, render(*x));
 }
 
 void send_json_text(Response& res, int status, std::string body) {
@@ -432,11 +436,7 @@ void api_v1::serve(httplib::Server& server) {
     auto id = batch_id_of(req, res);
     if (!id)
       return;
-    auto st = client().batch_status(*id);
-    if (!st)
-      send_error(res, st.error());
-    else
-      send_json(res, 200, to_json(*st));
+    answer(res, client().batch_status(*id), [](const batch_status& x) { return to_json(x); });
   });
 
   server.Get(api_prefix + R"(/batches/([^/]+)/results)", [client, authorize](const Request& req, Response& res) {
@@ -624,43 +624,23 @@ void api_v1::serve(httplib::Server& server) {
   });
 
   server.Get(api_prefix + "/stats", [client, authorize](const Request& req, Response& res) {
-    if (!authorize(req, res, need::read))
-      return;
-    auto st = client().stats();
-    if (!st)
-      send_error(res, st.error());
-    else
-      send_json(res, 200, to_json(*st));
+    if (authorize(req, res, need::read))
+      answer(res, client().stats(), [](const auto& x) { return to_json(x); });
   });
 
   server.Get(api_prefix + "/workers", [client, authorize](const Request& req, Response& res) {
-    if (!authorize(req, res, need::read))
-      return;
-    auto ws = client().active_workers();
-    if (!ws)
-      send_error(res, ws.error());
-    else
-      send_json(res, 200, json{{"workers", to_json(*ws)}});
+    if (authorize(req, res, need::read))
+      answer(res, client().active_workers(), [](const auto& x) { return json{{"workers", to_json(x)}}; });
   });
 
   server.Get(api_prefix + "/nodes", [client, authorize](const Request& req, Response& res) {
-    if (!authorize(req, res, need::read))
-      return;
-    auto ns = client().nodes();
-    if (!ns)
-      send_error(res, ns.error());
-    else
-      send_json(res, 200, json{{"nodes", to_json(*ns)}});
+    if (authorize(req, res, need::read))
+      answer(res, client().nodes(), [](const auto& x) { return json{{"nodes", to_json(x)}}; });
   });
 
   server.Get(api_prefix + "/config", [client, authorize](const Request& req, Response& res) {
-    if (!authorize(req, res, need::read))
-      return;
-    auto cfg = client().get_config();
-    if (!cfg)
-      send_error(res, cfg.error());
-    else
-      send_json(res, 200, to_json(*cfg));
+    if (authorize(req, res, need::read))
+      answer(res, client().get_config(), [](const auto& x) { return to_json(x); });
   });
 
   server.Patch(api_prefix + "/config", [client, authorize, audit](const Request& req, Response& res) {
