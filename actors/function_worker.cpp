@@ -59,6 +59,16 @@ function_worker(function_worker_actor::stateful_pointer<function_state> self, ta
       auto here = info;
       here.attempt = attempt;
       task_context ctx{t, std::move(here), st.stopped};
+      // Progress goes to the coordinator in this worker's name (the manager takes it only from
+      // the attempt's worker), from the function's thread, while the worker lives.
+      ctx.set_progress_sink([worker = caf::weak_actor_ptr{self->ctrl()}, coordinator = info.coordinator,
+                             worker_id = info.worker_id](double fraction, std::string note) {
+        if (!coordinator)
+          return;
+        if (auto strong = worker.lock())
+          caf::send_as(caf::actor_cast<caf::actor>(strong), coordinator, progress_atom::value, worker_id, fraction,
+                       std::move(note));
+      });
       // A function may block: it runs on a thread of its own, never on the scheduler's. The
       // thread holds the actor weakly, so a stopped worker goes away while its function runs on.
       std::thread{[run, ctx = std::move(ctx), t = std::move(t),

@@ -8,6 +8,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -49,6 +50,14 @@ public:
   /// function should check it now and then and return early.
   bool cancelled() const;
 
+  /// Reports how far the attempt got (0..1, clamped) and a short note: shown with the attempt in
+  /// `fleetctl workers`, active_workers() and the status page until the next report.
+  void progress(double fraction, std::string_view note = {}) const;
+
+  /// Where progress goes (set by the function's worker; none: reports go nowhere).
+  using progress_sink = std::function<void(double, std::string)>;
+  void set_progress_sink(progress_sink sink) { progress_ = std::move(sink); }
+
   /// Log lines under the task's id and attempt, in the log of the process that runs it.
   void info(std::string_view text) const;
   void warn(std::string_view text) const;
@@ -58,6 +67,7 @@ private:
   task task_;
   attempt_info info_;
   std::shared_ptr<const std::atomic<bool>> stopped_;
+  progress_sink progress_;
 };
 
 } // namespace fleet

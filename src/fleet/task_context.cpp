@@ -28,6 +28,12 @@ bool task_context::cancelled() const {
   return stopped_ != nullptr && stopped_->load(std::memory_order_relaxed);
 }
 
+void task_context::progress(double fraction, std::string_view note) const {
+  if (!progress_ || !(fraction == fraction)) // NaN: nothing to show
+    return;
+  progress_(std::clamp(fraction, 0.0, 1.0), std::string{note});
+}
+
 void task_context::info(std::string_view text) const {
   spdlog::info("[task {} attempt {}] {}", task_.id, info_.attempt, text);
 }

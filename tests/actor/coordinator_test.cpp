@@ -167,3 +167,4 @@ TEST_CASE("a worker's progress shows with its attempt, and nobody else can repor
   REQUIRE(cancelled);
   f.run();
 }
+

@@ -7,6 +7,7 @@
 #include "fleetd/worker.hpp"
 
 #include <caf/actor_system.hpp>
+#include <caf/after.hpp>
 #include <caf/actor_system_config.hpp>
 #include <caf/scoped_actor.hpp>
 #include <caf/send.hpp>
@@ -14,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include <atomic>
+#include <cmath>
 #include <chrono>
 #include <future>
 #include <optional>
@@ -192,4 +194,32 @@ TEST_CASE("a task function that never returns fails as timed out, and its contex
     CHECK(saw_cancel);
   }
   release.set_value();
+}
+
+TEST_CASE("a task function's progress goes to the coordinator in its worker's name, NaN ignored, clamped") {
+  function_fixture f;
+  f.registry.add_function("steps", [](const task_context& ctx, const json&) -> caf::expected<json> {
+    ctx.progress(std::nan(""), "ignored");
+    ctx.progress(0.3, "thirty");
+    ctx.progress(7.0, "clamped");
+    return json{{"done", true}};
+  });
+  caf::scoped_actor coordinator{*f.sys};
+  attempt_info info{"w-7", 1, 0, caf::actor_cast<coordinator_actor>(coordinator), "b-1"};
+  auto t = test::make_task("t", "steps");
+  auto worker = f.spawn(t, info);
+  caf::scoped_actor self{*f.sys};
+  self->send(worker, execute_atom::value, t, int32_t{1});
+  std::vector<std::pair<double, std::string>> seen;
+  for (int i = 0; i < 2; ++i)
+    coordinator->receive(
+      [&](progress_atom, const std::string& worker_id, double fraction, const std::string& note) {
+        CHECK(worker_id == "w-7");
+        CHECK(coordinator->current_sender() == caf::actor_cast<caf::strong_actor_ptr>(worker));
+        seen.emplace_back(fraction, note);
+      },
+      caf::after(std::chrono::seconds(60)) >> [&] { FAIL("no progress reported"); });
+  REQUIRE(seen.size() == 2);
+  CHECK(seen[0] == std::pair<double, std::string>{0.3, "thirty"});
+  CHECK(seen[1] == std::pair<double, std::string>{1.0, "clamped"});
 }
