@@ -43,7 +43,9 @@ struct pending_attempt {
 struct slot {
   std::unique_ptr<line_process> process;
   uint64_t generation = 0; ///< tells the messages of a replaced process from the current one's
-  std::optional<pending_attempt> busy;
+  /// Sent to the process and not answered yet, oldest first: the first is the one it works on (a
+  /// process reads its requests in order), the others wait in its stdin (pool.NAME.in-flight).
+  std::deque<pending_attempt> in_flight;
   int64_t restart_delay_ms = 0;
   bool retiring = false; ///< killed, its exit not yet seen: gets no attempt
 };
@@ -92,12 +94,24 @@ void start_process(pool_pointer self, int32_t index) {
   dispatch(self);
 }
 
-/// Ends the attempt of slot `s` with `outcome` (if it has one).
-void finish(slot& s, task_outcome outcome) {
-  if (!s.busy)
+/// The attempt `id` the process of `s` holds; none if it holds no such attempt.
+std::deque<pending_attempt>::iterator held(slot& s, const std::string& id) {
+  return std::find_if(s.in_flight.begin(), s.in_flight.end(),
+                      [&](const pending_attempt& p) { return p.request.attempt_id == id; });
+}
+
+/// The process of `s` is going: the attempt it worked on (its oldest) ends with `outcome`, and
+/// those still waiting in its stdin go back to the front of the queue for another process.
+void give_up_process(pool_pointer self, slot& s, task_outcome outcome) {
+  if (s.in_flight.empty())
     return;
-  s.busy->promise.deliver(std::move(outcome));
-  s.busy.reset();
+  s.in_flight.front().promise.deliver(std::move(outcome));
+  s.in_flight.pop_front();
+  auto& waiting = self->state.waiting;
+  while (!s.in_flight.empty()) {
+    waiting.push_front(std::move(s.in_flight.back()));
+    s.in_flight.pop_back();
+  }
 }
 
 /// A process that broke the protocol or ran an abandoned attempt: it goes, a new one follows.
@@ -114,16 +128,18 @@ void dispatch(pool_pointer self) {
   for (auto& s : st.slots) {
     if (st.waiting.empty())
       return;
-    if (!s.process || s.busy || s.retiring)
-      continue;
-    s.busy = std::move(st.waiting.front());
-    st.waiting.pop_front();
-    auto line = request_line(s.busy->request);
-    if (!line) {
-      finish(s, permanent_failure(error_text(line.error())));
-      continue;
+    while (s.process && !s.retiring && s.in_flight.size() < static_cast<size_t>(st.spec.in_flight)
+           && !st.waiting.empty()) {
+      auto next = std::move(st.waiting.front());
+      st.waiting.pop_front();
+      auto line = request_line(next.request);
+      if (!line) {
+        next.promise.deliver(permanent_failure(error_text(line.error())));
+        continue;
+      }
+      s.in_flight.push_back(std::move(next));
+      s.process->write(std::move(*line));
     }
-    s.process->write(std::move(*line));
   }
 }
 
@@ -132,12 +148,13 @@ void dispatch(pool_pointer self) {
 void process_ended(pool_pointer self, int32_t index, const std::string& how) {
   auto& spec = self->state.spec;
   auto& s = self->state.slots[static_cast<size_t>(index)];
-  finish(s, failure(fmt::format("the worker process of pool {} {} during the attempt", spec.name, how)));
+  give_up_process(self, s, failure(fmt::format("the worker process of pool {} {} during the attempt", spec.name, how)));
   s.process.reset();
   s.retiring = false;
   s.restart_delay_ms = std::clamp<int64_t>(s.restart_delay_ms * 2, spec.restart_base_ms, spec.restart_cap_ms);
   spdlog::warn("pool {}: process {} {}; starting another in {} ms", spec.name, index, how, s.restart_delay_ms);
   self->delayed_send(self, std::chrono::milliseconds(s.restart_delay_ms), pool_start_atom::value, index);
+  dispatch(self); // what the process held and had not started goes to the others
 }
 
 pool_actor::behavior_type worker_pool(pool_pointer self, pool_spec spec) {
@@ -171,10 +188,16 @@ pool_actor::behavior_type worker_pool(pool_pointer self, pool_spec spec) {
       auto& st = self->state;
       std::erase_if(st.waiting, [&](const pending_attempt& p) { return p.request.attempt_id == attempt_id; });
       for (auto& s : st.slots)
-        if (s.busy && s.busy->request.attempt_id == attempt_id) {
-          s.busy.reset(); // nobody waits for it any more
+        if (auto at = held(s, attempt_id); at != s.in_flight.end()) {
+          s.in_flight.erase(at); // nobody waits for it any more
+          // The others it holds run elsewhere: the process goes, whatever it was doing.
+          while (!s.in_flight.empty()) {
+            st.waiting.push_front(std::move(s.in_flight.back()));
+            s.in_flight.pop_back();
+          }
           replace(self, s, fmt::format("attempt {} was stopped", attempt_id));
         }
+      dispatch(self);
     },
     [self, current](pool_line_atom, int32_t index, uint64_t generation, std::string& line, bool complete) {
       auto s = current(index, generation);
@@ -185,28 +208,31 @@ pool_actor::behavior_type worker_pool(pool_pointer self, pool_spec spec) {
                                 errc::worker_failed, "the worker broke the protocol: " + line)};
       if (!reply) {
         auto why = error_text(reply.error());
-        finish(*s, failure(why));
+        give_up_process(self, *s, failure(why));
         replace(self, *s, why);
+        dispatch(self);
         return;
       }
-      if (!s->busy || reply->id != s->busy->request.attempt_id) {
+      auto at = held(*s, reply->id);
+      if (at == s->in_flight.end()) {
         auto why = fmt::format("the worker broke the protocol: it answered attempt {}, which it was not given",
                                quoted_input(reply->id));
-        finish(*s, failure(why));
+        give_up_process(self, *s, failure(why));
         replace(self, *s, why);
+        dispatch(self);
         return;
       }
       if (reply->what == worker_reply::kind::progress) {
         spdlog::debug("pool {}: attempt {} at {:.0f}% {}", self->state.spec.name, reply->id, reply->progress * 100,
                       reply->note);
         // In the name of the attempt's worker: the manager takes progress only from it.
-        if (s->busy->coordinator && s->busy->worker)
-          caf::send_as(s->busy->worker, s->busy->coordinator, progress_atom::value, reply->id, reply->progress,
-                       reply->note);
+        if (at->coordinator && at->worker)
+          caf::send_as(at->worker, at->coordinator, progress_atom::value, reply->id, reply->progress, reply->note);
         return;
       }
       s->restart_delay_ms = 0; // it works: a later crash restarts it quickly again
-      finish(*s, std::move(reply->outcome));
+      at->promise.deliver(std::move(reply->outcome));
+      s->in_flight.erase(at);
       dispatch(self);
     },
     [self, current](pool_log_atom, int32_t index, uint64_t generation, const std::string& line) {
@@ -214,7 +240,8 @@ pool_actor::behavior_type worker_pool(pool_pointer self, pool_spec spec) {
       if (s == nullptr)
         return;
       spdlog::info("pool {} [{}]: {}", self->state.spec.name,
-                   s->busy ? s->busy->request.attempt_id : std::string{"idle"}, printable(line, 4096));
+                   s->in_flight.empty() ? std::string{"idle"} : s->in_flight.front().request.attempt_id,
+                   printable(line, 4096));
     },
     [self, current](pool_exit_atom, int32_t index, uint64_t generation, const std::string& how) {
       if (current(index, generation) != nullptr)

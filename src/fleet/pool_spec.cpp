@@ -57,8 +57,15 @@ caf::error read_pools(const caf::settings& pools, const std::string& where, std:
           return config_error(fmt::format("{} must be a whole number from 1 to 1000 (got {})", what,
                                           caf::to_string(value)));
         spec.size = static_cast<int32_t>(*n);
+      } else if (key == "in-flight") {
+        auto n = caf::get_if<int64_t>(&value);
+        if (!n || *n < 1 || *n > 64)
+          return config_error(fmt::format("{} must be a whole number from 1 to 64 (got {})", what,
+                                          caf::to_string(value)));
+        spec.in_flight = static_cast<int32_t>(*n);
       } else {
-        return config_error(fmt::format("{}: unknown option pool.{}.{} (known: argv, types, size)", where, name, key));
+        return config_error(fmt::format("{}: unknown option pool.{}.{} (known: argv, types, size, in-flight)", where,
+                                        name, key));
       }
     }
     out.push_back(std::move(spec));
@@ -78,6 +85,8 @@ caf::error validate(const std::vector<pool_spec>& pools) {
       return config_error(fmt::format("pool.{}.types must name 1 to 100 task types (got {})", p.name, p.types.size()));
     if (p.size < 1 || p.size > 1000)
       return config_error(fmt::format("pool.{}.size must be from 1 to 1000 (got {})", p.name, p.size));
+    if (p.in_flight < 1 || p.in_flight > 64)
+      return config_error(fmt::format("pool.{}.in-flight must be from 1 to 64 (got {})", p.name, p.in_flight));
     for (const auto& type : p.types) {
       auto control = std::any_of(type.begin(), type.end(), [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; });
       if (type.empty() || type.size() > 64 || !is_utf8(type) || control)

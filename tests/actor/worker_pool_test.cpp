@@ -8,12 +8,14 @@
 #include "fleetd/interfaces.hpp"
 
 #include <caf/actor_system.hpp>
+#include <caf/after.hpp>
 #include <caf/actor_system_config.hpp>
 #include <caf/scoped_actor.hpp>
 #include <caf/send.hpp>
 #include <doctest/doctest.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <optional>
 #include <set>
@@ -31,10 +33,15 @@ struct pool_fixture {
   worker_pool_actor pool;
   int next = 0;
 
-  pool_fixture() {
+  explicit pool_fixture(int32_t size = 2, int32_t in_flight = 1) {
     register_fleet_types(cfg);
     sys.emplace(cfg);
-    pool_spec spec{"test", {"sh", "-c", test::protocol_worker_sh}, {"echo", "boom", "garbage", "liar", "hang", "fatal"}, 2};
+    pool_spec spec;
+    spec.name = "test";
+    spec.argv = {"sh", "-c", test::protocol_worker_sh};
+    spec.types = {"echo", "boom", "garbage", "liar", "hang", "fatal"};
+    spec.size = size;
+    spec.in_flight = in_flight;
     spec.restart_base_ms = 10;
     pool = add_pool(*sys, registry, spec);
   }
@@ -117,4 +124,28 @@ TEST_CASE("an attempt the fleet gives up on kills its process, and the pool stay
     pids.insert(json::parse(out.result).at("pid").get<int64_t>());
   }
   CHECK_FALSE(pids.empty());
+}
+
+TEST_CASE("with in-flight requests a process holds several, and those behind one that kills it run on another") {
+  pool_fixture f{1, 3};
+  caf::scoped_actor self{*f.sys};
+  // One process, three attempts at once; whichever order they reach the pool in, the process
+  // dies at "boom", the attempts answered before it succeeded, and those held in its stdin behind
+  // it run on the process that replaces it.
+  std::vector<std::string> types{"boom", "echo", "echo"};
+  for (const auto& type : types) {
+    std::string id;
+    auto worker = f.spawn(type, id);
+    self->send(worker, execute_atom::value, task{"t-" + id, type, "{}", 0}, int32_t{1});
+  }
+  std::vector<task_outcome> got;
+  for (size_t i = 0; i < types.size(); ++i)
+    self->receive([&](task_outcome& o) { got.push_back(std::move(o)); },
+                  caf::after(std::chrono::seconds(60)) >> [&] { FAIL("an attempt got no outcome"); });
+  REQUIRE(got.size() == 3);
+  auto failed = std::count_if(got.begin(), got.end(), [](const task_outcome& o) { return !o.success; });
+  CHECK(failed == 1);
+  for (const auto& o : got)
+    if (!o.success)
+      CHECK(o.error.find("exited with code 7 during the attempt") != std::string::npos);
 }

@@ -42,6 +42,8 @@ TEST_CASE("bad config files and options are refused with one line naming the pro
   check_refused("[fleet]\n[pool.p]\nargv=[\"sh\", 3]\ntypes=[\"t\"]\n", "pool.p.argv must be a list of strings (got 3)");
   check_refused("[fleet]\n[pool.p]\nargv=[\"sh\"]\ntypes=[\"t\"]\ncolour=1\n", "unknown option pool.p.colour");
   check_refused("[fleet]\n[pool.p]\nargv=[\"sh\"]\ntypes=[\"t\"]\nsize=0\n", "pool.p.size must be a whole number from 1 to 1000");
+  check_refused("[fleet]\n[pool.p]\nargv=[\"sh\"]\ntypes=[\"t\"]\nin-flight=65\n",
+                "pool.p.in-flight must be a whole number from 1 to 64");
   check_refused("[fleet]\n[pool.p]\ntypes=[\"t\"]\n", "pool.p.argv must name a program");
   check_refused("[fleet]\n[pool.p]\nargv=[\"sh\"]\n", "pool.p.types must name 1 to 100 task types");
   check_refused("[fleet]\n[pool.p]\nargv=[\"sh\"]\ntypes=[\"t\"]\n[pool.q]\nargv=[\"sh\"]\ntypes=[\"t\"]\n",
