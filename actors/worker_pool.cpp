@@ -16,6 +16,7 @@
 #include <deque>
 #include <memory>
 #include <optional>
+#include <set>
 
 namespace fleet {
 
@@ -46,6 +47,9 @@ struct slot {
   /// Sent to the process and not answered yet, oldest first: the first is the one it works on (a
   /// process reads its requests in order), the others wait in its stdin (pool.NAME.in-flight).
   std::deque<pending_attempt> in_flight;
+  /// Held behind another, then stopped by the fleet: the process will still answer them, and
+  /// those answers are dropped (the process is not at fault).
+  std::set<std::string> dropped;
   int64_t restart_delay_ms = 0;
   bool retiring = false; ///< killed, its exit not yet seen: gets no attempt
 };
@@ -150,6 +154,7 @@ void process_ended(pool_pointer self, int32_t index, const std::string& how) {
   auto& s = self->state.slots[static_cast<size_t>(index)];
   give_up_process(self, s, failure(fmt::format("the worker process of pool {} {} during the attempt", spec.name, how)));
   s.process.reset();
+  s.dropped.clear();
   s.retiring = false;
   s.restart_delay_ms = std::clamp<int64_t>(s.restart_delay_ms * 2, spec.restart_base_ms, spec.restart_cap_ms);
   spdlog::warn("pool {}: process {} {}; starting another in {} ms", spec.name, index, how, s.restart_delay_ms);
@@ -188,7 +193,11 @@ pool_actor::behavior_type worker_pool(pool_pointer self, pool_spec spec) {
       auto& st = self->state;
       std::erase_if(st.waiting, [&](const pending_attempt& p) { return p.request.attempt_id == attempt_id; });
       for (auto& s : st.slots)
-        if (auto at = held(s, attempt_id); at != s.in_flight.end()) {
+        if (auto at = held(s, attempt_id); at != s.in_flight.end() && at != s.in_flight.begin()) {
+          // Not started yet (a process takes its requests in order): it runs later, unheard.
+          s.in_flight.erase(at);
+          s.dropped.insert(attempt_id);
+        } else if (at != s.in_flight.end()) {
           s.in_flight.erase(at); // nobody waits for it any more
           // The others it holds run elsewhere: the process goes, whatever it was doing.
           while (!s.in_flight.empty()) {
@@ -211,6 +220,11 @@ pool_actor::behavior_type worker_pool(pool_pointer self, pool_spec spec) {
         give_up_process(self, *s, failure(why));
         replace(self, *s, why);
         dispatch(self);
+        return;
+      }
+      if (s->dropped.count(reply->id) > 0) {
+        if (reply->what == worker_reply::kind::outcome)
+          s->dropped.erase(reply->id);
         return;
       }
       auto at = held(*s, reply->id);

@@ -17,9 +17,12 @@
 
 #include <algorithm>
 #include <chrono>
+#include <filesystem>
+#include <fstream>
 #include <optional>
 #include <set>
 #include <thread>
+#include <unistd.h>
 
 using namespace fleet;
 using json = nlohmann::json;
@@ -39,7 +42,7 @@ struct pool_fixture {
     pool_spec spec;
     spec.name = "test";
     spec.argv = {"sh", "-c", test::protocol_worker_sh};
-    spec.types = {"echo", "boom", "garbage", "liar", "hang", "fatal"};
+    spec.types = {"echo", "boom", "garbage", "liar", "hang", "fatal", "slow"};
     spec.size = size;
     spec.in_flight = in_flight;
     spec.restart_base_ms = 10;
@@ -148,4 +151,32 @@ TEST_CASE("with in-flight requests a process holds several, and those behind one
   for (const auto& o : got)
     if (!o.success)
       CHECK(o.error.find("exited with code 7 during the attempt") != std::string::npos);
+}
+
+TEST_CASE("a held request the fleet stops is dropped without replacing the process working before it") {
+  pool_fixture f{1, 2};
+  auto release = std::filesystem::temp_directory_path() / ("fleet-pool-release-" + std::to_string(::getpid()));
+  std::filesystem::remove(release);
+  caf::scoped_actor self{*f.sys};
+  std::string slow_id, held_id;
+  auto slow = f.spawn("slow", slow_id);
+  self->send(slow, execute_atom::value, task{"t-slow", "slow", R"({"release":")" + release.string() + "\"}", 0},
+             int32_t{1});
+  std::this_thread::sleep_for(std::chrono::milliseconds(200)); // the slow one first, then the held one
+  auto held = f.spawn("echo", held_id);
+  self->send(held, execute_atom::value, task{"t-held", "echo", "{}", 0}, int32_t{1});
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  caf::anon_send_exit(held, caf::exit_reason::user_shutdown); // the fleet gives up on it
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  std::ofstream{release.string()} << "go";
+  std::optional<task_outcome> out;
+  self->receive([&](task_outcome& o) { out = std::move(o); },
+                caf::after(std::chrono::seconds(60)) >> [&] { FAIL("the slow attempt got no outcome"); });
+  REQUIRE(out);
+  CHECK_MESSAGE(out->success, out->error); // its process was not replaced for the other's sake
+  auto pid = json::parse(out->result).at("pid").get<int64_t>();
+  auto next = f.run("echo");
+  REQUIRE_MESSAGE(next.success, next.error);
+  CHECK(json::parse(next.result).at("pid").get<int64_t>() == pid);
+  std::filesystem::remove(release);
 }
