@@ -5,10 +5,12 @@
 // Server-Sent Events. Authenticated by bearer tokens (src/fleet/api_tokens.hpp) when a tokens file
 // is set; read-only otherwise. Every change made through it is recorded as an api_request event.
 
+#include "fleetd/client.hpp"
 #include "fleetd/interfaces.hpp"
 #include "fleet/api_tokens.hpp"
 
 #include <caf/fwd.hpp>
+#include <nlohmann/json_fwd.hpp>
 
 #include <atomic>
 #include <chrono>
@@ -76,6 +78,15 @@ public:
 private:
   /// Answers 401/403 itself and returns none when the request may not go on.
   std::optional<request_context> authorize(const httplib::Request& req, httplib::Response& res, bool write);
+  /// One per request: fleet_client is not thread-safe, and requests run on the gate's threads.
+  fleet_client client() const;
+  /// Records who changed what (an api_request event); returns once it is stored or failed (logged).
+  void record(const request_context& who, const httplib::Request& req, int status, const std::string& batch_id,
+              nlohmann::json detail);
+  /// A slot for an event stream or a large upload (released by the caller); none: answered 503.
+  bool take_stream_slot(httplib::Response& res);
+  void serve_submit(httplib::Server& server);
+  void serve_events(httplib::Server& server);
 
   caf::actor_system& sys_;
   fleet_manager_actor manager_;
