@@ -10,22 +10,6 @@ let cursor = 0;
 let nextCursor = 0;
 let actionsEnabled = false;
 
-function el(tag, attrs = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (k === "class") node.className = v;
-    else if (k.startsWith("data-")) node.setAttribute(k, v);
-    else node[k] = v;
-  }
-  for (const c of children) node.append(c instanceof Node ? c : document.createTextNode(String(c)));
-  return node;
-}
-
-function authHeaders() {
-  const token = sessionStorage.getItem("fleetd-token");
-  return token ? { Authorization: `Bearer ${token}` } : {};
-}
-
 function formatTime(ms) {
   return ms ? new Date(ms).toLocaleString() : "–";
 }

@@ -6,17 +6,6 @@ const params = new URLSearchParams(location.search);
 const refreshMs = Math.max(200, Number(params.get("refresh")) || 1000);
 let actionsEnabled = false;
 
-function el(tag, attrs = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (k === "class") node.className = v;
-    else if (k.startsWith("data-")) node.setAttribute(k, v);
-    else node[k] = v;
-  }
-  for (const c of children) node.append(c instanceof Node ? c : document.createTextNode(String(c)));
-  return node;
-}
-
 function formatTime(ms) {
   if (!ms) return "–";
   const d = new Date(ms);
@@ -176,12 +165,6 @@ async function refreshChart() {
   } catch (e) {
     // The figures above say whether fleetd answers; the chart just stays as it was.
   }
-}
-
-// Off loopback fleetd asks for a token (fleet.http-tokens-file): asked once, kept for this tab only.
-function authHeaders() {
-  const token = sessionStorage.getItem("fleetd-token");
-  return token ? { Authorization: `Bearer ${token}` } : {};
 }
 
 async function refresh() {
