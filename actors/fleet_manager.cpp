@@ -227,16 +227,16 @@ void fleet_manager_state::commit_group() {
   auto g = std::make_shared<group_commit::group>(std::move(*taken));
   struct written {
     std::vector<fleet_store::batch_milestone> milestones;
-    int64_t promoted = 0;
+    fleet_store::promotion promoted;
   };
-  auto job = [g, promote_at = now_ms()](fleet_store& store) -> caf::expected<written> {
+  auto job = [g, promote_at = now_ms(), slice = opts_.promotion_slice](fleet_store& store) -> caf::expected<written> {
     written out;
     auto recorded = store.record(g->changes);
     if (!recorded)
       return recorded.error();
     out.milestones = std::move(*recorded);
     if (g->promote_retries) {
-      auto n = store.promote_due_retries(promote_at);
+      auto n = store.promote_due(promote_at, slice);
       if (!n)
         return n.error();
       out.promoted = *n;
@@ -390,10 +390,21 @@ void fleet_manager_state::on_autoscale() {
   dispatch();
 }
 
-void fleet_manager_state::after_promotion(int64_t promoted) {
-  if (promoted > 0)
+void fleet_manager_state::after_promotion(const fleet_store::promotion& promoted) {
+  if (promoted.promoted > 0)
     invalidate_ready();
-  if (auto next = reader_->next_retry_due(); next && *next)
+  if (promoted.more) {
+    schedule_wakeup(now_ms()); // the next slice of due delayed tasks, in the next group
+    return;
+  }
+  wake_for_next_due();
+}
+
+void fleet_manager_state::wake_for_next_due() {
+  auto next = reader_->next_due();
+  if (!next)
+    spdlog::error("cannot read when the next retry or delayed task is due: {}", error_text(next.error()));
+  else if (*next)
     schedule_wakeup(**next);
 }
 

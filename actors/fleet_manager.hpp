@@ -59,6 +59,8 @@ struct fleet_manager_options {
   int64_t commit_delay_ms = 0;
   /// The most results one unpaged batch_results answer carries; bigger batches are paged.
   int64_t max_unpaged_results = 100'000;
+  /// Delayed tasks made pending per group commit: a short commit each, however many are due at once.
+  int64_t promotion_slice = 10'000;
   /// Uploads (batches sent in chunks) not sealed within this long are dropped at start-up.
   int64_t upload_expiry_ms = int64_t{24} * 3600 * 1000;
   /// Moves max_concurrent_workers with the backlog (off by default).
@@ -222,8 +224,11 @@ private:
   /// The end of an attempt lost with its node, counted as a failure for good if it was lost too often.
   attempt_ended lost_attempt(const running_attempt& r, int64_t now, std::string reason);
   void schedule_wakeup(int64_t due_ms);
-  /// After a group that promoted due retries committed: refresh the window, set the next wake-up.
-  void after_promotion(int64_t promoted);
+  /// After a group that promoted due retries and delayed tasks committed: refresh the window, set
+  /// the next wake-up.
+  void after_promotion(const fleet_store::promotion& promoted);
+  /// A wake-up for the earliest retry or delayed task, if any waits.
+  void wake_for_next_due();
   void schedule_tick();
   /// shutting_down while a drain is on, storage_unavailable while the database takes no writes:
   /// submits and uploads are refused.

@@ -43,6 +43,8 @@ caf::result<std::string> fleet_manager_state::submit(std::vector<task>& tasks, c
   if (auto err = validate_batch(tasks, type_check(), opts_.limits))
     return err;
   auto now = now_ms();
+  if (auto err = validate_start_times(tasks, now, opts_.limits))
+    return err;
   auto id = make_batch_id(now, rng_);
   auto n_tasks = static_cast<int64_t>(tasks.size());
   auto what = fmt::format("{} tasks", n_tasks);
@@ -80,6 +82,7 @@ void fleet_manager_state::after_submit(caf::typed_response_promise<std::string> 
   opts_.metrics->tasks_submitted.add(static_cast<uint64_t>(n_tasks));
   // New tasks may outrank the ones in the window.
   invalidate_ready();
+  wake_for_next_due(); // its delayed tasks, if it has any
   dispatch();
   rp.deliver(id);
 }
@@ -100,6 +103,8 @@ caf::result<int64_t> fleet_manager_state::upload_chunk(const std::string& upload
   if (auto err = refuse_new_work())
     return err;
   if (auto err = validate_batch(tasks, type_check(), opts_.limits))
+    return err;
+  if (auto err = validate_start_times(tasks, now_ms(), opts_.limits))
     return err;
   // Encoded here, not on the writer's thread: the writer is the busier of the two.
   auto job = [upload_id, chunk = encode_upload_chunk(tasks),

@@ -1,10 +1,11 @@
-// libFuzzer target: text and JSON helpers over any bytes (issue 16). What is made UTF-8 is UTF-8,
+// libFuzzer target: text, time and JSON helpers over any bytes (issues 16, 20). What is made UTF-8 is UTF-8,
 // what is made printable holds no control character, a tail is a suffix that starts at a
 // character, JSON is written without throwing, and a member found as written parses to the value
 // nlohmann read.
 
 #include "fleet/json_text.hpp"
 #include "fleet/text.hpp"
+#include "fleet/time_text.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -27,6 +28,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (tail.size() > n || text.compare(text.size() - tail.size(), tail.size(), tail) != 0)
     std::abort();
   if (fleet::is_utf8(text) && !fleet::is_utf8(tail))
+    std::abort();
+  // A time or a duration that parses is written back to text that parses to the same value.
+  if (auto at = fleet::parse_rfc3339_ms(text); at && fleet::parse_rfc3339_ms(fleet::format_rfc3339_ms(*at)) != at)
+    std::abort();
+  if (auto ms = fleet::parse_duration_ms(text); ms && fleet::parse_duration_ms(fleet::format_duration_ms(*ms)) != ms)
     std::abort();
   nlohmann::json wrapped{{"text", text}};
   if (!fleet::is_utf8(fleet::dump_json(wrapped)))

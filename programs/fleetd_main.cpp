@@ -178,6 +178,8 @@ int fleet::run_daemon(int argc, char** argv, const daemon_extensions& ext) {
   if (!store)
     return fail(1, fmt::format("database {}: {}", o.db, error_text(store.error())));
   auto size_mib = static_cast<double>(lock->state().size) / (1 << 20);
+  if (auto m = (*store)->migration(); m.from > 0 && m.from != m.to)
+    spdlog::info("database {}: migrated from schema version {} to {} in {} ms", o.db, m.from, m.to, m.ms);
   if ((*store)->integrity_check_ms() >= 0)
     spdlog::info("database {} (synchronous={}, {:.1f} MiB): PRAGMA quick_check ok in {} ms", o.db, o.synchronous,
                  size_mib, (*store)->integrity_check_ms());

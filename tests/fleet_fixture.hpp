@@ -79,6 +79,7 @@ public:
     opts.node_timeout_ms = node_timeout_ms_;
     opts.metrics = metrics_;
     opts.max_interruptions = max_interruptions_;
+    opts.promotion_slice = promotion_slice_;
     manager_ = spawn_fleet_manager(sys_, std::move(opts), false);
     run();
   }
@@ -174,6 +175,7 @@ public:
   void set_autoscale(autoscale_policy policy) { autoscale_ = policy; }
   void set_autoscale_hook(autoscale_hook hook) { autoscale_hook_ = std::move(hook); }
   void set_max_interruptions(int32_t n) { max_interruptions_ = n; }
+  void set_promotion_slice(int64_t n) { promotion_slice_ = n; }
   /// Whether the store checks the file at open (off: damage that appears while fleetd runs).
   void set_check_integrity(bool on) { check_integrity_ = on; }
   /// fleet.local-workers, node-heartbeat and node-timeout.
@@ -207,6 +209,7 @@ private:
   int64_t node_heartbeat_ms_ = 1000;
   int64_t node_timeout_ms_ = 5000;
   int32_t max_interruptions_ = 3;
+  int64_t promotion_slice_ = 10'000;
   bool check_integrity_ = true;
   std::shared_ptr<fleet_metrics> metrics_ = std::make_shared<fleet_metrics>();
   fleet_manager_actor manager_;

@@ -44,12 +44,15 @@ struct batch_status {
   int64_t started_at = 0;  ///< 0 until the first attempt
   int64_t finished_at = 0; ///< 0 until every task is terminal
   bool paused = false;     ///< no new attempts until resumed
+  int64_t scheduled = 0;   ///< delayed tasks waiting for their run_at
+  int64_t next_run_at = 0; ///< ms since epoch when the first of them may start; 0 if none
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, batch_status& x) {
   return f(caf::meta::type_name("fleet.batch_status"), x.batch_id, x.status, x.total, x.completed,
-           x.failed, x.cancelled, x.progress, x.created_at, x.started_at, x.finished_at, x.paused);
+           x.failed, x.cancelled, x.progress, x.created_at, x.started_at, x.finished_at, x.paused,
+           x.scheduled, x.next_run_at);
 }
 
 } // namespace fleet

@@ -14,19 +14,20 @@ struct fleet_stats {
   int64_t completed_tasks = 0; ///< succeeded
   int64_t failed_tasks = 0;
   int64_t cancelled_tasks = 0;
-  int64_t pending_tasks = 0; ///< not yet terminal and not running (waiting retries included)
+  int64_t pending_tasks = 0; ///< may start now or after a retry's backoff, not running
   int64_t running_tasks = 0;
   int64_t retries = 0; ///< failed attempts that were scheduled again
   int32_t active_workers = 0;
   int32_t max_concurrent_workers = 0;
   bool paused = false; ///< the whole fleet: no attempt starts
+  int64_t scheduled_tasks = 0; ///< delayed: waiting for their run_at
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, fleet_stats& x) {
   return f(caf::meta::type_name("fleet.fleet_stats"), x.total_batches, x.total_tasks,
            x.completed_tasks, x.failed_tasks, x.cancelled_tasks, x.pending_tasks, x.running_tasks,
-           x.retries, x.active_workers, x.max_concurrent_workers, x.paused);
+           x.retries, x.active_workers, x.max_concurrent_workers, x.paused, x.scheduled_tasks);
 }
 
 /// Where a worker is in its short life.

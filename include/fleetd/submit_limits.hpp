@@ -18,12 +18,14 @@ struct submit_limits {
   /// fleet.max-message-size: the most one message to fleetd may hold. Clients split what they
   /// send to fit (fleet_client, fleetctl).
   size_t max_message_bytes = size_t{256} << 20;
+  /// fleet.max-delay: the furthest a delayed task may start from its submit (365 days).
+  int64_t max_delay_ms = int64_t{365} * 86'400'000;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, submit_limits& x) {
   return f(caf::meta::type_name("fleet.submit_limits"), x.max_tasks_per_batch, x.max_data_bytes, x.max_id_bytes,
-           x.max_type_bytes, x.max_pending_batches, x.max_message_bytes);
+           x.max_type_bytes, x.max_pending_batches, x.max_message_bytes, x.max_delay_ms);
 }
 
 } // namespace fleet

@@ -9,16 +9,22 @@
 namespace fleet {
 
 /// One unit of work. `id` is unique within its batch; `data` is JSON text; higher `priority` runs first.
+/// A delayed task names when it may start: `run_at` (ms since the epoch) or `delay_ms` (counted
+/// from when fleetd stores it), at most one of the two; neither means at once.
 struct task {
   std::string id;
   std::string type;
   std::string data = "{}";
   int32_t priority = 0;
+  int64_t run_at = 0;
+  int64_t delay_ms = 0;
+
+  friend bool operator==(const task&, const task&) = default;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, task& x) {
-  return f(caf::meta::type_name("fleet.task"), x.id, x.type, x.data, x.priority);
+  return f(caf::meta::type_name("fleet.task"), x.id, x.type, x.data, x.priority, x.run_at, x.delay_ms);
 }
 
 /// What a worker reports for one attempt: a JSON result on success, an error text on failure.

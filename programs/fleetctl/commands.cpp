@@ -61,17 +61,21 @@ int print_status(const fleet::batch_status& st, bool json) {
     print_json(fleet::to_json(st));
     return exit_ok;
   }
-  print_table({"FIELD", "VALUE"},
-              {{"batch", st.batch_id},
-               {"status", to_string(st.status) + (st.paused ? " (paused)" : "")},
-               {"total", std::to_string(st.total)},
-               {"completed", std::to_string(st.completed)},
-               {"failed", std::to_string(st.failed)},
-               {"cancelled", std::to_string(st.cancelled)},
-               {"progress", fmt::format("{:.1f}%", st.progress * 100)},
-               {"created", format_time(st.created_at)},
-               {"started", format_time(st.started_at)},
-               {"finished", format_time(st.finished_at)}});
+  std::vector<std::vector<std::string>> rows{{"batch", st.batch_id},
+                                             {"status", to_string(st.status) + (st.paused ? " (paused)" : "")},
+                                             {"total", std::to_string(st.total)},
+                                             {"completed", std::to_string(st.completed)},
+                                             {"failed", std::to_string(st.failed)},
+                                             {"cancelled", std::to_string(st.cancelled)},
+                                             {"progress", fmt::format("{:.1f}%", st.progress * 100)},
+                                             {"created", format_time(st.created_at)},
+                                             {"started", format_time(st.started_at)},
+                                             {"finished", format_time(st.finished_at)}};
+  if (st.scheduled > 0) {
+    rows.push_back({"scheduled", fmt::format("{} (waiting for their start time)", st.scheduled)});
+    rows.push_back({"next_due", format_time(st.next_run_at)});
+  }
+  print_table({"FIELD", "VALUE"}, rows);
   return exit_ok;
 }
 
@@ -137,6 +141,17 @@ int wait_for(session& s, const std::string& batch_id) {
 /// Sends what `first` and the rest of `stream` hold: one message if it fits, else an upload in
 /// chunks read as they are sent, so that a huge file is never in memory at once.
 caf::expected<std::string> send_tasks(session& s, std::vector<fleet::task> first, fleet::task_stream& stream) {
+  // --delay and --at: for the tasks that do not name a start time of their own.
+  auto start_times = [&](std::vector<fleet::task>& tasks) {
+    if (s.inv.delay_ms == 0 && s.inv.run_at == 0)
+      return;
+    for (auto& t : tasks)
+      if (t.run_at == 0 && t.delay_ms == 0) {
+        t.run_at = s.inv.run_at;
+        t.delay_ms = s.inv.delay_ms;
+      }
+  };
+  start_times(first);
   if (stream.done())
     return s.client->submit_batch(s.inv.key, std::move(first), 0);
   auto upload = s.client->open_upload();
@@ -153,6 +168,7 @@ caf::expected<std::string> send_tasks(session& s, std::vector<fleet::task> first
     if (!next)
       return next.error(); // the upload is never sealed: nothing of it becomes visible
     chunk = std::move(*next);
+    start_times(chunk);
   }
   return upload->seal(s.inv.key);
 }
@@ -320,6 +336,7 @@ int cmd_stats(session& s) {
                {"failed_tasks", std::to_string(st->failed_tasks)},
                {"cancelled_tasks", std::to_string(st->cancelled_tasks)},
                {"pending_tasks", std::to_string(st->pending_tasks)},
+               {"scheduled_tasks", std::to_string(st->scheduled_tasks)},
                {"running_tasks", std::to_string(st->running_tasks)},
                {"retries", std::to_string(st->retries)},
                {"active_workers", fmt::format("{} of {}", st->active_workers, st->max_concurrent_workers)},
@@ -439,10 +456,14 @@ int cmd_wait(session& s) {
 
 const std::vector<command_spec>& commands() {
   static const std::vector<command_spec> specs{
-    {"submit", "submit [--wait] [--key KEY] FILE|-", "Submits the tasks of FILE (or stdin) as one batch.",
+    {"submit", "submit [--wait] [--key KEY] [--delay DURATION | --at TIME] FILE|-",
+     "Submits the tasks of FILE (or stdin) as one batch.",
      "Reads tasks from FILE (or stdin for -) as a JSON array or JSON Lines, one object per task:\n"
      "  {\"id\": \"t1\", \"type\": \"echo\", \"data\": {...}, \"priority\": 0}\n"
      "type is required; id defaults to task-N, data to {}, priority to 0. Prints the batch id.\n"
+     "A task may wait before it starts: \"run_at\" (ms since the epoch, or an RFC 3339 time such\n"
+     "as \"2026-12-24T18:00:00Z\") or \"delay_ms\". --delay 10m (units ms, s, m, h, d, w) or\n"
+     "--at TIME gives that to every task that names no time of its own.\n"
      "--wait then waits like `wait` and exits like it. --key makes the submit idempotent: the\n"
      "first submit with KEY stores the batch, any later one prints that batch's id and stores\n"
      "nothing (also after restarts), so a submit whose answer was lost can simply be repeated.",
@@ -543,6 +564,10 @@ int run_command(const invocation& inv) {
     return error("--wait belongs to submit (use `fleetctl wait BATCH`)");
   if (!inv.key.empty() && inv.command != "submit")
     return error("--key belongs to submit");
+  if ((inv.delay_ms != 0 || inv.run_at != 0) && inv.command != "submit")
+    return error("--delay and --at belong to submit");
+  if (inv.delay_ms != 0 && inv.run_at != 0)
+    return error("give --delay or --at, not both");
   if (!inv.batch.empty() && inv.command != "replay")
     return error("--batch belongs to replay");
   if (inv.command == "replay" && inv.batch.empty())

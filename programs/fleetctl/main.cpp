@@ -3,6 +3,7 @@
 #include "commands.hpp"
 
 #include "fleet/parse_number.hpp"
+#include "fleet/time_text.hpp"
 
 #include <fmt/format.h>
 
@@ -65,6 +66,18 @@ int main(int argc, char** argv) {
       if (value.empty())
         return error("--key needs a value");
       inv.key = value;
+    } else if (value_of("--delay", value)) {
+      auto ms = fleet::parse_duration_ms(value);
+      if (!ms)
+        return error(fmt::format("--delay needs a duration such as 30s, 10m, 2h or 1d (got \"{}\")", value));
+      inv.delay_ms = *ms;
+    } else if (value_of("--at", value)) {
+      auto ms = fleet::parse_rfc3339_ms(value);
+      if (!ms || *ms <= 0)
+        return error(fmt::format("--at needs an RFC 3339 time such as 2026-12-24T18:00:00Z or "
+                                 "2026-12-24T19:00:00+01:00 (got \"{}\")",
+                                 value));
+      inv.run_at = *ms;
     } else if (value_of("--host", value)) {
       if (value.empty())
         return error("--host needs an address");

@@ -37,6 +37,7 @@ const std::vector<option_spec>& fleet_options() {
     {"max-task-data", value_kind::integer, "most bytes of JSON data in one task (default 1048576)"},
     {"max-id-length", value_kind::integer, "most bytes in a task id (default 256)"},
     {"max-pending-batches", value_kind::integer, "most unfinished batches; further submits are refused (default 10000)"},
+    {"max-delay", value_kind::duration, "furthest a delayed task may start after its submit, e.g. \"30d\" (default 365d)"},
     {"tls-cert", value_kind::text, "PEM certificate (chain) fleetd presents to clients; with tls-key and tls-ca: TLS with mutual authentication"},
     {"tls-key", value_kind::text, "PEM private key of tls-cert (no passphrase)"},
     {"tls-ca", value_kind::text, "PEM certificate of the CA that signs the clients fleetd accepts"},
@@ -104,6 +105,7 @@ caf::error daemon_config::apply() {
   integer("max-task-data", max_task_data_);
   integer("max-id-length", max_id_length_);
   integer("max-pending-batches", options.limits.max_pending_batches);
+  duration("max-delay", options.limits.max_delay_ms);
   text("tls-cert", options.tls_cert);
   text("tls-key", options.tls_key);
   text("tls-ca", options.tls_ca);
@@ -213,6 +215,8 @@ caf::error daemon_config::check_ranges() const {
   if (auto err = range("max-task-data", max_task_data_, 2, int64_t{64} << 20, " bytes"))
     return err;
   if (auto err = range("max-id-length", max_id_length_, 1, 4096, " bytes"))
+    return err;
+  if (auto err = range("max-delay", options.limits.max_delay_ms, 1000, int64_t{10} * 365 * 86'400'000, " ms"))
     return err;
   if (auto err = range("max-pending-batches", options.limits.max_pending_batches, 1, 10'000'000))
     return err;

@@ -36,7 +36,8 @@ nlohmann::json to_json(const batch_status& x) {
           {"failed", x.failed},           {"cancelled", x.cancelled},
           {"progress", x.progress},       {"created_at", x.created_at},
           {"started_at", time_or_null(x.started_at)}, {"finished_at", time_or_null(x.finished_at)},
-          {"paused", x.paused}};
+          {"paused", x.paused},           {"scheduled", x.scheduled},
+          {"next_run_at", time_or_null(x.next_run_at)}};
 }
 
 nlohmann::json to_json(const task_result& x) {
@@ -74,7 +75,7 @@ nlohmann::json to_json(const fleet_stats& x) {
           {"cancelled_tasks", x.cancelled_tasks}, {"pending_tasks", x.pending_tasks},
           {"running_tasks", x.running_tasks},   {"retries", x.retries},
           {"active_workers", x.active_workers}, {"max_concurrent_workers", x.max_concurrent_workers},
-          {"paused", x.paused}};
+          {"paused", x.paused}, {"scheduled_tasks", x.scheduled_tasks}};
 }
 
 nlohmann::json to_json(const worker_info& x) {

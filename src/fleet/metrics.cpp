@@ -108,7 +108,8 @@ std::string render_prometheus(const fleet_metrics& m, const fleet_stats* stats) 
                 m.tasks_replayed.value());
   if (stats) {
     write_gauge(out, "fleetd_tasks_pending",
-                "Tasks not yet finished and not running (waiting retries included).", stats->pending_tasks);
+                "Tasks that may start now or after a retry's backoff, not running.", stats->pending_tasks);
+    write_gauge(out, "fleetd_tasks_scheduled", "Delayed tasks waiting for their start time.", stats->scheduled_tasks);
     write_gauge(out, "fleetd_tasks_running", "Attempts running now.", stats->running_tasks);
     write_gauge(out, "fleetd_workers_limit", "max_concurrent_workers: attempts that may run at once.",
                 stats->max_concurrent_workers);

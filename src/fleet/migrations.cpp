@@ -6,6 +6,36 @@
 
 namespace fleet {
 
+namespace {
+
+/// Every step after `from` and the new version, in one transaction that commits all or nothing.
+caf::error run_steps(sqlite::database& db, const std::vector<migration>& steps, int64_t from, int latest) {
+  sqlite::transaction tx{db};
+  if (auto err = tx.begin())
+    return err;
+  for (const auto& step : steps) {
+    if (step.version <= from)
+      continue;
+    if (auto err = db.exec(step.sql))
+      return caf::make_error(errc::database_error,
+                             fmt::format("migration {} failed: {}", step.name, error_text(err)));
+  }
+  auto violations = db.query_int("SELECT count(*) FROM pragma_foreign_key_check");
+  if (!violations)
+    return violations.error();
+  if (*violations > 0)
+    return caf::make_error(errc::database_error,
+                           fmt::format("migrating to schema version {} would leave {} rows whose foreign key "
+                                       "names no row: nothing was changed",
+                                       latest, *violations));
+  if (auto err = db.exec(fmt::format("PRAGMA application_id = {}; PRAGMA user_version = {}",
+                                     application_id, latest)))
+    return err;
+  return tx.commit();
+}
+
+} // namespace
+
 int latest_schema_version() {
   return migrations().empty() ? 0 : migrations().back().version;
 }
@@ -44,20 +74,18 @@ caf::error migrate(sqlite::database& db, const std::vector<migration>& steps) {
   if (*version == 0)
     if (auto err = db.exec("PRAGMA auto_vacuum = INCREMENTAL"))
       return err;
-  sqlite::transaction tx{db};
-  if (auto err = tx.begin())
+  // A migration that rebuilds a table drops it while other tables still refer to it: foreign keys
+  // are off for the transaction (they cannot change inside one) and checked before its commit, as
+  // the SQLite manual's procedure for table changes says.
+  auto foreign_keys = db.query_int("PRAGMA foreign_keys");
+  if (!foreign_keys)
+    return foreign_keys.error();
+  if (auto err = db.exec("PRAGMA foreign_keys = OFF"))
     return err;
-  for (const auto& step : steps) {
-    if (step.version <= *version)
-      continue;
-    if (auto err = db.exec(step.sql))
-      return caf::make_error(errc::database_error,
-                             fmt::format("migration {} failed: {}", step.name, error_text(err)));
-  }
-  if (auto err = db.exec(fmt::format("PRAGMA application_id = {}; PRAGMA user_version = {}",
-                                     application_id, latest)))
-    return err;
-  return tx.commit();
+  auto err = run_steps(db, steps, *version, latest);
+  if (auto restored = db.exec(fmt::format("PRAGMA foreign_keys = {}", *foreign_keys)); restored && !err)
+    return restored;
+  return err;
 }
 
 } // namespace fleet

@@ -74,8 +74,15 @@ caf::expected<std::unique_ptr<fleet_store>> fleet_store::open(const store_option
     check_ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start)
                  .count();
   }
+  auto version_before = db->query_int("PRAGMA user_version");
+  if (!version_before)
+    return version_before.error();
+  auto migration_start = std::chrono::steady_clock::now();
   if (auto err = migrate(*db))
     return err;
+  auto migration_ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now()
+                                                                            - migration_start)
+                        .count();
   if (auto err = db->exec("PRAGMA journal_mode = WAL"))
     return err;
   if (opts.max_size_mib > 0) {
@@ -87,8 +94,10 @@ caf::expected<std::unique_ptr<fleet_store>> fleet_store::open(const store_option
       return err;
   }
   auto store = with_statements(std::move(*db));
-  if (store)
+  if (store) {
     (*store)->integrity_check_ms_ = check_ms;
+    (*store)->migration_ = {*version_before, latest_schema_version(), migration_ms};
+  }
   return store;
 }
 
@@ -127,6 +136,10 @@ caf::expected<std::unique_ptr<fleet_store>> fleet_store::with_statements(sqlite:
     .drop_upload = prepare(sql::drop_upload),
     .log_due_retries = prepare(sql::log_due_retries),
     .promote_due_retries = prepare(sql::promote_due_retries),
+    .due_scheduled_by_batch = prepare(sql::due_scheduled_by_batch),
+    .promote_due_scheduled = prepare(sql::promote_due_scheduled),
+    .count_promoted = prepare(sql::count_promoted),
+    .count_scheduled = prepare(sql::count_scheduled),
     .insert_attempt = prepare(sql::insert_attempt),
     .insert_whole_attempt = prepare(sql::insert_whole_attempt),
     .start_task = prepare(sql::start_task),
@@ -163,7 +176,8 @@ caf::expected<std::unique_ptr<store_reader::statements>> store_reader::prepare_r
     .next_runnable = prepare(sql::next_runnable),
     .runnable_same_priority = prepare(sql::runnable_same_priority),
     .runnable_lower_priority = prepare(sql::runnable_lower_priority),
-    .next_retry_due = prepare(sql::next_retry_due),
+    .next_due = prepare(sql::next_due),
+    .batch_next_scheduled = prepare(sql::batch_next_scheduled),
     .batch_row = prepare(sql::batch_row),
     .batch_results = prepare(sql::batch_results),
     .totals = prepare(sql::totals),

@@ -55,8 +55,8 @@ public:
   /// the first one or from the one after `after`; each part is a seek in the runnable index.
   caf::expected<std::vector<runnable_task>> next_runnable(size_t limit,
                                                           const std::optional<run_position>& after = {});
-  /// When the earliest waiting retry is due, if any.
-  caf::expected<caf::optional<int64_t>> next_retry_due();
+  /// When the earliest waiting retry or delayed task is due, if any.
+  caf::expected<caf::optional<int64_t>> next_due();
   caf::expected<batch_status> status(const std::string& batch_id);
   /// The newest `limit` batches, newest first (walks the table backwards: no sort).
   caf::expected<std::vector<batch_status>> recent_batches(int64_t limit);
@@ -87,7 +87,7 @@ protected:
   /// Sums over all batches (one row read through a prepared statement).
   struct totals {
     int64_t batches = 0, tasks = 0, succeeded = 0, failed = 0, cancelled = 0, retries = 0,
-            duration_ms = 0;
+            duration_ms = 0, scheduled = 0;
     int64_t unfinished() const { return tasks - succeeded - failed - cancelled; }
   };
   caf::expected<totals> read_totals();
@@ -119,6 +119,14 @@ public:
 
   /// How long the start-up integrity check took (ms), -1 if it did not run.
   int64_t integrity_check_ms() const { return integrity_check_ms_; }
+  /// The schema version the file had when it was opened, the version it has now, and how long
+  /// migrating took (from 0: a new file).
+  struct migration_done {
+    int64_t from = 0;
+    int64_t to = 0;
+    int64_t ms = 0;
+  };
+  const migration_done& migration() const { return migration_; }
 
   /// A transaction to wrap mutating calls in (BEGIN IMMEDIATE on `begin()`).
   sqlite::transaction transaction() { return sqlite::transaction{db_}; }
@@ -171,8 +179,14 @@ public:
   caf::expected<int64_t> expire_uploads(int64_t older_than);
 
 
-  /// Moves retries whose time has come back to pending; returns how many.
-  caf::expected<int64_t> promote_due_retries(int64_t now);
+  struct promotion {
+    int64_t promoted = 0; ///< retries and delayed tasks made pending
+    bool more = false;    ///< more delayed tasks are due than one slice holds
+  };
+  /// Makes the retries and delayed tasks whose time has come pending: every due retry, and up to
+  /// `slice` delayed tasks (earliest first), so that a million tasks due at once never make one
+  /// long commit.
+  caf::expected<promotion> promote_due(int64_t now, int64_t slice);
 
 
   /// A batch whose first attempt started, or that finished, in a write.
@@ -249,6 +263,7 @@ private:
               std::unique_ptr<statements> stmts);
   std::unique_ptr<statements> stmts_;
   int64_t integrity_check_ms_ = -1;
+  migration_done migration_;
 };
 
 } // namespace fleet

@@ -20,7 +20,8 @@ struct store_reader::statements {
   sqlite::statement next_runnable;
   sqlite::statement runnable_same_priority;
   sqlite::statement runnable_lower_priority;
-  sqlite::statement next_retry_due;
+  sqlite::statement next_due;
+  sqlite::statement batch_next_scheduled;
   sqlite::statement batch_row;
   sqlite::statement batch_results;
   sqlite::statement totals;
@@ -48,6 +49,10 @@ struct fleet_store::statements {
   sqlite::statement drop_upload;
   sqlite::statement log_due_retries;
   sqlite::statement promote_due_retries;
+  sqlite::statement due_scheduled_by_batch;
+  sqlite::statement promote_due_scheduled;
+  sqlite::statement count_promoted;
+  sqlite::statement count_scheduled;
   sqlite::statement insert_attempt;
   sqlite::statement insert_whole_attempt;
   sqlite::statement start_task;

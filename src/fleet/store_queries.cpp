@@ -41,6 +41,7 @@ batch_status read_batch_status(sqlite::statement& st, std::string batch_id) {
   out.started_at = st.column_int64(5);
   out.finished_at = st.column_int64(6);
   out.paused = !st.column_is_null(8);
+  out.scheduled = st.column_int64(9);
   return out;
 }
 
@@ -80,6 +81,14 @@ caf::expected<batch_status> store_reader::status(const std::string& batch_id) {
     return err;
   auto out = read_batch_status(st, batch_id);
   st.reset();
+  if (out.scheduled > 0) {
+    auto& next = reads_->batch_next_scheduled;
+    next.rebind(batch_id);
+    if (auto err = step_to_row(next, caf::make_error(errc::database_error, "min() gave no row")))
+      return err;
+    out.next_run_at = next.column_int64(0);
+    next.reset();
+  }
   return out;
 }
 
@@ -87,7 +96,7 @@ caf::expected<std::vector<batch_status>> store_reader::recent_batches(int64_t li
   auto& st = reads_->recent_batches;
   st.rebind(limit);
   std::vector<batch_status> out;
-  if (auto err = st.each_row([&] { out.push_back(read_batch_status(st, st.column_text(9))); }))
+  if (auto err = st.each_row([&] { out.push_back(read_batch_status(st, st.column_text(10))); }))
     return err;
   return out;
 }
@@ -180,6 +189,7 @@ caf::expected<store_reader::totals> store_reader::read_totals() {
   out.cancelled = st.column_int64(4);
   out.retries = st.column_int64(5);
   out.duration_ms = st.column_int64(6);
+  out.scheduled = st.column_int64(7);
   st.reset();
   return out;
 }
@@ -202,7 +212,8 @@ caf::expected<fleet_stats> store_reader::stats() {
   out.retries = sums->retries;
   out.running_tasks = rc.column_int64(0);
   rc.reset();
-  out.pending_tasks = sums->unfinished() - out.running_tasks;
+  out.scheduled_tasks = sums->scheduled;
+  out.pending_tasks = sums->unfinished() - out.running_tasks - sums->scheduled;
   return out;
 }
 

@@ -20,18 +20,23 @@ inline const std::string load_config = "SELECT name, value FROM config_overrides
 inline const std::string save_config = "INSERT INTO config_overrides (name, value, updated_at) VALUES (?1, ?2, ?3)"
     " ON CONFLICT (name) DO UPDATE SET value = ?2, updated_at = ?3";
 inline const std::string insert_batch = "INSERT INTO batches (id, created_at, total) VALUES (?1, ?2, ?3)";
-inline const std::string insert_task = "INSERT INTO tasks (batch_id, task_id, type, data, priority, not_before)"
-    " VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
-inline const std::string set_batch_range = "UPDATE batches SET first_seq = ?2, last_seq = ?3 WHERE id = ?1";
+/// ?6 when it may start, ?7 now: a task that may not start yet waits as `scheduled`
+inline const std::string insert_task = "INSERT INTO tasks (batch_id, task_id, type, data, priority, not_before, state)"
+    " VALUES (?1, ?2, ?3, ?4, ?5, max(?6, ?7), CASE WHEN ?6 > ?7 THEN 'scheduled' ELSE 'pending' END)";
+inline const std::string set_batch_range = "UPDATE batches SET first_seq = ?2, last_seq = ?3, scheduled = ?4 WHERE id = ?1";
+/// Through tasks_scheduled_by_batch
+inline const std::string count_scheduled = "SELECT count(*) FROM tasks WHERE batch_id = ?1 AND state = 'scheduled'";
 inline const std::string open_upload = "INSERT INTO uploads (id, created_at) VALUES (?1, ?2)";
 inline const std::string upload_size = "SELECT tasks FROM uploads WHERE id = ?1";
 inline const std::string stage_part = "INSERT INTO upload_parts (upload_id, first, tasks, body) VALUES (?1, ?2, ?3, ?4)";
 inline const std::string count_upload = "UPDATE uploads SET tasks = tasks + ?2 WHERE id = ?1";
 inline const std::string upload_parts = "SELECT first, tasks FROM upload_parts WHERE upload_id = ?1 ORDER BY first";
-/// One row, its tasks in order
-inline const std::string move_part = "INSERT INTO tasks (batch_id, task_id, type, data, priority, not_before)"
-    " SELECT ?3, t.id, t.type, t.data, t.priority, ?4"
-    " FROM upload_parts c, upload_rows(c.body) t WHERE c.upload_id = ?1 AND c.first = ?2";
+/// One row, its tasks in order; ?4 now (the start times as in insert_task)
+inline const std::string move_part = "INSERT INTO tasks (batch_id, task_id, type, data, priority, not_before, state)"
+    " SELECT ?3, id, type, data, priority, max(starts, ?4), CASE WHEN starts > ?4 THEN 'scheduled' ELSE 'pending' END"
+    " FROM (SELECT t.id, t.type, t.data, t.priority,"
+    "       CASE WHEN t.run_at <> 0 THEN t.run_at ELSE ?4 + t.delay_ms END AS starts"
+    "       FROM upload_parts c, upload_rows(c.body) t WHERE c.upload_id = ?1 AND c.first = ?2)";
 /// The part's first task whose id an earlier part of the batch has
 inline const std::string staged_duplicate = "SELECT c.first + t.position, t.id FROM upload_parts c, upload_rows(c.body) t"
     " WHERE c.upload_id = ?1 AND c.first = ?2"
@@ -50,7 +55,18 @@ inline const std::string log_due_retries = fmt::format("INSERT INTO events (at, 
     " WHERE state = 'retry_wait' AND not_before <= ?1",
     to_string(event_kind::task_retry_due));
 inline const std::string promote_due_retries = "UPDATE tasks SET state = 'pending' WHERE state = 'retry_wait' AND not_before <= ?1";
-inline const std::string next_retry_due = "SELECT min(not_before) FROM tasks WHERE state = 'retry_wait'";
+/// The delayed tasks that the next promotion makes pending, by batch: ?1 now, ?2 the slice's size
+inline const std::string due_scheduled_by_batch = "SELECT batch_id, count(*) FROM (SELECT batch_id FROM tasks"
+    " WHERE state = 'scheduled' AND not_before <= ?1 ORDER BY not_before, seq LIMIT ?2) GROUP BY batch_id";
+/// The same slice (one transaction, one order)
+inline const std::string promote_due_scheduled = "UPDATE tasks SET state = 'pending' WHERE seq IN (SELECT seq FROM tasks"
+    " WHERE state = 'scheduled' AND not_before <= ?1 ORDER BY not_before, seq LIMIT ?2)";
+inline const std::string count_promoted = "UPDATE batches SET scheduled = scheduled - ?2 WHERE id = ?1";
+/// The earliest retry or delayed start, each through its partial index
+inline const std::string next_due = "SELECT min(due) FROM (SELECT min(not_before) AS due FROM tasks WHERE state = 'retry_wait'"
+    " UNION ALL SELECT min(not_before) FROM tasks WHERE state = 'scheduled')";
+/// Through tasks_scheduled_by_batch
+inline const std::string batch_next_scheduled = "SELECT min(not_before) FROM tasks WHERE batch_id = ?1 AND state = 'scheduled'";
 inline const std::string insert_attempt = "INSERT INTO attempts (task_seq, attempt, worker_id, started_at, node) VALUES (?1, ?2, ?3, ?4, ?5)";
 inline const std::string insert_whole_attempt = "INSERT INTO attempts (task_seq, attempt, worker_id, started_at, finished_at, outcome,"
     " error, node) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
@@ -70,18 +86,18 @@ inline const std::string finish_batch = "UPDATE batches SET finished_at = ?2 WHE
     " AND succeeded + failed + cancelled >= total";
 inline const std::string insert_event = "INSERT INTO events (at, kind, batch_id, task_id, detail) VALUES (?1, ?2, ?3, ?4, ?5)";
 inline const std::string batch_row = "SELECT total, succeeded, failed, cancelled, created_at, started_at, finished_at,"
-    " cancelled_at, paused_at FROM batches WHERE id = ?1";
+    " cancelled_at, paused_at, scheduled FROM batches WHERE id = ?1";
 inline const std::string batch_results = "SELECT seq, task_id, state, result, error, attempts, duration_ms FROM tasks"
     " WHERE seq > ?2 AND seq <= ?3 AND +batch_id = ?1" // + : walk the seq range, not the id index
     " AND state IN ('succeeded', 'failed', 'cancelled') ORDER BY seq LIMIT ?4";
 inline const std::string log_cancelled = fmt::format("INSERT INTO events (at, kind, batch_id, task_id)"
     " SELECT ?2, '{}', batch_id, task_id FROM tasks"
-    " WHERE batch_id = ?1 AND state IN ('pending', 'retry_wait')",
+    " WHERE batch_id = ?1 AND state IN ('pending', 'retry_wait', 'scheduled')",
     to_string(event_kind::task_cancelled));
 inline const std::string cancel_waiting = "UPDATE tasks SET state = 'cancelled', error = 'cancelled', finished_at = ?2"
-    " WHERE batch_id = ?1 AND state IN ('pending', 'retry_wait')";
-inline const std::string cancel_batch = "UPDATE batches SET cancelled = cancelled + ?2, cancelled_at = ?3 WHERE id = ?1";
-inline const std::string totals = "SELECT batches, tasks, succeeded, failed, cancelled, retries, duration_ms"
+    " WHERE batch_id = ?1 AND state IN ('pending', 'retry_wait', 'scheduled')";
+inline const std::string cancel_batch = "UPDATE batches SET cancelled = cancelled + ?2, cancelled_at = ?3, scheduled = 0 WHERE id = ?1";
+inline const std::string totals = "SELECT batches, tasks, succeeded, failed, cancelled, retries, duration_ms, scheduled"
     " FROM fleet_totals WHERE id = 1";
 inline const std::string running_count = "SELECT count(*) FROM tasks WHERE state = 'running'";
 /// Walks the partial index batches_unfinished
@@ -108,7 +124,7 @@ inline const std::string pause_fleet = "INSERT OR IGNORE INTO fleet_pause (id, p
 inline const std::string resume_fleet = "DELETE FROM fleet_pause";
 /// The columns of batch_row, then the id
 inline const std::string recent_batches = "SELECT total, succeeded, failed, cancelled, created_at, started_at, finished_at,"
-    " cancelled_at, paused_at, id FROM batches ORDER BY rowid DESC LIMIT ?1";
+    " cancelled_at, paused_at, scheduled, id FROM batches ORDER BY rowid DESC LIMIT ?1";
 /// The columns of dead_letters, the latest failure first
 inline const std::string recent_failures = "SELECT seq, batch_id, task_id, type, attempts, error, finished_at FROM tasks"
     " WHERE state = 'failed' ORDER BY finished_at DESC, seq DESC LIMIT ?1";

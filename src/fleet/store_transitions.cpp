@@ -33,7 +33,7 @@ caf::error fleet_store::insert_batch(const std::string& batch_id, const std::vec
   auto total = static_cast<int64_t>(tasks.size());
   return store_batch(batch_id, total, now, {}, [&]() -> caf::expected<int64_t> {
     for (const auto& t : tasks)
-      if (auto err = stmts_->insert_task.execute(batch_id, t.id, t.type, t.data, t.priority, now))
+      if (auto err = stmts_->insert_task.execute(batch_id, t.id, t.type, t.data, t.priority, start_time(t, now), now))
         return err;
     return total;
   });
@@ -50,9 +50,17 @@ caf::error fleet_store::store_batch(const std::string& batch_id, int64_t total, 
   // One writer inserts the batch's tasks in one go, each seq the largest so far + 1: they are the
   // last `inserted` seqs.
   auto last_seq = db_.last_insert_rowid();
-  if (auto err = stmts_->set_batch_range.execute(batch_id, last_seq - *inserted + 1, last_seq))
+  auto& cs = stmts_->count_scheduled;
+  cs.rebind(batch_id);
+  if (auto err = step_to_row(cs, caf::make_error(errc::database_error, "count(*) gave no row")))
+    return err;
+  auto scheduled = cs.column_int64(0);
+  cs.reset();
+  if (auto err = stmts_->set_batch_range.execute(batch_id, last_seq - *inserted + 1, last_seq, scheduled))
     return err;
   nlohmann::json detail{{"tasks", total}};
+  if (scheduled > 0)
+    detail["scheduled"] = scheduled;
   if (!upload_id.empty())
     detail["upload"] = upload_id;
   return log_event(now, event_kind::batch_submitted, batch_id, {}, dump_json(detail));
@@ -96,16 +104,42 @@ caf::expected<std::vector<runnable_task>> store_reader::next_runnable(size_t lim
   return out;
 }
 
-caf::expected<int64_t> fleet_store::promote_due_retries(int64_t now) {
+caf::expected<fleet_store::promotion> fleet_store::promote_due(int64_t now, int64_t slice) {
+  promotion out;
   if (auto err = stmts_->log_due_retries.execute(now))
     return err;
   if (auto err = stmts_->promote_due_retries.execute(now))
     return err;
-  return db_.changes();
+  out.promoted = db_.changes();
+  // Delayed tasks leave no event when they become due: their row keeps the time (not_before),
+  // and their first attempt's start shows when they ran.
+  std::vector<std::pair<std::string, int64_t>> by_batch;
+  auto& due = stmts_->due_scheduled_by_batch;
+  due.rebind(now, slice);
+  if (auto err = due.each_row([&] { by_batch.emplace_back(due.column_text(0), due.column_int64(1)); }))
+    return err;
+  if (by_batch.empty())
+    return out;
+  if (auto err = stmts_->promote_due_scheduled.execute(now, slice))
+    return err;
+  auto promoted = db_.changes();
+  int64_t counted = 0;
+  for (const auto& [batch_id, n] : by_batch) {
+    if (auto err = stmts_->count_promoted.execute(batch_id, n))
+      return err;
+    counted += n;
+  }
+  if (counted != promoted)
+    return caf::make_error(errc::database_error,
+                           fmt::format("promoting delayed tasks: {} counted by batch, {} made pending", counted,
+                                       promoted));
+  out.promoted += promoted;
+  out.more = promoted == slice;
+  return out;
 }
 
-caf::expected<caf::optional<int64_t>> store_reader::next_retry_due() {
-  auto& st = reads_->next_retry_due;
+caf::expected<caf::optional<int64_t>> store_reader::next_due() {
+  auto& st = reads_->next_due;
   st.rebind();
   auto row = st.step();
   if (!row)

@@ -2,6 +2,7 @@
 
 #include "fleetd/error.hpp"
 #include "fleet/parse_number.hpp"
+#include "fleet/time_text.hpp"
 
 #include <caf/config_option_adder.hpp>
 #include <caf/settings.hpp>
@@ -21,6 +22,7 @@ const char* kind_name(value_kind k) {
     case value_kind::real: return "a number";
     case value_kind::boolean: return "true or false";
     case value_kind::text: return "a quoted string";
+    case value_kind::duration: return "a duration such as \"30s\", \"10m\" or \"7d\" (or an integer of ms)";
   }
   return "a value";
 }
@@ -130,6 +132,12 @@ caf::expected<caf::config_value> strict_config::parse_cli_value(const option_spe
       if (auto x = parse_real(text))
         return caf::config_value{*x};
       return bad();
+    case value_kind::duration:
+      if (auto x = parse_duration_ms(text))
+        return caf::config_value{*x};
+      if (auto x = parse_integer(text); x && *x >= 0)
+        return caf::config_value{*x};
+      return bad();
   }
   return bad();
 }
@@ -144,6 +152,14 @@ caf::error strict_config::check_kind(const option_spec& spec, const caf::config_
       break;
     case value_kind::boolean: ok = caf::holds_alternative<bool>(value); break;
     case value_kind::text: ok = caf::holds_alternative<std::string>(value); break;
+    case value_kind::duration:
+      if (auto text = caf::get_if<std::string>(&value))
+        ok = parse_duration_ms(*text).has_value();
+      else if (auto ms = caf::get_if<int64_t>(&value))
+        ok = *ms >= 0;
+      else if (auto span = caf::get_if<caf::timespan>(&value)) // CAF reads an unquoted 10s itself
+        ok = span->count() >= 0;
+      break;
   }
   if (ok)
     return caf::none;
@@ -158,7 +174,15 @@ caf::error strict_config::take(const std::string& name, const caf::config_value&
     return config_error(fmt::format("{}: unknown option {}.{} (known: {})", where, section_, name, known_options()));
   if (auto err = check_kind(*spec, value, where))
     return err;
-  values_[name] = value;
+  if (spec->kind != value_kind::duration)
+    values_[name] = value;
+  else if (auto text = caf::get_if<std::string>(&value))
+    values_[name] = caf::config_value{*parse_duration_ms(*text)};
+  else if (auto span = caf::get_if<caf::timespan>(&value))
+    values_[name] = caf::config_value{
+      static_cast<int64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(*span).count())};
+  else
+    values_[name] = value;
   return caf::none;
 }
 
@@ -269,6 +293,10 @@ void strict_config::text(const char* name, std::string& out) const {
 void strict_config::integer(const char* name, int64_t& out) const {
   if (auto i = values_.find(name); i != values_.end())
     out = caf::get<int64_t>(i->second);
+}
+
+void strict_config::duration(const char* name, int64_t& out_ms) const {
+  integer(name, out_ms); // stored as ms by take() and parse_cli_value()
 }
 
 void strict_config::boolean(const char* name, bool& out) const {

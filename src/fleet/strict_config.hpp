@@ -11,7 +11,8 @@
 
 namespace fleet {
 
-enum class value_kind { integer, real, boolean, text };
+/// `duration`: "30s", "10m", "1h30m", "7d" (fleet/time_text.hpp), or an integer of ms.
+enum class value_kind { integer, real, boolean, text, duration };
 
 /// One option of a program's own section.
 struct option_spec {
@@ -49,6 +50,7 @@ protected:
   void integer(const char* name, int64_t& out) const;
   void boolean(const char* name, bool& out) const;
   void real(const char* name, double& out) const; ///< an integer is a real too
+  void duration(const char* name, int64_t& out_ms) const;
 
   /// `errc::invalid_config` unless lo <= value <= hi, naming SECTION.NAME.
   caf::error range(const char* name, int64_t value, int64_t lo, int64_t hi, const char* unit = "") const;

@@ -3,6 +3,7 @@
 #include "fleetd/error.hpp"
 #include "fleet/json_text.hpp"
 #include "fleet/text.hpp"
+#include "fleet/time_text.hpp"
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -77,8 +78,27 @@ caf::expected<parsed_task> to_task(const json& x, std::string_view raw, const st
       if (!p)
         return at(where, fmt::format("\"priority\" {} is out of range", value.dump()));
       out.spec.priority = *p;
+    } else if (key == "run_at") {
+      // Epoch ms, or an RFC 3339 time: what a person writes into a file.
+      if (value.is_number_unsigned() && value.get<uint64_t>() > 0
+          && value.get<uint64_t>() <= static_cast<uint64_t>(INT64_MAX)) {
+        out.spec.run_at = static_cast<int64_t>(value.get<uint64_t>());
+      } else if (value.is_string()) {
+        auto ms = parse_rfc3339_ms(value.get<std::string>());
+        if (!ms || *ms <= 0)
+          return at(where, fmt::format("\"run_at\" {} is not an RFC 3339 time such as \"2026-12-24T18:00:00Z\"",
+                                       quoted_input(value.get<std::string>())));
+        out.spec.run_at = *ms;
+      } else {
+        return at(where, "\"run_at\" must be a time in ms since the epoch (a positive integer) or an RFC 3339 string");
+      }
+    } else if (key == "delay_ms") {
+      if (!value.is_number_unsigned() || value.get<uint64_t>() > static_cast<uint64_t>(INT64_MAX))
+        return at(where, "\"delay_ms\" must be an integer of ms, 0 or more");
+      out.spec.delay_ms = value.get<int64_t>();
     } else {
-      return at(where, fmt::format("unknown field {} (a task has id, type, data, priority)", quoted_input(key)));
+      return at(where, fmt::format("unknown field {} (a task has id, type, data, priority, run_at, delay_ms)",
+                                   quoted_input(key)));
     }
     has_type = has_type || key == "type";
   }

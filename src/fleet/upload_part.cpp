@@ -10,7 +10,8 @@ namespace fleet {
 
 namespace {
 
-constexpr std::string_view part_magic = "FUP1";
+constexpr std::string_view part_magic = "FUP2";
+constexpr std::string_view part_magic_v1 = "FUP1";
 
 void put_u32(std::string& out, uint32_t x) {
   std::array<char, 4> bytes{static_cast<char>(x & 0xff), static_cast<char>((x >> 8) & 0xff),
@@ -18,17 +19,23 @@ void put_u32(std::string& out, uint32_t x) {
   out.append(bytes.data(), bytes.size());
 }
 
+void put_u64(std::string& out, uint64_t x) {
+  put_u32(out, static_cast<uint32_t>(x & 0xffffffffu));
+  put_u32(out, static_cast<uint32_t>(x >> 32));
+}
+
 void put_string(std::string& out, std::string_view x) {
   put_u32(out, static_cast<uint32_t>(x.size()));
   out.append(x);
 }
 
-void put_task(std::string& out, std::string_view id, std::string_view type, std::string_view data,
-              int32_t priority) {
-  put_string(out, id);
-  put_string(out, type);
-  put_string(out, data);
-  put_u32(out, static_cast<uint32_t>(priority));
+void put_task(std::string& out, const task& t) {
+  put_string(out, t.id);
+  put_string(out, t.type);
+  put_string(out, t.data);
+  put_u32(out, static_cast<uint32_t>(t.priority));
+  put_u64(out, static_cast<uint64_t>(t.run_at));
+  put_u64(out, static_cast<uint64_t>(t.delay_ms));
 }
 
 } // namespace
@@ -46,7 +53,7 @@ std::vector<upload_part> encode_upload_chunk(const std::vector<task>& tasks, siz
   };
   for (size_t i = 0; i < tasks.size(); ++i) {
     const auto& t = tasks[i];
-    put_task(part.body, t.id, t.type, t.data, t.priority);
+    put_task(part.body, t);
     if (part.body.size() >= max_body_bytes)
       close_part(static_cast<int64_t>(i) + 1);
   }
@@ -56,10 +63,14 @@ std::vector<upload_part> encode_upload_chunk(const std::vector<task>& tasks, siz
 }
 
 upload_part_reader::upload_part_reader(std::string_view body) {
-  if (body.substr(0, part_magic.size()) == part_magic)
+  if (body.substr(0, part_magic.size()) == part_magic) {
     rest_ = body.substr(part_magic.size());
-  else
+  } else if (body.substr(0, part_magic_v1.size()) == part_magic_v1) {
+    rest_ = body.substr(part_magic_v1.size());
+    with_times_ = false;
+  } else {
     damaged_ = true;
+  }
 }
 
 bool upload_part_reader::next(staged_task& out) {
@@ -87,10 +98,22 @@ bool upload_part_reader::next(staged_task& out) {
     rest_.remove_prefix(n);
     return true;
   };
+  auto take_i64 = [&](int64_t& x) {
+    uint32_t low = 0;
+    uint32_t high = 0;
+    if (!take_u32(low) || !take_u32(high))
+      return false;
+    x = static_cast<int64_t>(uint64_t{high} << 32 | low);
+    return true;
+  };
   uint32_t priority = 0;
   if (!take_string(out.id) || !take_string(out.type) || !take_string(out.data) || !take_u32(priority))
     return false;
   out.priority = static_cast<int32_t>(priority);
+  out.run_at = 0;
+  out.delay_ms = 0;
+  if (with_times_ && (!take_i64(out.run_at) || !take_i64(out.delay_ms)))
+    return false;
   return true;
 }
 

@@ -15,8 +15,10 @@ namespace fleet {
 
 /// Part of an upload chunk as one row of `upload_parts`. Its body is binary, read by the seal
 /// through the table-valued function `upload_rows` (fleet/upload_rows.hpp):
-///   "FUP1", then per task: u32 id length, id, u32 type length, type, u32 data length, data,
-///   i32 priority (every integer little-endian).
+///   "FUP2", then per task: u32 id length, id, u32 type length, type, u32 data length, data,
+///   i32 priority, i64 run_at, i64 delay_ms (every integer little-endian).
+/// "FUP1" parts (staged by fleetd before delayed tasks, without the two times) are still read.
+
 /// It costs the seal about half of what extracting the fields from a JSON array did.
 struct upload_part {
   int64_t offset = 0; ///< position of the part's first task within the chunk
@@ -36,6 +38,8 @@ struct staged_task {
   std::string_view type;
   std::string_view data;
   int32_t priority = 0;
+  int64_t run_at = 0;
+  int64_t delay_ms = 0;
 };
 
 /// Reads a part's body task by task, checking every length against the end of the body.
@@ -51,6 +55,7 @@ public:
 
 private:
   std::string_view rest_;
+  bool with_times_ = true; ///< FUP2
   bool damaged_ = false;
 };
 

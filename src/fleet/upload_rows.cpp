@@ -13,7 +13,8 @@ namespace fleet {
 
 namespace {
 
-enum column { position_column, id_column, type_column, data_column, priority_column, body_column };
+enum column { position_column, id_column, type_column, data_column, priority_column, run_at_column, delay_ms_column,
+              body_column };
 
 struct cursor {
   sqlite3_vtab_cursor base{}; // first: SQLite hands back pointers to it
@@ -45,7 +46,7 @@ int advance(sqlite3_vtab_cursor* base) {
 
 int connect(sqlite3* db, void*, int, const char* const*, sqlite3_vtab** out, char**) {
   auto rc = sqlite3_declare_vtab(db, "CREATE TABLE x(position INTEGER, id TEXT, type TEXT, data TEXT,"
-                                     " priority INTEGER, body HIDDEN)");
+                                     " priority INTEGER, run_at INTEGER, delay_ms INTEGER, body HIDDEN)");
   if (rc != SQLITE_OK)
     return rc;
   auto* table = static_cast<sqlite3_vtab*>(sqlite3_malloc(sizeof(sqlite3_vtab)));
@@ -131,6 +132,8 @@ int column(sqlite3_vtab_cursor* base, sqlite3_context* ctx, int i) {
     case type_column: text_result(ctx, c.current.type); break;
     case data_column: text_result(ctx, c.current.data); break;
     case priority_column: sqlite3_result_int64(ctx, c.current.priority); break;
+    case run_at_column: sqlite3_result_int64(ctx, c.current.run_at); break;
+    case delay_ms_column: sqlite3_result_int64(ctx, c.current.delay_ms); break;
     default: sqlite3_result_null(ctx); break;
   }
   return SQLITE_OK;

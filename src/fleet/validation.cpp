@@ -3,6 +3,7 @@
 #include "fleetd/error.hpp"
 #include "fleet/json_text.hpp"
 #include "fleet/text.hpp"
+#include "fleet/time_text.hpp"
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -84,6 +85,40 @@ caf::error validate_batch(const std::vector<task>& tasks, const task_type_check&
     }
   }
   return caf::none;
+}
+
+caf::error validate_start_times(const std::vector<task>& tasks, int64_t now, const submit_limits& limits) {
+  auto limit_text = [&] { return format_duration_ms(limits.max_delay_ms); };
+  for (size_t i = 0; i < tasks.size(); ++i) {
+    const auto& t = tasks[i];
+    if (t.run_at == 0 && t.delay_ms == 0)
+      continue;
+    if (t.run_at != 0 && t.delay_ms != 0)
+      return task_error(errc::invalid_task, i, t, "run_at and delay_ms are both set: give one of them");
+    if (t.delay_ms < 0)
+      return task_error(errc::invalid_task, i, t, fmt::format("delay_ms is negative ({})", t.delay_ms));
+    if (t.delay_ms > limits.max_delay_ms)
+      return task_error(errc::invalid_task, i, t,
+                        fmt::format("delay_ms {} is longer than fleet.max-delay ({})", t.delay_ms, limit_text()));
+    if (t.run_at == 0)
+      continue;
+    if (t.run_at < now - max_run_at_lag_ms)
+      return task_error(errc::invalid_task, i, t,
+                        fmt::format("run_at {} ({}) is more than an hour in the past (now {}): is a clock "
+                                    "wrong, or is it in seconds instead of milliseconds?",
+                                    t.run_at, format_rfc3339_ms(t.run_at), format_rfc3339_ms(now)));
+    if (t.run_at - now > limits.max_delay_ms)
+      return task_error(errc::invalid_task, i, t,
+                        fmt::format("run_at {} ({}) is further away than fleet.max-delay ({})", t.run_at,
+                                    format_rfc3339_ms(t.run_at), limit_text()));
+  }
+  return caf::none;
+}
+
+int64_t start_time(const task& t, int64_t now) {
+  if (t.run_at != 0)
+    return t.run_at;
+  return now + t.delay_ms;
 }
 
 caf::error validate_client_key(const std::string& key, const submit_limits& limits) {

@@ -35,4 +35,16 @@ caf::error validate_client_key(const std::string& key, const submit_limits& limi
 caf::error validate_batch(const std::vector<task>& tasks, const task_type_check& check,
                           const submit_limits& limits = {});
 
+/// How far in the past a task's run_at may lie: a clock that is off by more, or a time written in
+/// seconds instead of ms, is refused rather than run at once.
+inline constexpr int64_t max_run_at_lag_ms = 3'600'000;
+
+/// The start times of a batch about to be stored at `now`: run_at and delay_ms not negative and
+/// not both set, run_at no more than max_run_at_lag_ms in the past, and neither beyond
+/// fleet.max-delay from now. The error names the task by index and id.
+caf::error validate_start_times(const std::vector<task>& tasks, int64_t now, const submit_limits& limits = {});
+
+/// When `t`, stored at `now`, may start: its run_at, now + its delay_ms, or now.
+int64_t start_time(const task& t, int64_t now);
+
 } // namespace fleet

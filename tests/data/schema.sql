@@ -6,6 +6,8 @@ CREATE INDEX tasks_failed_by_time ON tasks (finished_at, seq) WHERE state = 'fai
 CREATE INDEX tasks_retry_due ON tasks (not_before) WHERE state = 'retry_wait';
 CREATE INDEX tasks_runnable ON tasks (priority DESC, seq) WHERE state = 'pending' AND paused = 0;
 CREATE INDEX tasks_running ON tasks (seq) WHERE state = 'running';
+CREATE INDEX tasks_scheduled_by_batch ON tasks (batch_id, not_before) WHERE state = 'scheduled';
+CREATE INDEX tasks_scheduled_due ON tasks (not_before) WHERE state = 'scheduled';
 CREATE TABLE attempts (
   task_seq    INTEGER NOT NULL REFERENCES tasks(seq),
   attempt     INTEGER NOT NULL,              -- 1-based, in start order
@@ -18,7 +20,7 @@ CREATE TABLE attempts (
   error       TEXT,
   PRIMARY KEY (task_seq, attempt)
 ) WITHOUT ROWID;
-CREATE TABLE batches (
+CREATE TABLE "batches" (
   id           TEXT PRIMARY KEY,
   created_at   INTEGER NOT NULL,
   started_at   INTEGER,                      -- first attempt of any task
@@ -34,6 +36,7 @@ CREATE TABLE batches (
   first_seq    INTEGER,                      -- the seq range of its tasks (inserted together by the
   last_seq     INTEGER,                      -- one writer): results are paged by seq within it
   client_key   TEXT,                         -- the client's idempotency key, if it sent one
+  scheduled    INTEGER NOT NULL DEFAULT 0,   -- its tasks in state `scheduled` (waiting for run_at)
   CHECK (succeeded + failed + cancelled <= total)
 );
 CREATE TABLE config_overrides (
@@ -53,7 +56,7 @@ CREATE TABLE fleet_pause (
   id        INTEGER PRIMARY KEY CHECK (id = 1),
   paused_at INTEGER NOT NULL
 );
-CREATE TABLE fleet_totals (
+CREATE TABLE "fleet_totals" (
   id          INTEGER PRIMARY KEY CHECK (id = 1),
   batches     INTEGER NOT NULL,
   tasks       INTEGER NOT NULL,
@@ -61,9 +64,10 @@ CREATE TABLE fleet_totals (
   failed      INTEGER NOT NULL,
   cancelled   INTEGER NOT NULL,
   retries     INTEGER NOT NULL,
-  duration_ms INTEGER NOT NULL
+  duration_ms INTEGER NOT NULL,
+  scheduled   INTEGER NOT NULL DEFAULT 0
 );
-CREATE TABLE tasks (
+CREATE TABLE "tasks" (
   seq               INTEGER PRIMARY KEY,     -- submission order: FIFO within a priority
   batch_id          TEXT NOT NULL REFERENCES batches(id),
   task_id           TEXT NOT NULL,
@@ -72,7 +76,8 @@ CREATE TABLE tasks (
   priority          INTEGER NOT NULL DEFAULT 0,
   state             TEXT NOT NULL DEFAULT 'pending'
                     CHECK (state = 'pending' OR state = 'running' OR state = 'retry_wait'
-                           OR state = 'succeeded' OR state = 'failed' OR state = 'cancelled'),
+                           OR state = 'scheduled' OR state = 'succeeded' OR state = 'failed'
+                           OR state = 'cancelled'),
   paused            INTEGER NOT NULL DEFAULT 0,  -- 1 while its batch is paused
   attempts          INTEGER NOT NULL DEFAULT 0,  -- attempts started, interrupted ones included
   interruptions     INTEGER NOT NULL DEFAULT 0,  -- attempts cut short by a crash, a shutdown or a lost node
@@ -81,7 +86,8 @@ CREATE TABLE tasks (
                                                  -- for good, so a task that kills fleetd cannot loop
   replay_base       INTEGER NOT NULL DEFAULT 0,  -- attempts that counted against max_retries before
                                                  -- the last replay (a replay starts a new series)
-  not_before        INTEGER NOT NULL DEFAULT 0,  -- earliest start of the next attempt (retry_wait)
+  not_before        INTEGER NOT NULL DEFAULT 0,  -- earliest start of the next attempt: the task's
+                                                 -- run_at (scheduled) or its retry (retry_wait)
   result            TEXT,                    -- JSON of the successful attempt
   error             TEXT,                    -- error of the last failed attempt
   started_at        INTEGER,
@@ -106,24 +112,25 @@ BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
 CREATE TRIGGER events_append_only_update BEFORE UPDATE ON events
 BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
 CREATE TRIGGER fleet_totals_batch_counted
-AFTER UPDATE OF succeeded, failed, cancelled, retries, duration_ms ON batches BEGIN
+AFTER UPDATE OF succeeded, failed, cancelled, retries, duration_ms, scheduled ON batches BEGIN
   UPDATE fleet_totals SET succeeded = succeeded + NEW.succeeded - OLD.succeeded,
     failed = failed + NEW.failed - OLD.failed, cancelled = cancelled + NEW.cancelled - OLD.cancelled,
-    retries = retries + NEW.retries - OLD.retries, duration_ms = duration_ms + NEW.duration_ms - OLD.duration_ms
+    retries = retries + NEW.retries - OLD.retries, duration_ms = duration_ms + NEW.duration_ms - OLD.duration_ms,
+    scheduled = scheduled + NEW.scheduled - OLD.scheduled
   WHERE id = 1;
 END;
 CREATE TRIGGER fleet_totals_batch_deleted AFTER DELETE ON batches BEGIN
   UPDATE fleet_totals SET batches = batches - 1, tasks = tasks - OLD.total,
     succeeded = succeeded - OLD.succeeded, failed = failed - OLD.failed,
     cancelled = cancelled - OLD.cancelled, retries = retries - OLD.retries,
-    duration_ms = duration_ms - OLD.duration_ms
+    duration_ms = duration_ms - OLD.duration_ms, scheduled = scheduled - OLD.scheduled
   WHERE id = 1;
 END;
 CREATE TRIGGER fleet_totals_batch_inserted AFTER INSERT ON batches BEGIN
   UPDATE fleet_totals SET batches = batches + 1, tasks = tasks + NEW.total,
     succeeded = succeeded + NEW.succeeded, failed = failed + NEW.failed,
     cancelled = cancelled + NEW.cancelled, retries = retries + NEW.retries,
-    duration_ms = duration_ms + NEW.duration_ms
+    duration_ms = duration_ms + NEW.duration_ms, scheduled = scheduled + NEW.scheduled
   WHERE id = 1;
 END;
 CREATE VIEW batch_summary AS
@@ -142,6 +149,7 @@ SELECT
   failed,
   cancelled,
   total - succeeded - failed - cancelled AS unfinished,
+  scheduled,
   retries,
   round(1.0 * min(succeeded + failed + cancelled, total) / total, 4) AS progress,
   created_at,

@@ -239,3 +239,49 @@ TEST_CASE("HTTP options that would expose the fleet are refused at start, each w
   refused("http-tls-cert=\"DIR/none.pem\"\n", "fleet.http-tls-cert and fleet.http-tls-key go together");
   refused("http-max-body=0\n", "fleet.http-max-body must be between 1 and 4096");
 }
+
+TEST_CASE("delayed tasks through the API: run_at and delay_ms in JSON and JSON Lines, shown in the status") {
+  api_fleetd f;
+  REQUIRE_MESSAGE(f.d.start(), f.d.log());
+  auto c = f.client();
+  httplib::Headers auth{{"Authorization", std::string{"Bearer "} + write_token}};
+  auto res = c.Post("/api/v1/batches", auth,
+                    R"({"tasks": [{"id": "a", "type": "echo", "run_at": "2099-01-01T00:00:00Z"}]})",
+                    "application/json");
+  REQUIRE(res);
+  CHECK(res->status == 422);
+  CHECK(error_code(res->body) == "invalid_task");
+  CHECK_MESSAGE(res->body.find("further away than fleet.max-delay") != std::string::npos, res->body);
+  res = c.Post("/api/v1/batches", auth, R"({"tasks": [{"id": "a", "type": "echo", "run_at": "noon"}]})",
+               "application/json");
+  REQUIRE(res);
+  CHECK(res->status / 100 == 4);
+  CHECK(error_code(res->body) == "invalid_task");
+  CHECK(f.d.query_int("SELECT count(*) FROM batches") == 0);
+
+  res = c.Post("/api/v1/batches", auth,
+               R"({"tasks": [{"id": "a", "type": "echo", "delay_ms": 3600000}, {"id": "b", "type": "echo"}]})",
+               "application/json");
+  REQUIRE(res);
+  REQUIRE_MESSAGE(res->status == 201, res->body);
+  auto batch = json::parse(res->body)["batch_id"].get<std::string>();
+  REQUIRE(eventually([&] {
+    auto st = c.Get("/api/v1/batches/" + batch, auth);
+    return st && json::parse(st->body)["completed"] == 1;
+  }));
+  auto st = json::parse(c.Get("/api/v1/batches/" + batch, auth)->body);
+  CHECK(st["scheduled"] == 1);
+  CHECK(st["next_run_at"].get<int64_t>() >= st["created_at"].get<int64_t>() + 3'600'000);
+
+  res = c.Post("/api/v1/batches", auth, "{\"type\": \"echo\", \"run_at\": 4102444800000}\n{\"type\": \"echo\", \"delay_ms\": 86400000}\n",
+               "application/x-ndjson");
+  REQUIRE(res);
+  CHECK(res->status == 422); // 2100-01-01 is beyond fleet.max-delay
+  res = c.Post("/api/v1/batches", auth, "{\"type\": \"echo\", \"delay_ms\": 86400000}\n{\"type\": \"echo\", \"delay_ms\": 5}\n",
+               "application/x-ndjson");
+  REQUIRE(res);
+  REQUIRE_MESSAGE(res->status == 201, res->body);
+  auto lines = json::parse(res->body)["batch_id"].get<std::string>();
+  REQUIRE(eventually([&] { return f.d.query_int("SELECT scheduled FROM batches WHERE id = '" + lines + "'") == 1; }));
+  CHECK(json::parse(c.Get("/api/v1/stats", auth)->body)["scheduled_tasks"] == 2);
+}

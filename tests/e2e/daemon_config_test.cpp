@@ -58,6 +58,13 @@ TEST_CASE("bad config files and options are refused with one line naming the pro
   check_refused("[fleet]\nmax-pending-batches=0\n", "fleet.max-pending-batches must be between 1 and");
   check_refused("[fleet]\nmax-id-length=5000\n", "fleet.max-id-length must be between 1 and 4096 bytes");
   check_refused("[fleet]\nmax-batch-tasks=-1\n", "fleet.max-batch-tasks must be between 1 and");
+  check_refused("[fleet]\nmax-delay=\"soon\"\n", "fleet.max-delay must be a duration such as \"30s\"");
+  check_refused("[fleet]\nmax-delay=\"-5d\"\n", "fleet.max-delay must be a duration");
+  check_refused("[fleet]\nmax-delay=\"11y\"\n", "fleet.max-delay must be a duration");
+  check_refused("[fleet]\nmax-delay=\"3651d\"\n", "fleet.max-delay must be between 1000 and 315360000000 ms");
+  check_refused("[fleet]\n", "--fleet.max-delay must be a duration", {"--fleet.max-delay=soon"});
+  check_refused("[fleet]\n", "fleet.max-delay must be between 1000 and 315360000000 ms (got 10)",
+                {"--fleet.max-delay=10"}); // a bare integer is ms
   check_refused("[fleet]\nexec-allow=\"sh -c\"\n", "fleet.exec-allow names programs separated by commas");
   check_refused("[fleet]\ndb=\"/proc/fleetd-test/x.db\"\n", "cannot create the database directory /proc/fleetd-test");
   auto missing = run({bin("fleetd"), "--config-file=/nonexistent/fleetd.ini"});
@@ -120,7 +127,7 @@ TEST_CASE("fleetd refuses a database from a newer fleetd, a foreign file, a used
 
 TEST_CASE("a client over a configured limit is told which one, and nothing is stored") {
   fleetd_process d("max-batch-tasks=3\nmax-task-data=24\nmax-id-length=4\nmax-pending-batches=1\n"
-                   "max-workers=1\n");
+                   "max-workers=1\nmax-delay=\"1h\"\n");
   REQUIRE_MESSAGE(d.start(), d.log());
   auto refused = [&](const std::string& jsonl, const std::string& expected) {
     auto file = d.file("tasks.jsonl");
@@ -135,6 +142,7 @@ TEST_CASE("a client over a configured limit is told which one, and nothing is st
   refused("{\"id\":\"a\",\"type\":\"echo\",\"data\":{\"text\":\"far too long for the limit\"}}\n",
           "more than the limit of 24 (fleet.max-task-data)");
   refused("{\"id\":\"abcde\",\"type\":\"echo\"}\n", "longer than 4 bytes (fleet.max-id-length)");
+  refused("{\"id\":\"d\",\"type\":\"echo\",\"delay_ms\":3600001}\n", "longer than fleet.max-delay (1h)");
   refused("{\"id\":\"x\",\"type\":\"exec\",\"data\":{\"argv\":[\"ls\"]}}\n", "ls is not in fleetd's fleet.exec-allow");
   CHECK(d.query_int("SELECT count(*) FROM batches") == 0);
   // One unfinished batch is the limit: a long sleep holds it open, the next submit is refused.

@@ -350,3 +350,57 @@ TEST_CASE("the C++ example client runs the seed's usage example against fleetd")
   CHECK(r.out.find("Result: task-4 ok") != std::string::npos);
   CHECK(r.out.find("success rate 100.0%") != std::string::npos);
 }
+
+TEST_CASE("fleetctl submit --delay and --at hold tasks until their time, in one message and as an upload") {
+  fleetd_process d;
+  REQUIRE_MESSAGE(d.start(), d.log());
+  auto file = d.file("two.jsonl");
+  write_file(file, "{\"id\":\"a\",\"type\":\"echo\"}\n{\"id\":\"b\",\"type\":\"echo\",\"delay_ms\":1}\n");
+  auto r = d.ctl({"submit", "--delay", "1h", file});
+  REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+  auto id = r.out.substr(0, r.out.find('\n'));
+  // a took --delay; b kept its own delay and runs.
+  CHECK(eventually([&] { return d.ctl_json({"status", id})["completed"] == 1; }));
+  auto st = d.ctl_json({"status", id});
+  CHECK(st["scheduled"] == 1);
+  CHECK(st["status"] == "processing");
+  auto created = st["created_at"].get<int64_t>();
+  auto next = st["next_run_at"].get<int64_t>();
+  CHECK(next >= created + 3'600'000);
+  CHECK(next <= created + 3'600'000 + 5'000);
+  auto text = d.ctl({"status", id});
+  CHECK_MESSAGE(text.out.find("scheduled") != std::string::npos, text.out);
+  CHECK(d.ctl_json({"stats"})["scheduled_tasks"] == 1);
+  CHECK(d.query_int("SELECT count(*) FROM tasks WHERE task_id = 'a' AND state = 'scheduled'") == 1);
+
+  // An upload (more than one chunk) with --at: every task waits; cancel ends them all.
+  std::string lines;
+  for (int i = 0; i < 12'000; ++i)
+    lines += R"({"type": "echo"})" "\n";
+  auto big = d.file("big.jsonl");
+  write_file(big, lines);
+  r = d.ctl({"submit", "--at", "2099-01-01T00:00:00Z", big});
+  CHECK(r.exit_code == 2); // beyond fleet.max-delay: refused, nothing stored
+  CHECK_MESSAGE(r.err.find("further away than fleet.max-delay") != std::string::npos, r.err);
+  r = d.ctl({"submit", "--delay", "2d", big});
+  REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+  auto up = r.out.substr(0, r.out.find('\n'));
+  CHECK(d.ctl_json({"status", up})["scheduled"] == 12'000);
+  CHECK(d.ctl({"cancel", up}).exit_code == 0);
+  CHECK(d.ctl_json({"status", up})["cancelled"] == 12'000);
+  CHECK(d.ctl_json({"stats"})["scheduled_tasks"] == 1);
+
+  for (const auto& [args, expected] : std::vector<std::pair<std::vector<std::string>, std::string>>{
+         {{"submit", "--delay", "soon", file}, "--delay needs a duration such as 30s"},
+         {{"submit", "--delay", "10", file}, "--delay needs a duration"},
+         {{"submit", "--at", "tomorrow", file}, "--at needs an RFC 3339 time"},
+         {{"submit", "--at", "2026-12-02T10:00:00Z", "--delay", "1m", file}, "not both"},
+         {{"status", "--delay", "1m", id}, "--delay and --at belong to submit"},
+         {{"submit", "--at", "2001-01-01T00:00:00Z", file}, "more than an hour in the past"}}) {
+    CAPTURE(expected);
+    r = d.ctl(args);
+    CHECK(r.exit_code == 2);
+    CHECK_MESSAGE(r.err.find(expected) != std::string::npos, r.err);
+  }
+  CHECK(d.query_int("SELECT count(*) FROM batches") == 2);
+}

@@ -74,6 +74,53 @@ TEST_CASE("every older version migrates to the latest with its data kept") {
   }
 }
 
+TEST_CASE("a version 1 database with work in every state migrates to delayed tasks with every row kept") {
+  temp_dir dir;
+  auto path = dir.file("fleet.db");
+  {
+    auto db = database_at(path, 1);
+    REQUIRE_FALSE(db.exec(
+      "INSERT INTO batches (id, created_at, total, succeeded, retries, client_key, first_seq, last_seq)"
+      " VALUES ('b1', 1, 4, 1, 1, 'key-1', 1, 4);"
+      "INSERT INTO tasks (batch_id, task_id, type, data, priority, state, attempts, not_before, result)"
+      " VALUES ('b1', 'done', 'echo', '{}', 0, 'succeeded', 1, 5, '{\"ok\":1}'),"
+      "        ('b1', 'wait', 'echo', '{}', 3, 'retry_wait', 1, 9000, NULL),"
+      "        ('b1', 'run', 'echo', '{}', 0, 'running', 1, 5, NULL),"
+      "        ('b1', 'new', 'echo', '{\"big\":12345678901234567890}', -2, 'pending', 0, 5, NULL);"
+      "INSERT INTO attempts (task_seq, attempt, worker_id, started_at, finished_at, outcome)"
+      " VALUES (1, 1, 'w1', 2, 3, 'succeeded'), (2, 1, 'w2', 2, 3, 'failed'), (3, 1, 'w3', 4, NULL, NULL);"
+      "INSERT INTO events (at, kind, batch_id) VALUES (1, 'batch_submitted', 'b1');"));
+  }
+  auto store = fleet_store::open({path, "full"});
+  REQUIRE_MESSAGE(store, (store ? "" : error_text(store.error())));
+  auto q = [&](const std::string& sql) { return query_db_int(path, sql); };
+  CHECK(user_version(path) == latest_schema_version());
+  CHECK(q("SELECT count(*) FROM tasks") == 4);
+  CHECK(q("SELECT count(*) FROM attempts") == 3);
+  CHECK(q("SELECT count(*) FROM events") == 1);
+  CHECK(q("SELECT seq FROM tasks WHERE task_id = 'new' AND priority = -2 AND state = 'pending'") == 4);
+  CHECK(q("SELECT not_before FROM tasks WHERE task_id = 'wait' AND state = 'retry_wait'") == 9000);
+  CHECK(query_db_text(path, "SELECT data FROM tasks WHERE task_id = 'new'") == "{\"big\":12345678901234567890}");
+  CHECK(q("SELECT succeeded = 1 AND retries = 1 AND scheduled = 0 AND last_seq = 4 FROM batches"
+          " WHERE client_key = 'key-1'") == 1);
+  CHECK(q("SELECT batches = 1 AND tasks = 4 AND succeeded = 1 AND scheduled = 0 FROM fleet_totals") == 1);
+  CHECK(q("SELECT count(*) FROM pragma_foreign_key_check") == 0);
+  CHECK(query_db_text(path, "PRAGMA integrity_check") == "ok");
+  // The indexes and triggers are back: a new scheduled task is counted and found through them.
+  auto db = sqlite::database::open(path, false);
+  REQUIRE(db);
+  CHECK(*db->query_int("PRAGMA foreign_keys") == 0); // a new connection's default: the store sets its own
+  REQUIRE_FALSE(db->exec("INSERT INTO batches (id, created_at, total, scheduled) VALUES ('b2', 1, 1, 1)"));
+  CHECK(q("SELECT scheduled FROM fleet_totals") == 1);
+  CHECK(db->exec("INSERT INTO tasks (batch_id, task_id, type, data, state) VALUES ('b2', 't', 'x', '{}', 'later')"));
+  CHECK(db->exec("DELETE FROM events"));
+  // migrate() turns foreign keys off for its transaction only.
+  auto other = database_at(dir.file("other.db"), 1);
+  REQUIRE_FALSE(other.exec("PRAGMA foreign_keys = ON"));
+  REQUIRE_FALSE(migrate(other));
+  CHECK(*other.query_int("PRAGMA foreign_keys") == 1);
+}
+
 TEST_CASE("a fresh database has exactly the checked-in schema, with incremental auto-vacuum") {
   // tests/data/schema.sql is the reviewed copy: a change to schema/ that alters what a fresh
   // database holds fails here until that copy is updated with it.

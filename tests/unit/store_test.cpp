@@ -67,8 +67,20 @@ TEST_CASE("hot queries use their indexes, not a table scan") {
   auto lower = query_plan(path, sql::runnable_lower_priority);
   CHECK(lower.find("USING INDEX tasks_runnable (priority<?)") != std::string::npos);
   CHECK(lower.find("TEMP B-TREE") == std::string::npos);
-  auto due = query_plan(path, sql::next_retry_due);
+  auto due = query_plan(path, sql::next_due);
   CHECK(due.find("tasks_retry_due") != std::string::npos);
+  CHECK(due.find("tasks_scheduled_due") != std::string::npos);
+  // Delayed tasks: the slice that becomes due is read in time order without a sort, and a batch's
+  // scheduled tasks are found without reading its others.
+  for (const auto& statement : {sql::due_scheduled_by_batch, sql::promote_due_scheduled}) {
+    auto plan = query_plan(path, statement);
+    CHECK_MESSAGE(plan.find("USING INDEX tasks_scheduled_due") != std::string::npos, plan);
+    CHECK_MESSAGE(plan.find("TEMP B-TREE FOR ORDER BY") == std::string::npos, plan);
+  }
+  for (const auto& statement : {sql::count_scheduled, sql::batch_next_scheduled}) {
+    auto plan = query_plan(path, statement);
+    CHECK_MESSAGE(plan.find("tasks_scheduled_by_batch") != std::string::npos, plan);
+  }
   auto promote = query_plan(path, sql::promote_due_retries);
   CHECK(promote.find("tasks_retry_due") != std::string::npos);
   auto of_batch = query_plan(path, sql::cancel_waiting);

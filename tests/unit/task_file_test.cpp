@@ -180,3 +180,68 @@ TEST_CASE("nesting deeper than fleetd takes is refused before parsing, on both s
   REQUIRE(err);
   CHECK(error_text(err) == "task 0 (id \"t\"): data nests arrays and objects deeper than 1000 levels");
 }
+
+TEST_CASE("a task's start time is read as epoch ms, an RFC 3339 time, or a delay") {
+  auto parsed = parse_task_file("{\"type\":\"echo\",\"run_at\":1796193031000}\n"
+                                "{\"type\":\"echo\",\"run_at\":\"2026-12-02T07:30:31.250+01:00\"}\n"
+                                "{\"type\":\"echo\",\"delay_ms\":600000}\n"
+                                "{\"type\":\"echo\",\"delay_ms\":0}\n",
+                                "t.jsonl");
+  REQUIRE(parsed);
+  REQUIRE(parsed->size() == 4);
+  CHECK((*parsed)[0].run_at == 1'796'193'031'000);
+  CHECK((*parsed)[1].run_at == 1'796'193'031'250);
+  CHECK((*parsed)[2].delay_ms == 600'000);
+  CHECK((*parsed)[2].run_at == 0);
+  CHECK((*parsed)[3].delay_ms == 0);
+}
+
+TEST_CASE("a start time that is not one is refused with the line and the reason") {
+  CHECK(error_of(R"({"type":"echo","run_at":"tomorrow"})").find("\"run_at\" \"tomorrow\" is not an RFC 3339 time") == std::string{"tasks.json line 1: "}.size());
+  CHECK(error_of(R"({"type":"echo","run_at":"2026-12-02T07:30:31"})").find("not an RFC 3339 time") != std::string::npos);
+  CHECK(error_of(R"({"type":"echo","run_at":-5})").find("\"run_at\" must be a time in ms") != std::string::npos);
+  CHECK(error_of(R"({"type":"echo","run_at":0})").find("\"run_at\" must be a time in ms") != std::string::npos);
+  CHECK(error_of(R"({"type":"echo","run_at":1.5e12})").find("\"run_at\" must be a time in ms") != std::string::npos);
+  CHECK(error_of(R"({"type":"echo","run_at":18446744073709551615})").find("\"run_at\" must be") != std::string::npos);
+  CHECK(error_of(R"({"type":"echo","delay_ms":-1})").find("\"delay_ms\" must be an integer of ms, 0 or more")
+        != std::string::npos);
+  CHECK(error_of(R"({"type":"echo","delay_ms":"10m"})").find("\"delay_ms\" must be") != std::string::npos);
+  CHECK(error_of(R"({"type":"echo","delay_ms":9223372036854775808})").find("\"delay_ms\" must be")
+        != std::string::npos);
+}
+
+TEST_CASE("start times are checked against now and fleet.max-delay before anything is stored") {
+  int64_t now = 1'796'193'031'000;
+  auto with = [](auto set) {
+    task t{"t", "echo", "{}", 0};
+    set(t);
+    return std::vector<task>{task{"ok", "echo", "{}", 0}, t};
+  };
+  CHECK_FALSE(validate_start_times(with([&](task& t) { t.run_at = now + 1000; }), now));
+  CHECK_FALSE(validate_start_times(with([&](task& t) { t.run_at = now - 3'599'000; }), now)); // clock skew
+  CHECK_FALSE(validate_start_times(with([&](task& t) { t.delay_ms = int64_t{365} * 86'400'000; }), now));
+  auto text = [&](auto set, submit_limits limits = {}) {
+    auto err = validate_start_times(with(set), now, limits);
+    REQUIRE(err);
+    CHECK(err == errc::invalid_task);
+    return error_text(err);
+  };
+  CHECK(text([&](task& t) { t.run_at = now - 3'601'000; }).find("task 1 (id \"t\"): run_at") == 0);
+  CHECK(text([&](task& t) { t.delay_ms = -1; }).find("delay_ms is negative") != std::string::npos);
+  CHECK(text([&](task& t) { t.run_at = -1; }).find("more than an hour in the past") != std::string::npos);
+  CHECK(text([&](task& t) {
+          t.run_at = now + 1;
+          t.delay_ms = 1;
+        }).find("both set")
+        != std::string::npos);
+  submit_limits tight;
+  tight.max_delay_ms = 60'000;
+  CHECK(text([&](task& t) { t.delay_ms = 60'001; }, tight).find("longer than fleet.max-delay (1m)") != std::string::npos);
+  CHECK(text([&](task& t) { t.run_at = now + 60'001; }, tight).find("further away than fleet.max-delay (1m)")
+        != std::string::npos);
+  CHECK(text([&](task& t) { t.run_at = INT64_MAX; }).find("further away") != std::string::npos);
+  CHECK(text([&](task& t) { t.delay_ms = INT64_MAX; }).find("longer than") != std::string::npos);
+  CHECK(start_time(task{"a", "echo", "{}", 0, 0, 250}, now) == now + 250);
+  CHECK(start_time(task{"a", "echo", "{}", 0, now + 9, 0}, now) == now + 9);
+  CHECK(start_time(task{"a", "echo", "{}", 0}, now) == now);
+}

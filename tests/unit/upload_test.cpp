@@ -59,18 +59,13 @@ std::vector<task> decoded(std::string_view body) {
   upload_part_reader reader{body};
   staged_task t;
   while (reader.next(t))
-    out.push_back({std::string{t.id}, std::string{t.type}, std::string{t.data}, t.priority});
+    out.push_back({std::string{t.id}, std::string{t.type}, std::string{t.data}, t.priority, t.run_at, t.delay_ms});
   CHECK_FALSE(reader.damaged());
   return out;
 }
 
 bool same(const std::vector<task>& a, const std::vector<task>& b) {
-  if (a.size() != b.size())
-    return false;
-  for (size_t i = 0; i < a.size(); ++i)
-    if (a[i].id != b[i].id || a[i].type != b[i].type || a[i].data != b[i].data || a[i].priority != b[i].priority)
-      return false;
-  return true;
+  return a == b;
 }
 
 } // namespace
@@ -82,9 +77,9 @@ TEST_CASE("a chunk is one part unless its body passes the size bound") {
   CHECK(one[0].offset == 0);
   CHECK(one[0].tasks == 10);
   CHECK(same(decoded(one[0].body), tasks));
-  // 4 bytes of header, then 29 per task ("t3", "echo", {"i":3}, their lengths, the priority):
-  // a bound of 70 closes a part every third task.
-  auto parts = encode_upload_chunk(tasks, 70);
+  // 4 bytes of header, then 45 per task ("t3", "echo", {"i":3}, their lengths, the priority and
+  // the two start times): a bound of 100 closes a part every third task.
+  auto parts = encode_upload_chunk(tasks, 100);
   REQUIRE(parts.size() == 4);
   int64_t next = 0;
   for (const auto& p : parts) {
@@ -98,8 +93,9 @@ TEST_CASE("a chunk is one part unless its body passes the size bound") {
 }
 
 TEST_CASE("a part's body reads back byte for byte, and a damaged one is never read past its end") {
-  std::vector<task> sent{{"", "echo", "", -1}, {"id\0with\nbytes", "t", std::string(300, 'x'), 2147483647},
-                         {"\xc3\xa9", "echo", "{}", -2147483647 - 1}};
+  std::vector<task> sent{{"", "echo", "", -1, 0, 0},
+                         {"id\0with\nbytes", "t", std::string(300, 'x'), 2147483647, 1'796'193'031'000, 0},
+                         {"\xc3\xa9", "echo", "{}", -2147483647 - 1, 0, INT64_MAX}};
   sent[1].id[2] = '\0';
   auto body = encode_upload_chunk(sent).at(0).body;
   CHECK(same(decoded(body), sent));
@@ -124,7 +120,7 @@ TEST_CASE("a part's body reads back byte for byte, and a damaged one is never re
   }
   SUBCASE("a length past the end") {
     auto bad = body;
-    bad[4 + 20 + 3] = '\x7f'; // the high byte of the second task's id length (the first task is 20 bytes)
+    bad[4 + 36 + 3] = '\x7f'; // the high byte of the second task's id length (the first task is 36 bytes)
     upload_part_reader reader{bad};
     staged_task t;
     CHECK(reader.next(t));
@@ -193,16 +189,70 @@ TEST_CASE("a task id repeated across chunks fails the seal with its position, an
   CHECK(query_db_int(f.path, "SELECT tasks FROM uploads WHERE id = 'u'") == 7); // left to expire
 }
 
+TEST_CASE("a part staged before delayed tasks (FUP1, without start times) is still read and sealed") {
+  // What fleetd wrote before: per task id, type, data, priority, and no times.
+  std::string v1 = "FUP1";
+  auto u32 = [&](uint32_t x) {
+    for (int i = 0; i < 4; ++i)
+      v1.push_back(static_cast<char>((x >> (8 * i)) & 0xff));
+  };
+  auto text = [&](std::string_view x) {
+    u32(static_cast<uint32_t>(x.size()));
+    v1.append(x);
+  };
+  for (int i = 0; i < 2; ++i) {
+    text("old" + std::to_string(i));
+    text("echo");
+    text("{}");
+    u32(static_cast<uint32_t>(i));
+  }
+  auto back = decoded(v1);
+  REQUIRE(back.size() == 2);
+  CHECK(back[1].id == "old1");
+  CHECK(back[1].priority == 1);
+  CHECK(back[1].run_at == 0);
+  store_fixture f;
+  REQUIRE_FALSE(in_transaction(*f.store, [&] { return f.store->open_upload("u", 1); }));
+  REQUIRE(in_transaction(*f.store, [&] { return f.store->stage_chunk("u", encode_upload_chunk(numbered(0, 2))); }));
+  auto db = sqlite::database::open(f.path, false);
+  REQUIRE(db);
+  auto st = db->prepare("UPDATE upload_parts SET body = ?1 WHERE upload_id = 'u'");
+  REQUIRE(st);
+  st->rebind(sqlite::blob_view{v1});
+  REQUIRE_FALSE(st->run());
+  REQUIRE(in_transaction(*f.store, [&] { return f.store->seal_upload("u", "B", 5); }));
+  CHECK(query_db_int(f.path, "SELECT count(*) FROM tasks WHERE batch_id = 'B' AND state = 'pending'"
+                             " AND task_id LIKE 'old%' AND not_before = 5") == 2);
+}
+
+TEST_CASE("a sealed upload's delayed tasks wait as scheduled, counted in their batch") {
+  store_fixture f;
+  auto tasks = numbered(0, 4);
+  tasks[1].delay_ms = 1'000;     // from the seal's time
+  tasks[2].run_at = 50'000;      // absolute
+  tasks[3].run_at = 3;           // already past at the seal: pending
+  REQUIRE_FALSE(in_transaction(*f.store, [&] { return f.store->open_upload("u", 1); }));
+  REQUIRE(in_transaction(*f.store, [&] { return f.store->stage_chunk("u", encode_upload_chunk(tasks)); }));
+  REQUIRE(in_transaction(*f.store, [&] { return f.store->seal_upload("u", "B", 10); }));
+  auto q = [&](const std::string& sql) { return query_db_int(f.path, sql); };
+  CHECK(q("SELECT not_before FROM tasks WHERE task_id = 't0' AND state = 'pending'") == 10);
+  CHECK(q("SELECT not_before FROM tasks WHERE task_id = 't1' AND state = 'scheduled'") == 1'010);
+  CHECK(q("SELECT not_before FROM tasks WHERE task_id = 't2' AND state = 'scheduled'") == 50'000);
+  CHECK(q("SELECT not_before FROM tasks WHERE task_id = 't3' AND state = 'pending'") == 10);
+  CHECK(q("SELECT scheduled FROM batches WHERE id = 'B'") == 2);
+  CHECK(q("SELECT scheduled FROM fleet_totals") == 2);
+}
+
 TEST_CASE("a staged chunk damaged in the file fails the seal and changes nothing") {
   struct damage {
     const char* body; // SQL for the part's new body
     const char* why;  // what the error says
   };
-  // Three tasks of 29 bytes each: cut 3 bytes and the last task is torn, cut 29 and the part
+  // Three tasks of 45 bytes each: cut 3 bytes and the last task is torn, cut 45 and the part
   // holds one task fewer than its row says (the batch's total would not match its tasks).
   std::vector<damage> cases{
     {"substr(body, 1, length(body) - 3)", "its body ends inside a task"},
-    {"substr(body, 1, length(body) - 29)", "the part at position 0 holds 2 tasks instead of 3"},
+    {"substr(body, 1, length(body) - 45)", "the part at position 0 holds 2 tasks instead of 3"},
     {"x'00010203'", "does not start as one"},
     {"42", "its body is not binary"},
     {"'[[\"t0\", \"echo\", \"{}\", 0]]'", "its body is not binary"}, // text, as JSON once was

@@ -1,0 +1,203 @@
+-- Version 2: delayed tasks (a task that must not start before its time, issue 20).
+--
+-- A delayed task is stored at once in the new state `scheduled`, with its time in `not_before`.
+-- When that time comes the writer makes it `pending` (in bounded slices, so that a million tasks
+-- due at the same moment never make one long commit); from then on it is an ordinary waiting task
+-- that keeps its priority. Each batch counts its scheduled tasks, and fleet_totals sums them, so
+-- that a status and stats() stay one row however many tasks wait for their time.
+--
+-- SQLite cannot change a CHECK constraint in place: `tasks` is rebuilt as the SQLite manual's
+-- "making other kinds of table schema changes" describes (new table, copy, drop, rename; the views
+-- that name it are dropped and created again). fleetd runs this with foreign keys off and checks
+-- them before the commit (src/fleet/migrations.cpp).
+--
+-- Events: a delayed task becoming due writes none (a million of them would double the table); the
+-- detail of batch_submitted also says how many of its tasks were delayed: {"tasks": N, "scheduled": K}.
+
+DROP VIEW task_history;
+DROP VIEW failures_by_type;
+DROP VIEW throughput_per_minute;
+DROP VIEW batch_summary;
+
+CREATE TABLE tasks_v2 (
+  seq               INTEGER PRIMARY KEY,     -- submission order: FIFO within a priority
+  batch_id          TEXT NOT NULL REFERENCES batches(id),
+  task_id           TEXT NOT NULL,
+  type              TEXT NOT NULL,
+  data              TEXT NOT NULL,           -- JSON, as submitted
+  priority          INTEGER NOT NULL DEFAULT 0,
+  state             TEXT NOT NULL DEFAULT 'pending'
+                    CHECK (state = 'pending' OR state = 'running' OR state = 'retry_wait'
+                           OR state = 'scheduled' OR state = 'succeeded' OR state = 'failed'
+                           OR state = 'cancelled'),
+  paused            INTEGER NOT NULL DEFAULT 0,  -- 1 while its batch is paused
+  attempts          INTEGER NOT NULL DEFAULT 0,  -- attempts started, interrupted ones included
+  interruptions     INTEGER NOT NULL DEFAULT 0,  -- attempts cut short by a crash, a shutdown or a lost node
+  orphaned_attempts INTEGER NOT NULL DEFAULT 0,  -- of those, lost to a crash or a lost node (not a
+                                                 -- drain); at fleet.max-interruptions the task fails
+                                                 -- for good, so a task that kills fleetd cannot loop
+  replay_base       INTEGER NOT NULL DEFAULT 0,  -- attempts that counted against max_retries before
+                                                 -- the last replay (a replay starts a new series)
+  not_before        INTEGER NOT NULL DEFAULT 0,  -- earliest start of the next attempt: the task's
+                                                 -- run_at (scheduled) or its retry (retry_wait)
+  result            TEXT,                    -- JSON of the successful attempt
+  error             TEXT,                    -- error of the last failed attempt
+  started_at        INTEGER,
+  finished_at       INTEGER,
+  duration_ms       INTEGER,                 -- of the attempt that finished the task
+  UNIQUE (batch_id, task_id)
+);
+INSERT INTO tasks_v2 (seq, batch_id, task_id, type, data, priority, state, paused, attempts, interruptions,
+                      orphaned_attempts, replay_base, not_before, result, error, started_at, finished_at,
+                      duration_ms)
+SELECT seq, batch_id, task_id, type, data, priority, state, paused, attempts, interruptions,
+       orphaned_attempts, replay_base, not_before, result, error, started_at, finished_at, duration_ms
+FROM tasks;
+DROP TABLE tasks;
+ALTER TABLE tasks_v2 RENAME TO tasks;
+
+-- The indexes of version 1, unchanged.
+CREATE INDEX tasks_runnable ON tasks (priority DESC, seq) WHERE state = 'pending' AND paused = 0;
+CREATE INDEX tasks_retry_due ON tasks (not_before) WHERE state = 'retry_wait';
+CREATE INDEX tasks_running ON tasks (seq) WHERE state = 'running';
+CREATE INDEX tasks_failed ON tasks (seq) WHERE state = 'failed';
+CREATE INDEX tasks_failed_by_time ON tasks (finished_at, seq) WHERE state = 'failed';
+-- The next delayed tasks that become due, fleet-wide, in the order they do.
+CREATE INDEX tasks_scheduled_due ON tasks (not_before) WHERE state = 'scheduled';
+-- A batch's next due delayed task, for its status, without reading its other tasks.
+CREATE INDEX tasks_scheduled_by_batch ON tasks (batch_id, not_before) WHERE state = 'scheduled';
+
+-- `batches` and `fleet_totals` gain a `scheduled` count. They are rebuilt too rather than
+-- altered, so that the schema an auditor reads (sqlite_schema) keeps one commented column per line.
+CREATE TABLE batches_v2 (
+  id           TEXT PRIMARY KEY,
+  created_at   INTEGER NOT NULL,
+  started_at   INTEGER,                      -- first attempt of any task
+  finished_at  INTEGER,                      -- every task succeeded, failed or cancelled
+  cancelled_at INTEGER,                      -- cancel_batch accepted it
+  paused_at    INTEGER,                      -- NULL unless paused: no new attempt starts
+  total        INTEGER NOT NULL CHECK (total > 0),
+  succeeded    INTEGER NOT NULL DEFAULT 0,   -- the seed API calls this count "completed"
+  failed       INTEGER NOT NULL DEFAULT 0,
+  cancelled    INTEGER NOT NULL DEFAULT 0,
+  retries      INTEGER NOT NULL DEFAULT 0,   -- failed attempts that were scheduled again
+  duration_ms  INTEGER NOT NULL DEFAULT 0,   -- sum over succeeded and failed tasks
+  first_seq    INTEGER,                      -- the seq range of its tasks (inserted together by the
+  last_seq     INTEGER,                      -- one writer): results are paged by seq within it
+  client_key   TEXT,                         -- the client's idempotency key, if it sent one
+  scheduled    INTEGER NOT NULL DEFAULT 0,   -- its tasks in state `scheduled` (waiting for run_at)
+  CHECK (succeeded + failed + cancelled <= total)
+);
+INSERT INTO batches_v2 (id, created_at, started_at, finished_at, cancelled_at, paused_at, total, succeeded,
+                        failed, cancelled, retries, duration_ms, first_seq, last_seq, client_key)
+SELECT id, created_at, started_at, finished_at, cancelled_at, paused_at, total, succeeded, failed, cancelled,
+       retries, duration_ms, first_seq, last_seq, client_key
+FROM batches;
+DROP TABLE batches; -- and its triggers
+ALTER TABLE batches_v2 RENAME TO batches;
+CREATE INDEX batches_unfinished ON batches (created_at) WHERE finished_at IS NULL;
+CREATE UNIQUE INDEX batches_by_client_key ON batches (client_key) WHERE client_key IS NOT NULL;
+
+CREATE TABLE fleet_totals_v2 (
+  id          INTEGER PRIMARY KEY CHECK (id = 1),
+  batches     INTEGER NOT NULL,
+  tasks       INTEGER NOT NULL,
+  succeeded   INTEGER NOT NULL,
+  failed      INTEGER NOT NULL,
+  cancelled   INTEGER NOT NULL,
+  retries     INTEGER NOT NULL,
+  duration_ms INTEGER NOT NULL,
+  scheduled   INTEGER NOT NULL DEFAULT 0
+);
+INSERT INTO fleet_totals_v2 (id, batches, tasks, succeeded, failed, cancelled, retries, duration_ms)
+SELECT id, batches, tasks, succeeded, failed, cancelled, retries, duration_ms FROM fleet_totals;
+DROP TABLE fleet_totals;
+ALTER TABLE fleet_totals_v2 RENAME TO fleet_totals;
+CREATE TRIGGER fleet_totals_batch_inserted AFTER INSERT ON batches BEGIN
+  UPDATE fleet_totals SET batches = batches + 1, tasks = tasks + NEW.total,
+    succeeded = succeeded + NEW.succeeded, failed = failed + NEW.failed,
+    cancelled = cancelled + NEW.cancelled, retries = retries + NEW.retries,
+    duration_ms = duration_ms + NEW.duration_ms, scheduled = scheduled + NEW.scheduled
+  WHERE id = 1;
+END;
+CREATE TRIGGER fleet_totals_batch_counted
+AFTER UPDATE OF succeeded, failed, cancelled, retries, duration_ms, scheduled ON batches BEGIN
+  UPDATE fleet_totals SET succeeded = succeeded + NEW.succeeded - OLD.succeeded,
+    failed = failed + NEW.failed - OLD.failed, cancelled = cancelled + NEW.cancelled - OLD.cancelled,
+    retries = retries + NEW.retries - OLD.retries, duration_ms = duration_ms + NEW.duration_ms - OLD.duration_ms,
+    scheduled = scheduled + NEW.scheduled - OLD.scheduled
+  WHERE id = 1;
+END;
+CREATE TRIGGER fleet_totals_batch_deleted AFTER DELETE ON batches BEGIN
+  UPDATE fleet_totals SET batches = batches - 1, tasks = tasks - OLD.total,
+    succeeded = succeeded - OLD.succeeded, failed = failed - OLD.failed,
+    cancelled = cancelled - OLD.cancelled, retries = retries - OLD.retries,
+    duration_ms = duration_ms - OLD.duration_ms, scheduled = scheduled - OLD.scheduled
+  WHERE id = 1;
+END;
+
+-- The views of version 1; batch_summary also shows the batch's scheduled tasks.
+CREATE VIEW batch_summary AS
+SELECT
+  id,
+  CASE
+    WHEN cancelled_at IS NOT NULL THEN 'cancelled'
+    WHEN succeeded + failed + cancelled >= total THEN
+      CASE WHEN succeeded = total THEN 'completed' WHEN failed = total THEN 'failed' ELSE 'partial' END
+    WHEN started_at IS NOT NULL THEN 'processing'
+    ELSE 'pending'
+  END AS status,
+  paused_at IS NOT NULL AS paused,
+  total,
+  succeeded,
+  failed,
+  cancelled,
+  total - succeeded - failed - cancelled AS unfinished,
+  scheduled,
+  retries,
+  round(1.0 * min(succeeded + failed + cancelled, total) / total, 4) AS progress,
+  created_at,
+  started_at,
+  finished_at,
+  finished_at - created_at AS wall_ms,
+  duration_ms AS work_ms
+FROM batches;
+
+CREATE VIEW task_history AS
+SELECT
+  t.batch_id,
+  t.task_id,
+  t.type,
+  t.state AS task_state,
+  a.attempt,
+  coalesce(a.node, 'local') AS node,
+  a.worker_id,
+  a.started_at,
+  a.finished_at,
+  a.finished_at - a.started_at AS duration_ms,
+  a.outcome,
+  a.error
+FROM tasks t JOIN attempts a ON a.task_seq = t.seq;
+
+CREATE VIEW failures_by_type AS
+SELECT
+  t.type,
+  count(DISTINCT CASE WHEN t.state = 'failed' THEN t.seq END) AS failed_tasks,
+  count(*) AS failed_attempts,
+  sum(a.outcome = 'timed_out') AS timed_out_attempts,
+  max(a.finished_at) AS last_failure_at
+FROM attempts a JOIN tasks t ON t.seq = a.task_seq
+WHERE a.outcome IN ('failed', 'timed_out')
+GROUP BY t.type;
+
+CREATE VIEW throughput_per_minute AS
+SELECT
+  strftime('%Y-%m-%d %H:%M', finished_at / 1000, 'unixepoch') AS minute,
+  count(*) AS finished,
+  sum(state = 'succeeded') AS succeeded,
+  sum(state = 'failed') AS failed,
+  sum(state = 'cancelled') AS cancelled
+FROM tasks
+WHERE finished_at IS NOT NULL
+GROUP BY finished_at / 60000
+ORDER BY minute;
