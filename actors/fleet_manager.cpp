@@ -123,6 +123,7 @@ caf::error fleet_manager_state::init(self_pointer self, fleet_manager_options op
   coordinator_ = self->spawn<caf::linked>(fleet::coordinator, started.totals, fleet_manager_actor{self});
   // Promotes due retries and starts work once the behaviour is in place.
   self->send(self, wakeup_atom::value);
+  self->delayed_send(self, std::chrono::milliseconds(opts_.prune_interval_ms), prune_tick_atom::value);
   if (opts_.autoscale.enabled) {
     idle_since_ms_ = now;
     self->delayed_send(self, std::chrono::milliseconds(opts_.autoscale.interval_ms), autoscale_atom::value);
@@ -562,6 +563,11 @@ fleet_manager(fleet_manager_state::self_pointer self, fleet_manager_options opts
       if (from_self())
         self->state.on_autoscale();
     }),
+    guarded([self, from_self](prune_tick_atom) {
+      if (from_self())
+        self->state.on_prune_tick();
+    }),
+    guarded([self](prune_atom) { return self->state.prune_now(); }),
   };
 }
 

@@ -23,6 +23,7 @@
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_response_promise.hpp>
 
+#include <chrono>
 #include <deque>
 #include <functional>
 #include <memory>
@@ -59,6 +60,12 @@ struct fleet_manager_options {
   int64_t commit_delay_ms = 0;
   /// The most results one unpaged batch_results answer carries; bigger batches are paged.
   int64_t max_unpaged_results = 100'000;
+  /// Retention (fleet.retain-finished, fleet.retain-events; 0 keeps everything), checked every
+  /// prune_interval_ms in steps of at most prune_step_rows tasks (and as many events) each.
+  int64_t retain_finished_ms = int64_t{7} * 86'400'000;
+  int64_t retain_events_ms = int64_t{30} * 86'400'000;
+  int64_t prune_interval_ms = 60'000;
+  int64_t prune_step_rows = 2'000;
   /// Delayed tasks made pending per group commit: a short commit each, however many are due at once.
   int64_t promotion_slice = 10'000;
   /// Uploads (batches sent in chunks) not sealed within this long are dropped at start-up.
@@ -144,6 +151,10 @@ public:
   /// The writer finished jobs: runs their continuations.
   void on_committed();
   void on_autoscale();
+  /// Retention (fleet_manager_retention.cpp): a pass every prune_interval_ms, or at once on
+  /// request; its small steps queue behind the group commits as jobs of their own.
+  void on_prune_tick();
+  caf::result<prune_report> prune_now();
   void on_node_tick();
   void on_tick();
   void on_wakeup();
@@ -270,6 +281,14 @@ private:
   bool dispatching_ = false;
   attempt_table attempts_;
   caf::optional<int64_t> wakeup_at_;
+  void start_prune();
+  void prune_next();
+  void reclaim_next();
+  void finish_prune(caf::error err);
+  bool pruning_ = false;
+  prune_report prune_pass_;
+  std::chrono::steady_clock::time_point prune_started_;
+  std::vector<caf::typed_response_promise<prune_report>> prune_waiters_;
   one_shot_timer tick_timer_; ///< the timeout sweep
 
   /// Completion notifications, by the subscribing actor's address (a down message names it).

@@ -198,6 +198,10 @@ caf::expected<fleet_stats> fleet_client::stats() {
   return impl_->ask<fleet_stats, query>(stats_atom::value);
 }
 
+caf::expected<prune_report> fleet_client::prune() {
+  return impl_->ask<prune_report>(prune_atom::value);
+}
+
 caf::expected<std::vector<worker_info>> fleet_client::active_workers() {
   return impl_->ask<std::vector<worker_info>, query>(workers_atom::value);
 }

@@ -80,6 +80,10 @@ public:
     opts.metrics = metrics_;
     opts.max_interruptions = max_interruptions_;
     opts.promotion_slice = promotion_slice_;
+    opts.retain_finished_ms = retain_finished_ms_;
+    opts.retain_events_ms = retain_events_ms_;
+    opts.prune_interval_ms = prune_interval_ms_;
+    opts.prune_step_rows = prune_step_rows_;
     manager_ = spawn_fleet_manager(sys_, std::move(opts), false);
     run();
   }
@@ -176,6 +180,14 @@ public:
   void set_autoscale_hook(autoscale_hook hook) { autoscale_hook_ = std::move(hook); }
   void set_max_interruptions(int32_t n) { max_interruptions_ = n; }
   void set_promotion_slice(int64_t n) { promotion_slice_ = n; }
+  /// fleet.retain-finished and fleet.retain-events (0 keeps everything), the pass interval and
+  /// the most tasks (and events) one step deletes.
+  void set_retention(int64_t finished_ms, int64_t events_ms, int64_t interval_ms = 60'000, int64_t step_rows = 2'000) {
+    retain_finished_ms_ = finished_ms;
+    retain_events_ms_ = events_ms;
+    prune_interval_ms_ = interval_ms;
+    prune_step_rows_ = step_rows;
+  }
   /// Whether the store checks the file at open (off: damage that appears while fleetd runs).
   void set_check_integrity(bool on) { check_integrity_ = on; }
   /// fleet.local-workers, node-heartbeat and node-timeout.
@@ -210,6 +222,10 @@ private:
   int64_t node_timeout_ms_ = 5000;
   int32_t max_interruptions_ = 3;
   int64_t promotion_slice_ = 10'000;
+  int64_t retain_finished_ms_ = 0; // the tests that test retention turn it on
+  int64_t retain_events_ms_ = 0;
+  int64_t prune_interval_ms_ = 60'000;
+  int64_t prune_step_rows_ = 2'000;
   bool check_integrity_ = true;
   std::shared_ptr<fleet_metrics> metrics_ = std::make_shared<fleet_metrics>();
   fleet_manager_actor manager_;

@@ -87,6 +87,8 @@ public:
   caf::expected<int64_t> replay(const std::string& batch_id, std::vector<std::string> task_ids = {});
   caf::expected<fleet_config> scale_workers(int32_t n);
   caf::expected<fleet_stats> stats();
+  /// Runs a retention pass now (fleet.retain-finished, fleet.retain-events): what it removed.
+  caf::expected<prune_report> prune();
   caf::expected<std::vector<worker_info>> active_workers();
   /// The nodes of the fleet: fleetd's own workers ("local") first, then each fleet-node.
   caf::expected<std::vector<node_info>> nodes();

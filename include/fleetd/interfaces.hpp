@@ -8,6 +8,7 @@
 #include "fleetd/node_info.hpp"
 #include "fleetd/overview.hpp"
 #include "fleetd/peer_version.hpp"
+#include "fleetd/retention.hpp"
 #include "fleetd/task.hpp"
 #include "fleetd/submit_limits.hpp"
 
@@ -64,6 +65,8 @@ using node_drain_atom = caf::atom_constant<caf::atom("nodedrain")>;
 using submit_result_atom = caf::atom_constant<caf::atom("submitres")>;
 using audit_atom = caf::atom_constant<caf::atom("audit")>;
 using progress_atom = caf::atom_constant<caf::atom("progress")>;
+using prune_atom = caf::atom_constant<caf::atom("prune")>;
+using prune_tick_atom = caf::atom_constant<caf::atom("prunetick")>;
 
 /// A short-lived worker: runs one attempt of one task, replies, and quits.
 using worker_actor = caf::typed_actor<
@@ -167,7 +170,9 @@ using fleet_api_actor = caf::typed_actor<
   // `failures` failed tasks, nodes (each limit 0..1000).
   caf::replies_to<overview_atom, int32_t, int32_t>::with<fleet_overview>,
   // What fleetd accepts (fleet.max-*): a client checks its input and sizes its messages by it.
-  caf::replies_to<limits_atom>::with<submit_limits>>;
+  caf::replies_to<limits_atom>::with<submit_limits>,
+  // Runs a retention pass now (or joins the one running): what it removed, once it is done.
+  caf::replies_to<prune_atom>::with<prune_report>>;
 
 /// The fleet manager itself: the public API plus messages that only its own process may send.
 /// A remote node can still address them (CAF delivers any message to a remote actor), so the
@@ -191,6 +196,8 @@ using fleet_manager_actor = fleet_api_actor::extend<
   caf::reacts_to<autoscale_atom>,
   // From the manager itself: time to send heartbeats to the nodes.
   caf::reacts_to<node_tick_atom>,
+  // From the manager itself: time for a retention pass.
+  caf::reacts_to<prune_tick_atom>,
   // From the coordinator, on behalf of a worker (the sender): submit_result.
   caf::replies_to<submit_result_atom, std::string, task_outcome>::with<bool>,
   // From fleetd's own HTTP server: record who asked for a change (event api_request, with the

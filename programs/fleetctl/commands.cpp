@@ -316,6 +316,26 @@ int cmd_config(session& s) {
   return print_config(*cfg, s.inv.json);
 }
 
+int cmd_prune(session& s) {
+  auto report = s.client->prune();
+  if (!report)
+    return error(error_text(report.error()));
+  if (s.inv.json) {
+    print_json({{"batches", report->batches},
+                {"tasks", report->tasks},
+                {"events", report->events},
+                {"bytes_freed", report->bytes_freed},
+                {"ms", report->ms}});
+    return exit_ok;
+  }
+  print_table({"PRUNED", "COUNT"}, {{"batches", std::to_string(report->batches)},
+                                    {"tasks", std::to_string(report->tasks)},
+                                    {"events", std::to_string(report->events)},
+                                    {"bytes_freed", std::to_string(report->bytes_freed)},
+                                    {"took", format_duration(report->ms)}});
+  return exit_ok;
+}
+
 int cmd_stats(session& s) {
   auto st = s.client->stats();
   if (!st)
@@ -495,6 +515,12 @@ const std::vector<command_spec>& commands() {
     {"scale", "scale N", "Sets max_concurrent_workers to N (at least 1), stored.",
      "The new limit survives restarts.", 1, 1, cmd_scale},
     {"stats", "stats", "Shows fleet-wide figures and the coordinator's summary.", "", 0, 0, cmd_stats},
+    {"prune", "prune --now", "Runs a retention pass now and shows what it removed.",
+     "fleetd prunes by itself every minute: finished batches older than fleet.retain-finished (with\n"
+     "their tasks and attempts) and events older than fleet.retain-events, in small steps, then\n"
+     "returns free pages to the file system. --now runs a pass at once (or joins the one running)\n"
+     "and waits for it (raise --timeout for a first pass over a large backlog).",
+     0, 0, cmd_prune},
     {"workers", "workers", "Lists running workers, then the most recently finished.",
      "With the node each runs on.", 0, 0, cmd_workers},
     {"nodes", "nodes", "Lists the nodes of the fleet with their types and load.",
@@ -564,6 +590,10 @@ int run_command(const invocation& inv) {
     return error("--wait belongs to submit (use `fleetctl wait BATCH`)");
   if (!inv.key.empty() && inv.command != "submit")
     return error("--key belongs to submit");
+  if (inv.command == "prune" && !inv.now)
+    return error("prune needs --now (fleetd prunes by itself every minute; --now runs a pass at once)");
+  if (inv.now && inv.command != "prune")
+    return error("--now belongs to prune");
   if ((inv.delay_ms != 0 || inv.run_at != 0) && inv.command != "submit")
     return error("--delay and --at belong to submit");
   if (inv.delay_ms != 0 && inv.run_at != 0)

@@ -30,6 +30,7 @@ struct invocation {
   std::string key;     ///< submit --key: idempotent submit
   int64_t delay_ms = 0; ///< submit --delay: for the tasks that name no start time of their own
   int64_t run_at = 0;   ///< submit --at (ms since the epoch): the same
+  bool now = false;     ///< prune --now
   std::string batch;   ///< replay --batch
   bool whole_fleet = false; ///< --fleet (or --all): pause, resume and failed act on every batch
   int64_t poll_ms = 250; ///< how often wait asks for the status

@@ -54,6 +54,8 @@ int main(int argc, char** argv) {
       help = true;
     } else if (arg == "--json") {
       inv.json = true;
+    } else if (arg == "--now") {
+      inv.now = true;
     } else if (arg == "--wait") {
       inv.wait = true;
     } else if (arg == "--fleet" || arg == "--all") {

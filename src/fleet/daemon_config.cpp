@@ -37,6 +37,8 @@ const std::vector<option_spec>& fleet_options() {
     {"max-task-data", value_kind::integer, "most bytes of JSON data in one task (default 1048576)"},
     {"max-id-length", value_kind::integer, "most bytes in a task id (default 256)"},
     {"max-pending-batches", value_kind::integer, "most unfinished batches; further submits are refused (default 10000)"},
+    {"retain-finished", value_kind::duration, "finished batches older than this are deleted with their tasks and attempts, e.g. \"7d\"; 0 keeps everything (default 7d)"},
+    {"retain-events", value_kind::duration, "events older than this are deleted, e.g. \"30d\"; 0 keeps everything (default 30d)"},
     {"max-delay", value_kind::duration, "furthest a delayed task may start after its submit, e.g. \"30d\" (default 365d)"},
     {"tls-cert", value_kind::text, "PEM certificate (chain) fleetd presents to clients; with tls-key and tls-ca: TLS with mutual authentication"},
     {"tls-key", value_kind::text, "PEM private key of tls-cert (no passphrase)"},
@@ -106,6 +108,8 @@ caf::error daemon_config::apply() {
   integer("max-id-length", max_id_length_);
   integer("max-pending-batches", options.limits.max_pending_batches);
   duration("max-delay", options.limits.max_delay_ms);
+  duration("retain-finished", options.retain_finished_ms);
+  duration("retain-events", options.retain_events_ms);
   text("tls-cert", options.tls_cert);
   text("tls-key", options.tls_key);
   text("tls-ca", options.tls_ca);
@@ -216,6 +220,12 @@ caf::error daemon_config::check_ranges() const {
     return err;
   if (auto err = range("max-id-length", max_id_length_, 1, 4096, " bytes"))
     return err;
+  if (options.retain_finished_ms != 0)
+    if (auto err = range("retain-finished", options.retain_finished_ms, 60'000, int64_t{100} * 365 * 86'400'000, " ms (or 0)"))
+      return err;
+  if (options.retain_events_ms != 0)
+    if (auto err = range("retain-events", options.retain_events_ms, 60'000, int64_t{100} * 365 * 86'400'000, " ms (or 0)"))
+      return err;
   if (auto err = range("max-delay", options.limits.max_delay_ms, 1000, int64_t{10} * 365 * 86'400'000, " ms"))
     return err;
   if (auto err = range("max-pending-batches", options.limits.max_pending_batches, 1, 10'000'000))

@@ -22,6 +22,7 @@ std::string_view to_string(event_kind x) {
     case event_kind::node_joined: return "node_joined";
     case event_kind::node_dropped: return "node_dropped";
     case event_kind::api_request: return "api_request";
+    case event_kind::batch_pruned: return "batch_pruned";
   }
   return "unknown";
 }

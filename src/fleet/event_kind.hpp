@@ -9,7 +9,8 @@
 namespace fleet {
 
 /// What an audit event (a row of `events`) records. The text of each is the `kind` column's value;
-/// schema/0001_init.sql lists when each is written and the keys of its `detail`.
+/// schema/0001_init.sql (and the later files for later kinds) list when each is written and the
+/// keys of its `detail`.
 enum class event_kind : uint8_t {
   batch_submitted,
   batch_finished,
@@ -29,6 +30,7 @@ enum class event_kind : uint8_t {
   node_joined,
   node_dropped,
   api_request,
+  batch_pruned,
 };
 
 /// Every kind, in declaration order (for tests and documentation checks).
@@ -39,6 +41,7 @@ inline constexpr event_kind all_event_kinds[] = {
   event_kind::task_replayed,       event_kind::attempt_interrupted, event_kind::fleet_paused,
   event_kind::fleet_resumed,       event_kind::config_updated,   event_kind::workers_autoscaled,
   event_kind::node_joined,         event_kind::node_dropped,     event_kind::api_request,
+  event_kind::batch_pruned,
 };
 
 /// The `kind` text: the enumerator's name.

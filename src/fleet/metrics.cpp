@@ -106,6 +106,16 @@ std::string render_prometheus(const fleet_metrics& m, const fleet_stats* stats) 
                 m.tasks_interrupted.value());
   write_counter(out, "fleetd_tasks_replayed_total", "Failed tasks replayed since fleetd started.",
                 m.tasks_replayed.value());
+  write_counter(out, "fleetd_pruned_batches_total",
+                "Finished batches deleted by retention (fleet.retain-finished) since fleetd started.",
+                m.pruned_batches.value());
+  write_counter(out, "fleetd_pruned_tasks_total", "Tasks deleted with their batches by retention since fleetd started.",
+                m.pruned_tasks.value());
+  write_counter(out, "fleetd_pruned_events_total",
+                "Events deleted by retention (fleet.retain-events) since fleetd started.", m.pruned_events.value());
+  write_counter(out, "fleetd_pruned_bytes_total",
+                "Bytes of the database file returned to the file system after pruning since fleetd started.",
+                m.pruned_bytes.value());
   if (stats) {
     write_gauge(out, "fleetd_tasks_pending",
                 "Tasks that may start now or after a retry's backoff, not running.", stats->pending_tasks);

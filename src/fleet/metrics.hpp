@@ -73,6 +73,10 @@ struct fleet_metrics {
   counter tasks_cancelled;
   counter tasks_interrupted; ///< attempts cut short by a shutdown, a crash or a lost node; run again
   counter tasks_replayed;
+  counter pruned_batches; ///< retention: finished batches deleted
+  counter pruned_tasks;
+  counter pruned_events;
+  counter pruned_bytes;   ///< returned to the file system by incremental vacuum
   histogram attempt_duration{{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
                               30, 60, 300}};
   histogram queue_wait{{0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 900, 3600}};

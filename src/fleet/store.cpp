@@ -117,6 +117,9 @@ caf::expected<std::unique_ptr<store_reader>> fleet_store::open_reader() const {
 caf::expected<std::unique_ptr<fleet_store>> fleet_store::with_statements(sqlite::database db) {
   if (auto err = register_upload_rows(db.handle()))
     return err;
+  auto pruning = register_pruning_flag(db);
+  if (!pruning)
+    return pruning.error();
   auto reads = prepare_reads(db);
   if (!reads)
     return reads.error();
@@ -160,11 +163,19 @@ caf::expected<std::unique_ptr<fleet_store>> fleet_store::with_statements(sqlite:
     .pause_tasks = prepare(sql::pause_tasks),
     .pause_batch = prepare(sql::pause_batch),
     .pause_fleet = prepare(sql::pause_fleet),
-    .resume_fleet = prepare(sql::resume_fleet)
+    .resume_fleet = prepare(sql::resume_fleet),
+    .oldest_finished = prepare(sql::oldest_finished),
+    .prune_attempts = prepare(sql::prune_attempts),
+    .prune_tasks = prepare(sql::prune_tasks),
+    .prune_batch_progress = prepare(sql::prune_batch_progress),
+    .prune_batch = prepare(sql::prune_batch),
+    .prune_events = prepare(sql::prune_events)
   });
   if (prepare.error)
     return prepare.error;
-  return std::unique_ptr<fleet_store>(new fleet_store(std::move(db), std::move(*reads), std::move(writes)));
+  auto store = std::unique_ptr<fleet_store>(new fleet_store(std::move(db), std::move(*reads), std::move(writes)));
+  store->pruning_events_ = *pruning;
+  return store;
 }
 
 caf::expected<std::unique_ptr<store_reader::statements>> store_reader::prepare_reads(sqlite::database& db) {

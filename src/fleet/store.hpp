@@ -222,6 +222,27 @@ public:
                                               const std::vector<start_journal::entry>& starts = {});
 
 
+  // -- retention (store_retention.cpp) ----------------------------------------
+
+  /// What fleet.retain-finished and fleet.retain-events keep, in ms; 0 keeps everything.
+  struct retention_policy {
+    int64_t retain_finished_ms = 0;
+    int64_t retain_events_ms = 0;
+  };
+  struct prune_progress {
+    int64_t batches = 0; ///< finished batches deleted (their last tasks went in this step)
+    int64_t tasks = 0;
+    int64_t events = 0;
+    bool more = false;   ///< the step used its budget: another may find more
+  };
+  /// One small step of retention at `now`, inside the caller's transaction: up to `max_rows` tasks
+  /// of the oldest batch that finished before now - retain_finished (its attempts with them; the
+  /// batch row and a batch_pruned event once its last task is gone), then up to `max_rows` events
+  /// older than now - retain_events. Unfinished batches are never touched.
+  caf::expected<prune_progress> prune_step(int64_t now, const retention_policy& policy, int64_t max_rows);
+  /// Returns up to `max_pages` free pages to the file system (incremental vacuum): the bytes freed.
+  caf::expected<int64_t> reclaim_space(int64_t max_pages);
+
   /// Records a plain audit event.
   caf::error log_event(int64_t at, event_kind kind, const std::string& batch_id,
                        const std::string& task_id, const std::string& detail_json);
@@ -231,6 +252,9 @@ public:
 
 private:
   static caf::expected<std::unique_ptr<fleet_store>> with_statements(sqlite::database db);
+  /// Registers fleet_pruning() on `db` (the events trigger asks it): a flag owned by SQLite, true
+  /// only while prune_step deletes old events.
+  static caf::expected<bool*> register_pruning_flag(sqlite::database& db);
 
 
 
@@ -264,6 +288,7 @@ private:
   std::unique_ptr<statements> stmts_;
   int64_t integrity_check_ms_ = -1;
   migration_done migration_;
+  bool* pruning_events_ = nullptr;
 };
 
 } // namespace fleet

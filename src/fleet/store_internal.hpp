@@ -74,6 +74,12 @@ struct fleet_store::statements {
   sqlite::statement pause_batch;
   sqlite::statement pause_fleet;
   sqlite::statement resume_fleet;
+  sqlite::statement oldest_finished;
+  sqlite::statement prune_attempts;
+  sqlite::statement prune_tasks;
+  sqlite::statement prune_batch_progress;
+  sqlite::statement prune_batch;
+  sqlite::statement prune_events;
 };
 
 namespace store_detail {

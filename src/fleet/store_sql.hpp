@@ -129,4 +129,18 @@ inline const std::string recent_batches = "SELECT total, succeeded, failed, canc
 inline const std::string recent_failures = "SELECT seq, batch_id, task_id, type, attempts, error, finished_at FROM tasks"
     " WHERE state = 'failed' ORDER BY finished_at DESC, seq DESC LIMIT ?1";
 
+// -- retention (src/fleet/store_retention.cpp) ------------------------------------
+
+/// Through batches_finished: the oldest finished batch, if it finished before ?1
+inline const std::string oldest_finished = "SELECT id, first_seq, last_seq, total, succeeded, failed, cancelled,"
+    " finished_at FROM batches WHERE finished_at < ?1 ORDER BY finished_at LIMIT 1";
+/// A slice of the batch's tasks' attempts (the primary key's prefix) and then the tasks
+inline const std::string prune_attempts = "DELETE FROM attempts WHERE task_seq >= ?1 AND task_seq <= ?2";
+inline const std::string prune_tasks = "DELETE FROM tasks WHERE seq >= ?1 AND seq <= ?2 AND batch_id = ?3";
+inline const std::string prune_batch_progress = "UPDATE batches SET first_seq = ?2 WHERE id = ?1";
+inline const std::string prune_batch = "DELETE FROM batches WHERE id = ?1";
+/// Only the oldest ?2 events are looked at: a pass never scans the young ones
+inline const std::string prune_events = "DELETE FROM events WHERE id IN (SELECT id FROM events ORDER BY id LIMIT ?2)"
+    " AND at < ?1";
+
 } // namespace fleet::sql

@@ -68,6 +68,8 @@ std::optional<int64_t> fixed_digits(std::string_view text, size_t pos, size_t n)
 std::optional<int64_t> parse_duration_ms(std::string_view text) {
   if (text.empty())
     return std::nullopt;
+  if (text == "0")
+    return 0; // the one number whose unit does not matter
   int64_t total = 0;
   size_t i = 0;
   while (i < text.size()) {

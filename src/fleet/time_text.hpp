@@ -10,8 +10,8 @@
 namespace fleet {
 
 /// A duration of one or more <integer><unit> terms ("1500ms", "30s", "10m", "1h30m", "7d", "2w"),
-/// in ms. A bare number is refused (its unit would be a guess), as are a negative or an
-/// overflowing value.
+/// in ms. A bare number other than 0 is refused (its unit would be a guess), as are a negative or
+/// an overflowing value.
 std::optional<int64_t> parse_duration_ms(std::string_view text);
 
 /// `ms` as the shortest exact duration text ("90s" -> "1m30s", 0 -> "0s").

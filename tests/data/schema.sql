@@ -1,4 +1,5 @@
 CREATE UNIQUE INDEX batches_by_client_key ON batches (client_key) WHERE client_key IS NOT NULL;
+CREATE INDEX batches_finished ON batches (finished_at) WHERE finished_at IS NOT NULL;
 CREATE INDEX batches_unfinished ON batches (created_at) WHERE finished_at IS NULL;
 CREATE INDEX events_by_batch ON events (batch_id, id);
 CREATE INDEX tasks_failed ON tasks (seq) WHERE state = 'failed';
@@ -107,8 +108,8 @@ CREATE TABLE uploads (
   created_at INTEGER NOT NULL,
   tasks      INTEGER NOT NULL DEFAULT 0      -- tasks staged so far
 );
-CREATE TRIGGER events_append_only_delete BEFORE DELETE ON events
-BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
+CREATE TRIGGER events_append_only_delete BEFORE DELETE ON events WHEN NOT fleet_pruning()
+BEGIN SELECT RAISE(ABORT, 'events are append-only: only fleetd''s pruner deletes old ones (fleet.retain-events)'); END;
 CREATE TRIGGER events_append_only_update BEFORE UPDATE ON events
 BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
 CREATE TRIGGER fleet_totals_batch_counted

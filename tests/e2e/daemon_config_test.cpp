@@ -63,6 +63,8 @@ TEST_CASE("bad config files and options are refused with one line naming the pro
   check_refused("[fleet]\nmax-delay=\"11y\"\n", "fleet.max-delay must be a duration");
   check_refused("[fleet]\nmax-delay=\"3651d\"\n", "fleet.max-delay must be between 1000 and 315360000000 ms");
   check_refused("[fleet]\n", "--fleet.max-delay must be a duration", {"--fleet.max-delay=soon"});
+  check_refused("[fleet]\nretain-finished=\"30s\"\n", "fleet.retain-finished must be between 60000 and");
+  check_refused("[fleet]\nretain-events=\"forever\"\n", "fleet.retain-events must be a duration");
   check_refused("[fleet]\n", "fleet.max-delay must be between 1000 and 315360000000 ms (got 10)",
                 {"--fleet.max-delay=10"}); // a bare integer is ms
   check_refused("[fleet]\nexec-allow=\"sh -c\"\n", "fleet.exec-allow names programs separated by commas");

@@ -141,9 +141,9 @@ TEST_CASE("fleetctl without a daemon says so and --help works for the program an
       ++summaries;
     }
   }
-  CHECK(summaries == 14);
+  CHECK(summaries == 15);
   for (auto cmd : {"submit", "status", "results", "wait", "cancel", "failed", "replay", "pause", "resume",
-                   "scale", "stats", "workers", "nodes", "config"}) {
+                   "scale", "stats", "prune", "workers", "nodes", "config"}) {
     CAPTURE(cmd);
     CHECK(r.out.find(std::string{"  "} + cmd) != std::string::npos);
     auto one = run({bin("fleetctl"), cmd, "--help"});
@@ -403,4 +403,27 @@ TEST_CASE("fleetctl submit --delay and --at hold tasks until their time, in one 
     CHECK_MESSAGE(r.err.find(expected) != std::string::npos, r.err);
   }
   CHECK(d.query_int("SELECT count(*) FROM batches") == 2);
+}
+
+TEST_CASE("fleetctl prune --now runs a retention pass and reports it, and young work stays") {
+  fleetd_process d{"retain-finished=\"1h\"\nretain-events=\"2h\"\n"};
+  REQUIRE_MESSAGE(d.start(), d.log());
+  auto file = d.file("one.jsonl");
+  write_file(file, "{\"type\":\"echo\"}\n");
+  auto id = d.submit(file);
+  CHECK(d.ctl({"wait", id}).exit_code == 0);
+  auto report = d.ctl_json({"prune", "--now"});
+  CHECK(report["batches"] == 0);
+  CHECK(report["events"] == 0);
+  CHECK(report.contains("bytes_freed"));
+  auto text = d.ctl({"prune", "--now"});
+  CHECK(text.exit_code == 0);
+  CHECK_MESSAGE(text.out.find("batches") != std::string::npos, text.out);
+  CHECK(d.query_int("SELECT count(*) FROM batches") == 1);
+  auto r = d.ctl({"prune"});
+  CHECK(r.exit_code == 2);
+  CHECK(r.err.find("prune needs --now") != std::string::npos);
+  r = d.ctl({"stats", "--now"});
+  CHECK(r.exit_code == 2);
+  CHECK(r.err.find("--now belongs to prune") != std::string::npos);
 }

@@ -476,3 +476,54 @@ TEST_CASE("a results page stops at its byte budget, holds at least one result, a
   CHECK(error_text(whole.error()).find("page through them") != std::string::npos);
   CHECK(f.store->results("b1", 100'000));
 }
+
+TEST_CASE("pruning finds the oldest finished batch through its index and resumes a batch where a crash left it") {
+  store_fixture f;
+  CHECK(query_plan(f.path, sql::oldest_finished).find("USING INDEX batches_finished") != std::string::npos);
+  CHECK(query_plan(f.path, sql::oldest_finished).find("TEMP B-TREE") == std::string::npos);
+  std::vector<task> tasks;
+  for (int i = 0; i < 10; ++i)
+    tasks.push_back({"t" + std::to_string(i), "echo", "{}", 0});
+  f.insert("A", tasks);
+  f.insert("B", {{"b", "echo", "{}", 0}});
+  {
+    auto db = sqlite::database::open(f.path, false);
+    REQUIRE(db);
+    REQUIRE_FALSE(db->exec("UPDATE tasks SET state = 'succeeded', finished_at = 2000;"
+                           "INSERT INTO attempts (task_seq, attempt, worker_id, started_at, finished_at, outcome)"
+                           " SELECT seq, 1, 'w', 1500, 2000, 'succeeded' FROM tasks;"
+                           "UPDATE batches SET succeeded = total, finished_at = 2000 WHERE id = 'A';"
+                           "UPDATE batches SET succeeded = total, finished_at = 9000 WHERE id = 'B'"));
+  }
+  fleet_store::retention_policy policy{1000, 0};
+  auto step = [&](fleet_store& store) {
+    auto tx = store.transaction();
+    REQUIRE_FALSE(tx.begin());
+    auto done = store.prune_step(5000, policy, 4);
+    REQUIRE(done);
+    REQUIRE_FALSE(tx.commit());
+    return *done;
+  };
+  auto first = step(*f.store);
+  CHECK(first.tasks == 4);
+  CHECK(first.batches == 0);
+  CHECK(first.more);
+  // The process dies here: a new store on the file goes on where the last commit left off.
+  f.store.reset();
+  auto reopened = fleet_store::open({f.path, "normal"});
+  REQUIRE(reopened);
+  CHECK(query_db_int(f.path, "SELECT first_seq FROM batches WHERE id = 'A'") == 5);
+  CHECK(step(**reopened).tasks == 4);
+  auto last = step(**reopened);
+  CHECK(last.tasks == 2);
+  CHECK(last.batches == 1);
+  auto none = step(**reopened); // B finished at 9000, younger than 5000 - 1000
+  CHECK(none.tasks == 0);
+  CHECK_FALSE(none.more);
+  CHECK(query_db_int(f.path, "SELECT count(*) FROM tasks WHERE batch_id = 'A'") == 0);
+  CHECK(query_db_int(f.path, "SELECT count(*) FROM attempts") == 1);
+  CHECK(query_db_int(f.path, "SELECT count(*) FROM tasks WHERE batch_id = 'B'") == 1);
+  CHECK(query_db_int(f.path, "SELECT batches = 1 AND tasks = 1 AND succeeded = 1 FROM fleet_totals") == 1);
+  CHECK(query_db_int(f.path, "SELECT count(*) FROM events WHERE kind = 'batch_pruned' AND batch_id = 'A'"
+                             " AND json_extract(detail, '$.tasks') = 10") == 1);
+}

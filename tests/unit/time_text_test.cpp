@@ -13,6 +13,7 @@ TEST_CASE("durations are read with their units, compounds included") {
   CHECK(parse_duration_ms("365d") == 31'536'000'000);
   CHECK(parse_duration_ms("2w") == 1'209'600'000);
   CHECK(parse_duration_ms("0s") == 0);
+  CHECK(parse_duration_ms("0") == 0);
 }
 
 TEST_CASE("a duration without a unit, with an unknown unit, negative or overflowing is refused") {
