@@ -21,7 +21,7 @@ cleanup() { [ -n "$pid" ] && kill -9 "$pid" 2>/dev/null; rm -rf "$work"; }
 trap cleanup EXIT
 awk -v n="$n" 'BEGIN { for (i = 0; i < n; ++i) print "{\"type\":\"echo\"}" }' >"$work/tasks.jsonl"
 ctl() { "$bin/fleetctl" --port "$port" --timeout 600000 "$@"; }
-kib() { sed -n "s/^$1: *\([0-9]*\) kB/\1/p" "/proc/$pid/status"; }
+kib() { sed -n "s/^$1:[[:space:]]*\([0-9]*\) kB/\1/p" "/proc/$pid/status"; }
 
 start() {
   rm -f "$work"/fleet.db*
