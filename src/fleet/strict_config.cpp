@@ -9,12 +9,26 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <chrono>
+#include <optional>
 #include <regex>
 #include <sstream>
 
 namespace fleet {
 
 namespace {
+
+/// A duration option's value in ms: a duration text, an integer of ms, or CAF's own timespan (it
+/// reads an unquoted 10s itself); none for anything else or a negative value.
+std::optional<int64_t> duration_ms_of(const caf::config_value& value) {
+  if (auto text = caf::get_if<std::string>(&value))
+    return parse_duration_ms(*text);
+  if (auto ms = caf::get_if<int64_t>(&value); ms && *ms >= 0)
+    return *ms;
+  if (auto span = caf::get_if<caf::timespan>(&value); span && span->count() >= 0)
+    return std::chrono::duration_cast<std::chrono::milliseconds>(*span).count();
+  return std::nullopt;
+}
 
 const char* kind_name(value_kind k) {
   switch (k) {
@@ -84,6 +98,7 @@ strict_config::strict_config(std::string section, std::vector<option_spec> specs
       case value_kind::real: group.add<double>(spec.name, spec.help); break;
       case value_kind::boolean: group.add<bool>(spec.name, spec.help); break;
       case value_kind::text: group.add<std::string>(spec.name, spec.help); break;
+      case value_kind::duration: group.add<std::string>(spec.name, spec.help); break; // "30s", or ms
     }
   }
 }
@@ -152,14 +167,7 @@ caf::error strict_config::check_kind(const option_spec& spec, const caf::config_
       break;
     case value_kind::boolean: ok = caf::holds_alternative<bool>(value); break;
     case value_kind::text: ok = caf::holds_alternative<std::string>(value); break;
-    case value_kind::duration:
-      if (auto text = caf::get_if<std::string>(&value))
-        ok = parse_duration_ms(*text).has_value();
-      else if (auto ms = caf::get_if<int64_t>(&value))
-        ok = *ms >= 0;
-      else if (auto span = caf::get_if<caf::timespan>(&value)) // CAF reads an unquoted 10s itself
-        ok = span->count() >= 0;
-      break;
+    case value_kind::duration: ok = duration_ms_of(value).has_value(); break;
   }
   if (ok)
     return caf::none;
@@ -174,15 +182,8 @@ caf::error strict_config::take(const std::string& name, const caf::config_value&
     return config_error(fmt::format("{}: unknown option {}.{} (known: {})", where, section_, name, known_options()));
   if (auto err = check_kind(*spec, value, where))
     return err;
-  if (spec->kind != value_kind::duration)
-    values_[name] = value;
-  else if (auto text = caf::get_if<std::string>(&value))
-    values_[name] = caf::config_value{*parse_duration_ms(*text)};
-  else if (auto span = caf::get_if<caf::timespan>(&value))
-    values_[name] = caf::config_value{
-      static_cast<int64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(*span).count())};
-  else
-    values_[name] = value;
+  // A duration is kept as ms, whichever way it was written (check_kind accepted it).
+  values_[name] = spec->kind == value_kind::duration ? caf::config_value{*duration_ms_of(value)} : value;
   return caf::none;
 }
 
