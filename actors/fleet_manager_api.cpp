@@ -45,6 +45,12 @@ caf::result<std::string> fleet_manager_state::submit(std::vector<task>& tasks, c
   auto now = now_ms();
   if (auto err = validate_start_times(tasks, now, opts_.limits))
     return err;
+  // When the first of its delayed tasks is due (none: every task may start now), known here, so
+  // that the wake-up after the commit needs no read.
+  std::optional<int64_t> first_due;
+  for (const auto& t : tasks)
+    if (auto at = start_time(t, now); at > now)
+      first_due = std::min(first_due.value_or(at), at);
   auto id = make_batch_id(now, rng_);
   auto n_tasks = static_cast<int64_t>(tasks.size());
   auto what = fmt::format("{} tasks", n_tasks);
@@ -58,8 +64,11 @@ caf::result<std::string> fleet_manager_state::submit(std::vector<task>& tasks, c
     [id, key, limits = opts_.limits, insert = std::move(insert)](fleet_store& store) {
       return store_new_batch(store, id, key, limits, insert);
     },
-    [this, rp, id, key, what](caf::expected<stored_batch> stored) mutable {
+    [this, rp, id, key, what, first_due](caf::expected<stored_batch> stored) mutable {
+      auto stored_new = stored && stored->existing.empty();
       after_submit(rp, std::move(stored), id, key, what);
+      if (stored_new && first_due)
+        schedule_wakeup(*first_due);
     });
   return rp;
 }
@@ -82,7 +91,6 @@ void fleet_manager_state::after_submit(caf::typed_response_promise<std::string> 
   opts_.metrics->tasks_submitted.add(static_cast<uint64_t>(n_tasks));
   // New tasks may outrank the ones in the window.
   invalidate_ready();
-  wake_for_next_due(); // its delayed tasks, if it has any
   dispatch();
   rp.deliver(id);
 }
@@ -145,7 +153,10 @@ caf::result<std::string> fleet_manager_state::seal_upload(const std::string& upl
     [this, rp, id, upload_id, key](caf::expected<stored_batch> stored) mutable {
       auto answer = [this, rp, id, upload_id, key](caf::expected<stored_batch> stored) mutable {
         auto what = fmt::format("{} tasks (uploaded in chunks as {})", stored ? stored->tasks : 0, upload_id);
+        auto stored_new = stored && stored->existing.empty();
         after_submit(rp, std::move(stored), id, key, what);
+        if (stored_new)
+          wake_for_next_due(); // its delayed tasks, if it has any (the chunks were not kept here)
       };
       if (stored || stored.error() != errc::duplicate_task_id) {
         answer(std::move(stored));

@@ -104,18 +104,24 @@ std::deque<pending_attempt>::iterator held(slot& s, const std::string& id) {
                       [&](const pending_attempt& p) { return p.request.attempt_id == id; });
 }
 
-/// The process of `s` is going: the attempt it worked on (its oldest) ends with `outcome`, and
-/// those still waiting in its stdin go back to the front of the queue for another process.
-void give_up_process(pool_pointer self, slot& s, task_outcome outcome) {
-  if (s.in_flight.empty())
-    return;
-  s.in_flight.front().promise.deliver(std::move(outcome));
-  s.in_flight.pop_front();
+/// Everything the process of `s` still holds goes back to the front of the queue, in its order,
+/// for another process.
+void requeue_held(pool_pointer self, slot& s) {
   auto& waiting = self->state.waiting;
   while (!s.in_flight.empty()) {
     waiting.push_front(std::move(s.in_flight.back()));
     s.in_flight.pop_back();
   }
+}
+
+/// The process of `s` is going: the attempt it worked on (its oldest) ends with `outcome`, and
+/// those still waiting in its stdin go to another process.
+void give_up_process(pool_pointer self, slot& s, task_outcome outcome) {
+  if (s.in_flight.empty())
+    return;
+  s.in_flight.front().promise.deliver(std::move(outcome));
+  s.in_flight.pop_front();
+  requeue_held(self, s);
 }
 
 /// A process that broke the protocol or ran an abandoned attempt: it goes, a new one follows.
@@ -200,10 +206,7 @@ pool_actor::behavior_type worker_pool(pool_pointer self, pool_spec spec) {
         } else if (at != s.in_flight.end()) {
           s.in_flight.erase(at); // nobody waits for it any more
           // The others it holds run elsewhere: the process goes, whatever it was doing.
-          while (!s.in_flight.empty()) {
-            st.waiting.push_front(std::move(s.in_flight.back()));
-            s.in_flight.pop_back();
-          }
+          requeue_held(self, s);
           replace(self, s, fmt::format("attempt {} was stopped", attempt_id));
         }
       dispatch(self);
