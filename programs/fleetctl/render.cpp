@@ -1,13 +1,19 @@
 #include "render.hpp"
 
+#include "fleet/json_text.hpp"
 #include "fleet/text.hpp"
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <ctime>
 
 namespace fleetctl {
+
+void print_json(const nlohmann::json& x) {
+  fmt::print("{}\n", fleet::dump_json(x));
+}
 
 void print_table(const std::vector<std::string>& header, const std::vector<std::vector<std::string>>& raw_rows) {
   // Ids, errors and output come from clients and programs: nothing in them may drive the terminal.

@@ -4,11 +4,16 @@
 
 #include "fleetd/batch_state.hpp"
 
+#include <nlohmann/json_fwd.hpp>
+
 #include <cstdint>
 #include <string>
 #include <vector>
 
 namespace fleetctl {
+
+/// Prints one JSON document on one line (--json).
+void print_json(const nlohmann::json& x);
 
 /// Prints rows under a header (none if empty) with columns padded to their widest cell.
 void print_table(const std::vector<std::string>& header, const std::vector<std::vector<std::string>>& rows);
