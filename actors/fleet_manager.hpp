@@ -5,6 +5,7 @@
 #include "fleet/autoscale.hpp"
 #include "fleetd/fleet_config.hpp"
 #include "fleet/metrics.hpp"
+#include "fleet/schedule.hpp"
 #include "fleet/store.hpp"
 #include "fleet/transitions.hpp"
 #include "fleet/validation.hpp"
@@ -26,6 +27,7 @@
 #include <chrono>
 #include <deque>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <random>
@@ -94,6 +96,13 @@ struct fleet_manager_options {
   std::shared_ptr<fleet_metrics> metrics = std::make_shared<fleet_metrics>();
   /// Seeds batch ids and backoff jitter; 0 draws from std::random_device.
   uint64_t random_seed = 0;
+  /// Schedules declared in the config file ([schedule.NAME]): added at start, or updated when
+  /// they differ from the stored ones.
+  std::vector<schedule_spec> declared_schedules;
+  /// The wall clock (ms since the epoch) read once at start: stored times and schedule slots count
+  /// from it, moved on by the actor clock. Empty: the system clock (tests start a manager as if at
+  /// another time).
+  std::function<int64_t()> wall_clock;
 };
 
 class fleet_manager_state {
@@ -155,6 +164,14 @@ public:
   /// request; its small steps queue behind the group commits as jobs of their own.
   void on_prune_tick();
   caf::result<prune_report> prune_now();
+  /// Recurring schedules (fleet_manager_schedules.cpp).
+  caf::result<schedule_info> add_schedule(schedule_spec& spec, bool replace);
+  caf::result<std::vector<schedule_info>> list_schedules();
+  caf::result<schedule_info> get_schedule(const std::string& name);
+  caf::result<bool> pause_schedule(const std::string& name, bool paused);
+  caf::result<bool> remove_schedule(const std::string& name);
+  caf::result<std::string> run_schedule(const std::string& name);
+  void on_schedule_tick();
   void on_node_tick();
   void on_tick();
   void on_wakeup();
@@ -289,6 +306,28 @@ private:
   prune_report prune_pass_;
   std::chrono::steady_clock::time_point prune_started_;
   std::vector<caf::typed_response_promise<prune_report>> prune_waiters_;
+
+  /// A schedule as the manager keeps it: the stored row, its template and timing, its next slot.
+  struct live_schedule {
+    schedule_row row;
+    std::vector<task> tasks;
+    std::optional<schedule_timing> timing; ///< none if it can no longer be read (logged)
+    std::optional<int64_t> next;           ///< its next slot; none while paused
+    bool firing = false;                   ///< a firing is being written
+  };
+  /// Adds the config file's schedules and updates changed ones (one transaction), then loads all.
+  caf::error load_schedules(int64_t now);
+  void keep_schedule(schedule_row row);
+  void fire_due(live_schedule& s, int64_t now);
+  /// One tick for the earliest slot (at least once a minute), not before `not_before`.
+  void arm_schedule_timer(int64_t not_before = 0);
+  /// The tasks of a firing, checked as a submit's; or why they cannot be submitted now.
+  caf::expected<std::vector<task>> firing_tasks(const live_schedule& s) const;
+  schedule_info info_of_live(const schedule_row& row, const std::string& batch_state, bool with_template) const;
+  /// The state of the last batch a schedule made, for its info; empty if none (or pruned).
+  std::string last_batch_state(const schedule_row& row) const;
+  std::map<std::string, live_schedule> schedules_;
+  caf::optional<int64_t> schedule_tick_at_;
   one_shot_timer tick_timer_; ///< the timeout sweep
 
   /// Completion notifications, by the subscribing actor's address (a down message names it).

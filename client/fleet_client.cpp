@@ -202,6 +202,34 @@ caf::expected<prune_report> fleet_client::prune() {
   return impl_->ask<prune_report>(prune_atom::value);
 }
 
+caf::expected<schedule_info> fleet_client::add_schedule(const schedule_spec& spec, bool replace) {
+  return impl_->ask<schedule_info>(schedule_add_atom::value, spec, replace);
+}
+
+caf::expected<std::vector<schedule_info>> fleet_client::schedules() {
+  return impl_->ask<std::vector<schedule_info>, query>(schedules_atom::value);
+}
+
+caf::expected<schedule_info> fleet_client::schedule(const std::string& name) {
+  return impl_->ask<schedule_info, query>(schedules_atom::value, name);
+}
+
+caf::expected<bool> fleet_client::pause_schedule(const std::string& name) {
+  return impl_->ask<bool>(schedule_pause_atom::value, name, true);
+}
+
+caf::expected<bool> fleet_client::resume_schedule(const std::string& name) {
+  return impl_->ask<bool>(schedule_pause_atom::value, name, false);
+}
+
+caf::expected<bool> fleet_client::remove_schedule(const std::string& name) {
+  return impl_->ask<bool>(schedule_remove_atom::value, name);
+}
+
+caf::expected<std::string> fleet_client::run_schedule(const std::string& name) {
+  return impl_->ask<std::string>(schedule_run_atom::value, name);
+}
+
 caf::expected<std::vector<worker_info>> fleet_client::active_workers() {
   return impl_->ask<std::vector<worker_info>, query>(workers_atom::value);
 }

@@ -217,6 +217,7 @@ int fleet::run_daemon(int argc, char** argv, const daemon_extensions& ext) {
   opts.max_interruptions = static_cast<int32_t>(o.max_interruptions);
   opts.retain_finished_ms = o.retain_finished_ms;
   opts.retain_events_ms = o.retain_events_ms;
+  opts.declared_schedules = o.schedules;
   opts.journal = std::move(*journal);
   auto metrics = opts.metrics;
   auto manager = spawn_fleet_manager(sys, std::move(opts));

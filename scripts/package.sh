@@ -68,7 +68,7 @@ Architecture: $arch
 Maintainer: fleetd developers <fleetd@localhost>
 Section: admin
 Priority: optional
-Depends: ${depends:+$depends, }adduser
+Depends: ${depends:+$depends, }adduser, tzdata
 Installed-Size: $(du -ks "$run" | cut -f1)
 Description: durable fleet manager: batches of tasks on bounded workers, stored in SQLite
  fleetd accepts batches of tasks and runs each on a short-lived worker, with priorities,
@@ -92,7 +92,7 @@ Architecture: $arch
 Maintainer: fleetd developers <fleetd@localhost>
 Section: libdevel
 Priority: optional
-Depends: libcaf-dev (>= 0.17.6), libfmt-dev, libssl-dev, nlohmann-json3-dev, libspdlog-dev, libsqlite3-dev, libcpp-httplib-dev, pkg-config
+Depends: libcaf-dev (>= 0.17.6), libfmt-dev, libssl-dev, nlohmann-json3-dev, libspdlog-dev, libsqlite3-dev, libcpp-httplib-dev, libcctz-dev, pkg-config
 Installed-Size: $(du -ks "$dev" | cut -f1)
 Description: fleetd's C++ SDK: clients, worker nodes and daemons of your own
  Headers, static libraries, the CMake package (find_package(fleetd) with fleetd::client,

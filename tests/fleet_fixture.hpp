@@ -84,6 +84,12 @@ public:
     opts.retain_events_ms = retain_events_ms_;
     opts.prune_interval_ms = prune_interval_ms_;
     opts.prune_step_rows = prune_step_rows_;
+    opts.declared_schedules = declared_schedules_;
+    if (wall_offset_ms_ != 0)
+      opts.wall_clock = [offset = wall_offset_ms_] {
+        using namespace std::chrono;
+        return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count() + offset;
+      };
     manager_ = spawn_fleet_manager(sys_, std::move(opts), false);
     run();
   }
@@ -170,6 +176,9 @@ public:
   int64_t query_int(const std::string& sql) {
     return query_db_int(db_path_, sql);
   }
+  std::string query_text(const std::string& sql) {
+    return query_db_text(db_path_, sql);
+  }
 
   caf::actor_system& sys() { return sys_; }
   worker_registry& registry() { return *registry_; }
@@ -188,6 +197,10 @@ public:
     prune_interval_ms_ = interval_ms;
     prune_step_rows_ = step_rows;
   }
+  /// The config file's [schedule.NAME] sections for the next start.
+  void set_declared_schedules(std::vector<schedule_spec> specs) { declared_schedules_ = std::move(specs); }
+  /// The next start reads the wall clock this far ahead (a restart after a while, or a clock step).
+  void set_wall_offset(int64_t ms) { wall_offset_ms_ = ms; }
   /// Whether the store checks the file at open (off: damage that appears while fleetd runs).
   void set_check_integrity(bool on) { check_integrity_ = on; }
   /// fleet.local-workers, node-heartbeat and node-timeout.
@@ -227,6 +240,8 @@ private:
   int64_t prune_interval_ms_ = 60'000;
   int64_t prune_step_rows_ = 2'000;
   bool check_integrity_ = true;
+  std::vector<schedule_spec> declared_schedules_;
+  int64_t wall_offset_ms_ = 0;
   std::shared_ptr<fleet_metrics> metrics_ = std::make_shared<fleet_metrics>();
   fleet_manager_actor manager_;
 };

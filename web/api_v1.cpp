@@ -49,6 +49,14 @@ const std::vector<api_route>& api_v1_routes() {
     {"get", "/api/v1/config"},
     {"patch", "/api/v1/config"},
     {"post", "/api/v1/scale"},
+    {"get", "/api/v1/schedules"},
+    {"post", "/api/v1/schedules"},
+    {"get", "/api/v1/schedules/{name}"},
+    {"put", "/api/v1/schedules/{name}"},
+    {"delete", "/api/v1/schedules/{name}"},
+    {"post", "/api/v1/schedules/{name}/pause"},
+    {"post", "/api/v1/schedules/{name}/resume"},
+    {"post", "/api/v1/schedules/{name}/run"},
   };
   return routes;
 }
@@ -61,6 +69,9 @@ api_v1::api_v1(caf::actor_system& sys, fleet_manager_actor manager, api_settings
 size_t api_v1::max_body(const std::string& method, const std::string& path, const std::string& content_type) const {
   if (method == "POST" && path == api_prefix + "/batches")
     return is_json_lines(content_type) ? SIZE_MAX : settings_.max_body_bytes;
+  // A schedule carries a template: as big as a submit's body may be.
+  if ((method == "POST" || method == "PUT") && path.rfind(api_prefix + "/schedules", 0) == 0)
+    return settings_.max_body_bytes;
   return small_body_bytes;
 }
 
@@ -269,6 +280,7 @@ void api_v1::serve(httplib::Server& server) {
   });
 
   serve_events(server);
+  serve_schedules(server);
 
   server.Get(api_prefix + "/stats", [client, authorize](const Request& req, Response& res) {
     if (authorize(req, res, need::read))

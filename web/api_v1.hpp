@@ -87,6 +87,7 @@ private:
   bool take_stream_slot(httplib::Response& res);
   void serve_submit(httplib::Server& server);
   void serve_events(httplib::Server& server);
+  void serve_schedules(httplib::Server& server); ///< web/api_v1_schedules.cpp
 
   caf::actor_system& sys_;
   fleet_manager_actor manager_;

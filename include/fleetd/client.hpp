@@ -89,6 +89,15 @@ public:
   caf::expected<fleet_stats> stats();
   /// Runs a retention pass now (fleet.retain-finished, fleet.retain-events): what it removed.
   caf::expected<prune_report> prune();
+  /// Recurring schedules: add one (`replace`: or redefine the one of that name, keeping its
+  /// history), list them, pause, resume, remove, or fire one now (the batch's id).
+  caf::expected<schedule_info> add_schedule(const schedule_spec& spec, bool replace = false);
+  caf::expected<std::vector<schedule_info>> schedules();
+  caf::expected<schedule_info> schedule(const std::string& name);
+  caf::expected<bool> pause_schedule(const std::string& name);
+  caf::expected<bool> resume_schedule(const std::string& name);
+  caf::expected<bool> remove_schedule(const std::string& name);
+  caf::expected<std::string> run_schedule(const std::string& name);
   caf::expected<std::vector<worker_info>> active_workers();
   /// The nodes of the fleet: fleetd's own workers ("local") first, then each fleet-node.
   caf::expected<std::vector<node_info>> nodes();

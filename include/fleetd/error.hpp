@@ -38,6 +38,8 @@ enum class errc : uint8_t {
   unknown_upload,      ///< No upload has the given id (never opened, sealed, discarded or expired).
   already_running,     ///< Another fleetd holds the database.
   incompatible_version, ///< A client or node of another protocol version than fleetd's.
+  unknown_schedule,    ///< No schedule has the given name.
+  schedule_exists,     ///< A schedule of that name exists already.
 };
 
 /// The category under which fleetd errors travel between CAF nodes.
@@ -46,10 +48,10 @@ inline constexpr caf::atom_value error_category = caf::atom("fleet");
 std::string to_string(errc x);
 
 /// The last code, for tables over every code.
-inline constexpr errc last_errc = errc::incompatible_version;
+inline constexpr errc last_errc = errc::schedule_exists;
 
 /// The HTTP status that answers a request refused with `x`: 400 bad input, 403 not permitted,
-/// 404 unknown id, 429 a limit, 503 for everything that is fleetd's or the store's state.
+/// 404 unknown id, 409 a name taken, 429 a limit, 503 for everything that is fleetd's or the store's state.
 int http_status(errc x);
 
 /// The human-readable text of any error: the context message for fleetd errors, CAF's rendering otherwise.

@@ -9,6 +9,7 @@
 #include "fleetd/overview.hpp"
 #include "fleetd/peer_version.hpp"
 #include "fleetd/retention.hpp"
+#include "fleetd/schedule.hpp"
 #include "fleetd/task.hpp"
 #include "fleetd/submit_limits.hpp"
 
@@ -67,6 +68,12 @@ using audit_atom = caf::atom_constant<caf::atom("audit")>;
 using progress_atom = caf::atom_constant<caf::atom("progress")>;
 using prune_atom = caf::atom_constant<caf::atom("prune")>;
 using prune_tick_atom = caf::atom_constant<caf::atom("prunetick")>;
+using schedule_add_atom = caf::atom_constant<caf::atom("schedadd")>;
+using schedules_atom = caf::atom_constant<caf::atom("schedules")>;
+using schedule_pause_atom = caf::atom_constant<caf::atom("schedpause")>;
+using schedule_remove_atom = caf::atom_constant<caf::atom("schedrm")>;
+using schedule_run_atom = caf::atom_constant<caf::atom("schedrun")>;
+using schedule_tick_atom = caf::atom_constant<caf::atom("schedtick")>;
 
 /// A short-lived worker: runs one attempt of one task, replies, and quits.
 using worker_actor = caf::typed_actor<
@@ -172,7 +179,22 @@ using fleet_api_actor = caf::typed_actor<
   // What fleetd accepts (fleet.max-*): a client checks its input and sizes its messages by it.
   caf::replies_to<limits_atom>::with<submit_limits>,
   // Runs a retention pass now (or joins the one running): what it removed, once it is done.
-  caf::replies_to<prune_atom>::with<prune_report>>;
+  caf::replies_to<prune_atom>::with<prune_report>,
+  // Adds a recurring schedule (true: or replaces the definition of the one of that name, keeping
+  // its history; false: errc::schedule_exists if the name is taken). Validated like a submit
+  // first; the stored schedule once committed.
+  caf::replies_to<schedule_add_atom, schedule_spec, bool>::with<schedule_info>,
+  // Every schedule, by name, with its next slot and its last batch's state (templates left out).
+  caf::replies_to<schedules_atom>::with<std::vector<schedule_info>>,
+  // One schedule with its template; errc::unknown_schedule for an unknown name.
+  caf::replies_to<schedules_atom, std::string>::with<schedule_info>,
+  // Pauses (true) or resumes (false) a schedule: true if that changed it. Slots that pass while
+  // it is paused are not run. errc::unknown_schedule for an unknown name.
+  caf::replies_to<schedule_pause_atom, std::string, bool>::with<bool>,
+  // Deletes a schedule (its batches stay): true; errc::unknown_schedule for an unknown name.
+  caf::replies_to<schedule_remove_atom, std::string>::with<bool>,
+  // Fires a schedule now, outside its slots (paused or not, overlap or not): the batch's id.
+  caf::replies_to<schedule_run_atom, std::string>::with<std::string>>;
 
 /// The fleet manager itself: the public API plus messages that only its own process may send.
 /// A remote node can still address them (CAF delivers any message to a remote actor), so the
@@ -198,6 +220,8 @@ using fleet_manager_actor = fleet_api_actor::extend<
   caf::reacts_to<node_tick_atom>,
   // From the manager itself: time for a retention pass.
   caf::reacts_to<prune_tick_atom>,
+  // From the manager itself: a schedule's slot may be due.
+  caf::reacts_to<schedule_tick_atom>,
   // From the coordinator, on behalf of a worker (the sender): submit_result.
   caf::replies_to<submit_result_atom, std::string, task_outcome>::with<bool>,
   // From fleetd's own HTTP server: record who asked for a change (event api_request, with the

@@ -343,6 +343,22 @@ const std::vector<command_spec>& commands() {
      "returns free pages to the file system. --now runs a pass at once (or joins the one running)\n"
      "and waits for it (raise --timeout for a first pass over a large backlog).",
      0, 0, cmd_prune},
+    {"schedule", "schedule add|list|show|pause|resume|rm|run ...", "Manages recurring schedules.",
+     "  schedule add NAME --cron \"*/5 * * * *\" [--tz Europe/Berlin] FILE|-\n"
+     "  schedule add NAME --every 30s FILE|-\n"
+     "      [--missed skip|once] [--no-overlap] [--replace]\n"
+     "  schedule list            each schedule, its next slot, last batch and counts\n"
+     "  schedule show NAME       one schedule with its template\n"
+     "  schedule pause|resume|rm NAME\n"
+     "  schedule run NAME        fires it now (prints the batch id)\n"
+     "At each slot fleetd submits the tasks of FILE (a task file; delay_ms counts from the firing)\n"
+     "as a batch with the client key schedule:NAME@SLOT, once per slot whatever crashes. A cron\n"
+     "expression has 5 fields (minute hour day-of-month month day-of-week) and is read in --tz\n"
+     "(an IANA zone; UTC without). --every slots are multiples of the interval since the epoch.\n"
+     "Slots missed while fleetd was down: --missed skip (default) runs none, once runs the\n"
+     "latest. --no-overlap skips a slot while the last firing's batch is unfinished. --replace\n"
+     "redefines an existing schedule (its history stays).",
+     1, 3, cmd_schedule},
     {"workers", "workers", "Lists running workers, then the most recently finished.",
      "With the node each runs on.", 0, 0, cmd_workers},
     {"nodes", "nodes", "Lists the nodes of the fleet with their types and load.",
@@ -416,6 +432,13 @@ int run_command(const invocation& inv) {
     return error("prune needs --now (fleetd prunes by itself every minute; --now runs a pass at once)");
   if (inv.now && inv.command != "prune")
     return error("--now belongs to prune");
+  auto schedule_add = inv.command == "schedule" && !inv.args.empty() && inv.args[0] == "add";
+  if ((!inv.cron.empty() || !inv.tz.empty() || inv.every_ms != 0 || !inv.missed.empty() || inv.no_overlap
+       || inv.replace)
+      && !schedule_add)
+    return error("--cron, --tz, --every, --missed, --no-overlap and --replace belong to schedule add");
+  if (schedule_add && inv.cron.empty() == (inv.every_ms == 0))
+    return error("schedule add needs --cron EXPR or --every DURATION (one of them)");
   if ((inv.delay_ms != 0 || inv.run_at != 0) && inv.command != "submit")
     return error("--delay and --at belong to submit");
   if (inv.delay_ms != 0 && inv.run_at != 0)

@@ -31,6 +31,12 @@ struct invocation {
   int64_t delay_ms = 0; ///< submit --delay: for the tasks that name no start time of their own
   int64_t run_at = 0;   ///< submit --at (ms since the epoch): the same
   bool now = false;     ///< prune --now
+  std::string cron;     ///< schedule add --cron
+  std::string tz;       ///< schedule add --tz
+  int64_t every_ms = 0; ///< schedule add --every
+  std::string missed;   ///< schedule add --missed skip|once
+  bool no_overlap = false; ///< schedule add --no-overlap
+  bool replace = false;    ///< schedule add --replace
   std::string batch;   ///< replay --batch
   bool whole_fleet = false; ///< --fleet (or --all): pause, resume and failed act on every batch
   int64_t poll_ms = 250; ///< how often wait asks for the status

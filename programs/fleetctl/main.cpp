@@ -56,6 +56,23 @@ int main(int argc, char** argv) {
       inv.json = true;
     } else if (arg == "--now") {
       inv.now = true;
+    } else if (arg == "--no-overlap") {
+      inv.no_overlap = true;
+    } else if (arg == "--replace") {
+      inv.replace = true;
+    } else if (value_of("--cron", value)) {
+      inv.cron = value;
+    } else if (value_of("--tz", value)) {
+      inv.tz = value;
+    } else if (value_of("--every", value)) {
+      auto ms = fleet::parse_duration_ms(value);
+      if (!ms || *ms <= 0)
+        return error(fmt::format("--every needs a duration such as 30s, 10m or 1h (got \"{}\")", value));
+      inv.every_ms = *ms;
+    } else if (value_of("--missed", value)) {
+      if (value != "skip" && value != "once")
+        return error(fmt::format("--missed is skip or once (got \"{}\")", value));
+      inv.missed = value;
     } else if (arg == "--wait") {
       inv.wait = true;
     } else if (arg == "--fleet" || arg == "--all") {

@@ -45,4 +45,7 @@ int cmd_submit_file(session& s);
 /// `wait BATCH`.
 int cmd_wait(session& s);
 
+/// `schedule add|list|pause|resume|rm|run` (schedule.cpp).
+int cmd_schedule(session& s);
+
 } // namespace fleetctl

@@ -4,6 +4,7 @@
 #include "fleet/autoscale.hpp"
 #include "fleetd/fleet_config.hpp"
 #include "fleet/pool_spec.hpp"
+#include "fleet/schedule_config.hpp"
 #include "fleet/strict_config.hpp"
 #include "fleet/validation.hpp"
 
@@ -17,6 +18,8 @@ namespace fleet {
 struct daemon_options {
   /// `[pool.NAME]` sections: worker pools fleetd keeps running.
   std::vector<pool_spec> pools;
+  /// `[schedule.NAME]` sections: recurring schedules, added or updated at start.
+  std::vector<schedule_spec> schedules;
   std::string db = "var/fleet.db";
   std::string host = "127.0.0.1";
   int64_t port = 4242; ///< 0 picks a free port (logged)
@@ -62,7 +65,7 @@ public:
 
 private:
   caf::error apply() override;
-  caf::error take_group(const caf::settings& group, const std::string& where) override;
+  caf::error take_group(const std::string& name, const caf::settings& group, const std::string& where) override;
   caf::error check_ranges() const;
   int64_t max_workers_ = 10;
   int64_t max_retries_ = 3;

@@ -31,6 +31,8 @@ std::string to_string(errc x) {
     case errc::unknown_upload: return "unknown_upload";
     case errc::already_running: return "already_running";
     case errc::incompatible_version: return "incompatible_version";
+    case errc::unknown_schedule: return "unknown_schedule";
+    case errc::schedule_exists: return "schedule_exists";
   }
   return "unknown_error";
 }
@@ -48,7 +50,9 @@ std::string context_text(const caf::message& context) {
 int http_status(errc x) {
   switch (x) {
     case errc::unknown_batch:
-    case errc::unknown_upload: return 404;
+    case errc::unknown_upload:
+    case errc::unknown_schedule: return 404;
+    case errc::schedule_exists: return 409;
     case errc::invalid_batch:
     case errc::invalid_task:
     case errc::duplicate_task_id:

@@ -23,6 +23,14 @@ std::string_view to_string(event_kind x) {
     case event_kind::node_dropped: return "node_dropped";
     case event_kind::api_request: return "api_request";
     case event_kind::batch_pruned: return "batch_pruned";
+    case event_kind::schedule_added: return "schedule_added";
+    case event_kind::schedule_updated: return "schedule_updated";
+    case event_kind::schedule_paused: return "schedule_paused";
+    case event_kind::schedule_resumed: return "schedule_resumed";
+    case event_kind::schedule_removed: return "schedule_removed";
+    case event_kind::schedule_fired: return "schedule_fired";
+    case event_kind::schedule_skipped: return "schedule_skipped";
+    case event_kind::schedule_missed: return "schedule_missed";
   }
   return "unknown";
 }

@@ -31,6 +31,14 @@ enum class event_kind : uint8_t {
   node_dropped,
   api_request,
   batch_pruned,
+  schedule_added,
+  schedule_updated,
+  schedule_paused,
+  schedule_resumed,
+  schedule_removed,
+  schedule_fired,
+  schedule_skipped,
+  schedule_missed,
 };
 
 /// Every kind, in declaration order (for tests and documentation checks).
@@ -41,7 +49,9 @@ inline constexpr event_kind all_event_kinds[] = {
   event_kind::task_replayed,       event_kind::attempt_interrupted, event_kind::fleet_paused,
   event_kind::fleet_resumed,       event_kind::config_updated,   event_kind::workers_autoscaled,
   event_kind::node_joined,         event_kind::node_dropped,     event_kind::api_request,
-  event_kind::batch_pruned,
+  event_kind::batch_pruned,       event_kind::schedule_added,   event_kind::schedule_updated,
+  event_kind::schedule_paused,    event_kind::schedule_resumed, event_kind::schedule_removed,
+  event_kind::schedule_fired,     event_kind::schedule_skipped, event_kind::schedule_missed,
 };
 
 /// The `kind` text: the enumerator's name.

@@ -1,9 +1,15 @@
 #include "fleet/json_codec.hpp"
 
+#include "fleetd/error.hpp"
 #include "fleet/json_text.hpp"
+#include "fleet/task_file.hpp"
+#include "fleet/text.hpp"
+#include "fleet/time_text.hpp"
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
+
+#include <optional>
 
 namespace fleet {
 
@@ -154,6 +160,115 @@ nlohmann::json to_json(const result_summary& x) {
   return {{"total_results", x.total_results}, {"success_count", x.success_count},
           {"failure_count", x.failure_count}, {"success_rate", x.success_rate},
           {"average_duration_ms", x.average_duration_ms}};
+}
+
+nlohmann::json to_json(const schedule_info& x) {
+  auto or_null = [](auto value, bool present) { return present ? nlohmann::json(value) : nlohmann::json(nullptr); };
+  const auto& spec = x.spec;
+  nlohmann::json tasks = nlohmann::json::array();
+  for (const auto& t : spec.tasks) {
+    nlohmann::json task{{"id", t.id}, {"type", t.type}, {"data", embedded(t.data)}, {"priority", t.priority}};
+    if (t.delay_ms != 0)
+      task["delay_ms"] = t.delay_ms;
+    tasks.push_back(std::move(task));
+  }
+  nlohmann::json out = {{"name", spec.name},
+          {"cron", or_null(spec.cron, !spec.cron.empty())},
+          {"tz", or_null(spec.time_zone, !spec.time_zone.empty())},
+          {"every", or_null(format_duration_ms(spec.every_ms), spec.every_ms != 0)},
+          {"every_ms", or_null(spec.every_ms, spec.every_ms != 0)},
+          {"missed", spec.missed},
+          {"overlap", spec.overlap},
+          {"template_tasks", x.template_tasks},
+          {"paused", x.paused},
+          {"source", x.source},
+          {"created_at", x.created_at},
+          {"updated_at", x.updated_at},
+          {"next_run_at", or_null(x.next_run_at, x.next_run_at != 0)},
+          {"last_slot", or_null(x.last_slot, x.last_slot != 0)},
+          {"last_batch_id", or_null(x.last_batch_id, !x.last_batch_id.empty())},
+          {"last_batch_state", or_null(x.last_batch_state, !x.last_batch_state.empty())},
+          {"fired", x.fired},
+          {"skipped", x.skipped},
+          {"missed_slots", x.missed}};
+  // A list leaves the templates out (x.spec.tasks empty); one schedule has it.
+  if (!spec.tasks.empty())
+    out["tasks"] = std::move(tasks);
+  return out;
+}
+
+nlohmann::json to_json(const std::vector<schedule_info>& xs) {
+  auto out = nlohmann::json::array();
+  for (const auto& x : xs)
+    out.push_back(to_json(x));
+  return out;
+}
+
+caf::expected<schedule_spec> schedule_from_json(const nlohmann::json& x, const std::string& name) {
+  auto bad = [](const std::string& what) { return caf::make_error(errc::invalid_argument, what); };
+  if (!x.is_object())
+    return bad("a schedule is a JSON object: {\"name\", \"cron\" or \"every\", \"tasks\": [...]}");
+  schedule_spec spec;
+  spec.name = name;
+  bool has_tasks = false;
+  for (const auto& item : x.items()) {
+    // Named, not a structured binding: clang 14 does not capture those in lambdas.
+    const auto& key = item.key();
+    const auto& value = item.value();
+    auto text = [&](std::string& out) -> caf::error {
+      if (!value.is_string())
+        return bad(fmt::format("\"{}\" must be a string", key));
+      out = value.get<std::string>();
+      return caf::none;
+    };
+    caf::error err;
+    if (key == "name") {
+      std::string given;
+      err = text(given);
+      if (!err && !name.empty() && given != name)
+        err = bad(fmt::format("the body names schedule {} but the path {}", printable(given, 80), printable(name, 80)));
+      spec.name = given;
+    } else if (key == "cron") {
+      err = text(spec.cron);
+    } else if (key == "tz") {
+      err = text(spec.time_zone);
+    } else if (key == "missed") {
+      err = text(spec.missed);
+    } else if (key == "overlap") {
+      if (!value.is_boolean())
+        err = bad("\"overlap\" must be true or false");
+      else
+        spec.overlap = value.get<bool>();
+    } else if (key == "every") {
+      std::optional<int64_t> ms;
+      if (value.is_number_integer())
+        ms = value.get<int64_t>();
+      else if (value.is_string())
+        ms = parse_duration_ms(value.get<std::string>());
+      if (!ms || *ms <= 0)
+        err = bad("\"every\" must be a duration such as \"30s\" or \"1h\", or a number of ms");
+      else
+        spec.every_ms = *ms;
+    } else if (key == "tasks") {
+      if (!value.is_array())
+        err = bad("\"tasks\" must be an array of task objects");
+      else {
+        auto tasks = parse_task_file(dump_json(value), "tasks");
+        if (!tasks)
+          return tasks.error();
+        spec.tasks = std::move(*tasks);
+        has_tasks = true;
+      }
+    } else {
+      err = bad(fmt::format("unknown field {} (a schedule has name, cron, tz, every, missed, overlap, tasks)",
+                            printable(key, 80)));
+    }
+    if (err)
+      return err;
+  }
+  if (!has_tasks)
+    return bad("a schedule needs \"tasks\": the task objects of the batch each firing submits");
+  return spec;
 }
 
 } // namespace fleet

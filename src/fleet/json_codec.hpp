@@ -8,8 +8,10 @@
 #include "fleetd/fleet_stats.hpp"
 #include "fleetd/node_info.hpp"
 #include "fleetd/overview.hpp"
+#include "fleetd/schedule.hpp"
 #include "fleetd/task.hpp"
 
+#include <caf/expected.hpp>
 #include <nlohmann/json_fwd.hpp>
 
 #include <string>
@@ -34,6 +36,16 @@ nlohmann::json to_json(const dead_letter& x);
 nlohmann::json to_json(const std::vector<node_info>& xs);
 /// What the web status page reads (GET /api/overview).
 nlohmann::json to_json(const fleet_overview& x);
+
+/// A schedule: its definition (every as a duration text and in ms; `tasks`, the template's tasks
+/// with their data, when it was asked for by name), its state and counters; times in ms since the
+/// epoch, null when there is none.
+nlohmann::json to_json(const schedule_info& x);
+nlohmann::json to_json(const std::vector<schedule_info>& xs);
+/// A schedule definition from JSON (the HTTP API): {"name", "cron", "tz", "every" ("30s" or ms),
+/// "missed", "overlap", "tasks": [task objects as in a task file]}; unknown fields are refused.
+/// `name` is used when the object names none.
+caf::expected<schedule_spec> schedule_from_json(const nlohmann::json& x, const std::string& name = {});
 
 /// The `detail` of the node_joined and node_dropped events.
 std::string node_joined_detail(const node_announcement& a);

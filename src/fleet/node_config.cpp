@@ -38,10 +38,10 @@ node_config::node_config()
                   "which wins over the file):\n",
                   "\nCAF's own options: --long-help. Worker pools: sections [pool.NAME] with argv, types\n"
                   "and size, as in fleetd's config file (docs/WORKER-PROTOCOL.md).\n") {
-  group_ = "pool";
+  groups_ = {"pool"};
 }
 
-caf::error node_config::take_group(const caf::settings& group, const std::string& where) {
+caf::error node_config::take_group(const std::string&, const caf::settings& group, const std::string& where) {
   return read_pools(group, where, options.pools);
 }
 

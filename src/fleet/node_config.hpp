@@ -36,7 +36,7 @@ public:
 
 private:
   caf::error apply() override;
-  caf::error take_group(const caf::settings& group, const std::string& where) override;
+  caf::error take_group(const std::string& name, const caf::settings& group, const std::string& where) override;
 };
 
 } // namespace fleet

@@ -4,6 +4,7 @@
 #include "fleet/event_kind.hpp"
 #include "fleetd/fleet_config.hpp"
 #include "fleetd/fleet_stats.hpp"
+#include "fleet/schedule_row.hpp"
 #include "fleet/sqlite.hpp"
 #include "fleet/start_journal.hpp"
 #include "fleet/store_options.hpp"
@@ -76,6 +77,13 @@ public:
   caf::expected<int64_t> unfinished_tasks();
   /// Totals of finished results, to seed the coordinator after a restart.
   caf::expected<result_summary> result_totals();
+
+  // -- schedules (store_schedules.cpp; few rows, read and written rarely) -----
+
+  /// Every schedule, by name.
+  caf::expected<std::vector<schedule_row>> schedules();
+  /// One schedule, or none.
+  caf::expected<std::optional<schedule_row>> schedule(const std::string& name);
 
 protected:
   friend class fleet_store; // opens readers (open_reader)
@@ -242,6 +250,13 @@ public:
   caf::expected<prune_progress> prune_step(int64_t now, const retention_policy& policy, int64_t max_rows);
   /// Returns up to `max_pages` free pages to the file system (incremental vacuum): the bytes freed.
   caf::expected<int64_t> reclaim_space(int64_t max_pages);
+
+  // -- schedules (store_schedules.cpp) ------------------------------------------
+
+  /// Stores a schedule's row, new or changed, whole.
+  caf::error save_schedule(const schedule_row& row);
+  /// Deletes a schedule; false if there was none.
+  caf::expected<bool> delete_schedule(const std::string& name);
 
   /// Records a plain audit event.
   caf::error log_event(int64_t at, event_kind kind, const std::string& batch_id,

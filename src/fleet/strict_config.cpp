@@ -200,8 +200,8 @@ caf::error strict_config::read_config_file(const std::string& path) {
     auto entries = caf::get_if<caf::settings>(&content);
     if (!entries)
       return config_error(fmt::format("{}: {} is outside of a [section]", path, section));
-    if (!group_.empty() && section == group_) {
-      if (auto err = take_group(*entries, path))
+    if (std::find(groups_.begin(), groups_.end(), section) != groups_.end()) {
+      if (auto err = take_group(section, *entries, path))
         return err;
       continue;
     }
@@ -223,7 +223,7 @@ caf::error strict_config::read_config_file(const std::string& path) {
   return caf::none;
 }
 
-caf::error strict_config::take_group(const caf::settings&, const std::string&) {
+caf::error strict_config::take_group(const std::string&, const caf::settings&, const std::string&) {
   return caf::none;
 }
 

@@ -57,10 +57,10 @@ protected:
 
   const std::string& section() const { return section_; }
 
-  /// A group of sections of the program's own beside its section (e.g. "pool" for `[pool.NAME]`),
-  /// read from the file by `take_group`.
-  std::string group_;
-  virtual caf::error take_group(const caf::settings& group, const std::string& where);
+  /// Groups of sections of the program's own beside its section (e.g. "pool" for `[pool.NAME]`),
+  /// read from the file by `take_group` (with the group's name).
+  std::vector<std::string> groups_;
+  virtual caf::error take_group(const std::string& name, const caf::settings& group, const std::string& where);
 
 private:
   const option_spec* find(const std::string& name) const;

@@ -122,6 +122,14 @@ TEST_CASE("every query of docs/AUDIT.md gives the rows of what happened") {
   // C: runs at the end.
   auto c = f.submit_ok({make_task("long", "sleep", R"({"ms": 600000})")});
   f.advance(10);
+  // A schedule, added and paused before its first slot.
+  schedule_spec nightly;
+  nightly.name = "nightly";
+  nightly.cron = "0 3 * * *";
+  nightly.time_zone = "Europe/Berlin";
+  nightly.tasks = {make_task("report", "echo")};
+  REQUIRE(f.ask<schedule_info>(schedule_add_atom::value, nightly, false));
+  REQUIRE(f.ask<bool>(schedule_pause_atom::value, std::string{"nightly"}, true) == true);
   auto db = sqlite::database::open(f.db_path(), false);
   REQUIRE(db);
   // Times and ids differ from run to run: compare the rest.
@@ -139,7 +147,7 @@ TEST_CASE("every query of docs/AUDIT.md gives the rows of what happened") {
   };
   using rows = std::vector<std::string>;
   auto queries = audit_queries(a, "x");
-  REQUIRE(queries.size() == 17);
+  REQUIRE(queries.size() == 19);
   // The latest batches, and those that did not complete.
   CHECK(shown(queries[0]) == rows{"C|processing|1|0|0|0|0.0|T|NULL", "B|cancelled|1|0|0|1|100.0|T|10",
                                   "A|partial|3|2|1|0|100.0|T|1150"});
@@ -194,4 +202,7 @@ TEST_CASE("every query of docs/AUDIT.md gives the rows of what happened") {
   CHECK(shown(queries[14]) == rows{"T|config_updated|{\"max_concurrent_workers\":3}"});
   CHECK(shown(queries[15]) == rows{"3|5|2|1|1|3"});                // fleet totals
   CHECK(shown(queries[16]) == rows{"0|0"});                        // the invariant holds
+  CHECK(shown(queries[17]) == rows{"nightly|0 3 * * * Europe/Berlin|1|0|0|0|NULL|NULL"}); // the schedules
+  CHECK(shown(queries[18]) == rows{"T|schedule_paused|nightly|NULL|NULL|NULL",
+                                   "T|schedule_added|nightly|NULL|NULL|NULL"});
 }

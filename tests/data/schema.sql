@@ -68,6 +68,26 @@ CREATE TABLE "fleet_totals" (
   duration_ms INTEGER NOT NULL,
   scheduled   INTEGER NOT NULL DEFAULT 0
 );
+CREATE TABLE schedules (
+  name          TEXT PRIMARY KEY,
+  cron          TEXT,                     -- 5 fields, macros expanded; NULL for an interval
+  time_zone     TEXT,                     -- IANA name the cron expression is read in; NULL: UTC
+  every_ms      INTEGER CHECK (every_ms IS NULL OR every_ms >= 1000),
+  tasks         TEXT NOT NULL,            -- the batch template: a JSON array of task objects
+  missed        TEXT NOT NULL DEFAULT 'skip' CHECK (missed = 'skip' OR missed = 'once'),
+  overlap       INTEGER NOT NULL DEFAULT 1 CHECK (overlap = 0 OR overlap = 1),
+  paused_at     INTEGER,                  -- NULL unless paused
+  source        TEXT NOT NULL CHECK (source = 'runtime' OR source = 'config'),
+  created_at    INTEGER NOT NULL,
+  updated_at    INTEGER NOT NULL,
+  handled_until INTEGER NOT NULL,         -- every slot up to this time fired, was skipped or missed
+  last_slot     INTEGER,                  -- the slot of the last firing
+  last_batch_id TEXT,                     -- the batch of the last firing or run (may be pruned since)
+  fired         INTEGER NOT NULL DEFAULT 0,
+  skipped       INTEGER NOT NULL DEFAULT 0, -- overlap=false, or the submit was refused (a limit)
+  missed_slots  INTEGER NOT NULL DEFAULT 0, -- passed while fleetd was down, not run
+  CHECK ((cron IS NULL) <> (every_ms IS NULL))
+);
 CREATE TABLE "tasks" (
   seq               INTEGER PRIMARY KEY,     -- submission order: FIFO within a priority
   batch_id          TEXT NOT NULL REFERENCES batches(id),

@@ -8,9 +8,11 @@
 
 #include <httplib.h>
 
+#include <algorithm>
 #include <fstream>
 #include <regex>
 #include <set>
+#include <tuple>
 #include <sys/stat.h>
 
 using namespace fleet::test;
@@ -98,9 +100,11 @@ TEST_CASE("the OpenAPI document lists exactly the routes /api/v1 answers, and ea
   CHECK(json::parse(served_doc->body) == doc);
   // Every documented route is answered by its own handler: never the catch-all "no route".
   for (const auto& [method, path] : documented) {
-    auto concrete = std::regex_replace(path, std::regex{"\\{id\\}"}, "batch-nope");
+    auto concrete = std::regex_replace(std::regex_replace(path, std::regex{"\\{id\\}"}, "batch-nope"),
+                                       std::regex{"\\{name\\}"}, "schedule-nope");
     httplib::Request req;
-    req.method = method == "get" ? "GET" : method == "post" ? "POST" : "PATCH";
+    req.method = method;
+    std::transform(req.method.begin(), req.method.end(), req.method.begin(), ::toupper);
     req.path = concrete;
     req.headers = auth;
     if (req.method != "GET") {
@@ -284,4 +288,74 @@ TEST_CASE("delayed tasks through the API: run_at and delay_ms in JSON and JSON L
   auto lines = json::parse(res->body)["batch_id"].get<std::string>();
   REQUIRE(eventually([&] { return f.d.query_int("SELECT scheduled FROM batches WHERE id = '" + lines + "'") == 1; }));
   CHECK(json::parse(c.Get("/api/v1/stats", auth)->body)["scheduled_tasks"] == 2);
+}
+
+TEST_CASE("schedules over the HTTP API: add, list, replace, run, pause, resume, delete, with bad input refused") {
+  api_fleetd f;
+  REQUIRE_MESSAGE(f.d.start(), f.d.log());
+  auto c = f.client();
+  httplib::Headers w{{"Authorization", std::string{"Bearer "} + write_token}};
+  httplib::Headers r{{"Authorization", std::string{"Bearer "} + read_token}};
+  auto definition = json{{"name", "hourly"},
+                         {"cron", "0 * * * *"},
+                         {"tz", "America/New_York"},
+                         {"tasks", json::array({json{{"id", "a"}, {"type", "echo"}, {"data", {{"x", 1}}}}})}};
+  auto read_only = c.Post("/api/v1/schedules", r, definition.dump(), "application/json");
+  REQUIRE(read_only);
+  CHECK(read_only->status == 403);
+  auto added = c.Post("/api/v1/schedules", w, definition.dump(), "application/json");
+  REQUIRE(added);
+  CHECK_MESSAGE(added->status == 201, added->body);
+  auto x = json::parse(added->body);
+  CHECK(x["name"] == "hourly");
+  CHECK(x["tz"] == "America/New_York");
+  CHECK(x["next_run_at"].get<int64_t>() % 3'600'000 == 0); // New York is a whole number of hours off UTC
+  auto again = c.Post("/api/v1/schedules", w, definition.dump(), "application/json");
+  CHECK(again->status == 409);
+  CHECK(error_code(again->body) == "schedule_exists");
+  auto listed = c.Get("/api/v1/schedules", r);
+  REQUIRE(listed);
+  CHECK(json::parse(listed->body)["schedules"].size() == 1);
+  auto one = c.Get("/api/v1/schedules/hourly", r);
+  CHECK(one->status == 200);
+  CHECK(json::parse(one->body)["tasks"][0]["data"] == json{{"x", 1}});
+  CHECK(c.Get("/api/v1/schedules/nope", r)->status == 404);
+
+  auto replaced = c.Put("/api/v1/schedules/hourly", w,
+                        json{{"every", "30m"}, {"tasks", json::array({json{{"type", "echo"}}})}}.dump(), "application/json");
+  REQUIRE(replaced);
+  CHECK_MESSAGE(replaced->status == 200, replaced->body);
+  CHECK(json::parse(replaced->body)["every_ms"] == 1'800'000);
+  auto run = c.Post("/api/v1/schedules/hourly/run", w, "", "application/json");
+  REQUIRE(run);
+  CHECK_MESSAGE(run->status == 201, run->body);
+  auto batch = json::parse(run->body)["batch_id"].get<std::string>();
+  CHECK(c.Get("/api/v1/batches/" + batch, r)->status == 200);
+  auto paused = c.Post("/api/v1/schedules/hourly/pause", w, "", "application/json");
+  CHECK(json::parse(paused->body)["changed"] == true);
+  CHECK(json::parse(c.Get("/api/v1/schedules/hourly", r)->body)["paused"] == true);
+  CHECK(json::parse(c.Post("/api/v1/schedules/hourly/resume", w, "", "application/json")->body)["changed"] == true);
+  CHECK(c.Delete("/api/v1/schedules/hourly", w)->status == 200);
+  CHECK(c.Delete("/api/v1/schedules/hourly", w)->status == 404);
+
+  for (const auto& [body, status, code] : std::vector<std::tuple<std::string, int, std::string>>{
+         {R"({"name": "x", "cron": "61 * * * *", "tasks": [{"type": "echo"}]})", 400, "invalid_argument"},
+         {R"({"name": "x", "cron": "0 3 * * *", "tz": "../../etc/passwd", "tasks": [{"type": "echo"}]})", 400, "invalid_argument"},
+         {R"({"name": "x", "every": "1m", "tasks": [{"type": "nope"}]})", 422, "unknown_task_type"},
+         {R"({"name": "x", "every": "1m"})", 400, "invalid_argument"},
+         {R"({"name": "x", "every": "1m", "tasks": [], "colour": 1})", 400, "invalid_argument"},
+         {R"({"name": "x", "every": "1m", "tasks": [{"type": "echo", "run_at": 1}]})", 400, "invalid_argument"},
+         {R"([1, 2])", 400, "bad_request"},
+         {"{\"name\": \"\xff\", \"every\": \"1m\", \"tasks\": [{\"type\": \"echo\"}]}", 400, "bad_request"},
+       }) {
+    CAPTURE(body);
+    auto res = c.Post("/api/v1/schedules", w, body, "application/json");
+    REQUIRE(res);
+    CHECK(res->status == status);
+    CHECK(error_code(res->body) == code);
+  }
+  CHECK(f.d.query_int("SELECT count(*) FROM schedules") == 0);
+  // Who did what: every change is an api_request event naming the token.
+  CHECK(f.d.query_int("SELECT count(*) FROM events WHERE kind = 'api_request' AND json_extract(detail, '$.token') = 'ci'"
+                      " AND json_extract(detail, '$.action') LIKE '%schedule'") == 6);
 }

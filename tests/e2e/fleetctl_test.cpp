@@ -141,9 +141,9 @@ TEST_CASE("fleetctl without a daemon says so and --help works for the program an
       ++summaries;
     }
   }
-  CHECK(summaries == 15);
+  CHECK(summaries == 16);
   for (auto cmd : {"submit", "status", "results", "wait", "cancel", "failed", "replay", "pause", "resume",
-                   "scale", "stats", "prune", "workers", "nodes", "config"}) {
+                   "scale", "stats", "prune", "schedule", "workers", "nodes", "config"}) {
     CAPTURE(cmd);
     CHECK(r.out.find(std::string{"  "} + cmd) != std::string::npos);
     auto one = run({bin("fleetctl"), cmd, "--help"});

@@ -17,7 +17,7 @@ TEST_CASE("every error code has its own name and an HTTP status of its kind") {
     CHECK(names.insert(name).second);
     CHECK(name != "unknown_error");
     auto status = http_status(x);
-    CHECK((status == 400 || status == 403 || status == 404 || status == 429 || status == 503));
+    CHECK((status == 400 || status == 403 || status == 404 || status == 409 || status == 429 || status == 503));
   }
   CHECK(http_status(errc::unknown_batch) == 404);
   CHECK(http_status(errc::unknown_upload) == 404);
@@ -30,6 +30,8 @@ TEST_CASE("every error code has its own name and an HTTP status of its kind") {
   CHECK(http_status(errc::shutting_down) == 503);
   CHECK(http_status(errc::database_damaged) == 503);
   CHECK(http_status(errc::incompatible_version) == 400);
+  CHECK(http_status(errc::unknown_schedule) == 404);
+  CHECK(http_status(errc::schedule_exists) == 409);
 }
 
 TEST_CASE("a peer of another protocol version is refused with both versions named, and which to upgrade") {
