@@ -5,6 +5,7 @@
 #include "actors/fleet_manager_internal.hpp"
 #include "actors/origin.hpp"
 #include "fleetd/error.hpp"
+#include "fleet/archive.hpp"
 #include "fleet/ids.hpp"
 #include "fleet/json_codec.hpp"
 #include "fleet/log.hpp"
@@ -15,6 +16,7 @@
 
 #include <caf/actor_system.hpp>
 #include <caf/detail/scope_guard.hpp>
+#include <caf/event_based_actor.hpp>
 #include <caf/exit_reason.hpp>
 #include <caf/sec.hpp>
 #include <caf/send.hpp>
@@ -67,6 +69,14 @@ caf::error fleet_manager_state::init(self_pointer self, fleet_manager_options op
       spdlog::info("{} = {} was set at runtime and is stored in the database: it overrides {} "
                    "from the start-up configuration",
                    field.option, to_string(value), to_string(*from_start));
+  }
+  if (!opts_.archive_dir.empty()) {
+    if (auto err = prepare_archive_dir(opts_.archive_dir))
+      return err;
+    // A test's manager runs everything on the test scheduler; fleetd's archiver has a thread.
+    archiver_ = opts_.writer_thread
+                  ? self->spawn<caf::detached + caf::linked>(archiver, store_->file(), opts_.archive_dir)
+                  : self->spawn<caf::linked>(archiver, store_->file(), opts_.archive_dir);
   }
   auto reader = store_->open_reader();
   if (!reader)

@@ -21,6 +21,8 @@
 #include "fleet/manager/subscriptions.hpp"
 #include "fleet/write_pipeline.hpp"
 
+#include <caf/actor.hpp>
+#include <caf/fwd.hpp>
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_response_promise.hpp>
 
@@ -68,6 +70,9 @@ struct fleet_manager_options {
   int64_t retain_events_ms = int64_t{30} * 86'400'000;
   int64_t prune_interval_ms = 60'000;
   int64_t prune_step_rows = 2'000;
+  /// fleet.archive-dir: each finished batch is written there (gzip JSON Lines) before retention
+  /// deletes it; empty: none. The directory exists and takes files (checked at start).
+  std::string archive_dir;
   /// Delayed tasks made pending per group commit: a short commit each, however many are due at once.
   int64_t promotion_slice = 10'000;
   /// Uploads (batches sent in chunks) not sealed within this long are dropped at start-up.
@@ -302,6 +307,10 @@ private:
   void prune_next();
   void reclaim_next();
   void finish_prune(caf::error err);
+  /// Writes the batch's archive on the archiver, then goes on pruning.
+  void archive_next(const std::string& batch_id, int64_t finished_at);
+  caf::actor archiver_;                       ///< writes archives (fleet.archive-dir), if set
+  std::pair<std::string, int64_t> archived_;  ///< the batch (and finish time) whose archive is written
   bool pruning_ = false;
   prune_report prune_pass_;
   std::chrono::steady_clock::time_point prune_started_;
@@ -338,6 +347,10 @@ private:
   bool fleet_paused_ = false; ///< no new attempts (stored: survives restarts)
   caf::typed_response_promise<int32_t> drain_promise_; ///< while drain_.waiting()
 };
+
+/// Writes batch archives (fleet.archive-dir) on a connection of its own: `archive_atom, batch id,
+/// finished_at` -> the file, its tasks and bytes.
+caf::behavior archiver(caf::event_based_actor* self, std::string db_path, std::string dir);
 
 /// The permanent fleet manager. Quits with an error if the store cannot be read at start.
 fleet_manager_actor::behavior_type

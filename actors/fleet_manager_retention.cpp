@@ -5,8 +5,10 @@
 #include "actors/fleet_manager.hpp"
 
 #include "actors/fleet_manager_internal.hpp"
+#include "fleet/archive.hpp"
 #include "fleet/log.hpp"
 
+#include <caf/event_based_actor.hpp>
 #include <caf/send.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
@@ -49,9 +51,29 @@ void fleet_manager_state::prune_next() {
     finish_prune(caf::none); // what was done stays done; the next pass goes on
     return;
   }
-  fleet_store::retention_policy policy{opts_.retain_finished_ms, opts_.retain_events_ms};
+  fleet_store::retention_policy policy{opts_.retain_finished_ms, opts_.retain_events_ms, std::nullopt, {}};
+  auto now = now_ms();
+  if (archiver_ && opts_.retain_finished_ms > 0) {
+    // No batch goes before its archive is written: find the next one, archive it (off the writer
+    // and the manager), then let the steps delete it.
+    auto next = reader_->oldest_finished(now - opts_.retain_finished_ms);
+    if (!next) {
+      finish_prune(std::move(next.error()));
+      return;
+    }
+    policy.only_batch = std::string{};
+    if (*next) {
+      const auto& [batch_id, finished_at] = **next;
+      if (archived_.first != batch_id || archived_.second != finished_at) {
+        archive_next(batch_id, finished_at);
+        return;
+      }
+      policy.only_batch = batch_id;
+      policy.archive = archive_file_name(batch_id, finished_at);
+    }
+  }
   write_now<fleet_store::prune_progress>(
-    [policy, now = now_ms(), rows = opts_.prune_step_rows](fleet_store& store) {
+    [policy, now, rows = opts_.prune_step_rows](fleet_store& store) {
       return store.prune_step(now, policy, rows);
     },
     [this](caf::expected<fleet_store::prune_progress> step) {
@@ -70,6 +92,37 @@ void fleet_manager_state::prune_next() {
       else
         reclaim_next();
     });
+}
+
+void fleet_manager_state::archive_next(const std::string& batch_id, int64_t finished_at) {
+  self_->request(archiver_, caf::infinite, archive_atom::value, batch_id, finished_at)
+    .then(
+      [this, batch_id, finished_at](const std::string& path, int64_t tasks, int64_t bytes) {
+        archived_ = {batch_id, finished_at};
+        ++prune_pass_.archived;
+        opts_.metrics->archived_batches.add();
+        opts_.metrics->archived_bytes.add(static_cast<uint64_t>(bytes));
+        spdlog::debug("retention: batch {} archived to {} ({} tasks, {} bytes)", batch_id, path, tasks, bytes);
+        prune_next();
+      },
+      [this, batch_id](caf::error& err) {
+        // Nothing of the batch is deleted; the next pass tries again.
+        auto code = err.category() == error_category ? static_cast<errc>(err.code()) : errc::storage_unavailable;
+        finish_prune(caf::make_error(code, fmt::format("batch {} is not pruned: its archive could not be written: {}",
+                                                       batch_id, error_text(err))));
+      });
+}
+
+caf::behavior archiver(caf::event_based_actor*, std::string db_path, std::string dir) {
+  return {
+    [db_path, dir](archive_atom, const std::string& batch_id,
+                   int64_t finished_at) -> caf::result<std::string, int64_t, int64_t> {
+      auto written = archive_batch(db_path, dir, batch_id, finished_at);
+      if (!written)
+        return std::move(written.error());
+      return {written->path, written->tasks, written->bytes};
+    },
+  };
 }
 
 void fleet_manager_state::reclaim_next() {
@@ -100,8 +153,10 @@ void fleet_manager_state::finish_prune(caf::error err) {
   if (err)
     spdlog::error("retention: a pruning step failed, the next pass tries again: {}", error_text(err));
   else if (prune_pass_.batches > 0 || prune_pass_.events > 0)
-    spdlog::info("retention: pruned {} finished batches ({} tasks) and {} events, {} bytes returned, in {} ms",
-                 prune_pass_.batches, prune_pass_.tasks, prune_pass_.events, prune_pass_.bytes_freed, prune_pass_.ms);
+    spdlog::info("retention: pruned {} finished batches ({} tasks; {} archived) and {} events, {} bytes returned, "
+                 "in {} ms",
+                 prune_pass_.batches, prune_pass_.tasks, prune_pass_.archived, prune_pass_.events,
+                 prune_pass_.bytes_freed, prune_pass_.ms);
   for (auto& rp : prune_waiters_) {
     if (err)
       rp.deliver(err);

@@ -74,6 +74,7 @@ using schedule_pause_atom = caf::atom_constant<caf::atom("schedpause")>;
 using schedule_remove_atom = caf::atom_constant<caf::atom("schedrm")>;
 using schedule_run_atom = caf::atom_constant<caf::atom("schedrun")>;
 using schedule_tick_atom = caf::atom_constant<caf::atom("schedtick")>;
+using archive_atom = caf::atom_constant<caf::atom("archive")>;
 
 /// A short-lived worker: runs one attempt of one task, replies, and quits.
 using worker_actor = caf::typed_actor<

@@ -39,6 +39,7 @@ const std::vector<option_spec>& fleet_options() {
     {"max-pending-batches", value_kind::integer, "most unfinished batches; further submits are refused (default 10000)"},
     {"retain-finished", value_kind::duration, "finished batches older than this are deleted with their tasks and attempts, e.g. \"7d\"; 0 keeps everything (default 7d)"},
     {"retain-events", value_kind::duration, "events older than this are deleted, e.g. \"30d\"; 0 keeps everything (default 30d)"},
+    {"archive-dir", value_kind::text, "directory where each finished batch is written (gzip JSON Lines) before retention deletes it; empty: none (default)"},
     {"max-delay", value_kind::duration, "furthest a delayed task may start after its submit, e.g. \"30d\" (default 365d)"},
     {"tls-cert", value_kind::text, "PEM certificate (chain) fleetd presents to clients; with tls-key and tls-ca: TLS with mutual authentication"},
     {"tls-key", value_kind::text, "PEM private key of tls-cert (no passphrase)"},
@@ -112,6 +113,7 @@ caf::error daemon_config::apply() {
   integer("max-pending-batches", options.limits.max_pending_batches);
   duration("max-delay", options.limits.max_delay_ms);
   duration("retain-finished", options.retain_finished_ms);
+  text("archive-dir", options.archive_dir);
   duration("retain-events", options.retain_events_ms);
   text("tls-cert", options.tls_cert);
   text("tls-key", options.tls_key);

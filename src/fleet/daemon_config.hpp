@@ -36,6 +36,7 @@ struct daemon_options {
   int64_t max_interruptions = 3; ///< lost attempts after which a task fails for good
   int64_t retain_finished_ms = int64_t{7} * 86'400'000; ///< fleet.retain-finished; 0 keeps everything
   int64_t retain_events_ms = int64_t{30} * 86'400'000;  ///< fleet.retain-events; 0 keeps everything
+  std::string archive_dir; ///< fleet.archive-dir: pruned batches are archived there first; empty: not
   std::string start_check = "quick"; ///< quick | off: PRAGMA quick_check before anything is written
   connection_limits connections; ///< max-connections, -per-peer, handshake-timeout, max-message-size
   std::string tls_cert; ///< TLS with mutual authentication: all three, or none

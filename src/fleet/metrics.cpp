@@ -116,6 +116,11 @@ std::string render_prometheus(const fleet_metrics& m, const fleet_stats* stats) 
   write_counter(out, "fleetd_pruned_bytes_total",
                 "Bytes of the database file returned to the file system after pruning since fleetd started.",
                 m.pruned_bytes.value());
+  write_counter(out, "fleetd_archived_batches_total",
+                "Finished batches written to fleet.archive-dir before retention deleted them.",
+                m.archived_batches.value());
+  write_counter(out, "fleetd_archived_bytes_total", "Compressed bytes of those archives.",
+                m.archived_bytes.value());
   if (stats) {
     write_gauge(out, "fleetd_tasks_pending",
                 "Tasks that may start now or after a retry's backoff, not running.", stats->pending_tasks);

@@ -77,6 +77,8 @@ struct fleet_metrics {
   counter pruned_tasks;
   counter pruned_events;
   counter pruned_bytes;   ///< returned to the file system by incremental vacuum
+  counter archived_batches; ///< pruned batches written to fleet.archive-dir first
+  counter archived_bytes;   ///< the compressed size of those archives
   histogram attempt_duration{{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
                               30, 60, 300}};
   histogram queue_wait{{0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 900, 3600}};

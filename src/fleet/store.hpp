@@ -78,6 +78,11 @@ public:
   /// Totals of finished results, to seed the coordinator after a restart.
   caf::expected<result_summary> result_totals();
 
+  /// The finished batch retention deletes next (finished before `before`): its id and finish time.
+  caf::expected<std::optional<std::pair<std::string, int64_t>>> oldest_finished(int64_t before);
+  /// The database file.
+  std::string file() const { return db_.filename(); }
+
   // -- schedules (store_schedules.cpp; few rows, read and written rarely) -----
 
   /// Every schedule, by name.
@@ -236,6 +241,10 @@ public:
   struct retention_policy {
     int64_t retain_finished_ms = 0;
     int64_t retain_events_ms = 0;
+    /// With an archive: the one batch whose rows may go (its archive is written); a step whose
+    /// oldest batch is another deletes no batch rows. Empty optional: any batch.
+    std::optional<std::string> only_batch;
+    std::string archive; ///< its archive file, named in its batch_pruned event
   };
   struct prune_progress {
     int64_t batches = 0; ///< finished batches deleted (their last tasks went in this step)

@@ -53,13 +53,18 @@ caf::expected<fleet_store::prune_progress> fleet_store::prune_step(int64_t now, 
     auto row = oldest.step();
     if (!row)
       return row.error();
-    if (*row) {
+    if (*row && policy.only_batch && oldest.column_text(0) != *policy.only_batch) {
+      oldest.reset(); // its archive is not written yet: the caller writes it first
+      out.more = !policy.only_batch->empty();
+    } else if (*row) {
       auto batch_id = oldest.column_text(0);
       auto first = oldest.column_int64(1);
       auto last = oldest.column_int64(2);
       nlohmann::json detail{{"tasks", oldest.column_int64(3)},     {"succeeded", oldest.column_int64(4)},
                             {"failed", oldest.column_int64(5)},    {"cancelled", oldest.column_int64(6)},
                             {"finished_at", oldest.column_int64(7)}};
+      if (!policy.archive.empty())
+        detail["archive"] = policy.archive;
       oldest.reset();
       // A batch's tasks are one seq range (inserted together by the one writer); the slice ends
       // within it, and where the next slice starts is stored, so a crash resumes there.
@@ -94,6 +99,19 @@ caf::expected<fleet_store::prune_progress> fleet_store::prune_step(int64_t now, 
     out.more = out.more || out.events > 0;
   }
   return out;
+}
+
+caf::expected<std::optional<std::pair<std::string, int64_t>>> store_reader::oldest_finished(int64_t before) {
+  auto st = db_.prepare("SELECT id, finished_at FROM batches WHERE finished_at < ?1 ORDER BY finished_at LIMIT 1");
+  if (!st)
+    return st.error();
+  st->rebind(before);
+  auto row = st->step();
+  if (!row)
+    return row.error();
+  if (!*row)
+    return std::optional<std::pair<std::string, int64_t>>{};
+  return std::optional<std::pair<std::string, int64_t>>{std::pair{st->column_text(0), st->column_int64(1)}};
 }
 
 caf::expected<int64_t> fleet_store::reclaim_space(int64_t max_pages) {

@@ -1,6 +1,11 @@
 // Retention (fleet.retain-finished, fleet.retain-events) on the test clock.
 
 #include "fleet_fixture.hpp"
+#include "gunzip_lines.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
 
 using namespace fleet;
 using namespace fleet::test;
@@ -122,4 +127,63 @@ TEST_CASE("with retention off a pass removes nothing however old the work") {
   CHECK(report->events == 0);
   CHECK(f.query_int("SELECT count(*) FROM batches") == 1);
   CHECK(f.query_int("SELECT count(*) FROM events") >= 2);
+}
+
+TEST_CASE("with fleet.archive-dir each pruned batch is written whole to its archive before its rows go") {
+  temp_dir archive;
+  fleet_fixture f;
+  f.set_retention(day, 0, hour, 2); // steps of two tasks: the batch goes in several
+  f.set_archive_dir(archive.path().string());
+  f.start();
+  auto id = f.submit_ok({make_task("a", "echo", R"({"n": 12345678901234567890})"), make_task("b", "fail", R"({"times": 100})"),
+                         make_task("c", "echo"), make_task("d", "echo"), make_task("e", "echo")});
+  REQUIRE(f.advance_until([&] { return f.finished(id); }, 60'000, 10));
+  auto finished_at = f.status_of(id).finished_at;
+  auto attempts = f.query_int("SELECT count(*) FROM attempts");
+  auto events = f.query_int("SELECT count(*) FROM events WHERE " + in_batch(id));
+  f.advance(day + hour);
+  CHECK(f.query_int("SELECT count(*) FROM batches") == 0);
+  auto file = archive.file(id + "-" + std::to_string(finished_at) + ".jsonl.gz");
+  auto lines = gunzip_lines(file);
+  REQUIRE(lines.size() == static_cast<size_t>(1 + 5 + attempts + events));
+  auto first = nlohmann::json::parse(lines[0]);
+  CHECK(first["batch"]["id"] == id);
+  CHECK(first["batch"]["total"] == 5);
+  CHECK(first["batch"]["failed"] == 1);
+  auto task_a = nlohmann::json::parse(lines[1]);
+  CHECK(task_a["task"]["task_id"] == "a");
+  CHECK(task_a["task"]["data"] == R"({"n": 12345678901234567890})"); // as stored, to the byte
+  CHECK(nlohmann::json::parse(lines[5])["task"]["task_id"] == "e");
+  CHECK(nlohmann::json::parse(lines[6]).contains("attempt"));
+  CHECK(nlohmann::json::parse(lines.back()).contains("event"));
+  CHECK(f.metrics().archived_batches.value() == 1);
+  CHECK(f.query_text("SELECT json_extract(detail, '$.archive') FROM events WHERE kind = 'batch_pruned'")
+        == id + "-" + std::to_string(finished_at) + ".jsonl.gz");
+  CHECK_FALSE(std::filesystem::exists(file + ".tmp"));
+}
+
+TEST_CASE("a batch whose archive cannot be written is not pruned, and goes once it can be") {
+  temp_dir archive;
+  fleet_fixture f;
+  f.set_retention(day, 0, hour);
+  f.set_archive_dir(archive.path().string());
+  f.start();
+  auto id = f.submit_ok({make_task("a", "echo")});
+  REQUIRE(f.advance_until([&] { return f.finished(id); }, 60'000, 10));
+  auto name = id + "-" + std::to_string(f.status_of(id).finished_at) + ".jsonl.gz";
+  // A directory where the temporary file would go: creating it fails.
+  std::filesystem::create_directory(archive.file(name + ".tmp"));
+  f.advance(day + hour); // a pass on the hour fails too (logged)
+  auto report = f.ask<prune_report>(prune_atom::value);
+  REQUIRE_FALSE(report);
+  CHECK(error_text(report.error()).find("cannot create") != std::string::npos);
+  CHECK(f.query_int("SELECT count(*) FROM tasks WHERE " + in_batch(id)) == 1);
+  CHECK(f.query_int("SELECT count(*) FROM events WHERE kind = 'batch_pruned'") == 0);
+  std::filesystem::remove(archive.file(name + ".tmp"));
+  report = f.ask<prune_report>(prune_atom::value);
+  REQUIRE(report);
+  CHECK(report->batches == 1);
+  CHECK(report->archived == 1);
+  CHECK(gunzip_lines(archive.file(name)).size() >= 3);
+  CHECK(f.query_int("SELECT count(*) FROM batches") == 0);
 }

@@ -307,8 +307,9 @@ TEST_CASE("schedules of the config file are added at start, and updated when the
 
 TEST_CASE("a firing whose write fails stores nothing, and its slot fires once when writes work again") {
   fleet_fixture f;
+  f.set_wall_offset(*parse_rfc3339_ms("2026-12-02T10:00:00.500Z") - system_ms());
   f.start();
-  add_ok(f, every("fragile", 10'000));
+  add_ok(f, every("fragile", 10'000)); // its slot 10:00:10 fails, and is retried until 10:00:13
   {
     auto db = sqlite::database::open(f.db_path());
     REQUIRE(db);

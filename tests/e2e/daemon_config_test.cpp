@@ -69,6 +69,9 @@ TEST_CASE("bad config files and options are refused with one line naming the pro
                 {"--fleet.max-delay=10"}); // a bare integer is ms
   check_refused("[fleet]\nexec-allow=\"sh -c\"\n", "fleet.exec-allow names programs separated by commas");
   check_refused("[fleet]\ndb=\"/proc/fleetd-test/x.db\"\n", "cannot create the database directory /proc/fleetd-test");
+  temp_dir dir;
+  check_refused("[fleet]\ndb=\"" + dir.file("a.db") + "\"\narchive-dir=\"/proc/fleetd-archive\"\n",
+                "fleet.archive-dir: cannot create /proc/fleetd-archive");
   auto missing = run({bin("fleetd"), "--config-file=/nonexistent/fleetd.ini"});
   CHECK(missing.exit_code == 2);
   CHECK(missing.err == "fleetd: cannot read config file /nonexistent/fleetd.ini\n");
