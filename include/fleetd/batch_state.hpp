@@ -46,13 +46,16 @@ struct batch_status {
   bool paused = false;     ///< no new attempts until resumed
   int64_t scheduled = 0;   ///< delayed tasks waiting for their run_at
   int64_t next_run_at = 0; ///< ms since epoch when the first of them may start; 0 if none
+  /// The client key it was submitted with (an idempotent submit), empty if none; a schedule's
+  /// firing has "schedule:NAME@SLOT" (or "schedule:NAME@run:TIME" for `schedule run`).
+  std::string key;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, batch_status& x) {
   return f(caf::meta::type_name("fleet.batch_status"), x.batch_id, x.status, x.total, x.completed,
            x.failed, x.cancelled, x.progress, x.created_at, x.started_at, x.finished_at, x.paused,
-           x.scheduled, x.next_run_at);
+           x.scheduled, x.next_run_at, x.key);
 }
 
 } // namespace fleet

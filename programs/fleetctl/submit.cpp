@@ -37,6 +37,8 @@ int print_status(const fleet::batch_status& st, bool json) {
                                              {"created", format_time(st.created_at)},
                                              {"started", format_time(st.started_at)},
                                              {"finished", format_time(st.finished_at)}};
+  if (!st.key.empty())
+    rows.push_back({"key", st.key});
   if (st.scheduled > 0) {
     rows.push_back({"scheduled", fmt::format("{} (waiting for their start time)", st.scheduled)});
     rows.push_back({"next_due", format_time(st.next_run_at)});

@@ -43,7 +43,8 @@ nlohmann::json to_json(const batch_status& x) {
           {"progress", x.progress},       {"created_at", x.created_at},
           {"started_at", time_or_null(x.started_at)}, {"finished_at", time_or_null(x.finished_at)},
           {"paused", x.paused},           {"scheduled", x.scheduled},
-          {"next_run_at", time_or_null(x.next_run_at)}};
+          {"next_run_at", time_or_null(x.next_run_at)},
+          {"key", x.key.empty() ? nlohmann::json(nullptr) : nlohmann::json(x.key)}};
 }
 
 nlohmann::json to_json(const task_result& x) {

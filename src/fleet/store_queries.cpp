@@ -42,6 +42,7 @@ batch_status read_batch_status(sqlite::statement& st, std::string batch_id) {
   out.finished_at = st.column_int64(6);
   out.paused = !st.column_is_null(8);
   out.scheduled = st.column_int64(9);
+  out.key = st.column_text(10);
   return out;
 }
 
@@ -96,7 +97,7 @@ caf::expected<std::vector<batch_status>> store_reader::recent_batches(int64_t li
   auto& st = reads_->recent_batches;
   st.rebind(limit);
   std::vector<batch_status> out;
-  if (auto err = st.each_row([&] { out.push_back(read_batch_status(st, st.column_text(10))); }))
+  if (auto err = st.each_row([&] { out.push_back(read_batch_status(st, st.column_text(11))); }))
     return err;
   return out;
 }

@@ -86,7 +86,7 @@ inline const std::string finish_batch = "UPDATE batches SET finished_at = ?2 WHE
     " AND succeeded + failed + cancelled >= total";
 inline const std::string insert_event = "INSERT INTO events (at, kind, batch_id, task_id, detail) VALUES (?1, ?2, ?3, ?4, ?5)";
 inline const std::string batch_row = "SELECT total, succeeded, failed, cancelled, created_at, started_at, finished_at,"
-    " cancelled_at, paused_at, scheduled FROM batches WHERE id = ?1";
+    " cancelled_at, paused_at, scheduled, client_key FROM batches WHERE id = ?1";
 inline const std::string batch_results = "SELECT seq, task_id, state, result, error, attempts, duration_ms FROM tasks"
     " WHERE seq > ?2 AND seq <= ?3 AND +batch_id = ?1" // + : walk the seq range, not the id index
     " AND state IN ('succeeded', 'failed', 'cancelled') ORDER BY seq LIMIT ?4";
@@ -124,7 +124,7 @@ inline const std::string pause_fleet = "INSERT OR IGNORE INTO fleet_pause (id, p
 inline const std::string resume_fleet = "DELETE FROM fleet_pause";
 /// The columns of batch_row, then the id
 inline const std::string recent_batches = "SELECT total, succeeded, failed, cancelled, created_at, started_at, finished_at,"
-    " cancelled_at, paused_at, scheduled, id FROM batches ORDER BY rowid DESC LIMIT ?1";
+    " cancelled_at, paused_at, scheduled, client_key, id FROM batches ORDER BY rowid DESC LIMIT ?1";
 /// The columns of dead_letters, the latest failure first
 inline const std::string recent_failures = "SELECT seq, batch_id, task_id, type, attempts, error, finished_at FROM tasks"
     " WHERE state = 'failed' ORDER BY finished_at DESC, seq DESC LIMIT ?1";

@@ -256,6 +256,11 @@ TEST_CASE("fleetctl submit --key is idempotent, for one message and for an uploa
   auto again = d.ctl({"submit", "--key=job-1", small});
   REQUIRE_MESSAGE(again.exit_code == 0, again.err);
   CHECK(again.out == first.out);
+  // The key is part of the batch's status.
+  auto keyed = first.out.substr(0, first.out.find('\n'));
+  CHECK(d.ctl_json({"status", keyed})["key"] == "job-1");
+  auto table = d.ctl({"status", keyed}).out;
+  CHECK_MESSAGE((table.find("\nkey ") != std::string::npos && table.find(" job-1\n") != std::string::npos), table);
   std::string lines;
   for (int i = 0; i < 12'000; ++i)
     lines += R"({"type": "echo"})" "\n";

@@ -3,6 +3,8 @@
 
 #include "fleetd_process.hpp"
 
+#include "fleet/time_text.hpp"
+
 #include <random>
 #include <thread>
 
@@ -46,6 +48,7 @@ TEST_CASE("fleetctl schedule add, list, run, pause, resume and rm") {
   auto last = x["last_batch_id"].get<std::string>();
   auto key = d.ctl_json({"status", last});
   CHECK(key["total"] == 2);
+  CHECK(key["key"] == "schedule:pinger@" + fleet::format_rfc3339_ms(x["last_slot"].get<int64_t>()));
   auto shown = d.ctl({"schedule", "show", "pinger"});
   CHECK_MESSAGE(shown.out.find("ping echo {\"n\": 1}") != std::string::npos, shown.out);
   CHECK_MESSAGE(shown.out.find("later echo {} +50ms") != std::string::npos, shown.out);

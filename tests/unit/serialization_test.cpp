@@ -35,8 +35,11 @@ TEST_CASE("message types round-trip through CAF's serializer") {
   CHECK(t.type == "echo");
   CHECK(t.data == R"({"a":[1,2]})");
   CHECK(t.priority == -7);
-  auto st = round_trip(sys, batch_status{"b", batch_state::partial, 4, 2, 1, 1, 1.0, 10, 20, 30});
+  batch_status sent{"b", batch_state::partial, 4, 2, 1, 1, 1.0, 10, 20, 30};
+  sent.key = "schedule:nightly@2026-12-02T03:00:00.000Z";
+  auto st = round_trip(sys, sent);
   CHECK(st.status == batch_state::partial);
+  CHECK(st.key == sent.key);
   CHECK(st.cancelled == 1);
   CHECK(st.finished_at == 30);
   auto r = round_trip(sys, task_result{"t", false, "", "boom", 3, 42});
