@@ -55,14 +55,9 @@ caf::result<std::string> fleet_manager_state::submit(std::vector<task>& tasks, c
   auto n_tasks = static_cast<int64_t>(tasks.size());
   auto what = fmt::format("{} tasks", n_tasks);
   auto rp = self_->make_response_promise<std::string>();
-  auto insert = [id, now, tasks = std::move(tasks)](fleet_store& store) -> caf::expected<int64_t> {
-    if (auto err = store.insert_batch(id, tasks, now))
-      return err;
-    return static_cast<int64_t>(tasks.size());
-  };
   write<stored_batch>(
-    [id, key, limits = opts_.limits, insert = std::move(insert)](fleet_store& store) {
-      return store_new_batch(store, id, key, limits, insert);
+    [id, key, now, limits = opts_.limits, tasks = std::move(tasks)](fleet_store& store) {
+      return store_new_batch(store, id, key, limits, tasks, now);
     },
     [this, rp, id, key, what, first_due](caf::expected<stored_batch> stored) mutable {
       auto stored_new = stored && stored->existing.empty();

@@ -42,6 +42,7 @@ struct firing {
 struct schedule_change {
   schedule_row row;
   bool changed = false;
+  bool added = false;  ///< a new schedule
   std::string changes; ///< of a definition: what differs from the stored one
 };
 
@@ -72,7 +73,7 @@ caf::expected<schedule_change> store_definition(fleet_store& store, const schedu
   if (!*found) {
     out.row = definition;
     out.row.created_at = out.row.updated_at = out.row.handled_until = now;
-    out.changed = true;
+    out.changed = out.added = true;
     if (auto err = store.save_schedule(out.row))
       return err;
     if (auto err = store.log_event(now, event_kind::schedule_added, {}, {}, dump_json(timing_detail(out.row))))
@@ -126,17 +127,14 @@ caf::error fleet_manager_state::load_schedules(int64_t now) {
     row.source = "config";
     declared.push_back(std::move(row));
   }
-  std::vector<std::pair<schedule_change, bool>> synced; // and whether it was new
+  std::vector<schedule_change> synced;
   std::vector<schedule_row> rows;
   auto err = writer_->run([&](fleet_store& store) -> caf::error {
     for (const auto& definition : declared) {
-      auto existed = store.schedule(definition.name);
-      if (!existed)
-        return existed.error();
       auto change = store_definition(store, definition, true, now);
       if (!change)
         return change.error();
-      synced.emplace_back(std::move(*change), !existed->has_value());
+      synced.push_back(std::move(*change));
     }
     auto all = store.schedules();
     if (!all)
@@ -146,8 +144,8 @@ caf::error fleet_manager_state::load_schedules(int64_t now) {
   });
   if (err)
     return err;
-  for (const auto& [change, added] : synced) {
-    if (added)
+  for (const auto& change : synced) {
+    if (change.added)
       spdlog::info("schedule {}: added from the config file", change.row.name);
     else if (change.changed)
       spdlog::info("schedule {}: updated from the config file, which differs from the stored one: {}",
@@ -285,12 +283,7 @@ void fleet_manager_state::fire_due(live_schedule& s, int64_t now) {
       }
       if (out.skipped.empty()) {
         auto key = slot_key(name, *plan.fire);
-        auto insert = [&](fleet_store& st) -> caf::expected<int64_t> {
-          if (auto err = st.insert_batch(id, tasks, now))
-            return err;
-          return static_cast<int64_t>(tasks.size());
-        };
-        auto stored = store_new_batch(store, id, key, limits, insert);
+        auto stored = store_new_batch(store, id, key, limits, tasks, now);
         if (!stored && stored.error() != errc::limit_exceeded)
           return stored.error();
         if (!stored) {
@@ -416,8 +409,7 @@ caf::result<schedule_info> fleet_manager_state::add_schedule(schedule_spec& spec
         return;
       }
       if (done->changed)
-        spdlog::info("schedule {}: {}", done->row.name, done->row.created_at == done->row.updated_at
-                                                          ? "added" : "definition replaced");
+        spdlog::info("schedule {}: {}", done->row.name, done->added ? "added" : "definition replaced");
       auto name = done->row.name;
       keep_schedule(std::move(done->row));
       arm_schedule_timer();
@@ -455,7 +447,7 @@ caf::result<bool> fleet_manager_state::pause_schedule(const std::string& name, b
         return found.error();
       if (!*found)
         return unknown_schedule(name);
-      schedule_change out{std::move(**found), false, {}};
+      schedule_change out{std::move(**found), false, false, {}};
       if ((out.row.paused_at != 0) == paused)
         return out;
       out.changed = true;
@@ -537,12 +529,7 @@ caf::result<std::string> fleet_manager_state::run_schedule(const std::string& na
       if (!*found)
         return unknown_schedule(name);
       auto row = std::move(**found);
-      auto insert = [&](fleet_store& st) -> caf::expected<int64_t> {
-        if (auto err = st.insert_batch(id, tasks, now))
-          return err;
-        return static_cast<int64_t>(tasks.size());
-      };
-      auto stored = store_new_batch(store, id, key, limits, insert);
+      auto stored = store_new_batch(store, id, key, limits, tasks, now);
       if (!stored)
         return stored.error();
       row.fired += 1;

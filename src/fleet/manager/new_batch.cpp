@@ -31,4 +31,14 @@ caf::expected<stored_batch> store_new_batch(fleet_store& store, const std::strin
   return stored_batch{{}, *n};
 }
 
+caf::expected<stored_batch> store_new_batch(fleet_store& store, const std::string& id, const std::string& key,
+                                            const submit_limits& limits, const std::vector<task>& tasks, int64_t now) {
+  auto insert = [&](fleet_store& st) -> caf::expected<int64_t> {
+    if (auto err = st.insert_batch(id, tasks, now))
+      return err;
+    return static_cast<int64_t>(tasks.size());
+  };
+  return store_new_batch(store, id, key, limits, insert);
+}
+
 } // namespace fleet

@@ -28,4 +28,9 @@ caf::expected<stored_batch> store_new_batch(fleet_store& store, const std::strin
                                             const std::function<caf::expected<int64_t>(fleet_store&)>& insert,
                                             const std::function<caf::error(fleet_store&)>& on_existing = {});
 
+/// store_new_batch for a batch given whole: `tasks` stored under `id` at `now` (their delays count
+/// from it).
+caf::expected<stored_batch> store_new_batch(fleet_store& store, const std::string& id, const std::string& key,
+                                            const submit_limits& limits, const std::vector<task>& tasks, int64_t now);
+
 } // namespace fleet
