@@ -29,6 +29,7 @@
 #include <chrono>
 #include <deque>
 #include <functional>
+#include <limits>
 #include <map>
 #include <memory>
 #include <optional>
@@ -338,6 +339,9 @@ private:
   std::map<std::string, live_schedule> schedules_;
   caf::optional<int64_t> schedule_tick_at_;
   one_shot_timer tick_timer_; ///< the timeout sweep
+  /// The shortest timeout among the attempts started since none ran (a task's own may be shorter
+  /// than the fleet's): the sweep runs often enough for it.
+  int64_t shortest_timeout_ms_ = std::numeric_limits<int64_t>::max();
 
   /// Completion notifications, by the subscribing actor's address (a down message names it).
   subscription_book<caf::actor_addr, caf::actor> subscriptions_;

@@ -17,6 +17,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <limits>
 
 namespace fleet {
 
@@ -86,7 +87,10 @@ running_attempt fleet_manager_state::begin_attempt(const runnable_task& next,
   r.worker_id = make_worker_id(epoch_ms_, ++worker_seq_);
   r.node = node;
   r.spawned_at = now;
-  r.deadline = now + cfg_.worker_timeout_ms;
+  r.policy = next.spec.policy;
+  auto timeout = effective_config(cfg_, r.policy).worker_timeout_ms;
+  r.deadline = now + timeout;
+  shortest_timeout_ms_ = std::min(shortest_timeout_ms_, timeout);
   if (next.ready_at > 0)
     opts_.metrics->queue_wait.observe_ms(now - next.ready_at);
   queue(attempt_started{r.seq, r.batch_id, r.task_id, r.attempt, r.worker_id, now,
@@ -117,6 +121,7 @@ void fleet_manager_state::start_attempt(runnable_task next, const std::string& n
   });
   auto seq = r.seq;
   auto attempt = r.attempt;
+  auto timeout = std::chrono::milliseconds(r.deadline - r.spawned_at);
   if (worker)
     r.worker = caf::actor_cast<caf::strong_actor_ptr>(*worker);
   attempts_.add(std::move(r));
@@ -127,7 +132,6 @@ void fleet_manager_state::start_attempt(runnable_task next, const std::string& n
   }
   self_->monitor(*worker);
   schedule_tick();
-  auto timeout = std::chrono::milliseconds(cfg_.worker_timeout_ms);
   auto started = catching([&]() -> caf::expected<bool> {
     opts_.hooks->execute_task_on_worker(self_, *worker, next.spec, attempt, timeout,
                                         [this, seq, attempt](caf::expected<task_outcome> outcome) {
@@ -284,11 +288,13 @@ void fleet_manager_state::on_down(const caf::down_msg& msg) {
 // -- timeouts -------------------------------------------------------------------
 
 void fleet_manager_state::schedule_tick() {
-  if (attempts_.empty())
+  if (attempts_.empty()) {
+    shortest_timeout_ms_ = std::numeric_limits<int64_t>::max();
     return;
+  }
   // One sweep instead of one timer per attempt; a timeout fires at most a quarter of
   // worker_timeout (and never more than 1 s) late.
-  auto interval = std::clamp<int64_t>(cfg_.worker_timeout_ms / 4, 1, 1000);
+  auto interval = std::clamp<int64_t>(std::min(cfg_.worker_timeout_ms, shortest_timeout_ms_) / 4, 1, 1000);
   tick_timer_.arm(self_, std::chrono::milliseconds(interval), tick_atom::value);
 }
 

@@ -96,6 +96,7 @@ void api_v1::serve_submit(httplib::Server& server) {
         return;
       }
       auto doc = json::parse(body, nullptr, false);
+      task_policy defaults; // the body's "policy", for the tasks that do not set their own
       if (doc.is_discarded() || !doc.is_object()) {
         send_error(res, 400, "bad_request", "the body must be a JSON object: {\"tasks\": [...], \"key\": \"...\"}");
         return;
@@ -112,9 +113,16 @@ void api_v1::serve_submit(httplib::Server& server) {
             return;
           }
           key = body_key;
+        } else if (name == "policy") {
+          auto p = policy_from_json(value, "\"policy\"");
+          if (!p) {
+            send_error(res, p.error());
+            return;
+          }
+          defaults = *p;
         } else if (name != "tasks") {
           send_error(res, 422, "invalid_argument",
-                     fmt::format("unknown field {} (a submit has tasks and key)", quoted_input(name)));
+                     fmt::format("unknown field {} (a submit has tasks, key and policy)", quoted_input(name)));
           return;
         }
       }
@@ -131,6 +139,8 @@ void api_v1::serve_submit(httplib::Server& server) {
         return;
       }
       tasks = all->size();
+      for (auto& t : *all)
+        fill_policy(t.policy, defaults);
       batch_id = c.submit_batch(key, std::move(*all), upload_chunk_tasks);
     } else {
       // Parsed and staged on a thread of its own while this one reads the socket: never whole in memory.

@@ -8,6 +8,25 @@
 
 namespace fleet {
 
+/// How the fleet runs one task where it should differ from the fleet's configuration
+/// (update_config): each field at its default follows the fleet, and a change of the fleet's
+/// configuration then applies to the task too.
+struct task_policy {
+  int64_t timeout_ms = 0;   ///< each attempt's deadline; 0: the fleet's worker_timeout
+  int32_t max_retries = -1; ///< retries after the first attempt; -1: the fleet's max_retries
+  int64_t backoff_ms = -1;  ///< the first retry's backoff, growing as the fleet's; -1: the fleet's backoff_base
+  int8_t retry = -1;        ///< 0: never retried; 1: retried even if the fleet's retry_failed_tasks is off; -1: the fleet's
+
+  bool empty() const { return timeout_ms == 0 && max_retries < 0 && backoff_ms < 0 && retry < 0; }
+
+  friend bool operator==(const task_policy&, const task_policy&) = default;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, task_policy& x) {
+  return f(caf::meta::type_name("fleet.task_policy"), x.timeout_ms, x.max_retries, x.backoff_ms, x.retry);
+}
+
 /// One unit of work. `id` is unique within its batch; `data` is JSON text; higher `priority` runs first.
 /// A delayed task names when it may start: `run_at` (ms since the epoch) or `delay_ms` (counted
 /// from when fleetd stores it), at most one of the two; neither means at once.
@@ -18,13 +37,14 @@ struct task {
   int32_t priority = 0;
   int64_t run_at = 0;
   int64_t delay_ms = 0;
+  task_policy policy{};
 
   friend bool operator==(const task&, const task&) = default;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, task& x) {
-  return f(caf::meta::type_name("fleet.task"), x.id, x.type, x.data, x.priority, x.run_at, x.delay_ms);
+  return f(caf::meta::type_name("fleet.task"), x.id, x.type, x.data, x.priority, x.run_at, x.delay_ms, x.policy);
 }
 
 /// What a worker reports for one attempt: a JSON result on success, an error text on failure.

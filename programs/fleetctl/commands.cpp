@@ -7,6 +7,7 @@
 #include "fleet/json_codec.hpp"
 #include "fleet/parse_number.hpp"
 #include "fleet/text.hpp"
+#include "fleet/validation.hpp"
 
 #include <caf/actor_system_config.hpp>
 #include <fmt/format.h>
@@ -298,7 +299,8 @@ struct command_spec {
 
 const std::vector<command_spec>& commands() {
   static const std::vector<command_spec> specs{
-    {"submit", "submit [--wait] [--key KEY] [--delay DURATION | --at TIME] FILE|-",
+    {"submit", "submit [--wait] [--key KEY] [--delay DURATION | --at TIME] [--task-timeout DURATION]\n"
+               "       [--max-retries N] [--backoff DURATION] [--no-retry] FILE|-",
      "Submits the tasks of FILE (or stdin) as one batch.",
      "Reads tasks from FILE (or stdin for -) as a JSON array or JSON Lines, one object per task:\n"
      "  {\"id\": \"t1\", \"type\": \"echo\", \"data\": {...}, \"priority\": 0}\n"
@@ -306,6 +308,10 @@ const std::vector<command_spec>& commands() {
      "A task may wait before it starts: \"run_at\" (ms since the epoch, or an RFC 3339 time such\n"
      "as \"2026-12-24T18:00:00Z\") or \"delay_ms\". --delay 10m (units ms, s, m, h, d, w) or\n"
      "--at TIME gives that to every task that names no time of its own.\n"
+     "A task may run under its own policy instead of the fleet's configuration: \"timeout_ms\",\n"
+     "\"max_retries\", \"backoff_ms\" (the first retry's backoff) and \"retry\" (false: never\n"
+     "retried). --task-timeout, --max-retries, --backoff and --no-retry give them to every task\n"
+     "that does not set that field itself.\n"
      "--wait then waits like `wait` and exits like it. --key makes the submit idempotent: the\n"
      "first submit with KEY stores the batch, any later one prints that batch's id and stores\n"
      "nothing (also after restarts), so a submit whose answer was lost can simply be repeated.",
@@ -439,8 +445,10 @@ int run_command(const invocation& inv) {
     return error("--cron, --tz, --every, --missed, --no-overlap and --replace belong to schedule add");
   if (schedule_add && inv.cron.empty() == (inv.every_ms == 0))
     return error("schedule add needs --cron EXPR or --every DURATION (one of them)");
-  if ((inv.delay_ms != 0 || inv.run_at != 0) && inv.command != "submit")
-    return error("--delay and --at belong to submit");
+  if ((inv.delay_ms != 0 || inv.run_at != 0 || !inv.policy.empty()) && inv.command != "submit")
+    return error("--delay, --at, --task-timeout, --max-retries, --backoff and --no-retry belong to submit");
+  if (auto problem = fleet::policy_problem(inv.policy); !problem.empty())
+    return error(fmt::format("{} (from --max-retries and --no-retry)", problem));
   if (inv.delay_ms != 0 && inv.run_at != 0)
     return error("give --delay or --at, not both");
   if (!inv.batch.empty() && inv.command != "replay")

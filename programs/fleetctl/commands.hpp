@@ -6,6 +6,7 @@
 // partial (or was not cancelled), 2 an error (printed as one line on stderr).
 
 #include "fleetd/client.hpp"
+#include "fleetd/task.hpp"
 
 #include <caf/actor_system.hpp>
 
@@ -30,6 +31,9 @@ struct invocation {
   std::string key;     ///< submit --key: idempotent submit
   int64_t delay_ms = 0; ///< submit --delay: for the tasks that name no start time of their own
   int64_t run_at = 0;   ///< submit --at (ms since the epoch): the same
+  /// submit --task-timeout, --max-retries, --backoff, --no-retry: for each task that sets no such
+  /// field of its own
+  fleet::task_policy policy;
   bool now = false;     ///< prune --now
   std::string cron;     ///< schedule add --cron
   std::string tz;       ///< schedule add --tz

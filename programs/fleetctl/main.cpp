@@ -2,6 +2,7 @@
 
 #include "commands.hpp"
 
+#include "fleetd/fleet_config.hpp"
 #include "fleet/parse_number.hpp"
 #include "fleet/time_text.hpp"
 
@@ -90,6 +91,24 @@ int main(int argc, char** argv) {
       if (!ms)
         return error(fmt::format("--delay needs a duration such as 30s, 10m, 2h or 1d (got \"{}\")", value));
       inv.delay_ms = *ms;
+    } else if (value_of("--task-timeout", value)) {
+      auto ms = fleet::parse_duration_ms(value);
+      if (!ms || *ms < 1)
+        return error(fmt::format("--task-timeout needs a duration such as 500ms, 30s or 2h (got \"{}\")", value));
+      inv.policy.timeout_ms = *ms;
+    } else if (value_of("--backoff", value)) {
+      auto ms = fleet::parse_duration_ms(value);
+      if (!ms)
+        return error(fmt::format("--backoff needs a duration such as 0s, 500ms or 1m (got \"{}\")", value));
+      inv.policy.backoff_ms = *ms;
+    } else if (value_of("--max-retries", value)) {
+      int64_t n = 0;
+      if (!parse_number(value, 0, fleet::config_bounds::max_retries, n))
+        return error(fmt::format("--max-retries must be between 0 and {} (got \"{}\")",
+                                 fleet::config_bounds::max_retries, value));
+      inv.policy.max_retries = static_cast<int32_t>(n);
+    } else if (arg == "--no-retry") {
+      inv.policy.retry = 0;
     } else if (value_of("--at", value)) {
       auto ms = fleet::parse_rfc3339_ms(value);
       if (!ms || *ms <= 0)

@@ -115,15 +115,16 @@ int wait_for(session& s, const std::string& batch_id) {
 /// Sends what `first` and the rest of `stream` hold: one message if it fits, else an upload in
 /// chunks read as they are sent, so that a huge file is never in memory at once.
 caf::expected<std::string> send_tasks(session& s, std::vector<fleet::task> first, fleet::task_stream& stream) {
-  // --delay and --at: for the tasks that do not name a start time of their own.
+  // --delay, --at and the policy flags: for the tasks that do not name a start time (or that
+  // policy field) of their own.
   auto start_times = [&](std::vector<fleet::task>& tasks) {
-    if (s.inv.delay_ms == 0 && s.inv.run_at == 0)
-      return;
-    for (auto& t : tasks)
+    for (auto& t : tasks) {
       if (t.run_at == 0 && t.delay_ms == 0) {
         t.run_at = s.inv.run_at;
         t.delay_ms = s.inv.delay_ms;
       }
+      fleet::fill_policy(t.policy, s.inv.policy);
+    }
   };
   start_times(first);
   if (stream.done())

@@ -171,6 +171,7 @@ nlohmann::json to_json(const schedule_info& x) {
     nlohmann::json task{{"id", t.id}, {"type", t.type}, {"data", embedded(t.data)}, {"priority", t.priority}};
     if (t.delay_ms != 0)
       task["delay_ms"] = t.delay_ms;
+    task.update(policy_members(t.policy));
     tasks.push_back(std::move(task));
   }
   nlohmann::json out = {{"name", spec.name},

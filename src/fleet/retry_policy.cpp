@@ -5,6 +5,20 @@
 
 namespace fleet {
 
+fleet_config effective_config(fleet_config cfg, const task_policy& policy) {
+  if (policy.timeout_ms > 0)
+    cfg.worker_timeout_ms = policy.timeout_ms;
+  if (policy.max_retries >= 0)
+    cfg.max_retries = policy.max_retries;
+  if (policy.backoff_ms >= 0) {
+    cfg.backoff_base_ms = policy.backoff_ms;
+    cfg.backoff_cap_ms = std::max(cfg.backoff_cap_ms, policy.backoff_ms);
+  }
+  if (policy.retry >= 0)
+    cfg.retry_failed_tasks = policy.retry == 1;
+  return cfg;
+}
+
 bool should_retry(const fleet_config& cfg, int32_t counted_attempts) {
   return cfg.retry_failed_tasks && counted_attempts <= cfg.max_retries;
 }

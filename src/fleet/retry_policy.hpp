@@ -1,10 +1,16 @@
 #pragma once
 
 #include "fleetd/fleet_config.hpp"
+#include "fleetd/task.hpp"
 
 #include <cstdint>
 
 namespace fleet {
+
+/// The configuration one task runs under: the fleet's, with each field that the task's policy sets
+/// in its place (a policy's backoff raises the cap to itself if the fleet's is lower, so that the
+/// task's first retry waits what it asked for).
+fleet_config effective_config(fleet_config fleet, const task_policy& policy);
 
 /// True if a task whose `counted_attempts`-th attempt just failed gets another one.
 /// Interrupted attempts (crash, shutdown) are not counted.

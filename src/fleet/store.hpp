@@ -298,13 +298,14 @@ private:
   caf::error record_unrecorded_starts(const std::vector<start_journal::entry>& starts, int64_t now,
                                       int32_t max_interruptions, recovery& out);
   caf::error mark_batch_started(const std::string& batch_id, int64_t at, milestones& out);
-  /// The one way a batch is stored, for a submit and a seal: its row, its tasks by
-  /// `insert_tasks` (which says how many it inserted), their seq range, the batch_submitted event
-  /// (with the upload, if any).
+  /// The one way a batch is stored, for a submit and a seal: its row, its `total` tasks by
+  /// `insert_tasks` (which returns the seq of the last one), their seq range, the batch_submitted
+  /// event (with the upload, if any).
   caf::error store_batch(const std::string& batch_id, int64_t total, int64_t now, const std::string& upload_id,
                          const std::function<caf::expected<int64_t>()>& insert_tasks);
-  caf::error move_staged_part(const std::string& upload_id, int64_t first, int64_t tasks,
-                              const std::string& batch_id, int64_t now);
+  /// Moves one staged part into `tasks` (and its tasks' policies): the seq of its last task.
+  caf::expected<int64_t> move_staged_part(const std::string& upload_id, int64_t first, int64_t tasks,
+                                          const std::string& batch_id, int64_t now);
 
   struct statements;
   fleet_store(sqlite::database db, std::unique_ptr<store_reader::statements> reads,

@@ -38,12 +38,14 @@ struct fleet_store::statements {
   sqlite::statement save_config;
   sqlite::statement insert_batch;
   sqlite::statement insert_task;
+  sqlite::statement insert_policy;
   sqlite::statement set_batch_range;
   sqlite::statement open_upload;
   sqlite::statement stage_part;
   sqlite::statement count_upload;
   sqlite::statement upload_parts;
   sqlite::statement move_part;
+  sqlite::statement move_part_policies;
   sqlite::statement staged_duplicate;
   sqlite::statement drop_upload_parts;
   sqlite::statement drop_upload;
@@ -76,6 +78,7 @@ struct fleet_store::statements {
   sqlite::statement resume_fleet;
   sqlite::statement oldest_finished;
   sqlite::statement prune_attempts;
+  sqlite::statement prune_policies;
   sqlite::statement prune_tasks;
   sqlite::statement prune_batch_progress;
   sqlite::statement prune_batch;

@@ -12,9 +12,13 @@
 namespace fleet::sql {
 
 /// The columns next_runnable reads, in its order, for every read of the runnable index.
+/// A task's policy comes along (task_policies, a rowid lookup; -1 or 0 where the fleet's applies).
 inline const std::string runnable_select = "SELECT seq, batch_id, task_id, type, data, priority, attempts,"
-                                           " interruptions, replay_base, not_before, orphaned_attempts"
-                                           " FROM tasks WHERE state = 'pending' AND paused = 0";
+                                           " interruptions, replay_base, not_before, orphaned_attempts,"
+                                           " ifnull(p.timeout_ms, 0), ifnull(p.max_retries, -1),"
+                                           " ifnull(p.backoff_ms, -1), ifnull(p.retry, -1)"
+                                           " FROM tasks LEFT JOIN task_policies p ON p.task_seq = seq"
+                                           " WHERE state = 'pending' AND paused = 0";
 
 inline const std::string load_config = "SELECT name, value FROM config_overrides ORDER BY name";
 inline const std::string save_config = "INSERT INTO config_overrides (name, value, updated_at) VALUES (?1, ?2, ?3)"
@@ -23,6 +27,9 @@ inline const std::string insert_batch = "INSERT INTO batches (id, created_at, to
 /// ?6 when it may start, ?7 now: a task that may not start yet waits as `scheduled`
 inline const std::string insert_task = "INSERT INTO tasks (batch_id, task_id, type, data, priority, not_before, state)"
     " VALUES (?1, ?2, ?3, ?4, ?5, max(?6, ?7), CASE WHEN ?6 > ?7 THEN 'scheduled' ELSE 'pending' END)";
+/// ?1 the task's seq; a field at its "the fleet's" value (0 or -1) is stored as NULL
+inline const std::string insert_policy = "INSERT INTO task_policies (task_seq, timeout_ms, max_retries, backoff_ms, retry)"
+    " VALUES (?1, nullif(?2, 0), nullif(?3, -1), nullif(?4, -1), nullif(?5, -1))";
 inline const std::string set_batch_range = "UPDATE batches SET first_seq = ?2, last_seq = ?3, scheduled = ?4 WHERE id = ?1";
 /// Through tasks_scheduled_by_batch
 inline const std::string count_scheduled = "SELECT count(*) FROM tasks WHERE batch_id = ?1 AND state = 'scheduled'";
@@ -37,6 +44,12 @@ inline const std::string move_part = "INSERT INTO tasks (batch_id, task_id, type
     " FROM (SELECT t.id, t.type, t.data, t.priority,"
     "       CASE WHEN t.run_at <> 0 THEN t.run_at ELSE ?4 + t.delay_ms END AS starts"
     "       FROM upload_parts c, upload_rows(c.body) t WHERE c.upload_id = ?1 AND c.first = ?2)";
+/// The policies of the part's tasks that have one, after move_part: ?3 the seq of the part's first
+/// task (the part's tasks have consecutive seqs in position order)
+inline const std::string move_part_policies = "INSERT INTO task_policies (task_seq, timeout_ms, max_retries, backoff_ms, retry)"
+    " SELECT ?3 + t.position, t.timeout_ms, t.max_retries, t.backoff_ms, t.retry"
+    " FROM upload_parts c, upload_rows(c.body) t WHERE c.upload_id = ?1 AND c.first = ?2"
+    " AND (t.timeout_ms IS NOT NULL OR t.max_retries IS NOT NULL OR t.backoff_ms IS NOT NULL OR t.retry IS NOT NULL)";
 /// The part's first task whose id an earlier part of the batch has
 inline const std::string staged_duplicate = "SELECT c.first + t.position, t.id FROM upload_parts c, upload_rows(c.body) t"
     " WHERE c.upload_id = ?1 AND c.first = ?2"
@@ -136,6 +149,7 @@ inline const std::string oldest_finished = "SELECT id, first_seq, last_seq, tota
     " finished_at FROM batches WHERE finished_at < ?1 ORDER BY finished_at LIMIT 1";
 /// A slice of the batch's tasks' attempts (the primary key's prefix) and then the tasks
 inline const std::string prune_attempts = "DELETE FROM attempts WHERE task_seq >= ?1 AND task_seq <= ?2";
+inline const std::string prune_policies = "DELETE FROM task_policies WHERE task_seq >= ?1 AND task_seq <= ?2";
 inline const std::string prune_tasks = "DELETE FROM tasks WHERE seq >= ?1 AND seq <= ?2 AND batch_id = ?3";
 inline const std::string prune_batch_progress = "UPDATE batches SET first_seq = ?2 WHERE id = ?1";
 inline const std::string prune_batch = "DELETE FROM batches WHERE id = ?1";

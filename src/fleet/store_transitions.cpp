@@ -32,10 +32,19 @@ caf::error fleet_store::insert_batch(const std::string& batch_id, const std::vec
                                      int64_t now) {
   auto total = static_cast<int64_t>(tasks.size());
   return store_batch(batch_id, total, now, {}, [&]() -> caf::expected<int64_t> {
-    for (const auto& t : tasks)
+    int64_t seq = 0;
+    for (const auto& t : tasks) {
       if (auto err = stmts_->insert_task.execute(batch_id, t.id, t.type, t.data, t.priority, start_time(t, now), now))
         return err;
-    return total;
+      seq = db_.last_insert_rowid();
+      if (t.policy.empty())
+        continue;
+      const auto& p = t.policy;
+      if (auto err = stmts_->insert_policy.execute(seq, p.timeout_ms, p.max_retries, p.backoff_ms,
+                                                   static_cast<int32_t>(p.retry)))
+        return err;
+    }
+    return seq;
   });
 }
 
@@ -44,19 +53,18 @@ caf::error fleet_store::store_batch(const std::string& batch_id, int64_t total, 
                                     const std::function<caf::expected<int64_t>()>& insert_tasks) {
   if (auto err = stmts_->insert_batch.execute(batch_id, now, total))
     return err;
-  auto inserted = insert_tasks();
-  if (!inserted)
-    return inserted.error();
+  auto last_seq = insert_tasks();
+  if (!last_seq)
+    return last_seq.error();
   // One writer inserts the batch's tasks in one go, each seq the largest so far + 1: they are the
-  // last `inserted` seqs.
-  auto last_seq = db_.last_insert_rowid();
+  // `total` seqs up to the last one.
   auto& cs = stmts_->count_scheduled;
   cs.rebind(batch_id);
   if (auto err = step_to_row(cs, caf::make_error(errc::database_error, "count(*) gave no row")))
     return err;
   auto scheduled = cs.column_int64(0);
   cs.reset();
-  if (auto err = stmts_->set_batch_range.execute(batch_id, last_seq - *inserted + 1, last_seq, scheduled))
+  if (auto err = stmts_->set_batch_range.execute(batch_id, *last_seq - total + 1, *last_seq, scheduled))
     return err;
   nlohmann::json detail{{"tasks", total}};
   if (scheduled > 0)
@@ -84,6 +92,10 @@ caf::expected<std::vector<runnable_task>> store_reader::next_runnable(size_t lim
       r.replay_base = static_cast<int32_t>(st.column_int64(8));
       r.ready_at = st.column_int64(9);
       r.orphaned = static_cast<int32_t>(st.column_int64(10));
+      r.spec.policy.timeout_ms = st.column_int64(11);
+      r.spec.policy.max_retries = static_cast<int32_t>(st.column_int64(12));
+      r.spec.policy.backoff_ms = st.column_int64(13);
+      r.spec.policy.retry = static_cast<int8_t>(st.column_int64(14));
       out.push_back(std::move(r));
     });
   };

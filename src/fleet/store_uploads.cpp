@@ -50,15 +50,18 @@ caf::expected<int64_t> fleet_store::stage_chunk(const std::string& upload_id,
   return *before + n;
 }
 
-caf::error fleet_store::move_staged_part(const std::string& upload_id, int64_t first, int64_t tasks,
-                                         const std::string& batch_id, int64_t now) {
+caf::expected<int64_t> fleet_store::move_staged_part(const std::string& upload_id, int64_t first, int64_t tasks,
+                                                     const std::string& batch_id, int64_t now) {
   auto err = stmts_->move_part.execute(upload_id, first, batch_id, now);
   if (!err) {
     // The batch's total counts what the parts' rows say they hold.
     if (db_.changes() != tasks)
       return damaged_part_error(fmt::format("the part at position {} holds {} tasks instead of {}",
                                             first, db_.changes(), tasks));
-    return caf::none;
+    auto last_seq = db_.last_insert_rowid();
+    if (auto err = stmts_->move_part_policies.execute(upload_id, first, last_seq - tasks + 1))
+      return err;
+    return last_seq;
   }
   // Chunks are checked one by one when they arrive; a repeat across chunks shows here.
   auto& dup = stmts_->staged_duplicate;
@@ -89,13 +92,18 @@ caf::expected<int64_t> fleet_store::seal_upload(const std::string& upload_id,
     return err;
   auto moved = store_batch(batch_id, *n, now, upload_id, [&]() -> caf::expected<int64_t> {
     int64_t inserted = 0;
+    int64_t last_seq = 0;
     for (auto [first, tasks] : firsts_and_sizes) {
       // Checks that the part inserted as many tasks as its row says.
-      if (auto err = move_staged_part(upload_id, first, tasks, batch_id, now))
-        return err;
+      auto last = move_staged_part(upload_id, first, tasks, batch_id, now);
+      if (!last)
+        return last.error();
+      last_seq = *last;
       inserted += tasks;
     }
-    return inserted;
+    if (inserted != *n)
+      return damaged_part_error(fmt::format("the parts hold {} tasks, the upload counts {}", inserted, *n));
+    return last_seq;
   });
   if (moved)
     return moved;

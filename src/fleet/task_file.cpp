@@ -4,6 +4,7 @@
 #include "fleet/json_text.hpp"
 #include "fleet/text.hpp"
 #include "fleet/time_text.hpp"
+#include "fleet/validation.hpp"
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -43,6 +44,32 @@ struct parsed_task {
   task spec;
   bool has_id = false;
 };
+
+/// Reads `key` into `p` if it names a policy field: none if it does not, the problem if its value
+/// is not one, empty if it was read.
+std::optional<std::string> read_policy_member(const std::string& key, const json& value, task_policy& p) {
+  if (key == "timeout_ms" || key == "backoff_ms") {
+    if (!value.is_number_unsigned() || value.get<uint64_t>() > static_cast<uint64_t>(INT64_MAX))
+      return fmt::format("\"{}\" must be an integer of ms, 0 or more", key);
+    (key == "timeout_ms" ? p.timeout_ms : p.backoff_ms) = value.get<int64_t>();
+    if (key == "timeout_ms" && p.timeout_ms == 0)
+      return "\"timeout_ms\" must be at least 1 (leave it out for the fleet's worker_timeout)";
+    return std::string{};
+  }
+  if (key == "max_retries") {
+    if (!value.is_number_unsigned() || value.get<uint64_t>() > static_cast<uint64_t>(INT32_MAX))
+      return "\"max_retries\" must be an integer, 0 or more";
+    p.max_retries = value.get<int32_t>();
+    return std::string{};
+  }
+  if (key == "retry") {
+    if (!value.is_boolean())
+      return "\"retry\" must be true or false";
+    p.retry = value.get<bool>() ? 1 : 0;
+    return std::string{};
+  }
+  return std::nullopt;
+}
 
 /// `x` is the parsed task object, `raw` its text as written.
 caf::expected<parsed_task> to_task(const json& x, std::string_view raw, const std::string& where,
@@ -96,14 +123,20 @@ caf::expected<parsed_task> to_task(const json& x, std::string_view raw, const st
       if (!value.is_number_unsigned() || value.get<uint64_t>() > static_cast<uint64_t>(INT64_MAX))
         return at(where, "\"delay_ms\" must be an integer of ms, 0 or more");
       out.spec.delay_ms = value.get<int64_t>();
+    } else if (auto problem = read_policy_member(key, value, out.spec.policy)) {
+      if (!problem->empty())
+        return at(where, *problem);
     } else {
-      return at(where, fmt::format("unknown field {} (a task has id, type, data, priority, run_at, delay_ms)",
+      return at(where, fmt::format("unknown field {} (a task has id, type, data, priority, run_at, delay_ms,"
+                                   " timeout_ms, max_retries, backoff_ms, retry)",
                                    quoted_input(key)));
     }
     has_type = has_type || key == "type";
   }
   if (!has_type)
     return at(where, "the task has no \"type\"");
+  if (auto problem = policy_problem(out.spec.policy); !problem.empty())
+    return at(where, problem);
   return out;
 }
 
@@ -266,6 +299,56 @@ std::optional<int32_t> json_priority(const nlohmann::json& value) {
   if (p < INT32_MIN || p > INT32_MAX)
     return std::nullopt;
   return static_cast<int32_t>(p);
+}
+
+nlohmann::json policy_members(const task_policy& p) {
+  auto out = json::object();
+  if (p.timeout_ms != 0)
+    out["timeout_ms"] = p.timeout_ms;
+  if (p.max_retries >= 0)
+    out["max_retries"] = p.max_retries;
+  if (p.backoff_ms >= 0)
+    out["backoff_ms"] = p.backoff_ms;
+  if (p.retry >= 0)
+    out["retry"] = p.retry == 1;
+  return out;
+}
+
+caf::expected<task_policy> policy_from_json(const nlohmann::json& x, const std::string& where) {
+  if (!x.is_object())
+    return at(where, "a policy must be a JSON object");
+  task_policy out;
+  for (const auto& [key, value] : x.items()) {
+    auto problem = read_policy_member(key, value, out);
+    if (!problem)
+      return at(where, fmt::format("unknown field {} (a policy has timeout_ms, max_retries, backoff_ms, retry)",
+                                   quoted_input(key)));
+    if (!problem->empty())
+      return at(where, *problem);
+  }
+  if (auto problem = policy_problem(out); !problem.empty())
+    return at(where, problem);
+  return out;
+}
+
+void fill_policy(task_policy& p, const task_policy& defaults) {
+  if (p.timeout_ms == 0)
+    p.timeout_ms = defaults.timeout_ms;
+  if (p.backoff_ms < 0)
+    p.backoff_ms = defaults.backoff_ms;
+  // The retry rule is max_retries and retry together: a task's own ("retry": false) wins whole.
+  if (p.max_retries < 0 && p.retry < 0) {
+    p.max_retries = defaults.max_retries;
+    p.retry = defaults.retry;
+  }
+}
+
+std::string policy_members_text(const task_policy& p) {
+  std::string out;
+  auto members = policy_members(p);
+  for (const auto& [key, value] : members.items())
+    out += fmt::format(",\"{}\":{}", key, value.dump());
+  return out;
 }
 
 caf::expected<std::vector<task>> parse_task_file(std::string_view text, const std::string& source) {

@@ -10,8 +10,12 @@ namespace fleet {
 
 namespace {
 
-constexpr std::string_view part_magic = "FUP2";
+constexpr std::string_view part_magic = "FUP3";
+constexpr std::string_view part_magic_v2 = "FUP2";
 constexpr std::string_view part_magic_v1 = "FUP1";
+
+enum extension_tag : uint8_t { policy_tag = 1 };
+constexpr uint32_t policy_bytes = 8 + 4 + 8 + 4;
 
 void put_u32(std::string& out, uint32_t x) {
   std::array<char, 4> bytes{static_cast<char>(x & 0xff), static_cast<char>((x >> 8) & 0xff),
@@ -36,6 +40,16 @@ void put_task(std::string& out, const task& t) {
   put_u32(out, static_cast<uint32_t>(t.priority));
   put_u64(out, static_cast<uint64_t>(t.run_at));
   put_u64(out, static_cast<uint64_t>(t.delay_ms));
+  auto with_policy = !t.policy.empty();
+  put_u32(out, with_policy ? 1 : 0);
+  if (with_policy) {
+    out.push_back(static_cast<char>(policy_tag));
+    put_u32(out, policy_bytes);
+    put_u64(out, static_cast<uint64_t>(t.policy.timeout_ms));
+    put_u32(out, static_cast<uint32_t>(t.policy.max_retries));
+    put_u64(out, static_cast<uint64_t>(t.policy.backoff_ms));
+    put_u32(out, static_cast<uint32_t>(t.policy.retry));
+  }
 }
 
 } // namespace
@@ -63,14 +77,17 @@ std::vector<upload_part> encode_upload_chunk(const std::vector<task>& tasks, siz
 }
 
 upload_part_reader::upload_part_reader(std::string_view body) {
-  if (body.substr(0, part_magic.size()) == part_magic) {
-    rest_ = body.substr(part_magic.size());
-  } else if (body.substr(0, part_magic_v1.size()) == part_magic_v1) {
-    rest_ = body.substr(part_magic_v1.size());
-    with_times_ = false;
-  } else {
+  auto magic = body.substr(0, part_magic.size());
+  if (magic == part_magic)
+    version_ = 3;
+  else if (magic == part_magic_v2)
+    version_ = 2;
+  else if (magic == part_magic_v1)
+    version_ = 1;
+  else
     damaged_ = true;
-  }
+  if (!damaged_)
+    rest_ = body.substr(part_magic.size());
 }
 
 bool upload_part_reader::next(staged_task& out) {
@@ -112,8 +129,50 @@ bool upload_part_reader::next(staged_task& out) {
   out.priority = static_cast<int32_t>(priority);
   out.run_at = 0;
   out.delay_ms = 0;
-  if (with_times_ && (!take_i64(out.run_at) || !take_i64(out.delay_ms)))
+  out.policy = task_policy{};
+  if (version_ >= 2 && (!take_i64(out.run_at) || !take_i64(out.delay_ms)))
     return false;
+  if (version_ < 3)
+    return true;
+  uint32_t extensions = 0;
+  if (!take_u32(extensions))
+    return false;
+  // The encoder writes each extension at most once, and a policy only when it sets something: a
+  // part that says otherwise was not written by fleetd.
+  if (extensions > 1) {
+    damaged_ = true;
+    return false;
+  }
+  for (uint32_t i = 0; i < extensions; ++i) {
+    if (rest_.empty()) {
+      damaged_ = true;
+      return false;
+    }
+    auto tag = static_cast<uint8_t>(rest_.front());
+    rest_.remove_prefix(1);
+    std::string_view bytes;
+    if (!take_string(bytes))
+      return false;
+    if (tag != policy_tag || bytes.size() != policy_bytes) {
+      damaged_ = true; // written by a newer fleetd, or damaged: either way not to be guessed at
+      return false;
+    }
+    auto rest = rest_;
+    rest_ = bytes;
+    uint32_t max_retries = 0;
+    uint32_t retry = 0;
+    take_i64(out.policy.timeout_ms);
+    take_u32(max_retries);
+    take_i64(out.policy.backoff_ms);
+    take_u32(retry);
+    out.policy.max_retries = static_cast<int32_t>(max_retries);
+    out.policy.retry = static_cast<int8_t>(static_cast<int32_t>(retry));
+    rest_ = rest;
+    if (out.policy.empty() || static_cast<int32_t>(retry) != out.policy.retry) {
+      damaged_ = true;
+      return false;
+    }
+  }
   return true;
 }
 

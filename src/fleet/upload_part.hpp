@@ -15,9 +15,13 @@ namespace fleet {
 
 /// Part of an upload chunk as one row of `upload_parts`. Its body is binary, read by the seal
 /// through the table-valued function `upload_rows` (fleet/upload_rows.hpp):
-///   "FUP2", then per task: u32 id length, id, u32 type length, type, u32 data length, data,
-///   i32 priority, i64 run_at, i64 delay_ms (every integer little-endian).
-/// "FUP1" parts (staged by fleetd before delayed tasks, without the two times) are still read.
+///   "FUP3", then per task: u32 id length, id, u32 type length, type, u32 data length, data,
+///   i32 priority, i64 run_at, i64 delay_ms, u32 count of extensions, each u8 tag, u32 length,
+///   bytes (every integer little-endian). Extensions carry what most tasks do not have, so that
+///   a new field needs a tag rather than a new format: tag 1, the task's policy (i64 timeout_ms,
+///   i32 max_retries, i64 backoff_ms, i32 retry). A reader refuses a tag it does not know.
+/// "FUP2" (without extensions) and "FUP1" parts (without the two times either), staged by older
+/// fleetd versions, are still read.
 
 /// It costs the seal about half of what extracting the fields from a JSON array did.
 struct upload_part {
@@ -40,6 +44,7 @@ struct staged_task {
   int32_t priority = 0;
   int64_t run_at = 0;
   int64_t delay_ms = 0;
+  task_policy policy{};
 };
 
 /// Reads a part's body task by task, checking every length against the end of the body.
@@ -55,7 +60,7 @@ public:
 
 private:
   std::string_view rest_;
-  bool with_times_ = true; ///< FUP2
+  int version_ = 3;
   bool damaged_ = false;
 };
 

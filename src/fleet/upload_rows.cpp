@@ -14,7 +14,7 @@ namespace fleet {
 namespace {
 
 enum column { position_column, id_column, type_column, data_column, priority_column, run_at_column, delay_ms_column,
-              body_column };
+              timeout_ms_column, max_retries_column, backoff_ms_column, retry_column, body_column };
 
 struct cursor {
   sqlite3_vtab_cursor base{}; // first: SQLite hands back pointers to it
@@ -46,7 +46,8 @@ int advance(sqlite3_vtab_cursor* base) {
 
 int connect(sqlite3* db, void*, int, const char* const*, sqlite3_vtab** out, char**) {
   auto rc = sqlite3_declare_vtab(db, "CREATE TABLE x(position INTEGER, id TEXT, type TEXT, data TEXT,"
-                                     " priority INTEGER, run_at INTEGER, delay_ms INTEGER, body HIDDEN)");
+                                     " priority INTEGER, run_at INTEGER, delay_ms INTEGER, timeout_ms INTEGER,"
+                                     " max_retries INTEGER, backoff_ms INTEGER, retry INTEGER, body HIDDEN)");
   if (rc != SQLITE_OK)
     return rc;
   auto* table = static_cast<sqlite3_vtab*>(sqlite3_malloc(sizeof(sqlite3_vtab)));
@@ -124,6 +125,13 @@ void text_result(sqlite3_context* ctx, std::string_view x) {
   sqlite3_result_text(ctx, x.data(), static_cast<int>(x.size()), SQLITE_TRANSIENT);
 }
 
+void int_or_null(sqlite3_context* ctx, int64_t x, bool present) {
+  if (present)
+    sqlite3_result_int64(ctx, x);
+  else
+    sqlite3_result_null(ctx);
+}
+
 int column(sqlite3_vtab_cursor* base, sqlite3_context* ctx, int i) {
   const auto& c = as_cursor(base);
   switch (i) {
@@ -134,6 +142,11 @@ int column(sqlite3_vtab_cursor* base, sqlite3_context* ctx, int i) {
     case priority_column: sqlite3_result_int64(ctx, c.current.priority); break;
     case run_at_column: sqlite3_result_int64(ctx, c.current.run_at); break;
     case delay_ms_column: sqlite3_result_int64(ctx, c.current.delay_ms); break;
+    // The policy's fields as tasks stores them: NULL where the fleet's configuration applies.
+    case timeout_ms_column: int_or_null(ctx, c.current.policy.timeout_ms, c.current.policy.timeout_ms != 0); break;
+    case max_retries_column: int_or_null(ctx, c.current.policy.max_retries, c.current.policy.max_retries >= 0); break;
+    case backoff_ms_column: int_or_null(ctx, c.current.policy.backoff_ms, c.current.policy.backoff_ms >= 0); break;
+    case retry_column: int_or_null(ctx, c.current.policy.retry, c.current.policy.retry >= 0); break;
     default: sqlite3_result_null(ctx); break;
   }
   return SQLITE_OK;

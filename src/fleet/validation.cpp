@@ -1,6 +1,7 @@
 #include "fleet/validation.hpp"
 
 #include "fleetd/error.hpp"
+#include "fleetd/fleet_config.hpp"
 #include "fleet/json_text.hpp"
 #include "fleet/text.hpp"
 #include "fleet/time_text.hpp"
@@ -43,6 +44,26 @@ caf::error validate_pending_batches(int64_t unfinished, const submit_limits& lim
   return caf::none;
 }
 
+std::string policy_problem(const task_policy& p) {
+  using namespace config_bounds;
+  if (p.timeout_ms != 0 && (p.timeout_ms < 1 || p.timeout_ms > max_duration_ms))
+    return fmt::format("timeout_ms {} is out of range: between 1 and {} ms (or absent: the fleet's worker_timeout)",
+                       p.timeout_ms, max_duration_ms);
+  if (p.max_retries != -1 && (p.max_retries < 0 || p.max_retries > config_bounds::max_retries))
+    return fmt::format("max_retries {} is out of range: between 0 and {} (or absent: the fleet's)", p.max_retries,
+                       config_bounds::max_retries);
+  if (p.backoff_ms != -1 && (p.backoff_ms < 0 || p.backoff_ms > max_duration_ms))
+    return fmt::format("backoff_ms {} is out of range: between 0 and {} ms (or absent: the fleet's backoff_base)",
+                       p.backoff_ms, max_duration_ms);
+  if (p.retry < -1 || p.retry > 1)
+    return fmt::format("retry {} is neither true nor false", p.retry);
+  if (p.retry == 0 && p.max_retries > 0)
+    return fmt::format("retry is false but max_retries is {}: give one of them", p.max_retries);
+  if (p.retry == 1 && p.max_retries == 0)
+    return "retry is true but max_retries is 0: give one of them";
+  return {};
+}
+
 caf::error validate_batch(const std::vector<task>& tasks, const task_type_check& check,
                           const submit_limits& limits) {
   if (tasks.empty())
@@ -79,6 +100,8 @@ caf::error validate_batch(const std::vector<task>& tasks, const task_type_check&
     auto data = nlohmann::json::parse(t.data, nullptr, false);
     if (data.is_discarded())
       return task_error(errc::invalid_task, i, t, "data is not valid JSON");
+    if (auto problem = policy_problem(t.policy); !problem.empty())
+      return task_error(errc::invalid_task, i, t, problem);
     if (check) {
       if (auto err = check(t, data))
         return task_error(static_cast<errc>(err.code()), i, t, error_text(err));

@@ -11,6 +11,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -29,8 +30,13 @@ caf::error duplicate_task_id_error(int64_t position, std::string_view id);
 /// characters. `errc::invalid_batch` otherwise.
 caf::error validate_client_key(const std::string& key, const submit_limits& limits = {});
 
+/// What is wrong with a task's policy (its fields out of the bounds of the fleet's configuration,
+/// or `retry` contradicting `max_retries`), empty if nothing.
+std::string policy_problem(const task_policy& p);
+
 /// Validates a whole batch before anything is stored: not empty, every id and type present and
-/// within limits, ids unique, data valid JSON within the size limit, accepted by `check`.
+/// within limits, ids unique, data valid JSON within the size limit, policies within bounds,
+/// accepted by `check`.
 /// The error names the offending task by index and id.
 caf::error validate_batch(const std::vector<task>& tasks, const task_type_check& check,
                           const submit_limits& limits = {});

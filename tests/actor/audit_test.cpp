@@ -120,7 +120,9 @@ TEST_CASE("every query of docs/AUDIT.md gives the rows of what happened") {
   REQUIRE(f.ask<fleet_config>(scale_atom::value, int32_t{3}));
   f.run();
   // C: runs at the end.
-  auto c = f.submit_ok({make_task("long", "sleep", R"({"ms": 600000})")});
+  auto long_task = make_task("long", "sleep", R"({"ms": 600000})");
+  long_task.policy.timeout_ms = 3'600'000;
+  auto c = f.submit_ok({long_task});
   f.advance(10);
   // A schedule, added and paused before its first slot.
   schedule_spec nightly;
@@ -147,7 +149,7 @@ TEST_CASE("every query of docs/AUDIT.md gives the rows of what happened") {
   };
   using rows = std::vector<std::string>;
   auto queries = audit_queries(a, "x");
-  REQUIRE(queries.size() == 19);
+  REQUIRE(queries.size() == 20);
   // The latest batches, and those that did not complete.
   CHECK(shown(queries[0]) == rows{"C|processing|1|0|0|0|0.0|T|NULL", "B|cancelled|1|0|0|1|100.0|T|10",
                                   "A|partial|3|2|1|0|100.0|T|1150"});
@@ -205,4 +207,5 @@ TEST_CASE("every query of docs/AUDIT.md gives the rows of what happened") {
   CHECK(shown(queries[17]) == rows{"nightly|0 3 * * * Europe/Berlin|1|0|0|0|NULL|NULL"}); // the schedules
   CHECK(shown(queries[18]) == rows{"T|schedule_paused|nightly|NULL|NULL|NULL",
                                    "T|schedule_added|nightly|NULL|NULL|NULL"});
+  CHECK(shown(queries[19]) == rows{"C|long|running|1|3600000|NULL|NULL|NULL"}); // tasks with a policy
 }

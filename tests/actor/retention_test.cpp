@@ -68,9 +68,13 @@ TEST_CASE("a big batch is pruned in bounded steps, and a pass can be asked for a
   f.set_retention(hour, 0, day, 7); // passes only on request here
   f.start();
   std::vector<task> tasks;
-  for (int i = 0; i < 50; ++i)
+  for (int i = 0; i < 50; ++i) {
     tasks.push_back(make_task("t" + std::to_string(i), "echo"));
+    if (i % 3 == 0)
+      tasks.back().policy.timeout_ms = 60'000 + i;
+  }
   auto id = f.submit_ok(std::move(tasks));
+  CHECK(f.query_int("SELECT count(*) FROM task_policies") == 17);
   auto kept = f.submit_ok({make_task("k", "echo")});
   REQUIRE(f.advance_until([&] { return f.finished(id) && f.finished(kept); }, 60'000, 10));
   auto nothing = f.ask<prune_report>(prune_atom::value);
@@ -83,6 +87,7 @@ TEST_CASE("a big batch is pruned in bounded steps, and a pass can be asked for a
   CHECK(report->tasks == 51);
   CHECK(f.query_int("SELECT count(*) FROM tasks") == 0);
   CHECK(f.query_int("SELECT count(*) FROM attempts") == 0);
+  CHECK(f.query_int("SELECT count(*) FROM task_policies") == 0);
   CHECK(f.query_int("SELECT count(*) FROM events WHERE kind = 'batch_pruned'") == 2);
   CHECK(f.query_int("SELECT batches + tasks + succeeded FROM fleet_totals") == 0);
 }
@@ -135,7 +140,9 @@ TEST_CASE("with fleet.archive-dir each pruned batch is written whole to its arch
   f.set_retention(day, 0, hour, 2); // steps of two tasks: the batch goes in several
   f.set_archive_dir(archive.path().string());
   f.start();
-  auto id = f.submit_ok({make_task("a", "echo", R"({"n": 12345678901234567890})"), make_task("b", "fail", R"({"times": 100})"),
+  auto b = make_task("b", "fail", R"({"times": 100})");
+  b.policy.max_retries = 1;
+  auto id = f.submit_ok({make_task("a", "echo", R"({"n": 12345678901234567890})"), b,
                          make_task("c", "echo"), make_task("d", "echo"), make_task("e", "echo")});
   REQUIRE(f.advance_until([&] { return f.finished(id); }, 60'000, 10));
   auto finished_at = f.status_of(id).finished_at;
@@ -145,7 +152,7 @@ TEST_CASE("with fleet.archive-dir each pruned batch is written whole to its arch
   CHECK(f.query_int("SELECT count(*) FROM batches") == 0);
   auto file = archive.file(id + "-" + std::to_string(finished_at) + ".jsonl.gz");
   auto lines = gunzip_lines(file);
-  REQUIRE(lines.size() == static_cast<size_t>(1 + 5 + attempts + events));
+  REQUIRE(lines.size() == static_cast<size_t>(1 + 5 + 1 + attempts + events)); // b's policy is a line
   auto first = nlohmann::json::parse(lines[0]);
   CHECK(first["batch"]["id"] == id);
   CHECK(first["batch"]["total"] == 5);
@@ -154,7 +161,10 @@ TEST_CASE("with fleet.archive-dir each pruned batch is written whole to its arch
   CHECK(task_a["task"]["task_id"] == "a");
   CHECK(task_a["task"]["data"] == R"({"n": 12345678901234567890})"); // as stored, to the byte
   CHECK(nlohmann::json::parse(lines[5])["task"]["task_id"] == "e");
-  CHECK(nlohmann::json::parse(lines[6]).contains("attempt"));
+  auto policy = nlohmann::json::parse(lines[6]);
+  CHECK(policy["task_policy"]["max_retries"] == 1);
+  CHECK(policy["task_policy"]["timeout_ms"].is_null());
+  CHECK(nlohmann::json::parse(lines[7]).contains("attempt"));
   CHECK(nlohmann::json::parse(lines.back()).contains("event"));
   CHECK(f.metrics().archived_batches.value() == 1);
   CHECK(f.query_text("SELECT json_extract(detail, '$.archive') FROM events WHERE kind = 'batch_pruned'")

@@ -88,6 +88,14 @@ CREATE TABLE schedules (
   missed_slots  INTEGER NOT NULL DEFAULT 0, -- passed while fleetd was down, not run
   CHECK ((cron IS NULL) <> (every_ms IS NULL))
 );
+CREATE TABLE task_policies (
+  task_seq    INTEGER PRIMARY KEY REFERENCES tasks(seq),
+  timeout_ms  INTEGER CHECK (timeout_ms IS NULL OR timeout_ms >= 1),      -- each attempt's deadline
+  max_retries INTEGER CHECK (max_retries IS NULL OR max_retries >= 0),    -- retries after the first attempt
+  backoff_ms  INTEGER CHECK (backoff_ms IS NULL OR backoff_ms >= 0),      -- the first retry's backoff
+  retry       INTEGER CHECK (retry IS NULL OR retry = 0 OR retry = 1)     -- 0: never retried; 1: retried
+                                                                          -- even with retry_failed_tasks off
+);
 CREATE TABLE "tasks" (
   seq               INTEGER PRIMARY KEY,     -- submission order: FIFO within a priority
   batch_id          TEXT NOT NULL REFERENCES batches(id),

@@ -290,6 +290,47 @@ TEST_CASE("delayed tasks through the API: run_at and delay_ms in JSON and JSON L
   CHECK(json::parse(c.Get("/api/v1/stats", auth)->body)["scheduled_tasks"] == 2);
 }
 
+TEST_CASE("task policies through the API: per task and for the whole submit, bad ones refused with nothing stored") {
+  api_fleetd f;
+  REQUIRE_MESSAGE(f.d.start(), f.d.log());
+  auto c = f.client();
+  httplib::Headers auth{{"Authorization", std::string{"Bearer "} + write_token}};
+  for (const auto& [body, expected] : std::vector<std::pair<std::string, std::string>>{
+         {R"({"tasks": [{"type": "echo", "timeout_ms": 0}]})", "must be at least 1 (leave it out"},
+         {R"({"tasks": [{"type": "echo", "max_retries": 2000}]})", "max_retries 2000 is out of range"},
+         {R"({"tasks": [{"type": "echo"}], "policy": {"retry": "no"}})", "must be true or false"},
+         {R"({"tasks": [{"type": "echo"}], "policy": {"timeout": 5}})", "unknown field \\\"timeout\\\" (a policy has"},
+         {R"({"tasks": [{"type": "echo"}], "policy": [1]})", "a policy must be a JSON object"},
+         {R"({"tasks": [{"type": "echo"}], "policy": {"retry": false, "max_retries": 1}})", "retry is false but"}}) {
+    CAPTURE(body);
+    auto res = c.Post("/api/v1/batches", auth, body, "application/json");
+    REQUIRE(res);
+    CHECK(res->status == 422);
+    CHECK(error_code(res->body) == "invalid_task");
+    CHECK_MESSAGE(res->body.find(expected) != std::string::npos, res->body);
+  }
+  CHECK(f.d.query_int("SELECT count(*) FROM batches") == 0);
+
+  auto res = c.Post("/api/v1/batches", auth,
+                    R"({"tasks": [{"id": "a", "type": "fail"}, {"id": "b", "type": "fail", "max_retries": 1}],)"
+                    R"( "policy": {"max_retries": 0, "timeout_ms": 9000, "backoff_ms": 0}})",
+                    "application/json");
+  REQUIRE(res);
+  REQUIRE_MESSAGE(res->status == 201, res->body);
+  auto batch = json::parse(res->body)["batch_id"].get<std::string>();
+  REQUIRE(eventually([&] {
+    auto st = c.Get("/api/v1/batches/" + batch, auth);
+    return st && json::parse(st->body)["failed"] == 2;
+  }));
+  CHECK(f.d.query_int("SELECT attempts FROM tasks WHERE task_id = 'a'") == 1);
+  CHECK(f.d.query_int("SELECT attempts FROM tasks WHERE task_id = 'b'") == 2);
+  CHECK(f.d.query_int("SELECT count(*) FROM task_policies WHERE timeout_ms = 9000 AND backoff_ms = 0") == 2);
+  res = c.Post("/api/v1/batches", auth, "{\"type\": \"echo\", \"timeout_ms\": 750}\n", "application/x-ndjson");
+  REQUIRE(res);
+  REQUIRE_MESSAGE(res->status == 201, res->body);
+  CHECK(f.d.query_int("SELECT count(*) FROM task_policies WHERE timeout_ms = 750") == 1);
+}
+
 TEST_CASE("schedules over the HTTP API: add, list, replace, run, pause, resume, delete, with bad input refused") {
   api_fleetd f;
   REQUIRE_MESSAGE(f.d.start(), f.d.log());

@@ -400,8 +400,52 @@ TEST_CASE("fleetctl submit --delay and --at hold tasks until their time, in one 
          {{"submit", "--delay", "10", file}, "--delay needs a duration"},
          {{"submit", "--at", "tomorrow", file}, "--at needs an RFC 3339 time"},
          {{"submit", "--at", "2026-12-02T10:00:00Z", "--delay", "1m", file}, "not both"},
-         {{"status", "--delay", "1m", id}, "--delay and --at belong to submit"},
+         {{"status", "--delay", "1m", id}, "--delay, --at, --task-timeout, --max-retries, --backoff and --no-retry belong to submit"},
          {{"submit", "--at", "2001-01-01T00:00:00Z", file}, "more than an hour in the past"}}) {
+    CAPTURE(expected);
+    r = d.ctl(args);
+    CHECK(r.exit_code == 2);
+    CHECK_MESSAGE(r.err.find(expected) != std::string::npos, r.err);
+  }
+  CHECK(d.query_int("SELECT count(*) FROM batches") == 2);
+}
+
+TEST_CASE("fleetctl submit gives its policy flags to the tasks that set none, in one message and as an upload") {
+  fleetd_process d;
+  REQUIRE_MESSAGE(d.start(), d.log());
+  auto file = d.file("policies.jsonl");
+  write_file(file, "{\"id\":\"plain\",\"type\":\"fail\"}\n"
+                   "{\"id\":\"own\",\"type\":\"fail\",\"max_retries\":1,\"timeout_ms\":60000}\n"
+                   "{\"id\":\"never\",\"type\":\"fail\",\"retry\":false}\n");
+  auto r = d.ctl({"submit", "--wait", "--task-timeout", "2s", "--max-retries", "0", "--backoff", "10ms", file});
+  CHECK_MESSAGE(r.exit_code == 1, r.err); // every task fails
+  auto policy = [&](const std::string& id) {
+    return d.query_text("SELECT quote(timeout_ms) || ' ' || quote(max_retries) || ' ' || quote(backoff_ms) || ' '"
+                        " || quote(retry) FROM task_policies JOIN tasks ON seq = task_seq WHERE task_id = '" + id + "'");
+  };
+  CHECK(policy("plain") == "2000 0 10 NULL");
+  CHECK(policy("own") == "60000 1 10 NULL");
+  CHECK(policy("never") == "2000 NULL 10 0");
+  CHECK(d.query_int("SELECT attempts FROM tasks WHERE task_id = 'plain'") == 1);
+  CHECK(d.query_int("SELECT attempts FROM tasks WHERE task_id = 'own'") == 2);
+  CHECK(d.query_int("SELECT attempts FROM tasks WHERE task_id = 'never'") == 1);
+
+  std::string lines;
+  for (int i = 0; i < 12'000; ++i)
+    lines += R"({"type": "echo"})" "\n";
+  auto big = d.file("big.jsonl");
+  write_file(big, lines);
+  r = d.ctl({"submit", "--no-retry", big});
+  REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+  CHECK(d.query_int("SELECT count(*) FROM task_policies WHERE retry = 0") == 12'000 + 1); // and "never"
+
+  for (const auto& [args, expected] : std::vector<std::pair<std::vector<std::string>, std::string>>{
+         {{"submit", "--task-timeout", "0s", file}, "--task-timeout needs a duration"},
+         {{"submit", "--max-retries", "-1", file}, "--max-retries must be between 0 and 1000"},
+         {{"submit", "--max-retries", "1001", file}, "--max-retries must be between 0 and 1000"},
+         {{"submit", "--backoff", "soon", file}, "--backoff needs a duration"},
+         {{"submit", "--no-retry", "--max-retries", "2", file}, "retry is false but max_retries is 2"},
+         {{"stats", "--no-retry"}, "belong to submit"}}) {
     CAPTURE(expected);
     r = d.ctl(args);
     CHECK(r.exit_code == 2);

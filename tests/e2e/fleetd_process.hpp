@@ -221,6 +221,10 @@ public:
     return query_db_int(db_, sql);
   }
 
+  std::string query_text(const std::string& sql) {
+    return query_db_text(db_, sql);
+  }
+
   int count_in_log(const std::string& needle) {
     auto text = read_file(log_);
     int n = 0;

@@ -34,3 +34,27 @@ TEST_CASE("retries happen while enabled and below max_retries") {
   cfg.max_retries = 0;
   CHECK_FALSE(should_retry(cfg, 1));
 }
+
+TEST_CASE("a task's policy replaces the fleet's fields it sets, and only those") {
+  fleet_config fleet; // timeout 300 s, retry on, max 3, backoff 1 s doubling up to 30 s
+  CHECK(effective_config(fleet, task_policy{}) == fleet);
+  auto own = effective_config(fleet, task_policy{50, 0, -1, -1});
+  CHECK(own.worker_timeout_ms == 50);
+  CHECK(own.max_retries == 0);
+  CHECK_FALSE(should_retry(own, 1));
+  CHECK(own.backoff_base_ms == fleet.backoff_base_ms);
+  // A backoff above the fleet's cap raises the cap: the first retry waits what the task asked.
+  auto slow = effective_config(fleet, task_policy{0, -1, 60'000, -1});
+  CHECK(slow.backoff_base_ms == 60'000);
+  CHECK(backoff_ceiling_ms(slow, 1) == 60'000);
+  CHECK(backoff_ceiling_ms(slow, 3) == 60'000);
+  CHECK(slow.worker_timeout_ms == fleet.worker_timeout_ms);
+  auto quick = effective_config(fleet, task_policy{0, -1, 0, -1});
+  CHECK(backoff_delay_ms(quick, 2, 0.99) == 0);
+  // retry: false stops retries whatever the fleet says; true retries with the fleet's retries off.
+  CHECK_FALSE(should_retry(effective_config(fleet, task_policy{0, -1, -1, 0}), 1));
+  fleet.retry_failed_tasks = false;
+  auto forced = effective_config(fleet, task_policy{0, -1, -1, 1});
+  CHECK(should_retry(forced, 3));
+  CHECK_FALSE(should_retry(forced, 4));
+}

@@ -35,6 +35,9 @@ TEST_CASE("message types round-trip through CAF's serializer") {
   CHECK(t.type == "echo");
   CHECK(t.data == R"({"a":[1,2]})");
   CHECK(t.priority == -7);
+  task with_policy{"p", "echo", "{}", 0};
+  with_policy.policy = {250, 0, 1'000, 1};
+  CHECK(round_trip(sys, with_policy) == with_policy);
   batch_status sent{"b", batch_state::partial, 4, 2, 1, 1, 1.0, 10, 20, 30};
   sent.key = "schedule:nightly@2026-12-02T03:00:00.000Z";
   auto st = round_trip(sys, sent);

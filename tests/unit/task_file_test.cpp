@@ -210,6 +210,36 @@ TEST_CASE("a start time that is not one is refused with the line and the reason"
         != std::string::npos);
 }
 
+TEST_CASE("a task's policy is read from its fields, written back the same, and bad ones are refused") {
+  auto parsed = parse_task_file("{\"type\":\"echo\",\"timeout_ms\":2500,\"max_retries\":0}\n"
+                                "{\"type\":\"echo\",\"backoff_ms\":0,\"retry\":true}\n"
+                                "{\"type\":\"echo\",\"retry\":false}\n"
+                                "{\"type\":\"echo\"}\n",
+                                "t.jsonl");
+  REQUIRE(parsed);
+  REQUIRE(parsed->size() == 4);
+  CHECK((*parsed)[0].policy == task_policy{2'500, 0, -1, -1});
+  CHECK((*parsed)[1].policy == task_policy{0, -1, 0, 1});
+  CHECK((*parsed)[2].policy == task_policy{0, -1, -1, 0});
+  CHECK((*parsed)[3].policy.empty());
+  for (const auto& t : *parsed) {
+    auto again = parse_task_file("{\"type\":\"echo\"" + policy_members_text(t.policy) + "}", "again");
+    REQUIRE(again);
+    CHECK((*again)[0].policy == t.policy);
+  }
+  CHECK(error_of(R"({"type":"echo","timeout_ms":0})").find("\"timeout_ms\" must be at least 1") != std::string::npos);
+  CHECK(error_of(R"({"type":"echo","timeout_ms":-1})").find("\"timeout_ms\" must be an integer of ms") != std::string::npos);
+  CHECK(error_of(R"({"type":"echo","timeout_ms":"30s"})").find("\"timeout_ms\" must be") != std::string::npos);
+  CHECK(error_of(R"({"type":"echo","timeout_ms":604800001})").find("timeout_ms 604800001 is out of range") != std::string::npos);
+  CHECK(error_of(R"({"type":"echo","max_retries":-1})").find("\"max_retries\" must be an integer, 0 or more") != std::string::npos);
+  CHECK(error_of(R"({"type":"echo","max_retries":4294967297})").find("\"max_retries\" must be") != std::string::npos);
+  CHECK(error_of(R"({"type":"echo","max_retries":1001})").find("max_retries 1001 is out of range") != std::string::npos);
+  CHECK(error_of(R"({"type":"echo","backoff_ms":1.5})").find("\"backoff_ms\" must be") != std::string::npos);
+  CHECK(error_of(R"({"type":"echo","retry":"no"})").find("\"retry\" must be true or false") != std::string::npos);
+  CHECK(error_of(R"({"type":"echo","retry":false,"max_retries":2})").find("retry is false but max_retries is 2") != std::string::npos);
+  CHECK(error_of(R"({"type":"echo","retries":2})").find("unknown field \"retries\"") != std::string::npos);
+}
+
 TEST_CASE("start times are checked against now and fleet.max-delay before anything is stored") {
   int64_t now = 1'796'193'031'000;
   auto with = [](auto set) {

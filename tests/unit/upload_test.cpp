@@ -59,7 +59,8 @@ std::vector<task> decoded(std::string_view body) {
   upload_part_reader reader{body};
   staged_task t;
   while (reader.next(t))
-    out.push_back({std::string{t.id}, std::string{t.type}, std::string{t.data}, t.priority, t.run_at, t.delay_ms});
+    out.push_back(
+      {std::string{t.id}, std::string{t.type}, std::string{t.data}, t.priority, t.run_at, t.delay_ms, t.policy});
   CHECK_FALSE(reader.damaged());
   return out;
 }
@@ -77,9 +78,9 @@ TEST_CASE("a chunk is one part unless its body passes the size bound") {
   CHECK(one[0].offset == 0);
   CHECK(one[0].tasks == 10);
   CHECK(same(decoded(one[0].body), tasks));
-  // 4 bytes of header, then 45 per task ("t3", "echo", {"i":3}, their lengths, the priority and
-  // the two start times): a bound of 100 closes a part every third task.
-  auto parts = encode_upload_chunk(tasks, 100);
+  // 4 bytes of header, then 49 per task ("t3", "echo", {"i":3}, their lengths, the priority, the
+  // two start times and no extension): a bound of 150 closes a part every third task.
+  auto parts = encode_upload_chunk(tasks, 150);
   REQUIRE(parts.size() == 4);
   int64_t next = 0;
   for (const auto& p : parts) {
@@ -97,6 +98,8 @@ TEST_CASE("a part's body reads back byte for byte, and a damaged one is never re
                          {"id\0with\nbytes", "t", std::string(300, 'x'), 2147483647, 1'796'193'031'000, 0},
                          {"\xc3\xa9", "echo", "{}", -2147483647 - 1, 0, INT64_MAX}};
   sent[1].id[2] = '\0';
+  sent[2].policy = {1, 0, 0, 0};
+  sent[1].policy.timeout_ms = INT64_MAX;
   auto body = encode_upload_chunk(sent).at(0).body;
   CHECK(same(decoded(body), sent));
   auto big = std::vector<task>{{"big", "echo", std::string(70000, 'y'), 0}};
@@ -120,10 +123,31 @@ TEST_CASE("a part's body reads back byte for byte, and a damaged one is never re
   }
   SUBCASE("a length past the end") {
     auto bad = body;
-    bad[4 + 36 + 3] = '\x7f'; // the high byte of the second task's id length (the first task is 36 bytes)
+    bad[4 + 40 + 3] = '\x7f'; // the high byte of the second task's id length (the first task is 40 bytes)
     upload_part_reader reader{bad};
     staged_task t;
     CHECK(reader.next(t));
+    CHECK_FALSE(reader.next(t));
+    CHECK(reader.damaged());
+  }
+  SUBCASE("an extension this fleetd does not know") {
+    auto bad = encode_upload_chunk({sent[2]}).at(0).body;
+    auto tag_at = bad.size() - (1 + 4 + 24);
+    REQUIRE(bad[tag_at] == '\x01');
+    bad[tag_at] = '\x09';
+    upload_part_reader reader{bad};
+    staged_task t;
+    CHECK_FALSE(reader.next(t));
+    CHECK(reader.damaged());
+  }
+  SUBCASE("a policy extension that sets nothing, which fleetd never writes") {
+    auto bad = encode_upload_chunk({sent[2]}).at(0).body;
+    // sent[2]'s policy is {1, 0, 0, 0}: its timeout (the extension's first 8 bytes) becomes 0, its
+    // max_retries -1, its backoff -1 and retry -1.
+    auto at = bad.size() - 24;
+    bad.replace(at, 24, std::string(8, '\0') + std::string(16, '\xff'));
+    upload_part_reader reader{bad};
+    staged_task t;
     CHECK_FALSE(reader.next(t));
     CHECK(reader.damaged());
   }
@@ -225,6 +249,58 @@ TEST_CASE("a part staged before delayed tasks (FUP1, without start times) is sti
                              " AND task_id LIKE 'old%' AND not_before = 5") == 2);
 }
 
+TEST_CASE("a part staged before task policies (FUP2, without extensions) is still read") {
+  auto tasks = numbered(0, 2);
+  tasks[1].delay_ms = 7;
+  // FUP3 without extensions is FUP2 with a zero count after each task.
+  auto v3 = encode_upload_chunk(tasks).at(0).body;
+  std::string v2 = "FUP2";
+  size_t pos = 4;
+  for (const auto& t : tasks) {
+    auto size = 4 + t.id.size() + 4 + t.type.size() + 4 + t.data.size() + 4 + 16;
+    v2 += v3.substr(pos, size);
+    REQUIRE(v3.substr(pos + size, 4) == std::string(4, '\0'));
+    pos += size + 4;
+  }
+  CHECK(same(decoded(v2), tasks));
+}
+
+TEST_CASE("a sealed upload keeps its tasks' policies, and tasks without one have no row") {
+  store_fixture f;
+  auto tasks = numbered(0, 5);
+  tasks[1].policy.timeout_ms = 1'500;
+  tasks[3].policy = {0, 2, 250, -1};
+  tasks[4].policy.retry = 0;
+  REQUIRE_FALSE(in_transaction(*f.store, [&] { return f.store->open_upload("u", 1); }));
+  // Two chunks, the second in parts of one task each: the seqs of every part line up.
+  REQUIRE(in_transaction(*f.store, [&] { return f.store->stage_chunk("u", encode_upload_chunk({tasks[0], tasks[1]})); }));
+  REQUIRE(in_transaction(*f.store, [&] {
+    return f.store->stage_chunk("u", encode_upload_chunk({tasks[2], tasks[3], tasks[4]}, 1));
+  }));
+  REQUIRE(in_transaction(*f.store, [&] { return f.store->seal_upload("u", "B", 10); }));
+  auto q = [&](const std::string& sql) { return query_db_int(f.path, sql); };
+  CHECK(q("SELECT count(*) FROM task_policies") == 3);
+  auto policy_of = [&](const std::string& id) {
+    return query_db_text(f.path, "SELECT quote(timeout_ms) || ' ' || quote(max_retries) || ' ' || quote(backoff_ms)"
+                                 " || ' ' || quote(retry) FROM task_policies JOIN tasks ON seq = task_seq"
+                                 " WHERE task_id = '" + id + "'");
+  };
+  CHECK(policy_of("t1") == "1500 NULL NULL NULL");
+  CHECK(policy_of("t3") == "NULL 2 250 NULL");
+  CHECK(policy_of("t4") == "NULL NULL NULL 0");
+  // The runnable read hands them to the manager; the others follow the fleet.
+  auto reader = f.store->open_reader();
+  REQUIRE(reader);
+  auto runnable = (*reader)->next_runnable(10, std::nullopt);
+  REQUIRE(runnable);
+  REQUIRE(runnable->size() == 5);
+  for (size_t i = 0; i < 5; ++i) {
+    CAPTURE(i);
+    CHECK((*runnable)[i].spec.policy == tasks[i].policy);
+  }
+  CHECK(q("SELECT last_seq - first_seq FROM batches WHERE id = 'B'") == 4);
+}
+
 TEST_CASE("a sealed upload's delayed tasks wait as scheduled, counted in their batch") {
   store_fixture f;
   auto tasks = numbered(0, 4);
@@ -248,11 +324,11 @@ TEST_CASE("a staged chunk damaged in the file fails the seal and changes nothing
     const char* body; // SQL for the part's new body
     const char* why;  // what the error says
   };
-  // Three tasks of 45 bytes each: cut 3 bytes and the last task is torn, cut 45 and the part
+  // Three tasks of 49 bytes each: cut 3 bytes and the last task is torn, cut 49 and the part
   // holds one task fewer than its row says (the batch's total would not match its tasks).
   std::vector<damage> cases{
     {"substr(body, 1, length(body) - 3)", "its body ends inside a task"},
-    {"substr(body, 1, length(body) - 45)", "the part at position 0 holds 2 tasks instead of 3"},
+    {"substr(body, 1, length(body) - 49)", "the part at position 0 holds 2 tasks instead of 3"},
     {"x'00010203'", "does not start as one"},
     {"42", "its body is not binary"},
     {"'[[\"t0\", \"echo\", \"{}\", 0]]'", "its body is not binary"}, // text, as JSON once was

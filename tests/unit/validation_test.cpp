@@ -1,8 +1,13 @@
 #include "fleetd/error.hpp"
+#include "fleetd/fleet_config.hpp"
 #include "fleet/validation.hpp"
 
 #include <doctest/doctest.h>
 #include <nlohmann/json.hpp>
+
+#include <string>
+#include <utility>
+#include <vector>
 
 using namespace fleet;
 
@@ -39,6 +44,31 @@ TEST_CASE("each kind of bad batch gets its own error naming the task") {
   small.max_tasks_per_batch = 2;
   CHECK(validate_batch({echo("a", "\"0123456789\"")}, only_echo, small) == errc::oversize_data);
   CHECK(validate_batch({echo("a"), echo("b"), echo("c")}, only_echo, small) == errc::invalid_batch);
+}
+
+TEST_CASE("a task's policy is checked against the fleet's bounds, and contradictions are refused") {
+  auto with = [](task_policy p) {
+    auto t = echo("p");
+    t.policy = p;
+    return validate_batch({echo("a"), t}, only_echo);
+  };
+  CHECK_FALSE(with({}));
+  CHECK_FALSE(with({1, 0, 0, 0}));
+  CHECK_FALSE(with({config_bounds::max_duration_ms, config_bounds::max_retries, config_bounds::max_duration_ms, 1}));
+  for (auto [p, expected] : std::vector<std::pair<task_policy, std::string>>{
+         {{-5, -1, -1, -1}, "task 1 (id \"p\"): timeout_ms -5 is out of range"},
+         {{config_bounds::max_duration_ms + 1, -1, -1, -1}, "timeout_ms 604800001 is out of range"},
+         {{0, -2, -1, -1}, "max_retries -2 is out of range"},
+         {{0, 1001, -1, -1}, "max_retries 1001 is out of range: between 0 and 1000"},
+         {{0, -1, -7, -1}, "backoff_ms -7 is out of range"},
+         {{0, -1, -1, 2}, "retry 2 is neither true nor false"},
+         {{0, 3, -1, 0}, "retry is false but max_retries is 3: give one of them"},
+         {{0, 0, -1, 1}, "retry is true but max_retries is 0"}}) {
+    CAPTURE(expected);
+    auto err = with(p);
+    CHECK(err == errc::invalid_task);
+    CHECK(error_text(err).find(expected) != std::string::npos);
+  }
 }
 
 TEST_CASE("ids and types must be UTF-8: they end up in JSON") {

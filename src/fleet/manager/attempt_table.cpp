@@ -28,9 +28,10 @@ attempt_ended end_at(const running_attempt& r, int64_t now) {
 } // namespace
 
 attempt_ended end_of_attempt(const running_attempt& r, const caf::expected<task_outcome>& outcome,
-                             const fleet_config& cfg, int64_t now,
+                             const fleet_config& fleet, int64_t now,
                              const std::function<double()>& unit_random) {
   auto end = end_at(r, now);
+  auto cfg = effective_config(fleet, r.policy);
   if (outcome && outcome->success) {
     end.outcome = attempt_outcome::succeeded;
     // Whatever a worker (or a remote node) wrote, what is stored and sent on is UTF-8.
@@ -40,7 +41,8 @@ attempt_ended end_of_attempt(const running_attempt& r, const caf::expected<task_
   }
   if (!outcome && outcome.error() == caf::sec::request_timeout) {
     end.outcome = attempt_outcome::timed_out;
-    end.error = fmt::format("worker timed out after {} ms", cfg.worker_timeout_ms);
+    // The deadline the attempt started with (the configuration may have changed since).
+    end.error = fmt::format("worker timed out after {} ms", r.deadline - r.spawned_at);
   } else {
     end.outcome = attempt_outcome::failed;
     end.error = to_utf8(outcome ? outcome->error : error_text(outcome.error()));

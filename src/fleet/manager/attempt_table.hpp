@@ -35,7 +35,8 @@ struct running_attempt {
   std::string node = local_node_name; ///< where it runs
   caf::strong_actor_ptr worker;       ///< fleetd's own worker; null on a fleet-node
   int64_t spawned_at = 0;
-  int64_t deadline = 0; ///< worker_timeout, as it was when the attempt started
+  int64_t deadline = 0; ///< worker_timeout (the task's own, or the fleet's when it started)
+  task_policy policy;   ///< the task's own, applied to the fleet's configuration as it ends
   bool start_committed = false;
   double progress = -1; ///< the worker's last report, 0..1; -1: none
   std::string note;
@@ -44,7 +45,8 @@ struct running_attempt {
 /// How an attempt that a worker reported on ends, and where its task goes: succeeded; retried
 /// after a backoff while retries are left (and the worker did not say that no retry can help);
 /// failed otherwise. A timeout (`caf::sec::request_timeout`) is its own outcome. `unit_random`
-/// draws the backoff's jitter in [0, 1), only when the task is retried. Pure: the manager supplies the clock and the dice.
+/// draws the backoff's jitter in [0, 1), only when the task is retried. `cfg` is the fleet's: the
+/// attempt's task policy applies on top. Pure: the manager supplies the clock and the dice.
 attempt_ended end_of_attempt(const running_attempt& r, const caf::expected<task_outcome>& outcome,
                              const fleet_config& cfg, int64_t now,
                              const std::function<double()>& unit_random);
