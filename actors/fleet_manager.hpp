@@ -130,6 +130,13 @@ public:
   caf::result<std::vector<task_result>> results(const std::string& batch_id);
   caf::result<results_page> results(const std::string& batch_id, int64_t cursor, int32_t limit);
   caf::result<bool> cancel(const std::string& batch_id);
+  caf::result<int64_t> cancel_tasks(const std::string& batch_id, std::vector<std::string>& task_ids);
+  /// Takes the running attempts `which` selects out of the table and stops them: their ends as a
+  /// cancel records them.
+  std::vector<transition> stop_for_cancel(const std::function<bool(const running_attempt&)>& which, int64_t now);
+  /// A cancel that could not be stored stopped attempts all the same: they are recorded as
+  /// interrupted (their tasks run again), as a drain does.
+  void requeue_stopped(const std::vector<transition>& ends, const caf::error& err);
   caf::result<batch_status> subscribe(const std::string& batch_id);
   caf::result<bool> set_paused(const std::string& batch_id, bool paused);
   /// Writes an api_request event: who asked fleetd's HTTP API for a change, and what came of it.
@@ -296,7 +303,7 @@ private:
 
   group_commit commits_{0};
   /// Batches whose cancel is not committed yet: their tasks still read as pending.
-  std::unordered_set<std::string> cancelling_;
+  std::unordered_multiset<std::string> cancelling_; ///< batches with a cancel being written (once per cancel)
   one_shot_timer flush_timer_;
   one_shot_timer flush_retry_timer_; ///< after a failed write: one flush a second later
 

@@ -17,6 +17,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <unordered_set>
 
 namespace fleet {
 
@@ -280,16 +281,35 @@ caf::result<bool> fleet_manager_state::record_request(const std::string& batch_i
   return rp;
 }
 
-caf::result<bool> fleet_manager_state::cancel(const std::string& batch_id) {
-  auto now = now_ms();
+std::vector<transition> fleet_manager_state::stop_for_cancel(const std::function<bool(const running_attempt&)>& which,
+                                                             int64_t now) {
   // Running attempts stop now: out of the table, a late outcome records nothing.
   std::vector<transition> ends;
-  for (const auto& r : attempts_.take_if([&](const running_attempt& r) { return r.batch_id == batch_id; })) {
+  for (const auto& r : attempts_.take_if(which)) {
     ends.emplace_back(
       stopped_attempt_end(r, now, attempt_outcome::cancelled, "cancelled", task_disposition::cancelled));
     release(r, true);
     attempts_.remember_finished(r, false, now);
   }
+  return ends;
+}
+
+void fleet_manager_state::requeue_stopped(const std::vector<transition>& ends, const caf::error& err) {
+  // The group commit writes them once the store takes writes again.
+  for (const auto& change : ends) {
+    auto end = std::get<attempt_ended>(change);
+    end.outcome = attempt_outcome::interrupted;
+    end.next = task_disposition::requeue;
+    end.error = fmt::format("stopped by a cancel that could not be stored: {}", error_text(err));
+    queue(std::move(end));
+  }
+  if (!ends.empty())
+    schedule_flush();
+}
+
+caf::result<bool> fleet_manager_state::cancel(const std::string& batch_id) {
+  auto now = now_ms();
+  auto ends = stop_for_cancel([&](const running_attempt& r) { return r.batch_id == batch_id; }, now);
   auto stopped = ends.size();
   // Until the cancel commits its tasks still read as pending: none may start meanwhile.
   cancelling_.insert(batch_id);
@@ -318,23 +338,13 @@ caf::result<bool> fleet_manager_state::cancel(const std::string& batch_id) {
   auto rp = self_->make_response_promise<bool>();
   write<cancel_written>(std::move(job), [this, rp, batch_id, stopped,
                                          ends = std::move(ends)](caf::expected<cancel_written> done) mutable {
-    cancelling_.erase(batch_id);
+    cancelling_.erase(cancelling_.find(batch_id));
     invalidate_ready();
     if (!done) {
-      auto err = std::move(done.error());
-      // The batch is not cancelled, but its attempts were stopped: record them as interrupted (as a
-      // drain does), so that their tasks run again instead of staying `running` in the file until
-      // a restart. The group commit writes them once the store takes writes again.
-      for (const auto& change : ends) {
-        auto end = std::get<attempt_ended>(change);
-        end.outcome = attempt_outcome::interrupted;
-        end.next = task_disposition::requeue;
-        end.error = fmt::format("stopped by a cancel that could not be stored: {}", error_text(err));
-        queue(std::move(end));
-      }
-      if (!ends.empty())
-        schedule_flush();
-      rp.deliver(std::move(err));
+      // The batch is not cancelled, but its attempts were stopped: their tasks run again instead
+      // of staying `running` in the file until a restart.
+      requeue_stopped(ends, done.error());
+      rp.deliver(std::move(done.error()));
     } else {
       if (done->cancelled) {
         spdlog::info("batch {} cancelled ({} running attempts stopped)", batch_id, stopped);
@@ -342,6 +352,82 @@ caf::result<bool> fleet_manager_state::cancel(const std::string& batch_id) {
       }
       log_milestones(done->milestones);
       rp.deliver(done->cancelled.has_value());
+    }
+    dispatch();
+  });
+  return rp;
+}
+
+namespace {
+
+/// Task ids one cancel_tasks may name: each is looked up before anything changes, on the manager.
+constexpr size_t max_ids_per_request = 10'000;
+
+} // namespace
+
+caf::result<int64_t> fleet_manager_state::cancel_tasks(const std::string& batch_id,
+                                                       std::vector<std::string>& task_ids) {
+  if (task_ids.empty())
+    return caf::make_error(errc::invalid_argument, "name at least one task to cancel (a cancel of the whole batch "
+                                                   "names none)");
+  if (task_ids.size() > max_ids_per_request)
+    return caf::make_error(errc::limit_exceeded, fmt::format("at most {} task ids per cancel (got {})",
+                                                             max_ids_per_request, task_ids.size()));
+  std::sort(task_ids.begin(), task_ids.end());
+  task_ids.erase(std::unique(task_ids.begin(), task_ids.end()), task_ids.end());
+  // All or nothing: every id is checked before an attempt stops.
+  auto st = reader_->status(batch_id);
+  if (!st)
+    return st.error();
+  if (st->status == batch_state::cancelled || st->finished_at != 0)
+    return int64_t{0};
+  for (const auto& id : task_ids) {
+    auto state = reader_->task_state(batch_id, id);
+    if (!state)
+      return state.error();
+    if (state->empty())
+      return caf::make_error(errc::invalid_task, fmt::format("batch {} has no task {}", batch_id, quoted_input(id)));
+  }
+  auto now = now_ms();
+  std::unordered_set<std::string> named{task_ids.begin(), task_ids.end()};
+  auto ends = stop_for_cancel(
+    [&](const running_attempt& r) { return r.batch_id == batch_id && named.count(r.task_id) != 0; }, now);
+  auto stopped = static_cast<int64_t>(ends.size());
+  cancelling_.insert(batch_id);
+  invalidate_ready();
+  struct tasks_cancelled {
+    int64_t waiting = 0;
+    std::vector<fleet_store::batch_milestone> milestones;
+  };
+  auto job = [batch_id, ids = std::move(task_ids), now, ends](fleet_store& store) -> caf::expected<tasks_cancelled> {
+    auto cancelled = store.cancel_tasks(batch_id, ids, now);
+    if (!cancelled)
+      return cancelled.error();
+    tasks_cancelled out{cancelled->waiting, {}};
+    if (cancelled->finished)
+      out.milestones.push_back({batch_id, true});
+    auto recorded = store.record(ends);
+    if (!recorded)
+      return recorded.error();
+    out.milestones.insert(out.milestones.end(), recorded->begin(), recorded->end());
+    return out;
+  };
+  auto rp = self_->make_response_promise<int64_t>();
+  write<tasks_cancelled>(std::move(job), [this, rp, batch_id, stopped,
+                                          ends = std::move(ends)](caf::expected<tasks_cancelled> done) mutable {
+    cancelling_.erase(cancelling_.find(batch_id));
+    invalidate_ready();
+    if (!done) {
+      requeue_stopped(ends, done.error());
+      rp.deliver(std::move(done.error()));
+    } else {
+      auto n = done->waiting + stopped;
+      if (n > 0) {
+        spdlog::info("batch {}: {} tasks cancelled ({} running attempts stopped)", batch_id, n, stopped);
+        opts_.metrics->tasks_cancelled.add(static_cast<uint64_t>(n));
+      }
+      log_milestones(done->milestones);
+      rp.deliver(n);
     }
     dispatch();
   });

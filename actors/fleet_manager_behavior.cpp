@@ -47,6 +47,9 @@ fleet_manager(fleet_manager_state::self_pointer self, fleet_manager_options opts
       return self->state.results(id, cursor, limit);
     }),
     guarded([self](cancel_atom, const std::string& id) { return self->state.cancel(id); }),
+    guarded([self](cancel_atom, const std::string& id, std::vector<std::string>& task_ids) {
+      return self->state.cancel_tasks(id, task_ids);
+    }),
     guarded([self](subscribe_atom, const std::string& id) { return self->state.subscribe(id); }),
     guarded([self](pause_atom, const std::string& id) { return self->state.set_paused(id, true); }),
     guarded([self](resume_atom, const std::string& id) { return self->state.set_paused(id, false); }),

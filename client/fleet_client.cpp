@@ -190,6 +190,10 @@ caf::expected<bool> fleet_client::cancel_batch(const std::string& batch_id) {
   return impl_->ask<bool>(cancel_atom::value, batch_id);
 }
 
+caf::expected<int64_t> fleet_client::cancel_tasks(const std::string& batch_id, std::vector<std::string> task_ids) {
+  return impl_->ask<int64_t>(cancel_atom::value, batch_id, std::move(task_ids));
+}
+
 caf::expected<fleet_config> fleet_client::scale_workers(int32_t n) {
   return impl_->ask<fleet_config>(scale_atom::value, n);
 }

@@ -233,6 +233,30 @@ void api_v1::serve(httplib::Server& server) {
                   send_error(res, known.error());
                   return;
                 }
+                // A cancel may name tasks: only those are cancelled.
+                auto body = object_body(req, res);
+                if (!body)
+                  return;
+                if (verb == "cancel" && !body->empty()) {
+                  auto task_ids = task_ids_of(*body, res, "cancel");
+                  if (!task_ids)
+                    return;
+                  auto cancelled = c.cancel_tasks(*id, *task_ids);
+                  if (!cancelled) {
+                    send_error(res, cancelled.error());
+                    return;
+                  }
+                  audit(*who, req, 200, *id,
+                        {{"action", verb}, {"changed", *cancelled > 0}, {"cancelled", *cancelled},
+                         {"task_ids", task_ids->size()}});
+                  send_json(res, 200, {{"batch_id", *id}, {"action", verb}, {"changed", *cancelled > 0},
+                                       {"cancelled", *cancelled}});
+                  return;
+                }
+                if (!body->empty()) {
+                  send_error(res, 422, "invalid_argument", fmt::format("a {} takes no body", verb));
+                  return;
+                }
                 auto changed = verb == "cancel" ? c.cancel_batch(*id) : verb == "pause" ? c.pause(*id) : c.resume(*id);
                 if (!changed) {
                   send_error(res, changed.error());
@@ -252,30 +276,15 @@ void api_v1::serve(httplib::Server& server) {
     auto body = object_body(req, res);
     if (!body)
       return;
-    std::vector<std::string> task_ids;
-    for (const auto& [name, value] : body->items()) {
-      if (name != "task_ids") {
-        send_error(res, 422, "invalid_argument", fmt::format("unknown field {} (a replay has task_ids)", quoted_input(name)));
-        return;
-      }
-      if (!value.is_array()) {
-        send_error(res, 422, "invalid_argument", "\"task_ids\" must be an array of task ids");
-        return;
-      }
-      for (const auto& t : value) {
-        if (!t.is_string()) {
-          send_error(res, 422, "invalid_argument", "\"task_ids\" must be an array of task ids");
-          return;
-        }
-        task_ids.push_back(t.get<std::string>());
-      }
-    }
-    auto replayed = client().replay(*id, task_ids);
+    auto task_ids = task_ids_of(*body, res, "replay");
+    if (!task_ids)
+      return;
+    auto replayed = client().replay(*id, *task_ids);
     if (!replayed) {
       send_error(res, replayed.error());
       return;
     }
-    audit(*who, req, 200, *id, {{"action", "replay"}, {"replayed", *replayed}, {"task_ids", task_ids.size()}});
+    audit(*who, req, 200, *id, {{"action", "replay"}, {"replayed", *replayed}, {"task_ids", task_ids->size()}});
     send_json(res, 200, {{"batch_id", *id}, {"replayed", *replayed}});
   });
 

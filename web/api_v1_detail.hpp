@@ -132,6 +132,30 @@ inline std::optional<json> object_body(const Request& req, Response& res) {
   return doc;
 }
 
+/// The body's "task_ids" (an array of strings; none given: empty), the only member `what` (a
+/// replay, a cancel) takes; none (answered 422) otherwise.
+inline std::optional<std::vector<std::string>> task_ids_of(const json& body, Response& res, const char* what) {
+  std::vector<std::string> task_ids;
+  for (const auto& [name, value] : body.items()) {
+    if (name != "task_ids") {
+      send_error(res, 422, "invalid_argument", fmt::format("unknown field {} (a {} has task_ids)", quoted_input(name), what));
+      return std::nullopt;
+    }
+    if (!value.is_array()) {
+      send_error(res, 422, "invalid_argument", "\"task_ids\" must be an array of task ids");
+      return std::nullopt;
+    }
+    for (const auto& t : value) {
+      if (!t.is_string()) {
+        send_error(res, 422, "invalid_argument", "\"task_ids\" must be an array of task ids");
+        return std::nullopt;
+      }
+      task_ids.push_back(t.get<std::string>());
+    }
+  }
+  return task_ids;
+}
+
 inline bool is_final(const batch_status& st) {
   return st.finished_at != 0;
 }

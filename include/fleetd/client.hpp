@@ -69,6 +69,8 @@ public:
   /// A page of results after `cursor` (0 at first); continue with `next_cursor` until `done`.
   caf::expected<results_page> batch_results(const std::string& batch_id, int64_t cursor, int32_t limit);
   caf::expected<bool> cancel_batch(const std::string& batch_id);
+  /// Cancels some tasks of a batch (see cancel_atom); how many were cancelled.
+  caf::expected<int64_t> cancel_tasks(const std::string& batch_id, std::vector<std::string> task_ids);
   /// Pauses / resumes a batch; true if that changed anything. An empty id is refused: the whole
   /// fleet is paused by name, with pause_fleet (a variable left unset must not pause everything).
   caf::expected<bool> pause(const std::string& batch_id);

@@ -153,6 +153,9 @@ using fleet_api_actor = caf::typed_actor<
   caf::replies_to<subscribe_atom, std::string>::with<batch_status>,
   // cancel_batch(id): true if the batch existed and was not finished.
   caf::replies_to<cancel_atom, std::string>::with<bool>,
+  // Cancels some tasks of a batch: the waiting ones end cancelled, running attempts are stopped,
+  // finished ones stay. All or nothing for unknown ids; replies how many were cancelled.
+  caf::replies_to<cancel_atom, std::string, std::vector<std::string>>::with<int64_t>,
   // scale_workers(n >= 1): the new configuration, persisted.
   caf::replies_to<scale_atom, int32_t>::with<fleet_config>,
   // stats(): fleet-wide figures.

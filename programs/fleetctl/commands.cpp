@@ -99,6 +99,18 @@ int cmd_replay(session& s) {
 
 int cmd_cancel(session& s) {
   const auto& id = s.inv.args[0];
+  if (s.inv.args.size() > 1) {
+    std::vector<std::string> task_ids{s.inv.args.begin() + 1, s.inv.args.end()};
+    auto named = task_ids.size();
+    auto n = s.client->cancel_tasks(id, std::move(task_ids));
+    if (!n)
+      return error(error_text(n.error()));
+    if (s.inv.json)
+      print_json({{"batch_id", id}, {"cancelled", *n}});
+    else
+      fmt::print("{} of {} tasks of batch {} cancelled\n", *n, named, fleet::printable(id));
+    return *n > 0 ? exit_ok : exit_batch_failed;
+  }
   auto ok = s.client->cancel_batch(id);
   if (!ok)
     return error(error_text(ok.error()));
@@ -323,8 +335,11 @@ const std::vector<command_spec>& commands() {
      "On a terminal the progress bar redraws in place; otherwise one line per change.\n"
      "Exit 0 if it completed, 1 if it ended failed, partial or cancelled, 2 on error.",
      1, 1, cmd_wait},
-    {"cancel", "cancel BATCH", "Cancels a batch: waiting tasks dropped, running attempts stopped.",
-     "Exit 1 if the batch had already finished.", 1, 1, cmd_cancel},
+    {"cancel", "cancel BATCH [TASK...]", "Cancels a batch, or its TASKs named: waiting ones end, running stop.",
+     "With TASKs only those are cancelled: the waiting ones end cancelled, running attempts are\n"
+     "stopped, finished ones stay; a task the batch does not have refuses the whole request.\n"
+     "Prints how many were cancelled. Exit 1 if the batch had already finished (or none of the\n"
+     "TASKs could be cancelled).", 1, SIZE_MAX, cmd_cancel},
     {"failed", "failed BATCH|--all", "Lists the dead letters (tasks that failed for good).",
      "Of one batch or of all (--all), with their attempts and last error; fetched and printed\n"
      "1000 at a time. `fleetctl replay` runs them again.",

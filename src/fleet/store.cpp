@@ -158,7 +158,8 @@ caf::expected<std::unique_ptr<fleet_store>> fleet_store::with_statements(sqlite:
     .cancel_waiting = prepare(sql::cancel_waiting),
     .cancel_batch = prepare(sql::cancel_batch),
     .set_batch_key = prepare(sql::set_batch_key),
-    .task_state = prepare(sql::task_state),
+    .cancel_task = prepare(sql::cancel_task),
+    .count_cancelled_tasks = prepare(sql::count_cancelled_tasks),
     .log_replayed = prepare(sql::log_replayed),
     .replay_tasks = prepare(sql::replay_tasks),
     .reopen_batch = prepare(sql::reopen_batch),
@@ -184,6 +185,7 @@ caf::expected<std::unique_ptr<fleet_store>> fleet_store::with_statements(sqlite:
 caf::expected<std::unique_ptr<store_reader::statements>> store_reader::prepare_reads(sqlite::database& db) {
   statement_preparer prepare{db, {}};
   auto reads = std::make_unique<store_reader::statements>(store_reader::statements{
+    .task_state = prepare(sql::task_state),
     .load_config = prepare(sql::load_config),
     .upload_size = prepare(sql::upload_size),
     .batch_range = prepare(sql::batch_range),

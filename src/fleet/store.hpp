@@ -59,6 +59,8 @@ public:
   /// When the earliest waiting retry or delayed task is due, if any.
   caf::expected<caf::optional<int64_t>> next_due();
   caf::expected<batch_status> status(const std::string& batch_id);
+  /// A task's state ("pending", "running", ...), or empty if the batch has no such task.
+  caf::expected<std::string> task_state(const std::string& batch_id, const std::string& task_id);
   /// The newest `limit` batches, newest first (walks the table backwards: no sort).
   caf::expected<std::vector<batch_status>> recent_batches(int64_t limit);
   /// The tasks that failed last (no retry left), the latest failure first, through
@@ -225,6 +227,11 @@ public:
   /// caller (as `attempt_ended` with `cancelled`) in the same transaction. Nothing if the batch is
   /// unknown, already finished or already cancelled.
   caf::expected<std::optional<cancelled_batch>> cancel_batch(const std::string& batch_id, int64_t now);
+  /// Marks the named tasks cancelled that wait (pending, delayed or waiting for a retry), each with
+  /// a task_cancelled event; tasks that run are recorded by the caller (as for cancel_batch), and
+  /// finished ones stay as they are. The ids exist (the caller checked).
+  caf::expected<cancelled_batch> cancel_tasks(const std::string& batch_id, const std::vector<std::string>& task_ids,
+                                              int64_t now);
 
   /// Finds attempts left open by a process that died and records them as interrupted: their
   /// tasks are pending again, except those whose attempts were lost `max_interruptions` times

@@ -18,6 +18,17 @@ namespace fleet {
 
 using namespace store_detail;
 
+caf::expected<std::string> store_reader::task_state(const std::string& batch_id, const std::string& task_id) {
+  auto& ts = reads_->task_state;
+  ts.rebind(batch_id, task_id);
+  auto row = ts.step();
+  if (!row)
+    return row.error();
+  auto state = *row ? ts.column_text(0) : std::string{};
+  ts.reset();
+  return state;
+}
+
 caf::expected<int64_t> fleet_store::replay(const std::string& batch_id, const std::vector<std::string>& task_ids,
                                            int64_t now) {
   auto st = status(batch_id);
@@ -25,14 +36,11 @@ caf::expected<int64_t> fleet_store::replay(const std::string& batch_id, const st
     return st.error();
   if (st->status == batch_state::cancelled)
     return caf::make_error(errc::invalid_batch, fmt::format("batch {} was cancelled: nothing to replay", batch_id));
-  auto& ts = stmts_->task_state;
   for (const auto& id : task_ids) {
-    ts.rebind(batch_id, id);
-    auto row = ts.step();
-    if (!row)
-      return row.error();
-    auto state = *row ? ts.column_text(0) : std::string{};
-    ts.reset();
+    auto found = task_state(batch_id, id);
+    if (!found)
+      return found.error();
+    const auto& state = *found;
     if (state.empty())
       return caf::make_error(errc::invalid_task, fmt::format("batch {} has no task \"{}\"", batch_id, id));
     if (state != "failed")
@@ -132,6 +140,38 @@ caf::expected<std::optional<fleet_store::cancelled_batch>> fleet_store::cancel_b
   if (auto err = stmts_->finish_batch.execute(batch_id, now))
     return err;
   cancelled_batch out{n, db_.changes() > 0};
+  if (out.finished)
+    if (auto err = log_event(now, event_kind::batch_finished, batch_id, {}, {}))
+      return err;
+  return out;
+}
+
+caf::expected<fleet_store::cancelled_batch> fleet_store::cancel_tasks(const std::string& batch_id,
+                                                                     const std::vector<std::string>& task_ids,
+                                                                     int64_t now) {
+  int64_t cancelled = 0;
+  int64_t delayed = 0;
+  for (const auto& id : task_ids) {
+    auto state = task_state(batch_id, id);
+    if (!state)
+      return state.error();
+    if (*state != "pending" && *state != "retry_wait" && *state != "scheduled")
+      continue;
+    if (auto err = log_event(now, event_kind::task_cancelled, batch_id, id, {}))
+      return err;
+    if (auto err = stmts_->cancel_task.execute(batch_id, id, *state, now))
+      return err;
+    cancelled += db_.changes();
+    delayed += *state == "scheduled" ? db_.changes() : 0;
+  }
+  cancelled_batch out{cancelled, false};
+  if (cancelled == 0)
+    return out;
+  if (auto err = stmts_->count_cancelled_tasks.execute(batch_id, cancelled, delayed))
+    return err;
+  if (auto err = stmts_->finish_batch.execute(batch_id, now))
+    return err;
+  out.finished = db_.changes() > 0;
   if (out.finished)
     if (auto err = log_event(now, event_kind::batch_finished, batch_id, {}, {}))
       return err;

@@ -14,6 +14,7 @@
 namespace fleet {
 
 struct store_reader::statements {
+  sqlite::statement task_state;
   sqlite::statement load_config;
   sqlite::statement upload_size;
   sqlite::statement batch_range;
@@ -68,7 +69,8 @@ struct fleet_store::statements {
   sqlite::statement cancel_waiting;
   sqlite::statement cancel_batch;
   sqlite::statement set_batch_key;
-  sqlite::statement task_state;
+  sqlite::statement cancel_task;
+  sqlite::statement count_cancelled_tasks;
   sqlite::statement log_replayed;
   sqlite::statement replay_tasks;
   sqlite::statement reopen_batch;

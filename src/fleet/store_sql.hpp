@@ -121,6 +121,12 @@ inline const std::string set_batch_key = "UPDATE batches SET client_key = ?2 WHE
 inline const std::string dead_letters = "SELECT seq, batch_id, task_id, type, attempts, error, finished_at FROM tasks"
     " WHERE state = 'failed' AND seq > ?1 AND (?2 = '' OR batch_id = ?2) ORDER BY seq LIMIT ?3";
 inline const std::string task_state = "SELECT state FROM tasks WHERE batch_id = ?1 AND task_id = ?2";
+/// One waiting task of a cancel_tasks: ?3 its state as read (the update finds it only in it)
+inline const std::string cancel_task = "UPDATE tasks SET state = 'cancelled', error = 'cancelled', finished_at = ?4"
+    " WHERE batch_id = ?1 AND task_id = ?2 AND state = ?3";
+/// ?2 tasks cancelled, ?3 of them delayed ones
+inline const std::string count_cancelled_tasks = "UPDATE batches SET cancelled = cancelled + ?2, scheduled = scheduled - ?3"
+    " WHERE id = ?1";
 /// ?3 '' for every failed task of the batch
 inline const std::string log_replayed = fmt::format("INSERT INTO events (at, kind, batch_id, task_id) SELECT ?3, '{}', batch_id, task_id"
     " FROM tasks WHERE batch_id = ?1 AND state = 'failed' AND (?2 = '' OR task_id = ?2)",

@@ -49,6 +49,69 @@ TEST_CASE("cancel_batch also cancels tasks waiting for a retry") {
   CHECK(f.status_of(id).status == batch_state::cancelled);
 }
 
+TEST_CASE("cancel_tasks cancels the named tasks wherever they wait or run, and leaves the rest") {
+  auto cfg = fleet_fixture::small_config(); // 2 workers
+  cfg.worker_timeout_ms = 3'600'000;
+  cfg.backoff_base_ms = 60'000;
+  cfg.backoff_cap_ms = 60'000;
+  fleet_fixture f{cfg};
+  f.start();
+  auto delayed = make_task("d", "echo");
+  delayed.delay_ms = 3'600'000;
+  // By priority: e succeeds and w fails at once (w then waits a minute for its retry), r and r2
+  // take both workers, p waits for one.
+  auto id = f.submit_ok({make_task("e", "echo", "{}", 9), make_task("w", "fail", R"({"times": 1})", 8),
+                         make_task("r", "sleep", R"({"ms": 600000})", 5), make_task("r2", "sleep", R"({"ms": 600000})", 5),
+                         make_task("p", "echo"), delayed});
+  f.run();
+  auto state_of = [&](const std::string& task) {
+    return f.query_text("SELECT state FROM tasks WHERE task_id = '" + task + "'");
+  };
+  REQUIRE(state_of("e") == "succeeded");
+  REQUIRE(state_of("w") == "retry_wait");
+  REQUIRE(state_of("r") == "running");
+  REQUIRE(state_of("p") == "pending");
+  REQUIRE(state_of("d") == "scheduled");
+
+  auto refused = f.ask<int64_t>(cancel_atom::value, id, std::vector<std::string>{"p", "nope"});
+  REQUIRE_FALSE(refused);
+  CHECK(refused.error() == errc::invalid_task);
+  CHECK(error_text(refused.error()) == "batch " + id + " has no task \"nope\"");
+  CHECK(state_of("p") == "pending"); // all or nothing
+  CHECK(f.ask<int64_t>(cancel_atom::value, id, std::vector<std::string>{}).error() == errc::invalid_argument);
+  CHECK(f.ask<int64_t>(cancel_atom::value, id, std::vector<std::string>(10'001, "p")).error() == errc::limit_exceeded);
+  CHECK(f.ask<int64_t>(cancel_atom::value, std::string{"batch-none"}, std::vector<std::string>{"p"}).error()
+        == errc::unknown_batch);
+
+  auto n = f.ask<int64_t>(cancel_atom::value, id, std::vector<std::string>{"e", "w", "r", "p", "d", "p"});
+  REQUIRE(n);
+  CHECK(*n == 4); // e had finished; p named twice counts once
+  for (const auto* task : {"w", "r", "p", "d"})
+    CHECK(state_of(task) == "cancelled");
+  CHECK(state_of("e") == "succeeded");
+  CHECK(state_of("r2") == "running");
+  auto st = f.status_of(id);
+  CHECK(st.cancelled == 4);
+  CHECK(st.scheduled == 0);
+  CHECK(st.finished_at == 0);
+  CHECK(f.query_int("SELECT count(*) FROM attempts WHERE outcome = 'cancelled'") == 1);
+  CHECK(f.query_int("SELECT count(*) FROM events WHERE kind = 'task_cancelled'") == 4);
+  // The freed worker takes nothing of what was cancelled, and time brings none of it back.
+  f.advance(120'000);
+  CHECK(f.query_int("SELECT count(*) FROM attempts") == 4); // e, w, r, r2
+  CHECK(f.stats().active_workers == 1);
+  // The last one: the batch finishes (partial: one success, the rest cancelled) and is no
+  // cancelled batch (cancel_batch was never asked).
+  REQUIRE(*f.ask<int64_t>(cancel_atom::value, id, std::vector<std::string>{"r2"}) == 1);
+  st = f.status_of(id);
+  CHECK(st.status == batch_state::partial);
+  CHECK(st.finished_at != 0);
+  CHECK(st.cancelled == 5);
+  CHECK(f.query_int("SELECT count(*) FROM events WHERE kind = 'batch_finished'") == 1);
+  CHECK(*f.ask<int64_t>(cancel_atom::value, id, std::vector<std::string>{"e"}) == 0);
+  CHECK(f.stats().cancelled_tasks == 5);
+}
+
 TEST_CASE("scale_workers refuses n < 1 and takes effect at once") {
   auto cfg = fleet_fixture::small_config();
   cfg.max_concurrent_workers = 1;

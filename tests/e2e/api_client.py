@@ -126,6 +126,18 @@ expect_error(call("POST", "/api/v1/batches", {"tasks": [{"type": "echo"}]}, toke
              "a read token used for a write")
 expect_error(call("GET", "/api/v1/batches/batch-nope", token=read_token), 404, "unknown_batch", "an unknown batch")
 expect_error(call("POST", "/api/v1/batches/batch-nope/cancel"), 404, "unknown_batch", "cancel of an unknown batch")
+some = call("POST", "/api/v1/batches", {"tasks": [{"id": "late", "type": "echo", "delay_ms": 3600000},
+                                                   {"id": "now", "type": "echo"}]})[2]["batch_id"]
+expect_error(call("POST", f"/api/v1/batches/{some}/cancel", {"task_ids": ["late", "ghost"]}), 422, "invalid_task",
+             "cancel of a task the batch does not have")
+expect_error(call("POST", f"/api/v1/batches/{some}/cancel", {"task_ids": "late"}), 422, "invalid_argument",
+             "task_ids that are not an array")
+expect_error(call("POST", f"/api/v1/batches/{some}/cancel", {"tasks": ["late"]}), 422, "invalid_argument",
+             "an unknown field in a cancel")
+status, _, body = call("POST", f"/api/v1/batches/{some}/cancel", {"task_ids": ["late"]})
+if status != 200 or body["cancelled"] != 1 or body["changed"] is not True:
+    fail(f"cancel of one task: {status} {body}")
+print("ok cancel of one task")
 expect_error(call("POST", "/api/v1/batches", {"tasks": [{"type": "echo"}]}, content_type="text/plain"), 415,
              "unsupported_media_type", "a body that is not JSON")
 expect_error(call("POST", "/api/v1/batches", {"tasks": [{"type": "echo"}], "key": "a"}, headers={"Idempotency-Key": "b"}),

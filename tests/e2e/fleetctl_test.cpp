@@ -175,6 +175,27 @@ TEST_CASE("tasks from stdin, cancel, scale and config set, which survive a resta
   CHECK(r.err.find("already finished") != std::string::npos);
   CHECK(d.ctl({"wait", id}).exit_code == 1);
 
+  // Some tasks of a batch: the running one stops, the waiting one ends, the rest runs.
+  write_file(tasks, R"([{"id": "a", "type": "sleep", "data": {"ms": 60000}}, {"id": "b", "type": "sleep", "data": {"ms": 60000}},)"
+                    R"( {"id": "c", "type": "echo"}])");
+  r = d.ctl({"submit", tasks});
+  REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+  auto some = r.out.substr(0, r.out.find('\n'));
+  REQUIRE(eventually([&] { return d.ctl_json({"status", some})["status"] == "processing"; }));
+  r = d.ctl({"cancel", some, "x"});
+  CHECK(r.exit_code == 2);
+  CHECK_MESSAGE(r.err.find("has no task \"x\"") != std::string::npos, r.err);
+  r = d.ctl({"cancel", some, "a", "b"});
+  CHECK_MESSAGE(r.exit_code == 0, r.err);
+  CHECK(r.out == "2 of 2 tasks of batch " + some + " cancelled\n");
+  CHECK(d.ctl({"wait", some}).exit_code == 1); // c completes: partial
+  st = d.ctl_json({"status", some});
+  CHECK(st["completed"] == 1);
+  CHECK(st["cancelled"] == 2);
+  r = d.ctl({"--json", "cancel", some, "c"});
+  CHECK(r.exit_code == 1); // nothing left to cancel
+  CHECK(nlohmann::json::parse(r.out)["cancelled"] == 0);
+
   CHECK(d.ctl_json({"scale", "6"})["max_concurrent_workers"] == 6);
   auto cfg = d.ctl_json({"config", "set", "max-retries=7", "retry-failed-tasks=false"});
   CHECK(cfg["max_retries"] == 7);
