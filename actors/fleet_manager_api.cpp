@@ -281,6 +281,24 @@ caf::result<bool> fleet_manager_state::record_request(const std::string& batch_i
   return rp;
 }
 
+namespace {
+
+/// In a cancel's write, after its waiting tasks: the stopped attempts' ends, and the milestones
+/// of both (the batch finishing with the cancel, then what the ends reach).
+caf::expected<std::vector<fleet_store::batch_milestone>>
+record_stopped(fleet_store& store, const std::string& batch_id, bool finished, const std::vector<transition>& ends) {
+  std::vector<fleet_store::batch_milestone> out;
+  if (finished)
+    out.push_back({batch_id, true});
+  auto recorded = store.record(ends);
+  if (!recorded)
+    return recorded.error();
+  out.insert(out.end(), recorded->begin(), recorded->end());
+  return out;
+}
+
+} // namespace
+
 std::vector<transition> fleet_manager_state::stop_for_cancel(const std::function<bool(const running_attempt&)>& which,
                                                              int64_t now) {
   // Running attempts stop now: out of the table, a late outcome records nothing.
@@ -326,13 +344,11 @@ caf::result<bool> fleet_manager_state::cancel(const std::string& batch_id) {
     if (!*cancelled)
       return out;
     out.cancelled = (*cancelled)->waiting;
-    if ((*cancelled)->finished)
-      out.milestones.push_back({batch_id, true});
     // A batch with running attempts is neither finished nor cancelled: `ends` is empty otherwise.
-    auto recorded = store.record(ends);
-    if (!recorded)
-      return recorded.error();
-    out.milestones.insert(out.milestones.end(), recorded->begin(), recorded->end());
+    auto milestones = record_stopped(store, batch_id, (*cancelled)->finished, ends);
+    if (!milestones)
+      return milestones.error();
+    out.milestones = std::move(*milestones);
     return out;
   };
   auto rp = self_->make_response_promise<bool>();
@@ -403,14 +419,10 @@ caf::result<int64_t> fleet_manager_state::cancel_tasks(const std::string& batch_
     auto cancelled = store.cancel_tasks(batch_id, ids, now);
     if (!cancelled)
       return cancelled.error();
-    tasks_cancelled out{cancelled->waiting, {}};
-    if (cancelled->finished)
-      out.milestones.push_back({batch_id, true});
-    auto recorded = store.record(ends);
-    if (!recorded)
-      return recorded.error();
-    out.milestones.insert(out.milestones.end(), recorded->begin(), recorded->end());
-    return out;
+    auto milestones = record_stopped(store, batch_id, cancelled->finished, ends);
+    if (!milestones)
+      return milestones.error();
+    return tasks_cancelled{cancelled->waiting, std::move(*milestones)};
   };
   auto rp = self_->make_response_promise<int64_t>();
   write<tasks_cancelled>(std::move(job), [this, rp, batch_id, stopped,
