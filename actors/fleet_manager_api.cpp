@@ -17,7 +17,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <unordered_set>
 
 namespace fleet {
 
@@ -405,9 +404,11 @@ caf::result<int64_t> fleet_manager_state::cancel_tasks(const std::string& batch_
       return caf::make_error(errc::invalid_task, fmt::format("batch {} has no task {}", batch_id, quoted_input(id)));
   }
   auto now = now_ms();
-  std::unordered_set<std::string> named{task_ids.begin(), task_ids.end()};
   auto ends = stop_for_cancel(
-    [&](const running_attempt& r) { return r.batch_id == batch_id && named.count(r.task_id) != 0; }, now);
+    [&](const running_attempt& r) {
+      return r.batch_id == batch_id && std::binary_search(task_ids.begin(), task_ids.end(), r.task_id);
+    },
+    now);
   auto stopped = static_cast<int64_t>(ends.size());
   cancelling_.insert(batch_id);
   invalidate_ready();

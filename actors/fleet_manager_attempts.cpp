@@ -292,8 +292,8 @@ void fleet_manager_state::schedule_tick() {
     shortest_timeout_ms_ = std::numeric_limits<int64_t>::max();
     return;
   }
-  // One sweep instead of one timer per attempt; a timeout fires at most a quarter of
-  // worker_timeout (and never more than 1 s) late.
+  // One sweep instead of one timer per attempt; a timeout fires at most a quarter of the shortest
+  // timeout among the running attempts (and never more than 1 s) late.
   auto interval = std::clamp<int64_t>(std::min(cfg_.worker_timeout_ms, shortest_timeout_ms_) / 4, 1, 1000);
   tick_timer_.arm(self_, std::chrono::milliseconds(interval), tick_atom::value);
 }

@@ -304,6 +304,9 @@ private:
   caf::error apply_deltas(const std::map<std::string, batch_delta>& deltas, milestones& out);
   caf::error record_unrecorded_starts(const std::vector<start_journal::entry>& starts, int64_t now,
                                       int32_t max_interruptions, recovery& out);
+  /// Marks the batch finished at `at` if all its tasks are done and it was not yet, with its
+  /// batch_finished event: whether it did.
+  caf::expected<bool> finish_if_done(const std::string& batch_id, int64_t at);
   caf::error mark_batch_started(const std::string& batch_id, int64_t at, milestones& out);
   /// The one way a batch is stored, for a submit and a seal: its row, its `total` tasks by
   /// `insert_tasks` (which returns the seq of the last one), their seq range, the batch_submitted

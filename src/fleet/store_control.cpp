@@ -137,13 +137,10 @@ caf::expected<std::optional<fleet_store::cancelled_batch>> fleet_store::cancel_b
   if (auto err = log_event(now, event_kind::batch_cancelled, batch_id, {},
                            dump_json({{"waiting_tasks_cancelled", n}})))
     return err;
-  if (auto err = stmts_->finish_batch.execute(batch_id, now))
-    return err;
-  cancelled_batch out{n, db_.changes() > 0};
-  if (out.finished)
-    if (auto err = log_event(now, event_kind::batch_finished, batch_id, {}, {}))
-      return err;
-  return out;
+  auto finished = finish_if_done(batch_id, now);
+  if (!finished)
+    return finished.error();
+  return cancelled_batch{n, *finished};
 }
 
 caf::expected<fleet_store::cancelled_batch> fleet_store::cancel_tasks(const std::string& batch_id,
@@ -164,18 +161,14 @@ caf::expected<fleet_store::cancelled_batch> fleet_store::cancel_tasks(const std:
     cancelled += db_.changes();
     delayed += *state == "scheduled" ? db_.changes() : 0;
   }
-  cancelled_batch out{cancelled, false};
   if (cancelled == 0)
-    return out;
+    return cancelled_batch{0, false};
   if (auto err = stmts_->count_cancelled_tasks.execute(batch_id, cancelled, delayed))
     return err;
-  if (auto err = stmts_->finish_batch.execute(batch_id, now))
-    return err;
-  out.finished = db_.changes() > 0;
-  if (out.finished)
-    if (auto err = log_event(now, event_kind::batch_finished, batch_id, {}, {}))
-      return err;
-  return out;
+  auto finished = finish_if_done(batch_id, now);
+  if (!finished)
+    return finished.error();
+  return cancelled_batch{cancelled, *finished};
 }
 
 } // namespace fleet

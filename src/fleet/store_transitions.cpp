@@ -271,15 +271,23 @@ caf::error fleet_store::apply_deltas(const std::map<std::string, batch_delta>& d
         return err;
     if (!d.terminal)
       continue;
-    if (auto err = stmts_->finish_batch.execute(batch_id, d.at))
-      return err;
-    if (db_.changes() == 0)
-      continue;
-    out.push_back({batch_id, true});
-    if (auto err = log_event(d.at, event_kind::batch_finished, batch_id, {}, {}))
-      return err;
+    auto finished = finish_if_done(batch_id, d.at);
+    if (!finished)
+      return finished.error();
+    if (*finished)
+      out.push_back({batch_id, true});
   }
   return caf::none;
+}
+
+caf::expected<bool> fleet_store::finish_if_done(const std::string& batch_id, int64_t at) {
+  if (auto err = stmts_->finish_batch.execute(batch_id, at))
+    return err;
+  if (db_.changes() == 0)
+    return false;
+  if (auto err = log_event(at, event_kind::batch_finished, batch_id, {}, {}))
+    return err;
+  return true;
 }
 
 caf::expected<fleet_store::milestones> fleet_store::record(const std::vector<transition>& changes) {
