@@ -83,6 +83,9 @@ struct exec_state {
   }
 };
 
+/// The most FLEET_DEPS may hold: below Linux's limit for one environment string (128 KiB).
+constexpr size_t max_exec_deps_bytes = 120 * 1024;
+
 subprocess_spec exec_spec(const json& data) {
   subprocess_spec spec;
   for (const auto& arg : data["argv"])
@@ -139,6 +142,15 @@ exec_worker(exec_worker_actor::stateful_pointer<exec_state> self, data_check che
       if (auto err = check(data))
         return reply_and_quit(self, permanent_failure(error_text(err)));
       auto spec = exec_spec(data);
+      if (!t.deps.empty()) {
+        // The environment is the one channel every program reads; Linux caps one entry.
+        if (t.deps.size() > max_exec_deps_bytes)
+          return reply_and_quit(self, permanent_failure(fmt::format(
+                                        "exec: the results of its dependencies are {} bytes, more than FLEET_DEPS "
+                                        "can carry ({}): run it as a pool worker or a task function",
+                                        t.deps.size(), max_exec_deps_bytes)));
+        spec.env["FLEET_DEPS"] = t.deps;
+      }
       auto child = child_process::start(spec);
       if (!child) {
         auto text = error_text(child.error());

@@ -241,6 +241,7 @@ void fleet_manager_state::commit_group() {
   struct written {
     std::vector<fleet_store::batch_milestone> milestones;
     fleet_store::promotion promoted;
+    bool released = false; ///< successes released dependents: the window must look again
   };
   auto job = [g, promote_at = now_ms(), slice = opts_.promotion_slice](fleet_store& store) -> caf::expected<written> {
     written out;
@@ -248,6 +249,7 @@ void fleet_manager_state::commit_group() {
     if (!recorded)
       return recorded.error();
     out.milestones = std::move(*recorded);
+    out.released = store.take_released();
     if (g->promote_retries) {
       auto n = store.promote_due(promote_at, slice);
       if (!n)
@@ -276,6 +278,9 @@ void fleet_manager_state::commit_group() {
     log_milestones(done->milestones);
     if (g->promote_retries)
       after_promotion(done->promoted);
+    // A released task may come before the window's position (a task behind it in the file).
+    if (done->released)
+      invalidate_ready();
     if (flush_wanted_ || commits_.full())
       commit_group();
     dispatch();

@@ -32,6 +32,7 @@
 #include <limits>
 #include <map>
 #include <memory>
+#include <set>
 #include <optional>
 #include <random>
 #include <unordered_map>
@@ -142,6 +143,7 @@ public:
   /// Writes an api_request event: who asked fleetd's HTTP API for a change, and what came of it.
   caf::result<bool> record_request(const std::string& batch_id, const std::string& detail_json);
   caf::result<dead_letter_page> dead_letters(const std::string& batch_id, int64_t cursor, int32_t limit);
+  caf::result<task_page> task_rows(const std::string& batch_id, int64_t cursor, int32_t limit);
   caf::result<int64_t> replay(const std::string& batch_id, std::vector<std::string>& task_ids);
   caf::result<fleet_config> reconfigure(const config_update& update);
   caf::result<fleet_stats> stats();
@@ -164,6 +166,9 @@ public:
                                                                bool& from_its_worker) const;
   /// A worker reports its progress (through the coordinator); kept with its running attempt.
   void on_progress(const std::string& worker_id, double progress, const std::string& note);
+  /// Stores the latest progress of the attempts that reported since the last flush: at most one
+  /// write a second, however often workers report.
+  void on_progress_flush();
   std::vector<node_info> nodes() const;
 
   caf::result<int32_t> drain(int64_t timeout_ms);
@@ -346,6 +351,8 @@ private:
   std::map<std::string, live_schedule> schedules_;
   caf::optional<int64_t> schedule_tick_at_;
   one_shot_timer tick_timer_; ///< the timeout sweep
+  one_shot_timer progress_timer_; ///< the next store of reported progress
+  std::set<std::pair<int64_t, int32_t>> unsaved_progress_; ///< attempts that reported since
   /// The shortest timeout among the attempts started since none ran (a task's own may be shorter
   /// than the fleet's): the sweep runs often enough for it.
   int64_t shortest_timeout_ms_ = std::numeric_limits<int64_t>::max();

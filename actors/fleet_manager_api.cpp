@@ -2,6 +2,7 @@
 #include "actors/fleet_manager_internal.hpp"
 #include "actors/exception_guard.hpp"
 #include "actors/origin.hpp"
+#include "fleet/dependency_graph.hpp"
 #include "fleet/ids.hpp"
 #include "fleet/json_codec.hpp"
 #include "fleet/log.hpp"
@@ -17,6 +18,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <map>
 
 namespace fleet {
 
@@ -41,6 +43,8 @@ caf::result<std::string> fleet_manager_state::submit(std::vector<task>& tasks, c
   if (auto err = validate_client_key(key, opts_.limits))
     return err;
   if (auto err = validate_batch(tasks, type_check(), opts_.limits))
+    return err;
+  if (auto err = validate_dependencies(tasks))
     return err;
   auto now = now_ms();
   if (auto err = validate_start_times(tasks, now, opts_.limits))
@@ -106,6 +110,8 @@ caf::result<int64_t> fleet_manager_state::upload_chunk(const std::string& upload
   if (auto err = refuse_new_work())
     return err;
   if (auto err = validate_batch(tasks, type_check(), opts_.limits))
+    return err;
+  if (auto err = validate_dependencies(tasks, false))
     return err;
   if (auto err = validate_start_times(tasks, now_ms(), opts_.limits))
     return err;
@@ -211,6 +217,26 @@ caf::result<dead_letter_page> fleet_manager_state::dead_letters(const std::strin
   auto page = reader_->dead_letters(batch_id, cursor, limit);
   if (!page)
     return page.error();
+  return std::move(*page);
+}
+
+caf::result<task_page> fleet_manager_state::task_rows(const std::string& batch_id, int64_t cursor, int32_t limit) {
+  if (limit < 1 || limit > 10'000)
+    return caf::make_error(errc::invalid_argument, fmt::format("a page of tasks holds 1 to 10000 tasks (got {})", limit));
+  auto page = reader_->task_rows(batch_id, cursor, limit);
+  if (!page)
+    return page.error();
+  // The store has progress as of the last flush (a second ago at most); the attempts have it now.
+  std::map<std::string, const running_attempt*> running;
+  attempts_.for_each([&](const running_attempt& r) {
+    if (r.batch_id == batch_id)
+      running.emplace(r.task_id, &r);
+  });
+  for (auto& row : page->items)
+    if (auto i = running.find(row.task_id); i != running.end() && i->second->progress >= 0) {
+      row.progress = i->second->progress;
+      row.note = i->second->note;
+    }
   return std::move(*page);
 }
 

@@ -223,6 +223,9 @@ namespace {
 /// The longest progress note shown (longer ones are cut at a character).
 constexpr size_t max_progress_note = 256;
 
+/// How often reported progress is stored: a worker may report many times a second.
+constexpr int64_t progress_store_interval_ms = 1'000;
+
 } // namespace
 
 std::optional<std::pair<int64_t, int32_t>> fleet_manager_state::attempt_of_worker(const std::string& worker_id,
@@ -252,7 +255,26 @@ void fleet_manager_state::on_progress(const std::string& worker_id, double progr
   if (auto* r = attempts_.find(found->first, found->second)) {
     r->progress = progress;
     r->note = std::string{utf8_head(printable(note, max_progress_note), max_progress_note)};
+    unsaved_progress_.insert(*found);
+    progress_timer_.arm(self_, std::chrono::milliseconds{progress_store_interval_ms}, progress_flush_atom::value);
   }
+}
+
+void fleet_manager_state::on_progress_flush() {
+  progress_timer_.fired();
+  std::vector<progress_report> reports;
+  for (auto [seq, attempt] : unsaved_progress_)
+    if (const auto* r = attempts_.find(seq, attempt))
+      reports.push_back({seq, r->progress, r->note});
+  unsaved_progress_.clear();
+  if (reports.empty())
+    return;
+  // Behind the group commit (write): the attempts' starts are stored by then.
+  write([reports = std::move(reports)](fleet_store& store) { return store.save_progress(reports); },
+        [](caf::error err) {
+          if (err)
+            spdlog::warn("progress reports not stored: {}", error_text(err));
+        });
 }
 
 caf::result<bool> fleet_manager_state::submit_result(const std::string& worker_id, task_outcome outcome) {

@@ -56,6 +56,9 @@ fleet_manager(fleet_manager_state::self_pointer self, fleet_manager_options opts
     guarded([self](failed_atom, const std::string& id, int64_t cursor, int32_t limit) {
       return self->state.dead_letters(id, cursor, limit);
     }),
+    guarded([self](tasks_atom, const std::string& id, int64_t cursor, int32_t limit) {
+      return self->state.task_rows(id, cursor, limit);
+    }),
     guarded([self](replay_atom, const std::string& id, std::vector<std::string>& task_ids) {
       return self->state.replay(id, task_ids);
     }),
@@ -136,6 +139,10 @@ fleet_manager(fleet_manager_state::self_pointer self, fleet_manager_options opts
     }),
     guarded([self](schedule_remove_atom, const std::string& name) { return self->state.remove_schedule(name); }),
     guarded([self](schedule_run_atom, const std::string& name) { return self->state.run_schedule(name); }),
+    guarded([self, from_self](progress_flush_atom) {
+      if (from_self())
+        self->state.on_progress_flush();
+    }),
     guarded([self, from_self](schedule_tick_atom) {
       if (from_self())
         self->state.on_schedule_tick();

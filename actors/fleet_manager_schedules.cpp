@@ -6,6 +6,7 @@
 #include "actors/fleet_manager.hpp"
 
 #include "actors/fleet_manager_internal.hpp"
+#include "fleet/dependency_graph.hpp"
 #include "fleet/ids.hpp"
 #include "fleet/json_text.hpp"
 #include "fleet/log.hpp"
@@ -227,6 +228,8 @@ caf::expected<std::vector<task>> fleet_manager_state::firing_tasks(const live_sc
   auto tasks = s.tasks;
   if (auto err = validate_batch(tasks, type_check(), opts_.limits))
     return err;
+  if (auto err = validate_dependencies(tasks))
+    return err;
   if (auto err = validate_start_times(tasks, now_ms(), opts_.limits))
     return err;
   return tasks;
@@ -383,6 +386,8 @@ caf::result<schedule_info> fleet_manager_state::add_schedule(schedule_spec& spec
   if (!timing)
     return timing.error();
   auto checked = validate_batch(spec.tasks, type_check(), opts_.limits);
+  if (!checked)
+    checked = validate_dependencies(spec.tasks);
   if (!checked)
     checked = validate_start_times(spec.tasks, now_ms(), opts_.limits);
   if (checked)

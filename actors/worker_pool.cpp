@@ -188,7 +188,7 @@ pool_actor::behavior_type worker_pool(pool_pointer self, pool_spec spec) {
       auto worker = caf::actor_cast<caf::actor>(self->current_sender());
       auto rp = self->make_response_promise<task_outcome>();
       pool_request request{std::move(worker_id), t.id, std::move(batch_id), t.type, std::move(t.data), attempt,
-                           deadline_ms};
+                           deadline_ms, std::move(t.deps)};
       self->state.waiting.push_back(pending_attempt{std::move(request), rp,
                                                     std::move(worker),
                                                     std::move(coordinator)});

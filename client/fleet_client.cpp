@@ -182,6 +182,10 @@ caf::expected<dead_letter_page> fleet_client::dead_letters(const std::string& ba
   return impl_->ask<dead_letter_page, query>(failed_atom::value, batch_id, cursor, limit);
 }
 
+caf::expected<task_page> fleet_client::tasks(const std::string& batch_id, int64_t cursor, int32_t limit) {
+  return impl_->ask<task_page, query>(tasks_atom::value, batch_id, cursor, limit);
+}
+
 caf::expected<int64_t> fleet_client::replay(const std::string& batch_id, std::vector<std::string> task_ids) {
   return impl_->ask<int64_t>(replay_atom::value, batch_id, std::move(task_ids));
 }

@@ -14,6 +14,8 @@ void register_fleet_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<results_page>("fleet.results_page");
   cfg.add_message_type<dead_letter>("fleet.dead_letter");
   cfg.add_message_type<dead_letter_page>("fleet.dead_letter_page");
+  cfg.add_message_type<task_entry>("fleet.task_entry");
+  cfg.add_message_type<task_page>("fleet.task_page");
   cfg.add_message_type<batch_status>("fleet.batch_status");
   cfg.add_message_type<fleet_config>("fleet.fleet_config");
   cfg.add_message_type<config_update>("fleet.config_update");

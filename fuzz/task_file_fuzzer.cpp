@@ -1,6 +1,7 @@
 // libFuzzer target: task files as fleetctl reads them (JSON Lines in chunks, or a JSON array),
 // then the submit-time validation fleetd applies to what came out.
 
+#include "fleet/dependency_graph.hpp"
 #include "fleet/task_file.hpp"
 #include "fleet/validation.hpp"
 
@@ -34,6 +35,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         std::abort(); // data is passed on as written, and what is written must be JSON
     }
     fleet::validate_batch(*tasks, {}); // must not crash, whatever it decides
+    fleet::validate_dependencies(*tasks); // nor must the graph check
     if (tasks->empty())
       break;
   }

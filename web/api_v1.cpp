@@ -37,6 +37,7 @@ const std::vector<api_route>& api_v1_routes() {
     {"post", "/api/v1/batches"},
     {"get", "/api/v1/batches/{id}"},
     {"get", "/api/v1/batches/{id}/results"},
+    {"get", "/api/v1/batches/{id}/tasks"},
     {"get", "/api/v1/batches/{id}/events"},
     {"post", "/api/v1/batches/{id}/cancel"},
     {"post", "/api/v1/batches/{id}/pause"},
@@ -198,6 +199,25 @@ void api_v1::serve(httplib::Server& server) {
       send_error(res, page.error());
     else
       send_json_text(res, 200, page_json_text("results", *page));
+  });
+
+  server.Get(api_prefix + R"(/batches/([^/]+)/tasks)", [client, authorize](const Request& req, Response& res) {
+    if (!authorize(req, res, need::read))
+      return;
+    auto id = batch_id_of(req, res);
+    if (!id)
+      return;
+    auto cursor = int_param(req, "cursor", 0, 0, INT64_MAX);
+    auto limit = int_param(req, "limit", 1000, 1, 10'000);
+    if (!cursor || !limit) {
+      send_error(res, 400, "invalid_argument", "cursor is a whole number from 0, limit from 1 to 10000");
+      return;
+    }
+    auto page = client().tasks(*id, *cursor, static_cast<int32_t>(*limit));
+    if (!page)
+      send_error(res, page.error());
+    else
+      send_json_text(res, 200, page_json_text("tasks", *page));
   });
 
   server.Get(api_prefix + "/dead-letters", [client, authorize](const Request& req, Response& res) {

@@ -48,6 +48,7 @@ function renderSummary(st) {
   dl.replaceChildren();
   const items = [["Status", st.paused && st.finished_at === null ? `${st.status} (paused)` : st.status],
     ["Total", st.total], ["Completed", st.completed], ["Failed", st.failed], ["Cancelled", st.cancelled],
+    ["Blocked", st.blocked ?? 0],
     ["Progress", `${Math.floor(st.progress * 1000) / 10}%`], ["Created", formatTime(st.created_at)],
     ["Finished", formatTime(st.finished_at)]];
   for (const [k, v] of items) dl.append(el("div", {}, el("dt", {}, k), el("dd", {}, v)));
@@ -58,13 +59,15 @@ function renderTasks(page, progressByTask) {
   body.replaceChildren();
   for (const t of page.tasks) {
     const outcome = t.state === "succeeded" ? JSON.stringify(t.result) : t.error ?? "";
-    const p = progressByTask.get(t.task_id);
+    // The running worker's report when there is one, else the latest stored with the task.
+    const p = progressByTask.get(t.task_id) ?? (t.progress == null ? null : { progress: t.progress, note: t.note });
     const action = el("td", { class: "action-col" });
     action.hidden = !actionsEnabled;
     if (actionsEnabled && t.state === "failed")
       action.append(el("button", { type: "button", onclick: () => replay([t.task_id]) }, "Replay"));
     body.append(el("tr", { "data-task-id": t.task_id, "data-state": t.state },
-      el("td", {}, t.task_id), el("td", {}, t.type), el("td", { class: `status-${t.state}` }, t.state),
+      el("td", {}, t.task_id), el("td", {}, t.type),
+      el("td", { class: `status-${t.state}` }, t.after && t.after.length > 0 ? `${t.state} (after ${t.after.join(", ")})` : t.state),
       el("td", {}, t.attempts), el("td", {}, t.duration_ms == null ? "–" : `${t.duration_ms} ms`),
       el("td", { class: "result" }, outcome),
       el("td", { class: "progress-note" }, p ? `${Math.round(p.progress * 100)}%${p.note ? " " + p.note : ""}` : ""),

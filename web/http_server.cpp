@@ -352,6 +352,9 @@ void http_server::impl::serve_queries() {
                        {"duration_ms", t.duration_ms < 0 ? nlohmann::json(nullptr) : nlohmann::json(t.duration_ms)},
                        {"result", result.is_discarded() ? nlohmann::json(t.result) : result},
                        {"error", t.error.empty() ? nlohmann::json(nullptr) : nlohmann::json(t.error)},
+                       {"progress", t.progress < 0 ? nlohmann::json(nullptr) : nlohmann::json(t.progress)},
+                       {"note", t.note.empty() ? nlohmann::json(nullptr) : nlohmann::json(t.note)},
+                       {"after", nlohmann::json::parse(t.after_json, nullptr, false)},
                        {"attempt_rows", std::move(attempts)}});
     }
     send_json(res, 200, {{"batch_id", id}, {"tasks", std::move(tasks)}, {"next_cursor", page->next_cursor},

@@ -49,13 +49,14 @@ struct batch_status {
   /// The client key it was submitted with (an idempotent submit), empty if none; a schedule's
   /// firing has "schedule:NAME@SLOT" (or "schedule:NAME@run:TIME" for `schedule run`).
   std::string key;
+  int64_t blocked = 0; ///< tasks waiting for their dependencies to succeed
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, batch_status& x) {
   return f(caf::meta::type_name("fleet.batch_status"), x.batch_id, x.status, x.total, x.completed,
            x.failed, x.cancelled, x.progress, x.created_at, x.started_at, x.finished_at, x.paused,
-           x.scheduled, x.next_run_at, x.key);
+           x.scheduled, x.next_run_at, x.key, x.blocked);
 }
 
 } // namespace fleet

@@ -85,6 +85,9 @@ public:
   /// Failed tasks (dead letters) of one batch, or of all with an empty id, after `cursor` (0 at
   /// first); continue with `next_cursor` until `done`.
   caf::expected<dead_letter_page> dead_letters(const std::string& batch_id, int64_t cursor, int32_t limit);
+  /// A page of a batch's tasks where they are now (fleetctl status --tasks, fleetctl graph): those
+  /// after `cursor` (0 at first), up to `limit` (1..10000).
+  caf::expected<task_page> tasks(const std::string& batch_id, int64_t cursor, int32_t limit);
   /// Replays failed tasks of a batch (all of them without ids); how many were replayed.
   caf::expected<int64_t> replay(const std::string& batch_id, std::vector<std::string> task_ids = {});
   caf::expected<fleet_config> scale_workers(int32_t n);

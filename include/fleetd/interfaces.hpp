@@ -68,6 +68,8 @@ using audit_atom = caf::atom_constant<caf::atom("audit")>;
 using progress_atom = caf::atom_constant<caf::atom("progress")>;
 using prune_atom = caf::atom_constant<caf::atom("prune")>;
 using prune_tick_atom = caf::atom_constant<caf::atom("prunetick")>;
+using tasks_atom = caf::atom_constant<caf::atom("tasks")>;
+using progress_flush_atom = caf::atom_constant<caf::atom("progflush")>;
 using schedule_add_atom = caf::atom_constant<caf::atom("schedadd")>;
 using schedules_atom = caf::atom_constant<caf::atom("schedules")>;
 using schedule_pause_atom = caf::atom_constant<caf::atom("schedpause")>;
@@ -138,6 +140,9 @@ using fleet_api_actor = caf::typed_actor<
   // Dead letters: failed tasks of one batch (or of all: empty id) after cursor (0 at first),
   // oldest first, up to limit (1..10000).
   caf::replies_to<failed_atom, std::string, int64_t, int32_t>::with<dead_letter_page>,
+  // A batch's tasks where they are now: those after cursor (0 at first), in submission order, each
+  // with its state, attempts, latest progress and the tasks it runs after; up to limit (1..10000).
+  caf::replies_to<tasks_atom, std::string, int64_t, int32_t>::with<task_page>,
   // Replays failed tasks of a batch (all of them: no ids): pending again with a fresh retry budget,
   // their attempts kept. All or nothing; replies how many.
   caf::replies_to<replay_atom, std::string, std::vector<std::string>>::with<int64_t>,
@@ -226,6 +231,8 @@ using fleet_manager_actor = fleet_api_actor::extend<
   caf::reacts_to<prune_tick_atom>,
   // From the manager itself: a schedule's slot may be due.
   caf::reacts_to<schedule_tick_atom>,
+  // From the manager itself: time to store the progress reported since the last time.
+  caf::reacts_to<progress_flush_atom>,
   // From the coordinator, on behalf of a worker (the sender): submit_result.
   caf::replies_to<submit_result_atom, std::string, task_outcome>::with<bool>,
   // From fleetd's own HTTP server: record who asked for a change (event api_request, with the

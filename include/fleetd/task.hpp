@@ -30,6 +30,8 @@ typename Inspector::result_type inspect(Inspector& f, task_policy& x) {
 /// One unit of work. `id` is unique within its batch; `data` is JSON text; higher `priority` runs first.
 /// A delayed task names when it may start: `run_at` (ms since the epoch) or `delay_ms` (counted
 /// from when fleetd stores it), at most one of the two; neither means at once.
+/// `after` names tasks of the same batch that must succeed before this one starts (see
+/// validate_dependencies); its attempts then get their results in `deps`.
 struct task {
   std::string id;
   std::string type;
@@ -38,13 +40,18 @@ struct task {
   int64_t run_at = 0;
   int64_t delay_ms = 0;
   task_policy policy{};
+  std::vector<std::string> after{};
+  /// Set by fleetd for an attempt of a task with dependencies: a JSON object of their results by
+  /// task id (empty otherwise, and ignored in a submit).
+  std::string deps{};
 
   friend bool operator==(const task&, const task&) = default;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, task& x) {
-  return f(caf::meta::type_name("fleet.task"), x.id, x.type, x.data, x.priority, x.run_at, x.delay_ms, x.policy);
+  return f(caf::meta::type_name("fleet.task"), x.id, x.type, x.data, x.priority, x.run_at, x.delay_ms, x.policy,
+           x.after, x.deps);
 }
 
 /// What a worker reports for one attempt: a JSON result on success, an error text on failure.
@@ -130,6 +137,34 @@ struct dead_letter_page {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, dead_letter_page& x) {
   return f(caf::meta::type_name("fleet.dead_letter_page"), x.items, x.next_cursor, x.done);
+}
+
+/// One task of a batch where it is now, as `fleetctl status BATCH --tasks` lists it and
+/// `fleetctl graph` draws it.
+struct task_entry {
+  std::string task_id;
+  std::string state; ///< pending, blocked, scheduled, running, retry_wait, succeeded, failed, cancelled
+  int32_t attempts = 0;
+  double progress = -1; ///< the latest progress its attempt reported, 0..1; -1: none
+  std::string note;     ///< with that report
+  std::vector<std::string> after; ///< the tasks it runs after
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, task_entry& x) {
+  return f(caf::meta::type_name("fleet.task_entry"), x.task_id, x.state, x.attempts, x.progress, x.note, x.after);
+}
+
+/// One page of a batch's tasks: in submission order after a cursor.
+struct task_page {
+  std::vector<task_entry> items;
+  int64_t next_cursor = 0;
+  bool done = false;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, task_page& x) {
+  return f(caf::meta::type_name("fleet.task_page"), x.items, x.next_cursor, x.done);
 }
 
 } // namespace fleet

@@ -36,6 +36,11 @@ public:
   const std::string& task_id() const { return task_.id; }
   const std::string& type() const { return task_.type; }
   int32_t priority() const { return task_.priority; }
+  /// The task's data (JSON text, as submitted).
+  const std::string& data() const { return task_.data; }
+  /// The results of the tasks it runs after ("after"), as a JSON object by task id; "{}" for a
+  /// task without dependencies.
+  std::string_view deps() const { return task_.deps.empty() ? std::string_view{"{}"} : std::string_view{task_.deps}; }
   const std::string& worker_id() const { return info_.worker_id; }
   /// 1 for the first attempt, 2 for the first retry, ...
   int32_t attempt() const { return info_.attempt; }

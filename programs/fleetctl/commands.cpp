@@ -5,12 +5,14 @@
 
 #include "fleetd/error.hpp"
 #include "fleet/json_codec.hpp"
+#include "fleet/json_text.hpp"
 #include "fleet/parse_number.hpp"
 #include "fleet/text.hpp"
 #include "fleet/validation.hpp"
 
 #include <caf/actor_system_config.hpp>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
 #include <cstdio>
@@ -268,8 +270,27 @@ caf::expected<int32_t> parse_worker_count(const std::string& text) {
 }
 
 int cmd_status(session& s) {
-  auto st = s.client->batch_status(s.inv.args[0]);
-  return st ? print_status(*st, s.inv.json) : error(error_text(st.error()));
+  const auto& id = s.inv.args[0];
+  auto st = s.client->batch_status(id);
+  if (!st)
+    return error(error_text(st.error()));
+  if (!s.inv.tasks)
+    return print_status(*st, s.inv.json);
+  if (s.inv.json)
+    fmt::print("{{\"status\":{},\"tasks\":", fleet::dump_json(fleet::to_json(*st)));
+  else
+    print_status(*st, false);
+  auto rc = print_pages(
+    s, {"TASK", "STATE", "ATTEMPTS", "PROGRESS", "NOTE", "AFTER"},
+    [&](int64_t cursor, int32_t limit) { return s.client->tasks(id, cursor, limit); },
+    [](const fleet::task_entry& t) -> std::vector<std::string> {
+      return {t.task_id, t.state, std::to_string(t.attempts),
+              t.progress < 0 ? std::string{"-"} : fmt::format("{:.0f}%", t.progress * 100), compact(t.note),
+              compact(fmt::format("{}", fmt::join(t.after, " ")))};
+    });
+  if (s.inv.json)
+    fmt::print("}}\n");
+  return rc;
 }
 
 int cmd_pause_or_resume(session& s) {
@@ -328,9 +349,16 @@ const std::vector<command_spec>& commands() {
      "first submit with KEY stores the batch, any later one prints that batch's id and stores\n"
      "nothing (also after restarts), so a submit whose answer was lost can simply be repeated.",
      1, 1, cmd_submit_file},
-    {"status", "status BATCH", "Shows a batch's status, counts and progress.", "", 1, 1, cmd_status},
+    {"status", "status BATCH [--tasks]", "Shows a batch's status, counts and progress.",
+     "--tasks also lists each task: its state, attempts, the latest progress its attempt reported\n"
+     "(stored about once a second) with the note, and the tasks it runs after.",
+     1, 1, cmd_status},
     {"results", "results BATCH", "Lists every finished task of a batch with its result or error.", "", 1, 1,
      cmd_results},
+    {"graph", "graph BATCH [--dot]", "Draws a batch's dependency graph with each task's state.",
+     "Each task under every task it runs after (\"after\"), a task met again named as (above);\n"
+     "--dot writes Graphviz DOT instead (edges from a task to those that run after it).",
+     1, 1, cmd_graph},
     {"wait", "wait BATCH", "Waits until the batch finishes, with a live progress bar.",
      "On a terminal the progress bar redraws in place; otherwise one line per change.\n"
      "Exit 0 if it completed, 1 if it ended failed, partial or cancelled, 2 on error.",
@@ -460,6 +488,10 @@ int run_command(const invocation& inv) {
     return error("--cron, --tz, --every, --missed, --no-overlap and --replace belong to schedule add");
   if (schedule_add && inv.cron.empty() == (inv.every_ms == 0))
     return error("schedule add needs --cron EXPR or --every DURATION (one of them)");
+  if (inv.dot && inv.command != "graph")
+    return error("--dot belongs to graph");
+  if (inv.tasks && inv.command != "status")
+    return error("--tasks belongs to status");
   if ((inv.delay_ms != 0 || inv.run_at != 0 || !inv.policy.empty()) && inv.command != "submit")
     return error("--delay, --at, --task-timeout, --max-retries, --backoff and --no-retry belong to submit");
   if (auto problem = fleet::policy_problem(inv.policy); !problem.empty())

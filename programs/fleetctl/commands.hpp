@@ -41,6 +41,8 @@ struct invocation {
   std::string missed;   ///< schedule add --missed skip|once
   bool no_overlap = false; ///< schedule add --no-overlap
   bool replace = false;    ///< schedule add --replace
+  bool dot = false;        ///< graph --dot
+  bool tasks = false;      ///< status --tasks
   std::string batch;   ///< replay --batch
   bool whole_fleet = false; ///< --fleet (or --all): pause, resume and failed act on every batch
   int64_t poll_ms = 250; ///< how often wait asks for the status

@@ -61,6 +61,10 @@ int main(int argc, char** argv) {
       inv.no_overlap = true;
     } else if (arg == "--replace") {
       inv.replace = true;
+    } else if (arg == "--dot") {
+      inv.dot = true;
+    } else if (arg == "--tasks") {
+      inv.tasks = true;
     } else if (value_of("--cron", value)) {
       inv.cron = value;
     } else if (value_of("--tz", value)) {

@@ -48,4 +48,7 @@ int cmd_wait(session& s);
 /// `schedule add|list|pause|resume|rm|run` (schedule.cpp).
 int cmd_schedule(session& s);
 
+/// `graph BATCH [--dot]` (graph.cpp).
+int cmd_graph(session& s);
+
 } // namespace fleetctl

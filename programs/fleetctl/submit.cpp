@@ -43,6 +43,8 @@ int print_status(const fleet::batch_status& st, bool json) {
     rows.push_back({"scheduled", fmt::format("{} (waiting for their start time)", st.scheduled)});
     rows.push_back({"next_due", format_time(st.next_run_at)});
   }
+  if (st.blocked > 0)
+    rows.push_back({"blocked", fmt::format("{} (waiting for the tasks they run after)", st.blocked)});
   print_table({"FIELD", "VALUE"}, rows);
   return exit_ok;
 }

@@ -164,6 +164,7 @@ caf::expected<archive_written> archive_batch(const std::string& db_path, const s
   const part parts[] = {
     {"task", "SELECT * FROM tasks WHERE seq >= ?1 AND seq <= ?2 ORDER BY seq"},
     {"task_policy", "SELECT * FROM task_policies WHERE task_seq >= ?1 AND task_seq <= ?2 ORDER BY task_seq"},
+    {"task_dep", "SELECT * FROM task_deps WHERE task_seq >= ?1 AND task_seq <= ?2 ORDER BY task_seq, after_seq"},
     {"attempt", "SELECT * FROM attempts WHERE task_seq >= ?1 AND task_seq <= ?2 ORDER BY task_seq, attempt"},
     {"event", "SELECT * FROM events WHERE batch_id = ?3 ORDER BY id"},
   };

@@ -31,7 +31,10 @@ caf::expected<task_rows_page> read_batch_tasks(const std::string& db_path, const
   task_rows_page page;
   page.next_cursor = cursor;
   // The batch's seq range, walked in order (the tasks of one batch are inserted together).
-  auto tasks = db->prepare("SELECT seq, task_id, type, priority, state, attempts, duration_ms, result, error"
+  auto tasks = db->prepare("SELECT seq, task_id, type, priority, state, attempts, duration_ms, result, error,"
+                           " progress, progress_note, CASE WHEN dependencies > 0 THEN"
+                           " (SELECT json_group_array(d.task_id) FROM task_deps x JOIN tasks d ON d.seq = x.after_seq"
+                           "  WHERE x.task_seq = tasks.seq) END"
                            " FROM tasks WHERE seq >= ?2 AND seq <= ?3 AND +batch_id = ?1 ORDER BY seq LIMIT ?4");
   if (!tasks)
     return tasks.error();
@@ -48,6 +51,9 @@ caf::expected<task_rows_page> read_batch_tasks(const std::string& db_path, const
     t.duration_ms = tasks->column_is_null(6) ? -1 : tasks->column_int64(6);
     t.result = tasks->column_is_null(7) ? std::string{} : tasks->column_text(7);
     t.error = tasks->column_is_null(8) ? std::string{} : tasks->column_text(8);
+    t.progress = tasks->column_is_null(9) ? -1.0 : tasks->column_double(9);
+    t.note = tasks->column_is_null(10) ? std::string{} : tasks->column_text(10);
+    t.after_json = tasks->column_is_null(11) ? std::string{"[]"} : tasks->column_text(11);
     index[t.seq] = page.tasks.size();
     page.tasks.push_back(std::move(t));
   });

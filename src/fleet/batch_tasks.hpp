@@ -33,6 +33,9 @@ struct task_row {
   std::string result;       ///< JSON as the worker wrote it; empty unless succeeded
   std::string error;
   std::vector<attempt_row> attempt_rows;
+  double progress = -1; ///< the latest stored progress report, 0..1; -1: none
+  std::string note;
+  std::string after_json = "[]"; ///< the ids of the tasks it runs after, a JSON array
 };
 
 struct task_rows_page {

@@ -42,7 +42,7 @@ nlohmann::json to_json(const batch_status& x) {
           {"failed", x.failed},           {"cancelled", x.cancelled},
           {"progress", x.progress},       {"created_at", x.created_at},
           {"started_at", time_or_null(x.started_at)}, {"finished_at", time_or_null(x.finished_at)},
-          {"paused", x.paused},           {"scheduled", x.scheduled},
+          {"paused", x.paused},           {"scheduled", x.scheduled}, {"blocked", x.blocked},
           {"next_run_at", time_or_null(x.next_run_at)},
           {"key", x.key.empty() ? nlohmann::json(nullptr) : nlohmann::json(x.key)}};
 }
@@ -66,6 +66,10 @@ std::string to_json_text(const task_result& x) {
 }
 
 std::string to_json_text(const dead_letter& x) {
+  return dump_json(to_json(x));
+}
+
+std::string to_json_text(const task_entry& x) {
   return dump_json(to_json(x));
 }
 
@@ -102,6 +106,12 @@ nlohmann::json to_json(const node_info& x) {
           {"running", x.running},
           {"joined_at", time_or_null(x.joined_at)},
           {"last_heartbeat", x.last_heartbeat}};
+}
+
+nlohmann::json to_json(const task_entry& x) {
+  return {{"task_id", x.task_id}, {"state", x.state}, {"attempts", x.attempts},
+          {"progress", x.progress < 0 ? nlohmann::json(nullptr) : nlohmann::json(x.progress)},
+          {"note", x.note.empty() ? nlohmann::json(nullptr) : nlohmann::json(x.note)}, {"after", x.after}};
 }
 
 nlohmann::json to_json(const dead_letter& x) {
@@ -171,6 +181,8 @@ nlohmann::json to_json(const schedule_info& x) {
     nlohmann::json task{{"id", t.id}, {"type", t.type}, {"data", embedded(t.data)}, {"priority", t.priority}};
     if (t.delay_ms != 0)
       task["delay_ms"] = t.delay_ms;
+    if (!t.after.empty())
+      task["after"] = t.after;
     task.update(policy_members(t.policy));
     tasks.push_back(std::move(task));
   }

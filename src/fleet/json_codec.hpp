@@ -26,6 +26,7 @@ nlohmann::json to_json(const std::vector<task_result>& xs);
 /// that a big integer is not rounded through a double.
 std::string to_json_text(const task_result& x);
 std::string to_json_text(const dead_letter& x);
+std::string to_json_text(const task_entry& x);
 nlohmann::json to_json(const fleet_stats& x);
 nlohmann::json to_json(const worker_info& x);
 nlohmann::json to_json(const std::vector<worker_info>& xs);
@@ -33,6 +34,7 @@ nlohmann::json to_json(const fleet_config& x);
 nlohmann::json to_json(const result_summary& x);
 nlohmann::json to_json(const node_info& x);
 nlohmann::json to_json(const dead_letter& x);
+nlohmann::json to_json(const task_entry& x);
 nlohmann::json to_json(const std::vector<node_info>& xs);
 /// What the web status page reads (GET /api/overview).
 nlohmann::json to_json(const fleet_overview& x);

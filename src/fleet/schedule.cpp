@@ -181,6 +181,8 @@ std::string encode_template(const std::vector<task>& tasks) {
                        t.data, t.priority);
     if (t.delay_ms != 0)
       out += fmt::format(",\"delay_ms\":{}", t.delay_ms);
+    if (!t.after.empty())
+      out += fmt::format(",\"after\":{}", dump_json(nlohmann::json(t.after)));
     out += policy_members_text(t.policy);
     out += "}";
   }

@@ -148,6 +148,7 @@ caf::expected<std::unique_ptr<fleet_store>> fleet_store::with_statements(sqlite:
     .insert_attempt = prepare(sql::insert_attempt),
     .insert_whole_attempt = prepare(sql::insert_whole_attempt),
     .start_task = prepare(sql::start_task),
+    .save_progress = prepare(sql::save_progress),
     .start_batch = prepare(sql::start_batch),
     .end_attempt = prepare(sql::end_attempt),
     .end_task = prepare(sql::end_task),
@@ -170,10 +171,27 @@ caf::expected<std::unique_ptr<fleet_store>> fleet_store::with_statements(sqlite:
     .oldest_finished = prepare(sql::oldest_finished),
     .prune_attempts = prepare(sql::prune_attempts),
     .prune_policies = prepare(sql::prune_policies),
+    .prune_dependencies = prepare(sql::prune_dependencies),
     .prune_tasks = prepare(sql::prune_tasks),
     .prune_batch_progress = prepare(sql::prune_batch_progress),
     .prune_batch = prepare(sql::prune_batch),
-    .prune_events = prepare(sql::prune_events)
+    .prune_events = prepare(sql::prune_events),
+    .task_edges = prepare(sql::task_edges),
+    .insert_dependency = prepare(sql::insert_dependency),
+    .move_part_dependencies = prepare(sql::move_part_dependencies),
+    .unknown_dependency = prepare(sql::unknown_dependency),
+    .batch_edges = prepare(sql::batch_edges),
+    .count_batch_edges = prepare(sql::count_batch_edges),
+    .block_dependents = prepare(sql::block_dependents),
+    .count_dependents = prepare(sql::count_dependents),
+    .unblock_dependents = prepare(sql::unblock_dependents),
+    .skip_dependents = prepare(sql::skip_dependents),
+    .skipped_below = prepare(sql::skipped_below),
+    .dependencies_of = prepare(sql::dependencies_of),
+    .dependents_of = prepare(sql::dependents_of),
+    .log_replayed_seq = prepare(sql::log_replayed_seq),
+    .replay_task_seq = prepare(sql::replay_task_seq),
+    .reblock_replayed = prepare(sql::reblock_replayed)
   });
   if (prepare.error)
     return prepare.error;
@@ -203,7 +221,9 @@ caf::expected<std::unique_ptr<store_reader::statements>> store_reader::prepare_r
     .dead_letters = prepare(sql::dead_letters),
     .fleet_paused = prepare(sql::fleet_paused),
     .recent_batches = prepare(sql::recent_batches),
-    .recent_failures = prepare(sql::recent_failures)
+    .recent_failures = prepare(sql::recent_failures),
+    .count_blocked = prepare(sql::count_blocked),
+    .batch_tasks = prepare(sql::batch_tasks)
   });
   if (prepare.error)
     return prepare.error;

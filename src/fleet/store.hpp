@@ -21,6 +21,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace fleet {
@@ -72,6 +73,9 @@ public:
   /// no more than about `max_bytes` of them (always at least one): a page fits in a message.
   caf::expected<results_page> results(const std::string& batch_id, int64_t cursor, int64_t limit,
                                       size_t max_bytes = SIZE_MAX);
+  /// Up to `limit` tasks of a batch after `cursor` (0: from the start), in submission order: each
+  /// with its state, attempts, latest stored progress and the tasks it runs after.
+  caf::expected<task_page> task_rows(const std::string& batch_id, int64_t cursor, int64_t limit);
   /// How many tasks of the batch have finished (from its counters).
   caf::expected<int64_t> finished_count(const std::string& batch_id);
   caf::expected<fleet_stats> stats();
@@ -218,6 +222,12 @@ public:
   caf::error record(const attempt_started& x);
   caf::error record(const attempt_ended& x);
 
+  /// Whether successes recorded since the last call made tasks that ran after them pending.
+  bool take_released() { return std::exchange(released_, false); }
+
+  /// Stores the latest progress of running attempts (only where the task still runs).
+  caf::error save_progress(const std::vector<progress_report>& reports);
+
   /// What a cancel did to its batch.
   struct cancelled_batch {
     int64_t waiting = 0;   ///< pending and waiting tasks it cancelled
@@ -313,6 +323,31 @@ private:
   /// event (with the upload, if any).
   caf::error store_batch(const std::string& batch_id, int64_t total, int64_t now, const std::string& upload_id,
                          const std::function<caf::expected<int64_t>()>& insert_tasks);
+  // -- dependencies (store_dependencies.cpp) ----------------------------------
+
+  /// The edges of a submitted batch's tasks, validated (validate_dependencies); `first_seq` is
+  /// the seq of tasks[0].
+  caf::error insert_dependencies(const std::string& batch_id, const std::vector<task>& tasks, int64_t first_seq);
+  /// The edges of a moved part's tasks (`first_seq`: its first task's seq), after every part of
+  /// the batch moved: an id that is no task of the batch is refused, naming the task.
+  caf::error move_part_dependencies(const std::string& upload_id, int64_t first, int64_t first_seq,
+                                    const std::string& batch_id);
+  /// Once a batch's tasks and edges are stored: each task with dependencies `blocked`, the counts
+  /// set, and a cycle refused (naming it). Nothing for a batch without edges.
+  caf::error link_dependencies(int64_t first_seq, int64_t last_seq);
+  /// What the end of task `seq` (which has dependents) means for them: a success releases them,
+  /// a failure for good or a cancel skips every blocked task below it (one tasks_skipped event).
+  /// Returns how many were skipped: the caller counts them failed.
+  caf::expected<int64_t> settle_dependents(int64_t seq, const std::string& batch_id, const std::string& task_id,
+                                           task_disposition next, int64_t at);
+  /// A replay in a batch with edges: `named` (empty: every failed task) and the tasks they
+  /// skipped, except skipped tasks that another failed or cancelled task keeps from running;
+  /// replayed tasks whose dependencies have not all succeeded are blocked again.
+  caf::expected<int64_t> replay_with_dependencies(const std::string& batch_id, const std::vector<std::string>& named,
+                                                  int64_t now, const batch_range_row& range);
+  /// Edges of the batch whose tasks are first_seq..last_seq.
+  caf::expected<int64_t> count_edges(int64_t first_seq, int64_t last_seq);
+
   /// Moves one staged part into `tasks` (and its tasks' policies): the seq of its last task.
   caf::expected<int64_t> move_staged_part(const std::string& upload_id, int64_t first, int64_t tasks,
                                           const std::string& batch_id, int64_t now);
@@ -324,6 +359,7 @@ private:
   int64_t integrity_check_ms_ = -1;
   migration_done migration_;
   bool* pruning_events_ = nullptr;
+  bool released_ = false; ///< see take_released
 };
 
 } // namespace fleet

@@ -48,6 +48,21 @@ caf::expected<int64_t> fleet_store::replay(const std::string& batch_id, const st
                              fmt::format("task \"{}\" of batch {} is {}, not failed: only failed tasks are replayed",
                                          id, batch_id, state));
   }
+  auto range = read_batch_range(batch_id);
+  if (!range)
+    return range.error();
+  auto edges = count_edges(range->first_seq, range->last_seq);
+  if (!edges)
+    return edges.error();
+  if (*edges > 0) {
+    auto replayed = replay_with_dependencies(batch_id, task_ids, now, *range);
+    if (!replayed)
+      return replayed.error();
+    if (*replayed > 0)
+      if (auto err = stmts_->reopen_batch.execute(batch_id, *replayed))
+        return err;
+    return replayed;
+  }
   int64_t replayed = 0;
   auto replay_one = [&](const std::string& task_id) -> caf::error {
     if (auto err = stmts_->log_replayed.execute(batch_id, task_id, now))
@@ -148,11 +163,12 @@ caf::expected<fleet_store::cancelled_batch> fleet_store::cancel_tasks(const std:
                                                                      int64_t now) {
   int64_t cancelled = 0;
   int64_t delayed = 0;
+  int64_t skipped = 0;
   for (const auto& id : task_ids) {
     auto state = task_state(batch_id, id);
     if (!state)
       return state.error();
-    if (*state != "pending" && *state != "retry_wait" && *state != "scheduled")
+    if (*state != "pending" && *state != "retry_wait" && *state != "scheduled" && *state != "blocked")
       continue;
     if (auto err = log_event(now, event_kind::task_cancelled, batch_id, id, {}))
       return err;
@@ -160,11 +176,27 @@ caf::expected<fleet_store::cancelled_batch> fleet_store::cancel_tasks(const std:
       return err;
     cancelled += db_.changes();
     delayed += *state == "scheduled" ? db_.changes() : 0;
+    auto& edges = stmts_->task_edges;
+    edges.rebind(batch_id, id);
+    if (auto err = step_to_row(edges, caf::make_error(errc::database_error, "a cancelled task is gone")))
+      return err;
+    auto seq = edges.column_int64(0);
+    auto dependents = edges.column_int64(1);
+    edges.reset();
+    if (dependents == 0)
+      continue;
+    auto below = settle_dependents(seq, batch_id, id, task_disposition::cancelled, now);
+    if (!below)
+      return below.error();
+    skipped += *below;
   }
   if (cancelled == 0)
     return cancelled_batch{0, false};
   if (auto err = stmts_->count_cancelled_tasks.execute(batch_id, cancelled, delayed))
     return err;
+  if (skipped > 0)
+    if (auto err = stmts_->count_batch.execute(batch_id, int64_t{0}, skipped, int64_t{0}, int64_t{0}, int64_t{0}))
+      return err;
   auto finished = finish_if_done(batch_id, now);
   if (!finished)
     return finished.error();

@@ -33,6 +33,8 @@ struct store_reader::statements {
   sqlite::statement fleet_paused;
   sqlite::statement recent_batches;
   sqlite::statement recent_failures;
+  sqlite::statement count_blocked;
+  sqlite::statement batch_tasks;
 };
 
 struct fleet_store::statements {
@@ -59,6 +61,7 @@ struct fleet_store::statements {
   sqlite::statement insert_attempt;
   sqlite::statement insert_whole_attempt;
   sqlite::statement start_task;
+  sqlite::statement save_progress;
   sqlite::statement start_batch;
   sqlite::statement end_attempt;
   sqlite::statement end_task;
@@ -81,10 +84,27 @@ struct fleet_store::statements {
   sqlite::statement oldest_finished;
   sqlite::statement prune_attempts;
   sqlite::statement prune_policies;
+  sqlite::statement prune_dependencies;
   sqlite::statement prune_tasks;
   sqlite::statement prune_batch_progress;
   sqlite::statement prune_batch;
   sqlite::statement prune_events;
+  sqlite::statement task_edges;
+  sqlite::statement insert_dependency;
+  sqlite::statement move_part_dependencies;
+  sqlite::statement unknown_dependency;
+  sqlite::statement batch_edges;
+  sqlite::statement count_batch_edges;
+  sqlite::statement block_dependents;
+  sqlite::statement count_dependents;
+  sqlite::statement unblock_dependents;
+  sqlite::statement skip_dependents;
+  sqlite::statement skipped_below;
+  sqlite::statement dependencies_of;
+  sqlite::statement dependents_of;
+  sqlite::statement log_replayed_seq;
+  sqlite::statement replay_task_seq;
+  sqlite::statement reblock_replayed;
 };
 
 namespace store_detail {

@@ -82,6 +82,15 @@ caf::expected<batch_status> store_reader::status(const std::string& batch_id) {
     return err;
   auto out = read_batch_status(st, batch_id);
   st.reset();
+  if (out.finished_at == 0) {
+    // Through tasks_blocked_by_batch: one seek for a batch without dependencies.
+    auto& blocked = reads_->count_blocked;
+    blocked.rebind(batch_id);
+    if (auto err = step_to_row(blocked, caf::make_error(errc::database_error, "count(*) gave no row")))
+      return err;
+    out.blocked = blocked.column_int64(0);
+    blocked.reset();
+  }
   if (out.scheduled > 0) {
     auto& next = reads_->batch_next_scheduled;
     next.rebind(batch_id);
@@ -154,6 +163,32 @@ caf::expected<results_page> store_reader::results(const std::string& batch_id, i
   if (read)
     return read;
   out.done = !full && (limit < 0 || static_cast<int64_t>(out.items.size()) < limit);
+  return out;
+}
+
+caf::expected<task_page> store_reader::task_rows(const std::string& batch_id, int64_t cursor, int64_t limit) {
+  auto range = read_batch_range(batch_id);
+  if (!range)
+    return range.error();
+  auto& st = reads_->batch_tasks;
+  st.rebind(batch_id, std::max(cursor, range->first_seq - 1), range->last_seq, limit);
+  task_page out;
+  out.next_cursor = cursor;
+  auto read = st.each_row([&] {
+    task_entry node{st.column_text(1), st.column_text(2), static_cast<int32_t>(st.column_int64(3)),
+                  st.column_is_null(4) ? -1.0 : st.column_double(4), st.column_text(5), {}};
+    if (!st.column_is_null(6)) {
+      auto after = nlohmann::json::parse(st.column_text(6), nullptr, false);
+      for (const auto& id : after)
+        if (id.is_string())
+          node.after.push_back(id.get<std::string>());
+    }
+    out.next_cursor = st.column_int64(0);
+    out.items.push_back(std::move(node));
+  });
+  if (read)
+    return read;
+  out.done = static_cast<int64_t>(out.items.size()) < limit;
   return out;
 }
 

@@ -74,6 +74,8 @@ caf::expected<fleet_store::prune_progress> fleet_store::prune_step(int64_t now, 
           return err;
         if (auto err = stmts_->prune_policies.execute(first, until))
           return err;
+        if (auto err = stmts_->prune_dependencies.execute(first, until))
+          return err;
         if (auto err = stmts_->prune_tasks.execute(first, until, batch_id))
           return err;
         out.tasks = db_.changes();

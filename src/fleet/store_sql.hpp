@@ -12,11 +12,18 @@
 namespace fleet::sql {
 
 /// The columns next_runnable reads, in its order, for every read of the runnable index.
-/// A task's policy comes along (task_policies, a rowid lookup; -1 or 0 where the fleet's applies).
+/// A task's policy comes along (task_policies, a rowid lookup; -1 or 0 where the fleet's applies),
+/// and for a task with dependencies their results as one JSON object (NULL for the others, which
+/// never read task_deps).
 inline const std::string runnable_select = "SELECT seq, batch_id, task_id, type, data, priority, attempts,"
                                            " interruptions, replay_base, not_before, orphaned_attempts,"
                                            " ifnull(p.timeout_ms, 0), ifnull(p.max_retries, -1),"
-                                           " ifnull(p.backoff_ms, -1), ifnull(p.retry, -1)"
+                                           " ifnull(p.backoff_ms, -1), ifnull(p.retry, -1),"
+                                           " CASE WHEN dependencies > 0 THEN"
+                                           " (SELECT json_group_object(d.task_id, CASE WHEN json_valid(d.result)"
+                                           " THEN json(d.result) ELSE d.result END)"
+                                           " FROM task_deps x JOIN tasks d ON d.seq = x.after_seq"
+                                           " WHERE x.task_seq = tasks.seq) END"
                                            " FROM tasks LEFT JOIN task_policies p ON p.task_seq = seq"
                                            " WHERE state = 'pending' AND paused = 0";
 
@@ -84,14 +91,17 @@ inline const std::string insert_attempt = "INSERT INTO attempts (task_seq, attem
 inline const std::string insert_whole_attempt = "INSERT INTO attempts (task_seq, attempt, worker_id, started_at, finished_at, outcome,"
     " error, node) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
 inline const std::string start_task = "UPDATE tasks SET state = 'running', attempts = ?2,"
-    " started_at = coalesce(started_at, ?3) WHERE seq = ?1";
+    " started_at = coalesce(started_at, ?3), progress = NULL, progress_note = NULL WHERE seq = ?1";
+inline const std::string save_progress = "UPDATE tasks SET progress = ?2, progress_note = nullif(?3, '')"
+    " WHERE seq = ?1 AND state = 'running'";
 inline const std::string start_batch = "UPDATE batches SET started_at = ?2 WHERE id = ?1 AND started_at IS NULL";
 inline const std::string end_attempt = "UPDATE attempts SET finished_at = ?3, outcome = ?4, error = ?5"
     " WHERE task_seq = ?1 AND attempt = ?2";
+/// Returns the task's dependents: the writer looks at task_deps only when there are some.
 inline const std::string end_task = "UPDATE tasks SET state = ?2, result = ?3, error = ?4, not_before = ?5,"
     " finished_at = ?6, duration_ms = ?7, interruptions = interruptions + ?8,"
     " attempts = max(attempts, ?9), started_at = coalesce(started_at, ?10),"
-    " orphaned_attempts = orphaned_attempts + ?11 WHERE seq = ?1";
+    " orphaned_attempts = orphaned_attempts + ?11 WHERE seq = ?1 RETURNING dependents";
 inline const std::string count_batch = "UPDATE batches SET succeeded = succeeded + ?2, failed = failed + ?3,"
     " cancelled = cancelled + ?4, retries = retries + ?5, duration_ms = duration_ms + ?6"
     " WHERE id = ?1";
@@ -105,10 +115,10 @@ inline const std::string batch_results = "SELECT seq, task_id, state, result, er
     " AND state IN ('succeeded', 'failed', 'cancelled') ORDER BY seq LIMIT ?4";
 inline const std::string log_cancelled = fmt::format("INSERT INTO events (at, kind, batch_id, task_id)"
     " SELECT ?2, '{}', batch_id, task_id FROM tasks"
-    " WHERE batch_id = ?1 AND state IN ('pending', 'retry_wait', 'scheduled')",
+    " WHERE batch_id = ?1 AND state IN ('pending', 'retry_wait', 'scheduled', 'blocked')",
     to_string(event_kind::task_cancelled));
 inline const std::string cancel_waiting = "UPDATE tasks SET state = 'cancelled', error = 'cancelled', finished_at = ?2"
-    " WHERE batch_id = ?1 AND state IN ('pending', 'retry_wait', 'scheduled')";
+    " WHERE batch_id = ?1 AND state IN ('pending', 'retry_wait', 'scheduled', 'blocked')";
 inline const std::string cancel_batch = "UPDATE batches SET cancelled = cancelled + ?2, cancelled_at = ?3, scheduled = 0 WHERE id = ?1";
 inline const std::string totals = "SELECT batches, tasks, succeeded, failed, cancelled, retries, duration_ms, scheduled"
     " FROM fleet_totals WHERE id = 1";
@@ -121,6 +131,8 @@ inline const std::string set_batch_key = "UPDATE batches SET client_key = ?2 WHE
 inline const std::string dead_letters = "SELECT seq, batch_id, task_id, type, attempts, error, finished_at FROM tasks"
     " WHERE state = 'failed' AND seq > ?1 AND (?2 = '' OR batch_id = ?2) ORDER BY seq LIMIT ?3";
 inline const std::string task_state = "SELECT state FROM tasks WHERE batch_id = ?1 AND task_id = ?2";
+/// A task's seq and how many tasks depend on it
+inline const std::string task_edges = "SELECT seq, dependents FROM tasks WHERE batch_id = ?1 AND task_id = ?2";
 /// One waiting task of a cancel_tasks: ?3 its state as read (the update finds it only in it)
 inline const std::string cancel_task = "UPDATE tasks SET state = 'cancelled', error = 'cancelled', finished_at = ?4"
     " WHERE batch_id = ?1 AND task_id = ?2 AND state = ?3";
@@ -132,10 +144,79 @@ inline const std::string log_replayed = fmt::format("INSERT INTO events (at, kin
     " FROM tasks WHERE batch_id = ?1 AND state = 'failed' AND (?2 = '' OR task_id = ?2)",
     to_string(event_kind::task_replayed));
 inline const std::string replay_tasks = "UPDATE tasks SET state = 'pending', replay_base = attempts - interruptions, not_before = ?3,"
-    " finished_at = NULL, duration_ms = NULL, orphaned_attempts = 0"
+    " finished_at = NULL, duration_ms = NULL, orphaned_attempts = 0, waiting_on = 0"
     " WHERE batch_id = ?1 AND state = 'failed' AND (?2 = '' OR task_id = ?2)";
 inline const std::string reopen_batch = "UPDATE batches SET failed = failed - ?2, finished_at = NULL WHERE id = ?1";
 /// Every task of the batch, so that retries and requeued ones stay out too
+// -- dependencies (store_dependencies.cpp) --------------------------------------------------------
+
+/// One edge of a submitted task: ?2 the task's seq runs after the task ?3 of batch ?1
+inline const std::string insert_dependency = "INSERT INTO task_deps (after_seq, task_seq)"
+    " SELECT seq, ?2 FROM tasks WHERE batch_id = ?1 AND task_id = ?3";
+/// The edges of a moved part's tasks (?3 the seq of its first task, ?4 the batch): an id that is no
+/// task of the batch gives a NULL after_seq, which the table refuses
+inline const std::string move_part_dependencies = "INSERT INTO task_deps (after_seq, task_seq)"
+    " SELECT (SELECT d.seq FROM tasks d WHERE d.batch_id = ?4 AND d.task_id = a.value), ?3 + t.position"
+    " FROM upload_parts c, upload_rows(c.body) t, json_each(t.after) a"
+    " WHERE c.upload_id = ?1 AND c.first = ?2 AND t.after IS NOT NULL";
+/// The first id of a part's "after" lists that names no task of batch ?3
+inline const std::string unknown_dependency = "SELECT c.first + t.position, t.id, a.value"
+    " FROM upload_parts c, upload_rows(c.body) t, json_each(t.after) a"
+    " WHERE c.upload_id = ?1 AND c.first = ?2 AND t.after IS NOT NULL"
+    " AND NOT EXISTS (SELECT 1 FROM tasks d WHERE d.batch_id = ?3 AND d.task_id = a.value)"
+    " ORDER BY t.position LIMIT 1";
+/// Through task_deps_by_task: the edges of the batch whose seqs are ?1..?2
+inline const std::string batch_edges = "SELECT task_seq, after_seq FROM task_deps WHERE task_seq BETWEEN ?1 AND ?2";
+inline const std::string count_batch_edges = "SELECT count(*) FROM task_deps WHERE task_seq BETWEEN ?1 AND ?2";
+inline const std::string block_dependents = "UPDATE tasks SET state = 'blocked', dependencies = x.n, waiting_on = x.n"
+    " FROM (SELECT task_seq, count(*) AS n FROM task_deps WHERE task_seq BETWEEN ?1 AND ?2 GROUP BY task_seq) AS x"
+    " WHERE tasks.seq = x.task_seq";
+inline const std::string count_dependents = "UPDATE tasks SET dependents = x.n"
+    " FROM (SELECT after_seq, count(*) AS n FROM task_deps WHERE after_seq BETWEEN ?1 AND ?2 GROUP BY after_seq) AS x"
+    " WHERE tasks.seq = x.after_seq";
+/// Task ?1 succeeded at ?2: a dependent waiting only on it becomes pending
+inline const std::string unblock_dependents = "UPDATE tasks SET waiting_on = waiting_on - 1,"
+    " state = CASE WHEN waiting_on = 1 THEN 'pending' ELSE 'blocked' END,"
+    " not_before = CASE WHEN waiting_on = 1 THEN ?2 ELSE not_before END"
+    " WHERE seq IN (SELECT task_seq FROM task_deps WHERE after_seq = ?1) AND state = 'blocked'";
+/// Task ?1 failed for good or was cancelled: the blocked tasks below it end failed, error ?2, at ?3
+inline const std::string skip_dependents = "WITH RECURSIVE below(seq) AS"
+    " (SELECT task_seq FROM task_deps WHERE after_seq = ?1"
+    "  UNION SELECT x.task_seq FROM task_deps x JOIN below b ON x.after_seq = b.seq)"
+    " UPDATE tasks SET state = 'failed', error = ?2, finished_at = ?3"
+    " WHERE seq IN (SELECT seq FROM below) AND state = 'blocked'";
+/// The tasks a replay of task ?1 brings back: those below it that it skipped (failed while blocked)
+inline const std::string skipped_below = "WITH RECURSIVE below(seq) AS"
+    " (SELECT x.task_seq FROM task_deps x JOIN tasks t ON t.seq = x.task_seq"
+    "  WHERE x.after_seq = ?1 AND t.state = 'failed' AND t.waiting_on > 0"
+    "  UNION SELECT x.task_seq FROM task_deps x JOIN below b ON x.after_seq = b.seq"
+    "  JOIN tasks t ON t.seq = x.task_seq WHERE t.state = 'failed' AND t.waiting_on > 0)"
+    " SELECT seq FROM below";
+/// A task's dependencies with their states
+inline const std::string dependencies_of = "SELECT x.after_seq, d.state, d.task_id FROM task_deps x"
+    " JOIN tasks d ON d.seq = x.after_seq WHERE x.task_seq = ?1";
+/// The tasks that run after task ?1
+inline const std::string dependents_of = "SELECT task_seq FROM task_deps WHERE after_seq = ?1";
+inline const std::string log_replayed_seq = fmt::format("INSERT INTO events (at, kind, batch_id, task_id)"
+    " SELECT ?2, '{}', batch_id, task_id FROM tasks WHERE seq = ?1 AND state = 'failed'",
+    to_string(event_kind::task_replayed));
+inline const std::string replay_task_seq = "UPDATE tasks SET state = 'pending', replay_base = attempts - interruptions,"
+    " not_before = ?2, finished_at = NULL, duration_ms = NULL, orphaned_attempts = 0, waiting_on = 0"
+    " WHERE seq = ?1 AND state = 'failed'";
+/// The replayed tasks of a batch (?1..?2 its seqs) whose dependencies have not all succeeded wait again
+inline const std::string reblock_replayed = "UPDATE tasks SET state = 'blocked', waiting_on = x.n"
+    " FROM (SELECT x.task_seq, count(*) AS n FROM task_deps x JOIN tasks d ON d.seq = x.after_seq"
+    "       WHERE x.task_seq BETWEEN ?1 AND ?2 AND d.state <> 'succeeded' GROUP BY x.task_seq) AS x"
+    " WHERE tasks.seq = x.task_seq AND tasks.state = 'pending'";
+/// A page of a batch's tasks by seq (as batch_results): each with its state, progress and what it runs after
+inline const std::string batch_tasks = "SELECT seq, task_id, state, attempts, progress, progress_note,"
+    " CASE WHEN dependencies > 0 THEN"
+    " (SELECT json_group_array(d.task_id) FROM task_deps x JOIN tasks d ON d.seq = x.after_seq"
+    "  WHERE x.task_seq = tasks.seq) END FROM tasks"
+    " WHERE seq > ?2 AND seq <= ?3 AND +batch_id = ?1 ORDER BY seq LIMIT ?4";
+/// Through tasks_blocked_by_batch
+inline const std::string count_blocked = "SELECT count(*) FROM tasks WHERE batch_id = ?1 AND state = 'blocked'";
+
 inline const std::string pause_tasks = "UPDATE tasks SET paused = ?2 WHERE batch_id = ?1";
 inline const std::string pause_batch = "UPDATE batches SET paused_at = ?2 WHERE id = ?1";
 inline const std::string fleet_paused = "SELECT count(*) FROM fleet_pause";
@@ -156,6 +237,9 @@ inline const std::string oldest_finished = "SELECT id, first_seq, last_seq, tota
 /// A slice of the batch's tasks' attempts (the primary key's prefix) and then the tasks
 inline const std::string prune_attempts = "DELETE FROM attempts WHERE task_seq >= ?1 AND task_seq <= ?2";
 inline const std::string prune_policies = "DELETE FROM task_policies WHERE task_seq >= ?1 AND task_seq <= ?2";
+/// The edges of the slice's tasks, either way (a slice may end between a task and its dependent)
+inline const std::string prune_dependencies = "DELETE FROM task_deps WHERE after_seq BETWEEN ?1 AND ?2"
+    " OR task_seq BETWEEN ?1 AND ?2";
 inline const std::string prune_tasks = "DELETE FROM tasks WHERE seq >= ?1 AND seq <= ?2 AND batch_id = ?3";
 inline const std::string prune_batch_progress = "UPDATE batches SET first_seq = ?2 WHERE id = ?1";
 inline const std::string prune_batch = "DELETE FROM batches WHERE id = ?1";

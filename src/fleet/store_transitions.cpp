@@ -33,10 +33,13 @@ caf::error fleet_store::insert_batch(const std::string& batch_id, const std::vec
   auto total = static_cast<int64_t>(tasks.size());
   return store_batch(batch_id, total, now, {}, [&]() -> caf::expected<int64_t> {
     int64_t seq = 0;
+    int64_t first_seq = 0;
     for (const auto& t : tasks) {
       if (auto err = stmts_->insert_task.execute(batch_id, t.id, t.type, t.data, t.priority, start_time(t, now), now))
         return err;
       seq = db_.last_insert_rowid();
+      if (first_seq == 0)
+        first_seq = seq;
       if (t.policy.empty())
         continue;
       const auto& p = t.policy;
@@ -44,6 +47,8 @@ caf::error fleet_store::insert_batch(const std::string& batch_id, const std::vec
                                                    static_cast<int32_t>(p.retry)))
         return err;
     }
+    if (auto err = insert_dependencies(batch_id, tasks, first_seq))
+      return err;
     return seq;
   });
 }
@@ -56,6 +61,8 @@ caf::error fleet_store::store_batch(const std::string& batch_id, int64_t total, 
   auto last_seq = insert_tasks();
   if (!last_seq)
     return last_seq.error();
+  if (auto err = link_dependencies(*last_seq - total + 1, *last_seq))
+    return err;
   // One writer inserts the batch's tasks in one go, each seq the largest so far + 1: they are the
   // `total` seqs up to the last one.
   auto& cs = stmts_->count_scheduled;
@@ -96,6 +103,8 @@ caf::expected<std::vector<runnable_task>> store_reader::next_runnable(size_t lim
       r.spec.policy.max_retries = static_cast<int32_t>(st.column_int64(12));
       r.spec.policy.backoff_ms = st.column_int64(13);
       r.spec.policy.retry = static_cast<int8_t>(st.column_int64(14));
+      if (!st.column_is_null(15))
+        r.spec.deps = st.column_text(15);
       out.push_back(std::move(r));
     });
   };
@@ -175,6 +184,13 @@ caf::error fleet_store::record_start(const attempt_started& x, std::map<std::str
   return caf::none;
 }
 
+caf::error fleet_store::save_progress(const std::vector<progress_report>& reports) {
+  for (const auto& r : reports)
+    if (auto err = stmts_->save_progress.execute(r.seq, r.progress, r.note))
+      return err;
+  return caf::none;
+}
+
 caf::error fleet_store::mark_batch_started(const std::string& batch_id, int64_t at, milestones& out) {
   if (auto err = stmts_->start_batch.execute(batch_id, at))
     return err;
@@ -234,9 +250,18 @@ caf::error fleet_store::record_end(const attempt_ended& x, const attempt_started
   else
     et.bind(10, nullptr);
   et.bind(11, int64_t{x.orphaned ? 1 : 0});
-  if (auto err = et.run())
-    return err;
+  auto ended = et.step();
+  if (!ended)
+    return ended.error();
+  auto dependents = *ended ? et.column_int64(0) : 0;
+  et.reset();
   auto& delta = deltas[x.batch_id];
+  if (dependents > 0 && terminal) {
+    auto skipped = settle_dependents(x.seq, x.batch_id, x.task_id, x.next, x.at);
+    if (!skipped)
+      return skipped.error();
+    delta.failed += *skipped;
+  }
   delta.at = std::max(delta.at, x.at);
   switch (x.next) {
     case task_disposition::succeeded: ++delta.succeeded; break;

@@ -103,6 +103,11 @@ caf::expected<int64_t> fleet_store::seal_upload(const std::string& upload_id,
     }
     if (inserted != *n)
       return damaged_part_error(fmt::format("the parts hold {} tasks, the upload counts {}", inserted, *n));
+    // Once every task is in: a task may run after one of a later part.
+    auto first_seq = last_seq - inserted + 1;
+    for (auto [first, tasks] : firsts_and_sizes)
+      if (auto err = move_part_dependencies(upload_id, first, first_seq + first, batch_id))
+        return err;
     return last_seq;
   });
   if (moved)

@@ -1,6 +1,7 @@
 #include "fleet/task_file.hpp"
 
 #include "fleetd/error.hpp"
+#include "fleet/dependency_graph.hpp"
 #include "fleet/json_text.hpp"
 #include "fleet/text.hpp"
 #include "fleet/time_text.hpp"
@@ -71,6 +72,22 @@ std::optional<std::string> read_policy_member(const std::string& key, const json
   return std::nullopt;
 }
 
+/// A task's "after": an array of task ids (non-empty strings); the problem, empty if none.
+std::string read_after(const json& value, std::vector<std::string>& out) {
+  if (!value.is_array())
+    return "\"after\" must be an array of task ids";
+  if (value.size() > max_dependencies_per_task)
+    return fmt::format("\"after\" names {} tasks, more than the limit of {}", value.size(),
+                       max_dependencies_per_task);
+  out.clear();
+  for (const auto& id : value) {
+    if (!id.is_string() || id.get<std::string>().empty())
+      return "\"after\" must be an array of task ids (non-empty strings)";
+    out.push_back(id.get<std::string>());
+  }
+  return {};
+}
+
 /// `x` is the parsed task object, `raw` its text as written.
 caf::expected<parsed_task> to_task(const json& x, std::string_view raw, const std::string& where,
                                    const submit_limits& limits) {
@@ -123,12 +140,15 @@ caf::expected<parsed_task> to_task(const json& x, std::string_view raw, const st
       if (!value.is_number_unsigned() || value.get<uint64_t>() > static_cast<uint64_t>(INT64_MAX))
         return at(where, "\"delay_ms\" must be an integer of ms, 0 or more");
       out.spec.delay_ms = value.get<int64_t>();
+    } else if (key == "after") {
+      if (auto problem = read_after(value, out.spec.after); !problem.empty())
+        return at(where, problem);
     } else if (auto problem = read_policy_member(key, value, out.spec.policy)) {
       if (!problem->empty())
         return at(where, *problem);
     } else {
       return at(where, fmt::format("unknown field {} (a task has id, type, data, priority, run_at, delay_ms,"
-                                   " timeout_ms, max_retries, backoff_ms, retry)",
+                                   " after, timeout_ms, max_retries, backoff_ms, retry)",
                                    quoted_input(key)));
     }
     has_type = has_type || key == "type";

@@ -9,6 +9,13 @@
 namespace fleet {
 
 /// A task ready to start, as read from the runnable index.
+/// The latest progress an attempt of task `seq` reported, to store.
+struct progress_report {
+  int64_t seq = 0;
+  double progress = 0;
+  std::string note;
+};
+
 struct runnable_task {
   int64_t seq = 0; ///< the task's row, unique across batches
   std::string batch_id;

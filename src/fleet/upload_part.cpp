@@ -4,6 +4,8 @@
 
 #include <fmt/format.h>
 
+#include <nlohmann/json.hpp>
+
 #include <array>
 
 namespace fleet {
@@ -14,7 +16,7 @@ constexpr std::string_view part_magic = "FUP3";
 constexpr std::string_view part_magic_v2 = "FUP2";
 constexpr std::string_view part_magic_v1 = "FUP1";
 
-enum extension_tag : uint8_t { policy_tag = 1 };
+enum extension_tag : uint8_t { policy_tag = 1, after_tag = 2 };
 constexpr uint32_t policy_bytes = 8 + 4 + 8 + 4;
 
 void put_u32(std::string& out, uint32_t x) {
@@ -41,7 +43,16 @@ void put_task(std::string& out, const task& t) {
   put_u64(out, static_cast<uint64_t>(t.run_at));
   put_u64(out, static_cast<uint64_t>(t.delay_ms));
   auto with_policy = !t.policy.empty();
-  put_u32(out, with_policy ? 1 : 0);
+  auto with_after = !t.after.empty();
+  put_u32(out, (with_policy ? 1 : 0) + (with_after ? 1 : 0));
+  if (with_after) {
+    std::string ids;
+    put_u32(ids, static_cast<uint32_t>(t.after.size()));
+    for (const auto& id : t.after)
+      put_string(ids, id);
+    out.push_back(static_cast<char>(after_tag));
+    put_string(out, ids);
+  }
   if (with_policy) {
     out.push_back(static_cast<char>(policy_tag));
     put_u32(out, policy_bytes);
@@ -130,6 +141,7 @@ bool upload_part_reader::next(staged_task& out) {
   out.run_at = 0;
   out.delay_ms = 0;
   out.policy = task_policy{};
+  out.after_json.clear();
   if (version_ >= 2 && (!take_i64(out.run_at) || !take_i64(out.delay_ms)))
     return false;
   if (version_ < 3)
@@ -137,12 +149,15 @@ bool upload_part_reader::next(staged_task& out) {
   uint32_t extensions = 0;
   if (!take_u32(extensions))
     return false;
-  // The encoder writes each extension at most once, and a policy only when it sets something: a
-  // part that says otherwise was not written by fleetd.
-  if (extensions > 1) {
+  // The encoder writes each extension at most once, a policy only when it sets something and a
+  // list of dependencies only when it names one: a part that says otherwise was not written by
+  // fleetd.
+  if (extensions > 2) {
     damaged_ = true;
     return false;
   }
+  bool seen_policy = false;
+  bool seen_after = false;
   for (uint32_t i = 0; i < extensions; ++i) {
     if (rest_.empty()) {
       damaged_ = true;
@@ -153,22 +168,39 @@ bool upload_part_reader::next(staged_task& out) {
     std::string_view bytes;
     if (!take_string(bytes))
       return false;
-    if (tag != policy_tag || bytes.size() != policy_bytes) {
-      damaged_ = true; // written by a newer fleetd, or damaged: either way not to be guessed at
-      return false;
-    }
     auto rest = rest_;
     rest_ = bytes;
-    uint32_t max_retries = 0;
-    uint32_t retry = 0;
-    take_i64(out.policy.timeout_ms);
-    take_u32(max_retries);
-    take_i64(out.policy.backoff_ms);
-    take_u32(retry);
-    out.policy.max_retries = static_cast<int32_t>(max_retries);
-    out.policy.retry = static_cast<int8_t>(static_cast<int32_t>(retry));
+    bool read = false;
+    if (tag == policy_tag && !seen_policy && bytes.size() == policy_bytes) {
+      seen_policy = true;
+      uint32_t max_retries = 0;
+      uint32_t retry = 0;
+      take_i64(out.policy.timeout_ms);
+      take_u32(max_retries);
+      take_i64(out.policy.backoff_ms);
+      take_u32(retry);
+      out.policy.max_retries = static_cast<int32_t>(max_retries);
+      out.policy.retry = static_cast<int8_t>(static_cast<int32_t>(retry));
+      read = !out.policy.empty() && static_cast<int32_t>(retry) == out.policy.retry;
+    } else if (tag == after_tag && !seen_after) {
+      seen_after = true;
+      uint32_t n = 0;
+      auto ids = nlohmann::json::array();
+      read = take_u32(n) && n > 0;
+      for (uint32_t k = 0; read && k < n; ++k) {
+        std::string_view id;
+        read = take_string(id) && !id.empty();
+        if (read)
+          ids.push_back(std::string{id});
+      }
+      read = read && rest_.empty();
+      if (read)
+        out.after_json = ids.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    }
     rest_ = rest;
-    if (out.policy.empty() || static_cast<int32_t>(retry) != out.policy.retry) {
+    // An unknown tag was written by a newer fleetd, or the part is damaged: either way not to be
+    // guessed at.
+    if (!read) {
       damaged_ = true;
       return false;
     }

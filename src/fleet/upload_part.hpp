@@ -19,7 +19,8 @@ namespace fleet {
 ///   i32 priority, i64 run_at, i64 delay_ms, u32 count of extensions, each u8 tag, u32 length,
 ///   bytes (every integer little-endian). Extensions carry what most tasks do not have, so that
 ///   a new field needs a tag rather than a new format: tag 1, the task's policy (i64 timeout_ms,
-///   i32 max_retries, i64 backoff_ms, i32 retry). A reader refuses a tag it does not know.
+///   i32 max_retries, i64 backoff_ms, i32 retry); tag 2, the ids it runs after (u32 count, then
+///   each as u32 length and bytes). A reader refuses a tag it does not know.
 /// "FUP2" (without extensions) and "FUP1" parts (without the two times either), staged by older
 /// fleetd versions, are still read.
 
@@ -45,6 +46,7 @@ struct staged_task {
   int64_t run_at = 0;
   int64_t delay_ms = 0;
   task_policy policy{};
+  std::string after_json; ///< the ids it runs after as a JSON array, empty if none
 };
 
 /// Reads a part's body task by task, checking every length against the end of the body.

@@ -14,7 +14,7 @@ namespace fleet {
 namespace {
 
 enum column { position_column, id_column, type_column, data_column, priority_column, run_at_column, delay_ms_column,
-              timeout_ms_column, max_retries_column, backoff_ms_column, retry_column, body_column };
+              timeout_ms_column, max_retries_column, backoff_ms_column, retry_column, after_column, body_column };
 
 struct cursor {
   sqlite3_vtab_cursor base{}; // first: SQLite hands back pointers to it
@@ -47,7 +47,7 @@ int advance(sqlite3_vtab_cursor* base) {
 int connect(sqlite3* db, void*, int, const char* const*, sqlite3_vtab** out, char**) {
   auto rc = sqlite3_declare_vtab(db, "CREATE TABLE x(position INTEGER, id TEXT, type TEXT, data TEXT,"
                                      " priority INTEGER, run_at INTEGER, delay_ms INTEGER, timeout_ms INTEGER,"
-                                     " max_retries INTEGER, backoff_ms INTEGER, retry INTEGER, body HIDDEN)");
+                                     " max_retries INTEGER, backoff_ms INTEGER, retry INTEGER, after TEXT, body HIDDEN)");
   if (rc != SQLITE_OK)
     return rc;
   auto* table = static_cast<sqlite3_vtab*>(sqlite3_malloc(sizeof(sqlite3_vtab)));
@@ -147,6 +147,12 @@ int column(sqlite3_vtab_cursor* base, sqlite3_context* ctx, int i) {
     case max_retries_column: int_or_null(ctx, c.current.policy.max_retries, c.current.policy.max_retries >= 0); break;
     case backoff_ms_column: int_or_null(ctx, c.current.policy.backoff_ms, c.current.policy.backoff_ms >= 0); break;
     case retry_column: int_or_null(ctx, c.current.policy.retry, c.current.policy.retry >= 0); break;
+    case after_column:
+      if (c.current.after_json.empty())
+        sqlite3_result_null(ctx);
+      else
+        text_result(ctx, c.current.after_json);
+      break;
     default: sqlite3_result_null(ctx); break;
   }
   return SQLITE_OK;

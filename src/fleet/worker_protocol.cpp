@@ -32,6 +32,13 @@ caf::expected<std::string> request_line(const pool_request& r) {
     return caf::make_error(errc::invalid_task, fmt::format("task {}: data is not valid JSON", r.task_id));
   json line{{"id", r.attempt_id}, {"task_id", r.task_id}, {"batch_id", r.batch_id}, {"type", r.type},
             {"data", std::move(data)}, {"attempt", r.attempt}, {"deadline_ms", r.deadline_ms}};
+  if (!r.deps_json.empty()) {
+    auto deps = json::parse(r.deps_json, nullptr, false);
+    if (deps.is_discarded())
+      return caf::make_error(errc::invalid_task, fmt::format("task {}: its dependencies' results are not valid JSON",
+                                                             r.task_id));
+    line["deps"] = std::move(deps);
+  }
   return dump_json(line) + "\n";
 }
 

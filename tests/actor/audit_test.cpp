@@ -149,7 +149,7 @@ TEST_CASE("every query of docs/AUDIT.md gives the rows of what happened") {
   };
   using rows = std::vector<std::string>;
   auto queries = audit_queries(a, "x");
-  REQUIRE(queries.size() == 20);
+  REQUIRE(queries.size() == 23);
   // The latest batches, and those that did not complete.
   CHECK(shown(queries[0]) == rows{"C|processing|1|0|0|0|0.0|T|NULL", "B|cancelled|1|0|0|1|100.0|T|10",
                                   "A|partial|3|2|1|0|100.0|T|1150"});
@@ -208,4 +208,18 @@ TEST_CASE("every query of docs/AUDIT.md gives the rows of what happened") {
   CHECK(shown(queries[18]) == rows{"T|schedule_paused|nightly|NULL|NULL|NULL",
                                    "T|schedule_added|nightly|NULL|NULL|NULL"});
   CHECK(shown(queries[19]) == rows{"C|long|running|1|3600000|NULL|NULL|NULL"}); // tasks with a policy
+  // D: a graph whose root fails: what each task waits on, what was skipped, and why.
+  auto root = failing("root", -1);
+  root.policy.max_retries = 0;
+  auto mid = make_task("mid", "echo");
+  mid.after = {"root"};
+  auto leaf = make_task("leaf", "echo");
+  leaf.after = {"mid"};
+  auto d = f.submit_ok({root, mid, leaf, make_task("other", "echo")});
+  REQUIRE(f.advance_until([&] { return f.finished(d); }));
+  auto graph = audit_queries(d, "");
+  CHECK(shown(graph[20]) == rows{"mid|failed|1|root=failed", "leaf|failed|1|mid=failed"});
+  CHECK(shown(graph[21]) == rows{"mid|not run: task \"root\", which it runs after, failed|T",
+                                 "leaf|not run: task \"root\", which it runs after, failed|T"});
+  CHECK(shown(graph[22]) == rows{"root|failed|2"});
 }

@@ -117,6 +117,19 @@ TEST_CASE("only an attempt's own worker may report its result, and a second repo
 
 namespace {
 
+/// Reports `reports` times, the last one 0.5 "half way", then never replies.
+worker_actor::behavior_type chatty_worker(worker_actor::pointer self, attempt_info info, int reports) {
+  return {
+    [self, info, reports](execute_atom, const task&, int32_t) -> caf::result<task_outcome> {
+      auto rp = self->make_response_promise<task_outcome>();
+      for (int i = 1; i <= reports; ++i)
+        self->send(info.coordinator, progress_atom::value, info.worker_id, 0.5 * i / reports,
+                   i == reports ? std::string{"half way"} : "step " + std::to_string(i));
+      return rp;
+    },
+  };
+}
+
 /// Reports progress 0.5 "half way" through the coordinator, then never replies.
 worker_actor::behavior_type progress_worker(worker_actor::pointer self, attempt_info info) {
   return {
@@ -168,3 +181,33 @@ TEST_CASE("a worker's progress shows with its attempt, and nobody else can repor
   f.run();
 }
 
+TEST_CASE("the latest progress is stored with its task about once a second, not per report") {
+  fleet_fixture f;
+  f.registry().add("chatty", [](caf::actor_system& sys, const attempt_info& info) {
+    return sys.spawn(chatty_worker, info, 200);
+  });
+  f.start();
+  auto id = f.submit_ok({make_task("c", "chatty"), make_task("quiet", "sleep", R"({"ms": 60000})")});
+  REQUIRE(f.advance_until([&] { return worker_of(f, "c") && worker_of(f, "c")->progress == 0.5; }));
+  // Not stored yet: the reports wait for the next flush.
+  CHECK(f.query_int("SELECT count(*) FROM tasks WHERE progress IS NOT NULL") == 0);
+  auto rows = [&] {
+    auto page = f.ask<task_page>(tasks_atom::value, id, int64_t{0}, int32_t{10});
+    REQUIRE(page);
+    return page->items;
+  };
+  // A page shows the running attempt's report at once, from the manager's memory.
+  CHECK(rows()[0].progress == 0.5);
+  CHECK(rows()[0].note == "half way");
+  CHECK(rows()[1].progress == -1);
+  f.advance(1'000);
+  CHECK(f.query_text("SELECT progress || ' ' || progress_note FROM tasks WHERE task_id = 'c'") == "0.5 half way");
+  CHECK(f.query_int("SELECT count(*) FROM tasks WHERE progress IS NULL AND task_id = 'quiet'") == 1);
+  auto page = f.ask<task_page>(tasks_atom::value, id, int64_t{0}, int32_t{0});
+  REQUIRE_FALSE(page);
+  CHECK(page.error() == errc::invalid_argument);
+  REQUIRE(f.ask<bool>(cancel_atom::value, id));
+  f.run();
+  // Kept after the attempt ended: what it got to.
+  CHECK(f.query_text("SELECT progress FROM tasks WHERE task_id = 'c'") == "0.5");
+}

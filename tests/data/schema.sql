@@ -2,6 +2,8 @@ CREATE UNIQUE INDEX batches_by_client_key ON batches (client_key) WHERE client_k
 CREATE INDEX batches_finished ON batches (finished_at) WHERE finished_at IS NOT NULL;
 CREATE INDEX batches_unfinished ON batches (created_at) WHERE finished_at IS NULL;
 CREATE INDEX events_by_batch ON events (batch_id, id);
+CREATE INDEX task_deps_by_task ON task_deps (task_seq, after_seq);
+CREATE INDEX tasks_blocked_by_batch ON tasks (batch_id) WHERE state = 'blocked';
 CREATE INDEX tasks_failed ON tasks (seq) WHERE state = 'failed';
 CREATE INDEX tasks_failed_by_time ON tasks (finished_at, seq) WHERE state = 'failed';
 CREATE INDEX tasks_retry_due ON tasks (not_before) WHERE state = 'retry_wait';
@@ -88,6 +90,11 @@ CREATE TABLE schedules (
   missed_slots  INTEGER NOT NULL DEFAULT 0, -- passed while fleetd was down, not run
   CHECK ((cron IS NULL) <> (every_ms IS NULL))
 );
+CREATE TABLE task_deps (
+  after_seq INTEGER NOT NULL REFERENCES tasks(seq),
+  task_seq  INTEGER NOT NULL REFERENCES tasks(seq),
+  PRIMARY KEY (after_seq, task_seq)
+) WITHOUT ROWID;
 CREATE TABLE task_policies (
   task_seq    INTEGER PRIMARY KEY REFERENCES tasks(seq),
   timeout_ms  INTEGER CHECK (timeout_ms IS NULL OR timeout_ms >= 1),      -- each attempt's deadline
@@ -105,8 +112,8 @@ CREATE TABLE "tasks" (
   priority          INTEGER NOT NULL DEFAULT 0,
   state             TEXT NOT NULL DEFAULT 'pending'
                     CHECK (state = 'pending' OR state = 'running' OR state = 'retry_wait'
-                           OR state = 'scheduled' OR state = 'succeeded' OR state = 'failed'
-                           OR state = 'cancelled'),
+                           OR state = 'scheduled' OR state = 'blocked' OR state = 'succeeded'
+                           OR state = 'failed' OR state = 'cancelled'),
   paused            INTEGER NOT NULL DEFAULT 0,  -- 1 while its batch is paused
   attempts          INTEGER NOT NULL DEFAULT 0,  -- attempts started, interrupted ones included
   interruptions     INTEGER NOT NULL DEFAULT 0,  -- attempts cut short by a crash, a shutdown or a lost node
@@ -122,6 +129,15 @@ CREATE TABLE "tasks" (
   started_at        INTEGER,
   finished_at       INTEGER,
   duration_ms       INTEGER,                 -- of the attempt that finished the task
+  dependencies      INTEGER NOT NULL DEFAULT 0 CHECK (dependencies >= 0), -- tasks it runs after (task_deps)
+  waiting_on        INTEGER NOT NULL DEFAULT 0 CHECK (waiting_on >= 0),   -- of those, not succeeded yet: it is
+                                                 -- `blocked` while above 0; a task that ended `failed`
+                                                 -- with it above 0 was skipped (a dependency failed)
+  dependents        INTEGER NOT NULL DEFAULT 0 CHECK (dependents >= 0),   -- tasks that run after it
+  progress          REAL CHECK (progress IS NULL OR (progress >= 0 AND progress <= 1)), -- the latest
+                                                 -- report of its attempt (0..1; NULL: none), stored
+                                                 -- at most about once a second, not per report
+  progress_note     TEXT,                    -- the note of that report
   UNIQUE (batch_id, task_id)
 );
 CREATE TABLE upload_parts (

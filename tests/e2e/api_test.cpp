@@ -331,6 +331,45 @@ TEST_CASE("task policies through the API: per task and for the whole submit, bad
   CHECK(f.d.query_int("SELECT count(*) FROM task_policies WHERE timeout_ms = 750") == 1);
 }
 
+TEST_CASE("dependencies through the API: after in JSON and JSON Lines, the tasks page, a cycle refused") {
+  api_fleetd f;
+  REQUIRE_MESSAGE(f.d.start(), f.d.log());
+  auto c = f.client();
+  httplib::Headers auth{{"Authorization", std::string{"Bearer "} + write_token}};
+  auto res = c.Post("/api/v1/batches", auth,
+                    R"({"tasks": [{"id": "b", "type": "echo", "after": ["a"]}, {"id": "a", "type": "echo"}]})",
+                    "application/json");
+  REQUIRE(res);
+  REQUIRE_MESSAGE(res->status == 201, res->body);
+  auto batch = json::parse(res->body)["batch_id"].get<std::string>();
+  REQUIRE(eventually([&] {
+    auto st = c.Get("/api/v1/batches/" + batch, auth);
+    return st && json::parse(st->body)["completed"] == 2;
+  }));
+  auto page = c.Get("/api/v1/batches/" + batch + "/tasks?limit=10", auth);
+  REQUIRE(page);
+  REQUIRE_MESSAGE(page->status == 200, page->body);
+  auto tasks = json::parse(page->body);
+  REQUIRE(tasks["tasks"].size() == 2);
+  CHECK(tasks["tasks"][0]["task_id"] == "b");
+  CHECK(tasks["tasks"][0]["after"] == json::array({"a"}));
+  CHECK(tasks["tasks"][0]["state"] == "succeeded");
+  CHECK(tasks["done"] == true);
+  CHECK(c.Get("/api/v1/batches/no-such/tasks", auth)->status == 404);
+  CHECK(c.Get("/api/v1/batches/" + batch + "/tasks?limit=0", auth)->status == 400);
+  res = c.Post("/api/v1/batches", auth,
+               "{\"id\": \"x\", \"type\": \"echo\", \"after\": [\"y\"]}\n"
+               "{\"id\": \"y\", \"type\": \"echo\", \"after\": [\"x\"]}\n",
+               "application/x-ndjson");
+  REQUIRE(res);
+  CHECK(res->status == 422);
+  CHECK_MESSAGE(res->body.find("the dependencies form a cycle") != std::string::npos, res->body);
+  res = c.Post("/api/v1/batches", auth, R"({"tasks": [{"type": "echo", "after": "a"}]})", "application/json");
+  REQUIRE(res);
+  CHECK(res->status == 422);
+  CHECK(f.d.query_int("SELECT count(*) FROM batches") == 1);
+}
+
 TEST_CASE("schedules over the HTTP API: add, list, replace, run, pause, resume, delete, with bad input refused") {
   api_fleetd f;
   REQUIRE_MESSAGE(f.d.start(), f.d.log());

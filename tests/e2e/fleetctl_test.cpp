@@ -1,5 +1,7 @@
 #include "fleetd_process.hpp"
 
+#include <nlohmann/json.hpp>
+
 #include <algorithm>
 #include <set>
 #include <sstream>
@@ -141,9 +143,9 @@ TEST_CASE("fleetctl without a daemon says so and --help works for the program an
       ++summaries;
     }
   }
-  CHECK(summaries == 16);
+  CHECK(summaries == 17);
   for (auto cmd : {"submit", "status", "results", "wait", "cancel", "failed", "replay", "pause", "resume",
-                   "scale", "stats", "prune", "schedule", "workers", "nodes", "config"}) {
+                   "scale", "stats", "prune", "schedule", "workers", "nodes", "config", "graph"}) {
     CAPTURE(cmd);
     CHECK(r.out.find(std::string{"  "} + cmd) != std::string::npos);
     auto one = run({bin("fleetctl"), cmd, "--help"});
@@ -496,4 +498,60 @@ TEST_CASE("fleetctl prune --now runs a retention pass and reports it, and young 
   r = d.ctl({"stats", "--now"});
   CHECK(r.exit_code == 2);
   CHECK(r.err.find("--now belongs to prune") != std::string::npos);
+}
+
+TEST_CASE("fleetctl runs a graph in order, draws it, and lists each task with status --tasks") {
+  fleetd_process d;
+  REQUIRE_MESSAGE(d.start(), d.log());
+  auto file = d.file("graph.jsonl");
+  write_file(file, "{\"id\":\"report\",\"type\":\"echo\",\"after\":[\"left\",\"right\"]}\n"
+                   "{\"id\":\"left\",\"type\":\"echo\",\"data\":{\"n\":1},\"after\":[\"root\"]}\n"
+                   "{\"id\":\"right\",\"type\":\"echo\",\"data\":{\"n\":2},\"after\":[\"root\"]}\n"
+                   "{\"id\":\"root\",\"type\":\"echo\"}\n");
+  auto r = d.ctl({"submit", "--wait", file});
+  REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+  auto id = d.query_text("SELECT id FROM batches");
+  CHECK(d.query_int("SELECT count(*) FROM task_deps") == 4);
+  CHECK(d.query_int("SELECT min(a.started_at) FROM attempts a JOIN tasks t ON t.seq = a.task_seq"
+                    " WHERE t.task_id = 'report'")
+        >= d.query_int("SELECT max(a.finished_at) FROM attempts a JOIN tasks t ON t.seq = a.task_seq"
+                       " WHERE t.task_id IN ('left', 'right')"));
+  r = d.ctl({"graph", id});
+  REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+  CHECK(r.out == "root [succeeded]\n  left [succeeded]\n    report [succeeded]\n  right [succeeded]\n    report (above)\n");
+  r = d.ctl({"graph", "--dot", id});
+  REQUIRE(r.exit_code == 0);
+  CHECK(r.out.find("digraph") == 0);
+  CHECK(r.out.find("\"left\" -> \"report\";") != std::string::npos);
+  CHECK(r.out.find("\"root\" -> \"right\";") != std::string::npos);
+  r = d.ctl({"status", "--tasks", id});
+  REQUIRE(r.exit_code == 0);
+  CHECK(r.out.find("AFTER") != std::string::npos);
+  {
+    auto at = r.out.find("\nleft ");
+    REQUIRE(at != std::string::npos);
+    auto line = r.out.substr(at + 1, r.out.find('\n', at + 1) - at - 1);
+    CAPTURE(line);
+    CHECK(line.find(" succeeded ") != std::string::npos);
+    CHECK(line.size() > 5);
+    CHECK(line.substr(line.size() - 5) == " root");
+  }
+  r = d.ctl({"--json", "status", "--tasks", id});
+  REQUIRE(r.exit_code == 0);
+  auto doc = nlohmann::json::parse(r.out);
+  CHECK(doc["status"]["blocked"] == 0);
+  REQUIRE(doc["tasks"].size() == 4);
+  CHECK(doc["tasks"][0]["after"] == nlohmann::json::array({"left", "right"}));
+  CHECK(doc["tasks"][0]["state"] == "succeeded");
+
+  write_file(file, "{\"id\":\"a\",\"type\":\"echo\",\"after\":[\"b\"]}\n{\"id\":\"b\",\"type\":\"echo\",\"after\":[\"a\"]}\n");
+  r = d.ctl({"submit", file});
+  CHECK(r.exit_code == 2);
+  CHECK_MESSAGE(r.err.find("the dependencies form a cycle") != std::string::npos, r.err);
+  r = d.ctl({"graph", "--tasks", id});
+  CHECK(r.exit_code == 2);
+  CHECK(r.err.find("--tasks belongs to status") != std::string::npos);
+  r = d.ctl({"graph", "no-such-batch"});
+  CHECK(r.exit_code == 2);
+  CHECK(d.query_int("SELECT count(*) FROM batches") == 1);
 }

@@ -127,17 +127,20 @@ void check_example_worker(const std::string& interpreter, const std::string& scr
   auto tasks = d.file("tasks.jsonl");
   write_file(tasks, R"({"id": "w", "type": "wordcount", "data": {"text": "to be or not to be"}})" "\n"
                     R"({"id": "s", "type": "shout", "data": {"text": "caf\u00e9"}})" "\n"
-                    R"({"id": "bad", "type": "wordcount", "data": {"words": 1}})" "\n");
+                    R"({"id": "bad", "type": "wordcount", "data": {"words": 1}})" "\n"
+                    R"({"id": "then", "type": "shout", "data": {"text": "x"}, "after": ["w"]})" "\n");
   auto id = d.submit(tasks);
   d.ctl({"wait", id});
   auto results = d.results_by_task(id);
-  REQUIRE(results.size() == 3);
+  REQUIRE(results.size() == 4);
   CHECK(results["w"]["result"]["words"] == 6);
   CHECK(results["s"]["result"]["text"] == "CAF\u00c9");
   CHECK(results["s"]["result"]["attempt"] == 1);
+  CHECK(results["s"]["result"]["after"] == nlohmann::json::object());
+  CHECK(results["then"]["result"]["after"]["w"]["words"] == 6); // the protocol's "deps"
   CHECK(results["bad"]["success"] == false);
   CHECK(results["bad"]["error"] == "needs {\"text\": STRING}");
-  CHECK(d.query_int("SELECT count(*) FROM attempts") == 3); // the refusal was not retried
+  CHECK(d.query_int("SELECT count(*) FROM attempts") == 4); // the refusal was not retried
   CHECK(d.terminate() == 0);
 }
 

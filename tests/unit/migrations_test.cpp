@@ -121,6 +121,35 @@ TEST_CASE("a version 1 database with work in every state migrates to delayed tas
   CHECK(*other.query_int("PRAGMA foreign_keys") == 1);
 }
 
+TEST_CASE("a version 5 database migrates to dependencies with its tasks, policies and attempts kept") {
+  temp_dir dir;
+  auto path = dir.file("fleet.db");
+  {
+    auto db = database_at(path, 5);
+    REQUIRE_FALSE(db.exec(
+      "INSERT INTO batches (id, created_at, total, succeeded, first_seq, last_seq, scheduled)"
+      " VALUES ('b1', 1, 3, 1, 1, 3, 1);"
+      "INSERT INTO tasks (batch_id, task_id, type, data, state, attempts, not_before, result, paused)"
+      " VALUES ('b1', 'done', 'echo', '{}', 'succeeded', 1, 5, '{\"ok\":1}', 0),"
+      "        ('b1', 'later', 'echo', '{}', 'scheduled', 0, 9000, NULL, 1),"
+      "        ('b1', 'run', 'echo', '{}', 'running', 1, 5, NULL, 0);"
+      "INSERT INTO task_policies (task_seq, timeout_ms) VALUES (3, 100);"
+      "INSERT INTO attempts (task_seq, attempt, worker_id, started_at) VALUES (3, 1, 'w1', 4);"));
+  }
+  auto store = fleet_store::open({path, "full"});
+  REQUIRE_MESSAGE(store, (store ? "" : error_text(store.error())));
+  auto q = [&](const std::string& sql) { return query_db_int(path, sql); };
+  CHECK(user_version(path) == latest_schema_version());
+  CHECK(q("SELECT count(*) FROM tasks WHERE dependencies = 0 AND waiting_on = 0 AND dependents = 0") == 3);
+  CHECK(q("SELECT not_before FROM tasks WHERE task_id = 'later' AND state = 'scheduled' AND paused = 1") == 9000);
+  CHECK(query_db_text(path, "SELECT result FROM tasks WHERE task_id = 'done'") == "{\"ok\":1}");
+  CHECK(q("SELECT timeout_ms FROM task_policies JOIN tasks ON seq = task_seq WHERE task_id = 'run'") == 100);
+  CHECK(q("SELECT count(*) FROM attempts a JOIN tasks t ON t.seq = a.task_seq WHERE t.state = 'running'") == 1);
+  CHECK(q("SELECT count(*) FROM pragma_foreign_key_check") == 0);
+  CHECK(query_db_text(path, "PRAGMA integrity_check") == "ok");
+  CHECK(q("SELECT count(*) FROM batch_summary WHERE id = 'b1' AND scheduled = 1") == 1);
+}
+
 TEST_CASE("a fresh database has exactly the checked-in schema, with incremental auto-vacuum") {
   // tests/data/schema.sql is the reviewed copy: a change to schema/ that alters what a fresh
   // database holds fails here until that copy is updated with it.

@@ -98,6 +98,18 @@ TEST_CASE("hot queries use their indexes, not a table scan") {
   CHECK(unfinished.find("batches_unfinished") != std::string::npos);
   auto key = query_plan(path, sql::batch_for_key);
   CHECK(key.find("batches_by_client_key") != std::string::npos);
+  // Dependencies: the edges of one task either way, a batch's by seq range, its blocked count.
+  for (const auto& statement : {sql::unblock_dependents, sql::dependents_of, sql::skip_dependents}) {
+    auto plan = query_plan(path, statement);
+    CHECK_MESSAGE(plan.find("SCAN tasks") == std::string::npos, plan);
+    CHECK_MESSAGE(plan.find("SCAN task_deps") == std::string::npos, plan);
+  }
+  for (const auto& statement : {sql::dependencies_of, sql::batch_edges, sql::count_batch_edges}) {
+    auto plan = query_plan(path, statement);
+    CHECK_MESSAGE(plan.find("task_deps_by_task") != std::string::npos, plan);
+  }
+  auto blocked = query_plan(path, sql::count_blocked);
+  CHECK(blocked.find("tasks_blocked_by_batch") != std::string::npos);
 }
 
 TEST_CASE("results page through one batch by cursor, never into the next") {

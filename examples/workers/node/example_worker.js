@@ -14,5 +14,6 @@ serve({
     ctx.progress(1, 'counted');
     return { words: data.text.split(/\s+/).filter(Boolean).length, pid: process.pid };
   },
-  shout: async (data, ctx) => ({ text: String((data && data.text) || '').toUpperCase(), attempt: ctx.attempt }),
+  // ctx.deps: the results of the tasks it runs after ("after"), by task id.
+  shout: async (data, ctx) => ({ text: String((data && data.text) || '').toUpperCase(), attempt: ctx.attempt, after: ctx.deps }),
 });

@@ -10,7 +10,7 @@
 //   });
 //
 // A handler gets the task's data and a context (id, taskId, batchId, type, attempt, deadlineMs,
-// progress()). What it returns (or resolves to) is the result; Fail(message, retry) fails the
+// deps: the results of the tasks it runs after by task id, progress()). What it returns (or resolves to) is the result; Fail(message, retry) fails the
 // attempt; any other error fails it too (retried by the fleet's rules). console.log goes to
 // stderr, which fleetd logs: stdout belongs to the protocol.
 'use strict';
@@ -41,6 +41,7 @@ function serve(handlers) {
         type: msg.type,
         attempt: msg.attempt,
         deadlineMs: msg.deadline_ms,
+        deps: msg.deps ?? {},
         progress(fraction, note) {
           const p = { id: msg.id, progress: Math.min(1, Math.max(0, Number(fraction))) };
           if (note !== undefined) p.note = String(note);

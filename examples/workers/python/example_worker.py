@@ -22,7 +22,8 @@ def wordcount(data, ctx):
 
 
 def shout(data, ctx):
-    return {"text": str(data.get("text", "")).upper(), "attempt": ctx.attempt}
+    # ctx.deps: the results of the tasks it runs after ("after"), by task id.
+    return {"text": str(data.get("text", "")).upper(), "attempt": ctx.attempt, "after": ctx.deps}
 
 
 serve({"wordcount": wordcount, "shout": shout})

@@ -11,7 +11,7 @@
     serve({"resize": resize})
 
 A handler gets the task's data and a context (id, task_id, batch_id, type, attempt, deadline_ms,
-progress()). What it returns is the result; Fail(message, retry) fails the attempt; any other
+deps: the results of the tasks it runs after by task id, progress()). What it returns is the result; Fail(message, retry) fails the attempt; any other
 exception fails it too (and the task is retried by the fleet's rules). print() goes to stderr,
 which fleetd logs: stdout belongs to the protocol.
 """
@@ -38,6 +38,7 @@ class Context:
         self.type = msg.get("type", "")
         self.attempt = msg.get("attempt", 1)
         self.deadline_ms = msg.get("deadline_ms", 0)
+        self.deps = msg.get("deps", {})
         self._out = out
 
     def progress(self, fraction, note=None):
