@@ -131,6 +131,8 @@ caf::error fleet_manager_state::init(self_pointer self, fleet_manager_options op
   attempts_ = attempt_table{opts_.recent_workers_kept};
   opts_.metrics->nodes.set(1);
   coordinator_ = self->spawn<caf::linked>(fleet::coordinator, started.totals, fleet_manager_actor{self});
+  if (auto err = load_queues(now))
+    return err;
   if (auto err = load_schedules(now))
     return err;
   // Promotes due retries and starts work once the behaviour is in place.

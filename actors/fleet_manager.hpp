@@ -16,7 +16,7 @@
 #include "fleet/manager/group_commit.hpp"
 #include "fleet/manager/new_batch.hpp"
 #include "fleet/manager/node_membership.hpp"
-#include "fleet/manager/ready_window.hpp"
+#include "fleet/manager/queue_scheduler.hpp"
 #include "fleet/manager/storage_health.hpp"
 #include "fleet/manager/subscriptions.hpp"
 #include "fleet/write_pipeline.hpp"
@@ -106,6 +106,8 @@ struct fleet_manager_options {
   /// Schedules declared in the config file ([schedule.NAME]): added at start, or updated when
   /// they differ from the stored ones.
   std::vector<schedule_spec> declared_schedules;
+  /// Queues declared in the config file ([queue.NAME]); what was set at runtime wins field by field.
+  std::map<std::string, queue_limits> declared_queues;
   /// The wall clock (ms since the epoch) read once at start: stored times and schedule slots count
   /// from it, moved on by the actor clock. Empty: the system clock (tests start a manager as if at
   /// another time).
@@ -190,6 +192,10 @@ public:
   caf::result<bool> remove_schedule(const std::string& name);
   caf::result<std::string> run_schedule(const std::string& name);
   void on_schedule_tick();
+  /// Queues (fleet_manager_queues.cpp).
+  caf::result<std::vector<queue_info>> list_queues();
+  caf::result<queue_info> set_queue(const std::string& name, const queue_change& change);
+  void on_rate_tick();
   void on_node_tick();
   void on_tick();
   void on_wakeup();
@@ -249,9 +255,24 @@ private:
   void after_commit(std::function<void()> action);
 
   void dispatch();
-  /// Fills the window of runnable tasks; false if the index cannot be read.
-  bool fill_ready();
-  void invalidate_ready() { ready_.invalidate(); }
+  /// Fills the window of `q`'s runnable tasks; false if the index cannot be read.
+  bool fill_ready(queue_slot& q);
+  /// Whether a task read from the runnable index must stay out of a window (running, its change
+  /// uncommitted, its batch being cancelled).
+  bool held_back(const runnable_task& row) const;
+  void invalidate_ready() { queues_.invalidate_all(); }
+  /// Adds the config file's queues and what was set at runtime to the scheduler.
+  caf::error load_queues(int64_t now);
+  /// An attempt left the running table: its queue's and group's counts, and the group's tasks
+  /// left out of the window may come in.
+  void attempt_left(const running_attempt& r);
+  /// Reads the next tasks of a group that frees a slot into its queue's window.
+  void read_group(queue_slot& q, const std::string& group);
+  /// errc::invalid_task for a task that names a queue nobody declared.
+  caf::error check_queues(const std::vector<task>& tasks) const;
+  queue_info queue_info_of(queue_slot& q, int64_t pending, int64_t now);
+  /// Arms a dispatch for when a queue held back by its rate may start again.
+  void arm_rate_timer();
   /// The bookkeeping every attempt starts with: its record, the queued start, the node's count.
   running_attempt begin_attempt(const runnable_task& next, const std::string& node);
   void start_attempt(runnable_task next, const std::string& node);
@@ -312,7 +333,8 @@ private:
   one_shot_timer flush_timer_;
   one_shot_timer flush_retry_timer_; ///< after a failed write: one flush a second later
 
-  ready_window ready_;
+  queue_scheduler queues_;
+  one_shot_timer rate_timer_;
   bool dispatching_ = false;
   attempt_table attempts_;
   caf::optional<int64_t> wakeup_at_;

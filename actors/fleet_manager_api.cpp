@@ -46,6 +46,8 @@ caf::result<std::string> fleet_manager_state::submit(std::vector<task>& tasks, c
     return err;
   if (auto err = validate_dependencies(tasks))
     return err;
+  if (auto err = check_queues(tasks))
+    return err;
   auto now = now_ms();
   if (auto err = validate_start_times(tasks, now, opts_.limits))
     return err;
@@ -112,6 +114,8 @@ caf::result<int64_t> fleet_manager_state::upload_chunk(const std::string& upload
   if (auto err = validate_batch(tasks, type_check(), opts_.limits))
     return err;
   if (auto err = validate_dependencies(tasks, false))
+    return err;
+  if (auto err = check_queues(tasks))
     return err;
   if (auto err = validate_start_times(tasks, now_ms(), opts_.limits))
     return err;

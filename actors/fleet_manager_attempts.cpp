@@ -25,16 +25,19 @@ using namespace manager_detail;
 
 // -- dispatch -------------------------------------------------------------------
 
-bool fleet_manager_state::fill_ready() {
+bool fleet_manager_state::held_back(const runnable_task& row) const {
+  return commits_.is_uncommitted(row.seq) || attempts_.runs(row.seq) || cancelling_.count(row.batch_id) != 0;
+}
+
+bool fleet_manager_state::fill_ready(queue_slot& q) {
   auto size = std::max<size_t>(64, 2 * static_cast<size_t>(cfg_.max_concurrent_workers));
-  auto read = [this](size_t limit, const std::optional<run_position>& from) {
-    return reader_->next_runnable(limit, from);
+  auto read = [this, &q](size_t limit, const std::optional<run_position>& from) {
+    return reader_->next_runnable(q.name, limit, from);
   };
-  auto skip = [this](const runnable_task& row) {
-    return commits_.is_uncommitted(row.seq) || attempts_.runs(row.seq)
-           || cancelling_.count(row.batch_id) != 0;
-  };
-  auto err = ready_.fill(size, commits_.uncommitted(), read, skip);
+  // A task of a group at its cap stays out: the tasks behind it come in, and the group's next
+  // ones are read when it frees a slot (read_group).
+  auto skip = [this, &q](const runnable_task& row) { return held_back(row) || !queues_.claim(q, row.spec.group); };
+  auto err = q.window.fill(size, commits_.uncommitted(), read, skip);
   if (!err)
     return true;
   if (err == errc::database_damaged)
@@ -42,6 +45,52 @@ bool fleet_manager_state::fill_ready() {
   else
     spdlog::error("cannot read runnable tasks: {}", error_text(err));
   return false;
+}
+
+void fleet_manager_state::read_group(queue_slot& q, const std::string& group) {
+  const auto& up_to = q.window.read_up_to();
+  if (!up_to) {
+    q.dropped.erase(group); // the next read starts from the top and meets them all
+    return;
+  }
+  auto cap = q.limits.group_max_workers;
+  auto claimed = [&] {
+    auto i = q.claimed.find(group);
+    return i == q.claimed.end() ? 0 : i->second;
+  };
+  // The group's runnable tasks in run order: first those already claimed (in the window) or held
+  // back, then those left out, up to where the window's reads stopped.
+  auto limit = static_cast<size_t>(cap) + commits_.uncommitted() + 16;
+  auto rows = reader_->runnable_of_group(q.name, group, limit);
+  if (!rows) {
+    spdlog::error("cannot read the runnable tasks of group {} of queue {}: {}", printable(group), q.name,
+                  error_text(rows.error()));
+    return;
+  }
+  bool more = rows->size() == limit;
+  for (auto& row : *rows) {
+    auto before_reads = row.spec.priority != up_to->priority ? row.spec.priority > up_to->priority
+                                                              : row.seq <= up_to->seq;
+    if (!before_reads) {
+      more = false; // the window's reads meet the rest
+      break;
+    }
+    if (held_back(row) || q.window.contains(row.seq))
+      continue;
+    if (cap > 0 && claimed() >= cap)
+      return; // still dropped: the next free slot reads again
+    ++q.claimed[group];
+    q.window.insert(std::move(row));
+  }
+  if (!more)
+    q.dropped.erase(group);
+}
+
+void fleet_manager_state::attempt_left(const running_attempt& r) {
+  if (!queues_.on_end(r.queue, r.group))
+    return;
+  if (auto* q = queues_.find(r.queue))
+    read_group(*q, r.group);
 }
 
 void fleet_manager_state::dispatch() {
@@ -53,14 +102,20 @@ void fleet_manager_state::dispatch() {
     return;
   dispatching_ = true;
   auto guard = caf::detail::make_scope_guard([this] { dispatching_ = false; });
+  auto now = now_ms();
+  // Queues that found nothing to start in this round (each read once at most).
+  std::vector<bool> tried(queues_.all().size(), false);
   while (attempts_.size() < static_cast<size_t>(cfg_.max_concurrent_workers)
          && commits_.in_flight() < opts_.max_groups_in_flight) {
-    if (!fill_ready() || ready_.empty())
+    auto* q = queues_.pick(now, tried);
+    if (q == nullptr)
+      break;
+    if (!fill_ready(*q))
       return;
     // The first task of the window that some node can take now: a task whose nodes are all busy
     // (or gone) lets the ones behind it pass.
     std::optional<std::string> node;
-    auto next = ready_.take_first([&](const runnable_task& t) {
+    auto next = q->window.take_first([&](const runnable_task& t) {
       // Tasks whose attempts were lost to a crash run one at a time: should one crash fleetd
       // again, it is the only suspect in flight, and the tasks beside it are not blamed as often.
       if (t.orphaned > 0 && attempts_.suspects_running() > 0)
@@ -68,10 +123,14 @@ void fleet_manager_state::dispatch() {
       node = nodes_.table().place(t.spec.type, cfg_.max_concurrent_workers);
       return node.has_value();
     });
-    if (!next)
-      return;
+    if (!next) {
+      tried[queues_.index_of(*q)] = true;
+      continue;
+    }
+    queues_.on_start(*q, now);
     start_attempt(std::move(*next), *node);
   }
+  arm_rate_timer();
 }
 
 running_attempt fleet_manager_state::begin_attempt(const runnable_task& next,
@@ -88,6 +147,8 @@ running_attempt fleet_manager_state::begin_attempt(const runnable_task& next,
   r.node = node;
   r.spawned_at = now;
   r.policy = next.spec.policy;
+  r.queue = next.spec.queue;
+  r.group = next.spec.group;
   auto timeout = effective_config(cfg_, r.policy).worker_timeout_ms;
   r.deadline = now + timeout;
   shortest_timeout_ms_ = std::min(shortest_timeout_ms_, timeout);
@@ -169,6 +230,7 @@ void fleet_manager_state::start_remote_attempt(const runnable_task& next, const 
 
 void fleet_manager_state::release(const running_attempt& r, bool stop) {
   nodes_.table().finished(r.node);
+  attempt_left(r);
   if (!stop)
     return;
   if (r.worker) {

@@ -147,6 +147,14 @@ fleet_manager(fleet_manager_state::self_pointer self, fleet_manager_options opts
       if (from_self())
         self->state.on_schedule_tick();
     }),
+    guarded([self](queues_atom) { return self->state.list_queues(); }),
+    guarded([self](queue_set_atom, const std::string& name, const queue_change& change) {
+      return self->state.set_queue(name, change);
+    }),
+    guarded([self, from_self](rate_tick_atom) {
+      if (from_self())
+        self->state.on_rate_tick();
+    }),
   };
 }
 

@@ -97,6 +97,7 @@ void fleet_manager_state::drop_node(std::string name, const std::string& reason)
   for (const auto& r : lost) {
     queue(lost_attempt(r, now, fmt::format("node {} was dropped: {}", name, reason)));
     attempts_.remember_finished(r, false, now);
+    attempt_left(r);
   }
   auto interrupted = static_cast<int32_t>(lost.size());
   spdlog::warn("node {} dropped ({}): {} running attempts run again", name, reason, interrupted);

@@ -230,6 +230,8 @@ caf::expected<std::vector<task>> fleet_manager_state::firing_tasks(const live_sc
     return err;
   if (auto err = validate_dependencies(tasks))
     return err;
+  if (auto err = check_queues(tasks))
+    return err;
   if (auto err = validate_start_times(tasks, now_ms(), opts_.limits))
     return err;
   return tasks;
@@ -388,6 +390,8 @@ caf::result<schedule_info> fleet_manager_state::add_schedule(schedule_spec& spec
   auto checked = validate_batch(spec.tasks, type_check(), opts_.limits);
   if (!checked)
     checked = validate_dependencies(spec.tasks);
+  if (!checked)
+    checked = check_queues(spec.tasks);
   if (!checked)
     checked = validate_start_times(spec.tasks, now_ms(), opts_.limits);
   if (checked)

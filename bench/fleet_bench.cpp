@@ -1,7 +1,8 @@
 // fleet-bench: drives a running fleetd through the client library and prints one line per
 // measurement, in the format of ../shared/peers (system=... workload=... n=... c=... tasks_per_s=...).
 //
-//   fleet-bench run   --port P --pid PID --n N --c C --workload noop|sleep1ms|flaky|pool|execpy
+//   fleet-bench run   --port P --pid PID --n N --c C --workload noop|queues|sleep1ms|flaky|pool|execpy
+//                     (queues: noop over 100 queues and 10,000 groups, with limits that never bind)
 //                     [--worker FILE]   (pool: type pynoop, served by a [pool.*] of fleetd's config;
 //                                        execpy: `exec` of python3 FILE --once per task)
 //   fleet-bench first-dispatch --port P --since-ms T   (ms since epoch when fleetd was started)
@@ -52,7 +53,12 @@ std::vector<task> make_tasks(const std::string& workload, int64_t n, const std::
       tasks.push_back({id, "pynoop", "{}", 0});
     else if (workload == "execpy")
       tasks.push_back({id, "exec", exec_data, 0});
-    else if (workload == "flaky")
+    else if (workload == "queues") {
+      // 100 queues and 10,000 groups (fleet-bench makes the queues first).
+      tasks.push_back({id, "echo", "{}", 0});
+      tasks.back().queue = fmt::format("q{}", i % 100);
+      tasks.back().group = fmt::format("g{}", i % 10'000);
+    } else if (workload == "flaky")
       tasks.push_back(i % 10 == 0 ? task{id, "fail", R"({"times":1})", 0} : task{id, "echo", "{}", 0});
   }
   return tasks;
@@ -132,6 +138,19 @@ int main(int argc, char** argv) {
   if (auto scaled = client->scale_workers(c); !scaled) {
     fmt::print(stderr, "fleet-bench: {}\n", error_text(scaled.error()));
     return 2;
+  }
+  if (workload == "queues") {
+    // Limits that never bind at this concurrency: what is measured is their bookkeeping.
+    for (int q = 0; q < 100; ++q) {
+      queue_change change;
+      change.weight = 1 + q % 5;
+      change.group_max_workers = 4;
+      change.max_workers = 1000;
+      if (auto made = client->set_queue(fmt::format("q{}", q), change); !made) {
+        fmt::print(stderr, "fleet-bench: {}\n", error_text(made.error()));
+        return 2;
+      }
+    }
   }
   auto tasks = make_tasks(workload, n, arg("worker", ""));
   auto t0 = clock_type::now();

@@ -222,6 +222,14 @@ caf::expected<schedule_info> fleet_client::schedule(const std::string& name) {
   return impl_->ask<schedule_info, query>(schedules_atom::value, name);
 }
 
+caf::expected<std::vector<queue_info>> fleet_client::queues() {
+  return impl_->ask<std::vector<queue_info>, query>(queues_atom::value);
+}
+
+caf::expected<queue_info> fleet_client::set_queue(const std::string& name, const queue_change& change) {
+  return impl_->ask<queue_info>(queue_set_atom::value, name, change);
+}
+
 caf::expected<bool> fleet_client::pause_schedule(const std::string& name) {
   return impl_->ask<bool>(schedule_pause_atom::value, name, true);
 }

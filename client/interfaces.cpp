@@ -30,6 +30,9 @@ void register_fleet_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<prune_report>("fleet.prune_report");
   cfg.add_message_type<schedule_spec>("fleet.schedule_spec");
   cfg.add_message_type<schedule_info>("fleet.schedule_info");
+  cfg.add_message_type<queue_limits>("fleet.queue_limits");
+  cfg.add_message_type<queue_change>("fleet.queue_change");
+  cfg.add_message_type<queue_info>("fleet.queue_info");
   cfg.add_message_type<worker_actor>("fleet.worker_actor");
   cfg.add_message_type<node_actor>("fleet.node_actor");
   cfg.add_message_type<coordinator_actor>("fleet.coordinator_actor");

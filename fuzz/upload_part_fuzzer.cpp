@@ -3,6 +3,8 @@
 
 #include "fleet/upload_part.hpp"
 
+#include <nlohmann/json.hpp>
+
 #include <cstdint>
 #include <cstdlib>
 #include <string_view>
@@ -19,6 +21,10 @@ std::vector<fleet::task> read_all(std::string_view body, bool& damaged) {
       std::abort(); // every view stays inside the body
     tasks.push_back(
       {std::string{t.id}, std::string{t.type}, std::string{t.data}, t.priority, t.run_at, t.delay_ms, t.policy});
+    if (!t.after_json.empty())
+      tasks.back().after = nlohmann::json::parse(t.after_json).get<std::vector<std::string>>();
+    tasks.back().queue = std::string{t.queue};
+    tasks.back().group = std::string{t.group};
   }
   damaged = reader.damaged();
   return tasks;

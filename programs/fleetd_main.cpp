@@ -218,6 +218,7 @@ int fleet::run_daemon(int argc, char** argv, const daemon_extensions& ext) {
   opts.retain_finished_ms = o.retain_finished_ms;
   opts.retain_events_ms = o.retain_events_ms;
   opts.declared_schedules = o.schedules;
+  opts.declared_queues = o.queues;
   opts.archive_dir = o.archive_dir;
   opts.journal = std::move(*journal);
   auto metrics = opts.metrics;

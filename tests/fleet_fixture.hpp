@@ -85,6 +85,7 @@ public:
     opts.prune_interval_ms = prune_interval_ms_;
     opts.prune_step_rows = prune_step_rows_;
     opts.declared_schedules = declared_schedules_;
+    opts.declared_queues = declared_queues_;
     opts.archive_dir = archive_dir_;
     if (wall_offset_ms_ != 0)
       opts.wall_clock = [offset = wall_offset_ms_] {
@@ -202,6 +203,7 @@ public:
   void set_archive_dir(std::string dir) { archive_dir_ = std::move(dir); }
   /// The config file's [schedule.NAME] sections for the next start.
   void set_declared_schedules(std::vector<schedule_spec> specs) { declared_schedules_ = std::move(specs); }
+  void set_declared_queues(std::map<std::string, queue_limits> queues) { declared_queues_ = std::move(queues); }
   /// The next start reads the wall clock this far ahead (a restart after a while, or a clock step).
   void set_wall_offset(int64_t ms) { wall_offset_ms_ = ms; }
   /// Whether the store checks the file at open (off: damage that appears while fleetd runs).
@@ -244,6 +246,7 @@ private:
   int64_t prune_step_rows_ = 2'000;
   bool check_integrity_ = true;
   std::vector<schedule_spec> declared_schedules_;
+  std::map<std::string, queue_limits> declared_queues_;
   std::string archive_dir_;
   int64_t wall_offset_ms_ = 0;
   std::shared_ptr<fleet_metrics> metrics_ = std::make_shared<fleet_metrics>();

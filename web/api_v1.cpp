@@ -58,6 +58,8 @@ const std::vector<api_route>& api_v1_routes() {
     {"post", "/api/v1/schedules/{name}/pause"},
     {"post", "/api/v1/schedules/{name}/resume"},
     {"post", "/api/v1/schedules/{name}/run"},
+    {"get", "/api/v1/queues"},
+    {"patch", "/api/v1/queues/{name}"},
   };
   return routes;
 }
@@ -310,6 +312,7 @@ void api_v1::serve(httplib::Server& server) {
 
   serve_events(server);
   serve_schedules(server);
+  serve_queues(server);
 
   server.Get(api_prefix + "/stats", [client, authorize](const Request& req, Response& res) {
     if (authorize(req, res, need::read))

@@ -88,6 +88,7 @@ private:
   void serve_submit(httplib::Server& server);
   void serve_events(httplib::Server& server);
   void serve_schedules(httplib::Server& server); ///< web/api_v1_schedules.cpp
+  void serve_queues(httplib::Server& server);    ///< web/api_v1_queues.cpp
 
   caf::actor_system& sys_;
   fleet_manager_actor manager_;

@@ -8,6 +8,7 @@
 #include "fleet/json_text.hpp"
 #include "fleet/log.hpp"
 #include "fleet/parse_number.hpp"
+#include "fleet/queue_settings.hpp"
 #include "web/api_v1.hpp"
 #include "web/assets.hpp"
 #include "web/throughput.hpp"
@@ -288,8 +289,13 @@ void http_server::impl::serve_metrics() {
   server.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
     // Counters come from memory; the gauges need the manager. Without its answer the counters
     // still go out, and fleetd_manager_up (0) says why the gauges are missing.
-    auto st = client().stats();
-    res.set_content(render_prometheus(*metrics, st ? &*st : nullptr), "text/plain; version=0.0.4; charset=utf-8");
+    auto c = client();
+    auto st = c.stats();
+    auto text = render_prometheus(*metrics, st ? &*st : nullptr);
+    if (st)
+      if (auto queues = c.queues())
+        text += render_queue_metrics(*queues);
+    res.set_content(std::move(text), "text/plain; version=0.0.4; charset=utf-8");
   });
   server.Get("/healthz", [this](const httplib::Request&, httplib::Response& res) {
     if (auto cfg = client().get_config(); !cfg)
@@ -313,6 +319,10 @@ void http_server::impl::serve_queries() {
       return;
     }
     auto body = to_json(*ov);
+    body["queues"] = nlohmann::json::array();
+    if (auto queues = client().queues())
+      for (const auto& q : *queues)
+        body["queues"].push_back(to_json(q));
     body["actions"] = opts.actions;
     body["version"] = FLEETD_VERSION;
     send_json(res, 200, body);

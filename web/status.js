@@ -113,6 +113,12 @@ function render(o) {
     el("tr", {},
       el("td", {}, f.batch_id), el("td", {}, f.task_id), el("td", {}, f.type), el("td", {}, f.attempts),
       el("td", { class: "error" }, f.error), el("td", {}, formatTime(f.failed_at)))), "no-failures");
+  fillTable("queues", (o.queues || []).map(q =>
+    el("tr", { "data-queue": q.name },
+      el("td", {}, q.name), el("td", {}, q.max_workers || "-"),
+      el("td", {}, q.rate === "none" ? "-" : `${q.rate} (${q.tokens.toFixed(1)} now)`), el("td", {}, q.weight),
+      el("td", {}, q.group_max_workers || "-"), el("td", {}, q.paused ? "paused" : "running"),
+      el("td", {}, q.pending), el("td", {}, q.running), el("td", {}, q.groups_running), el("td", {}, q.started))));
   fillTable("nodes", o.nodes.map(n =>
     el("tr", {},
       el("td", {}, n.name), el("td", {}, n.types.join(", ")), el("td", {}, n.capacity == null || n.capacity < 0 ? "max-workers" : n.capacity),

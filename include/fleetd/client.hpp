@@ -99,6 +99,10 @@ public:
   caf::expected<schedule_info> add_schedule(const schedule_spec& spec, bool replace = false);
   caf::expected<std::vector<schedule_info>> schedules();
   caf::expected<schedule_info> schedule(const std::string& name);
+  /// Every queue with its limits and what it runs now.
+  caf::expected<std::vector<queue_info>> queues();
+  /// Sets some of a queue's limits at runtime (creating it); the queue as it is now.
+  caf::expected<queue_info> set_queue(const std::string& name, const queue_change& change);
   caf::expected<bool> pause_schedule(const std::string& name);
   caf::expected<bool> resume_schedule(const std::string& name);
   caf::expected<bool> remove_schedule(const std::string& name);

@@ -9,6 +9,7 @@
 #include "fleetd/overview.hpp"
 #include "fleetd/peer_version.hpp"
 #include "fleetd/retention.hpp"
+#include "fleetd/queue.hpp"
 #include "fleetd/schedule.hpp"
 #include "fleetd/task.hpp"
 #include "fleetd/submit_limits.hpp"
@@ -77,6 +78,9 @@ using schedule_remove_atom = caf::atom_constant<caf::atom("schedrm")>;
 using schedule_run_atom = caf::atom_constant<caf::atom("schedrun")>;
 using schedule_tick_atom = caf::atom_constant<caf::atom("schedtick")>;
 using archive_atom = caf::atom_constant<caf::atom("archive")>;
+using queues_atom = caf::atom_constant<caf::atom("queues")>;
+using queue_set_atom = caf::atom_constant<caf::atom("queueset")>;
+using rate_tick_atom = caf::atom_constant<caf::atom("ratetick")>;
 
 /// A short-lived worker: runs one attempt of one task, replies, and quits.
 using worker_actor = caf::typed_actor<
@@ -203,7 +207,12 @@ using fleet_api_actor = caf::typed_actor<
   // Deletes a schedule (its batches stay): true; errc::unknown_schedule for an unknown name.
   caf::replies_to<schedule_remove_atom, std::string>::with<bool>,
   // Fires a schedule now, outside its slots (paused or not, overlap or not): the batch's id.
-  caf::replies_to<schedule_run_atom, std::string>::with<std::string>>;
+  caf::replies_to<schedule_run_atom, std::string>::with<std::string>,
+  // Every queue with its limits in force and what it runs now, "default" first.
+  caf::replies_to<queues_atom>::with<std::vector<queue_info>>,
+  // Sets some of a queue's limits at runtime (creating the queue if none has the name): stored,
+  // winning over the config file, with a queue_changed event. The queue once committed.
+  caf::replies_to<queue_set_atom, std::string, queue_change>::with<queue_info>>;
 
 /// The fleet manager itself: the public API plus messages that only its own process may send.
 /// A remote node can still address them (CAF delivers any message to a remote actor), so the
@@ -233,6 +242,8 @@ using fleet_manager_actor = fleet_api_actor::extend<
   caf::reacts_to<schedule_tick_atom>,
   // From the manager itself: time to store the progress reported since the last time.
   caf::reacts_to<progress_flush_atom>,
+  // From the manager itself: a queue held back by its rate may start an attempt again.
+  caf::reacts_to<rate_tick_atom>,
   // From the coordinator, on behalf of a worker (the sender): submit_result.
   caf::replies_to<submit_result_atom, std::string, task_outcome>::with<bool>,
   // From fleetd's own HTTP server: record who asked for a change (event api_request, with the

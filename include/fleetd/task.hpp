@@ -32,6 +32,9 @@ typename Inspector::result_type inspect(Inspector& f, task_policy& x) {
 /// from when fleetd stores it), at most one of the two; neither means at once.
 /// `after` names tasks of the same batch that must succeed before this one starts (see
 /// validate_dependencies); its attempts then get their results in `deps`.
+/// `queue` names the queue whose limits it runs under (empty: "default"); `group` the group of
+/// the queue (a tenant, a customer) whose attempts the queue's group-max-workers bounds (empty:
+/// none).
 struct task {
   std::string id;
   std::string type;
@@ -44,6 +47,8 @@ struct task {
   /// Set by fleetd for an attempt of a task with dependencies: a JSON object of their results by
   /// task id (empty otherwise, and ignored in a submit).
   std::string deps{};
+  std::string queue{};
+  std::string group{};
 
   friend bool operator==(const task&, const task&) = default;
 };
@@ -51,7 +56,7 @@ struct task {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, task& x) {
   return f(caf::meta::type_name("fleet.task"), x.id, x.type, x.data, x.priority, x.run_at, x.delay_ms, x.policy,
-           x.after, x.deps);
+           x.after, x.deps, x.queue, x.group);
 }
 
 /// What a worker reports for one attempt: a JSON result on success, an error text on failure.

@@ -333,7 +333,7 @@ struct command_spec {
 const std::vector<command_spec>& commands() {
   static const std::vector<command_spec> specs{
     {"submit", "submit [--wait] [--key KEY] [--delay DURATION | --at TIME] [--task-timeout DURATION]\n"
-               "       [--max-retries N] [--backoff DURATION] [--no-retry] FILE|-",
+               "       [--max-retries N] [--backoff DURATION] [--no-retry] [--queue Q] [--group G] FILE|-",
      "Submits the tasks of FILE (or stdin) as one batch.",
      "Reads tasks from FILE (or stdin for -) as a JSON array or JSON Lines, one object per task:\n"
      "  {\"id\": \"t1\", \"type\": \"echo\", \"data\": {...}, \"priority\": 0}\n"
@@ -345,6 +345,9 @@ const std::vector<command_spec>& commands() {
      "\"max_retries\", \"backoff_ms\" (the first retry's backoff) and \"retry\" (false: never\n"
      "retried). --task-timeout, --max-retries, --backoff and --no-retry give them to every task\n"
      "that does not set that field itself.\n"
+     "A task runs in its \"queue\" (default: default; `fleetctl queues`) and may name a \"group\"\n"
+     "(a tenant) whose attempts the queue's group-max-workers bounds; --queue and --group give\n"
+     "them to every task that names none.\n"
      "--wait then waits like `wait` and exits like it. --key makes the submit idempotent: the\n"
      "first submit with KEY stores the batch, any later one prints that batch's id and stores\n"
      "nothing (also after restarts), so a submit whose answer was lost can simply be repeated.",
@@ -414,6 +417,18 @@ const std::vector<command_spec>& commands() {
      "fleetd's own workers (local) and each fleet-node, with its task types, capacity, running\n"
      "attempts and last heartbeat.",
      0, 0, cmd_nodes},
+    {"queues", "queues", "Lists the queues with their limits, waiting and running tasks.",
+     "Each queue's max-workers, rate (with the starts it allows now), weight, group-max-workers\n"
+     "and state, its runnable tasks, running attempts, groups running and starts since fleetd\n"
+     "started.",
+     0, 0, cmd_queues},
+    {"queue", "queue set NAME KEY=VALUE...", "Sets a queue's limits at runtime (making the queue).",
+     "KEY is max-workers (attempts of the queue at once; 0 or none: no limit), rate (N/INTERVAL\n"
+     "such as 100/1s or 5/250ms: attempt starts, a token bucket of N; none: no limit), weight\n"
+     "(1-1000: its share of free workers when several queues have work), group-max-workers\n"
+     "(attempts of one group at once; 0: no limit) or paused (true|false). Stored with an event;\n"
+     "wins over the config file's [queue.NAME] on restart, field by field.",
+     3, SIZE_MAX, cmd_queue},
     {"config", "config [set NAME=VALUE...]", "Shows the configuration, or changes it at runtime.",
      "Changed fields are stored and win over the config file on restart. NAME is the config\n"
      "file option (max-workers, worker-timeout, retry-failed-tasks, max-retries, backoff-base,\n"
@@ -492,8 +507,10 @@ int run_command(const invocation& inv) {
     return error("--dot belongs to graph");
   if (inv.tasks && inv.command != "status")
     return error("--tasks belongs to status");
-  if ((inv.delay_ms != 0 || inv.run_at != 0 || !inv.policy.empty()) && inv.command != "submit")
-    return error("--delay, --at, --task-timeout, --max-retries, --backoff and --no-retry belong to submit");
+  if ((inv.delay_ms != 0 || inv.run_at != 0 || !inv.policy.empty() || !inv.queue.empty() || !inv.group.empty())
+      && inv.command != "submit")
+    return error("--delay, --at, --task-timeout, --max-retries, --backoff, --no-retry, --queue and --group belong to "
+                 "submit");
   if (auto problem = fleet::policy_problem(inv.policy); !problem.empty())
     return error(fmt::format("{} (from --max-retries and --no-retry)", problem));
   if (inv.delay_ms != 0 && inv.run_at != 0)

@@ -34,6 +34,8 @@ struct invocation {
   /// submit --task-timeout, --max-retries, --backoff, --no-retry: for each task that sets no such
   /// field of its own
   fleet::task_policy policy;
+  std::string queue; ///< submit --queue: for each task that names no queue of its own
+  std::string group; ///< submit --group: the same for the group
   bool now = false;     ///< prune --now
   std::string cron;     ///< schedule add --cron
   std::string tz;       ///< schedule add --tz

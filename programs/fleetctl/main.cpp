@@ -4,6 +4,7 @@
 
 #include "fleetd/fleet_config.hpp"
 #include "fleet/parse_number.hpp"
+#include "fleet/queue_settings.hpp"
 #include "fleet/time_text.hpp"
 
 #include <fmt/format.h>
@@ -111,6 +112,14 @@ int main(int argc, char** argv) {
         return error(fmt::format("--max-retries must be between 0 and {} (got \"{}\")",
                                  fleet::config_bounds::max_retries, value));
       inv.policy.max_retries = static_cast<int32_t>(n);
+    } else if (value_of("--queue", value)) {
+      if (auto problem = fleet::queue_name_problem(value); !problem.empty())
+        return error(fmt::format("--queue: {}", problem));
+      inv.queue = value;
+    } else if (value_of("--group", value)) {
+      if (auto problem = fleet::group_problem(value); !problem.empty() || value.empty())
+        return error(fmt::format("--group: {}", value.empty() ? "a group is not empty" : problem));
+      inv.group = value;
     } else if (arg == "--no-retry") {
       inv.policy.retry = 0;
     } else if (value_of("--at", value)) {

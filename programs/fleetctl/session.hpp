@@ -51,4 +51,8 @@ int cmd_schedule(session& s);
 /// `graph BATCH [--dot]` (graph.cpp).
 int cmd_graph(session& s);
 
+/// `queues` and `queue set NAME KEY=VALUE...` (queues.cpp).
+int cmd_queues(session& s);
+int cmd_queue(session& s);
+
 } // namespace fleetctl

@@ -126,6 +126,10 @@ caf::expected<std::string> send_tasks(session& s, std::vector<fleet::task> first
         t.delay_ms = s.inv.delay_ms;
       }
       fleet::fill_policy(t.policy, s.inv.policy);
+      if (t.queue.empty())
+        t.queue = s.inv.queue;
+      if (t.group.empty())
+        t.group = s.inv.group;
     }
   };
   start_times(first);

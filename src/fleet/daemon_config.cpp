@@ -87,13 +87,16 @@ daemon_config::daemon_config()
                   "\nCAF's own options: --long-help. Settings changed at runtime (fleetctl scale, config set)\n"
                   "are stored in the database and win over these on restart. Worker pools: sections\n"
                   "[pool.NAME] with argv, types and size (docs/WORKER-PROTOCOL.md). Recurring schedules:\n"
-                  "sections [schedule.NAME] with cron (and tz) or every, tasks-file or tasks (README.md).\n") {
-  groups_ = {"pool", "schedule"};
+                  "sections [schedule.NAME] with cron (and tz) or every, tasks-file or tasks (README.md). Queues:\n"
+                  "sections [queue.NAME] with max-workers, rate, weight, group-max-workers, paused.\n") {
+  groups_ = {"pool", "schedule", "queue"};
 }
 
 caf::error daemon_config::take_group(const std::string& name, const caf::settings& group, const std::string& where) {
   if (name == "schedule")
     return read_schedules(group, where, options.schedules);
+  if (name == "queue")
+    return read_queues(group, where, options.queues);
   return read_pools(group, where, options.pools);
 }
 

@@ -4,11 +4,13 @@
 #include "fleet/autoscale.hpp"
 #include "fleetd/fleet_config.hpp"
 #include "fleet/pool_spec.hpp"
+#include "fleet/queue_settings.hpp"
 #include "fleet/schedule_config.hpp"
 #include "fleet/strict_config.hpp"
 #include "fleet/validation.hpp"
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -20,6 +22,8 @@ struct daemon_options {
   std::vector<pool_spec> pools;
   /// `[schedule.NAME]` sections: recurring schedules, added or updated at start.
   std::vector<schedule_spec> schedules;
+  /// `[queue.NAME]` sections: queues and their limits (runtime changes win on restart).
+  std::map<std::string, queue_limits> queues;
   std::string db = "var/fleet.db";
   std::string host = "127.0.0.1";
   int64_t port = 4242; ///< 0 picks a free port (logged)

@@ -40,6 +40,7 @@ enum class event_kind : uint8_t {
   schedule_skipped,
   schedule_missed,
   tasks_skipped,
+  queue_changed,
 };
 
 /// Every kind, in declaration order (for tests and documentation checks).
@@ -53,7 +54,7 @@ inline constexpr event_kind all_event_kinds[] = {
   event_kind::batch_pruned,       event_kind::schedule_added,   event_kind::schedule_updated,
   event_kind::schedule_paused,    event_kind::schedule_resumed, event_kind::schedule_removed,
   event_kind::schedule_fired,     event_kind::schedule_skipped, event_kind::schedule_missed,
-  event_kind::tasks_skipped,
+  event_kind::tasks_skipped,     event_kind::queue_changed,
 };
 
 /// The `kind` text: the enumerator's name.

@@ -183,6 +183,10 @@ nlohmann::json to_json(const schedule_info& x) {
       task["delay_ms"] = t.delay_ms;
     if (!t.after.empty())
       task["after"] = t.after;
+    if (!t.queue.empty())
+      task["queue"] = t.queue;
+    if (!t.group.empty())
+      task["group"] = t.group;
     task.update(policy_members(t.policy));
     tasks.push_back(std::move(task));
   }

@@ -151,4 +151,30 @@ std::string render_prometheus(const fleet_metrics& m, const fleet_stats* stats) 
   return text;
 }
 
+std::string render_queue_metrics(const std::vector<queue_info>& queues) {
+  std::string text;
+  auto out = std::back_inserter(text);
+  // Queue names are letters, digits, '.', '_' and '-': safe as label values as they are.
+  auto family = [&](const char* name, const char* type, const char* help, auto value) {
+    header(out, name, type, help);
+    for (const auto& q : queues)
+      fmt::format_to(out, "{}{{queue=\"{}\"}} {}\n", name, q.name, value(q));
+  };
+  family("fleetd_queue_pending", "gauge", "Runnable tasks of the queue waiting to start.",
+         [](const queue_info& q) { return q.pending; });
+  family("fleetd_queue_running", "gauge", "Attempts of the queue running now.",
+         [](const queue_info& q) { return q.running; });
+  family("fleetd_queue_started_total", "counter", "Attempts of the queue started since fleetd started.",
+         [](const queue_info& q) { return q.started; });
+  family("fleetd_queue_groups_running", "gauge", "Groups of the queue with an attempt running now.",
+         [](const queue_info& q) { return q.groups; });
+  family("fleetd_queue_max_workers", "gauge", "The queue's max-workers (0: no limit of its own).",
+         [](const queue_info& q) { return q.limits.max_workers; });
+  family("fleetd_queue_rate_tokens", "gauge", "Attempt starts the queue's rate allows now (0 without a rate).",
+         [](const queue_info& q) { return q.tokens; });
+  family("fleetd_queue_paused", "gauge", "1 while the queue is paused.",
+         [](const queue_info& q) { return q.limits.paused ? 1 : 0; });
+  return text;
+}
+
 } // namespace fleet

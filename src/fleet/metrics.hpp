@@ -4,6 +4,7 @@
 // update without locks, and that the HTTP server renders in the text exposition format.
 
 #include "fleetd/fleet_stats.hpp"
+#include "fleetd/queue.hpp"
 #include "fleet/transitions.hpp"
 
 #include <array>
@@ -96,5 +97,8 @@ struct fleet_metrics {
 /// The Prometheus text exposition (version 0.0.4) of `m`, with the gauges of `stats` (the
 /// manager's answer at scrape time) when given; fleetd_manager_up says whether they were.
 std::string render_prometheus(const fleet_metrics& m, const fleet_stats* stats);
+
+/// The per-queue gauges and counters (label `queue`), from the manager's queues() at scrape time.
+std::string render_queue_metrics(const std::vector<queue_info>& queues);
 
 } // namespace fleet

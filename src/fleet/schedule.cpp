@@ -183,6 +183,10 @@ std::string encode_template(const std::vector<task>& tasks) {
       out += fmt::format(",\"delay_ms\":{}", t.delay_ms);
     if (!t.after.empty())
       out += fmt::format(",\"after\":{}", dump_json(nlohmann::json(t.after)));
+    if (!t.queue.empty())
+      out += fmt::format(",\"queue\":{}", dump_json(t.queue));
+    if (!t.group.empty())
+      out += fmt::format(",\"group\":{}", dump_json(t.group));
     out += policy_members_text(t.policy);
     out += "}";
   }

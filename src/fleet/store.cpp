@@ -210,6 +210,7 @@ caf::expected<std::unique_ptr<store_reader::statements>> store_reader::prepare_r
     .next_runnable = prepare(sql::next_runnable),
     .runnable_same_priority = prepare(sql::runnable_same_priority),
     .runnable_lower_priority = prepare(sql::runnable_lower_priority),
+    .runnable_of_group = prepare(sql::runnable_of_group),
     .next_due = prepare(sql::next_due),
     .batch_next_scheduled = prepare(sql::batch_next_scheduled),
     .batch_row = prepare(sql::batch_row),

@@ -4,6 +4,7 @@
 #include "fleet/event_kind.hpp"
 #include "fleetd/fleet_config.hpp"
 #include "fleetd/fleet_stats.hpp"
+#include "fleetd/queue.hpp"
 #include "fleet/schedule_row.hpp"
 #include "fleet/sqlite.hpp"
 #include "fleet/start_journal.hpp"
@@ -53,10 +54,19 @@ public:
   caf::expected<bool> fleet_paused();
   /// Failed tasks after `cursor` (0 first), of one batch or (empty id) of all, oldest first.
   caf::expected<dead_letter_page> dead_letters(const std::string& batch_id, int64_t cursor, int64_t limit);
-  /// Up to `limit` pending tasks in run order (priority descending, then submission order), from
-  /// the first one or from the one after `after`; each part is a seek in the runnable index.
-  caf::expected<std::vector<runnable_task>> next_runnable(size_t limit,
+  /// Up to `limit` pending tasks of `queue` in run order (priority descending, then submission
+  /// order), from the first one or from the one after `after`; each part is a seek in the runnable
+  /// index.
+  caf::expected<std::vector<runnable_task>> next_runnable(const std::string& queue, size_t limit,
                                                           const std::optional<run_position>& after = {});
+  /// Up to `limit` pending tasks of one group of `queue`, in run order (store_queues.cpp).
+  caf::expected<std::vector<runnable_task>> runnable_of_group(const std::string& queue, const std::string& group,
+                                                              size_t limit);
+  /// Runnable tasks (pending, not paused) by queue; queues without any are left out.
+  caf::expected<std::map<std::string, int64_t>> pending_by_queue();
+  /// What was set at runtime for each queue (fleetctl queue set), -1 where the config file's
+  /// value applies.
+  caf::expected<std::map<std::string, queue_change>> stored_queues();
   /// When the earliest waiting retry or delayed task is due, if any.
   caf::expected<caf::optional<int64_t>> next_due();
   caf::expected<batch_status> status(const std::string& batch_id);
@@ -115,6 +125,7 @@ protected:
     int64_t first_seq = 0, last_seq = 0, finished = 0;
   };
   caf::expected<batch_range_row> read_batch_range(const std::string& batch_id);
+  static void read_runnable_row(const sqlite::statement& st, runnable_task& r);
 
   sqlite::database db_;
   std::unique_ptr<statements> reads_;
@@ -155,6 +166,9 @@ public:
   /// Stores the fields `update` sets, next to those stored before.
   /// `record`: also an event config_updated (the autoscaler records its own, which says why).
   caf::error save_config_overrides(const config_update& update, int64_t now, bool record = true);
+  /// Stores the fields `change` sets for queue `name` (a runtime change, winning over the config
+  /// file) and its queue_changed event with the limits now in force.
+  caf::error set_queue(const std::string& name, const queue_change& change, const queue_limits& in_force, int64_t now);
 
   // -- submission and dispatch -----------------------------------------------
 

@@ -14,7 +14,7 @@ namespace fleet::sql {
 /// The columns next_runnable reads, in its order, for every read of the runnable index.
 /// A task's policy comes along (task_policies, a rowid lookup; -1 or 0 where the fleet's applies),
 /// and for a task with dependencies their results as one JSON object (NULL for the others, which
-/// never read task_deps).
+/// never read task_deps), then its queue and group. Every read is of one queue.
 inline const std::string runnable_select = "SELECT seq, batch_id, task_id, type, data, priority, attempts,"
                                            " interruptions, replay_base, not_before, orphaned_attempts,"
                                            " ifnull(p.timeout_ms, 0), ifnull(p.max_retries, -1),"
@@ -23,7 +23,7 @@ inline const std::string runnable_select = "SELECT seq, batch_id, task_id, type,
                                            " (SELECT json_group_object(d.task_id, CASE WHEN json_valid(d.result)"
                                            " THEN json(d.result) ELSE d.result END)"
                                            " FROM task_deps x JOIN tasks d ON d.seq = x.after_seq"
-                                           " WHERE x.task_seq = tasks.seq) END"
+                                           " WHERE x.task_seq = tasks.seq) END, queue, task_group"
                                            " FROM tasks LEFT JOIN task_policies p ON p.task_seq = seq"
                                            " WHERE state = 'pending' AND paused = 0";
 
@@ -32,8 +32,10 @@ inline const std::string save_config = "INSERT INTO config_overrides (name, valu
     " ON CONFLICT (name) DO UPDATE SET value = ?2, updated_at = ?3";
 inline const std::string insert_batch = "INSERT INTO batches (id, created_at, total) VALUES (?1, ?2, ?3)";
 /// ?6 when it may start, ?7 now: a task that may not start yet waits as `scheduled`
-inline const std::string insert_task = "INSERT INTO tasks (batch_id, task_id, type, data, priority, not_before, state)"
-    " VALUES (?1, ?2, ?3, ?4, ?5, max(?6, ?7), CASE WHEN ?6 > ?7 THEN 'scheduled' ELSE 'pending' END)";
+/// ?8 the queue, ?9 the group (NULL for none)
+inline const std::string insert_task = "INSERT INTO tasks (batch_id, task_id, type, data, priority, not_before, state,"
+    " queue, task_group)"
+    " VALUES (?1, ?2, ?3, ?4, ?5, max(?6, ?7), CASE WHEN ?6 > ?7 THEN 'scheduled' ELSE 'pending' END, ?8, nullif(?9, ''))";
 /// ?1 the task's seq; a field at its "the fleet's" value (0 or -1) is stored as NULL
 inline const std::string insert_policy = "INSERT INTO task_policies (task_seq, timeout_ms, max_retries, backoff_ms, retry)"
     " VALUES (?1, nullif(?2, 0), nullif(?3, -1), nullif(?4, -1), nullif(?5, -1))";
@@ -46,9 +48,11 @@ inline const std::string stage_part = "INSERT INTO upload_parts (upload_id, firs
 inline const std::string count_upload = "UPDATE uploads SET tasks = tasks + ?2 WHERE id = ?1";
 inline const std::string upload_parts = "SELECT first, tasks FROM upload_parts WHERE upload_id = ?1 ORDER BY first";
 /// One row, its tasks in order; ?4 now (the start times as in insert_task)
-inline const std::string move_part = "INSERT INTO tasks (batch_id, task_id, type, data, priority, not_before, state)"
-    " SELECT ?3, id, type, data, priority, max(starts, ?4), CASE WHEN starts > ?4 THEN 'scheduled' ELSE 'pending' END"
-    " FROM (SELECT t.id, t.type, t.data, t.priority,"
+inline const std::string move_part = "INSERT INTO tasks (batch_id, task_id, type, data, priority, not_before, state,"
+    " queue, task_group)"
+    " SELECT ?3, id, type, data, priority, max(starts, ?4), CASE WHEN starts > ?4 THEN 'scheduled' ELSE 'pending' END,"
+    " queue, task_group"
+    " FROM (SELECT t.id, t.type, t.data, t.priority, t.queue, t.task_group,"
     "       CASE WHEN t.run_at <> 0 THEN t.run_at ELSE ?4 + t.delay_ms END AS starts"
     "       FROM upload_parts c, upload_rows(c.body) t WHERE c.upload_id = ?1 AND c.first = ?2)";
 /// The policies of the part's tasks that have one, after move_part: ?3 the seq of the part's first
@@ -65,11 +69,32 @@ inline const std::string staged_duplicate = "SELECT c.first + t.position, t.id F
 inline const std::string drop_upload_parts = "DELETE FROM upload_parts WHERE upload_id = ?1";
 inline const std::string drop_upload = "DELETE FROM uploads WHERE id = ?1";
 inline const std::string batch_range = "SELECT first_seq, last_seq, succeeded + failed + cancelled FROM batches WHERE id = ?1";
-inline const std::string next_runnable = runnable_select + " ORDER BY priority DESC, seq LIMIT ?1";
-/// The rest of a priority after a position
-inline const std::string runnable_same_priority = runnable_select + " AND priority = ?2 AND seq > ?3 ORDER BY priority DESC, seq LIMIT ?1";
-/// Then the priorities below it
-inline const std::string runnable_lower_priority = runnable_select + " AND priority < ?2 ORDER BY priority DESC, seq LIMIT ?1";
+/// ?2 the queue
+inline const std::string next_runnable = runnable_select + " AND queue = ?2 ORDER BY priority DESC, seq LIMIT ?1";
+/// The rest of a priority after a position; ?4 the queue
+inline const std::string runnable_same_priority = runnable_select + " AND queue = ?4 AND priority = ?2 AND seq > ?3"
+    " ORDER BY priority DESC, seq LIMIT ?1";
+/// Then the priorities below it; ?3 the queue
+inline const std::string runnable_lower_priority = runnable_select + " AND queue = ?3 AND priority < ?2"
+    " ORDER BY priority DESC, seq LIMIT ?1";
+/// The next runnable tasks of one group of a queue (?2, ?3), through tasks_runnable_by_group
+inline const std::string runnable_of_group = runnable_select + " AND queue = ?2 AND task_group = ?3"
+    " ORDER BY priority DESC, seq LIMIT ?1";
+/// Runnable tasks by queue, through tasks_runnable
+inline const std::string pending_by_queue = "SELECT queue, count(*) FROM tasks WHERE state = 'pending' AND paused = 0"
+    " GROUP BY queue";
+/// What was set at runtime, NULL where the config file's value applies
+inline const std::string stored_queues = "SELECT name, ifnull(max_workers, -1), ifnull(rate_count, -1),"
+    " ifnull(rate_interval_ms, -1), ifnull(weight, -1), ifnull(group_max_workers, -1), ifnull(paused, -1)"
+    " FROM queues ORDER BY name";
+/// ?2.. the fields set (-1: unchanged), ?8 now
+inline const std::string set_queue = "INSERT INTO queues (name, max_workers, rate_count, rate_interval_ms, weight,"
+    " group_max_workers, paused, created_at, updated_at)"
+    " VALUES (?1, nullif(?2, -1), nullif(?3, -1), nullif(?4, -1), nullif(?5, -1), nullif(?6, -1), nullif(?7, -1), ?8, ?8)"
+    " ON CONFLICT (name) DO UPDATE SET max_workers = ifnull(nullif(?2, -1), max_workers),"
+    " rate_count = ifnull(nullif(?3, -1), rate_count), rate_interval_ms = ifnull(nullif(?4, -1), rate_interval_ms),"
+    " weight = ifnull(nullif(?5, -1), weight), group_max_workers = ifnull(nullif(?6, -1), group_max_workers),"
+    " paused = ifnull(nullif(?7, -1), paused), updated_at = ?8";
 inline const std::string log_due_retries = fmt::format("INSERT INTO events (at, kind, batch_id, task_id)"
     " SELECT ?1, '{}', batch_id, task_id FROM tasks"
     " WHERE state = 'retry_wait' AND not_before <= ?1",

@@ -35,7 +35,8 @@ caf::error fleet_store::insert_batch(const std::string& batch_id, const std::vec
     int64_t seq = 0;
     int64_t first_seq = 0;
     for (const auto& t : tasks) {
-      if (auto err = stmts_->insert_task.execute(batch_id, t.id, t.type, t.data, t.priority, start_time(t, now), now))
+      if (auto err = stmts_->insert_task.execute(batch_id, t.id, t.type, t.data, t.priority, start_time(t, now), now,
+                                                 t.queue.empty() ? default_queue : t.queue, t.group))
         return err;
       seq = db_.last_insert_rowid();
       if (first_seq == 0)
@@ -81,44 +82,51 @@ caf::error fleet_store::store_batch(const std::string& batch_id, int64_t total, 
   return log_event(now, event_kind::batch_submitted, batch_id, {}, dump_json(detail));
 }
 
-caf::expected<std::vector<runnable_task>> store_reader::next_runnable(size_t limit,
+void store_reader::read_runnable_row(const sqlite::statement& st, runnable_task& r) {
+  r.seq = st.column_int64(0);
+  r.batch_id = st.column_text(1);
+  r.spec.id = st.column_text(2);
+  r.spec.type = st.column_text(3);
+  r.spec.data = st.column_text(4);
+  r.spec.priority = static_cast<int32_t>(st.column_int64(5));
+  r.attempts = static_cast<int32_t>(st.column_int64(6));
+  r.interruptions = static_cast<int32_t>(st.column_int64(7));
+  r.replay_base = static_cast<int32_t>(st.column_int64(8));
+  r.ready_at = st.column_int64(9);
+  r.orphaned = static_cast<int32_t>(st.column_int64(10));
+  r.spec.policy.timeout_ms = st.column_int64(11);
+  r.spec.policy.max_retries = static_cast<int32_t>(st.column_int64(12));
+  r.spec.policy.backoff_ms = st.column_int64(13);
+  r.spec.policy.retry = static_cast<int8_t>(st.column_int64(14));
+  if (!st.column_is_null(15))
+    r.spec.deps = st.column_text(15);
+  r.spec.queue = st.column_text(16);
+  if (!st.column_is_null(17))
+    r.spec.group = st.column_text(17);
+}
+
+caf::expected<std::vector<runnable_task>> store_reader::next_runnable(const std::string& queue, size_t limit,
                                                                      const std::optional<run_position>& after) {
   std::vector<runnable_task> out;
   out.reserve(limit);
   auto read_into = [&](sqlite::statement& st) {
     return st.each_row([&] {
       runnable_task r;
-      r.seq = st.column_int64(0);
-      r.batch_id = st.column_text(1);
-      r.spec.id = st.column_text(2);
-      r.spec.type = st.column_text(3);
-      r.spec.data = st.column_text(4);
-      r.spec.priority = static_cast<int32_t>(st.column_int64(5));
-      r.attempts = static_cast<int32_t>(st.column_int64(6));
-      r.interruptions = static_cast<int32_t>(st.column_int64(7));
-      r.replay_base = static_cast<int32_t>(st.column_int64(8));
-      r.ready_at = st.column_int64(9);
-      r.orphaned = static_cast<int32_t>(st.column_int64(10));
-      r.spec.policy.timeout_ms = st.column_int64(11);
-      r.spec.policy.max_retries = static_cast<int32_t>(st.column_int64(12));
-      r.spec.policy.backoff_ms = st.column_int64(13);
-      r.spec.policy.retry = static_cast<int8_t>(st.column_int64(14));
-      if (!st.column_is_null(15))
-        r.spec.deps = st.column_text(15);
+      read_runnable_row(st, r);
       out.push_back(std::move(r));
     });
   };
   if (!after) {
-    reads_->next_runnable.rebind(static_cast<int64_t>(limit));
+    reads_->next_runnable.rebind(static_cast<int64_t>(limit), queue);
     if (auto err = read_into(reads_->next_runnable))
       return err;
     return out;
   }
-  reads_->runnable_same_priority.rebind(static_cast<int64_t>(limit), after->priority, after->seq);
+  reads_->runnable_same_priority.rebind(static_cast<int64_t>(limit), after->priority, after->seq, queue);
   if (auto err = read_into(reads_->runnable_same_priority))
     return err;
   if (out.size() < limit) {
-    reads_->runnable_lower_priority.rebind(static_cast<int64_t>(limit - out.size()), after->priority);
+    reads_->runnable_lower_priority.rebind(static_cast<int64_t>(limit - out.size()), after->priority, queue);
     if (auto err = read_into(reads_->runnable_lower_priority))
       return err;
   }

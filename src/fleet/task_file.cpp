@@ -3,6 +3,7 @@
 #include "fleetd/error.hpp"
 #include "fleet/dependency_graph.hpp"
 #include "fleet/json_text.hpp"
+#include "fleet/queue_settings.hpp"
 #include "fleet/text.hpp"
 #include "fleet/time_text.hpp"
 #include "fleet/validation.hpp"
@@ -143,12 +144,20 @@ caf::expected<parsed_task> to_task(const json& x, std::string_view raw, const st
     } else if (key == "after") {
       if (auto problem = read_after(value, out.spec.after); !problem.empty())
         return at(where, problem);
+    } else if (key == "queue" || key == "group") {
+      if (!value.is_string())
+        return at(where, fmt::format("\"{}\" must be a string", key));
+      auto text = value.get<std::string>();
+      auto problem = key == "queue" ? queue_name_problem(text) : group_problem(text);
+      if (!problem.empty())
+        return at(where, problem);
+      (key == "queue" ? out.spec.queue : out.spec.group) = std::move(text);
     } else if (auto problem = read_policy_member(key, value, out.spec.policy)) {
       if (!problem->empty())
         return at(where, *problem);
     } else {
       return at(where, fmt::format("unknown field {} (a task has id, type, data, priority, run_at, delay_ms,"
-                                   " after, timeout_ms, max_retries, backoff_ms, retry)",
+                                   " after, queue, group, timeout_ms, max_retries, backoff_ms, retry)",
                                    quoted_input(key)));
     }
     has_type = has_type || key == "type";

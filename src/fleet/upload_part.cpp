@@ -1,6 +1,7 @@
 #include "fleet/upload_part.hpp"
 
 #include "fleetd/error.hpp"
+#include "fleet/text.hpp"
 
 #include <fmt/format.h>
 
@@ -16,7 +17,7 @@ constexpr std::string_view part_magic = "FUP3";
 constexpr std::string_view part_magic_v2 = "FUP2";
 constexpr std::string_view part_magic_v1 = "FUP1";
 
-enum extension_tag : uint8_t { policy_tag = 1, after_tag = 2 };
+enum extension_tag : uint8_t { policy_tag = 1, after_tag = 2, queue_tag = 3, group_tag = 4 };
 constexpr uint32_t policy_bytes = 8 + 4 + 8 + 4;
 
 void put_u32(std::string& out, uint32_t x) {
@@ -44,7 +45,17 @@ void put_task(std::string& out, const task& t) {
   put_u64(out, static_cast<uint64_t>(t.delay_ms));
   auto with_policy = !t.policy.empty();
   auto with_after = !t.after.empty();
-  put_u32(out, (with_policy ? 1 : 0) + (with_after ? 1 : 0));
+  auto with_queue = !t.queue.empty();
+  auto with_group = !t.group.empty();
+  put_u32(out, (with_policy ? 1 : 0) + (with_after ? 1 : 0) + (with_queue ? 1 : 0) + (with_group ? 1 : 0));
+  if (with_queue) {
+    out.push_back(static_cast<char>(queue_tag));
+    put_string(out, t.queue);
+  }
+  if (with_group) {
+    out.push_back(static_cast<char>(group_tag));
+    put_string(out, t.group);
+  }
   if (with_after) {
     std::string ids;
     put_u32(ids, static_cast<uint32_t>(t.after.size()));
@@ -142,6 +153,8 @@ bool upload_part_reader::next(staged_task& out) {
   out.delay_ms = 0;
   out.policy = task_policy{};
   out.after_json.clear();
+  out.queue = {};
+  out.group = {};
   if (version_ >= 2 && (!take_i64(out.run_at) || !take_i64(out.delay_ms)))
     return false;
   if (version_ < 3)
@@ -149,15 +162,17 @@ bool upload_part_reader::next(staged_task& out) {
   uint32_t extensions = 0;
   if (!take_u32(extensions))
     return false;
-  // The encoder writes each extension at most once, a policy only when it sets something and a
-  // list of dependencies only when it names one: a part that says otherwise was not written by
-  // fleetd.
-  if (extensions > 2) {
+  // The encoder writes each extension at most once, a policy only when it sets something, a list
+  // of dependencies only when it names one, a queue and a group only when not empty: a part that
+  // says otherwise was not written by fleetd.
+  if (extensions > 4) {
     damaged_ = true;
     return false;
   }
   bool seen_policy = false;
   bool seen_after = false;
+  bool seen_queue = false;
+  bool seen_group = false;
   for (uint32_t i = 0; i < extensions; ++i) {
     if (rest_.empty()) {
       damaged_ = true;
@@ -189,13 +204,18 @@ bool upload_part_reader::next(staged_task& out) {
       read = take_u32(n) && n > 0;
       for (uint32_t k = 0; read && k < n; ++k) {
         std::string_view id;
-        read = take_string(id) && !id.empty();
+        // fleetd checked every id before it staged the part: bytes that are not UTF-8 are damage.
+        read = take_string(id) && !id.empty() && is_utf8(id);
         if (read)
           ids.push_back(std::string{id});
       }
       read = read && rest_.empty();
       if (read)
         out.after_json = ids.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    } else if ((tag == queue_tag && !seen_queue) || (tag == group_tag && !seen_group)) {
+      (tag == queue_tag ? seen_queue : seen_group) = true;
+      (tag == queue_tag ? out.queue : out.group) = bytes;
+      read = !bytes.empty() && is_utf8(bytes);
     }
     rest_ = rest;
     // An unknown tag was written by a newer fleetd, or the part is damaged: either way not to be

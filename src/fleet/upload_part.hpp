@@ -20,7 +20,8 @@ namespace fleet {
 ///   bytes (every integer little-endian). Extensions carry what most tasks do not have, so that
 ///   a new field needs a tag rather than a new format: tag 1, the task's policy (i64 timeout_ms,
 ///   i32 max_retries, i64 backoff_ms, i32 retry); tag 2, the ids it runs after (u32 count, then
-///   each as u32 length and bytes). A reader refuses a tag it does not know.
+///   each as u32 length and bytes); tag 3, its queue; tag 4, its group (each the bytes of a
+///   non-empty name). A reader refuses a tag it does not know.
 /// "FUP2" (without extensions) and "FUP1" parts (without the two times either), staged by older
 /// fleetd versions, are still read.
 
@@ -47,6 +48,8 @@ struct staged_task {
   int64_t delay_ms = 0;
   task_policy policy{};
   std::string after_json; ///< the ids it runs after as a JSON array, empty if none
+  std::string_view queue;  ///< empty: the default queue
+  std::string_view group;  ///< empty: none
 };
 
 /// Reads a part's body task by task, checking every length against the end of the body.

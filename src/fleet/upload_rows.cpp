@@ -14,7 +14,8 @@ namespace fleet {
 namespace {
 
 enum column { position_column, id_column, type_column, data_column, priority_column, run_at_column, delay_ms_column,
-              timeout_ms_column, max_retries_column, backoff_ms_column, retry_column, after_column, body_column };
+              timeout_ms_column, max_retries_column, backoff_ms_column, retry_column, after_column, queue_column, group_column,
+              body_column };
 
 struct cursor {
   sqlite3_vtab_cursor base{}; // first: SQLite hands back pointers to it
@@ -47,7 +48,8 @@ int advance(sqlite3_vtab_cursor* base) {
 int connect(sqlite3* db, void*, int, const char* const*, sqlite3_vtab** out, char**) {
   auto rc = sqlite3_declare_vtab(db, "CREATE TABLE x(position INTEGER, id TEXT, type TEXT, data TEXT,"
                                      " priority INTEGER, run_at INTEGER, delay_ms INTEGER, timeout_ms INTEGER,"
-                                     " max_retries INTEGER, backoff_ms INTEGER, retry INTEGER, after TEXT, body HIDDEN)");
+                                     " max_retries INTEGER, backoff_ms INTEGER, retry INTEGER, after TEXT,"
+                                     " queue TEXT, task_group TEXT, body HIDDEN)");
   if (rc != SQLITE_OK)
     return rc;
   auto* table = static_cast<sqlite3_vtab*>(sqlite3_malloc(sizeof(sqlite3_vtab)));
@@ -152,6 +154,18 @@ int column(sqlite3_vtab_cursor* base, sqlite3_context* ctx, int i) {
         sqlite3_result_null(ctx);
       else
         text_result(ctx, c.current.after_json);
+      break;
+    case queue_column:
+      if (c.current.queue.empty())
+        sqlite3_result_text(ctx, "default", -1, SQLITE_STATIC);
+      else
+        text_result(ctx, c.current.queue);
+      break;
+    case group_column:
+      if (c.current.group.empty())
+        sqlite3_result_null(ctx);
+      else
+        text_result(ctx, c.current.group);
       break;
     default: sqlite3_result_null(ctx); break;
   }

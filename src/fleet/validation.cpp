@@ -3,6 +3,7 @@
 #include "fleetd/error.hpp"
 #include "fleetd/fleet_config.hpp"
 #include "fleet/json_text.hpp"
+#include "fleet/queue_settings.hpp"
 #include "fleet/text.hpp"
 #include "fleet/time_text.hpp"
 
@@ -101,6 +102,11 @@ caf::error validate_batch(const std::vector<task>& tasks, const task_type_check&
     if (data.is_discarded())
       return task_error(errc::invalid_task, i, t, "data is not valid JSON");
     if (auto problem = policy_problem(t.policy); !problem.empty())
+      return task_error(errc::invalid_task, i, t, problem);
+    if (!t.queue.empty())
+      if (auto problem = queue_name_problem(t.queue); !problem.empty())
+        return task_error(errc::invalid_task, i, t, problem);
+    if (auto problem = group_problem(t.group); !problem.empty())
       return task_error(errc::invalid_task, i, t, problem);
     if (check) {
       if (auto err = check(t, data))

@@ -149,7 +149,7 @@ TEST_CASE("every query of docs/AUDIT.md gives the rows of what happened") {
   };
   using rows = std::vector<std::string>;
   auto queries = audit_queries(a, "x");
-  REQUIRE(queries.size() == 23);
+  REQUIRE(queries.size() == 26);
   // The latest batches, and those that did not complete.
   CHECK(shown(queries[0]) == rows{"C|processing|1|0|0|0|0.0|T|NULL", "B|cancelled|1|0|0|1|100.0|T|10",
                                   "A|partial|3|2|1|0|100.0|T|1150"});
@@ -222,4 +222,20 @@ TEST_CASE("every query of docs/AUDIT.md gives the rows of what happened") {
   CHECK(shown(graph[21]) == rows{"mid|not run: task \"root\", which it runs after, failed|T",
                                  "leaf|not run: task \"root\", which it runs after, failed|T"});
   CHECK(shown(graph[22]) == rows{"root|failed|2"});
+  // E: a queue made at runtime, paused, holding a task of a group; C's task still runs.
+  queue_change mail;
+  mail.max_workers = 2;
+  mail.rate_count = 10;
+  mail.rate_interval_ms = 1000;
+  mail.paused = 1;
+  REQUIRE(f.ask<queue_info>(queue_set_atom::value, std::string{"mail"}, mail));
+  auto held = make_task("held", "echo");
+  held.queue = "mail";
+  held.group = "c-42";
+  f.submit_ok({held});
+  CHECK(shown(queries[23]) == rows{"mail|2|10/1000ms|NULL|NULL|1|T"});
+  CHECK(shown(queries[24])
+        == rows{"T|mail|{\"max_workers\":2,\"paused\":true,\"rate\":\"10/1s\"}|"
+                "{\"group_max_workers\":0,\"max_workers\":2,\"paused\":true,\"rate\":\"10/1s\",\"weight\":1}"});
+  CHECK(shown(queries[25]) == rows{"default|-|running|1", "mail|c-42|pending|1"});
 }

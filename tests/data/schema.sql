@@ -7,7 +7,9 @@ CREATE INDEX tasks_blocked_by_batch ON tasks (batch_id) WHERE state = 'blocked';
 CREATE INDEX tasks_failed ON tasks (seq) WHERE state = 'failed';
 CREATE INDEX tasks_failed_by_time ON tasks (finished_at, seq) WHERE state = 'failed';
 CREATE INDEX tasks_retry_due ON tasks (not_before) WHERE state = 'retry_wait';
-CREATE INDEX tasks_runnable ON tasks (priority DESC, seq) WHERE state = 'pending' AND paused = 0;
+CREATE INDEX tasks_runnable ON tasks (queue, priority DESC, seq) WHERE state = 'pending' AND paused = 0;
+CREATE INDEX tasks_runnable_by_group ON tasks (queue, task_group, priority DESC, seq)
+  WHERE state = 'pending' AND paused = 0 AND task_group IS NOT NULL;
 CREATE INDEX tasks_running ON tasks (seq) WHERE state = 'running';
 CREATE INDEX tasks_scheduled_by_batch ON tasks (batch_id, not_before) WHERE state = 'scheduled';
 CREATE INDEX tasks_scheduled_due ON tasks (not_before) WHERE state = 'scheduled';
@@ -70,6 +72,18 @@ CREATE TABLE "fleet_totals" (
   duration_ms INTEGER NOT NULL,
   scheduled   INTEGER NOT NULL DEFAULT 0
 );
+CREATE TABLE queues (
+  name              TEXT PRIMARY KEY CHECK (length(name) BETWEEN 1 AND 64),
+  max_workers       INTEGER CHECK (max_workers BETWEEN 0 AND 100000),
+  rate_count        INTEGER CHECK (rate_count BETWEEN 0 AND 1000000),
+  rate_interval_ms  INTEGER CHECK (rate_interval_ms BETWEEN 0 AND 86400000),
+  weight            INTEGER CHECK (weight BETWEEN 1 AND 1000),
+  group_max_workers INTEGER CHECK (group_max_workers BETWEEN 0 AND 100000),
+  paused            INTEGER CHECK (paused IN (0, 1)),
+  created_at        INTEGER NOT NULL,
+  updated_at        INTEGER NOT NULL,
+  CHECK ((rate_count IS NULL) = (rate_interval_ms IS NULL))
+) WITHOUT ROWID;
 CREATE TABLE schedules (
   name          TEXT PRIMARY KEY,
   cron          TEXT,                     -- 5 fields, macros expanded; NULL for an interval
@@ -137,7 +151,7 @@ CREATE TABLE "tasks" (
   progress          REAL CHECK (progress IS NULL OR (progress >= 0 AND progress <= 1)), -- the latest
                                                  -- report of its attempt (0..1; NULL: none), stored
                                                  -- at most about once a second, not per report
-  progress_note     TEXT,                    -- the note of that report
+  progress_note     TEXT, queue TEXT NOT NULL DEFAULT 'default', task_group TEXT,                    -- the note of that report
   UNIQUE (batch_id, task_id)
 );
 CREATE TABLE upload_parts (

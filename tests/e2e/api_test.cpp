@@ -29,14 +29,14 @@ struct api_fleetd {
     : http_port(free_port()), d(config(extra, tokens)) {}
 
   std::string config(const std::string& extra, bool tokens) {
-    std::string text = "http-port=" + std::to_string(http_port) + "\nhttp-max-body=1\n" + extra;
+    std::string text = "http-port=" + std::to_string(http_port) + "\nhttp-max-body=1\n";
     if (tokens) {
       write_file(dir.file("tokens"), std::string{"# name token scope\nci "} + write_token + " write\ndashboard "
                                        + read_token + " read\n");
       ::chmod(dir.file("tokens").c_str(), 0600);
       text += "http-tokens-file=\"" + dir.file("tokens") + "\"\n";
     }
-    return text;
+    return text + extra; // last: it may open sections of its own
   }
 
   httplib::Client client() const {
@@ -367,6 +367,50 @@ TEST_CASE("dependencies through the API: after in JSON and JSON Lines, the tasks
   res = c.Post("/api/v1/batches", auth, R"({"tasks": [{"type": "echo", "after": "a"}]})", "application/json");
   REQUIRE(res);
   CHECK(res->status == 422);
+  CHECK(f.d.query_int("SELECT count(*) FROM batches") == 1);
+}
+
+TEST_CASE("queues over the HTTP API: list, set with a write token, a task names its queue, bad input refused") {
+  api_fleetd f{"[queue.mail]\nmax-workers=2\n"};
+  REQUIRE_MESSAGE(f.d.start(), f.d.log());
+  auto c = f.client();
+  httplib::Headers auth{{"Authorization", std::string{"Bearer "} + write_token}};
+  httplib::Headers reader{{"Authorization", std::string{"Bearer "} + read_token}};
+  auto list = c.Get("/api/v1/queues", reader);
+  REQUIRE(list);
+  REQUIRE_MESSAGE(list->status == 200, list->body);
+  auto queues = json::parse(list->body)["queues"];
+  REQUIRE(queues.size() == 2);
+  CHECK(queues[0]["name"] == "default");
+  CHECK(queues[1]["name"] == "mail");
+  CHECK(queues[1]["max_workers"] == 2);
+  CHECK(queues[1]["declared"] == true);
+  CHECK(c.Patch("/api/v1/queues/mail", reader, R"({"weight": 3})", "application/json")->status == 403);
+  auto set = c.Patch("/api/v1/queues/mail", auth, R"({"weight": 3, "rate": "10/1s", "paused": false})",
+                     "application/json");
+  REQUIRE(set);
+  REQUIRE_MESSAGE(set->status == 200, set->body);
+  CHECK(json::parse(set->body)["weight"] == 3);
+  CHECK(json::parse(set->body)["rate"] == "10/1s");
+  for (auto bad : {R"({"weight": 0})", R"({"rate": "fast"})", R"({"max_workers": -1})", R"({"speed": 1})",
+                   R"({"weight": "3x"})", R"([1])", "{", R"({})"}) {
+    CAPTURE(bad);
+    auto res = c.Patch("/api/v1/queues/mail", auth, bad, "application/json");
+    REQUIRE(res);
+    CHECK(res->status == 400);
+  }
+  CHECK(c.Patch("/api/v1/queues/no%20way", auth, R"({"weight": 2})", "application/json")->status == 400);
+  CHECK(f.d.query_int("SELECT count(*) FROM events WHERE kind = 'queue_changed'") == 1);
+  auto res = c.Post("/api/v1/batches", auth,
+                    R"({"tasks": [{"id": "m", "type": "echo", "queue": "mail", "group": "c-1"}]})", "application/json");
+  REQUIRE(res);
+  REQUIRE_MESSAGE(res->status == 201, res->body);
+  CHECK(eventually([&] { return f.d.query_int("SELECT count(*) FROM tasks WHERE state = 'succeeded'") == 1; }));
+  CHECK(f.d.query_text("SELECT queue || '/' || task_group FROM tasks") == "mail/c-1");
+  res = c.Post("/api/v1/batches", auth, R"({"tasks": [{"type": "echo", "queue": "nope"}]})", "application/json");
+  REQUIRE(res);
+  CHECK(res->status == 422);
+  CHECK_MESSAGE(res->body.find("no queue is named") != std::string::npos, res->body);
   CHECK(f.d.query_int("SELECT count(*) FROM batches") == 1);
 }
 

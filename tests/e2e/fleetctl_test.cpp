@@ -143,9 +143,10 @@ TEST_CASE("fleetctl without a daemon says so and --help works for the program an
       ++summaries;
     }
   }
-  CHECK(summaries == 17);
+  CHECK(summaries == 19);
   for (auto cmd : {"submit", "status", "results", "wait", "cancel", "failed", "replay", "pause", "resume",
-                   "scale", "stats", "prune", "schedule", "workers", "nodes", "config", "graph"}) {
+                   "scale", "stats", "prune", "schedule", "workers", "nodes", "config", "graph", "queues",
+                   "queue"}) {
     CAPTURE(cmd);
     CHECK(r.out.find(std::string{"  "} + cmd) != std::string::npos);
     auto one = run({bin("fleetctl"), cmd, "--help"});
@@ -423,7 +424,7 @@ TEST_CASE("fleetctl submit --delay and --at hold tasks until their time, in one 
          {{"submit", "--delay", "10", file}, "--delay needs a duration"},
          {{"submit", "--at", "tomorrow", file}, "--at needs an RFC 3339 time"},
          {{"submit", "--at", "2026-12-02T10:00:00Z", "--delay", "1m", file}, "not both"},
-         {{"status", "--delay", "1m", id}, "--delay, --at, --task-timeout, --max-retries, --backoff and --no-retry belong to submit"},
+         {{"status", "--delay", "1m", id}, "--no-retry, --queue and --group belong to submit"},
          {{"submit", "--at", "2001-01-01T00:00:00Z", file}, "more than an hour in the past"}}) {
     CAPTURE(expected);
     r = d.ctl(args);

@@ -157,6 +157,10 @@ TEST_CASE("GET /metrics counts a finished batch in Prometheus text format") {
   CHECK(std::stoi(m.at("fleetd_sqlite_commit_seconds_count")) > 0);
   CHECK(m.at("fleetd_storage_writable") == "1");
   CHECK(m.at("fleetd_manager_up") == "1");
+  // Per queue, labelled.
+  CHECK(m.at("fleetd_queue_started_total{queue=\"default\"}") == "20");
+  CHECK(m.at("fleetd_queue_running{queue=\"default\"}") == "0");
+  CHECK(m.at("fleetd_queue_pending{queue=\"default\"}") == "0");
   CHECK(f.client().Get("/healthz")->body == "ok\n");
 }
 
@@ -184,6 +188,9 @@ TEST_CASE("the HTTP API answers only to its own host names, refuses bad input, a
   REQUIRE(body["batches"].size() == 1);
   CHECK(body["batches"][0]["batch_id"] == id);
   CHECK(body["stats"]["paused"] == true);
+  REQUIRE(body["queues"].size() == 1);
+  CHECK(body["queues"][0]["name"] == "default");
+  CHECK(body["queues"][0]["pending"] == 3);
   CHECK(c.Get("/api/overview?batches=abc")->status == 400);
   CHECK(c.Get("/api/overview?failures=5000")->status == 400);
   CHECK(json::parse(c.Get(("/api/batches/" + id).c_str())->body)["total"] == 3);

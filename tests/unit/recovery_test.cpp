@@ -21,7 +21,7 @@ namespace {
 
 /// Starts attempt `attempt` of every runnable task and commits: a process dies with them running.
 void start_all(store_fixture& f, int32_t attempt, int64_t at) {
-  auto next = f.store->next_runnable(100);
+  auto next = f.store->next_runnable(fleet::default_queue, 100);
   REQUIRE(next);
   auto tx = f.store->transaction();
   REQUIRE_FALSE(tx.begin());
@@ -194,7 +194,7 @@ TEST_CASE("a damaged database is refused at open, before anything is written int
   // Opened without the check (damage that appears later), the first read of it says what it is.
   auto unchecked = fleet_store::open({path, "normal", 0, false});
   REQUIRE(unchecked);
-  auto runnable = (*unchecked)->next_runnable(10);
+  auto runnable = (*unchecked)->next_runnable(fleet::default_queue, 10);
   REQUIRE_FALSE(runnable);
   CHECK(runnable.error() == errc::database_damaged);
   CHECK(error_text(runnable.error()).find("the database file is damaged (") == 0);

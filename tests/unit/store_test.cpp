@@ -15,13 +15,13 @@ TEST_CASE("runnable tasks come by priority, then submission order, across batche
   store_fixture f;
   f.insert("b1", {{"a", "echo", "{}", 1}, {"b", "echo", "{}", 5}, {"c", "echo", "{}", 1}});
   f.insert("b2", {{"d", "echo", "{}", 5}, {"e", "echo", "{}", 9}});
-  auto next = f.store->next_runnable(10);
+  auto next = f.store->next_runnable(fleet::default_queue, 10);
   REQUIRE(next);
   std::vector<std::string> order;
   for (auto& r : *next)
     order.push_back(r.spec.id);
   CHECK(order == std::vector<std::string>{"e", "b", "d", "a", "c"});
-  auto two = f.store->next_runnable(2);
+  auto two = f.store->next_runnable(fleet::default_queue, 2);
   REQUIRE(two);
   CHECK(two->size() == 2);
 }
@@ -33,7 +33,7 @@ TEST_CASE("reading on from a position gives every runnable task once, in run ord
   std::vector<std::string> order;
   std::optional<run_position> at;
   for (int reads = 0; reads < 10; ++reads) {
-    auto next = f.store->next_runnable(2, at);
+    auto next = f.store->next_runnable(fleet::default_queue, 2, at);
     REQUIRE(next);
     for (auto& r : *next)
       order.push_back(r.spec.id);
@@ -45,7 +45,7 @@ TEST_CASE("reading on from a position gives every runnable task once, in run ord
   CHECK(order == std::vector<std::string>{"e", "b", "d", "a", "c", "g", "f"});
   // From a position, the tasks at or before it are not seen, pending as they are: that is why
   // the manager reads from the top again whenever a task may have become runnable there.
-  auto from_d = f.store->next_runnable(10, run_position{5, 5}); // d is seq 5
+  auto from_d = f.store->next_runnable(fleet::default_queue, 10, run_position{5, 5}); // d is seq 5
   REQUIRE(from_d);
   std::vector<std::string> rest;
   for (auto& r : *from_d)
@@ -62,11 +62,14 @@ TEST_CASE("hot queries use their indexes, not a table scan") {
   CHECK(runnable.find("TEMP B-TREE") == std::string::npos);
   // Reading on from a position seeks to it, rather than stepping over the tasks before it.
   auto same = query_plan(path, sql::runnable_same_priority);
-  CHECK(same.find("USING INDEX tasks_runnable (priority=? AND seq>?)") != std::string::npos);
+  CHECK(same.find("USING INDEX tasks_runnable (queue=? AND priority=? AND seq>?)") != std::string::npos);
   CHECK(same.find("TEMP B-TREE") == std::string::npos);
   auto lower = query_plan(path, sql::runnable_lower_priority);
-  CHECK(lower.find("USING INDEX tasks_runnable (priority<?)") != std::string::npos);
+  CHECK(lower.find("USING INDEX tasks_runnable (queue=? AND priority<?)") != std::string::npos);
   CHECK(lower.find("TEMP B-TREE") == std::string::npos);
+  auto group = query_plan(path, sql::runnable_of_group);
+  CHECK(group.find("USING INDEX tasks_runnable_by_group (queue=? AND task_group=?)") != std::string::npos);
+  CHECK(group.find("TEMP B-TREE") == std::string::npos);
   auto due = query_plan(path, sql::next_due);
   CHECK(due.find("tasks_retry_due") != std::string::npos);
   CHECK(due.find("tasks_scheduled_due") != std::string::npos);
@@ -162,7 +165,7 @@ TEST_CASE("a rolled-back transaction leaves nothing behind") {
 TEST_CASE("attempt transitions update task, batch counters and events together") {
   store_fixture f;
   f.insert("b1", {{"a", "echo", "{}", 0}, {"b", "echo", "{}", 0}});
-  auto next = f.store->next_runnable(10);
+  auto next = f.store->next_runnable(fleet::default_queue, 10);
   REQUIRE(next);
   REQUIRE(next->size() == 2);
   auto tx = f.store->transaction();
@@ -197,7 +200,7 @@ TEST_CASE("recent failures come latest failure first, whatever the submission or
   store_fixture f;
   f.insert("old", {{"slow", "exec", "{}", 0}, {"ok", "echo", "{}", 0}});
   f.insert("new", {{"quick", "fail", "{}", 0}, {"later", "fail", "{}", 0}});
-  auto next = f.store->next_runnable(10);
+  auto next = f.store->next_runnable(fleet::default_queue, 10);
   REQUIRE(next);
   REQUIRE(next->size() == 4);
   // Failures at 300 (new/quick), 900 (old/slow), 600 (new/later); old/ok succeeds last.
@@ -236,7 +239,7 @@ TEST_CASE("recent failures come latest failure first, whatever the submission or
 TEST_CASE("a group commit writes a started-and-ended attempt once and counts each batch once") {
   store_fixture f;
   f.insert("b1", {{"a", "echo", "{}", 0}, {"b", "fail", "{}", 0}, {"c", "sleep", "{}", 0}});
-  auto next = f.store->next_runnable(10);
+  auto next = f.store->next_runnable(fleet::default_queue, 10);
   REQUIRE(next);
   REQUIRE(next->size() == 3);
   auto ended = [](const runnable_task& t, attempt_outcome outcome, task_disposition disposition) {
@@ -357,7 +360,7 @@ TEST_CASE("a group of many attempt ends writes every row as the ends written one
     tasks.push_back({"t" + std::to_string(i), "echo", "{\"i\":" + std::to_string(i) + "}", i % 3});
   grouped.insert("b1", tasks);
   single.insert("b1", tasks);
-  auto next = grouped.store->next_runnable(100);
+  auto next = grouped.store->next_runnable(fleet::default_queue, 100);
   REQUIRE(next);
   REQUIRE(next->size() == 75);
   std::vector<transition> earlier, group;
@@ -447,7 +450,7 @@ TEST_CASE("a results page stops at its byte budget, holds at least one result, a
   for (int i = 0; i < 5; ++i)
     tasks.push_back({"t" + std::to_string(i), "echo", "{}", 0});
   f.insert("b1", tasks);
-  auto next = f.store->next_runnable(10);
+  auto next = f.store->next_runnable(fleet::default_queue, 10);
   REQUIRE(next);
   std::vector<transition> changes;
   for (const auto& t : *next) {

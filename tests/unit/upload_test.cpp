@@ -58,9 +58,12 @@ std::vector<task> decoded(std::string_view body) {
   std::vector<task> out;
   upload_part_reader reader{body};
   staged_task t;
-  while (reader.next(t))
+  while (reader.next(t)) {
     out.push_back(
       {std::string{t.id}, std::string{t.type}, std::string{t.data}, t.priority, t.run_at, t.delay_ms, t.policy});
+    out.back().queue = std::string{t.queue};
+    out.back().group = std::string{t.group};
+  }
   CHECK_FALSE(reader.damaged());
   return out;
 }
@@ -100,6 +103,9 @@ TEST_CASE("a part's body reads back byte for byte, and a damaged one is never re
   sent[1].id[2] = '\0';
   sent[2].policy = {1, 0, 0, 0};
   sent[1].policy.timeout_ms = INT64_MAX;
+  sent[1].queue = "q.1";
+  sent[1].group = "tenant \xc3\xa9";
+  sent[2].group = "g";
   auto body = encode_upload_chunk(sent).at(0).body;
   CHECK(same(decoded(body), sent));
   auto big = std::vector<task>{{"big", "echo", std::string(70000, 'y'), 0}};
@@ -151,6 +157,18 @@ TEST_CASE("a part's body reads back byte for byte, and a damaged one is never re
     CHECK_FALSE(reader.next(t));
     CHECK(reader.damaged());
   }
+  SUBCASE("an empty queue, which fleetd never writes") {
+    auto t = sent[0];
+    t.queue = "q";
+    auto bad = encode_upload_chunk({t}).at(0).body;
+    // The task ends with the queue extension: tag 3, length 1, "q".
+    REQUIRE(bad.substr(bad.size() - 6) == std::string{"\x03\x01\0\0\0q", 6});
+    bad.replace(bad.size() - 5, 5, std::string{"\0\0\0\0", 4});
+    upload_part_reader reader{bad};
+    staged_task st;
+    CHECK_FALSE(reader.next(st));
+    CHECK(reader.damaged());
+  }
   SUBCASE("no header") {
     upload_part_reader reader{std::string_view{body}.substr(1)};
     staged_task t;
@@ -191,7 +209,7 @@ TEST_CASE("a sealed upload holds every staged task in order, byte for byte") {
   CHECK(query_db_int(f.path, "SELECT last_seq - first_seq + 1 FROM batches WHERE id = 'B'")
         == static_cast<int64_t>(sent.size()));
   // The highest priority of the batch runs first, then submission order.
-  auto next = f.store->next_runnable(2);
+  auto next = f.store->next_runnable(fleet::default_queue, 2);
   REQUIRE(next);
   REQUIRE(next->size() == 2);
   CHECK((*next)[0].spec.id == "big-priority");
@@ -265,6 +283,37 @@ TEST_CASE("a part staged before task policies (FUP2, without extensions) is stil
   CHECK(same(decoded(v2), tasks));
 }
 
+TEST_CASE("a sealed upload keeps its tasks' queues and groups, and each queue reads its own") {
+  store_fixture f;
+  auto tasks = numbered(0, 4);
+  tasks[1].queue = "mail";
+  tasks[1].group = "customer-42";
+  tasks[2].group = "customer-7";
+  tasks[3].queue = "mail";
+  REQUIRE_FALSE(in_transaction(*f.store, [&] { return f.store->open_upload("u", 1); }));
+  REQUIRE(in_transaction(*f.store, [&] { return f.store->stage_chunk("u", encode_upload_chunk(tasks, 1)); }));
+  REQUIRE(in_transaction(*f.store, [&] { return f.store->seal_upload("u", "B", 10); }));
+  CHECK(query_db_text(f.path, "SELECT group_concat(task_id || ':' || queue || ':' || ifnull(task_group, '-'), ' ')"
+                              " FROM (SELECT * FROM tasks ORDER BY seq)")
+        == "t0:default:- t1:mail:customer-42 t2:default:customer-7 t3:mail:-");
+  auto reader = f.store->open_reader();
+  REQUIRE(reader);
+  auto mail = (*reader)->next_runnable("mail", 10);
+  REQUIRE(mail);
+  REQUIRE(mail->size() == 2);
+  CHECK((*mail)[0].spec.id == "t1");
+  CHECK((*mail)[0].spec.group == "customer-42");
+  CHECK((*mail)[1].spec.id == "t3");
+  auto group = (*reader)->runnable_of_group(default_queue, "customer-7", 10);
+  REQUIRE(group);
+  REQUIRE(group->size() == 1);
+  CHECK((*group)[0].spec.id == "t2");
+  auto pending = (*reader)->pending_by_queue();
+  REQUIRE(pending);
+  CHECK(pending->at("mail") == 2);
+  CHECK(pending->at("default") == 2);
+}
+
 TEST_CASE("a sealed upload keeps its tasks' policies, and tasks without one have no row") {
   store_fixture f;
   auto tasks = numbered(0, 5);
@@ -291,7 +340,7 @@ TEST_CASE("a sealed upload keeps its tasks' policies, and tasks without one have
   // The runnable read hands them to the manager; the others follow the fleet.
   auto reader = f.store->open_reader();
   REQUIRE(reader);
-  auto runnable = (*reader)->next_runnable(10, std::nullopt);
+  auto runnable = (*reader)->next_runnable(fleet::default_queue, 10, std::nullopt);
   REQUIRE(runnable);
   REQUIRE(runnable->size() == 5);
   for (size_t i = 0; i < 5; ++i) {

@@ -40,6 +40,8 @@ struct running_attempt {
   bool start_committed = false;
   double progress = -1; ///< the worker's last report, 0..1; -1: none
   std::string note;
+  std::string queue; ///< its task's queue and group, whose counts it holds while it runs
+  std::string group;
 };
 
 /// How an attempt that a worker reported on ends, and where its task goes: succeeded; retried

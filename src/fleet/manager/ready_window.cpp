@@ -1,5 +1,7 @@
 #include "fleet/manager/ready_window.hpp"
 
+#include <algorithm>
+
 namespace fleet {
 
 void ready_window::invalidate() {
@@ -37,6 +39,18 @@ std::optional<runnable_task> ready_window::take_first(const std::function<bool(c
     }
   }
   return std::nullopt;
+}
+
+void ready_window::insert(runnable_task t) {
+  auto before = [](const runnable_task& a, const runnable_task& b) {
+    return a.spec.priority != b.spec.priority ? a.spec.priority > b.spec.priority : a.seq < b.seq;
+  };
+  auto at = std::upper_bound(ready_.begin(), ready_.end(), t, before);
+  ready_.insert(at, std::move(t));
+}
+
+bool ready_window::contains(int64_t seq) const {
+  return std::any_of(ready_.begin(), ready_.end(), [seq](const runnable_task& t) { return t.seq == seq; });
 }
 
 } // namespace fleet

@@ -41,6 +41,15 @@ public:
   /// that cannot start now lets the ones behind it pass).
   std::optional<runnable_task> take_first(const std::function<bool(const runnable_task&)>& fits);
 
+  /// Puts a task read apart from the window's reads (a group's next tasks) in its place in run
+  /// order. It must come before where the reads stopped (`read_up_to`): the reads meet the rest.
+  void insert(runnable_task t);
+  /// Whether the window holds task `seq`.
+  bool contains(int64_t seq) const;
+  const std::deque<runnable_task>& rows() const { return ready_; }
+  /// Where the reads stopped; none before the first read since `invalidate`.
+  const std::optional<run_position>& read_up_to() const { return read_up_to_; }
+
   bool empty() const { return ready_.empty(); }
   size_t size() const { return ready_.size(); }
   /// The last read found the end of the index.

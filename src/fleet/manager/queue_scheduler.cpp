@@ -1,0 +1,191 @@
+#include "fleet/manager/queue_scheduler.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+namespace fleet {
+
+// -- token_bucket -------------------------------------------------------------
+
+void token_bucket::configure(int32_t count, int64_t interval_ms, int64_t now) {
+  auto was_limited = configured_ && count_ > 0;
+  if (was_limited)
+    refill(now);
+  count_ = std::max(count, 0);
+  interval_ms_ = count_ > 0 ? std::max<int64_t>(interval_ms, 1) : 0;
+  tokens_ = was_limited ? std::min(tokens_, static_cast<double>(count_)) : static_cast<double>(count_);
+  refilled_at_ = now;
+  configured_ = true;
+}
+
+void token_bucket::refill(int64_t now) {
+  if (count_ <= 0 || now <= refilled_at_)
+    return;
+  auto earned = static_cast<double>(now - refilled_at_) * count_ / static_cast<double>(interval_ms_);
+  tokens_ = std::min(tokens_ + earned, static_cast<double>(count_));
+  refilled_at_ = now;
+}
+
+bool token_bucket::available(int64_t now) {
+  if (count_ <= 0)
+    return true;
+  refill(now);
+  // A hair below 1 from rounding counts as 1: the start due at that ms must not wait a ms more.
+  return tokens_ >= 1.0 - 1e-9;
+}
+
+void token_bucket::take(int64_t now) {
+  if (count_ <= 0)
+    return;
+  refill(now);
+  tokens_ = std::max(tokens_ - 1.0, 0.0);
+}
+
+int64_t token_bucket::next_at(int64_t now) {
+  if (available(now))
+    return now;
+  auto missing = 1.0 - tokens_;
+  return now + static_cast<int64_t>(std::ceil(missing * static_cast<double>(interval_ms_) / count_));
+}
+
+double token_bucket::tokens(int64_t now) {
+  if (count_ <= 0)
+    return 0;
+  refill(now);
+  return tokens_;
+}
+
+// -- queue_scheduler ----------------------------------------------------------
+
+queue_scheduler::queue_scheduler() {
+  ensure(default_queue);
+}
+
+queue_slot& queue_scheduler::ensure(const std::string& name) {
+  if (auto i = index_.find(name); i != index_.end())
+    return queues_[i->second];
+  index_.emplace(name, queues_.size());
+  auto& q = queues_.emplace_back();
+  q.name = name;
+  q.pass = virtual_time_;
+  return q;
+}
+
+queue_slot* queue_scheduler::find(const std::string& name) {
+  auto i = index_.find(name);
+  return i == index_.end() ? nullptr : &queues_[i->second];
+}
+
+void queue_scheduler::configure(queue_slot& q, const queue_limits& limits, int64_t now) {
+  auto group_cap_changed = limits.group_max_workers != q.limits.group_max_workers;
+  q.limits = limits;
+  q.limits.weight = std::max(q.limits.weight, 1);
+  q.bucket.configure(limits.rate_count, limits.rate_interval_ms, now);
+  // The window was read under the old cap.
+  if (group_cap_changed)
+    reset_window(q);
+}
+
+const queue_slot* queue_scheduler::find(const std::string& name) const {
+  auto i = index_.find(name);
+  return i == index_.end() ? nullptr : &queues_[i->second];
+}
+
+size_t queue_scheduler::index_of(const queue_slot& q) const {
+  return index_.at(q.name);
+}
+
+bool queue_scheduler::may_start(queue_slot& q, int64_t now) {
+  if (q.limits.paused)
+    return false;
+  if (q.limits.max_workers > 0 && q.running >= q.limits.max_workers)
+    return false;
+  if (q.window.empty() && q.window.exhausted())
+    return false;
+  return q.bucket.available(now);
+}
+
+queue_slot* queue_scheduler::pick(int64_t now, const std::vector<bool>& tried) {
+  queue_slot* best = nullptr;
+  double best_pass = std::numeric_limits<double>::infinity();
+  for (size_t i = 0; i < queues_.size(); ++i) {
+    auto& q = queues_[i];
+    if ((i < tried.size() && tried[i]) || !may_start(q, now))
+      continue;
+    auto pass = std::max(q.pass, virtual_time_);
+    if (pass < best_pass) {
+      best = &q;
+      best_pass = pass;
+    }
+  }
+  return best;
+}
+
+void queue_scheduler::on_start(queue_slot& q, int64_t now) {
+  ++q.running;
+  ++q.started;
+  q.bucket.take(now);
+  auto pass = std::max(q.pass, virtual_time_);
+  virtual_time_ = pass;
+  q.pass = pass + 1.0 / q.limits.weight;
+}
+
+bool queue_scheduler::on_end(const std::string& name, const std::string& group) {
+  auto* q = find(name);
+  if (q == nullptr)
+    return false;
+  q->running = std::max(q->running - 1, 0);
+  if (group.empty())
+    return false;
+  unclaim(*q, group);
+  return q->dropped.count(group) != 0;
+}
+
+bool queue_scheduler::claim(queue_slot& q, const std::string& group) {
+  if (group.empty())
+    return true;
+  auto& n = q.claimed[group];
+  if (q.limits.group_max_workers > 0 && n >= q.limits.group_max_workers) {
+    q.dropped.insert(group);
+    return false;
+  }
+  ++n;
+  return true;
+}
+
+void queue_scheduler::unclaim(queue_slot& q, const std::string& group) {
+  auto i = q.claimed.find(group);
+  if (i == q.claimed.end())
+    return;
+  if (--i->second <= 0)
+    q.claimed.erase(i);
+}
+
+void queue_scheduler::reset_window(queue_slot& q) {
+  for (const auto& t : q.window.rows())
+    unclaim(q, t.spec.group);
+  q.window.invalidate();
+  q.dropped.clear();
+}
+
+void queue_scheduler::invalidate_all() {
+  for (auto& q : queues_)
+    reset_window(q);
+}
+
+std::optional<int64_t> queue_scheduler::next_token_at(int64_t now) {
+  std::optional<int64_t> out;
+  for (auto& q : queues_) {
+    if (q.limits.paused || !q.bucket.limited() || (q.window.empty() && q.window.exhausted()))
+      continue;
+    if (q.limits.max_workers > 0 && q.running >= q.limits.max_workers)
+      continue;
+    auto at = q.bucket.next_at(now);
+    if (at > now && (!out || at < *out))
+      out = at;
+  }
+  return out;
+}
+
+} // namespace fleet

@@ -1,0 +1,107 @@
+#pragma once
+
+#include "fleetd/queue.hpp"
+#include "fleet/manager/ready_window.hpp"
+
+#include <cstdint>
+#include <deque>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+namespace fleet {
+
+/// `count` attempt starts per `interval_ms`, and never more than `count` at once after a quiet
+/// spell. Refilled continuously from the clock it is given (the actor clock in fleetd, so that
+/// tests move it by hand).
+class token_bucket {
+public:
+  /// A new rate keeps the tokens saved (up to the new size); a first one starts full.
+  void configure(int32_t count, int64_t interval_ms, int64_t now);
+  bool limited() const { return count_ > 0; }
+  /// Whether a start may happen at `now`.
+  bool available(int64_t now);
+  void take(int64_t now);
+  /// When the next start may happen: `now` if one may.
+  int64_t next_at(int64_t now);
+  /// The starts saved at `now` (0 without a rate).
+  double tokens(int64_t now);
+
+private:
+  void refill(int64_t now);
+  int32_t count_ = 0;
+  int64_t interval_ms_ = 0;
+  double tokens_ = 0;
+  int64_t refilled_at_ = 0;
+  bool configured_ = false;
+};
+
+/// One queue as the manager runs it: its limits, its window of runnable tasks, and what runs.
+struct queue_slot {
+  std::string name;
+  queue_limits limits;
+  bool declared = false; ///< in the config file
+  ready_window window;
+  int32_t running = 0;
+  int64_t started = 0;
+  double pass = 0; ///< stride scheduling: grows by 1/weight with each start
+  token_bucket bucket;
+  /// Per group: its tasks in the window plus its running attempts (at most group_max_workers
+  /// under a cap); groups with neither have no entry.
+  std::unordered_map<std::string, int32_t> claimed;
+  /// Groups with runnable tasks left out of the window at their cap (read again when one frees).
+  std::unordered_set<std::string> dropped;
+};
+
+/// The manager's queues: which one starts the next attempt, and each one's limits. Knows nothing
+/// of SQLite or actors.
+///
+/// Choice: among the queues that may start an attempt now (not paused, below max-workers, a token
+/// in the bucket, runnable work possibly waiting), the one with the lowest pass, which grows by
+/// 1/weight with each start (stride scheduling): over a run, busy queues get starts in proportion
+/// to their weights, within one start. A queue that comes back from idle starts at the pass of the
+/// last choice rather than with credit saved while it had nothing to run.
+class queue_scheduler {
+public:
+  queue_scheduler();
+
+  /// The queue `name`, made with default limits if none had it.
+  queue_slot& ensure(const std::string& name);
+  queue_slot* find(const std::string& name);
+  const queue_slot* find(const std::string& name) const;
+  const std::deque<queue_slot>& all() const { return queues_; }
+  std::deque<queue_slot>& all() { return queues_; }
+  void configure(queue_slot& q, const queue_limits& limits, int64_t now);
+
+  /// The queue that starts the next attempt, or null; `tried` holds the indices of queues that
+  /// found nothing to start in this round (as many entries as queues, false for the others).
+  queue_slot* pick(int64_t now, const std::vector<bool>& tried);
+  size_t index_of(const queue_slot& q) const;
+  /// An attempt of `q` starts.
+  void on_start(queue_slot& q, int64_t now);
+  /// An attempt of queue `name` and `group` left the running table; true if its group had tasks
+  /// left out of the window that may be read now.
+  bool on_end(const std::string& name, const std::string& group);
+  /// Claims a place for a task of `group` as it enters `q`'s window: false at the group's cap (the
+  /// task stays out, the group is noted as dropped).
+  bool claim(queue_slot& q, const std::string& group);
+  /// Every window is read again from the top: their tasks' claims go, and no group is dropped.
+  void invalidate_all();
+  /// The earliest time at which a queue held back only by its rate may start again, if any.
+  std::optional<int64_t> next_token_at(int64_t now);
+
+private:
+  void unclaim(queue_slot& q, const std::string& group);
+  /// `q`'s window is read again from the top.
+  void reset_window(queue_slot& q);
+  /// Whether `q` may start an attempt at `now`, apart from what its window holds.
+  static bool may_start(queue_slot& q, int64_t now);
+
+  std::deque<queue_slot> queues_; // stable references: a queue is never removed while fleetd runs
+  std::unordered_map<std::string, size_t> index_;
+  double virtual_time_ = 0;
+};
+
+} // namespace fleet

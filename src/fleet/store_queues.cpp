@@ -1,0 +1,83 @@
+// Queues: the reads of one queue's and one group's runnable tasks, and the rare runtime changes
+// of a queue's limits (prepared when used).
+
+#include "fleet/store.hpp"
+#include "fleet/store_internal.hpp"
+#include "fleet/store_sql.hpp"
+
+#include "fleet/json_text.hpp"
+#include "fleet/queue_settings.hpp"
+
+#include <nlohmann/json.hpp>
+
+namespace fleet {
+
+using namespace store_detail;
+
+caf::expected<std::vector<runnable_task>> store_reader::runnable_of_group(const std::string& queue,
+                                                                         const std::string& group, size_t limit) {
+  std::vector<runnable_task> out;
+  auto& st = reads_->runnable_of_group;
+  st.rebind(static_cast<int64_t>(limit), queue, group);
+  if (auto err = st.each_row([&] {
+        runnable_task r;
+        read_runnable_row(st, r);
+        out.push_back(std::move(r));
+      }))
+    return err;
+  return out;
+}
+
+caf::expected<std::map<std::string, int64_t>> store_reader::pending_by_queue() {
+  auto st = db_.prepare(sql::pending_by_queue);
+  if (!st)
+    return st.error();
+  std::map<std::string, int64_t> out;
+  if (auto err = st->each_row([&] { out[st->column_text(0)] = st->column_int64(1); }))
+    return err;
+  return out;
+}
+
+caf::expected<std::map<std::string, queue_change>> store_reader::stored_queues() {
+  auto st = db_.prepare(sql::stored_queues);
+  if (!st)
+    return st.error();
+  std::map<std::string, queue_change> out;
+  if (auto err = st->each_row([&] {
+        queue_change c;
+        c.max_workers = static_cast<int32_t>(st->column_int64(1));
+        c.rate_count = static_cast<int32_t>(st->column_int64(2));
+        c.rate_interval_ms = st->column_int64(3);
+        c.weight = static_cast<int32_t>(st->column_int64(4));
+        c.group_max_workers = static_cast<int32_t>(st->column_int64(5));
+        c.paused = static_cast<int8_t>(st->column_int64(6));
+        out[st->column_text(0)] = c;
+      }))
+    return err;
+  return out;
+}
+
+caf::error fleet_store::set_queue(const std::string& name, const queue_change& change, const queue_limits& in_force,
+                                  int64_t now) {
+  auto st = db_.prepare(sql::set_queue);
+  if (!st)
+    return st.error();
+  if (auto err = st->execute(name, change.max_workers, change.rate_count, change.rate_interval_ms, change.weight,
+                             change.group_max_workers, static_cast<int32_t>(change.paused), now))
+    return err;
+  auto set = nlohmann::json::object();
+  if (change.max_workers >= 0)
+    set["max_workers"] = change.max_workers;
+  if (change.rate_count >= 0)
+    set["rate"] = rate_text(change.rate_count, change.rate_interval_ms);
+  if (change.weight >= 0)
+    set["weight"] = change.weight;
+  if (change.group_max_workers >= 0)
+    set["group_max_workers"] = change.group_max_workers;
+  if (change.paused >= 0)
+    set["paused"] = change.paused == 1;
+  nlohmann::json detail{{"queue", name}, {"set", set}, {"limits", to_json(in_force)}};
+  return log_event(now, event_kind::queue_changed, {}, {}, dump_json(detail));
+}
+
+} // namespace fleet
