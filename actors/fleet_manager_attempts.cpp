@@ -127,7 +127,7 @@ void fleet_manager_state::dispatch() {
       tried[queues_.index_of(*q)] = true;
       continue;
     }
-    queues_.on_start(*q, now);
+    queues_.on_start(*q, next->spec.group, now);
     start_attempt(std::move(*next), *node);
   }
   arm_rate_timer();

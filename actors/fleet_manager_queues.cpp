@@ -66,9 +66,7 @@ queue_info fleet_manager_state::queue_info_of(queue_slot& q, int64_t pending, in
   out.pending = pending;
   out.running = q.running;
   out.started = q.started;
-  for (const auto& [group, claimed] : q.claimed)
-    if (claimed > 0)
-      ++out.groups;
+  out.groups = static_cast<int32_t>(q.running_groups.size());
   out.tokens = q.bucket.tokens(now);
   out.declared = q.declared;
   return out;

@@ -278,3 +278,17 @@ TEST_CASE("an unknown queue and bad limits are refused with a clear error, and n
   CHECK(f.query_int("SELECT count(*) FROM queues") == 0);
   CHECK(f.query_int("SELECT count(*) FROM events WHERE kind = 'queue_changed'") == 0);
 }
+
+TEST_CASE("at most 1000 queues: one more is refused, and changing an existing one still works") {
+  fleet_fixture f;
+  f.start();
+  queue_change weight;
+  weight.weight = 2;
+  for (int i = 1; i < 1000; ++i)
+    REQUIRE(f.ask<queue_info>(queue_set_atom::value, "q" + std::to_string(i), weight));
+  auto refused = f.ask<queue_info>(queue_set_atom::value, std::string{"one-too-many"}, weight);
+  REQUIRE_FALSE(refused);
+  CHECK(refused.error() == errc::limit_exceeded);
+  CHECK(f.ask<queue_info>(queue_set_atom::value, std::string{"q1"}, weight));
+  CHECK(f.query_int("SELECT count(*) FROM queues") == 999);
+}

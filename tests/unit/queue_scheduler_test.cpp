@@ -63,18 +63,18 @@ TEST_CASE("stride scheduling shares starts by weight, and an idle queue saves no
   for (int i = 1; i <= 400; ++i) {
     auto* q = s.pick(0, {});
     REQUIRE(q != nullptr);
-    s.on_start(*q, 0);
+    s.on_start(*q, {}, 0);
     auto total = static_cast<double>(a.started + b.started);
     CHECK(std::abs(a.started - 0.75 * total) <= 1.0);
   }
   // b goes idle for a while (paused), then comes back: it does not get a burst of starts.
   s.configure(b, queue_limits{0, 0, 0, 1, 0, true}, 0);
   for (int i = 0; i < 100; ++i)
-    s.on_start(*s.pick(0, {}), 0);
+    s.on_start(*s.pick(0, {}), {}, 0);
   s.configure(b, queue_limits{0, 0, 0, 1, 0, false}, 0);
   int b_in_a_row = 0;
   for (auto* q = s.pick(0, {}); q != nullptr && q->name == "b" && b_in_a_row < 10; q = s.pick(0, {})) {
-    s.on_start(*q, 0);
+    s.on_start(*q, {}, 0);
     ++b_in_a_row;
   }
   CHECK(b_in_a_row <= 1);
@@ -86,7 +86,7 @@ TEST_CASE("max-workers, pause and a skipped queue are not picked") {
   s.configure(q, queue_limits{1, 0, 0, 1, 0, false}, 0);
   s.configure(*s.find("default"), queue_limits{0, 0, 0, 1, 0, true}, 0);
   REQUIRE(s.pick(0, {}) == &q);
-  s.on_start(q, 0);
+  s.on_start(q, {}, 0);
   CHECK(s.pick(0, {}) == nullptr);
   CHECK_FALSE(s.on_end("q", {}));
   CHECK(s.pick(0, {}) == &q);
@@ -108,11 +108,13 @@ TEST_CASE("group claims keep a group's tasks in the window and running within it
   CHECK(q.dropped.count("a") == 1);
   auto first = q.window.take_first([](const runnable_task&) { return true; });
   REQUIRE(first);
-  s.on_start(q, 0);
+  s.on_start(q, first->spec.group, 0);
+  CHECK(q.running_groups.at("a") == 1);
   CHECK(q.claimed.at("a") == 2); // running now, still claimed
   // Its end frees a place, and says that a's left-out tasks may be read.
   CHECK(s.on_end("tenants", "a"));
   CHECK(q.claimed.at("a") == 1);
+  CHECK(q.running_groups.empty());
   // Reading again from the top gives back the window's claims.
   s.invalidate_all();
   CHECK(q.claimed.count("a") == 0);
@@ -130,7 +132,7 @@ TEST_CASE("a queue held back only by its rate says when it may start again") {
   s.configure(*s.find("default"), queue_limits{0, 0, 0, 1, 0, true}, 0);
   s.configure(q, queue_limits{0, 1, 200, 1, 0, false}, 0);
   REQUIRE(s.pick(0, {}) == &q);
-  s.on_start(q, 0);
+  s.on_start(q, {}, 0);
   CHECK(s.pick(10, {}) == nullptr);
   CHECK(s.next_token_at(10) == 200);
   CHECK(s.pick(200, {}) == &q);

@@ -122,8 +122,10 @@ queue_slot* queue_scheduler::pick(int64_t now, const std::vector<bool>& tried) {
   return best;
 }
 
-void queue_scheduler::on_start(queue_slot& q, int64_t now) {
+void queue_scheduler::on_start(queue_slot& q, const std::string& group, int64_t now) {
   ++q.running;
+  if (!group.empty())
+    ++q.running_groups[group];
   ++q.started;
   q.bucket.take(now);
   auto pass = std::max(q.pass, virtual_time_);
@@ -138,6 +140,8 @@ bool queue_scheduler::on_end(const std::string& name, const std::string& group) 
   q->running = std::max(q->running - 1, 0);
   if (group.empty())
     return false;
+  if (auto i = q->running_groups.find(group); i != q->running_groups.end() && --i->second <= 0)
+    q->running_groups.erase(i);
   unclaim(*q, group);
   return q->dropped.count(group) != 0;
 }

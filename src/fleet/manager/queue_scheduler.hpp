@@ -53,6 +53,8 @@ struct queue_slot {
   std::unordered_map<std::string, int32_t> claimed;
   /// Groups with runnable tasks left out of the window at their cap (read again when one frees).
   std::unordered_set<std::string> dropped;
+  /// Per group: its running attempts; groups without any have no entry.
+  std::unordered_map<std::string, int32_t> running_groups;
 };
 
 /// The manager's queues: which one starts the next attempt, and each one's limits. Knows nothing
@@ -79,8 +81,8 @@ public:
   /// found nothing to start in this round (as many entries as queues, false for the others).
   queue_slot* pick(int64_t now, const std::vector<bool>& tried);
   size_t index_of(const queue_slot& q) const;
-  /// An attempt of `q` starts.
-  void on_start(queue_slot& q, int64_t now);
+  /// An attempt of `q` (of `group`, empty for none) starts.
+  void on_start(queue_slot& q, const std::string& group, int64_t now);
   /// An attempt of queue `name` and `group` left the running table; true if its group had tasks
   /// left out of the window that may be read now.
   bool on_end(const std::string& name, const std::string& group);
