@@ -184,42 +184,34 @@ void api_v1::serve(httplib::Server& server) {
     answer(res, client().batch_status(*id), [](const batch_status& x) { return to_json(x); });
   });
 
-  server.Get(api_prefix + R"(/batches/([^/]+)/results)", [client, authorize](const Request& req, Response& res) {
-    if (!authorize(req, res, need::read))
-      return;
-    auto id = batch_id_of(req, res);
-    if (!id)
-      return;
-    auto cursor = int_param(req, "cursor", 0, 0, INT64_MAX);
-    auto limit = int_param(req, "limit", 1000, 1, 10'000);
-    if (!cursor || !limit) {
-      send_error(res, 400, "invalid_argument", "cursor is a whole number from 0, limit from 1 to 10000");
-      return;
-    }
-    auto page = client().batch_results(*id, *cursor, static_cast<int32_t>(*limit));
-    if (!page)
-      send_error(res, page.error());
-    else
-      send_json_text(res, 200, page_json_text("results", *page));
+  // A batch's results and its tasks: the same paging by cursor, each under its own key.
+  auto serve_batch_pages = [&](const std::string& what, auto fetch) {
+    server.Get(api_prefix + "/batches/([^/]+)/" + what, [client, authorize, what, fetch](const Request& req,
+                                                                                        Response& res) {
+      if (!authorize(req, res, need::read))
+        return;
+      auto id = batch_id_of(req, res);
+      if (!id)
+        return;
+      auto cursor = int_param(req, "cursor", 0, 0, INT64_MAX);
+      auto limit = int_param(req, "limit", 1000, 1, 10'000);
+      if (!cursor || !limit) {
+        send_error(res, 400, "invalid_argument", "cursor is a whole number from 0, limit from 1 to 10000");
+        return;
+      }
+      auto c = client();
+      auto page = fetch(c, *id, *cursor, static_cast<int32_t>(*limit));
+      if (!page)
+        send_error(res, page.error());
+      else
+        send_json_text(res, 200, page_json_text(what, *page));
+    });
+  };
+  serve_batch_pages("results", [](fleet_client& c, const std::string& id, int64_t cursor, int32_t limit) {
+    return c.batch_results(id, cursor, limit);
   });
-
-  server.Get(api_prefix + R"(/batches/([^/]+)/tasks)", [client, authorize](const Request& req, Response& res) {
-    if (!authorize(req, res, need::read))
-      return;
-    auto id = batch_id_of(req, res);
-    if (!id)
-      return;
-    auto cursor = int_param(req, "cursor", 0, 0, INT64_MAX);
-    auto limit = int_param(req, "limit", 1000, 1, 10'000);
-    if (!cursor || !limit) {
-      send_error(res, 400, "invalid_argument", "cursor is a whole number from 0, limit from 1 to 10000");
-      return;
-    }
-    auto page = client().tasks(*id, *cursor, static_cast<int32_t>(*limit));
-    if (!page)
-      send_error(res, page.error());
-    else
-      send_json_text(res, 200, page_json_text("tasks", *page));
+  serve_batch_pages("tasks", [](fleet_client& c, const std::string& id, int64_t cursor, int32_t limit) {
+    return c.tasks(id, cursor, limit);
   });
 
   server.Get(api_prefix + "/dead-letters", [client, authorize](const Request& req, Response& res) {

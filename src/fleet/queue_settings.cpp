@@ -90,16 +90,11 @@ std::string rate_text(int32_t count, int64_t interval_ms) {
 }
 
 caf::error apply_queue_setting(std::string_view key, std::string_view value, queue_change& out) {
-  if (key == "max-workers") {
+  if (key == "max-workers" || key == "group-max-workers") {
     auto n = bounded(key, value, 0, config_bounds::max_workers, true);
     if (!n)
       return n.error();
-    out.max_workers = static_cast<int32_t>(*n);
-  } else if (key == "group-max-workers") {
-    auto n = bounded(key, value, 0, config_bounds::max_workers, true);
-    if (!n)
-      return n.error();
-    out.group_max_workers = static_cast<int32_t>(*n);
+    (key == "max-workers" ? out.max_workers : out.group_max_workers) = static_cast<int32_t>(*n);
   } else if (key == "weight") {
     auto n = bounded(key, value, 1, max_queue_weight, false);
     if (!n)
