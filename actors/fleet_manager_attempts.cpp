@@ -36,7 +36,9 @@ bool fleet_manager_state::fill_ready(queue_slot& q) {
   };
   // A task of a group at its cap stays out: the tasks behind it come in, and the group's next
   // ones are read when it frees a slot (read_group).
-  auto skip = [this, &q](const runnable_task& row) { return held_back(row) || !queues_.claim(q, row.spec.group); };
+  auto skip = [this, &q](const runnable_task& row) {
+    return held_back(row) || !queues_.claim(q, row.spec.group, {row.spec.priority, row.seq});
+  };
   auto err = q.window.fill(size, commits_.uncommitted(), read, skip);
   if (!err)
     return true;
@@ -48,9 +50,12 @@ bool fleet_manager_state::fill_ready(queue_slot& q) {
 }
 
 void fleet_manager_state::read_group(queue_slot& q, const std::string& group) {
+  auto dropped = q.dropped.find(group);
+  if (dropped == q.dropped.end())
+    return;
   const auto& up_to = q.window.read_up_to();
   if (!up_to) {
-    q.dropped.erase(group); // the next read starts from the top and meets them all
+    q.dropped.erase(dropped); // the next read starts from the top and meets them all
     return;
   }
   auto cap = q.limits.group_max_workers;
@@ -58,32 +63,33 @@ void fleet_manager_state::read_group(queue_slot& q, const std::string& group) {
     auto i = q.claimed.find(group);
     return i == q.claimed.end() ? 0 : i->second;
   };
-  // The group's runnable tasks in run order: first those already claimed (in the window) or held
-  // back, then those left out, up to where the window's reads stopped.
-  auto limit = static_cast<size_t>(cap) + commits_.uncommitted() + 16;
-  auto rows = reader_->runnable_of_group(q.name, group, limit);
-  if (!rows) {
-    spdlog::error("cannot read the runnable tasks of group {} of queue {}: {}", printable(group), q.name,
-                  error_text(rows.error()));
-    return;
-  }
-  bool more = rows->size() == limit;
-  for (auto& row : *rows) {
-    auto before_reads = row.spec.priority != up_to->priority ? row.spec.priority > up_to->priority
-                                                              : row.seq <= up_to->seq;
-    if (!before_reads) {
-      more = false; // the window's reads meet the rest
-      break;
-    }
-    if (held_back(row) || q.window.contains(row.seq))
-      continue;
-    if (cap > 0 && claimed() >= cap)
+  // The group's tasks from the first one left out up to where the window's reads stopped, in run
+  // order, a slice at a time: those held back or already in the window are passed over.
+  auto from = dropped->second;
+  constexpr size_t slice = 16;
+  for (;;) {
+    auto rows = reader_->runnable_of_group(q.name, group, slice, from, *up_to);
+    if (!rows) {
+      spdlog::error("cannot read the runnable tasks of group {} of queue {}: {}", printable(group), q.name,
+                    error_text(rows.error()));
       return; // still dropped: the next free slot reads again
-    ++q.claimed[group];
-    q.window.insert(std::move(row));
+    }
+    for (auto& row : *rows) {
+      if (held_back(row) || q.window.contains(row.seq))
+        continue;
+      if (cap > 0 && claimed() >= cap) {
+        dropped->second = {row.spec.priority, row.seq}; // still dropped, from here on
+        return;
+      }
+      ++q.claimed[group];
+      q.window.insert(std::move(row));
+    }
+    if (rows->size() < slice)
+      break;
+    // On after the slice's last task (a seq is never reused, so seq + 1 is the next position).
+    from = {rows->back().spec.priority, rows->back().seq + 1};
   }
-  if (!more)
-    q.dropped.erase(group);
+  q.dropped.erase(dropped);
 }
 
 void fleet_manager_state::attempt_left(const running_attempt& r) {

@@ -53,11 +53,14 @@ std::vector<task> make_tasks(const std::string& workload, int64_t n, const std::
       tasks.push_back({id, "pynoop", "{}", 0});
     else if (workload == "execpy")
       tasks.push_back({id, "exec", exec_data, 0});
-    else if (workload == "queues") {
-      // 100 queues and 10,000 groups (fleet-bench makes the queues first).
+    else if (workload == "queues" || workload == "queues-only" || workload == "groups-only") {
+      // 100 queues and 10,000 groups (fleet-bench makes the queues first); the two halves apart
+      // show which of them costs what.
       tasks.push_back({id, "echo", "{}", 0});
-      tasks.back().queue = fmt::format("q{}", i % 100);
-      tasks.back().group = fmt::format("g{}", i % 10'000);
+      if (workload != "groups-only")
+        tasks.back().queue = fmt::format("q{}", i % 100);
+      if (workload != "queues-only")
+        tasks.back().group = fmt::format("g{}", i % 10'000);
     } else if (workload == "flaky")
       tasks.push_back(i % 10 == 0 ? task{id, "fail", R"({"times":1})", 0} : task{id, "echo", "{}", 0});
   }
@@ -139,7 +142,7 @@ int main(int argc, char** argv) {
     fmt::print(stderr, "fleet-bench: {}\n", error_text(scaled.error()));
     return 2;
   }
-  if (workload == "queues") {
+  if (workload.rfind("queues", 0) == 0) {
     // Limits that never bind at this concurrency: what is measured is their bookkeeping.
     for (int q = 0; q < 100; ++q) {
       queue_change change;

@@ -59,9 +59,12 @@ public:
   /// index.
   caf::expected<std::vector<runnable_task>> next_runnable(const std::string& queue, size_t limit,
                                                           const std::optional<run_position>& after = {});
-  /// Up to `limit` pending tasks of one group of `queue`, in run order (store_queues.cpp).
+  /// Up to `limit` pending tasks of one group of `queue`, in run order, from position `from` up to
+  /// `up_to` (both included) (store_queues.cpp). Costs a pass over the queue's runnable index
+  /// between the two, in the index alone.
   caf::expected<std::vector<runnable_task>> runnable_of_group(const std::string& queue, const std::string& group,
-                                                              size_t limit);
+                                                              size_t limit, const run_position& from,
+                                                              const run_position& up_to);
   /// Runnable tasks (pending, not paused) by queue; queues without any are left out.
   caf::expected<std::map<std::string, int64_t>> pending_by_queue();
   /// What was set at runtime for each queue (fleetctl queue set), -1 where the config file's

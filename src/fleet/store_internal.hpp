@@ -21,7 +21,8 @@ struct store_reader::statements {
   sqlite::statement next_runnable;
   sqlite::statement runnable_same_priority;
   sqlite::statement runnable_lower_priority;
-  sqlite::statement runnable_of_group;
+  sqlite::statement group_runnable_at;
+  sqlite::statement group_runnable_between;
   sqlite::statement next_due;
   sqlite::statement batch_next_scheduled;
   sqlite::statement batch_row;

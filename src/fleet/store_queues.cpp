@@ -10,20 +10,43 @@
 
 #include <nlohmann/json.hpp>
 
+#include <limits>
+
 namespace fleet {
 
 using namespace store_detail;
 
 caf::expected<std::vector<runnable_task>> store_reader::runnable_of_group(const std::string& queue,
-                                                                         const std::string& group, size_t limit) {
+                                                                         const std::string& group, size_t limit,
+                                                                         const run_position& from,
+                                                                         const run_position& up_to) {
   std::vector<runnable_task> out;
-  auto& st = reads_->runnable_of_group;
-  st.rebind(static_cast<int64_t>(limit), queue, group);
-  if (auto err = st.each_row([&] {
-        runnable_task r;
-        read_runnable_row(st, r);
-        out.push_back(std::move(r));
-      }))
+  auto read = [&](sqlite::statement& st) {
+    return st.each_row([&] {
+      runnable_task r;
+      read_runnable_row(st, r);
+      out.push_back(std::move(r));
+    });
+  };
+  auto left = [&] { return static_cast<int64_t>(limit - out.size()); };
+  if (from.priority < up_to.priority || (from.priority == up_to.priority && from.seq > up_to.seq))
+    return out; // `from` comes after `up_to`
+  constexpr auto last_seq = std::numeric_limits<int64_t>::max();
+  // In run order: the rest of `from`'s priority, the priorities in between, then `up_to`'s up to it.
+  auto& at = reads_->group_runnable_at;
+  at.rebind(left(), queue, group, from.priority, from.seq, from.priority == up_to.priority ? up_to.seq : last_seq);
+  if (auto err = read(at))
+    return err;
+  if (from.priority == up_to.priority || out.size() >= limit)
+    return out;
+  auto& between = reads_->group_runnable_between;
+  between.rebind(left(), queue, group, from.priority, up_to.priority);
+  if (auto err = read(between))
+    return err;
+  if (out.size() >= limit)
+    return out;
+  at.rebind(left(), queue, group, up_to.priority, int64_t{0}, up_to.seq);
+  if (auto err = read(at))
     return err;
   return out;
 }

@@ -77,9 +77,13 @@ inline const std::string runnable_same_priority = runnable_select + " AND queue 
 /// Then the priorities below it; ?3 the queue
 inline const std::string runnable_lower_priority = runnable_select + " AND queue = ?3 AND priority < ?2"
     " ORDER BY priority DESC, seq LIMIT ?1";
-/// The next runnable tasks of one group of a queue (?2, ?3), through tasks_runnable_by_group
-inline const std::string runnable_of_group = runnable_select + " AND queue = ?2 AND task_group = ?3"
-    " ORDER BY priority DESC, seq LIMIT ?1";
+/// A group's runnable tasks (of queue ?2, group ?3) at one priority (?4), seq from ?5 to ?6, through
+/// tasks_runnable: the tasks of other groups are passed over in the index, their rows not read
+inline const std::string group_runnable_at = runnable_select + " AND queue = ?2 AND task_group = ?3"
+    " AND priority = ?4 AND seq BETWEEN ?5 AND ?6 ORDER BY priority DESC, seq LIMIT ?1";
+/// Then those of the priorities strictly between ?4 (above) and ?5 (below)
+inline const std::string group_runnable_between = runnable_select + " AND queue = ?2 AND task_group = ?3"
+    " AND priority < ?4 AND priority > ?5 ORDER BY priority DESC, seq LIMIT ?1";
 /// Runnable tasks by queue, through tasks_runnable
 inline const std::string pending_by_queue = "SELECT queue, count(*) FROM tasks WHERE state = 'pending' AND paused = 0"
     " GROUP BY queue";

@@ -124,6 +124,42 @@ TEST_CASE("group-max-workers bounds each group, and a busy group does not hold b
         == 0);
 }
 
+TEST_CASE("interleaved groups at their cap come back from where they were left out, across priorities") {
+  fleet_fixture f{workers(4)};
+  f.set_declared_queues({{"tenants", limits_with(0, 2)}});
+  f.start();
+  // Groups a and b alternate through the batch at three priorities: each group's tasks left out of
+  // the window lie between the other's, and its next ones are read past them.
+  std::vector<task> tasks;
+  for (int i = 0; i < 90; ++i) {
+    auto group = i % 2 == 0 ? "a" : "b";
+    auto t = in_queue(make_task(fmt::format("{}-{}", group, i), "sleep", R"({"ms": 10})"), "tenants", group);
+    t.priority = i % 3;
+    tasks.push_back(std::move(t));
+  }
+  auto id = f.submit_ok(tasks);
+  std::map<std::string, int> most;
+  REQUIRE(f.advance_until([&] {
+    for (auto& [group, n] : running_by_prefix(f))
+      most[group] = std::max(most[group], n);
+    return f.finished(id);
+  }, 60'000, 5));
+  CHECK(f.status_of(id).completed == 90);
+  CHECK(most["a"] == 2);
+  CHECK(most["b"] == 2);
+  // Each group's attempts started in run order: priority first, then submission (the worker ids
+  // count the starts).
+  for (std::string group : {"a", "b"}) {
+    CAPTURE(group);
+    auto started = "ORDER BY CAST(substr(x.worker_id, instr(substr(x.worker_id, 8), '-') + 8) AS INTEGER)";
+    CHECK(f.query_int(std::string{"SELECT count(*) FROM (SELECT t.priority AS p, t.seq AS s,"}
+                      + " lag(t.priority) OVER (" + started + ") AS lp, lag(t.seq) OVER (" + started + ") AS ls"
+                      " FROM attempts x JOIN tasks t ON t.seq = x.task_seq WHERE t.task_group = '" + group + "')"
+                      " WHERE lp IS NOT NULL AND (p > lp OR (p = lp AND s < ls))")
+          == 0);
+  }
+}
+
 TEST_CASE("a rate limit counts attempt starts on the test clock") {
   fleet_fixture f{workers(8)};
   queue_limits api;

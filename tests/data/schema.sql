@@ -7,9 +7,7 @@ CREATE INDEX tasks_blocked_by_batch ON tasks (batch_id) WHERE state = 'blocked';
 CREATE INDEX tasks_failed ON tasks (seq) WHERE state = 'failed';
 CREATE INDEX tasks_failed_by_time ON tasks (finished_at, seq) WHERE state = 'failed';
 CREATE INDEX tasks_retry_due ON tasks (not_before) WHERE state = 'retry_wait';
-CREATE INDEX tasks_runnable ON tasks (queue, priority DESC, seq) WHERE state = 'pending' AND paused = 0;
-CREATE INDEX tasks_runnable_by_group ON tasks (queue, task_group, priority DESC, seq)
-  WHERE state = 'pending' AND paused = 0 AND task_group IS NOT NULL;
+CREATE INDEX tasks_runnable ON tasks (queue, priority DESC, seq, task_group) WHERE state = 'pending' AND paused = 0;
 CREATE INDEX tasks_running ON tasks (seq) WHERE state = 'running';
 CREATE INDEX tasks_scheduled_by_batch ON tasks (batch_id, not_before) WHERE state = 'scheduled';
 CREATE INDEX tasks_scheduled_due ON tasks (not_before) WHERE state = 'scheduled';

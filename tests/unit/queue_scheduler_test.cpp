@@ -26,7 +26,7 @@ void fill(queue_scheduler& s, queue_slot& q, std::vector<runnable_task> rows) {
         return std::vector<runnable_task>{};
       return rows;
     },
-    [&](const runnable_task& t) { return !s.claim(q, t.spec.group); }));
+    [&](const runnable_task& t) { return !s.claim(q, t.spec.group, {t.spec.priority, t.seq}); }));
 }
 
 } // namespace
@@ -105,7 +105,9 @@ TEST_CASE("group claims keep a group's tasks in the window and running within it
   // Two of a's come in, the third is left out and noted; b and the task without a group pass.
   CHECK(q.window.size() == 4);
   CHECK(q.claimed.at("a") == 2);
-  CHECK(q.dropped.count("a") == 1);
+  REQUIRE(q.dropped.count("a") == 1);
+  // The group's next read starts at its first task left out.
+  CHECK(q.dropped.at("a").seq == 3);
   auto first = q.window.take_first([](const runnable_task&) { return true; });
   REQUIRE(first);
   s.on_start(q, first->spec.group, 0);

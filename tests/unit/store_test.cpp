@@ -53,6 +53,40 @@ TEST_CASE("reading on from a position gives every runnable task once, in run ord
   CHECK(rest == std::vector<std::string>{"a", "c", "g", "f"});
 }
 
+TEST_CASE("a group's runnable tasks are read between two positions, in run order, across priorities") {
+  store_fixture f;
+  auto t = [](std::string id, int32_t priority, std::string group) {
+    task x{std::move(id), "echo", "{}", priority};
+    x.group = std::move(group);
+    return x;
+  };
+  // seq 1..8 in this order.
+  f.insert("b1", {t("a1", 9, "a"), t("b1", 9, "b"), t("a2", 9, "a"), t("a3", 5, "a"), t("b2", 5, "b"),
+                  t("a4", 1, "a"), t("a5", 1, "a"), t("a6", 0, "a")});
+  auto ids = [&](size_t limit, run_position from, run_position up_to) {
+    auto rows = f.store->runnable_of_group(fleet::default_queue, "a", limit, from, up_to);
+    REQUIRE(rows);
+    std::vector<std::string> out;
+    for (auto& r : *rows)
+      out.push_back(r.spec.id);
+    return out;
+  };
+  using v = std::vector<std::string>;
+  // Both ends included; the other group's tasks and those past up_to are not read.
+  CHECK(ids(10, {9, 1}, {1, 6}) == v{"a1", "a2", "a3", "a4"});
+  CHECK(ids(10, {9, 3}, {1, 7}) == v{"a2", "a3", "a4", "a5"});
+  // Within one priority, and the limit holds across the parts.
+  CHECK(ids(10, {1, 6}, {1, 7}) == v{"a4", "a5"});
+  CHECK(ids(2, {9, 1}, {0, 8}) == v{"a1", "a2"});
+  CHECK(ids(3, {9, 2}, {0, 8}) == v{"a2", "a3", "a4"});
+  // Nothing between a position and one before it.
+  CHECK(ids(10, {1, 7}, {1, 6}).empty());
+  CHECK(ids(10, {5, 4}, {9, 3}).empty());
+  auto other = f.store->runnable_of_group(fleet::default_queue, "b", 10, {9, 1}, {0, 8});
+  REQUIRE(other);
+  CHECK(other->size() == 2);
+}
+
 TEST_CASE("hot queries use their indexes, not a table scan") {
   // The statements the store prepares (src/fleet/store_sql.hpp), not copies of them.
   store_fixture f;
@@ -67,9 +101,15 @@ TEST_CASE("hot queries use their indexes, not a table scan") {
   auto lower = query_plan(path, sql::runnable_lower_priority);
   CHECK(lower.find("USING INDEX tasks_runnable (queue=? AND priority<?)") != std::string::npos);
   CHECK(lower.find("TEMP B-TREE") == std::string::npos);
-  auto group = query_plan(path, sql::runnable_of_group);
-  CHECK(group.find("USING INDEX tasks_runnable_by_group (queue=? AND task_group=?)") != std::string::npos);
-  CHECK(group.find("TEMP B-TREE") == std::string::npos);
+  // A group's next tasks: a range of the queue's runnable index, no other index to keep up.
+  auto group_at = query_plan(path, sql::group_runnable_at);
+  CHECK_MESSAGE(group_at.find("USING INDEX tasks_runnable (queue=? AND priority=? AND seq>? AND seq<?)")
+                  != std::string::npos, group_at);
+  CHECK(group_at.find("TEMP B-TREE") == std::string::npos);
+  auto group_between = query_plan(path, sql::group_runnable_between);
+  CHECK_MESSAGE(group_between.find("USING INDEX tasks_runnable (queue=? AND priority>? AND priority<?)")
+                  != std::string::npos, group_between);
+  CHECK(group_between.find("TEMP B-TREE") == std::string::npos);
   auto due = query_plan(path, sql::next_due);
   CHECK(due.find("tasks_retry_due") != std::string::npos);
   CHECK(due.find("tasks_scheduled_due") != std::string::npos);

@@ -304,7 +304,7 @@ TEST_CASE("a sealed upload keeps its tasks' queues and groups, and each queue re
   CHECK((*mail)[0].spec.id == "t1");
   CHECK((*mail)[0].spec.group == "customer-42");
   CHECK((*mail)[1].spec.id == "t3");
-  auto group = (*reader)->runnable_of_group(default_queue, "customer-7", 10);
+  auto group = (*reader)->runnable_of_group(default_queue, "customer-7", 10, {0, 0}, {0, 1'000'000});
   REQUIRE(group);
   REQUIRE(group->size() == 1);
   CHECK((*group)[0].spec.id == "t2");

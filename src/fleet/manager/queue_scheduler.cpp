@@ -146,12 +146,12 @@ bool queue_scheduler::on_end(const std::string& name, const std::string& group) 
   return q->dropped.count(group) != 0;
 }
 
-bool queue_scheduler::claim(queue_slot& q, const std::string& group) {
+bool queue_scheduler::claim(queue_slot& q, const std::string& group, const run_position& at) {
   if (group.empty())
     return true;
   auto& n = q.claimed[group];
   if (q.limits.group_max_workers > 0 && n >= q.limits.group_max_workers) {
-    q.dropped.insert(group);
+    q.dropped.try_emplace(group, at);
     return false;
   }
   ++n;

@@ -8,7 +8,6 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
-#include <unordered_set>
 #include <vector>
 
 namespace fleet {
@@ -51,8 +50,9 @@ struct queue_slot {
   /// Per group: its tasks in the window plus its running attempts (at most group_max_workers
   /// under a cap); groups with neither have no entry.
   std::unordered_map<std::string, int32_t> claimed;
-  /// Groups with runnable tasks left out of the window at their cap (read again when one frees).
-  std::unordered_set<std::string> dropped;
+  /// Groups with runnable tasks left out of the window at their cap (read again when one frees),
+  /// each with the run position of the first task left out: the group's next read starts there.
+  std::unordered_map<std::string, run_position> dropped;
   /// Per group: its running attempts; groups without any have no entry.
   std::unordered_map<std::string, int32_t> running_groups;
 };
@@ -86,9 +86,10 @@ public:
   /// An attempt of queue `name` and `group` left the running table; true if its group had tasks
   /// left out of the window that may be read now.
   bool on_end(const std::string& name, const std::string& group);
-  /// Claims a place for a task of `group` as it enters `q`'s window: false at the group's cap (the
-  /// task stays out, the group is noted as dropped).
-  bool claim(queue_slot& q, const std::string& group);
+  /// Claims a place for a task of `group` at run position `at` as it enters `q`'s window: false at
+  /// the group's cap (the task stays out, the group is noted as dropped from there, if not already
+  /// from an earlier task).
+  bool claim(queue_slot& q, const std::string& group, const run_position& at);
   /// Every window is read again from the top: their tasks' claims go, and no group is dropped.
   void invalidate_all();
   /// The earliest time at which a queue held back only by its rate may start again, if any.
