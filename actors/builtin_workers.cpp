@@ -132,16 +132,17 @@ task_outcome wait_for_exec(const subprocess_spec& spec, child_process& proc) {
 }
 
 exec_worker_actor::behavior_type
-exec_worker(exec_worker_actor::stateful_pointer<exec_state> self, data_check check) {
+exec_worker(exec_worker_actor::stateful_pointer<exec_state> self, data_check check, std::string worker_id) {
   report_exceptions(self);
   return {
-    [self, check](execute_atom, const task& t, int32_t) -> caf::result<task_outcome> {
+    [self, check, worker_id](execute_atom, const task& t, int32_t) -> caf::result<task_outcome> {
       // Again at the start: the task may have been stored before the operator narrowed
       // fleet.exec-allow or fleet.exec-env-allow.
       auto data = parse(t);
       if (auto err = check(data))
         return reply_and_quit(self, permanent_failure(error_text(err)));
       auto spec = exec_spec(data);
+      spec.label = worker_id; // a restart after a crash finds the program by it (child journal)
       if (!t.deps.empty()) {
         // The environment is the one channel every program reads; Linux caps one entry.
         if (t.deps.size() > max_exec_deps_bytes)
@@ -210,7 +211,9 @@ void add_builtin_workers(worker_registry& registry, std::optional<std::vector<st
   registry.add("fail", [](caf::actor_system& sys) { return sys.spawn(fail_worker); }, check_fail_data);
   registry.add(
     "exec",
-    [check_exec](caf::actor_system& sys) { return caf::actor_cast<worker_actor>(sys.spawn(exec_worker, check_exec)); },
+    attempt_worker_factory{[check_exec](caf::actor_system& sys, const attempt_info& attempt) {
+      return caf::actor_cast<worker_actor>(sys.spawn(exec_worker, check_exec, attempt.worker_id));
+    }},
     check_exec);
 }
 

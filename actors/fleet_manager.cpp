@@ -102,7 +102,8 @@ caf::error fleet_manager_state::init(self_pointer self, fleet_manager_options op
   // The first write of every start, through the same path as every other: nothing else happens
   // before it committed.
   auto journal = opts_.journal ? opts_.journal->previous_run() : std::vector<start_journal::entry>{};
-  auto started_up = run_start_up(*writer_, now, opts_.max_interruptions, journal, now - opts_.upload_expiry_ms);
+  auto started_up = run_start_up(*writer_, now, opts_.max_interruptions, journal, opts_.orphans,
+                                 now - opts_.upload_expiry_ms);
   if (!started_up)
     return started_up.error();
   const auto& started = *started_up;

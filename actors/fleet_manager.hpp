@@ -97,6 +97,9 @@ struct fleet_manager_options {
   /// Where attempts on fleetd's own workers are noted just before they start (fleetd: `<db>-starts`),
   /// so that one that takes the process down before its start commits is still counted. Null: none.
   std::shared_ptr<start_journal> journal;
+  /// The programs of the previous run found still running at this start and stopped (fleetd:
+  /// stop_orphans on the child journal, before anything starts): named in their attempts and events.
+  std::vector<orphan_stop> orphans;
   /// How many finished workers active_workers() still lists.
   size_t recent_workers_kept = 32;
   /// Counted as changes commit; fleetd's HTTP server renders them for Prometheus.

@@ -2,7 +2,8 @@
 # Queues cost dispatch little (issue 21): the no-op workload in the default queue against the same
 # tasks spread over 100 queues (weights 1-5, max-workers 1000) and 10,000 groups
 # (group-max-workers 4), limits that never bind at this concurrency, so that what is measured is
-# their bookkeeping. A and B alternate on one fleetd build (this VM's speed drifts between hours),
+# their bookkeeping; then the two halves apart (queues-only: the 100 queues without groups,
+# groups-only: the 10,000 groups in the default queue). They alternate on one fleetd build (this VM's speed drifts between hours),
 # each on a fresh database. Run on demand:
 #   bench/queues.sh [N] [ROUNDS]     (defaults: 100000 tasks, 3 rounds of A then B)
 set -euo pipefail
@@ -30,6 +31,5 @@ run() { # workload
 
 echo "# $(date -u +%FT%TZ) $(nproc) cores, $(uname -r)"
 for r in $(seq "$rounds"); do
-  echo "$(run noop) round=$r"
-  echo "$(run queues) round=$r"
+  for w in noop queues queues-only groups-only; do echo "$(run $w) round=$r"; done
 done

@@ -11,11 +11,13 @@
 #include "fleetd/interfaces.hpp"
 #include "fleetd/tls.hpp"
 #include "client/transport.hpp"
+#include "fleet/child_journal.hpp"
 #include "fleet/daemon_config.hpp"
 #include "fleetd/error.hpp"
 #include "fleet/fd_limit.hpp"
 #include "fleet/instance_lock.hpp"
 #include "fleet/log.hpp"
+#include "fleet/orphans.hpp"
 #include "web/http_server.hpp"
 
 #include <caf/actor_system.hpp>
@@ -174,6 +176,18 @@ int fleet::run_daemon(int argc, char** argv, const daemon_extensions& ext) {
   auto journal = start_journal::open(o.db + "-starts");
   if (!journal)
     return fail(1, error_text(journal.error()));
+  // Before anything runs again: a program the last run left running must not run twice.
+  auto children = child_journal::open(o.db + "-children");
+  if (!children)
+    return fail(1, error_text(children.error()));
+  auto orphans = stop_orphans((*children)->previous_run(), std::chrono::milliseconds(o.orphan_grace_ms));
+  for (const auto& stop : orphans)
+    if (stop.how == "gone")
+      spdlog::info("{} (pid {}) of the last run has ended", stop.label, stop.pid);
+    else
+      spdlog::warn("{} (process group {}) of the last run was still running: stopped with {}", stop.label, stop.pid,
+                   stop.how);
+  child_journal::install(children->get());
   auto store = fleet_store::open({o.db, o.synchronous, o.max_db_size_mib, o.start_check == "quick"});
   if (!store)
     return fail(1, fmt::format("database {}: {}", o.db, error_text(store.error())));
@@ -221,6 +235,7 @@ int fleet::run_daemon(int argc, char** argv, const daemon_extensions& ext) {
   opts.declared_queues = o.queues;
   opts.archive_dir = o.archive_dir;
   opts.journal = std::move(*journal);
+  opts.orphans = std::move(orphans);
   auto metrics = opts.metrics;
   auto manager = spawn_fleet_manager(sys, std::move(opts));
   auto ready = wait_until_ready(sys, manager);

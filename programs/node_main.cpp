@@ -8,7 +8,9 @@
 #include "actors/fleet_node.hpp"
 #include "actors/worker_pool.hpp"
 #include "client/transport.hpp"
+#include "fleet/child_journal.hpp"
 #include "fleet/log.hpp"
+#include "fleet/orphans.hpp"
 #include "fleet/node_table.hpp"
 #include "fleetd/client.hpp"
 #include "fleetd/error.hpp"
@@ -29,6 +31,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
+#include <filesystem>
 #include <memory>
 #include <pthread.h>
 #include <unistd.h>
@@ -127,6 +130,30 @@ caf::expected<worker_registry> offered_types(caf::actor_system& sys, const regis
   return registry;
 }
 
+/// The node's child journal in node.state-dir (`NAME.children`: `name` is a valid node name),
+/// installed, after the programs its last run left running were stopped; null when
+/// node.state-dir is empty (children are then not noted).
+caf::expected<std::unique_ptr<child_journal>> open_child_journal(const node_options& o, const std::string& name) {
+  if (o.state_dir.empty()) {
+    spdlog::warn("node.state-dir is empty: the programs this node runs are not noted, and a crash of the node "
+                 "may leave them running");
+    return std::unique_ptr<child_journal>{};
+  }
+  std::error_code ec;
+  std::filesystem::create_directories(o.state_dir, ec);
+  if (ec)
+    return caf::make_error(errc::invalid_config, fmt::format("node.state-dir {}: {}", o.state_dir, ec.message()));
+  auto journal = child_journal::open(o.state_dir + "/" + name + ".children");
+  if (!journal)
+    return journal.error();
+  for (const auto& stop : stop_orphans((*journal)->previous_run(), std::chrono::milliseconds(o.orphan_grace_ms)))
+    if (stop.how != "gone")
+      spdlog::warn("{} (process group {}) of the last run was still running: stopped with {}", stop.label, stop.pid,
+                   stop.how);
+  child_journal::install(journal->get());
+  return journal;
+}
+
 } // namespace
 
 int run_node_with(int argc, char** argv, const registry_maker& make_registry) {
@@ -153,6 +180,13 @@ int run_node_with(int argc, char** argv, const registry_maker& make_registry) {
     enable_tls(cfg, tls);
   if (auto err = init_logging(o.log_level))
     return fail(2, error_text(err));
+  auto name = o.name.empty() ? host_name() : o.name;
+  if (auto err = node_table::validate(node_announcement{name, {"any"}, 1})) // the name alone, here
+    return fail(2, error_text(err));
+  // Before anything runs: a program the last run of this node left running must not run twice.
+  auto children = open_child_journal(o, name);
+  if (!children)
+    return fail(1, error_text(children.error()));
   // Before the registry: pools are actors of this system.
   caf::actor_system sys{cfg};
   configure_connections(sys, connection_limits{}, [](const std::string& line) { spdlog::warn("{}", line); });
@@ -166,7 +200,7 @@ int run_node_with(int argc, char** argv, const registry_maker& make_registry) {
   }
 
   fleet_node_options opts;
-  opts.announcement = node_announcement{o.name.empty() ? host_name() : o.name, registry->types(),
+  opts.announcement = node_announcement{name, registry->types(),
                                         static_cast<int32_t>(o.capacity)};
   if (auto err = node_table::validate(opts.announcement))
     return fail(2, error_text(err));

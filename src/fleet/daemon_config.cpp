@@ -30,6 +30,7 @@ const std::vector<option_spec>& fleet_options() {
     {"synchronous", value_kind::text, "SQLite synchronous mode: off|normal|full (default full)"},
     {"max-db-size", value_kind::integer, "largest database file in MiB; beyond it fleetd reports the database full and takes no new work (default 0: no limit)"},
     {"drain-timeout", value_kind::integer, "ms that running attempts get to finish on SIGTERM (default 30000)"},
+    {"orphan-grace", value_kind::integer, "at start, ms the programs a killed fleetd left running get between SIGTERM and SIGKILL (default 5000)"},
     {"log-level", value_kind::text, "trace|debug|info|warn|error|off (default info)"},
     {"commit-batch", value_kind::integer, "group commit: commit at once when this many changes wait (default 512)"},
     {"commit-delay", value_kind::integer, "group commit: ms a change waits for others; 0 commits when the mailbox is empty (default 1)"},
@@ -106,6 +107,7 @@ caf::error daemon_config::apply() {
   integer("port", options.port);
   text("synchronous", options.synchronous);
   integer("drain-timeout", options.drain_timeout_ms);
+  integer("orphan-grace", options.orphan_grace_ms);
   integer("max-db-size", options.max_db_size_mib);
   integer("commit-batch", options.commit_batch);
   integer("commit-delay", options.commit_delay_ms);
@@ -215,6 +217,8 @@ caf::error daemon_config::check_ranges() const {
   if (auto err = range("http-max-streams", options.http_max_streams, 1, 1024))
     return err;
   if (auto err = range("max-db-size", options.max_db_size_mib, 0, int64_t{1} << 24, " MiB"))
+    return err;
+  if (auto err = range("orphan-grace", options.orphan_grace_ms, 0, 600'000, " ms"))
     return err;
   if (auto err = range("drain-timeout", options.drain_timeout_ms, 0, week_ms, " ms"))
     return err;

@@ -29,6 +29,7 @@ struct daemon_options {
   int64_t port = 4242; ///< 0 picks a free port (logged)
   std::string synchronous = "full";
   int64_t drain_timeout_ms = 30000;
+  int64_t orphan_grace_ms = 5000; ///< at start: SIGTERM to SIGKILL for programs a killed fleetd left
   int64_t max_db_size_mib = 0; ///< 0: no limit
   std::string log_level = "info";
   int64_t commit_batch = 512;  ///< group commit: commit at once when this many changes wait

@@ -33,6 +33,7 @@ std::string_view to_string(event_kind x) {
     case event_kind::schedule_missed: return "schedule_missed";
     case event_kind::tasks_skipped: return "tasks_skipped";
     case event_kind::queue_changed: return "queue_changed";
+    case event_kind::orphan_stopped: return "orphan_stopped";
   }
   return "unknown";
 }

@@ -41,6 +41,7 @@ enum class event_kind : uint8_t {
   schedule_missed,
   tasks_skipped,
   queue_changed,
+  orphan_stopped,
 };
 
 /// Every kind, in declaration order (for tests and documentation checks).
@@ -54,7 +55,7 @@ inline constexpr event_kind all_event_kinds[] = {
   event_kind::batch_pruned,       event_kind::schedule_added,   event_kind::schedule_updated,
   event_kind::schedule_paused,    event_kind::schedule_resumed, event_kind::schedule_removed,
   event_kind::schedule_fired,     event_kind::schedule_skipped, event_kind::schedule_missed,
-  event_kind::tasks_skipped,     event_kind::queue_changed,
+  event_kind::tasks_skipped,     event_kind::queue_changed,    event_kind::orphan_stopped,
 };
 
 /// The `kind` text: the enumerator's name.

@@ -19,11 +19,11 @@ namespace fleet {
 
 caf::expected<std::unique_ptr<line_process>> line_process::start(const line_process_spec& spec,
                                                                  line_process_events events) {
-  auto spawned = spawn_child(spec.argv, spec.env, true);
+  auto spawned = spawn_child(spec.argv, spec.env, true, spec.label);
   if (!spawned)
     return spawned.error();
-  std::unique_ptr<line_process> out{
-    new line_process(spawned->pid, spawned->in_fd, spawned->out_fd, spawned->err_fd, spec, std::move(events))};
+  std::unique_ptr<line_process> out{new line_process(spawned->pid, spawned->in_fd, spawned->out_fd, spawned->err_fd,
+                                                     spec, std::move(events), spawned->record)};
   // Written from the caller's thread when the pipe has room (write()), by the writer thread otherwise.
   ::fcntl(spawned->in_fd, F_SETFL, ::fcntl(spawned->in_fd, F_GETFL) | O_NONBLOCK);
   out->reader_ = std::thread{[p = out.get()] { p->read_loop(); }};
@@ -32,8 +32,9 @@ caf::expected<std::unique_ptr<line_process>> line_process::start(const line_proc
 }
 
 line_process::line_process(pid_t pid, int in_fd, int out_fd, int err_fd, line_process_spec spec,
-                           line_process_events events)
-  : pid_(pid), in_fd_(in_fd), out_fd_(out_fd), err_fd_(err_fd), spec_(std::move(spec)), events_(std::move(events)) {
+                           line_process_events events, child_record record)
+  : pid_(pid), in_fd_(in_fd), out_fd_(out_fd), err_fd_(err_fd), spec_(std::move(spec)), events_(std::move(events)),
+    record_(record) {
 }
 
 line_process::~line_process() {
@@ -184,7 +185,7 @@ void line_process::read_loop() {
       acc.clear();
     }
   });
-  auto status = reap(pid_, mtx_, reaped_);
+  auto status = reap(pid_, mtx_, reaped_, record_);
   events_.on_exit(WIFSIGNALED(status) ? fmt::format("killed by signal {}", WTERMSIG(status))
                                       : fmt::format("exited with code {}", WEXITSTATUS(status)));
 }

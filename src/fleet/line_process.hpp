@@ -1,5 +1,7 @@
 #pragma once
 
+#include "fleet/subprocess.hpp"
+
 // A long-lived child process spoken to in lines: what a worker pool runs (docs/WORKER-PROTOCOL.md).
 
 #include <caf/error.hpp>
@@ -24,6 +26,7 @@ struct line_process_spec {
   std::map<std::string, std::string> env;
   size_t max_line = 16u << 20;     ///< a longer stdout line is reported as an error, and reading stops
   size_t max_log_line = 4096;      ///< stderr lines are cut to this many bytes
+  std::string label;               ///< what it runs for, in the child journal ("pool NAME")
 };
 
 /// What the process's threads report. Each is called from a thread of the process, never two at
@@ -58,7 +61,8 @@ public:
   void kill();
 
 private:
-  line_process(pid_t pid, int in_fd, int out_fd, int err_fd, line_process_spec spec, line_process_events events);
+  line_process(pid_t pid, int in_fd, int out_fd, int err_fd, line_process_spec spec, line_process_events events,
+               child_record record);
   void read_loop();
   void write_loop();
 
@@ -74,6 +78,7 @@ private:
   bool writing_ = false; ///< the writer thread is writing a line it took from the outbox
   bool stopping_ = false;
   bool reaped_ = false;
+  child_record record_;
   std::thread reader_;
   std::thread writer_;
 };

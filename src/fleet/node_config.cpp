@@ -1,5 +1,7 @@
 #include "fleet/node_config.hpp"
 
+#include <cstdlib>
+
 #include <fmt/format.h>
 #include <spdlog/common.h>
 
@@ -24,11 +26,21 @@ const std::vector<option_spec>& node_option_specs() {
     {"log-level", value_kind::text, "trace|debug|info|warn|error|off (default info)"},
     {"reconnect", value_kind::integer, "ms between attempts to reach fleetd (default 1000)"},
     {"drain-timeout", value_kind::integer, "on SIGTERM, ms running attempts may take to finish before the node leaves; the rest run again elsewhere (default 30000)"},
+    {"state-dir", value_kind::text, "where the node notes the programs it runs, so that a restart after a crash stops those still running: a directory only this user may write (default $XDG_STATE_HOME/fleet-node or ~/.local/state/fleet-node; \"\": not noted)"},
+    {"orphan-grace", value_kind::integer, "at start, ms the programs a killed node left running get between SIGTERM and SIGKILL (default 5000)"},
   };
   return specs;
 }
 
 } // namespace
+
+std::string default_node_state_dir() {
+  if (const char* xdg = std::getenv("XDG_STATE_HOME"); xdg != nullptr && xdg[0] == '/')
+    return std::string{xdg} + "/fleet-node";
+  if (const char* home = std::getenv("HOME"); home != nullptr && home[0] == '/')
+    return std::string{home} + "/.local/state/fleet-node";
+  return {};
+}
 
 node_config::node_config()
   : strict_config("node", node_option_specs(),
@@ -67,6 +79,8 @@ caf::error node_config::apply() {
   text("log-level", o.log_level);
   integer("reconnect", o.reconnect_ms);
   integer("drain-timeout", o.drain_timeout_ms);
+  text("state-dir", o.state_dir);
+  integer("orphan-grace", o.orphan_grace_ms);
   if (o.fleetd_host.empty())
     return config_error("node.fleetd-host must name an address, e.g. 127.0.0.1");
   if (auto err = range("fleetd-port", o.fleetd_port, 1, 65535))
@@ -74,6 +88,8 @@ caf::error node_config::apply() {
   if (auto err = range("capacity", o.capacity, 1, 10'000))
     return err;
   if (auto err = range("reconnect", o.reconnect_ms, 10, 3'600'000, " ms"))
+    return err;
+  if (auto err = range("orphan-grace", o.orphan_grace_ms, 0, 600'000, " ms"))
     return err;
   if (auto err = range("drain-timeout", o.drain_timeout_ms, 0, 3'600'000, " ms"))
     return err;

@@ -10,6 +10,9 @@
 namespace fleet {
 
 /// What fleet-node runs with, from `[node]` in its config file and `--node.NAME=` on the command line.
+/// $XDG_STATE_HOME/fleet-node, else $HOME/.local/state/fleet-node, else empty.
+std::string default_node_state_dir();
+
 struct node_options {
   std::string fleetd_host = "127.0.0.1";
   int64_t fleetd_port = 4242;
@@ -24,6 +27,9 @@ struct node_options {
   std::string log_level = "info";
   int64_t reconnect_ms = 1000; ///< pause between attempts to reach fleetd
   int64_t drain_timeout_ms = 30'000; ///< on SIGTERM: how long running attempts may take
+  /// Where the child journal lives (`<name>.children`); empty: children are not noted.
+  std::string state_dir = default_node_state_dir();
+  int64_t orphan_grace_ms = 5000; ///< at start: SIGTERM to SIGKILL for programs a killed node left
   std::vector<pool_spec> pools; ///< `[pool.NAME]` sections: worker pools the node keeps running
 };
 

@@ -7,6 +7,7 @@
 #include "fleetd/queue.hpp"
 #include "fleet/schedule_row.hpp"
 #include "fleet/sqlite.hpp"
+#include "fleet/orphans.hpp"
 #include "fleet/start_journal.hpp"
 #include "fleet/store_options.hpp"
 #include "fleetd/task.hpp"
@@ -265,8 +266,11 @@ public:
   /// (fleet.max-interruptions), which fail for good (poison tasks). `starts` are the attempts the
   /// start journal saw begin: those whose start never reached the database are recorded (as
   /// interrupted attempts of worker "unrecorded") and counted the same way.
+  /// `orphans`: the programs of the previous run found still running and stopped before this
+  /// (stop_orphans): each is named in its attempt's error and written as an orphan_stopped event.
   caf::expected<recovery> recover_interrupted(int64_t now, int32_t max_interruptions,
-                                              const std::vector<start_journal::entry>& starts = {});
+                                              const std::vector<start_journal::entry>& starts = {},
+                                              const std::vector<orphan_stop>& orphans = {});
 
 
   // -- retention (store_retention.cpp) ----------------------------------------

@@ -399,13 +399,19 @@ caf::error fleet_store::record_unrecorded_starts(const std::vector<start_journal
 }
 
 caf::expected<recovery> fleet_store::recover_interrupted(int64_t now, int32_t max_interruptions,
-                                                         const std::vector<start_journal::entry>& starts) {
+                                                         const std::vector<start_journal::entry>& starts,
+                                                         const std::vector<orphan_stop>& orphans) {
   recovery out;
   if (auto err = record_unrecorded_starts(starts, now, max_interruptions, out))
     return err;
+  std::map<std::string, const orphan_stop*> stopped; // by worker id
+  for (const auto& o : orphans)
+    if (o.how != "gone")
+      stopped.emplace(o.label, &o);
+  std::map<std::string, std::pair<std::string, std::string>> orphan_tasks; // worker id -> batch, task
   // Few rows (at most the attempts that were running), through the partial index tasks_running.
   auto running = db_.prepare("SELECT t.seq, t.batch_id, t.task_id, t.attempts, t.orphaned_attempts,"
-                             " coalesce(a.started_at, ?1) FROM tasks t"
+                             " coalesce(a.started_at, ?1), a.worker_id FROM tasks t"
                              " LEFT JOIN attempts a ON a.task_seq = t.seq AND a.attempt = t.attempts"
                              " WHERE t.state = 'running'");
   if (!running)
@@ -413,10 +419,16 @@ caf::expected<recovery> fleet_store::recover_interrupted(int64_t now, int32_t ma
   running->rebind(now);
   std::vector<transition> ends;
   auto read = running->each_row([&] {
+    std::string error = "fleetd stopped during the attempt";
+    if (auto o = stopped.find(running->column_text(6)); o != stopped.end()) {
+      error += fmt::format("; its program (process group {}) was still running and was stopped with {} before "
+                           "the attempt ran again", o->second->pid, o->second->how);
+      orphan_tasks[o->first] = {running->column_text(1), running->column_text(2)};
+    }
     auto end = lost_attempt_end(running->column_int64(0), running->column_text(1), running->column_text(2),
                                 static_cast<int32_t>(running->column_int64(3)), now,
                                 now - running->column_int64(5), running->column_int64(4) + 1, max_interruptions,
-                                "fleetd stopped during the attempt");
+                                std::move(error));
     if (end.next == task_disposition::failed)
       out.failed.push_back(end);
     else
@@ -428,6 +440,12 @@ caf::expected<recovery> fleet_store::recover_interrupted(int64_t now, int32_t ma
   // Its milestones go unused: the manager is not running yet, nobody waits for these batches.
   if (auto done = record(ends); !done)
     return done.error();
+  for (const auto& [label, o] : stopped) {
+    auto task = orphan_tasks[label];
+    auto detail = nlohmann::json{{"pid", o->pid}, {"label", label}, {"started_at", o->started_at}, {"signal", o->how}};
+    if (auto err = log_event(now, event_kind::orphan_stopped, task.first, task.second, detail.dump()))
+      return err;
+  }
   return out;
 }
 

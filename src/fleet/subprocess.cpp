@@ -1,5 +1,7 @@
 #include "fleet/subprocess.hpp"
 
+#include "fleet/child_journal.hpp"
+
 #include "fleetd/error.hpp"
 
 #include <fmt/format.h>
@@ -94,8 +96,15 @@ bool deterministic_spawn_error(int code) {
 
 } // namespace
 
+void child_record::forget() {
+  if (journal != nullptr)
+    journal->clear(slot);
+  journal = nullptr;
+}
+
 caf::expected<spawned_child> spawn_child(const std::vector<std::string>& program,
-                                         const std::map<std::string, std::string>& extra_env, bool pipe_stdin) {
+                                         const std::map<std::string, std::string>& extra_env, bool pipe_stdin,
+                                         std::string_view label) {
   if (program.empty() || program[0].empty())
     return caf::make_error(errc::invalid_task, "exec: argv must name a program");
   spawn_resources res;
@@ -134,20 +143,27 @@ caf::expected<spawned_child> spawn_child(const std::vector<std::string>& program
   out.in_fd = std::exchange(res.in[1], -1);
   out.out_fd = std::exchange(res.out[0], -1);
   out.err_fd = std::exchange(res.err[0], -1);
+  if (auto* journal = child_journal::installed()) {
+    auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                 std::chrono::system_clock::now().time_since_epoch()).count();
+    if (auto slot = journal->note(pid, label, now); slot != child_journal::npos)
+      out.record = {journal, slot};
+  }
   return out;
 }
 
 caf::expected<std::shared_ptr<child_process>> child_process::start(const subprocess_spec& spec) {
-  auto spawned = spawn_child(spec.argv, spec.env, false);
+  auto spawned = spawn_child(spec.argv, spec.env, false, spec.label);
   if (!spawned)
     return spawned.error();
-  auto child = new child_process(spawned->pid, spawned->out_fd, spawned->err_fd, spec.timeout_ms, spec.tail_bytes);
+  auto child = new child_process(spawned->pid, spawned->out_fd, spawned->err_fd, spec.timeout_ms, spec.tail_bytes,
+                                 spawned->record);
   return std::shared_ptr<child_process>(child);
 }
 
 child_process::child_process(pid_t pid, int out_fd, int err_fd, int64_t timeout_ms,
-                             size_t tail_bytes)
-  : pid_(pid), out_fd_(out_fd), err_fd_(err_fd), timeout_ms_(timeout_ms), tail_bytes_(tail_bytes) {
+                             size_t tail_bytes, child_record record)
+  : pid_(pid), out_fd_(out_fd), err_fd_(err_fd), timeout_ms_(timeout_ms), tail_bytes_(tail_bytes), record_(record) {
 }
 
 child_process::~child_process() {
@@ -157,6 +173,7 @@ child_process::~child_process() {
     if (!reaped_) {
       ::waitpid(pid_, nullptr, 0);
       reaped_ = true;
+      record_.forget();
     }
   }
   if (out_fd_ >= 0)
@@ -204,7 +221,7 @@ bool read_outputs(int out_fd, int err_fd, int64_t timeout_ms, const output_handl
   return true;
 }
 
-int reap(pid_t pid, std::mutex& mtx, bool& reaped) {
+int reap(pid_t pid, std::mutex& mtx, bool& reaped, child_record& record) {
   // Wait without reaping first, so that a kill() under `mtx` never signals a recycled pid.
   siginfo_t info{};
   while (::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOWAIT) != 0 && errno == EINTR)
@@ -213,6 +230,7 @@ int reap(pid_t pid, std::mutex& mtx, bool& reaped) {
   std::lock_guard<std::mutex> guard{mtx};
   ::waitpid(pid, &status, 0);
   reaped = true;
+  record.forget();
   return status;
 }
 
@@ -227,7 +245,7 @@ subprocess_result child_process::wait() {
     result.timed_out = true;
     kill();
   }
-  auto status = reap(pid_, mtx_, reaped_);
+  auto status = reap(pid_, mtx_, reaped_, record_);
   {
     // Once reaped, kill() changes nothing more.
     std::lock_guard<std::mutex> guard{mtx_};

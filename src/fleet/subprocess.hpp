@@ -15,12 +15,15 @@
 
 namespace fleet {
 
+class child_journal;
+
 /// A program to run without a shell.
 struct subprocess_spec {
   std::vector<std::string> argv;            ///< argv[0] is looked up in PATH
   std::map<std::string, std::string> env;   ///< added to (or replacing) the inherited environment
   int64_t timeout_ms = 0;                   ///< 0: no limit of its own
   size_t tail_bytes = 4096;                 ///< how much of the end of stdout/stderr to keep
+  std::string label;                        ///< what it runs for, in the child journal (a worker id)
 };
 
 /// How a child process ended.
@@ -35,6 +38,14 @@ struct subprocess_result {
   bool stderr_truncated = false;
 };
 
+/// A child's entry in the child journal it was noted in (none: not noted).
+struct child_record {
+  child_journal* journal = nullptr;
+  size_t slot = 0;
+  /// The child was reaped: its entry goes (its pid may name another process from now on).
+  void forget();
+};
+
 /// A child just started in its own process group, with the default signal mask and dispositions:
 /// the write end of its stdin pipe (-1: stdin is /dev/null) and the read ends of stdout and stderr.
 struct spawned_child {
@@ -42,12 +53,14 @@ struct spawned_child {
   int in_fd = -1;
   int out_fd = -1;
   int err_fd = -1;
+  child_record record; ///< its entry in the child journal, cleared once it is reaped
 };
 
-/// Starts `argv` (argv[0] looked up in PATH) with `env` added to the inherited environment. Errors
-/// as child_process::start.
+/// Starts `argv` (argv[0] looked up in PATH) with `env` added to the inherited environment, and
+/// notes it as `label` in the installed child journal (if any). Errors as child_process::start.
 caf::expected<spawned_child> spawn_child(const std::vector<std::string>& argv,
-                                         const std::map<std::string, std::string>& env, bool pipe_stdin);
+                                         const std::map<std::string, std::string>& env, bool pipe_stdin,
+                                         std::string_view label = {});
 
 /// A running child in its own process group, with stdin from /dev/null and stdout/stderr piped.
 /// `wait` blocks (call it off CAF's scheduler threads); `kill` may be called from any thread.
@@ -71,7 +84,7 @@ public:
   void kill();
 
 private:
-  child_process(pid_t pid, int out_fd, int err_fd, int64_t timeout_ms, size_t tail_bytes);
+  child_process(pid_t pid, int out_fd, int err_fd, int64_t timeout_ms, size_t tail_bytes, child_record record);
   pid_t pid_;
   int out_fd_;
   int err_fd_;
@@ -79,6 +92,7 @@ private:
   size_t tail_bytes_;
   std::mutex mtx_;
   bool reaped_ = false;
+  child_record record_;
   bool killed_ = false;
 };
 
@@ -92,7 +106,7 @@ bool read_outputs(int out_fd, int err_fd, int64_t timeout_ms, const output_handl
 /// Waits for `pid` to end, then reaps it under `mtx` and sets `reaped`: a kill that checks
 /// `reaped` under the same lock never signals a pid the system has given to another process.
 /// The wait status.
-int reap(pid_t pid, std::mutex& mtx, bool& reaped);
+int reap(pid_t pid, std::mutex& mtx, bool& reaped, child_record& record);
 
 /// Starts `spec` and waits for it: the blocking convenience for tests and tools.
 caf::expected<subprocess_result> run_subprocess(const subprocess_spec& spec);

@@ -263,7 +263,8 @@ public:
   node_process(uint16_t fleetd_port, std::string name, std::string types, int capacity)
     : name_(std::move(name)), log_(dir_.file("node.log")) {
     args_ = {"--node.fleetd-port=" + std::to_string(fleetd_port), "--node.name=" + name_,
-             "--node.types=" + types, "--node.capacity=" + std::to_string(capacity), "--node.reconnect=200"};
+             "--node.types=" + types, "--node.capacity=" + std::to_string(capacity), "--node.reconnect=200",
+             "--node.state-dir=" + dir_.file("state")};
   }
 
   /// More options for the next start.

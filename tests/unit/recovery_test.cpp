@@ -213,7 +213,7 @@ TEST_CASE("the start-up job recovers, drops stale uploads and reads what the man
     REQUIRE_FALSE(tx.commit());
   }
   auto pipeline = make_inline_pipeline(std::shared_ptr<fleet_store>(f.store.get(), [](fleet_store*) {}), [] {});
-  auto started = run_start_up(*pipeline, 2000, 3, {}, 1000);
+  auto started = run_start_up(*pipeline, 2000, 3, {}, {}, 1000);
   REQUIRE(started);
   CHECK(started->recovered.requeued == 2);
   CHECK(started->expired_uploads == 1);
@@ -223,7 +223,7 @@ TEST_CASE("the start-up job recovers, drops stale uploads and reads what the man
   CHECK(query_db_int(f.path, "SELECT count(*) FROM tasks WHERE state = 'pending'") == 2);
   CHECK(query_db_int(f.path, "SELECT count(*) FROM uploads") == 1);
   // Nothing left to recover: a second start changes nothing.
-  started = run_start_up(*pipeline, 2100, 3, {}, 1000);
+  started = run_start_up(*pipeline, 2100, 3, {}, {}, 1000);
   REQUIRE(started);
   CHECK(started->recovered.requeued == 0);
   CHECK(started->expired_uploads == 0);

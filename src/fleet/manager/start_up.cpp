@@ -4,9 +4,9 @@ namespace fleet {
 
 caf::expected<start_up_state> start_up(fleet_store& store, int64_t now, int32_t max_interruptions,
                                        const std::vector<start_journal::entry>& starts,
-                                       int64_t upload_expiry_before) {
+                                       const std::vector<orphan_stop>& orphans, int64_t upload_expiry_before) {
   start_up_state out;
-  auto recovered = store.recover_interrupted(now, max_interruptions, starts);
+  auto recovered = store.recover_interrupted(now, max_interruptions, starts, orphans);
   if (!recovered)
     return recovered.error();
   out.recovered = std::move(*recovered);
@@ -31,10 +31,10 @@ caf::expected<start_up_state> start_up(fleet_store& store, int64_t now, int32_t 
 
 caf::expected<start_up_state> run_start_up(write_pipeline& writer, int64_t now, int32_t max_interruptions,
                                            const std::vector<start_journal::entry>& starts,
-                                           int64_t upload_expiry_before) {
+                                           const std::vector<orphan_stop>& orphans, int64_t upload_expiry_before) {
   start_up_state started;
   auto err = writer.run([&](fleet_store& store) -> caf::error {
-    auto done = start_up(store, now, max_interruptions, starts, upload_expiry_before);
+    auto done = start_up(store, now, max_interruptions, starts, orphans, upload_expiry_before);
     if (!done)
       return done.error();
     started = std::move(*done);

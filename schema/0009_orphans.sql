@@ -1,0 +1,15 @@
+-- Version 9: programs that outlived fleetd are stopped before their attempts run again (issue 22).
+--
+-- fleetd runs each exec attempt's program and each worker-pool process in a process group of its
+-- own, and notes it (pid and start time) in `<db>-children` beside the database until it has
+-- reaped it. A fleetd killed with kill -9 leaves them running; at the next start, before any
+-- attempt runs again, it stops the groups that are still those processes (SIGTERM, SIGKILL after
+-- fleet.orphan-grace), names the stop in the interrupted attempt's error, and writes an event:
+--   orphan_stopped        a program of the previous run was still running and was stopped
+--                         (batch_id, task_id: the attempt's, NULL for a pool process)
+--                         {"pid": N (also its process group), "label": the worker id or
+--                          "pool NAME", "started_at": ms, "signal": "SIGTERM"|"SIGKILL"}
+--
+-- No table changes: the record of running children lives in the journal file, since it must be
+-- written before the program runs and cleared when it ends, far more often than a commit.
+SELECT 1;

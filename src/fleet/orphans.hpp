@@ -1,0 +1,32 @@
+#pragma once
+
+#include "fleet/child_journal.hpp"
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace fleet {
+
+/// What became of one child a previous run left behind.
+struct orphan_stop {
+  std::string label;     ///< the journal's label: a worker id, or "pool NAME"
+  int32_t pid = 0;       ///< its pid and process group
+  int64_t started_at = 0;
+  /// "SIGTERM" (its group ended within the grace period), "SIGKILL" (it had to be killed), or
+  /// "gone" (nothing of its group was left: it had ended with fleetd, or its pid was reused)
+  std::string how;
+};
+
+/// Stops the process groups of the children in `left` that still run: each is the same process
+/// (pid and start time) or members of its process group started after it, never a process that
+/// reused a pid. All get SIGTERM at once, then SIGKILL for the groups still running after `grace`.
+/// Blocks until they are gone (at most `grace` and a second more).
+std::vector<orphan_stop> stop_orphans(const std::vector<child_journal::entry>& left,
+                                      std::chrono::milliseconds grace);
+
+/// The live (not zombie) processes of process group `pgrp` started at or after `since_ticks`.
+std::vector<pid_t> group_members(pid_t pgrp, uint64_t since_ticks);
+
+} // namespace fleet
