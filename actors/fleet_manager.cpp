@@ -102,11 +102,21 @@ caf::error fleet_manager_state::init(self_pointer self, fleet_manager_options op
   // The first write of every start, through the same path as every other: nothing else happens
   // before it committed.
   auto journal = opts_.journal ? opts_.journal->previous_run() : std::vector<start_journal::entry>{};
-  auto started_up = run_start_up(*writer_, now, opts_.max_interruptions, journal, opts_.orphans,
-                                 now - opts_.upload_expiry_ms);
+  start_up_input in;
+  in.now = now;
+  in.max_interruptions = opts_.max_interruptions;
+  in.starts = std::move(journal);
+  in.orphans = opts_.orphans;
+  in.upload_expiry_before = now - opts_.upload_expiry_ms;
+  if (opts_.run)
+    in.run = start_up_input::run_start{opts_.run->pid, opts_.run->version,
+                                       run_started_detail(opts_.run->version, opts_.run->pid, opts_.run->options,
+                                                          cfg_, *overrides)};
+  auto started_up = run_start_up(*writer_, in);
   if (!started_up)
     return started_up.error();
   const auto& started = *started_up;
+  run_id_ = started.run;
   const auto& recovered = started.recovered;
   if (started.expired_uploads > 0)
     spdlog::warn("dropped {} uploads that were never sealed", started.expired_uploads);
@@ -153,6 +163,12 @@ fleet_manager_state::~fleet_manager_state() {
   stopping_ = true;
   if (writer_) {
     commit_group();
+    if (run_id_ > 0 && !storage_.damaged()) {
+      // After the last group: the stop is the run's last word. Attempts still running run again
+      // at the next start.
+      writer_->post([run = run_id_, now = now_ms(), running = static_cast<int64_t>(attempts_.size())](
+                      fleet_store& store) { return store.record_run_stop(run, now, running); });
+    }
     writer_.reset(); // finishes every posted write
   }
   if (drain_.answer())

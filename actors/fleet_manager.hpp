@@ -100,6 +100,15 @@ struct fleet_manager_options {
   /// The programs of the previous run found still running at this start and stopped (fleetd:
   /// stop_orphans on the child journal, before anything starts): named in their attempts and events.
   std::vector<orphan_stop> orphans;
+  /// fleetd records its start and stop (fleetd_runs, fleetd_started/fleetd_stopped events) with
+  /// these: its version, pid and daemon options in force (name, value as text). None: nothing
+  /// recorded (tests, embeddings of the manager alone).
+  struct run_identity {
+    std::string version;
+    int64_t pid = 0;
+    std::vector<std::pair<std::string, std::string>> options;
+  };
+  std::optional<run_identity> run;
   /// How many finished workers active_workers() still lists.
   size_t recent_workers_kept = 32;
   /// Counted as changes commit; fleetd's HTTP server renders them for Prometheus.
@@ -327,6 +336,7 @@ private:
   coordinator_actor coordinator_;
   std::mt19937_64 rng_;
   int64_t epoch_ms_ = 0;
+  int64_t run_id_ = 0;         ///< this run's row in fleetd_runs; 0: not recorded
   caf::actor_clock::time_point clock_origin_;
   uint64_t worker_seq_ = 0;
 

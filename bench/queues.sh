@@ -3,9 +3,9 @@
 # tasks spread over 100 queues (weights 1-5, max-workers 1000) and 10,000 groups
 # (group-max-workers 4), limits that never bind at this concurrency, so that what is measured is
 # their bookkeeping; then the two halves apart (queues-only: the 100 queues without groups,
-# groups-only: the 10,000 groups in the default queue). They alternate on one fleetd build (this VM's speed drifts between hours),
-# each on a fresh database. Run on demand:
-#   bench/queues.sh [N] [ROUNDS]     (defaults: 100000 tasks, 3 rounds of A then B)
+# groups-only: the 10,000 groups in the default queue). They alternate on one fleetd build (this
+# VM's speed drifts between hours), each on a fresh database. Run on demand:
+#   bench/queues.sh [N] [ROUNDS]     (defaults: 100000 tasks, 3 rounds of the four)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 n=${1:-100000}

@@ -26,6 +26,7 @@
 #include <caf/scoped_actor.hpp>
 #include <caf/send.hpp>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <chrono>
@@ -236,6 +237,18 @@ int fleet::run_daemon(int argc, char** argv, const daemon_extensions& ext) {
   opts.archive_dir = o.archive_dir;
   opts.journal = std::move(*journal);
   opts.orphans = std::move(orphans);
+  auto list = [](const std::vector<std::string>& xs) { return fmt::format("{}", fmt::join(xs, ",")); };
+  opts.run = fleet_manager_options::run_identity{
+    FLEETD_VERSION, static_cast<int64_t>(::getpid()),
+    {{"config-file", cfg.source}, {"db", o.db}, {"synchronous", o.synchronous},
+     {"host", o.host}, {"port", std::to_string(o.port)}, {"tls", tls.any() ? "mutual" : "off"},
+     {"http-port", std::to_string(o.http_port)}, {"http-host", o.http_host},
+     {"http-tokens", o.http_tokens_file.empty() ? "off" : "on"}, {"local-workers", std::to_string(o.local_workers)},
+     {"exec-allow", list(o.exec_allow)}, {"exec-env-allow", list(o.exec_env_allow)},
+     {"max-interruptions", std::to_string(o.max_interruptions)},
+     {"retain-finished", std::to_string(o.retain_finished_ms)}, {"retain-events", std::to_string(o.retain_events_ms)},
+     {"commit-delay", std::to_string(o.commit_delay_ms)}, {"pools", std::to_string(o.pools.size())},
+     {"queues", std::to_string(o.queues.size())}, {"schedules", std::to_string(o.schedules.size())}}};
   auto metrics = opts.metrics;
   auto manager = spawn_fleet_manager(sys, std::move(opts));
   auto ready = wait_until_ready(sys, manager);

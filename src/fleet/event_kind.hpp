@@ -42,6 +42,8 @@ enum class event_kind : uint8_t {
   tasks_skipped,
   queue_changed,
   orphan_stopped,
+  fleetd_started,
+  fleetd_stopped,
 };
 
 /// Every kind, in declaration order (for tests and documentation checks).
@@ -56,6 +58,7 @@ inline constexpr event_kind all_event_kinds[] = {
   event_kind::schedule_paused,    event_kind::schedule_resumed, event_kind::schedule_removed,
   event_kind::schedule_fired,     event_kind::schedule_skipped, event_kind::schedule_missed,
   event_kind::tasks_skipped,     event_kind::queue_changed,    event_kind::orphan_stopped,
+  event_kind::fleetd_started,    event_kind::fleetd_stopped,
 };
 
 /// The `kind` text: the enumerator's name.

@@ -150,6 +150,26 @@ std::string node_dropped_detail(const std::string& name, const std::string& reas
   return dump_json({{"node", name}, {"reason", reason}, {"interrupted", interrupted}});
 }
 
+std::string run_started_detail(const std::string& version, int64_t pid,
+                               const std::vector<std::pair<std::string, std::string>>& options,
+                               const fleet_config& cfg, const config_update& overrides) {
+  auto value = [](const config_value& v) {
+    return std::visit([](auto x) { return nlohmann::json(x); }, v);
+  };
+  auto in_force = nlohmann::json::object();
+  for (const auto& field : config_fields())
+    if (auto v = get_field(cfg, field.name))
+      in_force[field.option] = value(*v);
+  auto stored = nlohmann::json::object();
+  for (const auto& [field, v] : set_fields(overrides))
+    stored[field.option] = value(v);
+  auto daemon = nlohmann::json::object();
+  for (const auto& [name, text] : options)
+    daemon[name] = text;
+  return dump_json(
+    {{"version", version}, {"pid", pid}, {"options", daemon}, {"config", in_force}, {"overrides", stored}});
+}
+
 nlohmann::json to_json(const std::vector<worker_info>& xs) {
   auto out = nlohmann::json::array();
   for (const auto& x : xs)

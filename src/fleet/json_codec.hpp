@@ -52,5 +52,11 @@ caf::expected<schedule_spec> schedule_from_json(const nlohmann::json& x, const s
 /// The `detail` of the node_joined and node_dropped events.
 std::string node_joined_detail(const node_announcement& a);
 std::string node_dropped_detail(const std::string& name, const std::string& reason, int32_t interrupted);
+/// The `detail` of fleetd_started (without "run", which the store adds): the version, the pid, the
+/// daemon's `options` in force, every fleet setting in force (`cfg`, by option name) and the
+/// settings stored at runtime (`overrides`, by option name).
+std::string run_started_detail(const std::string& version, int64_t pid,
+                               const std::vector<std::pair<std::string, std::string>>& options,
+                               const fleet_config& cfg, const config_update& overrides);
 
 } // namespace fleet

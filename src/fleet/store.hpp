@@ -203,6 +203,16 @@ public:
   /// Pauses or resumes the whole fleet (false: it was so already).
   caf::expected<bool> set_fleet_paused(bool paused, int64_t now);
 
+  // -- fleetd's runs (store_runs.cpp) ---------------------------------------------
+
+  /// Marks the runs that never stopped cleanly as found dead (a fleetd_stopped event each, clean
+  /// false), then records this run and its fleetd_started event: `detail` is a JSON object, to
+  /// which "run" (the id returned) is added.
+  caf::expected<int64_t> record_run_start(int64_t now, int64_t pid, const std::string& version,
+                                          const std::string& detail);
+  /// Run `run` stops cleanly, with `running` attempts left for the next start.
+  caf::error record_run_stop(int64_t run, int64_t now, int64_t running);
+
   // -- dead letters ----------------------------------------------------------------
 
   /// Makes failed tasks pending again with a fresh retry budget; their history stays. `task_ids`

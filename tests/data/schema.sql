@@ -2,6 +2,7 @@ CREATE UNIQUE INDEX batches_by_client_key ON batches (client_key) WHERE client_k
 CREATE INDEX batches_finished ON batches (finished_at) WHERE finished_at IS NOT NULL;
 CREATE INDEX batches_unfinished ON batches (created_at) WHERE finished_at IS NULL;
 CREATE INDEX events_by_batch ON events (batch_id, id);
+CREATE INDEX fleetd_runs_open ON fleetd_runs (id) WHERE stopped_at IS NULL AND found_dead_at IS NULL;
 CREATE INDEX task_deps_by_task ON task_deps (task_seq, after_seq);
 CREATE INDEX tasks_blocked_by_batch ON tasks (batch_id) WHERE state = 'blocked';
 CREATE INDEX tasks_failed ON tasks (seq) WHERE state = 'failed';
@@ -69,6 +70,14 @@ CREATE TABLE "fleet_totals" (
   retries     INTEGER NOT NULL,
   duration_ms INTEGER NOT NULL,
   scheduled   INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE fleetd_runs (
+  id            INTEGER PRIMARY KEY,
+  started_at    INTEGER NOT NULL,
+  pid           INTEGER NOT NULL,
+  version       TEXT NOT NULL,
+  stopped_at    INTEGER,                   -- a clean stop; NULL while it runs or if it died
+  found_dead_at INTEGER                    -- the next start found it had not stopped cleanly
 );
 CREATE TABLE queues (
   name              TEXT PRIMARY KEY CHECK (length(name) BETWEEN 1 AND 64),

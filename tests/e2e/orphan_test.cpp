@@ -89,6 +89,14 @@ TEST_CASE("kill -9 during an exec task: the restart stops the old program first,
   REQUIRE_MESSAGE(d.start(), d.log());
   CHECK(d.query_int("SELECT count(*) FROM events WHERE kind = 'orphan_stopped'") == 1);
   CHECK(d.terminate() == 0);
+  // fleetd's own story: three starts, the kill -9 found at the next start, two clean stops.
+  CHECK(d.query_int("SELECT count(*) FROM events WHERE kind = 'fleetd_started'"
+                    " AND json_extract(detail, '$.config.max-workers') = 2"
+                    " AND json_extract(detail, '$.options.exec-allow') = 'uname,sh,true,false,sleep'") == 3);
+  CHECK(d.query_text("SELECT group_concat(json_extract(detail, '$.clean'), ',') FROM"
+                     " (SELECT detail FROM events WHERE kind = 'fleetd_stopped' ORDER BY id)") == "0,1,1");
+  CHECK(d.query_int("SELECT count(*) FROM fleetd_runs WHERE found_dead_at IS NOT NULL") == 1);
+  CHECK(d.query_int("SELECT count(*) FROM fleetd_runs WHERE stopped_at IS NOT NULL") == 2);
 }
 
 TEST_CASE("kill -9 while a pool process works: the restart stops it before the new pool starts") {

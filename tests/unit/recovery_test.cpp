@@ -213,7 +213,10 @@ TEST_CASE("the start-up job recovers, drops stale uploads and reads what the man
     REQUIRE_FALSE(tx.commit());
   }
   auto pipeline = make_inline_pipeline(std::shared_ptr<fleet_store>(f.store.get(), [](fleet_store*) {}), [] {});
-  auto started = run_start_up(*pipeline, 2000, 3, {}, {}, 1000);
+  start_up_input in;
+  in.now = 2000;
+  in.upload_expiry_before = 1000;
+  auto started = run_start_up(*pipeline, in);
   REQUIRE(started);
   CHECK(started->recovered.requeued == 2);
   CHECK(started->expired_uploads == 1);
@@ -223,8 +226,47 @@ TEST_CASE("the start-up job recovers, drops stale uploads and reads what the man
   CHECK(query_db_int(f.path, "SELECT count(*) FROM tasks WHERE state = 'pending'") == 2);
   CHECK(query_db_int(f.path, "SELECT count(*) FROM uploads") == 1);
   // Nothing left to recover: a second start changes nothing.
-  started = run_start_up(*pipeline, 2100, 3, {}, {}, 1000);
+  in.now = 2100;
+  started = run_start_up(*pipeline, in);
   REQUIRE(started);
   CHECK(started->recovered.requeued == 0);
   CHECK(started->expired_uploads == 0);
+}
+
+TEST_CASE("fleetd's runs: each start is recorded, a run that never stopped cleanly is found dead at the next") {
+  store_fixture f;
+  auto pipeline = make_inline_pipeline(std::shared_ptr<fleet_store>(f.store.get(), [](fleet_store*) {}), [] {});
+  start_up_input in;
+  in.now = 1000;
+  in.run = start_up_input::run_start{4711, "1.2.3", R"({"version": "1.2.3", "config": {"max-workers": 4}})"};
+  auto first = run_start_up(*pipeline, in);
+  REQUIRE(first);
+  CHECK(first->run > 0);
+  CHECK(query_db_text(f.path, "SELECT json_extract(detail, '$.run') || ' ' || json_extract(detail, '$.version') || ' '"
+                              " || json_extract(detail, '$.config.max-workers') FROM events WHERE kind = 'fleetd_started'")
+        == std::to_string(first->run) + " 1.2.3 4");
+  // No clean stop (a kill -9): the next start finds the run dead.
+  in.now = 5000;
+  in.run->pid = 4712;
+  auto second = run_start_up(*pipeline, in);
+  REQUIRE(second);
+  CHECK(second->run > first->run);
+  CHECK(query_db_text(f.path, "SELECT detail FROM events WHERE kind = 'fleetd_stopped'")
+        == R"({"clean":false,"run":)" + std::to_string(first->run) + R"(,"started_at":1000})");
+  CHECK(query_db_int(f.path, "SELECT found_dead_at FROM fleetd_runs WHERE id = " + std::to_string(first->run)) == 5000);
+  // A clean stop is written as it happens, and the next start has nothing to find.
+  REQUIRE_FALSE(pipeline->run([&](fleet_store& store) { return store.record_run_stop(second->run, 6500, 2); }));
+  CHECK(query_db_text(f.path, "SELECT detail FROM events WHERE kind = 'fleetd_stopped' ORDER BY id DESC LIMIT 1")
+        == R"({"clean":true,"run":)" + std::to_string(second->run) + R"(,"running":2,"uptime_ms":1500})");
+  in.now = 7000;
+  REQUIRE(run_start_up(*pipeline, in));
+  CHECK(query_db_int(f.path, "SELECT count(*) FROM events WHERE kind = 'fleetd_stopped'") == 2);
+  CHECK(query_db_int(f.path, "SELECT count(*) FROM fleetd_runs WHERE stopped_at IS NULL AND found_dead_at IS NULL") == 1);
+  // A manager that records no run writes none.
+  in.run.reset();
+  in.now = 8000;
+  auto unrecorded = run_start_up(*pipeline, in);
+  REQUIRE(unrecorded);
+  CHECK(unrecorded->run == 0);
+  CHECK(query_db_int(f.path, "SELECT count(*) FROM fleetd_runs") == 3);
 }

@@ -2,15 +2,19 @@
 
 namespace fleet {
 
-caf::expected<start_up_state> start_up(fleet_store& store, int64_t now, int32_t max_interruptions,
-                                       const std::vector<start_journal::entry>& starts,
-                                       const std::vector<orphan_stop>& orphans, int64_t upload_expiry_before) {
+caf::expected<start_up_state> start_up(fleet_store& store, const start_up_input& in) {
   start_up_state out;
-  auto recovered = store.recover_interrupted(now, max_interruptions, starts, orphans);
+  if (in.run) {
+    auto run = store.record_run_start(in.now, in.run->pid, in.run->version, in.run->detail);
+    if (!run)
+      return run.error();
+    out.run = *run;
+  }
+  auto recovered = store.recover_interrupted(in.now, in.max_interruptions, in.starts, in.orphans);
   if (!recovered)
     return recovered.error();
   out.recovered = std::move(*recovered);
-  auto expired = store.expire_uploads(upload_expiry_before);
+  auto expired = store.expire_uploads(in.upload_expiry_before);
   if (!expired)
     return expired.error();
   out.expired_uploads = *expired;
@@ -29,12 +33,10 @@ caf::expected<start_up_state> start_up(fleet_store& store, int64_t now, int32_t 
   return out;
 }
 
-caf::expected<start_up_state> run_start_up(write_pipeline& writer, int64_t now, int32_t max_interruptions,
-                                           const std::vector<start_journal::entry>& starts,
-                                           const std::vector<orphan_stop>& orphans, int64_t upload_expiry_before) {
+caf::expected<start_up_state> run_start_up(write_pipeline& writer, const start_up_input& in) {
   start_up_state started;
   auto err = writer.run([&](fleet_store& store) -> caf::error {
-    auto done = start_up(store, now, max_interruptions, starts, orphans, upload_expiry_before);
+    auto done = start_up(store, in);
     if (!done)
       return done.error();
     started = std::move(*done);

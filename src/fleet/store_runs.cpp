@@ -1,0 +1,60 @@
+// fleetd's starts and stops: the fleetd_runs table and their events (schema 0010). Rare: once per
+// start and once per clean stop, so the statements are prepared when used.
+
+#include "fleet/store.hpp"
+
+#include "fleet/json_text.hpp"
+
+#include <nlohmann/json.hpp>
+
+namespace fleet {
+
+caf::expected<int64_t> fleet_store::record_run_start(int64_t now, int64_t pid, const std::string& version,
+                                                     const std::string& detail) {
+  auto open = db_.prepare("SELECT id, started_at FROM fleetd_runs WHERE stopped_at IS NULL AND found_dead_at IS NULL"
+                          " ORDER BY id");
+  if (!open)
+    return open.error();
+  std::vector<std::pair<int64_t, int64_t>> dead;
+  if (auto err = open->each_row([&] { dead.emplace_back(open->column_int64(0), open->column_int64(1)); }))
+    return err;
+  for (const auto& [id, started_at] : dead) {
+    auto mark = db_.prepare("UPDATE fleetd_runs SET found_dead_at = ?2 WHERE id = ?1");
+    if (!mark)
+      return mark.error();
+    mark->rebind(id, now);
+    if (auto err = mark->run())
+      return err;
+    auto event = nlohmann::json{{"run", id}, {"clean", false}, {"started_at", started_at}};
+    if (auto err = log_event(now, event_kind::fleetd_stopped, {}, {}, event.dump()))
+      return err;
+  }
+  auto insert = db_.prepare("INSERT INTO fleetd_runs (started_at, pid, version) VALUES (?1, ?2, ?3)");
+  if (!insert)
+    return insert.error();
+  insert->rebind(now, pid, version);
+  if (auto err = insert->run())
+    return err;
+  auto run = db_.last_insert_rowid();
+  auto event = nlohmann::json::parse(detail, nullptr, false);
+  if (!event.is_object())
+    event = nlohmann::json::object();
+  event["run"] = run;
+  if (auto err = log_event(now, event_kind::fleetd_started, {}, {}, dump_json(event)))
+    return err;
+  return run;
+}
+
+caf::error fleet_store::record_run_stop(int64_t run, int64_t now, int64_t running) {
+  auto started = db_.prepare("UPDATE fleetd_runs SET stopped_at = ?2 WHERE id = ?1 RETURNING started_at");
+  if (!started)
+    return started.error();
+  started->rebind(run, now);
+  int64_t started_at = now;
+  if (auto err = started->each_row([&] { started_at = started->column_int64(0); }))
+    return err;
+  auto event = nlohmann::json{{"run", run}, {"clean", true}, {"uptime_ms", now - started_at}, {"running", running}};
+  return log_event(now, event_kind::fleetd_stopped, {}, {}, event.dump());
+}
+
+} // namespace fleet
