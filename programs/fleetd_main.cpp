@@ -188,6 +188,7 @@ int fleet::run_daemon(int argc, char** argv, const daemon_extensions& ext) {
     else
       spdlog::warn("{} (process group {}) of the last run was still running: stopped with {}", stop.label, stop.pid,
                    stop.how);
+  (*children)->forget_previous();
   child_journal::install(children->get());
   auto store = fleet_store::open({o.db, o.synchronous, o.max_db_size_mib, o.start_check == "quick"});
   if (!store)

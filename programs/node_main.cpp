@@ -150,6 +150,7 @@ caf::expected<std::unique_ptr<child_journal>> open_child_journal(const node_opti
     if (stop.how != "gone")
       spdlog::warn("{} (process group {}) of the last run was still running: stopped with {}", stop.label, stop.pid,
                    stop.how);
+  (*journal)->forget_previous();
   child_journal::install(journal->get());
   return journal;
 }

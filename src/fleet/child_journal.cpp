@@ -128,17 +128,30 @@ child_journal::child_journal(int fd, void* map, size_t bytes, size_t slots, std:
   // Before a reboot, start times counted from another boot: nothing of that run can still live.
   bool same_boot = valid && !boot_id.empty()
                    && std::string_view{h->boot_id, strnlen(h->boot_id, sizeof h->boot_id)} == boot_id;
+  // Every run's entries, not only the last one's: a run killed while it stopped the orphans of
+  // the run before it leaves those for the next. Stale ones are told apart by their start time.
   if (same_boot)
     for (size_t k = 0; k < slots_; ++k)
-      if (entries[k].run == h->run && entries[k].pid > 1)
+      if (entries[k].run != 0 && entries[k].pid > 1)
         previous_.push_back(entries[k]);
   run_ = valid && h->run + 1 != 0 ? h->run + 1 : 1;
-  std::memset(map_, 0, bytes_);
-  std::memcpy(h->magic, journal_magic, sizeof journal_magic);
-  h->version = 1;
-  h->slots = static_cast<uint32_t>(slots_);
-  std::memcpy(h->boot_id, boot_id.data(), std::min(boot_id.size(), sizeof h->boot_id - 1));
+  if (!same_boot) {
+    std::memset(map_, 0, bytes_);
+    std::memcpy(h->magic, journal_magic, sizeof journal_magic);
+    h->version = 1;
+    h->slots = static_cast<uint32_t>(slots_);
+    std::memcpy(h->boot_id, boot_id.data(), std::min(boot_id.size(), sizeof h->boot_id - 1));
+  }
   h->run = run_;
+}
+
+void child_journal::forget_previous() {
+  std::lock_guard<std::mutex> guard{mtx_};
+  auto* entries = reinterpret_cast<entry*>(static_cast<header*>(map_) + 1);
+  for (size_t k = 0; k < slots_; ++k)
+    if (entries[k].run != run_)
+      entries[k].run = 0;
+  previous_.clear();
 }
 
 child_journal::~child_journal() {

@@ -52,8 +52,12 @@ public:
   child_journal& operator=(const child_journal&) = delete;
   ~child_journal();
 
-  /// The children the previous run started and did not reap, as it left them.
+  /// The children earlier runs started and did not reap, as they left them (until
+  /// forget_previous).
   const std::vector<entry>& previous_run() const { return previous_; }
+  /// The earlier runs' children were dealt with (stop_orphans): their entries go. Until then they
+  /// stay in the file, so that a run killed before it stopped them leaves them to the next.
+  void forget_previous();
 
   /// Notes a child just started (not yet reaped, so its pid is its own); returns its slot, or
   /// npos when the journal is full. Thread-safe.

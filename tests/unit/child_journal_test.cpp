@@ -70,11 +70,18 @@ TEST_CASE("the journal names the children a run left unreaped, and forgets those
   CHECK(left[0].pid == running->pid());
   CHECK(left[0].start_ticks == read_process_stat(running->pid())->start_ticks);
   CHECK(left[0].started_at > 0);
-  running->kill();
-  // The run after that finds nothing: each run reads only what the one before it left.
+  // A run killed before it dealt with them leaves them to the next.
   auto third = child_journal::open(path);
   REQUIRE(third);
+  REQUIRE((*third)->previous_run().size() == 1);
+  CHECK((*third)->previous_run()[0].name() == "worker-a-1");
+  (*third)->forget_previous();
   CHECK((*third)->previous_run().empty());
+  running->kill();
+  // Once dealt with, they are gone for good.
+  auto fourth = child_journal::open(path);
+  REQUIRE(fourth);
+  CHECK((*fourth)->previous_run().empty());
 }
 
 TEST_CASE("a program left running gets SIGTERM, its whole group goes, and the stop says so") {
