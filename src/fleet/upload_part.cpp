@@ -173,6 +173,18 @@ bool upload_part_reader::next(staged_task& out) {
   bool seen_after = false;
   bool seen_queue = false;
   bool seen_group = false;
+  // The writer puts them in one order (queue, group, after, policy): one encoding per part, so
+  // that a part in another order is damage, not a second spelling of the same tasks.
+  auto rank = [](uint8_t tag) {
+    switch (tag) {
+      case queue_tag: return 0;
+      case group_tag: return 1;
+      case after_tag: return 2;
+      case policy_tag: return 3;
+      default: return 4;
+    }
+  };
+  int last_rank = -1;
   for (uint32_t i = 0; i < extensions; ++i) {
     if (rest_.empty()) {
       damaged_ = true;
@@ -180,6 +192,11 @@ bool upload_part_reader::next(staged_task& out) {
     }
     auto tag = static_cast<uint8_t>(rest_.front());
     rest_.remove_prefix(1);
+    if (rank(tag) <= last_rank) {
+      damaged_ = true;
+      return false;
+    }
+    last_rank = rank(tag);
     std::string_view bytes;
     if (!take_string(bytes))
       return false;
