@@ -181,15 +181,7 @@ int fleet::run_daemon(int argc, char** argv, const daemon_extensions& ext) {
   auto children = child_journal::open(o.db + "-children");
   if (!children)
     return fail(1, error_text(children.error()));
-  auto orphans = stop_orphans((*children)->previous_run(), std::chrono::milliseconds(o.orphan_grace_ms));
-  for (const auto& stop : orphans)
-    if (stop.how == "gone")
-      spdlog::info("{} (pid {}) of the last run has ended", stop.label, stop.pid);
-    else
-      spdlog::warn("{} (process group {}) of the last run was still running: stopped with {}", stop.label, stop.pid,
-                   stop.how);
-  (*children)->forget_previous();
-  child_journal::install(children->get());
+  auto orphans = take_over_children(**children, std::chrono::milliseconds(o.orphan_grace_ms));
   auto store = fleet_store::open({o.db, o.synchronous, o.max_db_size_mib, o.start_check == "quick"});
   if (!store)
     return fail(1, fmt::format("database {}: {}", o.db, error_text(store.error())));

@@ -146,12 +146,7 @@ caf::expected<std::unique_ptr<child_journal>> open_child_journal(const node_opti
   auto journal = child_journal::open(o.state_dir + "/" + name + ".children");
   if (!journal)
     return journal.error();
-  for (const auto& stop : stop_orphans((*journal)->previous_run(), std::chrono::milliseconds(o.orphan_grace_ms)))
-    if (stop.how != "gone")
-      spdlog::warn("{} (process group {}) of the last run was still running: stopped with {}", stop.label, stop.pid,
-                   stop.how);
-  (*journal)->forget_previous();
-  child_journal::install(journal->get());
+  take_over_children(**journal, std::chrono::milliseconds(o.orphan_grace_ms));
   return journal;
 }
 

@@ -1,5 +1,7 @@
 #include "fleet/child_journal.hpp"
 
+#include "fleet/shared_mapping.hpp"
+
 #include "fleetd/error.hpp"
 
 #include <fmt/format.h>
@@ -38,6 +40,10 @@ caf::error journal_error(const std::string& path, const std::string& what) {
 }
 
 } // namespace
+
+child_journal::entry* child_journal::entries() {
+  return reinterpret_cast<entry*>(static_cast<header*>(map_) + 1);
+}
 
 std::string_view child_journal::entry::name() const {
   return {label, strnlen(label, sizeof label)};
@@ -105,24 +111,16 @@ caf::expected<std::unique_ptr<child_journal>> child_journal::open(const std::str
                                        "same database, or another fleet-node of the same name and state-dir)",
                                        path));
   }
-  if (static_cast<size_t>(st.st_size) != bytes && ::ftruncate(fd, static_cast<off_t>(bytes)) != 0) {
-    auto err = journal_error(path, "size");
-    ::close(fd);
-    return err;
-  }
-  auto map = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-  if (map == MAP_FAILED) {
-    auto err = journal_error(path, "map");
-    ::close(fd);
-    return err;
-  }
-  return std::unique_ptr<child_journal>(new child_journal(fd, map, bytes, slots, current_boot_id()));
+  auto map = map_shared_file(fd, static_cast<size_t>(st.st_size), bytes, "child journal", path);
+  if (!map)
+    return map.error();
+  return std::unique_ptr<child_journal>(new child_journal(fd, *map, bytes, slots, current_boot_id()));
 }
 
 child_journal::child_journal(int fd, void* map, size_t bytes, size_t slots, std::string boot_id)
   : fd_(fd), map_(map), bytes_(bytes), slots_(slots) {
   auto* h = static_cast<header*>(map_);
-  auto* entries = reinterpret_cast<entry*>(h + 1);
+  auto* entries = this->entries();
   bool valid = std::memcmp(h->magic, journal_magic, sizeof journal_magic) == 0 && h->version == 1
                && h->slots == slots_ && h->run != 0;
   // Before a reboot, start times counted from another boot: nothing of that run can still live.
@@ -147,7 +145,7 @@ child_journal::child_journal(int fd, void* map, size_t bytes, size_t slots, std:
 
 void child_journal::forget_previous() {
   std::lock_guard<std::mutex> guard{mtx_};
-  auto* entries = reinterpret_cast<entry*>(static_cast<header*>(map_) + 1);
+  auto* entries = this->entries();
   for (size_t k = 0; k < slots_; ++k)
     if (entries[k].run != run_)
       entries[k].run = 0;
@@ -166,7 +164,7 @@ size_t child_journal::note(pid_t pid, std::string_view label, int64_t at) {
   if (!stat)
     return npos; // ended already (it is not reaped, so its pid is still its own)
   std::lock_guard<std::mutex> guard{mtx_};
-  auto* entries = reinterpret_cast<entry*>(static_cast<header*>(map_) + 1);
+  auto* entries = this->entries();
   for (size_t k = 0; k < slots_; ++k) {
     auto slot = (hint_ + k) % slots_;
     auto& e = entries[slot];
@@ -190,7 +188,7 @@ void child_journal::clear(size_t slot) {
   if (slot >= slots_)
     return;
   std::lock_guard<std::mutex> guard{mtx_};
-  reinterpret_cast<entry*>(static_cast<header*>(map_) + 1)[slot].run = 0;
+  entries()[slot].run = 0;
 }
 
 void child_journal::install(child_journal* journal) {

@@ -74,6 +74,7 @@ public:
 private:
   struct header;
   child_journal(int fd, void* map, size_t bytes, size_t slots, std::string boot_id);
+  entry* entries(); ///< the slots, after the header
 
   int fd_;
   void* map_;

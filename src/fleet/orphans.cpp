@@ -1,5 +1,7 @@
 #include "fleet/orphans.hpp"
 
+#include <spdlog/spdlog.h>
+
 #include <dirent.h>
 #include <signal.h>
 
@@ -73,6 +75,19 @@ std::vector<orphan_stop> stop_orphans(const std::vector<child_journal::entry>& l
     }
   wait_for(std::chrono::seconds(1));
   return out;
+}
+
+std::vector<orphan_stop> take_over_children(child_journal& journal, std::chrono::milliseconds grace) {
+  auto stops = stop_orphans(journal.previous_run(), grace);
+  for (const auto& stop : stops)
+    if (stop.how == "gone")
+      spdlog::info("{} (pid {}) of the last run has ended", stop.label, stop.pid);
+    else
+      spdlog::warn("{} (process group {}) of the last run was still running: stopped with {}", stop.label, stop.pid,
+                   stop.how);
+  journal.forget_previous();
+  child_journal::install(&journal);
+  return stops;
 }
 
 } // namespace fleet

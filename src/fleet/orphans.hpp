@@ -26,6 +26,11 @@ struct orphan_stop {
 std::vector<orphan_stop> stop_orphans(const std::vector<child_journal::entry>& left,
                                       std::chrono::milliseconds grace);
 
+/// At the start of fleetd or a fleet-node, before anything runs: stops what earlier runs left
+/// running (stop_orphans, each stop logged), forgets their notes, and installs `journal` for the
+/// children of this run. The stops, for the record.
+std::vector<orphan_stop> take_over_children(child_journal& journal, std::chrono::milliseconds grace);
+
 /// The live (not zombie) processes of process group `pgrp` started at or after `since_ticks`.
 std::vector<pid_t> group_members(pid_t pgrp, uint64_t since_ticks);
 

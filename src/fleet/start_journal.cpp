@@ -1,5 +1,7 @@
 #include "fleet/start_journal.hpp"
 
+#include "fleet/shared_mapping.hpp"
+
 #include "fleetd/error.hpp"
 
 #include <fmt/format.h>
@@ -39,18 +41,15 @@ caf::expected<std::unique_ptr<start_journal>> start_journal::open(const std::str
     return journal_error(path, "open");
   auto bytes = sizeof(header) + slots * sizeof(entry);
   struct stat st {};
-  if (::fstat(fd, &st) != 0 || (static_cast<size_t>(st.st_size) != bytes && ::ftruncate(fd, static_cast<off_t>(bytes)) != 0)) {
+  if (::fstat(fd, &st) != 0) {
     auto err = journal_error(path, "size");
     ::close(fd);
     return err;
   }
-  auto map = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-  if (map == MAP_FAILED) {
-    auto err = journal_error(path, "map");
-    ::close(fd);
-    return err;
-  }
-  return std::unique_ptr<start_journal>(new start_journal(fd, map, bytes, slots));
+  auto map = map_shared_file(fd, static_cast<size_t>(st.st_size), bytes, "start journal", path);
+  if (!map)
+    return map.error();
+  return std::unique_ptr<start_journal>(new start_journal(fd, *map, bytes, slots));
 }
 
 start_journal::start_journal(int fd, void* map, size_t bytes, size_t slots)

@@ -18,10 +18,10 @@ caf::expected<int64_t> fleet_store::record_run_start(int64_t now, int64_t pid, c
   std::vector<std::pair<int64_t, int64_t>> dead;
   if (auto err = open->each_row([&] { dead.emplace_back(open->column_int64(0), open->column_int64(1)); }))
     return err;
+  auto mark = db_.prepare("UPDATE fleetd_runs SET found_dead_at = ?2 WHERE id = ?1");
+  if (!mark)
+    return mark.error();
   for (const auto& [id, started_at] : dead) {
-    auto mark = db_.prepare("UPDATE fleetd_runs SET found_dead_at = ?2 WHERE id = ?1");
-    if (!mark)
-      return mark.error();
     mark->rebind(id, now);
     if (auto err = mark->run())
       return err;
