@@ -59,11 +59,15 @@ caf::error check_tls_files(const tls_files& files, const std::string& prefix) {
   return caf::none;
 }
 
-void enable_tls(caf::actor_system_config& cfg, const tls_files& files) {
+caf::error enable_tls(caf::actor_system_config& cfg, const tls_files& files) {
+  if (!openssl_error_queue_guarded())
+    return tls_error("TLS is unsafe in this process: its OpenSSL reads and writes do not go through the error "
+                     "queue guard (link fleet_client statically into the executable)");
   cfg.openssl_certificate = files.cert;
   cfg.openssl_key = files.key;
   cfg.openssl_cafile = files.ca;
   cfg.load<caf::openssl::manager>();
+  return caf::none;
 }
 
 bool is_loopback(const std::string& host) {

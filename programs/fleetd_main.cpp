@@ -161,7 +161,8 @@ int fleet::run_daemon(int argc, char** argv, const daemon_extensions& ext) {
                                "(set fleet.http-tls-cert, fleet.http-tls-key and fleet.http-tokens-file)",
                                o.http_host));
   if (tls.any())
-    enable_tls(cfg, tls);
+    if (auto err = enable_tls(cfg, tls))
+      return fail(2, error_text(err));
   if (auto err = init_logging(o.log_level))
     return fail(2, error_text(err));
   spdlog::info("fleetd {} starting (configuration: {})", FLEETD_VERSION, cfg.source);

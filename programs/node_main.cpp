@@ -173,7 +173,8 @@ int run_node_with(int argc, char** argv, const registry_maker& make_registry) {
     return fail(2, fmt::format("node.fleetd-host {} is not a loopback address: a remote fleetd needs TLS "
                                "(set node.tls-cert, node.tls-key and node.tls-ca)", o.fleetd_host));
   if (tls.any())
-    enable_tls(cfg, tls);
+    if (auto err = enable_tls(cfg, tls))
+      return fail(2, error_text(err));
   if (auto err = init_logging(o.log_level))
     return fail(2, error_text(err));
   auto name = o.name.empty() ? host_name() : o.name;

@@ -28,8 +28,14 @@ caf::error check_tls_files(const tls_files& files, const std::string& prefix);
 
 /// Loads CAF's openssl module with `files` (checked before). Call on the config before the actor
 /// system exists, after `configure_client` (or fleetd's middleman). From then on `connect_fleet`
-/// connects over TLS.
-void enable_tls(caf::actor_system_config& cfg, const tls_files& files);
+/// connects over TLS. Fails if this process's OpenSSL calls are not guarded (see below).
+caf::error enable_tls(caf::actor_system_config& cfg, const tls_files& files);
+
+/// Whether CAF's TLS calls go through the definitions that clear OpenSSL's error queue before each
+/// read, write and handshake step (client/openssl_error_queue.cpp). enable_tls refuses to load
+/// TLS without them: without them one peer's failed handshake drops the other connections. They
+/// are in effect when fleet_client is linked statically into the executable, as it is installed.
+bool openssl_error_queue_guarded();
 
 /// Whether `host` is a loopback address (127.0.0.0/8, ::1, "localhost").
 bool is_loopback(const std::string& host);

@@ -550,7 +550,8 @@ int run_command(const invocation& inv) {
   caf::actor_system_config cfg;
   fleet::configure_client(cfg);
   if (inv.tls.any())
-    fleet::enable_tls(cfg, inv.tls);
+    if (auto err = fleet::enable_tls(cfg, inv.tls))
+      return error(error_text(err));
   caf::actor_system sys{cfg};
   session s{sys, inv, {}, input, *workers, *update};
   if (auto err = s.connect())
