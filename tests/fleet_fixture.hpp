@@ -61,7 +61,7 @@ public:
 
   /// Opens the store and spawns the manager (call after adjusting registry/hooks).
   void start() {
-    auto store = fleet_store::open({db_path_, "normal", 0, check_integrity_});
+    auto store = fleet_store::open({db_path_, synchronous_, 0, check_integrity_});
     REQUIRE_MESSAGE(store, (store ? "" : error_text(store.error())));
     fleet_manager_options opts;
     opts.store = std::move(*store);
@@ -208,6 +208,7 @@ public:
   void set_wall_offset(int64_t ms) { wall_offset_ms_ = ms; }
   /// Whether the store checks the file at open (off: damage that appears while fleetd runs).
   void set_check_integrity(bool on) { check_integrity_ = on; }
+  void set_synchronous(std::string mode) { synchronous_ = std::move(mode); }
   /// fleet.local-workers, node-heartbeat and node-timeout.
   void set_nodes(int32_t local_capacity, int64_t heartbeat_ms = 1000, int64_t timeout_ms = 5000) {
     local_capacity_ = local_capacity;
@@ -245,6 +246,7 @@ private:
   int64_t prune_interval_ms_ = 60'000;
   int64_t prune_step_rows_ = 2'000;
   bool check_integrity_ = true;
+  std::string synchronous_ = "normal";
   std::vector<schedule_spec> declared_schedules_;
   std::map<std::string, queue_limits> declared_queues_;
   std::string archive_dir_;

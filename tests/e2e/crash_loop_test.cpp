@@ -7,6 +7,7 @@
 // variables FLEET_CRASHLOOP_CYCLES and FLEET_CRASHLOOP_SEED for this test).
 
 #include "fleetd_process.hpp"
+#include "store_invariants.hpp"
 
 #include "fleetd/client.hpp"
 
@@ -66,12 +67,6 @@ struct loop_figures {
   int cycles = 0, kills = 0, terms = 0, submits_acked = 0, submits_lost = 0, cancels = 0, scales = 0;
   int64_t tasks_acked = 0;
 };
-
-/// Checks one invariant: `sql` counts the rows that break it.
-void check_none(const std::string& db, const char* what, const std::string& sql) {
-  auto n = query_db_int(db, sql);
-  CHECK_MESSAGE(n == 0, std::string{what} << ": " << n << " rows break it");
-}
 
 } // namespace
 
@@ -155,42 +150,11 @@ TEST_CASE("crash loop: fleetd killed at random moments loses no acknowledged tas
                       fig.submits_lost, fig.cancels, fig.scales));
 
   const auto& db = d.db();
-  CHECK(integrity_check(db) == "ok");
   // Every acknowledged batch is there, whole.
   for (const auto& [id, n] : acked)
     CHECK_MESSAGE(query_db_int(db, fmt::format("SELECT count(*) FROM tasks WHERE batch_id = '{}'", id))
                     == static_cast<int64_t>(n),
                   "acknowledged batch " << id);
-  check_none(db, "every stored batch has all its tasks",
-             "SELECT count(*) FROM batches b WHERE total != (SELECT count(*) FROM tasks t WHERE t.batch_id = b.id)");
-  check_none(db, "every task ended",
-             "SELECT count(*) FROM tasks WHERE state NOT IN ('succeeded', 'failed', 'cancelled')");
-  check_none(db, "no attempt left open", "SELECT count(*) FROM attempts WHERE outcome IS NULL");
-  check_none(db, "no result recorded twice",
-             "SELECT count(*) FROM (SELECT task_seq FROM attempts WHERE outcome = 'succeeded'"
-             " GROUP BY task_seq HAVING count(*) > 1)");
-  check_none(db, "a task succeeded exactly when one attempt did, and then has a result",
-             "SELECT count(*) FROM tasks t WHERE (t.state = 'succeeded') != (SELECT count(*) = 1 FROM attempts a"
-             " WHERE a.task_seq = t.seq AND a.outcome = 'succeeded') OR (t.state = 'succeeded') != (t.result IS NOT NULL)");
-  check_none(db, "attempts never exceed max_retries + 1 plus interrupted ones",
-             fmt::format("SELECT count(*) FROM tasks t WHERE (SELECT count(*) FROM attempts a WHERE a.task_seq = t.seq"
-                         " AND a.outcome != 'interrupted') > {}", max_retries + 1));
-  check_none(db, "a task's attempt and interruption counts match its attempts rows",
-             "SELECT count(*) FROM tasks t WHERE t.attempts != (SELECT count(*) FROM attempts a WHERE a.task_seq = t.seq)"
-             " OR t.interruptions != (SELECT count(*) FROM attempts a WHERE a.task_seq = t.seq"
-             " AND a.outcome = 'interrupted')");
-  check_none(db, "batch counters equal the counts of their tasks",
-             "SELECT count(*) FROM batches b WHERE"
-             " succeeded != (SELECT count(*) FROM tasks WHERE batch_id = b.id AND state = 'succeeded')"
-             " OR failed != (SELECT count(*) FROM tasks WHERE batch_id = b.id AND state = 'failed')"
-             " OR cancelled != (SELECT count(*) FROM tasks WHERE batch_id = b.id AND state = 'cancelled')");
-  check_none(db, "a batch is finished exactly when all its tasks are",
-             "SELECT count(*) FROM batches WHERE (finished_at IS NOT NULL) != (succeeded + failed + cancelled = total)");
-  check_none(db, "the fleet totals equal the sums over batches",
-             "SELECT count(*) FROM fleet_totals f WHERE f.batches != (SELECT count(*) FROM batches)"
-             " OR f.tasks != (SELECT coalesce(sum(total), 0) FROM batches)"
-             " OR f.succeeded != (SELECT coalesce(sum(succeeded), 0) FROM batches)"
-             " OR f.failed != (SELECT coalesce(sum(failed), 0) FROM batches)"
-             " OR f.cancelled != (SELECT coalesce(sum(cancelled), 0) FROM batches)");
+  check_store_invariants(db, max_retries);
   CHECK(query_db_int(db, "SELECT count(*) FROM batches") >= static_cast<int64_t>(acked.size()));
 }
