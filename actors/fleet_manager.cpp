@@ -200,6 +200,13 @@ void fleet_manager_state::write(write_pipeline::job job, continuation then) {
   }
   // In order: a cancel must see the retries and ends queued before it.
   commit_group();
+  if (!requester_.empty())
+    job = [who = requester_, job = std::move(job)](fleet_store& store) {
+      store.set_requester(who);
+      auto err = job(store);
+      store.set_requester({});
+      return err;
+    };
   post(std::move(job), std::move(then));
 }
 

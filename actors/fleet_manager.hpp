@@ -10,6 +10,7 @@
 #include "fleet/transitions.hpp"
 #include "fleet/validation.hpp"
 #include "actors/one_shot_timer.hpp"
+#include "actors/requesters.hpp"
 #include "fleetd/error.hpp"
 #include "fleet/manager/attempt_table.hpp"
 #include "fleet/manager/drain.hpp"
@@ -154,12 +155,23 @@ public:
   void requeue_stopped(const std::vector<transition>& ends, const caf::error& err);
   caf::result<batch_status> subscribe(const std::string& batch_id);
   caf::result<bool> set_paused(const std::string& batch_id, bool paused);
+  /// A client names itself (identify_atom); the answer, once its address is known, is how fleetd
+  /// records it in the events of its changes (fleet_manager_identity.cpp).
+  caf::result<std::string> identify(const std::string& client_name);
+  /// Between these two, the current message asks for a change: the jobs `write` posts record its
+  /// sender as the requester of their events (client_change in fleet_manager_behavior.cpp).
+  void begin_client_change();
+  void end_client_change() { requester_.clear(); }
   /// Writes an api_request event: who asked fleetd's HTTP API for a change, and what came of it.
   caf::result<bool> record_request(const std::string& batch_id, const std::string& detail_json);
   caf::result<dead_letter_page> dead_letters(const std::string& batch_id, int64_t cursor, int32_t limit);
   caf::result<task_page> task_rows(const std::string& batch_id, int64_t cursor, int32_t limit);
   caf::result<int64_t> replay(const std::string& batch_id, std::vector<std::string>& task_ids);
   caf::result<fleet_config> reconfigure(const config_update& update);
+  caf::result<fleet_config> reset_config(const std::vector<std::string>& names);
+  /// Puts `update` in force once its write committed (`err` empty), and answers the client.
+  void config_stored(caf::error err, const config_update& update, caf::typed_response_promise<fleet_config> rp,
+                     const char* what);
   caf::result<fleet_stats> stats();
   caf::result<fleet_overview> overview(int32_t batches, int32_t failures);
   std::vector<worker_info> workers() const;
@@ -328,6 +340,8 @@ private:
   std::shared_ptr<fleet_store> store_;        ///< until the writer owns it (init)
   std::unique_ptr<store_reader> reader_;      ///< queries and the runnable window (read-only)
   std::unique_ptr<write_pipeline> writer_;
+  requesters requesters_;                     ///< the remote nodes that asked for changes
+  std::string requester_;                     ///< of the change being handled (JSON), else empty
   std::deque<continuation> continuations_;    ///< one per posted job, in order
   bool flush_wanted_ = false;                 ///< a flush came while a group was in flight
   int64_t idle_since_ms_ = 0;                 ///< since when no task waited (autoscaling)

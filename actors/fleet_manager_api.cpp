@@ -482,28 +482,60 @@ caf::result<fleet_config> fleet_manager_state::reconfigure(const config_update& 
     return next.error();
   auto rp = self_->make_response_promise<fleet_config>();
   write([update, now = now_ms()](fleet_store& store) { return store.save_config_overrides(update, now); },
-        [this, rp, update](caf::error err) mutable {
-          if (err) {
-            rp.deliver(std::move(err));
-            return;
-          }
-          // Applied once stored, in the order updates came: each field is checked on its own, so
-          // an update that was valid when it came is valid now.
-          auto next = apply(cfg_, update);
-          if (!next) {
-            rp.deliver(next.error());
-            return;
-          }
-          cfg_ = *next;
-          spdlog::info("configuration updated: max {} workers, timeout {} ms, retries {} (max {}), backoff {} ms "
-                       "x {} up to {} ms",
-                       cfg_.max_concurrent_workers, cfg_.worker_timeout_ms,
-                       cfg_.retry_failed_tasks ? "on" : "off", cfg_.max_retries, cfg_.backoff_base_ms,
-                       cfg_.backoff_factor, cfg_.backoff_cap_ms);
-          dispatch();
-          rp.deliver(cfg_);
+        [this, rp, update](caf::error err) mutable { config_stored(std::move(err), update, rp, "updated"); });
+  return rp;
+}
+
+caf::result<fleet_config> fleet_manager_state::reset_config(const std::vector<std::string>& names) {
+  if (names.empty())
+    return caf::make_error(errc::invalid_argument, "name the settings to reset (e.g. max-workers)");
+  if (names.size() > config_fields().size() * 2)
+    return caf::make_error(errc::invalid_argument, "too many names");
+  // The values fleetd started with: its config file (or the defaults).
+  config_update file_values;
+  for (const auto& name : names) {
+    auto value = get_field(opts_.initial_config, name);
+    if (!value)
+      return value.error();
+    if (auto err = set_field(file_values, name, *value))
+      return err;
+  }
+  // The file's value together with the other settings in force must be valid (a backoff base from
+  // the file above a cap set at runtime is not): checked before anything is stored.
+  if (auto next = apply(cfg_, file_values); !next)
+    return next.error();
+  auto rp = self_->make_response_promise<fleet_config>();
+  write([file_values, now = now_ms()](fleet_store& store) { return store.reset_config_overrides(file_values, now); },
+        [this, rp, file_values](caf::error err) mutable {
+          config_stored(std::move(err), file_values, rp, "reset to the config file");
         });
   return rp;
+}
+
+void fleet_manager_state::config_stored(caf::error err, const config_update& update,
+                                        caf::typed_response_promise<fleet_config> rp, const char* what) {
+  if (err) {
+    rp.deliver(std::move(err));
+    return;
+  }
+  // Applied once stored, in the order updates came: each field is checked on its own, so an
+  // update that was valid when it came is valid now.
+  auto next = apply(cfg_, update);
+  if (!next) {
+    rp.deliver(next.error());
+    return;
+  }
+  cfg_ = *next;
+  std::vector<std::string> fields;
+  for (const auto& [field, value] : set_fields(update))
+    fields.push_back(fmt::format("{}={}", field.option, to_string(value)));
+  spdlog::info("configuration {} ({}): max {} workers, timeout {} ms, retries {} (max {}), backoff {} ms x {} up "
+               "to {} ms",
+               what, fmt::join(fields, ", "), cfg_.max_concurrent_workers, cfg_.worker_timeout_ms,
+               cfg_.retry_failed_tasks ? "on" : "off", cfg_.max_retries, cfg_.backoff_base_ms, cfg_.backoff_factor,
+               cfg_.backoff_cap_ms);
+  dispatch();
+  rp.deliver(cfg_);
 }
 
 caf::expected<fleet_stats> fleet_manager_state::current_stats() {

@@ -14,6 +14,24 @@
 
 namespace fleet {
 
+namespace {
+
+/// While alive, the message being handled asks for a change: the events it writes name its sender.
+class client_change {
+public:
+  explicit client_change(fleet_manager_state::self_pointer self) : state_(self->state) {
+    state_.begin_client_change();
+  }
+  ~client_change() { state_.end_client_change(); }
+  client_change(const client_change&) = delete;
+  client_change& operator=(const client_change&) = delete;
+
+private:
+  fleet_manager_state& state_;
+};
+
+} // namespace
+
 fleet_manager_actor::behavior_type
 fleet_manager(fleet_manager_state::self_pointer self, fleet_manager_options opts) {
   if (auto err = self->state.init(self, std::move(opts))) {
@@ -29,16 +47,25 @@ fleet_manager(fleet_manager_state::self_pointer self, fleet_manager_options opts
         return err;
       return this_release();
     }),
-    guarded([self](submit_atom, std::vector<task>& tasks) { return self->state.submit(tasks); }),
+    guarded([self](identify_atom, const std::string& name) { return self->state.identify(name); }),
+    guarded([self](submit_atom, std::vector<task>& tasks) {
+      client_change by{self};
+      return self->state.submit(tasks);
+    }),
     guarded([self](submit_atom, std::vector<task>& tasks, const std::string& key) {
+      client_change by{self};
       return self->state.submit(tasks, key);
     }),
     guarded([self](upload_open_atom) { return self->state.open_upload(); }),
     guarded([self](upload_chunk_atom, const std::string& id, std::vector<task>& tasks) {
       return self->state.upload_chunk(id, tasks);
     }),
-    guarded([self](upload_seal_atom, const std::string& id) { return self->state.seal_upload(id); }),
+    guarded([self](upload_seal_atom, const std::string& id) {
+      client_change by{self};
+      return self->state.seal_upload(id);
+    }),
     guarded([self](upload_seal_atom, const std::string& id, const std::string& key) {
+      client_change by{self};
       return self->state.seal_upload(id, key);
     }),
     guarded([self](status_atom, const std::string& id) { return self->state.status(id); }),
@@ -46,13 +73,23 @@ fleet_manager(fleet_manager_state::self_pointer self, fleet_manager_options opts
     guarded([self](results_atom, const std::string& id, int64_t cursor, int32_t limit) {
       return self->state.results(id, cursor, limit);
     }),
-    guarded([self](cancel_atom, const std::string& id) { return self->state.cancel(id); }),
+    guarded([self](cancel_atom, const std::string& id) {
+      client_change by{self};
+      return self->state.cancel(id);
+    }),
     guarded([self](cancel_atom, const std::string& id, std::vector<std::string>& task_ids) {
+      client_change by{self};
       return self->state.cancel_tasks(id, task_ids);
     }),
     guarded([self](subscribe_atom, const std::string& id) { return self->state.subscribe(id); }),
-    guarded([self](pause_atom, const std::string& id) { return self->state.set_paused(id, true); }),
-    guarded([self](resume_atom, const std::string& id) { return self->state.set_paused(id, false); }),
+    guarded([self](pause_atom, const std::string& id) {
+      client_change by{self};
+      return self->state.set_paused(id, true);
+    }),
+    guarded([self](resume_atom, const std::string& id) {
+      client_change by{self};
+      return self->state.set_paused(id, false);
+    }),
     guarded([self](failed_atom, const std::string& id, int64_t cursor, int32_t limit) {
       return self->state.dead_letters(id, cursor, limit);
     }),
@@ -60,6 +97,7 @@ fleet_manager(fleet_manager_state::self_pointer self, fleet_manager_options opts
       return self->state.task_rows(id, cursor, limit);
     }),
     guarded([self](replay_atom, const std::string& id, std::vector<std::string>& task_ids) {
+      client_change by{self};
       return self->state.replay(id, task_ids);
     }),
     guarded([self](scale_atom, int32_t n) -> caf::result<fleet_config> {
@@ -67,13 +105,19 @@ fleet_manager(fleet_manager_state::self_pointer self, fleet_manager_options opts
         return err;
       config_update update;
       update.max_concurrent_workers = n;
+      client_change by{self};
       return self->state.reconfigure(update);
     }),
     guarded([self](stats_atom) { return self->state.stats(); }),
     guarded([self](workers_atom) { return self->state.workers(); }),
     guarded([self](overview_atom, int32_t batches, int32_t failures) { return self->state.overview(batches, failures); }),
     guarded([self](update_config_atom, const config_update& update) {
+      client_change by{self};
       return self->state.reconfigure(update);
+    }),
+    guarded([self](config_reset_atom, const std::vector<std::string>& names) {
+      client_change by{self};
+      return self->state.reset_config(names);
     }),
     guarded([self](get_config_atom) { return self->state.config(); }),
     guarded([self](limits_atom) { return self->state.limits(); }),
@@ -81,7 +125,10 @@ fleet_manager(fleet_manager_state::self_pointer self, fleet_manager_options opts
     guarded([self](node_join_atom, const node_announcement& a, const node_actor& handle) {
       return self->state.join_node(a, handle);
     }),
-    guarded([self](node_drain_atom, const std::string& name) { return self->state.drain_node(name); }),
+    guarded([self](node_drain_atom, const std::string& name) {
+      client_change by{self};
+      return self->state.drain_node(name);
+    }),
     guarded([self](submit_result_atom, const std::string& worker_id, task_outcome& outcome) {
       return self->state.submit_result(worker_id, std::move(outcome));
     }),
@@ -128,17 +175,28 @@ fleet_manager(fleet_manager_state::self_pointer self, fleet_manager_options opts
       if (from_self())
         self->state.on_prune_tick();
     }),
-    guarded([self](prune_atom) { return self->state.prune_now(); }),
+    guarded([self](prune_atom) {
+      client_change by{self};
+      return self->state.prune_now();
+    }),
     guarded([self](schedule_add_atom, schedule_spec& spec, bool replace) {
+      client_change by{self};
       return self->state.add_schedule(spec, replace);
     }),
     guarded([self](schedules_atom) { return self->state.list_schedules(); }),
     guarded([self](schedules_atom, const std::string& name) { return self->state.get_schedule(name); }),
     guarded([self](schedule_pause_atom, const std::string& name, bool paused) {
+      client_change by{self};
       return self->state.pause_schedule(name, paused);
     }),
-    guarded([self](schedule_remove_atom, const std::string& name) { return self->state.remove_schedule(name); }),
-    guarded([self](schedule_run_atom, const std::string& name) { return self->state.run_schedule(name); }),
+    guarded([self](schedule_remove_atom, const std::string& name) {
+      client_change by{self};
+      return self->state.remove_schedule(name);
+    }),
+    guarded([self](schedule_run_atom, const std::string& name) {
+      client_change by{self};
+      return self->state.run_schedule(name);
+    }),
     guarded([self, from_self](progress_flush_atom) {
       if (from_self())
         self->state.on_progress_flush();
@@ -149,6 +207,7 @@ fleet_manager(fleet_manager_state::self_pointer self, fleet_manager_options opts
     }),
     guarded([self](queues_atom) { return self->state.list_queues(); }),
     guarded([self](queue_set_atom, const std::string& name, const queue_change& change) {
+      client_change by{self};
       return self->state.set_queue(name, change);
     }),
     guarded([self, from_self](rate_tick_atom) {

@@ -11,12 +11,41 @@
 #include <caf/scoped_actor.hpp>
 #include <fmt/format.h>
 
+#include <pwd.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cstdlib>
 #include <deque>
 #include <iterator>
 #include <optional>
 
 namespace fleet {
+
+std::string default_client_name() {
+  std::string name;
+  if (auto env = std::getenv("FLEET_CLIENT_NAME"); env != nullptr && *env != '\0') {
+    name = env;
+  } else {
+    std::string user;
+    if (auto* pw = ::getpwuid(::geteuid()); pw != nullptr && pw->pw_name != nullptr)
+      user = pw->pw_name;
+    else if (auto env_user = std::getenv("USER"); env_user != nullptr)
+      user = env_user;
+    else
+      user = std::to_string(::geteuid());
+    char host[256] = {};
+    ::gethostname(host, sizeof host - 1);
+    name = user + "@" + host;
+  }
+  // fleetd refuses names with control characters or bytes that are not UTF-8: ASCII only here.
+  for (auto& c : name)
+    if (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) >= 0x7f)
+      c = '?';
+  if (name.size() > 200)
+    name.resize(200);
+  return name;
+}
 
 void configure_client(caf::actor_system_config& cfg) {
   load_guarded_middleman(cfg);
@@ -49,6 +78,15 @@ caf::error say_hello(caf::actor_system& sys, const caf::actor& manager, const st
   return out;
 }
 
+/// Tells fleetd who this client is, for the events of the changes it asks for.
+caf::error say_name(caf::actor_system& sys, const caf::actor& manager, std::chrono::milliseconds timeout) {
+  caf::error out;
+  caf::scoped_actor self{sys};
+  self->request(manager, timeout, identify_atom::value, default_client_name())
+    .receive([](std::string&) {}, [&](caf::error& err) { out = std::move(err); });
+  return out;
+}
+
 } // namespace
 
 caf::expected<fleet_api_actor> connect_fleet(caf::actor_system& sys, const std::string& host, uint16_t port,
@@ -59,6 +97,8 @@ caf::expected<fleet_api_actor> connect_fleet(caf::actor_system& sys, const std::
   if (manager) {
     auto untyped = caf::actor_cast<caf::actor>(*manager);
     if (auto err = say_hello(sys, untyped, host, port, timeout))
+      return err;
+    if (auto err = say_name(sys, untyped, timeout))
       return err;
     return caf::actor_cast<fleet_api_actor>(std::move(*manager));
   }
@@ -260,6 +300,14 @@ caf::expected<fleet_overview> fleet_client::overview(int32_t batches, int32_t fa
 
 caf::expected<fleet_config> fleet_client::update_config(const config_update& update) {
   return impl_->ask<fleet_config>(update_config_atom::value, update);
+}
+
+caf::expected<fleet_config> fleet_client::reset_config(const std::vector<std::string>& names) {
+  return impl_->ask<fleet_config>(config_reset_atom::value, names);
+}
+
+caf::expected<std::string> fleet_client::identify(const std::string& name) {
+  return impl_->ask<std::string, query>(identify_atom::value, name);
 }
 
 caf::expected<fleet_config> fleet_client::get_config() {

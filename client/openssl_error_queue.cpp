@@ -7,6 +7,10 @@
 // (found by CI: a fleet-node kept being dropped once a second, at each retry of a node without a
 // certificate).
 //
+// The same hook notes, once a connection's handshake is done, the subject of the certificate the
+// peer presented, by the peer's address: CAF does not tell its actors, and the audit wants it
+// (tls_peer_subject).
+//
 // OpenSSL's rule (SSL_get_error(3)) is that the queue must be empty before each I/O call. CAF's
 // calls cannot be changed here, so these definitions interpose on them: the dynamic linker binds
 // libcaf_openssl's references to the executable's definitions, which clear the queue and call
@@ -17,10 +21,19 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
+#include <openssl/x509.h>
+
+#include <arpa/inet.h>
 #include <dlfcn.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #include <cstdio>
 #include <cstdlib>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <string>
 
 namespace {
 
@@ -34,6 +47,70 @@ Function libssl_function(const char* name) {
   return reinterpret_cast<Function>(found);
 }
 
+/// The subjects of the peers' certificates by "host:port", the newest 4096.
+struct peer_subjects {
+  std::mutex mtx;
+  std::map<std::string, std::string> by_address;
+  std::deque<std::string> order;
+};
+
+peer_subjects& subjects() {
+  static peer_subjects s;
+  return s;
+}
+
+std::string peer_address(int fd) {
+  sockaddr_storage addr{};
+  socklen_t len = sizeof addr;
+  if (fd < 0 || ::getpeername(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0)
+    return {};
+  char host[INET6_ADDRSTRLEN] = {};
+  uint16_t port = 0;
+  if (addr.ss_family == AF_INET) {
+    auto* v4 = reinterpret_cast<sockaddr_in*>(&addr);
+    ::inet_ntop(AF_INET, &v4->sin_addr, host, sizeof host);
+    port = ntohs(v4->sin_port);
+  } else if (addr.ss_family == AF_INET6) {
+    auto* v6 = reinterpret_cast<sockaddr_in6*>(&addr);
+    ::inet_ntop(AF_INET6, &v6->sin6_addr, host, sizeof host);
+    port = ntohs(v6->sin6_port);
+  } else {
+    return {};
+  }
+  return std::string{host} + ":" + std::to_string(port);
+}
+
+/// Notes the peer's certificate subject the first time a finished handshake is seen on `ssl`.
+void note_peer_subject(SSL* ssl) {
+  static const int noted_index = SSL_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
+  if (noted_index < 0 || !SSL_is_init_finished(ssl) || SSL_get_ex_data(ssl, noted_index) != nullptr)
+    return;
+  SSL_set_ex_data(ssl, noted_index, ssl); // any non-null value: noted
+  X509* cert = SSL_get1_peer_certificate(ssl);
+  if (cert == nullptr)
+    return;
+  std::string subject;
+  if (auto* name = X509_get_subject_name(cert)) {
+    char buf[512];
+    if (X509_NAME_oneline(name, buf, sizeof buf) != nullptr)
+      subject = buf;
+  }
+  X509_free(cert);
+  auto address = peer_address(SSL_get_fd(ssl));
+  if (address.empty() || subject.empty())
+    return;
+  auto& s = subjects();
+  std::lock_guard guard{s.mtx};
+  if (s.by_address.insert_or_assign(address, subject).second) {
+    s.order.push_back(address);
+    if (s.order.size() > 4096) {
+      s.by_address.erase(s.order.front());
+      s.order.pop_front();
+    }
+  }
+  ERR_clear_error(); // nothing above may leave an error for CAF's next SSL_get_error
+}
+
 } // namespace
 
 extern "C" {
@@ -41,7 +118,10 @@ extern "C" {
 int SSL_read(SSL* ssl, void* buf, int num) {
   static const auto next = libssl_function<int (*)(SSL*, void*, int)>("SSL_read");
   ERR_clear_error();
-  return next(ssl, buf, num);
+  auto n = next(ssl, buf, num);
+  if (n > 0)
+    note_peer_subject(ssl);
+  return n;
 }
 
 int SSL_write(SSL* ssl, const void* buf, int num) {
@@ -53,7 +133,10 @@ int SSL_write(SSL* ssl, const void* buf, int num) {
 int SSL_accept(SSL* ssl) {
   static const auto next = libssl_function<int (*)(SSL*)>("SSL_accept");
   ERR_clear_error();
-  return next(ssl);
+  auto rc = next(ssl);
+  if (rc > 0)
+    note_peer_subject(ssl);
+  return rc;
 }
 
 int SSL_connect(SSL* ssl) {
@@ -65,6 +148,13 @@ int SSL_connect(SSL* ssl) {
 } // extern "C"
 
 namespace fleet {
+
+std::string tls_peer_subject(const std::string& address) {
+  auto& s = subjects();
+  std::lock_guard guard{s.mtx};
+  auto i = s.by_address.find(address);
+  return i == s.by_address.end() ? std::string{} : i->second;
+}
 
 bool openssl_error_queue_guarded() {
   // The guard works only if the process-wide lookup (the one libcaf_openssl's calls use) finds

@@ -29,8 +29,13 @@ namespace fleet {
 /// config before constructing the actor system.
 void configure_client(caf::actor_system_config& cfg);
 
+/// The name this client gives fleetd for its audit (`connect_fleet` announces it): the
+/// environment's FLEET_CLIENT_NAME if set, else user@host; printable ASCII, at most 200 bytes.
+std::string default_client_name();
+
 /// The fleet manager published by fleetd at host:port; errc::unreachable if nothing answers there
-/// or if connecting and the handshake take longer than `timeout`.
+/// or if connecting and the handshake take longer than `timeout`. After the hello it announces
+/// `default_client_name()` (identify_atom).
 caf::expected<fleet_api_actor> connect_fleet(caf::actor_system& sys, const std::string& host, uint16_t port,
                                              std::chrono::milliseconds timeout = std::chrono::seconds(30));
 
@@ -115,6 +120,11 @@ public:
   caf::expected<fleet_overview> overview(int32_t batches = 20, int32_t failures = 20);
   caf::expected<fleet_config> update_config(const config_update& update);
   caf::expected<fleet_config> get_config();
+  /// Clears the runtime overrides of the named settings (`max-workers` or `max_concurrent_workers`):
+  /// each goes back to fleetd's config file.
+  caf::expected<fleet_config> reset_config(const std::vector<std::string>& names);
+  /// How fleetd records this client in its events: {"node", "peer", "tls", "client"} as JSON.
+  caf::expected<std::string> identify(const std::string& name);
   /// The coordinator's aggregate: totals, success rate, average duration.
   caf::expected<result_summary> summary();
 

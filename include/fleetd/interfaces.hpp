@@ -81,6 +81,8 @@ using archive_atom = caf::atom_constant<caf::atom("archive")>;
 using queues_atom = caf::atom_constant<caf::atom("queues")>;
 using queue_set_atom = caf::atom_constant<caf::atom("queueset")>;
 using rate_tick_atom = caf::atom_constant<caf::atom("ratetick")>;
+using identify_atom = caf::atom_constant<caf::atom("identify")>;
+using config_reset_atom = caf::atom_constant<caf::atom("cfgreset")>;
 
 /// A short-lived worker: runs one attempt of one task, replies, and quits.
 using worker_actor = caf::typed_actor<
@@ -121,6 +123,10 @@ using fleet_api_actor = caf::typed_actor<
   // The first request of every client and node: its protocol version; fleetd's own, or
   // errc::incompatible_version naming both if they differ. connect_fleet sends it.
   caf::replies_to<hello_atom, peer_version>::with<peer_version>,
+  // The name a client goes by (fleetctl: user@host; at most 200 bytes of UTF-8, no control
+  // characters), recorded with the events of the changes it asks for; the reply is that record:
+  // {"node", "peer", "tls", "client"} as JSON. connect_fleet sends it after the hello.
+  caf::replies_to<identify_atom, std::string>::with<std::string>,
   // submit_batch(tasks): validates, stores in one transaction, replies the batch id.
   caf::replies_to<submit_atom, std::vector<task>>::with<std::string>,
   // submit_batch(tasks, key): idempotent submit. The first submit with a key stores the batch;
@@ -175,6 +181,9 @@ using fleet_api_actor = caf::typed_actor<
   caf::replies_to<update_config_atom, config_update>::with<fleet_config>,
   // get_config(): the configuration in force.
   caf::replies_to<get_config_atom>::with<fleet_config>,
+  // Clears the stored overrides of the named fields (either spelling): each goes back to the
+  // value fleetd started with (its config file); a config_reset event records it.
+  caf::replies_to<config_reset_atom, std::vector<std::string>>::with<fleet_config>,
   // The coordinator that aggregates this fleet's results.
   caf::replies_to<coordinator_atom>::with<coordinator_actor>,
   // A fleet-node joins: from now on fleetd places attempts of the announced types on it, checks

@@ -37,6 +37,10 @@ caf::error enable_tls(caf::actor_system_config& cfg, const tls_files& files);
 /// are in effect when fleet_client is linked statically into the executable, as it is installed.
 bool openssl_error_queue_guarded();
 
+/// The subject ("/CN=fleetctl") of the certificate the TLS peer at `address` ("host:port" of its
+/// end of the connection) presented to this process; empty if none is known.
+std::string tls_peer_subject(const std::string& address);
+
 /// Whether `host` is a loopback address (127.0.0.0/8, ::1, "localhost").
 bool is_loopback(const std::string& host);
 

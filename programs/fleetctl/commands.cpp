@@ -166,7 +166,9 @@ int cmd_config(session& s) {
       return error(error_text(cfg.error()));
     return print_config(*cfg, s.inv.json);
   }
-  auto cfg = s.client->update_config(update);
+  auto cfg = s.inv.args[0] == "reset"
+               ? s.client->reset_config({s.inv.args.begin() + 1, s.inv.args.end()})
+               : s.client->update_config(update);
   if (!cfg)
     return error(error_text(cfg.error()));
   return print_config(*cfg, s.inv.json);
@@ -429,9 +431,10 @@ const std::vector<command_spec>& commands() {
      "(attempts of one group at once; 0: no limit) or paused (true|false). Stored with an event;\n"
      "wins over the config file's [queue.NAME] on restart, field by field.",
      3, SIZE_MAX, cmd_queue},
-    {"config", "config [set NAME=VALUE...]", "Shows the configuration, or changes it at runtime.",
-     "Changed fields are stored and win over the config file on restart. NAME is the config\n"
-     "file option (max-workers, worker-timeout, retry-failed-tasks, max-retries, backoff-base,\n"
+    {"config", "config [set NAME=VALUE... | reset NAME...]", "Shows the configuration, or changes it at runtime.",
+     "Changed fields are stored and win over the config file on restart; `reset` clears them,\n"
+     "so the config file's value is in force again. NAME is the config file option\n"
+     "(max-workers, worker-timeout, retry-failed-tasks, max-retries, backoff-base,\n"
      "backoff-factor, backoff-cap) or the field name (max_concurrent_workers, ...).",
      0, SIZE_MAX, cmd_config},
   };
@@ -486,8 +489,9 @@ int run_command(const invocation& inv) {
     return error(fmt::format("unknown command \"{}\" (see fleetctl --help)", inv.command));
   if (inv.args.size() < spec->min_args || inv.args.size() > spec->max_args)
     return error(fmt::format("usage: fleetctl {}", spec->synopsis));
-  if (inv.command == "config" && !inv.args.empty() && (inv.args[0] != "set" || inv.args.size() < 2))
-    return error("usage: fleetctl config [set NAME=VALUE...]");
+  if (inv.command == "config" && !inv.args.empty()
+      && ((inv.args[0] != "set" && inv.args[0] != "reset") || inv.args.size() < 2))
+    return error("usage: fleetctl config [set NAME=VALUE... | reset NAME...]");
   if (inv.wait && inv.command != "submit")
     return error("--wait belongs to submit (use `fleetctl wait BATCH`)");
   if (!inv.key.empty() && inv.command != "submit")
@@ -542,7 +546,9 @@ int run_command(const invocation& inv) {
     if (!workers)
       return error(error_text(workers.error()));
   }
-  auto update = parse_config_set(inv.command == "config" ? inv.args : std::vector<std::string>{});
+  auto update = parse_config_set(inv.command == "config" && !inv.args.empty() && inv.args[0] == "set"
+                                   ? inv.args
+                                   : std::vector<std::string>{});
   if (!update)
     return error(error_text(update.error()));
   if (auto err = fleet::check_tls_files(inv.tls, "--tls-"))

@@ -56,7 +56,7 @@ std::string current_boot_id() {
   return id;
 }
 
-std::optional<process_stat> read_process_stat(pid_t pid) {
+std::optional<process_stat> read_process_stat(pid_t pid, zombies which) {
   std::ifstream in{fmt::format("/proc/{}/stat", pid)};
   std::string line;
   if (!in || !std::getline(in, line))
@@ -75,7 +75,7 @@ std::optional<process_stat> read_process_stat(pid_t pid) {
   for (int i = 0; i < 14; ++i) // session .. itrealvalue
     fields >> skip;
   fields >> out.start_ticks;
-  if (!fields || out.state == 'Z' || out.state == 'X')
+  if (!fields || out.state == 'X' || (out.state == 'Z' && which == zombies::skip))
     return std::nullopt;
   return out;
 }
@@ -160,9 +160,11 @@ child_journal::~child_journal() {
 }
 
 size_t child_journal::note(pid_t pid, std::string_view label, int64_t at) {
-  auto stat = read_process_stat(pid);
+  // The caller has not reaped `pid`, so it is still this child even if it ended already; and a
+  // leader that ended may have left members of its group running, which the next start must stop.
+  auto stat = read_process_stat(pid, zombies::include);
   if (!stat)
-    return npos; // ended already (it is not reaped, so its pid is still its own)
+    return npos;
   std::lock_guard<std::mutex> guard{mtx_};
   auto* entries = this->entries();
   for (size_t k = 0; k < slots_; ++k) {

@@ -87,13 +87,16 @@ private:
 };
 
 /// The start time of process `pid` (clock ticks since boot) and its process group, from
-/// /proc/PID/stat; none if there is no such process (or it is a zombie).
+/// /proc/PID/stat; none if there is no such process (or, unless asked for, it is a zombie).
 struct process_stat {
   uint64_t start_ticks = 0;
   pid_t pgrp = 0;
   char state = '?';
 };
-std::optional<process_stat> read_process_stat(pid_t pid);
+/// Which processes read_process_stat reports: a zombie has ended, but its group may live on.
+enum class zombies { skip, include };
+
+std::optional<process_stat> read_process_stat(pid_t pid, zombies which = zombies::skip);
 
 /// This boot's id (/proc/sys/kernel/random/boot_id), empty if unknown.
 std::string current_boot_id();

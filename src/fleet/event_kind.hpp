@@ -44,6 +44,7 @@ enum class event_kind : uint8_t {
   orphan_stopped,
   fleetd_started,
   fleetd_stopped,
+  config_reset,
 };
 
 /// Every kind, in declaration order (for tests and documentation checks).
@@ -58,7 +59,7 @@ inline constexpr event_kind all_event_kinds[] = {
   event_kind::schedule_paused,    event_kind::schedule_resumed, event_kind::schedule_removed,
   event_kind::schedule_fired,     event_kind::schedule_skipped, event_kind::schedule_missed,
   event_kind::tasks_skipped,     event_kind::queue_changed,    event_kind::orphan_stopped,
-  event_kind::fleetd_started,    event_kind::fleetd_stopped,
+  event_kind::fleetd_started,    event_kind::fleetd_stopped,   event_kind::config_reset,
 };
 
 /// The `kind` text: the enumerator's name.

@@ -126,6 +126,7 @@ caf::expected<std::unique_ptr<fleet_store>> fleet_store::with_statements(sqlite:
   statement_preparer prepare{db, {}};
   auto writes = std::make_unique<statements>(statements{
     .save_config = prepare(sql::save_config),
+    .delete_config = prepare(sql::delete_config),
     .insert_batch = prepare(sql::insert_batch),
     .insert_task = prepare(sql::insert_task),
     .insert_policy = prepare(sql::insert_policy),
@@ -301,6 +302,16 @@ caf::error fleet_store::save_config_overrides(const config_update& update, int64
   if (!record)
     return caf::none;
   return log_event(now, event_kind::config_updated, {}, {}, dump_json(detail));
+}
+
+caf::error fleet_store::reset_config_overrides(const config_update& file_values, int64_t now) {
+  nlohmann::json detail = nlohmann::json::object();
+  for (const auto& [field, value] : set_fields(file_values)) {
+    if (auto err = stmts_->delete_config.execute(std::string{field.name}))
+      return err;
+    std::visit([&](auto x) { detail[field.name] = x; }, value);
+  }
+  return log_event(now, event_kind::config_reset, {}, {}, dump_json(detail));
 }
 
 } // namespace fleet

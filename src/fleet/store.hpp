@@ -170,6 +170,9 @@ public:
   /// Stores the fields `update` sets, next to those stored before.
   /// `record`: also an event config_updated (the autoscaler records its own, which says why).
   caf::error save_config_overrides(const config_update& update, int64_t now, bool record = true);
+  /// Deletes the overrides of the fields `file_values` sets (their values are those of the config
+  /// file, for the config_reset event).
+  caf::error reset_config_overrides(const config_update& file_values, int64_t now);
   /// Stores the fields `change` sets for queue `name` (a runtime change, winning over the config
   /// file) and its queue_changed event with the limits now in force.
   caf::error set_queue(const std::string& name, const queue_change& change, const queue_limits& in_force, int64_t now);
@@ -315,7 +318,11 @@ public:
   /// Deletes a schedule; false if there was none.
   caf::expected<bool> delete_schedule(const std::string& name);
 
-  /// Records a plain audit event.
+  /// Who asked for the change being written (JSON, see actors/requesters.hpp), stored with every
+  /// event log_event writes until cleared with an empty string. Empty: fleetd itself.
+  void set_requester(std::string json) { requester_ = std::move(json); }
+
+  /// Records a plain audit event (with the requester set, if any).
   caf::error log_event(int64_t at, event_kind kind, const std::string& batch_id,
                        const std::string& task_id, const std::string& detail_json);
 
@@ -323,6 +330,7 @@ public:
 
 
 private:
+  std::string requester_;
   static caf::expected<std::unique_ptr<fleet_store>> with_statements(sqlite::database db);
   /// Registers fleet_pruning() on `db` (the events trigger asks it): a flag owned by SQLite, true
   /// only while prune_step deletes old events.

@@ -65,7 +65,7 @@ caf::expected<int64_t> fleet_store::replay(const std::string& batch_id, const st
   }
   int64_t replayed = 0;
   auto replay_one = [&](const std::string& task_id) -> caf::error {
-    if (auto err = stmts_->log_replayed.execute(batch_id, task_id, now))
+    if (auto err = stmts_->log_replayed.execute(batch_id, task_id, now, requester_))
       return err;
     if (auto err = stmts_->replay_tasks.execute(batch_id, task_id, now))
       return err;
@@ -142,7 +142,7 @@ caf::expected<std::optional<fleet_store::cancelled_batch>> fleet_store::cancel_b
   }
   if (st->status == batch_state::cancelled || st->finished_at != 0)
     return std::nullopt;
-  if (auto err = stmts_->log_cancelled.execute(batch_id, now))
+  if (auto err = stmts_->log_cancelled.execute(batch_id, now, requester_))
     return err;
   if (auto err = stmts_->cancel_waiting.execute(batch_id, now))
     return err;

@@ -225,7 +225,7 @@ caf::expected<int64_t> fleet_store::replay_with_dependencies(const std::string& 
   for (const auto& [seq, c] : set) {
     if (c.kept_back)
       continue;
-    if (auto err = stmts_->log_replayed_seq.execute(seq, now))
+    if (auto err = stmts_->log_replayed_seq.execute(seq, now, requester_))
       return err;
     if (auto err = stmts_->replay_task_seq.execute(seq, now))
       return err;

@@ -41,6 +41,7 @@ struct store_reader::statements {
 
 struct fleet_store::statements {
   sqlite::statement save_config;
+  sqlite::statement delete_config;
   sqlite::statement insert_batch;
   sqlite::statement insert_task;
   sqlite::statement insert_policy;

@@ -28,6 +28,7 @@ inline const std::string runnable_select = "SELECT seq, batch_id, task_id, type,
                                            " WHERE state = 'pending' AND paused = 0";
 
 inline const std::string load_config = "SELECT name, value FROM config_overrides ORDER BY name";
+inline const std::string delete_config = "DELETE FROM config_overrides WHERE name = ?1";
 inline const std::string save_config = "INSERT INTO config_overrides (name, value, updated_at) VALUES (?1, ?2, ?3)"
     " ON CONFLICT (name) DO UPDATE SET value = ?2, updated_at = ?3";
 inline const std::string insert_batch = "INSERT INTO batches (id, created_at, total) VALUES (?1, ?2, ?3)";
@@ -136,14 +137,16 @@ inline const std::string count_batch = "UPDATE batches SET succeeded = succeeded
     " WHERE id = ?1";
 inline const std::string finish_batch = "UPDATE batches SET finished_at = ?2 WHERE id = ?1 AND finished_at IS NULL"
     " AND succeeded + failed + cancelled >= total";
-inline const std::string insert_event = "INSERT INTO events (at, kind, batch_id, task_id, detail) VALUES (?1, ?2, ?3, ?4, ?5)";
+inline const std::string insert_event = "INSERT INTO events (at, kind, batch_id, task_id, detail, requested_by)"
+                                        " VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
 inline const std::string batch_row = "SELECT total, succeeded, failed, cancelled, created_at, started_at, finished_at,"
     " cancelled_at, paused_at, scheduled, client_key FROM batches WHERE id = ?1";
 inline const std::string batch_results = "SELECT seq, task_id, state, result, error, attempts, duration_ms FROM tasks"
     " WHERE seq > ?2 AND seq <= ?3 AND +batch_id = ?1" // + : walk the seq range, not the id index
     " AND state IN ('succeeded', 'failed', 'cancelled') ORDER BY seq LIMIT ?4";
-inline const std::string log_cancelled = fmt::format("INSERT INTO events (at, kind, batch_id, task_id)"
-    " SELECT ?2, '{}', batch_id, task_id FROM tasks"
+/// ?3 the requester ('' for none)
+inline const std::string log_cancelled = fmt::format("INSERT INTO events (at, kind, batch_id, task_id, requested_by)"
+    " SELECT ?2, '{}', batch_id, task_id, nullif(?3, '') FROM tasks"
     " WHERE batch_id = ?1 AND state IN ('pending', 'retry_wait', 'scheduled', 'blocked')",
     to_string(event_kind::task_cancelled));
 inline const std::string cancel_waiting = "UPDATE tasks SET state = 'cancelled', error = 'cancelled', finished_at = ?2"
@@ -168,8 +171,9 @@ inline const std::string cancel_task = "UPDATE tasks SET state = 'cancelled', er
 /// ?2 tasks cancelled, ?3 of them delayed ones
 inline const std::string count_cancelled_tasks = "UPDATE batches SET cancelled = cancelled + ?2, scheduled = scheduled - ?3"
     " WHERE id = ?1";
-/// ?3 '' for every failed task of the batch
-inline const std::string log_replayed = fmt::format("INSERT INTO events (at, kind, batch_id, task_id) SELECT ?3, '{}', batch_id, task_id"
+/// ?2 '' for every failed task of the batch; ?4 the requester ('' for none)
+inline const std::string log_replayed = fmt::format("INSERT INTO events (at, kind, batch_id, task_id, requested_by)"
+    " SELECT ?3, '{}', batch_id, task_id, nullif(?4, '')"
     " FROM tasks WHERE batch_id = ?1 AND state = 'failed' AND (?2 = '' OR task_id = ?2)",
     to_string(event_kind::task_replayed));
 inline const std::string replay_tasks = "UPDATE tasks SET state = 'pending', replay_base = attempts - interruptions, not_before = ?3,"
@@ -226,8 +230,8 @@ inline const std::string dependencies_of = "SELECT x.after_seq, d.state, d.task_
     " JOIN tasks d ON d.seq = x.after_seq WHERE x.task_seq = ?1";
 /// The tasks that run after task ?1
 inline const std::string dependents_of = "SELECT task_seq FROM task_deps WHERE after_seq = ?1";
-inline const std::string log_replayed_seq = fmt::format("INSERT INTO events (at, kind, batch_id, task_id)"
-    " SELECT ?2, '{}', batch_id, task_id FROM tasks WHERE seq = ?1 AND state = 'failed'",
+inline const std::string log_replayed_seq = fmt::format("INSERT INTO events (at, kind, batch_id, task_id, requested_by)"
+    " SELECT ?2, '{}', batch_id, task_id, nullif(?3, '') FROM tasks WHERE seq = ?1 AND state = 'failed'",
     to_string(event_kind::task_replayed));
 inline const std::string replay_task_seq = "UPDATE tasks SET state = 'pending', replay_base = attempts - interruptions,"
     " not_before = ?2, finished_at = NULL, duration_ms = NULL, orphaned_attempts = 0, waiting_on = 0"

@@ -462,6 +462,7 @@ caf::error fleet_store::log_event(int64_t at, event_kind kind, const std::string
   text_or_null(3, batch_id);
   text_or_null(4, task_id);
   text_or_null(5, detail_json);
+  text_or_null(6, requester_);
   return st.run();
 }
 

@@ -149,7 +149,7 @@ TEST_CASE("every query of docs/AUDIT.md gives the rows of what happened") {
   };
   using rows = std::vector<std::string>;
   auto queries = audit_queries(a, "x");
-  REQUIRE(queries.size() == 29);
+  REQUIRE(queries.size() == 32);
   // The latest batches, and those that did not complete.
   CHECK(shown(queries[0]) == rows{"C|processing|1|0|0|0|0.0|T|NULL", "B|cancelled|1|0|0|1|100.0|T|10",
                                   "A|partial|3|2|1|0|100.0|T|1150"});
@@ -201,7 +201,7 @@ TEST_CASE("every query of docs/AUDIT.md gives the rows of what happened") {
   CHECK(shown(queries[11]).empty());                               // no fleet-node joined here
   CHECK(shown(queries[12]).empty());                               // no HTTP API here (api_test.cpp)
   CHECK(shown(queries[13]) == rows{"max_concurrent_workers|3|T"});
-  CHECK(shown(queries[14]) == rows{"T|config_updated|{\"max_concurrent_workers\":3}"});
+  CHECK(shown(queries[14]) == rows{"T|config_updated|{\"max_concurrent_workers\":3}|NULL"}); // asked in-process
   CHECK(shown(queries[15]) == rows{"3|5|2|1|1|3"});                // fleet totals
   CHECK(shown(queries[16]) == rows{"0|0"});                        // the invariant holds
   CHECK(shown(queries[17]) == rows{"nightly|0 3 * * * Europe/Berlin|1|0|0|0|NULL|NULL"}); // the schedules
@@ -244,4 +244,9 @@ TEST_CASE("every query of docs/AUDIT.md gives the rows of what happened") {
   // orphan_test.cpp); the queries still run against the schema.
   CHECK(shown(queries[27]).empty());
   CHECK(shown(queries[28]).empty());
+  // Who asked: nobody over CAF here (the client's name, address and certificate: who_test.cpp and
+  // tls_test.cpp); the queries still run against the schema.
+  CHECK(shown(queries[29]).empty());
+  CHECK(shown(queries[30]).empty());
+  CHECK(shown(queries[31]).empty());
 }

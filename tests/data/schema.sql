@@ -55,7 +55,7 @@ CREATE TABLE events (
   batch_id TEXT,
   task_id  TEXT,
   detail   TEXT
-);
+, requested_by TEXT);
 CREATE TABLE fleet_pause (
   id        INTEGER PRIMARY KEY CHECK (id = 1),
   paused_at INTEGER NOT NULL

@@ -53,6 +53,9 @@ TEST_CASE("over TLS a client with a certificate from the CA drives fleetd, other
   auto submitted = d.ctl(with(pki.client_args(), {"submit", "--wait", tasks}));
   CHECK_MESSAGE(submitted.exit_code == 0, submitted.err);
   CHECK(d.query_int("SELECT count(*) FROM tasks WHERE state = 'succeeded'") == 1);
+  // The audit names the certificate the submit came with.
+  CHECK(d.query_text("SELECT json_extract(requested_by, '$.tls') FROM events WHERE kind = 'batch_submitted'")
+        == "/CN=fleetctl");
 
   // The client library over TLS, as another CAF program would use it.
   {

@@ -110,6 +110,27 @@ TEST_CASE("a program left running gets SIGTERM, its whole group goes, and the st
   CHECK(group_members(leader->pid(), 0).empty());
 }
 
+TEST_CASE("a child that ended before it was noted is noted all the same: its group may live on") {
+  // spawn_child notes a child after posix_spawn returns; on a loaded machine a short leader has
+  // ended by then (the CI failure of this suite's SIGTERM case).
+  temp_dir dir;
+  auto journal = child_journal::open(dir.file("fleet.db-children"));
+  REQUIRE(journal);
+  auto ended = start({"true"}, "not-noted"); // no journal installed: noted by hand below
+  REQUIRE(eventually([&] {
+    auto st = read_process_stat(ended->pid(), zombies::include);
+    return st && st->state == 'Z';
+  }));
+  CHECK_FALSE(read_process_stat(ended->pid()).has_value());
+  auto slot = (*journal)->note(ended->pid(), "worker-z-1", 1);
+  CHECK(slot != child_journal::npos);
+  auto next = child_journal::open(dir.file("fleet.db-children"));
+  REQUIRE(next);
+  REQUIRE((*next)->previous_run().size() == 1);
+  CHECK((*next)->previous_run()[0].pid == ended->pid());
+  CHECK((*next)->previous_run()[0].start_ticks > 0);
+}
+
 TEST_CASE("a program that ignores SIGTERM is killed after the grace period") {
   temp_dir dir;
   auto path = dir.file("fleet.db-children");

@@ -1,0 +1,67 @@
+// Who asks: a client's announced name, and the address and TLS subject of its connection, for
+// the events of the changes it asks for (actors/requesters.hpp).
+
+#include "actors/fleet_manager.hpp"
+
+#include "actors/origin.hpp"
+#include "fleetd/tls.hpp"
+
+#include <caf/io/middleman.hpp>
+#include <caf/typed_event_based_actor.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include <tuple>
+
+namespace fleet {
+
+namespace {
+
+/// Asks CAF's middleman where `node`'s connection comes from, then calls `done`.
+template <class Self, class Done>
+void locate(Self* self, const caf::node_id& node, Done done) {
+  auto& sys = self->home_system();
+  if (!sys.has_middleman()) {
+    done(std::string{}, uint16_t{0});
+    return;
+  }
+  self->request(sys.middleman().actor_handle(), std::chrono::seconds(5), caf::get_atom::value, node)
+    .then([done](const caf::node_id&, const std::string& host, uint16_t port) mutable { done(host, port); },
+          [done](const caf::error&) mutable { done(std::string{}, uint16_t{0}); });
+}
+
+} // namespace
+
+caf::result<std::string> fleet_manager_state::identify(const std::string& client_name) {
+  if (auto problem = requesters::check_name(client_name); !problem.empty())
+    return caf::make_error(errc::invalid_argument, problem);
+  if (sent_from_local_node(self_))
+    return nlohmann::json{{"local", true}, {"client", client_name}}.dump();
+  auto node = self_->current_sender()->node();
+  requesters_.announce(node, client_name);
+  auto rp = self_->make_response_promise<std::string>();
+  locate(self_, node, [this, rp, node](const std::string& host, uint16_t port) mutable {
+    auto address = host + ":" + std::to_string(port);
+    requesters_.found_at(node, host, port, host.empty() ? std::string{} : tls_peer_subject(address));
+    rp.deliver(requesters_.describe(node));
+  });
+  return rp;
+}
+
+void fleet_manager_state::begin_client_change() {
+  if (sent_from_local_node(self_) || self_->current_sender() == nullptr) {
+    requester_.clear();
+    return;
+  }
+  auto node = self_->current_sender()->node();
+  if (!requesters_.located(node)) {
+    // A client that did not identify itself: its node id now, its address for its next changes.
+    locate(self_, node, [this, node](const std::string& host, uint16_t port) {
+      auto address = host + ":" + std::to_string(port);
+      requesters_.found_at(node, host, port, host.empty() ? std::string{} : tls_peer_subject(address));
+    });
+  }
+  requester_ = requesters_.describe(node);
+}
+
+} // namespace fleet
