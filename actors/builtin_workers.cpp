@@ -132,16 +132,18 @@ task_outcome wait_for_exec(const subprocess_spec& spec, child_process& proc) {
 }
 
 exec_worker_actor::behavior_type
-exec_worker(exec_worker_actor::stateful_pointer<exec_state> self, data_check check, std::string worker_id) {
+exec_worker(exec_worker_actor::stateful_pointer<exec_state> self, data_check check,
+            std::shared_ptr<const child_sandbox> sandbox, std::string worker_id) {
   report_exceptions(self);
   return {
-    [self, check, worker_id](execute_atom, const task& t, int32_t) -> caf::result<task_outcome> {
+    [self, check, sandbox, worker_id](execute_atom, const task& t, int32_t) -> caf::result<task_outcome> {
       // Again at the start: the task may have been stored before the operator narrowed
       // fleet.exec-allow or fleet.exec-env-allow.
       auto data = parse(t);
       if (auto err = check(data))
         return reply_and_quit(self, permanent_failure(error_text(err)));
       auto spec = exec_spec(data);
+      spec.sandbox = sandbox;
       spec.label = worker_id; // a restart after a crash finds the program by it (child journal)
       if (!t.deps.empty()) {
         // The environment is the one channel every program reads; Linux caps one entry.
@@ -199,7 +201,8 @@ worker_actor::behavior_type fail_worker(worker_actor::pointer self) {
 }
 
 void add_builtin_workers(worker_registry& registry, std::optional<std::vector<std::string>> exec_allow,
-                         std::vector<std::string> exec_env_allow) {
+                         std::vector<std::string> exec_env_allow, child_sandbox exec_sandbox) {
+  auto sandbox = std::make_shared<const child_sandbox>(std::move(exec_sandbox));
   data_check check_exec = [allow = std::move(exec_allow), env_allow = std::move(exec_env_allow)](const json& data) {
     return check_exec_data(data, allow, env_allow);
   };
@@ -211,8 +214,8 @@ void add_builtin_workers(worker_registry& registry, std::optional<std::vector<st
   registry.add("fail", [](caf::actor_system& sys) { return sys.spawn(fail_worker); }, check_fail_data);
   registry.add(
     "exec",
-    attempt_worker_factory{[check_exec](caf::actor_system& sys, const attempt_info& attempt) {
-      return caf::actor_cast<worker_actor>(sys.spawn(exec_worker, check_exec, attempt.worker_id));
+    attempt_worker_factory{[check_exec, sandbox](caf::actor_system& sys, const attempt_info& attempt) {
+      return caf::actor_cast<worker_actor>(sys.spawn(exec_worker, check_exec, sandbox, attempt.worker_id));
     }},
     check_exec);
 }

@@ -2,6 +2,7 @@
 
 #include "fleetd/interfaces.hpp"
 #include "fleetd/worker.hpp"
+#include "fleet/child_sandbox.hpp"
 
 #include <optional>
 #include <string>
@@ -21,10 +22,11 @@ namespace fleet {
 /// "/usr/bin/convert"); empty means no `exec` at all; `std::nullopt` allows any program (tests and
 /// embedding programs; fleetd always passes its fleet.exec-allow). `exec_env_allow` names the
 /// variables a task's env may set although they change what runs (fleet.exec-env-allow); the
-/// check runs at submit and again before the program starts.
+/// check runs at submit and again before the program starts. `exec_sandbox` is what the programs
+/// get (`[exec]`): by default a minimal environment (PATH only) and fleetd's user and limits.
 void add_builtin_workers(worker_registry& registry,
                          std::optional<std::vector<std::string>> exec_allow = std::nullopt,
-                         std::vector<std::string> exec_env_allow = {});
+                         std::vector<std::string> exec_env_allow = {}, child_sandbox exec_sandbox = {});
 
 worker_actor::behavior_type echo_worker(worker_actor::pointer self);
 worker_actor::behavior_type fail_worker(worker_actor::pointer self);

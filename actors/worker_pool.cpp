@@ -86,8 +86,11 @@ void start_process(pool_pointer self, int32_t index) {
     },
     [to_pool, index, generation](std::string line) { to_pool(pool_log_atom::value, index, generation, std::move(line)); },
     [to_pool, index, generation](std::string how) { to_pool(pool_exit_atom::value, index, generation, std::move(how)); }};
-  line_process_spec spec{st.spec.argv, st.spec.env};
+  line_process_spec spec;
+  spec.argv = st.spec.argv;
+  spec.env = st.spec.env;
   spec.label = "pool " + st.spec.name;
+  spec.sandbox = std::make_shared<const child_sandbox>(st.spec.sandbox);
   auto process = line_process::start(spec, std::move(events));
   if (!process) {
     spdlog::error("pool {}: cannot start {}: {}", st.spec.name, st.spec.argv[0], error_text(process.error()));

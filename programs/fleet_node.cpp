@@ -14,7 +14,7 @@ int main(int argc, char** argv) {
       return caf::make_error(fleet::errc::invalid_config,
                              "node.types includes exec, but node.exec-allow names no program it may run");
     fleet::worker_registry registry;
-    fleet::add_builtin_workers(registry, o.exec_allow, o.exec_env_allow);
+    fleet::add_builtin_workers(registry, o.exec_allow, o.exec_env_allow, o.exec_sandbox);
     // Without programs to run, exec would only refuse: offer it only when some are allowed.
     if (o.exec_allow.empty())
       (void) registry.keep_only({"echo", "sleep", "fail"});

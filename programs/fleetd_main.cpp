@@ -199,10 +199,13 @@ int fleet::run_daemon(int argc, char** argv, const daemon_extensions& ext) {
   caf::actor_system sys{cfg};
   configure_connections(sys, connections, [](const std::string& line) { spdlog::warn("{}", line); });
   auto registry = std::make_shared<worker_registry>();
-  add_builtin_workers(*registry, o.exec_allow, o.exec_env_allow);
+  add_builtin_workers(*registry, o.exec_allow, o.exec_env_allow, o.exec_sandbox);
+  if (!o.exec_allow.empty())
+    spdlog::info("exec: {}", o.exec_sandbox.describe());
   for (const auto& pool : o.pools) {
     add_pool(sys, *registry, pool);
-    spdlog::info("pool {}: {} processes of {} for {}", pool.name, pool.size, pool.argv[0], fmt::join(pool.types, ","));
+    spdlog::info("pool {}: {} processes of {} for {} ({})", pool.name, pool.size, pool.argv[0],
+                 fmt::join(pool.types, ","), pool.sandbox.describe());
   }
   if (ext.add_task_types)
     ext.add_task_types(*registry);
@@ -239,6 +242,7 @@ int fleet::run_daemon(int argc, char** argv, const daemon_extensions& ext) {
      {"http-port", std::to_string(o.http_port)}, {"http-host", o.http_host},
      {"http-tokens", o.http_tokens_file.empty() ? "off" : "on"}, {"local-workers", std::to_string(o.local_workers)},
      {"exec-allow", list(o.exec_allow)}, {"exec-env-allow", list(o.exec_env_allow)},
+     {"exec", o.exec_sandbox.describe()},
      {"max-interruptions", std::to_string(o.max_interruptions)},
      {"retain-finished", std::to_string(o.retain_finished_ms)}, {"retain-events", std::to_string(o.retain_events_ms)},
      {"commit-delay", std::to_string(o.commit_delay_ms)}, {"pools", std::to_string(o.pools.size())},

@@ -90,7 +90,7 @@ daemon_config::daemon_config()
                   "[pool.NAME] with argv, types and size (docs/WORKER-PROTOCOL.md). Recurring schedules:\n"
                   "sections [schedule.NAME] with cron (and tz) or every, tasks-file or tasks (README.md). Queues:\n"
                   "sections [queue.NAME] with max-workers, rate, weight, group-max-workers, paused.\n") {
-  groups_ = {"pool", "schedule", "queue"};
+  groups_ = {"pool", "schedule", "queue", "exec"};
 }
 
 caf::error daemon_config::take_group(const std::string& name, const caf::settings& group, const std::string& where) {
@@ -98,6 +98,8 @@ caf::error daemon_config::take_group(const std::string& name, const caf::setting
     return read_schedules(group, where, options.schedules);
   if (name == "queue")
     return read_queues(group, where, options.queues);
+  if (name == "exec")
+    return read_sandbox(group, where, "exec", options.exec_sandbox);
   return read_pools(group, where, options.pools);
 }
 
@@ -172,6 +174,10 @@ caf::error daemon_config::apply() {
   if (auto err = validate(scaling))
     return config_error("fleet." + error_text(err));
   if (auto err = validate(options.pools))
+    return err;
+  if (auto err = resolve_sandboxes(options.pools))
+    return err;
+  if (auto err = resolve(options.exec_sandbox, "exec"))
     return err;
   options.connections.max_connections = static_cast<size_t>(max_connections_);
   options.connections.max_connections_per_peer = static_cast<size_t>(max_connections_per_peer_);

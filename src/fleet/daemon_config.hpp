@@ -1,5 +1,7 @@
 #pragma once
 
+#include "fleet/sandbox_config.hpp"
+
 #include "fleet/connection_limits.hpp"
 #include "fleet/autoscale.hpp"
 #include "fleetd/fleet_config.hpp"
@@ -38,6 +40,7 @@ struct daemon_options {
   submit_limits limits; ///< max-batch-tasks, max-task-data, max-id-length, max-pending-batches
   std::vector<std::string> exec_allow; ///< programs `exec` tasks may run; empty: none
   std::vector<std::string> exec_env_allow; ///< variables a task's env may set although they change what runs
+  child_sandbox exec_sandbox; ///< `[exec]`: what the programs of `exec` tasks get
   int64_t max_interruptions = 3; ///< lost attempts after which a task fails for good
   int64_t retain_finished_ms = int64_t{7} * 86'400'000; ///< fleet.retain-finished; 0 keeps everything
   int64_t retain_events_ms = int64_t{30} * 86'400'000;  ///< fleet.retain-events; 0 keeps everything

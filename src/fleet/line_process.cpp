@@ -19,7 +19,7 @@ namespace fleet {
 
 caf::expected<std::unique_ptr<line_process>> line_process::start(const line_process_spec& spec,
                                                                  line_process_events events) {
-  auto spawned = spawn_child(spec.argv, spec.env, true, spec.label);
+  auto spawned = spawn_child(spec.argv, spec.env, true, spec.label, spec.sandbox.get());
   if (!spawned)
     return spawned.error();
   std::unique_ptr<line_process> out{new line_process(spawned->pid, spawned->in_fd, spawned->out_fd, spawned->err_fd,

@@ -27,6 +27,7 @@ struct line_process_spec {
   size_t max_line = 16u << 20;     ///< a longer stdout line is reported as an error, and reading stops
   size_t max_log_line = 4096;      ///< stderr lines are cut to this many bytes
   std::string label;               ///< what it runs for, in the child journal ("pool NAME")
+  std::shared_ptr<const child_sandbox> sandbox; ///< as subprocess_spec's
 };
 
 /// What the process's threads report. Each is called from a thread of the process, never two at

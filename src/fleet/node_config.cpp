@@ -50,10 +50,12 @@ node_config::node_config()
                   "which wins over the file):\n",
                   "\nCAF's own options: --long-help. Worker pools: sections [pool.NAME] with argv, types\n"
                   "and size, as in fleetd's config file (docs/WORKER-PROTOCOL.md).\n") {
-  groups_ = {"pool"};
+  groups_ = {"pool", "exec"};
 }
 
-caf::error node_config::take_group(const std::string&, const caf::settings& group, const std::string& where) {
+caf::error node_config::take_group(const std::string& name, const caf::settings& group, const std::string& where) {
+  if (name == "exec")
+    return read_sandbox(group, where, "exec", options.exec_sandbox);
   return read_pools(group, where, options.pools);
 }
 
@@ -97,6 +99,10 @@ caf::error node_config::apply() {
     return config_error(fmt::format("node.log-level must be trace, debug, info, warn, error or off (got \"{}\")",
                                     o.log_level));
   if (auto err = validate(o.pools))
+    return err;
+  if (auto err = resolve_sandboxes(o.pools))
+    return err;
+  if (auto err = resolve(o.exec_sandbox, "exec"))
     return err;
   return caf::none;
 }

@@ -1,5 +1,7 @@
 #pragma once
 
+#include "fleet/sandbox_config.hpp"
+
 #include "fleet/pool_spec.hpp"
 #include "fleet/strict_config.hpp"
 
@@ -21,6 +23,7 @@ struct node_options {
   int64_t capacity = 8;
   std::vector<std::string> exec_allow; ///< programs `exec` tasks may run; empty: none
   std::vector<std::string> exec_env_allow; ///< variables a task's env may set although they change what runs
+  child_sandbox exec_sandbox; ///< `[exec]`: what the programs of `exec` tasks get
   std::string tls_cert;
   std::string tls_key;
   std::string tls_ca;

@@ -20,20 +20,6 @@ bool valid_pool_name(const std::string& name) {
   });
 }
 
-caf::error string_list(const caf::config_value& value, const std::string& what, std::vector<std::string>& out) {
-  auto list = caf::get_if<caf::config_value::list>(&value);
-  if (!list)
-    return config_error(fmt::format("{} must be a list of strings, e.g. [\"python3\", \"worker.py\"]", what));
-  out.clear();
-  for (const auto& x : *list) {
-    auto s = caf::get_if<std::string>(&x);
-    if (!s)
-      return config_error(fmt::format("{} must be a list of strings (got {})", what, caf::to_string(x)));
-    out.push_back(*s);
-  }
-  return caf::none;
-}
-
 } // namespace
 
 caf::error read_pools(const caf::settings& pools, const std::string& where, std::vector<pool_spec>& out) {
@@ -46,10 +32,10 @@ caf::error read_pools(const caf::settings& pools, const std::string& where, std:
     for (const auto& [key, value] : *entries) {
       auto what = fmt::format("{}: pool.{}.{}", where, name, key);
       if (key == "argv") {
-        if (auto err = string_list(value, what, spec.argv))
+        if (auto err = string_list(value, what, "[\"python3\", \"worker.py\"]", spec.argv))
           return err;
       } else if (key == "types") {
-        if (auto err = string_list(value, what, spec.types))
+        if (auto err = string_list(value, what, "[\"thumbnail\", \"exif\"]", spec.types))
           return err;
       } else if (key == "size") {
         auto n = caf::get_if<int64_t>(&value);
@@ -64,8 +50,12 @@ caf::error read_pools(const caf::settings& pools, const std::string& where, std:
                                           caf::to_string(value)));
         spec.in_flight = static_cast<int32_t>(*n);
       } else {
-        return config_error(fmt::format("{}: unknown option pool.{}.{} (known: argv, types, size, in-flight)", where,
-                                        name, key));
+        bool known = false;
+        if (auto err = read_sandbox_key(key, value, what, spec.sandbox, known))
+          return err;
+        if (!known)
+          return config_error(fmt::format("{}: unknown option pool.{}.{} (known: argv, types, size, in-flight, {})",
+                                          where, name, key, sandbox_keys));
       }
     }
     out.push_back(std::move(spec));
@@ -96,6 +86,13 @@ caf::error validate(const std::vector<pool_spec>& pools) {
         return config_error(fmt::format("pool.{}.types: task type \"{}\" belongs to another pool too", p.name, type));
     }
   }
+  return caf::none;
+}
+
+caf::error resolve_sandboxes(std::vector<pool_spec>& pools) {
+  for (auto& p : pools)
+    if (auto err = resolve(p.sandbox, "pool." + p.name))
+      return err;
   return caf::none;
 }
 

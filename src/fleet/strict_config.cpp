@@ -70,6 +70,21 @@ caf::error config_error(std::string text) {
   return caf::make_error(errc::invalid_config, std::move(text));
 }
 
+caf::error string_list(const caf::config_value& value, const std::string& what, const char* example,
+                       std::vector<std::string>& out) {
+  auto list = caf::get_if<caf::config_value::list>(&value);
+  if (!list)
+    return config_error(fmt::format("{} must be a list of strings, e.g. {}", what, example));
+  out.clear();
+  for (const auto& x : *list) {
+    auto s = caf::get_if<std::string>(&x);
+    if (!s)
+      return config_error(fmt::format("{} must be a list of strings (got {})", what, caf::to_string(x)));
+    out.push_back(*s);
+  }
+  return caf::none;
+}
+
 std::vector<std::string> split_list(const std::string& text) {
   std::vector<std::string> out;
   size_t start = 0;

@@ -80,6 +80,11 @@ private:
 /// `errc::invalid_config` with `text`.
 caf::error config_error(std::string text);
 
+/// A config file's list of strings (`["a", "b"]`) into `out`; the error names `what` and shows
+/// `example`.
+caf::error string_list(const caf::config_value& value, const std::string& what, const char* example,
+                       std::vector<std::string>& out);
+
 /// "a, b,,c " -> {"a", "b", "c"}.
 std::vector<std::string> split_list(const std::string& text);
 

@@ -1,6 +1,8 @@
 #include "fleet/subprocess.hpp"
 
 #include "fleet/child_journal.hpp"
+#include "fleet/child_sandbox.hpp"
+#include "fleet/sandboxed_spawn.hpp"
 
 #include "fleetd/error.hpp"
 
@@ -75,25 +77,6 @@ void append_tail(std::string& tail, bool& truncated, const char* data, size_t n,
   truncated = true;
 }
 
-/// Whether a failed spawn would fail the same way every time.
-bool deterministic_spawn_error(int code) {
-  switch (code) {
-    case E2BIG:
-    case ENOENT:
-    case ENOTDIR:
-    case EACCES:
-    case EPERM:
-    case ENOEXEC:
-    case ENAMETOOLONG:
-    case ELOOP:
-    case EISDIR:
-    case EINVAL:
-      return true;
-    default:
-      return false; // EAGAIN, ENOMEM, EMFILE, ENFILE, ...: the next attempt may find room
-  }
-}
-
 } // namespace
 
 void child_record::forget() {
@@ -104,40 +87,53 @@ void child_record::forget() {
 
 caf::expected<spawned_child> spawn_child(const std::vector<std::string>& program,
                                          const std::map<std::string, std::string>& extra_env, bool pipe_stdin,
-                                         std::string_view label) {
+                                         std::string_view label, const child_sandbox* sandbox) {
   if (program.empty() || program[0].empty())
     return caf::make_error(errc::invalid_task, "exec: argv must name a program");
   spawn_resources res;
   if (::pipe2(res.out, O_CLOEXEC) != 0 || ::pipe2(res.err, O_CLOEXEC) != 0
       || (pipe_stdin && ::pipe2(res.in, O_CLOEXEC) != 0))
     return caf::make_error(errc::worker_failed, fmt::format("exec: pipe: {}", std::strerror(errno)));
-  if (pipe_stdin)
-    posix_spawn_file_actions_adddup2(&res.actions, res.in[0], 0);
-  else
-    posix_spawn_file_actions_addopen(&res.actions, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_adddup2(&res.actions, res.out[1], 1);
-  posix_spawn_file_actions_adddup2(&res.actions, res.err[1], 2);
-  // Own process group, so that a timeout or cancel kills everything the program started;
-  // default signal mask and dispositions, whatever the daemon blocked for itself.
-  sigset_t empty, defaults;
-  sigemptyset(&empty);
-  sigemptyset(&defaults);
-  for (int sig : {SIGPIPE, SIGINT, SIGTERM, SIGHUP, SIGCHLD})
-    sigaddset(&defaults, sig);
-  posix_spawnattr_setpgroup(&res.attr, 0);
-  posix_spawnattr_setsigmask(&res.attr, &empty);
-  posix_spawnattr_setsigdefault(&res.attr, &defaults);
-  posix_spawnattr_setflags(&res.attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK
-                                        | POSIX_SPAWN_SETSIGDEF);
   auto args = program;
-  auto env = merged_environment(extra_env);
+  auto env = sandbox != nullptr ? sandbox->environment(extra_env) : merged_environment(extra_env);
   auto argv = c_strings(args);
   auto envp = c_strings(env);
   pid_t pid = 0;
-  auto rc = posix_spawnp(&pid, argv[0], &res.actions, &res.attr, argv.data(), envp.data());
-  if (rc != 0)
-    return caf::make_error(deterministic_spawn_error(rc) ? errc::invalid_task : errc::worker_failed,
-                           fmt::format("exec: cannot start {}: {}", program[0], std::strerror(rc)));
+  if (sandbox != nullptr && sandbox->needs_fork()) {
+    auto path = find_program(program[0]);
+    if (!path)
+      return path.error();
+    if (!pipe_stdin && (res.in[0] = ::open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0)
+      return caf::make_error(errc::worker_failed, fmt::format("exec: /dev/null: {}", std::strerror(errno)));
+    auto started = sandboxed_spawn(*path, argv.data(), envp.data(), res.in[0], res.out[1], res.err[1], *sandbox);
+    if (!started)
+      return started.error();
+    pid = *started;
+  } else {
+    if (pipe_stdin)
+      posix_spawn_file_actions_adddup2(&res.actions, res.in[0], 0);
+    else
+      posix_spawn_file_actions_addopen(&res.actions, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_adddup2(&res.actions, res.out[1], 1);
+    posix_spawn_file_actions_adddup2(&res.actions, res.err[1], 2);
+    if (sandbox != nullptr && !sandbox->cwd.empty())
+      posix_spawn_file_actions_addchdir_np(&res.actions, sandbox->cwd.c_str());
+    // Own process group, so that a timeout or cancel kills everything the program started;
+    // default signal mask and dispositions, whatever the daemon blocked for itself.
+    sigset_t empty, defaults;
+    sigemptyset(&empty);
+    sigemptyset(&defaults);
+    for (int sig : {SIGPIPE, SIGINT, SIGTERM, SIGHUP, SIGCHLD})
+      sigaddset(&defaults, sig);
+    posix_spawnattr_setpgroup(&res.attr, 0);
+    posix_spawnattr_setsigmask(&res.attr, &empty);
+    posix_spawnattr_setsigdefault(&res.attr, &defaults);
+    posix_spawnattr_setflags(&res.attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    auto rc = posix_spawnp(&pid, argv[0], &res.actions, &res.attr, argv.data(), envp.data());
+    if (rc != 0)
+      return caf::make_error(can_never_start(rc) ? errc::invalid_task : errc::worker_failed,
+                             fmt::format("exec: cannot start {}: {}", program[0], std::strerror(rc)));
+  }
   spawned_child out;
   out.pid = pid;
   out.in_fd = std::exchange(res.in[1], -1);
@@ -153,7 +149,7 @@ caf::expected<spawned_child> spawn_child(const std::vector<std::string>& program
 }
 
 caf::expected<std::shared_ptr<child_process>> child_process::start(const subprocess_spec& spec) {
-  auto spawned = spawn_child(spec.argv, spec.env, false, spec.label);
+  auto spawned = spawn_child(spec.argv, spec.env, false, spec.label, spec.sandbox.get());
   if (!spawned)
     return spawned.error();
   auto child = new child_process(spawned->pid, spawned->out_fd, spawned->err_fd, spec.timeout_ms, spec.tail_bytes,

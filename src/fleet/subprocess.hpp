@@ -16,11 +16,14 @@
 namespace fleet {
 
 class child_journal;
+struct child_sandbox;
 
 /// A program to run without a shell.
 struct subprocess_spec {
   std::vector<std::string> argv;            ///< argv[0] is looked up in PATH
-  std::map<std::string, std::string> env;   ///< added to (or replacing) the inherited environment
+  std::map<std::string, std::string> env;   ///< over the sandbox's environment
+  /// Environment, user, directory and limits; none: fleetd's whole environment, no limits.
+  std::shared_ptr<const child_sandbox> sandbox;
   int64_t timeout_ms = 0;                   ///< 0: no limit of its own
   size_t tail_bytes = 4096;                 ///< how much of the end of stdout/stderr to keep
   std::string label;                        ///< what it runs for, in the child journal (a worker id)
@@ -56,11 +59,12 @@ struct spawned_child {
   child_record record; ///< its entry in the child journal, cleared once it is reaped
 };
 
-/// Starts `argv` (argv[0] looked up in PATH) with `env` added to the inherited environment, and
+/// Starts `argv` (argv[0] looked up in fleetd's PATH) with `env` over the environment `sandbox`
+/// gives (none: fleetd's whole environment), as its user, in its directory, under its limits, and
 /// notes it as `label` in the installed child journal (if any). Errors as child_process::start.
 caf::expected<spawned_child> spawn_child(const std::vector<std::string>& argv,
                                          const std::map<std::string, std::string>& env, bool pipe_stdin,
-                                         std::string_view label = {});
+                                         std::string_view label = {}, const child_sandbox* sandbox = nullptr);
 
 /// A running child in its own process group, with stdin from /dev/null and stdout/stderr piped.
 /// `wait` blocks (call it off CAF's scheduler threads); `kill` may be called from any thread.

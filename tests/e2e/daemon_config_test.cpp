@@ -68,6 +68,15 @@ TEST_CASE("bad config files and options are refused with one line naming the pro
   check_refused("[fleet]\n", "fleet.max-delay must be between 1000 and 315360000000 ms (got 10)",
                 {"--fleet.max-delay=10"}); // a bare integer is ms
   check_refused("[fleet]\nexec-allow=\"sh -c\"\n", "fleet.exec-allow names programs separated by commas");
+  check_refused("[fleet]\n[exec]\ncolour=1\n", "unknown option exec.colour (known: env, pass-env,");
+  check_refused("[fleet]\n[exec]\nenv=[\"JUSTANAME\"]\n", "exec.env: \"JUSTANAME\" is not NAME=VALUE");
+  check_refused("[fleet]\n[exec]\nuser=\"no-such-user-fleetd\"\n", "exec.user: there is no user");
+  check_refused("[fleet]\n[exec]\ncwd=\"relative/dir\"\n", "exec.cwd must be an absolute path");
+  check_refused("[fleet]\n[exec]\nmax-files=-3\n", "exec.max-files must be a whole number from 0");
+  check_refused("[fleet]\n[pool.p]\nargv=[\"sh\"]\ntypes=[\"t\"]\nmax-memory=4\n",
+                "pool.p.max-memory: 4 MiB is too little");
+  check_refused("[fleet]\n[pool.p]\nargv=[\"sh\"]\ntypes=[\"t\"]\ncwd=\"/etc/hostname\"\n",
+                "pool.p.cwd: \"/etc/hostname\" is not a directory");
   check_refused("[fleet]\ndb=\"/proc/fleetd-test/x.db\"\n", "cannot create the database directory /proc/fleetd-test");
   temp_dir dir;
   check_refused("[fleet]\ndb=\"" + dir.file("a.db") + "\"\narchive-dir=\"/proc/fleetd-archive\"\n",

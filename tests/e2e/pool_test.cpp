@@ -104,12 +104,18 @@ TEST_CASE("a fleet-node runs a pool of its own: fleetd places the pool's types t
   CHECK(d.terminate() == 0);
 }
 
-TEST_CASE("bad pool sections of a fleet-node are refused with the key") {
+TEST_CASE("bad pool and exec sections of a fleet-node are refused with the key") {
   node_process node{free_port(), "bad-pool", "shecho", 1};
   node.use_config("[pool.shell]\nargv=\"sh\"\ntypes=[\"shecho\"]\n");
   node.start();
   CHECK(node.wait_exit() == 2);
   CHECK_MESSAGE(node.log().find("pool.shell.argv") != std::string::npos, node.log());
+  node_process sandboxed{free_port(), "bad-exec", "echo", 1};
+  sandboxed.use_config("[exec]\nmax-cpu-seconds=\"soon\"\n");
+  sandboxed.start();
+  CHECK(sandboxed.wait_exit() == 2);
+  CHECK_MESSAGE(sandboxed.log().find("exec.max-cpu-seconds must be a whole number") != std::string::npos,
+                sandboxed.log());
 }
 
 namespace {
