@@ -35,8 +35,12 @@ void locate(Self* self, const caf::node_id& node, Done done) {
 caf::result<std::string> fleet_manager_state::identify(const std::string& client_name) {
   if (auto problem = requesters::check_name(client_name); !problem.empty())
     return caf::make_error(errc::invalid_argument, problem);
-  if (sent_from_local_node(self_))
-    return nlohmann::json{{"local", true}, {"client", client_name}}.dump();
+  if (sent_from_local_node(self_)) {
+    if (self_->current_sender() == nullptr)
+      return nlohmann::json{{"local", true}, {"client", client_name}}.dump();
+    requesters_.announce_local(self_->current_sender()->id(), client_name);
+    return requesters_.describe_local(self_->current_sender()->id());
+  }
   auto node = self_->current_sender()->node();
   requesters_.announce(node, client_name);
   auto rp = self_->make_response_promise<std::string>();
@@ -49,8 +53,13 @@ caf::result<std::string> fleet_manager_state::identify(const std::string& client
 }
 
 void fleet_manager_state::begin_client_change() {
-  if (sent_from_local_node(self_) || self_->current_sender() == nullptr) {
+  if (self_->current_sender() == nullptr) {
     requester_.clear();
+    return;
+  }
+  if (sent_from_local_node(self_)) {
+    // fleetd's own actors (the schedules, retention) ask for no one; the HTTP API for its token.
+    requester_ = requesters_.describe_local(self_->current_sender()->id());
     return;
   }
   auto node = self_->current_sender()->node();

@@ -58,4 +58,23 @@ std::string requesters::describe(const caf::node_id& node) const {
   return out.dump();
 }
 
+void requesters::announce_local(caf::actor_id actor, const std::string& announced) {
+  auto parsed = nlohmann::json::parse(announced, nullptr, false);
+  nlohmann::json out = parsed.is_object() ? parsed : nlohmann::json{{"client", announced}};
+  out["local"] = true;
+  auto [i, fresh] = local_.insert_or_assign(actor, out.dump());
+  if (fresh) {
+    local_order_.push_back(actor);
+    if (local_order_.size() > max_local) {
+      local_.erase(local_order_.front());
+      local_order_.pop_front();
+    }
+  }
+}
+
+std::string requesters::describe_local(caf::actor_id actor) const {
+  auto i = local_.find(actor);
+  return i == local_.end() ? std::string{} : i->second;
+}
+
 } // namespace fleet

@@ -5,6 +5,7 @@
 // announces a name (identify_atom; fleetctl sends user@host); the peer's address comes from CAF's
 // middleman, the certificate subject from the TLS layer (fleet::tls_peer_subject).
 
+#include <caf/actor_addr.hpp>
 #include <caf/node_id.hpp>
 
 #include <cstdint>
@@ -36,6 +37,17 @@ public:
   /// The JSON object stored with the events of a change this node asked for.
   std::string describe(const caf::node_id& node) const;
 
+  /// An actor of fleetd's own process asks on behalf of someone: `announced` is a JSON object
+  /// (the HTTP API sends {"http_token": NAME, "http_peer": ADDRESS}) or a plain name. Trusted: it
+  /// comes from this process. The last max_local actors are remembered (the HTTP API's clients
+  /// live for one request).
+  void announce_local(caf::actor_id actor, const std::string& announced);
+
+  /// The JSON object for a change an actor of this process asks for; empty if it never announced.
+  std::string describe_local(caf::actor_id actor) const;
+
+  static constexpr size_t max_local = 1024;
+
 private:
   struct peer {
     std::string client;
@@ -47,6 +59,8 @@ private:
 
   std::map<caf::node_id, peer> peers_;
   std::deque<caf::node_id> order_;
+  std::map<caf::actor_id, std::string> local_;
+  std::deque<caf::actor_id> local_order_;
 };
 
 } // namespace fleet

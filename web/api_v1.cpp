@@ -145,6 +145,16 @@ fleet_client api_v1::client() const {
                       std::chrono::duration_cast<fleet_client::duration>(settings_.manager_timeout)};
 }
 
+fleet_client api_v1::client(const request_context& who) const {
+  auto c = client();
+  json announced{{"http_peer", who.peer}};
+  if (!who.token.empty())
+    announced["http_token"] = who.token;
+  // A failure here means fleetd is not answering: the change itself then fails and says so.
+  (void) c.identify(announced.dump());
+  return c;
+}
+
 bool api_v1::take_stream_slot(Response& res) {
   if (++streams_ <= settings_.max_streams)
     return true;
@@ -160,6 +170,7 @@ void api_v1::serve(httplib::Server& server) {
   auto authorize = [this](const Request& req, Response& res, need what) { return this->authorize(req, res, what == need::write); };
 
   auto client = [this] { return this->client(); };
+  auto client_for = [this](const request_context& who) { return this->client(who); };
 
   auto audit = [this](const request_context& who, const Request& req, int status, const std::string& batch_id,
                       json detail) { record(who, req, status, batch_id, std::move(detail)); };
@@ -233,7 +244,7 @@ void api_v1::serve(httplib::Server& server) {
   });
 
   server.Post(api_prefix + R"(/batches/([^/]+)/(cancel|pause|resume))",
-              [client, authorize, audit](const Request& req, Response& res) {
+              [client_for, authorize, audit](const Request& req, Response& res) {
                 auto who = authorize(req, res, need::write);
                 if (!who)
                   return;
@@ -241,7 +252,7 @@ void api_v1::serve(httplib::Server& server) {
                 if (!id)
                   return;
                 auto verb = req.matches[2].str();
-                auto c = client();
+                auto c = client_for(*who);
                 // The seed's cancel_batch answers false for an unknown id; the API says 404.
                 if (auto known = c.batch_status(*id); !known) {
                   send_error(res, known.error());
@@ -280,7 +291,7 @@ void api_v1::serve(httplib::Server& server) {
                 send_json(res, 200, {{"batch_id", *id}, {"action", verb}, {"changed", *changed}});
               });
 
-  server.Post(api_prefix + R"(/batches/([^/]+)/replay)", [client, authorize, audit](const Request& req, Response& res) {
+  server.Post(api_prefix + R"(/batches/([^/]+)/replay)", [client_for, authorize, audit](const Request& req, Response& res) {
     auto who = authorize(req, res, need::write);
     if (!who)
       return;
@@ -293,7 +304,7 @@ void api_v1::serve(httplib::Server& server) {
     auto task_ids = task_ids_of(*body, res, "replay");
     if (!task_ids)
       return;
-    auto replayed = client().replay(*id, *task_ids);
+    auto replayed = client_for(*who).replay(*id, *task_ids);
     if (!replayed) {
       send_error(res, replayed.error());
       return;
@@ -326,7 +337,7 @@ void api_v1::serve(httplib::Server& server) {
       answer(res, client().get_config(), [](const auto& x) { return to_json(x); });
   });
 
-  server.Patch(api_prefix + "/config", [client, authorize, audit](const Request& req, Response& res) {
+  server.Patch(api_prefix + "/config", [client_for, authorize, audit](const Request& req, Response& res) {
     auto who = authorize(req, res, need::write);
     if (!who)
       return;
@@ -362,7 +373,7 @@ void api_v1::serve(httplib::Server& server) {
         return;
       }
     }
-    auto cfg = client().update_config(update);
+    auto cfg = client_for(*who).update_config(update);
     if (!cfg) {
       send_error(res, cfg.error());
       return;
@@ -371,7 +382,7 @@ void api_v1::serve(httplib::Server& server) {
     send_json(res, 200, to_json(*cfg));
   });
 
-  server.Post(api_prefix + "/scale", [client, authorize, audit](const Request& req, Response& res) {
+  server.Post(api_prefix + "/scale", [client_for, authorize, audit](const Request& req, Response& res) {
     auto who = authorize(req, res, need::write);
     if (!who)
       return;
@@ -384,7 +395,7 @@ void api_v1::serve(httplib::Server& server) {
       return;
     }
     auto n = (*body)["workers"].get<int32_t>();
-    auto cfg = client().scale_workers(n);
+    auto cfg = client_for(*who).scale_workers(n);
     if (!cfg) {
       send_error(res, cfg.error());
       return;

@@ -80,6 +80,9 @@ private:
   std::optional<request_context> authorize(const httplib::Request& req, httplib::Response& res, bool write);
   /// One per request: fleet_client is not thread-safe, and requests run on the gate's threads.
   fleet_client client() const;
+  /// client() for a change: it announces `who` first, so that the change's events name the token
+  /// and the peer (events.requested_by).
+  fleet_client client(const request_context& who) const;
   /// Records who changed what (an api_request event); returns once it is stored or failed (logged).
   void record(const request_context& who, const httplib::Request& req, int status, const std::string& batch_id,
               nlohmann::json detail);

@@ -84,7 +84,7 @@ void api_v1::serve_queues(httplib::Server& server) {
       send_error(res, change.error());
       return;
     }
-    auto set = client().set_queue(name, *change);
+    auto set = client(*who).set_queue(name, *change);
     if (!set) {
       send_error(res, set.error());
       return;

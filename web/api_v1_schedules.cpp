@@ -78,7 +78,7 @@ void api_v1::serve_schedules(httplib::Server& server) {
       send_error(res, spec.error());
       return;
     }
-    auto added = client().add_schedule(*spec, replace);
+    auto added = client(*who).add_schedule(*spec, replace);
     if (!added) {
       send_error(res, added.error());
       return;
@@ -97,7 +97,7 @@ void api_v1::serve_schedules(httplib::Server& server) {
     auto name = schedule_name_of(req, res);
     if (!name)
       return;
-    auto removed = client().remove_schedule(*name);
+    auto removed = client(*who).remove_schedule(*name);
     if (!removed) {
       send_error(res, removed.error());
       return;
@@ -114,7 +114,7 @@ void api_v1::serve_schedules(httplib::Server& server) {
     if (!name)
       return;
     auto verb = req.matches[2].str();
-    auto c = client();
+    auto c = client(*who);
     if (verb == "run") {
       auto id = c.run_schedule(*name);
       if (!id) {

@@ -56,7 +56,7 @@ void api_v1::serve_submit(httplib::Server& server) {
       slot.n = &streams_;
       gated_server::keep_open_while_active(settings_.manager_timeout * 2);
     }
-    auto c = client();
+    auto c = client(*who);
     auto limits = c.limits();
     if (!limits) {
       send_error(res, limits.error());

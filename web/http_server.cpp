@@ -166,6 +166,14 @@ struct http_server::impl {
     return fleet_client{sys, manager, std::chrono::duration_cast<fleet_client::duration>(manager_timeout)};
   }
 
+  /// client() for a change from the status page: its events name the page and the peer.
+  fleet_client client_for(const httplib::Request& req) {
+    auto c = client();
+    (void) c.identify(nlohmann::json{{"http_peer", fmt::format("{}:{}", req.remote_addr, req.remote_port)},
+                                     {"status_page", true}}.dump());
+    return c;
+  }
+
   void accept_hosts() {
     for (const auto& name : opts.extra_host_names) {
       hosts.insert(lowercase(name));
@@ -402,7 +410,7 @@ void http_server::impl::serve_actions() {
                   return;
                 auto id = req.matches[1].str();
                 auto verb = req.matches[2].str();
-                auto c = client();
+                auto c = client_for(req);
                 auto changed = verb == "cancel" ? c.cancel_batch(id) : verb == "pause" ? c.pause(id) : c.resume(id);
                 if (!changed) {
                   send_error(res, changed.error());
@@ -431,7 +439,7 @@ void http_server::impl::serve_actions() {
         task_ids.push_back(t.get<std::string>());
       }
     }
-    auto replayed = client().replay(id, task_ids);
+    auto replayed = client_for(req).replay(id, task_ids);
     if (!replayed) {
       send_error(res, replayed.error());
       return;
@@ -443,7 +451,7 @@ void http_server::impl::serve_actions() {
     if (refuse(req, res))
       return;
     auto verb = req.matches[1].str();
-    auto c = client();
+    auto c = client_for(req);
     auto changed = verb == "pause" ? c.pause_fleet() : c.resume_fleet();
     if (!changed) {
       send_error(res, changed.error());

@@ -161,6 +161,12 @@ TEST_CASE("API tokens with curl: none, wrong, read for a write, then a write, re
   CHECK(f.d.query_int("SELECT count(*) FROM events WHERE json_extract(detail, '$.action') = 'submit'"
                       " AND json_extract(detail, '$.status') = 201")
         == 1);
+  // The change's own events name the token and the peer too (requested_by), as a CAF client's do.
+  CHECK_MESSAGE(f.d.query_int("SELECT count(*) FROM events WHERE kind = 'batch_submitted' AND batch_id = '" + batch
+                              + "' AND json_extract(requested_by, '$.http_token') = 'ci'"
+                                " AND json_extract(requested_by, '$.http_peer') LIKE '127.0.0.1:%'"
+                                " AND json_extract(requested_by, '$.local') = 1") == 1,
+                f.d.query_text("SELECT group_concat(kind || ' ' || ifnull(requested_by, '-'), '; ') FROM events"));
   CHECK(f.d.query_int("SELECT count(*) FROM events WHERE detail LIKE '%" + std::string{write_token} + "%'") == 0);
   CHECK(f.d.count_in_log(write_token) == 0);
   // Refusals change nothing and write no event.
