@@ -30,6 +30,11 @@ void locate(Self* self, const caf::node_id& node, Done done) {
           [done](const caf::error&) mutable { done(std::string{}, uint16_t{0}); });
 }
 
+/// Notes that `node` is at `host:port`, with the subject of the TLS certificate it presented there.
+void note_location(requesters& known, const caf::node_id& node, const std::string& host, uint16_t port) {
+  known.found_at(node, host, port, host.empty() ? std::string{} : tls_peer_subject(host + ":" + std::to_string(port)));
+}
+
 } // namespace
 
 caf::result<std::string> fleet_manager_state::identify(const std::string& client_name) {
@@ -45,8 +50,7 @@ caf::result<std::string> fleet_manager_state::identify(const std::string& client
   requesters_.announce(node, client_name);
   auto rp = self_->make_response_promise<std::string>();
   locate(self_, node, [this, rp, node](const std::string& host, uint16_t port) mutable {
-    auto address = host + ":" + std::to_string(port);
-    requesters_.found_at(node, host, port, host.empty() ? std::string{} : tls_peer_subject(address));
+    note_location(requesters_, node, host, port);
     rp.deliver(requesters_.describe(node));
   });
   return rp;
@@ -66,8 +70,7 @@ void fleet_manager_state::begin_client_change() {
   if (!requesters_.located(node)) {
     // A client that did not identify itself: its node id now, its address for its next changes.
     locate(self_, node, [this, node](const std::string& host, uint16_t port) {
-      auto address = host + ":" + std::to_string(port);
-      requesters_.found_at(node, host, port, host.empty() ? std::string{} : tls_peer_subject(address));
+      note_location(requesters_, node, host, port);
     });
   }
   requester_ = requesters_.describe(node);

@@ -17,43 +17,31 @@ std::string requesters::check_name(const std::string& name) {
   return {};
 }
 
-requesters::peer& requesters::entry(const caf::node_id& node) {
-  auto [i, fresh] = peers_.try_emplace(node);
-  if (fresh) {
-    order_.push_back(node);
-    if (order_.size() > max_nodes) {
-      peers_.erase(order_.front());
-      order_.pop_front();
-    }
-  }
-  return peers_[node];
-}
-
 void requesters::announce(const caf::node_id& node, std::string client_name) {
-  entry(node).client = std::move(client_name);
+  peers_[node].client = std::move(client_name);
 }
 
 void requesters::found_at(const caf::node_id& node, const std::string& host, uint16_t port, std::string tls) {
-  auto& p = entry(node);
+  auto& p = peers_[node];
   p.address = host.empty() ? std::string{} : host + ":" + std::to_string(port);
   p.tls = std::move(tls);
   p.located = true;
 }
 
 bool requesters::located(const caf::node_id& node) const {
-  auto i = peers_.find(node);
-  return i != peers_.end() && i->second.located;
+  const auto* p = peers_.find(node);
+  return p != nullptr && p->located;
 }
 
 std::string requesters::describe(const caf::node_id& node) const {
   nlohmann::json out = {{"node", to_string(node)}};
-  if (auto i = peers_.find(node); i != peers_.end()) {
-    if (!i->second.address.empty())
-      out["peer"] = i->second.address;
-    if (!i->second.tls.empty())
-      out["tls"] = i->second.tls;
-    if (!i->second.client.empty())
-      out["client"] = i->second.client;
+  if (const auto* p = peers_.find(node)) {
+    if (!p->address.empty())
+      out["peer"] = p->address;
+    if (!p->tls.empty())
+      out["tls"] = p->tls;
+    if (!p->client.empty())
+      out["client"] = p->client;
   }
   return out.dump();
 }
@@ -62,19 +50,12 @@ void requesters::announce_local(caf::actor_id actor, const std::string& announce
   auto parsed = nlohmann::json::parse(announced, nullptr, false);
   nlohmann::json out = parsed.is_object() ? parsed : nlohmann::json{{"client", announced}};
   out["local"] = true;
-  auto [i, fresh] = local_.insert_or_assign(actor, out.dump());
-  if (fresh) {
-    local_order_.push_back(actor);
-    if (local_order_.size() > max_local) {
-      local_.erase(local_order_.front());
-      local_order_.pop_front();
-    }
-  }
+  local_[actor] = out.dump();
 }
 
 std::string requesters::describe_local(caf::actor_id actor) const {
-  auto i = local_.find(actor);
-  return i == local_.end() ? std::string{} : i->second;
+  const auto* found = local_.find(actor);
+  return found == nullptr ? std::string{} : *found;
 }
 
 } // namespace fleet

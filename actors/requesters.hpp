@@ -5,12 +5,12 @@
 // announces a name (identify_atom; fleetctl sends user@host); the peer's address comes from CAF's
 // middleman, the certificate subject from the TLS layer (fleet::tls_peer_subject).
 
+#include "fleet/bounded_map.hpp"
+
 #include <caf/actor_addr.hpp>
 #include <caf/node_id.hpp>
 
 #include <cstdint>
-#include <deque>
-#include <map>
 #include <string>
 
 namespace fleet {
@@ -55,12 +55,9 @@ private:
     std::string tls;
     bool located = false;
   };
-  peer& entry(const caf::node_id& node);
 
-  std::map<caf::node_id, peer> peers_;
-  std::deque<caf::node_id> order_;
-  std::map<caf::actor_id, std::string> local_;
-  std::deque<caf::actor_id> local_order_;
+  bounded_map<caf::node_id, peer> peers_{max_nodes};
+  bounded_map<caf::actor_id, std::string> local_{max_local};
 };
 
 } // namespace fleet

@@ -18,6 +18,8 @@
 
 #include "fleetd/tls.hpp"
 
+#include "fleet/bounded_map.hpp"
+
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
@@ -30,8 +32,6 @@
 
 #include <cstdio>
 #include <cstdlib>
-#include <deque>
-#include <map>
 #include <mutex>
 #include <string>
 
@@ -50,8 +50,7 @@ Function libssl_function(const char* name) {
 /// The subjects of the peers' certificates by "host:port", the newest 4096.
 struct peer_subjects {
   std::mutex mtx;
-  std::map<std::string, std::string> by_address;
-  std::deque<std::string> order;
+  fleet::bounded_map<std::string, std::string> by_address{4096};
 };
 
 peer_subjects& subjects() {
@@ -101,13 +100,7 @@ void note_peer_subject(SSL* ssl) {
     return;
   auto& s = subjects();
   std::lock_guard guard{s.mtx};
-  if (s.by_address.insert_or_assign(address, subject).second) {
-    s.order.push_back(address);
-    if (s.order.size() > 4096) {
-      s.by_address.erase(s.order.front());
-      s.order.pop_front();
-    }
-  }
+  s.by_address[address] = subject;
   ERR_clear_error(); // nothing above may leave an error for CAF's next SSL_get_error
 }
 
@@ -152,8 +145,8 @@ namespace fleet {
 std::string tls_peer_subject(const std::string& address) {
   auto& s = subjects();
   std::lock_guard guard{s.mtx};
-  auto i = s.by_address.find(address);
-  return i == s.by_address.end() ? std::string{} : i->second;
+  const auto* subject = s.by_address.find(address);
+  return subject == nullptr ? std::string{} : *subject;
 }
 
 bool openssl_error_queue_guarded() {

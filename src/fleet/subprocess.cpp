@@ -18,8 +18,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-extern char** environ;
-
 namespace fleet {
 
 namespace {
@@ -43,17 +41,14 @@ struct spawn_resources {
   }
 };
 
-std::vector<std::string> merged_environment(const std::map<std::string, std::string>& extra) {
-  std::vector<std::string> out;
-  for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
-    std::string entry{*e};
-    auto name = entry.substr(0, entry.find('='));
-    if (extra.count(name) == 0)
-      out.push_back(std::move(entry));
-  }
-  for (const auto& [name, value] : extra)
-    out.push_back(name + "=" + value);
-  return out;
+/// What a child started without a sandbox gets: fleetd's whole environment.
+const child_sandbox& inherit_everything() {
+  static const child_sandbox inherit = [] {
+    child_sandbox s;
+    s.inherit_env = true;
+    return s;
+  }();
+  return inherit;
 }
 
 std::vector<char*> c_strings(std::vector<std::string>& xs) {
@@ -95,7 +90,7 @@ caf::expected<spawned_child> spawn_child(const std::vector<std::string>& program
       || (pipe_stdin && ::pipe2(res.in, O_CLOEXEC) != 0))
     return caf::make_error(errc::worker_failed, fmt::format("exec: pipe: {}", std::strerror(errno)));
   auto args = program;
-  auto env = sandbox != nullptr ? sandbox->environment(extra_env) : merged_environment(extra_env);
+  auto env = (sandbox != nullptr ? *sandbox : inherit_everything()).environment(extra_env);
   auto argv = c_strings(args);
   auto envp = c_strings(env);
   pid_t pid = 0;
