@@ -29,15 +29,16 @@ std::vector<std::string> child_sandbox::environment(const std::map<std::string, 
     }
   } else {
     merged["PATH"] = default_child_path;
-    if (resolved_user) {
-      merged["HOME"] = resolved_user->home;
-      merged["USER"] = resolved_user->name;
-      merged["LOGNAME"] = resolved_user->name;
-    }
-    for (const auto& name : pass_env)
-      if (auto value = environment_value(name))
-        merged[name] = *value;
   }
+  // Another user's programs must not write into fleetd's home, inherited or not.
+  if (resolved_user) {
+    merged["HOME"] = resolved_user->home;
+    merged["USER"] = resolved_user->name;
+    merged["LOGNAME"] = resolved_user->name;
+  }
+  for (const auto& name : pass_env)
+    if (auto value = environment_value(name))
+      merged[name] = *value;
   for (const auto& [name, value] : env)
     merged[name] = value;
   for (const auto& [name, value] : task_env)

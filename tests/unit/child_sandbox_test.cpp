@@ -133,6 +133,11 @@ TEST_CASE("as root, a program runs as the configured user with that user's home"
   auto r = run_in(sb, {"sh", "-c", "id -u; id -g; echo $HOME $USER"});
   REQUIRE(r);
   CHECK(r->stdout_tail == "65534\n65534\n/nonexistent nobody\n");
+  // With fleetd's whole environment too: the home and names are the user's, not fleetd's.
+  sb.inherit_env = true;
+  auto inherited = run_in(sb, {"sh", "-c", "echo $HOME $USER $LOGNAME"});
+  REQUIRE(inherited);
+  CHECK(inherited->stdout_tail == "/nonexistent nobody nobody\n");
   // Spelled as a uid, the same account.
   child_sandbox by_uid;
   by_uid.user = "65534";
