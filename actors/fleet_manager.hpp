@@ -377,6 +377,9 @@ private:
   prune_report prune_pass_;
   std::chrono::steady_clock::time_point prune_started_;
   std::vector<caf::typed_response_promise<prune_report>> prune_waiters_;
+  /// Who asked for the running pass (JSON, as requester_), empty for a pass retention's timer
+  /// started: the steps run after that message, and their events name the asker.
+  std::string prune_requester_;
 
   /// A schedule as the manager keeps it: the stored row, its template and timing, its next slot.
   struct live_schedule {

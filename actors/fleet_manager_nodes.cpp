@@ -53,8 +53,18 @@ caf::result<node_welcome> fleet_manager_state::join_node(const node_announcement
   schedule_node_tick();
   auto rp = self_->make_response_promise<node_welcome>();
   node_welcome welcome{opts_.node_heartbeat_ms, opts_.node_timeout_ms};
-  write([now, detail = node_joined_detail(a)](fleet_store& store) {
-          return store.log_event(now, event_kind::node_joined, {}, {}, detail);
+  if (!a.stopped_orphans.empty())
+    spdlog::warn("node {} stopped {} programs its last run had left running", a.name, a.stopped_orphans.size());
+  write([now, detail = node_joined_detail(a), node = a.name, stopped = a.stopped_orphans](fleet_store& store) {
+          if (auto err = store.log_event(now, event_kind::node_joined, {}, {}, detail))
+            return err;
+          // The attempt behind a label is in attempts.worker_id (docs/AUDIT.md): the node lost it
+          // when it died, and fleetd ended it then.
+          for (const auto& o : stopped)
+            if (auto err = store.log_event(now, event_kind::orphan_stopped, {}, {},
+                                           orphan_stopped_detail(node, o)))
+              return err;
+          return caf::error{};
         },
         [this, rp, welcome](caf::error err) mutable {
           if (err)

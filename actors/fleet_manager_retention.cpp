@@ -30,6 +30,8 @@ void fleet_manager_state::on_prune_tick() {
 caf::result<prune_report> fleet_manager_state::prune_now() {
   auto rp = self_->make_response_promise<prune_report>();
   prune_waiters_.push_back(rp);
+  if (!requester_.empty())
+    prune_requester_ = requester_; // also for a pass the timer began: what is left of it is asked for
   if (!pruning_)
     start_prune();
   return rp;
@@ -73,8 +75,11 @@ void fleet_manager_state::prune_next() {
     }
   }
   write_now<fleet_store::prune_progress>(
-    [policy, now, rows = opts_.prune_step_rows](fleet_store& store) {
-      return store.prune_step(now, policy, rows);
+    [policy, now, rows = opts_.prune_step_rows, who = prune_requester_](fleet_store& store) {
+      store.set_requester(who);
+      auto step = store.prune_step(now, policy, rows);
+      store.set_requester({});
+      return step;
     },
     [this](caf::expected<fleet_store::prune_progress> step) {
       if (!step) {
@@ -147,6 +152,7 @@ void fleet_manager_state::reclaim_next() {
 
 void fleet_manager_state::finish_prune(caf::error err) {
   pruning_ = false;
+  prune_requester_.clear();
   prune_pass_.ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now()
                                                                          - prune_started_)
                      .count();

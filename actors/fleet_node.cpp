@@ -73,6 +73,8 @@ fleet_node_actor::behavior_type fleet_node(fleet_node_actor::stateful_pointer<fl
         st.welcome = welcome;
         st.joined = true;
         st.last_heartbeat = self->clock().now();
+        if (st.opts.on_joined)
+          st.opts.on_joined();
         spdlog::info("joined fleetd as node {} (capacity {}, types {}); heartbeats every {} ms",
                      st.opts.announcement.name, st.opts.announcement.capacity,
                      fmt::join(st.opts.announcement.types, ","), welcome.heartbeat_ms);

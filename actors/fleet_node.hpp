@@ -1,6 +1,8 @@
 #pragma once
 
 #include "fleetd/interfaces.hpp"
+
+#include <functional>
 #include "fleetd/worker.hpp"
 
 #include <caf/stateful_actor.hpp>
@@ -27,6 +29,8 @@ struct fleet_node_options {
   node_announcement announcement;
   /// The kinds this node runs (its own workers; fleetd's execution hooks do not apply here).
   std::shared_ptr<const worker_registry> registry;
+  /// Called (on the node actor's thread) once fleetd welcomed the announcement.
+  std::function<void()> on_joined;
 };
 
 struct fleet_node_state {

@@ -26,6 +26,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <atomic>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
@@ -133,7 +134,8 @@ caf::expected<worker_registry> offered_types(caf::actor_system& sys, const regis
 /// The node's child journal in node.state-dir (`NAME.children`: `name` is a valid node name),
 /// installed, after the programs its last run left running were stopped; null when
 /// node.state-dir is empty (children are then not noted).
-caf::expected<std::unique_ptr<child_journal>> open_child_journal(const node_options& o, const std::string& name) {
+caf::expected<std::unique_ptr<child_journal>> open_child_journal(const node_options& o, const std::string& name,
+                                                                std::vector<stopped_orphan>& stopped) {
   if (o.state_dir.empty()) {
     spdlog::warn("node.state-dir is empty: the programs this node runs are not noted, and a crash of the node "
                  "may leave them running");
@@ -146,7 +148,9 @@ caf::expected<std::unique_ptr<child_journal>> open_child_journal(const node_opti
   auto journal = child_journal::open(o.state_dir + "/" + name + ".children");
   if (!journal)
     return journal.error();
-  take_over_children(**journal, std::chrono::milliseconds(o.orphan_grace_ms));
+  for (auto& stop : take_over_children(**journal, std::chrono::milliseconds(o.orphan_grace_ms)))
+    if (stop.how != "gone" && stopped.size() < max_stopped_orphans)
+      stopped.push_back(stopped_orphan{std::move(stop.label), stop.pid, stop.started_at, std::move(stop.how)});
   return journal;
 }
 
@@ -181,7 +185,8 @@ int run_node_with(int argc, char** argv, const registry_maker& make_registry) {
   if (auto err = node_table::validate(node_announcement{name, {"any"}, 1})) // the name alone, here
     return fail(2, error_text(err));
   // Before anything runs: a program the last run of this node left running must not run twice.
-  auto children = open_child_journal(o, name);
+  std::vector<stopped_orphan> stopped;
+  auto children = open_child_journal(o, name, stopped);
   if (!children)
     return fail(1, error_text(children.error()));
   // Before the registry: pools are actors of this system.
@@ -199,6 +204,9 @@ int run_node_with(int argc, char** argv, const registry_maker& make_registry) {
   fleet_node_options opts;
   opts.announcement = node_announcement{name, registry->types(),
                                         static_cast<int32_t>(o.capacity)};
+  opts.announcement.stopped_orphans = std::move(stopped); // for fleetd's audit, until a join succeeds
+  auto reported = std::make_shared<std::atomic<bool>>(false);
+  opts.on_joined = [reported] { *reported = true; };
   if (auto err = node_table::validate(opts.announcement))
     return fail(2, error_text(err));
   opts.registry = std::make_shared<const worker_registry>(std::move(*registry));
@@ -223,6 +231,8 @@ int run_node_with(int argc, char** argv, const registry_maker& make_registry) {
     }
     unreachable_logged = false;
     opts.manager = *manager;
+    if (*reported)
+      opts.announcement.stopped_orphans.clear();
     caf::error reason;
     auto end = serve(sys, opts, o.drain_timeout_ms, reason);
     if (end == membership_end::signal)

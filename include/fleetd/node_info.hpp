@@ -13,16 +13,35 @@ namespace fleet {
 /// The name of the node that stands for fleetd's own workers.
 inline const std::string local_node_name = "local";
 
+/// A program that the last run of a fleet-node left running, which the node stopped at its
+/// start before it ran anything: fleetd records it in the audit (event orphan_stopped).
+struct stopped_orphan {
+  std::string label;      ///< the attempt's worker id, or "pool NAME"
+  int32_t pid = 0;        ///< its pid and process group
+  int64_t started_at = 0; ///< ms since the epoch
+  std::string how;        ///< "SIGTERM" or "SIGKILL"
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, stopped_orphan& x) {
+  return f(caf::meta::type_name("fleet.stopped_orphan"), x.label, x.pid, x.started_at, x.how);
+}
+
 /// What a fleet-node announces when it joins.
 struct node_announcement {
   std::string name;               ///< unique in the fleet; a second join under it replaces the first
   std::vector<std::string> types; ///< task types it runs
   int32_t capacity = 0;           ///< attempts it runs at once
+  /// What the node stopped at its start; sent until a join succeeds, at most max_stopped_orphans.
+  std::vector<stopped_orphan> stopped_orphans;
 };
+
+/// The most stopped programs a join may report (a node runs at most 10,000 attempts and its pools).
+inline constexpr size_t max_stopped_orphans = 20'000;
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, node_announcement& x) {
-  return f(caf::meta::type_name("fleet.node_announcement"), x.name, x.types, x.capacity);
+  return f(caf::meta::type_name("fleet.node_announcement"), x.name, x.types, x.capacity, x.stopped_orphans);
 }
 
 /// fleetd's answer to a join: how often it checks on the node.

@@ -146,6 +146,12 @@ std::string node_joined_detail(const node_announcement& a) {
   return dump_json({{"node", a.name}, {"types", a.types}, {"capacity", a.capacity}});
 }
 
+std::string orphan_stopped_detail(const std::string& node, const stopped_orphan& o) {
+  // The fields of fleetd's own orphan_stopped events, and the node.
+  return dump_json({{"node", node}, {"pid", o.pid}, {"label", o.label}, {"started_at", o.started_at},
+                    {"signal", o.how}});
+}
+
 std::string node_dropped_detail(const std::string& name, const std::string& reason, int32_t interrupted) {
   return dump_json({{"node", name}, {"reason", reason}, {"interrupted", interrupted}});
 }

@@ -50,6 +50,17 @@ caf::error node_table::validate(const node_announcement& a) {
   }
   if (a.capacity < 1 || a.capacity > 10'000)
     return bad(fmt::format("node {} must have a capacity of 1 to 10000 (got {})", a.name, a.capacity));
+  if (a.stopped_orphans.size() > max_stopped_orphans)
+    return bad(fmt::format("node {} reports {} stopped programs: at most {}", a.name, a.stopped_orphans.size(),
+                           max_stopped_orphans));
+  for (const auto& o : a.stopped_orphans) {
+    if (o.label.empty() || o.label.size() > 256 || !is_utf8(o.label))
+      return bad(fmt::format("node {} reports a stopped program labelled {}: labels are 1 to 256 bytes of UTF-8",
+                             a.name, quoted_input(o.label)));
+    if (o.pid <= 0 || (o.how != "SIGTERM" && o.how != "SIGKILL"))
+      return bad(fmt::format("node {} reports a stopped program with pid {} stopped by {}: a pid above 0 and "
+                             "SIGTERM or SIGKILL", a.name, o.pid, quoted_input(o.how)));
+  }
   return caf::none;
 }
 

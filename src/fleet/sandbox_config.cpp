@@ -68,13 +68,15 @@ caf::expected<child_sandbox::account> find_account(const std::string& user, cons
   return out;
 }
 
-caf::error check_limit(int resource, uint64_t wanted, const char* key, const std::string& where) {
+/// `wanted` and the limit are shown divided by `unit` (1 MiB for max-memory).
+caf::error check_limit(int resource, uint64_t wanted, const char* key, const std::string& where,
+                       uint64_t unit = 1) {
   if (wanted == 0 || ::geteuid() == 0)
     return caf::none;
   rlimit current{};
   if (::getrlimit(resource, &current) == 0 && current.rlim_max != RLIM_INFINITY && wanted > current.rlim_max)
     return config_error(fmt::format("{}.{}: {} is more than fleetd's own hard limit ({}), which only root may raise",
-                                    where, key, wanted, current.rlim_max));
+                                    where, key, wanted / unit, current.rlim_max / unit));
   return caf::none;
 }
 
@@ -165,6 +167,9 @@ caf::error resolve(child_sandbox& sandbox, const std::string& where) {
   if (auto err = check_limit(RLIMIT_NOFILE, sandbox.max_files, "max-files", where))
     return err;
   if (auto err = check_limit(RLIMIT_CPU, sandbox.max_cpu_seconds == 0 ? 0 : sandbox.max_cpu_seconds + 1, "max-cpu-seconds", where))
+    return err;
+  if (auto err = check_limit(RLIMIT_AS, static_cast<uint64_t>(sandbox.max_memory_mib) << 20, "max-memory", where,
+                             uint64_t{1} << 20))
     return err;
   if (sandbox.max_memory_mib > 0 && sandbox.max_memory_mib < 16)
     return config_error(fmt::format("{}.max-memory: {} MiB is too little for any program to start (at least 16)",

@@ -149,7 +149,7 @@ TEST_CASE("every query of docs/AUDIT.md gives the rows of what happened") {
   };
   using rows = std::vector<std::string>;
   auto queries = audit_queries(a, "x");
-  REQUIRE(queries.size() == 32);
+  REQUIRE(queries.size() == 33);
   // The latest batches, and those that did not complete.
   CHECK(shown(queries[0]) == rows{"C|processing|1|0|0|0|0.0|T|NULL", "B|cancelled|1|0|0|1|100.0|T|10",
                                   "A|partial|3|2|1|0|100.0|T|1150"});
@@ -238,15 +238,16 @@ TEST_CASE("every query of docs/AUDIT.md gives the rows of what happened") {
         == rows{"T|mail|{\"max_workers\":2,\"paused\":true,\"rate\":\"10/1s\"}|"
                 "{\"group_max_workers\":0,\"max_workers\":2,\"paused\":true,\"rate\":\"10/1s\",\"weight\":1}"});
   CHECK(shown(queries[25]) == rows{"default|-|running|1", "mail|c-42|pending|1"});
-  // No crash here: nothing was left running (the orphan tests check the rows it shows).
+  // No crash here: nothing was left running (the orphan tests check the rows they show).
   CHECK(shown(queries[26]).empty());
+  CHECK(shown(queries[27]).empty());
   // A manager that is not fleetd records no run (the runs are checked in recovery_test.cpp and
   // orphan_test.cpp); the queries still run against the schema.
-  CHECK(shown(queries[27]).empty());
   CHECK(shown(queries[28]).empty());
+  CHECK(shown(queries[29]).empty());
   // Who asked: nobody over CAF here (the client's name, address and certificate: who_test.cpp and
   // tls_test.cpp); the queries still run against the schema.
-  CHECK(shown(queries[29]).empty());
   CHECK(shown(queries[30]).empty());
   CHECK(shown(queries[31]).empty());
+  CHECK(shown(queries[32]).empty());
 }

@@ -146,6 +146,16 @@ TEST_CASE("kill -9 of a fleet-node during an exec task: its restart stops the pr
   CHECK(running(argv) == std::vector<pid_t>{first}); // outlives its node
   node.start();
   CHECK(eventually([&] { return node.log().find("was still running: stopped with SIGTERM") != std::string::npos; }));
+  // fleetd's audit has it too, with the node, and the label leads to the attempt and its task.
+  CHECK(eventually([&] {
+    return d.query_int("SELECT count(*) FROM events WHERE kind = 'orphan_stopped'"
+                       " AND json_extract(detail, '$.node') = 'node-o'"
+                       " AND json_extract(detail, '$.pid') = " + std::to_string(first)
+                       + " AND json_extract(detail, '$.signal') = 'SIGTERM'") == 1;
+  }));
+  CHECK(d.query_text("SELECT t.task_id FROM events e JOIN attempts a ON a.worker_id = json_extract(e.detail, '$.label')"
+                     " JOIN tasks t ON t.seq = a.task_seq WHERE e.kind = 'orphan_stopped'")
+        == "t");
   CHECK(eventually([&] {
     auto now = running(argv);
     return now.size() == 1 && now[0] != first;

@@ -106,3 +106,28 @@ TEST_CASE("fleetctl config reset puts the config file's value back in force, sto
   CHECK(d.query_int("SELECT count(*) FROM events WHERE kind = 'config_reset'") == 1);
   CHECK(d.query_int("SELECT count(*) FROM config_overrides WHERE name = 'worker_timeout_ms'") == 1);
 }
+
+TEST_CASE("a pass of retention a client asked for names it in the batch_pruned events") {
+  fleetd_process d{"retain-finished=\"1h\"\n"};
+  REQUIRE_MESSAGE(d.start(), d.log());
+  auto file = d.file("one.jsonl");
+  write_file(file, "{\"type\":\"echo\"}\n");
+  auto id = d.submit(file);
+  REQUIRE(d.ctl({"wait", id}).exit_code == 0);
+  REQUIRE(d.terminate() == 0);
+  {
+    // Two hours later, as far as retention can tell.
+    auto db = fleet::sqlite::database::open(d.db());
+    REQUIRE(db);
+    REQUIRE_FALSE(db->exec("UPDATE batches SET finished_at = finished_at - 7200000"));
+  }
+  REQUIRE_MESSAGE(d.start(), d.log());
+  ::setenv("FLEET_CLIENT_NAME", "bob@ops", 1);
+  auto r = d.ctl({"prune", "--now"});
+  ::unsetenv("FLEET_CLIENT_NAME");
+  REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+  CHECK(d.query_int("SELECT count(*) FROM batches") == 0);
+  CHECK(d.query_text("SELECT json_extract(requested_by, '$.client') FROM events WHERE kind = 'batch_pruned'"
+                     " AND batch_id = '" + id + "'")
+        == "bob@ops");
+}

@@ -10,6 +10,8 @@
 
 #include <csignal>
 #include <cstdlib>
+#include <sys/resource.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 using namespace fleet;
@@ -213,4 +215,36 @@ TEST_CASE("resolve refuses a user, directory or limit this machine cannot give")
   fine.max_files = 64;
   CHECK_FALSE(resolve(fine, "pool.p"));
   CHECK_FALSE(fine.resolved_user);
+}
+
+TEST_CASE("a limit above fleetd's own hard limit is refused where fleetd could not set it (not root)") {
+  // In a child process that lowers its hard limits and, as root, becomes nobody: what fleetd sees
+  // when it runs as a service user with such limits.
+  auto pid = ::fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    rlimit memory{uint64_t{512} << 20, uint64_t{512} << 20};
+    rlimit files{256, 256};
+    if (::setrlimit(RLIMIT_AS, &memory) != 0 || ::setrlimit(RLIMIT_NOFILE, &files) != 0)
+      ::_exit(10);
+    if (::geteuid() == 0 && (::setgid(65534) != 0 || ::setuid(65534) != 0))
+      ::_exit(11);
+    child_sandbox memory_hog;
+    memory_hog.max_memory_mib = 1024;
+    auto memory_error = error_text(resolve(memory_hog, "exec"));
+    if (memory_error.find("exec.max-memory: 1024 is more than fleetd's own hard limit (512)") == std::string::npos)
+      ::_exit(12);
+    child_sandbox many_files;
+    many_files.max_files = 1024;
+    if (error_text(resolve(many_files, "exec")).find("exec.max-files: 1024 is more than") == std::string::npos)
+      ::_exit(13);
+    child_sandbox within;
+    within.max_memory_mib = 256;
+    within.max_files = 128;
+    ::_exit(resolve(within, "exec") ? 14 : 0);
+  }
+  int status = 0;
+  REQUIRE(::waitpid(pid, &status, 0) == pid);
+  REQUIRE(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);
 }

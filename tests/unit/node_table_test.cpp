@@ -45,6 +45,20 @@ TEST_CASE("a join is checked: name, types and capacity") {
   refused(node("n", {""}, 1), "a task type of 0 bytes");
   refused(node("n", {"echo"}, 0), "capacity of 1 to 10000 (got 0)");
   refused(node("n", {"echo"}, 10'001), "capacity of 1 to 10000 (got 10001)");
+  // What a node reports it stopped at its start goes into the audit: bounded and well-formed.
+  auto with_orphans = [](std::vector<stopped_orphan> stopped) {
+    auto a = node("n", {"echo"}, 1);
+    a.stopped_orphans = std::move(stopped);
+    return a;
+  };
+  CHECK_FALSE(node_table::validate(with_orphans({{"w-1", 42, 1, "SIGTERM"}, {"pool p", 43, 1, "SIGKILL"}})));
+  refused(with_orphans({{"", 42, 1, "SIGTERM"}}), "labels are 1 to 256 bytes of UTF-8");
+  refused(with_orphans({{"w\xff", 42, 1, "SIGTERM"}}), "labels are 1 to 256 bytes of UTF-8");
+  refused(with_orphans({{std::string(257, 'w'), 42, 1, "SIGTERM"}}), "labels are 1 to 256 bytes");
+  refused(with_orphans({{"w-1", 0, 1, "SIGTERM"}}), "with pid 0 stopped by");
+  refused(with_orphans({{"w-1", 42, 1, "gone"}}), "stopped by \"gone\": a pid above 0 and SIGTERM or SIGKILL");
+  refused(with_orphans(std::vector<stopped_orphan>(max_stopped_orphans + 1, stopped_orphan{"w", 1, 1, "SIGKILL"})),
+          "reports 20001 stopped programs: at most 20000");
 }
 
 TEST_CASE("placement: only nodes that run the type and have room, the least loaded first") {
