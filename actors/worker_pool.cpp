@@ -17,19 +17,23 @@
 #include <memory>
 #include <optional>
 #include <set>
+#include <string>
+#include <vector>
 
 namespace fleet {
 
 namespace {
 
 // From a process's threads to its pool, and the pool's restart timer: private to the pool.
-using pool_line_atom = caf::atom_constant<caf::atom("poolline")>;
+using pool_lines_atom = caf::atom_constant<caf::atom("poollines")>;
+using pool_broken_atom = caf::atom_constant<caf::atom("poolbroken")>;
 using pool_log_atom = caf::atom_constant<caf::atom("poollog")>;
 using pool_exit_atom = caf::atom_constant<caf::atom("poolexit")>;
 using pool_start_atom = caf::atom_constant<caf::atom("poolstart")>;
 
 using pool_actor = worker_pool_actor::extend<
-  caf::reacts_to<pool_line_atom, int32_t, uint64_t, std::string, bool>,
+  caf::reacts_to<pool_lines_atom, int32_t, uint64_t, std::vector<std::string>>,
+  caf::reacts_to<pool_broken_atom, int32_t, uint64_t, std::string>,
   caf::reacts_to<pool_log_atom, int32_t, uint64_t, std::string>,
   caf::reacts_to<pool_exit_atom, int32_t, uint64_t, std::string>,
   caf::reacts_to<pool_start_atom, int32_t>>;
@@ -78,11 +82,11 @@ void start_process(pool_pointer self, int32_t index) {
       caf::anon_send(caf::actor_cast<caf::actor>(strong), xs...);
   };
   line_process_events events{
-    [to_pool, index, generation](caf::expected<std::string> line) {
-      if (line)
-        to_pool(pool_line_atom::value, index, generation, std::move(*line), true);
-      else
-        to_pool(pool_line_atom::value, index, generation, error_text(line.error()), false);
+    [to_pool, index, generation](std::vector<std::string> lines) {
+      to_pool(pool_lines_atom::value, index, generation, std::move(lines));
+    },
+    [to_pool, index, generation](caf::error why) {
+      to_pool(pool_broken_atom::value, index, generation, error_text(why));
     },
     [to_pool, index, generation](std::string line) { to_pool(pool_log_atom::value, index, generation, std::move(line)); },
     [to_pool, index, generation](std::string how) { to_pool(pool_exit_atom::value, index, generation, std::move(how)); }};
@@ -142,6 +146,7 @@ void dispatch(pool_pointer self) {
   for (auto& s : st.slots) {
     if (st.waiting.empty())
       return;
+    std::string lines; // what this process gets now, in one write
     while (s.process && !s.retiring && s.in_flight.size() < static_cast<size_t>(st.spec.in_flight)
            && !st.waiting.empty()) {
       auto next = std::move(st.waiting.front());
@@ -152,8 +157,10 @@ void dispatch(pool_pointer self) {
         continue;
       }
       s.in_flight.push_back(std::move(next));
-      s.process->write(std::move(*line));
+      lines += *line;
     }
+    if (!lines.empty())
+      s.process->write(std::move(lines));
   }
 }
 
@@ -170,6 +177,45 @@ void process_ended(pool_pointer self, int32_t index, const std::string& how) {
   spdlog::warn("pool {}: process {} {}; starting another in {} ms", spec.name, index, how, s.restart_delay_ms);
   self->delayed_send(self, std::chrono::milliseconds(s.restart_delay_ms), pool_start_atom::value, index);
   dispatch(self); // what the process held and had not started goes to the others
+}
+
+/// The process of `s` said something it must not: its attempt fails with `why`, it is replaced.
+void broke_protocol(pool_pointer self, slot& s, const std::string& why) {
+  give_up_process(self, s, failure(why));
+  replace(self, s, why);
+}
+
+/// One line of a process's stdout; false when it broke the protocol (the process is going).
+bool take_line(pool_pointer self, slot& s, const std::string& line) {
+  auto reply = parse_worker_line(line);
+  if (!reply) {
+    broke_protocol(self, s, error_text(reply.error()));
+    return false;
+  }
+  if (s.dropped.count(reply->id) > 0) {
+    if (reply->what == worker_reply::kind::outcome)
+      s.dropped.erase(reply->id);
+    return true;
+  }
+  auto at = held(s, reply->id);
+  if (at == s.in_flight.end()) {
+    broke_protocol(self, s,
+                   fmt::format("the worker broke the protocol: it answered attempt {}, which it was not given",
+                               quoted_input(reply->id)));
+    return false;
+  }
+  if (reply->what == worker_reply::kind::progress) {
+    spdlog::debug("pool {}: attempt {} at {:.0f}% {}", self->state.spec.name, reply->id, reply->progress * 100,
+                  reply->note);
+    // In the name of the attempt's worker: the manager takes progress only from it.
+    if (at->coordinator && at->worker)
+      caf::send_as(at->worker, at->coordinator, progress_atom::value, reply->id, reply->progress, reply->note);
+    return true;
+  }
+  s.restart_delay_ms = 0; // it works: a later crash restarts it quickly again
+  at->promise.deliver(std::move(reply->outcome));
+  s.in_flight.erase(at);
+  return true;
 }
 
 pool_actor::behavior_type worker_pool(pool_pointer self, pool_spec spec) {
@@ -215,45 +261,20 @@ pool_actor::behavior_type worker_pool(pool_pointer self, pool_spec spec) {
         }
       dispatch(self);
     },
-    [self, current](pool_line_atom, int32_t index, uint64_t generation, std::string& line, bool complete) {
+    [self, current](pool_lines_atom, int32_t index, uint64_t generation, std::vector<std::string>& lines) {
       auto s = current(index, generation);
       if (s == nullptr)
         return;
-      auto reply = complete ? parse_worker_line(line)
-                            : caf::expected<worker_reply>{caf::make_error(
-                                errc::worker_failed, "the worker broke the protocol: " + line)};
-      if (!reply) {
-        auto why = error_text(reply.error());
-        give_up_process(self, *s, failure(why));
-        replace(self, *s, why);
-        dispatch(self);
+      for (const auto& line : lines)
+        if (!take_line(self, *s, line))
+          break; // the process broke the protocol and goes: what else it said does not count
+      dispatch(self);
+    },
+    [self, current](pool_broken_atom, int32_t index, uint64_t generation, const std::string& why) {
+      auto s = current(index, generation);
+      if (s == nullptr)
         return;
-      }
-      if (s->dropped.count(reply->id) > 0) {
-        if (reply->what == worker_reply::kind::outcome)
-          s->dropped.erase(reply->id);
-        return;
-      }
-      auto at = held(*s, reply->id);
-      if (at == s->in_flight.end()) {
-        auto why = fmt::format("the worker broke the protocol: it answered attempt {}, which it was not given",
-                               quoted_input(reply->id));
-        give_up_process(self, *s, failure(why));
-        replace(self, *s, why);
-        dispatch(self);
-        return;
-      }
-      if (reply->what == worker_reply::kind::progress) {
-        spdlog::debug("pool {}: attempt {} at {:.0f}% {}", self->state.spec.name, reply->id, reply->progress * 100,
-                      reply->note);
-        // In the name of the attempt's worker: the manager takes progress only from it.
-        if (at->coordinator && at->worker)
-          caf::send_as(at->worker, at->coordinator, progress_atom::value, reply->id, reply->progress, reply->note);
-        return;
-      }
-      s->restart_delay_ms = 0; // it works: a later crash restarts it quickly again
-      at->promise.deliver(std::move(reply->outcome));
-      s->in_flight.erase(at);
+      broke_protocol(self, *s, "the worker broke the protocol: " + why);
       dispatch(self);
     },
     [self, current](pool_log_atom, int32_t index, uint64_t generation, const std::string& line) {

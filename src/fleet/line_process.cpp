@@ -149,40 +149,45 @@ void line_process::write_loop() {
 void line_process::read_loop() {
   std::string pending[2];
   bool overflowed = false;
-  auto deliver = [&](int stream, std::string line) {
-    if (stream == 0) {
-      if (!overflowed)
-        events_.on_line(std::move(line));
-    } else if (events_.on_log) {
-      if (line.size() > spec_.max_log_line)
-        line = std::string{utf8_head(line, spec_.max_log_line)} + "...";
-      events_.on_log(std::move(line));
-    }
+  auto log = [&](std::string line) {
+    if (!events_.on_log)
+      return;
+    if (line.size() > spec_.max_log_line)
+      line = std::string{utf8_head(line, spec_.max_log_line)} + "...";
+    events_.on_log(std::move(line));
   };
   read_outputs(out_fd_, err_fd_, 0, [&](int stream, std::string_view chunk) {
     auto& acc = pending[stream];
+    std::vector<std::string> lines;
     if (chunk.empty()) { // the stream ended: its last line may lack a line break
       if (!acc.empty())
-        deliver(stream, std::exchange(acc, {}));
+        lines.push_back(std::exchange(acc, {}));
+    } else {
+      acc.append(chunk);
+      size_t start = 0;
+      for (auto nl = acc.find('\n'); nl != std::string::npos; nl = acc.find('\n', start)) {
+        lines.push_back(acc.substr(start, nl - start));
+        start = nl + 1;
+      }
+      acc.erase(0, start);
+    }
+    if (stream == 1) {
+      for (auto& line : lines)
+        log(std::move(line));
+      if (acc.size() > spec_.max_log_line * 16)
+        log(std::exchange(acc, {})); // a log line without end: shown in pieces
       return;
     }
-    acc.append(chunk);
-    size_t start = 0;
-    for (auto nl = acc.find('\n'); nl != std::string::npos; nl = acc.find('\n', start)) {
-      deliver(stream, acc.substr(start, nl - start));
-      start = nl + 1;
+    if (overflowed) {
+      acc.clear(); // nobody listens any more: read on, so that the child never blocks on a full pipe
+      return;
     }
-    acc.erase(0, start);
-    auto limit = stream == 0 ? spec_.max_line : spec_.max_log_line * 16;
-    if (acc.size() > limit) {
-      if (stream == 0 && !overflowed) {
-        overflowed = true;
-        events_.on_line(caf::make_error(errc::worker_failed,
-                                        fmt::format("a line of more than {} bytes", spec_.max_line)));
-      } else if (stream == 1) {
-        deliver(1, std::move(acc)); // a log line without end: shown in pieces
-      }
+    if (!lines.empty())
+      events_.on_lines(std::move(lines));
+    if (acc.size() > spec_.max_line) {
+      overflowed = true;
       acc.clear();
+      events_.on_broken(caf::make_error(errc::worker_failed, fmt::format("a line of more than {} bytes", spec_.max_line)));
     }
   });
   auto status = reap(pid_, mtx_, reaped_, record_);

@@ -33,8 +33,11 @@ struct line_process_spec {
 /// What the process's threads report. Each is called from a thread of the process, never two at
 /// once for one process; `on_exit` last, exactly once.
 struct line_process_events {
-  /// A line of stdout (without '\n'), or the error for one past max_line (no more come after it).
-  std::function<void(caf::expected<std::string> line)> on_line;
+  /// The complete lines of stdout (without '\n') that one read brought, in order, at least one:
+  /// a child that answers several requests at once costs one hand-off, not one per line.
+  std::function<void(std::vector<std::string> lines)> on_lines;
+  /// A line of stdout past max_line; no more lines come after it.
+  std::function<void(caf::error why)> on_broken;
   /// A line of stderr (without '\n'), cut to max_log_line.
   std::function<void(std::string line)> on_log;
   /// The process ended: "exited with code N" or "killed by signal N".

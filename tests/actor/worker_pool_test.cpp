@@ -42,7 +42,7 @@ struct pool_fixture {
     pool_spec spec;
     spec.name = "test";
     spec.argv = {"sh", "-c", test::protocol_worker_sh};
-    spec.types = {"echo", "boom", "garbage", "liar", "hang", "fatal", "slow"};
+    spec.types = {"echo", "boom", "garbage", "liar", "hang", "fatal", "slow", "afterword"};
     spec.size = size;
     spec.in_flight = in_flight;
     spec.restart_base_ms = 10;
@@ -107,6 +107,17 @@ TEST_CASE("a pool replaces a process that breaks the protocol or dies, and fails
     auto out = f.run("echo");
     CHECK_MESSAGE(out.success, out.error);
   }
+}
+
+TEST_CASE("lines that arrive together count in order: an answer stands, a break after it replaces the process") {
+  pool_fixture f{1};
+  auto answered = f.run("afterword");
+  REQUIRE_MESSAGE(answered.success, answered.error);
+  auto first = json::parse(answered.result).at("pid").get<int64_t>();
+  // The break came in the same read as the answer: no later attempt reaches that process.
+  auto next = f.run("echo");
+  REQUIRE_MESSAGE(next.success, next.error);
+  CHECK(json::parse(next.result).at("pid").get<int64_t>() != first);
 }
 
 TEST_CASE("an attempt the fleet gives up on kills its process, and the pool stays whole") {

@@ -156,6 +156,11 @@ TEST_CASE("the Python helper: a pool of examples/workers/python/example_worker.p
   check_example_worker("python3", "python/example_worker.py");
 }
 
+TEST_CASE("the Python helper answers requests that arrive together in one write, never behind a new type") {
+  auto r = run({"python3", std::string{FLEET_SOURCE_DIR} + "/tests/python/fleet_worker_batches.py"});
+  CHECK_MESSAGE(r.exit_code == 0, r.out << r.err);
+}
+
 TEST_CASE("the Node.js helper: a pool of examples/workers/node/example_worker.js, where node is installed") {
   check_example_worker("node", "node/example_worker.js");
 }

@@ -26,17 +26,23 @@ struct recorder {
   std::mutex mtx;
   std::condition_variable changed;
   std::vector<std::string> lines;
+  size_t batches = 0; ///< how many on_lines calls brought `lines`
   std::vector<std::string> errors;
   std::vector<std::string> logs;
   std::string exit;
 
   line_process_events events() {
-    return {[this](caf::expected<std::string> line) {
+    return {[this](std::vector<std::string> batch) {
               std::lock_guard<std::mutex> guard{mtx};
-              if (line)
-                lines.push_back(*line);
-              else
-                errors.push_back(error_text(line.error()));
+              CHECK(!batch.empty());
+              ++batches;
+              for (auto& line : batch)
+                lines.push_back(std::move(line));
+              changed.notify_all();
+            },
+            [this](caf::error why) {
+              std::lock_guard<std::mutex> guard{mtx};
+              errors.push_back(error_text(why));
               changed.notify_all();
             },
             [this](std::string line) {
@@ -94,6 +100,18 @@ TEST_CASE("a line process answers line by line on stdout, logs on stderr, and re
   p->kill();
   REQUIRE(r.wait([&] { return !r.exit.empty(); }));
   CHECK(r.exit == "killed by signal 9");
+}
+
+TEST_CASE("the lines of one write arrive as one batch, in order") {
+  recorder r;
+  // printf writes its whole output at once: one pipe write of less than PIPE_BUF, read whole.
+  auto p = start(r, R"(read -r l; printf 'a\nb\nc\n'; read -r l)");
+  p->write("go\n");
+  REQUIRE(r.wait([&] { return r.lines.size() == 3; }));
+  CHECK(r.lines == std::vector<std::string>{"a", "b", "c"});
+  CHECK(r.batches == 1);
+  p->kill();
+  REQUIRE(r.wait([&] { return !r.exit.empty(); }));
 }
 
 TEST_CASE("a line process that exits reports its code, its last line without a line break included") {

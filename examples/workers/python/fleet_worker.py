@@ -17,7 +17,9 @@ which fleetd logs: stdout belongs to the protocol.
 """
 
 import json
+import os
 import sys
+import time
 import traceback
 
 
@@ -48,6 +50,32 @@ class Context:
         self._out(line)
 
 
+def _request_batches(stdin):
+    """The requests waiting when the worker looks, as lists of lines: all that one read of stdin
+    brings (fleetd may hand a process several, pool.NAME.in-flight), or one line of a given stream."""
+    try:
+        fd = stdin.fileno()
+    except (AttributeError, OSError, ValueError):
+        fd = None
+    if fd is None or stdin is not sys.stdin:
+        for line in stdin:
+            yield [line]
+        return
+    pending = bytearray()
+    while True:
+        chunk = os.read(fd, 1 << 16)
+        if not chunk:
+            if pending.strip():
+                yield [bytes(pending)]
+            return
+        pending += chunk
+        if b"\n" not in chunk:
+            continue
+        *lines, rest = pending.split(b"\n")
+        pending = bytearray(rest)
+        yield lines
+
+
 def serve(handlers, stdin=None, stdout=None):
     """Answers fleetd's requests with `handlers` (task type -> function(data, ctx)) until stdin ends."""
     stdin = stdin or sys.stdin
@@ -55,23 +83,45 @@ def serve(handlers, stdin=None, stdout=None):
     # Anything the handlers print goes to stderr, so that it cannot break the protocol.
     sys.stdout = sys.stderr
 
-    def out(obj):
-        out_stream.write(json.dumps(obj, ensure_ascii=False, separators=(",", ":")) + "\n")
-        out_stream.flush()
+    # Answers not yet written, sent in one write (also where PYTHONUNBUFFERED would write each).
+    unsent = []
 
-    for line in stdin:
-        if not line.strip():
-            continue
-        msg = json.loads(line)
-        ctx = Context(msg, out)
-        handler = handlers.get(ctx.type)
-        try:
-            if handler is None:
-                raise Fail("this worker has no handler for type %r" % ctx.type, retry=False)
-            result = handler(msg.get("data"), ctx)
-            out({"id": ctx.id, "ok": True, "result": result})
-        except Fail as f:
-            out({"id": ctx.id, "ok": False, "error": f.message, "retry": f.retry})
-        except Exception as e:  # noqa: BLE001 - every failure of a handler is the attempt's
-            traceback.print_exc(file=sys.stderr)
-            out({"id": ctx.id, "ok": False, "error": "%s: %s" % (type(e).__name__, e)})
+    def write(obj):
+        unsent.append(json.dumps(obj, ensure_ascii=False, separators=(",", ":")) + "\n")
+
+    def flush():
+        if unsent:
+            out_stream.write("".join(unsent))
+            out_stream.flush()
+            unsent.clear()
+
+    def progress(obj):  # at once: it tells how far a running attempt is
+        write(obj)
+        flush()
+
+    # How long each type's handler takes (a moving average, seconds): the answers of requests that
+    # arrived together leave in one write, and wait only behind handlers that are usually fast.
+    typical = {}
+    for batch in _request_batches(stdin):
+        for line in batch:
+            if not line.strip():
+                continue
+            msg = json.loads(line)
+            ctx = Context(msg, progress)
+            if typical.get(ctx.type, 1.0) > 0.001:
+                flush()
+            handler = handlers.get(ctx.type)
+            began = time.monotonic()
+            try:
+                if handler is None:
+                    raise Fail("this worker has no handler for type %r" % ctx.type, retry=False)
+                result = handler(msg.get("data"), ctx)
+                write({"id": ctx.id, "ok": True, "result": result})
+            except Fail as f:
+                write({"id": ctx.id, "ok": False, "error": f.message, "retry": f.retry})
+            except Exception as e:  # noqa: BLE001 - every failure of a handler is the attempt's
+                traceback.print_exc(file=sys.stderr)
+                write({"id": ctx.id, "ok": False, "error": "%s: %s" % (type(e).__name__, e)})
+            took = time.monotonic() - began
+            typical[ctx.type] = took if ctx.type not in typical else 0.8 * typical[ctx.type] + 0.2 * took
+        flush()
