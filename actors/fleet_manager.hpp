@@ -20,6 +20,7 @@
 #include "fleet/manager/queue_scheduler.hpp"
 #include "fleet/manager/storage_health.hpp"
 #include "fleet/manager/subscriptions.hpp"
+#include "fleet/manager/upload_quota.hpp"
 #include "fleet/write_pipeline.hpp"
 
 #include <caf/actor.hpp>
@@ -410,7 +411,9 @@ private:
   int64_t shortest_timeout_ms_ = std::numeric_limits<int64_t>::max();
 
   /// Completion notifications, by the subscribing actor's address (a down message names it).
-  subscription_book<caf::actor_addr, caf::actor> subscriptions_;
+  subscription_book<caf::actor_addr, caf::actor, caf::node_id> subscriptions_;
+  /// Uploads open per client process: 16 each, 4096 in all, a place freed after 10 min without a chunk.
+  upload_quota<caf::node_id> upload_quota_{16, 4096, 10 * 60 * 1000};
   node_membership<node_actor> nodes_{{}, -1}; ///< fleetd itself and the fleet-nodes
   one_shot_timer node_tick_timer_;            ///< heartbeats to the nodes
   drain_state drain_;

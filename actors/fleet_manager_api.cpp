@@ -101,6 +101,21 @@ caf::result<std::string> fleet_manager_state::open_upload() {
     return err;
   auto now = now_ms();
   auto id = "upload" + make_batch_id(now, rng_).substr(5); // "upload-<time>-<random>"
+  // fleetd's own HTTP API uploads under http-max-streams; a client process gets its share.
+  if (!sent_from_local_node(self_) && self_->current_sender() != nullptr) {
+    using verdict = decltype(upload_quota_)::verdict;
+    switch (upload_quota_.open(id, self_->current_sender()->node(), now)) {
+      case verdict::opened:
+        break;
+      case verdict::peer_full:
+        return caf::make_error(errc::limit_exceeded,
+                               fmt::format("this client's process has {} uploads open already, its share: seal "
+                                           "one, or wait 10 minutes for an abandoned one to free its place",
+                                           upload_quota_.per_peer()));
+      case verdict::fleet_full:
+        return caf::make_error(errc::limit_exceeded, "fleetd has 4096 uploads open already: try again later");
+    }
+  }
   auto rp = self_->make_response_promise<std::string>();
   write([id, now](fleet_store& store) { return store.open_upload(id, now); },
         reply_when_stored(rp, [id] { return id; }));
@@ -119,6 +134,7 @@ caf::result<int64_t> fleet_manager_state::upload_chunk(const std::string& upload
     return err;
   if (auto err = validate_start_times(tasks, now_ms(), opts_.limits))
     return err;
+  upload_quota_.touch(upload_id, now_ms());
   // Encoded here, not on the writer's thread: the writer is the busier of the two.
   auto job = [upload_id, chunk = encode_upload_chunk(tasks),
               limits = opts_.limits](fleet_store& store) -> caf::expected<int64_t> {
@@ -147,6 +163,7 @@ caf::result<std::string> fleet_manager_state::seal_upload(const std::string& upl
     return err;
   auto now = now_ms();
   auto id = make_batch_id(now, rng_);
+  upload_quota_.close(upload_id); // sealed, or refused for good: either way no longer open for its client
   auto insert = [upload_id, id, now](fleet_store& store) { return store.seal_upload(upload_id, id, now); };
   // Also the answer to a seal retried after its reply was lost: the upload is gone by now.
   auto discard = [upload_id](fleet_store& store) { return store.discard_upload(upload_id); };

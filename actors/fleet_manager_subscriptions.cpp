@@ -31,6 +31,11 @@ caf::result<batch_status> fleet_manager_state::subscribe(const std::string& batc
   if (subscriptions_.full())
     return caf::make_error(errc::limit_exceeded, fmt::format("fleetd holds {} subscriptions already",
                                                              subscriptions_.max_subscriptions));
+  // fleetd's own subscribers (the HTTP API's event streams) have their own cap (http-max-streams).
+  if (who.node() != self_->node() && subscriptions_.full(who.node()))
+    return caf::make_error(errc::limit_exceeded,
+                           fmt::format("this client's process holds {} subscriptions already, its share: wait "
+                                       "for some of its batches to finish", subscriptions_.max_per_peer));
   batch_status now;
   if (!batch_id.empty()) {
     auto st = reader_->status(batch_id);
@@ -44,7 +49,7 @@ caf::result<batch_status> fleet_manager_state::subscribe(const std::string& batc
   }
   // One monitor per actor, however many batches it waits for: a client that subscribes to every
   // batch it submits must not collect a monitor per batch for as long as it lives.
-  if (subscriptions_.add(batch_id, who.address(), who))
+  if (subscriptions_.add(batch_id, who.address(), who.node(), who))
     self_->monitor(who);
   publish_subscription_gauges();
   return now;

@@ -250,3 +250,45 @@ TEST_CASE("a client or node of another protocol version is told both versions, i
                 error_text(old.error()));
   caf::anon_send_exit(mute, caf::exit_reason::user_shutdown);
 }
+
+TEST_CASE("one client cannot take every upload or subscription: it gets its share, the others are served") {
+  fleetd_process d{"max-workers=1\n"};
+  REQUIRE_MESSAGE(d.start(), d.log());
+  remote_node greedy;
+  auto client = fleet_client::connect(greedy.sys, "127.0.0.1", d.port());
+  REQUIRE_MESSAGE(client, error_text(client.error()));
+  std::vector<fleet_client::upload> uploads;
+  for (int i = 0; i < 16; ++i) {
+    auto u = client->open_upload();
+    REQUIRE_MESSAGE(u, error_text(u.error()));
+    uploads.push_back(std::move(*u));
+  }
+  auto refused = client->open_upload();
+  REQUIRE_FALSE(refused);
+  CHECK(error_text(refused.error()).find("has 16 uploads open already, its share") != std::string::npos);
+  // A batch that stays pending while the greedy client subscribes to it up to its share.
+  auto tasks = d.file("tasks.jsonl");
+  write_file(tasks, "{\"id\":\"s\",\"type\":\"sleep\",\"data\":{\"ms\":60000}}\n{\"id\":\"e\",\"type\":\"echo\"}\n");
+  auto id = d.submit(tasks);
+  for (int i = 0; i < 1000; ++i)
+    REQUIRE(client->subscribe(id));
+  auto too_many = client->subscribe(id);
+  REQUIRE_FALSE(too_many);
+  CHECK(error_text(too_many.error()).find("holds 1000 subscriptions already, its share") != std::string::npos);
+  // Another client (fleetctl, its own process) still uploads, submits and waits.
+  std::string lines;
+  for (int i = 0; i < 30; ++i)
+    lines += "{\"type\":\"echo\",\"data\":{\"i\":" + std::to_string(i) + "}}\n";
+  auto many = d.file("many.jsonl");
+  write_file(many, lines);
+  CHECK_FALSE(d.submit(many).empty());
+  CHECK(d.ctl({"scale", "2"}).exit_code == 0);
+  auto other = d.submit(tasks);
+  CHECK(d.ctl({"cancel", other}).exit_code == 0);
+  CHECK(d.ctl({"wait", other}).exit_code != 2);
+  // A sealed upload gives its place back.
+  REQUIRE_FALSE(uploads.back().add({task{"x", "echo", "{}", 0}}));
+  REQUIRE(uploads.back().seal());
+  uploads.pop_back();
+  CHECK(client->open_upload());
+}
