@@ -182,7 +182,7 @@ int run_node_with(int argc, char** argv, const registry_maker& make_registry) {
   if (auto err = init_logging(o.log_level))
     return fail(2, error_text(err));
   auto name = o.name.empty() ? host_name() : o.name;
-  if (auto err = node_table::validate(node_announcement{name, {"any"}, 1})) // the name alone, here
+  if (auto err = node_table::validate(node_announcement{name, {"any"}, 1, {}})) // the name alone, here
     return fail(2, error_text(err));
   // Before anything runs: a program the last run of this node left running must not run twice.
   std::vector<stopped_orphan> stopped;
@@ -202,9 +202,8 @@ int run_node_with(int argc, char** argv, const registry_maker& make_registry) {
   }
 
   fleet_node_options opts;
-  opts.announcement = node_announcement{name, registry->types(),
-                                        static_cast<int32_t>(o.capacity)};
-  opts.announcement.stopped_orphans = std::move(stopped); // for fleetd's audit, until a join succeeds
+  // What it stopped goes with it, for fleetd's audit, until a join succeeds.
+  opts.announcement = node_announcement{name, registry->types(), static_cast<int32_t>(o.capacity), std::move(stopped)};
   auto reported = std::make_shared<std::atomic<bool>>(false);
   opts.on_joined = [reported] { *reported = true; };
   if (auto err = node_table::validate(opts.announcement))

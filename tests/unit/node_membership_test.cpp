@@ -16,7 +16,7 @@ struct fake_handle {
 };
 
 node_announcement node(std::string name, std::vector<std::string> types = {"echo"}, int32_t capacity = 2) {
-  return {std::move(name), std::move(types), capacity};
+  return {std::move(name), std::move(types), capacity, {}};
 }
 
 } // namespace

@@ -12,7 +12,7 @@ using namespace fleet;
 namespace {
 
 node_announcement node(std::string name, std::vector<std::string> types, int32_t capacity) {
-  return {std::move(name), std::move(types), capacity};
+  return {std::move(name), std::move(types), capacity, {}};
 }
 
 /// Loads a node_config from command-line arguments only.

@@ -66,10 +66,14 @@ TEST_CASE("message types round-trip through CAF's serializer") {
   CHECK(w.status == worker_status::failed);
   CHECK(round_trip(sys, fleet_stats{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}).max_concurrent_workers == 10);
   CHECK(round_trip(sys, result_summary{3, 2, 1, 0.5, 12.5}).average_duration_ms == 12.5);
-  auto a = round_trip(sys, node_announcement{"gpu-1", {"echo", "sleep"}, 16});
+  auto a = round_trip(sys, node_announcement{"gpu-1", {"echo", "sleep"}, 16, {{"w-1", 42, 1, "SIGTERM"}}});
   CHECK(a.name == "gpu-1");
   CHECK(a.types == std::vector<std::string>{"echo", "sleep"});
   CHECK(a.capacity == 16);
+  REQUIRE(a.stopped_orphans.size() == 1); // what a restarted node stopped crosses the wire whole
+  CHECK(a.stopped_orphans[0].label == "w-1");
+  CHECK(a.stopped_orphans[0].pid == 42);
+  CHECK(a.stopped_orphans[0].how == "SIGTERM");
   auto letters = round_trip(sys, dead_letter_page{{dead_letter{"b", "t", "fail", 4, "boom", 99}}, 17, true});
   REQUIRE(letters.items.size() == 1);
   CHECK(letters.items[0].error == "boom");
