@@ -202,10 +202,7 @@ void fleet_manager_state::write(write_pipeline::job job, continuation then) {
   commit_group();
   if (!requester_.empty())
     job = [who = requester_, job = std::move(job)](fleet_store& store) {
-      store.set_requester(who);
-      auto err = job(store);
-      store.set_requester({});
-      return err;
+      return store.as_requested_by(who, [&] { return job(store); });
     };
   post(std::move(job), std::move(then));
 }

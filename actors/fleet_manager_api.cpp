@@ -110,10 +110,11 @@ caf::result<std::string> fleet_manager_state::open_upload() {
       case verdict::peer_full:
         return caf::make_error(errc::limit_exceeded,
                                fmt::format("this client's process has {} uploads open already, its share: seal "
-                                           "one, or wait 10 minutes for an abandoned one to free its place",
-                                           upload_quota_.per_peer()));
+                                           "one, or wait {} minutes for an abandoned one to free its place",
+                                           upload_quota_.per_peer(), upload_quota_.idle_ms() / 60'000));
       case verdict::fleet_full:
-        return caf::make_error(errc::limit_exceeded, "fleetd has 4096 uploads open already: try again later");
+        return caf::make_error(errc::limit_exceeded, fmt::format("fleetd has {} uploads open already: try again "
+                                                                 "later", upload_quota_.in_all()));
     }
   }
   auto rp = self_->make_response_promise<std::string>();

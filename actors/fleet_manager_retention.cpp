@@ -76,10 +76,7 @@ void fleet_manager_state::prune_next() {
   }
   write_now<fleet_store::prune_progress>(
     [policy, now, rows = opts_.prune_step_rows, who = prune_requester_](fleet_store& store) {
-      store.set_requester(who);
-      auto step = store.prune_step(now, policy, rows);
-      store.set_requester({});
-      return step;
+      return store.as_requested_by(who, [&] { return store.prune_step(now, policy, rows); });
     },
     [this](caf::expected<fleet_store::prune_progress> step) {
       if (!step) {

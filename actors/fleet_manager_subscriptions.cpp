@@ -32,7 +32,7 @@ caf::result<batch_status> fleet_manager_state::subscribe(const std::string& batc
     return caf::make_error(errc::limit_exceeded, fmt::format("fleetd holds {} subscriptions already",
                                                              subscriptions_.max_subscriptions));
   // fleetd's own subscribers (the HTTP API's event streams) have their own cap (http-max-streams).
-  if (who.node() != self_->node() && subscriptions_.full(who.node()))
+  if (!sent_from_local_node(self_) && subscriptions_.full(who.node()))
     return caf::make_error(errc::limit_exceeded,
                            fmt::format("this client's process holds {} subscriptions already, its share: wait "
                                        "for some of its batches to finish", subscriptions_.max_per_peer));

@@ -1,11 +1,11 @@
 #pragma once
 
 #include "fleetd/interfaces.hpp"
-
-#include <functional>
 #include "fleetd/worker.hpp"
 
 #include <caf/stateful_actor.hpp>
+
+#include <functional>
 
 #include <cstdint>
 #include <memory>

@@ -321,6 +321,14 @@ public:
   /// Who asked for the change being written (JSON, see actors/requesters.hpp), stored with every
   /// event log_event writes until cleared with an empty string. Empty: fleetd itself.
   void set_requester(std::string json) { requester_ = std::move(json); }
+  /// Runs `job` (on this store) with `who` as the requester of what it writes; what it returns.
+  template <class Job>
+  auto as_requested_by(std::string who, Job&& job) {
+    set_requester(std::move(who));
+    auto out = job();
+    set_requester({});
+    return out;
+  }
 
   /// Records a plain audit event (with the requester set, if any).
   caf::error log_event(int64_t at, event_kind kind, const std::string& batch_id,

@@ -37,10 +37,7 @@ public:
   bool full() const { return subscriptions_ >= max_subscriptions; }
 
   /// Whether `peer` holds its share already.
-  bool full(const Peer& peer) const {
-    auto i = by_peer_.find(peer);
-    return i != by_peer_.end() && i->second >= max_per_peer;
-  }
+  bool full(const Peer& peer) const { return held_by(peer) >= max_per_peer; }
 
   /// How many subscriptions the subscribers of `peer` hold.
   size_t held_by(const Peer& peer) const {

@@ -62,6 +62,8 @@ public:
   }
 
   size_t per_peer() const { return per_peer_; }
+  size_t in_all() const { return in_all_; }
+  int64_t idle_ms() const { return idle_ms_; }
   size_t tracked() const { return uploads_.size(); }
 
 private:
