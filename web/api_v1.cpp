@@ -263,7 +263,7 @@ void api_v1::serve(httplib::Server& server) {
                 if (!body)
                   return;
                 if (verb == "cancel" && !body->empty()) {
-                  auto task_ids = task_ids_of(*body, res, "cancel");
+                  auto task_ids = accept_body(res, task_ids_body(*body, "cancel"));
                   if (!task_ids)
                     return;
                   auto cancelled = c.cancel_tasks(*id, *task_ids);
@@ -301,7 +301,7 @@ void api_v1::serve(httplib::Server& server) {
     auto body = object_body(req, res);
     if (!body)
       return;
-    auto task_ids = task_ids_of(*body, res, "replay");
+    auto task_ids = accept_body(res, task_ids_body(*body, "replay"));
     if (!task_ids)
       return;
     auto replayed = client_for(*who).replay(*id, *task_ids);
@@ -344,36 +344,10 @@ void api_v1::serve(httplib::Server& server) {
     auto body = object_body(req, res);
     if (!body)
       return;
-    config_update update;
-    auto wrong = [&](const std::string& name, const char* what) {
-      send_error(res, 422, "invalid_config", fmt::format("{} must be {}", name, what));
-    };
-    for (const auto& [name, value] : body->items()) {
-      if (name == "max_concurrent_workers" || name == "max_retries") {
-        if (!value.is_number_integer() || value.get<int64_t>() < INT32_MIN || value.get<int64_t>() > INT32_MAX)
-          return wrong(name, "an integer");
-        (name == "max_retries" ? update.max_retries : update.max_concurrent_workers) = value.get<int32_t>();
-      } else if (name == "worker_timeout_ms" || name == "backoff_base_ms" || name == "backoff_cap_ms") {
-        if (!value.is_number_integer() || (value.is_number_unsigned() && value.get<uint64_t>() > INT64_MAX))
-          return wrong(name, "an integer");
-        auto& field = name == "worker_timeout_ms" ? update.worker_timeout_ms
-                      : name == "backoff_base_ms" ? update.backoff_base_ms
-                                                  : update.backoff_cap_ms;
-        field = value.get<int64_t>();
-      } else if (name == "retry_failed_tasks") {
-        if (!value.is_boolean())
-          return wrong(name, "true or false");
-        update.retry_failed_tasks = value.get<bool>();
-      } else if (name == "backoff_factor") {
-        if (!value.is_number())
-          return wrong(name, "a number");
-        update.backoff_factor = value.get<double>();
-      } else {
-        send_error(res, 422, "invalid_config", fmt::format("unknown field {} (see GET /api/v1/config)", quoted_input(name)));
-        return;
-      }
-    }
-    auto cfg = client_for(*who).update_config(update);
+    auto update = accept_body(res, config_update_body(*body));
+    if (!update)
+      return;
+    auto cfg = client_for(*who).update_config(*update);
     if (!cfg) {
       send_error(res, cfg.error());
       return;
@@ -389,12 +363,10 @@ void api_v1::serve(httplib::Server& server) {
     auto body = object_body(req, res);
     if (!body)
       return;
-    if (body->size() != 1 || !body->contains("workers") || !(*body)["workers"].is_number_integer()
-        || (*body)["workers"].get<int64_t>() < 1 || (*body)["workers"].get<int64_t>() > INT32_MAX) {
-      send_error(res, 422, "invalid_config", "a scale is {\"workers\": N} with N >= 1");
+    auto workers = accept_body(res, scale_body(*body));
+    if (!workers)
       return;
-    }
-    auto n = (*body)["workers"].get<int32_t>();
+    auto n = *workers;
     auto cfg = client_for(*who).scale_workers(n);
     if (!cfg) {
       send_error(res, cfg.error());

@@ -4,6 +4,7 @@
 // submit and the event stream) share: the error format, parameters, and response helpers.
 
 #include "fleetd/error.hpp"
+#include "fleet/api_bodies.hpp"
 #include "fleet/json_codec.hpp"
 #include "fleet/json_text.hpp"
 #include "fleet/parse_number.hpp"
@@ -38,27 +39,22 @@ inline void send_error(Response& res, int status, std::string_view code, const s
   res.set_content(dump_json(json{{"error", {{"code", code}, {"message", message}}}}), "application/json");
 }
 
-/// fleet::http_status, except that well-formed tasks fleetd refuses are 422 (the HTTP API tells
-/// them from malformed requests) and a caught exception is 500.
-inline int api_status(errc x) {
-  switch (x) {
-    case errc::invalid_batch:
-    case errc::invalid_task:
-    case errc::duplicate_task_id:
-    case errc::unknown_task_type:
-    case errc::oversize_data: return 422;
-    case errc::internal_error: return 500;
-    default: return http_status(x);
-  }
+inline void send_error(Response& res, const body_problem& p) {
+  send_error(res, p.status, p.code, p.message);
 }
 
 inline void send_error(Response& res, const caf::error& err) {
-  if (err.category() == error_category) {
-    auto code = static_cast<errc>(err.code());
-    send_error(res, api_status(code), to_string(code), error_text(err));
-    return;
+  send_error(res, problem_of(err));
+}
+
+/// A decoded body; none (answered) if it was refused.
+template <class T>
+std::optional<T> accept_body(Response& res, decoded_body<T> d) {
+  if (auto* p = std::get_if<body_problem>(&d)) {
+    send_error(res, *p);
+    return std::nullopt;
   }
-  send_error(res, 503, "unavailable", "the fleet manager did not answer: " + error_text(err));
+  return std::move(std::get<T>(d));
 }
 
 inline void send_json(Response& res, int status, const json& body) {
@@ -118,42 +114,7 @@ inline std::optional<std::string> batch_id_of(const Request& req, Response& res)
 
 /// A JSON object body (empty: `{}`); none (answered 400) if it is something else.
 inline std::optional<json> object_body(const Request& req, Response& res) {
-  if (req.body.empty())
-    return json::object();
-  if (json_nesting(req.body, 32) > 32) {
-    send_error(res, 400, "bad_request", "the body nests JSON deeper than 32 levels");
-    return std::nullopt;
-  }
-  auto doc = json::parse(req.body, nullptr, false);
-  if (doc.is_discarded() || !doc.is_object()) {
-    send_error(res, 400, "bad_request", "the body must be a JSON object");
-    return std::nullopt;
-  }
-  return doc;
-}
-
-/// The body's "task_ids" (an array of strings; none given: empty), the only member `what` (a
-/// replay, a cancel) takes; none (answered 422) otherwise.
-inline std::optional<std::vector<std::string>> task_ids_of(const json& body, Response& res, const char* what) {
-  std::vector<std::string> task_ids;
-  for (const auto& [name, value] : body.items()) {
-    if (name != "task_ids") {
-      send_error(res, 422, "invalid_argument", fmt::format("unknown field {} (a {} has task_ids)", quoted_input(name), what));
-      return std::nullopt;
-    }
-    if (!value.is_array()) {
-      send_error(res, 422, "invalid_argument", "\"task_ids\" must be an array of task ids");
-      return std::nullopt;
-    }
-    for (const auto& t : value) {
-      if (!t.is_string()) {
-        send_error(res, 422, "invalid_argument", "\"task_ids\" must be an array of task ids");
-        return std::nullopt;
-      }
-      task_ids.push_back(t.get<std::string>());
-    }
-  }
-  return task_ids;
+  return accept_body(res, json_object_body(req.body, 32, true));
 }
 
 inline bool is_final(const batch_status& st) {

@@ -12,45 +12,6 @@ namespace fleet {
 
 using namespace api_detail;
 
-namespace {
-
-/// The body of a PATCH as a queue change: the fields as `fleetctl queue set` takes them, with
-/// JSON types (numbers, "100/1s" or null for the rate, booleans).
-caf::expected<queue_change> queue_change_of(const json& body) {
-  if (!body.is_object())
-    return caf::make_error(errc::invalid_config, "the body must be a JSON object of queue limits");
-  queue_change out;
-  for (const auto& [key, value] : body.items()) {
-    static const std::map<std::string, std::string> names{{"max_workers", "max-workers"},
-                                                          {"group_max_workers", "group-max-workers"},
-                                                          {"weight", "weight"},
-                                                          {"rate", "rate"},
-                                                          {"paused", "paused"}};
-    auto name = names.find(key);
-    if (name == names.end())
-      return caf::make_error(errc::invalid_config,
-                             fmt::format("unknown field {} (a queue has max_workers, rate, weight, "
-                                         "group_max_workers, paused)",
-                                         quoted_input(key)));
-    std::string text;
-    if (value.is_number_integer())
-      text = value.dump();
-    else if (value.is_boolean())
-      text = value.get<bool>() ? "true" : "false";
-    else if (value.is_string())
-      text = value.get<std::string>();
-    else if (value.is_null() && key == "rate")
-      text = "none";
-    else
-      return caf::make_error(errc::invalid_config, fmt::format("{} has the wrong type ({})", key, value.type_name()));
-    if (auto err = apply_queue_setting(name->second, text, out))
-      return err;
-  }
-  return out;
-}
-
-} // namespace
-
 void api_v1::serve_queues(httplib::Server& server) {
   const auto prefix = api_prefix + "/queues";
 
@@ -74,12 +35,10 @@ void api_v1::serve_queues(httplib::Server& server) {
       send_error(res, 400, "invalid_config", problem);
       return;
     }
-    auto body = json::parse(req.body, nullptr, false);
-    if (body.is_discarded()) {
-      send_error(res, 400, "bad_request", "the body must be a JSON object of queue limits");
+    auto body = accept_body(res, json_object_body(req.body, 32, false, " of queue limits"));
+    if (!body)
       return;
-    }
-    auto change = queue_change_of(body);
+    auto change = queue_change_body(*body);
     if (!change) {
       send_error(res, change.error());
       return;
@@ -89,7 +48,7 @@ void api_v1::serve_queues(httplib::Server& server) {
       send_error(res, set.error());
       return;
     }
-    record(*who, req, 200, {}, {{"action", "set_queue"}, {"queue", name}, {"set", body}});
+    record(*who, req, 200, {}, {{"action", "set_queue"}, {"queue", name}, {"set", *body}});
     send_json(res, 200, to_json(*set));
   });
 }

@@ -17,17 +17,7 @@ namespace {
 /// A schedule definition body: a JSON object nesting no deeper than a task's data allows (plus
 /// the levels of the template around it); none (answered) otherwise.
 std::optional<json> schedule_body(const Request& req, Response& res) {
-  constexpr size_t max_depth = max_json_nesting + 4;
-  if (json_nesting(req.body, max_depth) > max_depth) {
-    send_error(res, 400, "bad_request", fmt::format("the body nests JSON deeper than {} levels", max_depth));
-    return std::nullopt;
-  }
-  auto doc = json::parse(req.body, nullptr, false);
-  if (doc.is_discarded() || !doc.is_object()) {
-    send_error(res, 400, "bad_request", "the body must be a JSON object: a schedule");
-    return std::nullopt;
-  }
-  return doc;
+  return accept_body(res, json_object_body(req.body, max_json_nesting + 4, false, ": a schedule"));
 }
 
 std::optional<std::string> schedule_name_of(const Request& req, Response& res) {

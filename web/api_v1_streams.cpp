@@ -90,48 +90,12 @@ void api_v1::serve_submit(httplib::Server& server) {
         send_error(res, 400, "bad_request", "the body is not UTF-8 text");
         return;
       }
-      if (json_nesting(body, max_json_nesting + 3) > max_json_nesting + 3) {
-        send_error(res, 422, "invalid_task", fmt::format("the body nests JSON deeper than task data may ({} levels)",
-                                                         max_json_nesting));
+      auto envelope = accept_body(res, submit_envelope_body(body, key));
+      if (!envelope)
         return;
-      }
-      auto doc = json::parse(body, nullptr, false);
-      task_policy defaults; // the body's "policy", for the tasks that do not set their own
-      if (doc.is_discarded() || !doc.is_object()) {
-        send_error(res, 400, "bad_request", "the body must be a JSON object: {\"tasks\": [...], \"key\": \"...\"}");
-        return;
-      }
-      for (const auto& [name, value] : doc.items()) {
-        if (name == "key") {
-          if (!value.is_string()) {
-            send_error(res, 422, "invalid_argument", "\"key\" must be a string");
-            return;
-          }
-          auto body_key = value.get<std::string>();
-          if (!key.empty() && body_key != key) {
-            send_error(res, 409, "conflict", "the Idempotency-Key header and the body's \"key\" differ");
-            return;
-          }
-          key = body_key;
-        } else if (name == "policy") {
-          auto p = policy_from_json(value, "\"policy\"");
-          if (!p) {
-            send_error(res, p.error());
-            return;
-          }
-          defaults = *p;
-        } else if (name != "tasks") {
-          send_error(res, 422, "invalid_argument",
-                     fmt::format("unknown field {} (a submit has tasks, key and policy)", quoted_input(name)));
-          return;
-        }
-      }
-      auto raw = json_member_text(body, "tasks");
-      if (!raw || !doc["tasks"].is_array()) {
-        send_error(res, 422, "invalid_batch", "\"tasks\" must be an array of task objects");
-        return;
-      }
-      std::istringstream in{std::string{*raw}};
+      key = envelope->key;
+      const auto& defaults = envelope->defaults;
+      std::istringstream in{std::string{envelope->tasks_text}};
       task_stream stream{in, "body", *limits};
       auto all = stream.next(SIZE_MAX);
       if (!all) {
