@@ -12,6 +12,7 @@
 #include "fleet/manager/start_up.hpp"
 #include "fleet/retry_policy.hpp"
 #include "fleet/text.hpp"
+#include "fleet/time_text.hpp"
 #include "fleet/upload_part.hpp"
 
 #include <caf/actor_system.hpp>
@@ -26,6 +27,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 
 namespace fleet {
 
@@ -153,6 +155,7 @@ caf::error fleet_manager_state::init(self_pointer self, fleet_manager_options op
     idle_since_ms_ = now;
     self->delayed_send(self, std::chrono::milliseconds(opts_.autoscale.interval_ms), autoscale_atom::value);
   }
+  arm_clock_check();
   return caf::none;
 }
 
@@ -166,8 +169,10 @@ fleet_manager_state::~fleet_manager_state() {
     if (run_id_ > 0 && !storage_.damaged()) {
       // After the last group: the stop is the run's last word. Attempts still running run again
       // at the next start.
-      writer_->post([run = run_id_, now = now_ms(), running = static_cast<int64_t>(attempts_.size())](
-                      fleet_store& store) { return store.record_run_stop(run, now, running); });
+      writer_->post([run = run_id_, now = now_ms(), running = static_cast<int64_t>(attempts_.size()),
+                     steps = clock_steps_ms_](fleet_store& store) {
+        return store.record_run_stop(run, now, running, steps);
+      });
     }
     writer_.reset(); // finishes every posted write
   }
@@ -182,7 +187,49 @@ fleet_manager_state::~fleet_manager_state() {
 
 int64_t fleet_manager_state::now_ms() const {
   auto elapsed = self_->clock().now() - clock_origin_;
-  return epoch_ms_ + std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count();
+  return epoch_ms_ + clock_steps_ms_ + std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count();
+}
+
+// -- the wall clock -------------------------------------------------------------
+
+void fleet_manager_state::arm_clock_check() {
+  if (opts_.clock_check_ms > 0 && !stopping_)
+    clock_timer_.arm(self_, std::chrono::milliseconds(opts_.clock_check_ms), clock_check_atom::value);
+}
+
+void fleet_manager_state::on_clock_check() {
+  clock_timer_.fired();
+  auto expected = now_ms();
+  auto wall = opts_.wall_clock ? opts_.wall_clock() : wall_clock_ms();
+  // Both clocks are slewed alike by NTP: only a step (or a leap second) parts them.
+  if (std::abs(wall - expected) >= opts_.clock_step_tolerance_ms)
+    follow_clock_step(expected, wall - expected);
+  arm_clock_check();
+}
+
+void fleet_manager_state::follow_clock_step(int64_t from, int64_t by_ms) {
+  clock_steps_ms_ += by_ms;
+  // What the manager measures in memory (attempt timeouts and durations, rates, idle uploads and
+  // workers) moves with the clock; wall-clock intents (a delayed task's run_at, a cron slot) stay.
+  attempts_.shift_clock(by_ms);
+  queues_.shift_clock(by_ms);
+  upload_quota_.shift_clock(by_ms);
+  idle_since_ms_ += by_ms;
+  spdlog::warn("the wall clock stepped by {} ms (fleetd expected {}, it read {}): stored times follow it, "
+               "retries waiting for their backoff move with it",
+               by_ms, format_rfc3339_ms(from), format_rfc3339_ms(from + by_ms));
+  write<int64_t>([from, by_ms](fleet_store& store) { return store.record_clock_step(from, by_ms); },
+                 [this, by_ms](caf::expected<int64_t> moved) {
+                   if (!moved) {
+                     spdlog::error("cannot record the clock step of {} ms: {}", by_ms, error_text(moved.error()));
+                     return;
+                   }
+                   // Delayed tasks came nearer or went further; cron slots too.
+                   wakeup_at_ = caf::none;
+                   wake_for_next_due();
+                   schedule_tick_at_ = caf::none;
+                   arm_schedule_timer();
+                 });
 }
 
 // -- group commit ---------------------------------------------------------------

@@ -122,10 +122,15 @@ struct fleet_manager_options {
   std::vector<schedule_spec> declared_schedules;
   /// Queues declared in the config file ([queue.NAME]); what was set at runtime wins field by field.
   std::map<std::string, queue_limits> declared_queues;
-  /// The wall clock (ms since the epoch) read once at start: stored times and schedule slots count
-  /// from it, moved on by the actor clock. Empty: the system clock (tests start a manager as if at
-  /// another time).
+  /// The wall clock (ms since the epoch): read at start, where stored times and schedule slots
+  /// count from, moved on by the actor clock, and read again every `clock_check_ms` to follow its
+  /// steps. Empty: the system clock (tests start a manager as if at another time, or step it).
   std::function<int64_t()> wall_clock;
+  /// How often the wall clock is compared with the manager's (fleetd: 1000); 0: never (tests whose
+  /// test clock stands for the wall clock).
+  int64_t clock_check_ms = 0;
+  /// A difference this big or bigger is a step, which the manager follows and records.
+  int64_t clock_step_tolerance_ms = 1000;
 };
 
 class fleet_manager_state {
@@ -221,6 +226,7 @@ public:
   caf::result<std::vector<queue_info>> list_queues();
   caf::result<queue_info> set_queue(const std::string& name, const queue_change& change);
   void on_rate_tick();
+  void on_clock_check();
   void on_node_tick();
   void on_tick();
   void on_wakeup();
@@ -298,6 +304,10 @@ private:
   queue_info queue_info_of(queue_slot& q, int64_t pending, int64_t now);
   /// Arms a dispatch for when a queue held back by its rate may start again.
   void arm_rate_timer();
+  void arm_clock_check();
+  /// The wall clock read `from + by_ms` where the manager expected `from`: its clock follows, what
+  /// it measures in memory keeps its durations, and the step is recorded.
+  void follow_clock_step(int64_t from, int64_t by_ms);
   /// The bookkeeping every attempt starts with: its record, the queued start, the node's count.
   running_attempt begin_attempt(const runnable_task& next, const std::string& node);
   void start_attempt(runnable_task next, const std::string& node);
@@ -351,6 +361,7 @@ private:
   coordinator_actor coordinator_;
   std::mt19937_64 rng_;
   int64_t epoch_ms_ = 0;
+  int64_t clock_steps_ms_ = 0; ///< the wall clock's steps since the start, which now_ms() follows
   int64_t run_id_ = 0;         ///< this run's row in fleetd_runs; 0: not recorded
   caf::actor_clock::time_point clock_origin_;
   uint64_t worker_seq_ = 0;
@@ -363,6 +374,7 @@ private:
 
   queue_scheduler queues_;
   one_shot_timer rate_timer_;
+  one_shot_timer clock_timer_;
   bool dispatching_ = false;
   attempt_table attempts_;
   caf::optional<int64_t> wakeup_at_;

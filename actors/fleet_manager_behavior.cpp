@@ -210,6 +210,10 @@ fleet_manager(fleet_manager_state::self_pointer self, fleet_manager_options opts
       client_change by{self};
       return self->state.set_queue(name, change);
     }),
+    guarded([self, from_self](clock_check_atom) {
+      if (from_self())
+        self->state.on_clock_check();
+    }),
     guarded([self, from_self](rate_tick_atom) {
       if (from_self())
         self->state.on_rate_tick();

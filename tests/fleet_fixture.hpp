@@ -87,7 +87,14 @@ public:
     opts.declared_schedules = declared_schedules_;
     opts.declared_queues = declared_queues_;
     opts.archive_dir = archive_dir_;
-    if (wall_offset_ms_ != 0)
+    if (clock_check_ms_ > 0) {
+      // A wall clock that the test clock moves on, and that the test may step.
+      opts.clock_check_ms = clock_check_ms_;
+      opts.wall_clock = [this, origin = sched_.clock().now(), start = wall_clock_now_ms()] {
+        auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(sched_.clock().now() - origin);
+        return start + elapsed.count() + wall_steps_ms_;
+      };
+    } else if (wall_offset_ms_ != 0)
       opts.wall_clock = [offset = wall_offset_ms_] {
         using namespace std::chrono;
         return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count() + offset;
@@ -206,6 +213,14 @@ public:
   void set_declared_queues(std::map<std::string, queue_limits> queues) { declared_queues_ = std::move(queues); }
   /// The next start reads the wall clock this far ahead (a restart after a while, or a clock step).
   void set_wall_offset(int64_t ms) { wall_offset_ms_ = ms; }
+  /// The manager compares its clock with the wall clock every `ms`; the test steps that clock
+  /// with step_wall_clock.
+  void check_clock_every(int64_t ms) { clock_check_ms_ = ms; }
+  void step_wall_clock(int64_t ms) { wall_steps_ms_ += ms; }
+  static int64_t wall_clock_now_ms() {
+    using namespace std::chrono;
+    return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+  }
   /// Whether the store checks the file at open (off: damage that appears while fleetd runs).
   void set_check_integrity(bool on) { check_integrity_ = on; }
   void set_synchronous(std::string mode) { synchronous_ = std::move(mode); }
@@ -251,6 +266,8 @@ private:
   std::map<std::string, queue_limits> declared_queues_;
   std::string archive_dir_;
   int64_t wall_offset_ms_ = 0;
+  int64_t clock_check_ms_ = 0;
+  int64_t wall_steps_ms_ = 0;
   std::shared_ptr<fleet_metrics> metrics_ = std::make_shared<fleet_metrics>();
   fleet_manager_actor manager_;
 };

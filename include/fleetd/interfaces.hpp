@@ -83,6 +83,7 @@ using queue_set_atom = caf::atom_constant<caf::atom("queueset")>;
 using rate_tick_atom = caf::atom_constant<caf::atom("ratetick")>;
 using identify_atom = caf::atom_constant<caf::atom("identify")>;
 using config_reset_atom = caf::atom_constant<caf::atom("cfgreset")>;
+using clock_check_atom = caf::atom_constant<caf::atom("clockchk")>;
 
 /// A short-lived worker: runs one attempt of one task, replies, and quits.
 using worker_actor = caf::typed_actor<
@@ -253,6 +254,8 @@ using fleet_manager_actor = fleet_api_actor::extend<
   caf::reacts_to<progress_flush_atom>,
   // From the manager itself: a queue held back by its rate may start an attempt again.
   caf::reacts_to<rate_tick_atom>,
+  // From the manager itself: time to compare its clock with the wall clock.
+  caf::reacts_to<clock_check_atom>,
   // From the coordinator, on behalf of a worker (the sender): submit_result.
   caf::replies_to<submit_result_atom, std::string, task_outcome>::with<bool>,
   // From fleetd's own HTTP server: record who asked for a change (event api_request, with the

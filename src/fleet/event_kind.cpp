@@ -34,6 +34,7 @@ std::string_view to_string(event_kind x) {
     case event_kind::tasks_skipped: return "tasks_skipped";
     case event_kind::queue_changed: return "queue_changed";
     case event_kind::orphan_stopped: return "orphan_stopped";
+    case event_kind::clock_stepped: return "clock_stepped";
     case event_kind::fleetd_started: return "fleetd_started";
     case event_kind::fleetd_stopped: return "fleetd_stopped";
     case event_kind::config_reset: return "config_reset";

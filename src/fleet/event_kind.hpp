@@ -45,6 +45,7 @@ enum class event_kind : uint8_t {
   fleetd_started,
   fleetd_stopped,
   config_reset,
+  clock_stepped,
 };
 
 /// Every kind, in declaration order (for tests and documentation checks).
@@ -60,6 +61,7 @@ inline constexpr event_kind all_event_kinds[] = {
   event_kind::schedule_fired,     event_kind::schedule_skipped, event_kind::schedule_missed,
   event_kind::tasks_skipped,     event_kind::queue_changed,    event_kind::orphan_stopped,
   event_kind::fleetd_started,    event_kind::fleetd_stopped,   event_kind::config_reset,
+  event_kind::clock_stepped,
 };
 
 /// The `kind` text: the enumerator's name.

@@ -213,8 +213,13 @@ public:
   /// which "run" (the id returned) is added.
   caf::expected<int64_t> record_run_start(int64_t now, int64_t pid, const std::string& version,
                                           const std::string& detail);
-  /// Run `run` stops cleanly, with `running` attempts left for the next start.
-  caf::error record_run_stop(int64_t run, int64_t now, int64_t running);
+  /// Run `run` stops cleanly, with `running` attempts left for the next start; the wall clock
+  /// stepped by `clock_steps_ms` in all while it ran (not part of its uptime).
+  caf::error record_run_stop(int64_t run, int64_t now, int64_t running, int64_t clock_steps_ms = 0);
+  /// The wall clock stepped by `by_ms` (it read `from + by_ms` where fleetd expected `from`): the
+  /// retries waiting for their backoff move with it, so that each still waits as long as it was
+  /// told; a clock_stepped event records the step and how many moved. Returns that number.
+  caf::expected<int64_t> record_clock_step(int64_t from, int64_t by_ms);
 
   // -- dead letters ----------------------------------------------------------------
 

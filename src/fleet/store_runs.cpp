@@ -45,7 +45,7 @@ caf::expected<int64_t> fleet_store::record_run_start(int64_t now, int64_t pid, c
   return run;
 }
 
-caf::error fleet_store::record_run_stop(int64_t run, int64_t now, int64_t running) {
+caf::error fleet_store::record_run_stop(int64_t run, int64_t now, int64_t running, int64_t clock_steps_ms) {
   auto started = db_.prepare("UPDATE fleetd_runs SET stopped_at = ?2 WHERE id = ?1 RETURNING started_at");
   if (!started)
     return started.error();
@@ -53,8 +53,22 @@ caf::error fleet_store::record_run_stop(int64_t run, int64_t now, int64_t runnin
   int64_t started_at = now;
   if (auto err = started->each_row([&] { started_at = started->column_int64(0); }))
     return err;
-  auto event = nlohmann::json{{"run", run}, {"clean", true}, {"uptime_ms", now - started_at}, {"running", running}};
+  auto event = nlohmann::json{{"run", run}, {"clean", true}, {"uptime_ms", now - started_at - clock_steps_ms}, {"running", running}};
   return log_event(now, event_kind::fleetd_stopped, {}, {}, event.dump());
+}
+
+caf::expected<int64_t> fleet_store::record_clock_step(int64_t from, int64_t by_ms) {
+  auto shift = db_.prepare("UPDATE tasks SET not_before = not_before + ?1 WHERE state = 'retry_wait'");
+  if (!shift)
+    return shift.error();
+  shift->rebind(by_ms);
+  if (auto err = shift->run())
+    return err;
+  auto moved = db_.changes();
+  auto event = nlohmann::json{{"from", from}, {"to", from + by_ms}, {"by_ms", by_ms}, {"retries_moved", moved}};
+  if (auto err = log_event(from + by_ms, event_kind::clock_stepped, {}, {}, event.dump()))
+    return err;
+  return moved;
 }
 
 } // namespace fleet

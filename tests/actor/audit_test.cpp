@@ -105,6 +105,7 @@ TEST_CASE("every query of docs/AUDIT.md gives the rows of what happened") {
   auto cfg = fleet_fixture::small_config();
   cfg.max_retries = 1;
   fleet_fixture f{cfg};
+  f.check_clock_every(1000);
   f.start();
   // A: flaky fails once then succeeds; x fails twice (failed for good), is replayed, fails twice again.
   auto a = f.submit_ok({failing("flaky", 1), failing("x", -1), make_task("e", "echo")});
@@ -132,6 +133,9 @@ TEST_CASE("every query of docs/AUDIT.md gives the rows of what happened") {
   nightly.tasks = {make_task("report", "echo")};
   REQUIRE(f.ask<schedule_info>(schedule_add_atom::value, nightly, false));
   REQUIRE(f.ask<bool>(schedule_pause_atom::value, std::string{"nightly"}, true) == true);
+  // The wall clock steps back by a minute.
+  f.step_wall_clock(-60'000);
+  f.advance(1000);
   auto db = sqlite::database::open(f.db_path(), false);
   REQUIRE(db);
   // Times and ids differ from run to run: compare the rest.
@@ -149,7 +153,7 @@ TEST_CASE("every query of docs/AUDIT.md gives the rows of what happened") {
   };
   using rows = std::vector<std::string>;
   auto queries = audit_queries(a, "x");
-  REQUIRE(queries.size() == 33);
+  REQUIRE(queries.size() == 34);
   // The latest batches, and those that did not complete.
   CHECK(shown(queries[0]) == rows{"C|processing|1|0|0|0|0.0|T|NULL", "B|cancelled|1|0|0|1|100.0|T|10",
                                   "A|partial|3|2|1|0|100.0|T|1150"});
@@ -250,4 +254,8 @@ TEST_CASE("every query of docs/AUDIT.md gives the rows of what happened") {
   CHECK(shown(queries[30]).empty());
   CHECK(shown(queries[31]).empty());
   CHECK(shown(queries[32]).empty());
+  // The step of the clock, with no retry waiting.
+  auto steps = shown(queries[33]);
+  REQUIRE(steps.size() == 1);
+  CHECK(std::regex_match(steps[0], std::regex{"\\d+\\|T\\|-6\\d{4}\\|T\\|0"}));
 }

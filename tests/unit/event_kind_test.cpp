@@ -12,7 +12,8 @@ TEST_CASE("every event kind has its own text, and the schema documents each one"
   std::string schema;
   for (const char* file : {"/schema/0001_init.sql", "/schema/0003_retention.sql", "/schema/0004_schedules.sql",
                            "/schema/0006_dependencies.sql", "/schema/0007_queues.sql",
-                           "/schema/0009_orphans.sql", "/schema/0010_runs.sql", "/schema/0011_requested_by.sql"}) {
+                           "/schema/0009_orphans.sql", "/schema/0010_runs.sql", "/schema/0011_requested_by.sql",
+                           "/schema/0012_clock_steps.sql"}) {
     std::ifstream in{std::string{FLEET_SOURCE_DIR} + file};
     REQUIRE(in);
     schema.append(std::istreambuf_iterator<char>{in}, {});
@@ -25,7 +26,7 @@ TEST_CASE("every event kind has its own text, and the schema documents each one"
     CHECK(text != "unknown");
     CHECK(schema.find("--   " + std::string{text} + " ") != std::string::npos);
   }
-  CHECK(texts.size() == static_cast<size_t>(event_kind::config_reset) + 1);
+  CHECK(texts.size() == static_cast<size_t>(event_kind::clock_stepped) + 1);
 }
 
 TEST_CASE("an attempt's end names its event, and a success writes none") {

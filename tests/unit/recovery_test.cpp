@@ -259,9 +259,15 @@ TEST_CASE("fleetd's runs: each start is recorded, a run that never stopped clean
   CHECK(query_db_text(f.path, "SELECT detail FROM events WHERE kind = 'fleetd_stopped' ORDER BY id DESC LIMIT 1")
         == R"({"clean":true,"run":)" + std::to_string(second->run) + R"(,"running":2,"uptime_ms":1500})");
   in.now = 7000;
-  REQUIRE(run_start_up(*pipeline, in));
+  auto third = run_start_up(*pipeline, in);
+  REQUIRE(third);
   CHECK(query_db_int(f.path, "SELECT count(*) FROM events WHERE kind = 'fleetd_stopped'") == 2);
   CHECK(query_db_int(f.path, "SELECT count(*) FROM fleetd_runs WHERE stopped_at IS NULL AND found_dead_at IS NULL") == 1);
+  // The wall clock stepped back by 3 s while it ran: 2 s apart on the clock, 5 s of uptime.
+  REQUIRE_FALSE(pipeline->run([&](fleet_store& store) { return store.record_run_stop(third->run, 9000, 0, -3000); }));
+  CHECK(query_db_int(f.path, "SELECT json_extract(detail, '$.uptime_ms') FROM events WHERE kind = 'fleetd_stopped'"
+                             " ORDER BY id DESC LIMIT 1")
+        == 5000);
   // A manager that records no run writes none.
   in.run.reset();
   in.now = 8000;

@@ -133,6 +133,13 @@ void attempt_table::remember_finished(const running_attempt& r, bool success, in
     recent_.pop_back();
 }
 
+void attempt_table::shift_clock(int64_t by_ms) {
+  for (auto& [seq, r] : running_) {
+    r.spawned_at += by_ms;
+    r.deadline += by_ms;
+  }
+}
+
 std::vector<std::pair<int64_t, int32_t>> attempt_table::late(int64_t now) const {
   std::vector<std::pair<int64_t, int32_t>> out;
   for (const auto& [seq, r] : running_)

@@ -90,6 +90,9 @@ public:
   void remember_finished(const running_attempt& r, bool success, int64_t at);
   /// The attempts whose deadline is at or before `now`, as (seq, attempt).
   std::vector<std::pair<int64_t, int32_t>> late(int64_t now) const;
+  /// The manager's clock moved by `by_ms` (a step of the wall clock): the running attempts' start
+  /// and deadline move with it, so that their durations and timeouts stay as measured.
+  void shift_clock(int64_t by_ms);
   /// active_workers(): the running ones by start, then the recent ones, newest first.
   std::vector<worker_info> workers() const;
 

@@ -27,6 +27,8 @@ public:
   int64_t next_at(int64_t now);
   /// The starts saved at `now` (0 without a rate).
   double tokens(int64_t now);
+  /// The clock moved by `by_ms`: the time since the last refill stays what it was.
+  void shift_clock(int64_t by_ms) { refilled_at_ += by_ms; }
 
 private:
   void refill(int64_t now);
@@ -83,6 +85,12 @@ public:
   size_t index_of(const queue_slot& q) const;
   /// An attempt of `q` (of `group`, empty for none) starts.
   void on_start(queue_slot& q, const std::string& group, int64_t now);
+  /// The manager's clock moved by `by_ms` (a step of the wall clock): every rate keeps its tokens
+  /// and its time to the next one.
+  void shift_clock(int64_t by_ms) {
+    for (auto& q : queues_)
+      q.bucket.shift_clock(by_ms);
+  }
   /// An attempt of queue `name` and `group` left the running table; true if its group had tasks
   /// left out of the window that may be read now.
   bool on_end(const std::string& name, const std::string& group);

@@ -61,6 +61,12 @@ public:
     return n;
   }
 
+  /// The clock moved by `by_ms`: each upload stays as idle as it was.
+  void shift_clock(int64_t by_ms) {
+    for (auto& [id, e] : uploads_)
+      e.last_used += by_ms;
+  }
+
   size_t per_peer() const { return per_peer_; }
   size_t in_all() const { return in_all_; }
   int64_t idle_ms() const { return idle_ms_; }

@@ -1,0 +1,10 @@
+-- Version 12: steps of the wall clock (issue 22). Stored times are the wall clock as read at each
+-- event; fleetd reads it once a second beside its monotonic clock, and when the two disagree by a
+-- second or more (an NTP step, an operator's `date -s`, a VM resumed from a snapshot) it follows
+-- the wall clock from then on and records the step. No table changes; a new event kind:
+--   clock_stepped         {"from": ms fleetd expected, "to": ms the wall clock read, "by_ms": to - from,
+--                          "retries_moved": retries waiting for their backoff whose not_before moved
+--                          by by_ms, so that each still waits as long as it was told}
+-- Times written before and after a step are not comparable across it: order events by id, not
+-- by `at`; an attempt whose run a step crossed has finished_at - started_at off by by_ms (the
+-- duration the coordinator and the metrics count is measured on the monotonic clock).

@@ -1,0 +1,156 @@
+// Steps of the wall clock (issue 22): fleetd stores the wall clock as read at each event and
+// follows its steps, while what it measures in memory (timeouts, durations, rates) and the backoff
+// of waiting retries keep their lengths.
+
+#include "fleet_fixture.hpp"
+
+#include <cstdlib>
+
+using namespace fleet;
+using namespace fleet::test;
+
+namespace {
+
+constexpr int64_t hour_ms = 3'600'000;
+
+int64_t steps_recorded(fleet_fixture& f) {
+  return f.query_int("SELECT count(*) FROM events WHERE kind = 'clock_stepped'");
+}
+
+} // namespace
+
+TEST_CASE("a backward step of the clock keeps a waiting retry's backoff, and stored times follow the clock") {
+  auto cfg = fleet_fixture::small_config();
+  cfg.backoff_base_ms = 10'000;
+  cfg.backoff_cap_ms = 20'000;
+  cfg.max_retries = 2;
+  fleet_fixture f{cfg};
+  f.check_clock_every(1000);
+  f.start();
+  auto id = f.submit_ok({make_task("flaky", "fail", R"({"times": 1})")});
+  REQUIRE(f.query_int("SELECT count(*) FROM tasks WHERE state = 'retry_wait'") == 1);
+  auto not_before = f.query_int("SELECT not_before FROM tasks");
+  auto failed_at = f.query_int("SELECT finished_at FROM attempts WHERE attempt = 1");
+  f.step_wall_clock(-hour_ms);
+  f.advance(1000);
+  REQUIRE(steps_recorded(f) == 1);
+  auto by = f.query_int("SELECT json_extract(detail, '$.by_ms') FROM events WHERE kind = 'clock_stepped'");
+  CHECK(std::abs(by + hour_ms) < 1000);
+  CHECK(f.query_int("SELECT json_extract(detail, '$.retries_moved') FROM events WHERE kind = 'clock_stepped'") == 1);
+  CHECK(f.query_int("SELECT not_before FROM tasks") == not_before + by);
+  // The retry runs after its backoff, not an hour later.
+  REQUIRE(f.advance_until([&] { return f.finished(id); }, 20'000, 10));
+  CHECK(f.status_of(id).status == batch_state::completed);
+  // The second attempt started on the stepped clock: an hour before the first one failed.
+  auto second = f.query_int("SELECT started_at FROM attempts WHERE attempt = 2");
+  CHECK(second < failed_at - hour_ms + 20'000);
+  CHECK(second > failed_at - hour_ms);
+}
+
+TEST_CASE("a forward step of the clock times out no running attempt, and its duration is measured") {
+  auto cfg = fleet_fixture::small_config();
+  cfg.worker_timeout_ms = 10'000;
+  cfg.max_retries = 0;
+  fleet_fixture f{cfg};
+  f.check_clock_every(1000);
+  f.start();
+  auto id = f.submit_ok({make_task("slow", "sleep", R"({"ms": 3000})")});
+  f.advance(500);
+  f.step_wall_clock(hour_ms);
+  REQUIRE(f.advance_until([&] { return f.finished(id); }, 20'000, 10));
+  auto rs = f.results_of(id);
+  REQUIRE(rs.size() == 1);
+  CHECK(rs[0].success);
+  CHECK(rs[0].attempts == 1);
+  CHECK(rs[0].duration_ms >= 3000);
+  CHECK(rs[0].duration_ms < 4000);
+  CHECK(steps_recorded(f) == 1);
+  // The stored times are the wall clock as read: the step lies between start and finish.
+  CHECK(f.query_int("SELECT finished_at - started_at FROM attempts") >= hour_ms);
+}
+
+TEST_CASE("a forward step of the clock starts a delayed task whose time has come") {
+  fleet_fixture f{fleet_fixture::small_config()};
+  f.check_clock_every(1000);
+  f.start();
+  auto later = make_task("later", "echo");
+  later.delay_ms = 10 * 60'000;
+  auto id = f.submit_ok({later});
+  f.advance(2000);
+  CHECK_FALSE(f.finished(id));
+  f.step_wall_clock(hour_ms);
+  // Within the next check (and the wake-up it re-arms), not ten minutes later.
+  REQUIRE(f.advance_until([&] { return f.finished(id); }, 5000, 10));
+  CHECK(steps_recorded(f) == 1);
+}
+
+TEST_CASE("a rate-limited queue goes on starting after a backward step of the clock") {
+  fleet_fixture f{fleet_fixture::small_config()};
+  queue_limits api;
+  api.rate_count = 1;
+  api.rate_interval_ms = 1000;
+  f.set_declared_queues({{"api", api}});
+  f.check_clock_every(500);
+  f.start();
+  std::vector<task> tasks;
+  for (int i = 0; i < 4; ++i) {
+    auto t = make_task("api-" + std::to_string(i), "echo");
+    t.queue = "api";
+    tasks.push_back(t);
+  }
+  auto id = f.submit_ok(tasks);
+  auto started = [&] { return f.query_int("SELECT count(*) FROM attempts"); };
+  CHECK(started() == 1);
+  f.step_wall_clock(-hour_ms);
+  f.advance(500);
+  REQUIRE(steps_recorded(f) == 1);
+  REQUIRE(f.advance_until([&] { return f.finished(id); }, 10'000, 10));
+  CHECK(started() == 4);
+}
+
+TEST_CASE("a difference below the tolerance is no step") {
+  fleet_fixture f{fleet_fixture::small_config()};
+  f.check_clock_every(1000);
+  f.start();
+  f.step_wall_clock(600);
+  f.advance(5000);
+  CHECK(steps_recorded(f) == 0);
+  f.step_wall_clock(600); // 1.2 s in all: now it is one
+  f.advance(1000);
+  CHECK(steps_recorded(f) == 1);
+}
+
+TEST_CASE("a schedule fires each slot once across a backward step, and skips what a forward step jumps over") {
+  fleet_fixture f{fleet_fixture::small_config()};
+  f.check_clock_every(1000);
+  f.start();
+  schedule_spec spec;
+  spec.name = "tick";
+  spec.every_ms = 10'000;
+  spec.tasks = {make_task("t", "echo")};
+  REQUIRE(f.ask<schedule_info>(schedule_add_atom::value, spec, false));
+  auto fired = [&] { return f.query_int("SELECT count(*) FROM batches WHERE client_key LIKE 'schedule:tick@%'"); };
+  for (int i = 0; i < 350; ++i)
+    f.advance(100);
+  auto before = fired();
+  CHECK(before >= 3);
+  // Back by a minute: the slots of that minute were fired already and are not fired again.
+  f.step_wall_clock(-60'000);
+  for (int i = 0; i < 600; ++i)
+    f.advance(100);
+  CHECK(fired() <= before + 1);
+  // On by an hour: the 360 slots jumped over are missed (skip), not fired in a burst.
+  auto at_forward = fired();
+  f.step_wall_clock(hour_ms);
+  for (int i = 0; i < 50; ++i)
+    f.advance(100);
+  CHECK(fired() <= at_forward + 1);
+  CHECK(f.query_int("SELECT count(*) FROM events WHERE kind = 'schedule_missed'") >= 1);
+  CHECK(steps_recorded(f) == 2);
+  // And it goes on every 10 s on the new clock.
+  auto after_jump = fired();
+  for (int i = 0; i < 300; ++i)
+    f.advance(100);
+  CHECK(fired() >= after_jump + 2);
+}
+
