@@ -28,6 +28,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
+#include <utility>
 
 namespace fleet {
 
@@ -49,6 +50,7 @@ caf::error fleet_manager_state::init(self_pointer self, fleet_manager_options op
   epoch_ms_ = opts_.wall_clock ? opts_.wall_clock() : wall_clock_ms();
   clock_origin_ = self->clock().now();
   auto now = now_ms();
+  clock_since_ms_ = now;
   if (auto err = validate(opts_.initial_config))
     return err;
   if (opts_.user_autoscale)
@@ -209,6 +211,7 @@ void fleet_manager_state::on_clock_check() {
 
 void fleet_manager_state::follow_clock_step(int64_t from, int64_t by_ms) {
   clock_steps_ms_ += by_ms;
+  auto since = std::exchange(clock_since_ms_, from + by_ms);
   // What the manager measures in memory (attempt timeouts and durations, rates, idle uploads and
   // workers) moves with the clock; wall-clock intents (a delayed task's run_at, a cron slot) stay.
   attempts_.shift_clock(by_ms);
@@ -218,7 +221,7 @@ void fleet_manager_state::follow_clock_step(int64_t from, int64_t by_ms) {
   spdlog::warn("the wall clock stepped by {} ms (fleetd expected {}, it read {}): stored times follow it, "
                "retries waiting for their backoff move with it",
                by_ms, format_rfc3339_ms(from), format_rfc3339_ms(from + by_ms));
-  write<int64_t>([from, by_ms](fleet_store& store) { return store.record_clock_step(from, by_ms); },
+  write<int64_t>([from, by_ms, since](fleet_store& store) { return store.record_clock_step(from, by_ms, since); },
                  [this, by_ms](caf::expected<int64_t> moved) {
                    if (!moved) {
                      spdlog::error("cannot record the clock step of {} ms: {}", by_ms, error_text(moved.error()));

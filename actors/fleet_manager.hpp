@@ -362,6 +362,7 @@ private:
   std::mt19937_64 rng_;
   int64_t epoch_ms_ = 0;
   int64_t clock_steps_ms_ = 0; ///< the wall clock's steps since the start, which now_ms() follows
+  int64_t clock_since_ms_ = 0; ///< when the clock now_ms() follows began: the start or the last step
   int64_t run_id_ = 0;         ///< this run's row in fleetd_runs; 0: not recorded
   caf::actor_clock::time_point clock_origin_;
   uint64_t worker_seq_ = 0;

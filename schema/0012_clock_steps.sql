@@ -4,7 +4,8 @@
 -- the wall clock from then on and records the step. No table changes; a new event kind:
 --   clock_stepped         {"from": ms fleetd expected, "to": ms the wall clock read, "by_ms": to - from,
 --                          "retries_moved": retries waiting for their backoff whose not_before moved
---                          by by_ms, so that each still waits as long as it was told}
+--                          by by_ms, so that each still waits as long as it was told (those whose
+--                          failed attempt ended on the clock that stepped, not an earlier run's)}
 -- Times written before and after a step are not comparable across it: order events by id, not
 -- by `at`; an attempt whose run a step crossed has finished_at - started_at off by by_ms (the
 -- duration the coordinator and the metrics count is measured on the monotonic clock).

@@ -217,9 +217,11 @@ public:
   /// stepped by `clock_steps_ms` in all while it ran (not part of its uptime).
   caf::error record_run_stop(int64_t run, int64_t now, int64_t running, int64_t clock_steps_ms = 0);
   /// The wall clock stepped by `by_ms` (it read `from + by_ms` where fleetd expected `from`): the
-  /// retries waiting for their backoff move with it, so that each still waits as long as it was
-  /// told; a clock_stepped event records the step and how many moved. Returns that number.
-  caf::expected<int64_t> record_clock_step(int64_t from, int64_t by_ms);
+  /// retries waiting for their backoff since an attempt that failed on the clock that stepped (at
+  /// or after `since`, when fleetd started or followed the last step) move with it, so that each
+  /// still waits as long as it was told; those of earlier runs, counted on another clock, stay. A
+  /// clock_stepped event records the step and how many moved. Returns that number.
+  caf::expected<int64_t> record_clock_step(int64_t from, int64_t by_ms, int64_t since);
 
   // -- dead letters ----------------------------------------------------------------
 

@@ -57,11 +57,14 @@ caf::error fleet_store::record_run_stop(int64_t run, int64_t now, int64_t runnin
   return log_event(now, event_kind::fleetd_stopped, {}, {}, event.dump());
 }
 
-caf::expected<int64_t> fleet_store::record_clock_step(int64_t from, int64_t by_ms) {
-  auto shift = db_.prepare("UPDATE tasks SET not_before = not_before + ?1 WHERE state = 'retry_wait'");
+caf::expected<int64_t> fleet_store::record_clock_step(int64_t from, int64_t by_ms, int64_t since) {
+  // tasks.attempts is the number of the attempt whose failure scheduled the retry.
+  auto shift = db_.prepare("UPDATE tasks SET not_before = not_before + ?1 WHERE state = 'retry_wait'"
+                           " AND (SELECT finished_at FROM attempts WHERE task_seq = tasks.seq AND attempt = tasks.attempts)"
+                           " BETWEEN ?2 AND ?3");
   if (!shift)
     return shift.error();
-  shift->rebind(by_ms);
+  shift->rebind(by_ms, since, from);
   if (auto err = shift->run())
     return err;
   auto moved = db_.changes();
