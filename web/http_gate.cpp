@@ -141,7 +141,7 @@ http_gate::verdict http_gate::look(waiting& w) {
 http_gate::verdict http_gate::look_tls(waiting& w) {
   if (w.c.ssl == nullptr) {
     ::fcntl(w.c.fd, F_SETFL, ::fcntl(w.c.fd, F_GETFL) | O_NONBLOCK);
-    w.c.ssl = SSL_new(opts_.tls);
+    w.c.ssl = SSL_new(opts_.tls_context ? opts_.tls_context() : opts_.tls);
     if (w.c.ssl == nullptr || SSL_set_fd(w.c.ssl, w.c.fd) != 1)
       return verdict::drop;
     SSL_set_accept_state(w.c.ssl);

@@ -38,8 +38,12 @@ public:
     /// Head and body that are waited for; bigger go on at once. Below half of a socket's receive
     /// buffer: Linux caps SO_RCVLOWAT there.
     size_t max_request_bytes = 32 * 1024;
-    /// HTTPS: connections speak TLS with this context (not owned; outlives the gate). Null: HTTP.
+    /// HTTPS: connections speak TLS with this context (not owned; outlives the gate), unless
+    /// tls_context gives the one for each handshake. Null: HTTP.
     ssl_ctx_st* tls = nullptr;
+    /// With TLS: the context for the next handshake, when it may change (a renewed certificate);
+    /// empty: `tls`.
+    std::function<ssl_ctx_st*()> tls_context;
   };
 
   /// A connection whose request is whole (or too big to wait for).

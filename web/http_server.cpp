@@ -24,6 +24,7 @@
 #include <openssl/ssl.h>
 #include <pthread.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 
 #include <atomic>
 #include <limits>
@@ -32,6 +33,7 @@
 #include <mutex>
 #include <chrono>
 #include <set>
+#include <tuple>
 #include <thread>
 
 namespace fleet {
@@ -118,12 +120,68 @@ caf::expected<SSL_CTX*> https_context(const std::string& cert, const std::string
   return ctx.release();
 }
 
+/// The HTTPS context of fleet.http-tls-cert and -key, made again when either file changes (looked
+/// at once a second at most, at a handshake): a renewed certificate is served without a restart,
+/// and the connections open go on with the one they began with (each session holds its context).
+/// Files that do not load (half written, a key of another certificate) leave the last good context
+/// in place, with a warning.
+class renewing_https_context {
+public:
+  renewing_https_context(std::string cert, std::string key, SSL_CTX* first)
+    : cert_(std::move(cert)), key_(std::move(key)), ctx_(first, SSL_CTX_free), loaded_(stamps()) {}
+
+  SSL_CTX* first() const { return ctx_.get(); }
+
+  SSL_CTX* current() {
+    std::lock_guard<std::mutex> guard{mtx_};
+    auto now = std::chrono::steady_clock::now();
+    if (now - checked_ < std::chrono::seconds{1})
+      return ctx_.get();
+    checked_ = now;
+    auto seen = stamps();
+    if (seen == loaded_ || seen == refused_)
+      return ctx_.get();
+    auto next = https_context(cert_, key_);
+    if (!next) {
+      refused_ = seen;
+      spdlog::warn("http: the changed certificate or key does not load, still serving the one before: {}",
+                   error_text(next.error()));
+      return ctx_.get();
+    }
+    ctx_.reset(*next);
+    loaded_ = seen;
+    spdlog::info("http: serving the renewed certificate {}", cert_);
+    return ctx_.get();
+  }
+
+private:
+  /// What tells a file's versions apart: a rename gives a new inode, a rewrite a new time or size.
+  using stamp = std::tuple<dev_t, ino_t, off_t, int64_t>;
+  static stamp stamp_of(const std::string& path) {
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0)
+      return {};
+    return {st.st_dev, st.st_ino, st.st_size, int64_t{st.st_mtim.tv_sec} * 1'000'000'000 + st.st_mtim.tv_nsec};
+  }
+  std::pair<stamp, stamp> stamps() const { return {stamp_of(cert_), stamp_of(key_)}; }
+
+  std::mutex mtx_;
+  std::string cert_;
+  std::string key_;
+  std::unique_ptr<SSL_CTX, decltype(&SSL_CTX_free)> ctx_;
+  std::pair<stamp, stamp> loaded_;
+  std::pair<stamp, stamp> refused_{};
+  std::chrono::steady_clock::time_point checked_ = std::chrono::steady_clock::now();
+};
+
 } // namespace
 
 struct http_server::impl {
   impl(caf::actor_system& sys, fleet_manager_actor manager, std::shared_ptr<const fleet_metrics> metrics,
        http_options opts, SSL_CTX* tls)
-    : sys(sys), manager(manager), metrics(std::move(metrics)), opts(std::move(opts)), tls(tls, SSL_CTX_free),
+    : sys(sys), manager(manager), metrics(std::move(metrics)), opts(std::move(opts)),
+      https(tls == nullptr ? nullptr
+                           : std::make_unique<renewing_https_context>(this->opts.tls_cert, this->opts.tls_key, tls)),
       api(sys, manager, api_settings_of(this->opts), [this](const std::string& why) { warn_refused(why); }) {}
 
   static api_settings api_settings_of(const http_options& opts) {
@@ -139,17 +197,20 @@ struct http_server::impl {
   fleet_api_actor manager;
   std::shared_ptr<const fleet_metrics> metrics;
   http_options opts;
-  std::unique_ptr<SSL_CTX, decltype(&SSL_CTX_free)> tls; ///< before the server, whose gate uses it
+  std::unique_ptr<renewing_https_context> https; ///< before the server, whose gate uses it
   api_v1 api;
   // Before the server: its gate's threads report through them until the server is gone.
   std::mutex warn_mtx;
   std::chrono::steady_clock::time_point last_warning;
   size_t suppressed = 0;
-  gated_server server{gate_options(opts, tls.get()), [this](const std::string& why) { warn_refused(why); }};
+  gated_server server{gate_options(opts, https.get()), [this](const std::string& why) { warn_refused(why); }};
 
-  static http_gate::options gate_options(const http_options& opts, SSL_CTX* tls) {
+  static http_gate::options gate_options(const http_options& opts, renewing_https_context* https) {
     http_gate::options out;
-    out.tls = tls;
+    if (https != nullptr) {
+      out.tls = https->first();
+      out.tls_context = [https] { return https->current(); };
+    }
     out.max_waiting = opts.max_waiting;
     // Event streams and big uploads hold a thread each: they get threads of their own.
     out.workers += opts.max_streams;

@@ -171,3 +171,36 @@ TEST_CASE("a fleet-node with a certificate from the CA joins a TLS fleetd, and o
   // The plain node kept trying meanwhile; none of its failures cost node-1 its connection.
   CHECK_MESSAGE(d.count_in_log("node node-1 dropped") == 0, d.log());
 }
+
+TEST_CASE("a certificate renewed on disk is served to new connections without a restart") {
+  test_pki pki;
+  fleetd_process d(pki.fleetd_config());
+  REQUIRE_MESSAGE(d.start(), d.log());
+  // The serial of the certificate fleetd shows a client with a certificate from the CA.
+  auto served_serial = [&] {
+    auto shown = run({"sh", "-c",
+                      "openssl s_client -connect 127.0.0.1:" + std::to_string(d.port()) + " -cert '"
+                        + pki.file("fleetctl.pem") + "' -key '" + pki.file("fleetctl.key") + "' -CAfile '"
+                        + pki.file("ca.pem") + "' </dev/null 2>/dev/null | openssl x509 -noout -serial"});
+    return shown.out;
+  };
+  auto file_serial = [&] { return run({"openssl", "x509", "-noout", "-serial", "-in", pki.file("fleetd.pem")}).out; };
+  auto before = served_serial();
+  REQUIRE(before.rfind("serial=", 0) == 0);
+  CHECK(before == file_serial());
+  // A new key and certificate from the same CA, moved into place by rename (as docs say).
+  auto renewed = d.file("renewed");
+  REQUIRE(run({"mkdir", "-p", renewed}).exit_code == 0);
+  REQUIRE(run({"cp", pki.file("ca.pem"), pki.file("ca.key"), renewed}).exit_code == 0);
+  auto made = run({std::string{FLEET_SOURCE_DIR} + "/scripts/make-certs.sh", renewed, "fleetd"});
+  REQUIRE_MESSAGE(made.exit_code == 0, made.err);
+  REQUIRE(run({"mv", renewed + "/fleetd.key", pki.file("fleetd.key")}).exit_code == 0);
+  REQUIRE(run({"mv", renewed + "/fleetd.pem", pki.file("fleetd.pem")}).exit_code == 0);
+  auto after = served_serial();
+  CHECK(after != before);
+  CHECK(after == file_serial());
+  // Clients go on: fleetctl, and the same fleetd process.
+  auto stats = d.ctl(with(pki.client_args(), {"stats"}));
+  CHECK_MESSAGE(stats.exit_code == 0, stats.err);
+  CHECK(d.terminate() == 0);
+}
