@@ -15,13 +15,20 @@
 // calls cannot be changed here, so these definitions interpose on them: the dynamic linker binds
 // libcaf_openssl's references to the executable's definitions, which clear the queue and call
 // libssl's through dlsym(RTLD_NEXT). Our own OpenSSL calls pass through them too, unchanged.
+//
+// Two more for what CAF's sessions cannot be told: TLSv1_2_method, with which CAF makes every
+// context, answers TLS_method (TLS 1.3 where both sides have it, never below 1.2: SSL_new sets
+// the floor), and SSL_new gives a client's session the name that the server's certificate must
+// carry (tls_transport sets it for the connect on its thread: expect_server_name).
 
 #include "fleetd/tls.hpp"
 
 #include "fleet/bounded_map.hpp"
 
+#define OPENSSL_SUPPRESS_DEPRECATED // TLSv1_2_method is deprecated: it is what CAF calls
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 
 #include <openssl/x509.h>
 
@@ -104,9 +111,44 @@ void note_peer_subject(SSL* ssl) {
   ERR_clear_error(); // nothing above may leave an error for CAF's next SSL_get_error
 }
 
+/// The name the next client session made on this thread must find in the server's certificate.
+thread_local std::string expected_server_name;
+
+bool is_ip_literal(const std::string& host) {
+  unsigned char buf[sizeof(in6_addr)];
+  return ::inet_pton(AF_INET, host.c_str(), buf) == 1 || ::inet_pton(AF_INET6, host.c_str(), buf) == 1;
+}
+
 } // namespace
 
 extern "C" {
+
+const SSL_METHOD* TLSv1_2_method(void) {
+  return TLS_method();
+}
+
+SSL* SSL_new(SSL_CTX* ctx) {
+  static const auto next = libssl_function<SSL* (*)(SSL_CTX*)>("SSL_new");
+  auto* ssl = next(ctx);
+  if (ssl == nullptr)
+    return nullptr;
+  if (SSL_set_min_proto_version(ssl, TLS1_2_VERSION) != 1) {
+    SSL_free(ssl);
+    return nullptr;
+  }
+  if (!expected_server_name.empty()) {
+    const auto& name = expected_server_name;
+    auto ok = is_ip_literal(name) ? X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), name.c_str()) == 1
+                                  : SSL_set1_host(ssl, name.c_str()) == 1
+                                      && SSL_set_tlsext_host_name(ssl, name.c_str()) == 1;
+    if (!ok) {
+      SSL_free(ssl);
+      return nullptr;
+    }
+    SSL_set_hostflags(ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+  }
+  return ssl;
+}
 
 int SSL_read(SSL* ssl, void* buf, int num) {
   static const auto next = libssl_function<int (*)(SSL*, void*, int)>("SSL_read");
@@ -149,13 +191,19 @@ std::string tls_peer_subject(const std::string& address) {
   return subject == nullptr ? std::string{} : *subject;
 }
 
+void expect_server_name(const std::string& name) {
+  expected_server_name = name;
+}
+
 bool openssl_error_queue_guarded() {
   // The guard works only if the process-wide lookup (the one libcaf_openssl's calls use) finds
   // these definitions and not libssl's.
   return dlsym(RTLD_DEFAULT, "SSL_read") == reinterpret_cast<void*>(&SSL_read)
          && dlsym(RTLD_DEFAULT, "SSL_write") == reinterpret_cast<void*>(&SSL_write)
          && dlsym(RTLD_DEFAULT, "SSL_accept") == reinterpret_cast<void*>(&SSL_accept)
-         && dlsym(RTLD_DEFAULT, "SSL_connect") == reinterpret_cast<void*>(&SSL_connect);
+         && dlsym(RTLD_DEFAULT, "SSL_connect") == reinterpret_cast<void*>(&SSL_connect)
+         && dlsym(RTLD_DEFAULT, "SSL_new") == reinterpret_cast<void*>(&SSL_new)
+         && dlsym(RTLD_DEFAULT, "TLSv1_2_method") == reinterpret_cast<void*>(&TLSv1_2_method);
 }
 
 } // namespace fleet

@@ -3,6 +3,7 @@
 #include "fleetd/error.hpp"
 
 #include <caf/actor_system_config.hpp>
+#include <caf/settings.hpp>
 #include <caf/io/middleman.hpp>
 #include <caf/openssl/manager.hpp>
 #include <fmt/format.h>
@@ -66,6 +67,7 @@ caf::error enable_tls(caf::actor_system_config& cfg, const tls_files& files) {
   cfg.openssl_certificate = files.cert;
   cfg.openssl_key = files.key;
   cfg.openssl_cafile = files.ca;
+  caf::put(cfg.content, "fleet-tls.server-name", files.server_name);
   cfg.load<caf::openssl::manager>();
   return caf::none;
 }

@@ -1,6 +1,7 @@
 #include "client/tls_transport.hpp"
 
 #include "client/guarded_io.hpp"
+#include "fleetd/tls.hpp"
 
 #include <caf/actor_system.hpp>
 #include <caf/atom.hpp>
@@ -11,6 +12,8 @@
 #include <caf/openssl/session.hpp>
 #include <caf/exit_reason.hpp>
 #include <caf/sec.hpp>
+#include <caf/settings.hpp>
+#include <caf/actor_system_config.hpp>
 #include <caf/send.hpp>
 
 namespace fleet::net {
@@ -68,7 +71,11 @@ protected:
     auto fd = connect_tcp(host, port, mpx.guard()->limits().connect_timeout_ms);
     if (!fd)
       return fd.error();
+    // The certificate must name the host connected to, or the name pinned (fleetd_client's config).
+    auto pinned = caf::get_or(system().config().content, "fleet-tls.server-name", std::string{});
+    expect_server_name(pinned.empty() ? host : pinned);
     auto session = caf::openssl::make_session(system(), *fd, false);
+    expect_server_name({});
     if (!session) {
       caf::io::network::close_socket(*fd);
       return caf::make_error(caf::sec::cannot_connect_to_node, "cannot start a TLS session");

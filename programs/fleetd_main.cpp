@@ -136,7 +136,7 @@ int fleet::run_daemon(int argc, char** argv, const daemon_extensions& ext) {
     return 0;
   }
   const auto& o = cfg.options;
-  tls_files tls{o.tls_cert, o.tls_key, o.tls_ca};
+  tls_files tls{o.tls_cert, o.tls_key, o.tls_ca, {}};
   if (auto err = check_tls_files(tls, "fleet.tls-"))
     return fail(2, error_text(err));
   if (!tls.any() && !is_loopback(o.host))

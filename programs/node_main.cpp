@@ -170,7 +170,7 @@ int run_node_with(int argc, char** argv, const registry_maker& make_registry) {
     return 0;
   }
   const auto& o = cfg.options;
-  tls_files tls{o.tls_cert, o.tls_key, o.tls_ca};
+  tls_files tls{o.tls_cert, o.tls_key, o.tls_ca, o.tls_server_name};
   if (auto err = check_tls_files(tls, "node.tls-"))
     return fail(2, error_text(err));
   if (!tls.any() && !is_loopback(o.fleetd_host))

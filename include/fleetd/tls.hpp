@@ -17,6 +17,9 @@ struct tls_files {
   std::string cert;
   std::string key;
   std::string ca;
+  /// A client's: the name fleetd's certificate must carry as a subject alternative name (DNS name
+  /// or IP address), pinned; empty: the host the client connects to.
+  std::string server_name;
 
   bool any() const { return !cert.empty() || !key.empty() || !ca.empty(); }
 };
@@ -36,6 +39,10 @@ caf::error enable_tls(caf::actor_system_config& cfg, const tls_files& files);
 /// TLS without them: without them one peer's failed handshake drops the other connections. They
 /// are in effect when fleet_client is linked statically into the executable, as it is installed.
 bool openssl_error_queue_guarded();
+
+/// The name the next TLS client session made on this thread checks the server's certificate
+/// against (empty: none); the TLS transport sets it around each connect.
+void expect_server_name(const std::string& name);
 
 /// The subject ("/CN=fleetctl") of the certificate the TLS peer at `address` ("host:port" of its
 /// end of the connection) presented to this process; empty if none is known.

@@ -477,6 +477,9 @@ std::string usage(const std::string& command) {
          "  --tls-cert F --tls-key F --tls-ca F\n"
          "                 TLS with mutual authentication: this client's PEM certificate and key,\n"
          "                 and the CA that signed fleetd's (or FLEETCTL_TLS_CERT/_KEY/_CA)\n"
+         "  --tls-server-name NAME\n"
+         "                 the name fleetd's certificate must carry (default: the --host given;\n"
+         "                 or FLEETCTL_TLS_SERVER_NAME)\n"
          "  --help         this text; `fleetctl COMMAND --help` for one command\n"
          "\nExit status: 0 success, 1 batch ended failed/partial/cancelled (wait, submit --wait)\n"
          "or was not cancelled, 2 error.\n";

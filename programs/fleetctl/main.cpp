@@ -33,7 +33,8 @@ int main(int argc, char** argv) {
     auto value = std::getenv(name);
     return value != nullptr ? std::string{value} : std::string{};
   };
-  inv.tls = {from_env("FLEETCTL_TLS_CERT"), from_env("FLEETCTL_TLS_KEY"), from_env("FLEETCTL_TLS_CA")};
+  inv.tls = {from_env("FLEETCTL_TLS_CERT"), from_env("FLEETCTL_TLS_KEY"), from_env("FLEETCTL_TLS_CA"),
+             from_env("FLEETCTL_TLS_SERVER_NAME")};
   bool help = false;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
@@ -144,6 +145,8 @@ int main(int argc, char** argv) {
       inv.tls.key = value;
     } else if (value_of("--tls-ca", value)) {
       inv.tls.ca = value;
+    } else if (value_of("--tls-server-name", value)) {
+      inv.tls.server_name = value;
     } else if (value_of("--timeout", value)) {
       if (!parse_number(value, 1, 86'400'000, inv.timeout_ms))
         return error(fmt::format("--timeout must be a number of ms between 1 and 86400000 (got \"{}\")", value));

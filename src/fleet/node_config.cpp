@@ -23,6 +23,7 @@ const std::vector<option_spec>& node_option_specs() {
     {"tls-cert", value_kind::text, "PEM certificate (chain) this node presents to fleetd; with tls-key and tls-ca: TLS"},
     {"tls-key", value_kind::text, "PEM private key of tls-cert (no passphrase)"},
     {"tls-ca", value_kind::text, "PEM certificate of the CA that signs fleetd's certificate"},
+    {"tls-server-name", value_kind::text, "the name fleetd's certificate must carry (default: the fleetd host connected to)"},
     {"log-level", value_kind::text, "trace|debug|info|warn|error|off (default info)"},
     {"reconnect", value_kind::integer, "ms between attempts to reach fleetd (default 1000)"},
     {"drain-timeout", value_kind::integer, "on SIGTERM, ms running attempts may take to finish before the node leaves; the rest run again elsewhere (default 30000)"},
@@ -78,6 +79,7 @@ caf::error node_config::apply() {
   text("tls-cert", o.tls_cert);
   text("tls-key", o.tls_key);
   text("tls-ca", o.tls_ca);
+  text("tls-server-name", o.tls_server_name);
   text("log-level", o.log_level);
   integer("reconnect", o.reconnect_ms);
   integer("drain-timeout", o.drain_timeout_ms);

@@ -27,6 +27,7 @@ struct node_options {
   std::string tls_cert;
   std::string tls_key;
   std::string tls_ca;
+  std::string tls_server_name; ///< the name fleetd's certificate must carry; empty: the host connected to
   std::string log_level = "info";
   int64_t reconnect_ms = 1000; ///< pause between attempts to reach fleetd
   int64_t drain_timeout_ms = 30'000; ///< on SIGTERM: how long running attempts may take

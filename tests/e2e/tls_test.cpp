@@ -61,7 +61,7 @@ TEST_CASE("over TLS a client with a certificate from the CA drives fleetd, other
   {
     caf::actor_system_config cfg;
     configure_client(cfg);
-    REQUIRE_FALSE(enable_tls(cfg, {pki.file("fleetctl.pem"), pki.file("fleetctl.key"), pki.file("ca.pem")}));
+    REQUIRE_FALSE(enable_tls(cfg, {pki.file("fleetctl.pem"), pki.file("fleetctl.key"), pki.file("ca.pem"), {}}));
     caf::actor_system sys{cfg};
     auto client = fleet_client::connect(sys, "127.0.0.1", d.port());
     REQUIRE_MESSAGE(client, error_text(client.error()));
@@ -100,7 +100,7 @@ TEST_CASE("a peer's failed handshake leaves the connections already open working
   REQUIRE_MESSAGE(d.start(), d.log());
   caf::actor_system_config cfg;
   configure_client(cfg);
-  REQUIRE_FALSE(enable_tls(cfg, {pki.file("fleetctl.pem"), pki.file("fleetctl.key"), pki.file("ca.pem")}));
+  REQUIRE_FALSE(enable_tls(cfg, {pki.file("fleetctl.pem"), pki.file("fleetctl.key"), pki.file("ca.pem"), {}}));
   caf::actor_system sys{cfg};
   auto client = fleet_client::connect(sys, "127.0.0.1", d.port());
   REQUIRE_MESSAGE(client, error_text(client.error()));
@@ -202,5 +202,51 @@ TEST_CASE("a certificate renewed on disk is served to new connections without a 
   // Clients go on: fleetctl, and the same fleetd process.
   auto stats = d.ctl(with(pki.client_args(), {"stats"}));
   CHECK_MESSAGE(stats.exit_code == 0, stats.err);
+  CHECK(d.terminate() == 0);
+}
+
+TEST_CASE("clients speak TLS 1.3 and check that fleetd's certificate names the host, or the name pinned") {
+  test_pki pki;
+  fleetd_process d(pki.fleetd_config());
+  REQUIRE_MESSAGE(d.start(), d.log());
+  auto handshake = [&](const std::string& version) {
+    return run({"sh", "-c",
+                "openssl s_client -connect 127.0.0.1:" + std::to_string(d.port()) + " " + version + " -cert '"
+                  + pki.file("fleetctl.pem") + "' -key '" + pki.file("fleetctl.key") + "' -CAfile '"
+                  + pki.file("ca.pem") + "' </dev/null 2>&1"})
+      .out;
+  };
+  auto modern = handshake("");
+  CHECK_MESSAGE(modern.find("TLSv1.3") != std::string::npos, modern);
+  auto older = handshake("-tls1_2"); // a peer without TLS 1.3 is still served
+  CHECK_MESSAGE(older.find("TLSv1.2") != std::string::npos, older);
+  CHECK(handshake("-tls1_1").find("TLSv1.1, Cipher is") == std::string::npos);
+  // fleetd's certificate names fleetd, localhost and 127.0.0.1 (scripts/make-certs.sh).
+  auto ctl = [&](std::vector<std::string> extra) {
+    auto args = pki.client_args();
+    args.insert(args.end(), extra.begin(), extra.end());
+    args.insert(args.end(), {"--timeout", "5000", "stats"});
+    return d.ctl(args);
+  };
+  CHECK(ctl({}).exit_code == 0); // 127.0.0.1, an IP address in the certificate
+  auto by_name = ctl({"--host", "localhost"});
+  CHECK_MESSAGE(by_name.exit_code == 0, by_name.err);
+  auto pinned = ctl({"--tls-server-name", "fleetd"});
+  CHECK_MESSAGE(pinned.exit_code == 0, pinned.err);
+  // A name the certificate does not carry: refused at the handshake, whatever the CA signed.
+  auto wrong = ctl({"--tls-server-name", "billing.example.com"});
+  CHECK(wrong.exit_code == 2);
+  CHECK_MESSAGE(wrong.err.find("during the handshake") != std::string::npos, wrong.err);
+  // The client library pins the same way.
+  {
+    caf::actor_system_config cfg;
+    configure_client(cfg);
+    REQUIRE_FALSE(
+      enable_tls(cfg, {pki.file("fleetctl.pem"), pki.file("fleetctl.key"), pki.file("ca.pem"), "node-1"}));
+    caf::actor_system sys{cfg};
+    auto client = fleet_client::connect(sys, "127.0.0.1", d.port());
+    CHECK_FALSE(client);
+  }
+  CHECK(d.ctl(with(pki.client_args(), {"stats"})).exit_code == 0);
   CHECK(d.terminate() == 0);
 }
