@@ -101,7 +101,7 @@ struct fleet_manager_options {
   std::shared_ptr<start_journal> journal;
   /// The programs of the previous run found still running at this start and stopped (fleetd:
   /// stop_orphans on the child journal, before anything starts): named in their attempts and events.
-  std::vector<orphan_stop> orphans;
+  std::vector<stopped_orphan> orphans;
   /// fleetd records its start and stop (fleetd_runs, fleetd_started/fleetd_stopped events) with
   /// these: its version, pid and daemon options in force (name, value as text). None: nothing
   /// recorded (tests, embeddings of the manager alone).

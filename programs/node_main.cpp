@@ -149,8 +149,8 @@ caf::expected<std::unique_ptr<child_journal>> open_child_journal(const node_opti
   if (!journal)
     return journal.error();
   for (auto& stop : take_over_children(**journal, std::chrono::milliseconds(o.orphan_grace_ms)))
-    if (stop.how != "gone" && stopped.size() < max_stopped_orphans)
-      stopped.push_back(stopped_orphan{std::move(stop.label), stop.pid, stop.started_at, std::move(stop.how)});
+    if (stop.stopped() && stopped.size() < max_stopped_orphans)
+      stopped.push_back(std::move(stop));
   return journal;
 }
 

@@ -19,7 +19,12 @@ struct stopped_orphan {
   std::string label;      ///< the attempt's worker id, or "pool NAME"
   int32_t pid = 0;        ///< its pid and process group
   int64_t started_at = 0; ///< ms since the epoch
-  std::string how;        ///< "SIGTERM" or "SIGKILL"
+  /// "SIGTERM" (its group ended within the grace period) or "SIGKILL" (it had to be killed); in
+  /// fleetd's and fleet-node's own list also "gone" (nothing of its group was left: it had ended,
+  /// or its pid was reused), which is never announced
+  std::string how;
+
+  bool stopped() const { return how != "gone"; }
 };
 
 template <class Inspector>

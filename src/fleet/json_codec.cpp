@@ -147,9 +147,10 @@ std::string node_joined_detail(const node_announcement& a) {
 }
 
 std::string orphan_stopped_detail(const std::string& node, const stopped_orphan& o) {
-  // The fields of fleetd's own orphan_stopped events, and the node.
-  return dump_json({{"node", node}, {"pid", o.pid}, {"label", o.label}, {"started_at", o.started_at},
-                    {"signal", o.how}});
+  nlohmann::json out{{"pid", o.pid}, {"label", o.label}, {"started_at", o.started_at}, {"signal", o.how}};
+  if (!node.empty())
+    out["node"] = node;
+  return dump_json(out);
 }
 
 std::string node_dropped_detail(const std::string& name, const std::string& reason, int32_t interrupted) {

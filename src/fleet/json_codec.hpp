@@ -51,7 +51,8 @@ caf::expected<schedule_spec> schedule_from_json(const nlohmann::json& x, const s
 
 /// The `detail` of the node_joined and node_dropped events.
 std::string node_joined_detail(const node_announcement& a);
-/// The detail of an orphan_stopped event for a program node `node` stopped at its start.
+/// The detail of an orphan_stopped event: a program that node `node` (empty: fleetd itself) stopped
+/// at its start.
 std::string orphan_stopped_detail(const std::string& node, const stopped_orphan& o);
 std::string node_dropped_detail(const std::string& name, const std::string& reason, int32_t interrupted);
 /// The `detail` of fleetd_started (without "run", which the store adds): the version, the pid, the

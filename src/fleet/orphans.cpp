@@ -42,12 +42,12 @@ bool still_running(const child_journal::entry& e) {
 
 } // namespace
 
-std::vector<orphan_stop> stop_orphans(const std::vector<child_journal::entry>& left,
+std::vector<stopped_orphan> stop_orphans(const std::vector<child_journal::entry>& left,
                                       std::chrono::milliseconds grace) {
-  std::vector<orphan_stop> out;
+  std::vector<stopped_orphan> out;
   std::vector<size_t> running;
   for (const auto& e : left) {
-    orphan_stop stop{std::string{e.name()}, e.pid, e.started_at, "gone"};
+    stopped_orphan stop{std::string{e.name()}, e.pid, e.started_at, "gone"};
     if (still_running(e)) {
       ::kill(-e.pid, SIGTERM);
       stop.how = "SIGTERM";
@@ -77,7 +77,7 @@ std::vector<orphan_stop> stop_orphans(const std::vector<child_journal::entry>& l
   return out;
 }
 
-std::vector<orphan_stop> take_over_children(child_journal& journal, std::chrono::milliseconds grace) {
+std::vector<stopped_orphan> take_over_children(child_journal& journal, std::chrono::milliseconds grace) {
   auto stops = stop_orphans(journal.previous_run(), grace);
   for (const auto& stop : stops)
     if (stop.how == "gone")

@@ -290,7 +290,7 @@ public:
   /// (stop_orphans): each is named in its attempt's error and written as an orphan_stopped event.
   caf::expected<recovery> recover_interrupted(int64_t now, int32_t max_interruptions,
                                               const std::vector<start_journal::entry>& starts = {},
-                                              const std::vector<orphan_stop>& orphans = {});
+                                              const std::vector<stopped_orphan>& orphans = {});
 
 
   // -- retention (store_retention.cpp) ----------------------------------------

@@ -2,6 +2,7 @@
 #include "fleet/store_internal.hpp"
 
 #include "fleetd/error.hpp"
+#include "fleet/json_codec.hpp"
 #include "fleet/json_text.hpp"
 #include "fleet/validation.hpp"
 
@@ -400,13 +401,13 @@ caf::error fleet_store::record_unrecorded_starts(const std::vector<start_journal
 
 caf::expected<recovery> fleet_store::recover_interrupted(int64_t now, int32_t max_interruptions,
                                                          const std::vector<start_journal::entry>& starts,
-                                                         const std::vector<orphan_stop>& orphans) {
+                                                         const std::vector<stopped_orphan>& orphans) {
   recovery out;
   if (auto err = record_unrecorded_starts(starts, now, max_interruptions, out))
     return err;
-  std::map<std::string, const orphan_stop*> stopped; // by worker id
+  std::map<std::string, const stopped_orphan*> stopped; // by worker id
   for (const auto& o : orphans)
-    if (o.how != "gone")
+    if (o.stopped())
       stopped.emplace(o.label, &o);
   std::map<std::string, std::pair<std::string, std::string>> orphan_tasks; // worker id -> batch, task
   // Few rows (at most the attempts that were running), through the partial index tasks_running.
@@ -442,8 +443,7 @@ caf::expected<recovery> fleet_store::recover_interrupted(int64_t now, int32_t ma
     return done.error();
   for (const auto& [label, o] : stopped) {
     auto task = orphan_tasks[label];
-    auto detail = nlohmann::json{{"pid", o->pid}, {"label", label}, {"started_at", o->started_at}, {"signal", o->how}};
-    if (auto err = log_event(now, event_kind::orphan_stopped, task.first, task.second, detail.dump()))
+    if (auto err = log_event(now, event_kind::orphan_stopped, task.first, task.second, orphan_stopped_detail({}, *o)))
       return err;
   }
   return out;

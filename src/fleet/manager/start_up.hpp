@@ -22,7 +22,7 @@ struct start_up_input {
   /// The start journal's last run: attempts that may have started without their start committed.
   std::vector<start_journal::entry> starts;
   /// The programs of the last run stopped before this (see recover_interrupted).
-  std::vector<orphan_stop> orphans;
+  std::vector<stopped_orphan> orphans;
   /// Uploads not sealed since this time are dropped.
   int64_t upload_expiry_before = 0;
   /// fleetd's own start, recorded as a run with its fleetd_started event (`detail`); none for a
