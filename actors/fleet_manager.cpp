@@ -47,7 +47,7 @@ caf::error fleet_manager_state::init(self_pointer self, fleet_manager_options op
   rng_.seed(opts_.random_seed != 0 ? opts_.random_seed : std::random_device{}());
   // Wall time anchors stored timestamps; the actor clock measures from there, so that the
   // deterministic test clock drives both timers and stored times.
-  epoch_ms_ = opts_.wall_clock ? opts_.wall_clock() : wall_clock_ms();
+  epoch_ms_ = read_wall_clock();
   clock_origin_ = self->clock().now();
   auto now = now_ms();
   clock_since_ms_ = now;
@@ -194,6 +194,10 @@ int64_t fleet_manager_state::now_ms() const {
 
 // -- the wall clock -------------------------------------------------------------
 
+int64_t fleet_manager_state::read_wall_clock() const {
+  return opts_.wall_clock ? opts_.wall_clock() : wall_clock_ms();
+}
+
 void fleet_manager_state::arm_clock_check() {
   if (opts_.clock_check_ms > 0 && !stopping_)
     clock_timer_.arm(self_, std::chrono::milliseconds(opts_.clock_check_ms), clock_check_atom::value);
@@ -202,7 +206,7 @@ void fleet_manager_state::arm_clock_check() {
 void fleet_manager_state::on_clock_check() {
   clock_timer_.fired();
   auto expected = now_ms();
-  auto wall = opts_.wall_clock ? opts_.wall_clock() : wall_clock_ms();
+  auto wall = read_wall_clock();
   // Both clocks are slewed alike by NTP: only a step (or a leap second) parts them.
   if (std::abs(wall - expected) >= opts_.clock_step_tolerance_ms)
     follow_clock_step(expected, wall - expected);

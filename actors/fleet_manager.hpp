@@ -305,6 +305,11 @@ private:
   /// Arms a dispatch for when a queue held back by its rate may start again.
   void arm_rate_timer();
   void arm_clock_check();
+  /// Takes a place for upload `upload_id` in the share of the client process asking (fleetd's own
+  /// askers have none to take); limit_exceeded when its share or fleetd's is full.
+  caf::error claim_upload_place(const std::string& upload_id, int64_t now);
+  /// The wall clock as the options give it (tests), or the system's.
+  int64_t read_wall_clock() const;
   /// The wall clock read `from + by_ms` where the manager expected `from`: its clock follows, what
   /// it measures in memory keeps its durations, and the step is recorded.
   void follow_clock_step(int64_t from, int64_t by_ms);

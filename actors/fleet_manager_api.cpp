@@ -101,22 +101,8 @@ caf::result<std::string> fleet_manager_state::open_upload() {
     return err;
   auto now = now_ms();
   auto id = "upload" + make_batch_id(now, rng_).substr(5); // "upload-<time>-<random>"
-  // fleetd's own HTTP API uploads under http-max-streams; a client process gets its share.
-  if (!sent_from_local_node(self_) && self_->current_sender() != nullptr) {
-    using verdict = decltype(upload_quota_)::verdict;
-    switch (upload_quota_.open(id, self_->current_sender()->node(), now)) {
-      case verdict::opened:
-        break;
-      case verdict::peer_full:
-        return caf::make_error(errc::limit_exceeded,
-                               fmt::format("this client's process has {} uploads open already, its share: seal "
-                                           "one, or wait {} minutes for an abandoned one to free its place",
-                                           upload_quota_.per_peer(), upload_quota_.idle_ms() / 60'000));
-      case verdict::fleet_full:
-        return caf::make_error(errc::limit_exceeded, fmt::format("fleetd has {} uploads open already: try again "
-                                                                 "later", upload_quota_.in_all()));
-    }
-  }
+  if (auto err = claim_upload_place(id, now))
+    return err;
   auto rp = self_->make_response_promise<std::string>();
   write([id, now](fleet_store& store) { return store.open_upload(id, now); },
         reply_when_stored(rp, [id] { return id; }));

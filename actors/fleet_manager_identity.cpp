@@ -1,14 +1,17 @@
 // Who asks: a client's announced name, and the address and TLS subject of its connection, for
-// the events of the changes it asks for (actors/requesters.hpp).
+// the events of the changes it asks for (actors/requesters.hpp); and the uploads a client process
+// may hold open (its share).
 
 #include "actors/fleet_manager.hpp"
 
 #include "actors/origin.hpp"
+#include "fleetd/error.hpp"
 #include "fleetd/tls.hpp"
 
 #include <caf/io/middleman.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include <tuple>
@@ -74,6 +77,26 @@ void fleet_manager_state::begin_client_change() {
     });
   }
   requester_ = requesters_.describe(node);
+}
+
+caf::error fleet_manager_state::claim_upload_place(const std::string& upload_id, int64_t now) {
+  // fleetd's own HTTP API uploads under http-max-streams; a client process gets its share.
+  if (sent_from_local_node(self_) || self_->current_sender() == nullptr)
+    return caf::none;
+  using verdict = decltype(upload_quota_)::verdict;
+  switch (upload_quota_.open(upload_id, self_->current_sender()->node(), now)) {
+    case verdict::opened:
+      return caf::none;
+    case verdict::peer_full:
+      return caf::make_error(errc::limit_exceeded,
+                             fmt::format("this client's process has {} uploads open already, its share: seal "
+                                         "one, or wait {} minutes for an abandoned one to free its place",
+                                         upload_quota_.per_peer(), upload_quota_.idle_ms() / 60'000));
+    case verdict::fleet_full:
+      return caf::make_error(errc::limit_exceeded,
+                             fmt::format("fleetd has {} uploads open already: try again later", upload_quota_.in_all()));
+  }
+  return caf::none;
 }
 
 } // namespace fleet

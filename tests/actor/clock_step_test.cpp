@@ -13,6 +13,15 @@ namespace {
 
 constexpr int64_t hour_ms = 3'600'000;
 
+/// Retries that wait 5-10 s (a 10 s backoff with jitter), at most two.
+fleet_config ten_second_backoff() {
+  auto cfg = fleet_fixture::small_config();
+  cfg.backoff_base_ms = 10'000;
+  cfg.backoff_cap_ms = 20'000;
+  cfg.max_retries = 2;
+  return cfg;
+}
+
 int64_t steps_recorded(fleet_fixture& f) {
   return f.query_int("SELECT count(*) FROM events WHERE kind = 'clock_stepped'");
 }
@@ -20,10 +29,7 @@ int64_t steps_recorded(fleet_fixture& f) {
 } // namespace
 
 TEST_CASE("a backward step of the clock keeps a waiting retry's backoff, and stored times follow the clock") {
-  auto cfg = fleet_fixture::small_config();
-  cfg.backoff_base_ms = 10'000;
-  cfg.backoff_cap_ms = 20'000;
-  cfg.max_retries = 2;
+  auto cfg = ten_second_backoff();
   fleet_fixture f{cfg};
   f.check_clock_every(1000);
   f.start();
@@ -159,10 +165,7 @@ TEST_CASE("a schedule fires each slot once across a backward step, and skips wha
 TEST_CASE("a retry of an earlier run is not moved by a step that corrects a clock wrong since the start") {
   temp_dir dir;
   auto db = dir.file("fleet.db");
-  auto cfg = fleet_fixture::small_config();
-  cfg.backoff_base_ms = 10'000;
-  cfg.backoff_cap_ms = 20'000;
-  cfg.max_retries = 2;
+  auto cfg = ten_second_backoff();
   std::string id;
   int64_t not_before = 0;
   {

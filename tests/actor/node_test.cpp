@@ -26,7 +26,7 @@ fleet_node_actor join_node(fleet_fixture& f, std::string name, std::vector<std::
                            std::shared_ptr<worker_registry> reg = nullptr) {
   fleet_node_options opts;
   opts.manager = f.manager();
-  opts.announcement = node_announcement{std::move(name), types, capacity};
+  opts.announcement = node_announcement{std::move(name), types, capacity, {}};
   opts.registry = reg ? reg : builtin_registry(types);
   auto node = f.sys().spawn(fleet_node, opts);
   f.run();
@@ -176,7 +176,7 @@ TEST_CASE("a node that stops answering heartbeats is dropped, told so, and its w
   f.start();
   auto dropped_reason = std::make_shared<std::string>();
   auto silent = f.sys().spawn(silent_node, dropped_reason);
-  auto welcome = f.ask<node_welcome>(node_join_atom::value, node_announcement{"mute", {"echo"}, 2},
+  auto welcome = f.ask<node_welcome>(node_join_atom::value, node_announcement{"mute", {"echo"}, 2, {}},
                                      node_actor{silent});
   REQUIRE(welcome);
   CHECK(welcome->heartbeat_ms == 1000);
@@ -237,11 +237,11 @@ TEST_CASE("bad joins are refused and change nothing, and a node takes work from 
   };
   auto dropped = std::make_shared<std::string>();
   auto silent = f.sys().spawn(silent_node, dropped);
-  refused({"x", {"echo"}, 1}, node_actor{}, "handle of its node actor");
-  refused({"local", {"echo"}, 1}, silent, "stands for fleetd's own workers");
-  refused({"x y", {"echo"}, 1}, silent, "a node name has 1 to 64 characters");
-  refused({"x", {}, 1}, silent, "1 to 100 task types");
-  refused({"x", {"echo"}, 0}, silent, "capacity of 1 to 10000");
+  refused({"x", {"echo"}, 1, {}}, node_actor{}, "handle of its node actor");
+  refused({"local", {"echo"}, 1, {}}, silent, "stands for fleetd's own workers");
+  refused({"x y", {"echo"}, 1, {}}, silent, "a node name has 1 to 64 characters");
+  refused({"x", {}, 1, {}}, silent, "1 to 100 task types");
+  refused({"x", {"echo"}, 0, {}}, silent, "capacity of 1 to 10000");
   auto nodes = f.ask<std::vector<node_info>>(nodes_atom::value);
   REQUIRE(nodes);
   CHECK(nodes->size() == 1);

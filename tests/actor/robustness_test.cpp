@@ -131,7 +131,7 @@ TEST_CASE("a task whose node keeps going away fails for good after fleet.max-int
   auto join = [&](const std::string& name) {
     fleet_node_options opts;
     opts.manager = f.manager();
-    opts.announcement = node_announcement{name, {"sleep"}, 1};
+    opts.announcement = node_announcement{name, {"sleep"}, 1, {}};
     auto registry = std::make_shared<worker_registry>();
     add_builtin_workers(*registry);
     opts.registry = registry;
