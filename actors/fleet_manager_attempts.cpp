@@ -215,12 +215,12 @@ void fleet_manager_state::start_remote_attempt(const runnable_task& next, const 
   auto seq = r.seq;
   auto attempt = r.attempt;
   auto worker_id = r.worker_id;
-  auto deadline = r.deadline;
+  auto timeout_ms = r.deadline - r.spawned_at;
   attempts_.add(std::move(r));
   schedule_flush();
   schedule_tick();
   auto generation = nodes_.table().generation(node);
-  self_->request(*nodes_.handle(node), caf::infinite, execute_atom::value, worker_id, next.spec, attempt, deadline)
+  self_->request(*nodes_.handle(node), caf::infinite, execute_atom::value, worker_id, next.spec, attempt, timeout_ms)
     .then(guarded([this, seq, attempt](task_outcome& outcome) { on_outcome(seq, attempt, std::move(outcome)); }),
           guarded([this, seq, attempt, node, generation](caf::error& err) {
             // CAF's own errors mean the node went away under the attempt (the node reports a

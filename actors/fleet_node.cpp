@@ -26,6 +26,11 @@ caf::error check_data(const worker_registry& registry, const task& t) {
   return registry.checker()(t, data);
 }
 
+int64_t epoch_ms_now() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+
 } // namespace
 
 fleet_node_state::~fleet_node_state() {
@@ -89,7 +94,7 @@ fleet_node_actor::behavior_type fleet_node(fleet_node_actor::stateful_pointer<fl
       });
   return {
     guarded([self, from_manager](execute_atom, const std::string& worker_id, task& t, int32_t attempt,
-                                 int64_t deadline_ms) -> caf::result<task_outcome> {
+                                 int64_t timeout_ms) -> caf::result<task_outcome> {
       auto& st = self->state;
       if (!from_manager())
         return caf::make_error(errc::not_permitted, "only fleetd gives this node work");
@@ -99,6 +104,7 @@ fleet_node_actor::behavior_type fleet_node(fleet_node_actor::stateful_pointer<fl
       // Data no attempt can take fails the task for good, as a submit-time check would have.
       if (auto err = check_data(*st.opts.registry, t))
         return permanent_failure(error_text(err));
+      auto deadline_ms = timeout_ms > 0 ? epoch_ms_now() + timeout_ms : 0;
       auto spawned = st.opts.registry->spawn(self->home_system(), t, attempt_info{worker_id, attempt, deadline_ms, st.coordinator, {}});
       if (!spawned)
         return std::move(spawned.error());

@@ -92,8 +92,9 @@ using worker_actor = caf::typed_actor<
 
 /// A fleet-node process as fleetd sees it: it runs attempts on workers of its own.
 using node_actor = caf::typed_actor<
-  // Runs attempt N of the task on a fresh worker, known to fleetd as worker_id, until the
-  // deadline (ms since the epoch; fleetd stops the attempt then).
+  // Runs attempt N of the task on a fresh worker, known to fleetd as worker_id, for at most the
+  // given ms (fleetd stops the attempt then). A time span, not fleetd's deadline: the node's
+  // clock may be set differently or step, and the worker's deadline is on the node's clock.
   caf::replies_to<execute_atom, std::string, task, int32_t, int64_t>::with<task_outcome>,
   // Stops the worker of an attempt fleetd gave up on (cancelled, timed out).
   caf::reacts_to<stop_atom, std::string>,

@@ -226,6 +226,30 @@ TEST_CASE("a remote attempt past worker_timeout is stopped on its node") {
   CHECK(f.status_of(next).completed == 1);
 }
 
+TEST_CASE("a node gives its worker the attempt's deadline on its own clock, whatever fleetd's clock says") {
+  auto cfg = fleet_fixture::small_config();
+  cfg.worker_timeout_ms = 10'000;
+  fleet_fixture f{cfg};
+  f.set_nodes(0);
+  f.set_wall_offset(-3'600'000); // fleetd's machine is an hour behind the node's
+  f.start();
+  auto seen_deadline = std::make_shared<int64_t>(0);
+  auto reg = builtin_registry({"echo"});
+  reg->add("probe", [seen_deadline](caf::actor_system& sys, const attempt_info& info) {
+    *seen_deadline = info.deadline_ms;
+    return sys.spawn(echo_worker);
+  });
+  auto a = join_node(f, "a", {"probe"}, 1, reg);
+  auto before = fleet_fixture::wall_clock_now_ms();
+  auto id = f.submit_ok({make_task("p", "probe")});
+  REQUIRE(f.advance_until([&] { return f.finished(id); }));
+  CHECK(f.status_of(id).completed == 1);
+  // The node's clock plus worker_timeout (the test scheduler's time does not pass on the node's
+  // real clock), not fleetd's clock plus worker_timeout, which is an hour in the node's past.
+  CHECK(*seen_deadline >= before + 10'000);
+  CHECK(*seen_deadline <= fleet_fixture::wall_clock_now_ms() + 10'000);
+}
+
 TEST_CASE("bad joins are refused and change nothing, and a node takes work from fleetd alone") {
   fleet_fixture f;
   f.start();
