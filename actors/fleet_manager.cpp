@@ -109,6 +109,7 @@ caf::error fleet_manager_state::init(self_pointer self, fleet_manager_options op
   start_up_input in;
   in.now = now;
   in.max_interruptions = opts_.max_interruptions;
+  in.backoff_cap_ms = cfg_.backoff_cap_ms;
   in.starts = std::move(journal);
   in.orphans = opts_.orphans;
   in.upload_expiry_before = now - opts_.upload_expiry_ms;
@@ -124,6 +125,10 @@ caf::error fleet_manager_state::init(self_pointer self, fleet_manager_options op
   const auto& recovered = started.recovered;
   if (started.expired_uploads > 0)
     spdlog::warn("dropped {} uploads that were never sealed", started.expired_uploads);
+  if (started.retries_pulled_in > 0)
+    spdlog::warn("{} retries were to wait longer than any backoff (scheduled while the clock was ahead): each "
+                 "waits at most backoff-cap from now",
+                 started.retries_pulled_in);
   if (recovered.requeued > 0)
     spdlog::warn("{} attempts were interrupted by the last shutdown and will run again", recovered.requeued);
   if (recovered.unrecorded > 0)

@@ -5,9 +5,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 # The status page's end-to-end test drives Debian's headless Chromium through ChromeDriver; the
-# worker pool tests run the Python helper on Debian's python3; the HTTP API tests use curl too.
+# worker pool tests run the Python helper on Debian's python3; the HTTP API tests use curl too;
+# the crash loop steps fleetd's wall clock with libfaketime (Debian's faketime).
 missing=()
-for p in chromium chromium-driver python3 curl; do
+for p in chromium chromium-driver python3 curl faketime; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 if ((${#missing[@]})); then

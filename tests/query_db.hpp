@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace fleet::test {
 
@@ -29,6 +30,22 @@ inline std::string query_db_text(const std::string& path, const std::string& sql
   REQUIRE(row);
   REQUIRE(*row);
   return st->column_text(0);
+}
+
+/// The first column of every row of `sql`, as text.
+inline std::vector<std::string> query_db_texts(const std::string& path, const std::string& sql) {
+  auto db = sqlite::database::open(path, false);
+  REQUIRE(db);
+  auto st = db->prepare(sql);
+  REQUIRE_MESSAGE(st, (st ? "" : error_text(st.error())));
+  std::vector<std::string> out;
+  while (true) {
+    auto row = st->step();
+    REQUIRE(row);
+    if (!*row)
+      return out;
+    out.push_back(st->column_text(0));
+  }
 }
 
 /// SQLite's verdict on the file: "ok" or the first problems it found.

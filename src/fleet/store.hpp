@@ -223,6 +223,12 @@ public:
   /// clock_stepped event records the step and how many moved. Returns that number.
   caf::expected<int64_t> record_clock_step(int64_t from, int64_t by_ms, int64_t since);
 
+  /// At a start: retries waiting longer than any backoff can ask (`backoff_cap_ms`, or the task's
+  /// own backoff where that is longer) were scheduled on a clock that was ahead and has been set
+  /// back since; each waits the cap from `now` instead. A clock_stepped event with
+  /// "found_at_start" records how many moved, if any. Returns that number.
+  caf::expected<int64_t> pull_in_future_retries(int64_t now, int64_t backoff_cap_ms);
+
   // -- dead letters ----------------------------------------------------------------
 
   /// Makes failed tasks pending again with a fresh retry budget; their history stays. `task_ids`

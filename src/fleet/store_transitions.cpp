@@ -384,7 +384,7 @@ caf::error fleet_store::record_unrecorded_starts(const std::vector<start_journal
     }
     attempt_started start{e.seq, task->column_text(0), task->column_text(1), e.attempt, "unrecorded",
                           std::min(e.started_at, now), {}};
-    auto end = lost_attempt_end(e.seq, start.batch_id, start.task_id, e.attempt, now, now - start.at,
+    auto end = lost_attempt_end(e.seq, start.batch_id, start.task_id, e.attempt, now, 0,
                                 task->column_int64(4) + 1, max_interruptions,
                                 "fleetd stopped during the attempt, before its start was recorded");
     task->reset();
@@ -411,24 +411,24 @@ caf::expected<recovery> fleet_store::recover_interrupted(int64_t now, int32_t ma
       stopped.emplace(o.label, &o);
   std::map<std::string, std::pair<std::string, std::string>> orphan_tasks; // worker id -> batch, task
   // Few rows (at most the attempts that were running), through the partial index tasks_running.
-  auto running = db_.prepare("SELECT t.seq, t.batch_id, t.task_id, t.attempts, t.orphaned_attempts,"
-                             " coalesce(a.started_at, ?1), a.worker_id FROM tasks t"
+  auto running = db_.prepare("SELECT t.seq, t.batch_id, t.task_id, t.attempts, t.orphaned_attempts, a.worker_id"
+                             " FROM tasks t"
                              " LEFT JOIN attempts a ON a.task_seq = t.seq AND a.attempt = t.attempts"
                              " WHERE t.state = 'running'");
   if (!running)
     return running.error();
-  running->rebind(now);
   std::vector<transition> ends;
   auto read = running->each_row([&] {
     std::string error = "fleetd stopped during the attempt";
-    if (auto o = stopped.find(running->column_text(6)); o != stopped.end()) {
+    if (auto o = stopped.find(running->column_text(5)); o != stopped.end()) {
       error += fmt::format("; its program (process group {}) was still running and was stopped with {} before "
                            "the attempt ran again", o->second->pid, o->second->how);
       orphan_tasks[o->first] = {running->column_text(1), running->column_text(2)};
     }
+    // Its end is unknown: fleetd's downtime, and the other run's clock, would count as its duration.
     auto end = lost_attempt_end(running->column_int64(0), running->column_text(1), running->column_text(2),
-                                static_cast<int32_t>(running->column_int64(3)), now,
-                                now - running->column_int64(5), running->column_int64(4) + 1, max_interruptions,
+                                static_cast<int32_t>(running->column_int64(3)), now, 0,
+                                running->column_int64(4) + 1, max_interruptions,
                                 std::move(error));
     if (end.next == task_disposition::failed)
       out.failed.push_back(end);

@@ -82,7 +82,8 @@ std::string poison_error(int64_t lost, const std::string& reason);
 
 /// How an attempt lost to a crash of fleetd or of its node ends: interrupted, its task pending
 /// again, or failed for good once this is its `lost`-th lost attempt and `lost` reaches
-/// `max_interruptions` (fleet.max-interruptions).
+/// `max_interruptions` (fleet.max-interruptions). `duration_ms` is 0 for an attempt found lost at
+/// fleetd's start, whose end nobody saw.
 attempt_ended lost_attempt_end(int64_t seq, std::string batch_id, std::string task_id, int32_t attempt, int64_t at,
                                int64_t duration_ms, int64_t lost, int32_t max_interruptions, std::string reason);
 

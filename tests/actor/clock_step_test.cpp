@@ -180,10 +180,60 @@ TEST_CASE("a retry of an earlier run is not moved by a step that corrects a cloc
   again.check_clock_every(1000);
   again.step_wall_clock(-hour_ms);
   again.start();
+  // Seen from the clock that is behind, the retry waits an hour more than any backoff: it is
+  // brought in to backoff-cap (found_at_start), which the live step then leaves alone.
+  auto pulled_in = again.query_int("SELECT not_before FROM tasks");
+  CHECK(pulled_in < not_before);
   again.step_wall_clock(hour_ms);
   again.advance(1000);
-  REQUIRE(steps_recorded(again) == 1);
-  CHECK(again.query_int("SELECT json_extract(detail, '$.retries_moved') FROM events WHERE kind = 'clock_stepped'") == 0);
-  CHECK(again.query_int("SELECT not_before FROM tasks") == not_before);
+  REQUIRE(steps_recorded(again) == 2);
+  CHECK(again.query_int("SELECT json_extract(detail, '$.retries_moved') FROM events WHERE kind = 'clock_stepped'"
+                        " AND json_extract(detail, '$.found_at_start') IS NULL") == 0);
+  CHECK(again.query_int("SELECT not_before FROM tasks") == pulled_in);
   REQUIRE(again.advance_until([&] { return again.finished(id); }, 20'000, 10));
+}
+
+TEST_CASE("a retry scheduled while the clock was ahead waits no longer than backoff-cap after a restart on the right clock") {
+  temp_dir dir;
+  auto db = dir.file("fleet.db");
+  auto cfg = ten_second_backoff();
+  std::string id;
+  {
+    // The clock is an hour ahead while the attempt fails; fleetd stops; the clock is set right.
+    fleet_fixture first{cfg, db};
+    first.set_wall_offset(hour_ms);
+    first.start();
+    id = first.submit_ok({make_task("flaky", "fail", R"({"times": 1})")});
+    REQUIRE(first.query_int("SELECT count(*) FROM tasks WHERE state = 'retry_wait'") == 1);
+  }
+  fleet_fixture again{cfg, db};
+  again.start();
+  auto now = fleet_fixture::wall_clock_now_ms();
+  auto not_before = again.query_int("SELECT not_before FROM tasks");
+  CHECK(not_before <= now + cfg.backoff_cap_ms);
+  CHECK(not_before >= now + cfg.backoff_cap_ms - 60'000); // the cap from the start, not at once
+  CHECK(again.query_int("SELECT json_extract(detail, '$.retries_moved') FROM events WHERE kind = 'clock_stepped'"
+                        " AND json_extract(detail, '$.found_at_start')") == 1);
+  REQUIRE(again.advance_until([&] { return again.finished(id); }, 30'000, 10));
+  CHECK(again.status_of(id).completed == 1);
+}
+
+TEST_CASE("a task's own backoff longer than the fleet's cap is kept at a restart") {
+  temp_dir dir;
+  auto db = dir.file("fleet.db");
+  auto cfg = ten_second_backoff();
+  int64_t not_before = 0;
+  {
+    fleet_fixture first{cfg, db};
+    first.start();
+    auto t = make_task("patient", "fail", R"({"times": 1})");
+    t.policy.backoff_ms = 600'000;
+    first.submit_ok({t});
+    REQUIRE(first.query_int("SELECT count(*) FROM tasks WHERE state = 'retry_wait'") == 1);
+    not_before = first.query_int("SELECT not_before FROM tasks");
+  }
+  fleet_fixture again{cfg, db};
+  again.start();
+  CHECK(again.query_int("SELECT not_before FROM tasks") == not_before);
+  CHECK(steps_recorded(again) == 0);
 }

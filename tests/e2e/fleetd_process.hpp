@@ -110,11 +110,14 @@ public:
     }
   }
 
-  void launch(std::vector<std::string> argv, const std::string& log) {
+  /// `env` is set over the test's environment.
+  void launch(std::vector<std::string> argv, const std::string& log,
+              const std::map<std::string, std::string>& env = {}) {
     std::vector<std::string> shell{"sh", "-c", "exec \"$@\" 2>>\"$FLEET_LOG\"", "sh"};
     shell.insert(shell.end(), argv.begin(), argv.end());
     subprocess_spec spec;
     spec.argv = std::move(shell);
+    spec.env = env;
     spec.env["FLEET_LOG"] = log;
     auto c = child_process::start(spec);
     REQUIRE(c);
@@ -166,11 +169,14 @@ public:
   /// Runs another build of fleetd from now on (e.g. "fleetd-crashtest").
   void use_binary(std::string name) { binary_ = std::move(name); }
 
+  /// An environment variable for fleetd's next starts.
+  void set_env(const std::string& name, const std::string& value) { env_[name] = value; }
+
   /// Starts fleetd and waits until it listens; false (with the log) if it exited instead.
   bool start(std::vector<std::string> extra_args = {}) {
     std::vector<std::string> argv{bin(binary_), "--config-file=" + config_};
     argv.insert(argv.end(), extra_args.begin(), extra_args.end());
-    proc_.launch(std::move(argv), log_);
+    proc_.launch(std::move(argv), log_, env_);
     ++starts_;
     auto marker = "listening on 127.0.0.1:" + std::to_string(port_);
     return eventually([&] { return count_in_log(marker) >= starts_ || !alive(); }) && alive();
@@ -255,6 +261,7 @@ private:
   logged_process proc_; // after dir_: stopped before the directory goes
   int starts_ = 0;
   std::string binary_ = "fleetd";
+  std::map<std::string, std::string> env_;
 };
 
 /// One fleet-node process joined to a fleetd on loopback; its log in its own temporary directory.

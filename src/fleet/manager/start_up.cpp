@@ -14,6 +14,10 @@ caf::expected<start_up_state> start_up(fleet_store& store, const start_up_input&
   if (!recovered)
     return recovered.error();
   out.recovered = std::move(*recovered);
+  auto pulled = store.pull_in_future_retries(in.now, in.backoff_cap_ms);
+  if (!pulled)
+    return pulled.error();
+  out.retries_pulled_in = *pulled;
   auto expired = store.expire_uploads(in.upload_expiry_before);
   if (!expired)
     return expired.error();

@@ -19,6 +19,8 @@ namespace fleet {
 struct start_up_input {
   int64_t now = 0;
   int32_t max_interruptions = 3;
+  /// The fleet's backoff_cap_ms: no retry waits longer from now on (see pull_in_future_retries).
+  int64_t backoff_cap_ms = 30'000;
   /// The start journal's last run: attempts that may have started without their start committed.
   std::vector<start_journal::entry> starts;
   /// The programs of the last run stopped before this (see recover_interrupted).
@@ -39,6 +41,7 @@ struct start_up_input {
 struct start_up_state {
   recovery recovered;           ///< attempts a dead process left open, and what became of them
   int64_t expired_uploads = 0;  ///< uploads never sealed, dropped
+  int64_t retries_pulled_in = 0; ///< retries scheduled on a clock that was ahead
   int64_t unfinished_tasks = 0; ///< to resume
   bool fleet_paused = false;
   result_summary totals; ///< the coordinator starts from these
@@ -47,7 +50,7 @@ struct start_up_state {
 
 /// The first write job of every start, one transaction: records the runs that ended without a
 /// clean stop and this one (if `in.run`), the attempts a dead process left open as interrupted,
-/// drops expired uploads, and reads what the manager starts from, all as of that commit.
+/// brings in retries scheduled on a clock that was ahead, drops expired uploads, and reads what the manager starts from, all as of that commit.
 caf::expected<start_up_state> start_up(fleet_store& store, const start_up_input& in);
 
 /// `start_up` run by `writer` (write_pipeline::run: after every job posted before, waited for).
