@@ -16,7 +16,7 @@ fi
 CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DFLEETD_BUILD_FUZZERS=ON >/dev/null
 cmake --build build-fuzz --target fuzzers >/dev/null
-for name in task_file task_data config_value upload_part text worker_line cron queue_setting http_body; do
+for name in task_file task_data config_value config_file upload_part text worker_line cron queue_setting http_body; do
   work=$(mktemp -d)
   if ! build-fuzz/bin/${name}_fuzzer -max_total_time="$seconds" -max_len=8192 -print_final_stats=1 \
       -artifact_prefix="build-fuzz/$name-" "$work" "fuzz/corpus/$name" >"$work.log" 2>&1; then

@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstring>
 #include <optional>
 #include <regex>
 #include <sstream>
@@ -106,14 +107,18 @@ strict_config::strict_config(std::string section, std::vector<option_spec> specs
                              std::string footer)
   : section_(std::move(section)), specs_(std::move(specs)), usage_(std::move(usage)), footer_(std::move(footer)) {
   // Declared so that CAF's --long-help and --dump-config list them; values are checked by `load_options`.
-  caf::config_option_adder group{custom_options_, section_.c_str()};
+  // CAF 0.17's string_view takes a plain const char* only when built by g++ (clang: the fuzzers).
+  auto view = [](const char* text) { return caf::string_view{text, std::strlen(text)}; };
+  caf::config_option_adder group{custom_options_, caf::string_view{section_.data(), section_.size()}};
   for (const auto& spec : specs_) {
+    auto name = view(spec.name);
+    auto help = view(spec.help);
     switch (spec.kind) {
-      case value_kind::integer: group.add<int64_t>(spec.name, spec.help); break;
-      case value_kind::real: group.add<double>(spec.name, spec.help); break;
-      case value_kind::boolean: group.add<bool>(spec.name, spec.help); break;
-      case value_kind::text: group.add<std::string>(spec.name, spec.help); break;
-      case value_kind::duration: group.add<std::string>(spec.name, spec.help); break; // "30s", or ms
+      case value_kind::integer: group.add<int64_t>(name, help); break;
+      case value_kind::real: group.add<double>(name, help); break;
+      case value_kind::boolean: group.add<bool>(name, help); break;
+      case value_kind::text: group.add<std::string>(name, help); break;
+      case value_kind::duration: group.add<std::string>(name, help); break; // "30s", or ms
     }
   }
 }
