@@ -301,6 +301,8 @@ void fleet_manager_state::schedule_flush_retry() {
 void fleet_manager_state::on_committed() {
   for (auto& err : writer_->take_outcomes()) {
     note_write_outcome(err);
+    if (err == errc::storage_unavailable || err == errc::database_damaged)
+      writes_refused_ = true;
     auto then = std::move(continuations_.front());
     continuations_.pop_front();
     // One by one: an exception must not cost the continuations after it their outcomes.
@@ -310,11 +312,17 @@ void fleet_manager_state::on_committed() {
       report_handler_exception("the continuation of a write", std::current_exception());
     }
   }
+  if (writes_refused_ && continuations_.empty()) {
+    // Every job posted before the refusal is back: the next group writes what they held, first.
+    writes_refused_ = false;
+    writer_->resume();
+    schedule_flush_retry();
+  }
 }
 
 void fleet_manager_state::commit_group() {
   flush_wanted_ = false;
-  if (storage_.damaged())
+  if (storage_.damaged() || writes_refused_)
     return;
   auto taken = commits_.take();
   if (!taken)

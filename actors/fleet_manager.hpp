@@ -360,6 +360,9 @@ private:
   std::string requester_;                     ///< of the change being handled (JSON), else empty
   std::deque<continuation> continuations_;    ///< one per posted job, in order
   bool flush_wanted_ = false;                 ///< a flush came while a group was in flight
+  /// The writer refused a job for lack of storage: it refuses the jobs posted behind it too, and
+  /// no group goes to it until each of them is back (their changes queued again, in order).
+  bool writes_refused_ = false;
   int64_t idle_since_ms_ = 0;                 ///< since when no task waited (autoscaling)
   bool stopping_ = false;                     ///< the state is being destroyed
   storage_health storage_; ///< whether the database takes writes

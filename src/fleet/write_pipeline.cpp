@@ -48,13 +48,32 @@ caf::error run_timed(fleet_store& store, const write_pipeline::job& j, histogram
   return err;
 }
 
+bool refused_for_storage(const caf::error& err) {
+  return err == errc::storage_unavailable || err == errc::database_damaged;
+}
+
+} // namespace
+
+caf::error write_pipeline::run_in_order(uint64_t epoch, const std::function<caf::error()>& j) {
+  if (epoch == refused_epoch_)
+    return refusal_;
+  auto err = j();
+  if (refused_for_storage(err)) {
+    refused_epoch_ = epoch;
+    refusal_ = err;
+  }
+  return err;
+}
+
+namespace {
+
 class inline_pipeline final : public write_pipeline {
 public:
   inline_pipeline(std::shared_ptr<fleet_store> store, std::function<void()> notify, histogram* latency)
     : store_(std::move(store)), notify_(std::move(notify)), latency_(latency) {}
 
   void post(job j) override {
-    outcomes_.push_back(run_timed(*store_, j, latency_));
+    outcomes_.push_back(run_in_order(epoch(), [&] { return run_timed(*store_, j, latency_); }));
     notify_();
   }
 
@@ -90,7 +109,7 @@ public:
   void post(job j) override {
     {
       std::lock_guard<std::mutex> guard{mtx_};
-      jobs_.push_back({std::move(j), nullptr});
+      jobs_.push_back({std::move(j), nullptr, epoch()});
     }
     jobs_ready_.notify_one();
   }
@@ -100,7 +119,7 @@ public:
     auto done = outcome.get_future();
     {
       std::lock_guard<std::mutex> guard{mtx_};
-      jobs_.push_back({std::move(j), &outcome});
+      jobs_.push_back({std::move(j), &outcome, epoch()});
     }
     jobs_ready_.notify_one();
     return done.get();
@@ -119,10 +138,12 @@ private:
       jobs_ready_.wait(lock, [this] { return stopping_ || !jobs_.empty(); });
       if (jobs_.empty())
         return; // stopping, and every posted job is done
-      auto [j, waiter] = std::move(jobs_.front());
+      auto [j, waiter, job_epoch] = std::move(jobs_.front());
       jobs_.pop_front();
       lock.unlock();
-      auto err = run_timed(*store_, j, latency_);
+      // run()'s caller gets its outcome itself: it is outside the order of posted jobs.
+      auto err = waiter ? run_timed(*store_, j, latency_)
+                        : run_in_order(job_epoch, [&] { return run_timed(*store_, j, latency_); });
       j = nullptr; // what the job holds is released on this thread, before the outcome is seen
       if (waiter) {
         waiter->set_value(std::move(err));
@@ -149,6 +170,7 @@ private:
   struct queued {
     job j;
     std::promise<caf::error>* waiter; ///< run(): the outcome goes here, not to outcomes_
+    uint64_t epoch;
   };
   std::deque<queued> jobs_;
   std::vector<caf::error> outcomes_;

@@ -5,6 +5,7 @@
 
 #include <caf/error.hpp>
 
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <vector>
@@ -14,6 +15,12 @@ namespace fleet {
 /// Runs write jobs against the store, in the order they were posted, each in a transaction of its
 /// own, and hands back their outcomes in that order. The threaded pipeline keeps SQLite's work and
 /// its fsync off the caller's thread: the fleet manager goes on dispatching while a group commits.
+///
+/// Jobs commit in the order they were posted or not at all: once a job fails for lack of storage
+/// (errc::storage_unavailable, errc::database_damaged), every job posted before the next
+/// `resume()` fails with the same error without running. Otherwise a later group commit could
+/// land while an earlier one did not, say an attempt's end without the start that the failed group
+/// held, and the caller, which writes the failed group again, would write it after the later one.
 class write_pipeline {
 public:
   /// Runs inside BEGIN IMMEDIATE ... COMMIT; an error rolls the transaction back.
@@ -25,11 +32,28 @@ public:
   virtual void post(job j) = 0;
 
   /// Runs `j` after every job posted before it and waits for it: its outcome is returned here, not
-  /// handed to `take_outcomes`. For start-up, when nothing may happen before the job committed.
+  /// handed to `take_outcomes`, and a refusal of it holds no later job back. For start-up, when
+  /// nothing may happen before the job committed.
   virtual caf::error run(job j) = 0;
 
   /// The outcomes of the jobs finished since the last call, oldest first.
   virtual std::vector<caf::error> take_outcomes() = 0;
+
+  /// After a refused job: jobs posted from now on run again. Call it once the outcome of every job
+  /// posted before has been taken (and what is to be written again is posted anew, in order).
+  void resume() { ++epoch_; }
+
+protected:
+  /// Stamps each job when it is posted (on the caller's thread).
+  uint64_t epoch() const { return epoch_; }
+
+  /// The writer's side of the ordering: runs `j` of `epoch` unless a job of that epoch was refused.
+  caf::error run_in_order(uint64_t epoch, const std::function<caf::error()>& j);
+
+private:
+  uint64_t epoch_ = 0;          ///< the caller's thread
+  uint64_t refused_epoch_ = ~uint64_t{0}; ///< the writer's thread, as the refusal
+  caf::error refusal_;
 };
 
 /// Runs each job at once, on the caller's thread (deterministic tests); `notify` is called after

@@ -82,6 +82,40 @@ TEST_CASE("a failed group goes back in front of what came after it, with its act
   CHECK(again->promote_retries);
 }
 
+TEST_CASE("groups that fail one after the other go back in the order they were taken, before newer changes") {
+  group_commit commits{512};
+  std::vector<int> order;
+  commits.queue(started(1));
+  commits.after_commit([&] { order.push_back(1); });
+  auto a = commits.take();
+  commits.queue(started(2));
+  commits.after_commit([&] { order.push_back(2); });
+  auto b = commits.take();
+  commits.queue(started(3));
+  commits.after_commit([&] { order.push_back(3); });
+  REQUIRE(a);
+  REQUIRE(b);
+  commits.failed(std::move(*a));
+  commits.failed(std::move(*b));
+  auto again = commits.take();
+  REQUIRE(again);
+  REQUIRE(again->changes.size() == 3);
+  CHECK(seq_of(again->changes[0]) == 1);
+  CHECK(seq_of(again->changes[1]) == 2);
+  CHECK(seq_of(again->changes[2]) == 3);
+  for (auto& action : again->actions)
+    action();
+  CHECK(order == std::vector<int>{1, 2, 3});
+  // After a take, a failed group goes to the very front again.
+  commits.queue(started(4));
+  commits.failed(std::move(*again));
+  auto third = commits.take();
+  REQUIRE(third);
+  REQUIRE(third->changes.size() == 4);
+  CHECK(seq_of(third->changes[0]) == 1);
+  CHECK(seq_of(third->changes[3]) == 4);
+}
+
 TEST_CASE("a group is full at the limit of pending changes, and a promotion alone is work") {
   group_commit commits{3};
   commits.queue(started(1));

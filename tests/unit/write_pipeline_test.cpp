@@ -250,3 +250,47 @@ TEST_CASE("run() waits for its job after the posted ones, returns its outcome, a
   REQUIRE(stats);
   CHECK(stats->total_batches == 4);
 }
+
+TEST_CASE("after a job refused for lack of storage, the jobs posted behind it fail unrun until resume") {
+  temp_dir dir;
+  for (bool threaded : {false, true}) {
+    CAPTURE(threaded);
+    auto store = open_store(dir.file(threaded ? "t.db" : "i.db"));
+    outcome_waiter waiter;
+    auto pipeline = threaded ? make_threaded_pipeline(store, waiter.notifier())
+                             : make_inline_pipeline(store, waiter.notifier());
+    std::atomic<int> ran{0};
+    auto counted = [&](caf::error outcome) {
+      return [&ran, outcome](fleet_store&) -> caf::error {
+        ++ran;
+        return outcome;
+      };
+    };
+    pipeline->post(counted(caf::make_error(errc::storage_unavailable, "disk I/O error")));
+    pipeline->post(counted(caf::none)); // would commit after the refused one: it must not
+    pipeline->post(counted(caf::none));
+    auto outcomes = waiter.take(*pipeline, 3);
+    REQUIRE(outcomes.size() == 3);
+    for (const auto& err : outcomes) {
+      CHECK(err == errc::storage_unavailable);
+      CHECK(error_text(err).find("disk I/O error") != std::string::npos);
+    }
+    CHECK(ran == 1);
+    // A refusal for another reason holds nothing back.
+    pipeline->resume();
+    pipeline->post(counted(caf::make_error(errc::invalid_task, "not a task")));
+    pipeline->post(counted(caf::none));
+    outcomes = waiter.take(*pipeline, 2);
+    REQUIRE(outcomes.size() == 2);
+    CHECK(outcomes[0] == errc::invalid_task);
+    CHECK_FALSE(outcomes[1]);
+    CHECK(ran == 3);
+    // run() is outside the order: it runs, and its refusal holds no posted job back.
+    CHECK(pipeline->run(counted(caf::make_error(errc::storage_unavailable, "full"))) == errc::storage_unavailable);
+    pipeline->post(counted(caf::none));
+    outcomes = waiter.take(*pipeline, 1);
+    REQUIRE(outcomes.size() == 1);
+    CHECK_FALSE(outcomes[0]);
+    CHECK(ran == 5);
+  }
+}

@@ -1,5 +1,6 @@
 #include "fleet/manager/group_commit.hpp"
 
+#include <cstddef>
 #include <iterator>
 #include <utility>
 
@@ -11,9 +12,12 @@ int64_t seq_of(const transition& change) {
   return std::visit([](const auto& x) { return x.seq; }, change);
 }
 
+/// Inserts `from` at `at` (the end of what earlier failed groups put back) and moves `at` past it.
 template <class T>
-void prepend(std::vector<T>& to, std::vector<T>& from) {
-  to.insert(to.begin(), std::make_move_iterator(from.begin()), std::make_move_iterator(from.end()));
+void put_back(std::vector<T>& to, size_t& at, std::vector<T>& from) {
+  to.insert(to.begin() + static_cast<std::ptrdiff_t>(at), std::make_move_iterator(from.begin()),
+            std::make_move_iterator(from.end()));
+  at += from.size();
 }
 
 } // namespace
@@ -31,6 +35,7 @@ std::optional<group_commit::group> group_commit::take() {
   g.actions = std::exchange(actions_, {});
   g.results = std::exchange(results_, {});
   g.promote_retries = std::exchange(promote_, false);
+  failed_changes_ = failed_actions_ = failed_results_ = 0;
   ++in_flight_;
   return g;
 }
@@ -45,9 +50,9 @@ void group_commit::committed(const group& g) {
 void group_commit::failed(group g) {
   --in_flight_;
   promote_ = promote_ || g.promote_retries;
-  prepend(changes_, g.changes);
-  prepend(actions_, g.actions);
-  prepend(results_, g.results);
+  put_back(changes_, failed_changes_, g.changes);
+  put_back(actions_, failed_actions_, g.actions);
+  put_back(results_, failed_results_, g.results);
 }
 
 } // namespace fleet

@@ -51,7 +51,8 @@ public:
   /// The group is durable: its tasks are no longer uncommitted. Its actions are the caller's to run.
   void committed(const group& g);
   /// Nothing of the group is stored: it goes back in front of what was queued since, so that the
-  /// next group writes it first, with its actions and results.
+  /// next group writes it first, with its actions and results. Groups that fail one after the
+  /// other (with no take between) go back in the order they were taken.
   void failed(group g);
 
 private:
@@ -61,6 +62,9 @@ private:
   std::vector<task_result> results_;
   bool promote_ = false;
   size_t in_flight_ = 0;
+  /// How much at the front of changes_, actions_ and results_ came back from failed groups since
+  /// the last take: the next failed group goes behind it.
+  size_t failed_changes_ = 0, failed_actions_ = 0, failed_results_ = 0;
   std::unordered_map<int64_t, int> uncommitted_; ///< seq -> changes not committed
 };
 
