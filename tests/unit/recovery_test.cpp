@@ -63,7 +63,8 @@ TEST_CASE("attempts left running run again until they were lost fleet.max-interr
   REQUIRE(r.failed.size() == 2);
   CHECK(r.failed[0].error.find("given up after 3 lost attempts (fleet.max-interruptions)") == 0);
   CHECK(query_db_text(f.path, "SELECT state FROM tasks WHERE task_id = 'poison'") == "failed");
-  CHECK(query_db_int(f.path, "SELECT duration_ms FROM tasks WHERE task_id = 'poison'") == 500);
+  // The lost attempt's end is unknown: the downtime is no part of its duration.
+  CHECK(query_db_int(f.path, "SELECT duration_ms FROM tasks WHERE task_id = 'poison'") == 0);
   auto st = f.store->status("b1");
   REQUIRE(st);
   CHECK(st->failed == 2);

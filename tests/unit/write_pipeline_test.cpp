@@ -195,18 +195,24 @@ TEST_CASE("a job that throws fails like a refused write, rolls back, and the wri
       return err;
     throw std::runtime_error("boom");
   });
-  pipeline->post([](fleet_store& s) { return s.insert_batch("b2", two_tasks(), 1000); });
   std::vector<caf::error> outcomes;
-  while (outcomes.size() < 2) {
-    std::unique_lock<std::mutex> lock{mtx};
-    cv.wait(lock, [&] { return ready > 0; });
-    ready = 0;
-    lock.unlock();
-    for (auto& err : pipeline->take_outcomes())
-      outcomes.push_back(std::move(err));
-  }
+  auto wait_for = [&](size_t n) {
+    while (outcomes.size() < n) {
+      std::unique_lock<std::mutex> lock{mtx};
+      cv.wait(lock, [&] { return ready > 0; });
+      ready = 0;
+      lock.unlock();
+      for (auto& err : pipeline->take_outcomes())
+        outcomes.push_back(std::move(err));
+    }
+  };
+  wait_for(1);
   CHECK(outcomes[0] == errc::storage_unavailable);
   CHECK(error_text(outcomes[0]) == "the write threw: boom");
+  // Like a refused write, it holds back what is posted behind it until the caller resumes.
+  pipeline->resume();
+  pipeline->post([](fleet_store& s) { return s.insert_batch("b2", two_tasks(), 1000); });
+  wait_for(2);
   CHECK_FALSE(outcomes[1]);
   pipeline.reset();
   auto reader = store->open_reader();
