@@ -301,7 +301,7 @@ void fleet_manager_state::schedule_flush_retry() {
 void fleet_manager_state::on_committed() {
   for (auto& err : writer_->take_outcomes()) {
     note_write_outcome(err);
-    if (err == errc::storage_unavailable || err == errc::database_damaged)
+    if (refused_for_storage(err))
       writes_refused_ = true;
     auto then = std::move(continuations_.front());
     continuations_.pop_front();

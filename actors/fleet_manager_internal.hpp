@@ -15,11 +15,6 @@
 
 namespace fleet::manager_detail {
 
-inline int64_t wall_clock_ms() {
-  using namespace std::chrono;
-  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
-}
-
 /// A write job that writes nothing: its commit tells that everything posted before it is stored.
 inline caf::error nothing_to_write(fleet_store&) {
   return caf::none;

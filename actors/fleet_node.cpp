@@ -3,6 +3,7 @@
 #include "actors/exception_guard.hpp"
 #include "fleetd/error.hpp"
 #include "fleet/log.hpp"
+#include "fleet/time_text.hpp"
 
 #include <caf/actor_system.hpp>
 #include <caf/exit_reason.hpp>
@@ -24,11 +25,6 @@ caf::error check_data(const worker_registry& registry, const task& t) {
   if (data.is_discarded())
     return caf::make_error(errc::invalid_task, fmt::format("task {}: data is not valid JSON", t.id));
   return registry.checker()(t, data);
-}
-
-int64_t epoch_ms_now() {
-  using namespace std::chrono;
-  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
 }
 
 } // namespace
@@ -104,7 +100,7 @@ fleet_node_actor::behavior_type fleet_node(fleet_node_actor::stateful_pointer<fl
       // Data no attempt can take fails the task for good, as a submit-time check would have.
       if (auto err = check_data(*st.opts.registry, t))
         return permanent_failure(error_text(err));
-      auto deadline_ms = timeout_ms > 0 ? epoch_ms_now() + timeout_ms : 0;
+      auto deadline_ms = timeout_ms > 0 ? wall_clock_ms() + timeout_ms : 0;
       auto spawned = st.opts.registry->spawn(self->home_system(), t, attempt_info{worker_id, attempt, deadline_ms, st.coordinator, {}});
       if (!spawned)
         return std::move(spawned.error());

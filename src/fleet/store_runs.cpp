@@ -75,17 +75,18 @@ caf::expected<int64_t> fleet_store::record_clock_step(int64_t from, int64_t by_m
 }
 
 caf::expected<int64_t> fleet_store::pull_in_future_retries(int64_t now, int64_t backoff_cap_ms) {
-  // The first condition lets the partial index tasks_retry_due skip every retry due in time.
+  // A retry waits at most the longer of the cap and its task's own backoff. The cap's condition
+  // lets the partial index tasks_retry_due skip every retry due in time.
   auto pull = db_.prepare("UPDATE tasks SET not_before = ?1 + max(?2, coalesce((SELECT backoff_ms FROM task_policies"
                           " WHERE task_seq = tasks.seq), 0)) WHERE state = 'retry_wait' AND not_before > ?1 + ?2"
-                          " AND not_before > ?1 + max(?2, coalesce((SELECT backoff_ms FROM task_policies"
-                          " WHERE task_seq = tasks.seq), 0)) RETURNING not_before");
+                          " AND not_before > ?1 + coalesce((SELECT backoff_ms FROM task_policies"
+                          " WHERE task_seq = tasks.seq), 0)");
   if (!pull)
     return pull.error();
   pull->rebind(now, backoff_cap_ms);
-  int64_t moved = 0;
-  if (auto err = pull->each_row([&] { ++moved; }))
+  if (auto err = pull->run())
     return err;
+  auto moved = db_.changes();
   if (moved == 0)
     return moved;
   auto event = nlohmann::json{{"found_at_start", true}, {"to", now}, {"retries_moved", moved}};

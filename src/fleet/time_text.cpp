@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <array>
+#include <chrono>
 #include <limits>
 
 namespace fleet {
@@ -176,6 +177,11 @@ std::string format_rfc3339_ms(int64_t ms) {
   auto date = civil_from_days(days);
   return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", date.year, date.month, date.day,
                      rest / 3'600'000, rest / 60'000 % 60, rest / 1000 % 60, rest % 1000);
+}
+
+int64_t wall_clock_ms() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
 }
 
 } // namespace fleet

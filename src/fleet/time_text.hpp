@@ -25,4 +25,7 @@ std::optional<int64_t> parse_rfc3339_ms(std::string_view text);
 /// `ms` since the epoch as "YYYY-MM-DDTHH:MM:SS.mmmZ".
 std::string format_rfc3339_ms(int64_t ms);
 
+/// The wall clock now, in ms since the epoch.
+int64_t wall_clock_ms();
+
 } // namespace fleet

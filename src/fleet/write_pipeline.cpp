@@ -48,11 +48,11 @@ caf::error run_timed(fleet_store& store, const write_pipeline::job& j, histogram
   return err;
 }
 
+} // namespace
+
 bool refused_for_storage(const caf::error& err) {
   return err == errc::storage_unavailable || err == errc::database_damaged;
 }
-
-} // namespace
 
 caf::error write_pipeline::run_in_order(uint64_t epoch, const std::function<caf::error()>& j) {
   if (epoch == refused_epoch_)

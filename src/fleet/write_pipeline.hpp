@@ -56,6 +56,10 @@ private:
   caf::error refusal_;
 };
 
+/// Whether a job failed for lack of storage (errc::storage_unavailable, errc::database_damaged),
+/// which holds back the jobs posted behind it.
+bool refused_for_storage(const caf::error& err);
+
 /// Runs each job at once, on the caller's thread (deterministic tests); `notify` is called after
 /// every job, from within `post`.
 /// `latency`, when given, observes each successful transaction, BEGIN to COMMIT.

@@ -6,7 +6,8 @@
 // never recorded twice" is checked straight from the SQLite file.
 //
 // CI runs the short form. The long form: scripts/crash-loop.sh CYCLES SEED (or the environment
-// variables FLEET_CRASHLOOP_CYCLES and FLEET_CRASHLOOP_SEED for this test).
+// variables FLEET_CRASHLOOP_CYCLES and FLEET_CRASHLOOP_SEED for this test). FLEET_CRASHLOOP_KEEP=FILE
+// keeps a copy of the final database there, for a look at a failure.
 
 #include "fault_injection.hpp"
 #include "fleetd_process.hpp"

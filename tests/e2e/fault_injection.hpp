@@ -71,7 +71,6 @@ public:
   read_only_switch& operator=(const read_only_switch&) = delete;
 
   bool available() const { return available_; }
-  bool on() const { return on_; }
 
   void set(bool read_only) {
     if (!available_ || read_only == on_)

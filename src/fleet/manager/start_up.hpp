@@ -50,7 +50,8 @@ struct start_up_state {
 
 /// The first write job of every start, one transaction: records the runs that ended without a
 /// clean stop and this one (if `in.run`), the attempts a dead process left open as interrupted,
-/// brings in retries scheduled on a clock that was ahead, drops expired uploads, and reads what the manager starts from, all as of that commit.
+/// brings in retries scheduled on a clock that was ahead, drops expired uploads, and reads what
+/// the manager starts from, all as of that commit.
 caf::expected<start_up_state> start_up(fleet_store& store, const start_up_input& in);
 
 /// `start_up` run by `writer` (write_pipeline::run: after every job posted before, waited for).
