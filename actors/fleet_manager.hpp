@@ -21,6 +21,7 @@
 #include "fleet/manager/storage_health.hpp"
 #include "fleet/manager/subscriptions.hpp"
 #include "fleet/manager/upload_quota.hpp"
+#include "fleet/message_batch.hpp"
 #include "fleet/write_pipeline.hpp"
 
 #include <caf/actor.hpp>
@@ -196,6 +197,8 @@ public:
   /// (fleetd's own) or from the node that runs it.
   std::optional<std::pair<int64_t, int32_t>> attempt_of_worker(const std::string& worker_id,
                                                                bool& from_its_worker) const;
+  /// The outcomes a node reports, each handled as a local worker's; one dispatch for them all.
+  void on_node_outcomes(const std::string& node, std::vector<node_outcome>& outcomes);
   /// A worker reports its progress (through the coordinator); kept with its running attempt.
   void on_progress(const std::string& worker_id, double progress, const std::string& note);
   /// Stores the latest progress of the attempts that reported since the last flush: at most one
@@ -316,8 +319,12 @@ private:
   /// The bookkeeping every attempt starts with: its record, the queued start, the node's count.
   running_attempt begin_attempt(const runnable_task& next, const std::string& node);
   void start_attempt(runnable_task next, const std::string& node);
-  /// Runs the attempt on a fleet-node rather than a local worker.
+  /// Runs the attempt on a fleet-node rather than a local worker: it goes into the node's
+  /// outbox, which dispatch sends once it started what it could (or once the outbox is full).
   void start_remote_attempt(const runnable_task& next, const std::string& node);
+  /// Sends each node the attempts waiting in its outbox, one message per node.
+  void send_node_outboxes();
+  void send_node_outbox(const std::string& node, message_batch<node_attempt>& outbox);
   /// Bookkeeping for an attempt that left the table; `stop` also stops its worker, wherever it runs.
   void release(const running_attempt& r, bool stop);
   /// Forgets a node; its running attempts are recorded as interrupted and run again.
@@ -385,6 +392,8 @@ private:
   one_shot_timer rate_timer_;
   one_shot_timer clock_timer_;
   bool dispatching_ = false;
+  /// Attempts placed on a node during one dispatch, sent together when it ends.
+  std::map<std::string, message_batch<node_attempt>> node_outboxes_;
   attempt_table attempts_;
   caf::optional<int64_t> wakeup_at_;
   void start_prune();

@@ -10,6 +10,7 @@
 #include "fleet/upload_part.hpp"
 
 #include <caf/actor_system.hpp>
+#include <caf/detail/scope_guard.hpp>
 #include <caf/send.hpp>
 #include <caf/typed_event_based_actor.hpp>
 #include <fmt/format.h>
@@ -117,7 +118,7 @@ void fleet_manager_state::dispatch() {
     if (q == nullptr)
       break;
     if (!fill_ready(*q))
-      return;
+      break;
     // The first task of the window that some node can take now: a task whose nodes are all busy
     // (or gone) lets the ones behind it pass.
     std::optional<std::string> node;
@@ -136,6 +137,7 @@ void fleet_manager_state::dispatch() {
     queues_.on_start(*q, next->spec.group, now);
     start_attempt(std::move(*next), *node);
   }
+  send_node_outboxes();
   arm_rate_timer();
 }
 
@@ -212,26 +214,52 @@ void fleet_manager_state::start_attempt(runnable_task next, const std::string& n
 
 void fleet_manager_state::start_remote_attempt(const runnable_task& next, const std::string& node) {
   auto r = begin_attempt(next, node);
-  auto seq = r.seq;
-  auto attempt = r.attempt;
-  auto worker_id = r.worker_id;
-  auto timeout_ms = r.deadline - r.spawned_at;
+  node_attempt work{r.seq, r.attempt, r.worker_id, next.spec, r.deadline - r.spawned_at};
   attempts_.add(std::move(r));
   schedule_flush();
   schedule_tick();
-  auto generation = nodes_.table().generation(node);
-  self_->request(*nodes_.handle(node), caf::infinite, execute_atom::value, worker_id, next.spec, attempt, timeout_ms)
-    .then(guarded([this, seq, attempt](task_outcome& outcome) { on_outcome(seq, attempt, std::move(outcome)); }),
-          guarded([this, seq, attempt, node, generation](caf::error& err) {
-            // CAF's own errors mean the node went away under the attempt (the node reports a
-            // worker's end as a fleet error): that is the node's failure, not the task's.
-            auto current = attempts_.find(seq, attempt) != nullptr;
-            if (current && err.category() == caf::atom("system") && nodes_.current(node, generation)) {
-              drop_node(node, error_text(err));
-              return;
-            }
-            on_outcome(seq, attempt, std::move(err));
-          }));
+  auto bytes = work.spec.data.size() + work.spec.id.size() + work.spec.deps.size();
+  auto& outbox = node_outboxes_.try_emplace(node, max_node_batch, max_node_batch_bytes).first->second;
+  if (outbox.add(std::move(work), bytes))
+    send_node_outbox(node, outbox);
+}
+
+void fleet_manager_state::send_node_outboxes() {
+  for (auto& [node, outbox] : node_outboxes_)
+    if (!outbox.empty())
+      send_node_outbox(node, outbox);
+}
+
+void fleet_manager_state::send_node_outbox(const std::string& node, message_batch<node_attempt>& outbox) {
+  auto work = outbox.take();
+  // A node lost meanwhile: its attempts were taken as interrupted when it was dropped.
+  if (auto handle = nodes_.handle(node))
+    self_->send(*handle, execute_atom::value, std::move(work));
+}
+
+void fleet_manager_state::on_node_outcomes(const std::string& node, std::vector<node_outcome>& outcomes) {
+  auto handle = nodes_.handle(node);
+  const auto& sender = self_->current_sender();
+  // Only the node's actor of the current join: a node that joined again under the name has lost
+  // the attempts of its earlier join, and a stranger has none.
+  if (handle == nullptr || sender == nullptr || sender->address() != handle->address())
+    return;
+  {
+    // Dispatch once for the whole message, not once per outcome: the freed slots fill together,
+    // and their attempts go to the nodes in few messages.
+    auto was = std::exchange(dispatching_, true);
+    auto guard = caf::detail::make_scope_guard([this, was] { dispatching_ = was; });
+    for (auto& o : outcomes) {
+      const auto* r = attempts_.find(o.seq, o.attempt);
+      if (r == nullptr || r->node != node || r->worker_id != o.worker_id)
+        continue; // ended already (cancelled, timed out), or not this node's
+      if (o.error)
+        on_outcome(o.seq, o.attempt, std::move(o.error));
+      else
+        on_outcome(o.seq, o.attempt, std::move(o.outcome));
+    }
+  }
+  dispatch();
 }
 
 void fleet_manager_state::release(const running_attempt& r, bool stop) {

@@ -135,6 +135,9 @@ fleet_manager(fleet_manager_state::self_pointer self, fleet_manager_options opts
     guarded([self](progress_atom, const std::string& worker_id, double progress, const std::string& note) {
       self->state.on_progress(worker_id, progress, note);
     }),
+    guarded([self](outcomes_atom, const std::string& node, std::vector<node_outcome>& outcomes) {
+      self->state.on_node_outcomes(node, outcomes);
+    }),
     guarded([self](nodes_atom) { return self->state.nodes(); }),
     guarded([self, from_self](node_tick_atom) {
       if (from_self())

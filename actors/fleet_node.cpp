@@ -34,9 +34,79 @@ fleet_node_state::~fleet_node_state() {
     caf::anon_send_exit(worker, caf::exit_reason::user_shutdown);
 }
 
+void leave_if_drained(fleet_node_actor::stateful_pointer<fleet_node_state> self);
+
+namespace {
+
+using node_self = fleet_node_actor::stateful_pointer<fleet_node_state>;
+
+/// Sends fleetd the outcomes collected so far, in one message.
+void send_outcomes(node_self self) {
+  auto& st = self->state;
+  if (st.outbox.empty())
+    return;
+  self->send(st.opts.manager, outcomes_atom::value, st.opts.announcement.name, st.outbox.take());
+}
+
+/// Collects the outcome for fleetd. It goes at once when the outbox is full, else behind the
+/// messages already waiting for this actor (outcomes of other attempts among them): no timer,
+/// so an idle node holds an outcome no longer than it takes to read its mailbox.
+void report(node_self self, node_outcome o) {
+  auto& st = self->state;
+  auto bytes = o.outcome.result.size() + o.outcome.error.size();
+  if (st.outbox.add(std::move(o), bytes)) {
+    send_outcomes(self);
+    return;
+  }
+  if (!st.flush_queued) {
+    st.flush_queued = true;
+    self->send(self, outcome_flush_atom::value);
+  }
+}
+
+/// Runs one attempt on a fresh worker; its outcome (or why there is none) goes to report().
+void run_attempt(node_self self, node_attempt& a) {
+  auto& st = self->state;
+  auto fail = [&](caf::error err) { report(self, node_outcome{a.seq, a.attempt, a.worker_id, {}, std::move(err)}); };
+  if (!st.opts.registry->contains(a.spec.type))
+    return fail(caf::make_error(errc::unknown_task_type, fmt::format("node {} does not run tasks of type \"{}\"",
+                                                                     st.opts.announcement.name, a.spec.type)));
+  // Data no attempt can take fails the task for good, as a submit-time check would have.
+  if (auto err = check_data(*st.opts.registry, a.spec)) {
+    report(self, node_outcome{a.seq, a.attempt, a.worker_id, permanent_failure(error_text(err)), {}});
+    return;
+  }
+  auto deadline_ms = a.timeout_ms > 0 ? wall_clock_ms() + a.timeout_ms : 0;
+  auto spawned = st.opts.registry->spawn(self->home_system(), a.spec,
+                                         attempt_info{a.worker_id, a.attempt, deadline_ms, st.coordinator, {}});
+  if (!spawned)
+    return fail(std::move(spawned.error()));
+  auto worker = *spawned;
+  st.workers[a.worker_id] = worker;
+  // A worker that ends without an outcome is the task's failure, reported as a fleet error.
+  self->request(worker, caf::infinite, execute_atom::value, std::move(a.spec), a.attempt)
+    .then(
+      [self, seq = a.seq, attempt = a.attempt, worker_id = a.worker_id](task_outcome& outcome) {
+        self->state.workers.erase(worker_id);
+        report(self, node_outcome{seq, attempt, worker_id, std::move(outcome), {}});
+        leave_if_drained(self);
+      },
+      [self, seq = a.seq, attempt = a.attempt, worker_id = a.worker_id](caf::error& err) {
+        self->state.workers.erase(worker_id);
+        report(self, node_outcome{seq, attempt, worker_id, {},
+                                  caf::make_error(errc::worker_failed,
+                                                  fmt::format("worker on node {} ended without a result ({})",
+                                                              self->state.opts.announcement.name,
+                                                              error_text(err)))});
+        leave_if_drained(self);
+      });
+}
+
+} // namespace
+
 /// Once a drain has nothing left to wait for: asks fleetd once more, and quits on its answer.
 /// Messages to fleetd arrive in order, so the answer means that fleetd has every outcome sent
-/// before; quitting at once could end the process before they left it.
+/// before (the outbox goes first); quitting at once could end the process before they left it.
 void leave_if_drained(fleet_node_actor::stateful_pointer<fleet_node_state> self) {
   auto& st = self->state;
   if (!st.draining || !st.workers.empty() || st.leaving)
@@ -47,6 +117,7 @@ void leave_if_drained(fleet_node_actor::stateful_pointer<fleet_node_state> self)
     self->quit();
     return;
   }
+  send_outcomes(self);
   self->request(st.opts.manager, std::chrono::seconds(10), node_drain_atom::value, st.opts.announcement.name)
     .then([self](int32_t) { self->quit(); }, [self](caf::error&) { self->quit(); });
 }
@@ -89,42 +160,20 @@ fleet_node_actor::behavior_type fleet_node(fleet_node_actor::stateful_pointer<fl
         self->quit(std::move(err));
       });
   return {
-    guarded([self, from_manager](execute_atom, const std::string& worker_id, task& t, int32_t attempt,
-                                 int64_t timeout_ms) -> caf::result<task_outcome> {
-      auto& st = self->state;
-      if (!from_manager())
-        return caf::make_error(errc::not_permitted, "only fleetd gives this node work");
-      if (!st.opts.registry->contains(t.type))
-        return caf::make_error(errc::unknown_task_type, fmt::format("node {} does not run tasks of type \"{}\"",
-                                                                    st.opts.announcement.name, t.type));
-      // Data no attempt can take fails the task for good, as a submit-time check would have.
-      if (auto err = check_data(*st.opts.registry, t))
-        return permanent_failure(error_text(err));
-      auto deadline_ms = timeout_ms > 0 ? wall_clock_ms() + timeout_ms : 0;
-      auto spawned = st.opts.registry->spawn(self->home_system(), t, attempt_info{worker_id, attempt, deadline_ms, st.coordinator, {}});
-      if (!spawned)
-        return std::move(spawned.error());
-      auto worker = *spawned;
-      st.workers[worker_id] = worker;
-      auto rp = self->make_response_promise<task_outcome>();
-      // Not delegated: a worker that ends without an outcome is the task's failure, reported as a
-      // fleet error; CAF's own errors then mean that the node itself is gone.
-      self->request(worker, caf::infinite, execute_atom::value, std::move(t), attempt)
-        .then(
-          [self, rp, worker_id](task_outcome& outcome) mutable {
-            self->state.workers.erase(worker_id);
-            rp.deliver(std::move(outcome));
-            leave_if_drained(self);
-          },
-          [self, rp, worker_id](caf::error& err) mutable {
-            self->state.workers.erase(worker_id);
-            rp.deliver(caf::make_error(errc::worker_failed,
-                                       fmt::format("worker on node {} ended without a result ({})",
-                                                   self->state.opts.announcement.name, error_text(err))));
-            leave_if_drained(self);
-          });
-      return rp;
+    guarded([self, from_manager](execute_atom, std::vector<node_attempt>& work) {
+      if (!from_manager()) {
+        spdlog::warn("ignored {} attempts from an actor that is not the fleetd this node joined", work.size());
+        return;
+      }
+      for (auto& a : work)
+        run_attempt(self, a);
     }),
+    [self](outcome_flush_atom) {
+      if (self->current_sender() != self->ctrl())
+        return;
+      self->state.flush_queued = false;
+      send_outcomes(self);
+    },
     [self, from_manager](stop_atom, const std::string& worker_id) {
       if (!from_manager())
         return;
@@ -160,6 +209,7 @@ fleet_node_actor::behavior_type fleet_node(fleet_node_actor::stateful_pointer<fl
       if (self->current_sender() != self->ctrl())
         return;
       spdlog::warn("drain timeout: stopping {} attempts, which fleetd runs again", self->state.workers.size());
+      send_outcomes(self);
       self->quit();
     },
     [self, from_manager](heartbeat_atom) -> caf::result<int32_t> {

@@ -2,6 +2,7 @@
 
 #include "fleetd/interfaces.hpp"
 #include "fleetd/worker.hpp"
+#include "fleet/message_batch.hpp"
 
 #include <caf/stateful_actor.hpp>
 
@@ -22,7 +23,9 @@ using fleet_node_actor = node_actor::extend<
   // given ms, then quit (normally).
   caf::reacts_to<drain_atom, int64_t>,
   // From the node itself: the drain's time is up.
-  caf::reacts_to<drain_deadline_atom>>;
+  caf::reacts_to<drain_deadline_atom>,
+  // From the node itself: send fleetd the outcomes collected.
+  caf::reacts_to<outcome_flush_atom>>;
 
 struct fleet_node_options {
   fleet_api_actor manager;
@@ -48,6 +51,9 @@ struct fleet_node_state {
   bool draining = false;
   bool leaving = false; ///< drained: waiting for fleetd to confirm that it has every outcome
   caf::actor_clock::time_point last_heartbeat;
+  /// Outcomes not sent to fleetd yet, and whether a flush for them is on its way.
+  message_batch<node_outcome> outbox{max_node_batch, max_node_batch_bytes};
+  bool flush_queued = false;
 };
 
 /// Joins fleetd, then runs the attempts fleetd places here, each on a fresh worker. Quits when it

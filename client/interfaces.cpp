@@ -25,6 +25,8 @@ void register_fleet_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<node_announcement>("fleet.node_announcement");
   cfg.add_message_type<node_welcome>("fleet.node_welcome");
   cfg.add_message_type<node_info>("fleet.node_info");
+  cfg.add_message_type<node_attempt>("fleet.node_attempt");
+  cfg.add_message_type<node_outcome>("fleet.node_outcome");
   cfg.add_message_type<fleet_overview>("fleet.fleet_overview");
   cfg.add_message_type<submit_limits>("fleet.submit_limits");
   cfg.add_message_type<prune_report>("fleet.prune_report");

@@ -84,6 +84,8 @@ using rate_tick_atom = caf::atom_constant<caf::atom("ratetick")>;
 using identify_atom = caf::atom_constant<caf::atom("identify")>;
 using config_reset_atom = caf::atom_constant<caf::atom("cfgreset")>;
 using clock_check_atom = caf::atom_constant<caf::atom("clockchk")>;
+using outcomes_atom = caf::atom_constant<caf::atom("outcomes")>;
+using outcome_flush_atom = caf::atom_constant<caf::atom("outflush")>;
 
 /// A short-lived worker: runs one attempt of one task, replies, and quits.
 using worker_actor = caf::typed_actor<
@@ -92,10 +94,9 @@ using worker_actor = caf::typed_actor<
 
 /// A fleet-node process as fleetd sees it: it runs attempts on workers of its own.
 using node_actor = caf::typed_actor<
-  // Runs attempt N of the task on a fresh worker, known to fleetd as worker_id, for at most the
-  // given ms (fleetd stops the attempt then). A time span, not fleetd's deadline: the node's
-  // clock may be set differently or step, and the worker's deadline is on the node's clock.
-  caf::replies_to<execute_atom, std::string, task, int32_t, int64_t>::with<task_outcome>,
+  // Runs each attempt on a fresh worker (fleetd stops an attempt once its time is up); the node
+  // reports their outcomes to fleetd with outcomes_atom, several to a message.
+  caf::reacts_to<execute_atom, std::vector<node_attempt>>,
   // Stops the worker of an attempt fleetd gave up on (cancelled, timed out).
   caf::reacts_to<stop_atom, std::string>,
   // fleetd checks that the node still answers: the attempts it runs.
@@ -195,6 +196,10 @@ using fleet_api_actor = caf::typed_actor<
   // its running attempts finish there, or run again elsewhere once it is gone. Replies how many
   // attempts fleetd counts as running there.
   caf::replies_to<node_drain_atom, std::string>::with<int32_t>,
+  // A joined node (only the node actor itself) reports how attempts fleetd gave it ended.
+  // Outcomes of attempts fleetd no longer counts as running there (cancelled, timed out, or given
+  // to the node before it was dropped) change nothing.
+  caf::reacts_to<outcomes_atom, std::string, std::vector<node_outcome>>,
   // The nodes of the fleet, fleetd's own workers ("local") first.
   caf::replies_to<nodes_atom>::with<std::vector<node_info>>,
   // One snapshot for a status page: stats, the newest `batches` batches, workers, the latest

@@ -2,6 +2,9 @@
 
 // What fleetd and its fleet-node processes tell each other, and what `fleetctl nodes` shows.
 
+#include "fleetd/task.hpp"
+
+#include <caf/error.hpp>
 #include <caf/meta/type_name.hpp>
 
 #include <cstdint>
@@ -76,5 +79,44 @@ typename Inspector::result_type inspect(Inspector& f, node_info& x) {
   return f(caf::meta::type_name("fleet.node_info"), x.name, x.types, x.capacity, x.running,
            x.joined_at, x.last_heartbeat, x.draining);
 }
+
+/// One attempt fleetd gives a node: attempt `attempt` (1-based) of `spec` runs on a fresh worker,
+/// known to fleetd as `worker_id`, for at most `timeout_ms`. A time span, not fleetd's deadline:
+/// the node's clock may be set differently or step, and the worker's deadline is on the node's
+/// clock. fleetd sends a node the attempts it places there together, several to a message.
+struct node_attempt {
+  int64_t seq = 0; ///< fleetd's row of the task, given back with the outcome
+  int32_t attempt = 0;
+  std::string worker_id;
+  task spec;
+  int64_t timeout_ms = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, node_attempt& x) {
+  return f(caf::meta::type_name("fleet.node_attempt"), x.seq, x.attempt, x.worker_id, x.spec, x.timeout_ms);
+}
+
+/// How an attempt on a node ended, as the node reports it (several to a message).
+struct node_outcome {
+  int64_t seq = 0;
+  int32_t attempt = 0;
+  std::string worker_id;
+  /// The worker's outcome, unless `error` says why there is none: the node does not run the type,
+  /// no worker could be made, or the worker ended without an outcome. Such an error is the task's
+  /// failure; the node's own loss is seen by fleetd through the connection and the heartbeats.
+  task_outcome outcome;
+  caf::error error;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, node_outcome& x) {
+  return f(caf::meta::type_name("fleet.node_outcome"), x.seq, x.attempt, x.worker_id, x.outcome, x.error);
+}
+
+/// At most this many attempts or outcomes go in one message between fleetd and a node, and at
+/// most about max_node_batch_bytes of their task data or results (one bigger item goes alone).
+inline constexpr size_t max_node_batch = 256;
+inline constexpr size_t max_node_batch_bytes = size_t{1} << 20;
 
 } // namespace fleet

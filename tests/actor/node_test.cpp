@@ -4,11 +4,14 @@
 #include "actors/fleet_node.hpp"
 #include "fleet_fixture.hpp"
 
+#include <caf/send.hpp>
 #include <caf/typed_event_based_actor.hpp>
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <memory>
+#include <set>
 
 using namespace fleet;
 using namespace fleet::test;
@@ -49,26 +52,49 @@ void check_each_task_succeeded_once(fleet_fixture& f, int64_t tasks) {
   CHECK(f.query_int("SELECT count(DISTINCT task_seq) FROM attempts WHERE outcome = 'succeeded'") == tasks);
 }
 
-struct silent_node_state {
-  std::vector<caf::typed_response_promise<int32_t>> heartbeats;
-  std::vector<caf::typed_response_promise<task_outcome>> attempts;
+/// What a silent node was given: each message's attempts.
+struct silent_record {
+  std::vector<std::vector<node_attempt>> messages;
+  std::string dropped_reason;
 };
 
-/// Joins, then answers nothing: a node on the far side of a cut cable.
-node_actor::behavior_type silent_node(node_actor::stateful_pointer<silent_node_state> self,
-                                      std::shared_ptr<std::string> dropped_reason) {
+struct silent_node_state {
+  std::vector<caf::typed_response_promise<int32_t>> heartbeats;
+};
+
+/// A node the test speaks for: it reports the outcomes the test hands it, as itself.
+using scripted_node_actor = node_actor::extend<caf::reacts_to<outcomes_atom, std::vector<node_outcome>>>;
+
+/// Joins, then answers nothing (a node on the far side of a cut cable), unless the test hands it
+/// outcomes to report as node `name`.
+scripted_node_actor::behavior_type silent_node(scripted_node_actor::stateful_pointer<silent_node_state> self,
+                                               std::shared_ptr<silent_record> record, fleet_api_actor manager,
+                                               std::string name) {
   return {
-    [self](execute_atom, const std::string&, const task&, int32_t, int64_t) -> caf::result<task_outcome> {
-      self->state.attempts.push_back(self->make_response_promise<task_outcome>());
-      return self->state.attempts.back();
-    },
+    [record](execute_atom, std::vector<node_attempt>& work) { record->messages.push_back(std::move(work)); },
     [](stop_atom, const std::string&) {},
     [self](heartbeat_atom) -> caf::result<int32_t> {
       self->state.heartbeats.push_back(self->make_response_promise<int32_t>());
       return self->state.heartbeats.back();
     },
-    [dropped_reason](dropped_atom, const std::string& reason) { *dropped_reason = reason; },
+    [record](dropped_atom, const std::string& reason) { record->dropped_reason = reason; },
+    [self, manager, name](outcomes_atom, std::vector<node_outcome>& outcomes) {
+      self->send(manager, outcomes_atom::value, name, std::move(outcomes));
+    },
   };
+}
+
+scripted_node_actor spawn_silent(fleet_fixture& f, std::shared_ptr<silent_record> record, std::string name) {
+  return f.sys().spawn(silent_node, std::move(record), f.manager(), std::move(name));
+}
+
+/// A silent node joined as `name` for echo tasks.
+scripted_node_actor join_silent(fleet_fixture& f, std::shared_ptr<silent_record> record, const std::string& name,
+                                int32_t capacity) {
+  auto node = spawn_silent(f, std::move(record), name);
+  REQUIRE(f.ask<node_welcome>(node_join_atom::value, node_announcement{name, {"echo"}, capacity, {}},
+                              node_actor{node}));
+  return node;
 }
 
 } // namespace
@@ -174,8 +200,8 @@ TEST_CASE("a node that stops answering heartbeats is dropped, told so, and its w
   fleet_fixture f;
   f.set_nodes(0, 1000, 3000);
   f.start();
-  auto dropped_reason = std::make_shared<std::string>();
-  auto silent = f.sys().spawn(silent_node, dropped_reason);
+  auto record = std::make_shared<silent_record>();
+  auto silent = spawn_silent(f, record, "mute");
   auto welcome = f.ask<node_welcome>(node_join_atom::value, node_announcement{"mute", {"echo"}, 2, {}},
                                      node_actor{silent});
   REQUIRE(welcome);
@@ -192,7 +218,8 @@ TEST_CASE("a node that stops answering heartbeats is dropped, told so, and its w
   CHECK_FALSE(node_named(f, "mute").name.empty());
   advance_in_steps(200);
   CHECK(node_named(f, "mute").name.empty());
-  CHECK_MESSAGE(dropped_reason->find("no answer to a heartbeat within 3000 ms") != std::string::npos, *dropped_reason);
+  CHECK_MESSAGE(record->dropped_reason.find("no answer to a heartbeat within 3000 ms") != std::string::npos,
+                record->dropped_reason);
   CHECK(f.query_int("SELECT count(*) FROM attempts WHERE node = 'mute' AND outcome = 'interrupted'") == 2);
   CHECK(f.status_of(id).completed == 0);
   // Nothing else runs echo (fleetd's own workers are off): the tasks wait, then a new node runs them.
@@ -259,8 +286,7 @@ TEST_CASE("bad joins are refused and change nothing, and a node takes work from 
     CHECK(r.error() == errc::invalid_node);
     CHECK_MESSAGE(error_text(r.error()).find(expected) != std::string::npos, error_text(r.error()));
   };
-  auto dropped = std::make_shared<std::string>();
-  auto silent = f.sys().spawn(silent_node, dropped);
+  auto silent = spawn_silent(f, std::make_shared<silent_record>(), "x");
   refused({"x", {"echo"}, 1, {}}, node_actor{}, "handle of its node actor");
   refused({"local", {"echo"}, 1, {}}, silent, "stands for fleetd's own workers");
   refused({"x y", {"echo"}, 1, {}}, silent, "a node name has 1 to 64 characters");
@@ -270,15 +296,24 @@ TEST_CASE("bad joins are refused and change nothing, and a node takes work from 
   REQUIRE(nodes);
   CHECK(nodes->size() == 1);
   CHECK(f.query_int("SELECT count(*) FROM events WHERE kind LIKE 'node%'") == 0);
-  // The node actor refuses attempts and heartbeats from anyone but the fleetd it joined.
-  auto node = join_node(f, "a", {"echo"}, 1);
+  // The node actor takes attempts from the fleetd it joined alone: a stranger's run nowhere.
+  auto spawned = std::make_shared<int>(0);
+  auto reg = builtin_registry({"echo"});
+  reg->add("probe", [spawned](caf::actor_system& sys, const attempt_info&) {
+    ++*spawned;
+    return sys.spawn(echo_worker);
+  });
+  auto node = join_node(f, "a", {"probe"}, 1, reg);
   caf::scoped_actor stranger{f.sys()};
-  auto rh = stranger->request(node, caf::infinite, execute_atom::value, std::string{"w"}, make_task("t", "echo"), 1,
-                                   int64_t{0});
+  stranger->send(node, execute_atom::value,
+                 std::vector<node_attempt>{{1, 1, "w", make_task("t", "probe"), int64_t{1000}}});
   f.run();
-  bool refused_work = false;
-  rh.receive([](task_outcome&) {}, [&](caf::error& err) { refused_work = err == errc::not_permitted; });
-  CHECK(refused_work);
+  CHECK(*spawned == 0);
+  auto beat = stranger->request(node, caf::infinite, heartbeat_atom::value);
+  f.run();
+  bool refused_beat = false;
+  beat.receive([](int32_t) {}, [&](caf::error& err) { refused_beat = err == errc::not_permitted; });
+  CHECK(refused_beat);
   CHECK(node_named(f, "a").running == 0);
   // Only a node itself may say that it drains: anyone else is refused and the node keeps its work.
   auto drain = f.ask<int32_t>(node_drain_atom::value, std::string{"a"});
@@ -289,4 +324,106 @@ TEST_CASE("bad joins are refused and change nothing, and a node takes work from 
   CHECK(unknown.error() == errc::not_permitted);
   CHECK_FALSE(node_named(f, "a").draining);
   caf::anon_send_exit(silent, caf::exit_reason::kill);
+}
+
+TEST_CASE("fleetd sends a node its attempts together and takes back its outcomes together, from that node alone") {
+  auto cfg = fleet_fixture::small_config();
+  cfg.max_concurrent_workers = 8;
+  cfg.retry_failed_tasks = false;
+  fleet_fixture f{cfg};
+  f.set_nodes(0);
+  f.start();
+  auto record = std::make_shared<silent_record>();
+  auto scripted = join_silent(f, record, "s", 8);
+  auto id = f.submit_ok(echo_tasks(8));
+  // One message with every attempt placed there, each with its time span and fleetd's ids.
+  REQUIRE(record->messages.size() == 1);
+  const auto work = record->messages[0];
+  REQUIRE(work.size() == 8);
+  std::set<std::string> task_ids;
+  for (const auto& a : work) {
+    task_ids.insert(a.spec.id);
+    CHECK(a.attempt == 1);
+    CHECK(a.timeout_ms == cfg.worker_timeout_ms);
+    CHECK(f.query_int(fmt::format("SELECT count(*) FROM tasks WHERE seq = {} AND task_id = '{}'", a.seq, a.spec.id))
+          == 1);
+  }
+  CHECK(task_ids.size() == 8);
+  auto ok = [](const node_attempt& a) {
+    return node_outcome{a.seq, a.attempt, a.worker_id, success(R"({"from":"s"})"), {}};
+  };
+  // Outcomes from anyone but the node, or for attempts that are not the node's, change nothing.
+  caf::scoped_actor stranger{f.sys()};
+  std::vector<node_outcome> forged;
+  for (const auto& a : work)
+    forged.push_back(ok(a));
+  stranger->send(f.manager(), outcomes_atom::value, std::string{"s"}, forged);
+  f.run();
+  auto mixed_up = ok(work[0]);
+  mixed_up.worker_id = work[1].worker_id;
+  auto wrong_attempt = ok(work[2]);
+  wrong_attempt.attempt = 2;
+  caf::anon_send(scripted, outcomes_atom::value, std::vector<node_outcome>{mixed_up, wrong_attempt});
+  f.run();
+  CHECK(f.status_of(id).completed == 0);
+  CHECK(node_named(f, "s").running == 8);
+  // The node's own report, in one message: seven results and one attempt without an outcome.
+  std::vector<node_outcome> outcomes;
+  for (size_t i = 0; i < 7; ++i)
+    outcomes.push_back(ok(work[i]));
+  outcomes.push_back({work[7].seq, work[7].attempt, work[7].worker_id, {},
+                      caf::make_error(errc::worker_failed, "worker on node s ended without a result")});
+  caf::anon_send(scripted, outcomes_atom::value, outcomes);
+  REQUIRE(f.advance_until([&] { return f.finished(id); }));
+  auto st = f.status_of(id);
+  CHECK(st.completed == 7);
+  CHECK(st.failed == 1);
+  CHECK(node_named(f, "s").running == 0);
+  CHECK(f.query_int("SELECT count(*) FROM attempts WHERE node = 's' AND outcome = 'succeeded'") == 7);
+  CHECK(f.query_int("SELECT count(*) FROM tasks WHERE result = '{\"from\":\"s\"}'") == 7);
+  CHECK(f.query_int(fmt::format("SELECT count(*) FROM tasks WHERE task_id = '{}' AND state = 'failed' "
+                                "AND error LIKE '%ended without a result%'",
+                                work[7].spec.id))
+        == 1);
+  // A second report of the same attempts is late: counted once.
+  caf::anon_send(scripted, outcomes_atom::value, outcomes);
+  f.run();
+  CHECK(f.query_int("SELECT count(*) FROM attempts") == 8);
+  CHECK(f.status_of(id).completed == 7);
+  caf::anon_send_exit(scripted, caf::exit_reason::kill);
+}
+
+TEST_CASE("a real node runs many attempts placed together and every task succeeds once") {
+  auto cfg = fleet_fixture::small_config();
+  cfg.max_concurrent_workers = 300;
+  fleet_fixture f{cfg};
+  f.set_nodes(0);
+  f.start();
+  // More attempts at once than one message carries.
+  auto a = join_node(f, "a", {"echo"}, 300);
+  auto id = f.submit_ok(echo_tasks(1000));
+  REQUIRE(f.advance_until([&] { return f.finished(id); }));
+  CHECK(f.status_of(id).completed == 1000);
+  check_each_task_succeeded_once(f, 1000);
+  CHECK(f.query_int("SELECT count(*) FROM attempts WHERE node = 'a'") == 1000);
+}
+
+TEST_CASE("attempts for a node go in messages of at most max_node_batch") {
+  auto cfg = fleet_fixture::small_config();
+  cfg.max_concurrent_workers = 300;
+  fleet_fixture f{cfg};
+  f.set_nodes(0);
+  f.start();
+  auto record = std::make_shared<silent_record>();
+  auto scripted = join_silent(f, record, "s", 300);
+  f.submit_ok(echo_tasks(300));
+  size_t total = 0;
+  for (const auto& m : record->messages) {
+    CHECK(m.size() <= max_node_batch);
+    total += m.size();
+  }
+  CHECK(total == 300);
+  CHECK(record->messages.size() >= 2);
+  CHECK(record->messages.front().size() == max_node_batch);
+  caf::anon_send_exit(scripted, caf::exit_reason::kill);
 }

@@ -86,6 +86,22 @@ TEST_CASE("message types round-trip through CAF's serializer") {
   CHECK(n.capacity == -1);
   CHECK(n.running == 3);
   CHECK(n.last_heartbeat == 12);
+  auto work = round_trip(sys, std::vector<node_attempt>{{41, 2, "w-9", task{"t", "echo", "{}", 3}, 1500}});
+  REQUIRE(work.size() == 1);
+  CHECK(work[0].seq == 41);
+  CHECK(work[0].attempt == 2);
+  CHECK(work[0].worker_id == "w-9");
+  CHECK(work[0].spec.priority == 3);
+  CHECK(work[0].timeout_ms == 1500);
+  auto outcomes = round_trip(sys, std::vector<node_outcome>{
+                                    {41, 2, "w-9", success(R"({"n":1})"), {}},
+                                    {42, 1, "w-10", {}, caf::make_error(errc::worker_failed, "gone")}});
+  REQUIRE(outcomes.size() == 2);
+  CHECK(outcomes[0].outcome.success);
+  CHECK(outcomes[0].outcome.result == R"({"n":1})");
+  CHECK_FALSE(outcomes[0].error);
+  CHECK(outcomes[1].error == errc::worker_failed);
+  CHECK(sys.render(outcomes[1].error).find("gone") != std::string::npos);
 }
 
 TEST_CASE("fleet errors render with their code and text for remote peers") {
