@@ -1,7 +1,7 @@
 // fleet-bench: drives a running fleetd through the client library and prints one line per
 // measurement, in the format of ../shared/peers (system=... workload=... n=... c=... tasks_per_s=...).
 //
-//   fleet-bench run   --port P --pid PID --n N --c C --workload noop|queues|sleep1ms|flaky|pool|execpy
+//   fleet-bench run   --port P --pid PID --n N --c C --workload noop|queues|sleep1ms|sleep40ms|flaky|pool|execpy
 //                     (queues: noop over 100 queues and 10,000 groups, with limits that never bind)
 //                     [--worker FILE]   (pool: type pynoop, served by a [pool.*] of fleetd's config;
 //                                        execpy: `exec` of python3 FILE --once per task)
@@ -47,6 +47,8 @@ std::vector<task> make_tasks(const std::string& workload, int64_t n, const std::
       tasks.push_back({id, "echo", "{}", 0});
     else if (workload == "sleep1ms")
       tasks.push_back({id, "sleep", R"({"ms":1})", 0});
+    else if (workload == "sleep40ms")
+      tasks.push_back({id, "sleep", R"({"ms":40})", 0});
     else if (workload == "sleep1s")
       tasks.push_back({id, "sleep", R"({"ms":1000})", 0});
     else if (workload == "pool")

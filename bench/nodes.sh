@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
-# Throughput with 0, 1 and 2 extra fleet-node processes (issue 6), no-op and 1 ms tasks. Run on
-# demand, never in CI:
-#   bench/nodes.sh [N] [NODE_CAPACITY]      (defaults: 50000 tasks per run, capacity 32 per node)
-# Every process runs on this machine: with 2 cores the nodes compete with fleetd for CPU, so the
-# figures show what a node costs (the network hop, the extra actor), not what more machines add.
+# Throughput with fleet-node processes against fleetd alone (issues 6 and 23). Run on demand, never
+# in CI:
+#   bench/nodes.sh [N] [ROUNDS]      (defaults: 50000 tasks per run, 2 rounds)
+# Each round runs every configuration once, in the same order, so that ratios compare runs of the
+# same minutes. Every process runs on this machine: with 2 cores the nodes compete with fleetd for
+# CPU, so the no-op figures show what a node costs (the messages, the extra process), and the
+# 40 ms figures what capacity nodes add when the work waits rather than computes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 n=${1:-50000}
-capacity=${2:-32}
+rounds=${2:-2}
 port=${FLEETD_BENCH_PORT:-4491}
-scripts/setup.sh >/dev/null
+[ -n "${FLEETD_BENCH_SKIP_SETUP:-}" ] || scripts/setup.sh Release fleetd >/dev/null
 cmake -S . -B build-release -G Ninja -DCMAKE_BUILD_TYPE=Release -DFLEETD_BUILD_BENCH=ON >/dev/null
 cmake --build build-release --target fleetd fleet-node fleetctl fleet-bench >/dev/null
 bin=build-release/bin
@@ -18,8 +20,8 @@ pids=()
 cleanup() { for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done; rm -rf "$work"; }
 trap cleanup EXIT
 
-run() { # workload c extra_nodes local_workers
-  local workload=$1 c=$2 extra=$3 local_workers=$4
+run() { # label workload tasks c extra_nodes node_capacity local_workers
+  local label=$1 workload=$2 tasks=$3 c=$4 extra=$5 capacity=$6 local_workers=$7
   "$bin/fleetd" --fleet.db="$work/fleet.db" --fleet.port=$port --fleet.log-level=warn \
     --fleet.plaintext-loopback=true --fleet.local-workers="$local_workers" 2>>"$work/fleetd.log" &
   local fleetd=$!
@@ -34,21 +36,23 @@ run() { # workload c extra_nodes local_workers
     [ "$("$bin/fleetctl" --port $port --json nodes | grep -o '"name"' | wc -l)" -eq $((extra + 1)) ] && break
     sleep 0.05
   done
-  local line; line=$("$bin/fleet-bench" run --port $port --pid "$fleetd" --n "$n" --c "$c" --workload "$workload")
-  echo "$line nodes=$extra local_workers=$local_workers"
+  local line; line=$("$bin/fleet-bench" run --port $port --pid "$fleetd" --n "$tasks" --c "$c" --workload "$workload")
+  echo "label=$label $line nodes=$extra node_capacity=$capacity local_workers=$local_workers"
   for p in "${pids[@]:1}"; do kill -TERM "$p"; wait "$p" 2>/dev/null || true; done
   kill -TERM "$fleetd"; wait "$fleetd" 2>/dev/null || true
   pids=()
   rm -f "$work"/fleet.db*
 }
 
-echo "# $(date -u +%FT%TZ) $(nproc) cores, $(uname -r), node capacity $capacity"
-for extra in 0 1 2; do
-  run noop 16 "$extra" -1
-  run sleep1ms 64 "$extra" -1
-done
-# Everything on the nodes: fleetd only dispatches and writes.
-for extra in 1 2; do
-  run noop 16 "$extra" 0
-  run sleep1ms 64 "$extra" 0
+echo "# $(date -u +%FT%TZ) $(nproc) cores, $(uname -r), $(git rev-parse --short HEAD)"
+slow=$((n / 10)) # 40 ms tasks: a tenth as many
+for round in $(seq "$rounds"); do
+  echo "# round $round"
+  run noop-alone noop "$n" 16 0 0 -1
+  run noop-1node noop "$n" 16 1 32 0
+  run noop-2nodes noop "$n" 16 2 32 0
+  run sleep40-alone4 sleep40ms "$slow" 4 0 0 -1
+  run sleep40-4+2x8 sleep40ms "$slow" 20 2 8 4
+  run sleep1ms-alone sleep1ms "$n" 64 0 0 -1
+  run sleep1ms-2nodes sleep1ms "$n" 64 2 32 0
 done

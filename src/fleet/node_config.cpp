@@ -1,5 +1,8 @@
 #include "fleet/node_config.hpp"
 
+#include <caf/atom.hpp>
+#include <caf/settings.hpp>
+
 #include <cstdlib>
 
 #include <fmt/format.h>
@@ -52,6 +55,11 @@ node_config::node_config()
                   "\nCAF's own options: --long-help. Worker pools: sections [pool.NAME] with argv, types\n"
                   "and size, as in fleetd's config file (docs/WORKER-PROTOCOL.md).\n") {
   groups_ = {"pool", "exec"};
+  // A node's scheduler threads mostly pass messages between fleetd and short-lived workers: CAF's
+  // work stealing polls for them (and takes the cores fleetd and the workers need), work sharing
+  // waits on a condition. 1.8x the no-op throughput through a node on 2 cores (docs/BENCHMARKS.md).
+  // --scheduler.policy=stealing (or the config file's [scheduler]) still chooses otherwise.
+  caf::put(content, "scheduler.policy", caf::atom("sharing"));
 }
 
 caf::error node_config::take_group(const std::string& name, const caf::settings& group, const std::string& where) {

@@ -2,6 +2,7 @@
 #include "fleet/node_config.hpp"
 #include "fleet/node_table.hpp"
 
+#include <caf/settings.hpp>
 #include <doctest/doctest.h>
 
 #include <string>
@@ -146,4 +147,16 @@ TEST_CASE("fleet-node's options are checked") {
   refused({"--node.bogus=1"}, "unknown option --node.bogus");
   refused({"--node.capacity=many"}, "--node.capacity must be an integer");
   refused({"--node.log-level=loud"}, "node.log-level must be");
+}
+
+TEST_CASE("fleet-node runs CAF's work-sharing scheduler unless told otherwise") {
+  auto policy = [](const node_config& cfg) {
+    return caf::get_or(cfg.content, "scheduler.policy", caf::atom("unset"));
+  };
+  node_config plain;
+  REQUIRE_FALSE(load_node_config(plain, {"--node.name=n1"}));
+  CHECK(policy(plain) == caf::atom("sharing"));
+  node_config stealing;
+  REQUIRE_FALSE(load_node_config(stealing, {"--node.name=n1", "--scheduler.policy=stealing"}));
+  CHECK(policy(stealing) == caf::atom("stealing"));
 }
