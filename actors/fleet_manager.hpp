@@ -335,6 +335,8 @@ private:
   /// `stop_worker`: stop the worker even after a success (it reported through the coordinator
   /// and may still be running).
   void on_outcome(int64_t seq, int32_t attempt, caf::expected<task_outcome> outcome, bool stop_worker = false);
+  /// on_outcome without the dispatch after it: the attempt's end queued, its slot freed.
+  void end_attempt(int64_t seq, int32_t attempt, caf::expected<task_outcome> outcome, bool stop_worker = false);
   /// The end of an attempt lost with its node, counted as a failure for good if it was lost too often.
   attempt_ended lost_attempt(const running_attempt& r, int64_t now, std::string reason);
   void schedule_wakeup(int64_t due_ms);

@@ -10,7 +10,6 @@
 #include "fleet/upload_part.hpp"
 
 #include <caf/actor_system.hpp>
-#include <caf/detail/scope_guard.hpp>
 #include <caf/send.hpp>
 #include <caf/typed_event_based_actor.hpp>
 #include <fmt/format.h>
@@ -228,11 +227,12 @@ void fleet_manager_state::send_node_outboxes() {
   for (auto& [node, outbox] : node_outboxes_)
     if (!outbox.empty())
       send_node_outbox(node, outbox);
+  // Empty between dispatch rounds: no outbox outlives its node's membership.
+  node_outboxes_.clear();
 }
 
 void fleet_manager_state::send_node_outbox(const std::string& node, message_batch<node_attempt>& outbox) {
   auto work = outbox.take();
-  // A node lost meanwhile: its attempts were taken as interrupted when it was dropped.
   if (auto handle = nodes_.handle(node))
     self_->send(*handle, execute_atom::value, std::move(work));
 }
@@ -244,21 +244,17 @@ void fleet_manager_state::on_node_outcomes(const std::string& node, std::vector<
   // the attempts of its earlier join, and a stranger has none.
   if (handle == nullptr || sender == nullptr || sender->address() != handle->address())
     return;
-  {
-    // Dispatch once for the whole message, not once per outcome: the freed slots fill together,
-    // and their attempts go to the nodes in few messages.
-    auto was = std::exchange(dispatching_, true);
-    auto guard = caf::detail::make_scope_guard([this, was] { dispatching_ = was; });
-    for (auto& o : outcomes) {
-      const auto* r = attempts_.find(o.seq, o.attempt);
-      if (r == nullptr || r->node != node || r->worker_id != o.worker_id)
-        continue; // ended already (cancelled, timed out), or not this node's
-      if (o.error)
-        on_outcome(o.seq, o.attempt, std::move(o.error));
-      else
-        on_outcome(o.seq, o.attempt, std::move(o.outcome));
-    }
+  for (auto& o : outcomes) {
+    const auto* r = attempts_.find(o.seq, o.attempt);
+    if (r == nullptr || r->node != node || r->worker_id != o.worker_id)
+      continue; // ended already (cancelled, timed out), or not this node's
+    if (o.error)
+      end_attempt(o.seq, o.attempt, std::move(o.error));
+    else
+      end_attempt(o.seq, o.attempt, std::move(o.outcome));
   }
+  // Once for the whole message, not once per outcome: the freed slots fill together, and their
+  // attempts go to the nodes in few messages.
   dispatch();
 }
 
@@ -281,6 +277,12 @@ void fleet_manager_state::release(const running_attempt& r, bool stop) {
 
 void fleet_manager_state::on_outcome(int64_t seq, int32_t attempt, caf::expected<task_outcome> outcome,
                                      bool stop_worker) {
+  end_attempt(seq, attempt, std::move(outcome), stop_worker);
+  dispatch();
+}
+
+void fleet_manager_state::end_attempt(int64_t seq, int32_t attempt, caf::expected<task_outcome> outcome,
+                                      bool stop_worker) {
   auto r = attempts_.take(seq, attempt);
   if (!r)
     return; // cancelled or already decided: a late reply changes nothing
@@ -302,7 +304,6 @@ void fleet_manager_state::on_outcome(int64_t seq, int32_t attempt, caf::expected
   if (drain_.attempt_ended(attempts_.size()))
     after_commit([this] { finish_drain(0); });
   schedule_flush();
-  dispatch();
 }
 
 attempt_ended fleet_manager_state::lost_attempt(const running_attempt& r, int64_t now, std::string reason) {
