@@ -30,11 +30,11 @@ struct child_journal::header {
 
 namespace {
 
-constexpr char journal_magic[8] = {'F', 'L', 'E', 'E', 'T', 'C', 'J', '1'};
+constexpr char child_journal_magic[8] = {'F', 'L', 'E', 'E', 'T', 'C', 'J', '1'};
 
 std::atomic<child_journal*> installed_journal{nullptr};
 
-caf::error journal_error(const std::string& path, const std::string& what) {
+caf::error child_journal_error(const std::string& path, const std::string& what) {
   return caf::make_error(errc::database_error, fmt::format("cannot {} the child journal {}: {}", what, path,
                                                            std::strerror(errno)));
 }
@@ -83,11 +83,11 @@ std::optional<process_stat> read_process_stat(pid_t pid, zombies which) {
 caf::expected<std::unique_ptr<child_journal>> child_journal::open(const std::string& path, size_t slots) {
   int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
   if (fd < 0)
-    return journal_error(path, "open");
+    return child_journal_error(path, "open");
   auto bytes = sizeof(header) + slots * sizeof(entry);
   struct stat st {};
   if (::fstat(fd, &st) != 0) {
-    auto err = journal_error(path, "read the owner of");
+    auto err = child_journal_error(path, "read the owner of");
     ::close(fd);
     return err;
   }
@@ -121,7 +121,7 @@ child_journal::child_journal(int fd, void* map, size_t bytes, size_t slots, std:
   : fd_(fd), map_(map), bytes_(bytes), slots_(slots) {
   auto* h = static_cast<header*>(map_);
   auto* entries = this->entries();
-  bool valid = std::memcmp(h->magic, journal_magic, sizeof journal_magic) == 0 && h->version == 1
+  bool valid = std::memcmp(h->magic, child_journal_magic, sizeof child_journal_magic) == 0 && h->version == 1
                && h->slots == slots_ && h->run != 0;
   // Before a reboot, start times counted from another boot: nothing of that run can still live.
   bool same_boot = valid && !boot_id.empty()
@@ -135,7 +135,7 @@ child_journal::child_journal(int fd, void* map, size_t bytes, size_t slots, std:
   run_ = valid && h->run + 1 != 0 ? h->run + 1 : 1;
   if (!same_boot) {
     std::memset(map_, 0, bytes_);
-    std::memcpy(h->magic, journal_magic, sizeof journal_magic);
+    std::memcpy(h->magic, child_journal_magic, sizeof child_journal_magic);
     h->version = 1;
     h->slots = static_cast<uint32_t>(slots_);
     std::memcpy(h->boot_id, boot_id.data(), std::min(boot_id.size(), sizeof h->boot_id - 1));

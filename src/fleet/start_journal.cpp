@@ -26,9 +26,9 @@ struct start_journal::header {
 
 namespace {
 
-constexpr char journal_magic[8] = {'F', 'L', 'E', 'E', 'T', 'S', 'J', '1'};
+constexpr char start_journal_magic[8] = {'F', 'L', 'E', 'E', 'T', 'S', 'J', '1'};
 
-caf::error journal_error(const std::string& path, const char* what) {
+caf::error start_journal_error(const std::string& path, const char* what) {
   return caf::make_error(errc::database_error,
                          fmt::format("cannot {} the start journal {}: {}", what, path, std::strerror(errno)));
 }
@@ -38,11 +38,11 @@ caf::error journal_error(const std::string& path, const char* what) {
 caf::expected<std::unique_ptr<start_journal>> start_journal::open(const std::string& path, size_t slots) {
   int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   if (fd < 0)
-    return journal_error(path, "open");
+    return start_journal_error(path, "open");
   auto bytes = sizeof(header) + slots * sizeof(entry);
   struct stat st {};
   if (::fstat(fd, &st) != 0) {
-    auto err = journal_error(path, "size");
+    auto err = start_journal_error(path, "size");
     ::close(fd);
     return err;
   }
@@ -56,7 +56,7 @@ start_journal::start_journal(int fd, void* map, size_t bytes, size_t slots)
   : fd_(fd), map_(map), bytes_(bytes), slots_(slots) {
   auto* h = static_cast<header*>(map_);
   auto* entries = reinterpret_cast<entry*>(h + 1);
-  bool valid = std::memcmp(h->magic, journal_magic, sizeof journal_magic) == 0 && h->version == 1
+  bool valid = std::memcmp(h->magic, start_journal_magic, sizeof start_journal_magic) == 0 && h->version == 1
                && h->slots == slots_ && h->next < slots_;
   if (valid) {
     // Oldest first: the ring from where the previous run would have written next.
@@ -68,7 +68,7 @@ start_journal::start_journal(int fd, void* map, size_t bytes, size_t slots)
     run_ = h->run + 1 == 0 ? 1 : h->run + 1;
   } else {
     std::memset(map_, 0, bytes_);
-    std::memcpy(h->magic, journal_magic, sizeof journal_magic);
+    std::memcpy(h->magic, start_journal_magic, sizeof start_journal_magic);
     h->version = 1;
     h->slots = static_cast<uint32_t>(slots_);
     run_ = 1;

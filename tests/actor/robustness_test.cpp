@@ -16,7 +16,7 @@ using namespace fleet::test;
 
 namespace {
 
-worker_actor::behavior_type throwing_worker(worker_actor::pointer self) {
+worker_actor::behavior_type throwing_worker_actor(worker_actor::pointer self) {
   report_exceptions(self);
   return {
     [](execute_atom, const task&, int32_t) -> task_outcome { throw std::runtime_error("boom"); },
@@ -82,7 +82,7 @@ TEST_CASE("a worker that throws fails its attempt with the exception's text") {
   auto cfg = fleet_fixture::small_config();
   cfg.max_retries = 1;
   fleet_fixture f{cfg};
-  f.registry().add("throw", [](caf::actor_system& sys) { return sys.spawn(throwing_worker); });
+  f.registry().add("throw", [](caf::actor_system& sys) { return sys.spawn(throwing_worker_actor); });
   f.start();
   auto id = f.submit_ok({make_task("t", "throw"), make_task("e", "echo")});
   REQUIRE(f.advance_until([&] { return f.finished(id); }));

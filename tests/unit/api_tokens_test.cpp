@@ -8,7 +8,7 @@ using namespace fleet;
 
 namespace {
 
-std::string refusal(std::string_view text) {
+std::string tokens_refusal(std::string_view text) {
   auto t = api_tokens::parse(text, "tokens");
   REQUIRE_FALSE(t);
   return error_text(t.error());
@@ -37,14 +37,14 @@ TEST_CASE("a tokens file names each token's owner and scope, and finds only exac
 }
 
 TEST_CASE("a bad tokens file is refused with its line, and never echoes a token") {
-  CHECK(refusal("ci 0123456789abcdef\n") == "tokens line 1: expected NAME TOKEN SCOPE, found 2 words");
-  CHECK(refusal("\nci 0123456789abcdef admin\n") == "tokens line 2: the scope of ci is read or write");
-  CHECK(refusal("ci short write\n").find("tokens line 1: the token of ci has 5 characters") == 0);
-  CHECK(refusal("c/i 0123456789abcdef read\n") == "tokens line 1: a NAME is 1 to 64 letters, digits and . _ - @");
-  CHECK(refusal("ci 0123456789abcdef read\nci fedcba9876543210 read\n") == "tokens line 2: the name ci is listed twice");
-  auto twice = refusal("a 0123456789abcdef read\nb 0123456789abcdef write\n");
+  CHECK(tokens_refusal("ci 0123456789abcdef\n") == "tokens line 1: expected NAME TOKEN SCOPE, found 2 words");
+  CHECK(tokens_refusal("\nci 0123456789abcdef admin\n") == "tokens line 2: the scope of ci is read or write");
+  CHECK(tokens_refusal("ci short write\n").find("tokens line 1: the token of ci has 5 characters") == 0);
+  CHECK(tokens_refusal("c/i 0123456789abcdef read\n") == "tokens line 1: a NAME is 1 to 64 letters, digits and . _ - @");
+  CHECK(tokens_refusal("ci 0123456789abcdef read\nci fedcba9876543210 read\n") == "tokens line 2: the name ci is listed twice");
+  auto twice = tokens_refusal("a 0123456789abcdef read\nb 0123456789abcdef write\n");
   CHECK(twice == "tokens line 2: the token of b is listed before under another name");
   CHECK(twice.find("0123456789abcdef") == std::string::npos);
-  CHECK(refusal("ci 0123456789abcd\xc3\xa9 read\n") == "tokens line 1: the token of ci must be printable ASCII");
-  CHECK(refusal("# nothing\n\n") == "tokens lists no token (one NAME TOKEN SCOPE per line)");
+  CHECK(tokens_refusal("ci 0123456789abcd\xc3\xa9 read\n") == "tokens line 1: the token of ci must be printable ASCII");
+  CHECK(tokens_refusal("# nothing\n\n") == "tokens lists no token (one NAME TOKEN SCOPE per line)");
 }

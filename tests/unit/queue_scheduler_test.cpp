@@ -8,7 +8,7 @@ using namespace fleet;
 
 namespace {
 
-runnable_task row(int64_t seq, std::string group = {}) {
+runnable_task queued_row(int64_t seq, std::string group = {}) {
   runnable_task t;
   t.seq = seq;
   t.spec.id = "t" + std::to_string(seq);
@@ -101,7 +101,7 @@ TEST_CASE("group claims keep a group's tasks in the window and running within it
   queue_scheduler s;
   auto& q = s.ensure("tenants");
   s.configure(q, queue_limits{0, 0, 0, 1, 2, false}, 0);
-  fill(s, q, {row(1, "a"), row(2, "a"), row(3, "a"), row(4, "b"), row(5)});
+  fill(s, q, {queued_row(1, "a"), queued_row(2, "a"), queued_row(3, "a"), queued_row(4, "b"), queued_row(5)});
   // Two of a's come in, the third is left out and noted; b and the task without a group pass.
   CHECK(q.window.size() == 4);
   CHECK(q.claimed.at("a") == 2);
@@ -122,7 +122,7 @@ TEST_CASE("group claims keep a group's tasks in the window and running within it
   CHECK(q.claimed.count("a") == 0);
   CHECK(q.dropped.empty());
   // A new cap reads the window again.
-  fill(s, q, {row(1, "a"), row(2, "a"), row(3, "a")});
+  fill(s, q, {queued_row(1, "a"), queued_row(2, "a"), queued_row(3, "a")});
   s.configure(q, queue_limits{0, 0, 0, 1, 3, false}, 0);
   CHECK(q.window.empty());
   CHECK(q.claimed.empty());
