@@ -74,7 +74,12 @@ TEST_CASE("fleetctl schedule add, list, run, pause, resume and rm") {
         >= 6);
 
   // Bad input: one line on stderr, exit 2, nothing stored.
-  auto events = d.query_int("SELECT count(*) FROM events");
+  // Events other than pinger's: a firing that was on its way before the rm may still log its
+  // schedule event and its batch's events while the bad input is tried.
+  const std::string others = "SELECT count(*) FROM events WHERE coalesce(CASE WHEN json_valid(detail) THEN json_extract(detail, '$.schedule') END, '') != 'pinger'"
+                             " AND (batch_id IS NULL OR batch_id NOT IN"
+                             " (SELECT id FROM batches WHERE client_key LIKE 'schedule:pinger%'))";
+  auto events = d.query_int(others);
   for (const auto& [args, expected] : std::vector<std::pair<std::vector<std::string>, std::string>>{
          {{"schedule", "add", "x", "--cron", "61 * * * *", file}, "minute field: 61 is out of range 0-59"},
          {{"schedule", "add", "x", "--cron", "0 3 * * *", "--tz", "Mars/Base", file}, "time zone \"Mars/Base\""},
@@ -98,7 +103,7 @@ TEST_CASE("fleetctl schedule add, list, run, pause, resume and rm") {
   CHECK_MESSAGE(r.err.find("exists already") != std::string::npos, r.err);
   CHECK(d.query_int("SELECT count(*) FROM schedules") == 1);
   CHECK(d.query_int("SELECT every_ms FROM schedules") == 3'600'000);
-  CHECK(d.query_int("SELECT count(*) FROM events") == events + 1); // the one add
+  CHECK(d.query_int(others) == events + 1); // the one add
   r = d.ctl({"schedule", "add", "taken", "--every", "2h", "--replace", file});
   CHECK(r.exit_code == 0);
   CHECK(d.query_int("SELECT every_ms FROM schedules") == 7'200'000);
