@@ -9,6 +9,8 @@
 #include <caf/binary_serializer.hpp>
 #include <doctest/doctest.h>
 
+#include <deque>
+
 using namespace fleet;
 
 namespace {
@@ -110,4 +112,53 @@ TEST_CASE("fleet errors render with their code and text for remote peers") {
   caf::actor_system sys{cfg};
   auto err = caf::make_error(errc::unknown_batch, std::string{"batch b-1 not found"});
   CHECK(sys.render(err) == "unknown_batch: batch b-1 not found");
+}
+
+TEST_CASE("a list of tasks has CAF's sequence format, and a forged count reserves nothing") {
+  caf::actor_system_config cfg;
+  register_fleet_types(cfg);
+  caf::actor_system sys{cfg};
+  std::vector<task> tasks;
+  for (int i = 0; i < 300; ++i)
+    tasks.push_back(task{std::to_string(i), i % 2 ? "echo" : "sleep", R"({"n":)" + std::to_string(i) + "}", i % 5});
+  tasks[7].after = {"1", "2"};
+  tasks[9].queue = "q";
+  tasks[9].group = "g";
+  // A deque goes through CAF's own sequence code: a peer without fleetd's overload reads and
+  // writes the same bytes.
+  std::deque<task> as_caf_writes(tasks.begin(), tasks.end());
+  std::vector<char> ours;
+  std::vector<char> cafs;
+  {
+    caf::binary_serializer sink{sys, ours};
+    REQUIRE_FALSE(sink(tasks));
+    caf::binary_serializer caf_sink{sys, cafs};
+    REQUIRE_FALSE(caf_sink(as_caf_writes));
+  }
+  CHECK(ours == cafs);
+  std::vector<task> loaded{task{"stale", "echo", "{}", 0}};
+  caf::binary_deserializer source{sys, cafs};
+  REQUIRE_FALSE(source(loaded));
+  CHECK(loaded == tasks);
+  CHECK(source.remaining() == 0);
+
+  // A count of 2^32 - 1 tasks (CAF's largest) with the bytes of one: the load fails when the bytes
+  // run out, and it did not try to reserve room for the count (1.2 TB: std::bad_alloc here).
+  std::vector<char> forged;
+  {
+    caf::binary_serializer sink{sys, forged};
+    size_t huge = 0xFFFF'FFFFu;
+    REQUIRE_FALSE(sink.begin_sequence(huge));
+    REQUIRE_FALSE(sink(tasks[0]));
+  }
+  std::vector<task> victim;
+  caf::binary_deserializer forged_source{sys, forged};
+  CHECK(forged_source(victim));
+  CHECK(victim.capacity() <= 2); // room for the one task the bytes hold; the vector grew once after it
+  // A count above what the bytes can hold but small: reserved only as far as the bytes go.
+  std::vector<char> short_of{ours.begin(), ours.begin() + static_cast<std::ptrdiff_t>(ours.size() / 2)};
+  std::vector<task> half;
+  caf::binary_deserializer short_source{sys, short_of};
+  CHECK(short_source(half));
+  CHECK(half.size() < tasks.size());
 }
