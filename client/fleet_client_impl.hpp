@@ -23,17 +23,38 @@ inline size_t task_bytes(const task& t) {
 }
 
 /// `tasks` cut into runs of at most `max_tasks` tasks and `max_bytes` bytes (a bigger task alone).
+/// The cuts are found first, so that each run is built with the room it needs, and a list that
+/// fits in one run is passed on as it is: growing runs one task at a time cost the client a fifth
+/// of its CPU in a 100,000-task submit.
 inline std::vector<std::vector<task>> split_tasks(std::vector<task> tasks, size_t max_tasks, size_t max_bytes) {
   std::vector<std::vector<task>> out;
+  if (tasks.empty())
+    return out;
+  std::vector<size_t> ends;
   size_t bytes = 0;
-  for (auto& t : tasks) {
-    auto size = task_bytes(t);
-    if (out.empty() || out.back().size() >= max_tasks || (bytes + size > max_bytes && !out.back().empty())) {
-      out.emplace_back();
+  size_t count = 0;
+  for (size_t i = 0; i < tasks.size(); ++i) {
+    auto size = task_bytes(tasks[i]);
+    if (count > 0 && (count >= max_tasks || bytes + size > max_bytes)) {
+      ends.push_back(i);
       bytes = 0;
+      count = 0;
     }
     bytes += size;
-    out.back().push_back(std::move(t));
+    ++count;
+  }
+  if (ends.empty()) {
+    out.push_back(std::move(tasks));
+    return out;
+  }
+  ends.push_back(tasks.size());
+  out.reserve(ends.size());
+  size_t begin = 0;
+  for (auto end : ends) {
+    auto first = tasks.begin() + static_cast<std::ptrdiff_t>(begin);
+    auto last = tasks.begin() + static_cast<std::ptrdiff_t>(end);
+    out.emplace_back(std::make_move_iterator(first), std::make_move_iterator(last));
+    begin = end;
   }
   return out;
 }
