@@ -8,6 +8,7 @@
 #include <caf/scoped_actor.hpp>
 #include <fmt/format.h>
 
+#include <iterator>
 #include <optional>
 #include <vector>
 
