@@ -33,7 +33,8 @@ TEST_CASE("a submit is cut into runs within the bounds, in order, each task once
     auto tasks = numbered(n, data_bytes);
     auto runs = split_tasks(tasks, max_tasks, max_bytes);
     std::vector<task> joined;
-    for (const auto& run : runs) {
+    for (size_t i = 0; i < runs.size(); ++i) {
+      const auto& run = runs[i];
       REQUIRE_FALSE(run.empty());
       CHECK(run.size() <= max_tasks);
       size_t bytes = 0;
@@ -41,10 +42,8 @@ TEST_CASE("a submit is cut into runs within the bounds, in order, each task once
         bytes += task_bytes(t);
       CHECK((bytes <= max_bytes || run.size() == 1)); // a bigger task goes alone
       // Each run is as long as the bounds allow: the next run's first task did not fit.
-      if (&run != &runs.back()) {
-        const auto& next = (&run)[1].front();
-        CHECK((run.size() == max_tasks || bytes + task_bytes(next) > max_bytes));
-      }
+      if (i + 1 < runs.size())
+        CHECK((run.size() == max_tasks || bytes + task_bytes(runs[i + 1].front()) > max_bytes));
       joined.insert(joined.end(), run.begin(), run.end());
     }
     CHECK(joined == tasks);
