@@ -40,6 +40,7 @@ enum class errc : uint8_t {
   incompatible_version, ///< A client or node of another protocol version than fleetd's.
   unknown_schedule,    ///< No schedule has the given name.
   schedule_exists,     ///< A schedule of that name exists already.
+  not_leader,          ///< This fleetd is not (or no longer) the active manager of its PostgreSQL database.
 };
 
 /// The category under which fleetd errors travel between CAF nodes.
@@ -48,7 +49,7 @@ inline constexpr caf::atom_value error_category = caf::atom("fleet");
 std::string to_string(errc x);
 
 /// The last code, for tables over every code.
-inline constexpr errc last_errc = errc::schedule_exists;
+inline constexpr errc last_errc = errc::not_leader;
 
 /// The HTTP status that answers a request refused with `x`: 400 bad input, 403 not permitted,
 /// 404 unknown id, 409 a name taken, 429 a limit, 503 for everything that is fleetd's or the store's state.

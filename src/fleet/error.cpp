@@ -33,6 +33,7 @@ std::string to_string(errc x) {
     case errc::incompatible_version: return "incompatible_version";
     case errc::unknown_schedule: return "unknown_schedule";
     case errc::schedule_exists: return "schedule_exists";
+    case errc::not_leader: return "not_leader";
   }
   return "unknown_error";
 }

@@ -1,17 +1,11 @@
 #pragma once
 
+#include "fleet/migration.hpp"
 #include "fleet/sqlite.hpp"
 
 #include <vector>
 
 namespace fleet {
-
-/// One step of the schema, from schema/NNNN_name.sql.
-struct migration {
-  int version;
-  const char* name;
-  const char* sql;
-};
 
 /// Every migration in version order (generated from schema/ at build time).
 const std::vector<migration>& migrations();

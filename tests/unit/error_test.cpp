@@ -32,6 +32,7 @@ TEST_CASE("every error code has its own name and an HTTP status of its kind") {
   CHECK(http_status(errc::incompatible_version) == 400);
   CHECK(http_status(errc::unknown_schedule) == 404);
   CHECK(http_status(errc::schedule_exists) == 409);
+  CHECK(http_status(errc::not_leader) == 503);
 }
 
 TEST_CASE("a peer of another protocol version is refused with both versions named, and which to upgrade") {

@@ -1,0 +1,218 @@
+#include "fleet/pg.hpp"
+
+#include "fleet/parse_number.hpp"
+#include "fleetd/error.hpp"
+
+#include <fmt/format.h>
+#include <libpq-fe.h>
+#include <spdlog/spdlog.h>
+
+#include <array>
+
+namespace fleet::pg {
+
+namespace {
+
+/// Which fleet error an SQLSTATE is: what says "try again later, elsewhere or after the operator
+/// acted" is storage_unavailable, as a full disk is for SQLite.
+errc classify(std::string_view state) {
+  if (state.empty())
+    return errc::storage_unavailable; // no answer from the server at all
+  auto starts = [&](std::string_view prefix) { return state.substr(0, prefix.size()) == prefix; };
+  if (starts("08")    // connection exception
+      || starts("53") // insufficient resources: disk full, out of memory, too many connections
+      || starts("58") // system error: I/O
+      || state == "57P01" || state == "57P02" || state == "57P03" // shutting down or starting
+      || state == "25006")                                        // a read-only (standby) server
+    return errc::storage_unavailable;
+  if (state == "XX001" || state == "XX002")
+    return errc::database_damaged;
+  return errc::database_error;
+}
+
+/// libpq ends its messages with a newline; several lines are kept as one.
+std::string trimmed(const char* message) {
+  std::string out = message != nullptr ? message : "";
+  while (!out.empty() && (out.back() == '\n' || out.back() == ' '))
+    out.pop_back();
+  for (auto& c : out)
+    if (c == '\n')
+      c = ' ';
+  return out;
+}
+
+void log_notice(void*, const char* message) {
+  spdlog::debug("postgresql: {}", trimmed(message));
+}
+
+} // namespace
+
+void result::release::operator()(pg_result* r) const {
+  PQclear(r);
+}
+
+int result::rows() const {
+  return res_ ? PQntuples(res_.get()) : 0;
+}
+
+int result::columns() const {
+  return res_ ? PQnfields(res_.get()) : 0;
+}
+
+bool result::is_null(int row, int column) const {
+  return PQgetisnull(res_.get(), row, column) != 0;
+}
+
+std::string_view result::text(int row, int column) const {
+  return {PQgetvalue(res_.get(), row, column),
+          static_cast<size_t>(PQgetlength(res_.get(), row, column))};
+}
+
+caf::expected<int64_t> result::int64(int row, int column) const {
+  if (is_null(row, column))
+    return int64_t{0};
+  auto value = std::string{text(row, column)};
+  auto parsed = parse_integer(value);
+  if (!parsed)
+    return caf::make_error(errc::database_error,
+                           fmt::format("column {} holds \"{}\", not an integer", PQfname(res_.get(), column), value));
+  return *parsed;
+}
+
+int64_t result::affected() const {
+  auto parsed = parse_integer(PQcmdTuples(res_.get()));
+  return parsed ? *parsed : 0;
+}
+
+std::string endpoint::text() const {
+  return fmt::format("database \"{}\" on {}:{}", database, host, port);
+}
+
+void connection::release::operator()(pg_conn* c) const {
+  PQfinish(c);
+}
+
+caf::expected<connection> connection::open(const std::string& conninfo) {
+  char* parse_error = nullptr;
+  if (auto* parsed = PQconninfoParse(conninfo.c_str(), &parse_error); parsed != nullptr) {
+    PQconninfoFree(parsed);
+  } else {
+    auto message = trimmed(parse_error);
+    PQfreemem(parse_error);
+    return caf::make_error(errc::invalid_config,
+                           fmt::format("the PostgreSQL connection string is not valid: {}", message));
+  }
+  // The defaults first: what the connection string sets comes after them and wins.
+  std::array keywords{"connect_timeout", "keepalives",       "keepalives_idle", "keepalives_interval",
+                      "keepalives_count", "tcp_user_timeout", "application_name", "dbname",
+                      static_cast<const char*>(nullptr)};
+  std::array values{"10", "1", "5", "2", "3", "10000", "fleetd", conninfo.c_str(),
+                    static_cast<const char*>(nullptr)};
+  auto* c = PQconnectdbParams(keywords.data(), values.data(), 1);
+  if (c == nullptr)
+    return caf::make_error(errc::storage_unavailable, "cannot connect to PostgreSQL: out of memory");
+  if (PQstatus(c) != CONNECTION_OK) {
+    auto message = trimmed(PQerrorMessage(c));
+    PQfinish(c);
+    return caf::make_error(errc::storage_unavailable, fmt::format("cannot connect to PostgreSQL: {}", message));
+  }
+  PQsetNoticeProcessor(c, log_notice, nullptr);
+  auto text_of = [](const char* x) { return std::string{x != nullptr ? x : ""}; };
+  endpoint where{text_of(PQhost(c)), text_of(PQport(c)), text_of(PQdb(c))};
+  return connection{c, std::move(where)};
+}
+
+connection::~connection() = default;
+
+caf::error connection::failure(pg_result* r, std::string_view what) {
+  std::string state;
+  std::string message;
+  if (r != nullptr) {
+    if (const char* s = PQresultErrorField(r, PG_DIAG_SQLSTATE))
+      state = s;
+    message = trimmed(PQresultErrorMessage(r));
+  }
+  if (message.empty())
+    message = trimmed(PQerrorMessage(conn_.get()));
+  if (state.empty() && PQstatus(conn_.get()) == CONNECTION_OK)
+    state = "XX000"; // an error the server did not classify, on a connection that still works
+  last_sqlstate_ = state;
+  // A session the server ended (terminated, timed out while idle in a transaction) is gone whatever
+  // the reason's SQLSTATE: the work of its open transaction is lost, and a new connection is needed.
+  auto code = PQstatus(conn_.get()) == CONNECTION_OK ? classify(state) : errc::storage_unavailable;
+  if (state.empty())
+    return caf::make_error(code, fmt::format("{}: {} (the connection to {} is lost)", what, message, where_.text()));
+  return caf::make_error(code, fmt::format("{}: {} (SQLSTATE {})", what, message, state));
+}
+
+caf::error connection::exec(std::string_view sql) {
+  std::string text{sql};
+  auto* r = PQexec(conn_.get(), text.c_str());
+  auto status = r != nullptr ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+  caf::error err;
+  if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK)
+    err = failure(r, "PostgreSQL refused a statement");
+  PQclear(r);
+  return err;
+}
+
+caf::expected<int64_t> connection::first_int(caf::expected<result> res) {
+  if (!res)
+    return res.error();
+  if (res->rows() == 0 || res->columns() == 0)
+    return caf::make_error(errc::database_error, "the query returned no value");
+  return res->int64(0, 0);
+}
+
+caf::expected<result> connection::query_params(std::string_view sql, const std::vector<param>& params) {
+  std::string text{sql};
+  std::vector<const char*> values;
+  values.reserve(params.size());
+  for (const auto& p : params)
+    values.push_back(p ? p->c_str() : nullptr);
+  auto* r = PQexecParams(conn_.get(), text.c_str(), static_cast<int>(values.size()), nullptr, values.data(),
+                         nullptr, nullptr, 0);
+  auto status = r != nullptr ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+  if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
+    auto err = failure(r, "PostgreSQL refused a statement");
+    PQclear(r);
+    return err;
+  }
+  return result{r};
+}
+
+bool connection::usable() const {
+  return conn_ && PQstatus(conn_.get()) == CONNECTION_OK;
+}
+
+int connection::backend_pid() const {
+  return PQbackendPID(conn_.get());
+}
+
+transaction::~transaction() {
+  rollback();
+}
+
+caf::error transaction::begin() {
+  if (auto err = db_.exec("BEGIN"))
+    return err;
+  active_ = true;
+  return caf::none;
+}
+
+caf::error transaction::commit() {
+  // Whatever COMMIT answers, this transaction is over. A refused COMMIT rolled it back; a COMMIT
+  // whose connection broke may or may not have committed (the error says the connection is lost).
+  active_ = false;
+  return db_.exec("COMMIT");
+}
+
+void transaction::rollback() {
+  if (!active_)
+    return;
+  active_ = false;
+  if (db_.usable())
+    db_.exec("ROLLBACK");
+}
+
+} // namespace fleet::pg
