@@ -8,6 +8,7 @@
 #include <dirent.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <cctype>
 #include <random>
 
@@ -15,12 +16,13 @@ using namespace fleet::test;
 
 namespace {
 
-/// The pids of the processes whose command line is exactly `argv`.
+/// The pids of the processes whose command line is exactly `argv` (a fork's child for the moment
+/// before it runs another program not counted).
 std::vector<pid_t> running(const std::vector<std::string>& argv) {
   std::string wanted;
   for (const auto& a : argv)
     wanted += a + '\0';
-  std::vector<pid_t> out;
+  std::vector<std::pair<pid_t, pid_t>> found; // pid, parent
   auto* dir = ::opendir("/proc");
   REQUIRE(dir != nullptr);
   while (auto* d = ::readdir(dir)) {
@@ -31,9 +33,16 @@ std::vector<pid_t> running(const std::vector<std::string>& argv) {
     if (close == std::string::npos || close + 2 >= stat.size() || stat[close + 2] == 'Z')
       continue; // gone, or a zombie: ended
     if (read_file(std::string{"/proc/"} + d->d_name + "/cmdline") == wanted)
-      out.push_back(static_cast<pid_t>(std::stol(d->d_name)));
+      found.emplace_back(static_cast<pid_t>(std::stol(d->d_name)),
+                         static_cast<pid_t>(std::atol(stat.c_str() + close + 4))); // after ") S "
   }
   ::closedir(dir);
+  // A shell script forks itself for each $(...) and before each program it runs: such a child has
+  // its parent's command line for a moment. It is the same program, not another one.
+  std::vector<pid_t> out;
+  for (const auto& [pid, parent] : found)
+    if (std::none_of(found.begin(), found.end(), [&](const auto& other) { return other.first == parent; }))
+      out.push_back(pid);
   return out;
 }
 
