@@ -54,6 +54,13 @@ caf::error quick_check(sqlite::database& db, const std::string& path) {
 
 
 caf::expected<std::unique_ptr<fleet_store>> fleet_store::open(const store_options& opts) {
+  auto store = sqlite_store::open(opts);
+  if (!store)
+    return store.error();
+  return std::unique_ptr<fleet_store>{std::move(*store)};
+}
+
+caf::expected<std::unique_ptr<sqlite_store>> sqlite_store::open(const store_options& opts) {
   if (auto err = validate_synchronous(opts.synchronous))
     return err;
   auto db = sqlite::database::open(opts.path);
@@ -101,7 +108,7 @@ caf::expected<std::unique_ptr<fleet_store>> fleet_store::open(const store_option
   return store;
 }
 
-caf::expected<std::unique_ptr<store_reader>> fleet_store::open_reader() const {
+caf::expected<std::unique_ptr<store_reader>> sqlite_store::open_reader() const {
   auto db = sqlite::database::open(db_.filename(), false);
   if (!db)
     return db.error();
@@ -111,10 +118,10 @@ caf::expected<std::unique_ptr<store_reader>> fleet_store::open_reader() const {
   auto reads = prepare_reads(*db);
   if (!reads)
     return reads.error();
-  return std::unique_ptr<store_reader>(new store_reader(std::move(*db), std::move(*reads)));
+  return std::unique_ptr<store_reader>(new sqlite_reader(std::move(*db), std::move(*reads)));
 }
 
-caf::expected<std::unique_ptr<fleet_store>> fleet_store::with_statements(sqlite::database db) {
+caf::expected<std::unique_ptr<sqlite_store>> sqlite_store::with_statements(sqlite::database db) {
   if (auto err = register_upload_rows(db.handle()))
     return err;
   auto pruning = register_pruning_flag(db);
@@ -196,14 +203,14 @@ caf::expected<std::unique_ptr<fleet_store>> fleet_store::with_statements(sqlite:
   });
   if (prepare.error)
     return prepare.error;
-  auto store = std::unique_ptr<fleet_store>(new fleet_store(std::move(db), std::move(*reads), std::move(writes)));
+  auto store = std::unique_ptr<sqlite_store>(new sqlite_store(std::move(db), std::move(*reads), std::move(writes)));
   store->pruning_events_ = *pruning;
   return store;
 }
 
-caf::expected<std::unique_ptr<store_reader::statements>> store_reader::prepare_reads(sqlite::database& db) {
+caf::expected<std::unique_ptr<sqlite_reader::statements>> sqlite_reader::prepare_reads(sqlite::database& db) {
   statement_preparer prepare{db, {}};
-  auto reads = std::make_unique<store_reader::statements>(store_reader::statements{
+  auto reads = std::make_unique<sqlite_reader::statements>(sqlite_reader::statements{
     .task_state = prepare(sql::task_state),
     .load_config = prepare(sql::load_config),
     .upload_size = prepare(sql::upload_size),
@@ -233,24 +240,40 @@ caf::expected<std::unique_ptr<store_reader::statements>> store_reader::prepare_r
   return reads;
 }
 
-store_reader::store_reader(sqlite::database db, std::unique_ptr<statements> reads)
+sqlite_reader::sqlite_reader(sqlite::database db, std::unique_ptr<statements> reads)
   : db_(std::move(db)), reads_(std::move(reads)) {
 }
 
-store_reader::~store_reader() {
+sqlite_reader::~sqlite_reader() {
   reads_.reset(); // statements before the connection
 }
 
-fleet_store::fleet_store(sqlite::database db, std::unique_ptr<store_reader::statements> reads,
-                         std::unique_ptr<statements> stmts)
-  : store_reader(std::move(db), std::move(reads)), stmts_(std::move(stmts)) {
+sqlite_store::sqlite_store(sqlite::database db, std::unique_ptr<sqlite_reader::statements> reads,
+                           std::unique_ptr<statements> stmts)
+  : sqlite_reader(std::move(db), std::move(reads)), stmts_(std::move(stmts)) {
 }
 
-fleet_store::~fleet_store() {
+sqlite_store::~sqlite_store() {
   stmts_.reset(); // statements before the connection (the base closes it)
 }
 
-caf::expected<config_update> store_reader::load_config_overrides() {
+namespace {
+
+struct sqlite_transaction final : store_transaction::backend {
+  explicit sqlite_transaction(sqlite::database& db) : tx(db) {}
+  caf::error begin() override { return tx.begin(); }
+  caf::error commit() override { return tx.commit(); }
+  void rollback() override { tx.rollback(); }
+  sqlite::transaction tx;
+};
+
+} // namespace
+
+store_transaction sqlite_store::transaction() {
+  return store_transaction{std::make_unique<sqlite_transaction>(db_)};
+}
+
+caf::expected<config_update> sqlite_reader::load_config_overrides() {
   auto& st = reads_->load_config;
   st.rebind();
   config_update out;
@@ -288,7 +311,7 @@ caf::expected<config_update> store_reader::load_config_overrides() {
   return out;
 }
 
-caf::error fleet_store::save_config_overrides(const config_update& update, int64_t now, bool record) {
+caf::error sqlite_store::save_config_overrides(const config_update& update, int64_t now, bool record) {
   nlohmann::json detail = nlohmann::json::object();
   for (const auto& [field, value] : set_fields(update)) {
     auto& st = stmts_->save_config;
@@ -304,7 +327,7 @@ caf::error fleet_store::save_config_overrides(const config_update& update, int64
   return log_event(now, event_kind::config_updated, {}, {}, dump_json(detail));
 }
 
-caf::error fleet_store::reset_config_overrides(const config_update& file_values, int64_t now) {
+caf::error sqlite_store::reset_config_overrides(const config_update& file_values, int64_t now) {
   nlohmann::json detail = nlohmann::json::object();
   for (const auto& [field, value] : set_fields(file_values)) {
     if (auto err = stmts_->delete_config.execute(std::string{field.name}))

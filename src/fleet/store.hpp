@@ -6,7 +6,6 @@
 #include "fleetd/fleet_stats.hpp"
 #include "fleetd/queue.hpp"
 #include "fleet/schedule_row.hpp"
-#include "fleet/sqlite.hpp"
 #include "fleet/orphans.hpp"
 #include "fleet/start_journal.hpp"
 #include "fleet/store_options.hpp"
@@ -35,119 +34,115 @@ struct recovery {
   std::vector<attempt_ended> failed; ///< poison tasks: lost too often, failed for good
 };
 
-/// The reads of fleetd's database, on a connection of their own: it prepares only read statements,
-/// and offers no write. fleetd's manager queries through one opened read-only (`query_only`)
-/// beside the writer, so that a status never waits for a commit; with WAL it reads the last one.
+/// A write transaction of a store: `begin`, then `commit`; rolled back on destruction unless
+/// committed.
+class store_transaction {
+public:
+  struct backend {
+    virtual ~backend();
+    virtual caf::error begin() = 0;
+    virtual caf::error commit() = 0;
+    virtual void rollback() = 0;
+  };
+  explicit store_transaction(std::unique_ptr<backend> impl) : impl_(std::move(impl)) {}
+  caf::error begin() { return impl_->begin(); }
+  caf::error commit() { return impl_->commit(); }
+  void rollback() { impl_->rollback(); }
+
+private:
+  std::unique_ptr<backend> impl_;
+};
+
+/// The reads of fleetd's database, on a connection of their own: it offers no write. fleetd's
+/// manager queries through one beside the writer's, so that a status never waits for a commit.
+/// The interface of every backend; SQLite's is sqlite_reader (sqlite_store.hpp).
 class store_reader {
 public:
   virtual ~store_reader();
 
   /// The fields changed at runtime (update_config, scale_workers): they win over the start-up
   /// configuration on restart.
-  caf::expected<config_update> load_config_overrides();
+  virtual caf::expected<config_update> load_config_overrides() = 0;
   /// Batches not finished yet (pending or running), for fleet.max-pending-batches.
-  caf::expected<int64_t> unfinished_batches();
+  virtual caf::expected<int64_t> unfinished_batches() = 0;
   /// Tasks staged so far; errc::unknown_upload for an unknown upload.
-  caf::expected<int64_t> upload_size(const std::string& upload_id);
+  virtual caf::expected<int64_t> upload_size(const std::string& upload_id) = 0;
   /// The batch submitted with client key `key`, or empty.
-  caf::expected<std::string> batch_for_key(const std::string& key);
+  virtual caf::expected<std::string> batch_for_key(const std::string& key) = 0;
   /// Whether the whole fleet is paused.
-  caf::expected<bool> fleet_paused();
+  virtual caf::expected<bool> fleet_paused() = 0;
   /// Failed tasks after `cursor` (0 first), of one batch or (empty id) of all, oldest first.
-  caf::expected<dead_letter_page> dead_letters(const std::string& batch_id, int64_t cursor, int64_t limit);
+  virtual caf::expected<dead_letter_page> dead_letters(const std::string& batch_id, int64_t cursor, int64_t limit) = 0;
   /// Up to `limit` pending tasks of `queue` in run order (priority descending, then submission
   /// order), from the first one or from the one after `after`; each part is a seek in the runnable
   /// index.
-  caf::expected<std::vector<runnable_task>> next_runnable(const std::string& queue, size_t limit,
-                                                          const std::optional<run_position>& after = {});
+  virtual caf::expected<std::vector<runnable_task>> next_runnable(const std::string& queue, size_t limit,
+                                                                  const std::optional<run_position>& after = {}) = 0;
   /// Up to `limit` pending tasks of one group of `queue`, in run order, from position `from` up to
   /// `up_to` (both included) (store_queues.cpp). Costs a pass over the queue's runnable index
   /// between the two, in the index alone.
-  caf::expected<std::vector<runnable_task>> runnable_of_group(const std::string& queue, const std::string& group,
-                                                              size_t limit, const run_position& from,
-                                                              const run_position& up_to);
+  virtual caf::expected<std::vector<runnable_task>> runnable_of_group(const std::string& queue, const std::string& group,
+                                                                      size_t limit, const run_position& from,
+                                                                      const run_position& up_to) = 0;
   /// Runnable tasks (pending, not paused) by queue; queues without any are left out.
-  caf::expected<std::map<std::string, int64_t>> pending_by_queue();
+  virtual caf::expected<std::map<std::string, int64_t>> pending_by_queue() = 0;
   /// What was set at runtime for each queue (fleetctl queue set), -1 where the config file's
   /// value applies.
-  caf::expected<std::map<std::string, queue_change>> stored_queues();
+  virtual caf::expected<std::map<std::string, queue_change>> stored_queues() = 0;
   /// When the earliest waiting retry or delayed task is due, if any.
-  caf::expected<caf::optional<int64_t>> next_due();
-  caf::expected<batch_status> status(const std::string& batch_id);
+  virtual caf::expected<caf::optional<int64_t>> next_due() = 0;
+  virtual caf::expected<batch_status> status(const std::string& batch_id) = 0;
   /// A task's state ("pending", "running", ...), or empty if the batch has no such task.
-  caf::expected<std::string> task_state(const std::string& batch_id, const std::string& task_id);
+  virtual caf::expected<std::string> task_state(const std::string& batch_id, const std::string& task_id) = 0;
   /// The newest `limit` batches, newest first (walks the table backwards: no sort).
-  caf::expected<std::vector<batch_status>> recent_batches(int64_t limit);
+  virtual caf::expected<std::vector<batch_status>> recent_batches(int64_t limit) = 0;
   /// The tasks that failed last (no retry left), the latest failure first, through
   /// tasks_failed_by_time.
-  caf::expected<std::vector<dead_letter>> recent_failures(int64_t limit);
+  virtual caf::expected<std::vector<dead_letter>> recent_failures(int64_t limit) = 0;
   /// Every finished task; errc::invalid_batch if they hold more than `max_bytes`.
-  caf::expected<std::vector<task_result>> results(const std::string& batch_id, size_t max_bytes = SIZE_MAX);
+  virtual caf::expected<std::vector<task_result>> results(const std::string& batch_id, size_t max_bytes = SIZE_MAX) = 0;
   /// Up to `limit` (negative: all) finished tasks after `cursor` (0: from the start), in order, and
   /// no more than about `max_bytes` of them (always at least one): a page fits in a message.
-  caf::expected<results_page> results(const std::string& batch_id, int64_t cursor, int64_t limit,
-                                      size_t max_bytes = SIZE_MAX);
+  virtual caf::expected<results_page> results(const std::string& batch_id, int64_t cursor, int64_t limit,
+                                              size_t max_bytes = SIZE_MAX) = 0;
   /// Up to `limit` tasks of a batch after `cursor` (0: from the start), in submission order: each
   /// with its state, attempts, latest stored progress and the tasks it runs after.
-  caf::expected<task_page> task_rows(const std::string& batch_id, int64_t cursor, int64_t limit);
+  virtual caf::expected<task_page> task_rows(const std::string& batch_id, int64_t cursor, int64_t limit) = 0;
   /// How many tasks of the batch have finished (from its counters).
-  caf::expected<int64_t> finished_count(const std::string& batch_id);
-  caf::expected<fleet_stats> stats();
+  virtual caf::expected<int64_t> finished_count(const std::string& batch_id) = 0;
+  virtual caf::expected<fleet_stats> stats() = 0;
   /// Tasks not yet terminal (pending, waiting, running).
-  caf::expected<int64_t> unfinished_tasks();
+  virtual caf::expected<int64_t> unfinished_tasks() = 0;
   /// Totals of finished results, to seed the coordinator after a restart.
-  caf::expected<result_summary> result_totals();
+  virtual caf::expected<result_summary> result_totals() = 0;
 
   /// The finished batch retention deletes next (finished before `before`): its id and finish time.
-  caf::expected<std::optional<std::pair<std::string, int64_t>>> oldest_finished(int64_t before);
+  virtual caf::expected<std::optional<std::pair<std::string, int64_t>>> oldest_finished(int64_t before) = 0;
   /// The database file.
-  std::string file() const { return db_.filename(); }
+  virtual std::string file() const = 0;
 
   // -- schedules (store_schedules.cpp; few rows, read and written rarely) -----
 
   /// Every schedule, by name.
-  caf::expected<std::vector<schedule_row>> schedules();
+  virtual caf::expected<std::vector<schedule_row>> schedules() = 0;
   /// One schedule, or none.
-  caf::expected<std::optional<schedule_row>> schedule(const std::string& name);
+  virtual caf::expected<std::optional<schedule_row>> schedule(const std::string& name) = 0;
 
-protected:
-  friend class fleet_store; // opens readers (open_reader)
-  struct statements;
-  store_reader(sqlite::database db, std::unique_ptr<statements> reads);
-  /// The read statements on `db`; the first error if one cannot be prepared.
-  static caf::expected<std::unique_ptr<statements>> prepare_reads(sqlite::database& db);
-
-  /// Sums over all batches (one row read through a prepared statement).
-  struct totals {
-    int64_t batches = 0, tasks = 0, succeeded = 0, failed = 0, cancelled = 0, retries = 0,
-            duration_ms = 0, scheduled = 0;
-    int64_t unfinished() const { return tasks - succeeded - failed - cancelled; }
-  };
-  caf::expected<totals> read_totals();
-
-  struct batch_range_row {
-    int64_t first_seq = 0, last_seq = 0, finished = 0;
-  };
-  caf::expected<batch_range_row> read_batch_range(const std::string& batch_id);
-  static void read_runnable_row(const sqlite::statement& st, runnable_task& r);
-
-  sqlite::database db_;
-  std::unique_ptr<statements> reads_;
 };
 
-/// Everything fleetd keeps in SQLite, and the only way to change it. One connection, used by one
-/// thread at a time. Writes go through this, the writing connection, and only inside a write job
+/// Everything fleetd keeps in its database, and the only way to change it: the interface of every
+/// backend (SQLite's is sqlite_store, sqlite_store.hpp). One connection, used by one thread at a
+/// time. Writes go through this, the writing connection, and only inside a write job
 /// (write_pipeline): mutating calls expect the caller to hold a transaction (`begin`), so that many
 /// changes share one COMMIT (group commit). It reads too, inside those transactions.
-class fleet_store : public store_reader {
+class fleet_store : public virtual store_reader {
 public:
-  /// Opens or creates the file, sets WAL, foreign keys, busy timeout and `synchronous`,
-  /// and migrates the schema.
+  /// Opens the store `opts` names (SQLite: sqlite_store::open).
   static caf::expected<std::unique_ptr<fleet_store>> open(const store_options& opts);
 
   /// A second, read-only connection to the same file, for queries that must not wait for the
   /// writer: with WAL it reads the last commit while this one writes.
-  caf::expected<std::unique_ptr<store_reader>> open_reader() const;
+  virtual caf::expected<std::unique_ptr<store_reader>> open_reader() const = 0;
 
   ~fleet_store() override;
 
@@ -162,84 +157,84 @@ public:
   };
   const migration_done& migration() const { return migration_; }
 
-  /// A transaction to wrap mutating calls in (BEGIN IMMEDIATE on `begin()`).
-  sqlite::transaction transaction() { return sqlite::transaction{db_}; }
+  /// A transaction to wrap mutating calls in.
+  virtual store_transaction transaction() = 0;
 
   // -- configuration ---------------------------------------------------------
 
   /// Stores the fields `update` sets, next to those stored before.
   /// `record`: also an event config_updated (the autoscaler records its own, which says why).
-  caf::error save_config_overrides(const config_update& update, int64_t now, bool record = true);
+  virtual caf::error save_config_overrides(const config_update& update, int64_t now, bool record = true) = 0;
   /// Deletes the overrides of the fields `file_values` sets (their values are those of the config
   /// file, for the config_reset event).
-  caf::error reset_config_overrides(const config_update& file_values, int64_t now);
+  virtual caf::error reset_config_overrides(const config_update& file_values, int64_t now) = 0;
   /// Stores the fields `change` sets for queue `name` (a runtime change, winning over the config
   /// file) and its queue_changed event with the limits now in force.
-  caf::error set_queue(const std::string& name, const queue_change& change, const queue_limits& in_force, int64_t now);
+  virtual caf::error set_queue(const std::string& name, const queue_change& change, const queue_limits& in_force, int64_t now) = 0;
 
   // -- submission and dispatch -----------------------------------------------
 
 
   /// Stores a batch and its tasks (caller validated them).
-  caf::error insert_batch(const std::string& batch_id, const std::vector<task>& tasks, int64_t now);
+  virtual caf::error insert_batch(const std::string& batch_id, const std::vector<task>& tasks, int64_t now) = 0;
 
   // -- uploads: batches submitted in chunks ------------------------------------
 
-  caf::error open_upload(const std::string& upload_id, int64_t now);
+  virtual caf::error open_upload(const std::string& upload_id, int64_t now) = 0;
   /// Stages a validated chunk, encoded by encode_upload_chunk. Returns the new total.
-  caf::expected<int64_t> stage_chunk(const std::string& upload_id, const std::vector<upload_part>& chunk);
+  virtual caf::expected<int64_t> stage_chunk(const std::string& upload_id, const std::vector<upload_part>& chunk) = 0;
   /// Turns the upload into batch `batch_id` (all its tasks at once) and drops it. Returns the size.
   /// A task id staged twice fails with errc::duplicate_task_id and the task's position.
-  caf::expected<int64_t> seal_upload(const std::string& upload_id, const std::string& batch_id,
-                                     int64_t now);
+  virtual caf::expected<int64_t> seal_upload(const std::string& upload_id, const std::string& batch_id,
+                                             int64_t now) = 0;
 
   /// Gives a batch its client key (unique: a second batch with the key is refused).
-  caf::error set_batch_key(const std::string& batch_id, const std::string& key);
+  virtual caf::error set_batch_key(const std::string& batch_id, const std::string& key) = 0;
   /// Drops an upload and its staged tasks (a sealed key that already names a batch).
-  caf::error discard_upload(const std::string& upload_id);
+  virtual caf::error discard_upload(const std::string& upload_id) = 0;
 
   // -- pause and resume -------------------------------------------------------------
 
   /// Pauses (or resumes) a batch: its tasks leave (or rejoin) the runnable index. False if it was
   /// so already; an error for an unknown or finished batch.
-  caf::expected<bool> set_batch_paused(const std::string& batch_id, bool paused, int64_t now);
+  virtual caf::expected<bool> set_batch_paused(const std::string& batch_id, bool paused, int64_t now) = 0;
   /// Pauses or resumes the whole fleet (false: it was so already).
-  caf::expected<bool> set_fleet_paused(bool paused, int64_t now);
+  virtual caf::expected<bool> set_fleet_paused(bool paused, int64_t now) = 0;
 
   // -- fleetd's runs (store_runs.cpp) ---------------------------------------------
 
   /// Marks the runs that never stopped cleanly as found dead (a fleetd_stopped event each, clean
   /// false), then records this run and its fleetd_started event: `detail` is a JSON object, to
   /// which "run" (the id returned) is added.
-  caf::expected<int64_t> record_run_start(int64_t now, int64_t pid, const std::string& version,
-                                          const std::string& detail);
+  virtual caf::expected<int64_t> record_run_start(int64_t now, int64_t pid, const std::string& version,
+                                                  const std::string& detail) = 0;
   /// Run `run` stops cleanly, with `running` attempts left for the next start; the wall clock
   /// stepped by `clock_steps_ms` in all while it ran (not part of its uptime).
-  caf::error record_run_stop(int64_t run, int64_t now, int64_t running, int64_t clock_steps_ms = 0);
+  virtual caf::error record_run_stop(int64_t run, int64_t now, int64_t running, int64_t clock_steps_ms = 0) = 0;
   /// The wall clock stepped by `by_ms` (it read `from + by_ms` where fleetd expected `from`): the
   /// retries waiting for their backoff since an attempt that failed on the clock that stepped (at
   /// or after `since`, when fleetd started or followed the last step) move with it, so that each
   /// still waits as long as it was told; those of earlier runs, counted on another clock, stay. A
   /// clock_stepped event records the step and how many moved. Returns that number.
-  caf::expected<int64_t> record_clock_step(int64_t from, int64_t by_ms, int64_t since);
+  virtual caf::expected<int64_t> record_clock_step(int64_t from, int64_t by_ms, int64_t since) = 0;
 
   /// At a start: retries waiting longer than any backoff can ask (`backoff_cap_ms`, or the task's
   /// own backoff where that is longer) were scheduled on a clock that was ahead and has been set
   /// back since; each waits the cap from `now` instead. A clock_stepped event with
   /// "found_at_start" records how many moved, if any. Returns that number.
-  caf::expected<int64_t> pull_in_future_retries(int64_t now, int64_t backoff_cap_ms);
+  virtual caf::expected<int64_t> pull_in_future_retries(int64_t now, int64_t backoff_cap_ms) = 0;
 
   // -- dead letters ----------------------------------------------------------------
 
   /// Makes failed tasks pending again with a fresh retry budget; their history stays. `task_ids`
   /// empty: every failed task of the batch. All or nothing: an unknown or unfailed task is an
   /// error. Returns how many were replayed.
-  caf::expected<int64_t> replay(const std::string& batch_id, const std::vector<std::string>& task_ids,
-                                int64_t now);
+  virtual caf::expected<int64_t> replay(const std::string& batch_id, const std::vector<std::string>& task_ids,
+                                        int64_t now) = 0;
 
   /// Drops uploads opened before `older_than` and never sealed (their client gave up). Returns
   /// how many.
-  caf::expected<int64_t> expire_uploads(int64_t older_than);
+  virtual caf::expected<int64_t> expire_uploads(int64_t older_than) = 0;
 
 
   struct promotion {
@@ -249,7 +244,7 @@ public:
   /// Makes the retries and delayed tasks whose time has come pending: every due retry, and up to
   /// `slice` delayed tasks (earliest first), so that a million tasks due at once never make one
   /// long commit.
-  caf::expected<promotion> promote_due(int64_t now, int64_t slice);
+  virtual caf::expected<promotion> promote_due(int64_t now, int64_t slice) = 0;
 
 
   /// A batch whose first attempt started, or that finished, in a write.
@@ -262,7 +257,7 @@ public:
   /// Writes a group of state changes in order. An attempt that starts and ends within one group
   /// is written as one complete row, and batch counters are updated once per batch. Returns the
   /// batches that started or finished in it (for the log and subscribers, after the COMMIT).
-  caf::expected<milestones> record(const std::vector<transition>& changes);
+  virtual caf::expected<milestones> record(const std::vector<transition>& changes) = 0;
   caf::error record(const attempt_started& x);
   caf::error record(const attempt_ended& x);
 
@@ -270,7 +265,7 @@ public:
   bool take_released() { return std::exchange(released_, false); }
 
   /// Stores the latest progress of running attempts (only where the task still runs).
-  caf::error save_progress(const std::vector<progress_report>& reports);
+  virtual caf::error save_progress(const std::vector<progress_report>& reports) = 0;
 
   /// What a cancel did to its batch.
   struct cancelled_batch {
@@ -280,12 +275,12 @@ public:
   /// Marks a batch's pending and waiting tasks cancelled. Running attempts are recorded by the
   /// caller (as `attempt_ended` with `cancelled`) in the same transaction. Nothing if the batch is
   /// unknown, already finished or already cancelled.
-  caf::expected<std::optional<cancelled_batch>> cancel_batch(const std::string& batch_id, int64_t now);
+  virtual caf::expected<std::optional<cancelled_batch>> cancel_batch(const std::string& batch_id, int64_t now) = 0;
   /// Marks the named tasks cancelled that wait (pending, delayed or waiting for a retry), each with
   /// a task_cancelled event; tasks that run are recorded by the caller (as for cancel_batch), and
   /// finished ones stay as they are. The ids exist (the caller checked).
-  caf::expected<cancelled_batch> cancel_tasks(const std::string& batch_id, const std::vector<std::string>& task_ids,
-                                              int64_t now);
+  virtual caf::expected<cancelled_batch> cancel_tasks(const std::string& batch_id, const std::vector<std::string>& task_ids,
+                                                      int64_t now) = 0;
 
   /// Finds attempts left open by a process that died and records them as interrupted: their
   /// tasks are pending again, except those whose attempts were lost `max_interruptions` times
@@ -294,9 +289,9 @@ public:
   /// interrupted attempts of worker "unrecorded") and counted the same way.
   /// `orphans`: the programs of the previous run found still running and stopped before this
   /// (stop_orphans): each is named in its attempt's error and written as an orphan_stopped event.
-  caf::expected<recovery> recover_interrupted(int64_t now, int32_t max_interruptions,
-                                              const std::vector<start_journal::entry>& starts = {},
-                                              const std::vector<stopped_orphan>& orphans = {});
+  virtual caf::expected<recovery> recover_interrupted(int64_t now, int32_t max_interruptions,
+                                                      const std::vector<start_journal::entry>& starts = {},
+                                                      const std::vector<stopped_orphan>& orphans = {}) = 0;
 
 
   // -- retention (store_retention.cpp) ----------------------------------------
@@ -320,16 +315,16 @@ public:
   /// of the oldest batch that finished before now - retain_finished (its attempts with them; the
   /// batch row and a batch_pruned event once its last task is gone), then up to `max_rows` events
   /// older than now - retain_events. Unfinished batches are never touched.
-  caf::expected<prune_progress> prune_step(int64_t now, const retention_policy& policy, int64_t max_rows);
+  virtual caf::expected<prune_progress> prune_step(int64_t now, const retention_policy& policy, int64_t max_rows) = 0;
   /// Returns up to `max_pages` free pages to the file system (incremental vacuum): the bytes freed.
-  caf::expected<int64_t> reclaim_space(int64_t max_pages);
+  virtual caf::expected<int64_t> reclaim_space(int64_t max_pages) = 0;
 
   // -- schedules (store_schedules.cpp) ------------------------------------------
 
   /// Stores a schedule's row, new or changed, whole.
-  caf::error save_schedule(const schedule_row& row);
+  virtual caf::error save_schedule(const schedule_row& row) = 0;
   /// Deletes a schedule; false if there was none.
-  caf::expected<bool> delete_schedule(const std::string& name);
+  virtual caf::expected<bool> delete_schedule(const std::string& name) = 0;
 
   /// Who asked for the change being written (JSON, see actors/requesters.hpp), stored with every
   /// event log_event writes until cleared with an empty string. Empty: fleetd itself.
@@ -344,81 +339,13 @@ public:
   }
 
   /// Records a plain audit event (with the requester set, if any).
-  caf::error log_event(int64_t at, event_kind kind, const std::string& batch_id,
-                       const std::string& task_id, const std::string& detail_json);
+  virtual caf::error log_event(int64_t at, event_kind kind, const std::string& batch_id,
+                               const std::string& task_id, const std::string& detail_json) = 0;
 
-  // -- queries ---------------------------------------------------------------
-
-
-private:
+protected:
   std::string requester_;
-  static caf::expected<std::unique_ptr<fleet_store>> with_statements(sqlite::database db);
-  /// Registers fleet_pruning() on `db` (the events trigger asks it): a flag owned by SQLite, true
-  /// only while prune_step deletes old events.
-  static caf::expected<bool*> register_pruning_flag(sqlite::database& db);
-
-
-
-  /// What one group of changes adds to a batch's counters.
-  struct batch_delta {
-    int64_t succeeded = 0, failed = 0, cancelled = 0, retries = 0, duration_ms = 0, at = 0;
-    bool terminal = false; ///< some task finished: the batch may have too
-    int64_t first_start = 0; ///< earliest attempt start in the group, 0 for none
-    void note_start(int64_t at) {
-      first_start = first_start == 0 ? at : std::min(first_start, at);
-    }
-  };
-  caf::error record_start(const attempt_started& x, std::map<std::string, batch_delta>& deltas);
-  caf::error record_end(const attempt_ended& x, const attempt_started* start,
-                        std::map<std::string, batch_delta>& deltas);
-  caf::error apply_deltas(const std::map<std::string, batch_delta>& deltas, milestones& out);
-  caf::error record_unrecorded_starts(const std::vector<start_journal::entry>& starts, int64_t now,
-                                      int32_t max_interruptions, recovery& out);
-  /// Marks the batch finished at `at` if all its tasks are done and it was not yet, with its
-  /// batch_finished event: whether it did.
-  caf::expected<bool> finish_if_done(const std::string& batch_id, int64_t at);
-  caf::error mark_batch_started(const std::string& batch_id, int64_t at, milestones& out);
-  /// The one way a batch is stored, for a submit and a seal: its row, its `total` tasks by
-  /// `insert_tasks` (which returns the seq of the last one), their seq range, the batch_submitted
-  /// event (with the upload, if any).
-  caf::error store_batch(const std::string& batch_id, int64_t total, int64_t now, const std::string& upload_id,
-                         const std::function<caf::expected<int64_t>()>& insert_tasks);
-  // -- dependencies (store_dependencies.cpp) ----------------------------------
-
-  /// The edges of a submitted batch's tasks, validated (validate_dependencies); `first_seq` is
-  /// the seq of tasks[0].
-  caf::error insert_dependencies(const std::string& batch_id, const std::vector<task>& tasks, int64_t first_seq);
-  /// The edges of a moved part's tasks (`first_seq`: its first task's seq), after every part of
-  /// the batch moved: an id that is no task of the batch is refused, naming the task.
-  caf::error move_part_dependencies(const std::string& upload_id, int64_t first, int64_t first_seq,
-                                    const std::string& batch_id);
-  /// Once a batch's tasks and edges are stored: each task with dependencies `blocked`, the counts
-  /// set, and a cycle refused (naming it). Nothing for a batch without edges.
-  caf::error link_dependencies(int64_t first_seq, int64_t last_seq);
-  /// What the end of task `seq` (which has dependents) means for them: a success releases them,
-  /// a failure for good or a cancel skips every blocked task below it (one tasks_skipped event).
-  /// Returns how many were skipped: the caller counts them failed.
-  caf::expected<int64_t> settle_dependents(int64_t seq, const std::string& batch_id, const std::string& task_id,
-                                           task_disposition next, int64_t at);
-  /// A replay in a batch with edges: `named` (empty: every failed task) and the tasks they
-  /// skipped, except skipped tasks that another failed or cancelled task keeps from running;
-  /// replayed tasks whose dependencies have not all succeeded are blocked again.
-  caf::expected<int64_t> replay_with_dependencies(const std::string& batch_id, const std::vector<std::string>& named,
-                                                  int64_t now, const batch_range_row& range);
-  /// Edges of the batch whose tasks are first_seq..last_seq.
-  caf::expected<int64_t> count_edges(int64_t first_seq, int64_t last_seq);
-
-  /// Moves one staged part into `tasks` (and its tasks' policies): the seq of its last task.
-  caf::expected<int64_t> move_staged_part(const std::string& upload_id, int64_t first, int64_t tasks,
-                                          const std::string& batch_id, int64_t now);
-
-  struct statements;
-  fleet_store(sqlite::database db, std::unique_ptr<store_reader::statements> reads,
-              std::unique_ptr<statements> stmts);
-  std::unique_ptr<statements> stmts_;
   int64_t integrity_check_ms_ = -1;
   migration_done migration_;
-  bool* pruning_events_ = nullptr;
   bool released_ = false; ///< see take_released
 };
 

@@ -18,7 +18,7 @@ namespace fleet {
 
 using namespace store_detail;
 
-caf::expected<std::string> store_reader::task_state(const std::string& batch_id, const std::string& task_id) {
+caf::expected<std::string> sqlite_reader::task_state(const std::string& batch_id, const std::string& task_id) {
   auto& ts = reads_->task_state;
   ts.rebind(batch_id, task_id);
   auto row = ts.step();
@@ -29,7 +29,7 @@ caf::expected<std::string> store_reader::task_state(const std::string& batch_id,
   return state;
 }
 
-caf::expected<int64_t> fleet_store::replay(const std::string& batch_id, const std::vector<std::string>& task_ids,
+caf::expected<int64_t> sqlite_store::replay(const std::string& batch_id, const std::vector<std::string>& task_ids,
                                            int64_t now) {
   auto st = status(batch_id);
   if (!st)
@@ -86,7 +86,7 @@ caf::expected<int64_t> fleet_store::replay(const std::string& batch_id, const st
   return replayed;
 }
 
-caf::expected<bool> fleet_store::set_batch_paused(const std::string& batch_id, bool paused, int64_t now) {
+caf::expected<bool> sqlite_store::set_batch_paused(const std::string& batch_id, bool paused, int64_t now) {
   auto st = status(batch_id);
   if (!st)
     return st.error();
@@ -111,7 +111,7 @@ caf::expected<bool> fleet_store::set_batch_paused(const std::string& batch_id, b
   return true;
 }
 
-caf::expected<bool> store_reader::fleet_paused() {
+caf::expected<bool> sqlite_reader::fleet_paused() {
   auto& st = reads_->fleet_paused;
   st.rebind();
   auto row = st.step();
@@ -122,7 +122,7 @@ caf::expected<bool> store_reader::fleet_paused() {
   return paused;
 }
 
-caf::expected<bool> fleet_store::set_fleet_paused(bool paused, int64_t now) {
+caf::expected<bool> sqlite_store::set_fleet_paused(bool paused, int64_t now) {
   auto err = paused ? stmts_->pause_fleet.execute(now) : stmts_->resume_fleet.execute();
   if (err)
     return err;
@@ -133,7 +133,7 @@ caf::expected<bool> fleet_store::set_fleet_paused(bool paused, int64_t now) {
   return true;
 }
 
-caf::expected<std::optional<fleet_store::cancelled_batch>> fleet_store::cancel_batch(const std::string& batch_id, int64_t now) {
+caf::expected<std::optional<sqlite_store::cancelled_batch>> sqlite_store::cancel_batch(const std::string& batch_id, int64_t now) {
   auto st = status(batch_id);
   if (!st) {
     if (st.error() == errc::unknown_batch)
@@ -158,7 +158,7 @@ caf::expected<std::optional<fleet_store::cancelled_batch>> fleet_store::cancel_b
   return cancelled_batch{n, *finished};
 }
 
-caf::expected<fleet_store::cancelled_batch> fleet_store::cancel_tasks(const std::string& batch_id,
+caf::expected<sqlite_store::cancelled_batch> sqlite_store::cancel_tasks(const std::string& batch_id,
                                                                      const std::vector<std::string>& task_ids,
                                                                      int64_t now) {
   int64_t cancelled = 0;

@@ -16,7 +16,7 @@ namespace fleet {
 
 using namespace store_detail;
 
-caf::error fleet_store::insert_dependencies(const std::string& batch_id, const std::vector<task>& tasks,
+caf::error sqlite_store::insert_dependencies(const std::string& batch_id, const std::vector<task>& tasks,
                                             int64_t first_seq) {
   for (size_t i = 0; i < tasks.size(); ++i)
     for (const auto& id : tasks[i].after) {
@@ -30,7 +30,7 @@ caf::error fleet_store::insert_dependencies(const std::string& batch_id, const s
   return caf::none;
 }
 
-caf::error fleet_store::move_part_dependencies(const std::string& upload_id, int64_t first, int64_t first_seq,
+caf::error sqlite_store::move_part_dependencies(const std::string& upload_id, int64_t first, int64_t first_seq,
                                                const std::string& batch_id) {
   auto err = stmts_->move_part_dependencies.execute(upload_id, first, first_seq, batch_id);
   if (!err)
@@ -50,7 +50,7 @@ caf::error fleet_store::move_part_dependencies(const std::string& upload_id, int
   return found;
 }
 
-caf::expected<int64_t> fleet_store::count_edges(int64_t first_seq, int64_t last_seq) {
+caf::expected<int64_t> sqlite_store::count_edges(int64_t first_seq, int64_t last_seq) {
   auto& count = stmts_->count_batch_edges;
   count.rebind(first_seq, last_seq);
   if (auto err = step_to_row(count, caf::make_error(errc::database_error, "count(*) gave no row")))
@@ -60,7 +60,7 @@ caf::expected<int64_t> fleet_store::count_edges(int64_t first_seq, int64_t last_
   return n;
 }
 
-caf::error fleet_store::link_dependencies(int64_t first_seq, int64_t last_seq) {
+caf::error sqlite_store::link_dependencies(int64_t first_seq, int64_t last_seq) {
   auto n = count_edges(first_seq, last_seq);
   if (!n)
     return n.error();
@@ -104,7 +104,7 @@ caf::error fleet_store::link_dependencies(int64_t first_seq, int64_t last_seq) {
                                      describe_cycle(ids)));
 }
 
-caf::expected<int64_t> fleet_store::settle_dependents(int64_t seq, const std::string& batch_id,
+caf::expected<int64_t> sqlite_store::settle_dependents(int64_t seq, const std::string& batch_id,
                                                       const std::string& task_id, task_disposition next, int64_t at) {
   if (next == task_disposition::succeeded) {
     if (auto err = stmts_->unblock_dependents.execute(seq, at))
@@ -139,7 +139,7 @@ struct replay_candidate {
 
 } // namespace
 
-caf::expected<int64_t> fleet_store::replay_with_dependencies(const std::string& batch_id,
+caf::expected<int64_t> sqlite_store::replay_with_dependencies(const std::string& batch_id,
                                                              const std::vector<std::string>& named, int64_t now,
                                                              const batch_range_row& range) {
   std::map<int64_t, replay_candidate> set; // by seq: events in submission order

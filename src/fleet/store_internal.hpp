@@ -5,7 +5,7 @@
 
 #include "fleetd/error.hpp"
 #include "fleet/sqlite.hpp"
-#include "fleet/store.hpp"
+#include "fleet/sqlite_store.hpp"
 
 #include <fmt/format.h>
 
@@ -13,7 +13,7 @@
 
 namespace fleet {
 
-struct store_reader::statements {
+struct sqlite_reader::statements {
   sqlite::statement task_state;
   sqlite::statement load_config;
   sqlite::statement upload_size;
@@ -39,7 +39,7 @@ struct store_reader::statements {
   sqlite::statement batch_tasks;
 };
 
-struct fleet_store::statements {
+struct sqlite_store::statements {
   sqlite::statement save_config;
   sqlite::statement delete_config;
   sqlite::statement insert_batch;

@@ -59,7 +59,7 @@ dead_letter read_dead_letter(sqlite::statement& st) {
 
 } // namespace
 
-caf::expected<dead_letter_page> store_reader::dead_letters(const std::string& batch_id, int64_t cursor,
+caf::expected<dead_letter_page> sqlite_reader::dead_letters(const std::string& batch_id, int64_t cursor,
                                                           int64_t limit) {
   auto& st = reads_->dead_letters;
   st.rebind(cursor, batch_id, limit);
@@ -75,7 +75,7 @@ caf::expected<dead_letter_page> store_reader::dead_letters(const std::string& ba
   return out;
 }
 
-caf::expected<batch_status> store_reader::status(const std::string& batch_id) {
+caf::expected<batch_status> sqlite_reader::status(const std::string& batch_id) {
   auto& st = reads_->batch_row;
   st.rebind(batch_id);
   if (auto err = step_to_row(st, unknown_batch(batch_id)))
@@ -102,7 +102,7 @@ caf::expected<batch_status> store_reader::status(const std::string& batch_id) {
   return out;
 }
 
-caf::expected<std::vector<batch_status>> store_reader::recent_batches(int64_t limit) {
+caf::expected<std::vector<batch_status>> sqlite_reader::recent_batches(int64_t limit) {
   auto& st = reads_->recent_batches;
   st.rebind(limit);
   std::vector<batch_status> out;
@@ -111,7 +111,7 @@ caf::expected<std::vector<batch_status>> store_reader::recent_batches(int64_t li
   return out;
 }
 
-caf::expected<std::vector<dead_letter>> store_reader::recent_failures(int64_t limit) {
+caf::expected<std::vector<dead_letter>> sqlite_reader::recent_failures(int64_t limit) {
   auto& st = reads_->recent_failures;
   st.rebind(limit);
   std::vector<dead_letter> out;
@@ -120,7 +120,7 @@ caf::expected<std::vector<dead_letter>> store_reader::recent_failures(int64_t li
   return out;
 }
 
-caf::expected<store_reader::batch_range_row> store_reader::read_batch_range(const std::string& batch_id) {
+caf::expected<sqlite_reader::batch_range_row> sqlite_reader::read_batch_range(const std::string& batch_id) {
   auto& st = reads_->batch_range;
   st.rebind(batch_id);
   if (auto err = step_to_row(st, unknown_batch(batch_id)))
@@ -130,7 +130,7 @@ caf::expected<store_reader::batch_range_row> store_reader::read_batch_range(cons
   return out;
 }
 
-caf::expected<results_page> store_reader::results(const std::string& batch_id, int64_t cursor, int64_t limit,
+caf::expected<results_page> sqlite_reader::results(const std::string& batch_id, int64_t cursor, int64_t limit,
                                                  size_t max_bytes) {
   auto range = read_batch_range(batch_id);
   if (!range)
@@ -166,7 +166,7 @@ caf::expected<results_page> store_reader::results(const std::string& batch_id, i
   return out;
 }
 
-caf::expected<task_page> store_reader::task_rows(const std::string& batch_id, int64_t cursor, int64_t limit) {
+caf::expected<task_page> sqlite_reader::task_rows(const std::string& batch_id, int64_t cursor, int64_t limit) {
   auto range = read_batch_range(batch_id);
   if (!range)
     return range.error();
@@ -192,7 +192,7 @@ caf::expected<task_page> store_reader::task_rows(const std::string& batch_id, in
   return out;
 }
 
-caf::expected<std::vector<task_result>> store_reader::results(const std::string& batch_id, size_t max_bytes) {
+caf::expected<std::vector<task_result>> sqlite_reader::results(const std::string& batch_id, size_t max_bytes) {
   auto page = results(batch_id, 0, -1, max_bytes);
   if (!page)
     return page.error();
@@ -204,14 +204,14 @@ caf::expected<std::vector<task_result>> store_reader::results(const std::string&
   return std::move(page->items);
 }
 
-caf::expected<int64_t> store_reader::finished_count(const std::string& batch_id) {
+caf::expected<int64_t> sqlite_reader::finished_count(const std::string& batch_id) {
   auto range = read_batch_range(batch_id);
   if (!range)
     return range.error();
   return range->finished;
 }
 
-caf::expected<store_reader::totals> store_reader::read_totals() {
+caf::expected<sqlite_reader::totals> sqlite_reader::read_totals() {
   auto& st = reads_->totals;
   st.rebind();
   auto row = st.step();
@@ -230,7 +230,7 @@ caf::expected<store_reader::totals> store_reader::read_totals() {
   return out;
 }
 
-caf::expected<fleet_stats> store_reader::stats() {
+caf::expected<fleet_stats> sqlite_reader::stats() {
   auto sums = read_totals();
   if (!sums)
     return sums.error();
@@ -253,14 +253,14 @@ caf::expected<fleet_stats> store_reader::stats() {
   return out;
 }
 
-caf::expected<int64_t> store_reader::unfinished_tasks() {
+caf::expected<int64_t> sqlite_reader::unfinished_tasks() {
   auto sums = read_totals();
   if (!sums)
     return sums.error();
   return sums->unfinished();
 }
 
-caf::expected<result_summary> store_reader::result_totals() {
+caf::expected<result_summary> sqlite_reader::result_totals() {
   auto sums = read_totals();
   if (!sums)
     return sums.error();

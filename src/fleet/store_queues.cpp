@@ -16,7 +16,7 @@ namespace fleet {
 
 using namespace store_detail;
 
-caf::expected<std::vector<runnable_task>> store_reader::runnable_of_group(const std::string& queue,
+caf::expected<std::vector<runnable_task>> sqlite_reader::runnable_of_group(const std::string& queue,
                                                                          const std::string& group, size_t limit,
                                                                          const run_position& from,
                                                                          const run_position& up_to) {
@@ -51,7 +51,7 @@ caf::expected<std::vector<runnable_task>> store_reader::runnable_of_group(const 
   return out;
 }
 
-caf::expected<std::map<std::string, int64_t>> store_reader::pending_by_queue() {
+caf::expected<std::map<std::string, int64_t>> sqlite_reader::pending_by_queue() {
   auto st = db_.prepare(sql::pending_by_queue);
   if (!st)
     return st.error();
@@ -61,7 +61,7 @@ caf::expected<std::map<std::string, int64_t>> store_reader::pending_by_queue() {
   return out;
 }
 
-caf::expected<std::map<std::string, queue_change>> store_reader::stored_queues() {
+caf::expected<std::map<std::string, queue_change>> sqlite_reader::stored_queues() {
   auto st = db_.prepare(sql::stored_queues);
   if (!st)
     return st.error();
@@ -80,7 +80,7 @@ caf::expected<std::map<std::string, queue_change>> store_reader::stored_queues()
   return out;
 }
 
-caf::error fleet_store::set_queue(const std::string& name, const queue_change& change, const queue_limits& in_force,
+caf::error sqlite_store::set_queue(const std::string& name, const queue_change& change, const queue_limits& in_force,
                                   int64_t now) {
   auto st = db_.prepare(sql::set_queue);
   if (!st)

@@ -33,7 +33,7 @@ struct flag_guard {
 
 } // namespace
 
-caf::expected<bool*> fleet_store::register_pruning_flag(sqlite::database& db) {
+caf::expected<bool*> sqlite_store::register_pruning_flag(sqlite::database& db) {
   auto* flag = new bool(false);
   auto rc = sqlite3_create_function_v2(db.handle(), "fleet_pruning", 0, SQLITE_UTF8 | SQLITE_INNOCUOUS, flag,
                                        pruning_flag, nullptr, nullptr,
@@ -44,7 +44,7 @@ caf::expected<bool*> fleet_store::register_pruning_flag(sqlite::database& db) {
   return flag;
 }
 
-caf::expected<fleet_store::prune_progress> fleet_store::prune_step(int64_t now, const retention_policy& policy,
+caf::expected<sqlite_store::prune_progress> sqlite_store::prune_step(int64_t now, const retention_policy& policy,
                                                                    int64_t max_rows) {
   prune_progress out;
   if (policy.retain_finished_ms > 0) {
@@ -105,7 +105,7 @@ caf::expected<fleet_store::prune_progress> fleet_store::prune_step(int64_t now, 
   return out;
 }
 
-caf::expected<std::optional<std::pair<std::string, int64_t>>> store_reader::oldest_finished(int64_t before) {
+caf::expected<std::optional<std::pair<std::string, int64_t>>> sqlite_reader::oldest_finished(int64_t before) {
   auto st = db_.prepare("SELECT id, finished_at FROM batches WHERE finished_at < ?1 ORDER BY finished_at LIMIT 1");
   if (!st)
     return st.error();
@@ -118,7 +118,7 @@ caf::expected<std::optional<std::pair<std::string, int64_t>>> store_reader::olde
   return std::optional<std::pair<std::string, int64_t>>{std::pair{st->column_text(0), st->column_int64(1)}};
 }
 
-caf::expected<int64_t> fleet_store::reclaim_space(int64_t max_pages) {
+caf::expected<int64_t> sqlite_store::reclaim_space(int64_t max_pages) {
   auto before = db_.query_int("PRAGMA page_count");
   if (!before)
     return before.error();

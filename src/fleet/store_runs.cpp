@@ -9,7 +9,7 @@
 
 namespace fleet {
 
-caf::expected<int64_t> fleet_store::record_run_start(int64_t now, int64_t pid, const std::string& version,
+caf::expected<int64_t> sqlite_store::record_run_start(int64_t now, int64_t pid, const std::string& version,
                                                      const std::string& detail) {
   auto open = db_.prepare("SELECT id, started_at FROM fleetd_runs WHERE stopped_at IS NULL AND found_dead_at IS NULL"
                           " ORDER BY id");
@@ -45,7 +45,7 @@ caf::expected<int64_t> fleet_store::record_run_start(int64_t now, int64_t pid, c
   return run;
 }
 
-caf::error fleet_store::record_run_stop(int64_t run, int64_t now, int64_t running, int64_t clock_steps_ms) {
+caf::error sqlite_store::record_run_stop(int64_t run, int64_t now, int64_t running, int64_t clock_steps_ms) {
   auto started = db_.prepare("UPDATE fleetd_runs SET stopped_at = ?2 WHERE id = ?1 RETURNING started_at");
   if (!started)
     return started.error();
@@ -57,7 +57,7 @@ caf::error fleet_store::record_run_stop(int64_t run, int64_t now, int64_t runnin
   return log_event(now, event_kind::fleetd_stopped, {}, {}, event.dump());
 }
 
-caf::expected<int64_t> fleet_store::record_clock_step(int64_t from, int64_t by_ms, int64_t since) {
+caf::expected<int64_t> sqlite_store::record_clock_step(int64_t from, int64_t by_ms, int64_t since) {
   // tasks.attempts is the number of the attempt whose failure scheduled the retry.
   auto shift = db_.prepare("UPDATE tasks SET not_before = not_before + ?1 WHERE state = 'retry_wait'"
                            " AND (SELECT finished_at FROM attempts WHERE task_seq = tasks.seq AND attempt = tasks.attempts)"
@@ -74,7 +74,7 @@ caf::expected<int64_t> fleet_store::record_clock_step(int64_t from, int64_t by_m
   return moved;
 }
 
-caf::expected<int64_t> fleet_store::pull_in_future_retries(int64_t now, int64_t backoff_cap_ms) {
+caf::expected<int64_t> sqlite_store::pull_in_future_retries(int64_t now, int64_t backoff_cap_ms) {
   // A retry waits at most the longer of the cap and its task's own backoff. The cap's condition
   // lets the partial index tasks_retry_due skip every retry due in time.
   auto pull = db_.prepare("UPDATE tasks SET not_before = ?1 + max(?2, coalesce((SELECT backoff_ms FROM task_policies"

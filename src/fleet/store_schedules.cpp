@@ -50,11 +50,11 @@ caf::expected<std::vector<schedule_row>> select_schedules(sqlite::database& db, 
 
 } // namespace
 
-caf::expected<std::vector<schedule_row>> store_reader::schedules() {
+caf::expected<std::vector<schedule_row>> sqlite_reader::schedules() {
   return select_schedules(db_, nullptr);
 }
 
-caf::expected<std::optional<schedule_row>> store_reader::schedule(const std::string& name) {
+caf::expected<std::optional<schedule_row>> sqlite_reader::schedule(const std::string& name) {
   auto rows = select_schedules(db_, &name);
   if (!rows)
     return rows.error();
@@ -63,7 +63,7 @@ caf::expected<std::optional<schedule_row>> store_reader::schedule(const std::str
   return std::optional<schedule_row>{std::move(rows->front())};
 }
 
-caf::error fleet_store::save_schedule(const schedule_row& x) {
+caf::error sqlite_store::save_schedule(const schedule_row& x) {
   auto st = db_.prepare(fmt::format("INSERT OR REPLACE INTO schedules ({}) VALUES "
                                     "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
                                     schedule_columns));
@@ -102,7 +102,7 @@ caf::error fleet_store::save_schedule(const schedule_row& x) {
   return st->run();
 }
 
-caf::expected<bool> fleet_store::delete_schedule(const std::string& name) {
+caf::expected<bool> sqlite_store::delete_schedule(const std::string& name) {
   auto st = db_.prepare("DELETE FROM schedules WHERE name = ?1");
   if (!st)
     return st.error();

@@ -19,7 +19,7 @@ namespace fleet {
 
 using namespace store_detail;
 
-caf::expected<int64_t> store_reader::unfinished_batches() {
+caf::expected<int64_t> sqlite_reader::unfinished_batches() {
   auto& st = reads_->unfinished_batches;
   st.rebind();
   if (auto err = step_to_row(st, caf::make_error(errc::database_error, "count(*) gave no row")))
@@ -29,7 +29,7 @@ caf::expected<int64_t> store_reader::unfinished_batches() {
   return n;
 }
 
-caf::error fleet_store::insert_batch(const std::string& batch_id, const std::vector<task>& tasks,
+caf::error sqlite_store::insert_batch(const std::string& batch_id, const std::vector<task>& tasks,
                                      int64_t now) {
   auto total = static_cast<int64_t>(tasks.size());
   return store_batch(batch_id, total, now, {}, [&]() -> caf::expected<int64_t> {
@@ -55,7 +55,7 @@ caf::error fleet_store::insert_batch(const std::string& batch_id, const std::vec
   });
 }
 
-caf::error fleet_store::store_batch(const std::string& batch_id, int64_t total, int64_t now,
+caf::error sqlite_store::store_batch(const std::string& batch_id, int64_t total, int64_t now,
                                     const std::string& upload_id,
                                     const std::function<caf::expected<int64_t>()>& insert_tasks) {
   if (auto err = stmts_->insert_batch.execute(batch_id, now, total))
@@ -83,7 +83,7 @@ caf::error fleet_store::store_batch(const std::string& batch_id, int64_t total, 
   return log_event(now, event_kind::batch_submitted, batch_id, {}, dump_json(detail));
 }
 
-void store_reader::read_runnable_row(const sqlite::statement& st, runnable_task& r) {
+void sqlite_reader::read_runnable_row(const sqlite::statement& st, runnable_task& r) {
   r.seq = st.column_int64(0);
   r.batch_id = st.column_text(1);
   r.spec.id = st.column_text(2);
@@ -106,7 +106,7 @@ void store_reader::read_runnable_row(const sqlite::statement& st, runnable_task&
     r.spec.group = st.column_text(17);
 }
 
-caf::expected<std::vector<runnable_task>> store_reader::next_runnable(const std::string& queue, size_t limit,
+caf::expected<std::vector<runnable_task>> sqlite_reader::next_runnable(const std::string& queue, size_t limit,
                                                                      const std::optional<run_position>& after) {
   std::vector<runnable_task> out;
   out.reserve(limit);
@@ -134,7 +134,7 @@ caf::expected<std::vector<runnable_task>> store_reader::next_runnable(const std:
   return out;
 }
 
-caf::expected<fleet_store::promotion> fleet_store::promote_due(int64_t now, int64_t slice) {
+caf::expected<sqlite_store::promotion> sqlite_store::promote_due(int64_t now, int64_t slice) {
   promotion out;
   if (auto err = stmts_->log_due_retries.execute(now))
     return err;
@@ -168,7 +168,7 @@ caf::expected<fleet_store::promotion> fleet_store::promote_due(int64_t now, int6
   return out;
 }
 
-caf::expected<caf::optional<int64_t>> store_reader::next_due() {
+caf::expected<caf::optional<int64_t>> sqlite_reader::next_due() {
   auto& st = reads_->next_due;
   st.rebind();
   auto row = st.step();
@@ -181,7 +181,7 @@ caf::expected<caf::optional<int64_t>> store_reader::next_due() {
   return due;
 }
 
-caf::error fleet_store::record_start(const attempt_started& x, std::map<std::string, batch_delta>& deltas) {
+caf::error sqlite_store::record_start(const attempt_started& x, std::map<std::string, batch_delta>& deltas) {
   auto& ia = stmts_->insert_attempt;
   ia.rebind(x.seq, x.attempt, x.worker_id, x.at);
   bind_node(ia, 5, x.node);
@@ -193,14 +193,14 @@ caf::error fleet_store::record_start(const attempt_started& x, std::map<std::str
   return caf::none;
 }
 
-caf::error fleet_store::save_progress(const std::vector<progress_report>& reports) {
+caf::error sqlite_store::save_progress(const std::vector<progress_report>& reports) {
   for (const auto& r : reports)
     if (auto err = stmts_->save_progress.execute(r.seq, r.progress, r.note))
       return err;
   return caf::none;
 }
 
-caf::error fleet_store::mark_batch_started(const std::string& batch_id, int64_t at, milestones& out) {
+caf::error sqlite_store::mark_batch_started(const std::string& batch_id, int64_t at, milestones& out) {
   if (auto err = stmts_->start_batch.execute(batch_id, at))
     return err;
   if (db_.changes() > 0)
@@ -208,7 +208,7 @@ caf::error fleet_store::mark_batch_started(const std::string& batch_id, int64_t 
   return caf::none;
 }
 
-caf::error fleet_store::record_end(const attempt_ended& x, const attempt_started* start,
+caf::error sqlite_store::record_end(const attempt_ended& x, const attempt_started* start,
                                    std::map<std::string, batch_delta>& deltas) {
   auto bind_error = [&](auto& st, int index) {
     if (x.error.empty())
@@ -293,7 +293,7 @@ caf::error fleet_store::record_end(const attempt_ended& x, const attempt_started
   return log_event(x.at, *event_of(x.next), x.batch_id, x.task_id, dump_json(detail));
 }
 
-caf::error fleet_store::apply_deltas(const std::map<std::string, batch_delta>& deltas, milestones& out) {
+caf::error sqlite_store::apply_deltas(const std::map<std::string, batch_delta>& deltas, milestones& out) {
   for (const auto& [batch_id, d] : deltas) {
     // Once per batch and group, not per attempt: the batch's row is read once.
     if (d.first_start > 0)
@@ -314,7 +314,7 @@ caf::error fleet_store::apply_deltas(const std::map<std::string, batch_delta>& d
   return caf::none;
 }
 
-caf::expected<bool> fleet_store::finish_if_done(const std::string& batch_id, int64_t at) {
+caf::expected<bool> sqlite_store::finish_if_done(const std::string& batch_id, int64_t at) {
   if (auto err = stmts_->finish_batch.execute(batch_id, at))
     return err;
   if (db_.changes() == 0)
@@ -324,7 +324,7 @@ caf::expected<bool> fleet_store::finish_if_done(const std::string& batch_id, int
   return true;
 }
 
-caf::expected<fleet_store::milestones> fleet_store::record(const std::vector<transition>& changes) {
+caf::expected<sqlite_store::milestones> sqlite_store::record(const std::vector<transition>& changes) {
   // Attempts whose start and end share this commit are written once.
   std::set<std::pair<int64_t, int32_t>> ended;
   for (const auto& change : changes)
@@ -353,17 +353,8 @@ caf::expected<fleet_store::milestones> fleet_store::record(const std::vector<tra
   return out;
 }
 
-caf::error fleet_store::record(const attempt_started& x) {
-  auto done = record(std::vector<transition>{x});
-  return done ? caf::none : done.error();
-}
 
-caf::error fleet_store::record(const attempt_ended& x) {
-  auto done = record(std::vector<transition>{x});
-  return done ? caf::none : done.error();
-}
-
-caf::error fleet_store::record_unrecorded_starts(const std::vector<start_journal::entry>& starts, int64_t now,
+caf::error sqlite_store::record_unrecorded_starts(const std::vector<start_journal::entry>& starts, int64_t now,
                                                  int32_t max_interruptions, recovery& out) {
   auto task = db_.prepare("SELECT batch_id, task_id, state, attempts, orphaned_attempts FROM tasks WHERE seq = ?1");
   if (!task)
@@ -399,7 +390,7 @@ caf::error fleet_store::record_unrecorded_starts(const std::vector<start_journal
   return done ? caf::none : done.error();
 }
 
-caf::expected<recovery> fleet_store::recover_interrupted(int64_t now, int32_t max_interruptions,
+caf::expected<recovery> sqlite_store::recover_interrupted(int64_t now, int32_t max_interruptions,
                                                          const std::vector<start_journal::entry>& starts,
                                                          const std::vector<stopped_orphan>& orphans) {
   recovery out;
@@ -449,7 +440,7 @@ caf::expected<recovery> fleet_store::recover_interrupted(int64_t now, int32_t ma
   return out;
 }
 
-caf::error fleet_store::log_event(int64_t at, event_kind kind, const std::string& batch_id,
+caf::error sqlite_store::log_event(int64_t at, event_kind kind, const std::string& batch_id,
                                   const std::string& task_id, const std::string& detail_json) {
   auto& st = stmts_->insert_event;
   st.rebind(at, std::string{to_string(kind)});

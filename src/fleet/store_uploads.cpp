@@ -18,11 +18,11 @@ namespace fleet {
 
 using namespace store_detail;
 
-caf::error fleet_store::open_upload(const std::string& upload_id, int64_t now) {
+caf::error sqlite_store::open_upload(const std::string& upload_id, int64_t now) {
   return stmts_->open_upload.execute(upload_id, now);
 }
 
-caf::expected<int64_t> store_reader::upload_size(const std::string& upload_id) {
+caf::expected<int64_t> sqlite_reader::upload_size(const std::string& upload_id) {
   auto& st = reads_->upload_size;
   st.rebind(upload_id);
   if (auto err = step_to_row(st, caf::make_error(errc::unknown_upload,
@@ -33,7 +33,7 @@ caf::expected<int64_t> store_reader::upload_size(const std::string& upload_id) {
   return n;
 }
 
-caf::expected<int64_t> fleet_store::stage_chunk(const std::string& upload_id,
+caf::expected<int64_t> sqlite_store::stage_chunk(const std::string& upload_id,
                                                 const std::vector<upload_part>& chunk) {
   auto before = upload_size(upload_id);
   if (!before)
@@ -50,7 +50,7 @@ caf::expected<int64_t> fleet_store::stage_chunk(const std::string& upload_id,
   return *before + n;
 }
 
-caf::expected<int64_t> fleet_store::move_staged_part(const std::string& upload_id, int64_t first, int64_t tasks,
+caf::expected<int64_t> sqlite_store::move_staged_part(const std::string& upload_id, int64_t first, int64_t tasks,
                                                      const std::string& batch_id, int64_t now) {
   auto err = stmts_->move_part.execute(upload_id, first, batch_id, now);
   if (!err) {
@@ -76,7 +76,7 @@ caf::expected<int64_t> fleet_store::move_staged_part(const std::string& upload_i
   return found;
 }
 
-caf::expected<int64_t> fleet_store::seal_upload(const std::string& upload_id,
+caf::expected<int64_t> sqlite_store::seal_upload(const std::string& upload_id,
                                                 const std::string& batch_id, int64_t now) {
   auto n = upload_size(upload_id);
   if (!n)
@@ -119,7 +119,7 @@ caf::expected<int64_t> fleet_store::seal_upload(const std::string& upload_id,
   return *n;
 }
 
-caf::expected<int64_t> fleet_store::expire_uploads(int64_t older_than) {
+caf::expected<int64_t> sqlite_store::expire_uploads(int64_t older_than) {
   auto err = db_.exec(fmt::format("DELETE FROM upload_parts WHERE upload_id IN"
                                   " (SELECT id FROM uploads WHERE created_at < {0});"
                                   "DELETE FROM uploads WHERE created_at < {0};",
@@ -129,7 +129,7 @@ caf::expected<int64_t> fleet_store::expire_uploads(int64_t older_than) {
   return db_.changes();
 }
 
-caf::expected<std::string> store_reader::batch_for_key(const std::string& key) {
+caf::expected<std::string> sqlite_reader::batch_for_key(const std::string& key) {
   auto& st = reads_->batch_for_key;
   st.rebind(key);
   auto row = st.step();
@@ -140,11 +140,11 @@ caf::expected<std::string> store_reader::batch_for_key(const std::string& key) {
   return id;
 }
 
-caf::error fleet_store::set_batch_key(const std::string& batch_id, const std::string& key) {
+caf::error sqlite_store::set_batch_key(const std::string& batch_id, const std::string& key) {
   return stmts_->set_batch_key.execute(batch_id, key);
 }
 
-caf::error fleet_store::discard_upload(const std::string& upload_id) {
+caf::error sqlite_store::discard_upload(const std::string& upload_id) {
   if (auto err = stmts_->drop_upload_parts.execute(upload_id))
     return err;
   return stmts_->drop_upload.execute(upload_id);
