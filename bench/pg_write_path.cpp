@@ -1,9 +1,10 @@
 // What a no-op run asks of PostgreSQL, without fleetd's actors (issue 24): submit N tasks, then in
 // group commits read the next runnable tasks the way the manager fills its window, and record each
 // one's attempt and end, fenced by the leader lease, with synchronous_commit as the server has it.
-//   pg-write-path --conninfo C [--n 100000] [--group 256] [--mode rows|sets]
+//   pg-write-path --conninfo C [--n 100000] [--group 256] [--mode rows|sets] [--prepared yes|no]
 // rows: one statement per task and row, as the SQLite store does; sets: one statement per group
-// and table, the rows bound as arrays (unnest). Prints one line: tasks/s of the submit and of the
+// and table, the rows bound as arrays (unnest). prepared: the runs' statements prepared once
+// (pg::connection::prepared) instead of parsed and planned at each call. Prints one line: tasks/s of the submit and of the
 // runs, and statements per task.
 
 #include "fleet/leader_lease.hpp"
@@ -85,6 +86,7 @@ int main(int argc, char** argv) {
   int64_t n = std::stoll(arg("--n", "100000"));
   int64_t group = std::stoll(arg("--group", "256"));
   auto mode = arg("--mode", "sets");
+  auto use_prepared = arg("--prepared", "yes") == "yes";
   auto db = must(pg::connection::open(conninfo), "connect");
   must(db.exec("DROP SCHEMA IF EXISTS bench CASCADE; CREATE SCHEMA bench; SET search_path = bench"), "schema");
   must(migrate(db), "migrate");
@@ -115,6 +117,10 @@ int main(int argc, char** argv) {
   auto submit_s = seconds_since(t0);
 
   // Runs: each group reads its window, starts and ends every task in it, counts them on the batch.
+  auto q = [&](std::string_view sql, auto&&... xs) {
+    return use_prepared ? db.prepared(sql, std::forward<decltype(xs)>(xs)...)
+                        : db.query(sql, std::forward<decltype(xs)>(xs)...);
+  };
   int64_t done = 0;
   int64_t statements = 0;
   auto t1 = clock_type::now();
@@ -122,7 +128,7 @@ int main(int argc, char** argv) {
     pg::transaction tx{db};
     must(tx.begin(), "begin");
     must(lease.fence(db), "fence");
-    auto window = must(db.query("SELECT seq, task_id FROM tasks WHERE state = 'pending' AND paused = 0"
+    auto window = must(q("SELECT seq, task_id FROM tasks WHERE state = 'pending' AND paused = 0"
                                 " AND queue = 'default' ORDER BY priority DESC, seq LIMIT $1",
                                 group),
                        "window");
@@ -135,11 +141,11 @@ int main(int argc, char** argv) {
     auto now = wall_ms();
     if (mode == "rows") {
       for (auto seq : seqs) {
-        must(db.query("INSERT INTO attempts (task_seq, attempt, worker_id, started_at, finished_at, outcome, epoch)"
+        must(q("INSERT INTO attempts (task_seq, attempt, worker_id, started_at, finished_at, outcome, epoch)"
                       " VALUES ($1, 1, $2, $3, $3, 'succeeded', $4)",
                       seq, fmt::format("w{}", seq), now, lease.epoch()),
              "attempt");
-        must(db.query("UPDATE tasks SET state = 'succeeded', attempts = 1, result = '{}', started_at = $2,"
+        must(q("UPDATE tasks SET state = 'succeeded', attempts = 1, result = '{}', started_at = $2,"
                       " finished_at = $2, duration_ms = 0 WHERE seq = $1",
                       seq, now),
              "task");
@@ -150,17 +156,17 @@ int main(int argc, char** argv) {
       for (auto seq : seqs)
         workers.push_back(fmt::format("w{}", seq));
       auto seq_array = int_array(seqs);
-      must(db.query("INSERT INTO attempts (task_seq, attempt, worker_id, started_at, finished_at, outcome, epoch)"
+      must(q("INSERT INTO attempts (task_seq, attempt, worker_id, started_at, finished_at, outcome, epoch)"
                     " SELECT s, 1, w, $3, $3, 'succeeded', $4 FROM unnest($1::bigint[], $2::text[]) AS x(s, w)",
                     seq_array, text_array(workers), now, lease.epoch()),
            "attempts");
-      must(db.query("UPDATE tasks SET state = 'succeeded', attempts = 1, result = '{}', started_at = $2,"
+      must(q("UPDATE tasks SET state = 'succeeded', attempts = 1, result = '{}', started_at = $2,"
                     " finished_at = $2, duration_ms = 0 FROM unnest($1::bigint[]) AS x(s) WHERE seq = x.s",
                     seq_array, now),
            "tasks");
       statements += 2;
     }
-    must(db.query("UPDATE batches SET succeeded = succeeded + $2, started_at = coalesce(started_at, $3)"
+    must(q("UPDATE batches SET succeeded = succeeded + $2, started_at = coalesce(started_at, $3)"
                   " WHERE id = $1",
                   "b", static_cast<int64_t>(seqs.size()), now),
          "batch");
@@ -170,9 +176,9 @@ int main(int argc, char** argv) {
   }
   auto run_s = seconds_since(t1);
   auto sync = must(db.query("SELECT current_setting('synchronous_commit')"), "setting");
-  fmt::print("system=fleetd-postgres-write-path mode={} n={} group={} submit_s={:.2f} submit_tasks_per_s={:.0f}"
+  fmt::print("system=fleetd-postgres-write-path mode={} prepared={} n={} group={} submit_s={:.2f} submit_tasks_per_s={:.0f}"
              " run_tasks_per_s={:.0f} statements_per_task={:.2f} synchronous_commit={}\n",
-             mode, n, group, submit_s, n / submit_s, done / run_s, static_cast<double>(statements) / done,
+             mode, use_prepared ? "yes" : "no", n, group, submit_s, n / submit_s, done / run_s, static_cast<double>(statements) / done,
              sync.text(0, 0));
   return done == n ? 0 : 1;
 }

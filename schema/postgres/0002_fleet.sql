@@ -36,6 +36,9 @@ CREATE TABLE batches (
 CREATE INDEX batches_unfinished ON batches (created_at) WHERE finished_at IS NULL;
 CREATE INDEX batches_finished ON batches (finished_at) WHERE finished_at IS NOT NULL;
 CREATE UNIQUE INDEX batches_by_client_key ON batches (client_key) WHERE client_key IS NOT NULL;
+-- The newest batches first (the page, recent_batches): SQLite walks its rowid backwards; here the
+-- tasks' seq range, assigned in submission order, stands for it.
+CREATE INDEX batches_by_first_seq ON batches (first_seq);
 
 CREATE TABLE tasks (
   seq               BIGINT PRIMARY KEY,      -- submission order: FIFO within a priority
@@ -247,6 +250,15 @@ CREATE TABLE schedules (
   missed_slots  BIGINT NOT NULL DEFAULT 0,
   CHECK ((cron IS NULL) <> (every_ms IS NULL))
 );
+
+-- A dependency's result as the JSON a dependent's attempt receives: the stored JSON, or the text as
+-- a JSON string when it is not JSON (SQLite: CASE WHEN json_valid(x) THEN json(x) ELSE x END).
+CREATE FUNCTION fleetd_json_or_text(x TEXT) RETURNS jsonb LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN
+  RETURN x::jsonb;
+EXCEPTION WHEN others THEN
+  RETURN to_jsonb(x);
+END $$;
 
 -- The audit views of schema/0001_init.sql, column for column.
 CREATE VIEW batch_summary AS

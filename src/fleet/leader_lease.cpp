@@ -115,7 +115,7 @@ caf::error leader_lease::release(pg::connection& db) {
 caf::error leader_lease::fence(pg::connection& db) const {
   if (lost_ || epoch_ == 0)
     return lost(holder_, epoch_);
-  auto current = db.query_int("SELECT epoch FROM leader_lease WHERE id = 1 FOR SHARE");
+  auto current = db.prepared_int("SELECT epoch FROM leader_lease WHERE id = 1 FOR SHARE");
   if (!current)
     return current.error();
   if (*current != epoch_)

@@ -19,6 +19,8 @@ errc classify(std::string_view state) {
   if (state.empty())
     return errc::storage_unavailable; // no answer from the server at all
   auto starts = [&](std::string_view prefix) { return state.substr(0, prefix.size()) == prefix; };
+  if (state == "08P01") // protocol violation (a statement bound with the wrong number of parameters)
+    return errc::database_error;
   if (starts("08")    // connection exception
       || starts("53") // insufficient resources: disk full, out of memory, too many connections
       || starts("58") // system error: I/O
@@ -172,6 +174,36 @@ caf::expected<result> connection::query_params(std::string_view sql, const std::
     values.push_back(p ? p->c_str() : nullptr);
   auto* r = PQexecParams(conn_.get(), text.c_str(), static_cast<int>(values.size()), nullptr, values.data(),
                          nullptr, nullptr, 0);
+  auto status = r != nullptr ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+  if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
+    auto err = failure(r, "PostgreSQL refused a statement");
+    PQclear(r);
+    return err;
+  }
+  return result{r};
+}
+
+caf::expected<result> connection::prepared_params(std::string_view sql, const std::vector<param>& params) {
+  std::string text{sql};
+  auto i = statements_.find(text);
+  if (i == statements_.end()) {
+    auto name = fmt::format("fleetd_{}", statements_.size() + 1);
+    auto* r = PQprepare(conn_.get(), name.c_str(), text.c_str(), static_cast<int>(params.size()), nullptr);
+    auto status = r != nullptr ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+    if (status != PGRES_COMMAND_OK) {
+      auto err = failure(r, "PostgreSQL refused a statement");
+      PQclear(r);
+      return err;
+    }
+    PQclear(r);
+    i = statements_.emplace(std::move(text), std::move(name)).first;
+  }
+  std::vector<const char*> values;
+  values.reserve(params.size());
+  for (const auto& p : params)
+    values.push_back(p ? p->c_str() : nullptr);
+  auto* r = PQexecPrepared(conn_.get(), i->second.c_str(), static_cast<int>(values.size()), values.data(), nullptr,
+                           nullptr, 0);
   auto status = r != nullptr ? PQresultStatus(r) : PGRES_FATAL_ERROR;
   if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
     auto err = failure(r, "PostgreSQL refused a statement");

@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -93,10 +94,26 @@ public:
     return query_params(sql, std::vector<param>{to_param(std::forward<Ts>(xs))...});
   }
 
+  /// Runs one statement as `query_params` does, prepared on this connection the first time its
+  /// text is seen and reused after that: PostgreSQL parses and plans it once per session, not per
+  /// call. For the statements a store runs again and again (their texts are constants).
+  caf::expected<result> prepared_params(std::string_view sql, const std::vector<param>& params);
+
+  template <class... Ts>
+  caf::expected<result> prepared(std::string_view sql, Ts&&... xs) {
+    return prepared_params(sql, std::vector<param>{to_param(std::forward<Ts>(xs))...});
+  }
+
   /// Runs a statement whose first row's first column is an integer.
   template <class... Ts>
   caf::expected<int64_t> query_int(std::string_view sql, Ts&&... xs) {
     return first_int(query(sql, std::forward<Ts>(xs)...));
+  }
+
+  /// As query_int, prepared once (see prepared_params).
+  template <class... Ts>
+  caf::expected<int64_t> prepared_int(std::string_view sql, Ts&&... xs) {
+    return first_int(prepared(sql, std::forward<Ts>(xs)...));
   }
 
   /// False once the server closed the connection or it broke.
@@ -124,6 +141,7 @@ private:
   std::unique_ptr<pg_conn, release> conn_;
   endpoint where_;
   std::string last_sqlstate_;
+  std::unordered_map<std::string, std::string> statements_; ///< SQL text -> prepared statement's name
 };
 
 /// BEGIN on `begin`; rolls back on destruction unless committed.

@@ -5,6 +5,7 @@
 
 #include "fleet/sqlite.hpp"
 #include "fleet/store.hpp"
+#include "fleet/store_rows.hpp"
 
 #include <map>
 #include <memory>
@@ -36,14 +37,13 @@ public:
   caf::expected<std::string> task_state(const std::string& batch_id, const std::string& task_id) override;
   caf::expected<std::vector<batch_status>> recent_batches(int64_t limit) override;
   caf::expected<std::vector<dead_letter>> recent_failures(int64_t limit) override;
-  caf::expected<std::vector<task_result>> results(const std::string& batch_id, size_t max_bytes) override;
+  using store_reader::results;
   caf::expected<results_page> results(const std::string& batch_id, int64_t cursor, int64_t limit,
                                       size_t max_bytes) override;
   caf::expected<task_page> task_rows(const std::string& batch_id, int64_t cursor, int64_t limit) override;
   caf::expected<int64_t> finished_count(const std::string& batch_id) override;
   caf::expected<fleet_stats> stats() override;
-  caf::expected<int64_t> unfinished_tasks() override;
-  caf::expected<result_summary> result_totals() override;
+  caf::expected<store_totals> totals() override;
   caf::expected<std::optional<std::pair<std::string, int64_t>>> oldest_finished(int64_t before) override;
   std::string file() const override { return db_.filename(); }
   caf::expected<std::vector<schedule_row>> schedules() override;
@@ -56,19 +56,10 @@ protected:
   /// The read statements on `db`; the first error if one cannot be prepared.
   static caf::expected<std::unique_ptr<statements>> prepare_reads(sqlite::database& db);
 
-  /// Sums over all batches (one row read through a prepared statement).
-  struct totals {
-    int64_t batches = 0, tasks = 0, succeeded = 0, failed = 0, cancelled = 0, retries = 0,
-            duration_ms = 0, scheduled = 0;
-    int64_t unfinished() const { return tasks - succeeded - failed - cancelled; }
-  };
-  caf::expected<totals> read_totals();
-
   struct batch_range_row {
     int64_t first_seq = 0, last_seq = 0, finished = 0;
   };
   caf::expected<batch_range_row> read_batch_range(const std::string& batch_id);
-  static void read_runnable_row(const sqlite::statement& st, runnable_task& r);
 
   sqlite::database db_;
   std::unique_ptr<statements> reads_;

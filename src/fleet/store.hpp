@@ -9,6 +9,7 @@
 #include "fleet/orphans.hpp"
 #include "fleet/start_journal.hpp"
 #include "fleet/store_options.hpp"
+#include "fleet/store_rows.hpp"
 #include "fleetd/task.hpp"
 #include "fleet/transitions.hpp"
 #include "fleet/upload_part.hpp"
@@ -100,7 +101,7 @@ public:
   /// tasks_failed_by_time.
   virtual caf::expected<std::vector<dead_letter>> recent_failures(int64_t limit) = 0;
   /// Every finished task; errc::invalid_batch if they hold more than `max_bytes`.
-  virtual caf::expected<std::vector<task_result>> results(const std::string& batch_id, size_t max_bytes = SIZE_MAX) = 0;
+  caf::expected<std::vector<task_result>> results(const std::string& batch_id, size_t max_bytes = SIZE_MAX);
   /// Up to `limit` (negative: all) finished tasks after `cursor` (0: from the start), in order, and
   /// no more than about `max_bytes` of them (always at least one): a page fits in a message.
   virtual caf::expected<results_page> results(const std::string& batch_id, int64_t cursor, int64_t limit,
@@ -111,10 +112,12 @@ public:
   /// How many tasks of the batch have finished (from its counters).
   virtual caf::expected<int64_t> finished_count(const std::string& batch_id) = 0;
   virtual caf::expected<fleet_stats> stats() = 0;
+  /// Sums over all batches (the `fleet_totals` row, kept by triggers).
+  virtual caf::expected<store_totals> totals() = 0;
   /// Tasks not yet terminal (pending, waiting, running).
-  virtual caf::expected<int64_t> unfinished_tasks() = 0;
+  caf::expected<int64_t> unfinished_tasks();
   /// Totals of finished results, to seed the coordinator after a restart.
-  virtual caf::expected<result_summary> result_totals() = 0;
+  caf::expected<result_summary> result_totals();
 
   /// The finished batch retention deletes next (finished before `before`): its id and finish time.
   virtual caf::expected<std::optional<std::pair<std::string, int64_t>>> oldest_finished(int64_t before) = 0;

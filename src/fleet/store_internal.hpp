@@ -129,6 +129,14 @@ struct statement_preparer {
   }
 };
 
+/// The current row of a statement, as the column layouts of store_rows.hpp read it.
+struct sqlite_row {
+  const sqlite::statement& st;
+  int64_t i64(int c) const { return st.column_int64(c); }
+  bool null(int c) const { return st.column_is_null(c); }
+  std::string text(int c) const { return st.column_text(c); }
+};
+
 /// attempts.node: NULL for fleetd's own workers, which run nearly every attempt of a local fleet.
 inline void bind_node(sqlite::statement& st, int index, const std::string& node) {
   if (node.empty())

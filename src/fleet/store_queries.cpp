@@ -1,5 +1,6 @@
 #include "fleet/store.hpp"
 #include "fleet/store_internal.hpp"
+#include "fleet/store_rows.hpp"
 
 #include "fleetd/error.hpp"
 #include "fleet/json_text.hpp"
@@ -18,47 +19,6 @@ namespace fleet {
 
 using namespace store_detail;
 
-namespace {
-
-/// A batch_status from the current row of a statement that selects batch_row's columns.
-batch_status read_batch_status(sqlite::statement& st, std::string batch_id) {
-  batch_counts counts;
-  counts.total = st.column_int64(0);
-  counts.succeeded = st.column_int64(1);
-  counts.failed = st.column_int64(2);
-  counts.cancelled = st.column_int64(3);
-  counts.started = !st.column_is_null(5);
-  counts.cancel_requested = !st.column_is_null(7);
-  batch_status out;
-  out.batch_id = std::move(batch_id);
-  out.status = derive_state(counts);
-  out.total = counts.total;
-  out.completed = counts.succeeded;
-  out.failed = counts.failed;
-  out.cancelled = counts.cancelled;
-  out.progress = progress(counts);
-  out.created_at = st.column_int64(4);
-  out.started_at = st.column_int64(5);
-  out.finished_at = st.column_int64(6);
-  out.paused = !st.column_is_null(8);
-  out.scheduled = st.column_int64(9);
-  out.key = st.column_text(10);
-  return out;
-}
-
-dead_letter read_dead_letter(sqlite::statement& st) {
-  dead_letter d;
-  d.batch_id = st.column_text(1);
-  d.task_id = st.column_text(2);
-  d.type = st.column_text(3);
-  d.attempts = static_cast<int32_t>(st.column_int64(4));
-  d.error = st.column_text(5);
-  d.failed_at = st.column_int64(6);
-  return d;
-}
-
-} // namespace
-
 caf::expected<dead_letter_page> sqlite_reader::dead_letters(const std::string& batch_id, int64_t cursor,
                                                           int64_t limit) {
   auto& st = reads_->dead_letters;
@@ -67,7 +27,7 @@ caf::expected<dead_letter_page> sqlite_reader::dead_letters(const std::string& b
   out.next_cursor = cursor;
   auto read = st.each_row([&] {
     out.next_cursor = st.column_int64(0);
-    out.items.push_back(read_dead_letter(st));
+    out.items.push_back(read_dead_letter(sqlite_row{st}));
   });
   if (read)
     return read;
@@ -80,7 +40,7 @@ caf::expected<batch_status> sqlite_reader::status(const std::string& batch_id) {
   st.rebind(batch_id);
   if (auto err = step_to_row(st, unknown_batch(batch_id)))
     return err;
-  auto out = read_batch_status(st, batch_id);
+  auto out = read_batch_status(sqlite_row{st}, batch_id);
   st.reset();
   if (out.finished_at == 0) {
     // Through tasks_blocked_by_batch: one seek for a batch without dependencies.
@@ -106,7 +66,7 @@ caf::expected<std::vector<batch_status>> sqlite_reader::recent_batches(int64_t l
   auto& st = reads_->recent_batches;
   st.rebind(limit);
   std::vector<batch_status> out;
-  if (auto err = st.each_row([&] { out.push_back(read_batch_status(st, st.column_text(11))); }))
+  if (auto err = st.each_row([&] { out.push_back(read_batch_status(sqlite_row{st}, st.column_text(11))); }))
     return err;
   return out;
 }
@@ -115,7 +75,7 @@ caf::expected<std::vector<dead_letter>> sqlite_reader::recent_failures(int64_t l
   auto& st = reads_->recent_failures;
   st.rebind(limit);
   std::vector<dead_letter> out;
-  if (auto err = st.each_row([&] { out.push_back(read_dead_letter(st)); }))
+  if (auto err = st.each_row([&] { out.push_back(read_dead_letter(sqlite_row{st})); }))
     return err;
   return out;
 }
@@ -137,9 +97,7 @@ caf::expected<results_page> sqlite_reader::results(const std::string& batch_id, 
     return range.error();
   auto& st = reads_->batch_results;
   st.rebind(batch_id, std::max(cursor, range->first_seq - 1), range->last_seq, limit);
-  results_page out;
-  out.next_cursor = cursor;
-  size_t bytes = 0;
+  results_page_builder page{cursor, limit, max_bytes};
   bool full = false;
   auto read = st.each_row([&] {
     if (full)
@@ -151,19 +109,11 @@ caf::expected<results_page> sqlite_reader::results(const std::string& batch_id, 
     r.error = st.column_text(4);
     r.attempts = static_cast<int32_t>(st.column_int64(5));
     r.duration_ms = st.column_int64(6);
-    bytes += r.task_id.size() + r.result.size() + r.error.size() + 32;
-    // A page holds at least one result, and stops once it holds max_bytes of them.
-    if (bytes > max_bytes && !out.items.empty()) {
-      full = true;
-      return;
-    }
-    out.next_cursor = st.column_int64(0);
-    out.items.push_back(std::move(r));
+    full = !page.add(st.column_int64(0), std::move(r));
   });
   if (read)
     return read;
-  out.done = !full && (limit < 0 || static_cast<int64_t>(out.items.size()) < limit);
-  return out;
+  return page.finish();
 }
 
 caf::expected<task_page> sqlite_reader::task_rows(const std::string& batch_id, int64_t cursor, int64_t limit) {
@@ -192,18 +142,6 @@ caf::expected<task_page> sqlite_reader::task_rows(const std::string& batch_id, i
   return out;
 }
 
-caf::expected<std::vector<task_result>> sqlite_reader::results(const std::string& batch_id, size_t max_bytes) {
-  auto page = results(batch_id, 0, -1, max_bytes);
-  if (!page)
-    return page.error();
-  if (!page->done)
-    return caf::make_error(errc::invalid_batch,
-                           fmt::format("the results of batch {} are more than one answer carries ({} bytes): page "
-                                       "through them (batch_results with cursor and limit)",
-                                       batch_id, max_bytes));
-  return std::move(page->items);
-}
-
 caf::expected<int64_t> sqlite_reader::finished_count(const std::string& batch_id) {
   auto range = read_batch_range(batch_id);
   if (!range)
@@ -211,27 +149,20 @@ caf::expected<int64_t> sqlite_reader::finished_count(const std::string& batch_id
   return range->finished;
 }
 
-caf::expected<sqlite_reader::totals> sqlite_reader::read_totals() {
+caf::expected<store_totals> sqlite_reader::totals() {
   auto& st = reads_->totals;
   st.rebind();
   auto row = st.step();
   if (!row)
     return row.error();
-  totals out;
-  out.batches = st.column_int64(0);
-  out.tasks = st.column_int64(1);
-  out.succeeded = st.column_int64(2);
-  out.failed = st.column_int64(3);
-  out.cancelled = st.column_int64(4);
-  out.retries = st.column_int64(5);
-  out.duration_ms = st.column_int64(6);
-  out.scheduled = st.column_int64(7);
+  store_totals out{st.column_int64(0), st.column_int64(1), st.column_int64(2), st.column_int64(3),
+                   st.column_int64(4), st.column_int64(5), st.column_int64(6), st.column_int64(7)};
   st.reset();
   return out;
 }
 
 caf::expected<fleet_stats> sqlite_reader::stats() {
-  auto sums = read_totals();
+  auto sums = totals();
   if (!sums)
     return sums.error();
   auto& rc = reads_->running_count;
@@ -239,33 +170,9 @@ caf::expected<fleet_stats> sqlite_reader::stats() {
   auto running = rc.step();
   if (!running)
     return running.error();
-  fleet_stats out;
-  out.total_batches = sums->batches;
-  out.total_tasks = sums->tasks;
-  out.completed_tasks = sums->succeeded;
-  out.failed_tasks = sums->failed;
-  out.cancelled_tasks = sums->cancelled;
-  out.retries = sums->retries;
-  out.running_tasks = rc.column_int64(0);
+  auto out = to_stats(*sums, rc.column_int64(0));
   rc.reset();
-  out.scheduled_tasks = sums->scheduled;
-  out.pending_tasks = sums->unfinished() - out.running_tasks - sums->scheduled;
   return out;
-}
-
-caf::expected<int64_t> sqlite_reader::unfinished_tasks() {
-  auto sums = read_totals();
-  if (!sums)
-    return sums.error();
-  return sums->unfinished();
-}
-
-caf::expected<result_summary> sqlite_reader::result_totals() {
-  auto sums = read_totals();
-  if (!sums)
-    return sums.error();
-  return make_summary(sums->succeeded + sums->failed, sums->succeeded,
-                      static_cast<double>(sums->duration_ms));
 }
 
 } // namespace fleet

@@ -3,6 +3,7 @@
 
 #include "fleet/store.hpp"
 #include "fleet/store_internal.hpp"
+#include "fleet/store_rows.hpp"
 #include "fleet/store_sql.hpp"
 
 #include "fleet/json_text.hpp"
@@ -20,35 +21,22 @@ caf::expected<std::vector<runnable_task>> sqlite_reader::runnable_of_group(const
                                                                          const std::string& group, size_t limit,
                                                                          const run_position& from,
                                                                          const run_position& up_to) {
-  std::vector<runnable_task> out;
-  auto read = [&](sqlite::statement& st) {
-    return st.each_row([&] {
-      runnable_task r;
-      read_runnable_row(st, r);
-      out.push_back(std::move(r));
-    });
+  auto read = [&](sqlite::statement& st) -> caf::expected<runnable_list> {
+    runnable_list out;
+    auto err = st.each_row([&] { out.push_back(read_runnable(sqlite_row{st})); });
+    if (err)
+      return err;
+    return out;
   };
-  auto left = [&] { return static_cast<int64_t>(limit - out.size()); };
-  if (from.priority < up_to.priority || (from.priority == up_to.priority && from.seq > up_to.seq))
-    return out; // `from` comes after `up_to`
-  constexpr auto last_seq = std::numeric_limits<int64_t>::max();
-  // In run order: the rest of `from`'s priority, the priorities in between, then `up_to`'s up to it.
-  auto& at = reads_->group_runnable_at;
-  at.rebind(left(), queue, group, from.priority, from.seq, from.priority == up_to.priority ? up_to.seq : last_seq);
-  if (auto err = read(at))
-    return err;
-  if (from.priority == up_to.priority || out.size() >= limit)
-    return out;
-  auto& between = reads_->group_runnable_between;
-  between.rebind(left(), queue, group, from.priority, up_to.priority);
-  if (auto err = read(between))
-    return err;
-  if (out.size() >= limit)
-    return out;
-  at.rebind(left(), queue, group, up_to.priority, int64_t{0}, up_to.seq);
-  if (auto err = read(at))
-    return err;
-  return out;
+  auto at = [&](int32_t priority, int64_t first, int64_t last, int64_t n) {
+    reads_->group_runnable_at.rebind(n, queue, group, priority, first, last);
+    return read(reads_->group_runnable_at);
+  };
+  auto between = [&](int32_t above, int32_t below, int64_t n) {
+    reads_->group_runnable_between.rebind(n, queue, group, above, below);
+    return read(reads_->group_runnable_between);
+  };
+  return runnable_between(limit, from, up_to, at, between);
 }
 
 caf::expected<std::map<std::string, int64_t>> sqlite_reader::pending_by_queue() {

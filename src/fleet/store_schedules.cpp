@@ -2,38 +2,14 @@
 // rarely (a firing is one update), so their statements are prepared when used.
 
 #include "fleet/store.hpp"
+#include "fleet/store_internal.hpp"
+#include "fleet/store_rows.hpp"
 
 #include <fmt/format.h>
 
 namespace fleet {
 
 namespace {
-
-constexpr std::string_view schedule_columns =
-  "name, cron, time_zone, every_ms, tasks, missed, overlap, paused_at, source, created_at, updated_at, "
-  "handled_until, last_slot, last_batch_id, fired, skipped, missed_slots";
-
-schedule_row read_row(const sqlite::statement& st) {
-  schedule_row x;
-  x.name = st.column_text(0);
-  x.cron = st.column_text(1);
-  x.time_zone = st.column_text(2);
-  x.every_ms = st.column_int64(3);
-  x.tasks_json = st.column_text(4);
-  x.missed = st.column_text(5);
-  x.overlap = st.column_int64(6) != 0;
-  x.paused_at = st.column_int64(7);
-  x.source = st.column_text(8);
-  x.created_at = st.column_int64(9);
-  x.updated_at = st.column_int64(10);
-  x.handled_until = st.column_int64(11);
-  x.last_slot = st.column_int64(12);
-  x.last_batch_id = st.column_text(13);
-  x.fired = st.column_int64(14);
-  x.skipped = st.column_int64(15);
-  x.missed_slots = st.column_int64(16);
-  return x;
-}
 
 caf::expected<std::vector<schedule_row>> select_schedules(sqlite::database& db, const std::string* name) {
   auto st = db.prepare(fmt::format("SELECT {} FROM schedules {} ORDER BY name", schedule_columns,
@@ -43,7 +19,7 @@ caf::expected<std::vector<schedule_row>> select_schedules(sqlite::database& db, 
   if (name != nullptr)
     st->rebind(*name);
   std::vector<schedule_row> out;
-  if (auto err = st->each_row([&] { out.push_back(read_row(*st)); }))
+  if (auto err = st->each_row([&] { out.push_back(read_schedule(sqlite_row{*st})); }))
     return err;
   return out;
 }

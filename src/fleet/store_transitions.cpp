@@ -1,5 +1,6 @@
 #include "fleet/store.hpp"
 #include "fleet/store_internal.hpp"
+#include "fleet/store_rows.hpp"
 
 #include "fleetd/error.hpp"
 #include "fleet/json_codec.hpp"
@@ -83,55 +84,31 @@ caf::error sqlite_store::store_batch(const std::string& batch_id, int64_t total,
   return log_event(now, event_kind::batch_submitted, batch_id, {}, dump_json(detail));
 }
 
-void sqlite_reader::read_runnable_row(const sqlite::statement& st, runnable_task& r) {
-  r.seq = st.column_int64(0);
-  r.batch_id = st.column_text(1);
-  r.spec.id = st.column_text(2);
-  r.spec.type = st.column_text(3);
-  r.spec.data = st.column_text(4);
-  r.spec.priority = static_cast<int32_t>(st.column_int64(5));
-  r.attempts = static_cast<int32_t>(st.column_int64(6));
-  r.interruptions = static_cast<int32_t>(st.column_int64(7));
-  r.replay_base = static_cast<int32_t>(st.column_int64(8));
-  r.ready_at = st.column_int64(9);
-  r.orphaned = static_cast<int32_t>(st.column_int64(10));
-  r.spec.policy.timeout_ms = st.column_int64(11);
-  r.spec.policy.max_retries = static_cast<int32_t>(st.column_int64(12));
-  r.spec.policy.backoff_ms = st.column_int64(13);
-  r.spec.policy.retry = static_cast<int8_t>(st.column_int64(14));
-  if (!st.column_is_null(15))
-    r.spec.deps = st.column_text(15);
-  r.spec.queue = st.column_text(16);
-  if (!st.column_is_null(17))
-    r.spec.group = st.column_text(17);
-}
-
 caf::expected<std::vector<runnable_task>> sqlite_reader::next_runnable(const std::string& queue, size_t limit,
                                                                      const std::optional<run_position>& after) {
-  std::vector<runnable_task> out;
-  out.reserve(limit);
-  auto read_into = [&](sqlite::statement& st) {
-    return st.each_row([&] {
-      runnable_task r;
-      read_runnable_row(st, r);
-      out.push_back(std::move(r));
-    });
+  auto read = [&](sqlite::statement& st, int64_t n) -> caf::expected<runnable_list> {
+    runnable_list rows;
+    rows.reserve(static_cast<size_t>(n));
+    auto err = st.each_row([&] { rows.push_back(read_runnable(sqlite_row{st})); });
+    if (err)
+      return err;
+    return rows;
   };
   if (!after) {
     reads_->next_runnable.rebind(static_cast<int64_t>(limit), queue);
-    if (auto err = read_into(reads_->next_runnable))
-      return err;
-    return out;
+    return read(reads_->next_runnable, static_cast<int64_t>(limit));
   }
-  reads_->runnable_same_priority.rebind(static_cast<int64_t>(limit), after->priority, after->seq, queue);
-  if (auto err = read_into(reads_->runnable_same_priority))
-    return err;
-  if (out.size() < limit) {
-    reads_->runnable_lower_priority.rebind(static_cast<int64_t>(limit - out.size()), after->priority, queue);
-    if (auto err = read_into(reads_->runnable_lower_priority))
-      return err;
-  }
-  return out;
+  // The statements of the hot path keep their shapes: the rest of a priority reads `seq > ?3`
+  // (the walk asks from after->seq + 1 to the end), the priorities below have no lower bound.
+  auto same = [&](int32_t priority, int64_t first, int64_t, int64_t n) {
+    reads_->runnable_same_priority.rebind(n, priority, first - 1, queue);
+    return read(reads_->runnable_same_priority, n);
+  };
+  auto lower = [&](int32_t above, int32_t, int64_t n) {
+    reads_->runnable_lower_priority.rebind(n, above, queue);
+    return read(reads_->runnable_lower_priority, n);
+  };
+  return runnable_after(limit, *after, same, lower);
 }
 
 caf::expected<sqlite_store::promotion> sqlite_store::promote_due(int64_t now, int64_t slice) {

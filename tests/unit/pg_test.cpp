@@ -73,6 +73,46 @@ TEST_CASE("pg: a refused statement names its SQLSTATE, and the connection goes o
   CHECK(count(db, "SELECT 41 + 1") == 42);
 }
 
+TEST_CASE("pg: a statement bound with the wrong number of parameters is fleetd's error, not the server's") {
+  pg_database database;
+  auto db = database.connect();
+  auto wrong = db.query("SELECT $1::int", int64_t{1}, int64_t{2});
+  REQUIRE_FALSE(wrong);
+  CHECK(code_of(wrong.error()) == errc::database_error);
+  CHECK(db.usable());
+  CHECK(count(db, "SELECT 7") == 7);
+}
+
+TEST_CASE("pg: prepared statements are made once per text and reused, also across a rollback") {
+  pg_database database;
+  auto db = database.connect();
+  REQUIRE_FALSE(db.exec("CREATE TABLE t (id BIGINT)"));
+  auto prepared_count = [&] { return count(db, "SELECT count(*) FROM pg_prepared_statements"); };
+  for (int64_t i = 0; i < 3; ++i)
+    REQUIRE(db.prepared("INSERT INTO t VALUES ($1)", i));
+  CHECK(prepared_count() == 1);
+  {
+    pg::transaction tx{db};
+    REQUIRE_FALSE(tx.begin());
+    REQUIRE(db.prepared("INSERT INTO t VALUES ($1)", int64_t{99}));
+    REQUIRE(db.prepared_int("SELECT count(*) FROM t WHERE id > $1", int64_t{0}));
+  } // rolled back: the rows go, the statements stay
+  CHECK(prepared_count() == 2);
+  CHECK(*db.prepared_int("SELECT count(*) FROM t WHERE id > $1", int64_t{0}) == 2);
+  CHECK(prepared_count() == 2);
+  // A statement the server refuses is not kept; one that fails when run stays usable.
+  auto refused = db.prepared("SELEC broken");
+  REQUIRE_FALSE(refused);
+  CHECK(error_text(refused.error()).find("SQLSTATE 42601") != std::string::npos);
+  CHECK(prepared_count() == 2);
+  auto failed = db.prepared("SELECT 1 / $1::int", int64_t{0});
+  REQUIRE_FALSE(failed);
+  auto again = db.prepared_int("SELECT 10 / $1::int", int64_t{2});
+  REQUIRE(again);
+  CHECK(*again == 5);
+  CHECK(count(db, "SELECT sum(id) FROM t") == 3);
+}
+
 TEST_CASE("pg: connection strings that are wrong, and servers that are not there") {
   SUBCASE("unparsable: invalid_config, and the password is not repeated") {
     auto c = pg::connection::open("host=localhost password=hunter2 port");
