@@ -1,3 +1,4 @@
+#include "fleet/sqlite_store.hpp"
 #include "fleet/store.hpp"
 #include "fleet/store_internal.hpp"
 

@@ -1,6 +1,7 @@
 // Queues: the reads of one queue's and one group's runnable tasks, and the rare runtime changes
 // of a queue's limits (prepared when used).
 
+#include "fleet/sqlite_store.hpp"
 #include "fleet/store.hpp"
 #include "fleet/store_internal.hpp"
 #include "fleet/store_rows.hpp"

@@ -2,6 +2,7 @@
 // events older than fleet.retain-events go, each in small steps (one transaction each), and free
 // pages go back to the file system a few at a time.
 
+#include "fleet/sqlite_store.hpp"
 #include "fleet/store.hpp"
 #include "fleet/store_internal.hpp"
 

@@ -1,6 +1,7 @@
 // fleetd's starts and stops: the fleetd_runs table and their events (schema 0010). Rare: once per
 // start and once per clean stop, so the statements are prepared when used.
 
+#include "fleet/sqlite_store.hpp"
 #include "fleet/store.hpp"
 
 #include "fleet/json_text.hpp"

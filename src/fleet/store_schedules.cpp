@@ -1,6 +1,7 @@
 // Recurring schedules: one row each, read whole and written whole. Schedules are few and change
 // rarely (a firing is one update), so their statements are prepared when used.
 
+#include "fleet/sqlite_store.hpp"
 #include "fleet/store.hpp"
 #include "fleet/store_internal.hpp"
 #include "fleet/store_rows.hpp"
@@ -19,7 +20,7 @@ caf::expected<std::vector<schedule_row>> select_schedules(sqlite::database& db, 
   if (name != nullptr)
     st->rebind(*name);
   std::vector<schedule_row> out;
-  if (auto err = st->each_row([&] { out.push_back(read_schedule(sqlite_row{*st})); }))
+  if (auto err = st->each_row([&] { out.push_back(read_schedule(store_detail::sqlite_row{*st})); }))
     return err;
   return out;
 }

@@ -1,5 +1,6 @@
 #pragma once
 
+#include "fleet/sqlite.hpp"
 #include "fleet/store.hpp"
 #include "fleet/upload_rows.hpp"
 #include "temp_dir.hpp"
