@@ -2,9 +2,11 @@
 // group commits read the next runnable tasks the way the manager fills its window, and record each
 // one's attempt and end, fenced by the leader lease, with synchronous_commit as the server has it.
 //   pg-write-path --conninfo C [--n 100000] [--group 256] [--mode rows|sets] [--prepared yes|no]
+//                 [--analyze yes|no]
 // rows: one statement per task and row, as the SQLite store does; sets: one statement per group
 // and table, the rows bound as arrays (unnest). prepared: the runs' statements prepared once
-// (pg::connection::prepared) instead of parsed and planned at each call. Prints one line: tasks/s of the submit and of the
+// (pg::connection::prepared) instead of parsed and planned at each call. analyze: ANALYZE tasks
+// after the submit, so that the planner knows the new rows. Prints one line: tasks/s of the submit and of the
 // runs, and statements per task.
 
 #include "fleet/leader_lease.hpp"
@@ -87,6 +89,7 @@ int main(int argc, char** argv) {
   int64_t group = std::stoll(arg("--group", "256"));
   auto mode = arg("--mode", "sets");
   auto use_prepared = arg("--prepared", "yes") == "yes";
+  auto analyze = arg("--analyze", "no") == "yes";
   auto db = must(pg::connection::open(conninfo), "connect");
   must(db.exec("DROP SCHEMA IF EXISTS bench CASCADE; CREATE SCHEMA bench; SET search_path = bench"), "schema");
   must(migrate(db), "migrate");
@@ -114,6 +117,8 @@ int main(int argc, char** argv) {
          "event");
     must(tx.commit(), "commit");
   }
+  if (analyze)
+    must(db.exec("ANALYZE tasks"), "analyze");
   auto submit_s = seconds_since(t0);
 
   // Runs: each group reads its window, starts and ends every task in it, counts them on the batch.
@@ -176,9 +181,9 @@ int main(int argc, char** argv) {
   }
   auto run_s = seconds_since(t1);
   auto sync = must(db.query("SELECT current_setting('synchronous_commit')"), "setting");
-  fmt::print("system=fleetd-postgres-write-path mode={} prepared={} n={} group={} submit_s={:.2f} submit_tasks_per_s={:.0f}"
+  fmt::print("system=fleetd-postgres-write-path mode={} prepared={} analyze={} n={} group={} submit_s={:.2f} submit_tasks_per_s={:.0f}"
              " run_tasks_per_s={:.0f} statements_per_task={:.2f} synchronous_commit={}\n",
-             mode, use_prepared ? "yes" : "no", n, group, submit_s, n / submit_s, done / run_s, static_cast<double>(statements) / done,
+             mode, use_prepared ? "yes" : "no", analyze ? "yes" : "no", n, group, submit_s, n / submit_s, done / run_s, static_cast<double>(statements) / done,
              sync.text(0, 0));
   return done == n ? 0 : 1;
 }
