@@ -43,6 +43,15 @@ std::string trimmed(const char* message) {
   return out;
 }
 
+/// The parameters as libpq takes them: NULL for none.
+std::vector<const char*> values_of(const std::vector<param>& params) {
+  std::vector<const char*> values;
+  values.reserve(params.size());
+  for (const auto& p : params)
+    values.push_back(p ? p->c_str() : nullptr);
+  return values;
+}
+
 void log_notice(void*, const char* message) {
   spdlog::debug("postgresql: {}", trimmed(message));
 }
@@ -149,13 +158,18 @@ caf::error connection::failure(pg_result* r, std::string_view what) {
 
 caf::error connection::exec(std::string_view sql) {
   std::string text{sql};
-  auto* r = PQexec(conn_.get(), text.c_str());
+  auto done = answer(PQexec(conn_.get(), text.c_str()));
+  return done ? caf::none : done.error();
+}
+
+caf::expected<result> connection::answer(pg_result* r) {
   auto status = r != nullptr ? PQresultStatus(r) : PGRES_FATAL_ERROR;
-  caf::error err;
-  if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK)
-    err = failure(r, "PostgreSQL refused a statement");
-  PQclear(r);
-  return err;
+  if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
+    auto err = failure(r, "PostgreSQL refused a statement");
+    PQclear(r);
+    return err;
+  }
+  return result{r};
 }
 
 caf::expected<int64_t> connection::first_int(caf::expected<result> res) {
@@ -168,19 +182,9 @@ caf::expected<int64_t> connection::first_int(caf::expected<result> res) {
 
 caf::expected<result> connection::query_params(std::string_view sql, const std::vector<param>& params) {
   std::string text{sql};
-  std::vector<const char*> values;
-  values.reserve(params.size());
-  for (const auto& p : params)
-    values.push_back(p ? p->c_str() : nullptr);
-  auto* r = PQexecParams(conn_.get(), text.c_str(), static_cast<int>(values.size()), nullptr, values.data(),
-                         nullptr, nullptr, 0);
-  auto status = r != nullptr ? PQresultStatus(r) : PGRES_FATAL_ERROR;
-  if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
-    auto err = failure(r, "PostgreSQL refused a statement");
-    PQclear(r);
-    return err;
-  }
-  return result{r};
+  auto values = values_of(params);
+  return answer(PQexecParams(conn_.get(), text.c_str(), static_cast<int>(values.size()), nullptr, values.data(),
+                             nullptr, nullptr, 0));
 }
 
 caf::expected<result> connection::prepared_params(std::string_view sql, const std::vector<param>& params) {
@@ -188,29 +192,14 @@ caf::expected<result> connection::prepared_params(std::string_view sql, const st
   auto i = statements_.find(text);
   if (i == statements_.end()) {
     auto name = fmt::format("fleetd_{}", statements_.size() + 1);
-    auto* r = PQprepare(conn_.get(), name.c_str(), text.c_str(), static_cast<int>(params.size()), nullptr);
-    auto status = r != nullptr ? PQresultStatus(r) : PGRES_FATAL_ERROR;
-    if (status != PGRES_COMMAND_OK) {
-      auto err = failure(r, "PostgreSQL refused a statement");
-      PQclear(r);
-      return err;
-    }
-    PQclear(r);
+    auto made = answer(PQprepare(conn_.get(), name.c_str(), text.c_str(), static_cast<int>(params.size()), nullptr));
+    if (!made)
+      return made.error();
     i = statements_.emplace(std::move(text), std::move(name)).first;
   }
-  std::vector<const char*> values;
-  values.reserve(params.size());
-  for (const auto& p : params)
-    values.push_back(p ? p->c_str() : nullptr);
-  auto* r = PQexecPrepared(conn_.get(), i->second.c_str(), static_cast<int>(values.size()), values.data(), nullptr,
-                           nullptr, 0);
-  auto status = r != nullptr ? PQresultStatus(r) : PGRES_FATAL_ERROR;
-  if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
-    auto err = failure(r, "PostgreSQL refused a statement");
-    PQclear(r);
-    return err;
-  }
-  return result{r};
+  auto values = values_of(params);
+  return answer(PQexecPrepared(conn_.get(), i->second.c_str(), static_cast<int>(values.size()), values.data(),
+                               nullptr, nullptr, 0));
 }
 
 bool connection::usable() const {

@@ -137,6 +137,8 @@ private:
   };
   connection(pg_conn* c, endpoint where) : conn_(c), where_(std::move(where)) {}
   caf::error failure(pg_result* r, std::string_view what);
+  /// `r` as the answer of a statement, or the error it carries (freeing it then).
+  caf::expected<result> answer(pg_result* r);
   static caf::expected<int64_t> first_int(caf::expected<result> res);
   std::unique_ptr<pg_conn, release> conn_;
   endpoint where_;

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <utility>
 #include <cstdlib>
 #include <iterator>
 #include <limits>
@@ -65,8 +66,21 @@ const std::string runnable_select =
 const std::string batch_columns = "total, succeeded, failed, cancelled, created_at, started_at, finished_at,"
                                   " cancelled_at, paused_at, scheduled, client_key";
 
-caf::error unknown_batch(const std::string& id) {
-  return caf::make_error(errc::unknown_batch, fmt::format("batch {} not found", id));
+/// Every row of `res` through `read` (a column layout of store_rows.hpp, or a lambda); the first
+/// value that is not what the schema says is an error.
+template <class Read>
+auto read_rows(const pg::result& res, Read read)
+  -> caf::expected<std::vector<decltype(read(std::declval<cells&>()))>> {
+  std::vector<decltype(read(std::declval<cells&>()))> out;
+  out.reserve(static_cast<size_t>(res.rows()));
+  for (int r = 0; r < res.rows(); ++r) {
+    cells c{res, r};
+    auto x = read(c);
+    if (c.error)
+      return c.error;
+    out.push_back(std::move(x));
+  }
+  return out;
 }
 
 } // namespace
@@ -90,23 +104,15 @@ caf::expected<config_update> pg_reader::load_config_overrides() {
     auto text = std::string{rows->text(r, 1)};
     config_value value;
     // NUMERIC keeps what was stored: a real has a point or an exponent, an integer has neither.
-    if (text.find_first_of(".eE") == std::string::npos) {
-      auto i = rows->int64(r, 1);
-      if (!i)
-        return caf::make_error(errc::invalid_config, fmt::format("the stored setting {} is not a number", name));
-      value = *i;
-    } else {
-      cells c{*rows, r};
+    cells c{*rows, r};
+    if (text.find_first_of(".eE") == std::string::npos)
+      value = c.i64(1);
+    else
       value = c.real(1);
-      if (c.error)
-        return caf::make_error(errc::invalid_config, fmt::format("the stored setting {} is not a number", name));
-    }
-    if (name == "retry_failed_tasks")
-      if (auto i = std::get_if<int64_t>(&value))
-        value = *i != 0;
-    if (auto err = set_field(out, name, value))
-      return caf::make_error(errc::invalid_config,
-                             "the configuration stored in the database is invalid: " + error_text(err));
+    if (c.error)
+      return stored_setting_not_a_number(name);
+    if (auto err = apply_stored_setting(out, name, value))
+      return err;
   }
   return out;
 }
@@ -140,9 +146,9 @@ caf::expected<bool> pg_reader::fleet_paused() {
 
 caf::expected<dead_letter_page> pg_reader::dead_letters(const std::string& batch_id, int64_t cursor, int64_t limit) {
   auto rows = db_.prepared("SELECT seq, batch_id, task_id, type, attempts, error, finished_at FROM tasks"
-                        " WHERE state = 'failed' AND seq > $1::bigint AND ($2::text = '' OR batch_id = $2::text)"
-                        " ORDER BY seq LIMIT $3::bigint",
-                        cursor, batch_id, limit_param(limit));
+                           " WHERE state = 'failed' AND seq > $1::bigint AND ($2::text = '' OR batch_id = $2::text)"
+                           " ORDER BY seq LIMIT $3::bigint",
+                           cursor, batch_id, limit_param(limit));
   if (!rows)
     return rows.error();
   dead_letter_page out;
@@ -163,16 +169,7 @@ caf::expected<std::vector<runnable_task>> pg_reader::runnable(const std::string&
   auto rows = db_.prepared_params(runnable_select + where, params);
   if (!rows)
     return rows.error();
-  std::vector<runnable_task> out;
-  out.reserve(static_cast<size_t>(rows->rows()));
-  for (int row = 0; row < rows->rows(); ++row) {
-    cells c{*rows, row};
-    auto r = read_runnable(c);
-    if (c.error)
-      return c.error;
-    out.push_back(std::move(r));
-  }
-  return out;
+  return read_rows(*rows, [](cells& c) { return read_runnable(c); });
 }
 
 caf::expected<std::vector<runnable_task>> pg_reader::next_runnable(const std::string& queue, size_t limit,
@@ -234,8 +231,8 @@ caf::expected<std::map<std::string, int64_t>> pg_reader::pending_by_queue() {
 
 caf::expected<std::map<std::string, queue_change>> pg_reader::stored_queues() {
   auto rows = db_.prepared("SELECT name, coalesce(max_workers, -1), coalesce(rate_count, -1),"
-                        " coalesce(rate_interval_ms, -1), coalesce(weight, -1), coalesce(group_max_workers, -1),"
-                        " coalesce(paused, -1) FROM queues ORDER BY name");
+                           " coalesce(rate_interval_ms, -1), coalesce(weight, -1), coalesce(group_max_workers, -1),"
+                           " coalesce(paused, -1) FROM queues ORDER BY name");
   if (!rows)
     return rows.error();
   std::map<std::string, queue_change> out;
@@ -257,7 +254,7 @@ caf::expected<std::map<std::string, queue_change>> pg_reader::stored_queues() {
 
 caf::expected<caf::optional<int64_t>> pg_reader::next_due() {
   auto rows = db_.prepared("SELECT min(due) FROM (SELECT min(not_before) AS due FROM tasks WHERE state = 'retry_wait'"
-                        " UNION ALL SELECT min(not_before) FROM tasks WHERE state = 'scheduled') AS waiting");
+                           " UNION ALL SELECT min(not_before) FROM tasks WHERE state = 'scheduled') AS waiting");
   if (!rows)
     return rows.error();
   caf::optional<int64_t> due;
@@ -288,7 +285,7 @@ caf::expected<batch_status> pg_reader::status(const std::string& batch_id) {
   }
   if (out.scheduled > 0) {
     auto next = db_.prepared_int("SELECT min(not_before) FROM tasks WHERE batch_id = $1 AND state = 'scheduled'",
-                              batch_id);
+                                 batch_id);
     if (!next)
       return next.error();
     out.next_run_at = *next;
@@ -305,39 +302,25 @@ caf::expected<std::string> pg_reader::task_state(const std::string& batch_id, co
 
 caf::expected<std::vector<batch_status>> pg_reader::recent_batches(int64_t limit) {
   auto rows = db_.prepared("SELECT " + batch_columns + ", id FROM batches ORDER BY first_seq DESC LIMIT $1::bigint",
-                        limit_param(limit));
+                           limit_param(limit));
   if (!rows)
     return rows.error();
-  std::vector<batch_status> out;
-  for (int r = 0; r < rows->rows(); ++r) {
-    cells c{*rows, r};
-    out.push_back(read_batch_status(c, c.text(11)));
-    if (c.error)
-      return c.error;
-  }
-  return out;
+  return read_rows(*rows, [](cells& c) { return read_batch_status(c, c.text(11)); });
 }
 
 caf::expected<std::vector<dead_letter>> pg_reader::recent_failures(int64_t limit) {
   // NULLS LAST: SQLite's order, where NULL is the smallest value.
   auto rows = db_.prepared("SELECT seq, batch_id, task_id, type, attempts, error, finished_at FROM tasks"
-                        " WHERE state = 'failed' ORDER BY finished_at DESC NULLS LAST, seq DESC LIMIT $1::bigint",
-                        limit_param(limit));
+                           " WHERE state = 'failed' ORDER BY finished_at DESC NULLS LAST, seq DESC LIMIT $1::bigint",
+                           limit_param(limit));
   if (!rows)
     return rows.error();
-  std::vector<dead_letter> out;
-  for (int r = 0; r < rows->rows(); ++r) {
-    cells c{*rows, r};
-    out.push_back(read_dead_letter(c));
-    if (c.error)
-      return c.error;
-  }
-  return out;
+  return read_rows(*rows, [](cells& c) { return read_dead_letter(c); });
 }
 
 caf::expected<pg_reader::batch_range_row> pg_reader::read_batch_range(const std::string& batch_id) {
   auto rows = db_.prepared("SELECT first_seq, last_seq, succeeded + failed + cancelled FROM batches WHERE id = $1",
-                        batch_id);
+                           batch_id);
   if (!rows)
     return rows.error();
   if (rows->rows() == 0)
@@ -355,9 +338,9 @@ caf::expected<results_page> pg_reader::results(const std::string& batch_id, int6
   if (!range)
     return range.error();
   auto rows = db_.prepared("SELECT seq, task_id, state, result, error, attempts, duration_ms FROM tasks"
-                        " WHERE seq > $2::bigint AND seq <= $3::bigint AND batch_id = $1"
-                        " AND state IN ('succeeded', 'failed', 'cancelled') ORDER BY seq LIMIT $4::bigint",
-                        batch_id, std::max(cursor, range->first_seq - 1), range->last_seq, limit_param(limit));
+                           " WHERE seq > $2::bigint AND seq <= $3::bigint AND batch_id = $1"
+                           " AND state IN ('succeeded', 'failed', 'cancelled') ORDER BY seq LIMIT $4::bigint",
+                           batch_id, std::max(cursor, range->first_seq - 1), range->last_seq, limit_param(limit));
   if (!rows)
     return rows.error();
   results_page_builder page{cursor, limit, max_bytes};
@@ -384,11 +367,11 @@ caf::expected<task_page> pg_reader::task_rows(const std::string& batch_id, int64
   if (!range)
     return range.error();
   auto rows = db_.prepared("SELECT seq, task_id, state, attempts, progress, progress_note,"
-                        " CASE WHEN dependencies > 0 THEN (SELECT json_agg(d.task_id ORDER BY x.after_seq)::text"
-                        "  FROM task_deps x JOIN tasks d ON d.seq = x.after_seq WHERE x.task_seq = tasks.seq) END"
-                        " FROM tasks WHERE seq > $2::bigint AND seq <= $3::bigint AND batch_id = $1"
-                        " ORDER BY seq LIMIT $4::bigint",
-                        batch_id, std::max(cursor, range->first_seq - 1), range->last_seq, limit_param(limit));
+                           " CASE WHEN dependencies > 0 THEN (SELECT json_agg(d.task_id ORDER BY x.after_seq)::text"
+                           "  FROM task_deps x JOIN tasks d ON d.seq = x.after_seq WHERE x.task_seq = tasks.seq) END"
+                           " FROM tasks WHERE seq > $2::bigint AND seq <= $3::bigint AND batch_id = $1"
+                           " ORDER BY seq LIMIT $4::bigint",
+                           batch_id, std::max(cursor, range->first_seq - 1), range->last_seq, limit_param(limit));
   if (!rows)
     return rows.error();
   task_page out;
@@ -420,7 +403,7 @@ caf::expected<int64_t> pg_reader::finished_count(const std::string& batch_id) {
 
 caf::expected<store_totals> pg_reader::totals() {
   auto rows = db_.prepared("SELECT batches, tasks, succeeded, failed, cancelled, retries, duration_ms, scheduled"
-                        " FROM fleet_totals WHERE id = 1");
+                           " FROM fleet_totals WHERE id = 1");
   if (!rows)
     return rows.error();
   if (rows->rows() == 0)
@@ -444,8 +427,8 @@ caf::expected<fleet_stats> pg_reader::stats() {
 
 caf::expected<std::optional<std::pair<std::string, int64_t>>> pg_reader::oldest_finished(int64_t before) {
   auto rows = db_.prepared("SELECT id, finished_at FROM batches WHERE finished_at < $1::bigint"
-                        " ORDER BY finished_at, first_seq LIMIT 1",
-                        before);
+                           " ORDER BY finished_at, first_seq LIMIT 1",
+                           before);
   if (!rows)
     return rows.error();
   if (rows->rows() == 0)
@@ -462,15 +445,7 @@ caf::expected<std::vector<schedule_row>> pg_reader::select_schedules(const std::
   auto rows = name != nullptr ? db_.prepared(sql, *name) : db_.prepared(sql);
   if (!rows)
     return rows.error();
-  std::vector<schedule_row> out;
-  for (int r = 0; r < rows->rows(); ++r) {
-    cells c{*rows, r};
-    auto x = read_schedule(c);
-    if (c.error)
-      return c.error;
-    out.push_back(std::move(x));
-  }
-  return out;
+  return read_rows(*rows, [](cells& c) { return read_schedule(c); });
 }
 
 caf::expected<std::vector<schedule_row>> pg_reader::schedules() {

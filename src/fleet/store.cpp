@@ -1,6 +1,7 @@
 #include "fleet/sqlite_store.hpp"
 #include "fleet/store.hpp"
 #include "fleet/store_internal.hpp"
+#include "fleet/store_rows.hpp"
 #include "fleet/store_sql.hpp"
 
 #include "fleetd/error.hpp"
@@ -295,17 +296,11 @@ caf::expected<config_update> sqlite_reader::load_config_overrides() {
         break;
       default:
         st.reset();
-        return caf::make_error(errc::invalid_config,
-                               fmt::format("the stored setting {} is not a number", name));
+        return stored_setting_not_a_number(name);
     }
-    // Booleans are stored as 0/1.
-    if (name == "retry_failed_tasks")
-      if (auto i = std::get_if<int64_t>(&value))
-        value = *i != 0;
-    if (auto err = set_field(out, name, value)) {
+    if (auto err = apply_stored_setting(out, name, value)) {
       st.reset();
-      return caf::make_error(errc::invalid_config,
-                             "the configuration stored in the database is invalid: " + error_text(err));
+      return err;
     }
   }
   st.reset();

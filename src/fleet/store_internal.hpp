@@ -170,9 +170,6 @@ inline caf::error step_to_row(sqlite::statement& st, caf::error if_none) {
   return caf::none;
 }
 
-inline caf::error unknown_batch(const std::string& id) {
-  return caf::make_error(errc::unknown_batch, fmt::format("batch {} not found", id));
-}
 
 } // namespace store_detail
 

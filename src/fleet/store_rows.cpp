@@ -9,6 +9,24 @@
 
 namespace fleet {
 
+caf::error unknown_batch(const std::string& id) {
+  return caf::make_error(errc::unknown_batch, fmt::format("batch {} not found", id));
+}
+
+caf::error apply_stored_setting(config_update& out, const std::string& name, config_value value) {
+  if (name == "retry_failed_tasks")
+    if (auto i = std::get_if<int64_t>(&value))
+      value = *i != 0;
+  if (auto err = set_field(out, name, value))
+    return caf::make_error(errc::invalid_config,
+                           "the configuration stored in the database is invalid: " + error_text(err));
+  return caf::none;
+}
+
+caf::error stored_setting_not_a_number(const std::string& name) {
+  return caf::make_error(errc::invalid_config, fmt::format("the stored setting {} is not a number", name));
+}
+
 batch_status to_batch_status(const batch_row& row, std::string batch_id) {
   batch_counts counts;
   counts.total = row.total;

@@ -7,6 +7,7 @@
 #include "fleet/schedule_row.hpp"
 #include "fleet/transitions.hpp"
 #include "fleetd/batch_state.hpp"
+#include "fleetd/fleet_config.hpp"
 #include "fleetd/fleet_stats.hpp"
 #include "fleetd/task.hpp"
 
@@ -31,6 +32,16 @@ struct batch_row {
   bool paused = false;           ///< paused_at is set
   std::string key;               ///< client_key, "" for none
 };
+
+/// The refusal of a batch id that no batch has.
+caf::error unknown_batch(const std::string& id);
+
+/// Sets field `name` of `out` to a stored override (booleans are stored as 0/1): invalid_config
+/// for a field or value the database should not hold.
+caf::error apply_stored_setting(config_update& out, const std::string& name, config_value value);
+
+/// The refusal of a stored override that is not a number.
+caf::error stored_setting_not_a_number(const std::string& name);
 
 /// The status of a batch from its row (its derived state and progress included).
 batch_status to_batch_status(const batch_row& row, std::string batch_id);
