@@ -120,9 +120,12 @@ TEST_CASE("kill -9 while a pool process works: the restart stops it before the n
   // Never released: the process works on it until it is stopped.
   write_file(tasks, R"({"id": "s", "type": "slow", "data": {"release": ")" + dir.file("never") + "\"}}\n");
   d.submit(tasks);
+  // Until its progress arrived: the process has written everything it writes before it waits, so
+  // the kill cannot meet it in a write to the closed pipe (SIGPIPE would end it before the restart
+  // could find it, and then there is no orphan to stop).
   REQUIRE(eventually([&] {
     for (const auto& w : d.ctl_json({"workers"}))
-      if (w["task_id"] == "s" && w["status"] == "active")
+      if (w["task_id"] == "s" && w["status"] == "active" && w["progress"] == 0.25)
         return true;
     return false;
   }));
