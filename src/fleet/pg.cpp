@@ -90,9 +90,18 @@ caf::expected<int64_t> result::int64(int row, int column) const {
   return *parsed;
 }
 
+int64_t result::integer(int row, int column) const {
+  auto x = int64(row, column);
+  return x ? *x : 0;
+}
+
 int64_t result::affected() const {
   auto parsed = parse_integer(PQcmdTuples(res_.get()));
   return parsed ? *parsed : 0;
+}
+
+param to_param(double x) {
+  return fmt::format("{}", x);
 }
 
 std::string endpoint::text() const {

@@ -33,6 +33,8 @@ inline param to_param(const char* x) { return std::string{x}; }
 inline param to_param(int64_t x) { return std::to_string(x); }
 inline param to_param(int32_t x) { return std::to_string(x); }
 inline param to_param(bool x) { return std::string{x ? "true" : "false"}; }
+/// The shortest text that reads back as the same double.
+param to_param(double x);
 inline param to_param(param x) { return x; }
 
 /// The rows of one statement. Move-only; frees libpq's result on destruction.
@@ -47,6 +49,9 @@ public:
   std::string_view text(int row, int column) const;
   /// The value as an integer (0 for NULL; an error for text that is no integer).
   caf::expected<int64_t> int64(int row, int column) const;
+  /// The value of a column the schema types as an integer (BIGINT, INTEGER, count(*)): 0 for
+  /// NULL. Such a column holds nothing else, so no error is possible.
+  int64_t integer(int row, int column) const;
   /// Rows an INSERT, UPDATE or DELETE changed.
   int64_t affected() const;
 

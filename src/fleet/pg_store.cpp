@@ -1,0 +1,583 @@
+// fleetd's store on PostgreSQL: opening, transactions, settings, and how batches and uploads are
+// stored. The group commit's writes are in pg_store_record.cpp, the operator's in
+// pg_store_control.cpp.
+
+#include "fleet/pg_store.hpp"
+
+#include "fleet/dependency_graph.hpp"
+#include "fleet/json_text.hpp"
+#include "fleet/pg_array.hpp"
+#include "fleet/pg_migrations.hpp"
+#include "fleet/text.hpp"
+#include "fleet/upload_part.hpp"
+#include "fleet/validation.hpp"
+#include "fleetd/error.hpp"
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <type_traits>
+#include <utility>
+
+namespace fleet {
+
+namespace {
+
+/// A big submit brings statistics up to date in its transaction: without them the planner reads
+/// the runnable index of a fresh batch as if it were empty, which halves the rate at which its
+/// tasks start (docs/BENCHMARKS.md, pg-write-path --analyze). It costs about 0.1 s.
+constexpr int64_t analyze_after_tasks = 10'000;
+
+/// Rows per statement when a batch's tasks are written: a few MiB of parameters at most.
+constexpr size_t rows_per_statement = 4096;
+constexpr size_t bytes_per_statement = size_t{8} << 20;
+
+struct pg_transaction final : store_transaction::backend {
+  pg_transaction(pg::connection& db, const leader_lease* lease) : db(db), tx(db), lease(lease) {}
+  caf::error begin() override {
+    if (auto err = tx.begin())
+      return err;
+    return lease != nullptr ? lease->fence(db) : caf::none;
+  }
+  caf::error commit() override { return tx.commit(); }
+  void rollback() override { tx.rollback(); }
+  pg::connection& db;
+  pg::transaction tx;
+  const leader_lease* lease;
+};
+
+/// bytea in PostgreSQL's text format: \x and two hex digits per byte.
+std::string hex_bytea(std::string_view bytes) {
+  static constexpr char digits[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(2 + bytes.size() * 2);
+  out += "\\x";
+  for (unsigned char c : bytes) {
+    out += digits[c >> 4];
+    out += digits[c & 15];
+  }
+  return out;
+}
+
+caf::expected<std::string> from_hex_bytea(std::string_view text) {
+  auto value = [](char c) -> int {
+    if (c >= '0' && c <= '9')
+      return c - '0';
+    if (c >= 'a' && c <= 'f')
+      return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+      return c - 'A' + 10;
+    return -1;
+  };
+  if (text.substr(0, 2) != "\\x" || text.size() % 2 != 0)
+    return damaged_part_error("its body is not in PostgreSQL's hex format (bytea_output must be hex)");
+  std::string out;
+  out.reserve((text.size() - 2) / 2);
+  for (size_t i = 2; i < text.size(); i += 2) {
+    auto hi = value(text[i]);
+    auto lo = value(text[i + 1]);
+    if (hi < 0 || lo < 0)
+      return damaged_part_error("its body holds a byte that is not hex");
+    out += static_cast<char>(hi * 16 + lo);
+  }
+  return out;
+}
+
+} // namespace
+
+// -- opening -------------------------------------------------------------------------------------
+
+caf::expected<std::unique_ptr<pg_store>> pg_store::open(const std::string& conninfo, const leader_lease* lease) {
+  auto db = pg::connection::open(conninfo);
+  if (!db)
+    return db.error();
+  auto before = db->query("SELECT version FROM fleetd_schema WHERE id = 1");
+  int64_t from = 0;
+  if (before && before->rows() == 1)
+    from = before->integer(0, 0);
+  auto started = std::chrono::steady_clock::now();
+  if (auto err = migrate(*db))
+    return err;
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count();
+  if (lease != nullptr)
+    if (auto err = leader_lease::guard_session(*db, lease->ttl()))
+      return err;
+  // Edges of a batch being stored wait here until all its tasks are in (a task may run after a
+  // later one): bounded memory for a million-task graph, gone with the transaction.
+  if (auto err = db->exec("CREATE TEMP TABLE fleetd_edges (task_seq BIGINT NOT NULL, position BIGINT NOT NULL,"
+                          " task_id TEXT NOT NULL, after_id TEXT NOT NULL) ON COMMIT DELETE ROWS"))
+    return err;
+  auto last = db->query_int("SELECT coalesce(max(seq), 0) FROM tasks");
+  if (!last)
+    return last.error();
+  auto store = std::unique_ptr<pg_store>(new pg_store(std::move(*db), conninfo, lease, *last + 1));
+  store->migration_ = {from, postgres_migrations().empty() ? 0 : postgres_migrations().back().version, ms};
+  return store;
+}
+
+pg_store::pg_store(pg::connection db, std::string conninfo, const leader_lease* lease, int64_t next_seq)
+  : pg_reader(std::move(db)), conninfo_(std::move(conninfo)), lease_(lease), next_seq_(next_seq) {
+}
+
+pg_store::~pg_store() = default;
+
+int64_t pg_store::epoch() const {
+  return lease_ != nullptr ? lease_->epoch() : 0;
+}
+
+caf::expected<std::unique_ptr<store_reader>> pg_store::open_reader() const {
+  auto db = pg::connection::open(conninfo_);
+  if (!db)
+    return db.error();
+  // The reader never writes: a bug that tried would fail instead of bypassing the fence.
+  if (auto err = db->exec("SET default_transaction_read_only = on"))
+    return err;
+  return std::unique_ptr<store_reader>(new pg_reader(std::move(*db)));
+}
+
+store_transaction pg_store::transaction() {
+  return store_transaction{std::make_unique<pg_transaction>(db_, lease_)};
+}
+
+caf::expected<int64_t> pg_store::change(std::string_view sql, std::vector<pg::param> params) {
+  auto res = db_.prepared_params(sql, params);
+  if (!res)
+    return res.error();
+  return res->affected();
+}
+
+pg::param pg_store::requester_param() const {
+  return requester_.empty() ? pg::param{} : pg::param{requester_};
+}
+
+caf::error pg_store::log_event(int64_t at, event_kind kind, const std::string& batch_id, const std::string& task_id,
+                               const std::string& detail_json) {
+  auto or_null = [](const std::string& x) { return x.empty() ? pg::param{} : pg::param{x}; };
+  auto res = db_.prepared("INSERT INTO events (at, kind, batch_id, task_id, detail, requested_by)"
+                          " VALUES ($1::bigint, $2, $3, $4, $5, $6)",
+                          at, std::string{to_string(kind)}, or_null(batch_id), or_null(task_id), or_null(detail_json),
+                          requester_param());
+  return res ? caf::none : res.error();
+}
+
+// -- settings ------------------------------------------------------------------------------------
+
+caf::error pg_store::save_config_overrides(const config_update& update, int64_t now, bool record) {
+  nlohmann::json detail = nlohmann::json::object();
+  for (const auto& [field, value] : set_fields(update)) {
+    // Booleans are stored as 0/1, as on SQLite (apply_stored_setting reads them so).
+    auto text = std::visit(
+      [](auto x) -> std::string {
+        if constexpr (std::is_same_v<decltype(x), bool>)
+          return x ? "1" : "0";
+        else
+          return *pg::to_param(x);
+      },
+      value);
+    auto res = db_.prepared("INSERT INTO config_overrides (name, value, updated_at) VALUES ($1, $2::numeric, $3::bigint)"
+                            " ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value, updated_at = EXCLUDED.updated_at",
+                            std::string{field.name}, text, now);
+    if (!res)
+      return res.error();
+    std::visit([&](auto x) { detail[field.name] = x; }, value);
+  }
+  if (!record)
+    return caf::none;
+  return log_event(now, event_kind::config_updated, {}, {}, dump_json(detail));
+}
+
+caf::error pg_store::reset_config_overrides(const config_update& file_values, int64_t now) {
+  nlohmann::json detail = nlohmann::json::object();
+  for (const auto& [field, value] : set_fields(file_values)) {
+    if (auto n = changed("DELETE FROM config_overrides WHERE name = $1", std::string{field.name}); !n)
+      return n.error();
+    std::visit([&](auto x) { detail[field.name] = x; }, value);
+  }
+  return log_event(now, event_kind::config_reset, {}, {}, dump_json(detail));
+}
+
+// -- batches -------------------------------------------------------------------------------------
+
+/// Writes a batch's tasks in submission order, a few thousand rows per statement, with their
+/// policies; their edges wait in fleetd_edges until `finish`, when every task they may name is in.
+class pg_store::task_writer {
+public:
+  task_writer(pg::connection& db, std::string batch_id, int64_t now, int64_t first_seq)
+    : db_(db), batch_id_(std::move(batch_id)), now_(now), first_seq_(first_seq) {
+  }
+
+  caf::error add(std::string_view id, std::string_view type, std::string_view data, int32_t priority, int64_t starts,
+                 std::string_view queue, std::string_view group, const task_policy& p,
+                 const std::vector<std::string>& after) {
+    auto seq = first_seq_ + added_;
+    seqs_.add(seq);
+    ids_.add(id);
+    types_.add(type);
+    data_.add(data);
+    priorities_.add(priority);
+    starts_.add(starts);
+    queues_.add(queue.empty() ? std::string_view{default_queue} : queue);
+    if (group.empty())
+      groups_.add_null();
+    else
+      groups_.add(group);
+    bytes_ += id.size() + type.size() + data.size() + 64;
+    scheduled_ += starts > now_ ? 1 : 0;
+    if (!p.empty()) {
+      policy_seqs_.add(seq);
+      p.timeout_ms > 0 ? timeouts_.add(p.timeout_ms) : timeouts_.add_null();
+      p.max_retries >= 0 ? max_retries_.add(p.max_retries) : max_retries_.add_null();
+      p.backoff_ms >= 0 ? backoffs_.add(p.backoff_ms) : backoffs_.add_null();
+      p.retry >= 0 ? retries_.add(int64_t{p.retry}) : retries_.add_null();
+    }
+    for (const auto& a : after) {
+      edge_seqs_.add(seq);
+      edge_positions_.add(added_);
+      edge_ids_.add(id);
+      edge_after_.add(a);
+      bytes_ += id.size() + a.size() + 32;
+    }
+    ++added_;
+    if (seqs_.size() >= rows_per_statement || bytes_ >= bytes_per_statement)
+      return flush();
+    return caf::none;
+  }
+
+  /// Writes what is left and the batch's edges: the seq of the last task.
+  caf::expected<int64_t> finish() {
+    if (auto err = flush())
+      return err;
+    if (had_edges_) {
+      auto unknown = db_.prepared("SELECT e.position, e.task_id, e.after_id FROM fleetd_edges e WHERE NOT EXISTS"
+                                  " (SELECT 1 FROM tasks d WHERE d.batch_id = $1 AND d.task_id = e.after_id)"
+                                  " ORDER BY e.position LIMIT 1",
+                                  batch_id_);
+      if (!unknown)
+        return unknown.error();
+      if (unknown->rows() > 0)
+        return caf::make_error(errc::invalid_task,
+                               fmt::format("task {} (id {}): \"after\" names {}, which is not a task of this batch",
+                                           unknown->text(0, 0), quoted_input(unknown->text(0, 1)),
+                                           quoted_input(unknown->text(0, 2))));
+      auto linked = db_.prepared("INSERT INTO task_deps (after_seq, task_seq) SELECT DISTINCT d.seq, e.task_seq"
+                                 " FROM fleetd_edges e JOIN tasks d ON d.batch_id = $1 AND d.task_id = e.after_id",
+                                 batch_id_);
+      if (!linked)
+        return linked.error();
+      if (auto err = db_.exec("DELETE FROM fleetd_edges"))
+        return err;
+    }
+    return first_seq_ + added_ - 1;
+  }
+
+  int64_t added() const { return added_; }
+  int64_t scheduled() const { return scheduled_; }
+
+private:
+  caf::error flush() {
+    if (seqs_.empty())
+      return caf::none;
+    auto n = static_cast<int64_t>(seqs_.size());
+    auto first = first_seq_ + added_ - n;
+    auto rows = db_.prepared("INSERT INTO tasks (seq, batch_id, task_id, type, data, priority, not_before, state, queue,"
+                             " task_group)"
+                             " SELECT s, $1, i, ty, d, p, greatest(st, $2::bigint),"
+                             " CASE WHEN st > $2::bigint THEN 'scheduled' ELSE 'pending' END, q, g"
+                             " FROM unnest($3::bigint[], $4::text[], $5::text[], $6::text[], $7::int[], $8::bigint[],"
+                             " $9::text[], $10::text[]) AS x(s, i, ty, d, p, st, q, g)"
+                             " ON CONFLICT (batch_id, task_id) DO NOTHING",
+                             batch_id_, now_, seqs_, ids_, types_, data_, priorities_, starts_, queues_, groups_);
+    if (!rows)
+      return rows.error();
+    if (rows->affected() != n) {
+      // An id the batch has already (from an earlier part of an upload, or twice in this one):
+      // the first task whose id names a row of another seq.
+      auto dup = db_.prepared("SELECT u.pos, u.i FROM unnest($2::text[]) WITH ORDINALITY AS u(i, pos)"
+                              " JOIN tasks t ON t.batch_id = $1 AND t.task_id = u.i"
+                              " WHERE t.seq <> $3::bigint + u.pos - 1 ORDER BY u.pos LIMIT 1",
+                              batch_id_, ids_, first);
+      if (!dup)
+        return dup.error();
+      if (dup->rows() == 0)
+        return caf::make_error(errc::database_error,
+                               fmt::format("{} of {} tasks were stored, for no reason found", rows->affected(), n));
+      return duplicate_task_id_error(first - first_seq_ + dup->integer(0, 0) - 1, dup->text(0, 1));
+    }
+    if (!policy_seqs_.empty()) {
+      auto p = db_.prepared("INSERT INTO task_policies (task_seq, timeout_ms, max_retries, backoff_ms, retry)"
+                            " SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::int[], $4::bigint[], $5::int[])",
+                            policy_seqs_, timeouts_, max_retries_, backoffs_, retries_);
+      if (!p)
+        return p.error();
+    }
+    if (!edge_seqs_.empty()) {
+      auto e = db_.prepared("INSERT INTO fleetd_edges (task_seq, position, task_id, after_id)"
+                            " SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[])",
+                            edge_seqs_, edge_positions_, edge_ids_, edge_after_);
+      if (!e)
+        return e.error();
+      had_edges_ = true;
+    }
+    seqs_ = {}, ids_ = {}, types_ = {}, data_ = {}, priorities_ = {}, starts_ = {}, queues_ = {}, groups_ = {};
+    policy_seqs_ = {}, timeouts_ = {}, max_retries_ = {}, backoffs_ = {}, retries_ = {};
+    edge_seqs_ = {}, edge_positions_ = {}, edge_ids_ = {}, edge_after_ = {};
+    bytes_ = 0;
+    return caf::none;
+  }
+
+  pg::connection& db_;
+  std::string batch_id_;
+  int64_t now_;
+  int64_t first_seq_;
+  int64_t added_ = 0;
+  int64_t scheduled_ = 0;
+  size_t bytes_ = 0;
+  bool had_edges_ = false;
+  pg::array seqs_, ids_, types_, data_, priorities_, starts_, queues_, groups_;
+  pg::array policy_seqs_, timeouts_, max_retries_, backoffs_, retries_;
+  pg::array edge_seqs_, edge_positions_, edge_ids_, edge_after_;
+};
+
+caf::error pg_store::store_batch(const std::string& batch_id, int64_t total, int64_t now, const std::string& upload_id,
+                                 const std::function<caf::expected<int64_t>(task_writer&)>& insert_tasks) {
+  if (auto n = changed("INSERT INTO batches (id, created_at, total) VALUES ($1, $2::bigint, $3::bigint)", batch_id,
+                       now, total);
+      !n)
+    return n.error();
+  auto first_seq = next_seq_;
+  task_writer writer{db_, batch_id, now, first_seq};
+  auto last_seq = insert_tasks(writer);
+  if (!last_seq)
+    return last_seq.error();
+  if (writer.added() != total)
+    return damaged_part_error(fmt::format("the batch counts {} tasks, {} were stored", total, writer.added()));
+  next_seq_ = *last_seq + 1;
+  if (auto err = link_dependencies(first_seq, *last_seq))
+    return err;
+  if (auto n = changed("UPDATE batches SET first_seq = $2::bigint, last_seq = $3::bigint, scheduled = $4::bigint"
+                       " WHERE id = $1",
+                       batch_id, first_seq, *last_seq, writer.scheduled());
+      !n)
+    return n.error();
+  if (total >= analyze_after_tasks)
+    if (auto err = db_.exec("ANALYZE tasks"))
+      return err;
+  nlohmann::json detail{{"tasks", total}};
+  if (writer.scheduled() > 0)
+    detail["scheduled"] = writer.scheduled();
+  if (!upload_id.empty())
+    detail["upload"] = upload_id;
+  return log_event(now, event_kind::batch_submitted, batch_id, {}, dump_json(detail));
+}
+
+caf::error pg_store::insert_batch(const std::string& batch_id, const std::vector<task>& tasks, int64_t now) {
+  return store_batch(batch_id, static_cast<int64_t>(tasks.size()), now, {}, [&](task_writer& w) -> caf::expected<int64_t> {
+    for (const auto& t : tasks)
+      if (auto err = w.add(t.id, t.type, t.data, t.priority, start_time(t, now), t.queue, t.group, t.policy, t.after))
+        return err;
+    return w.finish();
+  });
+}
+
+caf::error pg_store::set_batch_key(const std::string& batch_id, const std::string& key) {
+  auto n = changed("UPDATE batches SET client_key = $2 WHERE id = $1", batch_id, key);
+  return n ? caf::none : n.error();
+}
+
+// -- uploads -------------------------------------------------------------------------------------
+
+caf::error pg_store::open_upload(const std::string& upload_id, int64_t now) {
+  auto n = changed("INSERT INTO uploads (id, created_at) VALUES ($1, $2::bigint)", upload_id, now);
+  return n ? caf::none : n.error();
+}
+
+caf::expected<int64_t> pg_store::stage_chunk(const std::string& upload_id, const std::vector<upload_part>& chunk) {
+  auto before = upload_size(upload_id);
+  if (!before)
+    return before.error();
+  int64_t n = 0;
+  for (const auto& part : chunk) {
+    auto staged = changed("INSERT INTO upload_parts (upload_id, first, tasks, body)"
+                          " VALUES ($1, $2::bigint, $3::bigint, $4::bytea)",
+                          upload_id, *before + part.offset, part.tasks, hex_bytea(part.body));
+    if (!staged)
+      return staged.error();
+    n += part.tasks;
+  }
+  if (auto counted = changed("UPDATE uploads SET tasks = tasks + $2::bigint WHERE id = $1", upload_id, n); !counted)
+    return counted.error();
+  return *before + n;
+}
+
+caf::expected<int64_t> pg_store::seal_upload(const std::string& upload_id, const std::string& batch_id, int64_t now) {
+  auto n = upload_size(upload_id);
+  if (!n)
+    return n.error();
+  if (*n == 0)
+    return caf::make_error(errc::invalid_batch, "batch is empty: submit at least one task");
+  auto parts = db_.prepared("SELECT first, tasks FROM upload_parts WHERE upload_id = $1 ORDER BY first", upload_id);
+  if (!parts)
+    return parts.error();
+  std::vector<std::pair<int64_t, int64_t>> firsts_and_sizes;
+  for (int r = 0; r < parts->rows(); ++r)
+    firsts_and_sizes.emplace_back(parts->integer(r, 0), parts->integer(r, 1));
+  auto moved = store_batch(batch_id, *n, now, upload_id, [&](task_writer& w) -> caf::expected<int64_t> {
+    for (auto [first, tasks] : firsts_and_sizes) {
+      if (first != w.added())
+        return damaged_part_error(fmt::format("a part starts at position {} where {} was expected", first, w.added()));
+      // One part in memory at a time: an upload of a million tasks is staged in many.
+      auto body = db_.prepared("SELECT body FROM upload_parts WHERE upload_id = $1 AND first = $2::bigint", upload_id,
+                               first);
+      if (!body)
+        return body.error();
+      if (body->rows() != 1)
+        return damaged_part_error(fmt::format("the part at position {} is gone", first));
+      auto bytes = from_hex_bytea(body->text(0, 0));
+      if (!bytes)
+        return bytes.error();
+      upload_part_reader reader{*bytes};
+      staged_task t;
+      int64_t read = 0;
+      while (reader.next(t)) {
+        std::vector<std::string> after;
+        if (!t.after_json.empty()) {
+          auto ids = nlohmann::json::parse(t.after_json, nullptr, false);
+          if (!ids.is_array())
+            return damaged_part_error(fmt::format("task {} has an \"after\" list that is not an array", first + read));
+          for (const auto& id : ids) {
+            if (!id.is_string())
+              return damaged_part_error(fmt::format("task {} has an \"after\" id that is not text", first + read));
+            after.push_back(id.get<std::string>());
+          }
+        }
+        auto starts = t.run_at != 0 ? t.run_at : now + t.delay_ms;
+        if (auto err = w.add(t.id, t.type, t.data, t.priority, starts, t.queue, t.group, t.policy, after))
+          return err;
+        ++read;
+      }
+      if (reader.damaged())
+        return damaged_part_error(fmt::format("the part at position {} cannot be read", first));
+      if (read != tasks)
+        return damaged_part_error(
+          fmt::format("the part at position {} holds {} tasks instead of {}", first, read, tasks));
+    }
+    if (w.added() != *n)
+      return damaged_part_error(fmt::format("the parts hold {} tasks, the upload counts {}", w.added(), *n));
+    return w.finish();
+  });
+  if (moved)
+    return moved;
+  if (auto err = discard_upload(upload_id))
+    return err;
+  return *n;
+}
+
+caf::error pg_store::discard_upload(const std::string& upload_id) {
+  if (auto n = changed("DELETE FROM upload_parts WHERE upload_id = $1", upload_id); !n)
+    return n.error();
+  auto n = changed("DELETE FROM uploads WHERE id = $1", upload_id);
+  return n ? caf::none : n.error();
+}
+
+caf::expected<int64_t> pg_store::expire_uploads(int64_t older_than) {
+  if (auto n = changed("DELETE FROM upload_parts WHERE upload_id IN (SELECT id FROM uploads WHERE created_at < $1::bigint)",
+                       older_than);
+      !n)
+    return n.error();
+  return changed("DELETE FROM uploads WHERE created_at < $1::bigint", older_than);
+}
+
+// -- dependencies --------------------------------------------------------------------------------
+
+caf::expected<int64_t> pg_store::count_edges(int64_t first_seq, int64_t last_seq) {
+  return db_.prepared_int("SELECT count(*) FROM task_deps WHERE task_seq BETWEEN $1::bigint AND $2::bigint", first_seq,
+                          last_seq);
+}
+
+caf::error pg_store::link_dependencies(int64_t first_seq, int64_t last_seq) {
+  auto n = count_edges(first_seq, last_seq);
+  if (!n)
+    return n.error();
+  if (*n == 0)
+    return caf::none;
+  if (static_cast<size_t>(*n) > max_dependencies_per_batch)
+    return caf::make_error(errc::invalid_batch,
+                           fmt::format("the batch's tasks name {} dependencies in all, more than {}: the graph is "
+                                       "too big for one batch",
+                                       *n, max_dependencies_per_batch));
+  if (auto b = changed("UPDATE tasks SET state = 'blocked', dependencies = x.n, waiting_on = x.n"
+                       " FROM (SELECT task_seq, count(*) AS n FROM task_deps"
+                       "       WHERE task_seq BETWEEN $1::bigint AND $2::bigint GROUP BY task_seq) AS x"
+                       " WHERE tasks.seq = x.task_seq",
+                       first_seq, last_seq);
+      !b)
+    return b.error();
+  if (auto c = changed("UPDATE tasks SET dependents = x.n"
+                       " FROM (SELECT after_seq, count(*) AS n FROM task_deps"
+                       "       WHERE after_seq BETWEEN $1::bigint AND $2::bigint GROUP BY after_seq) AS x"
+                       " WHERE tasks.seq = x.after_seq",
+                       first_seq, last_seq);
+      !c)
+    return c.error();
+  auto all = db_.prepared("SELECT task_seq, after_seq FROM task_deps WHERE task_seq BETWEEN $1::bigint AND $2::bigint",
+                          first_seq, last_seq);
+  if (!all)
+    return all.error();
+  std::vector<dependency_edge> edges;
+  edges.reserve(static_cast<size_t>(all->rows()));
+  for (int r = 0; r < all->rows(); ++r)
+    edges.push_back({static_cast<uint32_t>(all->integer(r, 0) - first_seq),
+                     static_cast<uint32_t>(all->integer(r, 1) - first_seq)});
+  auto cycle = find_dependency_cycle(static_cast<size_t>(last_seq - first_seq + 1), edges);
+  if (cycle.empty())
+    return caf::none;
+  std::vector<std::string> ids;
+  for (auto position : cycle) {
+    auto id = db_.prepared("SELECT task_id FROM tasks WHERE seq = $1::bigint", first_seq + position);
+    if (!id)
+      return id.error();
+    if (id->rows() != 1)
+      return caf::make_error(errc::database_error, "a task of the cycle is gone");
+    ids.emplace_back(id->text(0, 0));
+  }
+  return caf::make_error(errc::invalid_batch,
+                         fmt::format("the dependencies form a cycle, so none of its tasks could ever start: {}",
+                                     describe_cycle(ids)));
+}
+
+caf::expected<int64_t> pg_store::settle_dependents(int64_t seq, const std::string& batch_id, const std::string& task_id,
+                                                   task_disposition next, int64_t at) {
+  if (next == task_disposition::succeeded) {
+    auto n = changed("UPDATE tasks SET waiting_on = waiting_on - 1,"
+                     " state = CASE WHEN waiting_on = 1 THEN 'pending' ELSE 'blocked' END,"
+                     " not_before = CASE WHEN waiting_on = 1 THEN $2::bigint ELSE not_before END"
+                     " WHERE seq IN (SELECT task_seq FROM task_deps WHERE after_seq = $1::bigint) AND state = 'blocked'",
+                     seq, at);
+    if (!n)
+      return n.error();
+    released_ = released_ || *n > 0;
+    return 0;
+  }
+  if (next != task_disposition::failed && next != task_disposition::cancelled)
+    return 0;
+  auto cause = next == task_disposition::failed ? "failed" : "cancelled";
+  auto error = fmt::format("not run: task {}, which it runs after, {}", quoted_input(task_id),
+                           next == task_disposition::failed ? "failed" : "was cancelled");
+  auto skipped = changed("WITH RECURSIVE below(seq) AS"
+                         " (SELECT task_seq FROM task_deps WHERE after_seq = $1::bigint"
+                         "  UNION SELECT x.task_seq FROM task_deps x JOIN below b ON x.after_seq = b.seq)"
+                         " UPDATE tasks SET state = 'failed', error = $2, finished_at = $3::bigint"
+                         " WHERE seq IN (SELECT seq FROM below) AND state = 'blocked'",
+                         seq, error, at);
+  if (!skipped)
+    return skipped.error();
+  if (*skipped == 0)
+    return 0;
+  if (auto err = log_event(at, event_kind::tasks_skipped, batch_id, task_id,
+                           dump_json({{"skipped", *skipped}, {"dependency", cause}})))
+    return err;
+  return *skipped;
+}
+
+} // namespace fleet

@@ -1,0 +1,473 @@
+// The writes of a group commit on PostgreSQL: attempts that start and end, batch counters,
+// progress, due retries and delayed tasks, and the recovery of attempts a dead fleetd left open.
+// Each kind of row is one statement per group, its rows bound as arrays (pg_array.hpp).
+
+#include "fleet/pg_store.hpp"
+
+#include "fleet/event_kind.hpp"
+#include "fleet/json_codec.hpp"
+#include "fleet/json_text.hpp"
+#include "fleet/pg_array.hpp"
+#include "fleet/store_rows.hpp"
+#include "fleetd/error.hpp"
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include <map>
+#include <set>
+#include <utility>
+
+namespace fleet {
+
+namespace {
+
+const char* state_name(task_disposition x) {
+  switch (x) {
+    case task_disposition::succeeded: return "succeeded";
+    case task_disposition::failed: return "failed";
+    case task_disposition::retry: return "retry_wait";
+    case task_disposition::cancelled: return "cancelled";
+    case task_disposition::requeue: return "pending";
+  }
+  return "failed";
+}
+
+} // namespace
+
+caf::expected<fleet_store::milestones> pg_store::record(const std::vector<transition>& changes) {
+  // As on SQLite, an attempt that starts and ends within the group is written as one row.
+  std::set<std::pair<int64_t, int32_t>> ended;
+  for (const auto& change : changes)
+    if (auto x = std::get_if<attempt_ended>(&change))
+      ended.emplace(x->seq, x->attempt);
+  std::map<std::pair<int64_t, int32_t>, const attempt_started*> deferred;
+  std::vector<const attempt_started*> starts; // still running at the end of the group
+  // The ends in order, split into rounds in which each task ends once: a task requeued and
+  // started again within the group ends twice, and one UPDATE cannot set a row twice.
+  std::vector<std::vector<std::pair<const attempt_ended*, const attempt_started*>>> rounds;
+  std::map<int64_t, size_t> rounds_of_task;
+  for (const auto& change : changes) {
+    if (auto x = std::get_if<attempt_started>(&change)) {
+      if (ended.count({x->seq, x->attempt}) > 0)
+        deferred.emplace(std::make_pair(x->seq, x->attempt), x);
+      else
+        starts.push_back(x);
+      continue;
+    }
+    const auto& end = std::get<attempt_ended>(change);
+    auto i = deferred.find({end.seq, end.attempt});
+    auto round = rounds_of_task[end.seq]++;
+    if (round >= rounds.size())
+      rounds.resize(round + 1);
+    rounds[round].emplace_back(&end, i == deferred.end() ? nullptr : i->second);
+  }
+  std::map<std::string, batch_delta> deltas;
+  // Every new attempt row at once: those still running and those already over.
+  {
+    pg::array seqs, attempts, workers, started, nodes, finished, outcomes, errors;
+    auto add = [&](const attempt_started& s, const attempt_ended* e) {
+      seqs.add(s.seq);
+      attempts.add(s.attempt);
+      workers.add(s.worker_id);
+      started.add(s.at);
+      s.node.empty() ? nodes.add_null() : nodes.add(s.node);
+      if (e == nullptr) {
+        finished.add_null();
+        outcomes.add_null();
+        errors.add_null();
+      } else {
+        finished.add(e->at);
+        outcomes.add(to_string(e->outcome));
+        e->error.empty() ? errors.add_null() : errors.add(e->error);
+      }
+      deltas[s.batch_id].note_start(s.at);
+    };
+    for (const auto& round : rounds)
+      for (const auto& [end, start] : round)
+        if (start != nullptr)
+          add(*start, end);
+    for (auto* s : starts)
+      add(*s, nullptr);
+    if (!seqs.empty()) {
+      auto res = db_.prepared("INSERT INTO attempts (task_seq, attempt, worker_id, started_at, node, finished_at,"
+                              " outcome, error, epoch)"
+                              " SELECT s, a, w, st, n, f, o, e, $9::bigint FROM unnest($1::bigint[], $2::int[],"
+                              " $3::text[], $4::bigint[], $5::text[], $6::bigint[], $7::text[], $8::text[])"
+                              " AS x(s, a, w, st, n, f, o, e)",
+                              seqs, attempts, workers, started, nodes, finished, outcomes, errors, epoch());
+      if (!res)
+        return res.error();
+    }
+  }
+  for (const auto& round : rounds)
+    if (auto err = record_ends(round, deltas))
+      return err;
+  // The starts last: a task that ended here and started again runs now.
+  if (!starts.empty()) {
+    pg::array seqs, attempts, at;
+    for (auto* s : starts) {
+      seqs.add(s->seq);
+      attempts.add(s->attempt);
+      at.add(s->at);
+    }
+    auto res = db_.prepared("UPDATE tasks SET state = 'running', attempts = x.a, started_at = coalesce(started_at, x.t),"
+                            " progress = NULL, progress_note = NULL"
+                            " FROM unnest($1::bigint[], $2::int[], $3::bigint[]) AS x(s, a, t) WHERE seq = x.s",
+                            seqs, attempts, at);
+    if (!res)
+      return res.error();
+  }
+  milestones out;
+  if (auto err = apply_deltas(deltas, out))
+    return err;
+  return out;
+}
+
+caf::error pg_store::record_ends(const std::vector<std::pair<const attempt_ended*, const attempt_started*>>& ends,
+                                 std::map<std::string, batch_delta>& deltas) {
+  // The ends of attempts that started in an earlier group.
+  pg::array open_seqs, open_attempts, open_at, open_outcomes, open_errors;
+  // Every task's new state.
+  pg::array seqs, states, results, errors, not_before, finished, durations, interrupted, attempts, started, orphaned;
+  // The audit events of those that did not succeed.
+  pg::array event_at, event_kinds, event_batches, event_tasks, event_details;
+  for (const auto& [e, start] : ends) {
+    const auto& x = *e;
+    if (start == nullptr) {
+      open_seqs.add(x.seq);
+      open_attempts.add(x.attempt);
+      open_at.add(x.at);
+      open_outcomes.add(to_string(x.outcome));
+      x.error.empty() ? open_errors.add_null() : open_errors.add(x.error);
+    }
+    auto terminal = is_terminal(x.next);
+    seqs.add(x.seq);
+    states.add(state_name(x.next));
+    x.next == task_disposition::succeeded ? results.add(x.result) : results.add_null();
+    x.error.empty() ? errors.add_null() : errors.add(x.error);
+    // A waiting task's not_before is when it may (retry) or could (requeue) start.
+    not_before.add(x.next == task_disposition::retry     ? x.not_before
+                   : x.next == task_disposition::requeue ? x.at
+                                                         : int64_t{0});
+    terminal ? finished.add(x.at) : finished.add_null();
+    terminal ? durations.add(x.duration_ms) : durations.add_null();
+    interrupted.add(int64_t{x.outcome == attempt_outcome::interrupted ? 1 : 0});
+    attempts.add(x.attempt);
+    start != nullptr ? started.add(start->at) : started.add_null();
+    orphaned.add(int64_t{x.orphaned ? 1 : 0});
+    auto& delta = deltas[x.batch_id];
+    delta.at = std::max(delta.at, x.at);
+    switch (x.next) {
+      case task_disposition::succeeded: ++delta.succeeded; break;
+      case task_disposition::failed: ++delta.failed; break;
+      case task_disposition::cancelled: ++delta.cancelled; break;
+      case task_disposition::retry: ++delta.retries; break;
+      case task_disposition::requeue: break;
+    }
+    if (x.next == task_disposition::succeeded || x.next == task_disposition::failed)
+      delta.duration_ms += x.duration_ms;
+    delta.terminal = delta.terminal || terminal;
+    // Successful attempts are audited by their `attempts` row; the event log keeps the rest.
+    if (x.next == task_disposition::succeeded)
+      continue;
+    nlohmann::json detail{{"attempt", x.attempt}, {"outcome", to_string(x.outcome)}};
+    if (!x.error.empty())
+      detail["error"] = x.error;
+    if (x.next == task_disposition::retry)
+      detail["not_before"] = x.not_before;
+    event_at.add(x.at);
+    event_kinds.add(to_string(*event_of(x.next)));
+    event_batches.add(x.batch_id);
+    event_tasks.add(x.task_id);
+    event_details.add(dump_json(detail));
+  }
+  if (!open_seqs.empty()) {
+    auto res = db_.prepared("UPDATE attempts SET finished_at = x.f, outcome = x.o, error = x.e"
+                            " FROM unnest($1::bigint[], $2::int[], $3::bigint[], $4::text[], $5::text[])"
+                            " AS x(s, a, f, o, e) WHERE task_seq = x.s AND attempt = x.a",
+                            open_seqs, open_attempts, open_at, open_outcomes, open_errors);
+    if (!res)
+      return res.error();
+  }
+  auto res = db_.prepared("UPDATE tasks SET state = x.st, result = x.r, error = x.e, not_before = x.nb,"
+                          " finished_at = x.f, duration_ms = x.d, interruptions = interruptions + x.i,"
+                          " attempts = greatest(attempts, x.a), started_at = coalesce(started_at, x.sa),"
+                          " orphaned_attempts = orphaned_attempts + x.o"
+                          " FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::bigint[],"
+                          " $7::bigint[], $8::int[], $9::int[], $10::bigint[], $11::int[])"
+                          " AS x(s, st, r, e, nb, f, d, i, a, sa, o)"
+                          " WHERE seq = x.s AND tasks.dependents > 0 RETURNING seq",
+                          seqs, states, results, errors, not_before, finished, durations, interrupted, attempts,
+                          started, orphaned);
+  if (!res)
+    return res.error();
+  // Tasks without dependents, nearly all of them: the same update, nothing returned. Two
+  // statements rather than one that returns a row per task.
+  auto rest = db_.prepared("UPDATE tasks SET state = x.st, result = x.r, error = x.e, not_before = x.nb,"
+                           " finished_at = x.f, duration_ms = x.d, interruptions = interruptions + x.i,"
+                           " attempts = greatest(attempts, x.a), started_at = coalesce(started_at, x.sa),"
+                           " orphaned_attempts = orphaned_attempts + x.o"
+                           " FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::bigint[],"
+                           " $7::bigint[], $8::int[], $9::int[], $10::bigint[], $11::int[])"
+                           " AS x(s, st, r, e, nb, f, d, i, a, sa, o)"
+                           " WHERE seq = x.s AND tasks.dependents = 0",
+                           seqs, states, results, errors, not_before, finished, durations, interrupted, attempts,
+                           started, orphaned);
+  if (!rest)
+    return rest.error();
+  if (res->affected() + rest->affected() != static_cast<int64_t>(seqs.size()))
+    return caf::make_error(errc::database_error,
+                           fmt::format("{} attempt ends were recorded for {} tasks", seqs.size(),
+                                       res->affected() + rest->affected()));
+  if (!event_at.empty()) {
+    auto ev = db_.prepared("INSERT INTO events (at, kind, batch_id, task_id, detail, requested_by)"
+                           " SELECT a, k, b, t, d, $6 FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[],"
+                           " $5::text[]) WITH ORDINALITY AS x(a, k, b, t, d, n) ORDER BY n",
+                           event_at, event_kinds, event_batches, event_tasks, event_details, requester_param());
+    if (!ev)
+      return ev.error();
+  }
+  if (res->rows() == 0)
+    return caf::none;
+  std::set<int64_t> with_dependents;
+  for (int r = 0; r < res->rows(); ++r)
+    with_dependents.insert(res->integer(r, 0));
+  for (const auto& [e, start] : ends) {
+    if (with_dependents.count(e->seq) == 0 || !is_terminal(e->next))
+      continue;
+    auto skipped = settle_dependents(e->seq, e->batch_id, e->task_id, e->next, e->at);
+    if (!skipped)
+      return skipped.error();
+    deltas[e->batch_id].failed += *skipped;
+  }
+  return caf::none;
+}
+
+caf::error pg_store::apply_deltas(const std::map<std::string, batch_delta>& deltas, milestones& out) {
+  pg::array start_ids, start_at, count_ids, succeeded, failed, cancelled, retries, durations, end_ids, end_at;
+  for (const auto& [batch_id, d] : deltas) {
+    if (d.first_start > 0) {
+      start_ids.add(batch_id);
+      start_at.add(d.first_start);
+    }
+    if (d.succeeded + d.failed + d.cancelled + d.retries + d.duration_ms > 0) {
+      count_ids.add(batch_id);
+      succeeded.add(d.succeeded);
+      failed.add(d.failed);
+      cancelled.add(d.cancelled);
+      retries.add(d.retries);
+      durations.add(d.duration_ms);
+    }
+    if (d.terminal) {
+      end_ids.add(batch_id);
+      end_at.add(d.at);
+    }
+  }
+  std::set<std::string> started_now, finished_now;
+  if (!start_ids.empty()) {
+    auto res = db_.prepared("UPDATE batches SET started_at = x.t FROM unnest($1::text[], $2::bigint[]) AS x(b, t)"
+                            " WHERE id = x.b AND started_at IS NULL RETURNING id",
+                            start_ids, start_at);
+    if (!res)
+      return res.error();
+    for (int r = 0; r < res->rows(); ++r)
+      started_now.emplace(res->text(r, 0));
+  }
+  if (!count_ids.empty()) {
+    auto res = db_.prepared("UPDATE batches SET succeeded = succeeded + x.s, failed = failed + x.f,"
+                            " cancelled = cancelled + x.c, retries = retries + x.r, duration_ms = duration_ms + x.d"
+                            " FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[],"
+                            " $6::bigint[]) AS x(b, s, f, c, r, d) WHERE id = x.b",
+                            count_ids, succeeded, failed, cancelled, retries, durations);
+    if (!res)
+      return res.error();
+  }
+  if (!end_ids.empty()) {
+    auto res = db_.prepared("WITH done AS (UPDATE batches SET finished_at = x.t"
+                            " FROM unnest($1::text[], $2::bigint[]) AS x(b, t)"
+                            " WHERE id = x.b AND finished_at IS NULL AND succeeded + failed + cancelled >= total"
+                            " RETURNING id, finished_at)"
+                            " INSERT INTO events (at, kind, batch_id, requested_by)"
+                            " SELECT finished_at, $3, id, $4 FROM done ORDER BY id RETURNING batch_id",
+                            end_ids, end_at, std::string{to_string(event_kind::batch_finished)},
+                            requester_param());
+    if (!res)
+      return res.error();
+    for (int r = 0; r < res->rows(); ++r)
+      finished_now.emplace(res->text(r, 0));
+  }
+  for (const auto& [batch_id, d] : deltas) {
+    if (started_now.count(batch_id) > 0)
+      out.push_back({batch_id, false});
+    if (finished_now.count(batch_id) > 0)
+      out.push_back({batch_id, true});
+  }
+  return caf::none;
+}
+
+caf::expected<bool> pg_store::finish_if_done(const std::string& batch_id, int64_t at) {
+  auto n = changed("UPDATE batches SET finished_at = $2::bigint WHERE id = $1 AND finished_at IS NULL"
+                   " AND succeeded + failed + cancelled >= total",
+                   batch_id, at);
+  if (!n)
+    return n.error();
+  if (*n == 0)
+    return false;
+  if (auto err = log_event(at, event_kind::batch_finished, batch_id, {}, {}))
+    return err;
+  return true;
+}
+
+caf::error pg_store::add_to_batch(const std::string& batch_id, int64_t succeeded, int64_t failed, int64_t cancelled) {
+  auto n = changed("UPDATE batches SET succeeded = succeeded + $2::bigint, failed = failed + $3::bigint,"
+                   " cancelled = cancelled + $4::bigint WHERE id = $1",
+                   batch_id, succeeded, failed, cancelled);
+  return n ? caf::none : n.error();
+}
+
+caf::error pg_store::save_progress(const std::vector<progress_report>& reports) {
+  // The latest report of each task (one UPDATE sets a row once).
+  std::map<int64_t, const progress_report*> latest;
+  for (const auto& r : reports)
+    latest[r.seq] = &r;
+  if (latest.empty())
+    return caf::none;
+  pg::array seqs, progress, notes;
+  for (const auto& [seq, r] : latest) {
+    seqs.add(seq);
+    progress.add(r->progress);
+    r->note.empty() ? notes.add_null() : notes.add(r->note);
+  }
+  auto res = db_.prepared("UPDATE tasks SET progress = x.p, progress_note = x.n"
+                          " FROM unnest($1::bigint[], $2::float8[], $3::text[]) AS x(s, p, n)"
+                          " WHERE seq = x.s AND state = 'running'",
+                          seqs, progress, notes);
+  return res ? caf::none : res.error();
+}
+
+caf::expected<fleet_store::promotion> pg_store::promote_due(int64_t now, int64_t slice) {
+  promotion out;
+  auto logged = changed(fmt::format("INSERT INTO events (at, kind, batch_id, task_id)"
+                                    " SELECT $1::bigint, '{}', batch_id, task_id FROM tasks"
+                                    " WHERE state = 'retry_wait' AND not_before <= $1::bigint ORDER BY seq",
+                                    to_string(event_kind::task_retry_due)),
+                        now);
+  if (!logged)
+    return logged.error();
+  auto retries = changed("UPDATE tasks SET state = 'pending' WHERE state = 'retry_wait' AND not_before <= $1::bigint",
+                         now);
+  if (!retries)
+    return retries.error();
+  out.promoted = *retries;
+  // Delayed tasks leave no event when they become due (their row keeps the time).
+  auto by_batch = db_.prepared("WITH due AS (UPDATE tasks SET state = 'pending' WHERE seq IN (SELECT seq FROM tasks"
+                               " WHERE state = 'scheduled' AND not_before <= $1::bigint ORDER BY not_before, seq"
+                               " LIMIT $2::bigint) RETURNING batch_id)"
+                               " SELECT batch_id, count(*) FROM due GROUP BY batch_id",
+                               now, slice);
+  if (!by_batch)
+    return by_batch.error();
+  if (by_batch->rows() == 0)
+    return out;
+  pg::array ids, counts;
+  int64_t promoted = 0;
+  for (int r = 0; r < by_batch->rows(); ++r) {
+    auto n = by_batch->int64(r, 1);
+    if (!n)
+      return n.error();
+    ids.add(by_batch->text(r, 0));
+    counts.add(*n);
+    promoted += *n;
+  }
+  auto counted = db_.prepared("UPDATE batches SET scheduled = scheduled - x.n"
+                              " FROM unnest($1::text[], $2::bigint[]) AS x(b, n) WHERE id = x.b",
+                              ids, counts);
+  if (!counted)
+    return counted.error();
+  out.promoted += promoted;
+  out.more = promoted == slice;
+  return out;
+}
+
+// -- recovery ------------------------------------------------------------------------------------
+
+caf::error pg_store::record_unrecorded_starts(const std::vector<start_journal::entry>& starts, int64_t now,
+                                              int32_t max_interruptions, recovery& out) {
+  std::set<std::pair<int64_t, int32_t>> seen;
+  std::vector<transition> lost;
+  for (const auto& e : starts) {
+    if (!seen.emplace(e.seq, e.attempt).second)
+      continue;
+    auto task = db_.prepared("SELECT batch_id, task_id, state, attempts, orphaned_attempts FROM tasks"
+                             " WHERE seq = $1::bigint",
+                             e.seq);
+    if (!task)
+      return task.error();
+    // Only a start that never reached the database: the task still waits, at an earlier attempt.
+    if (task->rows() == 0 || task->text(0, 2) != "pending" || task->integer(0, 3) >= e.attempt)
+      continue;
+    attempt_started start{e.seq, std::string{task->text(0, 0)}, std::string{task->text(0, 1)}, e.attempt,
+                          "unrecorded", std::min(e.started_at, now), {}};
+    auto end = lost_attempt_end(e.seq, start.batch_id, start.task_id, e.attempt, now, 0,
+                                task->integer(0, 4) + 1, max_interruptions,
+                                "fleetd stopped during the attempt, before its start was recorded");
+    if (end.next == task_disposition::failed)
+      out.failed.push_back(end);
+    else
+      ++out.unrecorded;
+    lost.emplace_back(std::move(start));
+    lost.emplace_back(std::move(end));
+  }
+  auto done = record(lost);
+  return done ? caf::none : done.error();
+}
+
+caf::expected<recovery> pg_store::recover_interrupted(int64_t now, int32_t max_interruptions,
+                                                      const std::vector<start_journal::entry>& starts,
+                                                      const std::vector<stopped_orphan>& orphans) {
+  recovery out;
+  if (auto err = record_unrecorded_starts(starts, now, max_interruptions, out))
+    return err;
+  std::map<std::string, const stopped_orphan*> stopped; // by worker id
+  for (const auto& o : orphans)
+    if (o.stopped())
+      stopped.emplace(o.label, &o);
+  std::map<std::string, std::pair<std::string, std::string>> orphan_tasks;
+  auto running = db_.prepared("SELECT t.seq, t.batch_id, t.task_id, t.attempts, t.orphaned_attempts, a.worker_id"
+                              " FROM tasks t LEFT JOIN attempts a ON a.task_seq = t.seq AND a.attempt = t.attempts"
+                              " WHERE t.state = 'running' ORDER BY t.seq");
+  if (!running)
+    return running.error();
+  std::vector<transition> ends;
+  for (int r = 0; r < running->rows(); ++r) {
+    std::string error = "fleetd stopped during the attempt";
+    auto worker = std::string{running->text(r, 5)};
+    auto batch_id = std::string{running->text(r, 1)};
+    auto task_id = std::string{running->text(r, 2)};
+    if (auto o = stopped.find(worker); o != stopped.end()) {
+      error += fmt::format("; its program (process group {}) was still running and was stopped with {} before "
+                           "the attempt ran again",
+                           o->second->pid, o->second->how);
+      orphan_tasks[o->first] = {batch_id, task_id};
+    }
+    auto end = lost_attempt_end(running->integer(r, 0), batch_id, task_id,
+                                static_cast<int32_t>(running->integer(r, 3)), now, 0,
+                                running->integer(r, 4) + 1, max_interruptions, std::move(error));
+    if (end.next == task_disposition::failed)
+      out.failed.push_back(end);
+    else
+      ++out.requeued;
+    ends.emplace_back(std::move(end));
+  }
+  if (auto done = record(ends); !done)
+    return done.error();
+  for (const auto& [label, o] : stopped) {
+    auto task = orphan_tasks[label];
+    if (auto err = log_event(now, event_kind::orphan_stopped, task.first, task.second, orphan_stopped_detail({}, *o)))
+      return err;
+  }
+  return out;
+}
+
+} // namespace fleet

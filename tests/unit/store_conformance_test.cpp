@@ -1,0 +1,539 @@
+// One suite, two backends: every case runs on the SQLite store and on the PostgreSQL store, through
+// the fleet_store interface alone, and checks the rows with SQL both dialects read alike. What one
+// backend does that the other does not fails here (Zeek Broker tests its backends this way).
+
+#include "fleet/pg_store.hpp"
+#include "fleet/sqlite.hpp"
+#include "fleet/store.hpp"
+#include "fleet/upload_part.hpp"
+#include "fleetd/error.hpp"
+#include "fleetd/queue.hpp"
+#include "pg_fixture.hpp"
+#include "temp_dir.hpp"
+
+#include <doctest/doctest.h>
+#include <fmt/format.h>
+
+#include <memory>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+using namespace fleet;
+using namespace fleet::test;
+
+namespace {
+
+struct sqlite_backend {
+  temp_dir dir;
+  std::string path = dir.file("fleet.db");
+  std::unique_ptr<fleet_store> store;
+  sqlite_backend() { reopen(); }
+  void reopen() {
+    store.reset();
+    auto s = fleet_store::open({path, "normal"});
+    REQUIRE(s);
+    store = std::move(*s);
+  }
+  /// An auditor's query on another connection: what was committed.
+  int64_t q(const std::string& sql) {
+    auto db = sqlite::database::open(path, false);
+    REQUIRE(db);
+    auto n = db->query_int(sql);
+    REQUIRE_MESSAGE(n, error_text(n.error()));
+    return *n;
+  }
+};
+
+struct postgres_backend {
+  pg_database db;
+  std::unique_ptr<fleet_store> store;
+  pg::connection audit = db.connect();
+  postgres_backend() { reopen(); }
+  void reopen() {
+    store.reset();
+    auto s = pg_store::open(db.conninfo());
+    REQUIRE_MESSAGE(s, error_text(s.error()));
+    store = std::move(*s);
+  }
+  int64_t q(const std::string& sql) { return count(audit, sql); }
+};
+
+/// Runs `f` in one write transaction, committed only if it succeeded; its answer.
+template <class F>
+auto in_transaction(fleet_store& store, F f) {
+  auto tx = store.transaction();
+  REQUIRE_FALSE(tx.begin());
+  auto out = f();
+  bool failed;
+  if constexpr (std::is_same_v<decltype(out), caf::error>)
+    failed = static_cast<bool>(out);
+  else
+    failed = !out;
+  if (!failed)
+    REQUIRE_FALSE(tx.commit());
+  return out;
+}
+
+template <class B>
+void submit(B& b, const std::string& id, const std::vector<task>& tasks, int64_t now = 1000) {
+  auto err = in_transaction(*b.store, [&] { return b.store->insert_batch(id, tasks, now); });
+  REQUIRE_MESSAGE(!err, error_text(err));
+}
+
+template <class B>
+fleet_store::milestones write(B& b, const std::vector<transition>& group) {
+  auto out = in_transaction(*b.store, [&] { return b.store->record(group); });
+  REQUIRE_MESSAGE(out, error_text(out.error()));
+  return *out;
+}
+
+template <class B>
+std::vector<runnable_task> runnable(B& b, const std::string& queue = default_queue) {
+  auto next = b.store->next_runnable(queue, 100);
+  REQUIRE(next);
+  return *next;
+}
+
+attempt_started started(const runnable_task& t, int32_t attempt, int64_t at, std::string node = {}) {
+  return {t.seq, t.batch_id, t.spec.id, attempt, "w-" + t.spec.id + "-" + std::to_string(attempt), at,
+          std::move(node)};
+}
+
+attempt_ended ended(const runnable_task& t, int32_t attempt, int64_t at, task_disposition next) {
+  attempt_ended e;
+  e.seq = t.seq;
+  e.batch_id = t.batch_id;
+  e.task_id = t.spec.id;
+  e.attempt = attempt;
+  e.at = at;
+  e.next = next;
+  e.duration_ms = 100;
+  if (next == task_disposition::succeeded) {
+    e.outcome = attempt_outcome::succeeded;
+    e.result = "{\"from\":\"" + t.spec.id + "\"}";
+  } else {
+    e.outcome = next == task_disposition::cancelled ? attempt_outcome::cancelled : attempt_outcome::failed;
+    e.error = "boom " + t.spec.id;
+    e.not_before = next == task_disposition::retry ? at + 500 : 0;
+  }
+  return e;
+}
+
+const runnable_task& named(const std::vector<runnable_task>& ts, const std::string& id) {
+  for (const auto& t : ts)
+    if (t.spec.id == id)
+      return t;
+  FAIL("no runnable task " << id);
+  return ts.front();
+}
+
+errc code(const caf::error& err) {
+  return code_of(err);
+}
+
+} // namespace
+
+#define BACKENDS sqlite_backend, postgres_backend
+
+TEST_CASE_TEMPLATE("both stores: a submit stores tasks in run order, delayed ones wait and become due", B, BACKENDS) {
+  B b;
+  task later{"later", "echo", "{}", 0};
+  later.run_at = 5000;
+  submit(b, "b1", {{"low", "echo", "{\"x\":1}", 0}, {"high", "echo", "{}", 5}, later, {"mid", "echo", "{}", 1}});
+  auto next = runnable(b);
+  REQUIRE(next.size() == 3);
+  CHECK(next[0].spec.id == "high");
+  CHECK(next[1].spec.id == "mid");
+  CHECK(next[2].spec.id == "low");
+  CHECK(next[2].spec.data == "{\"x\":1}");
+  auto st = b.store->status("b1");
+  REQUIRE(st);
+  CHECK(st->total == 4);
+  CHECK(st->status == batch_state::pending);
+  CHECK(b.q("SELECT scheduled FROM batches WHERE id = 'b1'") == 1);
+  CHECK(b.q("SELECT last_seq - first_seq + 1 FROM batches WHERE id = 'b1'") == 4);
+  auto due = b.store->next_due();
+  REQUIRE(due);
+  REQUIRE(static_cast<bool>(*due));
+  CHECK(**due == 5000);
+  auto promoted = in_transaction(*b.store, [&] { return b.store->promote_due(5000, 100); });
+  REQUIRE(promoted);
+  CHECK(promoted->promoted == 1);
+  CHECK(runnable(b).size() == 4);
+  CHECK(b.q("SELECT scheduled FROM batches WHERE id = 'b1'") == 0);
+  CHECK(b.q("SELECT count(*) FROM events WHERE kind = 'batch_submitted' AND batch_id = 'b1'") == 1);
+  auto totals = b.store->totals();
+  REQUIRE(totals);
+  CHECK(totals->tasks == 4);
+}
+
+TEST_CASE_TEMPLATE("both stores: a group commit writes attempts, counters, milestones and events alike", B, BACKENDS) {
+  B b;
+  submit(b, "b1", {{"a", "echo"}, {"b", "fail"}, {"c", "sleep"}});
+  auto next = runnable(b);
+  REQUIRE(next.size() == 3);
+  const auto &a = named(next, "a"), &bb = named(next, "b"), &c = named(next, "c");
+  auto first = write(b, {started(a, 1, 2000, "node-a"), started(bb, 1, 2000), started(c, 1, 2000),
+                         ended(a, 1, 3000, task_disposition::succeeded), ended(bb, 1, 3000, task_disposition::retry)});
+  REQUIRE(first.size() == 1);
+  CHECK(first[0].batch_id == "b1");
+  CHECK_FALSE(first[0].finished);
+  CHECK(b.q("SELECT count(*) FROM attempts") == 3);
+  CHECK(b.q("SELECT count(*) FROM attempts WHERE started_at = 2000 AND finished_at = 3000") == 2);
+  CHECK(b.q("SELECT count(*) FROM attempts WHERE node = 'node-a'") == 1);
+  CHECK(b.q("SELECT count(*) FROM tasks WHERE task_id = 'c' AND state = 'running'") == 1);
+  CHECK(b.q("SELECT count(*) FROM tasks WHERE task_id = 'b' AND state = 'retry_wait' AND not_before = 3500") == 1);
+  CHECK(b.q("SELECT count(*) FROM events WHERE kind = 'task_retry_scheduled'") == 1);
+  CHECK(b.q("SELECT started_at FROM batches") == 2000);
+  CHECK(b.q("SELECT retries FROM fleet_totals") == 1);
+  // The retry comes due, runs, is requeued and runs again within one group: two ends of one task.
+  auto promoted = in_transaction(*b.store, [&] { return b.store->promote_due(3500, 10); });
+  REQUIRE(promoted);
+  CHECK(promoted->promoted == 1);
+  auto requeued = ended(bb, 2, 3700, task_disposition::requeue);
+  requeued.outcome = attempt_outcome::interrupted;
+  auto last = write(b, {ended(c, 1, 3600, task_disposition::succeeded), started(bb, 2, 3600), requeued,
+                        started(bb, 3, 3800), ended(bb, 3, 3900, task_disposition::failed)});
+  REQUIRE(last.size() == 1);
+  CHECK(last[0].finished);
+  auto st = b.store->status("b1");
+  REQUIRE(st);
+  CHECK(st->status == batch_state::partial);
+  CHECK(st->completed == 2);
+  CHECK(st->failed == 1);
+  CHECK(b.q("SELECT attempts FROM tasks WHERE task_id = 'b'") == 3);
+  CHECK(b.q("SELECT interruptions FROM tasks WHERE task_id = 'b'") == 1);
+  CHECK(b.q("SELECT count(*) FROM attempts WHERE finished_at IS NULL") == 0);
+  CHECK(b.q("SELECT count(*) FROM events WHERE kind = 'batch_finished'") == 1);
+  CHECK(b.q("SELECT succeeded FROM fleet_totals") == 2);
+  CHECK(b.q("SELECT failed FROM fleet_totals") == 1);
+  auto results = b.store->results("b1");
+  REQUIRE(results);
+  REQUIRE(results->size() == 3);
+  CHECK((*results)[0].result == "{\"from\":\"a\"}");
+  CHECK_FALSE((*results)[1].success);
+  CHECK((*results)[1].error == "boom b");
+  auto stats = b.store->stats();
+  REQUIRE(stats);
+  CHECK(stats->completed_tasks == 2);
+  CHECK(stats->failed_tasks == 1);
+}
+
+TEST_CASE_TEMPLATE("both stores: dependencies release on success, skip on failure, and come back with a replay", B,
+                   BACKENDS) {
+  B b;
+  task second{"second", "echo"};
+  second.after = {"first"};
+  task third{"third", "echo"};
+  third.after = {"second"};
+  task side{"side", "echo"};
+  side.after = {"first"};
+  submit(b, "g", {{"first", "echo"}, second, third, side});
+  auto st = b.store->status("g");
+  REQUIRE(st);
+  CHECK(st->blocked == 3);
+  auto next = runnable(b);
+  REQUIRE(next.size() == 1);
+  write(b, {started(next[0], 1, 2000), ended(next[0], 1, 2100, task_disposition::succeeded)});
+  CHECK(b.store->take_released());
+  next = runnable(b);
+  REQUIRE(next.size() == 2);
+  // A dependent's attempt receives the results of what it ran after.
+  CHECK(named(next, "second").spec.deps.find("\"first\"") != std::string::npos);
+  write(b, {started(named(next, "second"), 1, 2200), ended(named(next, "second"), 1, 2300, task_disposition::failed),
+            started(named(next, "side"), 1, 2200), ended(named(next, "side"), 1, 2300, task_disposition::succeeded)});
+  st = b.store->status("g");
+  REQUIRE(st);
+  CHECK(st->failed == 2); // second, and third that was skipped
+  CHECK(st->finished_at == 2300);
+  CHECK(b.q("SELECT count(*) FROM tasks WHERE task_id = 'third' AND state = 'failed' AND attempts = 0") == 1);
+  CHECK(b.q("SELECT count(*) FROM events WHERE kind = 'tasks_skipped'") == 1);
+  // Replaying the failed dependency brings back the task it skipped, blocked again behind it.
+  auto replayed = in_transaction(*b.store, [&] { return b.store->replay("g", {"second"}, 3000); });
+  REQUIRE(replayed);
+  CHECK(*replayed == 2);
+  CHECK(b.q("SELECT count(*) FROM tasks WHERE task_id = 'third' AND state = 'blocked'") == 1);
+  next = runnable(b);
+  REQUIRE(next.size() == 1);
+  CHECK(next[0].spec.id == "second");
+  // Replaying the skipped task alone is refused: what it runs after stays failed.
+  B other;
+  submit(other, "h", {{"first", "echo"}, second, third});
+  auto n = runnable(other);
+  write(other, {started(n[0], 1, 2000), ended(n[0], 1, 2100, task_disposition::succeeded)});
+  n = runnable(other);
+  write(other, {started(n[0], 1, 2200), ended(n[0], 1, 2300, task_disposition::failed)});
+  auto refused = in_transaction(*other.store, [&] { return other.store->replay("h", {"third"}, 3000); });
+  REQUIRE_FALSE(refused);
+  CHECK(code(refused.error()) == errc::invalid_task);
+}
+
+TEST_CASE_TEMPLATE("both stores: a cycle, an unknown dependency and a repeated id store nothing", B, BACKENDS) {
+  B b;
+  task x{"x", "echo"};
+  x.after = {"y"};
+  task y{"y", "echo"};
+  y.after = {"x"};
+  auto cycle = in_transaction(*b.store, [&] { return b.store->insert_batch("c", {x, y, {"z", "echo"}}, 1000); });
+  REQUIRE(cycle);
+  CHECK(code(cycle) == errc::invalid_batch);
+  CHECK(error_text(cycle).find("cycle") != std::string::npos);
+  task lost{"lost", "echo"};
+  lost.after = {"nobody"};
+  auto unknown = in_transaction(*b.store, [&] { return b.store->insert_batch("u", {lost}, 1000); });
+  REQUIRE(unknown);
+  CHECK(code(unknown) == errc::invalid_task);
+  CHECK(b.q("SELECT count(*) FROM tasks") == 0);
+  CHECK(b.q("SELECT count(*) FROM batches") == 0);
+  CHECK(b.q("SELECT count(*) FROM task_deps") == 0);
+  // The store works on after a refusal.
+  submit(b, "ok", {{"a", "echo"}});
+  CHECK(runnable(b).size() == 1);
+}
+
+TEST_CASE_TEMPLATE("both stores: an upload seals into one batch; a repeat across chunks is named and stores nothing",
+                   B, BACKENDS) {
+  B b;
+  auto chunk = [](int from, int n) {
+    std::vector<task> out;
+    for (int i = from; i < from + n; ++i) {
+      task t{"t" + std::to_string(i), "echo", fmt::format("{{\"i\":{}}}", i), i % 3};
+      if (i % 4 == 0)
+        t.policy.max_retries = 7;
+      if (i == 5)
+        t.after = {"t12"}; // a task of a later chunk
+      out.push_back(t);
+    }
+    return out;
+  };
+  REQUIRE_FALSE(in_transaction(*b.store, [&] { return b.store->open_upload("up", 1000); }));
+  auto staged = in_transaction(*b.store, [&] { return b.store->stage_chunk("up", encode_upload_chunk(chunk(0, 10))); });
+  REQUIRE(staged);
+  CHECK(*staged == 10);
+  staged = in_transaction(*b.store, [&] { return b.store->stage_chunk("up", encode_upload_chunk(chunk(10, 5))); });
+  REQUIRE(staged);
+  CHECK(*staged == 15);
+  auto sealed = in_transaction(*b.store, [&] { return b.store->seal_upload("up", "big", 2000); });
+  REQUIRE_MESSAGE(sealed, error_text(sealed.error()));
+  CHECK(*sealed == 15);
+  CHECK(b.q("SELECT count(*) FROM tasks WHERE batch_id = 'big'") == 15);
+  CHECK(b.q("SELECT count(*) FROM task_policies") == 4);
+  CHECK(b.q("SELECT count(*) FROM task_deps") == 1);
+  CHECK(b.q("SELECT count(*) FROM tasks WHERE task_id = 't5' AND state = 'blocked'") == 1);
+  CHECK(b.q("SELECT count(*) FROM uploads") == 0);
+  CHECK(b.q("SELECT count(*) FROM upload_parts") == 0);
+  CHECK(b.q("SELECT max(seq) - min(seq) FROM tasks WHERE batch_id = 'big'") == 14);
+  // t3 again in the second chunk, at position 10 + 2.
+  REQUIRE_FALSE(in_transaction(*b.store, [&] { return b.store->open_upload("dup", 1000); }));
+  REQUIRE(in_transaction(*b.store, [&] { return b.store->stage_chunk("dup", encode_upload_chunk(chunk(0, 10))); }));
+  auto again = chunk(20, 5);
+  again[2].id = "t3";
+  REQUIRE(in_transaction(*b.store, [&] { return b.store->stage_chunk("dup", encode_upload_chunk(again)); }));
+  auto refused = in_transaction(*b.store, [&] { return b.store->seal_upload("dup", "dupbatch", 2000); });
+  REQUIRE_FALSE(refused);
+  CHECK(code(refused.error()) == errc::duplicate_task_id);
+  CHECK(error_text(refused.error()).find("12") != std::string::npos);
+  CHECK(b.q("SELECT count(*) FROM batches WHERE id = 'dupbatch'") == 0);
+  CHECK(b.q("SELECT count(*) FROM tasks") == 15);
+  auto size = b.store->upload_size("dup");
+  REQUIRE(size);
+  CHECK(*size == 15); // still staged: the client may discard it
+  auto expired = in_transaction(*b.store, [&] { return b.store->expire_uploads(1001); });
+  REQUIRE(expired);
+  CHECK(*expired == 1);
+  CHECK(b.q("SELECT count(*) FROM upload_parts") == 0);
+}
+
+TEST_CASE_TEMPLATE("both stores: cancel, pause and resume", B, BACKENDS) {
+  B b;
+  task delayed{"delayed", "echo"};
+  delayed.run_at = 90000;
+  submit(b, "b1", {{"run", "sleep"}, {"wait", "echo"}, delayed, {"keep", "echo"}});
+  auto next = runnable(b);
+  write(b, {started(named(next, "run"), 1, 2000)});
+  auto one = in_transaction(*b.store, [&] { return b.store->cancel_tasks("b1", {"delayed", "run"}, 2500); });
+  REQUIRE(one);
+  CHECK(one->waiting == 1); // "run" runs: the caller ends its attempt
+  CHECK(b.q("SELECT scheduled FROM batches") == 0);
+  auto paused = in_transaction(*b.store, [&] { return b.store->set_batch_paused("b1", true, 2600); });
+  REQUIRE(paused);
+  CHECK(*paused);
+  CHECK(runnable(b).empty());
+  auto again = in_transaction(*b.store, [&] { return b.store->set_batch_paused("b1", true, 2600); });
+  REQUIRE(again);
+  CHECK_FALSE(*again);
+  REQUIRE(in_transaction(*b.store, [&] { return b.store->set_batch_paused("b1", false, 2700); }));
+  CHECK(runnable(b).size() == 2);
+  auto fleet = in_transaction(*b.store, [&] { return b.store->set_fleet_paused(true, 2800); });
+  REQUIRE(fleet);
+  CHECK(*fleet);
+  auto is_paused = b.store->fleet_paused();
+  REQUIRE(is_paused);
+  CHECK(*is_paused);
+  REQUIRE(in_transaction(*b.store, [&] { return b.store->set_fleet_paused(false, 2900); }));
+  auto cancelled = in_transaction(*b.store, [&] { return b.store->cancel_batch("b1", 3000); });
+  REQUIRE(cancelled);
+  REQUIRE(cancelled->has_value());
+  CHECK((*cancelled)->waiting == 2);
+  CHECK_FALSE((*cancelled)->finished);
+  write(b, {ended(named(next, "run"), 1, 3100, task_disposition::cancelled)});
+  auto st = b.store->status("b1");
+  REQUIRE(st);
+  CHECK(st->status == batch_state::cancelled);
+  CHECK(st->finished_at == 3100);
+  auto twice = in_transaction(*b.store, [&] { return b.store->cancel_batch("b1", 3200); });
+  REQUIRE(twice);
+  CHECK_FALSE(twice->has_value());
+  auto unknown = in_transaction(*b.store, [&] { return b.store->cancel_batch("nope", 3200); });
+  REQUIRE(unknown);
+  CHECK_FALSE(unknown->has_value());
+  auto finished_pause = in_transaction(*b.store, [&] { return b.store->set_batch_paused("b1", true, 3300); });
+  REQUIRE_FALSE(finished_pause);
+  CHECK(code(finished_pause.error()) == errc::invalid_batch);
+  // delayed, wait, keep, and the running attempt's end.
+  CHECK(b.q("SELECT count(*) FROM events WHERE kind = 'task_cancelled'") == 4);
+}
+
+TEST_CASE_TEMPLATE("both stores: recovery requeues open attempts and fails a task lost too often", B, BACKENDS) {
+  B b;
+  submit(b, "b1", {{"a", "echo"}, {"b", "echo"}, {"c", "echo"}});
+  auto next = runnable(b);
+  const auto &a = named(next, "a"), &bb = named(next, "b"), &c = named(next, "c");
+  write(b, {started(a, 1, 2000), started(bb, 1, 2000)});
+  b.reopen(); // as after a crash
+  auto first = in_transaction(*b.store, [&] { return b.store->recover_interrupted(5000, 2, {}, {}); });
+  REQUIRE(first);
+  CHECK(first->requeued == 2);
+  CHECK(first->failed.empty());
+  CHECK(b.q("SELECT count(*) FROM attempts WHERE outcome = 'interrupted'") == 2);
+  // c's start reached only the journal.
+  write(b, {started(a, 2, 6000)});
+  std::vector<start_journal::entry> journal{{c.seq, 1, 1, 5900}};
+  auto second = in_transaction(*b.store, [&] { return b.store->recover_interrupted(7000, 2, journal, {}); });
+  REQUIRE(second);
+  CHECK(second->unrecorded == 1);
+  REQUIRE(second->failed.size() == 1); // a: lost twice
+  CHECK(second->failed[0].task_id == "a");
+  CHECK(b.q("SELECT count(*) FROM attempts WHERE worker_id = 'unrecorded'") == 1);
+  CHECK(b.q("SELECT count(*) FROM tasks WHERE task_id = 'a' AND state = 'failed' AND orphaned_attempts = 2") == 1);
+  CHECK(b.q("SELECT count(*) FROM tasks WHERE state = 'pending'") == 2);
+}
+
+TEST_CASE_TEMPLATE("both stores: settings, queues, schedules and fleetd's runs round-trip", B, BACKENDS) {
+  B b;
+  config_update update;
+  update.max_concurrent_workers = 12;
+  update.retry_failed_tasks = false;
+  update.backoff_factor = 1.5;
+  auto saved = in_transaction(*b.store, [&] { return b.store->save_config_overrides(update, 1000, true); });
+  REQUIRE_MESSAGE(!saved, error_text(saved));
+  auto loaded = b.store->load_config_overrides();
+  REQUIRE(loaded);
+  CHECK(loaded->max_concurrent_workers == update.max_concurrent_workers);
+  CHECK(loaded->retry_failed_tasks == update.retry_failed_tasks);
+  CHECK(loaded->backoff_factor == update.backoff_factor);
+  queue_change change;
+  change.max_workers = 3;
+  change.weight = 2;
+  REQUIRE_FALSE(in_transaction(*b.store, [&] { return b.store->set_queue("mail", change, queue_limits{}, 1000); }));
+  queue_change more;
+  more.paused = 1;
+  REQUIRE_FALSE(in_transaction(*b.store, [&] { return b.store->set_queue("mail", more, queue_limits{}, 1100); }));
+  auto queues = b.store->stored_queues();
+  REQUIRE(queues);
+  REQUIRE(queues->count("mail") == 1);
+  CHECK(queues->at("mail").max_workers == 3);
+  CHECK(queues->at("mail").weight == 2);
+  CHECK(queues->at("mail").paused == 1);
+  schedule_row row;
+  row.name = "nightly";
+  row.cron = "0 3 * * *";
+  row.tasks_json = "[{\"id\":\"x\",\"type\":\"echo\"}]";
+  row.missed = "skip";
+  row.overlap = 1;
+  row.source = "runtime";
+  row.created_at = row.updated_at = row.handled_until = 1000;
+  REQUIRE_FALSE(in_transaction(*b.store, [&] { return b.store->save_schedule(row); }));
+  row.fired = 4;
+  row.last_batch_id = "b9";
+  REQUIRE_FALSE(in_transaction(*b.store, [&] { return b.store->save_schedule(row); }));
+  auto read = b.store->schedule("nightly");
+  REQUIRE(read);
+  REQUIRE(read->has_value());
+  CHECK((*read)->fired == 4);
+  CHECK((*read)->last_batch_id == "b9");
+  CHECK((*read)->every_ms == 0);
+  auto deleted = in_transaction(*b.store, [&] { return b.store->delete_schedule("nightly"); });
+  REQUIRE(deleted);
+  CHECK(*deleted);
+  auto run = in_transaction(*b.store, [&] { return b.store->record_run_start(1000, 42, "1.0", "{}"); });
+  REQUIRE(run);
+  auto next_run = in_transaction(*b.store, [&] { return b.store->record_run_start(2000, 43, "1.0", "{}"); });
+  REQUIRE(next_run);
+  CHECK(b.q("SELECT count(*) FROM fleetd_runs WHERE found_dead_at = 2000") == 1);
+  REQUIRE_FALSE(in_transaction(*b.store, [&] { return b.store->record_run_stop(*next_run, 3000, 0, 0); }));
+  CHECK(b.q("SELECT count(*) FROM events WHERE kind = 'fleetd_stopped'") == 2);
+}
+
+TEST_CASE_TEMPLATE("both stores: clock steps move waiting retries, retention prunes in slices", B, BACKENDS) {
+  B b;
+  std::vector<task> tasks;
+  for (int i = 0; i < 5; ++i)
+    tasks.push_back({"t" + std::to_string(i), "echo"});
+  submit(b, "old", tasks);
+  submit(b, "young", {{"r", "fail"}});
+  auto next = runnable(b);
+  std::vector<transition> group;
+  for (const auto& t : next) {
+    group.push_back(started(t, 1, 2000));
+    group.push_back(ended(t, 1, 2100, t.batch_id == "old" ? task_disposition::succeeded : task_disposition::retry));
+  }
+  write(b, group);
+  auto moved = in_transaction(*b.store, [&] { return b.store->record_clock_step(2200, 10000, 1500); });
+  REQUIRE(moved);
+  CHECK(*moved == 1);
+  CHECK(b.q("SELECT not_before FROM tasks WHERE task_id = 'r'") == 2600 + 10000);
+  auto pulled = in_transaction(*b.store, [&] { return b.store->pull_in_future_retries(3000, 1000); });
+  REQUIRE(pulled);
+  CHECK(*pulled == 1);
+  CHECK(b.q("SELECT not_before FROM tasks WHERE task_id = 'r'") == 4000);
+  fleet_store::retention_policy policy;
+  policy.retain_finished_ms = 1000;
+  auto step = in_transaction(*b.store, [&] { return b.store->prune_step(10000, policy, 3); });
+  REQUIRE(step);
+  CHECK(step->tasks == 3);
+  CHECK(step->batches == 0);
+  step = in_transaction(*b.store, [&] { return b.store->prune_step(10000, policy, 3); });
+  REQUIRE(step);
+  CHECK(step->tasks == 2);
+  CHECK(step->batches == 1);
+  CHECK(b.q("SELECT count(*) FROM batches") == 1);
+  CHECK(b.q("SELECT count(*) FROM attempts") == 1);
+  CHECK(b.q("SELECT count(*) FROM events WHERE kind = 'batch_pruned'") == 1);
+  auto events_before = b.q("SELECT count(*) FROM events");
+  fleet_store::retention_policy events;
+  events.retain_events_ms = 1000;
+  auto pruned = in_transaction(*b.store, [&] { return b.store->prune_step(9000, events, 100); });
+  REQUIRE(pruned);
+  CHECK(pruned->events > 0);
+  CHECK(b.q("SELECT count(*) FROM events") == events_before - pruned->events);
+  CHECK(b.q("SELECT count(*) FROM events WHERE at < 8000") == 0);
+}
+
+TEST_CASE_TEMPLATE("both stores: a failed write rolls back whole, and the store goes on", B, BACKENDS) {
+  B b;
+  submit(b, "b1", {{"a", "echo"}});
+  {
+    auto tx = b.store->transaction();
+    REQUIRE_FALSE(tx.begin());
+    REQUIRE_FALSE(b.store->insert_batch("b2", {{"x", "echo"}}, 1000));
+    // The same batch id again: refused by the database.
+    CHECK(b.store->insert_batch("b1", {{"y", "echo"}}, 1000));
+  } // rolled back
+  CHECK(b.q("SELECT count(*) FROM batches") == 1);
+  CHECK(b.q("SELECT count(*) FROM tasks") == 1);
+  submit(b, "b3", {{"z", "echo"}});
+  CHECK(runnable(b).size() == 2);
+  CHECK(b.q("SELECT tasks FROM fleet_totals") == 2);
+}
