@@ -16,6 +16,9 @@
 #include "fleetd/error.hpp"
 #include "fleet/fd_limit.hpp"
 #include "fleet/instance_lock.hpp"
+#include "fleet/leadership.hpp"
+#include "fleet/pg_migrations.hpp"
+#include "fleet/pg_store.hpp"
 #include "fleet/log.hpp"
 #include "fleet/orphans.hpp"
 #include "web/http_server.hpp"
@@ -46,6 +49,9 @@ namespace {
 
 // Sent by the watcher when the manager ends on its own (it should not): fleetd then exits 1.
 constexpr int manager_died_signal = SIGUSR1;
+/// fleetd on PostgreSQL lost its lease and stepped down (EX_TEMPFAIL: systemd's Restart= starts it
+/// again, as a standby).
+constexpr int lost_lease_exit_code = 75;
 
 sigset_t handled_signals() {
   sigset_t set;
@@ -183,18 +189,65 @@ int fleet::run_daemon(int argc, char** argv, const daemon_extensions& ext) {
   if (!children)
     return fail(1, error_text(children.error()));
   auto orphans = take_over_children(**children, std::chrono::milliseconds(o.orphan_grace_ms));
-  auto store = fleet_store::open({o.db, o.synchronous, o.max_db_size_mib, o.start_check == "quick"});
-  if (!store)
-    return fail(1, fmt::format("database {}: {}", o.db, error_text(store.error())));
-  auto size_mib = static_cast<double>(lock->state().size) / (1 << 20);
-  if (auto m = (*store)->migration(); m.from > 0 && m.from != m.to)
-    spdlog::info("database {}: migrated from schema version {} to {} in {} ms", o.db, m.from, m.to, m.ms);
-  if ((*store)->integrity_check_ms() >= 0)
-    spdlog::info("database {} (synchronous={}, {:.1f} MiB): PRAGMA quick_check ok in {} ms", o.db, o.synchronous,
-                 size_mib, (*store)->integrity_check_ms());
-  else
-    spdlog::info("database {} (synchronous={}, {:.1f} MiB): not checked (fleet.start-check=off)", o.db,
-                 o.synchronous, size_mib);
+  // On PostgreSQL, the store is opened by the fleetd that holds the lease; the others wait here.
+  std::unique_ptr<leader_lease> lease;
+  std::unique_ptr<lease_keeper> keeper;
+  std::unique_ptr<fleet_store> store;
+  if (o.store == "postgres") {
+    // A standby notices an expired lease one poll late at worst, and the holder renews one
+    // interval before: the lease is shorter than fleet.failover-timeout by both, so that a standby
+    // holds it within the timeout of the holder's death.
+    auto failover = std::chrono::milliseconds(o.failover_timeout_ms);
+    auto ttl = failover - 2 * lease_interval(failover);
+    lease = std::make_unique<leader_lease>(lease_holder_name(), ttl);
+    auto lease_db = pg::connection::open(o.postgres);
+    if (!lease_db)
+      return fail(1, fmt::format("PostgreSQL (fleet.postgres): {}", error_text(lease_db.error())));
+    if (auto err = migrate(*lease_db))
+      return fail(1, fmt::format("PostgreSQL {}: {}", lease_db->where().text(), error_text(err)));
+    spdlog::info("PostgreSQL {}: standby as {} until this fleetd holds the lease (fleet.failover-timeout {} ms: "
+                 "a lease of {} ms renewed every {} ms)",
+                 lease_db->where().text(), lease->holder(), failover.count(), ttl.count(),
+                 lease_interval(ttl).count());
+    int sig = 0;
+    auto active = wait_for_lease(*lease_db, *lease, signals, sig);
+    if (!active)
+      return fail(1, fmt::format("PostgreSQL {}: {}", lease_db->where().text(), error_text(active.error())));
+    if (!*active) {
+      spdlog::info("{} received while standby: fleetd stopped", strsignal(sig));
+      return 0;
+    }
+    spdlog::info("active manager of {}: term {}", lease_db->where().text(), lease->epoch());
+    keeper = std::make_unique<lease_keeper>(std::move(*lease_db), *lease, [](const std::string& reason) {
+      // Exiting is the one way to be sure that no worker of this process starts another attempt
+      // and no outcome is written: its service manager starts it again, as a standby.
+      spdlog::critical("stepping down: {}; fleetd exits at once (code {})", reason, lost_lease_exit_code);
+      spdlog::shutdown();
+      std::fflush(nullptr);
+      std::_Exit(lost_lease_exit_code);
+    });
+    auto opened = pg_store::open(o.postgres, lease.get());
+    if (!opened)
+      return fail(1, fmt::format("PostgreSQL (fleet.postgres): {}", error_text(opened.error())));
+    store = std::move(*opened);
+    if (auto m = store->migration(); m.from != m.to)
+      spdlog::info("PostgreSQL {}: migrated from schema version {} to {} in {} ms", store->file(), m.from, m.to,
+                   m.ms);
+  } else {
+    auto opened = fleet_store::open({o.db, o.synchronous, o.max_db_size_mib, o.start_check == "quick"});
+    if (!opened)
+      return fail(1, fmt::format("database {}: {}", o.db, error_text(opened.error())));
+    store = std::move(*opened);
+    auto size_mib = static_cast<double>(lock->state().size) / (1 << 20);
+    if (auto m = store->migration(); m.from > 0 && m.from != m.to)
+      spdlog::info("database {}: migrated from schema version {} to {} in {} ms", o.db, m.from, m.to, m.ms);
+    if (store->integrity_check_ms() >= 0)
+      spdlog::info("database {} (synchronous={}, {:.1f} MiB): PRAGMA quick_check ok in {} ms", o.db, o.synchronous,
+                   size_mib, store->integrity_check_ms());
+    else
+      spdlog::info("database {} (synchronous={}, {:.1f} MiB): not checked (fleet.start-check=off)", o.db,
+                   o.synchronous, size_mib);
+  }
 
   caf::actor_system sys{cfg};
   configure_connections(sys, connections, [](const std::string& line) { spdlog::warn("{}", line); });
@@ -210,7 +263,7 @@ int fleet::run_daemon(int argc, char** argv, const daemon_extensions& ext) {
   if (ext.add_task_types)
     ext.add_task_types(*registry);
   fleet_manager_options opts;
-  opts.store = std::move(*store);
+  opts.store = std::move(store);
   std::weak_ptr<fleet_store> store_alive = opts.store;
   opts.initial_config = o.fleet;
   opts.registry = registry;
@@ -238,7 +291,8 @@ int fleet::run_daemon(int argc, char** argv, const daemon_extensions& ext) {
   auto list = [](const std::vector<std::string>& xs) { return fmt::format("{}", fmt::join(xs, ",")); };
   opts.run = fleet_manager_options::run_identity{
     FLEETD_VERSION, static_cast<int64_t>(::getpid()),
-    {{"config-file", cfg.source}, {"db", o.db}, {"synchronous", o.synchronous},
+    {{"config-file", cfg.source}, {"store", o.store},
+     {"db", o.store == "postgres" ? opts.store->file() : o.db}, {"synchronous", o.synchronous},
      {"host", o.host}, {"port", std::to_string(o.port)}, {"tls", tls.any() ? "mutual" : "off"},
      {"http-port", std::to_string(o.http_port)}, {"http-host", o.http_host},
      {"http-tokens", o.http_tokens_file.empty() ? "off" : "on"}, {"local-workers", std::to_string(o.local_workers)},
@@ -274,7 +328,8 @@ int fleet::run_daemon(int argc, char** argv, const daemon_extensions& ext) {
     web.max_streams = static_cast<size_t>(o.http_max_streams);
     web.tls_cert = o.http_tls_cert;
     web.tls_key = o.http_tls_key;
-    web.db_path = o.db;
+    // The tasks page reads the SQLite file beside the manager; on PostgreSQL it answers 503 for now.
+    web.db_path = o.store == "sqlite" ? o.db : std::string{};
     // Within the descriptors: a quarter for connections still sending (the CAF port has half).
     web.max_waiting = std::clamp<size_t>(descriptors.now / 4, 16, 1024);
     auto started = http_server::start(sys, manager, metrics, web);
@@ -339,6 +394,12 @@ int fleet::run_daemon(int argc, char** argv, const daemon_extensions& ext) {
   if (!store_alive.expired()) {
     spdlog::error("the database is still open after shutdown");
     return 1;
+  }
+  if (keeper) {
+    if (auto err = keeper->release())
+      spdlog::warn("the lease could not be released ({}): a standby takes over once it runs out", error_text(err));
+    else
+      spdlog::info("lease released: a standby takes over at once");
   }
   spdlog::info("fleetd stopped; database closed");
   // Everything durable is done. CAF 0.17's ~actor_system sometimes waits forever for the thread

@@ -173,9 +173,14 @@ int run_node_with(int argc, char** argv, const registry_maker& make_registry) {
   tls_files tls{o.tls_cert, o.tls_key, o.tls_ca, o.tls_server_name};
   if (auto err = check_tls_files(tls, "node.tls-"))
     return fail(2, error_text(err));
-  if (!tls.any() && !is_loopback(o.fleetd_host))
-    return fail(2, fmt::format("node.fleetd-host {} is not a loopback address: a remote fleetd needs TLS "
-                               "(set node.tls-cert, node.tls-key and node.tls-ca)", o.fleetd_host));
+  // One fleetd, or several of which one is active (fleetd on PostgreSQL): "a:4242,b:4242".
+  auto fleetds = parse_endpoints(o.fleetd_host, static_cast<uint16_t>(o.fleetd_port));
+  if (!fleetds)
+    return fail(2, "node.fleetd-host: " + error_text(fleetds.error()));
+  for (const auto& e : *fleetds)
+    if (!tls.any() && !is_loopback(e.host))
+      return fail(2, fmt::format("node.fleetd-host {} is not a loopback address: a remote fleetd needs TLS "
+                                 "(set node.tls-cert, node.tls-key and node.tls-ca)", e.host));
   if (tls.any())
     if (auto err = enable_tls(cfg, tls))
       return fail(2, error_text(err));
@@ -215,7 +220,7 @@ int run_node_with(int argc, char** argv, const registry_maker& make_registry) {
   int code = 0;
   bool unreachable_logged = false;
   for (;;) {
-    auto manager = connect_fleet(sys, o.fleetd_host, static_cast<uint16_t>(o.fleetd_port));
+    auto manager = connect_fleet(sys, *fleetds);
     if (!manager) {
       if (manager.error() == errc::incompatible_version) {
         code = fail(2, error_text(manager.error()));

@@ -92,7 +92,7 @@ Architecture: $arch
 Maintainer: fleetd developers <fleetd@localhost>
 Section: libdevel
 Priority: optional
-Depends: libcaf-dev (>= 0.17.6), libfmt-dev, libssl-dev, nlohmann-json3-dev, libspdlog-dev, libsqlite3-dev, libcpp-httplib-dev, libcctz-dev, zlib1g-dev, pkg-config
+Depends: libcaf-dev (>= 0.17.6), libfmt-dev, libssl-dev, nlohmann-json3-dev, libspdlog-dev, libsqlite3-dev, libpq-dev, libcpp-httplib-dev, libcctz-dev, zlib1g-dev, pkg-config
 Installed-Size: $(du -ks "$dev" | cut -f1)
 Description: fleetd's C++ SDK: clients, worker nodes and daemons of your own
  Headers, static libraries, the CMake package (find_package(fleetd) with fleetd::client,

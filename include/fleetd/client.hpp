@@ -21,6 +21,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace fleet {
@@ -39,6 +40,24 @@ std::string default_client_name();
 caf::expected<fleet_api_actor> connect_fleet(caf::actor_system& sys, const std::string& host, uint16_t port,
                                              std::chrono::milliseconds timeout = std::chrono::seconds(30));
 
+/// One address of a fleetd.
+struct fleet_endpoint {
+  std::string host;
+  uint16_t port = 4242;
+  /// host:port ([host]:port for IPv6), for messages.
+  std::string text() const;
+};
+
+/// Parses a list of fleetd addresses, "host[:port],..." ("db1:4242,db2", "[::1]:4243"); an entry
+/// without a port gets `default_port`. errc::invalid_config naming the entry that is not one.
+caf::expected<std::vector<fleet_endpoint>> parse_endpoints(std::string_view text, uint16_t default_port);
+
+/// The first of several fleetd that answers, tried in order: with fleetd on PostgreSQL, only the
+/// active one of them listens (the standbys do not). errc::unreachable names every address tried
+/// and why each failed; another error (an incompatible release) ends the search at once.
+caf::expected<fleet_api_actor> connect_fleet(caf::actor_system& sys, const std::vector<fleet_endpoint>& endpoints,
+                                             std::chrono::milliseconds timeout = std::chrono::seconds(30));
+
 /// Blocking calls to fleetd, one per public operation, each with a deadline. Not thread-safe.
 class fleet_client {
 public:
@@ -46,6 +65,9 @@ public:
 
   static caf::expected<fleet_client> connect(caf::actor_system& sys, const std::string& host,
                                              uint16_t port, duration timeout = std::chrono::seconds(30));
+  /// The first of `endpoints` that answers (see connect_fleet).
+  static caf::expected<fleet_client> connect(caf::actor_system& sys, const std::vector<fleet_endpoint>& endpoints,
+                                             duration timeout = std::chrono::seconds(30));
 
   fleet_client(caf::actor_system& sys, fleet_api_actor manager, duration timeout);
   fleet_client(fleet_client&&) noexcept;

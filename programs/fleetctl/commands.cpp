@@ -470,8 +470,9 @@ std::string usage(const std::string& command) {
     out += std::strlen(c.synopsis) <= 28 ? fmt::format("  {:<28} {}\n", c.synopsis, c.summary)
                                          : fmt::format("  {}\n  {:<28} {}\n", c.synopsis, "", c.summary);
   out += "\nOptions:\n"
-         "  --host H       fleetd's address (default 127.0.0.1)\n"
-         "  --port P       fleetd's port (default 4242)\n"
+         "  --host H       fleetd's address (default 127.0.0.1); several as H1:PORT,H2:PORT, tried\n"
+         "                 in order, the first that answers (fleetd on PostgreSQL with standbys)\n"
+         "  --port P       fleetd's port where --host names none (default 4242)\n"
          "  --json         machine-readable output (one JSON document; JSON Lines for wait)\n"
          "  --timeout MS   how long to wait for each answer (default 30000)\n"
          "  --tls-cert F --tls-key F --tls-ca F\n"

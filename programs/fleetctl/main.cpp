@@ -2,6 +2,8 @@
 
 #include "commands.hpp"
 
+#include "fleetd/client.hpp"
+#include "fleetd/error.hpp"
 #include "fleetd/fleet_config.hpp"
 #include "fleet/parse_number.hpp"
 #include "fleet/queue_settings.hpp"
@@ -133,6 +135,8 @@ int main(int argc, char** argv) {
     } else if (value_of("--host", value)) {
       if (value.empty())
         return error("--host needs an address");
+      if (auto list = fleet::parse_endpoints(value, inv.port); !list)
+        return error("--host: " + fleet::error_text(list.error()));
       inv.host = value;
     } else if (value_of("--port", value)) {
       int64_t port = 0;

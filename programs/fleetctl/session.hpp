@@ -28,7 +28,11 @@ struct session {
   fleet::config_update update;     ///< config set
 
   caf::error connect() {
-    auto c = fleet::fleet_client::connect(sys, inv.host, inv.port, std::chrono::milliseconds(inv.timeout_ms));
+    // One address or several (--host a:4242,b:4242): the first fleetd that answers.
+    auto endpoints = fleet::parse_endpoints(inv.host, inv.port);
+    if (!endpoints)
+      return endpoints.error();
+    auto c = fleet::fleet_client::connect(sys, *endpoints, std::chrono::milliseconds(inv.timeout_ms));
     if (!c)
       return c.error();
     client.emplace(std::move(*c));

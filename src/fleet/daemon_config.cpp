@@ -17,7 +17,10 @@ namespace {
 // The `[fleet]` options. Names are fixed by the public interface (issue 3).
 const std::vector<option_spec>& fleet_options() {
   static const std::vector<option_spec> specs{
-    {"db", value_kind::text, "SQLite database file; its directory is created (default var/fleet.db)"},
+    {"db", value_kind::text, "SQLite database file; its directory is created; with store=postgres the local files (start journal, children, instance lock) are named after it (default var/fleet.db)"},
+    {"store", value_kind::text, "sqlite: the embedded file fleet.db; postgres: the database fleet.postgres names, shared by any number of fleetd of which one is active (default sqlite)"},
+    {"postgres", value_kind::text, "libpq connection string of the PostgreSQL database (store=postgres), e.g. \"host=db1 dbname=fleet user=fleetd\"; keep a password in ~/.pgpass rather than here"},
+    {"failover-timeout", value_kind::duration, "store=postgres: a standby takes over within this long after the active fleetd died or lost the database, e.g. \"10s\" (default 10s)"},
     {"host", value_kind::text, "address to listen on (default 127.0.0.1, loopback only)"},
     {"port", value_kind::integer, "TCP port for CAF nodes and fleetctl; 0 picks a free one (default 4242)"},
     {"max-workers", value_kind::integer, "max_concurrent_workers, fleet-wide (default 10)"},
@@ -105,6 +108,9 @@ caf::error daemon_config::take_group(const std::string& name, const caf::setting
 
 caf::error daemon_config::apply() {
   text("db", options.db);
+  text("store", options.store);
+  text("postgres", options.postgres);
+  duration("failover-timeout", options.failover_timeout_ms);
   text("host", options.host);
   integer("port", options.port);
   text("synchronous", options.synchronous);
@@ -205,6 +211,22 @@ caf::error daemon_config::check_ranges() const {
     return config_error("fleet.db must name a file");
   if (options.host.empty())
     return config_error("fleet.host must name an address, e.g. 127.0.0.1");
+  if (options.store != "sqlite" && options.store != "postgres")
+    return config_error(fmt::format("fleet.store must be sqlite or postgres (got \"{}\")", options.store));
+  if (options.store == "postgres" && options.postgres.empty())
+    return config_error("fleet.store=postgres needs fleet.postgres, the connection string of the database "
+                        "(e.g. \"host=db1 dbname=fleet user=fleetd\")");
+  if (options.store == "sqlite" && !options.postgres.empty())
+    return config_error("fleet.postgres is set but fleet.store is sqlite: set fleet.store=postgres to use it, or "
+                        "remove fleet.postgres");
+  if (options.store == "postgres" && !options.archive_dir.empty())
+    return config_error("fleet.archive-dir reads batches from the SQLite file: it does not work with "
+                        "fleet.store=postgres yet (back up PostgreSQL with its own tools, docs/OPERATIONS.md)");
+  if (options.store == "postgres" && options.max_db_size_mib != 0)
+    return config_error("fleet.max-db-size bounds the SQLite file: with fleet.store=postgres, bound the "
+                        "database with PostgreSQL's own means (a tablespace on a volume of its own)");
+  if (auto err = range("failover-timeout", options.failover_timeout_ms, 3000, 600'000, " ms"))
+    return err;
   if (auto err = validate_synchronous(options.synchronous))
     return config_error("fleet." + error_text(err));
   if (spdlog::level::from_str(options.log_level) == spdlog::level::off && options.log_level != "off")

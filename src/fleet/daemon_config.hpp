@@ -27,6 +27,9 @@ struct daemon_options {
   /// `[queue.NAME]` sections: queues and their limits (runtime changes win on restart).
   std::map<std::string, queue_limits> queues;
   std::string db = "var/fleet.db";
+  std::string store = "sqlite";        ///< sqlite | postgres
+  std::string postgres;                ///< fleet.postgres: libpq connection string (may hold a password)
+  int64_t failover_timeout_ms = 10000; ///< fleet.failover-timeout: the lease's ttl on PostgreSQL
   std::string host = "127.0.0.1";
   int64_t port = 4242; ///< 0 picks a free port (logged)
   std::string synchronous = "full";

@@ -5,6 +5,7 @@
 #include <caf/error.hpp>
 #include <caf/expected.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <string>
@@ -39,7 +40,8 @@ struct lease_state {
 ///   back; `try_acquire` waits for the row at most a tenth of the ttl and then answers false, to
 ///   try again at its next turn.
 ///
-/// One object per term holder; not thread-safe. Each call takes the connection to use, so that the
+/// One object per term holder; not thread-safe, except that `fence` and `epoch` may be called
+/// from one thread while another renews (lease_keeper). Each call takes the connection to use, so that the
 /// renewals can run on a connection of their own while the writer's is busy.
 class leader_lease {
 public:
@@ -87,7 +89,8 @@ private:
   std::string holder_;
   std::chrono::milliseconds ttl_;
   int64_t epoch_ = 0;
-  bool lost_ = false;
+  /// Set by the renewing thread, read by the writer's fence (lease_keeper).
+  std::atomic<bool> lost_{false};
   clock::time_point held_until_{};
 };
 

@@ -16,7 +16,7 @@ namespace {
 
 const std::vector<option_spec>& node_option_specs() {
   static const std::vector<option_spec> specs{
-    {"fleetd-host", value_kind::text, "address of fleetd (default 127.0.0.1)"},
+    {"fleetd-host", value_kind::text, "address of fleetd, or several as host:port,host:port (fleetd on PostgreSQL with standbys: the node joins whichever is active, and the next after a failover) (default 127.0.0.1)"},
     {"fleetd-port", value_kind::integer, "port of fleetd (default 4242)"},
     {"name", value_kind::text, "this node's name in the fleet: 1-64 of A-Z a-z 0-9 . _ - (default: the host name)"},
     {"types", value_kind::text, "task types this node runs, comma-separated (default: every type it has; fleet-node: echo, sleep, fail, and exec when exec-allow names programs)"},

@@ -139,7 +139,9 @@ caf::expected<connection> connection::open(const std::string& conninfo) {
   PQsetNoticeProcessor(c, log_notice, nullptr);
   auto text_of = [](const char* x) { return std::string{x != nullptr ? x : ""}; };
   endpoint where{text_of(PQhost(c)), text_of(PQport(c)), text_of(PQdb(c))};
-  return connection{c, std::move(where)};
+  connection out{c, std::move(where)};
+  out.conninfo_ = conninfo;
+  return out;
 }
 
 connection::~connection() = default;

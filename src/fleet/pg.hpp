@@ -127,6 +127,10 @@ public:
   /// The server this connection talks to.
   const endpoint& where() const { return where_; }
 
+  /// The connection string it was opened with, to open another session like it. It may hold a
+  /// password: never for messages.
+  const std::string& conninfo() const { return conninfo_; }
+
   /// The SQLSTATE of the last statement that failed on this connection ("" for none, or for a
   /// failure without an answer from the server).
   const std::string& last_sqlstate() const { return last_sqlstate_; }
@@ -147,6 +151,7 @@ private:
   static caf::expected<int64_t> first_int(caf::expected<result> res);
   std::unique_ptr<pg_conn, release> conn_;
   endpoint where_;
+  std::string conninfo_;
   std::string last_sqlstate_;
   std::unordered_map<std::string, std::string> statements_; ///< SQL text -> prepared statement's name
 };

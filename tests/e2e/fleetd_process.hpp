@@ -172,18 +172,24 @@ public:
   /// An environment variable for fleetd's next starts.
   void set_env(const std::string& name, const std::string& value) { env_[name] = value; }
 
-  /// Starts fleetd and waits until it listens; false (with the log) if it exited instead.
-  bool start(std::vector<std::string> extra_args = {}) {
+  /// Starts fleetd without waiting for anything (a standby does not listen until it takes over).
+  void launch(std::vector<std::string> extra_args = {}) {
     std::vector<std::string> argv{bin(binary_), "--config-file=" + config_};
     argv.insert(argv.end(), extra_args.begin(), extra_args.end());
     proc_.launch(std::move(argv), log_, env_);
     ++starts_;
+  }
+
+  /// Starts fleetd and waits until it listens; false (with the log) if it exited instead.
+  bool start(std::vector<std::string> extra_args = {}) {
+    launch(std::move(extra_args));
     auto marker = "listening on 127.0.0.1:" + std::to_string(port_);
     return eventually([&] { return count_in_log(marker) >= starts_ || !alive(); }) && alive();
   }
 
   /// kill -9: no drain, no final commit.
   void kill_hard() { proc_.kill_hard(); }
+  void signal(int sig) { proc_.signal(sig); }
   /// SIGTERM, then the exit code.
   int terminate() { return proc_.terminate(); }
   /// Waits for fleetd to exit (after a signal sent elsewhere), then its exit code.

@@ -292,7 +292,7 @@ TEST_CASE_TEMPLATE("both stores: a cycle, an unknown dependency and a repeated i
   CHECK(runnable(b).size() == 1);
 }
 
-TEST_CASE_TEMPLATE("both stores: an upload seals into one batch; a repeat across chunks is named and stores nothing",
+TEST_CASE_TEMPLATE("both stores: an upload seals into one batch, a repeat across chunks is named and stores nothing",
                    B, BACKENDS) {
   B b;
   auto chunk = [](int from, int n) {

@@ -1,0 +1,173 @@
+// Two fleetd on one PostgreSQL database (issue 24): one is the active manager, the other waits as a
+// standby and takes over when the first dies (kill -9), is paused past its lease (SIGSTOP) or stops
+// cleanly. What each leader did is read back from the attempts, which name their term.
+
+#include "fleetd_process.hpp"
+#include "pg_fixture.hpp"
+
+#include <set>
+
+using namespace fleet;
+using namespace fleet::test;
+
+namespace {
+
+std::string sleep_tasks(int n, int ms) {
+  std::string out;
+  for (int i = 0; i < n; ++i)
+    out += R"({"id": "s)" + std::to_string(i) + R"(", "type": "sleep", "data": {"ms": )" + std::to_string(ms) + "}}\n";
+  return out;
+}
+
+/// A config for a fleetd on `database` with a failover timeout of `ttl` (a duration text).
+std::string on_postgres(const pg_database& database, const std::string& ttl, const std::string& extra = {}) {
+  return "store=\"postgres\"\npostgres=\"" + database.conninfo() + "\"\nfailover-timeout=\"" + ttl
+         + "\"\nmax-workers=8\n" + extra;
+}
+
+/// Launches a fleetd that is to wait as a standby: returns once its log says so.
+void start_standby(fleetd_process& d) {
+  d.launch();
+  REQUIRE_MESSAGE(eventually([&] { return d.count_in_log("standby: ") >= 1 || !d.alive(); }), d.log());
+  REQUIRE_MESSAGE(d.alive(), d.log());
+}
+
+/// When term `epoch` began, in ms since the epoch (the attempts' clock).
+int64_t term_start_ms(pg::connection& db, int64_t epoch) {
+  return count(db, "SELECT floor(extract(epoch FROM acquired_at) * 1000)::bigint FROM leader_terms WHERE epoch = "
+                     + std::to_string(epoch));
+}
+
+/// Every task of the batch succeeded exactly once, in the record, and nothing is left running.
+void check_every_task_once(pg::connection& db, int n) {
+  CHECK(count(db, "SELECT count(*) FROM tasks WHERE state = 'succeeded'") == n);
+  CHECK(count(db, "SELECT count(*) FROM attempts WHERE outcome = 'succeeded'") == n);
+  CHECK(count(db, "SELECT count(*) FROM (SELECT task_seq FROM attempts WHERE outcome = 'succeeded'"
+                  " GROUP BY task_seq HAVING count(*) > 1) x")
+        == 0);
+  CHECK(count(db, "SELECT count(*) FROM attempts WHERE finished_at IS NULL") == 0);
+  CHECK(count(db, "SELECT succeeded FROM batches") == n);
+}
+
+/// The old leader (term 1) started nothing once term 2 began, and ended nothing itself after it:
+/// its attempts still open then were ended by the new leader's recovery, as interrupted.
+void check_old_leader_quiet(pg::connection& db) {
+  auto takeover = std::to_string(term_start_ms(db, 2));
+  CHECK(count(db, "SELECT count(*) FROM attempts WHERE epoch = 1 AND started_at >= " + takeover) == 0);
+  CHECK(count(db, "SELECT count(*) FROM attempts WHERE epoch = 1 AND finished_at >= " + takeover
+                    + " AND outcome <> 'interrupted'")
+        == 0);
+}
+
+} // namespace
+
+TEST_CASE("failover: the active fleetd is killed with kill -9, the standby takes over and every task ends once") {
+  constexpr int n = 400;
+  pg_database database;
+  fleetd_process a{on_postgres(database, "3s")};
+  fleetd_process b{on_postgres(database, "3s")};
+  REQUIRE_MESSAGE(a.start(), a.log());
+  start_standby(b);
+  auto tasks = a.file("tasks.jsonl");
+  write_file(tasks, sleep_tasks(n, 20));
+  auto id = a.submit(tasks);
+  REQUIRE(eventually([&] { return a.ctl_json({"status", id})["completed"] >= 40; }));
+  // A fleetctl wait on both addresses, talking to a now: it finishes on b.
+  auto both = "127.0.0.1:" + std::to_string(a.port()) + ",127.0.0.1:" + std::to_string(b.port());
+  auto progress = a.file("wait.out");
+  logged_process waiter;
+  waiter.launch({"sh", "-c", "exec \"$0\" \"$@\" > " + progress, bin("fleetctl"), "--host", both, "--timeout", "10000",
+                 "wait", id},
+                a.file("wait.log"));
+  // Its first progress line: it talks to a.
+  REQUIRE_MESSAGE(eventually([&] { return !read_file(progress).empty(); }), read_file(a.file("wait.log")));
+  a.kill_hard();
+  auto killed = std::chrono::steady_clock::now();
+  REQUIRE_MESSAGE(eventually([&] { return b.count_in_log("active manager of") >= 1 || !b.alive(); }), b.log());
+  auto took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - killed);
+  REQUIRE_MESSAGE(eventually([&] { return b.count_in_log("listening on") >= 1 || !b.alive(); }), b.log());
+  auto serving = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - killed);
+  MESSAGE("the standby held the lease " << took.count() << " ms and listened " << serving.count()
+                                        << " ms after the kill (failover-timeout 3000 ms)");
+  CHECK(waiter.wait_exit() == 0);
+  CHECK(b.ctl({"wait", id}).exit_code == 0);
+  auto db = database.connect();
+  check_every_task_once(db, n);
+  check_old_leader_quiet(db);
+  CHECK(count(db, "SELECT count(*) FROM leader_terms") == 2);
+  CHECK(count(db, "SELECT count(*) FROM attempts WHERE epoch = 2") > 0);
+  // The run of the killed leader is found dead by the new one.
+  CHECK(count(db, "SELECT count(*) FROM fleetd_runs WHERE found_dead_at IS NOT NULL") == 1);
+}
+
+TEST_CASE("split brain: a leader paused past its lease resumes, writes nothing, and steps down") {
+  constexpr int n = 300;
+  pg_database database;
+  fleetd_process a{on_postgres(database, "3s")};
+  fleetd_process b{on_postgres(database, "3s")};
+  REQUIRE_MESSAGE(a.start(), a.log());
+  start_standby(b);
+  auto tasks = a.file("tasks.jsonl");
+  write_file(tasks, sleep_tasks(n, 20));
+  auto id = a.submit(tasks);
+  REQUIRE(eventually([&] { return a.ctl_json({"status", id})["completed"] >= 30; }));
+  a.signal(SIGSTOP);
+  REQUIRE_MESSAGE(eventually([&] { return b.count_in_log("listening on") >= 1 || !b.alive(); }), b.log());
+  a.signal(SIGCONT);
+  // Its lease ran out while it was paused: it exits without dispatching again.
+  CHECK(a.wait_exit() == 75);
+  CHECK(a.count_in_log("stepping down") == 1);
+  CHECK(b.ctl({"wait", id}).exit_code == 0);
+  auto db = database.connect();
+  check_every_task_once(db, n);
+  check_old_leader_quiet(db);
+}
+
+TEST_CASE("a clean stop releases the lease: the standby takes over at once, not after the failover timeout") {
+  pg_database database;
+  fleetd_process a{on_postgres(database, "10m")};
+  fleetd_process b{on_postgres(database, "10m")};
+  REQUIRE_MESSAGE(a.start(), a.log());
+  start_standby(b);
+  auto tasks = a.file("tasks.jsonl");
+  write_file(tasks, sleep_tasks(20, 1));
+  auto id = a.submit(tasks);
+  CHECK(a.ctl({"wait", id}).exit_code == 0);
+  CHECK(a.terminate() == 0);
+  CHECK(a.count_in_log("lease released") == 1);
+  // Ten minutes of lease were left: only the release lets b in within the test's patience.
+  REQUIRE_MESSAGE(eventually([&] { return b.count_in_log("listening on") >= 1; }, 60), b.log());
+  auto st = b.ctl_json({"status", id});
+  CHECK(st["status"] == "completed");
+  CHECK(st["completed"] == 20);
+  // A standby stops cleanly on SIGTERM too.
+  fleetd_process c{on_postgres(database, "10m")};
+  start_standby(c);
+  CHECK(c.terminate() == 0);
+  CHECK(c.count_in_log("received while standby") == 1);
+}
+
+TEST_CASE("fleetd on PostgreSQL refuses what does not fit: no connection string, a bad one, SQLite-only options") {
+  pg_database database;
+  fleetd_process none{"store=\"postgres\"\n"};
+  CHECK_FALSE(none.start());
+  CHECK(none.count_in_log("fleet.store=postgres needs fleet.postgres") == 1);
+  fleetd_process mixed{"postgres=\"" + database.conninfo() + "\"\n"};
+  CHECK_FALSE(mixed.start());
+  CHECK(mixed.count_in_log("fleet.store is sqlite") == 1);
+  fleetd_process archive{on_postgres(database, "5s", "archive-dir=\"/tmp\"\n")};
+  CHECK_FALSE(archive.start());
+  CHECK(archive.count_in_log("archive-dir") >= 1);
+  fleetd_process bad{"store=\"postgres\"\npostgres=\"host=/nonexistent password=secret123 port=\"\n"};
+  CHECK_FALSE(bad.start());
+  CHECK(bad.count_in_log("secret123") == 0);
+  // A database of a newer fleetd is refused before anything is written.
+  auto db = database.connect();
+  fleetd_process first{on_postgres(database, "5s")};
+  REQUIRE_MESSAGE(first.start(), first.log());
+  CHECK(first.terminate() == 0);
+  REQUIRE(db.query("UPDATE fleetd_schema SET version = version + 1"));
+  fleetd_process newer{on_postgres(database, "5s")};
+  CHECK_FALSE(newer.start());
+  CHECK(newer.count_in_log("newer") >= 1);
+}
