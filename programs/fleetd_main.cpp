@@ -218,17 +218,19 @@ int fleet::run_daemon(int argc, char** argv, const daemon_extensions& ext) {
       return 0;
     }
     spdlog::info("active manager of {}: term {}", lease_db->where().text(), lease->epoch());
-    keeper = std::make_unique<lease_keeper>(std::move(*lease_db), *lease, [](const std::string& reason) {
-      // Exiting is the one way to be sure that no worker of this process starts another attempt
-      // and no outcome is written: its service manager starts it again, as a standby.
+    // Exiting is the one way to be sure that no worker of this process starts another attempt
+    // and no outcome is written: its service manager starts it again, as a standby.
+    auto step_down = [](const std::string& reason) {
       spdlog::critical("stepping down: {}; fleetd exits at once (code {})", reason, lost_lease_exit_code);
       spdlog::shutdown();
       std::fflush(nullptr);
       std::_Exit(lost_lease_exit_code);
-    });
+    };
+    keeper = std::make_unique<lease_keeper>(std::move(*lease_db), *lease, step_down);
     auto opened = pg_store::open(o.postgres, lease.get());
     if (!opened)
       return fail(1, fmt::format("PostgreSQL (fleet.postgres): {}", error_text(opened.error())));
+    (*opened)->on_ambiguous_commit(step_down);
     store = std::move(*opened);
     if (auto m = store->migration(); m.from != m.to)
       spdlog::info("PostgreSQL {}: migrated from schema version {} to {} in {} ms", store->file(), m.from, m.to,

@@ -27,6 +27,7 @@ std::string lease_holder_name() {
 
 caf::expected<bool> wait_for_lease(pg::connection& db, leader_lease& lease, const sigset_t& signals, int& sig) {
   auto interval = lease_interval(lease.ttl());
+  db.reconnect_when_lost();
   std::string last_holder = "-";
   bool unreachable = false;
   for (;;) {
@@ -39,13 +40,7 @@ caf::expected<bool> wait_for_lease(pg::connection& db, leader_lease& lease, cons
       if (!unreachable)
         spdlog::warn("standby: the database cannot be reached ({}); trying again every {} ms",
                      error_text(taken.error()), interval.count());
-      unreachable = true;
-      // A new session once the old one broke: libpq does not reconnect by itself.
-      if (!db.usable()) {
-        auto again = pg::connection::open(db.conninfo());
-        if (again)
-          db = std::move(*again);
-      }
+      unreachable = true; // the next try opens a new session
     } else {
       unreachable = false;
       if (auto now = leader_lease::current(db); now && now->holder != last_holder) {
@@ -67,6 +62,7 @@ caf::expected<bool> wait_for_lease(pg::connection& db, leader_lease& lease, cons
 
 lease_keeper::lease_keeper(pg::connection db, leader_lease& lease, lost_handler lost)
   : db_(std::move(db)), lease_(lease), lost_(std::move(lost)) {
+  db_.reconnect_when_lost();
   // Held now: taken a moment ago, at most one interval before this.
   auto now = leader_lease::clock::now();
   deadline_ns_ = (now + lease.ttl() - lease.ttl() / 10 - lease_interval(lease.ttl())).time_since_epoch().count();
@@ -114,9 +110,6 @@ void lease_keeper::renew_loop() {
       return;
     } else {
       spdlog::warn("the lease could not be renewed ({}); trying again until it runs out", error_text(err));
-      if (!db_.usable())
-        if (auto again = pg::connection::open(db_.conninfo()))
-          db_ = std::move(*again);
     }
     lock.lock();
   }

@@ -167,9 +167,45 @@ caf::error connection::failure(pg_result* r, std::string_view what) {
   return caf::make_error(code, fmt::format("{}: {} (SQLSTATE {})", what, message, state));
 }
 
+void connection::reconnect_when_lost(std::function<caf::error(connection&)> setup) {
+  reconnect_when_lost_ = true;
+  setup_ = std::move(setup);
+}
+
+caf::error connection::reconnect() {
+  PQreset(conn_.get());
+  statements_.clear();
+  if (!usable())
+    return caf::make_error(errc::storage_unavailable,
+                           fmt::format("cannot reconnect to {}: {}", where_.text(), trimmed(PQerrorMessage(conn_.get()))));
+  spdlog::info("reconnected to {} (the last session was lost)", where_.text());
+  return setup_ ? setup_(*this) : caf::none;
+}
+
+caf::error connection::ensure_session() {
+  if (!reconnect_when_lost_ || in_transaction_ || usable())
+    return caf::none;
+  return reconnect();
+}
+
+caf::expected<result> connection::in_session(const std::function<caf::expected<result>()>& run) {
+  if (auto err = ensure_session())
+    return err;
+  auto out = run();
+  // libpq learns that the server ended the session only when a statement fails on it. Outside a
+  // transaction the statement runs again on a new session: a read, a BEGIN, or the lease's renewal,
+  // each of which may run twice.
+  if (!out && reconnect_when_lost_ && !in_transaction_ && !usable()) {
+    if (auto err = reconnect())
+      return err;
+    out = run();
+  }
+  return out;
+}
+
 caf::error connection::exec(std::string_view sql) {
   std::string text{sql};
-  auto done = answer(PQexec(conn_.get(), text.c_str()));
+  auto done = in_session([&] { return answer(PQexec(conn_.get(), text.c_str())); });
   return done ? caf::none : done.error();
 }
 
@@ -194,23 +230,27 @@ caf::expected<int64_t> connection::first_int(caf::expected<result> res) {
 caf::expected<result> connection::query_params(std::string_view sql, const std::vector<param>& params) {
   std::string text{sql};
   auto values = values_of(params);
-  return answer(PQexecParams(conn_.get(), text.c_str(), static_cast<int>(values.size()), nullptr, values.data(),
-                             nullptr, nullptr, 0));
+  return in_session([&] {
+    return answer(PQexecParams(conn_.get(), text.c_str(), static_cast<int>(values.size()), nullptr, values.data(),
+                               nullptr, nullptr, 0));
+  });
 }
 
 caf::expected<result> connection::prepared_params(std::string_view sql, const std::vector<param>& params) {
   std::string text{sql};
-  auto i = statements_.find(text);
-  if (i == statements_.end()) {
-    auto name = fmt::format("fleetd_{}", statements_.size() + 1);
-    auto made = answer(PQprepare(conn_.get(), name.c_str(), text.c_str(), static_cast<int>(params.size()), nullptr));
-    if (!made)
-      return made.error();
-    i = statements_.emplace(std::move(text), std::move(name)).first;
-  }
   auto values = values_of(params);
-  return answer(PQexecPrepared(conn_.get(), i->second.c_str(), static_cast<int>(values.size()), values.data(),
-                               nullptr, nullptr, 0));
+  return in_session([&]() -> caf::expected<result> {
+    auto i = statements_.find(text);
+    if (i == statements_.end()) {
+      auto name = fmt::format("fleetd_{}", statements_.size() + 1);
+      auto made = answer(PQprepare(conn_.get(), name.c_str(), text.c_str(), static_cast<int>(params.size()), nullptr));
+      if (!made)
+        return made.error();
+      i = statements_.emplace(text, std::move(name)).first;
+    }
+    return answer(PQexecPrepared(conn_.get(), i->second.c_str(), static_cast<int>(values.size()), values.data(),
+                                 nullptr, nullptr, 0));
+  });
 }
 
 bool connection::usable() const {
@@ -229,6 +269,7 @@ caf::error transaction::begin() {
   if (auto err = db_.exec("BEGIN"))
     return err;
   active_ = true;
+  db_.in_transaction_ = true;
   return caf::none;
 }
 
@@ -236,7 +277,9 @@ caf::error transaction::commit() {
   // Whatever COMMIT answers, this transaction is over. A refused COMMIT rolled it back; a COMMIT
   // whose connection broke may or may not have committed (the error says the connection is lost).
   active_ = false;
-  return db_.exec("COMMIT");
+  auto err = db_.exec("COMMIT");
+  db_.in_transaction_ = false;
+  return err;
 }
 
 void transaction::rollback() {
@@ -245,6 +288,7 @@ void transaction::rollback() {
   active_ = false;
   if (db_.usable())
     db_.exec("ROLLBACK");
+  db_.in_transaction_ = false;
 }
 
 } // namespace fleet::pg

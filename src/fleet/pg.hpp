@@ -4,6 +4,7 @@
 #include <caf/expected.hpp>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -124,6 +125,16 @@ public:
   /// False once the server closed the connection or it broke.
   bool usable() const;
 
+  /// From now on, a statement outside a transaction finds a lost session opened again first (a
+  /// restarted server, a dropped connection), and `setup` runs on the new session to set up what
+  /// the old one had. Inside a transaction a lost session stays an error until the transaction
+  /// ends: its work is gone, and going on in a new session would run the rest outside it.
+  void reconnect_when_lost(std::function<caf::error(connection&)> setup = {});
+
+  /// Opens the lost session again now (libpq's PQreset, with the same parameters), forgetting
+  /// its prepared statements; then the setup of reconnect_when_lost, if any.
+  caf::error reconnect();
+
   /// The server this connection talks to.
   const endpoint& where() const { return where_; }
 
@@ -154,6 +165,15 @@ private:
   std::string conninfo_;
   std::string last_sqlstate_;
   std::unordered_map<std::string, std::string> statements_; ///< SQL text -> prepared statement's name
+  /// Before each statement: the session opened again if it was lost and that is wanted.
+  caf::error ensure_session();
+  /// Runs a statement; outside a transaction, once more on a new session if it failed because the
+  /// session was lost (with reconnect_when_lost).
+  caf::expected<result> in_session(const std::function<caf::expected<result>()>& run);
+  friend class transaction; // marks the span of a transaction (no reconnect within it)
+  bool in_transaction_ = false;
+  bool reconnect_when_lost_ = false;
+  std::function<caf::error(connection&)> setup_;
 };
 
 /// BEGIN on `begin`; rolls back on destruction unless committed.

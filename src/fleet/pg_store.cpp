@@ -34,17 +34,25 @@ constexpr size_t rows_per_statement = 4096;
 constexpr size_t bytes_per_statement = size_t{8} << 20;
 
 struct pg_transaction final : store_transaction::backend {
-  pg_transaction(pg::connection& db, const leader_lease* lease) : db(db), tx(db), lease(lease) {}
+  using ambiguity_handler = std::function<void(const std::string&)>;
+  pg_transaction(pg::connection& db, const leader_lease* lease, const ambiguity_handler& ambiguous)
+    : db(db), tx(db), lease(lease), ambiguous(ambiguous) {}
   caf::error begin() override {
     if (auto err = tx.begin())
       return err;
     return lease != nullptr ? lease->fence(db) : caf::none;
   }
-  caf::error commit() override { return tx.commit(); }
+  caf::error commit() override {
+    auto err = tx.commit();
+    if (err && !db.usable() && ambiguous)
+      ambiguous("the connection broke during a COMMIT, which may or may not have happened: " + error_text(err));
+    return err;
+  }
   void rollback() override { tx.rollback(); }
   pg::connection& db;
   pg::transaction tx;
   const leader_lease* lease;
+  const ambiguity_handler& ambiguous;
 };
 
 /// bytea in PostgreSQL's text format: \x and two hex digits per byte.
@@ -100,14 +108,21 @@ caf::expected<std::unique_ptr<pg_store>> pg_store::open(const std::string& conni
   if (auto err = migrate(*db))
     return err;
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count();
-  if (lease != nullptr)
-    if (auto err = leader_lease::guard_session(*db, lease->ttl()))
-      return err;
-  // Edges of a batch being stored wait here until all its tasks are in (a task may run after a
-  // later one): bounded memory for a million-task graph, gone with the transaction.
-  if (auto err = db->exec("CREATE TEMP TABLE fleetd_edges (task_seq BIGINT NOT NULL, position BIGINT NOT NULL,"
-                          " task_id TEXT NOT NULL, after_id TEXT NOT NULL) ON COMMIT DELETE ROWS"))
+  // What the session needs, now and whenever it is opened again after it was lost (a restarted
+  // server): the next transaction's BEGIN reconnects.
+  auto ttl = lease != nullptr ? lease->ttl() : std::chrono::milliseconds{0};
+  auto setup = [ttl](pg::connection& c) -> caf::error {
+    if (ttl.count() > 0)
+      if (auto err = leader_lease::guard_session(c, ttl))
+        return err;
+    // Edges of a batch being stored wait here until all its tasks are in (a task may run after a
+    // later one): bounded memory for a million-task graph, gone with the transaction.
+    return c.exec("CREATE TEMP TABLE fleetd_edges (task_seq BIGINT NOT NULL, position BIGINT NOT NULL,"
+                  " task_id TEXT NOT NULL, after_id TEXT NOT NULL) ON COMMIT DELETE ROWS");
+  };
+  if (auto err = setup(*db))
     return err;
+  db->reconnect_when_lost(setup);
   auto last = db->query_int("SELECT coalesce(max(seq), 0) FROM tasks");
   if (!last)
     return last.error();
@@ -131,13 +146,15 @@ caf::expected<std::unique_ptr<store_reader>> pg_store::open_reader() const {
   if (!db)
     return db.error();
   // The reader never writes: a bug that tried would fail instead of bypassing the fence.
-  if (auto err = db->exec("SET default_transaction_read_only = on"))
+  auto setup = [](pg::connection& c) { return c.exec("SET default_transaction_read_only = on"); };
+  if (auto err = setup(*db))
     return err;
+  db->reconnect_when_lost(setup);
   return std::unique_ptr<store_reader>(new pg_reader(std::move(*db)));
 }
 
 store_transaction pg_store::transaction() {
-  return store_transaction{std::make_unique<pg_transaction>(db_, lease_)};
+  return store_transaction{std::make_unique<pg_transaction>(db_, lease_, ambiguous_commit_)};
 }
 
 caf::expected<int64_t> pg_store::change(std::string_view sql, std::vector<pg::param> params) {

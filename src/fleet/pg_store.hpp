@@ -77,6 +77,13 @@ public:
   /// The term this store writes in (0 without a lease).
   int64_t epoch() const;
 
+  /// Called (from the writer's thread) when a COMMIT's connection broke before it answered: the
+  /// commit may or may not have happened, and retrying the group would repeat it if it did. fleetd
+  /// steps down (exits) so that the next term starts from what was stored.
+  void on_ambiguous_commit(std::function<void(const std::string&)> handler) {
+    ambiguous_commit_ = std::move(handler);
+  }
+
 private:
   class task_writer;
   struct batch_delta {
@@ -116,6 +123,7 @@ private:
   std::string conninfo_;
   const leader_lease* lease_;
   int64_t next_seq_; ///< the seq the next task gets (one writer: this store)
+  std::function<void(const std::string&)> ambiguous_commit_;
 };
 
 } // namespace fleet

@@ -171,3 +171,36 @@ TEST_CASE("fleetd on PostgreSQL refuses what does not fit: no connection string,
   CHECK_FALSE(newer.start());
   CHECK(newer.count_in_log("newer") >= 1);
 }
+
+TEST_CASE("failover with a fleet-node: the node joins the new leader and its lost attempts run again, once each") {
+  constexpr int n = 300;
+  pg_database database;
+  fleetd_process a{on_postgres(database, "3s", "local-workers=0\n")};
+  fleetd_process b{on_postgres(database, "3s", "local-workers=0\n")};
+  REQUIRE_MESSAGE(a.start(), a.log());
+  start_standby(b);
+  node_process node{a.port(), "node-1", "sleep", 6};
+  node.add_args({"--node.fleetd-host=127.0.0.1:" + std::to_string(a.port()) + ",127.0.0.1:" + std::to_string(b.port())});
+  node.start();
+  REQUIRE_MESSAGE(eventually([&] { return node.log().find("joined fleetd") != std::string::npos; }), node.log());
+  auto tasks = a.file("tasks.jsonl");
+  write_file(tasks, sleep_tasks(n, 20));
+  auto id = a.submit(tasks);
+  REQUIRE(eventually([&] { return a.ctl_json({"status", id})["completed"] >= 30; }));
+  a.kill_hard();
+  REQUIRE_MESSAGE(eventually([&] { return b.count_in_log("listening on") >= 1 || !b.alive(); }), b.log());
+  // The node notices the loss, stops what it ran for the old leader, and joins the new one.
+  auto joined_twice = [&] {
+    auto log = node.log();
+    auto first = log.find("joined fleetd");
+    return first != std::string::npos && log.find("joined fleetd", first + 1) != std::string::npos;
+  };
+  REQUIRE_MESSAGE(eventually(joined_twice), node.log());
+  CHECK(b.ctl({"--timeout", "60000", "wait", id}).exit_code == 0);
+  auto db = database.connect();
+  check_every_task_once(db, n);
+  check_old_leader_quiet(db);
+  // Every attempt ran on the node, under both terms.
+  CHECK(count(db, "SELECT count(*) FROM attempts WHERE node IS DISTINCT FROM 'node-1'") == 0);
+  CHECK(count(db, "SELECT count(*) FROM attempts WHERE epoch = 2 AND outcome = 'succeeded'") > 0);
+}

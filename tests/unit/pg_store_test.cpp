@@ -125,3 +125,40 @@ TEST_CASE("pg store: a big submit writes in many statements and keeps submission
   CHECK((*next)[0].spec.id == "t1");
   CHECK((*next)[1].spec.id == "t3");
 }
+
+TEST_CASE("pg store: a session the server ended is opened again at the next transaction and the next read") {
+  pg_database database;
+  auto store = open_pg_store(database, nullptr);
+  auto reader = store->open_reader();
+  REQUIRE(reader);
+  REQUIRE_FALSE(submit_to(*store, "before", {{"a", "echo"}}));
+  auto admin = database.connect();
+  auto end_sessions = [&] {
+    REQUIRE(admin.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database()"
+                        " AND pid <> pg_backend_pid()"));
+  };
+  end_sessions();
+  // A batch with edges: the session's temporary table is back too.
+  task second{"b", "echo"};
+  second.after = {"a"};
+  auto err = submit_to(*store, "after", {{"a", "echo"}, second});
+  REQUIRE_MESSAGE(!err, error_text(err));
+  CHECK(count(admin, "SELECT count(*) FROM task_deps") == 1);
+  auto st = (*reader)->status("after");
+  REQUIRE_MESSAGE(st, error_text(st.error()));
+  CHECK(st->total == 2);
+  // A session lost inside a transaction stays an error until the transaction ends: nothing of it
+  // may go on outside it.
+  {
+    auto tx = store->transaction();
+    REQUIRE_FALSE(tx.begin());
+    end_sessions();
+    auto inside = store->insert_batch("lost", {{"x", "echo"}}, 1000);
+    REQUIRE(inside);
+    CHECK(code_of(inside) == errc::storage_unavailable);
+    CHECK(static_cast<fleet_store&>(*store).unfinished_batches().error() == errc::storage_unavailable);
+  }
+  CHECK(count(admin, "SELECT count(*) FROM batches WHERE id = 'lost'") == 0);
+  REQUIRE_FALSE(submit_to(*store, "later", {{"z", "echo"}}));
+  CHECK(count(admin, "SELECT count(*) FROM batches") == 3);
+}
