@@ -39,15 +39,30 @@ caf::error leader_lease::guard_session(pg::connection& db, std::chrono::millisec
 }
 
 caf::expected<bool> leader_lease::try_acquire(pg::connection& db, clock::time_point now) {
-  // The row lock makes two standbys that try at once take turns, and the second finds the lease
-  // taken. The term's row is written in the same statement. A holder's write in flight holds the
-  // row: wait for it a little, not for as long as that holder may be paused.
+  // Only a lease that is free or ran out is worth locking: a standby that asked for the row while
+  // the holder writes would queue the holder's next writes behind it, every time it looks.
+  auto free = db.query_int("SELECT count(*) FROM leader_lease"
+                           " WHERE id = 1 AND (holder IS NULL OR expires_at <= clock_timestamp())");
+  if (!free)
+    return free.error();
+  if (*free == 0)
+    return false;
+  // The row lock (FOR UPDATE) waits for the writes in flight of the old holder, whose fences hold
+  // the row FOR KEY SHARE, and makes two standbys that try at once take turns: the second finds
+  // the lease taken. The term's row is written in the same statement. Wait for the old holder a
+  // little, not for as long as it may be paused.
   pg::transaction tx{db};
   if (auto err = tx.begin())
     return err;
   auto wait_ms = std::max<int64_t>(ttl_.count() / 10, 10);
   if (auto set = db.query("SELECT set_config('lock_timeout', $1, true)", std::to_string(wait_ms)); !set)
     return set.error();
+  auto locked = db.query("SELECT 1 FROM leader_lease WHERE id = 1 FOR UPDATE");
+  if (!locked) {
+    if (db.last_sqlstate() == "55P03") // lock_not_available: the holder is writing
+      return false;
+    return locked.error();
+  }
   auto taken = db.query("WITH taken AS ("
                         "  UPDATE leader_lease SET holder = $1, epoch = epoch + 1, acquired_at = clock_timestamp(),"
                         "    renewed_at = clock_timestamp(), expires_at = clock_timestamp() + $2 * interval '1 millisecond'"
@@ -115,7 +130,10 @@ caf::error leader_lease::release(pg::connection& db) {
 caf::error leader_lease::fence(pg::connection& db) const {
   if (lost_ || epoch_ == 0)
     return lost(holder_, epoch_);
-  auto current = db.prepared_int("SELECT epoch FROM leader_lease WHERE id = 1 FOR SHARE");
+  // KEY SHARE: a takeover (FOR UPDATE) waits for this write, a renewal (an UPDATE of no key)
+  // does not. A plain share lock would hold every renewal up behind every write, and a big
+  // submit could keep the lease from being renewed until it ran out.
+  auto current = db.prepared_int("SELECT epoch FROM leader_lease WHERE id = 1 FOR KEY SHARE");
   if (!current)
     return current.error();
   if (*current != epoch_)

@@ -31,7 +31,7 @@ struct lease_state {
 ///   expiry from when it ran the renewal, which is later, so the holder stops acting before a
 ///   standby can take over, even when it cannot reach the database to learn it lost the lease.
 /// - `fence` is for every write transaction of the active manager: it checks that the epoch is
-///   still this term's and holds a share lock on the lease row until the transaction ends, so a
+///   still this term's and holds a key-share lock on the lease row until the transaction ends, so a
 ///   takeover waits for the write to commit, and a write after a takeover fails with
 ///   errc::not_leader and changes nothing.
 /// - A holder paused inside a write transaction would hold that lock, and the takeover would wait

@@ -19,7 +19,10 @@ caf::expected<int64_t> version_before(pg::connection& db, int latest) {
   if (*marked == 0) {
     auto tables = db.query_int("SELECT count(*) FROM pg_catalog.pg_class c"
                                " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
-                               " WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p', 'v', 'm', 'f')");
+                               " WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p', 'v', 'm', 'f')"
+                               // An extension's views (pg_stat_statements in public) are not a user's tables.
+                               " AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.classid ="
+                               " 'pg_catalog.pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')");
     if (!tables)
       return tables.error();
     if (*tables > 0) {

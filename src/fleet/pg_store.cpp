@@ -115,6 +115,13 @@ caf::expected<std::unique_ptr<pg_store>> pg_store::open(const std::string& conni
     if (ttl.count() > 0)
       if (auto err = leader_lease::guard_session(c, ttl))
         return err;
+    // Every write joins a group's rows (unnest) to a table by its key. A statement is planned
+    // once per session (prepared), when `attempts` may still be empty: the plan then hashes a
+    // scan of the whole table for each group and keeps doing so as it grows (3-4 ms per group at
+    // 20,000 attempts, auto_explain). Without hash and merge joins the writer probes the keys,
+    // whatever the statistics said: 17-17.6k tasks/s instead of 14-14.4k (docs/BENCHMARKS.md).
+    if (auto err = c.exec("SET enable_hashjoin = off; SET enable_mergejoin = off"))
+      return err;
     // Edges of a batch being stored wait here until all its tasks are in (a task may run after a
     // later one): bounded memory for a million-task graph, gone with the transaction.
     return c.exec("CREATE TEMP TABLE fleetd_edges (task_seq BIGINT NOT NULL, position BIGINT NOT NULL,"

@@ -190,36 +190,27 @@ caf::error pg_store::record_ends(const std::vector<std::pair<const attempt_ended
     if (!res)
       return res.error();
   }
-  auto res = db_.prepared("UPDATE tasks SET state = x.st, result = x.r, error = x.e, not_before = x.nb,"
+  // Every task's new state in one statement; only the tasks with dependents come back (RETURNING
+  // a row per task would send a group's worth of rows for the few that have any).
+  auto res = db_.prepared("WITH ended AS (UPDATE tasks SET state = x.st, result = x.r, error = x.e, not_before = x.nb,"
                           " finished_at = x.f, duration_ms = x.d, interruptions = interruptions + x.i,"
                           " attempts = greatest(attempts, x.a), started_at = coalesce(started_at, x.sa),"
                           " orphaned_attempts = orphaned_attempts + x.o"
                           " FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::bigint[],"
                           " $7::bigint[], $8::int[], $9::int[], $10::bigint[], $11::int[])"
                           " AS x(s, st, r, e, nb, f, d, i, a, sa, o)"
-                          " WHERE seq = x.s AND tasks.dependents > 0 RETURNING seq",
+                          " WHERE seq = x.s RETURNING seq, dependents)"
+                          " SELECT (SELECT count(*) FROM ended), seq FROM ended WHERE dependents > 0"
+                          " UNION ALL SELECT (SELECT count(*) FROM ended), NULL WHERE NOT EXISTS"
+                          " (SELECT 1 FROM ended WHERE dependents > 0)",
                           seqs, states, results, errors, not_before, finished, durations, interrupted, attempts,
                           started, orphaned);
   if (!res)
     return res.error();
-  // Tasks without dependents, nearly all of them: the same update, nothing returned. Two
-  // statements rather than one that returns a row per task.
-  auto rest = db_.prepared("UPDATE tasks SET state = x.st, result = x.r, error = x.e, not_before = x.nb,"
-                           " finished_at = x.f, duration_ms = x.d, interruptions = interruptions + x.i,"
-                           " attempts = greatest(attempts, x.a), started_at = coalesce(started_at, x.sa),"
-                           " orphaned_attempts = orphaned_attempts + x.o"
-                           " FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::bigint[],"
-                           " $7::bigint[], $8::int[], $9::int[], $10::bigint[], $11::int[])"
-                           " AS x(s, st, r, e, nb, f, d, i, a, sa, o)"
-                           " WHERE seq = x.s AND tasks.dependents = 0",
-                           seqs, states, results, errors, not_before, finished, durations, interrupted, attempts,
-                           started, orphaned);
-  if (!rest)
-    return rest.error();
-  if (res->affected() + rest->affected() != static_cast<int64_t>(seqs.size()))
+  auto updated = res->rows() > 0 ? res->integer(0, 0) : 0;
+  if (updated != static_cast<int64_t>(seqs.size()))
     return caf::make_error(errc::database_error,
-                           fmt::format("{} attempt ends were recorded for {} tasks", seqs.size(),
-                                       res->affected() + rest->affected()));
+                           fmt::format("{} attempt ends were recorded for {} tasks", seqs.size(), updated));
   if (!event_at.empty()) {
     auto ev = db_.prepared("INSERT INTO events (at, kind, batch_id, task_id, detail, requested_by)"
                            " SELECT a, k, b, t, d, $6 FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[],"
@@ -228,11 +219,12 @@ caf::error pg_store::record_ends(const std::vector<std::pair<const attempt_ended
     if (!ev)
       return ev.error();
   }
-  if (res->rows() == 0)
-    return caf::none;
   std::set<int64_t> with_dependents;
   for (int r = 0; r < res->rows(); ++r)
-    with_dependents.insert(res->integer(r, 0));
+    if (!res->is_null(r, 1))
+      with_dependents.insert(res->integer(r, 1));
+  if (with_dependents.empty())
+    return caf::none;
   for (const auto& [e, start] : ends) {
     if (with_dependents.count(e->seq) == 0 || !is_terminal(e->next))
       continue;

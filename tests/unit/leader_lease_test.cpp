@@ -211,6 +211,27 @@ TEST_CASE("lease fencing: a takeover waits for the holder's write in flight to c
   CHECK(code_of(a.fence(adb)) == errc::not_leader);
 }
 
+TEST_CASE("lease fencing: a renewal does not wait for the holder's write in flight, and a held lease is never locked") {
+  pg_database database;
+  auto wdb = migrated(database);
+  leader_lease a{"fleetd-a", 10min};
+  leader_lease b{"fleetd-b", 10min};
+  REQUIRE(acquire(a, wdb));
+  pg::transaction tx{wdb};
+  REQUIRE_FALSE(tx.begin());
+  REQUIRE_FALSE(a.fence(wdb)); // a long write (a big submit) holds the row from here on
+  // On connections that give up after a second instead of waiting: a renewal, and a standby's look.
+  auto rdb = database.connect("options='-c statement_timeout=1000'");
+  auto renewed = a.renew(rdb);
+  CHECK_MESSAGE(!renewed, error_text(renewed));
+  auto sdb = database.connect("options='-c statement_timeout=1000'");
+  auto taken = b.try_acquire(sdb);
+  REQUIRE_MESSAGE(taken, error_text(taken.error()));
+  CHECK_FALSE(*taken);
+  REQUIRE_FALSE(tx.commit());
+  CHECK(count(wdb, "SELECT epoch FROM leader_lease") == 1);
+}
+
 TEST_CASE("lease fencing: a holder paused inside a write loses it, and its write with it") {
   pg_database database;
   auto adb = migrated(database);

@@ -215,6 +215,16 @@ TEST_CASE("pg migrate: a schema with someone else's tables is not fleetd's, and 
   }
 }
 
+TEST_CASE("pg migrate: an extension's views in the schema are not someone else's tables") {
+  pg_database database;
+  auto db = database.connect();
+  // pg_stat_statements puts two views into public: an operator measuring fleetd installs it.
+  REQUIRE_FALSE(db.exec("CREATE EXTENSION pg_stat_statements"));
+  auto err = migrate(db);
+  REQUIRE_MESSAGE(!err, error_text(err));
+  CHECK(count(db, "SELECT version FROM fleetd_schema") == postgres_migrations().back().version);
+}
+
 TEST_CASE("pg migrate: a failing step changes nothing (DDL is transactional)") {
   pg_database database;
   auto db = database.connect();
