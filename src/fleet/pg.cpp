@@ -100,6 +100,26 @@ int64_t result::affected() const {
   return parsed ? *parsed : 0;
 }
 
+void copy_field(std::string& row, std::string_view value, bool first) {
+  if (!first)
+    row += '\t';
+  for (char c : value) {
+    switch (c) {
+      case '\\': row += "\\\\"; break;
+      case '\t': row += "\\t"; break;
+      case '\n': row += "\\n"; break;
+      case '\r': row += "\\r"; break;
+      default: row += c;
+    }
+  }
+}
+
+void copy_null(std::string& row, bool first) {
+  if (!first)
+    row += '\t';
+  row += "\\N";
+}
+
 param to_param(double x) {
   return fmt::format("{}", x);
 }
@@ -201,6 +221,44 @@ caf::expected<result> connection::in_session(const std::function<caf::expected<r
     out = run();
   }
   return out;
+}
+
+caf::expected<int64_t> connection::copy_in(std::string_view sql, std::string_view rows) {
+  if (auto err = ensure_session())
+    return err;
+  std::string text{sql};
+  auto started = answer_copy(PQexec(conn_.get(), text.c_str()));
+  if (started)
+    return started;
+  // In slices: libpq buffers what it sends, and a slice of a few MiB keeps that bounded.
+  constexpr size_t slice = size_t{1} << 20;
+  for (size_t at = 0; at < rows.size(); at += slice) {
+    auto n = std::min(slice, rows.size() - at);
+    if (PQputCopyData(conn_.get(), rows.data() + at, static_cast<int>(n)) != 1)
+      break; // the error comes with the result below
+  }
+  PQputCopyEnd(conn_.get(), nullptr);
+  caf::expected<int64_t> out{int64_t{0}};
+  bool first = true;
+  while (auto* r = PQgetResult(conn_.get())) {
+    auto done = answer(r);
+    if (first) {
+      out = done ? caf::expected<int64_t>{done->affected()} : caf::expected<int64_t>{done.error()};
+      first = false;
+    }
+  }
+  return out;
+}
+
+caf::error connection::answer_copy(pg_result* r) {
+  auto status = r != nullptr ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+  if (status == PGRES_COPY_IN) {
+    PQclear(r);
+    return caf::none;
+  }
+  auto err = failure(r, "PostgreSQL refused a COPY");
+  PQclear(r);
+  return err ? err : caf::make_error(errc::database_error, "COPY did not start");
 }
 
 caf::error connection::exec(std::string_view sql) {

@@ -65,6 +65,11 @@ private:
   std::unique_ptr<pg_result, release> res_;
 };
 
+/// Appends one COPY text-format field to `row` (a tab before all but the first): backslash,
+/// tab, newline and carriage return escaped, `\N` for NULL (copy_null).
+void copy_field(std::string& row, std::string_view value, bool first = false);
+void copy_null(std::string& row, bool first = false);
+
 /// Where a connection goes, for messages: host, port and database, never the password.
 struct endpoint {
   std::string host;
@@ -109,6 +114,10 @@ public:
   caf::expected<result> prepared(std::string_view sql, Ts&&... xs) {
     return prepared_params(sql, std::vector<param>{to_param(std::forward<Ts>(xs))...});
   }
+
+  /// Runs `COPY ... FROM STDIN` (text format) with `rows` as its data (copy_row builds them):
+  /// the rows written. A bulk load without parameters to parse; a refused row fails it whole.
+  caf::expected<int64_t> copy_in(std::string_view sql, std::string_view rows);
 
   /// Runs a statement whose first row's first column is an integer.
   template <class... Ts>
@@ -159,6 +168,8 @@ private:
   caf::error failure(pg_result* r, std::string_view what);
   /// `r` as the answer of a statement, or the error it carries (freeing it then).
   caf::expected<result> answer(pg_result* r);
+  /// none once `r` says the server waits for COPY data, else its error (freeing it).
+  caf::error answer_copy(pg_result* r);
   static caf::expected<int64_t> first_int(caf::expected<result> res);
   std::unique_ptr<pg_conn, release> conn_;
   endpoint where_;

@@ -18,6 +18,7 @@
 
 #include <chrono>
 #include <type_traits>
+#include <unordered_map>
 #include <utility>
 
 namespace fleet {
@@ -235,17 +236,22 @@ public:
                  std::string_view queue, std::string_view group, const task_policy& p,
                  const std::vector<std::string>& after) {
     auto seq = first_seq_ + added_;
-    seqs_.add(seq);
-    ids_.add(id);
-    types_.add(type);
-    data_.add(data);
-    priorities_.add(priority);
-    starts_.add(starts);
-    queues_.add(queue.empty() ? std::string_view{default_queue} : queue);
+    // One line of COPY: seq, batch, id, type, data, priority, not_before, state, queue, group.
+    pg::copy_field(rows_, std::to_string(seq), true);
+    pg::copy_field(rows_, batch_id_);
+    pg::copy_field(rows_, id);
+    pg::copy_field(rows_, type);
+    pg::copy_field(rows_, data);
+    pg::copy_field(rows_, std::to_string(priority));
+    pg::copy_field(rows_, std::to_string(std::max(starts, now_)));
+    pg::copy_field(rows_, starts > now_ ? "scheduled" : "pending");
+    pg::copy_field(rows_, queue.empty() ? std::string_view{default_queue} : queue);
     if (group.empty())
-      groups_.add_null();
+      pg::copy_null(rows_);
     else
-      groups_.add(group);
+      pg::copy_field(rows_, group);
+    rows_ += '\n';
+    chunk_ids_.emplace_back(id);
     bytes_ += id.size() + type.size() + data.size() + 64;
     scheduled_ += starts > now_ ? 1 : 0;
     if (!p.empty()) {
@@ -263,7 +269,7 @@ public:
       bytes_ += id.size() + a.size() + 32;
     }
     ++added_;
-    if (seqs_.size() >= rows_per_statement || bytes_ >= bytes_per_statement)
+    if (chunk_ids_.size() >= rows_per_statement || bytes_ >= bytes_per_statement)
       return flush();
     return caf::none;
   }
@@ -299,35 +305,53 @@ public:
   int64_t scheduled() const { return scheduled_; }
 
 private:
+  /// The refusal of the chunk starting at seq `first` that repeats an id: the first task whose id
+  /// an earlier task of the chunk, or of an earlier chunk of the batch, has.
+  caf::error repeated_id(int64_t first) {
+    std::unordered_map<std::string_view, size_t> seen;
+    auto within = chunk_ids_.size();
+    for (size_t i = 0; i < chunk_ids_.size() && within == chunk_ids_.size(); ++i)
+      if (!seen.emplace(chunk_ids_[i], i).second)
+        within = i;
+    pg::array ids;
+    for (const auto& id : chunk_ids_)
+      ids.add(id);
+    auto earlier = db_.prepared("SELECT min(u.pos) FROM unnest($2::text[]) WITH ORDINALITY AS u(i, pos)"
+                                " JOIN tasks t ON t.batch_id = $1 AND t.task_id = u.i",
+                                batch_id_, ids);
+    if (!earlier)
+      return earlier.error();
+    auto at = within;
+    if (!earlier->is_null(0, 0))
+      at = std::min(at, static_cast<size_t>(earlier->integer(0, 0) - 1));
+    if (at == chunk_ids_.size())
+      return caf::make_error(errc::database_error, "a task id was refused as a repeat, but no repeat was found");
+    return duplicate_task_id_error(first - first_seq_ + static_cast<int64_t>(at), chunk_ids_[at]);
+  }
+
   caf::error flush() {
-    if (seqs_.empty())
+    if (chunk_ids_.empty())
       return caf::none;
-    auto n = static_cast<int64_t>(seqs_.size());
+    auto n = static_cast<int64_t>(chunk_ids_.size());
     auto first = first_seq_ + added_ - n;
-    auto rows = db_.prepared("INSERT INTO tasks (seq, batch_id, task_id, type, data, priority, not_before, state, queue,"
-                             " task_group)"
-                             " SELECT s, $1, i, ty, d, p, greatest(st, $2::bigint),"
-                             " CASE WHEN st > $2::bigint THEN 'scheduled' ELSE 'pending' END, q, g"
-                             " FROM unnest($3::bigint[], $4::text[], $5::text[], $6::text[], $7::int[], $8::bigint[],"
-                             " $9::text[], $10::text[]) AS x(s, i, ty, d, p, st, q, g)"
-                             " ON CONFLICT (batch_id, task_id) DO NOTHING",
-                             batch_id_, now_, seqs_, ids_, types_, data_, priorities_, starts_, queues_, groups_);
-    if (!rows)
-      return rows.error();
-    if (rows->affected() != n) {
-      // An id the batch has already (from an earlier part of an upload, or twice in this one):
-      // the first task whose id names a row of another seq.
-      auto dup = db_.prepared("SELECT u.pos, u.i FROM unnest($2::text[]) WITH ORDINALITY AS u(i, pos)"
-                              " JOIN tasks t ON t.batch_id = $1 AND t.task_id = u.i"
-                              " WHERE t.seq <> $3::bigint + u.pos - 1 ORDER BY u.pos LIMIT 1",
-                              batch_id_, ids_, first);
-      if (!dup)
-        return dup.error();
-      if (dup->rows() == 0)
-        return caf::make_error(errc::database_error,
-                               fmt::format("{} of {} tasks were stored, for no reason found", rows->affected(), n));
-      return duplicate_task_id_error(first - first_seq_ + dup->integer(0, 0) - 1, dup->text(0, 1));
+    // COPY, which parses no parameters, behind a savepoint: a repeated id fails it whole, and
+    // the savepoint keeps the transaction alive to find which one.
+    if (auto err = db_.exec("SAVEPOINT fleetd_rows"))
+      return err;
+    auto copied = db_.copy_in("COPY tasks (seq, batch_id, task_id, type, data, priority, not_before, state, queue,"
+                              " task_group) FROM STDIN",
+                              rows_);
+    if (!copied) {
+      if (db_.last_sqlstate() != "23505") // unique_violation
+        return copied.error();
+      if (auto err = db_.exec("ROLLBACK TO SAVEPOINT fleetd_rows"))
+        return err;
+      return repeated_id(first);
     }
+    if (auto err = db_.exec("RELEASE SAVEPOINT fleetd_rows"))
+      return err;
+    if (*copied != n)
+      return caf::make_error(errc::database_error, fmt::format("{} of {} tasks were stored", *copied, n));
     if (!policy_seqs_.empty()) {
       auto p = db_.prepared("INSERT INTO task_policies (task_seq, timeout_ms, max_retries, backoff_ms, retry)"
                             " SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::int[], $4::bigint[], $5::int[])",
@@ -343,7 +367,8 @@ private:
         return e.error();
       had_edges_ = true;
     }
-    seqs_ = {}, ids_ = {}, types_ = {}, data_ = {}, priorities_ = {}, starts_ = {}, queues_ = {}, groups_ = {};
+    rows_.clear();
+    chunk_ids_.clear();
     policy_seqs_ = {}, timeouts_ = {}, max_retries_ = {}, backoffs_ = {}, retries_ = {};
     edge_seqs_ = {}, edge_positions_ = {}, edge_ids_ = {}, edge_after_ = {};
     bytes_ = 0;
@@ -358,7 +383,8 @@ private:
   int64_t scheduled_ = 0;
   size_t bytes_ = 0;
   bool had_edges_ = false;
-  pg::array seqs_, ids_, types_, data_, priorities_, starts_, queues_, groups_;
+  std::string rows_;                   ///< the chunk's tasks as COPY lines
+  std::vector<std::string> chunk_ids_; ///< their ids, in order
   pg::array policy_seqs_, timeouts_, max_retries_, backoffs_, retries_;
   pg::array edge_seqs_, edge_positions_, edge_ids_, edge_after_;
 };

@@ -108,17 +108,36 @@ TEST_CASE("pg store: a newer schema is refused at open and left as it is") {
   CHECK(count(db, "SELECT count(*) FROM fleetd_schema") == 1);
 }
 
+TEST_CASE("pg store: a task id repeated within one statement's rows is named by its position, and nothing is stored") {
+  pg_database database;
+  auto store = open_pg_store(database, nullptr);
+  std::vector<task> tasks;
+  for (int i = 0; i < 5000; ++i)
+    tasks.push_back({"t" + std::to_string(i), "echo"});
+  tasks[4500].id = "t4100"; // the second chunk repeats an id of its own
+  auto err = submit_to(*store, "dup", tasks);
+  REQUIRE(err);
+  CHECK(code_of(err) == errc::duplicate_task_id);
+  CHECK(error_text(err).find("4500") != std::string::npos);
+  tasks[4500].id = "t7"; // now one of the first chunk
+  err = submit_to(*store, "dup", tasks);
+  REQUIRE(err);
+  CHECK(error_text(err).find("4500") != std::string::npos);
+  auto db = database.connect();
+  CHECK(count(db, "SELECT count(*) FROM tasks") == 0);
+}
+
 TEST_CASE("pg store: a big submit writes in many statements and keeps submission order") {
   pg_database database;
   auto store = open_pg_store(database, nullptr);
   std::vector<task> tasks;
   for (int i = 0; i < 10'050; ++i)
-    tasks.push_back({"t" + std::to_string(i), "echo", "{\"quote\":\"\\\"\",\"back\":\"\\\\\"}", i % 2});
+    tasks.push_back({"t" + std::to_string(i), "echo", "{\"quote\":\"\\\"\",\t\"back\":\n\"\\\\\"\r}", i % 2});
   REQUIRE_FALSE(submit_to(*store, "big", tasks));
   auto db = database.connect();
   CHECK(count(db, "SELECT count(*) FROM tasks") == 10'050);
   CHECK(count(db, "SELECT count(*) FROM tasks WHERE seq - 1 <> substr(task_id, 2)::bigint") == 0);
-  CHECK(count(db, "SELECT count(*) FROM tasks WHERE data <> '{\"quote\":\"\\\"\",\"back\":\"\\\\\"}'") == 0);
+  CHECK(count(db, "SELECT count(*) FROM tasks WHERE data <> E'{\"quote\":\"\\\\\"\",\\t\"back\":\\n\"\\\\\\\\\"\\r}'") == 0);
   auto next = static_cast<fleet_store&>(*store).next_runnable(default_queue, 3);
   REQUIRE(next);
   REQUIRE(next->size() == 3);
