@@ -30,6 +30,12 @@ void check_refused(const std::string& config, const std::string& expected,
 
 TEST_CASE("bad config files and options are refused with one line naming the problem") {
   check_refused("[fleet]\nport=\"abc\"\n", "fleet.port must be an integer (got \"abc\")");
+  // PostgreSQL (issue 24): the store's name, its connection string, the failover timeout.
+  check_refused("[fleet]\nstore=\"mysql\"\n", "fleet.store must be sqlite or postgres (got \"mysql\")");
+  check_refused("[fleet]\nstore=\"postgres\"\npostgres=\"host=x\"\nfailover-timeout=\"1s\"\n",
+                "fleet.failover-timeout must be between 3000 and 600000 ms (got 1000)");
+  check_refused("[fleet]\nstore=\"postgres\"\npostgres=\"host=x\"\nmax-db-size=10\n", "fleet.max-db-size bounds the SQLite file");
+  check_refused("[fleet]\nstore=\"postgres\"\npostgres=\"host=x\"\nfailover-timeout=\"soon\"\n", "fleet.failover-timeout");
   check_refused("[fleet]\nbogus=1\n", "unknown option fleet.bogus");
   check_refused("[fleet]\nmax-workers=0\n", "fleet.max-workers must be between 1 and 100000 (got 0)");
   check_refused("[fleet]\nport=70000\n", "fleet.port must be between 0 and 65535 (got 70000)");

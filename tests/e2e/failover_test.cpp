@@ -173,20 +173,20 @@ TEST_CASE("fleetd on PostgreSQL refuses what does not fit: no connection string,
 }
 
 TEST_CASE("failover with a fleet-node: the node joins the new leader and its lost attempts run again, once each") {
-  constexpr int n = 300;
+  constexpr int n = 10'000; // the issue's failover target: a running batch of 10,000 tasks with a node
   pg_database database;
   fleetd_process a{on_postgres(database, "3s", "local-workers=0\n")};
   fleetd_process b{on_postgres(database, "3s", "local-workers=0\n")};
   REQUIRE_MESSAGE(a.start(), a.log());
   start_standby(b);
-  node_process node{a.port(), "node-1", "sleep", 6};
+  node_process node{a.port(), "node-1", "sleep", 8};
   node.add_args({"--node.fleetd-host=127.0.0.1:" + std::to_string(a.port()) + ",127.0.0.1:" + std::to_string(b.port())});
   node.start();
   REQUIRE_MESSAGE(eventually([&] { return node.log().find("joined fleetd") != std::string::npos; }), node.log());
   auto tasks = a.file("tasks.jsonl");
-  write_file(tasks, sleep_tasks(n, 20));
+  write_file(tasks, sleep_tasks(n, 2));
   auto id = a.submit(tasks);
-  REQUIRE(eventually([&] { return a.ctl_json({"status", id})["completed"] >= 30; }));
+  REQUIRE(eventually([&] { return a.ctl_json({"status", id})["completed"] >= 1000; }));
   a.kill_hard();
   REQUIRE_MESSAGE(eventually([&] { return b.count_in_log("listening on") >= 1 || !b.alive(); }), b.log());
   // The node notices the loss, stops what it ran for the old leader, and joins the new one.
