@@ -146,4 +146,19 @@ caf::error validate_dependencies(const std::vector<task>& tasks, bool whole_batc
                                      describe_cycle(ids)));
 }
 
+caf::error check_batch_edges(int64_t edges) {
+  if (static_cast<size_t>(edges) <= max_dependencies_per_batch)
+    return caf::none;
+  return caf::make_error(errc::invalid_batch,
+                         fmt::format("the batch's tasks name {} dependencies in all, more than {}: the graph is "
+                                     "too big for one batch",
+                                     edges, max_dependencies_per_batch));
+}
+
+caf::error dependency_cycle_error(const std::vector<std::string>& ids) {
+  return caf::make_error(errc::invalid_batch,
+                         fmt::format("the dependencies form a cycle, so none of its tasks could ever start: {}",
+                                     describe_cycle(ids)));
+}
+
 } // namespace fleet

@@ -31,6 +31,13 @@ std::vector<uint32_t> find_dependency_cycle(size_t n, const std::vector<dependen
 /// "\"a\" runs after \"b\", which runs after \"a\"" for a cycle of ids (long cycles shortened).
 std::string describe_cycle(const std::vector<std::string>& ids);
 
+/// The refusal of a stored batch whose tasks name `edges` dependencies in all, more than
+/// max_dependencies_per_batch; none if they fit.
+caf::error check_batch_edges(int64_t edges);
+
+/// The refusal of a batch whose dependencies form the cycle of `ids` (describe_cycle).
+caf::error dependency_cycle_error(const std::vector<std::string>& ids);
+
 /// The checks on a batch's `after` lists before anything is stored: each names a task of the
 /// batch other than itself, at most once, at most max_dependencies_per_task of them, not
 /// together with run_at or delay_ms (a task with dependencies starts when they succeeded), the

@@ -551,11 +551,8 @@ caf::error pg_store::link_dependencies(int64_t first_seq, int64_t last_seq) {
     return n.error();
   if (*n == 0)
     return caf::none;
-  if (static_cast<size_t>(*n) > max_dependencies_per_batch)
-    return caf::make_error(errc::invalid_batch,
-                           fmt::format("the batch's tasks name {} dependencies in all, more than {}: the graph is "
-                                       "too big for one batch",
-                                       *n, max_dependencies_per_batch));
+  if (auto err = check_batch_edges(*n))
+    return err;
   if (auto b = changed("UPDATE tasks SET state = 'blocked', dependencies = x.n, waiting_on = x.n"
                        " FROM (SELECT task_seq, count(*) AS n FROM task_deps"
                        "       WHERE task_seq BETWEEN $1::bigint AND $2::bigint GROUP BY task_seq) AS x"
@@ -591,9 +588,7 @@ caf::error pg_store::link_dependencies(int64_t first_seq, int64_t last_seq) {
       return caf::make_error(errc::database_error, "a task of the cycle is gone");
     ids.emplace_back(id->text(0, 0));
   }
-  return caf::make_error(errc::invalid_batch,
-                         fmt::format("the dependencies form a cycle, so none of its tasks could ever start: {}",
-                                     describe_cycle(ids)));
+  return dependency_cycle_error(ids);
 }
 
 caf::expected<int64_t> pg_store::settle_dependents(int64_t seq, const std::string& batch_id, const std::string& task_id,

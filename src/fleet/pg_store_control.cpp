@@ -5,6 +5,7 @@
 
 #include "fleet/json_text.hpp"
 #include "fleet/queue_settings.hpp"
+#include "fleet/store_plans.hpp"
 #include "fleet/store_rows.hpp"
 #include "fleet/text.hpp"
 #include "fleetd/error.hpp"
@@ -19,14 +20,9 @@ namespace fleet {
 // -- pause, cancel, replay -----------------------------------------------------------------------
 
 caf::expected<bool> pg_store::set_batch_paused(const std::string& batch_id, bool paused, int64_t now) {
-  auto st = status(batch_id);
-  if (!st)
-    return st.error();
-  if (st->status == batch_state::cancelled || st->finished_at != 0)
-    return caf::make_error(errc::invalid_batch, fmt::format("batch {} has finished ({}): nothing to {}", batch_id,
-                                                            to_string(st->status), paused ? "pause" : "resume"));
-  if (st->paused == paused)
-    return false;
+  auto needed = check_pause(batch_id, paused);
+  if (!needed || !*needed)
+    return needed;
   if (auto n = changed("UPDATE tasks SET paused = $2::int WHERE batch_id = $1", batch_id, int64_t{paused ? 1 : 0}); !n)
     return n.error();
   auto at = paused ? pg::to_param(now) : pg::param{};
@@ -96,7 +92,7 @@ caf::expected<fleet_store::cancelled_batch> pg_store::cancel_tasks(const std::st
     auto state = task_state(batch_id, id);
     if (!state)
       return state.error();
-    if (*state != "pending" && *state != "retry_wait" && *state != "scheduled" && *state != "blocked")
+    if (!waits(*state))
       continue;
     if (auto err = log_event(now, event_kind::task_cancelled, batch_id, id, {}))
       return err;
@@ -137,22 +133,8 @@ caf::expected<fleet_store::cancelled_batch> pg_store::cancel_tasks(const std::st
 
 caf::expected<int64_t> pg_store::replay(const std::string& batch_id, const std::vector<std::string>& task_ids,
                                         int64_t now) {
-  auto st = status(batch_id);
-  if (!st)
-    return st.error();
-  if (st->status == batch_state::cancelled)
-    return caf::make_error(errc::invalid_batch, fmt::format("batch {} was cancelled: nothing to replay", batch_id));
-  for (const auto& id : task_ids) {
-    auto state = task_state(batch_id, id);
-    if (!state)
-      return state.error();
-    if (state->empty())
-      return caf::make_error(errc::invalid_task, fmt::format("batch {} has no task \"{}\"", batch_id, id));
-    if (*state != "failed")
-      return caf::make_error(errc::invalid_task,
-                             fmt::format("task \"{}\" of batch {} is {}, not failed: only failed tasks are replayed",
-                                         id, batch_id, *state));
-  }
+  if (auto err = check_replay(batch_id, task_ids))
+    return err;
   auto range = read_batch_range(batch_id);
   if (!range)
     return range.error();
@@ -201,107 +183,67 @@ caf::expected<int64_t> pg_store::replay(const std::string& batch_id, const std::
   return replayed;
 }
 
-namespace {
-
-struct replay_candidate {
-  bool skipped = false;   ///< failed without running: a dependency of it had failed or was cancelled
-  bool named = false;
-  bool kept_back = false; ///< a dependency outside the replay failed or was cancelled
-  std::string task_id;
-};
-
-} // namespace
-
 caf::expected<int64_t> pg_store::replay_with_dependencies(const std::string& batch_id,
                                                           const std::vector<std::string>& named, int64_t now,
                                                           const batch_range_row& range) {
-  std::map<int64_t, replay_candidate> set; // by seq: events in submission order
-  if (named.empty()) {
-    auto failed = db_.prepared("SELECT seq, (waiting_on > 0)::int, task_id FROM tasks"
-                               " WHERE state = 'failed' AND seq BETWEEN $1::bigint AND $2::bigint",
-                               range.first_seq, range.last_seq);
-    if (!failed)
-      return failed.error();
-    for (int r = 0; r < failed->rows(); ++r)
-      set[failed->integer(r, 0)] = {failed->integer(r, 1) != 0, true, false,
-                                              std::string{failed->text(r, 2)}};
-  } else {
-    for (const auto& id : named) {
-      auto one = db_.prepared("SELECT seq, (waiting_on > 0)::int, dependents FROM tasks WHERE batch_id = $1 AND task_id = $2",
-                              batch_id, id);
-      if (!one)
-        return one.error();
-      if (one->rows() != 1)
-        return caf::make_error(errc::invalid_task, "the task is gone");
-      auto seq = one->integer(0, 0);
-      set[seq] = {one->integer(0, 1) != 0, true, false, id};
-      if (one->integer(0, 2) == 0)
-        continue;
-      auto below = db_.prepared("WITH RECURSIVE below(seq) AS"
-                                " (SELECT x.task_seq FROM task_deps x JOIN tasks t ON t.seq = x.task_seq"
-                                "  WHERE x.after_seq = $1::bigint AND t.state = 'failed' AND t.waiting_on > 0"
-                                "  UNION SELECT x.task_seq FROM task_deps x JOIN below b ON x.after_seq = b.seq"
-                                "  JOIN tasks t ON t.seq = x.task_seq WHERE t.state = 'failed' AND t.waiting_on > 0)"
-                                " SELECT seq FROM below",
-                                seq);
-      if (!below)
-        return below.error();
-      for (int r = 0; r < below->rows(); ++r)
-        set.try_emplace(below->integer(r, 0), replay_candidate{true, false, false, {}});
-    }
-  }
-  // A skipped task comes back only if every dependency it has succeeded or comes back too;
-  // one that stays out keeps its skipped dependents out with it.
-  std::vector<int64_t> kept_back;
-  for (auto& [seq, c] : set) {
-    if (!c.skipped)
-      continue;
-    auto deps = db_.prepared("SELECT x.after_seq, d.state, d.task_id FROM task_deps x"
+  auto seqs_of = [&](std::string_view sql, int64_t seq) -> caf::expected<std::vector<int64_t>> {
+    auto rows = db_.prepared(sql, seq);
+    if (!rows)
+      return rows.error();
+    std::vector<int64_t> out;
+    for (int r = 0; r < rows->rows(); ++r)
+      out.push_back(rows->integer(r, 0));
+    return out;
+  };
+  replay_reads reads;
+  reads.failed = [&]() -> caf::expected<std::vector<failed_task_row>> {
+    auto rows = db_.prepared("SELECT seq, (waiting_on > 0)::int, task_id FROM tasks"
+                             " WHERE state = 'failed' AND seq BETWEEN $1::bigint AND $2::bigint",
+                             range.first_seq, range.last_seq);
+    if (!rows)
+      return rows.error();
+    std::vector<failed_task_row> out;
+    for (int r = 0; r < rows->rows(); ++r)
+      out.push_back({rows->integer(r, 0), rows->integer(r, 1) != 0, 0, std::string{rows->text(r, 2)}});
+    return out;
+  };
+  reads.named = [&](const std::string& id) -> caf::expected<failed_task_row> {
+    auto one = db_.prepared("SELECT seq, (waiting_on > 0)::int, dependents FROM tasks WHERE batch_id = $1 AND task_id = $2",
+                            batch_id, id);
+    if (!one)
+      return one.error();
+    if (one->rows() != 1)
+      return caf::make_error(errc::invalid_task, "the task is gone");
+    return failed_task_row{one->integer(0, 0), one->integer(0, 1) != 0, one->integer(0, 2), id};
+  };
+  reads.skipped_below = [&](int64_t seq) {
+    return seqs_of("WITH RECURSIVE below(seq) AS"
+                   " (SELECT x.task_seq FROM task_deps x JOIN tasks t ON t.seq = x.task_seq"
+                   "  WHERE x.after_seq = $1::bigint AND t.state = 'failed' AND t.waiting_on > 0"
+                   "  UNION SELECT x.task_seq FROM task_deps x JOIN below b ON x.after_seq = b.seq"
+                   "  JOIN tasks t ON t.seq = x.task_seq WHERE t.state = 'failed' AND t.waiting_on > 0)"
+                   " SELECT seq FROM below",
+                   seq);
+  };
+  reads.dependents_of = [&](int64_t seq) {
+    return seqs_of("SELECT task_seq FROM task_deps WHERE after_seq = $1::bigint", seq);
+  };
+  reads.dependencies_of = [&](int64_t seq) -> caf::expected<std::vector<dependency_row>> {
+    auto rows = db_.prepared("SELECT x.after_seq, d.state, d.task_id FROM task_deps x"
                              " JOIN tasks d ON d.seq = x.after_seq WHERE x.task_seq = $1::bigint",
                              seq);
-    if (!deps)
-      return deps.error();
-    std::string blocker;
-    for (int r = 0; r < deps->rows() && blocker.empty(); ++r) {
-      auto state = deps->text(r, 1);
-      if ((state == "failed" || state == "cancelled") && set.count(deps->integer(r, 0)) == 0)
-        blocker = fmt::format("task {} {}", quoted_input(deps->text(r, 2)),
-                              state == "failed" ? "failed" : "was cancelled");
-    }
-    if (blocker.empty())
-      continue;
-    if (c.named)
-      return caf::make_error(errc::invalid_task,
-                             fmt::format("task {} of batch {} did not run because {}, which is not replayed with it: "
-                                         "replay that task (or the whole batch)",
-                                         quoted_input(c.task_id), batch_id, blocker));
-    c.kept_back = true;
-    kept_back.push_back(seq);
-  }
-  while (!kept_back.empty()) {
-    auto seq = kept_back.back();
-    kept_back.pop_back();
-    auto below = db_.prepared("SELECT task_seq FROM task_deps WHERE after_seq = $1::bigint", seq);
-    if (!below)
-      return below.error();
-    for (int r = 0; r < below->rows(); ++r) {
-      auto d = below->integer(r, 0);
-      auto i = set.find(d);
-      if (i == set.end() || !i->second.skipped || i->second.kept_back)
-        continue;
-      if (i->second.named)
-        return caf::make_error(errc::invalid_task,
-                               fmt::format("task {} of batch {} runs after a task that stays failed: replay the task "
-                                           "that failed first (or the whole batch)",
-                                           quoted_input(i->second.task_id), batch_id));
-      i->second.kept_back = true;
-      kept_back.push_back(d);
-    }
-  }
+    if (!rows)
+      return rows.error();
+    std::vector<dependency_row> out;
+    for (int r = 0; r < rows->rows(); ++r)
+      out.push_back({rows->integer(r, 0), std::string{rows->text(r, 1)}, std::string{rows->text(r, 2)}});
+    return out;
+  };
+  auto plan = plan_replay(batch_id, named, reads);
+  if (!plan)
+    return plan.error();
   int64_t replayed = 0;
-  for (const auto& [seq, c] : set) {
-    if (c.kept_back)
-      continue;
+  for (auto seq : *plan) {
     auto logged = changed(fmt::format("INSERT INTO events (at, kind, batch_id, task_id, requested_by)"
                                       " SELECT $2::bigint, '{}', batch_id, task_id, $3 FROM tasks"
                                       " WHERE seq = $1::bigint AND state = 'failed'",
@@ -346,18 +288,7 @@ caf::error pg_store::set_queue(const std::string& name, const queue_change& chan
                    change.group_max_workers, static_cast<int32_t>(change.paused), now);
   if (!n)
     return n.error();
-  auto set = nlohmann::json::object();
-  if (change.max_workers >= 0)
-    set["max_workers"] = change.max_workers;
-  if (change.rate_count >= 0)
-    set["rate"] = rate_text(change.rate_count, change.rate_interval_ms);
-  if (change.weight >= 0)
-    set["weight"] = change.weight;
-  if (change.group_max_workers >= 0)
-    set["group_max_workers"] = change.group_max_workers;
-  if (change.paused >= 0)
-    set["paused"] = change.paused == 1;
-  nlohmann::json detail{{"queue", name}, {"set", set}, {"limits", to_json(in_force)}};
+  auto detail = queue_changed_detail(name, change, in_force);
   return log_event(now, event_kind::queue_changed, {}, {}, dump_json(detail));
 }
 

@@ -8,6 +8,7 @@
 #include "fleet/json_codec.hpp"
 #include "fleet/json_text.hpp"
 #include "fleet/pg_array.hpp"
+#include "fleet/store_plans.hpp"
 #include "fleet/store_rows.hpp"
 #include "fleetd/error.hpp"
 
@@ -19,21 +20,6 @@
 #include <utility>
 
 namespace fleet {
-
-namespace {
-
-const char* state_name(task_disposition x) {
-  switch (x) {
-    case task_disposition::succeeded: return "succeeded";
-    case task_disposition::failed: return "failed";
-    case task_disposition::retry: return "retry_wait";
-    case task_disposition::cancelled: return "cancelled";
-    case task_disposition::requeue: return "pending";
-  }
-  return "failed";
-}
-
-} // namespace
 
 caf::expected<fleet_store::milestones> pg_store::record(const std::vector<transition>& changes) {
   // As on SQLite, an attempt that starts and ends within the group is written as one row.
@@ -143,7 +129,7 @@ caf::error pg_store::record_ends(const std::vector<std::pair<const attempt_ended
     }
     auto terminal = is_terminal(x.next);
     seqs.add(x.seq);
-    states.add(state_name(x.next));
+    states.add(task_state_after(x.next));
     x.next == task_disposition::succeeded ? results.add(x.result) : results.add_null();
     x.error.empty() ? errors.add_null() : errors.add(x.error);
     // A waiting task's not_before is when it may (retry) or could (requeue) start.
@@ -386,32 +372,22 @@ caf::expected<fleet_store::promotion> pg_store::promote_due(int64_t now, int64_t
 
 caf::error pg_store::record_unrecorded_starts(const std::vector<start_journal::entry>& starts, int64_t now,
                                               int32_t max_interruptions, recovery& out) {
-  std::set<std::pair<int64_t, int32_t>> seen;
-  std::vector<transition> lost;
-  for (const auto& e : starts) {
-    if (!seen.emplace(e.seq, e.attempt).second)
-      continue;
+  auto read = [&](int64_t seq) -> caf::expected<std::optional<journal_task_row>> {
     auto task = db_.prepared("SELECT batch_id, task_id, state, attempts, orphaned_attempts FROM tasks"
                              " WHERE seq = $1::bigint",
-                             e.seq);
+                             seq);
     if (!task)
       return task.error();
-    // Only a start that never reached the database: the task still waits, at an earlier attempt.
-    if (task->rows() == 0 || task->text(0, 2) != "pending" || task->integer(0, 3) >= e.attempt)
-      continue;
-    attempt_started start{e.seq, std::string{task->text(0, 0)}, std::string{task->text(0, 1)}, e.attempt,
-                          "unrecorded", std::min(e.started_at, now), {}};
-    auto end = lost_attempt_end(e.seq, start.batch_id, start.task_id, e.attempt, now, 0,
-                                task->integer(0, 4) + 1, max_interruptions,
-                                "fleetd stopped during the attempt, before its start was recorded");
-    if (end.next == task_disposition::failed)
-      out.failed.push_back(end);
-    else
-      ++out.unrecorded;
-    lost.emplace_back(std::move(start));
-    lost.emplace_back(std::move(end));
-  }
-  auto done = record(lost);
+    if (task->rows() == 0)
+      return std::optional<journal_task_row>{};
+    return std::optional<journal_task_row>{journal_task_row{std::string{task->text(0, 0)}, std::string{task->text(0, 1)},
+                                                            std::string{task->text(0, 2)}, task->integer(0, 3),
+                                                            task->integer(0, 4)}};
+  };
+  auto lost = plan_unrecorded_starts(starts, now, max_interruptions, read, out);
+  if (!lost)
+    return lost.error();
+  auto done = record(*lost);
   return done ? caf::none : done.error();
 }
 
@@ -421,44 +397,22 @@ caf::expected<recovery> pg_store::recover_interrupted(int64_t now, int32_t max_i
   recovery out;
   if (auto err = record_unrecorded_starts(starts, now, max_interruptions, out))
     return err;
-  std::map<std::string, const stopped_orphan*> stopped; // by worker id
-  for (const auto& o : orphans)
-    if (o.stopped())
-      stopped.emplace(o.label, &o);
-  std::map<std::string, std::pair<std::string, std::string>> orphan_tasks;
   auto running = db_.prepared("SELECT t.seq, t.batch_id, t.task_id, t.attempts, t.orphaned_attempts, a.worker_id"
                               " FROM tasks t LEFT JOIN attempts a ON a.task_seq = t.seq AND a.attempt = t.attempts"
                               " WHERE t.state = 'running' ORDER BY t.seq");
   if (!running)
     return running.error();
-  std::vector<transition> ends;
-  for (int r = 0; r < running->rows(); ++r) {
-    std::string error = "fleetd stopped during the attempt";
-    auto worker = std::string{running->text(r, 5)};
-    auto batch_id = std::string{running->text(r, 1)};
-    auto task_id = std::string{running->text(r, 2)};
-    if (auto o = stopped.find(worker); o != stopped.end()) {
-      error += fmt::format("; its program (process group {}) was still running and was stopped with {} before "
-                           "the attempt ran again",
-                           o->second->pid, o->second->how);
-      orphan_tasks[o->first] = {batch_id, task_id};
-    }
-    auto end = lost_attempt_end(running->integer(r, 0), batch_id, task_id,
-                                static_cast<int32_t>(running->integer(r, 3)), now, 0,
-                                running->integer(r, 4) + 1, max_interruptions, std::move(error));
-    if (end.next == task_disposition::failed)
-      out.failed.push_back(end);
-    else
-      ++out.requeued;
-    ends.emplace_back(std::move(end));
-  }
+  std::vector<open_attempt_row> rows;
+  for (int r = 0; r < running->rows(); ++r)
+    rows.push_back({running->integer(r, 0), std::string{running->text(r, 1)}, std::string{running->text(r, 2)},
+                    static_cast<int32_t>(running->integer(r, 3)), running->integer(r, 4),
+                    std::string{running->text(r, 5)}});
+  auto [ends, events] = plan_interrupted(rows, now, max_interruptions, orphans, out);
   if (auto done = record(ends); !done)
     return done.error();
-  for (const auto& [label, o] : stopped) {
-    auto task = orphan_tasks[label];
-    if (auto err = log_event(now, event_kind::orphan_stopped, task.first, task.second, orphan_stopped_detail({}, *o)))
+  for (const auto& e : events)
+    if (auto err = log_event(now, event_kind::orphan_stopped, e.batch_id, e.task_id, orphan_stopped_detail({}, *e.orphan)))
       return err;
-  }
   return out;
 }
 

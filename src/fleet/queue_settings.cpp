@@ -181,4 +181,19 @@ nlohmann::json to_json(const queue_info& x) {
   return out;
 }
 
+nlohmann::json queue_changed_detail(const std::string& name, const queue_change& change, const queue_limits& in_force) {
+  auto set = nlohmann::json::object();
+  if (change.max_workers >= 0)
+    set["max_workers"] = change.max_workers;
+  if (change.rate_count >= 0)
+    set["rate"] = rate_text(change.rate_count, change.rate_interval_ms);
+  if (change.weight >= 0)
+    set["weight"] = change.weight;
+  if (change.group_max_workers >= 0)
+    set["group_max_workers"] = change.group_max_workers;
+  if (change.paused >= 0)
+    set["paused"] = change.paused == 1;
+  return nlohmann::json{{"queue", name}, {"set", set}, {"limits", to_json(in_force)}};
+}
+
 } // namespace fleet

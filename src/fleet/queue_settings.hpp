@@ -55,4 +55,7 @@ caf::error read_queues(const caf::settings& group, const std::string& where,
 nlohmann::json to_json(const queue_limits& x);
 nlohmann::json to_json(const queue_info& x);
 
+/// The detail of a queue_changed event: the queue, what `change` set, and the limits in force.
+nlohmann::json queue_changed_detail(const std::string& name, const queue_change& change, const queue_limits& in_force);
+
 } // namespace fleet

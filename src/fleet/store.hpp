@@ -346,6 +346,17 @@ public:
                                const std::string& task_id, const std::string& detail_json) = 0;
 
 protected:
+  /// What every backend checks before a replay: the batch exists and was not cancelled, and each
+  /// named task exists and failed.
+  caf::error check_replay(const std::string& batch_id, const std::vector<std::string>& task_ids);
+  /// What every backend checks before pausing or resuming a batch: it exists and has not
+  /// finished. False when it is so already (nothing to do).
+  caf::expected<bool> check_pause(const std::string& batch_id, bool paused);
+  /// Whether a task in `state` waits, so that a cancel ends it without an attempt.
+  static bool waits(const std::string& state) {
+    return state == "pending" || state == "retry_wait" || state == "scheduled" || state == "blocked";
+  }
+
   std::string requester_;
   int64_t integrity_check_ms_ = -1;
   migration_done migration_;

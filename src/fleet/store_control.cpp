@@ -32,23 +32,8 @@ caf::expected<std::string> sqlite_reader::task_state(const std::string& batch_id
 
 caf::expected<int64_t> sqlite_store::replay(const std::string& batch_id, const std::vector<std::string>& task_ids,
                                            int64_t now) {
-  auto st = status(batch_id);
-  if (!st)
-    return st.error();
-  if (st->status == batch_state::cancelled)
-    return caf::make_error(errc::invalid_batch, fmt::format("batch {} was cancelled: nothing to replay", batch_id));
-  for (const auto& id : task_ids) {
-    auto found = task_state(batch_id, id);
-    if (!found)
-      return found.error();
-    const auto& state = *found;
-    if (state.empty())
-      return caf::make_error(errc::invalid_task, fmt::format("batch {} has no task \"{}\"", batch_id, id));
-    if (state != "failed")
-      return caf::make_error(errc::invalid_task,
-                             fmt::format("task \"{}\" of batch {} is {}, not failed: only failed tasks are replayed",
-                                         id, batch_id, state));
-  }
+  if (auto err = check_replay(batch_id, task_ids))
+    return err;
   auto range = read_batch_range(batch_id);
   if (!range)
     return range.error();
@@ -88,15 +73,9 @@ caf::expected<int64_t> sqlite_store::replay(const std::string& batch_id, const s
 }
 
 caf::expected<bool> sqlite_store::set_batch_paused(const std::string& batch_id, bool paused, int64_t now) {
-  auto st = status(batch_id);
-  if (!st)
-    return st.error();
-  if (st->status == batch_state::cancelled || st->finished_at != 0)
-    return caf::make_error(errc::invalid_batch,
-                           fmt::format("batch {} has finished ({}): nothing to {}", batch_id,
-                                       to_string(st->status), paused ? "pause" : "resume"));
-  if (st->paused == paused)
-    return false;
+  auto needed = check_pause(batch_id, paused);
+  if (!needed || !*needed)
+    return needed;
   if (auto err = stmts_->pause_tasks.execute(batch_id, paused))
     return err;
   auto& pb = stmts_->pause_batch;
@@ -169,7 +148,7 @@ caf::expected<sqlite_store::cancelled_batch> sqlite_store::cancel_tasks(const st
     auto state = task_state(batch_id, id);
     if (!state)
       return state.error();
-    if (*state != "pending" && *state != "retry_wait" && *state != "scheduled" && *state != "blocked")
+    if (!waits(*state))
       continue;
     if (auto err = log_event(now, event_kind::task_cancelled, batch_id, id, {}))
       return err;

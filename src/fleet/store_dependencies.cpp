@@ -1,6 +1,7 @@
 #include "fleet/sqlite_store.hpp"
 #include "fleet/store.hpp"
 #include "fleet/store_internal.hpp"
+#include "fleet/store_plans.hpp"
 
 #include "fleetd/error.hpp"
 #include "fleet/dependency_graph.hpp"
@@ -67,11 +68,8 @@ caf::error sqlite_store::link_dependencies(int64_t first_seq, int64_t last_seq) 
     return n.error();
   if (*n == 0)
     return caf::none;
-  if (static_cast<size_t>(*n) > max_dependencies_per_batch)
-    return caf::make_error(errc::invalid_batch,
-                           fmt::format("the batch's tasks name {} dependencies in all, more than {}: the graph is "
-                                       "too big for one batch",
-                                       *n, max_dependencies_per_batch));
+  if (auto err = check_batch_edges(*n))
+    return err;
   if (auto err = stmts_->block_dependents.execute(first_seq, last_seq))
     return err;
   if (auto err = stmts_->count_dependents.execute(first_seq, last_seq))
@@ -100,9 +98,7 @@ caf::error sqlite_store::link_dependencies(int64_t first_seq, int64_t last_seq) 
     ids.push_back(id_of->column_text(0));
     id_of->reset();
   }
-  return caf::make_error(errc::invalid_batch,
-                         fmt::format("the dependencies form a cycle, so none of its tasks could ever start: {}",
-                                     describe_cycle(ids)));
+  return dependency_cycle_error(ids);
 }
 
 caf::expected<int64_t> sqlite_store::settle_dependents(int64_t seq, const std::string& batch_id,
@@ -129,103 +125,53 @@ caf::expected<int64_t> sqlite_store::settle_dependents(int64_t seq, const std::s
   return skipped;
 }
 
-namespace {
-
-struct replay_candidate {
-  bool skipped = false; ///< failed without running: a dependency of it had failed or was cancelled
-  bool named = false;
-  bool kept_back = false; ///< a dependency outside the replay failed or was cancelled
-  std::string task_id;
-};
-
-} // namespace
-
 caf::expected<int64_t> sqlite_store::replay_with_dependencies(const std::string& batch_id,
                                                              const std::vector<std::string>& named, int64_t now,
                                                              const batch_range_row& range) {
-  std::map<int64_t, replay_candidate> set; // by seq: events in submission order
-  auto read_failed = db_.prepare("SELECT seq, waiting_on > 0, task_id FROM tasks"
-                                 " WHERE state = 'failed' AND seq BETWEEN ?1 AND ?2");
-  if (!read_failed)
-    return read_failed.error();
-  if (named.empty()) {
-    read_failed->rebind(range.first_seq, range.last_seq);
-    if (auto err = read_failed->each_row([&] {
-          set[read_failed->column_int64(0)] = {read_failed->column_int64(1) != 0, true, false,
-                                               read_failed->column_text(2)};
-        }))
+  replay_reads reads;
+  reads.failed = [&]() -> caf::expected<std::vector<failed_task_row>> {
+    auto st = db_.prepare("SELECT seq, waiting_on > 0, task_id FROM tasks WHERE state = 'failed' AND seq BETWEEN ?1 AND ?2");
+    if (!st)
+      return st.error();
+    st->rebind(range.first_seq, range.last_seq);
+    std::vector<failed_task_row> rows;
+    if (auto err = st->each_row([&] { rows.push_back({st->column_int64(0), st->column_int64(1) != 0, 0, st->column_text(2)}); }))
       return err;
-  } else {
-    auto one = db_.prepare("SELECT seq, waiting_on > 0, dependents FROM tasks WHERE batch_id = ?1 AND task_id = ?2");
-    if (!one)
-      return one.error();
-    auto& below = stmts_->skipped_below;
-    for (const auto& id : named) {
-      one->rebind(batch_id, id);
-      if (auto err = step_to_row(*one, caf::make_error(errc::invalid_task, "the task is gone")))
-        return err;
-      auto seq = one->column_int64(0);
-      auto dependents = one->column_int64(2);
-      set[seq] = {one->column_int64(1) != 0, true, false, id};
-      one->reset();
-      if (dependents == 0)
-        continue;
-      below.rebind(seq);
-      if (auto err = below.each_row([&] { set.try_emplace(below.column_int64(0), replay_candidate{true, false, false, {}}); }))
-        return err;
-    }
-  }
-  // A skipped task comes back only if every dependency it has succeeded or comes back too;
-  // one that stays out keeps its skipped dependents out with it.
-  std::vector<int64_t> kept_back;
-  auto& deps = stmts_->dependencies_of;
-  for (auto& [seq, c] : set) {
-    if (!c.skipped)
-      continue;
+    return rows;
+  };
+  reads.named = [&](const std::string& id) -> caf::expected<failed_task_row> {
+    auto st = db_.prepare("SELECT seq, waiting_on > 0, dependents FROM tasks WHERE batch_id = ?1 AND task_id = ?2");
+    if (!st)
+      return st.error();
+    st->rebind(batch_id, id);
+    if (auto err = step_to_row(*st, caf::make_error(errc::invalid_task, "the task is gone")))
+      return err;
+    failed_task_row row{st->column_int64(0), st->column_int64(1) != 0, st->column_int64(2), id};
+    st->reset();
+    return row;
+  };
+  auto seqs_of = [](sqlite::statement& st, int64_t seq) -> caf::expected<std::vector<int64_t>> {
+    st.rebind(seq);
+    std::vector<int64_t> out;
+    if (auto err = st.each_row([&] { out.push_back(st.column_int64(0)); }))
+      return err;
+    return out;
+  };
+  reads.skipped_below = [&](int64_t seq) { return seqs_of(stmts_->skipped_below, seq); };
+  reads.dependents_of = [&](int64_t seq) { return seqs_of(stmts_->dependents_of, seq); };
+  reads.dependencies_of = [&](int64_t seq) -> caf::expected<std::vector<dependency_row>> {
+    auto& deps = stmts_->dependencies_of;
     deps.rebind(seq);
-    std::string blocker;
-    if (auto err = deps.each_row([&] {
-          auto state = deps.column_text(1);
-          if ((state == "failed" || state == "cancelled") && set.count(deps.column_int64(0)) == 0 && blocker.empty())
-            blocker = fmt::format("task {} {}", quoted_input(deps.column_text(2)),
-                                  state == "failed" ? "failed" : "was cancelled");
-        }))
+    std::vector<dependency_row> out;
+    if (auto err = deps.each_row([&] { out.push_back({deps.column_int64(0), deps.column_text(1), deps.column_text(2)}); }))
       return err;
-    if (blocker.empty())
-      continue;
-    if (c.named)
-      return caf::make_error(errc::invalid_task,
-                             fmt::format("task {} of batch {} did not run because {}, which is not replayed with it: "
-                                         "replay that task (or the whole batch)",
-                                         quoted_input(c.task_id), batch_id, blocker));
-    c.kept_back = true;
-    kept_back.push_back(seq);
-  }
-  auto& dependents = stmts_->dependents_of;
-  while (!kept_back.empty()) {
-    auto seq = kept_back.back();
-    kept_back.pop_back();
-    dependents.rebind(seq);
-    std::vector<int64_t> below;
-    if (auto err = dependents.each_row([&] { below.push_back(dependents.column_int64(0)); }))
-      return err;
-    for (auto d : below) {
-      auto i = set.find(d);
-      if (i == set.end() || !i->second.skipped || i->second.kept_back)
-        continue;
-      if (i->second.named)
-        return caf::make_error(errc::invalid_task,
-                               fmt::format("task {} of batch {} runs after a task that stays failed: replay the task "
-                                           "that failed first (or the whole batch)",
-                                           quoted_input(i->second.task_id), batch_id));
-      i->second.kept_back = true;
-      kept_back.push_back(d);
-    }
-  }
+    return out;
+  };
+  auto plan = plan_replay(batch_id, named, reads);
+  if (!plan)
+    return plan.error();
   int64_t replayed = 0;
-  for (const auto& [seq, c] : set) {
-    if (c.kept_back)
-      continue;
+  for (auto seq : *plan) {
     if (auto err = stmts_->log_replayed_seq.execute(seq, now, requester_))
       return err;
     if (auto err = stmts_->replay_task_seq.execute(seq, now))

@@ -1,5 +1,9 @@
 #include "fleet/store.hpp"
 
+#include "fleetd/error.hpp"
+
+#include <fmt/format.h>
+
 namespace fleet {
 
 store_transaction::backend::~backend() = default;
@@ -39,6 +43,36 @@ caf::error fleet_store::record(const attempt_started& x) {
 caf::error fleet_store::record(const attempt_ended& x) {
   auto done = record(std::vector<transition>{x});
   return done ? caf::none : done.error();
+}
+
+caf::error fleet_store::check_replay(const std::string& batch_id, const std::vector<std::string>& task_ids) {
+  auto st = status(batch_id);
+  if (!st)
+    return st.error();
+  if (st->status == batch_state::cancelled)
+    return caf::make_error(errc::invalid_batch, fmt::format("batch {} was cancelled: nothing to replay", batch_id));
+  for (const auto& id : task_ids) {
+    auto state = task_state(batch_id, id);
+    if (!state)
+      return state.error();
+    if (state->empty())
+      return caf::make_error(errc::invalid_task, fmt::format("batch {} has no task \"{}\"", batch_id, id));
+    if (*state != "failed")
+      return caf::make_error(errc::invalid_task,
+                             fmt::format("task \"{}\" of batch {} is {}, not failed: only failed tasks are replayed",
+                                         id, batch_id, *state));
+  }
+  return caf::none;
+}
+
+caf::expected<bool> fleet_store::check_pause(const std::string& batch_id, bool paused) {
+  auto st = status(batch_id);
+  if (!st)
+    return st.error();
+  if (st->status == batch_state::cancelled || st->finished_at != 0)
+    return caf::make_error(errc::invalid_batch, fmt::format("batch {} has finished ({}): nothing to {}", batch_id,
+                                                            to_string(st->status), paused ? "pause" : "resume"));
+  return st->paused != paused;
 }
 
 } // namespace fleet

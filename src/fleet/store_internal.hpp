@@ -145,16 +145,6 @@ inline void bind_node(sqlite::statement& st, int index, const std::string& node)
     st.bind(index, node);
 }
 
-inline const char* state_name(task_disposition x) {
-  switch (x) {
-    case task_disposition::succeeded: return "succeeded";
-    case task_disposition::failed: return "failed";
-    case task_disposition::retry: return "retry_wait";
-    case task_disposition::cancelled: return "cancelled";
-    case task_disposition::requeue: return "pending";
-  }
-  return "failed";
-}
 
 
 /// Steps a statement that yields at most one row: none once the row is ready to read (the caller

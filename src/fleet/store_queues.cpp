@@ -77,18 +77,7 @@ caf::error sqlite_store::set_queue(const std::string& name, const queue_change& 
   if (auto err = st->execute(name, change.max_workers, change.rate_count, change.rate_interval_ms, change.weight,
                              change.group_max_workers, static_cast<int32_t>(change.paused), now))
     return err;
-  auto set = nlohmann::json::object();
-  if (change.max_workers >= 0)
-    set["max_workers"] = change.max_workers;
-  if (change.rate_count >= 0)
-    set["rate"] = rate_text(change.rate_count, change.rate_interval_ms);
-  if (change.weight >= 0)
-    set["weight"] = change.weight;
-  if (change.group_max_workers >= 0)
-    set["group_max_workers"] = change.group_max_workers;
-  if (change.paused >= 0)
-    set["paused"] = change.paused == 1;
-  nlohmann::json detail{{"queue", name}, {"set", set}, {"limits", to_json(in_force)}};
+  auto detail = queue_changed_detail(name, change, in_force);
   return log_event(now, event_kind::queue_changed, {}, {}, dump_json(detail));
 }
 

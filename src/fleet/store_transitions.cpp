@@ -1,6 +1,7 @@
 #include "fleet/sqlite_store.hpp"
 #include "fleet/store.hpp"
 #include "fleet/store_internal.hpp"
+#include "fleet/store_plans.hpp"
 #include "fleet/store_rows.hpp"
 
 #include "fleetd/error.hpp"
@@ -212,7 +213,7 @@ caf::error sqlite_store::record_end(const attempt_ended& x, const attempt_starte
   }
   auto terminal = is_terminal(x.next);
   auto& et = stmts_->end_task;
-  et.rebind(x.seq, state_name(x.next));
+  et.rebind(x.seq, task_state_after(x.next));
   if (x.next == task_disposition::succeeded)
     et.bind(3, x.result);
   else
@@ -337,34 +338,22 @@ caf::error sqlite_store::record_unrecorded_starts(const std::vector<start_journa
   auto task = db_.prepare("SELECT batch_id, task_id, state, attempts, orphaned_attempts FROM tasks WHERE seq = ?1");
   if (!task)
     return task.error();
-  std::set<std::pair<int64_t, int32_t>> seen;
-  std::vector<transition> lost;
-  for (const auto& e : starts) {
-    if (!seen.emplace(e.seq, e.attempt).second)
-      continue;
-    task->rebind(e.seq);
+  auto read = [&](int64_t seq) -> caf::expected<std::optional<journal_task_row>> {
+    task->rebind(seq);
     auto row = task->step();
     if (!row)
       return row.error();
-    // Only a start that never reached the database: the task still waits, at an earlier attempt.
-    if (!*row || task->column_text(2) != "pending" || task->column_int64(3) >= e.attempt) {
-      task->reset();
-      continue;
-    }
-    attempt_started start{e.seq, task->column_text(0), task->column_text(1), e.attempt, "unrecorded",
-                          std::min(e.started_at, now), {}};
-    auto end = lost_attempt_end(e.seq, start.batch_id, start.task_id, e.attempt, now, 0,
-                                task->column_int64(4) + 1, max_interruptions,
-                                "fleetd stopped during the attempt, before its start was recorded");
+    std::optional<journal_task_row> out;
+    if (*row)
+      out = journal_task_row{task->column_text(0), task->column_text(1), task->column_text(2), task->column_int64(3),
+                             task->column_int64(4)};
     task->reset();
-    if (end.next == task_disposition::failed)
-      out.failed.push_back(end);
-    else
-      ++out.unrecorded;
-    lost.emplace_back(std::move(start));
-    lost.emplace_back(std::move(end));
-  }
-  auto done = record(lost);
+    return out;
+  };
+  auto lost = plan_unrecorded_starts(starts, now, max_interruptions, read, out);
+  if (!lost)
+    return lost.error();
+  auto done = record(*lost);
   return done ? caf::none : done.error();
 }
 
@@ -374,11 +363,6 @@ caf::expected<recovery> sqlite_store::recover_interrupted(int64_t now, int32_t m
   recovery out;
   if (auto err = record_unrecorded_starts(starts, now, max_interruptions, out))
     return err;
-  std::map<std::string, const stopped_orphan*> stopped; // by worker id
-  for (const auto& o : orphans)
-    if (o.stopped())
-      stopped.emplace(o.label, &o);
-  std::map<std::string, std::pair<std::string, std::string>> orphan_tasks; // worker id -> batch, task
   // Few rows (at most the attempts that were running), through the partial index tasks_running.
   auto running = db_.prepare("SELECT t.seq, t.batch_id, t.task_id, t.attempts, t.orphaned_attempts, a.worker_id"
                              " FROM tasks t"
@@ -386,35 +370,20 @@ caf::expected<recovery> sqlite_store::recover_interrupted(int64_t now, int32_t m
                              " WHERE t.state = 'running'");
   if (!running)
     return running.error();
-  std::vector<transition> ends;
+  std::vector<open_attempt_row> rows;
   auto read = running->each_row([&] {
-    std::string error = "fleetd stopped during the attempt";
-    if (auto o = stopped.find(running->column_text(5)); o != stopped.end()) {
-      error += fmt::format("; its program (process group {}) was still running and was stopped with {} before "
-                           "the attempt ran again", o->second->pid, o->second->how);
-      orphan_tasks[o->first] = {running->column_text(1), running->column_text(2)};
-    }
-    // Its end is unknown: fleetd's downtime, and the other run's clock, would count as its duration.
-    auto end = lost_attempt_end(running->column_int64(0), running->column_text(1), running->column_text(2),
-                                static_cast<int32_t>(running->column_int64(3)), now, 0,
-                                running->column_int64(4) + 1, max_interruptions,
-                                std::move(error));
-    if (end.next == task_disposition::failed)
-      out.failed.push_back(end);
-    else
-      ++out.requeued;
-    ends.emplace_back(std::move(end));
+    rows.push_back({running->column_int64(0), running->column_text(1), running->column_text(2),
+                    static_cast<int32_t>(running->column_int64(3)), running->column_int64(4), running->column_text(5)});
   });
   if (read)
     return read;
+  auto [ends, events] = plan_interrupted(rows, now, max_interruptions, orphans, out);
   // Its milestones go unused: the manager is not running yet, nobody waits for these batches.
   if (auto done = record(ends); !done)
     return done.error();
-  for (const auto& [label, o] : stopped) {
-    auto task = orphan_tasks[label];
-    if (auto err = log_event(now, event_kind::orphan_stopped, task.first, task.second, orphan_stopped_detail({}, *o)))
+  for (const auto& e : events)
+    if (auto err = log_event(now, event_kind::orphan_stopped, e.batch_id, e.task_id, orphan_stopped_detail({}, *e.orphan)))
       return err;
-  }
   return out;
 }
 

@@ -47,6 +47,18 @@ inline bool is_terminal(task_disposition x) {
   return x == task_disposition::succeeded || x == task_disposition::failed || x == task_disposition::cancelled;
 }
 
+/// The `tasks.state` a task is in after an attempt that leads to `x`.
+inline const char* task_state_after(task_disposition x) {
+  switch (x) {
+    case task_disposition::succeeded: return "succeeded";
+    case task_disposition::failed: return "failed";
+    case task_disposition::retry: return "retry_wait";
+    case task_disposition::cancelled: return "cancelled";
+    case task_disposition::requeue: return "pending";
+  }
+  return "failed";
+}
+
 /// An attempt began on a worker.
 struct attempt_started {
   int64_t seq = 0;

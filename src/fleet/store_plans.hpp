@@ -1,0 +1,104 @@
+#pragma once
+
+// Decisions every store backend makes the same way over rows it reads its own way: which tasks a
+// replay in a batch with dependencies brings back, and how the attempts a dead fleetd left open
+// end. Each backend supplies the reads (a few callbacks) and writes what the plan says; the
+// decisions cannot drift between SQLite and PostgreSQL.
+
+#include "fleet/orphans.hpp"
+#include "fleet/start_journal.hpp"
+#include "fleet/transitions.hpp"
+
+#include <caf/error.hpp>
+#include <caf/expected.hpp>
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace fleet {
+
+struct recovery;
+
+// -- replay with dependencies --------------------------------------------------------------------
+
+/// A failed task as a replay reads it.
+struct failed_task_row {
+  int64_t seq = 0;
+  bool skipped = false;   ///< failed without running: a task it runs after failed or was cancelled
+  int64_t dependents = 0; ///< tasks that run after it
+  std::string task_id;
+};
+
+/// A task's dependency as a replay reads it.
+struct dependency_row {
+  int64_t seq = 0;
+  std::string state;
+  std::string task_id;
+};
+
+/// The reads a replay plan needs, by seq within one batch.
+struct replay_reads {
+  /// Every failed task of the batch.
+  std::function<caf::expected<std::vector<failed_task_row>>()> failed;
+  /// One failed task by id (the caller checked it is failed).
+  std::function<caf::expected<failed_task_row>(const std::string& task_id)> named;
+  /// The skipped tasks below a task, through every level.
+  std::function<caf::expected<std::vector<int64_t>>(int64_t seq)> skipped_below;
+  std::function<caf::expected<std::vector<dependency_row>>(int64_t seq)> dependencies_of;
+  std::function<caf::expected<std::vector<int64_t>>(int64_t seq)> dependents_of;
+};
+
+/// The seqs a replay brings back, in submission order: the `named` tasks (empty: every failed
+/// one) and the tasks they skipped, except skipped tasks that another failed or cancelled task,
+/// not replayed, keeps from running. errc::invalid_task when a named task is one of those.
+caf::expected<std::vector<int64_t>> plan_replay(const std::string& batch_id, const std::vector<std::string>& named,
+                                                const replay_reads& reads);
+
+// -- recovery of attempts a dead fleetd left open -------------------------------------------------
+
+/// A task whose attempt was running when fleetd died.
+struct open_attempt_row {
+  int64_t seq = 0;
+  std::string batch_id;
+  std::string task_id;
+  int32_t attempt = 0;
+  int64_t orphaned = 0;  ///< attempts of it lost before this one
+  std::string worker_id; ///< "" when its attempt row is missing
+};
+
+/// A task as the start journal's check reads it.
+struct journal_task_row {
+  std::string batch_id;
+  std::string task_id;
+  std::string state;
+  int64_t attempts = 0;
+  int64_t orphaned = 0;
+};
+
+/// The starts the journal saw that never reached the database (the task still waits, at an
+/// earlier attempt), as an attempt of worker "unrecorded" started and lost; `task` reads a task
+/// by seq (none if gone). Counts them in `out`.
+caf::expected<std::vector<transition>>
+plan_unrecorded_starts(const std::vector<start_journal::entry>& starts, int64_t now, int32_t max_interruptions,
+                       const std::function<caf::expected<std::optional<journal_task_row>>(int64_t seq)>& task,
+                       recovery& out);
+
+/// An orphan_stopped event to log once the ends are written.
+struct orphan_event {
+  std::string batch_id;
+  std::string task_id;
+  const stopped_orphan* orphan = nullptr;
+};
+
+/// How the attempts left running end (interrupted, or failed for good once lost
+/// `max_interruptions` times), each naming the program of the last run stopped before it ran
+/// again, if any; and the orphan_stopped events. Counts them in `out`.
+std::pair<std::vector<transition>, std::vector<orphan_event>>
+plan_interrupted(const std::vector<open_attempt_row>& running, int64_t now, int32_t max_interruptions,
+                 const std::vector<stopped_orphan>& orphans, recovery& out);
+
+} // namespace fleet
