@@ -11,6 +11,7 @@
 #include "fleet/pg_array.hpp"
 #include "fleet/pg_reader.hpp"
 #include "fleet/store.hpp"
+#include "fleet/store_plans.hpp"
 
 #include <functional>
 #include <map>
@@ -86,14 +87,8 @@ public:
 
 private:
   class task_writer;
-  struct batch_delta {
-    int64_t succeeded = 0, failed = 0, cancelled = 0, retries = 0, duration_ms = 0, at = 0;
-    bool terminal = false;
-    int64_t first_start = 0;
-    void note_start(int64_t t) { first_start = first_start == 0 ? t : std::min(first_start, t); }
-  };
 
-  pg_store(pg::connection db, std::string conninfo, const leader_lease* lease, int64_t next_seq);
+  pg_store(pg::connection db, const leader_lease* lease, int64_t next_seq);
 
   /// The one way a batch is stored (see sqlite_store::store_batch).
   caf::error store_batch(const std::string& batch_id, int64_t total, int64_t now, const std::string& upload_id,
@@ -120,7 +115,6 @@ private:
   }
   pg::param requester_param() const;
 
-  std::string conninfo_;
   const leader_lease* lease_;
   int64_t next_seq_; ///< the seq the next task gets (one writer: this store)
   std::function<void(const std::string&)> ambiguous_commit_;

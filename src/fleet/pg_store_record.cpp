@@ -132,41 +132,22 @@ caf::error pg_store::record_ends(const std::vector<std::pair<const attempt_ended
     states.add(task_state_after(x.next));
     x.next == task_disposition::succeeded ? results.add(x.result) : results.add_null();
     x.error.empty() ? errors.add_null() : errors.add(x.error);
-    // A waiting task's not_before is when it may (retry) or could (requeue) start.
-    not_before.add(x.next == task_disposition::retry     ? x.not_before
-                   : x.next == task_disposition::requeue ? x.at
-                                                         : int64_t{0});
+    not_before.add(next_not_before(x));
     terminal ? finished.add(x.at) : finished.add_null();
     terminal ? durations.add(x.duration_ms) : durations.add_null();
     interrupted.add(int64_t{x.outcome == attempt_outcome::interrupted ? 1 : 0});
     attempts.add(x.attempt);
     start != nullptr ? started.add(start->at) : started.add_null();
     orphaned.add(int64_t{x.orphaned ? 1 : 0});
-    auto& delta = deltas[x.batch_id];
-    delta.at = std::max(delta.at, x.at);
-    switch (x.next) {
-      case task_disposition::succeeded: ++delta.succeeded; break;
-      case task_disposition::failed: ++delta.failed; break;
-      case task_disposition::cancelled: ++delta.cancelled; break;
-      case task_disposition::retry: ++delta.retries; break;
-      case task_disposition::requeue: break;
-    }
-    if (x.next == task_disposition::succeeded || x.next == task_disposition::failed)
-      delta.duration_ms += x.duration_ms;
-    delta.terminal = delta.terminal || terminal;
+    deltas[x.batch_id].note_end(x);
     // Successful attempts are audited by their `attempts` row; the event log keeps the rest.
     if (x.next == task_disposition::succeeded)
       continue;
-    nlohmann::json detail{{"attempt", x.attempt}, {"outcome", to_string(x.outcome)}};
-    if (!x.error.empty())
-      detail["error"] = x.error;
-    if (x.next == task_disposition::retry)
-      detail["not_before"] = x.not_before;
     event_at.add(x.at);
     event_kinds.add(to_string(*event_of(x.next)));
     event_batches.add(x.batch_id);
     event_tasks.add(x.task_id);
-    event_details.add(dump_json(detail));
+    event_details.add(attempt_end_detail(x));
   }
   if (!open_seqs.empty()) {
     auto res = db_.prepared("UPDATE attempts SET finished_at = x.f, outcome = x.o, error = x.e"

@@ -5,6 +5,7 @@
 
 #include "fleet/sqlite.hpp"
 #include "fleet/store.hpp"
+#include "fleet/store_plans.hpp"
 #include "fleet/store_rows.hpp"
 
 #include <map>
@@ -123,15 +124,6 @@ private:
 
 
 
-  /// What one group of changes adds to a batch's counters.
-  struct batch_delta {
-    int64_t succeeded = 0, failed = 0, cancelled = 0, retries = 0, duration_ms = 0, at = 0;
-    bool terminal = false; ///< some task finished: the batch may have too
-    int64_t first_start = 0; ///< earliest attempt start in the group, 0 for none
-    void note_start(int64_t at) {
-      first_start = first_start == 0 ? at : std::min(first_start, at);
-    }
-  };
   caf::error record_start(const attempt_started& x, std::map<std::string, batch_delta>& deltas);
   caf::error record_end(const attempt_ended& x, const attempt_started* start,
                         std::map<std::string, batch_delta>& deltas);

@@ -1,10 +1,12 @@
 #include "fleet/store_plans.hpp"
 
+#include "fleet/json_text.hpp"
 #include "fleet/store.hpp"
 #include "fleet/text.hpp"
 #include "fleetd/error.hpp"
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include <set>
 #include <utility>
@@ -21,6 +23,29 @@ struct replay_candidate {
 };
 
 } // namespace
+
+void batch_delta::note_end(const attempt_ended& x) {
+  at = std::max(at, x.at);
+  switch (x.next) {
+    case task_disposition::succeeded: ++succeeded; break;
+    case task_disposition::failed: ++failed; break;
+    case task_disposition::cancelled: ++cancelled; break;
+    case task_disposition::retry: ++retries; break;
+    case task_disposition::requeue: break;
+  }
+  if (x.next == task_disposition::succeeded || x.next == task_disposition::failed)
+    duration_ms += x.duration_ms;
+  terminal = terminal || is_terminal(x.next);
+}
+
+std::string attempt_end_detail(const attempt_ended& x) {
+  nlohmann::json detail{{"attempt", x.attempt}, {"outcome", to_string(x.outcome)}};
+  if (!x.error.empty())
+    detail["error"] = x.error;
+  if (x.next == task_disposition::retry)
+    detail["not_before"] = x.not_before;
+  return dump_json(detail);
+}
 
 caf::expected<std::vector<int64_t>> plan_replay(const std::string& batch_id, const std::vector<std::string>& named,
                                                 const replay_reads& reads) {

@@ -12,6 +12,7 @@
 #include <caf/error.hpp>
 #include <caf/expected.hpp>
 
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -22,6 +23,28 @@
 namespace fleet {
 
 struct recovery;
+
+// -- a group commit's effect on its batches -------------------------------------------------------
+
+/// What one group of changes adds to a batch's counters, written once per batch and group.
+struct batch_delta {
+  int64_t succeeded = 0, failed = 0, cancelled = 0, retries = 0, duration_ms = 0, at = 0;
+  bool terminal = false;   ///< some task finished: the batch may have too
+  int64_t first_start = 0; ///< earliest attempt start in the group, 0 for none
+  void note_start(int64_t t) { first_start = first_start == 0 ? t : std::min(first_start, t); }
+  /// Counts an attempt's end (its task's next state, its duration, its time).
+  void note_end(const attempt_ended& x);
+};
+
+/// The task's not_before after an attempt's end: when a retry may start, or since when a
+/// requeued task could (its queue wait is measured from there); 0 otherwise.
+inline int64_t next_not_before(const attempt_ended& x) {
+  return x.next == task_disposition::retry ? x.not_before : x.next == task_disposition::requeue ? x.at : 0;
+}
+
+/// The detail of the event an attempt's end writes when its task did not succeed (a success is
+/// audited by its attempts row alone): attempt, outcome, error, and for a retry when it may run.
+std::string attempt_end_detail(const attempt_ended& x);
 
 // -- replay with dependencies --------------------------------------------------------------------
 

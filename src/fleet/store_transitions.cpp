@@ -219,11 +219,7 @@ caf::error sqlite_store::record_end(const attempt_ended& x, const attempt_starte
   else
     et.bind(3, nullptr);
   bind_error(et, 4);
-  // A waiting task's not_before is when it may (retry) or could (requeue) start: its queue wait
-  // is measured from there.
-  et.bind(5, x.next == task_disposition::retry     ? x.not_before
-             : x.next == task_disposition::requeue ? x.at
-                                                   : int64_t{0});
+  et.bind(5, next_not_before(x));
   if (terminal) {
     et.bind(6, x.at);
     et.bind(7, x.duration_ms);
@@ -250,26 +246,11 @@ caf::error sqlite_store::record_end(const attempt_ended& x, const attempt_starte
       return skipped.error();
     delta.failed += *skipped;
   }
-  delta.at = std::max(delta.at, x.at);
-  switch (x.next) {
-    case task_disposition::succeeded: ++delta.succeeded; break;
-    case task_disposition::failed: ++delta.failed; break;
-    case task_disposition::cancelled: ++delta.cancelled; break;
-    case task_disposition::retry: ++delta.retries; break;
-    case task_disposition::requeue: break;
-  }
-  if (x.next == task_disposition::succeeded || x.next == task_disposition::failed)
-    delta.duration_ms += x.duration_ms;
-  delta.terminal = delta.terminal || terminal;
+  delta.note_end(x);
   // Successful attempts are audited by their `attempts` row; the event log keeps the rest.
   if (x.next == task_disposition::succeeded)
     return caf::none;
-  nlohmann::json detail{{"attempt", x.attempt}, {"outcome", to_string(x.outcome)}};
-  if (!x.error.empty())
-    detail["error"] = x.error;
-  if (x.next == task_disposition::retry)
-    detail["not_before"] = x.not_before;
-  return log_event(x.at, *event_of(x.next), x.batch_id, x.task_id, dump_json(detail));
+  return log_event(x.at, *event_of(x.next), x.batch_id, x.task_id, attempt_end_detail(x));
 }
 
 caf::error sqlite_store::apply_deltas(const std::map<std::string, batch_delta>& deltas, milestones& out) {
