@@ -11,12 +11,14 @@
 #include "fleetd/interfaces.hpp"
 #include "fleetd/tls.hpp"
 #include "client/transport.hpp"
+#include "fleet/batch_tasks.hpp"
 #include "fleet/child_journal.hpp"
 #include "fleet/daemon_config.hpp"
 #include "fleetd/error.hpp"
 #include "fleet/fd_limit.hpp"
 #include "fleet/instance_lock.hpp"
 #include "fleet/leadership.hpp"
+#include "fleet/pg_batch_tasks.hpp"
 #include "fleet/pg_migrations.hpp"
 #include "fleet/pg_store.hpp"
 #include "fleet/log.hpp"
@@ -40,6 +42,7 @@
 #include <cstring>
 #include <filesystem>
 #include <pthread.h>
+#include <atomic>
 #include <thread>
 #include <unistd.h>
 
@@ -180,7 +183,9 @@ int fleet::run_daemon(int argc, char** argv, const daemon_extensions& ext) {
   auto lock = instance_lock::acquire(o.db);
   if (!lock)
     return fail(1, error_text(lock.error()));
-  log_file_state(o.db, lock->state());
+  // On PostgreSQL the file holds only this process's lock and journals, not the fleet's data.
+  if (o.store != "postgres")
+    log_file_state(o.db, lock->state());
   auto journal = start_journal::open(o.db + "-starts");
   if (!journal)
     return fail(1, error_text(journal.error()));
@@ -200,16 +205,20 @@ int fleet::run_daemon(int argc, char** argv, const daemon_extensions& ext) {
     auto failover = std::chrono::milliseconds(o.failover_timeout_ms);
     auto ttl = failover - 2 * lease_interval(failover);
     lease = std::make_unique<leader_lease>(lease_holder_name(), ttl);
-    auto lease_db = pg::connection::open(o.postgres);
-    if (!lease_db)
-      return fail(1, fmt::format("PostgreSQL (fleet.postgres): {}", error_text(lease_db.error())));
-    if (auto err = migrate(*lease_db))
-      return fail(1, fmt::format("PostgreSQL {}: {}", lease_db->where().text(), error_text(err)));
+    int sig = 0;
+    auto connected = connect_standby(o.postgres, lease_interval(ttl), [](pg::connection& db) { return migrate(db); },
+                                     signals, sig);
+    if (!connected)
+      return fail(1, fmt::format("PostgreSQL (fleet.postgres): {}", error_text(connected.error())));
+    if (!*connected) {
+      spdlog::info("{} received while standby: fleetd stopped", strsignal(sig));
+      return 0;
+    }
+    auto lease_db = std::move(*connected);
     spdlog::info("PostgreSQL {}: standby as {} until this fleetd holds the lease (fleet.failover-timeout {} ms: "
                  "a lease of {} ms renewed every {} ms)",
                  lease_db->where().text(), lease->holder(), failover.count(), ttl.count(),
                  lease_interval(ttl).count());
-    int sig = 0;
     auto active = wait_for_lease(*lease_db, *lease, signals, sig);
     if (!active)
       return fail(1, fmt::format("PostgreSQL {}: {}", lease_db->where().text(), error_text(active.error())));
@@ -220,7 +229,13 @@ int fleet::run_daemon(int argc, char** argv, const daemon_extensions& ext) {
     spdlog::info("active manager of {}: term {}", lease_db->where().text(), lease->epoch());
     // Exiting is the one way to be sure that no worker of this process starts another attempt
     // and no outcome is written: its service manager starts it again, as a standby.
+    // The lease keeper and the writer (a COMMIT that may or may not have happened) can both find
+    // a reason at once: the first one exits, the other waits for that.
     auto step_down = [](const std::string& reason) {
+      static std::atomic<bool> stepping{false};
+      if (stepping.exchange(true))
+        for (;;)
+          ::pause();
       spdlog::critical("stepping down: {}; fleetd exits at once (code {})", reason, lost_lease_exit_code);
       spdlog::shutdown();
       std::fflush(nullptr);
@@ -330,8 +345,18 @@ int fleet::run_daemon(int argc, char** argv, const daemon_extensions& ext) {
     web.max_streams = static_cast<size_t>(o.http_max_streams);
     web.tls_cert = o.http_tls_cert;
     web.tls_key = o.http_tls_key;
-    // The tasks page reads the SQLite file beside the manager; on PostgreSQL it answers 503 for now.
-    web.db_path = o.store == "sqlite" ? o.db : std::string{};
+    // The batch page reads its tasks beside the manager, from the SQLite file or a PostgreSQL
+    // session of its own.
+    if (o.store == "sqlite") {
+      web.read_tasks = [db = o.db](const std::string& id, int64_t cursor, int64_t limit) {
+        return read_batch_tasks(db, id, cursor, limit);
+      };
+    } else {
+      auto pages = std::make_shared<pg_batch_tasks>(o.postgres);
+      web.read_tasks = [pages](const std::string& id, int64_t cursor, int64_t limit) {
+        return pages->read(id, cursor, limit);
+      };
+    }
     // Within the descriptors: a quarter for connections still sending (the CAF port has half).
     web.max_waiting = std::clamp<size_t>(descriptors.now / 4, 16, 1024);
     auto started = http_server::start(sys, manager, metrics, web);

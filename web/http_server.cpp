@@ -407,11 +407,11 @@ void http_server::impl::serve_queries() {
       send_error(res, 400, "cursor is a whole number from 0, limit from 1 to 500, the batch id UTF-8");
       return;
     }
-    if (opts.db_path.empty()) {
+    if (!opts.read_tasks) {
       send_error(res, 503, "this server has no database to read the tasks from");
       return;
     }
-    auto page = read_batch_tasks(opts.db_path, id, *cursor, *limit);
+    auto page = opts.read_tasks(id, *cursor, *limit);
     if (!page) {
       send_error(res, page.error());
       return;

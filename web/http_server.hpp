@@ -7,12 +7,14 @@
 
 #include "fleetd/interfaces.hpp"
 #include "fleet/api_tokens.hpp"
+#include "fleet/batch_tasks.hpp"
 #include "fleet/metrics.hpp"
 
 #include <caf/expected.hpp>
 #include <caf/fwd.hpp>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -34,8 +36,9 @@ struct http_options {
   /// HTTPS with this certificate and key (PEM files); empty: plain HTTP.
   std::string tls_cert;
   std::string tls_key;
-  /// The database file, read directly (read-only) for the batch page's tasks; empty: no batch page data.
-  std::string db_path;
+  /// Reads a page of a batch's tasks for the batch page (batch id, cursor, limit), beside the
+  /// manager: the SQLite file read-only, or a session of its own on PostgreSQL. None: 503.
+  std::function<caf::expected<task_rows_page>(const std::string&, int64_t, int64_t)> read_tasks;
 };
 
 class http_server {

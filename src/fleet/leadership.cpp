@@ -25,6 +25,41 @@ std::string lease_holder_name() {
   return fmt::format("{}:{}:{}", host, ::getpid(), started);
 }
 
+namespace {
+
+/// Waits `interval` for one of `signals`: true, with it in `sig`, if one arrived.
+bool signalled_within(std::chrono::milliseconds interval, const sigset_t& signals, int& sig) {
+  timespec wait{static_cast<time_t>(interval.count() / 1000), static_cast<long>(interval.count() % 1000) * 1'000'000};
+  siginfo_t info;
+  if (auto got = sigtimedwait(&signals, &info, &wait); got > 0) {
+    sig = got;
+    return true;
+  }
+  return false;
+}
+
+} // namespace
+
+caf::expected<std::optional<pg::connection>>
+connect_standby(const std::string& conninfo, std::chrono::milliseconds interval,
+                const std::function<caf::error(pg::connection&)>& prepare, const sigset_t& signals, int& sig) {
+  std::string last_reason;
+  for (;;) {
+    auto db = pg::connection::open(conninfo);
+    caf::error err = db ? prepare(*db) : db.error();
+    if (!err)
+      return std::optional<pg::connection>{std::move(*db)};
+    if (err != errc::storage_unavailable)
+      return err;
+    if (auto reason = error_text(err); reason != last_reason) {
+      spdlog::warn("standby: PostgreSQL cannot be reached ({}); trying again every {} ms", reason, interval.count());
+      last_reason = reason;
+    }
+    if (signalled_within(interval, signals, sig))
+      return std::optional<pg::connection>{};
+  }
+}
+
 caf::expected<bool> wait_for_lease(pg::connection& db, leader_lease& lease, const sigset_t& signals, int& sig) {
   auto interval = lease_interval(lease.ttl());
   db.reconnect_when_lost();
@@ -51,12 +86,8 @@ caf::expected<bool> wait_for_lease(pg::connection& db, leader_lease& lease, cons
                      std::max<int64_t>(now->ms_left, 0));
       }
     }
-    timespec wait{static_cast<time_t>(interval.count() / 1000), static_cast<long>(interval.count() % 1000) * 1'000'000};
-    siginfo_t info;
-    if (auto got = sigtimedwait(&signals, &info, &wait); got > 0) {
-      sig = got;
+    if (signalled_within(interval, signals, sig))
       return false;
-    }
   }
 }
 

@@ -15,6 +15,7 @@
 #include <csignal>
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -26,6 +27,15 @@ std::chrono::milliseconds lease_interval(std::chrono::milliseconds ttl);
 
 /// A name for this process in the lease and its terms: host:pid:start time (ms).
 std::string lease_holder_name();
+
+/// Opens a standby's connection to `conninfo` and runs `prepare` on it (the migrations), riding out
+/// a server that cannot be reached yet, as at boot when fleetd starts before PostgreSQL: logged
+/// when the reason changes, tried again every `interval`. None, with the signal in `sig`, when one
+/// of `signals` (blocked in every thread) arrives first. Other errors (a connection string that is
+/// not valid, a newer schema) end the wait.
+caf::expected<std::optional<pg::connection>>
+connect_standby(const std::string& conninfo, std::chrono::milliseconds interval,
+                const std::function<caf::error(pg::connection&)>& prepare, const sigset_t& signals, int& sig);
 
 /// Waits as a standby until `lease` is this process's: tries every lease_interval, logs who holds
 /// it whenever that changes, and rides out a database that cannot be reached (logged, tried again).

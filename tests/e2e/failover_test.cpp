@@ -5,7 +5,12 @@
 #include "fleetd_process.hpp"
 #include "pg_fixture.hpp"
 
+#include <httplib.h>
+
 #include <set>
+#include <thread>
+
+#include <unistd.h>
 
 using namespace fleet;
 using namespace fleet::test;
@@ -116,7 +121,7 @@ TEST_CASE("split brain: a leader paused past its lease resumes, writes nothing, 
   a.signal(SIGCONT);
   // Its lease ran out while it was paused: it exits without dispatching again.
   CHECK(a.wait_exit() == 75);
-  CHECK(a.count_in_log("stepping down") == 1);
+  CHECK_MESSAGE(a.count_in_log("stepping down") == 1, a.log());
   CHECK(b.ctl({"wait", id}).exit_code == 0);
   auto db = database.connect();
   check_every_task_once(db, n);
@@ -158,9 +163,11 @@ TEST_CASE("fleetd on PostgreSQL refuses what does not fit: no connection string,
   fleetd_process archive{on_postgres(database, "5s", "archive-dir=\"/tmp\"\n")};
   CHECK_FALSE(archive.start());
   CHECK(archive.count_in_log("archive-dir") >= 1);
-  fleetd_process bad{"store=\"postgres\"\npostgres=\"host=/nonexistent password=secret123 port=\"\n"};
-  CHECK_FALSE(bad.start());
-  CHECK(bad.count_in_log("secret123") == 0);
+  // A connection string that does not parse is a configuration error.
+  fleetd_process unparsable{"store=\"postgres\"\npostgres=\"host=/tmp password=secret123 port\"\n"};
+  CHECK_FALSE(unparsable.start());
+  CHECK(unparsable.count_in_log("not valid") >= 1);
+  CHECK(unparsable.count_in_log("secret123") == 0);
   // A database of a newer fleetd is refused before anything is written.
   auto db = database.connect();
   fleetd_process first{on_postgres(database, "5s")};
@@ -170,6 +177,61 @@ TEST_CASE("fleetd on PostgreSQL refuses what does not fit: no connection string,
   fleetd_process newer{on_postgres(database, "5s")};
   CHECK_FALSE(newer.start());
   CHECK(newer.count_in_log("newer") >= 1);
+}
+
+TEST_CASE("a fleetd started before PostgreSQL can be reached waits as a standby and serves once it can, or stops on SIGTERM") {
+  pg_database database;
+  // The server's socket, and a directory that has none yet: libpq's later host= wins.
+  auto admin = postgres_admin_conninfo();
+  auto at = admin.find("host=");
+  REQUIRE(at != std::string::npos);
+  auto server_dir = admin.substr(at + 5, admin.find(' ', at) - at - 5);
+  temp_dir empty;
+  auto http_port = free_port();
+  auto config = on_postgres(database, "5s", "http-port=" + std::to_string(http_port) + "\n");
+  auto pointed = "host=" + empty.path().string() + " password=secret123\"";
+  config.replace(config.find(database.conninfo()), database.conninfo().size() + 1, database.conninfo() + " " + pointed);
+  fleetd_process early{config};
+  early.launch();
+  REQUIRE_MESSAGE(eventually([&] { return early.count_in_log("PostgreSQL cannot be reached") >= 1 || !early.alive(); }),
+                  early.log());
+  // It keeps trying (the reason is logged once, not at every try), and no password reaches the log.
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  REQUIRE_MESSAGE(early.alive(), early.log());
+  CHECK(early.count_in_log("PostgreSQL cannot be reached") == 1);
+  CHECK(early.count_in_log("secret123") == 0);
+  CHECK(early.count_in_log("listening on") == 0);
+  // The server appears: the fleetd migrates, takes the lease and serves.
+  REQUIRE(::symlink((server_dir + "/.s.PGSQL.5432").c_str(), (empty.path().string() + "/.s.PGSQL.5432").c_str()) == 0);
+  REQUIRE_MESSAGE(eventually([&] { return early.count_in_log("listening on") >= 1 || !early.alive(); }), early.log());
+  CHECK(early.count_in_log("active manager of") == 1);
+  auto tasks = early.file("tasks.jsonl");
+  write_file(tasks, sleep_tasks(5, 1));
+  auto id = early.submit(tasks);
+  CHECK(early.ctl({"wait", id}).exit_code == 0);
+  // The status page's batch view reads the tasks from PostgreSQL.
+  httplib::Client web{"127.0.0.1", http_port};
+  auto page = web.Get(("/api/batches/" + id + "/tasks?limit=3").c_str());
+  REQUIRE(page);
+  CHECK(page->status == 200);
+  auto body = nlohmann::json::parse(page->body);
+  CHECK(body["tasks"].size() == 3);
+  CHECK(body["tasks"][0]["task_id"] == "s0");
+  CHECK(body["tasks"][0]["state"] == "succeeded");
+  CHECK(body["tasks"][0]["attempt_rows"].size() == 1);
+  CHECK(body["done"] == false);
+  CHECK(web.Get("/api/batches/batch-nope/tasks")->status == 404);
+  CHECK(early.terminate() == 0);
+  // One that never reaches it stops cleanly on SIGTERM, having written nothing.
+  temp_dir nowhere;
+  auto never = on_postgres(database, "5s");
+  never.replace(never.find(database.conninfo()), database.conninfo().size(), database.conninfo() + " host=" + nowhere.path().string());
+  fleetd_process waiting{never};
+  waiting.launch();
+  REQUIRE_MESSAGE(eventually([&] { return waiting.count_in_log("PostgreSQL cannot be reached") >= 1 || !waiting.alive(); }),
+                  waiting.log());
+  CHECK(waiting.terminate() == 0);
+  CHECK(waiting.count_in_log("received while standby") == 1);
 }
 
 TEST_CASE("failover with a fleet-node: the node joins the new leader and its lost attempts run again, once each") {

@@ -2,6 +2,8 @@
 // the fleet_store interface alone, and checks the rows with SQL both dialects read alike. What one
 // backend does that the other does not fails here (Zeek Broker tests its backends this way).
 
+#include "fleet/batch_tasks.hpp"
+#include "fleet/pg_batch_tasks.hpp"
 #include "fleet/pg_store.hpp"
 #include "fleet/sqlite.hpp"
 #include "fleet/store.hpp"
@@ -43,6 +45,10 @@ struct sqlite_backend {
     REQUIRE_MESSAGE(n, error_text(n.error()));
     return *n;
   }
+  /// The status page's batch view.
+  caf::expected<task_rows_page> task_page(const std::string& id, int64_t cursor, int64_t limit) {
+    return read_batch_tasks(path, id, cursor, limit);
+  }
 };
 
 struct postgres_backend {
@@ -57,6 +63,10 @@ struct postgres_backend {
     store = std::move(*s);
   }
   int64_t q(const std::string& sql) { return count(audit, sql); }
+  pg_batch_tasks pages{db.conninfo()};
+  caf::expected<task_rows_page> task_page(const std::string& id, int64_t cursor, int64_t limit) {
+    return pages.read(id, cursor, limit);
+  }
 };
 
 /// Runs `f` in one write transaction, committed only if it succeeded; its answer.
@@ -536,4 +546,60 @@ TEST_CASE_TEMPLATE("both stores: a failed write rolls back whole, and the store 
   submit(b, "b3", {{"z", "echo"}});
   CHECK(runnable(b).size() == 2);
   CHECK(b.q("SELECT tasks FROM fleet_totals") == 2);
+}
+
+TEST_CASE_TEMPLATE("both stores: the batch page reads tasks, attempts and dependencies alike, a page at a time", B,
+                   BACKENDS) {
+  B b;
+  task second{"second", "echo", "{}", 0};
+  second.after = {"first", "side"};
+  submit(b, "b1", {{"first", "echo", "{}", 2}, {"side", "fail", "{}", 1}, second});
+  submit(b, "b2", {{"other", "echo"}});
+  auto next = runnable(b);
+  const auto &first = named(next, "first"), &side = named(next, "side");
+  write(b, {started(first, 1, 2000, "node-a"), ended(first, 1, 3000, task_disposition::succeeded),
+            started(side, 1, 2000), ended(side, 1, 2500, task_disposition::retry), started(side, 2, 3100)});
+  auto page = b.task_page("b1", 0, 2);
+  REQUIRE_MESSAGE(page, error_text(page.error()));
+  REQUIRE(page->tasks.size() == 2);
+  CHECK_FALSE(page->done);
+  const auto& f = page->tasks[0];
+  CHECK(f.task_id == "first");
+  CHECK(f.type == "echo");
+  CHECK(f.priority == 2);
+  CHECK(f.state == "succeeded");
+  CHECK(f.attempts == 1);
+  CHECK(f.duration_ms == 100);
+  CHECK(f.result == "{\"from\":\"first\"}");
+  CHECK(f.after_json == "[]");
+  REQUIRE(f.attempt_rows.size() == 1);
+  CHECK(f.attempt_rows[0].node == "node-a");
+  CHECK(f.attempt_rows[0].outcome == "succeeded");
+  CHECK(f.attempt_rows[0].finished_at == 3000);
+  const auto& sd = page->tasks[1];
+  CHECK(sd.state == "running");
+  CHECK(sd.duration_ms == -1);
+  CHECK(sd.error == "boom side");
+  REQUIRE(sd.attempt_rows.size() == 2);
+  CHECK(sd.attempt_rows[0].outcome == "failed");
+  CHECK(sd.attempt_rows[0].error == "boom side");
+  CHECK(sd.attempt_rows[1].node == "local");
+  CHECK(sd.attempt_rows[1].finished_at == 0);
+  CHECK(sd.attempt_rows[1].outcome.empty());
+  auto rest = b.task_page("b1", page->next_cursor, 2);
+  REQUIRE(rest);
+  REQUIRE(rest->tasks.size() == 1);
+  CHECK(rest->done);
+  CHECK(rest->tasks[0].task_id == "second");
+  CHECK(rest->tasks[0].state == "blocked");
+  CHECK(rest->tasks[0].after_json == "[\"first\",\"side\"]");
+  CHECK(rest->tasks[0].progress < 0);
+  // Past the end, and a batch that does not exist.
+  auto past = b.task_page("b1", rest->next_cursor, 2);
+  REQUIRE(past);
+  CHECK(past->tasks.empty());
+  CHECK(past->done);
+  auto unknown = b.task_page("nope", 0, 10);
+  REQUIRE_FALSE(unknown);
+  CHECK(code(unknown.error()) == errc::unknown_batch);
 }
