@@ -43,7 +43,12 @@ bool signalled_within(std::chrono::milliseconds interval, const sigset_t& signal
 caf::expected<std::optional<pg::connection>>
 connect_standby(const std::string& conninfo, std::chrono::milliseconds interval,
                 const std::function<caf::error(pg::connection&)>& prepare, const sigset_t& signals, int& sig) {
+  // A new reason is logged at once, the same one again every minute: a typo in the database name
+  // waits as an unreachable server does, and must not go unnoticed.
+  constexpr auto reminder = std::chrono::minutes(1);
   std::string last_reason;
+  auto since = std::chrono::steady_clock::now();
+  auto logged_at = since;
   for (;;) {
     auto db = pg::connection::open(conninfo);
     caf::error err = db ? prepare(*db) : db.error();
@@ -51,9 +56,15 @@ connect_standby(const std::string& conninfo, std::chrono::milliseconds interval,
       return std::optional<pg::connection>{std::move(*db)};
     if (err != errc::storage_unavailable)
       return err;
+    auto now = std::chrono::steady_clock::now();
     if (auto reason = error_text(err); reason != last_reason) {
       spdlog::warn("standby: PostgreSQL cannot be reached ({}); trying again every {} ms", reason, interval.count());
       last_reason = reason;
+      logged_at = now;
+    } else if (now - logged_at >= reminder) {
+      spdlog::warn("standby: PostgreSQL still cannot be reached after {} s ({})",
+                   std::chrono::duration_cast<std::chrono::seconds>(now - since).count(), reason);
+      logged_at = now;
     }
     if (signalled_within(interval, signals, sig))
       return std::optional<pg::connection>{};

@@ -2,16 +2,11 @@
 // the fleet_store interface alone, and checks the rows with SQL both dialects read alike. What one
 // backend does that the other does not fails here (Zeek Broker tests its backends this way).
 
-#include "fleet/batch_tasks.hpp"
-#include "fleet/pg_batch_tasks.hpp"
-#include "fleet/pg_store.hpp"
-#include "fleet/sqlite.hpp"
 #include "fleet/store.hpp"
 #include "fleet/upload_part.hpp"
 #include "fleetd/error.hpp"
 #include "fleetd/queue.hpp"
-#include "pg_fixture.hpp"
-#include "temp_dir.hpp"
+#include "store_backends.hpp"
 
 #include <doctest/doctest.h>
 #include <fmt/format.h>
@@ -25,49 +20,6 @@ using namespace fleet;
 using namespace fleet::test;
 
 namespace {
-
-struct sqlite_backend {
-  temp_dir dir;
-  std::string path = dir.file("fleet.db");
-  std::unique_ptr<fleet_store> store;
-  sqlite_backend() { reopen(); }
-  void reopen() {
-    store.reset();
-    auto s = fleet_store::open({path, "normal"});
-    REQUIRE(s);
-    store = std::move(*s);
-  }
-  /// An auditor's query on another connection: what was committed.
-  int64_t q(const std::string& sql) {
-    auto db = sqlite::database::open(path, false);
-    REQUIRE(db);
-    auto n = db->query_int(sql);
-    REQUIRE_MESSAGE(n, error_text(n.error()));
-    return *n;
-  }
-  /// The status page's batch view.
-  caf::expected<task_rows_page> task_page(const std::string& id, int64_t cursor, int64_t limit) {
-    return read_batch_tasks(path, id, cursor, limit);
-  }
-};
-
-struct postgres_backend {
-  pg_database db;
-  std::unique_ptr<fleet_store> store;
-  pg::connection audit = db.connect();
-  postgres_backend() { reopen(); }
-  void reopen() {
-    store.reset();
-    auto s = pg_store::open(db.conninfo());
-    REQUIRE_MESSAGE(s, error_text(s.error()));
-    store = std::move(*s);
-  }
-  int64_t q(const std::string& sql) { return count(audit, sql); }
-  pg_batch_tasks pages{db.conninfo()};
-  caf::expected<task_rows_page> task_page(const std::string& id, int64_t cursor, int64_t limit) {
-    return pages.read(id, cursor, limit);
-  }
-};
 
 /// Runs `f` in one write transaction, committed only if it succeeded; its answer.
 template <class F>

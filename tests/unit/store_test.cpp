@@ -1,20 +1,23 @@
+// The store's behaviour through fleet_store, on both backends (issue 24's conformance: each case
+// runs on SQLite and on PostgreSQL). SQLite's query plans are checked in store_plan_test.cpp.
+
 #include "fleetd/error.hpp"
 #include "fleet/store.hpp"
-#include "fleet/store_sql.hpp"
-#include "query_db.hpp"
-#include "store_fixture.hpp"
+#include "fleet/upload_rows.hpp"
+#include "store_backends.hpp"
 
 #include <doctest/doctest.h>
+#include <nlohmann/json.hpp>
 
 #include <map>
 
 using namespace fleet;
 using namespace fleet::test;
 
-TEST_CASE("runnable tasks come by priority, then submission order, across batches") {
-  store_fixture f;
-  f.insert("b1", {{"a", "echo", "{}", 1}, {"b", "echo", "{}", 5}, {"c", "echo", "{}", 1}});
-  f.insert("b2", {{"d", "echo", "{}", 5}, {"e", "echo", "{}", 9}});
+TEST_CASE_TEMPLATE("runnable tasks come by priority, then submission order, across batches", B, STORE_BACKENDS) {
+  B f;
+  insert(f, "b1", {{"a", "echo", "{}", 1}, {"b", "echo", "{}", 5}, {"c", "echo", "{}", 1}});
+  insert(f, "b2", {{"d", "echo", "{}", 5}, {"e", "echo", "{}", 9}});
   auto next = f.store->next_runnable(fleet::default_queue, 10);
   REQUIRE(next);
   std::vector<std::string> order;
@@ -26,10 +29,10 @@ TEST_CASE("runnable tasks come by priority, then submission order, across batche
   CHECK(two->size() == 2);
 }
 
-TEST_CASE("reading on from a position gives every runnable task once, in run order") {
-  store_fixture f;
-  f.insert("b1", {{"a", "echo", "{}", 1}, {"b", "echo", "{}", 5}, {"c", "echo", "{}", 1}, {"f", "echo", "{}", -3}});
-  f.insert("b2", {{"d", "echo", "{}", 5}, {"e", "echo", "{}", 9}, {"g", "echo", "{}", 1}});
+TEST_CASE_TEMPLATE("reading on from a position gives every runnable task once, in run order", B, STORE_BACKENDS) {
+  B f;
+  insert(f, "b1", {{"a", "echo", "{}", 1}, {"b", "echo", "{}", 5}, {"c", "echo", "{}", 1}, {"f", "echo", "{}", -3}});
+  insert(f, "b2", {{"d", "echo", "{}", 5}, {"e", "echo", "{}", 9}, {"g", "echo", "{}", 1}});
   std::vector<std::string> order;
   std::optional<run_position> at;
   for (int reads = 0; reads < 10; ++reads) {
@@ -53,15 +56,15 @@ TEST_CASE("reading on from a position gives every runnable task once, in run ord
   CHECK(rest == std::vector<std::string>{"a", "c", "g", "f"});
 }
 
-TEST_CASE("a group's runnable tasks are read between two positions, in run order, across priorities") {
-  store_fixture f;
+TEST_CASE_TEMPLATE("a group's runnable tasks are read between two positions, in run order, across priorities", B, STORE_BACKENDS) {
+  B f;
   auto t = [](std::string id, int32_t priority, std::string group) {
     task x{std::move(id), "echo", "{}", priority};
     x.group = std::move(group);
     return x;
   };
   // seq 1..8 in this order.
-  f.insert("b1", {t("a1", 9, "a"), t("b1", 9, "b"), t("a2", 9, "a"), t("a3", 5, "a"), t("b2", 5, "b"),
+  insert(f, "b1", {t("a1", 9, "a"), t("b1", 9, "b"), t("a2", 9, "a"), t("a3", 5, "a"), t("b2", 5, "b"),
                   t("a4", 1, "a"), t("a5", 1, "a"), t("a6", 0, "a")});
   auto ids = [&](size_t limit, run_position from, run_position up_to) {
     auto rows = f.store->runnable_of_group(fleet::default_queue, "a", limit, from, up_to);
@@ -87,86 +90,16 @@ TEST_CASE("a group's runnable tasks are read between two positions, in run order
   CHECK(other->size() == 2);
 }
 
-TEST_CASE("hot queries use their indexes, not a table scan") {
-  // The statements the store prepares (src/fleet/store_sql.hpp), not copies of them.
-  store_fixture f;
-  auto path = f.dir.file("fleet.db");
-  auto runnable = query_plan(path, sql::next_runnable);
-  CHECK(runnable.find("USING INDEX tasks_runnable") != std::string::npos);
-  CHECK(runnable.find("TEMP B-TREE") == std::string::npos);
-  // Reading on from a position seeks to it, rather than stepping over the tasks before it.
-  auto same = query_plan(path, sql::runnable_same_priority);
-  CHECK(same.find("USING INDEX tasks_runnable (queue=? AND priority=? AND seq>?)") != std::string::npos);
-  CHECK(same.find("TEMP B-TREE") == std::string::npos);
-  auto lower = query_plan(path, sql::runnable_lower_priority);
-  CHECK(lower.find("USING INDEX tasks_runnable (queue=? AND priority<?)") != std::string::npos);
-  CHECK(lower.find("TEMP B-TREE") == std::string::npos);
-  // A group's next tasks: a range of the queue's runnable index, no other index to keep up.
-  auto group_at = query_plan(path, sql::group_runnable_at);
-  CHECK_MESSAGE(group_at.find("USING INDEX tasks_runnable (queue=? AND priority=? AND seq>? AND seq<?)")
-                  != std::string::npos, group_at);
-  CHECK(group_at.find("TEMP B-TREE") == std::string::npos);
-  auto group_between = query_plan(path, sql::group_runnable_between);
-  CHECK_MESSAGE(group_between.find("USING INDEX tasks_runnable (queue=? AND priority>? AND priority<?)")
-                  != std::string::npos, group_between);
-  CHECK(group_between.find("TEMP B-TREE") == std::string::npos);
-  auto due = query_plan(path, sql::next_due);
-  CHECK(due.find("tasks_retry_due") != std::string::npos);
-  CHECK(due.find("tasks_scheduled_due") != std::string::npos);
-  // Delayed tasks: the slice that becomes due is read in time order without a sort, and a batch's
-  // scheduled tasks are found without reading its others.
-  for (const auto& statement : {sql::due_scheduled_by_batch, sql::promote_due_scheduled}) {
-    auto plan = query_plan(path, statement);
-    CHECK_MESSAGE(plan.find("USING INDEX tasks_scheduled_due") != std::string::npos, plan);
-    CHECK_MESSAGE(plan.find("TEMP B-TREE FOR ORDER BY") == std::string::npos, plan);
-  }
-  for (const auto& statement : {sql::count_scheduled, sql::batch_next_scheduled}) {
-    auto plan = query_plan(path, statement);
-    CHECK_MESSAGE(plan.find("tasks_scheduled_by_batch") != std::string::npos, plan);
-  }
-  auto promote = query_plan(path, sql::promote_due_retries);
-  CHECK(promote.find("tasks_retry_due") != std::string::npos);
-  auto of_batch = query_plan(path, sql::cancel_waiting);
-  CHECK(of_batch.find("SCAN tasks") == std::string::npos);
-  auto failures = query_plan(path, sql::recent_failures);
-  CHECK(failures.find("USING INDEX tasks_failed_by_time") != std::string::npos);
-  CHECK(failures.find("TEMP B-TREE") == std::string::npos);
-  auto letters = query_plan(path, sql::dead_letters);
-  CHECK(letters.find("USING INDEX tasks_failed") != std::string::npos);
-  CHECK(letters.find("TEMP B-TREE") == std::string::npos);
-  auto page = query_plan(path, sql::batch_results);
-  CHECK(page.find("USING INTEGER PRIMARY KEY") != std::string::npos);
-  CHECK(page.find("TEMP B-TREE") == std::string::npos);
-  auto unfinished = query_plan(path, sql::unfinished_batches);
-  CHECK(unfinished.find("batches_unfinished") != std::string::npos);
-  auto key = query_plan(path, sql::batch_for_key);
-  CHECK(key.find("batches_by_client_key") != std::string::npos);
-  // Dependencies: the edges of one task either way, a batch's by seq range, its blocked count.
-  for (const auto& statement : {sql::unblock_dependents, sql::dependents_of, sql::skip_dependents}) {
-    auto plan = query_plan(path, statement);
-    CHECK_MESSAGE(plan.find("SCAN tasks") == std::string::npos, plan);
-    CHECK_MESSAGE(plan.find("SCAN task_deps") == std::string::npos, plan);
-  }
-  for (const auto& statement : {sql::dependencies_of, sql::batch_edges, sql::count_batch_edges}) {
-    auto plan = query_plan(path, statement);
-    CHECK_MESSAGE(plan.find("task_deps_by_task") != std::string::npos, plan);
-  }
-  auto blocked = query_plan(path, sql::count_blocked);
-  CHECK(blocked.find("tasks_blocked_by_batch") != std::string::npos);
-}
-
-TEST_CASE("results page through one batch by cursor, never into the next") {
-  store_fixture f;
+TEST_CASE_TEMPLATE("results page through one batch by cursor, never into the next", B, STORE_BACKENDS) {
+  B f;
   std::vector<task> a, b;
   for (int i = 0; i < 7; ++i)
     a.push_back({"a" + std::to_string(i), "echo", "{}", 0});
   for (int i = 0; i < 3; ++i)
     b.push_back({"b" + std::to_string(i), "echo", "{}", 0});
-  f.insert("A", a);
-  f.insert("B", b);
-  auto db = sqlite::database::open(f.path, false);
-  REQUIRE(db);
-  REQUIRE_FALSE(db->exec("UPDATE tasks SET state = 'succeeded', result = '{}' WHERE task_id != 'a3'"));
+  insert(f, "A", a);
+  insert(f, "B", b);
+  f.exec("UPDATE tasks SET state = 'succeeded', result = '{}' WHERE task_id != 'a3'");
   std::vector<std::string> seen;
   int64_t cursor = 0;
   int pages = 0;
@@ -190,8 +123,8 @@ TEST_CASE("results page through one batch by cursor, never into the next") {
   CHECK(none.error() == errc::unknown_batch);
 }
 
-TEST_CASE("a rolled-back transaction leaves nothing behind") {
-  store_fixture f;
+TEST_CASE_TEMPLATE("a rolled-back transaction leaves nothing behind", B, STORE_BACKENDS) {
+  B f;
   {
     auto tx = f.store->transaction();
     REQUIRE_FALSE(tx.begin());
@@ -202,9 +135,9 @@ TEST_CASE("a rolled-back transaction leaves nothing behind") {
   CHECK(st.error() == errc::unknown_batch);
 }
 
-TEST_CASE("attempt transitions update task, batch counters and events together") {
-  store_fixture f;
-  f.insert("b1", {{"a", "echo", "{}", 0}, {"b", "echo", "{}", 0}});
+TEST_CASE_TEMPLATE("attempt transitions update task, batch counters and events together", B, STORE_BACKENDS) {
+  B f;
+  insert(f, "b1", {{"a", "echo", "{}", 0}, {"b", "echo", "{}", 0}});
   auto next = f.store->next_runnable(fleet::default_queue, 10);
   REQUIRE(next);
   REQUIRE(next->size() == 2);
@@ -236,10 +169,10 @@ TEST_CASE("attempt transitions update task, batch counters and events together")
   CHECK(totals->average_duration_ms == doctest::Approx(500.0));
 }
 
-TEST_CASE("recent failures come latest failure first, whatever the submission order") {
-  store_fixture f;
-  f.insert("old", {{"slow", "exec", "{}", 0}, {"ok", "echo", "{}", 0}});
-  f.insert("new", {{"quick", "fail", "{}", 0}, {"later", "fail", "{}", 0}});
+TEST_CASE_TEMPLATE("recent failures come latest failure first, whatever the submission order", B, STORE_BACKENDS) {
+  B f;
+  insert(f, "old", {{"slow", "exec", "{}", 0}, {"ok", "echo", "{}", 0}});
+  insert(f, "new", {{"quick", "fail", "{}", 0}, {"later", "fail", "{}", 0}});
   auto next = f.store->next_runnable(fleet::default_queue, 10);
   REQUIRE(next);
   REQUIRE(next->size() == 4);
@@ -276,9 +209,9 @@ TEST_CASE("recent failures come latest failure first, whatever the submission or
   CHECK((*two)[1].task_id == "later");
 }
 
-TEST_CASE("a group commit writes a started-and-ended attempt once and counts each batch once") {
-  store_fixture f;
-  f.insert("b1", {{"a", "echo", "{}", 0}, {"b", "fail", "{}", 0}, {"c", "sleep", "{}", 0}});
+TEST_CASE_TEMPLATE("a group commit writes a started-and-ended attempt once and counts each batch once", B, STORE_BACKENDS) {
+  B f;
+  insert(f, "b1", {{"a", "echo", "{}", 0}, {"b", "fail", "{}", 0}, {"c", "sleep", "{}", 0}});
   auto next = f.store->next_runnable(fleet::default_queue, 10);
   REQUIRE(next);
   REQUIRE(next->size() == 3);
@@ -312,9 +245,7 @@ TEST_CASE("a group commit writes a started-and-ended attempt once and counts eac
   auto milestones = f.store->record(group);
   REQUIRE(milestones);
   REQUIRE_FALSE(tx.commit());
-  auto db = sqlite::database::open(f.path, false);
-  REQUIRE(db);
-  auto q = [&](const std::string& sql) { return *db->query_int(sql); };
+  auto q = [&](const std::string& sql) { return f.q(sql); };
   CHECK(q("SELECT count(*) FROM attempts") == 3);
   CHECK(q("SELECT count(*) FROM attempts WHERE started_at = 2000 AND finished_at = 3000") == 2);
   CHECK(q("SELECT count(*) FROM attempts WHERE worker_id = 'w3' AND finished_at IS NULL") == 1);
@@ -342,8 +273,8 @@ TEST_CASE("a group commit writes a started-and-ended attempt once and counts eac
   CHECK_FALSE((*milestones)[0].finished);
 }
 
-TEST_CASE("settings changed at runtime round-trip through the database, field by field") {
-  store_fixture f;
+TEST_CASE_TEMPLATE("settings changed at runtime round-trip through the database, field by field", B, STORE_BACKENDS) {
+  B f;
   auto none = f.store->load_config_overrides();
   REQUIRE(none);
   CHECK(set_fields(*none).empty());
@@ -364,18 +295,16 @@ TEST_CASE("settings changed at runtime round-trip through the database, field by
   CHECK_FALSE(back->max_retries);
 }
 
-TEST_CASE("a stored setting the program does not know is refused with its name") {
-  store_fixture f;
-  auto db = sqlite::database::open(f.path);
-  REQUIRE(db);
-  REQUIRE_FALSE(db->exec("INSERT INTO config_overrides VALUES ('warp_speed', 9, 1)"));
+TEST_CASE_TEMPLATE("a stored setting the program does not know is refused with its name", B, STORE_BACKENDS) {
+  B f;
+  f.exec("INSERT INTO config_overrides VALUES ('warp_speed', 9, 1)");
   auto back = f.store->load_config_overrides();
   REQUIRE_FALSE(back);
   CHECK(error_text(back.error()).find("warp_speed") != std::string::npos);
 }
 
-TEST_CASE("uploads never sealed expire, sealed batches and fresh uploads stay") {
-  store_fixture f;
+TEST_CASE_TEMPLATE("uploads never sealed expire, sealed batches and fresh uploads stay", B, STORE_BACKENDS) {
+  B f;
   auto tx = f.store->transaction();
   REQUIRE_FALSE(tx.begin());
   REQUIRE_FALSE(f.store->open_upload("old", 1000));
@@ -391,15 +320,16 @@ TEST_CASE("uploads never sealed expire, sealed batches and fresh uploads stay") 
   CHECK(*kept == 1);
 }
 
-TEST_CASE("a group of many attempt ends writes every row as the ends written one by one do") {
+TEST_CASE_TEMPLATE("a group of many attempt ends writes every row as the ends written one by one do", B,
+                   STORE_BACKENDS) {
   // Two stores get the same changes: one as a single group (starts and ends of one attempt merged
   // into one row, batch counters once), the other one change per transaction.
-  store_fixture grouped, single;
+  B grouped, single;
   std::vector<task> tasks;
   for (int i = 0; i < 75; ++i)
     tasks.push_back({"t" + std::to_string(i), "echo", "{\"i\":" + std::to_string(i) + "}", i % 3});
-  grouped.insert("b1", tasks);
-  single.insert("b1", tasks);
+  insert(grouped, "b1", tasks);
+  insert(single, "b1", tasks);
   auto next = grouped.store->next_runnable(fleet::default_queue, 100);
   REQUIRE(next);
   REQUIRE(next->size() == 75);
@@ -442,7 +372,7 @@ TEST_CASE("a group of many attempt ends writes every row as the ends written one
     group.push_back(end);
     ++i;
   }
-  auto write = [](store_fixture& s, const std::vector<transition>& changes) {
+  auto write = [](B& s, const std::vector<transition>& changes) {
     auto tx = s.store->transaction();
     REQUIRE_FALSE(tx.begin());
     REQUIRE(s.store->record(changes));
@@ -454,42 +384,31 @@ TEST_CASE("a group of many attempt ends writes every row as the ends written one
     write(single, {change});
   for (const auto& change : group)
     write(single, {change});
-  auto dump = [](const std::string& path, const std::string& sql) {
-    auto db = sqlite::database::open(path, false);
-    REQUIRE(db);
-    auto st = db->prepare(sql);
-    REQUIRE(st);
-    REQUIRE(*st->step());
-    return st->column_text(0);
-  };
-  const std::string tasks_sql = "SELECT group_concat(quote(seq) || quote(state) || quote(result) || quote(error)"
-                                " || quote(not_before) || quote(finished_at) || quote(duration_ms)"
-                                " || quote(interruptions) || quote(attempts) || quote(started_at), '|')"
-                                " FROM (SELECT * FROM tasks ORDER BY seq)";
-  const std::string attempts_sql = "SELECT group_concat(quote(task_seq) || quote(attempt) || quote(worker_id)"
-                                   " || quote(started_at) || quote(finished_at) || quote(outcome) || quote(error)"
-                                   " || quote(node), '|') FROM (SELECT * FROM attempts ORDER BY task_seq, attempt)";
-  const std::string counts_sql = "SELECT quote(succeeded) || quote(failed) || quote(retries) || quote(duration_ms)"
-                                 " || quote(started_at) || (SELECT count(*) FROM events WHERE kind LIKE 'task_%'"
-                                 " OR kind = 'attempt_interrupted') FROM batches";
-  auto grouped_tasks = dump(grouped.path, tasks_sql);
-  CHECK(grouped_tasks == dump(single.path, tasks_sql));
-  CHECK(dump(grouped.path, attempts_sql) == dump(single.path, attempts_sql));
-  CHECK(dump(grouped.path, counts_sql) == dump(single.path, counts_sql));
+  const std::string tasks_sql = "SELECT seq, state, result, error, not_before, finished_at, duration_ms,"
+                                " interruptions, attempts, started_at FROM tasks ORDER BY seq";
+  const std::string attempts_sql = "SELECT task_seq, attempt, worker_id, started_at, finished_at, outcome, error, node"
+                                   " FROM attempts ORDER BY task_seq, attempt";
+  const std::string counts_sql = "SELECT succeeded, failed, retries, duration_ms, started_at, (SELECT count(*)"
+                                 " FROM events WHERE kind LIKE 'task_%' OR kind = 'attempt_interrupted') FROM batches";
+  auto grouped_tasks = grouped.rows(tasks_sql);
+  CHECK(grouped_tasks.size() == 75);
+  CHECK(grouped_tasks == single.rows(tasks_sql));
+  CHECK(grouped.rows(attempts_sql) == single.rows(attempts_sql));
+  CHECK(grouped.rows(counts_sql) == single.rows(counts_sql));
   // And the rows are what the ends said, not merely alike.
-  CHECK(query_db_int(grouped.path, "SELECT count(*) FROM tasks WHERE state = 'succeeded' AND result LIKE '{\"r\":%'") == 30);
-  CHECK(query_db_int(grouped.path, "SELECT count(*) FROM tasks WHERE state = 'retry_wait' AND not_before >= 9000") == 15);
-  CHECK(query_db_int(grouped.path, "SELECT count(*) FROM tasks WHERE state = 'pending' AND interruptions = 1") == 15);
-  CHECK(query_db_int(grouped.path, "SELECT count(*) FROM attempts WHERE finished_at IS NOT NULL") == 75);
-  CHECK(query_db_int(grouped.path, "SELECT count(*) FROM attempts WHERE node IS NOT NULL") == 19);
+  CHECK(grouped.q("SELECT count(*) FROM tasks WHERE state = 'succeeded' AND result LIKE '{\"r\":%'") == 30);
+  CHECK(grouped.q("SELECT count(*) FROM tasks WHERE state = 'retry_wait' AND not_before >= 9000") == 15);
+  CHECK(grouped.q("SELECT count(*) FROM tasks WHERE state = 'pending' AND interruptions = 1") == 15);
+  CHECK(grouped.q("SELECT count(*) FROM attempts WHERE finished_at IS NOT NULL") == 75);
+  CHECK(grouped.q("SELECT count(*) FROM attempts WHERE node IS NOT NULL") == 19);
 }
 
-TEST_CASE("a results page stops at its byte budget, holds at least one result, and the next goes on") {
-  store_fixture f;
+TEST_CASE_TEMPLATE("a results page stops at its byte budget, holds at least one result, and the next goes on", B, STORE_BACKENDS) {
+  B f;
   std::vector<task> tasks;
   for (int i = 0; i < 5; ++i)
     tasks.push_back({"t" + std::to_string(i), "echo", "{}", 0});
-  f.insert("b1", tasks);
+  insert(f, "b1", tasks);
   auto next = f.store->next_runnable(fleet::default_queue, 10);
   REQUIRE(next);
   std::vector<transition> changes;
@@ -532,25 +451,36 @@ TEST_CASE("a results page stops at its byte budget, holds at least one result, a
   CHECK(f.store->results("b1", 100'000));
 }
 
-TEST_CASE("pruning finds the oldest finished batch through its index and resumes a batch where a crash left it") {
-  store_fixture f;
-  CHECK(query_plan(f.path, sql::oldest_finished).find("USING INDEX batches_finished") != std::string::npos);
-  CHECK(query_plan(f.path, sql::oldest_finished).find("TEMP B-TREE") == std::string::npos);
+TEST_CASE_TEMPLATE("pruning takes the oldest finished batch in slices and resumes a batch where a crash left it", B,
+                   STORE_BACKENDS) {
+  B f;
   std::vector<task> tasks;
   for (int i = 0; i < 10; ++i)
     tasks.push_back({"t" + std::to_string(i), "echo", "{}", 0});
-  f.insert("A", tasks);
-  f.insert("B", {{"b", "echo", "{}", 0}});
-  {
-    auto db = sqlite::database::open(f.path, false);
-    REQUIRE(db);
-    REQUIRE_FALSE(db->exec("UPDATE tasks SET state = 'succeeded', finished_at = 2000;"
-                           "INSERT INTO attempts (task_seq, attempt, worker_id, started_at, finished_at, outcome)"
-                           " SELECT seq, 1, 'w', 1500, 2000, 'succeeded' FROM tasks;"
-                           "UPDATE batches SET succeeded = total, finished_at = 2000 WHERE id = 'A';"
-                           "UPDATE batches SET succeeded = total, finished_at = 9000 WHERE id = 'B'"));
+  insert(f, "A", tasks);
+  insert(f, "B", {{"b", "echo", "{}", 0}});
+  // A finishes at 2000, B at 9000.
+  auto next = f.store->next_runnable(fleet::default_queue, 100);
+  REQUIRE(next);
+  REQUIRE(next->size() == 11);
+  std::vector<transition> changes;
+  for (const auto& t : *next) {
+    changes.emplace_back(attempt_started{t.seq, t.batch_id, t.spec.id, 1, "w", 1500, {}});
+    attempt_ended end;
+    end.seq = t.seq;
+    end.batch_id = t.batch_id;
+    end.task_id = t.spec.id;
+    end.attempt = 1;
+    end.at = t.batch_id == "A" ? 2000 : 9000;
+    end.outcome = attempt_outcome::succeeded;
+    end.result = "{}";
+    end.next = task_disposition::succeeded;
+    changes.emplace_back(std::move(end));
   }
-  fleet_store::retention_policy policy{1000, 0};
+  record_group(f, changes);
+  CHECK(f.q("SELECT finished_at FROM batches WHERE id = 'A'") == 2000);
+  fleet_store::retention_policy policy;
+  policy.retain_finished_ms = 1000;
   auto step = [&](fleet_store& store) {
     auto tx = store.transaction();
     REQUIRE_FALSE(tx.begin());
@@ -564,21 +494,20 @@ TEST_CASE("pruning finds the oldest finished batch through its index and resumes
   CHECK(first.batches == 0);
   CHECK(first.more);
   // The process dies here: a new store on the file goes on where the last commit left off.
-  f.store.reset();
-  auto reopened = fleet_store::open({f.path, "normal"});
-  REQUIRE(reopened);
-  CHECK(query_db_int(f.path, "SELECT first_seq FROM batches WHERE id = 'A'") == 5);
-  CHECK(step(**reopened).tasks == 4);
-  auto last = step(**reopened);
+  f.reopen();
+  CHECK(f.q("SELECT first_seq FROM batches WHERE id = 'A'") == 5);
+  CHECK(step(*f.store).tasks == 4);
+  auto last = step(*f.store);
   CHECK(last.tasks == 2);
   CHECK(last.batches == 1);
-  auto none = step(**reopened); // B finished at 9000, younger than 5000 - 1000
+  auto none = step(*f.store); // B finished at 9000, younger than 5000 - 1000
   CHECK(none.tasks == 0);
   CHECK_FALSE(none.more);
-  CHECK(query_db_int(f.path, "SELECT count(*) FROM tasks WHERE batch_id = 'A'") == 0);
-  CHECK(query_db_int(f.path, "SELECT count(*) FROM attempts") == 1);
-  CHECK(query_db_int(f.path, "SELECT count(*) FROM tasks WHERE batch_id = 'B'") == 1);
-  CHECK(query_db_int(f.path, "SELECT batches = 1 AND tasks = 1 AND succeeded = 1 FROM fleet_totals") == 1);
-  CHECK(query_db_int(f.path, "SELECT count(*) FROM events WHERE kind = 'batch_pruned' AND batch_id = 'A'"
-                             " AND json_extract(detail, '$.tasks') = 10") == 1);
+  CHECK(f.q("SELECT count(*) FROM tasks WHERE batch_id = 'A'") == 0);
+  CHECK(f.q("SELECT count(*) FROM attempts") == 1);
+  CHECK(f.q("SELECT count(*) FROM tasks WHERE batch_id = 'B'") == 1);
+  CHECK(f.rows("SELECT batches, tasks, succeeded FROM fleet_totals") == std::vector<std::string>{"1|1|1"});
+  auto pruned = f.rows("SELECT detail FROM events WHERE kind = 'batch_pruned' AND batch_id = 'A'");
+  REQUIRE(pruned.size() == 1);
+  CHECK(nlohmann::json::parse(pruned[0])["tasks"] == 10);
 }

@@ -34,19 +34,6 @@ auto in_transaction(fleet_store& store, F f) {
   return out;
 }
 
-std::vector<task> stored_tasks(const std::string& path, const std::string& batch_id) {
-  auto db = sqlite::database::open(path, false);
-  REQUIRE(db);
-  auto st = db->prepare("SELECT task_id, type, data, priority FROM tasks WHERE batch_id = ?1 ORDER BY seq");
-  REQUIRE(st);
-  st->rebind(batch_id);
-  std::vector<task> out;
-  while (*st->step())
-    out.push_back({st->column_text(0), st->column_text(1), st->column_text(2),
-                   static_cast<int32_t>(st->column_int64(3))});
-  return out;
-}
-
 std::vector<task> numbered(int from, int n, int32_t priority = 0) {
   std::vector<task> out;
   for (int i = from; i < from + n; ++i)
@@ -177,60 +164,6 @@ TEST_CASE("a part's body reads back byte for byte, and a damaged one is never re
   }
 }
 
-TEST_CASE("a sealed upload holds every staged task in order, byte for byte") {
-  store_fixture f;
-  std::vector<task> sent{
-    {"quote\"d", "echo", R"({"s":"a \"quoted\" \\ back\\slash","u":"\u00e9\u6f22 \ud83d\ude80"})", 3},
-    {"ünïcödé-🚀", "echo", "[1,2,{\"x\":null}]", -2},
-    {"control", "echo", R"({"t":"tab\there\nnewline"})", 0},
-    {"big-priority", "echo", "42", 2147483647},
-  };
-  auto more = numbered(0, 25, 1);
-  sent.insert(sent.end(), more.begin(), more.end());
-  std::vector<task> first(sent.begin(), sent.begin() + 10), second(sent.begin() + 10, sent.end());
-  REQUIRE_FALSE(in_transaction(*f.store, [&] { return f.store->open_upload("u", 1); }));
-  auto staged = in_transaction(*f.store, [&] { return f.store->stage_chunk("u", encode_upload_chunk(first)); });
-  REQUIRE(staged);
-  CHECK(*staged == 10);
-  // The second chunk goes in several parts; their order must survive.
-  auto parts = encode_upload_chunk(second, 40);
-  REQUIRE(parts.size() > 2);
-  staged = in_transaction(*f.store, [&] { return f.store->stage_chunk("u", parts); });
-  REQUIRE(staged);
-  CHECK(*staged == static_cast<int64_t>(sent.size()));
-  CHECK(query_db_int(f.path, "SELECT count(*) FROM tasks") == 0);
-  auto sealed = in_transaction(*f.store, [&] { return f.store->seal_upload("u", "B", 5); });
-  REQUIRE(sealed);
-  CHECK(*sealed == static_cast<int64_t>(sent.size()));
-  CHECK(same(stored_tasks(f.path, "B"), sent));
-  CHECK(query_db_int(f.path, "SELECT count(*) FROM upload_parts") == 0);
-  CHECK(query_db_int(f.path, "SELECT count(*) FROM uploads") == 0);
-  CHECK(query_db_int(f.path, "SELECT total FROM batches WHERE id = 'B'") == static_cast<int64_t>(sent.size()));
-  CHECK(query_db_int(f.path, "SELECT last_seq - first_seq + 1 FROM batches WHERE id = 'B'")
-        == static_cast<int64_t>(sent.size()));
-  // The highest priority of the batch runs first, then submission order.
-  auto next = f.store->next_runnable(fleet::default_queue, 2);
-  REQUIRE(next);
-  REQUIRE(next->size() == 2);
-  CHECK((*next)[0].spec.id == "big-priority");
-  CHECK((*next)[1].spec.id == "quote\"d");
-}
-
-TEST_CASE("a task id repeated across chunks fails the seal with its position, and stores nothing") {
-  store_fixture f;
-  REQUIRE_FALSE(in_transaction(*f.store, [&] { return f.store->open_upload("u", 1); }));
-  REQUIRE(in_transaction(*f.store, [&] { return f.store->stage_chunk("u", encode_upload_chunk(numbered(0, 3))); }));
-  REQUIRE(in_transaction(*f.store, [&] { return f.store->stage_chunk("u", encode_upload_chunk(numbered(5, 2))); }));
-  REQUIRE(in_transaction(*f.store, [&] { return f.store->stage_chunk("u", encode_upload_chunk(numbered(1, 2))); }));
-  auto sealed = in_transaction(*f.store, [&] { return f.store->seal_upload("u", "B", 5); });
-  REQUIRE_FALSE(sealed);
-  CHECK(sealed.error() == errc::duplicate_task_id);
-  CHECK(error_text(sealed.error()) == "task 5 (id \"t1\"): duplicate task id in this batch");
-  CHECK(query_db_int(f.path, "SELECT count(*) FROM tasks") == 0);
-  CHECK(query_db_int(f.path, "SELECT count(*) FROM batches") == 0);
-  CHECK(query_db_int(f.path, "SELECT tasks FROM uploads WHERE id = 'u'") == 7); // left to expire
-}
-
 TEST_CASE("a part staged before delayed tasks (FUP1, without start times) is still read and sealed") {
   // What fleetd wrote before: per task id, type, data, priority, and no times.
   std::string v1 = "FUP1";
@@ -283,91 +216,6 @@ TEST_CASE("a part staged before task policies (FUP2, without extensions) is stil
   CHECK(same(decoded(v2), tasks));
 }
 
-TEST_CASE("a sealed upload keeps its tasks' queues and groups, and each queue reads its own") {
-  store_fixture f;
-  auto tasks = numbered(0, 4);
-  tasks[1].queue = "mail";
-  tasks[1].group = "customer-42";
-  tasks[2].group = "customer-7";
-  tasks[3].queue = "mail";
-  REQUIRE_FALSE(in_transaction(*f.store, [&] { return f.store->open_upload("u", 1); }));
-  REQUIRE(in_transaction(*f.store, [&] { return f.store->stage_chunk("u", encode_upload_chunk(tasks, 1)); }));
-  REQUIRE(in_transaction(*f.store, [&] { return f.store->seal_upload("u", "B", 10); }));
-  CHECK(query_db_text(f.path, "SELECT group_concat(task_id || ':' || queue || ':' || ifnull(task_group, '-'), ' ')"
-                              " FROM (SELECT * FROM tasks ORDER BY seq)")
-        == "t0:default:- t1:mail:customer-42 t2:default:customer-7 t3:mail:-");
-  auto reader = f.store->open_reader();
-  REQUIRE(reader);
-  auto mail = (*reader)->next_runnable("mail", 10);
-  REQUIRE(mail);
-  REQUIRE(mail->size() == 2);
-  CHECK((*mail)[0].spec.id == "t1");
-  CHECK((*mail)[0].spec.group == "customer-42");
-  CHECK((*mail)[1].spec.id == "t3");
-  auto group = (*reader)->runnable_of_group(default_queue, "customer-7", 10, {0, 0}, {0, 1'000'000});
-  REQUIRE(group);
-  REQUIRE(group->size() == 1);
-  CHECK((*group)[0].spec.id == "t2");
-  auto pending = (*reader)->pending_by_queue();
-  REQUIRE(pending);
-  CHECK(pending->at("mail") == 2);
-  CHECK(pending->at("default") == 2);
-}
-
-TEST_CASE("a sealed upload keeps its tasks' policies, and tasks without one have no row") {
-  store_fixture f;
-  auto tasks = numbered(0, 5);
-  tasks[1].policy.timeout_ms = 1'500;
-  tasks[3].policy = {0, 2, 250, -1};
-  tasks[4].policy.retry = 0;
-  REQUIRE_FALSE(in_transaction(*f.store, [&] { return f.store->open_upload("u", 1); }));
-  // Two chunks, the second in parts of one task each: the seqs of every part line up.
-  REQUIRE(in_transaction(*f.store, [&] { return f.store->stage_chunk("u", encode_upload_chunk({tasks[0], tasks[1]})); }));
-  REQUIRE(in_transaction(*f.store, [&] {
-    return f.store->stage_chunk("u", encode_upload_chunk({tasks[2], tasks[3], tasks[4]}, 1));
-  }));
-  REQUIRE(in_transaction(*f.store, [&] { return f.store->seal_upload("u", "B", 10); }));
-  auto q = [&](const std::string& sql) { return query_db_int(f.path, sql); };
-  CHECK(q("SELECT count(*) FROM task_policies") == 3);
-  auto policy_of = [&](const std::string& id) {
-    return query_db_text(f.path, "SELECT quote(timeout_ms) || ' ' || quote(max_retries) || ' ' || quote(backoff_ms)"
-                                 " || ' ' || quote(retry) FROM task_policies JOIN tasks ON seq = task_seq"
-                                 " WHERE task_id = '" + id + "'");
-  };
-  CHECK(policy_of("t1") == "1500 NULL NULL NULL");
-  CHECK(policy_of("t3") == "NULL 2 250 NULL");
-  CHECK(policy_of("t4") == "NULL NULL NULL 0");
-  // The runnable read hands them to the manager; the others follow the fleet.
-  auto reader = f.store->open_reader();
-  REQUIRE(reader);
-  auto runnable = (*reader)->next_runnable(fleet::default_queue, 10, std::nullopt);
-  REQUIRE(runnable);
-  REQUIRE(runnable->size() == 5);
-  for (size_t i = 0; i < 5; ++i) {
-    CAPTURE(i);
-    CHECK((*runnable)[i].spec.policy == tasks[i].policy);
-  }
-  CHECK(q("SELECT last_seq - first_seq FROM batches WHERE id = 'B'") == 4);
-}
-
-TEST_CASE("a sealed upload's delayed tasks wait as scheduled, counted in their batch") {
-  store_fixture f;
-  auto tasks = numbered(0, 4);
-  tasks[1].delay_ms = 1'000;     // from the seal's time
-  tasks[2].run_at = 50'000;      // absolute
-  tasks[3].run_at = 3;           // already past at the seal: pending
-  REQUIRE_FALSE(in_transaction(*f.store, [&] { return f.store->open_upload("u", 1); }));
-  REQUIRE(in_transaction(*f.store, [&] { return f.store->stage_chunk("u", encode_upload_chunk(tasks)); }));
-  REQUIRE(in_transaction(*f.store, [&] { return f.store->seal_upload("u", "B", 10); }));
-  auto q = [&](const std::string& sql) { return query_db_int(f.path, sql); };
-  CHECK(q("SELECT not_before FROM tasks WHERE task_id = 't0' AND state = 'pending'") == 10);
-  CHECK(q("SELECT not_before FROM tasks WHERE task_id = 't1' AND state = 'scheduled'") == 1'010);
-  CHECK(q("SELECT not_before FROM tasks WHERE task_id = 't2' AND state = 'scheduled'") == 50'000);
-  CHECK(q("SELECT not_before FROM tasks WHERE task_id = 't3' AND state = 'pending'") == 10);
-  CHECK(q("SELECT scheduled FROM batches WHERE id = 'B'") == 2);
-  CHECK(q("SELECT scheduled FROM fleet_totals") == 2);
-}
-
 TEST_CASE("a staged chunk damaged in the file fails the seal and changes nothing") {
   struct damage {
     const char* body; // SQL for the part's new body
@@ -413,23 +261,3 @@ TEST_CASE("the seal reads each part through the primary key and finds repeats th
   CHECK(dup.find("USING COVERING INDEX sqlite_autoindex_tasks_1") != std::string::npos);
 }
 
-TEST_CASE("a submitted batch and a sealed one are stored the same way: seq range and event") {
-  store_fixture f;
-  REQUIRE_FALSE(in_transaction(*f.store, [&] { return f.store->insert_batch("A", numbered(0, 3), 5); }));
-  REQUIRE_FALSE(in_transaction(*f.store, [&] { return f.store->open_upload("u", 5); }));
-  REQUIRE(in_transaction(*f.store, [&] { return f.store->stage_chunk("u", encode_upload_chunk(numbered(0, 4))); }));
-  REQUIRE(in_transaction(*f.store, [&] { return f.store->seal_upload("u", "B", 6); }));
-  REQUIRE_FALSE(in_transaction(*f.store, [&] { return f.store->insert_batch("C", numbered(0, 2), 7); }));
-  // Each batch's range holds exactly its tasks, in submission order, one after another.
-  for (auto [id, n] : {std::pair{"A", 3}, std::pair{"B", 4}, std::pair{"C", 2}}) {
-    CAPTURE(id);
-    auto q = [&](const std::string& sql) { return query_db_int(f.path, fmt::format(fmt::runtime(sql), id)); };
-    CHECK(q("SELECT last_seq - first_seq + 1 FROM batches WHERE id = '{}'") == n);
-    CHECK(q("SELECT count(*) FROM tasks t JOIN batches b ON t.batch_id = b.id"
-            " WHERE b.id = '{}' AND t.seq BETWEEN b.first_seq AND b.last_seq") == n);
-  }
-  CHECK(query_db_int(f.path, "SELECT first_seq FROM batches WHERE id = 'B'")
-        == query_db_int(f.path, "SELECT last_seq FROM batches WHERE id = 'A'") + 1);
-  CHECK(query_db_text(f.path, "SELECT group_concat(detail, ' ') FROM events WHERE kind = 'batch_submitted'")
-        == R"({"tasks":3} {"tasks":4,"upload":"u"} {"tasks":2})");
-}
