@@ -78,9 +78,13 @@ caf::error fleet_manager_state::init(self_pointer self, fleet_manager_options op
     if (auto err = prepare_archive_dir(opts_.archive_dir))
       return err;
     // A test's manager runs everything on the test scheduler; fleetd's archiver has a thread.
-    archiver_ = opts_.writer_thread
-                  ? self->spawn<caf::detached + caf::linked>(archiver, store_->file(), opts_.archive_dir)
-                  : self->spawn<caf::linked>(archiver, store_->file(), opts_.archive_dir);
+    auto archive = opts_.archive;
+    if (!archive)
+      archive = [db = store_->file(), dir = opts_.archive_dir](const std::string& batch_id, int64_t finished_at) {
+        return archive_batch(db, dir, batch_id, finished_at);
+      };
+    archiver_ = opts_.writer_thread ? self->spawn<caf::detached + caf::linked>(archiver, std::move(archive))
+                                    : self->spawn<caf::linked>(archiver, std::move(archive));
   }
   auto reader = store_->open_reader();
   if (!reader)

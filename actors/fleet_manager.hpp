@@ -2,6 +2,7 @@
 
 #include "fleetd/interfaces.hpp"
 #include "fleetd/worker.hpp"
+#include "fleet/archive.hpp"
 #include "fleet/autoscale.hpp"
 #include "fleetd/fleet_config.hpp"
 #include "fleet/metrics.hpp"
@@ -78,6 +79,9 @@ struct fleet_manager_options {
   /// fleet.archive-dir: each finished batch is written there (gzip JSON Lines) before retention
   /// deletes it; empty: none. The directory exists and takes files (checked at start).
   std::string archive_dir;
+  /// Writes one batch's archive into archive_dir, on the archiver's thread; none: archive_batch
+  /// reads the SQLite file (the store's file). fleetd on PostgreSQL sets a pg_archive.
+  archive_fn archive;
   /// Delayed tasks made pending per group commit: a short commit each, however many are due at once.
   int64_t promotion_slice = 10'000;
   /// Uploads (batches sent in chunks) not sealed within this long are dropped at start-up.
@@ -455,7 +459,7 @@ private:
 
 /// Writes batch archives (fleet.archive-dir) on a connection of its own: `archive_atom, batch id,
 /// finished_at` -> the file, its tasks and bytes.
-caf::behavior archiver(caf::event_based_actor* self, std::string db_path, std::string dir);
+caf::behavior archiver(caf::event_based_actor* self, archive_fn archive);
 
 /// The permanent fleet manager. Quits with an error if the store cannot be read at start.
 fleet_manager_actor::behavior_type

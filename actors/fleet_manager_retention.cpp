@@ -115,11 +115,11 @@ void fleet_manager_state::archive_next(const std::string& batch_id, int64_t fini
       });
 }
 
-caf::behavior archiver(caf::event_based_actor*, std::string db_path, std::string dir) {
+caf::behavior archiver(caf::event_based_actor*, archive_fn archive) {
   return {
-    [db_path, dir](archive_atom, const std::string& batch_id,
-                   int64_t finished_at) -> caf::result<std::string, int64_t, int64_t> {
-      auto written = archive_batch(db_path, dir, batch_id, finished_at);
+    [archive](archive_atom, const std::string& batch_id,
+              int64_t finished_at) -> caf::result<std::string, int64_t, int64_t> {
+      auto written = archive(batch_id, finished_at);
       if (!written)
         return std::move(written.error());
       return {written->path, written->tasks, written->bytes};

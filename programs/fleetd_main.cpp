@@ -18,6 +18,7 @@
 #include "fleet/fd_limit.hpp"
 #include "fleet/instance_lock.hpp"
 #include "fleet/leadership.hpp"
+#include "fleet/pg_archive.hpp"
 #include "fleet/pg_batch_tasks.hpp"
 #include "fleet/pg_migrations.hpp"
 #include "fleet/pg_store.hpp"
@@ -303,6 +304,12 @@ int fleet::run_daemon(int argc, char** argv, const daemon_extensions& ext) {
   opts.declared_schedules = o.schedules;
   opts.declared_queues = o.queues;
   opts.archive_dir = o.archive_dir;
+  if (o.store == "postgres" && !o.archive_dir.empty()) {
+    auto archive = std::make_shared<pg_archive>(o.postgres, o.archive_dir);
+    opts.archive = [archive](const std::string& batch_id, int64_t finished_at) {
+      return archive->write(batch_id, finished_at);
+    };
+  }
   opts.journal = std::move(*journal);
   opts.orphans = std::move(orphans);
   auto list = [](const std::vector<std::string>& xs) { return fmt::format("{}", fmt::join(xs, ",")); };

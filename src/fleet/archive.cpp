@@ -66,19 +66,78 @@ nlohmann::json row_json(sqlite3_stmt* st) {
   return out;
 }
 
-/// Writes lines through zlib, counting them.
-class gzip_lines {
-public:
-  explicit gzip_lines(gzFile out) : out_(out) {}
-  bool write(const char* kind, sqlite3_stmt* st) {
-    auto line = dump_json(nlohmann::json{{kind, row_json(st)}});
-    line += '\n';
-    return gzwrite(out_, line.data(), static_cast<unsigned>(line.size())) == static_cast<int>(line.size());
-  }
-
-private:
-  gzFile out_;
+/// What follows the batch row in an archive, in order.
+struct archive_part {
+  const char* kind;
+  const char* sqlite;
 };
+constexpr archive_part archive_parts[] = {
+  {"task", "SELECT * FROM tasks WHERE seq >= ?1 AND seq <= ?2 ORDER BY seq"},
+  {"task_policy", "SELECT * FROM task_policies WHERE task_seq >= ?1 AND task_seq <= ?2 ORDER BY task_seq"},
+  {"task_dep", "SELECT * FROM task_deps WHERE task_seq >= ?1 AND task_seq <= ?2 ORDER BY task_seq, after_seq"},
+  {"attempt", "SELECT * FROM attempts WHERE task_seq >= ?1 AND task_seq <= ?2 ORDER BY task_seq, attempt"},
+  {"event", "SELECT * FROM events WHERE batch_id = ?3 ORDER BY id"},
+};
+
+/// Reads the batch from the SQLite file at `db_path` on a read-only connection of its own, in
+/// one read transaction.
+caf::error read_sqlite_batch(const std::string& db_path, const std::string& batch_id, const archive_line& line) {
+  sqlite3* raw = nullptr;
+  auto rc = sqlite3_open_v2(db_path.c_str(), &raw, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, nullptr);
+  db_handle db{raw};
+  if (rc != SQLITE_OK)
+    return archive_error(fmt::format("cannot open {}: {}", db_path, raw ? sqlite3_errmsg(raw) : "out of memory"));
+  sqlite3_busy_timeout(db.get(), 5000);
+  auto prepare = [&](const char* sql) -> caf::expected<statement_handle> {
+    sqlite3_stmt* st = nullptr;
+    if (sqlite3_prepare_v2(db.get(), sql, -1, &st, nullptr) != SQLITE_OK)
+      return archive_error(fmt::format("cannot read the batch: {}", sqlite3_errmsg(db.get())));
+    return statement_handle{st};
+  };
+  // One snapshot for every read: the batch, its tasks, attempts and events as of one commit.
+  if (sqlite3_exec(db.get(), "BEGIN", nullptr, nullptr, nullptr) != SQLITE_OK)
+    return archive_error(fmt::format("cannot read {}: {}", db_path, sqlite3_errmsg(db.get())));
+  struct end_read {
+    sqlite3* db;
+    ~end_read() { sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr); }
+  } ending{db.get()};
+  auto batch = prepare("SELECT * FROM batches WHERE id = ?1");
+  if (!batch)
+    return batch.error();
+  sqlite3_bind_text(batch->get(), 1, batch_id.data(), static_cast<int>(batch_id.size()), SQLITE_TRANSIENT);
+  if (sqlite3_step(batch->get()) != SQLITE_ROW)
+    return caf::make_error(errc::unknown_batch, fmt::format("archive: batch {} is not in the database", batch_id));
+  auto batch_row = row_json(batch->get());
+  auto seq_column = [&](const char* name, int64_t none) {
+    auto i = batch_row.find(name);
+    return i != batch_row.end() && i->is_number_integer() ? i->get<int64_t>() : none;
+  };
+  auto first_seq = seq_column("first_seq", 0);
+  auto last_seq = seq_column("last_seq", -1); // none: a batch without tasks reads none
+  if (!line("batch", batch_row))
+    return caf::none;
+  for (const auto& p : archive_parts) {
+    auto st = prepare(p.sqlite);
+    if (!st)
+      return st.error();
+    if (sqlite3_bind_parameter_count(st->get()) >= 2) {
+      sqlite3_bind_int64(st->get(), 1, first_seq);
+      sqlite3_bind_int64(st->get(), 2, last_seq);
+    }
+    if (sqlite3_bind_parameter_count(st->get()) == 3)
+      sqlite3_bind_text(st->get(), 3, batch_id.data(), static_cast<int>(batch_id.size()), SQLITE_TRANSIENT);
+    for (;;) {
+      rc = sqlite3_step(st->get());
+      if (rc != SQLITE_ROW)
+        break;
+      if (!line(p.kind, row_json(st->get())))
+        return caf::none;
+    }
+    if (rc != SQLITE_DONE)
+      return archive_error(fmt::format("cannot read the batch: {}", sqlite3_errmsg(db.get())));
+  }
+  return caf::none;
+}
 
 } // namespace
 
@@ -101,8 +160,8 @@ caf::error prepare_archive_dir(const std::string& dir) {
   return caf::none;
 }
 
-caf::expected<archive_written> archive_batch(const std::string& db_path, const std::string& dir,
-                                             const std::string& batch_id, int64_t finished_at) {
+caf::expected<archive_written> write_archive(const std::string& dir, const std::string& batch_id,
+                                             int64_t finished_at, const archive_source& rows) {
   namespace fs = std::filesystem;
   archive_written out;
   out.path = (fs::path{dir} / archive_file_name(batch_id, finished_at)).string();
@@ -111,36 +170,6 @@ caf::expected<archive_written> archive_batch(const std::string& db_path, const s
     out.existed = true;
     out.bytes = static_cast<int64_t>(fs::file_size(out.path, ec));
     return out;
-  }
-  sqlite3* raw = nullptr;
-  auto rc = sqlite3_open_v2(db_path.c_str(), &raw, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, nullptr);
-  db_handle db{raw};
-  if (rc != SQLITE_OK)
-    return archive_error(fmt::format("cannot open {}: {}", db_path, raw ? sqlite3_errmsg(raw) : "out of memory"));
-  sqlite3_busy_timeout(db.get(), 5000);
-  auto prepare = [&](const char* sql) -> caf::expected<statement_handle> {
-    sqlite3_stmt* st = nullptr;
-    if (sqlite3_prepare_v2(db.get(), sql, -1, &st, nullptr) != SQLITE_OK)
-      return archive_error(fmt::format("cannot read the batch: {}", sqlite3_errmsg(db.get())));
-    return statement_handle{st};
-  };
-  // One snapshot for every read: the batch, its tasks, attempts and events as of one commit.
-  if (sqlite3_exec(db.get(), "BEGIN", nullptr, nullptr, nullptr) != SQLITE_OK)
-    return archive_error(fmt::format("cannot read {}: {}", db_path, sqlite3_errmsg(db.get())));
-  auto batch = prepare("SELECT * FROM batches WHERE id = ?1");
-  if (!batch)
-    return batch.error();
-  sqlite3_bind_text(batch->get(), 1, batch_id.data(), static_cast<int>(batch_id.size()), SQLITE_TRANSIENT);
-  if (sqlite3_step(batch->get()) != SQLITE_ROW)
-    return caf::make_error(errc::unknown_batch, fmt::format("archive: batch {} is not in the database", batch_id));
-  int64_t first_seq = 0;
-  int64_t last_seq = -1;
-  for (int i = 0; i < sqlite3_column_count(batch->get()); ++i) {
-    std::string name = sqlite3_column_name(batch->get(), i);
-    if (name == "first_seq")
-      first_seq = sqlite3_column_int64(batch->get(), i);
-    else if (name == "last_seq" && sqlite3_column_type(batch->get(), i) != SQLITE_NULL)
-      last_seq = sqlite3_column_int64(batch->get(), i);
   }
   auto tmp = out.path + ".tmp";
   fd_handle fd{::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640)};
@@ -155,51 +184,15 @@ caf::expected<archive_written> archive_batch(const std::string& db_path, const s
     remove_tmp();
     return os_error("cannot start compressing to", tmp);
   }
-  gzip_lines lines{gz};
-  bool ok = lines.write("batch", batch->get());
-  struct part {
-    const char* kind;
-    const char* sql;
-  };
-  const part parts[] = {
-    {"task", "SELECT * FROM tasks WHERE seq >= ?1 AND seq <= ?2 ORDER BY seq"},
-    {"task_policy", "SELECT * FROM task_policies WHERE task_seq >= ?1 AND task_seq <= ?2 ORDER BY task_seq"},
-    {"task_dep", "SELECT * FROM task_deps WHERE task_seq >= ?1 AND task_seq <= ?2 ORDER BY task_seq, after_seq"},
-    {"attempt", "SELECT * FROM attempts WHERE task_seq >= ?1 AND task_seq <= ?2 ORDER BY task_seq, attempt"},
-    {"event", "SELECT * FROM events WHERE batch_id = ?3 ORDER BY id"},
-  };
-  caf::error failed;
-  for (const auto& p : parts) {
-    if (!ok)
-      break;
-    auto st = prepare(p.sql);
-    if (!st) {
-      failed = st.error();
-      break;
-    }
-    if (sqlite3_bind_parameter_count(st->get()) >= 2) {
-      sqlite3_bind_int64(st->get(), 1, first_seq);
-      sqlite3_bind_int64(st->get(), 2, last_seq);
-    }
-    if (sqlite3_bind_parameter_count(st->get()) == 3)
-      sqlite3_bind_text(st->get(), 3, batch_id.data(), static_cast<int>(batch_id.size()), SQLITE_TRANSIENT);
-    for (;;) {
-      rc = sqlite3_step(st->get());
-      if (rc != SQLITE_ROW)
-        break;
-      if (!lines.write(p.kind, st->get())) {
-        ok = false;
-        break;
-      }
-      if (std::strcmp(p.kind, "task") == 0)
-        ++out.tasks;
-    }
-    if (ok && rc != SQLITE_DONE) {
-      failed = archive_error(fmt::format("cannot read the batch: {}", sqlite3_errmsg(db.get())));
-      break;
-    }
-  }
-  sqlite3_exec(db.get(), "COMMIT", nullptr, nullptr, nullptr);
+  bool ok = true;
+  auto failed = rows([&](const char* kind, const nlohmann::json& row) {
+    auto text = dump_json(nlohmann::json{{kind, row}});
+    text += '\n';
+    ok = gzwrite(gz, text.data(), static_cast<unsigned>(text.size())) == static_cast<int>(text.size());
+    if (ok && std::strcmp(kind, "task") == 0)
+      ++out.tasks;
+    return ok;
+  });
   auto closed = gzclose(gz); // flushes the compressor and closes the duplicate descriptor
   if (failed || !ok || closed != Z_OK) {
     remove_tmp();
@@ -220,6 +213,12 @@ caf::expected<archive_written> archive_batch(const std::string& db_path, const s
     return os_error("cannot fsync the directory", dir);
   out.bytes = static_cast<int64_t>(fs::file_size(out.path, ec));
   return out;
+}
+
+caf::expected<archive_written> archive_batch(const std::string& db_path, const std::string& dir,
+                                             const std::string& batch_id, int64_t finished_at) {
+  return write_archive(dir, batch_id, finished_at,
+                       [&](const archive_line& line) { return read_sqlite_batch(db_path, batch_id, line); });
 }
 
 } // namespace fleet

@@ -4,8 +4,10 @@
 // the batch, its tasks, attempts and events are written to one gzip-compressed JSON Lines file.
 
 #include <caf/expected.hpp>
+#include <nlohmann/json_fwd.hpp>
 
 #include <cstdint>
+#include <functional>
 #include <string>
 
 namespace fleet {
@@ -31,6 +33,23 @@ std::string archive_file_name(const std::string& batch_id, int64_t finished_at);
 /// already is kept as it is (an earlier pass wrote it before it deleted anything).
 caf::expected<archive_written> archive_batch(const std::string& db_path, const std::string& dir,
                                              const std::string& batch_id, int64_t finished_at);
+
+/// Hands each row of an archive to the writer: `kind` (batch, task, task_policy, task_dep, attempt,
+/// event) and the row's columns by name, integers as numbers and text as stored. False: the file
+/// could not take it, stop reading.
+using archive_line = std::function<bool(const char* kind, const nlohmann::json& row)>;
+/// Reads a batch for its archive in one snapshot: the batch row, then its tasks in submission
+/// order, their policies, dependencies and attempts, and its events, each through `line`.
+/// errc::unknown_batch if it is not stored.
+using archive_source = std::function<caf::error(const archive_line& line)>;
+/// Archives one batch (its id, its finished_at): what the archiver of fleet.archive-dir runs.
+using archive_fn = std::function<caf::expected<archive_written>(const std::string& batch_id, int64_t finished_at)>;
+
+/// Writes what `rows` reads to the archive of `batch_id` in `dir`, as archive_batch describes:
+/// a temporary file, fsynced, renamed into place, the directory fsynced; a file that exists
+/// already is kept (`rows` is not read then).
+caf::expected<archive_written> write_archive(const std::string& dir, const std::string& batch_id,
+                                             int64_t finished_at, const archive_source& rows);
 
 /// Creates `dir` (and its parents) if needed and checks that files can be created in it.
 caf::error prepare_archive_dir(const std::string& dir);

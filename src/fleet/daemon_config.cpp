@@ -219,9 +219,6 @@ caf::error daemon_config::check_ranges() const {
   if (options.store == "sqlite" && !options.postgres.empty())
     return config_error("fleet.postgres is set but fleet.store is sqlite: set fleet.store=postgres to use it, or "
                         "remove fleet.postgres");
-  if (options.store == "postgres" && !options.archive_dir.empty())
-    return config_error("fleet.archive-dir reads batches from the SQLite file: it does not work with "
-                        "fleet.store=postgres yet (back up PostgreSQL with its own tools, docs/OPERATIONS.md)");
   if (options.store == "postgres" && options.max_db_size_mib != 0)
     return config_error("fleet.max-db-size bounds the SQLite file: with fleet.store=postgres, bound the "
                         "database with PostgreSQL's own means (a tablespace on a volume of its own)");

@@ -70,6 +70,15 @@ int result::columns() const {
   return res_ ? PQnfields(res_.get()) : 0;
 }
 
+std::string_view result::column_name(int column) const {
+  const char* name = res_ ? PQfname(res_.get(), column) : nullptr;
+  return name != nullptr ? std::string_view{name} : std::string_view{};
+}
+
+unsigned result::column_type(int column) const {
+  return res_ ? PQftype(res_.get(), column) : 0;
+}
+
 bool result::is_null(int row, int column) const {
   return PQgetisnull(res_.get(), row, column) != 0;
 }

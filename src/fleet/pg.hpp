@@ -45,6 +45,9 @@ public:
 
   int rows() const;
   int columns() const;
+  /// A column's name, and the OID of its type (pg_type: 20 bigint, 23 integer, 701 double ...).
+  std::string_view column_name(int column) const;
+  unsigned column_type(int column) const;
   bool is_null(int row, int column) const;
   /// The value in text format ("" for NULL).
   std::string_view text(int row, int column) const;

@@ -3,6 +3,7 @@
 // cleanly. What each leader did is read back from the attempts, which name their term.
 
 #include "fleetd_process.hpp"
+#include "gunzip_lines.hpp"
 #include "pg_fixture.hpp"
 
 #include <httplib.h>
@@ -152,7 +153,7 @@ TEST_CASE("a clean stop releases the lease: the standby takes over at once, not 
   CHECK(c.count_in_log("received while standby") == 1);
 }
 
-TEST_CASE("fleetd on PostgreSQL refuses what does not fit: no connection string, a bad one, SQLite-only options") {
+TEST_CASE("fleetd on PostgreSQL refuses what does not fit: no connection string, a bad one, a newer schema") {
   pg_database database;
   fleetd_process none{"store=\"postgres\"\n"};
   CHECK_FALSE(none.start());
@@ -160,9 +161,6 @@ TEST_CASE("fleetd on PostgreSQL refuses what does not fit: no connection string,
   fleetd_process mixed{"postgres=\"" + database.conninfo() + "\"\n"};
   CHECK_FALSE(mixed.start());
   CHECK(mixed.count_in_log("fleet.store is sqlite") == 1);
-  fleetd_process archive{on_postgres(database, "5s", "archive-dir=\"/tmp\"\n")};
-  CHECK_FALSE(archive.start());
-  CHECK(archive.count_in_log("archive-dir") >= 1);
   // A connection string that does not parse is a configuration error.
   fleetd_process unparsable{"store=\"postgres\"\npostgres=\"host=/tmp password=secret123 port\"\n"};
   CHECK_FALSE(unparsable.start());
@@ -232,6 +230,46 @@ TEST_CASE("a fleetd started before PostgreSQL can be reached waits as a standby 
                   waiting.log());
   CHECK(waiting.terminate() == 0);
   CHECK(waiting.count_in_log("received while standby") == 1);
+}
+
+TEST_CASE("on PostgreSQL, retention archives each finished batch before it deletes it") {
+  pg_database database;
+  temp_dir archive;
+  fleetd_process d{on_postgres(database, "5s",
+                               "retain-finished=\"1h\"\nretain-events=\"0\"\narchive-dir=\"" + archive.path().string()
+                                 + "\"\n")};
+  REQUIRE_MESSAGE(d.start(), d.log());
+  auto tasks = d.file("tasks.jsonl");
+  write_file(tasks, sleep_tasks(50, 1));
+  auto id = d.submit(tasks);
+  auto kept = d.submit(tasks);
+  CHECK(d.ctl({"wait", id}).exit_code == 0);
+  CHECK(d.ctl({"wait", kept}).exit_code == 0);
+  REQUIRE(d.terminate() == 0);
+  // Two hours later for one batch, as far as retention can tell.
+  auto db = database.connect();
+  REQUIRE(db.query("UPDATE batches SET finished_at = finished_at - 7200000 WHERE id = '" + id + "'"));
+  REQUIRE_MESSAGE(d.start(), d.log());
+  auto report = d.ctl_json({"prune", "--now"});
+  CHECK(report["batches"] == 1);
+  CHECK(count(db, "SELECT count(*) FROM batches") == 1);
+  CHECK(count(db, "SELECT count(*) FROM tasks WHERE batch_id = '" + id + "'") == 0);
+  CHECK(count(db, "SELECT count(*) FROM tasks WHERE batch_id = '" + kept + "'") == 50);
+  std::vector<std::string> names;
+  for (const auto& entry : std::filesystem::directory_iterator{archive.path()})
+    names.push_back(entry.path().filename().string());
+  REQUIRE(names.size() == 1);
+  CHECK(names[0].rfind(id + "-", 0) == 0);
+  auto lines = gunzip_lines(archive.file(names[0]));
+  REQUIRE(lines.size() >= 1 + 50 + 50);
+  CHECK(nlohmann::json::parse(lines[0])["batch"]["id"] == id);
+  CHECK(nlohmann::json::parse(lines[1])["task"]["task_id"] == "s0");
+  CHECK(nlohmann::json::parse(lines[1])["task"]["data"] == R"({"ms": 1})"); // as submitted
+  CHECK(nlohmann::json::parse(lines[50])["task"]["task_id"] == "s49");
+  CHECK(count(db, "SELECT count(*) FROM events WHERE kind = 'batch_pruned' AND batch_id = '" + id
+                    + "' AND (detail::jsonb)->>'archive' IS NOT NULL")
+        == 1);
+  CHECK(d.terminate() == 0);
 }
 
 TEST_CASE("failover with a fleet-node: the node joins the new leader and its lost attempts run again, once each") {

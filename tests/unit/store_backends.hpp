@@ -6,7 +6,9 @@
 // that what one backend does and the other does not fails there (Zeek Broker tests its backends
 // this way).
 
+#include "fleet/archive.hpp"
 #include "fleet/batch_tasks.hpp"
+#include "fleet/pg_archive.hpp"
 #include "fleet/pg_batch_tasks.hpp"
 #include "fleet/pg_store.hpp"
 #include "fleet/sqlite.hpp"
@@ -85,6 +87,10 @@ struct sqlite_backend {
   caf::expected<task_rows_page> task_page(const std::string& id, int64_t cursor, int64_t limit) {
     return read_batch_tasks(path, id, cursor, limit);
   }
+  /// fleet.archive-dir's archive of one batch.
+  caf::expected<archive_written> archive(const std::string& dir, const std::string& id, int64_t finished_at) {
+    return archive_batch(path, dir, id, finished_at);
+  }
 };
 
 struct postgres_backend {
@@ -118,6 +124,9 @@ struct postgres_backend {
   pg_batch_tasks pages{db.conninfo()};
   caf::expected<task_rows_page> task_page(const std::string& id, int64_t cursor, int64_t limit) {
     return pages.read(id, cursor, limit);
+  }
+  caf::expected<archive_written> archive(const std::string& dir, const std::string& id, int64_t finished_at) {
+    return pg_archive{db.conninfo(), dir}.write(id, finished_at);
   }
 };
 

@@ -6,10 +6,14 @@
 #include "fleet/upload_part.hpp"
 #include "fleetd/error.hpp"
 #include "fleetd/queue.hpp"
+#include "gunzip_lines.hpp"
 #include "store_backends.hpp"
 
 #include <doctest/doctest.h>
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
 
 #include <memory>
 #include <string>
@@ -554,4 +558,78 @@ TEST_CASE_TEMPLATE("both stores: the batch page reads tasks, attempts and depend
   auto unknown = b.task_page("nope", 0, 10);
   REQUIRE_FALSE(unknown);
   CHECK(code(unknown.error()) == errc::unknown_batch);
+}
+
+TEST_CASE_TEMPLATE("both stores: a batch's archive holds its rows in order, JSON texts as stored, and is written once",
+                   B, BACKENDS) {
+  B b;
+  task first{"first", "echo", "{\"x\": [1, 2]}", 0};
+  first.policy.max_retries = 2;
+  task second{"second", "fail", "{}", 0};
+  second.after = {"first"};
+  submit(b, "b1", {first, second, {"third", "echo", "{}", 0}});
+  submit(b, "b2", {{"other", "echo"}});
+  auto next = runnable(b);
+  const auto &f = named(next, "first"), &t = named(next, "third");
+  write(b, {started(f, 1, 2000), ended(f, 1, 2500, task_disposition::retry), started(t, 1, 2000),
+            ended(t, 1, 2100, task_disposition::succeeded)});
+  REQUIRE(in_transaction(*b.store, [&] { return b.store->promote_due(3000, 100); }));
+  auto again = named(runnable(b), "first");
+  write(b, {started(again, 2, 3000), ended(again, 2, 3100, task_disposition::succeeded)});
+  auto s2 = named(runnable(b), "second");
+  write(b, {started(s2, 1, 3200), ended(s2, 1, 3300, task_disposition::failed)});
+  auto st = b.store->status("b1");
+  REQUIRE(st);
+  REQUIRE(st->finished_at == 3300);
+  temp_dir dir;
+  auto written = b.archive(dir.path().string(), "b1", 3300);
+  REQUIRE_MESSAGE(written, error_text(written.error()));
+  CHECK_FALSE(written->existed);
+  CHECK(written->tasks == 3);
+  CHECK(written->bytes > 0);
+  CHECK(written->path == dir.file("b1-3300.jsonl.gz"));
+  std::vector<std::string> kinds;
+  std::vector<nlohmann::json> rows;
+  for (const auto& line : gunzip_lines(written->path)) {
+    auto j = nlohmann::json::parse(line);
+    REQUIRE(j.size() == 1);
+    kinds.push_back(j.begin().key());
+    rows.push_back(j.begin().value());
+  }
+  std::vector<std::string> expected_kinds{"batch", "task", "task", "task", "task_policy", "task_dep",
+                                          "attempt", "attempt", "attempt", "attempt"};
+  REQUIRE(kinds.size() > expected_kinds.size());
+  CHECK(std::vector<std::string>(kinds.begin(), kinds.begin() + 10) == expected_kinds);
+  for (size_t i = 10; i < kinds.size(); ++i)
+    CHECK(kinds[i] == "event");
+  CHECK(rows[0]["id"] == "b1");
+  CHECK(rows[0]["succeeded"] == 2);
+  CHECK(rows[0]["failed"] == 1);
+  CHECK(rows[0]["finished_at"] == 3300);
+  CHECK(rows[1]["task_id"] == "first");
+  CHECK(rows[1]["data"] == "{\"x\": [1, 2]}"); // the text as submitted, not parsed
+  CHECK(rows[1]["result"] == "{\"from\":\"first\"}");
+  CHECK(rows[1]["attempts"] == 2);
+  CHECK(rows[3]["task_id"] == "third");
+  CHECK(rows[4]["max_retries"] == 2);
+  CHECK(rows[4]["timeout_ms"].is_null());
+  CHECK(rows[6]["outcome"] == "failed");
+  CHECK(rows[6]["error"] == "boom first");
+  CHECK(rows[7]["outcome"] == "succeeded");
+  for (size_t i = 10; i < rows.size(); ++i) {
+    CHECK(rows[i]["batch_id"] == "b1");
+    CHECK((rows[i]["detail"].is_null() || rows[i]["detail"].is_string()));
+  }
+  // The other batch is in no line; a second pass keeps the file as it is.
+  for (const auto& r : rows)
+    CHECK(r.dump().find("other") == std::string::npos);
+  auto again_written = b.archive(dir.path().string(), "b1", 3300);
+  REQUIRE(again_written);
+  CHECK(again_written->existed);
+  CHECK(again_written->bytes == written->bytes);
+  // A batch that is not stored: an error, and no file, not even a temporary one.
+  auto unknown = b.archive(dir.path().string(), "nope", 1);
+  REQUIRE_FALSE(unknown);
+  CHECK(code(unknown.error()) == errc::unknown_batch);
+  CHECK(std::distance(std::filesystem::directory_iterator{dir.path()}, {}) == 1);
 }
