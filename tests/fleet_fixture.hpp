@@ -19,6 +19,8 @@
 #include <doctest/doctest.h>
 
 #include <chrono>
+#include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -59,12 +61,27 @@ public:
     return cfg;
   }
 
+  /// A store other than the SQLite file (PostgreSQL): how each start opens it, and an operator's
+  /// reads of what it holds.
+  struct store_backend {
+    std::function<caf::expected<std::shared_ptr<fleet_store>>()> open;
+    std::function<int64_t(const std::string&)> query_int;
+    std::function<std::string(const std::string&)> query_text;
+  };
+  void use_store(store_backend backend) { backend_ = std::move(backend); }
+
   /// Opens the store and spawns the manager (call after adjusting registry/hooks).
   void start() {
-    auto store = fleet_store::open({db_path_, synchronous_, 0, check_integrity_});
-    REQUIRE_MESSAGE(store, (store ? "" : error_text(store.error())));
     fleet_manager_options opts;
-    opts.store = std::move(*store);
+    if (backend_) {
+      auto store = backend_->open();
+      REQUIRE_MESSAGE(store, (store ? "" : error_text(store.error())));
+      opts.store = std::move(*store);
+    } else {
+      auto store = fleet_store::open({db_path_, synchronous_, 0, check_integrity_});
+      REQUIRE_MESSAGE(store, (store ? "" : error_text(store.error())));
+      opts.store = std::move(*store);
+    }
     opts.initial_config = initial_;
     opts.registry = registry_;
     if (hooks_)
@@ -183,10 +200,10 @@ public:
 
   /// A read-only look at the database file, as an operator would take.
   int64_t query_int(const std::string& sql) {
-    return query_db_int(db_path_, sql);
+    return backend_ ? backend_->query_int(sql) : query_db_int(db_path_, sql);
   }
   std::string query_text(const std::string& sql) {
-    return query_db_text(db_path_, sql);
+    return backend_ ? backend_->query_text(sql) : query_db_text(db_path_, sql);
   }
 
   caf::actor_system& sys() { return sys_; }
@@ -270,6 +287,7 @@ private:
   int64_t wall_steps_ms_ = 0;
   std::shared_ptr<fleet_metrics> metrics_ = std::make_shared<fleet_metrics>();
   fleet_manager_actor manager_;
+  std::optional<store_backend> backend_;
 };
 
 inline task make_task(std::string id, std::string type, std::string data = "{}", int32_t priority = 0) {
