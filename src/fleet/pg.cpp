@@ -173,6 +173,19 @@ caf::expected<connection> connection::open(const std::string& conninfo) {
   return out;
 }
 
+caf::expected<connection> connection::open_snapshot_reader(const std::string& conninfo) {
+  auto opened = open(conninfo);
+  if (!opened)
+    return opened;
+  auto setup = [](connection& c) {
+    return c.exec("SET default_transaction_read_only = on; SET default_transaction_isolation = 'repeatable read'");
+  };
+  if (auto err = setup(*opened))
+    return err;
+  opened->reconnect_when_lost(setup);
+  return opened;
+}
+
 connection::~connection() = default;
 
 caf::error connection::failure(pg_result* r, std::string_view what) {

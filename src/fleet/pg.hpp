@@ -90,6 +90,10 @@ public:
   /// instead of the kernel's quarter of an hour: a standby fleetd must not wait that long.
   /// `application_name` defaults to `fleetd`, so operators find its sessions in pg_stat_activity.
   static caf::expected<connection> open(const std::string& conninfo);
+  /// A session for readers beside the writer (the batch page, the archiver): read-only, each
+  /// transaction one snapshot (REPEATABLE READ), opened again with that setup when the server
+  /// ends it.
+  static caf::expected<connection> open_snapshot_reader(const std::string& conninfo);
 
   connection(connection&&) noexcept = default;
   connection& operator=(connection&&) noexcept = default;

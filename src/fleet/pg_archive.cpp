@@ -51,15 +51,9 @@ constexpr pg_archive_part pg_archive_parts[] = {
 
 caf::expected<archive_written> pg_archive::write(const std::string& batch_id, int64_t finished_at) {
   if (!db_) {
-    auto opened = pg::connection::open(conninfo_);
+    auto opened = pg::connection::open_snapshot_reader(conninfo_);
     if (!opened)
       return opened.error();
-    auto setup = [](pg::connection& c) {
-      return c.exec("SET default_transaction_read_only = on; SET default_transaction_isolation = 'repeatable read'");
-    };
-    if (auto err = setup(*opened))
-      return err;
-    opened->reconnect_when_lost(setup);
     db_ = std::move(*opened);
   }
   return write_archive(dir_, batch_id, finished_at, [&](const archive_line& line) -> caf::error {

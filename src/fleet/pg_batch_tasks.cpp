@@ -11,15 +11,9 @@ namespace fleet {
 caf::expected<task_rows_page> pg_batch_tasks::read(const std::string& batch_id, int64_t cursor, int64_t limit) {
   std::lock_guard<std::mutex> guard{mutex_};
   if (!db_) {
-    auto opened = pg::connection::open(conninfo_);
+    auto opened = pg::connection::open_snapshot_reader(conninfo_);
     if (!opened)
       return opened.error();
-    auto setup = [](pg::connection& c) {
-      return c.exec("SET default_transaction_read_only = on; SET default_transaction_isolation = 'repeatable read'");
-    };
-    if (auto err = setup(*opened))
-      return err;
-    opened->reconnect_when_lost(setup);
     db_ = std::move(*opened);
   }
   pg::transaction tx{*db_};

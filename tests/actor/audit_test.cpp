@@ -1,5 +1,6 @@
 // The audit views (docs/AUDIT.md) against what the API reports.
 
+#include "audit_history.hpp"
 #include "fleet_fixture.hpp"
 
 #include <array>
@@ -16,10 +17,6 @@ std::string view_status(fleet_fixture& f, const std::string& id) {
   return query_db_text(f.db_path(), "SELECT status FROM batch_summary WHERE id = '" + id + "'");
 }
 
-task failing(std::string id, int times) {
-  return make_task(std::move(id), "fail", times < 0 ? R"({"error":"always"})"
-                                                    : R"({"times":)" + std::to_string(times) + "}");
-}
 
 } // namespace
 
@@ -87,16 +84,7 @@ std::vector<std::string> rows_of(sqlite::database& db, const std::string& sql) {
 
 /// The documented queries of docs/AUDIT.md, in order, with the ids put in.
 std::vector<std::string> audit_queries(const std::string& batch_id, const std::string& task_id) {
-  std::ifstream in{std::string{FLEET_SOURCE_DIR} + "/docs/AUDIT.md"};
-  REQUIRE(in);
-  std::string doc{std::istreambuf_iterator<char>{in}, {}};
-  static const std::regex block{"```sql\n([^`]*)```"};
-  std::vector<std::string> out;
-  for (std::sregex_iterator i{doc.begin(), doc.end(), block}, end; i != end; ++i) {
-    auto sql = std::regex_replace((*i)[1].str(), std::regex{"BATCH_ID"}, batch_id);
-    out.push_back(std::regex_replace(sql, std::regex{"TASK_ID"}, task_id));
-  }
-  return out;
+  return audit_page_queries("AUDIT.md", batch_id, task_id);
 }
 
 } // namespace
@@ -107,35 +95,7 @@ TEST_CASE("every query of docs/AUDIT.md gives the rows of what happened") {
   fleet_fixture f{cfg};
   f.check_clock_every(1000);
   f.start();
-  // A: flaky fails once then succeeds; x fails twice (failed for good), is replayed, fails twice again.
-  auto a = f.submit_ok({failing("flaky", 1), failing("x", -1), make_task("e", "echo")});
-  REQUIRE(f.advance_until([&] { return f.finished(a); }));
-  f.advance(1000);
-  REQUIRE(*f.ask<int64_t>(replay_atom::value, a, std::vector<std::string>{"x"}) == 1);
-  REQUIRE(f.advance_until([&] { return f.finished(a); }));
-  // B: one running attempt stopped by a cancel; then the fleet is scaled to 3.
-  f.advance(1000);
-  auto b = f.submit_ok({make_task("s", "sleep", R"({"ms": 600000})")});
-  f.advance(10);
-  REQUIRE(*f.ask<bool>(cancel_atom::value, b));
-  REQUIRE(f.ask<fleet_config>(scale_atom::value, int32_t{3}));
-  f.run();
-  // C: runs at the end.
-  auto long_task = make_task("long", "sleep", R"({"ms": 600000})");
-  long_task.policy.timeout_ms = 3'600'000;
-  auto c = f.submit_ok({long_task});
-  f.advance(10);
-  // A schedule, added and paused before its first slot.
-  schedule_spec nightly;
-  nightly.name = "nightly";
-  nightly.cron = "0 3 * * *";
-  nightly.time_zone = "Europe/Berlin";
-  nightly.tasks = {make_task("report", "echo")};
-  REQUIRE(f.ask<schedule_info>(schedule_add_atom::value, nightly, false));
-  REQUIRE(f.ask<bool>(schedule_pause_atom::value, std::string{"nightly"}, true) == true);
-  // The wall clock steps back by a minute.
-  f.step_wall_clock(-60'000);
-  f.advance(1000);
+  auto [a, b, c] = build_audit_history(f);
   auto db = sqlite::database::open(f.db_path(), false);
   REQUIRE(db);
   // Times and ids differ from run to run: compare the rest.

@@ -3,13 +3,11 @@
 // What differs between the two backends shows up here, where the manager uses them as fleetd does.
 
 #include "fleet/pg_store.hpp"
+#include "audit_history.hpp"
 #include "fleet_fixture.hpp"
 #include "pg_fixture.hpp"
 
-#include <fstream>
-#include <iterator>
 #include <map>
-#include <regex>
 
 using namespace fleet;
 using namespace fleet::test;
@@ -180,60 +178,6 @@ TEST_CASE_TEMPLATE("on both stores: a chain of dependencies runs in order, and a
   CHECK(f.query_text("SELECT error FROM tasks WHERE task_id = 'skipped'").find("broken") != std::string::npos);
 }
 
-namespace {
-
-task failing_task(std::string id, int times) {
-  return make_task(std::move(id), "fail", times < 0 ? R"({"error":"always"})"
-                                                    : R"({"times":)" + std::to_string(times) + "}");
-}
-
-/// The history the audit pages' queries are tried on (as tests/actor/audit_test.cpp builds it):
-/// retries, a dead letter replayed, a cancel, a scale, a task still running, a paused schedule and
-/// a step of the wall clock. The first batch's id.
-std::string audit_history(fleet_fixture& f) {
-  auto a = f.submit_ok({failing_task("flaky", 1), failing_task("x", -1), make_task("e", "echo")});
-  REQUIRE(f.advance_until([&] { return f.finished(a); }));
-  f.advance(1000);
-  REQUIRE(*f.ask<int64_t>(replay_atom::value, a, std::vector<std::string>{"x"}) == 1);
-  REQUIRE(f.advance_until([&] { return f.finished(a); }));
-  f.advance(1000);
-  auto b = f.submit_ok({make_task("s", "sleep", R"({"ms": 600000})")});
-  f.advance(10);
-  REQUIRE(*f.ask<bool>(cancel_atom::value, b));
-  REQUIRE(f.ask<fleet_config>(scale_atom::value, int32_t{3}));
-  f.run();
-  auto long_task = make_task("long", "sleep", R"({"ms": 600000})");
-  long_task.policy.timeout_ms = 3'600'000;
-  f.submit_ok({long_task});
-  f.advance(10);
-  schedule_spec nightly;
-  nightly.name = "nightly";
-  nightly.cron = "0 3 * * *";
-  nightly.time_zone = "Europe/Berlin";
-  nightly.tasks = {make_task("report", "echo")};
-  REQUIRE(f.ask<schedule_info>(schedule_add_atom::value, nightly, false));
-  REQUIRE(f.ask<bool>(schedule_pause_atom::value, std::string{"nightly"}, true) == true);
-  f.step_wall_clock(-60'000);
-  f.advance(1000);
-  return a;
-}
-
-/// The queries of one of the audit pages, in order, with the ids put in.
-std::vector<std::string> page_queries(const std::string& page, const std::string& batch_id) {
-  std::ifstream in{std::string{FLEET_SOURCE_DIR} + "/docs/" + page};
-  REQUIRE(in);
-  std::string doc{std::istreambuf_iterator<char>{in}, {}};
-  static const std::regex block{"```sql\n([^`]*)```"};
-  std::vector<std::string> out;
-  for (std::sregex_iterator i{doc.begin(), doc.end(), block}, end; i != end; ++i) {
-    auto sql = std::regex_replace((*i)[1].str(), std::regex{"BATCH_ID"}, batch_id);
-    out.push_back(std::regex_replace(sql, std::regex{"TASK_ID"}, "x"));
-  }
-  return out;
-}
-
-} // namespace
-
 TEST_CASE("every query of docs/AUDIT-POSTGRES.md runs on PostgreSQL and finds the rows its twin in AUDIT.md finds") {
   auto cfg = fleet_fixture::small_config();
   cfg.max_retries = 1;
@@ -242,10 +186,10 @@ TEST_CASE("every query of docs/AUDIT-POSTGRES.md runs on PostgreSQL and finds th
     fleet_fixture f{cfg};
     f.check_clock_every(1000);
     f.start();
-    auto a = audit_history(f);
+    auto a = build_audit_history(f).a;
     auto db = sqlite::database::open(f.db_path(), false);
     REQUIRE(db);
-    for (const auto& sql : page_queries("AUDIT.md", a)) {
+    for (const auto& sql : audit_page_queries("AUDIT.md", a, "x")) {
       auto st = db->prepare(sql);
       REQUIRE_MESSAGE(st, sql);
       int n = 0;
@@ -259,8 +203,8 @@ TEST_CASE("every query of docs/AUDIT-POSTGRES.md runs on PostgreSQL and finds th
   pg.attach(f);
   f.check_clock_every(1000);
   f.start();
-  auto a = audit_history(f);
-  auto queries = page_queries("AUDIT-POSTGRES.md", a);
+  auto a = build_audit_history(f).a;
+  auto queries = audit_page_queries("AUDIT-POSTGRES.md", a, "x");
   REQUIRE(on_sqlite_rows.size() == 34);
   // The same queries in the same order, and the two on leadership that only PostgreSQL has.
   REQUIRE(queries.size() == on_sqlite_rows.size() + 2);

@@ -7,6 +7,7 @@
 #include "fleetd/error.hpp"
 #include "fleetd/queue.hpp"
 #include "gunzip_lines.hpp"
+#include "in_transaction.hpp"
 #include "store_backends.hpp"
 
 #include <doctest/doctest.h>
@@ -24,22 +25,6 @@ using namespace fleet;
 using namespace fleet::test;
 
 namespace {
-
-/// Runs `f` in one write transaction, committed only if it succeeded; its answer.
-template <class F>
-auto in_transaction(fleet_store& store, F f) {
-  auto tx = store.transaction();
-  REQUIRE_FALSE(tx.begin());
-  auto out = f();
-  bool failed;
-  if constexpr (std::is_same_v<decltype(out), caf::error>)
-    failed = static_cast<bool>(out);
-  else
-    failed = !out;
-  if (!failed)
-    REQUIRE_FALSE(tx.commit());
-  return out;
-}
 
 template <class B>
 void submit(B& b, const std::string& id, const std::vector<task>& tasks, int64_t now = 1000) {

@@ -4,6 +4,7 @@
 #include "fleetd/error.hpp"
 #include "fleet/store.hpp"
 #include "fleet/upload_part.hpp"
+#include "in_transaction.hpp"
 #include "store_backends.hpp"
 
 #include <doctest/doctest.h>
@@ -16,22 +17,6 @@ using namespace fleet;
 using namespace fleet::test;
 
 namespace {
-
-/// Runs `f` in one transaction, as the writer does; commits only when it succeeded.
-template <class F>
-auto upload_transaction(fleet_store& store, F f) {
-  auto tx = store.transaction();
-  REQUIRE_FALSE(tx.begin());
-  auto out = f();
-  bool failed;
-  if constexpr (std::is_same_v<decltype(out), caf::error>)
-    failed = static_cast<bool>(out);
-  else
-    failed = !out;
-  if (!failed)
-    REQUIRE_FALSE(tx.commit());
-  return out;
-}
 
 template <class B>
 std::vector<task> stored_tasks(B& b, const std::string& batch_id) {
@@ -62,18 +47,18 @@ TEST_CASE_TEMPLATE("a sealed upload holds every staged task in order, byte for b
   auto more = numbered_tasks(0, 25, 1);
   sent.insert(sent.end(), more.begin(), more.end());
   std::vector<task> first(sent.begin(), sent.begin() + 10), second(sent.begin() + 10, sent.end());
-  REQUIRE_FALSE(upload_transaction(*f.store, [&] { return f.store->open_upload("u", 1); }));
-  auto staged = upload_transaction(*f.store, [&] { return f.store->stage_chunk("u", encode_upload_chunk(first)); });
+  REQUIRE_FALSE(in_transaction(*f.store, [&] { return f.store->open_upload("u", 1); }));
+  auto staged = in_transaction(*f.store, [&] { return f.store->stage_chunk("u", encode_upload_chunk(first)); });
   REQUIRE(staged);
   CHECK(*staged == 10);
   // The second chunk goes in several parts; their order must survive.
   auto parts = encode_upload_chunk(second, 40);
   REQUIRE(parts.size() > 2);
-  staged = upload_transaction(*f.store, [&] { return f.store->stage_chunk("u", parts); });
+  staged = in_transaction(*f.store, [&] { return f.store->stage_chunk("u", parts); });
   REQUIRE(staged);
   CHECK(*staged == static_cast<int64_t>(sent.size()));
   CHECK(f.q("SELECT count(*) FROM tasks") == 0);
-  auto sealed = upload_transaction(*f.store, [&] { return f.store->seal_upload("u", "B", 5); });
+  auto sealed = in_transaction(*f.store, [&] { return f.store->seal_upload("u", "B", 5); });
   REQUIRE(sealed);
   CHECK(*sealed == static_cast<int64_t>(sent.size()));
   CHECK(stored_tasks(f, "B") == sent);
@@ -92,11 +77,11 @@ TEST_CASE_TEMPLATE("a sealed upload holds every staged task in order, byte for b
 
 TEST_CASE_TEMPLATE("a task id repeated across chunks fails the seal with its position, and stores nothing", B, STORE_BACKENDS) {
   B f;
-  REQUIRE_FALSE(upload_transaction(*f.store, [&] { return f.store->open_upload("u", 1); }));
-  REQUIRE(upload_transaction(*f.store, [&] { return f.store->stage_chunk("u", encode_upload_chunk(numbered_tasks(0, 3))); }));
-  REQUIRE(upload_transaction(*f.store, [&] { return f.store->stage_chunk("u", encode_upload_chunk(numbered_tasks(5, 2))); }));
-  REQUIRE(upload_transaction(*f.store, [&] { return f.store->stage_chunk("u", encode_upload_chunk(numbered_tasks(1, 2))); }));
-  auto sealed = upload_transaction(*f.store, [&] { return f.store->seal_upload("u", "B", 5); });
+  REQUIRE_FALSE(in_transaction(*f.store, [&] { return f.store->open_upload("u", 1); }));
+  REQUIRE(in_transaction(*f.store, [&] { return f.store->stage_chunk("u", encode_upload_chunk(numbered_tasks(0, 3))); }));
+  REQUIRE(in_transaction(*f.store, [&] { return f.store->stage_chunk("u", encode_upload_chunk(numbered_tasks(5, 2))); }));
+  REQUIRE(in_transaction(*f.store, [&] { return f.store->stage_chunk("u", encode_upload_chunk(numbered_tasks(1, 2))); }));
+  auto sealed = in_transaction(*f.store, [&] { return f.store->seal_upload("u", "B", 5); });
   REQUIRE_FALSE(sealed);
   CHECK(sealed.error() == errc::duplicate_task_id);
   CHECK(error_text(sealed.error()) == "task 5 (id \"t1\"): duplicate task id in this batch");
@@ -112,9 +97,9 @@ TEST_CASE_TEMPLATE("a sealed upload keeps its tasks' queues and groups, and each
   tasks[1].group = "customer-42";
   tasks[2].group = "customer-7";
   tasks[3].queue = "mail";
-  REQUIRE_FALSE(upload_transaction(*f.store, [&] { return f.store->open_upload("u", 1); }));
-  REQUIRE(upload_transaction(*f.store, [&] { return f.store->stage_chunk("u", encode_upload_chunk(tasks, 1)); }));
-  REQUIRE(upload_transaction(*f.store, [&] { return f.store->seal_upload("u", "B", 10); }));
+  REQUIRE_FALSE(in_transaction(*f.store, [&] { return f.store->open_upload("u", 1); }));
+  REQUIRE(in_transaction(*f.store, [&] { return f.store->stage_chunk("u", encode_upload_chunk(tasks, 1)); }));
+  REQUIRE(in_transaction(*f.store, [&] { return f.store->seal_upload("u", "B", 10); }));
   CHECK(f.rows("SELECT task_id, queue, coalesce(task_group, '-') FROM tasks ORDER BY seq")
         == std::vector<std::string>{"t0|default|-", "t1|mail|customer-42", "t2|default|customer-7", "t3|mail|-"});
   auto reader = f.store->open_reader();
@@ -141,13 +126,13 @@ TEST_CASE_TEMPLATE("a sealed upload keeps its tasks' policies, and tasks without
   tasks[1].policy.timeout_ms = 1'500;
   tasks[3].policy = {0, 2, 250, -1};
   tasks[4].policy.retry = 0;
-  REQUIRE_FALSE(upload_transaction(*f.store, [&] { return f.store->open_upload("u", 1); }));
+  REQUIRE_FALSE(in_transaction(*f.store, [&] { return f.store->open_upload("u", 1); }));
   // Two chunks, the second in parts of one task each: the seqs of every part line up.
-  REQUIRE(upload_transaction(*f.store, [&] { return f.store->stage_chunk("u", encode_upload_chunk({tasks[0], tasks[1]})); }));
-  REQUIRE(upload_transaction(*f.store, [&] {
+  REQUIRE(in_transaction(*f.store, [&] { return f.store->stage_chunk("u", encode_upload_chunk({tasks[0], tasks[1]})); }));
+  REQUIRE(in_transaction(*f.store, [&] {
     return f.store->stage_chunk("u", encode_upload_chunk({tasks[2], tasks[3], tasks[4]}, 1));
   }));
-  REQUIRE(upload_transaction(*f.store, [&] { return f.store->seal_upload("u", "B", 10); }));
+  REQUIRE(in_transaction(*f.store, [&] { return f.store->seal_upload("u", "B", 10); }));
   auto q = [&](const std::string& sql) { return f.q(sql); };
   CHECK(q("SELECT count(*) FROM task_policies") == 3);
   auto policy_of = [&](const std::string& id) {
@@ -178,9 +163,9 @@ TEST_CASE_TEMPLATE("a sealed upload's delayed tasks wait as scheduled, counted i
   tasks[1].delay_ms = 1'000;     // from the seal's time
   tasks[2].run_at = 50'000;      // absolute
   tasks[3].run_at = 3;           // already past at the seal: pending
-  REQUIRE_FALSE(upload_transaction(*f.store, [&] { return f.store->open_upload("u", 1); }));
-  REQUIRE(upload_transaction(*f.store, [&] { return f.store->stage_chunk("u", encode_upload_chunk(tasks)); }));
-  REQUIRE(upload_transaction(*f.store, [&] { return f.store->seal_upload("u", "B", 10); }));
+  REQUIRE_FALSE(in_transaction(*f.store, [&] { return f.store->open_upload("u", 1); }));
+  REQUIRE(in_transaction(*f.store, [&] { return f.store->stage_chunk("u", encode_upload_chunk(tasks)); }));
+  REQUIRE(in_transaction(*f.store, [&] { return f.store->seal_upload("u", "B", 10); }));
   auto q = [&](const std::string& sql) { return f.q(sql); };
   CHECK(q("SELECT not_before FROM tasks WHERE task_id = 't0' AND state = 'pending'") == 10);
   CHECK(q("SELECT not_before FROM tasks WHERE task_id = 't1' AND state = 'scheduled'") == 1'010);
@@ -192,11 +177,11 @@ TEST_CASE_TEMPLATE("a sealed upload's delayed tasks wait as scheduled, counted i
 
 TEST_CASE_TEMPLATE("a submitted batch and a sealed one are stored the same way: seq range and event", B, STORE_BACKENDS) {
   B f;
-  REQUIRE_FALSE(upload_transaction(*f.store, [&] { return f.store->insert_batch("A", numbered_tasks(0, 3), 5); }));
-  REQUIRE_FALSE(upload_transaction(*f.store, [&] { return f.store->open_upload("u", 5); }));
-  REQUIRE(upload_transaction(*f.store, [&] { return f.store->stage_chunk("u", encode_upload_chunk(numbered_tasks(0, 4))); }));
-  REQUIRE(upload_transaction(*f.store, [&] { return f.store->seal_upload("u", "B", 6); }));
-  REQUIRE_FALSE(upload_transaction(*f.store, [&] { return f.store->insert_batch("C", numbered_tasks(0, 2), 7); }));
+  REQUIRE_FALSE(in_transaction(*f.store, [&] { return f.store->insert_batch("A", numbered_tasks(0, 3), 5); }));
+  REQUIRE_FALSE(in_transaction(*f.store, [&] { return f.store->open_upload("u", 5); }));
+  REQUIRE(in_transaction(*f.store, [&] { return f.store->stage_chunk("u", encode_upload_chunk(numbered_tasks(0, 4))); }));
+  REQUIRE(in_transaction(*f.store, [&] { return f.store->seal_upload("u", "B", 6); }));
+  REQUIRE_FALSE(in_transaction(*f.store, [&] { return f.store->insert_batch("C", numbered_tasks(0, 2), 7); }));
   // Each batch's range holds exactly its tasks, in submission order, one after another.
   for (auto [id, n] : {std::pair{"A", 3}, std::pair{"B", 4}, std::pair{"C", 2}}) {
     CAPTURE(id);

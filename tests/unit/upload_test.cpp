@@ -3,6 +3,7 @@
 #include "fleet/store.hpp"
 #include "fleet/store_sql.hpp"
 #include "fleet/upload_part.hpp"
+#include "in_transaction.hpp"
 #include "query_db.hpp"
 #include "store_fixture.hpp"
 
@@ -17,22 +18,6 @@ using namespace fleet;
 using namespace fleet::test;
 
 namespace {
-
-/// Runs `f` in one transaction, as the writer does; commits only when it succeeded.
-template <class F>
-auto in_transaction(fleet_store& store, F f) {
-  auto tx = store.transaction();
-  REQUIRE_FALSE(tx.begin());
-  auto out = f();
-  bool failed;
-  if constexpr (std::is_same_v<decltype(out), caf::error>)
-    failed = static_cast<bool>(out);
-  else
-    failed = !out;
-  if (!failed)
-    REQUIRE_FALSE(tx.commit());
-  return out;
-}
 
 std::vector<task> numbered(int from, int n, int32_t priority = 0) {
   std::vector<task> out;
