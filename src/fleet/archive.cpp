@@ -108,12 +108,7 @@ caf::error read_sqlite_batch(const std::string& db_path, const std::string& batc
   if (sqlite3_step(batch->get()) != SQLITE_ROW)
     return caf::make_error(errc::unknown_batch, fmt::format("archive: batch {} is not in the database", batch_id));
   auto batch_row = row_json(batch->get());
-  auto seq_column = [&](const char* name, int64_t none) {
-    auto i = batch_row.find(name);
-    return i != batch_row.end() && i->is_number_integer() ? i->get<int64_t>() : none;
-  };
-  auto first_seq = seq_column("first_seq", 0);
-  auto last_seq = seq_column("last_seq", -1); // none: a batch without tasks reads none
+  auto [first_seq, last_seq] = archived_seqs(batch_row);
   if (!line("batch", batch_row))
     return caf::none;
   for (const auto& p : archive_parts) {
@@ -140,6 +135,14 @@ caf::error read_sqlite_batch(const std::string& db_path, const std::string& batc
 }
 
 } // namespace
+
+archive_seq_range archived_seqs(const nlohmann::json& batch_row) {
+  auto column = [&](const char* name, int64_t none) {
+    auto i = batch_row.find(name);
+    return i != batch_row.end() && i->is_number_integer() ? i->get<int64_t>() : none;
+  };
+  return {column("first_seq", 0), column("last_seq", -1)};
+}
 
 std::string archive_file_name(const std::string& batch_id, int64_t finished_at) {
   return fmt::format("{}-{}.jsonl.gz", batch_id, finished_at);

@@ -45,6 +45,14 @@ using archive_source = std::function<caf::error(const archive_line& line)>;
 /// Archives one batch (its id, its finished_at): what the archiver of fleet.archive-dir runs.
 using archive_fn = std::function<caf::expected<archive_written>(const std::string& batch_id, int64_t finished_at)>;
 
+/// The seqs of the batch row's tasks (first_seq, last_seq): what the task, policy, dependency and
+/// attempt lines are read by. A batch without tasks gives an empty range.
+struct archive_seq_range {
+  int64_t first = 0;
+  int64_t last = -1;
+};
+archive_seq_range archived_seqs(const nlohmann::json& batch_row);
+
 /// Writes what `rows` reads to the archive of `batch_id` in `dir`, as archive_batch describes:
 /// a temporary file, fsynced, renamed into place, the directory fsynced; a file that exists
 /// already is kept (`rows` is not read then).

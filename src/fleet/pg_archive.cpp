@@ -1,12 +1,13 @@
 #include "fleet/pg_archive.hpp"
 
+#include "fleet/pg_cells.hpp"
+
 #include "fleetd/error.hpp"
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
-#include <cstdlib>
 
 namespace fleet {
 
@@ -14,21 +15,24 @@ namespace {
 
 /// A row's columns by name, as the SQLite archive writes them: integers as numbers, reals as
 /// numbers, NULL as null, everything else as its text (JSON columns stay strings, as stored).
-nlohmann::json row_json(const pg::result& r, int row) {
+caf::expected<nlohmann::json> row_json(const pg::result& r, int row) {
   constexpr unsigned int8_oid = 20, int2_oid = 21, int4_oid = 23, float4_oid = 700, float8_oid = 701;
+  pg::cells c{r, row};
   nlohmann::json out = nlohmann::json::object();
-  for (int c = 0; c < r.columns(); ++c) {
-    std::string name{r.column_name(c)};
-    if (r.is_null(row, c)) {
+  for (int i = 0; i < r.columns(); ++i) {
+    std::string name{r.column_name(i)};
+    if (c.null(i)) {
       out[name] = nullptr;
       continue;
     }
-    switch (r.column_type(c)) {
-      case int8_oid: case int2_oid: case int4_oid: out[name] = r.integer(row, c); break;
-      case float4_oid: case float8_oid: out[name] = std::strtod(std::string{r.text(row, c)}.c_str(), nullptr); break;
-      default: out[name] = std::string{r.text(row, c)};
+    switch (r.column_type(i)) {
+      case int8_oid: case int2_oid: case int4_oid: out[name] = c.i64(i); break;
+      case float4_oid: case float8_oid: out[name] = c.real(i); break;
+      default: out[name] = c.text(i);
     }
   }
+  if (c.error)
+    return c.error;
   return out;
 }
 
@@ -73,13 +77,10 @@ caf::error pg_archive::read(pg::connection& db, const std::string& batch_id, con
   if (batch->rows() == 0)
     return caf::make_error(errc::unknown_batch, fmt::format("archive: batch {} is not in the database", batch_id));
   auto batch_row = row_json(*batch, 0);
-  auto seq_column = [&](const char* name, int64_t none) {
-    auto i = batch_row.find(name);
-    return i != batch_row.end() && i->is_number_integer() ? i->get<int64_t>() : none;
-  };
-  auto first_seq = seq_column("first_seq", 0);
-  auto last_seq = seq_column("last_seq", -1);
-  if (!line("batch", batch_row))
+  if (!batch_row)
+    return batch_row.error();
+  auto [first_seq, last_seq] = archived_seqs(*batch_row);
+  if (!line("batch", *batch_row))
     return caf::none;
   // libpq holds a whole result in memory: a slice of seqs at a time keeps a million-task batch to
   // a few thousand rows, all in the transaction's one snapshot.
@@ -89,9 +90,13 @@ caf::error pg_archive::read(pg::connection& db, const std::string& batch_id, con
       auto rows = db.prepared(p.sql, lo, std::min(last_seq, lo + slice - 1));
       if (!rows)
         return rows.error();
-      for (int r = 0; r < rows->rows(); ++r)
-        if (!line(p.kind, row_json(*rows, r)))
+      for (int r = 0; r < rows->rows(); ++r) {
+        auto row = row_json(*rows, r);
+        if (!row)
+          return row.error();
+        if (!line(p.kind, *row))
           return caf::none;
+      }
     }
   }
   for (int64_t after = 0;;) {
@@ -101,8 +106,10 @@ caf::error pg_archive::read(pg::connection& db, const std::string& batch_id, con
       return events.error();
     for (int r = 0; r < events->rows(); ++r) {
       auto row = row_json(*events, r);
-      after = row["id"].get<int64_t>();
-      if (!line("event", row))
+      if (!row)
+        return row.error();
+      after = (*row)["id"].get<int64_t>();
+      if (!line("event", *row))
         return caf::none;
     }
     if (events->rows() < slice)

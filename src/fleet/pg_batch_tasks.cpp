@@ -1,5 +1,7 @@
 #include "fleet/pg_batch_tasks.hpp"
 
+#include "fleet/pg_cells.hpp"
+
 #include "fleetd/error.hpp"
 
 #include <fmt/format.h>
@@ -49,24 +51,24 @@ caf::expected<task_rows_page> pg_batch_tasks::read_in(pg::connection& db, const 
                            batch_id, std::max(cursor + 1, first), last, limit);
   if (!tasks)
     return tasks.error();
-  auto text = [&](const pg::result& r, int row, int column) {
-    return r.is_null(row, column) ? std::string{} : std::string{r.text(row, column)};
-  };
   std::map<int64_t, size_t> index;
   for (int row = 0; row < tasks->rows(); ++row) {
+    pg::cells c{*tasks, row};
     task_row t;
-    t.seq = tasks->integer(row, 0);
-    t.task_id = text(*tasks, row, 1);
-    t.type = text(*tasks, row, 2);
-    t.priority = static_cast<int32_t>(tasks->integer(row, 3));
-    t.state = text(*tasks, row, 4);
-    t.attempts = static_cast<int32_t>(tasks->integer(row, 5));
-    t.duration_ms = tasks->is_null(row, 6) ? -1 : tasks->integer(row, 6);
-    t.result = text(*tasks, row, 7);
-    t.error = text(*tasks, row, 8);
-    t.progress = tasks->is_null(row, 9) ? -1.0 : std::strtod(std::string{tasks->text(row, 9)}.c_str(), nullptr);
-    t.note = text(*tasks, row, 10);
-    t.after_json = tasks->is_null(row, 11) ? std::string{"[]"} : text(*tasks, row, 11);
+    t.seq = c.i64(0);
+    t.task_id = c.text(1);
+    t.type = c.text(2);
+    t.priority = c.i32(3);
+    t.state = c.text(4);
+    t.attempts = c.i32(5);
+    t.duration_ms = c.null(6) ? -1 : c.i64(6);
+    t.result = c.text(7);
+    t.error = c.text(8);
+    t.progress = c.null(9) ? -1.0 : c.real(9);
+    t.note = c.text(10);
+    t.after_json = c.null(11) ? std::string{"[]"} : c.text(11);
+    if (c.error)
+      return c.error;
     index[t.seq] = page.tasks.size();
     page.tasks.push_back(std::move(t));
   }
@@ -83,17 +85,20 @@ caf::expected<task_rows_page> pg_batch_tasks::read_in(pg::connection& db, const 
   if (!attempts)
     return attempts.error();
   for (int row = 0; row < attempts->rows(); ++row) {
-    auto at = index.find(attempts->integer(row, 0));
+    pg::cells c{*attempts, row};
+    auto at = index.find(c.i64(0));
     if (at == index.end())
       continue;
     attempt_row a;
-    a.attempt = static_cast<int32_t>(attempts->integer(row, 1));
-    a.worker_id = text(*attempts, row, 2);
-    a.node = text(*attempts, row, 3);
-    a.started_at = attempts->integer(row, 4);
-    a.finished_at = attempts->is_null(row, 5) ? 0 : attempts->integer(row, 5);
-    a.outcome = text(*attempts, row, 6);
-    a.error = text(*attempts, row, 7);
+    a.attempt = c.i32(1);
+    a.worker_id = c.text(2);
+    a.node = c.text(3);
+    a.started_at = c.i64(4);
+    a.finished_at = c.null(5) ? 0 : c.i64(5);
+    a.outcome = c.text(6);
+    a.error = c.text(7);
+    if (c.error)
+      return c.error;
     page.tasks[at->second].attempt_rows.push_back(std::move(a));
   }
   return page;
