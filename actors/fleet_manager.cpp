@@ -116,6 +116,7 @@ caf::error fleet_manager_state::init(self_pointer self, fleet_manager_options op
   in.backoff_cap_ms = cfg_.backoff_cap_ms;
   in.starts = std::move(journal);
   in.orphans = opts_.orphans;
+  in.hold_node_attempts = opts_.node_rejoin_ms > 0;
   in.upload_expiry_before = now - opts_.upload_expiry_ms;
   if (opts_.run)
     in.run = start_up_input::run_start{opts_.run->pid, opts_.run->version,
@@ -157,6 +158,7 @@ caf::error fleet_manager_state::init(self_pointer self, fleet_manager_options op
   coordinator_ = self->spawn<caf::linked>(fleet::coordinator, started.totals, fleet_manager_actor{self});
   if (auto err = load_queues(now))
     return err;
+  hold_for_rejoin(recovered.held);
   if (auto err = load_schedules(now))
     return err;
   // Promotes due retries and starts work once the behaviour is in place.

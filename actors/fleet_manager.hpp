@@ -98,6 +98,11 @@ struct fleet_manager_options {
   /// dropped and its running attempts run again.
   int64_t node_heartbeat_ms = 1000;
   int64_t node_timeout_ms = 5000;
+  /// After a restart or a failover: how long the attempts that were running on fleet-nodes stay
+  /// running for their nodes to rejoin and report on them (the nodes keep running them, see
+  /// node.rejoin-window); those whose node has not rejoined by then run again. 0: they run again
+  /// at once, recovered as interrupted like fleetd's own.
+  int64_t node_rejoin_ms = 0;
   /// A task whose attempts were lost this many times to a crash of fleetd or of their node
   /// (fleet.max-interruptions) fails for good instead of running again: a poison task.
   int32_t max_interruptions = 3;
@@ -235,6 +240,7 @@ public:
   void on_rate_tick();
   void on_clock_check();
   void on_node_tick();
+  void on_rejoin_deadline();
   void on_tick();
   void on_wakeup();
   void on_down(const caf::down_msg& msg);
@@ -334,6 +340,14 @@ private:
   /// Forgets a node; its running attempts are recorded as interrupted and run again.
   void drop_node(std::string name, const std::string& reason); // by value: it may live in nodes_
   void schedule_node_tick();
+  /// At start: the attempts recovery held for their nodes run on in the table until the nodes
+  /// rejoin (join_node) or node_rejoin_ms passes (on_rejoin_deadline).
+  void hold_for_rejoin(const std::vector<held_attempt>& held);
+  /// A node joins: which of its attempts in the table it still has (`a.running`, kept and counted
+  /// on it; `a.finished`, ended with its outcome); the others are lost. The welcome's `kept`.
+  std::vector<std::string> reconcile(const node_announcement& a, int64_t now);
+  /// Records the attempts `lost` (taken from the table) as lost with their node, for `reason`.
+  void lose_attempts(const std::vector<running_attempt>& lost, int64_t now, const std::string& reason);
   /// What submit accepts: a type of fleetd's registry (data checked) or one a node runs.
   task_type_check type_check() const;
   /// `stop_worker`: stop the worker even after a success (it reported through the coordinator
@@ -452,6 +466,8 @@ private:
   upload_quota<caf::node_id> upload_quota_{16, 4096, 10 * 60 * 1000};
   node_membership<node_actor> nodes_{{}, -1}; ///< fleetd itself and the fleet-nodes
   one_shot_timer node_tick_timer_;            ///< heartbeats to the nodes
+  /// Nodes that ran attempts held at this start and have not rejoined yet; their time ends then.
+  std::set<std::string> rejoining_;
   drain_state drain_;
   bool fleet_paused_ = false; ///< no new attempts (stored: survives restarts)
   caf::typed_response_promise<int32_t> drain_promise_; ///< while drain_.waiting()

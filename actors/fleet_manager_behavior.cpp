@@ -143,6 +143,10 @@ fleet_manager(fleet_manager_state::self_pointer self, fleet_manager_options opts
       if (from_self())
         self->state.on_node_tick();
     }),
+    guarded([self, from_self](rejoin_deadline_atom) {
+      if (from_self())
+        self->state.on_rejoin_deadline();
+    }),
     guarded([self, from_self](wakeup_atom) {
       if (from_self())
         self->state.on_wakeup();

@@ -43,16 +43,27 @@ caf::result<node_welcome> fleet_manager_state::join_node(const node_announcement
   auto kind = nodes_.check(a, handle, opts_.node_timeout_ms);
   if (!kind)
     return std::move(kind.error());
-  if (*kind == decltype(nodes_)::join::again)
-    drop_node(a.name, "it joined again");
+  if (*kind == decltype(nodes_)::join::again) {
+    // The same process joins again: what it still runs is reconciled below, not dropped. Only a
+    // different actor of it (an older membership's) is told that it was dropped.
+    auto old = nodes_.remove(a.name);
+    self_->demonitor(old->address());
+    if (old->address() != handle.address())
+      self_->send(*old, dropped_atom::value, std::string{"it joined again"});
+  }
   auto now = now_ms();
   nodes_.add(a, handle, now);
   opts_.metrics->nodes.set(static_cast<int64_t>(nodes_.count()));
   self_->monitor(handle);
-  spdlog::info("node {} joined: capacity {}, types {}", a.name, a.capacity, fmt::join(a.types, ","));
+  auto kept = reconcile(a, now);
+  spdlog::info("node {} joined: capacity {}, types {}{}", a.name, a.capacity, fmt::join(a.types, ","),
+               a.running.empty() && a.finished.empty()
+                 ? std::string{}
+                 : fmt::format("; of the attempts it held, {} run on and {} reported finished", kept.size(),
+                               a.finished.size()));
   schedule_node_tick();
   auto rp = self_->make_response_promise<node_welcome>();
-  node_welcome welcome{opts_.node_heartbeat_ms, opts_.node_timeout_ms};
+  node_welcome welcome{opts_.node_heartbeat_ms, opts_.node_timeout_ms, std::move(kept)};
   if (!a.stopped_orphans.empty())
     spdlog::warn("node {} stopped {} programs its last run had left running", a.name, a.stopped_orphans.size());
   write([now, detail = node_joined_detail(a), node = a.name, stopped = a.stopped_orphans](fleet_store& store) {
@@ -104,11 +115,7 @@ void fleet_manager_state::drop_node(std::string name, const std::string& reason)
   opts_.metrics->nodes.set(static_cast<int64_t>(nodes_.count()));
   auto now = now_ms();
   auto lost = attempts_.take_if([&](const running_attempt& r) { return r.node == name; });
-  for (const auto& r : lost) {
-    queue(lost_attempt(r, now, fmt::format("node {} was dropped: {}", name, reason)));
-    attempts_.remember_finished(r, false, now);
-    attempt_left(r);
-  }
+  lose_attempts(lost, now, fmt::format("node {} was dropped: {}", name, reason));
   auto interrupted = static_cast<int32_t>(lost.size());
   spdlog::warn("node {} dropped ({}): {} running attempts run again", name, reason, interrupted);
   auto detail = node_dropped_detail(name, reason, interrupted);
@@ -120,6 +127,109 @@ void fleet_manager_state::drop_node(std::string name, const std::string& reason)
           invalidate_ready();
           dispatch();
         });
+}
+
+void fleet_manager_state::lose_attempts(const std::vector<running_attempt>& lost, int64_t now,
+                                        const std::string& reason) {
+  for (const auto& r : lost) {
+    queue(lost_attempt(r, now, reason));
+    attempts_.remember_finished(r, false, now);
+    attempt_left(r);
+  }
+  if (lost.empty())
+    return;
+  // Their tasks are pending again once this commits: read the windows then.
+  after_commit([this] {
+    invalidate_ready();
+    dispatch();
+  });
+  schedule_flush();
+}
+
+void fleet_manager_state::hold_for_rejoin(const std::vector<held_attempt>& held) {
+  auto now = now_ms();
+  for (const auto& h : held) {
+    const auto& t = h.task;
+    running_attempt r;
+    r.seq = t.seq;
+    r.batch_id = t.batch_id;
+    r.task_id = t.spec.id;
+    r.attempt = h.attempt;
+    // The task's counters include this attempt's start; begin_attempt counts from before it.
+    r.counted_before = t.attempts - 1 - t.interruptions - t.replay_base;
+    r.orphaned_before = t.orphaned;
+    r.worker_id = h.worker_id;
+    r.node = h.node;
+    r.policy = t.spec.policy;
+    r.queue = t.spec.queue;
+    r.group = t.spec.group;
+    auto timeout = effective_config(cfg_, r.policy).worker_timeout_ms;
+    // Its start is on the last run's clock, which may have been set differently (a step between
+    // the runs): within one timeout of now it stands, else the attempt counts as started now, so
+    // that neither its duration nor its deadline takes the difference in.
+    r.spawned_at = std::clamp(h.started_at, now - timeout, now);
+    r.deadline = r.spawned_at + timeout;
+    shortest_timeout_ms_ = std::min(shortest_timeout_ms_, timeout);
+    r.start_committed = true;
+    queues_.on_held(queues_.ensure(r.queue), r.group);
+    rejoining_.insert(r.node);
+    attempts_.add(std::move(r));
+  }
+  if (held.empty())
+    return;
+  spdlog::warn("{} attempts were running on {} fleet-nodes ({}): they wait up to {} ms for their nodes to rejoin, "
+               "then run again",
+               held.size(), rejoining_.size(), fmt::join(rejoining_, ", "), opts_.node_rejoin_ms);
+  self_->delayed_send(self_, std::chrono::milliseconds(opts_.node_rejoin_ms), rejoin_deadline_atom::value);
+  schedule_tick();
+}
+
+std::vector<std::string> fleet_manager_state::reconcile(const node_announcement& a, int64_t now) {
+  rejoining_.erase(a.name);
+  std::set<std::string> running, finished;
+  for (const auto& h : a.running)
+    running.insert(h.worker_id);
+  for (const auto& h : a.finished)
+    finished.insert(h.worker_id);
+  // What the table counts on this node and the node no longer has (it restarted, or lost the
+  // attempt) runs again; what it has is counted on it again.
+  auto lost = attempts_.take_if([&](const running_attempt& r) {
+    return r.node == a.name && running.count(r.worker_id) == 0 && finished.count(r.worker_id) == 0;
+  });
+  lose_attempts(lost, now, fmt::format("node {} rejoined without the attempt", a.name));
+  std::vector<std::string> kept;
+  auto matches = [&](const node_outcome& h) {
+    const auto* r = attempts_.find(h.seq, h.attempt);
+    return r != nullptr && r->node == a.name && r->worker_id == h.worker_id;
+  };
+  for (const auto& h : a.running)
+    if (matches(h)) {
+      nodes_.table().started(a.name);
+      kept.push_back(h.worker_id);
+    }
+  for (auto h : a.finished)
+    if (matches(h)) {
+      nodes_.table().started(a.name); // released again as it ends
+      if (h.error)
+        end_attempt(h.seq, h.attempt, std::move(h.error));
+      else
+        end_attempt(h.seq, h.attempt, std::move(h.outcome));
+    }
+  return kept;
+}
+
+void fleet_manager_state::on_rejoin_deadline() {
+  auto now = now_ms();
+  for (const auto& name : rejoining_) {
+    auto lost = attempts_.take_if([&](const running_attempt& r) { return r.node == name; });
+    if (lost.empty())
+      continue;
+    spdlog::warn("node {} did not rejoin within {} ms: its {} held attempts run again", name, opts_.node_rejoin_ms,
+                 lost.size());
+    lose_attempts(lost, now, fmt::format("node {} did not rejoin within {} ms of fleetd's start", name,
+                                         opts_.node_rejoin_ms));
+  }
+  rejoining_.clear();
 }
 
 void fleet_manager_state::schedule_node_tick() {

@@ -68,9 +68,6 @@ std::string host_name() {
   return buf;
 }
 
-/// How one membership ended.
-enum class membership_end { signal, lost, refused };
-
 /// After a signal: the node drains; a second signal, or the drain's time and a margin, stop it.
 void drain(caf::scoped_actor& self, const fleet_node_actor& node, int64_t timeout_ms) {
   self->send(node, drain_atom::value, timeout_ms);
@@ -90,28 +87,10 @@ void drain(caf::scoped_actor& self, const fleet_node_actor& node, int64_t timeou
   }
 }
 
-/// Runs the node actor until it ends (fleetd lost or refusing) or a signal comes (then drains).
-membership_end serve(caf::actor_system& sys, const fleet_node_options& opts, int64_t drain_timeout_ms,
-                     caf::error& reason) {
-  auto node = sys.spawn(fleet_node, opts);
-  caf::scoped_actor self{sys};
-  self->monitor(node);
-  for (;;) {
-    bool ended = false;
-    self->receive([&](caf::down_msg& msg) {
-                    ended = true;
-                    reason = std::move(msg.reason);
-                  },
-                  caf::after(std::chrono::milliseconds(200)) >> [] {});
-    if (ended)
-      return reason == errc::invalid_node || reason == errc::incompatible_version ? membership_end::refused
-                                                                                   : membership_end::lost;
-    if (signalled_within(0)) {
-      drain(self, node, drain_timeout_ms);
-      return membership_end::signal;
-    }
-  }
-}
+/// What the node actor tells the process from its thread: it needs fleetd (again).
+struct membership_signal {
+  std::atomic<bool> lost{false};
+};
 
 /// The registry the node offers: the one made for its options with its pools, narrowed to node.types.
 caf::expected<worker_registry> offered_types(caf::actor_system& sys, const registry_maker& make_registry,
@@ -209,45 +188,69 @@ int run_node_with(int argc, char** argv, const registry_maker& make_registry) {
   fleet_node_options opts;
   // What it stopped goes with it, for fleetd's audit, until a join succeeds.
   opts.announcement = node_announcement{name, registry->types(), static_cast<int32_t>(o.capacity), std::move(stopped)};
-  auto reported = std::make_shared<std::atomic<bool>>(false);
-  opts.on_joined = [reported] { *reported = true; };
   if (auto err = node_table::validate(opts.announcement))
     return fail(2, error_text(err));
   opts.registry = std::make_shared<const worker_registry>(std::move(*registry));
+  opts.hold_ms = o.rejoin_window_ms;
+  auto membership = std::make_shared<membership_signal>();
+  opts.on_lost = [membership](const caf::error&) { membership->lost = true; };
   spdlog::info("fleet-node {} starting as {} (configuration: {})", FLEETD_VERSION, opts.announcement.name,
                cfg.source);
 
+  // One node actor for the whole process: the attempts it runs outlive a lost fleetd, and the
+  // next join reports them (node.rejoin-window).
+  auto node = sys.spawn(fleet_node, opts);
+  caf::scoped_actor self{sys};
+  self->monitor(node);
   int code = 0;
   bool unreachable_logged = false;
+  bool need_fleetd = true;
+  bool first = true;
   for (;;) {
-    auto manager = connect_fleet(sys, *fleetds);
-    if (!manager) {
-      if (manager.error() == errc::incompatible_version) {
-        code = fail(2, error_text(manager.error()));
+    if (need_fleetd) {
+      if (!first && signalled_within(o.reconnect_ms)) {
+        drain(self, node, o.drain_timeout_ms);
         break;
       }
-      if (!unreachable_logged)
-        spdlog::warn("{}; trying again every {} ms", error_text(manager.error()), o.reconnect_ms);
-      unreachable_logged = true;
-      if (signalled_within(o.reconnect_ms))
-        break;
-      continue;
+      first = false;
+      auto manager = connect_fleet(sys, *fleetds);
+      if (!manager) {
+        if (manager.error() == errc::incompatible_version) {
+          code = fail(2, error_text(manager.error()));
+          self->send_exit(node, caf::exit_reason::user_shutdown);
+          break;
+        }
+        if (!unreachable_logged)
+          spdlog::warn("{}; trying again every {} ms", error_text(manager.error()), o.reconnect_ms);
+        unreachable_logged = true;
+        continue;
+      }
+      unreachable_logged = false;
+      need_fleetd = false;
+      self->send(node, rejoin_atom::value, *manager);
     }
-    unreachable_logged = false;
-    opts.manager = *manager;
-    if (*reported)
-      opts.announcement.stopped_orphans.clear();
     caf::error reason;
-    auto end = serve(sys, opts, o.drain_timeout_ms, reason);
-    if (end == membership_end::signal)
-      break;
-    if (end == membership_end::refused) {
-      code = fail(2, error_text(reason));
+    bool ended = false;
+    self->receive([&](caf::down_msg& msg) {
+                    ended = true;
+                    reason = std::move(msg.reason);
+                  },
+                  caf::after(std::chrono::milliseconds(200)) >> [] {});
+    if (ended) {
+      // The node quits on its own only when its join is refused for good.
+      code = reason == errc::invalid_node || reason == errc::incompatible_version ? fail(2, error_text(reason)) : 1;
+      if (code == 1)
+        spdlog::error("the node actor ended: {}", error_text(reason));
       break;
     }
-    spdlog::warn("left the fleet ({}); joining again", error_text(reason));
-    if (signalled_within(o.reconnect_ms))
+    if (signalled_within(0)) {
+      drain(self, node, o.drain_timeout_ms);
       break;
+    }
+    if (membership->lost.exchange(false)) {
+      spdlog::warn("left the fleet; joining again");
+      need_fleetd = true;
+    }
   }
   spdlog::info("fleet-node {} stopping", opts.announcement.name);
   // Like fleetd: CAF 0.17's ~actor_system can wait forever after remote peers talked to it, and a

@@ -78,6 +78,8 @@ using schedule_remove_atom = caf::atom_constant<caf::atom("schedrm")>;
 using schedule_run_atom = caf::atom_constant<caf::atom("schedrun")>;
 using schedule_tick_atom = caf::atom_constant<caf::atom("schedtick")>;
 using archive_atom = caf::atom_constant<caf::atom("archive")>;
+using rejoin_atom = caf::atom_constant<caf::atom("rejoin")>;
+using rejoin_deadline_atom = caf::atom_constant<caf::atom("rejoindue")>;
 using queues_atom = caf::atom_constant<caf::atom("queues")>;
 using queue_set_atom = caf::atom_constant<caf::atom("queueset")>;
 using rate_tick_atom = caf::atom_constant<caf::atom("ratetick")>;
@@ -252,6 +254,8 @@ using fleet_manager_actor = fleet_api_actor::extend<
   caf::reacts_to<autoscale_atom>,
   // From the manager itself: time to send heartbeats to the nodes.
   caf::reacts_to<node_tick_atom>,
+  // From the manager itself: the nodes whose attempts it held at its start had their time to rejoin.
+  caf::reacts_to<rejoin_deadline_atom>,
   // From the manager itself: time for a retention pass.
   caf::reacts_to<prune_tick_atom>,
   // From the manager itself: a schedule's slot may be due.

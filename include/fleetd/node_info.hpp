@@ -35,6 +35,23 @@ typename Inspector::result_type inspect(Inspector& f, stopped_orphan& x) {
   return f(caf::meta::type_name("fleet.stopped_orphan"), x.label, x.pid, x.started_at, x.how);
 }
 
+/// How an attempt on a node ended, as the node reports it (several to a message).
+struct node_outcome {
+  int64_t seq = 0;
+  int32_t attempt = 0;
+  std::string worker_id;
+  /// The worker's outcome, unless `error` says why there is none: the node does not run the type,
+  /// no worker could be made, or the worker ended without an outcome. Such an error is the task's
+  /// failure; the node's own loss is seen by fleetd through the connection and the heartbeats.
+  task_outcome outcome;
+  caf::error error;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, node_outcome& x) {
+  return f(caf::meta::type_name("fleet.node_outcome"), x.seq, x.attempt, x.worker_id, x.outcome, x.error);
+}
+
 /// What a fleet-node announces when it joins.
 struct node_announcement {
   std::string name;               ///< unique in the fleet; a second join under it replaces the first
@@ -42,25 +59,38 @@ struct node_announcement {
   int32_t capacity = 0;           ///< attempts it runs at once
   /// What the node stopped at its start; sent until a join succeeds, at most max_stopped_orphans.
   std::vector<stopped_orphan> stopped_orphans;
+  /// Attempts of an earlier membership the node still runs (seq, attempt, worker_id; no outcome)
+  /// and ones that ended since (or shortly before) it lost fleetd, at most max_held_attempts each:
+  /// fleetd, restarted or a standby that took over, takes those it still counts as running on
+  /// the node (node_welcome::kept), and the node stops the others.
+  std::vector<node_outcome> running;
+  std::vector<node_outcome> finished;
 };
+
+/// The most attempts a join may report as running, and as finished.
+inline constexpr size_t max_held_attempts = 20'000;
 
 /// The most stopped programs a join may report (a node runs at most 10,000 attempts and its pools).
 inline constexpr size_t max_stopped_orphans = 20'000;
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, node_announcement& x) {
-  return f(caf::meta::type_name("fleet.node_announcement"), x.name, x.types, x.capacity, x.stopped_orphans);
+  return f(caf::meta::type_name("fleet.node_announcement"), x.name, x.types, x.capacity, x.stopped_orphans,
+           x.running, x.finished);
 }
 
 /// fleetd's answer to a join: how often it checks on the node.
 struct node_welcome {
   int64_t heartbeat_ms = 0; ///< fleetd asks this often
   int64_t timeout_ms = 0;   ///< and drops the node after this long without an answer
+  /// Of the announcement's running attempts, the worker ids fleetd takes as still running there;
+  /// the node stops the rest (fleetd ended them: lost, timed out or cancelled meanwhile).
+  std::vector<std::string> kept;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, node_welcome& x) {
-  return f(caf::meta::type_name("fleet.node_welcome"), x.heartbeat_ms, x.timeout_ms);
+  return f(caf::meta::type_name("fleet.node_welcome"), x.heartbeat_ms, x.timeout_ms, x.kept);
 }
 
 /// One line of `fleetctl nodes`.
@@ -95,23 +125,6 @@ struct node_attempt {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, node_attempt& x) {
   return f(caf::meta::type_name("fleet.node_attempt"), x.seq, x.attempt, x.worker_id, x.spec, x.timeout_ms);
-}
-
-/// How an attempt on a node ended, as the node reports it (several to a message).
-struct node_outcome {
-  int64_t seq = 0;
-  int32_t attempt = 0;
-  std::string worker_id;
-  /// The worker's outcome, unless `error` says why there is none: the node does not run the type,
-  /// no worker could be made, or the worker ended without an outcome. Such an error is the task's
-  /// failure; the node's own loss is seen by fleetd through the connection and the heartbeats.
-  task_outcome outcome;
-  caf::error error;
-};
-
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, node_outcome& x) {
-  return f(caf::meta::type_name("fleet.node_outcome"), x.seq, x.attempt, x.worker_id, x.outcome, x.error);
 }
 
 /// At most this many attempts or outcomes go in one message between fleetd and a node, and at

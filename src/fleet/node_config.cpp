@@ -29,6 +29,7 @@ const std::vector<option_spec>& node_option_specs() {
     {"tls-server-name", value_kind::text, "the name fleetd's certificate must carry (default: the fleetd host connected to)"},
     {"log-level", value_kind::text, "trace|debug|info|warn|error|off (default info)"},
     {"reconnect", value_kind::integer, "ms between attempts to reach fleetd (default 1000)"},
+    {"rejoin-window", value_kind::integer, "ms the attempts of a node that lost fleetd run on while it joins again: fleetd, restarted or a standby that took over, takes their outcomes; 0 stops them at once (default 60000)"},
     {"drain-timeout", value_kind::integer, "on SIGTERM, ms running attempts may take to finish before the node leaves; the rest run again elsewhere (default 30000)"},
     {"state-dir", value_kind::text, "where the node notes the programs it runs, so that a restart after a crash stops those still running: a directory only this user may write (default $XDG_STATE_HOME/fleet-node or ~/.local/state/fleet-node; \"\": not noted)"},
     {"orphan-grace", value_kind::integer, "at start, ms the programs a killed node left running get between SIGTERM and SIGKILL (default 5000)"},
@@ -91,6 +92,7 @@ caf::error node_config::apply() {
   text("log-level", o.log_level);
   integer("reconnect", o.reconnect_ms);
   integer("drain-timeout", o.drain_timeout_ms);
+  integer("rejoin-window", o.rejoin_window_ms);
   text("state-dir", o.state_dir);
   integer("orphan-grace", o.orphan_grace_ms);
   if (o.fleetd_host.empty())
@@ -104,6 +106,8 @@ caf::error node_config::apply() {
   if (auto err = range("orphan-grace", o.orphan_grace_ms, 0, 600'000, " ms"))
     return err;
   if (auto err = range("drain-timeout", o.drain_timeout_ms, 0, 3'600'000, " ms"))
+    return err;
+  if (auto err = range("rejoin-window", o.rejoin_window_ms, 0, 3'600'000, " ms"))
     return err;
   if (spdlog::level::from_str(o.log_level) == spdlog::level::off && o.log_level != "off")
     return config_error(fmt::format("node.log-level must be trace, debug, info, warn, error or off (got \"{}\")",

@@ -31,6 +31,8 @@ struct node_options {
   std::string log_level = "info";
   int64_t reconnect_ms = 1000; ///< pause between attempts to reach fleetd
   int64_t drain_timeout_ms = 30'000; ///< on SIGTERM: how long running attempts may take
+  /// After losing fleetd: how long running attempts go on while the node joins again.
+  int64_t rejoin_window_ms = 60'000;
   /// Where the child journal lives (`<name>.children`); empty: children are not noted.
   std::string state_dir = default_node_state_dir();
   int64_t orphan_grace_ms = 5000; ///< at start: SIGTERM to SIGKILL for programs a killed node left

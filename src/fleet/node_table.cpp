@@ -61,6 +61,11 @@ caf::error node_table::validate(const node_announcement& a) {
       return bad(fmt::format("node {} reports a stopped program with pid {} stopped by {}: a pid above 0 and "
                              "SIGTERM or SIGKILL", a.name, o.pid, quoted_input(o.how)));
   }
+  // What is in the attempts fleetd checks against its own table when it reads them: here, only
+  // their number.
+  if (a.running.size() > max_held_attempts || a.finished.size() > max_held_attempts)
+    return bad(fmt::format("node {} reports {} running and {} finished attempts: at most {} each", a.name,
+                           a.running.size(), a.finished.size(), max_held_attempts));
   return caf::none;
 }
 

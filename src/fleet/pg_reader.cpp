@@ -1,5 +1,6 @@
 #include "fleet/pg_reader.hpp"
 
+#include "fleet/pg_array.hpp"
 #include "fleet/pg_cells.hpp"
 
 #include "fleet/store_rows.hpp"
@@ -26,14 +27,15 @@ pg::param limit_param(int64_t limit) {
   return limit < 0 ? pg::param{} : pg::to_param(limit);
 }
 
-const std::string runnable_select =
+const std::string runnable_columns =
   "SELECT seq, batch_id, task_id, type, data, priority, attempts, interruptions, replay_base, not_before,"
   " orphaned_attempts, coalesce(p.timeout_ms, 0), coalesce(p.max_retries, -1), coalesce(p.backoff_ms, -1),"
   " coalesce(p.retry, -1),"
   " CASE WHEN dependencies > 0 THEN (SELECT jsonb_object_agg(d.task_id, fleetd_json_or_text(d.result))::text"
   "  FROM task_deps x JOIN tasks d ON d.seq = x.after_seq WHERE x.task_seq = tasks.seq) END,"
   " queue, task_group"
-  " FROM tasks LEFT JOIN task_policies p ON p.task_seq = tasks.seq WHERE state = 'pending' AND paused = 0";
+  " FROM tasks LEFT JOIN task_policies p ON p.task_seq = tasks.seq";
+const std::string runnable_select = runnable_columns + " WHERE state = 'pending' AND paused = 0";
 
 const std::string batch_columns = "total, succeeded, failed, cancelled, created_at, started_at, finished_at,"
                                   " cancelled_at, paused_at, scheduled, client_key";
@@ -139,6 +141,17 @@ caf::expected<dead_letter_page> pg_reader::dead_letters(const std::string& batch
 caf::expected<std::vector<runnable_task>> pg_reader::runnable(const std::string& where,
                                                               std::vector<pg::param> params) {
   auto rows = db_.prepared_params(runnable_select + where, params);
+  if (!rows)
+    return rows.error();
+  return read_rows(*rows, [](cells& c) { return read_runnable(c); });
+}
+
+caf::expected<std::vector<runnable_task>> pg_reader::running_tasks(const std::vector<int64_t>& seqs) {
+  pg::array list;
+  for (auto seq : seqs)
+    list.add(seq);
+  auto rows = db_.prepared(runnable_columns + " WHERE state = 'running' AND seq = ANY($1::bigint[]) ORDER BY seq",
+                           pg::to_param(list));
   if (!rows)
     return rows.error();
   return read_rows(*rows, [](cells& c) { return read_runnable(c); });

@@ -55,6 +55,9 @@ protected:
   };
   caf::expected<batch_range_row> read_batch_range(const std::string& batch_id);
   caf::expected<std::vector<runnable_task>> runnable(const std::string& where, std::vector<pg::param> params);
+  /// The running tasks `seqs` (in seq order) in the columns of a runnable read: attempts held for
+  /// their node at recovery.
+  caf::expected<std::vector<runnable_task>> running_tasks(const std::vector<int64_t>& seqs);
   /// Runnable tasks of `queue` (and `group`, if not null) with a priority below `above` and above
   /// `below`, in run order.
   caf::expected<std::vector<runnable_task>> lower_priorities(const std::string& queue, const std::string* group,

@@ -66,7 +66,8 @@ public:
                                               int64_t now) override;
   caf::expected<recovery> recover_interrupted(int64_t now, int32_t max_interruptions,
                                               const std::vector<start_journal::entry>& starts,
-                                              const std::vector<stopped_orphan>& orphans) override;
+                                              const std::vector<stopped_orphan>& orphans,
+                                              bool hold_node_attempts) override;
   caf::expected<prune_progress> prune_step(int64_t now, const retention_policy& policy, int64_t max_rows) override;
   /// PostgreSQL's autovacuum reuses the space of deleted rows: nothing to do here, 0 bytes.
   caf::expected<int64_t> reclaim_space(int64_t max_pages) override;

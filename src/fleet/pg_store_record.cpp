@@ -8,6 +8,7 @@
 #include "fleet/json_codec.hpp"
 #include "fleet/json_text.hpp"
 #include "fleet/pg_array.hpp"
+#include "fleet/pg_cells.hpp"
 #include "fleet/store_plans.hpp"
 #include "fleet/store_rows.hpp"
 #include "fleetd/error.hpp"
@@ -374,20 +375,40 @@ caf::error pg_store::record_unrecorded_starts(const std::vector<start_journal::e
 
 caf::expected<recovery> pg_store::recover_interrupted(int64_t now, int32_t max_interruptions,
                                                       const std::vector<start_journal::entry>& starts,
-                                                      const std::vector<stopped_orphan>& orphans) {
+                                                      const std::vector<stopped_orphan>& orphans,
+                                                      bool hold_node_attempts) {
   recovery out;
   if (auto err = record_unrecorded_starts(starts, now, max_interruptions, out))
     return err;
-  auto running = db_.prepared("SELECT t.seq, t.batch_id, t.task_id, t.attempts, t.orphaned_attempts, a.worker_id"
-                              " FROM tasks t LEFT JOIN attempts a ON a.task_seq = t.seq AND a.attempt = t.attempts"
+  auto running = db_.prepared("SELECT t.seq, t.batch_id, t.task_id, t.attempts, t.orphaned_attempts, a.worker_id,"
+                              " a.node, a.started_at, b.cancelled_at IS NOT NULL"
+                              " FROM tasks t JOIN batches b ON b.id = t.batch_id"
+                              " LEFT JOIN attempts a ON a.task_seq = t.seq AND a.attempt = t.attempts"
                               " WHERE t.state = 'running' ORDER BY t.seq");
   if (!running)
     return running.error();
   std::vector<open_attempt_row> rows;
-  for (int r = 0; r < running->rows(); ++r)
-    rows.push_back({running->integer(r, 0), std::string{running->text(r, 1)}, std::string{running->text(r, 2)},
-                    static_cast<int32_t>(running->integer(r, 3)), running->integer(r, 4),
-                    std::string{running->text(r, 5)}});
+  for (int r = 0; r < running->rows(); ++r) {
+    pg::cells c{*running, r};
+    rows.push_back({c.i64(0), c.text(1), c.text(2), c.i32(3), c.i64(4), c.text(5), c.text(6),
+                    c.null(7) ? 0 : c.i64(7), c.text(8) == "t"});
+    if (c.error)
+      return c.error;
+  }
+  auto held = take_held(rows, hold_node_attempts);
+  if (!held.empty()) {
+    std::vector<int64_t> seqs;
+    for (const auto& h : held)
+      seqs.push_back(h.seq);
+    auto tasks = running_tasks(seqs);
+    if (!tasks)
+      return tasks.error();
+    if (tasks->size() != held.size())
+      return caf::make_error(errc::database_error, "recovery: a held attempt's task is no longer running");
+    for (size_t i = 0; i < held.size(); ++i)
+      out.held.push_back({std::move((*tasks)[i]), held[i].attempt, std::move(held[i].worker_id),
+                          std::move(held[i].node), held[i].started_at});
+  }
   auto [ends, events] = plan_interrupted(rows, now, max_interruptions, orphans, out);
   if (auto done = record(ends); !done)
     return done.error();

@@ -33,6 +33,7 @@ struct recovery {
   int64_t requeued = 0;   ///< tasks whose recorded attempt was interrupted, pending again
   int64_t unrecorded = 0; ///< of the journal's starts that never reached the database, pending again
   std::vector<attempt_ended> failed; ///< poison tasks: lost too often, failed for good
+  std::vector<held_attempt> held;    ///< attempts on fleet-nodes left open, by seq
 };
 
 /// A write transaction of a store: `begin`, then `commit`; rolled back on destruction unless
@@ -292,9 +293,13 @@ public:
   /// interrupted attempts of worker "unrecorded") and counted the same way.
   /// `orphans`: the programs of the previous run found still running and stopped before this
   /// (stop_orphans): each is named in its attempt's error and written as an orphan_stopped event.
+  /// `hold_node_attempts`: an attempt that ran on a fleet-node (of a batch not being cancelled)
+  /// stays open, returned in `held`: its node may still run it and rejoin (the manager ends it
+  /// as lost if the node does not).
   virtual caf::expected<recovery> recover_interrupted(int64_t now, int32_t max_interruptions,
                                                       const std::vector<start_journal::entry>& starts = {},
-                                                      const std::vector<stopped_orphan>& orphans = {}) = 0;
+                                                      const std::vector<stopped_orphan>& orphans = {},
+                                                      bool hold_node_attempts = false) = 0;
 
 
   // -- retention (store_retention.cpp) ----------------------------------------

@@ -149,6 +149,18 @@ plan_unrecorded_starts(const std::vector<start_journal::entry>& starts, int64_t 
   return lost;
 }
 
+std::vector<open_attempt_row> take_held(std::vector<open_attempt_row>& running, bool hold_node_attempts) {
+  std::vector<open_attempt_row> held;
+  if (!hold_node_attempts)
+    return held;
+  auto kept = std::stable_partition(running.begin(), running.end(), [](const open_attempt_row& r) {
+    return r.node.empty() || r.worker_id.empty() || r.cancelling;
+  });
+  held.assign(std::make_move_iterator(kept), std::make_move_iterator(running.end()));
+  running.erase(kept, running.end());
+  return held;
+}
+
 std::pair<std::vector<transition>, std::vector<orphan_event>>
 plan_interrupted(const std::vector<open_attempt_row>& running, int64_t now, int32_t max_interruptions,
                  const std::vector<stopped_orphan>& orphans, recovery& out) {

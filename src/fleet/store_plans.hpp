@@ -91,7 +91,15 @@ struct open_attempt_row {
   int32_t attempt = 0;
   int64_t orphaned = 0;  ///< attempts of it lost before this one
   std::string worker_id; ///< "" when its attempt row is missing
+  std::string node;      ///< the fleet-node it ran on; "" for fleetd's own workers
+  int64_t started_at = 0;
+  bool cancelling = false; ///< its batch was being cancelled
 };
+
+/// Splits `running` into the attempts a rejoining node may still report on (with
+/// `hold_node_attempts`: on a fleet-node, with an attempt row, of a batch not being cancelled),
+/// which are returned, and the rest, left in `running` for plan_interrupted.
+std::vector<open_attempt_row> take_held(std::vector<open_attempt_row>& running, bool hold_node_attempts);
 
 /// A task as the start journal's check reads it.
 struct journal_task_row {

@@ -15,7 +15,7 @@ namespace fleet::sql {
 /// A task's policy comes along (task_policies, a rowid lookup; -1 or 0 where the fleet's applies),
 /// and for a task with dependencies their results as one JSON object (NULL for the others, which
 /// never read task_deps), then its queue and group. Every read is of one queue.
-inline const std::string runnable_select = "SELECT seq, batch_id, task_id, type, data, priority, attempts,"
+inline const std::string runnable_columns = "SELECT seq, batch_id, task_id, type, data, priority, attempts,"
                                            " interruptions, replay_base, not_before, orphaned_attempts,"
                                            " ifnull(p.timeout_ms, 0), ifnull(p.max_retries, -1),"
                                            " ifnull(p.backoff_ms, -1), ifnull(p.retry, -1),"
@@ -24,8 +24,11 @@ inline const std::string runnable_select = "SELECT seq, batch_id, task_id, type,
                                            " THEN json(d.result) ELSE d.result END)"
                                            " FROM task_deps x JOIN tasks d ON d.seq = x.after_seq"
                                            " WHERE x.task_seq = tasks.seq) END, queue, task_group"
-                                           " FROM tasks LEFT JOIN task_policies p ON p.task_seq = seq"
-                                           " WHERE state = 'pending' AND paused = 0";
+                                           " FROM tasks LEFT JOIN task_policies p ON p.task_seq = seq";
+inline const std::string runnable_select = runnable_columns + " WHERE state = 'pending' AND paused = 0";
+
+/// A running task's row in runnable_select's columns: an attempt held for its node (recovery).
+inline const std::string held_task = runnable_columns + " WHERE seq = ?1 AND state = 'running'";
 
 inline const std::string load_config = "SELECT name, value FROM config_overrides ORDER BY name";
 inline const std::string delete_config = "DELETE FROM config_overrides WHERE name = ?1";

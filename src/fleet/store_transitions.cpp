@@ -3,6 +3,7 @@
 #include "fleet/store_internal.hpp"
 #include "fleet/store_plans.hpp"
 #include "fleet/store_rows.hpp"
+#include "fleet/store_sql.hpp"
 
 #include "fleetd/error.hpp"
 #include "fleet/json_codec.hpp"
@@ -340,24 +341,44 @@ caf::error sqlite_store::record_unrecorded_starts(const std::vector<start_journa
 
 caf::expected<recovery> sqlite_store::recover_interrupted(int64_t now, int32_t max_interruptions,
                                                          const std::vector<start_journal::entry>& starts,
-                                                         const std::vector<stopped_orphan>& orphans) {
+                                                         const std::vector<stopped_orphan>& orphans,
+                                                         bool hold_node_attempts) {
   recovery out;
   if (auto err = record_unrecorded_starts(starts, now, max_interruptions, out))
     return err;
   // Few rows (at most the attempts that were running), through the partial index tasks_running.
-  auto running = db_.prepare("SELECT t.seq, t.batch_id, t.task_id, t.attempts, t.orphaned_attempts, a.worker_id"
-                             " FROM tasks t"
+  auto running = db_.prepare("SELECT t.seq, t.batch_id, t.task_id, t.attempts, t.orphaned_attempts, a.worker_id,"
+                             " a.node, a.started_at, b.cancelled_at IS NOT NULL"
+                             " FROM tasks t JOIN batches b ON b.id = t.batch_id"
                              " LEFT JOIN attempts a ON a.task_seq = t.seq AND a.attempt = t.attempts"
-                             " WHERE t.state = 'running'");
+                             " WHERE t.state = 'running' ORDER BY t.seq");
   if (!running)
     return running.error();
   std::vector<open_attempt_row> rows;
   auto read = running->each_row([&] {
     rows.push_back({running->column_int64(0), running->column_text(1), running->column_text(2),
-                    static_cast<int32_t>(running->column_int64(3)), running->column_int64(4), running->column_text(5)});
+                    static_cast<int32_t>(running->column_int64(3)), running->column_int64(4), running->column_text(5),
+                    running->column_text(6), running->column_int64(7), running->column_int64(8) != 0});
   });
   if (read)
     return read;
+  auto held = take_held(rows, hold_node_attempts);
+  if (!held.empty()) {
+    auto task = db_.prepare(sql::held_task);
+    if (!task)
+      return task.error();
+    for (auto& h : held) {
+      task->rebind(h.seq);
+      auto row = task->step();
+      if (!row)
+        return row.error();
+      if (!*row)
+        return caf::make_error(errc::database_error, fmt::format("recovery: task {} is no longer running", h.seq));
+      out.held.push_back({read_runnable(sqlite_row{*task}), h.attempt, std::move(h.worker_id), std::move(h.node),
+                          h.started_at});
+      task->reset();
+    }
+  }
   auto [ends, events] = plan_interrupted(rows, now, max_interruptions, orphans, out);
   // Its milestones go unused: the manager is not running yet, nobody waits for these batches.
   if (auto done = record(ends); !done)

@@ -27,6 +27,16 @@ struct runnable_task {
   int64_t ready_at = 0;      ///< since when it waits to start (ms; 0: not known, a row older than the measure)
 };
 
+/// An attempt on a fleet-node that the last process left open, kept running in the record for its
+/// node to rejoin and say how it went (see recover_interrupted).
+struct held_attempt {
+  runnable_task task; ///< its task as a read of runnable tasks gives it; `attempts` counts this one
+  int32_t attempt = 0;
+  std::string worker_id;
+  std::string node;
+  int64_t started_at = 0;
+};
+
 /// A place in run order (priority descending, then seq): where a read of the runnable index
 /// stopped.
 struct run_position {

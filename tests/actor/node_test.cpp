@@ -427,3 +427,135 @@ TEST_CASE("attempts for a node go in messages of at most max_node_batch") {
   CHECK(record->messages.front().size() == max_node_batch);
   caf::anon_send_exit(scripted, caf::exit_reason::kill);
 }
+
+namespace {
+
+/// Four echo tasks placed on the silent node "n1" (capacity 4), then fleetd stopped and started
+/// again on the same file with `rejoin_ms` for its nodes: the attempts each node got, by task id.
+std::map<std::string, node_attempt> four_attempts_across_a_restart(fleet_fixture& f, int64_t rejoin_ms) {
+  f.set_nodes(0, 1000, 60'000);
+  f.set_node_rejoin(rejoin_ms);
+  f.initial_config().max_concurrent_workers = 8;
+  f.start();
+  auto record = std::make_shared<silent_record>();
+  auto first = join_silent(f, record, "n1", 4);
+  f.submit_ok(echo_tasks(4));
+  std::map<std::string, node_attempt> placed;
+  for (const auto& message : record->messages)
+    for (const auto& a : message)
+      placed[a.spec.id] = a;
+  REQUIRE(placed.size() == 4);
+  f.stop();
+  caf::anon_send_exit(first, caf::exit_reason::kill);
+  f.run();
+  f.start();
+  return placed;
+}
+
+node_outcome running_report(const node_attempt& a) {
+  return node_outcome{a.seq, a.attempt, a.worker_id, {}, {}};
+}
+
+node_outcome success_report(const node_attempt& a) {
+  return node_outcome{a.seq, a.attempt, a.worker_id, task_outcome{true, R"({"done":true})", {}, true}, {}};
+}
+
+} // namespace
+
+TEST_CASE("after a restart, a rejoining node's attempts are reconciled: running ones kept, finished ones recorded, "
+          "missing ones run again") {
+  fleet_fixture f;
+  auto placed = four_attempts_across_a_restart(f, 5'000);
+  // Held for the node: still running in the record and in the table, not interrupted.
+  CHECK(f.query_int("SELECT count(*) FROM attempts WHERE node = 'n1' AND finished_at IS NULL") == 4);
+  CHECK(f.query_int("SELECT count(*) FROM tasks WHERE state = 'running'") == 4);
+  auto stats = f.ask<fleet_stats>(stats_atom::value);
+  REQUIRE(stats);
+  CHECK(stats->active_workers == 4);
+  auto record = std::make_shared<silent_record>();
+  auto node = spawn_silent(f, record, "n1");
+  node_announcement a{"n1", {"echo"}, 4, {}};
+  a.running = {running_report(placed.at("t0")), running_report(placed.at("t1"))};
+  // One ended while fleetd was away; "t3" is not reported (the node lost it); a stranger's and a
+  // wrong attempt number are ignored.
+  a.finished = {success_report(placed.at("t2"))};
+  auto stranger = placed.at("t3");
+  stranger.worker_id = "w-someone-else";
+  a.running.push_back(running_report(stranger));
+  auto wrong = placed.at("t1");
+  wrong.attempt = 7;
+  a.finished.push_back(success_report(wrong));
+  auto welcome = f.ask<node_welcome>(node_join_atom::value, a, node_actor{node});
+  REQUIRE(welcome);
+  std::set<std::string> kept(welcome->kept.begin(), welcome->kept.end());
+  CHECK(kept == std::set<std::string>{placed.at("t0").worker_id, placed.at("t1").worker_id});
+  f.run();
+  // The two kept, and "t3" again (no other node runs echo).
+  CHECK(node_named(f, "n1").running == 3);
+  auto attempts_of = [&](const std::string& id, const std::string& outcome) {
+    return f.query_int(fmt::format("SELECT count(*) FROM attempts a JOIN tasks t ON t.seq = a.task_seq"
+                                   " WHERE t.task_id = '{}' AND a.outcome IS '{}'", id, outcome));
+  };
+  CHECK(attempts_of("t2", "succeeded") == 1);
+  CHECK(f.query_int("SELECT count(*) FROM attempts a JOIN tasks t ON t.seq = a.task_seq WHERE t.task_id = 't2'") == 1);
+  CHECK(attempts_of("t3", "interrupted") == 1);
+  CHECK(f.query_text("SELECT a.error FROM attempts a JOIN tasks t ON t.seq = a.task_seq WHERE t.task_id = 't3'")
+          .find("node n1 rejoined without the attempt") != std::string::npos);
+  // The kept ones end with the node's reports, each its task's only attempt. "t3" runs again on
+  // the node (it is the only one running echo).
+  caf::anon_send(node, outcomes_atom::value,
+                 std::vector<node_outcome>{success_report(placed.at("t0")), success_report(placed.at("t1"))});
+  f.run();
+  for (const auto& message : record->messages)
+    for (const auto& again : message)
+      caf::anon_send(node, outcomes_atom::value, std::vector<node_outcome>{success_report(again)});
+  f.run();
+  for (const auto* id : {"t0", "t1", "t2"}) {
+    CHECK_MESSAGE(attempts_of(id, "succeeded") == 1, id);
+    CHECK(f.query_int(fmt::format("SELECT attempts FROM tasks WHERE task_id = '{}'", id)) == 1);
+  }
+  CHECK(attempts_of("t3", "succeeded") == 1);
+  CHECK(f.query_int("SELECT count(*) FROM tasks WHERE state = 'succeeded'") == 4);
+  // The rejoin deadline passing later changes nothing.
+  f.advance(6'000);
+  CHECK(f.query_int("SELECT count(*) FROM attempts WHERE outcome = 'interrupted'") == 1);
+  caf::anon_send_exit(node, caf::exit_reason::kill);
+}
+
+TEST_CASE("after a restart, attempts of a node that does not rejoin in time run again, and without a rejoin time at once") {
+  SUBCASE("held until the rejoin time passes") {
+    fleet_fixture f;
+    four_attempts_across_a_restart(f, 5'000);
+    f.advance(4'900);
+    CHECK(f.query_int("SELECT count(*) FROM attempts WHERE finished_at IS NULL") == 4);
+    f.advance(200);
+    CHECK(f.query_int("SELECT count(*) FROM attempts WHERE finished_at IS NULL") == 0);
+    CHECK(f.query_int("SELECT count(*) FROM attempts WHERE outcome = 'interrupted'"
+                      " AND error LIKE '%node n1 did not rejoin within 5000 ms%'") == 4);
+    CHECK(f.query_int("SELECT count(*) FROM tasks WHERE state = 'pending' AND orphaned_attempts = 1") == 4);
+    auto b = join_node(f, "b", {"echo"}, 4);
+    REQUIRE(f.advance_until([&] { return f.query_int("SELECT count(*) FROM tasks WHERE state = 'succeeded'") == 4; }));
+  }
+  SUBCASE("no rejoin time: interrupted by the start itself") {
+    fleet_fixture f;
+    four_attempts_across_a_restart(f, 0);
+    CHECK(f.query_int("SELECT count(*) FROM attempts WHERE finished_at IS NULL") == 0);
+    CHECK(f.query_int("SELECT count(*) FROM attempts WHERE outcome = 'interrupted'"
+                      " AND error = 'fleetd stopped during the attempt'") == 4);
+  }
+}
+
+TEST_CASE("a join that reports more held attempts than allowed is refused") {
+  fleet_fixture f;
+  f.set_nodes(0);
+  f.start();
+  auto record = std::make_shared<silent_record>();
+  auto node = spawn_silent(f, record, "big");
+  node_announcement a{"big", {"echo"}, 4, {}};
+  a.finished.resize(max_held_attempts + 1);
+  auto welcome = f.ask<node_welcome>(node_join_atom::value, a, node_actor{node});
+  REQUIRE_FALSE(welcome);
+  CHECK(welcome.error() == errc::invalid_node);
+  CHECK(node_named(f, "big").name.empty());
+  caf::anon_send_exit(node, caf::exit_reason::kill);
+}

@@ -219,3 +219,50 @@ TEST_CASE("a second fleet-node under a taken name waits until the first is gone,
   refused({"--node.drain-timeout=9999999"}, "node.drain-timeout must be between 0 and 3600000");
   refused({"--node.fleetd-host=10.1.2.3"}, "a remote fleetd needs TLS");
 }
+
+TEST_CASE("kill -9 of fleetd while a fleet-node works: the node's attempts run on, and the restarted fleetd takes "
+          "their outcomes") {
+  fleetd_process d{"max-workers=8\nlocal-workers=0\nnode-heartbeat=200\nnode-timeout=10000\n"};
+  REQUIRE(d.start());
+  node_process a{d.port(), "node-a", "sleep", 4};
+  a.start();
+  REQUIRE(eventually([&] { return nodes_are(d, {"local", "node-a"}); }));
+  auto batch = d.submit(write_tasks(d, 8, 1500, 0));
+  REQUIRE(eventually([&] {
+    return d.query_int("SELECT count(*) FROM attempts WHERE node = 'node-a' AND finished_at IS NULL") == 4;
+  }));
+  d.kill_hard();
+  REQUIRE(d.start());
+  auto waited = d.ctl({"wait", batch});
+  CHECK_MESSAGE(waited.exit_code == 0, (waited.out + waited.err + a.log()));
+  check_exactly_once(d, batch, 8);
+  // Nothing ran twice: the four attempts that were running when fleetd died are their tasks'
+  // only ones, whether they ended while fleetd was away or after it came back.
+  CHECK(d.query_int("SELECT count(*) FROM attempts") == 8);
+  CHECK(d.query_int("SELECT count(*) FROM attempts WHERE outcome = 'interrupted'") == 0);
+  CHECK(d.query_int("SELECT max(attempts) FROM tasks") == 1);
+  CHECK(d.log().find("4 attempts were running on 1 fleet-nodes (node-a)") != std::string::npos);
+  CHECK_MESSAGE(a.log().find("attempts run on") != std::string::npos, a.log());
+}
+
+TEST_CASE("a fleet-node with rejoin-window=0 stops its attempts when it loses fleetd, and they run again") {
+  fleetd_process d{"max-workers=8\nlocal-workers=0\nnode-heartbeat=200\nnode-timeout=1000\n"};
+  REQUIRE(d.start());
+  node_process a{d.port(), "node-a", "sleep", 4};
+  a.add_args({"--node.rejoin-window=0"});
+  a.start();
+  REQUIRE(eventually([&] { return nodes_are(d, {"local", "node-a"}); }));
+  auto batch = d.submit(write_tasks(d, 4, 30'000, 0));
+  REQUIRE(eventually([&] {
+    return d.query_int("SELECT count(*) FROM attempts WHERE node = 'node-a' AND finished_at IS NULL") == 4;
+  }));
+  d.kill_hard();
+  REQUIRE(d.start());
+  // The node comes back without them: fleetd runs them again at once rather than after the wait.
+  REQUIRE_MESSAGE(eventually([&] {
+    return d.query_int("SELECT count(*) FROM attempts WHERE outcome = 'interrupted'"
+                       " AND error LIKE '%node node-a rejoined without the attempt%'") == 4;
+  }), (d.log() + a.log()));
+  CHECK(a.log().find("stopping 4 running attempts") != std::string::npos);
+  d.ctl({"cancel", batch});
+}

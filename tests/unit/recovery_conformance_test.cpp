@@ -208,3 +208,52 @@ TEST_CASE_TEMPLATE("fleetd's runs: each start is recorded, a run that never stop
   CHECK(unrecorded->run == 0);
   CHECK(f.q("SELECT count(*) FROM fleetd_runs") == 3);
 }
+
+TEST_CASE_TEMPLATE("with hold_node_attempts, an attempt on a fleet-node stays open for its node, with its task", B,
+                   STORE_BACKENDS) {
+  B f;
+  insert(f, "b1", {{"mine", "echo", "{}", 0}, {"remote", "echo", "{\"x\":1}", 3}});
+  insert(f, "b2", {{"going", "echo", "{}", 0}});
+  auto mine = seq_of(f, "mine"), remote = seq_of(f, "remote"), going = seq_of(f, "going");
+  {
+    auto tx = f.store->transaction();
+    REQUIRE_FALSE(tx.begin());
+    REQUIRE_FALSE(f.store->record(attempt_started{mine, "b1", "mine", 1, "w-local", 1000, {}}));
+    REQUIRE_FALSE(f.store->record(attempt_started{remote, "b1", "remote", 1, "w-remote", 1100, "n1"}));
+    REQUIRE_FALSE(f.store->record(attempt_started{going, "b2", "going", 1, "w-going", 1200, "n1"}));
+    REQUIRE_FALSE(tx.commit());
+  }
+  {
+    // A batch being cancelled: its attempt is not held (nothing of it should go on).
+    auto tx = f.store->transaction();
+    REQUIRE_FALSE(tx.begin());
+    REQUIRE(f.store->cancel_batch("b2", 1300));
+    REQUIRE_FALSE(tx.commit());
+  }
+  auto tx = f.store->transaction();
+  REQUIRE_FALSE(tx.begin());
+  auto r = f.store->recover_interrupted(2000, 3, {}, {}, true);
+  REQUIRE_MESSAGE(r, (r ? "" : error_text(r.error())));
+  REQUIRE_FALSE(tx.commit());
+  CHECK(r->requeued == 2);
+  REQUIRE(r->held.size() == 1);
+  const auto& h = r->held[0];
+  CHECK(h.node == "n1");
+  CHECK(h.worker_id == "w-remote");
+  CHECK(h.attempt == 1);
+  CHECK(h.started_at == 1100);
+  CHECK(h.task.seq == remote);
+  CHECK(h.task.batch_id == "b1");
+  CHECK(h.task.spec.id == "remote");
+  CHECK(h.task.spec.priority == 3);
+  CHECK(h.task.attempts == 1);
+  CHECK(h.task.spec.queue == fleet::default_queue);
+  CHECK(text_of(f, "SELECT state FROM tasks WHERE task_id = 'remote'") == "running");
+  CHECK(f.q("SELECT count(*) FROM attempts WHERE finished_at IS NULL") == 1);
+  CHECK(f.q("SELECT count(*) FROM attempts WHERE outcome = 'interrupted'") == 2);
+  // Without it (the manager's default), every open attempt is interrupted.
+  auto again = recover(f, 3000, 3);
+  CHECK(again.held.empty());
+  CHECK(again.requeued == 1);
+  CHECK(f.q("SELECT count(*) FROM attempts WHERE finished_at IS NULL") == 0);
+}

@@ -133,6 +133,12 @@ void queue_scheduler::on_start(queue_slot& q, const std::string& group, int64_t 
   q.pass = pass + 1.0 / q.limits.weight;
 }
 
+void queue_scheduler::on_held(queue_slot& q, const std::string& group) {
+  ++q.running;
+  if (!group.empty())
+    ++q.running_groups[group];
+}
+
 bool queue_scheduler::on_end(const std::string& name, const std::string& group) {
   auto* q = find(name);
   if (q == nullptr)

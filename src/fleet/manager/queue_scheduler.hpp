@@ -85,6 +85,9 @@ public:
   size_t index_of(const queue_slot& q) const;
   /// An attempt of `q` (of `group`, empty for none) starts.
   void on_start(queue_slot& q, const std::string& group, int64_t now);
+  /// An attempt of `q` that started in an earlier run of fleetd runs on (held for its node):
+  /// counted as running, but no start (no token, no turn).
+  void on_held(queue_slot& q, const std::string& group);
   /// The manager's clock moved by `by_ms` (a step of the wall clock): every rate keeps its tokens
   /// and its time to the next one.
   void shift_clock(int64_t by_ms) {

@@ -10,7 +10,7 @@ caf::expected<start_up_state> start_up(fleet_store& store, const start_up_input&
       return run.error();
     out.run = *run;
   }
-  auto recovered = store.recover_interrupted(in.now, in.max_interruptions, in.starts, in.orphans);
+  auto recovered = store.recover_interrupted(in.now, in.max_interruptions, in.starts, in.orphans, in.hold_node_attempts);
   if (!recovered)
     return recovered.error();
   out.recovered = std::move(*recovered);

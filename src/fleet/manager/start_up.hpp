@@ -25,6 +25,8 @@ struct start_up_input {
   std::vector<start_journal::entry> starts;
   /// The programs of the last run stopped before this (see recover_interrupted).
   std::vector<stopped_orphan> orphans;
+  /// Attempts on fleet-nodes stay open for their nodes to rejoin (recover_interrupted).
+  bool hold_node_attempts = false;
   /// Uploads not sealed since this time are dropped.
   int64_t upload_expiry_before = 0;
   /// fleetd's own start, recorded as a run with its fleetd_started event (`detail`); none for a
