@@ -186,22 +186,22 @@ void fleet_manager_state::hold_for_rejoin(const std::vector<held_attempt>& held)
 
 std::vector<std::string> fleet_manager_state::reconcile(const node_announcement& a, int64_t now) {
   rejoining_.erase(a.name);
-  std::set<std::string> running, finished;
-  for (const auto& h : a.running)
-    running.insert(h.worker_id);
-  for (const auto& h : a.finished)
-    finished.insert(h.worker_id);
-  // What the table counts on this node and the node no longer has (it restarted, or lost the
-  // attempt) runs again; what it has is counted on it again.
-  auto lost = attempts_.take_if([&](const running_attempt& r) {
-    return r.node == a.name && running.count(r.worker_id) == 0 && finished.count(r.worker_id) == 0;
-  });
-  lose_attempts(lost, now, fmt::format("node {} rejoined without the attempt", a.name));
-  std::vector<std::string> kept;
+  // A report names an attempt the table runs on this node: same task, attempt and worker.
   auto matches = [&](const node_outcome& h) {
     const auto* r = attempts_.find(h.seq, h.attempt);
     return r != nullptr && r->node == a.name && r->worker_id == h.worker_id;
   };
+  std::set<std::string> reported;
+  for (const auto* list : {&a.running, &a.finished})
+    for (const auto& h : *list)
+      if (matches(h))
+        reported.insert(h.worker_id);
+  // What the table counts on this node and the node does not report (it restarted, or lost the
+  // attempt) runs again; what it reports is counted on it again.
+  auto lost = attempts_.take_if(
+    [&](const running_attempt& r) { return r.node == a.name && reported.count(r.worker_id) == 0; });
+  lose_attempts(lost, now, fmt::format("node {} rejoined without the attempt", a.name));
+  std::vector<std::string> kept;
   for (const auto& h : a.running)
     if (matches(h)) {
       nodes_.table().started(a.name);

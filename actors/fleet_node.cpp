@@ -171,8 +171,7 @@ void lose_fleetd(node_self self, caf::error reason, bool stop_attempts) {
     self->quit();
     return;
   }
-  if (st.opts.on_lost)
-    st.opts.on_lost(reason);
+  st.opts.on_lost(reason);
 }
 
 /// Joins fleetd `manager`, announcing what the node still holds from an earlier membership.

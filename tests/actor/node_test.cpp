@@ -476,13 +476,13 @@ TEST_CASE("after a restart, a rejoining node's attempts are reconciled: running 
   auto node = spawn_silent(f, record, "n1");
   node_announcement a{"n1", {"echo"}, 4, {}};
   a.running = {running_report(placed.at("t0")), running_report(placed.at("t1"))};
-  // One ended while fleetd was away; "t3" is not reported (the node lost it); a stranger's and a
-  // wrong attempt number are ignored.
+  // One ended while fleetd was away; "t3" is not reported (the node lost it): a stranger's worker
+  // id for it, and its own worker id under a wrong attempt number, are ignored and keep nothing.
   a.finished = {success_report(placed.at("t2"))};
   auto stranger = placed.at("t3");
   stranger.worker_id = "w-someone-else";
   a.running.push_back(running_report(stranger));
-  auto wrong = placed.at("t1");
+  auto wrong = placed.at("t3");
   wrong.attempt = 7;
   a.finished.push_back(success_report(wrong));
   auto welcome = f.ask<node_welcome>(node_join_atom::value, a, node_actor{node});
