@@ -65,7 +65,7 @@ void report(node_self self, node_outcome o) {
     st.held.push_back(std::move(o));
     return;
   }
-  auto bytes = o.outcome.result.size() + o.outcome.error.size();
+  auto bytes = outcome_bytes(o);
   if (st.outbox.add(std::move(o), bytes)) {
     send_outcomes(self);
     return;
@@ -194,12 +194,23 @@ void join(node_self self, fleet_api_actor manager) {
   // (and with the next one, should this one fail).
   st.in_join.insert(st.in_join.end(), std::make_move_iterator(st.held.begin()), std::make_move_iterator(st.held.end()));
   st.held.clear();
+  // Outcomes past what a join carries are announced as running; those fleetd keeps follow the
+  // welcome.
+  st.deferred.clear();
+  size_t bytes = 0;
+  auto add_finished = [&](const node_outcome& o) {
+    if (announcement.finished.size() < max_held_attempts && bytes + outcome_bytes(o) <= max_join_outcome_bytes) {
+      bytes += outcome_bytes(o);
+      announcement.finished.push_back(o);
+    } else if (announcement.running.size() < max_held_attempts) {
+      announcement.running.push_back(node_outcome{o.seq, o.attempt, o.worker_id, {}, {}});
+      st.deferred.insert(o.worker_id);
+    }
+  };
   for (const auto& o : st.recently_sent)
-    if (announcement.finished.size() < max_held_attempts)
-      announcement.finished.push_back(o);
+    add_finished(o);
   for (const auto& o : st.in_join)
-    if (announcement.finished.size() < max_held_attempts)
-      announcement.finished.push_back(o);
+    add_finished(o);
   self->request(manager, std::chrono::seconds(30), node_join_atom::value, std::move(announcement), node_actor{self})
     .then(
       [self, manager](node_welcome& welcome) {
@@ -220,11 +231,21 @@ void join(node_self self, fleet_api_actor manager) {
             ++stopped;
           }
         st.announced.clear();
-        // The outcomes the join reported are fleetd's now; those that ended during the join go
-        // the usual way (fleetd ignores any it no longer counts as running here).
+        // The outcomes the join reported are fleetd's now; those it had no room for, and those
+        // that ended during the join, go the usual way (fleetd ignores any it no longer counts as
+        // running here).
+        std::vector<node_outcome> late;
+        auto take_deferred = [&](auto& list) {
+          for (auto& o : list)
+            if (st.deferred.count(o.worker_id) != 0 && kept.count(o.worker_id) != 0)
+              late.push_back(std::move(o));
+        };
+        take_deferred(st.recently_sent);
+        take_deferred(st.in_join);
+        st.deferred.clear();
         st.recently_sent.clear();
         st.in_join.clear();
-        auto late = std::move(st.held);
+        late.insert(late.end(), std::make_move_iterator(st.held.begin()), std::make_move_iterator(st.held.end()));
         st.held.clear();
         for (auto& o : late)
           report(self, std::move(o));

@@ -84,6 +84,9 @@ struct fleet_node_state {
   std::vector<node_outcome> in_join;
   /// The running attempts the current join announced: those not kept stop once it is welcomed.
   std::set<std::string> announced;
+  /// Ended attempts the current join announced as running, their outcomes beyond what a join
+  /// carries (max_join_outcome_bytes): those fleetd keeps are reported once it is welcomed.
+  std::set<std::string> deferred;
   bool draining = false;
   bool leaving = false; ///< drained: waiting for fleetd to confirm that it has every outcome
   caf::actor_clock::time_point last_heartbeat;

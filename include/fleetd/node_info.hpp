@@ -70,6 +70,18 @@ struct node_announcement {
 /// The most attempts a join may report as running, and as finished.
 inline constexpr size_t max_held_attempts = 20'000;
 
+/// The most bytes of results and errors the finished outcomes of one join may carry, so that a
+/// join stays far below the largest message a peer may send (256 MiB). A node that holds more
+/// reports the rest as running; fleetd keeps them, and the node sends their outcomes after the
+/// welcome, in messages of the usual size.
+inline constexpr size_t max_join_outcome_bytes = size_t{4} << 20;
+
+/// The bytes an outcome's result and error weigh against max_node_batch_bytes and
+/// max_join_outcome_bytes.
+inline size_t outcome_bytes(const node_outcome& o) {
+  return o.outcome.result.size() + o.outcome.error.size();
+}
+
 /// The most stopped programs a join may report (a node runs at most 10,000 attempts and its pools).
 inline constexpr size_t max_stopped_orphans = 20'000;
 

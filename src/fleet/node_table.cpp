@@ -66,6 +66,13 @@ caf::error node_table::validate(const node_announcement& a) {
   if (a.running.size() > max_held_attempts || a.finished.size() > max_held_attempts)
     return bad(fmt::format("node {} reports {} running and {} finished attempts: at most {} each", a.name,
                            a.running.size(), a.finished.size(), max_held_attempts));
+  size_t bytes = 0;
+  for (const auto& o : a.finished)
+    bytes += outcome_bytes(o);
+  if (bytes > max_join_outcome_bytes)
+    return bad(fmt::format("node {} reports {} bytes of finished outcomes in its join: at most {} (the rest go as "
+                           "running, and their outcomes after the welcome)",
+                           a.name, bytes, max_join_outcome_bytes));
   return caf::none;
 }
 

@@ -460,7 +460,88 @@ node_outcome success_report(const node_attempt& a) {
   return node_outcome{a.seq, a.attempt, a.worker_id, task_outcome{true, R"({"done":true})", {}, true}, {}};
 }
 
+using padded_done_atom = caf::atom_constant<caf::atom("paddone")>;
+using padded_worker_actor = worker_actor::extend<caf::reacts_to<padded_done_atom>>;
+
+/// Succeeds after `ms` of the test clock with a result of about `bytes` bytes.
+padded_worker_actor::behavior_type padded_worker(padded_worker_actor::stateful_pointer<caf::typed_response_promise<task_outcome>> self,
+                                                 int64_t ms, size_t bytes) {
+  return {
+    [self, ms](execute_atom, const task&, int32_t) -> caf::result<task_outcome> {
+      self->state = self->make_response_promise<task_outcome>();
+      self->delayed_send(self, std::chrono::milliseconds(ms), padded_done_atom::value);
+      return self->state;
+    },
+    [self, bytes](padded_done_atom) {
+      self->state.deliver(task_outcome{true, nlohmann::json{{"pad", std::string(bytes, 'x')}}.dump(), {}, true});
+      self->quit();
+    },
+  };
+}
+
 } // namespace
+
+TEST_CASE("a node that held more outcomes than a join carries reports the rest after the welcome, none run again") {
+  fleet_fixture f;
+  f.set_nodes(0, 1000, 60'000);
+  f.set_node_rejoin(60'000);
+  f.initial_config().max_concurrent_workers = 8;
+  f.start();
+  auto reg = std::make_shared<worker_registry>();
+  reg->add("padded", [](caf::actor_system& sys) {
+    return caf::actor_cast<worker_actor>(sys.spawn(padded_worker, 1'000, size_t{1'000'000}));
+  });
+  auto losses = std::make_shared<int>(0);
+  fleet_node_options opts;
+  opts.manager = f.manager();
+  opts.announcement = node_announcement{"n1", {"padded"}, 8, {}};
+  opts.registry = reg;
+  opts.on_lost = [losses](const caf::error&) { ++*losses; };
+  opts.hold_ms = 60'000;
+  auto node = f.sys().spawn(fleet_node, opts);
+  f.run();
+  std::vector<task> tasks;
+  for (int i = 0; i < 6; ++i)
+    tasks.push_back(task{fmt::format("p{}", i), "padded", "{}", 0});
+  f.submit_ok(tasks);
+  REQUIRE(node_named(f, "n1").running == 6);
+  // fleetd stops while the six run; they end while it is away, with 6 MB of results: more than a
+  // join carries (max_join_outcome_bytes), which fleetd refuses.
+  f.stop();
+  CHECK(*losses == 1);
+  f.advance(1'500);
+  f.start();
+  CHECK(f.query_int("SELECT count(*) FROM attempts WHERE node = 'n1' AND finished_at IS NULL") == 6);
+  {
+    caf::scoped_actor process{f.sys()}; // a rejoin comes from the node's own process
+    process->send(node, rejoin_atom::value, caf::actor_cast<fleet_api_actor>(f.manager()));
+  }
+  f.run();
+  REQUIRE(f.advance_until([&] { return f.query_int("SELECT count(*) FROM tasks WHERE state = 'succeeded'") == 6; }));
+  CHECK(f.query_int("SELECT count(*) FROM attempts") == 6);
+  CHECK(f.query_int("SELECT count(*) FROM attempts WHERE outcome = 'succeeded' AND node = 'n1'") == 6);
+  CHECK(f.query_int("SELECT count(*) FROM tasks WHERE length(result) > 1000000") == 6);
+  CHECK(node_named(f, "n1").running == 0);
+  caf::anon_send_exit(node, caf::exit_reason::kill);
+}
+
+TEST_CASE("a join whose finished outcomes carry more than max_join_outcome_bytes is refused") {
+  fleet_fixture f;
+  f.set_nodes(0);
+  f.start();
+  auto record = std::make_shared<silent_record>();
+  auto node = spawn_silent(f, record, "heavy");
+  node_announcement a{"heavy", {"echo"}, 4, {}};
+  a.finished.resize(5);
+  for (auto& o : a.finished)
+    o.outcome.result = std::string(max_join_outcome_bytes / 4, 'x');
+  auto welcome = f.ask<node_welcome>(node_join_atom::value, a, node_actor{node});
+  REQUIRE_FALSE(welcome);
+  CHECK(welcome.error() == errc::invalid_node);
+  CHECK(error_text(welcome.error()).find("bytes of finished outcomes") != std::string::npos);
+  CHECK(node_named(f, "heavy").name.empty());
+  caf::anon_send_exit(node, caf::exit_reason::kill);
+}
 
 TEST_CASE("after a restart, a rejoining node's attempts are reconciled: running ones kept, finished ones recorded, "
           "missing ones run again") {
