@@ -12,7 +12,7 @@
 --   failover, the audit shows which attempts each leader ran.
 -- - The append-only events may be deleted only by retention, which says so for its transaction
 --   (SET LOCAL fleetd.pruning = 'on'), where SQLite asks a function fleetd registers.
--- - Until fleetd runs on PostgreSQL (its store is in progress), these files may still change.
+-- - Released with fleetd: a change to these tables is a new numbered file, never an edit here.
 
 CREATE TABLE batches (
   id           TEXT PRIMARY KEY,

@@ -2,6 +2,7 @@
 
 // The history the audit queries of docs/AUDIT.md and docs/AUDIT-POSTGRES.md are tried on.
 
+#include "doc_queries.hpp"
 #include "fleet_fixture.hpp"
 
 #include <fstream>
@@ -58,21 +59,6 @@ inline audit_batches build_audit_history(fleet_fixture& f) {
   // The wall clock steps back by a minute.
   f.step_wall_clock(-60'000);
   f.advance(1000);
-  return out;
-}
-
-/// The ```sql blocks of docs/`page`, in order, with BATCH_ID and TASK_ID put in.
-inline std::vector<std::string> audit_page_queries(const std::string& page, const std::string& batch_id,
-                                                   const std::string& task_id) {
-  std::ifstream in{std::string{FLEET_SOURCE_DIR} + "/docs/" + page};
-  REQUIRE(in);
-  std::string doc{std::istreambuf_iterator<char>{in}, {}};
-  static const std::regex block{"```sql\n([^`]*)```"};
-  std::vector<std::string> out;
-  for (std::sregex_iterator i{doc.begin(), doc.end(), block}, end; i != end; ++i) {
-    auto sql = std::regex_replace((*i)[1].str(), std::regex{"BATCH_ID"}, batch_id);
-    out.push_back(std::regex_replace(sql, std::regex{"TASK_ID"}, task_id));
-  }
   return out;
 }
 

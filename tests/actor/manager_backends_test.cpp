@@ -47,6 +47,15 @@ void check_each_once(const std::vector<task_result>& rs, size_t n) {
   CHECK(seen.size() == n);
 }
 
+/// Every task has its batch and every attempt its task: on PostgreSQL no key checks it (schema 3,
+/// docs/AUDIT-POSTGRES.md), so each scenario does.
+void check_parents(fleet_fixture& f) {
+  CHECK(f.query_int("SELECT count(*) FROM tasks t WHERE NOT EXISTS (SELECT 1 FROM batches b WHERE b.id = t.batch_id)")
+        == 0);
+  CHECK(f.query_int("SELECT count(*) FROM attempts a WHERE NOT EXISTS (SELECT 1 FROM tasks t WHERE t.seq = a.task_seq)")
+        == 0);
+}
+
 } // namespace
 
 #define MANAGER_BACKENDS on_sqlite, on_postgres
@@ -85,6 +94,7 @@ TEST_CASE_TEMPLATE("on both stores: a batch runs to the end, and status, results
   CHECK(f.query_int("SELECT count(*) FROM events WHERE kind = 'task_retry_scheduled'") == retries);
   CHECK(f.query_int("SELECT count(*) FROM events WHERE kind = 'task_failed'") == 1);
   CHECK(f.query_text("SELECT status FROM batch_summary WHERE id = '" + id + "'") == "partial");
+  check_parents(f);
 }
 
 TEST_CASE_TEMPLATE("on both stores: a retry waits its backoff on the test clock, then succeeds", B, MANAGER_BACKENDS) {
@@ -104,6 +114,7 @@ TEST_CASE_TEMPLATE("on both stores: a retry waits its backoff on the test clock,
   CHECK(f.query_int("SELECT count(*) FROM attempts") == 3);
   CHECK(f.query_int("SELECT attempts FROM tasks WHERE task_id = 'flaky'") == 3);
   CHECK(f.results_of(id).at(0).attempts == 3);
+  check_parents(f);
 }
 
 TEST_CASE_TEMPLATE("on both stores: cancel stops running attempts and ends the waiting tasks", B, MANAGER_BACKENDS) {
@@ -124,6 +135,7 @@ TEST_CASE_TEMPLATE("on both stores: cancel stops running attempts and ends the w
   CHECK(f.query_int("SELECT count(*) FROM attempts WHERE outcome = 'cancelled'") == 2);
   CHECK(f.query_int("SELECT count(*) FROM attempts WHERE finished_at IS NULL") == 0);
   CHECK(f.stats().active_workers == 0);
+  check_parents(f);
 }
 
 TEST_CASE_TEMPLATE("on both stores: stopped with work running and started again, every task finishes once", B,
@@ -146,6 +158,7 @@ TEST_CASE_TEMPLATE("on both stores: stopped with work running and started again,
   check_each_once(f.results_of(id), 8);
   CHECK(f.query_int("SELECT count(*) FROM attempts WHERE outcome = 'succeeded'") == 8);
   CHECK(f.query_int("SELECT count(*) FROM tasks WHERE interruptions = 1 AND attempts = 2") == 2);
+  check_parents(f);
 }
 
 TEST_CASE_TEMPLATE("on both stores: a chain of dependencies runs in order, and a failure skips what follows", B,
@@ -176,6 +189,30 @@ TEST_CASE_TEMPLATE("on both stores: a chain of dependencies runs in order, and a
   CHECK(f.query_int("SELECT count(*) FROM attempts a JOIN tasks t ON t.seq = a.task_seq"
                     " WHERE t.task_id = 'skipped'") == 0);
   CHECK(f.query_text("SELECT error FROM tasks WHERE task_id = 'skipped'").find("broken") != std::string::npos);
+  check_parents(f);
+}
+
+TEST_CASE_TEMPLATE("on both stores: retention deletes finished batches whole, and what stays keeps its parents", B,
+                   MANAGER_BACKENDS) {
+  constexpr int64_t hour = 3'600'000;
+  B b;
+  fleet_fixture f;
+  b.attach(f);
+  f.set_retention(hour, 0, 24 * hour, 7); // passes only on request, 7 rows a step
+  f.start();
+  auto old = f.submit_ok({make_task("a", "echo"), make_task("b", "fail", R"({"times": 1})"), make_task("c", "echo")});
+  REQUIRE(f.advance_until([&] { return f.finished(old); }, 60'000, 10));
+  f.advance(hour + 1);
+  auto young = f.submit_ok(echo_tasks(20));
+  REQUIRE(f.advance_until([&] { return f.finished(young); }, 60'000, 10));
+  auto report = f.ask<prune_report>(prune_atom::value);
+  REQUIRE(report);
+  CHECK(report->batches == 1);
+  CHECK(report->tasks == 3);
+  CHECK(f.query_int("SELECT count(*) FROM batches") == 1);
+  CHECK(f.query_int("SELECT count(*) FROM tasks") == 20);
+  CHECK(f.query_int("SELECT count(*) FROM attempts") == 20);
+  check_parents(f);
 }
 
 TEST_CASE("every query of docs/AUDIT-POSTGRES.md runs on PostgreSQL and finds the rows its twin in AUDIT.md finds") {
@@ -206,13 +243,16 @@ TEST_CASE("every query of docs/AUDIT-POSTGRES.md runs on PostgreSQL and finds th
   auto a = build_audit_history(f).a;
   auto queries = audit_page_queries("AUDIT-POSTGRES.md", a, "x");
   REQUIRE(on_sqlite_rows.size() == 34);
-  // The same queries in the same order, and the two on leadership that only PostgreSQL has.
-  REQUIRE(queries.size() == on_sqlite_rows.size() + 2);
+  // The same queries in the same order, and the three that only PostgreSQL has (leadership, and
+  // rows without their parent).
+  REQUIRE(queries.size() == on_sqlite_rows.size() + 3);
   for (size_t i = 0; i < queries.size(); ++i) {
     CAPTURE(i);
     CAPTURE(queries[i]);
     auto rows = pg.audit.query(queries[i]);
     REQUIRE_MESSAGE(rows, error_text(rows.error()));
+    if (i == queries.size() - 1)
+      CHECK(rows->rows() == 0); // every task has its batch, every attempt its task
     if (i >= on_sqlite_rows.size())
       continue; // no lease in this test: no terms
     if (i == 7) // throughput per minute: a minute may begin within the run, on either clock

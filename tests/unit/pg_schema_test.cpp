@@ -5,6 +5,7 @@
 #include "fleet/pg_migrations.hpp"
 #include "fleet/sqlite.hpp"
 #include "fleetd/error.hpp"
+#include "doc_queries.hpp"
 #include "pg_fixture.hpp"
 #include "temp_dir.hpp"
 
@@ -31,6 +32,17 @@ const std::set<std::string> postgres_only{"fleetd_schema.application", "fleetd_s
                                           "fleetd_schema.version",     "leader_lease.*",
                                           "leader_terms.*",            "attempts.epoch",
                                           "task_history.epoch",        "fleetd_runs.holder"};
+
+/// The query of docs/AUDIT-POSTGRES.md that lists rows without their parent (its last one).
+std::string audit_orphans_query() {
+  auto queries = fleet::test::audit_page_queries("AUDIT-POSTGRES.md", "", "");
+  REQUIRE_FALSE(queries.empty());
+  auto sql = queries.back();
+  REQUIRE(sql.find("NOT EXISTS (SELECT 1 FROM batches") != std::string::npos);
+  while (!sql.empty() && (sql.back() == '\n' || sql.back() == ';'))
+    sql.pop_back(); // to be wrapped in a count
+  return sql;
+}
 
 bool postgres_only_column(const std::string& table, const std::string& column) {
   return postgres_only.count(table + "." + column) > 0 || postgres_only.count(table + ".*") > 0;
@@ -223,7 +235,6 @@ TEST_CASE("pg schema: the tables refuse what the SQLite schema refuses") {
        {"INSERT INTO batches (id, created_at, total) VALUES ('empty', 1, 0)",
         "UPDATE batches SET succeeded = 2, failed = 1 WHERE id = 'a'",
         "INSERT INTO tasks (seq, batch_id, task_id, type, data) VALUES (2, 'a', 't', 'echo', '{}')",
-        "INSERT INTO tasks (seq, batch_id, task_id, type, data) VALUES (3, 'nobatch', 'x', 'echo', '{}')",
         "UPDATE tasks SET state = 'lost' WHERE seq = 1",
         "UPDATE tasks SET progress = 1.5 WHERE seq = 1",
         "INSERT INTO attempts (task_seq, attempt, worker_id, started_at) VALUES (1, 1, 'w', 1)",
@@ -238,4 +249,33 @@ TEST_CASE("pg schema: the tables refuse what the SQLite schema refuses") {
   }
   CHECK(count(pg, "SELECT count(*) FROM tasks") == 1);
   CHECK(count(pg, "SELECT succeeded FROM batches WHERE id = 'a'") == 0);
+}
+
+TEST_CASE("pg schema: the keys on every task's path are gone (schema 3), the audit's query finds what they guarded") {
+  pg_database database;
+  auto pg = fresh_postgres(database);
+  auto foreign_keys = [&](const std::string& table) {
+    return count(pg, "SELECT count(*) FROM pg_catalog.pg_constraint WHERE contype = 'f' AND conrelid = '" + table
+                       + "'::regclass");
+  };
+  CHECK(foreign_keys("tasks") == 0);
+  CHECK(foreign_keys("attempts") == 0);
+  CHECK(foreign_keys("task_deps") == 2);
+  CHECK(foreign_keys("task_policies") == 1);
+  CHECK(foreign_keys("upload_parts") == 1);
+  REQUIRE_FALSE(pg.exec("INSERT INTO batches (id, created_at, total) VALUES ('a', 1, 1)"));
+  REQUIRE_FALSE(pg.exec("INSERT INTO tasks (seq, batch_id, task_id, type, data) VALUES (1, 'a', 't', 'echo', '{}')"));
+  REQUIRE_FALSE(pg.exec("INSERT INTO attempts (task_seq, attempt, worker_id, started_at, epoch) VALUES (1, 1, 'w', 1, 1)"));
+  auto orphans = audit_orphans_query();
+  CHECK(count(pg, "SELECT count(*) FROM (" + orphans + ") o") == 0);
+  // What a key would have refused, written by hand: the audit's query names both rows.
+  REQUIRE_FALSE(pg.exec("INSERT INTO tasks (seq, batch_id, task_id, type, data) VALUES (2, 'gone', 'x', 'echo', '{}')"));
+  REQUIRE_FALSE(pg.exec("INSERT INTO attempts (task_seq, attempt, worker_id, started_at, epoch) VALUES (9, 1, 'w', 1, 1)"));
+  auto found = pg.query(orphans);
+  REQUIRE(found);
+  REQUIRE(found->rows() == 2);
+  std::set<std::string> rows;
+  for (int r = 0; r < found->rows(); ++r)
+    rows.insert(std::string{found->text(r, 0)} + "|" + std::string{found->text(r, 1)});
+  CHECK(rows == std::set<std::string>{"task|2", "attempt|9"});
 }
