@@ -30,7 +30,7 @@ bool fleet_manager_state::held_back(const runnable_task& row) const {
 }
 
 bool fleet_manager_state::fill_ready(queue_slot& q) {
-  auto size = std::max<size_t>(64, 2 * static_cast<size_t>(cfg_.max_concurrent_workers));
+  auto size = std::max<size_t>(reader_->window_rows(), 2 * static_cast<size_t>(cfg_.max_concurrent_workers));
   auto read = [this, &q](size_t limit, const std::optional<run_position>& from) {
     return reader_->next_runnable(q.name, limit, from);
   };

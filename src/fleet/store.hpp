@@ -80,6 +80,9 @@ public:
   /// index.
   virtual caf::expected<std::vector<runnable_task>> next_runnable(const std::string& queue, size_t limit,
                                                                   const std::optional<run_position>& after = {}) = 0;
+  /// How many tasks a read of next_runnable should ask for at least: a read of a file costs about
+  /// its rows, a read of a server a round trip and a plan besides.
+  virtual size_t window_rows() const { return 64; }
   /// Up to `limit` pending tasks of one group of `queue`, in run order, from position `from` up to
   /// `up_to` (both included) (store_queues.cpp). Costs a pass over the queue's runnable index
   /// between the two, in the index alone.
