@@ -2,9 +2,10 @@
 # The whole fleetd on PostgreSQL (issue 24) against fleetd on SQLite, graphile-worker (batched) and
 # BullMQ, in one run. Run on demand, never in CI:
 #   bench/postgres_fleetd.sh [N] [ROUNDS]     (defaults: 100000 no-op tasks at c=16, 2 rounds)
-# Each round runs fleetd on SQLite (a fresh file, synchronous=full) and on a fresh database of a
-# private PostgreSQL 15 (../shared/peers/lib/services.sh: fsync on, synchronous_commit on,
-# 127.0.0.1:5499) in alternation, then the peers run on the same machine with their own scripts.
+# Each round runs fleetd on SQLite (a fresh file, synchronous=full), on a fresh private PostgreSQL
+# 15 (../shared/peers/lib/services.sh: fsync on, synchronous_commit on, 127.0.0.1:5499) and
+# graphile-worker's batched mode on its own fresh server, in turn; the medians and their ratio
+# close the run, then BullMQ runs once.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 n=${1:-100000}
@@ -14,7 +15,7 @@ peers=$(cd ../shared/peers && pwd)
 [ -n "${FLEETD_BENCH_SKIP_SETUP:-}" ] || scripts/setup.sh >/dev/null
 cmake -S . -B build-release -G Ninja -DCMAKE_BUILD_TYPE=Release -DFLEETD_BUILD_BENCH=ON >/dev/null
 cmake --build build-release --target fleetd fleet-bench >/dev/null
-bin=build-release/bin
+bin=${FLEETD_BENCH_BIN:-build-release/bin} # another build to compare with
 work=$(mktemp -d)
 pid=
 # shellcheck source=/dev/null
@@ -23,7 +24,6 @@ source "$peers/lib/common.sh"
 source "$peers/lib/services.sh"
 cleanup() { [ -n "$pid" ] && kill -9 "$pid" 2>/dev/null; pg_stop; rm -rf "$work"; }
 trap cleanup EXIT
-pg_start >/dev/null
 pg_bin=$(pg_bindir)
 admin="host=127.0.0.1 port=$PG_PORT user=postgres dbname=postgres"
 
@@ -43,12 +43,25 @@ run() { # label fleetd options...
 }
 
 echo "# $(date -u +%FT%TZ) $(nproc) cores, $(uname -r), $(git rev-parse --short HEAD)"
+# Each round runs fleetd on SQLite, fleetd on PostgreSQL and graphile-worker (batched, on a
+# server of its own started by its script) one after the other, so that the ratio compares runs
+# of the same minutes: this VM's speed drifts by 2-3x between hours.
 for round in $(seq "$rounds"); do
-  run sqlite
+  run sqlite | tee -a "$work/results"
+  pg_start >/dev/null
   "$pg_bin/psql" -q "$admin" -c "CREATE DATABASE fleet_$round"
-  run postgres --fleet.store=postgres --fleet.postgres="host=127.0.0.1 port=$PG_PORT user=postgres dbname=fleet_$round"
+  run postgres --fleet.store=postgres --fleet.postgres="host=127.0.0.1 port=$PG_PORT user=postgres dbname=fleet_$round" \
+    | tee -a "$work/results"
+  pg_stop
+  (cd "$peers/graphile-worker" && N=${PEER_N:-20000} RUNS=1 WORKLOADS=noop:16 GW_MODES=batched ./run.sh 2>/dev/null) \
+    | grep '^peer=' | tee -a "$work/results"
 done
-pg_stop
+median() { # the key of the figure, and a pattern of the lines
+  grep -- "$2" "$work/results" | sed -E "s/.*$1=([0-9.]+).*/\1/" | sort -n | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'
+}
+pg=$(median tasks_per_s store=postgres)
+gw=$(median tasks_per_s peer=graphile-worker)
+echo "medians: sqlite $(median tasks_per_s store=sqlite), postgres $pg, graphile-worker batched $gw tasks/s;" \
+  "postgres / graphile-worker = $(awk -v a="$pg" -v b="$gw" 'BEGIN {printf "%.2f", a / b}')"
 trap 'rm -rf "$work"' EXIT
-(cd "$peers/graphile-worker" && N=${PEER_N:-20000} RUNS=3 WORKLOADS=noop:16 GW_MODES=batched ./run.sh)
 (cd "$peers/bullmq" && ./run.sh "${PEER_N:-20000}" | grep "noop" | head -1) || true
