@@ -181,6 +181,30 @@ TEST_CASE("pg migrate: a fresh database gets the latest schema once") {
   CHECK(count(db, "SELECT count(*) FROM leader_lease") == 1);
 }
 
+TEST_CASE("pg migrate: a database of version 2 with work in it comes to the latest with its rows") {
+  pg_database database;
+  auto db = database.connect();
+  std::vector<migration> up_to_2;
+  for (const auto& step : postgres_migrations())
+    if (step.version <= 2)
+      up_to_2.push_back(step);
+  REQUIRE(up_to_2.size() == 2);
+  REQUIRE_FALSE(migrate(db, up_to_2));
+  REQUIRE_FALSE(db.exec("INSERT INTO batches (id, created_at, total) VALUES ('b', 1, 1);"
+                        "INSERT INTO tasks (seq, batch_id, task_id, type, data) VALUES (1, 'b', 't', 'echo', '{}');"
+                        "INSERT INTO attempts (task_seq, attempt, worker_id, started_at, epoch) VALUES (1, 1, 'w', 1, 1)"));
+  auto keys = [&] {
+    return count(db, "SELECT count(*) FROM pg_catalog.pg_constraint WHERE contype = 'f'"
+                     " AND conrelid IN ('tasks'::regclass, 'attempts'::regclass)");
+  };
+  CHECK(keys() == 2);
+  REQUIRE_FALSE(migrate(db));
+  CHECK(count(db, "SELECT version FROM fleetd_schema") == postgres_migrations().back().version);
+  CHECK(keys() == 0);
+  CHECK(count(db, "SELECT count(*) FROM tasks t JOIN batches b ON b.id = t.batch_id JOIN attempts a ON a.task_seq = t.seq")
+        == 1);
+}
+
 TEST_CASE("pg migrate: a newer schema is refused and left as it is") {
   pg_database database;
   auto db = database.connect();
