@@ -25,12 +25,21 @@ using namespace manager_detail;
 
 // -- dispatch -------------------------------------------------------------------
 
+namespace {
+
+/// About how much task data one read of a queue's window brings in: with tasks of 1 MiB (the
+/// largest fleet.max-task-data allows by default) a read takes 8, not 256.
+constexpr size_t window_bytes = size_t{8} << 20;
+
+} // namespace
+
 bool fleet_manager_state::held_back(const runnable_task& row) const {
   return commits_.is_uncommitted(row.seq) || attempts_.runs(row.seq) || cancelling_.count(row.batch_id) != 0;
 }
 
 bool fleet_manager_state::fill_ready(queue_slot& q) {
-  auto size = std::max<size_t>(reader_->window_rows(), 2 * static_cast<size_t>(cfg_.max_concurrent_workers));
+  auto rows = std::max<size_t>(reader_->window_rows(), 2 * static_cast<size_t>(cfg_.max_concurrent_workers));
+  auto size = q.window.read_size(rows, window_bytes);
   auto read = [this, &q](size_t limit, const std::optional<run_position>& from) {
     return reader_->next_runnable(q.name, limit, from);
   };

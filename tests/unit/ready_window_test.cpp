@@ -148,3 +148,48 @@ TEST_CASE("a slice whose tasks are all skipped is followed by the next slice, no
   REQUIRE(next);
   CHECK(next->seq == 5);
 }
+
+TEST_CASE("reads of big tasks ask for fewer of them, so that a window holds about its byte budget") {
+  constexpr size_t budget = 8 << 20;
+  fake_index index;
+  for (int64_t seq = 1; seq <= 40; ++seq) {
+    index.rows.push_back(row(seq));
+    index.rows.back().spec.data = std::string(seq <= 20 ? 1 << 20 : 100, 'x'); // 20 of 1 MiB, then small
+  }
+  ready_window window;
+  // Nothing read yet: at most the first read's rows, whatever the caller allows.
+  CHECK(window.read_size(256, budget) == 64);
+  CHECK(window.read_size(16, budget) == 16);
+  REQUIRE_FALSE(window.fill(4, 0, index.reader(), skip_none));
+  // 1 MiB tasks: 8 to a read of 8 MiB (never fewer than one, even under a tiny budget).
+  CHECK(window.read_size(256, budget) == 7); // 1 MiB and the row's overhead: 7 fit in 8 MiB
+  CHECK(window.read_size(256, 1) == 1);
+  CHECK(window.read_size(4, budget) == 4);
+  // The big ones taken, small ones read: the size grows back to the caller's limit.
+  for (int i = 0; i < 20; ++i) {
+    REQUIRE_FALSE(window.fill(window.read_size(256, budget), 0, index.reader(), skip_none));
+    REQUIRE(window.take_first(any));
+  }
+  // It halves the size it knows with each read of smaller tasks (a burst of big ones shrinks it at
+  // once): the reads double until they are the caller's limit again.
+  size_t last = 0;
+  for (int reads = 0; reads < 16 && window.read_size(256, budget) < 256; ++reads) {
+    auto size = window.read_size(256, budget);
+    CHECK(size >= last);
+    last = size;
+    for (int64_t seq = 41 + 1000 * reads; seq < 41 + 1000 * reads + 256; ++seq) {
+      index.rows.push_back(row(seq));
+      index.rows.back().spec.data = "{}";
+    }
+    while (!window.empty())
+      REQUIRE(window.take_first(any));
+    REQUIRE_FALSE(window.fill(size, 0, index.reader(), skip_none));
+  }
+  CHECK(window.read_size(256, budget) == 256);
+  // No read of the big tasks asked for more than the budget holds.
+  for (size_t i = 1; i < index.reads.size() && i < 4; ++i)
+    CHECK(index.reads[i].first <= 8);
+  // An invalidation keeps what was learnt about the tasks' size.
+  window.invalidate();
+  CHECK(window.read_size(256, budget) == 256);
+}

@@ -4,6 +4,15 @@
 
 namespace fleet {
 
+namespace {
+
+/// About what a task of the window holds in memory.
+size_t row_size(const runnable_task& t) {
+  return t.spec.data.size() + t.spec.id.size() + t.spec.type.size() + t.spec.group.size() + t.batch_id.size() + 128;
+}
+
+} // namespace
+
 void ready_window::invalidate() {
   ready_.clear();
   exhausted_ = false;
@@ -21,6 +30,14 @@ caf::error ready_window::fill(size_t size, size_t uncommitted, const read_fn& re
     if (!rows)
       return std::move(rows.error());
     exhausted_ = rows->size() < limit;
+    if (!rows->empty()) {
+      double bytes = 0;
+      for (const auto& row : *rows)
+        bytes += static_cast<double>(row_size(row));
+      auto mean = bytes / static_cast<double>(rows->size());
+      // Follows the tasks as they come: a read of big ones shrinks the next read at once.
+      row_bytes_ = row_bytes_ == 0 ? mean : std::max(mean, (row_bytes_ + mean) / 2);
+    }
     if (!rows->empty())
       read_up_to_ = run_position{rows->back().spec.priority, rows->back().seq};
     for (auto& row : *rows)
@@ -28,6 +45,13 @@ caf::error ready_window::fill(size_t size, size_t uncommitted, const read_fn& re
         ready_.push_back(std::move(row));
   }
   return caf::none;
+}
+
+size_t ready_window::read_size(size_t max_rows, size_t budget_bytes, size_t first_rows) const {
+  if (row_bytes_ == 0)
+    return std::max<size_t>(1, std::min(max_rows, first_rows));
+  auto fit = static_cast<size_t>(static_cast<double>(budget_bytes) / row_bytes_);
+  return std::clamp<size_t>(fit, 1, std::max<size_t>(1, max_rows));
 }
 
 std::optional<runnable_task> ready_window::take_first(const std::function<bool(const runnable_task&)>& fits) {

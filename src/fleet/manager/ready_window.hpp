@@ -50,6 +50,11 @@ public:
   /// Where the reads stopped; none before the first read since `invalidate`.
   const std::optional<run_position>& read_up_to() const { return read_up_to_; }
 
+  /// How many tasks the next read should ask for: `max_rows`, fewer where the tasks read so far
+  /// were big, so that a read brings about `budget_bytes` of them at most (always one). Before
+  /// any read, at most `first_rows`.
+  size_t read_size(size_t max_rows, size_t budget_bytes, size_t first_rows = 64) const;
+
   bool empty() const { return ready_.empty(); }
   size_t size() const { return ready_.size(); }
   /// The last read found the end of the index.
@@ -59,6 +64,8 @@ private:
   std::deque<runnable_task> ready_;
   bool exhausted_ = false;
   std::optional<run_position> read_up_to_;
+  /// The mean size of the tasks read so far (0: none read yet), kept across invalidations.
+  double row_bytes_ = 0;
 };
 
 } // namespace fleet
