@@ -2,6 +2,7 @@
 
 #include "fleetd/error.hpp"
 #include "fleet/sqlite.hpp"
+#include "fleet/store_internal.hpp"
 
 #include <fmt/format.h>
 
@@ -41,19 +42,8 @@ caf::expected<task_rows_page> read_batch_tasks(const std::string& db_path, const
   tasks->rebind(batch_id, std::max(cursor + 1, first), last, limit);
   std::map<int64_t, size_t> index;
   auto err = tasks->each_row([&] {
-    task_row t;
-    t.seq = tasks->column_int64(0);
-    t.task_id = tasks->column_text(1);
-    t.type = tasks->column_text(2);
-    t.priority = static_cast<int32_t>(tasks->column_int64(3));
-    t.state = tasks->column_text(4);
-    t.attempts = static_cast<int32_t>(tasks->column_int64(5));
-    t.duration_ms = tasks->column_is_null(6) ? -1 : tasks->column_int64(6);
-    t.result = tasks->column_is_null(7) ? std::string{} : tasks->column_text(7);
-    t.error = tasks->column_is_null(8) ? std::string{} : tasks->column_text(8);
-    t.progress = tasks->column_is_null(9) ? -1.0 : tasks->column_double(9);
-    t.note = tasks->column_is_null(10) ? std::string{} : tasks->column_text(10);
-    t.after_json = tasks->column_is_null(11) ? std::string{"[]"} : tasks->column_text(11);
+    store_detail::sqlite_row row{*tasks};
+    auto t = read_task_row(row);
     index[t.seq] = page.tasks.size();
     page.tasks.push_back(std::move(t));
   });
@@ -75,14 +65,8 @@ caf::expected<task_rows_page> read_batch_tasks(const std::string& db_path, const
     auto at = index.find(attempts->column_int64(0));
     if (at == index.end())
       return;
-    attempt_row a;
-    a.attempt = static_cast<int32_t>(attempts->column_int64(1));
-    a.worker_id = attempts->column_text(2);
-    a.node = attempts->column_text(3);
-    a.started_at = attempts->column_int64(4);
-    a.finished_at = attempts->column_is_null(5) ? 0 : attempts->column_int64(5);
-    a.outcome = attempts->column_is_null(6) ? std::string{} : attempts->column_text(6);
-    a.error = attempts->column_is_null(7) ? std::string{} : attempts->column_text(7);
+    store_detail::sqlite_row row{*attempts};
+    auto a = read_attempt_row(row);
     page.tasks[at->second].attempt_rows.push_back(std::move(a));
   });
   if (err)

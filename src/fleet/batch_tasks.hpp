@@ -38,6 +38,42 @@ struct task_row {
   std::string after_json = "[]"; ///< the ids of the tasks it runs after, a JSON array
 };
 
+/// A task of the page from its row, columns in this order: seq, task_id, type, priority, state,
+/// attempts, duration_ms, result, error, progress, progress_note, the ids it runs after (JSON).
+/// `Row` reads one result row of either store (i64, i32, real, text, null).
+template <class Row>
+task_row read_task_row(Row& c) {
+  task_row t;
+  t.seq = c.i64(0);
+  t.task_id = c.text(1);
+  t.type = c.text(2);
+  t.priority = c.i32(3);
+  t.state = c.text(4);
+  t.attempts = c.i32(5);
+  t.duration_ms = c.null(6) ? -1 : c.i64(6);
+  t.result = c.text(7); // empty when NULL
+  t.error = c.text(8);
+  t.progress = c.null(9) ? -1.0 : c.real(9);
+  t.note = c.text(10);
+  t.after_json = c.null(11) ? std::string{"[]"} : c.text(11);
+  return t;
+}
+
+/// An attempt from its row, columns 1 to 7: attempt, worker_id, node ('local' for NULL),
+/// started_at, finished_at, outcome, error (column 0 is its task's seq).
+template <class Row>
+attempt_row read_attempt_row(Row& c) {
+  attempt_row a;
+  a.attempt = c.i32(1);
+  a.worker_id = c.text(2);
+  a.node = c.text(3);
+  a.started_at = c.i64(4);
+  a.finished_at = c.null(5) ? 0 : c.i64(5);
+  a.outcome = c.text(6);
+  a.error = c.text(7);
+  return a;
+}
+
 struct task_rows_page {
   std::vector<task_row> tasks;
   int64_t next_cursor = 0;

@@ -54,19 +54,7 @@ caf::expected<task_rows_page> pg_batch_tasks::read_in(pg::connection& db, const 
   std::map<int64_t, size_t> index;
   for (int row = 0; row < tasks->rows(); ++row) {
     pg::cells c{*tasks, row};
-    task_row t;
-    t.seq = c.i64(0);
-    t.task_id = c.text(1);
-    t.type = c.text(2);
-    t.priority = c.i32(3);
-    t.state = c.text(4);
-    t.attempts = c.i32(5);
-    t.duration_ms = c.null(6) ? -1 : c.i64(6);
-    t.result = c.text(7);
-    t.error = c.text(8);
-    t.progress = c.null(9) ? -1.0 : c.real(9);
-    t.note = c.text(10);
-    t.after_json = c.null(11) ? std::string{"[]"} : c.text(11);
+    auto t = read_task_row(c);
     if (c.error)
       return c.error;
     index[t.seq] = page.tasks.size();
@@ -89,14 +77,7 @@ caf::expected<task_rows_page> pg_batch_tasks::read_in(pg::connection& db, const 
     auto at = index.find(c.i64(0));
     if (at == index.end())
       continue;
-    attempt_row a;
-    a.attempt = c.i32(1);
-    a.worker_id = c.text(2);
-    a.node = c.text(3);
-    a.started_at = c.i64(4);
-    a.finished_at = c.null(5) ? 0 : c.i64(5);
-    a.outcome = c.text(6);
-    a.error = c.text(7);
+    auto a = read_attempt_row(c);
     if (c.error)
       return c.error;
     page.tasks[at->second].attempt_rows.push_back(std::move(a));

@@ -133,8 +133,10 @@ struct statement_preparer {
 struct sqlite_row {
   const sqlite::statement& st;
   int64_t i64(int c) const { return st.column_int64(c); }
+  int32_t i32(int c) const { return static_cast<int32_t>(st.column_int64(c)); }
+  double real(int c) const { return st.column_double(c); }
   bool null(int c) const { return st.column_is_null(c); }
-  std::string text(int c) const { return st.column_text(c); }
+  std::string text(int c) const { return st.column_text(c); } ///< empty for NULL
 };
 
 /// attempts.node: NULL for fleetd's own workers, which run nearly every attempt of a local fleet.
