@@ -48,7 +48,11 @@ bool fleet_manager_state::fill_ready(queue_slot& q) {
   auto skip = [this, &q](const runnable_task& row) {
     return held_back(row) || !queues_.claim(q, row.spec.group, {row.spec.priority, row.seq});
   };
-  auto err = q.window.fill(size, commits_.uncommitted(), read, skip);
+  // A read from the top also asks for the tasks whose changes wait for their commit (it meets them
+  // all and skips them), but no more of them than the byte budget holds: the reads after it go on
+  // past the rest.
+  auto uncommitted = std::min(commits_.uncommitted(), q.window.read_size(commits_.uncommitted(), window_bytes));
+  auto err = q.window.fill(size, uncommitted, read, skip);
   if (!err)
     return true;
   if (err == errc::database_damaged)
