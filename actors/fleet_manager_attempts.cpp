@@ -38,8 +38,7 @@ bool fleet_manager_state::held_back(const runnable_task& row) const {
 }
 
 bool fleet_manager_state::fill_ready(queue_slot& q) {
-  auto rows = std::max<size_t>(reader_->window_rows(), 2 * static_cast<size_t>(cfg_.max_concurrent_workers));
-  auto size = q.window.read_size(rows, window_bytes);
+  auto size = std::max<size_t>(reader_->window_rows(), 2 * static_cast<size_t>(cfg_.max_concurrent_workers));
   auto read = [this, &q](size_t limit, const std::optional<run_position>& from) {
     return reader_->next_runnable(q.name, limit, from);
   };
@@ -48,11 +47,7 @@ bool fleet_manager_state::fill_ready(queue_slot& q) {
   auto skip = [this, &q](const runnable_task& row) {
     return held_back(row) || !queues_.claim(q, row.spec.group, {row.spec.priority, row.seq});
   };
-  // A read from the top also asks for the tasks whose changes wait for their commit (it meets them
-  // all and skips them), but no more of them than the byte budget holds: the reads after it go on
-  // past the rest.
-  auto uncommitted = std::min(commits_.uncommitted(), q.window.read_size(commits_.uncommitted(), window_bytes));
-  auto err = q.window.fill(size, uncommitted, read, skip);
+  auto err = q.window.fill(size, commits_.uncommitted(), read, skip, window_bytes);
   if (!err)
     return true;
   if (err == errc::database_damaged)

@@ -525,24 +525,6 @@ TEST_CASE("a node that held more outcomes than a join carries reports the rest a
   caf::anon_send_exit(node, caf::exit_reason::kill);
 }
 
-TEST_CASE("a join whose finished outcomes carry more than max_join_outcome_bytes is refused") {
-  fleet_fixture f;
-  f.set_nodes(0);
-  f.start();
-  auto record = std::make_shared<silent_record>();
-  auto node = spawn_silent(f, record, "heavy");
-  node_announcement a{"heavy", {"echo"}, 4, {}};
-  a.finished.resize(5);
-  for (auto& o : a.finished)
-    o.outcome.result = std::string(max_join_outcome_bytes / 4, 'x');
-  auto welcome = f.ask<node_welcome>(node_join_atom::value, a, node_actor{node});
-  REQUIRE_FALSE(welcome);
-  CHECK(welcome.error() == errc::invalid_node);
-  CHECK(error_text(welcome.error()).find("bytes of finished outcomes") != std::string::npos);
-  CHECK(node_named(f, "heavy").name.empty());
-  caf::anon_send_exit(node, caf::exit_reason::kill);
-}
-
 TEST_CASE("after a restart, a rejoining node's attempts are reconciled: running ones kept, finished ones recorded, "
           "missing ones run again") {
   fleet_fixture f;
@@ -626,17 +608,28 @@ TEST_CASE("after a restart, attempts of a node that does not rejoin in time run 
   }
 }
 
-TEST_CASE("a join that reports more held attempts than allowed is refused") {
+TEST_CASE("a join that reports more held attempts, or more bytes of outcomes, than allowed is refused") {
   fleet_fixture f;
   f.set_nodes(0);
   f.start();
   auto record = std::make_shared<silent_record>();
   auto node = spawn_silent(f, record, "big");
   node_announcement a{"big", {"echo"}, 4, {}};
-  a.finished.resize(max_held_attempts + 1);
+  std::string why;
+  SUBCASE("more attempts than max_held_attempts") {
+    a.finished.resize(max_held_attempts + 1);
+    why = "finished attempts: at most";
+  }
+  SUBCASE("finished outcomes that carry more than max_join_outcome_bytes") {
+    a.finished.resize(5);
+    for (auto& o : a.finished)
+      o.outcome.result = std::string(max_join_outcome_bytes / 4, 'x');
+    why = "bytes of finished outcomes";
+  }
   auto welcome = f.ask<node_welcome>(node_join_atom::value, a, node_actor{node});
   REQUIRE_FALSE(welcome);
   CHECK(welcome.error() == errc::invalid_node);
+  CHECK(error_text(welcome.error()).find(why) != std::string::npos);
   CHECK(node_named(f, "big").name.empty());
   caf::anon_send_exit(node, caf::exit_reason::kill);
 }

@@ -193,3 +193,24 @@ TEST_CASE("reads of big tasks ask for fewer of them, so that a window holds abou
   window.invalidate();
   CHECK(window.read_size(256, budget) == 256);
 }
+
+TEST_CASE("within one fill, each read is sized by the reads before it, uncommitted tasks on top included") {
+  constexpr size_t budget = 8 << 20;
+  fake_index index;
+  for (int64_t seq = 1; seq <= 300; ++seq) {
+    index.rows.push_back(row(seq));
+    index.rows.back().spec.data = std::string(1 << 20, 'x');
+  }
+  // The first 200 have changes waiting for their commit: a read from the top meets them first.
+  auto skip_uncommitted = [](const runnable_task& t) { return t.seq <= 200; };
+  ready_window window;
+  REQUIRE_FALSE(window.fill(256, 200, index.reader(), skip_uncommitted, budget));
+  REQUIRE(index.reads.size() >= 2);
+  // Nothing known at first: 64 and 64 of the uncommitted; then 1 MiB tasks, 7 to a read.
+  CHECK(index.reads[0] == std::pair<size_t, bool>{128, true});
+  for (size_t i = 1; i < index.reads.size(); ++i)
+    CHECK(index.reads[i] == std::pair<size_t, bool>{7, false});
+  REQUIRE_FALSE(window.empty());
+  CHECK(window.rows().front().seq == 201);
+  CHECK(window.size() <= 7);
+}

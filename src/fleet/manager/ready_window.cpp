@@ -19,13 +19,16 @@ void ready_window::invalidate() {
   read_up_to_.reset();
 }
 
-caf::error ready_window::fill(size_t size, size_t uncommitted, const read_fn& read, const skip_fn& skip) {
+caf::error ready_window::fill(size_t size, size_t uncommitted, const read_fn& read, const skip_fn& skip,
+                              size_t budget_bytes) {
   while (ready_.empty() && !exhausted_) {
     // Tasks with uncommitted changes still read as pending in the database: they are skipped
     // rather than committed first, so that a read does not cut the group commit short. A read from
-    // the top meets all of them; the reads after it go on past every task it handed out, so they
-    // stay `size` however many changes wait for their commit.
-    auto limit = read_up_to_ ? size : size + uncommitted;
+    // the top meets them first, and asks for as many more as the budget holds; the reads after it
+    // go on past every task it handed out. Each read is sized by what the reads before it found.
+    auto limit = read_size(size, budget_bytes);
+    if (!read_up_to_ && uncommitted > 0)
+      limit += std::min(uncommitted, read_size(uncommitted, budget_bytes));
     auto rows = read(limit, read_up_to_);
     if (!rows)
       return std::move(rows.error());
@@ -37,9 +40,8 @@ caf::error ready_window::fill(size_t size, size_t uncommitted, const read_fn& re
       auto mean = bytes / static_cast<double>(rows->size());
       // Follows the tasks as they come: a read of big ones shrinks the next read at once.
       row_bytes_ = row_bytes_ == 0 ? mean : std::max(mean, (row_bytes_ + mean) / 2);
-    }
-    if (!rows->empty())
       read_up_to_ = run_position{rows->back().spec.priority, rows->back().seq};
+    }
     for (auto& row : *rows)
       if (!skip(row))
         ready_.push_back(std::move(row));

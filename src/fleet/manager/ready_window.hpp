@@ -6,6 +6,7 @@
 #include <caf/expected.hpp>
 
 #include <cstddef>
+#include <cstdint>
 #include <deque>
 #include <functional>
 #include <optional>
@@ -33,9 +34,11 @@ public:
   void invalidate();
 
   /// Reads until the window holds a task or the index has no more. `size` is how many tasks one
-  /// read asks for; `uncommitted` how many tasks still read as pending although a change of theirs
-  /// waits for its commit (a read from the top asks for that many more, since it meets them all).
-  caf::error fill(size_t size, size_t uncommitted, const read_fn& read, const skip_fn& skip);
+  /// read asks for at most (fewer as read_size says, for `budget_bytes`); `uncommitted` how many
+  /// tasks still read as pending although a change of theirs waits for its commit (a read from
+  /// the top asks for that many more, within the budget too, since it meets them all).
+  caf::error fill(size_t size, size_t uncommitted, const read_fn& read, const skip_fn& skip,
+                  size_t budget_bytes = SIZE_MAX);
 
   /// Takes the first task of the window for which `fits` is true; the tasks before it stay (a task
   /// that cannot start now lets the ones behind it pass).
