@@ -2,6 +2,7 @@
 # Throughput with fleet-node processes against fleetd alone (issues 6 and 23). Run on demand, never
 # in CI:
 #   bench/nodes.sh [N] [ROUNDS]      (defaults: 50000 tasks per run, 2 rounds)
+#   FLEETD_BENCH_BIN=DIR bench/nodes.sh ...   (another build's fleetd, fleet-node, fleetctl, fleet-bench)
 # Each round runs every configuration once, in the same order, so that ratios compare runs of the
 # same minutes. Every process runs on this machine: with 2 cores the nodes compete with fleetd for
 # CPU, so the no-op figures show what a node costs (the messages, the extra process), and the
@@ -14,7 +15,7 @@ port=${FLEETD_BENCH_PORT:-4491}
 [ -n "${FLEETD_BENCH_SKIP_SETUP:-}" ] || scripts/setup.sh Release fleetd >/dev/null
 cmake -S . -B build-release -G Ninja -DCMAKE_BUILD_TYPE=Release -DFLEETD_BUILD_BENCH=ON >/dev/null
 cmake --build build-release --target fleetd fleet-node fleetctl fleet-bench >/dev/null
-bin=build-release/bin
+bin=${FLEETD_BENCH_BIN:-build-release/bin} # another build to compare with
 work=$(mktemp -d)
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done; rm -rf "$work"; }

@@ -19,5 +19,5 @@ int main(int argc, char** argv) {
     if (o.exec_allow.empty())
       (void) registry.keep_only({"echo", "sleep", "fail"});
     return registry;
-  });
+  }, fleet::node_threads::one);
 }

@@ -135,12 +135,12 @@ caf::expected<std::unique_ptr<child_journal>> open_child_journal(const node_opti
 
 } // namespace
 
-int run_node_with(int argc, char** argv, const registry_maker& make_registry) {
+int run_node_with(int argc, char** argv, const registry_maker& make_registry, node_threads threads) {
   // Before any thread exists: CAF's threads inherit the mask, and only sigtimedwait sees the signals.
   auto signals = handled_signals();
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
-  node_config cfg;
+  node_config cfg{threads};
   configure_client(cfg);
   if (auto err = cfg.load_options(argc, argv))
     return fail(2, error_text(err));

@@ -47,7 +47,7 @@ std::string default_node_state_dir() {
   return {};
 }
 
-node_config::node_config()
+node_config::node_config(node_threads threads)
   : strict_config("node", node_option_specs(),
                   "usage: fleet-node [--config-file=FILE] [--node.NAME=VALUE]...\n\n"
                   "Joins fleetd as a worker node and runs the attempts fleetd places on it; SIGTERM drains it.\n"
@@ -61,6 +61,10 @@ node_config::node_config()
   // waits on a condition. 1.8x the no-op throughput through a node on 2 cores (docs/BENCHMARKS.md).
   // --scheduler.policy=stealing (or the config file's [scheduler]) still chooses otherwise.
   caf::put(content, "scheduler.policy", caf::atom("sharing"));
+  // A second thread on such a node hands each message to the other (a wake-up per hop): one thread
+  // ran no-op tasks through a node 1.5x as fast on 2 cores (docs/BENCHMARKS.md).
+  if (threads == node_threads::one)
+    caf::put(content, "scheduler.max-threads", 1);
 }
 
 caf::error node_config::take_group(const std::string& name, const caf::settings& group, const std::string& where) {

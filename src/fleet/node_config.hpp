@@ -39,10 +39,19 @@ struct node_options {
   std::vector<pool_spec> pools; ///< `[pool.NAME]` sections: worker pools the node keeps running
 };
 
+/// How many of CAF's scheduler threads a node runs by default (`--scheduler.max-threads` wins).
+enum class node_threads {
+  /// One: every type the node offers computes outside its process (exec and pools run programs,
+  /// sleep waits on a timer), so more threads only pass its messages from one to another.
+  one,
+  /// CAF's default, one per core: types of a node of one's own may compute in its process.
+  per_core,
+};
+
 /// fleet-node's CAF configuration: CAF's own options plus the `node` group, checked strictly.
 class node_config : public strict_config {
 public:
-  node_config();
+  explicit node_config(node_threads threads = node_threads::per_core);
 
   node_options options;
 

@@ -303,6 +303,10 @@ caf::error strict_config::load_options(int argc, char** argv) {
     help_requested = true;
     return caf::none;
   }
+  // CAF 0.17 takes any count and then waits forever: with no scheduler thread nothing runs, not
+  // even the shutdown on SIGTERM.
+  if (auto threads = caf::get_if<int64_t>(&content, "scheduler.max-threads"); threads && (*threads < 1 || *threads > 1024))
+    return config_error(fmt::format("scheduler.max-threads must be between 1 and 1024 (got {})", *threads));
   return apply();
 }
 

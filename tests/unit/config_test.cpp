@@ -1,8 +1,13 @@
 #include "fleetd/error.hpp"
 #include "fleetd/fleet_config.hpp"
+#include "fleet/daemon_config.hpp"
 #include "fleet/parse_number.hpp"
 
+#include <caf/settings.hpp>
 #include <doctest/doctest.h>
+
+#include <string>
+#include <vector>
 
 using namespace fleet;
 
@@ -91,4 +96,34 @@ TEST_CASE("numbers typed by people parse whole or not at all") {
   CHECK(parse_real("3") == 3.0);
   CHECK_FALSE(parse_real("x"));
   CHECK_FALSE(parse_real("1e999"));
+}
+
+TEST_CASE("fleetd reads remote messages on CAF's middleman thread unless told otherwise") {
+  auto load = [](daemon_config& cfg, std::vector<std::string> args) {
+    args.insert(args.begin(), "fleetd");
+    std::vector<char*> argv;
+    for (auto& arg : args)
+      argv.push_back(arg.data());
+    return cfg.load_options(static_cast<int>(argv.size()), argv.data());
+  };
+  auto workers = [](const daemon_config& cfg) { return caf::get_or(cfg.content, "middleman.workers", size_t{99}); };
+  daemon_config plain;
+  REQUIRE_FALSE(load(plain, {}));
+  CHECK(workers(plain) == 0);
+  daemon_config told;
+  REQUIRE_FALSE(load(told, {"--middleman.workers=2"}));
+  CHECK(workers(told) == 2);
+}
+
+TEST_CASE("fleetd refuses a scheduler without threads, or with absurdly many") {
+  auto load = [](std::string arg) {
+    daemon_config cfg;
+    std::vector<std::string> args{"fleetd", std::move(arg)};
+    std::vector<char*> argv{args[0].data(), args[1].data()};
+    return cfg.load_options(2, argv.data());
+  };
+  CHECK(error_text(load("--scheduler.max-threads=0")) == "scheduler.max-threads must be between 1 and 1024 (got 0)");
+  CHECK(error_text(load("--scheduler.max-threads=5000"))
+        == "scheduler.max-threads must be between 1 and 1024 (got 5000)");
+  CHECK_FALSE(load("--scheduler.max-threads=2"));
 }

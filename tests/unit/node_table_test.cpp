@@ -160,3 +160,21 @@ TEST_CASE("fleet-node runs CAF's work-sharing scheduler unless told otherwise") 
   REQUIRE_FALSE(load_node_config(stealing, {"--node.name=n1", "--scheduler.policy=stealing"}));
   CHECK(policy(stealing) == caf::atom("stealing"));
 }
+
+TEST_CASE("fleet-node runs one scheduler thread, a node of one's own one per core, unless told otherwise") {
+  auto threads = [](const node_config& cfg) { return caf::get_or(cfg.content, "scheduler.max-threads", size_t{0}); };
+  node_config builtin{node_threads::one};
+  REQUIRE_FALSE(load_node_config(builtin, {"--node.name=n1"}));
+  CHECK(threads(builtin) == 1);
+  node_config told{node_threads::one};
+  REQUIRE_FALSE(load_node_config(told, {"--node.name=n1", "--scheduler.max-threads=3"}));
+  CHECK(threads(told) == 3);
+  node_config own;
+  REQUIRE_FALSE(load_node_config(own, {"--node.name=n1"}));
+  CHECK(threads(own) == 0); // not set: CAF's default, a thread per core (at least 4)
+  // No thread at all would run nothing, not even the drain on SIGTERM.
+  node_config none{node_threads::one};
+  auto err = load_node_config(none, {"--node.name=n1", "--scheduler.max-threads=0"});
+  REQUIRE(err);
+  CHECK(error_text(err) == "scheduler.max-threads must be between 1 and 1024 (got 0)");
+}
