@@ -54,6 +54,16 @@ inline std::string read_file(const std::string& path) {
   return {std::istreambuf_iterator<char>{in}, {}};
 }
 
+/// A file of /proc/PID, or "" once the process is gone: reading the file of a process that exits
+/// meanwhile fails with ESRCH, which libstdc++'s streams throw.
+inline std::string read_proc_file(const std::string& path) {
+  try {
+    return read_file(path);
+  } catch (const std::exception&) {
+    return {};
+  }
+}
+
 inline void write_file(const std::string& path, const std::string& text) {
   std::ofstream out{path, std::ios::binary};
   out << text;

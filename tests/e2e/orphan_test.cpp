@@ -28,11 +28,11 @@ std::vector<pid_t> running(const std::vector<std::string>& argv) {
   while (auto* d = ::readdir(dir)) {
     if (!std::isdigit(static_cast<unsigned char>(d->d_name[0])))
       continue;
-    auto stat = read_file(std::string{"/proc/"} + d->d_name + "/stat");
+    auto stat = read_proc_file(std::string{"/proc/"} + d->d_name + "/stat");
     auto close = stat.rfind(')');
     if (close == std::string::npos || close + 2 >= stat.size() || stat[close + 2] == 'Z')
       continue; // gone, or a zombie: ended
-    if (read_file(std::string{"/proc/"} + d->d_name + "/cmdline") == wanted)
+    if (read_proc_file(std::string{"/proc/"} + d->d_name + "/cmdline") == wanted)
       found.emplace_back(static_cast<pid_t>(std::stol(d->d_name)),
                          static_cast<pid_t>(std::atol(stat.c_str() + close + 4))); // after ") S "
   }
