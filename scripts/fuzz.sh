@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets (fuzz/) with clang in build-fuzz/ and runs each for SECONDS
-# (default 20) over its seed corpus in fuzz/corpus/, as many at once as there are cores. New inputs go to a temporary directory, so
-# the repository's corpus only changes by hand. A crash leaves build-fuzz/NAME-crash-* and fails.
+# (default 20) over its seed corpus in fuzz/corpus/, as many at once as there are cores. New
+# inputs go to a temporary directory, so the repository's corpus only changes by hand. A crash
+# leaves build-fuzz/NAME-crash-* and fails.
 #   scripts/fuzz.sh [SECONDS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,7 +20,7 @@ cmake --build build-fuzz --target fuzzers >/dev/null
 # Each fuzzer runs on one core: as many run at once as there are cores, each for the full SECONDS.
 # Their reports are printed in this order once all have finished.
 names=(task_file task_data config_value config_file upload_part text worker_line cron queue_setting http_body)
-jobs=$(nproc)
+parallel=$(nproc)
 logs=$(mktemp -d)
 trap 'rm -rf "$logs"' EXIT
 fuzz_one() { # name: runs it, leaves $logs/name.log and $logs/name.status
@@ -34,7 +35,7 @@ fuzz_one() { # name: runs it, leaves $logs/name.log and $logs/name.status
   rm -rf "$work"
 }
 for name in "${names[@]}"; do
-  while (($(jobs -rp | wc -l) >= jobs)); do wait -n || true; done
+  while (($(jobs -rp | wc -l) >= parallel)); do wait -n || true; done
   fuzz_one "$name" &
 done
 wait

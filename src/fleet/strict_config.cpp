@@ -14,6 +14,7 @@
 #include <optional>
 #include <regex>
 #include <sstream>
+#include <string_view>
 
 namespace fleet {
 
@@ -70,6 +71,17 @@ std::string render_caf_error(const caf::error& err) {
 caf::error config_error(std::string text) {
   return caf::make_error(errc::invalid_config, std::move(text));
 }
+
+namespace {
+
+/// Names option `name` (in full) if `value` lies outside lo..hi, else none.
+caf::error check_range(std::string_view name, int64_t value, int64_t lo, int64_t hi, const char* unit = "") {
+  if (value >= lo && value <= hi)
+    return caf::none;
+  return config_error(fmt::format("{} must be between {} and {}{} (got {})", name, lo, hi, unit, value));
+}
+
+} // namespace
 
 caf::error string_list(const caf::config_value& value, const std::string& what, const char* example,
                        std::vector<std::string>& out) {
@@ -305,8 +317,9 @@ caf::error strict_config::load_options(int argc, char** argv) {
   }
   // CAF 0.17 takes any count and then waits forever: with no scheduler thread nothing runs, not
   // even the shutdown on SIGTERM.
-  if (auto threads = caf::get_if<int64_t>(&content, "scheduler.max-threads"); threads && (*threads < 1 || *threads > 1024))
-    return config_error(fmt::format("scheduler.max-threads must be between 1 and 1024 (got {})", *threads));
+  if (auto threads = caf::get_if<int64_t>(&content, "scheduler.max-threads"))
+    if (auto err = check_range("scheduler.max-threads", *threads, 1, 1024))
+      return err;
   return apply();
 }
 
@@ -336,9 +349,7 @@ void strict_config::real(const char* name, double& out) const {
 }
 
 caf::error strict_config::range(const char* name, int64_t value, int64_t lo, int64_t hi, const char* unit) const {
-  if (value >= lo && value <= hi)
-    return caf::none;
-  return config_error(fmt::format("{}.{} must be between {} and {}{} (got {})", section_, name, lo, hi, unit, value));
+  return check_range(section_ + "." + name, value, lo, hi, unit);
 }
 
 } // namespace fleet

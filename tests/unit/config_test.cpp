@@ -98,29 +98,33 @@ TEST_CASE("numbers typed by people parse whole or not at all") {
   CHECK_FALSE(parse_real("1e999"));
 }
 
+namespace {
+
+/// Loads a daemon_config from command-line arguments only.
+caf::error load_daemon_config(daemon_config& cfg, std::vector<std::string> args) {
+  args.insert(args.begin(), "fleetd");
+  std::vector<char*> argv;
+  for (auto& arg : args)
+    argv.push_back(arg.data());
+  return cfg.load_options(static_cast<int>(argv.size()), argv.data());
+}
+
+} // namespace
+
 TEST_CASE("fleetd reads remote messages on CAF's middleman thread unless told otherwise") {
-  auto load = [](daemon_config& cfg, std::vector<std::string> args) {
-    args.insert(args.begin(), "fleetd");
-    std::vector<char*> argv;
-    for (auto& arg : args)
-      argv.push_back(arg.data());
-    return cfg.load_options(static_cast<int>(argv.size()), argv.data());
-  };
   auto workers = [](const daemon_config& cfg) { return caf::get_or(cfg.content, "middleman.workers", size_t{99}); };
   daemon_config plain;
-  REQUIRE_FALSE(load(plain, {}));
+  REQUIRE_FALSE(load_daemon_config(plain, {}));
   CHECK(workers(plain) == 0);
   daemon_config told;
-  REQUIRE_FALSE(load(told, {"--middleman.workers=2"}));
+  REQUIRE_FALSE(load_daemon_config(told, {"--middleman.workers=2"}));
   CHECK(workers(told) == 2);
 }
 
 TEST_CASE("fleetd refuses a scheduler without threads, or with absurdly many") {
   auto load = [](std::string arg) {
     daemon_config cfg;
-    std::vector<std::string> args{"fleetd", std::move(arg)};
-    std::vector<char*> argv{args[0].data(), args[1].data()};
-    return cfg.load_options(2, argv.data());
+    return load_daemon_config(cfg, {std::move(arg)});
   };
   CHECK(error_text(load("--scheduler.max-threads=0")) == "scheduler.max-threads must be between 1 and 1024 (got 0)");
   CHECK(error_text(load("--scheduler.max-threads=5000"))
