@@ -2,6 +2,7 @@
 #include "fleetd/fleet_config.hpp"
 #include "fleet/daemon_config.hpp"
 #include "fleet/parse_number.hpp"
+#include "load_options.hpp"
 
 #include <caf/settings.hpp>
 #include <doctest/doctest.h>
@@ -100,13 +101,8 @@ TEST_CASE("numbers typed by people parse whole or not at all") {
 
 namespace {
 
-/// Loads a daemon_config from command-line arguments only.
 caf::error load_daemon_config(daemon_config& cfg, std::vector<std::string> args) {
-  args.insert(args.begin(), "fleetd");
-  std::vector<char*> argv;
-  for (auto& arg : args)
-    argv.push_back(arg.data());
-  return cfg.load_options(static_cast<int>(argv.size()), argv.data());
+  return test::load_from_args(cfg, "fleetd", std::move(args));
 }
 
 } // namespace

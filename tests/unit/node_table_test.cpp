@@ -1,6 +1,7 @@
 #include "fleetd/error.hpp"
 #include "fleet/node_config.hpp"
 #include "fleet/node_table.hpp"
+#include "load_options.hpp"
 
 #include <caf/settings.hpp>
 #include <doctest/doctest.h>
@@ -16,13 +17,8 @@ node_announcement node(std::string name, std::vector<std::string> types, int32_t
   return {std::move(name), std::move(types), capacity, {}};
 }
 
-/// Loads a node_config from command-line arguments only.
 caf::error load_node_config(node_config& cfg, std::vector<std::string> args) {
-  args.insert(args.begin(), "fleet-node");
-  std::vector<char*> argv;
-  for (auto& arg : args)
-    argv.push_back(arg.data());
-  return cfg.load_options(static_cast<int>(argv.size()), argv.data());
+  return test::load_from_args(cfg, "fleet-node", std::move(args));
 }
 
 } // namespace
