@@ -305,6 +305,9 @@ private:
   /// uncommitted, its batch being cancelled).
   bool held_back(const runnable_task& row) const;
   void invalidate_ready() { queues_.invalidate_all(); }
+  /// The tasks of a batch just stored (`first_seq` the first one's) enter the windows that no
+  /// read would bring them into; a window they do not fit is read again from the top.
+  void offer_fresh(const std::string& batch_id, std::vector<task>& tasks, int64_t first_seq, int64_t now);
   /// Adds the config file's queues and what was set at runtime to the scheduler.
   caf::error load_queues(int64_t now);
   /// An attempt left the running table: its queue's and group's counts, and the group's tasks
@@ -369,8 +372,10 @@ private:
   caf::error refuse_new_work() const;
   /// The answer to a submit or seal once its write committed: the new batch `id`, or the batch
   /// that already had the key.
+  /// `tasks`: what was stored, taken into the windows (none: every window is read again).
   void after_submit(caf::typed_response_promise<std::string> rp, caf::expected<stored_batch> stored,
-                    const std::string& id, const std::string& key, const std::string& what);
+                    const std::string& id, const std::string& key, const std::string& what,
+                    std::shared_ptr<std::vector<task>> tasks = nullptr, int64_t now = 0);
   /// Tells the subscribers of a finished batch.
   void notify_finished(const batch_status& st);
   void publish_subscription_gauges();

@@ -61,13 +61,15 @@ caf::result<std::string> fleet_manager_state::submit(std::vector<task>& tasks, c
   auto n_tasks = static_cast<int64_t>(tasks.size());
   auto what = fmt::format("{} tasks", n_tasks);
   auto rp = self_->make_response_promise<std::string>();
+  // The writer reads the tasks, and after the commit the manager takes them into the windows.
+  auto batch = std::make_shared<std::vector<task>>(std::move(tasks));
   write<stored_batch>(
-    [id, key, now, limits = opts_.limits, tasks = std::move(tasks)](fleet_store& store) {
-      return store_new_batch(store, id, key, limits, tasks, now);
+    [id, key, now, limits = opts_.limits, batch](fleet_store& store) {
+      return store_new_batch(store, id, key, limits, *batch, now);
     },
-    [this, rp, id, key, what, first_due](caf::expected<stored_batch> stored) mutable {
+    [this, rp, id, key, what, first_due, batch, now](caf::expected<stored_batch> stored) mutable {
       auto stored_new = stored && stored->existing.empty();
-      after_submit(rp, std::move(stored), id, key, what);
+      after_submit(rp, std::move(stored), id, key, what, std::move(batch), now);
       if (stored_new && first_due)
         schedule_wakeup(*first_due);
     });
@@ -76,7 +78,8 @@ caf::result<std::string> fleet_manager_state::submit(std::vector<task>& tasks, c
 
 void fleet_manager_state::after_submit(caf::typed_response_promise<std::string> rp,
                                        caf::expected<stored_batch> stored, const std::string& id,
-                                       const std::string& key, const std::string& what) {
+                                       const std::string& key, const std::string& what,
+                                       std::shared_ptr<std::vector<task>> tasks, int64_t now) {
   if (!stored) {
     rp.deliver(std::move(stored.error()));
     return;
@@ -90,10 +93,12 @@ void fleet_manager_state::after_submit(caf::typed_response_promise<std::string> 
   spdlog::info("batch {} submitted with {}{}", id, what, key.empty() ? "" : fmt::format(" (key \"{}\")", key));
   opts_.metrics->batches_submitted.add();
   opts_.metrics->tasks_submitted.add(static_cast<uint64_t>(n_tasks));
-  // New tasks may outrank the ones in the window.
-  invalidate_ready();
-  dispatch();
   rp.deliver(id);
+  if (tasks)
+    offer_fresh(id, *tasks, stored->first_seq, now);
+  else
+    invalidate_ready(); // new tasks may outrank the ones in the windows
+  dispatch();
 }
 
 caf::result<std::string> fleet_manager_state::open_upload() {

@@ -31,6 +31,12 @@ namespace {
 /// largest fleet.max-task-data allows by default) a read takes 8, not 256.
 constexpr size_t window_bytes = size_t{8} << 20;
 
+/// How many tasks of a submit a queue's window takes in at most without a read, and how much
+/// memory the windows take in for one submit at most (fresh_row_bytes and its data per task).
+constexpr size_t fresh_window_rows = 4096;
+constexpr size_t fresh_budget_bytes = size_t{32} << 20;
+constexpr size_t fresh_row_bytes = 256;
+
 } // namespace
 
 bool fleet_manager_state::held_back(const runnable_task& row) const {
@@ -55,6 +61,81 @@ bool fleet_manager_state::fill_ready(queue_slot& q) {
   else
     spdlog::error("cannot read runnable tasks: {}", error_text(err));
   return false;
+}
+
+void fleet_manager_state::offer_fresh(const std::string& batch_id, std::vector<task>& tasks, int64_t first_seq,
+                                      int64_t now) {
+  // The runnable ones by queue (tasks that wait, delayed or on dependencies, are not), in run
+  // order. Only those a window may take become window rows: a million-task submit into a queue
+  // does not cost a million rows here.
+  std::map<std::string, std::vector<size_t>> by_queue;
+  for (size_t i = 0; i < tasks.size(); ++i) {
+    auto& t = tasks[i];
+    if (!t.after.empty() || start_time(t, now) > now)
+      continue;
+    if (t.queue.empty())
+      t.queue = default_queue;
+    by_queue[t.queue].push_back(i);
+  }
+  auto max_rows = std::max<size_t>(fresh_window_rows, 2 * static_cast<size_t>(cfg_.max_concurrent_workers));
+  size_t budget = fresh_budget_bytes;
+  for (auto& [name, indices] : by_queue) {
+    auto* q = queues_.find(name);
+    if (q == nullptr)
+      continue; // its first read comes from the top
+    auto& window = q->window;
+    if (!window.exhausted() && !window.read_up_to())
+      continue; // the next read starts from the top and meets them all
+    std::stable_sort(indices.begin(), indices.end(),
+                     [&](size_t a, size_t b) { return tasks[a].priority > tasks[b].priority; });
+    if (!window.exhausted()) {
+      // Only those that outrank where the reads stopped: the reads meet the others.
+      auto above = window.read_up_to()->priority;
+      indices.erase(std::find_if(indices.begin(), indices.end(), [&](size_t i) { return tasks[i].priority <= above; }),
+                    indices.end());
+    }
+    auto room = std::min(max_rows > window.size() ? max_rows - window.size() : 0, budget / fresh_row_bytes);
+    // One more than may enter says that not all of them do.
+    if (indices.size() > room + 1)
+      indices.resize(room + 1);
+    std::vector<runnable_task> fresh;
+    fresh.reserve(indices.size());
+    for (auto i : indices) {
+      runnable_task r;
+      r.seq = first_seq + static_cast<int64_t>(i);
+      r.batch_id = batch_id;
+      r.ready_at = now;
+      r.spec = std::move(tasks[i]);
+      r.spec.run_at = 0;
+      r.spec.delay_ms = 0;
+      budget -= std::min(budget, fresh_row_bytes + r.spec.data.size());
+      fresh.push_back(std::move(r));
+    }
+    auto skip = [this, q](const runnable_task& row) {
+      return held_back(row) || !queues_.claim(*q, row.spec.group, {row.spec.priority, row.seq});
+    };
+    // A group at its cap ends the entry rather than leaving its tasks out: the tasks left out are
+    // read again with each end of the group's attempts, a pass over the index each time.
+    std::unordered_map<std::string, int32_t> entering;
+    auto stops = [this, q, &entering](const runnable_task& row) {
+      if (held_back(row))
+        return true;
+      const auto& group = row.spec.group;
+      auto cap = q->limits.group_max_workers;
+      if (group.empty() || cap <= 0)
+        return false;
+      if (q->dropped.count(group) != 0)
+        return true;
+      auto claimed = q->claimed.find(group);
+      auto& n = entering[group];
+      if ((claimed == q->claimed.end() ? 0 : claimed->second) + n >= cap)
+        return true;
+      ++n;
+      return false;
+    };
+    if (!window.add_fresh(fresh, skip, stops, window.size() + room))
+      queues_.reset_window(*q);
+  }
 }
 
 void fleet_manager_state::read_group(queue_slot& q, const std::string& group) {

@@ -127,7 +127,11 @@ caf::result<queue_info> fleet_manager_state::set_queue(const std::string& name, 
             return;
           }
           auto now = now_ms();
+          auto made = queues_.find(name) == nullptr;
           auto& q = queues_.ensure(name);
+          // Submits refuse a queue until it exists, so a queue made now has no task to read.
+          if (made)
+            q.window.known_empty();
           queues_.configure(q, in_force, now);
           spdlog::info("queue {}: max-workers {}, rate {}, weight {}, group-max-workers {}{}", name,
                        in_force.max_workers, rate_text(in_force.rate_count, in_force.rate_interval_ms),

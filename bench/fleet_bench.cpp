@@ -5,6 +5,8 @@
 //                     (queues: noop over 100 queues and 10,000 groups, with limits that never bind)
 //                     [--worker FILE]   (pool: type pynoop, served by a [pool.*] of fleetd's config;
 //                                        execpy: `exec` of python3 FILE --once per task)
+//                     [--chunk N]       (tasks per message: the client library's 10,000 by default,
+//                                        a bigger submit goes as an upload; N >= --n: one submit)
 //   fleet-bench first-dispatch --port P --since-ms T   (ms since epoch when fleetd was started)
 //   fleet-bench submit --port P --n N --workload sleep1s   (submits and returns: for kill -9 runs)
 //   fleet-bench ping --port P                              (exit 0 once fleetd answers)
@@ -159,7 +161,7 @@ int main(int argc, char** argv) {
   }
   auto tasks = make_tasks(workload, n, arg("worker", ""));
   auto t0 = clock_type::now();
-  auto id = client->submit_batch(std::move(tasks));
+  auto id = client->submit_batch(std::move(tasks), std::stoul(arg("chunk", "10000")));
   if (!id) {
     fmt::print(stderr, "fleet-bench: {}\n", error_text(id.error()));
     return 2;

@@ -6,6 +6,8 @@
 # groups-only: the 10,000 groups in the default queue). They alternate on one fleetd build (this
 # VM's speed drifts between hours), each on a fresh database. Run on demand:
 #   bench/queues.sh [N] [ROUNDS]     (defaults: 100000 tasks, 3 rounds of the four)
+#   FLEETD_BENCH_CHUNK=N bench/queues.sh ...   (tasks per submit message: 10,000 by default, as the
+#                                               client library sends them; N >= the tasks: one submit)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 n=${1:-100000}
@@ -25,7 +27,7 @@ run() { # workload
     --fleet.plaintext-loopback=true 2>>"$work/fleetd.log" &
   pid=$!
   for _ in $(seq 200); do "$bin/fleet-bench" ping --port $port >/dev/null 2>&1 && break; sleep 0.05; done
-  "$bin/fleet-bench" run --port $port --pid "$pid" --n "$n" --c 16 --workload "$1"
+  "$bin/fleet-bench" run --port $port --pid "$pid" --n "$n" --c 16 --workload "$1" --chunk "${FLEETD_BENCH_CHUNK:-10000}"
   kill -TERM "$pid"; wait "$pid" || true; pid=; rm -f "$work"/fleet.db*
 }
 

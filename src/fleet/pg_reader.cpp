@@ -386,6 +386,13 @@ caf::expected<int64_t> pg_reader::finished_count(const std::string& batch_id) {
   return range->finished;
 }
 
+caf::expected<int64_t> pg_reader::first_seq(const std::string& batch_id) {
+  auto range = read_batch_range(batch_id);
+  if (!range)
+    return range.error();
+  return range->first_seq;
+}
+
 caf::expected<store_totals> pg_reader::totals() {
   auto rows = db_.prepared("SELECT batches, tasks, succeeded, failed, cancelled, retries, duration_ms, scheduled"
                            " FROM fleet_totals WHERE id = 1");

@@ -43,6 +43,7 @@ public:
                                       size_t max_bytes) override;
   caf::expected<task_page> task_rows(const std::string& batch_id, int64_t cursor, int64_t limit) override;
   caf::expected<int64_t> finished_count(const std::string& batch_id) override;
+  caf::expected<int64_t> first_seq(const std::string& batch_id) override;
   caf::expected<fleet_stats> stats() override;
   caf::expected<store_totals> totals() override;
   caf::expected<std::optional<std::pair<std::string, int64_t>>> oldest_finished(int64_t before) override;

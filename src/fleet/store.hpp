@@ -115,6 +115,9 @@ public:
   virtual caf::expected<task_page> task_rows(const std::string& batch_id, int64_t cursor, int64_t limit) = 0;
   /// How many tasks of the batch have finished (from its counters).
   virtual caf::expected<int64_t> finished_count(const std::string& batch_id) = 0;
+  /// The seq of the batch's first task (its tasks are that seq and the ones after it, in
+  /// submission order).
+  virtual caf::expected<int64_t> first_seq(const std::string& batch_id) = 0;
   virtual caf::expected<fleet_stats> stats() = 0;
   /// Sums over all batches (the `fleet_totals` row, kept by triggers).
   virtual caf::expected<store_totals> totals() = 0;

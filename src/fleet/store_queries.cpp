@@ -150,6 +150,13 @@ caf::expected<int64_t> sqlite_reader::finished_count(const std::string& batch_id
   return range->finished;
 }
 
+caf::expected<int64_t> sqlite_reader::first_seq(const std::string& batch_id) {
+  auto range = read_batch_range(batch_id);
+  if (!range)
+    return range.error();
+  return range->first_seq;
+}
+
 caf::expected<store_totals> sqlite_reader::totals() {
   auto& st = reads_->totals;
   st.rebind();

@@ -328,3 +328,34 @@ TEST_CASE("at most 1000 queues: one more is refused, and changing an existing on
   CHECK(f.ask<queue_info>(queue_set_atom::value, std::string{"q1"}, weight));
   CHECK(f.query_int("SELECT count(*) FROM queues") == 999);
 }
+
+TEST_CASE("a submit enters the windows without a read: past a window's room, and ahead of a running batch") {
+  // 5,000 tasks into a queue whose reads found the end: more than a window takes in, so the
+  // reads go on after the last one that entered; then 50 that outrank them, while 64 run.
+  fleet_fixture f{workers(64)};
+  f.start();
+  auto first = sleepers("a", 5000, 10, {});
+  auto a = f.submit_ok(first);
+  auto urgent = sleepers("u", 50, 10, {});
+  for (auto& t : urgent)
+    t.priority = 5;
+  auto u = f.submit_ok(urgent);
+  REQUIRE(f.advance_until([&] { return f.finished(a) && f.finished(u); }, 60'000, 10));
+  CHECK(f.status_of(a).completed == 5000);
+  CHECK(f.status_of(u).completed == 50);
+  CHECK(f.query_int("SELECT count(*) FROM attempts") == 5050);
+  CHECK(f.query_int("SELECT count(DISTINCT task_seq) FROM attempts") == 5050);
+  // By start (the worker ids count the starts): the 64 of the first batch that ran when the
+  // urgent ones came, then all 50 of those, then the rest of the first batch in its order.
+  auto starts = "(SELECT t.task_id AS id, t.seq AS seq, CAST(substr(x.worker_id, instr(substr(x.worker_id, 8), '-') + 8)"
+                " AS INTEGER) AS n FROM attempts x JOIN tasks t ON t.seq = x.task_seq)";
+  auto first_urgent = f.query_int(std::string{"SELECT min(n) FROM "} + starts + " WHERE id LIKE 'u-%'");
+  auto last_urgent = f.query_int(std::string{"SELECT max(n) FROM "} + starts + " WHERE id LIKE 'u-%'");
+  CHECK(f.query_int(std::string{"SELECT count(*) FROM "} + starts + " WHERE id LIKE 'a-%' AND n < "
+                    + std::to_string(first_urgent))
+        == 64);
+  CHECK(last_urgent - first_urgent == 49);
+  CHECK(f.query_int(std::string{"SELECT count(*) FROM (SELECT seq, lag(seq) OVER (ORDER BY n) AS before FROM "} + starts
+                    + " WHERE id LIKE 'a-%') WHERE before IS NOT NULL AND seq < before")
+        == 0);
+}

@@ -4,6 +4,7 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <random>
 #include <set>
 #include <vector>
 
@@ -213,4 +214,156 @@ TEST_CASE("within one fill, each read is sized by the reads before it, uncommitt
   REQUIRE_FALSE(window.empty());
   CHECK(window.rows().front().seq == 201);
   CHECK(window.size() <= 7);
+}
+
+namespace {
+
+ready_window::skip_fn stops_none = [](const runnable_task&) { return false; };
+
+/// Starts every task the window and the index hold, reading `size` at a time: their seqs in order.
+std::vector<int64_t> take_all(ready_window& window, fake_index& index, size_t size) {
+  std::vector<int64_t> taken;
+  for (;;) {
+    REQUIRE_FALSE(window.fill(size, 0, index.reader(), skip_none));
+    auto next = window.take_first(any);
+    if (!next)
+      return taken;
+    taken.push_back(next->seq);
+  }
+}
+
+/// Tasks `seqs` at `priority`, in run order as a submit hands them over.
+std::vector<runnable_task> fresh_rows(std::vector<int64_t> seqs, int32_t priority = 0) {
+  std::vector<runnable_task> out;
+  for (auto seq : seqs)
+    out.push_back(row(seq, priority));
+  return out;
+}
+
+} // namespace
+
+TEST_CASE("fresh tasks enter a window whose reads found the end, and cost no read") {
+  fake_index index;
+  ready_window window;
+  REQUIRE_FALSE(window.fill(4, 0, index.reader(), skip_none));
+  CHECK(window.exhausted());
+  auto fresh = fresh_rows({1, 2, 3});
+  index.rows = fresh;
+  REQUIRE(window.add_fresh(fresh, skip_none, stops_none, 16));
+  CHECK(window.size() == 3);
+  for (int64_t seq = 1; seq <= 3; ++seq) {
+    REQUIRE_FALSE(window.fill(4, 0, index.reader(), skip_none));
+    auto next = window.take_first(any);
+    REQUIRE(next);
+    CHECK(next->seq == seq);
+  }
+  CHECK(index.reads.size() == 1); // the first, empty one
+}
+
+TEST_CASE("fresh tasks after where the reads stopped are left to them, and those before it enter") {
+  fake_index index;
+  for (int64_t seq = 1; seq <= 6; ++seq)
+    index.rows.push_back(row(seq));
+  ready_window window;
+  REQUIRE_FALSE(window.fill(2, 0, index.reader(), skip_none)); // 1, 2; the reads stopped at 2
+  auto fresh = fresh_rows({7, 8});
+  auto urgent = fresh_rows({9}, 5);
+  index.rows.insert(index.rows.end(), fresh.begin(), fresh.end());
+  index.rows.insert(index.rows.begin(), urgent.front());
+  REQUIRE(window.add_fresh(fresh, skip_none, stops_none, 16));
+  CHECK(window.size() == 2); // 7 and 8 come with the reads
+  REQUIRE(window.add_fresh(urgent, skip_none, stops_none, 16));
+  CHECK(window.size() == 3); // 9 outranks where the reads stopped: no read would meet it
+  CHECK(take_all(window, index, 2) == std::vector<int64_t>{9, 1, 2, 3, 4, 5, 6, 7, 8});
+}
+
+TEST_CASE("an entry that runs out of room, or reaches a task that stops it, leaves the rest to the reads") {
+  fake_index index;
+  ready_window window;
+  REQUIRE_FALSE(window.fill(4, 0, index.reader(), skip_none));
+  auto fresh = fresh_rows({1, 2, 3, 4, 5, 6});
+  index.rows = fresh;
+  SUBCASE("room") {
+    REQUIRE(window.add_fresh(fresh, skip_none, stops_none, 4));
+  }
+  SUBCASE("a stop") {
+    REQUIRE(window.add_fresh(fresh, skip_none, [](const runnable_task& t) { return t.seq == 5; }, 16));
+  }
+  CHECK(window.size() == 4);
+  CHECK_FALSE(window.exhausted());
+  CHECK(take_all(window, index, 4) == std::vector<int64_t>{1, 2, 3, 4, 5, 6});
+  REQUIRE(index.reads.size() == 2);
+  CHECK_FALSE(index.reads[1].second); // on from task 4, not from the top
+}
+
+TEST_CASE("fresh tasks that cannot enter in part leave the window as it was, to be read from the top") {
+  fake_index index;
+  index.rows = {row(1), row(2)};
+  ready_window window;
+  REQUIRE_FALSE(window.fill(4, 0, index.reader(), skip_none));
+  CHECK(window.exhausted());
+  // Outranking the tasks the window holds, with no room for all: the reads could not go on from
+  // the last one that entered without meeting 1 and 2 again.
+  auto fresh = fresh_rows({3, 4, 5}, 9);
+  CHECK_FALSE(window.add_fresh(fresh, skip_none, stops_none, 4));
+  CHECK(window.size() == 2);
+  // A stop at the first task enters nothing either.
+  ready_window empty;
+  REQUIRE_FALSE(empty.fill(4, 0, fake_index{}.reader(), skip_none));
+  auto more = fresh_rows({6, 7});
+  CHECK_FALSE(empty.add_fresh(more, skip_none, any, 16));
+  CHECK(empty.empty());
+}
+
+TEST_CASE("with fresh tasks entering at random, the window starts tasks exactly as reads of the index would") {
+  // A model run: submits of fresh tasks at random priorities (entering a small window, or
+  // refused and read from the top), and starts, each of which must be the first task of the
+  // index in run order; a started task leaves the index, as it leaves tasks_runnable.
+  for (unsigned seed = 1; seed <= 40; ++seed) {
+    CAPTURE(seed);
+    std::mt19937 rng{seed};
+    fake_index index;
+    ready_window window;
+    int64_t next_seq = 1;
+    size_t submitted = 0;
+    size_t started = 0;
+    auto in_run_order = [](const runnable_task& a, const runnable_task& b) {
+      return a.spec.priority != b.spec.priority ? a.spec.priority > b.spec.priority : a.seq < b.seq;
+    };
+    auto start_one = [&] {
+      REQUIRE_FALSE(window.fill(3, 0, index.reader(), skip_none));
+      auto next = window.take_first(any);
+      if (index.rows.empty()) {
+        CHECK_FALSE(next);
+        return;
+      }
+      REQUIRE(next);
+      CHECK(next->seq == index.rows.front().seq);
+      index.rows.erase(index.rows.begin());
+      ++started;
+    };
+    for (int step = 0; step < 200; ++step) {
+      if (rng() % 3 == 0) {
+        std::vector<runnable_task> fresh;
+        auto n = 1 + rng() % 6;
+        for (size_t i = 0; i < n; ++i)
+          fresh.push_back(row(next_seq++, static_cast<int32_t>(rng() % 3)));
+        std::stable_sort(fresh.begin(), fresh.end(), in_run_order);
+        for (const auto& t : fresh)
+          index.rows.insert(std::upper_bound(index.rows.begin(), index.rows.end(), t, in_run_order), t);
+        submitted += n;
+        auto stop_at = rng() % 8;
+        auto stops = [&](const runnable_task& t) { return static_cast<uint64_t>(t.seq) % 8 == stop_at; };
+        if (!window.add_fresh(fresh, skip_none, stops, 1 + rng() % 6))
+          window.invalidate();
+      } else {
+        start_one();
+      }
+    }
+    while (!index.rows.empty())
+      start_one();
+    CHECK(started == submitted);
+    REQUIRE_FALSE(window.fill(3, 0, index.reader(), skip_none));
+    CHECK(window.empty());
+  }
 }

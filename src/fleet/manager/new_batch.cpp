@@ -28,7 +28,10 @@ caf::expected<stored_batch> store_new_batch(fleet_store& store, const std::strin
   if (!key.empty())
     if (auto err = store.set_batch_key(id, key))
       return err;
-  return stored_batch{{}, *n};
+  auto first = store.first_seq(id);
+  if (!first)
+    return first.error();
+  return stored_batch{{}, *n, *first};
 }
 
 caf::expected<stored_batch> store_new_batch(fleet_store& store, const std::string& id, const std::string& key,

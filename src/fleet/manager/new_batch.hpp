@@ -16,6 +16,7 @@ namespace fleet {
 struct stored_batch {
   std::string existing;
   int64_t tasks = 0;
+  int64_t first_seq = 0; ///< of the new batch's tasks, which follow it in submission order
 };
 
 /// The one job that stores a new batch, for a submit and for a seal alike, inside the caller's

@@ -103,13 +103,13 @@ public:
   bool claim(queue_slot& q, const std::string& group, const run_position& at);
   /// Every window is read again from the top: their tasks' claims go, and no group is dropped.
   void invalidate_all();
+  /// `q`'s window is read again from the top.
+  void reset_window(queue_slot& q);
   /// The earliest time at which a queue held back only by its rate may start again, if any.
   std::optional<int64_t> next_token_at(int64_t now);
 
 private:
   void unclaim(queue_slot& q, const std::string& group);
-  /// `q`'s window is read again from the top.
-  void reset_window(queue_slot& q);
   /// Whether `q` may start an attempt at `now`, apart from what its window holds.
   static bool may_start(queue_slot& q, int64_t now);
 

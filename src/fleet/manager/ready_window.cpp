@@ -19,6 +19,11 @@ void ready_window::invalidate() {
   read_up_to_.reset();
 }
 
+void ready_window::known_empty() {
+  invalidate();
+  exhausted_ = true;
+}
+
 caf::error ready_window::fill(size_t size, size_t uncommitted, const read_fn& read, const skip_fn& skip,
                               size_t budget_bytes) {
   while (ready_.empty() && !exhausted_) {
@@ -73,6 +78,71 @@ void ready_window::insert(runnable_task t) {
   };
   auto at = std::upper_bound(ready_.begin(), ready_.end(), t, before);
   ready_.insert(at, std::move(t));
+}
+
+namespace {
+
+bool runs_before(int32_t priority_a, int64_t seq_a, int32_t priority_b, int64_t seq_b) {
+  return priority_a != priority_b ? priority_a > priority_b : seq_a < seq_b;
+}
+
+bool runs_before(const runnable_task& a, const runnable_task& b) {
+  return runs_before(a.spec.priority, a.seq, b.spec.priority, b.seq);
+}
+
+} // namespace
+
+bool ready_window::add_fresh(std::vector<runnable_task>& fresh, const skip_fn& skip, const skip_fn& stops,
+                             size_t max_rows) {
+  if (fresh.empty() || (!read_up_to_ && !exhausted_))
+    return true; // the next read starts from the top and meets them all
+  std::deque<runnable_task> taken;
+  if (!exhausted_) {
+    // The reads meet the tasks after where they stopped; those before it enter now, or never.
+    auto unread = [&](const runnable_task& t) { return t.spec.priority > read_up_to_->priority; };
+    if (ready_.size() + static_cast<size_t>(std::count_if(fresh.begin(), fresh.end(), unread)) > max_rows)
+      return false;
+    for (auto& t : fresh)
+      if (unread(t) && !skip(t))
+        taken.push_back(std::move(t));
+  } else {
+    // The reads found the end: the fresh tasks enter in run order until one of them stops the
+    // entry (`stops`, or the room runs out), and the reads go on from the last one that entered.
+    size_t n = 0;
+    auto room = max_rows > ready_.size() ? max_rows - ready_.size() : 0;
+    while (n < fresh.size() && n < room && !stops(fresh[n]))
+      ++n;
+    if (n < fresh.size()) {
+      // The reads go on from where they stopped (which no task of the window comes after), or
+      // from the last task that entered: only if the fresh tasks all come after it, else a read
+      // would meet one of the window's tasks again. Before any read, from the top.
+      const auto& first = fresh.front();
+      if (read_up_to_ ? !runs_before(read_up_to_->priority, read_up_to_->seq, first.spec.priority, first.seq) : n == 0)
+        return false;
+      exhausted_ = false;
+    }
+    for (size_t i = 0; i < n; ++i)
+      if (!skip(fresh[i]))
+        taken.push_back(std::move(fresh[i]));
+    // The reads (and the group reads of tasks left out at a cap) go on from the last task that
+    // entered, or cover the fresh ones if all did.
+    if (n > 0) {
+      const auto& last = fresh[n - 1];
+      if (!read_up_to_ || runs_before(read_up_to_->priority, read_up_to_->seq, last.spec.priority, last.seq))
+        read_up_to_ = run_position{last.spec.priority, last.seq};
+    }
+  }
+  if (ready_.empty() || taken.empty() || !runs_before(taken.front(), ready_.back())) {
+    for (auto& t : taken)
+      ready_.push_back(std::move(t));
+    return true;
+  }
+  std::deque<runnable_task> merged;
+  std::merge(std::make_move_iterator(ready_.begin()), std::make_move_iterator(ready_.end()),
+             std::make_move_iterator(taken.begin()), std::make_move_iterator(taken.end()), std::back_inserter(merged),
+             [](const runnable_task& a, const runnable_task& b) { return runs_before(a, b); });
+  ready_ = std::move(merged);
+  return true;
 }
 
 bool ready_window::contains(int64_t seq) const {

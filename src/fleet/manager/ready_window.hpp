@@ -32,6 +32,9 @@ public:
   /// Every way a task can become runnable again (submit, due retry, resume, replay, cancel, lost
   /// node) calls this: the next read starts from the top.
   void invalidate();
+  /// The index holds no task for this window (a queue just made): the reads are done, and tasks
+  /// stored from now on come through add_fresh.
+  void known_empty();
 
   /// Reads until the window holds a task or the index has no more. `size` is how many tasks one
   /// read asks for at most (fewer as read_size says, for `budget_bytes`); `uncommitted` how many
@@ -47,6 +50,13 @@ public:
   /// Puts a task read apart from the window's reads (a group's next tasks) in its place in run
   /// order. It must come before where the reads stopped (`read_up_to`): the reads meet the rest.
   void insert(runnable_task t);
+  /// Tasks just stored, in run order, each with a seq above every task stored before, so that a
+  /// submit costs no read: those that no later read would meet enter the window unless `skip`
+  /// rejects them. If the reads had found the end, they enter until one that `stops` (a group at
+  /// its cap) or the room (`max_rows`) runs out, and the reads go on from the last one that
+  /// entered. False, with nothing entered, if that cannot be done: the window must be read again
+  /// from the top instead.
+  bool add_fresh(std::vector<runnable_task>& fresh, const skip_fn& skip, const skip_fn& stops, size_t max_rows);
   /// Whether the window holds task `seq`.
   bool contains(int64_t seq) const;
   const std::deque<runnable_task>& rows() const { return ready_; }
