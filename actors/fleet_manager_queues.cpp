@@ -129,9 +129,6 @@ caf::result<queue_info> fleet_manager_state::set_queue(const std::string& name, 
           auto now = now_ms();
           auto made = queues_.find(name) == nullptr;
           auto& q = queues_.ensure(name);
-          // Submits refuse a queue until it exists, so a queue made now has no task to read.
-          if (made)
-            q.window.known_empty();
           queues_.configure(q, in_force, now);
           spdlog::info("queue {}: max-workers {}, rate {}, weight {}, group-max-workers {}{}", name,
                        in_force.max_workers, rate_text(in_force.rate_count, in_force.rate_interval_ms),
@@ -141,6 +138,10 @@ caf::result<queue_info> fleet_manager_state::set_queue(const std::string& name, 
           if (pending)
             if (auto i = pending->find(name); i != pending->end())
               waiting = i->second;
+          // Submits refuse a queue until it exists: a queue made now has nothing to read, unless
+          // an earlier run's config file had it (its tasks then come with the first read).
+          if (made && pending && waiting == 0)
+            q.window.known_empty();
           rp.deliver(queue_info_of(q, waiting, now));
           dispatch();
         });

@@ -359,3 +359,23 @@ TEST_CASE("a submit enters the windows without a read: past a window's room, and
                     + " WHERE id LIKE 'a-%') WHERE before IS NOT NULL AND seq < before")
         == 0);
 }
+
+TEST_CASE("a queue an earlier config file had, made again at runtime, runs the tasks it still holds") {
+  temp_dir dir;
+  auto db = dir.file("fleet.db");
+  std::string id;
+  {
+    fleet_fixture first{workers(1), db};
+    first.set_declared_queues({{"old", limits_with(1)}});
+    first.start();
+    id = first.submit_ok(sleepers("old", 3, 1000, "old"));
+  }
+  fleet_fixture second{workers(4), db};
+  second.start(); // without [queue.old]: its tasks wait
+  CHECK(second.query_int("SELECT count(*) FROM tasks WHERE queue = 'old' AND state = 'pending'") == 3);
+  queue_change made;
+  made.max_workers = 4;
+  REQUIRE(second.ask<queue_info>(queue_set_atom::value, std::string{"old"}, made));
+  REQUIRE(second.advance_until([&] { return second.finished(id); }, 60'000, 100));
+  CHECK(second.status_of(id).completed == 3);
+}
