@@ -39,6 +39,24 @@ caf::error fleet_manager_state::load_queues(int64_t now) {
       spdlog::info("queue {}: limits set at runtime win over the config file's", name);
     queues_.configure(q, limits, now);
   }
+  // Tasks of a queue that an earlier config file declared and this one does not: the queue is
+  // made paused rather than run without the limits its tasks were meant for, and said so, instead
+  // of its tasks waiting unseen.
+  auto unfinished = reader_->unfinished_by_queue();
+  if (!unfinished)
+    return unfinished.error();
+  for (const auto& [name, tasks] : *unfinished) {
+    if (queues_.find(name) != nullptr)
+      continue;
+    auto& q = queues_.ensure(name);
+    queue_limits paused;
+    paused.paused = true;
+    queues_.configure(q, paused, now);
+    spdlog::warn("queue {} holds {} unfinished tasks but is neither in the config file nor set at runtime: it "
+                 "stays paused until it is declared again or `fleetctl queue set {} paused=false` (with limits of "
+                 "its own) runs it",
+                 printable(name), tasks, printable(name));
+  }
   if (queues_.all().size() > 1)
     spdlog::info("{} queues", queues_.all().size());
   return caf::none;

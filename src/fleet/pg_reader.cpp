@@ -201,7 +201,18 @@ caf::expected<std::vector<runnable_task>> pg_reader::runnable_of_group(const std
 }
 
 caf::expected<std::map<std::string, int64_t>> pg_reader::pending_by_queue() {
-  auto rows = db_.prepared("SELECT queue, count(*) FROM tasks WHERE state = 'pending' AND paused = 0 GROUP BY queue");
+  return queue_counts("SELECT queue, count(*) FROM tasks WHERE state = 'pending' AND paused = 0 GROUP BY queue");
+}
+
+caf::expected<std::map<std::string, int64_t>> pg_reader::unfinished_by_queue() {
+  return queue_counts("SELECT t.queue, count(*) FROM batches b"
+                      " JOIN tasks t ON t.seq >= b.first_seq AND t.seq <= b.last_seq AND t.batch_id = b.id"
+                      " WHERE b.finished_at IS NULL AND t.state NOT IN ('succeeded', 'failed', 'cancelled')"
+                      " GROUP BY t.queue");
+}
+
+caf::expected<std::map<std::string, int64_t>> pg_reader::queue_counts(const std::string& sql) {
+  auto rows = db_.prepared(sql);
   if (!rows)
     return rows.error();
   std::map<std::string, int64_t> out;

@@ -41,7 +41,15 @@ caf::expected<std::vector<runnable_task>> sqlite_reader::runnable_of_group(const
 }
 
 caf::expected<std::map<std::string, int64_t>> sqlite_reader::pending_by_queue() {
-  auto st = db_.prepare(sql::pending_by_queue);
+  return queue_counts(sql::pending_by_queue);
+}
+
+caf::expected<std::map<std::string, int64_t>> sqlite_reader::unfinished_by_queue() {
+  return queue_counts(sql::unfinished_by_queue);
+}
+
+caf::expected<std::map<std::string, int64_t>> sqlite_reader::queue_counts(const std::string& sql) {
+  auto st = db_.prepare(sql);
   if (!st)
     return st.error();
   std::map<std::string, int64_t> out;

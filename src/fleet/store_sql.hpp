@@ -91,6 +91,11 @@ inline const std::string group_runnable_between = runnable_select + " AND queue 
 /// Runnable tasks by queue, through tasks_runnable
 inline const std::string pending_by_queue = "SELECT queue, count(*) FROM tasks WHERE state = 'pending' AND paused = 0"
     " GROUP BY queue";
+/// Through the batches not finished (batches_unfinished) and their seq ranges: the tasks of
+/// finished batches are not read.
+inline const std::string unfinished_by_queue = "SELECT t.queue, count(*) FROM batches b"
+    " JOIN tasks t ON t.seq >= b.first_seq AND t.seq <= b.last_seq AND t.batch_id = b.id"
+    " WHERE b.finished_at IS NULL AND t.state NOT IN ('succeeded', 'failed', 'cancelled') GROUP BY t.queue";
 /// What was set at runtime, NULL where the config file's value applies
 inline const std::string stored_queues = "SELECT name, ifnull(max_workers, -1), ifnull(rate_count, -1),"
     " ifnull(rate_interval_ms, -1), ifnull(weight, -1), ifnull(group_max_workers, -1), ifnull(paused, -1)"

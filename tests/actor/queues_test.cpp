@@ -360,7 +360,7 @@ TEST_CASE("a submit enters the windows without a read: past a window's room, and
         == 0);
 }
 
-TEST_CASE("a queue an earlier config file had, made again at runtime, runs the tasks it still holds") {
+TEST_CASE("a queue an earlier config file had comes back paused with the tasks it holds, and runs them once resumed") {
   temp_dir dir;
   auto db = dir.file("fleet.db");
   std::string id;
@@ -371,11 +371,17 @@ TEST_CASE("a queue an earlier config file had, made again at runtime, runs the t
     id = first.submit_ok(sleepers("old", 3, 1000, "old"));
   }
   fleet_fixture second{workers(4), db};
-  second.start(); // without [queue.old]: its tasks wait
-  CHECK(second.query_int("SELECT count(*) FROM tasks WHERE queue = 'old' AND state = 'pending'") == 3);
-  queue_change made;
-  made.max_workers = 4;
-  REQUIRE(second.ask<queue_info>(queue_set_atom::value, std::string{"old"}, made));
+  second.start(); // without [queue.old]
+  auto old = queue_named(second, "old");
+  CHECK(old.limits.paused);
+  CHECK_FALSE(old.declared);
+  CHECK(old.pending == 3);
+  second.advance(5'000);
+  CHECK(second.query_int("SELECT count(*) FROM attempts") == 1); // the first run's, interrupted
+  queue_change resume;
+  resume.max_workers = 4;
+  resume.paused = 0;
+  REQUIRE(second.ask<queue_info>(queue_set_atom::value, std::string{"old"}, resume));
   REQUIRE(second.advance_until([&] { return second.finished(id); }, 60'000, 100));
   CHECK(second.status_of(id).completed == 3);
 }

@@ -9,6 +9,7 @@
 #include "gunzip_lines.hpp"
 #include "in_transaction.hpp"
 #include "store_backends.hpp"
+#include "store_conformance.hpp"
 
 #include <doctest/doctest.h>
 #include <fmt/format.h>
@@ -16,6 +17,7 @@
 
 #include <filesystem>
 
+#include <map>
 #include <memory>
 #include <string>
 #include <type_traits>
@@ -23,67 +25,6 @@
 
 using namespace fleet;
 using namespace fleet::test;
-
-namespace {
-
-template <class B>
-void submit(B& b, const std::string& id, const std::vector<task>& tasks, int64_t now = 1000) {
-  auto err = in_transaction(*b.store, [&] { return b.store->insert_batch(id, tasks, now); });
-  REQUIRE_MESSAGE(!err, error_text(err));
-}
-
-template <class B>
-fleet_store::milestones write(B& b, const std::vector<transition>& group) {
-  auto out = in_transaction(*b.store, [&] { return b.store->record(group); });
-  REQUIRE_MESSAGE(out, error_text(out.error()));
-  return *out;
-}
-
-template <class B>
-std::vector<runnable_task> runnable(B& b, const std::string& queue = default_queue) {
-  auto next = b.store->next_runnable(queue, 100);
-  REQUIRE(next);
-  return *next;
-}
-
-attempt_started started(const runnable_task& t, int32_t attempt, int64_t at, std::string node = {}) {
-  return {t.seq, t.batch_id, t.spec.id, attempt, "w-" + t.spec.id + "-" + std::to_string(attempt), at,
-          std::move(node)};
-}
-
-attempt_ended ended(const runnable_task& t, int32_t attempt, int64_t at, task_disposition next) {
-  attempt_ended e;
-  e.seq = t.seq;
-  e.batch_id = t.batch_id;
-  e.task_id = t.spec.id;
-  e.attempt = attempt;
-  e.at = at;
-  e.next = next;
-  e.duration_ms = 100;
-  if (next == task_disposition::succeeded) {
-    e.outcome = attempt_outcome::succeeded;
-    e.result = "{\"from\":\"" + t.spec.id + "\"}";
-  } else {
-    e.outcome = next == task_disposition::cancelled ? attempt_outcome::cancelled : attempt_outcome::failed;
-    e.error = "boom " + t.spec.id;
-    e.not_before = next == task_disposition::retry ? at + 500 : 0;
-  }
-  return e;
-}
-
-const runnable_task& named(const std::vector<runnable_task>& ts, const std::string& id) {
-  for (const auto& t : ts)
-    if (t.spec.id == id)
-      return t;
-  FAIL("no runnable task " << id);
-  return ts.front();
-}
-
-errc code(const caf::error& err) {
-  return code_of(err);
-}
-
-} // namespace
 
 #define BACKENDS sqlite_backend, postgres_backend
 
@@ -104,6 +45,16 @@ TEST_CASE_TEMPLATE("both stores: a submit stores tasks in run order, delayed one
   CHECK(st->status == batch_state::pending);
   CHECK(b.q("SELECT scheduled FROM batches WHERE id = 'b1'") == 1);
   CHECK(b.q("SELECT last_seq - first_seq + 1 FROM batches WHERE id = 'b1'") == 4);
+  // The tasks' seqs follow the first one in submission order: the manager takes a submit's tasks
+  // into its windows by them, without a read.
+  auto first = b.store->first_seq("b1");
+  REQUIRE(first);
+  CHECK(named(next, "low").seq == *first);
+  CHECK(named(next, "high").seq == *first + 1);
+  CHECK(named(next, "mid").seq == *first + 3);
+  auto unfinished = b.store->unfinished_by_queue();
+  REQUIRE(unfinished);
+  CHECK(*unfinished == std::map<std::string, int64_t>{{default_queue, 4}});
   auto due = b.store->next_due();
   REQUIRE(due);
   REQUIRE(static_cast<bool>(*due));
@@ -307,6 +258,9 @@ TEST_CASE_TEMPLATE("both stores: cancel, pause and resume", B, BACKENDS) {
   REQUIRE(one);
   CHECK(one->waiting == 1); // "run" runs: the caller ends its attempt
   CHECK(b.q("SELECT scheduled FROM batches") == 0);
+  auto unfinished = b.store->unfinished_by_queue(); // "run" (running), "wait" and "keep"
+  REQUIRE(unfinished);
+  CHECK(*unfinished == std::map<std::string, int64_t>{{default_queue, 3}});
   auto paused = in_transaction(*b.store, [&] { return b.store->set_batch_paused("b1", true, 2600); });
   REQUIRE(paused);
   CHECK(*paused);
@@ -333,6 +287,9 @@ TEST_CASE_TEMPLATE("both stores: cancel, pause and resume", B, BACKENDS) {
   REQUIRE(st);
   CHECK(st->status == batch_state::cancelled);
   CHECK(st->finished_at == 3100);
+  unfinished = b.store->unfinished_by_queue();
+  REQUIRE(unfinished);
+  CHECK(unfinished->empty());
   auto twice = in_transaction(*b.store, [&] { return b.store->cancel_batch("b1", 3200); });
   REQUIRE(twice);
   CHECK_FALSE(twice->has_value());
