@@ -42,20 +42,24 @@ caf::error fleet_manager_state::load_queues(int64_t now) {
   // Tasks of a queue that an earlier config file declared and this one does not: the queue is
   // made paused rather than run without the limits its tasks were meant for, and said so, instead
   // of its tasks waiting unseen.
-  auto unfinished = reader_->unfinished_by_queue();
-  if (!unfinished)
-    return unfinished.error();
-  for (const auto& [name, tasks] : *unfinished) {
+  auto unfinished = reader_->queues_with_unfinished_tasks();
+  if (!unfinished) {
+    // Only a look for such queues: fleetd starts without it, and a read that needs the same
+    // pages meets the damage where the storage's health is tracked.
+    spdlog::warn("cannot look for queues taken out of the config file: {}", error_text(unfinished.error()));
+    unfinished = std::vector<std::string>{};
+  }
+  for (const auto& name : *unfinished) {
     if (queues_.find(name) != nullptr)
       continue;
     auto& q = queues_.ensure(name);
     queue_limits paused;
     paused.paused = true;
     queues_.configure(q, paused, now);
-    spdlog::warn("queue {} holds {} unfinished tasks but is neither in the config file nor set at runtime: it "
+    spdlog::warn("queue {} holds unfinished tasks but is neither in the config file nor set at runtime: it "
                  "stays paused until it is declared again or `fleetctl queue set {} paused=false` (with limits of "
                  "its own) runs it",
-                 printable(name), tasks, printable(name));
+                 printable(name), printable(name));
   }
   if (queues_.all().size() > 1)
     spdlog::info("{} queues", queues_.all().size());

@@ -4,6 +4,7 @@
 #include "fleet/pg_cells.hpp"
 
 #include "fleet/store_rows.hpp"
+#include "fleet/store_sql.hpp"
 
 #include "fleetd/error.hpp"
 
@@ -201,24 +202,27 @@ caf::expected<std::vector<runnable_task>> pg_reader::runnable_of_group(const std
 }
 
 caf::expected<std::map<std::string, int64_t>> pg_reader::pending_by_queue() {
-  return queue_counts("SELECT queue, count(*) FROM tasks WHERE state = 'pending' AND paused = 0 GROUP BY queue");
-}
-
-caf::expected<std::map<std::string, int64_t>> pg_reader::unfinished_by_queue() {
-  return queue_counts("SELECT t.queue, count(*) FROM batches b"
-                      " JOIN tasks t ON t.seq >= b.first_seq AND t.seq <= b.last_seq AND t.batch_id = b.id"
-                      " WHERE b.finished_at IS NULL AND t.state NOT IN ('succeeded', 'failed', 'cancelled')"
-                      " GROUP BY t.queue");
-}
-
-caf::expected<std::map<std::string, int64_t>> pg_reader::queue_counts(const std::string& sql) {
-  auto rows = db_.prepared(sql);
+  auto rows = db_.prepared("SELECT queue, count(*) FROM tasks WHERE state = 'pending' AND paused = 0 GROUP BY queue");
   if (!rows)
     return rows.error();
   std::map<std::string, int64_t> out;
   for (int r = 0; r < rows->rows(); ++r) {
     cells c{*rows, r};
     out[c.text(0)] = c.i64(1);
+    if (c.error)
+      return c.error;
+  }
+  return out;
+}
+
+caf::expected<std::vector<std::string>> pg_reader::queues_with_unfinished_tasks() {
+  auto rows = db_.prepared(sql::queues_with_unfinished_tasks);
+  if (!rows)
+    return rows.error();
+  std::vector<std::string> out;
+  for (int r = 0; r < rows->rows(); ++r) {
+    cells c{*rows, r};
+    out.push_back(c.text(0));
     if (c.error)
       return c.error;
   }

@@ -33,7 +33,7 @@ public:
                                                               size_t limit, const run_position& from,
                                                               const run_position& up_to) override;
   caf::expected<std::map<std::string, int64_t>> pending_by_queue() override;
-  caf::expected<std::map<std::string, int64_t>> unfinished_by_queue() override;
+  caf::expected<std::vector<std::string>> queues_with_unfinished_tasks() override;
   caf::expected<std::map<std::string, queue_change>> stored_queues() override;
   caf::expected<caf::optional<int64_t>> next_due() override;
   caf::expected<batch_status> status(const std::string& batch_id) override;
@@ -59,8 +59,6 @@ protected:
     int64_t first_seq = 0, last_seq = 0, finished = 0;
   };
   caf::expected<batch_range_row> read_batch_range(const std::string& batch_id);
-  /// A query's rows of (queue, count) as a map.
-  caf::expected<std::map<std::string, int64_t>> queue_counts(const std::string& sql);
   caf::expected<std::vector<runnable_task>> runnable(const std::string& where, std::vector<pg::param> params);
   /// The running tasks `seqs` (in seq order) in the columns of a runnable read: attempts held for
   /// their node at recovery.

@@ -91,8 +91,8 @@ public:
                                                                       const run_position& up_to) = 0;
   /// Runnable tasks (pending, not paused) by queue; queues without any are left out.
   virtual caf::expected<std::map<std::string, int64_t>> pending_by_queue() = 0;
-  /// Tasks not ended yet (of batches not finished) by queue; queues without any are left out.
-  virtual caf::expected<std::map<std::string, int64_t>> unfinished_by_queue() = 0;
+  /// The queues that hold tasks not ended yet, each once, in no order.
+  virtual caf::expected<std::vector<std::string>> queues_with_unfinished_tasks() = 0;
   /// What was set at runtime for each queue (fleetctl queue set), -1 where the config file's
   /// value applies.
   virtual caf::expected<std::map<std::string, queue_change>> stored_queues() = 0;

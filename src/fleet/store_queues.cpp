@@ -41,19 +41,21 @@ caf::expected<std::vector<runnable_task>> sqlite_reader::runnable_of_group(const
 }
 
 caf::expected<std::map<std::string, int64_t>> sqlite_reader::pending_by_queue() {
-  return queue_counts(sql::pending_by_queue);
-}
-
-caf::expected<std::map<std::string, int64_t>> sqlite_reader::unfinished_by_queue() {
-  return queue_counts(sql::unfinished_by_queue);
-}
-
-caf::expected<std::map<std::string, int64_t>> sqlite_reader::queue_counts(const std::string& sql) {
-  auto st = db_.prepare(sql);
+  auto st = db_.prepare(sql::pending_by_queue);
   if (!st)
     return st.error();
   std::map<std::string, int64_t> out;
   if (auto err = st->each_row([&] { out[st->column_text(0)] = st->column_int64(1); }))
+    return err;
+  return out;
+}
+
+caf::expected<std::vector<std::string>> sqlite_reader::queues_with_unfinished_tasks() {
+  auto st = db_.prepare(sql::queues_with_unfinished_tasks);
+  if (!st)
+    return st.error();
+  std::vector<std::string> out;
+  if (auto err = st->each_row([&] { out.push_back(st->column_text(0)); }))
     return err;
   return out;
 }

@@ -91,11 +91,21 @@ inline const std::string group_runnable_between = runnable_select + " AND queue 
 /// Runnable tasks by queue, through tasks_runnable
 inline const std::string pending_by_queue = "SELECT queue, count(*) FROM tasks WHERE state = 'pending' AND paused = 0"
     " GROUP BY queue";
-/// Through the batches not finished (batches_unfinished) and their seq ranges: the tasks of
-/// finished batches are not read.
-inline const std::string unfinished_by_queue = "SELECT t.queue, count(*) FROM batches b"
-    " JOIN tasks t ON t.seq >= b.first_seq AND t.seq <= b.last_seq AND t.batch_id = b.id"
-    " WHERE b.finished_at IS NULL AND t.state NOT IN ('succeeded', 'failed', 'cancelled') GROUP BY t.queue";
+/// Each part through an index, so that its cost follows the queues and the tasks that are not
+/// runnable, not the tasks: the runnable index's distinct queues a seek each, the other unfinished
+/// states through their partial indexes, and paused batches' pending tasks through the batches
+/// not finished (CROSS JOIN: SQLite walks the batches first). PostgreSQL reads it alike.
+inline const std::string queues_with_unfinished_tasks = "WITH RECURSIVE runnable(queue) AS ("
+    " SELECT (SELECT min(queue) FROM tasks WHERE state = 'pending' AND paused = 0)"
+    " UNION ALL SELECT (SELECT min(queue) FROM tasks WHERE state = 'pending' AND paused = 0"
+    " AND queue > runnable.queue) FROM runnable WHERE runnable.queue IS NOT NULL)"
+    " SELECT queue FROM runnable WHERE queue IS NOT NULL"
+    " UNION SELECT queue FROM tasks WHERE state = 'retry_wait'"
+    " UNION SELECT queue FROM tasks WHERE state = 'scheduled'"
+    " UNION SELECT queue FROM tasks WHERE state = 'blocked'"
+    " UNION SELECT queue FROM tasks WHERE state = 'running'"
+    " UNION SELECT t.queue FROM batches b CROSS JOIN tasks t"
+    " WHERE t.batch_id = b.id AND b.finished_at IS NULL AND b.paused_at IS NOT NULL AND t.state = 'pending'";
 /// What was set at runtime, NULL where the config file's value applies
 inline const std::string stored_queues = "SELECT name, ifnull(max_workers, -1), ifnull(rate_count, -1),"
     " ifnull(rate_interval_ms, -1), ifnull(weight, -1), ifnull(group_max_workers, -1), ifnull(paused, -1)"

@@ -52,9 +52,9 @@ TEST_CASE_TEMPLATE("both stores: a submit stores tasks in run order, delayed one
   CHECK(named(next, "low").seq == *first);
   CHECK(named(next, "high").seq == *first + 1);
   CHECK(named(next, "mid").seq == *first + 3);
-  auto unfinished = b.store->unfinished_by_queue();
+  auto unfinished = b.store->queues_with_unfinished_tasks();
   REQUIRE(unfinished);
-  CHECK(*unfinished == std::map<std::string, int64_t>{{default_queue, 4}});
+  CHECK(*unfinished == std::vector<std::string>{default_queue});
   auto due = b.store->next_due();
   REQUIRE(due);
   REQUIRE(static_cast<bool>(*due));
@@ -258,9 +258,9 @@ TEST_CASE_TEMPLATE("both stores: cancel, pause and resume", B, BACKENDS) {
   REQUIRE(one);
   CHECK(one->waiting == 1); // "run" runs: the caller ends its attempt
   CHECK(b.q("SELECT scheduled FROM batches") == 0);
-  auto unfinished = b.store->unfinished_by_queue(); // "run" (running), "wait" and "keep"
+  auto unfinished = b.store->queues_with_unfinished_tasks(); // "run" (running), "wait" and "keep"
   REQUIRE(unfinished);
-  CHECK(*unfinished == std::map<std::string, int64_t>{{default_queue, 3}});
+  CHECK(*unfinished == std::vector<std::string>{default_queue});
   auto paused = in_transaction(*b.store, [&] { return b.store->set_batch_paused("b1", true, 2600); });
   REQUIRE(paused);
   CHECK(*paused);
@@ -287,7 +287,7 @@ TEST_CASE_TEMPLATE("both stores: cancel, pause and resume", B, BACKENDS) {
   REQUIRE(st);
   CHECK(st->status == batch_state::cancelled);
   CHECK(st->finished_at == 3100);
-  unfinished = b.store->unfinished_by_queue();
+  unfinished = b.store->queues_with_unfinished_tasks();
   REQUIRE(unfinished);
   CHECK(unfinished->empty());
   auto twice = in_transaction(*b.store, [&] { return b.store->cancel_batch("b1", 3200); });
