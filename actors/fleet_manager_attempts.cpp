@@ -121,14 +121,10 @@ void fleet_manager_state::offer_fresh(const std::string& batch_id, std::vector<t
       if (held_back(row))
         return true;
       const auto& group = row.spec.group;
-      auto cap = q->limits.group_max_workers;
-      if (group.empty() || cap <= 0)
-        return false;
-      if (q->dropped.count(group) != 0)
-        return true;
-      auto claimed = q->claimed.find(group);
+      if (group.empty() || q->limits.group_max_workers <= 0)
+        return false; // no cap: nothing to count
       auto& n = entering[group];
-      if ((claimed == q->claimed.end() ? 0 : claimed->second) + n >= cap)
+      if (q->dropped.count(group) != 0 || queue_scheduler::at_cap(*q, group, n))
         return true;
       ++n;
       return false;

@@ -152,15 +152,21 @@ bool queue_scheduler::on_end(const std::string& name, const std::string& group) 
   return q->dropped.count(group) != 0;
 }
 
+bool queue_scheduler::at_cap(const queue_slot& q, const std::string& group, int32_t more) {
+  if (group.empty() || q.limits.group_max_workers <= 0)
+    return false;
+  auto i = q.claimed.find(group);
+  return (i == q.claimed.end() ? 0 : i->second) + more >= q.limits.group_max_workers;
+}
+
 bool queue_scheduler::claim(queue_slot& q, const std::string& group, const run_position& at) {
   if (group.empty())
     return true;
-  auto& n = q.claimed[group];
-  if (q.limits.group_max_workers > 0 && n >= q.limits.group_max_workers) {
+  if (at_cap(q, group)) {
     q.dropped.try_emplace(group, at);
     return false;
   }
-  ++n;
+  ++q.claimed[group];
   return true;
 }
 

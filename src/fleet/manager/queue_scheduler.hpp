@@ -101,6 +101,8 @@ public:
   /// the group's cap (the task stays out, the group is noted as dropped from there, if not already
   /// from an earlier task).
   bool claim(queue_slot& q, const std::string& group, const run_position& at);
+  /// Whether `group` of `q` is at its cap with `more` tasks claimed besides its claims.
+  static bool at_cap(const queue_slot& q, const std::string& group, int32_t more = 0);
   /// Every window is read again from the top: their tasks' claims go, and no group is dropped.
   void invalidate_all();
   /// `q`'s window is read again from the top.

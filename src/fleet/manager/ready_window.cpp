@@ -11,6 +11,14 @@ size_t row_size(const runnable_task& t) {
   return t.spec.data.size() + t.spec.id.size() + t.spec.type.size() + t.spec.group.size() + t.batch_id.size() + 128;
 }
 
+bool runs_before(int32_t priority_a, int64_t seq_a, int32_t priority_b, int64_t seq_b) {
+  return priority_a != priority_b ? priority_a > priority_b : seq_a < seq_b;
+}
+
+bool runs_before(const runnable_task& a, const runnable_task& b) {
+  return runs_before(a.spec.priority, a.seq, b.spec.priority, b.seq);
+}
+
 } // namespace
 
 void ready_window::invalidate() {
@@ -73,24 +81,10 @@ std::optional<runnable_task> ready_window::take_first(const std::function<bool(c
 }
 
 void ready_window::insert(runnable_task t) {
-  auto before = [](const runnable_task& a, const runnable_task& b) {
-    return a.spec.priority != b.spec.priority ? a.spec.priority > b.spec.priority : a.seq < b.seq;
-  };
-  auto at = std::upper_bound(ready_.begin(), ready_.end(), t, before);
+  auto at = std::upper_bound(ready_.begin(), ready_.end(), t,
+                             [](const runnable_task& a, const runnable_task& b) { return runs_before(a, b); });
   ready_.insert(at, std::move(t));
 }
-
-namespace {
-
-bool runs_before(int32_t priority_a, int64_t seq_a, int32_t priority_b, int64_t seq_b) {
-  return priority_a != priority_b ? priority_a > priority_b : seq_a < seq_b;
-}
-
-bool runs_before(const runnable_task& a, const runnable_task& b) {
-  return runs_before(a.spec.priority, a.seq, b.spec.priority, b.seq);
-}
-
-} // namespace
 
 bool ready_window::add_fresh(std::vector<runnable_task>& fresh, const skip_fn& skip, const skip_fn& stops,
                              size_t max_rows) {
