@@ -104,6 +104,7 @@ int main(int argc, char** argv) {
   };
   caf::actor_system_config cfg;
   configure_client(cfg);
+  run_client_on_one_thread(cfg);
   caf::actor_system sys{cfg};
   auto port = static_cast<uint16_t>(std::stoi(arg("port", "4242")));
 

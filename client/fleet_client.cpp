@@ -7,6 +7,8 @@
 
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
+#include <caf/atom.hpp>
+#include <caf/settings.hpp>
 #include <caf/io/middleman.hpp>
 #include <caf/scoped_actor.hpp>
 #include <fmt/format.h>
@@ -50,6 +52,13 @@ std::string default_client_name() {
 void configure_client(caf::actor_system_config& cfg) {
   load_guarded_middleman(cfg);
   register_fleet_types(cfg);
+}
+
+void run_client_on_one_thread(caf::actor_system_config& cfg) {
+  if (caf::get_if(&cfg.content, "scheduler.policy") == nullptr)
+    caf::put(cfg.content, "scheduler.policy", caf::atom("sharing"));
+  if (caf::get_if(&cfg.content, "scheduler.max-threads") == nullptr)
+    caf::put(cfg.content, "scheduler.max-threads", 1);
 }
 
 namespace {

@@ -21,7 +21,8 @@ int main(int argc, char** argv) {
   auto port = static_cast<uint16_t>(argc > 2 ? std::atoi(argv[2]) : 4242);
 
   caf::actor_system_config cfg;
-  fleet::configure_client(cfg); // fleetd's message types and CAF's middleman
+  fleet::configure_client(cfg);          // fleetd's message types and CAF's middleman
+  fleet::run_client_on_one_thread(cfg); // it only waits on fleetd: no polling threads
   caf::actor_system sys{cfg};
 
   auto fleet = fleet::fleet_client::connect(sys, host, port);

@@ -30,6 +30,14 @@ namespace fleet {
 /// config before constructing the actor system.
 void configure_client(caf::actor_system_config& cfg);
 
+/// For a program that only talks to fleetd (a command line, a submitter, a monitor): one scheduler
+/// thread that waits on a condition, where CAF's default runs a thread per core (at least four)
+/// that polls for work. Those polling threads took about 0.8 s of CPU over a 100,000-task submit
+/// and its wait, CPU that a fleetd on the same machine could have used (docs/BENCHMARKS.md,
+/// 2026-12-06). A scheduler setting made before the call is kept, as are options parsed after it.
+/// Not for a program whose own actors compute: they would share the one thread.
+void run_client_on_one_thread(caf::actor_system_config& cfg);
+
 /// The name this client gives fleetd for its audit (`connect_fleet` announces it): the
 /// environment's FLEET_CLIENT_NAME if set, else user@host; printable ASCII, at most 200 bytes.
 std::string default_client_name();

@@ -559,6 +559,7 @@ int run_command(const invocation& inv) {
     return error(error_text(err));
   caf::actor_system_config cfg;
   fleet::configure_client(cfg);
+  fleet::run_client_on_one_thread(cfg);
   if (inv.tls.any())
     if (auto err = fleet::enable_tls(cfg, inv.tls))
       return error(error_text(err));
