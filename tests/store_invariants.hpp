@@ -14,10 +14,28 @@
 
 namespace fleet::test {
 
-/// Checks one invariant: `sql` counts the rows that break it.
-inline void check_none(const std::string& db, const char* what, const std::string& sql) {
+/// A few of the tasks that break a task-level invariant, each with its attempts rows, for a look at
+/// a failure that a long or loaded run shows once: `where` selects tasks `t`.
+inline std::string offending_tasks(const std::string& db, const std::string& where) {
+  std::string out;
+  for (const auto& row : query_db_texts(
+         db, "SELECT format('seq %d batch %s task %s type %s state %s attempts %d interruptions %d result %s: ', t.seq,"
+             " t.batch_id, t.task_id, t.type, t.state, t.attempts, t.interruptions, t.result IS NOT NULL)"
+             " || ifnull((SELECT group_concat(format('[%d %s %s started %d finished %s %s]', a.attempt, a.worker_id,"
+             " ifnull(a.node, 'local'), a.started_at, ifnull(a.finished_at, '-'), ifnull(a.outcome, 'open')), ' ')"
+             " FROM attempts a WHERE a.task_seq = t.seq), 'no attempts rows')"
+             " FROM tasks t WHERE " + where + " LIMIT 5"))
+    out += "\n  " + row;
+  return out;
+}
+
+/// Checks one invariant: `sql` counts the rows that break it; `tasks_where`, if given, selects the
+/// offending tasks `t` to print.
+inline void check_none(const std::string& db, const char* what, const std::string& sql,
+                       const std::string& tasks_where = {}) {
   auto n = query_db_int(db, sql);
-  CHECK_MESSAGE(n == 0, std::string{what} << ": " << n << " rows break it");
+  CHECK_MESSAGE(n == 0, std::string{what} << ": " << n << " rows break it"
+                                          << (n != 0 && !tasks_where.empty() ? offending_tasks(db, tasks_where) : ""));
 }
 
 /// Every invariant of a database whose work has all ended; `max_retries` is the fleet's.
@@ -31,16 +49,19 @@ inline void check_store_invariants(const std::string& db, int max_retries) {
   check_none(db, "no result recorded twice",
              "SELECT count(*) FROM (SELECT task_seq FROM attempts WHERE outcome = 'succeeded'"
              " GROUP BY task_seq HAVING count(*) > 1)");
+  const std::string succeeded_once = "(t.state = 'succeeded') != (SELECT count(*) = 1 FROM attempts a"
+                                     " WHERE a.task_seq = t.seq AND a.outcome = 'succeeded')"
+                                     " OR (t.state = 'succeeded') != (t.result IS NOT NULL)";
   check_none(db, "a task succeeded exactly when one attempt did, and then has a result",
-             "SELECT count(*) FROM tasks t WHERE (t.state = 'succeeded') != (SELECT count(*) = 1 FROM attempts a"
-             " WHERE a.task_seq = t.seq AND a.outcome = 'succeeded') OR (t.state = 'succeeded') != (t.result IS NOT NULL)");
+             "SELECT count(*) FROM tasks t WHERE " + succeeded_once, succeeded_once);
   check_none(db, "attempts never exceed max_retries + 1 plus interrupted ones",
              fmt::format("SELECT count(*) FROM tasks t WHERE (SELECT count(*) FROM attempts a WHERE a.task_seq = t.seq"
                          " AND a.outcome != 'interrupted') > {}", max_retries + 1));
+  const std::string counts_match = "t.attempts != (SELECT count(*) FROM attempts a WHERE a.task_seq = t.seq)"
+                                   " OR t.interruptions != (SELECT count(*) FROM attempts a WHERE a.task_seq = t.seq"
+                                   " AND a.outcome = 'interrupted')";
   check_none(db, "a task's attempt and interruption counts match its attempts rows",
-             "SELECT count(*) FROM tasks t WHERE t.attempts != (SELECT count(*) FROM attempts a WHERE a.task_seq = t.seq)"
-             " OR t.interruptions != (SELECT count(*) FROM attempts a WHERE a.task_seq = t.seq"
-             " AND a.outcome = 'interrupted')");
+             "SELECT count(*) FROM tasks t WHERE " + counts_match, counts_match);
   check_none(db, "batch counters equal the counts of their tasks",
              "SELECT count(*) FROM batches b WHERE"
              " succeeded != (SELECT count(*) FROM tasks WHERE batch_id = b.id AND state = 'succeeded')"
