@@ -252,9 +252,9 @@ void fleet_manager_state::follow_clock_step(int64_t from, int64_t by_ms) {
 
 // -- group commit ---------------------------------------------------------------
 
-void fleet_manager_state::post(write_pipeline::job job, continuation then) {
-  continuations_.push_back(std::move(then));
-  writer_->post(std::move(job));
+void fleet_manager_state::post(write_pipeline::job job, continuation then, write_pipeline::kind kind) {
+  continuations_.push_back({std::move(then), kind});
+  writer_->post(std::move(job), kind);
 }
 
 void fleet_manager_state::write(write_pipeline::job job, continuation then) {
@@ -307,10 +307,10 @@ void fleet_manager_state::schedule_flush_retry() {
 void fleet_manager_state::on_committed() {
   for (auto& err : writer_->take_outcomes()) {
     note_write_outcome(err);
-    if (refused_for_storage(err))
-      writes_refused_ = true;
-    auto then = std::move(continuations_.front());
+    auto [then, kind] = std::move(continuations_.front());
     continuations_.pop_front();
+    if (holds_back(kind, err))
+      writes_refused_ = true;
     // One by one: an exception must not cost the continuations after it their outcomes.
     try {
       then(std::move(err));
@@ -354,6 +354,7 @@ void fleet_manager_state::commit_group() {
     }
     return out;
   };
+  // A later group may end an attempt that this one starts: if this one fails, so must they.
   write_now<written>(std::move(job), [this, g](caf::expected<written> done) {
     if (!done) {
       spdlog::error("commit failed, will retry in 1 s: {}", error_text(done.error()));
@@ -380,7 +381,7 @@ void fleet_manager_state::commit_group() {
     if (flush_wanted_ || commits_.full())
       commit_group();
     dispatch();
-  });
+  }, write_pipeline::kind::prerequisite);
 }
 
 void fleet_manager_state::log_milestones(

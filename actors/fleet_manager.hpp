@@ -256,7 +256,8 @@ private:
   /// Commits the pending transitions, then `job` in a transaction of its own; `then` runs on the
   /// manager after that.
   void write(write_pipeline::job job, continuation then);
-  void post(write_pipeline::job job, continuation then);
+  void post(write_pipeline::job job, continuation then,
+            write_pipeline::kind kind = write_pipeline::kind::independent);
   /// A job that returns a value and a continuation that gets it (or the error), as the untyped
   /// job and continuation the writer runs.
   template <class T>
@@ -286,9 +287,10 @@ private:
   }
   /// post() for a job that returns a value: no commit_group first (the group commit itself).
   template <class T>
-  void write_now(std::function<caf::expected<T>(fleet_store&)> job, std::function<void(caf::expected<T>)> then) {
+  void write_now(std::function<caf::expected<T>(fleet_store&)> job, std::function<void(caf::expected<T>)> then,
+                 write_pipeline::kind kind = write_pipeline::kind::independent) {
     auto [untyped_job, untyped_then] = typed_write<T>(std::move(job), std::move(then));
-    post(std::move(untyped_job), std::move(untyped_then));
+    post(std::move(untyped_job), std::move(untyped_then), kind);
   }
   void schedule_flush();
   /// One flush a second from now, unless one is already on its way (after a failed write).
@@ -390,10 +392,15 @@ private:
   std::unique_ptr<write_pipeline> writer_;
   requesters requesters_;                     ///< the remote nodes that asked for changes
   std::string requester_;                     ///< of the change being handled (JSON), else empty
-  std::deque<continuation> continuations_;    ///< one per posted job, in order
+  struct posted_job {
+    continuation then;
+    write_pipeline::kind kind;
+  };
+  std::deque<posted_job> continuations_;      ///< one per posted job, in order
   bool flush_wanted_ = false;                 ///< a flush came while a group was in flight
-  /// The writer refused a job for lack of storage: it refuses the jobs posted behind it too, and
-  /// no group goes to it until each of them is back (their changes queued again, in order).
+  /// A job failed in a way that holds back the jobs posted behind it (write_pipeline::holds_back):
+  /// the writer refuses them too, and no group goes to it until each of them is back (their
+  /// changes queued again, in order).
   bool writes_refused_ = false;
   int64_t idle_since_ms_ = 0;                 ///< since when no task waited (autoscaling)
   bool stopping_ = false;                     ///< the state is being destroyed

@@ -24,11 +24,7 @@ namespace fleet {
 
 caf::expected<fleet_store::milestones> pg_store::record(const std::vector<transition>& changes) {
   // As on SQLite, an attempt that starts and ends within the group is written as one row.
-  std::set<std::pair<int64_t, int32_t>> ended;
-  for (const auto& change : changes)
-    if (auto x = std::get_if<attempt_ended>(&change))
-      ended.emplace(x->seq, x->attempt);
-  std::map<std::pair<int64_t, int32_t>, const attempt_started*> deferred;
+  auto deferred = starts_ended_within(changes);
   std::vector<const attempt_started*> starts; // still running at the end of the group
   // The ends in order, split into rounds in which each task ends once: a task requeued and
   // started again within the group ends twice, and one UPDATE cannot set a row twice.
@@ -36,9 +32,7 @@ caf::expected<fleet_store::milestones> pg_store::record(const std::vector<transi
   std::map<int64_t, size_t> rounds_of_task;
   for (const auto& change : changes) {
     if (auto x = std::get_if<attempt_started>(&change)) {
-      if (ended.count({x->seq, x->attempt}) > 0)
-        deferred.emplace(std::make_pair(x->seq, x->attempt), x);
-      else
+      if (deferred.count({x->seq, x->attempt}) == 0)
         starts.push_back(x);
       continue;
     }
@@ -157,6 +151,19 @@ caf::error pg_store::record_ends(const std::vector<std::pair<const attempt_ended
                             open_seqs, open_attempts, open_at, open_outcomes, open_errors);
     if (!res)
       return res.error();
+    if (res->affected() != static_cast<int64_t>(open_seqs.size())) {
+      auto missing = db_.prepared("SELECT x.s, x.a FROM unnest($1::bigint[], $2::int[]) AS x(s, a) WHERE NOT EXISTS"
+                                  " (SELECT 1 FROM attempts WHERE task_seq = x.s AND attempt = x.a) LIMIT 1",
+                                  open_seqs, open_attempts);
+      if (!missing)
+        return missing.error();
+      for (const auto& [e, start] : ends)
+        if (start == nullptr && missing->rows() > 0 && e->seq == missing->integer(0, 0)
+            && e->attempt == missing->integer(0, 1))
+          return end_without_start(*e);
+      return caf::make_error(errc::database_error, fmt::format("{} attempt ends were recorded for {} attempts",
+                                                               open_seqs.size(), res->affected()));
+    }
   }
   // Every task's new state in one statement; only the tasks with dependents come back (RETURNING
   // a row per task would send a group's worth of rows for the few that have any).

@@ -47,6 +47,28 @@ std::string attempt_end_detail(const attempt_ended& x) {
   return dump_json(detail);
 }
 
+std::map<std::pair<int64_t, int32_t>, const attempt_started*>
+starts_ended_within(const std::vector<transition>& changes) {
+  std::set<std::pair<int64_t, int32_t>> ended;
+  for (const auto& change : changes)
+    if (auto x = std::get_if<attempt_ended>(&change))
+      ended.emplace(x->seq, x->attempt);
+  std::map<std::pair<int64_t, int32_t>, const attempt_started*> out;
+  if (ended.empty())
+    return out;
+  for (const auto& change : changes)
+    if (auto x = std::get_if<attempt_started>(&change); x != nullptr && ended.count({x->seq, x->attempt}) > 0)
+      out.emplace(std::make_pair(x->seq, x->attempt), x);
+  return out;
+}
+
+caf::error end_without_start(const attempt_ended& x) {
+  return caf::make_error(errc::database_error,
+                         fmt::format("attempt {} of task {} of batch {} ended, but its start is not stored: the "
+                                     "end is not written before it",
+                                     x.attempt, quoted_input(x.task_id), x.batch_id));
+}
+
 caf::expected<std::vector<int64_t>> plan_replay(const std::string& batch_id, const std::vector<std::string>& named,
                                                 const replay_reads& reads) {
   std::map<int64_t, replay_candidate> set; // by seq: events in submission order
@@ -177,6 +199,12 @@ plan_interrupted(const std::vector<open_attempt_row>& running, int64_t now, int3
                            "the attempt ran again",
                            o->second->pid, o->second->how);
       orphan_tasks[o->first] = {r.batch_id, r.task_id};
+    }
+    if (r.worker_id.empty()) {
+      // Running without its attempt's row (a store an older fleetd left so): the attempt is
+      // counted in its task, so it gets a row, as an unrecorded start from the journal does.
+      error += "; its start was not recorded";
+      ends.emplace_back(attempt_started{r.seq, r.batch_id, r.task_id, r.attempt, "unrecorded", now, {}});
     }
     // Its end is unknown: fleetd's downtime, and the other run's clock, would count as its duration.
     auto end = lost_attempt_end(r.seq, r.batch_id, r.task_id, r.attempt, now, 0, r.orphaned + 1, max_interruptions,

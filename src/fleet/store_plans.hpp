@@ -46,6 +46,16 @@ inline int64_t next_not_before(const attempt_ended& x) {
 /// audited by its attempts row alone): attempt, outcome, error, and for a retry when it may run.
 std::string attempt_end_detail(const attempt_ended& x);
 
+/// The starts of a group whose attempts also end within it, by (seq, attempt): each is written
+/// with its end as one complete row, wherever in the group the two come.
+std::map<std::pair<int64_t, int32_t>, const attempt_started*>
+starts_ended_within(const std::vector<transition>& changes);
+
+/// The refusal of an attempt's end whose start is not stored: committing the end alone would count
+/// the attempt in its task with no attempts row to audit it, and the start, should it come later,
+/// would make the finished task running again. The group fails and is written again in order.
+caf::error end_without_start(const attempt_ended& x);
+
 // -- replay with dependencies --------------------------------------------------------------------
 
 /// A failed task as a replay reads it.

@@ -211,6 +211,8 @@ caf::error sqlite_store::record_end(const attempt_ended& x, const attempt_starte
     bind_error(ea, 5);
     if (auto err = ea.run())
       return err;
+    if (db_.changes() != 1)
+      return end_without_start(x);
   }
   auto terminal = is_terminal(x.next);
   auto& et = stmts_->end_task;
@@ -286,19 +288,13 @@ caf::expected<bool> sqlite_store::finish_if_done(const std::string& batch_id, in
 }
 
 caf::expected<sqlite_store::milestones> sqlite_store::record(const std::vector<transition>& changes) {
-  // Attempts whose start and end share this commit are written once.
-  std::set<std::pair<int64_t, int32_t>> ended;
-  for (const auto& change : changes)
-    if (auto x = std::get_if<attempt_ended>(&change))
-      ended.emplace(x->seq, x->attempt);
-  std::map<std::pair<int64_t, int32_t>, const attempt_started*> deferred;
+  // Attempts whose start and end share this commit are written once, as the end comes.
+  auto deferred = starts_ended_within(changes);
   std::map<std::string, batch_delta> deltas;
   for (const auto& change : changes) {
     if (auto x = std::get_if<attempt_started>(&change)) {
-      if (ended.count({x->seq, x->attempt}) > 0) {
-        deferred.emplace(std::make_pair(x->seq, x->attempt), x);
+      if (deferred.count({x->seq, x->attempt}) > 0)
         continue;
-      }
       if (auto err = record_start(*x, deltas))
         return err;
       continue;

@@ -54,13 +54,22 @@ bool refused_for_storage(const caf::error& err) {
   return err == errc::storage_unavailable || err == errc::database_damaged;
 }
 
-caf::error write_pipeline::run_in_order(uint64_t epoch, const std::function<caf::error()>& j) {
+bool holds_back(write_pipeline::kind k, const caf::error& err) {
+  return refused_for_storage(err) || (err && k == write_pipeline::kind::prerequisite);
+}
+
+caf::error write_pipeline::run_in_order(uint64_t epoch, kind k, const std::function<caf::error()>& j) {
   if (epoch == refused_epoch_)
     return refusal_;
   auto err = j();
-  if (refused_for_storage(err)) {
+  if (holds_back(k, err)) {
     refused_epoch_ = epoch;
-    refusal_ = err;
+    // The code stays the failed job's (storage_unavailable keeps meaning "try again later");
+    // the text says that this job did not run.
+    refusal_ = err.category() == error_category
+                 ? caf::make_error(static_cast<errc>(err.code()),
+                                   fmt::format("not written, because a write before it failed: {}", error_text(err)))
+                 : err;
   }
   return err;
 }
@@ -72,8 +81,8 @@ public:
   inline_pipeline(std::shared_ptr<fleet_store> store, std::function<void()> notify, histogram* latency)
     : store_(std::move(store)), notify_(std::move(notify)), latency_(latency) {}
 
-  void post(job j) override {
-    outcomes_.push_back(run_in_order(epoch(), [&] { return run_timed(*store_, j, latency_); }));
+  void post(job j, kind k) override {
+    outcomes_.push_back(run_in_order(epoch(), k, [&] { return run_timed(*store_, j, latency_); }));
     notify_();
   }
 
@@ -106,10 +115,10 @@ public:
     thread_.join();
   }
 
-  void post(job j) override {
+  void post(job j, kind k) override {
     {
       std::lock_guard<std::mutex> guard{mtx_};
-      jobs_.push_back({std::move(j), nullptr, epoch()});
+      jobs_.push_back({std::move(j), nullptr, epoch(), k});
     }
     jobs_ready_.notify_one();
   }
@@ -119,7 +128,7 @@ public:
     auto done = outcome.get_future();
     {
       std::lock_guard<std::mutex> guard{mtx_};
-      jobs_.push_back({std::move(j), &outcome, epoch()});
+      jobs_.push_back({std::move(j), &outcome, epoch(), kind::independent});
     }
     jobs_ready_.notify_one();
     return done.get();
@@ -138,12 +147,12 @@ private:
       jobs_ready_.wait(lock, [this] { return stopping_ || !jobs_.empty(); });
       if (jobs_.empty())
         return; // stopping, and every posted job is done
-      auto [j, waiter, job_epoch] = std::move(jobs_.front());
+      auto [j, waiter, job_epoch, job_kind] = std::move(jobs_.front());
       jobs_.pop_front();
       lock.unlock();
       // run()'s caller gets its outcome itself: it is outside the order of posted jobs.
       auto err = waiter ? run_timed(*store_, j, latency_)
-                        : run_in_order(job_epoch, [&] { return run_timed(*store_, j, latency_); });
+                        : run_in_order(job_epoch, job_kind, [&] { return run_timed(*store_, j, latency_); });
       j = nullptr; // what the job holds is released on this thread, before the outcome is seen
       if (waiter) {
         waiter->set_value(std::move(err));
@@ -171,6 +180,7 @@ private:
     job j;
     std::promise<caf::error>* waiter; ///< run(): the outcome goes here, not to outcomes_
     uint64_t epoch;
+    kind k;
   };
   std::deque<queued> jobs_;
   std::vector<caf::error> outcomes_;

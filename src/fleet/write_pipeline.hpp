@@ -17,19 +17,31 @@ namespace fleet {
 /// its fsync off the caller's thread: the fleet manager goes on dispatching while a group commits.
 ///
 /// Jobs commit in the order they were posted or not at all: once a job fails for lack of storage
-/// (errc::storage_unavailable, errc::database_damaged), every job posted before the next
-/// `resume()` fails with the same error without running. Otherwise a later group commit could
-/// land while an earlier one did not, say an attempt's end without the start that the failed group
-/// held, and the caller, which writes the failed group again, would write it after the later one.
+/// (errc::storage_unavailable, errc::database_damaged), or a `prerequisite` job fails for any
+/// reason, every job posted before the next `resume()` fails with the same error code without
+/// running. Otherwise a later group commit could land while an earlier one did not, say an
+/// attempt's end without the start that the failed group held, and the caller, which writes the
+/// failed group again, would write it after the later one.
 class write_pipeline {
 public:
   /// Runs inside BEGIN IMMEDIATE ... COMMIT; an error rolls the transaction back.
   using job = std::function<caf::error(fleet_store&)>;
 
+  /// What a failure of a posted job holds back.
+  enum class kind {
+    /// Only a refusal for lack of storage holds the jobs behind it back; any other error is the
+    /// job's own (a submit refused as a duplicate, say).
+    independent,
+    /// The jobs behind it build on what it writes (a group commit: a later group ends the
+    /// attempts it starts): any error holds them back, a busy lock or a constraint as much as a
+    /// full disk.
+    prerequisite,
+  };
+
   virtual ~write_pipeline() = default;
 
   /// Queues `j`. Its outcome is ready for `take_outcomes` once `notify` (from the factory) ran.
-  virtual void post(job j) = 0;
+  virtual void post(job j, kind k = kind::independent) = 0;
 
   /// Runs `j` after every job posted before it and waits for it: its outcome is returned here, not
   /// handed to `take_outcomes`, and a refusal of it holds no later job back. For start-up, when
@@ -48,7 +60,7 @@ protected:
   uint64_t epoch() const { return epoch_; }
 
   /// The writer's side of the ordering: runs `j` of `epoch` unless a job of that epoch was refused.
-  caf::error run_in_order(uint64_t epoch, const std::function<caf::error()>& j);
+  caf::error run_in_order(uint64_t epoch, kind k, const std::function<caf::error()>& j);
 
 private:
   uint64_t epoch_ = 0;          ///< the caller's thread
@@ -59,6 +71,9 @@ private:
 /// Whether a job failed for lack of storage (errc::storage_unavailable, errc::database_damaged),
 /// which holds back the jobs posted behind it.
 bool refused_for_storage(const caf::error& err);
+
+/// Whether the failure `err` of a job of kind `k` holds back the jobs posted behind it.
+bool holds_back(write_pipeline::kind k, const caf::error& err);
 
 /// Runs each job at once, on the caller's thread (deterministic tests); `notify` is called after
 /// every job, from within `post`.

@@ -93,6 +93,22 @@ TEST_CASE_TEMPLATE("attempts left running run again until they were lost fleet.m
   CHECK(f.q("SELECT orphaned_attempts FROM tasks WHERE task_id = 'poison'") == 0);
 }
 
+TEST_CASE_TEMPLATE("a task left running without its attempt's row gets one at recovery, and runs again", B, STORE_BACKENDS) {
+  B f;
+  insert(f, "b1", {{"a", "echo", "{}", 0}, {"b", "echo", "{}", 0}});
+  start_all(f, 1, 1000);
+  // What an older fleetd could leave: the task counts the attempt, the attempts table lacks it.
+  f.exec("DELETE FROM attempts WHERE task_seq = " + std::to_string(seq_of(f, "b")));
+  auto r = recover(f, 2000, 3);
+  CHECK(r.requeued == 2);
+  CHECK(f.q("SELECT count(*) FROM tasks WHERE state = 'pending' AND attempts = 1 AND interruptions = 1") == 2);
+  CHECK(f.q("SELECT count(*) FROM attempts WHERE outcome = 'interrupted' AND finished_at = 2000") == 2);
+  CHECK(text_of(f, "SELECT worker_id || ' ' || started_at FROM attempts WHERE task_seq = "
+                     + std::to_string(seq_of(f, "b"))) == "unrecorded 2000");
+  CHECK(text_of(f, "SELECT error FROM attempts WHERE task_seq = " + std::to_string(seq_of(f, "b")))
+          .find("its start was not recorded") != std::string::npos);
+}
+
 TEST_CASE_TEMPLATE("a start the journal saw but the database never did is recorded as a lost attempt", B, STORE_BACKENDS) {
   B f;
   insert(f, "b1", {{"quick", "exec", "{}", 0}, {"recorded", "echo", "{}", 0}, {"done", "echo", "{}", 0}});

@@ -273,6 +273,79 @@ TEST_CASE_TEMPLATE("a group commit writes a started-and-ended attempt once and c
   CHECK_FALSE((*milestones)[0].finished);
 }
 
+namespace {
+
+attempt_ended success_of(const runnable_task& t, int32_t attempt, int64_t at) {
+  attempt_ended end;
+  end.seq = t.seq;
+  end.batch_id = t.batch_id;
+  end.task_id = t.spec.id;
+  end.attempt = attempt;
+  end.at = at;
+  end.outcome = attempt_outcome::succeeded;
+  end.result = "{}";
+  end.next = task_disposition::succeeded;
+  end.duration_ms = 5;
+  return end;
+}
+
+} // namespace
+
+TEST_CASE_TEMPLATE("an attempt's end that comes before its start in a group still writes one complete row", B,
+                   STORE_BACKENDS) {
+  B f;
+  insert(f, "b1", {{"a", "echo", "{}", 0}});
+  auto next = f.store->next_runnable(fleet::default_queue, 10);
+  REQUIRE(next);
+  REQUIRE(next->size() == 1);
+  const auto& a = (*next)[0];
+  std::vector<transition> group{success_of(a, 1, 3000), attempt_started{a.seq, "b1", "a", 1, "w1", 2000, {}}};
+  auto tx = f.store->transaction();
+  REQUIRE_FALSE(tx.begin());
+  auto recorded = f.store->record(group);
+  REQUIRE_MESSAGE(recorded, error_text(recorded.error()));
+  REQUIRE_FALSE(tx.commit());
+  CHECK(f.q("SELECT count(*) FROM attempts WHERE worker_id = 'w1' AND started_at = 2000 AND finished_at = 3000"
+            " AND outcome = 'succeeded'") == 1);
+  CHECK(f.q("SELECT count(*) FROM tasks WHERE state = 'succeeded' AND attempts = 1") == 1);
+}
+
+TEST_CASE_TEMPLATE("an attempt's end whose start is not stored is refused, naming the attempt, and the group with it",
+                   B, STORE_BACKENDS) {
+  B f;
+  insert(f, "b1", {{"a", "echo", "{}", 0}, {"b", "echo", "{}", 0}});
+  auto next = f.store->next_runnable(fleet::default_queue, 10);
+  REQUIRE(next);
+  REQUIRE(next->size() == 2);
+  const auto& a = (*next)[0];
+  const auto& b = (*next)[1];
+  // b's attempt started in a group that failed: its end alone would count an attempt with no row.
+  std::vector<transition> group{attempt_started{a.seq, "b1", "a", 1, "w1", 2000, {}}, success_of(a, 1, 3000),
+                                success_of(b, 1, 3000)};
+  {
+    auto tx = f.store->transaction();
+    REQUIRE_FALSE(tx.begin());
+    auto recorded = f.store->record(group);
+    REQUIRE_FALSE(recorded);
+    CHECK(recorded.error() == errc::database_error);
+    CHECK(error_text(recorded.error()).find("attempt 1 of task \"b\" of batch b1") != std::string::npos);
+    CHECK(error_text(recorded.error()).find("start is not stored") != std::string::npos);
+  } // rolled back
+  CHECK(f.q("SELECT count(*) FROM attempts") == 0);
+  CHECK(f.q("SELECT count(*) FROM tasks WHERE state = 'pending' AND attempts = 0") == 2);
+  CHECK(f.q("SELECT succeeded FROM batches") == 0);
+  // Written again in order, start first, the same ends are stored.
+  std::vector<transition> again{attempt_started{b.seq, "b1", "b", 1, "w2", 2500, {}}};
+  again.insert(again.end(), group.begin(), group.end());
+  auto tx = f.store->transaction();
+  REQUIRE_FALSE(tx.begin());
+  auto recorded = f.store->record(again);
+  REQUIRE_MESSAGE(recorded, error_text(recorded.error()));
+  REQUIRE_FALSE(tx.commit());
+  CHECK(f.q("SELECT count(*) FROM attempts WHERE finished_at = 3000") == 2);
+  CHECK(f.q("SELECT succeeded FROM batches") == 2);
+}
+
 TEST_CASE_TEMPLATE("settings changed at runtime round-trip through the database, field by field", B, STORE_BACKENDS) {
   B f;
   auto none = f.store->load_config_overrides();

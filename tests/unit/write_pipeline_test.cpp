@@ -300,3 +300,46 @@ TEST_CASE("after a job refused for lack of storage, the jobs posted behind it fa
     CHECK(ran == 5);
   }
 }
+
+TEST_CASE("a failed prerequisite job holds the jobs behind it back, whatever its error") {
+  temp_dir dir;
+  for (bool threaded : {false, true}) {
+    CAPTURE(threaded);
+    auto store = open_store(dir.file(threaded ? "t.db" : "i.db"));
+    outcome_waiter waiter;
+    auto pipeline = threaded ? make_threaded_pipeline(store, waiter.notifier())
+                             : make_inline_pipeline(store, waiter.notifier());
+    std::atomic<int> ran{0};
+    auto counted = [&](caf::error outcome) {
+      return [&ran, outcome](fleet_store&) -> caf::error {
+        ++ran;
+        return outcome;
+      };
+    };
+    // A group commit that failed on a busy lock or a constraint: the group behind it may end an
+    // attempt that it started, so it must not commit first.
+    pipeline->post(counted(caf::make_error(errc::database_error, "database is locked")),
+                   write_pipeline::kind::prerequisite);
+    pipeline->post(counted(caf::none), write_pipeline::kind::prerequisite);
+    pipeline->post(counted(caf::none));
+    auto outcomes = waiter.take(*pipeline, 3);
+    REQUIRE(outcomes.size() == 3);
+    for (const auto& err : outcomes)
+      CHECK(err == errc::database_error);
+    CHECK(error_text(outcomes[0]) == "database is locked");
+    CHECK(error_text(outcomes[1]).find("not written, because a write before it failed: database is locked") == 0);
+    CHECK(ran == 1);
+    CHECK(holds_back(write_pipeline::kind::prerequisite, outcomes[0]));
+    CHECK_FALSE(holds_back(write_pipeline::kind::independent, outcomes[0]));
+    CHECK_FALSE(holds_back(write_pipeline::kind::prerequisite, caf::none));
+    // After resume the jobs run again; an independent job's own error holds nothing back.
+    pipeline->resume();
+    pipeline->post(counted(caf::make_error(errc::database_error, "UNIQUE constraint failed")));
+    pipeline->post(counted(caf::none), write_pipeline::kind::prerequisite);
+    outcomes = waiter.take(*pipeline, 2);
+    REQUIRE(outcomes.size() == 2);
+    CHECK(outcomes[0] == errc::database_error);
+    CHECK_FALSE(outcomes[1]);
+    CHECK(ran == 3);
+  }
+}
