@@ -309,7 +309,10 @@ private:
   void invalidate_ready() { queues_.invalidate_all(); }
   /// The tasks of a batch just stored (`first_seq` the first one's) enter the windows that no
   /// read would bring them into; a window they do not fit is read again from the top.
-  void offer_fresh(const std::string& batch_id, std::vector<task>& tasks, int64_t first_seq, int64_t now);
+  /// `read_since_stored`: a window was read between the submit's post and now, so a read may
+  /// have met them already (in a window, or started): those stay out.
+  void offer_fresh(const std::string& batch_id, std::vector<task>& tasks, int64_t first_seq, int64_t now,
+                   bool read_since_stored);
   /// Adds the config file's queues and what was set at runtime to the scheduler.
   caf::error load_queues(int64_t now);
   /// An attempt left the running table: its queue's and group's counts, and the group's tasks
@@ -377,7 +380,8 @@ private:
   /// `tasks`: what was stored, taken into the windows (none: every window is read again).
   void after_submit(caf::typed_response_promise<std::string> rp, caf::expected<stored_batch> stored,
                     const std::string& id, const std::string& key, const std::string& what,
-                    std::shared_ptr<std::vector<task>> tasks = nullptr, int64_t now = 0);
+                    std::shared_ptr<std::vector<task>> tasks = nullptr, int64_t now = 0,
+                    uint64_t window_reads_at_post = 0);
   /// Tells the subscribers of a finished batch.
   void notify_finished(const batch_status& st);
   void publish_subscription_gauges();
@@ -424,6 +428,9 @@ private:
   one_shot_timer rate_timer_;
   one_shot_timer clock_timer_;
   bool dispatching_ = false;
+  /// Reads of the runnable index into a window so far: a submit notes it when it posts its
+  /// write, and tells from it whether a read may have met its tasks before its commit was seen.
+  uint64_t window_reads_ = 0;
   /// Attempts placed on a node during one dispatch, sent together when it ends.
   std::map<std::string, message_batch<node_attempt>> node_outboxes_;
   attempt_table attempts_;

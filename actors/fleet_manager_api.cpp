@@ -67,9 +67,9 @@ caf::result<std::string> fleet_manager_state::submit(std::vector<task>& tasks, c
     [id, key, now, limits = opts_.limits, batch](fleet_store& store) {
       return store_new_batch(store, id, key, limits, *batch, now);
     },
-    [this, rp, id, key, what, first_due, batch, now](caf::expected<stored_batch> stored) mutable {
+    [this, rp, id, key, what, first_due, batch, now, reads = window_reads_](caf::expected<stored_batch> stored) mutable {
       auto stored_new = stored && stored->existing.empty();
-      after_submit(rp, std::move(stored), id, key, what, std::move(batch), now);
+      after_submit(rp, std::move(stored), id, key, what, std::move(batch), now, reads);
       if (stored_new && first_due)
         schedule_wakeup(*first_due);
     });
@@ -79,7 +79,8 @@ caf::result<std::string> fleet_manager_state::submit(std::vector<task>& tasks, c
 void fleet_manager_state::after_submit(caf::typed_response_promise<std::string> rp,
                                        caf::expected<stored_batch> stored, const std::string& id,
                                        const std::string& key, const std::string& what,
-                                       std::shared_ptr<std::vector<task>> tasks, int64_t now) {
+                                       std::shared_ptr<std::vector<task>> tasks, int64_t now,
+                                       uint64_t window_reads_at_post) {
   if (!stored) {
     rp.deliver(std::move(stored.error()));
     return;
@@ -95,7 +96,7 @@ void fleet_manager_state::after_submit(caf::typed_response_promise<std::string> 
   opts_.metrics->tasks_submitted.add(static_cast<uint64_t>(n_tasks));
   rp.deliver(id);
   if (tasks)
-    offer_fresh(id, *tasks, stored->first_seq, now);
+    offer_fresh(id, *tasks, stored->first_seq, now, window_reads_ != window_reads_at_post);
   else
     invalidate_ready(); // new tasks may outrank the ones in the windows
   dispatch();

@@ -18,6 +18,7 @@
 #include <algorithm>
 #include <chrono>
 #include <limits>
+#include <unordered_set>
 
 namespace fleet {
 
@@ -46,6 +47,7 @@ bool fleet_manager_state::held_back(const runnable_task& row) const {
 bool fleet_manager_state::fill_ready(queue_slot& q) {
   auto size = std::max<size_t>(reader_->window_rows(), 2 * static_cast<size_t>(cfg_.max_concurrent_workers));
   auto read = [this, &q](size_t limit, const std::optional<run_position>& from) {
+    ++window_reads_;
     return reader_->next_runnable(q.name, limit, from);
   };
   // A task of a group at its cap stays out: the tasks behind it come in, and the group's next
@@ -64,7 +66,7 @@ bool fleet_manager_state::fill_ready(queue_slot& q) {
 }
 
 void fleet_manager_state::offer_fresh(const std::string& batch_id, std::vector<task>& tasks, int64_t first_seq,
-                                      int64_t now) {
+                                      int64_t now, bool read_since_stored) {
   // The runnable ones by queue (tasks that wait, delayed or on dependencies, are not), in run
   // order. Only those a window may take become window rows: a million-task submit into a queue
   // does not cost a million rows here.
@@ -111,15 +113,26 @@ void fleet_manager_state::offer_fresh(const std::string& batch_id, std::vector<t
       budget -= std::min(budget, fresh_row_bytes + r.spec.data.size());
       fresh.push_back(std::move(r));
     }
-    auto skip = [this, q](const runnable_task& row) {
-      return held_back(row) || !queues_.claim(*q, row.spec.group, {row.spec.priority, row.seq});
+    // A read that came after the commit met these tasks: those it took into the window are there
+    // (those it started are held back). Entering twice would start them twice.
+    std::unordered_set<int64_t> in_window;
+    if (read_since_stored)
+      for (const auto& row : window.rows())
+        if (row.seq >= first_seq)
+          in_window.insert(row.seq);
+    auto skip = [this, q, &in_window](const runnable_task& row) {
+      return held_back(row) || in_window.count(row.seq) != 0
+             || !queues_.claim(*q, row.spec.group, {row.spec.priority, row.seq});
     };
     // A group at its cap ends the entry rather than leaving its tasks out: the tasks left out are
     // read again with each end of the group's attempts, a pass over the index each time.
     std::unordered_map<std::string, int32_t> entering;
-    auto stops = [this, q, &entering](const runnable_task& row) {
+    auto stops = [this, q, &entering, &in_window](const runnable_task& row) {
       if (held_back(row))
         return true;
+      if (in_window.count(row.seq) != 0)
+        return false; // claimed when it was read, and skipped
+
       const auto& group = row.spec.group;
       if (group.empty() || q->limits.group_max_workers <= 0)
         return false; // no cap: nothing to count
@@ -153,6 +166,7 @@ void fleet_manager_state::read_group(queue_slot& q, const std::string& group) {
   auto from = dropped->second;
   constexpr size_t slice = 16;
   for (;;) {
+    ++window_reads_;
     auto rows = reader_->runnable_of_group(q.name, group, slice, from, *up_to);
     if (!rows) {
       spdlog::error("cannot read the runnable tasks of group {} of queue {}: {}", printable(group), q.name,

@@ -128,6 +128,8 @@ private:
 
 
   caf::error record_start(const attempt_started& x, std::map<std::string, batch_delta>& deltas);
+  /// `err`, the failed insert of start `x`, or what says that its attempt is stored already.
+  caf::error start_stored_twice(const attempt_started& x, caf::error err);
   caf::error record_end(const attempt_ended& x, const attempt_started* start,
                         std::map<std::string, batch_delta>& deltas);
   caf::error apply_deltas(const std::map<std::string, batch_delta>& deltas, milestones& out);

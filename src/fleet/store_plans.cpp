@@ -62,6 +62,14 @@ starts_ended_within(const std::vector<transition>& changes) {
   return out;
 }
 
+caf::error attempt_already_stored(const attempt_started& x, const std::string& worker_id, int64_t started_at) {
+  return caf::make_error(errc::database_error,
+                         fmt::format("attempt {} of task {} of batch {} is stored already (worker {}, started at {}): "
+                                     "this start (worker {}, at {}) is not written",
+                                     x.attempt, quoted_input(x.task_id), x.batch_id, worker_id, started_at,
+                                     x.worker_id, x.at));
+}
+
 caf::error end_without_start(const attempt_ended& x) {
   return caf::make_error(errc::database_error,
                          fmt::format("attempt {} of task {} of batch {} ended, but its start is not stored: the "

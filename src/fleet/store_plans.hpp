@@ -51,6 +51,9 @@ std::string attempt_end_detail(const attempt_ended& x);
 std::map<std::pair<int64_t, int32_t>, const attempt_started*>
 starts_ended_within(const std::vector<transition>& changes);
 
+/// The refusal of a start whose attempt is stored already (by `worker_id`, at `started_at`).
+caf::error attempt_already_stored(const attempt_started& x, const std::string& worker_id, int64_t started_at);
+
 /// The refusal of an attempt's end whose start is not stored: committing the end alone would count
 /// the attempt in its task with no attempts row to audit it, and the start, should it come later,
 /// would make the finished task running again. The group fails and is written again in order.

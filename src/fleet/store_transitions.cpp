@@ -161,12 +161,23 @@ caf::expected<caf::optional<int64_t>> sqlite_reader::next_due() {
   return due;
 }
 
+caf::error sqlite_store::start_stored_twice(const attempt_started& x, caf::error err) {
+  auto stored = db_.prepare("SELECT worker_id, started_at FROM attempts WHERE task_seq = ?1 AND attempt = ?2");
+  if (!stored)
+    return err;
+  stored->rebind(x.seq, x.attempt);
+  auto row = stored->step();
+  if (!row || !*row)
+    return err;
+  return attempt_already_stored(x, stored->column_text(0), stored->column_int64(1));
+}
+
 caf::error sqlite_store::record_start(const attempt_started& x, std::map<std::string, batch_delta>& deltas) {
   auto& ia = stmts_->insert_attempt;
   ia.rebind(x.seq, x.attempt, x.worker_id, x.at);
   bind_node(ia, 5, x.node);
   if (auto err = ia.run())
-    return err;
+    return start_stored_twice(x, std::move(err));
   if (auto err = stmts_->start_task.execute(x.seq, x.attempt, x.at))
     return err;
   deltas[x.batch_id].note_start(x.at);
@@ -203,7 +214,7 @@ caf::error sqlite_store::record_end(const attempt_ended& x, const attempt_starte
     bind_error(wa, 7);
     bind_node(wa, 8, start->node);
     if (auto err = wa.run())
-      return err;
+      return start_stored_twice(*start, std::move(err));
     deltas[x.batch_id].note_start(start->at);
   } else {
     auto& ea = stmts_->end_attempt;

@@ -333,3 +333,29 @@ TEST_CASE("results are paged by cursor, and too big a batch is refused unpaged")
   REQUIRE_FALSE(unknown);
   CHECK(unknown.error() == errc::unknown_batch);
 }
+
+TEST_CASE("a submit whose tasks a read met before its commit was taken in starts each task once") {
+  fleet_fixture f; // two workers
+  f.start();
+  auto paused = f.ask<bool>(pause_atom::value, std::string{});
+  REQUIRE(paused);
+  REQUIRE(*paused);
+  // Older tasks, which the next dispatch starts first.
+  auto older = f.submit_ok({make_task("a0", "echo"), make_task("a1", "echo")});
+  // Both commit at once (the inline writer) before the manager takes their continuations, in
+  // order: the resume's reads the window from the top and meets the new tasks already stored;
+  // the submit's then offers the same tasks to the window. None may enter it twice.
+  auto resume = f.request(resume_atom::value, std::string{});
+  std::vector<task> fresh;
+  for (int i = 0; i < 4; ++i)
+    fresh.push_back(make_task("e" + std::to_string(i), "echo"));
+  auto submit = f.request(submit_atom::value, std::move(fresh));
+  f.run();
+  std::string batch;
+  resume.receive([](bool changed) { CHECK(changed); }, [&](caf::error& err) { FAIL(error_text(err)); });
+  submit.receive([&](std::string& id) { batch = id; }, [&](caf::error& err) { FAIL(error_text(err)); });
+  REQUIRE(f.advance_until([&] { return f.finished(batch) && f.finished(older); }));
+  CHECK(f.query_int("SELECT count(*) FROM attempts") == 6);
+  CHECK(f.query_int("SELECT max(attempt) FROM attempts") == 1);
+  CHECK(f.query_int("SELECT count(*) FROM tasks WHERE state = 'succeeded' AND attempts = 1") == 6);
+}
