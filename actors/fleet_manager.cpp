@@ -306,9 +306,15 @@ void fleet_manager_state::schedule_flush_retry() {
 
 void fleet_manager_state::on_committed() {
   for (auto& err : writer_->take_outcomes()) {
-    note_write_outcome(err);
     auto [then, kind] = std::move(continuations_.front());
     continuations_.pop_front();
+    if (kind == write_pipeline::kind::prerequisite && err && !refused_for_storage(err))
+      // A group commit that fails for another reason (a lock another program holds, a
+      // constraint) records nothing either: attempts started meanwhile would run unrecorded.
+      note_write_outcome(caf::make_error(errc::storage_unavailable,
+                                         fmt::format("a group commit failed: {}", error_text(err))));
+    else
+      note_write_outcome(err);
     if (holds_back(kind, err))
       writes_refused_ = true;
     // One by one: an exception must not cost the continuations after it their outcomes.

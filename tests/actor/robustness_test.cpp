@@ -234,3 +234,35 @@ TEST_CASE("a cancel that cannot be stored leaves its stopped attempts recorded, 
   CHECK(f.stats().active_workers == 0);
   CHECK(f.query_int("SELECT count(*) FROM tasks WHERE state <> 'cancelled'") == 0);
 }
+
+TEST_CASE("a group commit that another program's lock holds back stops new attempts until it commits") {
+  fleet_fixture f; // 2 workers
+  f.start();
+  auto first = f.submit_ok(sleep_tasks(1, 50, "s"));
+  f.advance(10);
+  REQUIRE(f.stats().active_workers == 1);
+  {
+    // The attempt's end waits for a group commit that cannot begin (busy_timeout).
+    auto blocker = sqlite::database::open(f.db_path());
+    REQUIRE(blocker);
+    REQUIRE_FALSE(blocker->exec("BEGIN IMMEDIATE"));
+    f.advance(50);
+    CHECK(f.metrics().storage_writable.value() == 0);
+    // Nothing starts that could not be recorded, and new work is refused with the reason.
+    auto refused = f.ask<std::string>(submit_atom::value, echo_tasks(1));
+    REQUIRE_FALSE(refused);
+    CHECK(refused.error() == errc::storage_unavailable);
+    CHECK_MESSAGE(error_text(refused.error()).find("a group commit failed: sqlite: database is locked")
+                    != std::string::npos,
+                  error_text(refused.error()));
+    REQUIRE_FALSE(blocker->exec("ROLLBACK"));
+  }
+  // The next try (a second later) commits: the end is recorded, and work is taken again.
+  REQUIRE(f.advance_until([&] { return f.finished(first); }, 5'000));
+  CHECK(f.metrics().storage_writable.value() == 1);
+  auto second = f.submit_ok(echo_tasks(2));
+  REQUIRE(f.advance_until([&] { return f.finished(second); }, 5'000));
+  CHECK(f.query_int("SELECT count(*) FROM attempts WHERE outcome = 'succeeded'") == 3);
+  CHECK(f.query_int("SELECT count(*) FROM tasks t WHERE attempts <> (SELECT count(*) FROM attempts a"
+                    " WHERE a.task_seq = t.seq)") == 0);
+}
