@@ -156,6 +156,8 @@ private:
   /// Once a batch's tasks and edges are stored: each task with dependencies `blocked`, the counts
   /// set, and a cycle refused (naming it). Nothing for a batch without edges.
   caf::error link_dependencies(int64_t first_seq, int64_t last_seq);
+  /// How many tasks run after task `seq` (its `dependents`).
+  caf::expected<int64_t> dependents_count(int64_t seq);
   /// What the end of task `seq` (which has dependents) means for them: a success releases them,
   /// a failure for good or a cancel skips every blocked task below it (one tasks_skipped event).
   /// Returns how many were skipped: the caller counts them failed.
@@ -178,6 +180,10 @@ private:
               std::unique_ptr<statements> stmts);
   std::unique_ptr<statements> stmts_;
   bool* pruning_events_ = nullptr;
+  /// Whether a batch with dependencies was ever stored (task_deps had a row at open, or
+  /// link_dependencies linked one since; a rollback leaves it set, which costs a lookup only):
+  /// until then an ended task cannot have dependents, and record_end does not look.
+  bool dependencies_stored_ = true;
 };
 
 } // namespace fleet

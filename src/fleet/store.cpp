@@ -129,6 +129,9 @@ caf::expected<std::unique_ptr<sqlite_store>> sqlite_store::with_statements(sqlit
   auto pruning = register_pruning_flag(db);
   if (!pruning)
     return pruning.error();
+  auto dependencies = db.query_int(sql::any_dependency);
+  if (!dependencies)
+    return dependencies.error();
   auto reads = prepare_reads(db);
   if (!reads)
     return reads.error();
@@ -162,6 +165,7 @@ caf::expected<std::unique_ptr<sqlite_store>> sqlite_store::with_statements(sqlit
     .start_batch = prepare(sql::start_batch),
     .end_attempt = prepare(sql::end_attempt),
     .end_task = prepare(sql::end_task),
+    .task_dependents = prepare(sql::task_dependents),
     .count_batch = prepare(sql::count_batch),
     .finish_batch = prepare(sql::finish_batch),
     .insert_event = prepare(sql::insert_event),
@@ -207,6 +211,7 @@ caf::expected<std::unique_ptr<sqlite_store>> sqlite_store::with_statements(sqlit
     return prepare.error;
   auto store = std::unique_ptr<sqlite_store>(new sqlite_store(std::move(db), std::move(*reads), std::move(writes)));
   store->pruning_events_ = *pruning;
+  store->dependencies_stored_ = *dependencies != 0;
   return store;
 }
 

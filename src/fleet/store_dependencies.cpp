@@ -68,6 +68,7 @@ caf::error sqlite_store::link_dependencies(int64_t first_seq, int64_t last_seq) 
     return n.error();
   if (*n == 0)
     return caf::none;
+  dependencies_stored_ = true;
   if (auto err = check_batch_edges(*n))
     return err;
   if (auto err = stmts_->block_dependents.execute(first_seq, last_seq))

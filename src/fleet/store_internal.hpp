@@ -68,6 +68,7 @@ struct sqlite_store::statements {
   sqlite::statement start_batch;
   sqlite::statement end_attempt;
   sqlite::statement end_task;
+  sqlite::statement task_dependents;
   sqlite::statement count_batch;
   sqlite::statement finish_batch;
   sqlite::statement insert_event;

@@ -199,6 +199,17 @@ caf::error sqlite_store::mark_batch_started(const std::string& batch_id, int64_t
   return caf::none;
 }
 
+caf::expected<int64_t> sqlite_store::dependents_count(int64_t seq) {
+  auto& st = stmts_->task_dependents;
+  st.rebind(seq);
+  auto row = st.step();
+  if (!row)
+    return row.error();
+  auto n = *row ? st.column_int64(0) : 0;
+  st.reset();
+  return n;
+}
+
 caf::error sqlite_store::record_end(const attempt_ended& x, const attempt_started* start,
                                    std::map<std::string, batch_delta>& deltas) {
   auto bind_error = [&](auto& st, int index) {
@@ -248,13 +259,13 @@ caf::error sqlite_store::record_end(const attempt_ended& x, const attempt_starte
   else
     et.bind(10, nullptr);
   et.bind(11, int64_t{x.orphaned ? 1 : 0});
-  auto ended = et.step();
-  if (!ended)
-    return ended.error();
-  auto dependents = *ended ? et.column_int64(0) : 0;
-  et.reset();
+  if (auto err = et.run())
+    return err;
+  auto dependents = terminal && dependencies_stored_ ? dependents_count(x.seq) : int64_t{0};
+  if (!dependents)
+    return dependents.error();
   auto& delta = deltas[x.batch_id];
-  if (dependents > 0 && terminal) {
+  if (*dependents > 0) {
     auto skipped = settle_dependents(x.seq, x.batch_id, x.task_id, x.next, x.at);
     if (!skipped)
       return skipped.error();
