@@ -5,6 +5,7 @@
 #include "fleet/store.hpp"
 #include "fleet/upload_rows.hpp"
 #include "store_backends.hpp"
+#include "store_conformance.hpp"
 
 #include <doctest/doctest.h>
 #include <nlohmann/json.hpp>
@@ -273,23 +274,6 @@ TEST_CASE_TEMPLATE("a group commit writes a started-and-ended attempt once and c
   CHECK_FALSE((*milestones)[0].finished);
 }
 
-namespace {
-
-attempt_ended success_of(const runnable_task& t, int32_t attempt, int64_t at) {
-  attempt_ended end;
-  end.seq = t.seq;
-  end.batch_id = t.batch_id;
-  end.task_id = t.spec.id;
-  end.attempt = attempt;
-  end.at = at;
-  end.outcome = attempt_outcome::succeeded;
-  end.result = "{}";
-  end.next = task_disposition::succeeded;
-  end.duration_ms = 5;
-  return end;
-}
-
-} // namespace
 
 TEST_CASE_TEMPLATE("an attempt's end that comes before its start in a group still writes one complete row", B,
                    STORE_BACKENDS) {
@@ -299,7 +283,8 @@ TEST_CASE_TEMPLATE("an attempt's end that comes before its start in a group stil
   REQUIRE(next);
   REQUIRE(next->size() == 1);
   const auto& a = (*next)[0];
-  std::vector<transition> group{success_of(a, 1, 3000), attempt_started{a.seq, "b1", "a", 1, "w1", 2000, {}}};
+  std::vector<transition> group{ended(a, 1, 3000, task_disposition::succeeded),
+                                attempt_started{a.seq, "b1", "a", 1, "w1", 2000, {}}};
   auto tx = f.store->transaction();
   REQUIRE_FALSE(tx.begin());
   auto recorded = f.store->record(group);
@@ -320,8 +305,9 @@ TEST_CASE_TEMPLATE("an attempt's end whose start is not stored is refused, namin
   const auto& a = (*next)[0];
   const auto& b = (*next)[1];
   // b's attempt started in a group that failed: its end alone would count an attempt with no row.
-  std::vector<transition> group{attempt_started{a.seq, "b1", "a", 1, "w1", 2000, {}}, success_of(a, 1, 3000),
-                                success_of(b, 1, 3000)};
+  std::vector<transition> group{attempt_started{a.seq, "b1", "a", 1, "w1", 2000, {}},
+                                ended(a, 1, 3000, task_disposition::succeeded),
+                                ended(b, 1, 3000, task_disposition::succeeded)};
   {
     auto tx = f.store->transaction();
     REQUIRE_FALSE(tx.begin());

@@ -57,6 +57,17 @@ struct outcome_waiter {
   }
 };
 
+/// Jobs that count their runs and fail (or not) as told.
+struct counted_jobs {
+  std::atomic<int> ran{0};
+  write_pipeline::job operator()(caf::error outcome) {
+    return [this, outcome](fleet_store&) -> caf::error {
+      ++ran;
+      return outcome;
+    };
+  }
+};
+
 } // namespace
 
 TEST_CASE("the threaded writer runs jobs in order, each in its own transaction") {
@@ -265,13 +276,8 @@ TEST_CASE("after a job refused for lack of storage, the jobs posted behind it fa
     outcome_waiter waiter;
     auto pipeline = threaded ? make_threaded_pipeline(store, waiter.notifier())
                              : make_inline_pipeline(store, waiter.notifier());
-    std::atomic<int> ran{0};
-    auto counted = [&](caf::error outcome) {
-      return [&ran, outcome](fleet_store&) -> caf::error {
-        ++ran;
-        return outcome;
-      };
-    };
+    counted_jobs counted;
+    auto& ran = counted.ran;
     pipeline->post(counted(caf::make_error(errc::storage_unavailable, "disk I/O error")));
     pipeline->post(counted(caf::none)); // would commit after the refused one: it must not
     pipeline->post(counted(caf::none));
@@ -309,13 +315,8 @@ TEST_CASE("a failed prerequisite job holds the jobs behind it back, whatever its
     outcome_waiter waiter;
     auto pipeline = threaded ? make_threaded_pipeline(store, waiter.notifier())
                              : make_inline_pipeline(store, waiter.notifier());
-    std::atomic<int> ran{0};
-    auto counted = [&](caf::error outcome) {
-      return [&ran, outcome](fleet_store&) -> caf::error {
-        ++ran;
-        return outcome;
-      };
-    };
+    counted_jobs counted;
+    auto& ran = counted.ran;
     // A group commit that failed on a busy lock or a constraint: the group behind it may end an
     // attempt that it started, so it must not commit first.
     pipeline->post(counted(caf::make_error(errc::database_error, "database is locked")),
