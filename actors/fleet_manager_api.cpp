@@ -67,7 +67,8 @@ caf::result<std::string> fleet_manager_state::submit(std::vector<task>& tasks, c
     [id, key, now, limits = opts_.limits, batch](fleet_store& store) {
       return store_new_batch(store, id, key, limits, *batch, now);
     },
-    [this, rp, id, key, what, first_due, batch, now, reads = window_reads_](caf::expected<stored_batch> stored) mutable {
+    [this, rp, id, key, what, first_due, batch, now,
+     reads = window_reads_](caf::expected<stored_batch> stored) mutable {
       auto stored_new = stored && stored->existing.empty();
       after_submit(rp, std::move(stored), id, key, what, std::move(batch), now, reads);
       if (stored_new && first_due)
