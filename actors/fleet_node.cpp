@@ -47,11 +47,7 @@ void send_outcomes(node_self self) {
   if (st.outbox.empty())
     return;
   auto outcomes = st.outbox.take();
-  for (const auto& o : outcomes) {
-    st.recently_sent.push_back(o);
-    if (st.recently_sent.size() > max_node_batch)
-      st.recently_sent.pop_front();
-  }
+  st.recently_sent.add(outcomes, self->clock().now());
   self->send(st.opts.manager, outcomes_atom::value, st.opts.announcement.name, std::move(outcomes));
 }
 
@@ -207,7 +203,7 @@ void join(node_self self, fleet_api_actor manager) {
       st.deferred.insert(o.worker_id);
     }
   };
-  for (const auto& o : st.recently_sent)
+  for (const auto& o : st.recently_sent.list())
     add_finished(o);
   for (const auto& o : st.in_join)
     add_finished(o);
@@ -240,7 +236,7 @@ void join(node_self self, fleet_api_actor manager) {
             if (st.deferred.count(o.worker_id) != 0 && kept.count(o.worker_id) != 0)
               late.push_back(std::move(o));
         };
-        take_deferred(st.recently_sent);
+        take_deferred(st.recently_sent.list());
         take_deferred(st.in_join);
         st.deferred.clear();
         st.recently_sent.clear();

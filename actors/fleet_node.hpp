@@ -3,6 +3,7 @@
 #include "fleetd/interfaces.hpp"
 #include "fleetd/worker.hpp"
 #include "fleet/message_batch.hpp"
+#include "fleet/sent_outcomes.hpp"
 
 #include <caf/stateful_actor.hpp>
 
@@ -77,9 +78,9 @@ struct fleet_node_state {
   uint64_t losses = 0;
   /// Outcomes of attempts that ended while the node had no fleetd (or was joining), for the next join.
   std::vector<node_outcome> held;
-  /// The last outcomes sent to fleetd (at most max_node_batch, newest last): fleetd may have died
-  /// before it recorded them, and the next join reports them again.
-  std::deque<node_outcome> recently_sent;
+  /// The outcomes sent to fleetd in the last seconds: fleetd may have died before it recorded
+  /// them, and the next join reports them again.
+  sent_outcomes recently_sent{std::chrono::seconds(10), max_held_attempts, size_t{64} << 20};
   /// Outcomes the join on its way reported: back to `held` if it fails.
   std::vector<node_outcome> in_join;
   /// The running attempts the current join announced: those not kept stop once it is welcomed.
