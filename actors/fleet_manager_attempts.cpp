@@ -132,7 +132,6 @@ void fleet_manager_state::offer_fresh(const std::string& batch_id, std::vector<t
         return true;
       if (in_window.count(row.seq) != 0)
         return false; // claimed when it was read, and skipped
-
       const auto& group = row.spec.group;
       if (group.empty() || q->limits.group_max_workers <= 0)
         return false; // no cap: nothing to count

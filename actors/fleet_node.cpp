@@ -236,10 +236,10 @@ void join(node_self self, fleet_api_actor manager) {
             if (st.deferred.count(o.worker_id) != 0 && kept.count(o.worker_id) != 0)
               late.push_back(std::move(o));
         };
-        take_deferred(st.recently_sent.list());
+        auto sent = st.recently_sent.take();
+        take_deferred(sent);
         take_deferred(st.in_join);
         st.deferred.clear();
-        st.recently_sent.clear();
         st.in_join.clear();
         late.insert(late.end(), std::make_move_iterator(st.held.begin()), std::make_move_iterator(st.held.end()));
         st.held.clear();

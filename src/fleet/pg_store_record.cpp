@@ -157,10 +157,10 @@ caf::error pg_store::record_ends(const std::vector<std::pair<const attempt_ended
                                   open_seqs, open_attempts);
       if (!missing)
         return missing.error();
-      for (const auto& [e, start] : ends)
-        if (start == nullptr && missing->rows() > 0 && e->seq == missing->integer(0, 0)
-            && e->attempt == missing->integer(0, 1))
-          return end_without_start(*e);
+      if (missing->rows() > 0)
+        for (const auto& [e, start] : ends)
+          if (start == nullptr && e->seq == missing->integer(0, 0) && e->attempt == missing->integer(0, 1))
+            return end_without_start(*e);
       return caf::make_error(errc::database_error, fmt::format("{} attempt ends were recorded for {} attempts",
                                                                open_seqs.size(), res->affected()));
     }

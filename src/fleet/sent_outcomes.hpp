@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstddef>
 #include <deque>
+#include <utility>
 #include <vector>
 
 namespace fleet {
@@ -36,15 +37,17 @@ public:
   }
 
   /// Oldest first.
-  std::deque<node_outcome>& list() { return list_; }
   const std::deque<node_outcome>& list() const { return list_; }
   size_t size() const { return list_.size(); }
 
-  void clear() {
-    list_.clear();
+  /// Every outcome kept, oldest first; none is kept after.
+  std::deque<node_outcome> take() {
     sent_at_.clear();
     bytes_ = 0;
+    return std::exchange(list_, {});
   }
+
+  void clear() { take(); }
 
 private:
   std::chrono::milliseconds keep_;

@@ -49,6 +49,10 @@ TEST_CASE("what a node keeps of its sent outcomes is bounded by count and by byt
   by_count.add(outcomes(0, 250), t0);
   CHECK(by_count.size() == 100);
   CHECK(by_count.list().front().seq == 150);
+  auto taken = by_count.take(); // at a welcome: every outcome goes, none stays
+  CHECK(taken.size() == 100);
+  CHECK(taken.front().seq == 150);
+  CHECK(by_count.size() == 0);
   sent_outcomes by_bytes{10s, 20'000, 1'000'000};
   by_bytes.add(outcomes(0, 10, 300'000), t0); // about 3 MB: the newest three fit
   CHECK(by_bytes.size() == 3);

@@ -57,6 +57,13 @@ struct outcome_waiter {
   }
 };
 
+/// The threaded or the inline pipeline, its outcomes announced to `waiter`.
+std::unique_ptr<write_pipeline> make_pipeline(bool threaded, std::shared_ptr<fleet_store> store,
+                                              outcome_waiter& waiter) {
+  return threaded ? make_threaded_pipeline(std::move(store), waiter.notifier())
+                  : make_inline_pipeline(std::move(store), waiter.notifier());
+}
+
 /// Jobs that count their runs and fail (or not) as told.
 struct counted_jobs {
   std::atomic<int> ran{0};
@@ -239,8 +246,7 @@ TEST_CASE("run() waits for its job after the posted ones, returns its outcome, a
   for (bool threaded : {false, true}) {
     CAPTURE(threaded);
     outcome_waiter waiter;
-    auto pipeline = threaded ? make_threaded_pipeline(store, waiter.notifier())
-                             : make_inline_pipeline(store, waiter.notifier());
+    auto pipeline = make_pipeline(threaded, store, waiter);
     auto prefix = threaded ? std::string{"t"} : std::string{"i"};
     pipeline->post([&](fleet_store& s) { return s.insert_batch(prefix + "1", two_tasks(), 1000); });
     int64_t seen_batches = -1;
@@ -274,8 +280,7 @@ TEST_CASE("after a job refused for lack of storage, the jobs posted behind it fa
     CAPTURE(threaded);
     auto store = open_store(dir.file(threaded ? "t.db" : "i.db"));
     outcome_waiter waiter;
-    auto pipeline = threaded ? make_threaded_pipeline(store, waiter.notifier())
-                             : make_inline_pipeline(store, waiter.notifier());
+    auto pipeline = make_pipeline(threaded, store, waiter);
     counted_jobs counted;
     auto& ran = counted.ran;
     pipeline->post(counted(caf::make_error(errc::storage_unavailable, "disk I/O error")));
@@ -313,8 +318,7 @@ TEST_CASE("a failed prerequisite job holds the jobs behind it back, whatever its
     CAPTURE(threaded);
     auto store = open_store(dir.file(threaded ? "t.db" : "i.db"));
     outcome_waiter waiter;
-    auto pipeline = threaded ? make_threaded_pipeline(store, waiter.notifier())
-                             : make_inline_pipeline(store, waiter.notifier());
+    auto pipeline = make_pipeline(threaded, store, waiter);
     counted_jobs counted;
     auto& ran = counted.ran;
     // A group commit that failed on a busy lock or a constraint: the group behind it may end an
