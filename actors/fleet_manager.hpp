@@ -301,8 +301,11 @@ private:
   void after_commit(std::function<void()> action);
 
   void dispatch();
-  /// Fills the window of `q`'s runnable tasks; false if the index cannot be read.
+  /// Fills the window of `q`'s runnable tasks if it is empty, and tops up the other queues' low
+  /// windows in the same read; false if `q`'s cannot be read.
   bool fill_ready(queue_slot& q);
+  /// Reads `q`'s window: fills it if empty, else (`top_up`) reads on up to `size` tasks.
+  bool read_window(queue_slot& q, size_t size, bool top_up);
   /// Whether a task read from the runnable index must stay out of a window (running, its change
   /// uncommitted, its batch being cancelled).
   bool held_back(const runnable_task& row) const;

@@ -45,7 +45,32 @@ bool fleet_manager_state::held_back(const runnable_task& row) const {
 }
 
 bool fleet_manager_state::fill_ready(queue_slot& q) {
+  if (!q.window.empty() || q.window.exhausted())
+    return true;
   auto size = std::max<size_t>(reader_->window_rows(), 2 * static_cast<size_t>(cfg_.max_concurrent_workers));
+  // The windows of the other queues that run low are read with this one, in one snapshot: a
+  // queue's tasks lie among the other queues' in the file, so each page read holds tasks of many
+  // queues, and read one queue at a time (with commits between) it is read again for each.
+  auto shared = reader_->begin_reads();
+  if (!shared || !*shared) {
+    if (!shared)
+      spdlog::warn("cannot begin a read transaction: {}", error_text(shared.error()));
+    return read_window(q, size, false);
+  }
+  auto filled = read_window(q, size, false);
+  for (auto& other : queues_.all()) {
+    if (!filled)
+      break;
+    if (&other != &q && !other.limits.paused && !other.window.exhausted() && other.window.size() < size / 2)
+      if (!read_window(other, size, true))
+        break;
+  }
+  if (auto err = reader_->end_reads())
+    spdlog::warn("cannot end a read transaction: {}", error_text(err));
+  return filled;
+}
+
+bool fleet_manager_state::read_window(queue_slot& q, size_t size, bool top_up) {
   auto read = [this, &q](size_t limit, const std::optional<run_position>& from) {
     ++window_reads_;
     return reader_->next_runnable(q.name, limit, from);
@@ -55,7 +80,8 @@ bool fleet_manager_state::fill_ready(queue_slot& q) {
   auto skip = [this, &q](const runnable_task& row) {
     return held_back(row) || !queues_.claim(q, row.spec.group, {row.spec.priority, row.seq});
   };
-  auto err = q.window.fill(size, commits_.uncommitted(), read, skip, window_bytes);
+  auto err = top_up && !q.window.empty() ? q.window.top_up(size, read, skip, window_bytes)
+                                         : q.window.fill(size, commits_.uncommitted(), read, skip, window_bytes);
   if (!err)
     return true;
   if (err == errc::database_damaged)

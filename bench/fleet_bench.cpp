@@ -3,6 +3,7 @@
 //
 //   fleet-bench run   --port P --pid PID --n N --c C --workload noop|queues|sleep1ms|sleep40ms|flaky|pool|execpy
 //                     (queues: noop over 100 queues and 10,000 groups, with limits that never bind)
+//                     [--queues N]      (queues, queues-only: N queues instead of 100, up to 999)
 //                     [--worker FILE]   (pool: type pynoop, served by a [pool.*] of fleetd's config;
 //                                        execpy: `exec` of python3 FILE --once per task)
 //                     [--chunk N]       (tasks per message: the client library's 10,000 by default,
@@ -39,7 +40,7 @@ std::map<std::string, std::string> parse_args(int argc, char** argv) {
   return out;
 }
 
-std::vector<task> make_tasks(const std::string& workload, int64_t n, const std::string& worker = {}) {
+std::vector<task> make_tasks(const std::string& workload, int64_t n, const std::string& worker, int queues) {
   auto exec_data = fmt::format(R"({{"argv":["python3","{}","--once"]}})", worker);
   std::vector<task> tasks;
   tasks.reserve(static_cast<size_t>(n));
@@ -58,11 +59,11 @@ std::vector<task> make_tasks(const std::string& workload, int64_t n, const std::
     else if (workload == "execpy")
       tasks.push_back({id, "exec", exec_data, 0});
     else if (workload == "queues" || workload == "queues-only" || workload == "groups-only") {
-      // 100 queues and 10,000 groups (fleet-bench makes the queues first); the two halves apart
-      // show which of them costs what.
+      // 100 queues (or --queues) and 10,000 groups (fleet-bench makes the queues first); the two
+      // halves apart show which of them costs what.
       tasks.push_back({id, "echo", "{}", 0});
       if (workload != "groups-only")
-        tasks.back().queue = fmt::format("q{}", i % 100);
+        tasks.back().queue = fmt::format("q{}", i % queues);
       if (workload != "queues-only")
         tasks.back().group = fmt::format("g{}", i % 10'000);
     } else if (workload == "flaky")
@@ -147,9 +148,14 @@ int main(int argc, char** argv) {
     fmt::print(stderr, "fleet-bench: {}\n", error_text(scaled.error()));
     return 2;
   }
+  auto queues = std::stoi(arg("queues", "100"));
+  if (queues < 1 || queues > 999) {
+    fmt::print(stderr, "fleet-bench: --queues must be 1..999 (fleetd keeps 1,000 with its default)\n");
+    return 2;
+  }
   if (workload.rfind("queues", 0) == 0) {
     // Limits that never bind at this concurrency: what is measured is their bookkeeping.
-    for (int q = 0; q < 100; ++q) {
+    for (int q = 0; q < queues; ++q) {
       queue_change change;
       change.weight = 1 + q % 5;
       change.group_max_workers = 4;
@@ -160,7 +166,7 @@ int main(int argc, char** argv) {
       }
     }
   }
-  auto tasks = make_tasks(workload, n, arg("worker", ""));
+  auto tasks = make_tasks(workload, n, arg("worker", ""), queues);
   auto t0 = clock_type::now();
   auto id = client->submit_batch(std::move(tasks), std::stoul(arg("chunk", "10000")));
   if (!id) {

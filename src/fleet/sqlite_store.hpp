@@ -31,6 +31,8 @@ public:
   caf::expected<std::vector<runnable_task>> runnable_of_group(const std::string& queue, const std::string& group,
                                                               size_t limit, const run_position& from,
                                                               const run_position& up_to) override;
+  caf::expected<bool> begin_reads() override;
+  caf::error end_reads() override;
   caf::expected<std::map<std::string, int64_t>> pending_by_queue() override;
   caf::expected<std::vector<std::string>> queues_with_unfinished_tasks() override;
   caf::expected<std::map<std::string, queue_change>> stored_queues() override;

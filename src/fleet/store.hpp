@@ -80,6 +80,12 @@ public:
   /// index.
   virtual caf::expected<std::vector<runnable_task>> next_runnable(const std::string& queue, size_t limit,
                                                                   const std::optional<run_position>& after = {}) = 0;
+  /// True if the reads until end_reads() now share one snapshot and one page cache (SQLite: a
+  /// reader otherwise empties its cache at its first read after each commit), so that the windows
+  /// of many queues read together meet the pages they share once; false if this store has no
+  /// such thing (then end_reads is not called). Do not hold it across a wait.
+  virtual caf::expected<bool> begin_reads() { return false; }
+  virtual caf::error end_reads() { return caf::none; }
   /// How many tasks a read of next_runnable should ask for at least: a read of a file costs about
   /// its rows, a read of a server a round trip and a plan besides.
   virtual size_t window_rows() const { return 64; }

@@ -87,6 +87,16 @@ caf::error sqlite_store::store_batch(const std::string& batch_id, int64_t total,
   return log_event(now, event_kind::batch_submitted, batch_id, {}, dump_json(detail));
 }
 
+caf::expected<bool> sqlite_reader::begin_reads() {
+  if (auto err = db_.exec("BEGIN"))
+    return err;
+  return true;
+}
+
+caf::error sqlite_reader::end_reads() {
+  return db_.exec("COMMIT"); // a read transaction: nothing to write, and its snapshot goes
+}
+
 caf::expected<std::vector<runnable_task>> sqlite_reader::next_runnable(const std::string& queue, size_t limit,
                                                                      const std::optional<run_position>& after) {
   auto read = [&](sqlite::statement& st, int64_t n) -> caf::expected<runnable_list> {

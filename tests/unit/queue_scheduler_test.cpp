@@ -3,6 +3,8 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <limits>
+#include <random>
 
 using namespace fleet;
 
@@ -138,4 +140,70 @@ TEST_CASE("a queue held back only by its rate says when it may start again") {
   CHECK(s.pick(10, {}) == nullptr);
   CHECK(s.next_token_at(10) == 200);
   CHECK(s.pick(200, {}) == &q);
+}
+
+TEST_CASE("a pick without a pass over every queue chooses what the pass over every queue chose") {
+  // The reference is the rule itself: among the queues that may start (not paused, below
+  // max-workers, a token, a window that is not idle, not tried), the lowest of max(pass, the last
+  // choice's pass), the first queue on ties.
+  queue_scheduler s;
+  std::mt19937 random{20261206};
+  auto roll = [&](int n) { return static_cast<int>(random() % static_cast<unsigned>(n)); };
+  for (int i = 0; i < 8; ++i)
+    s.ensure("q" + std::to_string(i));
+  double last_pass = 0;
+  int64_t now = 0;
+  int picks = 0, nones = 0, seq = 0;
+  for (int step = 0; step < 20'000; ++step) {
+    auto& q = s.all()[static_cast<size_t>(roll(static_cast<int>(s.all().size())))];
+    switch (roll(12)) {
+      case 0: // limits change: weight, max-workers, pause, rate
+        s.configure(q, queue_limits{roll(3), roll(4) == 0 ? 2 : 0, 100, 1 + roll(5), 0, roll(5) == 0}, now);
+        break;
+      case 1: // the reads found nothing
+        q.window.known_empty();
+        break;
+      case 2: // read again from the top
+        s.reset_window(q);
+        break;
+      case 3: // a task enters
+        q.window.insert(queued_row(++seq));
+        break;
+      case 4: // an attempt ends
+        s.on_end(q.name, {});
+        break;
+      case 5:
+        now += roll(50);
+        break;
+      default: {
+        std::vector<bool> tried(s.all().size(), false);
+        for (size_t i = 0; i < tried.size(); ++i)
+          tried[i] = roll(8) == 0;
+        const queue_slot* expected = nullptr;
+        double best = std::numeric_limits<double>::infinity();
+        for (size_t i = 0; i < s.all().size(); ++i) {
+          auto& c = s.all()[i];
+          if (tried[i] || c.limits.paused || c.window.idle()
+              || (c.limits.max_workers > 0 && c.running >= c.limits.max_workers) || !c.bucket.available(now))
+            continue;
+          if (auto pass = std::max(c.pass, last_pass); pass < best) {
+            best = pass;
+            expected = &c;
+          }
+        }
+        auto* chosen = s.pick(now, tried);
+        REQUIRE(chosen == expected);
+        if (chosen == nullptr) {
+          ++nones;
+          break;
+        }
+        ++picks;
+        last_pass = std::max(last_pass, chosen->pass);
+        s.on_start(*chosen, {}, now);
+      }
+    }
+  }
+  // Both outcomes were exercised.
+  CHECK(picks > 1000);
+  CHECK(nones > 100);
 }

@@ -315,6 +315,45 @@ TEST_CASE("fresh tasks that cannot enter in part leave the window as it was, to 
   CHECK(empty.empty());
 }
 
+TEST_CASE("a top-up reads on from where the reads stopped, up to the size asked, and never from the top") {
+  fake_index index;
+  for (int64_t seq = 1; seq <= 10; ++seq)
+    index.rows.push_back(row(seq));
+  ready_window window;
+  int wakes = 0;
+  window.on_wake([&] { ++wakes; });
+  // Before a first read a top-up reads nothing: the first read is the fill's, from the top.
+  REQUIRE_FALSE(window.top_up(4, index.reader(), skip_none));
+  CHECK(index.reads.empty());
+  REQUIRE_FALSE(window.fill(3, 0, index.reader(), skip_none));
+  REQUIRE(window.take_first(any)->seq == 1);
+  // Two left, topped up to five: one read of three after task 3, the task 5 skipped.
+  REQUIRE_FALSE(window.top_up(5, index.reader(), [](const runnable_task& t) { return t.seq == 5; }));
+  REQUIRE(index.reads.size() == 2);
+  CHECK(index.reads.back() == std::pair<size_t, bool>{3, false});
+  std::vector<int64_t> seqs;
+  for (const auto& t : window.rows())
+    seqs.push_back(t.seq);
+  CHECK(seqs == std::vector<int64_t>{2, 3, 4, 6});
+  // A full window reads nothing.
+  REQUIRE_FALSE(window.top_up(4, index.reader(), skip_none));
+  CHECK(index.reads.size() == 2);
+  // The rest, then the end: once found, no more reads, and an idle window woken by a top-up
+  // never (a top-up reads only what a fill would have read next).
+  REQUIRE_FALSE(window.top_up(10, index.reader(), skip_none));
+  CHECK(window.exhausted());
+  CHECK(window.size() == 8);
+  auto reads = index.reads.size();
+  REQUIRE_FALSE(window.top_up(20, index.reader(), skip_none));
+  CHECK(index.reads.size() == reads);
+  while (window.take_first(any)) {
+  }
+  CHECK(window.idle());
+  CHECK(wakes == 0);
+  window.invalidate();
+  CHECK(wakes == 1);
+}
+
 TEST_CASE("with fresh tasks entering at random, the window starts tasks exactly as reads of the index would") {
   // A model run: submits of fresh tasks at random priorities (entering a small window, or
   // refused and read from the top), and starts, each of which must be the first task of the
@@ -343,7 +382,10 @@ TEST_CASE("with fresh tasks entering at random, the window starts tasks exactly 
       ++started;
     };
     for (int step = 0; step < 200; ++step) {
-      if (rng() % 3 == 0) {
+      if (rng() % 7 == 0) {
+        // Read with other queues' windows: reads on from where the reads stopped.
+        REQUIRE_FALSE(window.top_up(2 + rng() % 4, index.reader(), skip_none));
+      } else if (rng() % 3 == 0) {
         std::vector<runnable_task> fresh;
         auto n = 1 + rng() % 6;
         for (size_t i = 0; i < n; ++i)

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <limits>
 
 namespace fleet {
 
@@ -65,11 +64,45 @@ queue_scheduler::queue_scheduler() {
 queue_slot& queue_scheduler::ensure(const std::string& name) {
   if (auto i = index_.find(name); i != index_.end())
     return queues_[i->second];
-  index_.emplace(name, queues_.size());
+  auto i = queues_.size();
+  index_.emplace(name, i);
   auto& q = queues_.emplace_back();
   q.name = name;
   q.pass = virtual_time_;
+  in_choice_.push_back(false);
+  q.window.on_wake([this, i] { wake(i); });
+  wake(i);
   return q;
+}
+
+void queue_scheduler::wake(size_t i) {
+  if (in_choice_[i])
+    return;
+  in_choice_[i] = true;
+  place(i);
+}
+
+void queue_scheduler::place(size_t i) {
+  auto pass = queues_[i].pass;
+  if (pass <= virtual_time_)
+    level_.insert(i);
+  else
+    ahead_.emplace(pass, i);
+}
+
+void queue_scheduler::unplace(size_t i) {
+  if (level_.erase(i) == 0)
+    ahead_.erase({queues_[i].pass, i});
+}
+
+void queue_scheduler::advance(double to) {
+  if (to <= virtual_time_)
+    return;
+  virtual_time_ = to;
+  while (!ahead_.empty() && ahead_.begin()->first <= virtual_time_) {
+    level_.insert(ahead_.begin()->second);
+    ahead_.erase(ahead_.begin());
+  }
 }
 
 queue_slot* queue_scheduler::find(const std::string& name) {
@@ -82,9 +115,17 @@ void queue_scheduler::configure(queue_slot& q, const queue_limits& limits, int64
   q.limits = limits;
   q.limits.weight = std::max(q.limits.weight, 1);
   q.bucket.configure(limits.rate_count, limits.rate_interval_ms, now);
+  auto i = index_of(q);
+  auto rated = std::find(rated_.begin(), rated_.end(), i);
+  if (q.bucket.limited() && rated == rated_.end())
+    rated_.push_back(i);
+  else if (!q.bucket.limited() && rated != rated_.end())
+    rated_.erase(rated);
   // The window was read under the old cap.
   if (group_cap_changed)
     reset_window(q);
+  if (!asleep(q))
+    wake(i); // resumed
 }
 
 const queue_slot* queue_scheduler::find(const std::string& name) const {
@@ -97,29 +138,41 @@ size_t queue_scheduler::index_of(const queue_slot& q) const {
 }
 
 bool queue_scheduler::may_start(queue_slot& q, int64_t now) {
-  if (q.limits.paused)
-    return false;
   if (q.limits.max_workers > 0 && q.running >= q.limits.max_workers)
-    return false;
-  if (q.window.empty() && q.window.exhausted())
     return false;
   return q.bucket.available(now);
 }
 
-queue_slot* queue_scheduler::pick(int64_t now, const std::vector<bool>& tried) {
-  queue_slot* best = nullptr;
-  double best_pass = std::numeric_limits<double>::infinity();
-  for (size_t i = 0; i < queues_.size(); ++i) {
+namespace {
+
+size_t index_in(size_t i) { return i; }
+size_t index_in(const std::pair<double, size_t>& entry) { return entry.second; }
+
+} // namespace
+
+template <class Order>
+queue_slot* queue_scheduler::first_ready(Order& order, int64_t now, const std::vector<bool>& tried) {
+  for (auto it = order.begin(); it != order.end();) {
+    auto i = index_in(*it);
     auto& q = queues_[i];
-    if ((i < tried.size() && tried[i]) || !may_start(q, now))
+    if (asleep(q)) {
+      in_choice_[i] = false;
+      it = order.erase(it);
       continue;
-    auto pass = std::max(q.pass, virtual_time_);
-    if (pass < best_pass) {
-      best = &q;
-      best_pass = pass;
     }
+    if ((i >= tried.size() || !tried[i]) && may_start(q, now))
+      return &q;
+    ++it;
   }
-  return best;
+  return nullptr;
+}
+
+queue_slot* queue_scheduler::pick(int64_t now, const std::vector<bool>& tried) {
+  // Every queue at or below the last choice's pass counts as at it (no credit saved while idle),
+  // so the lowest index among them wins; only then the lowest pass above it.
+  if (auto* q = first_ready(level_, now, tried))
+    return q;
+  return first_ready(ahead_, now, tried);
 }
 
 void queue_scheduler::on_start(queue_slot& q, const std::string& group, int64_t now) {
@@ -128,9 +181,14 @@ void queue_scheduler::on_start(queue_slot& q, const std::string& group, int64_t 
     ++q.running_groups[group];
   ++q.started;
   q.bucket.take(now);
-  auto pass = std::max(q.pass, virtual_time_);
-  virtual_time_ = pass;
-  q.pass = pass + 1.0 / q.limits.weight;
+  auto i = index_of(q);
+  auto chosen = in_choice_[i];
+  if (chosen)
+    unplace(i);
+  advance(q.pass);
+  q.pass = std::max(q.pass, virtual_time_) + 1.0 / q.limits.weight;
+  if (chosen)
+    place(i);
 }
 
 void queue_scheduler::on_held(queue_slot& q, const std::string& group) {
@@ -192,7 +250,8 @@ void queue_scheduler::invalidate_all() {
 
 std::optional<int64_t> queue_scheduler::next_token_at(int64_t now) {
   std::optional<int64_t> out;
-  for (auto& q : queues_) {
+  for (auto i : rated_) {
+    auto& q = queues_[i];
     if (q.limits.paused || !q.bucket.limited() || (q.window.empty() && q.window.exhausted()))
       continue;
     if (q.limits.max_workers > 0 && q.running >= q.limits.max_workers)

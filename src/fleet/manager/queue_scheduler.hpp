@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <deque>
 #include <optional>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -67,9 +68,16 @@ struct queue_slot {
 /// 1/weight with each start (stride scheduling): over a run, busy queues get starts in proportion
 /// to their weights, within one start. A queue that comes back from idle starts at the pass of the
 /// last choice rather than with credit saved while it had nothing to run.
+///
+/// A pick costs a lookup, not a pass over every queue: the queues that may have work are kept in
+/// pass order (those at or below the last choice's pass, which tie, by index), and a queue whose
+/// window is idle or that is paused leaves that order until its window wakes or it is configured.
 class queue_scheduler {
 public:
   queue_scheduler();
+  // The windows' wake-ups point at this object.
+  queue_scheduler(const queue_scheduler&) = delete;
+  queue_scheduler& operator=(const queue_scheduler&) = delete;
 
   /// The queue `name`, made with default limits if none had it.
   queue_slot& ensure(const std::string& name);
@@ -112,12 +120,30 @@ public:
 
 private:
   void unclaim(queue_slot& q, const std::string& group);
-  /// Whether `q` may start an attempt at `now`, apart from what its window holds.
+  /// Whether `q` may start an attempt at `now`, apart from its window and pause.
   static bool may_start(queue_slot& q, int64_t now);
+  /// Paused, or its window idle: left out of the choice until `wake`.
+  static bool asleep(const queue_slot& q) { return q.limits.paused || q.window.idle(); }
+  /// Queue `i` may have work again: it joins the choice.
+  void wake(size_t i);
+  void place(size_t i);
+  void unplace(size_t i);
+  /// The pass of the last choice moved up to `to`: the queues it passed tie at it.
+  void advance(double to);
+  template <class Order>
+  queue_slot* first_ready(Order& order, int64_t now, const std::vector<bool>& tried);
 
   std::deque<queue_slot> queues_; // stable references: a queue is never removed while fleetd runs
   std::unordered_map<std::string, size_t> index_;
   double virtual_time_ = 0;
+  /// Queues in the choice (not asleep when last looked at): those with a pass at or below
+  /// virtual_time_ by index, the others by pass then index. Every queue in the choice is in
+  /// exactly one of the two.
+  std::set<size_t> level_;
+  std::set<std::pair<double, size_t>> ahead_;
+  std::vector<bool> in_choice_;
+  /// Queues with a rate, for next_token_at.
+  std::vector<size_t> rated_;
 };
 
 } // namespace fleet

@@ -21,19 +21,37 @@ bool runs_before(const runnable_task& a, const runnable_task& b) {
 
 } // namespace
 
+class ready_window::wake_check {
+public:
+  explicit wake_check(ready_window& w) : w_(w), was_idle_(w.idle()) {}
+  wake_check(const wake_check&) = delete;
+  wake_check& operator=(const wake_check&) = delete;
+  ~wake_check() {
+    if (was_idle_ && !w_.idle() && w_.on_wake_)
+      w_.on_wake_();
+  }
+
+private:
+  ready_window& w_;
+  bool was_idle_;
+};
+
 void ready_window::invalidate() {
+  wake_check check{*this};
   ready_.clear();
   exhausted_ = false;
   read_up_to_.reset();
 }
 
 void ready_window::known_empty() {
-  invalidate();
+  ready_.clear();
+  read_up_to_.reset();
   exhausted_ = true;
 }
 
 caf::error ready_window::fill(size_t size, size_t uncommitted, const read_fn& read, const skip_fn& skip,
                               size_t budget_bytes) {
+  wake_check check{*this};
   while (ready_.empty() && !exhausted_) {
     // Tasks with uncommitted changes still read as pending in the database: they are skipped
     // rather than committed first, so that a read does not cut the group commit short. A read from
@@ -42,23 +60,36 @@ caf::error ready_window::fill(size_t size, size_t uncommitted, const read_fn& re
     auto limit = read_size(size, budget_bytes);
     if (!read_up_to_ && uncommitted > 0)
       limit += std::min(uncommitted, read_size(uncommitted, budget_bytes));
-    auto rows = read(limit, read_up_to_);
-    if (!rows)
-      return std::move(rows.error());
-    exhausted_ = rows->size() < limit;
-    if (!rows->empty()) {
-      double bytes = 0;
-      for (const auto& row : *rows)
-        bytes += static_cast<double>(row_size(row));
-      auto mean = bytes / static_cast<double>(rows->size());
-      // Follows the tasks as they come: a read of big ones shrinks the next read at once.
-      row_bytes_ = row_bytes_ == 0 ? mean : std::max(mean, (row_bytes_ + mean) / 2);
-      read_up_to_ = run_position{rows->back().spec.priority, rows->back().seq};
-    }
-    for (auto& row : *rows)
-      if (!skip(row))
-        ready_.push_back(std::move(row));
+    if (auto err = read_more(limit, read, skip))
+      return err;
   }
+  return caf::none;
+}
+
+caf::error ready_window::top_up(size_t size, const read_fn& read, const skip_fn& skip, size_t budget_bytes) {
+  if (exhausted_ || !read_up_to_ || ready_.size() >= size)
+    return caf::none;
+  wake_check check{*this};
+  return read_more(std::min(read_size(size, budget_bytes), size - ready_.size()), read, skip);
+}
+
+caf::error ready_window::read_more(size_t limit, const read_fn& read, const skip_fn& skip) {
+  auto rows = read(limit, read_up_to_);
+  if (!rows)
+    return std::move(rows.error());
+  exhausted_ = rows->size() < limit;
+  if (!rows->empty()) {
+    double bytes = 0;
+    for (const auto& row : *rows)
+      bytes += static_cast<double>(row_size(row));
+    auto mean = bytes / static_cast<double>(rows->size());
+    // Follows the tasks as they come: a read of big ones shrinks the next read at once.
+    row_bytes_ = row_bytes_ == 0 ? mean : std::max(mean, (row_bytes_ + mean) / 2);
+    read_up_to_ = run_position{rows->back().spec.priority, rows->back().seq};
+  }
+  for (auto& row : *rows)
+    if (!skip(row))
+      ready_.push_back(std::move(row));
   return caf::none;
 }
 
@@ -81,6 +112,7 @@ std::optional<runnable_task> ready_window::take_first(const std::function<bool(c
 }
 
 void ready_window::insert(runnable_task t) {
+  wake_check check{*this};
   auto at = std::upper_bound(ready_.begin(), ready_.end(), t,
                              [](const runnable_task& a, const runnable_task& b) { return runs_before(a, b); });
   ready_.insert(at, std::move(t));
@@ -88,6 +120,7 @@ void ready_window::insert(runnable_task t) {
 
 bool ready_window::add_fresh(std::vector<runnable_task>& fresh, const skip_fn& skip, const skip_fn& stops,
                              size_t max_rows) {
+  wake_check check{*this};
   if (fresh.empty() || (!read_up_to_ && !exhausted_))
     return true; // the next read starts from the top and meets them all
   std::deque<runnable_task> taken;

@@ -43,6 +43,11 @@ public:
   caf::error fill(size_t size, size_t uncommitted, const read_fn& read, const skip_fn& skip,
                   size_t budget_bytes = SIZE_MAX);
 
+  /// Reads on after where the reads stopped until the window holds `size` tasks (one read, sized
+  /// as `fill`'s), so that windows read together share the pages they meet. Nothing before a
+  /// first read (`fill` reads from the top) or once the reads found the end.
+  caf::error top_up(size_t size, const read_fn& read, const skip_fn& skip, size_t budget_bytes = SIZE_MAX);
+
   /// Takes the first task of the window for which `fits` is true; the tasks before it stay (a task
   /// that cannot start now lets the ones behind it pass).
   std::optional<runnable_task> take_first(const std::function<bool(const runnable_task&)>& fits);
@@ -72,13 +77,24 @@ public:
   size_t size() const { return ready_.size(); }
   /// The last read found the end of the index.
   bool exhausted() const { return exhausted_; }
+  /// Nothing to start: no task, and the last read found the end.
+  bool idle() const { return ready_.empty() && exhausted_; }
+  /// `f` runs whenever the window stops being idle (a task entered, or the reads start again), so
+  /// that a scheduler can leave idle windows out of its choice until then.
+  void on_wake(std::function<void()> f) { on_wake_ = std::move(f); }
 
 private:
+  /// One read of up to `limit` tasks after read_up_to_: the tasks `skip` lets pass go to the back.
+  caf::error read_more(size_t limit, const read_fn& read, const skip_fn& skip);
+  /// Runs on_wake_ at the end of a change that took the window out of idle.
+  class wake_check;
+
   std::deque<runnable_task> ready_;
   bool exhausted_ = false;
   std::optional<run_position> read_up_to_;
   /// The mean size of the tasks read so far (0: none read yet), kept across invalidations.
   double row_bytes_ = 0;
+  std::function<void()> on_wake_;
 };
 
 } // namespace fleet
