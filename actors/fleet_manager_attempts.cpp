@@ -57,16 +57,16 @@ bool fleet_manager_state::fill_ready(queue_slot& q) {
       spdlog::warn("cannot begin a read transaction: {}", error_text(shared.error()));
     return read_window(q, size, false);
   }
+  auto end = caf::detail::make_scope_guard([this] {
+    if (auto err = reader_->end_reads())
+      spdlog::warn("cannot end a read transaction: {}", error_text(err));
+  });
   auto filled = read_window(q, size, false);
-  for (auto& other : queues_.all()) {
-    if (!filled)
-      break;
-    if (&other != &q && !other.limits.paused && !other.window.exhausted() && other.window.size() < size / 2)
-      if (!read_window(other, size, true))
+  if (filled)
+    for (auto& other : queues_.all())
+      if (&other != &q && !other.limits.paused && !other.window.exhausted() && other.window.size() < size / 2
+          && !read_window(other, size, true))
         break;
-  }
-  if (auto err = reader_->end_reads())
-    spdlog::warn("cannot end a read transaction: {}", error_text(err));
   return filled;
 }
 
