@@ -195,6 +195,32 @@ TEST_CASE("reads of big tasks ask for fewer of them, so that a window holds abou
   CHECK(window.read_size(256, budget) == 256);
 }
 
+TEST_CASE("a top-up of big tasks stops at the byte budget, as a fill does") {
+  constexpr size_t budget = 8 << 20;
+  fake_index index;
+  for (int64_t seq = 1; seq <= 200; ++seq) {
+    index.rows.push_back(row(seq));
+    index.rows.back().spec.data = std::string(1 << 20, 'x');
+  }
+  ready_window window;
+  REQUIRE_FALSE(window.fill(64, 0, index.reader(), skip_none, budget));
+  // The first read knew nothing of the size: it brought more than the budget holds, and no
+  // top-up adds to it.
+  REQUIRE(window.size() == 64);
+  REQUIRE_FALSE(window.top_up(64, index.reader(), skip_none, budget));
+  CHECK(window.size() == 64);
+  // Down to two tasks, a top-up brings what fits beside them: 5 more of about 1 MiB in 8 MiB; the
+  // next brings one (a read is never of none) and the window is at its budget.
+  while (window.size() > 2)
+    REQUIRE(window.take_first(any));
+  REQUIRE_FALSE(window.top_up(64, index.reader(), skip_none, budget));
+  CHECK(window.size() == 7);
+  REQUIRE_FALSE(window.top_up(64, index.reader(), skip_none, budget));
+  CHECK(window.size() == 8);
+  REQUIRE_FALSE(window.top_up(64, index.reader(), skip_none, budget));
+  CHECK(window.size() == 8);
+}
+
 TEST_CASE("within one fill, each read is sized by the reads before it, uncommitted tasks on top included") {
   constexpr size_t budget = 8 << 20;
   fake_index index;

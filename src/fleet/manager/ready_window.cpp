@@ -69,8 +69,13 @@ caf::error ready_window::fill(size_t size, size_t uncommitted, const read_fn& re
 caf::error ready_window::top_up(size_t size, const read_fn& read, const skip_fn& skip, size_t budget_bytes) {
   if (exhausted_ || !read_up_to_ || ready_.size() >= size)
     return caf::none;
+  // A fill reads one budget's worth into an empty window; topped up, a window holds no more.
+  auto held = static_cast<double>(ready_.size()) * row_bytes_;
+  if (held >= static_cast<double>(budget_bytes) || static_cast<size_t>(held) >= budget_bytes)
+    return caf::none;
+  auto room = read_size(size, budget_bytes - static_cast<size_t>(held));
   wake_check check{*this};
-  return read_more(std::min(read_size(size, budget_bytes), size - ready_.size()), read, skip);
+  return read_more(std::min(room, size - ready_.size()), read, skip);
 }
 
 caf::error ready_window::read_more(size_t limit, const read_fn& read, const skip_fn& skip) {

@@ -43,9 +43,10 @@ public:
   caf::error fill(size_t size, size_t uncommitted, const read_fn& read, const skip_fn& skip,
                   size_t budget_bytes = SIZE_MAX);
 
-  /// Reads on after where the reads stopped until the window holds `size` tasks (one read, sized
-  /// as `fill`'s), so that windows read together share the pages they meet. Nothing before a
-  /// first read (`fill` reads from the top) or once the reads found the end.
+  /// Reads on after where the reads stopped until the window holds `size` tasks and no more than
+  /// about `budget_bytes` of them (one read, sized as `fill`'s), so that windows read together
+  /// share the pages they meet. Nothing before a first read (`fill` reads from the top) or once
+  /// the reads found the end.
   caf::error top_up(size_t size, const read_fn& read, const skip_fn& skip, size_t budget_bytes = SIZE_MAX);
 
   /// Takes the first task of the window for which `fits` is true; the tasks before it stay (a task
