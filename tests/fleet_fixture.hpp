@@ -251,8 +251,6 @@ public:
   /// How long attempts on nodes wait for their node after a start (0: interrupted at once).
   void set_node_rejoin(int64_t ms) { node_rejoin_ms_ = ms; }
   fleet_manager_actor& manager() { return manager_; }
-  /// For a test that orders the jobs itself (which actor runs next).
-  caf::scheduler::test_coordinator& scheduler() { return sched_; }
   /// What the manager counted (reset_metrics() gives the next start a fresh set).
   const fleet_metrics& metrics() const { return *metrics_; }
   void reset_metrics() { metrics_ = std::make_shared<fleet_metrics>(); }

@@ -27,6 +27,14 @@ struct fake_index {
   std::vector<runnable_task> rows;
   std::vector<std::pair<size_t, bool>> reads; ///< (limit, from the top)
 
+  /// Tasks `first` to `last` (seqs, in run order after those held), each with `data_bytes` of data.
+  void add(int64_t first, int64_t last, size_t data_bytes) {
+    for (auto seq = first; seq <= last; ++seq) {
+      rows.push_back(row(seq));
+      rows.back().spec.data = std::string(data_bytes, 'x');
+    }
+  }
+
   ready_window::read_fn reader() {
     return [this](size_t limit, const std::optional<run_position>& from) {
       reads.emplace_back(limit, !from.has_value());
@@ -153,10 +161,8 @@ TEST_CASE("a slice whose tasks are all skipped is followed by the next slice, no
 TEST_CASE("reads of big tasks ask for fewer of them, so that a window holds about its byte budget") {
   constexpr size_t budget = 8 << 20;
   fake_index index;
-  for (int64_t seq = 1; seq <= 40; ++seq) {
-    index.rows.push_back(row(seq));
-    index.rows.back().spec.data = std::string(seq <= 20 ? 1 << 20 : 100, 'x'); // 20 of 1 MiB, then small
-  }
+  index.add(1, 20, 1 << 20); // 20 of 1 MiB, then small
+  index.add(21, 40, 100);
   ready_window window;
   // Nothing read yet: at most the first read's rows, whatever the caller allows.
   CHECK(window.read_size(256, budget) == 64);
@@ -198,10 +204,7 @@ TEST_CASE("reads of big tasks ask for fewer of them, so that a window holds abou
 TEST_CASE("a top-up of big tasks stops at the byte budget, as a fill does") {
   constexpr size_t budget = 8 << 20;
   fake_index index;
-  for (int64_t seq = 1; seq <= 200; ++seq) {
-    index.rows.push_back(row(seq));
-    index.rows.back().spec.data = std::string(1 << 20, 'x');
-  }
+  index.add(1, 200, 1 << 20);
   ready_window window;
   REQUIRE_FALSE(window.fill(64, 0, index.reader(), skip_none, budget));
   // The first read knew nothing of the size: it brought more than the budget holds, and no
@@ -224,10 +227,7 @@ TEST_CASE("a top-up of big tasks stops at the byte budget, as a fill does") {
 TEST_CASE("within one fill, each read is sized by the reads before it, uncommitted tasks on top included") {
   constexpr size_t budget = 8 << 20;
   fake_index index;
-  for (int64_t seq = 1; seq <= 300; ++seq) {
-    index.rows.push_back(row(seq));
-    index.rows.back().spec.data = std::string(1 << 20, 'x');
-  }
+  index.add(1, 300, 1 << 20);
   // The first 200 have changes waiting for their commit: a read from the top meets them first.
   auto skip_uncommitted = [](const runnable_task& t) { return t.seq <= 200; };
   ready_window window;

@@ -70,10 +70,10 @@ caf::error ready_window::top_up(size_t size, const read_fn& read, const skip_fn&
   if (exhausted_ || !read_up_to_ || ready_.size() >= size)
     return caf::none;
   // A fill reads one budget's worth into an empty window; topped up, a window holds no more.
-  auto held = static_cast<double>(ready_.size()) * row_bytes_;
-  if (held >= static_cast<double>(budget_bytes) || static_cast<size_t>(held) >= budget_bytes)
+  auto held = static_cast<size_t>(static_cast<double>(ready_.size()) * row_bytes_);
+  if (held >= budget_bytes)
     return caf::none;
-  auto room = read_size(size, budget_bytes - static_cast<size_t>(held));
+  auto room = read_size(size, budget_bytes - held);
   wake_check check{*this};
   return read_more(std::min(room, size - ready_.size()), read, skip);
 }
