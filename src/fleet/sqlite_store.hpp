@@ -7,9 +7,11 @@
 #include "fleet/store.hpp"
 #include "fleet/store_plans.hpp"
 #include "fleet/store_rows.hpp"
+#include "fleet/task_ends.hpp"
 
 #include <map>
 #include <memory>
+#include <span>
 #include <string>
 
 namespace fleet {
@@ -134,6 +136,12 @@ private:
   caf::error start_stored_twice(const attempt_started& x, caf::error err);
   caf::error record_end(const attempt_ended& x, const attempt_started* start,
                         std::map<std::string, batch_delta>& deltas);
+  /// The attempts row of an end: the whole row if `start` is in the same group, else its end.
+  caf::error record_attempt_end(const attempt_ended& x, const attempt_started* start);
+  /// The rest of ends whose attempts rows are written (of different tasks, none with dependents
+  /// to settle), as record_end writes it, their tasks several per statement.
+  caf::error record_task_ends(std::span<const task_end_writer::row> rows,
+                              std::map<std::string, batch_delta>& deltas);
   caf::error apply_deltas(const std::map<std::string, batch_delta>& deltas, milestones& out);
   caf::error record_unrecorded_starts(const std::vector<start_journal::entry>& starts, int64_t now,
                                       int32_t max_interruptions, recovery& out);
@@ -181,6 +189,7 @@ private:
   sqlite_store(sqlite::database db, std::unique_ptr<sqlite_reader::statements> reads,
               std::unique_ptr<statements> stmts);
   std::unique_ptr<statements> stmts_;
+  std::unique_ptr<task_end_writer> task_ends_;
   bool* pruning_events_ = nullptr;
   /// Whether a batch with dependencies was ever stored (task_deps had a row at open, or
   /// link_dependencies linked one since; a rollback leaves it set, which costs a lookup only):

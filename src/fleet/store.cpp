@@ -164,7 +164,6 @@ caf::expected<std::unique_ptr<sqlite_store>> sqlite_store::with_statements(sqlit
     .save_progress = prepare(sql::save_progress),
     .start_batch = prepare(sql::start_batch),
     .end_attempt = prepare(sql::end_attempt),
-    .end_task = prepare(sql::end_task),
     .task_dependents = prepare(sql::task_dependents),
     .count_batch = prepare(sql::count_batch),
     .finish_batch = prepare(sql::finish_batch),
@@ -210,6 +209,10 @@ caf::expected<std::unique_ptr<sqlite_store>> sqlite_store::with_statements(sqlit
   if (prepare.error)
     return prepare.error;
   auto store = std::unique_ptr<sqlite_store>(new sqlite_store(std::move(db), std::move(*reads), std::move(writes)));
+  auto task_ends = task_end_writer::make(store->db_);
+  if (!task_ends)
+    return task_ends.error();
+  store->task_ends_ = std::move(*task_ends);
   store->pruning_events_ = *pruning;
   store->dependencies_stored_ = *dependencies != 0;
   return store;

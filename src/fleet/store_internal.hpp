@@ -67,7 +67,6 @@ struct sqlite_store::statements {
   sqlite::statement save_progress;
   sqlite::statement start_batch;
   sqlite::statement end_attempt;
-  sqlite::statement end_task;
   sqlite::statement task_dependents;
   sqlite::statement count_batch;
   sqlite::statement finish_batch;

@@ -145,12 +145,6 @@ inline const std::string save_progress = "UPDATE tasks SET progress = ?2, progre
 inline const std::string start_batch = "UPDATE batches SET started_at = ?2 WHERE id = ?1 AND started_at IS NULL";
 inline const std::string end_attempt = "UPDATE attempts SET finished_at = ?3, outcome = ?4, error = ?5"
     " WHERE task_seq = ?1 AND attempt = ?2";
-// No RETURNING: SQLite buffers returned rows in an ephemeral table opened and closed per
-// execution: a quarter of the writer's instructions on a no-op run (docs/BENCHMARKS.md, 2026-12-06 05:05).
-inline const std::string end_task = "UPDATE tasks SET state = ?2, result = ?3, error = ?4, not_before = ?5,"
-    " finished_at = ?6, duration_ms = ?7, interruptions = interruptions + ?8,"
-    " attempts = max(attempts, ?9), started_at = coalesce(started_at, ?10),"
-    " orphaned_attempts = orphaned_attempts + ?11 WHERE seq = ?1";
 /// The writer looks at task_deps only for a task that has dependents.
 inline const std::string task_dependents = "SELECT dependents FROM tasks WHERE seq = ?1";
 /// Whether any batch stored has dependencies: until one has, no end looks for dependents.

@@ -220,8 +220,7 @@ caf::expected<int64_t> sqlite_store::dependents_count(int64_t seq) {
   return n;
 }
 
-caf::error sqlite_store::record_end(const attempt_ended& x, const attempt_started* start,
-                                   std::map<std::string, batch_delta>& deltas) {
+caf::error sqlite_store::record_attempt_end(const attempt_ended& x, const attempt_started* start) {
   auto bind_error = [&](auto& st, int index) {
     if (x.error.empty())
       st.bind(index, nullptr);
@@ -236,41 +235,28 @@ caf::error sqlite_store::record_end(const attempt_ended& x, const attempt_starte
     bind_node(wa, 8, start->node);
     if (auto err = wa.run())
       return start_stored_twice(*start, std::move(err));
-    deltas[x.batch_id].note_start(start->at);
-  } else {
-    auto& ea = stmts_->end_attempt;
-    ea.rebind(x.seq, x.attempt, x.at, to_string(x.outcome));
-    bind_error(ea, 5);
-    if (auto err = ea.run())
-      return err;
-    if (db_.changes() != 1)
-      return end_without_start(x);
+    return caf::none;
   }
-  auto terminal = is_terminal(x.next);
-  auto& et = stmts_->end_task;
-  et.rebind(x.seq, task_state_after(x.next));
-  if (x.next == task_disposition::succeeded)
-    et.bind(3, x.result);
-  else
-    et.bind(3, nullptr);
-  bind_error(et, 4);
-  et.bind(5, next_not_before(x));
-  if (terminal) {
-    et.bind(6, x.at);
-    et.bind(7, x.duration_ms);
-  } else {
-    et.bind(6, nullptr);
-    et.bind(7, nullptr);
-  }
-  et.bind(8, int64_t{x.outcome == attempt_outcome::interrupted ? 1 : 0});
-  et.bind(9, x.attempt);
-  if (start != nullptr)
-    et.bind(10, start->at);
-  else
-    et.bind(10, nullptr);
-  et.bind(11, int64_t{x.orphaned ? 1 : 0});
-  if (auto err = et.run())
+  auto& ea = stmts_->end_attempt;
+  ea.rebind(x.seq, x.attempt, x.at, to_string(x.outcome));
+  bind_error(ea, 5);
+  if (auto err = ea.run())
     return err;
+  if (db_.changes() != 1)
+    return end_without_start(x);
+  return caf::none;
+}
+
+caf::error sqlite_store::record_end(const attempt_ended& x, const attempt_started* start,
+                                   std::map<std::string, batch_delta>& deltas) {
+  if (auto err = record_attempt_end(x, start))
+    return err;
+  if (start != nullptr)
+    deltas[x.batch_id].note_start(start->at);
+  task_end_writer::row row{&x, start};
+  if (auto err = task_ends_->write({&row, 1}))
+    return err;
+  auto terminal = is_terminal(x.next);
   auto dependents = terminal && dependencies_stored_ ? dependents_count(x.seq) : int64_t{0};
   if (!dependents)
     return dependents.error();
@@ -323,23 +309,71 @@ caf::expected<sqlite_store::milestones> sqlite_store::record(const std::vector<t
   // Attempts whose start and end share this commit are written once, as the end comes.
   auto deferred = starts_ended_within(changes);
   std::map<std::string, batch_delta> deltas;
+  // Ends whose attempts rows are written and whose tasks are not yet, written together. Whatever
+  // else comes for one of their tasks, and an end written alone (it may write events), writes
+  // them first: each task's rows and the events are written in the group's order.
+  std::vector<task_end_writer::row> ends;
+  auto write_ends = [&]() -> caf::error {
+    if (ends.empty())
+      return caf::none;
+    auto err = record_task_ends(ends, deltas);
+    ends.clear();
+    return err;
+  };
+  auto holds = [&](int64_t seq) {
+    return std::any_of(ends.begin(), ends.end(), [seq](const auto& r) { return r.end->seq == seq; });
+  };
   for (const auto& change : changes) {
     if (auto x = std::get_if<attempt_started>(&change)) {
       if (deferred.count({x->seq, x->attempt}) > 0)
         continue;
+      if (holds(x->seq))
+        if (auto err = write_ends())
+          return err;
       if (auto err = record_start(*x, deltas))
         return err;
       continue;
     }
     const auto& end = std::get<attempt_ended>(change);
     auto i = deferred.find({end.seq, end.attempt});
-    if (auto err = record_end(end, i == deferred.end() ? nullptr : i->second, deltas))
+    auto start = i == deferred.end() ? nullptr : i->second;
+    if (ends.size() == task_end_writer::max_rows || holds(end.seq) || (is_terminal(end.next) && dependencies_stored_))
+      if (auto err = write_ends())
+        return err;
+    if (is_terminal(end.next) && dependencies_stored_) {
+      // Its dependents are settled as it ends.
+      if (auto err = record_end(end, start, deltas))
+        return err;
+      continue;
+    }
+    if (auto err = record_attempt_end(end, start))
       return err;
+    ends.push_back({&end, start});
   }
+  if (auto err = write_ends())
+    return err;
   milestones out;
   if (auto err = apply_deltas(deltas, out))
     return err;
   return out;
+}
+
+caf::error sqlite_store::record_task_ends(std::span<const task_end_writer::row> rows,
+                                          std::map<std::string, batch_delta>& deltas) {
+  if (auto err = task_ends_->write(rows))
+    return err;
+  for (const auto& r : rows) {
+    const auto& x = *r.end;
+    auto& delta = deltas[x.batch_id];
+    if (r.start != nullptr)
+      delta.note_start(r.start->at);
+    delta.note_end(x);
+    // Successful attempts are audited by their `attempts` row; the event log keeps the rest.
+    if (x.next != task_disposition::succeeded)
+      if (auto err = log_event(x.at, *event_of(x.next), x.batch_id, x.task_id, attempt_end_detail(x)))
+        return err;
+  }
+  return caf::none;
 }
 
 
