@@ -187,18 +187,48 @@ worker_actor::behavior_type echo_worker(worker_actor::pointer self) {
   };
 }
 
+namespace {
+
+/// `fail`'s answer: a failure, or success once the attempt is past data.times.
+task_outcome fail_outcome(const task& t, int32_t attempt) {
+  auto data = parse(t);
+  auto message = data.value("error", std::string{"task failed on purpose"});
+  if (!data.contains("times") || attempt <= data["times"].get<int64_t>())
+    return failure(fmt::format("{} (attempt {})", message, attempt));
+  return success(t.data);
+}
+
+} // namespace
+
 worker_actor::behavior_type fail_worker(worker_actor::pointer self) {
   report_exceptions(self);
   return {
     [self](execute_atom, const task& t, int32_t attempt) -> caf::result<task_outcome> {
-      auto data = parse(t);
-      auto message = data.value("error", std::string{"task failed on purpose"});
-      if (!data.contains("times") || attempt <= data["times"].get<int64_t>())
-        return reply_and_quit(self, failure(fmt::format("{} (attempt {})", message, attempt)));
-      return reply_and_quit(self, success(t.data));
+      return reply_and_quit(self, fail_outcome(t, attempt));
     },
   };
 }
+
+namespace {
+
+// The shared forms of echo and fail (worker_registry::add_shared): one actor answers every
+// attempt of the type and lives on.
+
+worker_actor::behavior_type shared_echo_worker(worker_actor::pointer self) {
+  report_exceptions(self);
+  return {
+    [](execute_atom, const task& t, int32_t) -> caf::result<task_outcome> { return success(t.data); },
+  };
+}
+
+worker_actor::behavior_type shared_fail_worker(worker_actor::pointer self) {
+  report_exceptions(self);
+  return {
+    [](execute_atom, const task& t, int32_t attempt) -> caf::result<task_outcome> { return fail_outcome(t, attempt); },
+  };
+}
+
+} // namespace
 
 void add_builtin_workers(worker_registry& registry, std::optional<std::vector<std::string>> exec_allow,
                          std::vector<std::string> exec_env_allow, child_sandbox exec_sandbox) {
@@ -206,12 +236,13 @@ void add_builtin_workers(worker_registry& registry, std::optional<std::vector<st
   data_check check_exec = [allow = std::move(exec_allow), env_allow = std::move(exec_env_allow)](const json& data) {
     return check_exec_data(data, allow, env_allow);
   };
-  registry.add("echo", [](caf::actor_system& sys) { return sys.spawn(echo_worker); });
+  registry.add_shared("echo", [](caf::actor_system& sys) { return sys.spawn(shared_echo_worker); });
   registry.add(
     "sleep",
     [](caf::actor_system& sys) { return caf::actor_cast<worker_actor>(sys.spawn(sleep_worker)); },
     check_sleep_data);
-  registry.add("fail", [](caf::actor_system& sys) { return sys.spawn(fail_worker); }, check_fail_data);
+  registry.add_shared("fail", [](caf::actor_system& sys) { return sys.spawn(shared_fail_worker); },
+                      check_fail_data);
   registry.add(
     "exec",
     attempt_worker_factory{[check_exec, sandbox](caf::actor_system& sys, const attempt_info& attempt) {

@@ -193,9 +193,12 @@ fleet_manager_state::~fleet_manager_state() {
     drain_promise_.deliver(static_cast<int32_t>(attempts_.size()));
   // Attempts on fleet-nodes stop there when the nodes lose fleetd.
   attempts_.for_each([](const running_attempt& r) {
-    if (r.worker)
+    if (r.worker && !r.shared_worker)
       caf::anon_send_exit(caf::actor_cast<caf::actor>(r.worker), caf::exit_reason::user_shutdown);
   });
+  // Idle or not: a shared worker never quits by itself.
+  for (const auto& [type, worker] : shared_workers_)
+    caf::anon_send_exit(worker, caf::exit_reason::user_shutdown);
 }
 
 int64_t fleet_manager_state::now_ms() const {

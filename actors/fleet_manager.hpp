@@ -340,6 +340,11 @@ private:
   /// The bookkeeping every attempt starts with: its record, the queued start, the node's count.
   running_attempt begin_attempt(const runnable_task& next, const std::string& node);
   void start_attempt(runnable_task next, const std::string& node);
+  /// The worker of a shared type (worker_registry::add_shared): the one that runs, or one asked
+  /// of the hooks and monitored, which runs every attempt of the type until it exits.
+  caf::expected<worker_actor> shared_worker(const attempt_info& info, const task& t);
+  /// A shared worker exited: every attempt it held fails (worker_failed). False if `who` is none.
+  bool on_shared_worker_down(const caf::down_msg& msg);
   /// Runs the attempt on a fleet-node rather than a local worker: it goes into the node's
   /// outbox, which dispatch sends once it started what it could (or once the outbox is full).
   void start_remote_attempt(const runnable_task& next, const std::string& node);
@@ -437,6 +442,8 @@ private:
   /// Attempts placed on a node during one dispatch, sent together when it ends.
   std::map<std::string, message_batch<node_attempt>> node_outboxes_;
   attempt_table attempts_;
+  /// The running worker of each shared type, by type.
+  std::map<std::string, worker_actor> shared_workers_;
   caf::optional<int64_t> wakeup_at_;
   void start_prune();
   void prune_next();

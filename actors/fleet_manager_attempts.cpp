@@ -308,21 +308,27 @@ void fleet_manager_state::start_attempt(runnable_task next, const std::string& n
   auto r = begin_attempt(next, node);
   attempt_info info{r.worker_id, r.attempt, r.deadline, coordinator_, r.batch_id};
   // The hooks may be a user's code: what they throw fails this attempt, not the manager's state.
-  auto worker = catching([&] {
+  auto shared = opts_.registry->shared(next.spec.type);
+  auto worker = catching([&]() -> caf::expected<worker_actor> {
+    if (shared)
+      return shared_worker(info, next.spec);
     return opts_.hooks->get_worker_instance(self_->home_system(), *opts_.registry, info, next.spec);
   });
   auto seq = r.seq;
   auto attempt = r.attempt;
   auto timeout = std::chrono::milliseconds(r.deadline - r.spawned_at);
-  if (worker)
+  if (worker) {
     r.worker = caf::actor_cast<caf::strong_actor_ptr>(*worker);
+    r.shared_worker = shared;
+  }
   attempts_.add(std::move(r));
   schedule_flush();
   if (!worker) {
     on_outcome(seq, attempt, worker.error());
     return;
   }
-  self_->monitor(*worker);
+  if (!shared)
+    self_->monitor(*worker);
   schedule_tick();
   auto started = catching([&]() -> caf::expected<bool> {
     opts_.hooks->execute_task_on_worker(self_, *worker, next.spec, attempt, timeout,
@@ -333,6 +339,33 @@ void fleet_manager_state::start_attempt(runnable_task next, const std::string& n
   });
   if (!started)
     on_outcome(seq, attempt, started.error());
+}
+
+caf::expected<worker_actor> fleet_manager_state::shared_worker(const attempt_info& info, const task& t) {
+  if (auto i = shared_workers_.find(t.type); i != shared_workers_.end())
+    return i->second;
+  auto made = opts_.hooks->get_worker_instance(self_->home_system(), *opts_.registry, info, t);
+  if (!made)
+    return made;
+  self_->monitor(*made);
+  shared_workers_.emplace(t.type, *made);
+  return made;
+}
+
+bool fleet_manager_state::on_shared_worker_down(const caf::down_msg& msg) {
+  auto i = std::find_if(shared_workers_.begin(), shared_workers_.end(),
+                        [&](const auto& entry) { return entry.second.address() == msg.source; });
+  if (i == shared_workers_.end())
+    return false;
+  auto type = i->first;
+  shared_workers_.erase(i); // the next attempt of the type gets a new one
+  auto why = msg.reason ? error_text(msg.reason) : std::string{"normal exit"};
+  spdlog::warn("the shared worker of type \"{}\" exited ({}): its attempts fail", type, why);
+  while (auto running = attempts_.find_worker(msg.source))
+    end_attempt(running->first, running->second,
+                caf::make_error(errc::worker_failed, fmt::format("worker exited without a result ({})", why)));
+  dispatch();
+  return true;
 }
 
 void fleet_manager_state::start_remote_attempt(const runnable_task& next, const std::string& node) {
@@ -385,7 +418,8 @@ void fleet_manager_state::on_node_outcomes(const std::string& node, std::vector<
 void fleet_manager_state::release(const running_attempt& r, bool stop) {
   nodes_.table().finished(r.node);
   attempt_left(r);
-  if (!stop)
+  // A shared worker runs other attempts: this one is dropped, and its late answer ignored.
+  if (!stop || r.shared_worker)
     return;
   if (r.worker) {
     auto worker = caf::actor_cast<worker_actor>(r.worker);
@@ -523,6 +557,8 @@ void fleet_manager_state::on_down(const caf::down_msg& msg) {
                                                     : fmt::format("connection lost ({})", why()));
     return;
   }
+  if (on_shared_worker_down(msg))
+    return;
   if (auto running = attempts_.find_worker(msg.source))
     on_outcome(running->first, running->second,
                caf::make_error(errc::worker_failed, fmt::format("worker exited without a result ({})", why())));

@@ -31,7 +31,10 @@ caf::error check_data(const worker_registry& registry, const task& t) {
 
 fleet_node_state::~fleet_node_state() {
   for (auto& [id, running] : workers)
-    caf::anon_send_exit(running.worker, caf::exit_reason::user_shutdown);
+    if (!running.shared)
+      caf::anon_send_exit(running.worker, caf::exit_reason::user_shutdown);
+  for (auto& [type, worker] : shared_workers)
+    caf::anon_send_exit(worker, caf::exit_reason::user_shutdown);
 }
 
 void leave_if_drained(fleet_node_actor::stateful_pointer<fleet_node_state> self);
@@ -75,7 +78,9 @@ void report(node_self self, node_outcome o) {
 void stop_worker(node_self self, const std::string& worker_id) {
   auto& workers = self->state.workers;
   if (auto i = workers.find(worker_id); i != workers.end()) {
-    self->send_exit(i->second.worker, caf::exit_reason::user_shutdown);
+    // A shared worker runs other attempts: this one is dropped, and its late answer ignored.
+    if (!i->second.shared)
+      self->send_exit(i->second.worker, caf::exit_reason::user_shutdown);
     workers.erase(i);
   }
 }
@@ -84,7 +89,8 @@ void stop_worker(node_self self, const std::string& worker_id) {
 void stop_all(node_self self) {
   auto& st = self->state;
   for (auto& [id, running] : st.workers)
-    self->send_exit(running.worker, caf::exit_reason::user_shutdown);
+    if (!running.shared)
+      self->send_exit(running.worker, caf::exit_reason::user_shutdown);
   st.workers.clear();
   st.held.clear();
   st.in_join.clear();
@@ -104,12 +110,22 @@ void run_attempt(node_self self, node_attempt& a) {
     return;
   }
   auto deadline_ms = a.timeout_ms > 0 ? wall_clock_ms() + a.timeout_ms : 0;
-  auto spawned = st.opts.registry->spawn(self->home_system(), a.spec,
-                                         attempt_info{a.worker_id, a.attempt, deadline_ms, st.coordinator, {}});
-  if (!spawned)
-    return fail(std::move(spawned.error()));
-  auto worker = *spawned;
-  st.workers[a.worker_id] = node_running{worker, a.seq, a.attempt};
+  auto shared = st.opts.registry->shared(a.spec.type);
+  auto known = shared ? st.shared_workers.find(a.spec.type) : st.shared_workers.end();
+  worker_actor worker;
+  if (known != st.shared_workers.end()) {
+    worker = known->second;
+  } else {
+    auto spawned = st.opts.registry->spawn(self->home_system(), a.spec,
+                                           attempt_info{a.worker_id, a.attempt, deadline_ms, st.coordinator, {}});
+    if (!spawned)
+      return fail(std::move(spawned.error()));
+    worker = *spawned;
+    if (shared)
+      st.shared_workers.emplace(a.spec.type, worker);
+  }
+  st.workers[a.worker_id] = node_running{worker, a.seq, a.attempt, shared};
+  auto type = a.spec.type; // a.spec moves into the request
   // A worker that ends without an outcome is the task's failure, reported as a fleet error. A
   // worker this node stopped (fleetd gave the attempt up) is no longer in `workers`: no report.
   self->request(worker, caf::infinite, execute_atom::value, std::move(a.spec), a.attempt)
@@ -120,7 +136,10 @@ void run_attempt(node_self self, node_attempt& a) {
         report(self, node_outcome{seq, attempt, worker_id, std::move(outcome), {}});
         leave_if_drained(self);
       },
-      [self, seq = a.seq, attempt = a.attempt, worker_id = a.worker_id](caf::error& err) {
+      [self, seq = a.seq, attempt = a.attempt, worker_id = a.worker_id, worker, type](caf::error& err) {
+        // A shared worker answers with an error only when it exited: the next attempt spawns another.
+        if (auto i = self->state.shared_workers.find(type); i != self->state.shared_workers.end() && i->second == worker)
+          self->state.shared_workers.erase(i);
         if (self->state.workers.erase(worker_id) == 0)
           return;
         report(self, node_outcome{seq, attempt, worker_id, {},

@@ -14,6 +14,7 @@
 #include <memory>
 #include <set>
 #include <string>
+#include <map>
 #include <unordered_map>
 #include <vector>
 
@@ -59,6 +60,7 @@ struct node_running {
   worker_actor worker;
   int64_t seq = 0;
   int32_t attempt = 0;
+  bool shared = false; ///< `worker` runs other attempts too (add_shared): never stopped for this one
 };
 
 struct fleet_node_state {
@@ -69,6 +71,9 @@ struct fleet_node_state {
   fleet_node_options opts;
   /// The worker of each attempt fleetd gave this node, by fleetd's worker id.
   std::unordered_map<std::string, node_running> workers;
+  /// The worker of each shared type (worker_registry::add_shared), by type; one that answers an
+  /// attempt with an error (it exited) is forgotten, and the next attempt spawns another.
+  std::map<std::string, worker_actor> shared_workers;
   node_welcome welcome;
   /// fleetd's coordinator, for workers that report their outcome themselves.
   coordinator_actor coordinator;

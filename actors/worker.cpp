@@ -23,12 +23,22 @@ void worker_registry::add(std::string type, attempt_worker_factory spawn, data_c
   kinds_[std::move(type)] = kind{std::move(spawn), {}, std::move(check)};
 }
 
+void worker_registry::add_shared(std::string type, worker_factory spawn, data_check check) {
+  auto spawn_one = [spawn = std::move(spawn)](caf::actor_system& sys, const attempt_info&) { return spawn(sys); };
+  kinds_[std::move(type)] = kind{std::move(spawn_one), {}, std::move(check), true};
+}
+
 void worker_registry::add_function(std::string type, task_function run, data_check check) {
   kinds_[std::move(type)] = kind{{}, std::move(run), std::move(check)};
 }
 
 bool worker_registry::contains(const std::string& type) const {
   return kinds_.count(type) > 0;
+}
+
+bool worker_registry::shared(const std::string& type) const {
+  auto i = kinds_.find(type);
+  return i != kinds_.end() && i->second.shared;
 }
 
 caf::expected<worker_actor> worker_registry::spawn(caf::actor_system& sys, const task& t,

@@ -37,11 +37,23 @@ public:
   /// Registers (or replaces) the implementation of `type`: an actor per attempt.
   void add(std::string type, worker_factory spawn, data_check check = {});
   void add(std::string type, attempt_worker_factory spawn, data_check check = {});
+  /// Registers (or replaces) `type` with one worker for many attempts: it is spawned when the
+  /// first attempt of the type comes (through execution_hooks::get_worker_instance), gets every
+  /// attempt after it, several at a time, and lives until it exits (the next attempt spawns
+  /// another). Such a worker answers each `execute` without blocking and never quits after an
+  /// answer; an attempt that times out or is cancelled is dropped, not stopped (its late answer
+  /// is ignored); if the worker exits, the attempts it held fail as a worker failure. It saves
+  /// the spawn, the monitor and the exit of an actor per attempt: a fifth of fleetd's CPU on
+  /// no-op tasks (docs/BENCHMARKS.md, 2026-12-06 14:37). The built-in `echo` and `fail` are such.
+  void add_shared(std::string type, worker_factory spawn, data_check check = {});
   /// Registers (or replaces) `type` as a plain function (see task_function).
   void add_function(std::string type, task_function run, data_check check = {});
 
   bool contains(const std::string& type) const;
-  /// A fresh worker for one attempt of `t`, or unknown_task_type.
+  /// Whether `type` was registered with add_shared.
+  bool shared(const std::string& type) const;
+  /// A fresh worker for one attempt of `t` (for a shared type: a fresh shared worker), or
+  /// unknown_task_type.
   caf::expected<worker_actor> spawn(caf::actor_system& sys, const task& t, const attempt_info& info) const;
 
   /// The submit-time check for every task: known type, data accepted by its kind.
@@ -57,6 +69,7 @@ private:
     attempt_worker_factory spawn; ///< null for a function
     task_function run;
     data_check check;
+    bool shared = false;
   };
   std::map<std::string, kind> kinds_;
 };
@@ -77,7 +90,8 @@ class execution_hooks {
 public:
   virtual ~execution_hooks();
 
-  /// The worker for one attempt (getWorkerInstance); the default: `registry.spawn`.
+  /// The worker for one attempt (getWorkerInstance); the default: `registry.spawn`. For a type
+  /// registered with add_shared, the fleet asks once and reuses the worker until it exits.
   virtual caf::expected<worker_actor> get_worker_instance(caf::actor_system& sys,
                                                           const worker_registry& registry,
                                                           const attempt_info& attempt,
@@ -94,7 +108,8 @@ public:
   /// Stops the attempt `worker_id` on `worker` after the fleet gave up on it (cancel, timeout,
   /// drain) or after it reported its outcome through the coordinator. The default stops the
   /// worker (`user_shutdown`): right for a worker per attempt. A hook that hands one long-lived
-  /// worker many attempts overrides it, or one cancel would stop them all.
+  /// worker many attempts overrides it, or one cancel would stop them all. Not called for the
+  /// worker of a shared type (add_shared).
   virtual void stop_attempt(fleet_manager_actor::pointer self, const worker_actor& worker,
                             const std::string& worker_id);
 };

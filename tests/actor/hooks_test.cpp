@@ -1,3 +1,4 @@
+#include "actors/builtin_workers.hpp"
 #include "fleet_fixture.hpp"
 
 #include <caf/typed_event_based_actor.hpp>
@@ -86,6 +87,8 @@ TEST_CASE("overridden hooks decide how tasks get workers and run on them") {
   fleet_fixture f{cfg};
   auto hooks = std::make_shared<tagging_hooks>();
   f.set_hooks(hooks);
+  // A worker per attempt, so that the hooks are asked for each (the built-in echo is shared).
+  f.registry().add("echo", [](caf::actor_system& sys) { return sys.spawn(echo_worker); });
   f.start();
   auto id = f.submit_ok({make_task("a", "echo", R"({"x": 1})"), make_task("no-worker", "echo")});
   REQUIRE(f.advance_until([&] { return f.finished(id); }));
@@ -221,6 +224,8 @@ TEST_CASE("hooks that share one long-lived worker: a cancel stops the attempt, n
   fleet_fixture f;
   auto hooks = std::make_shared<one_shared_worker>();
   f.set_hooks(hooks);
+  // A type whose worker fleetd takes per attempt: here the hooks do the sharing.
+  f.registry().add("echo", [](caf::actor_system& sys) { return sys.spawn(echo_worker); });
   f.start();
   auto first = f.submit_ok({make_task("a", "echo"), make_task("b", "echo")});
   f.advance(500);

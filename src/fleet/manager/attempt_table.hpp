@@ -34,6 +34,7 @@ struct running_attempt {
   std::string worker_id;
   std::string node = local_node_name; ///< where it runs
   caf::strong_actor_ptr worker;       ///< fleetd's own worker; null on a fleet-node
+  bool shared_worker = false;         ///< `worker` runs other attempts too (add_shared): never stopped
   int64_t spawned_at = 0;
   int64_t deadline = 0; ///< worker_timeout (the task's own, or the fleet's when it started)
   task_policy policy;   ///< the task's own, applied to the fleet's configuration as it ends
@@ -78,6 +79,7 @@ public:
   /// Whether task `seq` has an attempt running.
   bool runs(int64_t seq) const { return running_.count(seq) != 0; }
   /// The running attempt on fleetd's worker `who`.
+  /// An attempt that `who` runs (the first found: a shared worker runs several).
   std::optional<std::pair<int64_t, int32_t>> find_worker(const caf::actor_addr& who) const;
   /// Takes the attempt out of the table if it is the one running.
   std::optional<running_attempt> take(int64_t seq, int32_t attempt);
