@@ -138,8 +138,9 @@ void run_attempt(node_self self, node_attempt& a) {
       },
       [self, seq = a.seq, attempt = a.attempt, worker_id = a.worker_id, worker, type](caf::error& err) {
         // A shared worker answers with an error only when it exited: the next attempt spawns another.
-        if (auto i = self->state.shared_workers.find(type); i != self->state.shared_workers.end() && i->second == worker)
-          self->state.shared_workers.erase(i);
+        auto& shared = self->state.shared_workers;
+        if (auto i = shared.find(type); i != shared.end() && i->second == worker)
+          shared.erase(i);
         if (self->state.workers.erase(worker_id) == 0)
           return;
         report(self, node_outcome{seq, attempt, worker_id, {},

@@ -11,10 +11,10 @@
 
 #include <cstdint>
 #include <deque>
+#include <map>
 #include <memory>
 #include <set>
 #include <string>
-#include <map>
 #include <unordered_map>
 #include <vector>
 

@@ -25,7 +25,8 @@ struct migrated_file {
     REQUIRE_FALSE(migrate(*db));
     REQUIRE_FALSE(db->exec("INSERT INTO batches (id, created_at, total) VALUES ('b1', 1, 40);"
                            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 40)"
-                           " INSERT INTO tasks (batch_id, task_id, type, data) SELECT 'b1', 't' || i, 'echo', '{}' FROM n"));
+                           " INSERT INTO tasks (batch_id, task_id, type, data)"
+                           " SELECT 'b1', 't' || i, 'echo', '{}' FROM n"));
     return std::move(*db);
   }
   std::string text(const std::string& sql) {
