@@ -341,6 +341,20 @@ void fleet_manager_state::start_attempt(runnable_task next, const std::string& n
     on_outcome(seq, attempt, started.error());
 }
 
+namespace {
+
+std::string exit_reason_text(const caf::down_msg& msg) {
+  return msg.reason ? error_text(msg.reason) : std::string{"normal exit"};
+}
+
+/// How an attempt ends whose worker exited before it answered.
+caf::error worker_exit_error(const caf::down_msg& msg) {
+  return caf::make_error(errc::worker_failed,
+                         fmt::format("worker exited without a result ({})", exit_reason_text(msg)));
+}
+
+} // namespace
+
 caf::expected<worker_actor> fleet_manager_state::shared_worker(const attempt_info& info, const task& t) {
   if (auto i = shared_workers_.find(t.type); i != shared_workers_.end())
     return i->second;
@@ -359,11 +373,9 @@ bool fleet_manager_state::on_shared_worker_down(const caf::down_msg& msg) {
     return false;
   auto type = i->first;
   shared_workers_.erase(i); // the next attempt of the type gets a new one
-  auto why = msg.reason ? error_text(msg.reason) : std::string{"normal exit"};
-  spdlog::warn("the shared worker of type \"{}\" exited ({}): its attempts fail", type, why);
+  spdlog::warn("the shared worker of type \"{}\" exited ({}): its attempts fail", type, exit_reason_text(msg));
   while (auto running = attempts_.find_worker(msg.source))
-    end_attempt(running->first, running->second,
-                caf::make_error(errc::worker_failed, fmt::format("worker exited without a result ({})", why)));
+    end_attempt(running->first, running->second, worker_exit_error(msg));
   dispatch();
   return true;
 }
@@ -551,17 +563,15 @@ void fleet_manager_state::on_down(const caf::down_msg& msg) {
     publish_subscription_gauges();
     return;
   }
-  auto why = [&] { return msg.reason ? error_text(msg.reason) : std::string{"normal exit"}; };
   if (auto node = nodes_.name_of(msg.source)) {
     drop_node(*node, nodes_.table().draining(*node) ? std::string{"it left after draining"}
-                                                    : fmt::format("connection lost ({})", why()));
+                                                    : fmt::format("connection lost ({})", exit_reason_text(msg)));
     return;
   }
   if (on_shared_worker_down(msg))
     return;
   if (auto running = attempts_.find_worker(msg.source))
-    on_outcome(running->first, running->second,
-               caf::make_error(errc::worker_failed, fmt::format("worker exited without a result ({})", why())));
+    on_outcome(running->first, running->second, worker_exit_error(msg));
 }
 
 // -- timeouts -------------------------------------------------------------------

@@ -134,14 +134,18 @@ private:
   caf::error record_start(const attempt_started& x, std::map<std::string, batch_delta>& deltas);
   /// `err`, the failed insert of start `x`, or what says that its attempt is stored already.
   caf::error start_stored_twice(const attempt_started& x, caf::error err);
-  caf::error record_end(const attempt_ended& x, const attempt_started* start,
-                        std::map<std::string, batch_delta>& deltas);
   /// The attempts row of an end: the whole row if `start` is in the same group, else its end.
   caf::error record_attempt_end(const attempt_ended& x, const attempt_started* start);
-  /// The rest of ends whose attempts rows are written (of different tasks, none with dependents
-  /// to settle), as record_end writes it, their tasks several per statement.
+  /// The tasks of ends whose attempts rows are written (of different tasks, none with dependents
+  /// to settle), several per statement, and what count_task_end adds.
   caf::error record_task_ends(std::span<const task_end_writer::row> rows,
                               std::map<std::string, batch_delta>& deltas);
+  /// A task's end for good once batches with dependencies are stored: its attempts row, its task,
+  /// its dependents released or skipped, and what count_task_end adds.
+  caf::error record_end_settling_dependents(const attempt_ended& x, const attempt_started* start,
+                                            std::map<std::string, batch_delta>& deltas);
+  /// An end's share of its batch's counters, and its event unless it succeeded.
+  caf::error count_task_end(const task_end_writer::row& r, std::map<std::string, batch_delta>& deltas);
   caf::error apply_deltas(const std::map<std::string, batch_delta>& deltas, milestones& out);
   caf::error record_unrecorded_starts(const std::vector<start_journal::entry>& starts, int64_t now,
                                       int32_t max_interruptions, recovery& out);
@@ -193,7 +197,7 @@ private:
   bool* pruning_events_ = nullptr;
   /// Whether a batch with dependencies was ever stored (task_deps had a row at open, or
   /// link_dependencies linked one since; a rollback leaves it set, which costs a lookup only):
-  /// until then an ended task cannot have dependents, and record_end does not look.
+  /// until then an ended task cannot have dependents, and record() does not look.
   bool dependencies_stored_ = true;
 };
 

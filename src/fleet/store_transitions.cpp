@@ -247,31 +247,23 @@ caf::error sqlite_store::record_attempt_end(const attempt_ended& x, const attemp
   return caf::none;
 }
 
-caf::error sqlite_store::record_end(const attempt_ended& x, const attempt_started* start,
-                                   std::map<std::string, batch_delta>& deltas) {
+caf::error sqlite_store::record_end_settling_dependents(const attempt_ended& x, const attempt_started* start,
+                                                       std::map<std::string, batch_delta>& deltas) {
   if (auto err = record_attempt_end(x, start))
     return err;
-  if (start != nullptr)
-    deltas[x.batch_id].note_start(start->at);
   task_end_writer::row row{&x, start};
   if (auto err = task_ends_->write({&row, 1}))
     return err;
-  auto terminal = is_terminal(x.next);
-  auto dependents = terminal && dependencies_stored_ ? dependents_count(x.seq) : int64_t{0};
+  auto dependents = dependents_count(x.seq);
   if (!dependents)
     return dependents.error();
-  auto& delta = deltas[x.batch_id];
   if (*dependents > 0) {
     auto skipped = settle_dependents(x.seq, x.batch_id, x.task_id, x.next, x.at);
     if (!skipped)
       return skipped.error();
-    delta.failed += *skipped;
+    deltas[x.batch_id].failed += *skipped;
   }
-  delta.note_end(x);
-  // Successful attempts are audited by their `attempts` row; the event log keeps the rest.
-  if (x.next == task_disposition::succeeded)
-    return caf::none;
-  return log_event(x.at, *event_of(x.next), x.batch_id, x.task_id, attempt_end_detail(x));
+  return count_task_end(row, deltas);
 }
 
 caf::error sqlite_store::apply_deltas(const std::map<std::string, batch_delta>& deltas, milestones& out) {
@@ -337,12 +329,13 @@ caf::expected<sqlite_store::milestones> sqlite_store::record(const std::vector<t
     const auto& end = std::get<attempt_ended>(change);
     auto i = deferred.find({end.seq, end.attempt});
     auto start = i == deferred.end() ? nullptr : i->second;
-    if (ends.size() == task_end_writer::max_rows || holds(end.seq) || (is_terminal(end.next) && dependencies_stored_))
+    // A task that ends for good may have dependents, settled as it ends.
+    auto alone = is_terminal(end.next) && dependencies_stored_;
+    if (alone || ends.size() == task_end_writer::max_rows || holds(end.seq))
       if (auto err = write_ends())
         return err;
-    if (is_terminal(end.next) && dependencies_stored_) {
-      // Its dependents are settled as it ends.
-      if (auto err = record_end(end, start, deltas))
+    if (alone) {
+      if (auto err = record_end_settling_dependents(end, start, deltas))
         return err;
       continue;
     }
@@ -362,18 +355,22 @@ caf::error sqlite_store::record_task_ends(std::span<const task_end_writer::row> 
                                           std::map<std::string, batch_delta>& deltas) {
   if (auto err = task_ends_->write(rows))
     return err;
-  for (const auto& r : rows) {
-    const auto& x = *r.end;
-    auto& delta = deltas[x.batch_id];
-    if (r.start != nullptr)
-      delta.note_start(r.start->at);
-    delta.note_end(x);
-    // Successful attempts are audited by their `attempts` row; the event log keeps the rest.
-    if (x.next != task_disposition::succeeded)
-      if (auto err = log_event(x.at, *event_of(x.next), x.batch_id, x.task_id, attempt_end_detail(x)))
-        return err;
-  }
+  for (const auto& r : rows)
+    if (auto err = count_task_end(r, deltas))
+      return err;
   return caf::none;
+}
+
+caf::error sqlite_store::count_task_end(const task_end_writer::row& r, std::map<std::string, batch_delta>& deltas) {
+  const auto& x = *r.end;
+  auto& delta = deltas[x.batch_id];
+  if (r.start != nullptr)
+    delta.note_start(r.start->at);
+  delta.note_end(x);
+  // Successful attempts are audited by their `attempts` row; the event log keeps the rest.
+  if (x.next == task_disposition::succeeded)
+    return caf::none;
+  return log_event(x.at, *event_of(x.next), x.batch_id, x.task_id, attempt_end_detail(x));
 }
 
 

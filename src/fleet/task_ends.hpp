@@ -3,8 +3,8 @@
 // The SQLite writer's hot path: the `tasks` rows of a group commit's attempt ends, updated up to
 // `max_rows` per statement instead of one. Each execution of an UPDATE of `tasks` opens and closes
 // a cursor on the table and on each of its indexes whether it touches them or not; sharing one
-// execution among many ends takes about a fifth off what an end costs the writer
-// (docs/BENCHMARKS.md, 2026-12-06 14:00).
+// execution among many ends took 27.5 k instructions per end to about 21 k
+// (docs/BENCHMARKS.md, 2026-12-06 13:50).
 
 #include "fleet/sqlite.hpp"
 #include "fleet/transitions.hpp"

@@ -8,6 +8,7 @@
 #include <doctest/doctest.h>
 
 #include <type_traits>
+#include <vector>
 
 namespace fleet::test {
 
@@ -25,6 +26,11 @@ auto in_transaction(fleet_store& store, F f) {
   if (!failed)
     REQUIRE_FALSE(tx.commit());
   return out;
+}
+
+/// Records `changes` as one group commit of `store`, which must take them.
+inline void record_group(fleet_store& store, const std::vector<transition>& changes) {
+  REQUIRE(in_transaction(store, [&] { return store.record(changes); }));
 }
 
 } // namespace fleet::test

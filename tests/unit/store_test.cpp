@@ -431,18 +431,12 @@ TEST_CASE_TEMPLATE("a group of many attempt ends writes every row as the ends wr
     group.push_back(end);
     ++i;
   }
-  auto write = [](B& s, const std::vector<transition>& changes) {
-    auto tx = s.store->transaction();
-    REQUIRE_FALSE(tx.begin());
-    REQUIRE(s.store->record(changes));
-    REQUIRE_FALSE(tx.commit());
-  };
-  write(grouped, earlier);
-  write(grouped, group);
+  record_group(*grouped.store, earlier);
+  record_group(*grouped.store, group);
   for (const auto& change : earlier)
-    write(single, {change});
+    record_group(*single.store, {change});
   for (const auto& change : group)
-    write(single, {change});
+    record_group(*single.store, {change});
   const std::string tasks_sql = "SELECT seq, state, result, error, not_before, finished_at, duration_ms,"
                                 " interruptions, attempts, started_at FROM tasks ORDER BY seq";
   const std::string attempts_sql = "SELECT task_seq, attempt, worker_id, started_at, finished_at, outcome, error, node"
@@ -460,89 +454,6 @@ TEST_CASE_TEMPLATE("a group of many attempt ends writes every row as the ends wr
   CHECK(grouped.q("SELECT count(*) FROM tasks WHERE state = 'pending' AND interruptions = 1") == 15);
   CHECK(grouped.q("SELECT count(*) FROM attempts WHERE finished_at IS NOT NULL") == 75);
   CHECK(grouped.q("SELECT count(*) FROM attempts WHERE node IS NOT NULL") == 19);
-}
-
-TEST_CASE_TEMPLATE("a task's two attempts in one group, and other tasks' starts between ends, are written in order", B,
-                   STORE_BACKENDS) {
-  // The SQLite store writes the tasks of a group's ends several per statement: an end or a start
-  // of a task whose earlier end is not written yet must not overtake it, and the events must keep
-  // the group's order.
-  B grouped, single;
-  std::vector<task> tasks;
-  for (int i = 0; i < 45; ++i)
-    tasks.push_back({"t" + std::to_string(i), "echo", "{}", 0});
-  insert(grouped, "b1", tasks);
-  insert(single, "b1", tasks);
-  auto next = grouped.store->next_runnable(fleet::default_queue, 100);
-  REQUIRE(next);
-  REQUIRE(next->size() == 45);
-  auto ended = [](const runnable_task& t, int32_t attempt, int64_t at) {
-    attempt_ended end;
-    end.seq = t.seq;
-    end.batch_id = "b1";
-    end.task_id = t.spec.id;
-    end.attempt = attempt;
-    end.at = at;
-    end.duration_ms = 3;
-    end.outcome = attempt_outcome::succeeded;
-    end.result = "{\"attempt\":" + std::to_string(attempt) + "}";
-    end.next = task_disposition::succeeded;
-    return end;
-  };
-  std::vector<transition> group;
-  for (int i = 0; i < 45; ++i) {
-    const auto& t = (*next)[i];
-    group.push_back(attempt_started{t.seq, "b1", t.spec.id, 1, "w" + std::to_string(i), 1000 + i, {}});
-    if (i >= 40)
-      continue; // started only: running when the group is written
-    auto first = ended(t, 1, 2000 + i);
-    if (i % 2 == 0) {
-      first.outcome = attempt_outcome::failed;
-      first.result.clear();
-      first.error = "boom " + std::to_string(i);
-      first.next = task_disposition::retry;
-      first.not_before = 2000 + i;
-      group.push_back(first);
-      group.push_back(attempt_started{t.seq, "b1", t.spec.id, 2, "v" + std::to_string(i), 2500 + i, {}});
-      if (i % 10 != 4) // else the retry runs on when the group is written
-        group.push_back(ended(t, 2, 3000 + i));
-    } else if (i % 7 == 1) {
-      first.outcome = attempt_outcome::interrupted;
-      first.result.clear();
-      first.error = "lost";
-      first.next = task_disposition::requeue;
-      first.orphaned = true;
-      group.push_back(first);
-    } else {
-      group.push_back(first);
-    }
-  }
-  auto write = [](B& s, const std::vector<transition>& changes) {
-    auto tx = s.store->transaction();
-    REQUIRE_FALSE(tx.begin());
-    REQUIRE(s.store->record(changes));
-    REQUIRE_FALSE(tx.commit());
-  };
-  write(grouped, group);
-  for (const auto& change : group)
-    write(single, {change});
-  const std::string tasks_sql = "SELECT seq, state, result, error, not_before, finished_at, duration_ms, interruptions,"
-                                " orphaned_attempts, attempts, started_at FROM tasks ORDER BY seq";
-  const std::string attempts_sql = "SELECT task_seq, attempt, worker_id, started_at, finished_at, outcome, error"
-                                   " FROM attempts ORDER BY task_seq, attempt";
-  const std::string events_sql = "SELECT kind, task_id, detail FROM events WHERE kind <> 'batch_submitted' ORDER BY id";
-  CHECK(grouped.rows(tasks_sql) == single.rows(tasks_sql));
-  CHECK(grouped.rows(attempts_sql) == single.rows(attempts_sql));
-  auto events = grouped.rows(events_sql);
-  CHECK(events.size() == 20 + 3);
-  CHECK(events == single.rows(events_sql));
-  CHECK(grouped.q("SELECT count(*) FROM tasks WHERE state = 'succeeded' AND attempts = 2"
-                  " AND result = '{\"attempt\":2}' AND error IS NULL") == 16);
-  CHECK(grouped.q("SELECT count(*) FROM tasks WHERE state = 'pending' AND orphaned_attempts = 1"
-                  " AND interruptions = 1") == 3);
-  CHECK(grouped.q("SELECT count(*) FROM tasks WHERE state = 'running' AND attempts = 1") == 5);
-  CHECK(grouped.q("SELECT count(*) FROM tasks WHERE state = 'running' AND attempts = 2 AND error LIKE 'boom %'") == 4);
-  CHECK(grouped.q("SELECT count(*) FROM tasks WHERE state = 'succeeded' AND attempts = 1") == 17);
 }
 
 TEST_CASE_TEMPLATE("a results page stops at its byte budget, holds at least one result, and the next goes on", B, STORE_BACKENDS) {

@@ -78,8 +78,7 @@ public:
   running_attempt* find(int64_t seq, int32_t attempt);
   /// Whether task `seq` has an attempt running.
   bool runs(int64_t seq) const { return running_.count(seq) != 0; }
-  /// The running attempt on fleetd's worker `who`.
-  /// An attempt that `who` runs (the first found: a shared worker runs several).
+  /// The running attempt on fleetd's worker `who` (the first found: a shared worker runs several).
   std::optional<std::pair<int64_t, int32_t>> find_worker(const caf::actor_addr& who) const;
   /// Takes the attempt out of the table if it is the one running.
   std::optional<running_attempt> take(int64_t seq, int32_t attempt);
