@@ -41,15 +41,25 @@ caf::error make_db_error(sqlite3* db, int rc, std::string_view what) {
 
 } // namespace
 
-caf::expected<database> database::open(const std::string& path, bool create) {
+void configure() {
   static std::once_flag configured;
   std::call_once(configured, [] {
     // Memory statistics take a global mutex on every allocation; fleetd never reads them.
     sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+    // A statement that changes several rows keeps the old copies of the pages it changes, so that
+    // it can be undone alone. Beyond 64 KiB (SQLite's default) they go to a temporary file, page by
+    // page: a 32-task end UPDATE over tasks of 100 queues did, and the writer spent as many
+    // system calls on those files as on the WAL (docs/BENCHMARKS.md, 2026-12-06). Up to 4 MiB
+    // they stay in memory, one 4 MiB buffer while the statement runs.
+    sqlite3_config(SQLITE_CONFIG_STMTJRNL_SPILL, statement_journal_in_memory);
   });
+}
+
+caf::expected<database> database::open(const std::string& path, bool create, const char* vfs) {
+  configure();
   sqlite3* db = nullptr;
   int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (create ? SQLITE_OPEN_CREATE : 0);
-  auto rc = sqlite3_open_v2(path.c_str(), &db, flags, nullptr);
+  auto rc = sqlite3_open_v2(path.c_str(), &db, flags, vfs);
   if (rc != SQLITE_OK) {
     auto err = make_db_error(db, rc, fmt::format("cannot open database {}", path));
     sqlite3_close(db);

@@ -18,6 +18,13 @@ namespace fleet::sqlite {
 
 class statement;
 
+/// Bytes of a statement's journal kept in memory before it goes to a temporary file.
+inline constexpr int statement_journal_in_memory = 4 << 20;
+
+/// SQLite's process-wide settings, made once before SQLite initializes (they cannot change later).
+/// Opening a database and registering fleetd's VFS call it first.
+void configure();
+
 /// Bytes bound as a BLOB rather than as text.
 struct blob_view {
   std::string_view bytes;
@@ -26,8 +33,9 @@ struct blob_view {
 /// An open connection. Move-only; closes on destruction.
 class database {
 public:
-  /// Opens (and creates, unless `create` is false) the database file at `path`.
-  static caf::expected<database> open(const std::string& path, bool create = true);
+  /// Opens (and creates, unless `create` is false) the database file at `path`, through the VFS
+  /// named `vfs` (nullptr: SQLite's default).
+  static caf::expected<database> open(const std::string& path, bool create = true, const char* vfs = nullptr);
 
   database(database&& other) noexcept : db_(std::exchange(other.db_, nullptr)) {}
   database& operator=(database&& other) noexcept;

@@ -9,6 +9,7 @@
 #include "fleet/migrations.hpp"
 #include "fleet/upload_rows.hpp"
 #include "fleet/validation.hpp"
+#include "fleet/wal_coalescing_vfs.hpp"
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -65,7 +66,9 @@ caf::expected<std::unique_ptr<fleet_store>> fleet_store::open(const store_option
 caf::expected<std::unique_ptr<sqlite_store>> sqlite_store::open(const store_options& opts) {
   if (auto err = validate_synchronous(opts.synchronous))
     return err;
-  auto db = sqlite::database::open(opts.path);
+  // Only a connection that syncs the WAL at every commit may gather its WAL writes (see there).
+  auto vfs = opts.synchronous == "full" ? sqlite::wal_coalescing_vfs() : nullptr;
+  auto db = sqlite::database::open(opts.path, true, vfs);
   if (!db)
     return db.error();
   // A 64 MiB page cache (the default is 2 MiB): the indexes that a million-task batch writes into

@@ -1,0 +1,30 @@
+#pragma once
+
+#include <cstddef>
+
+/// A SQLite VFS over the default one that gathers a transaction's writes to the WAL file into one
+/// `pwrite`. SQLite writes each WAL frame as two calls (its 24-byte header, then the page): a
+/// commit of 150 pages costs 300 system calls, about 3.5 us each on this VM, where one call of the
+/// whole run costs a tenth of that (docs/BENCHMARKS.md, 2026-12-06 17:10).
+///
+/// The gathered bytes reach the file before anything can read them or rely on them: before the
+/// WAL is synced, read, truncated, sized or closed, before a write elsewhere in it, and before the
+/// database's shared-memory barrier and locks (SQLite publishes a commit to other connections
+/// through the wal-index, behind a barrier, after writing its frames). Only connections with
+/// `synchronous=FULL` may use it: they sync the WAL at every commit, so a failed write shows as a
+/// failed commit, as without the buffer.
+namespace fleet::sqlite {
+
+/// The registered name of the VFS ("fleet-wal"), registered at the first call. Not the default VFS:
+/// a connection asks for it by name.
+const char* wal_coalescing_vfs();
+
+/// What the VFS has done since the process started (for tests): calls to the real WAL file's
+/// `xWrite`, and writes that SQLite asked of the WAL.
+struct wal_write_counts {
+  size_t real_writes = 0;
+  size_t asked_writes = 0;
+};
+wal_write_counts wal_coalescing_counts();
+
+} // namespace fleet::sqlite

@@ -1,0 +1,224 @@
+// The VFS that gathers WAL writes (src/fleet/wal_coalescing_vfs.hpp): every commit is whole and
+// visible to other connections the moment it returns, a transaction bigger than its buffer or one
+// that rewrites its own frames stays intact, a failed write fails its commit and nothing before
+// it, and a kill -9 keeps every commit that returned. And the statement journals of the writer's
+// multi-row statements stay in memory (sqlite::configure).
+
+#include "fleet/sqlite.hpp"
+#include "fleet/wal_coalescing_vfs.hpp"
+#include "temp_dir.hpp"
+
+#include <doctest/doctest.h>
+
+#include <csignal>
+#include <filesystem>
+#include <string>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+using namespace fleet;
+using fleet::test::temp_dir;
+
+namespace {
+
+constexpr const char* schema = "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;"
+                               "CREATE TABLE IF NOT EXISTS t (k INTEGER PRIMARY KEY,"
+                               " v TEXT NOT NULL CHECK (length(v) > 0));";
+
+sqlite::database open_gathering(const std::string& path) {
+  auto db = sqlite::database::open(path, true, sqlite::wal_coalescing_vfs());
+  REQUIRE(db);
+  REQUIRE_FALSE(db->exec(schema));
+  return std::move(*db);
+}
+
+sqlite::database open_plain(const std::string& path) {
+  auto db = sqlite::database::open(path, false);
+  REQUIRE(db);
+  return std::move(*db);
+}
+
+/// Rows first..last, each a 1000-byte text that names its key: a torn or missing page shows.
+std::string insert_rows(int64_t first, int64_t last) {
+  return "WITH RECURSIVE n(k) AS (SELECT " + std::to_string(first) + " UNION ALL SELECT k + 1 FROM n WHERE k < "
+         + std::to_string(last) + ") INSERT INTO t (k, v) SELECT k, printf('%01000d', k) FROM n;";
+}
+
+int64_t intact_rows(sqlite::database& db) {
+  auto n = db.query_int("SELECT count(*) FROM t WHERE v = printf('%01000d', k)");
+  REQUIRE(n);
+  return *n;
+}
+
+int64_t all_rows(sqlite::database& db) {
+  auto n = db.query_int("SELECT count(*) FROM t");
+  REQUIRE(n);
+  return *n;
+}
+
+std::string integrity(sqlite::database& db) {
+  auto st = db.prepare("PRAGMA integrity_check");
+  REQUIRE(st);
+  auto row = st->step();
+  REQUIRE(row);
+  REQUIRE(*row);
+  return st->column_text(0);
+}
+
+bool temp_file_open() {
+  for (const auto& fd : std::filesystem::directory_iterator("/proc/self/fd")) {
+    std::error_code ec;
+    auto target = std::filesystem::read_symlink(fd.path(), ec);
+    if (!ec && target.string().find("etilqs_") != std::string::npos)
+      return true;
+  }
+  return false;
+}
+
+} // namespace
+
+TEST_CASE("gathered WAL writes: each commit is whole and visible to another connection once it returns") {
+  temp_dir dir;
+  auto writer = open_gathering(dir.file("fleet.db"));
+  // fleetd uses the VFS with FULL only, where the WAL is synced before a commit shows; with NORMAL
+  // nothing syncs it, and the shared-memory barrier must write the frames out.
+  SUBCASE("synchronous = FULL") {}
+  SUBCASE("synchronous = NORMAL") {
+    REQUIRE_FALSE(writer.exec("PRAGMA synchronous = NORMAL"));
+  }
+  auto reader = open_plain(dir.file("fleet.db"));
+  auto before = sqlite::wal_coalescing_counts();
+  for (int64_t i = 0; i < 40; ++i) {
+    REQUIRE_FALSE(writer.exec("BEGIN;" + insert_rows(i * 30 + 1, i * 30 + 30) + "COMMIT;"));
+    // The reader uses SQLite's own VFS: it sees only what reached the file.
+    CHECK(intact_rows(reader) == (i + 1) * 30);
+  }
+  auto after = sqlite::wal_coalescing_counts();
+  auto asked = after.asked_writes - before.asked_writes;
+  auto real = after.real_writes - before.real_writes;
+  CHECK(asked >= 40 * 2 * 8); // two calls a frame, about 8 pages a commit
+  CHECK(real * 8 <= asked);
+  CHECK(integrity(reader) == "ok");
+}
+
+TEST_CASE("gathered WAL writes: a transaction beyond the buffer that spills and rewrites its own pages") {
+  temp_dir dir;
+  {
+    auto writer = open_gathering(dir.file("fleet.db"));
+    // A tiny page cache makes SQLite write frames mid-transaction and then change those pages again.
+    REQUIRE_FALSE(writer.exec("PRAGMA cache_size = 10"));
+    // The SELECT pushes the last pages written out of the cache; the first UPDATE reads them back
+    // from the WAL while they are still in the buffer.
+    REQUIRE_FALSE(writer.exec("BEGIN;" + insert_rows(1, 3000)
+                              + "SELECT sum(length(v)) FROM t WHERE k < 400;"
+                                "UPDATE t SET v = printf('%01000d', k + 1) WHERE k > 2980;"
+                                "UPDATE t SET v = printf('%01000d', k + 1) WHERE k <= 2980;"
+                                "UPDATE t SET v = printf('%01000d', k) WHERE k % 2 = 0;"
+                                "COMMIT;"));
+    auto reader = open_plain(dir.file("fleet.db"));
+    CHECK(all_rows(reader) == 3000);
+    CHECK(intact_rows(reader) == 1500);
+    auto shifted = reader.query_int("SELECT count(*) FROM t WHERE k % 2 = 1 AND v = printf('%01000d', k + 1)");
+    REQUIRE(shifted);
+    CHECK(*shifted == 1500);
+    CHECK(integrity(reader) == "ok");
+  }
+  // After the last connection closed (SQLite checkpointed and removed the WAL): the same rows.
+  auto again = open_plain(dir.file("fleet.db"));
+  CHECK(all_rows(again) == 3000);
+  CHECK(intact_rows(again) == 1500);
+}
+
+TEST_CASE("gathered WAL writes: a write that fails fails its commit, keeps what came before, and the next fits") {
+  temp_dir dir;
+  auto path = dir.file("fleet.db");
+  { open_gathering(path); }
+  auto child = fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    // Exit codes name the step that went wrong (0: as expected).
+    auto db = sqlite::database::open(path, false, sqlite::wal_coalescing_vfs());
+    if (!db || db->exec(schema) || db->exec("BEGIN;" + insert_rows(1, 10) + "COMMIT;"))
+      _exit(10);
+    std::error_code ec;
+    auto wal = std::filesystem::file_size(path + "-wal", ec);
+    if (ec)
+      _exit(11);
+    // Files may grow 40 KiB more: a commit of about 16 pages (66 KiB) fits the 120 KiB buffer
+    // whole, so it meets the limit when the WAL is synced at COMMIT.
+    std::signal(SIGXFSZ, SIG_IGN);
+    rlimit limit{wal + 40 * 1024, wal + 40 * 1024};
+    if (setrlimit(RLIMIT_FSIZE, &limit) != 0)
+      _exit(12);
+    if (db->exec("BEGIN;" + insert_rows(11, 70)))
+      _exit(13);
+    auto failed = db->exec("COMMIT");
+    if (!failed)
+      _exit(14);
+    db->exec("ROLLBACK");
+    if (db->exec("BEGIN;" + insert_rows(71, 72) + "COMMIT;"))
+      _exit(15);
+    _exit(0);
+  }
+  int status = 0;
+  REQUIRE(waitpid(child, &status, 0) == child);
+  REQUIRE(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);
+  auto reader = open_plain(path);
+  CHECK(integrity(reader) == "ok");
+  CHECK(all_rows(reader) == 12);
+  CHECK(intact_rows(reader) == 12);
+  auto failed_rows = reader.query_int("SELECT count(*) FROM t WHERE k BETWEEN 11 AND 70");
+  REQUIRE(failed_rows);
+  CHECK(*failed_rows == 0);
+}
+
+TEST_CASE("gathered WAL writes: kill -9 between and during commits keeps every commit that returned") {
+  temp_dir dir;
+  auto path = dir.file("fleet.db");
+  { open_gathering(path); }
+  int reports[2];
+  REQUIRE(pipe(reports) == 0);
+  auto child = fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    close(reports[0]);
+    auto db = sqlite::database::open(path, false, sqlite::wal_coalescing_vfs());
+    if (!db || db->exec(schema))
+      _exit(10);
+    for (int64_t i = 0;; ++i) {
+      if (db->exec("BEGIN;" + insert_rows(i * 20 + 1, i * 20 + 20) + "COMMIT;"))
+        _exit(11);
+      if (write(reports[1], &i, sizeof i) != sizeof i)
+        _exit(12);
+    }
+  }
+  close(reports[1]);
+  int64_t committed = -1;
+  for (int n = 0; n < 60; ++n)
+    REQUIRE(read(reports[0], &committed, sizeof committed) == sizeof committed);
+  kill(child, SIGKILL);
+  int status = 0;
+  REQUIRE(waitpid(child, &status, 0) == child);
+  CHECK(WIFSIGNALED(status));
+  close(reports[0]);
+  auto reader = open_plain(path);
+  CHECK(integrity(reader) == "ok");
+  auto rows = all_rows(reader);
+  CHECK(rows >= (committed + 1) * 20);
+  CHECK(rows % 20 == 0); // whole transactions only
+  CHECK(intact_rows(reader) == rows);
+}
+
+TEST_CASE("a multi-row statement's journal of a few MiB stays in memory") {
+  temp_dir dir;
+  auto writer = open_gathering(dir.file("fleet.db"));
+  REQUIRE_FALSE(writer.exec("BEGIN;" + insert_rows(1, 2000) + "COMMIT;"));
+  // Inside a transaction an UPDATE that may fail a CHECK half-way keeps the old copy of each page
+  // it changes (about 500 pages, 2 MiB): at SQLite's default limit (64 KiB) they went to a
+  // temporary file, open until the transaction ends.
+  REQUIRE_FALSE(writer.exec("BEGIN; UPDATE t SET v = printf('%01000d', k + 1);"));
+  CHECK_FALSE(temp_file_open());
+  REQUIRE_FALSE(writer.exec("COMMIT"));
+}
