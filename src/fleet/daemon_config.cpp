@@ -9,6 +9,8 @@
 #include <fmt/format.h>
 #include <spdlog/common.h>
 
+#include <algorithm>
+#include <thread>
 #include <vector>
 
 namespace fleet {
@@ -100,6 +102,11 @@ daemon_config::daemon_config()
   // fleet-node reaches the manager sooner: 1.2x the no-op throughput through a node on 2 cores
   // (docs/BENCHMARKS.md). The order of messages is CAF's either way. --middleman.workers=N wins.
   caf::put(content, "middleman.workers", 0);
+  // A scheduler thread per core. CAF's default is at least 4: on 2 cores the two idle ones polled
+  // (a 50 us sleep, a wake-up, again), which cost a tenth of fleetd's CPU; with 2 threads no-op
+  // tasks ran 1.08-1.12x as fast (docs/BENCHMARKS.md, 2026-12-06). From 4 cores up it is CAF's
+  // own choice. Task functions run on threads of their own either way. --scheduler.max-threads wins.
+  caf::put(content, "scheduler.max-threads", size_t{std::max(1u, std::thread::hardware_concurrency())});
 }
 
 caf::error daemon_config::take_group(const std::string& name, const caf::settings& group, const std::string& where) {

@@ -7,7 +7,9 @@
 #include <caf/settings.hpp>
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <string>
+#include <thread>
 #include <vector>
 
 using namespace fleet;
@@ -115,6 +117,16 @@ TEST_CASE("fleetd reads remote messages on CAF's middleman thread unless told ot
   daemon_config told;
   REQUIRE_FALSE(load_daemon_config(told, {"--middleman.workers=2"}));
   CHECK(workers(told) == 2);
+}
+
+TEST_CASE("fleetd runs a scheduler thread per core unless told otherwise") {
+  auto threads = [](const daemon_config& cfg) { return caf::get_or(cfg.content, "scheduler.max-threads", size_t{0}); };
+  daemon_config plain;
+  REQUIRE_FALSE(load_daemon_config(plain, {}));
+  CHECK(threads(plain) == std::max(1u, std::thread::hardware_concurrency()));
+  daemon_config told;
+  REQUIRE_FALSE(load_daemon_config(told, {"--scheduler.max-threads=6"}));
+  CHECK(threads(told) == 6);
 }
 
 TEST_CASE("fleetd refuses a scheduler without threads, or with absurdly many") {
