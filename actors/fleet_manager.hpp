@@ -510,8 +510,12 @@ caf::behavior archiver(caf::event_based_actor* self, archive_fn archive);
 fleet_manager_actor::behavior_type
 fleet_manager(fleet_manager_state::self_pointer self, fleet_manager_options opts);
 
-/// Spawns the manager; `detached` gives it a thread of its own.
+/// Spawns the manager on the scheduler's threads, or with `detached` on a thread of its own. The
+/// manager trades a message with a worker actor for every attempt: on the scheduler's threads that
+/// hand-off needs no wake-up of another thread, and no-op tasks ran 1.2-1.35x as fast
+/// (docs/BENCHMARKS.md, 2026-12-06). Its blocking work is short (reads of committed state); the
+/// writes have their own thread.
 fleet_manager_actor spawn_fleet_manager(caf::actor_system& sys, fleet_manager_options opts,
-                                        bool detached = true);
+                                        bool detached = false);
 
 } // namespace fleet

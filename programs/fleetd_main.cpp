@@ -330,7 +330,11 @@ int fleet::run_daemon(int argc, char** argv, const daemon_extensions& ext) {
      {"commit-delay", std::to_string(o.commit_delay_ms)}, {"pools", std::to_string(o.pools.size())},
      {"queues", std::to_string(o.queues.size())}, {"schedules", std::to_string(o.schedules.size())}}};
   auto metrics = opts.metrics;
-  auto manager = spawn_fleet_manager(sys, std::move(opts));
+  // A fleetd that runs attempts itself trades a message with a worker actor for each: on the
+  // scheduler's threads that needs no wake-up of another thread. One that runs none (local-workers
+  // = 0) hears from fleet-nodes through the middleman's thread, and a thread of its own, woken at
+  // once, is faster there (docs/BENCHMARKS.md, 2026-12-06 18:10).
+  auto manager = spawn_fleet_manager(sys, std::move(opts), o.local_workers == 0);
   auto ready = wait_until_ready(sys, manager);
   if (!ready)
     return fail(1, fmt::format("cannot start the fleet manager: {}", error_text(ready.error())));
