@@ -333,7 +333,7 @@ int fleet::run_daemon(int argc, char** argv, const daemon_extensions& ext) {
   // A fleetd that runs attempts itself trades a message with a worker actor for each: on the
   // scheduler's threads that needs no wake-up of another thread. One that runs none (local-workers
   // = 0) hears from fleet-nodes through the middleman's thread, and a thread of its own, woken at
-  // once, is faster there (docs/BENCHMARKS.md, 2026-12-06 18:10).
+  // once, is faster there (docs/BENCHMARKS.md, 2026-12-06 17:50).
   auto manager = spawn_fleet_manager(sys, std::move(opts), o.local_workers == 0);
   auto ready = wait_until_ready(sys, manager);
   if (!ready)
