@@ -373,7 +373,6 @@ caf::error sqlite_store::count_task_end(const task_end_writer::row& r, std::map<
   return log_event(x.at, *event_of(x.next), x.batch_id, x.task_id, attempt_end_detail(x));
 }
 
-
 caf::error sqlite_store::record_unrecorded_starts(const std::vector<start_journal::entry>& starts, int64_t now,
                                                  int32_t max_interruptions, recovery& out) {
   auto task = db_.prepare("SELECT batch_id, task_id, state, attempts, orphaned_attempts FROM tasks WHERE seq = ?1");

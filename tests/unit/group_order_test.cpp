@@ -27,45 +27,31 @@ TEST_CASE_TEMPLATE("a task's two attempts in one group, and other tasks' starts 
   auto next = grouped.store->next_runnable(fleet::default_queue, 100);
   REQUIRE(next);
   REQUIRE(next->size() == 45);
-  auto ended = [](const runnable_task& t, int32_t attempt, int64_t at) {
-    attempt_ended end;
-    end.seq = t.seq;
-    end.batch_id = "b1";
-    end.task_id = t.spec.id;
-    end.attempt = attempt;
-    end.at = at;
-    end.duration_ms = 3;
-    end.outcome = attempt_outcome::succeeded;
+  // store_conformance.hpp's started() and ended(); a success's result names its attempt.
+  auto succeeded = [](const runnable_task& t, int32_t attempt, int64_t at) {
+    auto end = ended(t, attempt, at, task_disposition::succeeded);
     end.result = "{\"attempt\":" + std::to_string(attempt) + "}";
-    end.next = task_disposition::succeeded;
     return end;
   };
   std::vector<transition> group;
   for (int i = 0; i < 45; ++i) {
     const auto& t = (*next)[i];
-    group.push_back(attempt_started{t.seq, "b1", t.spec.id, 1, "w" + std::to_string(i), 1000 + i, {}});
+    group.push_back(started(t, 1, 1000 + i));
     if (i >= 40)
       continue; // started only: running when the group is written
-    auto first = ended(t, 1, 2000 + i);
     if (i % 2 == 0) {
-      first.outcome = attempt_outcome::failed;
-      first.result.clear();
-      first.error = "boom " + std::to_string(i);
-      first.next = task_disposition::retry;
-      first.not_before = 2000 + i;
-      group.push_back(first);
-      group.push_back(attempt_started{t.seq, "b1", t.spec.id, 2, "v" + std::to_string(i), 2500 + i, {}});
+      group.push_back(ended(t, 1, 2000 + i, task_disposition::retry));
+      group.push_back(started(t, 2, 2500 + i));
       if (i % 10 != 4) // else the retry runs on when the group is written
-        group.push_back(ended(t, 2, 3000 + i));
+        group.push_back(succeeded(t, 2, 3000 + i));
     } else if (i % 7 == 1) {
-      first.outcome = attempt_outcome::interrupted;
-      first.result.clear();
-      first.error = "lost";
-      first.next = task_disposition::requeue;
-      first.orphaned = true;
-      group.push_back(first);
+      auto lost = ended(t, 1, 2000 + i, task_disposition::requeue);
+      lost.outcome = attempt_outcome::interrupted;
+      lost.error = "lost";
+      lost.orphaned = true;
+      group.push_back(lost);
     } else {
-      group.push_back(first);
+      group.push_back(succeeded(t, 1, 2000 + i));
     }
   }
   record_group(*grouped.store, group);
