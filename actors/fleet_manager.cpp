@@ -40,7 +40,7 @@ using namespace manager_detail;
 caf::error fleet_manager_state::init(self_pointer self, fleet_manager_options opts) {
   self_ = self;
   opts_ = std::move(opts);
-  commits_ = group_commit{opts_.max_pending_transitions};
+  commits_ = group_commit{opts_.max_pending_transitions, opts_.max_waiting_transitions, opts_.max_waiting_bytes};
   store_ = opts_.store;
   if (!store_ || !opts_.registry || !opts_.hooks || !opts_.metrics)
     return caf::make_error(errc::invalid_config, "fleet manager needs a store, a registry, hooks and metrics");
@@ -387,7 +387,7 @@ void fleet_manager_state::commit_group() {
     // A released task may come before the window's position (a task behind it in the file).
     if (done->released)
       invalidate_ready();
-    if (flush_wanted_ || commits_.full())
+    if (commits_.in_flight() == 0 && (flush_wanted_ || commits_.full()))
       commit_group();
     dispatch();
   }, write_pipeline::kind::prerequisite);
@@ -416,7 +416,10 @@ void fleet_manager_state::log_milestones(
 
 void fleet_manager_state::schedule_flush() {
   if (commits_.full()) {
-    commit_group();
+    if (commits_.due())
+      commit_group();
+    else
+      flush_wanted_ = true; // goes the moment the group being written commits
     return;
   }
   // With no delay the flush lands behind every message already queued: their changes share this

@@ -60,11 +60,17 @@ struct fleet_manager_options {
   std::shared_ptr<execution_hooks> hooks = std::make_shared<execution_hooks>();
   submit_limits limits;
   /// Group commit: state changes wait for the next flush, which runs once the mailbox has no
-  /// earlier messages, or at once when this many are waiting.
+  /// earlier messages, or at once when this many are waiting and no group is being written.
   size_t max_pending_transitions = 512;
-  /// Group commits handed to the writer and not yet committed; at this many, no new attempts
-  /// start until one commits (the writer sets the pace).
+  /// Group commits handed to the writer and not yet committed (submits and cancels hand over the
+  /// changes before them as groups of their own): at this many no new attempts start until one
+  /// commits (the writer sets the pace).
   size_t max_groups_in_flight = 4;
+  /// Changes waiting behind the group being written, and the bytes of their results, errors and
+  /// ids: at either bound no new attempts start until the group commits. The changes that wait go
+  /// as one group, so the bigger this is, the more tasks share a commit when the writer is slow.
+  size_t max_waiting_transitions = 16 * 512;
+  size_t max_waiting_bytes = size_t{64} << 20;
   /// Group commit: how long the first queued change waits for others before the commit; 0 commits
   /// once the mailbox holds no earlier message. Replies that depend on a change still wait for it.
   int64_t commit_delay_ms = 0;

@@ -236,7 +236,7 @@ void fleet_manager_state::dispatch() {
   // Queues that found nothing to start in this round (each read once at most).
   std::vector<bool> tried(queues_.all().size(), false);
   while (attempts_.size() < static_cast<size_t>(cfg_.max_concurrent_workers)
-         && commits_.in_flight() < opts_.max_groups_in_flight) {
+         && commits_.in_flight() < opts_.max_groups_in_flight && !commits_.backlogged()) {
     auto* q = queues_.pick(now, tried);
     if (q == nullptr)
       break;

@@ -38,7 +38,7 @@ const std::vector<option_spec>& fleet_options() {
     {"drain-timeout", value_kind::integer, "ms that running attempts get to finish on SIGTERM (default 30000)"},
     {"orphan-grace", value_kind::integer, "at start, ms the programs a killed fleetd left running get between SIGTERM and SIGKILL (default 5000)"},
     {"log-level", value_kind::text, "trace|debug|info|warn|error|off (default info)"},
-    {"commit-batch", value_kind::integer, "group commit: commit at once when this many changes wait (default 512)"},
+    {"commit-batch", value_kind::integer, "group commit: commit at once when this many changes wait and no group is being written; 16 times as many pause new attempts (default 512)"},
     {"commit-delay", value_kind::integer, "group commit: ms a change waits for others; 0 commits when the mailbox is empty (default 1)"},
     {"max-batch-tasks", value_kind::integer, "most tasks in one batch (default 10000000)"},
     {"max-task-data", value_kind::integer, "most bytes of JSON data in one task (default 1048576)"},

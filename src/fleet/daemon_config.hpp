@@ -37,7 +37,7 @@ struct daemon_options {
   int64_t orphan_grace_ms = 5000; ///< at start: SIGTERM to SIGKILL for programs a killed fleetd left
   int64_t max_db_size_mib = 0; ///< 0: no limit
   std::string log_level = "info";
-  int64_t commit_batch = 512;  ///< group commit: commit at once when this many changes wait
+  int64_t commit_batch = 512;  ///< group commit: commit at once when this many changes wait (and none are being written)
   int64_t commit_delay_ms = 1; ///< group commit: wait this long for more changes (0: mailbox drained)
   fleet_config fleet; ///< max-workers, worker-timeout, retries, backoff
   submit_limits limits; ///< max-batch-tasks, max-task-data, max-id-length, max-pending-batches

@@ -134,3 +134,54 @@ TEST_CASE("a group is full at the limit of pending changes, and a promotion alon
   CHECK(promotion->changes.empty());
   CHECK(promotion->promote_retries);
 }
+
+TEST_CASE("a full group goes only while the writer has none, and what waits behind one is bounded") {
+  group_commit commits{2, 5};
+  commits.queue(started(1));
+  commits.queue(started(2));
+  CHECK(commits.due()); // full, and nothing in flight
+  auto first = commits.take();
+  REQUIRE(first);
+  // While the first is written, a full group waits and grows: it goes whole when the first commits.
+  for (int64_t seq = 3; seq < 7; ++seq)
+    commits.queue(started(seq));
+  CHECK(commits.full());
+  CHECK_FALSE(commits.due());
+  CHECK_FALSE(commits.backlogged());
+  commits.queue(started(7));
+  CHECK(commits.backlogged()); // 5 waiting: no new work until the writer catches up
+  commits.committed(*first);
+  CHECK(commits.due());
+  auto second = commits.take();
+  REQUIRE(second);
+  CHECK(second->changes.size() == 5);
+  CHECK_FALSE(commits.backlogged());
+  CHECK_FALSE(commits.due());
+}
+
+TEST_CASE("the text that waits bounds the backlog too, and a failed group brings its text back") {
+  group_commit commits{512, 512, 100};
+  auto big = ended(1);
+  big.result = std::string(60, 'r');
+  big.batch_id = "b";
+  big.task_id = "t1";
+  commits.queue(big);
+  CHECK(commits.waiting_bytes() == 63); // "b", "t1" and the result
+  CHECK_FALSE(commits.backlogged());
+  auto failing = ended(2);
+  failing.error = std::string(40, 'e');
+  commits.queue(failing);
+  CHECK(commits.waiting_bytes() == 103);
+  CHECK(commits.backlogged());
+  auto g = commits.take();
+  REQUIRE(g);
+  CHECK(commits.waiting_bytes() == 0);
+  CHECK_FALSE(commits.backlogged());
+  auto start = started(3);
+  start.worker_id = "w-3";
+  commits.queue(start);
+  CHECK(commits.waiting_bytes() == 3);
+  commits.failed(std::move(*g));
+  CHECK(commits.waiting_bytes() == 106);
+  CHECK(commits.backlogged());
+}

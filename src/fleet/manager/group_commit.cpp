@@ -2,6 +2,7 @@
 
 #include <cstddef>
 #include <iterator>
+#include <type_traits>
 #include <utility>
 
 namespace fleet {
@@ -10,6 +11,26 @@ namespace {
 
 int64_t seq_of(const transition& change) {
   return std::visit([](const auto& x) { return x.seq; }, change);
+}
+
+size_t text_bytes(const transition& change) {
+  return std::visit(
+    [](const auto& x) {
+      size_t n = x.batch_id.size() + x.task_id.size();
+      if constexpr (std::is_same_v<std::decay_t<decltype(x)>, attempt_ended>)
+        n += x.result.size() + x.error.size();
+      else
+        n += x.worker_id.size() + x.node.size();
+      return n;
+    },
+    change);
+}
+
+size_t text_bytes(const std::vector<transition>& changes) {
+  size_t n = 0;
+  for (const auto& change : changes)
+    n += text_bytes(change);
+  return n;
 }
 
 /// Inserts `from` at `at` (the end of what earlier failed groups put back) and moves `at` past it.
@@ -24,6 +45,7 @@ void put_back(std::vector<T>& to, size_t& at, std::vector<T>& from) {
 
 void group_commit::queue(transition change) {
   ++uncommitted_[seq_of(change)];
+  waiting_bytes_ += text_bytes(change);
   changes_.push_back(std::move(change));
 }
 
@@ -32,6 +54,7 @@ std::optional<group_commit::group> group_commit::take() {
     return std::nullopt;
   group g;
   g.changes = std::exchange(changes_, {});
+  waiting_bytes_ = 0;
   g.actions = std::exchange(actions_, {});
   g.results = std::exchange(results_, {});
   g.promote_retries = std::exchange(promote_, false);
@@ -50,6 +73,7 @@ void group_commit::committed(const group& g) {
 void group_commit::failed(group g) {
   --in_flight_;
   promote_ = promote_ || g.promote_retries;
+  waiting_bytes_ += text_bytes(g.changes);
   put_back(changes_, failed_changes_, g.changes);
   put_back(actions_, failed_actions_, g.actions);
   put_back(results_, failed_results_, g.results);

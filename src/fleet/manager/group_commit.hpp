@@ -3,6 +3,7 @@
 #include "fleetd/task.hpp"
 #include "fleet/transitions.hpp"
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -28,8 +29,12 @@ public:
     bool promote_retries = false;               ///< the group also promotes due retries
   };
 
-  /// At `max_pending` queued changes a group should go at once (`full`).
-  explicit group_commit(size_t max_pending) : max_pending_(max_pending) {}
+  /// At `max_pending` queued changes a group should go at once (`full`) if no group is being
+  /// written; at `max_waiting` queued changes, or `max_waiting_bytes` of their text (results,
+  /// errors, ids), no new work should start (`backlogged`).
+  explicit group_commit(size_t max_pending, size_t max_waiting = SIZE_MAX, size_t max_waiting_bytes = SIZE_MAX)
+    : max_pending_(max_pending), max_waiting_(std::max(max_pending, max_waiting)),
+      max_waiting_bytes_(max_waiting_bytes) {}
 
   void queue(transition change);
   void after_commit(std::function<void()> action) { actions_.push_back(std::move(action)); }
@@ -42,6 +47,15 @@ public:
   size_t uncommitted() const { return uncommitted_.size(); }
   size_t pending() const { return changes_.size(); }
   bool full() const { return changes_.size() >= max_pending_; }
+  /// A group should be handed to the writer now: it is full and the writer has none of ours. While
+  /// one is being written, the changes behind it wait and go as one group when it commits: the
+  /// slower the writer, the bigger its groups, so an fsync or a page costs fewer tasks each.
+  bool due() const { return full() && in_flight_ == 0; }
+  /// So many changes wait that the caller should start no new work until a group commits: what
+  /// waits in memory stays bounded while the writer sets the pace.
+  bool backlogged() const { return changes_.size() >= max_waiting_ || waiting_bytes_ >= max_waiting_bytes_; }
+  /// The text the queued changes carry (results, errors, ids), as `backlogged` counts it.
+  size_t waiting_bytes() const { return waiting_bytes_; }
   /// Something waits for a group: changes, or a promotion.
   bool has_work() const { return !changes_.empty() || promote_; }
   size_t in_flight() const { return in_flight_; }
@@ -57,6 +71,9 @@ public:
 
 private:
   size_t max_pending_;
+  size_t max_waiting_;
+  size_t max_waiting_bytes_;
+  size_t waiting_bytes_ = 0; ///< of changes_
   std::vector<transition> changes_;
   std::vector<std::function<void()>> actions_;
   std::vector<task_result> results_;
