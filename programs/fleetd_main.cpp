@@ -252,7 +252,7 @@ int fleet::run_daemon(int argc, char** argv, const daemon_extensions& ext) {
       spdlog::info("PostgreSQL {}: migrated from schema version {} to {} in {} ms", store->file(), m.from, m.to,
                    m.ms);
   } else {
-    auto opened = fleet_store::open({o.db, o.synchronous, o.max_db_size_mib, o.start_check == "quick"});
+    auto opened = fleet_store::open({o.db, o.synchronous, o.max_db_size_mib, o.start_check == "quick", true});
     if (!opened)
       return fail(1, fmt::format("database {}: {}", o.db, error_text(opened.error())));
     store = std::move(*opened);

@@ -8,6 +8,7 @@
 #include "fleet/store_plans.hpp"
 #include "fleet/store_rows.hpp"
 #include "fleet/task_ends.hpp"
+#include "fleet/wal_checkpointer.hpp"
 
 #include <map>
 #include <memory>
@@ -199,6 +200,9 @@ private:
   /// link_dependencies linked one since; a rollback leaves it set, which costs a lookup only):
   /// until then an ended task cannot have dependents, and record() does not look.
   bool dependencies_stored_ = true;
+  /// Checkpoints the WAL beside the writer (store_options::checkpoint_thread). Last: it stops, and
+  /// leaves this connection, before anything else goes.
+  std::unique_ptr<sqlite::wal_checkpointer> checkpointer_;
 };
 
 } // namespace fleet

@@ -106,9 +106,15 @@ caf::expected<std::unique_ptr<sqlite_store>> sqlite_store::open(const store_opti
       return err;
   }
   auto store = with_statements(std::move(*db));
-  if (store) {
-    (*store)->integrity_check_ms_ = check_ms;
-    (*store)->migration_ = {*version_before, latest_schema_version(), migration_ms};
+  if (!store)
+    return store;
+  (*store)->integrity_check_ms_ = check_ms;
+  (*store)->migration_ = {*version_before, latest_schema_version(), migration_ms};
+  if (opts.checkpoint_thread) {
+    auto checkpointer = sqlite::wal_checkpointer::start((*store)->db_, opts.path, opts.synchronous);
+    if (!checkpointer)
+      return checkpointer.error();
+    (*store)->checkpointer_ = std::move(*checkpointer);
   }
   return store;
 }

@@ -17,6 +17,10 @@ struct store_options {
   /// PRAGMA quick_check before anything is written: a damaged file is refused
   /// (errc::database_damaged), since writing into a malformed b-tree can spread the damage.
   bool check_integrity = true;
+  /// Copy the WAL into the database file on a thread of its own rather than inside the writer's
+  /// commits (sqlite::wal_checkpointer). fleetd does; a tool or test that opens the file does not
+  /// need a thread for it.
+  bool checkpoint_thread = false;
 };
 
 /// Parses a synchronous mode name; error for anything else.
