@@ -1,19 +1,19 @@
 // The WAL checkpointer (src/fleet/wal_checkpointer.hpp): the writer's commits no longer copy the
 // WAL into the database file, the thread does; past its bound the writer copies it itself, so the
 // WAL stays bounded; when it stops the writer has SQLite's automatic checkpoint back; and a kill -9
-// during commits and checkpoints keeps every commit that returned, whole.
+// during commits and checkpoints keeps every commit that returned, whole (commits_until_killed.hpp).
 
 #include "fleet/sqlite.hpp"
 #include "fleet/wal_checkpointer.hpp"
 #include "fleet/wal_coalescing_vfs.hpp"
+#include "commits_until_killed.hpp"
 #include "temp_dir.hpp"
 
 #include <doctest/doctest.h>
 
-#include <csignal>
 #include <filesystem>
 #include <string>
-#include <sys/wait.h>
+#include <optional>
 #include <unistd.h>
 
 using namespace fleet;
@@ -114,47 +114,21 @@ TEST_CASE("kill -9 during commits and checkpoints keeps every commit that return
   temp_dir dir;
   auto path = dir.file("fleet.db");
   { open_writer(path); }
-  int reports[2];
-  REQUIRE(pipe(reports) == 0);
-  auto child = fork();
-  REQUIRE(child >= 0);
-  if (child == 0) {
-    close(reports[0]);
-    auto db = sqlite::database::open(path, false, sqlite::wal_coalescing_vfs());
-    if (!db || db->exec(checkpointed_schema))
-      _exit(10);
-    // A checkpoint after every few commits, so that the kill lands in one often.
-    auto checkpointer = sqlite::wal_checkpointer::start(*db, path, "full", 20, 400);
-    if (!checkpointer)
-      _exit(11);
-    for (int64_t i = 0;; ++i) {
-      if (db->exec("BEGIN; WITH RECURSIVE n(k) AS (SELECT " + std::to_string(i * 20 + 1)
-                   + " UNION ALL SELECT k + 1 FROM n WHERE k < " + std::to_string(i * 20 + 20)
-                   + ") INSERT INTO t (k, v) SELECT k, printf('%01000d', k) FROM n; COMMIT;"))
-        _exit(12);
-      if (write(reports[1], &i, sizeof i) != sizeof i)
-        _exit(13);
-    }
-  }
-  close(reports[1]);
-  int64_t committed = -1;
-  for (int n = 0; n < 200; ++n)
-    REQUIRE(read(reports[0], &committed, sizeof committed) == sizeof committed);
-  kill(child, SIGKILL);
-  int status = 0;
-  REQUIRE(waitpid(child, &status, 0) == child);
-  CHECK(WIFSIGNALED(status));
-  close(reports[0]);
-  auto reader = sqlite::database::open(path, false);
-  REQUIRE(reader);
-  auto st = reader->prepare("PRAGMA integrity_check");
-  REQUIRE(st);
-  auto row = st->step();
-  REQUIRE(row);
-  REQUIRE(*row);
-  CHECK(st->column_text(0) == "ok");
-  auto rows = query(*reader, "SELECT count(*) FROM t");
-  CHECK(rows >= (committed + 1) * 20);
-  CHECK(rows % 20 == 0); // whole transactions only
-  CHECK(query(*reader, "SELECT count(*) FROM t WHERE v = printf('%01000d', k)") == rows);
+  std::optional<sqlite::database> db;
+  std::unique_ptr<sqlite::wal_checkpointer> checkpointer;
+  auto committed = fleet::test::commits_until_killed(
+    [&]() -> sqlite::database* {
+      auto opened = sqlite::database::open(path, false, sqlite::wal_coalescing_vfs());
+      if (!opened || opened->exec(checkpointed_schema))
+        return nullptr;
+      db = std::move(*opened);
+      // A checkpoint after every few commits, so that the kill lands in one often.
+      auto started = sqlite::wal_checkpointer::start(*db, path, "full", 20, 400);
+      if (!started)
+        return nullptr;
+      checkpointer = std::move(*started);
+      return &*db;
+    },
+    200);
+  fleet::test::check_whole_commits(path, committed);
 }

@@ -6,12 +6,14 @@
 
 #include "fleet/sqlite.hpp"
 #include "fleet/wal_coalescing_vfs.hpp"
+#include "commits_until_killed.hpp"
 #include "temp_dir.hpp"
 
 #include <doctest/doctest.h>
 
 #include <csignal>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <sys/resource.h>
 #include <sys/wait.h>
@@ -178,37 +180,17 @@ TEST_CASE("gathered WAL writes: kill -9 between and during commits keeps every c
   temp_dir dir;
   auto path = dir.file("fleet.db");
   { open_gathering(path); }
-  int reports[2];
-  REQUIRE(pipe(reports) == 0);
-  auto child = fork();
-  REQUIRE(child >= 0);
-  if (child == 0) {
-    close(reports[0]);
-    auto db = sqlite::database::open(path, false, sqlite::wal_coalescing_vfs());
-    if (!db || db->exec(schema))
-      _exit(10);
-    for (int64_t i = 0;; ++i) {
-      if (db->exec("BEGIN;" + insert_rows(i * 20 + 1, i * 20 + 20) + "COMMIT;"))
-        _exit(11);
-      if (write(reports[1], &i, sizeof i) != sizeof i)
-        _exit(12);
-    }
-  }
-  close(reports[1]);
-  int64_t committed = -1;
-  for (int n = 0; n < 60; ++n)
-    REQUIRE(read(reports[0], &committed, sizeof committed) == sizeof committed);
-  kill(child, SIGKILL);
-  int status = 0;
-  REQUIRE(waitpid(child, &status, 0) == child);
-  CHECK(WIFSIGNALED(status));
-  close(reports[0]);
-  auto reader = open_plain(path);
-  CHECK(integrity(reader) == "ok");
-  auto rows = all_rows(reader);
-  CHECK(rows >= (committed + 1) * 20);
-  CHECK(rows % 20 == 0); // whole transactions only
-  CHECK(intact_rows(reader) == rows);
+  std::optional<sqlite::database> db;
+  auto committed = fleet::test::commits_until_killed(
+    [&]() -> sqlite::database* {
+      auto opened = sqlite::database::open(path, false, sqlite::wal_coalescing_vfs());
+      if (!opened || opened->exec(schema))
+        return nullptr;
+      db = std::move(*opened);
+      return &*db;
+    },
+    60);
+  fleet::test::check_whole_commits(path, committed);
 }
 
 TEST_CASE("a multi-row statement's journal of a few MiB stays in memory") {
