@@ -49,7 +49,7 @@ public:
   bool full() const { return changes_.size() >= max_pending_; }
   /// A group should be handed to the writer now: it is full and the writer has none of ours. While
   /// one is being written, the changes behind it wait and go as one group when it commits: the
-  /// slower the writer, the bigger its groups, so an fsync or a page costs fewer tasks each.
+  /// slower the writer, the bigger its groups, so each fsync and each page is shared by more tasks.
   bool due() const { return full() && in_flight_ == 0; }
   /// So many changes wait that the caller should start no new work until a group commits: what
   /// waits in memory stays bounded while the writer sets the pace.
