@@ -40,7 +40,8 @@ using namespace manager_detail;
 caf::error fleet_manager_state::init(self_pointer self, fleet_manager_options opts) {
   self_ = self;
   opts_ = std::move(opts);
-  commits_ = group_commit{opts_.max_pending_transitions, opts_.max_waiting_transitions, opts_.max_waiting_bytes};
+  commits_ = group_commit{opts_.max_pending_transitions, opts_.max_waiting_groups * opts_.max_pending_transitions,
+                          opts_.max_waiting_bytes};
   store_ = opts_.store;
   if (!store_ || !opts_.registry || !opts_.hooks || !opts_.metrics)
     return caf::make_error(errc::invalid_config, "fleet manager needs a store, a registry, hooks and metrics");

@@ -66,10 +66,11 @@ struct fleet_manager_options {
   /// changes before them as groups of their own): at this many no new attempts start until one
   /// commits (the writer sets the pace).
   size_t max_groups_in_flight = 4;
-  /// Changes waiting behind the group being written, and the bytes of their results, errors and
-  /// ids: at either bound no new attempts start until the group commits. The changes that wait go
-  /// as one group, so the bigger this is, the more tasks share a commit when the writer is slow.
-  size_t max_waiting_transitions = 16 * 512;
+  /// Changes waiting behind the group being written, as many as this many full groups
+  /// (max_pending_transitions each), and the bytes of their results, errors and ids: at either
+  /// bound no new attempts start until the group commits. The changes that wait go as one group,
+  /// so the bigger this is, the more tasks share a commit when the writer is slow.
+  size_t max_waiting_groups = 16;
   size_t max_waiting_bytes = size_t{64} << 20;
   /// Group commit: how long the first queued change waits for others before the commit; 0 commits
   /// once the mailbox holds no earlier message. Replies that depend on a change still wait for it.

@@ -288,7 +288,6 @@ int fleet::run_daemon(int argc, char** argv, const daemon_extensions& ext) {
   if (ext.hooks)
     opts.hooks = ext.hooks;
   opts.max_pending_transitions = static_cast<size_t>(o.commit_batch);
-  opts.max_waiting_transitions = 16 * opts.max_pending_transitions;
   opts.commit_delay_ms = o.commit_delay_ms;
   opts.writer_thread = true;
   opts.limits = o.limits;
