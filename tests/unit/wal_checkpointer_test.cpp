@@ -1,19 +1,18 @@
 // The WAL checkpointer (src/fleet/wal_checkpointer.hpp): the writer's commits no longer copy the
 // WAL into the database file, the thread does; past its bound the writer copies it itself, so the
 // WAL stays bounded; when it stops the writer has SQLite's automatic checkpoint back; and a kill -9
-// during commits and checkpoints keeps every commit that returned, whole (commits_until_killed.hpp).
+// during commits and checkpoints keeps every commit that returned, whole (wal_rows.hpp).
 
 #include "fleet/sqlite.hpp"
 #include "fleet/wal_checkpointer.hpp"
 #include "fleet/wal_coalescing_vfs.hpp"
-#include "commits_until_killed.hpp"
+#include "wal_rows.hpp"
 #include "temp_dir.hpp"
 
 #include <doctest/doctest.h>
 
 #include <filesystem>
 #include <string>
-#include <optional>
 #include <unistd.h>
 
 using namespace fleet;
@@ -21,21 +20,15 @@ using fleet::test::temp_dir;
 
 namespace checkpointer_test {
 
-constexpr const char* checkpointed_schema = "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;"
-                               "CREATE TABLE IF NOT EXISTS t (k INTEGER PRIMARY KEY, v TEXT NOT NULL);";
-
 sqlite::database open_writer(const std::string& path) {
-  auto db = sqlite::database::open(path, true, sqlite::wal_coalescing_vfs());
+  auto db = fleet::test::open_rows_writer(path, true);
   REQUIRE(db);
-  REQUIRE_FALSE(db->exec(checkpointed_schema));
   return std::move(*db);
 }
 
-/// One commit of rows first..last, 1000 bytes each that name their key: four to a WAL frame.
+/// One commit of rows first..last (four to a WAL frame).
 void commit_rows(sqlite::database& db, int64_t first, int64_t last) {
-  REQUIRE_FALSE(db.exec("BEGIN; WITH RECURSIVE n(k) AS (SELECT " + std::to_string(first)
-                        + " UNION ALL SELECT k + 1 FROM n WHERE k < " + std::to_string(last)
-                        + ") INSERT INTO t (k, v) SELECT k, printf('%01000d', k) FROM n; COMMIT;"));
+  REQUIRE_FALSE(db.exec("BEGIN;" + fleet::test::insert_rows(first, last) + "COMMIT;"));
 }
 
 uintmax_t file_size(const std::string& path) {
@@ -114,21 +107,14 @@ TEST_CASE("kill -9 during commits and checkpoints keeps every commit that return
   temp_dir dir;
   auto path = dir.file("fleet.db");
   { open_writer(path); }
-  std::optional<sqlite::database> db;
   std::unique_ptr<sqlite::wal_checkpointer> checkpointer;
-  auto committed = fleet::test::commits_until_killed(
-    [&]() -> sqlite::database* {
-      auto opened = sqlite::database::open(path, false, sqlite::wal_coalescing_vfs());
-      if (!opened || opened->exec(checkpointed_schema))
-        return nullptr;
-      db = std::move(*opened);
-      // A checkpoint after every few commits, so that the kill lands in one often.
-      auto started = sqlite::wal_checkpointer::start(*db, path, "full", 20, 400);
-      if (!started)
-        return nullptr;
-      checkpointer = std::move(*started);
-      return &*db;
-    },
-    200);
+  auto committed = fleet::test::commits_until_killed(path, 200, [&](sqlite::database& db) {
+    // A checkpoint after every few commits, so that the kill lands in one often.
+    auto started = sqlite::wal_checkpointer::start(db, path, "full", 20, 400);
+    if (!started)
+      return false;
+    checkpointer = std::move(*started);
+    return true;
+  });
   fleet::test::check_whole_commits(path, committed);
 }

@@ -6,32 +6,27 @@
 
 #include "fleet/sqlite.hpp"
 #include "fleet/wal_coalescing_vfs.hpp"
-#include "commits_until_killed.hpp"
+#include "wal_rows.hpp"
 #include "temp_dir.hpp"
 
 #include <doctest/doctest.h>
 
 #include <csignal>
 #include <filesystem>
-#include <optional>
 #include <string>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 using namespace fleet;
+using fleet::test::insert_rows;
 using fleet::test::temp_dir;
 
 namespace {
 
-constexpr const char* schema = "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;"
-                               "CREATE TABLE IF NOT EXISTS t (k INTEGER PRIMARY KEY,"
-                               " v TEXT NOT NULL CHECK (length(v) > 0));";
-
 sqlite::database open_gathering(const std::string& path) {
-  auto db = sqlite::database::open(path, true, sqlite::wal_coalescing_vfs());
+  auto db = test::open_rows_writer(path, true);
   REQUIRE(db);
-  REQUIRE_FALSE(db->exec(schema));
   return std::move(*db);
 }
 
@@ -39,12 +34,6 @@ sqlite::database open_plain(const std::string& path) {
   auto db = sqlite::database::open(path, false);
   REQUIRE(db);
   return std::move(*db);
-}
-
-/// Rows first..last, each a 1000-byte text that names its key: a torn or missing page shows.
-std::string insert_rows(int64_t first, int64_t last) {
-  return "WITH RECURSIVE n(k) AS (SELECT " + std::to_string(first) + " UNION ALL SELECT k + 1 FROM n WHERE k < "
-         + std::to_string(last) + ") INSERT INTO t (k, v) SELECT k, printf('%01000d', k) FROM n;";
 }
 
 int64_t intact_rows(sqlite::database& db) {
@@ -140,8 +129,8 @@ TEST_CASE("gathered WAL writes: a write that fails fails its commit, keeps what 
   REQUIRE(child >= 0);
   if (child == 0) {
     // Exit codes name the step that went wrong (0: as expected).
-    auto db = sqlite::database::open(path, false, sqlite::wal_coalescing_vfs());
-    if (!db || db->exec(schema) || db->exec("BEGIN;" + insert_rows(1, 10) + "COMMIT;"))
+    auto db = test::open_rows_writer(path, false);
+    if (!db || db->exec("BEGIN;" + insert_rows(1, 10) + "COMMIT;"))
       _exit(10);
     std::error_code ec;
     auto wal = std::filesystem::file_size(path + "-wal", ec);
@@ -180,16 +169,7 @@ TEST_CASE("gathered WAL writes: kill -9 between and during commits keeps every c
   temp_dir dir;
   auto path = dir.file("fleet.db");
   { open_gathering(path); }
-  std::optional<sqlite::database> db;
-  auto committed = fleet::test::commits_until_killed(
-    [&]() -> sqlite::database* {
-      auto opened = sqlite::database::open(path, false, sqlite::wal_coalescing_vfs());
-      if (!opened || opened->exec(schema))
-        return nullptr;
-      db = std::move(*opened);
-      return &*db;
-    },
-    60);
+  auto committed = fleet::test::commits_until_killed(path, 60);
   fleet::test::check_whole_commits(path, committed);
 }
 
