@@ -1,8 +1,16 @@
 #include "fleetd/error.hpp"
 #include "fleet/manager/attempt_table.hpp"
 
+#include <caf/actor_cast.hpp>
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/event_based_actor.hpp>
 #include <caf/sec.hpp>
+#include <caf/send.hpp>
 #include <doctest/doctest.h>
+
+#include <algorithm>
+#include <vector>
 
 using namespace fleet;
 
@@ -193,4 +201,43 @@ TEST_CASE("active workers: running by start (spawning until the start commits), 
   CHECK(workers[2].completed_at == 3012);
   CHECK(workers[3].task_id == "t11");
   CHECK(workers[3].status == worker_status::failed);
+}
+
+TEST_CASE("a worker's exit finds the attempt it runs, and nothing once that attempt left the table") {
+  caf::actor_system_config cfg;
+  caf::actor_system sys{cfg};
+  auto idle = [] { return caf::behavior{[](int) {}}; };
+  auto own = sys.spawn(idle);
+  auto shared = sys.spawn(idle);
+  auto stranger = sys.spawn(idle);
+  auto on = [](int64_t seq, const caf::actor& worker, int32_t n = 1) {
+    auto r = attempt(seq, n);
+    r.worker = caf::actor_cast<caf::strong_actor_ptr>(worker);
+    return r;
+  };
+  attempt_table table;
+  table.add(on(1, own, 2));
+  table.add(on(2, shared));
+  table.add(on(3, shared));
+  table.add(attempt(4)); // on a node: no worker of fleetd's
+  CHECK(table.find_worker(own.address()) == std::pair<int64_t, int32_t>{1, 2});
+  CHECK_FALSE(table.find_worker(stranger.address()));
+  // The shared worker's attempts are found one after the other as they leave.
+  std::vector<int64_t> found;
+  while (auto hit = table.find_worker(shared.address())) {
+    found.push_back(hit->first);
+    REQUIRE(table.take(hit->first, hit->second));
+  }
+  std::sort(found.begin(), found.end());
+  CHECK(found == std::vector<int64_t>{2, 3});
+  // Taken by take_if (a cancel), the attempt is not found by its worker any more.
+  CHECK(table.take_if([](const running_attempt& r) { return r.seq == 1; }).size() == 1);
+  CHECK_FALSE(table.find_worker(own.address()));
+  // A task's attempt replaced in place (add keeps one per task): the old worker finds nothing.
+  table.add(on(5, own));
+  table.add(on(5, stranger, 2));
+  CHECK_FALSE(table.find_worker(own.address()));
+  CHECK(table.find_worker(stranger.address()) == std::pair<int64_t, int32_t>{5, 2});
+  for (auto* a : {&own, &shared, &stranger})
+    caf::anon_send_exit(*a, caf::exit_reason::user_shutdown);
 }

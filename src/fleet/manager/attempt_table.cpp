@@ -79,7 +79,22 @@ running_attempt& attempt_table::add(running_attempt r) {
   if (r.orphaned_before > 0)
     ++suspects_;
   auto seq = r.seq;
+  if (auto old = running_.find(seq); old != running_.end())
+    unindex(old->second);
+  if (r.worker)
+    by_worker_.emplace(r.worker->address(), seq);
   return running_.insert_or_assign(seq, std::move(r)).first->second;
+}
+
+void attempt_table::unindex(const running_attempt& r) {
+  if (!r.worker)
+    return;
+  auto [first, last] = by_worker_.equal_range(r.worker->address());
+  for (auto i = first; i != last; ++i)
+    if (i->second == r.seq) {
+      by_worker_.erase(i);
+      return;
+    }
 }
 
 running_attempt* attempt_table::find(int64_t seq, int32_t attempt) {
@@ -88,10 +103,13 @@ running_attempt* attempt_table::find(int64_t seq, int32_t attempt) {
 }
 
 std::optional<std::pair<int64_t, int32_t>> attempt_table::find_worker(const caf::actor_addr& who) const {
-  for (const auto& [seq, r] : running_)
-    if (r.worker && r.worker->address() == who)
-      return std::pair{seq, r.attempt};
-  return std::nullopt;
+  auto i = by_worker_.find(who);
+  if (i == by_worker_.end())
+    return std::nullopt;
+  auto r = running_.find(i->second);
+  if (r == running_.end())
+    return std::nullopt;
+  return std::pair{r->first, r->second.attempt};
 }
 
 std::optional<running_attempt> attempt_table::take(int64_t seq, int32_t attempt) {
@@ -100,6 +118,7 @@ std::optional<running_attempt> attempt_table::take(int64_t seq, int32_t attempt)
     return std::nullopt;
   auto r = std::move(i->second);
   running_.erase(i);
+  unindex(r);
   if (r.orphaned_before > 0)
     --suspects_;
   return r;
@@ -114,6 +133,7 @@ std::vector<running_attempt> attempt_table::take_if(const std::function<bool(con
     }
     if (i->second.orphaned_before > 0)
       --suspects_;
+    unindex(i->second);
     out.push_back(std::move(i->second));
     i = running_.erase(i);
   }

@@ -78,7 +78,8 @@ public:
   running_attempt* find(int64_t seq, int32_t attempt);
   /// Whether task `seq` has an attempt running.
   bool runs(int64_t seq) const { return running_.count(seq) != 0; }
-  /// The running attempt on fleetd's worker `who` (the first found: a shared worker runs several).
+  /// The running attempt on fleetd's worker `who` (one of them: a shared worker runs several).
+  /// Through an index by worker: every worker's exit comes here, most after their attempt ended.
   std::optional<std::pair<int64_t, int32_t>> find_worker(const caf::actor_addr& who) const;
   /// Takes the attempt out of the table if it is the one running.
   std::optional<running_attempt> take(int64_t seq, int32_t attempt);
@@ -108,8 +109,11 @@ public:
   }
 
 private:
+  void unindex(const running_attempt& r);
+
   size_t recent_kept_;
   std::unordered_map<int64_t, running_attempt> running_;
+  std::unordered_multimap<caf::actor_addr, int64_t> by_worker_; ///< fleetd's own workers -> seq
   std::deque<worker_info> recent_;
   int suspects_ = 0;
 };
