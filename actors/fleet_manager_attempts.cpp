@@ -374,8 +374,8 @@ bool fleet_manager_state::on_shared_worker_down(const caf::down_msg& msg) {
   auto type = i->first;
   shared_workers_.erase(i); // the next attempt of the type gets a new one
   spdlog::warn("the shared worker of type \"{}\" exited ({}): its attempts fail", type, exit_reason_text(msg));
-  while (auto running = attempts_.find_worker(msg.source))
-    end_attempt(running->first, running->second, worker_exit_error(msg));
+  for (auto [seq, attempt] : attempts_.on_shared_worker(msg.source))
+    end_attempt(seq, attempt, worker_exit_error(msg));
   dispatch();
   return true;
 }
@@ -497,21 +497,17 @@ constexpr int64_t progress_store_interval_ms = 1'000;
 
 std::optional<std::pair<int64_t, int32_t>> fleet_manager_state::attempt_of_worker(const std::string& worker_id,
                                                                                    bool& from_its_worker) const {
-  std::optional<std::pair<int64_t, int32_t>> found;
   from_its_worker = false;
-  const auto& sender = self_->current_sender();
-  attempts_.for_each([&](const running_attempt& r) {
-    if (found || r.worker_id != worker_id)
-      return;
-    found = std::pair{r.seq, r.attempt};
-    if (sender == nullptr)
-      return;
-    if (r.worker)
-      from_its_worker = sender->address() == r.worker->address();
-    else if (auto node = nodes_.handle(r.node))
+  const auto* r = attempts_.find_worker_id(worker_id);
+  if (r == nullptr)
+    return std::nullopt;
+  if (const auto& sender = self_->current_sender(); sender != nullptr) {
+    if (r->worker)
+      from_its_worker = sender->address() == r->worker->address();
+    else if (auto node = nodes_.handle(r->node))
       from_its_worker = sender->node() == node->node(); // some actor of the node that runs it
-  });
-  return found;
+  }
+  return std::pair{r->seq, r->attempt};
 }
 
 void fleet_manager_state::on_progress(const std::string& worker_id, double progress, const std::string& note) {

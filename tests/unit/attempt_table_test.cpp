@@ -203,35 +203,42 @@ TEST_CASE("active workers: running by start (spawning until the start commits), 
   CHECK(workers[3].status == worker_status::failed);
 }
 
-TEST_CASE("a worker's exit finds the attempt it runs, and nothing once that attempt left the table") {
+TEST_CASE("a worker's exit finds the attempts it runs, and nothing once they left the table") {
   caf::actor_system_config cfg;
   caf::actor_system sys{cfg};
   auto idle = [] { return caf::behavior{[](int) {}}; };
   auto own = sys.spawn(idle);
   auto shared = sys.spawn(idle);
   auto stranger = sys.spawn(idle);
-  auto on = [](int64_t seq, const caf::actor& worker, int32_t n = 1) {
+  auto on = [](int64_t seq, const caf::actor& worker, int32_t n = 1, bool is_shared = false) {
     auto r = attempt(seq, n);
     r.worker = caf::actor_cast<caf::strong_actor_ptr>(worker);
+    r.shared_worker = is_shared;
     return r;
   };
   attempt_table table;
   table.add(on(1, own, 2));
-  table.add(on(2, shared));
-  table.add(on(3, shared));
+  table.add(on(2, shared, 1, true));
+  table.add(on(3, shared, 1, true));
   table.add(attempt(4)); // on a node: no worker of fleetd's
   CHECK(table.find_worker(own.address()) == std::pair<int64_t, int32_t>{1, 2});
   CHECK_FALSE(table.find_worker(stranger.address()));
-  // The shared worker's attempts are found one after the other as they leave.
-  std::vector<int64_t> found;
-  while (auto hit = table.find_worker(shared.address())) {
-    found.push_back(hit->first);
-    REQUIRE(table.take(hit->first, hit->second));
-  }
-  std::sort(found.begin(), found.end());
-  CHECK(found == std::vector<int64_t>{2, 3});
-  // Taken by take_if (a cancel), the attempt is not found by its worker any more.
+  CHECK(table.on_shared_worker(own.address()) == std::vector<std::pair<int64_t, int32_t>>{{1, 2}});
+  // A shared worker's attempts, all of them at once; its address is not in the index.
+  auto on_shared = table.on_shared_worker(shared.address());
+  std::sort(on_shared.begin(), on_shared.end());
+  CHECK(on_shared == std::vector<std::pair<int64_t, int32_t>>{{2, 1}, {3, 1}});
+  CHECK_FALSE(table.find_worker(shared.address()));
+  REQUIRE(table.take(2, 1));
+  CHECK(table.on_shared_worker(shared.address()) == std::vector<std::pair<int64_t, int32_t>>{{3, 1}});
+  // Taken (its outcome) or by take_if (a cancel), an attempt is not found by its worker any more.
   CHECK(table.take_if([](const running_attempt& r) { return r.seq == 1; }).size() == 1);
+  CHECK_FALSE(table.find_worker(own.address()));
+  table.add(on(6, own));
+  table.add(on(7, own)); // a user's get_worker_instance may hand one actor to two attempts
+  REQUIRE(table.take(6, 1));
+  CHECK(table.find_worker(own.address()) == std::pair<int64_t, int32_t>{7, 1});
+  REQUIRE(table.take(7, 1));
   CHECK_FALSE(table.find_worker(own.address()));
   // A task's attempt replaced in place (add keeps one per task): the old worker finds nothing.
   table.add(on(5, own));
@@ -240,4 +247,30 @@ TEST_CASE("a worker's exit finds the attempt it runs, and nothing once that atte
   CHECK(table.find_worker(stranger.address()) == std::pair<int64_t, int32_t>{5, 2});
   for (auto* a : {&own, &shared, &stranger})
     caf::anon_send_exit(*a, caf::exit_reason::user_shutdown);
+}
+
+TEST_CASE("a worker id finds its running attempt, and nothing once the attempt left or was replaced") {
+  attempt_table table;
+  table.add(attempt(1)); // worker id "w1"
+  table.add(attempt(2, 3));
+  REQUIRE(table.find_worker_id("w2"));
+  CHECK(table.find_worker_id("w2")->attempt == 3);
+  CHECK_FALSE(table.find_worker_id("w9"));
+  REQUIRE(table.take(2, 3));
+  CHECK_FALSE(table.find_worker_id("w2"));
+  CHECK(table.find_worker_id("w1")->seq == 1);
+  // Ids longer than a short string's buffer live on the heap: the index follows the attempt, not
+  // the bytes.
+  auto r = attempt(3);
+  r.worker_id = "worker-" + std::string(40, 'x') + "-3";
+  auto id = r.worker_id;
+  table.add(std::move(r));
+  CHECK(table.find_worker_id(id)->seq == 3);
+  auto replaced = attempt(3, 2); // the same task's next attempt, added in its place
+  table.add(std::move(replaced));
+  CHECK_FALSE(table.find_worker_id(id));
+  CHECK(table.find_worker_id("w3")->attempt == 2);
+  CHECK(table.take_if([](const running_attempt& x) { return x.seq == 1; }).size() == 1);
+  CHECK_FALSE(table.find_worker_id("w1"));
+  CHECK(table.find_worker_id("w3"));
 }

@@ -81,13 +81,17 @@ running_attempt& attempt_table::add(running_attempt r) {
   auto seq = r.seq;
   if (auto old = running_.find(seq); old != running_.end())
     unindex(old->second);
-  if (r.worker)
+  if (r.worker && !r.shared_worker)
     by_worker_.emplace(r.worker->address(), seq);
-  return running_.insert_or_assign(seq, std::move(r)).first->second;
+  auto& added = running_.insert_or_assign(seq, std::move(r)).first->second;
+  by_worker_id_.insert_or_assign(std::string_view{added.worker_id}, seq);
+  return added;
 }
 
 void attempt_table::unindex(const running_attempt& r) {
-  if (!r.worker)
+  if (auto i = by_worker_id_.find(r.worker_id); i != by_worker_id_.end() && i->second == r.seq)
+    by_worker_id_.erase(i);
+  if (!r.worker || r.shared_worker)
     return;
   auto [first, last] = by_worker_.equal_range(r.worker->address());
   for (auto i = first; i != last; ++i)
@@ -112,13 +116,29 @@ std::optional<std::pair<int64_t, int32_t>> attempt_table::find_worker(const caf:
   return std::pair{r->first, r->second.attempt};
 }
 
+const running_attempt* attempt_table::find_worker_id(std::string_view worker_id) const {
+  auto i = by_worker_id_.find(worker_id);
+  if (i == by_worker_id_.end())
+    return nullptr;
+  auto r = running_.find(i->second);
+  return r == running_.end() ? nullptr : &r->second;
+}
+
+std::vector<std::pair<int64_t, int32_t>> attempt_table::on_shared_worker(const caf::actor_addr& who) const {
+  std::vector<std::pair<int64_t, int32_t>> out;
+  for (const auto& [seq, r] : running_)
+    if (r.worker && r.worker->address() == who)
+      out.emplace_back(seq, r.attempt);
+  return out;
+}
+
 std::optional<running_attempt> attempt_table::take(int64_t seq, int32_t attempt) {
   auto i = running_.find(seq);
   if (i == running_.end() || i->second.attempt != attempt)
     return std::nullopt;
+  unindex(i->second); // before the move: the index views its worker_id
   auto r = std::move(i->second);
   running_.erase(i);
-  unindex(r);
   if (r.orphaned_before > 0)
     --suspects_;
   return r;

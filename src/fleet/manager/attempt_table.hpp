@@ -16,6 +16,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -78,9 +79,14 @@ public:
   running_attempt* find(int64_t seq, int32_t attempt);
   /// Whether task `seq` has an attempt running.
   bool runs(int64_t seq) const { return running_.count(seq) != 0; }
-  /// The running attempt on fleetd's worker `who` (one of them: a shared worker runs several).
-  /// Through an index by worker: every worker's exit comes here, most after their attempt ended.
+  /// The running attempt on fleetd's own worker `who` (not a shared one), through an index by
+  /// worker: the exit of every such worker comes here, nearly always after its attempt ended.
   std::optional<std::pair<int64_t, int32_t>> find_worker(const caf::actor_addr& who) const;
+  /// The running attempt whose worker id is `worker_id` (a progress report, an outcome a worker
+  /// submits itself), through an index by worker id; null if none runs.
+  const running_attempt* find_worker_id(std::string_view worker_id) const;
+  /// Every running attempt on the shared worker `who`, as (seq, attempt), in one pass (its exit).
+  std::vector<std::pair<int64_t, int32_t>> on_shared_worker(const caf::actor_addr& who) const;
   /// Takes the attempt out of the table if it is the one running.
   std::optional<running_attempt> take(int64_t seq, int32_t attempt);
   /// Takes every running attempt for which `pred` is true (of a batch, of a node, all).
@@ -113,7 +119,11 @@ private:
 
   size_t recent_kept_;
   std::unordered_map<int64_t, running_attempt> running_;
-  std::unordered_multimap<caf::actor_addr, int64_t> by_worker_; ///< fleetd's own workers -> seq
+  /// Own workers (not shared ones, which run thousands at once) -> seq; a multimap, since a
+  /// user's get_worker_instance may hand the same actor to several attempts.
+  std::unordered_multimap<caf::actor_addr, int64_t> by_worker_;
+  /// worker_id -> seq; the key views the worker_id of the attempt in running_ (whose nodes stay put)
+  std::unordered_map<std::string_view, int64_t> by_worker_id_;
   std::deque<worker_info> recent_;
   int suspects_ = 0;
 };
