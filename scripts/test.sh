@@ -7,9 +7,10 @@ scripts/setup.sh
 # The status page's end-to-end test drives Debian's headless Chromium through ChromeDriver; the
 # worker pool tests run the Python helper on Debian's python3; the HTTP API tests use curl too;
 # the crash loop steps fleetd's wall clock with libfaketime (Debian's faketime); postgres_tests run a
-# private PostgreSQL server (Debian's postgresql; its own data directory, never the machine's cluster).
+# private PostgreSQL server (Debian's postgresql; its own data directory, never the machine's cluster);
+# the fuzzers build with clang.
 missing=()
-for p in chromium chromium-driver python3 curl faketime postgresql; do
+for p in chromium chromium-driver python3 curl faketime postgresql clang; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 if ((${#missing[@]})); then
@@ -18,5 +19,19 @@ if ((${#missing[@]})); then
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
-ctest --test-dir build --output-on-failure -j"$(nproc)" --timeout 300
+# The fuzzers' clang build (about 90 s of both cores) runs beside CTest, niced: CTest's tests
+# mostly wait on timers and other processes, so it takes little from them, and the run as a whole
+# about that much less.
+fuzz_build_log=$(mktemp)
+nice -n 10 scripts/fuzz.sh --build-only >"$fuzz_build_log" 2>&1 &
+fuzz_build=$!
+status=0
+ctest --test-dir build --output-on-failure -j"$(nproc)" --timeout 300 || status=$?
+if ! wait "$fuzz_build"; then
+  cat "$fuzz_build_log" >&2
+  echo "test: the fuzzers' build failed" >&2
+  status=1
+fi
+rm -f "$fuzz_build_log"
+((status == 0)) || exit "$status"
 scripts/fuzz.sh 15
