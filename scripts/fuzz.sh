@@ -4,14 +4,10 @@
 # inputs go to a temporary directory, so the repository's corpus only changes by hand. A crash
 # leaves build-fuzz/NAME-crash-* and fails.
 #   scripts/fuzz.sh [SECONDS]
-#   scripts/fuzz.sh --build-only   (after scripts/setup.sh: installs clang if needed and builds the
-#                                   fuzzers, nothing else; scripts/test.sh runs it beside CTest)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-build_only=
-if [ "${1:-}" = --build-only ]; then build_only=1; shift; fi
 seconds=${1:-20}
-[ -n "$build_only" ] || scripts/setup.sh >/dev/null # the packages every build needs
+scripts/setup.sh >/dev/null # the packages every build needs
 if ! command -v clang++ >/dev/null; then
   echo "fuzz: installing clang" >&2
   export DEBIAN_FRONTEND=noninteractive
@@ -20,8 +16,7 @@ if ! command -v clang++ >/dev/null; then
 fi
 CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DFLEETD_BUILD_FUZZERS=ON >/dev/null
-cmake --build build-fuzz -j"$(nproc)" --target fuzzers >/dev/null
-[ -z "$build_only" ] || exit 0
+cmake --build build-fuzz --target fuzzers >/dev/null
 # Each fuzzer runs on one core: as many run at once as there are cores, each for the full SECONDS.
 # Their reports are printed in this order once all have finished.
 names=(task_file task_data config_value config_file upload_part text worker_line cron queue_setting http_body)

@@ -14,24 +14,10 @@ for p in chromium chromium-driver python3 curl faketime postgresql clang; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 if ((${#missing[@]})); then
-  echo "test: installing ${missing[*]} for the status page, worker pool and PostgreSQL tests" >&2
+  echo "test: installing ${missing[*]} for the status page, worker pool and PostgreSQL tests and the fuzzers" >&2
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
-# The fuzzers' clang build (about 90 s of both cores) runs beside CTest, niced: CTest's tests
-# mostly wait on timers and other processes, so it takes little from them, and the run as a whole
-# about that much less.
-fuzz_build_log=$(mktemp)
-nice -n 10 scripts/fuzz.sh --build-only >"$fuzz_build_log" 2>&1 &
-fuzz_build=$!
-status=0
-ctest --test-dir build --output-on-failure -j"$(nproc)" --timeout 300 || status=$?
-if ! wait "$fuzz_build"; then
-  cat "$fuzz_build_log" >&2
-  echo "test: the fuzzers' build failed" >&2
-  status=1
-fi
-rm -f "$fuzz_build_log"
-((status == 0)) || exit "$status"
+ctest --test-dir build --output-on-failure -j"$(nproc)" --timeout 300
 scripts/fuzz.sh 15
