@@ -12,7 +12,8 @@
 using namespace fleet::test;
 
 TEST_CASE("a damaged database is refused at start with what to do, and left as it was") {
-  fleetd_process d("max-workers=1\n");
+  // A short drain: the stop below does not wait 30 s for the running sleep.
+  fleetd_process d("max-workers=1\ndrain-timeout=100\n");
   REQUIRE_MESSAGE(d.start(), d.log());
   auto file = d.file("tasks.jsonl");
   std::string tasks;

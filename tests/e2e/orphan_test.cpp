@@ -114,7 +114,8 @@ TEST_CASE("kill -9 while a pool process works: the restart stops it before the n
   write_file(script, protocol_worker_sh);
   std::vector<std::string> pool_argv{"sh", script};
   kill_on_exit cleanup{pool_argv};
-  fleetd_process d{"[pool.shell]\nargv=[\"sh\", \"" + script + "\"]\ntypes=[\"slow\"]\nsize=1\n"};
+  // A short drain: the last stop does not wait 30 s for the task the new pool runs again.
+  fleetd_process d{"drain-timeout=100\n[pool.shell]\nargv=[\"sh\", \"" + script + "\"]\ntypes=[\"slow\"]\nsize=1\n"};
   REQUIRE_MESSAGE(d.start(), d.log());
   auto tasks = d.file("tasks.jsonl");
   // Never released: the process works on it until it is stopped.
