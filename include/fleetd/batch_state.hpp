@@ -33,7 +33,7 @@ bool is_finished(const batch_counts& c);
 
 /// Answer to batch_status.
 struct batch_status {
-  std::string batch_id;
+  std::string batch_id{};
   batch_state status = batch_state::pending;
   int64_t total = 0;
   int64_t completed = 0; ///< succeeded tasks
@@ -48,7 +48,7 @@ struct batch_status {
   int64_t next_run_at = 0; ///< ms since epoch when the first of them may start; 0 if none
   /// The client key it was submitted with (an idempotent submit), empty if none; a schedule's
   /// firing has "schedule:NAME@SLOT" (or "schedule:NAME@run:TIME" for `schedule run`).
-  std::string key;
+  std::string key{};
   int64_t blocked = 0; ///< tasks waiting for their dependencies to succeed
 };
 

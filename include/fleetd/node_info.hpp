@@ -54,17 +54,17 @@ typename Inspector::result_type inspect(Inspector& f, node_outcome& x) {
 
 /// What a fleet-node announces when it joins.
 struct node_announcement {
-  std::string name;               ///< unique in the fleet; a second join under it replaces the first
-  std::vector<std::string> types; ///< task types it runs
-  int32_t capacity = 0;           ///< attempts it runs at once
+  std::string name{};               ///< unique in the fleet; a second join under it replaces the first
+  std::vector<std::string> types{}; ///< task types it runs
+  int32_t capacity = 0;             ///< attempts it runs at once
   /// What the node stopped at its start; sent until a join succeeds, at most max_stopped_orphans.
-  std::vector<stopped_orphan> stopped_orphans;
+  std::vector<stopped_orphan> stopped_orphans{};
   /// Attempts of an earlier membership the node still runs (seq, attempt, worker_id; no outcome)
   /// and ones that ended since (or shortly before) it lost fleetd, at most max_held_attempts each:
   /// fleetd, restarted or a standby that took over, takes those it still counts as running on
   /// the node (node_welcome::kept), and the node stops the others.
-  std::vector<node_outcome> running;
-  std::vector<node_outcome> finished;
+  std::vector<node_outcome> running{};
+  std::vector<node_outcome> finished{};
 };
 
 /// The most attempts a join may report as running, and as finished.
@@ -97,7 +97,7 @@ struct node_welcome {
   int64_t timeout_ms = 0;   ///< and drops the node after this long without an answer
   /// Of the announcement's running attempts, the worker ids fleetd takes as still running there;
   /// the node stops the rest (fleetd ended them: lost, timed out or cancelled meanwhile).
-  std::vector<std::string> kept;
+  std::vector<std::string> kept{};
 };
 
 template <class Inspector>

@@ -18,14 +18,14 @@ namespace fleet {
 /// One attempt as the fleet starts it: the worker's id (as `fleetctl workers` and the attempts
 /// table name it), the attempt number (1-based), its deadline, and the fleet's coordinator.
 struct attempt_info {
-  std::string worker_id;
+  std::string worker_id{};
   int32_t attempt = 1;
   int64_t deadline_ms = 0; ///< ms since the epoch after which the fleet fails the attempt; 0: none
   /// Where a worker may report its outcome itself (submit_result_atom, worker_id, outcome);
   /// invalid where there is none (a test, a node that has not learnt it yet).
-  coordinator_actor coordinator;
+  coordinator_actor coordinator{};
   /// The attempt's batch (empty where it is not known: on a fleet-node).
-  std::string batch_id;
+  std::string batch_id{};
 };
 
 /// The attempt a task function runs. Cheap to copy; every copy sees the same cancel flag.

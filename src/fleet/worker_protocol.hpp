@@ -27,7 +27,7 @@ struct pool_request {
   std::string data_json; ///< the task's data, as stored (any JSON text)
   int32_t attempt = 1;
   int64_t deadline_ms = 0; ///< ms since the epoch; 0: none
-  std::string deps_json;   ///< its dependencies' results by task id (a JSON object); empty: none
+  std::string deps_json{}; ///< its dependencies' results by task id (a JSON object); empty: none
 };
 
 /// The request as one line of compact JSON, '\n' included; an error if the data is not JSON.
