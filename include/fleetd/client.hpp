@@ -50,7 +50,7 @@ caf::expected<fleet_api_actor> connect_fleet(caf::actor_system& sys, const std::
 
 /// One address of a fleetd.
 struct fleet_endpoint {
-  std::string host;
+  std::string host{};
   uint16_t port = 4242;
   /// host:port ([host]:port for IPv6), for messages.
   std::string text() const;

@@ -24,10 +24,10 @@ struct daemon_extensions {
   std::function<void(worker_registry&)> add_task_types;
   /// How a worker is got and an attempt run on it (the seed's getWorkerInstance and
   /// executeTaskOnWorker); null: the default, one fresh worker per attempt.
-  std::shared_ptr<execution_hooks> hooks;
+  std::shared_ptr<execution_hooks> hooks{};
   /// An auto-scaling policy of your own, asked every second (turns autoscaling on); null: the
   /// built-in one, when fleet.autoscale is on.
-  autoscale_hook autoscale;
+  autoscale_hook autoscale{};
 };
 
 /// fleetd's whole life: options, database, recovery, the published manager, TLS, the HTTP port,

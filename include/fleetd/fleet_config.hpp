@@ -43,13 +43,13 @@ bool operator==(const fleet_config& x, const fleet_config& y);
 
 /// A partial change of the configuration: unset fields keep their value (the seed's Partial<Config>).
 struct config_update {
-  caf::optional<int32_t> max_concurrent_workers;
-  caf::optional<int64_t> worker_timeout_ms;
-  caf::optional<bool> retry_failed_tasks;
-  caf::optional<int32_t> max_retries;
-  caf::optional<int64_t> backoff_base_ms;
-  caf::optional<double> backoff_factor;
-  caf::optional<int64_t> backoff_cap_ms;
+  caf::optional<int32_t> max_concurrent_workers{};
+  caf::optional<int64_t> worker_timeout_ms{};
+  caf::optional<bool> retry_failed_tasks{};
+  caf::optional<int32_t> max_retries{};
+  caf::optional<int64_t> backoff_base_ms{};
+  caf::optional<double> backoff_factor{};
+  caf::optional<int64_t> backoff_cap_ms{};
 };
 
 template <class Inspector>
@@ -71,8 +71,8 @@ caf::expected<fleet_config> apply(fleet_config cfg, const config_update& update)
 using config_value = std::variant<int64_t, double, bool>;
 
 struct config_field {
-  const char* name;   ///< update_config's name, e.g. "worker_timeout_ms"
-  const char* option; ///< the config file option, e.g. "worker-timeout"
+  const char* name{};   ///< update_config's name, e.g. "worker_timeout_ms"
+  const char* option{}; ///< the config file option, e.g. "worker-timeout"
 };
 
 /// The fields in declaration order.

@@ -45,16 +45,16 @@ inline std::string to_string(worker_status x) {
 
 /// One line of active_workers().
 struct worker_info {
-  std::string worker_id;
-  std::string batch_id;
-  std::string task_id;
+  std::string worker_id{};
+  std::string batch_id{};
+  std::string task_id{};
   int32_t attempt = 0;
   worker_status status = worker_status::spawning;
   int64_t spawned_at = 0;   ///< ms since epoch
   int64_t completed_at = 0; ///< 0 while running
   std::string node = "local"; ///< where the worker runs: "local" (fleetd) or a fleet-node's name
   double progress = -1;       ///< what the worker last reported, 0..1; -1: nothing (yet)
-  std::string note;           ///< the worker's note with its last progress
+  std::string note{};         ///< the worker's note with its last progress
 };
 
 template <class Inspector>

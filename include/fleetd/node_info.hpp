@@ -19,13 +19,13 @@ inline const std::string local_node_name = "local";
 /// A program that the last run of a fleet-node left running, which the node stopped at its
 /// start before it ran anything: fleetd records it in the audit (event orphan_stopped).
 struct stopped_orphan {
-  std::string label;      ///< the attempt's worker id, or "pool NAME"
+  std::string label{};    ///< the attempt's worker id, or "pool NAME"
   int32_t pid = 0;        ///< its pid and process group
   int64_t started_at = 0; ///< ms since the epoch
   /// "SIGTERM" (its group ended within the grace period) or "SIGKILL" (it had to be killed); in
   /// fleetd's and fleet-node's own list also "gone" (nothing of its group was left: it had ended,
   /// or its pid was reused), which is never announced
-  std::string how;
+  std::string how{};
 
   bool stopped() const { return how != "gone"; }
 };
@@ -39,12 +39,12 @@ typename Inspector::result_type inspect(Inspector& f, stopped_orphan& x) {
 struct node_outcome {
   int64_t seq = 0;
   int32_t attempt = 0;
-  std::string worker_id;
+  std::string worker_id{};
   /// The worker's outcome, unless `error` says why there is none: the node does not run the type,
   /// no worker could be made, or the worker ended without an outcome. Such an error is the task's
   /// failure; the node's own loss is seen by fleetd through the connection and the heartbeats.
-  task_outcome outcome;
-  caf::error error;
+  task_outcome outcome{};
+  caf::error error{};
 };
 
 template <class Inspector>
@@ -107,8 +107,8 @@ typename Inspector::result_type inspect(Inspector& f, node_welcome& x) {
 
 /// One line of `fleetctl nodes`.
 struct node_info {
-  std::string name;
-  std::vector<std::string> types;
+  std::string name{};
+  std::vector<std::string> types{};
   int32_t capacity = 0; ///< -1: the local node without a limit of its own (max-workers bounds it)
   int32_t running = 0;
   int64_t joined_at = 0;      ///< ms since epoch
@@ -129,8 +129,8 @@ typename Inspector::result_type inspect(Inspector& f, node_info& x) {
 struct node_attempt {
   int64_t seq = 0; ///< fleetd's row of the task, given back with the outcome
   int32_t attempt = 0;
-  std::string worker_id;
-  task spec;
+  std::string worker_id{};
+  task spec{};
   int64_t timeout_ms = 0;
 };
 

@@ -15,13 +15,13 @@
 namespace fleet {
 
 struct fleet_overview {
-  fleet_stats stats;
-  std::vector<batch_status> batches; ///< the newest first
-  std::vector<worker_info> workers;  ///< running, then the most recently finished
-  std::vector<dead_letter> failures; ///< failed tasks (no retry left), the latest submitted first
-  std::vector<node_info> nodes;
-  std::string storage_error; ///< why the database takes no writes now; empty while it does
-  int64_t at = 0;            ///< when the snapshot was taken, ms since the epoch
+  fleet_stats stats{};
+  std::vector<batch_status> batches{}; ///< the newest first
+  std::vector<worker_info> workers{};  ///< running, then the most recently finished
+  std::vector<dead_letter> failures{}; ///< failed tasks (no retry left), the latest submitted first
+  std::vector<node_info> nodes{};
+  std::string storage_error{}; ///< why the database takes no writes now; empty while it does
+  int64_t at = 0;              ///< when the snapshot was taken, ms since the epoch
 };
 
 template <class Inspector>

@@ -15,7 +15,7 @@ namespace fleet {
 /// other their versions instead of failing on a message one of them does not know.
 struct peer_version {
   int32_t interface_version = 0; ///< fleet::interface_version
-  std::string release;           ///< FLEETD_VERSION
+  std::string release{};         ///< FLEETD_VERSION
 };
 
 template <class Inspector>

@@ -55,8 +55,8 @@ typename Inspector::result_type inspect(Inspector& f, queue_change& x) {
 
 /// A queue as `queues()` lists it: its limits in force and what it runs.
 struct queue_info {
-  std::string name;
-  queue_limits limits;
+  std::string name{};
+  queue_limits limits{};
   int64_t pending = 0;  ///< runnable tasks waiting (not delayed, not blocked, not paused)
   int32_t running = 0;  ///< attempts running now
   int64_t started = 0;  ///< attempts started since fleetd started

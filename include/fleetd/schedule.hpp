@@ -16,11 +16,11 @@ namespace fleet {
 /// UTC), or, instead, an interval `every_ms` (slots at whole multiples of it since the Unix epoch,
 /// so "every 1h" fires on the hour).
 struct schedule_spec {
-  std::string name;      ///< 1-64 of A-Z a-z 0-9 . _ -
-  std::string cron;      ///< empty for an interval
-  std::string time_zone; ///< with cron only; empty: UTC
-  int64_t every_ms = 0;  ///< 0 for a cron expression
-  std::vector<task> tasks;
+  std::string name{};      ///< 1-64 of A-Z a-z 0-9 . _ -
+  std::string cron{};      ///< empty for an interval
+  std::string time_zone{}; ///< with cron only; empty: UTC
+  int64_t every_ms = 0;    ///< 0 for a cron expression
+  std::vector<task> tasks{};
   /// Slots missed while fleetd was down (found more than a minute late): "skip" them all, or run
   /// the latest of them "once".
   std::string missed = "skip";
@@ -36,18 +36,18 @@ typename Inspector::result_type inspect(Inspector& f, schedule_spec& x) {
 
 /// A stored schedule and what it has done.
 struct schedule_info {
-  schedule_spec spec;
+  schedule_spec spec{};
   bool paused = false;
-  std::string source;          ///< "runtime" (fleetctl, the APIs) or "config" ([schedule.NAME])
-  int64_t created_at = 0;      ///< ms since the epoch
+  std::string source{};           ///< "runtime" (fleetctl, the APIs) or "config" ([schedule.NAME])
+  int64_t created_at = 0;         ///< ms since the epoch
   int64_t updated_at = 0;
-  int64_t next_run_at = 0;     ///< the next slot; 0 while paused
-  int64_t last_slot = 0;       ///< the slot of the last firing; 0 if none
-  std::string last_batch_id;   ///< the batch the last firing made (or that `run` made)
-  std::string last_batch_state; ///< its state now; empty if none (or pruned)
-  int64_t fired = 0;           ///< batches submitted by slots and by `run`
-  int64_t skipped = 0;         ///< slots not fired: overlap=false, or the submit was refused
-  int64_t missed = 0;          ///< slots that passed while fleetd was down and were not run
+  int64_t next_run_at = 0;        ///< the next slot; 0 while paused
+  int64_t last_slot = 0;          ///< the slot of the last firing; 0 if none
+  std::string last_batch_id{};    ///< the batch the last firing made (or that `run` made)
+  std::string last_batch_state{}; ///< its state now; empty if none (or pruned)
+  int64_t fired = 0;              ///< batches submitted by slots and by `run`
+  int64_t skipped = 0;            ///< slots not fired: overlap=false, or the submit was refused
+  int64_t missed = 0;             ///< slots that passed while fleetd was down and were not run
   /// How many tasks the template has. A list of schedules leaves `spec.tasks` empty (templates
   /// may be big); one schedule asked for by name carries them.
   int64_t template_tasks = 0;

@@ -38,8 +38,8 @@ typename Inspector::result_type inspect(Inspector& f, task_policy& x) {
 /// the queue (a tenant, a customer) whose attempts the queue's group-max-workers bounds (empty:
 /// none).
 struct task {
-  std::string id;
-  std::string type;
+  std::string id{};
+  std::string type{};
   std::string data = "{}";
   int32_t priority = 0;
   int64_t run_at = 0;
@@ -85,8 +85,8 @@ typename Inspector::result_type inspect(Inspector& f, std::vector<task>& xs) {
 /// What a worker reports for one attempt: a JSON result on success, an error text on failure.
 struct task_outcome {
   bool success = false;
-  std::string result; // JSON, empty on failure
-  std::string error;  // empty on success
+  std::string result{}; // JSON, empty on failure
+  std::string error{};  // empty on success
   /// On failure: whether another attempt may succeed. False for a task that can never run as
   /// submitted (a program that does not exist): it fails at once, whatever retries are left.
   bool retry = true;
@@ -113,10 +113,10 @@ inline task_outcome permanent_failure(std::string error) {
 
 /// The final result of a finished task, as listed by batch_results.
 struct task_result {
-  std::string task_id;
+  std::string task_id{};
   bool success = false;
-  std::string result; // JSON of the successful attempt, empty otherwise
-  std::string error;  // error of the last attempt (or "cancelled"), empty on success
+  std::string result{}; // JSON of the successful attempt, empty otherwise
+  std::string error{};  // error of the last attempt (or "cancelled"), empty on success
   int32_t attempts = 0;
   int64_t duration_ms = 0;
 };
@@ -129,7 +129,7 @@ typename Inspector::result_type inspect(Inspector& f, task_result& x) {
 
 /// One page of batch_results: finished tasks in submission order after a cursor.
 struct results_page {
-  std::vector<task_result> items;
+  std::vector<task_result> items{};
   int64_t next_cursor = 0; ///< pass it back to get the next page
   bool done = false;       ///< the end of the batch was reached (a running batch may add more later)
 };
@@ -141,11 +141,11 @@ typename Inspector::result_type inspect(Inspector& f, results_page& x) {
 
 /// A task that exhausted its retries (a dead letter), as `fleetctl failed` lists it.
 struct dead_letter {
-  std::string batch_id;
-  std::string task_id;
-  std::string type;
+  std::string batch_id{};
+  std::string task_id{};
+  std::string type{};
   int32_t attempts = 0;
-  std::string error; ///< of the last attempt
+  std::string error{}; ///< of the last attempt
   int64_t failed_at = 0;
 };
 
@@ -157,7 +157,7 @@ typename Inspector::result_type inspect(Inspector& f, dead_letter& x) {
 
 /// One page of dead letters, oldest task first.
 struct dead_letter_page {
-  std::vector<dead_letter> items;
+  std::vector<dead_letter> items{};
   int64_t next_cursor = 0;
   bool done = false;
 };
@@ -170,12 +170,12 @@ typename Inspector::result_type inspect(Inspector& f, dead_letter_page& x) {
 /// One task of a batch where it is now, as `fleetctl status BATCH --tasks` lists it and
 /// `fleetctl graph` draws it.
 struct task_entry {
-  std::string task_id;
-  std::string state; ///< pending, blocked, scheduled, running, retry_wait, succeeded, failed, cancelled
+  std::string task_id{};
+  std::string state{}; ///< pending, blocked, scheduled, running, retry_wait, succeeded, failed, cancelled
   int32_t attempts = 0;
-  double progress = -1; ///< the latest progress its attempt reported, 0..1; -1: none
-  std::string note;     ///< with that report
-  std::vector<std::string> after; ///< the tasks it runs after
+  double progress = -1;             ///< the latest progress its attempt reported, 0..1; -1: none
+  std::string note{};               ///< with that report
+  std::vector<std::string> after{}; ///< the tasks it runs after
 };
 
 template <class Inspector>
@@ -185,7 +185,7 @@ typename Inspector::result_type inspect(Inspector& f, task_entry& x) {
 
 /// One page of a batch's tasks: in submission order after a cursor.
 struct task_page {
-  std::vector<task_entry> items;
+  std::vector<task_entry> items{};
   int64_t next_cursor = 0;
   bool done = false;
 };

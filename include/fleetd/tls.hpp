@@ -14,12 +14,12 @@ namespace fleet {
 /// PEM files: this node's certificate (chain) and private key, and the CA certificate that signs
 /// the peers this node accepts.
 struct tls_files {
-  std::string cert;
-  std::string key;
-  std::string ca;
+  std::string cert{};
+  std::string key{};
+  std::string ca{};
   /// A client's: the name fleetd's certificate must carry as a subject alternative name (DNS name
   /// or IP address), pinned; empty: the host the client connects to.
-  std::string server_name;
+  std::string server_name{};
 
   bool any() const { return !cert.empty() || !key.empty() || !ca.empty(); }
 };

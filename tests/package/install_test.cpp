@@ -63,6 +63,24 @@ TEST_CASE("the installed package: public headers alone, a CMake project and pkg-
     units += " " + shell_quoted(unit);
   }
   sh("cd " + shell_quoted(dir.file("")) + " && g++ -std=c++20 -fsyntax-only -I" + shell_quoted(prefix + "/include") + units);
+  // The public structs name their first members and leave the rest to defaults, without a
+  // missing-initializer warning under -Wextra.
+  auto partial = dir.file("partial_aggregates.cpp");
+  std::ofstream{partial} << "#include <fleetd/client.hpp>\n#include <fleetd/node_info.hpp>\n"
+                            "#include <fleetd/schedule.hpp>\n#include <fleetd/task_context.hpp>\n"
+                            "#include <fleetd/tls.hpp>\n"
+                            "void f() {\n"
+                            "  fleet::task t{\"t1\", \"echo\"};\n"
+                            "  fleet::tls_files tls{\"cert.pem\", \"key.pem\", \"ca.pem\"};\n"
+                            "  fleet::node_announcement a{\"gpu-1\", {\"render\"}, 8};\n"
+                            "  fleet::attempt_info info{\"w-1\", 2};\n"
+                            "  fleet::fleet_endpoint e{\"127.0.0.1\"};\n"
+                            "  fleet::schedule_spec s{\"nightly\", \"0 3 * * *\"};\n"
+                            "  fleet::task_outcome o{true, \"{}\"};\n"
+                            "  (void)t; (void)tls; (void)a; (void)info; (void)e; (void)s; (void)o;\n"
+                            "}\n";
+  sh("g++ -std=c++20 -fsyntax-only -Wextra -Werror=missing-field-initializers -I" + shell_quoted(prefix + "/include")
+     + " " + shell_quoted(partial));
   CHECK(fs::exists(prefix + "/lib/cmake/fleetd/fleetdConfig.cmake"));
   CHECK(fs::exists(prefix + "/lib/cmake/fleetd/fleetdConfigVersion.cmake"));
 
