@@ -136,28 +136,27 @@ std::optional<running_attempt> attempt_table::take(int64_t seq, int32_t attempt)
   auto i = running_.find(seq);
   if (i == running_.end() || i->second.attempt != attempt)
     return std::nullopt;
-  unindex(i->second); // before the move: the index views its worker_id
-  auto r = std::move(i->second);
-  running_.erase(i);
-  if (r.orphaned_before > 0)
-    --suspects_;
-  return r;
+  return extract(i);
 }
 
 std::vector<running_attempt> attempt_table::take_if(const std::function<bool(const running_attempt&)>& pred) {
   std::vector<running_attempt> out;
   for (auto i = running_.begin(); i != running_.end();) {
-    if (!pred(i->second)) {
+    if (pred(i->second))
+      out.push_back(extract(i));
+    else
       ++i;
-      continue;
-    }
-    if (i->second.orphaned_before > 0)
-      --suspects_;
-    unindex(i->second);
-    out.push_back(std::move(i->second));
-    i = running_.erase(i);
   }
   return out;
+}
+
+running_attempt attempt_table::extract(running_map::iterator& i) {
+  unindex(i->second); // before the move: by_worker_id_ views its worker_id
+  if (i->second.orphaned_before > 0)
+    --suspects_;
+  auto r = std::move(i->second);
+  i = running_.erase(i);
+  return r;
 }
 
 void attempt_table::start_committed(int64_t seq, int32_t attempt) {

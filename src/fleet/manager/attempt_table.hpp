@@ -115,10 +115,14 @@ public:
   }
 
 private:
+  using running_map = std::unordered_map<int64_t, running_attempt>;
   void unindex(const running_attempt& r);
+  /// Moves the attempt at `i` out of the table (its indexes first: one views its worker_id) and
+  /// returns it; `i` then points past it.
+  running_attempt extract(running_map::iterator& i);
 
   size_t recent_kept_;
-  std::unordered_map<int64_t, running_attempt> running_;
+  running_map running_;
   /// Own workers (not shared ones, which run thousands at once) -> seq; a multimap, since a
   /// user's get_worker_instance may hand the same actor to several attempts.
   std::unordered_multimap<caf::actor_addr, int64_t> by_worker_;
