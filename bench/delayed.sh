@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 n=${1:-1000000}
 rounds=${FLEETD_BENCH_REPEATS:-2}
 port=${FLEETD_BENCH_PORT:-4493}
-scripts/setup.sh >/dev/null
+scripts/setup.sh --packages >/dev/null
 cmake -S . -B build-release -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build-release --target fleetd fleetctl >/dev/null
 bin=build-release/bin

@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 tasks=${1:-4000}
 port=${FLEETD_BENCH_PORT:-4496}
-[ -n "${FLEETD_BENCH_SKIP_SETUP:-}" ] || scripts/setup.sh Release fleetd >/dev/null
+[ -n "${FLEETD_BENCH_SKIP_SETUP:-}" ] || scripts/setup.sh --packages >/dev/null
 cmake -S . -B build-release -G Ninja -DCMAKE_BUILD_TYPE=Release -DFLEETD_BUILD_BENCH=ON >/dev/null
 cmake --build build-release --target fleetd fleet-node fleetctl fleet-bench >/dev/null
 bin=build-release/bin

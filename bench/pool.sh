@@ -12,7 +12,7 @@ pool_n=${1:-100000}
 exec_n=${2:-2000}
 rounds=${FLEETD_BENCH_REPEATS:-3}
 port=${FLEETD_BENCH_PORT:-4491}
-scripts/setup.sh >/dev/null
+scripts/setup.sh --packages >/dev/null
 cmake -S . -B build-release -G Ninja -DCMAKE_BUILD_TYPE=Release -DFLEETD_BUILD_BENCH=ON >/dev/null
 cmake --build build-release --target fleetd fleet-bench >/dev/null
 bin=build-release/bin

@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 n=${1:-100000}
 rounds=${2:-2}
 peers=$(cd ../shared/peers && pwd)
-[ -n "${FLEETD_BENCH_SKIP_SETUP:-}" ] || scripts/setup.sh Release fleetd >/dev/null
+[ -n "${FLEETD_BENCH_SKIP_SETUP:-}" ] || scripts/setup.sh --packages >/dev/null
 cmake -S . -B build-release -G Ninja -DCMAKE_BUILD_TYPE=Release -DFLEETD_BUILD_BENCH=ON >/dev/null
 cmake --build build-release --target pg-write-path >/dev/null
 # shellcheck source=/dev/null

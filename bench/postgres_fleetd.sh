@@ -12,7 +12,7 @@ n=${1:-100000}
 rounds=${2:-2}
 port=${FLEETD_BENCH_PORT:-4491}
 peers=$(cd ../shared/peers && pwd)
-[ -n "${FLEETD_BENCH_SKIP_SETUP:-}" ] || scripts/setup.sh >/dev/null
+[ -n "${FLEETD_BENCH_SKIP_SETUP:-}" ] || scripts/setup.sh --packages >/dev/null
 cmake -S . -B build-release -G Ninja -DCMAKE_BUILD_TYPE=Release -DFLEETD_BUILD_BENCH=ON >/dev/null
 cmake --build build-release --target fleetd fleet-bench >/dev/null
 bin=${FLEETD_BENCH_BIN:-build-release/bin} # another build to compare with

@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-600}
 port=${FLEETD_BENCH_PORT:-4494}
-scripts/setup.sh >/dev/null
+scripts/setup.sh --packages >/dev/null
 cmake -S . -B build-release -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build-release --target fleetd fleetctl >/dev/null
 bin=build-release/bin

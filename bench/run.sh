@@ -11,7 +11,7 @@ n=${1:-100000}
 big=${2:-1000000}
 repeats=${FLEETD_BENCH_REPEATS:-3} # runs per workload of N tasks; the median counts
 port=${FLEETD_BENCH_PORT:-4490}
-scripts/setup.sh >/dev/null # packages
+scripts/setup.sh --packages >/dev/null
 cmake -S . -B build-release -G Ninja -DCMAKE_BUILD_TYPE=Release -DFLEETD_BUILD_BENCH=ON >/dev/null
 cmake --build build-release --target fleetd fleet-bench >/dev/null
 bin=build-release/bin

@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-20}
-scripts/setup.sh >/dev/null # the packages every build needs
+scripts/setup.sh --packages >/dev/null # the packages every build needs
 if ! command -v clang++ >/dev/null; then
   echo "fuzz: installing clang" >&2
   export DEBIAN_FRONTEND=noninteractive

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs every Debian package fleetd needs (idempotent), then configures and builds it.
 # Usage: scripts/setup.sh [Debug|Release] [TARGET...]   (run as root on Debian 12)
+#        scripts/setup.sh --packages                     (the packages only: for scripts that
+#                                                         build elsewhere, bench/ and the fuzzers)
 # With TARGETs (for example fleetd fleetctl) only those are built; without, everything (tests too).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,6 +20,7 @@ if ((${#missing[@]})); then
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
+[ "${1:-}" = --packages ] && exit 0
 
 build_type=${1:-${FLEETD_BUILD_TYPE:-RelWithDebInfo}}
 shift || true
