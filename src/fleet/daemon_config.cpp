@@ -10,6 +10,7 @@
 #include <spdlog/common.h>
 
 #include <algorithm>
+#include <chrono>
 #include <thread>
 #include <vector>
 
@@ -107,6 +108,14 @@ daemon_config::daemon_config()
   // tasks ran 1.08-1.12x as fast (docs/BENCHMARKS.md, 2026-12-06). From 4 cores up it is CAF's
   // own choice. Task functions run on threads of their own either way. --scheduler.max-threads wins.
   caf::put(content, "scheduler.max-threads", size_t{std::max(1u, std::thread::hardware_concurrency())});
+  // An idle scheduler thread of CAF's work stealing polls 500 times with a 50 us sleep between
+  // (a wake-up each) before it waits on a condition, and fleetd's work comes in bursts shorter than
+  // those 25 ms: the wake-ups cost more CPU than the tasks. Waiting at once (woken by work from
+  // outside, stealing from the other threads every 1 ms instead of CAF's 10): no-op tasks 1.11-1.16x
+  // as fast on 2 cores, a fifth of fleetd's CPU per task less (docs/BENCHMARKS.md, 2026-12-07).
+  // --work-stealing.moderate-poll-attempts and --work-stealing.relaxed-sleep-duration win.
+  caf::put(content, "work-stealing.moderate-poll-attempts", size_t{0});
+  caf::put(content, "work-stealing.relaxed-sleep-duration", caf::timespan{std::chrono::milliseconds{1}});
 }
 
 caf::error daemon_config::take_group(const std::string& name, const caf::settings& group, const std::string& where) {

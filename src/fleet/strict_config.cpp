@@ -320,6 +320,10 @@ caf::error strict_config::load_options(int argc, char** argv) {
   if (auto threads = caf::get_if<int64_t>(&content, "scheduler.max-threads"))
     if (auto err = check_range("scheduler.max-threads", *threads, 1, 1024))
       return err;
+  // An idle thread waits this long between looks at the others' work: 0 would spin on a core.
+  if (auto wait = caf::get_if<caf::timespan>(&content, "work-stealing.relaxed-sleep-duration");
+      wait && wait->count() <= 0)
+    return config_error("work-stealing.relaxed-sleep-duration must be above 0, e.g. 1ms");
   return apply();
 }
 

@@ -129,6 +129,27 @@ TEST_CASE("fleetd runs a scheduler thread per core unless told otherwise") {
   CHECK(threads(told) == 6);
 }
 
+TEST_CASE("fleetd's idle scheduler threads wait at once and steal every millisecond, unless told otherwise") {
+  auto polls = [](const daemon_config& cfg) {
+    return caf::get_or(cfg.content, "work-stealing.moderate-poll-attempts", size_t{500});
+  };
+  auto wait = [](const daemon_config& cfg) {
+    return caf::get_or(cfg.content, "work-stealing.relaxed-sleep-duration", caf::timespan{0});
+  };
+  daemon_config plain;
+  REQUIRE_FALSE(load_daemon_config(plain, {}));
+  CHECK(polls(plain) == 0);
+  CHECK(wait(plain) == std::chrono::milliseconds{1});
+  daemon_config told;
+  REQUIRE_FALSE(load_daemon_config(told, {"--work-stealing.moderate-poll-attempts=500",
+                                          "--work-stealing.relaxed-sleep-duration=10ms"}));
+  CHECK(polls(told) == 500);
+  CHECK(wait(told) == std::chrono::milliseconds{10});
+  daemon_config spinning;
+  CHECK(error_text(load_daemon_config(spinning, {"--work-stealing.relaxed-sleep-duration=0ms"}))
+        == "work-stealing.relaxed-sleep-duration must be above 0, e.g. 1ms");
+}
+
 TEST_CASE("fleetd refuses a scheduler without threads, or with absurdly many") {
   auto load = [](std::string arg) {
     daemon_config cfg;
