@@ -109,11 +109,12 @@ daemon_config::daemon_config()
   // own choice. Task functions run on threads of their own either way. --scheduler.max-threads wins.
   caf::put(content, "scheduler.max-threads", size_t{std::max(1u, std::thread::hardware_concurrency())});
   // An idle scheduler thread of CAF's work stealing polls 500 times with a 50 us sleep between
-  // (a wake-up each) before it waits on a condition, and fleetd's work comes in bursts shorter than
-  // those 25 ms: the wake-ups cost more CPU than the tasks. Waiting at once (woken by work from
-  // outside, stealing from the other threads every 1 ms instead of CAF's 10): no-op tasks 1.11-1.16x
-  // as fast on 2 cores, a fifth of fleetd's CPU per task less (docs/BENCHMARKS.md, 2026-12-07).
-  // --work-stealing.moderate-poll-attempts and --work-stealing.relaxed-sleep-duration win.
+  // (a wake-up each) before it waits on a condition, and fleetd's bursts of work come closer than
+  // those 25 ms, so its idle threads never stopped waking. Waiting at once (woken by work from
+  // outside, stealing from the other threads every 1 ms instead of CAF's 10): fleetd's CPU per
+  // no-op task 13-16 us against 18-23, no-op tasks 1.18-1.38x as fast on 2 cores
+  // (docs/BENCHMARKS.md, 2026-12-07). --work-stealing.moderate-poll-attempts and
+  // --work-stealing.relaxed-sleep-duration win.
   caf::put(content, "work-stealing.moderate-poll-attempts", size_t{0});
   caf::put(content, "work-stealing.relaxed-sleep-duration", caf::timespan{std::chrono::milliseconds{1}});
 }
