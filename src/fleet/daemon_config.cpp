@@ -111,12 +111,13 @@ daemon_config::daemon_config()
   // An idle scheduler thread of CAF's work stealing polls 500 times with a 50 us sleep between
   // (a wake-up each) before it waits on a condition, and fleetd's bursts of work come closer than
   // those 25 ms, so its idle threads never stopped waking. Waiting at once (woken by work from
-  // outside, stealing from the other threads every 1 ms instead of CAF's 10): fleetd's CPU per
-  // no-op task 13-16 us against 18-23, no-op tasks 1.18-1.38x as fast on 2 cores
-  // (docs/BENCHMARKS.md, 2026-12-07). --work-stealing.moderate-poll-attempts and
+  // outside, stealing from the other threads every 5 ms instead of CAF's 10): fleetd's CPU per
+  // no-op task 13-16 us against 18-23, no-op tasks 1.18-1.38x as fast on 2 cores, and an idle
+  // fleetd half the CPU (1 ms stole as fast and cost an idle fleetd twice CAF's default;
+  // docs/BENCHMARKS.md, 2026-12-07). --work-stealing.moderate-poll-attempts and
   // --work-stealing.relaxed-sleep-duration win.
   caf::put(content, "work-stealing.moderate-poll-attempts", size_t{0});
-  caf::put(content, "work-stealing.relaxed-sleep-duration", caf::timespan{std::chrono::milliseconds{1}});
+  caf::put(content, "work-stealing.relaxed-sleep-duration", caf::timespan{std::chrono::milliseconds{5}});
 }
 
 caf::error daemon_config::take_group(const std::string& name, const caf::settings& group, const std::string& where) {
