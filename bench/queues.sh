@@ -48,25 +48,22 @@ run() { # workload [bin]
 echo "# $(date -u +%FT%TZ) $(nproc) cores, $(uname -r), $(git rev-parse --short HEAD)"
 for r in $(seq "$rounds"); do
   if [ -n "$base_bin" ]; then
-    echo "$(run noop "$base_bin") round=$r build=$FLEETD_BENCH_BASELINE" | tee -a "$work/lines"
+    echo "baseline=$FLEETD_BENCH_BASELINE $(run noop "$base_bin") round=$r" | tee -a "$work/lines"
   fi
   for w in noop queues queues-only groups-only; do echo "$(run $w) round=$r" | tee -a "$work/lines"; done
 done
-# Medians per workload, and the ratios issue 21 names: the 100 queues against the default queue of
-# the same build, and (with a baseline) against the baseline's no-op run.
-awk '{ w = ""; t = 0
-       for (i = 1; i <= NF; i++) {
-         if ($i ~ /^workload=/) w = substr($i, 10)
-         if ($i ~ /^tasks_per_s=/) t = substr($i, 13) + 0
-         if ($i ~ /^build=/) w = "baseline-" w }
-       v[w, ++n[w]] = t }
-     function median(w,   i, j, x, a) {
-       for (i = 1; i <= n[w]; i++) a[i] = v[w, i]
-       for (i = 1; i <= n[w]; i++) for (j = i + 1; j <= n[w]; j++) if (a[j] < a[i]) { x = a[i]; a[i] = a[j]; a[j] = x }
-       return n[w] % 2 ? a[(n[w] + 1) / 2] : (a[n[w] / 2] + a[n[w] / 2 + 1]) / 2 }
-     END {
-       for (w in n) printf "median workload=%s tasks_per_s=%d runs=%d\n", w, median(w), n[w]
-       printf "ratio queues/noop=%.2f\n", median("queues") / median("noop")
-       if ("baseline-noop" in n) printf "ratio queues/baseline-noop=%.2f\n", median("queues") / median("baseline-noop") }' \
-  "$work/lines"
-
+# Medians (as bench/postgres_fleetd.sh takes them), and the ratios issue 21 names: the 100 queues
+# against the default queue of this build and, with a baseline, against the baseline's no-op run.
+median() { # the pattern of the lines
+  grep -- "$1" "$work/lines" | sed -E 's/.*tasks_per_s=([0-9]+).*/\1/' | sort -n | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'
+}
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
+for w in noop queues queues-only groups-only; do
+  echo "median workload=$w tasks_per_s=$(median "^system=fleetd workload=$w ")"
+done
+echo "ratio queues/noop=$(ratio "$(median '^system=fleetd workload=queues ')" "$(median '^system=fleetd workload=noop ')")"
+if [ -n "$base_bin" ]; then
+  base=$(median "^baseline=.* workload=noop ")
+  echo "median baseline=$FLEETD_BENCH_BASELINE workload=noop tasks_per_s=$base"
+  echo "ratio queues/baseline-noop=$(ratio "$(median '^system=fleetd workload=queues ')" "$base")"
+fi
