@@ -8,6 +8,7 @@
 # exec needs ~25 ms of CPU per task to start Python, so it runs fewer tasks; the rate is per task.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 pool_n=${1:-100000}
 exec_n=${2:-2000}
 rounds=${FLEETD_BENCH_REPEATS:-3}
@@ -44,7 +45,6 @@ run_once() { # workload n c [config]: fleet-bench's line
   kill -TERM "$pid"; wait "$pid" || true; pid=; rm -f "$work"/fleet.db*
 }
 rate() { sed -n 's/.*tasks_per_s=\([0-9]*\).*/\1/p' <<<"$1"; }
-median() { printf '%s\n' "$@" | sort -n | sed -n "$(( ($# + 1) / 2 ))p"; }
 
 echo "# $(date -u +%FT%TZ) $(nproc) cores, $(uname -r), $(python3 --version)"
 pool_rates=() pool4_rates=() exec_rates=()

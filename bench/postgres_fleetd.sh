@@ -8,6 +8,7 @@
 # close the run, then BullMQ runs once.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 n=${1:-100000}
 rounds=${2:-2}
 port=${FLEETD_BENCH_PORT:-4491}
@@ -56,12 +57,9 @@ for round in $(seq "$rounds"); do
   (cd "$peers/graphile-worker" && N=${PEER_N:-20000} RUNS=1 WORKLOADS=noop:16 GW_MODES=batched ./run.sh 2>/dev/null) \
     | grep '^peer=' | tee -a "$work/results"
 done
-median() { # the key of the figure, and a pattern of the lines
-  grep -- "$2" "$work/results" | sed -E "s/.*$1=([0-9.]+).*/\1/" | sort -n | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'
-}
-pg=$(median tasks_per_s store=postgres)
-gw=$(median tasks_per_s peer=graphile-worker)
-echo "medians: sqlite $(median tasks_per_s store=sqlite), postgres $pg, graphile-worker batched $gw tasks/s;" \
-  "postgres / graphile-worker = $(awk -v a="$pg" -v b="$gw" 'BEGIN {printf "%.2f", a / b}')"
+pg=$(median_of "$work/results" tasks_per_s store=postgres)
+gw=$(median_of "$work/results" tasks_per_s peer=graphile-worker)
+echo "medians: sqlite $(median_of "$work/results" tasks_per_s store=sqlite), postgres $pg, graphile-worker batched $gw tasks/s;" \
+  "postgres / graphile-worker = $(ratio "$pg" "$gw")"
 trap 'rm -rf "$work"' EXIT
 (cd "$peers/bullmq" && ./run.sh "${PEER_N:-20000}" | grep "noop" | head -1) || true

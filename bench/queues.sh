@@ -13,6 +13,7 @@
 #       the no-op benchmark of the code it was filed against, 99e0486)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 n=${1:-100000}
 rounds=${2:-3}
 port=${FLEETD_BENCH_PORT:-4495}
@@ -52,18 +53,15 @@ for r in $(seq "$rounds"); do
   fi
   for w in noop queues queues-only groups-only; do echo "$(run $w) round=$r" | tee -a "$work/lines"; done
 done
-# Medians (as bench/postgres_fleetd.sh takes them), and the ratios issue 21 names: the 100 queues
+# Medians (bench/lib.sh), and the ratios issue 21 names: the 100 queues
 # against the default queue of this build and, with a baseline, against the baseline's no-op run.
-median() { # the pattern of the lines
-  grep -- "$1" "$work/lines" | sed -E 's/.*tasks_per_s=([0-9]+).*/\1/' | sort -n | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'
-}
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
+rate_median() { median_of "$work/lines" tasks_per_s "$1"; } # the lines' pattern
 for w in noop queues queues-only groups-only; do
-  echo "median workload=$w tasks_per_s=$(median "^system=fleetd workload=$w ")"
+  echo "median workload=$w tasks_per_s=$(rate_median "^system=fleetd workload=$w ")"
 done
-echo "ratio queues/noop=$(ratio "$(median '^system=fleetd workload=queues ')" "$(median '^system=fleetd workload=noop ')")"
+echo "ratio queues/noop=$(ratio "$(rate_median '^system=fleetd workload=queues ')" "$(rate_median '^system=fleetd workload=noop ')")"
 if [ -n "$base_bin" ]; then
-  base=$(median "^baseline=.* workload=noop ")
+  base=$(rate_median "^baseline=.* workload=noop ")
   echo "median baseline=$FLEETD_BENCH_BASELINE workload=noop tasks_per_s=$base"
-  echo "ratio queues/baseline-noop=$(ratio "$(median '^system=fleetd workload=queues ')" "$base")"
+  echo "ratio queues/baseline-noop=$(ratio "$(rate_median '^system=fleetd workload=queues ')" "$base")"
 fi

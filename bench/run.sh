@@ -7,6 +7,7 @@
 # to BullMQ are the median.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 n=${1:-100000}
 big=${2:-1000000}
 repeats=${FLEETD_BENCH_REPEATS:-3} # runs per workload of N tasks; the median counts
@@ -49,7 +50,7 @@ run_median() { # workload c n [fleetd options...]: REPEATS runs, each printed, t
     echo "$last_line run=$r"
     rates+=("$(sed -n 's/.*tasks_per_s=\([0-9]*\).*/\1/p' <<<"$last_line")")
   done
-  local median; median=$(printf '%s\n' "${rates[@]}" | sort -n | sed -n "$(( (repeats + 1) / 2 ))p")
+  local median; median=$(median "${rates[@]}")
   echo "system=fleetd workload=$workload n=$count c=$c median_tasks_per_s=$median runs=$(IFS=,; echo "${rates[*]}")"
   fleetd_rate["$workload/$c"]=$median
 }

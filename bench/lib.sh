@@ -1,0 +1,15 @@
+# shellcheck shell=bash
+# Helpers the benchmark scripts share; sourced, never run. This VM's speed drifts between runs
+# (docs/BENCHMARKS.md), so the scripts report medians of alternating runs, and ratios of medians.
+
+# median NUMBER...: the middle one in numeric order (the lower middle for an even count).
+median() { printf '%s\n' "$@" | sort -n | sed -n "$(( ($# + 1) / 2 ))p"; }
+
+# median_of FILE KEY PATTERN: the median of KEY=NUMBER over the lines of FILE that match PATTERN.
+median_of() {
+  # shellcheck disable=SC2046 # one word per figure
+  median $(grep -- "$3" "$1" | sed -nE "s/.*(^|[ \t])$2=([0-9.]+).*/\2/p")
+}
+
+# ratio A B: A / B with two decimals.
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
