@@ -11,5 +11,5 @@ median_of() {
   median $(grep -- "$3" "$1" | sed -nE "s/.*(^|[ \t])$2=([0-9.]+).*/\2/p")
 }
 
-# ratio A B: A / B with two decimals.
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
+# ratio A B: A / B with two decimals, or n/a when either is missing or B is 0 (a run that failed).
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (a == "" || b + 0 == 0) printf "n/a"; else printf "%.2f", a / b}'; }
