@@ -3,7 +3,7 @@
 # (docs/BENCHMARKS.md), so the scripts report medians of alternating runs, and ratios of medians.
 
 # median NUMBER...: the middle one in numeric order (the lower middle for an even count).
-median() { printf '%s\n' "$@" | sort -n | sed -n "$(( ($# + 1) / 2 ))p"; }
+median() { [ $# -gt 0 ] || return 0; printf '%s\n' "$@" | sort -n | sed -n "$(( ($# + 1) / 2 ))p"; }
 
 # median_of FILE KEY PATTERN: the median of KEY=NUMBER over the lines of FILE that match PATTERN.
 median_of() {
