@@ -44,7 +44,6 @@ run_once() { # workload n c [config]: fleet-bench's line
   "$bin/fleet-bench" run --port $port --pid "$pid" --n "$2" --c "$3" --workload "$1" --worker "$worker"
   kill -TERM "$pid"; wait "$pid" || true; pid=; rm -f "$work"/fleet.db*
 }
-rate() { sed -n 's/.*tasks_per_s=\([0-9]*\).*/\1/p' <<<"$1"; }
 
 echo "# $(date -u +%FT%TZ) $(nproc) cores, $(uname -r), $(python3 --version)"
 pool_rates=() pool4_rates=() exec_rates=()

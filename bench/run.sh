@@ -48,7 +48,7 @@ run_median() { # workload c n [fleetd options...]: REPEATS runs, each printed, t
   for r in $(seq "$repeats"); do
     run_once "$@"
     echo "$last_line run=$r"
-    rates+=("$(sed -n 's/.*tasks_per_s=\([0-9]*\).*/\1/p' <<<"$last_line")")
+    rates+=("$(rate "$last_line")")
   done
   local median; median=$(median "${rates[@]}")
   echo "system=fleetd workload=$workload n=$count c=$c median_tasks_per_s=$median runs=$(IFS=,; echo "${rates[*]}")"
@@ -81,7 +81,7 @@ if [ -x "$peer" ] || [ -f "$peer" ]; then
   while read -r line; do
     echo "$line"
     w=$(sed -n 's/.*workload=\([a-z0-9]*\).*/\1/p' <<<"$line"); c=$(sed -n 's/.* c=\([0-9]*\).*/\1/p' <<<"$line")
-    r=$(sed -n 's/.*tasks_per_s=\([0-9.]*\).*/\1/p' <<<"$line")
+    r=$(rate "$line")
     f=${fleetd_rate["$w/$c"]:-}
     [ -n "$f" ] && [ -n "$r" ] && awk -v f="$f" -v r="$r" -v w="$w" -v c="$c" \
       'BEGIN { printf "ratio workload=%s c=%s fleetd/bullmq=%.1f\n", w, c, f / r }'
