@@ -6,6 +6,7 @@
 #include "actors/fleet_node.hpp"
 #include "fleet_fixture.hpp"
 
+#include <caf/scoped_actor.hpp>
 #include <caf/send.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
@@ -31,6 +32,28 @@ inline fleet_node_actor join_node(fleet_fixture& f, std::string name, std::vecto
   auto node = f.sys().spawn(fleet_node, opts);
   f.run();
   return node;
+}
+
+/// A node that, like fleet-node, runs its attempts on for 60 s when it loses fleetd and keeps their
+/// outcomes, then joins again when told to (`rejoin`); `losses` counts its losses of fleetd.
+inline fleet_node_actor join_holding_node(fleet_fixture& f, std::string name, std::vector<std::string> types,
+                                          int32_t capacity, std::shared_ptr<worker_registry> reg,
+                                          std::shared_ptr<int> losses) {
+  fleet_node_options opts;
+  opts.manager = f.manager();
+  opts.announcement = node_announcement{std::move(name), std::move(types), capacity, {}};
+  opts.registry = std::move(reg);
+  opts.on_lost = [losses](const caf::error&) { ++*losses; };
+  opts.hold_ms = 60'000;
+  auto node = f.sys().spawn(fleet_node, opts);
+  f.run();
+  return node;
+}
+
+/// The node joins `f`'s manager again, as its process does once it reconnects.
+inline void rejoin(fleet_fixture& f, const fleet_node_actor& node) {
+  caf::scoped_actor process{f.sys()}; // a rejoin comes from the node's own process
+  process->send(node, rejoin_atom::value, caf::actor_cast<fleet_api_actor>(f.manager()));
 }
 
 inline node_info node_named(fleet_fixture& f, const std::string& name) {

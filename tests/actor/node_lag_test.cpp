@@ -4,7 +4,6 @@
 
 #include "node_helpers.hpp"
 
-#include <caf/scoped_actor.hpp>
 #include <caf/send.hpp>
 
 #include <memory>
@@ -17,20 +16,6 @@ namespace {
 /// More attempts than a node used to keep outcomes for (the last 256 it sent, until 2026-12-06):
 /// a fleetd that ran further behind lost the rest, and they ran again.
 constexpr int lagged = 300;
-
-/// A real node with `lagged` sleep slots, joined to `f`'s manager; `losses` counts its losses of
-/// fleetd.
-fleet_node_actor join_lagging_node(fleet_fixture& f, std::shared_ptr<int> losses) {
-  fleet_node_options opts;
-  opts.manager = f.manager();
-  opts.announcement = node_announcement{"n1", {"sleep"}, lagged, {}};
-  opts.registry = builtin_registry({"sleep"});
-  opts.on_lost = [losses](const caf::error&) { ++*losses; };
-  opts.hold_ms = 60'000;
-  auto node = f.sys().spawn(fleet_node, opts);
-  f.run();
-  return node;
-}
 
 int64_t unfinished_on_n1(fleet_fixture& f) {
   return f.query_int("SELECT count(*) FROM attempts WHERE node = 'n1' AND finished_at IS NULL");
@@ -46,7 +31,7 @@ TEST_CASE("a fleetd that received a node's outcomes but died before it recorded 
   f.initial_config().max_concurrent_workers = lagged;
   f.start();
   auto losses = std::make_shared<int>(0);
-  auto node = join_lagging_node(f, losses);
+  auto node = join_holding_node(f, "n1", {"sleep"}, lagged, builtin_registry({"sleep"}), losses);
   f.submit_ok(sleep_tasks(lagged, 100, "s"));
   f.advance(10);
   REQUIRE(node_named(f, "n1").running == lagged);
@@ -69,10 +54,7 @@ TEST_CASE("a fleetd that received a node's outcomes but died before it recorded 
   f.start();
   // Held for the node's rejoin: nothing runs meanwhile.
   CHECK(unfinished_on_n1(f) == lagged);
-  {
-    caf::scoped_actor process{f.sys()}; // a rejoin comes from the node's own process
-    process->send(node, rejoin_atom::value, caf::actor_cast<fleet_api_actor>(f.manager()));
-  }
+  rejoin(f, node);
   f.run();
   REQUIRE(f.advance_until([&] { return f.query_int("SELECT count(*) FROM tasks WHERE state = 'succeeded'") == lagged; },
                           5'000));

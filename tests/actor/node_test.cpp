@@ -408,14 +408,7 @@ TEST_CASE("a node that held more outcomes than a join carries reports the rest a
     return caf::actor_cast<worker_actor>(sys.spawn(padded_worker, 1'000, size_t{1'000'000}));
   });
   auto losses = std::make_shared<int>(0);
-  fleet_node_options opts;
-  opts.manager = f.manager();
-  opts.announcement = node_announcement{"n1", {"padded"}, 8, {}};
-  opts.registry = reg;
-  opts.on_lost = [losses](const caf::error&) { ++*losses; };
-  opts.hold_ms = 60'000;
-  auto node = f.sys().spawn(fleet_node, opts);
-  f.run();
+  auto node = join_holding_node(f, "n1", {"padded"}, 8, reg, losses);
   std::vector<task> tasks;
   for (int i = 0; i < 6; ++i)
     tasks.push_back(task{fmt::format("p{}", i), "padded", "{}", 0});
@@ -428,10 +421,7 @@ TEST_CASE("a node that held more outcomes than a join carries reports the rest a
   f.advance(1'500);
   f.start();
   CHECK(f.query_int("SELECT count(*) FROM attempts WHERE node = 'n1' AND finished_at IS NULL") == 6);
-  {
-    caf::scoped_actor process{f.sys()}; // a rejoin comes from the node's own process
-    process->send(node, rejoin_atom::value, caf::actor_cast<fleet_api_actor>(f.manager()));
-  }
+  rejoin(f, node);
   f.run();
   REQUIRE(f.advance_until([&] { return f.query_int("SELECT count(*) FROM tasks WHERE state = 'succeeded'") == 6; }));
   CHECK(f.query_int("SELECT count(*) FROM attempts") == 6);
