@@ -36,6 +36,11 @@ caf::result<node_welcome> fleet_manager_state::join_node(const node_announcement
                                                          const node_actor& handle) {
   if (!handle)
     return caf::make_error(errc::invalid_node, "a node joins with the handle of its node actor");
+  // Attempts go to the handle and outcomes are taken from it: a peer may name only an actor of
+  // its own process, not one of another node's.
+  if (const auto& sender = self_->current_sender(); sender != nullptr && handle.node() != sender->node())
+    return caf::make_error(errc::invalid_node, "a node joins with the handle of an actor of its own process, not "
+                                               "of another CAF node");
   if (auto err = node_table::validate(a))
     return err;
   if (drain_.draining())

@@ -67,13 +67,22 @@ std::optional<std::string> guard_state::refusal(const std::string& peer) const {
 }
 
 void guard_state::admit(guarded_connection* c, const std::string& peer) {
-  connections_[c] = entry{peer, std::chrono::steady_clock::now(), false};
+  connections_[c] = entry{peer, std::chrono::steady_clock::now(), false, {}};
   ++per_peer_[peer];
 }
 
 void guard_state::handshaken(guarded_connection* c) {
   if (auto i = connections_.find(c); i != connections_.end())
     i->second.handshaken = true;
+}
+
+bool guard_state::claim(guarded_connection* c, const caf::node_id& node) {
+  for (const auto& [other, e] : connections_)
+    if (other != c && e.node == node)
+      return false;
+  if (auto i = connections_.find(c); i != connections_.end())
+    i->second.node = node;
+  return true;
 }
 
 void guard_state::forget(guarded_connection* c) {

@@ -6,6 +6,7 @@
 // of descriptors. The same scribe and acceptor serve plain TCP and TLS (client/tls_transport.cpp).
 // Everything here runs on the multiplexer's thread unless said otherwise.
 
+#include "client/peer_frames.hpp"
 #include "fleet/connection_limits.hpp"
 
 #include <caf/intrusive_ptr.hpp>
@@ -65,6 +66,9 @@ public:
   std::optional<std::string> refusal(const std::string& peer) const;
   void admit(guarded_connection* c, const std::string& peer);
   void handshaken(guarded_connection* c);
+  /// Notes that `c` speaks for `node`; false if another open connection already does (CAF would
+  /// keep the first and take the second's messages as from no node, or a forger's as the first's).
+  bool claim(guarded_connection* c, const caf::node_id& node);
   void forget(guarded_connection* c);
   /// Closes the connections that are past their handshake deadline.
   void sweep();
@@ -79,6 +83,7 @@ private:
     std::string peer;
     std::chrono::steady_clock::time_point since;
     bool handshaken = false;
+    caf::node_id node;
   };
   mutable std::mutex mtx_; ///< limits and log
   connection_limits limits_;
@@ -97,8 +102,9 @@ private:
 
 /// A scribe (one connection) that holds BASP to its bounds: the first message must be the
 /// handshake, no message may announce more than the limit of its phase, and a big message is
-/// collected in parts of 64 KiB as they arrive instead of in one buffer of the announced size.
-/// `Policy` reads and writes the socket (CAF's tcp, or fleetd's TLS adapter).
+/// collected in parts of 64 KiB as they arrive instead of in one buffer of the announced size. An
+/// accepted connection speaks only in its own name (peer_frames.hpp). `Policy` reads and writes
+/// the socket (CAF's tcp, or fleetd's TLS adapter).
 template <class Policy>
 class guarded_scribe final : public caf::io::scribe, public guarded_connection {
 public:
@@ -110,8 +116,10 @@ public:
                  std::string peer, Ts&&... xs)
     : scribe(caf::io::network::conn_hdl_from_socket(fd)), stream_(mpx, fd, std::forward<Ts>(xs)...),
       guard_(std::move(guard)), accepted_(accepted), peer_(std::move(peer)) {
-    if (accepted_)
+    if (accepted_) {
       guard_->admit(this, peer_);
+      frames_.emplace(mpx.system().node());
+    }
   }
 
   ~guarded_scribe() override {
@@ -146,6 +154,7 @@ public:
         return false;
       }
       auto payload = read_length(rd_buf().data());
+      op_ = static_cast<uint8_t>(rd_buf()[0]);
       expect_header_ = payload == 0;
       auto ok = scribe::consume(ctx, buf, n);
       if (ok && payload == 0)
@@ -153,6 +162,10 @@ public:
       return ok;
     }
     expect_header_ = true;
+    if (auto why = check_payload(ctx, static_cast<const char*>(buf), n)) {
+      refuse(why->first, why->second);
+      return false;
+    }
     auto ok = scribe::consume(ctx, buf, n);
     if (ok)
       message_done();
@@ -208,7 +221,31 @@ private:
                             "announced a message of " + std::to_string(length) + " bytes, more than the limit of "
                               + std::to_string(bound)
                               + (handshaken_ ? " (fleet.max-message-size)" : " before a handshake"));
+    if (handshaken_ && frames_)
+      return forged(frames_->refuse_header(op, length));
     return std::nullopt;
+  }
+
+  /// Why the payload of the message whose header came last is refused, or nothing.
+  std::optional<std::pair<std::string, std::string>> check_payload(caf::execution_unit* ctx, const char* data,
+                                                                   size_t n) {
+    if (!frames_)
+      return std::nullopt;
+    if (handshaken_)
+      return forged(frames_->refuse_payload(ctx, op_, data, n));
+    if (auto why = frames_->handshake(ctx, data, n))
+      return forged(why);
+    if (!guard_->claim(this, frames_->peer()))
+      return forged("sent a handshake in the name of a node another open connection speaks for ("
+                    + caf::to_string(frames_->peer()) + ")");
+    return std::nullopt;
+  }
+
+  /// A refusal of peer_frames, rate-limited in the log by its text up to the node it names.
+  static std::optional<std::pair<std::string, std::string>> forged(std::optional<std::string> why) {
+    if (!why)
+      return std::nullopt;
+    return std::make_pair(why->substr(0, why->find(" (")), *why);
   }
 
   bool collect(caf::execution_unit* ctx, size_t n) {
@@ -223,6 +260,11 @@ private:
     expect_header_ = true;
     // The whole message takes the stream's buffer for the broker to read, then gives it back.
     std::swap(parts_, stream_.rd_buf());
+    if (auto why = check_payload(ctx, stream_.rd_buf().data(), total)) {
+      std::swap(parts_, stream_.rd_buf());
+      refuse(why->first, why->second);
+      return false;
+    }
     auto ok = scribe::consume(ctx, nullptr, total);
     std::swap(parts_, stream_.rd_buf());
     std::vector<char>{}.swap(parts_);
@@ -256,6 +298,8 @@ private:
   bool handshaken_ = false;
   size_t wanted_ = 0; ///< the size of the big message being collected, 0 for none
   std::vector<char> parts_;
+  uint8_t op_ = 0;                    ///< the type of the message whose payload comes next
+  std::optional<peer_frames> frames_; ///< for an accepted connection
 };
 
 /// Accepts with a bound: a connection over the limits is closed at once, and running out of

@@ -2,65 +2,16 @@
 // or lies about message sizes, or opens connection after connection, can make fleetd spend.
 
 #include "fleetd_process.hpp"
+#include "raw_basp.hpp"
 
-#include <arpa/inet.h>
 #include <netinet/in.h>
-#include <poll.h>
 #include <sys/socket.h>
 
 #include <chrono>
-#include <cstring>
 
 using namespace fleet::test;
 
 namespace {
-
-/// A raw TCP connection to fleetd's CAF port, as an attacker would open it.
-class raw_connection {
-public:
-  explicit raw_connection(uint16_t port) {
-    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    REQUIRE(fd_ >= 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(port);
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    REQUIRE(::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
-  }
-  ~raw_connection() { ::close(fd_); }
-  raw_connection(const raw_connection&) = delete;
-
-  void send(const std::string& bytes) { CHECK(::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL) >= 0); }
-
-  /// Reads (and drops) what arrives until the peer closes; true if it closed within `seconds`.
-  bool closed_within(int seconds) {
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
-    char buf[4096];
-    while (std::chrono::steady_clock::now() < deadline) {
-      pollfd p{fd_, POLLIN, 0};
-      if (::poll(&p, 1, 100) <= 0)
-        continue;
-      auto n = ::recv(fd_, buf, sizeof buf, 0);
-      if (n <= 0)
-        return true;
-    }
-    return false;
-  }
-
-private:
-  int fd_ = -1;
-};
-
-/// A BASP header: op, 2 padding bytes, flags, payload length (big-endian), 3 ids.
-std::string basp_header(uint8_t op, uint32_t length) {
-  std::string h(32, '\0');
-  h[0] = static_cast<char>(op);
-  h[4] = static_cast<char>(length >> 24);
-  h[5] = static_cast<char>(length >> 16);
-  h[6] = static_cast<char>(length >> 8);
-  h[7] = static_cast<char>(length);
-  return h;
-}
 
 int64_t peak_rss_kb(pid_t pid) {
   auto status = read_file("/proc/" + std::to_string(pid) + "/status");

@@ -314,6 +314,7 @@ public:
 
   std::string log() { return read_file(log_); }
   const std::string& name() const { return name_; }
+  pid_t pid() const { return proc_.pid(); }
 
 private:
   temp_dir dir_;
