@@ -3,12 +3,56 @@
 #include <caf/binary_deserializer.hpp>
 #include <caf/error.hpp>
 
+#include <string_view>
+#include <vector>
+
 namespace fleet::net {
 
 namespace {
 
 const char* kind_of(uint8_t op) {
   return op == basp_op::monitor_message ? "monitor" : "down";
+}
+
+/// A forwarding stage of a direct message as BASP 0.17 writes a strong_actor_ptr: read without
+/// making a proxy for it.
+struct stage {
+  uint64_t actor = 0;
+  caf::node_id node;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, stage& x) {
+  return f(x.actor, x.node);
+}
+
+/// CAF's own messages, which CAF makes locally (an exit for a link, a down for a monitor, the
+/// stream protocol): from a peer, an exit with reason kill stops any actor it reaches, and a down
+/// runs the down handler of the actor (fleetd's manager, its watcher) as if what it watches died.
+bool is_system_message(std::string_view element) {
+  return element == "@exit" || element == "@down" || element == "@group_down" || element == "@open_stream_msg"
+         || element == "@upstream_msg" || element == "@downstream_msg";
+}
+
+/// Why a direct message's content is refused, or nothing. BASP 0.17 writes its forwarding stages,
+/// then the message as an object of type number 0 named "@<>+" and its elements' names joined by
+/// '+'; what cannot be read this way is left to CAF's own checks.
+std::optional<std::string> refuse_content(caf::execution_unit* ctx, const char* payload, size_t n) {
+  caf::binary_deserializer source{ctx, payload, n};
+  std::vector<stage> stages;
+  uint16_t type_number = 0;
+  std::string names;
+  if (auto err = source(stages, type_number, names); err || type_number != 0)
+    return std::nullopt;
+  std::string_view rest{names};
+  while (!rest.empty()) {
+    auto cut = rest.find('+');
+    if (is_system_message(rest.substr(0, cut)))
+      return std::string{"sent an exit or down message (CAF's own, "} + std::string{rest.substr(0, cut)}
+             + "): a peer may not stop or unwatch fleetd's actors";
+    rest = cut == std::string_view::npos ? std::string_view{} : rest.substr(cut + 1);
+  }
+  return std::nullopt;
 }
 
 } // namespace
@@ -58,6 +102,8 @@ std::optional<std::string> peer_frames::refuse_payload(caf::execution_unit* ctx,
       return std::string{"sent a second handshake, in the name of another node"};
     return std::nullopt;
   }
+  if (op == basp_op::direct_message)
+    return refuse_content(ctx, payload, n);
   if (op != basp_op::monitor_message && op != basp_op::down_message)
     return std::nullopt;
   caf::binary_deserializer source{ctx, payload, n};

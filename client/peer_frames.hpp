@@ -11,7 +11,9 @@
 // fleetd needs either: clients and fleet-nodes talk to fleetd directly, and CAF sends a routed
 // message only for a sender of a third node or a destination without a direct connection. So an
 // accepted connection may send monitor and down messages in its own name only, to this node only,
-// no routed message, and no handshake but in the name of the node it named first.
+// no routed message, and no handshake but in the name of the node it named first. Nor may its
+// messages carry CAF's exit and down messages, which CAF makes locally: one exit with reason kill
+// sent to fleetd's manager stopped fleetd.
 
 #include <caf/fwd.hpp>
 #include <caf/node_id.hpp>

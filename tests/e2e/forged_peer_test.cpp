@@ -15,6 +15,8 @@
 #include <caf/binary_serializer.hpp>
 #include <caf/error.hpp>
 #include <caf/event_based_actor.hpp>
+#include <caf/exit_reason.hpp>
+#include <caf/system_messages.hpp>
 #include <caf/send.hpp>
 #include <caf/message.hpp>
 #include <caf/node_id.hpp>
@@ -212,4 +214,28 @@ TEST_CASE("a fleet-node joins with an actor of its own process only") {
   CHECK_MESSAGE(fleet::error_text(refused).find("not of another CAF node") != std::string::npos, fleet::error_text(refused));
   CHECK(d.query_int("SELECT count(*) FROM events WHERE kind = 'node_joined'") == 0);
   caf::anon_send_exit(other, caf::exit_reason::user_shutdown);
+}
+
+TEST_CASE("a peer cannot stop fleetd's actors with exit or down messages of its own") {
+  fleet_with_victim f;
+  SUBCASE("an exit message with reason kill to the manager (fleetd exited before)") {
+    forger attacker{f.d.port()};
+    attacker.handshake(attacker.node_of(forger_pid));
+    auto kill = caf::make_message(caf::exit_msg{caf::actor_addr{}, caf::exit_reason::kill});
+    attacker.send(2, attacker.bytes(std::vector<caf::strong_actor_ptr>{}, kill), 0, attacker.published());
+    CHECK(attacker.cut_off());
+    CHECK_MESSAGE(f.d.count_in_log("sent an exit or down message") == 1, f.d.log());
+  }
+  SUBCASE("down messages to every small actor id (delivered before: fleetd's actors took them as deaths)") {
+    forger attacker{f.d.port()};
+    attacker.handshake(attacker.node_of(forger_pid));
+    auto down = caf::make_message(caf::down_msg{caf::actor_addr{}, caf::exit_reason::kill});
+    auto payload = attacker.bytes(std::vector<caf::strong_actor_ptr>{}, down);
+    for (uint64_t aid = 1; aid <= 64; ++aid)
+      attacker.send(2, payload, 0, aid);
+    CHECK(attacker.cut_off());
+    CHECK_MESSAGE(f.d.count_in_log("sent an exit or down message") == 1, f.d.log());
+  }
+  CHECK(f.d.alive());
+  f.check_victim_unharmed();
 }
