@@ -110,6 +110,9 @@ struct fleet_manager_options {
   /// node.rejoin-window); those whose node has not rejoined by then run again. 0: they run again
   /// at once, recovered as interrupted like fleetd's own.
   int64_t node_rejoin_ms = 0;
+  /// fleet.node-names = certificate: a remote node joins only under the common name of the TLS
+  /// client certificate its connection presented.
+  bool node_names_from_certificates = false;
   /// A task whose attempts were lost this many times to a crash of fleetd or of their node
   /// (fleet.max-interruptions) fails for good instead of running again: a poison task.
   int32_t max_interruptions = 3;
@@ -205,6 +208,12 @@ public:
   size_t answer_bytes() const { return std::min(opts_.limits.max_message_bytes / 4, size_t{16} << 20); }
   coordinator_actor coordinator() const { return coordinator_; }
   caf::result<node_welcome> join_node(const node_announcement& a, const node_actor& handle);
+  /// The join, once the announcement's name may be taken: answers through `rp`.
+  void admit_node(const node_announcement& a, const node_actor& handle,
+                  caf::typed_response_promise<node_welcome> rp);
+  /// Calls `done` with the common name of the TLS certificate the connection of `node` presented
+  /// (empty: none, or not over TLS).
+  void common_name_of(const caf::node_id& node, std::function<void(const std::string&)> done);
   /// A node announced that it leaves: no more placements on it.
   caf::result<int32_t> drain_node(const std::string& name);
   /// A worker reports its attempt's outcome itself (through the coordinator).

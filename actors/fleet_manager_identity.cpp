@@ -40,6 +40,12 @@ void note_location(requesters& known, const caf::node_id& node, const std::strin
 
 } // namespace
 
+void fleet_manager_state::common_name_of(const caf::node_id& node, std::function<void(const std::string&)> done) {
+  locate(self_, node, [done = std::move(done)](const std::string& host, uint16_t port) {
+    done(host.empty() ? std::string{} : tls_peer_common_name(host + ":" + std::to_string(port)));
+  });
+}
+
 caf::result<std::string> fleet_manager_state::identify(const std::string& client_name) {
   if (auto problem = requesters::check_name(client_name); !problem.empty())
     return caf::make_error(errc::invalid_argument, problem);

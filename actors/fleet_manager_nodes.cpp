@@ -43,11 +43,42 @@ caf::result<node_welcome> fleet_manager_state::join_node(const node_announcement
                                                "of another CAF node");
   if (auto err = node_table::validate(a))
     return err;
-  if (drain_.draining())
-    return caf::make_error(errc::shutting_down, "fleetd is shutting down and takes no nodes");
+  auto checked = opts_.node_names_from_certificates && !sent_from_local_node(self_);
+  auto node = handle.node(); // the sender's, checked above
+  // The promise takes the request's sender: from here on current_sender() is empty.
+  auto rp = self_->make_response_promise<node_welcome>();
+  if (!checked) {
+    admit_node(a, handle, rp);
+    return rp;
+  }
+  common_name_of(node, [this, a, handle, rp](const std::string& common_name) mutable {
+    if (common_name != a.name) {
+      spdlog::warn("refused a fleet-node joining as {}: its certificate's common name is {} (fleet.node-names = "
+                   "certificate)",
+                   a.name, common_name.empty() ? "missing" : "\"" + common_name + "\"");
+      rp.deliver(caf::make_error(
+        errc::invalid_node,
+        fmt::format("a node joins under the common name of its TLS certificate (fleet.node-names = certificate): "
+                    "{} is not {}",
+                    a.name, common_name.empty() ? "known for this connection" : "\"" + common_name + "\"")));
+      return;
+    }
+    admit_node(a, handle, rp);
+  });
+  return rp;
+}
+
+void fleet_manager_state::admit_node(const node_announcement& a, const node_actor& handle,
+                                     caf::typed_response_promise<node_welcome> rp) {
+  if (drain_.draining()) {
+    rp.deliver(caf::make_error(errc::shutting_down, "fleetd is shutting down and takes no nodes"));
+    return;
+  }
   auto kind = nodes_.check(a, handle, opts_.node_timeout_ms);
-  if (!kind)
-    return std::move(kind.error());
+  if (!kind) {
+    rp.deliver(std::move(kind.error()));
+    return;
+  }
   if (*kind == decltype(nodes_)::join::again) {
     // The same process joins again: what it still runs is reconciled below, not dropped. Only a
     // different actor of it (an older membership's) is told that it was dropped.
@@ -67,7 +98,6 @@ caf::result<node_welcome> fleet_manager_state::join_node(const node_announcement
                  : fmt::format("; of the attempts it held, {} run on and {} reported finished", kept.size(),
                                a.finished.size()));
   schedule_node_tick();
-  auto rp = self_->make_response_promise<node_welcome>();
   node_welcome welcome{opts_.node_heartbeat_ms, opts_.node_timeout_ms, std::move(kept)};
   if (!a.stopped_orphans.empty())
     spdlog::warn("node {} stopped {} programs its last run had left running", a.name, a.stopped_orphans.size());
@@ -89,7 +119,6 @@ caf::result<node_welcome> fleet_manager_state::join_node(const node_announcement
             rp.deliver(welcome);
           dispatch();
         });
-  return rp;
 }
 
 caf::result<int32_t> fleet_manager_state::drain_node(const std::string& name) {

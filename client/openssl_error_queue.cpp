@@ -58,6 +58,7 @@ Function libssl_function(const char* name) {
 struct peer_subjects {
   std::mutex mtx;
   fleet::bounded_map<std::string, std::string> by_address{4096};
+  fleet::bounded_map<std::string, std::string> common_name_by_address{4096};
 };
 
 peer_subjects& subjects() {
@@ -86,6 +87,20 @@ std::string peer_address(int fd) {
   return std::string{host} + ":" + std::to_string(port);
 }
 
+/// The subject's common name as UTF-8, if it has exactly one and it holds no NUL; else empty.
+std::string only_common_name(X509_NAME* name) {
+  auto at = X509_NAME_get_index_by_NID(name, NID_commonName, -1);
+  if (at < 0 || X509_NAME_get_index_by_NID(name, NID_commonName, at) >= 0)
+    return {};
+  unsigned char* utf8 = nullptr;
+  auto n = ASN1_STRING_to_UTF8(&utf8, X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, at)));
+  if (n < 0)
+    return {};
+  std::string out{reinterpret_cast<const char*>(utf8), static_cast<size_t>(n)};
+  OPENSSL_free(utf8);
+  return out.find('\0') == std::string::npos ? out : std::string{};
+}
+
 /// Notes the peer's certificate subject the first time a finished handshake is seen on `ssl`.
 void note_peer_subject(SSL* ssl) {
   static const int noted_index = SSL_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
@@ -96,10 +111,12 @@ void note_peer_subject(SSL* ssl) {
   if (cert == nullptr)
     return;
   std::string subject;
+  std::string common_name;
   if (auto* name = X509_get_subject_name(cert)) {
     char buf[512];
     if (X509_NAME_oneline(name, buf, sizeof buf) != nullptr)
       subject = buf;
+    common_name = only_common_name(name);
   }
   X509_free(cert);
   auto address = peer_address(SSL_get_fd(ssl));
@@ -108,6 +125,8 @@ void note_peer_subject(SSL* ssl) {
   auto& s = subjects();
   std::lock_guard guard{s.mtx};
   s.by_address[address] = subject;
+  if (!common_name.empty())
+    s.common_name_by_address[address] = common_name;
   ERR_clear_error(); // nothing above may leave an error for CAF's next SSL_get_error
 }
 
@@ -189,6 +208,13 @@ std::string tls_peer_subject(const std::string& address) {
   std::lock_guard guard{s.mtx};
   const auto* subject = s.by_address.find(address);
   return subject == nullptr ? std::string{} : *subject;
+}
+
+std::string tls_peer_common_name(const std::string& address) {
+  auto& s = subjects();
+  std::lock_guard guard{s.mtx};
+  const auto* name = s.common_name_by_address.find(address);
+  return name == nullptr ? std::string{} : *name;
 }
 
 void expect_server_name(const std::string& name) {

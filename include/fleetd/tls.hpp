@@ -48,6 +48,9 @@ void expect_server_name(const std::string& name);
 /// end of the connection) presented to this process; empty if none is known.
 std::string tls_peer_subject(const std::string& address);
 
+/// The common name of that certificate's subject ("fleetctl"), if it has exactly one; else empty.
+std::string tls_peer_common_name(const std::string& address);
+
 /// Whether `host` is a loopback address (127.0.0.0/8, ::1, "localhost").
 bool is_loopback(const std::string& host);
 

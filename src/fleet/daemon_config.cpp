@@ -64,6 +64,7 @@ const std::vector<option_spec>& fleet_options() {
     {"local-workers", value_kind::integer, "most attempts fleetd runs itself; the rest go to fleet-node processes; -1: up to max-workers (default -1)"},
     {"node-heartbeat", value_kind::integer, "ms between heartbeats to each fleet-node (default 1000)"},
     {"node-timeout", value_kind::integer, "a fleet-node that does not answer a heartbeat within this many ms is dropped and its attempts run again (default 5000)"},
+    {"node-names", value_kind::text, "any: a fleet-node joins under any free name; certificate: only under the common name of its TLS client certificate (needs TLS; default any)"},
     {"http-port", value_kind::integer, "HTTP port for Prometheus metrics (/metrics) and the web status page (/); 0 picks a free one, -1 turns HTTP off (default -1; config/fleetd.ini: 4280)"},
     {"http-host", value_kind::text, "address the HTTP port listens on (default 127.0.0.1)"},
     {"http-actions", value_kind::boolean, "the status page may cancel, pause and resume (loopback http-host only; default false: read-only)"},
@@ -168,6 +169,7 @@ caf::error daemon_config::apply() {
   integer("local-workers", options.local_workers);
   integer("node-heartbeat", options.node_heartbeat_ms);
   integer("node-timeout", options.node_timeout_ms);
+  text("node-names", options.node_names);
   integer("http-port", options.http_port);
   text("http-host", options.http_host);
   boolean("http-actions", options.http_actions);
@@ -298,6 +300,11 @@ caf::error daemon_config::check_ranges() const {
   if (auto err = range("node-timeout", options.node_timeout_ms, options.node_heartbeat_ms, week_ms,
                        " ms (at least node-heartbeat)"))
     return err;
+  if (options.node_names != "any" && options.node_names != "certificate")
+    return config_error(fmt::format("fleet.node-names must be any or certificate (got \"{}\")", options.node_names));
+  if (options.node_names == "certificate" && options.tls_cert.empty())
+    return config_error("fleet.node-names = \"certificate\" needs TLS (fleet.tls-cert, tls-key and tls-ca): "
+                        "without it a node has no certificate to take its name from");
   for (const auto& program : options.exec_allow)
     if (program.find_first_of(" \t") != std::string::npos)
       return config_error(fmt::format("fleet.exec-allow names programs separated by commas, without "

@@ -250,3 +250,37 @@ TEST_CASE("clients speak TLS 1.3 and check that fleetd's certificate names the h
   CHECK(d.ctl(with(pki.client_args(), {"stats"})).exit_code == 0);
   CHECK(d.terminate() == 0);
 }
+
+TEST_CASE("with fleet.node-names = certificate a fleet-node joins under its certificate's common name only") {
+  test_pki pki;
+  fleetd_process d(pki.fleetd_config() + "local-workers=0\nnode-names=\"certificate\"\n");
+  REQUIRE_MESSAGE(d.start(), d.log());
+  auto with_cert = [&](node_process& n, const std::string& cert) {
+    n.add_args({"--node.tls-cert=" + pki.file(cert + ".pem"), "--node.tls-key=" + pki.file(cert + ".key"),
+                "--node.tls-ca=" + pki.file("ca.pem")});
+  };
+  // node-1's certificate under another name: refused for good, the node exits.
+  node_process impostor{d.port(), "gpu-9", "echo", 2};
+  with_cert(impostor, "node-1");
+  impostor.start();
+  CHECK(impostor.wait_exit() == 2);
+  CHECK_MESSAGE(impostor.log().find("gpu-9 is not \"node-1\"") != std::string::npos, impostor.log());
+  CHECK(d.count_in_log("refused a fleet-node joining as gpu-9: its certificate's common name is \"node-1\"") == 1);
+  // fleetctl's certificate is a good one, but not node-1's name either.
+  node_process borrowed{d.port(), "node-1", "echo", 2};
+  with_cert(borrowed, "fleetctl");
+  borrowed.start();
+  CHECK(borrowed.wait_exit() == 2);
+  CHECK(d.query_int("SELECT count(*) FROM events WHERE kind = 'node_joined'") == 0);
+  // The certificate's own node joins and works.
+  node_process node{d.port(), "node-1", "echo", 2};
+  with_cert(node, "node-1");
+  node.start();
+  REQUIRE_MESSAGE(eventually([&] { return node.log().find("joined fleetd as node node-1") != std::string::npos; }),
+                  node.log());
+  auto tasks = d.file("tasks.jsonl");
+  write_file(tasks, "{\"id\":\"a\",\"type\":\"echo\",\"data\":{\"x\":1}}\n");
+  auto submitted = d.ctl(with(pki.client_args(), {"submit", "--wait", tasks}));
+  CHECK_MESSAGE(submitted.exit_code == 0, submitted.err);
+  CHECK(d.query_int("SELECT count(*) FROM attempts WHERE node = 'node-1' AND outcome = 'succeeded'") == 1);
+}

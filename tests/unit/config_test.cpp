@@ -160,3 +160,18 @@ TEST_CASE("fleetd refuses a scheduler without threads, or with absurdly many") {
         == "scheduler.max-threads must be between 1 and 1024 (got 5000)");
   CHECK_FALSE(load("--scheduler.max-threads=2"));
 }
+
+TEST_CASE("fleet.node-names is any or certificate, and certificate needs TLS") {
+  auto load = [](std::vector<std::string> args) {
+    daemon_config cfg;
+    auto err = load_daemon_config(cfg, std::move(args));
+    return std::make_pair(err, cfg.options.node_names);
+  };
+  CHECK(load({}).second == "any");
+  CHECK(error_text(load({"--fleet.node-names=cn"}).first) == "fleet.node-names must be any or certificate (got \"cn\")");
+  CHECK(error_text(load({"--fleet.node-names=certificate"}).first).find("needs TLS") != std::string::npos);
+  auto tls = load({"--fleet.node-names=certificate", "--fleet.tls-cert=a.pem", "--fleet.tls-key=a.key",
+                   "--fleet.tls-ca=ca.pem"});
+  CHECK_FALSE(tls.first);
+  CHECK(tls.second == "certificate");
+}
