@@ -30,6 +30,11 @@ struct test_pki {
   std::vector<std::string> client_args() const {
     return {"--tls-cert", file("fleetctl.pem"), "--tls-key", file("fleetctl.key"), "--tls-ca", file("ca.pem")};
   }
+  /// fleet-node's options for the certificate `cert` (NAME of NAME.pem).
+  std::vector<std::string> node_args(const std::string& cert) const {
+    return {"--node.tls-cert=" + file(cert + ".pem"), "--node.tls-key=" + file(cert + ".key"),
+            "--node.tls-ca=" + file("ca.pem")};
+  }
   std::string fleetd_config() const {
     return "tls-cert=\"" + file("fleetd.pem") + "\"\ntls-key=\"" + file("fleetd.key") + "\"\ntls-ca=\""
            + file("ca.pem") + "\"\n";
@@ -39,6 +44,19 @@ struct test_pki {
 std::vector<std::string> with(std::vector<std::string> head, const std::vector<std::string>& tail) {
   head.insert(head.end(), tail.begin(), tail.end());
   return head;
+}
+
+/// Starts `node` (node-1, with node-1's certificate) and checks that it joins and runs a task.
+void check_node_1_joins_and_works(fleetd_process& d, const test_pki& pki, node_process& node) {
+  node.add_args(pki.node_args("node-1"));
+  node.start();
+  REQUIRE_MESSAGE(eventually([&] { return node.log().find("joined fleetd as node node-1") != std::string::npos; }),
+                  node.log());
+  auto tasks = d.file("tasks.jsonl");
+  write_file(tasks, "{\"id\":\"a\",\"type\":\"echo\",\"data\":{\"x\":1}}\n");
+  auto submitted = d.ctl(with(pki.client_args(), {"submit", "--wait", tasks}));
+  CHECK_MESSAGE(submitted.exit_code == 0, submitted.err << "\nFLEETD\n" << d.log() << "\nNODE\n" << node.log());
+  CHECK(d.query_int("SELECT count(*) FROM attempts WHERE node = 'node-1' AND outcome = 'succeeded'") == 1);
 }
 
 } // namespace
@@ -157,16 +175,7 @@ TEST_CASE("a fleet-node with a certificate from the CA joins a TLS fleetd, and o
   REQUIRE_MESSAGE(eventually([&] { return plain.log().find("during the handshake") != std::string::npos; }),
                   plain.log());
   node_process node{d.port(), "node-1", "echo", 2};
-  node.add_args({"--node.tls-cert=" + pki.file("node-1.pem"), "--node.tls-key=" + pki.file("node-1.key"),
-                 "--node.tls-ca=" + pki.file("ca.pem")});
-  node.start();
-  REQUIRE_MESSAGE(eventually([&] { return node.log().find("joined fleetd as node node-1") != std::string::npos; }),
-                  node.log());
-  auto tasks = d.file("tasks.jsonl");
-  write_file(tasks, "{\"id\":\"a\",\"type\":\"echo\",\"data\":{\"x\":1}}\n");
-  auto submitted = d.ctl(with(pki.client_args(), {"submit", "--wait", tasks}));
-  CHECK_MESSAGE(submitted.exit_code == 0, submitted.err << "\nFLEETD\n" << d.log() << "\nNODE\n" << node.log());
-  CHECK(d.query_int("SELECT count(*) FROM attempts WHERE node = 'node-1' AND outcome = 'succeeded'") == 1);
+  check_node_1_joins_and_works(d, pki, node);
   CHECK(d.count_in_log("node plain joined") == 0);
   // The plain node kept trying meanwhile; none of its failures cost node-1 its connection.
   CHECK_MESSAGE(d.count_in_log("node node-1 dropped") == 0, d.log());
@@ -255,32 +264,20 @@ TEST_CASE("with fleet.node-names = certificate a fleet-node joins under its cert
   test_pki pki;
   fleetd_process d(pki.fleetd_config() + "local-workers=0\nnode-names=\"certificate\"\n");
   REQUIRE_MESSAGE(d.start(), d.log());
-  auto with_cert = [&](node_process& n, const std::string& cert) {
-    n.add_args({"--node.tls-cert=" + pki.file(cert + ".pem"), "--node.tls-key=" + pki.file(cert + ".key"),
-                "--node.tls-ca=" + pki.file("ca.pem")});
-  };
   // node-1's certificate under another name: refused for good, the node exits.
   node_process impostor{d.port(), "gpu-9", "echo", 2};
-  with_cert(impostor, "node-1");
+  impostor.add_args(pki.node_args("node-1"));
   impostor.start();
   CHECK(impostor.wait_exit() == 2);
   CHECK_MESSAGE(impostor.log().find("gpu-9 is not \"node-1\"") != std::string::npos, impostor.log());
   CHECK(d.count_in_log("refused a fleet-node joining as gpu-9: its certificate's common name is \"node-1\"") == 1);
   // fleetctl's certificate is a good one, but not node-1's name either.
   node_process borrowed{d.port(), "node-1", "echo", 2};
-  with_cert(borrowed, "fleetctl");
+  borrowed.add_args(pki.node_args("fleetctl"));
   borrowed.start();
   CHECK(borrowed.wait_exit() == 2);
   CHECK(d.query_int("SELECT count(*) FROM events WHERE kind = 'node_joined'") == 0);
   // The certificate's own node joins and works.
   node_process node{d.port(), "node-1", "echo", 2};
-  with_cert(node, "node-1");
-  node.start();
-  REQUIRE_MESSAGE(eventually([&] { return node.log().find("joined fleetd as node node-1") != std::string::npos; }),
-                  node.log());
-  auto tasks = d.file("tasks.jsonl");
-  write_file(tasks, "{\"id\":\"a\",\"type\":\"echo\",\"data\":{\"x\":1}}\n");
-  auto submitted = d.ctl(with(pki.client_args(), {"submit", "--wait", tasks}));
-  CHECK_MESSAGE(submitted.exit_code == 0, submitted.err);
-  CHECK(d.query_int("SELECT count(*) FROM attempts WHERE node = 'node-1' AND outcome = 'succeeded'") == 1);
+  check_node_1_joins_and_works(d, pki, node);
 }
