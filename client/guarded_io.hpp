@@ -118,7 +118,9 @@ public:
       guard_(std::move(guard)), accepted_(accepted), peer_(std::move(peer)) {
     if (accepted_) {
       guard_->admit(this, peer_);
-      frames_.emplace(mpx.system().node());
+      auto& sys = mpx.system();
+      auto id_of = [](const caf::strong_actor_ptr& a) { return a ? uint64_t{a->id()} : uint64_t{0}; };
+      frames_.emplace(sys.node(), id_of(sys.config_serv()), id_of(sys.spawn_serv()));
     }
   }
 
@@ -154,7 +156,7 @@ public:
         return false;
       }
       auto payload = read_length(rd_buf().data());
-      op_ = static_cast<uint8_t>(rd_buf()[0]);
+      header_ = frame_header::read(rd_buf().data());
       expect_header_ = payload == 0;
       auto ok = scribe::consume(ctx, buf, n);
       if (ok && payload == 0)
@@ -222,7 +224,7 @@ private:
                               + std::to_string(bound)
                               + (handshaken_ ? " (fleet.max-message-size)" : " before a handshake"));
     if (handshaken_ && frames_)
-      return forged(frames_->refuse_header(op, length));
+      return forged(frames_->refuse_header(frame_header::read(header)));
     return std::nullopt;
   }
 
@@ -232,7 +234,7 @@ private:
     if (!frames_)
       return std::nullopt;
     if (handshaken_)
-      return forged(frames_->refuse_payload(ctx, op_, data, n));
+      return forged(frames_->refuse_payload(ctx, header_, data, n));
     if (auto why = frames_->handshake(ctx, data, n))
       return forged(why);
     if (!guard_->claim(this, frames_->peer()))
@@ -298,7 +300,7 @@ private:
   bool handshaken_ = false;
   size_t wanted_ = 0; ///< the size of the big message being collected, 0 for none
   std::vector<char> parts_;
-  uint8_t op_ = 0;                    ///< the type of the message whose payload comes next
+  frame_header header_;               ///< of the message whose payload comes next
   std::optional<peer_frames> frames_; ///< for an accepted connection
 };
 

@@ -75,6 +75,7 @@ public:
   }
 
   bool cut_off() { return conn_.closed_within(10); }
+  void send_raw(const std::string& bytes) { conn_.try_send(bytes); }
 
 private:
   // Without the middleman, CAF 0.17's actor system has no node id.
@@ -226,16 +227,33 @@ TEST_CASE("a peer cannot stop fleetd's actors with exit or down messages of its 
     CHECK(attacker.cut_off());
     CHECK_MESSAGE(f.d.count_in_log("sent an exit or down message") == 1, f.d.log());
   }
-  SUBCASE("down messages to every small actor id (delivered before: fleetd's actors took them as deaths)") {
+  SUBCASE("down messages to the manager and the actors after it (delivered before: taken as deaths)") {
     forger attacker{f.d.port()};
     attacker.handshake(attacker.node_of(forger_pid));
     auto down = caf::make_message(caf::down_msg{caf::actor_addr{}, caf::exit_reason::kill});
     auto payload = attacker.bytes(std::vector<caf::strong_actor_ptr>{}, down);
-    for (uint64_t aid = 1; aid <= 64; ++aid)
+    // From the manager on: the actors fleetd made (CAF's own servers, before it, refuse otherwise).
+    for (uint64_t aid = attacker.published(); aid < attacker.published() + 64; ++aid)
       attacker.send(2, payload, 0, aid);
     CHECK(attacker.cut_off());
     CHECK_MESSAGE(f.d.count_in_log("sent an exit or down message") == 1, f.d.log());
   }
   CHECK(f.d.alive());
+  f.check_victim_unharmed();
+}
+
+TEST_CASE("a peer cannot fill CAF's config server") {
+  // The config server keeps what a peer puts into it: 200 puts of 1 MiB grew fleetd by 209 MB
+  // before, for good.
+  fleet_with_victim f;
+  forger attacker{f.d.port()};
+  attacker.handshake(attacker.node_of(forger_pid));
+  auto put = caf::make_message(caf::atom("put"), std::string{"key"}, caf::make_message(std::string(1 << 20, 'x')));
+  auto payload = attacker.bytes(std::vector<caf::strong_actor_ptr>{}, put);
+  auto header = basp_header(2, static_cast<uint32_t>(payload.size()), 0, caf::atom_uint(caf::atom("ConfigServ")));
+  header[3] = 1; // BASP's named receiver flag: dest_actor is a name
+  attacker.send_raw(header + payload);
+  CHECK(attacker.cut_off());
+  CHECK_MESSAGE(f.d.count_in_log("sent a message to a named actor other than CAF's spawn server") == 1, f.d.log());
   f.check_victim_unharmed();
 }

@@ -9,10 +9,13 @@
 #include <caf/binary_serializer.hpp>
 #include <caf/error.hpp>
 #include <caf/exit_reason.hpp>
+#include <caf/atom.hpp>
 #include <caf/message.hpp>
 #include <caf/system_messages.hpp>
 
 #include <doctest/doctest.h>
+
+#include <set>
 
 using fleet::net::peer_frames;
 namespace op = fleet::net::basp_op;
@@ -23,6 +26,10 @@ caf::node_id node(uint32_t pid, uint8_t host_byte = 1) {
   caf::node_id::default_data::host_id_type host{};
   host.fill(host_byte);
   return caf::make_node_id(pid, host);
+}
+
+fleet::net::frame_header header(uint8_t type, uint32_t length, uint8_t flags = 0, uint64_t dest = 0) {
+  return {type, flags, length, dest};
 }
 
 /// BASP's bytes of `xs`. CAF's serializer writes a message's element names only with an actor
@@ -44,7 +51,7 @@ struct checked_peer : wire {
   caf::node_id self = node(100);
   caf::node_id peer = node(200);
   caf::node_id other = node(300, 2);
-  peer_frames frames{self};
+  peer_frames frames{self, 41, 42}; // CAF's config and spawn servers have ids 41 and 42
 
   checked_peer() {
     auto hs = bytes(peer);
@@ -52,8 +59,9 @@ struct checked_peer : wire {
     REQUIRE(frames.peer() == peer);
   }
 
-  std::optional<std::string> payload(uint8_t type, const std::vector<char>& data) const {
-    return frames.refuse_payload(nullptr, type, data.data(), data.size());
+  std::optional<std::string> payload(uint8_t type, const std::vector<char>& data, uint8_t flags = 0) const {
+    return frames.refuse_payload(nullptr, header(type, static_cast<uint32_t>(data.size()), flags), data.data(),
+                                 data.size());
   }
 };
 
@@ -81,14 +89,14 @@ TEST_CASE("a client handshake names the peer's node: not none, not this node, an
 
 TEST_CASE("after the handshake: direct messages and heartbeats pass, routed messages and server handshakes never") {
   checked_peer p;
-  CHECK(!p.frames.refuse_header(op::direct_message, 100));
-  CHECK(!p.frames.refuse_header(op::heartbeat, 0));
-  CHECK(says(p.frames.refuse_header(op::routed_message, 100), "routed message"));
-  CHECK(says(p.frames.refuse_header(op::server_handshake, 100), "server's handshake"));
-  CHECK(says(p.frames.refuse_header(op::client_handshake, 0), "handshake without its node"));
-  CHECK(says(p.frames.refuse_header(op::monitor_message, 0), "monitor message without its nodes"));
-  CHECK(says(p.frames.refuse_header(op::down_message, 0), "down message without its nodes"));
-  CHECK(!p.frames.refuse_header(op::monitor_message, 50));
+  CHECK(!p.frames.refuse_header(header(op::direct_message, 100, 0)));
+  CHECK(!p.frames.refuse_header(header(op::heartbeat, 0, 0)));
+  CHECK(says(p.frames.refuse_header(header(op::routed_message, 100, 0)), "routed message"));
+  CHECK(says(p.frames.refuse_header(header(op::server_handshake, 100, 0)), "server's handshake"));
+  CHECK(says(p.frames.refuse_header(header(op::client_handshake, 0, 0)), "handshake without its node"));
+  CHECK(says(p.frames.refuse_header(header(op::monitor_message, 0, 0)), "monitor message without its nodes"));
+  CHECK(says(p.frames.refuse_header(header(op::down_message, 0, 0)), "down message without its nodes"));
+  CHECK(!p.frames.refuse_header(header(op::monitor_message, 50, 0)));
   CHECK(!p.payload(op::direct_message, {'a', 'b'}));
 }
 
@@ -140,4 +148,28 @@ TEST_CASE("direct messages: CAF's exit, down and stream messages are refused, an
   CHECK(!p.payload(op::direct_message, p.bytes(none, caf::make_message())));
   // What this reading cannot make sense of is CAF's to refuse, as before.
   CHECK(!p.payload(op::direct_message, {'\x05', '\x01'}));
+}
+
+TEST_CASE("CAF's config server is out of reach, its spawn server answers only its info question") {
+  checked_peer p;
+  auto named = fleet::net::basp_op::named_receiver_flag;
+  auto config_serv = caf::atom_uint(caf::atom("ConfigServ"));
+  auto spawn_serv = caf::atom_uint(caf::atom("SpawnServ"));
+  CHECK(says(p.frames.refuse_header(header(op::direct_message, 100, named, config_serv)),
+             "named actor other than CAF's spawn server"));
+  CHECK(says(p.frames.refuse_header(header(op::direct_message, 100, 0, 41)), "config or spawn server"));
+  CHECK(says(p.frames.refuse_header(header(op::direct_message, 100, 0, 42)), "config or spawn server"));
+  CHECK(!p.frames.refuse_header(header(op::direct_message, 100, 0, 43)));
+  CHECK(!p.frames.refuse_header(header(op::direct_message, 100, 0x02, 41 + 2))); // select_connection
+  CHECK(!p.frames.refuse_header(header(op::direct_message, 100, named, spawn_serv)));
+  std::vector<wire_stage> none;
+  auto info = caf::make_message(caf::sys_atom::value, caf::get_atom::value, std::string{"info"});
+  CHECK(!p.payload(op::direct_message, p.bytes(none, info), named));
+  auto other = caf::make_message(caf::sys_atom::value, caf::get_atom::value, std::string{"all"});
+  CHECK(says(p.payload(op::direct_message, p.bytes(none, other), named), "other than its \"info\" question"));
+  auto spawn = caf::make_message(caf::spawn_atom::value, std::string{"worker"}, caf::make_message(),
+                                 std::set<std::string>{});
+  CHECK(says(p.payload(op::direct_message, p.bytes(none, spawn), named), "other than its \"info\" question"));
+  // The same info question to an actor id is an ordinary message.
+  CHECK(!p.payload(op::direct_message, p.bytes(none, other)));
 }
