@@ -37,14 +37,17 @@ caf::result<node_welcome> fleet_manager_state::join_node(const node_announcement
   if (!handle)
     return caf::make_error(errc::invalid_node, "a node joins with the handle of its node actor");
   // Attempts go to the handle and outcomes are taken from it: a peer may name only an actor of
-  // its own process, not one of another node's.
-  if (const auto& sender = self_->current_sender(); sender != nullptr && handle.node() != sender->node())
+  // its own process, not one of another node's (nor join anonymously, which would skip the check).
+  const auto& sender = self_->current_sender();
+  if (sender == nullptr)
+    return caf::make_error(errc::invalid_node, "a node joins with a request from an actor of its own process");
+  if (handle.node() != sender->node())
     return caf::make_error(errc::invalid_node, "a node joins with the handle of an actor of its own process, not "
                                                "of another CAF node");
   if (auto err = node_table::validate(a))
     return err;
   auto checked = opts_.node_names_from_certificates && !sent_from_local_node(self_);
-  auto node = handle.node(); // the sender's, checked above
+  auto node = sender->node();
   // The promise takes the request's sender: from here on current_sender() is empty.
   auto rp = self_->make_response_promise<node_welcome>();
   if (!checked) {

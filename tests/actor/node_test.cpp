@@ -208,6 +208,10 @@ TEST_CASE("bad joins are refused and change nothing, and a node takes work from 
   refused({"x y", {"echo"}, 1, {}}, silent, "a node name has 1 to 64 characters");
   refused({"x", {}, 1, {}}, silent, "1 to 100 task types");
   refused({"x", {"echo"}, 0, {}}, silent, "capacity of 1 to 10000");
+  // A join without a sender would skip the check that the handle is the sender's.
+  caf::anon_send(f.manager(), node_join_atom::value, node_announcement{"anonymous", {"echo"}, 1, {}},
+                 node_actor{silent});
+  f.run();
   auto nodes = f.ask<std::vector<node_info>>(nodes_atom::value);
   REQUIRE(nodes);
   CHECK(nodes->size() == 1);
