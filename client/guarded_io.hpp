@@ -151,15 +151,14 @@ public:
     if (wanted_ > 0)
       return collect(ctx, n);
     if (expect_header_ && n == header_bytes) {
-      if (auto why = check_header(rd_buf().data())) {
+      header_ = frame_header::read(rd_buf().data());
+      if (auto why = check_header(header_)) {
         refuse(why->first, why->second);
         return false;
       }
-      auto payload = read_length(rd_buf().data());
-      header_ = frame_header::read(rd_buf().data());
-      expect_header_ = payload == 0;
+      expect_header_ = header_.length == 0;
       auto ok = scribe::consume(ctx, buf, n);
-      if (ok && payload == 0)
+      if (ok && header_.length == 0)
         message_done();
       return ok;
     }
@@ -204,19 +203,13 @@ public:
   }
 
 private:
-  static uint32_t read_length(const char* header) {
-    auto b = reinterpret_cast<const unsigned char*>(header) + 4;
-    return (uint32_t{b[0]} << 24) | (uint32_t{b[1]} << 16) | (uint32_t{b[2]} << 8) | uint32_t{b[3]};
-  }
-
   /// Why the header is refused (the kind for the log's rate limit, and the whole reason), or nothing.
-  std::optional<std::pair<std::string, std::string>> check_header(const char* header) const {
-    auto op = static_cast<unsigned char>(header[0]);
-    // The side that accepted hears the client's handshake first (op 1), the other the server's (0).
-    auto handshake_op = accepted_ ? 1 : 0;
-    if (!handshaken_ && op != handshake_op)
-      return std::make_pair("early message", "sent message type " + std::to_string(op) + " before the handshake");
-    auto length = read_length(header);
+  std::optional<std::pair<std::string, std::string>> check_header(const frame_header& h) const {
+    // The side that accepted hears the client's handshake first, the other the server's.
+    auto handshake_op = accepted_ ? basp_op::client_handshake : basp_op::server_handshake;
+    if (!handshaken_ && h.op != handshake_op)
+      return std::make_pair("early message", "sent message type " + std::to_string(h.op) + " before the handshake");
+    auto length = h.length;
     auto bound = handshaken_ ? guard_->max_message_bytes() : guard_->max_handshake_bytes();
     if (length > bound)
       return std::make_pair("oversized message",
@@ -224,7 +217,7 @@ private:
                               + std::to_string(bound)
                               + (handshaken_ ? " (fleet.max-message-size)" : " before a handshake"));
     if (handshaken_ && frames_)
-      return forged(frames_->refuse_header(frame_header::read(header)));
+      return forged(frames_->refuse_header(h));
     return std::nullopt;
   }
 

@@ -54,11 +54,16 @@ Function libssl_function(const char* name) {
   return reinterpret_cast<Function>(found);
 }
 
-/// The subjects of the peers' certificates by "host:port", the newest 4096.
+/// What a TLS peer's certificate says of it.
+struct peer_certificate {
+  std::string subject;     ///< "/CN=fleetctl"
+  std::string common_name; ///< "fleetctl"; empty if the subject has none, or several
+};
+
+/// The peers' certificates by "host:port", the newest 4096.
 struct peer_subjects {
   std::mutex mtx;
-  fleet::bounded_map<std::string, std::string> by_address{4096};
-  fleet::bounded_map<std::string, std::string> common_name_by_address{4096};
+  fleet::bounded_map<std::string, peer_certificate> by_address{4096};
 };
 
 peer_subjects& subjects() {
@@ -124,9 +129,7 @@ void note_peer_subject(SSL* ssl) {
     return;
   auto& s = subjects();
   std::lock_guard guard{s.mtx};
-  s.by_address[address] = subject;
-  if (!common_name.empty())
-    s.common_name_by_address[address] = common_name;
+  s.by_address[address] = peer_certificate{subject, common_name};
   ERR_clear_error(); // nothing above may leave an error for CAF's next SSL_get_error
 }
 
@@ -206,15 +209,15 @@ namespace fleet {
 std::string tls_peer_subject(const std::string& address) {
   auto& s = subjects();
   std::lock_guard guard{s.mtx};
-  const auto* subject = s.by_address.find(address);
-  return subject == nullptr ? std::string{} : *subject;
+  const auto* cert = s.by_address.find(address);
+  return cert == nullptr ? std::string{} : cert->subject;
 }
 
 std::string tls_peer_common_name(const std::string& address) {
   auto& s = subjects();
   std::lock_guard guard{s.mtx};
-  const auto* name = s.common_name_by_address.find(address);
-  return name == nullptr ? std::string{} : *name;
+  const auto* cert = s.by_address.find(address);
+  return cert == nullptr ? std::string{} : cert->common_name;
 }
 
 void expect_server_name(const std::string& name) {

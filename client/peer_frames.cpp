@@ -45,8 +45,8 @@ std::optional<std::string> refuse_content(caf::execution_unit* ctx, const char* 
   std::string names;
   if (named) {
     // To the spawn server by name: only the question CAF asks it on every new connection.
-    caf::atom_value sys;
-    caf::atom_value get;
+    auto sys = caf::atom_value{};
+    auto get = caf::atom_value{};
     std::string what;
     if (auto err = source(stages, type_number, names, sys, get, what);
         err || type_number != 0 || names != "@<>+@atom+@atom+@str" || sys != caf::sys_atom::value
