@@ -9,6 +9,7 @@
 // variables FLEET_CRASHLOOP_CYCLES and FLEET_CRASHLOOP_SEED for this test). FLEET_CRASHLOOP_KEEP=FILE
 // keeps a copy of the final database there, for a look at a failure.
 
+#include "client_system.hpp"
 #include "fault_injection.hpp"
 #include "fleetd_process.hpp"
 #include "protocol_worker.hpp"
@@ -40,16 +41,6 @@ int env_int(const char* name, int fallback) {
   auto value = std::getenv(name);
   return value != nullptr && *value != '\0' ? std::atoi(value) : fallback;
 }
-
-struct client_node {
-  client_node() : sys(prepared(cfg)) {}
-  static caf::actor_system_config& prepared(caf::actor_system_config& c) {
-    configure_client(c);
-    return c;
-  }
-  caf::actor_system_config cfg;
-  caf::actor_system sys;
-};
 
 /// One task of the mix: echo, sleep (now and then past worker_timeout), fail (some recover on a
 /// retry, some never do), exec (a real program, some exiting non-zero) and a task for the worker
@@ -125,7 +116,7 @@ TEST_CASE("crash loop: fleetd killed at random moments loses no acknowledged tas
   node_process node{d.port(), "n1", "echo,sleep,exec", 3};
   node.add_args({"--node.exec-allow=sh"});
   bool node_running = false;
-  client_node client_sys;
+  client_system client_sys;
   std::mt19937 rng(static_cast<uint32_t>(seed));
   std::map<std::string, size_t> acked; // batch id -> tasks, for every submit fleetd acknowledged
   std::vector<std::string> batch_ids;

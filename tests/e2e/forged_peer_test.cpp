@@ -4,6 +4,7 @@
 // its attempts again) or send a fleet-node attempts "from fleetd". fleetd closes such a
 // connection at its first such message; the node it named stays joined and works.
 
+#include "client_system.hpp"
 #include "fleetd_process.hpp"
 #include "raw_basp.hpp"
 
@@ -33,7 +34,7 @@ namespace {
 /// any process on this machine, as CAF does: its process id and the machine's host id.
 class forger {
 public:
-  explicit forger(uint16_t port) : sys_(prepared(cfg_)), conn_(port) {
+  explicit forger(uint16_t port) : conn_(port) {
     auto header = conn_.read_exactly(32);
     REQUIRE(header);
     REQUIRE((*header)[0] == 0); // the server's handshake
@@ -78,28 +79,13 @@ public:
   void send_raw(const std::string& bytes) { conn_.try_send(bytes); }
 
 private:
-  // Without the middleman, CAF 0.17's actor system has no node id.
-  static caf::actor_system_config& prepared(caf::actor_system_config& cfg) {
-    fleet::configure_client(cfg);
-    return cfg;
-  }
-
-  caf::actor_system_config cfg_;
-  caf::actor_system sys_;
+  // An actor system for its node id (CAF 0.17's has none without the middleman) and to
+  // serialize with.
+  client_system client_;
+  caf::actor_system& sys_ = client_.sys;
   raw_connection conn_;
   caf::node_id fleetd_;
   uint64_t published_ = 0;
-};
-
-/// An actor system of the test process that talks to fleetd as clients and nodes do.
-struct join_client {
-  join_client() : sys(prepared(cfg)) {}
-  static caf::actor_system_config& prepared(caf::actor_system_config& c) {
-    fleet::configure_client(c);
-    return c;
-  }
-  caf::actor_system_config cfg;
-  caf::actor_system sys;
 };
 
 constexpr uint32_t forger_pid = 0x7ffffff0; // no process of this machine has it
@@ -196,8 +182,8 @@ TEST_CASE("a peer cannot reach a fleet-node through fleetd, nor speak for it") {
 TEST_CASE("a fleet-node joins with an actor of its own process only") {
   fleetd_process d;
   REQUIRE_MESSAGE(d.start(), d.log());
-  join_client thief;
-  join_client elsewhere; // another CAF node: fleetd would send it the thief's attempts
+  client_system thief;
+  client_system elsewhere; // another CAF node: fleetd would send it the thief's attempts
   auto api = fleet::connect_fleet(thief.sys, "127.0.0.1", d.port());
   REQUIRE_MESSAGE(api, fleet::error_text(api.error()));
   auto manager = caf::actor_cast<fleet::fleet_manager_actor>(*api);

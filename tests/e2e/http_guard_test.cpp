@@ -3,58 +3,26 @@
 // odd ids, host names and log-forging paths are handled.
 
 #include "fleetd_process.hpp"
+#include "raw_connection.hpp"
 
 #include <httplib.h>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <sys/socket.h>
+#include <deque>
 
 using namespace fleet::test;
-
-namespace {
-
-int connect_to(uint16_t port) {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  REQUIRE(fd >= 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(port);
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
-  return fd;
-}
-
-/// True once the peer closed `fd` (within `seconds`).
-bool closed_within(int fd, int seconds) {
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
-  char buf[1024];
-  while (std::chrono::steady_clock::now() < deadline) {
-    pollfd p{fd, POLLIN, 0};
-    if (::poll(&p, 1, 100) > 0 && ::recv(fd, buf, sizeof buf, 0) <= 0)
-      return true;
-  }
-  return false;
-}
-
-} // namespace
 
 TEST_CASE("slow HTTP clients hold no thread: /healthz and /metrics answer, and the slow ones are closed") {
   auto http_port = free_port();
   fleetd_process d("http-port=" + std::to_string(http_port) + "\n");
   REQUIRE_MESSAGE(d.start(), d.log());
-  std::vector<int> slow;
-  for (int i = 0; i < 100; ++i) {
-    slow.push_back(connect_to(http_port));
-    std::string start = "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n"; // and then a byte now and then
-    CHECK(::send(slow.back(), start.data(), start.size(), MSG_NOSIGNAL) > 0);
-  }
+  std::deque<raw_connection> slow;
+  for (int i = 0; i < 100; ++i)
+    slow.emplace_back(http_port).send("GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n"); // then a byte now and then
   httplib::Client c{"127.0.0.1", http_port};
   c.set_read_timeout(std::chrono::seconds(30));
   for (int round = 0; round < 3; ++round) {
-    for (int fd : slow)
-      ::send(fd, "X", 1, MSG_NOSIGNAL);
+    for (auto& conn : slow)
+      conn.try_send("X");
     auto health = c.Get("/healthz");
     REQUIRE(health);
     CHECK(health->status == 200);
@@ -63,10 +31,8 @@ TEST_CASE("slow HTTP clients hold no thread: /healthz and /metrics answer, and t
     CHECK(metrics->status == 200);
   }
   // Each slow one gets the request timeout (5 s) in total, however it dribbles.
-  for (int fd : slow) {
-    CHECK(closed_within(fd, 30));
-    ::close(fd);
-  }
+  for (auto& conn : slow)
+    CHECK(conn.closed_within(30));
   CHECK(d.count_in_log("did not send a whole request within 5000 ms: closed") >= 1);
 }
 
@@ -78,15 +44,13 @@ TEST_CASE("odd HTTP requests: no Content-Length, ids that are not UTF-8, host ca
   c.set_read_timeout(std::chrono::seconds(30));
   // A POST without a body and without Content-Length has no body: answered at once (it waited
   // for the read timeout before, then said 400).
-  int fd = connect_to(http_port);
-  std::string post = "POST /api/fleet/pause HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
-  REQUIRE(::send(fd, post.data(), post.size(), MSG_NOSIGNAL) > 0);
-  std::string answer(4096, '\0');
-  pollfd p{fd, POLLIN, 0};
-  REQUIRE(::poll(&p, 1, 20'000) == 1);
-  answer.resize(static_cast<size_t>(std::max<ssize_t>(0, ::recv(fd, answer.data(), answer.size(), 0))));
-  CHECK(answer.rfind("HTTP/1.1 403", 0) == 0); // the action header is missing
-  ::close(fd);
+  {
+    raw_connection post{http_port};
+    post.send("POST /api/fleet/pause HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+    auto answer = post.read_some(20);
+    REQUIRE(answer);
+    CHECK(answer->rfind("HTTP/1.1 403", 0) == 0); // the action header is missing
+  }
 
   auto odd = c.Get("/api/batches/abc%ff%fe");
   REQUIRE(odd);
@@ -97,15 +61,13 @@ TEST_CASE("odd HTTP requests: no Content-Length, ids that are not UTF-8, host ca
   REQUIRE(upper);
   CHECK(upper->status == 200);
 
-  int two = connect_to(http_port);
-  std::string request = "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nHost: evil.example\r\n\r\n";
-  REQUIRE(::send(two, request.data(), request.size(), MSG_NOSIGNAL) > 0);
-  std::string reply(4096, '\0');
-  pollfd q{two, POLLIN, 0};
-  REQUIRE(::poll(&q, 1, 20'000) == 1);
-  reply.resize(static_cast<size_t>(std::max<ssize_t>(0, ::recv(two, reply.data(), reply.size(), 0))));
-  CHECK(reply.rfind("HTTP/1.1 421", 0) == 0);
-  ::close(two);
+  {
+    raw_connection two_hosts{http_port};
+    two_hosts.send("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nHost: evil.example\r\n\r\n");
+    auto reply = two_hosts.read_some(20);
+    REQUIRE(reply);
+    CHECK(reply->rfind("HTTP/1.1 421", 0) == 0);
+  }
 
   // A newline in an id does not start a line of its own in fleetd's log.
   auto forged = c.Post("/api/batches/a%0a2026-12-01T00:00:00.000%20error%20FORGED/cancel",

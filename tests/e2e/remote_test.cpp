@@ -1,3 +1,4 @@
+#include "client_system.hpp"
 #include "fleetd_process.hpp"
 
 #include "fleetd/client.hpp"
@@ -29,17 +30,10 @@ typename Inspector::result_type inspect(Inspector& f, alien& x) {
   return f(caf::meta::type_name("test.alien"), x.tentacles);
 }
 
-/// A CAF node that talks to fleetd over the middleman, as other programs do.
-struct remote_node {
-  remote_node() : sys(prepared(cfg)) {}
-  static caf::actor_system_config& prepared(caf::actor_system_config& c) {
-    configure_client(c);
-    c.add_message_type<alien>("test.alien");
-    return c;
-  }
-  caf::actor_system_config cfg; // outlives the system, which keeps a reference
-  caf::actor_system sys;
-};
+/// A CAF node that talks to fleetd over the middleman, as other programs do, and knows alien.
+client_system remote_node() {
+  return client_system{[](caf::actor_system_config& c) { c.add_message_type<alien>("test.alien"); }};
+}
 
 /// The error a raw request gets, or none if it got a (string) reply.
 template <class... Ts>
@@ -55,7 +49,7 @@ caf::error error_reply(caf::scoped_actor& self, const caf::actor& dest, Ts&&... 
 TEST_CASE("every public operation works across the middleman through the client library") {
   fleetd_process d;
   REQUIRE_MESSAGE(d.start(), d.log());
-  remote_node node;
+  auto node = remote_node();
   auto client = fleet_client::connect(node.sys, "127.0.0.1", d.port());
   REQUIRE_MESSAGE(client, error_text(client.error()));
   auto id = client->submit_batch({{"a", "echo", R"({"n": 1})", 0}, {"b", "fail", R"({"error": "no"})", 0}});
@@ -135,7 +129,7 @@ TEST_CASE("a remote peer sending wrong or internal messages gets errors while fl
   REQUIRE(d.ctl({"submit", "--wait", tasks}).exit_code == 0);
   auto events_before = d.query_int("SELECT count(*) FROM events");
 
-  remote_node node;
+  auto node = remote_node();
   auto typed = connect_fleet(node.sys, "127.0.0.1", d.port());
   REQUIRE(typed);
   auto raw = caf::actor_cast<caf::actor>(*typed);
@@ -214,7 +208,7 @@ TEST_CASE("a client killed in the middle of a chunked submit leaves fleetd runni
 TEST_CASE("a client or node of another protocol version is told both versions, in both directions") {
   fleetd_process d;
   REQUIRE_MESSAGE(d.start(), d.log());
-  remote_node node;
+  auto node = remote_node();
   // fleetd refuses a hello of another version, naming both.
   auto raw = connect_actor(node.sys, "127.0.0.1", d.port(), std::chrono::seconds(30));
   REQUIRE_MESSAGE(raw, (raw ? "" : error_text(raw.error())));
@@ -254,7 +248,7 @@ TEST_CASE("a client or node of another protocol version is told both versions, i
 TEST_CASE("one client cannot take every upload or subscription: it gets its share, the others are served") {
   fleetd_process d{"max-workers=1\n"};
   REQUIRE_MESSAGE(d.start(), d.log());
-  remote_node greedy;
+  auto greedy = remote_node();
   auto client = fleet_client::connect(greedy.sys, "127.0.0.1", d.port());
   REQUIRE_MESSAGE(client, error_text(client.error()));
   std::vector<fleet_client::upload> uploads;
