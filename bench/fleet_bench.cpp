@@ -20,6 +20,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
@@ -103,11 +104,34 @@ int main(int argc, char** argv) {
     auto i = args.find(k);
     return i == args.end() ? dflt : i->second;
   };
+  // Every number is read before the actor system starts, so that a bad one ends the program
+  // with a message rather than an exception through CAF's threads.
+  std::string bad_number;
+  auto number = [&](const std::string& k, int64_t dflt, int64_t lo, int64_t hi) {
+    auto text = arg(k, std::to_string(dflt));
+    int64_t value = 0;
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (ec != std::errc{} || end != text.data() + text.size() || value < lo || value > hi) {
+      if (bad_number.empty())
+        bad_number = fmt::format("--{} must be a whole number in {}..{}, not \"{}\"", k, lo, hi, text);
+      return dflt;
+    }
+    return value;
+  };
+  auto port = static_cast<uint16_t>(number("port", 4242, 1, 65535));
+  auto since = number("since-ms", 0, 0, INT64_MAX);
+  auto n = number("n", 100000, 1, 100'000'000);
+  auto c = static_cast<int>(number("c", 16, 1, 100'000));
+  auto queues = static_cast<int>(number("queues", 100, 1, 999)); // fleetd keeps 1,000 by default
+  auto chunk = static_cast<size_t>(number("chunk", 10000, 1, 10'000'000));
+  if (!bad_number.empty()) {
+    fmt::print(stderr, "fleet-bench: {}\n", bad_number);
+    return 2;
+  }
   caf::actor_system_config cfg;
   configure_client(cfg);
   run_client_on_one_thread(cfg);
   caf::actor_system sys{cfg};
-  auto port = static_cast<uint16_t>(std::stoi(arg("port", "4242")));
 
   if (mode == "ping") {
     auto client = fleet_client::connect(sys, "127.0.0.1", port, std::chrono::seconds(5));
@@ -116,7 +140,6 @@ int main(int argc, char** argv) {
 
   if (mode == "first-dispatch") {
     // Polls until fleetd answers and reports a running worker; prints ms since fleetd started.
-    auto since = std::stoll(arg("since-ms", "0"));
     for (;;) {
       auto client = fleet_client::connect(sys, "127.0.0.1", port, std::chrono::seconds(60));
       if (client) {
@@ -141,16 +164,9 @@ int main(int argc, char** argv) {
     fmt::print(stderr, "fleet-bench: {}\n", error_text(client.error()));
     return 2;
   }
-  auto n = std::stoll(arg("n", "100000"));
-  auto c = std::stoi(arg("c", "16"));
   auto workload = arg("workload", "noop");
   if (auto scaled = client->scale_workers(c); !scaled) {
     fmt::print(stderr, "fleet-bench: {}\n", error_text(scaled.error()));
-    return 2;
-  }
-  auto queues = std::stoi(arg("queues", "100"));
-  if (queues < 1 || queues > 999) {
-    fmt::print(stderr, "fleet-bench: --queues must be 1..999 (fleetd keeps 1,000 with its default)\n");
     return 2;
   }
   if (workload.rfind("queues", 0) == 0) {
@@ -168,7 +184,7 @@ int main(int argc, char** argv) {
   }
   auto tasks = make_tasks(workload, n, arg("worker", ""), queues);
   auto t0 = clock_type::now();
-  auto id = client->submit_batch(std::move(tasks), std::stoul(arg("chunk", "10000")));
+  auto id = client->submit_batch(std::move(tasks), chunk);
   if (!id) {
     fmt::print(stderr, "fleet-bench: {}\n", error_text(id.error()));
     return 2;
