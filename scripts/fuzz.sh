@@ -19,7 +19,7 @@ CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWit
 cmake --build build-fuzz --target fuzzers >/dev/null
 # Each fuzzer runs on one core: as many run at once as there are cores, each for the full SECONDS.
 # Their reports are printed in this order once all have finished.
-names=(task_file task_data config_value config_file upload_part text worker_line cron queue_setting http_body)
+names=(task_file task_data config_value config_file upload_part text worker_line cron queue_setting http_body peer_frame)
 parallel=$(nproc)
 logs=$(mktemp -d)
 trap 'rm -rf "$logs"' EXIT
