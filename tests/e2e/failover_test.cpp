@@ -81,7 +81,9 @@ TEST_CASE("failover: the active fleetd is killed with kill -9, the standby takes
   REQUIRE_MESSAGE(a.start(), a.log());
   start_standby(b);
   auto tasks = a.file("tasks.jsonl");
-  write_file(tasks, sleep_tasks(n, 20));
+  // 2.5 s of work on 8 workers: a must not finish it before the waiter below has started (a slow
+  // start, as under the sanitizers, left nothing for b at 20 ms a task).
+  write_file(tasks, sleep_tasks(n, 50));
   auto id = a.submit(tasks);
   REQUIRE(eventually([&] { return a.ctl_json({"status", id})["completed"] >= 40; }));
   // A fleetctl wait on both addresses, talking to a now: it finishes on b.
