@@ -187,14 +187,15 @@ public:
     std::vector<std::string> argv{bin(binary_), "--config-file=" + config_};
     argv.insert(argv.end(), extra_args.begin(), extra_args.end());
     proc_.launch(std::move(argv), log_, env_);
-    ++starts_;
   }
 
   /// Starts fleetd and waits until it listens; false (with the log) if it exited instead.
   bool start(std::vector<std::string> extra_args = {}) {
-    launch(std::move(extra_args));
+    // Counted from this start: an earlier one may have ended before it listened.
     auto marker = "listening on 127.0.0.1:" + std::to_string(port_);
-    return eventually([&] { return count_in_log(marker) >= starts_ || !alive(); }) && alive();
+    auto listened_before = count_in_log(marker);
+    launch(std::move(extra_args));
+    return eventually([&] { return count_in_log(marker) > listened_before || !alive(); }) && alive();
   }
 
   /// kill -9: no drain, no final commit.
@@ -275,7 +276,6 @@ private:
   std::string log_;
   std::string config_;
   logged_process proc_; // after dir_: stopped before the directory goes
-  int starts_ = 0;
   std::string binary_ = "fleetd";
   std::map<std::string, std::string> env_;
 };
