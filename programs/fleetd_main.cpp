@@ -15,6 +15,7 @@
 #include "fleet/child_journal.hpp"
 #include "fleet/daemon_config.hpp"
 #include "fleetd/error.hpp"
+#include "fleet/end_process.hpp"
 #include "fleet/fd_limit.hpp"
 #include "fleet/instance_lock.hpp"
 #include "fleet/leadership.hpp"
@@ -238,9 +239,7 @@ int fleet::run_daemon(int argc, char** argv, const daemon_extensions& ext) {
         for (;;)
           ::pause();
       spdlog::critical("stepping down: {}; fleetd exits at once (code {})", reason, lost_lease_exit_code);
-      spdlog::shutdown();
-      std::fflush(nullptr);
-      std::_Exit(lost_lease_exit_code);
+      end_process(lost_lease_exit_code);
     };
     keeper = std::make_unique<lease_keeper>(std::move(*lease_db), *lease, step_down);
     auto opened = pg_store::open(o.postgres, lease.get());
@@ -447,7 +446,5 @@ int fleet::run_daemon(int argc, char** argv, const daemon_extensions& ext) {
   // Everything durable is done. CAF 0.17's ~actor_system sometimes waits forever for the thread
   // of the detached manager after remote nodes talked to it (seen in e2e runs: await_detached_threads
   // never returns), so fleetd ends here instead of running that destructor.
-  spdlog::shutdown();
-  std::fflush(nullptr);
-  std::_Exit(0);
+  end_process(0);
 }

@@ -9,6 +9,7 @@
 #include "actors/worker_pool.hpp"
 #include "client/transport.hpp"
 #include "fleet/child_journal.hpp"
+#include "fleet/end_process.hpp"
 #include "fleet/log.hpp"
 #include "fleet/orphans.hpp"
 #include "fleet/node_table.hpp"
@@ -179,10 +180,7 @@ int run_node_with(int argc, char** argv, const registry_maker& make_registry, no
   auto registry = offered_types(sys, make_registry, o);
   if (!registry) {
     // Like the exit below: the actor system (and any pool's processes) ends with the process.
-    auto code = fail(2, error_text(registry.error()));
-    spdlog::shutdown();
-    std::fflush(nullptr);
-    std::_Exit(code);
+    end_process(fail(2, error_text(registry.error())));
   }
 
   fleet_node_options opts;
@@ -255,9 +253,7 @@ int run_node_with(int argc, char** argv, const registry_maker& make_registry, no
   spdlog::info("fleet-node {} stopping", opts.announcement.name);
   // Like fleetd: CAF 0.17's ~actor_system can wait forever after remote peers talked to it, and a
   // task function that ignores its cancel flag may still hold a thread.
-  spdlog::shutdown();
-  std::fflush(nullptr);
-  std::_Exit(code);
+  end_process(code);
 }
 
 int run_node(int argc, char** argv, const worker_registry& registry) {
