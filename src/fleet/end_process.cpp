@@ -12,7 +12,9 @@
 namespace fleet {
 
 void end_process(int code) {
-  spdlog::shutdown();
+  // Not spdlog::shutdown(): it destroys the logger under any thread still logging.
+  if (auto* logger = spdlog::default_logger_raw())
+    logger->flush();
   std::fflush(nullptr);
 #ifdef __SANITIZE_ADDRESS__
   __lsan_do_leak_check(); // only when detect_leaks is on
