@@ -2,7 +2,7 @@
 # Builds every target with AddressSanitizer and UBSan in build-asan/ (-DFLEETD_SANITIZE) and runs
 # the CTest suites there: a memory error or undefined behaviour in fleetd, fleet-node, fleetctl or
 # a suite fails the run. On demand, not part of scripts/test.sh: on 2 cores the build takes 20-35
-# minutes and the suites about 11. The package tests are left out: they build other projects
+# minutes and the suites 7-11. The package tests are left out: they build other projects
 # against an installed prefix without the sanitizers. UBSan's null check is compiled out
 # (CMakeLists.txt says why); FLEETD_SANITIZE_LEAKS=1 turns LeakSanitizer on.
 #   scripts/sanitize.sh [CTEST_ARGS...]     e.g. scripts/sanitize.sh -R crash
