@@ -325,7 +325,7 @@ void fleet_manager_state::on_committed() {
     try {
       then(std::move(err));
     } catch (...) {
-      report_handler_exception("the continuation of a write", std::current_exception());
+      (void)report_handler_exception("the continuation of a write", std::current_exception()); // logged; nobody to answer
     }
   }
   if (writes_refused_ && continuations_.empty()) {

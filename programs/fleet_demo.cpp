@@ -47,7 +47,10 @@ std::vector<task> demo_batch() {
 
 int main(int argc, char** argv) {
   std::string db_path = argc > 1 ? argv[1] : "var/demo.db";
-  init_logging("info");
+  if (auto err = init_logging("info")) {
+    fmt::print(stderr, "fleet-demo: {}\n", error_text(err));
+    return 1;
+  }
   if (auto dir = std::filesystem::path(db_path).parent_path(); !dir.empty())
     std::filesystem::create_directories(dir);
   auto store = fleet_store::open({db_path, "full"});

@@ -144,7 +144,7 @@ public:
 
   /// Moves time in steps until `done()` or `max_ms` have passed; true if done.
   template <class Predicate>
-  bool advance_until(Predicate done, int64_t max_ms = 600'000, int64_t step_ms = 10) {
+  [[nodiscard]] bool advance_until(Predicate done, int64_t max_ms = 600'000, int64_t step_ms = 10) {
     run();
     for (int64_t t = 0; t <= max_ms; t += step_ms) {
       if (done())

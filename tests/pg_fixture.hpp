@@ -41,7 +41,7 @@ public:
   ~pg_database() {
     auto admin = pg::connection::open(admin_conninfo_);
     if (admin)
-      admin->exec("DROP DATABASE IF EXISTS " + name_ + " WITH (FORCE)");
+      (void)admin->exec("DROP DATABASE IF EXISTS " + name_ + " WITH (FORCE)"); // best effort: names are unique
   }
   pg_database(const pg_database&) = delete;
   pg_database& operator=(const pg_database&) = delete;

@@ -79,7 +79,7 @@ int wait_for(session& s, const std::string& batch_id) {
       if (now > reconnect_deadline)
         return error(error_text(st.error()));
       std::this_thread::sleep_for(std::chrono::milliseconds(s.inv.poll_ms));
-      s.connect(); // failure shows up as the next status error
+      (void)s.connect(); // failure shows up as the next status error
       subscribed = false;
       continue;
     }

@@ -366,8 +366,10 @@ void transaction::rollback() {
   if (!active_)
     return;
   active_ = false;
+  // A connection lost meanwhile has no transaction left to roll back (the server ended it).
   if (db_.usable())
-    db_.exec("ROLLBACK");
+    if (auto err = db_.exec("ROLLBACK"))
+      spdlog::warn("postgresql: a transaction could not be rolled back: {}", error_text(err));
   db_.in_transaction_ = false;
 }
 

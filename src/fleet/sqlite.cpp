@@ -3,6 +3,7 @@
 #include "fleetd/error.hpp"
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 #include <sqlite3.h>
 
 #include <mutex>
@@ -244,8 +245,11 @@ caf::error transaction::commit() {
 void transaction::rollback() {
   if (active_) {
     active_ = false;
-    // A failed COMMIT may already have rolled back; ROLLBACK then fails harmlessly.
-    db_.exec("ROLLBACK");
+    // A failed COMMIT may already have rolled back; ROLLBACK then fails harmlessly. A ROLLBACK
+    // that fails with the transaction still open would make every later BEGIN fail: say why.
+    auto err = db_.exec("ROLLBACK");
+    if (err && sqlite3_get_autocommit(db_.handle()) == 0)
+      spdlog::error("sqlite: a transaction could not be rolled back: {}", error_text(err));
   }
 }
 

@@ -70,7 +70,7 @@ inline void write_file(const std::string& path, const std::string& text) {
 }
 
 /// Polls `done` every 50 ms for up to `seconds`.
-inline bool eventually(const std::function<bool()>& done, int seconds = 60) {
+[[nodiscard]] inline bool eventually(const std::function<bool()>& done, int seconds = 60) {
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
   while (std::chrono::steady_clock::now() < deadline) {
     if (done())
@@ -190,7 +190,7 @@ public:
   }
 
   /// Starts fleetd and waits until it listens; false (with the log) if it exited instead.
-  bool start(std::vector<std::string> extra_args = {}) {
+  [[nodiscard]] bool start(std::vector<std::string> extra_args = {}) {
     // Counted from this start: an earlier one may have ended before it listened.
     auto marker = "listening on 127.0.0.1:" + std::to_string(port_);
     auto listened_before = count_in_log(marker);
