@@ -325,7 +325,8 @@ void fleet_manager_state::on_committed() {
     try {
       then(std::move(err));
     } catch (...) {
-      (void)report_handler_exception("the continuation of a write", std::current_exception()); // logged; nobody to answer
+      // Logged there; a continuation has nobody to answer with the error.
+      (void)report_handler_exception("the continuation of a write", std::current_exception());
     }
   }
   if (writes_refused_ && continuations_.empty()) {

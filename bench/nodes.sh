@@ -31,7 +31,7 @@ run() { # label workload tasks c extra_nodes node_capacity local_workers
     --fleet.plaintext-loopback=true --fleet.local-workers="$local_workers" 2>>"$work/fleetd.log" &
   local fleetd=$!
   pids=("$fleetd")
-  for _ in $(seq 200); do "$bin/fleet-bench"  ping --port "$port" >/dev/null 2>&1 && break; sleep 0.05; done
+  for _ in $(seq 200); do "$bin/fleet-bench" ping --port "$port" >/dev/null 2>&1 && break; sleep 0.05; done
   for i in $(seq "$extra"); do
     "$bin/fleet-node" --node.fleetd-port="$port" --node.name="bench-$i" --node.types=echo,sleep \
       --node.capacity="$capacity" --node.log-level=warn 2>>"$work/node-$i.log" &
@@ -52,7 +52,7 @@ run() { # label workload tasks c extra_nodes node_capacity local_workers
 echo "# $(date -u +%FT%TZ) $(nproc) cores, $(uname -r), $(git rev-parse --short HEAD)"
 slow=$((n / 10)) # 40 ms tasks: a tenth as many
 # rate_of LABEL: the tasks/s of this round's run LABEL.
-rate_of() { rate "$(grep -- "label=$1 " "$work/results" | tail -1)"; }
+rate_of() { median_of "$work/results" tasks_per_s "label=$1 "; }
 
 for round in $(seq "$rounds"); do
   echo "# round $round"

@@ -369,7 +369,7 @@ void transaction::rollback() {
   // A connection lost meanwhile has no transaction left to roll back (the server ended it).
   if (db_.usable())
     if (auto err = db_.exec("ROLLBACK"))
-      spdlog::warn("postgresql: a transaction could not be rolled back: {}", error_text(err));
+      spdlog::error("postgresql: a transaction could not be rolled back: {}", error_text(err));
   db_.in_transaction_ = false;
 }
 
