@@ -179,6 +179,8 @@ fleet_manager_state::~fleet_manager_state() {
   // Outcomes already reported are kept; attempts still running are recovered on the next start.
   stopping_ = true;
   if (writer_) {
+    // A node attempt's start still held is written: the next start holds it for its node's rejoin.
+    release_held_starts(true);
     commit_group();
     if (run_id_ > 0 && !storage_.damaged()) {
       // After the last group: the stop is the run's last word. Attempts still running run again
@@ -566,8 +568,8 @@ void fleet_manager_state::on_drain_deadline() {
   auto now = now_ms();
   auto stopped = attempts_.take_if([](const running_attempt&) { return true; });
   for (const auto& r : stopped) {
-    queue(stopped_attempt_end(r, now, attempt_outcome::interrupted, "fleetd stopped during the attempt",
-                              task_disposition::requeue));
+    queue_end(r, stopped_attempt_end(r, now, attempt_outcome::interrupted, "fleetd stopped during the attempt",
+                                     task_disposition::requeue));
     release(r, true);
   }
   auto interrupted = static_cast<int32_t>(stopped.size());

@@ -110,6 +110,12 @@ struct fleet_manager_options {
   /// node.rejoin-window); those whose node has not rejoined by then run again. 0: they run again
   /// at once, recovered as interrupted like fleetd's own.
   int64_t node_rejoin_ms = 0;
+  /// How long the start of an attempt on a fleet-node waits for its end before it is written
+  /// (fleet.node-start-delay): an attempt that ends within it is written once, start and end in
+  /// one row, instead of a start and then an update. The cost: an attempt that has not been
+  /// written when fleetd dies is not one its node can report on at a rejoin; it runs again. 0:
+  /// each start goes with the next group commit.
+  int64_t node_start_delay_ms = 20;
   /// fleet.node-names = certificate: a remote node joins only under the common name of the TLS
   /// client certificate its connection presented.
   bool node_names_from_certificates = false;
@@ -173,12 +179,18 @@ public:
   caf::result<results_page> results(const std::string& batch_id, int64_t cursor, int32_t limit);
   caf::result<bool> cancel(const std::string& batch_id);
   caf::result<int64_t> cancel_tasks(const std::string& batch_id, std::vector<std::string>& task_ids);
-  /// Takes the running attempts `which` selects out of the table and stops them: their ends as a
-  /// cancel records them.
-  std::vector<transition> stop_for_cancel(const std::function<bool(const running_attempt&)>& which, int64_t now);
+  /// The attempts a cancel stopped, as its write records them: the starts that were still held
+  /// (written before the cancel, so that their tasks read as running rather than waiting), then
+  /// the ends.
+  struct stopped_attempts {
+    std::vector<transition> held_starts;
+    std::vector<transition> ends;
+  };
+  /// Takes the running attempts `which` selects out of the table and stops them.
+  stopped_attempts stop_for_cancel(const std::function<bool(const running_attempt&)>& which, int64_t now);
   /// A cancel that could not be stored stopped attempts all the same: they are recorded as
   /// interrupted (their tasks run again), as a drain does.
-  void requeue_stopped(const std::vector<transition>& ends, const caf::error& err);
+  void requeue_stopped(const stopped_attempts& stopped, const caf::error& err);
   caf::result<batch_status> subscribe(const std::string& batch_id);
   caf::result<bool> set_paused(const std::string& batch_id, bool paused);
   /// A client names itself (identify_atom); the answer, once its address is known, is how fleetd
@@ -258,6 +270,7 @@ public:
   void on_node_tick();
   void on_rejoin_deadline();
   void on_tick();
+  void on_held_starts_due();
   void on_wakeup();
   void on_down(const caf::down_msg& msg);
 
@@ -353,8 +366,17 @@ private:
   /// The wall clock read `from + by_ms` where the manager expected `from`: its clock follows, what
   /// it measures in memory keeps its durations, and the step is recorded.
   void follow_clock_step(int64_t from, int64_t by_ms);
-  /// The bookkeeping every attempt starts with: its record, the queued start, the node's count.
+  /// The bookkeeping every attempt starts with: its record, the queued (or held) start, the
+  /// node's count.
   running_attempt begin_attempt(const runnable_task& next, const std::string& node);
+  /// Queues the start of `r` for the next group commit.
+  void queue_start(const running_attempt& r);
+  /// Queues the end of `r`, which has left the table, after its start if that was held (both go
+  /// in one group).
+  void queue_end(const running_attempt& r, attempt_ended end);
+  /// Queues the held starts that are due (`all`: every one, for a stop) and arms the timer for
+  /// the next.
+  void release_held_starts(bool all);
   void start_attempt(runnable_task next, const std::string& node);
   /// The worker of a shared type (worker_registry::add_shared): the one that runs, or one asked
   /// of the hooks and monitored, which runs every attempt of the type until it exits.
@@ -499,6 +521,11 @@ private:
   std::map<std::string, live_schedule> schedules_;
   caf::optional<int64_t> schedule_tick_at_;
   one_shot_timer tick_timer_; ///< the timeout sweep
+  /// Attempts on fleet-nodes whose starts are held (running_attempt::start_held), in start order:
+  /// each is queued at its spawned_at + node_start_delay_ms unless its end came first.
+  std::deque<std::pair<int64_t, int32_t>> held_starts_;
+  size_t starts_held_ = 0; ///< running attempts with start_held (held_starts_ keeps ended ones until due)
+  one_shot_timer held_starts_timer_;
   one_shot_timer progress_timer_; ///< the next store of reported progress
   std::set<std::pair<int64_t, int32_t>> unsaved_progress_; ///< attempts that reported since
   /// The shortest timeout among the attempts started since none ran (a task's own may be shorter

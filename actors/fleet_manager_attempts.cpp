@@ -80,8 +80,10 @@ bool fleet_manager_state::read_window(queue_slot& q, size_t size, bool top_up) {
   auto skip = [this, &q](const runnable_task& row) {
     return held_back(row) || !queues_.claim(q, row.spec.group, {row.spec.priority, row.seq});
   };
+  // Held starts read as pending too.
+  auto uncommitted = commits_.uncommitted() + starts_held_;
   auto err = top_up && !q.window.empty() ? q.window.top_up(size, read, skip, window_bytes)
-                                         : q.window.fill(size, commits_.uncommitted(), read, skip, window_bytes);
+                                         : q.window.fill(size, uncommitted, read, skip, window_bytes);
   if (!err)
     return true;
   if (err == errc::database_damaged)
@@ -285,19 +287,39 @@ running_attempt fleet_manager_state::begin_attempt(const runnable_task& next,
   shortest_timeout_ms_ = std::min(shortest_timeout_ms_, timeout);
   if (next.ready_at > 0)
     opts_.metrics->queue_wait.observe_ms(now - next.ready_at);
-  queue(attempt_started{r.seq, r.batch_id, r.task_id, r.attempt, r.worker_id, now,
-                        node == local_node_name ? std::string{} : node});
+  nodes_.table().started(node);
+  if (node != local_node_name && opts_.node_start_delay_ms > 0) {
+    r.start_held = true;
+    ++starts_held_;
+    held_starts_.emplace_back(r.seq, r.attempt);
+    held_starts_timer_.arm(self_, std::chrono::milliseconds(opts_.node_start_delay_ms), held_starts_atom::value);
+    return r;
+  }
   // A local attempt can take fleetd down before this start commits: the journal remembers it.
-  auto journaled = opts_.journal && node == local_node_name;
-  if (journaled)
+  if (opts_.journal && node == local_node_name)
     r.journal_slot = opts_.journal->note(r.seq, r.attempt, now);
+  queue_start(r);
+  return r;
+}
+
+void fleet_manager_state::queue_start(const running_attempt& r) {
+  auto local = r.node == local_node_name;
+  queue(attempt_started{r.seq, r.batch_id, r.task_id, r.attempt, r.worker_id, r.spawned_at,
+                        local ? std::string{} : r.node});
+  auto journaled = opts_.journal && local;
   after_commit([this, seq = r.seq, attempt = r.attempt, journaled, slot = r.journal_slot] {
     if (journaled)
       opts_.journal->clear(slot, seq);
     attempts_.start_committed(seq, attempt);
   });
-  nodes_.table().started(node);
-  return r;
+}
+
+void fleet_manager_state::queue_end(const running_attempt& r, attempt_ended end) {
+  if (r.start_held) {
+    --starts_held_;
+    queue_start(r);
+  }
+  queue(std::move(end));
 }
 
 void fleet_manager_state::start_attempt(runnable_task next, const std::string& node) {
@@ -380,53 +402,6 @@ bool fleet_manager_state::on_shared_worker_down(const caf::down_msg& msg) {
   return true;
 }
 
-void fleet_manager_state::start_remote_attempt(const runnable_task& next, const std::string& node) {
-  auto r = begin_attempt(next, node);
-  node_attempt work{r.seq, r.attempt, r.worker_id, next.spec, r.deadline - r.spawned_at};
-  attempts_.add(std::move(r));
-  schedule_flush();
-  schedule_tick();
-  auto bytes = work.spec.data.size() + work.spec.id.size() + work.spec.deps.size();
-  auto& outbox = node_outboxes_.try_emplace(node, max_node_batch, max_node_batch_bytes).first->second;
-  if (outbox.add(std::move(work), bytes))
-    send_node_outbox(node, outbox);
-}
-
-void fleet_manager_state::send_node_outboxes() {
-  for (auto& [node, outbox] : node_outboxes_)
-    if (!outbox.empty())
-      send_node_outbox(node, outbox);
-  // Empty between dispatch rounds: no outbox outlives its node's membership.
-  node_outboxes_.clear();
-}
-
-void fleet_manager_state::send_node_outbox(const std::string& node, message_batch<node_attempt>& outbox) {
-  auto work = outbox.take();
-  if (auto handle = nodes_.handle(node))
-    self_->send(*handle, execute_atom::value, std::move(work));
-}
-
-void fleet_manager_state::on_node_outcomes(const std::string& node, std::vector<node_outcome>& outcomes) {
-  auto handle = nodes_.handle(node);
-  const auto& sender = self_->current_sender();
-  // Only the node's actor of the current join: a node that joined again under the name has lost
-  // the attempts of its earlier join, and a stranger has none.
-  if (handle == nullptr || sender == nullptr || sender->address() != handle->address())
-    return;
-  for (auto& o : outcomes) {
-    const auto* r = attempts_.find(o.seq, o.attempt);
-    if (r == nullptr || r->node != node || r->worker_id != o.worker_id)
-      continue; // ended already (cancelled, timed out), or not this node's
-    if (o.error)
-      end_attempt(o.seq, o.attempt, std::move(o.error));
-    else
-      end_attempt(o.seq, o.attempt, std::move(o.outcome));
-  }
-  // Once for the whole message, not once per outcome: the freed slots fill together, and their
-  // attempts go to the nodes in few messages.
-  dispatch();
-}
-
 void fleet_manager_state::release(const running_attempt& r, bool stop) {
   nodes_.table().finished(r.node);
   attempt_left(r);
@@ -470,7 +445,7 @@ void fleet_manager_state::end_attempt(int64_t seq, int32_t attempt, caf::expecte
   } else if (end.next == task_disposition::retry) {
     after_commit([this, due = end.not_before] { schedule_wakeup(due); });
   }
-  queue(std::move(end));
+  queue_end(*r, std::move(end));
   if (drain_.attempt_ended(attempts_.size()))
     after_commit([this] { finish_drain(0); });
   schedule_flush();

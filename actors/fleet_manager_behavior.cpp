@@ -173,6 +173,10 @@ fleet_manager(fleet_manager_state::self_pointer self, fleet_manager_options opts
       if (from_self())
         self->state.on_tick();
     }),
+    guarded([self, from_self](held_starts_atom) {
+      if (from_self())
+        self->state.on_held_starts_due();
+    }),
     guarded([self](committed_atom) { self->state.on_committed(); }),
     guarded([self, from_self](autoscale_atom) {
       if (from_self())

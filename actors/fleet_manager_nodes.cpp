@@ -169,7 +169,7 @@ void fleet_manager_state::drop_node(std::string name, const std::string& reason)
 void fleet_manager_state::lose_attempts(const std::vector<running_attempt>& lost, int64_t now,
                                         const std::string& reason) {
   for (const auto& r : lost) {
-    queue(lost_attempt(r, now, reason));
+    queue_end(r, lost_attempt(r, now, reason));
     attempts_.remember_finished(r, false, now);
     attempt_left(r);
   }
@@ -297,6 +297,84 @@ void fleet_manager_state::on_node_tick() {
         }));
   }
   schedule_node_tick();
+}
+
+// -- attempts on nodes ----------------------------------------------------------
+
+void fleet_manager_state::start_remote_attempt(const runnable_task& next, const std::string& node) {
+  auto r = begin_attempt(next, node);
+  node_attempt work{r.seq, r.attempt, r.worker_id, next.spec, r.deadline - r.spawned_at};
+  attempts_.add(std::move(r));
+  schedule_flush();
+  schedule_tick();
+  auto bytes = work.spec.data.size() + work.spec.id.size() + work.spec.deps.size();
+  auto& outbox = node_outboxes_.try_emplace(node, max_node_batch, max_node_batch_bytes).first->second;
+  if (outbox.add(std::move(work), bytes))
+    send_node_outbox(node, outbox);
+}
+
+void fleet_manager_state::send_node_outboxes() {
+  for (auto& [node, outbox] : node_outboxes_)
+    if (!outbox.empty())
+      send_node_outbox(node, outbox);
+  // Empty between dispatch rounds: no outbox outlives its node's membership.
+  node_outboxes_.clear();
+}
+
+void fleet_manager_state::send_node_outbox(const std::string& node, message_batch<node_attempt>& outbox) {
+  auto work = outbox.take();
+  if (auto handle = nodes_.handle(node))
+    self_->send(*handle, execute_atom::value, std::move(work));
+}
+
+void fleet_manager_state::on_node_outcomes(const std::string& node, std::vector<node_outcome>& outcomes) {
+  auto handle = nodes_.handle(node);
+  const auto& sender = self_->current_sender();
+  // Only the node's actor of the current join: a node that joined again under the name has lost
+  // the attempts of its earlier join, and a stranger has none.
+  if (handle == nullptr || sender == nullptr || sender->address() != handle->address())
+    return;
+  for (auto& o : outcomes) {
+    const auto* r = attempts_.find(o.seq, o.attempt);
+    if (r == nullptr || r->node != node || r->worker_id != o.worker_id)
+      continue; // ended already (cancelled, timed out), or not this node's
+    if (o.error)
+      end_attempt(o.seq, o.attempt, std::move(o.error));
+    else
+      end_attempt(o.seq, o.attempt, std::move(o.outcome));
+  }
+  // Once for the whole message, not once per outcome: the freed slots fill together, and their
+  // attempts go to the nodes in few messages.
+  dispatch();
+}
+
+// -- starts held for their ends -------------------------------------------------
+
+void fleet_manager_state::on_held_starts_due() {
+  held_starts_timer_.fired();
+  release_held_starts(false);
+}
+
+void fleet_manager_state::release_held_starts(bool all) {
+  auto due = now_ms() - opts_.node_start_delay_ms;
+  auto queued = false;
+  while (!held_starts_.empty()) {
+    auto [seq, attempt] = held_starts_.front();
+    auto* r = attempts_.find(seq, attempt);
+    if (r != nullptr && r->start_held) {
+      if (!all && r->spawned_at > due) {
+        held_starts_timer_.arm(self_, std::chrono::milliseconds(r->spawned_at - due), held_starts_atom::value);
+        break;
+      }
+      r->start_held = false;
+      --starts_held_;
+      queue_start(*r);
+      queued = true;
+    }
+    held_starts_.pop_front();
+  }
+  if (queued)
+    schedule_flush();
 }
 
 } // namespace fleet

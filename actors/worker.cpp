@@ -41,6 +41,11 @@ bool worker_registry::shared(const std::string& type) const {
   return i != kinds_.end() && i->second.shared;
 }
 
+bool worker_registry::checks_data(const std::string& type) const {
+  auto i = kinds_.find(type);
+  return i != kinds_.end() && static_cast<bool>(i->second.check);
+}
+
 caf::expected<worker_actor> worker_registry::spawn(caf::actor_system& sys, const task& t,
                                                    const attempt_info& info) const {
   auto i = kinds_.find(t.type);

@@ -299,6 +299,7 @@ int fleet::run_daemon(int argc, char** argv, const daemon_extensions& ext) {
   // A node that lost this fleetd's predecessor rejoins within about its reconnect interval: the
   // node timeout is the same bound the heartbeats give it.
   opts.node_rejoin_ms = o.node_timeout_ms;
+  opts.node_start_delay_ms = o.node_start_delay_ms;
   opts.node_names_from_certificates = o.node_names == "certificate";
   opts.clock_check_ms = 1000; // the wall clock's steps are followed within a second
   opts.max_interruptions = static_cast<int32_t>(o.max_interruptions);

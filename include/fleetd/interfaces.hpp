@@ -86,6 +86,7 @@ using rate_tick_atom = caf::atom_constant<caf::atom("ratetick")>;
 using identify_atom = caf::atom_constant<caf::atom("identify")>;
 using config_reset_atom = caf::atom_constant<caf::atom("cfgreset")>;
 using clock_check_atom = caf::atom_constant<caf::atom("clockchk")>;
+using held_starts_atom = caf::atom_constant<caf::atom("heldstart")>;
 using outcomes_atom = caf::atom_constant<caf::atom("outcomes")>;
 using outcome_flush_atom = caf::atom_constant<caf::atom("outflush")>;
 
@@ -266,6 +267,8 @@ using fleet_manager_actor = fleet_api_actor::extend<
   caf::reacts_to<rate_tick_atom>,
   // From the manager itself: time to compare its clock with the wall clock.
   caf::reacts_to<clock_check_atom>,
+  // From the manager itself: starts of attempts on fleet-nodes held for their ends are due.
+  caf::reacts_to<held_starts_atom>,
   // From the coordinator, on behalf of a worker (the sender): submit_result.
   caf::replies_to<submit_result_atom, std::string, task_outcome>::with<bool>,
   // From fleetd's own HTTP server: record who asked for a change (event api_request, with the

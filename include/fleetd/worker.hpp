@@ -52,6 +52,8 @@ public:
   bool contains(const std::string& type) const;
   /// Whether `type` was registered with add_shared.
   bool shared(const std::string& type) const;
+  /// Whether `type` was registered with a data_check.
+  bool checks_data(const std::string& type) const;
   /// A fresh worker for one attempt of `t` (for a shared type: a fresh shared worker), or
   /// unknown_task_type.
   caf::expected<worker_actor> spawn(caf::actor_system& sys, const task& t, const attempt_info& info) const;

@@ -64,6 +64,7 @@ const std::vector<option_spec>& fleet_options() {
     {"local-workers", value_kind::integer, "most attempts fleetd runs itself; the rest go to fleet-node processes; -1: up to max-workers (default -1)"},
     {"node-heartbeat", value_kind::integer, "ms between heartbeats to each fleet-node (default 1000)"},
     {"node-timeout", value_kind::integer, "a fleet-node that does not answer a heartbeat within this many ms is dropped and its attempts run again (default 5000)"},
+    {"node-start-delay", value_kind::integer, "ms the start of an attempt on a fleet-node waits for its end, so that both are written as one row; 0 writes each start at once (default 20)"},
     {"node-names", value_kind::text, "any: a fleet-node joins under any free name; certificate: only under the common name of its TLS client certificate (needs TLS; default any)"},
     {"http-port", value_kind::integer, "HTTP port for Prometheus metrics (/metrics) and the web status page (/); 0 picks a free one, -1 turns HTTP off (default -1; config/fleetd.ini: 4280)"},
     {"http-host", value_kind::text, "address the HTTP port listens on (default 127.0.0.1)"},
@@ -169,6 +170,7 @@ caf::error daemon_config::apply() {
   integer("local-workers", options.local_workers);
   integer("node-heartbeat", options.node_heartbeat_ms);
   integer("node-timeout", options.node_timeout_ms);
+  integer("node-start-delay", options.node_start_delay_ms);
   text("node-names", options.node_names);
   integer("http-port", options.http_port);
   text("http-host", options.http_host);
@@ -296,6 +298,8 @@ caf::error daemon_config::check_ranges() const {
   if (auto err = range("local-workers", options.local_workers, -1, config_bounds::max_workers))
     return err;
   if (auto err = range("node-heartbeat", options.node_heartbeat_ms, 10, 3'600'000, " ms"))
+    return err;
+  if (auto err = range("node-start-delay", options.node_start_delay_ms, 0, 60'000, " ms"))
     return err;
   if (auto err = range("node-timeout", options.node_timeout_ms, options.node_heartbeat_ms, week_ms,
                        " ms (at least node-heartbeat)"))

@@ -55,10 +55,11 @@ struct daemon_options {
   std::string tls_ca;
   bool plaintext_loopback = false; ///< without TLS, accept plain TCP on a loopback host
   autoscale_policy autoscale; ///< autoscale, autoscale-min/-max/-up-ratio/-idle
-  int64_t local_workers = -1;       ///< attempts fleetd runs itself; -1: up to max-workers
-  int64_t node_heartbeat_ms = 1000; ///< between heartbeats to each fleet-node
-  int64_t node_timeout_ms = 5000;   ///< a node silent this long is dropped
-  std::string node_names = "any";   ///< any | certificate: a node joins under its TLS certificate's common name
+  int64_t local_workers = -1;        ///< attempts fleetd runs itself; -1: up to max-workers
+  int64_t node_heartbeat_ms = 1000;  ///< between heartbeats to each fleet-node
+  int64_t node_timeout_ms = 5000;    ///< a node silent this long is dropped
+  int64_t node_start_delay_ms = 20;  ///< a node attempt's start waits this long for its end
+  std::string node_names = "any";    ///< any | certificate: a node joins under its TLS certificate's common name
   int64_t http_port = -1;              ///< metrics and status page; 0 picks a free port, -1: off
   std::string http_host = "127.0.0.1";
   bool http_actions = false;           ///< the status page may cancel, pause and resume

@@ -33,9 +33,9 @@ TEST_CASE("a fleetd that received a node's outcomes but died before it recorded 
   auto losses = std::make_shared<int>(0);
   auto node = join_holding_node(f, "n1", {"sleep"}, lagged, builtin_registry({"sleep"}), losses);
   f.submit_ok(sleep_tasks(lagged, 100, "s"));
-  f.advance(10);
+  f.advance(f.node_start_delay() + 10);
   REQUIRE(node_named(f, "n1").running == lagged);
-  REQUIRE(unfinished_on_n1(f) == lagged); // the starts are on record
+  REQUIRE(unfinished_on_n1(f) == lagged); // the starts are on record (node-start-delay passed)
   {
     // Another program holds the write lock: fleetd's group commits cannot begin (busy_timeout),
     // so the outcomes the node sends wait in fleetd's memory, and go with it.

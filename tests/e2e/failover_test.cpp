@@ -283,8 +283,11 @@ TEST_CASE("on PostgreSQL, retention archives each finished batch before it delet
 TEST_CASE("failover with a fleet-node: the node's attempts run on, and the new leader takes their outcomes when it rejoins") {
   constexpr int n = 10'000; // the issue's failover target: a running batch of 10,000 tasks with a node
   pg_database database;
-  fleetd_process a{on_postgres(database, "3s", "local-workers=0\n")};
-  fleetd_process b{on_postgres(database, "3s", "local-workers=0\n")};
+  // Each start is written at once (node-start-delay=0): every attempt in flight at the kill, 2 ms
+  // tasks included, is on record for the node to report on. By default one younger than the
+  // delay runs again instead (node_start_test.cpp).
+  fleetd_process a{on_postgres(database, "3s", "local-workers=0\nnode-start-delay=0\n")};
+  fleetd_process b{on_postgres(database, "3s", "local-workers=0\nnode-start-delay=0\n")};
   REQUIRE_MESSAGE(a.start(), a.log());
   start_standby(b);
   node_process node{a.port(), "node-1", "sleep", 8};

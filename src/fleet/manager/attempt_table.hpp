@@ -40,6 +40,9 @@ struct running_attempt {
   int64_t deadline = 0; ///< worker_timeout (the task's own, or the fleet's when it started)
   task_policy policy;   ///< the task's own, applied to the fleet's configuration as it ends
   bool start_committed = false;
+  /// On a fleet-node: its start is not queued yet, but waits for its end (or node_start_delay_ms)
+  /// so that both are written as one row.
+  bool start_held = false;
   double progress = -1; ///< the worker's last report, 0..1; -1: none
   std::string note;
   std::string queue; ///< its task's queue and group, whose counts it holds while it runs
