@@ -180,7 +180,7 @@ fleet_manager_state::~fleet_manager_state() {
   stopping_ = true;
   if (writer_) {
     // A node attempt's start still held is written: the next start holds it for its node's rejoin.
-    release_held_starts(true);
+    release_held_starts(true); // the commit below takes them
     commit_group();
     if (run_id_ > 0 && !storage_.damaged()) {
       // After the last group: the stop is the run's last word. Attempts still running run again

@@ -375,8 +375,8 @@ private:
   /// in one group).
   void queue_end(const running_attempt& r, attempt_ended end);
   /// Queues the held starts that are due (`all`: every one, for a stop) and arms the timer for
-  /// the next.
-  void release_held_starts(bool all);
+  /// the next; true if it queued any.
+  bool release_held_starts(bool all);
   void start_attempt(runnable_task next, const std::string& node);
   /// The worker of a shared type (worker_registry::add_shared): the one that runs, or one asked
   /// of the hooks and monitored, which runs every attempt of the type until it exits.

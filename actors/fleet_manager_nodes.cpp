@@ -352,10 +352,11 @@ void fleet_manager_state::on_node_outcomes(const std::string& node, std::vector<
 
 void fleet_manager_state::on_held_starts_due() {
   held_starts_timer_.fired();
-  release_held_starts(false);
+  if (release_held_starts(false))
+    schedule_flush();
 }
 
-void fleet_manager_state::release_held_starts(bool all) {
+bool fleet_manager_state::release_held_starts(bool all) {
   auto due = now_ms() - opts_.node_start_delay_ms;
   auto queued = false;
   while (!held_starts_.empty()) {
@@ -373,8 +374,7 @@ void fleet_manager_state::release_held_starts(bool all) {
     }
     held_starts_.pop_front();
   }
-  if (queued)
-    schedule_flush();
+  return queued;
 }
 
 } // namespace fleet
