@@ -140,6 +140,34 @@ TEST_CASE("a cancel stops node attempts whose starts are held: each task cancell
   }
 }
 
+TEST_CASE("a cancel of node attempts with held starts that cannot be stored: each start and its interrupted end go on "
+          "record once writes resume") {
+  fleet_fixture f;
+  auto record = std::make_shared<silent_record>();
+  auto node = start_with_silent_node(f, record, 2);
+  auto id = f.submit_ok(echo_tasks(2));
+  REQUIRE(placed(*record).size() == 2);
+  {
+    auto blocker = sqlite::database::open(f.db_path());
+    REQUIRE(blocker);
+    REQUIRE_FALSE(blocker->exec("BEGIN IMMEDIATE"));
+    auto refused = f.ask<bool>(cancel_atom::value, id);
+    REQUIRE_FALSE(refused);
+    REQUIRE_FALSE(blocker->exec("ROLLBACK"));
+  }
+  REQUIRE(f.advance_until([&] {
+    return f.query_int("SELECT count(*) FROM attempts WHERE outcome = 'interrupted' AND node = 's'"
+                       " AND started_at <= finished_at"
+                       " AND error LIKE 'stopped by a cancel that could not be stored: %'")
+           == 2;
+  }));
+  CHECK(f.query_int("SELECT count(*) FROM tasks WHERE attempts = 1 AND interruptions = 1") == 2);
+  REQUIRE(*f.ask<bool>(cancel_atom::value, id));
+  CHECK(f.status_of(id).cancelled == 2);
+  CHECK(f.query_int("SELECT count(*) FROM attempts WHERE finished_at IS NULL") == 0);
+  caf::anon_send_exit(node, caf::exit_reason::kill);
+}
+
 TEST_CASE("a node lost while starts are held: its attempts are recorded as interrupted, each with its start") {
   fleet_fixture f;
   auto record = std::make_shared<silent_record>();
