@@ -299,7 +299,7 @@ caf::error daemon_config::check_ranges() const {
     return err;
   if (auto err = range("node-heartbeat", options.node_heartbeat_ms, 10, 3'600'000, " ms"))
     return err;
-  if (auto err = range("node-start-delay", options.node_start_delay_ms, 0, 60'000, " ms"))
+  if (auto err = range("node-start-delay", options.node_start_delay_ms, 0, 10'000, " ms"))
     return err;
   if (auto err = range("node-timeout", options.node_timeout_ms, options.node_heartbeat_ms, week_ms,
                        " ms (at least node-heartbeat)"))
