@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 
 packages=(build-essential cmake ninja-build pkg-config libcaf-dev libsqlite3-dev sqlite3
           libfmt-dev doctest-dev nlohmann-json3-dev libspdlog-dev libssl-dev openssl
-          libcpp-httplib-dev libcctz-dev tzdata zlib1g-dev libpq-dev)
+          libcpp-httplib-dev libcctz-dev tzdata zlib1g-dev libpq-dev libjemalloc-dev)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

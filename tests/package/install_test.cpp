@@ -225,6 +225,7 @@ TEST_CASE("the Debian packages: contents, control fields, the systemd units, and
   CHECK(depends.find("libcaf-core0.17") != std::string::npos);
   CHECK(depends.find("libsqlite3-0") != std::string::npos);
   CHECK(depends.find("adduser") != std::string::npos);
+  CHECK(depends.find("libjemalloc2") != std::string::npos); // fleet-node's allocator
   CHECK(sh("dpkg-deb -f " + shell_quoted(dev) + " Depends").out.find("libcaf-dev") != std::string::npos);
   auto control = dir.file("control");
   sh("dpkg-deb -e " + shell_quoted(runtime) + " " + shell_quoted(control));
