@@ -374,6 +374,8 @@ private:
   /// Queues the end of `r`, which has left the table, after its start if that was held (both go
   /// in one group).
   void queue_end(const running_attempt& r, attempt_ended end);
+  /// The start of `r`, which has left the table, if it was still held (it counts as held no more).
+  std::optional<attempt_started> take_held_start(const running_attempt& r);
   /// Queues the held starts that are due (`all`: every one, for a stop) and arms the timer for
   /// the next; true if it queued any.
   bool release_held_starts(bool all);

@@ -303,10 +303,8 @@ running_attempt fleet_manager_state::begin_attempt(const runnable_task& next,
 }
 
 void fleet_manager_state::queue_start(const running_attempt& r) {
-  auto local = r.node == local_node_name;
-  queue(attempt_started{r.seq, r.batch_id, r.task_id, r.attempt, r.worker_id, r.spawned_at,
-                        local ? std::string{} : r.node});
-  auto journaled = opts_.journal && local;
+  queue(start_of(r));
+  auto journaled = opts_.journal && r.node == local_node_name;
   after_commit([this, seq = r.seq, attempt = r.attempt, journaled, slot = r.journal_slot] {
     if (journaled)
       opts_.journal->clear(slot, seq);
@@ -315,11 +313,16 @@ void fleet_manager_state::queue_start(const running_attempt& r) {
 }
 
 void fleet_manager_state::queue_end(const running_attempt& r, attempt_ended end) {
-  if (r.start_held) {
-    --starts_held_;
-    queue_start(r);
-  }
+  if (auto start = take_held_start(r))
+    queue(std::move(*start));
   queue(std::move(end));
+}
+
+std::optional<attempt_started> fleet_manager_state::take_held_start(const running_attempt& r) {
+  if (!r.start_held)
+    return std::nullopt;
+  --starts_held_;
+  return start_of(r);
 }
 
 void fleet_manager_state::start_attempt(runnable_task next, const std::string& node) {

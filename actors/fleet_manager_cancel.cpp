@@ -43,11 +43,8 @@ fleet_manager_state::stop_for_cancel(const std::function<bool(const running_atte
   // Running attempts stop now: out of the table, a late outcome records nothing.
   stopped_attempts out;
   for (const auto& r : attempts_.take_if(which)) {
-    if (r.start_held) {
-      --starts_held_;
-      out.held_starts.emplace_back(
-        attempt_started{r.seq, r.batch_id, r.task_id, r.attempt, r.worker_id, r.spawned_at, r.node});
-    }
+    if (auto start = take_held_start(r))
+      out.held_starts.emplace_back(std::move(*start));
     out.ends.emplace_back(
       stopped_attempt_end(r, now, attempt_outcome::cancelled, "cancelled", task_disposition::cancelled));
     release(r, true);

@@ -60,6 +60,11 @@ attempt_ended end_of_attempt(const running_attempt& r, const caf::expected<task_
   return end;
 }
 
+attempt_started start_of(const running_attempt& r) {
+  return attempt_started{r.seq, r.batch_id, r.task_id, r.attempt, r.worker_id, r.spawned_at,
+                         r.node == local_node_name ? std::string{} : r.node};
+}
+
 attempt_ended stopped_attempt_end(const running_attempt& r, int64_t now, attempt_outcome outcome, std::string error,
                                   task_disposition next) {
   auto end = end_at(r, now);

@@ -58,6 +58,9 @@ attempt_ended end_of_attempt(const running_attempt& r, const caf::expected<task_
                              const fleet_config& cfg, int64_t now,
                              const std::function<double()>& unit_random);
 
+/// The start of the attempt as the store records it (no node for fleetd's own workers).
+attempt_started start_of(const running_attempt& r);
+
 /// The end of an attempt the manager stopped itself (cancel, drain), without a worker's outcome.
 attempt_ended stopped_attempt_end(const running_attempt& r, int64_t now, attempt_outcome outcome, std::string error,
                                   task_disposition next);
