@@ -104,7 +104,15 @@ caf::error read_sqlite_batch(const std::string& db_path, const std::string& batc
   auto batch = prepare("SELECT * FROM batches WHERE id = ?1");
   if (!batch)
     return batch.error();
-  sqlite3_bind_text(batch->get(), 1, batch_id.data(), static_cast<int>(batch_id.size()), SQLITE_TRANSIENT);
+  // A parameter SQLite could not bind would be NULL, and the archive short of rows the retention
+  // then deletes from the database.
+  auto bound = [&](int rc) {
+    return rc == SQLITE_OK ? caf::error{}
+                           : archive_error(fmt::format("cannot read the batch: {}", sqlite3_errmsg(db.get())));
+  };
+  if (auto err = bound(sqlite3_bind_text(batch->get(), 1, batch_id.data(), static_cast<int>(batch_id.size()),
+                                         SQLITE_TRANSIENT)))
+    return err;
   if (sqlite3_step(batch->get()) != SQLITE_ROW)
     return caf::make_error(errc::unknown_batch, fmt::format("archive: batch {} is not in the database", batch_id));
   auto batch_row = row_json(batch->get());
@@ -116,11 +124,15 @@ caf::error read_sqlite_batch(const std::string& db_path, const std::string& batc
     if (!st)
       return st.error();
     if (sqlite3_bind_parameter_count(st->get()) >= 2) {
-      sqlite3_bind_int64(st->get(), 1, first_seq);
-      sqlite3_bind_int64(st->get(), 2, last_seq);
+      if (auto err = bound(sqlite3_bind_int64(st->get(), 1, first_seq)))
+        return err;
+      if (auto err = bound(sqlite3_bind_int64(st->get(), 2, last_seq)))
+        return err;
     }
     if (sqlite3_bind_parameter_count(st->get()) == 3)
-      sqlite3_bind_text(st->get(), 3, batch_id.data(), static_cast<int>(batch_id.size()), SQLITE_TRANSIENT);
+      if (auto err = bound(sqlite3_bind_text(st->get(), 3, batch_id.data(), static_cast<int>(batch_id.size()),
+                                             SQLITE_TRANSIENT)))
+        return err;
     for (;;) {
       rc = sqlite3_step(st->get());
       if (rc != SQLITE_ROW)

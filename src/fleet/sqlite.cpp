@@ -138,6 +138,8 @@ statement& statement::operator=(statement&& other) noexcept {
     sqlite3_finalize(stmt_);
     db_ = other.db_;
     stmt_ = std::exchange(other.stmt_, nullptr);
+    bind_rc_ = std::exchange(other.bind_rc_, 0);
+    bind_message_ = std::move(other.bind_message_);
   }
   return *this;
 }
@@ -146,28 +148,41 @@ statement::~statement() {
   sqlite3_finalize(stmt_);
 }
 
-// Bind errors (index out of range, out of memory) resurface as the error of the next step.
+// SQLite leaves a parameter it could not bind NULL and runs the statement anyway: the first
+// refusal (a value over SQLITE_LIMIT_LENGTH, no such parameter, out of memory) is kept and fails
+// the next step instead, so that nothing is ever stored with NULL in a value's place.
+void statement::note_bind(int rc) {
+  if (rc != SQLITE_OK && bind_rc_ == SQLITE_OK) {
+    bind_rc_ = rc;
+    bind_message_ = db_ != nullptr ? sqlite3_errmsg(db_) : sqlite3_errstr(rc);
+  }
+}
+
 void statement::bind(int index, int64_t value) {
-  sqlite3_bind_int64(stmt_, index, value);
+  note_bind(sqlite3_bind_int64(stmt_, index, value));
 }
 
 void statement::bind(int index, double value) {
-  sqlite3_bind_double(stmt_, index, value);
+  note_bind(sqlite3_bind_double(stmt_, index, value));
 }
 
 void statement::bind(int index, std::string_view value) {
-  sqlite3_bind_text64(stmt_, index, value.data(), value.size(), SQLITE_TRANSIENT, SQLITE_UTF8);
+  note_bind(sqlite3_bind_text64(stmt_, index, value.data(), value.size(), SQLITE_TRANSIENT, SQLITE_UTF8));
 }
 
 void statement::bind(int index, std::nullptr_t) {
-  sqlite3_bind_null(stmt_, index);
+  note_bind(sqlite3_bind_null(stmt_, index));
 }
 
 void statement::bind(int index, blob_view value) {
-  sqlite3_bind_blob64(stmt_, index, value.bytes.data(), value.bytes.size(), SQLITE_TRANSIENT);
+  note_bind(sqlite3_bind_blob64(stmt_, index, value.bytes.data(), value.bytes.size(), SQLITE_TRANSIENT));
 }
 
 caf::expected<bool> statement::step() {
+  if (bind_rc_ != SQLITE_OK) {
+    auto what = fmt::format("cannot bind a value of \"{}\"", sqlite3_sql(stmt_));
+    return caf::make_error(classify(bind_rc_), fmt::format("{}: {}", what, bind_message_));
+  }
   auto rc = sqlite3_step(stmt_);
   if (rc == SQLITE_ROW)
     return true;
@@ -189,6 +204,8 @@ caf::error statement::run() {
 void statement::reset() {
   sqlite3_reset(stmt_);
   sqlite3_clear_bindings(stmt_);
+  bind_rc_ = SQLITE_OK;
+  bind_message_.clear();
 }
 
 int64_t statement::column_int64(int column) const {

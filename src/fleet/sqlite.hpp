@@ -73,7 +73,8 @@ public:
   /// No statement: stepping it is an error. For a catalogue whose preparation failed.
   statement() = default;
   statement(statement&& other) noexcept
-    : db_(other.db_), stmt_(std::exchange(other.stmt_, nullptr)) {}
+    : db_(other.db_), stmt_(std::exchange(other.stmt_, nullptr)), bind_rc_(std::exchange(other.bind_rc_, 0)),
+      bind_message_(std::move(other.bind_message_)) {}
   statement& operator=(statement&& other) noexcept;
   statement(const statement&) = delete;
   statement& operator=(const statement&) = delete;
@@ -140,8 +141,11 @@ public:
 private:
   friend class database;
   statement(sqlite3* db, sqlite3_stmt* stmt) : db_(db), stmt_(stmt) {}
+  void note_bind(int rc);
   sqlite3* db_ = nullptr;
   sqlite3_stmt* stmt_ = nullptr;
+  int bind_rc_ = 0; // SQLITE_OK, or the first bind SQLite refused since the last reset
+  std::string bind_message_;
 };
 
 /// BEGIN IMMEDIATE on construction via `begin`; rolls back on destruction unless committed.
