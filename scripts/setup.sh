@@ -28,6 +28,6 @@ targets=()
 for t in "$@"; do targets+=(--target "$t"); done
 # RelWithDebInfo with line tables only (-g1): backtraces and perf keep file and line, and the
 # build takes a third less time than with -g's full debug information.
-cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE="$build_type" \
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE="$build_type" -DFLEETD_WERROR=ON \
   -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O2 -g1 -DNDEBUG" >/dev/null
 cmake --build build -j"$(nproc)" "${targets[@]}"
