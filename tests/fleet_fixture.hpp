@@ -310,6 +310,26 @@ inline std::vector<task> sleep_tasks(int n, int ms, const std::string& prefix = 
   return out;
 }
 
+/// Another program's connection holding the database's write lock while it lives: fleetd's
+/// transactions cannot begin meanwhile (busy_timeout), and begin again once it is gone.
+class write_lock_holder {
+public:
+  explicit write_lock_holder(const std::string& db_path) : db_(open(db_path)) {
+    REQUIRE_FALSE(db_.exec("BEGIN IMMEDIATE"));
+  }
+  ~write_lock_holder() { CHECK_FALSE(db_.exec("ROLLBACK")); }
+  write_lock_holder(const write_lock_holder&) = delete;
+  write_lock_holder& operator=(const write_lock_holder&) = delete;
+
+private:
+  static sqlite::database open(const std::string& path) {
+    auto db = sqlite::database::open(path);
+    REQUIRE(db);
+    return std::move(*db);
+  }
+  sqlite::database db_;
+};
+
 inline std::vector<task> echo_tasks(int n, int32_t priority = 0) {
   std::vector<task> out;
   for (int i = 0; i < n; ++i)

@@ -39,13 +39,10 @@ TEST_CASE("a fleetd that received a node's outcomes but died before it recorded 
   {
     // Another program holds the write lock: fleetd's group commits cannot begin (busy_timeout),
     // so the outcomes the node sends wait in fleetd's memory, and go with it.
-    auto blocker = sqlite::database::open(f.db_path());
-    REQUIRE(blocker);
-    REQUIRE_FALSE(blocker->exec("BEGIN IMMEDIATE"));
+    write_lock_holder blocker{f.db_path()};
     f.advance(200);
     CHECK(node_named(f, "n1").running == 0); // fleetd has the outcomes in memory
     f.stop();
-    REQUIRE_FALSE(blocker->exec("ROLLBACK"));
   }
   CHECK(*losses == 1);
   CHECK(unfinished_on_n1(f) == lagged);

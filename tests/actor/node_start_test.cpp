@@ -148,12 +148,9 @@ TEST_CASE("a cancel of node attempts with held starts that cannot be stored: eac
   auto id = f.submit_ok(echo_tasks(2));
   REQUIRE(placed(*record).size() == 2);
   {
-    auto blocker = sqlite::database::open(f.db_path());
-    REQUIRE(blocker);
-    REQUIRE_FALSE(blocker->exec("BEGIN IMMEDIATE"));
+    write_lock_holder blocker{f.db_path()};
     auto refused = f.ask<bool>(cancel_atom::value, id);
     REQUIRE_FALSE(refused);
-    REQUIRE_FALSE(blocker->exec("ROLLBACK"));
   }
   REQUIRE(f.advance_until([&] {
     return f.query_int("SELECT count(*) FROM attempts WHERE outcome = 'interrupted' AND node = 's'"
@@ -202,13 +199,10 @@ TEST_CASE("fleetd gone before a held start was written: the node's report of tha
   {
     // Another program holds the write lock: neither the starts (due after the delay) nor the
     // outcomes (after 100 ms) are written before fleetd goes.
-    auto blocker = sqlite::database::open(f.db_path());
-    REQUIRE(blocker);
-    REQUIRE_FALSE(blocker->exec("BEGIN IMMEDIATE"));
+    write_lock_holder blocker{f.db_path()};
     f.advance(200);
     CHECK(node_named(f, "n1").running == 0); // the outcomes reached fleetd
     f.stop();
-    REQUIRE_FALSE(blocker->exec("ROLLBACK"));
   }
   CHECK(*losses == 1);
   CHECK(f.query_int("SELECT count(*) FROM attempts") == 0);

@@ -205,14 +205,11 @@ TEST_CASE("a cancel that cannot be stored leaves its stopped attempts recorded, 
   REQUIRE(f.stats().active_workers == 2);
   {
     // Another connection holds the write lock: the cancel's transaction cannot begin (busy_timeout).
-    auto blocker = sqlite::database::open(f.db_path());
-    REQUIRE(blocker);
-    REQUIRE_FALSE(blocker->exec("BEGIN IMMEDIATE"));
+    write_lock_holder blocker{f.db_path()};
     auto refused = f.ask<bool>(cancel_atom::value, id);
     REQUIRE_FALSE(refused);
     CHECK_MESSAGE(error_text(refused.error()).find("database is locked") != std::string::npos,
                   error_text(refused.error()));
-    REQUIRE_FALSE(blocker->exec("ROLLBACK"));
   }
   // Once the store takes writes again, the two stopped attempts are on record as interrupted: no
   // task of the batch stays `running` in the file with nothing running it.
@@ -244,9 +241,7 @@ TEST_CASE("a group commit that another program's lock holds back stops new attem
   REQUIRE(f.stats().active_workers == 1);
   {
     // The attempt's end waits for a group commit that cannot begin (busy_timeout).
-    auto blocker = sqlite::database::open(f.db_path());
-    REQUIRE(blocker);
-    REQUIRE_FALSE(blocker->exec("BEGIN IMMEDIATE"));
+    write_lock_holder blocker{f.db_path()};
     f.advance(50);
     CHECK(f.metrics().storage_writable.value() == 0);
     // Nothing starts that could not be recorded, and new work is refused with the reason.
@@ -256,7 +251,6 @@ TEST_CASE("a group commit that another program's lock holds back stops new attem
     CHECK_MESSAGE(error_text(refused.error()).find("a group commit failed: sqlite: database is locked")
                     != std::string::npos,
                   error_text(refused.error()));
-    REQUIRE_FALSE(blocker->exec("ROLLBACK"));
   }
   // The next try (a second later) commits: the end is recorded, and work is taken again.
   REQUIRE(f.advance_until([&] { return f.finished(first); }, 5'000));
