@@ -246,6 +246,46 @@ TEST_CASE("bad joins are refused and change nothing, and a node takes work from 
   caf::anon_send_exit(silent, caf::exit_reason::kill);
 }
 
+TEST_CASE("a node fails at once, without retries, a task whose data is not JSON, for a kind without a data check") {
+  // fleetd checks that data is JSON at submit; data changed in the file afterwards (by hand, by a
+  // damaged copy) reaches the node as it is, and the node must not run it.
+  auto cfg = fleet_fixture::small_config();
+  cfg.retry_failed_tasks = true;
+  cfg.max_retries = 3;
+  fleet_fixture f{cfg};
+  f.set_nodes(0);
+  f.start();
+  auto reg = std::make_shared<worker_registry>();
+  reg->add("raw", [](caf::actor_system& sys) { return sys.spawn(echo_worker); });
+  REQUIRE_FALSE(reg->checks_data("raw"));
+  auto node = join_node(f, "raw-1", {"raw"}, 2, reg);
+  auto later = [](std::string id, std::string data) {
+    auto t = make_task(std::move(id), "raw", std::move(data));
+    t.delay_ms = 1'000;
+    return t;
+  };
+  auto id = f.submit_ok({later("damaged", R"({"n":1})"), later("intact", R"({"n":2})")});
+  {
+    auto db = sqlite::database::open(f.db_path());
+    REQUIRE(db);
+    REQUIRE_FALSE(db->exec("PRAGMA busy_timeout = 5000;"
+                           "UPDATE tasks SET data = '{\"n\":' || CAST(x'ff' AS TEXT) WHERE task_id = 'damaged'"));
+    REQUIRE(db->changes() == 1);
+  }
+  REQUIRE(f.advance_until([&] { return f.finished(id); }, 5'000));
+  auto rs = f.results_of(id);
+  REQUIRE(rs.size() == 2);
+  CHECK(rs[0].task_id == "damaged");
+  CHECK_FALSE(rs[0].success);
+  CHECK_MESSAGE(rs[0].error.find("task damaged: data is not valid JSON") != std::string::npos, rs[0].error);
+  CHECK(rs[1].success);
+  CHECK(rs[1].result == R"({"n":2})");
+  // One attempt, on the node, and no retry: the data would not change by trying again.
+  CHECK(f.query_int("SELECT attempts FROM tasks WHERE task_id = 'damaged'") == 1);
+  CHECK(f.query_int("SELECT count(*) FROM attempts WHERE node = 'raw-1'") == 2);
+  caf::anon_send_exit(node, caf::exit_reason::kill);
+}
+
 TEST_CASE("fleetd sends a node its attempts together and takes back its outcomes together, from that node alone") {
   auto cfg = fleet_fixture::small_config();
   cfg.max_concurrent_workers = 8;
