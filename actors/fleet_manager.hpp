@@ -191,6 +191,19 @@ public:
   /// A cancel that could not be stored stopped attempts all the same: they are recorded as
   /// interrupted (their tasks run again), as a drain does.
   void requeue_stopped(const stopped_attempts& stopped, const caf::error& err);
+  /// What a cancel's write reports: the waiting tasks it cancelled (none: an unknown, finished or
+  /// cancelled batch, and nothing written) and the milestones it reached.
+  struct cancel_written {
+    std::optional<int64_t> waiting;
+    std::vector<fleet_store::batch_milestone> milestones;
+  };
+  /// A cancel's own change in the store: the batch's tasks, or the named ones.
+  using cancel_step = std::function<caf::expected<std::optional<fleet_store::cancelled_batch>>(fleet_store&)>;
+  /// The write both cancels make, in one transaction: the stopped attempts' held starts, `step`,
+  /// then the stopped attempts' ends. Until it is done no task of the batch starts; if it fails,
+  /// the stopped attempts are requeued. `then` gets the result before the milestones are logged.
+  void write_cancel(const std::string& batch_id, stopped_attempts stops, cancel_step step,
+                    std::function<void(caf::expected<cancel_written>&)> then);
   caf::result<batch_status> subscribe(const std::string& batch_id);
   caf::result<bool> set_paused(const std::string& batch_id, bool paused);
   /// A client names itself (identify_atom); the answer, once its address is known, is how fleetd

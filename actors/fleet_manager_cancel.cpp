@@ -68,28 +68,22 @@ void fleet_manager_state::requeue_stopped(const stopped_attempts& stopped, const
     schedule_flush();
 }
 
-caf::result<bool> fleet_manager_state::cancel(const std::string& batch_id) {
-  auto now = now_ms();
-  auto stops = stop_for_cancel([&](const running_attempt& r) { return r.batch_id == batch_id; }, now);
-  auto stopped = stops.ends.size();
+void fleet_manager_state::write_cancel(const std::string& batch_id, stopped_attempts stops, cancel_step step,
+                                       std::function<void(caf::expected<cancel_written>&)> then) {
   // Until the cancel commits its tasks still read as pending: none may start meanwhile.
   cancelling_.insert(batch_id);
   invalidate_ready();
-  struct cancel_written {
-    std::optional<int64_t> cancelled; ///< waiting tasks cancelled; none: unknown or finished batch
-    std::vector<fleet_store::batch_milestone> milestones;
-  };
-  auto job = [batch_id, now, stops](fleet_store& store) -> caf::expected<cancel_written> {
+  auto job = [batch_id, stops, step = std::move(step)](fleet_store& store) -> caf::expected<cancel_written> {
     auto started = record_held_starts(store, stops.held_starts);
     if (!started)
       return started.error();
-    auto cancelled = store.cancel_batch(batch_id, now);
+    auto cancelled = step(store);
     if (!cancelled)
       return cancelled.error();
     cancel_written out;
     if (!*cancelled)
       return out;
-    out.cancelled = (*cancelled)->waiting;
+    out.waiting = (*cancelled)->waiting;
     // A batch with running attempts is neither finished nor cancelled: `stops.ends` is empty otherwise.
     auto milestones = record_stopped(store, batch_id, (*cancelled)->finished, stops.ends, std::move(*started));
     if (!milestones)
@@ -97,26 +91,39 @@ caf::result<bool> fleet_manager_state::cancel(const std::string& batch_id) {
     out.milestones = std::move(*milestones);
     return out;
   };
-  auto rp = self_->make_response_promise<bool>();
-  write<cancel_written>(std::move(job), [this, rp, batch_id, stopped,
-                                         stops = std::move(stops)](caf::expected<cancel_written> done) mutable {
+  write<cancel_written>(std::move(job), [this, batch_id, stops = std::move(stops),
+                                         then = std::move(then)](caf::expected<cancel_written> done) mutable {
     cancelling_.erase(cancelling_.find(batch_id));
     invalidate_ready();
-    if (!done) {
-      // The batch is not cancelled, but its attempts were stopped: their tasks run again instead
-      // of staying `running` in the file until a restart.
+    // The cancel is not stored, but its attempts were stopped: their tasks run again instead of
+    // staying `running` in the file until a restart.
+    if (!done)
       requeue_stopped(stops, done.error());
-      rp.deliver(std::move(done.error()));
-    } else {
-      if (done->cancelled) {
-        spdlog::info("batch {} cancelled ({} running attempts stopped)", batch_id, stopped);
-        opts_.metrics->tasks_cancelled.add(static_cast<uint64_t>(*done->cancelled) + stopped);
-      }
+    then(done);
+    if (done)
       log_milestones(done->milestones);
-      rp.deliver(done->cancelled.has_value());
-    }
     dispatch();
   });
+}
+
+caf::result<bool> fleet_manager_state::cancel(const std::string& batch_id) {
+  auto now = now_ms();
+  auto stops = stop_for_cancel([&](const running_attempt& r) { return r.batch_id == batch_id; }, now);
+  auto stopped = stops.ends.size();
+  auto rp = self_->make_response_promise<bool>();
+  write_cancel(
+    batch_id, std::move(stops), [batch_id, now](fleet_store& store) { return store.cancel_batch(batch_id, now); },
+    [this, rp, batch_id, stopped](caf::expected<cancel_written>& done) mutable {
+      if (!done) {
+        rp.deliver(std::move(done.error()));
+        return;
+      }
+      if (done->waiting) {
+        spdlog::info("batch {} cancelled ({} running attempts stopped)", batch_id, stopped);
+        opts_.metrics->tasks_cancelled.add(static_cast<uint64_t>(*done->waiting) + stopped);
+      }
+      rp.deliver(done->waiting.has_value());
+    });
   return rp;
 }
 
@@ -157,43 +164,28 @@ caf::result<int64_t> fleet_manager_state::cancel_tasks(const std::string& batch_
     },
     now);
   auto stopped = static_cast<int64_t>(stops.ends.size());
-  cancelling_.insert(batch_id);
-  invalidate_ready();
-  struct tasks_cancelled {
-    int64_t waiting = 0;
-    std::vector<fleet_store::batch_milestone> milestones;
-  };
-  auto job = [batch_id, ids = std::move(task_ids), now, stops](fleet_store& store) -> caf::expected<tasks_cancelled> {
-    auto started = record_held_starts(store, stops.held_starts);
-    if (!started)
-      return started.error();
-    auto cancelled = store.cancel_tasks(batch_id, ids, now);
-    if (!cancelled)
-      return cancelled.error();
-    auto milestones = record_stopped(store, batch_id, cancelled->finished, stops.ends, std::move(*started));
-    if (!milestones)
-      return milestones.error();
-    return tasks_cancelled{cancelled->waiting, std::move(*milestones)};
-  };
   auto rp = self_->make_response_promise<int64_t>();
-  write<tasks_cancelled>(std::move(job), [this, rp, batch_id, stopped,
-                                          stops = std::move(stops)](caf::expected<tasks_cancelled> done) mutable {
-    cancelling_.erase(cancelling_.find(batch_id));
-    invalidate_ready();
-    if (!done) {
-      requeue_stopped(stops, done.error());
-      rp.deliver(std::move(done.error()));
-    } else {
-      auto n = done->waiting + stopped;
+  write_cancel(
+    batch_id, std::move(stops),
+    [batch_id, ids = std::move(task_ids), now](
+      fleet_store& store) -> caf::expected<std::optional<fleet_store::cancelled_batch>> {
+      auto cancelled = store.cancel_tasks(batch_id, ids, now);
+      if (!cancelled)
+        return cancelled.error();
+      return std::optional{*cancelled};
+    },
+    [this, rp, batch_id, stopped](caf::expected<cancel_written>& done) mutable {
+      if (!done) {
+        rp.deliver(std::move(done.error()));
+        return;
+      }
+      auto n = done->waiting.value_or(0) + stopped;
       if (n > 0) {
         spdlog::info("batch {}: {} tasks cancelled ({} running attempts stopped)", batch_id, n, stopped);
         opts_.metrics->tasks_cancelled.add(static_cast<uint64_t>(n));
       }
-      log_milestones(done->milestones);
       rp.deliver(n);
-    }
-    dispatch();
-  });
+    });
   return rp;
 }
 
