@@ -116,6 +116,10 @@ struct fleet_manager_options {
   /// written when fleetd dies is not one its node can report on at a rejoin; it runs again. 0:
   /// each start goes with the next group commit.
   int64_t node_start_delay_ms = 20;
+  /// The most bytes of one attempt's result (fleet.max-task-result): a bigger result fails its task
+  /// without a retry, and a longer error is cut to it. Nothing reaches the store that SQLite cannot
+  /// bind, and no worker's output can hold the writer's memory.
+  size_t max_task_result = size_t{64} << 20;
   /// fleet.node-names = certificate: a remote node joins only under the common name of the TLS
   /// client certificate its connection presented.
   bool node_names_from_certificates = false;

@@ -435,9 +435,9 @@ void fleet_manager_state::end_attempt(int64_t seq, int32_t attempt, caf::expecte
   if (!r)
     return; // cancelled or already decided: a late reply changes nothing
   auto now = now_ms();
-  auto end = end_of_attempt(*r, outcome, cfg_, now, [this] {
-    return std::uniform_real_distribution<double>{0.0, 1.0}(rng_);
-  });
+  auto end = end_of_attempt(
+    *r, outcome, cfg_, now, [this] { return std::uniform_real_distribution<double>{0.0, 1.0}(rng_); },
+    opts_.max_task_result);
   auto succeeded = end.next == task_disposition::succeeded;
   // A worker that timed out or failed may still be busy (an exec child): stop it.
   release(*r, stop_worker || !succeeded);

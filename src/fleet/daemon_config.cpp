@@ -43,6 +43,7 @@ const std::vector<option_spec>& fleet_options() {
     {"commit-delay", value_kind::integer, "group commit: ms a change waits for others; 0 commits when the mailbox is empty (default 1)"},
     {"max-batch-tasks", value_kind::integer, "most tasks in one batch (default 10000000)"},
     {"max-task-data", value_kind::integer, "most bytes of JSON data in one task (default 1048576)"},
+    {"max-task-result", value_kind::integer, "most bytes of one attempt's result; a bigger one fails the task, a longer error is cut (default 67108864)"},
     {"max-id-length", value_kind::integer, "most bytes in a task id (default 256)"},
     {"max-pending-batches", value_kind::integer, "most unfinished batches; further submits are refused (default 10000)"},
     {"retain-finished", value_kind::duration, "finished batches older than this are deleted with their tasks and attempts, e.g. \"7d\"; 0 keeps everything (default 7d)"},
@@ -148,6 +149,7 @@ caf::error daemon_config::apply() {
   text("log-level", options.log_level);
   integer("max-batch-tasks", max_batch_tasks_);
   integer("max-task-data", max_task_data_);
+  integer("max-task-result", options.max_task_result);
   integer("max-id-length", max_id_length_);
   integer("max-pending-batches", options.limits.max_pending_batches);
   duration("max-delay", options.limits.max_delay_ms);
@@ -282,6 +284,10 @@ caf::error daemon_config::check_ranges() const {
   if (auto err = range("max-batch-tasks", max_batch_tasks_, 1, 100'000'000))
     return err;
   if (auto err = range("max-task-data", max_task_data_, 2, int64_t{64} << 20, " bytes"))
+    return err;
+  // Below SQLite's own limit on a value (SQLITE_MAX_LENGTH, 1,000,000,000 bytes), with room for
+  // the task's data in the same row: a result SQLite could not bind would fail every group commit.
+  if (auto err = range("max-task-result", options.max_task_result, 1024, int64_t{512} << 20, " bytes"))
     return err;
   if (auto err = range("max-id-length", max_id_length_, 1, 4096, " bytes"))
     return err;

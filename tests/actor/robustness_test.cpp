@@ -6,6 +6,7 @@
 #include "fleet_fixture.hpp"
 
 #include <caf/typed_event_based_actor.hpp>
+#include <fmt/format.h>
 
 #include <filesystem>
 #include <fstream>
@@ -121,6 +122,36 @@ TEST_CASE("a worker that knows no retry can help fails its task at once") {
   CHECK(results[0].error == "no attempt can work");
   CHECK(results[0].attempts == 1);
   CHECK(f.query_int("SELECT retries FROM batches") == 0);
+}
+
+TEST_CASE("a result over fleet.max-task-result fails its task at once, and the fleet goes on storing the rest") {
+  auto cfg = fleet_fixture::small_config();
+  cfg.max_retries = 5;
+  fleet_fixture f{cfg};
+  f.set_max_task_result(1024);
+  f.start();
+  // The echo worker answers with the task's data: 2,000 bytes are over the limit, 100 within.
+  auto big = R"({"pad":")" + std::string(2000, 'x') + R"("})";
+  auto small = R"({"pad":")" + std::string(100, 'y') + R"("})";
+  auto id = f.submit_ok({make_task("big", "echo", big), make_task("small", "echo", small)});
+  REQUIRE(f.advance_until([&] { return f.finished(id); }));
+  auto results = f.results_of(id);
+  REQUIRE(results.size() == 2);
+  CHECK_FALSE(results[0].success);
+  CHECK(results[0].result.empty());
+  CHECK(results[0].error == fmt::format("the result of {} bytes is over fleet.max-task-result (1024 bytes)", big.size()));
+  CHECK(results[0].attempts == 1);
+  CHECK(results[1].success);
+  CHECK(results[1].result == small);
+  CHECK(f.status_of(id).status == batch_state::partial);
+  CHECK(f.query_int("SELECT count(*) FROM tasks WHERE task_id = 'big' AND state = 'failed'"
+                    " AND (result IS NULL OR result = '')")
+        == 1);
+  CHECK(f.query_int("SELECT retries FROM batches") == 0);
+  // Nothing of it stays in the way of later work.
+  auto next = f.submit_ok(echo_tasks(3));
+  REQUIRE(f.advance_until([&] { return f.finished(next); }));
+  CHECK(f.status_of(next).completed == 3);
 }
 
 TEST_CASE("a task whose node keeps going away fails for good after fleet.max-interruptions") {

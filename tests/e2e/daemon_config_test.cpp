@@ -40,6 +40,9 @@ TEST_CASE("bad config files and options are refused with one line naming the pro
   check_refused("[fleet]\nmax-workers=0\n", "fleet.max-workers must be between 1 and 100000 (got 0)");
   check_refused("[fleet]\nport=70000\n", "fleet.port must be between 0 and 65535 (got 70000)");
   check_refused("[fleet]\nnode-start-delay=-1\n", "fleet.node-start-delay must be between 0 and 10000 ms (got -1)");
+  check_refused("[fleet]\nmax-task-result=1000000000\n",
+                "fleet.max-task-result must be between 1024 and 536870912 bytes (got 1000000000)");
+  check_refused("[fleet]\n", "fleet.max-task-result must be between 1024", {"--fleet.max-task-result=10"});
   check_refused("[fleet]\nsynchronous=\"sometimes\"\n", "synchronous must be off, normal or full");
   check_refused("[fleet]\nbackoff-base=500\nbackoff-cap=100\n", "fleet.backoff-cap must be between 500");
   check_refused("[fleet]\nretry-failed-tasks=\"yes\"\n", "fleet.retry-failed-tasks must be true or false");

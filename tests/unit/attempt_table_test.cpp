@@ -1,5 +1,6 @@
 #include "fleetd/error.hpp"
 #include "fleet/manager/attempt_table.hpp"
+#include "fleet/text.hpp"
 
 #include <caf/actor_cast.hpp>
 #include <caf/actor_system.hpp>
@@ -55,6 +56,50 @@ TEST_CASE("how an attempt ends: success, with the result made UTF-8") {
   CHECK(end.at == 1200);
   CHECK(end.attempt == 1);
   CHECK(d.drawn == 0);
+}
+
+TEST_CASE("how an attempt ends: a result over max-task-result fails the task without a retry") {
+  fleet_config cfg;
+  cfg.max_retries = 3;
+  dice d;
+  auto at_limit = end_of_attempt(attempt(1), success(std::string(100, 'r')), cfg, 1200, d.fn(), 100);
+  CHECK(at_limit.next == task_disposition::succeeded);
+  CHECK(at_limit.result.size() == 100);
+  auto over = end_of_attempt(attempt(1), success(std::string(101, 'r')), cfg, 1200, d.fn(), 100);
+  CHECK(over.outcome == attempt_outcome::failed);
+  CHECK(over.next == task_disposition::failed);
+  CHECK(over.result.empty());
+  CHECK(over.error == "the result of 101 bytes is over fleet.max-task-result (100 bytes)");
+  // Within the limit as sent, over it once bytes that are not UTF-8 became U+FFFD (3 bytes each).
+  auto grown = end_of_attempt(attempt(1), success(std::string(50, '\xff')), cfg, 1200, d.fn(), 100);
+  CHECK(grown.next == task_disposition::failed);
+  CHECK(grown.result.empty());
+  CHECK(grown.error == "the result of 150 bytes is over fleet.max-task-result (100 bytes)");
+  CHECK(d.drawn == 0);
+}
+
+TEST_CASE("how an attempt ends: an error over max-task-result is cut at a character, and still retried") {
+  fleet_config cfg;
+  cfg.max_retries = 3;
+  dice d;
+  // "é" is two bytes: a cut in the middle of one would leave half a character.
+  std::string error;
+  for (int i = 0; i < 500; ++i)
+    error += "\xc3\xa9";
+  auto end = end_of_attempt(attempt(1), failure(error), cfg, 1200, d.fn(), 200);
+  CHECK(end.next == task_disposition::retry);
+  CHECK(end.error.size() <= 200);
+  CHECK(is_utf8(end.error));
+  const std::string note = " [cut: the error held 1000 bytes, over fleet.max-task-result]";
+  REQUIRE(end.error.size() > note.size());
+  CHECK(end.error.substr(end.error.size() - note.size()) == note);
+  CHECK(end.error.rfind("\xc3\xa9", 0) == 0);
+  // Not UTF-8, and longer than the limit: cut, then made UTF-8, and within the limit still.
+  auto raw = end_of_attempt(attempt(1), failure(std::string(1000, '\xff')), cfg, 1200, d.fn(), 200);
+  CHECK(raw.error.size() <= 200);
+  CHECK(is_utf8(raw.error));
+  auto small = end_of_attempt(attempt(1), failure("boom"), cfg, 1200, d.fn(), 200);
+  CHECK(small.error == "boom");
 }
 
 TEST_CASE("how an attempt ends: a failure is retried after a backoff while retries are left") {

@@ -25,18 +25,46 @@ attempt_ended end_at(const running_attempt& r, int64_t now) {
   return end;
 }
 
+/// An error as it is stored: UTF-8, and at most `max` bytes, cut at a character with a note of
+/// how long it was.
+std::string cut_error(std::string_view error, size_t max) {
+  if (error.size() <= max) {
+    auto text = to_utf8(error);
+    if (text.size() <= max)
+      return text;
+  }
+  auto note = fmt::format(" [cut: the error held {} bytes, over fleet.max-task-result]", error.size());
+  auto room = max > note.size() ? max - note.size() : max;
+  auto text = to_utf8(utf8_head(error, room));
+  auto out = std::string{utf8_head(text, room)};
+  if (out.size() + note.size() <= max)
+    out += note;
+  return out;
+}
+
 } // namespace
 
 attempt_ended end_of_attempt(const running_attempt& r, const caf::expected<task_outcome>& outcome,
                              const fleet_config& fleet, int64_t now,
-                             const std::function<double()>& unit_random) {
+                             const std::function<double()>& unit_random, size_t max_result_bytes) {
   auto end = end_at(r, now);
   auto cfg = effective_config(fleet, r.policy);
   if (outcome && outcome->success) {
-    end.outcome = attempt_outcome::succeeded;
-    // Whatever a worker (or a remote node) wrote, what is stored and sent on is UTF-8.
-    end.result = to_utf8(outcome->result);
-    end.next = task_disposition::succeeded;
+    // Whatever a worker (or a remote node) wrote, what is stored and sent on is UTF-8. Bytes that
+    // are not become U+FFFD (3 bytes each), so the limit is checked before and after.
+    if (outcome->result.size() <= max_result_bytes)
+      end.result = to_utf8(outcome->result);
+    if (outcome->result.size() <= max_result_bytes && end.result.size() <= max_result_bytes) {
+      end.outcome = attempt_outcome::succeeded;
+      end.next = task_disposition::succeeded;
+      return end;
+    }
+    auto bytes = std::max(outcome->result.size(), end.result.size());
+    end.result.clear();
+    end.outcome = attempt_outcome::failed;
+    end.error = fmt::format("the result of {} bytes is over fleet.max-task-result ({} bytes)", bytes,
+                            max_result_bytes);
+    end.next = task_disposition::failed;
     return end;
   }
   if (!outcome && outcome.error() == caf::sec::request_timeout) {
@@ -45,7 +73,7 @@ attempt_ended end_of_attempt(const running_attempt& r, const caf::expected<task_
     end.error = fmt::format("worker timed out after {} ms", r.deadline - r.spawned_at);
   } else {
     end.outcome = attempt_outcome::failed;
-    end.error = to_utf8(outcome ? outcome->error : error_text(outcome.error()));
+    end.error = cut_error(outcome ? outcome->error : error_text(outcome.error()), max_result_bytes);
     if (end.error.empty())
       end.error = "task failed";
   }

@@ -53,10 +53,13 @@ struct running_attempt {
 /// after a backoff while retries are left (and the worker did not say that no retry can help);
 /// failed otherwise. A timeout (`caf::sec::request_timeout`) is its own outcome. `unit_random`
 /// draws the backoff's jitter in [0, 1), only when the task is retried. `cfg` is the fleet's: the
-/// attempt's task policy applies on top. Pure: the manager supplies the clock and the dice.
+/// attempt's task policy applies on top. A result over `max_result_bytes` fails the task without a
+/// retry (the same work would return the same); an error over it is cut to it. Pure: the manager
+/// supplies the clock and the dice.
 attempt_ended end_of_attempt(const running_attempt& r, const caf::expected<task_outcome>& outcome,
                              const fleet_config& cfg, int64_t now,
-                             const std::function<double()>& unit_random);
+                             const std::function<double()>& unit_random,
+                             size_t max_result_bytes = SIZE_MAX);
 
 /// The start of the attempt as the store records it (no node for fleetd's own workers).
 attempt_started start_of(const running_attempt& r);
