@@ -4,6 +4,7 @@
 #include "actors/fleet_manager.hpp"
 #include "actors/fleet_manager_internal.hpp"
 #include "fleet/log.hpp"
+#include "fleet/text.hpp"
 
 #include <caf/typed_event_based_actor.hpp>
 #include <fmt/format.h>
