@@ -52,14 +52,16 @@ attempt_ended end_of_attempt(const running_attempt& r, const caf::expected<task_
   if (outcome && outcome->success) {
     // Whatever a worker (or a remote node) wrote, what is stored and sent on is UTF-8. Bytes that
     // are not become U+FFFD (3 bytes each), so the limit is checked before and after.
-    if (outcome->result.size() <= max_result_bytes)
+    auto bytes = outcome->result.size();
+    if (bytes <= max_result_bytes) {
       end.result = to_utf8(outcome->result);
-    if (outcome->result.size() <= max_result_bytes && end.result.size() <= max_result_bytes) {
+      bytes = end.result.size();
+    }
+    if (bytes <= max_result_bytes) {
       end.outcome = attempt_outcome::succeeded;
       end.next = task_disposition::succeeded;
       return end;
     }
-    auto bytes = std::max(outcome->result.size(), end.result.size());
     end.result.clear();
     end.outcome = attempt_outcome::failed;
     end.error = fmt::format("the result of {} bytes is over fleet.max-task-result ({} bytes)", bytes,
