@@ -120,6 +120,11 @@ struct fleet_manager_options {
   /// without a retry, and a longer error is cut to it. Nothing reaches the store that SQLite cannot
   /// bind, and no worker's output can hold the writer's memory.
   size_t max_task_result = size_t{64} << 20;
+  /// The most bytes of dependency results one task is given (fleet.max-dependency-results): a
+  /// task whose dependencies' results hold more fails when it would start, without a retry. At
+  /// most max_dependency_object_bytes. An attempt on a node is also refused what does not fit in
+  /// one message beside its task (limits.max_message_bytes).
+  size_t max_dependency_results = size_t{64} << 20;
   /// fleet.node-names = certificate: a remote node joins only under the common name of the TLS
   /// client certificate its connection presented.
   bool node_names_from_certificates = false;

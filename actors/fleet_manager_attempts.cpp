@@ -17,6 +17,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdint>
 #include <limits>
 #include <unordered_set>
 
@@ -326,6 +327,17 @@ std::optional<attempt_started> fleet_manager_state::take_held_start(const runnin
 }
 
 void fleet_manager_state::start_attempt(runnable_task next, const std::string& node) {
+  // The same dependencies give the same results: no attempt can be given them, and none is retried.
+  auto message_bytes = node == local_node_name ? SIZE_MAX : opts_.limits.max_message_bytes;
+  if (auto refused = dependency_refusal(next, opts_.max_dependency_results, message_bytes)) {
+    auto r = begin_attempt(next, node);
+    auto seq = r.seq;
+    auto attempt = r.attempt;
+    attempts_.add(std::move(r));
+    schedule_flush();
+    on_outcome(seq, attempt, task_outcome{false, {}, std::move(*refused), false});
+    return;
+  }
   if (node != local_node_name) {
     start_remote_attempt(next, node);
     return;

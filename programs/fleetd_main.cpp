@@ -301,6 +301,7 @@ int fleet::run_daemon(int argc, char** argv, const daemon_extensions& ext) {
   opts.node_rejoin_ms = o.node_timeout_ms;
   opts.node_start_delay_ms = o.node_start_delay_ms;
   opts.max_task_result = static_cast<size_t>(o.max_task_result);
+  opts.max_dependency_results = static_cast<size_t>(o.max_dependency_results);
   opts.node_names_from_certificates = o.node_names == "certificate";
   opts.clock_check_ms = 1000; // the wall clock's steps are followed within a second
   opts.max_interruptions = static_cast<int32_t>(o.max_interruptions);

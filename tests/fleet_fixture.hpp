@@ -97,6 +97,7 @@ public:
     opts.node_rejoin_ms = node_rejoin_ms_;
     opts.node_start_delay_ms = node_start_delay_ms_;
     opts.max_task_result = max_task_result_;
+    opts.max_dependency_results = max_dependency_results_;
     opts.metrics = metrics_;
     opts.max_interruptions = max_interruptions_;
     opts.promotion_slice = promotion_slice_;
@@ -256,6 +257,7 @@ public:
   int64_t node_start_delay() const { return node_start_delay_ms_; }
   /// fleet.max-task-result
   void set_max_task_result(size_t bytes) { max_task_result_ = bytes; }
+  void set_max_dependency_results(size_t bytes) { max_dependency_results_ = bytes; }
   fleet_manager_actor& manager() { return manager_; }
   /// What the manager counted (reset_metrics() gives the next start a fresh set).
   const fleet_metrics& metrics() const { return *metrics_; }
@@ -283,6 +285,7 @@ private:
   int64_t node_rejoin_ms_ = 0;
   int64_t node_start_delay_ms_ = fleet_manager_options{}.node_start_delay_ms;
   size_t max_task_result_ = fleet_manager_options{}.max_task_result;
+  size_t max_dependency_results_ = fleet_manager_options{}.max_dependency_results;
   int32_t max_interruptions_ = 3;
   int64_t promotion_slice_ = 10'000;
   int64_t retain_finished_ms_ = 0; // the tests that test retention turn it on

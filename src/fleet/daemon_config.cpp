@@ -4,6 +4,7 @@
 #include "fleetd/error.hpp"
 #include "fleet/store_options.hpp"
 #include "fleet/parse_number.hpp"
+#include "fleet/transitions.hpp"
 
 #include <caf/settings.hpp>
 #include <fmt/format.h>
@@ -44,6 +45,7 @@ const std::vector<option_spec>& fleet_options() {
     {"max-batch-tasks", value_kind::integer, "most tasks in one batch (default 10000000)"},
     {"max-task-data", value_kind::integer, "most bytes of JSON data in one task (default 1048576)"},
     {"max-task-result", value_kind::integer, "most bytes of one attempt's result; a bigger one fails the task, a longer error is cut (default 67108864)"},
+    {"max-dependency-results", value_kind::integer, "most bytes of dependency results one task is given; a task with more fails at its start (default 67108864)"},
     {"max-id-length", value_kind::integer, "most bytes in a task id (default 256)"},
     {"max-pending-batches", value_kind::integer, "most unfinished batches; further submits are refused (default 10000)"},
     {"retain-finished", value_kind::duration, "finished batches older than this are deleted with their tasks and attempts, e.g. \"7d\"; 0 keeps everything (default 7d)"},
@@ -150,6 +152,7 @@ caf::error daemon_config::apply() {
   integer("max-batch-tasks", max_batch_tasks_);
   integer("max-task-data", max_task_data_);
   integer("max-task-result", options.max_task_result);
+  integer("max-dependency-results", options.max_dependency_results);
   integer("max-id-length", max_id_length_);
   integer("max-pending-batches", options.limits.max_pending_batches);
   duration("max-delay", options.limits.max_delay_ms);
@@ -288,6 +291,10 @@ caf::error daemon_config::check_ranges() const {
   // Below SQLite's own limit on a value (SQLITE_MAX_LENGTH, 1,000,000,000 bytes), with room for
   // the task's data in the same row: a result SQLite could not bind would fail every group commit.
   if (auto err = range("max-task-result", options.max_task_result, 1024, int64_t{512} << 20, " bytes"))
+    return err;
+  // The read of runnable tasks builds no bigger object (transitions.hpp).
+  if (auto err = range("max-dependency-results", options.max_dependency_results, 1024, max_dependency_object_bytes,
+                       " bytes"))
     return err;
   if (auto err = range("max-id-length", max_id_length_, 1, 4096, " bytes"))
     return err;

@@ -60,6 +60,7 @@ struct daemon_options {
   int64_t node_timeout_ms = 5000;    ///< a node silent this long is dropped
   int64_t node_start_delay_ms = 20;  ///< a node attempt's start waits this long for its end
   int64_t max_task_result = int64_t{64} << 20; ///< bytes of one attempt's result (and of its error)
+  int64_t max_dependency_results = int64_t{64} << 20; ///< bytes of dependency results one task is given
   std::string node_names = "any";    ///< any | certificate: a node joins under its TLS certificate's common name
   int64_t http_port = -1;              ///< metrics and status page; 0 picks a free port, -1: off
   std::string http_host = "127.0.0.1";

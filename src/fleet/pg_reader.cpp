@@ -28,13 +28,18 @@ pg::param limit_param(int64_t limit) {
   return limit < 0 ? pg::param{} : pg::to_param(limit);
 }
 
+/// As SQLite's (store_sql.hpp): the dependencies' object only up to max_dependency_object_bytes
+/// (jsonb holds at most 256 MiB), and their size in bytes last.
+const std::string dependency_rows = " FROM task_deps x JOIN tasks d ON d.seq = x.after_seq WHERE x.task_seq = tasks.seq";
+const std::string dependency_bytes = "(SELECT coalesce(sum(octet_length(d.result)), 0)" + dependency_rows + ")";
 const std::string runnable_columns =
   "SELECT seq, batch_id, task_id, type, data, priority, attempts, interruptions, replay_base, not_before,"
   " orphaned_attempts, coalesce(p.timeout_ms, 0), coalesce(p.max_retries, -1), coalesce(p.backoff_ms, -1),"
   " coalesce(p.retry, -1),"
-  " CASE WHEN dependencies > 0 THEN (SELECT jsonb_object_agg(d.task_id, fleetd_json_or_text(d.result))::text"
-  "  FROM task_deps x JOIN tasks d ON d.seq = x.after_seq WHERE x.task_seq = tasks.seq) END,"
-  " queue, task_group"
+  " CASE WHEN dependencies > 0 AND " + dependency_bytes + " <= " + std::to_string(max_dependency_object_bytes) +
+  " THEN (SELECT jsonb_object_agg(d.task_id, fleetd_json_or_text(d.result))::text" + dependency_rows + ") END,"
+  " queue, task_group,"
+  " CASE WHEN dependencies > 0 THEN " + dependency_bytes + " ELSE 0 END"
   " FROM tasks LEFT JOIN task_policies p ON p.task_seq = tasks.seq";
 const std::string runnable_select = runnable_columns + " WHERE state = 'pending' AND paused = 0";
 

@@ -4,6 +4,7 @@
 // query-plan tests EXPLAIN exactly these. Values are always bound as parameters (?1, ?2, ...).
 
 #include "fleet/event_kind.hpp"
+#include "fleet/transitions.hpp"
 
 #include <fmt/format.h>
 
@@ -11,20 +12,27 @@
 
 namespace fleet::sql {
 
+/// The rows a task's dependencies' results are read from (`tasks` is the dependent task's row).
+inline const std::string dependency_rows = " FROM task_deps x JOIN tasks d ON d.seq = x.after_seq WHERE x.task_seq = tasks.seq";
+/// The bytes of a task's dependencies' results together, as stored.
+inline const std::string dependency_bytes = "(SELECT ifnull(sum(length(CAST(d.result AS BLOB))), 0)" + dependency_rows + ")";
+
 /// The columns next_runnable reads, in its order, for every read of the runnable index.
 /// A task's policy comes along (task_policies, a rowid lookup; -1 or 0 where the fleet's applies),
 /// and for a task with dependencies their results as one JSON object (NULL for the others, which
-/// never read task_deps), then its queue and group. Every read is of one queue.
-inline const std::string runnable_columns = "SELECT seq, batch_id, task_id, type, data, priority, attempts,"
-                                           " interruptions, replay_base, not_before, orphaned_attempts,"
-                                           " ifnull(p.timeout_ms, 0), ifnull(p.max_retries, -1),"
-                                           " ifnull(p.backoff_ms, -1), ifnull(p.retry, -1),"
-                                           " CASE WHEN dependencies > 0 THEN"
-                                           " (SELECT json_group_object(d.task_id, CASE WHEN json_valid(d.result)"
-                                           " THEN json(d.result) ELSE d.result END)"
-                                           " FROM task_deps x JOIN tasks d ON d.seq = x.after_seq"
-                                           " WHERE x.task_seq = tasks.seq) END, queue, task_group"
-                                           " FROM tasks LEFT JOIN task_policies p ON p.task_seq = seq";
+/// never read task_deps), then its queue and group, then the results' size. Above
+/// max_dependency_object_bytes the object is not built (SQLite would refuse it, failing the read and
+/// with it every read of the queue): the manager fails the task by the size. Every read is of one queue.
+inline const std::string runnable_columns =
+  "SELECT seq, batch_id, task_id, type, data, priority, attempts,"
+  " interruptions, replay_base, not_before, orphaned_attempts,"
+  " ifnull(p.timeout_ms, 0), ifnull(p.max_retries, -1),"
+  " ifnull(p.backoff_ms, -1), ifnull(p.retry, -1),"
+  " CASE WHEN dependencies > 0 AND " + dependency_bytes + " <= " + std::to_string(max_dependency_object_bytes) +
+  " THEN (SELECT json_group_object(d.task_id, CASE WHEN json_valid(d.result)"
+  " THEN json(d.result) ELSE d.result END)" + dependency_rows + ") END, queue, task_group,"
+  " CASE WHEN dependencies > 0 THEN " + dependency_bytes + " ELSE 0 END"
+  " FROM tasks LEFT JOIN task_policies p ON p.task_seq = seq";
 inline const std::string runnable_select = runnable_columns + " WHERE state = 'pending' AND paused = 0";
 
 /// A running task's row in runnable_select's columns: an attempt held for its node (recovery).

@@ -8,7 +8,6 @@
 
 namespace fleet {
 
-/// A task ready to start, as read from the runnable index.
 /// The latest progress an attempt of task `seq` reported, to store.
 struct progress_report {
   int64_t seq = 0;
@@ -16,6 +15,14 @@ struct progress_report {
   std::string note;
 };
 
+/// The most bytes of dependency results a read of runnable tasks turns into one JSON object for a
+/// task: above it the read gives only their size (runnable_task::deps_bytes), and the manager fails
+/// the task. What the object grows to when every byte of a result that is not JSON is escaped (six
+/// bytes as \u00XX) stays under SQLite's limit on one value (10^9 bytes) and PostgreSQL's on a
+/// jsonb value (256 MiB, which holds strings unescaped), so such a read cannot fail and stop its queue.
+inline constexpr int64_t max_dependency_object_bytes = int64_t{128} << 20;
+
+/// A task ready to start, as read from the runnable index.
 struct runnable_task {
   int64_t seq = 0; ///< the task's row, unique across batches
   std::string batch_id;
@@ -25,6 +32,9 @@ struct runnable_task {
   int32_t replay_base = 0;   ///< attempts counted against max_retries before the last replay
   int32_t orphaned = 0;      ///< attempts lost to a crash of fleetd or of their node
   int64_t ready_at = 0;      ///< since when it waits to start (ms; 0: not known, a row older than the measure)
+  /// Its dependencies' results together, in bytes as stored (0 for a task without dependencies).
+  /// Above max_dependency_object_bytes, spec.deps is left empty.
+  int64_t deps_bytes = 0;
 };
 
 /// An attempt on a fleet-node that the last process left open, kept running in the record for its

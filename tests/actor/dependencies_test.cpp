@@ -85,6 +85,40 @@ TEST_CASE("a task waits blocked for its dependencies and its attempt gets their 
   CHECK(f.query_int("SELECT count(*) FROM task_deps") == 2);
 }
 
+TEST_CASE("a task whose dependencies' results are over fleet.max-dependency-results fails at its start") {
+  auto cfg = fleet_fixture::small_config();
+  cfg.max_retries = 5;
+  fleet_fixture f{cfg};
+  f.set_max_dependency_results(1024);
+  add_deps_worker(f);
+  f.start();
+  // The echo worker's result is the task's data: two of 600 bytes are over the limit together,
+  // one of them is within it.
+  auto pad = [](char c) { return R"({"pad":")" + std::string(590, c) + R"("})"; };
+  auto id = f.submit_ok({make_task("a", "echo", pad('a')), make_task("b", "echo", pad('b')),
+                         after(make_task("both", "deps"), {"a", "b"}), after(make_task("one", "deps"), {"a"})});
+  REQUIRE(f.advance_until([&] { return f.finished(id); }));
+  auto rs = by_id(f.results_of(id));
+  CHECK_FALSE(rs["both"].success);
+  // Counted as the JSON object the task would get: both results and their keys.
+  auto error = rs["both"].error;
+  const std::string prefix = "the results of its dependencies come to ";
+  REQUIRE_MESSAGE(error.starts_with(prefix), error);
+  CHECK(std::stoul(error.substr(prefix.size())) >= 2 * pad('a').size());
+  CHECK_MESSAGE(error.ends_with(" bytes, over fleet.max-dependency-results (1024 bytes)"), error);
+  CHECK(rs["both"].attempts == 1); // the same results again would not fit either: no retry
+  REQUIRE(rs["one"].success);
+  CHECK(json::parse(rs["one"].result) == json{{"a", json::parse(pad('a'))}});
+  CHECK(f.status_of(id).status == batch_state::partial);
+  CHECK(f.query_int("SELECT count(*) FROM attempts a JOIN tasks t ON t.seq = a.task_seq"
+                    " WHERE t.task_id = 'both' AND a.outcome = 'failed' AND a.error LIKE '%max-dependency-results%'")
+        == 1);
+  // The queue goes on.
+  auto next = f.submit_ok(echo_tasks(3));
+  REQUIRE(f.advance_until([&] { return f.finished(next); }));
+  CHECK(f.status_of(next).completed == 3);
+}
+
 TEST_CASE("a chain runs in order, one task at a time, whatever the workers") {
   auto cfg = fleet_fixture::small_config();
   cfg.max_concurrent_workers = 4;

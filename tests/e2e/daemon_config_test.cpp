@@ -43,6 +43,10 @@ TEST_CASE("bad config files and options are refused with one line naming the pro
   check_refused("[fleet]\nmax-task-result=1000000000\n",
                 "fleet.max-task-result must be between 1024 and 536870912 bytes (got 1000000000)");
   check_refused("[fleet]\n", "fleet.max-task-result must be between 1024", {"--fleet.max-task-result=10"});
+  check_refused("[fleet]\nmax-dependency-results=134217729\n",
+                "fleet.max-dependency-results must be between 1024 and 134217728 bytes (got 134217729)");
+  check_refused("[fleet]\n", "fleet.max-dependency-results must be between 1024",
+                {"--fleet.max-dependency-results=0"});
   check_refused("[fleet]\nsynchronous=\"sometimes\"\n", "synchronous must be off, normal or full");
   check_refused("[fleet]\nbackoff-base=500\nbackoff-cap=100\n", "fleet.backoff-cap must be between 500");
   check_refused("[fleet]\nretry-failed-tasks=\"yes\"\n", "fleet.retry-failed-tasks must be true or false");

@@ -9,6 +9,7 @@
 #include <caf/sec.hpp>
 #include <caf/send.hpp>
 #include <doctest/doctest.h>
+#include <fmt/format.h>
 
 #include <algorithm>
 #include <vector>
@@ -100,6 +101,38 @@ TEST_CASE("how an attempt ends: an error over max-task-result is cut at a charac
   CHECK(is_utf8(raw.error));
   auto small = end_of_attempt(attempt(1), failure("boom"), cfg, 1200, d.fn(), 200);
   CHECK(small.error == "boom");
+}
+
+TEST_CASE("a task is given its dependencies' results within max-dependency-results and one message") {
+  runnable_task t;
+  t.batch_id = "b";
+  t.spec.id = "join";
+  t.spec.type = "echo";
+  t.spec.data = std::string(1000, 'd');
+  constexpr size_t message = size_t{4} << 20;
+  CHECK_FALSE(dependency_refusal(t, 1024, message)); // no dependencies
+  t.deps_bytes = 1000;
+  t.spec.deps = std::string(1010, 'j');
+  CHECK_FALSE(dependency_refusal(t, 1024, message));
+  // The object counts as read: a result that is not JSON grows when it is escaped.
+  t.spec.deps = std::string(1030, 'j');
+  CHECK(dependency_refusal(t, 1024, message)
+        == "the results of its dependencies come to 1030 bytes, over fleet.max-dependency-results (1024 bytes)");
+  // A read that left the object out gives only the size.
+  t.deps_bytes = 200'000'000;
+  t.spec.deps.clear();
+  CHECK(dependency_refusal(t, 64 << 20, message)
+        == "the results of its dependencies come to 200000000 bytes, over fleet.max-dependency-results (67108864 bytes)");
+  // Within the option, but not beside the task's data in one message to a node.
+  t.deps_bytes = 3 << 20;
+  auto room = message - 1000 - 4 - 4 - 1 - max_node_batch_bytes - (64 << 10);
+  auto refused = dependency_refusal(t, 64 << 20, message);
+  REQUIRE(refused);
+  CHECK(*refused == fmt::format("the results of its dependencies come to {} bytes, more than fit in one message to a"
+                                " node beside the task ({} bytes within fleet.max-message-size)",
+                                3 << 20, room));
+  t.deps_bytes = static_cast<int64_t>(room);
+  CHECK_FALSE(dependency_refusal(t, 64 << 20, message));
 }
 
 TEST_CASE("how an attempt ends: a failure is retried after a backoff while retries are left") {

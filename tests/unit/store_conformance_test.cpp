@@ -122,6 +122,37 @@ TEST_CASE_TEMPLATE("both stores: a group commit writes attempts, counters, miles
   CHECK(stats->failed_tasks == 1);
 }
 
+TEST_CASE_TEMPLATE("both stores: a dependent's results come with their size, and no object beyond the read's bound",
+                   B, BACKENDS) {
+  B b;
+  task join{"join", "echo"};
+  join.after = {"a", "b"};
+  submit(b, "g", {{"a", "echo"}, {"b", "echo"}, join, {"later", "echo"}});
+  auto next = runnable(b);
+  REQUIRE(next.size() == 3);
+  CHECK(named(next, "a").deps_bytes == 0);
+  write(b, {started(named(next, "a"), 1, 2000), ended(named(next, "a"), 1, 2100, task_disposition::succeeded),
+            started(named(next, "b"), 1, 2000), ended(named(next, "b"), 1, 2100, task_disposition::succeeded)});
+  CHECK(b.store->take_released());
+  next = runnable(b);
+  REQUIRE(next.size() == 2);
+  CHECK(named(next, "join").deps_bytes == b.q("SELECT sum(length(result)) FROM tasks WHERE task_id IN ('a', 'b')"));
+  CHECK(nlohmann::json::parse(named(next, "join").spec.deps)
+        == nlohmann::json::parse(R"({"a": {"from": "a"}, "b": {"from": "b"}})"));
+  // Results that are not JSON, together over what a read builds into one object (SQLite would
+  // refuse the value, and the read with it, so that no task of the queue ran again).
+  constexpr int64_t each = max_dependency_object_bytes / 2 + 1000;
+  if constexpr (std::is_same_v<B, sqlite_backend>)
+    b.exec(fmt::format("UPDATE tasks SET result = hex(zeroblob({})) WHERE task_id IN ('a', 'b')", each / 2));
+  else
+    b.exec(fmt::format("UPDATE tasks SET result = repeat('0', {}) WHERE task_id IN ('a', 'b')", each));
+  next = runnable(b);
+  REQUIRE(next.size() == 2);
+  CHECK(named(next, "join").spec.deps.empty());
+  CHECK(named(next, "join").deps_bytes == 2 * each);
+  CHECK(named(next, "later").deps_bytes == 0);
+}
+
 TEST_CASE_TEMPLATE("both stores: dependencies release on success, skip on failure, and come back with a replay", B,
                    BACKENDS) {
   B b;

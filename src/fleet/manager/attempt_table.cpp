@@ -90,6 +90,23 @@ attempt_ended end_of_attempt(const running_attempt& r, const caf::expected<task_
   return end;
 }
 
+std::optional<std::string> dependency_refusal(const runnable_task& t, size_t max_bytes, size_t max_message_bytes) {
+  auto bytes = std::max(static_cast<size_t>(std::max<int64_t>(t.deps_bytes, 0)), t.spec.deps.size());
+  if (bytes > max_bytes)
+    return fmt::format("the results of its dependencies come to {} bytes, over fleet.max-dependency-results ({} bytes)",
+                       bytes, max_bytes);
+  // Beside the task: the other attempts of its message to a node (under max_node_batch_bytes)
+  // and the message's framing.
+  constexpr size_t rest = max_node_batch_bytes + (size_t{64} << 10);
+  auto task_bytes = t.spec.data.size() + t.spec.id.size() + t.spec.type.size() + t.batch_id.size() + rest;
+  auto room = max_message_bytes > task_bytes ? max_message_bytes - task_bytes : 0;
+  if (bytes > room)
+    return fmt::format("the results of its dependencies come to {} bytes, more than fit in one message to a node"
+                       " beside the task ({} bytes within fleet.max-message-size)",
+                       bytes, room);
+  return std::nullopt;
+}
+
 attempt_started start_of(const running_attempt& r) {
   return attempt_started{r.seq, r.batch_id, r.task_id, r.attempt, r.worker_id, r.spawned_at,
                          r.node == local_node_name ? std::string{} : r.node};
