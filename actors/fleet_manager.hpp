@@ -402,6 +402,9 @@ private:
   /// the next; true if it queued any.
   bool release_held_starts(bool all);
   void start_attempt(runnable_task next, const std::string& node);
+  /// Reads the results of the tasks `next` runs after into its spec; the outcome its attempt
+  /// fails with if it cannot be given them (too big, or not read).
+  std::optional<task_outcome> give_dependency_results(runnable_task& next, const std::string& node);
   /// The worker of a shared type (worker_registry::add_shared): the one that runs, or one asked
   /// of the hooks and monitored, which runs every attempt of the type until it exits.
   caf::expected<worker_actor> shared_worker(const attempt_info& info, const task& t);

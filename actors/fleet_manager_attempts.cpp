@@ -327,17 +327,17 @@ std::optional<attempt_started> fleet_manager_state::take_held_start(const runnin
 }
 
 void fleet_manager_state::start_attempt(runnable_task next, const std::string& node) {
-  // The same dependencies give the same results: no attempt can be given them, and none is retried.
-  auto message_bytes = node == local_node_name ? SIZE_MAX : opts_.limits.max_message_bytes;
-  if (auto refused = dependency_refusal(next, opts_.max_dependency_results, message_bytes)) {
-    auto r = begin_attempt(next, node);
-    auto seq = r.seq;
-    auto attempt = r.attempt;
-    attempts_.add(std::move(r));
-    schedule_flush();
-    on_outcome(seq, attempt, task_outcome{false, {}, std::move(*refused), false});
-    return;
-  }
+  if (next.dependencies > 0)
+    if (auto refused = give_dependency_results(next, node)) {
+      // Started and ended at once, so that the record says why it did not run.
+      auto r = begin_attempt(next, node);
+      auto seq = r.seq;
+      auto attempt = r.attempt;
+      attempts_.add(std::move(r));
+      schedule_flush();
+      on_outcome(seq, attempt, std::move(*refused));
+      return;
+    }
   if (node != local_node_name) {
     start_remote_attempt(next, node);
     return;
@@ -376,6 +376,20 @@ void fleet_manager_state::start_attempt(runnable_task next, const std::string& n
   });
   if (!started)
     on_outcome(seq, attempt, started.error());
+}
+
+std::optional<task_outcome> fleet_manager_state::give_dependency_results(runnable_task& next,
+                                                                        const std::string& node) {
+  auto results = reader_->dependency_results(next.seq, static_cast<int64_t>(opts_.max_dependency_results));
+  if (!results)
+    return task_outcome{false, {}, fmt::format("cannot read the results of its dependencies: {}",
+                                               error_text(results.error()))};
+  next.spec.deps = std::move(results->object);
+  auto message_bytes = node == local_node_name ? SIZE_MAX : opts_.limits.max_message_bytes;
+  // The same dependencies give the same results: no attempt could be given them, none is retried.
+  if (auto refused = dependency_refusal(next, results->bytes, opts_.max_dependency_results, message_bytes))
+    return task_outcome{false, {}, std::move(*refused), false};
+  return std::nullopt;
 }
 
 namespace {

@@ -98,6 +98,7 @@ public:
     opts.node_start_delay_ms = node_start_delay_ms_;
     opts.max_task_result = max_task_result_;
     opts.max_dependency_results = max_dependency_results_;
+    opts.limits.max_message_bytes = max_message_bytes_;
     opts.metrics = metrics_;
     opts.max_interruptions = max_interruptions_;
     opts.promotion_slice = promotion_slice_;
@@ -258,6 +259,8 @@ public:
   /// fleet.max-task-result
   void set_max_task_result(size_t bytes) { max_task_result_ = bytes; }
   void set_max_dependency_results(size_t bytes) { max_dependency_results_ = bytes; }
+  /// fleet.max-message-size: what one message to or from a node may hold.
+  void set_max_message_bytes(size_t bytes) { max_message_bytes_ = bytes; }
   fleet_manager_actor& manager() { return manager_; }
   /// What the manager counted (reset_metrics() gives the next start a fresh set).
   const fleet_metrics& metrics() const { return *metrics_; }
@@ -286,6 +289,7 @@ private:
   int64_t node_start_delay_ms_ = fleet_manager_options{}.node_start_delay_ms;
   size_t max_task_result_ = fleet_manager_options{}.max_task_result;
   size_t max_dependency_results_ = fleet_manager_options{}.max_dependency_results;
+  size_t max_message_bytes_ = submit_limits{}.max_message_bytes;
   int32_t max_interruptions_ = 3;
   int64_t promotion_slice_ = 10'000;
   int64_t retain_finished_ms_ = 0; // the tests that test retention turn it on

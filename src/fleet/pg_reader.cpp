@@ -28,18 +28,10 @@ pg::param limit_param(int64_t limit) {
   return limit < 0 ? pg::param{} : pg::to_param(limit);
 }
 
-/// As SQLite's (store_sql.hpp): the dependencies' object only up to max_dependency_object_bytes
-/// (jsonb holds at most 256 MiB), and their size in bytes last.
-const std::string dependency_rows = " FROM task_deps x JOIN tasks d ON d.seq = x.after_seq WHERE x.task_seq = tasks.seq";
-const std::string dependency_bytes = "(SELECT coalesce(sum(octet_length(d.result)), 0)" + dependency_rows + ")";
 const std::string runnable_columns =
   "SELECT seq, batch_id, task_id, type, data, priority, attempts, interruptions, replay_base, not_before,"
   " orphaned_attempts, coalesce(p.timeout_ms, 0), coalesce(p.max_retries, -1), coalesce(p.backoff_ms, -1),"
-  " coalesce(p.retry, -1),"
-  " CASE WHEN dependencies > 0 AND " + dependency_bytes + " <= " + std::to_string(max_dependency_object_bytes) +
-  " THEN (SELECT jsonb_object_agg(d.task_id, fleetd_json_or_text(d.result))::text" + dependency_rows + ") END,"
-  " queue, task_group,"
-  " CASE WHEN dependencies > 0 THEN " + dependency_bytes + " ELSE 0 END"
+  " coalesce(p.retry, -1), dependencies, queue, task_group"
   " FROM tasks LEFT JOIN task_policies p ON p.task_seq = tasks.seq";
 const std::string runnable_select = runnable_columns + " WHERE state = 'pending' AND paused = 0";
 
@@ -150,6 +142,29 @@ caf::expected<std::vector<runnable_task>> pg_reader::runnable(const std::string&
   if (!rows)
     return rows.error();
   return read_rows(*rows, [](cells& c) { return read_runnable(c); });
+}
+
+caf::expected<dependency_results> pg_reader::dependency_results(int64_t seq, int64_t max_bytes) {
+  // As SQLite's (store_sql.hpp); jsonb holds at most 256 MiB.
+  auto rows = db_.prepared(
+    "SELECT bytes, CASE WHEN bytes <= $2 THEN (SELECT coalesce(jsonb_object_agg(d.task_id,"
+    " fleetd_json_or_text(d.result)), '{}')::text"
+    " FROM task_deps x JOIN tasks d ON d.seq = x.after_seq WHERE x.task_seq = $1) END"
+    " FROM (SELECT coalesce(sum(octet_length(d.result)), 0) AS bytes"
+    " FROM task_deps x JOIN tasks d ON d.seq = x.after_seq WHERE x.task_seq = $1) s",
+    pg::to_param(seq), pg::to_param(std::min(max_bytes, max_dependency_object_bytes)));
+  if (!rows)
+    return rows.error();
+  if (rows->rows() != 1)
+    return caf::make_error(errc::database_error, fmt::format("no dependency results for task {}", seq));
+  cells c{*rows, 0};
+  fleet::dependency_results out;
+  out.bytes = c.i64(0);
+  if (!c.null(1))
+    out.object = c.text(1);
+  if (c.error)
+    return c.error;
+  return out;
 }
 
 caf::expected<std::vector<runnable_task>> pg_reader::running_tasks(const std::vector<int64_t>& seqs) {

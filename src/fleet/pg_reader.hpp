@@ -32,6 +32,7 @@ public:
   caf::expected<std::vector<runnable_task>> runnable_of_group(const std::string& queue, const std::string& group,
                                                               size_t limit, const run_position& from,
                                                               const run_position& up_to) override;
+  caf::expected<fleet::dependency_results> dependency_results(int64_t seq, int64_t max_bytes) override;
   caf::expected<std::map<std::string, int64_t>> pending_by_queue() override;
   caf::expected<std::vector<std::string>> queues_with_unfinished_tasks() override;
   caf::expected<std::map<std::string, queue_change>> stored_queues() override;

@@ -31,6 +31,7 @@ public:
   caf::expected<dead_letter_page> dead_letters(const std::string& batch_id, int64_t cursor, int64_t limit) override;
   caf::expected<std::vector<runnable_task>> next_runnable(const std::string& queue, size_t limit,
                                                           const std::optional<run_position>& after) override;
+  caf::expected<fleet::dependency_results> dependency_results(int64_t seq, int64_t max_bytes) override;
   caf::expected<std::vector<runnable_task>> runnable_of_group(const std::string& queue, const std::string& group,
                                                               size_t limit, const run_position& from,
                                                               const run_position& up_to) override;

@@ -239,6 +239,7 @@ caf::expected<std::unique_ptr<sqlite_reader::statements>> sqlite_reader::prepare
     .runnable_lower_priority = prepare(sql::runnable_lower_priority),
     .group_runnable_at = prepare(sql::group_runnable_at),
     .group_runnable_between = prepare(sql::group_runnable_between),
+    .dependency_results = prepare(sql::dependency_results),
     .next_due = prepare(sql::next_due),
     .batch_next_scheduled = prepare(sql::batch_next_scheduled),
     .batch_row = prepare(sql::batch_row),

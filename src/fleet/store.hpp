@@ -95,6 +95,9 @@ public:
   virtual caf::expected<std::vector<runnable_task>> runnable_of_group(const std::string& queue, const std::string& group,
                                                                       size_t limit, const run_position& from,
                                                                       const run_position& up_to) = 0;
+  /// The results of task `seq`'s dependencies: their size, and the object when that is at most
+  /// `max_bytes` (and max_dependency_object_bytes).
+  virtual caf::expected<fleet::dependency_results> dependency_results(int64_t seq, int64_t max_bytes) = 0;
   /// Runnable tasks (pending, not paused) by queue; queues without any are left out.
   virtual caf::expected<std::map<std::string, int64_t>> pending_by_queue() = 0;
   /// The queues that hold tasks not ended yet, each once, in no order.

@@ -23,6 +23,7 @@ struct sqlite_reader::statements {
   sqlite::statement runnable_lower_priority;
   sqlite::statement group_runnable_at;
   sqlite::statement group_runnable_between;
+  sqlite::statement dependency_results;
   sqlite::statement next_due;
   sqlite::statement batch_next_scheduled;
   sqlite::statement batch_row;

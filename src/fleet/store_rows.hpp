@@ -84,7 +84,7 @@ dead_letter read_dead_letter(Row&& r) {
 
 /// The columns of runnable_select (store_sql.hpp): seq, batch_id, task_id, type, data, priority,
 /// attempts, interruptions, replay_base, not_before, orphaned_attempts, the four policy fields,
-/// the dependencies' results, queue, task_group, the results' bytes
+/// dependencies, queue, task_group
 template <class Row>
 runnable_task read_runnable(Row&& row) {
   runnable_task r;
@@ -103,12 +103,10 @@ runnable_task read_runnable(Row&& row) {
   r.spec.policy.max_retries = static_cast<int32_t>(row.i64(12));
   r.spec.policy.backoff_ms = row.i64(13);
   r.spec.policy.retry = static_cast<int8_t>(row.i64(14));
-  if (!row.null(15))
-    r.spec.deps = row.text(15);
+  r.dependencies = static_cast<int32_t>(row.i64(15));
   r.spec.queue = row.text(16);
   if (!row.null(17))
     r.spec.group = row.text(17);
-  r.deps_bytes = row.i64(18);
   return r;
 }
 

@@ -124,6 +124,22 @@ caf::expected<std::vector<runnable_task>> sqlite_reader::next_runnable(const std
   return runnable_after(limit, *after, same, lower);
 }
 
+caf::expected<dependency_results> sqlite_reader::dependency_results(int64_t seq, int64_t max_bytes) {
+  auto& st = reads_->dependency_results;
+  st.rebind(seq, std::min(max_bytes, max_dependency_object_bytes));
+  auto row = st.step();
+  if (!row)
+    return row.error();
+  if (!*row)
+    return caf::make_error(errc::database_error, fmt::format("no dependency results for task {}", seq));
+  fleet::dependency_results out;
+  out.bytes = st.column_int64(0);
+  if (!st.column_is_null(1))
+    out.object = st.column_text(1);
+  st.reset();
+  return out;
+}
+
 caf::expected<sqlite_store::promotion> sqlite_store::promote_due(int64_t now, int64_t slice) {
   promotion out;
   if (auto err = stmts_->log_due_retries.execute(now))

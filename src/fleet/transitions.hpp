@@ -15,12 +15,17 @@ struct progress_report {
   std::string note;
 };
 
-/// The most bytes of dependency results a read of runnable tasks turns into one JSON object for a
-/// task: above it the read gives only their size (runnable_task::deps_bytes), and the manager fails
-/// the task. What the object grows to when every byte of a result that is not JSON is escaped (six
-/// bytes as \u00XX) stays under SQLite's limit on one value (10^9 bytes) and PostgreSQL's on a
-/// jsonb value (256 MiB, which holds strings unescaped), so such a read cannot fail and stop its queue.
+/// The most bytes of dependency results a read turns into one JSON object for a task: what the
+/// object grows to when every byte of a result that is not JSON is escaped (six bytes as \u00XX)
+/// stays under SQLite's limit on one value (10^9 bytes) and PostgreSQL's on a jsonb value (256 MiB,
+/// which holds strings unescaped), so that such a read cannot fail.
 inline constexpr int64_t max_dependency_object_bytes = int64_t{128} << 20;
+
+/// What a task with dependencies is given of them (store_reader::dependency_results).
+struct dependency_results {
+  int64_t bytes = 0;  ///< their results together, in bytes as stored
+  std::string object; ///< the results by task id, as one JSON object; empty above the read's bound
+};
 
 /// A task ready to start, as read from the runnable index.
 struct runnable_task {
@@ -32,9 +37,9 @@ struct runnable_task {
   int32_t replay_base = 0;   ///< attempts counted against max_retries before the last replay
   int32_t orphaned = 0;      ///< attempts lost to a crash of fleetd or of their node
   int64_t ready_at = 0;      ///< since when it waits to start (ms; 0: not known, a row older than the measure)
-  /// Its dependencies' results together, in bytes as stored (0 for a task without dependencies).
-  /// Above max_dependency_object_bytes, spec.deps is left empty.
-  int64_t deps_bytes = 0;
+  /// The tasks it ran after (their results are read when its attempt starts: a window of many
+  /// such tasks holds none of them).
+  int32_t dependencies = 0;
 };
 
 /// An attempt on a fleet-node that the last process left open, kept running in the record for its

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <map>
 #include <memory>
 #include <set>
 
@@ -283,6 +284,54 @@ TEST_CASE("a node fails at once, without retries, a task whose data is not JSON,
   // One attempt, on the node, and no retry: the data would not change by trying again.
   CHECK(f.query_int("SELECT attempts FROM tasks WHERE task_id = 'damaged'") == 1);
   CHECK(f.query_int("SELECT count(*) FROM attempts WHERE node = 'raw-1'") == 2);
+  caf::anon_send_exit(node, caf::exit_reason::kill);
+}
+
+namespace {
+
+/// A worker whose result is what it was given of its dependencies.
+worker_actor::behavior_type deps_worker(worker_actor::pointer self) {
+  return {
+    [self](execute_atom, const task& t, int32_t) -> caf::result<task_outcome> {
+      self->quit();
+      return success(t.deps.empty() ? "{\"none\": true}" : t.deps);
+    },
+  };
+}
+
+} // namespace
+
+TEST_CASE("a dependent task on a node gets its dependencies' results, or fails if they do not fit in a message") {
+  fleet_fixture f;
+  f.set_nodes(0);
+  // Room beside a task in one message to a node: the other attempts of the message (up to
+  // max_node_batch_bytes) and 64 KiB of framing, then 1,000 bytes for the task and its results.
+  f.set_max_message_bytes(max_node_batch_bytes + (64 << 10) + 1000);
+  f.start();
+  auto reg = builtin_registry({"echo"});
+  reg->add("deps", [](caf::actor_system& sys) { return sys.spawn(deps_worker); });
+  auto node = join_node(f, "n1", {"echo", "deps"}, 4, reg);
+  auto after = [](task t, std::vector<std::string> ids) {
+    t.after = std::move(ids);
+    return t;
+  };
+  auto wide = R"({"pad":")" + std::string(1200, 'w') + R"("})";
+  auto id = f.submit_ok({make_task("a", "echo", R"({"n":1})"), make_task("b", "echo", R"({"n":2})"),
+                         make_task("w", "echo", wide), after(make_task("join", "deps"), {"a", "b"}),
+                         after(make_task("too-wide", "deps"), {"a", "w"})});
+  REQUIRE(f.advance_until([&] { return f.finished(id); }, 5'000));
+  std::map<std::string, task_result> rs;
+  for (auto& r : f.results_of(id))
+    rs[r.task_id] = r;
+  REQUIRE(rs["join"].success);
+  CHECK(nlohmann::json::parse(rs["join"].result) == nlohmann::json::parse(R"({"a": {"n": 1}, "b": {"n": 2}})"));
+  CHECK_FALSE(rs["too-wide"].success);
+  CHECK_MESSAGE(rs["too-wide"].error.find("more than fit in one message to a node") != std::string::npos,
+                rs["too-wide"].error);
+  CHECK(rs["too-wide"].attempts == 1);
+  // Every attempt, the refused one too, is on the node's record; the node itself ran four.
+  CHECK(f.query_int("SELECT count(*) FROM attempts WHERE node = 'n1'") == 5);
+  CHECK(f.query_int("SELECT count(*) FROM attempts WHERE outcome = 'succeeded'") == 4);
   caf::anon_send_exit(node, caf::exit_reason::kill);
 }
 

@@ -110,29 +110,25 @@ TEST_CASE("a task is given its dependencies' results within max-dependency-resul
   t.spec.type = "echo";
   t.spec.data = std::string(1000, 'd');
   constexpr size_t message = size_t{4} << 20;
-  CHECK_FALSE(dependency_refusal(t, 1024, message)); // no dependencies
-  t.deps_bytes = 1000;
+  CHECK_FALSE(dependency_refusal(t, 0, 1024, message)); // nothing to give
   t.spec.deps = std::string(1010, 'j');
-  CHECK_FALSE(dependency_refusal(t, 1024, message));
+  CHECK_FALSE(dependency_refusal(t, 1000, 1024, message));
   // The object counts as read: a result that is not JSON grows when it is escaped.
   t.spec.deps = std::string(1030, 'j');
-  CHECK(dependency_refusal(t, 1024, message)
+  CHECK(dependency_refusal(t, 1000, 1024, message)
         == "the results of its dependencies come to 1030 bytes, over fleet.max-dependency-results (1024 bytes)");
   // A read that left the object out gives only the size.
-  t.deps_bytes = 200'000'000;
   t.spec.deps.clear();
-  CHECK(dependency_refusal(t, 64 << 20, message)
+  CHECK(dependency_refusal(t, 200'000'000, 64 << 20, message)
         == "the results of its dependencies come to 200000000 bytes, over fleet.max-dependency-results (67108864 bytes)");
   // Within the option, but not beside the task's data in one message to a node.
-  t.deps_bytes = 3 << 20;
   auto room = message - 1000 - 4 - 4 - 1 - max_node_batch_bytes - (64 << 10);
-  auto refused = dependency_refusal(t, 64 << 20, message);
+  auto refused = dependency_refusal(t, 3 << 20, 64 << 20, message);
   REQUIRE(refused);
   CHECK(*refused == fmt::format("the results of its dependencies come to {} bytes, more than fit in one message to a"
                                 " node beside the task ({} bytes within fleet.max-message-size)",
                                 3 << 20, room));
-  t.deps_bytes = static_cast<int64_t>(room);
-  CHECK_FALSE(dependency_refusal(t, 64 << 20, message));
+  CHECK_FALSE(dependency_refusal(t, static_cast<int64_t>(room), 64 << 20, message));
 }
 
 TEST_CASE("how an attempt ends: a failure is retried after a backoff while retries are left") {

@@ -91,8 +91,9 @@ std::string show_runnable(const std::vector<runnable_task>& xs) {
   for (const auto& r : xs) {
     auto spec = r.spec;
     spec.deps = deps_text(spec.deps);
-    out += fmt::format("[{} {} {} a{} i{} r{} o{} ready{} p{}/{}/{}/{}] ", r.seq, r.batch_id, caf::deep_to_string(spec),
-                       r.attempts, r.interruptions, r.replay_base, r.orphaned, r.ready_at, spec.policy.timeout_ms,
+    out += fmt::format("[{} {} {} a{} i{} r{} o{} d{} ready{} p{}/{}/{}/{}] ", r.seq, r.batch_id,
+                       caf::deep_to_string(spec), r.attempts, r.interruptions, r.replay_base, r.orphaned,
+                       r.dependencies, r.ready_at, spec.policy.timeout_ms,
                        spec.policy.max_retries, spec.policy.backoff_ms, int{spec.policy.retry});
   }
   return out;
@@ -125,6 +126,12 @@ std::vector<std::pair<std::string, std::string>> every_read(store_reader& r) {
   add("next_runnable q1 after first",
       render<runnable_list>(r.next_runnable("q1", 10, run_position{5, 0}), show_runnable));
   add("next_runnable empty queue", render<runnable_list>(r.next_runnable("q2", 10, {}), show_runnable));
+  auto show_dependencies = [](const dependency_results& x) {
+    return fmt::format("{} bytes {}", x.bytes, deps_text(x.object));
+  };
+  add("dependency_results 7", render<dependency_results>(r.dependency_results(7, 1 << 20), show_dependencies));
+  add("dependency_results 7 over", render<dependency_results>(r.dependency_results(7, 5), show_dependencies));
+  add("dependency_results 3", render<dependency_results>(r.dependency_results(3, 1 << 20), show_dependencies));
   add("runnable_of_group g1",
       render<runnable_list>(r.runnable_of_group("q1", "g1", 10, {5, 7}, {0, 9}), show_runnable));
   add("runnable_of_group g1 limit 1",
@@ -212,8 +219,9 @@ TEST_CASE("pg reader: every read answers as SQLite's does for the same rows") {
   };
   CHECK(answer("next_runnable default").find("u3") != std::string::npos);
   // A dependency's result that is not JSON arrives as a JSON string, one that is as itself.
-  CHECK(answer("next_runnable q1 2").find(R"({\"u1\":\"not json\",\"u10\":{\"ok\":[1,\"x\"]}})")
-        != std::string::npos);
+  CHECK(answer("next_runnable q1 2").find(" d2 ") != std::string::npos);
+  CHECK(answer("dependency_results 7").find(R"({"u1":"not json","u10":{"ok":[1,"x"]}})") != std::string::npos);
+  CHECK(answer("dependency_results 7 over").ends_with(" bytes "));
   CHECK(answer("runnable_of_group g1").find("u6") != std::string::npos);
   CHECK(answer("task_rows b2").find("half way") != std::string::npos);
   CHECK(answer("schedules").find("Europe/Berlin") != std::string::npos);

@@ -122,7 +122,7 @@ TEST_CASE_TEMPLATE("both stores: a group commit writes attempts, counters, miles
   CHECK(stats->failed_tasks == 1);
 }
 
-TEST_CASE_TEMPLATE("both stores: a dependent's results come with their size, and no object beyond the read's bound",
+TEST_CASE_TEMPLATE("both stores: a dependent's results are read with their size, and no object beyond the bound",
                    B, BACKENDS) {
   B b;
   task join{"join", "echo"};
@@ -130,27 +130,43 @@ TEST_CASE_TEMPLATE("both stores: a dependent's results come with their size, and
   submit(b, "g", {{"a", "echo"}, {"b", "echo"}, join, {"later", "echo"}});
   auto next = runnable(b);
   REQUIRE(next.size() == 3);
-  CHECK(named(next, "a").deps_bytes == 0);
+  CHECK(named(next, "a").dependencies == 0);
   write(b, {started(named(next, "a"), 1, 2000), ended(named(next, "a"), 1, 2100, task_disposition::succeeded),
             started(named(next, "b"), 1, 2000), ended(named(next, "b"), 1, 2100, task_disposition::succeeded)});
   CHECK(b.store->take_released());
   next = runnable(b);
   REQUIRE(next.size() == 2);
-  CHECK(named(next, "join").deps_bytes == b.q("SELECT sum(length(result)) FROM tasks WHERE task_id IN ('a', 'b')"));
-  CHECK(nlohmann::json::parse(named(next, "join").spec.deps)
-        == nlohmann::json::parse(R"({"a": {"from": "a"}, "b": {"from": "b"}})"));
+  // The window's rows hold no results: they are read when an attempt starts.
+  const auto& dependent = named(next, "join");
+  CHECK(dependent.dependencies == 2);
+  CHECK(dependent.spec.deps.empty());
+  CHECK(named(next, "later").dependencies == 0);
+  auto stored = b.q("SELECT sum(length(result)) FROM tasks WHERE task_id IN ('a', 'b')");
+  auto results = b.store->dependency_results(dependent.seq, 1 << 20);
+  REQUIRE(results);
+  CHECK(results->bytes == stored);
+  CHECK(nlohmann::json::parse(results->object) == nlohmann::json::parse(R"({"a": {"from": "a"}, "b": {"from": "b"}})"));
+  // Over what the caller takes: only the size.
+  results = b.store->dependency_results(dependent.seq, stored - 1);
+  REQUIRE(results);
+  CHECK(results->bytes == stored);
+  CHECK(results->object.empty());
   // Results that are not JSON, together over what a read builds into one object (SQLite would
-  // refuse the value, and the read with it, so that no task of the queue ran again).
+  // refuse the value, failing the read), whatever the caller asks for.
   constexpr int64_t each = max_dependency_object_bytes / 2 + 1000;
   if constexpr (std::is_same_v<B, sqlite_backend>)
     b.exec(fmt::format("UPDATE tasks SET result = hex(zeroblob({})) WHERE task_id IN ('a', 'b')", each / 2));
   else
     b.exec(fmt::format("UPDATE tasks SET result = repeat('0', {}) WHERE task_id IN ('a', 'b')", each));
-  next = runnable(b);
-  REQUIRE(next.size() == 2);
-  CHECK(named(next, "join").spec.deps.empty());
-  CHECK(named(next, "join").deps_bytes == 2 * each);
-  CHECK(named(next, "later").deps_bytes == 0);
+  results = b.store->dependency_results(dependent.seq, INT64_MAX);
+  REQUIRE(results);
+  CHECK(results->bytes == 2 * each);
+  CHECK(results->object.empty());
+  // A task without dependencies has none to read.
+  results = b.store->dependency_results(named(next, "later").seq, 1 << 20);
+  REQUIRE(results);
+  CHECK(results->bytes == 0);
+  CHECK(results->object == "{}");
 }
 
 TEST_CASE_TEMPLATE("both stores: dependencies release on success, skip on failure, and come back with a replay", B,
@@ -173,7 +189,9 @@ TEST_CASE_TEMPLATE("both stores: dependencies release on success, skip on failur
   next = runnable(b);
   REQUIRE(next.size() == 2);
   // A dependent's attempt receives the results of what it ran after.
-  CHECK(named(next, "second").spec.deps.find("\"first\"") != std::string::npos);
+  auto given = b.store->dependency_results(named(next, "second").seq, 1 << 20);
+  REQUIRE(given);
+  CHECK(given->object.find("\"first\"") != std::string::npos);
   write(b, {started(named(next, "second"), 1, 2200), ended(named(next, "second"), 1, 2300, task_disposition::failed),
             started(named(next, "side"), 1, 2200), ended(named(next, "side"), 1, 2300, task_disposition::succeeded)});
   st = b.store->status("g");

@@ -70,7 +70,7 @@ TEST_CASE("hot queries use their indexes, not a table scan") {
     CHECK_MESSAGE(plan.find("SCAN tasks") == std::string::npos, plan);
     CHECK_MESSAGE(plan.find("SCAN task_deps") == std::string::npos, plan);
   }
-  for (const auto& statement : {sql::dependencies_of, sql::batch_edges, sql::count_batch_edges}) {
+  for (const auto& statement : {sql::dependencies_of, sql::batch_edges, sql::count_batch_edges, sql::dependency_results}) {
     auto plan = query_plan(path, statement);
     CHECK_MESSAGE(plan.find("task_deps_by_task") != std::string::npos, plan);
   }

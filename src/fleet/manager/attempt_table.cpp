@@ -90,8 +90,9 @@ attempt_ended end_of_attempt(const running_attempt& r, const caf::expected<task_
   return end;
 }
 
-std::optional<std::string> dependency_refusal(const runnable_task& t, size_t max_bytes, size_t max_message_bytes) {
-  auto bytes = std::max(static_cast<size_t>(std::max<int64_t>(t.deps_bytes, 0)), t.spec.deps.size());
+std::optional<std::string> dependency_refusal(const runnable_task& t, int64_t stored_bytes, size_t max_bytes,
+                                              size_t max_message_bytes) {
+  auto bytes = std::max(static_cast<size_t>(std::max<int64_t>(stored_bytes, 0)), t.spec.deps.size());
   if (bytes > max_bytes)
     return fmt::format("the results of its dependencies come to {} bytes, over fleet.max-dependency-results ({} bytes)",
                        bytes, max_bytes);
