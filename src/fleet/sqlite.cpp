@@ -1,5 +1,6 @@
 #include "fleet/sqlite.hpp"
 
+#include "fleet/wal_coalescing_vfs.hpp"
 #include "fleetd/error.hpp"
 
 #include <fmt/format.h>
@@ -47,11 +48,15 @@ void configure() {
   std::call_once(configured, [] {
     // Memory statistics take a global mutex on every allocation; fleetd never reads them.
     sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+    sqlite3_config(SQLITE_CONFIG_STMTJRNL_SPILL, 120 << 10);
     // A statement that changes several rows keeps the old copies of the pages it changes, so that
     // it can be undone alone. Beyond 64 KiB (SQLite's default) they go to a temporary file, page by
     // page: a 32-task end UPDATE over tasks of 100 queues did, and the writer spent as many
     // system calls on those files as on the WAL (docs/BENCHMARKS.md, 2026-12-06). Up to 4 MiB
-    // they stay in memory, one 4 MiB buffer while the statement runs.
+    // they stay in memory. A journal that outgrows that is written to its file in one call of
+    // 4 MiB, which SQLite's unix VFS fails (SQLITE_FULL: it writes at most 128 KiB - 1 a call):
+    // every connection goes through fleetd's VFS, which splits it (split_writes_vfs;
+    // docs/BENCHMARKS.md, 2026-12-08).
     sqlite3_config(SQLITE_CONFIG_STMTJRNL_SPILL, statement_journal_in_memory);
   });
 }
@@ -60,7 +65,7 @@ caf::expected<database> database::open(const std::string& path, bool create, con
   configure();
   sqlite3* db = nullptr;
   int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (create ? SQLITE_OPEN_CREATE : 0);
-  auto rc = sqlite3_open_v2(path.c_str(), &db, flags, vfs);
+  auto rc = sqlite3_open_v2(path.c_str(), &db, flags, vfs != nullptr ? vfs : split_writes_vfs());
   if (rc != SQLITE_OK) {
     auto err = make_db_error(db, rc, fmt::format("cannot open database {}", path));
     sqlite3_close(db);

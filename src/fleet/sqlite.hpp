@@ -18,7 +18,8 @@ namespace fleet::sqlite {
 
 class statement;
 
-/// Bytes of a statement's journal kept in memory before it goes to a temporary file.
+/// Bytes of a statement's journal kept in memory before it goes to a temporary file (written there
+/// through split_writes_vfs or wal_coalescing_vfs, whichever the connection uses).
 inline constexpr int statement_journal_in_memory = 4 << 20;
 
 /// SQLite's process-wide settings, made once before SQLite initializes (they cannot change later).
@@ -34,7 +35,7 @@ struct blob_view {
 class database {
 public:
   /// Opens (and creates, unless `create` is false) the database file at `path`, through the VFS
-  /// named `vfs` (nullptr: SQLite's default).
+  /// named `vfs` (nullptr: split_writes_vfs, SQLite's default with its writes split to fit it).
   static caf::expected<database> open(const std::string& path, bool create = true, const char* vfs = nullptr);
 
   database(database&& other) noexcept : db_(std::exchange(other.db_, nullptr)) {}

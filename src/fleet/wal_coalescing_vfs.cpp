@@ -4,6 +4,7 @@
 
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstring>
 #include <mutex>
@@ -15,8 +16,9 @@ namespace fleet::sqlite {
 
 namespace {
 
-// SQLite's unix VFS writes at most 128 KiB - 1 bytes a call (it masks the length with 0x1ffff):
-// the gathered writes go out in pieces of at most 120 KiB, 29 frames of a 4 KiB page each.
+// SQLite's unix VFS writes at most 128 KiB - 1 bytes a call (it masks the length with 0x1ffff,
+// and a write whose masked length is 0 fails with SQLITE_FULL): the gathered writes go out in
+// pieces of at most 120 KiB, 29 frames of a 4 KiB page each, and so does any longer write.
 constexpr size_t max_gathered = size_t{120} << 10;
 
 std::atomic<size_t> real_writes{0};
@@ -38,6 +40,7 @@ constexpr size_t shim_size = (sizeof(shim_file) + 7) / 8 * 8;
 
 sqlite3_vfs* real_vfs = nullptr;
 sqlite3_vfs shim_vfs;
+sqlite3_vfs split_vfs; // the same, without gathering: "fleet-split"
 sqlite3_io_methods methods[3]; // by the real file's iVersion - 1
 
 shim_file& shim_of(sqlite3_file* file) {
@@ -95,10 +98,26 @@ int x_read(sqlite3_file* file, void* out, int amount, sqlite3_int64 offset) {
   });
 }
 
+/// Writes `amount` bytes in calls of at most max_gathered. SQLite itself writes a page at a time,
+/// but a statement journal kept in memory writes a whole chunk of it (as long as
+/// SQLITE_CONFIG_STMTJRNL_SPILL) when it moves to a file.
+int write_in_pieces(shim_file& f, const void* data, int amount, sqlite3_int64 offset) {
+  const auto* bytes = static_cast<const char*>(data);
+  while (amount > 0) {
+    auto piece = std::min(amount, static_cast<int>(max_gathered));
+    if (auto rc = real_methods(f).xWrite(f.real, bytes, piece, offset); rc != SQLITE_OK)
+      return rc;
+    bytes += piece;
+    offset += piece;
+    amount -= piece;
+  }
+  return SQLITE_OK;
+}
+
 int x_write(sqlite3_file* file, const void* data, int amount, sqlite3_int64 offset) {
   auto& f = shim_of(file);
   if (!f.is_wal)
-    return real_methods(f).xWrite(f.real, data, amount, offset);
+    return write_in_pieces(f, data, amount, offset);
   ++asked_writes;
   const auto* bytes = static_cast<const char*>(data);
   auto size = static_cast<size_t>(amount);
@@ -115,7 +134,7 @@ int x_write(sqlite3_file* file, const void* data, int amount, sqlite3_int64 offs
   }
   if (size > max_gathered) {
     ++real_writes;
-    return real_methods(f).xWrite(f.real, data, amount, offset);
+    return write_in_pieces(f, data, amount, offset);
   }
   f.gathered.insert(f.gathered.end(), bytes, bytes + size);
   return SQLITE_OK;
@@ -205,7 +224,7 @@ int x_unfetch(sqlite3_file* file, sqlite3_int64 offset, void* page) {
   return real_methods(f).xUnfetch(f.real, offset, page);
 }
 
-int x_open(sqlite3_vfs*, sqlite3_filename name, sqlite3_file* file, int flags, int* out_flags) {
+int x_open(sqlite3_vfs* vfs, sqlite3_filename name, sqlite3_file* file, int flags, int* out_flags) {
   auto* f = new (file) shim_file{};
   f->base.pMethods = nullptr;
   f->real = reinterpret_cast<sqlite3_file*>(reinterpret_cast<char*>(file) + shim_size);
@@ -216,7 +235,8 @@ int x_open(sqlite3_vfs*, sqlite3_filename name, sqlite3_file* file, int flags, i
   }
   // From here SQLite closes the file through x_close, also after a failed open.
   f->base.pMethods = &methods[f->real->pMethods->iVersion - 1];
-  if (rc == SQLITE_OK && (flags & SQLITE_OPEN_WAL) != 0) {
+  // Through split_writes_vfs no file gathers: its connections need not sync at every commit.
+  if (rc == SQLITE_OK && (flags & SQLITE_OPEN_WAL) != 0 && vfs == &shim_vfs) {
     f->is_wal = true;
     auto* db = reinterpret_cast<shim_file*>(sqlite3_database_file_object(name));
     if (db != nullptr) {
@@ -294,14 +314,23 @@ void make_vfs() {
     };
   }
   sqlite3_vfs_register(&shim_vfs, 0);
+  split_vfs = shim_vfs;
+  split_vfs.zName = "fleet-split";
+  sqlite3_vfs_register(&split_vfs, 0);
 }
+
+std::once_flag registered;
 
 } // namespace
 
 const char* wal_coalescing_vfs() {
-  static std::once_flag registered;
   std::call_once(registered, make_vfs);
   return shim_vfs.zName;
+}
+
+const char* split_writes_vfs() {
+  std::call_once(registered, make_vfs);
+  return split_vfs.zName;
 }
 
 wal_write_counts wal_coalescing_counts() {
