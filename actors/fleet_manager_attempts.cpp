@@ -380,14 +380,19 @@ void fleet_manager_state::start_attempt(runnable_task next, const std::string& n
 
 std::optional<task_outcome> fleet_manager_state::give_dependency_results(runnable_task& next,
                                                                         const std::string& node) {
-  auto results = reader_->dependency_results(next.seq, static_cast<int64_t>(opts_.max_dependency_results));
-  if (!results)
-    return task_outcome{false, {}, fmt::format("cannot read the results of its dependencies: {}",
-                                               error_text(results.error()))};
-  next.spec.deps = std::move(results->object);
+  // Small results came with the task's row; bigger ones are read now, and only now held.
+  int64_t stored_bytes = 0;
+  if (next.spec.deps.empty()) {
+    auto results = reader_->dependency_results(next.seq, static_cast<int64_t>(opts_.max_dependency_results));
+    if (!results)
+      return task_outcome{false, {}, fmt::format("cannot read the results of its dependencies: {}",
+                                                 error_text(results.error()))};
+    stored_bytes = results->bytes;
+    next.spec.deps = std::move(results->object);
+  }
   auto message_bytes = node == local_node_name ? SIZE_MAX : opts_.limits.max_message_bytes;
   // The same dependencies give the same results: no attempt could be given them, none is retried.
-  if (auto refused = dependency_refusal(next, results->bytes, opts_.max_dependency_results, message_bytes))
+  if (auto refused = dependency_refusal(next, stored_bytes, opts_.max_dependency_results, message_bytes))
     return task_outcome{false, {}, std::move(*refused), false};
   return std::nullopt;
 }

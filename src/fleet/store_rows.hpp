@@ -84,7 +84,7 @@ dead_letter read_dead_letter(Row&& r) {
 
 /// The columns of runnable_select (store_sql.hpp): seq, batch_id, task_id, type, data, priority,
 /// attempts, interruptions, replay_base, not_before, orphaned_attempts, the four policy fields,
-/// dependencies, queue, task_group
+/// dependencies, queue, task_group, the dependencies' results (up to max_inline_dependency_bytes)
 template <class Row>
 runnable_task read_runnable(Row&& row) {
   runnable_task r;
@@ -107,6 +107,8 @@ runnable_task read_runnable(Row&& row) {
   r.spec.queue = row.text(16);
   if (!row.null(17))
     r.spec.group = row.text(17);
+  if (!row.null(18))
+    r.spec.deps = row.text(18);
   return r;
 }
 

@@ -4,6 +4,7 @@
 // query-plan tests EXPLAIN exactly these. Values are always bound as parameters (?1, ?2, ...).
 
 #include "fleet/event_kind.hpp"
+#include "fleet/transitions.hpp"
 
 #include <fmt/format.h>
 
@@ -11,15 +12,28 @@
 
 namespace fleet::sql {
 
+/// The rows of a task's dependencies (`tasks` is the task's row, ?1 its seq in dependency_results).
+inline const std::string dependency_rows_of_task =
+  " FROM task_deps x JOIN tasks d ON d.seq = x.after_seq WHERE x.task_seq = tasks.seq";
+inline const std::string dependency_rows_of_seq = " FROM task_deps x JOIN tasks d ON d.seq = x.after_seq WHERE x.task_seq = ?1";
+/// The results of those rows as one JSON object, a result that is not JSON as a string.
+inline const std::string dependency_object = "SELECT json_group_object(d.task_id, CASE WHEN json_valid(d.result)"
+                                             " THEN json(d.result) ELSE d.result END)";
+/// Their size in bytes as stored.
+inline const std::string dependency_bytes = "SELECT ifnull(sum(length(CAST(d.result AS BLOB))), 0)";
+
 /// The columns next_runnable reads, in its order, for every read of the runnable index.
 /// A task's policy comes along (task_policies, a rowid lookup; -1 or 0 where the fleet's applies),
-/// then how many tasks it runs after, its queue and group. Every read is of one queue.
-inline const std::string runnable_columns = "SELECT seq, batch_id, task_id, type, data, priority, attempts,"
-                                           " interruptions, replay_base, not_before, orphaned_attempts,"
-                                           " ifnull(p.timeout_ms, 0), ifnull(p.max_retries, -1),"
-                                           " ifnull(p.backoff_ms, -1), ifnull(p.retry, -1),"
-                                           " dependencies, queue, task_group"
-                                           " FROM tasks LEFT JOIN task_policies p ON p.task_seq = seq";
+/// how many tasks it runs after, its queue and group, and for a task with dependencies their
+/// results as one object up to max_inline_dependency_bytes (tasks without never read task_deps).
+/// Every read is of one queue.
+inline const std::string runnable_columns =
+  "SELECT seq, batch_id, task_id, type, data, priority, attempts, interruptions, replay_base, not_before,"
+  " orphaned_attempts, ifnull(p.timeout_ms, 0), ifnull(p.max_retries, -1), ifnull(p.backoff_ms, -1),"
+  " ifnull(p.retry, -1), dependencies, queue, task_group,"
+  " CASE WHEN dependencies > 0 AND (" + dependency_bytes + dependency_rows_of_task + ") <= "
+  + std::to_string(max_inline_dependency_bytes) + " THEN (" + dependency_object + dependency_rows_of_task + ") END"
+  " FROM tasks LEFT JOIN task_policies p ON p.task_seq = seq";
 inline const std::string runnable_select = runnable_columns + " WHERE state = 'pending' AND paused = 0";
 
 /// A running task's row in runnable_select's columns: an attempt held for its node (recovery).
@@ -68,14 +82,11 @@ inline const std::string staged_duplicate = "SELECT c.first + t.position, t.id F
 inline const std::string drop_upload_parts = "DELETE FROM upload_parts WHERE upload_id = ?1";
 inline const std::string drop_upload = "DELETE FROM uploads WHERE id = ?1";
 /// The results of task ?1's dependencies: their size in bytes as stored, and (when that is at most
-/// ?2) the results by task id as one JSON object, a result that is not JSON as a string. The
-/// object is not built above ?2 (max_dependency_object_bytes at most).
-inline const std::string dependency_results =
-  "SELECT bytes, CASE WHEN bytes <= ?2 THEN (SELECT json_group_object(d.task_id, CASE WHEN json_valid(d.result)"
-  " THEN json(d.result) ELSE d.result END) FROM task_deps x JOIN tasks d ON d.seq = x.after_seq"
-  " WHERE x.task_seq = ?1) END"
-  " FROM (SELECT ifnull(sum(length(CAST(d.result AS BLOB))), 0) AS bytes"
-  " FROM task_deps x JOIN tasks d ON d.seq = x.after_seq WHERE x.task_seq = ?1)";
+/// ?2) the results by task id as one object. The object is not built above ?2
+/// (max_dependency_object_bytes at most).
+inline const std::string dependency_results = "SELECT bytes, CASE WHEN bytes <= ?2 THEN (" + dependency_object
+                                              + dependency_rows_of_seq + ") END FROM (" + dependency_bytes
+                                              + " AS bytes" + dependency_rows_of_seq + ")";
 inline const std::string batch_range = "SELECT first_seq, last_seq, succeeded + failed + cancelled FROM batches WHERE id = ?1";
 /// ?2 the queue
 inline const std::string next_runnable = runnable_select + " AND queue = ?2 ORDER BY priority DESC, seq LIMIT ?1";

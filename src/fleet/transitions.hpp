@@ -21,6 +21,12 @@ struct progress_report {
 /// which holds strings unescaped), so that such a read cannot fail.
 inline constexpr int64_t max_dependency_object_bytes = int64_t{128} << 20;
 
+/// Dependency results up to this many bytes together come with their task's row in a read of
+/// runnable tasks, as one JSON object: a window of 256 rows holds at most 16 MiB of them, and a
+/// task whose results are small (the common case) costs no read of its own when it starts. Bigger
+/// ones are read then (store_reader::dependency_results).
+inline constexpr int64_t max_inline_dependency_bytes = int64_t{64} << 10;
+
 /// What a task with dependencies is given of them (store_reader::dependency_results).
 struct dependency_results {
   int64_t bytes = 0;  ///< their results together, in bytes as stored
@@ -37,8 +43,8 @@ struct runnable_task {
   int32_t replay_base = 0;   ///< attempts counted against max_retries before the last replay
   int32_t orphaned = 0;      ///< attempts lost to a crash of fleetd or of their node
   int64_t ready_at = 0;      ///< since when it waits to start (ms; 0: not known, a row older than the measure)
-  /// The tasks it ran after (their results are read when its attempt starts: a window of many
-  /// such tasks holds none of them).
+  /// The tasks it runs after. Their results come in spec.deps up to max_inline_dependency_bytes;
+  /// spec.deps is empty for bigger ones, which are read when its attempt starts.
   int32_t dependencies = 0;
 };
 

@@ -119,6 +119,20 @@ TEST_CASE("a task whose dependencies' results are over fleet.max-dependency-resu
   CHECK(f.status_of(next).completed == 3);
 }
 
+TEST_CASE("results too big to come with a task's row are read when its attempt starts, and given whole") {
+  fleet_fixture f;
+  add_deps_worker(f);
+  f.start();
+  // Two results of 40 KB: together over max_inline_dependency_bytes.
+  auto pad = [](char c) { return R"({"pad":")" + std::string(40'000, c) + R"("})"; };
+  auto id = f.submit_ok({make_task("a", "echo", pad('a')), make_task("b", "echo", pad('b')),
+                         after(make_task("both", "deps"), {"a", "b"})});
+  REQUIRE(f.advance_until([&] { return f.finished(id); }));
+  auto rs = by_id(f.results_of(id));
+  REQUIRE(rs["both"].success);
+  CHECK(json::parse(rs["both"].result) == json{{"a", json::parse(pad('a'))}, {"b", json::parse(pad('b'))}});
+}
+
 TEST_CASE("a chain runs in order, one task at a time, whatever the workers") {
   auto cfg = fleet_fixture::small_config();
   cfg.max_concurrent_workers = 4;

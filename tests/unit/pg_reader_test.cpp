@@ -220,6 +220,8 @@ TEST_CASE("pg reader: every read answers as SQLite's does for the same rows") {
   CHECK(answer("next_runnable default").find("u3") != std::string::npos);
   // A dependency's result that is not JSON arrives as a JSON string, one that is as itself.
   CHECK(answer("next_runnable q1 2").find(" d2 ") != std::string::npos);
+  CHECK(answer("next_runnable q1 2").find(R"({\"u1\":\"not json\",\"u10\":{\"ok\":[1,\"x\"]}})")
+        != std::string::npos);
   CHECK(answer("dependency_results 7").find(R"({"u1":"not json","u10":{"ok":[1,"x"]}})") != std::string::npos);
   CHECK(answer("dependency_results 7 over").ends_with(" bytes "));
   CHECK(answer("runnable_of_group g1").find("u6") != std::string::npos);

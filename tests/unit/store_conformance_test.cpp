@@ -122,7 +122,7 @@ TEST_CASE_TEMPLATE("both stores: a group commit writes attempts, counters, miles
   CHECK(stats->failed_tasks == 1);
 }
 
-TEST_CASE_TEMPLATE("both stores: a dependent's results are read with their size, and no object beyond the bound",
+TEST_CASE_TEMPLATE("both stores: small dependency results come with their task, bigger ones are read at its start",
                    B, BACKENDS) {
   B b;
   task join{"join", "echo"};
@@ -136,21 +136,33 @@ TEST_CASE_TEMPLATE("both stores: a dependent's results are read with their size,
   CHECK(b.store->take_released());
   next = runnable(b);
   REQUIRE(next.size() == 2);
-  // The window's rows hold no results: they are read when an attempt starts.
-  const auto& dependent = named(next, "join");
-  CHECK(dependent.dependencies == 2);
-  CHECK(dependent.spec.deps.empty());
+  const auto expected = nlohmann::json::parse(R"({"a": {"from": "a"}, "b": {"from": "b"}})");
+  CHECK(named(next, "join").dependencies == 2);
+  CHECK(nlohmann::json::parse(named(next, "join").spec.deps) == expected);
   CHECK(named(next, "later").dependencies == 0);
+  CHECK(named(next, "later").spec.deps.empty());
+  auto seq = named(next, "join").seq;
   auto stored = b.q("SELECT sum(length(result)) FROM tasks WHERE task_id IN ('a', 'b')");
-  auto results = b.store->dependency_results(dependent.seq, 1 << 20);
+  auto results = b.store->dependency_results(seq, 1 << 20);
   REQUIRE(results);
   CHECK(results->bytes == stored);
-  CHECK(nlohmann::json::parse(results->object) == nlohmann::json::parse(R"({"a": {"from": "a"}, "b": {"from": "b"}})"));
+  CHECK(nlohmann::json::parse(results->object) == expected);
   // Over what the caller takes: only the size.
-  results = b.store->dependency_results(dependent.seq, stored - 1);
+  results = b.store->dependency_results(seq, stored - 1);
   REQUIRE(results);
   CHECK(results->bytes == stored);
   CHECK(results->object.empty());
+  // Over max_inline_dependency_bytes: the row leaves them out, the read at the start gives them.
+  auto pad = std::string(max_inline_dependency_bytes / 2 + 10, 'p');
+  b.exec("UPDATE tasks SET result = '\"" + pad + "\"' WHERE task_id IN ('a', 'b')");
+  next = runnable(b);
+  REQUIRE(next.size() == 2);
+  CHECK(named(next, "join").dependencies == 2);
+  CHECK(named(next, "join").spec.deps.empty());
+  results = b.store->dependency_results(seq, 1 << 20);
+  REQUIRE(results);
+  CHECK(results->bytes == 2 * static_cast<int64_t>(pad.size() + 2));
+  CHECK(nlohmann::json::parse(results->object) == nlohmann::json{{"a", pad}, {"b", pad}});
   // Results that are not JSON, together over what a read builds into one object (SQLite would
   // refuse the value, failing the read), whatever the caller asks for.
   constexpr int64_t each = max_dependency_object_bytes / 2 + 1000;
@@ -158,7 +170,10 @@ TEST_CASE_TEMPLATE("both stores: a dependent's results are read with their size,
     b.exec(fmt::format("UPDATE tasks SET result = hex(zeroblob({})) WHERE task_id IN ('a', 'b')", each / 2));
   else
     b.exec(fmt::format("UPDATE tasks SET result = repeat('0', {}) WHERE task_id IN ('a', 'b')", each));
-  results = b.store->dependency_results(dependent.seq, INT64_MAX);
+  next = runnable(b);
+  REQUIRE(next.size() == 2);
+  CHECK(named(next, "join").spec.deps.empty());
+  results = b.store->dependency_results(seq, INT64_MAX);
   REQUIRE(results);
   CHECK(results->bytes == 2 * each);
   CHECK(results->object.empty());
@@ -232,9 +247,7 @@ TEST_CASE_TEMPLATE("both stores: dependencies release on success, skip on failur
   next = runnable(b);
   REQUIRE(next.size() == 2);
   // A dependent's attempt receives the results of what it ran after.
-  auto given = b.store->dependency_results(named(next, "second").seq, 1 << 20);
-  REQUIRE(given);
-  CHECK(given->object.find("\"first\"") != std::string::npos);
+  CHECK(named(next, "second").spec.deps.find("\"first\"") != std::string::npos);
   write(b, {started(named(next, "second"), 1, 2200), ended(named(next, "second"), 1, 2300, task_disposition::failed),
             started(named(next, "side"), 1, 2200), ended(named(next, "side"), 1, 2300, task_disposition::succeeded)});
   st = b.store->status("g");

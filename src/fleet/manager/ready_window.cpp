@@ -8,7 +8,8 @@ namespace {
 
 /// About what a task of the window holds in memory.
 size_t row_size(const runnable_task& t) {
-  return t.spec.data.size() + t.spec.id.size() + t.spec.type.size() + t.spec.group.size() + t.batch_id.size() + 128;
+  return t.spec.data.size() + t.spec.deps.size() + t.spec.id.size() + t.spec.type.size() + t.spec.group.size()
+         + t.batch_id.size() + 128;
 }
 
 bool runs_before(int32_t priority_a, int64_t seq_a, int32_t priority_b, int64_t seq_b) {
