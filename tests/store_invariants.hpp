@@ -46,6 +46,11 @@ inline void check_store_invariants(const std::string& db, int max_retries) {
   check_none(db, "every task ended",
              "SELECT count(*) FROM tasks WHERE state NOT IN ('succeeded', 'failed', 'cancelled')");
   check_none(db, "no attempt left open", "SELECT count(*) FROM attempts WHERE outcome IS NULL");
+  check_none(db, "a task that runs after others had an attempt only once they all succeeded",
+             "SELECT count(*) FROM task_deps x JOIN tasks t ON t.seq = x.task_seq JOIN tasks d ON d.seq = x.after_seq"
+             " WHERE t.attempts > 0 AND d.state != 'succeeded'");
+  check_none(db, "a task skipped for a dependency that failed had no attempt",
+             "SELECT count(*) FROM tasks WHERE state = 'failed' AND waiting_on > 0 AND attempts > 0");
   check_none(db, "no result recorded twice",
              "SELECT count(*) FROM (SELECT task_seq FROM attempts WHERE outcome = 'succeeded'"
              " GROUP BY task_seq HAVING count(*) > 1)");

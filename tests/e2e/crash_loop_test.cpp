@@ -1,7 +1,9 @@
-// The crash loop (issue 5, issue 22): a mixed workload across several batches while fleetd is
-// killed at random moments (kill -9, sometimes SIGTERM), restarted, and killed again, with a
-// fleet-node, a worker pool and a recurring schedule in the fleet; the node now and then dies with
-// fleetd, the database turns read-only for a while, and fleetd's wall clock steps back and forth.
+// The crash loop (issue 5, issue 22): a mixed workload across several batches (a third of the
+// tasks run after another of their batch, some after a result too big to come with their row)
+// while fleetd is killed at random moments (kill -9, sometimes SIGTERM), restarted, and killed
+// again, with a fleet-node, a worker pool and a recurring schedule in the fleet; the node now and
+// then dies with fleetd, the database turns read-only for a while, and fleetd's wall clock steps
+// back and forth.
 // Then every invariant of the promise "an acknowledged task is never lost and a finished result is
 // never recorded twice" is checked straight from the SQLite file.
 //
@@ -169,8 +171,18 @@ TEST_CASE("crash loop: fleetd killed at random moments loses no acknowledged tas
       if (op < 6 || batch_ids.empty()) {
         std::vector<task> tasks;
         auto n = std::uniform_int_distribution<int>{1, 60}(rng);
-        for (int i = 0; i < n; ++i)
-          tasks.push_back(random_task(rng, "t" + std::to_string(++task_counter)));
+        for (int i = 0; i < n; ++i) {
+          auto t = random_task(rng, "t" + std::to_string(++task_counter));
+          // Some tasks echo 70 KB: a task after one gets results too big to come with its row,
+          // read when its attempt starts.
+          if (std::uniform_int_distribution<int>{0, 19}(rng) == 0)
+            t = {t.id, "echo", R"({"pad":")" + std::string(70'000, 'p') + R"("})", t.priority};
+          // A third run after a task earlier in the batch: chains and fan-ins, whose releases
+          // and skips the signal lands in too.
+          if (i > 0 && std::uniform_int_distribution<int>{0, 2}(rng) == 0)
+            t.after = {tasks[std::uniform_int_distribution<size_t>{0, tasks.size() - 1}(rng)].id};
+          tasks.push_back(std::move(t));
+        }
         // Small chunks: big submits go through the upload path (open, chunks, seal).
         auto chunk = std::uniform_int_distribution<int>{0, 1}(rng) == 0 ? size_t{16} : size_t{10'000};
         auto id = client->submit_batch(std::move(tasks), chunk);
