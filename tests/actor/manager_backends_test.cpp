@@ -7,6 +7,9 @@
 #include "fleet_fixture.hpp"
 #include "pg_fixture.hpp"
 
+#include <caf/typed_event_based_actor.hpp>
+#include <nlohmann/json.hpp>
+
 #include <map>
 
 using namespace fleet;
@@ -37,6 +40,16 @@ struct on_postgres {
                  }});
   }
 };
+
+/// A worker whose result is what it was given of its dependencies.
+worker_actor::behavior_type deps_worker(worker_actor::pointer self) {
+  return {
+    [self](execute_atom, const task& t, int32_t) -> caf::result<task_outcome> {
+      self->quit();
+      return success(t.deps.empty() ? "{\"none\": true}" : t.deps);
+    },
+  };
+}
 
 /// Each task id of `rs` once, and `n` of them.
 void check_each_once(const std::vector<task_result>& rs, size_t n) {
@@ -189,6 +202,42 @@ TEST_CASE_TEMPLATE("on both stores: a chain of dependencies runs in order, and a
   CHECK(f.query_int("SELECT count(*) FROM attempts a JOIN tasks t ON t.seq = a.task_seq"
                     " WHERE t.task_id = 'skipped'") == 0);
   CHECK(f.query_text("SELECT error FROM tasks WHERE task_id = 'skipped'").find("broken") != std::string::npos);
+  check_parents(f);
+}
+
+TEST_CASE_TEMPLATE("on both stores: dependency results reach the task, with its row or read at its start, or fail it",
+                   B, MANAGER_BACKENDS) {
+  B b;
+  fleet_fixture f;
+  b.attach(f);
+  f.set_max_dependency_results(100'000);
+  f.registry().add("deps", [](caf::actor_system& sys) { return sys.spawn(deps_worker); });
+  f.start();
+  // Small results come with the task's row; two of 40 KB are read when its attempt starts; three
+  // are over the limit.
+  auto json_pad = [](char c) { return R"({"pad":")" + std::string(40'000, c) + R"("})"; };
+  auto small = make_task("small", "deps");
+  small.after = {"a"};
+  auto big = make_task("big", "deps");
+  big.after = {"x", "y"};
+  auto over = make_task("over", "deps");
+  over.after = {"x", "y", "z"};
+  auto id = f.submit_ok({make_task("a", "echo", R"({"n": 1})"), make_task("x", "echo", json_pad('x')),
+                         make_task("y", "echo", json_pad('y')), make_task("z", "echo", json_pad('z')), small, big,
+                         over});
+  REQUIRE(f.advance_until([&] { return f.finished(id); }));
+  std::map<std::string, task_result> rs;
+  for (auto& r : f.results_of(id))
+    rs[r.task_id] = r;
+  REQUIRE(rs["small"].success);
+  CHECK(nlohmann::json::parse(rs["small"].result) == nlohmann::json::parse(R"({"a": {"n": 1}})"));
+  REQUIRE(rs["big"].success);
+  CHECK(nlohmann::json::parse(rs["big"].result)
+        == nlohmann::json{{"x", nlohmann::json::parse(json_pad('x'))}, {"y", nlohmann::json::parse(json_pad('y'))}});
+  CHECK_FALSE(rs["over"].success);
+  CHECK_MESSAGE(rs["over"].error.find("over fleet.max-dependency-results (100000 bytes)") != std::string::npos,
+                rs["over"].error);
+  CHECK(rs["over"].attempts == 1);
   check_parents(f);
 }
 
