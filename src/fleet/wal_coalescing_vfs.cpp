@@ -316,7 +316,9 @@ void make_vfs() {
   sqlite3_vfs_register(&shim_vfs, 0);
   split_vfs = shim_vfs;
   split_vfs.zName = "fleet-split";
-  sqlite3_vfs_register(&split_vfs, 0);
+  // The default from here on: SQLITE_CONFIG_STMTJRNL_SPILL is the whole process's, so a program
+  // that embeds fleetd and opens SQLite itself is covered too.
+  sqlite3_vfs_register(&split_vfs, 1);
 }
 
 std::once_flag registered;

@@ -22,7 +22,9 @@ const char* wal_coalescing_vfs();
 /// The same VFS without the gathering ("fleet-split"), for every other connection: both write what
 /// SQLite asks in calls of at most 120 KiB, since SQLite's unix VFS fails a longer one (a statement
 /// journal moving to a file writes one chunk of SQLITE_CONFIG_STMTJRNL_SPILL bytes).
-/// sqlite::database::open uses it where no VFS is named.
+/// sqlite::database::open uses it where no VFS is named, and it is the process's default VFS once
+/// either is registered, so that connections a program opens itself (fleetd as a library) are
+/// covered too.
 const char* split_writes_vfs();
 
 /// What the VFS has done since the process started (for tests): calls to the real WAL file's

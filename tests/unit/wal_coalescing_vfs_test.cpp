@@ -10,6 +10,7 @@
 #include "temp_dir.hpp"
 
 #include <doctest/doctest.h>
+#include <sqlite3.h>
 
 #include <csignal>
 #include <filesystem>
@@ -171,6 +172,26 @@ TEST_CASE("gathered WAL writes: kill -9 between and during commits keeps every c
   { open_gathering(path); }
   auto committed = fleet::test::commits_until_killed(path, 60);
   fleet::test::check_whole_commits(path, committed);
+}
+
+TEST_CASE("a connection a program opens itself, after fleetd's, also writes a big statement journal") {
+  temp_dir dir;
+  auto path = dir.file("fleet.db");
+  { open_gathering(path); } // fleetd's SQLite settings and VFS are in place from here
+  // As a program that embeds fleetd's library might, with SQLite's C API and no VFS named.
+  sqlite3* raw = nullptr;
+  REQUIRE(sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READWRITE, nullptr) == SQLITE_OK);
+  CHECK(std::string{sqlite3_vfs_find(nullptr)->zName} == sqlite::split_writes_vfs());
+  auto exec = [raw](const std::string& sql) {
+    char* message = nullptr;
+    auto rc = sqlite3_exec(raw, sql.c_str(), nullptr, nullptr, &message);
+    std::string text = message != nullptr ? message : "";
+    sqlite3_free(message);
+    return rc == SQLITE_OK ? std::string{} : text;
+  };
+  CHECK(exec("PRAGMA journal_mode = WAL; BEGIN;" + insert_rows(1, 6000) + "COMMIT;").empty());
+  CHECK(exec("BEGIN; UPDATE t SET v = printf('%01000d', k + 1); COMMIT;").empty());
+  sqlite3_close(raw);
 }
 
 TEST_CASE("a multi-row statement whose journal outgrows memory goes on in a temporary file, and commits") {
