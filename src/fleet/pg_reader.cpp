@@ -28,9 +28,7 @@ pg::param limit_param(int64_t limit) {
   return limit < 0 ? pg::param{} : pg::to_param(limit);
 }
 
-/// As SQLite's (store_sql.hpp); jsonb holds at most 256 MiB.
-const std::string dependency_rows_of_task = " FROM task_deps x JOIN tasks d ON d.seq = x.after_seq"
-                                            " WHERE x.task_seq = tasks.seq";
+/// As SQLite's (store_sql.hpp) in PostgreSQL's dialect; jsonb holds at most 256 MiB.
 const std::string dependency_rows_of_seq = " FROM task_deps x JOIN tasks d ON d.seq = x.after_seq WHERE x.task_seq = $1";
 const std::string dependency_object = "SELECT coalesce(jsonb_object_agg(d.task_id, fleetd_json_or_text(d.result)), '{}')::text";
 const std::string dependency_bytes = "SELECT coalesce(sum(octet_length(d.result)), 0)";
@@ -38,9 +36,13 @@ const std::string runnable_columns =
   "SELECT seq, batch_id, task_id, type, data, priority, attempts, interruptions, replay_base, not_before,"
   " orphaned_attempts, coalesce(p.timeout_ms, 0), coalesce(p.max_retries, -1), coalesce(p.backoff_ms, -1),"
   " coalesce(p.retry, -1), dependencies, queue, task_group,"
-  " CASE WHEN dependencies > 0 AND (" + dependency_bytes + dependency_rows_of_task + ") <= "
-  + std::to_string(max_inline_dependency_bytes) + " THEN (" + dependency_object + dependency_rows_of_task + ") END"
+  " CASE WHEN dependencies > 0 AND (" + dependency_bytes + sql::dependency_rows_of_task + ") <= "
+  + std::to_string(max_inline_dependency_bytes) + " THEN (" + dependency_object + sql::dependency_rows_of_task + ") END"
   " FROM tasks LEFT JOIN task_policies p ON p.task_seq = tasks.seq";
+/// $1 the task's seq, $2 the most bytes to build an object of.
+const std::string dependency_results_of_task = "SELECT bytes, CASE WHEN bytes <= $2 THEN (" + dependency_object
+                                               + dependency_rows_of_seq + ") END FROM (" + dependency_bytes
+                                               + " AS bytes" + dependency_rows_of_seq + ") s";
 const std::string runnable_select = runnable_columns + " WHERE state = 'pending' AND paused = 0";
 
 const std::string batch_columns = "total, succeeded, failed, cancelled, created_at, started_at, finished_at,"
@@ -153,9 +155,8 @@ caf::expected<std::vector<runnable_task>> pg_reader::runnable(const std::string&
 }
 
 caf::expected<dependency_results> pg_reader::dependency_results(int64_t seq, int64_t max_bytes) {
-  auto rows = db_.prepared("SELECT bytes, CASE WHEN bytes <= $2 THEN (" + dependency_object + dependency_rows_of_seq
-                             + ") END FROM (" + dependency_bytes + " AS bytes" + dependency_rows_of_seq + ") s",
-                           pg::to_param(seq), pg::to_param(std::min(max_bytes, max_dependency_object_bytes)));
+  auto rows = db_.prepared(dependency_results_of_task, pg::to_param(seq),
+                           pg::to_param(std::min(max_bytes, max_dependency_object_bytes)));
   if (!rows)
     return rows.error();
   if (rows->rows() != 1)

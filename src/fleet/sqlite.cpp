@@ -48,7 +48,6 @@ void configure() {
   std::call_once(configured, [] {
     // Memory statistics take a global mutex on every allocation; fleetd never reads them.
     sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
-    sqlite3_config(SQLITE_CONFIG_STMTJRNL_SPILL, 120 << 10);
     // A statement that changes several rows keeps the old copies of the pages it changes, so that
     // it can be undone alone. Beyond 64 KiB (SQLite's default) they go to a temporary file, page by
     // page: a 32-task end UPDATE over tasks of 100 queues did, and the writer spent as many

@@ -64,8 +64,8 @@ attempt_ended end_of_attempt(const running_attempt& r, const caf::expected<task_
 /// Why `t` cannot be given its dependencies' results (`stored_bytes` of them, and the object read
 /// in t.spec.deps, empty if the read left it out), or nothing if it can: they hold more than
 /// `max_bytes` (fleet.max-dependency-results), or more than fits beside the task in one message of
-/// `max_message_bytes` to a node (SIZE_MAX for fleetd's own workers). Measured as stored and as the JSON object read (a result that is
-/// not JSON grows when it is escaped).
+/// `max_message_bytes` to a node (SIZE_MAX for fleetd's own workers). Measured as stored and as
+/// the JSON object read (a result that is not JSON grows when it is escaped).
 std::optional<std::string> dependency_refusal(const runnable_task& t, int64_t stored_bytes, size_t max_bytes,
                                               size_t max_message_bytes);
 
